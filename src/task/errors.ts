@@ -1,0 +1,38 @@
+/**
+ * A submission was refused. `field` names the offending path (e.g. `tasks[2].timeoutMs`);
+ * nothing of the submission was queued.
+ */
+export class InvalidTaskError extends Error {
+  override readonly name = 'InvalidTaskError'
+  readonly code = 'ERR_INVALID_TASK'
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(field === undefined ? message : `${field}: ${message}`)
+  }
+}
+
+/** A task names a handler type that no node in reach has registered. */
+export class UnknownHandlerError extends Error {
+  override readonly name = 'UnknownHandlerError'
+  readonly code = 'ERR_UNKNOWN_HANDLER'
+  constructor(
+    readonly type: string,
+    readonly field?: string,
+  ) {
+    super(`${field === undefined ? '' : `${field}: `}unknown handler type "${type}"`)
+  }
+}
+
+/** The node's queue is full: the submission is refused (back-pressure, not loss). */
+export class QueueFullError extends Error {
+  override readonly name = 'QueueFullError'
+  readonly code = 'ERR_QUEUE_FULL'
+}
+
+/** No result exists (yet) for a task id. */
+export class ResultNotFoundError extends Error {
+  override readonly name = 'ResultNotFoundError'
+  readonly code = 'ERR_RESULT_NOT_FOUND'
+}

@@ -1,0 +1,127 @@
+import { z } from 'zod'
+import { InvalidTaskError } from './errors.ts'
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_PRIORITY,
+  DEFAULT_TIMEOUT_MS,
+  MAX_ATTEMPTS,
+  MAX_INPUT_BYTES,
+  MAX_LABELS,
+  MAX_PRIORITY,
+  MAX_TIMEOUT_MS,
+  MIN_PRIORITY,
+} from './limits.ts'
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+
+/** Handler types and labels: lowercase words, digits, `-`, `_`, `.`, `:`, `/`. */
+export const NAME_PATTERN = /^[a-z0-9][a-z0-9._:/-]{0,63}$/
+
+const name = z.string().regex(NAME_PATTERN, 'must match [a-z0-9][a-z0-9._:/-]{0,63}')
+
+/** What a task needs from the node that runs it. */
+export interface Resources {
+  /** Slots the task occupies while it runs. @defaultValue 1 */
+  slots: number
+  /** Memory the task needs, in MiB. @defaultValue 0 */
+  memoryMb: number
+  /** Labels the node must offer, e.g. `gpu`. @defaultValue [] */
+  labels: string[]
+}
+
+/** A task as the submitter describes it. Every field but `type` has a default. */
+export interface TaskSpec {
+  /** The registered handler that runs the task. */
+  type: string
+  /** JSON input handed to the handler. @defaultValue null */
+  input: Json
+  /** Integer priority in [-1000, 1000]; higher runs first. @defaultValue 0 */
+  priority: number
+  resources: Resources
+  /** A run longer than this fails the attempt. @defaultValue 300000 (5 minutes) */
+  timeoutMs: number
+  /** Attempts before the task ends as failed. @defaultValue 3 */
+  maxAttempts: number
+  /** Ids of tasks whose success this task waits for. @defaultValue [] */
+  dependsOn: string[]
+}
+
+/** The submitter's view: everything but `type` may be left out. */
+export type TaskSpecInput = Pick<TaskSpec, 'type'> &
+  Partial<Omit<TaskSpec, 'type' | 'resources'>> & {
+    resources?: Partial<Resources>
+  }
+
+export const resourcesSchema = z
+  .object({
+    slots: z.number().int().min(1).max(1024).default(1),
+    memoryMb: z
+      .number()
+      .int()
+      .min(0)
+      .max(16 * 1024 * 1024)
+      .default(0),
+    labels: z.array(name).max(MAX_LABELS).default([]),
+  })
+  .strict()
+
+const jsonSchema: z.ZodType<Json> = z.lazy(() =>
+  z.union([
+    z.null(),
+    z.boolean(),
+    z.number().finite(),
+    z.string(),
+    z.array(jsonSchema),
+    z.record(z.string(), jsonSchema),
+  ]),
+)
+
+/** Schema of a task spec with defaults filled in. Extra fields are refused. */
+export const taskSpecSchema = z
+  .object({
+    type: name,
+    input: jsonSchema.default(null),
+    priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).default(DEFAULT_PRIORITY),
+    resources: resourcesSchema.default({ slots: 1, memoryMb: 0, labels: [] }),
+    timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
+    maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS).default(DEFAULT_MAX_ATTEMPTS),
+    dependsOn: z.array(z.string().min(1).max(128)).max(1024).default([]),
+  })
+  .strict()
+
+/** Byte length of a JSON value's encoding. */
+export function jsonByteLength(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '')
+}
+
+/** Renders the first zod issue as `path: message`. */
+export function describeZodError(error: z.ZodError, prefix = ''): { field: string; message: string } {
+  const issue = error.issues[0]
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
+  const field = `${prefix}${path}`.replace(/^\./, '') || prefix || '(root)'
+  return { field, message: issue.message }
+}
+
+/**
+ * Validates a submitted spec and fills in defaults.
+ * @throws InvalidTaskError naming the offending field; nothing is changed.
+ */
+export function parseTaskSpec(raw: unknown, field = 'task'): TaskSpec {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InvalidTaskError('must be a JSON object', field)
+  }
+  const parsed = taskSpecSchema.safeParse(raw)
+  if (!parsed.success) {
+    const { field: where, message } = describeZodError(parsed.error, field)
+    throw new InvalidTaskError(message, where)
+  }
+  const bytes = jsonByteLength(parsed.data.input)
+  if (bytes > MAX_INPUT_BYTES) {
+    throw new InvalidTaskError(
+      `input is ${bytes} bytes, over the limit of ${MAX_INPUT_BYTES}`,
+      `${field}.input`,
+    )
+  }
+  return parsed.data as TaskSpec
+}
