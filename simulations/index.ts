@@ -1,0 +1,35 @@
+import type { SimulationConfig } from '../src/simulation/run-simulation.ts'
+
+/**
+ * Named simulation scenarios for `taskmesh simulate --scenario <name>`; command-line flags
+ * override their fields.
+ */
+export const SCENARIOS: Record<string, SimulationConfig> = {
+  /** The reference skewed workload: everything submitted at one node of 8 × 4 slots. */
+  skewed: {
+    name: 'skewed',
+    nodes: 8,
+    slots: 4,
+    tasks: 2000,
+    duration: { kind: 'lognormal', medianMs: 20, sigma: 0.5 },
+    submit: 'one-node',
+  },
+  /** The same work entering at every node in turn. */
+  spread: {
+    name: 'spread',
+    nodes: 8,
+    slots: 4,
+    tasks: 2000,
+    duration: { kind: 'lognormal', medianMs: 20, sigma: 0.5 },
+    submit: 'round-robin',
+  },
+  /** A small, quick mesh for smoke runs. */
+  small: {
+    name: 'small',
+    nodes: 3,
+    slots: 2,
+    tasks: 100,
+    duration: { kind: 'fixed', ms: 10 },
+    submit: 'one-node',
+  },
+}

@@ -1,0 +1,95 @@
+import type { Message } from '@libp2p/gossipsub'
+import { encodeMessage } from '../protocol/codec.ts'
+import { CAPACITY_TOPIC, RESULTS_TOPIC, TASKS_TOPIC } from '../protocol/constants.ts'
+import {
+  decodeAnnouncement,
+  decodeBeacon,
+  decodeResultNotice,
+  validateAnnouncement,
+  validateBeacon,
+  validateResultNotice,
+} from '../protocol/gossip-validators.ts'
+import type { Announcement, Beacon, ResultNotice } from '../protocol/messages.ts'
+import type { MeshLibp2p } from './libp2p-factory.ts'
+
+/** What the node does with each kind of (already validated) gossip. */
+export interface GossipHandlers {
+  onAnnouncement(from: string, msg: Announcement): void
+  onBeacon(from: string, msg: Beacon): void
+  onResultNotice(from: string, msg: ResultNotice): void
+}
+
+const TOPICS = [TASKS_TOPIC, CAPACITY_TOPIC, RESULTS_TOPIC]
+
+/**
+ * The node's three gossipsub topics: registers a validator per topic (malformed or oversized
+ * messages are rejected, which lowers the sender's score), subscribes, and dispatches
+ * validated messages. Publishing never throws: a node alone simply reaches nobody.
+ */
+export class MeshGossip {
+  private readonly listener = (evt: CustomEvent<Message>) => this.dispatch(evt.detail)
+
+  constructor(
+    private readonly libp2p: MeshLibp2p,
+    private readonly handlers: GossipHandlers,
+  ) {}
+
+  start(): void {
+    const pubsub = this.libp2p.services.pubsub
+    pubsub.topicValidators.set(TASKS_TOPIC, validateAnnouncement)
+    pubsub.topicValidators.set(CAPACITY_TOPIC, validateBeacon)
+    pubsub.topicValidators.set(RESULTS_TOPIC, validateResultNotice)
+    pubsub.addEventListener('message', this.listener)
+    for (const topic of TOPICS) pubsub.subscribe(topic)
+  }
+
+  stop(): void {
+    const pubsub = this.libp2p.services.pubsub
+    pubsub.removeEventListener('message', this.listener)
+    for (const topic of TOPICS) {
+      try {
+        pubsub.unsubscribe(topic)
+      } catch {
+        // already stopped
+      }
+      pubsub.topicValidators.delete(topic)
+    }
+  }
+
+  /** Peers subscribed to the capacity topic (the mesh as gossip sees it). */
+  subscribers(): string[] {
+    return this.libp2p.services.pubsub.getSubscribers(CAPACITY_TOPIC).map((p) => p.toString())
+  }
+
+  async publishAnnouncement(msg: Announcement): Promise<void> {
+    await this.publish(TASKS_TOPIC, msg)
+  }
+
+  async publishBeacon(msg: Beacon): Promise<void> {
+    await this.publish(CAPACITY_TOPIC, msg)
+  }
+
+  async publishNotice(msg: ResultNotice): Promise<void> {
+    await this.publish(RESULTS_TOPIC, msg)
+  }
+
+  private async publish(topic: string, msg: unknown): Promise<void> {
+    try {
+      await this.libp2p.services.pubsub.publish(topic, encodeMessage(msg))
+    } catch {
+      // no peers yet, or stopping: gossip is best effort, beacons repeat and results live in the DHT
+    }
+  }
+
+  private dispatch(msg: Message): void {
+    if (msg.type !== 'signed') return
+    const from = msg.from.toString()
+    try {
+      if (msg.topic === TASKS_TOPIC) this.handlers.onAnnouncement(from, decodeAnnouncement(msg.data))
+      else if (msg.topic === CAPACITY_TOPIC) this.handlers.onBeacon(from, decodeBeacon(msg.data))
+      else if (msg.topic === RESULTS_TOPIC) this.handlers.onResultNotice(from, decodeResultNotice(msg.data))
+    } catch {
+      // validated already; a decode failure here would be a bug in the validator, never fatal
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+
+/** File name of the node's private key inside its data dir. */
+export const PEER_KEY_FILE = 'peer.key'
+
+/**
+ * Loads the node's Ed25519 key from `<dataDir>/peer.key`, creating it on first start, so a
+ * restarted daemon keeps its peer id. The file is written atomically (temp file + rename).
+ */
+export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> {
+  const path = join(dataDir, PEER_KEY_FILE)
+  try {
+    return privateKeyFromProtobuf(await readFile(path))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new Error(`cannot read peer key ${path}: ${(err as Error).message}`)
+    }
+  }
+  await mkdir(dataDir, { recursive: true })
+  const key = await generateKeyPair('Ed25519')
+  const tmp = `${path}.${process.pid}.tmp`
+  await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
+  await rename(tmp, path)
+  return key
+}

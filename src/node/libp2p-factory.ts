@@ -1,0 +1,114 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
+import { type Identify, identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { memory } from '@libp2p/memory'
+import { type Ping, ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import type { Datastore } from 'interface-datastore'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import {
+  CAPACITY_TOPIC,
+  DHT_PROTOCOL,
+  RESULT_KEY_PREFIX,
+  RESULTS_TOPIC,
+  TASKS_TOPIC,
+} from '../protocol/constants.ts'
+import { resultSelector, resultValidator } from '../protocol/result-record.ts'
+
+/** The libp2p services a taskmesh node runs. */
+export type MeshServices = {
+  identify: Identify
+  ping: Ping
+  dht: SingleKadDHT
+  pubsub: GossipSub
+}
+
+/** A libp2p node with taskmesh's services. */
+export type MeshLibp2p = Libp2p<MeshServices>
+
+/** How to build the libp2p half of a node. Every field but `privateKey` is optional. */
+export interface MeshLibp2pOptions {
+  privateKey: PrivateKey
+  /** Listen multiaddrs. @defaultValue ['/ip4/127.0.0.1/tcp/0'] (or a fresh memory address) */
+  listen?: string[]
+  /** Multiaddrs (with /p2p/ ids) dialled at start and kept. @defaultValue [] */
+  bootstrap?: string[]
+  /** `tcp` for daemons and tests, `memory` for large in-process simulations. @defaultValue 'tcp' */
+  transport?: 'tcp' | 'memory'
+  /** Where kad-dht keeps records (a datastore on disk for daemons). @defaultValue in-memory */
+  datastore?: Datastore
+  /** libp2p pnet pre-shared key file contents: only holders of the key can connect. */
+  swarmKey?: Uint8Array
+  /** Discover peers on the LAN with mDNS. @defaultValue false */
+  mdns?: boolean
+}
+
+/** Penalises peers whose messages a topic validator rejects (topic scores are off by default). */
+function topicScores(): Record<string, ReturnType<typeof createTopicScoreParams>> {
+  const params = () =>
+    createTopicScoreParams({
+      topicWeight: 1,
+      timeInMeshWeight: 0,
+      firstMessageDeliveriesWeight: 0,
+      meshMessageDeliveriesWeight: 0,
+      meshFailurePenaltyWeight: 0,
+      invalidMessageDeliveriesWeight: -100,
+      invalidMessageDeliveriesDecay: 0.5,
+    })
+  return { [TASKS_TOPIC]: params(), [CAPACITY_TOPIC]: params(), [RESULTS_TOPIC]: params() }
+}
+
+/**
+ * Creates (but does not start) the libp2p node: TCP or memory transport, Noise, Yamux,
+ * identify, ping, kad-dht in server mode under taskmesh's own protocol id with the result
+ * record validator and selector, and gossipsub with StrictSign and scored topics.
+ */
+export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLibp2p> {
+  const transport = opts.transport ?? 'tcp'
+  const listen =
+    opts.listen ?? (transport === 'memory' ? [`/memory/${crypto.randomUUID()}`] : ['/ip4/127.0.0.1/tcp/0'])
+  const peerDiscovery = []
+  if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
+    peerDiscovery.push(bootstrap({ list: opts.bootstrap, timeout: 0 }))
+  }
+  if (opts.mdns === true) peerDiscovery.push(mdns())
+  return createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen },
+    transports: [transport === 'memory' ? memory() : tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKey({ psk: opts.swarmKey }),
+    datastore: opts.datastore,
+    peerDiscovery,
+    connectionManager: {
+      inboundConnectionThreshold: 10_000,
+      maxIncomingPendingConnections: 1_000,
+      maxParallelDials: 200,
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        peerInfoMapper: passthroughMapper,
+        validators: { [RESULT_KEY_PREFIX]: resultValidator },
+        selectors: { [RESULT_KEY_PREFIX]: resultSelector },
+      }),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        scoreParams: { IPColocationFactorWeight: 0, topics: topicScores() },
+      }),
+    },
+  }) as Promise<MeshLibp2p>
+}

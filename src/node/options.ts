@@ -1,0 +1,113 @@
+import { availableParallelism, totalmem } from 'node:os'
+import type { PrivateKey } from '@libp2p/interface'
+import type { HandlerRegistry } from '../executor/handler-registry.ts'
+import type { WorkerPool } from '../executor/worker-pool.ts'
+import { type BackoffPolicy, DEFAULT_BACKOFF } from '../policy/backoff.ts'
+import type { QueuePolicy } from '../policy/priority.ts'
+import { DEFAULT_AGING } from '../policy/priority.ts'
+import { InvalidTaskError } from '../task/errors.ts'
+import { minute, second } from '../task/limits.ts'
+import { NAME_PATTERN } from '../task/spec.ts'
+
+/** Lease time-to-live granted to thieves. */
+export const DEFAULT_LEASE_TTL_MS = 10 * second
+/** Interval of capacity beacons (a big change sends one at once). */
+export const DEFAULT_BEACON_INTERVAL_MS = 1 * second
+/** Shortest gap between two change-driven beacons. */
+export const MIN_BEACON_GAP_MS = 25
+/** Tasks a node holds queued before it refuses new submissions. */
+export const DEFAULT_MAX_QUEUE_LENGTH = 100_000
+/** A peer whose last beacon is older than this is not asked for work. */
+export const DEFAULT_PEER_STALE_MS = 5 * second
+/** Announced tasks remembered from gossip (for adoption and `story`). */
+export const DEFAULT_ANNOUNCED_MEMORY = 100_000
+/** How long a caller may wait for a result by default. */
+export const DEFAULT_RESULT_WAIT_MS = 10 * minute
+
+/** Everything a node can be configured with; every field is optional. */
+export interface TaskmeshNodeOptions {
+  /** Peer key; else loaded from (or created in) `dataDir`; else a fresh one. */
+  privateKey?: PrivateKey
+  /** Keeps the peer key and the DHT datastore across restarts. @defaultValue none (in memory) */
+  dataDir?: string
+  /** Listen multiaddrs. @defaultValue ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Peers to dial at start (multiaddrs with /p2p/<id>). @defaultValue [] */
+  bootstrap?: string[]
+  /** @defaultValue 'tcp' */
+  transport?: 'tcp' | 'memory'
+  /** Discover peers on the LAN. @defaultValue false */
+  mdns?: boolean
+  /** libp2p pnet pre-shared key (swarm.key file contents). */
+  swarmKey?: Uint8Array
+  /** Concurrent task slots. @defaultValue os.availableParallelism() */
+  slots?: number
+  /** Labels this node offers (e.g. `gpu`). @defaultValue [] */
+  labels?: string[]
+  /** Memory offered to tasks, MiB. @defaultValue total memory of the machine */
+  memoryMb?: number
+  /** Handlers this node runs; else the built-ins plus `handlers`. */
+  registry?: HandlerRegistry
+  /** Operator handler modules (paths or URLs) loaded beside the built-ins. @defaultValue [] */
+  handlers?: string[]
+  /** A worker pool shared with other nodes of this process. @defaultValue one of its own */
+  pool?: WorkerPool
+  /** Queue order. @defaultValue the `aging` policy with its defaults */
+  queuePolicy?: QueuePolicy
+  /** @defaultValue DEFAULT_LEASE_TTL_MS */
+  leaseTtlMs?: number
+  /** @defaultValue DEFAULT_BEACON_INTERVAL_MS */
+  beaconIntervalMs?: number
+  /** @defaultValue DEFAULT_MAX_QUEUE_LENGTH */
+  maxQueueLength?: number
+  /** Retry delays. @defaultValue DEFAULT_BACKOFF */
+  backoff?: BackoffPolicy
+  /** Source of randomness (victim choice, jitter, nonces). @defaultValue Math.random */
+  random?: () => number
+}
+
+/** Options with every default filled in. */
+export type ResolvedNodeOptions = Required<
+  Pick<
+    TaskmeshNodeOptions,
+    | 'slots'
+    | 'labels'
+    | 'memoryMb'
+    | 'handlers'
+    | 'queuePolicy'
+    | 'leaseTtlMs'
+    | 'beaconIntervalMs'
+    | 'maxQueueLength'
+    | 'backoff'
+    | 'random'
+  >
+> &
+  TaskmeshNodeOptions
+
+function positiveInt(value: number, field: string): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new InvalidTaskError(`must be a positive integer, got ${value}`, field)
+  return value
+}
+
+/** Fills in defaults and refuses impossible settings with an error naming the option. */
+export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptions {
+  const labels = opts.labels ?? []
+  for (const [i, l] of labels.entries()) {
+    if (!NAME_PATTERN.test(l))
+      throw new InvalidTaskError(`label "${l}" must match ${NAME_PATTERN}`, `labels[${i}]`)
+  }
+  return {
+    ...opts,
+    slots: positiveInt(opts.slots ?? availableParallelism(), 'slots'),
+    labels,
+    memoryMb: opts.memoryMb ?? Math.floor(totalmem() / 2 ** 20),
+    handlers: opts.handlers ?? [],
+    queuePolicy: opts.queuePolicy ?? DEFAULT_AGING,
+    leaseTtlMs: positiveInt(opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, 'leaseTtlMs'),
+    beaconIntervalMs: positiveInt(opts.beaconIntervalMs ?? DEFAULT_BEACON_INTERVAL_MS, 'beaconIntervalMs'),
+    maxQueueLength: positiveInt(opts.maxQueueLength ?? DEFAULT_MAX_QUEUE_LENGTH, 'maxQueueLength'),
+    backoff: opts.backoff ?? DEFAULT_BACKOFF,
+    random: opts.random ?? Math.random,
+  }
+}

@@ -1,0 +1,112 @@
+import type { PeerId, Stream } from '@libp2p/interface'
+import { MAX_FRAME_BYTES, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
+import type { SubmitFrameReply } from '../protocol/messages.ts'
+import { submitFrameSchema } from '../protocol/messages.ts'
+import { serveFrames } from '../protocol/rpc.ts'
+import { errorCode } from './error-code.ts'
+import type { MeshLibp2p } from './libp2p-factory.ts'
+
+/** Inbound submit-protocol streams at once (light clients). */
+export const MAX_INBOUND_SUBMIT_STREAMS = 256
+/** Longest a `result` request with `wait` may hold its stream. */
+export const MAX_RESULT_WAIT_MS = 10 * 60_000
+
+/** What the submit protocol needs from a node. */
+export interface SubmitTarget {
+  submitMany(specs: unknown[], opts: { submitter: string }): Promise<Array<{ id: string }>>
+  /** The signed record value for a task, waiting for it when `signal` is given. */
+  signedResult(id: string, opts: { wait: boolean; signal?: AbortSignal }): Promise<Uint8Array | undefined>
+  status(): object
+}
+
+const toBase64 = (v: Uint8Array | undefined) => (v === undefined ? null : Buffer.from(v).toString('base64'))
+
+/**
+ * `/taskmesh/submit/1.0.0`: lets a process that is not a full node submit tasks to any peer,
+ * read or watch results, and ask for status. One request per stream; `watch` streams one
+ * reply per task as each result lands.
+ */
+export class SubmitService {
+  constructor(
+    private readonly libp2p: MeshLibp2p,
+    private readonly target: SubmitTarget,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.libp2p.handle(
+      SUBMIT_PROTOCOL,
+      (stream, connection) => this.serve(stream, connection.remotePeer),
+      {
+        maxInboundStreams: MAX_INBOUND_SUBMIT_STREAMS,
+      },
+    )
+  }
+
+  async stop(): Promise<void> {
+    await this.libp2p.unhandle(SUBMIT_PROTOCOL)
+  }
+
+  private async serve(stream: Stream, remote: PeerId): Promise<void> {
+    await serveFrames(
+      stream,
+      submitFrameSchema,
+      async (req, send: (reply: SubmitFrameReply) => Promise<void>) => {
+        try {
+          switch (req.type) {
+            case 'submit': {
+              const handles = await this.target.submitMany(req.tasks, {
+                submitter: req.submitter ?? remote.toString(),
+              })
+              return await send({
+                type: 'submitted',
+                requestId: req.requestId,
+                ids: handles.map((h) => h.id),
+              })
+            }
+            case 'result': {
+              const wait = req.wait === true
+              const signal = wait
+                ? AbortSignal.timeout(Math.min(req.timeoutMs ?? MAX_RESULT_WAIT_MS, MAX_RESULT_WAIT_MS))
+                : undefined
+              const value = await this.target
+                .signedResult(req.taskId, { wait, signal })
+                .catch(() => undefined)
+              return await send({
+                type: 'result',
+                requestId: req.requestId,
+                taskId: req.taskId,
+                record: toBase64(value),
+              })
+            }
+            case 'watch': {
+              const signal = AbortSignal.timeout(MAX_RESULT_WAIT_MS)
+              await Promise.all(
+                req.taskIds.map(async (taskId) => {
+                  const value = await this.target
+                    .signedResult(taskId, { wait: true, signal })
+                    .catch(() => undefined)
+                  await send({ type: 'result', requestId: req.requestId, taskId, record: toBase64(value) })
+                }),
+              )
+              return
+            }
+            case 'status':
+              return await send({
+                type: 'status',
+                requestId: req.requestId,
+                status: { ...this.target.status() },
+              })
+          }
+        } catch (err) {
+          await send({
+            type: 'error',
+            requestId: req.requestId,
+            code: errorCode(err),
+            message: (err as Error).message,
+          })
+        }
+      },
+      { maxBytes: MAX_FRAME_BYTES, what: 'submit frame' },
+    )
+  }
+}

@@ -1,0 +1,170 @@
+import type { WorkerPool } from '../executor/worker-pool.ts'
+import type { TaskmeshNode } from '../node/taskmesh-node.ts'
+import type { ResultRecord } from '../protocol/result-record.ts'
+import { startLocalMesh, stopMesh } from './mesh.ts'
+import { type DurationDistribution, quantile, sampleDuration, seededRandom } from './random.ts'
+
+/** Where the workload enters the mesh. */
+export type SubmitPattern = 'one-node' | 'round-robin'
+
+/** A simulation scenario: the mesh and its workload. */
+export interface SimulationConfig {
+  name: string
+  nodes: number
+  /** Slots per node: one number for all, or one per node. */
+  slots: number | number[]
+  tasks: number
+  duration: DurationDistribution
+  /** @defaultValue 'one-node' */
+  submit?: SubmitPattern
+  /** @defaultValue 'tcp' */
+  transport?: 'tcp' | 'memory'
+  /** Seed of the workload's random durations. @defaultValue 1 */
+  seed?: number
+  /** Verify every result by a DHT get at a node other than the submitter. @defaultValue true */
+  verifyDht?: boolean
+}
+
+/** Figures of one simulation run. */
+export interface SimulationReport {
+  name: string
+  nodes: number
+  totalSlots: number
+  tasks: number
+  succeeded: number
+  failed: number
+  missing: number
+  /** Results read back from the DHT at another node (when verified). */
+  dhtVerified: number | null
+  makespanMs: number
+  /** Total work / total slots, or the longest task if longer. */
+  idealMakespanMs: number
+  makespanRatio: number
+  /** Tasks per second the throughput model predicts (S = 1 / Σ r_i/s_i per slot, summed over slots) vs measured. */
+  predictedTasksPerSec: number
+  measuredTasksPerSec: number
+  tasksPerNode: number[]
+  steals: number
+  tasksStolen: number
+  submitToResultMs: { p50: number; p99: number; max: number }
+}
+
+/** Runs a scenario on real nodes in this process and reports its figures. */
+export async function runSimulation(config: SimulationConfig, pool?: WorkerPool): Promise<SimulationReport> {
+  const random = seededRandom(config.seed ?? 1)
+  const durations = Array.from({ length: config.tasks }, () => sampleDuration(config.duration, random))
+  const nodes = await startLocalMesh({
+    nodes: config.nodes,
+    slots: config.slots,
+    transport: config.transport,
+    pool,
+  })
+  try {
+    return await drive(config, nodes, durations)
+  } finally {
+    await stopMesh(nodes)
+  }
+}
+
+async function drive(
+  config: SimulationConfig,
+  nodes: TaskmeshNode[],
+  durations: number[],
+): Promise<SimulationReport> {
+  const totalSlots = nodes.reduce((sum, n) => sum + n.status().slots, 0)
+  const pattern = config.submit ?? 'one-node'
+  const latencies: number[] = []
+  const records = new Map<string, ResultRecord>()
+  const started = performance.now()
+  const waits: Promise<void>[] = []
+  const CHUNK = 500
+  for (let i = 0; i < durations.length; i += CHUNK) {
+    const chunk = durations.slice(i, i + CHUNK)
+    const groups = new Map<number, number[]>()
+    chunk.forEach((ms, j) => {
+      const at = pattern === 'one-node' ? 0 : (i + j) % nodes.length
+      groups.set(at, [...(groups.get(at) ?? []), ms])
+    })
+    for (const [at, list] of groups) {
+      const submittedAt = performance.now()
+      const handles = await nodes[at].submitMany(list.map((ms) => ({ type: 'sleep', input: { ms } })))
+      for (const h of handles) {
+        waits.push(
+          h.result().then((r) => {
+            latencies.push(performance.now() - submittedAt)
+            records.set(h.id, r)
+          }),
+        )
+      }
+    }
+  }
+  await Promise.all(waits)
+  const makespanMs = performance.now() - started
+  const totalWork = durations.reduce((a, b) => a + b, 0)
+  const idealMakespanMs = Math.max(totalWork / totalSlots, Math.max(...durations))
+  const perNode = new Map<string, number>()
+  for (const r of records.values()) perNode.set(r.executor, (perNode.get(r.executor) ?? 0) + 1)
+  let dhtVerified: number | null = null
+  if (config.verifyDht !== false) {
+    await Promise.all(nodes.map((n) => n.flushResults()))
+    dhtVerified = await verifyInDht(nodes[nodes.length - 1], [...records.keys()])
+  }
+  const stats = nodes.map((n) => n.status().counters)
+  const values = [...records.values()]
+  return {
+    name: config.name,
+    nodes: nodes.length,
+    totalSlots,
+    tasks: durations.length,
+    succeeded: values.filter((r) => r.status === 'succeeded').length,
+    failed: values.filter((r) => r.status === 'failed').length,
+    missing: durations.length - records.size,
+    dhtVerified,
+    makespanMs,
+    idealMakespanMs,
+    makespanRatio: makespanMs / idealMakespanMs,
+    predictedTasksPerSec: durations.length / (idealMakespanMs / 1000),
+    measuredTasksPerSec: durations.length / (makespanMs / 1000),
+    tasksPerNode: nodes.map((n) => perNode.get(n.peerId) ?? 0),
+    steals: stats.reduce((s, c) => s + c.stealsGranted, 0),
+    tasksStolen: stats.reduce((s, c) => s + c.tasksStolen, 0),
+    submitToResultMs: {
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
+      max: Math.max(...latencies),
+    },
+  }
+}
+
+/** Counts how many of `ids` a DHT get (skipping the local cache) finds at `node`. */
+async function verifyInDht(node: TaskmeshNode, ids: string[]): Promise<number> {
+  let found = 0
+  const CONCURRENCY = 32
+  for (let i = 0; i < ids.length; i += CONCURRENCY) {
+    const batch = await Promise.all(
+      ids
+        .slice(i, i + CONCURRENCY)
+        .map((id) => node.getResult(id, { skipCache: true }).catch(() => undefined)),
+    )
+    found += batch.filter((r) => r !== undefined).length
+  }
+  return found
+}
+
+/** Renders a report as aligned text lines. */
+export function formatReport(r: SimulationReport): string {
+  const ms = (v: number) => `${v.toFixed(1)} ms`
+  return [
+    `scenario            ${r.name}`,
+    `nodes / slots       ${r.nodes} / ${r.totalSlots}`,
+    `tasks               ${r.tasks} (succeeded ${r.succeeded}, failed ${r.failed}, missing ${r.missing})`,
+    `results in DHT      ${r.dhtVerified === null ? 'not checked' : `${r.dhtVerified} / ${r.tasks}`}`,
+    `makespan            ${ms(r.makespanMs)}`,
+    `ideal makespan      ${ms(r.idealMakespanMs)}`,
+    `makespan / ideal    ${r.makespanRatio.toFixed(3)}`,
+    `throughput          predicted ${r.predictedTasksPerSec.toFixed(0)} tasks/s, measured ${r.measuredTasksPerSec.toFixed(0)} tasks/s`,
+    `tasks per node      ${r.tasksPerNode.join(' ')}`,
+    `steals              ${r.steals} grants, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
+    `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
+  ].join('\n')
+}
