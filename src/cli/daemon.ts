@@ -54,9 +54,11 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   console.log(`handlers ${node.types.join(', ')}`)
   console.log('ready')
 
-  let stopping: Promise<void> | undefined
+  let stopping = false
   const stop = (signal: string) => {
-    stopping ??= (async () => {
+    if (stopping) return
+    stopping = true
+    void (async () => {
       console.log(`${signal}: stopping`)
       await api?.close()
       await node.stop()

@@ -1,0 +1,108 @@
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+
+/** Files that need a TypeScript loader in the worker. */
+const TS_FILE = /\.[mc]?ts$/
+/** Preload options (whose value names a module) of the parent's own tooling: tsx, vite, vitest. */
+const PRELOAD_OPTIONS = new Set(['--require', '-r', '--import', '--loader', '--experimental-loader'])
+const TOOLING_MODULE = /[\\/](tsx|vite|vitest|vite-node)[\\/]|^(tsx|vitest)(\/|$)/
+/** Per-process options that `new Worker` refuses or that make no sense in a thread. */
+const PROCESS_ONLY =
+  /^--(inspect|debug|watch|title|max-old-space-size|max-semi-space-size|stack-size|cpu-prof|heap-prof|prof|test)/
+/** Options of the above whose value may follow as a separate argument. */
+const SEPARATE_VALUE = new Set([
+  '--title',
+  '--inspect-port',
+  '--debug-port',
+  '--cpu-prof-dir',
+  '--cpu-prof-name',
+  '--heap-prof-dir',
+  '--heap-prof-name',
+])
+
+let tsxPreload: string | undefined
+
+/**
+ * Absolute `file:` URL of one of tsx's register APIs (`tsx/esm/api` or `tsx/cjs/api`, the ES
+ * module build), resolved from this package with `import.meta.resolve`, or with `require.resolve`
+ * where a test runner's module system lacks it.
+ */
+export function tsxApiUrl(api: 'esm' | 'cjs'): string {
+  const specifier = `tsx/${api}/api`
+  let url: string | undefined
+  try {
+    url = import.meta.resolve?.(specifier)
+  } catch {
+    url = undefined
+  }
+  if (url?.startsWith('file:')) return url
+  // The require condition points at index.cjs; its ES module twin sits beside it.
+  const cjs = createRequire(import.meta.url).resolve(specifier)
+  return pathToFileURL(cjs.replace(/\.cjs$/, '.mjs')).href
+}
+
+/**
+ * A `data:` module for `--import` that registers tsx's ESM and CommonJS hooks in the thread it
+ * runs in, as the tsx CLI does on the main thread.
+ *
+ * `--import tsx/esm` is not enough: on Node < 22.22.3 tsx/esm registers itself only on the main
+ * thread, so a worker started with it still fails with `Unknown file extension ".ts"`. Calling
+ * `register()` from the APIs works in worker threads. The CommonJS hooks matter too: without them
+ * an operator's ES module named `.js` outside a `"type": "module"` package fails to load under
+ * tsx's ESM hooks (ERR_REQUIRE_CYCLE_MODULE), although the main thread loaded it.
+ */
+export function tsxWorkerPreload(): string {
+  if (tsxPreload === undefined) {
+    const source = [
+      `import{register as esm}from${JSON.stringify(tsxApiUrl('esm'))}`,
+      `import{register as cjs}from${JSON.stringify(tsxApiUrl('cjs'))}`,
+      'cjs()',
+      'esm()',
+    ].join(';')
+    tsxPreload = `data:text/javascript,${encodeURIComponent(source)}`
+  }
+  return tsxPreload
+}
+
+/**
+ * The `execArgv` for pool workers. Starts from the parent's (`base`), drops what a worker
+ * refuses (`--inspect`, `--title`, heap sizes: use `resourceLimits`…) and the parent's own
+ * tsx/vitest preloads, then adds `--import <tsx register preload>` (see {@link tsxWorkerPreload}) when the worker entry or a handler module is
+ * TypeScript, so workers load `.ts` sources whether the parent runs under tsx, vitest or plain node.
+ */
+export function workerExecArgv(
+  workerFile: string,
+  modules: readonly string[],
+  base = process.execArgv,
+): string[] {
+  const argv: string[] = []
+  for (let i = 0; i < base.length; i++) {
+    const arg = base[i]
+    const [option, inlineValue] = splitOption(arg)
+    if (PRELOAD_OPTIONS.has(option)) {
+      const value = inlineValue ?? base[++i]
+      if (value !== undefined && !TOOLING_MODULE.test(safeDecode(value))) argv.push(option, value)
+    } else if (PROCESS_ONLY.test(option)) {
+      if (inlineValue === undefined && SEPARATE_VALUE.has(option)) i++
+    } else {
+      argv.push(arg)
+    }
+  }
+  if (TS_FILE.test(workerFile) || modules.some((m) => TS_FILE.test(m))) {
+    argv.push('--import', tsxWorkerPreload())
+  }
+  return argv
+}
+
+function splitOption(arg: string): [string, string | undefined] {
+  const eq = arg.indexOf('=')
+  return eq === -1 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)]
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}

@@ -1,0 +1,75 @@
+import type { Json } from '../task/spec.ts'
+
+/** What a handler learns about the attempt it runs. */
+export interface HandlerContext {
+  /** Id of the task being run. */
+  taskId: string
+  /** 1 for the first attempt, 2 for the first retry, and so on. */
+  attempt: number
+  /**
+   * Fires when the attempt times out or the node cancels it. Inline handlers must stop promptly
+   * when it fires; worker handlers are terminated instead (their signal never fires). On inline
+   * contexts this is a lazy getter (no AbortController unless read): read `ctx.signal`, don't
+   * spread `ctx` into a new object.
+   */
+  signal: AbortSignal
+  /** outputs of the task's dependencies by task id */
+  dependencies: Record<string, Json>
+}
+
+/** A task handler: JSON in, JSON out (sync or async). Throwing fails the attempt. */
+export type HandlerFn = (input: Json, ctx: HandlerContext) => Json | Promise<Json>
+
+/** `inline` runs on the node's event loop (only for handlers that never block: timers, I/O); `worker` (the default for operator handlers) runs in the worker-thread pool. */
+export interface HandlerDefinition {
+  run: HandlerFn
+  mode?: 'inline' | 'worker'
+  description?: string
+}
+
+/** A definition with its mode resolved, as the registry stores it. */
+export interface RegisteredHandler {
+  readonly type: string
+  readonly run: HandlerFn
+  readonly mode: 'inline' | 'worker'
+  readonly description?: string
+  /** `builtin`, `local` (registered in code) or the URL of the operator module that defined it. */
+  readonly source: string
+}
+
+/**
+ * Thrown by a handler to stop retries: the task fails at once.
+ *
+ * Operator modules need not import this class: any thrown error whose `name` is
+ * `'UnrecoverableError'` or that carries `unrecoverable: true` counts (see {@link isUnrecoverable}).
+ */
+export class UnrecoverableError extends Error {
+  override readonly name = 'UnrecoverableError'
+  readonly code = 'ERR_UNRECOVERABLE'
+  readonly unrecoverable = true
+}
+
+/** True when `error` asks for no retries: an {@link UnrecoverableError} or a duck-typed lookalike. */
+export function isUnrecoverable(error: unknown): boolean {
+  if (error instanceof UnrecoverableError) return true
+  if (typeof error !== 'object' || error === null) return false
+  const e = error as { name?: unknown; unrecoverable?: unknown }
+  return e.name === 'UnrecoverableError' || e.unrecoverable === true
+}
+
+/**
+ * Renders anything a handler threw as one line: `message` for a plain `Error`,
+ * `Name: message` for named errors, `String(value)` for non-errors.
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
+    const { name, message } = error as { name?: unknown; message?: unknown }
+    const text = typeof message === 'string' && message !== '' ? message : '(no message)'
+    return typeof name === 'string' && name !== '' && name !== 'Error' ? `${name}: ${text}` : text
+  }
+  try {
+    return `non-error thrown: ${String(error)}`
+  } catch {
+    return 'non-error thrown'
+  }
+}

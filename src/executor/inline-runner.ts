@@ -1,0 +1,96 @@
+import type { Json } from '../task/spec.ts'
+import { HandlerTimeoutError, TaskCancelledError } from './errors.ts'
+import type { HandlerContext, RegisteredHandler } from './handler.ts'
+import { checkJsonOutput } from './json-output.ts'
+import { failedWith, type RunOutcome, type RunRequest, succeeded } from './outcome.ts'
+
+/** Longest delay `setTimeout` honours, in ms (about 24.8 days); longer timeouts are capped. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+const NO_DEPENDENCIES: Record<string, Json> = Object.freeze({})
+
+/**
+ * The context of an inline attempt. Its AbortController is created only if the handler reads
+ * `signal`, so synchronous handlers (echo, noop) cost one small object.
+ */
+class InlineContext implements HandlerContext {
+  readonly taskId: string
+  readonly attempt: number
+  readonly dependencies: Record<string, Json>
+  #controller: AbortController | undefined
+  #reason: unknown
+  #aborted = false
+
+  constructor(req: RunRequest) {
+    this.taskId = req.taskId
+    this.attempt = req.attempt
+    this.dependencies = req.dependencies ?? NO_DEPENDENCIES
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#aborted) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+}
+
+function finishSync(output: unknown, startedAt: number, timeoutMs: number): RunOutcome {
+  if (Date.now() - startedAt > timeoutMs) return failedWith(new HandlerTimeoutError(timeoutMs), startedAt)
+  try {
+    return succeeded(checkJsonOutput(output), startedAt)
+  } catch (error) {
+    return failedWith(error, startedAt)
+  }
+}
+
+/**
+ * Runs an inline handler on the event loop. A synchronous result is checked and returned at once
+ * (one that blocked past `timeoutMs` counts as timed out); a promise races a timer and the node's
+ * signal, and either firing aborts `ctx.signal` and ends the attempt without waiting for the handler.
+ */
+export function runInline(
+  handler: RegisteredHandler,
+  req: RunRequest,
+  startedAt: number,
+): Promise<RunOutcome> {
+  const ctx = new InlineContext(req)
+  let result: Json | Promise<Json>
+  try {
+    result = handler.run(req.input, ctx)
+  } catch (error) {
+    return Promise.resolve(failedWith(error, startedAt))
+  }
+  if (typeof (result as Promise<Json> | null)?.then !== 'function') {
+    return Promise.resolve(finishSync(result, startedAt, req.timeoutMs))
+  }
+  const { signal, timeoutMs } = req
+  return new Promise<RunOutcome>((resolve) => {
+    let settled = false
+    const finish = (outcome: RunOutcome) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onCancel)
+      resolve(outcome)
+    }
+    const end = (error: Error) => {
+      ctx.abort(error)
+      finish(failedWith(error, startedAt))
+    }
+    const onCancel = () => end(new TaskCancelledError(signal?.reason))
+    const timer = setTimeout(() => end(new HandlerTimeoutError(timeoutMs)), Math.min(timeoutMs, MAX_TIMER_MS))
+    signal?.addEventListener('abort', onCancel, { once: true })
+    ;(result as Promise<Json>).then(
+      (output) => finish(finishSync(output, startedAt, Number.POSITIVE_INFINITY)),
+      (error: unknown) => finish(failedWith(error, startedAt)),
+    )
+  })
+}

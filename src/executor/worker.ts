@@ -1,0 +1,37 @@
+/**
+ * Entry of a pool worker thread. At start it builds the same registry as the node (built-ins plus
+ * the operator modules named in `workerData`); then each job runs one handler and answers with a
+ * {@link WorkerReply}. Long jobs are stopped by terminating the thread, so `ctx.signal` never fires.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { InvalidOutputError } from './errors.ts'
+import { describeError, isUnrecoverable } from './handler.ts'
+import { HandlerRegistry } from './handler-registry.ts'
+import { checkJsonOutput } from './json-output.ts'
+import type { PoolWorkerData, WorkerEnvelope, WorkerReply, WorkerStartedMessage } from './worker-protocol.ts'
+
+const registry = await HandlerRegistry.withBuiltins((workerData as PoolWorkerData | undefined)?.modules ?? [])
+const neverAborted = new AbortController().signal
+
+/** Runs one job; never throws (a handler's error becomes `{ ok: false }`). */
+export default async function runJob(job: WorkerEnvelope): Promise<WorkerReply> {
+  parentPort?.postMessage({ taskmeshJobStarted: job.seq } satisfies WorkerStartedMessage)
+  const handler = registry.get(job.type)
+  if (handler === undefined) {
+    return { ok: false, error: `unknown handler type "${job.type}"`, unrecoverable: true, unknownType: true }
+  }
+  try {
+    const output = await handler.run(job.input, {
+      taskId: job.taskId,
+      attempt: job.attempt,
+      signal: neverAborted,
+      dependencies: job.dependencies,
+    })
+    return { ok: true, output: checkJsonOutput(output) }
+  } catch (error) {
+    if (error instanceof InvalidOutputError) {
+      return { ok: false, error: error.message, unrecoverable: false, invalidOutput: true }
+    }
+    return { ok: false, error: describeError(error), unrecoverable: isUnrecoverable(error) }
+  }
+}

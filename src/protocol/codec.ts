@@ -1,0 +1,135 @@
+import type { Uint8ArrayList } from 'uint8arraylist'
+import type { z } from 'zod'
+import { MAX_JSON_DEPTH } from './constants.ts'
+import { InvalidMessageError } from './errors.ts'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * Encodes a wire message as UTF-8 JSON.
+ * @throws InvalidMessageError when the value has no JSON form (`undefined`, a bigint, a cycle).
+ */
+export function encodeMessage(value: unknown): Uint8Array {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch (err) {
+    throw new InvalidMessageError(`cannot encode: ${(err as Error).message}`)
+  }
+  if (text === undefined) throw new InvalidMessageError('cannot encode: the value has no JSON form')
+  return encoder.encode(text)
+}
+
+/**
+ * Decodes and validates one wire message: checks the size first, then UTF-8, JSON, nesting depth
+ * and `__proto__` keys, then the schema.
+ * @param schema - the message schema; its output is returned.
+ * @param bytes - the raw message.
+ * @param maxBytes - largest accepted size, in bytes.
+ * @param what - the message's name, first in every error (`beacon`, `steal frame`).
+ * @throws InvalidMessageError saying what is wrong and where, e.g. `beacon: slots: expected number,
+ *   received string` or `announcement: 2000000 bytes, over the limit of 1048576`.
+ */
+export function decodeMessage<T>(
+  schema: z.ZodType<T>,
+  bytes: Uint8Array | Uint8ArrayList,
+  maxBytes: number,
+  what: string,
+): T {
+  if (bytes.byteLength > maxBytes) {
+    throw new InvalidMessageError(`${what}: ${bytes.byteLength} bytes, over the limit of ${maxBytes}`)
+  }
+  let text: string
+  try {
+    text = decoder.decode(bytes instanceof Uint8Array ? bytes : bytes.subarray())
+  } catch {
+    throw new InvalidMessageError(`${what}: not valid UTF-8`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw new InvalidMessageError(`${what}: not valid JSON`)
+  }
+  return parseMessage(schema, json, what)
+}
+
+/**
+ * Validates an already-parsed JSON value against a schema, with the same checks and error messages
+ * as {@link decodeMessage} (minus size and UTF-8).
+ * @throws InvalidMessageError naming the offending field.
+ */
+export function parseMessage<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
+  const shapeError = checkJsonShape(json)
+  if (shapeError !== undefined) throw new InvalidMessageError(`${what}: ${shapeError}`)
+  let result: ReturnType<typeof schema.safeParse>
+  try {
+    result = schema.safeParse(json)
+  } catch (err) {
+    throw new InvalidMessageError(`${what}: cannot validate: ${(err as Error).message}`)
+  }
+  if (!result.success) throw new InvalidMessageError(`${what}: ${describeIssue(result.error)}`)
+  return result.data
+}
+
+/** Renders a zod path as `tasks[2].spec.type`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '')
+}
+
+/** Renders the first issue of a zod error as `path: message` (or just the message at the root). */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0]
+  if (issue === undefined) return 'invalid'
+  const message = issue.message.replace(/^Invalid input: /, '')
+  const path = formatPath(issue.path)
+  return path === '' ? message : `${path}: ${message}`
+}
+
+interface Frame {
+  value: unknown
+  depth: number
+  parent: Frame | undefined
+  key: string | number
+}
+
+function framePath(frame: Frame): string {
+  const keys: Array<string | number> = []
+  for (let f: Frame | undefined = frame; f?.parent !== undefined; f = f.parent) keys.unshift(f.key)
+  return formatPath(keys)
+}
+
+/**
+ * Walks a parsed JSON value without recursion and reports the first problem: nesting deeper than
+ * `maxDepth`, or a `__proto__` key (which would silently change an object's prototype later).
+ * @returns a description of the problem, or `undefined` when the value is fine.
+ */
+export function checkJsonShape(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
+  const stack: Frame[] = [{ value, depth: 0, parent: undefined, key: '' }]
+  while (stack.length > 0) {
+    const frame = stack.pop()!
+    const v = frame.value
+    if (v === null || typeof v !== 'object') continue
+    if (frame.depth >= maxDepth) {
+      const where = framePath(frame)
+      return `${where === '' ? '' : `${where}: `}nested deeper than ${maxDepth} levels`
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++)
+        stack.push({ value: v[i], depth: frame.depth + 1, parent: frame, key: i })
+      continue
+    }
+    for (const key of Object.keys(v)) {
+      if (key === '__proto__') {
+        const where = framePath(frame)
+        return `${where === '' ? '' : `${where}: `}forbidden key "__proto__"`
+      }
+      stack.push({ value: (v as Record<string, unknown>)[key], depth: frame.depth + 1, parent: frame, key })
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,71 @@
+import { KiB, MiB, second } from '../task/limits.ts'
+
+/** First segment of every taskmesh protocol id and topic. */
+export const PROTOCOL_PREFIX = 'taskmesh'
+
+/** Gossipsub topic of task announcements (see `Announcement`). */
+export const TASKS_TOPIC = `${PROTOCOL_PREFIX}/tasks/1`
+/** Gossipsub topic of capacity beacons (see `Beacon`). */
+export const CAPACITY_TOPIC = `${PROTOCOL_PREFIX}/capacity/1`
+/** Gossipsub topic of result notices (see `ResultNotice`). */
+export const RESULTS_TOPIC = `${PROTOCOL_PREFIX}/results/1`
+
+/** Stream protocol between full nodes: steal, renew, complete, release. */
+export const STEAL_PROTOCOL = `/${PROTOCOL_PREFIX}/steal/1.0.0`
+/** Stream protocol for light clients: submit, result, watch, status. */
+export const SUBMIT_PROTOCOL = `/${PROTOCOL_PREFIX}/submit/1.0.0`
+/** kad-dht protocol id of the mesh's own DHT (not the public IPFS one). */
+export const DHT_PROTOCOL = `/${PROTOCOL_PREFIX}/kad/1.0.0`
+
+/** First path segment of result keys: `/taskmesh-result/<taskId>`; kad-dht keys validators by it. */
+export const RESULT_KEY_PREFIX = 'taskmesh-result'
+
+/** Largest task announcement, in bytes of its JSON encoding. */
+export const MAX_ANNOUNCEMENT_BYTES = 1 * MiB
+/** Largest capacity beacon, in bytes. */
+export const MAX_BEACON_BYTES = 16 * KiB
+/** Largest signed result record value stored in the DHT, in bytes. */
+export const MAX_RECORD_BYTES = 512 * KiB
+/** Length in characters of the padded base64 of a `MAX_RECORD_BYTES` record (4 chars per 3 bytes). */
+export const MAX_RECORD_BASE64_CHARS = Math.ceil(MAX_RECORD_BYTES / 3) * 4
+/** Largest result notice, in bytes: room for an embedded base64 record plus the notice fields. */
+export const MAX_NOTICE_BYTES = MAX_RECORD_BASE64_CHARS + 4 * KiB
+/** Largest steal- or submit-protocol frame, in bytes (the length prefix not counted). */
+export const MAX_FRAME_BYTES = 4 * MiB
+/** Deadline of one request/response exchange when the caller gives no signal, in ms. */
+export const DEFAULT_RPC_TIMEOUT_MS = 10 * second
+
+/** Deepest nesting of arrays and objects accepted in any wire JSON value. */
+export const MAX_JSON_DEPTH = 64
+/** Latest timestamp accepted on the wire, in Unix ms (the largest valid `Date`). */
+export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000
+/** Longest peer id or client name string, in characters. */
+export const MAX_PEER_ID_CHARS = 256
+/** Longest request id, in characters. */
+export const MAX_REQUEST_ID_CHARS = 128
+/** Longest task id string, in characters (CIDv1 base32 of a sha2-256 is 59). */
+export const MAX_TASK_ID_CHARS = 128
+/** Longest nonce, in characters. */
+export const MAX_NONCE_CHARS = 128
+/** Longest error text in a record, attempt or error reply, in characters. */
+export const MAX_ERROR_CHARS = 16 * KiB
+/** Most tasks in one announcement or steal grant. */
+export const MAX_TASKS_PER_MESSAGE = 1000
+/** Most leases named in one grant, renew or release. */
+export const MAX_LEASES_PER_MESSAGE = 1000
+/** Most attempts listed in one result record. */
+export const MAX_RECORD_ATTEMPTS = 1000
+/** Most handler types a node may advertise. */
+export const MAX_HANDLER_TYPES = 256
+/** Most execution slots a node may advertise. */
+export const MAX_NODE_SLOTS = 4096
+/** Most queued tasks a node may report. */
+export const MAX_QUEUED_TASKS = 10_000_000
+/** Most memory a node may advertise, in MiB (16 TiB). */
+export const MAX_MEMORY_MB = 16 * 1024 * 1024
+/** Largest duration on the wire (queued work, expected wait, TTLs, waits), in ms: about 317 years. */
+export const MAX_DURATION_MS = 10_000_000_000_000
+/** Largest relative speed a node may report (1 = nominal). */
+export const MAX_SPEED = 1_000_000
+/** Most task ids one watch request may name. */
+export const MAX_WATCH_TASKS = 10_000

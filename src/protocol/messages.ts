@@ -1,0 +1,9 @@
+/**
+ * Every taskmesh wire message: zod schemas (all `.strict()`, every number bounded) and the types
+ * inferred from them. Decode with `decodeMessage(schema, bytes, maxBytes, what)` from `codec.ts`.
+ * @packageDocumentation
+ */
+export * from './gossip-messages.ts'
+export * from './steal-messages.ts'
+export * from './submit-messages.ts'
+export { filledTaskSpecSchema, taskSchema } from './wire-types.ts'

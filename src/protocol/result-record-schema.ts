@@ -1,0 +1,105 @@
+import { toString as bytesToString, fromString } from 'uint8arrays'
+import { z } from 'zod'
+import type { Json } from '../task/spec.ts'
+import type { AttemptRecord, TaskStatus } from '../task/task.ts'
+import { MAX_ERROR_CHARS, MAX_PEER_ID_CHARS, MAX_RECORD_ATTEMPTS, RESULT_KEY_PREFIX } from './constants.ts'
+import { InvalidRecordError } from './errors.ts'
+import {
+  epochSchema,
+  outputSchema,
+  peerIdSchema,
+  recordBase64Schema,
+  taskIdSchema,
+  taskStatusSchema,
+  timestampSchema,
+} from './wire-types.ts'
+
+/** The result of a task, as stored (signed by its executor) under `resultKey(taskId)` in the DHT. */
+export interface ResultRecord {
+  v: 1
+  taskId: string
+  status: TaskStatus
+  /** The handler's output, when it succeeded. */
+  output?: Json
+  /** Why it failed, when it failed. */
+  error?: string
+  /** Peer id of the node that ran the final attempt and signed the record. */
+  executor: string
+  /** Peer id of the task's owner. */
+  owner: string
+  /** Lease epoch of the final attempt; a record of a higher epoch supersedes. */
+  epoch: number
+  /** Every attempt, so every error stays visible. */
+  attempts: AttemptRecord[]
+  submittedAt: number
+  startedAt: number
+  finishedAt: number
+}
+
+const attemptSchema = z
+  .object({
+    executor: z.string().min(1).max(MAX_PEER_ID_CHARS),
+    epoch: epochSchema,
+    startedAt: timestampSchema,
+    finishedAt: timestampSchema,
+    error: z.string().max(MAX_ERROR_CHARS).optional(),
+  })
+  .strict()
+
+/** Schema of {@link ResultRecord}: strict, every number bounded, output within `MAX_OUTPUT_BYTES`. */
+export const resultRecordSchema: z.ZodType<ResultRecord> = z
+  .object({
+    v: z.literal(1),
+    taskId: taskIdSchema,
+    status: taskStatusSchema,
+    output: outputSchema.optional(),
+    error: z.string().max(MAX_ERROR_CHARS).optional(),
+    executor: peerIdSchema,
+    owner: peerIdSchema,
+    epoch: epochSchema,
+    attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS),
+    submittedAt: timestampSchema,
+    startedAt: timestampSchema,
+    finishedAt: timestampSchema,
+  })
+  .strict()
+
+/** Schema of a stored value: the record and the base64 Ed25519 signature over its canonical JSON. */
+export const signedResultSchema = z
+  .object({
+    record: resultRecordSchema,
+    signature: z.base64().min(4).max(1024),
+  })
+  .strict()
+
+/**
+ * The DHT key of a task's result: the UTF-8 bytes of `/taskmesh-result/<taskId>`. Three path
+ * segments, so kad-dht runs the validator and selector registered under `taskmesh-result`.
+ */
+export function resultKey(taskId: string): Uint8Array {
+  return fromString(`/${RESULT_KEY_PREFIX}/${taskId}`, 'utf8')
+}
+
+/** The task id named by a result key, or `undefined` when the key is not a result key. */
+export function taskIdFromResultKey(key: Uint8Array): string | undefined {
+  const parts = bytesToString(key, 'utf8').split('/')
+  if (parts.length !== 3 || parts[0] !== '' || parts[1] !== RESULT_KEY_PREFIX || parts[2] === '')
+    return undefined
+  return parts[2]
+}
+
+/** Encodes a signed record value as padded base64, the form notices and replies carry. */
+export function recordToBase64(value: Uint8Array): string {
+  return bytesToString(value, 'base64pad')
+}
+
+/**
+ * Decodes a padded base64 record value (checked strictly: no stray characters are skipped).
+ * @throws InvalidRecordError when the text is not padded base64 or is too long.
+ */
+export function recordFromBase64(text: string): Uint8Array {
+  if (!recordBase64Schema.safeParse(text).success) {
+    throw new InvalidRecordError('result record: not padded base64 or over the size limit')
+  }
+  return fromString(text, 'base64pad')
+}

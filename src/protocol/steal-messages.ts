@@ -1,0 +1,161 @@
+import { z } from 'zod'
+import { MAX_LABELS } from '../task/limits.ts'
+import {
+  MAX_DURATION_MS,
+  MAX_ERROR_CHARS,
+  MAX_HANDLER_TYPES,
+  MAX_LEASES_PER_MESSAGE,
+  MAX_MEMORY_MB,
+  MAX_NODE_SLOTS,
+  MAX_QUEUED_TASKS,
+  MAX_SPEED,
+  MAX_TASKS_PER_MESSAGE,
+} from './constants.ts'
+import {
+  durationMsSchema,
+  epochSchema,
+  nameSchema,
+  recordBase64Schema,
+  requestIdSchema,
+  taskIdSchema,
+  taskSchema,
+  taskStatusSchema,
+  timestampSchema,
+} from './wire-types.ts'
+
+const slotsSchema = z.number().int().min(0).max(MAX_NODE_SLOTS)
+const leaseRefSchema = z.object({ taskId: taskIdSchema, epoch: epochSchema }).strict()
+const leaseRefsSchema = z.array(leaseRefSchema).max(MAX_LEASES_PER_MESSAGE)
+const taskIdsSchema = z.array(taskIdSchema).max(MAX_LEASES_PER_MESSAGE)
+
+/** A thief asks a victim for up to `max` queued tasks it can run. */
+export const stealRequestSchema = z
+  .object({
+    type: z.literal('steal'),
+    requestId: requestIdSchema,
+    max: z.number().int().min(1).max(MAX_TASKS_PER_MESSAGE),
+    offer: z
+      .object({
+        types: z.array(nameSchema).max(MAX_HANDLER_TYPES),
+        labels: z.array(nameSchema).max(MAX_LABELS),
+        slots: slotsSchema,
+        memoryMb: z.number().int().min(0).max(MAX_MEMORY_MB),
+      })
+      .strict(),
+    queued: z.number().int().min(0).max(MAX_QUEUED_TASKS),
+    queuedWorkMs: durationMsSchema,
+    speed: z.number().min(0).max(MAX_SPEED),
+    freeSlots: slotsSchema,
+  })
+  .strict()
+
+/** The victim's answer to a steal: the granted tasks (possibly none), each under a lease. */
+export const stealGrantSchema = z
+  .object({
+    type: z.literal('grant'),
+    requestId: requestIdSchema,
+    tasks: z.array(taskSchema).max(MAX_TASKS_PER_MESSAGE),
+    leases: z
+      .array(z.object({ taskId: taskIdSchema, epoch: epochSchema, expiresAt: timestampSchema }).strict())
+      .max(MAX_LEASES_PER_MESSAGE),
+    ttlMs: z.number().int().min(0).max(MAX_DURATION_MS),
+  })
+  .strict()
+
+/** The executor extends its leases. */
+export const renewRequestSchema = z
+  .object({ type: z.literal('renew'), requestId: requestIdSchema, leases: leaseRefsSchema })
+  .strict()
+
+/** Which leases the owner extended and which it no longer honours. */
+export const renewReplySchema = z
+  .object({
+    type: z.literal('renewed'),
+    requestId: requestIdSchema,
+    accepted: taskIdsSchema,
+    rejected: taskIdsSchema,
+  })
+  .strict()
+
+/** The executor reports a finished task to its owner, with the signed record when it fits. */
+export const completeRequestSchema = z
+  .object({
+    type: z.literal('complete'),
+    requestId: requestIdSchema,
+    taskId: taskIdSchema,
+    epoch: epochSchema,
+    status: taskStatusSchema,
+    record: recordBase64Schema.optional(),
+  })
+  .strict()
+
+/** The owner's verdict on a completion: accepted, stale (older epoch) or unknown task. */
+export const completeReplySchema = z
+  .object({
+    type: z.literal('completed'),
+    requestId: requestIdSchema,
+    outcome: z.enum(['accepted', 'stale', 'unknown']),
+  })
+  .strict()
+
+/** The executor gives leased tasks back without running them. */
+export const releaseRequestSchema = z
+  .object({ type: z.literal('release'), requestId: requestIdSchema, leases: leaseRefsSchema })
+  .strict()
+
+/** Which leases the owner took back. */
+export const releaseReplySchema = z
+  .object({ type: z.literal('released'), requestId: requestIdSchema, released: taskIdsSchema })
+  .strict()
+
+/** A refusal, on either stream protocol. `code` is machine-readable, `message` for people. */
+export const errorReplySchema = z
+  .object({
+    type: z.literal('error'),
+    requestId: requestIdSchema,
+    code: z.string().min(1).max(64),
+    message: z.string().max(MAX_ERROR_CHARS),
+  })
+  .strict()
+
+/** Any request of the steal protocol. */
+export const stealFrameSchema = z.discriminatedUnion('type', [
+  stealRequestSchema,
+  renewRequestSchema,
+  completeRequestSchema,
+  releaseRequestSchema,
+])
+
+/** Any reply of the steal protocol. */
+export const stealReplySchema = z.discriminatedUnion('type', [
+  stealGrantSchema,
+  renewReplySchema,
+  completeReplySchema,
+  releaseReplySchema,
+  errorReplySchema,
+])
+
+/** A steal request, see {@link stealRequestSchema}. */
+export type StealRequest = z.infer<typeof stealRequestSchema>
+/** A steal grant, see {@link stealGrantSchema}. */
+export type StealGrant = z.infer<typeof stealGrantSchema>
+/** A lease granted with a stolen task. */
+export type Lease = StealGrant['leases'][number]
+/** A lease renewal request, see {@link renewRequestSchema}. */
+export type RenewRequest = z.infer<typeof renewRequestSchema>
+/** A lease renewal reply, see {@link renewReplySchema}. */
+export type RenewReply = z.infer<typeof renewReplySchema>
+/** A completion report, see {@link completeRequestSchema}. */
+export type CompleteRequest = z.infer<typeof completeRequestSchema>
+/** A completion verdict, see {@link completeReplySchema}. */
+export type CompleteReply = z.infer<typeof completeReplySchema>
+/** A lease release request, see {@link releaseRequestSchema}. */
+export type ReleaseRequest = z.infer<typeof releaseRequestSchema>
+/** A lease release reply, see {@link releaseReplySchema}. */
+export type ReleaseReply = z.infer<typeof releaseReplySchema>
+/** A refusal, see {@link errorReplySchema}. */
+export type ErrorReply = z.infer<typeof errorReplySchema>
+/** Any steal-protocol request. */
+export type StealFrame = z.infer<typeof stealFrameSchema>
+/** Any steal-protocol reply. */
+export type StealReply = z.infer<typeof stealReplySchema>

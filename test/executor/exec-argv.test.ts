@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { tsxApiUrl, tsxWorkerPreload, workerExecArgv } from '../../src/executor/exec-argv.ts'
+
+describe('workerExecArgv', () => {
+  it('keeps ordinary options, drops tsx/vitest preloads and per-process options', () => {
+    const parent = [
+      '--require',
+      '/app/node_modules/tsx/dist/preflight.cjs',
+      '--import',
+      'file:///app/node_modules/tsx/dist/loader.mjs',
+      '--enable-source-maps',
+      '--conditions=development',
+      '--inspect=9229',
+      '--title',
+      'daemon',
+      '--max-old-space-size=4096',
+      '--import',
+      './otel.js',
+    ]
+    expect(workerExecArgv('/app/worker.js', [], parent)).toEqual([
+      '--enable-source-maps',
+      '--conditions=development',
+      '--import',
+      './otel.js',
+    ])
+  })
+
+  it('adds the tsx preload for a TypeScript worker entry or handler module only', () => {
+    expect(workerExecArgv('/app/worker.ts', [], [])).toEqual(['--import', tsxWorkerPreload()])
+    expect(workerExecArgv('/app/worker.js', ['file:///ops/handlers.ts'], [])).toEqual([
+      '--import',
+      tsxWorkerPreload(),
+    ])
+    expect(workerExecArgv('/app/worker.js', ['file:///ops/handlers.mjs'], [])).toEqual([])
+  })
+
+  it('does not stack a second tsx preload when the parent already had one', () => {
+    const once = workerExecArgv('/app/worker.ts', [], [])
+    expect(workerExecArgv('/app/worker.ts', [], once)).toEqual(once)
+  })
+
+  it('resolves tsx’s register APIs to existing ES module files and registers both', () => {
+    for (const api of ['esm', 'cjs'] as const) {
+      const url = tsxApiUrl(api)
+      expect(url).toMatch(new RegExp(`^file:.*/${api}/api/index\\.mjs$`))
+      expect(existsSync(fileURLToPath(url))).toBe(true)
+      expect(decodeURIComponent(tsxWorkerPreload())).toContain(`from${JSON.stringify(url)}`)
+    }
+    expect(decodeURIComponent(tsxWorkerPreload())).toMatch(/cjs\(\);esm\(\)$/)
+  })
+})

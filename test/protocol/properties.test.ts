@@ -1,0 +1,255 @@
+import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { z } from 'zod'
+import { checkJsonShape, decodeMessage, encodeMessage } from '../../src/protocol/codec.ts'
+import { MAX_FRAME_BYTES } from '../../src/protocol/constants.ts'
+import { InvalidMessageError, InvalidRecordError } from '../../src/protocol/errors.ts'
+import {
+  decodeAnnouncement,
+  decodeBeacon,
+  decodeResultNotice,
+  validateAnnouncement,
+  validateBeacon,
+  validateResultNotice,
+} from '../../src/protocol/gossip-validators.ts'
+import {
+  announcementSchema,
+  beaconSchema,
+  resultNoticeSchema,
+  stealFrameSchema,
+  stealReplySchema,
+  submitFrameSchema,
+  submitReplySchema,
+} from '../../src/protocol/messages.ts'
+import {
+  openResultRecord,
+  resultKey,
+  resultSelector,
+  signResultRecord,
+} from '../../src/protocol/result-record.ts'
+import { canonicalJson } from '../../src/task/task-id.ts'
+import {
+  bytesOf,
+  executorKey,
+  makeBeacon,
+  makeNotice,
+  makeRecord,
+  makeStealRequest,
+  makeTask,
+  relay,
+  signedMessage,
+} from './fixtures.ts'
+
+const RUNS = 200
+const DELETE = Symbol('delete')
+
+/** Arbitrary bytes: random, random text, and random JSON. */
+const junkBytes = fc.oneof(
+  fc.uint8Array({ maxLength: 300 }),
+  fc.string({ unit: 'binary', maxLength: 100 }).map((s) => new TextEncoder().encode(s)),
+  fc.jsonValue({ maxDepth: 4 }).map(bytesOf),
+)
+
+/** A copy of `value` with one spot, found by following `path`, replaced or deleted. */
+function mutate(value: unknown, path: number[], replacement: unknown): unknown {
+  const copy = structuredClone(value)
+  let container: unknown = copy
+  for (let i = 0; ; i++) {
+    if (container === null || typeof container !== 'object') return copy
+    const keys = Object.keys(container)
+    const record = container as Record<string, unknown>
+    const step = path[i] ?? 0
+    const key =
+      keys.length === 0 || step % (keys.length + 1) === keys.length ? 'extra' : keys[step % keys.length]
+    const child = record[key]
+    if (i === path.length - 1 || child === null || typeof child !== 'object') {
+      if (replacement === DELETE) delete record[key]
+      else record[key] = replacement
+      return copy
+    }
+    container = child
+  }
+}
+
+/** Mutations of a valid message: one field replaced by arbitrary JSON, deleted, or added. */
+function mutations(valid: unknown) {
+  return fc
+    .tuple(
+      fc.array(fc.nat({ max: 20 }), { minLength: 1, maxLength: 5 }),
+      fc.oneof(fc.constant<unknown>(DELETE), fc.jsonValue({ maxDepth: 2 })),
+    )
+    .map(([path, replacement]) => mutate(valid, path, replacement))
+}
+
+/**
+ * Decoding either refuses with InvalidMessageError, or returns exactly the input, which the schema
+ * accepts and which has a safe shape: nothing is silently defaulted, coerced or stripped.
+ */
+function checkDecode<T>(decode: (bytes: Uint8Array) => T, schema: z.ZodType<T>, bytes: Uint8Array): void {
+  let decoded: T
+  try {
+    decoded = decode(bytes)
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidMessageError)
+    return
+  }
+  expect(schema.safeParse(decoded).success).toBe(true)
+  expect(checkJsonShape(decoded)).toBeUndefined()
+  expect(canonicalJson(decoded)).toBe(canonicalJson(JSON.parse(new TextDecoder().decode(bytes))))
+}
+
+const task = makeTask()
+const frame =
+  <T>(schema: z.ZodType<T>) =>
+  (bytes: Uint8Array) =>
+    decodeMessage(schema, bytes, MAX_FRAME_BYTES, 'frame')
+
+const decoders: Array<[string, (bytes: Uint8Array) => unknown, z.ZodType<unknown>, unknown]> = [
+  ['announcement', decodeAnnouncement, announcementSchema, { v: 1, tasks: [task] }],
+  ['beacon', decodeBeacon, beaconSchema, makeBeacon()],
+  ['result notice', decodeResultNotice, resultNoticeSchema, makeNotice()],
+  ['steal frame', frame(stealFrameSchema), stealFrameSchema, makeStealRequest()],
+  [
+    'steal reply',
+    frame(stealReplySchema),
+    stealReplySchema,
+    {
+      type: 'grant',
+      requestId: 'r',
+      tasks: [task],
+      leases: [{ taskId: task.id, epoch: 1, expiresAt: 9 }],
+      ttlMs: 5,
+    },
+  ],
+  [
+    'submit frame',
+    frame(submitFrameSchema),
+    submitFrameSchema,
+    { type: 'watch', requestId: 'r', taskIds: [task.id] },
+  ],
+  [
+    'submit reply',
+    frame(submitReplySchema),
+    submitReplySchema,
+    { type: 'submitted', requestId: 'r', ids: [task.id] },
+  ],
+]
+
+describe('decoders under arbitrary input', () => {
+  it.each(decoders)('%s: junk bytes are refused with InvalidMessageError only', (_name, decode, schema) => {
+    fc.assert(
+      fc.property(junkBytes, (bytes) => checkDecode(decode, schema, bytes)),
+      { numRuns: RUNS },
+    )
+  })
+
+  it.each(decoders)(
+    '%s: mutated valid messages decode exactly or are refused',
+    (_name, decode, schema, valid) => {
+      expect(decode(encodeMessage(valid))).toEqual(valid)
+      fc.assert(
+        fc.property(mutations(valid), (message) => checkDecode(decode, schema, encodeMessage(message))),
+        { numRuns: RUNS },
+      )
+    },
+  )
+})
+
+describe('gossip validators under arbitrary input', () => {
+  const validators = [
+    ['announcement', validateAnnouncement],
+    ['beacon', validateBeacon],
+    ['result notice', validateResultNotice],
+  ] as const
+
+  it.each(validators)('%s: never throw, and reject junk', async (_name, validate) => {
+    await fc.assert(
+      fc.asyncProperty(junkBytes, fc.boolean(), async (data, signed) => {
+        const msg: Message = signed ? signedMessage('t', data) : { type: 'unsigned', topic: 't', data }
+        expect(await validate(relay, msg)).toBe(TopicValidatorResult.Reject)
+      }),
+      { numRuns: RUNS },
+    )
+  })
+
+  it.each([
+    ['announcement', validateAnnouncement, { v: 1, tasks: [task] }],
+    ['beacon', validateBeacon, makeBeacon()],
+    ['result notice', validateResultNotice, makeNotice()],
+  ] as const)('%s: mutated messages give a verdict, never a throw', async (_name, validate, valid) => {
+    const ok = signedMessage('t', encodeMessage(valid))
+    expect(await validate(relay, ok)).toBe(TopicValidatorResult.Accept)
+    await fc.assert(
+      fc.asyncProperty(mutations(valid), async (message) => {
+        const msg = signedMessage('t', encodeMessage(message))
+        const verdict = await validate(relay, msg)
+        expect([TopicValidatorResult.Accept, TopicValidatorResult.Reject]).toContain(verdict)
+      }),
+      { numRuns: RUNS },
+    )
+  })
+})
+
+describe('result records under arbitrary input', () => {
+  const key = resultKey(makeRecord().taskId)
+
+  it('junk values are refused with InvalidRecordError only, and always lose in the selector', async () => {
+    const good = await signResultRecord(makeRecord(), executorKey)
+    await fc.assert(
+      fc.asyncProperty(fc.array(junkBytes, { maxLength: 4 }), fc.nat(), async (junk, at) => {
+        for (const value of junk) {
+          await expect(openResultRecord(value, key)).rejects.toBeInstanceOf(InvalidRecordError)
+        }
+        const values = [...junk]
+        const index = at % (values.length + 1)
+        values.splice(index, 0, good)
+        expect(resultSelector(key, values)).toBe(index)
+      }),
+      { numRuns: RUNS },
+    )
+  })
+
+  it('any change to a signed record is refused unless it changes nothing', async () => {
+    const value = await signResultRecord(makeRecord(), executorKey)
+    const signed = JSON.parse(new TextDecoder().decode(value))
+    await fc.assert(
+      fc.asyncProperty(mutations(signed), async (changed) => {
+        const bytes = encodeMessage(changed)
+        const opened = await openResultRecord(bytes, key).then(
+          (record) => record,
+          (err: unknown) => {
+            expect(err).toBeInstanceOf(InvalidRecordError)
+            return undefined
+          },
+        )
+        if (opened !== undefined) expect(canonicalJson(opened)).toBe(canonicalJson(signed.record))
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it('the selector picks the same value for any order of the same set', async () => {
+    const pool = await Promise.all(
+      [
+        makeRecord({ epoch: 1 }),
+        makeRecord({ epoch: 4, finishedAt: 90 }),
+        makeRecord({ epoch: 4, finishedAt: 45 }),
+        makeRecord({ epoch: 4, status: 'failed', output: undefined, error: 'no', finishedAt: 41 }),
+        makeRecord({ epoch: 4, finishedAt: 45, output: 'different' }),
+      ].map((r) => signResultRecord(r, executorKey)),
+    )
+    const values = fc.array(fc.oneof(fc.constantFrom(...pool), junkBytes), { minLength: 1, maxLength: 6 })
+    fc.assert(
+      fc.property(
+        values.chain((v) => fc.tuple(fc.constant(v), fc.shuffledSubarray(v, { minLength: v.length }))),
+        ([a, b]) => {
+          const pickA = a[resultSelector(key, a)]
+          const pickB = b[resultSelector(key, b)]
+          expect(Buffer.compare(Buffer.from(pickA), Buffer.from(pickB))).toBe(0)
+        },
+      ),
+      { numRuns: RUNS },
+    )
+  })
+})
