@@ -1,8 +1,9 @@
 import type { PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { MAX_FRAME_BYTES, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
 import type { SubmitFrameReply } from '../protocol/messages.ts'
-import { submitFrameSchema } from '../protocol/messages.ts'
-import { serveFrames } from '../protocol/rpc.ts'
+import { submitFrameSchema, submitReplySchema } from '../protocol/messages.ts'
+import { requestOnce, serveFrames } from '../protocol/rpc.ts'
 import { errorCode } from './error-code.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
@@ -109,4 +110,22 @@ export class SubmitService {
       { maxBytes: MAX_FRAME_BYTES, what: 'submit frame' },
     )
   }
+}
+
+/** Asks `peer` (usually the executor) for a task's signed record over the submit protocol. */
+export async function requestResultFrom(
+  libp2p: MeshLibp2p,
+  peer: string,
+  taskId: string,
+  signal: AbortSignal = AbortSignal.timeout(5_000),
+): Promise<Uint8Array | undefined> {
+  const stream = await libp2p.dialProtocol(peerIdFromString(peer), SUBMIT_PROTOCOL, { signal })
+  const reply = await requestOnce<SubmitFrameReply>(
+    stream,
+    { type: 'result', requestId: crypto.randomUUID(), taskId },
+    submitReplySchema,
+    { signal, maxBytes: MAX_FRAME_BYTES },
+  )
+  if (reply.type !== 'result' || reply.record === null) return undefined
+  return Buffer.from(reply.record, 'base64')
 }

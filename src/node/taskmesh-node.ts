@@ -11,7 +11,7 @@ import { LeaseTable } from '../policy/leases.ts'
 import { TaskQueue } from '../policy/queue.ts'
 import { chooseVictim, grantCount, stealAmount } from '../policy/stealing.ts'
 import type { NodeOffer, QueuedTask } from '../policy/types.ts'
-import { MAX_ANNOUNCEMENT_BYTES } from '../protocol/constants.ts'
+import { MAX_ANNOUNCEMENT_BYTES, MAX_NOTICES_PER_MESSAGE } from '../protocol/constants.ts'
 import type {
   Announcement,
   Beacon,
@@ -25,12 +25,13 @@ import type {
   StealGrant,
   StealRequest,
 } from '../protocol/messages.ts'
-import { openResultRecord, type ResultRecord } from '../protocol/result-record.ts'
+import { openResultRecord, type ResultRecord, resultKey } from '../protocol/result-record.ts'
 import { InvalidTaskError, QueueFullError, UnknownHandlerError } from '../task/errors.ts'
 import { MAX_TASKS_PER_SUBMISSION } from '../task/limits.ts'
 import { parseTaskSpec, type TaskSpecInput } from '../task/spec.ts'
 import type { Task } from '../task/task.ts'
 import { taskId } from '../task/task-id.ts'
+import { Batcher } from './batcher.ts'
 import { MeshGossip } from './gossip.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p-factory.ts'
@@ -46,8 +47,22 @@ import {
 import { PeerView } from './peer-view.ts'
 import { ResultStore } from './result-store.ts'
 import { StealService } from './steal-service.ts'
-import { SubmitService } from './submit-service.ts'
+import { requestResultFrom, SubmitService } from './submit-service.ts'
 import { type RunEntry, TaskRunner } from './task-runner.ts'
+
+/** Records up to this size travel with the completion to the owner (larger ones: DHT only). */
+const COMPLETION_RECORD_BYTES = 64 * 1024
+
+/** Under load, result notices and completions go out at most once per this window (batched). */
+const BATCH_WINDOW_MS = 10
+
+/** Longest a stopping node waits for its last results to reach the DHT. */
+const STOP_FLUSH_MS = 5_000
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+
+/** How often a thief checks whether its leases need renewing. */
+const RENEW_CHECK_MS = 250
 
 /** How a task stands at its owner. */
 type OwnedState = 'queued' | 'leased' | 'running' | 'retrying'
@@ -60,6 +75,9 @@ interface OwnedTask {
 interface LeasedIn {
   entry: RunEntry
   owner: string
+  /** The owner's lease time-to-live (from its grant). */
+  ttlMs: number
+  /** When the lease runs out, by this node's clock (grant or last renewal + ttl). */
   expiresAt: number
 }
 
@@ -154,11 +172,17 @@ export class TaskmeshNode {
   private readonly offer: NodeOffer
   private readonly timers: NodeJS.Timeout[] = []
   private readonly peerWaiters = new Set<() => void>()
+  private readonly notices = new Batcher<ResultNotice['results'][number]>(BATCH_WINDOW_MS, (r) =>
+    this.flushNotices(r),
+  )
+  private readonly pendingCompletions = new Map<string, Batcher<CompleteRequest['completions'][number]>>()
   private stealInFlight = false
   private readonly emptyVictims = new Set<string>()
   private stealRttMs = 2
+  private meanTaskMs = 50
   private beaconSeq = 0
   private lastBeaconAt = 0
+  private lastBeaconQueued = 0
   private beaconTimer: NodeJS.Timeout | undefined
   private pumpScheduled = false
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
@@ -186,7 +210,7 @@ export class TaskmeshNode {
     this.gossip = new MeshGossip(libp2p, {
       onAnnouncement: (from, msg) => this.onAnnouncement(from, msg),
       onBeacon: (from, msg) => this.onBeacon(from, msg),
-      onResultNotice: (_from, msg) => void this.onResultNotice(msg),
+      onResultNotice: (from, msg) => this.onResultNotice(from, msg),
     })
     this.steal = new StealService(libp2p, {
       onSteal: (from, req) => this.onStealRequest(from, req),
@@ -243,7 +267,7 @@ export class TaskmeshNode {
     }
     every(this.opts.beaconIntervalMs, () => this.sendBeacon())
     every(Math.max(50, Math.floor(this.opts.leaseTtlMs / 4)), () => this.expireLeases())
-    every(Math.max(50, Math.floor(this.opts.leaseTtlMs / 3)), () => void this.renewLeases())
+    every(RENEW_CHECK_MS, () => void this.renewLeases())
     this.state = 'running'
     this.sendBeacon()
   }
@@ -363,7 +387,8 @@ export class TaskmeshNode {
     signal: AbortSignal = AbortSignal.timeout(DEFAULT_RESULT_WAIT_MS),
   ): Promise<ResultRecord> {
     const waiting = this.resultStore.wait(id, signal)
-    if (this.resultStore.cached(id) === undefined) {
+    const local = this.owned.has(id) || this.leasedIn.has(id)
+    if (!local && this.resultStore.cached(id) === undefined) {
       void this.resultStore.get(id, { signal }).catch(() => undefined)
     }
     return waiting
@@ -448,10 +473,14 @@ export class TaskmeshNode {
   }
 
   private onAttemptDone(entry: RunEntry, outcome: RunOutcome): void {
+    if (this.state !== 'running') return // stopping: the attempt was cut off, not finished
     const id = entry.task.id
     this.counters.executed++
-    if (outcome.status === 'succeeded')
-      this.estimator.observe(entry.task.spec.type, outcome.finishedAt - outcome.startedAt)
+    if (outcome.status === 'succeeded') {
+      const ms = outcome.finishedAt - outcome.startedAt
+      this.estimator.observe(entry.task.spec.type, ms)
+      this.meanTaskMs = 0.9 * this.meanTaskMs + 0.1 * ms
+    }
     const held = this.leasedIn.get(id)
     const own = this.owned.get(id)
     if (held === undefined && own === undefined) {
@@ -505,34 +534,43 @@ export class TaskmeshNode {
       this.leases.complete(task.id, entry.epoch)
     }
     const value = await this.resultStore.publish(record)
-    const encoded = Buffer.from(value).toString('base64')
-    void this.gossip.publishNotice({
-      v: 1,
-      taskId: task.id,
-      status: record.status,
-      executor: this.peerId,
-      epoch: record.epoch,
-      ...(value.byteLength < 400_000 ? { record: encoded } : {}),
-    })
-    if (held !== undefined) void this.reportCompletion(held.owner, record, encoded)
+    this.notices.add({ taskId: task.id, status: record.status, epoch: record.epoch })
+    if (held !== undefined) this.reportCompletion(held.owner, record, value)
   }
 
-  private async reportCompletion(owner: string, record: ResultRecord, encoded: string): Promise<void> {
-    const req: CompleteRequest = {
-      type: 'complete',
-      requestId: crypto.randomUUID(),
+  /** Gossips the results stored since the last flush in one notice (one signature, one verify per peer). */
+  private flushNotices(results: ResultNotice['results']): void {
+    for (let i = 0; i < results.length; i += MAX_NOTICES_PER_MESSAGE) {
+      void this.gossip.publishNotice({ v: 1, results: results.slice(i, i + MAX_NOTICES_PER_MESSAGE) })
+    }
+  }
+
+  /** Queues a completion for its owner; completions to one owner travel together, with their records. */
+  private reportCompletion(owner: string, record: ResultRecord, value: Uint8Array): void {
+    let batch = this.pendingCompletions.get(owner)
+    if (batch === undefined) {
+      batch = new Batcher(BATCH_WINDOW_MS, (completions) => void this.flushCompletions(owner, completions))
+      this.pendingCompletions.set(owner, batch)
+    }
+    batch.add({
       taskId: record.taskId,
       epoch: record.epoch,
       status: record.status,
-      record: encoded,
-    }
-    for (let attempt = 1; attempt <= 3 && this.state === 'running'; attempt++) {
+      ...(value.byteLength <= COMPLETION_RECORD_BYTES
+        ? { record: Buffer.from(value).toString('base64') }
+        : {}),
+    })
+  }
+
+  private async flushCompletions(owner: string, completions: CompleteRequest['completions']): Promise<void> {
+    for (let attempt = 1; attempt <= 3 && this.state !== 'stopped'; attempt++) {
       try {
+        const req: CompleteRequest = { type: 'complete', requestId: crypto.randomUUID(), completions }
         const reply = await this.steal.request(owner, req)
-        if (reply.outcome === 'stale') this.counters.staleCompletions++
+        this.counters.staleCompletions += reply.outcomes.filter((o) => o.outcome === 'stale').length
         return
       } catch {
-        // the notice and the DHT record still carry the result; try the owner again
+        // the notice and the DHT record still carry the results; try the owner again
       }
     }
   }
@@ -546,9 +584,20 @@ export class TaskmeshNode {
     return ms
   }
 
+  /**
+   * Tasks to hold queued beyond the free slots so the slots stay busy while the next steal is
+   * in flight: slots × (2 × steal round trip / mean task time), between 1 and 8 rounds of slots.
+   */
+  private prefetch(): number {
+    const meanMs = Math.max(1, this.meanTaskMs)
+    const rounds = Math.min(8, Math.max(1, Math.ceil((2 * this.stealRttMs) / meanMs)))
+    return rounds * this.opts.slots
+  }
+
   private async maybeSteal(): Promise<void> {
     if (this.stealInFlight || this.state !== 'running') return
-    if (this.queue.size >= this.runner.freeSlots + this.opts.slots) return
+    const prefetch = this.prefetch()
+    if (this.queue.size >= this.runner.freeSlots + Math.ceil(prefetch / 2)) return
     const now = Date.now()
     const queuedWorkMs = this.myQueuedWorkMs(false)
     const myWait = expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: 1 })
@@ -568,6 +617,7 @@ export class TaskmeshNode {
       slots: this.opts.slots,
       speed: 1,
       freeSlots: this.runner.freeSlots,
+      prefetch,
     }
     const max = stealAmount({ victim, thief })
     if (max <= 0) return
@@ -605,7 +655,12 @@ export class TaskmeshNode {
       if (lease === undefined || this.leasedIn.has(task.id) || this.owned.has(task.id)) continue
       if (!canRun(this.offer, { type: task.spec.type, resources: task.spec.resources })) continue
       const entry: RunEntry = { task, epoch: lease.epoch, attempts: [], dependencies: {} }
-      this.leasedIn.set(task.id, { entry, owner: victim, expiresAt: lease.expiresAt })
+      this.leasedIn.set(task.id, {
+        entry,
+        owner: victim,
+        ttlMs: grant.ttlMs,
+        expiresAt: Date.now() + grant.ttlMs,
+      })
       this.enqueue(task, false)
       taken++
     }
@@ -616,9 +671,12 @@ export class TaskmeshNode {
     return taken
   }
 
+  /** Renews, per owner in one request, every held lease that has used a third of its time. */
   private async renewLeases(): Promise<void> {
+    const now = Date.now()
     const byOwner = new Map<string, Array<{ taskId: string; epoch: number }>>()
     for (const [taskId, held] of this.leasedIn) {
+      if (held.expiresAt - now > (2 * held.ttlMs) / 3) continue
       const list = byOwner.get(held.owner) ?? []
       list.push({ taskId, epoch: held.entry.epoch })
       byOwner.set(held.owner, list)
@@ -632,6 +690,10 @@ export class TaskmeshNode {
             leases,
           })
           for (const id of reply.rejected) this.dropLease(id)
+          for (const id of reply.accepted) {
+            const held = this.leasedIn.get(id)
+            if (held !== undefined) held.expiresAt = now + held.ttlMs
+          }
         } catch {
           // owner unreachable: keep working; the result record still lands in the DHT
         }
@@ -699,24 +761,27 @@ export class TaskmeshNode {
   }
 
   private async onComplete(from: string, req: CompleteRequest): Promise<CompleteReply> {
-    const lease = this.leases.get(req.taskId)
-    if (req.record !== undefined) {
-      try {
-        const value = Buffer.from(req.record, 'base64')
-        const record = await openResultRecord(value)
-        if (record.taskId === req.taskId && record.executor === from) this.resultStore.accept(record, value)
-      } catch {
-        // a bad record changes nothing; the completion itself is judged by its epoch
-      }
+    await Promise.all(req.completions.map((c) => this.acceptRecord(from, c.taskId, c.record)))
+    const outcomes = req.completions.map(({ taskId, epoch }) => {
+      const lease = this.leases.get(taskId)
+      if (lease !== undefined && lease.holder !== from) return { taskId, outcome: 'stale' as const }
+      const outcome = this.owned.has(taskId) ? this.leases.complete(taskId, epoch) : 'unknown'
+      if (outcome === 'accepted') this.owned.delete(taskId)
+      return { taskId, outcome }
+    })
+    return { type: 'completed', requestId: req.requestId, outcomes }
+  }
+
+  /** Keeps a record a completion carried, once its signature checks out. */
+  private async acceptRecord(from: string, taskId: string, encoded: string | undefined): Promise<void> {
+    if (encoded === undefined) return
+    try {
+      const value = Buffer.from(encoded, 'base64')
+      const record = await openResultRecord(value, resultKey(taskId))
+      if (record.executor === from) this.resultStore.accept(record, value)
+    } catch {
+      // a bad record changes nothing; the completion itself is judged by its epoch
     }
-    if (lease !== undefined && lease.holder !== from) {
-      this.counters.staleCompletions++
-      return { type: 'completed', requestId: req.requestId, outcome: 'stale' }
-    }
-    const outcome = this.leases.complete(req.taskId, req.epoch)
-    if (outcome === 'accepted') this.owned.delete(req.taskId)
-    else if (outcome === 'stale') this.counters.staleCompletions++
-    return { type: 'completed', requestId: req.requestId, outcome }
   }
 
   private onRelease(from: string, req: ReleaseRequest): ReleaseReply {
@@ -765,21 +830,35 @@ export class TaskmeshNode {
     if (msg.queued > 0 && this.queue.size < this.runner.freeSlots + this.opts.slots) void this.maybeSteal()
   }
 
-  private async onResultNotice(msg: ResultNotice): Promise<void> {
-    this.announced.delete(msg.taskId)
-    if (msg.record === undefined) return
+  /**
+   * A peer stored results. Owners treat a notice from the lease holder as its completion (in
+   * case the completion itself is lost); a node where someone waits for one of the tasks fetches
+   * the record from the executor (or, failing that, from the DHT).
+   */
+  private onResultNotice(from: string, msg: ResultNotice): void {
+    for (const { taskId, epoch } of msg.results) {
+      this.announced.delete(taskId)
+      const own = this.owned.get(taskId)
+      if (own?.state === 'leased' && this.leases.get(taskId)?.holder === from) {
+        if (this.leases.complete(taskId, epoch) === 'accepted') this.owned.delete(taskId)
+      }
+      if (this.resultStore.isAwaited(taskId) && this.resultStore.cached(taskId) === undefined) {
+        void this.fetchResult(from, taskId)
+      }
+    }
+  }
+
+  private async fetchResult(executor: string, taskId: string): Promise<void> {
     try {
-      const value = Buffer.from(msg.record, 'base64')
-      const record = await openResultRecord(value)
-      if (record.taskId !== msg.taskId) return
-      this.resultStore.accept(record, value)
-      const own = this.owned.get(record.taskId)
-      if (own?.state === 'leased' && this.leases.complete(record.taskId, record.epoch) === 'accepted') {
-        this.owned.delete(record.taskId)
+      const value = await requestResultFrom(this.libp2p, executor, taskId)
+      if (value !== undefined) {
+        this.resultStore.accept(await openResultRecord(value, resultKey(taskId)), value)
+        return
       }
     } catch {
-      // the topic validator checked it; a record we cannot open is ignored
+      // the executor is gone or refused: the DHT has the record
     }
+    await this.resultStore.get(taskId).catch(() => undefined)
   }
 
   // ---------------------------------------------------------------- beacons & status
@@ -805,6 +884,7 @@ export class TaskmeshNode {
   private sendBeacon(): void {
     if (this.state !== 'running' && this.state !== 'new') return
     this.lastBeaconAt = Date.now()
+    this.lastBeaconQueued = this.queue.stealableCount
     if (this.beaconTimer !== undefined) {
       clearTimeout(this.beaconTimer)
       this.beaconTimer = undefined
@@ -812,9 +892,18 @@ export class TaskmeshNode {
     void this.gossip.publishBeacon(this.beacon())
   }
 
-  /** Sends a beacon now, or as soon as the minimum gap allows, when load changed. */
+  /**
+   * Sends a beacon now, or as soon as the minimum gap allows, when the stealable queue changed
+   * enough to matter to thieves: it emptied, it filled, or it moved by a quarter (and a node's
+   * worth of slots) since the last beacon. Smaller changes wait for the periodic beacon.
+   */
   private beaconSoon(): void {
     if (this.beaconTimer !== undefined) return
+    const now = this.queue.stealableCount
+    const last = this.lastBeaconQueued
+    const flipped = (now === 0) !== (last === 0)
+    const moved = Math.abs(now - last) >= Math.max(this.opts.slots, 0.25 * last)
+    if (!flipped && !moved) return
     const wait = this.lastBeaconAt + MIN_BEACON_GAP_MS - Date.now()
     this.beaconTimer = setTimeout(() => this.sendBeacon(), Math.max(0, wait))
     this.beaconTimer.unref()
@@ -887,6 +976,9 @@ export class TaskmeshNode {
     if (this.beaconTimer !== undefined) clearTimeout(this.beaconTimer)
     await this.releaseUnstarted()
     this.runner.cancelAll('node stopping')
+    this.notices.flushNow()
+    for (const batch of this.pendingCompletions.values()) batch.flushNow()
+    await Promise.race([this.resultStore.flush(), delay(STOP_FLUSH_MS)])
     this.resultStore.close()
     this.gossip.stop()
     await this.steal.stop().catch(() => undefined)

@@ -23,6 +23,11 @@ export interface LoadFigures {
 /** A thief's load plus how many of its slots are free now. */
 export interface ThiefLoad extends LoadFigures {
   freeSlots: number
+  /**
+   * Tasks the thief wants queued beyond its free slots, so its slots stay busy while the next
+   * steal is in flight (about slots × steal round trip / task duration). @defaultValue slots
+   */
+  prefetch?: number
 }
 
 /** Input of `chooseVictim`. */
@@ -118,7 +123,7 @@ export function stealAmount(input: StealAmountInput): number {
   if (queued === 0 || work === 0 || thiefCapacity === 0) return 0
   const freeSlots = Math.floor(nonNegative(thief.freeSlots))
   const maxBatch = Math.floor(nonNegative(input.maxBatch ?? DEFAULT_MAX_STEAL_BATCH))
-  const cap = Math.min(queued, maxBatch, freeSlots + Math.floor(nonNegative(thief.slots)))
+  const cap = Math.min(queued, maxBatch, freeSlots + Math.floor(nonNegative(thief.prefetch ?? thief.slots)))
   if (cap === 0 || !(expectedWaitMs(victim) > expectedWaitMs(thief))) return 0
   const victimCapacity = nonNegative(victim.slots) * nonNegative(victim.speed)
   if (victimCapacity === 0) return cap

@@ -28,8 +28,10 @@ export const MAX_BEACON_BYTES = 16 * KiB
 export const MAX_RECORD_BYTES = 512 * KiB
 /** Length in characters of the padded base64 of a `MAX_RECORD_BYTES` record (4 chars per 3 bytes). */
 export const MAX_RECORD_BASE64_CHARS = Math.ceil(MAX_RECORD_BYTES / 3) * 4
-/** Largest result notice, in bytes: room for an embedded base64 record plus the notice fields. */
-export const MAX_NOTICE_BYTES = MAX_RECORD_BASE64_CHARS + 4 * KiB
+/** Most results one notice lists (an executor batches the results it stores close together). */
+export const MAX_NOTICES_PER_MESSAGE = 500
+/** Largest result notice, in bytes (500 entries of id, status and epoch fit with room to spare). */
+export const MAX_NOTICE_BYTES = 128 * KiB
 /** Largest steal- or submit-protocol frame, in bytes (the length prefix not counted). */
 export const MAX_FRAME_BYTES = 4 * MiB
 /** Deadline of one request/response exchange when the caller gives no signal, in ms. */

@@ -4,6 +4,7 @@ import {
   MAX_HANDLER_TYPES,
   MAX_MEMORY_MB,
   MAX_NODE_SLOTS,
+  MAX_NOTICES_PER_MESSAGE,
   MAX_QUEUED_TASKS,
   MAX_SPEED,
   MAX_TASKS_PER_MESSAGE,
@@ -74,11 +75,10 @@ export type Beacon = z.infer<typeof beaconSchema>
 export const resultNoticeSchema = z
   .object({
     v: z.literal(1),
-    taskId: taskIdSchema,
-    status: taskStatusSchema,
-    executor: peerIdSchema,
-    epoch: epochSchema,
-    record: recordBase64Schema.optional(),
+    results: z
+      .array(z.object({ taskId: taskIdSchema, status: taskStatusSchema, epoch: epochSchema }).strict())
+      .min(1)
+      .max(MAX_NOTICES_PER_MESSAGE),
   })
   .strict()
 

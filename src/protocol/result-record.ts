@@ -158,3 +158,22 @@ export function resultSelector(key: Uint8Array, values: Uint8Array[]): number {
   }
   return best?.index ?? 0
 }
+
+/**
+ * Reads a value this node has verified already (e.g. its gossip validator accepted the notice
+ * that carried it): every check but the signature's, which is the expensive one.
+ * @throws InvalidRecordError when the value is malformed.
+ */
+export function readVerifiedResultRecord(value: Uint8Array): ResultRecord {
+  return parseSignedValue(value, undefined).record
+}
+
+/**
+ * The selector's order on two records already verified: negative when `a` wins, positive when
+ * `b` wins, 0 when only the signature bytes could tell them apart (use {@link resultSelector}).
+ */
+export function compareResultRecords(a: ResultRecord, b: ResultRecord): number {
+  if (a.epoch !== b.epoch) return b.epoch - a.epoch
+  if (a.status !== b.status) return a.status === 'succeeded' ? -1 : 1
+  return a.finishedAt - b.finishedAt
+}

@@ -77,24 +77,35 @@ export const renewReplySchema = z
   })
   .strict()
 
-/** The executor reports a finished task to its owner, with the signed record when it fits. */
+/** The executor reports finished tasks to their owner, batched, each with its signed record when it fits. */
 export const completeRequestSchema = z
   .object({
     type: z.literal('complete'),
     requestId: requestIdSchema,
-    taskId: taskIdSchema,
-    epoch: epochSchema,
-    status: taskStatusSchema,
-    record: recordBase64Schema.optional(),
+    completions: z
+      .array(
+        z
+          .object({
+            taskId: taskIdSchema,
+            epoch: epochSchema,
+            status: taskStatusSchema,
+            record: recordBase64Schema.optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(MAX_LEASES_PER_MESSAGE),
   })
   .strict()
 
-/** The owner's verdict on a completion: accepted, stale (older epoch) or unknown task. */
+/** The owner's verdict on each completion: accepted, stale (older epoch or other holder) or unknown task. */
 export const completeReplySchema = z
   .object({
     type: z.literal('completed'),
     requestId: requestIdSchema,
-    outcome: z.enum(['accepted', 'stale', 'unknown']),
+    outcomes: z
+      .array(z.object({ taskId: taskIdSchema, outcome: z.enum(['accepted', 'stale', 'unknown']) }).strict())
+      .max(MAX_LEASES_PER_MESSAGE),
   })
   .strict()
 

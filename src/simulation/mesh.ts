@@ -32,7 +32,7 @@ export async function startLocalMesh(opts: LocalMeshOptions): Promise<TaskmeshNo
           slots: Array.isArray(opts.slots) ? opts.slots[i] : opts.slots,
           transport: opts.transport ?? 'tcp',
           pool: opts.pool,
-          beaconIntervalMs: 500,
+          beaconIntervalMs: 1000,
           ...opts.nodeOptions?.(i),
         }),
       )

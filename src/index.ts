@@ -1,0 +1,24 @@
+/**
+ * taskmesh's library API: a full mesh node, a light client, and the types of tasks and results.
+ * @packageDocumentation
+ */
+import './polyfill.ts'
+
+export { RemoteError } from './client/remote-error.ts'
+export { TaskmeshClient, type TaskmeshClientOptions } from './client/taskmesh-client.ts'
+export {
+  type HandlerContext,
+  type HandlerDefinition,
+  type HandlerFn,
+  UnrecoverableError,
+} from './executor/handler.ts'
+export { HandlerRegistry } from './executor/handler-registry.ts'
+export { WorkerPool } from './executor/worker-pool.ts'
+export { HttpApi } from './http/http-api.ts'
+export type { TaskmeshNodeOptions } from './node/options.ts'
+export { type NodeStatus, type SubmitOptions, type TaskHandle, TaskmeshNode } from './node/taskmesh-node.ts'
+export { type AgingPolicy, DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from './policy/priority.ts'
+export type { ResultRecord } from './protocol/result-record.ts'
+export { InvalidTaskError, QueueFullError, ResultNotFoundError, UnknownHandlerError } from './task/errors.ts'
+export type { Json, Resources, TaskSpec, TaskSpecInput } from './task/spec.ts'
+export type { AttemptRecord, Task, TaskStatus } from './task/task.ts'

@@ -1,0 +1,55 @@
+/**
+ * Collects items and hands them over in batches: the first item after a quiet spell goes out on
+ * the next turn of the event loop (no added latency at low rates); under load, at most one
+ * batch per `windowMs` (one message instead of many).
+ */
+export class Batcher<T> {
+  private items: T[] = []
+  private timer: NodeJS.Immediate | NodeJS.Timeout | undefined
+  private lastFlush = Number.NEGATIVE_INFINITY
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly flush: (items: T[]) => void,
+  ) {}
+
+  add(item: T): void {
+    this.items.push(item)
+    if (this.timer !== undefined) return
+    const wait = this.lastFlush + this.windowMs - Date.now()
+    this.timer = wait <= 0 ? setImmediate(() => this.run()) : setTimeout(() => this.run(), wait)
+  }
+
+  /** Items waiting for the next batch. */
+  get size(): number {
+    return this.items.length
+  }
+
+  /** Hands over what is pending now. */
+  flushNow(): void {
+    this.cancelTimer()
+    this.run()
+  }
+
+  /** Drops pending items and timers. */
+  clear(): void {
+    this.cancelTimer()
+    this.items = []
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer as NodeJS.Timeout)
+      clearImmediate(this.timer as NodeJS.Immediate)
+    }
+    this.timer = undefined
+  }
+
+  private run(): void {
+    this.timer = undefined
+    this.lastFlush = Date.now()
+    const items = this.items
+    this.items = []
+    if (items.length > 0) this.flush(items)
+  }
+}

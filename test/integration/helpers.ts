@@ -1,0 +1,113 @@
+import { setMaxListeners } from 'node:events'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { type Identify, identify } from '@libp2p/identify'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { TaskSpecInput } from '../../src/task/spec.ts'
+
+/** Longest any single integration wait may take before the test fails with a message. */
+export const WAIT_MS = 20_000
+
+/**
+ * Polls `predicate` (at most every 20 ms) until it holds; rejects with `message` after
+ * `timeoutMs`. For "eventually" conditions that have no event to await — use sparingly.
+ */
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs: number,
+  message: string | (() => string),
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() >= deadline) {
+      throw new Error(`waitFor: ${typeof message === 'string' ? message : message()} (after ${timeoutMs} ms)`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** A `sleep` task spec: resolves with `output` after `ms`. */
+export function sleepSpec(
+  ms: number,
+  output: number | string | null = null,
+  extra: Partial<TaskSpecInput> = {},
+) {
+  return { type: 'sleep', input: { ms, output }, ...extra } satisfies TaskSpecInput
+}
+
+/** A timeout signal meant to be shared by many waits (no max-listeners warning). */
+export function deadline(timeoutMs = WAIT_MS): AbortSignal {
+  const signal = AbortSignal.timeout(timeoutMs)
+  setMaxListeners(Number.POSITIVE_INFINITY, signal)
+  return signal
+}
+
+/** Waits for every id's result at `node` (resolves in id order), failing after `timeoutMs`. */
+export function waitAll(node: TaskmeshNode, ids: string[], timeoutMs = WAIT_MS): Promise<ResultRecord[]> {
+  const signal = deadline(timeoutMs)
+  return Promise.all(ids.map((id) => node.waitResult(id, signal)))
+}
+
+/** Stops every node, also ones stopped (or crashed) already; never throws. */
+export async function stopAll(nodes: Array<{ stop(): unknown } | undefined>): Promise<void> {
+  await Promise.all(
+    nodes.map((n) =>
+      n === undefined
+        ? undefined
+        : Promise.resolve()
+            .then(() => n.stop())
+            .catch(() => undefined),
+    ),
+  )
+}
+
+/**
+ * The gossipsub score `node` gives `peer` (negative once the peer sent messages a topic
+ * validator rejected). `getScore` exists on gossipsub's implementation but not on its
+ * exported interface.
+ */
+export function gossipScore(node: TaskmeshNode, peer: string): number {
+  const pubsub = node.libp2p.services.pubsub as unknown as { getScore?: (peer: string) => number }
+  if (typeof pubsub.getScore !== 'function') throw new Error('gossipsub no longer exposes getScore()')
+  return pubsub.getScore(peer)
+}
+
+/** A plain libp2p peer (not a taskmesh node) with gossipsub — what an outsider or attacker runs. */
+export type RawPeer = Libp2p<{ identify: Identify; pubsub: GossipSub }>
+
+/**
+ * Starts a raw libp2p peer on TCP loopback: Noise, Yamux, identify and gossipsub with
+ * StrictSign (so what it publishes is signed and reaches the taskmesh topic validators).
+ */
+export async function startRawPeer(): Promise<RawPeer> {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        allowPublishToZeroTopicPeers: true,
+        scoreParams: { IPColocationFactorWeight: 0 },
+      }),
+    },
+  })
+}
+
+/** Dials `node` from `peer` over TCP. */
+export async function dialNode(peer: Libp2p, node: TaskmeshNode): Promise<void> {
+  await peer.dial(multiaddr(node.multiaddrs[0]), { signal: AbortSignal.timeout(10_000) })
+}
+
+/** The fields of a result record every node must agree on. */
+export function identity(r: ResultRecord) {
+  return { taskId: r.taskId, status: r.status, executor: r.executor, epoch: r.epoch }
+}

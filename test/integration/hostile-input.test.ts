@@ -1,0 +1,337 @@
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { encodeMessage } from '../../src/protocol/codec.ts'
+import {
+  CAPACITY_TOPIC,
+  MAX_ANNOUNCEMENT_BYTES,
+  MAX_BEACON_BYTES,
+  MAX_FRAME_BYTES,
+  MAX_NOTICE_BYTES,
+  RESULTS_TOPIC,
+  STEAL_PROTOCOL,
+  SUBMIT_PROTOCOL,
+  TASKS_TOPIC,
+} from '../../src/protocol/constants.ts'
+import { stealReplySchema, submitReplySchema } from '../../src/protocol/messages.ts'
+import { requestOnce } from '../../src/protocol/rpc.ts'
+import { MAX_INPUT_BYTES } from '../../src/task/limits.ts'
+import { parseTaskSpec } from '../../src/task/spec.ts'
+import type { Task } from '../../src/task/task.ts'
+import { taskId } from '../../src/task/task-id.ts'
+import { deadline, dialNode, gossipScore, type RawPeer, startRawPeer, stopAll, waitFor } from './helpers.ts'
+
+const text = (s: string) => new TextEncoder().encode(s)
+/** Not UTF-8, not JSON. */
+const JUNK = new Uint8Array([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x7b, 0x22, 0x80, 0x81])
+
+/** A task as an owner would announce it (valid on the wire). */
+function wireTask(owner: string, input: unknown = null): Task {
+  const spec = parseTaskSpec({ type: 'echo', input })
+  const nonce = crypto.randomUUID()
+  return { id: taskId(spec, owner, nonce), spec, submitter: owner, nonce, owner, submittedAt: Date.now() }
+}
+
+/** A beacon every field of which is within the schema. */
+function beacon(overrides: Record<string, unknown> = {}) {
+  return {
+    v: 1,
+    seq: 1,
+    slots: 1,
+    running: 0,
+    queued: 0,
+    queuedWorkMs: 0,
+    speed: 1,
+    types: ['echo'],
+    labels: [],
+    memoryMb: 1024,
+    expectedWaitMs: 0,
+    sentAt: Date.now(),
+    ...overrides,
+  }
+}
+
+interface GossipCase {
+  name: string
+  topic: string
+  /** The payload, built for the publishing peer and the victim node. */
+  payload(attacker: string, victim: string): Uint8Array
+}
+
+const GOSSIP_CASES: GossipCase[] = [
+  { name: 'junk bytes as an announcement', topic: TASKS_TOPIC, payload: () => JUNK },
+  {
+    name: 'an announcement over the size limit (every task otherwise valid)',
+    topic: TASKS_TOPIC,
+    payload: (attacker) => {
+      const blob = 'a'.repeat(MAX_INPUT_BYTES - 64)
+      const tasks: Task[] = []
+      while (tasks.length * MAX_INPUT_BYTES <= MAX_ANNOUNCEMENT_BYTES) tasks.push(wireTask(attacker, blob))
+      const bytes = encodeMessage({ v: 1, tasks })
+      expect(bytes.byteLength).toBeGreaterThan(MAX_ANNOUNCEMENT_BYTES)
+      return bytes
+    },
+  },
+  {
+    name: 'an announcement of a task owned by someone else than its signer',
+    topic: TASKS_TOPIC,
+    payload: (_attacker, victim) => encodeMessage({ v: 1, tasks: [wireTask(victim)] }),
+  },
+  {
+    name: 'an announcement that breaks the schema (no tasks, extra field)',
+    topic: TASKS_TOPIC,
+    payload: () => encodeMessage({ v: 1, tasks: [], run: 'rm -rf /' }),
+  },
+  {
+    name: 'text that is not JSON as a beacon',
+    topic: CAPACITY_TOPIC,
+    payload: () => text('{"v":1,"slots":'),
+  },
+  {
+    name: 'a beacon over the size limit (every field otherwise valid)',
+    topic: CAPACITY_TOPIC,
+    payload: () => {
+      const types = Array.from({ length: 256 }, (_, i) => `t${String(i).padStart(3, '0')}-${'x'.repeat(58)}`)
+      const bytes = encodeMessage(beacon({ types }))
+      expect(bytes.byteLength).toBeGreaterThan(MAX_BEACON_BYTES)
+      return bytes
+    },
+  },
+  {
+    name: 'a beacon that breaks the schema (slots a string, queued negative)',
+    topic: CAPACITY_TOPIC,
+    payload: () => encodeMessage(beacon({ slots: 'many', queued: -1 })),
+  },
+  { name: 'junk bytes as a result notice', topic: RESULTS_TOPIC, payload: () => JUNK },
+  {
+    name: 'a result notice over the size limit',
+    topic: RESULTS_TOPIC,
+    payload: () => {
+      const bytes = encodeMessage({ v: 1, pad: 'p'.repeat(MAX_NOTICE_BYTES) })
+      expect(bytes.byteLength).toBeGreaterThan(MAX_NOTICE_BYTES)
+      return bytes
+    },
+  },
+  {
+    name: 'a result notice that breaks the schema (bad task id, status and executor)',
+    topic: RESULTS_TOPIC,
+    payload: () =>
+      encodeMessage({
+        v: 1,
+        taskId: 'not-a-task-id',
+        status: 'done',
+        executor: 'nobody',
+        epoch: -1,
+        results: 'all of them',
+      }),
+  },
+]
+
+/**
+ * Starts a fresh raw peer (recorded in `peers` at once, for cleanup), connects it to `node` and
+ * waits until it knows `node` listens on `topic`.
+ */
+async function attackerFor(node: TaskmeshNode, topic: string, peers: RawPeer[]): Promise<RawPeer> {
+  const peer = await startRawPeer()
+  peers.push(peer)
+  await dialNode(peer, node)
+  await waitFor(
+    () => peer.services.pubsub.getSubscribers(topic).some((p) => p.toString() === node.peerId),
+    10_000,
+    `the attacker never saw the node subscribe to ${topic}`,
+  )
+  return peer
+}
+
+/** Shows the node still works: a task submitted now runs and succeeds. */
+async function stillExecutes(node: TaskmeshNode): Promise<void> {
+  expect(node.libp2p.status).toBe('started')
+  const handle = await node.submit({ type: 'echo', input: 'still here' })
+  const r = await handle.result(deadline())
+  expect(r.status).toBe('succeeded')
+  expect(r.output).toBe('still here')
+}
+
+describe('hostile gossip', () => {
+  let node: TaskmeshNode | undefined
+  let peers: RawPeer[] = []
+
+  beforeEach(async () => {
+    node = await TaskmeshNode.create({ slots: 1 })
+  })
+
+  afterEach(async () => {
+    await stopAll([...peers, node])
+    peers = []
+    node = undefined
+  })
+
+  it('rejects every malformed, oversized or forged message on the three topics (the sender’s score drops) and keeps working', async () => {
+    const n = node!
+    // One fresh signed peer per message, all at once: the first rejection graylists a peer, so
+    // each peer can prove exactly one rejection.
+    const outcomes = await Promise.allSettled(
+      GOSSIP_CASES.map(async (c) => {
+        const peer = await attackerFor(n, c.topic, peers)
+        const sender = peer.peerId.toString()
+        const { recipients } = await peer.services.pubsub.publish(c.topic, c.payload(sender, n.peerId))
+        expect(recipients.map(String), `${c.name}: not sent to the node`).toContain(n.peerId)
+        await waitFor(
+          () => gossipScore(n, sender) < 0,
+          10_000,
+          () => `${c.name}: accepted (score ${gossipScore(n, sender)})`,
+        )
+        return sender
+      }),
+    )
+    const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []))
+    expect(failures).toEqual([])
+
+    // None of them counts as a mesh peer, and the node still runs work.
+    const senders = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
+    for (const s of senders) expect(n.knownPeers()).not.toContain(s)
+    await stillExecutes(n)
+  })
+
+  it('accepts a well-formed beacon from the same kind of raw peer (control: the rejections above are about content)', async () => {
+    const n = node!
+    const peer = await attackerFor(n, CAPACITY_TOPIC, peers)
+    const sender = peer.peerId.toString()
+    await peer.services.pubsub.publish(CAPACITY_TOPIC, encodeMessage(beacon()))
+    await waitFor(() => n.knownPeers().includes(sender), 10_000, 'the valid beacon was not accepted')
+    expect(gossipScore(n, sender)).toBeGreaterThanOrEqual(0)
+    await stillExecutes(n)
+  })
+})
+
+/** Writes a varint, the length prefix of a frame. */
+function varint(n: number): Uint8Array {
+  const out: number[] = []
+  let v = n
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80)
+    v = Math.floor(v / 0x80)
+  }
+  out.push(v)
+  return Uint8Array.from(out)
+}
+
+interface FrameCase {
+  name: string
+  /** Sends the bad input on a fresh stream (it does not close the stream's write side). */
+  send(stream: { send(data: Uint8Array): boolean }): void
+}
+
+/** A length-prefixed frame, as the protocols expect. */
+function lpFrame(bytes: Uint8Array): Uint8Array {
+  return Uint8Array.from([...varint(bytes.byteLength), ...bytes])
+}
+
+const FRAME_CASES: Record<string, FrameCase[]> = {
+  [STEAL_PROTOCOL]: [
+    { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
+    {
+      name: 'a length prefix over the frame limit',
+      send: (s) => s.send(Uint8Array.from([...varint(MAX_FRAME_BYTES + 1), 0x7b, 0x7d])),
+    },
+    {
+      name: 'valid JSON that is not a steal frame',
+      send: (s) => s.send(lpFrame(encodeMessage({ type: 'steal', requestId: 'x', max: 0, please: true }))),
+    },
+  ],
+  [SUBMIT_PROTOCOL]: [
+    { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
+    {
+      name: 'a length prefix over the frame limit',
+      send: (s) => s.send(Uint8Array.from([...varint(2 ** 31), 0x7b, 0x7d])),
+    },
+    {
+      name: 'valid JSON that is not a submit frame',
+      send: (s) => s.send(lpFrame(encodeMessage({ type: 'submit', requestId: 'x', tasks: [] }))),
+    },
+  ],
+}
+
+describe('hostile stream frames', () => {
+  let node: TaskmeshNode | undefined
+  let peer: RawPeer | undefined
+
+  beforeEach(async () => {
+    node = await TaskmeshNode.create({ slots: 1 })
+    peer = await startRawPeer()
+    await dialNode(peer, node)
+  })
+
+  afterEach(async () => {
+    await stopAll([peer, node])
+    peer = undefined
+    node = undefined
+  })
+
+  for (const protocol of [STEAL_PROTOCOL, SUBMIT_PROTOCOL]) {
+    it(`${protocol}: junk, an oversized length prefix and a wrong-schema frame are each cut off without a reply`, async () => {
+      const n = node!
+      const p = peer!
+      for (const c of FRAME_CASES[protocol]) {
+        const stream = await p.dialProtocol(multiaddr(n.multiaddrs[0]), protocol)
+        c.send(stream)
+        // The node must end the stream without answering, promptly (its own read deadline is
+        // 10 s; this one is shorter, so a node that just waited would fail here).
+        const signal = AbortSignal.timeout(8_000)
+        const reply = await lpStream(stream)
+          .read({ signal })
+          .then(
+            (frame) => new TextDecoder().decode(frame.subarray()),
+            (err: Error) => err,
+          )
+        expect(reply, `${c.name}: the node replied`).toBeInstanceOf(Error)
+        expect(signal.aborted, `${c.name}: the node left the stream open`).toBe(false)
+        stream.abort(new Error('done'))
+      }
+      expect(n.libp2p.status).toBe('started')
+    })
+  }
+
+  it('after the bad frames, an honest steal and an honest submit are still served', async () => {
+    const n = node!
+    const p = peer!
+    const addr = multiaddr(n.multiaddrs[0])
+    for (const protocol of [STEAL_PROTOCOL, SUBMIT_PROTOCOL]) {
+      for (const c of FRAME_CASES[protocol]) {
+        const stream = await p.dialProtocol(addr, protocol)
+        c.send(stream)
+        await lpStream(stream)
+          .read({ signal: AbortSignal.timeout(8_000) })
+          .catch(() => undefined)
+      }
+    }
+
+    const grant = await requestOnce(
+      await p.dialProtocol(addr, STEAL_PROTOCOL),
+      {
+        type: 'steal',
+        requestId: 'honest-steal',
+        max: 1,
+        offer: { types: ['echo'], labels: [], slots: 1, memoryMb: 1024 },
+        queued: 0,
+        queuedWorkMs: 0,
+        speed: 1,
+        freeSlots: 1,
+      },
+      stealReplySchema,
+    )
+    expect(grant).toMatchObject({ type: 'grant', requestId: 'honest-steal' })
+
+    const submitted = await requestOnce(
+      await p.dialProtocol(addr, SUBMIT_PROTOCOL),
+      { type: 'submit', requestId: 'honest-submit', tasks: [{ type: 'echo', input: 42 }] },
+      submitReplySchema,
+    )
+    expect(submitted).toMatchObject({ type: 'submitted', requestId: 'honest-submit' })
+    if (submitted.type !== 'submitted') throw new Error('unreachable')
+    expect(submitted.ids).toHaveLength(1)
+    const r = await n.waitResult(submitted.ids[0], deadline())
+    expect(r).toMatchObject({ status: 'succeeded', output: 42, executor: n.peerId })
+  })
+})

@@ -1,0 +1,165 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { InvalidTaskError, UnknownHandlerError } from '../../src/task/errors.ts'
+import { MAX_INPUT_BYTES } from '../../src/task/limits.ts'
+import { sleepSpec, waitFor } from './helpers.ts'
+
+type ErrorClass = typeof InvalidTaskError | typeof UnknownHandlerError
+
+interface BadCase {
+  name: string
+  specs: unknown[]
+  error: ErrorClass
+  /** The path the error must name. */
+  field: string
+  /** Text the message must contain (what is wrong). */
+  says?: RegExp
+}
+
+const ok = { type: 'echo', input: 'fine' }
+
+const CASES: BadCase[] = [
+  {
+    name: 'an unknown handler type',
+    specs: [{ type: 'no-such-handler' }],
+    error: UnknownHandlerError,
+    field: 'task.type',
+    says: /no-such-handler/,
+  },
+  {
+    name: 'a zero timeout',
+    specs: [{ type: 'echo', timeoutMs: 0 }],
+    error: InvalidTaskError,
+    field: 'task.timeoutMs',
+  },
+  {
+    name: 'a negative timeout',
+    specs: [{ type: 'echo', timeoutMs: -5 }],
+    error: InvalidTaskError,
+    field: 'task.timeoutMs',
+  },
+  {
+    name: 'a priority above the range',
+    specs: [{ type: 'echo', priority: 1001 }],
+    error: InvalidTaskError,
+    field: 'task.priority',
+  },
+  {
+    name: 'a priority below the range',
+    specs: [{ type: 'echo', priority: -1001 }],
+    error: InvalidTaskError,
+    field: 'task.priority',
+  },
+  {
+    name: 'a field the spec does not have',
+    specs: [{ type: 'echo', colour: 'red' }],
+    error: InvalidTaskError,
+    field: 'task',
+    says: /colour/,
+  },
+  {
+    name: 'a string instead of an object',
+    specs: ['echo'],
+    error: InvalidTaskError,
+    field: 'task',
+    says: /object/,
+  },
+  {
+    name: 'null instead of an object',
+    specs: [null],
+    error: InvalidTaskError,
+    field: 'task',
+    says: /object/,
+  },
+  {
+    name: 'an array instead of an object',
+    specs: [[ok]],
+    error: InvalidTaskError,
+    field: 'task',
+    says: /object/,
+  },
+  {
+    name: 'an input over the size limit',
+    specs: [{ type: 'echo', input: 'x'.repeat(MAX_INPUT_BYTES) }],
+    error: InvalidTaskError,
+    field: 'task.input',
+    says: new RegExp(`${MAX_INPUT_BYTES}`),
+  },
+  { name: 'an empty list', specs: [], error: InvalidTaskError, field: 'tasks' },
+  {
+    name: 'a batch whose third spec has a bad timeout',
+    specs: [ok, ok, { type: 'echo', timeoutMs: -1 }, ok],
+    error: InvalidTaskError,
+    field: 'tasks[2].timeoutMs',
+  },
+  {
+    name: 'a batch whose second spec names an unknown handler',
+    specs: [ok, { type: 'nope' }, ok],
+    error: UnknownHandlerError,
+    field: 'tasks[1].type',
+    says: /nope/,
+  },
+  {
+    name: 'a batch whose last spec has an oversized input',
+    specs: [ok, ok, { type: 'echo', input: { blob: 'y'.repeat(MAX_INPUT_BYTES) } }],
+    error: InvalidTaskError,
+    field: 'tasks[2].input',
+  },
+]
+
+describe('bad submissions are refused with a clear error and change nothing', () => {
+  let node: TaskmeshNode | undefined
+  /** Queued tasks before any bad submission. */
+  const QUEUED = 2
+
+  beforeEach(async () => {
+    // One slot, busy with a long task, and QUEUED more waiting: any task a bad submission let
+    // through would show in `queued`.
+    node = await TaskmeshNode.create({ slots: 1 })
+    await node.submitMany(Array.from({ length: QUEUED + 1 }, () => sleepSpec(60_000)))
+    await waitFor(() => node!.status().running === 1, 5_000, 'the blocking task did not start')
+  })
+
+  afterEach(async () => {
+    await node?.stop()
+    node = undefined
+  })
+
+  it.each(CASES)('$name → $error.name naming $field', async ({ specs, error, field, says }) => {
+    const n = node!
+    const before = n.status()
+    expect(before.queued).toBe(QUEUED)
+
+    const err = await n.submitMany(specs).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err, 'the submission was accepted').toBeInstanceOf(error)
+    const e = err as InvalidTaskError | UnknownHandlerError
+    expect(e.field).toBe(field)
+    expect(e.message.startsWith(`${field}: `), e.message).toBe(true)
+    if (says !== undefined) expect(e.message).toMatch(says)
+
+    const after = n.status()
+    expect(after.queued).toBe(QUEUED)
+    expect(after.running).toBe(1)
+    expect(after.counters.accepted).toBe(before.counters.accepted)
+  })
+
+  it('submit() of one bad spec rejects the same way', async () => {
+    const n = node!
+    await expect(n.submit({ type: 'echo', maxAttempts: 0 })).rejects.toMatchObject({
+      name: 'InvalidTaskError',
+      field: 'task.maxAttempts',
+    })
+    expect(n.status().queued).toBe(QUEUED)
+  })
+
+  it('a good batch after the refusals is accepted whole (the control)', async () => {
+    const n = node!
+    await expect(n.submitMany([ok, { type: 'nope' }])).rejects.toBeInstanceOf(UnknownHandlerError)
+    const handles = await n.submitMany([ok, ok, ok])
+    expect(handles).toHaveLength(3)
+    expect(n.status().queued).toBe(QUEUED + 3)
+  })
+})
