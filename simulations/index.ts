@@ -14,6 +14,16 @@ export const SCENARIOS: Record<string, SimulationConfig> = {
     duration: { kind: 'lognormal', medianMs: 20, sigma: 0.5 },
     submit: 'one-node',
   },
+  /** Heterogeneous nodes: slots 1–8 and speeds 0.5–2×, all work submitted at the slowest node. */
+  heterogeneous: {
+    name: 'heterogeneous',
+    nodes: 8,
+    slots: [1, 2, 3, 4, 5, 6, 7, 8],
+    speeds: [0.5, 2, 0.75, 1.75, 1, 1.5, 1.25, 0.5],
+    tasks: 2000,
+    duration: { kind: 'lognormal', medianMs: 20, sigma: 0.5 },
+    submit: 'one-node',
+  },
   /** The same work entering at every node in turn. */
   spread: {
     name: 'spread',

@@ -1,10 +1,16 @@
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HttpApi } from '../http/http-api.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { STRICT_PRIORITY } from '../policy/priority.ts'
-import { API_FILE, DEFAULT_DATA_DIR } from './target.ts'
+import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
+import { isRunning, readApiFile } from './target.ts'
+
+/** How often the daemon looks for peers that joined or left. */
+export const PEER_LOG_INTERVAL_MS = 250
+/** How long a stopping daemon may take before it exits anyway. */
+export const STOP_TIMEOUT_MS = 15_000
 
 /** Flags of `taskmesh daemon`. */
 export interface DaemonFlags {
@@ -13,7 +19,7 @@ export interface DaemonFlags {
   dataDir: string
   slots?: number
   handlers: string[]
-  labels?: string
+  labels?: string[]
   memoryMb?: number
   httpPort: number
   http: boolean
@@ -22,49 +28,132 @@ export interface DaemonFlags {
   queuePolicy: 'aging' | 'strict'
 }
 
-/** Starts a node, prints its identity, serves the local HTTP API, and stops cleanly on SIGINT/SIGTERM. */
+/** What a running daemon writes to `<dataDir>/api.json` so CLI commands can find it. */
+export interface ApiInfo {
+  /** Base URL of the HTTP API; absent with `--no-http`. */
+  url?: string
+  peerId: string
+  multiaddrs: string[]
+  pid: number
+}
+
+async function refuseIfInUse(dataDir: string): Promise<void> {
+  const info = await readApiFile(dataDir).catch(() => undefined)
+  if (typeof info?.pid === 'number' && info.pid !== process.pid && isRunning(info.pid)) {
+    throw new Error(
+      `data dir ${dataDir} is in use by a running daemon (pid ${info.pid}); stop it or pick another --data-dir`,
+    )
+  }
+}
+
+async function readSwarmKey(file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    throw new Error(`--swarm-key: cannot read ${file}: ${(err as Error).message}`)
+  }
+}
+
+async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshNode> {
+  try {
+    return await TaskmeshNode.create({
+      dataDir,
+      listen: flags.listen.length > 0 ? flags.listen : [DEFAULT_LISTEN],
+      bootstrap: flags.bootstrap,
+      slots: flags.slots,
+      handlers: flags.handlers.map((h) => pathToFileURL(resolve(h)).href),
+      labels: flags.labels ?? [],
+      memoryMb: flags.memoryMb,
+      swarmKey: flags.swarmKey === undefined ? undefined : await readSwarmKey(flags.swarmKey),
+      mdns: flags.mdns,
+      queuePolicy: flags.queuePolicy === 'strict' ? STRICT_PRIORITY : undefined,
+    })
+  } catch (err) {
+    const message = (err as Error).message
+    if (/database failed to open|LOCK/i.test(message)) {
+      throw new Error(
+        `cannot open the datastore in ${join(dataDir, 'datastore')} (${message}); is another daemon using --data-dir ${dataDir}?`,
+        { cause: err },
+      )
+    }
+    throw new Error(`cannot start the node: ${message}`, { cause: err })
+  }
+}
+
+/**
+ * `taskmesh daemon`: starts a node, prints its identity (`taskmesh node <peer id>`, one
+ * `listening <multiaddr>` line per address, `http api <url>`, `handlers …`, then `ready`), serves
+ * the local HTTP API and writes `<dataDir>/api.json`. It prints `peer <id> joined` / `left` as
+ * peers' capacity beacons start or stop arriving. On SIGINT/SIGTERM it prints `stopping`,
+ * stops the node, removes `api.json`, prints `stopped` and exits 0 (a second signal, or a stop
+ * that takes over `STOP_TIMEOUT_MS`, exits 1 at once).
+ */
 export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
-  const node = await TaskmeshNode.create({
-    dataDir,
-    listen: flags.listen.length > 0 ? flags.listen : ['/ip4/0.0.0.0/tcp/4010'],
-    bootstrap: flags.bootstrap,
-    slots: flags.slots,
-    handlers: flags.handlers.map((h) => pathToFileURL(resolve(h)).href),
-    labels: flags.labels === undefined ? [] : flags.labels.split(',').filter((l) => l.length > 0),
-    memoryMb: flags.memoryMb,
-    swarmKey: flags.swarmKey === undefined ? undefined : await readFile(flags.swarmKey),
-    mdns: flags.mdns,
-    queuePolicy: flags.queuePolicy === 'strict' ? STRICT_PRIORITY : undefined,
-  })
+  await mkdir(dataDir, { recursive: true })
+  await refuseIfInUse(dataDir)
+  const node = await startNode(flags, dataDir)
+  const apiFile = join(dataDir, API_FILE)
   let api: HttpApi | undefined
   let url: string | undefined
-  if (flags.http) {
-    api = new HttpApi(node)
-    url = await api.listen(flags.httpPort)
+  try {
+    if (flags.http) {
+      api = new HttpApi(node)
+      url = await api.listen(flags.httpPort)
+    }
+    const info: ApiInfo = { url, peerId: node.peerId, multiaddrs: node.multiaddrs, pid: process.pid }
+    const tmp = `${apiFile}.${process.pid}.tmp`
+    await writeFile(tmp, JSON.stringify(info))
+    await rename(tmp, apiFile)
+  } catch (err) {
+    await api?.close().catch(() => undefined)
+    await node.stop().catch(() => undefined)
+    throw err
   }
-  const apiFile = join(dataDir, API_FILE)
-  await writeFile(
-    apiFile,
-    JSON.stringify({ url, peerId: node.peerId, multiaddrs: node.multiaddrs, pid: process.pid }),
-  )
+
   console.log(`taskmesh node ${node.peerId}`)
   for (const addr of node.multiaddrs) console.log(`listening ${addr}`)
   if (url !== undefined) console.log(`http api ${url}`)
   console.log(`handlers ${node.types.join(', ')}`)
   console.log('ready')
 
+  // tell the operator when a peer's capacity beacons start (joined) or stop (left) arriving
+  let known = new Set<string>()
+  const peerLog = setInterval(() => {
+    const now = new Set(node.knownPeers())
+    for (const p of now) if (!known.has(p)) console.log(`peer ${p} joined`)
+    for (const p of known) if (!now.has(p)) console.log(`peer ${p} left`)
+    known = now
+  }, PEER_LOG_INTERVAL_MS)
+  peerLog.unref()
+
   let stopping = false
   const stop = (signal: string) => {
-    if (stopping) return
+    if (stopping) {
+      console.error(`${signal} again: exiting without a clean stop`)
+      process.exit(1)
+    }
     stopping = true
+    clearInterval(peerLog)
+    console.log(`${signal}: stopping`)
+    const force = setTimeout(() => {
+      console.error(`the node did not stop within ${STOP_TIMEOUT_MS} ms: exiting`)
+      void rm(apiFile, { force: true }).finally(() => process.exit(1))
+    }, STOP_TIMEOUT_MS)
+    force.unref()
     void (async () => {
-      console.log(`${signal}: stopping`)
-      await api?.close()
-      await node.stop()
-      await rm(apiFile, { force: true })
+      let failed = false
+      try {
+        await api?.close()
+        await node.stop()
+      } catch (err) {
+        failed = true
+        console.error(`taskmesh: error while stopping: ${(err as Error).message}`)
+      } finally {
+        await rm(apiFile, { force: true })
+      }
       console.log('stopped')
-      process.exit(0)
+      process.exit(failed ? 1 : 0)
     })()
   }
   process.on('SIGINT', () => stop('SIGINT'))

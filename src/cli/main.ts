@@ -1,99 +1,208 @@
 import '../polyfill.ts'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { runDaemon } from './daemon.ts'
-import { runDemo } from './demo.ts'
-import { runResult, runStatus } from './result.ts'
-import { runSimulate } from './simulate.ts'
-import { runSubmit } from './submit.ts'
-import { DEFAULT_DATA_DIR } from './target.ts'
+import { SCENARIOS } from '../../simulations/index.ts'
+import { RemoteError } from '../client/remote-error.ts'
+import { MAX_NODE_SLOTS } from '../protocol/constants.ts'
+import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../task/limits.ts'
+import { NAME_PATTERN } from '../task/spec.ts'
+import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, EXIT_NO_RESULT } from './defaults.ts'
 
-const int = (name: string) => (value: string) => {
-  const n = Number(value)
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got "${value}"`)
-  return n
-}
+// Each command's module is imported when it runs, so a command loads only what it needs
+// (libp2p for daemon and --peer, not for an HTTP call).
+
+/** Parses an integer option within `[min, max]`, naming the option and the range when it is not. */
+const int =
+  (name: string, min: number, max: number, unit = '') =>
+  (value: string): number => {
+    const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const range =
+        max === Number.MAX_SAFE_INTEGER
+          ? min === 1
+            ? 'a positive integer'
+            : `an integer >= ${min}`
+          : `an integer from ${min} to ${max}`
+      throw new InvalidArgumentError(`${name} must be ${range}${unit}, got "${value}"`)
+    }
+    return n
+  }
+const ANY = Number.MAX_SAFE_INTEGER
+
+/** Parses a comma-separated list of labels, each checked against the name pattern. */
+const labelList =
+  (name: string) =>
+  (value: string): string[] => {
+    const labels = value
+      .split(',')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0)
+    for (const l of labels) {
+      if (!NAME_PATTERN.test(l)) {
+        throw new InvalidArgumentError(`${name}: label "${l}" must match ${NAME_PATTERN} (lowercase)`)
+      }
+    }
+    return labels
+  }
 const collect = (value: string, previous: string[]) => [...previous, value]
 
 function targetOptions(cmd: Command): Command {
   return cmd
-    .option('--api <url>', 'the daemon HTTP API (default: found through --data-dir)')
-    .option('--peer <multiaddr>', 'dial this peer over the submit protocol as a light client')
-    .option('--data-dir <dir>', 'data dir of a local daemon', DEFAULT_DATA_DIR)
+    .addOption(
+      new Option(
+        '--api <url>',
+        'the daemon HTTP API, e.g. http://127.0.0.1:8080 (default: found through --data-dir)',
+      ).conflicts('peer'),
+    )
+    .option('--peer <multiaddr>', 'dial this peer as a light client (a multiaddr with /p2p/<peer id>)')
+    .option(
+      '--data-dir <dir>',
+      'data dir of a running local daemon; its api.json gives the HTTP API',
+      DEFAULT_DATA_DIR,
+    )
 }
 
 const program = new Command()
   .name('taskmesh')
   .description('A peer-to-peer work-stealing task mesh on libp2p')
-  .showHelpAfterError()
+  .showHelpAfterError('(run with --help for usage)')
 
 program
   .command('daemon')
-  .description('run a mesh node')
-  .option('--listen <multiaddr>', 'listen address (repeatable)', collect, [])
-  .option('--bootstrap <multiaddr>', 'peer to join through (repeatable)', collect, [])
-  .option('--data-dir <dir>', 'identity, DHT records and journal', DEFAULT_DATA_DIR)
-  .option('--slots <n>', 'concurrent task slots (default: CPU count)', int('--slots'))
-  .option('--handlers <module>', 'ES module of task handlers (repeatable)', collect, [])
-  .option('--labels <list>', 'comma-separated labels this node offers, e.g. gpu')
-  .option('--memory-mb <n>', 'memory offered to tasks', int('--memory-mb'))
-  .option('--http-port <port>', 'local HTTP API port (0 = any free port)', int('--http-port'), 0)
-  .option('--no-http', 'do not serve the local HTTP API')
+  .description(
+    'run a mesh node: prints "taskmesh node <peer id>", "listening <multiaddr>" lines, "http api <url>", ' +
+      '"ready", then "peer <id> joined|left"; SIGINT/SIGTERM stop it cleanly ("stopped", exit 0)',
+  )
+  .addOption(
+    new Option('--listen <multiaddr>', 'listen address (repeatable)')
+      .argParser(collect)
+      .default([], DEFAULT_LISTEN),
+  )
+  .addOption(
+    new Option('--bootstrap <multiaddr>', 'peer to join through, with /p2p/<peer id> (repeatable)')
+      .argParser(collect)
+      .default([], 'none'),
+  )
+  .option(
+    '--data-dir <dir>',
+    'keeps the peer identity (peer.key) and DHT records across restarts; api.json while running',
+    DEFAULT_DATA_DIR,
+  )
+  .option('--slots <n>', 'concurrent task slots (default: CPU count)', int('--slots', 1, MAX_NODE_SLOTS))
+  .addOption(
+    new Option('--handlers <module>', 'ES module of task handlers, beside the built-ins (repeatable)')
+      .argParser(collect)
+      .default([], 'none'),
+  )
+  .option('--labels <list>', 'comma-separated labels this node offers, e.g. gpu', labelList('--labels'))
+  .option('--memory-mb <n>', 'memory offered to tasks (default: total memory)', int('--memory-mb', 0, ANY))
+  .option(
+    '--http-port <port>',
+    'local HTTP API port on 127.0.0.1 (0 = any free port)',
+    int('--http-port', 0, 65535),
+    0,
+  )
+  .option('--no-http', 'do not serve the local HTTP API (reach the node with --peer)')
   .option('--swarm-key <file>', 'private mesh: libp2p pre-shared key file')
   .option('--mdns', 'discover peers on the LAN', false)
   .addOption(
-    new Option('--queue-policy <policy>', 'queue order').choices(['aging', 'strict']).default('aging'),
+    new Option('--queue-policy <policy>', 'queue order: aging priority, or strict priority')
+      .choices(['aging', 'strict'])
+      .default('aging'),
   )
-  .action((flags) => runDaemon(flags))
+  .action(async (flags) => (await import('./daemon.ts')).runDaemon(flags))
 
 targetOptions(
   program
     .command('submit [type]')
-    .description('submit a task (or a file of tasks) and print the task ids')
-    .option('--input <json>', 'task input as JSON')
-    .option('--file <path>', 'JSON array of task specs (or { "tasks": [...] })')
-    .option('--priority <n>', 'integer priority, higher first', int('--priority'))
-    .option('--timeout <ms>', 'timeout per attempt', int('--timeout'))
-    .option('--attempts <n>', 'maximum attempts', int('--attempts'))
-    .option('--labels <list>', 'labels the executing node must offer')
-    .option('--slots <n>', 'slots the task occupies', int('--slots'))
+    .description(
+      'submit a task of handler <type> (or a file of tasks) and print one task id per line; ' +
+        'with --wait, then one result record per line as JSON',
+    )
+    .option('--input <json>', 'task input as JSON (default: null)')
+    .option(
+      '--file <path>',
+      'JSON array of task specs, or { "tasks": [...] } (instead of <type> and the task flags)',
+    )
+    .option(
+      '--priority <n>',
+      'integer priority, higher first (default: 0)',
+      int('--priority', MIN_PRIORITY, MAX_PRIORITY),
+    )
+    .option(
+      '--timeout <ms>',
+      'timeout of one attempt (default: 300000)',
+      int('--timeout', 1, MAX_TIMEOUT_MS, ' (ms)'),
+    )
+    .option('--attempts <n>', 'maximum attempts (default: 3)', int('--attempts', 1, MAX_ATTEMPTS))
+    .option('--labels <list>', 'comma-separated labels the executing node must offer', labelList('--labels'))
+    .option('--slots <n>', 'slots the task occupies (default: 1)', int('--slots', 1, 1024))
     .option('--wait', 'wait for and print each result', false)
-    .option('--wait-ms <ms>', 'how long --wait waits', int('--wait-ms'), 600_000),
-).action((type, flags) => runSubmit(type, flags))
+    .option(
+      '--wait-ms <ms>',
+      'how long --wait waits for all results',
+      int('--wait-ms', 1, ANY, ' (ms)'),
+      600_000,
+    )
+    .addHelpText(
+      'after',
+      `\nExit code ${EXIT_NO_RESULT} when --wait ends before every result landed (those print {"taskId":…,"status":"pending"}).`,
+    ),
+).action(async (type, flags) => (await import('./submit.ts')).runSubmit(type, flags))
 
 targetOptions(
   program
     .command('result <id>')
-    .description('print the result record of a task')
+    .description('print the result record of a task as JSON')
     .option('--wait', 'wait until the result exists', false)
-    .option('--wait-ms <ms>', 'how long --wait waits', int('--wait-ms'), 600_000),
-).action((id, flags) => runResult(id, flags))
+    .option('--wait-ms <ms>', 'how long --wait waits', int('--wait-ms', 1, ANY, ' (ms)'), 600_000)
+    .addHelpText('after', `\nExit code ${EXIT_NO_RESULT} when there is no result (yet).`),
+).action(async (id, flags) => (await import('./result.ts')).runResult(id, flags))
 
-targetOptions(program.command('status').description("print a node's peers, capacity and queues")).action(
-  (flags) => runStatus(flags),
-)
+targetOptions(
+  program.command('status').description("print a node's peers, capacity, queues and counters as JSON"),
+).action(async (flags) => (await import('./result.ts')).runStatus(flags))
 
 program
   .command('simulate')
   .description('run N real nodes in this process on loopback and report makespan, steals and latency')
-  .option('--scenario <name>', 'a scenario from simulations/', 'skewed')
-  .option('--nodes <n>', 'number of nodes', int('--nodes'))
-  .option('--slots <n>', 'slots per node', int('--slots'))
-  .option('--tasks <n>', 'number of sleep tasks', int('--tasks'))
-  .option('--duration <dist>', 'fixed:20 | lognormal:20[:sigma] | uniform:10:30 (ms)')
-  .option('--submit <where>', 'one-node | round-robin')
-  .option('--transport <t>', 'tcp | memory')
-  .option('--seed <n>', 'workload seed', int('--seed'))
+  .addOption(
+    new Option('--scenario <name>', 'a scenario from simulations/index.ts')
+      .choices(Object.keys(SCENARIOS))
+      .default('skewed'),
+  )
+  .option('--nodes <n>', "number of nodes (default: the scenario's)", int('--nodes', 1, ANY))
+  .option('--slots <n>', "slots per node (default: the scenario's)", int('--slots', 1, MAX_NODE_SLOTS))
+  .option('--tasks <n>', "number of sleep tasks (default: the scenario's)", int('--tasks', 1, ANY))
+  .option(
+    '--duration <dist>',
+    "task durations in ms: fixed:20 | lognormal:20[:sigma] | uniform:10:30 (default: the scenario's)",
+  )
+  .addOption(
+    new Option('--submit <where>', "where tasks enter the mesh (default: the scenario's)").choices([
+      'one-node',
+      'round-robin',
+    ]),
+  )
+  .addOption(
+    new Option('--transport <t>', "transport between the nodes (default: the scenario's, else tcp)").choices([
+      'tcp',
+      'memory',
+    ]),
+  )
+  .option('--seed <n>', "workload seed (default: the scenario's, else 1)", int('--seed', 0, ANY))
   .option('--json', 'print the report as JSON', false)
-  .action((flags) => runSimulate(flags))
+  .addHelpText('after', '\nExit code 1 when a result is missing.')
+  .action(async (flags) => (await import('./simulate.ts')).runSimulate(flags))
 
 program
   .command('demo')
   .description('start a local mesh, run a mix of real tasks, and read every result back from the DHT')
-  .option('--nodes <n>', 'number of nodes', int('--nodes'), 3)
-  .option('--tasks <n>', 'number of tasks', int('--tasks'), 24)
-  .action((flags) => runDemo(flags))
+  .option('--nodes <n>', 'number of nodes', int('--nodes', 1, ANY), 3)
+  .option('--tasks <n>', 'number of tasks', int('--tasks', 1, ANY), 24)
+  .action(async (flags) => (await import('./demo.ts')).runDemo(flags))
 
 program.parseAsync(process.argv).catch((err: Error) => {
-  console.error(`taskmesh: ${err.message}`)
+  const code = err instanceof RemoteError ? ` (${err.code})` : ''
+  console.error(`taskmesh: ${err.message}${code}`)
   process.exit(1)
 })

@@ -1,5 +1,10 @@
 import { readFile } from 'node:fs/promises'
-import { openTarget, type TargetOptions } from './target.ts'
+import { RemoteError } from '../client/remote-error.ts'
+import type { ResultRecord } from '../protocol/result-record.ts'
+import { InvalidTaskError } from '../task/errors.ts'
+import { parseTaskSpec } from '../task/spec.ts'
+import { EXIT_NO_RESULT } from './defaults.ts'
+import { openTarget, type Target, type TargetOptions } from './target.ts'
 
 /** Flags of `taskmesh submit`. */
 export interface SubmitFlags extends TargetOptions {
@@ -8,11 +13,22 @@ export interface SubmitFlags extends TargetOptions {
   priority?: number
   timeout?: number
   attempts?: number
-  labels?: string
+  labels?: string[]
   slots?: number
   wait: boolean
   waitMs: number
 }
+
+/** The flag that sets each spec field, to name it in errors. */
+const FLAG_OF_FIELD: Array<[prefix: string, flag: string]> = [
+  ['task.type', '<type>'],
+  ['task.input', '--input'],
+  ['task.priority', '--priority'],
+  ['task.timeoutMs', '--timeout'],
+  ['task.maxAttempts', '--attempts'],
+  ['task.resources.slots', '--slots'],
+  ['task.resources.labels', '--labels'],
+]
 
 function parseJson(text: string, where: string): unknown {
   try {
@@ -22,14 +38,54 @@ function parseJson(text: string, where: string): unknown {
   }
 }
 
-/** Builds the specs from the flags (one task) or from `--file` (a JSON array or `{ tasks }`). */
+function specsFromFile(file: string, text: string): unknown[] {
+  const body = parseJson(text, `--file ${file}`) as { tasks?: unknown } | null
+  const list = Array.isArray(body) ? body : body?.tasks
+  if (!Array.isArray(list)) {
+    throw new Error(`--file ${file}: expected a JSON array of task specs or { "tasks": [...] }`)
+  }
+  if (list.length === 0) throw new Error(`--file ${file}: the list of tasks is empty`)
+  for (const [i, raw] of list.entries()) {
+    try {
+      parseTaskSpec(raw, `tasks[${i}]`)
+    } catch (err) {
+      if (err instanceof InvalidTaskError) throw new Error(`--file ${file}: ${err.message}`)
+      throw err
+    }
+  }
+  return list
+}
+
+/**
+ * Builds the specs from the flags (one task) or from `--file` (a JSON array or `{ tasks }`), and
+ * checks them as the node will, so a bad spec is refused here naming the flag or the file entry.
+ * The node checks them again (and knows which handler types exist).
+ */
 export async function specsFromFlags(type: string | undefined, flags: SubmitFlags): Promise<unknown[]> {
   if (flags.file !== undefined) {
-    const body = parseJson(await readFile(flags.file, 'utf8'), flags.file) as { tasks?: unknown }
-    const list = Array.isArray(body) ? body : body?.tasks
-    if (!Array.isArray(list))
-      throw new Error(`${flags.file}: expected a JSON array of task specs or { "tasks": [...] }`)
-    return list
+    const perTask = (
+      [
+        ['--input', flags.input],
+        ['--priority', flags.priority],
+        ['--timeout', flags.timeout],
+        ['--attempts', flags.attempts],
+        ['--labels', flags.labels],
+        ['--slots', flags.slots],
+      ] as const
+    ).filter(([, v]) => v !== undefined)
+    if (type !== undefined || perTask.length > 0) {
+      const given = [...(type === undefined ? [] : [`type "${type}"`]), ...perTask.map(([f]) => f)]
+      throw new Error(
+        `--file cannot be combined with ${given.join(', ')}: put those fields in the file's specs`,
+      )
+    }
+    let text: string
+    try {
+      text = await readFile(flags.file, 'utf8')
+    } catch (err) {
+      throw new Error(`--file: cannot read ${flags.file}: ${(err as Error).message}`)
+    }
+    return specsFromFile(flags.file, text)
   }
   if (type === undefined) throw new Error('name a handler type (taskmesh submit <type>) or pass --file')
   const spec: Record<string, unknown> = { type }
@@ -40,24 +96,77 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
   if (flags.labels !== undefined || flags.slots !== undefined) {
     spec.resources = {
       ...(flags.slots === undefined ? {} : { slots: flags.slots }),
-      ...(flags.labels === undefined ? {} : { labels: flags.labels.split(',').filter((l) => l.length > 0) }),
+      ...(flags.labels === undefined ? {} : { labels: flags.labels }),
     }
+  }
+  try {
+    parseTaskSpec(spec, 'task')
+  } catch (err) {
+    if (!(err instanceof InvalidTaskError)) throw err
+    const flag = FLAG_OF_FIELD.find(([prefix]) => err.field?.startsWith(prefix))?.[1]
+    if (flag === '<type>') {
+      const reason = err.message.slice(`${err.field}: `.length)
+      throw new Error(`handler type "${type}" is not valid: ${reason}`)
+    }
+    throw new Error(flag === undefined ? err.message : `${flag}: ${err.message}`)
   }
   return [spec]
 }
 
-/** `taskmesh submit`: prints one task id per line; with `--wait`, then each result as JSON. */
+/** Handler types the target and the peers it hears from offer, or none when status fails. */
+async function typesInReach(target: Target): Promise<string[]> {
+  try {
+    const status = (await target.status()) as { types?: unknown; peers?: Array<{ types?: unknown }> }
+    const lists = [status.types, ...(status.peers ?? []).map((p) => p.types)]
+    return [...new Set(lists.flatMap((l) => (Array.isArray(l) ? l.map(String) : [])))].sort()
+  } catch {
+    return []
+  }
+}
+
+/**
+ * `taskmesh submit`: prints one task id per line; with `--wait`, then one result record per
+ * line (compact JSON, in submission order). A task whose result did not land within `--wait-ms`
+ * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT}.
+ */
 export async function runSubmit(type: string | undefined, flags: SubmitFlags): Promise<void> {
   const specs = await specsFromFlags(type, flags)
   const target = await openTarget(flags)
   try {
-    const ids = await target.submit(specs)
-    for (const id of ids) console.log(id)
-    if (flags.wait) {
-      for (const id of ids) {
-        const record = await target.result(id, flags.waitMs)
-        console.log(JSON.stringify(record ?? { taskId: id, status: 'pending' }))
+    let ids: string[]
+    try {
+      ids = await target.submit(specs)
+    } catch (err) {
+      if (err instanceof RemoteError && err.code === 'ERR_UNKNOWN_HANDLER') {
+        const types = await typesInReach(target)
+        if (types.length > 0) {
+          throw new RemoteError(err.code, `${err.message} (handler types in reach: ${types.join(', ')})`)
+        }
       }
+      throw err
+    }
+    for (const id of ids) console.log(id)
+    if (!flags.wait) return
+    const landed = new Map<string, ResultRecord>()
+    let next = 0
+    const flush = () => {
+      while (next < ids.length && landed.has(ids[next])) {
+        console.log(JSON.stringify(landed.get(ids[next])))
+        next++
+      }
+    }
+    await target.waitAll(ids, flags.waitMs, (record) => {
+      landed.set(record.taskId, record)
+      flush()
+    })
+    const missing = ids.filter((id) => !landed.has(id))
+    for (const id of ids.slice(next)) {
+      const record = landed.get(id)
+      console.log(JSON.stringify(record ?? { taskId: id, status: 'pending' }))
+    }
+    if (missing.length > 0) {
+      console.error(`${missing.length} of ${ids.length} results did not land within ${flags.waitMs} ms`)
+      process.exitCode = EXIT_NO_RESULT
     }
   } finally {
     await target.close()

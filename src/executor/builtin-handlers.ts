@@ -32,14 +32,15 @@ function sleepFor(ms: number, output: Json, signal: AbortSignal): Promise<Json> 
   })
 }
 
-/** `sleep`: input `{ ms, output? }` or a bare number of ms; resolves with `output` (default `null`). */
+/** `sleep`: input `{ ms, output? }` or a bare number of ms (divided by the node's speed); resolves with `output`. */
 function sleep(input: Json, ctx: HandlerContext): Promise<Json> {
   const obj = asObject(input)
   const ms = typeof input === 'number' ? input : obj?.ms
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_SLEEP_MS) {
     throw new UnrecoverableError(`sleep: input must be { ms: number in [0, ${MAX_SLEEP_MS}] } or a number`)
   }
-  return sleepFor(ms, obj?.output ?? null, ctx.signal)
+  const speed = ctx.speed !== undefined && ctx.speed > 0 ? ctx.speed : 1
+  return sleepFor(ms / speed, obj?.output ?? null, ctx.signal)
 }
 
 /** `sha256`: hashes `data` (UTF-8), then re-hashes the digest, `iterations` hashes in all; returns hex. */

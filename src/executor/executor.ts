@@ -95,6 +95,7 @@ export class Executor {
       taskId: req.taskId,
       attempt: req.attempt,
       dependencies: req.dependencies ?? NO_DEPENDENCIES,
+      speed: req.speed ?? 1,
     }
     const cleanup = () => {
       clearTimeout(timer)

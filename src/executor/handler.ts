@@ -15,6 +15,11 @@ export interface HandlerContext {
   signal: AbortSignal
   /** outputs of the task's dependencies by task id */
   dependencies: Record<string, Json>
+  /**
+   * The node's speed factor (1 = nominal). Simulations give nodes different speeds; handlers that
+   * simulate work (`sleep`) divide their duration by it. @defaultValue 1
+   */
+  speed?: number
 }
 
 /** A task handler: JSON in, JSON out (sync or async). Throwing fails the attempt. */

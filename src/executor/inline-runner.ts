@@ -16,6 +16,7 @@ class InlineContext implements HandlerContext {
   readonly taskId: string
   readonly attempt: number
   readonly dependencies: Record<string, Json>
+  readonly speed: number
   #controller: AbortController | undefined
   #reason: unknown
   #aborted = false
@@ -24,6 +25,7 @@ class InlineContext implements HandlerContext {
     this.taskId = req.taskId
     this.attempt = req.attempt
     this.dependencies = req.dependencies ?? NO_DEPENDENCIES
+    this.speed = req.speed ?? 1
   }
 
   get signal(): AbortSignal {

@@ -24,6 +24,8 @@ export interface RunRequest {
   attempt: number
   /** Outputs of the task's dependencies by task id. @defaultValue {} */
   dependencies?: Record<string, Json>
+  /** The node's speed factor, handed to the handler. @defaultValue 1 */
+  speed?: number
   signal?: AbortSignal /* cancellation from the node */
 }
 

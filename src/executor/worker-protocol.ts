@@ -8,6 +8,8 @@ export interface WorkerJob {
   attempt: number
   /** Outputs of the task's dependencies by task id. */
   dependencies: Record<string, Json>
+  /** The node's speed factor. @defaultValue 1 */
+  speed?: number
 }
 
 /** What the pool posts to piscina: the job plus the pool's sequence number for it. */

@@ -26,6 +26,7 @@ export default async function runJob(job: WorkerEnvelope): Promise<WorkerReply> 
       attempt: job.attempt,
       signal: neverAborted,
       dependencies: job.dependencies,
+      speed: job.speed,
     })
     return { ok: true, output: checkJsonOutput(output) }
   } catch (error) {

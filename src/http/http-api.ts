@@ -3,114 +3,213 @@ import type { AddressInfo } from 'node:net'
 import { errorCode } from '../node/error-code.ts'
 import type { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { MAX_FRAME_BYTES } from '../protocol/constants.ts'
+import { isTaskId } from '../task/task-id.ts'
 
-/** Longest `?wait=` a result request may ask for. */
+/** Longest `?wait=` a result request may ask for; a longer one waits this long. */
 export const MAX_HTTP_WAIT_MS = 10 * 60_000
+/** Default deadline of a result poll without `?wait=` (one DHT lookup), in ms. */
+export const DEFAULT_HTTP_POLL_MS = 5_000
+/** Largest request body, in bytes. */
+export const MAX_HTTP_BODY_BYTES = MAX_FRAME_BYTES
 
 const STATUS_OF: Record<string, number> = {
   ERR_INVALID_TASK: 400,
   ERR_UNKNOWN_HANDLER: 400,
-  ERR_QUEUE_FULL: 503,
   ERR_BAD_REQUEST: 400,
+  ERR_NOT_FOUND: 404,
+  ERR_METHOD_NOT_ALLOWED: 405,
+  ERR_BODY_TOO_LARGE: 413,
+  ERR_QUEUE_FULL: 503,
 }
 
-class BadRequestError extends Error {
-  readonly code = 'ERR_BAD_REQUEST'
+/** A request the API refuses; `code` picks the HTTP status, `field` names what is wrong. */
+class HttpError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message)
+  }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  })
   res.end(text)
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'])
+  const tooLarge = () =>
+    new HttpError('ERR_BODY_TOO_LARGE', `body is over the limit of ${MAX_HTTP_BODY_BYTES} bytes`, 'body')
+  if (declared > MAX_HTTP_BODY_BYTES) throw tooLarge()
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_FRAME_BYTES) throw new BadRequestError(`body over the limit of ${MAX_FRAME_BYTES} bytes`)
+    if (size > MAX_HTTP_BODY_BYTES) throw tooLarge()
     chunks.push(chunk as Buffer)
   }
+  if (size === 0) throw new HttpError('ERR_BAD_REQUEST', 'body is empty: send a task spec as JSON', 'body')
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'))
   } catch (err) {
-    throw new BadRequestError(`body is not valid JSON: ${(err as Error).message}`)
+    throw new HttpError('ERR_BAD_REQUEST', `body is not valid JSON: ${(err as Error).message}`, 'body')
   }
 }
 
-/**
- * The daemon's local HTTP API (JSON):
- * - `POST /tasks` with one spec or `{ "tasks": [spec, …] }` → `201 { ids }`; `400` names the bad field.
- * - `GET /tasks/<id>` → `200` result record, or `404`; `?wait=<ms>` long-polls.
- * - `GET /status` → the node's status.
- */
-export class HttpApi {
-  private server: Server | undefined
-
-  constructor(private readonly node: TaskmeshNode) {}
-
-  /** Listens on `host:port` (port 0 picks a free one); resolves with the URL. */
-  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
-    const server = createServer((req, res) => {
-      this.route(req, res).catch((err: Error) => {
-        const code = errorCode(err)
-        send(res, STATUS_OF[code] ?? 500, { error: err.message, code, ...fieldOf(err) })
-      })
-    })
-    this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => resolve())
-    })
-    const addr = server.address() as AddressInfo
-    return `http://${host}:${addr.port}`
+/** Parses `?wait=<ms>`: absent or empty means no wait. */
+function parseWait(value: string | null): number {
+  if (value === null || value === '') return 0
+  const ms = Number(value)
+  if (!Number.isInteger(ms) || ms < 0) {
+    throw new HttpError(
+      'ERR_BAD_REQUEST',
+      `wait must be a non-negative integer of ms, got "${value}"`,
+      'wait',
+    )
   }
+  return Math.min(ms, MAX_HTTP_WAIT_MS)
+}
 
-  async close(): Promise<void> {
-    const server = this.server
-    this.server = undefined
-    if (server === undefined) return
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  }
-
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    const parts = url.pathname.split('/').filter((p) => p.length > 0)
-    if (req.method === 'POST' && parts.length === 1 && parts[0] === 'tasks') {
-      const body = await readJson(req)
-      const specs =
-        typeof body === 'object' && body !== null && 'tasks' in body
-          ? (body as { tasks: unknown }).tasks
-          : [body]
-      if (!Array.isArray(specs)) throw new BadRequestError('"tasks" must be an array')
-      const handles = await this.node.submitMany(specs)
-      return send(res, 201, { ids: handles.map((h) => h.id) })
-    }
-    if (req.method === 'GET' && parts.length === 2 && parts[0] === 'tasks') {
-      const wait = url.searchParams.get('wait')
-      const waitMs = wait === null ? 0 : Number(wait)
-      if (!Number.isFinite(waitMs) || waitMs < 0)
-        throw new BadRequestError(`wait must be a number of ms, got "${wait}"`)
-      const record =
-        waitMs > 0
-          ? await this.node
-              .waitResult(parts[1], AbortSignal.timeout(Math.min(waitMs, MAX_HTTP_WAIT_MS)))
-              .catch(() => undefined)
-          : await this.node.getResult(parts[1])
-      return record === undefined
-        ? send(res, 404, { error: `no result for ${parts[1]} yet` })
-        : send(res, 200, record)
-    }
-    if (req.method === 'GET' && parts.length === 1 && parts[0] === 'status') {
-      return send(res, 200, this.node.status())
-    }
-    send(res, 404, { error: `no route ${req.method} ${url.pathname}` })
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    throw new HttpError('ERR_BAD_REQUEST', `"${part}" is not a valid URL path segment`, 'id')
   }
 }
 
 function fieldOf(err: Error): { field?: string } {
   const field = (err as { field?: unknown }).field
   return typeof field === 'string' ? { field } : {}
+}
+
+/** Options of {@link HttpApi}. */
+export interface HttpApiOptions {
+  /**
+   * Deadline of a result poll without `?wait=`: the DHT lookup it makes is abandoned after this
+   * many ms and the answer is `404` (a node with no DHT peers would otherwise hold the request).
+   * @defaultValue DEFAULT_HTTP_POLL_MS
+   */
+  pollMs?: number
+}
+
+/**
+ * The daemon's local HTTP API (JSON in, JSON out; errors are `{ error, code, field? }`):
+ * - `POST /tasks` with one spec or `{ "tasks": [spec, …] }` → `201 { ids }`. A bad body or spec
+ *   → `400` whose `field` names the offending path (`body`, `tasks[2].timeoutMs`, …); a full
+ *   queue → `503`; nothing is queued then.
+ * - `GET /tasks/<id>` → `200` the result record, or `404` when none was found (yet): one lookup
+ *   of at most `pollMs`, or with `?wait=<ms>` a long poll of up to `MAX_HTTP_WAIT_MS`.
+ * - `GET /status` → `200` the node's status (peers, slots, queues, counters).
+ */
+export class HttpApi {
+  private server: Server | undefined
+  private readonly pollMs: number
+
+  constructor(
+    private readonly node: TaskmeshNode,
+    opts: HttpApiOptions = {},
+  ) {
+    this.pollMs = opts.pollMs ?? DEFAULT_HTTP_POLL_MS
+  }
+
+  /** Listens on `host:port` (port 0 picks a free one); resolves with the base URL. */
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    if (this.server !== undefined) throw new Error('the HTTP API is listening already')
+    const server = createServer((req, res) => {
+      this.route(req, res).catch((err: Error) => {
+        if (res.headersSent) return void res.destroy(err)
+        const code = errorCode(err)
+        send(res, STATUS_OF[code] ?? 500, { error: err.message, code, ...fieldOf(err) })
+      })
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new Error(`cannot serve the HTTP API on ${host}:${port}: ${err.message}`, { cause: err })),
+      )
+      server.listen(port, host, () => resolve())
+    })
+    this.server = server
+    const addr = server.address() as AddressInfo
+    return `http://${host}:${addr.port}`
+  }
+
+  /** Stops listening and cuts open connections (pending long polls included). */
+  async close(): Promise<void> {
+    const server = this.server
+    this.server = undefined
+    if (server === undefined) return
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    server.closeAllConnections()
+    await closed
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const parts = url.pathname.split('/').filter((p) => p.length > 0)
+    const allow = (methods: string) => {
+      if (!methods.split(', ').includes(req.method ?? '')) {
+        res.setHeader('allow', methods)
+        throw new HttpError('ERR_METHOD_NOT_ALLOWED', `${req.method} ${url.pathname}: use ${methods}`)
+      }
+    }
+    if (parts.length === 1 && parts[0] === 'tasks') {
+      allow('POST')
+      return this.submit(req, res)
+    }
+    if (parts.length === 2 && parts[0] === 'tasks') {
+      allow('GET')
+      return this.result(decodePart(parts[1]), parseWait(url.searchParams.get('wait')), res)
+    }
+    if (parts.length === 1 && parts[0] === 'status') {
+      allow('GET')
+      return send(res, 200, this.node.status())
+    }
+    throw new HttpError(
+      'ERR_NOT_FOUND',
+      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET /tasks/<id>, GET /status)`,
+    )
+  }
+
+  private async submit(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req)
+    const batch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'tasks' in body
+    const specs = batch ? (body as { tasks: unknown }).tasks : [body]
+    if (!Array.isArray(specs)) {
+      throw new HttpError('ERR_BAD_REQUEST', '"tasks" must be an array of task specs', 'tasks')
+    }
+    const handles = await this.node.submitMany(specs)
+    send(res, 201, { ids: handles.map((h) => h.id) })
+  }
+
+  private async result(id: string, waitMs: number, res: ServerResponse): Promise<void> {
+    if (!isTaskId(id)) {
+      throw new HttpError('ERR_BAD_REQUEST', `"${id}" is not a task id (a CIDv1 such as "bafkrei…")`, 'id')
+    }
+    // a client that hangs up ends its (long) poll at once
+    const gone = new AbortController()
+    res.once('close', () => gone.abort())
+    const signal = AbortSignal.any([gone.signal, AbortSignal.timeout(waitMs > 0 ? waitMs : this.pollMs)])
+    const record =
+      waitMs > 0
+        ? await this.node.waitResult(id, signal).catch(() => undefined)
+        : await this.node.getResult(id, { signal }).catch(() => undefined)
+    if (res.destroyed) return
+    if (record === undefined) {
+      return send(res, 404, { error: `no result for ${id} yet`, code: 'ERR_RESULT_NOT_FOUND', field: 'id' })
+    }
+    send(res, 200, record)
+  }
 }

@@ -13,6 +13,8 @@ export interface SimulationConfig {
   nodes: number
   /** Slots per node: one number for all, or one per node. */
   slots: number | number[]
+  /** Speed factor per node (1 = nominal; `sleep` runs 1/speed as long). @defaultValue all 1 */
+  speeds?: number[]
   tasks: number
   duration: DurationDistribution
   /** @defaultValue 'one-node' */
@@ -37,7 +39,7 @@ export interface SimulationReport {
   /** Results read back from the DHT at another node (when verified). */
   dhtVerified: number | null
   makespanMs: number
-  /** Total work / total slots, or the longest task if longer. */
+  /** Total work / Σ(slots × speed), or the longest task on the fastest node if longer. */
   idealMakespanMs: number
   makespanRatio: number
   /** Tasks per second the throughput model predicts (S = 1 / Σ r_i/s_i per slot, summed over slots) vs measured. */
@@ -72,6 +74,7 @@ async function drive(
   durations: number[],
 ): Promise<SimulationReport> {
   const totalSlots = nodes.reduce((sum, n) => sum + n.status().slots, 0)
+  const capacity = nodes.reduce((sum, n, i) => sum + n.status().slots * (config.speeds?.[i % config.speeds.length] ?? 1), 0)
   const pattern = config.submit ?? 'one-node'
   const latencies: number[] = []
   const records = new Map<string, ResultRecord>()
@@ -101,7 +104,8 @@ async function drive(
   await Promise.all(waits)
   const makespanMs = performance.now() - started
   const totalWork = durations.reduce((a, b) => a + b, 0)
-  const idealMakespanMs = Math.max(totalWork / totalSlots, Math.max(...durations))
+  const fastest = Math.max(1, ...(config.speeds ?? [1]))
+  const idealMakespanMs = Math.max(totalWork / capacity, Math.max(...durations) / fastest)
   const perNode = new Map<string, number>()
   for (const r of records.values()) perNode.set(r.executor, (perNode.get(r.executor) ?? 0) + 1)
   let dhtVerified: number | null = null

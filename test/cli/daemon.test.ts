@@ -1,0 +1,231 @@
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isTaskId } from '../../src/task/task-id.ts'
+import { type CliRun, DaemonProcess, runCli } from './helpers.ts'
+
+interface Status {
+  peerId: string
+  slots: number
+  queued: number
+  running: number
+  peers: Array<{ peerId: string; types: string[] }>
+  counters: { accepted: number; executed: number }
+}
+
+interface Started {
+  process: DaemonProcess
+  dir: string
+  peerId: string
+  addr: string
+}
+
+let root: string
+const daemons: DaemonProcess[] = []
+let A: Started
+let B: Started
+let C: Started
+
+async function startDaemon(name: string, bootstrap?: string): Promise<Started> {
+  const dir = join(root, name)
+  await mkdir(dir, { recursive: true })
+  const args = ['--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--slots', '2']
+  if (bootstrap !== undefined) args.push('--bootstrap', bootstrap)
+  const proc = new DaemonProcess(args)
+  daemons.push(proc)
+  const { peerId, addr } = await proc.ready()
+  return { process: proc, dir, peerId, addr }
+}
+
+/** Asserts the command succeeded (showing its stderr when it did not). */
+function ok(run: CliRun): CliRun {
+  expect(run.stderr, `stderr of a command that should succeed`).toBe('')
+  expect(run.code).toBe(0)
+  return run
+}
+
+async function status(dir: string): Promise<Status> {
+  return JSON.parse(ok(await runCli(['status', '--data-dir', dir])).stdout) as Status
+}
+
+/** The daemon's status straight from its HTTP API (for checks around the command under test). */
+async function apiStatus(dir: string): Promise<Status> {
+  const { url } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
+  const res = await fetch(`${url}/status`)
+  expect(res.status).toBe(200)
+  return (await res.json()) as Status
+}
+
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  )
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'taskmesh-cli-'))
+  A = await startDaemon('a')
+  ;[B, C] = await Promise.all([startDaemon('b', A.addr), startDaemon('c', A.addr)])
+  // the mesh is formed once every daemon hears the other two's capacity beacons
+  await Promise.all(
+    [A, B, C].flatMap((d) =>
+      [A, B, C]
+        .filter((other) => other !== d)
+        .map((other) => d.process.waitForLine(new RegExp(`^peer ${other.peerId} joined$`))),
+    ),
+  )
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all(daemons.map((d) => d.kill()))
+  if (root !== undefined) await rm(root, { recursive: true, force: true })
+}, 30_000)
+
+describe('taskmesh daemon + CLI, as child processes', () => {
+  it('each daemon printed its identity, one loopback address and the HTTP API, and wrote api.json', async () => {
+    for (const d of [A, B, C]) {
+      expect(d.peerId).toMatch(/^12D3KooW/)
+      expect(d.addr).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${d.peerId}$`))
+      expect(await d.process.waitForLine(/^http api http:\/\/127\.0\.0\.1:\d+$/)).toBeTruthy()
+      expect(await exists(join(d.dir, 'api.json'))).toBe(true)
+    }
+    expect(new Set([A.peerId, B.peerId, C.peerId]).size).toBe(3)
+  })
+
+  it('submit through the HTTP API of A prints an id; result --wait at C prints the succeeded record', async () => {
+    const submitted = ok(await runCli(['submit', 'sleep', '--input', '{"ms":50}', '--data-dir', A.dir]))
+    expect(submitted.lines).toHaveLength(1)
+    const id = submitted.lines[0]
+    expect(isTaskId(id)).toBe(true)
+
+    const result = ok(await runCli(['result', id, '--wait', '--wait-ms', '15000', '--data-dir', C.dir]))
+    const record = JSON.parse(result.stdout)
+    expect(record.taskId).toBe(id)
+    expect(record.status).toBe('succeeded')
+    expect(record.owner).toBe(A.peerId)
+    expect([A.peerId, B.peerId, C.peerId]).toContain(record.executor)
+  })
+
+  it('submit --peer (light client) --wait prints the id, then the result', async () => {
+    const run = ok(
+      await runCli([
+        'submit',
+        'echo',
+        '--input',
+        '{"x":1}',
+        '--peer',
+        B.addr,
+        '--wait',
+        '--wait-ms',
+        '15000',
+      ]),
+    )
+    expect(run.lines).toHaveLength(2)
+    const [id, json] = run.lines
+    expect(isTaskId(id)).toBe(true)
+    const record = JSON.parse(json)
+    expect(record).toMatchObject({ taskId: id, status: 'succeeded', output: { x: 1 }, owner: B.peerId })
+  })
+
+  it('submit --file runs every task; status lists the other peers and the counters', async () => {
+    const file = join(root, 'tasks.json')
+    const outputs = ['one', 'two', 'three', 'four', 'five']
+    const [before] = await Promise.all([
+      apiStatus(B.dir),
+      writeFile(
+        file,
+        JSON.stringify({
+          tasks: outputs.map((output, i) =>
+            i % 2 === 0 ? { type: 'sleep', input: { ms: 30, output } } : { type: 'echo', input: output },
+          ),
+        }),
+      ),
+    ])
+    const run = ok(
+      await runCli(['submit', '--file', file, '--data-dir', B.dir, '--wait', '--wait-ms', '15000']),
+    )
+    expect(run.lines).toHaveLength(2 * outputs.length)
+    const ids = run.lines.slice(0, outputs.length)
+    expect(ids.every(isTaskId)).toBe(true)
+    expect(new Set(ids).size).toBe(outputs.length)
+    // results follow, one JSON line per task, in submission order
+    const records = run.lines.slice(outputs.length).map((l) => JSON.parse(l))
+    expect(records.map((r) => r.taskId)).toEqual(ids)
+    expect(records.map((r) => r.status)).toEqual(outputs.map(() => 'succeeded'))
+    expect(records.map((r) => r.output)).toEqual(outputs)
+
+    const s = await status(B.dir)
+    expect(s.peerId).toBe(B.peerId)
+    expect(s.slots).toBe(2)
+    expect(s.peers.map((p) => p.peerId).sort()).toEqual([A.peerId, C.peerId].sort())
+    expect(s.peers.every((p) => p.types.includes('echo'))).toBe(true)
+    expect(s.counters.accepted).toBe(before.counters.accepted + outputs.length)
+    expect(s.queued).toBe(0)
+  })
+
+  it('refuses bad input with a non-zero exit and a message naming what is wrong; nothing is queued', async () => {
+    const before = await apiStatus(A.dir)
+    const badFile = join(root, 'bad-tasks.json')
+    await writeFile(badFile, JSON.stringify([{ type: 'echo' }, { type: 'echo', maxAttempts: 0 }]))
+    const [unknown, badJson, badTimeout, negTimeout, fileEntry] = await Promise.all([
+      runCli(['submit', 'no-such-handler', '--data-dir', A.dir]),
+      runCli(['submit', 'echo', '--input', '{"x":', '--data-dir', A.dir]),
+      runCli(['submit', 'echo', '--timeout', '0', '--data-dir', A.dir]),
+      runCli(['submit', 'echo', '--timeout', '-5', '--data-dir', A.dir]),
+      runCli(['submit', '--file', badFile, '--data-dir', A.dir]),
+    ])
+    for (const run of [unknown, badJson, badTimeout, negTimeout, fileEntry]) {
+      expect(run.code).not.toBe(0)
+      expect(run.code).not.toBeNull()
+      expect(run.stdout).toBe('')
+    }
+    // the daemon refused it, and the CLI lists what the mesh offers
+    expect(unknown.stderr).toMatch(/task\.type: unknown handler type "no-such-handler"/)
+    expect(unknown.stderr).toMatch(/handler types in reach: .*echo/)
+    expect(unknown.stderr).toContain('ERR_UNKNOWN_HANDLER')
+    expect(badJson.stderr).toMatch(/--input is not valid JSON/)
+    expect(badTimeout.stderr).toMatch(/--timeout must be an integer from 1 to \d+ \(ms\), got "0"/)
+    expect(negTimeout.stderr).toMatch(/--timeout must be an integer from 1 to \d+ \(ms\), got "-5"/)
+    expect(fileEntry.stderr).toContain(`--file ${badFile}: tasks[1].maxAttempts:`)
+
+    const after = await apiStatus(A.dir)
+    expect(after.queued).toBe(0)
+    expect(after.counters.accepted).toBe(before.counters.accepted)
+  })
+
+  it('commands without a daemon, or with a malformed id, fail with a clear message', async () => {
+    const empty = join(root, 'no-daemon')
+    await mkdir(empty, { recursive: true })
+    const [noDaemon, badId, help] = await Promise.all([
+      runCli(['status', '--data-dir', empty]),
+      runCli(['result', 'not-a-task-id', '--data-dir', A.dir]),
+      runCli(['--help']),
+    ])
+    expect(noDaemon.code).toBe(1)
+    expect(noDaemon.stderr).toContain(`no running daemon found: ${join(empty, 'api.json')} does not exist`)
+    expect(badId.code).toBe(1)
+    expect(badId.stderr).toContain('"not-a-task-id" is not a task id')
+    expect(ok(help).stdout).toMatch(/daemon[\s\S]*submit[\s\S]*result[\s\S]*status[\s\S]*simulate[\s\S]*demo/)
+  })
+
+  it('SIGTERM stops a daemon cleanly; a restart on the same data dir keeps its peer id and rejoins', async () => {
+    const apiFile = join(C.dir, 'api.json')
+    expect(await exists(apiFile)).toBe(true)
+    const mark = A.process.mark()
+    C.process.signal('SIGTERM')
+    await C.process.waitForLine(/^SIGTERM: stopping$/)
+    await C.process.waitForLine(/^stopped$/)
+    expect(await C.process.exited).toEqual({ code: 0, signal: null })
+    expect(await exists(apiFile)).toBe(false)
+    await A.process.waitForLine(new RegExp(`^peer ${C.peerId} left$`), { from: mark })
+
+    const again = await startDaemon('c', A.addr)
+    expect(again.peerId).toBe(C.peerId)
+    expect(await exists(apiFile)).toBe(true)
+    await A.process.waitForLine(new RegExp(`^peer ${C.peerId} joined$`), { from: mark })
+    const run = ok(await runCli(['submit', 'echo', '--input', '"back"', '--data-dir', again.dir, '--wait']))
+    expect(JSON.parse(run.lines[1])).toMatchObject({ status: 'succeeded', output: 'back', owner: C.peerId })
+    C = again
+  })
+})

@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { HttpApi, MAX_HTTP_BODY_BYTES } from '../../src/http/http-api.ts'
+import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import { parseTaskSpec } from '../../src/task/spec.ts'
+import { isTaskId, taskId } from '../../src/task/task-id.ts'
+
+/** Deadline of a poll without ?wait (this lone node has no DHT peers, so a lookup finds nothing). */
+const POLL_MS = 300
+
+let node: TaskmeshNode
+let api: HttpApi
+let base: string
+
+interface ErrorBody {
+  error: string
+  code: string
+  field?: string
+}
+
+async function call(method: string, path: string, body?: string) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body,
+  })
+  expect(res.headers.get('content-type')).toBe('application/json')
+  return { status: res.status, headers: res.headers, body: (await res.json()) as unknown }
+}
+
+const post = (body: unknown) => call('POST', '/tasks', typeof body === 'string' ? body : JSON.stringify(body))
+
+/** Asserts a refusal changed nothing: no task was accepted or queued. */
+async function expectNothingQueued(acceptedBefore: number) {
+  const { body } = await call('GET', '/status')
+  const status = body as { queued: number; counters: { accepted: number } }
+  expect(status.queued).toBe(0)
+  expect(status.counters.accepted).toBe(acceptedBefore)
+}
+
+const accepted = () => node.status().counters.accepted
+
+beforeAll(async () => {
+  node = await TaskmeshNode.create({ slots: 2 })
+  api = new HttpApi(node, { pollMs: POLL_MS })
+  base = await api.listen(0)
+})
+
+afterAll(async () => {
+  await api?.close()
+  await node?.stop()
+})
+
+describe('POST /tasks', () => {
+  it('accepts one spec with 201 and its id, and the result can be long-polled', async () => {
+    const res = await post({ type: 'echo', input: { hello: 'http' } })
+    expect(res.status).toBe(201)
+    const { ids } = res.body as { ids: string[] }
+    expect(ids).toHaveLength(1)
+    expect(isTaskId(ids[0])).toBe(true)
+
+    const got = await call('GET', `/tasks/${ids[0]}?wait=5000`)
+    expect(got.status).toBe(200)
+    const record = got.body as ResultRecord
+    expect(record.taskId).toBe(ids[0])
+    expect(record.status).toBe('succeeded')
+    expect(record.output).toEqual({ hello: 'http' })
+    expect(record.executor).toBe(node.peerId)
+  })
+
+  it('accepts { tasks: [...] } with 201 and one id per task, in order', async () => {
+    const res = await post({
+      tasks: [
+        { type: 'echo', input: 1 },
+        { type: 'sleep', input: { ms: 20, output: 'slept' } },
+        { type: 'echo', input: 3 },
+      ],
+    })
+    expect(res.status).toBe(201)
+    const { ids } = res.body as { ids: string[] }
+    expect(ids).toHaveLength(3)
+    expect(new Set(ids).size).toBe(3)
+    const outputs = await Promise.all(
+      ids.map(async (id) => ((await call('GET', `/tasks/${id}?wait=5000`)).body as ResultRecord).output),
+    )
+    expect(outputs).toEqual([1, 'slept', 3])
+  })
+
+  it('refuses a body that is not JSON with 400 and says so; nothing is queued', async () => {
+    const before = accepted()
+    const res = await post('{"type": "echo", ')
+    expect(res.status).toBe(400)
+    const body = res.body as ErrorBody
+    expect(body.code).toBe('ERR_BAD_REQUEST')
+    expect(body.field).toBe('body')
+    expect(body.error).toMatch(/^body is not valid JSON: /)
+    await expectNothingQueued(before)
+  })
+
+  it('refuses an empty body with 400', async () => {
+    const res = await call('POST', '/tasks')
+    expect(res.status).toBe(400)
+    expect((res.body as ErrorBody).error).toMatch(/body is empty/)
+  })
+
+  it('refuses an invalid spec with 400 naming the field; nothing is queued', async () => {
+    const before = accepted()
+    const res = await post({ type: 'echo', timeoutMs: 0 })
+    expect(res.status).toBe(400)
+    const body = res.body as ErrorBody
+    expect(body.code).toBe('ERR_INVALID_TASK')
+    expect(body.field).toBe('task.timeoutMs')
+    expect(body.error).toMatch(/^task\.timeoutMs: /)
+    await expectNothingQueued(before)
+  })
+
+  it('refuses a whole batch when one spec is invalid, naming its index; nothing is queued', async () => {
+    const before = accepted()
+    const res = await post({ tasks: [{ type: 'echo' }, { type: 'echo', priority: 'high' }] })
+    expect(res.status).toBe(400)
+    const body = res.body as ErrorBody
+    expect(body.code).toBe('ERR_INVALID_TASK')
+    expect(body.field).toBe('tasks[1].priority')
+    await expectNothingQueued(before)
+  })
+
+  it('refuses an unknown handler type with 400 ERR_UNKNOWN_HANDLER; nothing is queued', async () => {
+    const before = accepted()
+    const res = await post({ type: 'no-such-handler' })
+    expect(res.status).toBe(400)
+    const body = res.body as ErrorBody
+    expect(body.code).toBe('ERR_UNKNOWN_HANDLER')
+    expect(body.field).toBe('task.type')
+    expect(body.error).toContain('"no-such-handler"')
+    await expectNothingQueued(before)
+  })
+
+  it('refuses "tasks" that is not an array, and an empty list', async () => {
+    const notArray = await post({ tasks: { type: 'echo' } })
+    expect(notArray.status).toBe(400)
+    expect((notArray.body as ErrorBody).field).toBe('tasks')
+    const empty = await post({ tasks: [] })
+    expect(empty.status).toBe(400)
+    expect((empty.body as ErrorBody).code).toBe('ERR_INVALID_TASK')
+    expect((empty.body as ErrorBody).field).toBe('tasks')
+  })
+
+  it('refuses a body over the size limit with 413', async () => {
+    const res = await post(JSON.stringify({ type: 'echo', input: 'x'.repeat(MAX_HTTP_BODY_BYTES) }))
+    expect(res.status).toBe(413)
+    expect((res.body as ErrorBody).error).toContain(`${MAX_HTTP_BODY_BYTES} bytes`)
+  })
+})
+
+describe('GET /tasks/<id>', () => {
+  const unknownId = taskId(parseTaskSpec({ type: 'echo' }), 'nobody', 'never-submitted')
+
+  it('long-polls until a result that lands after the request', async () => {
+    const { ids } = (await post({ type: 'sleep', input: { ms: 200, output: 'late' } })).body as {
+      ids: string[]
+    }
+    const asked = Date.now()
+    const got = await call('GET', `/tasks/${ids[0]}?wait=5000`)
+    expect(got.status).toBe(200)
+    const record = got.body as ResultRecord
+    expect(record.output).toBe('late')
+    expect(record.finishedAt).toBeGreaterThanOrEqual(asked)
+  })
+
+  it('answers 404 for a task id nobody submitted: a poll within its deadline, and a wait', async () => {
+    const started = performance.now()
+    const now = await call('GET', `/tasks/${unknownId}`)
+    expect(now.status).toBe(404)
+    expect(performance.now() - started).toBeLessThan(POLL_MS + 2_000)
+    expect((now.body as ErrorBody).code).toBe('ERR_RESULT_NOT_FOUND')
+    expect((now.body as ErrorBody).error).toContain(unknownId)
+    const waited = await call('GET', `/tasks/${unknownId}?wait=100`)
+    expect(waited.status).toBe(404)
+  })
+
+  it('refuses a malformed id or wait with 400 naming it', async () => {
+    const badId = await call('GET', '/tasks/not-a-task-id')
+    expect(badId.status).toBe(400)
+    expect((badId.body as ErrorBody).field).toBe('id')
+    expect((badId.body as ErrorBody).error).toContain('"not-a-task-id" is not a task id')
+    const badWait = await call('GET', `/tasks/${unknownId}?wait=soon`)
+    expect(badWait.status).toBe(400)
+    expect((badWait.body as ErrorBody).field).toBe('wait')
+  })
+})
+
+describe('other routes', () => {
+  it('GET /status answers 200 with the node status', async () => {
+    const res = await call('GET', '/status')
+    expect(res.status).toBe(200)
+    const status = res.body as { peerId: string; slots: number; types: string[]; peers: unknown[] }
+    expect(status.peerId).toBe(node.peerId)
+    expect(status.slots).toBe(2)
+    expect(status.types).toEqual(expect.arrayContaining(['echo', 'sleep']))
+    expect(status.peers).toEqual([])
+  })
+
+  it('answers 405 with Allow for a wrong method and 404 for an unknown route', async () => {
+    const wrong = await call('GET', '/tasks')
+    expect(wrong.status).toBe(405)
+    expect(wrong.headers.get('allow')).toBe('POST')
+    const missing = await call('GET', '/nope')
+    expect(missing.status).toBe(404)
+    expect((missing.body as ErrorBody).error).toContain('no route GET /nope')
+  })
+})
