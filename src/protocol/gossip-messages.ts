@@ -68,9 +68,9 @@ export const beaconSchema = z
 export type Beacon = z.infer<typeof beaconSchema>
 
 /**
- * Published on `RESULTS_TOPIC` when a result record lands. `record` is the base64 of the signed
- * record value when it fits in a notice; when present, the validator checks it against the other
- * fields.
+ * Published on `RESULTS_TOPIC` by an executor when result records land: the tasks, their status
+ * and lease epoch. The executor is the message's signer; the records themselves are in the DHT
+ * (and with the executor, which serves them over the submit protocol).
  */
 export const resultNoticeSchema = z
   .object({

@@ -2,7 +2,14 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { Message } from '@libp2p/gossipsub'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import type { Beacon, ResultNotice, StealRequest } from '../../src/protocol/messages.ts'
+import { MAX_NOTICES_PER_MESSAGE } from '../../src/protocol/constants.ts'
+import type {
+  Beacon,
+  CompleteReply,
+  CompleteRequest,
+  ResultNotice,
+  StealRequest,
+} from '../../src/protocol/messages.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import type { Task } from '../../src/task/task.ts'
@@ -71,8 +78,57 @@ export function makeRecord(overrides: Partial<ResultRecord> = {}): ResultRecord 
   }
 }
 
-export function makeNotice(overrides: Partial<ResultNotice> = {}): ResultNotice {
-  return { v: 1, taskId: makeTask().id, status: 'succeeded', executor: EXECUTOR, epoch: 2, ...overrides }
+/** The id of `makeTask(n)`, memoised: large batches name many tasks. */
+const ids = new Map<number, string>()
+export function idOf(n: number): string {
+  let id = ids.get(n)
+  if (id === undefined) {
+    id = makeTask(n).id
+    ids.set(n, id)
+  }
+  return id
+}
+
+/** One entry of a result notice. */
+export type NoticeEntry = ResultNotice['results'][number]
+
+/** The notice entry of task `n`'s result. */
+export function makeNoticeEntry(n = 0, overrides: Partial<NoticeEntry> = {}): NoticeEntry {
+  return { taskId: idOf(n), status: 'succeeded', epoch: 2, ...overrides }
+}
+
+/** A result notice listing `results` (by default task 0's). Its executor is whoever signs the message. */
+export function makeNotice(results: NoticeEntry[] = [makeNoticeEntry()]): ResultNotice {
+  return { v: 1, results }
+}
+
+/** A notice of `count` distinct results, every field at its longest: the largest notice there can be. */
+export function makeLargestNotice(count = MAX_NOTICES_PER_MESSAGE): ResultNotice {
+  return makeNotice(
+    Array.from({ length: count }, (_, i) =>
+      makeNoticeEntry(i, { status: 'succeeded', epoch: Number.MAX_SAFE_INTEGER }),
+    ),
+  )
+}
+
+/** One entry of a batched completion. */
+export type Completion = CompleteRequest['completions'][number]
+
+/** The completion of task `n` under epoch 2, without a record. */
+export function makeCompletion(n = 0, overrides: Partial<Completion> = {}): Completion {
+  return { taskId: idOf(n), epoch: 2, status: 'succeeded', ...overrides }
+}
+
+/** A batched completion report (by default task 0's). */
+export function makeComplete(completions: Completion[] = [makeCompletion()]): CompleteRequest {
+  return { type: 'complete', requestId: 'r1', completions }
+}
+
+/** The owner's verdicts on a batched completion. */
+export function makeCompleted(
+  outcomes: CompleteReply['outcomes'] = [{ taskId: idOf(0), outcome: 'accepted' }],
+): CompleteReply {
+  return { type: 'completed', requestId: 'r1', outcomes }
 }
 
 export function makeStealRequest(): StealRequest {

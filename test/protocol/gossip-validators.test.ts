@@ -1,7 +1,14 @@
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import { describe, expect, it } from 'vitest'
 import { encodeMessage } from '../../src/protocol/codec.ts'
-import { CAPACITY_TOPIC, MAX_BEACON_BYTES, RESULTS_TOPIC, TASKS_TOPIC } from '../../src/protocol/constants.ts'
+import {
+  CAPACITY_TOPIC,
+  MAX_BEACON_BYTES,
+  MAX_NOTICE_BYTES,
+  MAX_NOTICES_PER_MESSAGE,
+  RESULTS_TOPIC,
+  TASKS_TOPIC,
+} from '../../src/protocol/constants.ts'
 import { InvalidMessageError } from '../../src/protocol/errors.ts'
 import {
   decodeAnnouncement,
@@ -13,9 +20,12 @@ import {
 } from '../../src/protocol/gossip-validators.ts'
 import { recordToBase64, signResultRecord } from '../../src/protocol/result-record.ts'
 import {
+  EXECUTOR,
   executorKey,
   makeBeacon,
+  makeLargestNotice,
   makeNotice,
+  makeNoticeEntry,
   makeRecord,
   makeTask,
   relay,
@@ -80,46 +90,96 @@ describe('beacon validator', () => {
 })
 
 describe('result notice validator', () => {
-  it('accepts a notice without a record', async () => {
-    const msg = signedMessage(RESULTS_TOPIC, encodeMessage(makeNotice()))
-    expect(await validateResultNotice(relay, msg)).toBe(Accept)
+  const notice = (value: unknown, by = executorKey) => signedMessage(RESULTS_TOPIC, encodeMessage(value), by)
+  /** The bytes of `value` padded with JSON whitespace to exactly `size` bytes. */
+  const padded = (value: unknown, size: number) => {
+    const bytes = encodeMessage(value)
+    return new TextEncoder().encode(
+      `${new TextDecoder().decode(bytes)}${' '.repeat(size - bytes.byteLength)}`,
+    )
+  }
+
+  it('accepts a one-result notice synchronously and decodes it', () => {
+    const msg = notice(makeNotice())
+    const verdict = validateResultNotice(relay, msg)
+    expect(verdict).not.toBeInstanceOf(Promise)
+    expect(verdict).toBe(Accept)
     expect(decodeResultNotice(msg.data)).toEqual(makeNotice())
   })
 
-  it('accepts a notice embedding the matching signed record', async () => {
-    const record = recordToBase64(await signResultRecord(makeRecord(), executorKey))
-    const msg = signedMessage(RESULTS_TOPIC, encodeMessage(makeNotice({ record })))
-    expect(await validateResultNotice(relay, msg)).toBe(Accept)
+  it('accepts a batch of results, in order, and names no executor: the signer is the executor', () => {
+    const batch = makeNotice([
+      makeNoticeEntry(0),
+      makeNoticeEntry(1, { status: 'failed', epoch: 0 }),
+      makeNoticeEntry(2, { epoch: 9 }),
+    ])
+    const msg = notice(batch)
+    expect(validateResultNotice(relay, msg)).toBe(Accept)
+    const decoded = decodeResultNotice(msg.data)
+    expect(decoded).toEqual(batch)
+    expect(Object.keys(decoded).sort()).toEqual(['results', 'v'])
+    expect(msg.type === 'signed' && msg.from.toString()).toBe(EXECUTOR)
   })
 
-  it('rejects a notice whose record is for another task, mismatched, or forged', async () => {
-    const other = recordToBase64(await signResultRecord(makeRecord({ taskId: makeTask(4).id }), executorKey))
-    const mismatched = recordToBase64(await signResultRecord(makeRecord({ epoch: 1 }), executorKey))
-    const forged = recordToBase64(
-      new TextEncoder().encode(
-        new TextDecoder()
-          .decode(await signResultRecord(makeRecord(), executorKey))
-          .replace('"epoch":2', '"epoch":3'),
-      ),
+  it(`accepts the largest notice, ${MAX_NOTICES_PER_MESSAGE} results at their longest, well within the byte limit`, () => {
+    const largest = makeLargestNotice()
+    expect(encodeMessage(largest).byteLength).toBeLessThan(MAX_NOTICE_BYTES / 2)
+    expect(validateResultNotice(relay, notice(largest))).toBe(Accept)
+  })
+
+  it('rejects a notice of no results or of more results than the limit', () => {
+    expect(validateResultNotice(relay, notice(makeNotice([])))).toBe(Reject)
+    const over = makeLargestNotice(MAX_NOTICES_PER_MESSAGE + 1)
+    expect(encodeMessage(over).byteLength).toBeLessThan(MAX_NOTICE_BYTES)
+    expect(validateResultNotice(relay, notice(over))).toBe(Reject)
+    expect(() => decodeResultNotice(encodeMessage(over))).toThrow('result notice: results: Too big')
+  })
+
+  it(`accepts a notice of exactly ${MAX_NOTICE_BYTES} bytes and rejects one byte more`, () => {
+    expect(MAX_NOTICE_BYTES).toBe(128 * 1024)
+    const atLimit = signedMessage(RESULTS_TOPIC, padded(makeNotice(), MAX_NOTICE_BYTES), executorKey)
+    expect(validateResultNotice(relay, atLimit)).toBe(Accept)
+    const over = padded(makeNotice(), MAX_NOTICE_BYTES + 1)
+    expect(validateResultNotice(relay, signedMessage(RESULTS_TOPIC, over, executorKey))).toBe(Reject)
+    expect(() => decodeResultNotice(over)).toThrow(`over the limit of ${MAX_NOTICE_BYTES}`)
+  })
+
+  it('rejects the old notice shapes: one result naming its executor, or an embedded record', async () => {
+    const record = recordToBase64(await signResultRecord(makeRecord(), executorKey))
+    const old = { v: 1, taskId: makeTask().id, status: 'succeeded', executor: EXECUTOR, epoch: 2 }
+    expect(validateResultNotice(relay, notice(old))).toBe(Reject)
+    expect(validateResultNotice(relay, notice({ ...old, record }))).toBe(Reject)
+    expect(validateResultNotice(relay, notice({ ...makeNotice(), executor: EXECUTOR }))).toBe(Reject)
+    const withRecord = makeNotice([{ ...makeNoticeEntry(), record } as never])
+    expect(validateResultNotice(relay, notice(withRecord))).toBe(Reject)
+    expect(() => decodeResultNotice(encodeMessage(withRecord))).toThrow(
+      'result notice: results[0]: Unrecognized key: "record"',
     )
-    for (const [record, fields] of [
-      [other, {}],
-      [mismatched, {}],
-      [forged, { epoch: 3 }],
+  })
+
+  it('rejects a batch when any one result is malformed', () => {
+    const good = [makeNoticeEntry(0), makeNoticeEntry(1)]
+    for (const bad of [
+      { epoch: -1 },
+      { epoch: 0.5 },
+      { status: 'ok' },
+      { taskId: 'abc' },
+      { taskId: STRANGER },
     ] as const) {
-      const msg = signedMessage(RESULTS_TOPIC, encodeMessage(makeNotice({ record, ...fields })))
-      expect(await validateResultNotice(relay, msg)).toBe(Reject)
+      const msg = notice(makeNotice([...good, makeNoticeEntry(2, bad as never)]))
+      expect(validateResultNotice(relay, msg)).toBe(Reject)
     }
   })
 
-  it('rejects junk and unsigned notices, and decode names the problem', async () => {
-    expect(await validateResultNotice(relay, signedMessage(RESULTS_TOPIC, new Uint8Array([0xff])))).toBe(
-      Reject,
-    )
+  it('rejects junk and unsigned notices, and decode names the problem', () => {
+    expect(validateResultNotice(relay, signedMessage(RESULTS_TOPIC, new Uint8Array([0xff])))).toBe(Reject)
+    expect(validateResultNotice(relay, notice(null))).toBe(Reject)
     const unsigned: Message = { type: 'unsigned', topic: RESULTS_TOPIC, data: encodeMessage(makeNotice()) }
-    expect(await validateResultNotice(relay, unsigned)).toBe(Reject)
-    expect(() => decodeResultNotice(encodeMessage({ ...makeNotice(), epoch: -1 }))).toThrow(
-      InvalidMessageError,
+    expect(validateResultNotice(relay, unsigned)).toBe(Reject)
+    const negative = makeNotice([makeNoticeEntry(0, { epoch: -1 })])
+    expect(() => decodeResultNotice(encodeMessage(negative))).toThrow(InvalidMessageError)
+    expect(() => decodeResultNotice(encodeMessage(negative))).toThrow(
+      'result notice: results[0].epoch: Too small',
     )
   })
 })

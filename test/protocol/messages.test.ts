@@ -2,6 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts'
+import { MAX_LEASES_PER_MESSAGE, MAX_NOTICES_PER_MESSAGE } from '../../src/protocol/constants.ts'
 import { InvalidMessageError } from '../../src/protocol/errors.ts'
 import {
   announcementSchema,
@@ -12,25 +13,57 @@ import {
   submitFrameSchema,
   submitReplySchema,
 } from '../../src/protocol/messages.ts'
-import { EXECUTOR, makeBeacon, makeNotice, makeStealRequest, makeTask, OWNER } from './fixtures.ts'
+import {
+  EXECUTOR,
+  makeBeacon,
+  makeComplete,
+  makeCompleted,
+  makeCompletion,
+  makeLargestNotice,
+  makeNotice,
+  makeNoticeEntry,
+  makeStealRequest,
+  makeTask,
+  OWNER,
+} from './fixtures.ts'
 
 const task = makeTask()
 const id = task.id
 const RECORD_B64 = 'eyJhIjoxfQ=='
+
+/** `count` completions of distinct tasks. */
+const completions = (count: number) => Array.from({ length: count }, (_, i) => makeCompletion(i))
 
 /** [schema name, schema, a valid message] — every message type once. */
 const valid: Array<[string, z.ZodType<unknown>, unknown]> = [
   ['announcement', announcementSchema, { v: 1, tasks: [task, makeTask(1)] }],
   ['beacon', beaconSchema, makeBeacon()],
   ['result notice', resultNoticeSchema, makeNotice()],
-  ['result notice with record', resultNoticeSchema, makeNotice({ record: RECORD_B64 })],
+  [
+    'result notice of a failure at epoch 0',
+    resultNoticeSchema,
+    makeNotice([makeNoticeEntry(0, { status: 'failed', epoch: 0 })]),
+  ],
+  [
+    'result notice of several results',
+    resultNoticeSchema,
+    makeNotice([makeNoticeEntry(0), makeNoticeEntry(1, { status: 'failed', epoch: 7 }), makeNoticeEntry(2)]),
+  ],
+  ['result notice at the entry limit', resultNoticeSchema, makeLargestNotice()],
   ['steal', stealFrameSchema, makeStealRequest()],
   ['renew', stealFrameSchema, { type: 'renew', requestId: 'r', leases: [{ taskId: id, epoch: 3 }] }],
+  ['complete', stealFrameSchema, makeComplete([makeCompletion(0, { epoch: 3, status: 'failed' })])],
+  ['complete with a record', stealFrameSchema, makeComplete([makeCompletion(0, { record: RECORD_B64 })])],
   [
-    'complete',
+    'complete of a mixed batch',
     stealFrameSchema,
-    { type: 'complete', requestId: 'r', taskId: id, epoch: 3, status: 'failed' },
+    makeComplete([
+      makeCompletion(0, { record: RECORD_B64 }),
+      makeCompletion(1, { status: 'failed', epoch: 0 }),
+      makeCompletion(2, { epoch: Number.MAX_SAFE_INTEGER }),
+    ]),
   ],
+  ['complete at the batch limit', stealFrameSchema, makeComplete(completions(MAX_LEASES_PER_MESSAGE))],
   ['release', stealFrameSchema, { type: 'release', requestId: 'r', leases: [] }],
   [
     'grant',
@@ -45,7 +78,24 @@ const valid: Array<[string, z.ZodType<unknown>, unknown]> = [
   ],
   ['empty grant', stealReplySchema, { type: 'grant', requestId: 'r', tasks: [], leases: [], ttlMs: 0 }],
   ['renewed', stealReplySchema, { type: 'renewed', requestId: 'r', accepted: [id], rejected: [] }],
-  ['completed', stealReplySchema, { type: 'completed', requestId: 'r', outcome: 'stale' }],
+  ['completed', stealReplySchema, makeCompleted([{ taskId: id, outcome: 'stale' }])],
+  [
+    'completed with every outcome',
+    stealReplySchema,
+    makeCompleted([
+      { taskId: id, outcome: 'accepted' },
+      { taskId: makeTask(1).id, outcome: 'stale' },
+      { taskId: makeTask(2).id, outcome: 'unknown' },
+    ]),
+  ],
+  ['completed with no outcomes', stealReplySchema, makeCompleted([])],
+  [
+    'completed at the batch limit',
+    stealReplySchema,
+    makeCompleted(
+      completions(MAX_LEASES_PER_MESSAGE).map((c) => ({ taskId: c.taskId, outcome: 'accepted' })),
+    ),
+  ],
   ['released', stealReplySchema, { type: 'released', requestId: 'r', released: [id] }],
   ['error', stealReplySchema, { type: 'error', requestId: 'r', code: 'ERR_X', message: 'no' }],
   [
@@ -124,29 +174,79 @@ const invalid: Array<[string, z.ZodType<unknown>, unknown, string]> = [
   ['beacon absurd speed', beaconSchema, { ...makeBeacon(), speed: 1e9 }, 'speed: Too big'],
   ['beacon bad label', beaconSchema, { ...makeBeacon(), labels: ['GPU'] }, 'labels[0]: must match'],
   ['beacon missing sentAt', beaconSchema, { ...makeBeacon(), sentAt: undefined }, 'sentAt: expected number'],
+  ['notice of no results', resultNoticeSchema, makeNotice([]), 'results: Too small'],
   [
-    'notice with a bad status',
+    'notice over the entry limit',
     resultNoticeSchema,
-    makeNotice({ status: 'ok' as never }),
-    'status: Invalid option',
+    makeLargestNotice(MAX_NOTICES_PER_MESSAGE + 1),
+    'results: Too big',
+  ],
+  ['notice of version 2', resultNoticeSchema, { ...makeNotice(), v: 2 }, 'v: expected 1'],
+  [
+    'notice results not a list',
+    resultNoticeSchema,
+    { v: 1, results: makeNoticeEntry() },
+    'results: expected array',
   ],
   [
-    'notice with bad base64',
+    'notice in the old single-result shape',
     resultNoticeSchema,
-    makeNotice({ record: 'not base64!' }),
-    'record: Invalid base64',
+    { v: 1, taskId: id, status: 'succeeded', executor: EXECUTOR, epoch: 2 },
+    'results: expected array',
   ],
   [
-    'notice executor not a peer id',
+    'notice naming an executor',
     resultNoticeSchema,
-    makeNotice({ executor: OWNER.slice(1) }),
-    'executor: not a peer id',
+    { ...makeNotice(), executor: EXECUTOR },
+    'Unrecognized key: "executor"',
   ],
   [
-    'notice executor in CID form',
+    'notice entry embedding a record',
     resultNoticeSchema,
-    makeNotice({ executor: peerIdFromString(EXECUTOR).toCID().toString() }),
-    'executor: not a peer id',
+    makeNotice([makeNoticeEntry(0, { record: RECORD_B64 } as never)]),
+    'results[0]: Unrecognized key: "record"',
+  ],
+  [
+    'notice entry with a bad status',
+    resultNoticeSchema,
+    makeNotice([makeNoticeEntry(0), makeNoticeEntry(1, { status: 'ok' as never })]),
+    'results[1].status: Invalid option',
+  ],
+  [
+    'notice entry with a bad task id',
+    resultNoticeSchema,
+    makeNotice([makeNoticeEntry(0, { taskId: 'abc' })]),
+    'results[0].taskId: not a task id',
+  ],
+  [
+    'notice entry with a negative epoch',
+    resultNoticeSchema,
+    makeNotice([makeNoticeEntry(0, { epoch: -1 })]),
+    'results[0].epoch: Too small',
+  ],
+  [
+    'notice entry with a fractional epoch',
+    resultNoticeSchema,
+    makeNotice([makeNoticeEntry(0, { epoch: 1.5 })]),
+    'results[0].epoch: expected int',
+  ],
+  [
+    'notice entry with an unsafe epoch',
+    resultNoticeSchema,
+    makeNotice([makeNoticeEntry(0, { epoch: Number.MAX_SAFE_INTEGER + 1 })]),
+    'results[0].epoch: Too big',
+  ],
+  [
+    'notice entry without a status',
+    resultNoticeSchema,
+    makeNotice([{ taskId: id, epoch: 2 } as never]),
+    'results[0].status: Invalid option',
+  ],
+  [
+    'task owner in CID form',
+    announcementSchema,
+    { v: 1, tasks: [{ ...task, owner: peerIdFromString(OWNER).toCID().toString() }] },
+    'tasks[0].owner: not a peer id',
   ],
   ['steal of zero tasks', stealFrameSchema, { ...makeStealRequest(), max: 0 }, 'max: Too small'],
   [
@@ -165,8 +265,51 @@ const invalid: Array<[string, z.ZodType<unknown>, unknown, string]> = [
   [
     'complete without status',
     stealFrameSchema,
-    { type: 'complete', requestId: 'r', taskId: id, epoch: 1 },
-    'status: Invalid option',
+    makeComplete([{ taskId: id, epoch: 1 } as never]),
+    'completions[0].status: Invalid option',
+  ],
+  ['complete of nothing', stealFrameSchema, makeComplete([]), 'completions: Too small'],
+  [
+    'complete over the batch limit',
+    stealFrameSchema,
+    makeComplete(completions(MAX_LEASES_PER_MESSAGE + 1)),
+    'completions: Too big',
+  ],
+  [
+    'complete in the old single-task shape',
+    stealFrameSchema,
+    { type: 'complete', requestId: 'r', taskId: id, epoch: 3, status: 'failed' },
+    'completions: expected array',
+  ],
+  [
+    'complete with a bad record',
+    stealFrameSchema,
+    makeComplete([makeCompletion(0), makeCompletion(1, { record: 'not base64!' })]),
+    'completions[1].record: Invalid base64',
+  ],
+  [
+    'complete with an empty record',
+    stealFrameSchema,
+    makeComplete([makeCompletion(0, { record: '' })]),
+    'completions[0].record: Too small',
+  ],
+  [
+    'complete with a bad task id',
+    stealFrameSchema,
+    makeComplete([makeCompletion(0, { taskId: 'abc' })]),
+    'completions[0].taskId: not a task id',
+  ],
+  [
+    'complete with a negative epoch',
+    stealFrameSchema,
+    makeComplete([makeCompletion(0), makeCompletion(1), makeCompletion(2, { epoch: -1 })]),
+    'completions[2].epoch: Too small',
+  ],
+  [
+    'complete entry with an extra field',
+    stealFrameSchema,
+    makeComplete([{ ...makeCompletion(0), executor: EXECUTOR } as never]),
+    'completions[0]: Unrecognized key: "executor"',
   ],
   ['empty request id', stealFrameSchema, { ...makeStealRequest(), requestId: '' }, 'requestId: Too small'],
   [
@@ -178,8 +321,34 @@ const invalid: Array<[string, z.ZodType<unknown>, unknown, string]> = [
   [
     'completed with a bad outcome',
     stealReplySchema,
-    { type: 'completed', requestId: 'r', outcome: 'maybe' },
-    'outcome: Invalid option',
+    makeCompleted([{ taskId: id, outcome: 'maybe' as never }]),
+    'outcomes[0].outcome: Invalid option',
+  ],
+  [
+    'completed in the old single-outcome shape',
+    stealReplySchema,
+    { type: 'completed', requestId: 'r', outcome: 'accepted' },
+    'outcomes: expected array',
+  ],
+  [
+    'completed outcome without a task id',
+    stealReplySchema,
+    makeCompleted([{ outcome: 'accepted' } as never]),
+    'outcomes[0].taskId: expected string',
+  ],
+  [
+    'completed outcome for a bad task id',
+    stealReplySchema,
+    makeCompleted([{ taskId: 'abc', outcome: 'accepted' }]),
+    'outcomes[0].taskId: not a task id',
+  ],
+  [
+    'completed over the batch limit',
+    stealReplySchema,
+    makeCompleted(
+      completions(MAX_LEASES_PER_MESSAGE + 1).map((c) => ({ taskId: c.taskId, outcome: 'stale' as const })),
+    ),
+    'outcomes: Too big',
   ],
   ['request sent as a reply', stealReplySchema, makeStealRequest(), 'type: Invalid discriminator value'],
   ['submit of nothing', submitFrameSchema, { type: 'submit', requestId: 'r', tasks: [] }, 'tasks: Too small'],
