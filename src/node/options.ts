@@ -46,6 +46,12 @@ export interface TaskmeshNodeOptions {
   labels?: string[]
   /** Memory offered to tasks, MiB. @defaultValue total memory of the machine */
   memoryMb?: number
+  /**
+   * Speed factor of this node (1 = nominal): advertised in beacons, used in expected waits, and
+   * handed to handlers (`sleep` runs 1/speed as long) so simulations can mix fast and slow nodes.
+   * @defaultValue 1
+   */
+  speed?: number
   /** Handlers this node runs; else the built-ins plus `handlers`. */
   registry?: HandlerRegistry
   /** Operator handler modules (paths or URLs) loaded beside the built-ins. @defaultValue [] */
@@ -73,6 +79,7 @@ export type ResolvedNodeOptions = Required<
     | 'slots'
     | 'labels'
     | 'memoryMb'
+    | 'speed'
     | 'handlers'
     | 'queuePolicy'
     | 'leaseTtlMs'
@@ -90,6 +97,12 @@ function positiveInt(value: number, field: string): number {
   return value
 }
 
+function positiveNumber(value: number, field: string): number {
+  if (!Number.isFinite(value) || value <= 0)
+    throw new InvalidTaskError(`must be a positive number, got ${value}`, field)
+  return value
+}
+
 /** Fills in defaults and refuses impossible settings with an error naming the option. */
 export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptions {
   const labels = opts.labels ?? []
@@ -102,6 +115,7 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
     slots: positiveInt(opts.slots ?? availableParallelism(), 'slots'),
     labels,
     memoryMb: opts.memoryMb ?? Math.floor(totalmem() / 2 ** 20),
+    speed: positiveNumber(opts.speed ?? 1, 'speed'),
     handlers: opts.handlers ?? [],
     queuePolicy: opts.queuePolicy ?? DEFAULT_AGING,
     leaseTtlMs: positiveInt(opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, 'leaseTtlMs'),

@@ -10,28 +10,20 @@ import {
   resultSelector,
   signResultRecord,
 } from '../protocol/result-record.ts'
+import type { DhtReplicator } from './dht-replicator.ts'
 
-/** How long one DHT put or get may take before it is abandoned. */
+/** How long one DHT store or get may take before it is abandoned. */
 export const DHT_TIMEOUT_MS = 30_000
-/** DHT puts in flight at once per node. */
+/** DHT stores in flight at once per node. */
 export const DEFAULT_PUT_CONCURRENCY = 4
 /** Records kept in memory for fast reads (the DHT keeps them all). */
 export const DEFAULT_CACHE_SIZE = 20_000
-/** Attempts at storing one record before giving up (each with a fresh query). */
+/** Attempts at storing one record while no peer acknowledges it (each peer is already tried twice per attempt). */
 export const PUT_ATTEMPTS = 5
+/** Pause before another attempt at storing a record no peer acknowledged, in ms (times the attempt number). */
+export const PUT_RETRY_MS = 200
 
-/** How long a put waits for peers when the routing table is empty (the local store happens first). */
-export const LONE_PUT_MS = 1_000
-
-async function drain(events: AsyncIterable<unknown>): Promise<void> {
-  try {
-    for await (const _ of events) {
-      // nothing to do with the events
-    }
-  } catch {
-    // the record is in the local datastore already
-  }
-}
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
 
 interface Cached {
   record: ResultRecord
@@ -40,7 +32,10 @@ interface Cached {
 
 /** Options of {@link ResultStore}. */
 export interface ResultStoreOptions {
+  /** Reads records (`dht.get`, kad-dht's own lookup). */
   dht: SingleKadDHT
+  /** Stores records: the local copy and the closest peers' copies. */
+  replicator: DhtReplicator
   privateKey: PrivateKey
   /** @defaultValue DEFAULT_PUT_CONCURRENCY */
   putConcurrency?: number
@@ -70,7 +65,7 @@ export class ResultStore {
   async publish(record: ResultRecord): Promise<Uint8Array> {
     const value = await signResultRecord(record, this.opts.privateKey)
     this.remember(record, value)
-    if (!process.env.NOPUT) this.store(record.taskId, value)
+    this.store(record.taskId, value)
     return value
   }
 
@@ -190,22 +185,14 @@ export class ResultStore {
     const key = resultKey(taskId)
     void this.puts.add(async () => {
       for (let attempt = 1; attempt <= PUT_ATTEMPTS && !this.closed; attempt++) {
-        if (this.opts.dht.routingTable.size === 0) {
-          // Alone: the put stores the record locally, then would wait for peers forever.
-          await drain(this.opts.dht.put(key, value, { signal: AbortSignal.timeout(LONE_PUT_MS) }))
-          return
-        }
         try {
-          let sent = 0
-          for await (const event of this.opts.dht.put(key, value, {
-            signal: AbortSignal.timeout(DHT_TIMEOUT_MS),
-          })) {
-            if (event.name === 'PEER_RESPONSE') sent++
-          }
-          if (sent > 0 || attempt === PUT_ATTEMPTS) return
+          const acks = await this.opts.replicator.store(key, value, AbortSignal.timeout(DHT_TIMEOUT_MS))
+          // alone, the local copy is all there is to store
+          if (acks > 0 || this.opts.dht.routingTable.size === 0) return
         } catch (err) {
           if (attempt === PUT_ATTEMPTS || this.closed) this.opts.onError?.(err as Error, taskId)
         }
+        if (attempt < PUT_ATTEMPTS && !this.closed) await delay(PUT_RETRY_MS * attempt)
       }
     })
   }

@@ -17,6 +17,8 @@ export interface TaskRunnerOptions {
   executor: Executor
   slots: number
   self: string
+  /** The node's speed factor, handed to handlers. */
+  speed: number
   onDone(entry: RunEntry, outcome: RunOutcome): void
 }
 
@@ -69,6 +71,7 @@ export class TaskRunner {
         timeoutMs: task.spec.timeoutMs,
         attempt,
         dependencies: entry.dependencies,
+        speed: this.opts.speed,
         signal: controller.signal,
       })
       .then((outcome) => {

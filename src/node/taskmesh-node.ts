@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import type { RunOutcome } from '../executor/executor.ts'
 import { Executor } from '../executor/executor.ts'
@@ -32,6 +33,7 @@ import { parseTaskSpec, type TaskSpecInput } from '../task/spec.ts'
 import type { Task } from '../task/task.ts'
 import { taskId } from '../task/task-id.ts'
 import { Batcher } from './batcher.ts'
+import { DhtReplicator } from './dht-replicator.ts'
 import { MeshGossip } from './gossip.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p-factory.ts'
@@ -195,6 +197,7 @@ export class TaskmeshNode {
     opts: ResolvedNodeOptions,
     privateKey: PrivateKey,
     private readonly closeDatastore: () => Promise<void>,
+    private readonly replicator: DhtReplicator,
   ) {
     this.opts = opts
     this.peerId = libp2p.peerId.toString()
@@ -204,9 +207,10 @@ export class TaskmeshNode {
       executor,
       slots: opts.slots,
       self: this.peerId,
+      speed: opts.speed,
       onDone: (entry, outcome) => this.onAttemptDone(entry, outcome),
     })
-    this.resultStore = new ResultStore({ dht: libp2p.services.dht, privateKey })
+    this.resultStore = new ResultStore({ dht: libp2p.services.dht, replicator, privateKey })
     this.gossip = new MeshGossip(libp2p, {
       onAnnouncement: (from, msg) => this.onAnnouncement(from, msg),
       onBeacon: (from, msg) => this.onBeacon(from, msg),
@@ -234,6 +238,8 @@ export class TaskmeshNode {
       datastore = new LevelDatastore(join(opts.dataDir, 'datastore'))
       await datastore.open()
     }
+    // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
+    const recordStore = datastore ?? new MemoryDatastore()
     const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
     const executor = new Executor({ registry, pool: opts.pool })
     const libp2p = await createMeshLibp2p({
@@ -241,13 +247,23 @@ export class TaskmeshNode {
       listen: opts.listen,
       bootstrap: opts.bootstrap,
       transport: opts.transport,
-      datastore,
+      datastore: recordStore,
       swarmKey: opts.swarmKey,
       mdns: opts.mdns,
     })
-    const node = new TaskmeshNode(libp2p, registry, executor, true, opts, privateKey, async () => {
-      await datastore?.close()
-    })
+    const replicator = new DhtReplicator({ libp2p, datastore: recordStore })
+    const node = new TaskmeshNode(
+      libp2p,
+      registry,
+      executor,
+      true,
+      opts,
+      privateKey,
+      async () => {
+        await datastore?.close()
+      },
+      replicator,
+    )
     await node.start()
     return node
   }
@@ -478,7 +494,7 @@ export class TaskmeshNode {
     this.counters.executed++
     if (outcome.status === 'succeeded') {
       const ms = outcome.finishedAt - outcome.startedAt
-      this.estimator.observe(entry.task.spec.type, ms)
+      this.estimator.observe(entry.task.spec.type, ms * this.opts.speed) // nominal work, comparable across nodes
       this.meanTaskMs = 0.9 * this.meanTaskMs + 0.1 * ms
     }
     const held = this.leasedIn.get(id)
@@ -600,7 +616,7 @@ export class TaskmeshNode {
     if (this.queue.size >= this.runner.freeSlots + Math.ceil(prefetch / 2)) return
     const now = Date.now()
     const queuedWorkMs = this.myQueuedWorkMs(false)
-    const myWait = expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: 1 })
+    const myWait = expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed })
     const victim = chooseVictim({
       self: { offer: this.offer, expectedWaitMs: myWait },
       peers: this.peers.list(),
@@ -615,7 +631,7 @@ export class TaskmeshNode {
       queued: this.queue.size,
       queuedWorkMs,
       slots: this.opts.slots,
-      speed: 1,
+      speed: this.opts.speed,
       freeSlots: this.runner.freeSlots,
       prefetch,
     }
@@ -716,7 +732,7 @@ export class TaskmeshNode {
       queued: this.queue.stealableCount,
       queuedWorkMs: this.myQueuedWorkMs(true),
       slots: this.opts.slots,
-      speed: 1,
+      speed: this.opts.speed,
     }
     const n = Math.min(
       req.max,
@@ -872,11 +888,11 @@ export class TaskmeshNode {
       running: this.runner.runningCount,
       queued: this.queue.stealableCount,
       queuedWorkMs,
-      speed: 1,
+      speed: this.opts.speed,
       types: this.offer.types,
       labels: this.offer.labels,
       memoryMb: this.offer.memoryMb,
-      expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: 1 }),
+      expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed }),
       sentAt: Date.now(),
     }
   }
@@ -922,7 +938,7 @@ export class TaskmeshNode {
       stealable: this.queue.stealableCount,
       leasedOut: this.leases.size,
       leasedIn: this.leasedIn.size,
-      expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: 1 }),
+      expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed }),
       types: this.offer.types,
       labels: this.offer.labels,
       peers: this.peers.list().map((p) => ({
@@ -980,6 +996,7 @@ export class TaskmeshNode {
     for (const batch of this.pendingCompletions.values()) batch.flushNow()
     await Promise.race([this.resultStore.flush(), delay(STOP_FLUSH_MS)])
     this.resultStore.close()
+    this.replicator.stop()
     this.gossip.stop()
     await this.steal.stop().catch(() => undefined)
     await this.submitService.stop().catch(() => undefined)

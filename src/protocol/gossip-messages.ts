@@ -13,8 +13,6 @@ import {
   durationMsSchema,
   epochSchema,
   nameSchema,
-  peerIdSchema,
-  recordBase64Schema,
   taskIdSchema,
   taskSchema,
   taskStatusSchema,

@@ -10,7 +10,6 @@ import {
   type ResultNotice,
   resultNoticeSchema,
 } from './gossip-messages.ts'
-import { openResultRecord, recordFromBase64, resultKey } from './result-record.ts'
 
 /**
  * Decodes a task announcement (gossip payload).

@@ -74,7 +74,10 @@ async function drive(
   durations: number[],
 ): Promise<SimulationReport> {
   const totalSlots = nodes.reduce((sum, n) => sum + n.status().slots, 0)
-  const capacity = nodes.reduce((sum, n, i) => sum + n.status().slots * (config.speeds?.[i % config.speeds.length] ?? 1), 0)
+  const capacity = nodes.reduce(
+    (sum, n, i) => sum + n.status().slots * (config.speeds?.[i % config.speeds.length] ?? 1),
+    0,
+  )
   const pattern = config.submit ?? 'one-node'
   const latencies: number[] = []
   const records = new Map<string, ResultRecord>()

@@ -1,0 +1,112 @@
+import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from '../../src/policy/priority.ts'
+import type { TaskSpecInput } from '../../src/task/spec.ts'
+import {
+  atMost,
+  type BenchContext,
+  deadline,
+  type Figure,
+  figuresOf,
+  percentiles,
+  type Scenario,
+  sleep,
+  waitResults,
+} from './common.ts'
+
+const NODES = 2
+const SLOTS = 2
+const TASK_MS = 20
+/** Top-priority arrivals as a multiple of the mesh's capacity. */
+const OVERLOAD = 1.3
+/** One lowest-priority task every this many ms. */
+const LOW_EVERY_MS = 100
+const TICK_MS = 20
+
+interface PolicyRun {
+  lowWaits: number[]
+  highWaits: number[]
+  /** Tasks queued at the owner when the load stopped (the load did saturate if > 0). */
+  backlog: number
+}
+
+const spec = (priority: number): TaskSpecInput => ({ type: 'sleep', input: { ms: TASK_MS }, priority })
+
+/** Streams top-priority work at `OVERLOAD` × capacity plus a trickle of lowest-priority tasks for `loadMs`. */
+async function drive(owner: TaskmeshNode, loadMs: number, signal: AbortSignal): Promise<PolicyRun> {
+  const ratePerSec = (OVERLOAD * NODES * SLOTS * 1000) / TASK_MS
+  const lowIds: string[] = []
+  const highIds: string[] = []
+  const start = performance.now()
+  for (let elapsed = 0; elapsed < loadMs; elapsed = performance.now() - start) {
+    const high = Math.floor((elapsed / 1000) * ratePerSec) - highIds.length
+    const low = Math.floor(elapsed / LOW_EVERY_MS) + 1 - lowIds.length
+    const specs = [
+      ...Array.from({ length: high }, () => spec(1000)),
+      ...Array.from({ length: low }, () => spec(-1000)),
+    ]
+    if (specs.length > 0) {
+      const handles = await owner.submitMany(specs)
+      for (const h of handles) (h.task.spec.priority === 1000 ? highIds : lowIds).push(h.id)
+    }
+    await sleep(TICK_MS)
+  }
+  const backlog = owner.status().queued
+  const waitOf = (records: Awaited<ReturnType<typeof waitResults>>) =>
+    records.map((r) => r.startedAt - r.submittedAt)
+  const [lows, highs] = await Promise.all([
+    waitResults(owner, lowIds, signal),
+    waitResults(owner, highIds, signal),
+  ])
+  return { lowWaits: waitOf(lows), highWaits: waitOf(highs), backlog }
+}
+
+/**
+ * Lowest-priority waits (startedAt − submittedAt) under saturating top-priority load on a small
+ * mesh, the default aging policy against strict priority.
+ */
+export const priority: Scenario = {
+  name: 'priority',
+  timeoutMs: 120_000,
+  async run(ctx: BenchContext): Promise<Figure[]> {
+    const f = figuresOf(this.name)
+    const loadMs = ctx.quick ? 4_000 : 6_000
+    const runs = new Map<string, PolicyRun>()
+    for (const [name, policy] of [
+      ['aging', DEFAULT_AGING],
+      ['strict', STRICT_PRIORITY],
+    ] as Array<[string, QueuePolicy]>) {
+      ctx.log(`priority: ${name}, ${loadMs} ms of load`)
+      const nodes = await ctx.mesh({
+        nodes: NODES,
+        slots: SLOTS,
+        nodeOptions: () => ({ queuePolicy: policy }),
+      })
+      runs.set(name, await drive(nodes[0], loadMs, deadline(60_000, ctx.signal)))
+      await ctx.stop(nodes)
+    }
+    const aging = runs.get('aging')!
+    const strict = runs.get('strict')!
+    const al = percentiles(aging.lowWaits)
+    const sl = percentiles(strict.lowWaits)
+    const ah = percentiles(aging.highWaits)
+    const sh = percentiles(strict.highWaits)
+    const load = `${NODES} nodes × ${SLOTS} slots, ${TASK_MS} ms sleeps at ${OVERLOAD}× capacity for ${loadMs} ms, one priority −1000 task per ${LOW_EVERY_MS} ms`
+    return [
+      f('lowest-priority p99 wait, aging', al.p99, 'ms', {
+        target: atMost(5_000),
+        baseline: { figure: 'strict', value: sl.p99 },
+        note: load,
+      }),
+      f('lowest-priority p50 wait, aging', al.p50, 'ms', { note: `${aging.lowWaits.length} tasks` }),
+      f('lowest-priority p99 wait, strict', sl.p99, 'ms', {
+        note: 'starves until the top-priority stream ends',
+      }),
+      f('lowest-priority p50 wait, strict', sl.p50, 'ms'),
+      f('top-priority p99 wait, aging', ah.p99, 'ms', { baseline: { figure: 'strict', value: sh.p99 } }),
+      f('top-priority p99 wait, strict', sh.p99, 'ms'),
+      f('backlog when load stopped, aging / strict', aging.backlog, 'tasks', {
+        note: `strict ${strict.backlog}; > 0 means the load saturated the mesh`,
+      }),
+    ]
+  },
+}

@@ -1,0 +1,155 @@
+import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { seededRandom } from '../../src/simulation/random.ts'
+import {
+  atMost,
+  type BenchContext,
+  deadline,
+  exactly,
+  type Figure,
+  figuresOf,
+  percentiles,
+  type Scenario,
+  sleep,
+  waitResults,
+} from './common.ts'
+
+/**
+ * Idle → first steal: the thief T (1 slot) runs one task of its own (sleep 100–200 ms) while the
+ * victim V (1 slot) holds a queue of many 10 ms sleeps. The gap is T's first stolen task's
+ * `startedAt` minus its own task's `finishedAt`, both from result records (1 ms resolution).
+ */
+export const idleToFirstSteal: Scenario = {
+  name: 'idle→first steal',
+  timeoutMs: 120_000,
+  async run(ctx: BenchContext): Promise<Figure[]> {
+    const f = figuresOf(this.name)
+    const rounds = ctx.quick ? 20 : 40
+    const queueLength = 60
+    const random = seededRandom(7)
+    const [thief, victim] = await ctx.mesh({ nodes: 2, slots: [1, 1] })
+    const gaps: number[] = []
+    let roundsWithoutSteal = 0
+    let ownStolen = 0
+    let stolenTotal = 0
+    for (let round = 0; round < rounds; round++) {
+      const signal = deadline(30_000, ctx.signal)
+      const ownMs = 100 + Math.round(100 * random())
+      const own = await thief.submit({ type: 'sleep', input: { ms: ownMs } })
+      const queue = await victim.submitMany(
+        Array.from({ length: queueLength }, () => ({ type: 'sleep', input: { ms: 10 } })),
+      )
+      const ownRecord = await thief.waitResult(own.id, signal)
+      const records = await waitResults(
+        victim,
+        queue.map((h) => h.id),
+        signal,
+      )
+      if (ownRecord.executor !== thief.peerId) ownStolen++
+      const stolen = records.filter((r) => r.executor === thief.peerId)
+      stolenTotal += stolen.length
+      if (stolen.length === 0) {
+        roundsWithoutSteal++
+        continue
+      }
+      gaps.push(Math.min(...stolen.map((r) => r.startedAt)) - ownRecord.finishedAt)
+      await sleep(50) // let both nodes' beacons settle on "empty" before the next round
+    }
+    const { p50, p99 } = percentiles(gaps)
+    return [
+      f('idle→first steal p50', p50, 'ms', {
+        target: atMost(20),
+        note: `${gaps.length} rounds; record timestamps have 1 ms resolution`,
+      }),
+      f('idle→first steal p99', p99, 'ms', {
+        note: `min ${Math.min(...gaps)} ms, max ${Math.max(...gaps)} ms`,
+      }),
+      f('rounds without a steal', roundsWithoutSteal, 'rounds', {
+        target: exactly(0),
+        note: `${stolenTotal} of ${rounds * queueLength} queued tasks stolen in ${rounds} rounds`,
+      }),
+      f("thief's own task run elsewhere", ownStolen, 'rounds', { note: 'should be 0: it starts at once' }),
+    ]
+  },
+}
+
+/** Submits `count` tasks one after another at `node`, returning each submit→result time (ms). */
+async function sequential(
+  node: TaskmeshNode,
+  count: number,
+  signal: AbortSignal,
+  check: (executor: string) => void,
+  pauseMs = 0,
+): Promise<number[]> {
+  const times: number[] = []
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now()
+    const handle = await node.submit({ type: 'noop' })
+    const record = await handle.result(signal)
+    times.push(performance.now() - t0)
+    check(record.executor)
+    if (pauseMs > 0) await sleep(pauseMs)
+  }
+  return times
+}
+
+/**
+ * Submit → result at the submitter (`handle.result()`) of sequential no-ops: run locally, and one
+ * steal hop away (the owner's slots held by long sleeps, so an idle peer steals each no-op).
+ */
+export const latency: Scenario = {
+  name: 'latency',
+  timeoutMs: 120_000,
+  async run(ctx: BenchContext): Promise<Figure[]> {
+    const f = figuresOf(this.name)
+    const samples = ctx.quick ? 100 : 400
+    const warmup = 50
+    const [owner, peer] = await ctx.mesh({ nodes: 2, slots: 2 })
+    const signal = deadline(60_000, ctx.signal)
+
+    let remote = 0
+    await sequential(owner, warmup, signal, () => undefined)
+    const local = await sequential(owner, samples, signal, (e) => {
+      if (e !== owner.peerId) remote++
+    })
+
+    const blockers = await owner.submitMany(
+      Array.from({ length: owner.status().slots }, () => ({ type: 'sleep', input: { ms: 120_000 } })),
+    )
+    await sleep(50)
+    const st = owner.status()
+    if (st.running !== st.slots) throw new Error(`owner runs ${st.running} of ${st.slots} blockers`)
+    let notStolen = 0
+    const hopCheck = (e: string) => {
+      if (e !== peer.peerId) notStolen++
+    }
+    await sequential(owner, warmup, signal, () => undefined)
+    const hop = await sequential(owner, samples, signal, hopCheck)
+    const spaced = await sequential(owner, Math.ceil(samples / 2), signal, hopCheck, 50)
+    void blockers
+
+    const l = percentiles(local)
+    const h = percentiles(hop)
+    const s = percentiles(spaced)
+    return [
+      f('local p50', l.p50, 'ms', {
+        target: atMost(2),
+        note: `${samples} sequential no-ops after ${warmup} warm-up`,
+      }),
+      f('local p99', l.p99, 'ms', { target: atMost(9) }),
+      f('steal hop p50', h.p50, 'ms', {
+        target: atMost(5),
+        baseline: { figure: 'local p50', value: l.p50 },
+        note: 'back-to-back submissions',
+      }),
+      f('steal hop p99', h.p99, 'ms', { baseline: { figure: 'local p99', value: l.p99 } }),
+      f('steal hop p50, 50 ms apart', s.p50, 'ms', {
+        note: `${spaced.length} submissions, 50 ms idle between`,
+      }),
+      f('steal hop p99, 50 ms apart', s.p99, 'ms'),
+      f('no-ops not run where expected', remote + notStolen, 'tasks', {
+        target: exactly(0),
+        note: `${remote} local ones ran elsewhere, ${notStolen} hop ones ran at the owner`,
+      }),
+    ]
+  },
+}
