@@ -1,4 +1,5 @@
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { seededRandom } from '../../src/simulation/random.ts'
 import {
   atMost,
@@ -12,6 +13,9 @@ import {
   sleep,
   waitResults,
 } from './common.ts'
+
+/** Longest one latency sample may take before the scenario fails with a diagnosis. */
+const SAMPLE_TIMEOUT_MS = 5_000
 
 /**
  * Idle → first steal: the thief T (1 slot) runs one task of its own (sleep 100–200 ms) while the
@@ -72,11 +76,12 @@ export const idleToFirstSteal: Scenario = {
   },
 }
 
-/** Submits `count` tasks one after another at `node`, returning each submit→result time (ms). */
+/** Submits `count` no-ops one after another at `node`, returning each submit→result time (ms). */
 async function sequential(
+  what: string,
   node: TaskmeshNode,
   count: number,
-  signal: AbortSignal,
+  parent: AbortSignal,
   check: (executor: string) => void,
   pauseMs = 0,
 ): Promise<number[]> {
@@ -84,7 +89,17 @@ async function sequential(
   for (let i = 0; i < count; i++) {
     const t0 = performance.now()
     const handle = await node.submit({ type: 'noop' })
-    const record = await handle.result(signal)
+    let record: ResultRecord
+    try {
+      record = await handle.result(deadline(SAMPLE_TIMEOUT_MS, parent))
+    } catch (err) {
+      if (parent.aborted) throw err
+      const s = node.status()
+      throw new Error(
+        `${what} no-op #${i} (${handle.id}) had no result at its submitter after ${SAMPLE_TIMEOUT_MS} ms; ` +
+          `submitter running ${s.running}, queued ${s.queued}, leased out ${s.leasedOut}, counters ${JSON.stringify(s.counters)}`,
+      )
+    }
     times.push(performance.now() - t0)
     check(record.executor)
     if (pauseMs > 0) await sleep(pauseMs)
@@ -104,11 +119,11 @@ export const latency: Scenario = {
     const samples = ctx.quick ? 100 : 400
     const warmup = 50
     const [owner, peer] = await ctx.mesh({ nodes: 2, slots: 2 })
-    const signal = deadline(60_000, ctx.signal)
+    const signal = ctx.signal
 
     let remote = 0
-    await sequential(owner, warmup, signal, () => undefined)
-    const local = await sequential(owner, samples, signal, (e) => {
+    await sequential('local warm-up', owner, warmup, signal, () => undefined)
+    const local = await sequential('local', owner, samples, signal, (e) => {
       if (e !== owner.peerId) remote++
     })
 
@@ -122,9 +137,9 @@ export const latency: Scenario = {
     const hopCheck = (e: string) => {
       if (e !== peer.peerId) notStolen++
     }
-    await sequential(owner, warmup, signal, () => undefined)
-    const hop = await sequential(owner, samples, signal, hopCheck)
-    const spaced = await sequential(owner, Math.ceil(samples / 2), signal, hopCheck, 50)
+    await sequential('steal-hop warm-up', owner, warmup, signal, () => undefined)
+    const hop = await sequential('steal-hop', owner, samples, signal, hopCheck)
+    const spaced = await sequential('spaced steal-hop', owner, Math.ceil(samples / 2), signal, hopCheck, 50)
     void blockers
 
     const l = percentiles(local)

@@ -55,8 +55,17 @@ import { type RunEntry, TaskRunner } from './task-runner.ts'
 /** Records up to this size travel with the completion to the owner (larger ones: DHT only). */
 const COMPLETION_RECORD_BYTES = 64 * 1024
 
-/** Under load, result notices and completions go out at most once per this window (batched). */
-const BATCH_WINDOW_MS = 10
+/**
+ * Under load, completions to one owner go out at most once per this window (batched); a
+ * completion after a quiet spell goes out at once.
+ */
+const COMPLETION_WINDOW_MS = 20
+/**
+ * Under load, result notices go out at most once per this window. Owners learn of completions
+ * directly, so notices only serve other subscribers; each notice costs every peer a decrypt,
+ * decode and signature check, so they are batched harder.
+ */
+const NOTICE_WINDOW_MS = 100
 
 /** Longest a stopping node waits for its last results to reach the DHT. */
 const STOP_FLUSH_MS = 5_000
@@ -174,7 +183,7 @@ export class TaskmeshNode {
   private readonly offer: NodeOffer
   private readonly timers: NodeJS.Timeout[] = []
   private readonly peerWaiters = new Set<() => void>()
-  private readonly notices = new Batcher<ResultNotice['results'][number]>(BATCH_WINDOW_MS, (r) =>
+  private readonly notices = new Batcher<ResultNotice['results'][number]>(NOTICE_WINDOW_MS, (r) =>
     this.flushNotices(r),
   )
   private readonly pendingCompletions = new Map<string, Batcher<CompleteRequest['completions'][number]>>()
@@ -565,7 +574,10 @@ export class TaskmeshNode {
   private reportCompletion(owner: string, record: ResultRecord, value: Uint8Array): void {
     let batch = this.pendingCompletions.get(owner)
     if (batch === undefined) {
-      batch = new Batcher(BATCH_WINDOW_MS, (completions) => void this.flushCompletions(owner, completions))
+      batch = new Batcher(
+        COMPLETION_WINDOW_MS,
+        (completions) => void this.flushCompletions(owner, completions),
+      )
       this.pendingCompletions.set(owner, batch)
     }
     batch.add({
