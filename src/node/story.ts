@@ -1,0 +1,53 @@
+/** What happened to a task at one node, and when. */
+export interface StoryEvent {
+  /** Unix ms. */
+  at: number
+  /** e.g. `accepted`, `announced`, `granted`, `stolen`, `started`, `retried`, `finished`, `stored`. */
+  event: string
+  /** Facts of the event: peer ids, epochs, errors. */
+  detail?: Record<string, string | number | boolean>
+}
+
+/** Tasks whose story a node keeps (the oldest are forgotten first). */
+export const DEFAULT_STORY_TASKS = 10_000
+/** Events kept per task (the oldest are dropped first). */
+export const DEFAULT_STORY_EVENTS = 64
+
+/**
+ * A bounded decision log per task, like Dask's `story(key)`: every scheduling decision a node
+ * takes about a task, so `taskmesh story <id>` can tell why a task ran where and when.
+ */
+export class StoryLog {
+  private readonly stories = new Map<string, StoryEvent[]>()
+
+  constructor(
+    private readonly maxTasks = DEFAULT_STORY_TASKS,
+    private readonly maxEvents = DEFAULT_STORY_EVENTS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Appends an event to a task's story. */
+  record(taskId: string, event: string, detail?: StoryEvent['detail']): void {
+    let story = this.stories.get(taskId)
+    if (story === undefined) {
+      story = []
+      this.stories.set(taskId, story)
+      if (this.stories.size > this.maxTasks) {
+        const oldest = this.stories.keys().next().value
+        if (oldest !== undefined) this.stories.delete(oldest)
+      }
+    }
+    story.push(detail === undefined ? { at: this.now(), event } : { at: this.now(), event, detail })
+    if (story.length > this.maxEvents) story.shift()
+  }
+
+  /** A task's story, oldest first (empty when this node knows nothing of it). */
+  get(taskId: string): StoryEvent[] {
+    return [...(this.stories.get(taskId) ?? [])]
+  }
+
+  /** Tasks with a story here. */
+  get size(): number {
+    return this.stories.size
+  }
+}
