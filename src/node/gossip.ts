@@ -1,6 +1,12 @@
 import type { Message } from '@libp2p/gossipsub'
 import { encodeMessage } from '../protocol/codec.ts'
-import { CAPACITY_TOPIC, RESULTS_TOPIC, TASKS_TOPIC } from '../protocol/constants.ts'
+import {
+  CAPACITY_TOPIC,
+  MAX_ANNOUNCEMENT_BYTES,
+  MAX_NOTICES_PER_MESSAGE,
+  RESULTS_TOPIC,
+  TASKS_TOPIC,
+} from '../protocol/constants.ts'
 import {
   decodeAnnouncement,
   decodeBeacon,
@@ -10,6 +16,7 @@ import {
   validateResultNotice,
 } from '../protocol/gossip-validators.ts'
 import type { Announcement, Beacon, ResultNotice } from '../protocol/messages.ts'
+import type { Task } from '../task/task.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
 /** What the node does with each kind of (already validated) gossip. */
@@ -71,6 +78,30 @@ export class MeshGossip {
 
   async publishNotice(msg: ResultNotice): Promise<void> {
     await this.publish(RESULTS_TOPIC, msg)
+  }
+
+  /** Announces tasks in as few messages as fit (at most 1000 tasks, under the size limit, each). */
+  async announceTasks(tasks: Task[]): Promise<void> {
+    let batch: Task[] = []
+    let bytes = 0
+    for (const task of tasks) {
+      const size = Buffer.byteLength(JSON.stringify(task))
+      if (batch.length > 0 && (batch.length >= 1000 || bytes + size > MAX_ANNOUNCEMENT_BYTES - 1024)) {
+        await this.publishAnnouncement({ v: 1, tasks: batch })
+        batch = []
+        bytes = 0
+      }
+      batch.push(task)
+      bytes += size
+    }
+    if (batch.length > 0) await this.publishAnnouncement({ v: 1, tasks: batch })
+  }
+
+  /** Gossips results in as few notices as fit (one signature, one verify per peer, each). */
+  publishNotices(results: ResultNotice['results']): void {
+    for (let i = 0; i < results.length; i += MAX_NOTICES_PER_MESSAGE) {
+      void this.publishNotice({ v: 1, results: results.slice(i, i + MAX_NOTICES_PER_MESSAGE) })
+    }
   }
 
   private async publish(topic: string, msg: unknown): Promise<void> {

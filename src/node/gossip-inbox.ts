@@ -1,0 +1,81 @@
+import type { Announcement, Beacon, ResultNotice } from '../protocol/messages.ts'
+import { openResultRecord, resultKey } from '../protocol/result-record.ts'
+import type { Task } from '../task/task.ts'
+import type { GossipHandlers } from './gossip.ts'
+import type { MeshLibp2p } from './libp2p-factory.ts'
+import { DEFAULT_ANNOUNCED_MEMORY } from './options.ts'
+import type { PeerView } from './peer-view.ts'
+import type { ResultStore } from './result-store.ts'
+import { requestResultFrom } from './submit-service.ts'
+
+/** Options of {@link GossipInbox}. */
+export interface GossipInboxOptions {
+  /** This node's peer id (its own beacons are ignored). */
+  self: string
+  /** Dials executors for the records they stored. */
+  libp2p: MeshLibp2p
+  /** Takes the peers' capacity beacons. */
+  peers: Pick<PeerView, 'update'>
+  /** Where fetched records go, and who waits for which result. */
+  results: ResultStore
+  /** A peer's beacon was news (a new peer, or a newer beacon). */
+  onPeerBeacon(from: string, beacon: Beacon): void
+  /** A peer says it stored the result of a task under `epoch`. */
+  onResultStored(from: string, taskId: string, epoch: number): void
+}
+
+/**
+ * What this node makes of validated gossip: remembers announced tasks, records the peers'
+ * capacity beacons, and fetches the results someone here waits for as notices announce them.
+ */
+export class GossipInbox implements GossipHandlers {
+  private readonly announced = new Map<string, Task>()
+
+  constructor(private readonly opts: GossipInboxOptions) {}
+
+  onAnnouncement(_from: string, msg: Announcement): void {
+    for (const task of msg.tasks) {
+      if (this.opts.results.cached(task.id) !== undefined) continue
+      this.announced.set(task.id, task)
+      if (this.announced.size > DEFAULT_ANNOUNCED_MEMORY) {
+        const oldest = this.announced.keys().next().value
+        if (oldest !== undefined) this.announced.delete(oldest)
+      }
+    }
+  }
+
+  onBeacon(from: string, msg: Beacon): void {
+    if (from === this.opts.self) return
+    if (!this.opts.peers.update(from, msg, Date.now())) return
+    this.opts.onPeerBeacon(from, msg)
+  }
+
+  /**
+   * A peer stored results. Owners treat a notice from the lease holder as its completion (in
+   * case the completion itself is lost); a node where someone waits for one of the tasks fetches
+   * the record from the executor (or, failing that, from the DHT).
+   */
+  onResultNotice(from: string, msg: ResultNotice): void {
+    const { results } = this.opts
+    for (const { taskId, epoch } of msg.results) {
+      this.announced.delete(taskId)
+      this.opts.onResultStored(from, taskId, epoch)
+      if (results.isAwaited(taskId) && results.cached(taskId) === undefined) {
+        void this.fetchResult(from, taskId)
+      }
+    }
+  }
+
+  private async fetchResult(executor: string, taskId: string): Promise<void> {
+    try {
+      const value = await requestResultFrom(this.opts.libp2p, executor, taskId)
+      if (value !== undefined) {
+        this.opts.results.accept(await openResultRecord(value, resultKey(taskId)), value)
+        return
+      }
+    } catch {
+      // the executor is gone or refused: the DHT has the record
+    }
+    await this.opts.results.get(taskId).catch(() => undefined)
+  }
+}

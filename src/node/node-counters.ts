@@ -1,0 +1,27 @@
+/** Counters a node keeps about its own work. */
+export interface NodeCounters {
+  accepted: number
+  executed: number
+  retried: number
+  stealRequests: number
+  stealsGranted: number
+  tasksStolen: number
+  tasksGranted: number
+  leasesExpired: number
+  staleCompletions: number
+}
+
+/** Counters of a node that has done nothing yet. */
+export function createNodeCounters(): NodeCounters {
+  return {
+    accepted: 0,
+    executed: 0,
+    retried: 0,
+    stealRequests: 0,
+    stealsGranted: 0,
+    tasksStolen: 0,
+    tasksGranted: 0,
+    leasesExpired: 0,
+    staleCompletions: 0,
+  }
+}

@@ -1,0 +1,27 @@
+import type { NodeCounters } from './node-counters.ts'
+
+/** A snapshot of a node for `taskmesh status`. */
+export interface NodeStatus {
+  peerId: string
+  addresses: string[]
+  slots: number
+  running: number
+  queued: number
+  stealable: number
+  leasedOut: number
+  leasedIn: number
+  expectedWaitMs: number
+  types: string[]
+  labels: string[]
+  peers: Array<{
+    peerId: string
+    slots: number
+    running: number
+    queued: number
+    expectedWaitMs: number
+    types: string[]
+    labels: string[]
+    ageMs: number
+  }>
+  counters: NodeCounters
+}

@@ -1,0 +1,18 @@
+import type { ResultRecord } from '../protocol/result-record.ts'
+import type { Task } from '../task/task.ts'
+
+/** Options of one submission. */
+export interface SubmitOptions {
+  /** Who asked (peer id or client name). @defaultValue this node's peer id */
+  submitter?: string
+  /** Called once with the result record when it lands. */
+  onResult?: (record: ResultRecord) => void
+}
+
+/** A submitted task: its id at once, its result when it lands. */
+export interface TaskHandle {
+  id: string
+  task: Task
+  /** Resolves with the result record (waits for the result notice, or the local run). */
+  result(signal?: AbortSignal): Promise<ResultRecord>
+}
