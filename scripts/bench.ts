@@ -9,12 +9,13 @@
  * rest still run; the exit code is 1 when any scenario errored (a missed target is not an error).
  */
 import '../src/polyfill.ts'
-import { availableParallelism } from 'node:os'
+import { setMaxListeners } from 'node:events'
+import { availableParallelism, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { type BenchContext, type Figure, MeshTracker, type Scenario } from './bench/common.ts'
 import { constraints } from './bench/constraints.ts'
 import { priority } from './bench/priority.ts'
-import { type BenchReport, formatTable, type ScenarioError } from './bench/report.ts'
+import { type BenchReport, formatTable, gitState, type ScenarioError } from './bench/report.ts'
 import { heterogeneous, skewed } from './bench/simulations.ts'
 import { idleToFirstSteal, latency } from './bench/steal-latency.ts'
 import { throughput } from './bench/throughput.ts'
@@ -51,11 +52,17 @@ const log = (message: string) => process.stderr.write(`${message}\n`)
 async function runOne(scenario: Scenario, quick: boolean): Promise<Figure[]> {
   const tracker = new MeshTracker()
   const controller = new AbortController()
+  setMaxListeners(Number.POSITIVE_INFINITY, controller.signal)
   const ctx: BenchContext = {
     quick,
     signal: controller.signal,
     log: (m) => log(`  ${m}`),
-    mesh: (opts) => tracker.start(opts),
+    mesh: async (opts) => {
+      const t0 = performance.now()
+      const nodes = await tracker.start(opts)
+      log(`  (${opts.nodes}-node mesh up in ${((performance.now() - t0) / 1000).toFixed(1)} s)`)
+      return nodes
+    },
     stop: (nodes) => tracker.stop(nodes),
   }
   let timer: NodeJS.Timeout | undefined
@@ -95,6 +102,8 @@ async function main(): Promise<number> {
     durationMs: 0,
     node: process.version,
     cpus: availableParallelism(),
+    git: gitState(),
+    loadavg: { start: loadavg()[0], end: 0 },
     scenarios: [],
     figures: [],
     errors: [],
@@ -126,6 +135,7 @@ async function main(): Promise<number> {
   }
   current = ''
   report.durationMs = performance.now() - started
+  report.loadavg.end = loadavg()[0]
   report.summary = {
     figures: report.figures.length,
     pass: report.figures.filter((f) => f.pass === true).length,

@@ -107,12 +107,29 @@ export function percentiles(values: number[]): { p50: number; p99: number } {
   return { p50: quantile(values, 0.5), p99: quantile(values, 0.99) }
 }
 
-/** A timeout signal meant to be shared by many waits (no max-listeners warning). */
+/**
+ * A signal that aborts after `ms` or with `parent`, meant to be shared by many waits (no
+ * max-listeners warning). Built on a timer rather than `AbortSignal.any([parent,
+ * AbortSignal.timeout(ms)])`: Node 20 holds the sources of `any` weakly, so an unreferenced
+ * timeout signal can be collected and the composite then never aborts.
+ */
 export function deadline(ms: number, parent?: AbortSignal): AbortSignal {
-  const signal =
-    parent === undefined ? AbortSignal.timeout(ms) : AbortSignal.any([parent, AbortSignal.timeout(ms)])
-  setMaxListeners(Number.POSITIVE_INFINITY, signal)
-  return signal
+  const controller = new AbortController()
+  setMaxListeners(Number.POSITIVE_INFINITY, controller.signal)
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError')),
+    ms,
+  )
+  const onParent = () => {
+    clearTimeout(timer)
+    controller.abort(parent?.reason)
+  }
+  if (parent?.aborted) onParent()
+  else parent?.addEventListener('abort', onParent, { once: true })
+  controller.signal.addEventListener('abort', () => parent?.removeEventListener('abort', onParent), {
+    once: true,
+  })
+  return controller.signal
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -131,18 +148,36 @@ export async function countInDht(node: TaskmeshNode, ids: string[], concurrency 
   return found
 }
 
+/** The results of `ids` that reached `node` before `signal` aborted, and how many did not. */
+export async function collectResults(
+  node: TaskmeshNode,
+  ids: string[],
+  signal: AbortSignal,
+): Promise<{ records: ResultRecord[]; missing: string[] }> {
+  const settled = await Promise.allSettled(ids.map((id) => node.waitResult(id, signal)))
+  const records: ResultRecord[] = []
+  const missing: string[] = []
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled') records.push(s.value)
+    else missing.push(ids[i])
+  })
+  return { records, missing }
+}
+
 /** Waits for every id's result at `node`; rejects naming how many are missing when `signal` aborts. */
 export async function waitResults(
   node: TaskmeshNode,
   ids: string[],
   signal: AbortSignal,
 ): Promise<ResultRecord[]> {
-  const settled = await Promise.allSettled(ids.map((id) => node.waitResult(id, signal)))
-  const missing = settled.filter((s) => s.status === 'rejected').length
-  if (missing > 0) {
-    throw new Error(`${missing} of ${ids.length} results never reached their submitter ${short(node.peerId)}`)
+  const { records, missing } = await collectResults(node, ids, signal)
+  if (missing.length > 0) {
+    throw new Error(
+      `${missing.length} of ${ids.length} results never reached their submitter ${short(node.peerId)} ` +
+        `(first: ${missing[0]})`,
+    )
   }
-  return settled.map((s) => (s as PromiseFulfilledResult<ResultRecord>).value)
+  return records
 }
 
 /** The last characters of a peer id, for messages. */

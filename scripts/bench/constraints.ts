@@ -1,16 +1,21 @@
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import type { TaskSpecInput } from '../../src/task/spec.ts'
 import {
   type BenchContext,
+  collectResults,
   deadline,
   exactly,
   type Figure,
   figuresOf,
   type Scenario,
-  waitResults,
 } from './common.ts'
 
 const LABELS = [[], ['gpu'], []]
+/** How long the scenario waits for results before counting the rest as stranded, in ms. */
+const WAIT_MS = 10_000
+
+/** Tasks submitted with (`needy`) or without labels. */
+const countOf = (results: Array<{ labels: string[]; ids: string[] }>, needy: boolean) =>
+  results.filter((r) => r.labels.length > 0 === needy).reduce((s, r) => s + r.ids.length, 0)
 
 const task = (labels: string[]): TaskSpecInput => ({
   type: 'sleep',
@@ -39,31 +44,35 @@ export const constraints: Scenario = {
       [1, [], n(200)],
       [2, [], n(100)],
     ]
-    const signal = deadline(90_000, ctx.signal)
+    // the whole workload takes about a second; what has no result by then is stranded
+    const signal = deadline(WAIT_MS, ctx.signal)
+    ctx.log('constraints: submitting')
     const submitted = await Promise.all(
       plan.map(async ([at, labels, count]) => {
         const handles = await nodes[at].submitMany(Array.from({ length: count }, () => task(labels)))
         return { at, labels, ids: handles.map((h) => h.id) }
       }),
     )
+    ctx.log('constraints: waiting for results')
     const results = await Promise.all(
-      submitted.map(async (s) => ({ ...s, records: await waitResults(nodes[s.at], s.ids, signal) })),
+      submitted.map(async (s) => ({ ...s, ...(await collectResults(nodes[s.at], s.ids, signal)) })),
     )
     let violations = 0
     let attemptViolations = 0
-    let needing = 0
     let failed = 0
+    const stranded: string[] = []
     const lacks = (executor: string, needed: string[]) =>
       needed.some((l) => !(labelsOf.get(executor) ?? []).includes(l))
-    for (const { labels, records } of results) {
-      for (const r of records as ResultRecord[]) {
-        if (labels.length > 0) needing++
+    for (const { at, labels, records, missing } of results) {
+      for (const id of missing) stranded.push(`${id} (needs [${labels.join(',')}], owner: node ${at})`)
+      for (const r of records) {
         if (r.status !== 'succeeded') failed++
         if (lacks(r.executor, labels)) violations++
         attemptViolations += r.attempts.filter((a) => lacks(a.executor, labels)).length
       }
     }
     const executed = nodes.map((node) => node.status().counters.executed)
+    const needing = countOf(results, true)
     return [
       f('executor lacks a needed label', violations, 'tasks', {
         target: exactly(0),
@@ -71,6 +80,13 @@ export const constraints: Scenario = {
       }),
       f('attempts on a node lacking a label', attemptViolations, 'attempts', { target: exactly(0) }),
       f('tasks failed', failed, 'tasks', { target: exactly(0) }),
+      f('tasks without a result', stranded.length, 'tasks', {
+        target: exactly(0),
+        note:
+          stranded.length === 0
+            ? `all ${needing + countOf(results, false)} results back within ${WAIT_MS / 1000} s`
+            : `no result after ${WAIT_MS / 1000} s, e.g. ${stranded[0]}`,
+      }),
     ]
   },
 }

@@ -1,5 +1,6 @@
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from '../../src/policy/priority.ts'
+import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import type { TaskSpecInput } from '../../src/task/spec.ts'
 import {
   atMost,
@@ -24,40 +25,58 @@ const TICK_MS = 20
 
 interface PolicyRun {
   lowWaits: number[]
+  /** Waits of the lowest-priority tasks a node other than their owner ran (stolen). */
+  lowStolenWaits: number[]
+  /** Waits of the lowest-priority tasks their owner ran. */
+  lowOwnWaits: number[]
   highWaits: number[]
-  /** Tasks queued at the owner when the load stopped (the load did saturate if > 0). */
+  /** Tasks queued on all nodes when the load stopped (the load did saturate if > 0). */
   backlog: number
 }
 
+const formatMs = (ms: number) => (Number.isNaN(ms) ? 'n/a' : `${Math.round(ms)} ms`)
+
 const spec = (priority: number): TaskSpecInput => ({ type: 'sleep', input: { ms: TASK_MS }, priority })
 
-/** Streams top-priority work at `OVERLOAD` × capacity plus a trickle of lowest-priority tasks for `loadMs`. */
-async function drive(owner: TaskmeshNode, loadMs: number, signal: AbortSignal): Promise<PolicyRun> {
+/**
+ * Streams top-priority work at `OVERLOAD` × the mesh's capacity plus a trickle of lowest-priority
+ * tasks for `loadMs`, each tick's batch at the next node in turn (every node's queue saturates).
+ */
+async function drive(nodes: TaskmeshNode[], loadMs: number, signal: AbortSignal): Promise<PolicyRun> {
   const ratePerSec = (OVERLOAD * NODES * SLOTS * 1000) / TASK_MS
-  const lowIds: string[] = []
-  const highIds: string[] = []
+  const low = nodes.map(() => [] as string[])
+  const high = nodes.map(() => [] as string[])
+  let highCount = 0
+  let lowCount = 0
   const start = performance.now()
-  for (let elapsed = 0; elapsed < loadMs; elapsed = performance.now() - start) {
-    const high = Math.floor((elapsed / 1000) * ratePerSec) - highIds.length
-    const low = Math.floor(elapsed / LOW_EVERY_MS) + 1 - lowIds.length
+  for (let elapsed = 0, tick = 0; elapsed < loadMs; elapsed = performance.now() - start, tick++) {
+    const highDue = Math.floor((elapsed / 1000) * ratePerSec) - highCount
+    const lowDue = Math.floor(elapsed / LOW_EVERY_MS) + 1 - lowCount
+    const at = tick % nodes.length
     const specs = [
-      ...Array.from({ length: high }, () => spec(1000)),
-      ...Array.from({ length: low }, () => spec(-1000)),
+      ...Array.from({ length: highDue }, () => spec(1000)),
+      ...Array.from({ length: lowDue }, () => spec(-1000)),
     ]
     if (specs.length > 0) {
-      const handles = await owner.submitMany(specs)
-      for (const h of handles) (h.task.spec.priority === 1000 ? highIds : lowIds).push(h.id)
+      const handles = await nodes[at].submitMany(specs)
+      for (const h of handles) (h.task.spec.priority === 1000 ? high : low)[at].push(h.id)
+      highCount += highDue
+      lowCount += lowDue
     }
     await sleep(TICK_MS)
   }
-  const backlog = owner.status().queued
-  const waitOf = (records: Awaited<ReturnType<typeof waitResults>>) =>
-    records.map((r) => r.startedAt - r.submittedAt)
-  const [lows, highs] = await Promise.all([
-    waitResults(owner, lowIds, signal),
-    waitResults(owner, highIds, signal),
-  ])
-  return { lowWaits: waitOf(lows), highWaits: waitOf(highs), backlog }
+  const backlog = nodes.reduce((sum, n) => sum + n.status().queued, 0)
+  const records = async (ids: string[][]) =>
+    (await Promise.all(nodes.map((n, i) => waitResults(n, ids[i], signal)))).flat()
+  const [lows, highs] = await Promise.all([records(low), records(high)])
+  const wait = (r: ResultRecord) => r.startedAt - r.submittedAt
+  return {
+    lowWaits: lows.map(wait),
+    lowStolenWaits: lows.filter((r) => r.executor !== r.owner).map(wait),
+    lowOwnWaits: lows.filter((r) => r.executor === r.owner).map(wait),
+    highWaits: highs.map(wait),
+    backlog,
+  }
 }
 
 /**
@@ -81,7 +100,7 @@ export const priority: Scenario = {
         slots: SLOTS,
         nodeOptions: () => ({ queuePolicy: policy }),
       })
-      runs.set(name, await drive(nodes[0], loadMs, deadline(60_000, ctx.signal)))
+      runs.set(name, await drive(nodes, loadMs, deadline(60_000, ctx.signal)))
       await ctx.stop(nodes)
     }
     const aging = runs.get('aging')!
@@ -90,7 +109,7 @@ export const priority: Scenario = {
     const sl = percentiles(strict.lowWaits)
     const ah = percentiles(aging.highWaits)
     const sh = percentiles(strict.highWaits)
-    const load = `${NODES} nodes × ${SLOTS} slots, ${TASK_MS} ms sleeps at ${OVERLOAD}× capacity for ${loadMs} ms, one priority −1000 task per ${LOW_EVERY_MS} ms`
+    const load = `${NODES} nodes × ${SLOTS} slots, ${TASK_MS} ms sleeps at ${OVERLOAD}× capacity for ${loadMs} ms, one priority −1000 task per ${LOW_EVERY_MS} ms, batches to each node in turn`
     return [
       f('lowest-priority p99 wait, aging', al.p99, 'ms', {
         target: atMost(5_000),
@@ -98,6 +117,9 @@ export const priority: Scenario = {
         note: load,
       }),
       f('lowest-priority p50 wait, aging', al.p50, 'ms', { note: `${aging.lowWaits.length} tasks` }),
+      f('lowest-priority p99 wait of stolen ones, aging', percentiles(aging.lowStolenWaits).p99, 'ms', {
+        note: `${aging.lowStolenWaits.length} of ${aging.lowWaits.length} ran at a thief; p99 of those run by their owner ${formatMs(percentiles(aging.lowOwnWaits).p99)}`,
+      }),
       f('lowest-priority p99 wait, strict', sl.p99, 'ms', {
         note: 'starves until the top-priority stream ends',
       }),

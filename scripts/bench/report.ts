@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import type { Figure } from './common.ts'
 
 /** A scenario that threw (or ran out of time) instead of producing figures. */
@@ -13,10 +14,28 @@ export interface BenchReport {
   durationMs: number
   node: string
   cpus: number
+  /** The commit measured, and whether the working tree differed from it. */
+  git: { commit: string | null; dirty: boolean | null }
+  /** 1-minute load average at the start and the end: other processes on the machine skew every figure. */
+  loadavg: { start: number; end: number }
   scenarios: Array<{ scenario: string; durationMs: number; ok: boolean }>
   figures: Figure[]
   errors: ScenarioError[]
   summary: { figures: number; pass: number; miss: number; errors: number }
+}
+
+/** The commit checked out here and whether the tree has uncommitted changes (null when git is unavailable). */
+export function gitState(): BenchReport['git'] {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  try {
+    return {
+      commit: git('rev-parse', '--short', 'HEAD').trim(),
+      dirty: git('status', '--porcelain').trim() !== '',
+    }
+  } catch {
+    return { commit: null, dirty: null }
+  }
 }
 
 /** A number in a width that suits its size. */
@@ -81,7 +100,8 @@ export function formatTable(report: BenchReport): string {
   out.push(
     '',
     `${s.figures} figures: ${s.pass} pass, ${s.miss} miss; ${s.errors} scenario error(s); ` +
-      `${(report.durationMs / 1000).toFixed(1)} s${report.quick ? ' (--quick)' : ''}`,
+      `${(report.durationMs / 1000).toFixed(1)} s${report.quick ? ' (--quick)' : ''}; ` +
+      `load ${report.loadavg.start.toFixed(1)}→${report.loadavg.end.toFixed(1)} on ${report.cpus} cpus; node ${report.node}, commit ${report.git.commit ?? '?'}${report.git.dirty ? ' + uncommitted changes' : ''}`,
   )
   return out.join('\n')
 }

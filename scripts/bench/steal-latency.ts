@@ -4,6 +4,7 @@ import { seededRandom } from '../../src/simulation/random.ts'
 import {
   atMost,
   type BenchContext,
+  collectResults,
   deadline,
   exactly,
   type Figure,
@@ -27,7 +28,7 @@ export const idleToFirstSteal: Scenario = {
   timeoutMs: 120_000,
   async run(ctx: BenchContext): Promise<Figure[]> {
     const f = figuresOf(this.name)
-    const rounds = ctx.quick ? 20 : 40
+    const rounds = ctx.quick ? 20 : 30
     const queueLength = 60
     const random = seededRandom(7)
     const [thief, victim] = await ctx.mesh({ nodes: 2, slots: [1, 1] })
@@ -62,7 +63,7 @@ export const idleToFirstSteal: Scenario = {
     return [
       f('idle→first steal p50', p50, 'ms', {
         target: atMost(20),
-        note: `${gaps.length} rounds; record timestamps have 1 ms resolution`,
+        note: `${gaps.length} rounds; 1 ms resolution (record timestamps); T prefetches while busy`,
       }),
       f('idle→first steal p99', p99, 'ms', {
         note: `min ${Math.min(...gaps)} ms, max ${Math.max(...gaps)} ms`,
@@ -107,9 +108,24 @@ async function sequential(
   return times
 }
 
+/** Fills every slot of `node` with a long sleep (cancelled when the node stops). */
+async function block(node: TaskmeshNode): Promise<void> {
+  const slots = node.status().slots
+  await node.submitMany(Array.from({ length: slots }, () => ({ type: 'sleep', input: { ms: 120_000 } })))
+  await sleep(50)
+  const st = node.status()
+  if (st.running !== st.slots) throw new Error(`node runs ${st.running} of ${st.slots} blockers`)
+}
+
+/** No-ops submitted behind busy slots at a node that has run no-ops itself. */
+const STRAND_PROBES = 3
+const STRAND_WAIT_MS = 5_000
+
 /**
- * Submit → result at the submitter (`handle.result()`) of sequential no-ops: run locally, and one
- * steal hop away (the owner's slots held by long sleeps, so an idle peer steals each no-op).
+ * Submit → result at the submitter (`handle.result()`) of sequential no-ops, on 3 nodes: run
+ * locally at A; one steal hop away at B, whose slots are held by long sleeps, so idle A or C steals
+ * each no-op. Then A's slots are blocked too and a few no-ops queued there: A has seen no-ops run
+ * in 0 ms, which is how it is told whether they are worth stealing.
  */
 export const latency: Scenario = {
   name: 'latency',
@@ -118,29 +134,30 @@ export const latency: Scenario = {
     const f = figuresOf(this.name)
     const samples = ctx.quick ? 100 : 400
     const warmup = 50
-    const [owner, peer] = await ctx.mesh({ nodes: 2, slots: 2 })
+    const [a, b] = await ctx.mesh({ nodes: 3, slots: 2 })
     const signal = ctx.signal
 
-    let remote = 0
-    await sequential('local warm-up', owner, warmup, signal, () => undefined)
-    const local = await sequential('local', owner, samples, signal, (e) => {
-      if (e !== owner.peerId) remote++
+    let misplaced = 0
+    await sequential('local warm-up', a, warmup, signal, () => undefined)
+    const local = await sequential('local', a, samples, signal, (e) => {
+      if (e !== a.peerId) misplaced++
     })
 
-    const blockers = await owner.submitMany(
-      Array.from({ length: owner.status().slots }, () => ({ type: 'sleep', input: { ms: 120_000 } })),
-    )
-    await sleep(50)
-    const st = owner.status()
-    if (st.running !== st.slots) throw new Error(`owner runs ${st.running} of ${st.slots} blockers`)
-    let notStolen = 0
+    await block(b)
     const hopCheck = (e: string) => {
-      if (e !== peer.peerId) notStolen++
+      if (e === b.peerId) misplaced++
     }
-    await sequential('steal-hop warm-up', owner, warmup, signal, () => undefined)
-    const hop = await sequential('steal-hop', owner, samples, signal, hopCheck)
-    const spaced = await sequential('spaced steal-hop', owner, Math.ceil(samples / 2), signal, hopCheck, 50)
-    void blockers
+    await sequential('steal-hop warm-up', b, warmup, signal, () => undefined)
+    const hop = await sequential('steal-hop', b, samples, signal, hopCheck)
+    const spaced = await sequential('spaced steal-hop', b, Math.ceil(samples / 4), signal, hopCheck, 50)
+
+    await block(a)
+    const probes = await a.submitMany(Array.from({ length: STRAND_PROBES }, () => ({ type: 'noop' })))
+    const { missing } = await collectResults(
+      a,
+      probes.map((p) => p.id),
+      deadline(STRAND_WAIT_MS, signal),
+    )
 
     const l = percentiles(local)
     const h = percentiles(hop)
@@ -161,9 +178,13 @@ export const latency: Scenario = {
         note: `${spaced.length} submissions, 50 ms idle between`,
       }),
       f('steal hop p99, 50 ms apart', s.p99, 'ms'),
-      f('no-ops not run where expected', remote + notStolen, 'tasks', {
+      f('no-ops not run where expected', misplaced, 'tasks', {
         target: exactly(0),
-        note: `${remote} local ones ran elsewhere, ${notStolen} hop ones ran at the owner`,
+        note: 'local ones elsewhere, or hop ones at the blocked owner',
+      }),
+      f('no-ops stranded behind busy slots', missing.length, 'tasks', {
+        target: exactly(0),
+        note: `${STRAND_PROBES} no-ops queued at a blocked node that has run no-ops, 2 idle peers; no result within ${STRAND_WAIT_MS / 1000} s`,
       }),
     ]
   },

@@ -2,6 +2,9 @@ import type { Executor, RunOutcome } from '../executor/executor.ts'
 import type { Json } from '../task/spec.ts'
 import type { AttemptRecord, Task } from '../task/task.ts'
 
+/** The least work any task is counted as, ms (a no-op still takes a turn of a slot). */
+export const MIN_TASK_MS = 1
+
 /** A task this node is about to run or runs, with the lease epoch it runs under. */
 export interface RunEntry {
   task: Task
@@ -14,7 +17,7 @@ export interface RunEntry {
 
 /** Options of {@link TaskRunner}. */
 export interface TaskRunnerOptions {
-  executor: Executor
+  executor: Pick<Executor, 'run'>
   slots: number
   self: string
   /** The node's speed factor, handed to handlers. */
@@ -27,7 +30,7 @@ export interface TaskRunnerOptions {
  * records the attempt, and reports the outcome. Cancellation aborts the handler's signal.
  */
 export class TaskRunner {
-  private readonly running = new Map<string, { entry: RunEntry; controller: AbortController }>()
+  private readonly running = new Map<string, { entry: RunEntry; controller: AbortController; startedAt: number }>()
   private used = 0
 
   constructor(private readonly opts: TaskRunnerOptions) {}
@@ -60,7 +63,7 @@ export class TaskRunner {
   start(entry: RunEntry): void {
     const { task } = entry
     const controller = new AbortController()
-    this.running.set(task.id, { entry, controller })
+    this.running.set(task.id, { entry, controller, startedAt: Date.now() })
     this.used += task.spec.resources.slots
     const attempt = entry.attempts.length + 1
     void this.opts.executor
@@ -87,6 +90,20 @@ export class TaskRunner {
         })
         this.opts.onDone(entry, outcome)
       })
+  }
+
+  /**
+   * Estimated ms of work left in the running attempts, in slot-ms: per attempt, what its
+   * estimate says is left, or (past the estimate) as long again as it has run so far.
+   */
+  remainingWorkMs(now: number, estimate: (type: string) => number): number {
+    let ms = 0
+    for (const { entry, startedAt } of this.running.values()) {
+      const elapsed = Math.max(0, now - startedAt)
+      const left = Math.max(estimate(entry.task.spec.type) - elapsed, elapsed, MIN_TASK_MS)
+      ms += left * entry.task.spec.resources.slots
+    }
+    return ms
   }
 
   /** Aborts a running attempt; its outcome is still reported (as cancelled). */

@@ -6,6 +6,7 @@ import { decodeMessage, encodeMessage } from './codec.ts'
 import { DEFAULT_RPC_TIMEOUT_MS, MAX_FRAME_BYTES } from './constants.ts'
 import { InvalidMessageError, RpcAbortedError } from './errors.ts'
 import { toRpcError } from './rpc-errors.ts'
+import { deadlineSignal } from './signals.ts'
 
 export { toRpcError } from './rpc-errors.ts'
 
@@ -137,8 +138,7 @@ export async function serveFrames<Req, Rep = unknown>(
       // a logger must not take the node down
     }
   }
-  const timeout = AbortSignal.timeout(DEFAULT_RPC_TIMEOUT_MS)
-  const readSignal = signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+  const readSignal = deadlineSignal(DEFAULT_RPC_TIMEOUT_MS, signal)
   const lp = framed(stream, maxBytes)
   let request: Req
   try {

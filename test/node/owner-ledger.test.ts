@@ -35,7 +35,12 @@ function stealRequest(max: number): StealRequest {
 }
 
 function setup(leaseTtlMs = 10_000) {
-  const queue = new LocalQueue({ policy: DEFAULT_AGING, estimator: new DurationEstimator() })
+  const queue = new LocalQueue({
+    policy: DEFAULT_AGING,
+    estimator: new DurationEstimator(),
+    canRunHere: () => true,
+    runningWorkMs: () => 0,
+  })
   const counters = createNodeCounters()
   const onRequeued = vi.fn()
   const onGranted = vi.fn()

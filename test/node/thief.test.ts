@@ -37,7 +37,12 @@ function victim(peerId: string): PeerCapacity {
 }
 
 function setup(reply: (peer: string, req: { type: string }) => unknown) {
-  const queue = new LocalQueue({ policy: DEFAULT_AGING, estimator: new DurationEstimator() })
+  const queue = new LocalQueue({
+    policy: DEFAULT_AGING,
+    estimator: new DurationEstimator(),
+    canRunHere: () => true,
+    runningWorkMs: () => 0,
+  })
   const counters = createNodeCounters()
   const request = vi.fn(async (peer: string, req: { type: string }) => reply(peer, req))
   const runner = { freeSlots: 2, cancel: vi.fn(() => true), isRunning: vi.fn((_id: string) => false) }
