@@ -16,9 +16,24 @@ export { HandlerRegistry } from './executor/handler-registry.ts'
 export { WorkerPool } from './executor/worker-pool.ts'
 export { HttpApi } from './http/http-api.ts'
 export type { TaskmeshNodeOptions } from './node/options.ts'
-export { type NodeStatus, type SubmitOptions, type TaskHandle, TaskmeshNode } from './node/taskmesh-node.ts'
+export {
+  type CancelResult,
+  type GraphItemInput,
+  type NodeStatus,
+  type StoryEvent,
+  type SubmitOptions,
+  type TaskHandle,
+  TaskmeshNode,
+  type TaskState,
+} from './node/taskmesh-node.ts'
 export { type AgingPolicy, DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from './policy/priority.ts'
 export type { ResultRecord } from './protocol/result-record.ts'
-export { InvalidTaskError, QueueFullError, ResultNotFoundError, UnknownHandlerError } from './task/errors.ts'
+export {
+  InvalidTaskError,
+  QueueFullError,
+  ResultNotFoundError,
+  UnknownHandlerError,
+  UnknownTaskError,
+} from './task/errors.ts'
 export type { Json, Resources, TaskSpec, TaskSpecInput } from './task/spec.ts'
 export type { AttemptRecord, Task, TaskStatus } from './task/task.ts'

@@ -26,6 +26,11 @@ export interface DaemonFlags {
   swarmKey?: string
   mdns: boolean
   queuePolicy: 'aging' | 'strict'
+  unschedulableAfter?: number
+  leaseTtl?: number
+  beaconInterval?: number
+  failureDetection?: number
+  maxExecutorLosses?: number
 }
 
 /** What a running daemon writes to `<dataDir>/api.json` so CLI commands can find it. */
@@ -67,6 +72,11 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       swarmKey: flags.swarmKey === undefined ? undefined : await readSwarmKey(flags.swarmKey),
       mdns: flags.mdns,
       queuePolicy: flags.queuePolicy === 'strict' ? STRICT_PRIORITY : undefined,
+      unschedulableAfterMs: flags.unschedulableAfter,
+      leaseTtlMs: flags.leaseTtl,
+      beaconIntervalMs: flags.beaconInterval,
+      failureDetectionMs: flags.failureDetection,
+      maxExecutorLosses: flags.maxExecutorLosses,
     })
   } catch (err) {
     const message = (err as Error).message

@@ -109,6 +109,31 @@ program
       .choices(['aging', 'strict'])
       .default('aging'),
   )
+  .option(
+    '--unschedulable-after <ms>',
+    'report a queued task no live node can run as unschedulable after this long (default: 10000)',
+    int('--unschedulable-after', 1, ANY, ' (ms)'),
+  )
+  .option(
+    '--lease-ttl <ms>',
+    'lease time-to-live granted to thieves; a thief silent this long loses the task (default: 10000)',
+    int('--lease-ttl', 1, ANY, ' (ms)'),
+  )
+  .option(
+    '--beacon-interval <ms>',
+    'interval of capacity beacons, also the heartbeat peers judge liveness by (default: 1000)',
+    int('--beacon-interval', 1, ANY, ' (ms)'),
+  )
+  .option(
+    '--failure-detection <ms>',
+    'a peer silent this long is declared dead: its leases are taken back, its tasks adopted (default: 3 beacon intervals + 1000)',
+    int('--failure-detection', 1, ANY, ' (ms)'),
+  )
+  .option(
+    '--max-executor-losses <n>',
+    'a task whose executors were lost this many times ends as failed, "poison" (default: 3)',
+    int('--max-executor-losses', 1, ANY),
+  )
   .action(async (flags) => (await import('./daemon.ts')).runDaemon(flags))
 
 targetOptions(
@@ -121,7 +146,7 @@ targetOptions(
     .option('--input <json>', 'task input as JSON (default: null)')
     .option(
       '--file <path>',
-      'JSON array of task specs, or { "tasks": [...] } (instead of <type> and the task flags)',
+      'JSON array of task specs, or { "tasks": [...] }; items may carry "key" and name keys or task ids in "dependsOn" (a graph)',
     )
     .option(
       '--priority <n>',
@@ -161,6 +186,22 @@ targetOptions(
 targetOptions(
   program.command('status').description("print a node's peers, capacity, queues and counters as JSON"),
 ).action(async (flags) => (await import('./result.ts')).runStatus(flags))
+
+targetOptions(
+  program
+    .command('cancel <id>')
+    .description(
+      'cancel a task: its owner removes it, aborts its run or revokes its lease, and ends it as failed "cancelled"',
+    ),
+).action(async (id, flags) => (await import('./result.ts')).runCancel(id, flags))
+
+targetOptions(
+  program
+    .command('story <id>')
+    .description(
+      "print the node's decisions about a task (accepted, granted, stolen, started…), one per line",
+    ),
+).action(async (id, flags) => (await import('./result.ts')).runStory(id, flags))
 
 program
   .command('simulate')

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { RemoteError } from '../client/remote-error.ts'
+import { parseGraphItem } from '../node/submission.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { parseTaskSpec } from '../task/spec.ts'
@@ -47,7 +48,7 @@ function specsFromFile(file: string, text: string): unknown[] {
   if (list.length === 0) throw new Error(`--file ${file}: the list of tasks is empty`)
   for (const [i, raw] of list.entries()) {
     try {
-      parseTaskSpec(raw, `tasks[${i}]`)
+      parseGraphItem(raw, `tasks[${i}]`)
     } catch (err) {
       if (err instanceof InvalidTaskError) throw new Error(`--file ${file}: ${err.message}`)
       throw err

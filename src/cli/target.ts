@@ -27,6 +27,12 @@ export interface Target {
   /** Calls `onResult` once per task whose result lands within `waitMs` (any order). */
   waitAll(ids: string[], waitMs: number, onResult: (record: ResultRecord) => void): Promise<void>
   status(): Promise<unknown>
+  /** Cancels a task (the node forwards to its owner). */
+  cancel(id: string): Promise<unknown>
+  /** How a task stands (`queued`, `unschedulable`, …). */
+  state(id: string): Promise<{ state: string; reason?: string }>
+  /** The node's decisions about a task. */
+  story(id: string): Promise<unknown[]>
   close(): Promise<void>
 }
 
@@ -79,6 +85,10 @@ class HttpTarget implements Target {
       const wait = Math.max(0, Math.min(deadline - Date.now(), HTTP_POLL_MS))
       const res = await this.fetch(`/tasks/${encodeURIComponent(id)}${wait > 0 ? `?wait=${wait}` : ''}`)
       const body = await this.parse(res, [404])
+      if (res.status === 202) {
+        if (Date.now() >= deadline) return undefined
+        continue // known, no result yet
+      }
       if (res.status !== 404) return body as ResultRecord
       if ((body as { code?: unknown }).code !== 'ERR_RESULT_NOT_FOUND') {
         throw new RemoteError(
@@ -100,6 +110,23 @@ class HttpTarget implements Target {
 
   async status(): Promise<unknown> {
     return this.call('GET', '/status')
+  }
+
+  async cancel(id: string): Promise<unknown> {
+    return this.call('DELETE', `/tasks/${encodeURIComponent(id)}`)
+  }
+
+  async state(id: string): Promise<{ state: string; reason?: string }> {
+    const res = await this.fetch(`/tasks/${encodeURIComponent(id)}`)
+    const body = (await this.parse(res, [404])) as { state?: string; reason?: string }
+    if (res.status === 202 && typeof body.state === 'string')
+      return body as { state: string; reason?: string }
+    return { state: res.status === 200 ? 'done' : 'unknown' }
+  }
+
+  async story(id: string): Promise<unknown[]> {
+    const body = (await this.call('GET', `/tasks/${encodeURIComponent(id)}/story`)) as { events: unknown[] }
+    return body.events
   }
 
   async close(): Promise<void> {}
@@ -158,6 +185,15 @@ class PeerTarget implements Target {
   }
   status(): Promise<unknown> {
     return this.client.status()
+  }
+  cancel(id: string): Promise<unknown> {
+    return this.client.cancel(id)
+  }
+  state(id: string): Promise<{ state: string; reason?: string }> {
+    return this.client.state(id)
+  }
+  story(id: string): Promise<unknown[]> {
+    return this.client.story(id)
   }
   close(): Promise<void> {
     return this.client.close()

@@ -12,7 +12,12 @@ import {
   MAX_WATCH_TASKS,
   SUBMIT_PROTOCOL,
 } from '../protocol/constants.ts'
-import { type SubmitFrame, type SubmitFrameReply, submitReplySchema } from '../protocol/messages.ts'
+import {
+  type StoryReply,
+  type SubmitFrame,
+  type SubmitFrameReply,
+  submitReplySchema,
+} from '../protocol/messages.ts'
 import { openResultRecord, type ResultRecord, resultKey } from '../protocol/result-record.ts'
 import { requestMany, requestOnce } from '../protocol/rpc.ts'
 import { InvalidTaskError } from '../task/errors.ts'
@@ -205,6 +210,44 @@ export class TaskmeshClient {
     const reply = await this.request({ type: 'status', requestId: crypto.randomUUID() })
     if (reply.type !== 'status') throw new Error(`status: the peer answered "${reply.type}"`)
     return reply.status
+  }
+
+  /**
+   * Cancels a task (the peer forwards to the task's owner): `cancelled`, or `finished` when it had
+   * a result already. Rejects with `ERR_UNKNOWN_TASK` when no node in reach knows it.
+   */
+  async cancel(
+    taskId: string,
+  ): Promise<{ taskId: string; outcome: 'cancelled' | 'finished'; owner: string }> {
+    const reply = await this.request({
+      type: 'cancel',
+      requestId: crypto.randomUUID(),
+      taskId: checkTaskId(taskId, 'cancel'),
+    })
+    if (reply.type !== 'cancelled') throw new Error(`cancel: the peer answered "${reply.type}"`)
+    return { taskId: reply.taskId, outcome: reply.outcome, owner: reply.owner }
+  }
+
+  /** How a task stands (`waiting`, `queued`, `leased`, `running`, `unschedulable`, `done`, `unknown`). */
+  async state(taskId: string): Promise<{ state: string; reason?: string }> {
+    const reply = await this.request({
+      type: 'state',
+      requestId: crypto.randomUUID(),
+      taskId: checkTaskId(taskId, 'state'),
+    })
+    if (reply.type !== 'state') throw new Error(`state: the peer answered "${reply.type}"`)
+    return reply.reason === undefined ? { state: reply.state } : { state: reply.state, reason: reply.reason }
+  }
+
+  /** The decisions the peer took about a task, oldest first. */
+  async story(taskId: string): Promise<StoryReply['events']> {
+    const reply = await this.request({
+      type: 'story',
+      requestId: crypto.randomUUID(),
+      taskId: checkTaskId(taskId, 'story'),
+    })
+    if (reply.type !== 'story') throw new Error(`story: the peer answered "${reply.type}"`)
+    return reply.events
   }
 
   /** Stops the client's libp2p host. Safe to call twice. */

@@ -17,6 +17,7 @@ const STATUS_OF: Record<string, number> = {
   ERR_UNKNOWN_HANDLER: 400,
   ERR_BAD_REQUEST: 400,
   ERR_NOT_FOUND: 404,
+  ERR_UNKNOWN_TASK: 404,
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_BODY_TOO_LARGE: 413,
   ERR_QUEUE_FULL: 503,
@@ -90,6 +91,13 @@ function decodePart(part: string): string {
   }
 }
 
+function taskIdOf(id: string): string {
+  if (!isTaskId(id)) {
+    throw new HttpError('ERR_BAD_REQUEST', `"${id}" is not a task id (a CIDv1 such as "bafkrei…")`, 'id')
+  }
+  return id
+}
+
 function fieldOf(err: Error): { field?: string } {
   const field = (err as { field?: unknown }).field
   return typeof field === 'string' ? { field } : {}
@@ -107,12 +115,18 @@ export interface HttpApiOptions {
 
 /**
  * The daemon's local HTTP API (JSON in, JSON out; errors are `{ error, code, field? }`):
- * - `POST /tasks` with one spec or `{ "tasks": [spec, …] }` → `201 { ids }`. A bad body or spec
- *   → `400` whose `field` names the offending path (`body`, `tasks[2].timeoutMs`, …); a full
- *   queue → `503`; nothing is queued then.
- * - `GET /tasks/<id>` → `200` the result record, or `404` when none was found (yet): one lookup
- *   of at most `pollMs`, or with `?wait=<ms>` a long poll of up to `MAX_HTTP_WAIT_MS`.
- * - `GET /status` → `200` the node's status (peers, slots, queues, counters).
+ * - `POST /tasks` with one spec or `{ "tasks": [item, …] }` (items may carry `key` and name keys
+ *   or task ids in `dependsOn`: a graph) → `201 { ids, keys? }`. A bad body or spec, a cycle or a
+ *   dangling key → `400` whose `field` names the offending path (`body`, `tasks[2].timeoutMs`,
+ *   `tasks[1].dependsOn`, …); a full queue → `503`; nothing is queued then.
+ * - `GET /tasks/<id>` → `200` the result record; `202 { taskId, state, reason? }` when the task
+ *   has no result yet but is known (waiting, queued, leased, running, unschedulable); `404` when
+ *   it is unknown: one lookup of at most `pollMs`, or with `?wait=<ms>` a long poll of up to
+ *   `MAX_HTTP_WAIT_MS`.
+ * - `DELETE /tasks/<id>` → `200 { taskId, outcome: 'cancelled' | 'finished', owner }`; `404` when
+ *   no node in reach knows the task.
+ * - `GET /tasks/<id>/story` → `200 { taskId, events }`: this node's decisions about the task.
+ * - `GET /status` → `200` the node's status (peers, slots, queues, counters, unschedulable tasks).
  */
 export class HttpApi {
   private server: Server | undefined
@@ -170,8 +184,15 @@ export class HttpApi {
       return this.submit(req, res)
     }
     if (parts.length === 2 && parts[0] === 'tasks') {
+      allow('GET, DELETE')
+      const id = taskIdOf(decodePart(parts[1]))
+      if (req.method === 'DELETE') return send(res, 200, await this.node.cancel(id))
+      return this.result(id, parseWait(url.searchParams.get('wait')), res)
+    }
+    if (parts.length === 3 && parts[0] === 'tasks' && parts[2] === 'story') {
       allow('GET')
-      return this.result(decodePart(parts[1]), parseWait(url.searchParams.get('wait')), res)
+      const id = taskIdOf(decodePart(parts[1]))
+      return send(res, 200, { taskId: id, events: this.node.story(id) })
     }
     if (parts.length === 1 && parts[0] === 'status') {
       allow('GET')
@@ -179,7 +200,7 @@ export class HttpApi {
     }
     throw new HttpError(
       'ERR_NOT_FOUND',
-      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET /tasks/<id>, GET /status)`,
+      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET|DELETE /tasks/<id>, GET /tasks/<id>/story, GET /status)`,
     )
   }
 
@@ -191,13 +212,16 @@ export class HttpApi {
       throw new HttpError('ERR_BAD_REQUEST', '"tasks" must be an array of task specs', 'tasks')
     }
     const handles = await this.node.submitMany(specs)
-    send(res, 201, { ids: handles.map((h) => h.id) })
+    const keyed = handles.filter((h) => h.key !== undefined)
+    const keys = Object.fromEntries(keyed.map((h) => [h.key, h.id]))
+    send(
+      res,
+      201,
+      keyed.length === 0 ? { ids: handles.map((h) => h.id) } : { ids: handles.map((h) => h.id), keys },
+    )
   }
 
   private async result(id: string, waitMs: number, res: ServerResponse): Promise<void> {
-    if (!isTaskId(id)) {
-      throw new HttpError('ERR_BAD_REQUEST', `"${id}" is not a task id (a CIDv1 such as "bafkrei…")`, 'id')
-    }
     // a client that hangs up ends its (long) poll at once
     const gone = new AbortController()
     res.once('close', () => gone.abort())
@@ -208,6 +232,9 @@ export class HttpApi {
         : await this.node.getResult(id, { signal }).catch(() => undefined)
     if (res.destroyed) return
     if (record === undefined) {
+      const state = await this.node.taskState(id).catch(() => ({ state: 'unknown' as const }))
+      if (res.destroyed) return
+      if (state.state !== 'unknown') return send(res, 202, { taskId: id, ...state })
       return send(res, 404, { error: `no result for ${id} yet`, code: 'ERR_RESULT_NOT_FOUND', field: 'id' })
     }
     send(res, 200, record)

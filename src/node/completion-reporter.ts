@@ -1,3 +1,4 @@
+import { type BackoffPolicy, backoffDelayMs } from '../policy/backoff.ts'
 import type { CompleteRequest } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { Batcher } from './batcher.ts'
@@ -13,6 +14,13 @@ export const COMPLETION_RECORD_BYTES = 64 * 1024
  */
 export const COMPLETION_WINDOW_MS = 20
 
+/** Tries at reporting one batch of completions to its owner. */
+export const COMPLETION_ATTEMPTS = 4
+/** Pauses between tries: exponential with full jitter (≈ 0–100, 0–200, 0–400 ms). */
+export const COMPLETION_BACKOFF: BackoffPolicy = { baseMs: 100, capMs: 2_000 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+
 /** Options of {@link CompletionReporter}. */
 export interface CompletionReporterOptions {
   /** Sends the complete requests. */
@@ -21,11 +29,20 @@ export interface CompletionReporterOptions {
   counters: NodeCounters
   /** True once the node has stopped: failed reports are not tried again. */
   isStopped(): boolean
+  /**
+   * The owner called a completion stale (its lease was revoked and the task went elsewhere): the
+   * record this node published may not be the accepted one. @defaultValue nothing
+   */
+  onStale?(taskId: string): void
+  /** Uniform in [0, 1), for the backoff jitter. @defaultValue Math.random */
+  random?: () => number
 }
 
 /**
  * Tells owners that the tasks this node held under their leases are done. Completions to one
- * owner travel together, with their records; a failed report is tried up to three times.
+ * owner travel together, with their records; a failed report is tried again after a backoff with
+ * full jitter, up to {@link COMPLETION_ATTEMPTS} tries (the notice and the DHT record carry the
+ * result anyway).
  */
 export class CompletionReporter {
   private readonly pending = new Map<string, Batcher<CompleteRequest['completions'][number]>>()
@@ -55,11 +72,19 @@ export class CompletionReporter {
   }
 
   private async flush(owner: string, completions: CompleteRequest['completions']): Promise<void> {
-    for (let attempt = 1; attempt <= 3 && !this.opts.isStopped(); attempt++) {
+    for (let attempt = 1; attempt <= COMPLETION_ATTEMPTS && !this.opts.isStopped(); attempt++) {
+      if (attempt > 1) {
+        await delay(backoffDelayMs(attempt - 1, this.opts.random ?? Math.random, COMPLETION_BACKOFF))
+        if (this.opts.isStopped()) return
+      }
       try {
         const req: CompleteRequest = { type: 'complete', requestId: crypto.randomUUID(), completions }
         const reply = await this.opts.steal.request(owner, req)
-        this.opts.counters.staleCompletions += reply.outcomes.filter((o) => o.outcome === 'stale').length
+        for (const { taskId, outcome } of reply.outcomes) {
+          if (outcome !== 'stale') continue
+          this.opts.counters.staleCompletions++
+          this.opts.onStale?.(taskId)
+        }
         return
       } catch {
         // the notice and the DHT record still carry the results; try the owner again

@@ -2,23 +2,20 @@ import { createHash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import type { PeerId, PeerUpdate, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { Libp2pRecord } from '@libp2p/record'
-import { type Datastore, Key } from 'interface-datastore'
+import type { Datastore } from 'interface-datastore'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { toString as bytesToString, compare, equals } from 'uint8arrays'
+import { compare, equals } from 'uint8arrays'
 import { DHT_PROTOCOL, MAX_FRAME_BYTES } from '../protocol/constants.ts'
 import { InvalidMessageError, RpcAbortedError, RpcClosedError } from '../protocol/errors.ts'
+import { type FencedWrite, putResultRecord, readStoredResult } from './fencing.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
+
+export { DHT_RECORD_PREFIX, dhtRecordKey } from './fencing.ts'
 
 /** Peers that receive a copy of each record (besides the local copy). */
 export const DEFAULT_REPLICAS = 3
 /** Deadline of one {@link DhtReplicator.store} when the caller gives no signal, in ms. */
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000
-/**
- * Where kad-dht keeps records in the libp2p datastore: its default `datastorePrefix` (`/dht`)
- * followed by `/record` (see `ContentFetching` and `bufferToRecordKey` in @libp2p/kad-dht).
- */
-export const DHT_RECORD_PREFIX = '/dht/record'
-
 /** Tries per peer and record: the first on the current stream, the second on a fresh one. */
 const ATTEMPTS_PER_PEER = 2
 /**
@@ -169,11 +166,6 @@ class FrameReader {
 }
 
 // ------------------------------------------------------------------ helpers
-
-/** The datastore key under which kad-dht keeps (and serves) the record of `key`. */
-export function dhtRecordKey(key: Uint8Array): Key {
-  return new Key(`${DHT_RECORD_PREFIX}/${bytesToString(key, 'base32')}`, false)
-}
 
 /** kad-dht's id of a key or peer: SHA-256 of the bytes (kad's `convertBuffer`). */
 function kadId(bytes: Uint8Array): Uint8Array {
@@ -390,6 +382,21 @@ class ReplicaStream {
 
 // ------------------------------------------------------------------ replicator
 
+/**
+ * The local store already holds a record of the key that wins the selector against the one being
+ * stored (a late result from an older epoch): nothing was written, nothing is replicated.
+ */
+export class StaleRecordError extends Error {
+  override readonly name = 'StaleRecordError'
+  readonly code = 'ERR_STALE_RECORD'
+  constructor(
+    /** The value stored locally, which stays. */
+    readonly current: Uint8Array,
+  ) {
+    super('a record that wins the selector is stored already')
+  }
+}
+
 /** Options of {@link DhtReplicator}. */
 export interface DhtReplicatorOptions {
   libp2p: MeshLibp2p
@@ -442,7 +449,8 @@ export class DhtReplicator {
    * @param signal - bounds the whole store. @defaultValue `AbortSignal.timeout(DEFAULT_STORE_TIMEOUT_MS)`
    * @returns how many peers acknowledged the record (0 when there are none).
    * @throws the signal's reason when it aborts before the local copy is written; the datastore's
-   *   error when that write fails; RpcAbortedError after {@link stop}.
+   *   error when that write fails; RpcAbortedError after {@link stop}; StaleRecordError when the
+   *   local store holds a result record that wins against `value` (then nothing is sent).
    */
   async store(
     key: Uint8Array,
@@ -452,12 +460,41 @@ export class DhtReplicator {
     if (this.stopping.signal.aborted) throw new RpcAbortedError('replicator stopped')
     signal.throwIfAborted()
     setMaxListeners(Number.POSITIVE_INFINITY, signal)
+    const local = await this.storeLocal(key, value, signal)
+    if (!local.written) throw new StaleRecordError(local.current)
+    return this.replicate(key, value, signal)
+  }
+
+  /**
+   * Writes the local copy of `value` under `key` where kad-dht keeps and serves it, unless a
+   * result record stored there wins the selector against it (fencing; see `putResultRecord`).
+   */
+  async storeLocal(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<FencedWrite> {
     const record = new Libp2pRecord(key, value, new Date()).serialize()
-    await this.datastore.put(dhtRecordKey(key), record, { signal })
+    return putResultRecord(this.datastore, key, record, { signal })
+  }
+
+  /** The value stored locally under `key` (unverified), if any. */
+  async readLocal(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return readStoredResult(this.datastore, key)
+  }
+
+  /**
+   * Sends `value` to the closest connected DHT peers only (the local copy is the caller's, see
+   * {@link storeLocal}); resolves with how many acknowledged it. Never rejects but after {@link stop}.
+   */
+  async replicate(
+    key: Uint8Array,
+    value: Uint8Array,
+    signal: AbortSignal = AbortSignal.timeout(DEFAULT_STORE_TIMEOUT_MS),
+  ): Promise<number> {
+    if (this.stopping.signal.aborted) throw new RpcAbortedError('replicator stopped')
+    setMaxListeners(Number.POSITIVE_INFINITY, signal)
+    const record = new Libp2pRecord(key, value, new Date()).serialize()
     const peers = await this.closestPeers(key)
     if (peers.length === 0) return 0
     const frame = encodePutValueFrame(key, record)
-    const acks = await Promise.all(peers.map((peer) => this.replicate(peer, key, frame, signal)))
+    const acks = await Promise.all(peers.map((peer) => this.sendTo(peer, key, frame, signal)))
     return acks.filter(Boolean).length
   }
 
@@ -515,7 +552,7 @@ export class DhtReplicator {
   }
 
   /** Sends the frame to one peer, once more on a fresh stream if the first try fails. Never rejects. */
-  private async replicate(
+  private async sendTo(
     peer: PeerId,
     key: Uint8Array,
     frame: Uint8Array,

@@ -33,6 +33,11 @@ export class GossipInbox implements GossipHandlers {
 
   constructor(private readonly opts: GossipInboxOptions) {}
 
+  /** A task an announcement told this node of (and no notice has ended yet). */
+  announcedTask(taskId: string): Task | undefined {
+    return this.announced.get(taskId)
+  }
+
   onAnnouncement(_from: string, msg: Announcement): void {
     for (const task of msg.tasks) {
       if (this.opts.results.cached(task.id) !== undefined) continue
@@ -60,7 +65,10 @@ export class GossipInbox implements GossipHandlers {
     for (const { taskId, epoch } of msg.results) {
       this.announced.delete(taskId)
       this.opts.onResultStored(from, taskId, epoch)
-      if (results.isAwaited(taskId) && results.cached(taskId) === undefined) {
+      const held = results.cached(taskId)
+      // fetch what someone here waits for, and a record of a higher epoch than the one held here
+      // (e.g. the owner's `cancelled` record that supersedes a revoked thief's late result)
+      if ((results.isAwaited(taskId) && held === undefined) || (held !== undefined && held.epoch < epoch)) {
         void this.fetchResult(from, taskId)
       }
     }

@@ -81,6 +81,11 @@ export class TaskJournal {
     })
   }
 
+  /** Resolves once every write started so far has ended. */
+  async flush(): Promise<void> {
+    await this.writing
+  }
+
   /** Deletes the journal (tests and `--reset`). */
   async remove(): Promise<void> {
     await this.serial(() => rm(this.path, { force: true }))

@@ -11,6 +11,7 @@ import { memory } from '@libp2p/memory'
 import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
+import { MemoryDatastore } from 'datastore-core'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import {
@@ -20,7 +21,8 @@ import {
   RESULTS_TOPIC,
   TASKS_TOPIC,
 } from '../protocol/constants.ts'
-import { resultSelector, resultValidator } from '../protocol/result-record.ts'
+import { resultSelector } from '../protocol/result-record.ts'
+import { createResultValidator, fenceResultRecords } from './fencing.ts'
 
 /** The libp2p services a taskmesh node runs. */
 export type MeshServices = {
@@ -42,7 +44,10 @@ export interface MeshLibp2pOptions {
   bootstrap?: string[]
   /** `tcp` for daemons and tests, `memory` for large in-process simulations. @defaultValue 'tcp' */
   transport?: 'tcp' | 'memory'
-  /** Where kad-dht keeps records (a datastore on disk for daemons). @defaultValue in-memory */
+  /**
+   * Where kad-dht keeps records (a datastore on disk for daemons). Its writes of result records are
+   * fenced (see `fenceResultRecords`). @defaultValue a fresh in-memory one
+   */
   datastore?: Datastore
   /** libp2p pnet pre-shared key file contents: only holders of the key can connect. */
   swarmKey?: Uint8Array
@@ -94,6 +99,10 @@ function topicScores(): Record<string, ReturnType<typeof createTopicScoreParams>
  * Creates (but does not start) the libp2p node: TCP or memory transport, Noise, Yamux,
  * identify, ping, kad-dht in server mode under taskmesh's own protocol id with the result
  * record validator and selector, and gossipsub with StrictSign and scored topics.
+ *
+ * The result validator is built for this node: it reads the node's datastore and refuses a value
+ * that would lose the selector to the record stored there (fencing, promise 2), and the datastore's
+ * writes of result records compare-and-write under a per-key lock (see `fencing.ts`).
  */
 export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLibp2p> {
   const transport = opts.transport ?? 'tcp'
@@ -104,6 +113,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     peerDiscovery.push(bootstrap({ list: opts.bootstrap, timeout: 0 }))
   }
   if (opts.mdns === true) peerDiscovery.push(mdns())
+  const datastore = fenceResultRecords(opts.datastore ?? new MemoryDatastore())
   return createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen },
@@ -111,7 +121,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKey({ psk: opts.swarmKey }),
-    datastore: opts.datastore,
+    datastore,
     peerDiscovery,
     connectionManager: {
       inboundConnectionThreshold: 10_000,
@@ -125,7 +135,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
         protocol: DHT_PROTOCOL,
         clientMode: false,
         peerInfoMapper: passthroughMapper,
-        validators: { [RESULT_KEY_PREFIX]: resultValidator },
+        validators: { [RESULT_KEY_PREFIX]: createResultValidator(datastore) },
         selectors: { [RESULT_KEY_PREFIX]: resultSelector },
       }),
       pubsub: gossipsub({

@@ -9,6 +9,14 @@ export interface NodeCounters {
   tasksGranted: number
   leasesExpired: number
   staleCompletions: number
+  /** Leases taken back because they expired or their holder was declared dead. */
+  executorsLost: number
+  /** Tasks ended as failed after losing too many executors. */
+  poisoned: number
+  /** Tasks taken over from an owner declared dead. */
+  adopted: number
+  /** Journalled tasks requeued at start. */
+  replayed: number
 }
 
 /** Counters of a node that has done nothing yet. */
@@ -23,5 +31,9 @@ export function createNodeCounters(): NodeCounters {
     tasksGranted: 0,
     leasesExpired: 0,
     staleCompletions: 0,
+    executorsLost: 0,
+    poisoned: 0,
+    adopted: 0,
+    replayed: 0,
   }
 }

@@ -24,4 +24,8 @@ export interface NodeStatus {
     ageMs: number
   }>
   counters: NodeCounters
+  /** Tasks this node owns that wait for their dependencies (not queued yet). */
+  waiting: number
+  /** Owned queued tasks no live node can run, with one reason per node considered. */
+  unschedulable: Array<{ id: string; reasons: string[]; since: number }>
 }

@@ -21,8 +21,17 @@ export const DEFAULT_MAX_QUEUE_LENGTH = 100_000
 export const DEFAULT_PEER_STALE_MS = 5 * second
 /** Announced tasks remembered from gossip (for adoption and `story`). */
 export const DEFAULT_ANNOUNCED_MEMORY = 100_000
+/**
+ * A queued task that neither this node nor any live peer can run for this long is reported
+ * `unschedulable` (in `status()` and `taskState`) with the reasons; it stays queued.
+ */
+export const DEFAULT_UNSCHEDULABLE_AFTER_MS = 10 * second
 /** How long a caller may wait for a result by default. */
 export const DEFAULT_RESULT_WAIT_MS = 10 * minute
+/** Executors a task may lose (expired or lost leases) before its owner ends it as failed (poison). */
+export const DEFAULT_MAX_EXECUTOR_LOSSES = 3
+/** Added to three beacon intervals to make the default failure-detection window. */
+export const FAILURE_DETECTION_SLACK_MS = 1 * second
 
 /** Everything a node can be configured with; every field is optional. */
 export interface TaskmeshNodeOptions {
@@ -64,12 +73,28 @@ export interface TaskmeshNodeOptions {
   leaseTtlMs?: number
   /** @defaultValue DEFAULT_BEACON_INTERVAL_MS */
   beaconIntervalMs?: number
+  /**
+   * A peer silent this long (no capacity beacon; sooner after a disconnect) is declared dead: the
+   * leases it holds are taken back, and the tasks it owned are adopted by their successor.
+   * @defaultValue 3 × beaconIntervalMs + FAILURE_DETECTION_SLACK_MS
+   */
+  failureDetectionMs?: number
+  /**
+   * Executors a task may lose (its lease expired, or its holder was declared dead) before its owner
+   * ends it as failed with `poison: lost K executors`. @defaultValue DEFAULT_MAX_EXECUTOR_LOSSES
+   */
+  maxExecutorLosses?: number
   /** @defaultValue DEFAULT_MAX_QUEUE_LENGTH */
   maxQueueLength?: number
   /** Retry delays. @defaultValue DEFAULT_BACKOFF */
   backoff?: BackoffPolicy
   /** Source of randomness (victim choice, jitter, nonces). @defaultValue Math.random */
   random?: () => number
+  /**
+   * How long an owned queued task may be runnable by no live node (this one, or a peer with a
+   * fresh beacon) before it is reported `unschedulable`. @defaultValue DEFAULT_UNSCHEDULABLE_AFTER_MS
+   */
+  unschedulableAfterMs?: number
 }
 
 /** Options with every default filled in. */
@@ -87,6 +112,9 @@ export type ResolvedNodeOptions = Required<
     | 'maxQueueLength'
     | 'backoff'
     | 'random'
+    | 'unschedulableAfterMs'
+    | 'failureDetectionMs'
+    | 'maxExecutorLosses'
   >
 > &
   TaskmeshNodeOptions
@@ -123,5 +151,18 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
     maxQueueLength: positiveInt(opts.maxQueueLength ?? DEFAULT_MAX_QUEUE_LENGTH, 'maxQueueLength'),
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
     random: opts.random ?? Math.random,
+    unschedulableAfterMs: positiveInt(
+      opts.unschedulableAfterMs ?? DEFAULT_UNSCHEDULABLE_AFTER_MS,
+      'unschedulableAfterMs',
+    ),
+    failureDetectionMs: positiveInt(
+      opts.failureDetectionMs ??
+        3 * (opts.beaconIntervalMs ?? DEFAULT_BEACON_INTERVAL_MS) + FAILURE_DETECTION_SLACK_MS,
+      'failureDetectionMs',
+    ),
+    maxExecutorLosses: positiveInt(
+      opts.maxExecutorLosses ?? DEFAULT_MAX_EXECUTOR_LOSSES,
+      'maxExecutorLosses',
+    ),
   }
 }

@@ -30,12 +30,18 @@ interface Cached {
   value: Uint8Array
 }
 
+/**
+ * Decides whether a record learnt from elsewhere may become the one known here (and wake
+ * waiters): false for a record the owner knows to be stale (fencing).
+ */
+export type Admission = (record: ResultRecord) => boolean
+
 /** Options of {@link ResultStore}. */
 export interface ResultStoreOptions {
   /** Reads records (`dht.get`, kad-dht's own lookup). */
   dht: SingleKadDHT
   /** Stores records: the local copy and the closest peers' copies. */
-  replicator: DhtReplicator
+  replicator: Pick<DhtReplicator, 'storeLocal' | 'replicate' | 'readLocal'>
   privateKey: PrivateKey
   /** @defaultValue DEFAULT_PUT_CONCURRENCY */
   putConcurrency?: number
@@ -48,12 +54,19 @@ export interface ResultStoreOptions {
  * Signed result records: signs and stores them in kad-dht under `/taskmesh-result/<id>`,
  * keeps recent ones in memory, and wakes whoever waits for a task's result the moment one
  * is known here (published locally, or learnt from a notice or a completion).
+ *
+ * The local copy of a record is written (fenced: a record that loses the selector to the one
+ * stored never replaces it) before `publish` resolves; copies at the closest peers follow in the
+ * background. Records learnt from peers pass the {@link admit} rule first, so an owner never wakes
+ * its waiters with a record it knows to be stale.
  */
 export class ResultStore {
   private readonly cache = new Map<string, Cached>()
   private readonly waiters = new Map<string, Set<(r: ResultRecord) => void>>()
+  private readonly storedWaiters = new Map<string, Array<() => void>>()
   private readonly puts: PQueue
   private readonly cacheSize: number
+  private admission: Admission = () => true
   private closed = false
 
   constructor(private readonly opts: ResultStoreOptions) {
@@ -61,20 +74,77 @@ export class ResultStore {
     this.cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE
   }
 
-  /** Signs a record made here, makes it known locally at once, and stores it in the DHT in the background. */
+  /** Sets the rule records learnt from peers (completions, notices, DHT gets) must pass. */
+  admit(rule: Admission): void {
+    this.admission = rule
+  }
+
+  /**
+   * Signs a record made here, makes it known locally at once, writes the local copy, and stores it
+   * at the closest peers in the background. When the local store already holds a record that wins
+   * (this one is a late result of an older epoch), that record becomes the one known here and
+   * nothing is replicated. Never rejects after signing: a failed write is reported to `onError`.
+   */
   async publish(record: ResultRecord): Promise<Uint8Array> {
     const value = await signResultRecord(record, this.opts.privateKey)
-    this.remember(record, value)
-    this.store(record.taskId, value)
+    this.remember(record, value, false)
+    await this.persist(record.taskId, value, true)
     return value
   }
 
   /**
    * Takes a record learnt from a peer (already verified by the caller). It replaces a cached one
-   * only when the deterministic selector prefers it. Returns the record now held.
+   * only when the deterministic selector prefers it, and only when the admission rule lets it.
+   * Returns the record now held (the one given when it was not admitted and nothing is held).
    */
   accept(record: ResultRecord, value: Uint8Array): ResultRecord {
-    return this.remember(record, value)
+    return this.remember(record, value, true)
+  }
+
+  /**
+   * Like {@link accept}, and keeps a local copy too (an owner keeps the record of a completion it
+   * accepted): resolves once the local copy is written (or a record that wins is stored already).
+   */
+  async keep(record: ResultRecord, value: Uint8Array): Promise<void> {
+    this.remember(record, value, true)
+    await this.persist(record.taskId, value, false)
+  }
+
+  /**
+   * Resolves once a result record of the task is in the local store (written by {@link publish} or
+   * {@link keep}, or found there). Never rejects; stays pending while no record is stored.
+   */
+  whenStored(taskId: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const list = this.storedWaiters.get(taskId) ?? []
+      list.push(resolve)
+      this.storedWaiters.set(taskId, list)
+      this.opts.replicator.readLocal(resultKey(taskId)).then(
+        (value) => {
+          if (value !== undefined) this.stored(taskId)
+        },
+        () => undefined,
+      )
+    })
+  }
+
+  /** The record stored in the local DHT store, verified (and then known here), if any. */
+  async local(taskId: string): Promise<ResultRecord | undefined> {
+    const key = resultKey(taskId)
+    const value = await this.opts.replicator.readLocal(key)
+    if (value === undefined) return undefined
+    try {
+      const record = await openResultRecord(value, key)
+      return this.remember(record, value, true)
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Reads the task's record from the DHT again in the background (the one known here may be stale). */
+  refresh(taskId: string): void {
+    if (this.closed) return
+    void this.get(taskId, { skipCache: true }).catch(() => undefined)
   }
 
   /** True when someone here waits for the task's result. */
@@ -92,7 +162,11 @@ export class ResultStore {
     return this.cache.get(taskId)?.value
   }
 
-  /** One poll: the local cache, else a DHT get (the selector picks among replicas). */
+  /**
+   * One poll: the local cache, else a DHT get (the selector picks among the replicas and the local
+   * copy). A node without DHT peers reads its local store only (kad-dht's query would wait for the
+   * signal); the local copy also stands when the network query fails.
+   */
   async get(
     taskId: string,
     opts: { signal?: AbortSignal; skipCache?: boolean } = {},
@@ -103,19 +177,23 @@ export class ResultStore {
     }
     const key = resultKey(taskId)
     const values: Uint8Array[] = []
-    try {
-      for await (const event of this.opts.dht.get(key, {
-        signal: opts.signal ?? AbortSignal.timeout(DHT_TIMEOUT_MS),
-      })) {
-        if (event.name === 'VALUE') values.push(event.value)
+    const local = await this.opts.replicator.readLocal(key).catch(() => undefined)
+    if (local !== undefined) values.push(local)
+    if (this.opts.dht.routingTable.size > 0 || local === undefined) {
+      try {
+        for await (const event of this.opts.dht.get(key, {
+          signal: opts.signal ?? AbortSignal.timeout(DHT_TIMEOUT_MS),
+        })) {
+          if (event.name === 'VALUE') values.push(event.value)
+        }
+      } catch (err) {
+        if (values.length === 0 && (err as Error).name !== 'NotFoundError') throw err
       }
-    } catch (err) {
-      if (values.length === 0 && (err as Error).name !== 'NotFoundError') throw err
     }
     if (values.length === 0) return undefined
     const best = values[resultSelector(key, values)]
     const record = await openResultRecord(best, key)
-    return this.remember(record, best)
+    return this.remember(record, best, true)
   }
 
   /** Resolves with the task's record as soon as one is known here. */
@@ -156,8 +234,13 @@ export class ResultStore {
     this.puts.clear()
   }
 
-  private remember(record: ResultRecord, value: Uint8Array): ResultRecord {
+  /**
+   * Makes a record known here unless the cached one wins the selector against it; `fenced` records
+   * (learnt from elsewhere) must pass the admission rule first. Wakes the task's waiters.
+   */
+  private remember(record: ResultRecord, value: Uint8Array, fenced: boolean): ResultRecord {
     const prev = this.cache.get(record.taskId)
+    if (fenced && !this.admission(record)) return prev?.record ?? record
     let kept: Cached = { record, value }
     if (prev !== undefined) {
       const order = compareResultRecords(prev.record, record)
@@ -181,12 +264,50 @@ export class ResultStore {
     return kept.record
   }
 
+  /** Wakes whoever waits for a local copy of the task's record. */
+  private stored(taskId: string): void {
+    const list = this.storedWaiters.get(taskId)
+    if (list === undefined) return
+    this.storedWaiters.delete(taskId)
+    for (const resolve of list) resolve()
+  }
+
+  /**
+   * Writes the local copy (fenced), then, when `replicate` and the copy was written, queues the
+   * copies at the closest peers. When a winning record is stored already, it becomes the one known
+   * here. Never rejects.
+   */
+  private async persist(taskId: string, value: Uint8Array, replicate: boolean): Promise<void> {
+    const key = resultKey(taskId)
+    try {
+      const local = await this.opts.replicator.storeLocal(key, value)
+      this.stored(taskId)
+      if (!local.written) {
+        await this.adoptStored(taskId, local.current)
+        return
+      }
+    } catch (err) {
+      if (!this.closed) this.opts.onError?.(err as Error, taskId)
+      return
+    }
+    if (replicate) this.store(taskId, value)
+  }
+
+  /** The local store kept a record that wins against ours: it becomes the one known here. */
+  private async adoptStored(taskId: string, current: Uint8Array): Promise<void> {
+    try {
+      this.remember(await openResultRecord(current, resultKey(taskId)), current, true)
+    } catch {
+      // a corrupt local entry: the DHT get will pick among replicas
+    }
+  }
+
   private store(taskId: string, value: Uint8Array): void {
     const key = resultKey(taskId)
     void this.puts.add(async () => {
       for (let attempt = 1; attempt <= PUT_ATTEMPTS && !this.closed; attempt++) {
         try {
-          const acks = await this.opts.replicator.store(key, value, AbortSignal.timeout(DHT_TIMEOUT_MS))
+          const acks = await this.opts.replicator.replicate(key, value, AbortSignal.timeout(DHT_TIMEOUT_MS))
           // alone, the local copy is all there is to store
           if (acks > 0 || this.opts.dht.routingTable.size === 0) return
         } catch (err) {

@@ -1,11 +1,13 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MAX_FRAME_BYTES, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
-import type { SubmitFrameReply } from '../protocol/messages.ts'
-import { submitFrameSchema, submitReplySchema } from '../protocol/messages.ts'
+import type { SubmitFrame, SubmitFrameReply } from '../protocol/messages.ts'
+import { MAX_STORY_EVENTS, submitFrameSchema, submitReplySchema } from '../protocol/messages.ts'
 import { requestOnce, serveFrames } from '../protocol/rpc.ts'
+import type { CancelResult, TaskState } from './cancellation.ts'
 import { errorCode } from './error-code.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
+import type { StoryEvent } from './story.ts'
 
 /** Inbound submit-protocol streams at once (light clients). */
 export const MAX_INBOUND_SUBMIT_STREAMS = 256
@@ -18,6 +20,12 @@ export interface SubmitTarget {
   /** The signed record value for a task, waiting for it when `signal` is given. */
   signedResult(id: string, opts: { wait: boolean; signal?: AbortSignal }): Promise<Uint8Array | undefined>
   status(): object
+  /** Cancels a task (forwarding to its owner unless `forwarded`). */
+  cancel(id: string, opts: { forwarded?: boolean }): Promise<CancelResult>
+  /** How a task stands (asking its owner unless `forwarded`). */
+  taskState(id: string, opts: { forwarded?: boolean }): Promise<TaskState>
+  /** The task's story at this node. */
+  story(id: string): StoryEvent[]
 }
 
 const toBase64 = (v: Uint8Array | undefined) => (v === undefined ? null : Buffer.from(v).toString('base64'))
@@ -97,6 +105,18 @@ export class SubmitService {
                 requestId: req.requestId,
                 status: { ...this.target.status() },
               })
+            case 'cancel': {
+              const done = await this.target.cancel(req.taskId, { forwarded: req.forwarded })
+              return await send({ type: 'cancelled', requestId: req.requestId, ...done })
+            }
+            case 'state': {
+              const state = await this.target.taskState(req.taskId, { forwarded: req.forwarded })
+              return await send({ type: 'state', requestId: req.requestId, taskId: req.taskId, ...state })
+            }
+            case 'story': {
+              const events = this.target.story(req.taskId).slice(-MAX_STORY_EVENTS)
+              return await send({ type: 'story', requestId: req.requestId, taskId: req.taskId, events })
+            }
           }
         } catch (err) {
           await send({
@@ -128,4 +148,46 @@ export async function requestResultFrom(
   )
   if (reply.type !== 'result' || reply.record === null) return undefined
   return Buffer.from(reply.record, 'base64')
+}
+
+/** One request to `peer` over the submit protocol; an error reply rejects with its code. */
+async function askPeer(
+  libp2p: MeshLibp2p,
+  peer: string,
+  frame: SubmitFrame,
+  signal: AbortSignal,
+): Promise<SubmitFrameReply> {
+  const stream = await libp2p.dialProtocol(peerIdFromString(peer), SUBMIT_PROTOCOL, { signal })
+  const reply = await requestOnce<SubmitFrameReply>(stream, frame, submitReplySchema, {
+    signal,
+    maxBytes: MAX_FRAME_BYTES,
+  })
+  if (reply.type === 'error') throw Object.assign(new Error(reply.message), { code: reply.code })
+  return reply
+}
+
+/** Sends a cancel to the task's owner (marked forwarded: the owner does not forward it again). */
+export async function requestCancelFrom(
+  libp2p: MeshLibp2p,
+  owner: string,
+  taskId: string,
+  signal: AbortSignal = AbortSignal.timeout(5_000),
+): Promise<CancelResult> {
+  const frame = { type: 'cancel' as const, requestId: crypto.randomUUID(), taskId, forwarded: true }
+  const reply = await askPeer(libp2p, owner, frame, signal)
+  if (reply.type !== 'cancelled') throw new Error(`${owner} answered cancel with "${reply.type}"`)
+  return { taskId: reply.taskId, outcome: reply.outcome, owner: reply.owner }
+}
+
+/** Asks the task's owner how the task stands. */
+export async function requestStateFrom(
+  libp2p: MeshLibp2p,
+  owner: string,
+  taskId: string,
+  signal: AbortSignal = AbortSignal.timeout(5_000),
+): Promise<TaskState> {
+  const frame = { type: 'state' as const, requestId: crypto.randomUUID(), taskId, forwarded: true }
+  const reply = await askPeer(libp2p, owner, frame, signal)
+  if (reply.type !== 'state') throw new Error(`${owner} answered state with "${reply.type}"`)
+  return reply.reason === undefined ? { state: reply.state } : { state: reply.state, reason: reply.reason }
 }

@@ -13,6 +13,8 @@ export interface SubmitOptions {
 export interface TaskHandle {
   id: string
   task: Task
+  /** The `key` its submission item carried, when it was part of a graph. */
+  key?: string
   /** Resolves with the result record (waits for the result notice, or the local run). */
   result(signal?: AbortSignal): Promise<ResultRecord>
 }

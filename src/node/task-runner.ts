@@ -30,7 +30,10 @@ export interface TaskRunnerOptions {
  * records the attempt, and reports the outcome. Cancellation aborts the handler's signal.
  */
 export class TaskRunner {
-  private readonly running = new Map<string, { entry: RunEntry; controller: AbortController; startedAt: number }>()
+  private readonly running = new Map<
+    string,
+    { entry: RunEntry; controller: AbortController; startedAt: number }
+  >()
   private used = 0
 
   constructor(private readonly opts: TaskRunnerOptions) {}

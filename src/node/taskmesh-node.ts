@@ -11,18 +11,17 @@ import { canRun, DurationEstimator, expectedWaitMs } from '../policy/capacity.ts
 import type { NodeOffer, QueuedTask } from '../policy/types.ts'
 import type { ResultNotice } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
-import { InvalidTaskError, QueueFullError, UnknownHandlerError } from '../task/errors.ts'
-import { MAX_TASKS_PER_SUBMISSION } from '../task/limits.ts'
-import { parseTaskSpec, type TaskSpecInput } from '../task/spec.ts'
-import type { Task } from '../task/task.ts'
-import { taskId } from '../task/task-id.ts'
+import type { TaskSpecInput } from '../task/spec.ts'
+import { Adopter, tapGossip } from './adoption.ts'
 import { Batcher } from './batcher.ts'
 import { BeaconPublisher } from './beacons.ts'
+import type { CancelResult, TaskState } from './cancellation.ts'
 import { CompletionReporter } from './completion-reporter.ts'
 import { DhtReplicator } from './dht-replicator.ts'
 import { MeshGossip } from './gossip.ts'
 import { GossipInbox } from './gossip-inbox.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
+import { JOURNAL_FILE, TaskJournal } from './journal.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p-factory.ts'
 import { LocalQueue } from './local-queue.ts'
 import { createNodeCounters, type NodeCounters } from './node-counters.ts'
@@ -33,17 +32,24 @@ import {
   resolveNodeOptions,
   type TaskmeshNodeOptions,
 } from './options.ts'
-import { OwnerLedger } from './owner-ledger.ts'
+import { OwnerLedger, poisonOutcome } from './owner-ledger.ts'
 import { PeerView } from './peer-view.ts'
 import { ResultStore } from './result-store.ts'
-import { StealService } from './steal-service.ts'
+import { type StealHandlers, StealService } from './steal-service.ts'
+import { type StoryEvent, StoryLog } from './story.ts'
+import { storyOwnerHandlers, storyStealRequests } from './story-tap.ts'
+import type { GraphItemInput, PreparedTask } from './submission.ts'
 import { SubmitService } from './submit-service.ts'
+import { TaskFlow } from './task-flow.ts'
 import type { SubmitOptions, TaskHandle } from './task-handle.ts'
 import { type RunEntry, TaskRunner } from './task-runner.ts'
 import { RENEW_CHECK_MS, Thief } from './thief.ts'
 
+export type { CancelResult, TaskState } from './cancellation.ts'
 export type { NodeCounters } from './node-counters.ts'
 export type { NodeStatus } from './node-status.ts'
+export type { StoryEvent } from './story.ts'
+export type { GraphItemInput } from './submission.ts'
 export type { SubmitOptions, TaskHandle } from './task-handle.ts'
 
 /**
@@ -86,10 +92,14 @@ export class TaskmeshNode {
   private readonly gossip: MeshGossip
   private readonly steal: StealService
   private readonly submitService: SubmitService
+  private readonly adopter: Adopter
   private readonly timers: NodeJS.Timeout[] = []
-  private readonly notices = new Batcher<ResultNotice['results'][number]>(NOTICE_WINDOW_MS, (r) =>
-    this.gossip.publishNotices(r),
-  )
+  private readonly stories = new StoryLog()
+  private readonly flow: TaskFlow
+  private readonly notices = new Batcher<ResultNotice['results'][number]>(NOTICE_WINDOW_MS, (r) => {
+    this.gossip.publishNotices(r)
+    for (const n of r) this.stories.record(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
+  })
   private pumpScheduled = false
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
 
@@ -105,12 +115,17 @@ export class TaskmeshNode {
   ) {
     this.opts = opts
     this.peerId = libp2p.peerId.toString()
-    this.queue = new LocalQueue({ policy: opts.queuePolicy, estimator: this.estimator })
     this.offer = { types: registry.types(), labels: opts.labels, slots: opts.slots, memoryMb: opts.memoryMb }
+    this.queue = new LocalQueue({
+      policy: opts.queuePolicy,
+      estimator: this.estimator,
+      canRunHere: (t) => canRun(this.offer, t),
+      runningWorkMs: () => this.runner.remainingWorkMs(Date.now(), (type) => this.estimator.estimate(type)),
+    })
     const { offer, queue, peers, counters } = this
     const { slots, speed } = opts
     this.runner = new TaskRunner({
-      executor,
+      executor: { run: (req) => this.flow.loader.run(req) }, // fills in dependency outputs first
       slots,
       self: this.peerId,
       speed,
@@ -126,6 +141,11 @@ export class TaskmeshNode {
       speed,
       onRequeued: () => this.schedulePump(),
       onGranted: () => this.beacons.soon(),
+      onExpired: (id, holder, epoch) => this.stories.record(id, 'lease-expired', { holder, epoch }),
+      onLost: (id, holder, epoch) => this.stories.record(id, 'lease-lost', { holder, epoch }),
+      journal: opts.dataDir === undefined ? undefined : new TaskJournal(join(opts.dataDir, JOURNAL_FILE)),
+      maxExecutorLosses: opts.maxExecutorLosses,
+      onPoisoned: (entry, error) => void this.finish(entry, poisonOutcome(error)),
     })
     const inbox = new GossipInbox({
       self: this.peerId,
@@ -135,15 +155,19 @@ export class TaskmeshNode {
       onPeerBeacon: (from, msg) => this.thief.onPeerBeacon(from, msg.queued),
       onResultStored: (from, id, epoch) => this.ledger.noteResult(from, id, epoch),
     })
-    this.gossip = new MeshGossip(libp2p, inbox)
-    this.steal = new StealService(libp2p, {
+    this.gossip = new MeshGossip(
+      libp2p,
+      tapGossip(inbox, () => this.adopter),
+    )
+    const ownerSide = {
       onSteal: (from, req) => this.ledger.grant(from, req),
       onRenew: (from, req) => this.ledger.renew(from, req),
       onComplete: (from, req) => this.ledger.complete(from, req),
       onRelease: (from, req) => this.ledger.release(from, req),
-    })
+    } satisfies StealHandlers
+    this.steal = new StealService(libp2p, storyOwnerHandlers(ownerSide, this.stories))
     this.thief = new Thief({
-      steal: this.steal,
+      steal: storyStealRequests(this.steal, this.stories),
       queue,
       runner: this.runner,
       peers,
@@ -160,6 +184,8 @@ export class TaskmeshNode {
       steal: this.steal,
       counters,
       isStopped: () => this.state === 'stopped',
+      onStale: (id) => this.resultStore.refresh(id), // the accepted record is another: read it
+      random: opts.random,
     })
     this.beacons = new BeaconPublisher({
       gossip: this.gossip,
@@ -170,7 +196,32 @@ export class TaskmeshNode {
       speed,
       intervalMs: opts.beaconIntervalMs,
     })
+    this.flow = new TaskFlow(
+      {
+        ...{ self: this.peerId, libp2p, offer, queue, peers, runner: this.runner, ledger: this.ledger },
+        ...{ thief: this.thief, results: this.resultStore, inbox, story: this.stories },
+        maxQueueLength: opts.maxQueueLength,
+        unschedulableAfterMs: opts.unschedulableAfterMs,
+        random: opts.random,
+        knowsType: (type) => registry.has(type) || peers.offersType(type),
+        notice: (n) => this.notices.add(n),
+        schedulePump: () => this.schedulePump(),
+        state: () => this.state,
+      },
+      executor,
+    )
     this.submitService = new SubmitService(libp2p, this)
+    this.adopter = new Adopter({
+      ...{ self: this.peerId, libp2p, ledger: this.ledger, thief: this.thief, results: this.resultStore },
+      announce: (tasks) => this.gossip.announceTasks(tasks),
+      failureDetectionMs: opts.failureDetectionMs,
+      beaconIntervalMs: opts.beaconIntervalMs,
+      onOwned: (tasks, how) => {
+        for (const t of tasks) this.stories.record(t.id, how)
+        this.schedulePump()
+      },
+      onPeerDead: (peer) => this.peers.remove(peer),
+    })
   }
 
   /** Creates and starts a node. */
@@ -233,6 +284,7 @@ export class TaskmeshNode {
     every(RENEW_CHECK_MS, () => void this.thief.renewLeases())
     this.state = 'running'
     this.beacons.start()
+    await this.adopter.start() // replays the journal; then watches for dead owners
   }
 
   /** Multiaddrs others can dial, with this node's /p2p/ id. */
@@ -255,58 +307,31 @@ export class TaskmeshNode {
 
   /**
    * Validates every spec, then accepts them all (or none): queues them here, announces them
-   * to the mesh and returns their handles at once.
-   * @throws InvalidTaskError / UnknownHandlerError / QueueFullError — nothing is queued.
+   * to the mesh and returns their handles at once (in submission order). Items may form a graph:
+   * a `key` each, and `dependsOn` naming keys of this submission or ids of tasks known here; a
+   * task with dependencies waits here until they all succeeded, and fails when one fails.
+   * @throws InvalidTaskError (also for a cycle, a dangling or duplicate key) / UnknownHandlerError
+   *   / QueueFullError — nothing is queued.
    */
-  async submitMany(specs: unknown[], opts: SubmitOptions = {}): Promise<TaskHandle[]> {
-    const tasks = this.accept(specs, opts.submitter ?? this.peerId)
+  async submitMany(
+    specs: Array<GraphItemInput> | unknown[],
+    opts: SubmitOptions = {},
+  ): Promise<TaskHandle[]> {
+    const prepared = this.accept(specs, opts.submitter ?? this.peerId)
+    const tasks = prepared.map((p) => p.task)
+    await this.ledger.journalled() // with a data dir, accepted tasks survive a crash from here on
     await this.gossip.announceTasks(tasks)
-    return tasks.map((task) => {
+    for (const task of tasks) this.stories.record(task.id, 'announced')
+    return prepared.map(({ task, key }) => {
       if (opts.onResult !== undefined) this.onResult(task.id, opts.onResult)
-      return { id: task.id, task, result: (signal?: AbortSignal) => this.waitResult(task.id, signal) }
+      const result = (signal?: AbortSignal) => this.waitResult(task.id, signal)
+      return key === undefined ? { id: task.id, task, result } : { id: task.id, task, key, result }
     })
   }
 
-  private accept(specs: unknown[], submitter: string): Task[] {
-    if (this.state !== 'running') throw new QueueFullError('node is not running')
-    if (!Array.isArray(specs) || specs.length === 0) throw new InvalidTaskError('no tasks given', 'tasks')
-    if (specs.length > MAX_TASKS_PER_SUBMISSION) {
-      throw new InvalidTaskError(
-        `${specs.length} tasks, over the limit of ${MAX_TASKS_PER_SUBMISSION}`,
-        'tasks',
-      )
-    }
-    const parsed = specs.map((raw, i) => {
-      const field = specs.length === 1 ? 'task' : `tasks[${i}]`
-      const spec = parseTaskSpec(raw, field)
-      if (!this.registry.has(spec.type) && !this.peers.offersType(spec.type)) {
-        throw new UnknownHandlerError(spec.type, `${field}.type`)
-      }
-      if (spec.dependsOn.length > 0) {
-        throw new InvalidTaskError('dependencies are not supported by this node', `${field}.dependsOn`)
-      }
-      return spec
-    })
-    if (this.queue.size + parsed.length > this.opts.maxQueueLength) {
-      throw new QueueFullError(
-        `queue full: ${this.queue.size} queued + ${parsed.length} submitted exceeds ${this.opts.maxQueueLength}`,
-      )
-    }
-    const now = Date.now()
-    const tasks = parsed.map((spec) => {
-      const nonce = `${now.toString(36)}-${Math.floor(this.opts.random() * 2 ** 52).toString(36)}`
-      return {
-        id: taskId(spec, submitter, nonce),
-        spec,
-        submitter,
-        nonce,
-        owner: this.peerId,
-        submittedAt: now,
-      }
-    })
-    for (const task of tasks) this.ledger.adopt(task)
-    this.schedulePump()
-    return tasks
+  /** Validates a submission (specs, or a graph) and accepts it whole; see {@link TaskFlow.accept}. */
+  private accept(specs: unknown[], submitter: string): PreparedTask[] {
+    return this.flow.accept(specs, submitter)
   }
 
   // ---------------------------------------------------------------- results
@@ -328,7 +353,7 @@ export class TaskmeshNode {
     signal: AbortSignal = AbortSignal.timeout(DEFAULT_RESULT_WAIT_MS),
   ): Promise<ResultRecord> {
     const waiting = this.resultStore.wait(id, signal)
-    const local = this.ledger.has(id) || this.thief.holds(id)
+    const local = this.ledger.has(id) || this.thief.holds(id) || this.flow.gate.has(id)
     if (!local && this.resultStore.cached(id) === undefined) {
       void this.resultStore.get(id, { signal }).catch(() => undefined)
     }
@@ -392,7 +417,9 @@ export class TaskmeshNode {
 
   private startQueued(q: QueuedTask): void {
     const entry = this.ledger.beginRun(q.id) ?? this.thief.entry(q.id)
-    if (entry !== undefined) this.runner.start(entry)
+    if (entry === undefined) return
+    this.stories.record(q.id, 'started', { epoch: entry.epoch, attempt: entry.attempts.length + 1 })
+    this.runner.start(entry)
   }
 
   private onAttemptDone(entry: RunEntry, outcome: RunOutcome): void {
@@ -404,8 +431,9 @@ export class TaskmeshNode {
       this.estimator.observe(entry.task.spec.type, ms * this.opts.speed) // nominal work, comparable across nodes
       this.thief.observeTaskMs(ms)
     }
-    const own = this.ledger.get(id)
-    if (!this.thief.holds(id) && own === undefined) {
+    const own = this.ledger.isCurrent(entry) ? this.ledger.get(id) : undefined
+    if (own === undefined && !this.thief.isCurrent(entry)) {
+      this.stories.record(id, 'dropped', { epoch: entry.epoch, reason: 'lease revoked or task cancelled' })
       this.schedulePump() // the lease was revoked while it ran: its result would be stale
       return
     }
@@ -418,15 +446,22 @@ export class TaskmeshNode {
       this.counters.retried++
       if (own !== undefined) own.state = 'retrying'
       const delay = backoffDelayMs(entry.attempts.length, this.opts.random, this.opts.backoff)
+      this.stories.record(id, 'retried', { error: outcome.error ?? 'failed', delayMs: Math.round(delay) })
       const t = setTimeout(() => {
         if (this.state !== 'running') return
-        if (own !== undefined && this.ledger.get(id) === own) own.state = 'queued'
-        if (this.ledger.get(id) === own || this.thief.holds(id))
-          this.queue.enqueue(entry.task, own !== undefined)
+        // requeue only what is still this attempt's: not a task settled, poisoned or cancelled
+        // meanwhile, nor a lease revoked (or replaced) during the backoff
+        if (own !== undefined && this.ledger.get(id) === own && own.state === 'retrying') {
+          own.state = 'queued'
+          this.queue.enqueue(entry.task, true)
+        } else if (own === undefined && this.thief.isCurrent(entry)) {
+          this.queue.enqueue(entry.task, false)
+        }
         this.schedulePump()
       }, delay)
       t.unref()
     } else {
+      this.stories.record(id, 'finished', { status: outcome.status, epoch: entry.epoch })
       void this.finish(entry, outcome)
     }
     this.schedulePump()
@@ -455,6 +490,28 @@ export class TaskmeshNode {
     const value = await this.resultStore.publish(record)
     this.notices.add({ taskId: task.id, status: record.status, epoch: record.epoch })
     if (owner !== undefined) this.completions.report(owner, record, value)
+  }
+
+  // ---------------------------------------------------------------- cancel, state, story
+
+  /**
+   * Cancels a task: its owner drops it if it waits, removes it if queued, aborts it if it runs,
+   * revokes its lease if a thief holds it, and publishes the final record `failed` / `cancelled`
+   * (never retried; dependents fail). A node that does not own the task forwards to its owner.
+   * @throws UnknownTaskError when neither this node nor the owner it knows of has the task.
+   */
+  cancel(id: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
+    return this.flow.cancel(id, opts)
+  }
+
+  /** How a task stands (`waiting`, `queued`, `leased`, `running`, `unschedulable`, `done`, `unknown`). */
+  taskState(id: string, opts: { forwarded?: boolean } = {}): Promise<TaskState> {
+    return this.flow.state(id, opts)
+  }
+
+  /** The decisions this node took about a task, oldest first (empty when it knows nothing of it). */
+  story(id: string): StoryEvent[] {
+    return this.stories.get(id)
   }
 
   // ---------------------------------------------------------------- status & peers
@@ -486,11 +543,17 @@ export class TaskmeshNode {
         ageMs: now - p.updatedAt,
       })),
       counters: { ...this.counters },
+      waiting: this.flow.gate.size,
+      unschedulable: this.flow.unschedulable(),
     }
   }
 
   /** Resolves once this node has heard capacity beacons from at least `count` peers. */
   waitForPeers(count: number, signal: AbortSignal = AbortSignal.timeout(30_000)): Promise<void> {
+    if (signal.aborted && this.peers.size < count) {
+      // an abort event never fires again on a signal aborted already
+      return Promise.reject(new Error(`heard ${this.peers.size} of ${count} peers before the deadline`))
+    }
     return this.peers.waitForSize(count, signal)
   }
 
@@ -510,6 +573,7 @@ export class TaskmeshNode {
     this.state = 'stopping'
     for (const t of this.timers) clearInterval(t)
     this.beacons.stop()
+    this.adopter.stop()
     await this.thief.releaseUnstarted()
     this.runner.cancelAll('node stopping')
     this.notices.flushNow()
@@ -522,6 +586,7 @@ export class TaskmeshNode {
     await this.submitService.stop().catch(() => undefined)
     await this.libp2p.stop()
     if (this.ownsExecutor) await this.executor.close()
+    await this.ledger.flushJournal()
     await this.closeDatastore()
     this.state = 'stopped'
   }

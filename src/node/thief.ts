@@ -80,6 +80,11 @@ export class Thief {
     return this.leasedIn.get(taskId)?.entry
   }
 
+  /** True when `entry` is the entry of the lease held now (not of one revoked or replaced since). */
+  isCurrent(entry: RunEntry): boolean {
+    return this.leasedIn.get(entry.task.id)?.entry === entry
+  }
+
   /** A held task produced its result: the lease ends here. Returns its owner, to report to. */
   settle(taskId: string): string | undefined {
     const held = this.leasedIn.get(taskId)
@@ -164,13 +169,28 @@ export class Thief {
     if (this.opts.isRunning()) this.opts.onStealDone()
   }
 
+  /**
+   * Takes the granted tasks this node can run under their leases. A grant it declines (it cannot
+   * run the task, owns it, or holds it under another owner's lease) is handed back at once, so the
+   * owner requeues it instead of waiting for the lease to run out. A new lease from the same owner
+   * on a task held under an older epoch replaces the old one (the owner let that one go).
+   */
   private takeGrant(victim: string, grant: StealGrant): number {
     const leases = new Map(grant.leases.map((l) => [l.taskId, l]))
+    const declined: LeaseRefs = []
     let taken = 0
     for (const task of grant.tasks) {
       const lease = leases.get(task.id)
-      if (lease === undefined || this.leasedIn.has(task.id) || this.opts.owns(task.id)) continue
-      if (!canRun(this.opts.offer, { type: task.spec.type, resources: task.spec.resources })) continue
+      if (lease === undefined) continue
+      const held = this.leasedIn.get(task.id)
+      if (held !== undefined && held.owner === victim && held.entry.epoch < lease.epoch) {
+        this.dropLease(task.id)
+      }
+      const runnable = canRun(this.opts.offer, { type: task.spec.type, resources: task.spec.resources })
+      if (this.leasedIn.has(task.id) || this.opts.owns(task.id) || !runnable) {
+        declined.push({ taskId: task.id, epoch: lease.epoch })
+        continue
+      }
       const entry: RunEntry = { task, epoch: lease.epoch, attempts: [], dependencies: {} }
       this.leasedIn.set(task.id, {
         entry,
@@ -185,7 +205,15 @@ export class Thief {
       this.opts.counters.stealsGranted++
       this.opts.counters.tasksStolen += taken
     }
+    if (declined.length > 0) this.release(victim, declined)
     return taken
+  }
+
+  /** Hands leases back to their owner (best effort: unanswered, they run out). */
+  private release(owner: string, leases: LeaseRefs): Promise<unknown> {
+    return this.opts.steal
+      .request(owner, { type: 'release', requestId: crypto.randomUUID(), leases }, AbortSignal.timeout(1_000))
+      .catch(() => undefined)
   }
 
   /** Renews, per owner in one request, every held lease that has used a third of its time. */
@@ -215,17 +243,7 @@ export class Thief {
   /** Hands every held lease that has not started back to its owner (the node stops). */
   async releaseUnstarted(): Promise<void> {
     const byOwner = this.leasesByOwner((taskId) => !this.opts.runner.isRunning(taskId))
-    await Promise.all(
-      [...byOwner].map(([owner, leases]) =>
-        this.opts.steal
-          .request(
-            owner,
-            { type: 'release', requestId: crypto.randomUUID(), leases },
-            AbortSignal.timeout(1_000),
-          )
-          .catch(() => undefined),
-      ),
-    )
+    await Promise.all([...byOwner].map(([owner, leases]) => this.release(owner, leases)))
   }
 
   private leasesByOwner(include: (taskId: string, held: LeasedIn) => boolean): Map<string, LeaseRefs> {

@@ -36,3 +36,12 @@ export class ResultNotFoundError extends Error {
   override readonly name = 'ResultNotFoundError'
   readonly code = 'ERR_RESULT_NOT_FOUND'
 }
+
+/** No node in reach knows the task: it was never submitted, or its owner is unknown here. */
+export class UnknownTaskError extends Error {
+  override readonly name = 'UnknownTaskError'
+  readonly code = 'ERR_UNKNOWN_TASK'
+  constructor(readonly taskId: string) {
+    super(`no task ${taskId} is known here (not owned, held, announced, or with a result)`)
+  }
+}

@@ -90,6 +90,49 @@ describe('Thief', () => {
     expect(thief.size).toBe(0)
   })
 
+  it('hands back at once the granted tasks it declines (cannot run, or owns)', async () => {
+    const { thief, request } = setup((_, req) =>
+      req.type === 'steal'
+        ? grantOf([task('a'), task('mine'), task('gpu', 'gpu-job')])
+        : { type: 'released', requestId: 'x', released: ['mine', 'gpu'] },
+    )
+    await thief.maybeSteal()
+    await vi.waitFor(() => expect(request).toHaveBeenCalledTimes(2))
+    expect(request).toHaveBeenLastCalledWith(
+      'v',
+      expect.objectContaining({
+        type: 'release',
+        leases: [
+          { taskId: 'mine', epoch: 3 },
+          { taskId: 'gpu', epoch: 3 },
+        ],
+      }),
+      expect.any(AbortSignal),
+    )
+    expect(thief.holds('a')).toBe(true)
+  })
+
+  it('a newer lease from the same owner on a task it holds replaces the old one (whose run is cancelled)', async () => {
+    let epoch = 3
+    const { thief, runner, request } = setup((_, req) =>
+      req.type === 'steal'
+        ? { ...grantOf([task('a')]), leases: [{ taskId: 'a', epoch, expiresAt: 0 }] }
+        : { type: 'released', requestId: 'x', released: [] },
+    )
+    await thief.maybeSteal()
+    const old = thief.entry('a')!
+    expect(thief.isCurrent(old)).toBe(true)
+    epoch = 5
+    await thief.maybeSteal()
+    expect(thief.entry('a')?.epoch).toBe(5)
+    expect(thief.isCurrent(old)).toBe(false)
+    expect(runner.cancel).toHaveBeenCalledWith('a', 'lease revoked')
+    // the same epoch again is a duplicate: handed back, the held lease stays
+    await thief.maybeSteal()
+    expect(thief.entry('a')?.epoch).toBe(5)
+    await vi.waitFor(() => expect(request.mock.calls.some(([, r]) => r.type === 'release')).toBe(true))
+  })
+
   it('does not ask a victim that granted nothing again until it beacons queued work', async () => {
     const { thief, request } = setup(() => grantOf([]))
     await thief.maybeSteal()

@@ -115,6 +115,38 @@ const valid: Array<[string, z.ZodType<unknown>, unknown]> = [
     submitReplySchema,
     { type: 'error', requestId: 'r', code: 'ERR_INVALID_TASK', message: 'bad' },
   ],
+  ['cancel', submitFrameSchema, { type: 'cancel', requestId: 'r', taskId: id }],
+  ['forwarded cancel', submitFrameSchema, { type: 'cancel', requestId: 'r', taskId: id, forwarded: true }],
+  [
+    'cancelled reply',
+    submitReplySchema,
+    { type: 'cancelled', requestId: 'r', taskId: id, outcome: 'cancelled', owner: OWNER },
+  ],
+  [
+    'cancel of a finished task',
+    submitReplySchema,
+    { type: 'cancelled', requestId: 'r', taskId: id, outcome: 'finished', owner: OWNER },
+  ],
+  ['state', submitFrameSchema, { type: 'state', requestId: 'r', taskId: id }],
+  [
+    'state reply',
+    submitReplySchema,
+    { type: 'state', requestId: 'r', taskId: id, state: 'unschedulable', reason: 'label "gpu" missing' },
+  ],
+  ['story', submitFrameSchema, { type: 'story', requestId: 'r', taskId: id }],
+  [
+    'story reply',
+    submitReplySchema,
+    {
+      type: 'story',
+      requestId: 'r',
+      taskId: id,
+      events: [
+        { at: 1, event: 'accepted' },
+        { at: 2, event: 'granted', detail: { to: EXECUTOR, epoch: 1, ok: true } },
+      ],
+    },
+  ],
 ]
 
 function withoutDefault(field: string) {
@@ -375,6 +407,42 @@ const invalid: Array<[string, z.ZodType<unknown>, unknown, string]> = [
     submitReplySchema,
     { type: 'result', requestId: 'r', taskId: id },
     'record: expected string, received undefined',
+  ],
+  [
+    'cancel of a bad id',
+    submitFrameSchema,
+    { type: 'cancel', requestId: 'r', taskId: 'x' },
+    'taskId: not a task id',
+  ],
+  [
+    'cancel with an unknown field',
+    submitFrameSchema,
+    { type: 'cancel', requestId: 'r', taskId: id, force: true },
+    'Unrecognized key',
+  ],
+  [
+    'cancelled reply with another outcome',
+    submitReplySchema,
+    { type: 'cancelled', requestId: 'r', taskId: id, outcome: 'maybe', owner: OWNER },
+    'outcome: Invalid option',
+  ],
+  [
+    'cancelled reply whose owner is no peer id',
+    submitReplySchema,
+    { type: 'cancelled', requestId: 'r', taskId: id, outcome: 'cancelled', owner: 'me' },
+    'owner: not a peer id',
+  ],
+  [
+    'state reply with an unknown state',
+    submitReplySchema,
+    { type: 'state', requestId: 'r', taskId: id, state: 'lost' },
+    'state: Invalid option',
+  ],
+  [
+    'story event with a nested detail',
+    submitReplySchema,
+    { type: 'story', requestId: 'r', taskId: id, events: [{ at: 1, event: 'x', detail: { a: { b: 1 } } }] },
+    'events[0].detail.a: Invalid input',
   ],
 ]
 

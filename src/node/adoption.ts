@@ -1,0 +1,291 @@
+import type { PeerId } from '@libp2p/interface'
+import type { Announcement, Beacon, ResultNotice } from '../protocol/messages.ts'
+import type { ResultRecord } from '../protocol/result-record.ts'
+import type { Task } from '../task/task.ts'
+import type { GossipHandlers } from './gossip.ts'
+import type { MeshLibp2p } from './libp2p-factory.ts'
+import { PeerLiveness } from './liveness.ts'
+import { DEFAULT_ANNOUNCED_MEMORY } from './options.ts'
+import type { OwnerLedger } from './owner-ledger.ts'
+import type { ResultStore } from './result-store.ts'
+import { successorOf } from './successor.ts'
+import type { Thief } from './thief.ts'
+
+/** DHT lookups in flight at once while a successor checks the tasks it would adopt. */
+export const ADOPTION_LOOKUPS = 8
+/** Longest one such lookup may take, ms (no answer: the task is adopted; results are idempotent). */
+export const ADOPTION_LOOKUP_MS = 5_000
+
+/** Options of {@link Adopter}. */
+export interface AdopterOptions {
+  /** This node's peer id. */
+  self: string
+  /** Tells of disconnects (a killed peer drops its connections at once). */
+  libp2p: Pick<MeshLibp2p, 'addEventListener' | 'removeEventListener'>
+  /** Takes adopted and replayed tasks into ownership; takes back the leases of dead holders. */
+  ledger: Pick<OwnerLedger, 'adopt' | 'has' | 'loseHolder' | 'markDone' | 'journalled' | 'journalTasks'>
+  /** Tasks this node holds under a lease are running here already: never adopted. */
+  thief: Pick<Thief, 'holds'>
+  /** Results known here, in the local DHT store, or in the DHT. */
+  results: Pick<ResultStore, 'cached' | 'get' | 'local'>
+  /** Announces tasks this node now owns. */
+  announce(tasks: Task[]): Promise<void>
+  /** A peer silent this long is declared dead, ms. */
+  failureDetectionMs: number
+  /** Interval of capacity beacons, ms (sets the check period and the grace after a disconnect). */
+  beaconIntervalMs: number
+  /** Tasks were taken into ownership (adopted from a dead owner, or replayed from the journal). */
+  onOwned(tasks: Task[], how: 'adopted' | 'replayed'): void
+  /** A peer was declared dead (after its leases were taken back). */
+  onPeerDead?(peer: string, leasesLost: number): void
+}
+
+/**
+ * Crash recovery of owned tasks (promises 1 and 9).
+ *
+ * - **Restart**: {@link start} replays the owner's journal — every task accepted and not done is
+ *   owned and queued again (unless its result is in the local DHT store), under epochs above any
+ *   allocated before the crash.
+ * - **Owner death**: every node remembers the tasks announced to it, by owner, and the peers'
+ *   liveness by their capacity beacons. A peer silent for the detection window (or disconnected and
+ *   silent for a beacon interval or two) is declared dead: the leases it held here are taken back,
+ *   and for each task it announced with no known result, every node computes the successor — the
+ *   live peer, itself included, closest to the task id by XOR distance. The successor looks the
+ *   result up in the DHT and, finding none, adopts the task: owns it (journalled), queues it and
+ *   announces it again as its owner, under epochs above the dead owner's. Two adopters (nodes whose
+ *   views differ) converge: results are idempotent by task id and the record selector is
+ *   deterministic.
+ */
+export class Adopter implements GossipHandlers {
+  private readonly liveness: PeerLiveness
+  /** Announced tasks with no known result, by owner. */
+  private readonly byOwner = new Map<string, Map<string, Task>>()
+  /** The owner each remembered task was last announced by, oldest first (for eviction). */
+  private readonly ownerOf = new Map<string, string>()
+  private timer: NodeJS.Timeout | undefined
+  private adopting = false
+  private again = false
+  private lastSweep = 0
+  private stopped = false
+
+  constructor(private readonly opts: AdopterOptions) {
+    this.liveness = new PeerLiveness({
+      windowMs: opts.failureDetectionMs,
+      disconnectGraceMs: Math.min(opts.failureDetectionMs, 2 * opts.beaconIntervalMs),
+    })
+  }
+
+  /** Replays the journal, then watches the peers' liveness. */
+  async start(): Promise<void> {
+    this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    const period = Math.max(50, Math.min(this.opts.beaconIntervalMs, this.opts.failureDetectionMs / 4))
+    this.timer = setInterval(() => this.tick(), period)
+    this.timer.unref()
+    await this.replay()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearInterval(this.timer)
+    this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  /** Peers heard from recently and not declared dead (this node not included). */
+  livePeers(): string[] {
+    return this.liveness.live()
+  }
+
+  /** Remembered tasks announced by peers and without a known result. */
+  get remembered(): number {
+    return this.ownerOf.size
+  }
+
+  // ------------------------------------------------------------------ gossip
+
+  onAnnouncement(from: string, msg: Announcement): void {
+    if (from === this.opts.self) return
+    this.liveness.heard(from, Date.now())
+    for (const task of msg.tasks) {
+      if (this.opts.results.cached(task.id) !== undefined) continue
+      this.remember(task)
+    }
+  }
+
+  onBeacon(from: string, _msg: Beacon): void {
+    if (from === this.opts.self) return
+    if (this.liveness.heard(from, Date.now())) this.again = true // back from the dead: views changed
+  }
+
+  onResultNotice(_from: string, msg: ResultNotice): void {
+    for (const { taskId } of msg.results) this.forget(taskId)
+  }
+
+  // ------------------------------------------------------------------ restart
+
+  /**
+   * Requeues every journalled task as owned here, except those whose result is in the local DHT
+   * store (those are marked done). Epochs of a replayed task start above the wall clock at replay,
+   * so a thief's late report of a lease granted before the crash is stale.
+   */
+  private async replay(): Promise<void> {
+    const tasks = await this.opts.ledger.journalTasks()
+    if (tasks.length === 0) return
+    const floor = Date.now()
+    const requeued: Task[] = []
+    for (const journalled of tasks) {
+      if (this.opts.ledger.has(journalled.id)) continue
+      const stored = await this.opts.results.local(journalled.id).catch(() => undefined)
+      if (stored !== undefined) {
+        this.opts.ledger.markDone(journalled.id)
+        continue
+      }
+      const task = journalled.owner === this.opts.self ? journalled : { ...journalled, owner: this.opts.self }
+      if (this.opts.ledger.adopt(task, { as: 'replayed', floor })) requeued.push(task)
+    }
+    if (requeued.length === 0) return
+    this.opts.onOwned(requeued, 'replayed')
+    await this.opts.announce(requeued)
+  }
+
+  // ------------------------------------------------------------------ owner death
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.liveness.disconnected(evt.detail.toString(), Date.now())
+  }
+
+  private tick(): void {
+    if (this.stopped) return
+    const now = Date.now()
+    for (const peer of this.liveness.check(now)) {
+      const lost = this.opts.ledger.loseHolder(peer)
+      this.opts.onPeerDead?.(peer, lost)
+      this.again = true
+    }
+    // views converge over time: look at the orphans again now and then while there are any
+    if (!this.again && now - this.lastSweep >= this.opts.failureDetectionMs) this.again = this.hasOrphans()
+    if (this.again) void this.adoptOrphans()
+  }
+
+  private hasOrphans(): boolean {
+    for (const owner of this.byOwner.keys()) if (this.liveness.isDead(owner)) return true
+    return false
+  }
+
+  /** Adopts every remembered task of a dead owner whose successor is this node and has no result. */
+  private async adoptOrphans(): Promise<void> {
+    if (this.adopting) return
+    this.adopting = true
+    this.again = false
+    this.lastSweep = Date.now()
+    try {
+      const candidates = [this.opts.self, ...this.liveness.live()]
+      const mine: Task[] = []
+      for (const [owner, tasks] of this.byOwner) {
+        if (owner === this.opts.self || !this.liveness.isDead(owner)) continue
+        for (const task of tasks.values()) {
+          if (this.settledHere(task.id)) this.forget(task.id)
+          else if (successorOf(task.id, candidates) === this.opts.self) mine.push(task)
+        }
+      }
+      if (mine.length === 0) return
+      const open = await this.withoutResult(mine)
+      if (this.stopped) return
+      const floor = Date.now()
+      const adopted: Task[] = []
+      for (const orphan of open) {
+        // the owner may be back, or the task done or adopted, while the DHT was asked
+        if (!this.liveness.isDead(orphan.owner) || this.settledHere(orphan.id)) continue
+        const task = { ...orphan, owner: this.opts.self }
+        if (this.opts.ledger.adopt(task, { as: 'adopted', floor })) adopted.push(task)
+        this.forget(orphan.id)
+      }
+      if (adopted.length === 0) return
+      this.opts.onOwned(adopted, 'adopted')
+      await this.opts.ledger.journalled().catch(() => undefined)
+      await this.opts.announce(adopted)
+    } finally {
+      this.adopting = false
+    }
+  }
+
+  /** True when the task has a result known here, or is owned or held here already. */
+  private settledHere(taskId: string): boolean {
+    return (
+      this.opts.results.cached(taskId) !== undefined ||
+      this.opts.ledger.has(taskId) ||
+      this.opts.thief.holds(taskId)
+    )
+  }
+
+  /** The tasks whose result a DHT lookup does not find (a failed lookup counts as none). */
+  private async withoutResult(tasks: Task[]): Promise<Task[]> {
+    const open: Task[] = []
+    let next = 0
+    const worker = async () => {
+      while (next < tasks.length && !this.stopped) {
+        const task = tasks[next++]
+        let found: ResultRecord | undefined
+        try {
+          found = await this.opts.results.get(task.id, {
+            skipCache: true,
+            signal: AbortSignal.timeout(ADOPTION_LOOKUP_MS),
+          })
+        } catch {
+          found = undefined
+        }
+        if (found === undefined) open.push(task)
+        else this.forget(task.id)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(ADOPTION_LOOKUPS, tasks.length) }, worker))
+    return open
+  }
+
+  // ------------------------------------------------------------------ memory
+
+  private remember(task: Task): void {
+    const prev = this.ownerOf.get(task.id)
+    if (prev !== undefined) {
+      this.byOwner.get(prev)?.delete(task.id)
+      this.ownerOf.delete(task.id)
+    }
+    let tasks = this.byOwner.get(task.owner)
+    if (tasks === undefined) {
+      tasks = new Map()
+      this.byOwner.set(task.owner, tasks)
+    }
+    tasks.set(task.id, task)
+    this.ownerOf.set(task.id, task.owner)
+    if (this.ownerOf.size > DEFAULT_ANNOUNCED_MEMORY) {
+      const oldest = this.ownerOf.keys().next().value
+      if (oldest !== undefined) this.forget(oldest)
+    }
+  }
+
+  private forget(taskId: string): void {
+    const owner = this.ownerOf.get(taskId)
+    if (owner === undefined) return
+    this.ownerOf.delete(taskId)
+    const tasks = this.byOwner.get(owner)
+    tasks?.delete(taskId)
+    if (tasks?.size === 0) this.byOwner.delete(owner)
+  }
+}
+
+/** Gossip handlers that feed `inbox` first, then the adopter (created later: looked up per message). */
+export function tapGossip(inbox: GossipHandlers, adopter: () => GossipHandlers | undefined): GossipHandlers {
+  return {
+    onAnnouncement(from, msg) {
+      inbox.onAnnouncement(from, msg)
+      adopter()?.onAnnouncement(from, msg)
+    },
+    onBeacon(from, msg) {
+      inbox.onBeacon(from, msg)
+      adopter()?.onBeacon(from, msg)
+    },
+    onResultNotice(from, msg) {
+      inbox.onResultNotice(from, msg)
+      adopter()?.onResultNotice(from, msg)
+    },
+  }
+}

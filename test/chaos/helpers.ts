@@ -1,0 +1,122 @@
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import { DaemonProcess } from '../cli/helpers.ts'
+
+/**
+ * Crash tests run real `taskmesh daemon` processes on loopback and kill them for real
+ * (`SIGKILL`, `SIGSTOP`). Short leases and beacons keep each test within seconds.
+ */
+export const LEASE_TTL_MS = 1_500
+export const BEACON_MS = 250
+/** The nodes' failure-detection window with these beacons: 3 × 250 + 1000 ms. */
+export const DETECTION_MS = 3 * BEACON_MS + 1_000
+
+/** A daemon started for a crash test, with its HTTP API. */
+export interface Daemon {
+  process: DaemonProcess
+  name: string
+  dir: string
+  peerId: string
+  addr: string
+  api: string
+}
+
+export interface DaemonSpec {
+  slots?: number
+  bootstrap?: string
+  labels?: string
+  leaseTtlMs?: number
+  args?: string[]
+}
+
+/** Starts `taskmesh daemon` on loopback with its data dir at `<root>/<name>`; resolves once it is ready. */
+export async function startDaemon(root: string, name: string, spec: DaemonSpec = {}): Promise<Daemon> {
+  const dir = join(root, name)
+  await mkdir(dir, { recursive: true })
+  const args = [
+    ...['--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--slots', String(spec.slots ?? 1)],
+    ...['--lease-ttl', String(spec.leaseTtlMs ?? LEASE_TTL_MS), '--beacon-interval', String(BEACON_MS)],
+    ...(spec.bootstrap === undefined ? [] : ['--bootstrap', spec.bootstrap]),
+    ...(spec.labels === undefined ? [] : ['--labels', spec.labels]),
+    ...(spec.args ?? []),
+  ]
+  const process = new DaemonProcess(args)
+  const { peerId, addr } = await process.ready()
+  const { url } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
+  return { process, name, dir, peerId, addr, api: url }
+}
+
+/** Resolves once `daemon` printed that it hears every one of `peers`. */
+export async function hears(daemon: Daemon, peers: string[]): Promise<void> {
+  await Promise.all(peers.map((p) => daemon.process.waitForLine(new RegExp(`^peer ${p} joined$`))))
+}
+
+/** `POST /tasks`: the ids of the accepted tasks. */
+export async function submit(daemon: Daemon, specs: unknown[]): Promise<string[]> {
+  const res = await fetch(`${daemon.api}/tasks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ tasks: specs }),
+  })
+  const body = (await res.json()) as { ids?: string[]; error?: string }
+  if (res.status !== 201 || body.ids === undefined) throw new Error(`submit: ${res.status} ${body.error}`)
+  return body.ids
+}
+
+/** `GET /tasks/<id>?wait=…`: the record, or undefined when none landed within `waitMs`. */
+export async function result(daemon: Daemon, id: string, waitMs = 0): Promise<ResultRecord | undefined> {
+  const res = await fetch(`${daemon.api}/tasks/${id}${waitMs > 0 ? `?wait=${waitMs}` : ''}`)
+  if (res.status !== 200) {
+    await res.body?.cancel()
+    return undefined
+  }
+  return (await res.json()) as ResultRecord
+}
+
+/** Waits for every id's record at `daemon` (in id order); fails naming the ids still missing. */
+export async function results(daemon: Daemon, ids: string[], waitMs = 15_000): Promise<ResultRecord[]> {
+  const records = await Promise.all(ids.map((id) => result(daemon, id, waitMs)))
+  const missing = ids.filter((_, i) => records[i] === undefined)
+  if (missing.length > 0) {
+    throw new Error(
+      `${daemon.name}: no result for ${missing.length} of ${ids.length} tasks:\n${daemon.process.output()}`,
+    )
+  }
+  return records as ResultRecord[]
+}
+
+/** The daemon's `GET /status` (the fields the crash tests read). */
+export interface Status {
+  peerId: string
+  running: number
+  queued: number
+  leasedIn: number
+  leasedOut: number
+  counters: Record<string, number>
+}
+
+export async function status(daemon: Daemon): Promise<Status> {
+  const res = await fetch(`${daemon.api}/status`)
+  return (await res.json()) as Status
+}
+
+/** Polls `probe` every 50 ms until it returns something other than undefined (fails after `timeoutMs`). */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`eventually: ${what} (after ${timeoutMs} ms)`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** A `sleep` task spec of `ms` that outputs `output`. */
+export function sleepTask(ms: number, output: unknown, extra: Record<string, unknown> = {}) {
+  return { type: 'sleep', input: { ms, output }, ...extra }
+}

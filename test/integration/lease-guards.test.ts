@@ -1,0 +1,50 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { connectAll } from '../../src/simulation/mesh.ts'
+import { stopAll, waitFor } from './helpers.ts'
+
+describe('lease guards at the node', () => {
+  let nodes: TaskmeshNode[] = []
+
+  afterEach(async () => {
+    await stopAll(nodes)
+    nodes = []
+  })
+
+  it('a stolen task whose lease is revoked during its retry backoff is not queued again', async () => {
+    const owner = await TaskmeshNode.create({ slots: 1, beaconIntervalMs: 250, leaseTtlMs: 1_500 })
+    nodes.push(owner)
+    // the thief's first retry waits ~1.5 s (full jitter at 0.99 of 1.5 s)
+    const thief = await TaskmeshNode.create({
+      slots: 1,
+      labels: ['gpu'],
+      beaconIntervalMs: 250,
+      backoff: { baseMs: 1_500, capMs: 1_500 },
+      random: () => 0.99,
+    })
+    nodes.push(thief)
+    await connectAll([owner, thief])
+    await thief.waitForPeers(1)
+    const [handle] = await owner.submitMany([
+      { type: 'fail', input: { message: 'flaky' }, maxAttempts: 3, resources: { labels: ['gpu'] } },
+    ])
+    await waitFor(() => thief.status().counters.retried === 1, 10_000, 'the thief never retried')
+    // meanwhile the thief's only slot gets busy with another task
+    await owner.submitMany([{ type: 'sleep', input: { ms: 4_000 }, resources: { labels: ['gpu'] } }])
+    await waitFor(() => thief.status().running === 1, 5_000, 'the thief never ran the second task')
+    // the owner revokes the lease while the thief waits to retry (its next renewal is rejected)
+    expect((await owner.cancel(handle.id)).outcome).toBe('cancelled')
+    await waitFor(() => thief.status().leasedIn === 1, 5_000, 'the thief kept the revoked lease')
+    await new Promise((resolve) => setTimeout(resolve, 1_600)) // past the backoff
+    expect(thief.status().queued).toBe(0) // not waiting for the slot
+    expect(thief.status().counters.executed).toBe(1)
+    expect((await owner.getResult(handle.id))?.error).toBe('cancelled')
+  }, 20_000)
+
+  it('waitForPeers with a signal aborted already rejects at once (unless enough peers are known)', async () => {
+    const alone = await TaskmeshNode.create({ slots: 1 })
+    nodes.push(alone)
+    await expect(alone.waitForPeers(1, AbortSignal.abort())).rejects.toThrow(/heard 0 of 1 peers/)
+    await expect(alone.waitForPeers(0, AbortSignal.abort())).resolves.toBeUndefined()
+  })
+})

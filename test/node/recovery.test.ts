@@ -1,0 +1,179 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { Adopter } from '../../src/node/adoption.ts'
+import { PeerLiveness } from '../../src/node/liveness.ts'
+import { peerKadId, successorOf, taskKadId, xorDistance } from '../../src/node/successor.ts'
+import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { Task } from '../../src/task/task.ts'
+import { makeRecord, makeTask } from '../protocol/fixtures.ts'
+
+const peers: string[] = []
+beforeAll(async () => {
+  for (let i = 0; i < 4; i++) peers.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString())
+})
+
+describe('successorOf', () => {
+  it('picks the candidate closest to the task by XOR distance, whatever the order of candidates', () => {
+    for (let n = 0; n < 20; n++) {
+      const id = makeTask(n).id
+      const best = successorOf(id, peers)
+      expect(successorOf(id, [...peers].reverse())).toBe(best)
+      const distance = (p: string) => Buffer.from(xorDistance(peerKadId(p), taskKadId(id))).toString('hex')
+      const sorted = [...peers].sort((a, b) => distance(a).localeCompare(distance(b)))
+      expect(best).toBe(sorted[0])
+    }
+    expect(successorOf(makeTask(1).id, [])).toBeUndefined()
+    expect(successorOf(makeTask(1).id, ['not-a-peer-id', peers[0]])).toBe(peers[0])
+  })
+
+  it('spreads the tasks of a dead owner over the live peers', () => {
+    const chosen = new Set(Array.from({ length: 50 }, (_, n) => successorOf(makeTask(n).id, peers)))
+    expect(chosen.size).toBeGreaterThan(1)
+  })
+})
+
+describe('PeerLiveness', () => {
+  it('declares a peer dead after the window of silence, or the grace after a disconnect; a beacon revives it', () => {
+    const live = new PeerLiveness({ windowMs: 1_000, disconnectGraceMs: 300 })
+    live.heard('p', 0)
+    live.heard('q', 0)
+    live.disconnected('q', 100)
+    expect(live.check(399)).toEqual([])
+    expect(live.check(400)).toEqual(['q']) // disconnected and silent for the grace
+    live.heard('p', 900)
+    expect(live.check(1_500)).toEqual([])
+    expect(live.check(1_900)).toEqual(['p']) // silent for the window
+    expect(live.check(5_000)).toEqual([]) // declared once
+    expect(live.isDead('p')).toBe(true)
+    expect(live.live()).toEqual([])
+    expect(live.heard('p', 5_001)).toBe(true)
+    expect(live.live()).toEqual(['p'])
+    // a disconnect followed by a beacon (the peer is reachable through others) is no death
+    live.disconnected('p', 5_100)
+    live.heard('p', 5_200)
+    expect(live.check(5_450)).toEqual([])
+    // a peer that disconnects before its first beacon arrived (a thief that stole at once) is tracked
+    live.heard('p', 6_000)
+    live.disconnected('r', 6_000)
+    expect(live.check(6_300)).toEqual(['r'])
+  })
+})
+
+function fakes(self: string, opts: { found?: Set<string>; journal?: Task[]; stored?: Set<string> } = {}) {
+  const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
+  const ledger = {
+    adopt: vi.fn((task: Task, o: { as?: string; floor?: number } = {}) => {
+      if (owned.has(task.id)) return false
+      owned.set(task.id, { task, ...o })
+      return true
+    }),
+    has: (id: string) => owned.has(id),
+    loseHolder: vi.fn(() => 0),
+    markDone: vi.fn(),
+    journalled: vi.fn(async () => {}),
+    journalTasks: vi.fn(async () => opts.journal ?? []),
+  }
+  const record = (id: string) => makeRecord({ taskId: id }) as ResultRecord
+  const results = {
+    cached: () => undefined,
+    get: vi.fn(async (id: string) => (opts.found?.has(id) ? record(id) : undefined)),
+    local: vi.fn(async (id: string) => (opts.stored?.has(id) ? record(id) : undefined)),
+  }
+  const listeners = new Map<string, (evt: unknown) => void>()
+  const libp2p = {
+    addEventListener: (name: string, fn: (evt: unknown) => void) => listeners.set(name, fn),
+    removeEventListener: () => undefined,
+  }
+  const announce = vi.fn(async (_tasks: Task[]) => {})
+  const onOwned = vi.fn()
+  const adopter = new Adopter({
+    self,
+    libp2p: libp2p as never,
+    ledger,
+    thief: { holds: () => false },
+    results,
+    announce,
+    failureDetectionMs: 1_000,
+    beaconIntervalMs: 100,
+    onOwned,
+  })
+  const disconnect = (peer: string) =>
+    listeners.get('peer:disconnect')?.({ detail: { toString: () => peer } })
+  return { adopter, ledger, results, announce, onOwned, owned, disconnect }
+}
+
+describe('Adopter', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('adopts, as its own, the tasks of a dead owner it is the successor of and no result exists for', async () => {
+    vi.useFakeTimers()
+    const [self, owner, other] = peers
+    const tasks = Array.from({ length: 12 }, (_, n) => makeTask(200 + n, owner))
+    const mine = tasks.filter((t) => successorOf(t.id, [self, other]) === self)
+    const done = mine[0]
+    const { adopter, ledger, results, announce, onOwned, owned, disconnect } = fakes(self, {
+      found: new Set([done.id]),
+    })
+    await adopter.start()
+    adopter.onBeacon(owner, {} as never)
+    adopter.onBeacon(other, {} as never)
+    adopter.onAnnouncement(owner, { v: 1, tasks })
+    expect(adopter.remembered).toBe(12)
+
+    // the owner's connection drops; the other peer keeps beaconing
+    disconnect(owner)
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(100)
+      adopter.onBeacon(other, {} as never)
+    }
+    expect(ledger.loseHolder).toHaveBeenCalledWith(owner)
+    // the DHT is asked about each task this node is the successor of, and only those
+    expect(results.get.mock.calls.map(([id]) => id).sort()).toEqual(mine.map((t) => t.id).sort())
+    const adopted = mine.filter((t) => t !== done)
+    expect([...owned.keys()].sort()).toEqual(adopted.map((t) => t.id).sort())
+    for (const { task, as, floor } of owned.values()) {
+      expect(task.owner).toBe(self)
+      expect(as).toBe('adopted')
+      expect(floor).toBeGreaterThan(0)
+    }
+    expect(announce).toHaveBeenCalledOnce()
+    expect(announce.mock.calls[0][0].every((t) => t.owner === self)).toBe(true)
+    expect(onOwned).toHaveBeenCalledWith(expect.any(Array), 'adopted')
+    adopter.stop()
+  })
+
+  it('adopts nothing while the owner beacons, and forgets tasks whose results are announced', async () => {
+    vi.useFakeTimers()
+    const [self, owner] = peers
+    const tasks = Array.from({ length: 5 }, (_, n) => makeTask(300 + n, owner))
+    const { adopter, ledger } = fakes(self)
+    await adopter.start()
+    adopter.onAnnouncement(owner, { v: 1, tasks })
+    adopter.onResultNotice(owner, {
+      v: 1,
+      results: tasks.slice(0, 2).map((t) => ({ taskId: t.id, status: 'succeeded' as const, epoch: 1 })),
+    })
+    expect(adopter.remembered).toBe(3)
+    for (let i = 0; i < 30; i++) {
+      adopter.onBeacon(owner, {} as never)
+      await vi.advanceTimersByTimeAsync(100)
+    }
+    expect(ledger.adopt).not.toHaveBeenCalled()
+    adopter.stop()
+  })
+
+  it('replays the journal at start: requeues what has no result in the local store, marks the rest done', async () => {
+    const [self] = peers
+    const journal = [makeTask(400, self), makeTask(401, self), makeTask(402, self)]
+    const { adopter, ledger, announce, owned } = fakes(self, { journal, stored: new Set([journal[1].id]) })
+    await adopter.start()
+    expect(ledger.markDone).toHaveBeenCalledWith(journal[1].id)
+    expect([...owned.keys()]).toEqual([journal[0].id, journal[2].id])
+    expect([...owned.values()].every((o) => o.as === 'replayed' && (o.floor ?? 0) > 0)).toBe(true)
+    expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
+    adopter.stop()
+  })
+})
