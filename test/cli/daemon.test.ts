@@ -57,6 +57,21 @@ async function apiStatus(dir: string): Promise<Status> {
   return (await res.json()) as Status
 }
 
+/** Polls the daemon's HTTP status (every 100 ms, at most 20 s) until it lists `peers`. */
+async function peersListed(dir: string, peers: string[]): Promise<void> {
+  const want = [...peers].sort().join()
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    const listed = (await apiStatus(dir)).peers
+      .map((p) => p.peerId)
+      .sort()
+      .join()
+    if (listed === want) return
+    if (Date.now() > deadline) throw new Error(`status lists [${listed}], expected [${want}] within 20 s`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 const exists = (file: string) =>
   access(file).then(
     () => true,
@@ -155,6 +170,9 @@ describe('taskmesh daemon + CLI, as child processes', () => {
     expect(records.map((r) => r.status)).toEqual(outputs.map(() => 'succeeded'))
     expect(records.map((r) => r.output)).toEqual(outputs)
 
+    // peer views are eventually consistent (a loaded machine can delay beacons past the
+    // liveness window): wait, bounded, until B's API lists both peers, then test the command
+    await peersListed(B.dir, [A.peerId, C.peerId])
     const s = await status(B.dir)
     expect(s.peerId).toBe(B.peerId)
     expect(s.slots).toBe(2)
