@@ -7,7 +7,9 @@ import type { MeshLibp2p } from './libp2p-factory.ts'
 import { PeerLiveness } from './liveness.ts'
 import { DEFAULT_ANNOUNCED_MEMORY } from './options.ts'
 import type { OwnerLedger } from './owner-ledger.ts'
+import { ResultFollower } from './result-follower.ts'
 import type { ResultStore } from './result-store.ts'
+import { requestResultFrom } from './submit-service.ts'
 import { successorOf } from './successor.ts'
 import type { Thief } from './thief.ts'
 
@@ -20,14 +22,14 @@ export const ADOPTION_LOOKUP_MS = 5_000
 export interface AdopterOptions {
   /** This node's peer id. */
   self: string
-  /** Tells of disconnects (a killed peer drops its connections at once). */
-  libp2p: Pick<MeshLibp2p, 'addEventListener' | 'removeEventListener'>
+  /** Tells of disconnects (a killed peer drops its connections at once); fetches records. */
+  libp2p: MeshLibp2p
   /** Takes adopted and replayed tasks into ownership; takes back the leases of dead holders. */
   ledger: Pick<OwnerLedger, 'adopt' | 'has' | 'loseHolder' | 'markDone' | 'journalled' | 'journalTasks'>
   /** Tasks this node holds under a lease are running here already: never adopted. */
   thief: Pick<Thief, 'holds'>
   /** Results known here, in the local DHT store, or in the DHT. */
-  results: Pick<ResultStore, 'cached' | 'get' | 'local'>
+  results: Pick<ResultStore, 'cached' | 'get' | 'local' | 'supersededBy' | 'accept' | 'refresh'>
   /** Announces tasks this node now owns. */
   announce(tasks: Task[]): Promise<void>
   /** A peer silent this long is declared dead, ms. */
@@ -58,6 +60,8 @@ export interface AdopterOptions {
  */
 export class Adopter implements GossipHandlers {
   private readonly liveness: PeerLiveness
+  /** Tasks that ran twice (recovery makes that possible): every node ends up holding the same record. */
+  private readonly follower: ResultFollower
   /** Announced tasks with no known result, by owner. */
   private readonly byOwner = new Map<string, Map<string, Task>>()
   /** The owner each remembered task was last announced by, oldest first (for eviction). */
@@ -72,6 +76,11 @@ export class Adopter implements GossipHandlers {
     this.liveness = new PeerLiveness({
       windowMs: opts.failureDetectionMs,
       disconnectGraceMs: Math.min(opts.failureDetectionMs, 2 * opts.beaconIntervalMs),
+    })
+    this.follower = new ResultFollower({
+      self: opts.self,
+      results: opts.results,
+      fetch: (executor, taskId) => requestResultFrom(opts.libp2p, executor, taskId),
     })
   }
 
@@ -88,6 +97,14 @@ export class Adopter implements GossipHandlers {
     this.stopped = true
     clearInterval(this.timer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  /**
+   * The record this node published for a task is not the accepted one (its owner called the
+   * completion stale): read the task's record from the owner, which keeps the accepted one.
+   */
+  reread(taskId: string, owner: string): void {
+    void this.follower.follow(owner, taskId)
   }
 
   /** Peers heard from recently and not declared dead (this node not included). */
@@ -116,8 +133,9 @@ export class Adopter implements GossipHandlers {
     if (this.liveness.heard(from, Date.now())) this.again = true // back from the dead: views changed
   }
 
-  onResultNotice(_from: string, msg: ResultNotice): void {
+  onResultNotice(from: string, msg: ResultNotice): void {
     for (const { taskId } of msg.results) this.forget(taskId)
+    this.follower.onResultNotice(from, msg)
   }
 
   // ------------------------------------------------------------------ restart

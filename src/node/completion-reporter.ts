@@ -33,7 +33,7 @@ export interface CompletionReporterOptions {
    * The owner called a completion stale (its lease was revoked and the task went elsewhere): the
    * record this node published may not be the accepted one. @defaultValue nothing
    */
-  onStale?(taskId: string): void
+  onStale?(taskId: string, owner: string): void
   /** Uniform in [0, 1), for the backoff jitter. @defaultValue Math.random */
   random?: () => number
 }
@@ -83,7 +83,7 @@ export class CompletionReporter {
         for (const { taskId, outcome } of reply.outcomes) {
           if (outcome !== 'stale') continue
           this.opts.counters.staleCompletions++
-          this.opts.onStale?.(taskId)
+          this.opts.onStale?.(taskId, owner)
         }
         return
       } catch {

@@ -152,6 +152,16 @@ export class ResultStore {
     return this.waiters.has(taskId)
   }
 
+  /**
+   * True when a record is known here for the task and a record of `epoch` by `executor` could beat
+   * it (a higher epoch, or the same epoch by another executor): worth fetching.
+   */
+  supersededBy(taskId: string, epoch: number, executor: string): boolean {
+    const held = this.cache.get(taskId)?.record
+    if (held === undefined) return false
+    return epoch > held.epoch || (epoch === held.epoch && executor !== held.executor)
+  }
+
   /** A record known here without a network round trip. */
   cached(taskId: string): ResultRecord | undefined {
     return this.cache.get(taskId)?.record

@@ -184,7 +184,7 @@ export class TaskmeshNode {
       steal: this.steal,
       counters,
       isStopped: () => this.state === 'stopped',
-      onStale: (id) => this.resultStore.refresh(id), // the accepted record is another: read it
+      onStale: (id, owner) => this.adopter.reread(id, owner), // the owner holds the accepted record
       random: opts.random,
     })
     this.beacons = new BeaconPublisher({

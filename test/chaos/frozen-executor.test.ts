@@ -54,7 +54,7 @@ describe('promise 2: fencing against a frozen executor', () => {
       slots: 1,
       labels: 'gpu',
       leaseTtlMs: TTL_MS,
-      bootstrap: a.multiaddrs[0],
+      bootstrap: [a.multiaddrs[0]],
     })
     daemons.push(x)
     await a.waitForPeers(1)

@@ -1,5 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { loadOrCreatePeerKey } from '../../src/node/identity.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { DaemonProcess } from '../cli/helpers.ts'
 
@@ -24,20 +27,49 @@ export interface Daemon {
 
 export interface DaemonSpec {
   slots?: number
-  bootstrap?: string
+  /** Peers to join through (multiaddrs with /p2p/). */
+  bootstrap?: string[]
   labels?: string
   leaseTtlMs?: number
+  /** Listen address. @defaultValue `/ip4/127.0.0.1/tcp/0` (see {@link placeDaemon}) */
+  listen?: string
   args?: string[]
+}
+
+/** A daemon's data dir with its peer key created, and a free loopback port: its address is known before it starts. */
+export interface Placed {
+  dir: string
+  peerId: string
+  listen: string
+  addr: string
+}
+
+/** Creates `<root>/<name>` with a peer key and picks a free port, so daemons can bootstrap from each other and start at once. */
+export async function placeDaemon(root: string, name: string): Promise<Placed> {
+  const dir = join(root, name)
+  await mkdir(dir, { recursive: true })
+  const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(dir)).toString()
+  const port = await new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+  const listen = `/ip4/127.0.0.1/tcp/${port}`
+  return { dir, peerId, listen, addr: `${listen}/p2p/${peerId}` }
 }
 
 /** Starts `taskmesh daemon` on loopback with its data dir at `<root>/<name>`; resolves once it is ready. */
 export async function startDaemon(root: string, name: string, spec: DaemonSpec = {}): Promise<Daemon> {
   const dir = join(root, name)
   await mkdir(dir, { recursive: true })
+  const listen = spec.listen ?? '/ip4/127.0.0.1/tcp/0'
   const args = [
-    ...['--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--slots', String(spec.slots ?? 1)],
+    ...['--data-dir', dir, '--listen', listen, '--slots', String(spec.slots ?? 1)],
     ...['--lease-ttl', String(spec.leaseTtlMs ?? LEASE_TTL_MS), '--beacon-interval', String(BEACON_MS)],
-    ...(spec.bootstrap === undefined ? [] : ['--bootstrap', spec.bootstrap]),
+    ...(spec.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),
     ...(spec.labels === undefined ? [] : ['--labels', spec.labels]),
     ...(spec.args ?? []),
   ]
@@ -84,6 +116,23 @@ export async function results(daemon: Daemon, ids: string[], waitMs = 15_000): P
     )
   }
   return records as ResultRecord[]
+}
+
+/**
+ * Waits for every id's record at each daemon, then until every daemon reads the same record for
+ * every id (same executor and epoch: a task that ran twice converges on the one the selector picks).
+ */
+export async function agreed(daemons: Daemon[], ids: string[], waitMs = 15_000): Promise<ResultRecord[]> {
+  const key = (records: ResultRecord[]) => JSON.stringify(records.map((r) => [r.executor, r.epoch]))
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const views = await Promise.all(daemons.map((d) => results(d, ids, waitMs)))
+    if (views.every((v) => key(v) === key(views[0]))) return views[0]
+    if (Date.now() > deadline) {
+      throw new Error(`the daemons read different records:\n${views.map(key).join('\n')}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
 }
 
 /** The daemon's `GET /status` (the fields the crash tests read). */

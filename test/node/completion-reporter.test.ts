@@ -43,7 +43,7 @@ describe('CompletionReporter', () => {
       onStale,
     })
     reporter.report('owner', record, new Uint8Array(10))
-    await vi.waitFor(() => expect(onStale).toHaveBeenCalledWith(record.taskId))
+    await vi.waitFor(() => expect(onStale).toHaveBeenCalledWith(record.taskId, 'owner'))
     expect(counters.staleCompletions).toBe(1)
     expect(request).toHaveBeenCalledOnce()
   })

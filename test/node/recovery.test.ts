@@ -3,6 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Adopter } from '../../src/node/adoption.ts'
 import { PeerLiveness } from '../../src/node/liveness.ts'
+import { ResultFollower } from '../../src/node/result-follower.ts'
 import { peerKadId, successorOf, taskKadId, xorDistance } from '../../src/node/successor.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import type { Task } from '../../src/task/task.ts'
@@ -77,6 +78,9 @@ function fakes(self: string, opts: { found?: Set<string>; journal?: Task[]; stor
   const record = (id: string) => makeRecord({ taskId: id }) as ResultRecord
   const results = {
     cached: () => undefined,
+    supersededBy: () => false,
+    accept: vi.fn(),
+    refresh: vi.fn(),
     get: vi.fn(async (id: string) => (opts.found?.has(id) ? record(id) : undefined)),
     local: vi.fn(async (id: string) => (opts.stored?.has(id) ? record(id) : undefined)),
   }
@@ -175,5 +179,34 @@ describe('Adopter', () => {
     expect([...owned.values()].every((o) => o.as === 'replayed' && (o.floor ?? 0) > 0)).toBe(true)
     expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
     adopter.stop()
+  })
+})
+
+describe('ResultFollower', () => {
+  it('fetches a record that could beat the one held (higher epoch, or same epoch by another executor), else reads the DHT', async () => {
+    const [self, x, y] = peers
+    const held = new Map([['t1', { epoch: 5, executor: x }]])
+    const results = {
+      supersededBy: (id: string, epoch: number, executor: string) => {
+        const h = held.get(id)
+        return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
+      },
+      accept: vi.fn(),
+      refresh: vi.fn(),
+    }
+    const fetch = vi.fn(async () => undefined)
+    const follower = new ResultFollower({ self, results: results as never, fetch })
+    const notice = (taskId: string, epoch: number) => ({
+      v: 1 as const,
+      results: [{ taskId, status: 'succeeded' as const, epoch }],
+    })
+    follower.onResultNotice(y, notice('t1', 4)) // older: nothing
+    follower.onResultNotice(x, notice('t1', 5)) // the one held: nothing
+    follower.onResultNotice(y, notice('unknown', 9)) // nothing held: the inbox's business
+    follower.onResultNotice(self, notice('t1', 9)) // its own notice
+    expect(fetch).not.toHaveBeenCalled()
+    follower.onResultNotice(y, notice('t1', 6))
+    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1')) // the executor had nothing
+    expect(fetch).toHaveBeenCalledWith(y, 't1')
   })
 })
