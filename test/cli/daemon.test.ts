@@ -230,18 +230,22 @@ describe('taskmesh daemon + CLI, as child processes', () => {
   it('SIGTERM stops a daemon cleanly; a restart on the same data dir keeps its peer id and rejoins', async () => {
     const apiFile = join(C.dir, 'api.json')
     expect(await exists(apiFile)).toBe(true)
-    const mark = A.process.mark()
+    // look for "left" after C's last "joined": a late beacon may have printed a transient "left" already
+    const joinedAt = A.process.lines.findLastIndex((l) => l === `peer ${C.peerId} joined`)
+    expect(joinedAt).toBeGreaterThanOrEqual(0)
+    const mark = joinedAt + 1
     C.process.signal('SIGTERM')
     await C.process.waitForLine(/^SIGTERM: stopping$/)
     await C.process.waitForLine(/^stopped$/)
     expect(await C.process.exited).toEqual({ code: 0, signal: null })
     expect(await exists(apiFile)).toBe(false)
     await A.process.waitForLine(new RegExp(`^peer ${C.peerId} left$`), { from: mark })
+    const leftAt = A.process.mark()
 
     const again = await startDaemon('c', A.addr)
     expect(again.peerId).toBe(C.peerId)
     expect(await exists(apiFile)).toBe(true)
-    await A.process.waitForLine(new RegExp(`^peer ${C.peerId} joined$`), { from: mark })
+    await A.process.waitForLine(new RegExp(`^peer ${C.peerId} joined$`), { from: leftAt })
     const run = ok(await runCli(['submit', 'echo', '--input', '"back"', '--data-dir', again.dir, '--wait']))
     expect(JSON.parse(run.lines[1])).toMatchObject({ status: 'succeeded', output: 'back', owner: C.peerId })
     C = again
