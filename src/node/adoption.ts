@@ -29,7 +29,7 @@ export interface AdopterOptions {
   /** Tasks this node holds under a lease are running here already: never adopted. */
   thief: Pick<Thief, 'holds'>
   /** Results known here, in the local DHT store, or in the DHT. */
-  results: Pick<ResultStore, 'cached' | 'get' | 'local' | 'supersededBy' | 'accept' | 'refresh'>
+  results: Pick<ResultStore, 'cached' | 'get' | 'local' | 'supersededBy' | 'accept' | 'refresh' | 'open'>
   /** Announces tasks this node now owns. */
   announce(tasks: Task[]): Promise<void>
   /** A peer silent this long is declared dead, ms. */

@@ -1,7 +1,7 @@
 import type { Executor, RunOutcome, RunRequest } from '../executor/executor.ts'
 import { describeError } from '../executor/handler.ts'
 import { failed } from '../executor/outcome.ts'
-import { openResultRecord, type ResultRecord, resultKey } from '../protocol/result-record.ts'
+import { type ResultRecord, resultKey } from '../protocol/result-record.ts'
 import type { Json } from '../task/spec.ts'
 import { dependencyFailure } from './dependencies.ts'
 import type { ResultStore } from './result-store.ts'
@@ -17,7 +17,7 @@ export interface DependencyLoaderOptions {
   /** The run entry of a task about to run here (owned, or held under a lease). */
   entry(taskId: string): RunEntry | undefined
   /** Records known here, the DHT, and where fetched records are kept. */
-  results: Pick<ResultStore, 'cached' | 'get' | 'accept'>
+  results: Pick<ResultStore, 'cached' | 'get' | 'accept' | 'open'>
   /** Asks a peer (the task's owner) for a task's signed record over the submit protocol. */
   fetchFrom(peer: string, taskId: string, signal: AbortSignal): Promise<Uint8Array | undefined>
   /** This node's peer id. */
@@ -65,7 +65,7 @@ export class DependencyLoader implements Pick<Executor, 'run'> {
     if (record === undefined && owner !== this.opts.self) {
       try {
         const value = await this.opts.fetchFrom(owner, dep, signal)
-        if (value !== undefined) record = results.accept(await openResultRecord(value, resultKey(dep)), value)
+        if (value !== undefined) record = results.accept(results.open(value, resultKey(dep)), value)
       } catch {
         // the owner is gone or slow: the DHT has the record
       }

@@ -3,7 +3,8 @@ import { type Datastore, Key } from 'interface-datastore'
 import { toString as bytesToString, equals, fromString } from 'uint8arrays'
 import { RESULT_KEY_PREFIX } from '../protocol/constants.ts'
 import { InvalidRecordError } from '../protocol/errors.ts'
-import { readVerifiedResultRecord, resultSelector, resultValidator } from '../protocol/result-record.ts'
+import { openResultRecordSync, readVerifiedResultRecord, resultSelector } from '../protocol/result-record.ts'
+import type { VerifiedRoots } from '../protocol/verified-roots.ts'
 
 /**
  * Fencing of result records in a node's own DHT store (promise 2).
@@ -54,9 +55,14 @@ function resultKeyOf(dsKey: Key): Uint8Array | undefined {
  * True when `incoming` would lose the result selector to `stored` under `key`: the stored record
  * stays. Equal bytes never lose (storing the same record again is idempotent).
  */
-export function losesToStored(key: Uint8Array, incoming: Uint8Array, stored: Uint8Array): boolean {
+export function losesToStored(
+  key: Uint8Array,
+  incoming: Uint8Array,
+  stored: Uint8Array,
+  roots?: VerifiedRoots,
+): boolean {
   if (equals(incoming, stored)) return false
-  return resultSelector(key, [stored, incoming]) === 0
+  return resultSelector(key, [stored, incoming], roots) === 0
 }
 
 /** The value of the result record stored locally under `key`, if any (unverified bytes). */
@@ -123,12 +129,14 @@ export function putResultRecord(
   key: Uint8Array,
   serialized: Uint8Array,
   options?: Parameters<Put>[2],
+  roots?: VerifiedRoots,
 ): Promise<FencedWrite> {
   const dsKey = dhtRecordKey(key)
   const value = Libp2pRecord.deserialize(serialized).value
   return serially(datastore, dsKey, async () => {
     const stored = await readStoredResult(datastore, key)
-    if (stored !== undefined && losesToStored(key, value, stored)) return { written: false, current: stored }
+    if (stored !== undefined && losesToStored(key, value, stored, roots))
+      return { written: false, current: stored }
     await rawPut(datastore)(dsKey, serialized, options)
     return { written: true, current: value }
   })
@@ -139,14 +147,14 @@ export function putResultRecord(
  * keys are written as before. kad-dht writes records itself (PUT_VALUE from peers, corrections after
  * a `get`), so the node's datastore is fenced before libp2p gets it. Idempotent; returns `datastore`.
  */
-export function fenceResultRecords<D extends Datastore>(datastore: D): D {
+export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: VerifiedRoots): D {
   if (rawPuts.has(datastore)) return datastore
   const original = datastore.put.bind(datastore)
   rawPuts.set(datastore, original)
   const fenced: Put = async (dsKey, value, options) => {
     const key = resultKeyOf(dsKey)
     if (key === undefined) return original(dsKey, value, options)
-    await putResultRecord(datastore, key, value, options)
+    await putResultRecord(datastore, key, value, options, roots)
     return dsKey
   }
   datastore.put = fenced
@@ -159,11 +167,11 @@ export function fenceResultRecords<D extends Datastore>(datastore: D): D {
  * selector to the record stored locally under that key.
  * @throws InvalidRecordError saying why the value was refused.
  */
-export function createResultValidator(datastore: Datastore) {
+export function createResultValidator(datastore: Datastore, roots?: VerifiedRoots) {
   return async (key: Uint8Array, value: Uint8Array): Promise<void> => {
-    await resultValidator(key, value)
+    openResultRecordSync(value, key, roots)
     const stored = await readStoredResult(datastore, key)
-    if (stored !== undefined && losesToStored(key, value, stored)) {
+    if (stored !== undefined && losesToStored(key, value, stored, roots)) {
       const epoch = (bytes: Uint8Array) => {
         try {
           return String(readVerifiedResultRecord(bytes).epoch)

@@ -1,5 +1,5 @@
 import type { Announcement, Beacon, ResultNotice } from '../protocol/messages.ts'
-import { openResultRecord, resultKey } from '../protocol/result-record.ts'
+import { resultKey } from '../protocol/result-record.ts'
 import type { Task } from '../task/task.ts'
 import type { GossipHandlers } from './gossip.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
@@ -78,7 +78,7 @@ export class GossipInbox implements GossipHandlers {
     try {
       const value = await requestResultFrom(this.opts.libp2p, executor, taskId)
       if (value !== undefined) {
-        this.opts.results.accept(await openResultRecord(value, resultKey(taskId)), value)
+        this.opts.results.accept(this.opts.results.open(value, resultKey(taskId)), value)
         return
       }
     } catch {

@@ -1,4 +1,5 @@
-import type { Message } from '@libp2p/gossipsub'
+import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
 import { encodeMessage } from '../protocol/codec.ts'
 import {
   CAPACITY_TOPIC,
@@ -7,14 +8,7 @@ import {
   RESULTS_TOPIC,
   TASKS_TOPIC,
 } from '../protocol/constants.ts'
-import {
-  decodeAnnouncement,
-  decodeBeacon,
-  decodeResultNotice,
-  validateAnnouncement,
-  validateBeacon,
-  validateResultNotice,
-} from '../protocol/gossip-validators.ts'
+import { checkAnnouncement, checkBeacon, checkResultNotice } from '../protocol/gossip-validators.ts'
 import type { Announcement, Beacon, ResultNotice } from '../protocol/messages.ts'
 import type { Task } from '../task/task.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
@@ -28,13 +22,22 @@ export interface GossipHandlers {
 
 const TOPICS = [TASKS_TOPIC, CAPACITY_TOPIC, RESULTS_TOPIC]
 
+/** What a validated message decoded to, by topic. */
+type Decoded =
+  | { topic: typeof TASKS_TOPIC; value: Announcement }
+  | { topic: typeof CAPACITY_TOPIC; value: Beacon }
+  | { topic: typeof RESULTS_TOPIC; value: ResultNotice }
+
 /**
  * The node's three gossipsub topics: registers a validator per topic (malformed or oversized
  * messages are rejected, which lowers the sender's score), subscribes, and dispatches
- * validated messages. Publishing never throws: a node alone simply reaches nobody.
+ * validated messages. Each message is decoded once: the validator keeps what it decoded for the
+ * dispatch (gossipsub hands both the same message object). Publishing never throws: a node alone
+ * simply reaches nobody.
  */
 export class MeshGossip {
   private readonly listener = (evt: CustomEvent<Message>) => this.dispatch(evt.detail)
+  private readonly decoded = new WeakMap<Message, Decoded>()
 
   constructor(
     private readonly libp2p: MeshLibp2p,
@@ -43,9 +46,18 @@ export class MeshGossip {
 
   start(): void {
     const pubsub = this.libp2p.services.pubsub
-    pubsub.topicValidators.set(TASKS_TOPIC, validateAnnouncement)
-    pubsub.topicValidators.set(CAPACITY_TOPIC, validateBeacon)
-    pubsub.topicValidators.set(RESULTS_TOPIC, validateResultNotice)
+    pubsub.topicValidators.set(
+      TASKS_TOPIC,
+      this.validator((m) => ({ topic: TASKS_TOPIC, value: checkAnnouncement(m) })),
+    )
+    pubsub.topicValidators.set(
+      CAPACITY_TOPIC,
+      this.validator((m) => ({ topic: CAPACITY_TOPIC, value: checkBeacon(m) })),
+    )
+    pubsub.topicValidators.set(
+      RESULTS_TOPIC,
+      this.validator((m) => ({ topic: RESULTS_TOPIC, value: checkResultNotice(m) })),
+    )
     pubsub.addEventListener('message', this.listener)
     for (const topic of TOPICS) pubsub.subscribe(topic)
   }
@@ -112,15 +124,26 @@ export class MeshGossip {
     }
   }
 
+  /** A topic validator that keeps the decoded message for {@link dispatch}. Never throws. */
+  private validator(check: (message: Message) => Decoded) {
+    return (_peer: PeerId, message: Message): TopicValidatorResult => {
+      try {
+        this.decoded.set(message, check(message))
+        return TopicValidatorResult.Accept
+      } catch {
+        return TopicValidatorResult.Reject
+      }
+    }
+  }
+
   private dispatch(msg: Message): void {
     if (msg.type !== 'signed') return
+    const decoded = this.decoded.get(msg)
+    if (decoded === undefined) return // not validated here (a topic of someone else's)
+    this.decoded.delete(msg)
     const from = msg.from.toString()
-    try {
-      if (msg.topic === TASKS_TOPIC) this.handlers.onAnnouncement(from, decodeAnnouncement(msg.data))
-      else if (msg.topic === CAPACITY_TOPIC) this.handlers.onBeacon(from, decodeBeacon(msg.data))
-      else if (msg.topic === RESULTS_TOPIC) this.handlers.onResultNotice(from, decodeResultNotice(msg.data))
-    } catch {
-      // validated already; a decode failure here would be a bug in the validator, never fatal
-    }
+    if (decoded.topic === TASKS_TOPIC) this.handlers.onAnnouncement(from, decoded.value)
+    else if (decoded.topic === CAPACITY_TOPIC) this.handlers.onBeacon(from, decoded.value)
+    else this.handlers.onResultNotice(from, decoded.value)
   }
 }

@@ -21,7 +21,8 @@ import {
   RESULTS_TOPIC,
   TASKS_TOPIC,
 } from '../protocol/constants.ts'
-import { resultSelector } from '../protocol/result-record.ts'
+import { createResultSelector } from '../protocol/result-record.ts'
+import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from './fencing.ts'
 
 /** The libp2p services a taskmesh node runs. */
@@ -53,6 +54,8 @@ export interface MeshLibp2pOptions {
   swarmKey?: Uint8Array
   /** Discover peers on the LAN with mDNS. @defaultValue false */
   mdns?: boolean
+  /** The batch roots the node has checked, shared by its result validator and selector. @defaultValue a fresh one */
+  roots?: VerifiedRoots
 }
 
 /**
@@ -113,7 +116,8 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     peerDiscovery.push(bootstrap({ list: opts.bootstrap, timeout: 0 }))
   }
   if (opts.mdns === true) peerDiscovery.push(mdns())
-  const datastore = fenceResultRecords(opts.datastore ?? new MemoryDatastore())
+  const roots = opts.roots ?? new VerifiedRoots()
+  const datastore = fenceResultRecords(opts.datastore ?? new MemoryDatastore(), roots)
   return createLibp2p({
     privateKey: opts.privateKey,
     addresses: { listen },
@@ -135,8 +139,8 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
         protocol: DHT_PROTOCOL,
         clientMode: false,
         peerInfoMapper: passthroughMapper,
-        validators: { [RESULT_KEY_PREFIX]: createResultValidator(datastore) },
-        selectors: { [RESULT_KEY_PREFIX]: resultSelector },
+        validators: { [RESULT_KEY_PREFIX]: createResultValidator(datastore, roots) },
+        selectors: { [RESULT_KEY_PREFIX]: createResultSelector(roots) },
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',

@@ -12,7 +12,7 @@ import type {
   StealGrant,
   StealRequest,
 } from '../protocol/messages.ts'
-import { openResultRecord, type ResultRecord, resultKey } from '../protocol/result-record.ts'
+import { type ResultRecord, resultKey } from '../protocol/result-record.ts'
 import type { Task } from '../task/task.ts'
 import type { TaskJournal } from './journal.ts'
 import type { LocalQueue } from './local-queue.ts'
@@ -46,7 +46,7 @@ export interface OwnerLedgerOptions {
   /** The node's queue: owned tasks wait there (stealable) for a slot or a thief. */
   queue: LocalQueue
   /** Keeps the records that completions carry, and fences the records learnt from peers. */
-  results: Pick<ResultStore, 'keep' | 'whenStored' | 'admit'>
+  results: Pick<ResultStore, 'keep' | 'whenStored' | 'admit' | 'open'>
   /** The node's counters (`accepted`, `adopted`, `replayed`, `tasksGranted`, `leasesExpired`, …). */
   counters: NodeCounters
   /** Lease time-to-live granted to thieves, ms. */
@@ -396,7 +396,7 @@ export class OwnerLedger {
   ): Promise<{ record: ResultRecord; value: Uint8Array } | undefined> {
     try {
       const value = Buffer.from(c.record ?? '', 'base64')
-      const record = await openResultRecord(value, resultKey(c.taskId))
+      const record = this.opts.results.open(value, resultKey(c.taskId))
       if (record.executor !== from || record.epoch !== c.epoch || record.status !== c.status) return undefined
       return { record, value }
     } catch {

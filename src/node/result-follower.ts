@@ -1,5 +1,5 @@
 import type { ResultNotice } from '../protocol/messages.ts'
-import { openResultRecord, resultKey } from '../protocol/result-record.ts'
+import { resultKey } from '../protocol/result-record.ts'
 import type { ResultStore } from './result-store.ts'
 
 /** Options of {@link ResultFollower}. */
@@ -7,7 +7,7 @@ export interface ResultFollowerOptions {
   /** This node's peer id (its own notices are ignored). */
   self: string
   /** The records known here. */
-  results: Pick<ResultStore, 'supersededBy' | 'accept' | 'refresh'>
+  results: Pick<ResultStore, 'supersededBy' | 'accept' | 'refresh' | 'open'>
   /** Asks a peer for the record it holds (the submit protocol's `result`). */
   fetch(peer: string, taskId: string): Promise<Uint8Array | undefined>
 }
@@ -38,7 +38,7 @@ export class ResultFollower {
     try {
       const value = await this.opts.fetch(peer, taskId)
       if (value !== undefined) {
-        this.opts.results.accept(await openResultRecord(value, resultKey(taskId)), value)
+        this.opts.results.accept(this.opts.results.open(value, resultKey(taskId)), value)
         return
       }
     } catch {

@@ -1,16 +1,16 @@
-import type { PrivateKey } from '@libp2p/interface'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import PQueue from 'p-queue'
 import { equals } from 'uint8arrays'
 import {
   compareResultRecords,
-  openResultRecord,
+  openResultRecordSync,
   type ResultRecord,
   resultKey,
   resultSelector,
-  signResultRecord,
 } from '../protocol/result-record.ts'
+import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import type { DhtReplicator } from './dht-replicator.ts'
+import type { RecordSigner } from './record-signer.ts'
 
 /** How long one DHT store or get may take before it is abandoned. */
 export const DHT_TIMEOUT_MS = 30_000
@@ -42,7 +42,10 @@ export interface ResultStoreOptions {
   dht: SingleKadDHT
   /** Stores records: the local copy and the closest peers' copies. */
   replicator: Pick<DhtReplicator, 'storeLocal' | 'replicate' | 'readLocal'>
-  privateKey: PrivateKey
+  /** Signs this node's records (in batches). */
+  signer: Pick<RecordSigner, 'sign'>
+  /** The batch roots this node has checked (shared with its DHT validator and selector). @defaultValue a fresh one */
+  roots?: VerifiedRoots
   /** @defaultValue DEFAULT_PUT_CONCURRENCY */
   putConcurrency?: number
   /** @defaultValue DEFAULT_CACHE_SIZE */
@@ -68,8 +71,11 @@ export class ResultStore {
   private readonly cacheSize: number
   private admission: Admission = () => true
   private closed = false
+  /** The batch roots this node has checked. */
+  readonly roots: VerifiedRoots
 
   constructor(private readonly opts: ResultStoreOptions) {
+    this.roots = opts.roots ?? new VerifiedRoots()
     this.puts = new PQueue({ concurrency: opts.putConcurrency ?? DEFAULT_PUT_CONCURRENCY })
     this.cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE
   }
@@ -86,10 +92,19 @@ export class ResultStore {
    * nothing is replicated. Never rejects after signing: a failed write is reported to `onError`.
    */
   async publish(record: ResultRecord): Promise<Uint8Array> {
-    const value = await signResultRecord(record, this.opts.privateKey)
+    const value = await this.opts.signer.sign(record)
     this.remember(record, value, false)
     await this.persist(record.taskId, value, true)
     return value
+  }
+
+  /**
+   * Checks a signed value as this node's DHT validator does (a batch root checked here before is
+   * not checked again) and returns its record.
+   * @throws InvalidRecordError saying why the value is refused.
+   */
+  open(value: Uint8Array, key?: Uint8Array): ResultRecord {
+    return openResultRecordSync(value, key, this.roots)
   }
 
   /**
@@ -134,7 +149,7 @@ export class ResultStore {
     const value = await this.opts.replicator.readLocal(key)
     if (value === undefined) return undefined
     try {
-      const record = await openResultRecord(value, key)
+      const record = this.open(value, key)
       return this.remember(record, value, true)
     } catch {
       return undefined
@@ -201,8 +216,8 @@ export class ResultStore {
       }
     }
     if (values.length === 0) return undefined
-    const best = values[resultSelector(key, values)]
-    const record = await openResultRecord(best, key)
+    const best = values[resultSelector(key, values, this.roots)]
+    const record = this.open(best, key)
     return this.remember(record, best, true)
   }
 
@@ -256,7 +271,8 @@ export class ResultStore {
       const order = compareResultRecords(prev.record, record)
       const prevWins =
         order === 0
-          ? equals(prev.value, value) || resultSelector(resultKey(record.taskId), [prev.value, value]) === 0
+          ? equals(prev.value, value) ||
+            resultSelector(resultKey(record.taskId), [prev.value, value], this.roots) === 0
           : order < 0
       if (prevWins) kept = prev
       this.cache.delete(record.taskId)
@@ -306,7 +322,7 @@ export class ResultStore {
   /** The local store kept a record that wins against ours: it becomes the one known here. */
   private async adoptStored(taskId: string, current: Uint8Array): Promise<void> {
     try {
-      this.remember(await openResultRecord(current, resultKey(taskId)), current, true)
+      this.remember(this.open(current, resultKey(taskId)), current, true)
     } catch {
       // a corrupt local entry: the DHT get will pick among replicas
     }

@@ -11,6 +11,7 @@ import { canRun, DurationEstimator, expectedWaitMs } from '../policy/capacity.ts
 import type { NodeOffer, QueuedTask } from '../policy/types.ts'
 import type { ResultNotice } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
+import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { Adopter, tapGossip } from './adoption.ts'
 import { Batcher } from './batcher.ts'
@@ -34,6 +35,7 @@ import {
 } from './options.ts'
 import { OwnerLedger, poisonOutcome } from './owner-ledger.ts'
 import { PeerView } from './peer-view.ts'
+import { RecordSigner } from './record-signer.ts'
 import { ResultStore } from './result-store.ts'
 import { type StealHandlers, StealService } from './steal-service.ts'
 import { type StoryEvent, StoryLog } from './story.ts'
@@ -112,6 +114,7 @@ export class TaskmeshNode {
     privateKey: PrivateKey,
     private readonly closeDatastore: () => Promise<void>,
     private readonly replicator: DhtReplicator,
+    roots: VerifiedRoots,
   ) {
     this.opts = opts
     this.peerId = libp2p.peerId.toString()
@@ -131,7 +134,12 @@ export class TaskmeshNode {
       speed,
       onDone: (entry, outcome) => this.onAttemptDone(entry, outcome),
     })
-    this.resultStore = new ResultStore({ dht: libp2p.services.dht, replicator, privateKey })
+    this.resultStore = new ResultStore({
+      dht: libp2p.services.dht,
+      replicator,
+      signer: new RecordSigner(privateKey),
+      roots,
+    })
     this.ledger = new OwnerLedger({
       queue,
       results: this.resultStore,
@@ -241,7 +249,9 @@ export class TaskmeshNode {
     const recordStore = datastore ?? new MemoryDatastore()
     const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
     const executor = new Executor({ registry, pool: opts.pool })
+    const roots = new VerifiedRoots()
     const libp2p = await createMeshLibp2p({
+      roots,
       privateKey,
       listen: opts.listen,
       bootstrap: opts.bootstrap,
@@ -262,6 +272,7 @@ export class TaskmeshNode {
         await datastore?.close()
       },
       replicator,
+      roots,
     )
     await node.start()
     return node

@@ -64,11 +64,36 @@ export const resultRecordSchema: z.ZodType<ResultRecord> = z
   })
   .strict()
 
-/** Schema of a stored value: the record and the base64 Ed25519 signature over its canonical JSON. */
+/** Most records one executor signature covers (a batch signed at once). */
+export const MAX_SIGNED_BATCH = 1024
+/** Longest inclusion path of a record in its batch (⌈log₂ MAX_SIGNED_BATCH⌉ hashes). */
+export const MAX_PROOF_HASHES = 10
+
+/** Padded base64 of one SHA-256 hash (44 characters). */
+const hashBase64Schema = z.base64().length(44)
+
+/** Where a record sits in the batch its executor signed: leaf `index` of `size`, and the sibling hashes up to the root. */
+export const batchProofSchema = z
+  .object({
+    index: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_SIGNED_BATCH - 1),
+    size: z.number().int().min(2).max(MAX_SIGNED_BATCH),
+    path: z.array(hashBase64Schema).min(1).max(MAX_PROOF_HASHES),
+  })
+  .strict()
+
+/**
+ * Schema of a stored value: the record, the base64 Ed25519 signature of its executor over the root
+ * of the batch it was signed in, and (for a batch of more than one) its inclusion proof.
+ */
 export const signedResultSchema = z
   .object({
     record: resultRecordSchema,
     signature: z.base64().min(4).max(1024),
+    proof: batchProofSchema.optional(),
   })
   .strict()
 

@@ -1,31 +1,49 @@
-import type { PrivateKey, PublicKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { toString as bytesToString, compare, equals, fromString } from 'uint8arrays'
 import { canonicalJson } from '../task/task-id.ts'
 import { decodeMessage, describeIssue, encodeMessage } from './codec.ts'
 import { MAX_RECORD_BYTES } from './constants.ts'
+import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
 import { InvalidMessageError, InvalidRecordError } from './errors.ts'
+import { inclusionPaths, leafHash, merkleRoot, rootFromPath } from './merkle.ts'
 import {
+  MAX_SIGNED_BATCH,
   type ResultRecord,
   resultKey,
   resultRecordSchema,
   signedResultSchema,
 } from './result-record-schema.ts'
+import type { VerifiedRoots } from './verified-roots.ts'
 
 export * from './result-record-schema.ts'
 
 const WHAT = 'result record'
 
+/** Domain tag of the bytes an executor signs: this, then the 32-byte batch root. */
+const BATCH_SIGNATURE_TAG = fromString('taskmesh/result-batch/1\n', 'utf8')
+
 interface Unverified {
   record: ResultRecord
-  /** The bytes the signature covers: UTF-8 of `canonicalJson(record)`. */
-  payload: Uint8Array
+  /** Root of the batch the record was signed in, base64 (the record's own leaf for a batch of one). */
+  root: string
+  rootBytes: Uint8Array
   signature: Uint8Array
-  publicKey: PublicKey
+  /** The signature as carried (base64), the key of {@link VerifiedRoots}. */
+  signatureText: string
 }
 
-function signingPayload(record: ResultRecord): Uint8Array {
-  return fromString(canonicalJson(record), 'utf8')
+/** The Merkle leaf of a record: the leaf hash of the UTF-8 of `canonicalJson(record)`. */
+export function recordLeaf(record: ResultRecord): Uint8Array {
+  return leafHash(fromString(canonicalJson(record), 'utf8'))
+}
+
+/** The bytes an executor signs for a batch whose Merkle root is `root`. */
+export function batchSigningPayload(root: Uint8Array): Uint8Array {
+  const payload = new Uint8Array(BATCH_SIGNATURE_TAG.byteLength + root.byteLength)
+  payload.set(BATCH_SIGNATURE_TAG)
+  payload.set(root, BATCH_SIGNATURE_TAG.byteLength)
+  return payload
 }
 
 /** Every check but the signature's; synchronous, so the selector can use it too. */
@@ -37,61 +55,136 @@ function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined
     if (err instanceof InvalidMessageError) throw new InvalidRecordError(err.message)
     throw new InvalidRecordError(`${WHAT}: ${(err as Error).message}`)
   }
-  const { record } = envelope
+  const { record, proof } = envelope
   if (expectedKey !== undefined && !equals(expectedKey, resultKey(record.taskId))) {
     throw new InvalidRecordError(`${WHAT}: key does not match task id ${record.taskId}`)
   }
-  let publicKey: PublicKey | undefined
-  try {
-    publicKey = peerIdFromString(record.executor).publicKey
-  } catch {
-    publicKey = undefined
-  }
-  if (publicKey?.type !== 'Ed25519') {
+  if (peerPublicKey(record.executor) === undefined) {
     throw new InvalidRecordError(`${WHAT}: executor ${record.executor} has no embedded Ed25519 key`)
   }
+  const leaf = recordLeaf(record)
+  const rootBytes =
+    proof === undefined
+      ? leaf
+      : rootFromPath(
+          leaf,
+          proof.index,
+          proof.size,
+          proof.path.map((h) => fromString(h, 'base64pad')),
+        )
+  if (rootBytes === undefined)
+    throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof?.size}`)
   const signature = fromString(envelope.signature, 'base64pad')
-  return { record, payload: signingPayload(record), signature, publicKey }
+  const root = bytesToString(rootBytes, 'base64pad')
+  return { record, root, rootBytes, signature, signatureText: envelope.signature }
+}
+
+/** True when the record's batch signature checks out (or was checked before, per `roots`). */
+function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolean {
+  const executor = u.record.executor
+  if (roots?.has(executor, u.root, u.signatureText)) return true
+  const valid = verifyByPeer(executor, batchSigningPayload(u.rootBytes), u.signature)
+  if (valid) roots?.add(executor, u.root, u.signatureText)
+  return valid
 }
 
 /**
- * Signs a result record with the executor's key and returns the value to store in the DHT: UTF-8
- * JSON `{ "record": <record>, "signature": "<base64 Ed25519 signature over canonicalJson(record)>" }`.
- * @throws InvalidRecordError when the record is malformed, the key is not the Ed25519 key of
- *   `record.executor`, or the value would exceed `MAX_RECORD_BYTES` (shorten the output).
+ * Signs a batch of result records with their executor's key in one signature, over the Merkle
+ * root of the records' leaves (see `merkle.ts`), and returns each record's value to store in the
+ * DHT: UTF-8 JSON `{ "record": <record>, "signature": "<base64 Ed25519 signature over the batch
+ * root>", "proof": { "index", "size", "path": [<base64 sibling hashes>] } }` — without `proof` for
+ * a batch of one, whose root is the record's own leaf.
+ * @throws InvalidRecordError when a record is malformed, the key is not the Ed25519 key of every
+ *   record's `executor`, the batch is empty or over `MAX_SIGNED_BATCH`, or a value would exceed
+ *   `MAX_RECORD_BYTES` (shorten the output).
+ */
+export function signResultBatch(records: ResultRecord[], privateKey: PrivateKey): Uint8Array[] {
+  if (records.length === 0 || records.length > MAX_SIGNED_BATCH) {
+    throw new InvalidRecordError(
+      `${WHAT}: a signed batch holds 1 to ${MAX_SIGNED_BATCH} records, got ${records.length}`,
+    )
+  }
+  if (privateKey.type !== 'Ed25519') throw new InvalidRecordError(`${WHAT}: signing key is not Ed25519`)
+  const signer = signerOf(privateKey)
+  const parsed = records.map((record) => {
+    const result = resultRecordSchema.safeParse(record)
+    if (!result.success) throw new InvalidRecordError(`${WHAT}: ${describeIssue(result.error)}`)
+    if (signer !== result.data.executor) {
+      throw new InvalidRecordError(
+        `${WHAT}: executor ${result.data.executor} is not the signing peer ${signer}`,
+      )
+    }
+    return result.data
+  })
+  const leaves = parsed.map(recordLeaf)
+  const signature = bytesToString(
+    signEd25519(privateKey, batchSigningPayload(merkleRoot(leaves))),
+    'base64pad',
+  )
+  const paths = parsed.length === 1 ? [[]] : inclusionPaths(leaves)
+  return parsed.map((record, index) => {
+    const proof =
+      parsed.length === 1
+        ? undefined
+        : { index, size: parsed.length, path: paths[index].map((h) => bytesToString(h, 'base64pad')) }
+    const value = encodeMessage(proof === undefined ? { record, signature } : { record, signature, proof })
+    if (value.byteLength > MAX_RECORD_BYTES) {
+      throw new InvalidRecordError(
+        `${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`,
+      )
+    }
+    return value
+  })
+}
+
+const signers = new WeakMap<PrivateKey, string>()
+
+/** The peer id string of a private key (computed once per key). */
+function signerOf(privateKey: PrivateKey): string {
+  let id = signers.get(privateKey)
+  if (id === undefined) {
+    id = peerIdFromPrivateKey(privateKey).toString()
+    signers.set(privateKey, id)
+  }
+  return id
+}
+
+/**
+ * Signs one result record (a batch of one) and returns the value to store in the DHT; see
+ * {@link signResultBatch}.
+ * @throws InvalidRecordError as {@link signResultBatch} does.
  */
 export async function signResultRecord(record: ResultRecord, privateKey: PrivateKey): Promise<Uint8Array> {
-  const parsed = resultRecordSchema.safeParse(record)
-  if (!parsed.success) throw new InvalidRecordError(`${WHAT}: ${describeIssue(parsed.error)}`)
-  if (privateKey.type !== 'Ed25519') throw new InvalidRecordError(`${WHAT}: signing key is not Ed25519`)
-  const signer = peerIdFromPrivateKey(privateKey).toString()
-  if (signer !== record.executor) {
-    throw new InvalidRecordError(`${WHAT}: executor ${record.executor} is not the signing peer ${signer}`)
-  }
-  const signature = await privateKey.sign(signingPayload(parsed.data))
-  const value = encodeMessage({ record: parsed.data, signature: bytesToString(signature, 'base64pad') })
-  if (value.byteLength > MAX_RECORD_BYTES) {
-    throw new InvalidRecordError(`${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`)
-  }
-  return value
+  return signResultBatch([record], privateKey)[0]
 }
 
 /**
  * Checks a stored value and returns its record. Refuses (in this order) oversized values, bad
  * UTF-8/JSON/schema, a key other than `resultKey(record.taskId)` (when `expectedKey` is given), an
- * executor that is not a peer id with an embedded Ed25519 key, and a signature that does not verify.
+ * executor that is not a peer id with an embedded Ed25519 key, a proof that fits no batch, and a
+ * signature that does not verify over the batch root. With `roots`, a root already checked there
+ * under the same signature is not checked again.
  * @throws InvalidRecordError with the reason.
  */
-export async function openResultRecord(value: Uint8Array, expectedKey?: Uint8Array): Promise<ResultRecord> {
-  const { record, payload, signature, publicKey } = parseSignedValue(value, expectedKey)
-  let valid: boolean
-  try {
-    valid = await publicKey.verify(payload, signature)
-  } catch {
-    valid = false
+export function openResultRecordSync(
+  value: Uint8Array,
+  expectedKey?: Uint8Array,
+  roots?: VerifiedRoots,
+): ResultRecord {
+  const unverified = parseSignedValue(value, expectedKey)
+  if (!signatureHolds(unverified, roots)) {
+    throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
   }
-  if (!valid) throw new InvalidRecordError(`${WHAT}: bad signature by ${record.executor}`)
-  return record
+  return unverified.record
+}
+
+/** {@link openResultRecordSync}, as a promise (rejects with InvalidRecordError). */
+export async function openResultRecord(
+  value: Uint8Array,
+  expectedKey?: Uint8Array,
+  roots?: VerifiedRoots,
+): Promise<ResultRecord> {
+  return openResultRecordSync(value, expectedKey, roots)
 }
 
 /**
@@ -100,7 +193,7 @@ export async function openResultRecord(value: Uint8Array, expectedKey?: Uint8Arr
  * @throws InvalidRecordError otherwise.
  */
 export async function resultValidator(key: Uint8Array, value: Uint8Array): Promise<void> {
-  await openResultRecord(value, key)
+  openResultRecordSync(value, key)
 }
 
 interface Candidate {
@@ -112,18 +205,17 @@ interface Candidate {
 }
 
 /** Checks a value synchronously for the selector. */
-function candidate(key: Uint8Array, value: Uint8Array, index: number): Candidate {
+function candidate(
+  key: Uint8Array,
+  value: Uint8Array,
+  index: number,
+  roots: VerifiedRoots | undefined,
+): Candidate {
   const invalid = { index, record: undefined, signature: new Uint8Array(0), value }
   try {
-    const { record, payload, signature, publicKey } = parseSignedValue(value, key)
-    const valid = publicKey.verify(payload, signature)
-    if (valid instanceof Promise) {
-      // only where verification is asynchronous (not Node): kad-dht validated the value already
-      valid.catch(() => {})
-    } else if (!valid) {
-      return invalid
-    }
-    return { index, record, signature, value }
+    const unverified = parseSignedValue(value, key)
+    if (!signatureHolds(unverified, roots)) return invalid
+    return { index, record: unverified.record, signature: unverified.signature, value }
   } catch {
     return invalid
   }
@@ -150,13 +242,20 @@ function compareCandidates(a: Candidate, b: Candidate): number {
  * value bytes. Deterministic: any permutation of the same values selects the same value (when none
  * is valid, the one with the smallest bytes; `0` for an empty list).
  */
-export function resultSelector(key: Uint8Array, values: Uint8Array[]): number {
+export function resultSelector(key: Uint8Array, values: Uint8Array[], roots?: VerifiedRoots): number {
   let best: Candidate | undefined
   for (let i = 0; i < values.length; i++) {
-    const c = candidate(key, values[i], i)
+    const c = candidate(key, values[i], i, roots)
     if (best === undefined || compareCandidates(c, best) < 0) best = c
   }
   return best?.index ?? 0
+}
+
+/** The selector of a node that remembers the batch roots it checked (see {@link VerifiedRoots}). */
+export function createResultSelector(
+  roots: VerifiedRoots,
+): (key: Uint8Array, values: Uint8Array[]) => number {
+  return (key, values) => resultSelector(key, values, roots)
 }
 
 /**

@@ -4,6 +4,7 @@ import { MAX_INPUT_BYTES, MAX_OUTPUT_BYTES } from '../task/limits.ts'
 import { type Json, jsonByteLength, NAME_PATTERN, type TaskSpec, taskSpecSchema } from '../task/spec.ts'
 import type { Task } from '../task/task.ts'
 import { isTaskId } from '../task/task-id.ts'
+import { memoizeString } from '../util/memo.ts'
 import {
   MAX_DURATION_MS,
   MAX_NONCE_CHARS,
@@ -21,13 +22,13 @@ export const taskIdSchema = z.string().max(MAX_TASK_ID_CHARS).refine(isTaskId, '
  * True when `value` is a libp2p peer id in its canonical string form (what `peerId.toString()`
  * gives), so that equal peers always compare equal as strings.
  */
-export function isPeerIdString(value: string): boolean {
+export const isPeerIdString: (value: string) => boolean = memoizeString((value) => {
   try {
     return peerIdFromString(value).toString() === value
   } catch {
     return false
   }
-}
+})
 
 /** A libp2p peer id in its canonical string form. */
 export const peerIdSchema = z.string().min(1).max(MAX_PEER_ID_CHARS).refine(isPeerIdString, 'not a peer id')

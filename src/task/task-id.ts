@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { memoizeString } from '../util/memo.ts'
 import type { TaskSpec } from './spec.ts'
 
 /** Serialises a JSON value with object keys sorted, so equal values give equal bytes. */
@@ -27,11 +28,11 @@ export function taskId(spec: TaskSpec, submitter: string, nonce: string): string
 }
 
 /** True when `id` parses as a CIDv1 raw/sha2-256 string, the shape `taskId` produces. */
-export function isTaskId(id: string): boolean {
+export const isTaskId: (id: string) => boolean = memoizeString((id) => {
   try {
     const cid = CID.parse(id)
     return cid.version === 1 && cid.code === raw.code && cid.multihash.code === sha256.code
   } catch {
     return false
   }
-}
+})

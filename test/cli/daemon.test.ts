@@ -231,7 +231,7 @@ describe('taskmesh daemon + CLI, as child processes', () => {
     const apiFile = join(C.dir, 'api.json')
     expect(await exists(apiFile)).toBe(true)
     // look for "left" after C's last "joined": a late beacon may have printed a transient "left" already
-    const joinedAt = A.process.lines.findLastIndex((l) => l === `peer ${C.peerId} joined`)
+    const joinedAt = A.process.lines.lastIndexOf(`peer ${C.peerId} joined`)
     expect(joinedAt).toBeGreaterThanOrEqual(0)
     const mark = joinedAt + 1
     C.process.signal('SIGTERM')

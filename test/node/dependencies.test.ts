@@ -6,7 +6,7 @@ import { DependencyGate } from '../../src/node/dependencies.ts'
 import { DependencyLoader } from '../../src/node/dependency-loader.ts'
 import type { RunEntry } from '../../src/node/task-runner.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
-import { signResultRecord } from '../../src/protocol/result-record.ts'
+import { openResultRecordSync, signResultRecord } from '../../src/protocol/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'
@@ -129,6 +129,7 @@ describe('DependencyLoader', () => {
       cached: vi.fn((id: string) => cached[id]),
       accept: vi.fn((r: ResultRecord) => r),
       get: vi.fn(async () => undefined as ResultRecord | undefined),
+      open: (value: Uint8Array, k?: Uint8Array) => openResultRecordSync(value, k),
     }
     const fetchFrom = vi.fn(async (_peer: string, id: string) =>
       signResultRecord(record(id, 'succeeded', { executor: ownerPeer, owner: ownerPeer }), key),

@@ -13,6 +13,7 @@ import {
   isPutValueReply,
 } from '../../src/node/dht-replicator.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/node/libp2p-factory.ts'
+import { RecordSigner } from '../../src/node/record-signer.ts'
 import { ResultStore } from '../../src/node/result-store.ts'
 import { DHT_PROTOCOL } from '../../src/protocol/constants.ts'
 import { type ResultRecord, resultKey, signResultRecord } from '../../src/protocol/result-record.ts'
@@ -35,7 +36,11 @@ async function startMember(): Promise<MeshMember> {
   const libp2p = await createMeshLibp2p({ privateKey, datastore })
   await libp2p.start()
   const replicator = new DhtReplicator({ libp2p, datastore })
-  const results = new ResultStore({ dht: libp2p.services.dht, replicator, privateKey })
+  const results = new ResultStore({
+    dht: libp2p.services.dht,
+    replicator,
+    signer: new RecordSigner(privateKey),
+  })
   return { libp2p, datastore, privateKey, replicator, results }
 }
 

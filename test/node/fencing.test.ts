@@ -14,6 +14,7 @@ import {
   readStoredResult,
 } from '../../src/node/fencing.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/node/libp2p-factory.ts'
+import { RecordSigner } from '../../src/node/record-signer.ts'
 import { ResultStore } from '../../src/node/result-store.ts'
 import { readVerifiedResultRecord, resultKey, signResultRecord } from '../../src/protocol/result-record.ts'
 import { makeRecord, makeTask } from '../protocol/fixtures.ts'
@@ -144,7 +145,7 @@ describe('fencing across a mesh (kad-dht PUT_VALUE and the replicator)', () => {
     const results = new ResultStore({
       dht: c.libp2p.services.dht,
       replicator: c.replicator,
-      privateKey: key,
+      signer: new RecordSigner(key),
     })
     await results.publish(readVerifiedResultRecord(e1))
     expect(results.cached(taskId)?.epoch).toBe(2)

@@ -9,7 +9,11 @@ import type { Admission } from '../../src/node/result-store.ts'
 import { DurationEstimator } from '../../src/policy/capacity.ts'
 import { DEFAULT_AGING } from '../../src/policy/priority.ts'
 import type { CompleteRequest, StealRequest } from '../../src/protocol/messages.ts'
-import { type ResultRecord, signResultRecord } from '../../src/protocol/result-record.ts'
+import {
+  openResultRecordSync,
+  type ResultRecord,
+  signResultRecord,
+} from '../../src/protocol/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'
@@ -68,6 +72,7 @@ function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = {}) {
     admit: (r: Admission) => {
       rule = r
     },
+    open: (value: Uint8Array, k?: Uint8Array) => openResultRecordSync(value, k),
   }
   const ledger = new OwnerLedger({
     queue,

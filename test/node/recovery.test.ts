@@ -5,7 +5,7 @@ import { Adopter } from '../../src/node/adoption.ts'
 import { PeerLiveness } from '../../src/node/liveness.ts'
 import { ResultFollower } from '../../src/node/result-follower.ts'
 import { peerKadId, successorOf, taskKadId, xorDistance } from '../../src/node/successor.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import { openResultRecordSync, type ResultRecord } from '../../src/protocol/result-record.ts'
 import type { Task } from '../../src/task/task.ts'
 import { makeRecord, makeTask } from '../protocol/fixtures.ts'
 
@@ -78,6 +78,7 @@ function fakes(self: string, opts: { found?: Set<string>; journal?: Task[]; stor
   const record = (id: string) => makeRecord({ taskId: id }) as ResultRecord
   const results = {
     cached: () => undefined,
+    open: (value: Uint8Array, k?: Uint8Array) => openResultRecordSync(value, k),
     supersededBy: () => false,
     accept: vi.fn(),
     refresh: vi.fn(),
