@@ -1,7 +1,8 @@
 /**
  * Compares the cost of storing result records with kad-dht's `put` (iterative lookup, then one
- * PUT_VALUE per closest peer on new streams) and with `DhtReplicator` (local copy, then PUT_VALUE
- * to the closest connected peers on persistent streams), in an 8-node in-process TCP mesh.
+ * PUT_VALUE per closest peer on new streams) and with `RecordReplicator` (local copy, then batched
+ * `store` frames of the replicate protocol to the closest connected peers on session streams), in
+ * an 8-node in-process TCP mesh. Records are signed in batches of 64, as executors sign them.
  *
  * Run: npx tsx scripts/bench-dht-put.ts [records=500] [nodes=8]
  * CPU is the whole process's (every node's side of the work), per stored record.
@@ -11,10 +12,10 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
-import { DhtReplicator } from '../src/node/dht-replicator.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/node/libp2p-factory.ts'
+import { RecordReplicator } from '../src/node/record-replicator.ts'
 import { DEFAULT_PUT_CONCURRENCY } from '../src/node/result-store.ts'
-import { resultKey, signResultRecord } from '../src/protocol/result-record.ts'
+import { type ResultRecord, resultKey, signResultBatch } from '../src/protocol/result-record.ts'
 import { parseTaskSpec } from '../src/task/spec.ts'
 import { taskId } from '../src/task/task-id.ts'
 
@@ -29,6 +30,7 @@ interface Member {
   libp2p: MeshLibp2p
   datastore: MemoryDatastore
   privateKey: PrivateKey
+  replicator: RecordReplicator
 }
 
 interface Signed {
@@ -43,7 +45,9 @@ async function startMesh(): Promise<Member[]> {
       const datastore = new MemoryDatastore()
       const libp2p = await createMeshLibp2p({ privateKey, datastore })
       await libp2p.start()
-      return { libp2p, datastore, privateKey }
+      const replicator = new RecordReplicator({ libp2p, datastore })
+      await replicator.start()
+      return { libp2p, datastore, privateKey, replicator }
     }),
   )
   for (let i = 0; i < members.length; i++) {
@@ -57,30 +61,35 @@ async function startMesh(): Promise<Member[]> {
   return members
 }
 
-/** `count` signed result records executed by `privateKey`'s peer (signing is not measured). */
-async function signRecords(privateKey: PrivateKey, count: number, tag: string): Promise<Signed[]> {
+/** `count` signed result records executed by `privateKey`'s peer, signed 64 to a batch (signing is not measured). */
+function signRecords(privateKey: PrivateKey, count: number, tag: string): Signed[] {
   const executor = peerIdFromPrivateKey(privateKey).toString()
   const spec = parseTaskSpec({ type: 'echo', input: null })
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const id = taskId(spec, 'bench', `${tag}-${i}`)
-      const now = Date.now()
-      const record = {
-        v: 1 as const,
-        taskId: id,
-        status: 'succeeded' as const,
-        output: i,
-        executor,
-        owner: executor,
-        epoch: 0,
-        attempts: [{ executor, epoch: 0, startedAt: now, finishedAt: now }],
-        submittedAt: now,
-        startedAt: now,
-        finishedAt: now,
-      }
-      return { key: resultKey(id), value: await signResultRecord(record, privateKey) }
-    }),
-  )
+  const records: ResultRecord[] = Array.from({ length: count }, (_, i) => {
+    const now = Date.now()
+    return {
+      v: 1 as const,
+      taskId: taskId(spec, 'bench', `${tag}-${i}`),
+      status: 'succeeded' as const,
+      output: i,
+      executor,
+      owner: executor,
+      epoch: 0,
+      attempts: [{ executor, epoch: 0, startedAt: now, finishedAt: now }],
+      submittedAt: now,
+      startedAt: now,
+      finishedAt: now,
+    }
+  })
+  const signed: Signed[] = []
+  for (let i = 0; i < records.length; i += 64) {
+    const batch = records.slice(i, i + 64)
+    const values = signResultBatch(batch, privateKey)
+    batch.forEach((r, j) => {
+      signed.push({ key: resultKey(r.taskId), value: values[j] })
+    })
+  }
+  return signed
 }
 
 /** Runs `store` over every record, `DEFAULT_PUT_CONCURRENCY` at a time (as ResultStore does). */
@@ -137,28 +146,28 @@ async function measure(
 
 const members = await startMesh()
 const [a] = members
-const replicator = new DhtReplicator({ libp2p: a.libp2p, datastore: a.datastore })
+const replicator = a.replicator
 try {
   console.log(`${NODES} nodes, ${RECORDS} records, ${DEFAULT_PUT_CONCURRENCY} in flight`)
-  const put = await measure('dht.put', await signRecords(a.privateKey, WARM_UP + RECORDS, 'put'), (r) =>
+  const put = await measure('dht.put', signRecords(a.privateKey, WARM_UP + RECORDS, 'put'), (r) =>
     dhtPut(a.libp2p, r),
   )
-  const rep = await measure('replicator', await signRecords(a.privateKey, WARM_UP + RECORDS, 'rep'), (r) =>
+  const rep = await measure('replicator', signRecords(a.privateKey, WARM_UP + RECORDS, 'rep'), (r) =>
     replicator.store(r.key, r.value),
   )
   // as many copies as dht.put makes in a mesh this small (every peer), to compare the mechanisms alone
-  const everyPeer = new DhtReplicator({ libp2p: a.libp2p, datastore: a.datastore, replicas: NODES - 1 })
+  const everyPeer = new RecordReplicator({ libp2p: a.libp2p, datastore: a.datastore, replicas: NODES - 1 })
   const all = await measure(
     `replicator, ${NODES - 1} replicas`,
-    await signRecords(a.privateKey, WARM_UP + RECORDS, 'all'),
+    signRecords(a.privateKey, WARM_UP + RECORDS, 'all'),
     (r) => everyPeer.store(r.key, r.value),
   )
-  everyPeer.stop()
+  await everyPeer.stop()
   const ratio = (f: Figures) =>
     `${(put.msPerRecord / f.msPerRecord).toFixed(1)}x wall, ${(put.cpuMsPerRecord / f.cpuMsPerRecord).toFixed(1)}x CPU`
   console.log(`ratio dht.put / replicator: ${ratio(rep)}`)
   console.log(`ratio dht.put / replicator with ${NODES - 1} replicas: ${ratio(all)}`)
 } finally {
-  replicator.stop()
+  await Promise.all(members.map((m) => m.replicator.stop()))
   await Promise.all(members.map((m) => m.libp2p.stop()))
 }

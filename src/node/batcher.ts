@@ -1,7 +1,8 @@
 /**
  * Collects items and hands them over in batches: the first item after a quiet spell goes out on
  * the next turn of the event loop (no added latency at low rates); under load, at most one
- * batch per `windowMs` (one message instead of many).
+ * batch per `windowMs` (one message instead of many). With `leading: false`, every batch waits
+ * for its window (for work where a little delay costs nothing and every message saved counts).
  */
 export class Batcher<T> {
   private items: T[] = []
@@ -11,12 +12,13 @@ export class Batcher<T> {
   constructor(
     private readonly windowMs: number,
     private readonly flush: (items: T[]) => void,
+    private readonly opts: { leading?: boolean } = {},
   ) {}
 
   add(item: T): void {
     this.items.push(item)
     if (this.timer !== undefined) return
-    const wait = this.lastFlush + this.windowMs - Date.now()
+    const wait = this.opts.leading === false ? this.windowMs : this.lastFlush + this.windowMs - Date.now()
     this.timer = wait <= 0 ? setImmediate(() => this.run()) : setTimeout(() => this.run(), wait)
   }
 

@@ -5,6 +5,7 @@ import { RESULT_KEY_PREFIX } from '../protocol/constants.ts'
 import { InvalidRecordError } from '../protocol/errors.ts'
 import { openResultRecordSync, readVerifiedResultRecord, resultSelector } from '../protocol/result-record.ts'
 import type { VerifiedRoots } from '../protocol/verified-roots.ts'
+import { memoizeString } from '../util/memo.ts'
 
 /**
  * Fencing of result records in a node's own DHT store (promise 2).
@@ -31,9 +32,15 @@ export const DHT_RECORD_PREFIX = '/dht/record'
 
 const RESULT_KEY_BYTES = fromString(`/${RESULT_KEY_PREFIX}/`, 'utf8')
 
+const recordKeyOf = memoizeString(
+  (latin1: string) =>
+    new Key(`${DHT_RECORD_PREFIX}/${bytesToString(Buffer.from(latin1, 'latin1'), 'base32')}`, false),
+  20_000,
+)
+
 /** The datastore key under which kad-dht keeps (and serves) the record of `key`. */
 export function dhtRecordKey(key: Uint8Array): Key {
-  return new Key(`${DHT_RECORD_PREFIX}/${bytesToString(key, 'base32')}`, false)
+  return recordKeyOf(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'))
 }
 
 /** The DHT key a datastore key holds the record of, when it is a taskmesh result key. */

@@ -22,7 +22,21 @@ export interface GossipInboxOptions {
   onPeerBeacon(from: string, beacon: Beacon): void
   /** A peer says it stored the result of a task under `epoch`. */
   onResultStored(from: string, taskId: string, epoch: number): void
+  /**
+   * True when `from` holds this node's live lease on the task under `epoch`: its completion, which
+   * carries the record, is on its way. @defaultValue never
+   */
+  expectsCompletion?(from: string, taskId: string, epoch: number): boolean
+  /** How long a notice waits for the completion it announces, ms. @defaultValue COMPLETION_GRACE_MS */
+  completionGraceMs?: number
 }
+
+/**
+ * A lease holder's notice and its completion leave together, but the completion may land second;
+ * the owner gives it this long (ms) before it treats the notice as the completion and fetches the
+ * record itself.
+ */
+export const COMPLETION_GRACE_MS = 2_000
 
 /**
  * What this node makes of validated gossip: remembers announced tasks, records the peers'
@@ -61,16 +75,31 @@ export class GossipInbox implements GossipHandlers {
    * the record from the executor (or, failing that, from the DHT).
    */
   onResultNotice(from: string, msg: ResultNotice): void {
+    const later: ResultNotice['results'] = []
+    for (const result of msg.results) {
+      this.announced.delete(result.taskId)
+      if (this.opts.expectsCompletion?.(from, result.taskId, result.epoch)) later.push(result)
+      else this.settle(from, result.taskId, result.epoch)
+    }
+    if (later.length === 0) return
+    // the completion brings the record: only if it has not come by then is the notice taken for it
+    const timer = setTimeout(() => {
+      for (const r of later) this.settle(from, r.taskId, r.epoch)
+    }, this.opts.completionGraceMs ?? COMPLETION_GRACE_MS)
+    timer.unref()
+  }
+
+  /**
+   * Takes a notice of one result: the owner may treat it as the completion, and a node fetches what
+   * someone here waits for, or a record of a higher epoch than the one held here (e.g. the owner's
+   * `cancelled` record that supersedes a revoked thief's late result).
+   */
+  private settle(from: string, taskId: string, epoch: number): void {
     const { results } = this.opts
-    for (const { taskId, epoch } of msg.results) {
-      this.announced.delete(taskId)
-      this.opts.onResultStored(from, taskId, epoch)
-      const held = results.cached(taskId)
-      // fetch what someone here waits for, and a record of a higher epoch than the one held here
-      // (e.g. the owner's `cancelled` record that supersedes a revoked thief's late result)
-      if ((results.isAwaited(taskId) && held === undefined) || (held !== undefined && held.epoch < epoch)) {
-        void this.fetchResult(from, taskId)
-      }
+    this.opts.onResultStored(from, taskId, epoch)
+    const held = results.cached(taskId)
+    if ((results.isAwaited(taskId) && held === undefined) || (held !== undefined && held.epoch < epoch)) {
+      void this.fetchResult(from, taskId)
     }
   }
 

@@ -348,6 +348,12 @@ export class OwnerLedger {
     }
   }
 
+  /** True when `holder` holds the live lease on an owned task under `epoch` (its completion is due). */
+  holdsLease(holder: string, taskId: string, epoch: number): boolean {
+    const lease = this.owned.get(taskId)?.state === 'leased' ? this.leases.get(taskId) : undefined
+    return lease !== undefined && lease.holder === holder && lease.epoch === epoch
+  }
+
   /**
    * The fencing rule for records learnt from peers: for a task owned here, only the record of the
    * live lease (its holder, its epoch); for a task settled here, nothing below the accepted epoch;

@@ -9,13 +9,13 @@ import {
   resultSelector,
 } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
-import type { DhtReplicator } from './dht-replicator.ts'
+import type { RecordReplicator } from './record-replicator.ts'
 import type { RecordSigner } from './record-signer.ts'
 
 /** How long one DHT store or get may take before it is abandoned. */
 export const DHT_TIMEOUT_MS = 30_000
-/** DHT stores in flight at once per node. */
-export const DEFAULT_PUT_CONCURRENCY = 4
+/** Records being replicated at once per node (the replicator sends what is in flight together, in batches). */
+export const DEFAULT_PUT_CONCURRENCY = 1024
 /** Records kept in memory for fast reads (the DHT keeps them all). */
 export const DEFAULT_CACHE_SIZE = 20_000
 /** Attempts at storing one record while no peer acknowledges it (each peer is already tried twice per attempt). */
@@ -41,7 +41,7 @@ export interface ResultStoreOptions {
   /** Reads records (`dht.get`, kad-dht's own lookup). */
   dht: SingleKadDHT
   /** Stores records: the local copy and the closest peers' copies. */
-  replicator: Pick<DhtReplicator, 'storeLocal' | 'replicate' | 'readLocal'>
+  replicator: Pick<RecordReplicator, 'storeLocal' | 'replicate' | 'readLocal'>
   /** Signs this node's records (in batches). */
   signer: Pick<RecordSigner, 'sign'>
   /** The batch roots this node has checked (shared with its DHT validator and selector). @defaultValue a fresh one */

@@ -13,7 +13,7 @@ import type {
   StealRequest,
 } from '../protocol/messages.ts'
 import { stealFrameSchema, stealReplySchema } from '../protocol/messages.ts'
-import { requestOnce, serveFrames } from '../protocol/rpc.ts'
+import { RpcSession, serveSession } from '../protocol/rpc-session.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
 /** Inbound steal-protocol streams one peer may hold open at once. */
@@ -40,10 +40,13 @@ type ReplyOf<R> = R extends StealRequest
       : ReleaseReply
 
 /**
- * `/taskmesh/steal/1.0.0`: one request frame and one reply frame per stream, length-prefixed
- * JSON. Malformed or oversized frames abort the stream; the node keeps serving.
+ * `/taskmesh/steal/1.0.0`: length-prefixed JSON frames on a session stream — a node keeps one
+ * stream to each peer it asks and sends every request on it (replies are matched by `requestId`).
+ * Malformed or oversized frames abort the stream; the node keeps serving.
  */
 export class StealService {
+  private readonly sessions = new Map<string, RpcSession<StealReply>>()
+
   constructor(
     private readonly libp2p: MeshLibp2p,
     private readonly handlers: StealHandlers,
@@ -58,9 +61,13 @@ export class StealService {
         maxOutboundStreams: MAX_OUTBOUND_STEAL_STREAMS,
       },
     )
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
   }
 
   async stop(): Promise<void> {
+    for (const session of this.sessions.values()) session.close()
+    this.sessions.clear()
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     await this.libp2p.unhandle(STEAL_PROTOCOL)
   }
 
@@ -70,31 +77,49 @@ export class StealService {
     req: R,
     signal: AbortSignal = AbortSignal.timeout(STEAL_TIMEOUT_MS),
   ): Promise<ReplyOf<R>> {
-    const stream = await this.libp2p.dialProtocol(peerIdFromString(peer), STEAL_PROTOCOL, { signal })
-    const reply = await requestOnce<StealReply>(stream, req, stealReplySchema, {
-      signal,
-      maxBytes: MAX_FRAME_BYTES,
-    })
+    // renew, complete and release are safe to repeat; a steal is not (it could be granted twice)
+    const reply = await this.sessionTo(peer).request(req, signal, { retry: req.type !== 'steal' })
     if (reply.type === 'error')
       throw new Error(`${peer} refused ${req.type}: ${reply.code}: ${reply.message}`)
     return reply as ReplyOf<R>
   }
 
+  private sessionTo(peer: string): RpcSession<StealReply> {
+    let session = this.sessions.get(peer)
+    if (session === undefined) {
+      const id = peerIdFromString(peer)
+      session = new RpcSession<StealReply>({
+        open: (signal) => this.libp2p.dialProtocol(id, STEAL_PROTOCOL, { signal }),
+        replySchema: stealReplySchema,
+        maxBytes: MAX_FRAME_BYTES,
+        what: 'steal reply',
+      })
+      this.sessions.set(peer, session)
+    }
+    return session
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const peer = evt.detail.toString()
+    this.sessions.get(peer)?.close()
+    this.sessions.delete(peer)
+  }
+
   private async serve(stream: Stream, remote: PeerId): Promise<void> {
     const from = remote.toString()
-    await serveFrames(
+    await serveSession(
       stream,
       stealFrameSchema,
-      async (req, send) => {
+      async (req): Promise<StealReply> => {
         switch (req.type) {
           case 'steal':
-            return send(this.handlers.onSteal(from, req))
+            return this.handlers.onSteal(from, req)
           case 'renew':
-            return send(this.handlers.onRenew(from, req))
+            return this.handlers.onRenew(from, req)
           case 'complete':
-            return send(await this.handlers.onComplete(from, req))
+            return this.handlers.onComplete(from, req)
           case 'release':
-            return send(this.handlers.onRelease(from, req))
+            return this.handlers.onRelease(from, req)
         }
       },
       { maxBytes: MAX_FRAME_BYTES, what: 'steal frame' },

@@ -18,7 +18,6 @@ import { Batcher } from './batcher.ts'
 import { BeaconPublisher } from './beacons.ts'
 import type { CancelResult, TaskState } from './cancellation.ts'
 import { CompletionReporter } from './completion-reporter.ts'
-import { DhtReplicator } from './dht-replicator.ts'
 import { MeshGossip } from './gossip.ts'
 import { GossipInbox } from './gossip-inbox.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
@@ -35,6 +34,7 @@ import {
 } from './options.ts'
 import { OwnerLedger, poisonOutcome } from './owner-ledger.ts'
 import { PeerView } from './peer-view.ts'
+import { RecordReplicator } from './record-replicator.ts'
 import { RecordSigner } from './record-signer.ts'
 import { ResultStore } from './result-store.ts'
 import { type StealHandlers, StealService } from './steal-service.ts'
@@ -113,7 +113,7 @@ export class TaskmeshNode {
     opts: ResolvedNodeOptions,
     privateKey: PrivateKey,
     private readonly closeDatastore: () => Promise<void>,
-    private readonly replicator: DhtReplicator,
+    private readonly replicator: RecordReplicator,
     roots: VerifiedRoots,
   ) {
     this.opts = opts
@@ -162,6 +162,7 @@ export class TaskmeshNode {
       results: this.resultStore,
       onPeerBeacon: (from, msg) => this.thief.onPeerBeacon(from, msg.queued),
       onResultStored: (from, id, epoch) => this.ledger.noteResult(from, id, epoch),
+      expectsCompletion: (from, id, epoch) => this.ledger.holdsLease(from, id, epoch),
     })
     this.gossip = new MeshGossip(
       libp2p,
@@ -260,7 +261,7 @@ export class TaskmeshNode {
       swarmKey: opts.swarmKey,
       mdns: opts.mdns,
     })
-    const replicator = new DhtReplicator({ libp2p, datastore: recordStore })
+    const replicator = new RecordReplicator({ libp2p, datastore: recordStore, roots })
     const node = new TaskmeshNode(
       libp2p,
       registry,
@@ -280,6 +281,7 @@ export class TaskmeshNode {
 
   private async start(): Promise<void> {
     await this.libp2p.start()
+    await this.replicator.start()
     this.gossip.start()
     await this.steal.start()
     await this.submitService.start()
@@ -591,7 +593,7 @@ export class TaskmeshNode {
     this.completions.flushNow()
     await Promise.race([this.resultStore.flush(), delay(STOP_FLUSH_MS)])
     this.resultStore.close()
-    this.replicator.stop()
+    await this.replicator.stop()
     this.gossip.stop()
     await this.steal.stop().catch(() => undefined)
     await this.submitService.stop().catch(() => undefined)

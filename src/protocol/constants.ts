@@ -14,6 +14,8 @@ export const RESULTS_TOPIC = `${PROTOCOL_PREFIX}/results/1`
 export const STEAL_PROTOCOL = `/${PROTOCOL_PREFIX}/steal/1.0.0`
 /** Stream protocol for light clients: submit, result, watch, status. */
 export const SUBMIT_PROTOCOL = `/${PROTOCOL_PREFIX}/submit/1.0.0`
+/** Stream protocol between full nodes: an executor stores batches of result records at the closest peers. */
+export const REPLICATE_PROTOCOL = `/${PROTOCOL_PREFIX}/replicate/1.0.0`
 /** kad-dht protocol id of the mesh's own DHT (not the public IPFS one). */
 export const DHT_PROTOCOL = `/${PROTOCOL_PREFIX}/kad/1.0.0`
 
@@ -51,6 +53,8 @@ export const MAX_TASK_ID_CHARS = 128
 export const MAX_NONCE_CHARS = 128
 /** Longest error text in a record, attempt or error reply, in characters. */
 export const MAX_ERROR_CHARS = 16 * KiB
+/** Most records in one replicate-protocol `store` frame. */
+export const MAX_RECORDS_PER_STORE = 1000
 /** Most tasks in one announcement or steal grant. */
 export const MAX_TASKS_PER_MESSAGE = 1000
 /** Most leases named in one grant, renew or release. */

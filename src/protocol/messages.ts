@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export * from './gossip-messages.ts'
+export * from './replicate-messages.ts'
 export * from './steal-messages.ts'
 export * from './submit-messages.ts'
 export { filledTaskSpecSchema, taskSchema } from './wire-types.ts'

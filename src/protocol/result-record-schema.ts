@@ -2,6 +2,7 @@ import { toString as bytesToString, fromString } from 'uint8arrays'
 import { z } from 'zod'
 import type { Json } from '../task/spec.ts'
 import type { AttemptRecord, TaskStatus } from '../task/task.ts'
+import { fromBase64, toBase64 } from '../util/base64.ts'
 import { MAX_ERROR_CHARS, MAX_PEER_ID_CHARS, MAX_RECORD_ATTEMPTS, RESULT_KEY_PREFIX } from './constants.ts'
 import { InvalidRecordError } from './errors.ts'
 import {
@@ -115,7 +116,7 @@ export function taskIdFromResultKey(key: Uint8Array): string | undefined {
 
 /** Encodes a signed record value as padded base64, the form notices and replies carry. */
 export function recordToBase64(value: Uint8Array): string {
-  return bytesToString(value, 'base64pad')
+  return toBase64(value)
 }
 
 /**
@@ -126,5 +127,5 @@ export function recordFromBase64(text: string): Uint8Array {
   if (!recordBase64Schema.safeParse(text).success) {
     throw new InvalidRecordError('result record: not padded base64 or over the size limit')
   }
-  return fromString(text, 'base64pad')
+  return fromBase64(text)
 }

@@ -1,7 +1,8 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { toString as bytesToString, compare, equals, fromString } from 'uint8arrays'
+import { compare, equals, fromString } from 'uint8arrays'
 import { canonicalJson } from '../task/task-id.ts'
+import { fromBase64, toBase64 } from '../util/base64.ts'
 import { decodeMessage, describeIssue, encodeMessage } from './codec.ts'
 import { MAX_RECORD_BYTES } from './constants.ts'
 import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
@@ -70,12 +71,12 @@ function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined
           leaf,
           proof.index,
           proof.size,
-          proof.path.map((h) => fromString(h, 'base64pad')),
+          proof.path.map((h) => fromBase64(h)),
         )
   if (rootBytes === undefined)
     throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof?.size}`)
-  const signature = fromString(envelope.signature, 'base64pad')
-  const root = bytesToString(rootBytes, 'base64pad')
+  const signature = fromBase64(envelope.signature)
+  const root = toBase64(rootBytes)
   return { record, root, rootBytes, signature, signatureText: envelope.signature }
 }
 
@@ -117,16 +118,11 @@ export function signResultBatch(records: ResultRecord[], privateKey: PrivateKey)
     return result.data
   })
   const leaves = parsed.map(recordLeaf)
-  const signature = bytesToString(
-    signEd25519(privateKey, batchSigningPayload(merkleRoot(leaves))),
-    'base64pad',
-  )
+  const signature = toBase64(signEd25519(privateKey, batchSigningPayload(merkleRoot(leaves))))
   const paths = parsed.length === 1 ? [[]] : inclusionPaths(leaves)
   return parsed.map((record, index) => {
     const proof =
-      parsed.length === 1
-        ? undefined
-        : { index, size: parsed.length, path: paths[index].map((h) => bytesToString(h, 'base64pad')) }
+      parsed.length === 1 ? undefined : { index, size: parsed.length, path: paths[index].map(toBase64) }
     const value = encodeMessage(proof === undefined ? { record, signature } : { record, signature, proof })
     if (value.byteLength > MAX_RECORD_BYTES) {
       throw new InvalidRecordError(

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { DhtReplicator } from '../../src/node/dht-replicator.ts'
 import { readStoredResult } from '../../src/node/fencing.ts'
+import type { RecordReplicator } from '../../src/node/record-replicator.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { type ResultRecord, readVerifiedResultRecord, resultKey } from '../../src/protocol/result-record.ts'
 import { connectAll } from '../../src/simulation/mesh.ts'
@@ -37,7 +37,7 @@ const node = (opts: { labels?: string[] } = {}) =>
 
 /** The record in a node's own DHT store (what it serves to every peer that asks). */
 async function storedAt(n: TaskmeshNode, id: string): Promise<ResultRecord | undefined> {
-  const { replicator } = n as unknown as { replicator: DhtReplicator }
+  const { replicator } = n as unknown as { replicator: RecordReplicator }
   const value = await replicator.readLocal(resultKey(id))
   return value === undefined ? undefined : readVerifiedResultRecord(value)
 }

@@ -5,7 +5,6 @@ import { Libp2pRecord } from '@libp2p/record'
 import { MemoryDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DhtReplicator, StaleRecordError } from '../../src/node/dht-replicator.ts'
 import {
   createResultValidator,
   dhtRecordKey,
@@ -14,6 +13,7 @@ import {
   readStoredResult,
 } from '../../src/node/fencing.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/node/libp2p-factory.ts'
+import { RecordReplicator, StaleRecordError } from '../../src/node/record-replicator.ts'
 import { RecordSigner } from '../../src/node/record-signer.ts'
 import { ResultStore } from '../../src/node/result-store.ts'
 import { readVerifiedResultRecord, resultKey, signResultRecord } from '../../src/protocol/result-record.ts'
@@ -97,10 +97,10 @@ describe('fenced writes of result records', () => {
 interface Member {
   libp2p: MeshLibp2p
   datastore: MemoryDatastore
-  replicator: DhtReplicator
+  replicator: RecordReplicator
 }
 
-describe('fencing across a mesh (kad-dht PUT_VALUE and the replicator)', () => {
+describe('fencing across a mesh (the replicate protocol and kad-dht PUT_VALUE)', () => {
   const members: Member[] = []
 
   beforeAll(async () => {
@@ -108,7 +108,9 @@ describe('fencing across a mesh (kad-dht PUT_VALUE and the replicator)', () => {
       const datastore = new MemoryDatastore()
       const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), datastore })
       await libp2p.start()
-      members.push({ libp2p, datastore, replicator: new DhtReplicator({ libp2p, datastore, replicas: 2 }) })
+      const replicator = new RecordReplicator({ libp2p, datastore, replicas: 2 })
+      await replicator.start()
+      members.push({ libp2p, datastore, replicator })
     }
     for (let i = 0; i < members.length; i++) {
       for (const other of members.slice(i + 1)) await members[i].libp2p.dial(other.libp2p.getMultiaddrs()[0])
@@ -121,7 +123,7 @@ describe('fencing across a mesh (kad-dht PUT_VALUE and the replicator)', () => {
   })
 
   afterAll(async () => {
-    for (const m of members) m.replicator.stop()
+    for (const m of members) await m.replicator.stop()
     await Promise.all(members.map((m) => m.libp2p.stop()))
   })
 
@@ -137,8 +139,13 @@ describe('fencing across a mesh (kad-dht PUT_VALUE and the replicator)', () => {
     // b holds epoch 2 already: its own store refuses the late record, nothing is sent
     const refused = await b.replicator.store(k, e1).catch((err: unknown) => err)
     expect(refused).toBeInstanceOf(StaleRecordError)
-    // sent anyway (a peer whose own copy is gone): a and c refuse it through kad-dht's validator
+    // sent anyway (a peer whose own copy is gone): a and c keep epoch 2 (the replicate protocol)…
     expect(await b.replicator.replicate(k, e1)).toBe(0)
+    for (const m of members) expect(await epochIn(m.datastore, k)).toBe(2)
+    // …and so does kad-dht's own PUT_VALUE, through the node's validator
+    for await (const _ of b.libp2p.services.dht.put(k, e1, { signal: AbortSignal.timeout(10_000) })) {
+      // drain the query
+    }
     for (const m of members) expect(await epochIn(m.datastore, k)).toBe(2)
 
     // a ResultStore that publishes the late record learns the accepted one instead

@@ -5,17 +5,11 @@ import { Libp2pRecord } from '@libp2p/record'
 import { MemoryDatastore } from 'datastore-core'
 import { toString as bytesToString, compare, equals, fromString } from 'uint8arrays'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  DEFAULT_REPLICAS,
-  DhtReplicator,
-  dhtRecordKey,
-  encodePutValueFrame,
-  isPutValueReply,
-} from '../../src/node/dht-replicator.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/node/libp2p-factory.ts'
+import { DEFAULT_REPLICAS, dhtRecordKey, RecordReplicator } from '../../src/node/record-replicator.ts'
 import { RecordSigner } from '../../src/node/record-signer.ts'
 import { ResultStore } from '../../src/node/result-store.ts'
-import { DHT_PROTOCOL } from '../../src/protocol/constants.ts'
+import { REPLICATE_PROTOCOL } from '../../src/protocol/constants.ts'
 import { type ResultRecord, resultKey, signResultRecord } from '../../src/protocol/result-record.ts'
 import { makeRecord, makeTask, OWNER } from '../protocol/fixtures.ts'
 
@@ -26,7 +20,7 @@ interface MeshMember {
   libp2p: MeshLibp2p
   datastore: MemoryDatastore
   privateKey: PrivateKey
-  replicator: DhtReplicator
+  replicator: RecordReplicator
   results: ResultStore
 }
 
@@ -35,7 +29,8 @@ async function startMember(): Promise<MeshMember> {
   const datastore = new MemoryDatastore()
   const libp2p = await createMeshLibp2p({ privateKey, datastore })
   await libp2p.start()
-  const replicator = new DhtReplicator({ libp2p, datastore })
+  const replicator = new RecordReplicator({ libp2p, datastore })
+  await replicator.start()
   const results = new ResultStore({
     dht: libp2p.services.dht,
     replicator,
@@ -46,7 +41,7 @@ async function startMember(): Promise<MeshMember> {
 
 async function stopMember(m: MeshMember): Promise<void> {
   m.results.close()
-  m.replicator.stop()
+  await m.replicator.stop()
   await m.libp2p.stop()
 }
 
@@ -97,22 +92,7 @@ function closest(members: MeshMember[], key: Uint8Array, n: number): PeerId[] {
     .slice(0, n)
 }
 
-describe('encodePutValueFrame / isPutValueReply', () => {
-  it('frames a PUT_VALUE message that reads back as its own acknowledgement', () => {
-    const key = resultKey(makeTask(1).id)
-    const record = new Libp2pRecord(key, new Uint8Array(300).fill(7), new Date()).serialize()
-    const frame = encodePutValueFrame(key, record)
-    // varint length prefix (2 bytes for a body of 128..16383 bytes), then the body
-    const body = frame.subarray(2)
-    expect((frame[0] & 0x7f) + frame[1] * 128).toBe(body.byteLength)
-    expect(body[0]).toBe(0x12)
-    expect(isPutValueReply(body, key)).toBe(true)
-    expect(isPutValueReply(body, resultKey(makeTask(2).id))).toBe(false)
-    expect(() => isPutValueReply(body.subarray(0, body.byteLength - 1), key)).toThrow(/malformed/)
-  })
-})
-
-describe('DhtReplicator in a mesh', () => {
+describe('RecordReplicator in a mesh', () => {
   let members: MeshMember[] = []
 
   beforeAll(async () => {
@@ -162,7 +142,7 @@ describe('DhtReplicator in a mesh', () => {
     }
   })
 
-  it('pipelines many records on the same streams', async () => {
+  it('sends many records in batches on the same streams', async () => {
     const [, b] = members
     const records = await Promise.all(Array.from({ length: 60 }, () => signedRecord(b)))
     const acks = await Promise.all(records.map(({ key, value }) => b.replicator.store(key, value)))
@@ -199,11 +179,11 @@ describe('DhtReplicator in a mesh', () => {
     const peers = members.slice(1)
     const first = await signedRecord(a)
     expect(await a.replicator.store(first.key, first.value)).toBe(DEFAULT_REPLICAS)
-    // every peer drops its inbound DHT streams from A (as kad-dht does after 10 s idle)
+    // every peer drops its inbound replicate streams from A (as a server does once they idle)
     for (const m of peers) {
       for (const conn of m.libp2p.getConnections(a.libp2p.peerId)) {
         for (const stream of conn.streams) {
-          if (stream.protocol === DHT_PROTOCOL && stream.direction === 'inbound') {
+          if (stream.protocol === REPLICATE_PROTOCOL && stream.direction === 'inbound') {
             stream.abort(new Error('closed by the test'))
           }
         }
@@ -215,38 +195,38 @@ describe('DhtReplicator in a mesh', () => {
 
   it('counts every peer serving the protocol when asked for more replicas than there are', async () => {
     const [, , c] = members
-    const replicator = new DhtReplicator({ libp2p: c.libp2p, datastore: c.datastore, replicas: 10 })
+    const replicator = new RecordReplicator({ libp2p: c.libp2p, datastore: c.datastore, replicas: 10 })
     try {
       const { key, value } = await signedRecord(c)
       expect(await replicator.store(key, value)).toBe(NODES - 1)
     } finally {
-      replicator.stop()
+      await replicator.stop()
     }
   })
 
   it('peers not serving the protocol get no copy', async () => {
     const [, , , d] = members
-    const replicator = new DhtReplicator({
+    const replicator = new RecordReplicator({
       libp2p: d.libp2p,
       datastore: d.datastore,
-      protocol: '/taskmesh/kad/0.0.0-nobody',
+      protocol: '/taskmesh/replicate/0.0.0-nobody',
     })
     try {
       const { key, value } = await signedRecord(d)
       expect(await replicator.store(key, value)).toBe(0)
       expect(await holds(d, key)).toBe(true)
     } finally {
-      replicator.stop()
+      await replicator.stop()
     }
   })
 
   it('stop rejects later stores and is safe twice', async () => {
     const [, , , , e] = members
-    const replicator = new DhtReplicator({ libp2p: e.libp2p, datastore: e.datastore })
+    const replicator = new RecordReplicator({ libp2p: e.libp2p, datastore: e.datastore })
     const { key, value } = await signedRecord(e)
     expect(await replicator.store(key, value)).toBe(DEFAULT_REPLICAS)
-    replicator.stop()
-    replicator.stop()
+    await replicator.stop()
+    await replicator.stop()
     await expect(replicator.store(key, value)).rejects.toThrow(/stopped/)
   })
 
@@ -259,7 +239,7 @@ describe('DhtReplicator in a mesh', () => {
   })
 })
 
-describe('DhtReplicator alone', () => {
+describe('RecordReplicator alone', () => {
   it('stores locally and resolves with 0 when there are no peers; a peer joining later reads the copy', async () => {
     const lone = await startMember()
     let later: MeshMember | undefined
