@@ -230,6 +230,12 @@ program
       'memory',
     ]),
   )
+  .addOption(
+    new Option(
+      '--layout <l>',
+      'threads: each node in a thread of its own (its own event loop, as on its own machine); shared-loop: all nodes in one event loop (default: threads, shared-loop with --transport memory)',
+    ).choices(['threads', 'shared-loop']),
+  )
   .option('--seed <n>', "workload seed (default: the scenario's, else 1)", int('--seed', 0, ANY))
   .option('--json', 'print the report as JSON', false)
   .addHelpText('after', '\nExit code 1 when a result is missing.')

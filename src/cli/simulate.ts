@@ -16,6 +16,7 @@ export interface SimulateFlags {
   duration?: string
   submit?: string
   transport?: string
+  layout?: string
   seed?: number
   json: boolean
 }
@@ -40,6 +41,7 @@ export function simulationConfig(flags: SimulateFlags): SimulationConfig {
     duration: flags.duration === undefined ? base.duration : parseDuration(flags.duration),
     submit: (flags.submit as SubmitPattern | undefined) ?? base.submit,
     transport: (flags.transport as 'tcp' | 'memory' | undefined) ?? base.transport,
+    layout: (flags.layout as 'threads' | 'shared-loop' | undefined) ?? base.layout,
     seed: flags.seed ?? base.seed,
   }
 }
@@ -49,7 +51,7 @@ export async function runSimulate(flags: SimulateFlags): Promise<void> {
   const config = simulationConfig(flags)
   if (!flags.json) {
     console.log(
-      `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}…`,
+      `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}, layout ${config.layout ?? (config.transport === 'memory' ? 'shared-loop' : 'threads')}…`,
     )
   }
   const report = await runSimulation(config)

@@ -1,8 +1,7 @@
 import type { WorkerPool } from '../executor/worker-pool.ts'
-import type { TaskmeshNode } from '../node/taskmesh-node.ts'
-import type { ResultRecord } from '../protocol/result-record.ts'
-import { startLocalMesh, stopMesh } from './mesh.ts'
 import { type DurationDistribution, quantile, sampleDuration, seededRandom } from './random.ts'
+import { type SimLayout, startSimMesh } from './sim-mesh.ts'
+import type { SimNode, SimResult } from './sim-node.ts'
 
 /** Where the workload enters the mesh. */
 export type SubmitPattern = 'one-node' | 'round-robin'
@@ -25,6 +24,11 @@ export interface SimulationConfig {
   seed?: number
   /** Verify every result by a DHT get at a node other than the submitter. @defaultValue true */
   verifyDht?: boolean
+  /**
+   * Where the nodes run: each in a thread of its own (its own event loop, as on separate machines;
+   * TCP only), or all in this event loop. @defaultValue 'threads' ('shared-loop' with the memory transport)
+   */
+  layout?: SimLayout
 }
 
 /** Figures of one simulation run. */
@@ -55,69 +59,79 @@ export interface SimulationReport {
 export async function runSimulation(config: SimulationConfig, pool?: WorkerPool): Promise<SimulationReport> {
   const random = seededRandom(config.seed ?? 1)
   const durations = Array.from({ length: config.tasks }, () => sampleDuration(config.duration, random))
-  const nodes = await startLocalMesh({
-    nodes: config.nodes,
-    slots: config.slots,
-    transport: config.transport,
+  const nodes = await startSimMesh({
+    layout: config.layout ?? (config.transport === 'memory' ? 'shared-loop' : 'threads'),
     pool,
+    nodes: Array.from({ length: config.nodes }, (_, i) => ({
+      slots: Array.isArray(config.slots) ? config.slots[i % config.slots.length] : config.slots,
+      speed: config.speeds?.[i % config.speeds.length] ?? 1,
+      transport: config.transport ?? 'tcp',
+      beaconIntervalMs: 1000,
+    })),
   })
   try {
     return await drive(config, nodes, durations)
   } finally {
-    await stopMesh(nodes)
+    await Promise.all(nodes.map((n) => n.stop()))
   }
 }
 
 async function drive(
   config: SimulationConfig,
-  nodes: TaskmeshNode[],
+  nodes: SimNode[],
   durations: number[],
 ): Promise<SimulationReport> {
-  const totalSlots = nodes.reduce((sum, n) => sum + n.status().slots, 0)
+  const totalSlots = nodes.reduce((sum, n) => sum + n.slots, 0)
   const capacity = nodes.reduce(
-    (sum, n, i) => sum + n.status().slots * (config.speeds?.[i % config.speeds.length] ?? 1),
+    (sum, n, i) => sum + n.slots * (config.speeds?.[i % config.speeds.length] ?? 1),
     0,
   )
   const pattern = config.submit ?? 'one-node'
   const latencies: number[] = []
-  const records = new Map<string, ResultRecord>()
+  const results = new Map<string, SimResult>()
+  let resolveAll: () => void = () => undefined
+  const allIn = new Promise<void>((resolve) => {
+    resolveAll = resolve
+  })
+  const onResult = (r: SimResult) => {
+    if (results.has(r.taskId)) return
+    results.set(r.taskId, r)
+    latencies.push(r.latencyMs)
+    if (results.size === durations.length) resolveAll()
+  }
   const started = performance.now()
-  const waits: Promise<void>[] = []
   const CHUNK = 500
+  const submissions: Promise<string[]>[] = []
   for (let i = 0; i < durations.length; i += CHUNK) {
-    const chunk = durations.slice(i, i + CHUNK)
     const groups = new Map<number, number[]>()
-    chunk.forEach((ms, j) => {
+    durations.slice(i, i + CHUNK).forEach((ms, j) => {
       const at = pattern === 'one-node' ? 0 : (i + j) % nodes.length
       groups.set(at, [...(groups.get(at) ?? []), ms])
     })
     for (const [at, list] of groups) {
-      const submittedAt = performance.now()
-      const handles = await nodes[at].submitMany(list.map((ms) => ({ type: 'sleep', input: { ms } })))
-      for (const h of handles) {
-        waits.push(
-          h.result().then((r) => {
-            latencies.push(performance.now() - submittedAt)
-            records.set(h.id, r)
-          }),
-        )
-      }
+      const submission = nodes[at].submit(
+        list.map((ms) => ({ type: 'sleep', input: { ms } })),
+        onResult,
+      )
+      submissions.push(submission)
+      await submission // chunks enter one after another, as a client would send them
     }
   }
-  await Promise.all(waits)
+  const ids = (await Promise.all(submissions)).flat()
+  if (durations.length > 0) await allIn
   const makespanMs = performance.now() - started
   const totalWork = durations.reduce((a, b) => a + b, 0)
   const fastest = Math.max(1, ...(config.speeds ?? [1]))
   const idealMakespanMs = Math.max(totalWork / capacity, Math.max(...durations) / fastest)
   const perNode = new Map<string, number>()
-  for (const r of records.values()) perNode.set(r.executor, (perNode.get(r.executor) ?? 0) + 1)
+  for (const r of results.values()) perNode.set(r.executor, (perNode.get(r.executor) ?? 0) + 1)
   let dhtVerified: number | null = null
   if (config.verifyDht !== false) {
     await Promise.all(nodes.map((n) => n.flushResults()))
-    dhtVerified = await verifyInDht(nodes[nodes.length - 1], [...records.keys()])
+    dhtVerified = await nodes[nodes.length - 1].countInDht(ids)
   }
-  const stats = nodes.map((n) => n.status().counters)
-  const values = [...records.values()]
+  const stats = await Promise.all(nodes.map((n) => n.counters()))
+  const values = [...results.values()]
   return {
     name: config.name,
     nodes: nodes.length,
@@ -125,7 +139,7 @@ async function drive(
     tasks: durations.length,
     succeeded: values.filter((r) => r.status === 'succeeded').length,
     failed: values.filter((r) => r.status === 'failed').length,
-    missing: durations.length - records.size,
+    missing: durations.length - results.size,
     dhtVerified,
     makespanMs,
     idealMakespanMs,
@@ -141,21 +155,6 @@ async function drive(
       max: Math.max(...latencies),
     },
   }
-}
-
-/** Counts how many of `ids` a DHT get (skipping the local cache) finds at `node`. */
-async function verifyInDht(node: TaskmeshNode, ids: string[]): Promise<number> {
-  let found = 0
-  const CONCURRENCY = 32
-  for (let i = 0; i < ids.length; i += CONCURRENCY) {
-    const batch = await Promise.all(
-      ids
-        .slice(i, i + CONCURRENCY)
-        .map((id) => node.getResult(id, { skipCache: true }).catch(() => undefined)),
-    )
-    found += batch.filter((r) => r !== undefined).length
-  }
-  return found
 }
 
 /** Renders a report as aligned text lines. */

@@ -1,0 +1,65 @@
+/**
+ * Entry of a simulated node's own thread: builds one TaskmeshNode from `workerData`, answers the
+ * simulation's commands (see `thread-protocol.ts`) and posts results back in batches.
+ */
+import '../polyfill.ts'
+import { parentPort, workerData } from 'node:worker_threads'
+import { TaskmeshNode } from '../node/taskmesh-node.ts'
+import { LocalSimNode, type SimResult } from './sim-node.ts'
+import type { NodeCommand, NodeEvent, NodeThreadData } from './thread-protocol.ts'
+
+/** Results are posted to the simulation at most this often, ms (one message for many). */
+const POST_WINDOW_MS = 5
+
+const port = parentPort
+if (port === null) throw new Error('node-thread.ts runs as a worker thread')
+const post = (event: NodeEvent) => port.postMessage(event)
+
+const { options } = workerData as NodeThreadData
+let sim: LocalSimNode
+try {
+  sim = new LocalSimNode(await TaskmeshNode.create(options))
+} catch (err) {
+  post({ type: 'fatal', message: (err as Error).message })
+  throw err
+}
+
+let pending: SimResult[] = []
+let timer: NodeJS.Timeout | undefined
+const onResult = (result: SimResult) => {
+  pending.push(result)
+  timer ??= setTimeout(() => {
+    timer = undefined
+    const results = pending
+    pending = []
+    post({ type: 'results', results })
+  }, POST_WINDOW_MS)
+}
+
+async function run(cmd: NodeCommand): Promise<NodeEvent> {
+  switch (cmd.op) {
+    case 'dial':
+      await sim.dial(cmd.addrs)
+      return { type: 'reply', call: cmd.call }
+    case 'waitForPeers':
+      await sim.waitForPeers(cmd.count, cmd.timeoutMs)
+      return { type: 'reply', call: cmd.call }
+    case 'submit':
+      return { type: 'reply', call: cmd.call, value: await sim.submit(cmd.specs, onResult) }
+    case 'counters':
+      return { type: 'reply', call: cmd.call, value: await sim.counters() }
+    case 'flushResults':
+      await sim.flushResults()
+      return { type: 'reply', call: cmd.call }
+    case 'countInDht':
+      return { type: 'reply', call: cmd.call, value: await sim.countInDht(cmd.ids) }
+    case 'stop':
+      await sim.stop()
+      return { type: 'reply', call: cmd.call }
+  }
+}
+
+port.on('message', (cmd: NodeCommand) => {
+  run(cmd).then(post, (err: Error) => post({ type: 'failed', call: cmd.call, message: err.message }))
+})
+post({ type: 'ready', peerId: sim.peerId, multiaddrs: sim.multiaddrs, slots: sim.slots })

@@ -1,0 +1,136 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import type { NodeCounters } from '../node/node-counters.ts'
+import type { TaskmeshNodeOptions } from '../node/options.ts'
+import type { TaskmeshNode } from '../node/taskmesh-node.ts'
+import type { TaskSpecInput } from '../task/spec.ts'
+
+/** What a simulation learns of one result. */
+export interface SimResult {
+  taskId: string
+  status: 'succeeded' | 'failed'
+  /** Peer id of the node that ran it. */
+  executor: string
+  /** From the submit call to the result at the submitting node, ms. */
+  latencyMs: number
+}
+
+/** Settings of one simulated node (everything a node thread needs to build it). */
+export type SimNodeOptions = Pick<
+  TaskmeshNodeOptions,
+  'slots' | 'speed' | 'transport' | 'beaconIntervalMs' | 'leaseTtlMs' | 'labels' | 'queuePolicy'
+>
+
+/**
+ * One node of a simulated mesh, wherever it runs: in the simulation's own event loop, or in a
+ * thread of its own (its own event loop, as on a machine of its own).
+ */
+export interface SimNode {
+  readonly peerId: string
+  readonly multiaddrs: string[]
+  readonly slots: number
+  /** Dials the given peers (multiaddrs with /p2p/). */
+  dial(addrs: string[]): Promise<void>
+  /** Resolves once the node hears `count` peers' capacity beacons. */
+  waitForPeers(count: number, timeoutMs: number): Promise<void>
+  /**
+   * Submits tasks here and resolves with their ids at once; `onResult` is called as each result
+   * lands here (latency measured on the node's own clock).
+   */
+  submit(specs: TaskSpecInput[], onResult: (result: SimResult) => void): Promise<string[]>
+  counters(): Promise<NodeCounters>
+  /** Resolves once every record this node produced is in the DHT. */
+  flushResults(): Promise<void>
+  /** How many of `ids` a DHT get (past the cache) finds at this node. */
+  countInDht(ids: string[]): Promise<number>
+  stop(): Promise<void>
+}
+
+/** DHT gets in flight at once while counting. */
+const DHT_COUNT_CONCURRENCY = 32
+
+/** Counts how many of `ids` a DHT get (skipping the local cache) finds at `node`. */
+export async function countInDht(node: TaskmeshNode, ids: string[]): Promise<number> {
+  let found = 0
+  for (let i = 0; i < ids.length; i += DHT_COUNT_CONCURRENCY) {
+    const batch = await Promise.all(
+      ids
+        .slice(i, i + DHT_COUNT_CONCURRENCY)
+        .map((id) => node.getResult(id, { skipCache: true }).catch(() => undefined)),
+    )
+    found += batch.filter((r) => r !== undefined).length
+  }
+  return found
+}
+
+/**
+ * Submits at a node and reports each result as it lands there; shared by both layouts.
+ * @returns the ids, in submission order.
+ */
+export async function submitAt(
+  node: TaskmeshNode,
+  specs: TaskSpecInput[],
+  onResult: (result: SimResult) => void,
+): Promise<string[]> {
+  const submittedAt = performance.now()
+  const handles = await node.submitMany(specs)
+  for (const h of handles) {
+    h.result().then(
+      (r) =>
+        onResult({
+          taskId: h.id,
+          status: r.status,
+          executor: r.executor,
+          latencyMs: performance.now() - submittedAt,
+        }),
+      () => undefined,
+    )
+  }
+  return handles.map((h) => h.id)
+}
+
+/** A node that runs in the simulation's own event loop. */
+export class LocalSimNode implements SimNode {
+  constructor(readonly node: TaskmeshNode) {}
+
+  get peerId(): string {
+    return this.node.peerId
+  }
+
+  get multiaddrs(): string[] {
+    return this.node.multiaddrs
+  }
+
+  get slots(): number {
+    return this.node.status().slots
+  }
+
+  async dial(addrs: string[]): Promise<void> {
+    await Promise.all(
+      addrs.map((a) => this.node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(20_000) })),
+    )
+  }
+
+  waitForPeers(count: number, timeoutMs: number): Promise<void> {
+    return this.node.waitForPeers(count, AbortSignal.timeout(timeoutMs))
+  }
+
+  submit(specs: TaskSpecInput[], onResult: (result: SimResult) => void): Promise<string[]> {
+    return submitAt(this.node, specs, onResult)
+  }
+
+  async counters(): Promise<NodeCounters> {
+    return this.node.status().counters
+  }
+
+  flushResults(): Promise<void> {
+    return this.node.flushResults()
+  }
+
+  countInDht(ids: string[]): Promise<number> {
+    return countInDht(this.node, ids)
+  }
+
+  stop(): Promise<void> {
+    return this.node.stop()
+  }
+}

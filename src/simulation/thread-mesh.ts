@@ -1,0 +1,131 @@
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { workerExecArgv } from '../executor/exec-argv.ts'
+import type { NodeCounters } from '../node/node-counters.ts'
+import type { TaskSpecInput } from '../task/spec.ts'
+import type { SimNode, SimNodeOptions, SimResult } from './sim-node.ts'
+import type { NodeCommand, NodeEvent, NodeThreadData } from './thread-protocol.ts'
+
+/** The node thread's entry, beside this file (`.ts` from source, `.js` once built). */
+const NODE_THREAD_FILE = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? 'node-thread.ts' : 'node-thread.js', import.meta.url),
+)
+
+/** Longest a node thread may take to start its node, ms. */
+const START_TIMEOUT_MS = 60_000
+
+/** Spreads the distribution of `Omit` over each member of a union (TypeScript's own does not). */
+type CommandBody = NodeCommand extends infer C ? (C extends NodeCommand ? Omit<C, 'call'> : never) : never
+
+/**
+ * A simulated node in a worker thread of its own: its own event loop and heap, as on a machine of
+ * its own (the threads share the machine's cores). Commands go by message, results come back in
+ * batches.
+ */
+export class ThreadSimNode implements SimNode {
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  private nextCall = 1
+  private onResult: ((r: SimResult) => void) | undefined
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly peerId: string,
+    readonly multiaddrs: string[],
+    readonly slots: number,
+  ) {
+    worker.on('message', (event: NodeEvent) => this.onEvent(event))
+    worker.on('error', (err) => this.failAll(err))
+    worker.on('exit', () => this.failAll(new Error(`node thread ${peerId} exited`)))
+  }
+
+  /** Starts a node in a new thread; resolves once it listens. */
+  static start(options: SimNodeOptions): Promise<ThreadSimNode> {
+    const workerData: NodeThreadData = { options }
+    const worker = new Worker(NODE_THREAD_FILE, {
+      workerData,
+      execArgv: workerExecArgv(NODE_THREAD_FILE, []),
+    })
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        void worker.terminate()
+        reject(new Error(`a node thread did not start within ${START_TIMEOUT_MS} ms`))
+      }, START_TIMEOUT_MS)
+      const onMessage = (event: NodeEvent) => {
+        if (event.type !== 'ready' && event.type !== 'fatal') return
+        clearTimeout(timer)
+        worker.off('message', onMessage)
+        worker.off('error', onError)
+        if (event.type === 'fatal') {
+          void worker.terminate()
+          reject(new Error(`a node thread failed to start: ${event.message}`))
+        } else {
+          resolve(new ThreadSimNode(worker, event.peerId, event.multiaddrs, event.slots))
+        }
+      }
+      const onError = (err: Error) => {
+        clearTimeout(timer)
+        reject(err)
+      }
+      worker.on('message', onMessage)
+      worker.once('error', onError)
+    })
+  }
+
+  async dial(addrs: string[]): Promise<void> {
+    await this.call({ op: 'dial', addrs })
+  }
+
+  async waitForPeers(count: number, timeoutMs: number): Promise<void> {
+    await this.call({ op: 'waitForPeers', count, timeoutMs })
+  }
+
+  async submit(specs: TaskSpecInput[], onResult: (result: SimResult) => void): Promise<string[]> {
+    this.onResult = onResult
+    return (await this.call({ op: 'submit', specs })) as string[]
+  }
+
+  async counters(): Promise<NodeCounters> {
+    return (await this.call({ op: 'counters' })) as NodeCounters
+  }
+
+  async flushResults(): Promise<void> {
+    await this.call({ op: 'flushResults' })
+  }
+
+  async countInDht(ids: string[]): Promise<number> {
+    return (await this.call({ op: 'countInDht', ids })) as number
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.call({ op: 'stop' })
+    } finally {
+      await this.worker.terminate()
+    }
+  }
+
+  private call(body: CommandBody): Promise<unknown> {
+    const call = this.nextCall++
+    return new Promise((resolve, reject) => {
+      this.calls.set(call, { resolve, reject })
+      this.worker.postMessage({ ...body, call } as NodeCommand)
+    })
+  }
+
+  private onEvent(event: NodeEvent): void {
+    if (event.type === 'results') {
+      for (const r of event.results) this.onResult?.(r)
+    } else if (event.type === 'reply' || event.type === 'failed') {
+      const pending = this.calls.get(event.call)
+      if (pending === undefined) return
+      this.calls.delete(event.call)
+      if (event.type === 'reply') pending.resolve(event.value)
+      else pending.reject(new Error(`node ${this.peerId}: ${event.message}`))
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const pending of this.calls.values()) pending.reject(err)
+    this.calls.clear()
+  }
+}
