@@ -10,6 +10,8 @@ import { toRpcError } from './rpc-errors.ts'
 export const DEFAULT_CLIENT_IDLE_MS = 5_000
 /** A served stream that brings no complete frame for this long is closed by the server, in ms. */
 export const DEFAULT_SERVER_IDLE_MS = 30_000
+/** Requests one served stream may have in its handlers at once; past it, the server stops reading. */
+export const DEFAULT_SERVER_IN_FLIGHT = 64
 
 /** A request or reply frame: every one carries the id that pairs them. */
 export interface Framed {
@@ -253,15 +255,18 @@ export interface ServeSessionOptions {
   idleMs?: number
   /** Told of every failure after the stream was aborted with it (for logs). Must not throw. */
   onError?: (err: Error) => void
+  /** Requests in the handler at once; past it, no frame is read. @defaultValue DEFAULT_SERVER_IN_FLIGHT */
+  maxInFlight?: number
 }
 
 /**
- * Serves a session stream: reads request frames one after another until the client closes its
- * side, answers each with the reply `handler` returns (replies written in one turn go out
- * together), then closes. A client that sends one request and closes is served the same way. Never
- * throws: a malformed or oversized frame, a failing handler or a write error aborts the stream with
- * the error (an `InvalidMessageError` for bad frames) and reports it to `opts.onError`; a stream
- * that brings no complete frame for `idleMs` is closed.
+ * Serves a session stream: reads request frames until the client closes its side, hands each to
+ * `handler` at once (a slow request holds up no other; at most `maxInFlight` at a time, beyond
+ * which the server stops reading), writes each reply as it comes (replies written in one turn go
+ * out together), then closes once every request is answered. A client that sends one request and
+ * closes is served the same way. Never throws: a malformed or oversized frame, a failing handler or
+ * a write error aborts the stream with the error (an `InvalidMessageError` for bad frames) and
+ * reports it to `opts.onError`; a stream that brings no complete frame for `idleMs` is closed.
  */
 export async function serveSession<Req, Rep>(
   stream: Stream,
@@ -293,20 +298,43 @@ export async function serveSession<Req, Rep>(
     idle.unref()
   }
   armIdle()
-  try {
-    for await (const frame of lpDecode(stream, { maxDataLength: maxBytes })) {
-      armIdle()
-      const request = decodeMessage(requestSchema, frame, maxBytes, opts.what)
+  const maxInFlight = opts.maxInFlight ?? DEFAULT_SERVER_IN_FLIGHT
+  let inFlight = 0
+  let freed: (() => void) | undefined
+  const settled = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      freed = resolve
+    })
+  const answer = async (request: Req): Promise<void> => {
+    try {
       const reply = encodeMessage(await handler(request))
       if (reply.byteLength > maxBytes) {
         throw new InvalidMessageError(
           `${opts.what} reply: ${reply.byteLength} bytes, over the limit of ${maxBytes}`,
         )
       }
-      writer.write(reply)
+      if (!failed) writer.write(reply)
+    } catch (err) {
+      fail(err)
+    } finally {
+      inFlight--
+      const wake = freed
+      freed = undefined
+      wake?.()
+    }
+  }
+  try {
+    for await (const frame of lpDecode(stream, { maxDataLength: maxBytes })) {
+      armIdle()
+      const request = decodeMessage(requestSchema, frame, maxBytes, opts.what)
+      inFlight++
+      void answer(request)
+      while (inFlight >= maxInFlight && !failed) await settled()
+      if (failed) return
     }
     clearTimeout(idle)
-    // the client closed its side: hand over the last replies, then close ours
+    // the client closed its side: answer what is in flight, hand over the last replies, close ours
+    while (inFlight > 0 && !failed) await settled()
     await writer.settled()
     if (!failed && stream.status === 'open') await stream.close()
   } catch (err) {

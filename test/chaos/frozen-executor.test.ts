@@ -78,6 +78,16 @@ describe('promise 2: fencing against a frozen executor', () => {
     // its closest peers, A among them) and reports it. Meanwhile, watch what A's and B's own DHT
     // stores hold, every few ms (no read in between that could repair them).
     const want = fenced(accepted)
+    // first, the accepted record is in A's and B's own stores (A keeps the completion's record, B
+    // its own; waiters wake before the writes land)
+    await eventually(
+      async () => {
+        const held = await Promise.all([a, b].map(async (n) => fenced(await storedAt(n, id))))
+        return held.every((r) => JSON.stringify(r) === JSON.stringify(want)) ? true : undefined
+      },
+      10_000,
+      'A and B store the accepted record',
+    )
     const seen: unknown[] = []
     let watching = true
     const watcher = (async () => {
