@@ -25,11 +25,10 @@ try {
 }
 
 let pending: SimResult[] = []
-let timer: NodeJS.Timeout | undefined
 const onResult = (result: SimResult) => {
   pending.push(result)
-  timer ??= setTimeout(() => {
-    timer = undefined
+  if (pending.length > 1) return // a post is scheduled already
+  setTimeout(() => {
     const results = pending
     pending = []
     post({ type: 'results', results })

@@ -18,7 +18,8 @@ import { EXECUTOR, executorKey, makeRecord, makeTask, STRANGER, strangerKey } fr
 const text = new TextDecoder()
 const records = (n: number, overrides: Partial<ResultRecord> = {}) =>
   Array.from({ length: n }, (_, i) => makeRecord({ taskId: makeTask(100 + i).id, output: i, ...overrides }))
-const edit = (value: Uint8Array, change: (v: Record<string, any>) => void) => {
+// biome-ignore lint/suspicious/noExplicitAny: tests reach into parsed JSON freely
+const edit = (value: Uint8Array, change: (v: any) => void) => {
   const parsed = JSON.parse(text.decode(value))
   change(parsed)
   return new TextEncoder().encode(JSON.stringify(parsed))
@@ -62,7 +63,7 @@ describe('batch-signed result records', () => {
     expect(refusal(edit(a, (v) => delete v.proof))).toMatch(/bad signature/)
     // b's proof with a's record proves nothing
     expect(refusal(edit(a, (v) => (v.proof = JSON.parse(text.decode(b)).proof)))).toMatch(/bad signature/)
-    expect(refusal(edit(a, (v) => (v.proof.path[0] = 'A'.repeat(43) + '=')))).toMatch(/bad signature/)
+    expect(refusal(edit(a, (v) => (v.proof.path[0] = `${'A'.repeat(43)}=`)))).toMatch(/bad signature/)
   })
 
   it('a root checked once is not checked again under the same signature, and never under another', () => {
