@@ -29,6 +29,11 @@ export interface SimulationConfig {
    * TCP only), or all in this event loop. @defaultValue 'threads' ('shared-loop' with the memory transport)
    */
   layout?: SimLayout
+  /**
+   * Longest the run may take once submitted, ms; results still missing then are reported missing.
+   * @defaultValue 120 s, or 50 × the ideal makespan if longer
+   */
+  deadlineMs?: number
 }
 
 /** Figures of one simulation run. */
@@ -118,11 +123,16 @@ async function drive(
     }
   }
   const ids = (await Promise.all(submissions)).flat()
-  if (durations.length > 0) await allIn
-  const makespanMs = performance.now() - started
   const totalWork = durations.reduce((a, b) => a + b, 0)
   const fastest = Math.max(1, ...(config.speeds ?? [1]))
   const idealMakespanMs = Math.max(totalWork / capacity, Math.max(...durations) / fastest)
+  const deadlineMs = config.deadlineMs ?? Math.max(120_000, 50 * idealMakespanMs)
+  if (durations.length > 0) {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([allIn, new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))])
+    clearTimeout(timer)
+  }
+  const makespanMs = performance.now() - started
   const perNode = new Map<string, number>()
   for (const r of results.values()) perNode.set(r.executor, (perNode.get(r.executor) ?? 0) + 1)
   let dhtVerified: number | null = null
