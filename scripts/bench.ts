@@ -18,6 +18,7 @@ import { priority } from './bench/priority.ts'
 import { type BenchReport, formatTable, gitState, type ScenarioError } from './bench/report.ts'
 import { heterogeneous, skewed } from './bench/simulations.ts'
 import { idleToFirstSteal, latency } from './bench/steal-latency.ts'
+import { stealOrder } from './bench/steal-order.ts'
 import { throughput } from './bench/throughput.ts'
 
 /** Scenarios in run order, by the key `--only` takes. */
@@ -28,6 +29,7 @@ const SCENARIOS: Array<[string, Scenario]> = [
   ['latency', latency],
   ['throughput', throughput],
   ['priority', priority],
+  ['steal-order', stealOrder],
   ['constraints', constraints],
 ]
 

@@ -26,6 +26,7 @@ export interface DaemonFlags {
   swarmKey?: string
   mdns: boolean
   queuePolicy: 'aging' | 'strict'
+  stealOrder: 'most-urgent' | 'least-urgent'
   unschedulableAfter?: number
   leaseTtl?: number
   beaconInterval?: number
@@ -72,6 +73,7 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       swarmKey: flags.swarmKey === undefined ? undefined : await readSwarmKey(flags.swarmKey),
       mdns: flags.mdns,
       queuePolicy: flags.queuePolicy === 'strict' ? STRICT_PRIORITY : undefined,
+      stealOrder: flags.stealOrder,
       unschedulableAfterMs: flags.unschedulableAfter,
       leaseTtlMs: flags.leaseTtl,
       beaconIntervalMs: flags.beaconInterval,

@@ -109,6 +109,14 @@ program
       .choices(['aging', 'strict'])
       .default('aging'),
   )
+  .addOption(
+    new Option(
+      '--steal-order <order>',
+      'which queued tasks a thief is handed first: what this node would run next, or what it would reach last',
+    )
+      .choices(['most-urgent', 'least-urgent'])
+      .default('most-urgent'),
+  )
   .option(
     '--unschedulable-after <ms>',
     'report a queued task no live node can run as unschedulable after this long (default: 10000)',

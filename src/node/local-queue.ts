@@ -1,6 +1,6 @@
 import type { DurationEstimator } from '../policy/capacity.ts'
 import type { QueuePolicy } from '../policy/priority.ts'
-import { type TaskFilter, TaskQueue } from '../policy/queue.ts'
+import { type StealOrder, type TaskFilter, TaskQueue } from '../policy/queue.ts'
 import type { QueuedTask } from '../policy/types.ts'
 import type { Task } from '../task/task.ts'
 import { MIN_TASK_MS } from './task-runner.ts'
@@ -15,6 +15,8 @@ export interface LocalQueueOptions {
   canRunHere: (task: QueuedTask) => boolean
   /** Work left in this node's running attempts, slot-ms (it delays every queued task). */
   runningWorkMs: () => number
+  /** Which tasks a thief is handed first. @defaultValue DEFAULT_STEAL_ORDER */
+  stealOrder?: StealOrder
 }
 
 /**
@@ -77,9 +79,9 @@ export class LocalQueue {
     return this.queue.pop(now, canRun)
   }
 
-  /** Takes up to `max` stealable tasks `canRun` accepts, for a grant. */
+  /** Takes up to `max` stealable tasks `canRun` accepts, for a grant, in the node's steal order. */
   takeForSteal(now: number, max: number, canRun: TaskFilter): QueuedTask[] {
-    return this.queue.takeForSteal(now, max, canRun)
+    return this.queue.takeForSteal(now, max, canRun, this.opts.stealOrder)
   }
 
   /**

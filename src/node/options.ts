@@ -5,6 +5,7 @@ import type { WorkerPool } from '../executor/worker-pool.ts'
 import { type BackoffPolicy, DEFAULT_BACKOFF } from '../policy/backoff.ts'
 import type { QueuePolicy } from '../policy/priority.ts'
 import { DEFAULT_AGING } from '../policy/priority.ts'
+import { DEFAULT_STEAL_ORDER, type StealOrder } from '../policy/queue.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { minute, second } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
@@ -69,6 +70,11 @@ export interface TaskmeshNodeOptions {
   pool?: WorkerPool
   /** Queue order. @defaultValue the `aging` policy with its defaults */
   queuePolicy?: QueuePolicy
+  /**
+   * Which queued tasks a thief is handed first: `most-urgent` (what this node would run next) or
+   * `least-urgent` (what it would reach last). @defaultValue 'most-urgent'
+   */
+  stealOrder?: StealOrder
   /** @defaultValue DEFAULT_LEASE_TTL_MS */
   leaseTtlMs?: number
   /** @defaultValue DEFAULT_BEACON_INTERVAL_MS */
@@ -107,6 +113,7 @@ export type ResolvedNodeOptions = Required<
     | 'speed'
     | 'handlers'
     | 'queuePolicy'
+    | 'stealOrder'
     | 'leaseTtlMs'
     | 'beaconIntervalMs'
     | 'maxQueueLength'
@@ -146,6 +153,7 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
     speed: positiveNumber(opts.speed ?? 1, 'speed'),
     handlers: opts.handlers ?? [],
     queuePolicy: opts.queuePolicy ?? DEFAULT_AGING,
+    stealOrder: opts.stealOrder ?? DEFAULT_STEAL_ORDER,
     leaseTtlMs: positiveInt(opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, 'leaseTtlMs'),
     beaconIntervalMs: positiveInt(opts.beaconIntervalMs ?? DEFAULT_BEACON_INTERVAL_MS, 'beaconIntervalMs'),
     maxQueueLength: positiveInt(opts.maxQueueLength ?? DEFAULT_MAX_QUEUE_LENGTH, 'maxQueueLength'),

@@ -121,6 +121,7 @@ export class TaskmeshNode {
     this.offer = { types: registry.types(), labels: opts.labels, slots: opts.slots, memoryMb: opts.memoryMb }
     this.queue = new LocalQueue({
       policy: opts.queuePolicy,
+      stealOrder: opts.stealOrder,
       estimator: this.estimator,
       canRunHere: (t) => canRun(this.offer, t),
       runningWorkMs: () => this.runner.remainingWorkMs(Date.now(), (type) => this.estimator.estimate(type)),

@@ -6,6 +6,15 @@ import {
 } from './priority.ts'
 import type { QueuedTask } from './types.ts'
 
+/**
+ * Which queued tasks a victim hands a thief first: `most-urgent` (highest effective priority, what
+ * the victim would run next) or `least-urgent` (what it would reach last). See `takeForSteal`.
+ */
+export type StealOrder = 'most-urgent' | 'least-urgent'
+
+/** The steal order a node uses unless told otherwise. */
+export const DEFAULT_STEAL_ORDER: StealOrder = 'most-urgent'
+
 /** Accepts the tasks a runner can take; the default accepts every task. */
 export type TaskFilter = (task: QueuedTask) => boolean
 
@@ -123,18 +132,35 @@ export class TaskQueue {
   }
 
   /**
-   * Removes and returns up to `max` stealable tasks the thief can run (`canRun`), lowest effective
-   * priority first — the ones this node would reach last. The victim keeps its most urgent work,
-   * which it can start soonest, while the thief takes work that would otherwise wait longest here;
-   * urgent tasks are also not delayed by a transfer. Non-stealable (leased-in) tasks are never taken.
+   * Removes and returns up to `max` stealable tasks the thief can run (`canRun`), in `order`:
+   * - `most-urgent` (default): highest effective priority first — what this node would run next.
+   *   A node is robbed only when its queue waits longer than the thief's, so its urgent tasks wait
+   *   too; an idle slot anywhere in the mesh goes to the most urgent waiting work, and the mesh as a
+   *   whole runs in priority order (measured in `scripts/bench/steal-order.ts`).
+   * - `least-urgent`: lowest effective priority first — the tasks this node would reach last.
+   * Non-stealable (leased-in) tasks are never taken.
    */
-  takeForSteal(now: number, max: number, canRun: TaskFilter): QueuedTask[] {
+  takeForSteal(
+    now: number,
+    max: number,
+    canRun: TaskFilter,
+    order: StealOrder = DEFAULT_STEAL_ORDER,
+  ): QueuedTask[] {
     const taken: QueuedTask[] = []
     if (!(max >= 1) || this.stealable === 0) return taken
-    const eligible = (e: Entry): boolean => e.task.stealable && canRun(e.task)
+    const eligible = (t: QueuedTask): boolean => t.stealable && canRun(t)
+    if (order === 'most-urgent') {
+      while (taken.length < max) {
+        const entry = this.best(now, eligible)
+        if (entry === undefined) break
+        this.unlink(entry)
+        taken.push(entry.task)
+      }
+      return taken
+    }
     const lastEligible = (from: Entry | undefined): Entry | undefined => {
       let e = from
-      while (e !== undefined && !eligible(e)) e = e.prev
+      while (e !== undefined && !eligible(e.task)) e = e.prev
       return e
     }
     const cursors: Entry[] = []

@@ -127,49 +127,80 @@ describe('bookkeeping', () => {
 describe('takeForSteal', () => {
   const all = () => true
 
-  it('takes the tasks this node would reach last', () => {
+  it('most-urgent (the default): hands over what this node would run next', () => {
     const queue = queueOf(STRICT_PRIORITY, [
       task('urgent', { priority: 100 }),
       task('old-low', { priority: -5, enqueuedAt: 0 }),
       task('new-low', { priority: -5, enqueuedAt: 10 }),
       task('mid', { priority: 0 }),
     ])
-    expect(queue.takeForSteal(20, 3, all).map((t) => t.id)).toEqual(['new-low', 'old-low', 'mid'])
+    expect(queue.takeForSteal(20, 3, all).map((t) => t.id)).toEqual(['urgent', 'mid', 'old-low'])
+    expect(queue.pop(20)?.id).toBe('new-low')
+  })
+
+  it('least-urgent: hands over the tasks this node would reach last', () => {
+    const queue = queueOf(STRICT_PRIORITY, [
+      task('urgent', { priority: 100 }),
+      task('old-low', { priority: -5, enqueuedAt: 0 }),
+      task('new-low', { priority: -5, enqueuedAt: 10 }),
+      task('mid', { priority: 0 }),
+    ])
+    expect(queue.takeForSteal(20, 3, all, 'least-urgent').map((t) => t.id)).toEqual([
+      'new-low',
+      'old-low',
+      'mid',
+    ])
     expect(queue.pop(20)?.id).toBe('urgent')
   })
 
-  it('under aging, a long-waiting task counts as urgent and stays', () => {
-    const queue = queueOf(DEFAULT_AGING, [
+  it('under aging, a long-waiting task counts as urgent: taken first (most-urgent), kept (least-urgent)', () => {
+    const tasks = () => [
       task('aged', { priority: MIN_PRIORITY, enqueuedAt: 0 }),
       task('fresh', { priority: 500, enqueuedAt: 60_000 }),
-    ])
-    expect(queue.takeForSteal(60_000, 1, all).map((t) => t.id)).toEqual(['fresh'])
+    ]
+    expect(
+      queueOf(DEFAULT_AGING, tasks())
+        .takeForSteal(60_000, 1, all)
+        .map((t) => t.id),
+    ).toEqual(['aged'])
+    expect(
+      queueOf(DEFAULT_AGING, tasks())
+        .takeForSteal(60_000, 1, all, 'least-urgent')
+        .map((t) => t.id),
+    ).toEqual(['fresh'])
   })
 
-  it('never steal what runs: leased-in (non-stealable) tasks are never taken', () => {
-    const queue = queueOf(DEFAULT_AGING, [
-      task('leased', { priority: -10, stealable: false }),
-      task('mine', { priority: 10 }),
-    ])
-    expect(queue.takeForSteal(0, 5, all).map((t) => t.id)).toEqual(['mine'])
-    expect(queue.has('leased')).toBe(true)
-    expect(queue.takeForSteal(0, 5, all)).toEqual([])
-  })
+  it.each(['most-urgent', 'least-urgent'] as const)(
+    'never steal what runs (%s): leased-in (non-stealable) tasks are never taken',
+    (order) => {
+      const queue = queueOf(DEFAULT_AGING, [
+        task('leased', { priority: 10, stealable: false }),
+        task('mine', { priority: -10 }),
+      ])
+      expect(queue.takeForSteal(0, 5, all, order).map((t) => t.id)).toEqual(['mine'])
+      expect(queue.has('leased')).toBe(true)
+      expect(queue.takeForSteal(0, 5, all, order)).toEqual([])
+    },
+  )
 
-  it('only tasks the thief can run', () => {
+  it.each([
+    ['most-urgent', ['a', 'c']],
+    ['least-urgent', ['c', 'a']],
+  ] as const)('only tasks the thief can run (%s)', (order, expected) => {
     const queue = queueOf(STRICT_PRIORITY, [
       task('a', { type: 'train' }),
       task('b'),
       task('c', { type: 'train' }),
     ])
-    const taken = queue.takeForSteal(0, 10, (t) => t.type === 'train')
-    expect(taken.map((t) => t.id)).toEqual(['c', 'a'])
+    const taken = queue.takeForSteal(0, 10, (t) => t.type === 'train', order)
+    expect(taken.map((t) => t.id)).toEqual(expected)
     expect([...queue.values()].map((t) => t.id)).toEqual(['b'])
   })
 
   it.each([0, -1, Number.NaN])('max %d takes nothing', (max) => {
     const queue = queueOf(STRICT_PRIORITY, [task('a')])
     expect(queue.takeForSteal(0, max, all)).toEqual([])
+    expect(queue.takeForSteal(0, max, all, 'least-urgent')).toEqual([])
     expect(queue.size).toBe(1)
   })
 })
