@@ -358,14 +358,15 @@ describe('OwnerLedger', () => {
 
   it('journals accepted tasks before journalled() resolves, and done once a result exists', async () => {
     const journal = fakeJournal()
-    const { ledger, stored } = setup(10_000, { journal })
+    const { ledger, stored, queue } = setup(10_000, { journal })
     ledger.adopt(task('a'))
     ledger.adopt(task('b'))
     ledger.adopt(task('c'), { as: 'replayed' }) // in the journal already
     await ledger.journalled()
     expect(journal.accept).toHaveBeenCalledOnce()
     expect(journal.accept.mock.calls[0][0].map((t) => t.id)).toEqual(['a', 'b'])
-    // a local run: done only once the record is in the local store
+    // a local run (popped from the queue, as the node's pump does): done once the record is stored
+    expect(queue.pop(Date.now(), () => true)?.id).toBe('a')
     ledger.settle('a', ledger.beginRun('a')!.epoch)
     await sleep(1)
     expect(journal.done).not.toHaveBeenCalled()
