@@ -77,9 +77,12 @@ export async function readStoredResult(
   datastore: Datastore,
   key: Uint8Array,
 ): Promise<Uint8Array | undefined> {
+  const dsKey = dhtRecordKey(key)
+  // most writes are of records not stored yet: ask first rather than build a NotFoundError
+  if (!(await datastore.has(dsKey))) return undefined
   let raw: Uint8Array
   try {
-    raw = await datastore.get(dhtRecordKey(key))
+    raw = await datastore.get(dsKey)
   } catch (err) {
     if ((err as Error).name === 'NotFoundError') return undefined
     throw err

@@ -21,6 +21,7 @@ export interface GossipHandlers {
 }
 
 const TOPICS = [TASKS_TOPIC, CAPACITY_TOPIC, RESULTS_TOPIC]
+const textEncoder = new TextEncoder()
 
 /** What a validated message decoded to, by topic. */
 type Decoded =
@@ -92,21 +93,27 @@ export class MeshGossip {
     await this.publish(RESULTS_TOPIC, msg)
   }
 
-  /** Announces tasks in as few messages as fit (at most 1000 tasks, under the size limit, each). */
+  /**
+   * Announces tasks in as few messages as fit (at most 1000 tasks, under the size limit, each). Each
+   * task is serialised once: its JSON both sizes the batch and goes into the message.
+   */
   async announceTasks(tasks: Task[]): Promise<void> {
-    let batch: Task[] = []
+    let batch: string[] = []
     let bytes = 0
-    for (const task of tasks) {
-      const size = Buffer.byteLength(JSON.stringify(task))
-      if (batch.length > 0 && (batch.length >= 1000 || bytes + size > MAX_ANNOUNCEMENT_BYTES - 1024)) {
-        await this.publishAnnouncement({ v: 1, tasks: batch })
-        batch = []
-        bytes = 0
-      }
-      batch.push(task)
-      bytes += size
+    const flush = async () => {
+      await this.publishBytes(TASKS_TOPIC, textEncoder.encode(`{"v":1,"tasks":[${batch.join(',')}]}`))
+      batch = []
+      bytes = 0
     }
-    if (batch.length > 0) await this.publishAnnouncement({ v: 1, tasks: batch })
+    for (const task of tasks) {
+      const json = JSON.stringify(task)
+      const size = Buffer.byteLength(json)
+      if (batch.length > 0 && (batch.length >= 1000 || bytes + size > MAX_ANNOUNCEMENT_BYTES - 1024))
+        await flush()
+      batch.push(json)
+      bytes += size + 1
+    }
+    if (batch.length > 0) await flush()
   }
 
   /** Gossips results in as few notices as fit (one signature, one verify per peer, each). */
@@ -117,8 +124,12 @@ export class MeshGossip {
   }
 
   private async publish(topic: string, msg: unknown): Promise<void> {
+    await this.publishBytes(topic, encodeMessage(msg))
+  }
+
+  private async publishBytes(topic: string, bytes: Uint8Array): Promise<void> {
     try {
-      await this.libp2p.services.pubsub.publish(topic, encodeMessage(msg))
+      await this.libp2p.services.pubsub.publish(topic, bytes)
     } catch {
       // no peers yet, or stopping: gossip is best effort, beacons repeat and results live in the DHT
     }

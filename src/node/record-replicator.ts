@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { Libp2pRecord } from '@libp2p/record'
 import type { Datastore } from 'interface-datastore'
@@ -72,7 +71,7 @@ export interface RecordReplicatorOptions {
 
 interface Outgoing {
   record: string
-  signal: AbortSignal
+  signal: AbortSignal | undefined
   done(acknowledged: boolean): void
 }
 
@@ -158,15 +157,12 @@ export class RecordReplicator {
 
   /**
    * Sends `value` to the closest connected peers only (the local copy is the caller's, see
-   * {@link storeLocal}); resolves with how many acknowledged it. Never rejects but after {@link stop}.
+   * {@link storeLocal}); resolves with how many acknowledged it. Each frame is bounded by
+   * `DEFAULT_STORE_TIMEOUT_MS`; `signal` drops the record from frames not sent yet. Never rejects
+   * but after {@link stop}.
    */
-  async replicate(
-    key: Uint8Array,
-    value: Uint8Array,
-    signal: AbortSignal = AbortSignal.timeout(DEFAULT_STORE_TIMEOUT_MS),
-  ): Promise<number> {
+  async replicate(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<number> {
     if (this.stopping.signal.aborted) throw new RpcAbortedError('replicator stopped')
-    setMaxListeners(Number.POSITIVE_INFINITY, signal)
     const peers = await this.closest.of(key, this.replicas)
     if (peers.length === 0) return 0
     const record = recordToBase64(value)
@@ -205,7 +201,7 @@ export class RecordReplicator {
     let frame: Outgoing[] = []
     let chars = 0
     for (const item of items) {
-      if (item.signal.aborted || this.stopping.signal.aborted) {
+      if (item.signal?.aborted === true || this.stopping.signal.aborted) {
         item.done(false)
         continue
       }

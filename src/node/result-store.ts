@@ -23,6 +23,9 @@ export const PUT_ATTEMPTS = 5
 /** Pause before another attempt at storing a record no peer acknowledged, in ms (times the attempt number). */
 export const PUT_RETRY_MS = 200
 
+/** How often waiters' deadlines are checked, ms. */
+const DEADLINE_SWEEP_MS = 1_000
+
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
 
 interface Cached {
@@ -71,6 +74,9 @@ export class ResultStore {
   private readonly cacheSize: number
   private admission: Admission = () => true
   private closed = false
+  /** Waiters' deadlines (waits without a signal), swept once a second. */
+  private readonly deadlines = new Set<{ at: number; expire: () => void }>()
+  private sweep: NodeJS.Timeout | undefined
   /** The batch roots this node has checked. */
   readonly roots: VerifiedRoots
 
@@ -221,26 +227,60 @@ export class ResultStore {
     return this.remember(record, best, true)
   }
 
-  /** Resolves with the task's record as soon as one is known here. */
-  wait(taskId: string, signal?: AbortSignal): Promise<ResultRecord> {
+  /**
+   * Resolves with the task's record as soon as one is known here. Rejects with `signal`'s reason
+   * when it aborts, or — without a signal — with a `TimeoutError` once `timeoutMs` passed (checked
+   * once a second: waiting costs no timer of its own).
+   */
+  wait(taskId: string, signal?: AbortSignal, timeoutMs?: number): Promise<ResultRecord> {
     const hit = this.cache.get(taskId)
     if (hit !== undefined) return Promise.resolve(hit.record)
     return new Promise((resolve, reject) => {
       const set = this.waiters.get(taskId) ?? new Set()
       const done = (r: ResultRecord) => {
         signal?.removeEventListener('abort', onAbort)
+        if (deadline !== undefined) this.deadlines.delete(deadline)
         resolve(r)
       }
-      const onAbort = () => {
+      const give = (reason: unknown) => {
         set.delete(done)
         if (set.size === 0) this.waiters.delete(taskId)
-        reject(signal?.reason ?? new Error('aborted'))
+        reject(reason)
       }
+      const onAbort = () => give(signal?.reason ?? new Error('aborted'))
       if (signal?.aborted === true) return onAbort()
       signal?.addEventListener('abort', onAbort, { once: true })
+      const deadline =
+        signal === undefined && timeoutMs !== undefined
+          ? {
+              at: Date.now() + timeoutMs,
+              expire: () =>
+                give(new DOMException(`no result for ${taskId} within ${timeoutMs} ms`, 'TimeoutError')),
+            }
+          : undefined
+      if (deadline !== undefined) this.watchDeadline(deadline)
       set.add(done)
       this.waiters.set(taskId, set)
     })
+  }
+
+  /** Rejects a waiter past its deadline; one sweep a second serves every waiter. */
+  private watchDeadline(deadline: { at: number; expire: () => void }): void {
+    this.deadlines.add(deadline)
+    if (this.sweep !== undefined) return
+    this.sweep = setInterval(() => {
+      const now = Date.now()
+      for (const d of this.deadlines) {
+        if (d.at > now) continue
+        this.deadlines.delete(d)
+        d.expire()
+      }
+      if (this.deadlines.size === 0) {
+        clearInterval(this.sweep)
+        this.sweep = undefined
+      }
+    }, DEADLINE_SWEEP_MS)
+    this.sweep.unref()
   }
 
   /** Resolves when every DHT put started so far has ended. */
@@ -333,7 +373,8 @@ export class ResultStore {
     void this.puts.add(async () => {
       for (let attempt = 1; attempt <= PUT_ATTEMPTS && !this.closed; attempt++) {
         try {
-          const acks = await this.opts.replicator.replicate(key, value, AbortSignal.timeout(DHT_TIMEOUT_MS))
+          // each frame the replicator sends has a deadline of its own
+          const acks = await this.opts.replicator.replicate(key, value)
           // alone, the local copy is all there is to store
           if (acks > 0 || this.opts.dht.routingTable.size === 0) return
         } catch (err) {

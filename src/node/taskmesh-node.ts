@@ -362,11 +362,13 @@ export class TaskmeshNode {
    * Resolves with the task's result as soon as it lands (result notice, local run, or a DHT
    * poll that finds it). Rejects when `signal` aborts.
    */
-  async waitResult(
-    id: string,
-    signal: AbortSignal = AbortSignal.timeout(DEFAULT_RESULT_WAIT_MS),
-  ): Promise<ResultRecord> {
-    const waiting = this.resultStore.wait(id, signal)
+  async waitResult(id: string, signal?: AbortSignal): Promise<ResultRecord> {
+    // without a signal, give up after DEFAULT_RESULT_WAIT_MS (a sweep, not a timer per waiter)
+    const waiting = this.resultStore.wait(
+      id,
+      signal,
+      signal === undefined ? DEFAULT_RESULT_WAIT_MS : undefined,
+    )
     const local = this.ledger.has(id) || this.thief.holds(id) || this.flow.gate.has(id)
     if (!local && this.resultStore.cached(id) === undefined) {
       void this.resultStore.get(id, { signal }).catch(() => undefined)

@@ -1,19 +1,87 @@
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
-import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { memoizeString } from '../util/memo.ts'
 import type { TaskSpec } from './spec.ts'
 
-/** Serialises a JSON value with object keys sorted, so equal values give equal bytes. */
+/**
+ * Serialises a JSON value with object keys sorted (by UTF-16 code units, as `Array#sort` does), so
+ * equal values give equal bytes. Otherwise exactly `JSON.stringify`: the same number and string
+ * forms, `toJSON` honoured, `undefined`/functions/symbols left out of objects and `null` in arrays.
+ * Written out rather than done with a sorting replacer, which copies every object on the way.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
-    const sorted: Record<string, unknown> = {}
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k]
-    return sorted
-  })
+  // like JSON.stringify, undefined (not a string) for a value with no JSON form
+  return serialize(value, false) as string
+}
+
+function serialize(input: unknown, inArray: boolean): string | undefined {
+  let value = input
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { toJSON?: unknown }).toJSON === 'function'
+  ) {
+    value = (value as { toJSON(): unknown }).toJSON()
+  }
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return JSON.stringify(value)
+    case 'bigint':
+      throw new TypeError('Do not know how to serialize a BigInt')
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return inArray ? 'null' : undefined
+  }
+  if (value === null) return 'null'
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) out += `${i > 0 ? ',' : ''}${serialize(value[i], true)}`
+    return `${out}]`
+  }
+  const obj = value as Record<string, unknown>
+  let out = '{'
+  let first = true
+  for (const key of Object.keys(obj).sort()) {
+    const text = serialize(obj[key], false)
+    if (text === undefined) continue
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${text}`
+    first = false
+  }
+  return `${out}}`
+}
+
+/** Prefix of a CIDv1 (raw codec, sha2-256 multihash of 32 bytes) before the digest. */
+const CID_PREFIX = Uint8Array.of(0x01, raw.code, sha256.code, 32)
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/** RFC 4648 base32, lower case, no padding: multibase `b` without its prefix. */
+function base32(bytes: Uint8Array): string {
+  let out = ''
+  let bits = 0
+  let buffer = 0
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      out += BASE32[(buffer >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31]
+  return out
+}
+
+/** The task id (CIDv1 raw/sha2-256, base32) of a SHA-256 digest, as `CID.createV1(...).toString()` gives. */
+export function cidOfDigest(digest: Uint8Array): string {
+  const bytes = new Uint8Array(CID_PREFIX.length + digest.length)
+  bytes.set(CID_PREFIX)
+  bytes.set(digest, CID_PREFIX.length)
+  return `b${base32(bytes)}`
 }
 
 /**
@@ -22,9 +90,7 @@ export function canonicalJson(value: unknown): string {
  * gives two tasks; a replayed submission with the same nonce gives the same id.
  */
 export function taskId(spec: TaskSpec, submitter: string, nonce: string): string {
-  const bytes = new TextEncoder().encode(canonicalJson({ spec, submitter, nonce }))
-  const hash = createHash('sha256').update(bytes).digest()
-  return CID.createV1(raw.code, createDigest(sha256.code, hash)).toString()
+  return cidOfDigest(createHash('sha256').update(canonicalJson({ spec, submitter, nonce }), 'utf8').digest())
 }
 
 /** True when `id` parses as a CIDv1 raw/sha2-256 string, the shape `taskId` produces. */

@@ -1,0 +1,96 @@
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { describe, expect, it } from 'vitest'
+import { parseTaskSpec } from '../../src/task/spec.ts'
+import { canonicalJson, cidOfDigest, isTaskId, taskId } from '../../src/task/task-id.ts'
+
+/** The definition: keys of every object sorted by UTF-16 code units, otherwise JSON.stringify. */
+function definition(value: unknown): string | undefined {
+  if (Array.isArray(value)) return `[${value.map((v) => definition(v) ?? 'null').join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>
+    const entries = Object.keys(obj)
+      .sort()
+      .flatMap((k) => {
+        const text = definition(obj[k])
+        return text === undefined ? [] : [`${JSON.stringify(k)}:${text}`]
+      })
+    return `{${entries.join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+/** A sorting replacer: agrees with the definition as long as no key is an array index. */
+function sortingReplacer(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v
+    const sorted: Record<string, unknown> = {}
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k]
+    return sorted
+  })
+}
+
+const indexLike = (key: string) => /^(0|[1-9][0-9]*)$/.test(key)
+
+describe('canonicalJson', () => {
+  it('matches its definition on any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(canonicalJson(value)).toBe(definition(value))
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('matches a sorting replacer when no key is an array index, and sorts index keys as strings too', () => {
+    // (nor "__proto__", which the replacer's assignment turns into a prototype; the wire refuses it)
+    const noIndexKeys = fc.jsonValue().filter((v) => !/"(0|[1-9][0-9]*|__proto__)":/.test(JSON.stringify(v)))
+    fc.assert(
+      fc.property(noIndexKeys, (value) => {
+        expect(canonicalJson(value)).toBe(sortingReplacer(value))
+      }),
+      { numRuns: 300 },
+    )
+    // objects list index-like keys first whatever their insertion order; canonical JSON does not
+    expect(canonicalJson({ '0': null, '': '', '10': 1, '9': 2 })).toBe('{"":"","0":null,"10":1,"9":2}')
+    expect(Object.keys({ '': '', '0': null }).some(indexLike)).toBe(true)
+  })
+
+  it('drops undefined and functions in objects, nulls them in arrays, honours toJSON', () => {
+    const value = {
+      b: [undefined, () => 1, 2, Number.NaN, -0],
+      a: { z: 1, y: undefined, x: 'é"\n' },
+      d: new Date(0),
+      c: null,
+    }
+    expect(canonicalJson(value)).toBe(
+      '{"a":{"x":"é\\"\\n","z":1},"b":[null,null,2,null,0],"c":null,"d":"1970-01-01T00:00:00.000Z"}',
+    )
+    expect(canonicalJson(undefined)).toBeUndefined()
+    expect(() => canonicalJson({ n: 1n })).toThrow(TypeError)
+  })
+})
+
+describe('task ids', () => {
+  it('cidOfDigest writes what multiformats writes for a CIDv1 raw/sha2-256', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (digest) => {
+        const expected = CID.createV1(raw.code, createDigest(sha256.code, digest)).toString()
+        expect(cidOfDigest(digest)).toBe(expected)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('an id depends on spec, submitter and nonce, and parses as a task id', () => {
+    const spec = parseTaskSpec({ type: 'echo', input: { a: 1 } })
+    const id = taskId(spec, 'alice', 'n1')
+    expect(isTaskId(id)).toBe(true)
+    expect(taskId(spec, 'alice', 'n1')).toBe(id)
+    expect(new Set([id, taskId(spec, 'bob', 'n1'), taskId(spec, 'alice', 'n2')]).size).toBe(3)
+    expect(isTaskId(`${id.slice(0, -1)}!`)).toBe(false)
+  })
+})
