@@ -3,7 +3,10 @@
  * simulation's commands (see `thread-protocol.ts`) and posts results back in batches.
  */
 import '../polyfill.ts'
-import { parentPort, workerData } from 'node:worker_threads'
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
+import { parentPort, threadId, workerData } from 'node:worker_threads'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { LocalSimNode, type SimResult } from './sim-node.ts'
 import type { NodeCommand, NodeEvent, NodeThreadData } from './thread-protocol.ts'
@@ -16,6 +19,23 @@ if (port === null) throw new Error('node-thread.ts runs as a worker thread')
 const post = (event: NodeEvent) => port.postMessage(event)
 
 const { options } = workerData as NodeThreadData
+
+/** With TASKMESH_PROFILE_DIR set, the thread records a CPU profile of its node's whole life. */
+const profileDir = process.env.TASKMESH_PROFILE_DIR
+const profiler = profileDir === undefined ? undefined : new Session()
+if (profiler !== undefined) {
+  profiler.connect()
+  await profiler.post('Profiler.enable')
+  await profiler.post('Profiler.start')
+}
+
+/** Writes the thread's profile as `<dir>/node-<thread id>.cpuprofile`. */
+async function saveProfile(): Promise<void> {
+  if (profiler === undefined || profileDir === undefined) return
+  const { profile } = await profiler.post('Profiler.stop')
+  await writeFile(join(profileDir, `node-${threadId}.cpuprofile`), JSON.stringify(profile))
+}
+
 let sim: LocalSimNode
 try {
   sim = new LocalSimNode(await TaskmeshNode.create(options))
@@ -54,6 +74,7 @@ async function run(cmd: NodeCommand): Promise<NodeEvent> {
       return { type: 'reply', call: cmd.call, value: await sim.countInDht(cmd.ids) }
     case 'stop':
       await sim.stop()
+      await saveProfile()
       return { type: 'reply', call: cmd.call }
   }
 }
