@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HttpApi } from '../http/http-api.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
-import { STRICT_PRIORITY } from '../policy/priority.ts'
+import { createAgingPolicy, STRICT_PRIORITY } from '../policy/priority.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
 import { isRunning, readApiFile } from './target.ts'
 
@@ -26,6 +26,9 @@ export interface DaemonFlags {
   swarmKey?: string
   mdns: boolean
   queuePolicy: 'aging' | 'strict'
+  agingTheta?: number
+  agingTau?: number
+  agingSteepness?: number
   stealOrder: 'most-urgent' | 'least-urgent'
   unschedulableAfter?: number
   leaseTtl?: number
@@ -72,7 +75,7 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       memoryMb: flags.memoryMb,
       swarmKey: flags.swarmKey === undefined ? undefined : await readSwarmKey(flags.swarmKey),
       mdns: flags.mdns,
-      queuePolicy: flags.queuePolicy === 'strict' ? STRICT_PRIORITY : undefined,
+      queuePolicy: queuePolicyOf(flags),
       stealOrder: flags.stealOrder,
       unschedulableAfterMs: flags.unschedulableAfter,
       leaseTtlMs: flags.leaseTtl,
@@ -89,6 +92,30 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       )
     }
     throw new Error(`cannot start the node: ${message}`, { cause: err })
+  }
+}
+
+/**
+ * The queue policy the flags ask for: strict, or aging with the given parameters over the defaults.
+ * @throws Error naming the flag when a parameter is out of range, or given with strict priority.
+ */
+export function queuePolicyOf(
+  flags: Pick<DaemonFlags, 'queuePolicy' | 'agingTheta' | 'agingTau' | 'agingSteepness'>,
+) {
+  const aging = {
+    ...(flags.agingTheta === undefined ? {} : { theta: flags.agingTheta }),
+    ...(flags.agingTau === undefined ? {} : { tauMs: flags.agingTau }),
+    ...(flags.agingSteepness === undefined ? {} : { steepnessPerSecond: flags.agingSteepness }),
+  }
+  if (flags.queuePolicy === 'strict') {
+    if (Object.keys(aging).length > 0)
+      throw new Error('--aging-theta/--aging-tau/--aging-steepness need --queue-policy aging')
+    return STRICT_PRIORITY
+  }
+  try {
+    return createAgingPolicy(aging)
+  } catch (err) {
+    throw new Error(`--aging-*: ${(err as Error).message}`)
   }
 }
 

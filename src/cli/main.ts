@@ -28,6 +28,15 @@ const int =
   }
 const ANY = Number.MAX_SAFE_INTEGER
 
+/** Parses a decimal option (a finite number), naming the option when it is not one. */
+const decimal =
+  (name: string) =>
+  (value: string): number => {
+    const n = /^\s*-?(\d+\.?\d*|\.\d+)\s*$/.test(value) ? Number(value) : Number.NaN
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`)
+    return n
+  }
+
 /** Parses a comma-separated list of labels, each checked against the name pattern. */
 const labelList =
   (name: string) =>
@@ -109,6 +118,17 @@ program
       .choices(['aging', 'strict'])
       .default('aging'),
   )
+  .option(
+    '--aging-theta <x>',
+    'aging: saturation level θ, below every priority weight (< 1) (default: 0.25)',
+    decimal('--aging-theta'),
+  )
+  .option(
+    '--aging-tau <ms>',
+    'aging: time window τ, about the longest wait before a task outranks fresh top-priority work (default: 3000)',
+    int('--aging-tau', 1, ANY, ' ms'),
+  )
+  .option('--aging-steepness <per-second>', 'aging: slope scale s (default: 2)', decimal('--aging-steepness'))
   .addOption(
     new Option(
       '--steal-order <order>',
