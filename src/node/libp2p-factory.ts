@@ -24,6 +24,7 @@ import {
 import { createResultSelector } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from './fencing.ts'
+import './yamux-window-updates.ts'
 
 /** The libp2p services a taskmesh node runs. */
 export type MeshServices = {
