@@ -19,6 +19,7 @@ import {
 import { RpcSession, serveSession } from '../protocol/rpc-session.ts'
 import { deadlineSignal } from '../protocol/signals.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
+import { fromBase64 } from '../util/base64.ts'
 import { Batcher } from './batcher.ts'
 import { ClosestPeers } from './closest-peers.ts'
 import { type FencedWrite, putResultRecord, readStoredResult } from './fencing.ts'
@@ -270,7 +271,7 @@ export class RecordReplicator {
     const outcomes = await Promise.all(
       req.records.map(async (text): Promise<StoreOutcome> => {
         try {
-          const value = recordFromBase64(text)
+          const value = fromBase64(text) // the frame's schema checked the base64 already
           const record = openResultRecordSync(value, undefined, this.roots)
           const write = await this.storeLocal(resultKey(record.taskId), value)
           return write.written ? 'stored' : 'superseded'

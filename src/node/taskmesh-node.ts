@@ -55,11 +55,12 @@ export type { GraphItemInput } from './submission.ts'
 export type { SubmitOptions, TaskHandle } from './task-handle.ts'
 
 /**
- * Under load, result notices go out at most once per this window. Owners learn of completions
- * directly, so notices only serve other subscribers; each notice costs every peer a decrypt,
- * decode and signature check, so they are batched harder.
+ * Under load, result notices go out at most once per this window (a notice after a quiet spell
+ * goes at once). Owners learn of completions directly, so notices serve other subscribers; each
+ * notice costs every peer a decryption, a decode and a signature check — for every copy gossip
+ * brings — so they are batched harder.
  */
-const NOTICE_WINDOW_MS = 100
+const NOTICE_WINDOW_MS = 250
 
 /** Longest a stopping node waits for its last results to reach the DHT. */
 const STOP_FLUSH_MS = 5_000
