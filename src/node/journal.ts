@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs'
 import { appendFile, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { createInterface } from 'node:readline'
-import { taskSchema } from '../protocol/wire-types.ts'
+import { taskSchema } from '../protocol/task-schema.ts'
 import type { Task } from '../task/task.ts'
 
 /** File name of the task journal inside a data dir. */

@@ -9,12 +9,12 @@ import {
   MAX_SPEED,
   MAX_TASKS_PER_MESSAGE,
 } from './constants.ts'
+import { taskSchema } from './task-schema.ts'
 import {
   durationMsSchema,
   epochSchema,
   nameSchema,
   taskIdSchema,
-  taskSchema,
   taskStatusSchema,
   timestampSchema,
 } from './wire-types.ts'

@@ -11,6 +11,7 @@ import {
   MAX_SPEED,
   MAX_TASKS_PER_MESSAGE,
 } from './constants.ts'
+import { taskSchema } from './task-schema.ts'
 import {
   durationMsSchema,
   epochSchema,
@@ -18,7 +19,6 @@ import {
   recordBase64Schema,
   requestIdSchema,
   taskIdSchema,
-  taskSchema,
   taskStatusSchema,
   timestampSchema,
 } from './wire-types.ts'

@@ -108,8 +108,11 @@ export const filledTaskSpecSchema: z.ZodType<TaskSpec> = z
     path: ['input'],
   })
 
-/** An accepted task as it travels in announcements and steal grants. */
-export const taskSchema: z.ZodType<Task> = z
+/**
+ * An accepted task as it travels in announcements and steal grants, as zod checks it. Decoders
+ * use `taskSchema` (`task-schema.ts`), which asks a fast exact check first.
+ */
+export const fullTaskSchema: z.ZodType<Task> = z
   .object({
     id: taskIdSchema,
     spec: filledTaskSpecSchema,

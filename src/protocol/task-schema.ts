@@ -1,0 +1,19 @@
+import { z } from 'zod'
+import type { Task } from '../task/task.ts'
+import { isWellFormedTask } from './task-fast-check.ts'
+import { fullTaskSchema } from './wire-types.ts'
+
+/**
+ * An accepted task as it travels in announcements and steal grants: what `fullTaskSchema`
+ * accepts, checked by `isWellFormedTask` first (about 20× faster); only a task that check refuses
+ * goes through the schema, whose issues — and so the error messages — are reported unchanged.
+ */
+export const taskSchema: z.ZodType<Task> = z.unknown().transform((value, ctx) => {
+  if (isWellFormedTask(value)) return value
+  const parsed = fullTaskSchema.safeParse(value)
+  if (parsed.success) return parsed.data
+  for (const issue of parsed.error.issues) {
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+  }
+  return z.NEVER
+})
