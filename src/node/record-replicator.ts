@@ -10,12 +10,7 @@ import {
   type StoreRequest,
   storeRequestSchema,
 } from '../protocol/replicate-messages.ts'
-import {
-  openResultRecordSync,
-  recordFromBase64,
-  recordToBase64,
-  resultKey,
-} from '../protocol/result-record.ts'
+import { openResultRecordSync, recordToBase64, resultKey } from '../protocol/result-record.ts'
 import { RpcSession, serveSession } from '../protocol/rpc-session.ts'
 import { deadlineSignal } from '../protocol/signals.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
