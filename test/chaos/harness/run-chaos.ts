@@ -1,0 +1,123 @@
+import { checkHistory, type History, type SubmittedTask, type Verdict } from '../../../src/chaos/history.ts'
+import {
+  countActions,
+  type NemesisAction,
+  type NemesisStep,
+  planNemesis,
+} from '../../../src/chaos/nemesis.ts'
+import { type Reexecution, reexecutions } from '../../../src/chaos/reexecution.ts'
+import { seededRandom } from '../../../src/simulation/random.ts'
+import { ChaosCluster, type ClusterOptions } from './cluster.ts'
+import { awaitResults, readRecords, stories } from './evidence.ts'
+import { readExecutionLog } from './execution-log.ts'
+import { pause, runWorkload, type WorkloadOptions } from './workload.ts'
+
+/** One chaos run: the cluster, the workload, the nemesis and the checker's settings. */
+export interface ChaosOptions {
+  cluster: ClusterOptions
+  workload: Omit<WorkloadOptions, 'random'>
+  nemesis: {
+    durationMs: number
+    intervalMs: number
+    downMs: number
+    frozenMs: number
+    freezeShare: number
+    maxFaulty?: number
+  }
+  seed: number
+  /** See {@link History.settleMs}. */
+  settleMs: number
+  /** How long, after the last heal, every accepted task may take to get a result, ms. */
+  drainMs: number
+  /** Progress lines. */
+  log?: (line: string) => void
+}
+
+/** What a run did and what the checker found. */
+export interface ChaosReport {
+  history: History
+  verdict: Verdict
+  schedule: NemesisStep[]
+  /** Actions the nemesis carried out. */
+  done: Record<NemesisAction, number>
+  reexecutions: Reexecution[]
+  /** Tasks without a result at their accepting node when the drain ended. */
+  unfinished: SubmittedTask[]
+  timings: { totalMs: number; workloadMs: number; drainMs: number; readMs: number }
+}
+
+/**
+ * Carries out the schedule in order, each step at its time or as soon as the step before it is
+ * done. A restart (a daemon takes seconds to start on a busy machine) goes on while later steps
+ * hit other nodes; a step on a node that is still restarting waits for it.
+ */
+async function runNemesis(cluster: ChaosCluster, schedule: NemesisStep[], log: (l: string) => void) {
+  const started = Date.now()
+  const done = countActions([])
+  const restarting = new Map<string, Promise<void>>()
+  for (const step of schedule) {
+    await pause(Math.max(0, started + step.atMs - Date.now()))
+    await restarting.get(step.node)
+    log(`nemesis +${Date.now() - started} ms: ${step.action} ${step.node}`)
+    if (step.action === 'kill') await cluster.kill(step.node)
+    else if (step.action === 'freeze') await cluster.freeze(step.node)
+    else if (step.action === 'thaw') cluster.thaw(step.node)
+    else restarting.set(step.node, cluster.restart(step.node))
+    done[step.action]++
+  }
+  await Promise.all(restarting.values())
+  return done
+}
+
+/**
+ * Starts the cluster, runs the workload and the nemesis side by side, heals every node, waits for
+ * every accepted task's result, reads every record at every node, collects the execution logs and
+ * checks the history. The cluster is stopped at the end, whatever happens.
+ */
+export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
+  const log = opts.log ?? (() => undefined)
+  const t0 = Date.now()
+  const schedule = planNemesis({ ...opts.nemesis, seed: opts.seed, nodes: nodeNames(opts) })
+  const cluster = await ChaosCluster.start(opts.cluster)
+  try {
+    log(`cluster of ${cluster.nodes.length} up after ${Date.now() - t0} ms`)
+    const tw = Date.now()
+    const random = seededRandom(opts.seed ^ 0x5eed)
+    const [tasks, done] = await Promise.all([
+      runWorkload(cluster, { ...opts.workload, random }),
+      runNemesis(cluster, schedule, log),
+    ])
+    await cluster.healAll()
+    const workloadMs = Date.now() - tw
+    log(`${tasks.length} tasks accepted, nemesis done after ${workloadMs} ms`)
+    const td = Date.now()
+    const unfinished = await awaitResults(cluster, tasks, opts.drainMs)
+    const drainMs = Date.now() - td
+    log(`drained after ${drainMs} ms, ${unfinished.length} without a result`)
+    for (const t of unfinished.slice(0, 3))
+      log(`no result for ${t.key} ${t.taskId}:\n${await stories(cluster, t.taskId)}`)
+    const tr = Date.now()
+    const ids = tasks.map((t) => t.taskId)
+    const reads = await readRecords(cluster, ids, { waitMs: 2_000, convergeMs: 10_000 })
+    const readMs = Date.now() - tr
+    const executions = (
+      await Promise.all(cluster.nodes.map((n) => readExecutionLog(n.name, n.logFile)))
+    ).flat()
+    const history: History = { tasks, executions, faults: cluster.faults, reads, settleMs: opts.settleMs }
+    return {
+      history,
+      verdict: checkHistory(history),
+      schedule,
+      done,
+      reexecutions: reexecutions(executions, cluster.faults),
+      unfinished,
+      timings: { totalMs: Date.now() - t0, workloadMs, drainMs, readMs },
+    }
+  } finally {
+    await cluster.stop()
+  }
+}
+
+function nodeNames(opts: ChaosOptions): string[] {
+  return Array.from({ length: opts.cluster.nodes }, (_, i) => `n${i}`)
+}
