@@ -35,34 +35,43 @@ export function viewOf(record: ResultRecord, names: Map<string, string>): Record
 }
 
 /**
- * Waits until each task's record is known at the node that accepted it (a long poll per task,
- * `concurrency` per node at once, none past `waitMs` from now). Resolves with the tasks still
- * without one.
+ * Waits until each task's record is known at the node that accepted it: rounds of long polls
+ * (`concurrency` per node at once, each up to `POLL_MS`) over the tasks still without one, until
+ * none is left or `waitMs` has passed. Each poll makes the node look again (its cache, its store,
+ * the DHT), so a lookup that missed once is not the last word. Resolves with the tasks left.
  */
 export async function awaitResults(
   cluster: ChaosCluster,
   tasks: SubmittedTask[],
   waitMs: number,
-  concurrency = 64,
+  concurrency = 16,
 ): Promise<SubmittedTask[]> {
-  const missing: SubmittedTask[] = []
   const deadline = Date.now() + waitMs
-  const poll = (daemon: Daemon, id: string) =>
-    result(daemon, id, Math.max(1, deadline - Date.now())).catch(() => undefined)
-  await Promise.all(
-    cluster.nodes.map(async (node) => {
-      const mine = tasks.filter((t) => t.node === node.name)
-      const got = await mapLimit(mine, concurrency, (t) => poll(node.daemon, t.taskId))
-      mine.forEach((t, i) => {
-        if (got[i] === undefined) missing.push(t)
-      })
-    }),
-  )
+  let missing = tasks
+  while (missing.length > 0 && Date.now() < deadline) {
+    const left: SubmittedTask[] = []
+    const wait = Math.max(1, Math.min(POLL_MS, deadline - Date.now()))
+    await Promise.all(
+      cluster.nodes.map(async (node) => {
+        const mine = missing.filter((t) => t.node === node.name)
+        const got = await mapLimit(mine, concurrency, (t) =>
+          result(node.daemon, t.taskId, wait).catch(() => undefined),
+        )
+        mine.forEach((t, i) => {
+          if (got[i] === undefined) left.push(t)
+        })
+      }),
+    )
+    missing = left
+  }
   return missing
 }
 
+/** Longest single long poll while waiting for results, ms. */
+const POLL_MS = 3_000
+
 async function readAll(daemon: Daemon, ids: string[], names: Map<string, string>, waitMs: number) {
-  const records = await mapLimit(ids, 32, (id) => result(daemon, id, waitMs).catch(() => undefined))
+  const records = await mapLimit(ids, 8, (id) => result(daemon, id, waitMs).catch(() => undefined))
   return new Map(ids.map((id, i) => [id, records[i] === undefined ? undefined : viewOf(records[i], names)]))
 }
 
@@ -90,10 +99,12 @@ export async function readRecords(
   let open = ids.filter((id) => !agree(cluster.nodes.map((n) => reads.get(n.name)?.get(id))))
   while (open.length > 0 && Date.now() < deadline) {
     await pause(250)
-    for (const n of cluster.nodes) {
-      const again = await readAll(n.daemon, open, names, opts.waitMs)
-      for (const [id, v] of again) reads.get(n.name)?.set(id, v)
-    }
+    await Promise.all(
+      cluster.nodes.map(async (n) => {
+        const again = await readAll(n.daemon, open, names, opts.waitMs)
+        for (const [id, v] of again) reads.get(n.name)?.set(id, v)
+      }),
+    )
     open = open.filter((id) => !agree(cluster.nodes.map((n) => reads.get(n.name)?.get(id))))
   }
   return Object.fromEntries([...reads].map(([node, m]) => [node, Object.fromEntries(m)]))

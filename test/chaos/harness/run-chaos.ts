@@ -98,7 +98,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       log(`no result for ${t.key} ${t.taskId}:\n${await stories(cluster, t.taskId)}`)
     const tr = Date.now()
     const ids = tasks.map((t) => t.taskId)
-    const reads = await readRecords(cluster, ids, { waitMs: 2_000, convergeMs: 10_000 })
+    const reads = await readRecords(cluster, ids, { waitMs: 0, convergeMs: 10_000 })
     const readMs = Date.now() - tr
     const executions = (
       await Promise.all(cluster.nodes.map((n) => readExecutionLog(n.name, n.logFile)))
