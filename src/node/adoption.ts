@@ -71,6 +71,12 @@ export class Adopter implements GossipHandlers {
   private again = false
   private lastSweep = 0
   private stopped = false
+  /**
+   * Journalled tasks whose record was found in the local store at replay: read again from the
+   * DHT once a peer is heard, since a record of a later run (the task adopted and run elsewhere
+   * while this node was down) beats the one kept here.
+   */
+  private storedAtReplay: string[] = []
 
   constructor(private readonly opts: AdopterOptions) {
     this.liveness = new PeerLiveness({
@@ -131,6 +137,10 @@ export class Adopter implements GossipHandlers {
   onBeacon(from: string, _msg: Beacon): void {
     if (from === this.opts.self) return
     if (this.liveness.heard(from, Date.now())) this.again = true // back from the dead: views changed
+    if (this.storedAtReplay.length > 0) {
+      for (const id of this.storedAtReplay) this.opts.results.refresh(id)
+      this.storedAtReplay = []
+    }
   }
 
   onResultNotice(from: string, msg: ResultNotice): void {
@@ -142,7 +152,7 @@ export class Adopter implements GossipHandlers {
 
   /**
    * Requeues every journalled task as owned here, except those whose result is in the local DHT
-   * store (those are marked done). Epochs of a replayed task start above the wall clock at replay,
+   * store (those are marked done, and read again from the DHT once a peer is heard). Epochs of a replayed task start above the wall clock at replay,
    * so a thief's late report of a lease granted before the crash is stale.
    */
   private async replay(): Promise<void> {
@@ -155,6 +165,7 @@ export class Adopter implements GossipHandlers {
       const stored = await this.opts.results.local(journalled.id).catch(() => undefined)
       if (stored !== undefined) {
         this.opts.ledger.markDone(journalled.id)
+        this.storedAtReplay.push(journalled.id)
         continue
       }
       const task = journalled.owner === this.opts.self ? journalled : { ...journalled, owner: this.opts.self }

@@ -181,6 +181,21 @@ describe('Adopter', () => {
     expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
     adopter.stop()
   })
+
+  it('reads a replayed task found in the local store again from the DHT once a peer is heard', async () => {
+    // killed just after it ran the task, this node may hold a record that a later run beat (the
+    // task was adopted and run again while it was down): the DHT's selector has the winner
+    const [self, peer] = peers
+    const journal = [makeTask(410, self), makeTask(411, self)]
+    const { adopter, results } = fakes(self, { journal, stored: new Set([journal[1].id]) })
+    await adopter.start()
+    expect(results.refresh).not.toHaveBeenCalled() // no peer yet: the DHT has nothing to say
+    adopter.onBeacon(peer, {} as never)
+    expect(results.refresh.mock.calls).toEqual([[journal[1].id]])
+    adopter.onBeacon(peer, {} as never)
+    expect(results.refresh).toHaveBeenCalledOnce()
+    adopter.stop()
+  })
 })
 
 describe('ResultFollower', () => {
