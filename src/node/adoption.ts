@@ -87,6 +87,7 @@ export class Adopter implements GossipHandlers {
       self: opts.self,
       results: opts.results,
       fetch: (executor, taskId) => requestResultFrom(opts.libp2p, executor, taskId),
+      inProgress: (taskId) => opts.ledger.has(taskId) || opts.thief.holds(taskId),
     })
   }
 
@@ -111,6 +112,14 @@ export class Adopter implements GossipHandlers {
    */
   reread(taskId: string, owner: string): void {
     void this.follower.follow(owner, taskId)
+  }
+
+  /**
+   * This node published its record of a task: if a notice of another run's record came while the
+   * task was in progress here, that record may beat this one (see {@link ResultFollower.published}).
+   */
+  published(taskId: string): void {
+    this.follower.published(taskId)
   }
 
   /** Peers heard from recently and not declared dead (this node not included). */

@@ -505,6 +505,7 @@ export class TaskmeshNode {
     const owner = this.thief.settle(task.id)
     if (owner === undefined) this.ledger.settle(task.id, entry.epoch)
     const value = await this.resultStore.publish(record)
+    this.adopter.published(task.id)
     this.notices.add({ taskId: task.id, status: record.status, epoch: record.epoch })
     if (owner !== undefined) this.completions.report(owner, record, value)
   }

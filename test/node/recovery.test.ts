@@ -209,9 +209,10 @@ describe('ResultFollower', () => {
       },
       accept: vi.fn(),
       refresh: vi.fn(),
+      cached: (id: string) => held.get(id),
     }
     const fetch = vi.fn(async () => undefined)
-    const follower = new ResultFollower({ self, results: results as never, fetch })
+    const follower = new ResultFollower({ self, results: results as never, fetch, inProgress: () => false })
     const notice = (taskId: string, epoch: number) => ({
       v: 1 as const,
       results: [{ taskId, status: 'succeeded' as const, epoch }],
@@ -224,5 +225,47 @@ describe('ResultFollower', () => {
     follower.onResultNotice(y, notice('t1', 6))
     await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1')) // the executor had nothing
     expect(fetch).toHaveBeenCalledWith(y, 't1')
+  })
+
+  it('checks its own record, once published, against a notice that came while the task was in progress here', async () => {
+    // two owners (a restarted owner replaying the task, and the successor that adopted it): the
+    // other's notice comes while this node still runs the task, so nothing is held to compare with
+    const [self, x, y] = peers
+    const held = new Map<string, { epoch: number; executor: string }>()
+    const results = {
+      supersededBy: (id: string, epoch: number, executor: string) => {
+        const h = held.get(id)
+        return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
+      },
+      accept: vi.fn(),
+      refresh: vi.fn(),
+      cached: (id: string) => held.get(id),
+    }
+    const running = new Set(['t1', 't2'])
+    const fetch = vi.fn(async () => undefined)
+    const follower = new ResultFollower({
+      self,
+      results: results as never,
+      fetch,
+      inProgress: (id) => running.has(id),
+    })
+    const notice = (taskId: string, epoch: number) => ({
+      v: 1 as const,
+      results: [{ taskId, status: 'succeeded' as const, epoch }],
+    })
+    follower.onResultNotice(x, notice('t1', 9))
+    follower.onResultNotice(y, notice('t2', 3))
+    follower.onResultNotice(y, notice('t3', 9)) // not in progress here: not kept
+    expect(fetch).not.toHaveBeenCalled()
+    // this node's runs end: t1 under epoch 7 (the notice's 9 beats it), t2 under epoch 5 (it wins)
+    held.set('t1', { epoch: 7, executor: self })
+    held.set('t2', { epoch: 5, executor: self })
+    held.set('t3', { epoch: 1, executor: self })
+    for (const id of ['t1', 't2', 't3']) follower.published(id)
+    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1'))
+    expect(fetch.mock.calls).toEqual([[x, 't1']])
+    // a notice is checked once
+    follower.published('t1')
+    expect(fetch).toHaveBeenCalledOnce()
   })
 })
