@@ -170,15 +170,36 @@ describe('Adopter', () => {
     adopter.stop()
   })
 
-  it('replays the journal at start: requeues what has no result in the local store, marks the rest done', async () => {
+  it('replays the journal alone: after the detection window, requeues what has no result in the local store', async () => {
+    vi.useFakeTimers()
     const [self] = peers
     const journal = [makeTask(400, self), makeTask(401, self), makeTask(402, self)]
-    const { adopter, ledger, announce, owned } = fakes(self, { journal, stored: new Set([journal[1].id]) })
+    const { adopter, ledger, announce, owned, results } = fakes(self, {
+      journal,
+      stored: new Set([journal[1].id]),
+    })
     await adopter.start()
     expect(ledger.markDone).toHaveBeenCalledWith(journal[1].id)
+    expect(owned.size).toBe(0) // waits for a peer to ask the DHT first
+    await vi.advanceTimersByTimeAsync(1_000)
     expect([...owned.keys()]).toEqual([journal[0].id, journal[2].id])
     expect([...owned.values()].every((o) => o.as === 'replayed' && (o.floor ?? 0) > 0)).toBe(true)
     expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
+    expect(results.get).not.toHaveBeenCalled() // no peer: nothing to ask
+    adopter.stop()
+  })
+
+  it('replays the journal once a peer is heard: what the DHT has a result for is marked done, not run again', async () => {
+    // while this node was down its successor adopted and ran journal[0]
+    const [self, peer] = peers
+    const journal = [makeTask(420, self), makeTask(421, self)]
+    const { adopter, ledger, announce, owned } = fakes(self, { journal, found: new Set([journal[0].id]) })
+    await adopter.start()
+    expect(owned.size).toBe(0)
+    adopter.onBeacon(peer, {} as never)
+    await vi.waitFor(() => expect(announce).toHaveBeenCalledWith([journal[1]]))
+    expect([...owned.keys()]).toEqual([journal[1].id])
+    expect(ledger.markDone).toHaveBeenCalledWith(journal[0].id)
     adopter.stop()
   })
 
@@ -187,7 +208,7 @@ describe('Adopter', () => {
     // task was adopted and run again while it was down): the DHT's selector has the winner
     const [self, peer] = peers
     const journal = [makeTask(410, self), makeTask(411, self)]
-    const { adopter, results } = fakes(self, { journal, stored: new Set([journal[1].id]) })
+    const { adopter, results } = fakes(self, { journal: [journal[1]], stored: new Set([journal[1].id]) })
     await adopter.start()
     expect(results.refresh).not.toHaveBeenCalled() // no peer yet: the DHT has nothing to say
     adopter.onBeacon(peer, {} as never)
