@@ -39,8 +39,10 @@ const durationMs = positive('duration', values.duration) * 1_000
 const intervalMs = positive('interval', values.interval) * 1_000
 const seed = positive('seed', values.seed)
 const slots = positive('slots', values.slots)
-const LEASE_TTL_MS = 1_500
-const BEACON_MS = 250
+/** Lease TTL and beacon interval: short, so failures are noticed in seconds, yet long enough that a
+ * node starved of CPU for a moment on a loaded machine is not taken for dead. */
+const LEASE_TTL_MS = 3_000
+const BEACON_MS = 500
 const batch = 20
 const submitters = 3
 
@@ -65,10 +67,11 @@ try {
       pauseMs: Math.max(0, Math.floor((durationMs * submitters * batch) / tasks) - 20),
       taskMs: { min: 5, max: 50 },
     },
-    nemesis: { durationMs, intervalMs, downMs: 2_500, frozenMs: 2_500, freezeShare: 0.3 },
+    nemesis: { durationMs, intervalMs, downMs: 2_500, frozenMs: 4_000, freezeShare: 0.3 },
     seed,
     settleMs: 3_000,
-    drainMs: 30_000,
+    drainMs: 60_000,
+    sample: 200,
     log,
   })
   const summary = summarize(report)

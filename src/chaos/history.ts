@@ -72,7 +72,11 @@ export interface History {
   tasks: SubmittedTask[]
   executions: Execution[]
   faults: Fault[]
-  /** For each node alive at the end: the record it reads for each task id (absent: none). */
+  /**
+   * What each node read at the end, by task id: the record, or `undefined` when it had none. A
+   * task id missing from a node's map was not read there (every task is read at least at the node
+   * that accepted it).
+   */
   reads: Record<string, Record<string, RecordView | undefined>>
   /**
    * How long after a run ends its record may still depend on the node that ran or owns it (the
@@ -125,7 +129,9 @@ function excusingFaults(task: SubmittedTask, runs: Execution[], records: RecordV
 
 function judgeTask(task: SubmittedTask, runs: Execution[], history: History): TaskVerdict {
   const reasons: string[] = []
-  const views = Object.entries(history.reads).map(([node, reads]) => ({ node, record: reads[task.taskId] }))
+  const views = Object.entries(history.reads)
+    .filter(([, reads]) => task.taskId in reads)
+    .map(([node, reads]) => ({ node, record: reads[task.taskId] }))
   const records = views.map((v) => v.record).filter((r): r is RecordView => r !== undefined)
   const verdict = (outcome: Outcome): TaskVerdict => ({
     outcome,

@@ -38,6 +38,8 @@ export interface DaemonSpec {
   args?: string[]
   /** Variables added to the daemon's environment. */
   env?: Record<string, string>
+  /** How long the daemon may take to print `ready`, ms. @defaultValue 20 000 */
+  readyMs?: number
 }
 
 /** A daemon's data dir with its peer key created, and a free loopback port: its address is known before it starts. */
@@ -83,14 +85,16 @@ export async function startDaemon(root: string, name: string, spec: DaemonSpec =
     ...(spec.args ?? []),
   ]
   const process = new DaemonProcess(args, spec.env)
-  const { peerId, addr } = await process.ready()
+  const { peerId, addr } = await process.ready(spec.readyMs)
   const { url } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
   return { process, name, dir, peerId, addr, api: url }
 }
 
-/** Resolves once `daemon` printed that it hears every one of `peers`. */
-export async function hears(daemon: Daemon, peers: string[]): Promise<void> {
-  await Promise.all(peers.map((p) => daemon.process.waitForLine(new RegExp(`^peer ${p} joined$`))))
+/** Resolves once `daemon` printed that it hears every one of `peers` (fails after `timeoutMs`). */
+export async function hears(daemon: Daemon, peers: string[], timeoutMs?: number): Promise<void> {
+  await Promise.all(
+    peers.map((p) => daemon.process.waitForLine(new RegExp(`^peer ${p} joined$`), { timeoutMs })),
+  )
 }
 
 /** `POST /tasks`: the ids of the accepted tasks. */

@@ -163,7 +163,11 @@ describe('checkHistory classifies every accepted task', () => {
     },
     {
       name: 'a node without the record others read → unexpected',
-      history: history([task('t')], [run('t', 'b', 1_100, 1_200)], [], [record('t')], { c: [] }),
+      history: (() => {
+        const h = history([task('t')], [run('t', 'b', 1_100, 1_200)], [], [record('t')])
+        h.reads.c['id-t'] = undefined
+        return h
+      })(),
       outcome: 'unexpected',
       reason: /no record at c/,
     },
@@ -209,6 +213,11 @@ describe('checkHistory classifies every accepted task', () => {
       'ran on c, never submitted',
       'record at a, never submitted',
     ])
+  })
+
+  it('judges a task only by the nodes that read it', () => {
+    const h = history([task('t')], [run('t', 'b', 1_100, 1_200)], [], [record('t')], { c: [] })
+    expect(checkHistory(h).counts.ok).toBe(1)
   })
 
   it('counts each class over many tasks', () => {

@@ -3,6 +3,9 @@ import type { Fault } from '../../../src/chaos/history.ts'
 import { type Daemon, hears, type Placed, placeDaemon, startDaemon } from '../helpers.ts'
 import { EXECUTION_LOG_ENV } from './recording-handlers.ts'
 
+/** How long a daemon may take to start, or to hear its peers (a loaded 2-core machine is slow), ms. */
+const STARTUP_MS = 60_000
+
 const HANDLERS = fileURLToPath(new URL('./recording-handlers.ts', import.meta.url))
 
 /** How every daemon of a chaos cluster runs. */
@@ -68,6 +71,7 @@ export class ChaosCluster {
         hears(
           d,
           daemons.filter((o) => o !== d).map((o) => o.peerId),
+          STARTUP_MS,
         ),
       ),
     )
@@ -193,6 +197,7 @@ export class ChaosCluster {
       bootstrap,
       args: ['--handlers', HANDLERS, ...(this.opts.args ?? [])],
       env: { [EXECUTION_LOG_ENV]: this.logFile(name) },
+      readyMs: STARTUP_MS,
     })
   }
 }

@@ -38,18 +38,19 @@ export function viewOf(record: ResultRecord, names: Map<string, string>): Record
  * Waits until each task's record is known at the node that accepted it: rounds of long polls
  * (`concurrency` per node at once, each up to `POLL_MS`) over the tasks still without one, until
  * none is left or `waitMs` has passed. Each poll makes the node look again (its cache, its store,
- * the DHT), so a lookup that missed once is not the last word. Resolves with the tasks left.
+ * the DHT), so a lookup that missed once is not the last word. Resolves with the record each
+ * accepting node read, by task id, and the tasks left without one.
  */
 export async function awaitResults(
   cluster: ChaosCluster,
   tasks: SubmittedTask[],
   waitMs: number,
   concurrency = 16,
-): Promise<SubmittedTask[]> {
+): Promise<{ records: Map<string, ResultRecord>; missing: SubmittedTask[] }> {
   const deadline = Date.now() + waitMs
+  const records = new Map<string, ResultRecord>()
   let missing = tasks
   while (missing.length > 0 && Date.now() < deadline) {
-    const left: SubmittedTask[] = []
     const wait = Math.max(1, Math.min(POLL_MS, deadline - Date.now()))
     await Promise.all(
       cluster.nodes.map(async (node) => {
@@ -58,13 +59,14 @@ export async function awaitResults(
           result(node.daemon, t.taskId, wait).catch(() => undefined),
         )
         mine.forEach((t, i) => {
-          if (got[i] === undefined) left.push(t)
+          const record = got[i]
+          if (record !== undefined) records.set(t.taskId, record)
         })
       }),
     )
-    missing = left
+    missing = missing.filter((t) => !records.has(t.taskId))
   }
-  return missing
+  return { records, missing }
 }
 
 /** Longest single long poll while waiting for results, ms. */

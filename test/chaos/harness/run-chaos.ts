@@ -1,4 +1,10 @@
-import { checkHistory, type History, type SubmittedTask, type Verdict } from '../../../src/chaos/history.ts'
+import {
+  checkHistory,
+  type Execution,
+  type History,
+  type SubmittedTask,
+  type Verdict,
+} from '../../../src/chaos/history.ts'
 import {
   countActions,
   type NemesisAction,
@@ -8,7 +14,7 @@ import {
 import { type Reexecution, reexecutions } from '../../../src/chaos/reexecution.ts'
 import { seededRandom } from '../../../src/simulation/random.ts'
 import { ChaosCluster, type ClusterOptions } from './cluster.ts'
-import { awaitResults, readRecords, stories } from './evidence.ts'
+import { awaitResults, readRecords, stories, viewOf } from './evidence.ts'
 import { readExecutionLog } from './execution-log.ts'
 import { pause, runWorkload, type WorkloadOptions } from './workload.ts'
 
@@ -29,6 +35,8 @@ export interface ChaosOptions {
   settleMs: number
   /** How long, after the last heal, every accepted task may take to get a result, ms. */
   drainMs: number
+  /** Tasks that ran once, read at every node besides those that ran more than once (see {@link crossCheckedTasks}). */
+  sample: number
   /** Progress lines. */
   log?: (line: string) => void
 }
@@ -91,18 +99,24 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const workloadMs = Date.now() - tw
     log(`${tasks.length} tasks accepted, nemesis done after ${workloadMs} ms`)
     const td = Date.now()
-    const unfinished = await awaitResults(cluster, tasks, opts.drainMs)
+    const drained = await awaitResults(cluster, tasks, opts.drainMs)
+    const unfinished = drained.missing
     const drainMs = Date.now() - td
     log(`drained after ${drainMs} ms, ${unfinished.length} without a result`)
     for (const t of unfinished.slice(0, 3))
       log(`no result for ${t.key} ${t.taskId}:\n${await stories(cluster, t.taskId)}`)
-    const tr = Date.now()
-    const ids = tasks.map((t) => t.taskId)
-    const reads = await readRecords(cluster, ids, { waitMs: 0, convergeMs: 10_000 })
-    const readMs = Date.now() - tr
     const executions = (
       await Promise.all(cluster.nodes.map((n) => readExecutionLog(n.name, n.logFile)))
     ).flat()
+    const tr = Date.now()
+    const names = cluster.names()
+    const checked = crossCheckedTasks(tasks, executions, opts.sample, seededRandom(opts.seed ^ 0xc4ec))
+    const reads = await readRecords(cluster, checked, { waitMs: 0, convergeMs: 10_000 })
+    for (const t of tasks) {
+      const record = drained.records.get(t.taskId)
+      if (!(t.taskId in reads[t.node])) reads[t.node][t.taskId] = record && viewOf(record, names)
+    }
+    const readMs = Date.now() - tr
     const history: History = { tasks, executions, faults: cluster.faults, reads, settleMs: opts.settleMs }
     return {
       history,
@@ -116,6 +130,29 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   } finally {
     await cluster.stop()
   }
+}
+
+/**
+ * The tasks read at every node, not only at the node that accepted them: every task that ran
+ * more than once, plus `sample` of the others drawn with `random`. Only a task that ran more than
+ * once has more than one record in the mesh, so only such a task can be read differently by two
+ * nodes; for the others, the sample checks that every node finds the one record.
+ */
+export function crossCheckedTasks(
+  tasks: SubmittedTask[],
+  executions: Execution[],
+  sample: number,
+  random: () => number,
+): string[] {
+  const runs = new Map<string, number>()
+  for (const e of executions) runs.set(e.taskId, (runs.get(e.taskId) ?? 0) + 1)
+  const many = tasks.filter((t) => (runs.get(t.taskId) ?? 0) > 1).map((t) => t.taskId)
+  const once = tasks.filter((t) => (runs.get(t.taskId) ?? 0) <= 1).map((t) => t.taskId)
+  for (let i = once.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[once[i], once[j]] = [once[j], once[i]]
+  }
+  return [...many, ...once.slice(0, sample)]
 }
 
 function nodeNames(opts: ChaosOptions): string[] {
