@@ -219,31 +219,45 @@ describe('Adopter', () => {
   })
 })
 
+/** A ResultFollower over records held in `held`, fetching nothing (the DHT is read instead). */
+function follower(
+  self: string,
+  held: Map<string, { epoch: number; executor: string }>,
+  inProgress: (id: string) => boolean,
+) {
+  const results = {
+    supersededBy: (id: string, epoch: number, executor: string) => {
+      const h = held.get(id)
+      return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
+    },
+    accept: vi.fn(),
+    refresh: vi.fn(),
+    cached: (id: string) => held.get(id),
+  }
+  const fetch = vi.fn(async () => undefined)
+  return {
+    results,
+    fetch,
+    follower: new ResultFollower({ self, results: results as never, fetch, inProgress }),
+  }
+}
+
+const notice = (taskId: string, epoch: number) => ({
+  v: 1 as const,
+  results: [{ taskId, status: 'succeeded' as const, epoch }],
+})
+
 describe('ResultFollower', () => {
   it('fetches a record that could beat the one held (higher epoch, or same epoch by another executor), else reads the DHT', async () => {
     const [self, x, y] = peers
     const held = new Map([['t1', { epoch: 5, executor: x }]])
-    const results = {
-      supersededBy: (id: string, epoch: number, executor: string) => {
-        const h = held.get(id)
-        return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
-      },
-      accept: vi.fn(),
-      refresh: vi.fn(),
-      cached: (id: string) => held.get(id),
-    }
-    const fetch = vi.fn(async () => undefined)
-    const follower = new ResultFollower({ self, results: results as never, fetch, inProgress: () => false })
-    const notice = (taskId: string, epoch: number) => ({
-      v: 1 as const,
-      results: [{ taskId, status: 'succeeded' as const, epoch }],
-    })
-    follower.onResultNotice(y, notice('t1', 4)) // older: nothing
-    follower.onResultNotice(x, notice('t1', 5)) // the one held: nothing
-    follower.onResultNotice(y, notice('unknown', 9)) // nothing held: the inbox's business
-    follower.onResultNotice(self, notice('t1', 9)) // its own notice
+    const { results, fetch, follower: f } = follower(self, held, () => false)
+    f.onResultNotice(y, notice('t1', 4)) // older: nothing
+    f.onResultNotice(x, notice('t1', 5)) // the one held: nothing
+    f.onResultNotice(y, notice('unknown', 9)) // nothing held: the inbox's business
+    f.onResultNotice(self, notice('t1', 9)) // its own notice
     expect(fetch).not.toHaveBeenCalled()
-    follower.onResultNotice(y, notice('t1', 6))
+    f.onResultNotice(y, notice('t1', 6))
     await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1')) // the executor had nothing
     expect(fetch).toHaveBeenCalledWith(y, 't1')
   })
@@ -253,40 +267,21 @@ describe('ResultFollower', () => {
     // other's notice comes while this node still runs the task, so nothing is held to compare with
     const [self, x, y] = peers
     const held = new Map<string, { epoch: number; executor: string }>()
-    const results = {
-      supersededBy: (id: string, epoch: number, executor: string) => {
-        const h = held.get(id)
-        return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
-      },
-      accept: vi.fn(),
-      refresh: vi.fn(),
-      cached: (id: string) => held.get(id),
-    }
     const running = new Set(['t1', 't2'])
-    const fetch = vi.fn(async () => undefined)
-    const follower = new ResultFollower({
-      self,
-      results: results as never,
-      fetch,
-      inProgress: (id) => running.has(id),
-    })
-    const notice = (taskId: string, epoch: number) => ({
-      v: 1 as const,
-      results: [{ taskId, status: 'succeeded' as const, epoch }],
-    })
-    follower.onResultNotice(x, notice('t1', 9))
-    follower.onResultNotice(y, notice('t2', 3))
-    follower.onResultNotice(y, notice('t3', 9)) // not in progress here: not kept
+    const { results, fetch, follower: f } = follower(self, held, (id) => running.has(id))
+    f.onResultNotice(x, notice('t1', 9))
+    f.onResultNotice(y, notice('t2', 3))
+    f.onResultNotice(y, notice('t3', 9)) // not in progress here: not kept
     expect(fetch).not.toHaveBeenCalled()
     // this node's runs end: t1 under epoch 7 (the notice's 9 beats it), t2 under epoch 5 (it wins)
     held.set('t1', { epoch: 7, executor: self })
     held.set('t2', { epoch: 5, executor: self })
     held.set('t3', { epoch: 1, executor: self })
-    for (const id of ['t1', 't2', 't3']) follower.published(id)
+    for (const id of ['t1', 't2', 't3']) f.published(id)
     await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1'))
     expect(fetch.mock.calls).toEqual([[x, 't1']])
     // a notice is checked once
-    follower.published('t1')
+    f.published('t1')
     expect(fetch).toHaveBeenCalledOnce()
   })
 })

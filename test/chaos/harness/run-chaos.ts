@@ -8,6 +8,7 @@ import {
 import {
   countActions,
   type NemesisAction,
+  type NemesisOptions,
   type NemesisStep,
   planNemesis,
 } from '../../../src/chaos/nemesis.ts'
@@ -22,14 +23,7 @@ import { pause, runWorkload, type WorkloadOptions } from './workload.ts'
 export interface ChaosOptions {
   cluster: ClusterOptions
   workload: Omit<WorkloadOptions, 'random'>
-  nemesis: {
-    durationMs: number
-    intervalMs: number
-    downMs: number
-    frozenMs: number
-    freezeShare: number
-    maxFaulty?: number
-  }
+  nemesis: Omit<NemesisOptions, 'seed' | 'nodes'>
   seed: number
   /** See {@link History.settleMs}. */
   settleMs: number
