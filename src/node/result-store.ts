@@ -26,6 +26,8 @@ export const PUT_RETRY_MS = 200
 export const GET_RETRY_MS = 1_000
 /** Tries of a lookup the network did not finish, the first included. */
 export const GET_ATTEMPTS = 4
+/** Lookups waiting to be made again at most (an overloaded node does not pile more on). */
+export const GET_RETRIES_PENDING = 256
 
 /** How often waiters' deadlines are checked, ms. */
 const DEADLINE_SWEEP_MS = 1_000
@@ -245,7 +247,8 @@ export class ResultStore {
    */
   private lookAgain(taskId: string): void {
     const tries = (this.unfinishedGets.get(taskId) ?? 0) + 1
-    if (tries >= GET_ATTEMPTS || this.closed) {
+    const full = tries === 1 && this.unfinishedGets.size >= GET_RETRIES_PENDING
+    if (tries >= GET_ATTEMPTS || this.closed || full) {
       this.unfinishedGets.delete(taskId)
       return
     }

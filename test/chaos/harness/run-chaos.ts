@@ -51,20 +51,26 @@ export interface ChaosReport {
 /**
  * Carries out the schedule in order, each step at its time or as soon as the step before it is
  * done. A restart (a daemon takes seconds to start on a busy machine) goes on while later steps
- * hit other nodes; a step on a node that is still restarting waits for it.
+ * run, but it counts as a fault: the next fault waits for it, so no more nodes are out at once
+ * than the plan says. A fault carried out late is healed as long after it as planned.
  */
 async function runNemesis(cluster: ChaosCluster, schedule: NemesisStep[], log: (l: string) => void) {
   const started = Date.now()
   const done = countActions([])
   const restarting = new Map<string, Promise<void>>()
+  /** Per faulty node: how much later than planned its fault came, ms. */
+  const late = new Map<string, number>()
   for (const step of schedule) {
-    await pause(Math.max(0, started + step.atMs - Date.now()))
-    await restarting.get(step.node)
+    const heal = step.action === 'restart' || step.action === 'thaw'
+    await pause(Math.max(0, started + step.atMs + (heal ? (late.get(step.node) ?? 0) : 0) - Date.now()))
+    if (!heal) await Promise.all(restarting.values())
     log(`nemesis +${Date.now() - started} ms: ${step.action} ${step.node}`)
+    if (!heal) late.set(step.node, Date.now() - started - step.atMs)
     if (step.action === 'kill') await cluster.kill(step.node)
     else if (step.action === 'freeze') await cluster.freeze(step.node)
     else if (step.action === 'thaw') cluster.thaw(step.node)
     else restarting.set(step.node, cluster.restart(step.node))
+    if (heal) late.delete(step.node)
     done[step.action]++
   }
   await Promise.all(restarting.values())
@@ -104,7 +110,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     ).flat()
     const tr = Date.now()
     const names = cluster.names()
-    const checked = crossCheckedTasks(tasks, executions, opts.sample, seededRandom(opts.seed ^ 0xc4ec))
+    // a task its accepting node could not read is looked for at every node: lost only if none has it
+    const checked = [
+      ...new Set([
+        ...crossCheckedTasks(tasks, executions, opts.sample, seededRandom(opts.seed ^ 0xc4ec)),
+        ...unfinished.map((t) => t.taskId),
+      ]),
+    ]
     const reads = await readRecords(cluster, checked, { waitMs: 0, convergeMs: 10_000 })
     for (const t of tasks) {
       const record = drained.records.get(t.taskId)
