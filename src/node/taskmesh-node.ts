@@ -372,7 +372,7 @@ export class TaskmeshNode {
     )
     const local = this.ledger.has(id) || this.thief.holds(id) || this.flow.gate.has(id)
     if (!local && this.resultStore.cached(id) === undefined) {
-      void this.resultStore.get(id, { signal }).catch(() => undefined)
+      void this.resultStore.poll(id, signal ?? AbortSignal.timeout(DEFAULT_RESULT_WAIT_MS))
     }
     return waiting
   }

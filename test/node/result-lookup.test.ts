@@ -2,7 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { GET_ATTEMPTS, GET_RETRY_MS, ResultStore } from '../../src/node/result-store.ts'
+import { GET_ATTEMPTS, GET_RETRY_MS, POLL_FIRST_MS, ResultStore } from '../../src/node/result-store.ts'
 import { signResultRecord } from '../../src/protocol/result-record.ts'
 import { makeRecord, makeTask } from '../protocol/fixtures.ts'
 
@@ -21,7 +21,7 @@ function valueAt(epoch: number): Promise<Uint8Array> {
 }
 
 /** A store whose local copy is `local` and whose DHT lookups answer `answers` in turn (an Error: cut off). */
-function storeWith(local: Uint8Array, answers: Array<Uint8Array | Error>) {
+function storeWith(local: Uint8Array | undefined, answers: Array<Uint8Array | Error>) {
   const lookups = vi.fn(async function* () {
     const answer = answers.shift()
     if (answer instanceof Error) throw answer
@@ -83,6 +83,34 @@ describe('ResultStore.get when the network lookup is cut off', () => {
     expect((await store.get(TASK.id))?.epoch).toBe(1)
     await vi.advanceTimersByTimeAsync(100 * GET_RETRY_MS)
     expect(lookups).toHaveBeenCalledOnce()
+    store.close()
+  })
+})
+
+describe('ResultStore.poll', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('looks the record up again until one is found, then wakes the waiter and stops', async () => {
+    vi.useFakeTimers()
+    // no local copy; the record reaches the DHT only after two lookups (not replicated yet)
+    const { store, lookups } = storeWith(undefined, [new Error('not found'), new Error('not found')])
+    const later = await valueAt(2)
+    const signal = AbortSignal.timeout(60_000)
+    const waiting = store.wait(TASK.id, signal)
+    void store.poll(TASK.id, signal)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(lookups).toHaveBeenCalledTimes(1)
+    await vi.advanceTimersByTimeAsync(POLL_FIRST_MS)
+    expect(lookups).toHaveBeenCalledTimes(2)
+    lookups.mockImplementation(async function* () {
+      yield { name: 'VALUE', value: later }
+    })
+    await vi.advanceTimersByTimeAsync(2 * POLL_FIRST_MS)
+    expect((await waiting).epoch).toBe(2)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(lookups).toHaveBeenCalledTimes(3)
     store.close()
   })
 })
