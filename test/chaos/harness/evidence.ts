@@ -69,8 +69,12 @@ export async function awaitResults(
   return { records, missing }
 }
 
-/** Longest single long poll while waiting for results, ms. */
-const POLL_MS = 3_000
+/**
+ * Longest single long poll while waiting for results, ms: longer than one DHT lookup of a waiter
+ * may take (`POLL_MAX_MS`), so a node that holds the record answers with it even when the lookup
+ * beside it is slow.
+ */
+const POLL_MS = 8_000
 
 async function readAll(daemon: Daemon, ids: string[], names: Map<string, string>, waitMs: number) {
   const records = await mapLimit(ids, 8, (id) => result(daemon, id, waitMs).catch(() => undefined))
