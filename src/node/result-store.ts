@@ -297,3 +297,155 @@ export class ResultStore {
    * once a second: waiting costs no timer of its own).
    */
   wait(taskId: string, signal?: AbortSignal, timeoutMs?: number): Promise<ResultRecord> {
+    const hit = this.cache.get(taskId)
+    if (hit !== undefined) return Promise.resolve(hit.record)
+    return new Promise((resolve, reject) => {
+      const set = this.waiters.get(taskId) ?? new Set()
+      const done = (r: ResultRecord) => {
+        signal?.removeEventListener('abort', onAbort)
+        if (deadline !== undefined) this.deadlines.delete(deadline)
+        resolve(r)
+      }
+      const give = (reason: unknown) => {
+        set.delete(done)
+        if (set.size === 0) this.waiters.delete(taskId)
+        reject(reason)
+      }
+      const onAbort = () => give(signal?.reason ?? new Error('aborted'))
+      if (signal?.aborted === true) return onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const deadline =
+        signal === undefined && timeoutMs !== undefined
+          ? {
+              at: Date.now() + timeoutMs,
+              expire: () =>
+                give(new DOMException(`no result for ${taskId} within ${timeoutMs} ms`, 'TimeoutError')),
+            }
+          : undefined
+      if (deadline !== undefined) this.watchDeadline(deadline)
+      set.add(done)
+      this.waiters.set(taskId, set)
+    })
+  }
+
+  /** Rejects a waiter past its deadline; one sweep a second serves every waiter. */
+  private watchDeadline(deadline: { at: number; expire: () => void }): void {
+    this.deadlines.add(deadline)
+    if (this.sweep !== undefined) return
+    this.sweep = setInterval(() => {
+      const now = Date.now()
+      for (const d of this.deadlines) {
+        if (d.at > now) continue
+        this.deadlines.delete(d)
+        d.expire()
+      }
+      if (this.deadlines.size === 0) {
+        clearInterval(this.sweep)
+        this.sweep = undefined
+      }
+    }, DEADLINE_SWEEP_MS)
+    this.sweep.unref()
+  }
+
+  /** Resolves when every DHT put started so far has ended. */
+  async flush(): Promise<void> {
+    await this.puts.onIdle()
+  }
+
+  /** DHT puts not yet finished. */
+  get pendingPuts(): number {
+    return this.puts.size + this.puts.pending
+  }
+
+  /** Stops storing; queued puts are dropped. */
+  close(): void {
+    this.closed = true
+    this.puts.clear()
+  }
+
+  /**
+   * Makes a record known here unless the cached one wins the selector against it; `fenced` records
+   * (learnt from elsewhere) must pass the admission rule first. Wakes the task's waiters.
+   */
+  private remember(record: ResultRecord, value: Uint8Array, fenced: boolean): ResultRecord {
+    const prev = this.cache.get(record.taskId)
+    if (fenced && !this.admission(record)) return prev?.record ?? record
+    let kept: Cached = { record, value }
+    if (prev !== undefined) {
+      const order = compareResultRecords(prev.record, record)
+      const prevWins =
+        order === 0
+          ? equals(prev.value, value) ||
+            resultSelector(resultKey(record.taskId), [prev.value, value], this.roots) === 0
+          : order < 0
+      if (prevWins) kept = prev
+      this.cache.delete(record.taskId)
+    }
+    this.cache.set(record.taskId, kept)
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value
+      if (oldest !== undefined) this.cache.delete(oldest)
+    }
+    const waiting = this.waiters.get(record.taskId)
+    if (waiting !== undefined) {
+      this.waiters.delete(record.taskId)
+      for (const w of waiting) w(kept.record)
+    }
+    return kept.record
+  }
+
+  /** Wakes whoever waits for a local copy of the task's record. */
+  private stored(taskId: string): void {
+    const list = this.storedWaiters.get(taskId)
+    if (list === undefined) return
+    this.storedWaiters.delete(taskId)
+    for (const resolve of list) resolve()
+  }
+
+  /**
+   * Writes the local copy (fenced), then, when `replicate` and the copy was written, queues the
+   * copies at the closest peers. When a winning record is stored already, it becomes the one known
+   * here. Never rejects.
+   */
+  private async persist(taskId: string, value: Uint8Array, replicate: boolean): Promise<void> {
+    const key = resultKey(taskId)
+    try {
+      const local = await this.opts.replicator.storeLocal(key, value)
+      this.stored(taskId)
+      if (!local.written) {
+        await this.adoptStored(taskId, local.current)
+        return
+      }
+    } catch (err) {
+      if (!this.closed) this.opts.onError?.(err as Error, taskId)
+      return
+    }
+    if (replicate) this.store(taskId, value)
+  }
+
+  /** The local store kept a record that wins against ours: it becomes the one known here. */
+  private async adoptStored(taskId: string, current: Uint8Array): Promise<void> {
+    try {
+      this.remember(this.open(current, resultKey(taskId)), current, true)
+    } catch {
+      // a corrupt local entry: the DHT get will pick among replicas
+    }
+  }
+
+  private store(taskId: string, value: Uint8Array): void {
+    const key = resultKey(taskId)
+    void this.puts.add(async () => {
+      for (let attempt = 1; attempt <= PUT_ATTEMPTS && !this.closed; attempt++) {
+        try {
+          // each frame the replicator sends has a deadline of its own
+          const acks = await this.opts.replicator.replicate(key, value)
+          // alone, the local copy is all there is to store
+          if (acks > 0 || this.opts.dht.routingTable.size === 0) return
+        } catch (err) {
+          if (attempt === PUT_ATTEMPTS || this.closed) this.opts.onError?.(err as Error, taskId)
+        }
+        if (attempt < PUT_ATTEMPTS && !this.closed) await delay(PUT_RETRY_MS * attempt)
+      }
+    })
+  }
+}
