@@ -12,12 +12,14 @@ const NODES = 4
 const SEED = 5
 
 /**
- * Lease TTL and beacon interval (so a failure-detection window of 3 × 500 + 1000 ms): failures
+ * Lease TTL, beacon interval and failure-detection window: failures
  * are noticed in seconds, yet a daemon starved of CPU for a moment on a loaded 2-core machine is
  * not taken for dead (a false suspicion makes a duplicate no failure explains, and the check fails).
  */
-const LEASE_TTL_MS = 3_000
+const LEASE_TTL_MS = 4_000
 const BEACON_MS = 500
+/** Silence before a peer is declared dead (sooner after a disconnect: a SIGKILL is seen at once). */
+const FAILURE_DETECTION_MS = 5_000
 
 let root: string
 
@@ -38,12 +40,12 @@ function options(): ChaosOptions {
       leaseTtlMs: LEASE_TTL_MS,
       beaconMs: BEACON_MS,
       // a task is never poisoned by the nemesis's kills: only a handler that kills nodes should be
-      args: ['--max-executor-losses', '1000'],
+      args: ['--max-executor-losses', '1000', '--failure-detection', String(FAILURE_DETECTION_MS)],
     },
     // 2,000 tasks of 20–80 ms (long enough that a fault finds runs in flight) in batches of 25 from 3 submit loops, about 14 s of submissions
     workload: { tasks: TASKS, batch: 25, submitters: 3, pauseMs: 500, taskMs: { min: 20, max: 80 } },
     // a fault every 3 s: a kill (restarted on its data dir 1.5 s later) or a freeze past the lease TTL
-    nemesis: { durationMs: 13_000, intervalMs: 3_000, downMs: 1_500, frozenMs: 4_000, freezeShare: 0.3 },
+    nemesis: { durationMs: 13_000, intervalMs: 3_000, downMs: 1_500, frozenMs: 5_500, freezeShare: 0.3 },
     seed: SEED,
     settleMs: 3_000,
     drainMs: 40_000,
