@@ -79,7 +79,7 @@ try {
   if (values.json) console.log(JSON.stringify({ seed, nodes, ...summary }, null, 2))
   else {
     for (const [k, v] of Object.entries(summary)) console.log(`${k.padEnd(20)} ${v}`)
-    if (report.verdict.problems.length > 0) console.log(describeProblems(report))
+    if (report.verdict.problems.length > 0) console.log(`${describeProblems(report)}\n${report.evidence}`)
   }
   process.exitCode = summary.lost + summary.unexpected > 0 ? 1 : 0
 } finally {

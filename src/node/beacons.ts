@@ -29,6 +29,11 @@ export interface BeaconPublisherOptions {
  * when the stealable queue changed enough to matter to thieves.
  */
 export class BeaconPublisher {
+  /**
+   * The last beacon's `seq`: the wall clock in ms, or one more than the last when that is not
+   * above it, so a restarted node's beacons rank above its previous run's (peers keep only
+   * beacons whose `seq` rises, and may not have forgotten the old run).
+   */
   private seq = 0
   private lastAt = 0
   private lastQueued = 0
@@ -58,7 +63,7 @@ export class BeaconPublisher {
     const queuedWorkMs = queue.queuedWorkMs(true)
     return {
       v: 1,
-      seq: ++this.seq,
+      seq: this.nextSeq(),
       slots: this.opts.slots,
       running: this.opts.runner.runningCount,
       queued: queue.stealableCount,
@@ -70,6 +75,11 @@ export class BeaconPublisher {
       expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed }),
       sentAt: Date.now(),
     }
+  }
+
+  private nextSeq(): number {
+    this.seq = Math.max(this.seq + 1, Date.now())
+    return this.seq
   }
 
   /** Sends a beacon now (and cancels a pending change-driven one). */

@@ -16,6 +16,7 @@ import type { TaskSpecInput } from '../task/spec.ts'
 import { Adopter, tapGossip } from './adoption.ts'
 import { Batcher } from './batcher.ts'
 import { BeaconPublisher } from './beacons.ts'
+import { BootstrapKeeper } from './bootstrap-keeper.ts'
 import type { CancelResult, TaskState } from './cancellation.ts'
 import { CompletionReporter } from './completion-reporter.ts'
 import { MeshGossip } from './gossip.ts'
@@ -97,6 +98,7 @@ export class TaskmeshNode {
   private readonly submitService: SubmitService
   private readonly adopter: Adopter
   private readonly timers: NodeJS.Timeout[] = []
+  private readonly bootstrapKeeper: BootstrapKeeper
   private readonly stories = new StoryLog()
   private readonly flow: TaskFlow
   private readonly notices = new Batcher<ResultNotice['results'][number]>(NOTICE_WINDOW_MS, (r) => {
@@ -176,6 +178,7 @@ export class TaskmeshNode {
       onComplete: (from, req) => this.ledger.complete(from, req),
       onRelease: (from, req) => this.ledger.release(from, req),
     } satisfies StealHandlers
+    this.bootstrapKeeper = new BootstrapKeeper(libp2p, opts.bootstrap ?? [])
     this.steal = new StealService(libp2p, storyOwnerHandlers(ownerSide, this.stories))
     this.thief = new Thief({
       steal: storyStealRequests(this.steal, this.stories),
@@ -290,6 +293,7 @@ export class TaskmeshNode {
     this.libp2p.addEventListener('peer:disconnect', (evt) => {
       this.peers.remove(evt.detail.toString())
     })
+    this.bootstrapKeeper.start()
     const every = (ms: number, fn: () => void) => {
       const t = setInterval(fn, ms)
       t.unref()
@@ -592,6 +596,7 @@ export class TaskmeshNode {
     for (const t of this.timers) clearInterval(t)
     this.beacons.stop()
     this.adopter.stop()
+    this.bootstrapKeeper.stop()
     await this.thief.releaseUnstarted()
     this.runner.cancelAll('node stopping')
     this.notices.flushNow()

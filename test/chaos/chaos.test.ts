@@ -69,7 +69,7 @@ describe('promise 1 under chaos: daemons killed (SIGKILL), frozen (SIGSTOP) and 
 
     const report = await runChaos(opts)
     const summary = summarize(report)
-    const problems = describeProblems(report)
+    const problems = `${describeProblems(report)}\n${report.evidence}`
 
     // the nemesis did what it planned, and the workload was all accepted
     expect(summary.kills + summary.freezes).toBe(schedule.filter((s) => /kill|freeze/.test(s.action)).length)

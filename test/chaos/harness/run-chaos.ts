@@ -48,6 +48,8 @@ export interface ChaosReport {
   reexecutions: Reexecution[]
   /** Tasks without a result at their accepting node when the drain ended. */
   unfinished: SubmittedTask[]
+  /** For the first few tasks the checker found a problem with: their runs and every node's story. */
+  evidence: string
   timings: { totalMs: number; workloadMs: number; drainMs: number; readMs: number }
 }
 
@@ -128,9 +130,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     }
     const readMs = Date.now() - tr
     const history: History = { tasks, executions, faults: cluster.faults, reads, settleMs: opts.settleMs }
+    const verdict = checkHistory(history)
     return {
       history,
-      verdict: checkHistory(history),
+      verdict,
+      evidence: await problemEvidence(cluster, verdict, history),
       schedule,
       done,
       reexecutions: reexecutions(executions, cluster.faults),
@@ -140,6 +144,26 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   } finally {
     await cluster.stop()
   }
+}
+
+/** Tasks of the verdict's problems whose runs and stories go into {@link ChaosReport.evidence}. */
+const EVIDENCE_TASKS = 3
+
+/** The runs of the first problem tasks, the faults, and each node's story of those tasks. */
+async function problemEvidence(cluster: ChaosCluster, verdict: Verdict, history: History): Promise<string> {
+  const problems = verdict.problems.slice(0, EVIDENCE_TASKS)
+  if (problems.length === 0) return ''
+  const faults = history.faults.map(
+    (f) => `  ${f.kind} ${f.node} (pid ${f.incarnation}) at ${f.at}, back at ${f.recoveredAt ?? '-'}`,
+  )
+  const parts = [`faults:\n${faults.join('\n')}`]
+  for (const p of problems) {
+    const runs = history.executions
+      .filter((e) => e.taskId === p.taskId)
+      .map((e) => `  ${e.node} (pid ${e.incarnation}) ${e.startedAt} → ${e.endedAt ?? 'cut off'}`)
+    parts.push(`${p.key ?? ''} ${p.taskId} runs:\n${runs.join('\n')}\n${await stories(cluster, p.taskId)}`)
+  }
+  return parts.join('\n')
 }
 
 /**

@@ -1,0 +1,92 @@
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+
+/** First pause before a bootstrap peer that could not be reached is dialled again, ms. */
+export const BOOTSTRAP_RETRY_MIN_MS = 500
+/** Longest pause between two dials of an unreachable bootstrap peer, ms. */
+export const BOOTSTRAP_RETRY_MAX_MS = 30_000
+
+interface Target {
+  peer: PeerId
+  addr: ReturnType<typeof multiaddr>
+  /** Pause before the next dial if this one fails, ms (doubles up to the maximum). */
+  delayMs: number
+  timer?: NodeJS.Timeout
+  dialing: boolean
+}
+
+/**
+ * Keeps this node connected to its bootstrap peers. `@libp2p/bootstrap` dials each once at start:
+ * a peer that was not up yet (daemons started together, or the bootstrap node restarting) would
+ * stay unconnected for good. The keeper dials every bootstrap peer it is not connected to again,
+ * backing off from {@link BOOTSTRAP_RETRY_MIN_MS} to {@link BOOTSTRAP_RETRY_MAX_MS}, and once more
+ * whenever the last connection to one closes.
+ */
+export class BootstrapKeeper {
+  private readonly targets: Target[]
+  private stopped = true
+
+  constructor(
+    private readonly libp2p: Libp2p,
+    list: readonly string[],
+  ) {
+    this.targets = list.map((s) => {
+      const addr = multiaddr(s)
+      const id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
+      if (id === undefined) throw new Error(`bootstrap address ${s} has no /p2p/<peer id>`)
+      return { peer: peerIdFromString(id), addr, delayMs: BOOTSTRAP_RETRY_MIN_MS, dialing: false }
+    })
+  }
+
+  /**
+   * From {@link BOOTSTRAP_RETRY_MIN_MS} on (`@libp2p/bootstrap` makes the first dial), dials every
+   * bootstrap peer not connected, and keeps doing so.
+   */
+  start(): void {
+    if (!this.stopped || this.targets.length === 0) return
+    this.stopped = false
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    for (const t of this.targets) this.schedule(t, BOOTSTRAP_RETRY_MIN_MS)
+  }
+
+  /** No dial starts after this. Safe to call twice. */
+  stop(): void {
+    this.stopped = true
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const t of this.targets) clearTimeout(t.timer)
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const t = this.targets.find((x) => x.peer.equals(evt.detail))
+    if (t === undefined) return
+    t.delayMs = BOOTSTRAP_RETRY_MIN_MS
+    this.schedule(t, BOOTSTRAP_RETRY_MIN_MS)
+  }
+
+  private schedule(t: Target, afterMs: number): void {
+    if (this.stopped) return
+    clearTimeout(t.timer)
+    t.timer = setTimeout(() => void this.dial(t), afterMs)
+    t.timer.unref()
+  }
+
+  private async dial(t: Target): Promise<void> {
+    if (this.stopped || t.dialing) return
+    if (this.libp2p.getConnections(t.peer).length > 0) {
+      t.delayMs = BOOTSTRAP_RETRY_MIN_MS
+      return
+    }
+    t.dialing = true
+    try {
+      await this.libp2p.dial(t.addr)
+      t.delayMs = BOOTSTRAP_RETRY_MIN_MS
+    } catch {
+      const wait = t.delayMs
+      t.delayMs = Math.min(BOOTSTRAP_RETRY_MAX_MS, t.delayMs * 2)
+      this.schedule(t, wait)
+    } finally {
+      t.dialing = false
+    }
+  }
+}
