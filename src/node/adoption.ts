@@ -2,6 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Announcement, Beacon, ResultNotice } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import type { Task } from '../task/task.ts'
+import { stallAwareInterval } from '../util/stall-aware-interval.ts'
 import type { GossipHandlers } from './gossip.ts'
 import { JournalReplay } from './journal-replay.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
@@ -16,8 +17,15 @@ import type { Thief } from './thief.ts'
 
 /** DHT lookups in flight at once while a successor checks the tasks it would adopt. */
 export const ADOPTION_LOOKUPS = 8
-/** Longest one such lookup may take, ms (no answer: the task is adopted; results are idempotent). */
+/** Longest one such lookup may take, ms. */
 export const ADOPTION_LOOKUP_MS = 5_000
+/**
+ * Sweeps in which a task's lookup may fail (time out, no peer answers) before the successor adopts
+ * it all the same: a failed lookup is no evidence that the result is missing, so adoption waits for
+ * another sweep; after this many, nothing is lost for a DHT that does not answer (results are
+ * idempotent).
+ */
+export const ADOPTION_LOOKUP_TRIES = 3
 
 /** Options of {@link Adopter}. */
 export interface AdopterOptions {
@@ -37,8 +45,11 @@ export interface AdopterOptions {
   failureDetectionMs: number
   /** Interval of capacity beacons, ms (sets the check period and the grace after a disconnect). */
   beaconIntervalMs: number
-  /** Tasks were taken into ownership (adopted from a dead owner, or replayed from the journal). */
-  onOwned(tasks: Task[], how: 'adopted' | 'replayed'): void
+  /**
+   * Tasks were taken into ownership (adopted from a dead owner, or replayed from the journal);
+   * `why` tells, per task id, what the DHT lookup found.
+   */
+  onOwned(tasks: Task[], how: 'adopted' | 'replayed', why?: Map<string, string>): void
   /** A peer was declared dead (after its leases were taken back). */
   onPeerDead?(peer: string, leasesLost: number): void
 }
@@ -75,6 +86,8 @@ export class Adopter implements GossipHandlers {
   private stopped = false
   /** The journal's open tasks, owned and queued again after a restart. */
   private readonly replay: JournalReplay
+  /** Remembered tasks whose lookup failed, and how many times (see {@link ADOPTION_LOOKUP_TRIES}). */
+  private readonly failedLookups = new Map<string, number>()
 
   constructor(private readonly opts: AdopterOptions) {
     this.liveness = new PeerLiveness({
@@ -91,7 +104,7 @@ export class Adopter implements GossipHandlers {
       self: opts.self,
       ledger: opts.ledger,
       results: opts.results,
-      withoutResult: (tasks) => this.withoutResult(tasks),
+      withoutResult: async (tasks) => (await this.withoutResult(tasks, false)).open,
       requeue: async (tasks) => {
         opts.onOwned(tasks, 'replayed')
         await opts.announce(tasks)
@@ -104,8 +117,10 @@ export class Adopter implements GossipHandlers {
   async start(): Promise<void> {
     this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     const period = Math.max(50, Math.min(this.opts.beaconIntervalMs, this.opts.failureDetectionMs / 4))
-    this.timer = setInterval(() => this.tick(), period)
-    this.timer.unref()
+    this.timer = stallAwareInterval(period, (stalledMs) => {
+      if (stalledMs > 0) this.liveness.postpone(stalledMs)
+      else this.tick()
+    })
     await this.replay.start()
   }
 
@@ -205,7 +220,7 @@ export class Adopter implements GossipHandlers {
         }
       }
       if (mine.length === 0) return
-      const open = await this.withoutResult(mine)
+      const { open, why } = await this.withoutResult(mine, true)
       if (this.stopped) return
       const floor = Date.now()
       const adopted: Task[] = []
@@ -217,7 +232,7 @@ export class Adopter implements GossipHandlers {
         this.forget(orphan.id)
       }
       if (adopted.length === 0) return
-      this.opts.onOwned(adopted, 'adopted')
+      this.opts.onOwned(adopted, 'adopted', why)
       await this.opts.ledger.journalled().catch(() => undefined)
       await this.opts.announce(adopted)
     } finally {
@@ -234,9 +249,17 @@ export class Adopter implements GossipHandlers {
     )
   }
 
-  /** The tasks whose result a DHT lookup does not find (a failed lookup counts as none). */
-  private async withoutResult(tasks: Task[]): Promise<Task[]> {
+  /**
+   * The tasks whose result a DHT lookup does not find, and why each is open. A failed lookup
+   * counts as none, except with `deferFailed`: then the task is left out (looked up again at the
+   * next sweep) until its lookup failed {@link ADOPTION_LOOKUP_TRIES} times.
+   */
+  private async withoutResult(
+    tasks: Task[],
+    deferFailed: boolean,
+  ): Promise<{ open: Task[]; why: Map<string, string> }> {
     const open: Task[] = []
+    const why = new Map<string, string>()
     let next = 0
     const worker = async () => {
       while (next < tasks.length && !this.stopped) {
@@ -247,15 +270,26 @@ export class Adopter implements GossipHandlers {
             skipCache: true,
             signal: AbortSignal.timeout(ADOPTION_LOOKUP_MS),
           })
-        } catch {
-          found = undefined
+        } catch (err) {
+          const failures = (this.failedLookups.get(task.id) ?? 0) + 1
+          if (deferFailed && failures < ADOPTION_LOOKUP_TRIES) {
+            this.failedLookups.set(task.id, failures)
+            continue
+          }
+          this.failedLookups.delete(task.id)
+          open.push(task)
+          why.set(task.id, `lookup failed ${failures}×: ${(err as Error).message}`)
+          continue
         }
-        if (found === undefined) open.push(task)
-        else this.forget(task.id)
+        this.failedLookups.delete(task.id)
+        if (found === undefined) {
+          open.push(task)
+          why.set(task.id, 'no record found')
+        } else this.forget(task.id)
       }
     }
     await Promise.all(Array.from({ length: Math.min(ADOPTION_LOOKUPS, tasks.length) }, worker))
-    return open
+    return { open, why }
   }
 
   // ------------------------------------------------------------------ memory
@@ -280,6 +314,7 @@ export class Adopter implements GossipHandlers {
   }
 
   private forget(taskId: string): void {
+    this.failedLookups.delete(taskId)
     const owner = this.ownerOf.get(taskId)
     if (owner === undefined) return
     this.ownerOf.delete(taskId)

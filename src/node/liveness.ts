@@ -48,6 +48,18 @@ export class PeerLiveness {
     } else if (!seen.dead) seen.disconnectedAt = now
   }
 
+  /**
+   * This node stalled for `stalledMs` (see `stallAwareInterval`): the silence of every live peer
+   * counts from that much later, since what they sent meanwhile has not been read yet.
+   */
+  postpone(stalledMs: number): void {
+    for (const seen of this.peers.values()) {
+      if (seen.dead) continue
+      seen.heardAt += stalledMs
+      if (seen.disconnectedAt !== undefined) seen.disconnectedAt += stalledMs
+    }
+  }
+
   /** Declares dead every peer silent past the window (or the grace after a disconnect); returns them. */
   check(now: number): string[] {
     const died: string[] = []

@@ -307,6 +307,14 @@ export class OwnerLedger {
     return { type: 'released', requestId: req.requestId, released }
   }
 
+  /**
+   * This node stalled for `stalledMs` (see `stallAwareInterval`): every lease lives that much
+   * longer, since the renewals sent meanwhile have not been read yet.
+   */
+  postponeLeases(stalledMs: number): void {
+    this.leases.postponeAll(stalledMs)
+  }
+
   /** Takes every expired lease back: its task lost an executor, and is queued again (or poisoned). */
   expireLeases(): void {
     for (const lease of this.leases.expire(Date.now())) {

@@ -13,6 +13,7 @@ import type { ResultNotice } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
+import { stallAwareInterval } from '../util/stall-aware-interval.ts'
 import { Adopter, tapGossip } from './adoption.ts'
 import { Batcher } from './batcher.ts'
 import { BeaconPublisher } from './beacons.ts'
@@ -230,8 +231,11 @@ export class TaskmeshNode {
       announce: (tasks) => this.gossip.announceTasks(tasks),
       failureDetectionMs: opts.failureDetectionMs,
       beaconIntervalMs: opts.beaconIntervalMs,
-      onOwned: (tasks, how) => {
-        for (const t of tasks) this.stories.record(t.id, how)
+      onOwned: (tasks, how, why) => {
+        for (const t of tasks) {
+          const lookup = why?.get(t.id)
+          this.stories.record(t.id, how, lookup === undefined ? undefined : { lookup })
+        }
         this.schedulePump()
       },
       onPeerDead: (peer) => this.peers.remove(peer),
@@ -299,7 +303,11 @@ export class TaskmeshNode {
       t.unref()
       this.timers.push(t)
     }
-    every(Math.max(50, Math.floor(this.opts.leaseTtlMs / 4)), () => this.ledger.expireLeases())
+    const expiry = stallAwareInterval(Math.max(50, Math.floor(this.opts.leaseTtlMs / 4)), (stalledMs) => {
+      if (stalledMs > 0) this.ledger.postponeLeases(stalledMs)
+      else this.ledger.expireLeases()
+    })
+    this.timers.push(expiry)
     every(RENEW_CHECK_MS, () => void this.thief.renewLeases())
     this.state = 'running'
     this.beacons.start()

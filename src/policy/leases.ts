@@ -118,6 +118,11 @@ export class LeaseTable {
     return true
   }
 
+  /** Pushes every live lease's expiry back by `ms` (the owner stalled that long: see `stallAwareInterval`). */
+  postponeAll(ms: number): void {
+    for (const lease of this.leases.values()) lease.expiresAt += ms
+  }
+
   /** Removes and returns every lease with `expiresAt ≤ now`, earliest first; each is returned once. */
   expire(now: number): Lease[] {
     const expired: Lease[] = []

@@ -111,3 +111,11 @@ export async function dialNode(peer: Libp2p, node: TaskmeshNode): Promise<void> 
 export function identity(r: ResultRecord) {
   return { taskId: r.taskId, status: r.status, executor: r.executor, epoch: r.epoch }
 }
+
+/** Blocks the event loop for `ms`: a stall of this process, as a long GC or a starved CPU makes. */
+export function blockLoop(ms: number): void {
+  const end = performance.now() + ms
+  while (performance.now() < end) {
+    // busy: nothing else of this process runs
+  }
+}

@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { Adopter } from '../../src/node/adoption.ts'
+import { ADOPTION_LOOKUP_TRIES, Adopter } from '../../src/node/adoption.ts'
 import { PeerLiveness } from '../../src/node/liveness.ts'
 import { ResultFollower } from '../../src/node/result-follower.ts'
 import { peerKadId, successorOf, taskKadId, xorDistance } from '../../src/node/successor.ts'
@@ -59,9 +59,28 @@ describe('PeerLiveness', () => {
     live.disconnected('r', 6_000)
     expect(live.check(6_300)).toEqual(['r'])
   })
+
+  it('does not count the time this node stalled: silence and disconnect grace count from the stall’s end', () => {
+    const live = new PeerLiveness({ windowMs: 1_000, disconnectGraceMs: 300 })
+    live.heard('p', 0)
+    live.heard('q', 0)
+    live.disconnected('q', 100)
+    live.postpone(2_000) // this node stalled 2 s; what p and q sent meanwhile is still unread
+    expect(live.check(2_399)).toEqual([])
+    expect(live.check(2_400)).toEqual(['q'])
+    expect(live.check(2_999)).toEqual([])
+    expect(live.check(3_000)).toEqual(['p'])
+    // a dead peer stays dead through a stall
+    live.postpone(5_000)
+    expect(live.isDead('p')).toBe(true)
+    expect(live.live()).toEqual([])
+  })
 })
 
-function fakes(self: string, opts: { found?: Set<string>; journal?: Task[]; stored?: Set<string> } = {}) {
+function fakes(
+  self: string,
+  opts: { found?: Set<string>; journal?: Task[]; stored?: Set<string>; failing?: Map<string, number> } = {},
+) {
   const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
   const ledger = {
     adopt: vi.fn((task: Task, o: { as?: string; floor?: number } = {}) => {
@@ -82,7 +101,14 @@ function fakes(self: string, opts: { found?: Set<string>; journal?: Task[]; stor
     supersededBy: () => false,
     accept: vi.fn(),
     refresh: vi.fn(),
-    get: vi.fn(async (id: string) => (opts.found?.has(id) ? record(id) : undefined)),
+    get: vi.fn(async (id: string) => {
+      const failures = opts.failing?.get(id) ?? 0
+      if (failures > 0) {
+        opts.failing?.set(id, failures - 1)
+        throw new Error('query timed out')
+      }
+      return opts.found?.has(id) ? record(id) : undefined
+    }),
     local: vi.fn(async (id: string) => (opts.stored?.has(id) ? record(id) : undefined)),
   }
   const listeners = new Map<string, (evt: unknown) => void>()
@@ -146,7 +172,57 @@ describe('Adopter', () => {
     }
     expect(announce).toHaveBeenCalledOnce()
     expect(announce.mock.calls[0][0].every((t) => t.owner === self)).toBe(true)
-    expect(onOwned).toHaveBeenCalledWith(expect.any(Array), 'adopted')
+    expect(onOwned).toHaveBeenCalledWith(expect.any(Array), 'adopted', expect.any(Map))
+    adopter.stop()
+  })
+
+  it('a failed lookup is no evidence of a missing result: adoption waits for later sweeps, and adopts after the last try', async () => {
+    vi.useFakeTimers()
+    const [self, owner, other] = peers
+    const tasks = Array.from({ length: 12 }, (_, n) => makeTask(500 + n, owner))
+    const mine = tasks.filter((t) => successorOf(t.id, [self, other]) === self)
+    expect(mine.length).toBeGreaterThanOrEqual(2)
+    const [flaky, broken] = mine
+    // flaky's lookup fails once, then finds its record; broken's never answers
+    const { adopter, results, owned, onOwned, disconnect } = fakes(self, {
+      found: new Set([flaky.id]),
+      failing: new Map([
+        [flaky.id, 1],
+        [broken.id, Number.POSITIVE_INFINITY],
+      ]),
+    })
+    await adopter.start()
+    adopter.onBeacon(owner, {} as never)
+    adopter.onBeacon(other, {} as never)
+    adopter.onAnnouncement(owner, { v: 1, tasks })
+    disconnect(owner)
+    const lookups = (id: string) => results.get.mock.calls.filter(([x]) => x === id).length
+    /** Advances time (the other peer beaconing) until `broken` was looked up `n` times and that sweep ended. */
+    const sweeps = async (n: number) => {
+      for (let i = 0; i < 100 && lookups(broken.id) < n; i++) {
+        await vi.advanceTimersByTimeAsync(100)
+        adopter.onBeacon(other, {} as never)
+      }
+      await vi.advanceTimersByTimeAsync(0)
+      expect(lookups(broken.id)).toBe(n)
+    }
+    await sweeps(1)
+    // first sweep: the tasks whose lookups answered "none" are adopted; the failed two wait
+    expect(owned.has(flaky.id)).toBe(false)
+    expect(owned.has(broken.id)).toBe(false)
+    expect(owned.size).toBe(mine.length - 2)
+    await sweeps(2)
+    // second sweep: flaky's record is found (never adopted); broken failed twice, still waits
+    expect(lookups(flaky.id)).toBe(2)
+    expect(owned.has(flaky.id)).toBe(false)
+    expect(owned.has(broken.id)).toBe(false)
+    await sweeps(ADOPTION_LOOKUP_TRIES)
+    // third failure: adopted all the same, nothing is lost; the story says why
+    expect(owned.has(broken.id)).toBe(true)
+    expect(owned.has(flaky.id)).toBe(false)
+    expect(lookups(flaky.id)).toBe(2)
+    const why = onOwned.mock.calls.at(-1)?.[2] as Map<string, string>
+    expect(why.get(broken.id)).toMatch(/^lookup failed 3×: query timed out/)
     adopter.stop()
   })
 

@@ -120,3 +120,17 @@ describe('LeaseTable', () => {
     expect(table.complete('t', 6)).toBe('unknown')
   })
 })
+
+describe('LeaseTable.postponeAll (the owner stalled)', () => {
+  it('pushes every live lease back by the stall: none expires at its old deadline, each at the new one', () => {
+    const table = new LeaseTable()
+    table.grant('t1', 'thief-a', 0, 1_000)
+    table.grant('t2', 'thief-b', 0, 2_000)
+    table.postponeAll(500)
+    expect(table.expire(1_000)).toEqual([])
+    expect(table.expire(1_499)).toEqual([])
+    expect(table.expire(1_500).map((l) => l.taskId)).toEqual(['t1'])
+    expect(table.expire(2_499)).toEqual([])
+    expect(table.expire(2_500).map((l) => l.taskId)).toEqual(['t2'])
+  })
+})

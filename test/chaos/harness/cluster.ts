@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url'
 import type { Fault } from '../../../src/chaos/history.ts'
 import { type Daemon, hears, type Placed, placeDaemon, startDaemon } from '../helpers.ts'
 import { EXECUTION_LOG_ENV } from './recording-handlers.ts'
+import { pause } from './workload.ts'
 
 /** How long a daemon may take to start, or to hear its peers (a loaded 2-core machine is slow), ms. */
 const STARTUP_MS = 60_000
@@ -34,6 +35,27 @@ export interface ChaosNode {
   idle: Promise<void>
   /** The nemesis is about to hit it: no new submit picks it. */
   draining: boolean
+}
+
+/** How long a fault waits at most for its node to run a task, ms. */
+const BUSY_WAIT_MS = 5_000
+/** Pause between two looks at a node's status while a fault waits for it to run a task, ms. */
+const BUSY_POLL_MS = 25
+
+/**
+ * Resolves once `daemon` reports a running task (`GET /status`), or after {@link BUSY_WAIT_MS}: a
+ * fault that hits a node with nothing running tests nothing, so it waits for work in flight (on a
+ * busy machine the node may be between tasks at the planned moment).
+ */
+async function runsWork(daemon: Daemon): Promise<void> {
+  const deadline = Date.now() + BUSY_WAIT_MS
+  while (Date.now() < deadline) {
+    const status = await fetch(`${daemon.api}/status`, { signal: AbortSignal.timeout(BUSY_WAIT_MS) })
+      .then((r) => r.json() as Promise<{ running?: number }>)
+      .catch(() => undefined)
+    if ((status?.running ?? 0) > 0) return
+    await pause(BUSY_POLL_MS)
+  }
 }
 
 /**
@@ -94,18 +116,20 @@ export class ChaosCluster {
     return new Map(this.nodes.map((n) => [n.placed.peerId, n.name]))
   }
 
-  /** SIGKILL; resolves once the process is gone. */
+  /** SIGKILL, once the node runs a task (see {@link runsWork}); resolves once the process is gone. */
   async kill(name: string): Promise<void> {
     const node = await this.quiesce(name, 'up')
+    await runsWork(node.daemon)
     this.faults.push({ kind: 'kill', node: name, incarnation: node.daemon.process.pid ?? 0, at: Date.now() })
     node.state = 'down'
     node.daemon.process.signal('SIGKILL')
     await node.daemon.process.exited
   }
 
-  /** SIGSTOP: the process stays, silent. */
+  /** SIGSTOP, once the node runs a task (see {@link runsWork}): the process stays, silent. */
   async freeze(name: string): Promise<void> {
     const node = await this.quiesce(name, 'up')
+    await runsWork(node.daemon)
     this.faults.push({
       kind: 'freeze',
       node: name,
