@@ -118,26 +118,31 @@ export class ChaosCluster {
 
   /** SIGKILL, once the node runs a task (see {@link runsWork}); resolves once the process is gone. */
   async kill(name: string): Promise<void> {
-    const node = await this.quiesce(name, 'up')
-    await runsWork(node.daemon)
-    this.faults.push({ kind: 'kill', node: name, incarnation: node.daemon.process.pid ?? 0, at: Date.now() })
-    node.state = 'down'
-    node.daemon.process.signal('SIGKILL')
+    const node = await this.quiesce(name, 'up', (node) => {
+      this.faults.push({
+        kind: 'kill',
+        node: name,
+        incarnation: node.daemon.process.pid ?? 0,
+        at: Date.now(),
+      })
+      node.state = 'down'
+      node.daemon.process.signal('SIGKILL')
+    })
     await node.daemon.process.exited
   }
 
   /** SIGSTOP, once the node runs a task (see {@link runsWork}): the process stays, silent. */
   async freeze(name: string): Promise<void> {
-    const node = await this.quiesce(name, 'up')
-    await runsWork(node.daemon)
-    this.faults.push({
-      kind: 'freeze',
-      node: name,
-      incarnation: node.daemon.process.pid ?? 0,
-      at: Date.now(),
+    await this.quiesce(name, 'up', (node) => {
+      this.faults.push({
+        kind: 'freeze',
+        node: name,
+        incarnation: node.daemon.process.pid ?? 0,
+        at: Date.now(),
+      })
+      node.state = 'frozen'
+      node.daemon.process.signal('SIGSTOP')
     })
-    node.state = 'frozen'
-    node.daemon.process.signal('SIGSTOP')
   }
 
   /** SIGCONT a frozen node. */
@@ -184,7 +189,15 @@ export class ChaosCluster {
     return run
   }
 
-  private async quiesce(name: string, state: ChaosNode['state']): Promise<ChaosNode> {
+  /**
+   * Keeps submits away from the node (`draining`), waits until none is in flight and the node runs
+   * a task, then carries out `fault` before submits may pick the node again.
+   */
+  private async quiesce(
+    name: string,
+    state: ChaosNode['state'],
+    fault: (node: ChaosNode) => void,
+  ): Promise<ChaosNode> {
     const node = this.node(name)
     if (node.state !== state) throw new Error(`${name} is ${node.state}, not ${state}`)
     node.draining = true
@@ -194,6 +207,8 @@ export class ChaosCluster {
         idle = node.idle
         await idle
       } while (idle !== node.idle)
+      await runsWork(node.daemon)
+      fault(node)
     } finally {
       node.draining = false
     }
