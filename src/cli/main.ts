@@ -261,7 +261,7 @@ program
   .addOption(
     new Option(
       '--layout <l>',
-      'threads: each node in a thread of its own (its own event loop, as on its own machine); shared-loop: all nodes in one event loop (default: threads, shared-loop with --transport memory)',
+      'threads: each node in a thread of its own (its own event loop, as on its own machine); shared-loop: all nodes in one event loop (default: shared-loop)',
     ).choices(['threads', 'shared-loop']),
   )
   .option('--seed <n>', "workload seed (default: the scenario's, else 1)", int('--seed', 0, ANY))

@@ -51,7 +51,7 @@ export async function runSimulate(flags: SimulateFlags): Promise<void> {
   const config = simulationConfig(flags)
   if (!flags.json) {
     console.log(
-      `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}, layout ${config.layout ?? (config.transport === 'memory' ? 'shared-loop' : 'threads')}…`,
+      `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}, layout ${config.layout ?? 'shared-loop'}…`,
     )
   }
   const report = await runSimulation(config)

@@ -12,7 +12,7 @@ export interface SimMeshOptions {
   nodes: SimNodeOptions[]
   /**
    * `threads`: each node in a worker thread of its own (its own event loop, TCP only);
-   * `shared-loop`: every node in the caller's event loop. @defaultValue 'threads'
+   * `shared-loop`: every node in the caller's event loop. @defaultValue 'shared-loop'
    */
   layout?: SimLayout
   /** A worker pool the shared-loop nodes share. */
@@ -29,7 +29,7 @@ const THREAD_START_WAVE = 4
  * once each node hears every other's capacity beacon (ready to steal).
  */
 export async function startSimMesh(opts: SimMeshOptions): Promise<SimNode[]> {
-  const layout = opts.layout ?? 'threads'
+  const layout = opts.layout ?? 'shared-loop'
   if (layout === 'threads' && opts.nodes.some((o) => o.transport === 'memory')) {
     throw new Error('the in-memory transport works within one event loop only: use the shared-loop layout')
   }

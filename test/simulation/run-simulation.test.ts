@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { SCENARIOS } from '../../simulations/index.ts'
+import { runSimulation } from '../../src/simulation/run-simulation.ts'
+import type { SimLayout } from '../../src/simulation/sim-mesh.ts'
+
+describe('runSimulation (taskmesh simulate)', () => {
+  it.each<SimLayout>(['shared-loop', 'threads'])(
+    '%s: every task submitted at one node runs, spread by stealing, and every result is read back from the DHT at another node',
+    async (layout) => {
+      // 60 × 30 ms: 0.9 s of work queued at node 0, long enough for its peers to steal on a busy machine
+      const config = {
+        ...SCENARIOS.small,
+        nodes: 3,
+        slots: 2,
+        tasks: 60,
+        duration: { kind: 'fixed' as const, ms: 30 },
+        layout,
+      }
+      const report = await runSimulation(config)
+      expect(report.tasks).toBe(60)
+      expect(report.succeeded).toBe(60)
+      expect(report.missing + report.failed).toBe(0)
+      expect(report.dhtVerified).toBe(60)
+      // submitted at node 0 only: the others ran work they stole
+      expect(report.tasksPerNode.reduce((a, b) => a + b, 0)).toBe(60)
+      expect(report.tasksPerNode.slice(1).some((n) => n > 0)).toBe(true)
+      expect(report.tasksStolen).toBeGreaterThan(0)
+      // the ratio is the makespan over the ideal (60 × 30 ms over 6 slots = 300 ms)
+      expect(report.idealMakespanMs).toBeCloseTo(300, 0)
+      expect(report.makespanRatio).toBeCloseTo(report.makespanMs / report.idealMakespanMs, 6)
+      expect(report.makespanRatio).toBeGreaterThanOrEqual(1)
+    },
+  )
+})
