@@ -111,3 +111,22 @@ export async function dialNode(peer: Libp2p, node: TaskmeshNode): Promise<void> 
 export function identity(r: ResultRecord) {
   return { taskId: r.taskId, status: r.status, executor: r.executor, epoch: r.epoch }
 }
+
+/** A capacity beacon every field of which is within the schema (as a raw peer would publish it). */
+export function validBeacon(overrides: Record<string, unknown> = {}) {
+  return {
+    v: 1,
+    seq: 1,
+    slots: 1,
+    running: 0,
+    queued: 0,
+    queuedWorkMs: 0,
+    speed: 1,
+    types: ['echo'],
+    labels: [],
+    memoryMb: 1024,
+    expectedWaitMs: 0,
+    sentAt: Date.now(),
+    ...overrides,
+  }
+}

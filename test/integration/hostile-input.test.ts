@@ -20,7 +20,16 @@ import { MAX_INPUT_BYTES } from '../../src/task/limits.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'
-import { deadline, dialNode, gossipScore, type RawPeer, startRawPeer, stopAll, waitFor } from './helpers.ts'
+import {
+  deadline,
+  dialNode,
+  gossipScore,
+  type RawPeer,
+  startRawPeer,
+  stopAll,
+  validBeacon,
+  waitFor,
+} from './helpers.ts'
 
 const text = (s: string) => new TextEncoder().encode(s)
 /** Not UTF-8, not JSON. */
@@ -31,25 +40,6 @@ function wireTask(owner: string, input: unknown = null): Task {
   const spec = parseTaskSpec({ type: 'echo', input })
   const nonce = crypto.randomUUID()
   return { id: taskId(spec, owner, nonce), spec, submitter: owner, nonce, owner, submittedAt: Date.now() }
-}
-
-/** A beacon every field of which is within the schema. */
-function beacon(overrides: Record<string, unknown> = {}) {
-  return {
-    v: 1,
-    seq: 1,
-    slots: 1,
-    running: 0,
-    queued: 0,
-    queuedWorkMs: 0,
-    speed: 1,
-    types: ['echo'],
-    labels: [],
-    memoryMb: 1024,
-    expectedWaitMs: 0,
-    sentAt: Date.now(),
-    ...overrides,
-  }
 }
 
 interface GossipCase {
@@ -93,7 +83,7 @@ const GOSSIP_CASES: GossipCase[] = [
     topic: CAPACITY_TOPIC,
     payload: () => {
       const types = Array.from({ length: 256 }, (_, i) => `t${String(i).padStart(3, '0')}-${'x'.repeat(58)}`)
-      const bytes = encodeMessage(beacon({ types }))
+      const bytes = encodeMessage(validBeacon({ types }))
       expect(bytes.byteLength).toBeGreaterThan(MAX_BEACON_BYTES)
       return bytes
     },
@@ -101,7 +91,7 @@ const GOSSIP_CASES: GossipCase[] = [
   {
     name: 'a beacon that breaks the schema (slots a string, queued negative)',
     topic: CAPACITY_TOPIC,
-    payload: () => encodeMessage(beacon({ slots: 'many', queued: -1 })),
+    payload: () => encodeMessage(validBeacon({ slots: 'many', queued: -1 })),
   },
   { name: 'junk bytes as a result notice', topic: RESULTS_TOPIC, payload: () => JUNK },
   {
@@ -198,7 +188,7 @@ describe('hostile gossip', () => {
     const n = node!
     const peer = await attackerFor(n, CAPACITY_TOPIC, peers)
     const sender = peer.peerId.toString()
-    await peer.services.pubsub.publish(CAPACITY_TOPIC, encodeMessage(beacon()))
+    await peer.services.pubsub.publish(CAPACITY_TOPIC, encodeMessage(validBeacon()))
     await waitFor(() => n.knownPeers().includes(sender), 10_000, 'the valid beacon was not accepted')
     expect(gossipScore(n, sender)).toBeGreaterThanOrEqual(0)
     await stillExecutes(n)
