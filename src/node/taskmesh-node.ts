@@ -9,6 +9,7 @@ import { HandlerRegistry } from '../executor/handler-registry.ts'
 import { backoffDelayMs } from '../policy/backoff.ts'
 import { canRun, DurationEstimator, expectedWaitMs } from '../policy/capacity.ts'
 import type { NodeOffer, QueuedTask } from '../policy/types.ts'
+import { GrantSigner } from '../protocol/grant-proof.ts'
 import type { ResultNotice } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
@@ -155,6 +156,7 @@ export class TaskmeshNode {
       onLost: (id, holder, epoch) => this.stories.record(id, 'lease-lost', { holder, epoch }),
       journal: opts.dataDir === undefined ? undefined : new TaskJournal(join(opts.dataDir, JOURNAL_FILE)),
       maxExecutorLosses: opts.maxExecutorLosses,
+      grants: new GrantSigner(privateKey),
       onPoisoned: (entry, error) => void this.finish(entry, poisonOutcome(error)),
     })
     const inbox = new GossipInbox({
@@ -497,6 +499,7 @@ export class TaskmeshNode {
       executor: this.peerId,
       owner: task.owner,
       epoch: entry.epoch,
+      ...(entry.grant === undefined ? {} : { grant: entry.grant }),
       attempts: entry.attempts,
       submittedAt: task.submittedAt,
       startedAt: first?.startedAt ?? outcome.startedAt,

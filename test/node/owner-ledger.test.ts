@@ -8,6 +8,7 @@ import { OwnerLedger, type OwnerLedgerOptions } from '../../src/node/owner-ledge
 import type { Admission } from '../../src/node/result-store.ts'
 import { DurationEstimator } from '../../src/policy/capacity.ts'
 import { DEFAULT_AGING } from '../../src/policy/priority.ts'
+import { GrantSigner, verifyGrantProof } from '../../src/protocol/grant-proof.ts'
 import type { CompleteRequest, StealRequest } from '../../src/protocol/messages.ts'
 import {
   openResultRecordSync,
@@ -19,6 +20,10 @@ import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'
 
 const offer = { types: ['echo'], labels: [], slots: 4, memoryMb: 1024 }
+/** The owner's key: it signs the grant proof of every lease. */
+const ownerKey = await generateKeyPair('Ed25519')
+const OWNER_ID = peerIdFromPrivateKey(ownerKey).toString()
+const grants = new GrantSigner(ownerKey)
 
 function task(id: string): Task {
   return {
@@ -84,6 +89,7 @@ function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = {}) {
     onRequeued,
     onGranted,
     onPoisoned,
+    grants,
     ...extra,
   })
   return {
@@ -174,6 +180,21 @@ describe('OwnerLedger', () => {
     expect(ledger.renew('other', { type: 'renew', requestId: 'r3', leases: [first] }).rejected).toEqual([
       first.taskId,
     ])
+  })
+
+  it('signs every lease it grants: the proof names that task, that holder and that epoch', () => {
+    const { ledger } = setup()
+    for (const id of ['a', 'b']) ledger.adopt(task(id))
+    const { leases } = ledger.grant('thief', stealRequest(2))
+    expect(leases).toHaveLength(2)
+    for (const l of leases) {
+      expect(verifyGrantProof(OWNER_ID, l.taskId, 'thief', l.epoch, l.proof)).toBe(true)
+      expect(verifyGrantProof(OWNER_ID, l.taskId, 'other', l.epoch, l.proof)).toBe(false)
+      expect(verifyGrantProof(OWNER_ID, l.taskId, 'thief', l.epoch + 1, l.proof)).toBe(false)
+    }
+    expect(verifyGrantProof(OWNER_ID, leases[1].taskId, 'thief', leases[1].epoch, leases[0].proof)).toBe(
+      false,
+    )
   })
 
   it('accepts the holder’s completion, calls another peer’s stale, and forgets the task', async () => {
