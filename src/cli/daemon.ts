@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HttpApi } from '../http/http-api.ts'
+import { readSwarmKeyFile } from '../node/swarm-key.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { createAgingPolicy, STRICT_PRIORITY } from '../policy/priority.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
@@ -57,9 +58,9 @@ async function refuseIfInUse(dataDir: string): Promise<void> {
 
 async function readSwarmKey(file: string): Promise<Uint8Array> {
   try {
-    return await readFile(file)
+    return await readSwarmKeyFile(file)
   } catch (err) {
-    throw new Error(`--swarm-key: cannot read ${file}: ${(err as Error).message}`)
+    throw new Error(`--swarm-key: ${(err as Error).message} (create one with: taskmesh swarm-key ${file})`)
   }
 }
 

@@ -111,7 +111,10 @@ program
     0,
   )
   .option('--no-http', 'do not serve the local HTTP API (reach the node with --peer)')
-  .option('--swarm-key <file>', 'private mesh: libp2p pre-shared key file')
+  .option(
+    '--swarm-key <file>',
+    'private mesh: libp2p pre-shared key file (create one with `taskmesh swarm-key <file>`)',
+  )
   .option('--mdns', 'discover peers on the LAN', false)
   .addOption(
     new Option('--queue-policy <policy>', 'queue order: aging priority, or strict priority')
@@ -230,6 +233,18 @@ targetOptions(
       "print the node's decisions about a task (accepted, granted, stolen, started…), one per line",
     ),
 ).action(async (id, flags) => (await import('./result.ts')).runStory(id, flags))
+
+program
+  .command('swarm-key <file>')
+  .description(
+    'write a new private-mesh key (libp2p pre-shared key) to <file> if it does not exist, readable by its owner only; ' +
+      'an existing file is checked and kept. Give every node of the mesh the same file with --swarm-key',
+  )
+  .action(async (file: string) => {
+    const { ensureSwarmKeyFile } = await import('../node/swarm-key.ts')
+    const { created } = await ensureSwarmKeyFile(file)
+    console.log(created ? `created ${file}` : `kept ${file} (a valid swarm key)`)
+  })
 
 program
   .command('simulate')
