@@ -63,6 +63,11 @@ function targetOptions(cmd: Command): Command {
       ).conflicts('peer'),
     )
     .option('--peer <multiaddr>', 'dial this peer as a light client (a multiaddr with /p2p/<peer id>)')
+    .option('--swarm-key <file>', 'with --peer: the private mesh key file')
+    .option(
+      '--identity <file>',
+      "with --peer: this client's key file, created if missing (its peer id is what --allow-submitter names; see taskmesh identity)",
+    )
     .option(
       '--data-dir <dir>',
       'data dir of a running local daemon; its api.json gives the HTTP API',
@@ -165,6 +170,30 @@ program
     'a task whose executors were lost this many times ends as failed, "poison" (default: 3)',
     int('--max-executor-losses', 1, ANY),
   )
+  .option(
+    '--max-queue-length <n>',
+    'tasks queued or waiting here at most; a submission beyond it is refused with ERR_QUEUE_FULL (default: 100000)',
+    int('--max-queue-length', 1, ANY),
+  )
+  .addOption(
+    new Option(
+      '--allow-submitter <peerId>',
+      'only these peers may submit over the submit protocol (repeatable; local HTTP and CLI submissions are always allowed)',
+    )
+      .argParser(collect)
+      .default([], 'any peer'),
+  )
+  .option('--allow-submitters <file>', 'more allowed submitters: one peer id per line, # comments')
+  .option(
+    '--request-timeout <ms>',
+    'an inbound steal or submit stream must send its whole request within this long, else it is closed (default: 10000)',
+    int('--request-timeout', 1, ANY, ' (ms)'),
+  )
+  .option(
+    '--max-inbound-bytes <n>',
+    'bytes of unfinished inbound requests held at once; beyond it the streams holding the most are closed (default: 67108864)',
+    int('--max-inbound-bytes', 1, ANY),
+  )
   .action(async (flags) => (await import('./daemon.ts')).runDaemon(flags))
 
 targetOptions(
@@ -233,6 +262,18 @@ targetOptions(
       "print the node's decisions about a task (accepted, granted, stolen, started…), one per line",
     ),
 ).action(async (id, flags) => (await import('./result.ts')).runStory(id, flags))
+
+program
+  .command('identity <file>')
+  .description(
+    'print the peer id of the key in <file>, creating the key if the file does not exist: ' +
+      "give it to `taskmesh submit --peer … --identity <file>`, and its peer id to a daemon's --allow-submitter",
+  )
+  .action(async (file: string) => {
+    const { loadOrCreateKeyFile } = await import('../node/identity.ts')
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+    console.log(peerIdFromPrivateKey(await loadOrCreateKeyFile(file)).toString())
+  })
 
 program
   .command('swarm-key <file>')

@@ -41,6 +41,7 @@ import { ResultStore } from './result-store.ts'
 import { type StealHandlers, StealService } from './steal-service.ts'
 import { type StoryEvent, StoryLog } from './story.ts'
 import { storyOwnerHandlers, storyStealRequests } from './story-tap.ts'
+import { streamLimits } from './stream-limits.ts'
 import type { GraphItemInput, PreparedTask } from './submission.ts'
 import { SubmitService } from './submit-service.ts'
 import { TaskFlow } from './task-flow.ts'
@@ -178,7 +179,8 @@ export class TaskmeshNode {
       onComplete: (from, req) => this.ledger.complete(from, req),
       onRelease: (from, req) => this.ledger.release(from, req),
     } satisfies StealHandlers
-    this.steal = new StealService(libp2p, storyOwnerHandlers(ownerSide, this.stories))
+    const limits = streamLimits(opts)
+    this.steal = new StealService(libp2p, storyOwnerHandlers(ownerSide, this.stories), limits)
     this.thief = new Thief({
       steal: storyStealRequests(this.steal, this.stories),
       queue,
@@ -223,7 +225,7 @@ export class TaskmeshNode {
       },
       executor,
     )
-    this.submitService = new SubmitService(libp2p, this)
+    this.submitService = new SubmitService(libp2p, this, { limits, allowSubmitters: opts.allowSubmitters })
     this.adopter = new Adopter({
       ...{ self: this.peerId, libp2p, ledger: this.ledger, thief: this.thief, results: this.resultStore },
       announce: (tasks) => this.gossip.announceTasks(tasks),

@@ -325,3 +325,36 @@ describe('hostile stream frames', () => {
     expect(r).toMatchObject({ status: 'succeeded', output: 42, executor: n.peerId })
   })
 })
+
+describe('idle streams', () => {
+  let node: TaskmeshNode | undefined
+  let peer: RawPeer | undefined
+
+  afterEach(async () => {
+    await stopAll([peer, node])
+    peer = undefined
+    node = undefined
+  })
+
+  it('a steal or submit stream that sends nothing, or half a frame, is closed after requestTimeoutMs', async () => {
+    const n = await TaskmeshNode.create({ slots: 1, requestTimeoutMs: 300 })
+    node = n
+    const p = await startRawPeer()
+    peer = p
+    await dialNode(p, n)
+    const addr = multiaddr(n.multiaddrs[0])
+    const streams = []
+    for (const protocol of [STEAL_PROTOCOL, SUBMIT_PROTOCOL]) {
+      streams.push(await p.dialProtocol(addr, protocol)) // silent
+      const half = await p.dialProtocol(addr, protocol)
+      half.send(Uint8Array.from([...varint(1000), 0x7b])) // announces 1000 bytes, sends 1
+      streams.push(half)
+    }
+    // the node's deadline is 300 ms; ours is far longer, so a node that never closed them fails here
+    const signal = AbortSignal.timeout(8_000)
+    const outcomes = await Promise.allSettled(streams.map((s) => lpStream(s).read({ signal })))
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected'])
+    expect(signal.aborted, 'the node left an idle stream open').toBe(false)
+    expect(n.libp2p.status).toBe('started')
+  })
+})
