@@ -15,10 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dhtRecordKey, readStoredResult } from '../../src/node/fencing.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { DHT_PROTOCOL, MAX_RECORD_BYTES, RESULT_KEY_PREFIX } from '../../src/protocol/constants.ts'
-import { type ResultRecord, readVerifiedResultRecord, resultKey } from '../../src/protocol/result-record.ts'
+import {
+  batchSigningPayload,
+  type ResultRecord,
+  readVerifiedResultRecord,
+  recordLeaf,
+  resultKey,
+} from '../../src/protocol/result-record.ts'
 import { connectAll, waitForMesh } from '../../src/simulation/mesh.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
-import { canonicalJson, taskId } from '../../src/task/task-id.ts'
+import { taskId } from '../../src/task/task-id.ts'
 import { deadline, identity, sleepSpec, stopAll, waitFor } from './helpers.ts'
 
 /** The node's DHT datastore (libp2p's components are not on its public type). */
@@ -28,9 +34,9 @@ function datastoreOf(node: TaskmeshNode): Datastore {
   return components.datastore
 }
 
-/** A forger's signed value: any record, signed by `key` over its canonical JSON, no checks. */
-async function forge(record: unknown, key: PrivateKey): Promise<Uint8Array> {
-  const signature = await key.sign(new TextEncoder().encode(canonicalJson(record)))
+/** A forger's signed value: any record, signed by `key` as a batch of one, no checks. */
+async function forge(record: ResultRecord, key: PrivateKey): Promise<Uint8Array> {
+  const signature = await key.sign(batchSigningPayload(recordLeaf(record)))
   return new TextEncoder().encode(
     JSON.stringify({ record, signature: Buffer.from(signature).toString('base64') }),
   )

@@ -3,9 +3,11 @@ import { MAX_RECORD_BYTES } from '../../src/protocol/constants.ts'
 import { InvalidRecordError } from '../../src/protocol/errors.ts'
 import { GrantSigner } from '../../src/protocol/grant-proof.ts'
 import {
+  batchSigningPayload,
   openResultRecord,
   type ResultRecord,
   recordFromBase64,
+  recordLeaf,
   recordToBase64,
   resultKey,
   resultSelector,
@@ -13,7 +15,6 @@ import {
   signResultRecord,
   taskIdFromResultKey,
 } from '../../src/protocol/result-record.ts'
-import { canonicalJson } from '../../src/task/task-id.ts'
 import {
   EXECUTOR,
   executorKey,
@@ -272,10 +273,10 @@ describe('result records: the owner’s grant', () => {
   })
 })
 
-/** Signs a value's record again with `by` (a forger's own valid signature over whatever it holds). */
+/** Signs a value's record again with `by`, as a batch of one (a forger's own valid signature over whatever it holds). */
 async function resign(value: Uint8Array, by: typeof executorKey): Promise<Uint8Array> {
   const { record } = JSON.parse(text.decode(value))
-  const signature = await by.sign(new TextEncoder().encode(canonicalJson(record)))
+  const signature = await by.sign(batchSigningPayload(recordLeaf(record)))
   return new TextEncoder().encode(
     JSON.stringify({ record, signature: Buffer.from(signature).toString('base64') }),
   )
