@@ -10,6 +10,7 @@ import { backoffDelayMs } from '../policy/backoff.ts'
 import { canRun, DurationEstimator, expectedWaitMs } from '../policy/capacity.ts'
 import type { NodeOffer, QueuedTask } from '../policy/types.ts'
 import { GrantSigner } from '../protocol/grant-proof.ts'
+import type { InboundBudget } from '../protocol/inbound-budget.ts'
 import type { ResultNotice } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
@@ -105,6 +106,8 @@ export class TaskmeshNode {
     this.gossip.publishNotices(r)
     for (const n of r) this.stories.record(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
   })
+  /** Bytes of inbound requests being received, shared by the steal and submit protocols. */
+  private readonly inbound: InboundBudget
   private pumpScheduled = false
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
 
@@ -180,6 +183,7 @@ export class TaskmeshNode {
       onRelease: (from, req) => this.ledger.release(from, req),
     } satisfies StealHandlers
     const limits = streamLimits(opts)
+    this.inbound = limits.budget
     this.steal = new StealService(libp2p, storyOwnerHandlers(ownerSide, this.stories), limits)
     this.thief = new Thief({
       steal: storyStealRequests(this.steal, this.stories),
@@ -567,6 +571,11 @@ export class TaskmeshNode {
       counters: { ...this.counters },
       waiting: this.flow.gate.size,
       unschedulable: this.flow.unschedulable(),
+      inbound: {
+        bytes: this.inbound.usedBytes,
+        streams: this.inbound.streams,
+        evictions: this.inbound.evictions,
+      },
     }
   }
 

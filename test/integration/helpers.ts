@@ -130,3 +130,15 @@ export function validBeacon(overrides: Record<string, unknown> = {}) {
     ...overrides,
   }
 }
+
+/** The unsigned varint (LEB128) of `n`: a frame's length prefix. */
+export function varint(n: number): number[] {
+  const out: number[] = []
+  let v = n
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80)
+    v = Math.floor(v / 0x80)
+  }
+  out.push(v)
+  return out
+}

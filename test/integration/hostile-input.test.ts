@@ -28,6 +28,7 @@ import {
   startRawPeer,
   stopAll,
   validBeacon,
+  varint,
   waitFor,
 } from './helpers.ts'
 
@@ -194,18 +195,6 @@ describe('hostile gossip', () => {
     await stillExecutes(n)
   })
 })
-
-/** Writes a varint, the length prefix of a frame. */
-function varint(n: number): Uint8Array {
-  const out: number[] = []
-  let v = n
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80)
-    v = Math.floor(v / 0x80)
-  }
-  out.push(v)
-  return Uint8Array.from(out)
-}
 
 interface FrameCase {
   name: string
