@@ -127,7 +127,7 @@ export class StealService {
       {
         maxBytes: MAX_FRAME_BYTES,
         what: 'steal frame',
-        readTimeoutMs: this.limits?.requestTimeoutMs,
+        idleMs: this.limits?.requestTimeoutMs,
         budget: this.limits?.budget,
       },
     )

@@ -271,7 +271,12 @@ export class TaskmeshNode {
       swarmKey: opts.swarmKey,
       mdns: opts.mdns,
     })
-    const replicator = new RecordReplicator({ libp2p, datastore: recordStore, roots })
+    const replicator = new RecordReplicator({
+      libp2p,
+      datastore: recordStore,
+      roots,
+      limits: streamLimits(opts),
+    })
     const node = new TaskmeshNode(
       libp2p,
       registry,

@@ -4,6 +4,8 @@ import { InboundBudgetError } from './errors.ts'
 export interface BudgetCharge {
   /** Charges `bytes` more received on the stream; may evict this stream or others. */
   add(bytes: number): void
+  /** `bytes` of what was received formed complete frames (a session stream): no longer held. */
+  settle(bytes: number): void
   /** Gives the stream's bytes back (it completed, failed or closed). Idempotent. */
   release(): void
 }
@@ -64,6 +66,12 @@ export class InboundBudget {
         holder.bytes += bytes
         this.used += bytes
         if (this.used > this.maxBytes) this.shed()
+      },
+      settle: (bytes) => {
+        if (!this.holders.has(holder)) return
+        const settled = Math.min(bytes, holder.bytes)
+        holder.bytes -= settled
+        this.used -= settled
       },
       release,
     }

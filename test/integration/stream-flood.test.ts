@@ -5,7 +5,12 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import { MAX_FRAME_BYTES, STEAL_PROTOCOL, SUBMIT_PROTOCOL } from '../../src/protocol/constants.ts'
+import {
+  MAX_FRAME_BYTES,
+  REPLICATE_PROTOCOL,
+  STEAL_PROTOCOL,
+  SUBMIT_PROTOCOL,
+} from '../../src/protocol/constants.ts'
 import { type RawPeer, sleepSpec, startRawPeer, stopAll, varint, waitFor } from './helpers.ts'
 
 const MiB = 1024 * 1024
@@ -14,24 +19,28 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url))
 
 /** The victim's budget for unfinished inbound requests (the default is 64 MiB; smaller keeps the test light). */
 const BUDGET = 16 * MiB
-/** Attacking peers; each opens FLOOD streams on each protocol (under the per-connection limits of 64 and 256). */
+/** Attacking peers; each opens streams of every kind on each protocol, within libp2p's per-connection limits. */
 const ATTACKERS = 2
-/** Per attacker and protocol: streams of each kind. */
-const FLOOD = { junk: 8, oversized: 8, slowloris: 32, heavy: 10 }
+/** Per attacker: streams of each kind per protocol (under the inbound limits of 64, 256 and 16 per connection). */
+const FLOOD: Record<string, { junk: number; oversized: number; slowloris: number; heavy: number }> = {
+  [STEAL_PROTOCOL]: { junk: 8, oversized: 8, slowloris: 32, heavy: 10 },
+  [SUBMIT_PROTOCOL]: { junk: 8, oversized: 8, slowloris: 32, heavy: 10 },
+  [REPLICATE_PROTOCOL]: { junk: 2, oversized: 2, slowloris: 6, heavy: 4 },
+}
 /** What each heavy stream pushes: most of a maximum-size frame, never finished. */
 const HEAVY_BYTES = 2 * MiB
 /** Heavy streams in all. */
-const HEAVIES = ATTACKERS * 2 * FLOOD.heavy
-/** Bytes the heavy streams push in all: five times the budget. */
+const HEAVIES = ATTACKERS * Object.values(FLOOD).reduce((n, f) => n + f.heavy, 0)
+/** Bytes the heavy streams push in all: six times the budget. */
 const PUSHED = HEAVIES * HEAVY_BYTES
 /**
  * How much the victim's retained memory (heap + buffers after a full GC) may grow while the flood
  * holds its streams open: twice the budget — the bytes it lets unfinished requests hold, which can
  * pin more than themselves (each received chunk is a view into a larger decrypted transport
- * buffer) — plus 16 MiB for the rest: 4 × 58 streams of Yamux, multistream and framing state with a
+ * buffer) — plus 16 MiB for the rest: 2 × 130 streams of Yamux, multistream and framing state with a
  * deadline timer each, the honest steals' tasks and records, GC noise. Measured on the development
- * machine: 26 MiB with the budget; 134 MiB with a budget too large to bite (the heavy streams alone
- * push PUSHED = 80 MiB).
+ * machine: 26 MiB with the budget; 146 MiB with a budget too large to bite (the heavy streams alone
+ * push PUSHED = 96 MiB).
  */
 const GROWTH_BOUND = 2 * BUDGET + 16 * MiB
 
@@ -165,7 +174,7 @@ describe('hostile stream flood', () => {
     await victim?.stop()
   })
 
-  it('junk, oversized prefixes, slowloris and heavy unfinished frames on both protocols: memory stays bounded, the node survives, honest steals are served during and after', async () => {
+  it('junk, oversized prefixes, slowloris and heavy unfinished frames on the steal, submit and replicate protocols: memory stays bounded, the node survives, honest steals are served during and after', async () => {
     const t = thief!
     expect(await victim.gpuTasksRunBy(2)).toEqual([t.peerId, t.peerId]) // the mesh works before
     const before = await victim.memory()
@@ -177,24 +186,24 @@ describe('hostile stream flood', () => {
     const heavies: Array<Promise<void>> = []
     for (const a of attackers) {
       await a.dial(addr, { signal: AbortSignal.timeout(10_000) })
-      for (const protocol of [STEAL_PROTOCOL, SUBMIT_PROTOCOL]) {
+      for (const [protocol, flood] of Object.entries(FLOOD)) {
         const open = () => a.dialProtocol(addr, protocol, { signal: AbortSignal.timeout(10_000) })
-        for (let i = 0; i < FLOOD.junk; i++) {
+        for (let i = 0; i < flood.junk; i++) {
           const s = await open()
           s.send(Uint8Array.from([...varint(40), ...crypto.getRandomValues(new Uint8Array(40))]))
           cutOff.push(outcome(s))
         }
-        for (let i = 0; i < FLOOD.oversized; i++) {
+        for (let i = 0; i < flood.oversized; i++) {
           const s = await open()
           s.send(Uint8Array.from([...varint(MAX_FRAME_BYTES + 1 + i), 0x7b]))
           cutOff.push(outcome(s))
         }
-        for (let i = 0; i < FLOOD.slowloris; i++) {
+        for (let i = 0; i < flood.slowloris; i++) {
           const s = await open()
           s.send(Uint8Array.from([...varint(MiB), ...new Uint8Array(64).fill(0x20)]))
           held.push(s)
         }
-        for (let i = 0; i < FLOOD.heavy; i++) {
+        for (let i = 0; i < flood.heavy; i++) {
           const s = await open()
           s.send(Uint8Array.from(varint(MAX_FRAME_BYTES - 1)))
           held.push(s)
