@@ -106,7 +106,7 @@ export class TaskmeshNode {
     this.gossip.publishNotices(r)
     for (const n of r) this.stories.record(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
   })
-  /** Bytes of inbound requests being received, shared by the steal and submit protocols. */
+  /** Bytes of inbound requests being received, shared by the steal, submit and replicate protocols. */
   private readonly inbound: InboundBudget
   private pumpScheduled = false
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'

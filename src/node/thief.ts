@@ -172,9 +172,9 @@ export class Thief {
   /**
    * Takes the granted tasks this node can run under their leases. A grant it declines (it cannot
    * run the task, owns it, holds it under another owner's lease, or the victim is not the task's
-   * owner) is handed back at once, so the
-   * owner requeues it instead of waiting for the lease to run out. A new lease from the same owner
-   * on a task held under an older epoch replaces the old one (the owner let that one go).
+   * owner) is handed back at once, so the owner requeues it instead of waiting for the lease to run
+   * out. A new lease from the same owner on a task held under an older epoch replaces the old one
+   * (the owner let that one go). Each lease's grant proof goes into the entry, for the record.
    */
   private takeGrant(victim: string, grant: StealGrant): number {
     const leases = new Map(grant.leases.map((l) => [l.taskId, l]))
