@@ -11,6 +11,7 @@ import {
   MAX_SPEED,
   MAX_TIMESTAMP_MS,
 } from '../../src/protocol/constants.ts'
+import { checkJsonShape } from '../../src/task/json-shape.ts'
 import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../../src/task/limits.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import { EXECUTOR, OWNER, STRANGER } from './fixtures.ts'
@@ -25,8 +26,14 @@ import { EXECUTOR, OWNER, STRANGER } from './fixtures.ts'
 const finite = (min: number, max: number) =>
   fc.double({ min, max, noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n))
 
-/** JSON without -0 (which JSON cannot tell from 0). */
-export const anyJson = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown)
+/**
+ * JSON as the wire accepts it: no -0 (which JSON cannot tell from 0) and no `__proto__` key
+ * (refused everywhere by design; mutations and junk try those).
+ */
+export const anyJson = fc
+  .jsonValue({ maxDepth: 3 })
+  .map((v) => JSON.parse(JSON.stringify(v)) as unknown)
+  .filter((v) => checkJsonShape(v) === undefined)
 
 export const anyTaskId = fc
   .uint8Array({ minLength: 32, maxLength: 32 })
@@ -48,6 +55,8 @@ export const anyProof = fc
   .uint8Array({ minLength: 64, maxLength: 64 })
   .map((b) => Buffer.from(b).toString('base64'))
 const short = (max = 200) => fc.string({ maxLength: max })
+/** An object key the wire accepts (any but `__proto__`). */
+const anyKey = (max = 40) => fc.string({ maxLength: max }).filter((k) => k !== '__proto__')
 
 /** What a submitter may write: `type` and any subset of the other fields, each within bounds. */
 export const anySpecInput = fc.record(
@@ -231,7 +240,7 @@ export const submitReplies = {
   status: fc.record({
     type: fc.constant('status' as const),
     requestId: anyRequestId,
-    status: fc.dictionary(fc.string(), anyJson, { maxKeys: 4 }),
+    status: fc.dictionary(anyKey(), anyJson, { maxKeys: 4 }),
   }),
   cancelled: fc.record({
     type: fc.constant('cancelled' as const),
@@ -259,11 +268,9 @@ export const submitReplies = {
         {
           at: anyTimestamp,
           event: fc.string({ minLength: 1, maxLength: 64 }),
-          detail: fc.dictionary(
-            fc.string({ maxLength: 64 }),
-            fc.oneof(short(), finite(-1e9, 1e9), fc.boolean()),
-            { maxKeys: 3 },
-          ),
+          detail: fc.dictionary(anyKey(64), fc.oneof(short(), finite(-1e9, 1e9), fc.boolean()), {
+            maxKeys: 3,
+          }),
         },
         { requiredKeys: ['at', 'event'] },
       ),
