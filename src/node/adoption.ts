@@ -3,6 +3,7 @@ import type { Announcement, Beacon, ResultNotice } from '../protocol/messages.ts
 import type { ResultRecord } from '../protocol/result-record.ts'
 import type { Task } from '../task/task.ts'
 import type { GossipHandlers } from './gossip.ts'
+import { JournalReplay } from './journal-replay.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import { PeerLiveness } from './liveness.ts'
 import { DEFAULT_ANNOUNCED_MEMORY } from './options.ts'
@@ -46,8 +47,9 @@ export interface AdopterOptions {
  * Crash recovery of owned tasks (promises 1 and 9).
  *
  * - **Restart**: {@link start} replays the owner's journal — every task accepted and not done is
- *   owned and queued again (unless its result is in the local DHT store), under epochs above any
- *   allocated before the crash.
+ *   owned and queued again once a first peer is heard (or after the detection window, alone) and
+ *   the DHT has no result for it, under epochs above any allocated before the crash (see
+ *   {@link JournalReplay}).
  * - **Owner death**: every node remembers the tasks announced to it, by owner, and the peers'
  *   liveness by their capacity beacons. A peer silent for the detection window (or disconnected and
  *   silent for a beacon interval or two) is declared dead: the leases it held here are taken back,
@@ -71,6 +73,8 @@ export class Adopter implements GossipHandlers {
   private again = false
   private lastSweep = 0
   private stopped = false
+  /** The journal's open tasks, owned and queued again after a restart. */
+  private readonly replay: JournalReplay
 
   constructor(private readonly opts: AdopterOptions) {
     this.liveness = new PeerLiveness({
@@ -81,6 +85,18 @@ export class Adopter implements GossipHandlers {
       self: opts.self,
       results: opts.results,
       fetch: (executor, taskId) => requestResultFrom(opts.libp2p, executor, taskId),
+      inProgress: (taskId) => opts.ledger.has(taskId) || opts.thief.holds(taskId),
+    })
+    this.replay = new JournalReplay({
+      self: opts.self,
+      ledger: opts.ledger,
+      results: opts.results,
+      withoutResult: (tasks) => this.withoutResult(tasks),
+      requeue: async (tasks) => {
+        opts.onOwned(tasks, 'replayed')
+        await opts.announce(tasks)
+      },
+      waitForPeersMs: opts.failureDetectionMs,
     })
   }
 
@@ -90,11 +106,12 @@ export class Adopter implements GossipHandlers {
     const period = Math.max(50, Math.min(this.opts.beaconIntervalMs, this.opts.failureDetectionMs / 4))
     this.timer = setInterval(() => this.tick(), period)
     this.timer.unref()
-    await this.replay()
+    await this.replay.start()
   }
 
   stop(): void {
     this.stopped = true
+    this.replay.stop()
     clearInterval(this.timer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
   }
@@ -105,6 +122,14 @@ export class Adopter implements GossipHandlers {
    */
   reread(taskId: string, owner: string): void {
     void this.follower.follow(owner, taskId)
+  }
+
+  /**
+   * This node published its record of a task: if a notice of another run's record came while the
+   * task was in progress here, that record may beat this one (see {@link ResultFollower.published}).
+   */
+  published(taskId: string): void {
+    this.follower.published(taskId)
   }
 
   /** Peers heard from recently and not declared dead (this node not included). */
@@ -131,38 +156,12 @@ export class Adopter implements GossipHandlers {
   onBeacon(from: string, _msg: Beacon): void {
     if (from === this.opts.self) return
     if (this.liveness.heard(from, Date.now())) this.again = true // back from the dead: views changed
+    this.replay.onPeerHeard()
   }
 
   onResultNotice(from: string, msg: ResultNotice): void {
     for (const { taskId } of msg.results) this.forget(taskId)
     this.follower.onResultNotice(from, msg)
-  }
-
-  // ------------------------------------------------------------------ restart
-
-  /**
-   * Requeues every journalled task as owned here, except those whose result is in the local DHT
-   * store (those are marked done). Epochs of a replayed task start above the wall clock at replay,
-   * so a thief's late report of a lease granted before the crash is stale.
-   */
-  private async replay(): Promise<void> {
-    const tasks = await this.opts.ledger.journalTasks()
-    if (tasks.length === 0) return
-    const floor = Date.now()
-    const requeued: Task[] = []
-    for (const journalled of tasks) {
-      if (this.opts.ledger.has(journalled.id)) continue
-      const stored = await this.opts.results.local(journalled.id).catch(() => undefined)
-      if (stored !== undefined) {
-        this.opts.ledger.markDone(journalled.id)
-        continue
-      }
-      const task = journalled.owner === this.opts.self ? journalled : { ...journalled, owner: this.opts.self }
-      if (this.opts.ledger.adopt(task, { as: 'replayed', floor })) requeued.push(task)
-    }
-    if (requeued.length === 0) return
-    this.opts.onOwned(requeued, 'replayed')
-    await this.opts.announce(requeued)
   }
 
   // ------------------------------------------------------------------ owner death

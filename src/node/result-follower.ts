@@ -7,10 +7,15 @@ export interface ResultFollowerOptions {
   /** This node's peer id (its own notices are ignored). */
   self: string
   /** The records known here. */
-  results: Pick<ResultStore, 'supersededBy' | 'accept' | 'refresh' | 'open'>
+  results: Pick<ResultStore, 'supersededBy' | 'accept' | 'refresh' | 'open' | 'cached'>
   /** Asks a peer for the record it holds (the submit protocol's `result`). */
   fetch(peer: string, taskId: string): Promise<Uint8Array | undefined>
+  /** True while this node owns the task or runs it under a lease: it may publish a record of its own. */
+  inProgress(taskId: string): boolean
 }
+
+/** Notices kept for tasks in progress here (the oldest are forgotten first). */
+export const NOTICES_KEPT = 10_000
 
 /**
  * Keeps the records a node holds in line with the selector when a task ran twice (a crashed
@@ -21,12 +26,43 @@ export interface ResultFollowerOptions {
  * converge on the record the DHT selects.
  */
 export class ResultFollower {
+  /**
+   * The latest notice of another node's record for each task in progress here that had no record
+   * here when the notice came: once this node publishes its own, it checks that one against it.
+   */
+  private readonly noticed = new Map<string, { peer: string; epoch: number }>()
+
   constructor(private readonly opts: ResultFollowerOptions) {}
 
   onResultNotice(from: string, msg: ResultNotice): void {
     if (from === this.opts.self) return
     for (const { taskId, epoch } of msg.results) {
       if (this.opts.results.supersededBy(taskId, epoch, from)) void this.follow(from, taskId)
+      else if (this.opts.results.cached(taskId) === undefined && this.opts.inProgress(taskId)) {
+        const kept = this.noticed.get(taskId)
+        if (kept === undefined || epoch >= kept.epoch) this.keep(taskId, { peer: from, epoch })
+      }
+    }
+  }
+
+  /**
+   * This node published its own record of the task. A record of another run whose notice came
+   * while the task was still queued or running here (two owners after a restart and an adoption)
+   * may beat it: if so, fetch that one, as if its notice came now.
+   */
+  published(taskId: string): void {
+    const kept = this.noticed.get(taskId)
+    if (kept === undefined) return
+    this.noticed.delete(taskId)
+    if (this.opts.results.supersededBy(taskId, kept.epoch, kept.peer)) void this.follow(kept.peer, taskId)
+  }
+
+  private keep(taskId: string, notice: { peer: string; epoch: number }): void {
+    this.noticed.delete(taskId)
+    this.noticed.set(taskId, notice)
+    if (this.noticed.size > NOTICES_KEPT) {
+      const oldest = this.noticed.keys().next().value
+      if (oldest !== undefined) this.noticed.delete(oldest)
     }
   }
 

@@ -22,6 +22,16 @@ export const DEFAULT_CACHE_SIZE = 20_000
 export const PUT_ATTEMPTS = 5
 /** Pause before another attempt at storing a record no peer acknowledged, in ms (times the attempt number). */
 export const PUT_RETRY_MS = 200
+/** A lookup the network did not finish is made again after this many ms (times the try number). */
+export const GET_RETRY_MS = 1_000
+/** Tries of a lookup the network did not finish, the first included. */
+export const GET_ATTEMPTS = 4
+/** First pause between the DHT polls of a waiter (doubling up to {@link POLL_MAX_MS}), ms. */
+export const POLL_FIRST_MS = 500
+/** Longest pause between the DHT polls of a waiter, ms. */
+export const POLL_MAX_MS = 5_000
+/** Lookups waiting to be made again at most (an overloaded node does not pile more on). */
+export const GET_RETRIES_PENDING = 256
 
 /** How often waiters' deadlines are checked, ms. */
 const DEADLINE_SWEEP_MS = 1_000
@@ -77,6 +87,8 @@ export class ResultStore {
   /** Waiters' deadlines (waits without a signal), swept once a second. */
   private readonly deadlines = new Set<{ at: number; expire: () => void }>()
   private sweep: NodeJS.Timeout | undefined
+  /** Tasks whose last lookup the network did not finish, with the tries made. */
+  private readonly unfinishedGets = new Map<string, number>()
   /** The batch roots this node has checked. */
   readonly roots: VerifiedRoots
 
@@ -210,7 +222,8 @@ export class ResultStore {
     const values: Uint8Array[] = []
     const local = await this.opts.replicator.readLocal(key).catch(() => undefined)
     if (local !== undefined) values.push(local)
-    if (this.opts.dht.routingTable.size > 0 || local === undefined) {
+    let finished = this.opts.dht.routingTable.size > 0
+    if (finished || local === undefined) {
       try {
         for await (const event of this.opts.dht.get(key, {
           signal: opts.signal ?? AbortSignal.timeout(DHT_TIMEOUT_MS),
@@ -218,13 +231,64 @@ export class ResultStore {
           if (event.name === 'VALUE') values.push(event.value)
         }
       } catch (err) {
+        if ((err as Error).name !== 'NotFoundError') finished = false
         if (values.length === 0 && (err as Error).name !== 'NotFoundError') throw err
       }
     }
     if (values.length === 0) return undefined
     const best = values[resultSelector(key, values, this.roots)]
     const record = this.open(best, key)
-    return this.remember(record, best, true)
+    const kept = this.remember(record, best, true)
+    if (finished) this.unfinishedGets.delete(taskId)
+    else this.lookAgain(taskId)
+    return kept
+  }
+
+  /**
+   * The lookup stood on the local copy alone (the network query was cut off, or no peer was
+   * known): a record of a later run elsewhere may beat it, so look again a little later (a few
+   * times, backing off) rather than keep the local copy as the answer for good.
+   */
+  private lookAgain(taskId: string): void {
+    const tries = (this.unfinishedGets.get(taskId) ?? 0) + 1
+    const full = tries === 1 && this.unfinishedGets.size >= GET_RETRIES_PENDING
+    if (tries >= GET_ATTEMPTS || this.closed || full) {
+      this.unfinishedGets.delete(taskId)
+      return
+    }
+    this.unfinishedGets.set(taskId, tries)
+    const timer = setTimeout(() => {
+      if (!this.closed) void this.get(taskId, { skipCache: true }).catch(() => undefined)
+    }, GET_RETRY_MS * tries)
+    timer.unref()
+  }
+
+  /**
+   * Polls the DHT for the task's record until one is known here or `signal` aborts: at once, then
+   * after 0.5, 1, 2, 4, 5, 5 … s. One lookup is not enough for a waiter: it misses a record not
+   * replicated yet, or when it is cut off, and the notice that would have brought it may have
+   * gone by already.
+   */
+  async poll(taskId: string, signal: AbortSignal): Promise<void> {
+    for (
+      let pause = POLL_FIRST_MS;
+      !this.closed && !signal.aborted;
+      pause = Math.min(2 * pause, POLL_MAX_MS)
+    ) {
+      if (this.cache.has(taskId)) return
+      const lookup = AbortSignal.any([signal, AbortSignal.timeout(POLL_MAX_MS)])
+      await this.get(taskId, { signal: lookup }).catch(() => undefined)
+      if (this.cache.has(taskId)) return
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, pause)
+        function done() {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', done)
+          resolve()
+        }
+        signal.addEventListener('abort', done, { once: true })
+      })
+    }
   }
 
   /**

@@ -385,7 +385,7 @@ export class TaskmeshNode {
     )
     const local = this.ledger.has(id) || this.thief.holds(id) || this.flow.gate.has(id)
     if (!local && this.resultStore.cached(id) === undefined) {
-      void this.resultStore.get(id, { signal }).catch(() => undefined)
+      void this.resultStore.poll(id, signal ?? AbortSignal.timeout(DEFAULT_RESULT_WAIT_MS))
     }
     return waiting
   }
@@ -519,6 +519,7 @@ export class TaskmeshNode {
     const owner = this.thief.settle(task.id)
     if (owner === undefined) this.ledger.settle(task.id, entry.epoch)
     const value = await this.resultStore.publish(record)
+    this.adopter.published(task.id)
     this.notices.add({ taskId: task.id, status: record.status, epoch: record.epoch })
     if (owner !== undefined) this.completions.report(owner, record, value)
   }

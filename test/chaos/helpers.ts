@@ -31,9 +31,15 @@ export interface DaemonSpec {
   bootstrap?: string[]
   labels?: string
   leaseTtlMs?: number
+  /** Interval of capacity beacons. @defaultValue BEACON_MS */
+  beaconMs?: number
   /** Listen address. @defaultValue `/ip4/127.0.0.1/tcp/0` (see {@link placeDaemon}) */
   listen?: string
   args?: string[]
+  /** Variables added to the daemon's environment. */
+  env?: Record<string, string>
+  /** How long the daemon may take to print `ready`, ms. @defaultValue 20 000 */
+  readyMs?: number
 }
 
 /** A daemon's data dir with its peer key created, and a free loopback port: its address is known before it starts. */
@@ -68,20 +74,27 @@ export async function startDaemon(root: string, name: string, spec: DaemonSpec =
   const listen = spec.listen ?? '/ip4/127.0.0.1/tcp/0'
   const args = [
     ...['--data-dir', dir, '--listen', listen, '--slots', String(spec.slots ?? 1)],
-    ...['--lease-ttl', String(spec.leaseTtlMs ?? LEASE_TTL_MS), '--beacon-interval', String(BEACON_MS)],
+    ...[
+      '--lease-ttl',
+      String(spec.leaseTtlMs ?? LEASE_TTL_MS),
+      '--beacon-interval',
+      String(spec.beaconMs ?? BEACON_MS),
+    ],
     ...(spec.bootstrap ?? []).flatMap((b) => ['--bootstrap', b]),
     ...(spec.labels === undefined ? [] : ['--labels', spec.labels]),
     ...(spec.args ?? []),
   ]
-  const process = new DaemonProcess(args)
-  const { peerId, addr } = await process.ready()
+  const process = new DaemonProcess(args, spec.env)
+  const { peerId, addr } = await process.ready(spec.readyMs)
   const { url } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
   return { process, name, dir, peerId, addr, api: url }
 }
 
-/** Resolves once `daemon` printed that it hears every one of `peers`. */
-export async function hears(daemon: Daemon, peers: string[]): Promise<void> {
-  await Promise.all(peers.map((p) => daemon.process.waitForLine(new RegExp(`^peer ${p} joined$`))))
+/** Resolves once `daemon` printed that it hears every one of `peers` (fails after `timeoutMs`). */
+export async function hears(daemon: Daemon, peers: string[], timeoutMs?: number): Promise<void> {
+  await Promise.all(
+    peers.map((p) => daemon.process.waitForLine(new RegExp(`^peer ${p} joined$`), { timeoutMs })),
+  )
 }
 
 /** `POST /tasks`: the ids of the accepted tasks. */
@@ -96,9 +109,14 @@ export async function submit(daemon: Daemon, specs: unknown[]): Promise<string[]
   return body.ids
 }
 
+/** How long past its `wait` a result request may take before the client gives up, ms. */
+const RESULT_REQUEST_SLACK_MS = 15_000
+
 /** `GET /tasks/<id>?wait=…`: the record, or undefined when none landed within `waitMs`. */
 export async function result(daemon: Daemon, id: string, waitMs = 0): Promise<ResultRecord | undefined> {
-  const res = await fetch(`${daemon.api}/tasks/${id}${waitMs > 0 ? `?wait=${waitMs}` : ''}`)
+  const res = await fetch(`${daemon.api}/tasks/${id}${waitMs > 0 ? `?wait=${waitMs}` : ''}`, {
+    signal: AbortSignal.timeout(waitMs + RESULT_REQUEST_SLACK_MS),
+  })
   if (res.status !== 200) {
     await res.body?.cancel()
     return undefined

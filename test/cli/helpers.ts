@@ -63,10 +63,11 @@ export class DaemonProcess {
   private partial = ''
   private done = false
 
-  constructor(args: string[]) {
+  /** Starts `taskmesh daemon <args>`; `env` adds variables to the child's environment. */
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.child = spawn(process.execPath, [BIN, 'daemon', ...args], {
       cwd: REPO,
-      env: childEnv(),
+      env: { ...childEnv(), ...env },
       stdio: 'pipe',
     })
     this.child.stdout?.setEncoding('utf8').on('data', (d: string) => {

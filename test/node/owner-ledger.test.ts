@@ -119,8 +119,16 @@ const complete = (completions: CompleteRequest['completions']): CompleteRequest 
   completions,
 })
 
-/** A signed result record of task `id` by `key`'s peer at `epoch`, as a completion carries it. */
-async function signed(key: PrivateKey, id: string, epoch: number) {
+/**
+ * A signed result record of task `id` by `key`'s peer at `epoch`, as a completion carries it; the
+ * executor is its owner unless `lease` names another owner and that owner's grant proof.
+ */
+async function signed(
+  key: PrivateKey,
+  id: string,
+  epoch: number,
+  lease: Partial<Pick<ResultRecord, 'owner' | 'grant'>> = {},
+) {
   const executor = peerIdFromPrivateKey(key).toString()
   const record: ResultRecord = {
     v: 1,
@@ -134,6 +142,7 @@ async function signed(key: PrivateKey, id: string, epoch: number) {
     submittedAt: 0,
     startedAt: 1,
     finishedAt: 2,
+    ...lease,
   }
   const value = await signResultRecord(record, key)
   return { record, value, base64: Buffer.from(value).toString('base64') }
@@ -360,6 +369,34 @@ describe('OwnerLedger', () => {
     // a is leased under the new floor: an old result does not end it
     ledger.noteResult('old-thief', 'a', 3)
     expect(ledger.has('a')).toBe(true)
+  })
+
+  it('an adopted task’s records validate: the adopter’s own run, its thieves’ under its grants, the dead owner’s thieves’ under the dead owner’s', async () => {
+    const { ledger } = setup()
+    // OTHER owned the task and died; this ledger's node (OWNER_ID) adopted it as its own
+    const orphan = { ...realTask('orphan'), owner: OTHER }
+    ledger.adopt({ ...orphan, owner: OWNER_ID }, { as: 'adopted', floor: 1_000 })
+    const [lease] = ledger.grant(THIEF, stealRequest(1)).leases
+    const byThief = await signed(thiefKey, orphan.id, lease.epoch, { owner: OWNER_ID, grant: lease.proof })
+    expect(openResultRecordSync(byThief.value).executor).toBe(THIEF)
+    // the thief handed it back: the adopter runs it itself, and its own record needs no grant
+    ledger.release(THIEF, {
+      type: 'release',
+      requestId: 'x',
+      leases: [{ taskId: orphan.id, epoch: lease.epoch }],
+    })
+    const run = ledger.beginRun(orphan.id)
+    expect(run?.epoch).toBeGreaterThan(lease.epoch)
+    const byAdopter = await signed(ownerKey, orphan.id, run?.epoch ?? 0)
+    expect(openResultRecordSync(byAdopter.value).owner).toBe(OWNER_ID)
+    // a thief of the dead owner, still running under its lease, shows the dead owner's proof
+    const deadOwner = new GrantSigner(otherKey)
+    const old = { owner: OTHER, grant: deadOwner.sign(orphan.id, THIEF, 3) }
+    expect(openResultRecordSync((await signed(thiefKey, orphan.id, 3, old)).value).owner).toBe(OTHER)
+    // a proof stands for its signer's ownership only, never for the other owner's
+    await expect(signed(thiefKey, orphan.id, 3, { ...old, owner: OWNER_ID })).rejects.toThrow(/grant/)
+    const swapped = { owner: OTHER, grant: lease.proof }
+    await expect(signed(thiefKey, orphan.id, lease.epoch, swapped)).rejects.toThrow(/grant/)
   })
 
   it('runs an owned task locally under an epoch above every grant', () => {

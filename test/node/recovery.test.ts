@@ -170,44 +170,118 @@ describe('Adopter', () => {
     adopter.stop()
   })
 
-  it('replays the journal at start: requeues what has no result in the local store, marks the rest done', async () => {
+  it('replays the journal alone: after the detection window, requeues what has no result in the local store', async () => {
+    vi.useFakeTimers()
     const [self] = peers
     const journal = [makeTask(400, self), makeTask(401, self), makeTask(402, self)]
-    const { adopter, ledger, announce, owned } = fakes(self, { journal, stored: new Set([journal[1].id]) })
+    const { adopter, ledger, announce, owned, results } = fakes(self, {
+      journal,
+      stored: new Set([journal[1].id]),
+    })
     await adopter.start()
     expect(ledger.markDone).toHaveBeenCalledWith(journal[1].id)
+    expect(owned.size).toBe(0) // waits for a peer to ask the DHT first
+    await vi.advanceTimersByTimeAsync(1_000)
     expect([...owned.keys()]).toEqual([journal[0].id, journal[2].id])
     expect([...owned.values()].every((o) => o.as === 'replayed' && (o.floor ?? 0) > 0)).toBe(true)
     expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
+    expect(results.get).not.toHaveBeenCalled() // no peer: nothing to ask
     adopter.stop()
   })
+
+  it('replays the journal once a peer is heard: what the DHT has a result for is marked done, not run again', async () => {
+    // while this node was down its successor adopted and ran journal[0]
+    const [self, peer] = peers
+    const journal = [makeTask(420, self), makeTask(421, self)]
+    const { adopter, ledger, announce, owned } = fakes(self, { journal, found: new Set([journal[0].id]) })
+    await adopter.start()
+    expect(owned.size).toBe(0)
+    adopter.onBeacon(peer, {} as never)
+    await vi.waitFor(() => expect(announce).toHaveBeenCalledWith([journal[1]]))
+    expect([...owned.keys()]).toEqual([journal[1].id])
+    expect(ledger.markDone).toHaveBeenCalledWith(journal[0].id)
+    adopter.stop()
+  })
+
+  it('reads a replayed task found in the local store again from the DHT once a peer is heard', async () => {
+    // killed just after it ran the task, this node may hold a record that a later run beat (the
+    // task was adopted and run again while it was down): the DHT's selector has the winner
+    const [self, peer] = peers
+    const journal = [makeTask(410, self), makeTask(411, self)]
+    const { adopter, results } = fakes(self, { journal: [journal[1]], stored: new Set([journal[1].id]) })
+    await adopter.start()
+    expect(results.refresh).not.toHaveBeenCalled() // no peer yet: the DHT has nothing to say
+    adopter.onBeacon(peer, {} as never)
+    expect(results.refresh.mock.calls).toEqual([[journal[1].id]])
+    adopter.onBeacon(peer, {} as never)
+    expect(results.refresh).toHaveBeenCalledOnce()
+    adopter.stop()
+  })
+})
+
+/** A ResultFollower over records held in `held`, fetching nothing (the DHT is read instead). */
+function follower(
+  self: string,
+  held: Map<string, { epoch: number; executor: string }>,
+  inProgress: (id: string) => boolean,
+) {
+  const results = {
+    supersededBy: (id: string, epoch: number, executor: string) => {
+      const h = held.get(id)
+      return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
+    },
+    accept: vi.fn(),
+    refresh: vi.fn(),
+    cached: (id: string) => held.get(id),
+  }
+  const fetch = vi.fn(async () => undefined)
+  return {
+    results,
+    fetch,
+    follower: new ResultFollower({ self, results: results as never, fetch, inProgress }),
+  }
+}
+
+const notice = (taskId: string, epoch: number) => ({
+  v: 1 as const,
+  results: [{ taskId, status: 'succeeded' as const, epoch }],
 })
 
 describe('ResultFollower', () => {
   it('fetches a record that could beat the one held (higher epoch, or same epoch by another executor), else reads the DHT', async () => {
     const [self, x, y] = peers
     const held = new Map([['t1', { epoch: 5, executor: x }]])
-    const results = {
-      supersededBy: (id: string, epoch: number, executor: string) => {
-        const h = held.get(id)
-        return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
-      },
-      accept: vi.fn(),
-      refresh: vi.fn(),
-    }
-    const fetch = vi.fn(async () => undefined)
-    const follower = new ResultFollower({ self, results: results as never, fetch })
-    const notice = (taskId: string, epoch: number) => ({
-      v: 1 as const,
-      results: [{ taskId, status: 'succeeded' as const, epoch }],
-    })
-    follower.onResultNotice(y, notice('t1', 4)) // older: nothing
-    follower.onResultNotice(x, notice('t1', 5)) // the one held: nothing
-    follower.onResultNotice(y, notice('unknown', 9)) // nothing held: the inbox's business
-    follower.onResultNotice(self, notice('t1', 9)) // its own notice
+    const { results, fetch, follower: f } = follower(self, held, () => false)
+    f.onResultNotice(y, notice('t1', 4)) // older: nothing
+    f.onResultNotice(x, notice('t1', 5)) // the one held: nothing
+    f.onResultNotice(y, notice('unknown', 9)) // nothing held: the inbox's business
+    f.onResultNotice(self, notice('t1', 9)) // its own notice
     expect(fetch).not.toHaveBeenCalled()
-    follower.onResultNotice(y, notice('t1', 6))
+    f.onResultNotice(y, notice('t1', 6))
     await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1')) // the executor had nothing
     expect(fetch).toHaveBeenCalledWith(y, 't1')
+  })
+
+  it('checks its own record, once published, against a notice that came while the task was in progress here', async () => {
+    // two owners (a restarted owner replaying the task, and the successor that adopted it): the
+    // other's notice comes while this node still runs the task, so nothing is held to compare with
+    const [self, x, y] = peers
+    const held = new Map<string, { epoch: number; executor: string }>()
+    const running = new Set(['t1', 't2'])
+    const { results, fetch, follower: f } = follower(self, held, (id) => running.has(id))
+    f.onResultNotice(x, notice('t1', 9))
+    f.onResultNotice(y, notice('t2', 3))
+    f.onResultNotice(y, notice('t3', 9)) // not in progress here: not kept
+    expect(fetch).not.toHaveBeenCalled()
+    // this node's runs end: t1 under epoch 7 (the notice's 9 beats it), t2 under epoch 5 (it wins)
+    held.set('t1', { epoch: 7, executor: self })
+    held.set('t2', { epoch: 5, executor: self })
+    held.set('t3', { epoch: 1, executor: self })
+    for (const id of ['t1', 't2', 't3']) f.published(id)
+    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1'))
+    expect(fetch.mock.calls).toEqual([[x, 't1']])
+    // a notice is checked once
+    f.published('t1')
+    expect(fetch).toHaveBeenCalledOnce()
   })
 })

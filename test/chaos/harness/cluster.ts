@@ -1,0 +1,203 @@
+import { fileURLToPath } from 'node:url'
+import type { Fault } from '../../../src/chaos/history.ts'
+import { type Daemon, hears, type Placed, placeDaemon, startDaemon } from '../helpers.ts'
+import { EXECUTION_LOG_ENV } from './recording-handlers.ts'
+
+/** How long a daemon may take to start, or to hear its peers (a loaded 2-core machine is slow), ms. */
+const STARTUP_MS = 60_000
+
+const HANDLERS = fileURLToPath(new URL('./recording-handlers.ts', import.meta.url))
+
+/** How every daemon of a chaos cluster runs. */
+export interface ClusterOptions {
+  /** Directory for the data dirs and execution logs. */
+  root: string
+  /** Nodes, named n0, n1, … */
+  nodes: number
+  slots: number
+  leaseTtlMs: number
+  beaconMs: number
+  /** Each node bootstraps from this many others (the next ones round the ring). @defaultValue every other node */
+  bootstrapPeers?: number
+  /** Extra `taskmesh daemon` flags. */
+  args?: string[]
+}
+
+/** One node of the cluster: its place (data dir, port, peer id), its log and its current life. */
+export interface ChaosNode {
+  name: string
+  placed: Placed
+  logFile: string
+  daemon: Daemon
+  state: 'up' | 'down' | 'frozen'
+  /** Resolves when no submit to this node is in flight (the nemesis waits for it). */
+  idle: Promise<void>
+  /** The nemesis is about to hit it: no new submit picks it. */
+  draining: boolean
+}
+
+/**
+ * N `taskmesh daemon` processes on 127.0.0.1 that the nemesis kills (SIGKILL), freezes (SIGSTOP),
+ * thaws (SIGCONT) and restarts on the same data dir and port. Every fault is recorded with the
+ * life (process id) it hit. Each node bootstraps from more than one peer, so no two nodes reach
+ * each other only through a third that may die.
+ */
+export class ChaosCluster {
+  readonly faults: Fault[] = []
+  private constructor(
+    private readonly opts: ClusterOptions,
+    readonly nodes: ChaosNode[],
+  ) {}
+
+  /** Places every node, starts them all at once, and resolves when each hears every other. */
+  static async start(opts: ClusterOptions): Promise<ChaosCluster> {
+    const names = Array.from({ length: opts.nodes }, (_, i) => `n${i}`)
+    const placed = await Promise.all(names.map((n) => placeDaemon(opts.root, n)))
+    const cluster = new ChaosCluster(opts, [])
+    const daemons = await Promise.all(names.map((_, i) => cluster.launch(placed, i)))
+    names.forEach((name, i) => {
+      cluster.nodes.push({
+        name,
+        placed: placed[i],
+        logFile: cluster.logFile(name),
+        daemon: daemons[i],
+        state: 'up',
+        idle: Promise.resolve(),
+        draining: false,
+      })
+    })
+    await Promise.all(
+      daemons.map((d) =>
+        hears(
+          d,
+          daemons.filter((o) => o !== d).map((o) => o.peerId),
+          STARTUP_MS,
+        ),
+      ),
+    )
+    return cluster
+  }
+
+  node(name: string): ChaosNode {
+    const node = this.nodes.find((n) => n.name === name)
+    if (node === undefined) throw new Error(`no node ${name}`)
+    return node
+  }
+
+  /** Nodes that run, are not frozen and are not about to be hit: the ones to submit to. */
+  up(): ChaosNode[] {
+    return this.nodes.filter((n) => n.state === 'up' && !n.draining)
+  }
+
+  /** Node names by peer id. */
+  names(): Map<string, string> {
+    return new Map(this.nodes.map((n) => [n.placed.peerId, n.name]))
+  }
+
+  /** SIGKILL; resolves once the process is gone. */
+  async kill(name: string): Promise<void> {
+    const node = await this.quiesce(name, 'up')
+    this.faults.push({ kind: 'kill', node: name, incarnation: node.daemon.process.pid ?? 0, at: Date.now() })
+    node.state = 'down'
+    node.daemon.process.signal('SIGKILL')
+    await node.daemon.process.exited
+  }
+
+  /** SIGSTOP: the process stays, silent. */
+  async freeze(name: string): Promise<void> {
+    const node = await this.quiesce(name, 'up')
+    this.faults.push({
+      kind: 'freeze',
+      node: name,
+      incarnation: node.daemon.process.pid ?? 0,
+      at: Date.now(),
+    })
+    node.state = 'frozen'
+    node.daemon.process.signal('SIGSTOP')
+  }
+
+  /** SIGCONT a frozen node. */
+  thaw(name: string): void {
+    const node = this.node(name)
+    if (node.state !== 'frozen') throw new Error(`${name} is ${node.state}, not frozen`)
+    node.daemon.process.signal('SIGCONT')
+    node.state = 'up'
+    this.recovered(node)
+  }
+
+  /** Starts a killed node again on its data dir and port; resolves once it is ready. */
+  async restart(name: string): Promise<void> {
+    const node = this.node(name)
+    if (node.state !== 'down') throw new Error(`${name} is ${node.state}, not down`)
+    const i = this.nodes.indexOf(node)
+    node.daemon = await this.launch(
+      this.nodes.map((n) => n.placed),
+      i,
+    )
+    node.state = 'up'
+    this.recovered(node)
+  }
+
+  /** Thaws every frozen node and restarts every killed one. */
+  async healAll(): Promise<void> {
+    for (const n of this.nodes) if (n.state === 'frozen') this.thaw(n.name)
+    await Promise.all(this.nodes.filter((n) => n.state === 'down').map((n) => this.restart(n.name)))
+  }
+
+  /** Stops every daemon (SIGTERM, then SIGKILL); thaws frozen ones first so they can exit. */
+  async stop(): Promise<void> {
+    for (const n of this.nodes) if (n.state === 'frozen') n.daemon.process.signal('SIGCONT')
+    await Promise.all(this.nodes.map((n) => n.daemon.process.kill(2_000)))
+  }
+
+  /** Runs `submit` on `node` while the nemesis waits for it to finish before touching the node. */
+  async withNode<T>(node: ChaosNode, submit: () => Promise<T>): Promise<T> {
+    const run = node.idle.then(submit)
+    node.idle = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    return run
+  }
+
+  private async quiesce(name: string, state: ChaosNode['state']): Promise<ChaosNode> {
+    const node = this.node(name)
+    if (node.state !== state) throw new Error(`${name} is ${node.state}, not ${state}`)
+    node.draining = true
+    try {
+      let idle: Promise<void>
+      do {
+        idle = node.idle
+        await idle
+      } while (idle !== node.idle)
+    } finally {
+      node.draining = false
+    }
+    return node
+  }
+
+  private recovered(node: ChaosNode): void {
+    const fault = this.faults.findLast((f) => f.node === node.name)
+    if (fault !== undefined && fault.recoveredAt === undefined) fault.recoveredAt = Date.now()
+  }
+
+  private logFile(name: string): string {
+    return `${this.opts.root}/${name}.executions.log`
+  }
+
+  private launch(placed: Placed[], i: number): Promise<Daemon> {
+    const name = `n${i}`
+    const peers = Math.min(this.opts.bootstrapPeers ?? placed.length - 1, placed.length - 1)
+    const bootstrap = Array.from({ length: peers }, (_, k) => placed[(i + 1 + k) % placed.length].addr)
+    return startDaemon(this.opts.root, name, {
+      slots: this.opts.slots,
+      leaseTtlMs: this.opts.leaseTtlMs,
+      beaconMs: this.opts.beaconMs,
+      listen: placed[i].listen,
+      bootstrap,
+      args: ['--handlers', HANDLERS, ...(this.opts.args ?? [])],
+      env: { [EXECUTION_LOG_ENV]: this.logFile(name) },
+      readyMs: STARTUP_MS,
+    })
+  }
+}
