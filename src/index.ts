@@ -32,6 +32,7 @@ export {
   InvalidTaskError,
   QueueFullError,
   ResultNotFoundError,
+  SubmitterNotAllowedError,
   UnknownHandlerError,
   UnknownTaskError,
 } from './task/errors.ts'

@@ -1,9 +1,11 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HttpApi } from '../http/http-api.ts'
+import { readSwarmKeyFile } from '../node/swarm-key.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { createAgingPolicy, STRICT_PRIORITY } from '../policy/priority.ts'
+import { readAllowList } from './allow-list.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
 import { isRunning, readApiFile } from './target.ts'
 
@@ -35,6 +37,11 @@ export interface DaemonFlags {
   beaconInterval?: number
   failureDetection?: number
   maxExecutorLosses?: number
+  maxQueueLength?: number
+  allowSubmitter: string[]
+  allowSubmitters?: string
+  requestTimeout?: number
+  maxInboundBytes?: number
 }
 
 /** What a running daemon writes to `<dataDir>/api.json` so CLI commands can find it. */
@@ -57,9 +64,9 @@ async function refuseIfInUse(dataDir: string): Promise<void> {
 
 async function readSwarmKey(file: string): Promise<Uint8Array> {
   try {
-    return await readFile(file)
+    return await readSwarmKeyFile(file)
   } catch (err) {
-    throw new Error(`--swarm-key: cannot read ${file}: ${(err as Error).message}`)
+    throw new Error(`--swarm-key: ${(err as Error).message} (create one with: taskmesh swarm-key ${file})`)
   }
 }
 
@@ -82,6 +89,10 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       beaconIntervalMs: flags.beaconInterval,
       failureDetectionMs: flags.failureDetection,
       maxExecutorLosses: flags.maxExecutorLosses,
+      maxQueueLength: flags.maxQueueLength,
+      allowSubmitters: await readAllowList(flags.allowSubmitter ?? [], flags.allowSubmitters),
+      requestTimeoutMs: flags.requestTimeout,
+      maxInboundRequestBytes: flags.maxInboundBytes,
     })
   } catch (err) {
     const message = (err as Error).message

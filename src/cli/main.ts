@@ -63,6 +63,11 @@ function targetOptions(cmd: Command): Command {
       ).conflicts('peer'),
     )
     .option('--peer <multiaddr>', 'dial this peer as a light client (a multiaddr with /p2p/<peer id>)')
+    .option('--swarm-key <file>', 'with --peer: the private mesh key file')
+    .option(
+      '--identity <file>',
+      "with --peer: this client's key file, created if missing (its peer id is what --allow-submitter names; see taskmesh identity)",
+    )
     .option(
       '--data-dir <dir>',
       'data dir of a running local daemon; its api.json gives the HTTP API',
@@ -111,7 +116,10 @@ program
     0,
   )
   .option('--no-http', 'do not serve the local HTTP API (reach the node with --peer)')
-  .option('--swarm-key <file>', 'private mesh: libp2p pre-shared key file')
+  .option(
+    '--swarm-key <file>',
+    'private mesh: libp2p pre-shared key file (create one with `taskmesh swarm-key <file>`)',
+  )
   .option('--mdns', 'discover peers on the LAN', false)
   .addOption(
     new Option('--queue-policy <policy>', 'queue order: aging priority, or strict priority')
@@ -161,6 +169,30 @@ program
     '--max-executor-losses <n>',
     'a task whose executors were lost this many times ends as failed, "poison" (default: 3)',
     int('--max-executor-losses', 1, ANY),
+  )
+  .option(
+    '--max-queue-length <n>',
+    'tasks queued or waiting here at most; a submission beyond it is refused with ERR_QUEUE_FULL (default: 100000)',
+    int('--max-queue-length', 1, ANY),
+  )
+  .addOption(
+    new Option(
+      '--allow-submitter <peerId>',
+      'only these peers may submit over the submit protocol (repeatable; local HTTP and CLI submissions are always allowed)',
+    )
+      .argParser(collect)
+      .default([], 'any peer'),
+  )
+  .option('--allow-submitters <file>', 'more allowed submitters: one peer id per line, # comments')
+  .option(
+    '--request-timeout <ms>',
+    'an inbound steal or submit stream must send its whole request within this long, else it is closed (default: 10000)',
+    int('--request-timeout', 1, ANY, ' (ms)'),
+  )
+  .option(
+    '--max-inbound-bytes <n>',
+    'bytes of unfinished inbound requests held at once; beyond it the streams holding the most are closed (default: 67108864)',
+    int('--max-inbound-bytes', 1, ANY),
   )
   .action(async (flags) => (await import('./daemon.ts')).runDaemon(flags))
 
@@ -230,6 +262,30 @@ targetOptions(
       "print the node's decisions about a task (accepted, granted, stolen, started…), one per line",
     ),
 ).action(async (id, flags) => (await import('./result.ts')).runStory(id, flags))
+
+program
+  .command('identity <file>')
+  .description(
+    'print the peer id of the key in <file>, creating the key if the file does not exist: ' +
+      "give it to `taskmesh submit --peer … --identity <file>`, and its peer id to a daemon's --allow-submitter",
+  )
+  .action(async (file: string) => {
+    const { loadOrCreateKeyFile } = await import('../node/identity.ts')
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+    console.log(peerIdFromPrivateKey(await loadOrCreateKeyFile(file)).toString())
+  })
+
+program
+  .command('swarm-key <file>')
+  .description(
+    'write a new private-mesh key (libp2p pre-shared key) to <file> if it does not exist, readable by its owner only; ' +
+      'an existing file is checked and kept. Give every node of the mesh the same file with --swarm-key',
+  )
+  .action(async (file: string) => {
+    const { ensureSwarmKeyFile } = await import('../node/swarm-key.ts')
+    const { created } = await ensureSwarmKeyFile(file)
+    console.log(created ? `created ${file}` : `kept ${file} (a valid swarm key)`)
+  })
 
 program
   .command('simulate')

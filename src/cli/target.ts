@@ -16,6 +16,10 @@ export interface TargetOptions {
   api?: string
   peer?: string
   dataDir?: string
+  /** With `peer`: the private mesh's key file. */
+  swarmKey?: string
+  /** With `peer`: the client's key file (created if missing), so it keeps its peer id. */
+  identity?: string
 }
 
 /** The operations the CLI needs, over HTTP or over the submit protocol. */
@@ -204,7 +208,14 @@ class PeerTarget implements Target {
 export async function openTarget(opts: TargetOptions): Promise<Target> {
   if (opts.peer !== undefined) {
     const { TaskmeshClient } = await import('../client/taskmesh-client.ts')
-    return new PeerTarget(await TaskmeshClient.connect(opts.peer))
+    const { readSwarmKeyFile } = await import('../node/swarm-key.ts')
+    const { loadOrCreateKeyFile } = await import('../node/identity.ts')
+    return new PeerTarget(
+      await TaskmeshClient.connect(opts.peer, {
+        swarmKey: opts.swarmKey === undefined ? undefined : await readSwarmKeyFile(opts.swarmKey),
+        privateKey: opts.identity === undefined ? undefined : await loadOrCreateKeyFile(opts.identity),
+      }),
+    )
   }
   if (opts.api !== undefined) {
     let url: URL

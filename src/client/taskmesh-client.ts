@@ -1,6 +1,6 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
@@ -44,6 +44,11 @@ export interface TaskmeshClientOptions {
   submitter?: string
   /** libp2p pnet pre-shared key (swarm.key file contents) when the mesh is private. */
   swarmKey?: Uint8Array
+  /**
+   * The client's key, hence its peer id (what a node's submitter allow-list names).
+   * @defaultValue a fresh key per connection
+   */
+  privateKey?: PrivateKey
   /** Ends `connect`'s first dial. @defaultValue `AbortSignal.timeout(CLIENT_TIMEOUT_MS)` */
   signal?: AbortSignal
 }
@@ -110,6 +115,7 @@ export class TaskmeshClient {
       throw new TypeError(`submitter must be 1 to ${MAX_PEER_ID_CHARS} characters`)
     }
     const libp2p = await createLibp2p({
+      privateKey: opts.privateKey,
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],

@@ -11,7 +11,17 @@ export const PEER_KEY_FILE = 'peer.key'
  * restarted daemon keeps its peer id. The file is written atomically (temp file + rename).
  */
 export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> {
-  const path = join(dataDir, PEER_KEY_FILE)
+  await mkdir(dataDir, { recursive: true })
+  return loadOrCreateKeyFile(join(dataDir, PEER_KEY_FILE))
+}
+
+/**
+ * Loads an Ed25519 key (libp2p protobuf form) from `path`, creating it (readable by its owner only,
+ * written atomically) when the file does not exist. A light client uses one to keep its peer id,
+ * e.g. to be on a node's submitter allow-list.
+ * @throws Error naming the file when it exists but cannot be read as a key.
+ */
+export async function loadOrCreateKeyFile(path: string): Promise<PrivateKey> {
   try {
     return privateKeyFromProtobuf(await readFile(path))
   } catch (err) {
@@ -19,7 +29,6 @@ export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> 
       throw new Error(`cannot read peer key ${path}: ${(err as Error).message}`)
     }
   }
-  await mkdir(dataDir, { recursive: true })
   const key = await generateKeyPair('Ed25519')
   const tmp = `${path}.${process.pid}.tmp`
   await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })

@@ -2,7 +2,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
-import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { type Identify, identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
@@ -14,16 +13,11 @@ import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import {
-  CAPACITY_TOPIC,
-  DHT_PROTOCOL,
-  RESULT_KEY_PREFIX,
-  RESULTS_TOPIC,
-  TASKS_TOPIC,
-} from '../protocol/constants.ts'
+import { DHT_PROTOCOL, RESULT_KEY_PREFIX } from '../protocol/constants.ts'
 import { createResultSelector } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from './fencing.ts'
+import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
 import './yamux-window-updates.ts'
 
 /** The libp2p services a taskmesh node runs. */
@@ -86,21 +80,6 @@ function fastMsgIdFn(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
   return `${from}/${seqno}`
 }
 
-/** Penalises peers whose messages a topic validator rejects (topic scores are off by default). */
-function topicScores(): Record<string, ReturnType<typeof createTopicScoreParams>> {
-  const params = () =>
-    createTopicScoreParams({
-      topicWeight: 1,
-      timeInMeshWeight: 0,
-      firstMessageDeliveriesWeight: 0,
-      meshMessageDeliveriesWeight: 0,
-      meshFailurePenaltyWeight: 0,
-      invalidMessageDeliveriesWeight: -100,
-      invalidMessageDeliveriesDecay: 0.5,
-    })
-  return { [TASKS_TOPIC]: params(), [CAPACITY_TOPIC]: params(), [RESULTS_TOPIC]: params() }
-}
-
 /**
  * Creates (but does not start) the libp2p node: TCP or memory transport, Noise, Yamux,
  * identify, ping, kad-dht in server mode under taskmesh's own protocol id with the result
@@ -151,7 +130,8 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
         ...MESH_DEGREE,
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
-        scoreParams: { IPColocationFactorWeight: 0, topics: topicScores() },
+        scoreParams: gossipScoreParams(),
+        scoreThresholds: GOSSIP_SCORE_THRESHOLDS,
       }),
     },
   }) as Promise<MeshLibp2p>

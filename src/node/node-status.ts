@@ -28,4 +28,9 @@ export interface NodeStatus {
   waiting: number
   /** Owned queued tasks no live node can run, with one reason per node considered. */
   unschedulable: Array<{ id: string; reasons: string[]; since: number }>
+  /**
+   * Inbound steal and submit requests still being received: their bytes held now, the streams
+   * receiving them, and the streams aborted so far to keep within `maxInboundRequestBytes`.
+   */
+  inbound: { bytes: number; streams: number; evictions: number }
 }

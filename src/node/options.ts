@@ -1,11 +1,13 @@
 import { availableParallelism, totalmem } from 'node:os'
 import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
 import type { WorkerPool } from '../executor/worker-pool.ts'
 import { type BackoffPolicy, DEFAULT_BACKOFF } from '../policy/backoff.ts'
 import type { QueuePolicy } from '../policy/priority.ts'
 import { DEFAULT_AGING } from '../policy/priority.ts'
 import { DEFAULT_STEAL_ORDER, type StealOrder } from '../policy/queue.ts'
+import { DEFAULT_RPC_TIMEOUT_MS } from '../protocol/constants.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { minute, second } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
@@ -31,6 +33,8 @@ export const DEFAULT_UNSCHEDULABLE_AFTER_MS = 10 * second
 export const DEFAULT_RESULT_WAIT_MS = 10 * minute
 /** Executors a task may lose (expired or lost leases) before its owner ends it as failed (poison). */
 export const DEFAULT_MAX_EXECUTOR_LOSSES = 3
+/** Bytes of unfinished inbound requests (steal and submit frames) a node holds at once (64 MiB). */
+export const DEFAULT_MAX_INBOUND_REQUEST_BYTES = 64 * 1024 * 1024
 /** Added to three beacon intervals to make the default failure-detection window. */
 export const FAILURE_DETECTION_SLACK_MS = 1 * second
 
@@ -90,8 +94,27 @@ export interface TaskmeshNodeOptions {
    * ends it as failed with `poison: lost K executors`. @defaultValue DEFAULT_MAX_EXECUTOR_LOSSES
    */
   maxExecutorLosses?: number
-  /** @defaultValue DEFAULT_MAX_QUEUE_LENGTH */
+  /**
+   * Tasks queued or waiting here at most; a submission that would exceed it is refused with
+   * `QueueFullError` (`ERR_QUEUE_FULL`), nothing of it queued. @defaultValue DEFAULT_MAX_QUEUE_LENGTH
+   */
   maxQueueLength?: number
+  /**
+   * Peer ids that may submit over the submit protocol (light clients, `taskmesh submit --peer`);
+   * any other peer's `submit` is refused with `ERR_NOT_ALLOWED`. Submissions through the library
+   * API and the local HTTP API are always allowed. @defaultValue undefined (every peer may submit)
+   */
+  allowSubmitters?: string[]
+  /**
+   * An inbound steal or submit stream must deliver its whole request frame within this long of
+   * opening, else it is aborted (a stream that sends nothing is closed). @defaultValue DEFAULT_RPC_TIMEOUT_MS
+   */
+  requestTimeoutMs?: number
+  /**
+   * Bytes of unfinished inbound requests held at once, over all streams and peers; beyond it the
+   * streams holding the most are aborted. @defaultValue DEFAULT_MAX_INBOUND_REQUEST_BYTES
+   */
+  maxInboundRequestBytes?: number
   /** Retry delays. @defaultValue DEFAULT_BACKOFF */
   backoff?: BackoffPolicy
   /** Source of randomness (victim choice, jitter, nonces). @defaultValue Math.random */
@@ -122,6 +145,8 @@ export type ResolvedNodeOptions = Required<
     | 'unschedulableAfterMs'
     | 'failureDetectionMs'
     | 'maxExecutorLosses'
+    | 'requestTimeoutMs'
+    | 'maxInboundRequestBytes'
   >
 > &
   TaskmeshNodeOptions
@@ -138,6 +163,15 @@ function positiveNumber(value: number, field: string): number {
   return value
 }
 
+/** A peer id in its canonical string form (what connections report), or an error naming `field`. */
+function canonicalPeerId(value: string, field: string): string {
+  try {
+    return peerIdFromString(value).toString()
+  } catch {
+    throw new InvalidTaskError(`"${value}" is not a peer id`, field)
+  }
+}
+
 /** Fills in defaults and refuses impossible settings with an error naming the option. */
 export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptions {
   const labels = opts.labels ?? []
@@ -145,8 +179,17 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
     if (!NAME_PATTERN.test(l))
       throw new InvalidTaskError(`label "${l}" must match ${NAME_PATTERN}`, `labels[${i}]`)
   }
+  const allowSubmitters = opts.allowSubmitters?.map((peer, i) =>
+    canonicalPeerId(peer, `allowSubmitters[${i}]`),
+  )
   return {
     ...opts,
+    ...(allowSubmitters === undefined ? {} : { allowSubmitters }),
+    requestTimeoutMs: positiveInt(opts.requestTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, 'requestTimeoutMs'),
+    maxInboundRequestBytes: positiveInt(
+      opts.maxInboundRequestBytes ?? DEFAULT_MAX_INBOUND_REQUEST_BYTES,
+      'maxInboundRequestBytes',
+    ),
     slots: positiveInt(opts.slots ?? availableParallelism(), 'slots'),
     labels,
     memoryMb: opts.memoryMb ?? Math.floor(totalmem() / 2 ** 20),

@@ -2,6 +2,7 @@ import type { RunOutcome } from '../executor/executor.ts'
 import { canRun } from '../policy/capacity.ts'
 import { LeaseTable } from '../policy/leases.ts'
 import { grantCount } from '../policy/stealing.ts'
+import type { GrantSigner } from '../protocol/grant-proof.ts'
 import type {
   CompleteReply,
   CompleteRequest,
@@ -60,6 +61,8 @@ export interface OwnerLedgerOptions {
    * "accepted", and `done` once a result exists. @defaultValue none (nothing survives a restart)
    */
   journal?: Pick<TaskJournal, 'accept' | 'done' | 'replay'>
+  /** Signs a grant proof for every lease granted (the thief's record must carry it). */
+  grants: Pick<GrantSigner, 'sign'>
   /** Executors a task may lose before it ends as failed. @defaultValue DEFAULT_MAX_EXECUTOR_LOSSES */
   maxExecutorLosses?: number
   /** An owned task went back to the queue (its lease was released, expired or lost). */
@@ -263,7 +266,8 @@ export class OwnerLedger {
       own.state = 'leased'
       own.entry.epoch = lease.epoch
       tasks.push(own.entry.task)
-      leases.push({ taskId: q.id, epoch: lease.epoch, expiresAt: lease.expiresAt })
+      const proof = this.opts.grants.sign(q.id, from, lease.epoch)
+      leases.push({ taskId: q.id, epoch: lease.epoch, expiresAt: lease.expiresAt, proof })
     }
     counters.tasksGranted += tasks.length
     if (tasks.length > 0) this.opts.onGranted()

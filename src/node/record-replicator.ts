@@ -19,6 +19,7 @@ import { Batcher } from './batcher.ts'
 import { ClosestPeers } from './closest-peers.ts'
 import { type FencedWrite, putResultRecord, readStoredResult } from './fencing.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
+import type { StreamLimits } from './stream-limits.ts'
 
 export { DHT_RECORD_PREFIX, dhtRecordKey } from './fencing.ts'
 
@@ -63,6 +64,8 @@ export interface RecordReplicatorOptions {
   replicas?: number
   /** Protocol id the peers serve. @defaultValue REPLICATE_PROTOCOL */
   protocol?: string
+  /** The node's inbound stream limits (idle deadline, shared byte budget). @defaultValue none */
+  limits?: StreamLimits
 }
 
 interface Outgoing {
@@ -93,6 +96,7 @@ export class RecordReplicator {
   private readonly outboxes = new Map<string, Batcher<Outgoing>>()
   private readonly stopping = new AbortController()
   private serving = false
+  private readonly limits: StreamLimits | undefined
 
   constructor(opts: RecordReplicatorOptions) {
     this.libp2p = opts.libp2p
@@ -102,6 +106,7 @@ export class RecordReplicator {
       throw new RangeError(`replicas must be a whole number >= 0, got ${this.replicas}`)
     }
     this.protocol = opts.protocol ?? REPLICATE_PROTOCOL
+    this.limits = opts.limits
     this.roots = opts.roots ?? new VerifiedRoots()
     this.closest = new ClosestPeers(this.libp2p, this.protocol)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
@@ -258,6 +263,8 @@ export class RecordReplicator {
     await serveSession(stream, storeRequestSchema, (req) => this.keep(req), {
       maxBytes: MAX_FRAME_BYTES,
       what: 'store frame',
+      idleMs: this.limits?.requestTimeoutMs,
+      budget: this.limits?.budget,
     })
   }
 

@@ -15,6 +15,7 @@ import type {
 import { stealFrameSchema, stealReplySchema } from '../protocol/messages.ts'
 import { RpcSession, serveSession } from '../protocol/rpc-session.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
+import type { StreamLimits } from './stream-limits.ts'
 
 /** Inbound steal-protocol streams one peer may hold open at once. */
 export const MAX_INBOUND_STEAL_STREAMS = 64
@@ -50,6 +51,7 @@ export class StealService {
   constructor(
     private readonly libp2p: MeshLibp2p,
     private readonly handlers: StealHandlers,
+    private readonly limits?: StreamLimits,
   ) {}
 
   async start(): Promise<void> {
@@ -122,7 +124,12 @@ export class StealService {
             return this.handlers.onRelease(from, req)
         }
       },
-      { maxBytes: MAX_FRAME_BYTES, what: 'steal frame' },
+      {
+        maxBytes: MAX_FRAME_BYTES,
+        what: 'steal frame',
+        idleMs: this.limits?.requestTimeoutMs,
+        budget: this.limits?.budget,
+      },
     )
   }
 }

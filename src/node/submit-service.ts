@@ -4,10 +4,12 @@ import { MAX_FRAME_BYTES, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
 import type { SubmitFrame, SubmitFrameReply } from '../protocol/messages.ts'
 import { MAX_STORY_EVENTS, submitFrameSchema, submitReplySchema } from '../protocol/messages.ts'
 import { requestOnce, serveFrames } from '../protocol/rpc.ts'
+import { SubmitterNotAllowedError } from '../task/errors.ts'
 import type { CancelResult, TaskState } from './cancellation.ts'
 import { errorCode } from './error-code.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StoryEvent } from './story.ts'
+import type { StreamLimits } from './stream-limits.ts'
 
 /** Inbound submit-protocol streams at once (light clients). */
 export const MAX_INBOUND_SUBMIT_STREAMS = 256
@@ -36,10 +38,20 @@ const toBase64 = (v: Uint8Array | undefined) => (v === undefined ? null : Buffer
  * reply per task as each result lands.
  */
 export class SubmitService {
+  private readonly allowSubmitters: ReadonlySet<string> | undefined
+
+  /**
+   * @param opts - the node's stream limits, and the peers allowed to `submit` (all when the list
+   *   is absent; the peer is the connection's remote peer, authenticated by Noise — not the
+   *   `submitter` a frame names).
+   */
   constructor(
     private readonly libp2p: MeshLibp2p,
     private readonly target: SubmitTarget,
-  ) {}
+    private readonly opts: { limits?: StreamLimits; allowSubmitters?: readonly string[] } = {},
+  ) {
+    this.allowSubmitters = opts.allowSubmitters === undefined ? undefined : new Set(opts.allowSubmitters)
+  }
 
   async start(): Promise<void> {
     await this.libp2p.handle(
@@ -63,6 +75,9 @@ export class SubmitService {
         try {
           switch (req.type) {
             case 'submit': {
+              if (this.allowSubmitters !== undefined && !this.allowSubmitters.has(remote.toString())) {
+                throw new SubmitterNotAllowedError(remote.toString())
+              }
               const handles = await this.target.submitMany(req.tasks, {
                 submitter: req.submitter ?? remote.toString(),
               })
@@ -127,7 +142,12 @@ export class SubmitService {
           })
         }
       },
-      { maxBytes: MAX_FRAME_BYTES, what: 'submit frame' },
+      {
+        maxBytes: MAX_FRAME_BYTES,
+        what: 'submit frame',
+        readTimeoutMs: this.opts.limits?.requestTimeoutMs,
+        budget: this.opts.limits?.budget,
+      },
     )
   }
 }

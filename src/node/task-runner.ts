@@ -13,6 +13,8 @@ export interface RunEntry {
   /** Attempts so far, oldest first; every error stays visible in the result. */
   attempts: AttemptRecord[]
   dependencies: Record<string, Json>
+  /** The owner's grant proof of the lease, for a task stolen from another owner (see `grant-proof.ts`). */
+  grant?: string
 }
 
 /** Options of {@link TaskRunner}. */

@@ -9,6 +9,8 @@ import { HandlerRegistry } from '../executor/handler-registry.ts'
 import { backoffDelayMs } from '../policy/backoff.ts'
 import { canRun, DurationEstimator, expectedWaitMs } from '../policy/capacity.ts'
 import type { NodeOffer, QueuedTask } from '../policy/types.ts'
+import { GrantSigner } from '../protocol/grant-proof.ts'
+import type { InboundBudget } from '../protocol/inbound-budget.ts'
 import type { ResultNotice } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
@@ -42,6 +44,7 @@ import { ResultStore } from './result-store.ts'
 import { type StealHandlers, StealService } from './steal-service.ts'
 import { type StoryEvent, StoryLog } from './story.ts'
 import { storyOwnerHandlers, storyStealRequests } from './story-tap.ts'
+import { streamLimits } from './stream-limits.ts'
 import type { GraphItemInput, PreparedTask } from './submission.ts'
 import { SubmitService } from './submit-service.ts'
 import { TaskFlow } from './task-flow.ts'
@@ -106,6 +109,8 @@ export class TaskmeshNode {
     this.gossip.publishNotices(r)
     for (const n of r) this.stories.record(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
   })
+  /** Bytes of inbound requests being received, shared by the steal, submit and replicate protocols. */
+  private readonly inbound: InboundBudget
   private pumpScheduled = false
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
 
@@ -158,6 +163,7 @@ export class TaskmeshNode {
       onLost: (id, holder, epoch) => this.stories.record(id, 'lease-lost', { holder, epoch }),
       journal: opts.dataDir === undefined ? undefined : new TaskJournal(join(opts.dataDir, JOURNAL_FILE)),
       maxExecutorLosses: opts.maxExecutorLosses,
+      grants: new GrantSigner(privateKey),
       onPoisoned: (entry, error) => void this.finish(entry, poisonOutcome(error)),
     })
     const inbox = new GossipInbox({
@@ -180,7 +186,9 @@ export class TaskmeshNode {
       onRelease: (from, req) => this.ledger.release(from, req),
     } satisfies StealHandlers
     this.bootstrapKeeper = new BootstrapKeeper(libp2p, opts.bootstrap ?? [])
-    this.steal = new StealService(libp2p, storyOwnerHandlers(ownerSide, this.stories))
+    const limits = streamLimits(opts)
+    this.inbound = limits.budget
+    this.steal = new StealService(libp2p, storyOwnerHandlers(ownerSide, this.stories), limits)
     this.thief = new Thief({
       steal: storyStealRequests(this.steal, this.stories),
       queue,
@@ -225,7 +233,7 @@ export class TaskmeshNode {
       },
       executor,
     )
-    this.submitService = new SubmitService(libp2p, this)
+    this.submitService = new SubmitService(libp2p, this, { limits, allowSubmitters: opts.allowSubmitters })
     this.adopter = new Adopter({
       ...{ self: this.peerId, libp2p, ledger: this.ledger, thief: this.thief, results: this.resultStore },
       announce: (tasks) => this.gossip.announceTasks(tasks),
@@ -270,7 +278,12 @@ export class TaskmeshNode {
       swarmKey: opts.swarmKey,
       mdns: opts.mdns,
     })
-    const replicator = new RecordReplicator({ libp2p, datastore: recordStore, roots })
+    const replicator = new RecordReplicator({
+      libp2p,
+      datastore: recordStore,
+      roots,
+      limits: streamLimits(opts),
+    })
     const node = new TaskmeshNode(
       libp2p,
       registry,
@@ -509,6 +522,7 @@ export class TaskmeshNode {
       executor: this.peerId,
       owner: task.owner,
       epoch: entry.epoch,
+      ...(entry.grant === undefined ? {} : { grant: entry.grant }),
       attempts: entry.attempts,
       submittedAt: task.submittedAt,
       startedAt: first?.startedAt ?? outcome.startedAt,
@@ -575,6 +589,11 @@ export class TaskmeshNode {
       counters: { ...this.counters },
       waiting: this.flow.gate.size,
       unschedulable: this.flow.unschedulable(),
+      inbound: {
+        bytes: this.inbound.usedBytes,
+        streams: this.inbound.streams,
+        evictions: this.inbound.evictions,
+      },
     }
   }
 

@@ -171,9 +171,10 @@ export class Thief {
 
   /**
    * Takes the granted tasks this node can run under their leases. A grant it declines (it cannot
-   * run the task, owns it, or holds it under another owner's lease) is handed back at once, so the
-   * owner requeues it instead of waiting for the lease to run out. A new lease from the same owner
-   * on a task held under an older epoch replaces the old one (the owner let that one go).
+   * run the task, owns it, holds it under another owner's lease, or the victim is not the task's
+   * owner) is handed back at once, so the owner requeues it instead of waiting for the lease to run
+   * out. A new lease from the same owner on a task held under an older epoch replaces the old one
+   * (the owner let that one go). Each lease's grant proof goes into the entry, for the record.
    */
   private takeGrant(victim: string, grant: StealGrant): number {
     const leases = new Map(grant.leases.map((l) => [l.taskId, l]))
@@ -187,11 +188,12 @@ export class Thief {
         this.dropLease(task.id)
       }
       const runnable = canRun(this.opts.offer, { type: task.spec.type, resources: task.spec.resources })
-      if (this.leasedIn.has(task.id) || this.opts.owns(task.id) || !runnable) {
+      // a task the victim does not own could not be run under its grant (the record would be refused)
+      if (this.leasedIn.has(task.id) || this.opts.owns(task.id) || !runnable || task.owner !== victim) {
         declined.push({ taskId: task.id, epoch: lease.epoch })
         continue
       }
-      const entry: RunEntry = { task, epoch: lease.epoch, attempts: [], dependencies: {} }
+      const entry: RunEntry = { task, epoch: lease.epoch, attempts: [], dependencies: {}, grant: lease.proof }
       this.leasedIn.set(task.id, {
         entry,
         owner: victim,

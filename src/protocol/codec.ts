@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { z } from 'zod'
-import { MAX_JSON_DEPTH } from './constants.ts'
+import { checkJsonShape, formatPath } from '../task/json-shape.ts'
 import { InvalidMessageError } from './errors.ts'
 
 const encoder = new TextEncoder()
@@ -72,14 +72,6 @@ export function parseMessage<T>(schema: z.ZodType<T>, json: unknown, what: strin
   return result.data
 }
 
-/** Renders a zod path as `tasks[2].spec.type`. */
-export function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  return path
-    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-    .join('')
-    .replace(/^\./, '')
-}
-
 /** Renders the first issue of a zod error as `path: message` (or just the message at the root). */
 export function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0]
@@ -89,46 +81,4 @@ export function describeIssue(error: z.ZodError): string {
   return path === '' ? message : `${path}: ${message}`
 }
 
-interface Frame {
-  value: unknown
-  depth: number
-  parent: Frame | undefined
-  key: string | number
-}
-
-function framePath(frame: Frame): string {
-  const keys: Array<string | number> = []
-  for (let f: Frame | undefined = frame; f?.parent !== undefined; f = f.parent) keys.unshift(f.key)
-  return formatPath(keys)
-}
-
-/**
- * Walks a parsed JSON value without recursion and reports the first problem: nesting deeper than
- * `maxDepth`, or a `__proto__` key (which would silently change an object's prototype later).
- * @returns a description of the problem, or `undefined` when the value is fine.
- */
-export function checkJsonShape(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
-  const stack: Frame[] = [{ value, depth: 0, parent: undefined, key: '' }]
-  while (stack.length > 0) {
-    const frame = stack.pop()!
-    const v = frame.value
-    if (v === null || typeof v !== 'object') continue
-    if (frame.depth >= maxDepth) {
-      const where = framePath(frame)
-      return `${where === '' ? '' : `${where}: `}nested deeper than ${maxDepth} levels`
-    }
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++)
-        stack.push({ value: v[i], depth: frame.depth + 1, parent: frame, key: i })
-      continue
-    }
-    for (const key of Object.keys(v)) {
-      if (key === '__proto__') {
-        const where = framePath(frame)
-        return `${where === '' ? '' : `${where}: `}forbidden key "__proto__"`
-      }
-      stack.push({ value: (v as Record<string, unknown>)[key], depth: frame.depth + 1, parent: frame, key })
-    }
-  }
-  return undefined
-}
+export { checkJsonShape, formatPath } from '../task/json-shape.ts'

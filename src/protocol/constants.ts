@@ -40,7 +40,7 @@ export const MAX_FRAME_BYTES = 4 * MiB
 export const DEFAULT_RPC_TIMEOUT_MS = 10 * second
 
 /** Deepest nesting of arrays and objects accepted in any wire JSON value. */
-export const MAX_JSON_DEPTH = 64
+export { MAX_JSON_DEPTH } from '../task/json-shape.ts'
 /** Latest timestamp accepted on the wire, in Unix ms (the largest valid `Date`). */
 export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000
 /** Longest peer id or client name string, in characters. */

@@ -34,3 +34,12 @@ export class RpcClosedError extends Error {
   override readonly name = 'RpcClosedError'
   readonly code = 'ERR_RPC_CLOSED'
 }
+
+/**
+ * An inbound stream was aborted to keep the node's unfinished inbound requests within its memory
+ * budget (see `InboundBudget`): it held the most bytes when the budget ran out.
+ */
+export class InboundBudgetError extends Error {
+  override readonly name = 'InboundBudgetError'
+  readonly code = 'ERR_INBOUND_BUDGET'
+}

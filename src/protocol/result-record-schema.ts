@@ -5,6 +5,7 @@ import type { AttemptRecord, TaskStatus } from '../task/task.ts'
 import { fromBase64, toBase64 } from '../util/base64.ts'
 import { MAX_ERROR_CHARS, MAX_PEER_ID_CHARS, MAX_RECORD_ATTEMPTS, RESULT_KEY_PREFIX } from './constants.ts'
 import { InvalidRecordError } from './errors.ts'
+import { GRANT_PROOF_CHARS } from './grant-proof.ts'
 import {
   epochSchema,
   outputSchema,
@@ -30,6 +31,11 @@ export interface ResultRecord {
   owner: string
   /** Lease epoch of the final attempt; a record of a higher epoch supersedes. */
   epoch: number
+  /**
+   * The owner's grant proof for this lease (`executor`, `epoch`), padded base64: required when
+   * `executor` is not `owner` (see `grant-proof.ts`), absent otherwise.
+   */
+  grant?: string
   /** Every attempt, so every error stays visible. */
   attempts: AttemptRecord[]
   submittedAt: number
@@ -58,6 +64,7 @@ export const resultRecordSchema: z.ZodType<ResultRecord> = z
     executor: peerIdSchema,
     owner: peerIdSchema,
     epoch: epochSchema,
+    grant: z.base64().length(GRANT_PROOF_CHARS).optional(),
     attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS),
     submittedAt: timestampSchema,
     startedAt: timestampSchema,

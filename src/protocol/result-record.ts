@@ -7,6 +7,7 @@ import { decodeMessage, describeIssue, encodeMessage } from './codec.ts'
 import { MAX_RECORD_BYTES } from './constants.ts'
 import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
 import { InvalidMessageError, InvalidRecordError } from './errors.ts'
+import { verifyGrantProof } from './grant-proof.ts'
 import { inclusionPaths, leafHash, merkleRoot, rootFromPath } from './merkle.ts'
 import {
   MAX_SIGNED_BATCH,
@@ -80,6 +81,31 @@ function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined
   return { record, root, rootBytes, signature, signatureText: envelope.signature }
 }
 
+/**
+ * The authorization rule: a record signed by its owner stands on its own (the owner ran the task,
+ * or ended it itself); a record signed by anyone else must carry the owner's grant proof for this
+ * task, this executor and this epoch — the lease the owner granted (see `grant-proof.ts`).
+ * Synchronous (the selector uses it).
+ * @throws InvalidRecordError naming what is missing.
+ */
+function checkGrant(record: ResultRecord): void {
+  if (record.executor === record.owner) {
+    if (record.grant !== undefined)
+      throw new InvalidRecordError(`${WHAT}: the owner's own record carries a grant`)
+    return
+  }
+  if (record.grant === undefined) {
+    throw new InvalidRecordError(
+      `${WHAT}: executor ${record.executor} is not the owner ${record.owner} and shows no grant from it`,
+    )
+  }
+  if (!verifyGrantProof(record.owner, record.taskId, record.executor, record.epoch, record.grant)) {
+    throw new InvalidRecordError(
+      `${WHAT}: grant is not ${record.owner}'s lease of the task to ${record.executor} at epoch ${record.epoch}`,
+    )
+  }
+}
+
 /** True when the record's batch signature checks out (or was checked before, per `roots`). */
 function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolean {
   const executor = u.record.executor
@@ -97,7 +123,8 @@ function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolea
  * a batch of one, whose root is the record's own leaf.
  * @throws InvalidRecordError when a record is malformed, the key is not the Ed25519 key of every
  *   record's `executor`, the batch is empty or over `MAX_SIGNED_BATCH`, or a value would exceed
- *   `MAX_RECORD_BYTES` (shorten the output).
+ *   `MAX_RECORD_BYTES` (shorten the output), or a record of an executor other than its owner lacks
+ *   the owner's grant for it.
  */
 export function signResultBatch(records: ResultRecord[], privateKey: PrivateKey): Uint8Array[] {
   if (records.length === 0 || records.length > MAX_SIGNED_BATCH) {
@@ -115,6 +142,7 @@ export function signResultBatch(records: ResultRecord[], privateKey: PrivateKey)
         `${WHAT}: executor ${result.data.executor} is not the signing peer ${signer}`,
       )
     }
+    checkGrant(result.data)
     return result.data
   })
   const leaves = parsed.map(recordLeaf)
@@ -157,8 +185,9 @@ export async function signResultRecord(record: ResultRecord, privateKey: Private
 /**
  * Checks a stored value and returns its record. Refuses (in this order) oversized values, bad
  * UTF-8/JSON/schema, a key other than `resultKey(record.taskId)` (when `expectedKey` is given), an
- * executor that is not a peer id with an embedded Ed25519 key, a proof that fits no batch, and a
- * signature that does not verify over the batch root. With `roots`, a root already checked there
+ * executor that is not a peer id with an embedded Ed25519 key, a proof that fits no batch, a
+ * signature that does not verify over the batch root, and a record of an executor other than its
+ * owner without the owner's grant for it (see `checkGrant`). With `roots`, a root already checked there
  * under the same signature is not checked again.
  * @throws InvalidRecordError with the reason.
  */
@@ -171,6 +200,7 @@ export function openResultRecordSync(
   if (!signatureHolds(unverified, roots)) {
     throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
   }
+  checkGrant(unverified.record)
   return unverified.record
 }
 
@@ -211,6 +241,7 @@ function candidate(
   try {
     const unverified = parseSignedValue(value, key)
     if (!signatureHolds(unverified, roots)) return invalid
+    checkGrant(unverified.record)
     return { index, record: unverified.record, signature: unverified.signature, value }
   } catch {
     return invalid

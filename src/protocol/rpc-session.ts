@@ -4,6 +4,7 @@ import type { z } from 'zod'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { DEFAULT_RPC_TIMEOUT_MS, MAX_FRAME_BYTES } from './constants.ts'
 import { InvalidMessageError, RpcClosedError, RpcTimeoutError } from './errors.ts'
+import type { InboundBudget } from './inbound-budget.ts'
 import { toRpcError } from './rpc-errors.ts'
 
 /** A session stream with no request in flight is closed by its client after this long, in ms. */
@@ -257,6 +258,11 @@ export interface ServeSessionOptions {
   onError?: (err: Error) => void
   /** Requests in the handler at once; past it, no frame is read. @defaultValue DEFAULT_SERVER_IN_FLIGHT */
   maxInFlight?: number
+  /**
+   * The node-wide budget the bytes of unfinished frames are charged to; when it runs out, the
+   * streams holding the most are aborted. @defaultValue none (each frame is bounded by `maxBytes` only)
+   */
+  budget?: InboundBudget
 }
 
 /**
@@ -266,7 +272,9 @@ export interface ServeSessionOptions {
  * out together), then closes once every request is answered. A client that sends one request and
  * closes is served the same way. Never throws: a malformed or oversized frame, a failing handler or
  * a write error aborts the stream with the error (an `InvalidMessageError` for bad frames) and
- * reports it to `opts.onError`; a stream that brings no complete frame for `idleMs` is closed.
+ * reports it to `opts.onError`; a stream that brings no complete frame for `idleMs` is closed
+ * (aborted when it holds part of a frame). With a `budget`, the bytes received and not yet read as
+ * complete frames are charged to it.
  */
 export async function serveSession<Req, Rep>(
   stream: Stream,
@@ -289,11 +297,22 @@ export async function serveSession<Req, Rep>(
     }
   }
   const writer = new FrameWriter(stream, fail)
+  // bytes received and not yet read as complete frames: charged to the budget while held
+  let partial = 0
+  const charge = opts.budget?.open(fail)
+  const onMessage = (evt: { data: { byteLength: number } }): void => {
+    partial += evt.data.byteLength
+    charge?.add(evt.data.byteLength)
+  }
+  stream.addEventListener('message', onMessage)
   let idle: NodeJS.Timeout | undefined
   const armIdle = (): void => {
     clearTimeout(idle)
     idle = setTimeout(() => {
-      stream.close().catch(() => stream.abort(new RpcTimeoutError(`${opts.what}: idle for ${idleMs} ms`)))
+      const timeout = new RpcTimeoutError(`${opts.what}: no complete frame for ${idleMs} ms`)
+      // a stream stuck in the middle of a frame is cut off; an idle one is closed politely
+      if (partial > 0) fail(timeout)
+      else stream.close().catch(() => stream.abort(timeout))
     }, idleMs)
     idle.unref()
   }
@@ -326,6 +345,9 @@ export async function serveSession<Req, Rep>(
   try {
     for await (const frame of lpDecode(stream, { maxDataLength: maxBytes })) {
       armIdle()
+      const used = frame.byteLength + varintLength(frame.byteLength)
+      partial = Math.max(0, partial - used)
+      charge?.settle(used)
       const request = decodeMessage(requestSchema, frame, maxBytes, opts.what)
       inFlight++
       void answer(request)
@@ -340,5 +362,15 @@ export async function serveSession<Req, Rep>(
   } catch (err) {
     clearTimeout(idle)
     fail(err)
+  } finally {
+    stream.removeEventListener('message', onMessage)
+    charge?.release()
   }
+}
+
+/** Bytes of the unsigned varint that prefixes a frame of `length` bytes. */
+function varintLength(length: number): number {
+  let bytes = 1
+  for (let v = length; v >= 0x80; v = Math.floor(v / 0x80)) bytes++
+  return bytes
 }

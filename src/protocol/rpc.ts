@@ -5,6 +5,7 @@ import type { z } from 'zod'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { DEFAULT_RPC_TIMEOUT_MS, MAX_FRAME_BYTES } from './constants.ts'
 import { InvalidMessageError, RpcAbortedError } from './errors.ts'
+import type { InboundBudget } from './inbound-budget.ts'
 import { toRpcError } from './rpc-errors.ts'
 import { deadlineSignal } from './signals.ts'
 
@@ -27,8 +28,18 @@ export interface RequestOptions {
 export interface ServeOptions {
   /** Largest frame either way, in bytes. @defaultValue MAX_FRAME_BYTES */
   maxBytes?: number
-  /** Ends the exchange (the handler's sends included); the request read also times out after `DEFAULT_RPC_TIMEOUT_MS`. */
+  /** Ends the exchange (the handler's sends included); the request read also times out after `readTimeoutMs`. */
   signal?: AbortSignal
+  /**
+   * The whole request frame must arrive within this long of the stream opening (a stream that
+   * sends nothing, or not all of its frame, is aborted then). @defaultValue DEFAULT_RPC_TIMEOUT_MS
+   */
+  readTimeoutMs?: number
+  /**
+   * The node-wide budget the bytes of unfinished requests are charged to; when it runs out, the
+   * streams holding the most are aborted. @defaultValue none (each stream is bounded by `maxBytes` only)
+   */
+  budget?: InboundBudget
   /** Name of the request in error messages, e.g. `steal frame`. */
   what: string
   /** Told of every failure after the stream was aborted with it (for logs). Must not throw. */
@@ -117,9 +128,9 @@ export async function* requestMany<Res>(
 /**
  * Serves one exchange on an inbound stream: reads ONE request frame, validates it, calls `handler`
  * (which may `send` one reply or several), then closes the stream. Never throws: a malformed or
- * oversized request, a read timeout (`DEFAULT_RPC_TIMEOUT_MS`), a failing handler or send aborts
- * the stream with the error (an `InvalidMessageError` for bad frames) and reports it to
- * `opts.onError`, so the node keeps running.
+ * oversized request, a read timeout (`readTimeoutMs`), data after the request frame, eviction by the
+ * inbound `budget`, a failing handler or send aborts the stream with the error (an
+ * `InvalidMessageError` for bad frames) and reports it to `opts.onError`, so the node keeps running.
  */
 export async function serveFrames<Req, Rep = unknown>(
   stream: Stream,
@@ -129,7 +140,10 @@ export async function serveFrames<Req, Rep = unknown>(
 ): Promise<void> {
   const maxBytes = opts.maxBytes ?? MAX_FRAME_BYTES
   const { what, signal } = opts
+  let failed = false
   const fail = (err: unknown, failedSignal: AbortSignal | undefined): void => {
+    if (failed) return
+    failed = true
     const error = toRpcError(err, failedSignal, what, maxBytes)
     stream.abort(error)
     try {
@@ -138,22 +152,38 @@ export async function serveFrames<Req, Rep = unknown>(
       // a logger must not take the node down
     }
   }
-  const readSignal = deadlineSignal(DEFAULT_RPC_TIMEOUT_MS, signal)
-  const lp = framed(stream, maxBytes)
-  let request: Req
-  try {
-    request = decodeMessage(requestSchema, await lp.read({ signal: readSignal }), maxBytes, what)
-  } catch (err) {
-    fail(err, readSignal)
-    return
+  // every byte received is charged to the budget until the request frame is complete; a requester
+  // sends one frame and half-closes, so bytes after the frame are a protocol violation
+  const charge = opts.budget?.open((err) => fail(err, undefined))
+  let requestRead = false
+  const onMessage = (evt: { data: { byteLength: number } }): void => {
+    if (requestRead) fail(new InvalidMessageError(`${what}: data after the request frame`), undefined)
+    else charge?.add(evt.data.byteLength)
   }
-  const send = async (reply: Rep): Promise<void> => {
-    await lp.write(encodeFrame(reply, maxBytes, `${what} reply`), { signal })
-  }
+  stream.addEventListener('message', onMessage)
   try {
-    await handler(request, send)
-    await stream.close({ signal })
-  } catch (err) {
-    fail(err, signal)
+    const readSignal = deadlineSignal(opts.readTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal)
+    const lp = framed(stream, maxBytes)
+    let request: Req
+    try {
+      request = decodeMessage(requestSchema, await lp.read({ signal: readSignal }), maxBytes, what)
+      requestRead = true
+      charge?.release() // the frame is complete: its bytes are the handler's now
+    } catch (err) {
+      fail(err, readSignal)
+      return
+    }
+    const send = async (reply: Rep): Promise<void> => {
+      await lp.write(encodeFrame(reply, maxBytes, `${what} reply`), { signal })
+    }
+    try {
+      await handler(request, send)
+      if (!failed) await stream.close({ signal })
+    } catch (err) {
+      fail(err, signal)
+    }
+  } finally {
+    stream.removeEventListener('message', onMessage)
+    charge?.release()
   }
 }

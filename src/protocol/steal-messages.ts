@@ -11,6 +11,7 @@ import {
   MAX_SPEED,
   MAX_TASKS_PER_MESSAGE,
 } from './constants.ts'
+import { GRANT_PROOF_CHARS } from './grant-proof.ts'
 import { taskSchema } from './task-schema.ts'
 import {
   durationMsSchema,
@@ -56,7 +57,17 @@ export const stealGrantSchema = z
     requestId: requestIdSchema,
     tasks: z.array(taskSchema).max(MAX_TASKS_PER_MESSAGE),
     leases: z
-      .array(z.object({ taskId: taskIdSchema, epoch: epochSchema, expiresAt: timestampSchema }).strict())
+      .array(
+        z
+          .object({
+            taskId: taskIdSchema,
+            epoch: epochSchema,
+            expiresAt: timestampSchema,
+            /** The owner's grant proof of this lease (see `grant-proof.ts`), for the thief's record. */
+            proof: z.base64().length(GRANT_PROOF_CHARS),
+          })
+          .strict(),
+      )
       .max(MAX_LEASES_PER_MESSAGE),
     ttlMs: z.number().int().min(0).max(MAX_DURATION_MS),
   })

@@ -31,6 +31,18 @@ export class QueueFullError extends Error {
   readonly code = 'ERR_QUEUE_FULL'
 }
 
+/**
+ * A light client asked to submit but its peer id is not on the node's submitter allow-list
+ * (`allowSubmitters`); nothing was queued.
+ */
+export class SubmitterNotAllowedError extends Error {
+  override readonly name = 'SubmitterNotAllowedError'
+  readonly code = 'ERR_NOT_ALLOWED'
+  constructor(readonly peer: string) {
+    super(`peer ${peer} may not submit to this node: it is not on the node's submitter allow-list`)
+  }
+}
+
 /** No result exists (yet) for a task id. */
 export class ResultNotFoundError extends Error {
   override readonly name = 'ResultNotFoundError'

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { InvalidTaskError } from './errors.ts'
+import { findJsonShapeProblem } from './json-shape.ts'
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PRIORITY,
@@ -104,13 +105,18 @@ export function describeZodError(error: z.ZodError, prefix = ''): { field: strin
 }
 
 /**
- * Validates a submitted spec and fills in defaults.
+ * Validates a submitted spec and fills in defaults. Refuses, like the wire does, nesting deeper
+ * than `MAX_JSON_DEPTH` and `__proto__` keys anywhere in it.
  * @throws InvalidTaskError naming the offending field; nothing is changed.
  */
 export function parseTaskSpec(raw: unknown, field = 'task'): TaskSpec {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InvalidTaskError('must be a JSON object', field)
   }
+  // before the schema: it would recurse on deep nesting and drop `__proto__` keys silently
+  const shape = findJsonShapeProblem(raw)
+  if (shape !== undefined)
+    throw new InvalidTaskError(shape.message, shape.path === '' ? field : `${field}.${shape.path}`)
   const parsed = taskSpecSchema.safeParse(raw)
   if (!parsed.success) {
     const { field: where, message } = describeZodError(parsed.error, field)

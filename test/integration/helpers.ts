@@ -119,3 +119,34 @@ export function blockLoop(ms: number): void {
     // busy: nothing else of this process runs
   }
 }
+
+/** A capacity beacon every field of which is within the schema (as a raw peer would publish it). */
+export function validBeacon(overrides: Record<string, unknown> = {}) {
+  return {
+    v: 1,
+    seq: 1,
+    slots: 1,
+    running: 0,
+    queued: 0,
+    queuedWorkMs: 0,
+    speed: 1,
+    types: ['echo'],
+    labels: [],
+    memoryMb: 1024,
+    expectedWaitMs: 0,
+    sentAt: Date.now(),
+    ...overrides,
+  }
+}
+
+/** The unsigned varint (LEB128) of `n`: a frame's length prefix. */
+export function varint(n: number): number[] {
+  const out: number[] = []
+  let v = n
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80)
+    v = Math.floor(v / 0x80)
+  }
+  out.push(v)
+  return out
+}

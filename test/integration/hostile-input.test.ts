@@ -20,7 +20,17 @@ import { MAX_INPUT_BYTES } from '../../src/task/limits.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'
-import { deadline, dialNode, gossipScore, type RawPeer, startRawPeer, stopAll, waitFor } from './helpers.ts'
+import {
+  deadline,
+  dialNode,
+  gossipScore,
+  type RawPeer,
+  startRawPeer,
+  stopAll,
+  validBeacon,
+  varint,
+  waitFor,
+} from './helpers.ts'
 
 const text = (s: string) => new TextEncoder().encode(s)
 /** Not UTF-8, not JSON. */
@@ -31,25 +41,6 @@ function wireTask(owner: string, input: unknown = null): Task {
   const spec = parseTaskSpec({ type: 'echo', input })
   const nonce = crypto.randomUUID()
   return { id: taskId(spec, owner, nonce), spec, submitter: owner, nonce, owner, submittedAt: Date.now() }
-}
-
-/** A beacon every field of which is within the schema. */
-function beacon(overrides: Record<string, unknown> = {}) {
-  return {
-    v: 1,
-    seq: 1,
-    slots: 1,
-    running: 0,
-    queued: 0,
-    queuedWorkMs: 0,
-    speed: 1,
-    types: ['echo'],
-    labels: [],
-    memoryMb: 1024,
-    expectedWaitMs: 0,
-    sentAt: Date.now(),
-    ...overrides,
-  }
 }
 
 interface GossipCase {
@@ -93,7 +84,7 @@ const GOSSIP_CASES: GossipCase[] = [
     topic: CAPACITY_TOPIC,
     payload: () => {
       const types = Array.from({ length: 256 }, (_, i) => `t${String(i).padStart(3, '0')}-${'x'.repeat(58)}`)
-      const bytes = encodeMessage(beacon({ types }))
+      const bytes = encodeMessage(validBeacon({ types }))
       expect(bytes.byteLength).toBeGreaterThan(MAX_BEACON_BYTES)
       return bytes
     },
@@ -101,7 +92,7 @@ const GOSSIP_CASES: GossipCase[] = [
   {
     name: 'a beacon that breaks the schema (slots a string, queued negative)',
     topic: CAPACITY_TOPIC,
-    payload: () => encodeMessage(beacon({ slots: 'many', queued: -1 })),
+    payload: () => encodeMessage(validBeacon({ slots: 'many', queued: -1 })),
   },
   { name: 'junk bytes as a result notice', topic: RESULTS_TOPIC, payload: () => JUNK },
   {
@@ -198,24 +189,12 @@ describe('hostile gossip', () => {
     const n = node!
     const peer = await attackerFor(n, CAPACITY_TOPIC, peers)
     const sender = peer.peerId.toString()
-    await peer.services.pubsub.publish(CAPACITY_TOPIC, encodeMessage(beacon()))
+    await peer.services.pubsub.publish(CAPACITY_TOPIC, encodeMessage(validBeacon()))
     await waitFor(() => n.knownPeers().includes(sender), 10_000, 'the valid beacon was not accepted')
     expect(gossipScore(n, sender)).toBeGreaterThanOrEqual(0)
     await stillExecutes(n)
   })
 })
-
-/** Writes a varint, the length prefix of a frame. */
-function varint(n: number): Uint8Array {
-  const out: number[] = []
-  let v = n
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80)
-    v = Math.floor(v / 0x80)
-  }
-  out.push(v)
-  return Uint8Array.from(out)
-}
 
 interface FrameCase {
   name: string
@@ -333,5 +312,38 @@ describe('hostile stream frames', () => {
     expect(submitted.ids).toHaveLength(1)
     const r = await n.waitResult(submitted.ids[0], deadline())
     expect(r).toMatchObject({ status: 'succeeded', output: 42, executor: n.peerId })
+  })
+})
+
+describe('idle streams', () => {
+  let node: TaskmeshNode | undefined
+  let peer: RawPeer | undefined
+
+  afterEach(async () => {
+    await stopAll([peer, node])
+    peer = undefined
+    node = undefined
+  })
+
+  it('a steal or submit stream that sends nothing, or half a frame, is closed after requestTimeoutMs', async () => {
+    const n = await TaskmeshNode.create({ slots: 1, requestTimeoutMs: 300 })
+    node = n
+    const p = await startRawPeer()
+    peer = p
+    await dialNode(p, n)
+    const addr = multiaddr(n.multiaddrs[0])
+    const streams = []
+    for (const protocol of [STEAL_PROTOCOL, SUBMIT_PROTOCOL]) {
+      streams.push(await p.dialProtocol(addr, protocol)) // silent
+      const half = await p.dialProtocol(addr, protocol)
+      half.send(Uint8Array.from([...varint(1000), 0x7b])) // announces 1000 bytes, sends 1
+      streams.push(half)
+    }
+    // the node's deadline is 300 ms; ours is far longer, so a node that never closed them fails here
+    const signal = AbortSignal.timeout(8_000)
+    const outcomes = await Promise.allSettled(streams.map((s) => lpStream(s).read({ signal })))
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected'])
+    expect(signal.aborted, 'the node left an idle stream open').toBe(false)
+    expect(n.libp2p.status).toBe('started')
   })
 })

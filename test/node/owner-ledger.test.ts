@@ -8,6 +8,7 @@ import { OwnerLedger, type OwnerLedgerOptions } from '../../src/node/owner-ledge
 import type { Admission } from '../../src/node/result-store.ts'
 import { DurationEstimator } from '../../src/policy/capacity.ts'
 import { DEFAULT_AGING } from '../../src/policy/priority.ts'
+import { GrantSigner, verifyGrantProof } from '../../src/protocol/grant-proof.ts'
 import type { CompleteRequest, StealRequest } from '../../src/protocol/messages.ts'
 import {
   openResultRecordSync,
@@ -19,6 +20,10 @@ import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'
 
 const offer = { types: ['echo'], labels: [], slots: 4, memoryMb: 1024 }
+/** The owner's key: it signs the grant proof of every lease. */
+const ownerKey = await generateKeyPair('Ed25519')
+const OWNER_ID = peerIdFromPrivateKey(ownerKey).toString()
+const grants = new GrantSigner(ownerKey)
 
 function task(id: string): Task {
   return {
@@ -84,6 +89,7 @@ function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = {}) {
     onRequeued,
     onGranted,
     onPoisoned,
+    grants,
     ...extra,
   })
   return {
@@ -113,8 +119,16 @@ const complete = (completions: CompleteRequest['completions']): CompleteRequest 
   completions,
 })
 
-/** A signed result record of task `id` by `key`'s peer at `epoch`, as a completion carries it. */
-async function signed(key: PrivateKey, id: string, epoch: number) {
+/**
+ * A signed result record of task `id` by `key`'s peer at `epoch`, as a completion carries it; the
+ * executor is its owner unless `lease` names another owner and that owner's grant proof.
+ */
+async function signed(
+  key: PrivateKey,
+  id: string,
+  epoch: number,
+  lease: Partial<Pick<ResultRecord, 'owner' | 'grant'>> = {},
+) {
   const executor = peerIdFromPrivateKey(key).toString()
   const record: ResultRecord = {
     v: 1,
@@ -128,6 +142,7 @@ async function signed(key: PrivateKey, id: string, epoch: number) {
     submittedAt: 0,
     startedAt: 1,
     finishedAt: 2,
+    ...lease,
   }
   const value = await signResultRecord(record, key)
   return { record, value, base64: Buffer.from(value).toString('base64') }
@@ -174,6 +189,21 @@ describe('OwnerLedger', () => {
     expect(ledger.renew('other', { type: 'renew', requestId: 'r3', leases: [first] }).rejected).toEqual([
       first.taskId,
     ])
+  })
+
+  it('signs every lease it grants: the proof names that task, that holder and that epoch', () => {
+    const { ledger } = setup()
+    for (const id of ['a', 'b']) ledger.adopt(task(id))
+    const { leases } = ledger.grant('thief', stealRequest(2))
+    expect(leases).toHaveLength(2)
+    for (const l of leases) {
+      expect(verifyGrantProof(OWNER_ID, l.taskId, 'thief', l.epoch, l.proof)).toBe(true)
+      expect(verifyGrantProof(OWNER_ID, l.taskId, 'other', l.epoch, l.proof)).toBe(false)
+      expect(verifyGrantProof(OWNER_ID, l.taskId, 'thief', l.epoch + 1, l.proof)).toBe(false)
+    }
+    expect(verifyGrantProof(OWNER_ID, leases[1].taskId, 'thief', leases[1].epoch, leases[0].proof)).toBe(
+      false,
+    )
   })
 
   it('accepts the holder’s completion, calls another peer’s stale, and forgets the task', async () => {
@@ -339,6 +369,34 @@ describe('OwnerLedger', () => {
     // a is leased under the new floor: an old result does not end it
     ledger.noteResult('old-thief', 'a', 3)
     expect(ledger.has('a')).toBe(true)
+  })
+
+  it('an adopted task’s records validate: the adopter’s own run, its thieves’ under its grants, the dead owner’s thieves’ under the dead owner’s', async () => {
+    const { ledger } = setup()
+    // OTHER owned the task and died; this ledger's node (OWNER_ID) adopted it as its own
+    const orphan = { ...realTask('orphan'), owner: OTHER }
+    ledger.adopt({ ...orphan, owner: OWNER_ID }, { as: 'adopted', floor: 1_000 })
+    const [lease] = ledger.grant(THIEF, stealRequest(1)).leases
+    const byThief = await signed(thiefKey, orphan.id, lease.epoch, { owner: OWNER_ID, grant: lease.proof })
+    expect(openResultRecordSync(byThief.value).executor).toBe(THIEF)
+    // the thief handed it back: the adopter runs it itself, and its own record needs no grant
+    ledger.release(THIEF, {
+      type: 'release',
+      requestId: 'x',
+      leases: [{ taskId: orphan.id, epoch: lease.epoch }],
+    })
+    const run = ledger.beginRun(orphan.id)
+    expect(run?.epoch).toBeGreaterThan(lease.epoch)
+    const byAdopter = await signed(ownerKey, orphan.id, run?.epoch ?? 0)
+    expect(openResultRecordSync(byAdopter.value).owner).toBe(OWNER_ID)
+    // a thief of the dead owner, still running under its lease, shows the dead owner's proof
+    const deadOwner = new GrantSigner(otherKey)
+    const old = { owner: OTHER, grant: deadOwner.sign(orphan.id, THIEF, 3) }
+    expect(openResultRecordSync((await signed(thiefKey, orphan.id, 3, old)).value).owner).toBe(OTHER)
+    // a proof stands for its signer's ownership only, never for the other owner's
+    await expect(signed(thiefKey, orphan.id, 3, { ...old, owner: OWNER_ID })).rejects.toThrow(/grant/)
+    const swapped = { owner: OTHER, grant: lease.proof }
+    await expect(signed(thiefKey, orphan.id, lease.epoch, swapped)).rejects.toThrow(/grant/)
   })
 
   it('runs an owned task locally under an epoch above every grant', () => {

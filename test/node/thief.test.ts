@@ -64,11 +64,14 @@ function setup(reply: (peer: string, req: { type: string }) => unknown) {
   return { thief, queue, counters, request, runner, onStealDone }
 }
 
+/** A grant proof's shape (the thief carries it into its record; the DHT checks it). */
+const PROOF = `${'A'.repeat(86)}==`
+
 const grantOf = (tasks: Task[], ttlMs = 10_000) => ({
   type: 'grant',
   requestId: 'g',
   tasks,
-  leases: tasks.map((t) => ({ taskId: t.id, epoch: 3, expiresAt: 0 })),
+  leases: tasks.map((t) => ({ taskId: t.id, epoch: 3, expiresAt: 0, proof: PROOF })),
   ttlMs,
 })
 
@@ -116,7 +119,7 @@ describe('Thief', () => {
     let epoch = 3
     const { thief, runner, request } = setup((_, req) =>
       req.type === 'steal'
-        ? { ...grantOf([task('a')]), leases: [{ taskId: 'a', epoch, expiresAt: 0 }] }
+        ? { ...grantOf([task('a')]), leases: [{ taskId: 'a', epoch, expiresAt: 0, proof: PROOF }] }
         : { type: 'released', requestId: 'x', released: [] },
     )
     await thief.maybeSteal()

@@ -3,6 +3,7 @@ import type { Message } from '@libp2p/gossipsub'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_NOTICES_PER_MESSAGE } from '../../src/protocol/constants.ts'
+import { GrantSigner } from '../../src/protocol/grant-proof.ts'
 import type {
   Beacon,
   CompleteReply,
@@ -58,7 +59,29 @@ export function makeBeacon(): Beacon {
   }
 }
 
+/** The owner's grant proof of a lease of task 0 to EXECUTOR under epoch 1 (as a grant carries it). */
+export const LEASE_PROOF = new GrantSigner(ownerKey).sign(makeTask().id, EXECUTOR, 1)
+
+/** Grant signers of the fixture peers, by peer id. */
+const granters = new Map([
+  [OWNER, new GrantSigner(ownerKey)],
+  [EXECUTOR, new GrantSigner(executorKey)],
+  [STRANGER, new GrantSigner(strangerKey)],
+])
+
+/**
+ * A valid result record (task 0's, run by EXECUTOR for OWNER under epoch 2). When its executor is
+ * not its owner and `overrides` names no `grant`, it carries the owner's grant proof for its task,
+ * executor and epoch (when the owner is a fixture peer).
+ */
 export function makeRecord(overrides: Partial<ResultRecord> = {}): ResultRecord {
+  const record = plainRecord(overrides)
+  if ('grant' in overrides || record.executor === record.owner) return record
+  const proof = granters.get(record.owner)?.sign(record.taskId, record.executor, record.epoch)
+  return proof === undefined ? record : { ...record, grant: proof }
+}
+
+function plainRecord(overrides: Partial<ResultRecord>): ResultRecord {
   return {
     v: 1,
     taskId: makeTask().id,

@@ -15,6 +15,7 @@ import {
 } from '../../src/protocol/messages.ts'
 import {
   EXECUTOR,
+  LEASE_PROOF,
   makeBeacon,
   makeComplete,
   makeCompleted,
@@ -72,7 +73,7 @@ const valid: Array<[string, z.ZodType<unknown>, unknown]> = [
       type: 'grant',
       requestId: 'r',
       tasks: [task],
-      leases: [{ taskId: id, epoch: 1, expiresAt: 99 }],
+      leases: [{ taskId: id, epoch: 1, expiresAt: 99, proof: LEASE_PROOF }],
       ttlMs: 5000,
     },
   ],

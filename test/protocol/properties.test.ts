@@ -41,6 +41,7 @@ import { canonicalJson } from '../../src/task/task-id.ts'
 import {
   bytesOf,
   executorKey,
+  LEASE_PROOF,
   makeBeacon,
   makeComplete,
   makeCompleted,
@@ -152,7 +153,7 @@ const decoders: Array<[string, (bytes: Uint8Array) => unknown, z.ZodType<unknown
       type: 'grant',
       requestId: 'r',
       tasks: [task],
-      leases: [{ taskId: task.id, epoch: 1, expiresAt: 9 }],
+      leases: [{ taskId: task.id, epoch: 1, expiresAt: 9, proof: LEASE_PROOF }],
       ttlMs: 5,
     },
   ],

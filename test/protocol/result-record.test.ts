@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { MAX_RECORD_BYTES } from '../../src/protocol/constants.ts'
 import { InvalidRecordError } from '../../src/protocol/errors.ts'
+import { GrantSigner } from '../../src/protocol/grant-proof.ts'
 import {
+  batchSigningPayload,
   openResultRecord,
+  type ResultRecord,
   recordFromBase64,
+  recordLeaf,
   recordToBase64,
   resultKey,
   resultSelector,
@@ -205,3 +209,75 @@ describe('result selector', () => {
     expect(record.status).toBe('succeeded')
   })
 })
+
+describe('result records: the owner’s grant', () => {
+  it('a record of another executor than the owner verifies with the owner’s proof of that lease', async () => {
+    const record = makeRecord()
+    expect(record.executor).not.toBe(record.owner)
+    expect(record.grant).toBeDefined()
+    expect(await openResultRecord(await signResultRecord(record, executorKey), key)).toEqual(record)
+  })
+
+  it('refuses, at signing and at reading, a record with no grant, or with a grant of another lease', async () => {
+    const lease = makeRecord()
+    const cases: Array<[string, ResultRecord, RegExp]> = [
+      ['no grant', { ...lease, grant: undefined }, /is not the owner .* shows no grant/],
+      ['a raised epoch', { ...lease, epoch: lease.epoch + 1 }, /grant is not .* at epoch 3/],
+      ['another task', { ...lease, taskId: makeTask(8).id }, /grant is not/],
+      [
+        'a grant the executor signed itself',
+        makeRecord({ grant: new GrantSigner(executorKey).sign(lease.taskId, EXECUTOR, lease.epoch) }),
+        /grant is not/,
+      ],
+      [
+        'a grant of the task to another peer',
+        makeRecord({ grant: new GrantSigner(ownerKey).sign(lease.taskId, STRANGER, lease.epoch) }),
+        /grant is not/,
+      ],
+    ]
+    for (const [name, record, message] of cases) {
+      const withoutGrant = { ...record }
+      if (withoutGrant.grant === undefined) delete withoutGrant.grant
+      await expect(signResultRecord(withoutGrant, executorKey), name).rejects.toThrow(message)
+      // signed anyway (as a forger would, bypassing signResultRecord's check): refused on reading
+      const forged = tamper(await signResultRecord(makeRecord(), executorKey), (s) => {
+        Object.assign(s.record, withoutGrant)
+        if (withoutGrant.grant === undefined) delete s.record.grant
+      })
+      const resigned = await resign(forged, executorKey)
+      expect(await refusal(resigned, resultKey(withoutGrant.taskId)), name).toMatch(message)
+      expect(resultSelector(resultKey(withoutGrant.taskId), [resigned]), name).toBe(0)
+    }
+  })
+
+  it('an owner’s own record needs no grant and may carry none', async () => {
+    const own = makeRecord({ executor: OWNER })
+    expect(own.grant).toBeUndefined()
+    await expect(openResultRecord(await signResultRecord(own, ownerKey), key)).resolves.toEqual(own)
+    const proof = new GrantSigner(ownerKey).sign(own.taskId, OWNER, own.epoch)
+    await expect(signResultRecord({ ...own, grant: proof }, ownerKey)).rejects.toThrow(
+      /owner's own record carries a grant/,
+    )
+  })
+
+  it('an ungranted record of a higher epoch loses the selector to the granted one', async () => {
+    const granted = await signResultRecord(makeRecord({ epoch: 2 }), executorKey)
+    const ungranted = await resign(
+      tamper(granted, (s) => {
+        s.record.epoch = 50
+      }),
+      executorKey,
+    )
+    expect(resultSelector(key, [ungranted, granted])).toBe(1)
+    expect(resultSelector(key, [granted, ungranted])).toBe(0)
+  })
+})
+
+/** Signs a value's record again with `by`, as a batch of one (a forger's own valid signature over whatever it holds). */
+async function resign(value: Uint8Array, by: typeof executorKey): Promise<Uint8Array> {
+  const { record } = JSON.parse(text.decode(value))
+  const signature = await by.sign(batchSigningPayload(recordLeaf(record)))
+  return new TextEncoder().encode(
+    JSON.stringify({ record, signature: Buffer.from(signature).toString('base64') }),
+  )
+}

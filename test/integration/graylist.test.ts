@@ -1,0 +1,110 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { GOSSIP_SCORE_THRESHOLDS } from '../../src/node/gossip-score.ts'
+import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { encodeMessage } from '../../src/protocol/codec.ts'
+import { CAPACITY_TOPIC } from '../../src/protocol/constants.ts'
+import { startLocalMesh } from '../../src/simulation/mesh.ts'
+import { watchRpcs } from './gossip-watch.ts'
+import {
+  dialNode,
+  gossipScore,
+  type RawPeer,
+  sleepSpec,
+  startRawPeer,
+  stopAll,
+  validBeacon,
+  waitAll,
+  waitFor,
+} from './helpers.ts'
+
+const { graylistThreshold } = GOSSIP_SCORE_THRESHOLDS
+
+describe('peer score and graylist', () => {
+  let nodes: TaskmeshNode[] = []
+  let attacker: RawPeer | undefined
+
+  afterEach(async () => {
+    await stopAll([attacker, ...nodes])
+    nodes = []
+    attacker = undefined
+  })
+
+  it('a signed peer that sends malformed gossip is graylisted by every node it reached: its later valid gossip is dropped unread, and honest steals go on', async () => {
+    // V owns work only H can run (label gpu), so every one of its tasks must be stolen by H
+    nodes = await startLocalMesh({
+      nodes: 2,
+      slots: [1, 2],
+      nodeOptions: (i) => (i === 1 ? { labels: ['gpu'] } : {}),
+    })
+    const [v, h] = nodes
+    const a = await startRawPeer()
+    attacker = a
+    const self = a.peerId.toString()
+    for (const n of nodes) await dialNode(a, n)
+    await waitFor(
+      () =>
+        nodes.every((n) =>
+          a.services.pubsub.getSubscribers(CAPACITY_TOPIC).some((p) => p.equals(n.libp2p.peerId)),
+        ),
+      10_000,
+      'the attacker never saw both nodes subscribe',
+    )
+
+    // control: a well-formed beacon from the same peer is read by both nodes
+    await a.services.pubsub.publish(CAPACITY_TOPIC, encodeMessage(validBeacon({ seq: 1, slots: 1 })))
+    await waitFor(
+      () => nodes.every((n) => n.knownPeers().includes(self)),
+      10_000,
+      'the valid beacon was not read',
+    )
+    for (const n of nodes) expect(gossipScore(n, self)).toBe(0)
+
+    // one malformed beacon (published to both): each node rejects it, and the sender's score
+    // falls below the graylist threshold at once
+    const seen = nodes.map((n) => watchRpcs(n))
+    const bad = await a.services.pubsub.publish(
+      CAPACITY_TOPIC,
+      encodeMessage(validBeacon({ seq: 2, slots: 'many' })),
+    )
+    expect(bad.recipients.map(String).sort()).toEqual([v.peerId, h.peerId].sort())
+    await waitFor(
+      () => nodes.every((n) => gossipScore(n, self) < graylistThreshold),
+      10_000,
+      () => `scores stayed ${nodes.map((n) => gossipScore(n, self)).join(', ')}`,
+    )
+
+    // a later well-formed beacon reaches both nodes, which drop it unread: their view of the peer
+    // keeps the first beacon's 1 slot, not this one's 9
+    const marks = seen.map((s) => s.length)
+    const good = await a.services.pubsub.publish(
+      CAPACITY_TOPIC,
+      encodeMessage(validBeacon({ seq: 3, slots: 9 })),
+    )
+    expect(good.recipients.map(String).sort()).toEqual([v.peerId, h.peerId].sort())
+    await waitFor(
+      () => seen.every((s, i) => s.slice(marks[i]).some((r) => r.from === self && r.messages > 0)),
+      10_000,
+      'the later beacon never reached both nodes',
+    )
+    seen.forEach((s, i) => {
+      const fromAttacker = s.slice(marks[i]).filter((r) => r.from === self)
+      expect(fromAttacker.length).toBeGreaterThan(0)
+      for (const r of fromAttacker)
+        expect(r.accepted, `${nodes[i].peerId} read an RPC of the graylisted peer`).toBe(false)
+      expect(nodes[i].status().peers.find((p) => p.peerId === self)?.slots).not.toBe(9)
+    })
+
+    // the honest peers are untouched: H steals and runs V's tasks, and neither scores the other down
+    const handles = await v.submitMany(
+      Array.from({ length: 4 }, (_, i) => sleepSpec(20, i, { resources: { labels: ['gpu'] } })),
+    )
+    const records = await waitAll(
+      v,
+      handles.map((x) => x.id),
+    )
+    for (const r of records) expect(r).toMatchObject({ status: 'succeeded', executor: h.peerId })
+    expect(gossipScore(v, h.peerId)).toBeGreaterThanOrEqual(0)
+    expect(gossipScore(h, v.peerId)).toBeGreaterThanOrEqual(0)
+    expect(v.libp2p.status).toBe('started')
+  })
+})

@@ -1,0 +1,310 @@
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { sha256 } from 'multiformats/hashes/sha2'
+import {
+  MAX_DURATION_MS,
+  MAX_MEMORY_MB,
+  MAX_NODE_SLOTS,
+  MAX_QUEUED_TASKS,
+  MAX_SPEED,
+  MAX_TIMESTAMP_MS,
+} from '../../src/protocol/constants.ts'
+import { checkJsonShape } from '../../src/task/json-shape.ts'
+import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../../src/task/limits.ts'
+import { parseTaskSpec } from '../../src/task/spec.ts'
+import { EXECUTOR, OWNER, STRANGER } from './fixtures.ts'
+
+/**
+ * fast-check arbitraries of valid wire values: every value they produce must pass its schema
+ * (the fuzz tests check that it does, so a generator that drifts from a schema fails loudly).
+ * Arrays are kept short: the batch sizes at their limits are covered in properties.test.ts.
+ */
+
+/** JSON numbers survive a round trip only when finite and not -0. */
+const finite = (min: number, max: number) =>
+  fc.double({ min, max, noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n))
+
+/**
+ * JSON as the wire accepts it: no -0 (which JSON cannot tell from 0) and no `__proto__` key
+ * (refused everywhere by design; mutations and junk try those).
+ */
+export const anyJson = fc
+  .jsonValue({ maxDepth: 3 })
+  .map((v) => JSON.parse(JSON.stringify(v)) as unknown)
+  .filter((v) => checkJsonShape(v) === undefined)
+
+export const anyTaskId = fc
+  .uint8Array({ minLength: 32, maxLength: 32 })
+  .map((digest) => CID.createV1(raw.code, createDigest(sha256.code, digest)).toString())
+export const anyRequestId = fc.string({ minLength: 1, maxLength: 128 })
+export const anyEpoch = fc.oneof(fc.nat({ max: 100 }), fc.constant(Number.MAX_SAFE_INTEGER), fc.maxSafeNat())
+export const anyStatus = fc.constantFrom('succeeded' as const, 'failed' as const)
+export const anyTimestamp = fc.integer({ min: 0, max: MAX_TIMESTAMP_MS })
+export const anyDuration = finite(0, MAX_DURATION_MS)
+export const anyPeer = fc.constantFrom(OWNER, EXECUTOR, STRANGER)
+export const anyName = fc.stringMatching(/^[a-z0-9][a-z0-9._:/-]{0,63}$/)
+const names = (max: number) => fc.array(anyName, { maxLength: max })
+/** Padded base64 of 1 to 300 bytes (the shape of a record, not a real one). */
+export const anyBase64 = fc
+  .uint8Array({ minLength: 1, maxLength: 300 })
+  .map((b) => Buffer.from(b).toString('base64'))
+/** A grant proof's shape: the padded base64 of 64 bytes. */
+export const anyProof = fc
+  .uint8Array({ minLength: 64, maxLength: 64 })
+  .map((b) => Buffer.from(b).toString('base64'))
+const short = (max = 200) => fc.string({ maxLength: max })
+/** An object key the wire accepts (any but `__proto__`). */
+const anyKey = (max = 40) => fc.string({ maxLength: max }).filter((k) => k !== '__proto__')
+
+/** What a submitter may write: `type` and any subset of the other fields, each within bounds. */
+export const anySpecInput = fc.record(
+  {
+    type: anyName,
+    input: anyJson,
+    priority: fc.integer({ min: MIN_PRIORITY, max: MAX_PRIORITY }),
+    resources: fc.record(
+      {
+        slots: fc.integer({ min: 1, max: 1024 }),
+        memoryMb: fc.integer({ min: 0, max: 16 * 1024 * 1024 }),
+        labels: names(4),
+      },
+      { requiredKeys: [] },
+    ),
+    timeoutMs: fc.integer({ min: 1, max: MAX_TIMEOUT_MS }),
+    maxAttempts: fc.integer({ min: 1, max: MAX_ATTEMPTS }),
+    dependsOn: fc.array(fc.string({ minLength: 1, maxLength: 128 }), { maxLength: 4 }),
+  },
+  { requiredKeys: ['type'] },
+)
+
+/** An accepted task as announcements and grants carry it (its spec filled). */
+export const anyTask = fc.record({
+  id: anyTaskId,
+  spec: anySpecInput.map((s) => parseTaskSpec(s)),
+  submitter: fc.string({ minLength: 1, maxLength: 256 }),
+  nonce: fc.string({ minLength: 1, maxLength: 128 }),
+  owner: anyPeer,
+  submittedAt: anyTimestamp,
+})
+
+const leaseRef = fc.record({ taskId: anyTaskId, epoch: anyEpoch })
+const taskIds = (min: number, max: number) => fc.array(anyTaskId, { minLength: min, maxLength: max })
+const errorReply = fc.record({
+  type: fc.constant('error' as const),
+  requestId: anyRequestId,
+  code: fc.string({ minLength: 1, maxLength: 64 }),
+  message: short(),
+})
+
+/** Every request of the steal protocol, by type. */
+export const stealFrames = {
+  steal: fc.record({
+    type: fc.constant('steal' as const),
+    requestId: anyRequestId,
+    max: fc.integer({ min: 1, max: 1000 }),
+    offer: fc.record({
+      types: names(4),
+      labels: names(4),
+      slots: fc.integer({ min: 0, max: MAX_NODE_SLOTS }),
+      memoryMb: fc.integer({ min: 0, max: MAX_MEMORY_MB }),
+    }),
+    queued: fc.integer({ min: 0, max: MAX_QUEUED_TASKS }),
+    queuedWorkMs: anyDuration,
+    speed: finite(0, MAX_SPEED),
+    freeSlots: fc.integer({ min: 0, max: MAX_NODE_SLOTS }),
+  }),
+  renew: fc.record({
+    type: fc.constant('renew' as const),
+    requestId: anyRequestId,
+    leases: fc.array(leaseRef, { maxLength: 4 }),
+  }),
+  complete: fc.record({
+    type: fc.constant('complete' as const),
+    requestId: anyRequestId,
+    completions: fc.array(
+      fc.record(
+        { taskId: anyTaskId, epoch: anyEpoch, status: anyStatus, record: anyBase64 },
+        { requiredKeys: ['taskId', 'epoch', 'status'] },
+      ),
+      { minLength: 1, maxLength: 4 },
+    ),
+  }),
+  release: fc.record({
+    type: fc.constant('release' as const),
+    requestId: anyRequestId,
+    leases: fc.array(leaseRef, { maxLength: 4 }),
+  }),
+}
+
+/** Every reply of the steal protocol, by type. */
+export const stealReplies = {
+  grant: fc.record({
+    type: fc.constant('grant' as const),
+    requestId: anyRequestId,
+    tasks: fc.array(anyTask, { maxLength: 2 }),
+    leases: fc.array(
+      fc.record({ taskId: anyTaskId, epoch: anyEpoch, expiresAt: anyTimestamp, proof: anyProof }),
+      {
+        maxLength: 3,
+      },
+    ),
+    ttlMs: fc.integer({ min: 0, max: MAX_DURATION_MS }),
+  }),
+  renewed: fc.record({
+    type: fc.constant('renewed' as const),
+    requestId: anyRequestId,
+    accepted: taskIds(0, 3),
+    rejected: taskIds(0, 3),
+  }),
+  completed: fc.record({
+    type: fc.constant('completed' as const),
+    requestId: anyRequestId,
+    outcomes: fc.array(
+      fc.record({
+        taskId: anyTaskId,
+        outcome: fc.constantFrom('accepted' as const, 'stale' as const, 'unknown' as const),
+      }),
+      { maxLength: 3 },
+    ),
+  }),
+  released: fc.record({
+    type: fc.constant('released' as const),
+    requestId: anyRequestId,
+    released: taskIds(0, 3),
+  }),
+  error: errorReply,
+}
+
+const byTask = <T extends string>(type: T) =>
+  fc.record({ type: fc.constant(type), requestId: anyRequestId, taskId: anyTaskId })
+
+/** Every request of the submit protocol, by type. */
+export const submitFrames = {
+  submit: fc.record(
+    {
+      type: fc.constant('submit' as const),
+      requestId: anyRequestId,
+      tasks: fc.array(anyJson, { minLength: 1, maxLength: 3 }),
+      submitter: fc.string({ minLength: 1, maxLength: 256 }),
+    },
+    { requiredKeys: ['type', 'requestId', 'tasks'] },
+  ),
+  result: fc.record(
+    {
+      type: fc.constant('result' as const),
+      requestId: anyRequestId,
+      taskId: anyTaskId,
+      wait: fc.boolean(),
+      timeoutMs: fc.integer({ min: 0, max: MAX_DURATION_MS }),
+    },
+    { requiredKeys: ['type', 'requestId', 'taskId'] },
+  ),
+  watch: fc.record({ type: fc.constant('watch' as const), requestId: anyRequestId, taskIds: taskIds(1, 3) }),
+  status: fc.record({ type: fc.constant('status' as const), requestId: anyRequestId }),
+  cancel: fc.record(
+    {
+      type: fc.constant('cancel' as const),
+      requestId: anyRequestId,
+      taskId: anyTaskId,
+      forwarded: fc.boolean(),
+    },
+    { requiredKeys: ['type', 'requestId', 'taskId'] },
+  ),
+  state: fc.record(
+    {
+      type: fc.constant('state' as const),
+      requestId: anyRequestId,
+      taskId: anyTaskId,
+      forwarded: fc.boolean(),
+    },
+    { requiredKeys: ['type', 'requestId', 'taskId'] },
+  ),
+  story: byTask('story'),
+}
+
+/** Every reply of the submit protocol, by type. */
+export const submitReplies = {
+  submitted: fc.record({
+    type: fc.constant('submitted' as const),
+    requestId: anyRequestId,
+    ids: taskIds(0, 3),
+  }),
+  result: fc.record({
+    type: fc.constant('result' as const),
+    requestId: anyRequestId,
+    taskId: anyTaskId,
+    record: fc.option(anyBase64, { nil: null }),
+  }),
+  status: fc.record({
+    type: fc.constant('status' as const),
+    requestId: anyRequestId,
+    status: fc.dictionary(anyKey(), anyJson, { maxKeys: 4 }),
+  }),
+  cancelled: fc.record({
+    type: fc.constant('cancelled' as const),
+    requestId: anyRequestId,
+    taskId: anyTaskId,
+    outcome: fc.constantFrom('cancelled' as const, 'finished' as const),
+    owner: anyPeer,
+  }),
+  state: fc.record(
+    {
+      type: fc.constant('state' as const),
+      requestId: anyRequestId,
+      taskId: anyTaskId,
+      state: fc.constantFrom('waiting', 'queued', 'leased', 'running', 'unschedulable', 'done', 'unknown'),
+      reason: short(),
+    },
+    { requiredKeys: ['type', 'requestId', 'taskId', 'state'] },
+  ),
+  story: fc.record({
+    type: fc.constant('story' as const),
+    requestId: anyRequestId,
+    taskId: anyTaskId,
+    events: fc.array(
+      fc.record(
+        {
+          at: anyTimestamp,
+          event: fc.string({ minLength: 1, maxLength: 64 }),
+          detail: fc.dictionary(anyKey(64), fc.oneof(short(), finite(-1e9, 1e9), fc.boolean()), {
+            maxKeys: 3,
+          }),
+        },
+        { requiredKeys: ['at', 'event'] },
+      ),
+      { maxLength: 3 },
+    ),
+  }),
+  error: errorReply,
+}
+
+/** Gossip messages, by topic. */
+export const gossipMessages = {
+  announcement: fc.record({
+    v: fc.constant(1 as const),
+    tasks: fc.array(anyTask, { minLength: 1, maxLength: 2 }),
+  }),
+  beacon: fc.record({
+    v: fc.constant(1 as const),
+    seq: fc.maxSafeNat(),
+    slots: fc.integer({ min: 0, max: MAX_NODE_SLOTS }),
+    running: fc.integer({ min: 0, max: MAX_NODE_SLOTS }),
+    queued: fc.integer({ min: 0, max: MAX_QUEUED_TASKS }),
+    queuedWorkMs: anyDuration,
+    speed: finite(0, MAX_SPEED),
+    types: names(4),
+    labels: names(4),
+    memoryMb: fc.integer({ min: 0, max: MAX_MEMORY_MB }),
+    expectedWaitMs: anyDuration,
+    sentAt: anyTimestamp,
+  }),
+  notice: fc.record({
+    v: fc.constant(1 as const),
+    results: fc.array(fc.record({ taskId: anyTaskId, status: anyStatus, epoch: anyEpoch }), {
+      minLength: 1,
+      maxLength: 4,
+    }),
+  }),
+}
