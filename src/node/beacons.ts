@@ -3,7 +3,7 @@ import type { NodeOffer } from '../policy/types.ts'
 import type { Beacon } from '../protocol/messages.ts'
 import type { MeshGossip } from './gossip.ts'
 import type { LocalQueue } from './local-queue.ts'
-import { MIN_BEACON_GAP_MS } from './options.ts'
+import { MIN_BEACON_GAP_MS, MIN_FLIP_BEACON_GAP_MS } from './options.ts'
 import type { TaskRunner } from './task-runner.ts'
 
 /** Options of {@link BeaconPublisher}. */
@@ -106,7 +106,7 @@ export class BeaconPublisher {
     const flipped = (now === 0) !== (last === 0)
     const moved = Math.abs(now - last) >= Math.max(this.opts.slots, 0.25 * last)
     if (!flipped && !moved) return
-    const wait = this.lastAt + MIN_BEACON_GAP_MS - Date.now()
+    const wait = this.lastAt + (flipped ? MIN_FLIP_BEACON_GAP_MS : MIN_BEACON_GAP_MS) - Date.now()
     this.timer = setTimeout(() => this.send(), Math.max(0, wait))
     this.timer.unref()
   }

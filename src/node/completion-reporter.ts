@@ -1,18 +1,11 @@
 import { type BackoffPolicy, backoffDelayMs } from '../policy/backoff.ts'
 import type { CompleteRequest } from '../protocol/messages.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
-import { Batcher } from './batcher.ts'
 import type { NodeCounters } from './node-counters.ts'
 import type { StealService } from './steal-service.ts'
 
 /** Records up to this size travel with the completion to the owner (larger ones: DHT only). */
 export const COMPLETION_RECORD_BYTES = 64 * 1024
-
-/**
- * Under load, completions to one owner go out at most once per this window (batched); a
- * completion after a quiet spell goes out at once.
- */
-export const COMPLETION_WINDOW_MS = 20
 
 /** Tries at reporting one batch of completions to its owner. */
 export const COMPLETION_ATTEMPTS = 4
@@ -20,6 +13,8 @@ export const COMPLETION_ATTEMPTS = 4
 export const COMPLETION_BACKOFF: BackoffPolicy = { baseMs: 100, capMs: 2_000 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+
+type Completion = CompleteRequest['completions'][number]
 
 /** Options of {@link CompletionReporter}. */
 export interface CompletionReporterOptions {
@@ -45,18 +40,24 @@ export interface CompletionReporterOptions {
  * result anyway).
  */
 export class CompletionReporter {
-  private readonly pending = new Map<string, Batcher<CompleteRequest['completions'][number]>>()
+  /**
+   * Per owner: completions not sent yet, and whether a report to it is in flight. A completion
+   * goes out at once (on the microtask after the code that finished it) unless a report to its
+   * owner is in flight; those that come meanwhile go together as soon as it is answered. No
+   * timer: no added latency at low rates, one frame per round trip under load.
+   */
+  private readonly owners = new Map<string, { queued: Completion[]; inFlight: boolean; scheduled: boolean }>()
 
   constructor(private readonly opts: CompletionReporterOptions) {}
 
   /** Queues a completion for its owner; completions to one owner travel together, with their records. */
   report(owner: string, record: ResultRecord, value: Uint8Array): void {
-    let batch = this.pending.get(owner)
-    if (batch === undefined) {
-      batch = new Batcher(COMPLETION_WINDOW_MS, (completions) => void this.flush(owner, completions))
-      this.pending.set(owner, batch)
+    let state = this.owners.get(owner)
+    if (state === undefined) {
+      state = { queued: [], inFlight: false, scheduled: false }
+      this.owners.set(owner, state)
     }
-    batch.add({
+    state.queued.push({
       taskId: record.taskId,
       epoch: record.epoch,
       status: record.status,
@@ -64,14 +65,40 @@ export class CompletionReporter {
         ? { record: Buffer.from(value).toString('base64') }
         : {}),
     })
+    this.schedule(owner, state)
   }
 
-  /** Sends every pending batch now (the node stops). */
+  /** Sends every pending completion now (the node stops). */
   flushNow(): void {
-    for (const batch of this.pending.values()) batch.flushNow()
+    for (const [owner, state] of this.owners) {
+      if (state.queued.length === 0) continue
+      const completions = state.queued
+      state.queued = []
+      void this.flush(owner, completions)
+    }
   }
 
-  private async flush(owner: string, completions: CompleteRequest['completions']): Promise<void> {
+  private schedule(
+    owner: string,
+    state: { queued: Completion[]; inFlight: boolean; scheduled: boolean },
+  ): void {
+    if (state.inFlight || state.scheduled || state.queued.length === 0) return
+    state.scheduled = true
+    queueMicrotask(() => {
+      state.scheduled = false
+      if (state.inFlight || state.queued.length === 0) return
+      const completions = state.queued
+      state.queued = []
+      state.inFlight = true
+      void this.flush(owner, completions).finally(() => {
+        state.inFlight = false
+        if (state.queued.length > 0) this.schedule(owner, state)
+        else this.owners.delete(owner)
+      })
+    })
+  }
+
+  private async flush(owner: string, completions: Completion[]): Promise<void> {
     for (let attempt = 1; attempt <= COMPLETION_ATTEMPTS && !this.opts.isStopped(); attempt++) {
       if (attempt > 1) {
         await delay(backoffDelayMs(attempt - 1, this.opts.random ?? Math.random, COMPLETION_BACKOFF))

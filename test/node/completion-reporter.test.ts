@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { COMPLETION_ATTEMPTS, CompletionReporter } from '../../src/node/completion-reporter.ts'
 import { createNodeCounters } from '../../src/node/node-counters.ts'
-import { makeRecord } from '../protocol/fixtures.ts'
+import { makeRecord, makeTask } from '../protocol/fixtures.ts'
 
 describe('CompletionReporter', () => {
   it('retries a failed report after a growing, jittered pause, then stops', async () => {
@@ -46,5 +46,37 @@ describe('CompletionReporter', () => {
     await vi.waitFor(() => expect(onStale).toHaveBeenCalledWith(record.taskId, 'owner'))
     expect(counters.staleCompletions).toBe(1)
     expect(request).toHaveBeenCalledOnce()
+  })
+
+  it('sends a completion at once; those that come while a report is in flight go together when it is answered', async () => {
+    const answers: Array<() => void> = []
+    const sent: string[][] = []
+    const request = vi.fn(async (_owner: string, req: { completions: Array<{ taskId: string }> }) => {
+      sent.push(req.completions.map((c) => c.taskId))
+      await new Promise<void>((resolve) => answers.push(resolve))
+      return { type: 'completed', requestId: 'r', outcomes: [] }
+    })
+    const reporter = new CompletionReporter({
+      steal: { request } as never,
+      counters: createNodeCounters(),
+      isStopped: () => false,
+    })
+    const [r1, r2, r3, r4] = [1, 2, 3, 4].map((n) => makeRecord({ taskId: makeTask(n).id }))
+    reporter.report('owner', r1, new Uint8Array(10))
+    await Promise.resolve() // the microtask after the code that finished it: no timer
+    expect(sent).toEqual([[r1.taskId]])
+    reporter.report('owner', r2, new Uint8Array(10))
+    reporter.report('owner', r3, new Uint8Array(10))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(sent).toHaveLength(1) // the first report is still in flight
+    answers[0]()
+    await vi.waitFor(() => expect(sent).toHaveLength(2))
+    expect(sent[1]).toEqual([r2.taskId, r3.taskId])
+    // another owner is not held up by this one
+    reporter.report('other', r4, new Uint8Array(10))
+    await Promise.resolve()
+    expect(sent).toEqual([[r1.taskId], [r2.taskId, r3.taskId], [r4.taskId]])
+    answers[1]()
+    answers[2]()
   })
 })
