@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import PQueue from 'p-queue'
 import { equals } from 'uint8arrays'
@@ -270,14 +271,28 @@ export class ResultStore {
    * gone by already.
    */
   async poll(taskId: string, signal: AbortSignal): Promise<void> {
+    // callers wait for many tasks under one signal: each poll listens to it (not a leak)
+    setMaxListeners(Number.POSITIVE_INFINITY, signal)
     for (
       let pause = POLL_FIRST_MS;
       !this.closed && !signal.aborted;
       pause = Math.min(2 * pause, POLL_MAX_MS)
     ) {
       if (this.cache.has(taskId)) return
-      const lookup = AbortSignal.any([signal, AbortSignal.timeout(POLL_MAX_MS)])
-      await this.get(taskId, { signal: lookup }).catch(() => undefined)
+      // one lookup's own deadline, tied to the caller's signal and untied once it is over
+      const lookup = new AbortController()
+      const onAbort = () => lookup.abort(signal.reason)
+      const timer = setTimeout(
+        () => lookup.abort(new DOMException(`timed out after ${POLL_MAX_MS} ms`, 'TimeoutError')),
+        POLL_MAX_MS,
+      )
+      signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        await this.get(taskId, { signal: lookup.signal }).catch(() => undefined)
+      } finally {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', onAbort)
+      }
       if (this.cache.has(taskId)) return
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, pause)
