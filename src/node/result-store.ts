@@ -9,6 +9,7 @@ import {
   resultKey,
   resultSelector,
 } from '../protocol/result-record.ts'
+import { deadlineSignal } from '../protocol/signals.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 import type { RecordSigner } from './record-signer.ts'
@@ -279,20 +280,7 @@ export class ResultStore {
       pause = Math.min(2 * pause, POLL_MAX_MS)
     ) {
       if (this.cache.has(taskId)) return
-      // one lookup's own deadline, tied to the caller's signal and untied once it is over
-      const lookup = new AbortController()
-      const onAbort = () => lookup.abort(signal.reason)
-      const timer = setTimeout(
-        () => lookup.abort(new DOMException(`timed out after ${POLL_MAX_MS} ms`, 'TimeoutError')),
-        POLL_MAX_MS,
-      )
-      signal.addEventListener('abort', onAbort, { once: true })
-      try {
-        await this.get(taskId, { signal: lookup.signal }).catch(() => undefined)
-      } finally {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
-      }
+      await this.get(taskId, { signal: deadlineSignal(POLL_MAX_MS, signal) }).catch(() => undefined)
       if (this.cache.has(taskId)) return
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, pause)

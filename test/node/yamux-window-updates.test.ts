@@ -1,23 +1,11 @@
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { memory } from '@libp2p/memory'
-import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startMemoryNode } from '../protocol/memory-node.ts'
 import '../../src/node/yamux-window-updates.ts'
 
 const PROTOCOL = '/taskmesh-test/window/1.0.0'
 /** Yamux's FrameType.WindowUpdate. */
 const WINDOW_UPDATE = 1
-
-async function startNode(name: string): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: [`/memory/${name}`] },
-    transports: [memory()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  })
-}
 
 describe('yamux window updates once half the window is consumed', () => {
   let a: Libp2p
@@ -27,8 +15,8 @@ describe('yamux window updates once half the window is consumed', () => {
 
   beforeAll(async () => {
     const suffix = `${process.pid}-${Date.now()}`
-    a = await startNode(`window-a-${suffix}`)
-    b = await startNode(`window-b-${suffix}`)
+    a = await startMemoryNode(`window-a-${suffix}`)
+    b = await startMemoryNode(`window-b-${suffix}`)
     await b.handle(PROTOCOL, (stream: Stream) => {
       const entry = { bytes: 0, updates: 0, done: Promise.resolve() }
       const inner = stream as unknown as { sendFrame(frame: { type: number }): void }

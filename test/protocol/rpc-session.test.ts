@@ -1,9 +1,5 @@
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { memory } from '@libp2p/memory'
 import { lpStream } from '@libp2p/utils'
-import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeMessage } from '../../src/protocol/codec.ts'
 import { InvalidMessageError, RpcClosedError, RpcTimeoutError } from '../../src/protocol/errors.ts'
@@ -15,20 +11,12 @@ import {
 } from '../../src/protocol/messages.ts'
 import { requestOnce } from '../../src/protocol/rpc.ts'
 import { RpcSession, serveSession } from '../../src/protocol/rpc-session.ts'
+import { startMemoryNode } from './memory-node.ts'
 
 const PROTOCOL = '/taskmesh-test/session/1.0.0'
 /** A server that closes idle streams after 200 ms. */
 const IDLE_PROTOCOL = '/taskmesh-test/session-idle/1.0.0'
 const MAX_BYTES = 16 * 1024
-
-async function startNode(name: string): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: [`/memory/${name}`] },
-    transports: [memory()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  })
-}
 
 /** A renew whose `leases` array names how long (ms) the server should take, or asks it to misbehave. */
 const renew = (requestId: string): StealFrame => ({ type: 'renew', requestId, leases: [] })
@@ -69,8 +57,8 @@ describe('session streams over real libp2p', () => {
 
   beforeAll(async () => {
     const suffix = `${process.pid}-${Date.now()}`
-    server = await startNode(`session-server-${suffix}`)
-    client = await startNode(`session-client-${suffix}`)
+    server = await startMemoryNode(`session-server-${suffix}`)
+    client = await startMemoryNode(`session-client-${suffix}`)
     const serve = (idleMs?: number) => (stream: Stream) => {
       served++
       stream.addEventListener('close', () => onServerClose?.(), { once: true })

@@ -1,9 +1,5 @@
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { memory } from '@libp2p/memory'
 import { lpStream } from '@libp2p/utils'
-import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STEAL_PROTOCOL, SUBMIT_PROTOCOL } from '../../src/protocol/constants.ts'
 import {
@@ -26,21 +22,13 @@ import {
 } from '../../src/protocol/messages.ts'
 import { requestMany, requestOnce, serveFrames } from '../../src/protocol/rpc.ts'
 import { makeStealRequest, makeTask } from './fixtures.ts'
+import { startMemoryNode } from './memory-node.ts'
 
 /** A protocol whose server gives up on a request after 100 ms. */
 const IDLE_PROTOCOL = '/taskmesh-test/idle/1.0.0'
 
 /** Largest frame the test server accepts, in bytes: small, so oversized frames are cheap. */
 const SERVER_MAX_BYTES = 16 * 1024
-
-async function startNode(name: string): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: [`/memory/${name}`] },
-    transports: [memory()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  })
-}
 
 describe('framed RPC over real libp2p streams', () => {
   let server: Libp2p
@@ -58,8 +46,8 @@ describe('framed RPC over real libp2p streams', () => {
 
   beforeAll(async () => {
     const suffix = `${process.pid}-${Date.now()}`
-    server = await startNode(`rpc-server-${suffix}`)
-    client = await startNode(`rpc-client-${suffix}`)
+    server = await startMemoryNode(`rpc-server-${suffix}`)
+    client = await startMemoryNode(`rpc-client-${suffix}`)
     await server.handle(STEAL_PROTOCOL, (stream) =>
       serveFrames<StealFrame, StealReply>(
         stream,
@@ -254,8 +242,8 @@ describe('inbound stream limits of serveFrames', () => {
 
   beforeAll(async () => {
     const suffix = `${process.pid}-${Date.now()}`
-    server = await startNode(`limits-server-${suffix}`)
-    client = await startNode(`limits-client-${suffix}`)
+    server = await startMemoryNode(`limits-server-${suffix}`)
+    client = await startMemoryNode(`limits-client-${suffix}`)
     const onError = (err: Error) => errors.push(err)
     await server.handle(PARTIAL, (stream) =>
       serveFrames(stream, stealFrameSchema, async () => {}, {

@@ -118,31 +118,13 @@ export class ChaosCluster {
 
   /** SIGKILL, once the node runs a task (see {@link runsWork}); resolves once the process is gone. */
   async kill(name: string): Promise<void> {
-    const node = await this.quiesce(name, 'up', (node) => {
-      this.faults.push({
-        kind: 'kill',
-        node: name,
-        incarnation: node.daemon.process.pid ?? 0,
-        at: Date.now(),
-      })
-      node.state = 'down'
-      node.daemon.process.signal('SIGKILL')
-    })
+    const node = await this.hit(name, 'kill')
     await node.daemon.process.exited
   }
 
   /** SIGSTOP, once the node runs a task (see {@link runsWork}): the process stays, silent. */
   async freeze(name: string): Promise<void> {
-    await this.quiesce(name, 'up', (node) => {
-      this.faults.push({
-        kind: 'freeze',
-        node: name,
-        incarnation: node.daemon.process.pid ?? 0,
-        at: Date.now(),
-      })
-      node.state = 'frozen'
-      node.daemon.process.signal('SIGSTOP')
-    })
+    await this.hit(name, 'freeze')
   }
 
   /** SIGCONT a frozen node. */
@@ -190,16 +172,13 @@ export class ChaosCluster {
   }
 
   /**
-   * Keeps submits away from the node (`draining`), waits until none is in flight and the node runs
-   * a task, then carries out `fault` before submits may pick the node again.
+   * Keeps submits away from a running node (`draining`), waits until none is in flight and the
+   * node runs a task, then kills (SIGKILL) or freezes (SIGSTOP) it and records the fault, before
+   * submits may pick the node again.
    */
-  private async quiesce(
-    name: string,
-    state: ChaosNode['state'],
-    fault: (node: ChaosNode) => void,
-  ): Promise<ChaosNode> {
+  private async hit(name: string, kind: Fault['kind']): Promise<ChaosNode> {
     const node = this.node(name)
-    if (node.state !== state) throw new Error(`${name} is ${node.state}, not ${state}`)
+    if (node.state !== 'up') throw new Error(`${name} is ${node.state}, not up`)
     node.draining = true
     try {
       let idle: Promise<void>
@@ -208,7 +187,9 @@ export class ChaosCluster {
         await idle
       } while (idle !== node.idle)
       await runsWork(node.daemon)
-      fault(node)
+      this.faults.push({ kind, node: name, incarnation: node.daemon.process.pid ?? 0, at: Date.now() })
+      node.state = kind === 'kill' ? 'down' : 'frozen'
+      node.daemon.process.signal(kind === 'kill' ? 'SIGKILL' : 'SIGSTOP')
     } finally {
       node.draining = false
     }
