@@ -270,7 +270,7 @@ program
       "give it to `taskmesh submit --peer … --identity <file>`, and its peer id to a daemon's --allow-submitter",
   )
   .action(async (file: string) => {
-    const { loadOrCreateKeyFile } = await import('../node/identity.ts')
+    const { loadOrCreateKeyFile } = await import('../node/wire/identity.ts')
     const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
     console.log(peerIdFromPrivateKey(await loadOrCreateKeyFile(file)).toString())
   })
@@ -282,7 +282,7 @@ program
       'an existing file is checked and kept. Give every node of the mesh the same file with --swarm-key',
   )
   .action(async (file: string) => {
-    const { ensureSwarmKeyFile } = await import('../node/swarm-key.ts')
+    const { ensureSwarmKeyFile } = await import('../node/wire/swarm-key.ts')
     const { created } = await ensureSwarmKeyFile(file)
     console.log(created ? `created ${file}` : `kept ${file} (a valid swarm key)`)
   })

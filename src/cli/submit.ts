@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { RemoteError } from '../client/remote-error.ts'
-import { parseGraphItem } from '../node/submission.ts'
+import { parseGraphItem } from '../node/owner/submission.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { parseTaskSpec } from '../task/spec.ts'

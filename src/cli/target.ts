@@ -208,8 +208,8 @@ class PeerTarget implements Target {
 export async function openTarget(opts: TargetOptions): Promise<Target> {
   if (opts.peer !== undefined) {
     const { TaskmeshClient } = await import('../client/taskmesh-client.ts')
-    const { readSwarmKeyFile } = await import('../node/swarm-key.ts')
-    const { loadOrCreateKeyFile } = await import('../node/identity.ts')
+    const { readSwarmKeyFile } = await import('../node/wire/swarm-key.ts')
+    const { loadOrCreateKeyFile } = await import('../node/wire/identity.ts')
     return new PeerTarget(
       await TaskmeshClient.connect(opts.peer, {
         swarmKey: opts.swarmKey === undefined ? undefined : await readSwarmKeyFile(opts.swarmKey),

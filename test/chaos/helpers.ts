@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { loadOrCreatePeerKey } from '../../src/node/identity.ts'
+import { loadOrCreatePeerKey } from '../../src/node/wire/identity.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { DaemonProcess } from '../cli/helpers.ts'
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { successorOf } from '../../src/node/successor.ts'
+import { successorOf } from '../../src/node/recovery/successor.ts'
 import { agreed, type Daemon, hears, sleepTask, startDaemon, status, submit } from './helpers.ts'
 
 const TASK_MS = 800

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JOURNAL_FILE, TaskJournal } from '../../src/node/journal.ts'
+import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
 import {
   type Daemon,
   eventually,

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseSwarmKey } from '../../src/node/swarm-key.ts'
+import { parseSwarmKey } from '../../src/node/wire/swarm-key.ts'
 import { runCli } from './helpers.ts'
 
 describe('taskmesh swarm-key', () => {

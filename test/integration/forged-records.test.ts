@@ -12,7 +12,7 @@ import { MemoryDatastore } from 'datastore-core'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { dhtRecordKey, readStoredResult } from '../../src/node/fencing.ts'
+import { dhtRecordKey, readStoredResult } from '../../src/node/results/fencing.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { DHT_PROTOCOL, MAX_RECORD_BYTES, RESULT_KEY_PREFIX } from '../../src/protocol/constants.ts'
 import {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { GOSSIP_SCORE_THRESHOLDS } from '../../src/node/gossip-score.ts'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { GOSSIP_SCORE_THRESHOLDS } from '../../src/node/wire/gossip-score.ts'
 import { encodeMessage } from '../../src/protocol/codec.ts'
 import { CAPACITY_TOPIC } from '../../src/protocol/constants.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'

@@ -1,8 +1,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
-import { generateSwarmKey } from '../../src/node/swarm-key.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { generateSwarmKey } from '../../src/node/wire/swarm-key.ts'
 import { connectAll, waitForMesh } from '../../src/simulation/mesh.ts'
 import { deadline, sleepSpec, stopAll } from './helpers.ts'
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
-import { generateSwarmKey, InvalidSwarmKeyError, parseSwarmKey } from '../../src/node/swarm-key.ts'
+import { generateSwarmKey, InvalidSwarmKeyError, parseSwarmKey } from '../../src/node/wire/swarm-key.ts'
 import { checkJsonShape, decodeMessage, encodeMessage } from '../../src/protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../../src/protocol/constants.ts'
 import { InvalidMessageError, InvalidRecordError } from '../../src/protocol/errors.ts'

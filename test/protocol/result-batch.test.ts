@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { describe, expect, it, vi } from 'vitest'
-import { RecordSigner } from '../../src/node/record-signer.ts'
+import { RecordSigner } from '../../src/node/results/record-signer.ts'
 import * as ed25519 from '../../src/protocol/ed25519.ts'
 import { InvalidRecordError } from '../../src/protocol/errors.ts'
 import {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { prepareSubmission } from '../../src/node/submission.ts'
+import { prepareSubmission } from '../../src/node/owner/submission.ts'
 import { taskSchema } from '../../src/protocol/task-schema.ts'
 import { filledTaskSpecSchema } from '../../src/protocol/wire-types.ts'
 import { InvalidTaskError, UnknownHandlerError } from '../../src/task/errors.ts'

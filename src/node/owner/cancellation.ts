@@ -1,0 +1,167 @@
+import type { ResultRecord } from '../../protocol/result-record.ts'
+import { UnknownTaskError } from '../../task/errors.ts'
+import type { ResultStore } from '../results/result-store.ts'
+import type { LocalQueue } from '../run/local-queue.ts'
+import type { RunEntry, TaskRunner } from '../run/task-runner.ts'
+import type { StoryLog } from '../story/story.ts'
+import type { Thief } from '../thief/thief.ts'
+import type { DependencyGate } from './dependencies.ts'
+import type { OwnerLedger } from './owner-ledger.ts'
+import type { UnschedulableWatch } from './unschedulable.ts'
+
+/** The error of a cancelled task's record. */
+export const CANCELLED = 'cancelled'
+/** Deadline of the DHT lookup a cancel of a task unknown here makes (it may have finished), ms. */
+export const CANCEL_LOOKUP_MS = 2_000
+
+/** How a task stands, as `taskState` reports it. */
+export interface TaskState {
+  state: 'waiting' | 'queued' | 'leased' | 'running' | 'unschedulable' | 'done' | 'unknown'
+  /** What it waits for, why no node can run it, or who holds it. */
+  reason?: string
+}
+
+/** What a cancel did: `cancelled` (the owner ended it), or `finished` (it had a result already). */
+export interface CancelResult {
+  taskId: string
+  outcome: 'cancelled' | 'finished'
+  /** The task's owner, which decided. */
+  owner: string
+}
+
+/** A failed record signed by the owner itself: a cancelled task, or one whose dependency failed. */
+export function ownerFailureRecord(
+  entry: RunEntry,
+  self: string,
+  error: string,
+  epoch: number,
+  now = Date.now(),
+): ResultRecord {
+  const { task } = entry
+  return {
+    v: 1,
+    taskId: task.id,
+    status: 'failed',
+    error,
+    executor: self,
+    owner: task.owner,
+    epoch,
+    attempts: entry.attempts,
+    submittedAt: task.submittedAt,
+    startedAt: entry.attempts[0]?.startedAt ?? now,
+    finishedAt: now,
+  }
+}
+
+/** Options of {@link TaskControl}. */
+export interface TaskControlOptions {
+  self: string
+  gate: Pick<DependencyGate, 'has' | 'cancel' | 'missing'>
+  ledger: Pick<OwnerLedger, 'get' | 'settle'>
+  queue: Pick<LocalQueue, 'remove'>
+  runner: Pick<TaskRunner, 'cancel' | 'isRunning'>
+  thief: Pick<Thief, 'holds' | 'entry'>
+  results: Pick<ResultStore, 'cached' | 'get'>
+  unschedulable: Pick<UnschedulableWatch, 'get'>
+  story: StoryLog
+  /** The owner an announcement named for the task. */
+  announcedOwner(taskId: string): string | undefined
+  /** Signs and publishes a failed record as the owner (waiters, notices and the DHT see it). */
+  publishFailure(entry: RunEntry, error: string, epoch: number): Promise<void>
+  /** Sends the cancel to the task's owner. */
+  forwardCancel(owner: string, taskId: string): Promise<CancelResult>
+  /** Asks the task's owner how it stands. */
+  askState(owner: string, taskId: string): Promise<TaskState>
+}
+
+/**
+ * Cancellation by id and the state of a task. Only the owner cancels: a waiting task is dropped,
+ * a queued one removed, a running one aborted through its handler's signal, a leased one's lease
+ * revoked (the thief's next renewal is rejected and it aborts the run). The owner then publishes
+ * the final record `failed` / `cancelled` under an epoch above every epoch it allocated, so a
+ * result the thief may still send loses everywhere (fencing); dependents fail with it. Any other
+ * node forwards the cancel to the owner its announcement named.
+ */
+export class TaskControl {
+  constructor(private readonly opts: TaskControlOptions) {}
+
+  async cancel(taskId: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
+    const { self, gate, ledger, results, story } = this.opts
+    const known = results.cached(taskId)
+    if (known !== undefined) return { taskId, outcome: 'finished', owner: known.owner }
+    const waiting = gate.cancel(taskId)
+    if (waiting !== undefined) {
+      story.record(taskId, 'cancelled', { state: 'waiting' })
+      await this.opts.publishFailure(
+        { task: waiting, epoch: 0, attempts: [], dependencies: {} },
+        CANCELLED,
+        0,
+      )
+      return { taskId, outcome: 'cancelled', owner: self }
+    }
+    const own = ledger.get(taskId)
+    if (own !== undefined) {
+      // above every epoch allocated: the entry's (grants and local runs set it) and, for a task
+      // taken over, those of the earlier ownership (below its floor)
+      const epoch = Math.max(own.entry.epoch, own.floor - 1) + 1
+      this.opts.queue.remove(taskId)
+      // settled under the cancel's epoch: the lease is dropped (its renewal is rejected), and a
+      // late completion or record of the lease's epoch is stale
+      ledger.settle(taskId, epoch)
+      this.opts.runner.cancel(taskId, CANCELLED) // a run here is aborted; its outcome is dropped
+      story.record(taskId, 'cancelled', { state: own.state, epoch })
+      await this.opts.publishFailure(own.entry, CANCELLED, epoch)
+      return { taskId, outcome: 'cancelled', owner: self }
+    }
+    const owner = this.ownerOf(taskId)
+    if (owner !== undefined && owner !== self && opts.forwarded !== true) {
+      story.record(taskId, 'cancel-forwarded', { to: owner })
+      return this.opts.forwardCancel(owner, taskId)
+    }
+    const found = await results
+      .get(taskId, { signal: AbortSignal.timeout(CANCEL_LOOKUP_MS) })
+      .catch(() => undefined)
+    if (found !== undefined) return { taskId, outcome: 'finished', owner: found.owner }
+    throw new UnknownTaskError(taskId)
+  }
+
+  /** How the task stands here; a node that knows nothing of it asks the announced owner. */
+  async state(taskId: string, opts: { forwarded?: boolean } = {}): Promise<TaskState> {
+    const local = this.localState(taskId)
+    const owner = this.opts.announcedOwner(taskId)
+    if (
+      local.state !== 'unknown' ||
+      opts.forwarded === true ||
+      owner === undefined ||
+      owner === this.opts.self
+    )
+      return local
+    return this.opts.askState(owner, taskId).catch(() => local)
+  }
+
+  /** How the task stands by what this node knows. */
+  localState(taskId: string): TaskState {
+    const { gate, ledger, thief, runner, results } = this.opts
+    if (results.cached(taskId) !== undefined) return { state: 'done' }
+    if (gate.has(taskId))
+      return { state: 'waiting', reason: `waiting for ${gate.missing(taskId).join(', ')}` }
+    const own = ledger.get(taskId)
+    if (own !== undefined) {
+      const flagged = this.opts.unschedulable.get(taskId)
+      if (flagged !== undefined && own.state === 'queued')
+        return { state: 'unschedulable', reason: flagged.reasons.join('; ') }
+      if (own.state === 'retrying') return { state: 'queued', reason: 'waiting to be retried' }
+      return { state: own.state }
+    }
+    const held = thief.entry(taskId)
+    if (held !== undefined) {
+      const state = runner.isRunning(taskId) ? 'running' : 'queued'
+      return { state, reason: `held under a lease from ${held.task.owner}` }
+    }
+    return { state: 'unknown' }
+  }
+
+  private ownerOf(taskId: string): string | undefined {
+    return this.opts.thief.entry(taskId)?.task.owner ?? this.opts.announcedOwner(taskId)
+  }
+}

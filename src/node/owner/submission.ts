@@ -1,0 +1,131 @@
+import { InvalidTaskError, UnknownHandlerError } from '../../task/errors.ts'
+import { orderGraph } from '../../task/graph.ts'
+import { MAX_TASKS_PER_SUBMISSION } from '../../task/limits.ts'
+import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../task/spec.ts'
+import type { Task } from '../../task/task.ts'
+import { taskId } from '../../task/task-id.ts'
+
+/** Longest `key` a submitted item may carry. */
+export const MAX_KEY_CHARS = 128
+
+/**
+ * One item of a submission: a task spec, plus an optional `key` by which other items of the same
+ * submission name it in their `dependsOn` (beside ids of tasks that already exist).
+ */
+export type GraphItemInput = TaskSpecInput & { key?: string }
+
+/** An item after validation: its key (if any) and its spec with defaults filled in. */
+export interface ParsedItem {
+  key?: string
+  spec: TaskSpec
+}
+
+/** An accepted task and the key its item carried. */
+export interface PreparedTask {
+  task: Task
+  key?: string
+}
+
+/** What {@link prepareSubmission} needs to know about the accepting node. */
+export interface SubmissionContext {
+  /** Who submitted: a peer id or a client's name. */
+  submitter: string
+  /** The accepting node's peer id (the owner of every task). */
+  owner: string
+  /** Unix ms of the acceptance. */
+  now: number
+  /** Uniform in [0, 1), for the nonces. */
+  random(): number
+  /** True when this node runs the handler type or some peer advertises it. */
+  knowsType(type: string): boolean
+  /** True for ids of tasks known here: owned (queued, waiting or leased), or with a result. */
+  isKnownId(id: string): boolean
+}
+
+const hasControlChar = (s: string) => [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
+
+/**
+ * Validates one submitted item: `key` is taken off (a string of 1 to {@link MAX_KEY_CHARS}
+ * characters without control characters) and the rest must be a valid task spec.
+ * @throws InvalidTaskError naming the field.
+ */
+export function parseGraphItem(raw: unknown, field: string): ParsedItem {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.hasOwn(raw, 'key')) {
+    return { spec: parseTaskSpec(raw, field) }
+  }
+  const { key, ...rest } = raw as Record<string, unknown>
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_CHARS || hasControlChar(key)) {
+    throw new InvalidTaskError(
+      `must be a string of 1 to ${MAX_KEY_CHARS} characters without control characters`,
+      `${field}.key`,
+    )
+  }
+  return { key, spec: parseTaskSpec(rest, field) }
+}
+
+/** Re-words `tasks[0]…` as `task…` for a submission of one item, as single-spec errors read. */
+function asSingle(err: InvalidTaskError): InvalidTaskError {
+  const field = err.field ?? ''
+  if (!field.startsWith('tasks[0]')) return err
+  return new InvalidTaskError(err.message.slice(field.length + 2), `task${field.slice('tasks[0]'.length)}`)
+}
+
+/**
+ * Validates a submission — a list of specs, or a graph of items with `key` and `dependsOn` — and
+ * builds its tasks, or refuses it whole (nothing is queued then):
+ * every spec is parsed (`key` stripped first) and its handler type checked; `orderGraph` refuses
+ * duplicate keys, self-references, references that are neither a key here nor a known task id,
+ * and cycles (naming the keys on it). Ids are computed dependencies first, so each `dependsOn`
+ * holds the ids (never keys) of the tasks it waits for — and is part of the id.
+ * @returns the tasks in submission order, and the indices of `items` dependencies first.
+ * @throws InvalidTaskError / UnknownHandlerError naming the task and field.
+ */
+export function prepareSubmission(
+  items: unknown[],
+  ctx: SubmissionContext,
+): { tasks: PreparedTask[]; order: number[] } {
+  if (!Array.isArray(items) || items.length === 0) throw new InvalidTaskError('no tasks given', 'tasks')
+  if (items.length > MAX_TASKS_PER_SUBMISSION) {
+    throw new InvalidTaskError(
+      `${items.length} tasks, over the limit of ${MAX_TASKS_PER_SUBMISSION}`,
+      'tasks',
+    )
+  }
+  const single = items.length === 1
+  const parsed = items.map((raw, i) => {
+    const field = single ? 'task' : `tasks[${i}]`
+    const item = parseGraphItem(raw, field)
+    if (!ctx.knowsType(item.spec.type)) throw new UnknownHandlerError(item.spec.type, `${field}.type`)
+    return item
+  })
+  // items without a key cannot be named by others; their stand-in key cannot clash (control char)
+  const keyOf = (item: ParsedItem, i: number) => item.key ?? `\u0000${i}`
+  let order: number[]
+  try {
+    order = orderGraph(
+      parsed.map((item, i) => ({ key: keyOf(item, i), dependsOn: item.spec.dependsOn })),
+      ctx.isKnownId,
+    )
+  } catch (err) {
+    throw single && err instanceof InvalidTaskError ? asSingle(err) : err
+  }
+  const idOfKey = new Map<string, string>()
+  const tasks: PreparedTask[] = new Array(items.length)
+  for (const i of order) {
+    const { key, spec: parsedSpec } = parsed[i]
+    const dependsOn = [...new Set(parsedSpec.dependsOn.map((ref) => idOfKey.get(ref) ?? ref))]
+    const spec: TaskSpec = { ...parsedSpec, dependsOn }
+    const nonce = `${ctx.now.toString(36)}-${Math.floor(ctx.random() * 2 ** 52).toString(36)}`
+    const task: Task = {
+      id: taskId(spec, ctx.submitter, nonce),
+      spec,
+      submitter: ctx.submitter,
+      nonce,
+      owner: ctx.owner,
+      submittedAt: ctx.now,
+    }
+    idOfKey.set(keyOf(parsed[i], i), task.id)
+    tasks[i] = key === undefined ? { task } : { task, key }
+  }
+  return { tasks, order }
+}

@@ -1,0 +1,91 @@
+import { type Schedulability, schedulability } from '../../policy/schedulable.ts'
+import type { NodeOffer, QueuedTask } from '../../policy/types.ts'
+import type { PeerView } from '../peers/peer-view.ts'
+
+/** How often the owner checks its queued tasks against the live peers' offers, ms. */
+export const UNSCHEDULABLE_CHECK_MS = 1_000
+
+/** A queued task no live node can run, and why (one reason per node considered). */
+export interface UnschedulableTask {
+  id: string
+  /** e.g. `12D3…: label "gpu" missing`, one per node (this node first). */
+  reasons: string[]
+  /** Unix ms since when no live node could run it. */
+  since: number
+}
+
+/** Options of {@link UnschedulableWatch}. */
+export interface UnschedulableWatchOptions {
+  /** This node's peer id and what it offers. */
+  self: string
+  offer: NodeOffer
+  /** The node's queue; only its stealable (owned) tasks are judged. */
+  queue: { values(): Iterable<QueuedTask> }
+  /** The peers' capacity beacons. */
+  peers: Pick<PeerView, 'list'>
+  /** A task no one can run for this long is flagged, ms. */
+  afterMs: number
+  /** A peer whose last beacon is older than this is not live, ms. */
+  staleAfterMs: number
+  /** A task was flagged (`reasons`), or a flagged one became runnable while still queued. */
+  onChange(taskId: string, unschedulable: boolean, reasons: string[]): void
+}
+
+/**
+ * The owner's check for tasks stuck in its queue because no live node — neither this one nor a
+ * peer with a fresh beacon — can run them (labels, slots, memory, or a handler type whose nodes
+ * left). Such a task stays queued (a capable node's beacon makes it stealable at once), but after
+ * `afterMs` it is reported `unschedulable` with the reasons, never silently stuck.
+ */
+export class UnschedulableWatch {
+  private readonly firstSeen = new Map<string, number>()
+  private readonly flagged = new Map<string, UnschedulableTask>()
+
+  constructor(private readonly opts: UnschedulableWatchOptions) {}
+
+  /** Judges every owned queued task now. */
+  check(now = Date.now()): void {
+    const { opts } = this
+    const live = opts.peers.list().filter((p) => now - p.updatedAt <= opts.staleAfterMs)
+    const judged = new Map<string, Schedulability>()
+    const queued = new Set<string>()
+    for (const q of opts.queue.values()) {
+      if (!q.stealable) continue
+      queued.add(q.id)
+      const need = { type: q.type, resources: q.resources }
+      const key = JSON.stringify(need)
+      let verdict = judged.get(key)
+      if (verdict === undefined) {
+        verdict = schedulability(need, { id: opts.self, offer: opts.offer }, live)
+        judged.set(key, verdict)
+      }
+      if (verdict.runnable) {
+        this.firstSeen.delete(q.id)
+        if (this.flagged.delete(q.id)) opts.onChange(q.id, false, [])
+        continue
+      }
+      const since = this.firstSeen.get(q.id) ?? now
+      this.firstSeen.set(q.id, since)
+      if (now - since < opts.afterMs) continue
+      const known = this.flagged.get(q.id)
+      this.flagged.set(q.id, { id: q.id, reasons: verdict.reasons, since })
+      if (known === undefined) opts.onChange(q.id, true, verdict.reasons)
+    }
+    // tasks that left the queue (granted, running, cancelled, done) are judged again if they return
+    for (const id of this.firstSeen.keys()) {
+      if (queued.has(id)) continue
+      this.firstSeen.delete(id)
+      this.flagged.delete(id)
+    }
+  }
+
+  /** The flagged task, if this one is. */
+  get(taskId: string): UnschedulableTask | undefined {
+    return this.flagged.get(taskId)
+  }
+
+  /** Every flagged task, oldest first. */
+  list(): UnschedulableTask[] {
+    return [...this.flagged.values()].sort((a, b) => a.since - b.since)
+  }
+}

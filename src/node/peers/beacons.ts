@@ -1,0 +1,113 @@
+import { expectedWaitMs } from '../../policy/capacity.ts'
+import type { NodeOffer } from '../../policy/types.ts'
+import type { Beacon } from '../../protocol/messages.ts'
+import { MIN_BEACON_GAP_MS, MIN_FLIP_BEACON_GAP_MS } from '../options.ts'
+import type { LocalQueue } from '../run/local-queue.ts'
+import type { TaskRunner } from '../run/task-runner.ts'
+import type { MeshGossip } from '../wire/gossip.ts'
+
+/** Options of {@link BeaconPublisher}. */
+export interface BeaconPublisherOptions {
+  /** Publishes on the capacity topic. */
+  gossip: Pick<MeshGossip, 'publishBeacon'>
+  /** The node's queue: its stealable part is what thieves look for. */
+  queue: LocalQueue
+  /** The node's slots: how many tasks run now. */
+  runner: Pick<TaskRunner, 'runningCount'>
+  /** What this node offers. */
+  offer: NodeOffer
+  /** This node's slots. */
+  slots: number
+  /** This node's speed factor. */
+  speed: number
+  /** Interval of the periodic beacon, ms. */
+  intervalMs: number
+}
+
+/**
+ * This node's capacity beacons: one per interval, and one as soon as the minimum gap allows
+ * when the stealable queue changed enough to matter to thieves.
+ */
+export class BeaconPublisher {
+  /**
+   * The last beacon's `seq`: the wall clock in ms, or one more than the last when that is not
+   * above it, so a restarted node's beacons rank above its previous run's (peers keep only
+   * beacons whose `seq` rises, and may not have forgotten the old run).
+   */
+  private seq = 0
+  private lastAt = 0
+  private lastQueued = 0
+  private timer: NodeJS.Timeout | undefined
+  private interval: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor(private readonly opts: BeaconPublisherOptions) {}
+
+  /** Sends a beacon now and one per interval from then on. */
+  start(): void {
+    this.interval = setInterval(() => this.send(), this.opts.intervalMs)
+    this.interval.unref()
+    this.send()
+  }
+
+  /** No beacon goes out after this. Safe to call twice. */
+  stop(): void {
+    this.stopped = true
+    clearInterval(this.interval)
+    if (this.timer !== undefined) clearTimeout(this.timer)
+  }
+
+  /** This node's capacity as its next beacon tells it. */
+  private build(): Beacon {
+    const { queue, offer } = this.opts
+    const queuedWorkMs = queue.queuedWorkMs(true)
+    return {
+      v: 1,
+      seq: this.nextSeq(),
+      slots: this.opts.slots,
+      running: this.opts.runner.runningCount,
+      queued: queue.stealableCount,
+      queuedWorkMs,
+      speed: this.opts.speed,
+      types: offer.types,
+      labels: offer.labels,
+      memoryMb: offer.memoryMb,
+      expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed }),
+      sentAt: Date.now(),
+    }
+  }
+
+  private nextSeq(): number {
+    this.seq = Math.max(this.seq + 1, Date.now())
+    return this.seq
+  }
+
+  /** Sends a beacon now (and cancels a pending change-driven one). */
+  send(): void {
+    if (this.stopped) return
+    this.lastAt = Date.now()
+    this.lastQueued = this.opts.queue.stealableCount
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    void this.opts.gossip.publishBeacon(this.build())
+  }
+
+  /**
+   * Sends a beacon now, or as soon as the minimum gap allows, when the stealable queue changed
+   * enough to matter to thieves: it emptied, it filled, or it moved by a quarter (and a node's
+   * worth of slots) since the last beacon. Smaller changes wait for the periodic beacon.
+   */
+  soon(): void {
+    if (this.timer !== undefined) return
+    const now = this.opts.queue.stealableCount
+    const last = this.lastQueued
+    const flipped = (now === 0) !== (last === 0)
+    const moved = Math.abs(now - last) >= Math.max(this.opts.slots, 0.25 * last)
+    if (!flipped && !moved) return
+    const wait = this.lastAt + (flipped ? MIN_FLIP_BEACON_GAP_MS : MIN_BEACON_GAP_MS) - Date.now()
+    this.timer = setTimeout(() => this.send(), Math.max(0, wait))
+    this.timer.unref()
+  }
+}

@@ -1,0 +1,88 @@
+import type { Task } from '../../task/task.ts'
+import type { OwnerLedger } from '../owner/owner-ledger.ts'
+import type { ResultStore } from '../results/result-store.ts'
+
+/** Options of {@link JournalReplay}. */
+export interface JournalReplayOptions {
+  self: string
+  ledger: Pick<OwnerLedger, 'adopt' | 'has' | 'markDone' | 'journalTasks'>
+  results: Pick<ResultStore, 'local' | 'refresh'>
+  /** The tasks of `tasks` whose result the DHT does not find. */
+  withoutResult(tasks: Task[]): Promise<Task[]>
+  /** Tasks were taken into ownership again. */
+  requeue(tasks: Task[]): Promise<void>
+  /** How long to wait for a first peer before requeueing without asking the DHT, ms. */
+  waitForPeersMs: number
+}
+
+/**
+ * A restart (promise 9): every task the journal holds as accepted and not done is owned and
+ * queued again, under epochs above every one allocated before the crash — but not at once.
+ *
+ * While this daemon was down its peers may have adopted its tasks and run them, and a daemon
+ * that has just started is in no mesh yet: tasks it ran at once would be run again, and the
+ * notices of their results would reach no one, so nodes holding the adopter's record would keep
+ * reading it though the replay's record (of a higher epoch) wins the selector. So the replay waits
+ * for a first peer (or `waitForPeersMs`, for a daemon alone), asks the DHT, and requeues only the
+ * tasks without a result; the others are marked done. A task whose record is in the local store
+ * is marked done at start, and read again from the DHT once a peer is heard (a later run
+ * elsewhere beats it). Nothing is lost meanwhile: the journal keeps every task open until done.
+ */
+export class JournalReplay {
+  private pending: Task[] = []
+  private storedHere: string[] = []
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor(private readonly opts: JournalReplayOptions) {}
+
+  /** Reads the journal: marks done what the local store has; waits for a peer to requeue the rest. */
+  async start(): Promise<void> {
+    for (const journalled of await this.opts.ledger.journalTasks()) {
+      if (this.opts.ledger.has(journalled.id)) continue
+      const stored = await this.opts.results.local(journalled.id).catch(() => undefined)
+      if (stored !== undefined) {
+        this.opts.ledger.markDone(journalled.id)
+        this.storedHere.push(journalled.id)
+      } else {
+        this.pending.push(journalled)
+      }
+    }
+    if (this.pending.length === 0) return
+    this.timer = setTimeout(() => void this.requeue(false), this.opts.waitForPeersMs)
+    this.timer.unref()
+  }
+
+  /** A peer was heard: the DHT can be asked now. */
+  onPeerHeard(): void {
+    if (this.storedHere.length > 0) {
+      for (const id of this.storedHere) this.opts.results.refresh(id)
+      this.storedHere = []
+    }
+    if (this.pending.length > 0) void this.requeue(true)
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  private async requeue(askDht: boolean): Promise<void> {
+    clearTimeout(this.timer)
+    const tasks = this.pending
+    this.pending = []
+    if (tasks.length === 0 || this.stopped) return
+    const open = askDht ? await this.opts.withoutResult(tasks) : tasks
+    if (this.stopped) return
+    const stillOpen = new Set(open.map((t) => t.id))
+    for (const t of tasks) if (!stillOpen.has(t.id)) this.opts.ledger.markDone(t.id)
+    const floor = Date.now()
+    const requeued: Task[] = []
+    for (const journalled of open) {
+      if (this.opts.ledger.has(journalled.id)) continue
+      const task = journalled.owner === this.opts.self ? journalled : { ...journalled, owner: this.opts.self }
+      if (this.opts.ledger.adopt(task, { as: 'replayed', floor })) requeued.push(task)
+    }
+    if (requeued.length > 0) await this.opts.requeue(requeued)
+  }
+}

@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto'
+import type { PeerId, PeerUpdate } from '@libp2p/interface'
+import { compare } from 'uint8arrays'
+import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
+
+/** kad-dht's id of a key or peer: SHA-256 of the bytes (kad's `convertBuffer`). */
+export function kadId(bytes: Uint8Array): Uint8Array {
+  return createHash('sha256').update(bytes).digest()
+}
+
+/** Kademlia XOR distance of two ids of equal length (compare results with `compare`). */
+export function xorDistance(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength)
+  for (let i = 0; i < out.byteLength; i++) out[i] = a[i] ^ b[i]
+  return out
+}
+
+/**
+ * The connected peers that serve a protocol, ranked by Kademlia distance to a key — where a record
+ * of that key belongs. Which protocols a peer serves comes from the peer store (identify), cached
+ * until the peer disconnects or identify tells otherwise. Meant for meshes where every peer is
+ * connected (the routing table holds everyone), so the closest connected peers are the closest a
+ * lookup would find.
+ */
+export class ClosestPeers {
+  /** Whether a connected peer serves the protocol (entries removed when it disconnects). */
+  private readonly speaks = new Map<string, boolean>()
+  /** kad-dht ids (SHA-256 of the multihash) of connected peers. */
+  private readonly ids = new Map<string, Uint8Array>()
+
+  constructor(
+    private readonly libp2p: MeshLibp2p,
+    private readonly protocol: string,
+  ) {
+    libp2p.addEventListener('peer:update', this.onPeerUpdate)
+    libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
+  }
+
+  /** Stops listening to libp2p. Safe to call twice. */
+  stop(): void {
+    this.libp2p.removeEventListener('peer:update', this.onPeerUpdate)
+    this.libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+    this.speaks.clear()
+    this.ids.clear()
+  }
+
+  /** The `count` connected peers serving the protocol that are closest to `key`, closest first. */
+  async of(key: Uint8Array, count: number): Promise<PeerId[]> {
+    const target = kadId(key)
+    // connections keep their peer ids (and the ids' strings); getPeers() makes new ones each call
+    const byId = new Map<string, PeerId>()
+    for (const conn of this.libp2p.getConnections()) byId.set(conn.remotePeer.toString(), conn.remotePeer)
+    const peers = [...byId.values()]
+    const serving = await Promise.all(peers.map((peer) => this.serves(peer)))
+    return peers
+      .filter((_, i) => serving[i])
+      .map((peer) => ({ peer, distance: xorDistance(this.idOf(peer), target) }))
+      .sort((a, b) => compare(a.distance, b.distance))
+      .slice(0, count)
+      .map(({ peer }) => peer)
+  }
+
+  private async serves(peer: PeerId): Promise<boolean> {
+    const id = peer.toString()
+    const known = this.speaks.get(id)
+    if (known !== undefined) return known
+    let protocols: string[] = []
+    try {
+      protocols = (await this.libp2p.peerStore.get(peer)).protocols
+    } catch {
+      // not in the peer store yet: identify will tell (see onPeerUpdate)
+    }
+    // a peer:update that arrived meanwhile is newer than what was read
+    if (!this.speaks.has(id)) this.speaks.set(id, protocols.includes(this.protocol))
+    return this.speaks.get(id) === true
+  }
+
+  private idOf(peer: PeerId): Uint8Array {
+    const id = peer.toString()
+    let hash = this.ids.get(id)
+    if (hash === undefined) {
+      hash = kadId(peer.toMultihash().bytes)
+      this.ids.set(id, hash)
+    }
+    return hash
+  }
+
+  private readonly onPeerUpdate = (evt: CustomEvent<PeerUpdate>): void => {
+    const id = evt.detail.peer.id.toString()
+    if (this.speaks.has(id)) this.speaks.set(id, evt.detail.peer.protocols.includes(this.protocol))
+  }
+
+  private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString()
+    this.speaks.delete(id)
+    this.ids.delete(id)
+  }
+}

@@ -1,0 +1,201 @@
+import { Libp2pRecord } from '@libp2p/record'
+import { type Datastore, Key } from 'interface-datastore'
+import { toString as bytesToString, equals, fromString } from 'uint8arrays'
+import { RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
+import { InvalidRecordError } from '../../protocol/errors.ts'
+import {
+  openResultRecordSync,
+  readVerifiedResultRecord,
+  resultSelector,
+} from '../../protocol/result-record.ts'
+import type { VerifiedRoots } from '../../protocol/verified-roots.ts'
+import { memoizeString } from '../../util/memo.ts'
+
+/**
+ * Fencing of result records in a node's own DHT store (promise 2).
+ *
+ * kad-dht keeps the last valid record that reaches a peer: its selector only chooses among the
+ * replicas a `get` collects, it never stops an overwrite. taskmesh makes the rule monotonic in
+ * the application, at every node, on the two paths into the store:
+ *
+ * - the `taskmesh-result` **validator** ({@link createResultValidator}) refuses a value whose record
+ *   would lose the selector to the record already stored locally under that key, so kad-dht's
+ *   PUT_VALUE handler answers with an error and stores nothing;
+ * - every **write** of a result record into the datastore ({@link putResultRecord}, and kad-dht's own
+ *   writes through {@link fenceResultRecords}) compares and writes under a per-key lock, so two puts
+ *   racing between validation and write cannot let the older one land last.
+ *
+ * A late result from an older epoch therefore never replaces the accepted one on any node.
+ */
+
+/**
+ * Where kad-dht keeps records in the libp2p datastore: its default `datastorePrefix` (`/dht`)
+ * followed by `/record` (see `ContentFetching` and `bufferToRecordKey` in @libp2p/kad-dht).
+ */
+export const DHT_RECORD_PREFIX = '/dht/record'
+
+const RESULT_KEY_BYTES = fromString(`/${RESULT_KEY_PREFIX}/`, 'utf8')
+
+const recordKeyOf = memoizeString(
+  (latin1: string) =>
+    new Key(`${DHT_RECORD_PREFIX}/${bytesToString(Buffer.from(latin1, 'latin1'), 'base32')}`, false),
+  20_000,
+)
+
+/** The datastore key under which kad-dht keeps (and serves) the record of `key`. */
+export function dhtRecordKey(key: Uint8Array): Key {
+  return recordKeyOf(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'))
+}
+
+/** The DHT key a datastore key holds the record of, when it is a taskmesh result key. */
+function resultKeyOf(dsKey: Key): Uint8Array | undefined {
+  const text = dsKey.toString()
+  if (!text.startsWith(`${DHT_RECORD_PREFIX}/`)) return undefined
+  try {
+    const key = fromString(text.slice(DHT_RECORD_PREFIX.length + 1), 'base32')
+    return key.byteLength > RESULT_KEY_BYTES.byteLength &&
+      equals(key.subarray(0, RESULT_KEY_BYTES.byteLength), RESULT_KEY_BYTES)
+      ? key
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * True when `incoming` would lose the result selector to `stored` under `key`: the stored record
+ * stays. Equal bytes never lose (storing the same record again is idempotent).
+ */
+export function losesToStored(
+  key: Uint8Array,
+  incoming: Uint8Array,
+  stored: Uint8Array,
+  roots?: VerifiedRoots,
+): boolean {
+  if (equals(incoming, stored)) return false
+  return resultSelector(key, [stored, incoming], roots) === 0
+}
+
+/** The value of the result record stored locally under `key`, if any (unverified bytes). */
+export async function readStoredResult(
+  datastore: Datastore,
+  key: Uint8Array,
+): Promise<Uint8Array | undefined> {
+  const dsKey = dhtRecordKey(key)
+  // most writes are of records not stored yet: ask first rather than build a NotFoundError
+  if (!(await datastore.has(dsKey))) return undefined
+  let raw: Uint8Array
+  try {
+    raw = await datastore.get(dsKey)
+  } catch (err) {
+    if ((err as Error).name === 'NotFoundError') return undefined
+    throw err
+  }
+  try {
+    return Libp2pRecord.deserialize(raw).value
+  } catch {
+    return undefined // a corrupt entry loses to anything valid
+  }
+}
+
+/** What a fenced write did. */
+export interface FencedWrite {
+  /** True when the value was written; false when the stored record wins and stays. */
+  written: boolean
+  /** The value stored under the key now (the one written, or the one that stayed). */
+  current: Uint8Array
+}
+
+type Put = Datastore['put']
+/** Per datastore, the original `put` (before {@link fenceResultRecords} replaced it). */
+const rawPuts = new WeakMap<Datastore, Put>()
+/** Per datastore and key, the tail of the writes in progress. */
+const locks = new WeakMap<Datastore, Map<string, Promise<unknown>>>()
+
+function rawPut(datastore: Datastore): Put {
+  return rawPuts.get(datastore) ?? datastore.put.bind(datastore)
+}
+
+/** Runs `work` after every earlier fenced write of the same key in the same datastore. */
+function serially<T>(datastore: Datastore, dsKey: Key, work: () => Promise<T>): Promise<T> {
+  let perStore = locks.get(datastore)
+  if (perStore === undefined) {
+    perStore = new Map()
+    locks.set(datastore, perStore)
+  }
+  const id = dsKey.toString()
+  const before = perStore.get(id) ?? Promise.resolve()
+  const run = before.then(work, work)
+  const tail = run.catch(() => undefined)
+  perStore.set(id, tail)
+  void tail.then(() => {
+    if (perStore.get(id) === tail) perStore.delete(id)
+  })
+  return run
+}
+
+/**
+ * Writes a serialized kad-dht record (`Libp2pRecord`) of result key `key` unless the record stored
+ * there wins the selector against it. Compare and write happen under a per-key lock.
+ */
+export function putResultRecord(
+  datastore: Datastore,
+  key: Uint8Array,
+  serialized: Uint8Array,
+  options?: Parameters<Put>[2],
+  roots?: VerifiedRoots,
+): Promise<FencedWrite> {
+  const dsKey = dhtRecordKey(key)
+  const value = Libp2pRecord.deserialize(serialized).value
+  return serially(datastore, dsKey, async () => {
+    const stored = await readStoredResult(datastore, key)
+    if (stored !== undefined && losesToStored(key, value, stored, roots))
+      return { written: false, current: stored }
+    await rawPut(datastore)(dsKey, serialized, options)
+    return { written: true, current: value }
+  })
+}
+
+/**
+ * Makes every `put` of a result record into `datastore` fenced (see {@link putResultRecord}); other
+ * keys are written as before. kad-dht writes records itself (PUT_VALUE from peers, corrections after
+ * a `get`), so the node's datastore is fenced before libp2p gets it. Idempotent; returns `datastore`.
+ */
+export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: VerifiedRoots): D {
+  if (rawPuts.has(datastore)) return datastore
+  const original = datastore.put.bind(datastore)
+  rawPuts.set(datastore, original)
+  const fenced: Put = async (dsKey, value, options) => {
+    const key = resultKeyOf(dsKey)
+    if (key === undefined) return original(dsKey, value, options)
+    await putResultRecord(datastore, key, value, options, roots)
+    return dsKey
+  }
+  datastore.put = fenced
+  return datastore
+}
+
+/**
+ * The kad-dht validator of `taskmesh-result` keys for a node whose records live in `datastore`:
+ * the value must be a valid signed record for the key (see `resultValidator`) and must not lose the
+ * selector to the record stored locally under that key.
+ * @throws InvalidRecordError saying why the value was refused.
+ */
+export function createResultValidator(datastore: Datastore, roots?: VerifiedRoots) {
+  return async (key: Uint8Array, value: Uint8Array): Promise<void> => {
+    openResultRecordSync(value, key, roots)
+    const stored = await readStoredResult(datastore, key)
+    if (stored !== undefined && losesToStored(key, value, stored, roots)) {
+      const epoch = (bytes: Uint8Array) => {
+        try {
+          return String(readVerifiedResultRecord(bytes).epoch)
+        } catch {
+          return '?'
+        }
+      }
+      throw new InvalidRecordError(
+        `result record: epoch ${epoch(value)} loses to the record stored here (epoch ${epoch(stored)})`,
+      )
+    }
+  }
+}

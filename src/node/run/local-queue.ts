@@ -1,0 +1,103 @@
+import type { DurationEstimator } from '../../policy/capacity.ts'
+import type { QueuePolicy } from '../../policy/priority.ts'
+import { type StealOrder, type TaskFilter, TaskQueue } from '../../policy/queue.ts'
+import type { QueuedTask } from '../../policy/types.ts'
+import type { Task } from '../../task/task.ts'
+import { MIN_TASK_MS } from './task-runner.ts'
+
+/** Options of {@link LocalQueue}. */
+export interface LocalQueueOptions {
+  /** Queue order. */
+  policy: QueuePolicy
+  /** Expected run time per handler type (nominal ms), for the work the queue holds. */
+  estimator: DurationEstimator
+  /** True for tasks this node can run itself; the others wait for a capable thief. */
+  canRunHere: (task: QueuedTask) => boolean
+  /** Work left in this node's running attempts, slot-ms (it delays every queued task). */
+  runningWorkMs: () => number
+  /** Which tasks a thief is handed first. @defaultValue DEFAULT_STEAL_ORDER */
+  stealOrder?: StealOrder
+}
+
+/**
+ * Work a queued task this node cannot run counts as: its wait here is unbounded, so it must
+ * rank its owner above any peer a capable thief compares it with, whatever the steal cost.
+ */
+export const STRANDED_WORK_MS = 3_600_000
+
+/**
+ * This node's queue of tasks waiting for a slot: the tasks it owns (stealable: thieves may be
+ * granted them) and the tasks it holds under a lease from another owner (never granted onward),
+ * with the work they represent by the duration estimates.
+ */
+export class LocalQueue {
+  private readonly queue: TaskQueue
+  private readonly estimator: DurationEstimator
+
+  constructor(private readonly opts: LocalQueueOptions) {
+    this.queue = new TaskQueue(opts.policy)
+    this.estimator = opts.estimator
+  }
+
+  /** Number of queued tasks. */
+  get size(): number {
+    return this.queue.size
+  }
+
+  /** Number of queued tasks that may be granted to thieves. */
+  get stealableCount(): number {
+    return this.queue.stealableCount
+  }
+
+  /**
+   * Queues a task; `stealable` only for tasks this node owns. It ages from its submission, so a
+   * task that was stolen, requeued or adopted keeps the wait it has already had.
+   */
+  enqueue(task: Task, stealable: boolean): void {
+    this.queue.push({
+      id: task.id,
+      type: task.spec.type,
+      priority: task.spec.priority,
+      resources: task.spec.resources,
+      enqueuedAt: Math.min(task.submittedAt, Date.now()),
+      stealable,
+    })
+  }
+
+  /** Takes a task out of the queue (its lease was revoked). */
+  remove(id: string): QueuedTask | undefined {
+    return this.queue.remove(id)
+  }
+
+  /** Every queued task, in no particular order (the owner's unschedulable check reads them). */
+  values(): IterableIterator<QueuedTask> {
+    return this.queue.values()
+  }
+
+  /** Takes the next task to run among those `canRun` accepts. */
+  pop(now: number, canRun: TaskFilter): QueuedTask | undefined {
+    return this.queue.pop(now, canRun)
+  }
+
+  /** Takes up to `max` stealable tasks `canRun` accepts, for a grant, in the node's steal order. */
+  takeForSteal(now: number, max: number, canRun: TaskFilter): QueuedTask[] {
+    return this.queue.takeForSteal(now, max, canRun, this.opts.stealOrder)
+  }
+
+  /**
+   * Estimated slot-ms a task queued now would wait behind: the queued tasks (all, or only the
+   * stealable ones) at their estimates (at least {@link MIN_TASK_MS}, times their slots; tasks
+   * this node cannot run count as {@link STRANDED_WORK_MS}), plus the work left in the running
+   * attempts.
+   */
+  queuedWorkMs(stealableOnly: boolean): number {
+    let ms = this.opts.runningWorkMs()
+    for (const t of this.queue.values()) {
+      if (stealableOnly && !t.stealable) continue
+      ms += this.opts.canRunHere(t)
+        ? Math.max(MIN_TASK_MS, this.estimator.estimate(t.type)) * t.resources.slots
+        : STRANDED_WORK_MS
+    }
+    return ms
+  }
+}

@@ -1,0 +1,126 @@
+import type { Executor, RunOutcome } from '../../executor/executor.ts'
+import type { Json } from '../../task/spec.ts'
+import type { AttemptRecord, Task } from '../../task/task.ts'
+
+/** The least work any task is counted as, ms (a no-op still takes a turn of a slot). */
+export const MIN_TASK_MS = 1
+
+/** A task this node is about to run or runs, with the lease epoch it runs under. */
+export interface RunEntry {
+  task: Task
+  /** Epoch of the lease (or of the owner's own run) this attempt belongs to. */
+  epoch: number
+  /** Attempts so far, oldest first; every error stays visible in the result. */
+  attempts: AttemptRecord[]
+  dependencies: Record<string, Json>
+  /** The owner's grant proof of the lease, for a task stolen from another owner (see `grant-proof.ts`). */
+  grant?: string
+}
+
+/** Options of {@link TaskRunner}. */
+export interface TaskRunnerOptions {
+  executor: Pick<Executor, 'run'>
+  slots: number
+  self: string
+  /** The node's speed factor, handed to handlers. */
+  speed: number
+  onDone(entry: RunEntry, outcome: RunOutcome): void
+}
+
+/**
+ * Runs tasks in the node's slots: hands each to the executor (inline or the worker pool),
+ * records the attempt, and reports the outcome. Cancellation aborts the handler's signal.
+ */
+export class TaskRunner {
+  private readonly running = new Map<
+    string,
+    { entry: RunEntry; controller: AbortController; startedAt: number }
+  >()
+  private used = 0
+
+  constructor(private readonly opts: TaskRunnerOptions) {}
+
+  get slots(): number {
+    return this.opts.slots
+  }
+
+  get usedSlots(): number {
+    return this.used
+  }
+
+  get freeSlots(): number {
+    return this.opts.slots - this.used
+  }
+
+  get runningCount(): number {
+    return this.running.size
+  }
+
+  isRunning(taskId: string): boolean {
+    return this.running.has(taskId)
+  }
+
+  runningIds(): string[] {
+    return [...this.running.keys()]
+  }
+
+  /** Starts an attempt; the caller has checked that the slots are free. */
+  start(entry: RunEntry): void {
+    const { task } = entry
+    const controller = new AbortController()
+    this.running.set(task.id, { entry, controller, startedAt: Date.now() })
+    this.used += task.spec.resources.slots
+    const attempt = entry.attempts.length + 1
+    void this.opts.executor
+      .run({
+        taskId: task.id,
+        type: task.spec.type,
+        input: task.spec.input,
+        timeoutMs: task.spec.timeoutMs,
+        attempt,
+        dependencies: entry.dependencies,
+        speed: this.opts.speed,
+        signal: controller.signal,
+      })
+      .then((outcome) => {
+        if (this.running.get(task.id)?.controller !== controller) return
+        this.running.delete(task.id)
+        this.used -= task.spec.resources.slots
+        entry.attempts.push({
+          executor: this.opts.self,
+          epoch: entry.epoch,
+          startedAt: outcome.startedAt,
+          finishedAt: outcome.finishedAt,
+          ...(outcome.status === 'failed' ? { error: outcome.error ?? 'failed' } : {}),
+        })
+        this.opts.onDone(entry, outcome)
+      })
+  }
+
+  /**
+   * Estimated ms of work left in the running attempts, in slot-ms: per attempt, what its
+   * estimate says is left, or (past the estimate) as long again as it has run so far.
+   */
+  remainingWorkMs(now: number, estimate: (type: string) => number): number {
+    let ms = 0
+    for (const { entry, startedAt } of this.running.values()) {
+      const elapsed = Math.max(0, now - startedAt)
+      const left = Math.max(estimate(entry.task.spec.type) - elapsed, elapsed, MIN_TASK_MS)
+      ms += left * entry.task.spec.resources.slots
+    }
+    return ms
+  }
+
+  /** Aborts a running attempt; its outcome is still reported (as cancelled). */
+  cancel(taskId: string, reason = 'cancelled'): boolean {
+    const run = this.running.get(taskId)
+    if (run === undefined) return false
+    run.controller.abort(new Error(reason))
+    return true
+  }
+
+  /** Aborts every running attempt. */
+  cancelAll(reason: string): void {
+    for (const id of this.running.keys()) this.cancel(id, reason)
+  }
+}

@@ -1,0 +1,121 @@
+import { type BackoffPolicy, backoffDelayMs } from '../../policy/backoff.ts'
+import type { CompleteRequest } from '../../protocol/messages.ts'
+import type { ResultRecord } from '../../protocol/result-record.ts'
+import type { NodeCounters } from '../node-counters.ts'
+import type { StealService } from '../wire/steal-service.ts'
+
+/** Records up to this size travel with the completion to the owner (larger ones: DHT only). */
+export const COMPLETION_RECORD_BYTES = 64 * 1024
+
+/** Tries at reporting one batch of completions to its owner. */
+export const COMPLETION_ATTEMPTS = 4
+/** Pauses between tries: exponential with full jitter (≈ 0–100, 0–200, 0–400 ms). */
+export const COMPLETION_BACKOFF: BackoffPolicy = { baseMs: 100, capMs: 2_000 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+
+type Completion = CompleteRequest['completions'][number]
+
+/** Options of {@link CompletionReporter}. */
+export interface CompletionReporterOptions {
+  /** Sends the complete requests. */
+  steal: Pick<StealService, 'request'>
+  /** The node's counters (`staleCompletions`). */
+  counters: NodeCounters
+  /** True once the node has stopped: failed reports are not tried again. */
+  isStopped(): boolean
+  /**
+   * The owner called a completion stale (its lease was revoked and the task went elsewhere): the
+   * record this node published may not be the accepted one. @defaultValue nothing
+   */
+  onStale?(taskId: string, owner: string): void
+  /** Uniform in [0, 1), for the backoff jitter. @defaultValue Math.random */
+  random?: () => number
+}
+
+/**
+ * Tells owners that the tasks this node held under their leases are done. Completions to one
+ * owner travel together, with their records; a failed report is tried again after a backoff with
+ * full jitter, up to {@link COMPLETION_ATTEMPTS} tries (the notice and the DHT record carry the
+ * result anyway).
+ */
+export class CompletionReporter {
+  /**
+   * Per owner: completions not sent yet, and whether a report to it is in flight. A completion
+   * goes out at once (on the microtask after the code that finished it) unless a report to its
+   * owner is in flight; those that come meanwhile go together as soon as it is answered. No
+   * timer: no added latency at low rates, one frame per round trip under load.
+   */
+  private readonly owners = new Map<string, { queued: Completion[]; inFlight: boolean; scheduled: boolean }>()
+
+  constructor(private readonly opts: CompletionReporterOptions) {}
+
+  /** Queues a completion for its owner; completions to one owner travel together, with their records. */
+  report(owner: string, record: ResultRecord, value: Uint8Array): void {
+    let state = this.owners.get(owner)
+    if (state === undefined) {
+      state = { queued: [], inFlight: false, scheduled: false }
+      this.owners.set(owner, state)
+    }
+    state.queued.push({
+      taskId: record.taskId,
+      epoch: record.epoch,
+      status: record.status,
+      ...(value.byteLength <= COMPLETION_RECORD_BYTES
+        ? { record: Buffer.from(value).toString('base64') }
+        : {}),
+    })
+    this.schedule(owner, state)
+  }
+
+  /** Sends every pending completion now (the node stops). */
+  flushNow(): void {
+    for (const [owner, state] of this.owners) {
+      if (state.queued.length === 0) continue
+      const completions = state.queued
+      state.queued = []
+      void this.flush(owner, completions)
+    }
+  }
+
+  private schedule(
+    owner: string,
+    state: { queued: Completion[]; inFlight: boolean; scheduled: boolean },
+  ): void {
+    if (state.inFlight || state.scheduled || state.queued.length === 0) return
+    state.scheduled = true
+    queueMicrotask(() => {
+      state.scheduled = false
+      if (state.inFlight || state.queued.length === 0) return
+      const completions = state.queued
+      state.queued = []
+      state.inFlight = true
+      void this.flush(owner, completions).finally(() => {
+        state.inFlight = false
+        if (state.queued.length > 0) this.schedule(owner, state)
+        else this.owners.delete(owner)
+      })
+    })
+  }
+
+  private async flush(owner: string, completions: Completion[]): Promise<void> {
+    for (let attempt = 1; attempt <= COMPLETION_ATTEMPTS && !this.opts.isStopped(); attempt++) {
+      if (attempt > 1) {
+        await delay(backoffDelayMs(attempt - 1, this.opts.random ?? Math.random, COMPLETION_BACKOFF))
+        if (this.opts.isStopped()) return
+      }
+      try {
+        const req: CompleteRequest = { type: 'complete', requestId: crypto.randomUUID(), completions }
+        const reply = await this.opts.steal.request(owner, req)
+        for (const { taskId, outcome } of reply.outcomes) {
+          if (outcome !== 'stale') continue
+          this.opts.counters.staleCompletions++
+          this.opts.onStale?.(taskId, owner)
+        }
+        return
+      } catch {
+        // the notice and the DHT record still carry the results; try the owner again
+      }
+    }
+  }
+}

@@ -1,0 +1,267 @@
+import { canRun, expectedWaitMs } from '../../policy/capacity.ts'
+import { chooseVictim, stealAmount } from '../../policy/stealing.ts'
+import type { NodeOffer } from '../../policy/types.ts'
+import type { StealGrant } from '../../protocol/messages.ts'
+import type { NodeCounters } from '../node-counters.ts'
+import { DEFAULT_PEER_STALE_MS } from '../options.ts'
+import type { PeerView } from '../peers/peer-view.ts'
+import type { LocalQueue } from '../run/local-queue.ts'
+import type { RunEntry, TaskRunner } from '../run/task-runner.ts'
+import type { StealService } from '../wire/steal-service.ts'
+
+/** How often a thief checks whether its leases need renewing. */
+export const RENEW_CHECK_MS = 250
+
+interface LeasedIn {
+  entry: RunEntry
+  owner: string
+  /** The owner's lease time-to-live (from its grant). */
+  ttlMs: number
+  /** When the lease runs out, by this node's clock (grant or last renewal + ttl). */
+  expiresAt: number
+}
+
+type LeaseRefs = Array<{ taskId: string; epoch: number }>
+
+/** Options of {@link Thief}. */
+export interface ThiefOptions {
+  /** Sends steal, renew and release requests to owners. */
+  steal: Pick<StealService, 'request'>
+  /** The node's queue: stolen tasks wait there (not stealable) for a slot. */
+  queue: LocalQueue
+  /** The node's slots: how many are free, and cancelling a revoked run. */
+  runner: Pick<TaskRunner, 'freeSlots' | 'cancel' | 'isRunning'>
+  /** The peers' capacity beacons, to choose a victim from. */
+  peers: Pick<PeerView, 'list'>
+  /** What this node offers (a steal request carries it; a grant is checked against it). */
+  offer: NodeOffer
+  /** This node's slots. */
+  slots: number
+  /** This node's speed factor. */
+  speed: number
+  /** Uniform in [0, 1), for the victim choice. */
+  random: () => number
+  /** The node's counters (`stealRequests`, `stealsGranted`, `tasksStolen`). */
+  counters: NodeCounters
+  /** True while the node runs: it steals only then. */
+  isRunning(): boolean
+  /** True when this node owns the task (a grant of it is ignored). */
+  owns(taskId: string): boolean
+  /** A steal attempt ended while the node runs: whatever came can fill slots now. */
+  onStealDone(): void
+}
+
+/**
+ * The thief side of the mesh: steals work from loaded peers when its own queue runs short, and
+ * keeps the leases it holds on other owners' tasks alive until they finish — renewing them,
+ * dropping the ones an owner revoked, and handing unstarted ones back when the node stops.
+ */
+export class Thief {
+  private readonly leasedIn = new Map<string, LeasedIn>()
+  private readonly emptyVictims = new Set<string>()
+  private stealInFlight = false
+  private stealRttMs = 2
+  private meanTaskMs = 50
+
+  constructor(private readonly opts: ThiefOptions) {}
+
+  /** Leases held here on other owners' tasks. */
+  get size(): number {
+    return this.leasedIn.size
+  }
+
+  /** True when this node holds a lease on the task. */
+  holds(taskId: string): boolean {
+    return this.leasedIn.has(taskId)
+  }
+
+  /** The run entry of a task held here under a lease. */
+  entry(taskId: string): RunEntry | undefined {
+    return this.leasedIn.get(taskId)?.entry
+  }
+
+  /** True when `entry` is the entry of the lease held now (not of one revoked or replaced since). */
+  isCurrent(entry: RunEntry): boolean {
+    return this.leasedIn.get(entry.task.id)?.entry === entry
+  }
+
+  /** A held task produced its result: the lease ends here. Returns its owner, to report to. */
+  settle(taskId: string): string | undefined {
+    const held = this.leasedIn.get(taskId)
+    if (held !== undefined) this.leasedIn.delete(taskId)
+    return held?.owner
+  }
+
+  /** Feeds one successful run time (wall ms) into the mean task time that sizes the prefetch. */
+  observeTaskMs(ms: number): void {
+    this.meanTaskMs = 0.9 * this.meanTaskMs + 0.1 * ms
+  }
+
+  /** A peer's beacon was news: a peer with queued work may be asked again, and maybe now. */
+  onPeerBeacon(peerId: string, queued: number): void {
+    if (queued > 0) this.emptyVictims.delete(peerId)
+    if (queued > 0 && this.opts.queue.size < this.opts.runner.freeSlots + this.opts.slots)
+      void this.maybeSteal()
+  }
+
+  /**
+   * Tasks to hold queued beyond the free slots so the slots stay busy while the next steal is
+   * in flight: slots × (2 × steal round trip / mean task time), between 1 and 8 rounds of slots.
+   */
+  private prefetch(): number {
+    const meanMs = Math.max(1, this.meanTaskMs)
+    const rounds = Math.min(8, Math.max(1, Math.ceil((2 * this.stealRttMs) / meanMs)))
+    return rounds * this.opts.slots
+  }
+
+  /** Steals from the best victim when the queue is short of the free slots plus half a prefetch. */
+  async maybeSteal(): Promise<void> {
+    const { queue, runner, counters } = this.opts
+    if (this.stealInFlight || !this.opts.isRunning()) return
+    const prefetch = this.prefetch()
+    if (queue.size >= runner.freeSlots + Math.ceil(prefetch / 2)) return
+    const now = Date.now()
+    const queuedWorkMs = queue.queuedWorkMs(false)
+    const myWait = expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed })
+    const victim = chooseVictim({
+      self: { offer: this.opts.offer, expectedWaitMs: myWait },
+      peers: this.opts.peers.list(),
+      now,
+      random: this.opts.random,
+      transferCostMs: this.stealRttMs,
+      staleAfterMs: DEFAULT_PEER_STALE_MS,
+      exclude: this.emptyVictims,
+    })
+    if (victim === undefined) return
+    const thief = {
+      queued: queue.size,
+      queuedWorkMs,
+      slots: this.opts.slots,
+      speed: this.opts.speed,
+      freeSlots: runner.freeSlots,
+      prefetch,
+    }
+    const max = stealAmount({ victim, thief })
+    if (max <= 0) return
+    this.stealInFlight = true
+    counters.stealRequests++
+    const started = performance.now()
+    let got = 0
+    try {
+      const grant = await this.opts.steal.request(victim.peerId, {
+        type: 'steal',
+        requestId: crypto.randomUUID(),
+        max,
+        offer: this.opts.offer,
+        queued: thief.queued,
+        queuedWorkMs: thief.queuedWorkMs,
+        speed: thief.speed,
+        freeSlots: thief.freeSlots,
+      })
+      this.stealRttMs = 0.8 * this.stealRttMs + 0.2 * (performance.now() - started)
+      got = this.takeGrant(victim.peerId, grant)
+    } catch {
+      got = 0
+    } finally {
+      this.stealInFlight = false
+    }
+    if (got === 0) this.emptyVictims.add(victim.peerId)
+    if (this.opts.isRunning()) this.opts.onStealDone()
+  }
+
+  /**
+   * Takes the granted tasks this node can run under their leases. A grant it declines (it cannot
+   * run the task, owns it, holds it under another owner's lease, or the victim is not the task's
+   * owner) is handed back at once, so the owner requeues it instead of waiting for the lease to run
+   * out. A new lease from the same owner on a task held under an older epoch replaces the old one
+   * (the owner let that one go). Each lease's grant proof goes into the entry, for the record.
+   */
+  private takeGrant(victim: string, grant: StealGrant): number {
+    const leases = new Map(grant.leases.map((l) => [l.taskId, l]))
+    const declined: LeaseRefs = []
+    let taken = 0
+    for (const task of grant.tasks) {
+      const lease = leases.get(task.id)
+      if (lease === undefined) continue
+      const held = this.leasedIn.get(task.id)
+      if (held !== undefined && held.owner === victim && held.entry.epoch < lease.epoch) {
+        this.dropLease(task.id)
+      }
+      const runnable = canRun(this.opts.offer, { type: task.spec.type, resources: task.spec.resources })
+      // a task the victim does not own could not be run under its grant (the record would be refused)
+      if (this.leasedIn.has(task.id) || this.opts.owns(task.id) || !runnable || task.owner !== victim) {
+        declined.push({ taskId: task.id, epoch: lease.epoch })
+        continue
+      }
+      const entry: RunEntry = { task, epoch: lease.epoch, attempts: [], dependencies: {}, grant: lease.proof }
+      this.leasedIn.set(task.id, {
+        entry,
+        owner: victim,
+        ttlMs: grant.ttlMs,
+        expiresAt: Date.now() + grant.ttlMs,
+      })
+      this.opts.queue.enqueue(task, false)
+      taken++
+    }
+    if (taken > 0) {
+      this.opts.counters.stealsGranted++
+      this.opts.counters.tasksStolen += taken
+    }
+    if (declined.length > 0) this.release(victim, declined)
+    return taken
+  }
+
+  /** Hands leases back to their owner (best effort: unanswered, they run out). */
+  private release(owner: string, leases: LeaseRefs): Promise<unknown> {
+    return this.opts.steal
+      .request(owner, { type: 'release', requestId: crypto.randomUUID(), leases }, AbortSignal.timeout(1_000))
+      .catch(() => undefined)
+  }
+
+  /** Renews, per owner in one request, every held lease that has used a third of its time. */
+  async renewLeases(): Promise<void> {
+    const now = Date.now()
+    const byOwner = this.leasesByOwner((_, held) => !(held.expiresAt - now > (2 * held.ttlMs) / 3))
+    await Promise.all(
+      [...byOwner].map(async ([owner, leases]) => {
+        try {
+          const reply = await this.opts.steal.request(owner, {
+            type: 'renew',
+            requestId: crypto.randomUUID(),
+            leases,
+          })
+          for (const id of reply.rejected) this.dropLease(id)
+          for (const id of reply.accepted) {
+            const held = this.leasedIn.get(id)
+            if (held !== undefined) held.expiresAt = now + held.ttlMs
+          }
+        } catch {
+          // owner unreachable: keep working; the result record still lands in the DHT
+        }
+      }),
+    )
+  }
+
+  /** Hands every held lease that has not started back to its owner (the node stops). */
+  async releaseUnstarted(): Promise<void> {
+    const byOwner = this.leasesByOwner((taskId) => !this.opts.runner.isRunning(taskId))
+    await Promise.all([...byOwner].map(([owner, leases]) => this.release(owner, leases)))
+  }
+
+  private leasesByOwner(include: (taskId: string, held: LeasedIn) => boolean): Map<string, LeaseRefs> {
+    const byOwner = new Map<string, LeaseRefs>()
+    for (const [taskId, held] of this.leasedIn) {
+      if (!include(taskId, held)) continue
+      const list = byOwner.get(held.owner) ?? []
+      list.push({ taskId, epoch: held.entry.epoch })
+      byOwner.set(held.owner, list)
+    }
+    return byOwner
+  }
+
+  private dropLease(taskId: string): void {
+    if (!this.leasedIn.delete(taskId)) return
+    this.opts.queue.remove(taskId)
+    this.opts.runner.cancel(taskId, 'lease revoked')
+  }
+}

@@ -1,0 +1,138 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { type Identify, identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { memory } from '@libp2p/memory'
+import { type Ping, ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { MemoryDatastore } from 'datastore-core'
+import type { Datastore } from 'interface-datastore'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { DHT_PROTOCOL, RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
+import { createResultSelector } from '../../protocol/result-record.ts'
+import { VerifiedRoots } from '../../protocol/verified-roots.ts'
+import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
+import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
+import './yamux-window-updates.ts'
+
+/** The libp2p services a taskmesh node runs. */
+export type MeshServices = {
+  identify: Identify
+  ping: Ping
+  dht: SingleKadDHT
+  pubsub: GossipSub
+}
+
+/** A libp2p node with taskmesh's services. */
+export type MeshLibp2p = Libp2p<MeshServices>
+
+/** How to build the libp2p half of a node. Every field but `privateKey` is optional. */
+export interface MeshLibp2pOptions {
+  privateKey: PrivateKey
+  /** Listen multiaddrs. @defaultValue ['/ip4/127.0.0.1/tcp/0'] (or a fresh memory address) */
+  listen?: string[]
+  /** Multiaddrs (with /p2p/ ids) dialled at start and kept. @defaultValue [] */
+  bootstrap?: string[]
+  /** `tcp` for daemons and tests, `memory` for large in-process simulations. @defaultValue 'tcp' */
+  transport?: 'tcp' | 'memory'
+  /**
+   * Where kad-dht keeps records (a datastore on disk for daemons). Its writes of result records are
+   * fenced (see `fenceResultRecords`). @defaultValue a fresh in-memory one
+   */
+  datastore?: Datastore
+  /** libp2p pnet pre-shared key file contents: only holders of the key can connect. */
+  swarmKey?: Uint8Array
+  /** Discover peers on the LAN with mDNS. @defaultValue false */
+  mdns?: boolean
+  /** The batch roots the node has checked, shared by its result validator and selector. @defaultValue a fresh one */
+  roots?: VerifiedRoots
+}
+
+/**
+ * Gossip mesh degree. The publisher floods its own messages to every peer it is connected to
+ * (floodPublish), so the mesh only carries them on to peers the publisher has no connection to;
+ * every mesh peer a receiver forwards to is otherwise a duplicate that costs a decryption and a
+ * decode there. A degree of 2 (gossipsub's default is 6) keeps the mesh connected (each node
+ * grafts 2 to 4 peers, one of them dialled by itself) with a quarter fewer copies than 3 in a
+ * fully connected mesh of 8, at the cost of a hop more in meshes of hundreds of nodes.
+ */
+const MESH_DEGREE = { D: 2, Dlo: 2, Dhi: 4, Dout: 1, Dlazy: 3 }
+
+/**
+ * Identifies a gossip message by its signer and sequence number, straight from the RPC bytes,
+ * so duplicates (every node hears a message from several mesh peers) are dropped before their
+ * signature is verified again. Only messages that passed verification enter this cache.
+ */
+function fastMsgIdFn(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
+  const from =
+    msg.from === undefined
+      ? ''
+      : Buffer.from(msg.from.buffer, msg.from.byteOffset, msg.from.byteLength).toString('base64')
+  const seqno =
+    msg.seqno === undefined
+      ? ''
+      : Buffer.from(msg.seqno.buffer, msg.seqno.byteOffset, msg.seqno.byteLength).toString('hex')
+  return `${from}/${seqno}`
+}
+
+/**
+ * Creates (but does not start) the libp2p node: TCP or memory transport, Noise, Yamux,
+ * identify, ping, kad-dht in server mode under taskmesh's own protocol id with the result
+ * record validator and selector, and gossipsub with StrictSign and scored topics.
+ *
+ * The result validator is built for this node: it reads the node's datastore and refuses a value
+ * that would lose the selector to the record stored there (fencing, promise 2), and the datastore's
+ * writes of result records compare-and-write under a per-key lock (see `fencing.ts`).
+ */
+export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLibp2p> {
+  const transport = opts.transport ?? 'tcp'
+  const listen =
+    opts.listen ?? (transport === 'memory' ? [`/memory/${crypto.randomUUID()}`] : ['/ip4/127.0.0.1/tcp/0'])
+  const peerDiscovery = []
+  if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
+    peerDiscovery.push(bootstrap({ list: opts.bootstrap, timeout: 0 }))
+  }
+  if (opts.mdns === true) peerDiscovery.push(mdns())
+  const roots = opts.roots ?? new VerifiedRoots()
+  const datastore = fenceResultRecords(opts.datastore ?? new MemoryDatastore(), roots)
+  return createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen },
+    transports: [transport === 'memory' ? memory() : tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKey({ psk: opts.swarmKey }),
+    datastore,
+    peerDiscovery,
+    connectionManager: {
+      inboundConnectionThreshold: 10_000,
+      maxIncomingPendingConnections: 1_000,
+      maxParallelDials: 200,
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        peerInfoMapper: passthroughMapper,
+        validators: { [RESULT_KEY_PREFIX]: createResultValidator(datastore, roots) },
+        selectors: { [RESULT_KEY_PREFIX]: createResultSelector(roots) },
+      }),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        fastMsgIdFn,
+        ...MESH_DEGREE,
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        scoreParams: gossipScoreParams(),
+        scoreThresholds: GOSSIP_SCORE_THRESHOLDS,
+      }),
+    },
+  }) as Promise<MeshLibp2p>
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest'
+import {
+  parseGraphItem,
+  prepareSubmission,
+  type SubmissionContext,
+} from '../../../src/node/owner/submission.ts'
+import { InvalidTaskError, UnknownHandlerError } from '../../../src/task/errors.ts'
+import { taskId } from '../../../src/task/task-id.ts'
+
+const EXISTING = 'bafkreid4hcai5oopfx7op22mh7hx3ei4yjtbif4oivw2djwcxp7s5glmxm'
+
+function ctx(over: Partial<SubmissionContext> = {}): SubmissionContext {
+  return {
+    submitter: 'me',
+    owner: 'owner',
+    now: 1_700_000_000_000,
+    random: () => 0.5,
+    knowsType: (t) => t === 'echo' || t === 'sleep',
+    isKnownId: (id) => id === EXISTING,
+    ...over,
+  }
+}
+
+function refusal(fn: () => unknown): InvalidTaskError {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidTaskError)
+    return err as InvalidTaskError
+  }
+  throw new Error('expected a refusal')
+}
+
+describe('parseGraphItem', () => {
+  it('takes the key off and validates the rest as a spec', () => {
+    const item = parseGraphItem({ key: 'a', type: 'echo', input: 1 }, 'tasks[0]')
+    expect(item.key).toBe('a')
+    expect(item.spec).toMatchObject({ type: 'echo', input: 1, dependsOn: [] })
+    expect(parseGraphItem({ type: 'echo' }, 'task').key).toBeUndefined()
+  })
+
+  it('refuses a bad key naming the field, and a bad spec as parseTaskSpec does', () => {
+    expect(refusal(() => parseGraphItem({ key: '', type: 'echo' }, 'tasks[2]')).field).toBe('tasks[2].key')
+    expect(refusal(() => parseGraphItem({ key: 7, type: 'echo' }, 'tasks[2]')).field).toBe('tasks[2].key')
+    expect(refusal(() => parseGraphItem({ key: 'a\nb', type: 'echo' }, 'tasks[0]')).field).toBe(
+      'tasks[0].key',
+    )
+    expect(refusal(() => parseGraphItem({ key: 'a', type: 'echo', bogus: 1 }, 'tasks[1]')).message).toMatch(
+      /^tasks\[1\]/,
+    )
+  })
+})
+
+describe('prepareSubmission', () => {
+  it('keeps plain specs in order, independent, with distinct ids', () => {
+    const { tasks, order } = prepareSubmission(
+      [
+        { type: 'echo', input: 1 },
+        { type: 'echo', input: 2 },
+      ],
+      ctx(),
+    )
+    expect(order).toEqual([0, 1])
+    expect(tasks.map((t) => t.task.spec.input)).toEqual([1, 2])
+    expect(new Set(tasks.map((t) => t.task.id)).size).toBe(2)
+    for (const { task } of tasks) expect(task.owner).toBe('owner')
+  })
+
+  it('replaces keys by ids, dependencies first, so each id covers the ids it depends on', () => {
+    const items = [
+      { key: 'join', type: 'echo', dependsOn: ['left', 'right'] },
+      { key: 'left', type: 'echo', dependsOn: ['root'] },
+      { key: 'right', type: 'echo', dependsOn: ['root', EXISTING] },
+      { key: 'root', type: 'echo' },
+    ]
+    const { tasks, order } = prepareSubmission(items, ctx())
+    const byKey = Object.fromEntries(tasks.map((t) => [t.key, t.task]))
+    expect(order.indexOf(3)).toBeLessThan(order.indexOf(1))
+    expect(order.indexOf(2)).toBeLessThan(order.indexOf(0))
+    expect(byKey.join.spec.dependsOn).toEqual([byKey.left.id, byKey.right.id])
+    expect(byKey.left.spec.dependsOn).toEqual([byKey.root.id])
+    expect(byKey.right.spec.dependsOn).toEqual([byKey.root.id, EXISTING])
+    expect(tasks.map((t) => t.key)).toEqual(['join', 'left', 'right', 'root'])
+    for (const { task } of tasks) expect(task.id).toBe(taskId(task.spec, task.submitter, task.nonce))
+  })
+
+  it('refuses a cycle naming its keys, a dangling reference and a duplicate key', () => {
+    const cycle = refusal(() =>
+      prepareSubmission(
+        [
+          { key: 'p', type: 'echo', dependsOn: ['q'] },
+          { key: 'q', type: 'echo', dependsOn: ['p'] },
+        ],
+        ctx(),
+      ),
+    )
+    expect(cycle.message).toMatch(/dependency cycle: (p → q → p|q → p → q)/)
+    expect(cycle.field).toMatch(/^tasks\[[01]\]\.dependsOn$/)
+    const dangling = refusal(() =>
+      prepareSubmission([{ type: 'echo' }, { key: 'b', type: 'echo', dependsOn: ['nope'] }], ctx()),
+    )
+    expect(dangling.field).toBe('tasks[1].dependsOn[0]')
+    expect(dangling.message).toContain('"nope" is neither a key in this submission nor a known task id')
+    const dup = refusal(() =>
+      prepareSubmission(
+        [
+          { key: 'a', type: 'echo' },
+          { key: 'a', type: 'echo' },
+        ],
+        ctx(),
+      ),
+    )
+    expect(dup.field).toBe('tasks[1].key')
+  })
+
+  it('names a single item `task`, and accepts a known task id as a dependency', () => {
+    const err = refusal(() => prepareSubmission([{ type: 'echo', dependsOn: ['x'] }], ctx()))
+    expect(err.field).toBe('task.dependsOn[0]')
+    expect(err.message).toMatch(/^task\.dependsOn\[0\]: "x" is neither/)
+    const { tasks } = prepareSubmission([{ type: 'echo', dependsOn: [EXISTING] }], ctx())
+    expect(tasks[0].task.spec.dependsOn).toEqual([EXISTING])
+  })
+
+  it('refuses an unknown handler type naming the item', () => {
+    expect(() => prepareSubmission([{ type: 'echo' }, { type: 'gpu-render' }], ctx())).toThrow(
+      UnknownHandlerError,
+    )
+    expect(() => prepareSubmission([{ type: 'echo' }, { type: 'gpu-render' }], ctx())).toThrow(
+      'tasks[1].type: unknown handler type "gpu-render"',
+    )
+  })
+})

@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { BeaconPublisher } from '../../../src/node/peers/beacons.ts'
+import { PeerView } from '../../../src/node/peers/peer-view.ts'
+import type { LocalQueue } from '../../../src/node/run/local-queue.ts'
+import type { Beacon } from '../../../src/protocol/messages.ts'
+
+/** A publisher whose beacons land in `sent` (queue and runner are stand-ins: only capacity is read). */
+function publisher(sent: Beacon[]): BeaconPublisher {
+  const queue = { queuedWorkMs: () => 0, stealableCount: 0 } as unknown as LocalQueue
+  return new BeaconPublisher({
+    gossip: { publishBeacon: async (b: Beacon) => void sent.push(b) },
+    queue,
+    runner: { runningCount: 0 },
+    offer: { types: ['sleep'], labels: [], slots: 1, memoryMb: 0 },
+    slots: 1,
+    speed: 1,
+    intervalMs: 1_000,
+  })
+}
+
+describe('beacon sequence numbers', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('rise with every beacon, even many in one millisecond, and a restarted node ranks above its previous run', () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] })
+    const first: Beacon[] = []
+    const run1 = publisher(first)
+    for (let i = 0; i < 5; i++) run1.send()
+    expect(first.map((b) => b.seq)).toEqual([1_000_000, 1_000_001, 1_000_002, 1_000_003, 1_000_004])
+
+    const view = new PeerView()
+    for (const b of first) expect(view.update('peer-a', b, Date.now())).toBe(true)
+
+    // killed and restarted a second later: the peer still remembers the old run's last seq
+    vi.setSystemTime(1_001_000)
+    const second: Beacon[] = []
+    publisher(second).send()
+    expect(view.update('peer-a', second[0], Date.now())).toBe(true)
+    // a replayed old beacon is not news
+    expect(view.update('peer-a', first[4], Date.now())).toBe(false)
+  })
+})

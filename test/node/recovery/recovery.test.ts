@@ -1,0 +1,363 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { PeerLiveness } from '../../../src/node/peers/liveness.ts'
+import { ADOPTION_LOOKUP_TRIES, Adopter } from '../../../src/node/recovery/adoption.ts'
+import { peerKadId, successorOf, taskKadId, xorDistance } from '../../../src/node/recovery/successor.ts'
+import { ResultFollower } from '../../../src/node/results/result-follower.ts'
+import { openResultRecordSync, type ResultRecord } from '../../../src/protocol/result-record.ts'
+import type { Task } from '../../../src/task/task.ts'
+import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
+
+const peers: string[] = []
+beforeAll(async () => {
+  for (let i = 0; i < 4; i++) peers.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString())
+})
+
+describe('successorOf', () => {
+  it('picks the candidate closest to the task by XOR distance, whatever the order of candidates', () => {
+    for (let n = 0; n < 20; n++) {
+      const id = makeTask(n).id
+      const best = successorOf(id, peers)
+      expect(successorOf(id, [...peers].reverse())).toBe(best)
+      const distance = (p: string) => Buffer.from(xorDistance(peerKadId(p), taskKadId(id))).toString('hex')
+      const sorted = [...peers].sort((a, b) => distance(a).localeCompare(distance(b)))
+      expect(best).toBe(sorted[0])
+    }
+    expect(successorOf(makeTask(1).id, [])).toBeUndefined()
+    expect(successorOf(makeTask(1).id, ['not-a-peer-id', peers[0]])).toBe(peers[0])
+  })
+
+  it('spreads the tasks of a dead owner over the live peers', () => {
+    const chosen = new Set(Array.from({ length: 50 }, (_, n) => successorOf(makeTask(n).id, peers)))
+    expect(chosen.size).toBeGreaterThan(1)
+  })
+})
+
+describe('PeerLiveness', () => {
+  it('declares a peer dead after the window of silence, or the grace after a disconnect; a beacon revives it', () => {
+    const live = new PeerLiveness({ windowMs: 1_000, disconnectGraceMs: 300 })
+    live.heard('p', 0)
+    live.heard('q', 0)
+    live.disconnected('q', 100)
+    expect(live.check(399)).toEqual([])
+    expect(live.check(400)).toEqual(['q']) // disconnected and silent for the grace
+    live.heard('p', 900)
+    expect(live.check(1_500)).toEqual([])
+    expect(live.check(1_900)).toEqual(['p']) // silent for the window
+    expect(live.check(5_000)).toEqual([]) // declared once
+    expect(live.isDead('p')).toBe(true)
+    expect(live.live()).toEqual([])
+    expect(live.heard('p', 5_001)).toBe(true)
+    expect(live.live()).toEqual(['p'])
+    // a disconnect followed by a beacon (the peer is reachable through others) is no death
+    live.disconnected('p', 5_100)
+    live.heard('p', 5_200)
+    expect(live.check(5_450)).toEqual([])
+    // a peer that disconnects before its first beacon arrived (a thief that stole at once) is tracked
+    live.heard('p', 6_000)
+    live.disconnected('r', 6_000)
+    expect(live.check(6_300)).toEqual(['r'])
+  })
+
+  it('does not count the time this node stalled: silence and disconnect grace count from the stall’s end', () => {
+    const live = new PeerLiveness({ windowMs: 1_000, disconnectGraceMs: 300 })
+    live.heard('p', 0)
+    live.heard('q', 0)
+    live.disconnected('q', 100)
+    live.postpone(2_000) // this node stalled 2 s; what p and q sent meanwhile is still unread
+    expect(live.check(2_399)).toEqual([])
+    expect(live.check(2_400)).toEqual(['q'])
+    expect(live.check(2_999)).toEqual([])
+    expect(live.check(3_000)).toEqual(['p'])
+    // a dead peer stays dead through a stall
+    live.postpone(5_000)
+    expect(live.isDead('p')).toBe(true)
+    expect(live.live()).toEqual([])
+  })
+})
+
+function fakes(
+  self: string,
+  opts: { found?: Set<string>; journal?: Task[]; stored?: Set<string>; failing?: Map<string, number> } = {},
+) {
+  const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
+  const ledger = {
+    adopt: vi.fn((task: Task, o: { as?: string; floor?: number } = {}) => {
+      if (owned.has(task.id)) return false
+      owned.set(task.id, { task, ...o })
+      return true
+    }),
+    has: (id: string) => owned.has(id),
+    loseHolder: vi.fn(() => 0),
+    markDone: vi.fn(),
+    journalled: vi.fn(async () => {}),
+    journalTasks: vi.fn(async () => opts.journal ?? []),
+  }
+  const record = (id: string) => makeRecord({ taskId: id }) as ResultRecord
+  const results = {
+    cached: () => undefined,
+    open: (value: Uint8Array, k?: Uint8Array) => openResultRecordSync(value, k),
+    supersededBy: () => false,
+    accept: vi.fn(),
+    refresh: vi.fn(),
+    get: vi.fn(async (id: string) => {
+      const failures = opts.failing?.get(id) ?? 0
+      if (failures > 0) {
+        opts.failing?.set(id, failures - 1)
+        throw new Error('query timed out')
+      }
+      return opts.found?.has(id) ? record(id) : undefined
+    }),
+    local: vi.fn(async (id: string) => (opts.stored?.has(id) ? record(id) : undefined)),
+  }
+  const listeners = new Map<string, (evt: unknown) => void>()
+  const libp2p = {
+    addEventListener: (name: string, fn: (evt: unknown) => void) => listeners.set(name, fn),
+    removeEventListener: () => undefined,
+  }
+  const announce = vi.fn(async (_tasks: Task[]) => {})
+  const onOwned = vi.fn()
+  const adopter = new Adopter({
+    self,
+    libp2p: libp2p as never,
+    ledger,
+    thief: { holds: () => false },
+    results,
+    announce,
+    failureDetectionMs: 1_000,
+    beaconIntervalMs: 100,
+    onOwned,
+  })
+  const disconnect = (peer: string) =>
+    listeners.get('peer:disconnect')?.({ detail: { toString: () => peer } })
+  return { adopter, ledger, results, announce, onOwned, owned, disconnect }
+}
+
+describe('Adopter', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('adopts, as its own, the tasks of a dead owner it is the successor of and no result exists for', async () => {
+    vi.useFakeTimers()
+    const [self, owner, other] = peers
+    const tasks = Array.from({ length: 12 }, (_, n) => makeTask(200 + n, owner))
+    const mine = tasks.filter((t) => successorOf(t.id, [self, other]) === self)
+    const done = mine[0]
+    const { adopter, ledger, results, announce, onOwned, owned, disconnect } = fakes(self, {
+      found: new Set([done.id]),
+    })
+    await adopter.start()
+    adopter.onBeacon(owner, {} as never)
+    adopter.onBeacon(other, {} as never)
+    adopter.onAnnouncement(owner, { v: 1, tasks })
+    expect(adopter.remembered).toBe(12)
+
+    // the owner's connection drops; the other peer keeps beaconing
+    disconnect(owner)
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(100)
+      adopter.onBeacon(other, {} as never)
+    }
+    expect(ledger.loseHolder).toHaveBeenCalledWith(owner)
+    // the DHT is asked about each task this node is the successor of, and only those
+    expect(results.get.mock.calls.map(([id]) => id).sort()).toEqual(mine.map((t) => t.id).sort())
+    const adopted = mine.filter((t) => t !== done)
+    expect([...owned.keys()].sort()).toEqual(adopted.map((t) => t.id).sort())
+    for (const { task, as, floor } of owned.values()) {
+      expect(task.owner).toBe(self)
+      expect(as).toBe('adopted')
+      expect(floor).toBeGreaterThan(0)
+    }
+    expect(announce).toHaveBeenCalledOnce()
+    expect(announce.mock.calls[0][0].every((t) => t.owner === self)).toBe(true)
+    expect(onOwned).toHaveBeenCalledWith(expect.any(Array), 'adopted', expect.any(Map))
+    adopter.stop()
+  })
+
+  it('a failed lookup is no evidence of a missing result: adoption waits for later sweeps, and adopts after the last try', async () => {
+    vi.useFakeTimers()
+    const [self, owner, other] = peers
+    const tasks = Array.from({ length: 12 }, (_, n) => makeTask(500 + n, owner))
+    const mine = tasks.filter((t) => successorOf(t.id, [self, other]) === self)
+    expect(mine.length).toBeGreaterThanOrEqual(2)
+    const [flaky, broken] = mine
+    // flaky's lookup fails once, then finds its record; broken's never answers
+    const { adopter, results, owned, onOwned, disconnect } = fakes(self, {
+      found: new Set([flaky.id]),
+      failing: new Map([
+        [flaky.id, 1],
+        [broken.id, Number.POSITIVE_INFINITY],
+      ]),
+    })
+    await adopter.start()
+    adopter.onBeacon(owner, {} as never)
+    adopter.onBeacon(other, {} as never)
+    adopter.onAnnouncement(owner, { v: 1, tasks })
+    disconnect(owner)
+    const lookups = (id: string) => results.get.mock.calls.filter(([x]) => x === id).length
+    /** Advances time (the other peer beaconing) until `broken` was looked up `n` times and that sweep ended. */
+    const sweeps = async (n: number) => {
+      for (let i = 0; i < 100 && lookups(broken.id) < n; i++) {
+        await vi.advanceTimersByTimeAsync(100)
+        adopter.onBeacon(other, {} as never)
+      }
+      await vi.advanceTimersByTimeAsync(0)
+      expect(lookups(broken.id)).toBe(n)
+    }
+    await sweeps(1)
+    // first sweep: the tasks whose lookups answered "none" are adopted; the failed two wait
+    expect(owned.has(flaky.id)).toBe(false)
+    expect(owned.has(broken.id)).toBe(false)
+    expect(owned.size).toBe(mine.length - 2)
+    await sweeps(2)
+    // second sweep: flaky's record is found (never adopted); broken failed twice, still waits
+    expect(lookups(flaky.id)).toBe(2)
+    expect(owned.has(flaky.id)).toBe(false)
+    expect(owned.has(broken.id)).toBe(false)
+    await sweeps(ADOPTION_LOOKUP_TRIES)
+    // third failure: adopted all the same, nothing is lost; the story says why
+    expect(owned.has(broken.id)).toBe(true)
+    expect(owned.has(flaky.id)).toBe(false)
+    expect(lookups(flaky.id)).toBe(2)
+    const why = onOwned.mock.calls.at(-1)?.[2] as Map<string, string>
+    expect(why.get(broken.id)).toMatch(/^lookup failed 3×: query timed out/)
+    adopter.stop()
+  })
+
+  it('adopts nothing while the owner beacons, and forgets tasks whose results are announced', async () => {
+    vi.useFakeTimers()
+    const [self, owner] = peers
+    const tasks = Array.from({ length: 5 }, (_, n) => makeTask(300 + n, owner))
+    const { adopter, ledger } = fakes(self)
+    await adopter.start()
+    adopter.onAnnouncement(owner, { v: 1, tasks })
+    adopter.onResultNotice(owner, {
+      v: 1,
+      results: tasks.slice(0, 2).map((t) => ({ taskId: t.id, status: 'succeeded' as const, epoch: 1 })),
+    })
+    expect(adopter.remembered).toBe(3)
+    for (let i = 0; i < 30; i++) {
+      adopter.onBeacon(owner, {} as never)
+      await vi.advanceTimersByTimeAsync(100)
+    }
+    expect(ledger.adopt).not.toHaveBeenCalled()
+    adopter.stop()
+  })
+
+  it('replays the journal alone: after the detection window, requeues what has no result in the local store', async () => {
+    vi.useFakeTimers()
+    const [self] = peers
+    const journal = [makeTask(400, self), makeTask(401, self), makeTask(402, self)]
+    const { adopter, ledger, announce, owned, results } = fakes(self, {
+      journal,
+      stored: new Set([journal[1].id]),
+    })
+    await adopter.start()
+    expect(ledger.markDone).toHaveBeenCalledWith(journal[1].id)
+    expect(owned.size).toBe(0) // waits for a peer to ask the DHT first
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect([...owned.keys()]).toEqual([journal[0].id, journal[2].id])
+    expect([...owned.values()].every((o) => o.as === 'replayed' && (o.floor ?? 0) > 0)).toBe(true)
+    expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
+    expect(results.get).not.toHaveBeenCalled() // no peer: nothing to ask
+    adopter.stop()
+  })
+
+  it('replays the journal once a peer is heard: what the DHT has a result for is marked done, not run again', async () => {
+    // while this node was down its successor adopted and ran journal[0]
+    const [self, peer] = peers
+    const journal = [makeTask(420, self), makeTask(421, self)]
+    const { adopter, ledger, announce, owned } = fakes(self, { journal, found: new Set([journal[0].id]) })
+    await adopter.start()
+    expect(owned.size).toBe(0)
+    adopter.onBeacon(peer, {} as never)
+    await vi.waitFor(() => expect(announce).toHaveBeenCalledWith([journal[1]]))
+    expect([...owned.keys()]).toEqual([journal[1].id])
+    expect(ledger.markDone).toHaveBeenCalledWith(journal[0].id)
+    adopter.stop()
+  })
+
+  it('reads a replayed task found in the local store again from the DHT once a peer is heard', async () => {
+    // killed just after it ran the task, this node may hold a record that a later run beat (the
+    // task was adopted and run again while it was down): the DHT's selector has the winner
+    const [self, peer] = peers
+    const journal = [makeTask(410, self), makeTask(411, self)]
+    const { adopter, results } = fakes(self, { journal: [journal[1]], stored: new Set([journal[1].id]) })
+    await adopter.start()
+    expect(results.refresh).not.toHaveBeenCalled() // no peer yet: the DHT has nothing to say
+    adopter.onBeacon(peer, {} as never)
+    expect(results.refresh.mock.calls).toEqual([[journal[1].id]])
+    adopter.onBeacon(peer, {} as never)
+    expect(results.refresh).toHaveBeenCalledOnce()
+    adopter.stop()
+  })
+})
+
+/** A ResultFollower over records held in `held`, fetching nothing (the DHT is read instead). */
+function follower(
+  self: string,
+  held: Map<string, { epoch: number; executor: string }>,
+  inProgress: (id: string) => boolean,
+) {
+  const results = {
+    supersededBy: (id: string, epoch: number, executor: string) => {
+      const h = held.get(id)
+      return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
+    },
+    accept: vi.fn(),
+    refresh: vi.fn(),
+    cached: (id: string) => held.get(id),
+  }
+  const fetch = vi.fn(async () => undefined)
+  return {
+    results,
+    fetch,
+    follower: new ResultFollower({ self, results: results as never, fetch, inProgress }),
+  }
+}
+
+const notice = (taskId: string, epoch: number) => ({
+  v: 1 as const,
+  results: [{ taskId, status: 'succeeded' as const, epoch }],
+})
+
+describe('ResultFollower', () => {
+  it('fetches a record that could beat the one held (higher epoch, or same epoch by another executor), else reads the DHT', async () => {
+    const [self, x, y] = peers
+    const held = new Map([['t1', { epoch: 5, executor: x }]])
+    const { results, fetch, follower: f } = follower(self, held, () => false)
+    f.onResultNotice(y, notice('t1', 4)) // older: nothing
+    f.onResultNotice(x, notice('t1', 5)) // the one held: nothing
+    f.onResultNotice(y, notice('unknown', 9)) // nothing held: the inbox's business
+    f.onResultNotice(self, notice('t1', 9)) // its own notice
+    expect(fetch).not.toHaveBeenCalled()
+    f.onResultNotice(y, notice('t1', 6))
+    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1')) // the executor had nothing
+    expect(fetch).toHaveBeenCalledWith(y, 't1')
+  })
+
+  it('checks its own record, once published, against a notice that came while the task was in progress here', async () => {
+    // two owners (a restarted owner replaying the task, and the successor that adopted it): the
+    // other's notice comes while this node still runs the task, so nothing is held to compare with
+    const [self, x, y] = peers
+    const held = new Map<string, { epoch: number; executor: string }>()
+    const running = new Set(['t1', 't2'])
+    const { results, fetch, follower: f } = follower(self, held, (id) => running.has(id))
+    f.onResultNotice(x, notice('t1', 9))
+    f.onResultNotice(y, notice('t2', 3))
+    f.onResultNotice(y, notice('t3', 9)) // not in progress here: not kept
+    expect(fetch).not.toHaveBeenCalled()
+    // this node's runs end: t1 under epoch 7 (the notice's 9 beats it), t2 under epoch 5 (it wins)
+    held.set('t1', { epoch: 7, executor: self })
+    held.set('t2', { epoch: 5, executor: self })
+    held.set('t3', { epoch: 1, executor: self })
+    for (const id of ['t1', 't2', 't3']) f.published(id)
+    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1'))
+    expect(fetch.mock.calls).toEqual([[x, 't1']])
+    // a notice is checked once
+    f.published('t1')
+    expect(fetch).toHaveBeenCalledOnce()
+  })
+})

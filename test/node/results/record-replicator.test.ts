@@ -1,0 +1,266 @@
+import { createHash } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { Libp2pRecord } from '@libp2p/record'
+import { MemoryDatastore } from 'datastore-core'
+import { toString as bytesToString, compare, equals, fromString } from 'uint8arrays'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  DEFAULT_REPLICAS,
+  dhtRecordKey,
+  RecordReplicator,
+} from '../../../src/node/results/record-replicator.ts'
+import { RecordSigner } from '../../../src/node/results/record-signer.ts'
+import { ResultStore } from '../../../src/node/results/result-store.ts'
+import { createMeshLibp2p, type MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
+import { REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
+import { type ResultRecord, resultKey, signResultRecord } from '../../../src/protocol/result-record.ts'
+import { makeRecord, makeTask, OWNER } from '../../protocol/fixtures.ts'
+
+const NODES = 5
+const WAIT_MS = 20_000
+
+interface MeshMember {
+  libp2p: MeshLibp2p
+  datastore: MemoryDatastore
+  privateKey: PrivateKey
+  replicator: RecordReplicator
+  results: ResultStore
+}
+
+async function startMember(): Promise<MeshMember> {
+  const privateKey = await generateKeyPair('Ed25519')
+  const datastore = new MemoryDatastore()
+  const libp2p = await createMeshLibp2p({ privateKey, datastore })
+  await libp2p.start()
+  const replicator = new RecordReplicator({ libp2p, datastore })
+  await replicator.start()
+  const results = new ResultStore({
+    dht: libp2p.services.dht,
+    replicator,
+    signer: new RecordSigner(privateKey),
+  })
+  return { libp2p, datastore, privateKey, replicator, results }
+}
+
+async function stopMember(m: MeshMember): Promise<void> {
+  m.results.close()
+  await m.replicator.stop()
+  await m.libp2p.stop()
+}
+
+async function waitFor(predicate: () => boolean, message: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`waitFor: ${message}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+let seq = 0
+
+/** A fresh result record executed (and signed) by `m`, and its signed value. */
+async function signedRecord(
+  m: MeshMember,
+): Promise<{ record: ResultRecord; key: Uint8Array; value: Uint8Array }> {
+  const executor = m.libp2p.peerId.toString()
+  const record = makeRecord({
+    taskId: makeTask(1000 + seq++).id,
+    executor,
+    owner: OWNER,
+    attempts: [{ executor, epoch: 2, startedAt: 30, finishedAt: 40 }],
+  })
+  return { record, key: resultKey(record.taskId), value: await signResultRecord(record, m.privateKey) }
+}
+
+/** `value` with one character of its base64 signature changed: well-formed, but the signature fails. */
+function forge(value: Uint8Array): Uint8Array {
+  const text = bytesToString(value)
+  const at = text.indexOf('"signature":"') + '"signature":"'.length + 4
+  const swapped = text[at] === 'A' ? 'B' : 'A'
+  return fromString(text.slice(0, at) + swapped + text.slice(at + 1))
+}
+
+async function holds(m: MeshMember, key: Uint8Array): Promise<boolean> {
+  return m.datastore.has(dhtRecordKey(key))
+}
+
+/** The `n` peers among `members` closest to `key` by Kademlia distance (computed independently). */
+function closest(members: MeshMember[], key: Uint8Array, n: number): PeerId[] {
+  const sha = (b: Uint8Array) => createHash('sha256').update(b).digest()
+  const target = sha(key)
+  const distance = (p: PeerId) => sha(p.toMultihash().bytes).map((b, i) => b ^ target[i])
+  return members
+    .map((m) => m.libp2p.peerId)
+    .sort((a, b) => compare(distance(a), distance(b)))
+    .slice(0, n)
+}
+
+describe('RecordReplicator in a mesh', () => {
+  let members: MeshMember[] = []
+
+  beforeAll(async () => {
+    members = await Promise.all(Array.from({ length: NODES }, () => startMember()))
+    for (let i = 0; i < members.length; i++) {
+      await Promise.all(
+        members.slice(i + 1).map((other) => members[i].libp2p.dial(other.libp2p.getMultiaddrs()[0])),
+      )
+    }
+    await waitFor(
+      () => members.every((m) => m.libp2p.services.dht.routingTable.size === NODES - 1),
+      'every routing table holds every peer',
+    )
+  })
+
+  afterAll(async () => {
+    await Promise.all(members.map(stopMember))
+  })
+
+  it('stores locally and at exactly the closest replicas, where kad-dht lookups find it', async () => {
+    const [a] = members
+    const { record, key, value } = await signedRecord(a)
+
+    expect(await a.replicator.store(key, value)).toBe(DEFAULT_REPLICAS)
+
+    // the local copy, where kad-dht keeps its own records
+    const local = Libp2pRecord.deserialize(await a.datastore.get(dhtRecordKey(key)))
+    expect(equals(local.key, key)).toBe(true)
+    expect(equals(local.value, value)).toBe(true)
+
+    // the copies: exactly the closest peers
+    const peers = members.slice(1)
+    const held = await Promise.all(peers.map((m) => holds(m, key)))
+    const holding = peers.filter((_, i) => held[i]).map((m) => m.libp2p.peerId.toString())
+    expect(holding).toHaveLength(DEFAULT_REPLICAS)
+    expect(new Set(holding)).toEqual(new Set(closest(peers, key, DEFAULT_REPLICAS).map((p) => p.toString())))
+
+    // read back elsewhere: kad-dht's own get (with its lookup), and ResultStore.get past its cache
+    for (const m of peers) {
+      const values: Uint8Array[] = []
+      for await (const event of m.libp2p.services.dht.get(key, { signal: AbortSignal.timeout(WAIT_MS) })) {
+        if (event.name === 'VALUE') values.push(event.value)
+      }
+      expect(values.length).toBeGreaterThan(0)
+      for (const v of values) expect(equals(v, value)).toBe(true)
+      expect(await m.results.get(record.taskId, { skipCache: true })).toEqual(record)
+    }
+  })
+
+  it('sends many records in batches on the same streams', async () => {
+    const [, b] = members
+    const records = await Promise.all(Array.from({ length: 60 }, () => signedRecord(b)))
+    const acks = await Promise.all(records.map(({ key, value }) => b.replicator.store(key, value)))
+    expect(acks).toEqual(records.map(() => DEFAULT_REPLICAS))
+    for (const { key } of records) {
+      const held = await Promise.all(members.map((m) => holds(m, key)))
+      expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS + 1)
+    }
+  })
+
+  it('a forged record is refused by every peer, and the next valid record still lands', async () => {
+    const [a] = members
+    const first = await signedRecord(a)
+    expect(await a.replicator.store(first.key, first.value)).toBe(DEFAULT_REPLICAS)
+
+    const forged = await signedRecord(a)
+    const bad = forge(forged.value)
+    expect(await a.replicator.store(forged.key, bad)).toBe(0)
+    const peers = members.slice(1)
+    expect(await Promise.all(peers.map((m) => holds(m, forged.key)))).toEqual(peers.map(() => false))
+
+    // the next record goes to the same peers, on fresh streams (the peers aborted the old ones)
+    const sameReplicas = (key: Uint8Array) =>
+      closest(peers, key, DEFAULT_REPLICAS).join() === closest(peers, forged.key, DEFAULT_REPLICAS).join()
+    let next = await signedRecord(a)
+    while (!sameReplicas(next.key)) next = await signedRecord(a)
+    expect(await a.replicator.store(next.key, next.value)).toBe(DEFAULT_REPLICAS)
+    const held = await Promise.all(peers.map((m) => holds(m, next.key)))
+    expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS)
+  })
+
+  it('replaces streams the peers closed', async () => {
+    const [a] = members
+    const peers = members.slice(1)
+    const first = await signedRecord(a)
+    expect(await a.replicator.store(first.key, first.value)).toBe(DEFAULT_REPLICAS)
+    // every peer drops its inbound replicate streams from A (as a server does once they idle)
+    for (const m of peers) {
+      for (const conn of m.libp2p.getConnections(a.libp2p.peerId)) {
+        for (const stream of conn.streams) {
+          if (stream.protocol === REPLICATE_PROTOCOL && stream.direction === 'inbound') {
+            stream.abort(new Error('closed by the test'))
+          }
+        }
+      }
+    }
+    const next = await signedRecord(a)
+    expect(await a.replicator.store(next.key, next.value)).toBe(DEFAULT_REPLICAS)
+  })
+
+  it('counts every peer serving the protocol when asked for more replicas than there are', async () => {
+    const [, , c] = members
+    const replicator = new RecordReplicator({ libp2p: c.libp2p, datastore: c.datastore, replicas: 10 })
+    try {
+      const { key, value } = await signedRecord(c)
+      expect(await replicator.store(key, value)).toBe(NODES - 1)
+    } finally {
+      await replicator.stop()
+    }
+  })
+
+  it('peers not serving the protocol get no copy', async () => {
+    const [, , , d] = members
+    const replicator = new RecordReplicator({
+      libp2p: d.libp2p,
+      datastore: d.datastore,
+      protocol: '/taskmesh/replicate/0.0.0-nobody',
+    })
+    try {
+      const { key, value } = await signedRecord(d)
+      expect(await replicator.store(key, value)).toBe(0)
+      expect(await holds(d, key)).toBe(true)
+    } finally {
+      await replicator.stop()
+    }
+  })
+
+  it('stop rejects later stores and is safe twice', async () => {
+    const [, , , , e] = members
+    const replicator = new RecordReplicator({ libp2p: e.libp2p, datastore: e.datastore })
+    const { key, value } = await signedRecord(e)
+    expect(await replicator.store(key, value)).toBe(DEFAULT_REPLICAS)
+    await replicator.stop()
+    await replicator.stop()
+    await expect(replicator.store(key, value)).rejects.toThrow(/stopped/)
+  })
+
+  it('gives up when the signal has already aborted', async () => {
+    const [a] = members
+    const { key, value } = await signedRecord(a)
+    await expect(a.replicator.store(key, value, AbortSignal.abort(new Error('too late')))).rejects.toThrow(
+      'too late',
+    )
+  })
+})
+
+describe('RecordReplicator alone', () => {
+  it('stores locally and resolves with 0 when there are no peers; a peer joining later reads the copy', async () => {
+    const lone = await startMember()
+    let later: MeshMember | undefined
+    try {
+      const { record, key, value } = await signedRecord(lone)
+      expect(await lone.replicator.store(key, value)).toBe(0)
+      const local = Libp2pRecord.deserialize(await lone.datastore.get(dhtRecordKey(key)))
+      expect(equals(local.value, value)).toBe(true)
+
+      // kad-dht's GET_VALUE handler serves the local copy to a peer that joins
+      later = await startMember()
+      await later.libp2p.dial(lone.libp2p.getMultiaddrs()[0])
+      const joined = [lone, later]
+      await waitFor(() => joined.every((m) => m.libp2p.services.dht.routingTable.size === 1), 'peers meet')
+      expect(await later.results.get(record.taskId, { skipCache: true })).toEqual(record)
+    } finally {
+      await Promise.all([lone, later].map((m) => (m === undefined ? undefined : stopMember(m))))
+    }
+  })
+})

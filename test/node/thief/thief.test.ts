@@ -1,0 +1,181 @@
+import { describe, expect, it, vi } from 'vitest'
+import { createNodeCounters } from '../../../src/node/node-counters.ts'
+import { LocalQueue } from '../../../src/node/run/local-queue.ts'
+import { Thief } from '../../../src/node/thief/thief.ts'
+import { DurationEstimator } from '../../../src/policy/capacity.ts'
+import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
+import type { PeerCapacity } from '../../../src/policy/types.ts'
+import { parseTaskSpec } from '../../../src/task/spec.ts'
+import type { Task } from '../../../src/task/task.ts'
+
+const offer = { types: ['echo'], labels: [], slots: 2, memoryMb: 1024 }
+
+function task(id: string, type = 'echo'): Task {
+  return {
+    id,
+    spec: parseTaskSpec({ type, input: id }),
+    submitter: 's',
+    nonce: id,
+    owner: 'v',
+    submittedAt: 0,
+  }
+}
+
+function victim(peerId: string): PeerCapacity {
+  return {
+    peerId,
+    types: ['echo'],
+    labels: [],
+    slots: 1,
+    memoryMb: 1024,
+    running: 1,
+    queued: 50,
+    queuedWorkMs: 50_000,
+    speed: 1,
+    updatedAt: Date.now(),
+  }
+}
+
+function setup(reply: (peer: string, req: { type: string }) => unknown) {
+  const queue = new LocalQueue({
+    policy: DEFAULT_AGING,
+    estimator: new DurationEstimator(),
+    canRunHere: () => true,
+    runningWorkMs: () => 0,
+  })
+  const counters = createNodeCounters()
+  const request = vi.fn(async (peer: string, req: { type: string }) => reply(peer, req))
+  const runner = { freeSlots: 2, cancel: vi.fn(() => true), isRunning: vi.fn((_id: string) => false) }
+  const onStealDone = vi.fn()
+  const thief = new Thief({
+    steal: { request } as never,
+    queue,
+    runner,
+    peers: { list: () => [victim('v')] },
+    offer,
+    slots: 2,
+    speed: 1,
+    random: () => 0,
+    counters,
+    isRunning: () => true,
+    owns: (id) => id === 'mine',
+    onStealDone,
+  })
+  return { thief, queue, counters, request, runner, onStealDone }
+}
+
+/** A grant proof's shape (the thief carries it into its record; the DHT checks it). */
+const PROOF = `${'A'.repeat(86)}==`
+
+const grantOf = (tasks: Task[], ttlMs = 10_000) => ({
+  type: 'grant',
+  requestId: 'g',
+  tasks,
+  leases: tasks.map((t) => ({ taskId: t.id, epoch: 3, expiresAt: 0, proof: PROOF })),
+  ttlMs,
+})
+
+describe('Thief', () => {
+  it('steals from a loaded peer: holds what it can run, queued as not stealable', async () => {
+    const { thief, queue, counters, onStealDone } = setup(() =>
+      grantOf([task('a'), task('mine'), task('gpu', 'gpu-job')]),
+    )
+    await thief.maybeSteal()
+    expect(counters.stealRequests).toBe(1)
+    expect(counters.tasksStolen).toBe(1)
+    expect(thief.holds('a')).toBe(true)
+    expect(thief.entry('a')?.epoch).toBe(3)
+    expect(thief.holds('mine')).toBe(false)
+    expect(queue.size).toBe(1)
+    expect(queue.stealableCount).toBe(0)
+    expect(onStealDone).toHaveBeenCalledOnce()
+    expect(thief.settle('a')).toBe('v')
+    expect(thief.size).toBe(0)
+  })
+
+  it('hands back at once the granted tasks it declines (cannot run, or owns)', async () => {
+    const { thief, request } = setup((_, req) =>
+      req.type === 'steal'
+        ? grantOf([task('a'), task('mine'), task('gpu', 'gpu-job')])
+        : { type: 'released', requestId: 'x', released: ['mine', 'gpu'] },
+    )
+    await thief.maybeSteal()
+    await vi.waitFor(() => expect(request).toHaveBeenCalledTimes(2))
+    expect(request).toHaveBeenLastCalledWith(
+      'v',
+      expect.objectContaining({
+        type: 'release',
+        leases: [
+          { taskId: 'mine', epoch: 3 },
+          { taskId: 'gpu', epoch: 3 },
+        ],
+      }),
+      expect.any(AbortSignal),
+    )
+    expect(thief.holds('a')).toBe(true)
+  })
+
+  it('a newer lease from the same owner on a task it holds replaces the old one (whose run is cancelled)', async () => {
+    let epoch = 3
+    const { thief, runner, request } = setup((_, req) =>
+      req.type === 'steal'
+        ? { ...grantOf([task('a')]), leases: [{ taskId: 'a', epoch, expiresAt: 0, proof: PROOF }] }
+        : { type: 'released', requestId: 'x', released: [] },
+    )
+    await thief.maybeSteal()
+    const old = thief.entry('a')!
+    expect(thief.isCurrent(old)).toBe(true)
+    epoch = 5
+    await thief.maybeSteal()
+    expect(thief.entry('a')?.epoch).toBe(5)
+    expect(thief.isCurrent(old)).toBe(false)
+    expect(runner.cancel).toHaveBeenCalledWith('a', 'lease revoked')
+    // the same epoch again is a duplicate: handed back, the held lease stays
+    await thief.maybeSteal()
+    expect(thief.entry('a')?.epoch).toBe(5)
+    await vi.waitFor(() => expect(request.mock.calls.some(([, r]) => r.type === 'release')).toBe(true))
+  })
+
+  it('does not ask a victim that granted nothing again until it beacons queued work', async () => {
+    const { thief, request } = setup(() => grantOf([]))
+    await thief.maybeSteal()
+    await thief.maybeSteal()
+    expect(request).toHaveBeenCalledTimes(1)
+    thief.onPeerBeacon('v', 5)
+    await vi.waitFor(() => expect(request).toHaveBeenCalledTimes(2))
+  })
+
+  it('renews leases at a third of their time and drops the ones the owner rejects', async () => {
+    const { thief, queue, runner, request } = setup((_, req) =>
+      req.type === 'steal'
+        ? grantOf([task('a'), task('b')], 300)
+        : { type: 'renewed', requestId: 'r', accepted: ['a'], rejected: ['b'] },
+    )
+    await thief.maybeSteal()
+    await thief.renewLeases()
+    expect(request).toHaveBeenCalledTimes(1) // fresh leases are not renewed yet
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    await thief.renewLeases()
+    expect(request).toHaveBeenCalledTimes(2)
+    expect(thief.holds('a')).toBe(true)
+    expect(thief.holds('b')).toBe(false)
+    expect(queue.size).toBe(1)
+    expect(runner.cancel).toHaveBeenCalledWith('b', 'lease revoked')
+  })
+
+  it('hands unstarted leases back to their owner in one request', async () => {
+    const { thief, runner, request } = setup((_, req) =>
+      req.type === 'steal'
+        ? grantOf([task('a'), task('b')])
+        : { type: 'released', requestId: 'x', released: [] },
+    )
+    await thief.maybeSteal()
+    runner.isRunning.mockImplementation((id: string) => id === 'a')
+    await thief.releaseUnstarted()
+    expect(request).toHaveBeenLastCalledWith(
+      'v',
+      expect.objectContaining({ type: 'release', leases: [{ taskId: 'b', epoch: 3 }] }),
+      expect.any(AbortSignal),
+    )
+  })
+})
