@@ -40,7 +40,11 @@ import { requestCancelFrom, requestResultFrom, requestStateFrom } from './wire/s
 
 /** Where a node is in its life: parts act only while it runs. */
 export interface Lifecycle {
-  state: 'new' | 'running' | 'stopping' | 'stopped'
+  /**
+   * `draining`: stopping gracefully — no submission, steal or new run is taken, the runs under way
+   * finish and are published, thieves may still take the queued tasks.
+   */
+  state: 'new' | 'running' | 'draining' | 'stopping' | 'stopped'
 }
 
 /** What a node is built from. */
@@ -68,6 +72,8 @@ export function assembleNode(inputs: NodeInputs) {
   const { libp2p, registry, opts, lifecycle, privateKey, roots } = inputs
   const self = libp2p.peerId.toString()
   const isRunning = () => lifecycle.state === 'running'
+  /** Ended attempts still count (their results are published) until the node stops for good. */
+  const isLive = () => lifecycle.state === 'running' || lifecycle.state === 'draining'
   const counters: NodeCounters = createNodeCounters()
   const events = new TaskEvents()
   const stories = new StoryLog()
@@ -99,6 +105,7 @@ export function assembleNode(inputs: NodeInputs) {
     runningWorkMs: () => runner.remainingWorkMs(Date.now(), (type) => estimator.estimate(type)),
   })
   const ledger = new OwnerLedger({
+    self,
     queue,
     results,
     counters,
@@ -116,7 +123,12 @@ export function assembleNode(inputs: NodeInputs) {
       onSteal: (from, req) => ledger.grant(from, req),
       onRenew: (from, req) => ledger.renew(from, req),
       onComplete: (from, req) => ledger.complete(from, req),
-      onRelease: (from, req) => ledger.release(from, req),
+      onRelease: (from, req) => {
+        const { reply, retries, failed } = ledger.release(from, req)
+        for (const entry of retries) runLoop.retryOwned(entry)
+        publishPoisoned(failed)
+        return reply
+      },
     },
     limits,
   )
@@ -154,10 +166,11 @@ export function assembleNode(inputs: NodeInputs) {
   })
   const runLoop = new RunLoop({
     ...{ self, offer, speed, queue, runner, ledger, thief, publisher, beacons, estimator, counters, events },
-    ...{ backoff: opts.backoff, random, isRunning },
+    ...{ backoff: opts.backoff, random, isRunning, isLive },
   })
   const intake = new Intake({
-    ...{ self, ledger, queue, results, publisher, events, random, isRunning },
+    ...{ self, ledger, queue, results, publisher, events, random },
+    state: () => lifecycle.state,
     maxQueueLength: opts.maxQueueLength,
     knowsType: (type) => registry.has(type) || peers.offersType(type),
   })

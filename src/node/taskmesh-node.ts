@@ -37,6 +37,18 @@ export type { GraphItemInput } from './owner/submission.ts'
 export type { StoryEvent } from './story/story.ts'
 export type { SubmitOptions, TaskHandle } from './task-handle.ts'
 
+/** How a node stops. */
+export interface StopOptions {
+  /**
+   * Drain first: take no submission, steal or new run, and wait up to this long (ms) for the runs
+   * under way to finish and be published; whatever still runs then is handed back to its owner (or,
+   * owned here, journalled as interrupted). @defaultValue 0 (hand back at once)
+   */
+  drainTimeoutMs?: number
+  /** Ends the drain early, as if its time were up (e.g. a second SIGTERM). */
+  signal?: AbortSignal
+}
+
 /** Longest a stopping node waits for its last results to reach the DHT. */
 const STOP_FLUSH_MS = 5_000
 
@@ -55,6 +67,8 @@ export class TaskmeshNode {
   private readonly lifecycle: Lifecycle
   private readonly submitService: SubmitService
   private readonly timers: NodeJS.Timeout[] = []
+  private stopping: Promise<void> | undefined
+  private readonly drainCut = new AbortController()
 
   private constructor(
     readonly libp2p: MeshLibp2p,
@@ -100,7 +114,8 @@ export class TaskmeshNode {
       roots,
       limits: streamLimits(opts),
     })
-    const journal = dataDir === undefined ? undefined : new TaskJournal(join(dataDir, JOURNAL_FILE))
+    const journal =
+      dataDir === undefined ? undefined : new TaskJournal(join(dataDir, JOURNAL_FILE), opts.durability)
     const node = new TaskmeshNode(
       libp2p,
       executor,
@@ -297,9 +312,53 @@ export class TaskmeshNode {
     return this.parts.counters
   }
 
-  /** Stops the node: leased-in work that has not started goes back to its owners. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.lifecycle.state === 'stopping' || this.lifecycle.state === 'stopped') return
+  /**
+   * Stops the node, after a drain when `drainTimeoutMs` is given (see {@link StopOptions}).
+   * Leased-in work that has not started goes back to its owners at once; runs cut short go back
+   * too, as interrupted attempts. A second call during a drain ends the drain at once; both calls
+   * resolve when the node has stopped.
+   */
+  stop(opts: StopOptions = {}): Promise<void> {
+    if (this.stopping !== undefined) {
+      this.drainCut.abort()
+      return this.stopping
+    }
+    this.stopping = this.shutDown(opts)
+    return this.stopping
+  }
+
+  private async drain(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const p = this.parts
+    this.lifecycle.state = 'draining'
+    p.beacons.send()
+    await p.thief.releaseUnstarted()
+    const ends = [this.drainCut.signal, AbortSignal.timeout(ms), ...(signal === undefined ? [] : [signal])]
+    await p.runLoop.whenIdle(AbortSignal.any(ends))
+  }
+
+  /** Hands the runs still under way back: a leased one to its owner, an owned one to the journal. */
+  private async interruptRuns(): Promise<void> {
+    const p = this.parts
+    const now = Date.now()
+    const handed: Promise<void>[] = []
+    for (const { entry, startedAt } of p.runner.runningEntries()) {
+      if (p.ledger.isCurrent(entry)) p.ledger.interrupt(entry.task.id)
+      else if (p.thief.isCurrent(entry)) {
+        const run = { executor: this.peerId, epoch: entry.epoch, startedAt, finishedAt: now }
+        handed.push(
+          p.thief.handBack(entry, { ...run, error: 'interrupted: its node stopped', cut: 'interrupted' }),
+        )
+      }
+    }
+    p.runner.cancelAll('node stopping')
+    await Promise.all(handed)
+  }
+
+  private async shutDown(opts: StopOptions): Promise<void> {
+    if (this.lifecycle.state === 'stopped') return
+    if ((opts.drainTimeoutMs ?? 0) > 0 && this.lifecycle.state === 'running') {
+      await this.drain(opts.drainTimeoutMs ?? 0, opts.signal)
+    }
     this.lifecycle.state = 'stopping'
     const p = this.parts
     for (const t of this.timers) clearInterval(t)
@@ -309,7 +368,8 @@ export class TaskmeshNode {
     p.replay.stop()
     p.bootstrapKeeper.stop()
     await p.thief.releaseUnstarted()
-    p.runner.cancelAll('node stopping')
+    await this.interruptRuns()
+    await p.publisher.settled() // records of runs that ended (a drain's) reach the store before it flushes
     p.publisher.flushNow()
     p.completions.flushNow()
     await Promise.race([p.results.flush(), delay(STOP_FLUSH_MS)])

@@ -30,8 +30,8 @@ export interface IntakeOptions {
   random(): number
   /** True when this node runs the handler type or some peer advertises it. */
   knowsType(type: string): boolean
-  /** True while the node runs (it accepts nothing otherwise). */
-  isRunning(): boolean
+  /** Where the node is in its life: it accepts submissions only while `running`. */
+  state(): string
 }
 
 /**
@@ -66,7 +66,12 @@ export class Intake {
    */
   accept(items: unknown[], submitter: string): PreparedTask[] {
     const { opts } = this
-    if (!opts.isRunning()) throw new QueueFullError('node is not running')
+    const state = opts.state()
+    if (state !== 'running') {
+      throw new QueueFullError(
+        state === 'draining' ? 'node is draining: submit to another node' : 'node is not running',
+      )
+    }
     const { tasks, order } = prepareSubmission(items, {
       submitter,
       owner: opts.self,

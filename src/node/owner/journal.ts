@@ -2,8 +2,9 @@ import { createReadStream } from 'node:fs'
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { createInterface } from 'node:readline'
+import { attemptSchema } from '../../protocol/result-record-schema.ts'
 import { taskSchema } from '../../protocol/task-schema.ts'
-import type { Task } from '../../task/task.ts'
+import type { AttemptRecord, Task } from '../../task/task.ts'
 
 /** File name of the task journal inside a data dir. */
 export const JOURNAL_FILE = 'tasks.journal'
@@ -20,7 +21,10 @@ export type Durability = 'sync' | 'os'
 /** The default {@link Durability}. */
 export const DEFAULT_DURABILITY: Durability = 'sync'
 
-type Entry = { op: 'accept'; task: Task } | { op: 'done'; id: string }
+type Entry =
+  | { op: 'accept'; task: Task }
+  | { op: 'done'; id: string }
+  | { op: 'attempt'; id: string; attempt: AttemptRecord }
 
 /** What one group commit writes, and who waits for it. */
 interface Group {
@@ -40,8 +44,8 @@ export interface JournalStats {
 
 /**
  * The owner's journal of accepted-but-unfinished tasks: one JSON line per event (`accept` with
- * the whole task, `done` with its id). A restarted daemon replays it and requeues what has no
- * `done`. A write cut short by a crash leaves at most one torn last line, which replay skips.
+ * the whole task, `done` with its id, `attempt` with a run of the owner's own that its stop cut
+ * short). A restarted daemon replays it and requeues what has no `done`, with those runs. A write cut short by a crash leaves at most one torn last line, which replay skips.
  *
  * Writes are group commits through one long-lived file handle: everything recorded while the
  * previous write (and its fsync) is under way goes out in the next one, so many submissions share
@@ -55,6 +59,8 @@ export class TaskJournal {
   private writing: Promise<void> = Promise.resolve()
   private busy = false
   private compactDue = false
+  /** Runs of open tasks the last {@link replay} found, by task id. */
+  private readonly replayedAttempts = new Map<string, AttemptRecord[]>()
   readonly stats: JournalStats = { writes: 0, entries: 0, bytes: 0, syncs: 0 }
 
   constructor(
@@ -78,13 +84,31 @@ export class TaskJournal {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw err
     }
+    this.replayedAttempts.clear()
     for await (const line of lines) {
       const entry = parseEntry(line)
       if (entry === undefined) continue
       if (entry.op === 'accept') open.set(entry.task.id, entry.task)
-      else open.delete(entry.id)
+      else if (entry.op === 'done') {
+        open.delete(entry.id)
+        this.replayedAttempts.delete(entry.id)
+      } else if (open.has(entry.id)) {
+        const runs = this.replayedAttempts.get(entry.id) ?? []
+        runs.push(entry.attempt)
+        this.replayedAttempts.set(entry.id, runs)
+      }
     }
     return [...open.values()]
+  }
+
+  /** The runs the last {@link replay} found journalled for an open task (oldest first). */
+  attemptsOf(taskId: string): AttemptRecord[] {
+    return this.replayedAttempts.get(taskId) ?? []
+  }
+
+  /** Records a run of an owned task that this node's stop cut short. */
+  attempt(taskId: string, attempt: AttemptRecord): Promise<void> {
+    return this.append([JSON.stringify({ op: 'attempt', id: taskId, attempt })])
   }
 
   /** Records accepted tasks; resolves once their group is written (and synced). */
@@ -107,10 +131,14 @@ export class TaskJournal {
     await this.exclusive(async () => {
       await this.closeHandle()
       const open = await this.replay()
+      const lines = open.flatMap((task) => [
+        JSON.stringify({ op: 'accept', task }),
+        ...this.attemptsOf(task.id).map((attempt) => JSON.stringify({ op: 'attempt', id: task.id, attempt })),
+      ])
       const tmp = `${this.path}.compact`
       const handle = await openFile(tmp, 'w')
       try {
-        await handle.writeFile(open.map((task) => `${JSON.stringify({ op: 'accept', task })}\n`).join(''))
+        await handle.writeFile(lines.map((line) => `${line}\n`).join(''))
         await handle.sync()
       } finally {
         await handle.close()
@@ -205,6 +233,10 @@ function parseEntry(line: string): Entry | undefined {
   try {
     const value = JSON.parse(line) as { op?: unknown; id?: unknown; task?: unknown }
     if (value.op === 'done' && typeof value.id === 'string') return { op: 'done', id: value.id }
+    if (value.op === 'attempt' && typeof value.id === 'string') {
+      const parsed = attemptSchema.safeParse((value as { attempt?: unknown }).attempt)
+      if (parsed.success) return { op: 'attempt', id: value.id, attempt: parsed.data }
+    }
     if (value.op === 'accept') {
       const parsed = taskSchema.safeParse(value.task)
       if (parsed.success) return { op: 'accept', task: parsed.data }

@@ -3,7 +3,7 @@ import type { Lease } from '../../policy/leases.ts'
 import { grantCount } from '../../policy/stealing.ts'
 import type { CompleteRequest, StealGrant, StealRequest } from '../../protocol/messages.ts'
 import { type ResultRecord, resultKey } from '../../protocol/result-record.ts'
-import type { Task } from '../../task/task.ts'
+import type { AttemptRecord, Task } from '../../task/task.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 
 /** What {@link grantTasks} needs of the owner. */
@@ -13,7 +13,10 @@ export interface GrantParts {
   speed: number
   ttlMs: number
   /** Leases one task taken from the queue to the thief; undefined when it is not owned (any more). */
-  lease(taskId: string, now: number): { task: Task; lease: Lease & { proof: string } } | undefined
+  lease(
+    taskId: string,
+    now: number,
+  ): { task: Task; lease: Lease & { proof: string; attempts?: AttemptRecord[] } } | undefined
 }
 
 /**
@@ -52,7 +55,8 @@ export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
     if (granted === undefined) continue
     const { lease } = granted
     tasks.push(granted.task)
-    leases.push({ taskId: q.id, epoch: lease.epoch, expiresAt: lease.expiresAt, proof: lease.proof })
+    const { epoch, expiresAt, proof, attempts } = lease
+    leases.push({ taskId: q.id, epoch, expiresAt, proof, ...(attempts === undefined ? {} : { attempts }) })
   }
   return { type: 'grant', requestId: req.requestId, tasks, leases, ttlMs: parts.ttlMs }
 }

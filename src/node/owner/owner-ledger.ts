@@ -12,7 +12,7 @@ import type {
 } from '../../protocol/messages.ts'
 import type { ResultRecord } from '../../protocol/result-record.ts'
 import type { Json } from '../../task/spec.ts'
-import type { Task } from '../../task/task.ts'
+import { type AttemptCut, handlerRuns, type Task } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import { DEFAULT_MAX_EXECUTOR_LOSSES } from '../options.ts'
 import type { ResultStore } from '../results/result-store.ts'
@@ -40,6 +40,17 @@ export interface OwnedTask {
    * owner, or by this node before a restart); 0 for a task submitted here.
    */
   readonly floor: number
+  /** When the current lease was granted, or the owner's own run began (a run cut short is dated from it). */
+  since?: number
+}
+
+/** What a release asks of the node: failed attempts to retry after a backoff, tasks to end as failed. */
+export interface Released {
+  reply: ReleaseReply
+  /** Owned tasks whose holder's attempt failed and that have attempts left: retry after a backoff. */
+  retries: RunEntry[]
+  /** Owned tasks whose holder's attempt failed with no attempt left: end as failed. */
+  failed: Poisoned[]
 }
 
 /** A task that lost too many executors: its owner publishes `entry` as failed with `error`. */
@@ -50,6 +61,8 @@ export interface Poisoned {
 
 /** Options of {@link OwnerLedger}. */
 export interface OwnerLedgerOptions {
+  /** This node's peer id (the executor of its own runs). */
+  self: string
   /** The node's queue: owned tasks wait there (stealable) for a slot or a thief. */
   queue: LocalQueue
   /** Keeps the records that completions carry, and fences the records learnt from peers. */
@@ -68,7 +81,7 @@ export interface OwnerLedgerOptions {
    * The owner's journal (with a data dir): accepted tasks are written before the submitter hears
    * "accepted", and `done` once a result exists. @defaultValue none (nothing survives a restart)
    */
-  journal?: Pick<TaskJournal, 'accept' | 'done' | 'replay' | 'flush'>
+  journal?: Pick<TaskJournal, 'accept' | 'done' | 'replay' | 'flush' | 'attempt' | 'attemptsOf'>
   /** Signs a grant proof for every lease granted (the thief's record must carry it). */
   grants: Pick<GrantSigner, 'sign'>
   /** Executors a task may lose before it ends as failed. @defaultValue DEFAULT_MAX_EXECUTOR_LOSSES */
@@ -157,7 +170,9 @@ export class OwnerLedger {
     else counters.replayed++
     const floor = opts.floor ?? 0
     if (floor > 0) this.leases.advanceTo(task.id, floor)
-    const entry: RunEntry = { task, epoch: 0, attempts: [], dependencies: opts.dependencies ?? {} }
+    // a replayed task keeps the runs its owner's stop cut short
+    const attempts = as === 'replayed' ? [...(journal?.attemptsOf(task.id) ?? [])] : []
+    const entry: RunEntry = { task, epoch: 0, attempts, dependencies: opts.dependencies ?? {} }
     this.owned.set(task.id, { entry, state: 'queued', floor })
     this.settled.delete(task.id)
     if (as !== 'replayed' && journal !== undefined) {
@@ -196,6 +211,7 @@ export class OwnerLedger {
     const own = this.owned.get(taskId)
     if (own === undefined) return undefined
     own.state = 'running'
+    own.since = Date.now()
     own.entry.epoch = this.leases.nextEpoch(taskId)
     return own.entry
   }
@@ -218,6 +234,18 @@ export class OwnerLedger {
   }
 
   /**
+   * This node stops while its own run of the task is under way: the run joins the attempts, in the
+   * journal too (the task stays open there and is run again after a restart, or by its successor).
+   */
+  interrupt(taskId: string): void {
+    const own = this.owned.get(taskId)
+    if (own === undefined || own.state !== 'running') return
+    const run = this.cutRun(own, undefined, own.entry.epoch, 'interrupted', 'interrupted: its node stopped')
+    own.entry.attempts.push(run)
+    this.opts.journal?.attempt(taskId, run).catch((err: Error) => this.opts.onJournalError?.(err))
+  }
+
+  /**
    * The owner's own run of a task produced its result (or the owner ended it): the task is settled;
    * the journal hears `done` once the record is in the local store.
    */
@@ -231,11 +259,18 @@ export class OwnerLedger {
   /**
    * Ends an owned task as cancelled: out of the queue, its lease dropped (the holder's next renewal
    * is rejected), settled under an epoch above every one allocated for it, so a late result of any
-   * earlier epoch is stale. Returns the entry and that epoch (to publish), or undefined when not owned.
+   * earlier epoch is stale. A run cut short (leased out, or running here) joins the attempts.
+   * Returns the entry and that epoch (to publish), or undefined when not owned.
    */
   cancel(taskId: string): { entry: RunEntry; epoch: number; state: OwnedState } | undefined {
     const own = this.owned.get(taskId)
     if (own === undefined) return undefined
+    const lease = own.state === 'leased' ? this.leases.get(taskId) : undefined
+    if (lease !== undefined) {
+      own.entry.attempts.push(this.cutRun(own, lease.holder, lease.epoch, 'cancelled', 'cancelled'))
+    } else if (own.state === 'running') {
+      own.entry.attempts.push(this.cutRun(own, undefined, own.entry.epoch, 'cancelled', 'cancelled'))
+    }
     // above every epoch allocated: the entry's and, for a task taken over, the earlier ownership's
     const epoch = Math.max(own.entry.epoch, own.floor - 1) + 1
     this.opts.queue.remove(taskId)
@@ -257,10 +292,15 @@ export class OwnerLedger {
         if (own === undefined) return undefined
         const lease = this.leases.grant(taskId, from, now, ttlMs)
         own.state = 'leased'
+        own.since = now
         own.entry.epoch = lease.epoch
         const proof = this.opts.grants.sign(taskId, from, lease.epoch)
         this.opts.events.emit(taskId, 'granted', { to: from, epoch: lease.epoch })
-        return { task: own.entry.task, lease: { ...lease, proof } }
+        const { attempts } = own.entry
+        return {
+          task: own.entry.task,
+          lease: { ...lease, proof, ...(attempts.length > 0 ? { attempts } : {}) },
+        }
       },
     })
     this.opts.counters.tasksGranted += grant.tasks.length
@@ -314,16 +354,42 @@ export class OwnerLedger {
     return { type: 'completed', requestId: req.requestId, outcomes }
   }
 
-  /** Takes back the leases a holder hands in (it stops, or declined them): their tasks are queued again. */
-  release(from: string, req: ReleaseRequest): ReleaseReply {
+  /**
+   * Takes back the leases a holder hands in. A task handed back unstarted, or with a run its node
+   * cut short as it stopped, is queued again at once; one handed back with a failed attempt is
+   * returned for a retry after a backoff (queued where any node may steal it), or — with no
+   * attempt left — to be ended as failed. Every run handed in joins the task's attempts.
+   */
+  release(from: string, req: ReleaseRequest): Released {
     const released: string[] = []
-    for (const { taskId, epoch } of req.leases) {
+    const retries: RunEntry[] = []
+    const failed: Poisoned[] = []
+    for (const { taskId, epoch, attempt } of req.leases) {
       if (!this.leases.release(taskId, from, epoch)) continue
-      this.opts.events.emit(taskId, 'released', { by: from })
-      this.requeue(taskId)
       released.push(taskId)
+      const own = this.owned.get(taskId)
+      if (own === undefined) continue
+      const run = attempt === undefined ? undefined : { ...attempt, executor: from, epoch }
+      this.opts.events.emit(
+        taskId,
+        'released',
+        run?.error === undefined ? { by: from } : { by: from, error: run.error },
+      )
+      if (run === undefined || run.cut !== undefined) {
+        if (run !== undefined) own.entry.attempts.push(run)
+        this.requeue(taskId)
+      } else if (handlerRuns(own.entry.attempts) + 1 < own.entry.task.spec.maxAttempts) {
+        own.entry.attempts.push(run)
+        own.state = 'retrying'
+        retries.push(own.entry)
+      } else {
+        own.entry.attempts.push(run)
+        own.state = 'running'
+        own.entry.epoch = this.leases.nextEpoch(taskId)
+        failed.push({ entry: own.entry, error: run.error ?? 'failed' })
+      }
     }
-    return { type: 'released', requestId: req.requestId, released }
+    return { reply: { type: 'released', requestId: req.requestId, released }, retries, failed }
   }
 
   /**
@@ -343,7 +409,7 @@ export class OwnerLedger {
     for (const lease of this.leases.expire(Date.now())) {
       this.opts.counters.leasesExpired++
       this.opts.events.emit(lease.taskId, 'lease-expired', { holder: lease.holder, epoch: lease.epoch })
-      this.lose(lease.taskId, poisoned)
+      this.lose(lease, 'its lease expired', poisoned)
     }
     return poisoned
   }
@@ -358,7 +424,7 @@ export class OwnerLedger {
     for (const lease of held) {
       if (!this.leases.release(lease.taskId, peer, lease.epoch)) continue
       this.opts.events.emit(lease.taskId, 'lease-lost', { holder: peer, epoch: lease.epoch })
-      this.lose(lease.taskId, poisoned)
+      this.lose(lease, 'declared dead', poisoned)
     }
     return { lost: held.length, poisoned }
   }
@@ -401,10 +467,19 @@ export class OwnerLedger {
     return settled === undefined || record.epoch >= settled.epoch
   }
 
-  /** A lease was lost (expired, or its holder died): requeue, or poison after too many. */
-  private lose(taskId: string, poisoned: Poisoned[]): void {
+  /**
+   * A lease was lost (expired, or its holder died): the run it covered joins the attempts, and the
+   * task is queued again — or poisoned after too many losses.
+   */
+  private lose(
+    lease: { taskId: string; holder: string; epoch: number },
+    why: string,
+    poisoned: Poisoned[],
+  ): void {
+    const { taskId } = lease
     const own = this.owned.get(taskId)
     if (own === undefined) return
+    own.entry.attempts.push(this.cutRun(own, lease.holder, lease.epoch, 'lost', `executor lost: ${why}`))
     const n = (this.losses.get(taskId) ?? 0) + 1
     this.losses.set(taskId, n)
     this.opts.counters.executorsLost++
@@ -444,6 +519,25 @@ export class OwnerLedger {
     }
     if (store === undefined) this.journalDone(taskId)
     else void store().then(() => this.journalDone(taskId))
+  }
+
+  /** The record of a run cut short: by `executor` (this node when undefined), since its lease or start. */
+  private cutRun(
+    own: OwnedTask,
+    executor: string | undefined,
+    epoch: number,
+    cut: AttemptCut,
+    error: string,
+  ) {
+    const now = Date.now()
+    return {
+      executor: executor ?? this.opts.self,
+      epoch,
+      startedAt: own.since ?? now,
+      finishedAt: now,
+      error,
+      cut,
+    }
   }
 
   private requeue(taskId: string): void {

@@ -32,7 +32,7 @@ export function runRecord(entry: RunEntry, outcome: RunOutcome, executor: string
     owner: task.owner,
     epoch: entry.epoch,
     ...(entry.grant === undefined ? {} : { grant: entry.grant }),
-    attempts: entry.attempts,
+    attempts: [...entry.attempts], // a copy: a run cut short may still report into the entry
     submittedAt: task.submittedAt,
     startedAt: entry.attempts[0]?.startedAt ?? outcome.startedAt,
     finishedAt: outcome.finishedAt,
@@ -56,7 +56,7 @@ export function ownerFailureRecord(
     executor: self,
     owner: task.owner,
     epoch,
-    attempts: entry.attempts,
+    attempts: [...entry.attempts], // a copy: a run cut short may still report into the entry
     submittedAt: task.submittedAt,
     startedAt: entry.attempts[0]?.startedAt ?? now,
     finishedAt: now,
@@ -89,6 +89,8 @@ export interface ResultPublisherOptions {
  */
 export class ResultPublisher {
   private readonly notices: Batcher<ResultNotice['results'][number]>
+  /** Publications whose local copy is not written yet. */
+  private readonly inFlight = new Set<Promise<void>>()
 
   constructor(private readonly opts: ResultPublisherOptions) {
     this.notices = new Batcher(NOTICE_WINDOW_MS, (batch) => {
@@ -98,7 +100,19 @@ export class ResultPublisher {
   }
 
   /** Publishes `record` (made here) and ends the task here; resolves once the local copy is written. */
-  async publish(record: ResultRecord): Promise<void> {
+  publish(record: ResultRecord): Promise<void> {
+    const done = this.send(record)
+    this.inFlight.add(done)
+    void done.finally(() => this.inFlight.delete(done))
+    return done
+  }
+
+  /** Resolves once every publication started so far has its local copy written (and its copies queued). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
+  }
+
+  private async send(record: ResultRecord): Promise<void> {
     const { taskId, status, epoch } = record
     this.opts.events.emit(
       taskId,

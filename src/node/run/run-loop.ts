@@ -2,6 +2,7 @@ import type { RunOutcome } from '../../executor/executor.ts'
 import { type BackoffPolicy, backoffDelayMs } from '../../policy/backoff.ts'
 import { canRun, type DurationEstimator } from '../../policy/capacity.ts'
 import type { NodeOffer, QueuedTask } from '../../policy/types.ts'
+import { handlerRuns } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { BeaconPublisher } from '../peers/beacons.ts'
@@ -22,7 +23,7 @@ export interface RunLoopOptions {
   /** Owned tasks: a run begins under a fresh epoch; a failed attempt waits for its retry. */
   ledger: Pick<OwnerLedger, 'beginRun' | 'get' | 'isCurrent' | 'retryLater' | 'retryNow'>
   /** Tasks held under other owners' leases; steals when the queue runs short. */
-  thief: Pick<Thief, 'entry' | 'isCurrent' | 'maybeSteal' | 'observeTaskMs'>
+  thief: Pick<Thief, 'entry' | 'isCurrent' | 'maybeSteal' | 'observeTaskMs' | 'handBack'>
   publisher: Pick<ResultPublisher, 'publish'>
   beacons: Pick<BeaconPublisher, 'soon'>
   estimator: DurationEstimator
@@ -30,8 +31,13 @@ export interface RunLoopOptions {
   events: TaskEvents
   backoff: BackoffPolicy
   random(): number
-  /** True while the node runs: nothing starts otherwise, and an attempt that ends while stopping is dropped. */
+  /** True while the node runs: nothing starts (or is stolen) otherwise. */
   isRunning(): boolean
+  /**
+   * True while ended attempts count: while the node runs or drains. Once it stops, an attempt that
+   * ends was cut off, not finished, and is dropped.
+   */
+  isLive(): boolean
 }
 
 /**
@@ -41,6 +47,7 @@ export interface RunLoopOptions {
  */
 export class RunLoop {
   private scheduled = false
+  private readonly idleWaiters = new Set<() => void>()
 
   constructor(private readonly opts: RunLoopOptions) {
     opts.queue.onChange((change) => {
@@ -78,13 +85,15 @@ export class RunLoop {
   private start(q: QueuedTask): void {
     const entry = this.opts.ledger.beginRun(q.id) ?? this.opts.thief.entry(q.id)
     if (entry === undefined) return
-    this.opts.events.emit(q.id, 'started', { epoch: entry.epoch, attempt: entry.attempts.length + 1 })
+    this.opts.events.emit(q.id, 'started', { epoch: entry.epoch, attempt: handlerRuns(entry.attempts) + 1 })
     this.opts.runner.start(entry)
   }
 
   private attemptEnded(entry: RunEntry, outcome: RunOutcome): void {
     const { ledger, thief, counters, events } = this.opts
-    if (!this.opts.isRunning()) return // stopping: the attempt was cut off, not finished
+    // once this attempt's outcome is handed on (below), a drain waiting for the slots may go on
+    if (this.opts.runner.runningCount === 0) queueMicrotask(() => this.wakeIdle())
+    if (!this.opts.isLive()) return // stopping: the attempt was cut off, not finished
     const id = entry.task.id
     counters.executed++
     if (outcome.status === 'succeeded') {
@@ -102,23 +111,51 @@ export class RunLoop {
       outcome.status === 'failed' &&
       !outcome.unrecoverable &&
       !outcome.cancelled &&
-      entry.attempts.length < entry.task.spec.maxAttempts
-    if (retry) this.retry(entry, outcome, owned)
-    else void this.opts.publisher.publish(runRecord(entry, outcome, this.opts.self))
+      handlerRuns(entry.attempts) < entry.task.spec.maxAttempts
+    if (!retry) void this.opts.publisher.publish(runRecord(entry, outcome, this.opts.self))
+    else if (owned) this.retryOwned(entry)
+    else {
+      // the owner retries it where any node may steal it, not behind this node's busy slots
+      counters.retried++
+      events.emit(id, 'retried', { error: outcome.error ?? 'failed', by: 'owner' })
+      void thief.handBack(entry, entry.attempts[entry.attempts.length - 1])
+    }
     this.schedule()
   }
 
-  /** Queues the task again after a backoff with jitter — unless it was settled or revoked meanwhile. */
-  private retry(entry: RunEntry, outcome: RunOutcome, owned: boolean): void {
+  /** Resolves once no attempt runs here (at once when none does), or when `signal` aborts. */
+  whenIdle(signal?: AbortSignal): Promise<void> {
+    if (this.opts.runner.runningCount === 0 || signal?.aborted === true) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        signal?.removeEventListener('abort', done)
+        this.idleWaiters.delete(done)
+        resolve()
+      }
+      this.idleWaiters.add(done)
+      signal?.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  private wakeIdle(): void {
+    for (const done of [...this.idleWaiters]) done()
+  }
+
+  /**
+   * Queues an owned task whose attempt failed (here, or at a thief that handed it back) again after
+   * a backoff with full jitter, stealable — unless it was settled, poisoned, cancelled or taken over
+   * meanwhile.
+   */
+  retryOwned(entry: RunEntry): void {
     const id = entry.task.id
+    const { attempts } = entry
     this.opts.counters.retried++
-    if (owned) this.opts.ledger.retryLater(id)
-    const delay = backoffDelayMs(entry.attempts.length, this.opts.random, this.opts.backoff)
-    this.opts.events.emit(id, 'retried', { error: outcome.error ?? 'failed', delayMs: Math.round(delay) })
+    this.opts.ledger.retryLater(id)
+    const delay = backoffDelayMs(handlerRuns(attempts), this.opts.random, this.opts.backoff)
+    const error = attempts[attempts.length - 1]?.error ?? 'failed'
+    this.opts.events.emit(id, 'retried', { error, delayMs: Math.round(delay) })
     const timer = setTimeout(() => {
-      if (!this.opts.isRunning()) return
-      if (owned) this.opts.ledger.retryNow(entry)
-      else if (this.opts.thief.isCurrent(entry)) this.opts.queue.enqueue(entry.task, false)
+      if (this.opts.isLive()) this.opts.ledger.retryNow(entry)
     }, delay)
     timer.unref()
   }

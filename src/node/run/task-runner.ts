@@ -1,6 +1,6 @@
 import type { RunOutcome, RunRequest } from '../../executor/executor.ts'
 import type { Json } from '../../task/spec.ts'
-import type { AttemptRecord, Task } from '../../task/task.ts'
+import { type AttemptRecord, handlerRuns, type Task } from '../../task/task.ts'
 
 /** The least work any task is counted as, ms (a no-op still takes a turn of a slot). */
 export const MIN_TASK_MS = 1
@@ -77,13 +77,18 @@ export class TaskRunner {
     return [...this.running.keys()]
   }
 
+  /** The attempts under way, with when each started (Unix ms). */
+  runningEntries(): Array<{ entry: RunEntry; startedAt: number }> {
+    return [...this.running.values()].map(({ entry, startedAt }) => ({ entry, startedAt }))
+  }
+
   /** Starts an attempt; the caller has checked that the slots are free. */
   start(entry: RunEntry): void {
     const { task } = entry
     const controller = new AbortController()
     this.running.set(task.id, { entry, controller, startedAt: Date.now() })
     this.used += task.spec.resources.slots
-    const attempt = entry.attempts.length + 1
+    const attempt = handlerRuns(entry.attempts) + 1
     void this.opts.executor
       .run(
         {
@@ -108,6 +113,7 @@ export class TaskRunner {
           startedAt: outcome.startedAt,
           finishedAt: outcome.finishedAt,
           ...(outcome.status === 'failed' ? { error: outcome.error ?? 'failed' } : {}),
+          ...(outcome.stack === undefined ? {} : { stack: outcome.stack }),
         })
         this.listener(entry, outcome)
       })

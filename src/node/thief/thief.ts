@@ -2,6 +2,7 @@ import { canRun, expectedWaitMs } from '../../policy/capacity.ts'
 import { chooseVictim, stealAmount } from '../../policy/stealing.ts'
 import type { NodeOffer } from '../../policy/types.ts'
 import type { StealGrant } from '../../protocol/messages.ts'
+import type { AttemptRecord } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import { DEFAULT_PEER_STALE_MS } from '../options.ts'
 import type { PeerView } from '../peers/peer-view.ts'
@@ -22,7 +23,7 @@ interface LeasedIn {
   expiresAt: number
 }
 
-type LeaseRefs = Array<{ taskId: string; epoch: number }>
+type LeaseRefs = Array<{ taskId: string; epoch: number; attempt?: AttemptRecord }>
 
 /** Options of {@link Thief}. */
 export interface ThiefOptions {
@@ -197,7 +198,8 @@ export class Thief {
         declined.push({ taskId: task.id, epoch: lease.epoch })
         continue
       }
-      const entry: RunEntry = { task, epoch: lease.epoch, attempts: [], dependencies: {}, grant: lease.proof }
+      const attempts = lease.attempts === undefined ? [] : [...lease.attempts] // earlier runs, for the record
+      const entry: RunEntry = { task, epoch: lease.epoch, attempts, dependencies: {}, grant: lease.proof }
       this.leasedIn.set(task.id, {
         entry,
         owner: victim,
@@ -214,6 +216,20 @@ export class Thief {
     }
     if (declined.length > 0) this.release(victim, declined)
     return taken
+  }
+
+  /**
+   * Hands a held task back to its owner with the run it made here (a failed attempt the owner
+   * retries where any node may steal it, or a run cut short as this node stops); the lease ends
+   * here. Best effort: unanswered, the lease runs out at the owner.
+   */
+  async handBack(entry: RunEntry, attempt: AttemptRecord | undefined): Promise<void> {
+    const held = this.leasedIn.get(entry.task.id)
+    if (held === undefined || held.entry !== entry) return
+    this.leasedIn.delete(entry.task.id)
+    this.opts.queue.remove(entry.task.id)
+    const lease = { taskId: entry.task.id, epoch: entry.epoch, ...(attempt === undefined ? {} : { attempt }) }
+    await this.release(held.owner, [lease])
   }
 
   /** Hands leases back to their owner (best effort: unanswered, they run out). */

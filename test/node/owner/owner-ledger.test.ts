@@ -83,6 +83,7 @@ function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = {}) {
     open: (value: Uint8Array, k?: Uint8Array) => openResultRecordSync(value, k),
   }
   const ledger = new OwnerLedger({
+    self: OWNER_ID,
     queue,
     results,
     counters,
@@ -110,6 +111,8 @@ function fakeJournal() {
     done: vi.fn(async (_ids: string[]) => {}),
     replay: vi.fn(async () => [] as Task[]),
     flush: vi.fn(async () => {}),
+    attempt: vi.fn(async (_id: string, _attempt: unknown) => {}),
+    attemptsOf: vi.fn((_id: string) => []),
   }
 }
 
@@ -300,7 +303,11 @@ describe('OwnerLedger', () => {
     ledger.take(task('b'))
     const { leases } = ledger.grant('thief', stealRequest(2))
     expect(queue.size).toBe(0)
-    const released = ledger.release('thief', { type: 'release', requestId: 'x', leases: [leases[0]] })
+    const { reply: released } = ledger.release('thief', {
+      type: 'release',
+      requestId: 'x',
+      leases: [{ taskId: leases[0].taskId, epoch: leases[0].epoch }],
+    })
     expect(released.released).toEqual([leases[0].taskId])
     expect(queue.size).toBe(1)
     await sleep(5)
@@ -440,5 +447,65 @@ describe('OwnerLedger', () => {
     ledger.noteResult('thief', leases[0].taskId, leases[0].epoch)
     await ledger.flushJournal()
     expect(journal.done).toHaveBeenLastCalledWith([leases[0].taskId])
+  })
+
+  it('every run joins the attempts: a lost lease, a failed run handed back (retried), a cancelled one', async () => {
+    const { ledger } = setup(1)
+    for (const id of ['lost', 'back', 'cut']) ledger.take(task(id))
+    const leases = ledger.grant('thief', stealRequest(3)).leases
+    const epochOf = (id: string) => leases.find((l) => l.taskId === id)!.epoch
+    await sleep(3)
+    // 'back' comes back with a failed run: retried after a backoff, not lost
+    const failedRun = {
+      executor: 'forged',
+      epoch: 99,
+      startedAt: 1,
+      finishedAt: 2,
+      error: 'boom',
+      stack: 'at x',
+    }
+    const { retries, failed } = ledger.release('thief', {
+      type: 'release',
+      requestId: 'r',
+      leases: [{ taskId: 'back', epoch: epochOf('back'), attempt: failedRun }],
+    })
+    expect(retries.map((e) => e.task.id)).toEqual(['back'])
+    expect(failed).toEqual([])
+    // the executor and epoch are the lease's, whatever the holder wrote
+    expect(ledger.get('back')?.entry.attempts).toEqual([
+      { ...failedRun, executor: 'thief', epoch: epochOf('back') },
+    ])
+    expect(ledger.get('back')?.state).toBe('retrying')
+    expect(ledger.retryNow(ledger.get('back')!.entry)).toBe(true)
+    // 'cut' is cancelled while leased: its run is cut short
+    const cancelled = ledger.cancel('cut')
+    expect(cancelled?.entry.attempts).toMatchObject([
+      { executor: 'thief', epoch: epochOf('cut'), cut: 'cancelled' },
+    ])
+    // 'lost' expires: its run is lost
+    ledger.expireLeases()
+    const [lost] = ledger.get('lost')!.entry.attempts
+    expect(lost).toMatchObject({ executor: 'thief', epoch: epochOf('lost'), cut: 'lost' })
+    expect(lost.error).toBe('executor lost: its lease expired')
+    expect(lost.startedAt).toBeLessThanOrEqual(lost.finishedAt)
+    // the next grant of 'lost' tells the thief its earlier runs
+    const again = ledger.grant('thief-2', stealRequest(2)).leases
+    expect(again.find((l) => l.taskId === 'lost')?.attempts).toEqual([lost])
+  })
+
+  it('a failed run handed back with no attempt left ends the task as failed', () => {
+    const { ledger } = setup()
+    const one = { ...task('once'), spec: parseTaskSpec({ type: 'echo', input: 'once', maxAttempts: 1 }) }
+    ledger.take(one)
+    const [lease] = ledger.grant('thief', stealRequest(1)).leases
+    const run = { executor: 'thief', epoch: lease.epoch, startedAt: 1, finishedAt: 2, error: 'boom' }
+    const { retries, failed } = ledger.release('thief', {
+      type: 'release',
+      requestId: 'r',
+      leases: [{ taskId: 'once', epoch: lease.epoch, attempt: run }],
+    })
+    expect(retries).toEqual([])
+    expect(failed.map((f) => [f.entry.task.id, f.error])).toEqual([['once', 'boom']])
+    expect(failed[0].entry.epoch).toBeGreaterThan(lease.epoch)
   })
 })
