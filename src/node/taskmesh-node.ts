@@ -44,6 +44,7 @@ import { storyOwnerHandlers, storyStealRequests } from './story/story-tap.ts'
 import type { SubmitOptions, TaskHandle } from './task-handle.ts'
 import { CompletionReporter } from './thief/completion-reporter.ts'
 import { RENEW_CHECK_MS, Thief } from './thief/thief.ts'
+import { closeConnections } from './wire/close-connections.ts'
 import { MeshGossip } from './wire/gossip.ts'
 import { GossipInbox } from './wire/gossip-inbox.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
@@ -634,6 +635,7 @@ export class TaskmeshNode {
     this.gossip.stop()
     await this.steal.stop().catch(() => undefined)
     await this.submitService.stop().catch(() => undefined)
+    await closeConnections(this.libp2p)
     await this.libp2p.stop()
     if (this.ownsExecutor) await this.executor.close()
     await this.ledger.flushJournal()

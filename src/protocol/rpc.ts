@@ -7,7 +7,7 @@ import { DEFAULT_RPC_TIMEOUT_MS, MAX_FRAME_BYTES } from './constants.ts'
 import { InvalidMessageError, RpcAbortedError } from './errors.ts'
 import type { InboundBudget } from './inbound-budget.ts'
 import { toRpcError } from './rpc-errors.ts'
-import { deadlineSignal } from './signals.ts'
+import { deadline } from './signals.ts'
 
 export { toRpcError } from './rpc-errors.ts'
 
@@ -162,16 +162,18 @@ export async function serveFrames<Req, Rep = unknown>(
   }
   stream.addEventListener('message', onMessage)
   try {
-    const readSignal = deadlineSignal(opts.readTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal)
+    const read = deadline(opts.readTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal)
     const lp = framed(stream, maxBytes)
     let request: Req
     try {
-      request = decodeMessage(requestSchema, await lp.read({ signal: readSignal }), maxBytes, what)
+      request = decodeMessage(requestSchema, await lp.read({ signal: read.signal }), maxBytes, what)
       requestRead = true
       charge?.release() // the frame is complete: its bytes are the handler's now
     } catch (err) {
-      fail(err, readSignal)
+      fail(err, read.signal)
       return
+    } finally {
+      read.clear() // the read settled: no timer or listener outlives it
     }
     const send = async (reply: Rep): Promise<void> => {
       await lp.write(encodeFrame(reply, maxBytes, `${what} reply`), { signal })
