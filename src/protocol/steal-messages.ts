@@ -14,6 +14,7 @@ import {
 import { GRANT_PROOF_CHARS } from './grant-proof.ts'
 import { taskSchema } from './task-schema.ts'
 import {
+  base64Schema,
   durationMsSchema,
   epochSchema,
   nameSchema,
@@ -64,7 +65,7 @@ export const stealGrantSchema = z
             epoch: epochSchema,
             expiresAt: timestampSchema,
             /** The owner's grant proof of this lease (see `grant-proof.ts`), for the thief's record. */
-            proof: z.base64().length(GRANT_PROOF_CHARS),
+            proof: base64Schema(GRANT_PROOF_CHARS, GRANT_PROOF_CHARS),
           })
           .strict(),
       )
