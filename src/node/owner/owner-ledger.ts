@@ -2,6 +2,7 @@ import type { RunOutcome } from '../../executor/executor.ts'
 import { canRun } from '../../policy/capacity.ts'
 import { LeaseTable } from '../../policy/leases.ts'
 import { grantCount } from '../../policy/stealing.ts'
+import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { GrantSigner } from '../../protocol/grant-proof.ts'
 import type {
   CompleteReply,
@@ -14,6 +15,7 @@ import type {
   StealRequest,
 } from '../../protocol/messages.ts'
 import { type ResultRecord, resultKey } from '../../protocol/result-record.ts'
+import { jsonByteLength } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import { DEFAULT_MAX_EXECUTOR_LOSSES } from '../options.ts'
@@ -21,6 +23,11 @@ import type { ResultStore } from '../results/result-store.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import type { TaskJournal } from './journal.ts'
+
+/** Room a grant frame keeps for its envelope (`type`, `requestId`, `ttlMs`, brackets), bytes. */
+const GRANT_ENVELOPE_BYTES = 1024
+/** Most bytes one lease of a grant takes (task id, epoch, expiry and an 88-character proof). */
+const GRANT_LEASE_BYTES = 256
 
 /** Settled tasks whose final epoch the owner remembers, to call late completions stale. */
 export const SETTLED_MEMORY = 50_000
@@ -259,9 +266,19 @@ export class OwnerLedger {
     const taken = n > 0 ? queue.takeForSteal(now, n, (t) => canRun(req.offer, t)) : []
     const tasks: Task[] = []
     const leases: StealGrant['leases'] = []
-    for (const q of taken) {
+    let bytes = GRANT_ENVELOPE_BYTES
+    for (const [i, q] of taken.entries()) {
       const own = this.owned.get(q.id)
       if (own === undefined) continue
+      // the grant must fit one frame: what does not goes back to the queue, for the next steal
+      bytes += jsonByteLength(own.entry.task) + GRANT_LEASE_BYTES
+      if (tasks.length > 0 && bytes > MAX_FRAME_BYTES) {
+        for (const rest of taken.slice(i)) {
+          const back = this.owned.get(rest.id)
+          if (back !== undefined) queue.enqueue(back.entry.task, true)
+        }
+        break
+      }
       const lease = this.leases.grant(q.id, from, now, ttlMs)
       own.state = 'leased'
       own.entry.epoch = lease.epoch
