@@ -23,7 +23,7 @@ export async function runResult(id: string, flags: ResultFlags): Promise<void> {
   checkId(id)
   const target = await openTarget(flags)
   try {
-    const record = await target.result(id, flags.wait ? flags.waitMs : 0)
+    const record = await target.result(id, flags.wait ? { wait: true, timeoutMs: flags.waitMs } : {})
     if (record === undefined) {
       const state = await target.state(id).catch(() => ({ state: 'unknown' }))
       console.log(JSON.stringify({ taskId: id, ...state }))

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises'
-import { RemoteError } from '../client/remote-error.ts'
+import type { MeshClient } from '../client/mesh-client.ts'
 import { parseGraphItem } from '../node/owner/submission.ts'
+import { RemoteError } from '../protocol/errors.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { parseTaskSpec } from '../task/spec.ts'
 import { EXIT_NO_RESULT } from './defaults.ts'
-import { openTarget, type Target, type TargetOptions } from './target.ts'
+import { openTarget, type TargetOptions } from './target.ts'
 
 /** Flags of `taskmesh submit`. */
 export interface SubmitFlags extends TargetOptions {
@@ -115,7 +116,7 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
 }
 
 /** Handler types the target and the peers it hears from offer, or none when status fails. */
-async function typesInReach(target: Target): Promise<string[]> {
+async function typesInReach(target: MeshClient): Promise<string[]> {
   try {
     const status = (await target.status()) as { types?: unknown; peers?: Array<{ types?: unknown }> }
     const lists = [status.types, ...(status.peers ?? []).map((p) => p.types)]
@@ -156,10 +157,15 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
         next++
       }
     }
-    await target.waitAll(ids, flags.waitMs, (record) => {
-      landed.set(record.taskId, record)
-      flush()
-    })
+    const signal = AbortSignal.timeout(flags.waitMs)
+    try {
+      for await (const record of target.watch(ids, signal)) {
+        landed.set(record.taskId, record)
+        flush()
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err
+    }
     const missing = ids.filter((id) => !landed.has(id))
     for (const id of ids.slice(next)) {
       const record = landed.get(id)

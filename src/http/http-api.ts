@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { errorCode } from '../node/error-code.ts'
-import type { TaskmeshNode } from '../node/taskmesh-node.ts'
+import type { FrontDoor } from '../node/front-door.ts'
 import { MAX_FRAME_BYTES } from '../protocol/constants.ts'
 import { isTaskId } from '../task/task-id.ts'
 
@@ -133,7 +133,7 @@ export class HttpApi {
   private readonly pollMs: number
 
   constructor(
-    private readonly node: TaskmeshNode,
+    private readonly door: FrontDoor,
     opts: HttpApiOptions = {},
   ) {
     this.pollMs = opts.pollMs ?? DEFAULT_HTTP_POLL_MS
@@ -186,17 +186,17 @@ export class HttpApi {
     if (parts.length === 2 && parts[0] === 'tasks') {
       allow('GET, DELETE')
       const id = taskIdOf(decodePart(parts[1]))
-      if (req.method === 'DELETE') return send(res, 200, await this.node.cancel(id))
+      if (req.method === 'DELETE') return send(res, 200, await this.door.cancel(id))
       return this.result(id, parseWait(url.searchParams.get('wait')), res)
     }
     if (parts.length === 3 && parts[0] === 'tasks' && parts[2] === 'story') {
       allow('GET')
       const id = taskIdOf(decodePart(parts[1]))
-      return send(res, 200, { taskId: id, events: this.node.story(id) })
+      return send(res, 200, { taskId: id, events: this.door.story(id) })
     }
     if (parts.length === 1 && parts[0] === 'status') {
       allow('GET')
-      return send(res, 200, this.node.status())
+      return send(res, 200, this.door.status())
     }
     throw new HttpError(
       'ERR_NOT_FOUND',
@@ -211,7 +211,7 @@ export class HttpApi {
     if (!Array.isArray(specs)) {
       throw new HttpError('ERR_BAD_REQUEST', '"tasks" must be an array of task specs', 'tasks')
     }
-    const handles = await this.node.submitMany(specs)
+    const handles = await this.door.submitMany(specs)
     const keyed = handles.filter((h) => h.key !== undefined)
     const keys = Object.fromEntries(keyed.map((h) => [h.key, h.id]))
     send(
@@ -228,11 +228,11 @@ export class HttpApi {
     const signal = AbortSignal.any([gone.signal, AbortSignal.timeout(waitMs > 0 ? waitMs : this.pollMs)])
     const record =
       waitMs > 0
-        ? await this.node.waitResult(id, signal).catch(() => undefined)
-        : await this.node.getResult(id, { signal }).catch(() => undefined)
+        ? await this.door.waitResult(id, signal).catch(() => undefined)
+        : await this.door.getResult(id, { signal }).catch(() => undefined)
     if (res.destroyed) return
     if (record === undefined) {
-      const state = await this.node.taskState(id).catch(() => ({ state: 'unknown' as const }))
+      const state = await this.door.taskState(id).catch(() => ({ state: 'unknown' as const }))
       if (res.destroyed) return
       if (state.state !== 'unknown') return send(res, 202, { taskId: id, ...state })
       return send(res, 404, { error: `no result for ${id} yet`, code: 'ERR_RESULT_NOT_FOUND', field: 'id' })

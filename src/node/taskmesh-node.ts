@@ -17,6 +17,7 @@ import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { Batcher } from '../util/batcher.ts'
 import { stallAwareInterval } from '../util/stall-aware-interval.ts'
+import type { FrontDoor } from './front-door.ts'
 import { createNodeCounters, type NodeCounters } from './node-counters.ts'
 import type { NodeStatus } from './node-status.ts'
 import {
@@ -83,7 +84,7 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * thief side (stealing and the leases held) in {@link Thief}, capacity beacons in
  * {@link BeaconPublisher}, inbound gossip in {@link GossipInbox}.
  */
-export class TaskmeshNode {
+export class TaskmeshNode implements FrontDoor {
   readonly peerId: string
   readonly counters: NodeCounters = createNodeCounters()
 

@@ -1,10 +1,10 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
-import { RemoteError } from '../../src/client/remote-error.ts'
 import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
 import { HttpApi } from '../../src/http/http-api.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { RemoteError } from '../../src/protocol/errors.ts'
 import { connectAll } from '../../src/simulation/mesh.ts'
 import { deadline, sleepSpec, stopAll, waitAll } from './helpers.ts'
 
