@@ -48,6 +48,8 @@ export interface DaemonFlags {
 export interface ApiInfo {
   /** Base URL of the HTTP API; absent with `--no-http`. */
   url?: string
+  /** The token every HTTP API request must present; absent with `--no-http`. */
+  token?: string
   peerId: string
   multiaddrs: string[]
   pid: number
@@ -151,9 +153,16 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       api = new HttpApi(node)
       url = await api.listen(flags.httpPort)
     }
-    const info: ApiInfo = { url, peerId: node.peerId, multiaddrs: node.multiaddrs, pid: process.pid }
+    const info: ApiInfo = {
+      url,
+      token: api?.token,
+      peerId: node.peerId,
+      multiaddrs: node.multiaddrs,
+      pid: process.pid,
+    }
     const tmp = `${apiFile}.${process.pid}.tmp`
-    await writeFile(tmp, JSON.stringify(info))
+    // the token lets whoever reads the file use the API: readable by the operator only
+    await writeFile(tmp, JSON.stringify(info), { mode: 0o600 })
     await rename(tmp, apiFile)
   } catch (err) {
     await api?.close().catch(() => undefined)

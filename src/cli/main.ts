@@ -62,6 +62,11 @@ function targetOptions(cmd: Command): Command {
         'the daemon HTTP API, e.g. http://127.0.0.1:8080 (default: found through --data-dir)',
       ).conflicts('peer'),
     )
+    .addOption(
+      new Option('--api-token <token>', "with --api: the API's token (the `token` of the daemon's api.json)")
+        .env('TASKMESH_API_TOKEN')
+        .conflicts('peer'),
+    )
     .option('--peer <multiaddr>', 'dial this peer as a light client (a multiaddr with /p2p/<peer id>)')
     .option('--swarm-key <file>', 'with --peer: the private mesh key file')
     .option(

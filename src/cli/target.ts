@@ -13,11 +13,14 @@ export interface TargetOptions {
   swarmKey?: string
   /** With `peer`: the client's key file (created if missing), so it keeps its peer id. */
   identity?: string
+  /** With `api`: the API's token (a daemon found through `dataDir` gives its own). */
+  apiToken?: string
 }
 
 /** What `<dataDir>/api.json` holds (see `ApiInfo` in daemon.ts). */
 export interface ApiFile {
   url?: string
+  token?: string
   peerId?: string
   multiaddrs?: string[]
   pid?: number
@@ -67,7 +70,7 @@ export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`--api "${opts.api}" must be an http:// or https:// URL`)
     }
-    return new HttpClient(opts.api, { source: '--api' })
+    return new HttpClient(opts.api, { source: '--api', token: opts.apiToken })
   }
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR)
   const file = join(dataDir, API_FILE)
@@ -83,7 +86,10 @@ export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
       `no running daemon found: ${file} names pid ${info.pid}, which is not running (a daemon that was killed leaves it behind; start one with "taskmesh daemon --data-dir ${dataDir}")`,
     )
   }
-  return new HttpClient(info.url, { source: `from ${file}` })
+  if (typeof info.token !== 'string') {
+    throw new Error(`${file} holds no API token: it was written by an older daemon; restart the daemon`)
+  }
+  return new HttpClient(info.url, { source: `from ${file}`, token: info.token })
 }
 
 /** True when a process with this pid exists. */

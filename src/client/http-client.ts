@@ -15,6 +15,8 @@ const WATCH_WAIT_MS = 10 * 60_000
 
 /** Options of {@link HttpClient}. */
 export interface HttpClientOptions {
+  /** The API's token (`token` in `<data-dir>/api.json`), sent as `Authorization: Bearer <token>`. */
+  token?: string
   /** Where the URL came from (`--api`, `api.json`), for error messages. @defaultValue the URL */
   source?: string
 }
@@ -27,10 +29,12 @@ export interface HttpClientOptions {
 export class HttpClient implements MeshClient {
   private readonly base: string
   private readonly source: string
+  private readonly token: string | undefined
 
   constructor(url: string, opts: HttpClientOptions = {}) {
     this.base = url.replace(/\/+$/, '')
     this.source = opts.source ?? url
+    this.token = opts.token
   }
 
   async submit(specs: unknown[]): Promise<string[]> {
@@ -102,7 +106,9 @@ export class HttpClient implements MeshClient {
 
   private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     try {
-      return await fetch(`${this.base}${path}`, init)
+      const headers = new Headers(init.headers)
+      if (this.token !== undefined) headers.set('authorization', `Bearer ${this.token}`)
+      return await fetch(`${this.base}${path}`, { ...init, headers })
     } catch (err) {
       if (init.signal?.aborted === true) throw err
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message
@@ -130,6 +136,12 @@ export class HttpClient implements MeshClient {
     }
     const accepted = res.ok || accept.includes(res.status)
     if (accepted && body !== undefined) return body
+    if (res.status === 401 && this.token === undefined) {
+      throw new RemoteError(
+        'ERR_UNAUTHORIZED',
+        `the daemon at ${this.base} wants its API token: pass --api-token (or set TASKMESH_API_TOKEN) with the token from its api.json`,
+      )
+    }
     if (!accepted && typeof body?.error === 'string') {
       throw new RemoteError(typeof body.code === 'string' ? body.code : `HTTP_${res.status}`, body.error)
     }

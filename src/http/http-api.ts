@@ -4,6 +4,16 @@ import { errorCode } from '../node/error-code.ts'
 import type { FrontDoor } from '../node/front-door.ts'
 import { MAX_FRAME_BYTES } from '../protocol/constants.ts'
 import { isTaskId } from '../task/task-id.ts'
+import {
+  type ApiAddress,
+  ApiRefusal,
+  checkJsonBody,
+  checkSite,
+  checkToken,
+  createApiToken,
+  isToken,
+  tokenCookieName,
+} from './guard.ts'
 
 /** Longest `?wait=` a result request may ask for; a longer one waits this long. */
 export const MAX_HTTP_WAIT_MS = 10 * 60_000
@@ -106,6 +116,11 @@ function fieldOf(err: Error): { field?: string } {
 /** Options of {@link HttpApi}. */
 export interface HttpApiOptions {
   /**
+   * The token every request must present (`Authorization: Bearer <token>`, or the cookie a
+   * browser gets from the one-time link `/?token=<token>`). @defaultValue a fresh random one
+   */
+  token?: string
+  /**
    * Deadline of a result poll without `?wait=`: the DHT lookup it makes is abandoned after this
    * many ms and the answer is `404` (a node with no DHT peers would otherwise hold the request).
    * @defaultValue DEFAULT_HTTP_POLL_MS
@@ -129,7 +144,10 @@ export interface HttpApiOptions {
  * - `GET /status` → `200` the node's status (peers, slots, queues, counters, unschedulable tasks).
  */
 export class HttpApi {
+  /** The token requests must present; give it to the operator only (the daemon writes it to api.json, mode 600). */
+  readonly token: string
   private server: Server | undefined
+  private address: ApiAddress | undefined
   private readonly pollMs: number
 
   constructor(
@@ -137,16 +155,22 @@ export class HttpApi {
     opts: HttpApiOptions = {},
   ) {
     this.pollMs = opts.pollMs ?? DEFAULT_HTTP_POLL_MS
+    this.token = opts.token ?? createApiToken()
   }
 
-  /** Listens on `host:port` (port 0 picks a free one); resolves with the base URL. */
+  /**
+   * Listens on `host:port` (port 0 picks a free one); resolves with the base URL. Requests must
+   * name a loopback host (or `host`) with this port in their `Host` header.
+   */
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     if (this.server !== undefined) throw new Error('the HTTP API is listening already')
     const server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => {
         if (res.headersSent) return void res.destroy(err)
         const code = errorCode(err)
-        send(res, STATUS_OF[code] ?? 500, { error: err.message, code, ...fieldOf(err) })
+        const status = err instanceof ApiRefusal ? err.status : (STATUS_OF[code] ?? 500)
+        const challenge = status === 401 ? { 'www-authenticate': 'Bearer realm="taskmesh"' } : undefined
+        send(res, status, { error: err.message, code, ...fieldOf(err) }, challenge)
       })
     })
     await new Promise<void>((resolve, reject) => {
@@ -157,7 +181,8 @@ export class HttpApi {
     })
     this.server = server
     const addr = server.address() as AddressInfo
-    return `http://${host}:${addr.port}`
+    this.address = { port: addr.port, bindHost: host }
+    return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
   }
 
   /** Stops listening and cuts open connections (pending long polls included). */
@@ -172,6 +197,11 @@ export class HttpApi {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
+    const address = this.address as ApiAddress
+    checkSite(req, address)
+    const linked = url.searchParams.get('token')
+    if (req.method === 'GET' && linked !== null) return this.logIn(linked, url, address, res)
+    checkToken(req, address.port, this.token)
     const parts = url.pathname.split('/').filter((p) => p.length > 0)
     const allow = (methods: string) => {
       if (!methods.split(', ').includes(req.method ?? '')) {
@@ -204,7 +234,31 @@ export class HttpApi {
     )
   }
 
+  /**
+   * The one-time link `…?token=<token>` (as Jupyter's): a browser that opens it gets the token in
+   * an HttpOnly, SameSite=Strict cookie and is sent on to the same URL without it, so the token
+   * leaves the address bar and the history.
+   */
+  private logIn(given: string, url: URL, address: ApiAddress, res: ServerResponse): void {
+    if (!isToken(given, this.token)) {
+      throw new ApiRefusal(401, 'ERR_UNAUTHORIZED', 'the token in the link is wrong', 'token')
+    }
+    url.searchParams.delete('token')
+    const cookie = `${tokenCookieName(address.port)}=${this.token}; HttpOnly; SameSite=Strict; Path=/`
+    send(
+      res,
+      303,
+      { location: `${url.pathname}${url.search}` },
+      {
+        location: `${url.pathname}${url.search}`,
+        'set-cookie': cookie,
+        'cache-control': 'no-store',
+      },
+    )
+  }
+
   private async submit(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkJsonBody(req)
     const body = await readJson(req)
     const batch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'tasks' in body
     const specs = batch ? (body as { tasks: unknown }).tasks : [body]

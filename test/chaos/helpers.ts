@@ -23,6 +23,8 @@ export interface Daemon {
   peerId: string
   addr: string
   api: string
+  /** The HTTP API's token (from api.json): {@link apiFetch} sends it. */
+  token: string
 }
 
 export interface DaemonSpec {
@@ -86,8 +88,18 @@ export async function startDaemon(root: string, name: string, spec: DaemonSpec =
   ]
   const process = new DaemonProcess(args, spec.env)
   const { peerId, addr } = await process.ready(spec.readyMs)
-  const { url } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
-  return { process, name, dir, peerId, addr, api: url }
+  const { url, token } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as {
+    url: string
+    token: string
+  }
+  return { process, name, dir, peerId, addr, api: url, token }
+}
+
+/** A request to the daemon's HTTP API `path` (e.g. `/status`), as its operator: with its token. */
+export function apiFetch(daemon: Daemon, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers)
+  headers.set('authorization', `Bearer ${daemon.token}`)
+  return fetch(`${daemon.api}${path}`, { ...init, headers })
 }
 
 /** Resolves once `daemon` printed that it hears every one of `peers` (fails after `timeoutMs`). */
@@ -99,7 +111,7 @@ export async function hears(daemon: Daemon, peers: string[], timeoutMs?: number)
 
 /** `POST /tasks`: the ids of the accepted tasks. */
 export async function submit(daemon: Daemon, specs: unknown[]): Promise<string[]> {
-  const res = await fetch(`${daemon.api}/tasks`, {
+  const res = await apiFetch(daemon, '/tasks', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ tasks: specs }),
@@ -114,7 +126,7 @@ const RESULT_REQUEST_SLACK_MS = 15_000
 
 /** `GET /tasks/<id>?wait=…`: the record, or undefined when none landed within `waitMs`. */
 export async function result(daemon: Daemon, id: string, waitMs = 0): Promise<ResultRecord | undefined> {
-  const res = await fetch(`${daemon.api}/tasks/${id}${waitMs > 0 ? `?wait=${waitMs}` : ''}`, {
+  const res = await apiFetch(daemon, `/tasks/${id}${waitMs > 0 ? `?wait=${waitMs}` : ''}`, {
     signal: AbortSignal.timeout(waitMs + RESULT_REQUEST_SLACK_MS),
   })
   if (res.status !== 200) {
@@ -164,7 +176,7 @@ export interface Status {
 }
 
 export async function status(daemon: Daemon): Promise<Status> {
-  const res = await fetch(`${daemon.api}/status`)
+  const res = await apiFetch(daemon, '/status')
   return (await res.json()) as Status
 }
 

@@ -1,4 +1,4 @@
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -51,8 +51,11 @@ async function status(dir: string): Promise<Status> {
 
 /** The daemon's status straight from its HTTP API (for checks around the command under test). */
 async function apiStatus(dir: string): Promise<Status> {
-  const { url } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
-  const res = await fetch(`${url}/status`)
+  const { url, token } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as {
+    url: string
+    token: string
+  }
+  const res = await fetch(`${url}/status`, { headers: { authorization: `Bearer ${token}` } })
   expect(res.status).toBe(200)
   return (await res.json()) as Status
 }
@@ -103,7 +106,12 @@ describe('taskmesh daemon + CLI, as child processes', () => {
       expect(d.peerId).toMatch(/^12D3KooW/)
       expect(d.addr).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${d.peerId}$`))
       expect(await d.process.waitForLine(/^http api http:\/\/127\.0\.0\.1:\d+$/)).toBeTruthy()
-      expect(await exists(join(d.dir, 'api.json'))).toBe(true)
+      // api.json holds the API's token: readable by the operator only, and the API wants it
+      const file = join(d.dir, 'api.json')
+      expect((await stat(file)).mode & 0o777).toBe(0o600)
+      const { url, token } = JSON.parse(await readFile(file, 'utf8')) as { url: string; token: string }
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect((await fetch(`${url}/status`)).status).toBe(401)
     }
     expect(new Set([A.peerId, B.peerId, C.peerId]).size).toBe(3)
   })

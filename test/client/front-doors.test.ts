@@ -80,7 +80,7 @@ beforeAll(async () => {
   service = new SubmitService(server, stub)
   await service.start()
   api = new HttpApi(stub, { pollMs: 200 })
-  clients.http = new HttpClient(await api.listen(0))
+  clients.http = new HttpClient(await api.listen(0), { token: api.token })
   clients['submit protocol'] = await TaskmeshClient.connect(server.getMultiaddrs()[0].toString())
 })
 
