@@ -5,7 +5,8 @@ import { MAX_NODE_SLOTS } from '../protocol/constants.ts'
 import { RemoteError } from '../protocol/errors.ts'
 import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
-import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, EXIT_NO_RESULT } from './defaults.ts'
+import { DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
+import { EXIT_CODES_HELP, exitCodeOf } from './exit-codes.ts'
 
 // Each command's module is imported when it runs, so a command loads only what it needs
 // (libp2p for daemon and --peer, not for an HTTP call).
@@ -235,7 +236,7 @@ targetOptions(
     )
     .addHelpText(
       'after',
-      `\nExit code ${EXIT_NO_RESULT} when --wait ends before every result landed (those print {"taskId":…,"status":"pending"}).`,
+      `\nWith --wait, a result that did not land in time prints {"taskId":…,"status":"pending"}.\n${EXIT_CODES_HELP}`,
     ),
 ).action(async (type, flags) => (await import('./submit.ts')).runSubmit(type, flags))
 
@@ -245,7 +246,7 @@ targetOptions(
     .description('print the result record of a task as JSON')
     .option('--wait', 'wait until the result exists', false)
     .option('--wait-ms <ms>', 'how long --wait waits', int('--wait-ms', 1, ANY, ' (ms)'), 600_000)
-    .addHelpText('after', `\nExit code ${EXIT_NO_RESULT} when there is no result (yet).`),
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`),
 ).action(async (id, flags) => (await import('./result.ts')).runResult(id, flags))
 
 targetOptions(
@@ -337,8 +338,10 @@ program
   .option('--tasks <n>', 'number of tasks', int('--tasks', 1, ANY), 24)
   .action(async (flags) => (await import('./demo.ts')).runDemo(flags))
 
+program.addHelpText('after', `\n${EXIT_CODES_HELP}`)
+
 program.parseAsync(process.argv).catch((err: Error) => {
   const code = err instanceof RemoteError ? ` (${err.code})` : ''
   console.error(`taskmesh: ${err.message}${code}`)
-  process.exit(1)
+  process.exit(exitCodeOf(err))
 })

@@ -5,7 +5,7 @@ import { RemoteError } from '../protocol/errors.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { parseTaskSpec } from '../task/spec.ts'
-import { EXIT_NO_RESULT } from './defaults.ts'
+import { EXIT_NO_RESULT, EXIT_TASK_FAILED } from './exit-codes.ts'
 import { openTarget, type TargetOptions } from './target.ts'
 
 /** Flags of `taskmesh submit`. */
@@ -129,7 +129,8 @@ async function typesInReach(target: MeshClient): Promise<string[]> {
 /**
  * `taskmesh submit`: prints one task id per line; with `--wait`, then one result record per
  * line (compact JSON, in submission order). A task whose result did not land within `--wait-ms`
- * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT}.
+ * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT}; a task that
+ * failed (or was cancelled) makes it {@link EXIT_TASK_FAILED}, whatever else.
  */
 export async function runSubmit(type: string | undefined, flags: SubmitFlags): Promise<void> {
   const specs = await specsFromFlags(type, flags)
@@ -171,9 +172,17 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
       const record = landed.get(id)
       console.log(JSON.stringify(record ?? { taskId: id, status: 'pending' }))
     }
+    const failed = [...landed.values()].filter((r) => r.status === 'failed')
     if (missing.length > 0) {
       console.error(`${missing.length} of ${ids.length} results did not land within ${flags.waitMs} ms`)
       process.exitCode = EXIT_NO_RESULT
+    }
+    if (failed.length > 0) {
+      const first = failed[0]
+      console.error(
+        `${failed.length} of ${ids.length} tasks failed (${first.taskId}: ${first.error ?? 'failed'})`,
+      )
+      process.exitCode = EXIT_TASK_FAILED
     }
   } finally {
     await target.close()

@@ -88,12 +88,8 @@ export class HttpClient implements MeshClient {
 
   async state(taskId: string): Promise<TaskStateReply> {
     const id = checkTaskId(taskId, 'state')
-    const res = await this.fetch(`/tasks/${encodeURIComponent(id)}`)
-    const body = (await this.parse(res, [404])) as Partial<TaskStateReply>
-    if (res.status === 202 && typeof body.state === 'string') {
-      return body.reason === undefined ? { state: body.state } : { state: body.state, reason: body.reason }
-    }
-    return { state: res.status === 200 ? 'done' : 'unknown' }
+    const body = (await this.call('GET', `/tasks/${encodeURIComponent(id)}/state`)) as TaskStateReply
+    return body.reason === undefined ? { state: body.state } : { state: body.state, reason: body.reason }
   }
 
   async story(taskId: string): Promise<StoryEvents> {

@@ -140,6 +140,8 @@ export interface HttpApiOptions {
  *   `MAX_HTTP_WAIT_MS`.
  * - `DELETE /tasks/<id>` → `200 { taskId, outcome: 'cancelled' | 'finished', owner }`; `404` when
  *   no node in reach knows the task.
+ * - `GET /tasks/<id>/state` → `200 { taskId, state, reason? }`: how the task stands (`unknown` when
+ *   no node in reach knows it), without a DHT lookup.
  * - `GET /tasks/<id>/story` → `200 { taskId, events }`: this node's decisions about the task.
  * - `GET /status` → `200` the node's status (peers, slots, queues, counters, unschedulable tasks).
  */
@@ -224,13 +226,18 @@ export class HttpApi {
       const id = taskIdOf(decodePart(parts[1]))
       return send(res, 200, { taskId: id, events: this.door.story(id) })
     }
+    if (parts.length === 3 && parts[0] === 'tasks' && parts[2] === 'state') {
+      allow('GET')
+      const id = taskIdOf(decodePart(parts[1]))
+      return send(res, 200, { taskId: id, ...(await this.door.taskState(id)) })
+    }
     if (parts.length === 1 && parts[0] === 'status') {
       allow('GET')
       return send(res, 200, this.door.status())
     }
     throw new HttpError(
       'ERR_NOT_FOUND',
-      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET|DELETE /tasks/<id>, GET /tasks/<id>/story, GET /status)`,
+      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET|DELETE /tasks/<id>, GET /tasks/<id>/state, GET /tasks/<id>/story, GET /status)`,
     )
   }
 
