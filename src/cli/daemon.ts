@@ -7,6 +7,7 @@ import { readSwarmKeyFile } from '../node/wire/swarm-key.ts'
 import { createAgingPolicy, STRICT_PRIORITY } from '../policy/priority.ts'
 import { readAllowList } from './allow-list.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
+import { listenFailure } from './flag-errors.ts'
 import { isRunning, readApiFile } from './target.ts'
 
 /** How often the daemon looks for peers that joined or left. */
@@ -97,6 +98,8 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       maxInboundRequestBytes: flags.maxInboundBytes,
     })
   } catch (err) {
+    const listen = listenFailure(err)
+    if (listen !== undefined) throw new Error(listen, { cause: err })
     const message = (err as Error).message
     if (/database failed to open|LOCK/i.test(message)) {
       throw new Error(
@@ -151,7 +154,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   try {
     if (flags.http) {
       api = new HttpApi(node)
-      url = await api.listen(flags.httpPort)
+      url = await api.listen(flags.httpPort).catch((err: Error) => {
+        throw new Error(`--http-port: ${err.message}`, { cause: err })
+      })
     }
     const info: ApiInfo = {
       url,

@@ -7,6 +7,7 @@ import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../tas
 import { NAME_PATTERN } from '../task/spec.ts'
 import { DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
 import { EXIT_CODES_HELP, exitCodeOf } from './exit-codes.ts'
+import { multiaddrFlag, multiaddrList } from './flag-errors.ts'
 
 // Each command's module is imported when it runs, so a command loads only what it needs
 // (libp2p for daemon and --peer, not for an HTTP call).
@@ -68,7 +69,11 @@ function targetOptions(cmd: Command): Command {
         .env('TASKMESH_API_TOKEN')
         .conflicts('peer'),
     )
-    .option('--peer <multiaddr>', 'dial this peer as a light client (a multiaddr with /p2p/<peer id>)')
+    .option(
+      '--peer <multiaddr>',
+      'dial this peer as a light client (a multiaddr with /p2p/<peer id>)',
+      multiaddrFlag('--peer', { peerId: true }),
+    )
     .option('--swarm-key <file>', 'with --peer: the private mesh key file')
     .option(
       '--identity <file>',
@@ -94,12 +99,12 @@ program
   )
   .addOption(
     new Option('--listen <multiaddr>', 'listen address (repeatable)')
-      .argParser(collect)
+      .argParser(multiaddrList('--listen', { peerId: false }))
       .default([], DEFAULT_LISTEN),
   )
   .addOption(
     new Option('--bootstrap <multiaddr>', 'peer to join through, with /p2p/<peer id> (repeatable)')
-      .argParser(collect)
+      .argParser(multiaddrList('--bootstrap', { peerId: true }))
       .default([], 'none'),
   )
   .option(

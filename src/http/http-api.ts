@@ -176,9 +176,10 @@ export class HttpApi {
       })
     })
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new Error(`cannot serve the HTTP API on ${host}:${port}: ${err.message}`, { cause: err })),
-      )
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'address already in use (EADDRINUSE)' : err.message
+        reject(new Error(`cannot serve the HTTP API on ${host}:${port}: ${why}`, { cause: err }))
+      })
       server.listen(port, host, () => resolve())
     })
     this.server = server
