@@ -189,7 +189,7 @@ program
   .addOption(
     new Option(
       '--allow-submitter <peerId>',
-      'only these peers may submit over the submit protocol (repeatable; local HTTP and CLI submissions are always allowed)',
+      'every peer whose tasks this node takes: the clients that may submit over the submit protocol, and the nodes it steals from and adopts from (repeatable; local HTTP and CLI submissions are always allowed)',
     )
       .argParser(collect)
       .default([], 'any peer'),

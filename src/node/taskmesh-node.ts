@@ -31,6 +31,7 @@ import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
 import { OwnerLedger, poisonOutcome } from './owner/owner-ledger.ts'
 import type { GraphItemInput, PreparedTask } from './owner/submission.ts'
 import { TaskFlow } from './owner/task-flow.ts'
+import { ownerFilter } from './peers/allowed-owners.ts'
 import { BeaconPublisher } from './peers/beacons.ts'
 import { BootstrapKeeper } from './peers/bootstrap-keeper.ts'
 import { PeerView } from './peers/peer-view.ts'
@@ -168,7 +169,10 @@ export class TaskmeshNode implements FrontDoor {
       grants: new GrantSigner(privateKey),
       onPoisoned: (entry, error) => void this.finish(entry, poisonOutcome(error)),
     })
+    // with an allow-list, the tasks of unlisted owners are never stolen, remembered or adopted
+    const admits = ownerFilter(this.peerId, opts.allowSubmitters)
     const inbox = new GossipInbox({
+      admits,
       self: this.peerId,
       libp2p,
       peers,
@@ -203,6 +207,7 @@ export class TaskmeshNode implements FrontDoor {
       counters,
       isRunning: () => this.state === 'running',
       owns: (id) => this.ledger.has(id),
+      admits,
       onStealDone: () => this.schedulePump(),
     })
     this.completions = new CompletionReporter({
@@ -249,6 +254,7 @@ export class TaskmeshNode implements FrontDoor {
         this.schedulePump()
       },
       onPeerDead: (peer) => this.peers.remove(peer),
+      admits,
     })
   }
 

@@ -52,6 +52,11 @@ export interface AdopterOptions {
   onOwned(tasks: Task[], how: 'adopted' | 'replayed', why?: Map<string, string>): void
   /** A peer was declared dead (after its leases were taken back). */
   onPeerDead?(peer: string, leasesLost: number): void
+  /**
+   * True for owners whose tasks this node may adopt (see `ownerFilter`): the announcements of any
+   * other are not remembered, and their tasks never adopted. @defaultValue every owner
+   */
+  admits?(owner: string): boolean
 }
 
 /**
@@ -163,7 +168,7 @@ export class Adopter implements GossipHandlers {
     if (from === this.opts.self) return
     this.liveness.heard(from, Date.now())
     for (const task of msg.tasks) {
-      if (this.opts.results.cached(task.id) !== undefined) continue
+      if (this.opts.results.cached(task.id) !== undefined || !this.admits(task.owner)) continue
       this.remember(task)
     }
   }
@@ -213,7 +218,7 @@ export class Adopter implements GossipHandlers {
       const candidates = [this.opts.self, ...this.liveness.live()]
       const mine: Task[] = []
       for (const [owner, tasks] of this.byOwner) {
-        if (owner === this.opts.self || !this.liveness.isDead(owner)) continue
+        if (owner === this.opts.self || !this.liveness.isDead(owner) || !this.admits(owner)) continue
         for (const task of tasks.values()) {
           if (this.settledHere(task.id)) this.forget(task.id)
           else if (successorOf(task.id, candidates) === this.opts.self) mine.push(task)
@@ -238,6 +243,10 @@ export class Adopter implements GossipHandlers {
     } finally {
       this.adopting = false
     }
+  }
+
+  private admits(owner: string): boolean {
+    return this.opts.admits?.(owner) ?? true
   }
 
   /** True when the task has a result known here, or is owned or held here already. */
