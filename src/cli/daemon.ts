@@ -3,11 +3,11 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HttpApi } from '../http/http-api.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
-import { readSwarmKeyFile } from '../node/wire/swarm-key.ts'
 import { createAgingPolicy, STRICT_PRIORITY } from '../policy/priority.ts'
 import { readAllowList } from './allow-list.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
 import { listenFailure } from './flag-errors.ts'
+import { accessReport, type MeshAccess, meshAccess } from './mesh-access.ts'
 import { isRunning, readApiFile } from './target.ts'
 
 /** How often the daemon looks for peers that joined or left. */
@@ -27,6 +27,8 @@ export interface DaemonFlags {
   httpPort: number
   http: boolean
   swarmKey?: string
+  /** Run an open mesh on purpose (no swarm key). */
+  open: boolean
   mdns: boolean
   queuePolicy: 'aging' | 'strict'
   agingTheta?: number
@@ -65,15 +67,7 @@ async function refuseIfInUse(dataDir: string): Promise<void> {
   }
 }
 
-async function readSwarmKey(file: string): Promise<Uint8Array> {
-  try {
-    return await readSwarmKeyFile(file)
-  } catch (err) {
-    throw new Error(`--swarm-key: ${(err as Error).message} (create one with: taskmesh swarm-key ${file})`)
-  }
-}
-
-async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshNode> {
+async function startNode(flags: DaemonFlags, dataDir: string, mesh: MeshAccess): Promise<TaskmeshNode> {
   try {
     return await TaskmeshNode.create({
       dataDir,
@@ -83,7 +77,7 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       handlers: flags.handlers.map((h) => pathToFileURL(resolve(h)).href),
       labels: flags.labels ?? [],
       memoryMb: flags.memoryMb,
-      swarmKey: flags.swarmKey === undefined ? undefined : await readSwarmKey(flags.swarmKey),
+      swarmKey: mesh.kind === 'private' ? mesh.key : undefined,
       mdns: flags.mdns,
       queuePolicy: queuePolicyOf(flags),
       stealOrder: flags.stealOrder,
@@ -147,7 +141,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
   await mkdir(dataDir, { recursive: true })
   await refuseIfInUse(dataDir)
-  const node = await startNode(flags, dataDir)
+  const mesh = await meshAccess(flags, dataDir)
+  const node = await startNode(flags, dataDir, mesh)
   const apiFile = join(dataDir, API_FILE)
   let api: HttpApi | undefined
   let url: string | undefined
@@ -178,6 +173,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   console.log(`taskmesh node ${node.peerId}`)
   for (const addr of node.multiaddrs) console.log(`listening ${addr}`)
   if (url !== undefined) console.log(`http api ${url}`)
+  const report = accessReport(mesh, node.multiaddrs)
+  for (const line of report.out) console.log(line)
+  for (const line of report.warn) console.error(line)
   console.log(`handlers ${node.types.join(', ')}`)
   console.log('ready')
 

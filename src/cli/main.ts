@@ -129,7 +129,15 @@ program
   .option('--no-http', 'do not serve the local HTTP API (reach the node with --peer)')
   .option(
     '--swarm-key <file>',
-    'private mesh: libp2p pre-shared key file (create one with `taskmesh swarm-key <file>`)',
+    "the mesh's key file (libp2p pre-shared key): only nodes holding it connect (default: <data-dir>/swarm.key, made on the first start)",
+  )
+  .addOption(
+    new Option(
+      '--open',
+      'run an open mesh on purpose: no swarm key, any peer that reaches this node may join, submit, run tasks and sign results',
+    )
+      .default(false)
+      .conflicts('swarmKey'),
   )
   .option('--mdns', 'discover peers on the LAN', false)
   .addOption(

@@ -55,9 +55,16 @@ export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
     const { TaskmeshClient } = await import('../client/taskmesh-client.ts')
     const { readSwarmKeyFile } = await import('../node/wire/swarm-key.ts')
     const { loadOrCreateKeyFile } = await import('../node/wire/identity.ts')
-    return TaskmeshClient.connect(opts.peer, {
+    const connecting = TaskmeshClient.connect(opts.peer, {
       swarmKey: opts.swarmKey === undefined ? undefined : await readSwarmKeyFile(opts.swarmKey),
       privateKey: opts.identity === undefined ? undefined : await loadOrCreateKeyFile(opts.identity),
+    })
+    if (opts.swarmKey !== undefined) return connecting
+    return connecting.catch((err: Error) => {
+      // a daemon's mesh is private by default: without its key the connection fails at once
+      throw new Error(`${err.message} (a private mesh needs its key: --swarm-key <the mesh's swarm.key>)`, {
+        cause: err,
+      })
     })
   }
   if (opts.api !== undefined) {

@@ -3,6 +3,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreatePeerKey } from '../../src/node/wire/identity.ts'
+import { ensureSwarmKeyFile } from '../../src/node/wire/swarm-key.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { DaemonProcess } from '../cli/helpers.ts'
 
@@ -69,12 +70,29 @@ export async function placeDaemon(root: string, name: string): Promise<Placed> {
   return { dir, peerId, listen, addr: `${listen}/p2p/${peerId}` }
 }
 
-/** Starts `taskmesh daemon` on loopback with its data dir at `<root>/<name>`; resolves once it is ready. */
+/** The swarm key of the daemons under `root`: made once (daemons start at once, and must not read it half-written). */
+const swarmKeys = new Map<string, Promise<string>>()
+function swarmKeyOf(root: string): Promise<string> {
+  let key = swarmKeys.get(root)
+  if (key === undefined) {
+    const file = join(root, 'swarm.key')
+    key = ensureSwarmKeyFile(file).then(() => file)
+    swarmKeys.set(root, key)
+  }
+  return key
+}
+
+/**
+ * Starts `taskmesh daemon` on loopback with its data dir at `<root>/<name>`; resolves once it is
+ * ready. The daemons of one root form one private mesh: they share `<root>/swarm.key`.
+ */
 export async function startDaemon(root: string, name: string, spec: DaemonSpec = {}): Promise<Daemon> {
   const dir = join(root, name)
   await mkdir(dir, { recursive: true })
   const listen = spec.listen ?? '/ip4/127.0.0.1/tcp/0'
+  const key = await swarmKeyOf(root)
   const args = [
+    ...['--swarm-key', key],
     ...['--data-dir', dir, '--listen', listen, '--slots', String(spec.slots ?? 1)],
     ...[
       '--lease-ttl',
