@@ -8,7 +8,7 @@ import {
   custodyReplySchema,
 } from '../../protocol/custody-messages.ts'
 import { RpcSession, serveSession } from '../../protocol/rpc-session.ts'
-import { deadlineSignal } from '../../protocol/signals.ts'
+import { withDeadline } from '../../protocol/signals.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
 
@@ -57,8 +57,10 @@ export class CustodyService {
 
   /** Sends one frame to a custodian and resolves with its answer. @throws an RPC error when it fails. */
   async request(peer: string, frame: CustodyFrame): Promise<CustodyReply> {
-    const signal = deadlineSignal(CUSTODY_TIMEOUT_MS, this.stopping.signal)
-    return this.sessionTo(peer).request(frame, signal, { retry: true }) // holding a task again changes nothing
+    // holding a task again changes nothing: a frame whose stream ended is sent again
+    return withDeadline(CUSTODY_TIMEOUT_MS, [this.stopping.signal], (signal) =>
+      this.sessionTo(peer).request(frame, signal, { retry: true }),
+    )
   }
 
   private serve(stream: Stream, peer: PeerId): Promise<void> {
