@@ -6,6 +6,7 @@ import { MAX_NODE_SLOTS } from '../protocol/constants.ts'
 import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
 import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, EXIT_NO_RESULT } from './defaults.ts'
+import { packageVersion } from './version.ts'
 
 // Each command's module is imported when it runs, so a command loads only what it needs
 // (libp2p for daemon and --peer, not for an HTTP call).
@@ -78,6 +79,7 @@ function targetOptions(cmd: Command): Command {
 const program = new Command()
   .name('taskmesh')
   .description('A peer-to-peer work-stealing task mesh on libp2p')
+  .version(packageVersion(), '-V, --version', 'print the taskmesh version')
   .showHelpAfterError('(run with --help for usage)')
 
 program
