@@ -2,8 +2,8 @@ import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type CliRun, DaemonProcess, runCli } from '../../scripts/chaos/cli-process.ts'
 import { isTaskId } from '../../src/task/task-id.ts'
-import { type CliRun, DaemonProcess, runCli } from './helpers.ts'
 
 interface Status {
   peerId: string

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreatePeerKey } from '../../src/node/wire/identity.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
-import { DaemonProcess } from '../cli/helpers.ts'
+import { DaemonProcess } from './cli-process.ts'
 
 /**
  * Crash tests run real `taskmesh daemon` processes on loopback and kill them for real
