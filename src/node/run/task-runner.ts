@@ -1,4 +1,4 @@
-import type { Executor, RunOutcome } from '../../executor/executor.ts'
+import type { RunOutcome, RunRequest } from '../../executor/executor.ts'
 import type { Json } from '../../task/spec.ts'
 import type { AttemptRecord, Task } from '../../task/task.ts'
 
@@ -17,15 +17,22 @@ export interface RunEntry {
   grant?: string
 }
 
+/** Runs one attempt of a task (the executor, or a wrapper that first fills in what the entry lacks). */
+export interface AttemptExecutor {
+  run(req: RunRequest, entry: RunEntry): Promise<RunOutcome>
+}
+
 /** Options of {@link TaskRunner}. */
 export interface TaskRunnerOptions {
-  executor: Pick<Executor, 'run'>
+  executor: AttemptExecutor
   slots: number
   self: string
   /** The node's speed factor, handed to handlers. */
   speed: number
-  onDone(entry: RunEntry, outcome: RunOutcome): void
 }
+
+/** Hears every attempt that ends (it is recorded in the entry's `attempts` first). */
+export type AttemptListener = (entry: RunEntry, outcome: RunOutcome) => void
 
 /**
  * Runs tasks in the node's slots: hands each to the executor (inline or the worker pool),
@@ -37,8 +44,14 @@ export class TaskRunner {
     { entry: RunEntry; controller: AbortController; startedAt: number }
   >()
   private used = 0
+  private listener: AttemptListener = () => undefined
 
   constructor(private readonly opts: TaskRunnerOptions) {}
+
+  /** Sends every ended attempt to `listener` (the node's run loop) from now on. */
+  onAttemptEnd(listener: AttemptListener): void {
+    this.listener = listener
+  }
 
   get slots(): number {
     return this.opts.slots
@@ -72,16 +85,19 @@ export class TaskRunner {
     this.used += task.spec.resources.slots
     const attempt = entry.attempts.length + 1
     void this.opts.executor
-      .run({
-        taskId: task.id,
-        type: task.spec.type,
-        input: task.spec.input,
-        timeoutMs: task.spec.timeoutMs,
-        attempt,
-        dependencies: entry.dependencies,
-        speed: this.opts.speed,
-        signal: controller.signal,
-      })
+      .run(
+        {
+          taskId: task.id,
+          type: task.spec.type,
+          input: task.spec.input,
+          timeoutMs: task.spec.timeoutMs,
+          attempt,
+          dependencies: entry.dependencies,
+          speed: this.opts.speed,
+          signal: controller.signal,
+        },
+        entry,
+      )
       .then((outcome) => {
         if (this.running.get(task.id)?.controller !== controller) return
         this.running.delete(task.id)
@@ -93,7 +109,7 @@ export class TaskRunner {
           finishedAt: outcome.finishedAt,
           ...(outcome.status === 'failed' ? { error: outcome.error ?? 'failed' } : {}),
         })
-        this.opts.onDone(entry, outcome)
+        this.listener(entry, outcome)
       })
   }
 

@@ -7,6 +7,7 @@ import { DEFAULT_PEER_STALE_MS } from '../options.ts'
 import type { PeerView } from '../peers/peer-view.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { RunEntry, TaskRunner } from '../run/task-runner.ts'
+import type { TaskEvents } from '../story/task-events.ts'
 import type { StealService } from '../wire/steal-service.ts'
 
 /** How often a thief checks whether its leases need renewing. */
@@ -47,8 +48,8 @@ export interface ThiefOptions {
   isRunning(): boolean
   /** True when this node owns the task (a grant of it is ignored). */
   owns(taskId: string): boolean
-  /** A steal attempt ended while the node runs: whatever came can fill slots now. */
-  onStealDone(): void
+  /** Where the thief tells what it did with each task: `stolen`, `renew-rejected`, `released`. */
+  events: TaskEvents
 }
 
 /**
@@ -165,8 +166,11 @@ export class Thief {
     } finally {
       this.stealInFlight = false
     }
-    if (got === 0) this.emptyVictims.add(victim.peerId)
-    if (this.opts.isRunning()) this.opts.onStealDone()
+    // stolen tasks entered the queue, which wakes the run loop; an empty-handed steal tries the next victim
+    if (got === 0) {
+      this.emptyVictims.add(victim.peerId)
+      if (this.opts.isRunning()) void this.maybeSteal()
+    }
   }
 
   /**
@@ -200,6 +204,7 @@ export class Thief {
         ttlMs: grant.ttlMs,
         expiresAt: Date.now() + grant.ttlMs,
       })
+      this.opts.events.emit(task.id, 'stolen', { from: victim, epoch: lease.epoch })
       this.opts.queue.enqueue(task, false)
       taken++
     }
@@ -215,6 +220,9 @@ export class Thief {
   private release(owner: string, leases: LeaseRefs): Promise<unknown> {
     return this.opts.steal
       .request(owner, { type: 'release', requestId: crypto.randomUUID(), leases }, AbortSignal.timeout(1_000))
+      .then((reply) => {
+        for (const id of reply.released) this.opts.events.emit(id, 'released', { to: owner })
+      })
       .catch(() => undefined)
   }
 
@@ -230,7 +238,10 @@ export class Thief {
             requestId: crypto.randomUUID(),
             leases,
           })
-          for (const id of reply.rejected) this.dropLease(id)
+          for (const id of reply.rejected) {
+            this.opts.events.emit(id, 'renew-rejected', { owner })
+            this.dropLease(id)
+          }
           for (const id of reply.accepted) {
             const held = this.leasedIn.get(id)
             if (held !== undefined) held.expiresAt = now + held.ttlMs

@@ -39,11 +39,14 @@ type Decoded =
 export class MeshGossip {
   private readonly listener = (evt: CustomEvent<Message>) => this.dispatch(evt.detail)
   private readonly decoded = new WeakMap<Message, Decoded>()
+  private handlers: GossipHandlers | undefined
 
-  constructor(
-    private readonly libp2p: MeshLibp2p,
-    private readonly handlers: GossipHandlers,
-  ) {}
+  constructor(private readonly libp2p: MeshLibp2p) {}
+
+  /** Sends validated gossip to `handlers` (before {@link start}; none is dispatched without). */
+  listen(handlers: GossipHandlers): void {
+    this.handlers = handlers
+  }
 
   start(): void {
     const pubsub = this.libp2p.services.pubsub
@@ -148,13 +151,14 @@ export class MeshGossip {
   }
 
   private dispatch(msg: Message): void {
-    if (msg.type !== 'signed') return
+    const { handlers } = this
+    if (msg.type !== 'signed' || handlers === undefined) return
     const decoded = this.decoded.get(msg)
     if (decoded === undefined) return // not validated here (a topic of someone else's)
     this.decoded.delete(msg)
     const from = msg.from.toString()
-    if (decoded.topic === TASKS_TOPIC) this.handlers.onAnnouncement(from, decoded.value)
-    else if (decoded.topic === CAPACITY_TOPIC) this.handlers.onBeacon(from, decoded.value)
-    else this.handlers.onResultNotice(from, decoded.value)
+    if (decoded.topic === TASKS_TOPIC) handlers.onAnnouncement(from, decoded.value)
+    else if (decoded.topic === CAPACITY_TOPIC) handlers.onBeacon(from, decoded.value)
+    else handlers.onResultNotice(from, decoded.value)
   }
 }
