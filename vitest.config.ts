@@ -7,8 +7,8 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
  */
 const LONG_FIRST = [
   'test/chaos/chaos.test.ts',
-  'test/package/',
   'test/cli/daemon.test.ts',
+  'test/package/',
   'test/chaos/',
   'test/cli/',
 ]

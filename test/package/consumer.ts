@@ -7,7 +7,10 @@
 /** `package.json` of the consumer project. */
 export const CONSUMER_PACKAGE = { name: 'consumer', version: '1.0.0', private: true, type: 'module' }
 
-/** `tsconfig.json`: NodeNext, strict, and the declarations of every package checked too. */
+/**
+ * `tsconfig.json`: NodeNext and strict, with `skipLibCheck` as most projects have it; the expected
+ * errors in {@link CONSUMER_TS} prove the declarations resolve, down to zod's and libp2p's types.
+ */
 export const CONSUMER_TSCONFIG = {
   compilerOptions: {
     module: 'NodeNext',
@@ -15,13 +18,17 @@ export const CONSUMER_TSCONFIG = {
     target: 'ES2022',
     strict: true,
     noEmit: true,
-    skipLibCheck: false,
+    skipLibCheck: true,
     types: ['node'],
   },
   files: ['consumer.ts'],
 }
 
-/** `consumer.ts`: uses the library's types; the expected error proves they are real, not `any`. */
+/**
+ * `consumer.ts`: uses the library's types. Each expected error would be unused — itself an error —
+ * if a type it touches had fallen back to `any`: the node options, a record (a zod-inferred type)
+ * and the node's libp2p instance (libp2p's own declarations).
+ */
 export const CONSUMER_TS = `import { type ResultRecord, type TaskSpecInput, TaskmeshClient, TaskmeshNode } from 'taskmesh'
 
 const spec: TaskSpecInput = { type: 'echo', input: 'hi', priority: 5 }
@@ -38,8 +45,17 @@ export async function run(): Promise<ResultRecord> {
 
 export const connect: typeof TaskmeshClient.connect = TaskmeshClient.connect
 
-// @ts-expect-error slots is a number: the declarations resolve to real types
+// @ts-expect-error slots is a number
 await TaskmeshNode.create({ slots: 'many' })
+
+export function checks(record: ResultRecord, node: TaskmeshNode): void {
+  // @ts-expect-error status is a string union
+  const status: number = record.status
+  // @ts-expect-error libp2p's peer id is an object
+  const peer: number = node.libp2p.peerId
+  void status
+  void peer
+}
 `
 
 /**

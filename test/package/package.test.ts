@@ -228,13 +228,14 @@ describe('the packed package, installed into a fresh project', () => {
       expect((await ok('npx', ['--no-install', 'taskmesh', '--version'], consumer)).stdout.trim()).toBe(
         version,
       )
-      expect((await ok('npx', ['--no-install', 'taskmesh', '-V'], consumer)).stdout.trim()).toBe(version)
+      const bin = join(consumer, 'node_modules', '.bin', 'taskmesh')
+      expect((await ok(bin, ['-V'], consumer)).stdout.trim()).toBe(version)
 
       await writeFile(join(consumer, 'handlers.ts'), HANDLERS_TS)
       const daemon = await run(
-        'npx',
+        bin,
         [
-          ...['--no-install', 'taskmesh', 'daemon', '--handlers', './handlers.ts'],
+          ...['daemon', '--handlers', './handlers.ts'],
           ...['--data-dir', 'data', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-http'],
         ],
         consumer,
