@@ -1,8 +1,17 @@
 import { defineConfig } from 'vitest/config'
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
 
-/** Files that take the longest (daemons as child processes, chaos): started first, so none is a lone tail. */
-const LONG_FIRST = ['test/chaos/chaos.test.ts', 'test/cli/daemon.test.ts', 'test/chaos/', 'test/cli/']
+/**
+ * Files that take the longest (daemons as child processes, chaos, packing and installing the
+ * package): started first, so none is a lone tail.
+ */
+const LONG_FIRST = [
+  'test/chaos/chaos.test.ts',
+  'test/cli/daemon.test.ts',
+  'test/package/',
+  'test/chaos/',
+  'test/cli/',
+]
 
 /** The default order (cached durations, else file size), with the known long files first. */
 class LongFirstSequencer extends BaseSequencer {

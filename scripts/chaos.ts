@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { runChaos } from '../test/chaos/harness/run-chaos.ts'
-import { describeProblems, summarize } from '../test/chaos/harness/summary.ts'
+import { runChaos } from './chaos/run-chaos.ts'
+import { describeProblems, summarize } from './chaos/summary.ts'
 
 /**
  * The long chaos run: `npx tsx scripts/chaos.ts [--nodes 5] [--tasks 10000] [--duration 120]

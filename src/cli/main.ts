@@ -8,6 +8,7 @@ import { NAME_PATTERN } from '../task/spec.ts'
 import { DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
 import { EXIT_CODES_HELP, exitCodeOf } from './exit-codes.ts'
 import { multiaddrFlag, multiaddrList } from './flag-errors.ts'
+import { packageVersion } from './version.ts'
 
 // Each command's module is imported when it runs, so a command loads only what it needs
 // (libp2p for daemon and --peer, not for an HTTP call).
@@ -89,6 +90,7 @@ function targetOptions(cmd: Command): Command {
 const program = new Command()
   .name('taskmesh')
   .description('A peer-to-peer work-stealing task mesh on libp2p')
+  .version(packageVersion(), '-V, --version', 'print the taskmesh version')
   .showHelpAfterError('(run with --help for usage)')
 
 program

@@ -109,15 +109,20 @@ export class HandlerRegistry {
 }
 
 /**
- * Explains an import failure. Under tsx (the CLI and pool workers run with it) an ES module named
- * `.js` outside a `"type": "module"` package is taken for CommonJS and fails with
- * ERR_REQUIRE_CYCLE_MODULE on Node 20; say how to fix that instead of echoing Node's riddle.
+ * Explains an import failure. Under tsx (the tests and `npm run taskmesh` run the sources with it)
+ * an ES module named `.js` outside a `"type": "module"` package is taken for CommonJS and fails with
+ * ERR_REQUIRE_CYCLE_MODULE on Node 20; the installed `taskmesh` runs compiled JavaScript with no
+ * TypeScript loader, so a `.ts` module fails with ERR_UNKNOWN_FILE_EXTENSION. Say how to fix either
+ * instead of echoing Node's riddle.
  */
 function importFailure(error: unknown): string {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
   const text = typeof message === 'string' ? message : String(error)
   if (code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_REQUIRE_ESM') {
     return `${text} (an ES module named .js outside a "type": "module" package: rename it .mjs or add "type": "module" to its package.json)`
+  }
+  if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+    return `${text} (taskmesh runs JavaScript: compile the module to .js, or start node with a TypeScript loader, e.g. node --import tsx)`
   }
   return text
 }

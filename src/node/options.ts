@@ -4,6 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
 import type { WorkerPool } from '../executor/worker-pool.ts'
 import { type BackoffPolicy, DEFAULT_BACKOFF } from '../policy/backoff.ts'
+import { DEFAULT_LEASE_TTL_MS } from '../policy/leases.ts'
 import type { QueuePolicy } from '../policy/priority.ts'
 import { DEFAULT_AGING } from '../policy/priority.ts'
 import { DEFAULT_STEAL_ORDER, type StealOrder } from '../policy/queue.ts'
@@ -13,8 +14,6 @@ import { minute, second } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
 import type { Durability } from './owner/journal.ts'
 
-/** Lease time-to-live granted to thieves. */
-export const DEFAULT_LEASE_TTL_MS = 10 * second
 /** Interval of capacity beacons (a big change sends one at once). */
 export const DEFAULT_BEACON_INTERVAL_MS = 1 * second
 /** Shortest gap between two change-driven beacons. */

@@ -1,8 +1,12 @@
 import { second } from '../task/limits.ts'
 import { LeaseConflictError } from './errors.ts'
 
-/** Lease lifetime a thief gets unless told otherwise, ms; thieves renew at about a third of it. */
-export const DEFAULT_LEASE_TTL_MS = 15 * second
+/**
+ * Lease lifetime a thief gets unless told otherwise, ms; the node's `leaseTtlMs` default. Thieves
+ * renew once a third of it has passed; a thief that stops renewing (dead, frozen, cut off) loses
+ * the task after this long, so it bounds how late a lost run starts again.
+ */
+export const DEFAULT_LEASE_TTL_MS = 10 * second
 
 /** A task granted to a thief, fenced by its epoch. */
 export interface Lease {

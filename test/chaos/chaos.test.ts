@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type ChaosOptions, runChaos } from '../../scripts/chaos/run-chaos.ts'
+import { describeProblems, summarize } from '../../scripts/chaos/summary.ts'
 import { planNemesis } from '../../src/chaos/nemesis.ts'
-import { type ChaosOptions, runChaos } from './harness/run-chaos.ts'
-import { describeProblems, summarize } from './harness/summary.ts'
 
 const TASKS = 2_000
 const NODES = 4

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseExecutionLog } from './harness/execution-log.ts'
+import { parseExecutionLog } from '../../scripts/chaos/execution-log.ts'
 
 const line = (event: string, at: number, pid: number, taskId: string) =>
   JSON.stringify({ event, at, pid, taskId, key: `k-${taskId}` })

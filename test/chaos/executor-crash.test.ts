@@ -12,7 +12,7 @@ import {
   startDaemon,
   status,
   submit,
-} from './helpers.ts'
+} from '../../scripts/chaos/daemons.ts'
 
 const TASK_MS = 1_200
 const TASKS = 8

@@ -4,13 +4,21 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { LevelDatastore } from 'datastore-level'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  BEACON_MS,
+  type Daemon,
+  eventually,
+  result,
+  sleepTask,
+  startDaemon,
+  status,
+} from '../../scripts/chaos/daemons.ts'
 import { readStoredResult } from '../../src/node/results/fencing.ts'
 import type { RecordReplicator } from '../../src/node/results/record-replicator.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { type ResultRecord, readVerifiedResultRecord, resultKey } from '../../src/protocol/result-record.ts'
 import { connectAll } from '../../src/simulation/mesh.ts'
 import { stopAll } from '../integration/helpers.ts'
-import { BEACON_MS, type Daemon, eventually, result, sleepTask, startDaemon, status } from './helpers.ts'
 
 /** Short leases: the frozen executor loses its lease quickly. */
 const TTL_MS = 1_000

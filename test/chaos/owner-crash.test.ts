@@ -2,8 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  agreed,
+  apiFetch,
+  type Daemon,
+  hears,
+  sleepTask,
+  startDaemon,
+  status,
+  submit,
+} from '../../scripts/chaos/daemons.ts'
 import { successorOf } from '../../src/node/recovery/successor.ts'
-import { agreed, apiFetch, type Daemon, hears, sleepTask, startDaemon, status, submit } from './helpers.ts'
 
 const TASK_MS = 800
 const TASKS = 8

@@ -2,7 +2,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
 import {
   type Daemon,
   eventually,
@@ -12,7 +11,8 @@ import {
   startDaemon,
   status,
   submit,
-} from './helpers.ts'
+} from '../../scripts/chaos/daemons.ts'
+import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
 
 const TASK_MS = 700
 const TASKS = 4

@@ -2,8 +2,8 @@ import { access, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type CliRun, DaemonProcess, runCli } from '../../scripts/chaos/cli-process.ts'
 import { isTaskId } from '../../src/task/task-id.ts'
-import { type CliRun, DaemonProcess, runCli } from './helpers.ts'
 
 interface Status {
   peerId: string

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DaemonProcess, runCli } from './helpers.ts'
+import { DaemonProcess, runCli } from '../../scripts/chaos/cli-process.ts'
 
 /** A one-slot daemon alone on `dir`, draining up to 20 s on SIGTERM. */
 async function daemon(dir: string): Promise<DaemonProcess> {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type CliRun, runCli } from '../../scripts/chaos/cli-process.ts'
 import {
   EXIT_ERROR,
   EXIT_NO_RESULT,
@@ -10,7 +11,6 @@ import { HttpApi } from '../../src/http/http-api.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import { taskId } from '../../src/task/task-id.ts'
-import { type CliRun, runCli } from './helpers.ts'
 
 /**
  * The CLI's exit codes, run for real against one node, through its HTTP API and as a light

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CliRun, runCli } from './helpers.ts'
+import { type CliRun, runCli } from '../../scripts/chaos/cli-process.ts'
 
 /** Time a CLI child may take on a loaded machine, ms. */
 const CLI_MS = 60_000

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../../scripts/chaos/cli-process.ts'
 import { parseSwarmKey } from '../../src/node/wire/swarm-key.ts'
-import { runCli } from './helpers.ts'
 
 describe('taskmesh swarm-key', () => {
   let dir: string

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../../scripts/chaos/cli-process.ts'
 import { EXIT_NO_RESULT } from '../../src/cli/exit-codes.ts'
 import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
 import { HttpApi } from '../../src/http/http-api.ts'
@@ -10,7 +11,6 @@ import { RemoteError } from '../../src/protocol/errors.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import { taskId } from '../../src/task/task-id.ts'
-import { runCli } from './helpers.ts'
 
 /** A lone node with one slot: a long `sleep` keeps everything else queued. */
 let node: TaskmeshNode

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { runCli } from '../../scripts/chaos/cli-process.ts'
 import { SCENARIOS } from '../../simulations/index.ts'
 import { runSimulation } from '../../src/simulation/run-simulation.ts'
 import type { SimLayout } from '../../src/simulation/sim-mesh.ts'
-import { runCli } from '../cli/helpers.ts'
 
 describe('runSimulation (taskmesh simulate)', () => {
   it.each<SimLayout>(['shared-loop', 'threads'])(

@@ -1,9 +1,9 @@
-import { StreamState, YamuxStream } from '@chainsafe/libp2p-yamux/stream'
+import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
 
 /**
  * Yamux flow control as go-yamux, rust-yamux and py-libp2p do it: a receiver tells the sender it
  * may send more (a WINDOW_UPDATE frame) once half or more of its receive window has been consumed.
- * `@chainsafe/libp2p-yamux` 8 sends one after every data frame it receives, so every small
+ * `@libp2p/yamux` 8 sends one after every data frame it receives, so every small
  * message costs a second muxer frame — another encryption, two more socket writes and a decryption
  * at the far end; for taskmesh's many small frames (steals, completions, copies, gossip) that was
  * about half of all the frames on a connection.

@@ -1,7 +1,7 @@
-import type { RecordView, SubmittedTask } from '../../../src/chaos/history.ts'
-import type { ResultRecord } from '../../../src/protocol/result-record.ts'
-import { apiFetch, type Daemon, result } from '../helpers.ts'
+import type { RecordView, SubmittedTask } from '../../src/chaos/history.ts'
+import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import type { ChaosCluster } from './cluster.ts'
+import { apiFetch, type Daemon, result } from './daemons.ts'
 import { pause } from './workload.ts'
 
 /** Runs `work` over `items`, at most `concurrency` at once; resolves with the results in item order. */

@@ -5,7 +5,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreatePeerKey } from '../../src/node/wire/identity.ts'
 import { ensureSwarmKeyFile } from '../../src/node/wire/swarm-key.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
-import { DaemonProcess } from '../cli/helpers.ts'
+import { DaemonProcess } from './cli-process.ts'
 
 /**
  * Crash tests run real `taskmesh daemon` processes on loopback and kill them for real

@@ -1,4 +1,4 @@
-import { quantile } from '../../../src/simulation/random.ts'
+import { quantile } from '../../src/simulation/random.ts'
 import type { ChaosReport } from './run-chaos.ts'
 
 /** The figures of a chaos run. */

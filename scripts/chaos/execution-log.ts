@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import type { Execution } from '../../../src/chaos/history.ts'
-import type { LogLine } from './recording-handlers.ts'
+import type { Execution } from '../../src/chaos/history.ts'
+import type { LogLine } from './recording-handlers.js'
 
 /**
  * Pairs the `start` and `end` lines of one node's execution log into runs. A run of a life that

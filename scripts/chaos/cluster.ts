@@ -1,13 +1,13 @@
 import { fileURLToPath } from 'node:url'
-import type { Fault } from '../../../src/chaos/history.ts'
-import { apiFetch, type Daemon, hears, type Placed, placeDaemon, startDaemon } from '../helpers.ts'
-import { EXECUTION_LOG_ENV } from './recording-handlers.ts'
+import type { Fault } from '../../src/chaos/history.ts'
+import { apiFetch, type Daemon, hears, type Placed, placeDaemon, startDaemon } from './daemons.ts'
+import { EXECUTION_LOG_ENV } from './recording-handlers.js'
 import { pause } from './workload.ts'
 
 /** How long a daemon may take to start, or to hear its peers (a loaded 2-core machine is slow), ms. */
 const STARTUP_MS = 60_000
 
-const HANDLERS = fileURLToPath(new URL('./recording-handlers.ts', import.meta.url))
+const HANDLERS = fileURLToPath(new URL('./recording-handlers.js', import.meta.url))
 
 /** How every daemon of a chaos cluster runs. */
 export interface ClusterOptions {

@@ -1,7 +1,7 @@
-import type { SubmittedTask } from '../../../src/chaos/history.ts'
-import { submit } from '../helpers.ts'
+import type { SubmittedTask } from '../../src/chaos/history.ts'
 import type { ChaosCluster } from './cluster.ts'
-import { RECORDED_HANDLER, recordedOutput } from './recording-handlers.ts'
+import { submit } from './daemons.ts'
+import { RECORDED_HANDLER, recordedOutput } from './recording-handlers.js'
 
 /** What the workload submits, and how fast. */
 export interface WorkloadOptions {

@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { assertFreshBuild, BIN, REPO } from '../dist.ts'
 
-/** The repository's CLI entry point. */
-export const BIN = fileURLToPath(new URL('../../bin/taskmesh.js', import.meta.url))
-const REPO = fileURLToPath(new URL('../..', import.meta.url))
+/** `node` arguments that run `taskmesh <args>` as the package ships it (checking the build first). */
+function cliArgv(args: string[]): string[] {
+  assertFreshBuild()
+  return [BIN, ...args]
+}
 
 /** The environment children run in: no inherited data dir. */
 function childEnv(): NodeJS.ProcessEnv {
@@ -25,7 +27,7 @@ export interface CliRun {
 /** Runs `taskmesh <args>` to completion (killed after `timeoutMs`). */
 export function runCli(args: string[], timeoutMs = 20_000): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: childEnv(), stdio: 'pipe' })
+    const child = spawn(process.execPath, cliArgv(args), { cwd: REPO, env: childEnv(), stdio: 'pipe' })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -65,7 +67,7 @@ export class DaemonProcess {
 
   /** Starts `taskmesh daemon <args>`; `env` adds variables to the child's environment. */
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BIN, 'daemon', ...args], {
+    this.child = spawn(process.execPath, cliArgv(['daemon', ...args]), {
       cwd: REPO,
       env: { ...childEnv(), ...env },
       stdio: 'pipe',

@@ -4,16 +4,16 @@ import {
   type History,
   type SubmittedTask,
   type Verdict,
-} from '../../../src/chaos/history.ts'
+} from '../../src/chaos/history.ts'
 import {
   countActions,
   type NemesisAction,
   type NemesisOptions,
   type NemesisStep,
   planNemesis,
-} from '../../../src/chaos/nemesis.ts'
-import { type Reexecution, reexecutions } from '../../../src/chaos/reexecution.ts'
-import { seededRandom } from '../../../src/simulation/random.ts'
+} from '../../src/chaos/nemesis.ts'
+import { type Reexecution, reexecutions } from '../../src/chaos/reexecution.ts'
+import { seededRandom } from '../../src/simulation/random.ts'
 import { ChaosCluster, type ClusterOptions } from './cluster.ts'
 import { awaitResults, readRecords, stories, viewOf } from './evidence.ts'
 import { readExecutionLog } from './execution-log.ts'
