@@ -1,3 +1,4 @@
+import type { AccountingSnapshot } from './accounting/accounting.ts'
 import type { NodeCounters } from './node-counters.ts'
 
 /** A snapshot of a node for `taskmesh status`. */
@@ -33,4 +34,6 @@ export interface NodeStatus {
    * receiving them, and the streams aborted so far to keep within `maxInboundRequestBytes`.
    */
   inbound: { bytes: number; streams: number; evictions: number }
+  /** What the node's work cost it since it started: messages, bytes, signatures, datastore and journal calls. */
+  accounting: AccountingSnapshot
 }

@@ -17,6 +17,7 @@ import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { Batcher } from '../util/batcher.ts'
 import { stallAwareInterval } from '../util/stall-aware-interval.ts'
+import { Accounting } from './accounting/accounting.ts'
 import { createNodeCounters, type NodeCounters } from './node-counters.ts'
 import type { NodeStatus } from './node-status.ts'
 import {
@@ -35,7 +36,7 @@ import { BootstrapKeeper } from './peers/bootstrap-keeper.ts'
 import { PeerView } from './peers/peer-view.ts'
 import { Adopter, tapGossip } from './recovery/adoption.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
-import { RecordSigner } from './results/record-signer.ts'
+import { DEFAULT_SIGN_BATCH, RecordSigner } from './results/record-signer.ts'
 import { ResultStore } from './results/result-store.ts'
 import { LocalQueue } from './run/local-queue.ts'
 import { type RunEntry, TaskRunner } from './run/task-runner.ts'
@@ -124,6 +125,7 @@ export class TaskmeshNode {
     private readonly closeDatastore: () => Promise<void>,
     private readonly replicator: RecordReplicator,
     roots: VerifiedRoots,
+    private readonly accounting: Accounting,
   ) {
     this.opts = opts
     this.peerId = libp2p.peerId.toString()
@@ -147,7 +149,7 @@ export class TaskmeshNode {
     this.resultStore = new ResultStore({
       dht: libp2p.services.dht,
       replicator,
-      signer: new RecordSigner(privateKey),
+      signer: new RecordSigner(privateKey, DEFAULT_SIGN_BATCH, accounting.signatures),
       roots,
     })
     this.ledger = new OwnerLedger({
@@ -161,9 +163,12 @@ export class TaskmeshNode {
       onGranted: () => this.beacons.soon(),
       onExpired: (id, holder, epoch) => this.stories.record(id, 'lease-expired', { holder, epoch }),
       onLost: (id, holder, epoch) => this.stories.record(id, 'lease-lost', { holder, epoch }),
-      journal: opts.dataDir === undefined ? undefined : new TaskJournal(join(opts.dataDir, JOURNAL_FILE)),
+      journal:
+        opts.dataDir === undefined
+          ? undefined
+          : new TaskJournal(join(opts.dataDir, JOURNAL_FILE), accounting.journal),
       maxExecutorLosses: opts.maxExecutorLosses,
-      grants: new GrantSigner(privateKey),
+      grants: new GrantSigner(privateKey, accounting.signatures),
       onPoisoned: (entry, error) => void this.finish(entry, poisonOutcome(error)),
     })
     const inbox = new GossipInbox({
@@ -178,6 +183,7 @@ export class TaskmeshNode {
     this.gossip = new MeshGossip(
       libp2p,
       tapGossip(inbox, () => this.adopter),
+      accounting.topics,
     )
     const ownerSide = {
       onSteal: (from, req) => this.ledger.grant(from, req),
@@ -264,10 +270,11 @@ export class TaskmeshNode {
       await datastore.open()
     }
     // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
-    const recordStore = datastore ?? new MemoryDatastore()
+    const accounting = new Accounting()
+    const recordStore = accounting.countDatastore(datastore ?? new MemoryDatastore())
     const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
     const executor = new Executor({ registry, pool: opts.pool })
-    const roots = new VerifiedRoots()
+    const roots = new VerifiedRoots(undefined, accounting.signatures)
     const libp2p = await createMeshLibp2p({
       roots,
       privateKey,
@@ -277,6 +284,7 @@ export class TaskmeshNode {
       datastore: recordStore,
       swarmKey: opts.swarmKey,
       mdns: opts.mdns,
+      metrics: accounting.metrics,
     })
     const replicator = new RecordReplicator({
       libp2p,
@@ -296,6 +304,7 @@ export class TaskmeshNode {
       },
       replicator,
       roots,
+      accounting,
     )
     await node.start()
     return node
@@ -594,6 +603,7 @@ export class TaskmeshNode {
         streams: this.inbound.streams,
         evictions: this.inbound.evictions,
       },
+      accounting: this.accounting.snapshot(),
     }
   }
 

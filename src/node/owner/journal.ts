@@ -4,6 +4,7 @@ import { dirname } from 'node:path'
 import { createInterface } from 'node:readline'
 import { taskSchema } from '../../protocol/task-schema.ts'
 import type { Task } from '../../task/task.ts'
+import type { JournalCounts } from '../accounting/accounting.ts'
 
 /** File name of the task journal inside a data dir. */
 export const JOURNAL_FILE = 'tasks.journal'
@@ -22,7 +23,11 @@ export class TaskJournal {
   private doneSinceCompact = 0
   private writing: Promise<void> = Promise.resolve()
 
-  constructor(private readonly path: string) {}
+  /** @param counts where writes, bytes written and syncs are counted. */
+  constructor(
+    private readonly path: string,
+    private readonly counts?: JournalCounts,
+  ) {}
 
   /** Reads the journal: the tasks accepted and not finished, in acceptance order. */
   async replay(): Promise<Task[]> {
@@ -72,8 +77,11 @@ export class TaskJournal {
       const tmp = `${this.path}.compact`
       const handle = await open_(tmp)
       try {
-        await handle.writeFile(open.map((task) => `${JSON.stringify({ op: 'accept', task })}\n`).join(''))
+        const text = open.map((task) => `${JSON.stringify({ op: 'accept', task })}\n`).join('')
+        this.count(text)
+        await handle.writeFile(text)
         await handle.sync()
+        if (this.counts !== undefined) this.counts.syncs++
       } finally {
         await handle.close()
       }
@@ -94,7 +102,14 @@ export class TaskJournal {
   private append(entries: Entry[]): Promise<void> {
     if (entries.length === 0) return this.writing
     const text = entries.map((e) => `${JSON.stringify(e)}\n`).join('')
+    this.count(text)
     return this.serial(() => appendFile(this.path, text))
+  }
+
+  private count(text: string): void {
+    if (this.counts === undefined) return
+    this.counts.writes++
+    this.counts.bytes += Buffer.byteLength(text)
   }
 
   private serial(work: () => Promise<void>): Promise<void> {

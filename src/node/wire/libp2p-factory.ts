@@ -3,7 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { type Identify, identify } from '@libp2p/identify'
-import type { PrivateKey } from '@libp2p/interface'
+import type { Metrics, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { memory } from '@libp2p/memory'
@@ -51,6 +51,8 @@ export interface MeshLibp2pOptions {
   mdns?: boolean
   /** The batch roots the node has checked, shared by its result validator and selector. @defaultValue a fresh one */
   roots?: VerifiedRoots
+  /** libp2p's metrics component (the node's accounting counts protocol streams through it). @defaultValue none */
+  metrics?: Metrics
 }
 
 /**
@@ -108,6 +110,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     streamMuxers: [yamux()],
     connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKey({ psk: opts.swarmKey }),
     datastore,
+    metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
     peerDiscovery,
     connectionManager: {
       inboundConnectionThreshold: 10_000,
