@@ -6,10 +6,11 @@
  *
  *   npx tsx scripts/cpu-profile-summary.ts <dir or .cpuprofile files…> [--top 25] [--json]
  *
- * Percentages are of the busy time: all samples but `(idle)`.
+ * Percentages are of the busy time: all samples but `(idle)`. A `window.json` (`{ fromMs, toMs }`)
+ * beside a profile limits it to that span from its start (the comparison's measured run).
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 interface ProfileNode {
@@ -23,6 +24,17 @@ interface CpuProfile {
   startTime: number
   endTime: number
   samples?: number[]
+  /** Microseconds from the previous sample (the first: from `startTime`). */
+  timeDeltas?: number[]
+}
+
+/**
+ * The part of a profile to count, in ms from its start: a `window.json` of `{ fromMs, toMs }` beside
+ * the profile (the comparison writes one per daemon: its measured run, not its start-up).
+ */
+interface Window {
+  fromMs: number
+  toMs: number
 }
 
 /** One row of the summary: a package or a function, its self time and share of the busy time. */
@@ -68,11 +80,35 @@ export function packageOf(url: string, functionName: string): string {
 async function profileFiles(paths: string[]): Promise<string[]> {
   const files: string[] = []
   for (const p of paths) {
-    if ((await stat(p)).isDirectory()) {
-      for (const f of await readdir(p)) if (f.endsWith('.cpuprofile')) files.push(join(p, f))
-    } else files.push(p)
+    if (!(await stat(p)).isDirectory()) files.push(p)
+    else files.push(...(await profileFiles((await readdir(p)).map((f) => join(p, f)).filter(isProfileOrDir))))
   }
   return files.sort()
+}
+
+const isProfileOrDir = (path: string) => path.endsWith('.cpuprofile') || !basename(path).includes('.')
+
+async function windowOf(file: string): Promise<Window | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dirname(file), 'window.json'), 'utf8')) as Window
+  } catch {
+    return undefined
+  }
+}
+
+/** Self ms per profile node, from the samples (each weighs the time to the next) inside `window`. */
+function selfTimes(profile: CpuProfile, window: Window | undefined): Map<number, number> {
+  const out = new Map<number, number>()
+  const samples = profile.samples ?? []
+  const deltas = profile.timeDeltas ?? []
+  let t = 0
+  for (let i = 0; i < samples.length; i++) {
+    t += (deltas[i] ?? 0) / 1000
+    const ms = (deltas[i + 1] ?? 0) / 1000
+    if (window !== undefined && (t < window.fromMs || t > window.toMs)) continue
+    out.set(samples[i], (out.get(samples[i]) ?? 0) + ms)
+  }
+  return out
 }
 
 function top(map: Map<string, number>, busyMs: number, n: number): SelfTime[] {
@@ -89,14 +125,13 @@ export async function summarizeProfiles(paths: string | string[], n = 25): Promi
   const byFunction = new Map<string, number>()
   let idleMs = 0
   let busyMs = 0
+  const perFile: string[] = []
   for (const file of files) {
+    const busyBefore = busyMs
     const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile
-    const hits = new Map<number, number>()
-    if (profile.samples !== undefined) for (const s of profile.samples) hits.set(s, (hits.get(s) ?? 0) + 1)
-    const total = [...hits.values()].reduce((a, b) => a + b, 0) || 1
-    const msPerSample = (profile.endTime - profile.startTime) / 1000 / total
+    const self = selfTimes(profile, await windowOf(file))
     for (const node of profile.nodes) {
-      const ms = (hits.get(node.id) ?? node.hitCount ?? 0) * msPerSample
+      const ms = self.get(node.id) ?? 0
       if (ms === 0) continue
       const { functionName, url, lineNumber } = node.callFrame
       if (functionName === '(idle)') {
@@ -110,6 +145,7 @@ export async function summarizeProfiles(paths: string | string[], n = 25): Promi
       const fn = `${pkg}: ${functionName || '(anonymous)'}${where}`
       byFunction.set(fn, (byFunction.get(fn) ?? 0) + ms)
     }
+    perFile.push(`  ${((busyMs - busyBefore) / 1000).toFixed(2).padStart(7)} s busy  ${file}`)
   }
   const summary = {
     files: files.length,
@@ -122,6 +158,7 @@ export async function summarizeProfiles(paths: string | string[], n = 25): Promi
     list.map((r) => `  ${r.percent.toFixed(1).padStart(5)} %  ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}`)
   const text = [
     `${files.length} profile(s): ${(busyMs / 1000).toFixed(1)} s busy, ${(idleMs / 1000).toFixed(1)} s idle`,
+    ...perFile,
     `top ${n} by self time, grouped by package:`,
     ...rows(summary.byPackage),
     `top ${n} functions by self time:`,

@@ -53,13 +53,9 @@ export class BullSide {
     const started: Child[] = []
     try {
       for (let i = 0; i < workers; i++) {
+        const name = `bullmq-worker-${i}`
         started.push(
-          node(`bullmq-worker-${i}`, 'bullmq-worker.mjs', [
-            String(redis.port),
-            queueName,
-            String(concurrency),
-            kind,
-          ]),
+          node(name, 'bullmq-worker.mjs', [String(redis.port), queueName, String(concurrency), kind, name]),
         )
       }
       const producer = node('bullmq-producer', 'bullmq-producer.mjs', [String(redis.port)])

@@ -42,7 +42,7 @@ export interface MeshSetup {
   swarmKey: string
   /** More `taskmesh daemon` flags for every daemon (e.g. `--durability os`). */
   extraFlags: string[]
-  /** Write a V8 CPU profile per daemon here (`node --cpu-prof`), on its clean stop. */
+  /** Write V8 CPU profiles of each daemon under `<profileDir>/<name>/` (`node --cpu-prof`), on its clean stop. */
   profileDir?: string
   log(line: string): void
 }
@@ -60,6 +60,8 @@ export class Daemon {
     readonly peerId: string,
     readonly multiaddr: string,
     private readonly token: string | undefined,
+    /** `performance.now()` of this process when the daemon was spawned (its profile starts about then). */
+    readonly spawnedAt: number,
   ) {}
 
   get pid(): number {
@@ -108,10 +110,9 @@ export class Daemon {
 
 async function startDaemon(spec: DaemonSpec, bootstrap: string[], setup: MeshSetup): Promise<Daemon> {
   const dataDir = join(setup.dir, spec.name)
+  // one folder per daemon: every thread writes a profile of its own, named by pid and thread id
   const nodeFlags =
-    setup.profileDir === undefined
-      ? []
-      : ['--cpu-prof', '--cpu-prof-dir', setup.profileDir, '--cpu-prof-name', `${spec.name}.cpuprofile`]
+    setup.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(setup.profileDir, spec.name)]
   const args = [
     ...nodeFlags,
     TASKMESH_BIN,
@@ -122,6 +123,7 @@ async function startDaemon(spec: DaemonSpec, bootstrap: string[], setup: MeshSet
     ...(spec.handlers ?? []).flatMap((h) => ['--handlers', h]),
     ...setup.extraFlags,
   ]
+  const spawnedAt = performance.now()
   const child = startChild(spec.name, process.execPath, args, setup.log)
   try {
     const peerId = (await child.waitForLine((l) => l.startsWith('taskmesh node '))).slice(
@@ -134,7 +136,7 @@ async function startDaemon(spec: DaemonSpec, bootstrap: string[], setup: MeshSet
     await child.waitForLine((l) => l === 'ready')
     const api = JSON.parse(await readFile(join(dataDir, 'api.json'), 'utf8')) as { token?: unknown }
     const token = typeof api.token === 'string' ? api.token : undefined
-    return new Daemon(spec.name, child, dataDir, url, peerId, multiaddr, token)
+    return new Daemon(spec.name, child, dataDir, url, peerId, multiaddr, token, spawnedAt)
   } catch (err) {
     await child.stop(2_000)
     throw err

@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { QueueEvents } from 'bullmq'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
@@ -70,6 +71,15 @@ async function timedThroughput(
   return { ms: performance.now() - t0, sample }
 }
 
+/** Limits each daemon's profile summary to the measured run (see scripts/cpu-profile-summary.ts). */
+async function profileWindows(dir: string, daemons: Daemon[], from: number, to: number): Promise<void> {
+  for (const d of daemons) {
+    await mkdir(join(dir, d.name), { recursive: true })
+    const window = { fromMs: from - d.spawnedAt, toMs: to - d.spawnedAt }
+    await writeFile(join(dir, d.name, 'window.json'), JSON.stringify(window))
+  }
+}
+
 async function taskmeshLatency(at: Daemon, type: string, samples: number, expectExecutor?: string) {
   const ms: number[] = []
   let offHop = 0
@@ -114,8 +124,10 @@ export async function taskmeshNoop(ctx: CompareContext, flags: string[], label: 
     ctx.log(`taskmesh ${label}: ${n.tasks} no-ops`)
     const before = await Promise.all(daemons.map((d) => d.status()))
     const cpu0 = sampleCpu(pids)
+    const t0 = performance.now()
     const run = await timedThroughput(daemons, n.tasks)
     const cpu = cpuSpent(cpu0, sampleCpu(pids))
+    if (ctx.profileDir !== undefined) await profileWindows(ctx.profileDir, daemons, t0, performance.now())
     const after = await Promise.all(daemons.map((d) => d.status()))
     const sample = run.sample.slice(0, VERIFY_SAMPLE)
     const found = await mapLimit(sample, 16, async ({ id, at }) => {
