@@ -8,7 +8,6 @@ import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { memory } from '@libp2p/memory'
 import { type Ping, ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
 import type { Datastore } from 'interface-datastore'
@@ -18,6 +17,7 @@ import { createResultSelector } from '../../protocol/result-record.ts'
 import { VerifiedRoots } from '../../protocol/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
+import { chunkedPreSharedKey } from './pnet-chunks.ts'
 import './yamux-window-updates.ts'
 
 /** The libp2p services a taskmesh node runs. */
@@ -108,7 +108,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     transports: [transport === 'memory' ? memory() : tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKey({ psk: opts.swarmKey }),
+    connectionProtector: opts.swarmKey === undefined ? undefined : chunkedPreSharedKey(opts.swarmKey),
     datastore,
     metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
     peerDiscovery,
