@@ -80,6 +80,11 @@ describe('accounting in a mesh of 3 real nodes', () => {
   const total = (pick: (a: AccountingSnapshot) => number) =>
     after.reduce((s, a, i) => s + pick(a) - pick(before[i]), 0)
 
+  it("starts none of gossipsub's own metrics because a libp2p metrics component exists", () => {
+    for (const n of nodes)
+      expect((n.libp2p.services.pubsub as unknown as { metrics: unknown }).metrics).toBeNull()
+  })
+
   it('counts one record signed per task, in fewer signatures than records', () => {
     expect(total((a) => a.signatures.recordsSigned)).toBeGreaterThanOrEqual(TASKS)
     expect(total((a) => a.signatures.recordBatchesSigned)).toBeGreaterThan(0)
