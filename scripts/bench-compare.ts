@@ -42,25 +42,51 @@ function usage(): string {
   )
 }
 
+/** A command line the comparison cannot run: the message names the option. */
+class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+/** `--daemon-flags <flags>` as `--daemon-flags=<flags>`: parseArgs refuses a separate value that starts with a dash. */
+function joinFlagValues(argv: string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--daemon-flags' && i + 1 < argv.length) out.push(`--daemon-flags=${argv[++i]}`)
+    else out.push(argv[i])
+  }
+  return out
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      args: joinFlagValues(process.argv.slice(2)),
+      options: {
+        json: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        profile: { type: 'string' },
+        'daemon-flags': { type: 'string', default: '' },
+        'bullmq-concurrency': { type: 'string', default: '50' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
 function options() {
-  const { values } = parseArgs({
-    options: {
-      json: { type: 'boolean', default: false },
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      profile: { type: 'string' },
-      'daemon-flags': { type: 'string', default: '' },
-      'bullmq-concurrency': { type: 'string', default: '50' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  })
+  const { values } = parse()
   const only = (values.only ?? WORKLOADS.join(',')).split(',').map((s) => s.trim())
   const unknown = only.filter((w) => !(WORKLOADS as readonly string[]).includes(w))
   if (unknown.length > 0)
-    throw new Error(`--only: unknown workload(s) ${unknown.join(', ')} (use ${WORKLOADS.join(',')})`)
+    throw new UsageError(`--only: unknown workload(s) ${unknown.join(', ')} (use ${WORKLOADS.join(',')})`)
   const concurrency = Number(values['bullmq-concurrency'])
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new Error(`--bullmq-concurrency must be a positive integer, got "${values['bullmq-concurrency']}"`)
+    throw new UsageError(
+      `--bullmq-concurrency must be a positive integer, got "${values['bullmq-concurrency']}"`,
+    )
   }
   return {
     ...values,
@@ -272,13 +298,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    log(
-      err instanceof RedisMissingError
-        ? err.message
-        : err instanceof Error
-          ? (err.stack ?? err.message)
-          : String(err),
-    )
+    if (err instanceof UsageError) log(`${err.message}\n${usage()}`)
+    else if (err instanceof RedisMissingError) log(err.message)
+    else log(err instanceof Error ? (err.stack ?? err.message) : String(err))
     process.exit(2)
   },
 )
