@@ -13,6 +13,8 @@ import { isRunning, readApiFile } from './target.ts'
 export const PEER_LOG_INTERVAL_MS = 250
 /** How long a stopping daemon may take before it exits anyway. */
 export const STOP_TIMEOUT_MS = 15_000
+/** How long SIGTERM waits for running tasks before handing them back, by default (ms). */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
 
 /** Flags of `taskmesh daemon`. */
 export interface DaemonFlags {
@@ -34,6 +36,10 @@ export interface DaemonFlags {
   stealOrder: 'most-urgent' | 'least-urgent'
   unschedulableAfter?: number
   leaseTtl?: number
+  /** `sync` (fsync before a submission is acknowledged) or `os`. */
+  durability?: 'sync' | 'os'
+  /** On SIGTERM/SIGINT, wait up to this long for running tasks (ms). */
+  drainTimeout?: number
   beaconInterval?: number
   failureDetection?: number
   maxExecutorLosses?: number
@@ -86,6 +92,7 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       stealOrder: flags.stealOrder,
       unschedulableAfterMs: flags.unschedulableAfter,
       leaseTtlMs: flags.leaseTtl,
+      durability: flags.durability,
       beaconIntervalMs: flags.beaconInterval,
       failureDetectionMs: flags.failureDetection,
       maxExecutorLosses: flags.maxExecutorLosses,
@@ -177,25 +184,37 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   }, PEER_LOG_INTERVAL_MS)
   peerLog.unref()
 
-  let stopping = false
+  let signals = 0
+  const drainTimeoutMs = flags.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS
   const stop = (signal: string) => {
-    if (stopping) {
-      console.error(`${signal} again: exiting without a clean stop`)
+    signals++
+    if (signals === 2) {
+      console.log(`${signal} again: handing running tasks back now`)
+      void node.stop() // ends the drain; the first stop finishes the job
+      return
+    }
+    if (signals > 2) {
+      console.error(`${signal} a third time: exiting without a clean stop`)
       process.exit(1)
     }
-    stopping = true
     clearInterval(peerLog)
-    console.log(`${signal}: stopping`)
+    const running = node.status().running
+    console.log(
+      running > 0 && drainTimeoutMs > 0
+        ? `${signal}: draining (${running} running, up to ${drainTimeoutMs} ms; send it again to stop now)`
+        : `${signal}: stopping`,
+    )
+    const limit = drainTimeoutMs + STOP_TIMEOUT_MS
     const force = setTimeout(() => {
-      console.error(`the node did not stop within ${STOP_TIMEOUT_MS} ms: exiting`)
+      console.error(`the node did not stop within ${limit} ms: exiting`)
       void rm(apiFile, { force: true }).finally(() => process.exit(1))
-    }, STOP_TIMEOUT_MS)
+    }, limit)
     force.unref()
     void (async () => {
       let failed = false
       try {
         await api?.close()
-        await node.stop()
+        await node.stop({ drainTimeoutMs })
       } catch (err) {
         failed = true
         console.error(`taskmesh: error while stopping: ${(err as Error).message}`)

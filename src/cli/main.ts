@@ -150,6 +150,17 @@ program
     'report a queued task no live node can run as unschedulable after this long (default: 10000)',
     int('--unschedulable-after', 1, ANY, ' (ms)'),
   )
+  .addOption(
+    new Option(
+      '--durability <mode>',
+      'when an accepted task counts as journalled: sync (on disk, fsync shared by concurrent submissions) or os (handed to the kernel; survives a daemon crash, not a machine crash) (default: sync)',
+    ).choices(['sync', 'os']),
+  )
+  .option(
+    '--drain-timeout <ms>',
+    'on SIGTERM/SIGINT, wait up to this long for running tasks to finish before handing them back; a second signal hands them back at once (default: 30000)',
+    int('--drain-timeout', 0, ANY, ' (ms)'),
+  )
   .option(
     '--lease-ttl <ms>',
     'lease time-to-live granted to thieves; a thief silent this long loses the task (default: 10000)',

@@ -69,8 +69,10 @@ export class WorkerHandlerError extends Error {
   readonly code = 'ERR_WORKER_HANDLER'
   constructor(
     message: string,
-    /** The handler asked for no retries (see `isUnrecoverable`). */
+    /** Retrying cannot help (see `isFinalError`). */
     readonly unrecoverable: boolean,
+    /** The top of the handler's stack trace, from inside the worker. */
+    readonly handlerStack?: string,
   ) {
     super(message)
   }

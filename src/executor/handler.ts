@@ -63,6 +63,29 @@ export function isUnrecoverable(error: unknown): boolean {
 }
 
 /**
+ * Errors that say the handler's code is wrong for this input, not that the world was unlucky: the
+ * same input throws them again on any node, so a retry only repeats them.
+ */
+const DETERMINISTIC_ERRORS = new Set(['TypeError', 'ReferenceError', 'SyntaxError', 'RangeError'])
+
+/**
+ * True when retrying cannot help: the handler asked for no retries ({@link isUnrecoverable}) or
+ * threw a programming error (`TypeError`, `ReferenceError`, `SyntaxError`, `RangeError`).
+ */
+export function isFinalError(error: unknown): boolean {
+  if (isUnrecoverable(error)) return true
+  const name = (error as { name?: unknown } | null)?.name
+  return typeof name === 'string' && DETERMINISTIC_ERRORS.has(name)
+}
+
+/** The top of an error's stack trace (at most `maxChars`), if it has one. */
+export function errorStack(error: unknown, maxChars: number): string | undefined {
+  const stack = (error as { stack?: unknown } | null)?.stack
+  if (typeof stack !== 'string' || stack === '') return undefined
+  return stack.length <= maxChars ? stack : `${stack.slice(0, maxChars - 1)}…`
+}
+
+/**
  * Renders anything a handler threw as one line: `message` for a plain `Error`,
  * `Name: message` for named errors, `String(value)` for non-errors.
  */

@@ -1,3 +1,4 @@
+import { MAX_STACK_CHARS } from '../protocol/constants.ts'
 import { UnknownHandlerError } from '../task/errors.ts'
 import type { Json } from '../task/spec.ts'
 import type { TaskOutcome } from '../task/task.ts'
@@ -10,7 +11,7 @@ import {
   WorkerPoolClosedError,
   WorkerStartupError,
 } from './errors.ts'
-import { describeError, isUnrecoverable } from './handler.ts'
+import { describeError, errorStack, isFinalError } from './handler.ts'
 
 /** One attempt the node asks the executor to run. */
 export interface RunRequest {
@@ -35,8 +36,13 @@ export interface RunOutcome extends TaskOutcome {
   startedAt: number
   /** Unix ms when the attempt ended. */
   finishedAt: number
-  /** true when the error must not be retried (UnrecoverableError, unknown type) */
+  /**
+   * true when the error must not be retried: an UnrecoverableError, an unknown type, output that is
+   * not JSON, a programming error (`TypeError`…) — retrying would fail the same way
+   */
   unrecoverable: boolean
+  /** The top of the handler's stack trace, when it threw an error that has one. */
+  stack?: string
   /** The attempt ran past `timeoutMs`. */
   timedOut: boolean
   /** The node's signal cancelled the attempt. */
@@ -86,14 +92,24 @@ export function failedWith(error: unknown, startedAt: number): RunOutcome {
   if (error instanceof HandlerTimeoutError) return failed(error.message, startedAt, false, true)
   if (error instanceof TaskCancelledError) return failed(error.message, startedAt, false, false, true)
   if (error instanceof UnknownHandlerError) return failed(error.message, startedAt, true)
-  if (error instanceof WorkerHandlerError) return failed(error.message, startedAt, error.unrecoverable)
+  if (error instanceof WorkerHandlerError) {
+    return withStack(failed(error.message, startedAt, error.unrecoverable), error.handlerStack)
+  }
+  // the same input gives the same output: a retry would fail the same way
+  if (error instanceof InvalidOutputError) return failed(error.message, startedAt, true)
   if (
-    error instanceof InvalidOutputError ||
     error instanceof WorkerPoolClosedError ||
     error instanceof WorkerStartupError ||
     error instanceof ExecutorClosedError
   ) {
     return failed(error.message, startedAt)
   }
-  return failed(describeError(error), startedAt, isUnrecoverable(error))
+  return withStack(
+    failed(describeError(error), startedAt, isFinalError(error)),
+    errorStack(error, MAX_STACK_CHARS),
+  )
+}
+
+function withStack(outcome: RunOutcome, stack: string | undefined): RunOutcome {
+  return stack === undefined ? outcome : { ...outcome, stack }
 }

@@ -235,5 +235,5 @@ function settle(p: Pending, reply: WorkerReply): void {
   if (reply.ok) p.resolve(reply.output)
   else if (reply.unknownType) p.reject(new UnknownHandlerError(p.job.type))
   else if (reply.invalidOutput) p.reject(new InvalidOutputError(reply.error))
-  else p.reject(new WorkerHandlerError(reply.error, reply.unrecoverable))
+  else p.reject(new WorkerHandlerError(reply.error, reply.unrecoverable, reply.stack))
 }

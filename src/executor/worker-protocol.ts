@@ -31,7 +31,15 @@ export interface WorkerStartedMessage {
  */
 export type WorkerReply =
   | { ok: true; output: Json }
-  | { ok: false; error: string; unrecoverable: boolean; unknownType?: true; invalidOutput?: true }
+  | {
+      ok: false
+      error: string
+      /** The top of the handler's stack trace, when it threw an error that has one. */
+      stack?: string
+      unrecoverable: boolean
+      unknownType?: true
+      invalidOutput?: true
+    }
 
 /** Piscina `workerData`: what every worker imports before taking jobs. */
 export interface PoolWorkerData {

@@ -4,8 +4,9 @@
  * {@link WorkerReply}. Long jobs are stopped by terminating the thread, so `ctx.signal` never fires.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { MAX_STACK_CHARS } from '../protocol/constants.ts'
 import { InvalidOutputError } from './errors.ts'
-import { describeError, isUnrecoverable } from './handler.ts'
+import { describeError, errorStack, isFinalError } from './handler.ts'
 import { HandlerRegistry } from './handler-registry.ts'
 import { checkJsonOutput } from './json-output.ts'
 import type { PoolWorkerData, WorkerEnvelope, WorkerReply, WorkerStartedMessage } from './worker-protocol.ts'
@@ -31,8 +32,15 @@ export default async function runJob(job: WorkerEnvelope): Promise<WorkerReply> 
     return { ok: true, output: checkJsonOutput(output) }
   } catch (error) {
     if (error instanceof InvalidOutputError) {
-      return { ok: false, error: error.message, unrecoverable: false, invalidOutput: true }
+      // the same input gives the same output: a retry would fail the same way
+      return { ok: false, error: error.message, unrecoverable: true, invalidOutput: true }
     }
-    return { ok: false, error: describeError(error), unrecoverable: isUnrecoverable(error) }
+    const stack = errorStack(error, MAX_STACK_CHARS)
+    return {
+      ok: false,
+      error: describeError(error),
+      ...(stack === undefined ? {} : { stack }),
+      unrecoverable: isFinalError(error),
+    }
   }
 }

@@ -1,5 +1,14 @@
-import type { AccountingSnapshot } from './accounting/accounting.ts'
+import { expectedWaitMs } from '../policy/capacity.ts'
+import type { NodeOffer } from '../policy/types.ts'
+import type { InboundBudget } from '../protocol/inbound-budget.ts'
+import type { Accounting, AccountingSnapshot } from './accounting/accounting.ts'
 import type { NodeCounters } from './node-counters.ts'
+import type { OwnerLedger } from './owner/owner-ledger.ts'
+import type { UnschedulableWatch } from './owner/unschedulable.ts'
+import type { PeerView } from './peers/peer-view.ts'
+import type { LocalQueue } from './run/local-queue.ts'
+import type { TaskRunner } from './run/task-runner.ts'
+import type { Thief } from './thief/thief.ts'
 
 /** A snapshot of a node for `taskmesh status`. */
 export interface NodeStatus {
@@ -36,4 +45,57 @@ export interface NodeStatus {
   inbound: { bytes: number; streams: number; evictions: number }
   /** What the node's work cost it since it started: messages, bytes, signatures, datastore and journal calls. */
   accounting: AccountingSnapshot
+}
+
+/** What {@link nodeStatus} reads. */
+export interface StatusParts {
+  self: string
+  addresses: string[]
+  offer: NodeOffer
+  speed: number
+  counters: NodeCounters
+  queue: Pick<LocalQueue, 'queuedWorkMs' | 'size' | 'stealableCount'>
+  runner: Pick<TaskRunner, 'runningCount'>
+  ledger: Pick<OwnerLedger, 'leasedOut'>
+  thief: Pick<Thief, 'size'>
+  peers: Pick<PeerView, 'list'>
+  waiting: number
+  unschedulable: Pick<UnschedulableWatch, 'list'>
+  inbound: Pick<InboundBudget, 'usedBytes' | 'streams' | 'evictions'>
+  accounting: Pick<Accounting, 'snapshot'>
+}
+
+/** A snapshot of a node and the peers it hears from. */
+export function nodeStatus(p: StatusParts): NodeStatus {
+  const now = Date.now()
+  const { slots } = p.offer
+  const queuedWorkMs = p.queue.queuedWorkMs(false)
+  return {
+    peerId: p.self,
+    addresses: p.addresses,
+    slots,
+    running: p.runner.runningCount,
+    queued: p.queue.size,
+    stealable: p.queue.stealableCount,
+    leasedOut: p.ledger.leasedOut,
+    leasedIn: p.thief.size,
+    expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots, speed: p.speed }),
+    types: p.offer.types,
+    labels: p.offer.labels,
+    peers: p.peers.list().map((peer) => ({
+      peerId: peer.peerId,
+      slots: peer.slots,
+      running: peer.running,
+      queued: peer.queued,
+      expectedWaitMs: expectedWaitMs(peer),
+      types: peer.types,
+      labels: peer.labels,
+      ageMs: now - peer.updatedAt,
+    })),
+    counters: { ...p.counters },
+    waiting: p.waiting,
+    unschedulable: p.unschedulable.list(),
+    inbound: { bytes: p.inbound.usedBytes, streams: p.inbound.streams, evictions: p.inbound.evictions },
+    accounting: p.accounting.snapshot(),
+  }
 }

@@ -11,6 +11,7 @@ import { DEFAULT_RPC_TIMEOUT_MS } from '../protocol/constants.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { minute, second } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
+import type { Durability } from './owner/journal.ts'
 
 /** Lease time-to-live granted to thieves. */
 export const DEFAULT_LEASE_TTL_MS = 10 * second
@@ -51,6 +52,13 @@ export interface TaskmeshNodeOptions {
   privateKey?: PrivateKey
   /** Keeps the peer key and the DHT datastore across restarts. @defaultValue none (in memory) */
   dataDir?: string
+  /**
+   * With a data dir, when an accepted task counts as written to the journal (and `submit` answers):
+   * `sync` once it is on the disk (fsync, shared by every submission of the moment: group commit),
+   * `os` once the kernel has it (survives a crash of the daemon, not of the machine).
+   * @defaultValue 'sync'
+   */
+  durability?: Durability
   /** Listen multiaddrs. @defaultValue ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
   /** Peers to dial at start (multiaddrs with /p2p/<id>). @defaultValue [] */

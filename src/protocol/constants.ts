@@ -59,6 +59,8 @@ export const MAX_RECORDS_PER_STORE = 1000
 export const MAX_TASKS_PER_MESSAGE = 1000
 /** Most leases named in one grant, renew or release. */
 export const MAX_LEASES_PER_MESSAGE = 1000
+/** Longest stack trace kept of an attempt's error, in characters (the top of it). */
+export const MAX_STACK_CHARS = 4 * KiB
 /** Most attempts listed in one result record. */
 export const MAX_RECORD_ATTEMPTS = 1000
 /** Most handler types a node may advertise. */

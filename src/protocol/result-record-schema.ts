@@ -3,7 +3,13 @@ import { z } from 'zod'
 import type { Json } from '../task/spec.ts'
 import type { AttemptRecord, TaskStatus } from '../task/task.ts'
 import { fromBase64, toBase64 } from '../util/base64.ts'
-import { MAX_ERROR_CHARS, MAX_PEER_ID_CHARS, MAX_RECORD_ATTEMPTS, RESULT_KEY_PREFIX } from './constants.ts'
+import {
+  MAX_ERROR_CHARS,
+  MAX_PEER_ID_CHARS,
+  MAX_RECORD_ATTEMPTS,
+  MAX_STACK_CHARS,
+  RESULT_KEY_PREFIX,
+} from './constants.ts'
 import { InvalidRecordError } from './errors.ts'
 import { GRANT_PROOF_CHARS } from './grant-proof.ts'
 import {
@@ -43,13 +49,16 @@ export interface ResultRecord {
   finishedAt: number
 }
 
-const attemptSchema = z
+/** Schema of one {@link AttemptRecord}: in records, in grants (earlier runs) and in releases (a failed run). */
+export const attemptSchema: z.ZodType<AttemptRecord> = z
   .object({
     executor: z.string().min(1).max(MAX_PEER_ID_CHARS),
     epoch: epochSchema,
     startedAt: timestampSchema,
     finishedAt: timestampSchema,
     error: z.string().max(MAX_ERROR_CHARS).optional(),
+    stack: z.string().max(MAX_STACK_CHARS).optional(),
+    cut: z.enum(['lost', 'interrupted', 'cancelled']).optional(),
   })
   .strict()
 

@@ -8,10 +8,12 @@ import {
   MAX_MEMORY_MB,
   MAX_NODE_SLOTS,
   MAX_QUEUED_TASKS,
+  MAX_RECORD_ATTEMPTS,
   MAX_SPEED,
   MAX_TASKS_PER_MESSAGE,
 } from './constants.ts'
 import { GRANT_PROOF_CHARS } from './grant-proof.ts'
+import { attemptSchema } from './result-record-schema.ts'
 import { taskSchema } from './task-schema.ts'
 import {
   durationMsSchema,
@@ -65,6 +67,8 @@ export const stealGrantSchema = z
             expiresAt: timestampSchema,
             /** The owner's grant proof of this lease (see `grant-proof.ts`), for the thief's record. */
             proof: z.base64().length(GRANT_PROOF_CHARS),
+            /** The task's earlier runs (failed, lost, interrupted), for the thief's record. */
+            attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS).optional(),
           })
           .strict(),
       )
@@ -120,9 +124,21 @@ export const completeReplySchema = z
   })
   .strict()
 
-/** The executor gives leased tasks back without running them. */
+/**
+ * The executor gives leased tasks back: unstarted, or with the run it made — a failed attempt for
+ * the owner to retry (after a backoff, queued where any node may steal it), or a run its node cut
+ * short when it stopped (`cut: 'interrupted'`, queued again at once).
+ */
 export const releaseRequestSchema = z
-  .object({ type: z.literal('release'), requestId: requestIdSchema, leases: leaseRefsSchema })
+  .object({
+    type: z.literal('release'),
+    requestId: requestIdSchema,
+    leases: z
+      .array(
+        z.object({ taskId: taskIdSchema, epoch: epochSchema, attempt: attemptSchema.optional() }).strict(),
+      )
+      .max(MAX_LEASES_PER_MESSAGE),
+  })
   .strict()
 
 /** Which leases the owner took back. */

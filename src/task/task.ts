@@ -18,13 +18,32 @@ export interface Task {
 /** Final state of a task. */
 export type TaskStatus = 'succeeded' | 'failed'
 
-/** One attempt at running a task, kept in the result so every error stays visible. */
+/**
+ * How a run was cut short before its handler ended: its executor was `lost` (it died, or stopped
+ * renewing its lease), its node stopped (`interrupted`: the run was handed back), or the task was
+ * `cancelled`.
+ */
+export type AttemptCut = 'lost' | 'interrupted' | 'cancelled'
+
+/** One run of a task, kept in the result so every error stays visible. */
 export interface AttemptRecord {
   executor: string
   epoch: number
+  /** For a run cut short by its executor's loss: when its lease was granted. */
   startedAt: number
   finishedAt: number
   error?: string
+  /** The top of the handler's stack trace, when it threw an error that has one. */
+  stack?: string
+  /** Set when the run did not end on its own (see {@link AttemptCut}); absent for a handler that returned or threw. */
+  cut?: AttemptCut
+}
+
+/** Runs whose handler ended on its own: what `maxAttempts` counts (lost, interrupted and cancelled runs do not). */
+export function handlerRuns(attempts: readonly AttemptRecord[]): number {
+  let n = 0
+  for (const a of attempts) if (a.cut === undefined) n++
+  return n
 }
 
 /** What an executor reports when an attempt ends. */

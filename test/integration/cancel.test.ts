@@ -84,6 +84,12 @@ describe('cancel on a lone node', () => {
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(node.status().counters.retried).toBe(retried)
     expect(record.epoch).toBeGreaterThan(record.attempts.at(-1)?.epoch ?? 0)
+    // the run that was cut short is in the record, dated from when it started, not from the cancel
+    const started = node.story(running.id).find((e) => e.event === 'started')!.at
+    expect(record.attempts).toMatchObject([{ executor: node.peerId, cut: 'cancelled', error: 'cancelled' }])
+    expect(record.attempts[0].startedAt).toBeLessThanOrEqual(started + 5)
+    expect(record.startedAt).toBe(record.attempts[0].startedAt)
+    expect(record.finishedAt - record.startedAt).toBeGreaterThan(0)
     expect(events(node, running.id)).toEqual(expect.arrayContaining(['started', 'cancelled', 'dropped']))
     expect(events(node, running.id)).not.toContain('retried')
   })
@@ -126,6 +132,8 @@ describe('cancel of a stolen task', () => {
     const record = await handle.result(deadline())
     expectCancelled(record, a)
     expect(record.epoch).toBeGreaterThan(leaseEpoch)
+    // the thief's run, cut short by the cancel, is in the record
+    expect(record.attempts).toMatchObject([{ executor: thief.peerId, epoch: leaseEpoch, cut: 'cancelled' }])
     // the thief's next renewal is rejected: it drops the lease and aborts the handler
     await waitFor(
       () => thief.status().running === 0 && thief.status().leasedIn === 0,

@@ -1,6 +1,7 @@
 import type { Datastore } from 'interface-datastore'
 import { CAPACITY_TOPIC, RESULTS_TOPIC, TASKS_TOPIC } from '../../protocol/constants.ts'
 import { createSignatureCounts, type SignatureCounts } from '../../protocol/signature-counts.ts'
+import type { JournalStats } from '../owner/journal.ts'
 import {
   CountingDatastore,
   createDatastoreCounts,
@@ -22,14 +23,8 @@ export interface TopicCounts {
   receivedBytes: number
 }
 
-/** Writes to the task journal. */
-export interface JournalCounts {
-  /** Appends (each one write call, of one or more lines). */
-  writes: number
-  bytes: number
-  /** fsync calls. */
-  syncs: number
-}
+/** Writes to the task journal (its own `stats`: group commits, entries, bytes, fsyncs). */
+export type JournalCounts = JournalStats
 
 /** Everything a node counted since it started; `status().accounting`. */
 export interface AccountingSnapshot {
@@ -67,14 +62,18 @@ export class Accounting {
     [CAPACITY_TOPIC]: createTopicCounts(),
     [RESULTS_TOPIC]: createTopicCounts(),
   }
-  /** Incremented by the task journal. */
-  readonly journal: JournalCounts = { writes: 0, bytes: 0, syncs: 0 }
+  private journal: JournalCounts | undefined
   private datastore: CountingDatastore | undefined
 
   /** Wraps the node's datastore so its calls are counted; call once, and use what it returns. */
   countDatastore(datastore: Datastore): Datastore {
     this.datastore = new CountingDatastore(datastore)
     return this.datastore
+  }
+
+  /** Reports the task journal's own counts (a node without a data dir has no journal: zeros). */
+  countJournal(stats: JournalCounts): void {
+    this.journal = stats
   }
 
   /** A copy of every counter now. */
@@ -99,7 +98,7 @@ export class Accounting {
         peers: copy(ds?.peers ?? empty),
         other: copy(ds?.other ?? empty),
       },
-      journal: copy(this.journal),
+      journal: copy(this.journal ?? { writes: 0, entries: 0, bytes: 0, syncs: 0 }),
     }
   }
 }

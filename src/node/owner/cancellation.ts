@@ -1,9 +1,8 @@
-import type { ResultRecord } from '../../protocol/result-record.ts'
 import { UnknownTaskError } from '../../task/errors.ts'
+import { ownerFailureRecord, type ResultPublisher } from '../results/result-publisher.ts'
 import type { ResultStore } from '../results/result-store.ts'
-import type { LocalQueue } from '../run/local-queue.ts'
-import type { RunEntry, TaskRunner } from '../run/task-runner.ts'
-import type { StoryLog } from '../story/story.ts'
+import type { TaskRunner } from '../run/task-runner.ts'
+import type { TaskEvents } from '../story/task-events.ts'
 import type { Thief } from '../thief/thief.ts'
 import type { DependencyGate } from './dependencies.ts'
 import type { OwnerLedger } from './owner-ledger.ts'
@@ -29,45 +28,20 @@ export interface CancelResult {
   owner: string
 }
 
-/** A failed record signed by the owner itself: a cancelled task, or one whose dependency failed. */
-export function ownerFailureRecord(
-  entry: RunEntry,
-  self: string,
-  error: string,
-  epoch: number,
-  now = Date.now(),
-): ResultRecord {
-  const { task } = entry
-  return {
-    v: 1,
-    taskId: task.id,
-    status: 'failed',
-    error,
-    executor: self,
-    owner: task.owner,
-    epoch,
-    attempts: entry.attempts,
-    submittedAt: task.submittedAt,
-    startedAt: entry.attempts[0]?.startedAt ?? now,
-    finishedAt: now,
-  }
-}
-
 /** Options of {@link TaskControl}. */
 export interface TaskControlOptions {
   self: string
   gate: Pick<DependencyGate, 'has' | 'cancel' | 'missing'>
-  ledger: Pick<OwnerLedger, 'get' | 'settle'>
-  queue: Pick<LocalQueue, 'remove'>
+  ledger: Pick<OwnerLedger, 'get' | 'cancel'>
   runner: Pick<TaskRunner, 'cancel' | 'isRunning'>
   thief: Pick<Thief, 'holds' | 'entry'>
   results: Pick<ResultStore, 'cached' | 'get'>
   unschedulable: Pick<UnschedulableWatch, 'get'>
-  story: StoryLog
+  events: TaskEvents
   /** The owner an announcement named for the task. */
   announcedOwner(taskId: string): string | undefined
-  /** Signs and publishes a failed record as the owner (waiters, notices and the DHT see it). */
-  publishFailure(entry: RunEntry, error: string, epoch: number): Promise<void>
+  /** Publishes the owner's failed record (waiters, notices and the DHT see it). */
+  publisher: Pick<ResultPublisher, 'publish'>
   /** Sends the cancel to the task's owner. */
   forwardCancel(owner: string, taskId: string): Promise<CancelResult>
   /** Asks the task's owner how it stands. */
@@ -86,36 +60,27 @@ export class TaskControl {
   constructor(private readonly opts: TaskControlOptions) {}
 
   async cancel(taskId: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
-    const { self, gate, ledger, results, story } = this.opts
+    const { self, gate, ledger, results, events, publisher } = this.opts
     const known = results.cached(taskId)
     if (known !== undefined) return { taskId, outcome: 'finished', owner: known.owner }
     const waiting = gate.cancel(taskId)
     if (waiting !== undefined) {
-      story.record(taskId, 'cancelled', { state: 'waiting' })
-      await this.opts.publishFailure(
-        { task: waiting, epoch: 0, attempts: [], dependencies: {} },
-        CANCELLED,
-        0,
-      )
+      events.emit(taskId, 'cancelled', { state: 'waiting' })
+      const entry = { task: waiting, epoch: 0, attempts: [], dependencies: {} }
+      await publisher.publish(ownerFailureRecord(entry, self, CANCELLED, 0))
       return { taskId, outcome: 'cancelled', owner: self }
     }
-    const own = ledger.get(taskId)
-    if (own !== undefined) {
-      // above every epoch allocated: the entry's (grants and local runs set it) and, for a task
-      // taken over, those of the earlier ownership (below its floor)
-      const epoch = Math.max(own.entry.epoch, own.floor - 1) + 1
-      this.opts.queue.remove(taskId)
-      // settled under the cancel's epoch: the lease is dropped (its renewal is rejected), and a
-      // late completion or record of the lease's epoch is stale
-      ledger.settle(taskId, epoch)
+    // settled under the cancel's epoch: the lease is dropped (its renewal is rejected), and a late
+    // completion or record of the lease's epoch is stale
+    const cancelled = ledger.cancel(taskId)
+    if (cancelled !== undefined) {
       this.opts.runner.cancel(taskId, CANCELLED) // a run here is aborted; its outcome is dropped
-      story.record(taskId, 'cancelled', { state: own.state, epoch })
-      await this.opts.publishFailure(own.entry, CANCELLED, epoch)
+      await publisher.publish(ownerFailureRecord(cancelled.entry, self, CANCELLED, cancelled.epoch))
       return { taskId, outcome: 'cancelled', owner: self }
     }
     const owner = this.ownerOf(taskId)
     if (owner !== undefined && owner !== self && opts.forwarded !== true) {
-      story.record(taskId, 'cancel-forwarded', { to: owner })
+      events.emit(taskId, 'cancel-forwarded', { to: owner })
       return this.opts.forwardCancel(owner, taskId)
     }
     const found = await results

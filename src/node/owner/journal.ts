@@ -1,32 +1,71 @@
 import { createReadStream } from 'node:fs'
-import { appendFile, mkdir, open, rename, rm } from 'node:fs/promises'
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { createInterface } from 'node:readline'
+import { attemptSchema } from '../../protocol/result-record-schema.ts'
 import { taskSchema } from '../../protocol/task-schema.ts'
-import type { Task } from '../../task/task.ts'
-import type { JournalCounts } from '../accounting/accounting.ts'
+import type { AttemptRecord, Task } from '../../task/task.ts'
 
 /** File name of the task journal inside a data dir. */
 export const JOURNAL_FILE = 'tasks.journal'
 /** Compact once this many finished entries are in the file. */
 export const COMPACT_AFTER_DONE = 10_000
 
-type Entry = { op: 'accept'; task: Task } | { op: 'done'; id: string }
+/**
+ * When a journal write counts as done: `sync` once the kernel has put it on the disk (`fsync`: it
+ * survives a power cut or a kernel crash), `os` once the kernel has it (it survives `kill -9` of
+ * the daemon, not a crash of the machine).
+ */
+export type Durability = 'sync' | 'os'
+
+/** The default {@link Durability}. */
+export const DEFAULT_DURABILITY: Durability = 'sync'
+
+type Entry =
+  | { op: 'accept'; task: Task }
+  | { op: 'done'; id: string }
+  | { op: 'attempt'; id: string; attempt: AttemptRecord }
+
+/** What one group commit writes, and who waits for it. */
+interface Group {
+  text: string[]
+  done: PromiseWithResolvers<void>
+}
+
+/** Counts of what the journal wrote (for the node's accounting). */
+export interface JournalStats {
+  /** Group commits: one write (and, with `sync`, one fsync) each. */
+  writes: number
+  /** Entries written (accepts and dones). */
+  entries: number
+  bytes: number
+  syncs: number
+}
 
 /**
  * The owner's journal of accepted-but-unfinished tasks: one JSON line per event (`accept` with
- * the whole task, `done` with its id), appended before the submitter hears "accepted". A
- * restarted daemon replays it and requeues what has no `done`. A write cut short by a crash
- * leaves at most one torn last line, which replay skips: the journal stays readable.
+ * the whole task, `done` with its id, `attempt` with a run of the owner's own that its stop cut
+ * short). A restarted daemon replays it and requeues what has no `done`, with those runs. A write cut short by a crash leaves at most one torn last line, which replay skips.
+ *
+ * Writes are group commits through one long-lived file handle: everything recorded while the
+ * previous write (and its fsync) is under way goes out in the next one, so many submissions share
+ * one `fsync`, as PostgreSQL's WAL and Redis's AOF do. The promise of `accept`/`done` resolves
+ * once its group is written (and synced, with `sync` durability).
  */
 export class TaskJournal {
   private doneSinceCompact = 0
+  private handle: FileHandle | undefined
+  private next: Group | undefined
   private writing: Promise<void> = Promise.resolve()
+  private busy = false
+  private compactDue = false
+  /** Runs of open tasks the last {@link replay} found, by task id. */
+  private readonly replayedAttempts = new Map<string, AttemptRecord[]>()
+  readonly stats: JournalStats = { writes: 0, entries: 0, bytes: 0, syncs: 0 }
 
-  /** @param counts where writes, bytes written and syncs are counted. */
   constructor(
     private readonly path: string,
-    private readonly counts?: JournalCounts,
+    private readonly durability: Durability = DEFAULT_DURABILITY,
   ) {}
 
   /** Reads the journal: the tasks accepted and not finished, in acceptance order. */
@@ -45,43 +84,62 @@ export class TaskJournal {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw err
     }
+    this.replayedAttempts.clear()
     for await (const line of lines) {
       const entry = parseEntry(line)
       if (entry === undefined) continue
       if (entry.op === 'accept') open.set(entry.task.id, entry.task)
-      else open.delete(entry.id)
+      else if (entry.op === 'done') {
+        open.delete(entry.id)
+        this.replayedAttempts.delete(entry.id)
+      } else if (open.has(entry.id)) {
+        const runs = this.replayedAttempts.get(entry.id) ?? []
+        runs.push(entry.attempt)
+        this.replayedAttempts.set(entry.id, runs)
+      }
     }
     return [...open.values()]
   }
 
-  /** Records accepted tasks; resolves once the lines are written. */
+  /** The runs the last {@link replay} found journalled for an open task (oldest first). */
+  attemptsOf(taskId: string): AttemptRecord[] {
+    return this.replayedAttempts.get(taskId) ?? []
+  }
+
+  /** Records a run of an owned task that this node's stop cut short. */
+  attempt(taskId: string, attempt: AttemptRecord): Promise<void> {
+    return this.append([JSON.stringify({ op: 'attempt', id: taskId, attempt })])
+  }
+
+  /** Records accepted tasks; resolves once their group is written (and synced). */
   accept(tasks: Task[]): Promise<void> {
-    return this.append(tasks.map((task) => ({ op: 'accept', task })))
+    return this.append(tasks.map((task) => JSON.stringify({ op: 'accept', task })))
   }
 
   /** Records finished tasks (a result exists); compacts now and then. */
   done(ids: string[]): Promise<void> {
     this.doneSinceCompact += ids.length
-    const written = this.append(ids.map((id) => ({ op: 'done', id })))
     if (this.doneSinceCompact >= COMPACT_AFTER_DONE) {
       this.doneSinceCompact = 0
-      return written.then(() => this.compact())
+      this.compactDue = true
     }
-    return written
+    return this.append(ids.map((id) => JSON.stringify({ op: 'done', id })))
   }
 
   /** Rewrites the journal with only the open tasks (temp file + rename, so a crash keeps one whole file). */
   async compact(): Promise<void> {
-    await this.serial(async () => {
+    await this.exclusive(async () => {
+      await this.closeHandle()
       const open = await this.replay()
+      const lines = open.flatMap((task) => [
+        JSON.stringify({ op: 'accept', task }),
+        ...this.attemptsOf(task.id).map((attempt) => JSON.stringify({ op: 'attempt', id: task.id, attempt })),
+      ])
       const tmp = `${this.path}.compact`
-      const handle = await open_(tmp)
+      const handle = await openFile(tmp, 'w')
       try {
-        const text = open.map((task) => `${JSON.stringify({ op: 'accept', task })}\n`).join('')
-        this.count(text)
-        await handle.writeFile(text)
+        await handle.writeFile(lines.map((line) => `${line}\n`).join(''))
         await handle.sync()
-        if (this.counts !== undefined) this.counts.syncs++
       } finally {
         await handle.close()
       }
@@ -91,41 +149,94 @@ export class TaskJournal {
 
   /** Resolves once every write started so far has ended. */
   async flush(): Promise<void> {
-    await this.writing
+    while (this.next !== undefined || this.busy) await this.writing.catch(() => undefined)
+  }
+
+  /** Writes what is pending and closes the file. Safe to call twice. */
+  async close(): Promise<void> {
+    await this.flush()
+    await this.exclusive(() => this.closeHandle())
   }
 
   /** Deletes the journal (tests and `--reset`). */
   async remove(): Promise<void> {
-    await this.serial(() => rm(this.path, { force: true }))
+    await this.exclusive(async () => {
+      await this.closeHandle()
+      await rm(this.path, { force: true })
+    })
   }
 
-  private append(entries: Entry[]): Promise<void> {
-    if (entries.length === 0) return this.writing
-    const text = entries.map((e) => `${JSON.stringify(e)}\n`).join('')
-    this.count(text)
-    return this.serial(() => appendFile(this.path, text))
+  private append(lines: string[]): Promise<void> {
+    if (lines.length === 0) return this.next?.done.promise ?? this.writing
+    if (this.next === undefined) {
+      this.next = { text: [], done: Promise.withResolvers<void>() }
+      this.next.done.promise.catch(() => undefined) // a caller that does not wait sees nothing
+      if (!this.busy) queueMicrotask(() => this.pump())
+    }
+    for (const line of lines) this.next.text.push(line)
+    return this.next.done.promise
   }
 
-  private count(text: string): void {
-    if (this.counts === undefined) return
-    this.counts.writes++
-    this.counts.bytes += Buffer.byteLength(text)
+  /** Writes the pending group; while it is written, the next one gathers. */
+  private pump(): void {
+    if (this.busy || this.next === undefined) return
+    const group = this.next
+    this.next = undefined
+    this.busy = true
+    this.writing = this.writeGroup(group).then(group.done.resolve, group.done.reject)
+    void this.writing.finally(() => {
+      this.busy = false
+      if (this.compactDue) {
+        this.compactDue = false
+        void this.compact().catch(() => undefined)
+      }
+      if (this.next !== undefined) this.pump()
+    })
   }
 
-  private serial(work: () => Promise<void>): Promise<void> {
-    const next = this.writing.then(work, work)
-    this.writing = next.catch(() => undefined)
-    return next
+  private async writeGroup(group: Group): Promise<void> {
+    const text = `${group.text.join('\n')}\n`
+    this.handle ??= await openFile(this.path, 'a')
+    await this.handle.write(text)
+    this.stats.writes++
+    this.stats.entries += group.text.length
+    this.stats.bytes += Buffer.byteLength(text)
+    if (this.durability === 'sync') {
+      await this.handle.datasync()
+      this.stats.syncs++
+    }
+  }
+
+  /** Runs `work` with no group write under way (compaction, close, remove). */
+  private async exclusive(work: () => Promise<void>): Promise<void> {
+    while (this.busy) await this.writing.catch(() => undefined)
+    this.busy = true
+    try {
+      await work()
+    } finally {
+      this.busy = false
+      if (this.next !== undefined) this.pump()
+    }
+  }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle
+    this.handle = undefined
+    await handle?.close()
   }
 }
 
-const open_ = (path: string) => open(path, 'w')
+const openFile = (path: string, flags: string) => open(path, flags)
 
 function parseEntry(line: string): Entry | undefined {
   if (line.trim() === '') return undefined
   try {
     const value = JSON.parse(line) as { op?: unknown; id?: unknown; task?: unknown }
     if (value.op === 'done' && typeof value.id === 'string') return { op: 'done', id: value.id }
+    if (value.op === 'attempt' && typeof value.id === 'string') {
+      const parsed = attemptSchema.safeParse((value as { attempt?: unknown }).attempt)
+      if (parsed.success) return { op: 'attempt', id: value.id, attempt: parsed.data }
+    }
     if (value.op === 'accept') {
       const parsed = taskSchema.safeParse(value.task)
       if (parsed.success) return { op: 'accept', task: parsed.data }

@@ -1,7 +1,4 @@
-import type { RunOutcome } from '../../executor/executor.ts'
-import { canRun } from '../../policy/capacity.ts'
 import { LeaseTable } from '../../policy/leases.ts'
-import { grantCount } from '../../policy/stealing.ts'
 import type { GrantSigner } from '../../protocol/grant-proof.ts'
 import type {
   CompleteReply,
@@ -13,14 +10,17 @@ import type {
   StealGrant,
   StealRequest,
 } from '../../protocol/messages.ts'
-import { type ResultRecord, resultKey } from '../../protocol/result-record.ts'
-import type { Task } from '../../task/task.ts'
+import type { ResultRecord } from '../../protocol/result-record.ts'
+import type { Json } from '../../task/spec.ts'
+import { type AttemptCut, handlerRuns, type Task } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import { DEFAULT_MAX_EXECUTOR_LOSSES } from '../options.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { RunEntry } from '../run/task-runner.ts'
+import type { TaskEvents } from '../story/task-events.ts'
 import type { TaskJournal } from './journal.ts'
+import { grantTasks, judgeCompletion } from './lease-desk.ts'
 
 /** Settled tasks whose final epoch the owner remembers, to call late completions stale. */
 export const SETTLED_MEMORY = 50_000
@@ -33,23 +33,44 @@ export type Ownership = 'submitted' | 'adopted' | 'replayed'
 
 /** A task this node owns and has no result for yet. */
 export interface OwnedTask {
-  entry: RunEntry
+  readonly entry: RunEntry
   state: OwnedState
   /**
    * Epochs below this were allocated before this node took the task over (by the task's earlier
    * owner, or by this node before a restart); 0 for a task submitted here.
    */
-  floor: number
+  readonly floor: number
+  /** When the current lease was granted, or the owner's own run began (a run cut short is dated from it). */
+  since?: number
+}
+
+/** What a release asks of the node: failed attempts to retry after a backoff, tasks to end as failed. */
+export interface Released {
+  reply: ReleaseReply
+  /** Owned tasks whose holder's attempt failed and that have attempts left: retry after a backoff. */
+  retries: RunEntry[]
+  /** Owned tasks whose holder's attempt failed with no attempt left: end as failed. */
+  failed: Poisoned[]
+}
+
+/** A task that lost too many executors: its owner publishes `entry` as failed with `error`. */
+export interface Poisoned {
+  entry: RunEntry
+  error: string
 }
 
 /** Options of {@link OwnerLedger}. */
 export interface OwnerLedgerOptions {
+  /** This node's peer id (the executor of its own runs). */
+  self: string
   /** The node's queue: owned tasks wait there (stealable) for a slot or a thief. */
   queue: LocalQueue
   /** Keeps the records that completions carry, and fences the records learnt from peers. */
   results: Pick<ResultStore, 'keep' | 'whenStored' | 'admit' | 'open'>
   /** The node's counters (`accepted`, `adopted`, `replayed`, `tasksGranted`, `leasesExpired`, …). */
   counters: NodeCounters
+  /** Where the ledger tells what it decided about each task. */
+  events: TaskEvents
   /** Lease time-to-live granted to thieves, ms. */
   leaseTtlMs: number
   /** This node's slots (its side of the grant size). */
@@ -60,40 +81,13 @@ export interface OwnerLedgerOptions {
    * The owner's journal (with a data dir): accepted tasks are written before the submitter hears
    * "accepted", and `done` once a result exists. @defaultValue none (nothing survives a restart)
    */
-  journal?: Pick<TaskJournal, 'accept' | 'done' | 'replay'>
+  journal?: Pick<TaskJournal, 'accept' | 'done' | 'replay' | 'flush' | 'attempt' | 'attemptsOf'>
   /** Signs a grant proof for every lease granted (the thief's record must carry it). */
   grants: Pick<GrantSigner, 'sign'>
   /** Executors a task may lose before it ends as failed. @defaultValue DEFAULT_MAX_EXECUTOR_LOSSES */
   maxExecutorLosses?: number
-  /** An owned task went back to the queue (its lease was released, expired or lost). */
-  onRequeued(): void
-  /** A grant handed tasks to a thief: the stealable queue shrank. */
-  onGranted(): void
-  /** A lease ran out (before its task is requeued or poisoned). */
-  onExpired?(taskId: string, holder: string, epoch: number): void
-  /** A lease was taken back because its holder was declared dead. */
-  onLost?(taskId: string, holder: string, epoch: number): void
-  /**
-   * A task lost `maxExecutorLosses` executors: the owner ends it as failed with `error` — it
-   * publishes the record of `entry` (already under a fresh epoch) and then calls {@link OwnerLedger.settle}.
-   */
-  onPoisoned(entry: RunEntry, error: string): void
   /** A journal write failed (the task still runs; it may not survive a restart). */
   onJournalError?(err: Error): void
-}
-
-/** The outcome an owner publishes for a task that lost too many executors (see `onPoisoned`). */
-export function poisonOutcome(error: string): RunOutcome {
-  const now = Date.now()
-  return {
-    status: 'failed',
-    error,
-    startedAt: now,
-    finishedAt: now,
-    unrecoverable: true,
-    timedOut: false,
-    cancelled: false,
-  }
 }
 
 interface Settled {
@@ -104,11 +98,12 @@ interface Settled {
 
 /**
  * The owner side of the mesh: the tasks this node accepted and has no result for, and the
- * leases it granted on them. It serves the steal protocol (grant, renew, complete, release),
- * takes expired or lost leases back into the queue, ends a task that lost too many executors as
- * failed (poison), journals what it owns, and fences what it learns: only the current lease's
- * holder and epoch complete a task, and a record the owner knows to be stale never becomes the one
- * its waiters see.
+ * leases it granted on them. Every change of an owned task's state goes through one of its named
+ * operations, which tell the node's {@link TaskEvents} what they decided. It serves the steal
+ * protocol (grant, renew, complete, release), takes expired or lost leases back into the queue,
+ * hands back the tasks that lost too many executors (poison) for their owner to end as failed,
+ * journals what it owns, and fences what it learns: only the current lease's holder and epoch
+ * complete a task, and a record the owner knows to be stale never becomes the one its waiters see.
  */
 export class OwnerLedger {
   private readonly owned = new Map<string, OwnedTask>()
@@ -116,11 +111,7 @@ export class OwnerLedger {
   private readonly losses = new Map<string, number>()
   private readonly settled = new Map<string, Settled>()
   private readonly maxLosses: number
-  private pendingAccepts: Task[] = []
-  private pendingDone: string[] = []
-  private journalScheduled = false
   private acceptWrite: Promise<void> = Promise.resolve()
-  private doneWrite: Promise<void> = Promise.resolve()
 
   constructor(private readonly opts: OwnerLedgerOptions) {
     this.maxLosses = opts.maxExecutorLosses ?? DEFAULT_MAX_EXECUTOR_LOSSES
@@ -145,8 +136,8 @@ export class OwnerLedger {
     return this.owned.has(taskId)
   }
 
-  /** The live record of an owned task (its state is the owner's to move). */
-  get(taskId: string): OwnedTask | undefined {
+  /** The live record of an owned task (read only: its state moves through the ledger's operations). */
+  get(taskId: string): Readonly<OwnedTask> | undefined {
     return this.owned.get(taskId)
   }
 
@@ -164,41 +155,45 @@ export class OwnerLedger {
    * Takes a task into ownership and queues it; false when it is owned already. A `submitted` or
    * `adopted` task is journalled (see {@link journalled}); a `replayed` one is in the journal
    * already. With `floor`, every epoch this node allocates for the task is above it (an adopted or
-   * replayed task may have leases of an earlier owner still out).
+   * replayed task may have leases of an earlier owner still out). `dependencies` are the outputs of
+   * the task's dependencies, when it waited for them here.
    */
-  adopt(task: Task, opts: { as?: Ownership; floor?: number } = {}): boolean {
+  take(
+    task: Task,
+    opts: { as?: Ownership; floor?: number; dependencies?: Record<string, Json> } = {},
+  ): boolean {
     if (this.owned.has(task.id)) return false
     const as = opts.as ?? 'submitted'
-    const { counters } = this.opts
+    const { counters, events, journal } = this.opts
     if (as === 'submitted') counters.accepted++
     else if (as === 'adopted') counters.adopted++
     else counters.replayed++
     const floor = opts.floor ?? 0
     if (floor > 0) this.leases.advanceTo(task.id, floor)
-    const entry: RunEntry = { task, epoch: 0, attempts: [], dependencies: {} }
+    // a replayed task keeps the runs its owner's stop cut short
+    const attempts = as === 'replayed' ? [...(journal?.attemptsOf(task.id) ?? [])] : []
+    const entry: RunEntry = { task, epoch: 0, attempts, dependencies: opts.dependencies ?? {} }
     this.owned.set(task.id, { entry, state: 'queued', floor })
     this.settled.delete(task.id)
-    this.opts.queue.enqueue(task, true)
-    if (as !== 'replayed' && this.opts.journal !== undefined) {
-      this.pendingAccepts.push(task)
-      this.scheduleJournal()
+    if (as !== 'replayed' && journal !== undefined) {
+      const write = journal.accept([task])
+      write.catch((err: Error) => this.opts.onJournalError?.(err))
+      this.acceptWrite = write
     }
+    const deps = opts.dependencies === undefined ? undefined : Object.keys(opts.dependencies).length
+    events.emit(task.id, 'queued', deps === undefined ? undefined : { dependencies: deps })
+    this.opts.queue.enqueue(task, true)
     return true
   }
 
-  /**
-   * Resolves once every task adopted so far is written to the journal (at once without one);
-   * rejects when that write failed.
-   */
+  /** Resolves once every task taken so far is in the journal (at once without one); rejects when that write failed. */
   journalled(): Promise<void> {
-    this.flushJournal()
     return this.acceptWrite
   }
 
-  /** Writes what is pending and resolves once the journal has taken every write so far. */
+  /** Resolves once the journal has taken every write so far. */
   async flushJournal(): Promise<void> {
-    this.writeJournal()
-    await Promise.allSettled([this.acceptWrite, this.doneWrite])
+    await this.opts.journal?.flush()
   }
 
   /** The tasks the journal holds as accepted and not done, in acceptance order (none without one). */
@@ -216,13 +211,43 @@ export class OwnerLedger {
     const own = this.owned.get(taskId)
     if (own === undefined) return undefined
     own.state = 'running'
+    own.since = Date.now()
     own.entry.epoch = this.leases.nextEpoch(taskId)
     return own.entry
   }
 
+  /** An attempt of the owner's own run failed and will be retried after a backoff. */
+  retryLater(taskId: string): void {
+    const own = this.owned.get(taskId)
+    if (own !== undefined) own.state = 'retrying'
+  }
+
   /**
-   * The owner's own run of a task produced its result (or the owner ended it as poison): the task
-   * is settled; the journal hears `done` once the record is in the local store.
+   * The backoff of a retry is over: the task is queued again (stealable) — unless it was settled,
+   * poisoned, cancelled or taken over meanwhile (`entry` is no longer its entry). True when queued.
+   */
+  retryNow(entry: RunEntry): boolean {
+    const own = this.owned.get(entry.task.id)
+    if (own === undefined || own.entry !== entry || own.state !== 'retrying') return false
+    this.requeue(entry.task.id)
+    return true
+  }
+
+  /**
+   * This node stops while its own run of the task is under way: the run joins the attempts, in the
+   * journal too (the task stays open there and is run again after a restart, or by its successor).
+   */
+  interrupt(taskId: string): void {
+    const own = this.owned.get(taskId)
+    if (own === undefined || own.state !== 'running') return
+    const run = this.cutRun(own, undefined, own.entry.epoch, 'interrupted', 'interrupted: its node stopped')
+    own.entry.attempts.push(run)
+    this.opts.journal?.attempt(taskId, run).catch((err: Error) => this.opts.onJournalError?.(err))
+  }
+
+  /**
+   * The owner's own run of a task produced its result (or the owner ended it): the task is settled;
+   * the journal hears `done` once the record is in the local store.
    */
   settle(taskId: string, epoch: number): void {
     if (!this.owned.has(taskId)) return
@@ -231,47 +256,55 @@ export class OwnerLedger {
     this.finalize(taskId, epoch, undefined, stored)
   }
 
+  /**
+   * Ends an owned task as cancelled: out of the queue, its lease dropped (the holder's next renewal
+   * is rejected), settled under an epoch above every one allocated for it, so a late result of any
+   * earlier epoch is stale. A run cut short (leased out, or running here) joins the attempts.
+   * Returns the entry and that epoch (to publish), or undefined when not owned.
+   */
+  cancel(taskId: string): { entry: RunEntry; epoch: number; state: OwnedState } | undefined {
+    const own = this.owned.get(taskId)
+    if (own === undefined) return undefined
+    const lease = own.state === 'leased' ? this.leases.get(taskId) : undefined
+    if (lease !== undefined) {
+      own.entry.attempts.push(this.cutRun(own, lease.holder, lease.epoch, 'cancelled', 'cancelled'))
+    } else if (own.state === 'running') {
+      own.entry.attempts.push(this.cutRun(own, undefined, own.entry.epoch, 'cancelled', 'cancelled'))
+    }
+    // above every epoch allocated: the entry's and, for a task taken over, the earlier ownership's
+    const epoch = Math.max(own.entry.epoch, own.floor - 1) + 1
+    this.opts.queue.remove(taskId)
+    this.settle(taskId, epoch)
+    this.opts.events.emit(taskId, 'cancelled', { state: own.state, epoch })
+    return { entry: own.entry, epoch, state: own.state }
+  }
+
   /** Serves a steal request: grants what the policy allows and the thief can run. */
   grant(from: string, req: StealRequest): StealGrant {
-    const { queue, counters } = this.opts
-    const now = Date.now()
     const ttlMs = this.opts.leaseTtlMs
-    const victim = {
-      queued: queue.stealableCount,
-      queuedWorkMs: queue.queuedWorkMs(true),
+    const grant = grantTasks(req, {
+      queue: this.opts.queue,
       slots: this.opts.slots,
       speed: this.opts.speed,
-    }
-    const n = Math.min(
-      req.max,
-      grantCount({
-        victim,
-        thief: {
-          queued: req.queued,
-          queuedWorkMs: req.queuedWorkMs,
-          slots: req.offer.slots,
-          speed: req.speed,
-          freeSlots: req.freeSlots,
-        },
-        requested: req.max,
-      }),
-    )
-    const taken = n > 0 ? queue.takeForSteal(now, n, (t) => canRun(req.offer, t)) : []
-    const tasks: Task[] = []
-    const leases: StealGrant['leases'] = []
-    for (const q of taken) {
-      const own = this.owned.get(q.id)
-      if (own === undefined) continue
-      const lease = this.leases.grant(q.id, from, now, ttlMs)
-      own.state = 'leased'
-      own.entry.epoch = lease.epoch
-      tasks.push(own.entry.task)
-      const proof = this.opts.grants.sign(q.id, from, lease.epoch)
-      leases.push({ taskId: q.id, epoch: lease.epoch, expiresAt: lease.expiresAt, proof })
-    }
-    counters.tasksGranted += tasks.length
-    if (tasks.length > 0) this.opts.onGranted()
-    return { type: 'grant', requestId: req.requestId, tasks, leases, ttlMs }
+      ttlMs,
+      lease: (taskId, now) => {
+        const own = this.owned.get(taskId)
+        if (own === undefined) return undefined
+        const lease = this.leases.grant(taskId, from, now, ttlMs)
+        own.state = 'leased'
+        own.since = now
+        own.entry.epoch = lease.epoch
+        const proof = this.opts.grants.sign(taskId, from, lease.epoch)
+        this.opts.events.emit(taskId, 'granted', { to: from, epoch: lease.epoch })
+        const { attempts } = own.entry
+        return {
+          task: own.entry.task,
+          lease: { ...lease, proof, ...(attempts.length > 0 ? { attempts } : {}) },
+        }
+      },
+    })
+    this.opts.counters.tasksGranted += grant.tasks.length
+    return grant
   }
 
   /** Extends the holder's current leases; any other epoch or holder is rejected. */
@@ -281,7 +314,10 @@ export class OwnerLedger {
     const rejected: string[] = []
     for (const { taskId, epoch } of req.leases) {
       if (this.leases.renew(taskId, from, epoch, now, this.opts.leaseTtlMs)) accepted.push(taskId)
-      else rejected.push(taskId)
+      else {
+        rejected.push(taskId)
+        this.opts.events.emit(taskId, 'renew-rejected', { holder: from })
+      }
     }
     return { type: 'renewed', requestId: req.requestId, accepted, rejected }
   }
@@ -295,20 +331,65 @@ export class OwnerLedger {
   async complete(from: string, req: CompleteRequest): Promise<CompleteReply> {
     const outcomes: CompleteReply['outcomes'] = []
     for (const c of req.completions) {
-      outcomes.push({ taskId: c.taskId, outcome: await this.judge(from, c) })
+      const outcome = await judgeCompletion(from, c, {
+        owned: (id) => this.owned.has(id),
+        settled: (id) => this.settled.get(id),
+        lease: (id) => this.leases.get(id),
+        open: (value, key) => this.opts.results.open(value, key),
+      })
+      if (outcome.verdict === 'accepted' && this.owned.has(c.taskId)) {
+        this.leases.complete(c.taskId, c.epoch)
+        // settled first: the record it carries is then the accepted one, and wakes the waiters
+        const kept = outcome.carried
+        this.finalize(
+          c.taskId,
+          c.epoch,
+          from,
+          kept && (() => this.opts.results.keep(kept.record, kept.value)),
+        )
+      }
+      this.opts.events.emit(c.taskId, 'completed', { by: from, epoch: c.epoch, outcome: outcome.verdict })
+      outcomes.push({ taskId: c.taskId, outcome: outcome.verdict })
     }
     return { type: 'completed', requestId: req.requestId, outcomes }
   }
 
-  /** Takes back the leases a holder hands in (it stops, or declined them): their tasks are queued again. */
-  release(from: string, req: ReleaseRequest): ReleaseReply {
+  /**
+   * Takes back the leases a holder hands in. A task handed back unstarted, or with a run its node
+   * cut short as it stopped, is queued again at once; one handed back with a failed attempt is
+   * returned for a retry after a backoff (queued where any node may steal it), or — with no
+   * attempt left — to be ended as failed. Every run handed in joins the task's attempts.
+   */
+  release(from: string, req: ReleaseRequest): Released {
     const released: string[] = []
-    for (const { taskId, epoch } of req.leases) {
+    const retries: RunEntry[] = []
+    const failed: Poisoned[] = []
+    for (const { taskId, epoch, attempt } of req.leases) {
       if (!this.leases.release(taskId, from, epoch)) continue
-      this.requeue(taskId)
       released.push(taskId)
+      const own = this.owned.get(taskId)
+      if (own === undefined) continue
+      const run = attempt === undefined ? undefined : { ...attempt, executor: from, epoch }
+      this.opts.events.emit(
+        taskId,
+        'released',
+        run?.error === undefined ? { by: from } : { by: from, error: run.error },
+      )
+      if (run === undefined || run.cut !== undefined) {
+        if (run !== undefined) own.entry.attempts.push(run)
+        this.requeue(taskId)
+      } else if (handlerRuns(own.entry.attempts) + 1 < own.entry.task.spec.maxAttempts) {
+        own.entry.attempts.push(run)
+        own.state = 'retrying'
+        retries.push(own.entry)
+      } else {
+        own.entry.attempts.push(run)
+        own.state = 'running'
+        own.entry.epoch = this.leases.nextEpoch(taskId)
+        failed.push({ entry: own.entry, error: run.error ?? 'failed' })
+      }
     }
-    return { type: 'released', requestId: req.requestId, released }
+    return { reply: { type: 'released', requestId: req.requestId, released }, retries, failed }
   }
 
   /**
@@ -319,27 +400,33 @@ export class OwnerLedger {
     this.leases.postponeAll(stalledMs)
   }
 
-  /** Takes every expired lease back: its task lost an executor, and is queued again (or poisoned). */
-  expireLeases(): void {
+  /**
+   * Takes every expired lease back: its task lost an executor, and is queued again — or, after too
+   * many losses, returned here as poisoned for the node to end as failed.
+   */
+  expireLeases(): Poisoned[] {
+    const poisoned: Poisoned[] = []
     for (const lease of this.leases.expire(Date.now())) {
       this.opts.counters.leasesExpired++
-      this.opts.onExpired?.(lease.taskId, lease.holder, lease.epoch)
-      this.lose(lease.taskId)
+      this.opts.events.emit(lease.taskId, 'lease-expired', { holder: lease.holder, epoch: lease.epoch })
+      this.lose(lease, 'its lease expired', poisoned)
     }
+    return poisoned
   }
 
   /**
    * A peer was declared dead: every lease it holds is taken back at once (its tasks lost an
-   * executor). Returns how many leases it held.
+   * executor). Returns how many leases it held, and the tasks that lost too many executors.
    */
-  loseHolder(peer: string): number {
+  loseHolder(peer: string): { lost: number; poisoned: Poisoned[] } {
     const held = this.leases.byHolder(peer)
+    const poisoned: Poisoned[] = []
     for (const lease of held) {
       if (!this.leases.release(lease.taskId, peer, lease.epoch)) continue
-      this.opts.onLost?.(lease.taskId, peer, lease.epoch)
-      this.lose(lease.taskId)
+      this.opts.events.emit(lease.taskId, 'lease-lost', { holder: peer, epoch: lease.epoch })
+      this.lose(lease, 'declared dead', poisoned)
     }
-    return held.length
+    return { lost: held.length, poisoned }
   }
 
   /**
@@ -380,66 +467,31 @@ export class OwnerLedger {
     return settled === undefined || record.epoch >= settled.epoch
   }
 
-  private async judge(
-    from: string,
-    c: CompleteRequest['completions'][number],
-  ): Promise<CompleteReply['outcomes'][number]['outcome']> {
-    if (!this.owned.has(c.taskId)) {
-      const settled = this.settled.get(c.taskId)
-      if (settled === undefined) return 'unknown'
-      return settled.epoch === c.epoch && settled.executor === from ? 'accepted' : 'stale'
-    }
-    const lease = this.leases.get(c.taskId)
-    if (lease === undefined || lease.holder !== from || lease.epoch !== c.epoch) return 'stale'
-    let carried: { record: ResultRecord; value: Uint8Array } | undefined
-    if (c.record !== undefined) {
-      carried = await this.openCarried(from, c)
-      // a completion whose record does not check out completes nothing: the lease runs out
-      if (carried === undefined) return 'stale'
-      // the lease may have moved on while the signature was checked
-      const now = this.leases.get(c.taskId)
-      if (now === undefined || now.holder !== from || now.epoch !== c.epoch) return 'stale'
-    }
-    this.leases.complete(c.taskId, c.epoch)
-    // settled first: the record it carries is then the accepted one, and wakes the waiters
-    const kept = carried
-    this.finalize(c.taskId, c.epoch, from, kept && (() => this.opts.results.keep(kept.record, kept.value)))
-    return 'accepted'
-  }
-
-  /** The record a completion carries, when it verifies as the sender's record of that epoch. */
-  private async openCarried(
-    from: string,
-    c: CompleteRequest['completions'][number],
-  ): Promise<{ record: ResultRecord; value: Uint8Array } | undefined> {
-    try {
-      const value = Buffer.from(c.record ?? '', 'base64')
-      const record = this.opts.results.open(value, resultKey(c.taskId))
-      if (record.executor !== from || record.epoch !== c.epoch || record.status !== c.status) return undefined
-      return { record, value }
-    } catch {
-      return undefined
-    }
-  }
-
-  /** A lease was lost (expired, or its holder died): requeue, or end as poison after too many. */
-  private lose(taskId: string): void {
-    if (!this.owned.has(taskId)) return
+  /**
+   * A lease was lost (expired, or its holder died): the run it covered joins the attempts, and the
+   * task is queued again — or poisoned after too many losses.
+   */
+  private lose(
+    lease: { taskId: string; holder: string; epoch: number },
+    why: string,
+    poisoned: Poisoned[],
+  ): void {
+    const { taskId } = lease
+    const own = this.owned.get(taskId)
+    if (own === undefined) return
+    own.entry.attempts.push(this.cutRun(own, lease.holder, lease.epoch, 'lost', `executor lost: ${why}`))
     const n = (this.losses.get(taskId) ?? 0) + 1
     this.losses.set(taskId, n)
     this.opts.counters.executorsLost++
-    if (n >= this.maxLosses) this.poison(taskId, n)
-    else this.requeue(taskId)
-  }
-
-  private poison(taskId: string, losses: number): void {
-    const own = this.owned.get(taskId)
-    if (own === undefined) return
+    if (n < this.maxLosses) {
+      this.requeue(taskId)
+      return
+    }
     this.opts.queue.remove(taskId)
     own.state = 'running'
     own.entry.epoch = this.leases.nextEpoch(taskId)
     this.opts.counters.poisoned++
-    this.opts.onPoisoned(own.entry, `poison: lost ${losses} executors`)
+    poisoned.push({ entry: own.entry, error: `poison: lost ${n} executors` })
   }
 
   /**
@@ -469,42 +521,33 @@ export class OwnerLedger {
     else void store().then(() => this.journalDone(taskId))
   }
 
+  /** The record of a run cut short: by `executor` (this node when undefined), since its lease or start. */
+  private cutRun(
+    own: OwnedTask,
+    executor: string | undefined,
+    epoch: number,
+    cut: AttemptCut,
+    error: string,
+  ) {
+    const now = Date.now()
+    return {
+      executor: executor ?? this.opts.self,
+      epoch,
+      startedAt: own.since ?? now,
+      finishedAt: now,
+      error,
+      cut,
+    }
+  }
+
   private requeue(taskId: string): void {
     const own = this.owned.get(taskId)
     if (own === undefined) return
     own.state = 'queued'
     this.opts.queue.enqueue(own.entry.task, true)
-    this.opts.onRequeued()
   }
 
   private journalDone(taskId: string): void {
-    if (this.opts.journal === undefined) return
-    this.pendingDone.push(taskId)
-    this.scheduleJournal()
-  }
-
-  private scheduleJournal(): void {
-    if (this.journalScheduled) return
-    this.journalScheduled = true
-    queueMicrotask(() => this.writeJournal())
-  }
-
-  /** Writes the pending accepts, then the pending dones (the journal keeps them in order). */
-  private writeJournal(): void {
-    this.journalScheduled = false
-    const journal = this.opts.journal
-    if (journal === undefined) return
-    if (this.pendingAccepts.length > 0) {
-      const write = journal.accept(this.pendingAccepts)
-      this.pendingAccepts = []
-      write.catch((err: Error) => this.opts.onJournalError?.(err))
-      this.acceptWrite = write
-    }
-    if (this.pendingDone.length > 0) {
-      const write = journal.done(this.pendingDone)
-      this.pendingDone = []
-      write.catch((err: Error) => this.opts.onJournalError?.(err))
-      this.doneWrite = write
-    }
+    this.opts.journal?.done([taskId]).catch((err: Error) => this.opts.onJournalError?.(err))
   }
 }

@@ -5,7 +5,7 @@ import type { ResultStore } from '../results/result-store.ts'
 /** Options of {@link JournalReplay}. */
 export interface JournalReplayOptions {
   self: string
-  ledger: Pick<OwnerLedger, 'adopt' | 'has' | 'markDone' | 'journalTasks'>
+  ledger: Pick<OwnerLedger, 'take' | 'has' | 'markDone' | 'journalTasks'>
   results: Pick<ResultStore, 'local' | 'refresh'>
   /** The tasks of `tasks` whose result the DHT does not find. */
   withoutResult(tasks: Task[]): Promise<Task[]>
@@ -81,7 +81,7 @@ export class JournalReplay {
     for (const journalled of open) {
       if (this.opts.ledger.has(journalled.id)) continue
       const task = journalled.owner === this.opts.self ? journalled : { ...journalled, owner: this.opts.self }
-      if (this.opts.ledger.adopt(task, { as: 'replayed', floor })) requeued.push(task)
+      if (this.opts.ledger.take(task, { as: 'replayed', floor })) requeued.push(task)
     }
     if (requeued.length > 0) await this.opts.requeue(requeued)
   }

@@ -19,6 +19,9 @@ export interface LocalQueueOptions {
   stealOrder?: StealOrder
 }
 
+/** How the queue changed: a task came in, or tasks left it (run, granted, removed). */
+export type QueueChange = 'added' | 'removed'
+
 /**
  * Work a queued task this node cannot run counts as: its wait here is unbounded, so it must
  * rank its owner above any peer a capable thief compares it with, whatever the steal cost.
@@ -33,10 +36,20 @@ export const STRANDED_WORK_MS = 3_600_000
 export class LocalQueue {
   private readonly queue: TaskQueue
   private readonly estimator: DurationEstimator
+  private readonly listeners: Array<(change: QueueChange) => void> = []
 
   constructor(private readonly opts: LocalQueueOptions) {
     this.queue = new TaskQueue(opts.policy)
     this.estimator = opts.estimator
+  }
+
+  /** Calls `listener` after every change of the queue (e.g. the run loop fills slots when tasks come in). */
+  onChange(listener: (change: QueueChange) => void): void {
+    this.listeners.push(listener)
+  }
+
+  private changed(change: QueueChange): void {
+    for (const listener of this.listeners) listener(change)
   }
 
   /** Number of queued tasks. */
@@ -62,11 +75,14 @@ export class LocalQueue {
       enqueuedAt: Math.min(task.submittedAt, Date.now()),
       stealable,
     })
+    this.changed('added')
   }
 
   /** Takes a task out of the queue (its lease was revoked). */
   remove(id: string): QueuedTask | undefined {
-    return this.queue.remove(id)
+    const removed = this.queue.remove(id)
+    if (removed !== undefined) this.changed('removed')
+    return removed
   }
 
   /** Every queued task, in no particular order (the owner's unschedulable check reads them). */
@@ -76,12 +92,16 @@ export class LocalQueue {
 
   /** Takes the next task to run among those `canRun` accepts. */
   pop(now: number, canRun: TaskFilter): QueuedTask | undefined {
-    return this.queue.pop(now, canRun)
+    const next = this.queue.pop(now, canRun)
+    if (next !== undefined) this.changed('removed')
+    return next
   }
 
   /** Takes up to `max` stealable tasks `canRun` accepts, for a grant, in the node's steal order. */
   takeForSteal(now: number, max: number, canRun: TaskFilter): QueuedTask[] {
-    return this.queue.takeForSteal(now, max, canRun, this.opts.stealOrder)
+    const taken = this.queue.takeForSteal(now, max, canRun, this.opts.stealOrder)
+    if (taken.length > 0) this.changed('removed')
+    return taken
   }
 
   /**

@@ -1,6 +1,6 @@
-import type { Executor, RunOutcome } from '../../executor/executor.ts'
+import type { RunOutcome, RunRequest } from '../../executor/executor.ts'
 import type { Json } from '../../task/spec.ts'
-import type { AttemptRecord, Task } from '../../task/task.ts'
+import { type AttemptRecord, handlerRuns, type Task } from '../../task/task.ts'
 
 /** The least work any task is counted as, ms (a no-op still takes a turn of a slot). */
 export const MIN_TASK_MS = 1
@@ -17,15 +17,22 @@ export interface RunEntry {
   grant?: string
 }
 
+/** Runs one attempt of a task (the executor, or a wrapper that first fills in what the entry lacks). */
+export interface AttemptExecutor {
+  run(req: RunRequest, entry: RunEntry): Promise<RunOutcome>
+}
+
 /** Options of {@link TaskRunner}. */
 export interface TaskRunnerOptions {
-  executor: Pick<Executor, 'run'>
+  executor: AttemptExecutor
   slots: number
   self: string
   /** The node's speed factor, handed to handlers. */
   speed: number
-  onDone(entry: RunEntry, outcome: RunOutcome): void
 }
+
+/** Hears every attempt that ends (it is recorded in the entry's `attempts` first). */
+export type AttemptListener = (entry: RunEntry, outcome: RunOutcome) => void
 
 /**
  * Runs tasks in the node's slots: hands each to the executor (inline or the worker pool),
@@ -37,8 +44,14 @@ export class TaskRunner {
     { entry: RunEntry; controller: AbortController; startedAt: number }
   >()
   private used = 0
+  private listener: AttemptListener = () => undefined
 
   constructor(private readonly opts: TaskRunnerOptions) {}
+
+  /** Sends every ended attempt to `listener` (the node's run loop) from now on. */
+  onAttemptEnd(listener: AttemptListener): void {
+    this.listener = listener
+  }
 
   get slots(): number {
     return this.opts.slots
@@ -64,24 +77,32 @@ export class TaskRunner {
     return [...this.running.keys()]
   }
 
+  /** The attempts under way, with when each started (Unix ms). */
+  runningEntries(): Array<{ entry: RunEntry; startedAt: number }> {
+    return [...this.running.values()].map(({ entry, startedAt }) => ({ entry, startedAt }))
+  }
+
   /** Starts an attempt; the caller has checked that the slots are free. */
   start(entry: RunEntry): void {
     const { task } = entry
     const controller = new AbortController()
     this.running.set(task.id, { entry, controller, startedAt: Date.now() })
     this.used += task.spec.resources.slots
-    const attempt = entry.attempts.length + 1
+    const attempt = handlerRuns(entry.attempts) + 1
     void this.opts.executor
-      .run({
-        taskId: task.id,
-        type: task.spec.type,
-        input: task.spec.input,
-        timeoutMs: task.spec.timeoutMs,
-        attempt,
-        dependencies: entry.dependencies,
-        speed: this.opts.speed,
-        signal: controller.signal,
-      })
+      .run(
+        {
+          taskId: task.id,
+          type: task.spec.type,
+          input: task.spec.input,
+          timeoutMs: task.spec.timeoutMs,
+          attempt,
+          dependencies: entry.dependencies,
+          speed: this.opts.speed,
+          signal: controller.signal,
+        },
+        entry,
+      )
       .then((outcome) => {
         if (this.running.get(task.id)?.controller !== controller) return
         this.running.delete(task.id)
@@ -92,8 +113,9 @@ export class TaskRunner {
           startedAt: outcome.startedAt,
           finishedAt: outcome.finishedAt,
           ...(outcome.status === 'failed' ? { error: outcome.error ?? 'failed' } : {}),
+          ...(outcome.stack === undefined ? {} : { stack: outcome.stack }),
         })
-        this.opts.onDone(entry, outcome)
+        this.listener(entry, outcome)
       })
   }
 

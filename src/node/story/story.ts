@@ -1,3 +1,5 @@
+import type { TaskEvent, TaskEvents } from './task-events.ts'
+
 /** What happened to a task at one node, and when. */
 export interface StoryEvent {
   /** Unix ms. */
@@ -26,8 +28,24 @@ export class StoryLog {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Writes every event of `events` into its task's story from now on; returns what stops it. */
+  listen(events: TaskEvents): () => void {
+    return events.on((e: TaskEvent) =>
+      this.append(
+        e.taskId,
+        e.detail === undefined
+          ? { at: e.at, event: e.event }
+          : { at: e.at, event: e.event, detail: e.detail },
+      ),
+    )
+  }
+
   /** Appends an event to a task's story. */
   record(taskId: string, event: string, detail?: StoryEvent['detail']): void {
+    this.append(taskId, detail === undefined ? { at: this.now(), event } : { at: this.now(), event, detail })
+  }
+
+  private append(taskId: string, event: StoryEvent): void {
     let story = this.stories.get(taskId)
     if (story === undefined) {
       story = []
@@ -37,7 +55,7 @@ export class StoryLog {
         if (oldest !== undefined) this.stories.delete(oldest)
       }
     }
-    story.push(detail === undefined ? { at: this.now(), event } : { at: this.now(), event, detail })
+    story.push(event)
     if (story.length > this.maxEvents) story.shift()
   }
 

@@ -5,7 +5,7 @@ import { type ResultRecord, resultKey } from '../../protocol/result-record.ts'
 import type { Json } from '../../task/spec.ts'
 import { dependencyFailure } from '../owner/dependencies.ts'
 import type { ResultStore } from '../results/result-store.ts'
-import type { RunEntry } from '../run/task-runner.ts'
+import type { AttemptExecutor, RunEntry } from '../run/task-runner.ts'
 
 /** Deadline of fetching one dependency's record, ms. */
 export const DEPENDENCY_FETCH_MS = 10_000
@@ -14,8 +14,6 @@ export const DEPENDENCY_FETCH_MS = 10_000
 export interface DependencyLoaderOptions {
   /** Runs the attempt once the outputs are in. */
   executor: Pick<Executor, 'run'>
-  /** The run entry of a task about to run here (owned, or held under a lease). */
-  entry(taskId: string): RunEntry | undefined
   /** Records known here, the DHT, and where fetched records are kept. */
   results: Pick<ResultStore, 'cached' | 'get' | 'accept' | 'open'>
   /** Asks a peer (the task's owner) for a task's signed record over the submit protocol. */
@@ -35,13 +33,12 @@ class FailedDependencyError extends Error {}
  * record is signature-checked. The fetch is part of the attempt: it holds the task's slot, a
  * fetch that fails fails the attempt (retried with backoff), and cancellation aborts it.
  */
-export class DependencyLoader implements Pick<Executor, 'run'> {
+export class DependencyLoader implements AttemptExecutor {
   constructor(private readonly opts: DependencyLoaderOptions) {}
 
-  async run(req: RunRequest): Promise<RunOutcome> {
-    const entry = this.opts.entry(req.taskId)
-    const missing = entry?.task.spec.dependsOn.filter((d) => !Object.hasOwn(entry.dependencies, d)) ?? []
-    if (entry === undefined || missing.length === 0) return this.opts.executor.run(req)
+  async run(req: RunRequest, entry: RunEntry): Promise<RunOutcome> {
+    const missing = entry.task.spec.dependsOn.filter((d) => !Object.hasOwn(entry.dependencies, d))
+    if (missing.length === 0) return this.opts.executor.run(req)
     const startedAt = Date.now()
     try {
       for (const dep of missing) {

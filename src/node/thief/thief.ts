@@ -2,11 +2,13 @@ import { canRun, expectedWaitMs } from '../../policy/capacity.ts'
 import { chooseVictim, stealAmount } from '../../policy/stealing.ts'
 import type { NodeOffer } from '../../policy/types.ts'
 import type { StealGrant } from '../../protocol/messages.ts'
+import type { AttemptRecord } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import { DEFAULT_PEER_STALE_MS } from '../options.ts'
 import type { PeerView } from '../peers/peer-view.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { RunEntry, TaskRunner } from '../run/task-runner.ts'
+import type { TaskEvents } from '../story/task-events.ts'
 import type { StealService } from '../wire/steal-service.ts'
 
 /** How often a thief checks whether its leases need renewing. */
@@ -21,7 +23,7 @@ interface LeasedIn {
   expiresAt: number
 }
 
-type LeaseRefs = Array<{ taskId: string; epoch: number }>
+type LeaseRefs = Array<{ taskId: string; epoch: number; attempt?: AttemptRecord }>
 
 /** Options of {@link Thief}. */
 export interface ThiefOptions {
@@ -47,8 +49,8 @@ export interface ThiefOptions {
   isRunning(): boolean
   /** True when this node owns the task (a grant of it is ignored). */
   owns(taskId: string): boolean
-  /** A steal attempt ended while the node runs: whatever came can fill slots now. */
-  onStealDone(): void
+  /** Where the thief tells what it did with each task: `stolen`, `renew-rejected`, `released`. */
+  events: TaskEvents
 }
 
 /**
@@ -165,8 +167,11 @@ export class Thief {
     } finally {
       this.stealInFlight = false
     }
-    if (got === 0) this.emptyVictims.add(victim.peerId)
-    if (this.opts.isRunning()) this.opts.onStealDone()
+    // stolen tasks entered the queue, which wakes the run loop; an empty-handed steal tries the next victim
+    if (got === 0) {
+      this.emptyVictims.add(victim.peerId)
+      if (this.opts.isRunning()) void this.maybeSteal()
+    }
   }
 
   /**
@@ -193,13 +198,15 @@ export class Thief {
         declined.push({ taskId: task.id, epoch: lease.epoch })
         continue
       }
-      const entry: RunEntry = { task, epoch: lease.epoch, attempts: [], dependencies: {}, grant: lease.proof }
+      const attempts = lease.attempts === undefined ? [] : [...lease.attempts] // earlier runs, for the record
+      const entry: RunEntry = { task, epoch: lease.epoch, attempts, dependencies: {}, grant: lease.proof }
       this.leasedIn.set(task.id, {
         entry,
         owner: victim,
         ttlMs: grant.ttlMs,
         expiresAt: Date.now() + grant.ttlMs,
       })
+      this.opts.events.emit(task.id, 'stolen', { from: victim, epoch: lease.epoch })
       this.opts.queue.enqueue(task, false)
       taken++
     }
@@ -211,10 +218,27 @@ export class Thief {
     return taken
   }
 
+  /**
+   * Hands a held task back to its owner with the run it made here (a failed attempt the owner
+   * retries where any node may steal it, or a run cut short as this node stops); the lease ends
+   * here. Best effort: unanswered, the lease runs out at the owner.
+   */
+  async handBack(entry: RunEntry, attempt: AttemptRecord | undefined): Promise<void> {
+    const held = this.leasedIn.get(entry.task.id)
+    if (held === undefined || held.entry !== entry) return
+    this.leasedIn.delete(entry.task.id)
+    this.opts.queue.remove(entry.task.id)
+    const lease = { taskId: entry.task.id, epoch: entry.epoch, ...(attempt === undefined ? {} : { attempt }) }
+    await this.release(held.owner, [lease])
+  }
+
   /** Hands leases back to their owner (best effort: unanswered, they run out). */
   private release(owner: string, leases: LeaseRefs): Promise<unknown> {
     return this.opts.steal
       .request(owner, { type: 'release', requestId: crypto.randomUUID(), leases }, AbortSignal.timeout(1_000))
+      .then((reply) => {
+        for (const id of reply.released) this.opts.events.emit(id, 'released', { to: owner })
+      })
       .catch(() => undefined)
   }
 
@@ -230,7 +254,10 @@ export class Thief {
             requestId: crypto.randomUUID(),
             leases,
           })
-          for (const id of reply.rejected) this.dropLease(id)
+          for (const id of reply.rejected) {
+            this.opts.events.emit(id, 'renew-rejected', { owner })
+            this.dropLease(id)
+          }
           for (const id of reply.accepted) {
             const held = this.leasedIn.get(id)
             if (held !== undefined) held.expiresAt = now + held.ttlMs

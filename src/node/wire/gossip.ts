@@ -40,14 +40,19 @@ type Decoded =
 export class MeshGossip {
   private readonly listener = (evt: CustomEvent<Message>) => this.dispatch(evt.detail)
   private readonly decoded = new WeakMap<Message, Decoded>()
+  private handlers: GossipHandlers | undefined
 
   /** @param counts where messages and bytes are counted per topic (published, received and accepted). */
   constructor(
     private readonly libp2p: MeshLibp2p,
-    private readonly handlers: GossipHandlers,
     private readonly counts: Record<string, TopicCounts> = {},
   ) {
     for (const topic of TOPICS) counts[topic] ??= createTopicCounts()
+  }
+
+  /** Sends validated gossip to `handlers` (before {@link start}; none is dispatched without). */
+  listen(handlers: GossipHandlers): void {
+    this.handlers = handlers
   }
 
   start(): void {
@@ -161,13 +166,14 @@ export class MeshGossip {
   }
 
   private dispatch(msg: Message): void {
-    if (msg.type !== 'signed') return
+    const { handlers } = this
+    if (msg.type !== 'signed' || handlers === undefined) return
     const decoded = this.decoded.get(msg)
     if (decoded === undefined) return // not validated here (a topic of someone else's)
     this.decoded.delete(msg)
     const from = msg.from.toString()
-    if (decoded.topic === TASKS_TOPIC) this.handlers.onAnnouncement(from, decoded.value)
-    else if (decoded.topic === CAPACITY_TOPIC) this.handlers.onBeacon(from, decoded.value)
-    else this.handlers.onResultNotice(from, decoded.value)
+    if (decoded.topic === TASKS_TOPIC) handlers.onAnnouncement(from, decoded.value)
+    else if (decoded.topic === CAPACITY_TOPIC) handlers.onBeacon(from, decoded.value)
+    else handlers.onResultNotice(from, decoded.value)
   }
 }

@@ -134,34 +134,35 @@ describe('DependencyLoader', () => {
     const fetchFrom = vi.fn(async (_peer: string, id: string) =>
       signResultRecord(record(id, 'succeeded', { executor: ownerPeer, owner: ownerPeer }), key),
     )
-    const loader = new DependencyLoader({ executor, entry: () => entry, results, fetchFrom, self: 'thief' })
-    return { loader, executor, results, fetchFrom, ownerPeer }
+    const loader = new DependencyLoader({ executor, results, fetchFrom, self: 'thief' })
+    const run = () => loader.run(request(), entry)
+    return { loader, run, executor, results, fetchFrom, ownerPeer }
   }
 
   it('fetches a stolen task’s missing outputs from its owner before the handler runs', async () => {
     const entry: RunEntry = { task: task([D1, D2], 'owner'), epoch: 1, attempts: [], dependencies: {} }
-    const { loader, executor, fetchFrom } = await setup(entry, { [D1]: record(D1, 'succeeded') })
-    const outcome = await loader.run(request())
+    const { run, executor, fetchFrom } = await setup(entry, { [D1]: record(D1, 'succeeded') })
+    const outcome = await run()
     expect(outcome.status).toBe('succeeded')
     expect(fetchFrom).toHaveBeenCalledTimes(1)
     expect(fetchFrom.mock.calls[0].slice(0, 2)).toEqual(['owner', D2])
     const ran = executor.run.mock.calls[0] as unknown as [RunRequest]
     expect(ran[0].dependencies).toEqual({ [D1]: { from: D1 }, [D2]: { from: D2 } })
     // a retry does not fetch again
-    await loader.run(request())
+    await run()
     expect(fetchFrom).toHaveBeenCalledTimes(1)
   })
 
   it('runs at once when nothing is missing, and fails the attempt unrecoverably on a failed dependency', async () => {
     const done: RunEntry = { task: task([D1]), epoch: 1, attempts: [], dependencies: { [D1]: 5 } }
     const first = await setup(done)
-    await first.loader.run(request())
+    await first.run()
     expect(first.fetchFrom).not.toHaveBeenCalled()
     expect(first.executor.run).toHaveBeenCalledTimes(1)
 
     const bad: RunEntry = { task: task([D1]), epoch: 1, attempts: [], dependencies: {} }
     const second = await setup(bad, { [D1]: record(D1, 'failed', { error: 'nope' }) })
-    const outcome = await second.loader.run(request())
+    const outcome = await second.run()
     expect(outcome).toMatchObject({ status: 'failed', unrecoverable: true })
     expect(outcome.error).toBe(`dependency ${D1} failed: nope`)
     expect(second.executor.run).not.toHaveBeenCalled()

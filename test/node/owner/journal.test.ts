@@ -68,4 +68,52 @@ describe('TaskJournal', () => {
     expect(text.trim().split('\n')).toHaveLength(1)
     expect((await journal.replay()).map((t) => t.id)).toEqual([task(2).id])
   })
+
+  it('groups what comes in one turn into one write and one sync (group commit)', async () => {
+    const journal = new TaskJournal(path)
+    const writes = [1, 2, 3, 4, 5].map((n) => journal.accept([task(n)]))
+    await Promise.all(writes)
+    expect(journal.stats).toMatchObject({ writes: 1, entries: 5, syncs: 1 })
+    // while a write is under way, what comes meanwhile goes in the next one
+    const first = journal.done([task(1).id])
+    const later = [journal.done([task(2).id]), journal.accept([task(6)])]
+    await Promise.all([first, ...later])
+    expect(journal.stats.writes).toBe(2)
+    expect((await new TaskJournal(path).replay()).map((t) => t.id)).toEqual(
+      [3, 4, 5, 6].map((n) => task(n).id),
+    )
+    await journal.close()
+  })
+
+  it('with `os` durability writes without syncing', async () => {
+    const journal = new TaskJournal(path, 'os')
+    await journal.accept([task(1)])
+    expect(journal.stats).toMatchObject({ writes: 1, syncs: 0 })
+    await journal.close()
+  })
+
+  it('keeps the runs a stop cut short with their open task, through compaction, until done', async () => {
+    const journal = new TaskJournal(path)
+    const run = {
+      executor: OWNER,
+      epoch: 2,
+      startedAt: 1,
+      finishedAt: 5,
+      error: 'interrupted',
+      cut: 'interrupted' as const,
+    }
+    await journal.accept([task(1), task(2)])
+    await journal.attempt(task(1).id, run)
+    await journal.attempt(task(2).id, run)
+    await journal.done([task(2).id])
+    const again = new TaskJournal(path)
+    await again.replay()
+    expect(again.attemptsOf(task(1).id)).toEqual([run])
+    expect(again.attemptsOf(task(2).id)).toEqual([])
+    await again.compact()
+    const compacted = new TaskJournal(path)
+    expect((await compacted.replay()).map((t) => t.id)).toEqual([task(1).id])
+    expect(compacted.attemptsOf(task(1).id)).toEqual([run])
+    await journal.close()
+  })
 })

@@ -6,6 +6,7 @@ import { createNodeCounters } from '../../../src/node/node-counters.ts'
 import { OwnerLedger, type OwnerLedgerOptions } from '../../../src/node/owner/owner-ledger.ts'
 import type { Admission } from '../../../src/node/results/result-store.ts'
 import { LocalQueue } from '../../../src/node/run/local-queue.ts'
+import { type TaskEvent, TaskEvents } from '../../../src/node/story/task-events.ts'
 import { DurationEstimator } from '../../../src/policy/capacity.ts'
 import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
 import { GrantSigner, verifyGrantProof } from '../../../src/protocol/grant-proof.ts'
@@ -65,9 +66,11 @@ function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = {}) {
     runningWorkMs: () => 0,
   })
   const counters = createNodeCounters()
-  const onRequeued = vi.fn()
-  const onGranted = vi.fn()
-  const onPoisoned = vi.fn()
+  const events = new TaskEvents()
+  const told: TaskEvent[] = []
+  events.on((e) => told.push(e))
+  /** What the ledger told of, by event name. */
+  const said = (event: string) => told.filter((e) => e.event === event)
   const keep = vi.fn(async (_r: ResultRecord, _v: Uint8Array) => {})
   const stored = new Map<string, () => void>()
   let rule: Admission = () => true
@@ -80,15 +83,14 @@ function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = {}) {
     open: (value: Uint8Array, k?: Uint8Array) => openResultRecordSync(value, k),
   }
   const ledger = new OwnerLedger({
+    self: OWNER_ID,
     queue,
     results,
     counters,
     leaseTtlMs,
     slots: 1,
     speed: 1,
-    onRequeued,
-    onGranted,
-    onPoisoned,
+    events,
     grants,
     ...extra,
   })
@@ -96,9 +98,7 @@ function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = {}) {
     queue,
     counters,
     ledger,
-    onRequeued,
-    onGranted,
-    onPoisoned,
+    said,
     keep,
     admits: (r: ResultRecord) => rule(r),
     stored: (id: string) => stored.get(id)?.(),
@@ -110,6 +110,9 @@ function fakeJournal() {
     accept: vi.fn(async (_tasks: Task[]) => {}),
     done: vi.fn(async (_ids: string[]) => {}),
     replay: vi.fn(async () => [] as Task[]),
+    flush: vi.fn(async () => {}),
+    attempt: vi.fn(async (_id: string, _attempt: unknown) => {}),
+    attemptsOf: vi.fn((_id: string) => []),
   }
 }
 
@@ -162,22 +165,24 @@ describe('OwnerLedger', () => {
 
   it('adopts a task once and queues it as stealable', () => {
     const { queue, counters, ledger } = setup()
-    expect(ledger.adopt(task('a'))).toBe(true)
-    expect(ledger.adopt(task('a'))).toBe(false)
+    expect(ledger.take(task('a'))).toBe(true)
+    expect(ledger.take(task('a'))).toBe(false)
     expect(counters.accepted).toBe(1)
     expect(ledger.size).toBe(1)
     expect(queue.stealableCount).toBe(1)
   })
 
   it('grants queued tasks under fresh epochs and renews only the holder’s current lease', () => {
-    const { ledger, counters, onGranted } = setup()
-    for (const id of ['a', 'b', 'c']) ledger.adopt(task(id))
+    const { ledger, counters, said } = setup()
+    for (const id of ['a', 'b', 'c']) ledger.take(task(id))
     const grant = ledger.grant('thief', stealRequest(2))
     expect(grant.tasks.map((t) => t.id)).toHaveLength(2)
     expect(grant.leases.every((l) => l.epoch === 1)).toBe(true)
     expect(counters.tasksGranted).toBe(2)
     expect(ledger.leasedOut).toBe(2)
-    expect(onGranted).toHaveBeenCalledOnce()
+    expect(said('granted').map((e) => e.detail)).toEqual(
+      grant.leases.map((l) => ({ to: 'thief', epoch: l.epoch })),
+    )
     const [first] = grant.leases
     const reply = ledger.renew('thief', {
       type: 'renew',
@@ -193,7 +198,7 @@ describe('OwnerLedger', () => {
 
   it('signs every lease it grants: the proof names that task, that holder and that epoch', () => {
     const { ledger } = setup()
-    for (const id of ['a', 'b']) ledger.adopt(task(id))
+    for (const id of ['a', 'b']) ledger.take(task(id))
     const { leases } = ledger.grant('thief', stealRequest(2))
     expect(leases).toHaveLength(2)
     for (const l of leases) {
@@ -208,7 +213,7 @@ describe('OwnerLedger', () => {
 
   it('accepts the holder’s completion, calls another peer’s stale, and forgets the task', async () => {
     const { ledger } = setup()
-    ledger.adopt(task('a'))
+    ledger.take(task('a'))
     const { leases } = ledger.grant('thief', stealRequest(1))
     const completion = { taskId: 'a', epoch: leases[0].epoch, status: 'succeeded' as const }
     expect((await ledger.complete('other', complete([completion]))).outcomes).toEqual([
@@ -235,7 +240,7 @@ describe('OwnerLedger', () => {
   it('keeps the record of the lease holder’s completion, never one from a peer that did not hold the lease', async () => {
     const { ledger, keep, admits } = setup()
     const a = realTask('a')
-    ledger.adopt(a)
+    ledger.take(a)
     const { leases } = ledger.grant(THIEF, stealRequest(1))
     const epoch = leases[0].epoch
     // another peer's validly signed record of the same epoch: stale, not kept
@@ -273,7 +278,7 @@ describe('OwnerLedger', () => {
   it('admits only the live lease’s record for an owned task, and nothing older than the accepted epoch once settled', async () => {
     const { ledger, admits } = setup(1)
     const a = realTask('a')
-    ledger.adopt(a)
+    ledger.take(a)
     const first = ledger.grant(THIEF, stealRequest(1)).leases[0]
     const late = (await signed(thiefKey, a.id, first.epoch)).record
     expect(admits(late)).toBe(true)
@@ -293,12 +298,16 @@ describe('OwnerLedger', () => {
   })
 
   it('requeues a released lease and an expired one', async () => {
-    const { ledger, queue, counters, onRequeued } = setup(1)
-    ledger.adopt(task('a'))
-    ledger.adopt(task('b'))
+    const { ledger, queue, counters, said } = setup(1)
+    ledger.take(task('a'))
+    ledger.take(task('b'))
     const { leases } = ledger.grant('thief', stealRequest(2))
     expect(queue.size).toBe(0)
-    const released = ledger.release('thief', { type: 'release', requestId: 'x', leases: [leases[0]] })
+    const { reply: released } = ledger.release('thief', {
+      type: 'release',
+      requestId: 'x',
+      leases: [{ taskId: leases[0].taskId, epoch: leases[0].epoch }],
+    })
     expect(released.released).toEqual([leases[0].taskId])
     expect(queue.size).toBe(1)
     await sleep(5)
@@ -306,16 +315,17 @@ describe('OwnerLedger', () => {
     expect(counters.leasesExpired).toBe(1)
     expect(counters.executorsLost).toBe(1) // a release is not a loss
     expect(queue.size).toBe(2)
-    expect(onRequeued).toHaveBeenCalledTimes(2)
+    expect(said('released').map((e) => e.taskId)).toEqual([leases[0].taskId])
+    expect(said('lease-expired').map((e) => e.taskId)).toEqual([leases[1].taskId])
     expect(ledger.get(leases[1].taskId)?.state).toBe('queued')
   })
 
   it('takes back at once every lease a dead holder held', () => {
     const { ledger, queue, counters } = setup()
-    for (const id of ['a', 'b']) ledger.adopt(task(id))
+    for (const id of ['a', 'b']) ledger.take(task(id))
     ledger.grant('thief', stealRequest(2))
-    expect(ledger.loseHolder('someone-else')).toBe(0)
-    expect(ledger.loseHolder('thief')).toBe(2)
+    expect(ledger.loseHolder('someone-else').lost).toBe(0)
+    expect(ledger.loseHolder('thief')).toEqual({ lost: 2, poisoned: [] })
     expect(ledger.leasedOut).toBe(0)
     expect(queue.size).toBe(2)
     expect(counters.executorsLost).toBe(2)
@@ -323,20 +333,21 @@ describe('OwnerLedger', () => {
   })
 
   it('ends a task that lost K executors as failed (poison), under an epoch above every lease', async () => {
-    const { ledger, queue, counters, onPoisoned } = setup(1, { maxExecutorLosses: 3 })
-    ledger.adopt(task('p'))
+    const { ledger, queue, counters } = setup(1, { maxExecutorLosses: 3 })
+    ledger.take(task('p'))
     let last = 0
+    const poisoned = []
     for (let i = 1; i <= 3; i++) {
       last = ledger.grant(`thief-${i}`, stealRequest(1)).leases[0].epoch
       await sleep(3)
-      if (i === 2) ledger.loseHolder('thief-2')
-      else ledger.expireLeases()
+      if (i === 2) poisoned.push(...ledger.loseHolder('thief-2').poisoned)
+      else poisoned.push(...ledger.expireLeases())
     }
     expect(counters.executorsLost).toBe(3)
     expect(counters.poisoned).toBe(1)
     expect(queue.size).toBe(0) // not requeued a third time
-    expect(onPoisoned).toHaveBeenCalledOnce()
-    const [entry, error] = onPoisoned.mock.calls[0]
+    expect(poisoned).toHaveLength(1)
+    const [{ entry, error }] = poisoned
     expect(error).toBe('poison: lost 3 executors')
     expect(entry.task.id).toBe('p')
     expect(entry.epoch).toBeGreaterThan(last)
@@ -346,7 +357,7 @@ describe('OwnerLedger', () => {
 
   it('takes a result notice from the lease holder as its completion', () => {
     const { ledger } = setup()
-    ledger.adopt(task('a'))
+    ledger.take(task('a'))
     const { leases } = ledger.grant('thief', stealRequest(1))
     ledger.noteResult('other', 'a', leases[0].epoch)
     expect(ledger.has('a')).toBe(true)
@@ -358,9 +369,9 @@ describe('OwnerLedger', () => {
 
   it('an adopted task runs above its takeover floor; a queued one ends on a result from before the takeover', () => {
     const { ledger, queue, counters } = setup()
-    ledger.adopt(task('a'), { as: 'adopted', floor: 1_000 })
+    ledger.take(task('a'), { as: 'adopted', floor: 1_000 })
     expect(ledger.grant('thief', stealRequest(1)).leases[0].epoch).toBe(1_001)
-    ledger.adopt(task('b'), { as: 'replayed', floor: 1_000 })
+    ledger.take(task('b'), { as: 'replayed', floor: 1_000 })
     expect(counters).toMatchObject({ accepted: 0, adopted: 1, replayed: 1 })
     // b is queued: an executor of the earlier ownership (epoch 3) stored its result
     ledger.noteResult('old-thief', 'b', 3)
@@ -375,7 +386,7 @@ describe('OwnerLedger', () => {
     const { ledger } = setup()
     // OTHER owned the task and died; this ledger's node (OWNER_ID) adopted it as its own
     const orphan = { ...realTask('orphan'), owner: OTHER }
-    ledger.adopt({ ...orphan, owner: OWNER_ID }, { as: 'adopted', floor: 1_000 })
+    ledger.take({ ...orphan, owner: OWNER_ID }, { as: 'adopted', floor: 1_000 })
     const [lease] = ledger.grant(THIEF, stealRequest(1)).leases
     const byThief = await signed(thiefKey, orphan.id, lease.epoch, { owner: OWNER_ID, grant: lease.proof })
     expect(openResultRecordSync(byThief.value).executor).toBe(THIEF)
@@ -401,7 +412,7 @@ describe('OwnerLedger', () => {
 
   it('runs an owned task locally under an epoch above every grant', () => {
     const { ledger } = setup()
-    ledger.adopt(task('a'))
+    ledger.take(task('a'))
     ledger.grant('thief', stealRequest(1))
     ledger.release('thief', { type: 'release', requestId: 'x', leases: [{ taskId: 'a', epoch: 1 }] })
     const entry = ledger.beginRun('a')
@@ -417,12 +428,12 @@ describe('OwnerLedger', () => {
   it('journals accepted tasks before journalled() resolves, and done once a result exists', async () => {
     const journal = fakeJournal()
     const { ledger, stored, queue } = setup(10_000, { journal })
-    ledger.adopt(task('a'))
-    ledger.adopt(task('b'))
-    ledger.adopt(task('c'), { as: 'replayed' }) // in the journal already
+    ledger.take(task('a'))
+    ledger.take(task('b'))
+    ledger.take(task('c'), { as: 'replayed' }) // in the journal already
     await ledger.journalled()
-    expect(journal.accept).toHaveBeenCalledOnce()
-    expect(journal.accept.mock.calls[0][0].map((t) => t.id)).toEqual(['a', 'b'])
+    // one call per task taken: the journal groups what comes in one turn into one write (see journal.test.ts)
+    expect(journal.accept.mock.calls.map(([tasks]) => tasks.map((t) => t.id))).toEqual([['a'], ['b']])
     // a local run (popped from the queue, as the node's pump does): done once the record is stored
     expect(queue.pop(Date.now(), () => true)?.id).toBe('a')
     ledger.settle('a', ledger.beginRun('a')!.epoch)
@@ -436,5 +447,65 @@ describe('OwnerLedger', () => {
     ledger.noteResult('thief', leases[0].taskId, leases[0].epoch)
     await ledger.flushJournal()
     expect(journal.done).toHaveBeenLastCalledWith([leases[0].taskId])
+  })
+
+  it('every run joins the attempts: a lost lease, a failed run handed back (retried), a cancelled one', async () => {
+    const { ledger } = setup(1)
+    for (const id of ['lost', 'back', 'cut']) ledger.take(task(id))
+    const leases = ledger.grant('thief', stealRequest(3)).leases
+    const epochOf = (id: string) => leases.find((l) => l.taskId === id)!.epoch
+    await sleep(3)
+    // 'back' comes back with a failed run: retried after a backoff, not lost
+    const failedRun = {
+      executor: 'forged',
+      epoch: 99,
+      startedAt: 1,
+      finishedAt: 2,
+      error: 'boom',
+      stack: 'at x',
+    }
+    const { retries, failed } = ledger.release('thief', {
+      type: 'release',
+      requestId: 'r',
+      leases: [{ taskId: 'back', epoch: epochOf('back'), attempt: failedRun }],
+    })
+    expect(retries.map((e) => e.task.id)).toEqual(['back'])
+    expect(failed).toEqual([])
+    // the executor and epoch are the lease's, whatever the holder wrote
+    expect(ledger.get('back')?.entry.attempts).toEqual([
+      { ...failedRun, executor: 'thief', epoch: epochOf('back') },
+    ])
+    expect(ledger.get('back')?.state).toBe('retrying')
+    expect(ledger.retryNow(ledger.get('back')!.entry)).toBe(true)
+    // 'cut' is cancelled while leased: its run is cut short
+    const cancelled = ledger.cancel('cut')
+    expect(cancelled?.entry.attempts).toMatchObject([
+      { executor: 'thief', epoch: epochOf('cut'), cut: 'cancelled' },
+    ])
+    // 'lost' expires: its run is lost
+    ledger.expireLeases()
+    const [lost] = ledger.get('lost')!.entry.attempts
+    expect(lost).toMatchObject({ executor: 'thief', epoch: epochOf('lost'), cut: 'lost' })
+    expect(lost.error).toBe('executor lost: its lease expired')
+    expect(lost.startedAt).toBeLessThanOrEqual(lost.finishedAt)
+    // the next grant of 'lost' tells the thief its earlier runs
+    const again = ledger.grant('thief-2', stealRequest(2)).leases
+    expect(again.find((l) => l.taskId === 'lost')?.attempts).toEqual([lost])
+  })
+
+  it('a failed run handed back with no attempt left ends the task as failed', () => {
+    const { ledger } = setup()
+    const one = { ...task('once'), spec: parseTaskSpec({ type: 'echo', input: 'once', maxAttempts: 1 }) }
+    ledger.take(one)
+    const [lease] = ledger.grant('thief', stealRequest(1)).leases
+    const run = { executor: 'thief', epoch: lease.epoch, startedAt: 1, finishedAt: 2, error: 'boom' }
+    const { retries, failed } = ledger.release('thief', {
+      type: 'release',
+      requestId: 'r',
+      leases: [{ taskId: 'once', epoch: lease.epoch, attempt: run }],
+    })
+    expect(retries).toEqual([])
+    expect(failed.map((f) => [f.entry.task.id, f.error])).toEqual([['once', 'boom']])
+    expect(failed[0].entry.epoch).toBeGreaterThan(lease.epoch)
   })
 })

@@ -2,7 +2,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { PeerLiveness } from '../../../src/node/peers/liveness.ts'
+import { LivenessWatch } from '../../../src/node/peers/liveness-watch.ts'
 import { ADOPTION_LOOKUP_TRIES, Adopter } from '../../../src/node/recovery/adoption.ts'
+import { JournalReplay } from '../../../src/node/recovery/journal-replay.ts'
 import { peerKadId, successorOf, taskKadId, xorDistance } from '../../../src/node/recovery/successor.ts'
 import { ResultFollower } from '../../../src/node/results/result-follower.ts'
 import { openResultRecordSync, type ResultRecord } from '../../../src/protocol/result-record.ts'
@@ -83,13 +85,13 @@ function fakes(
 ) {
   const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
   const ledger = {
-    adopt: vi.fn((task: Task, o: { as?: string; floor?: number } = {}) => {
+    take: vi.fn((task: Task, o: { as?: string; floor?: number } = {}) => {
       if (owned.has(task.id)) return false
       owned.set(task.id, { task, ...o })
       return true
     }),
     has: (id: string) => owned.has(id),
-    loseHolder: vi.fn(() => 0),
+    loseHolder: vi.fn((_peer: string) => ({ lost: 0, poisoned: [] })),
     markDone: vi.fn(),
     journalled: vi.fn(async () => {}),
     journalTasks: vi.fn(async () => opts.journal ?? []),
@@ -118,17 +120,53 @@ function fakes(
   }
   const announce = vi.fn(async (_tasks: Task[]) => {})
   const onOwned = vi.fn()
-  const adopter = new Adopter({
+  // wired as the node wires them (src/node/assemble.ts): liveness judges, the adopter adopts, the replay requeues
+  const liveness = new LivenessWatch({
     self,
     libp2p: libp2p as never,
-    ledger,
-    thief: { holds: () => false },
-    results,
-    announce,
     failureDetectionMs: 1_000,
     beaconIntervalMs: 100,
-    onOwned,
+    onDead: (peer) => ledger.loseHolder(peer),
+    onCheck: (changed) => adoption.onCheck(changed),
   })
+  const adoption = new Adopter({
+    ...{ self, liveness, ledger, results, announce },
+    own: (task, how) => ledger.take(task, how),
+    thief: { holds: () => false },
+    failureDetectionMs: 1_000,
+    onAdopted: (tasks, why) => onOwned(tasks, 'adopted', why),
+  })
+  const replay = new JournalReplay({
+    ...{ self, ledger, results },
+    withoutResult: (tasks) => adoption.openOf(tasks),
+    requeue: async (tasks) => {
+      onOwned(tasks, 'replayed')
+      await announce(tasks)
+    },
+    waitForPeersMs: 1_000,
+  })
+  const adopter = {
+    async start() {
+      liveness.start()
+      await replay.start()
+    },
+    onBeacon(from: string, _msg: never) {
+      liveness.heard(from)
+      replay.onPeerHeard()
+    },
+    onAnnouncement: (from: string, msg: Parameters<Adopter['onAnnouncement']>[1]) =>
+      adoption.onAnnouncement(from, msg),
+    onResultNotice: (from: string, msg: Parameters<Adopter['onResultNotice']>[1]) =>
+      adoption.onResultNotice(from, msg),
+    get remembered() {
+      return adoption.remembered
+    },
+    stop() {
+      liveness.stop()
+      adoption.stop()
+      replay.stop()
+    },
+  }
   const disconnect = (peer: string) =>
     listeners.get('peer:disconnect')?.({ detail: { toString: () => peer } })
   return { adopter, ledger, results, announce, onOwned, owned, disconnect }
@@ -242,7 +280,7 @@ describe('Adopter', () => {
       adopter.onBeacon(owner, {} as never)
       await vi.advanceTimersByTimeAsync(100)
     }
-    expect(ledger.adopt).not.toHaveBeenCalled()
+    expect(ledger.take).not.toHaveBeenCalled()
     adopter.stop()
   })
 

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createNodeCounters } from '../../../src/node/node-counters.ts'
 import { LocalQueue } from '../../../src/node/run/local-queue.ts'
+import { type TaskEvent, TaskEvents } from '../../../src/node/story/task-events.ts'
 import { Thief } from '../../../src/node/thief/thief.ts'
 import { DurationEstimator } from '../../../src/policy/capacity.ts'
 import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
@@ -46,7 +47,9 @@ function setup(reply: (peer: string, req: { type: string }) => unknown) {
   const counters = createNodeCounters()
   const request = vi.fn(async (peer: string, req: { type: string }) => reply(peer, req))
   const runner = { freeSlots: 2, cancel: vi.fn(() => true), isRunning: vi.fn((_id: string) => false) }
-  const onStealDone = vi.fn()
+  const events = new TaskEvents()
+  const told: TaskEvent[] = []
+  events.on((e) => told.push(e))
   const thief = new Thief({
     steal: { request } as never,
     queue,
@@ -59,9 +62,9 @@ function setup(reply: (peer: string, req: { type: string }) => unknown) {
     counters,
     isRunning: () => true,
     owns: (id) => id === 'mine',
-    onStealDone,
+    events,
   })
-  return { thief, queue, counters, request, runner, onStealDone }
+  return { thief, queue, counters, request, runner, told }
 }
 
 /** A grant proof's shape (the thief carries it into its record; the DHT checks it). */
@@ -77,7 +80,7 @@ const grantOf = (tasks: Task[], ttlMs = 10_000) => ({
 
 describe('Thief', () => {
   it('steals from a loaded peer: holds what it can run, queued as not stealable', async () => {
-    const { thief, queue, counters, onStealDone } = setup(() =>
+    const { thief, queue, counters, told } = setup(() =>
       grantOf([task('a'), task('mine'), task('gpu', 'gpu-job')]),
     )
     await thief.maybeSteal()
@@ -88,7 +91,7 @@ describe('Thief', () => {
     expect(thief.holds('mine')).toBe(false)
     expect(queue.size).toBe(1)
     expect(queue.stealableCount).toBe(0)
-    expect(onStealDone).toHaveBeenCalledOnce()
+    expect(told.map((e) => [e.taskId, e.event, e.detail])).toEqual([['a', 'stolen', { from: 'v', epoch: 3 }]])
     expect(thief.settle('a')).toBe('v')
     expect(thief.size).toBe(0)
   })

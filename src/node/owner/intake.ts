@@ -1,0 +1,122 @@
+import { QueueFullError } from '../../task/errors.ts'
+import type { Json } from '../../task/spec.ts'
+import type { Task } from '../../task/task.ts'
+import { ownerFailureRecord, type ResultPublisher } from '../results/result-publisher.ts'
+import type { ResultStore } from '../results/result-store.ts'
+import type { LocalQueue } from '../run/local-queue.ts'
+import type { TaskEvents } from '../story/task-events.ts'
+import { DependencyGate } from './dependencies.ts'
+import type { OwnerLedger, Ownership } from './owner-ledger.ts'
+import { type PreparedTask, prepareSubmission } from './submission.ts'
+
+/** How a task is taken into the ledger once it may run. */
+export interface Takeover {
+  as?: Ownership
+  floor?: number
+}
+
+/** Options of {@link Intake}. */
+export interface IntakeOptions {
+  self: string
+  ledger: Pick<OwnerLedger, 'take' | 'has'>
+  queue: Pick<LocalQueue, 'size'>
+  /** Dependencies' records (the gate waits on them); ids known here. */
+  results: Pick<ResultStore, 'wait' | 'cached'>
+  /** Publishes the owner's failed record of a task whose dependency failed. */
+  publisher: Pick<ResultPublisher, 'publish'>
+  events: TaskEvents
+  /** Most tasks queued (and waiting) here before submissions are refused. */
+  maxQueueLength: number
+  random(): number
+  /** True when this node runs the handler type or some peer advertises it. */
+  knowsType(type: string): boolean
+  /** Where the node is in its life: it accepts submissions only while `running`. */
+  state(): string
+}
+
+/**
+ * How tasks come into this node's ownership: a submission (specs, or a graph of items with `key`
+ * and `dependsOn`) is validated and accepted whole, and each task is either taken into the ledger
+ * (queued) at once or, when it has dependencies, held in the {@link DependencyGate} until they all
+ * succeeded — then taken with their outputs — or one failed, which fails it.
+ */
+export class Intake {
+  /** Owned tasks waiting for their dependencies. */
+  readonly gate: DependencyGate
+  /** How each task waiting in the gate is to be taken over once released. */
+  private readonly heldAs = new Map<string, Takeover>()
+
+  constructor(private readonly opts: IntakeOptions) {
+    this.gate = new DependencyGate({
+      results: opts.results,
+      onReady: (task, outputs) => this.release(task, outputs),
+      onFailed: (task, reason) => {
+        this.heldAs.delete(task.id)
+        opts.events.emit(task.id, 'dependency-failed', { reason })
+        const entry = { task, epoch: 0, attempts: [], dependencies: {} }
+        void opts.publisher.publish(ownerFailureRecord(entry, opts.self, reason, 0))
+      },
+    })
+  }
+
+  /**
+   * Validates a submission and accepts it whole: tasks without dependencies are queued, the
+   * others wait here for theirs.
+   * @throws InvalidTaskError / UnknownHandlerError / QueueFullError — nothing is queued.
+   */
+  accept(items: unknown[], submitter: string): PreparedTask[] {
+    const { opts } = this
+    const state = opts.state()
+    if (state !== 'running') {
+      throw new QueueFullError(
+        state === 'draining' ? 'node is draining: submit to another node' : 'node is not running',
+      )
+    }
+    const { tasks, order } = prepareSubmission(items, {
+      submitter,
+      owner: opts.self,
+      now: Date.now(),
+      random: opts.random,
+      knowsType: opts.knowsType,
+      isKnownId: (id) => opts.ledger.has(id) || this.gate.has(id) || opts.results.cached(id) !== undefined,
+    })
+    const held = opts.queue.size + this.gate.size
+    if (held + tasks.length > opts.maxQueueLength) {
+      throw new QueueFullError(
+        `queue full: ${held} queued or waiting + ${tasks.length} submitted exceeds ${opts.maxQueueLength}`,
+      )
+    }
+    for (const i of order) {
+      opts.events.emit(tasks[i].task.id, 'accepted', { submitter })
+      this.own(tasks[i].task)
+    }
+    return tasks
+  }
+
+  /**
+   * Takes a task into ownership: queued at once when it has no dependencies, else held until they
+   * all succeeded (then taken over as `how` says, e.g. `{ as: 'adopted', floor }` for a task of a
+   * dead owner). False when it is owned or held already.
+   */
+  own(task: Task, how: Takeover = {}): boolean {
+    const { ledger, events } = this.opts
+    if (task.spec.dependsOn.length === 0) return ledger.take(task, how)
+    if (ledger.has(task.id) || this.gate.has(task.id)) return false
+    events.emit(task.id, 'waiting-on-deps', { on: task.spec.dependsOn.join(', ') })
+    this.heldAs.set(task.id, how)
+    this.gate.hold(task)
+    return true
+  }
+
+  /** Takes a waiting task out of the gate (it is cancelled); undefined when it does not wait here. */
+  cancelWaiting(taskId: string): Task | undefined {
+    this.heldAs.delete(taskId)
+    return this.gate.cancel(taskId)
+  }
+
+  private release(task: Task, dependencies: Record<string, Json>): void {
+    const how = this.heldAs.get(task.id) ?? {}
+    this.heldAs.delete(task.id)
+    this.opts.ledger.take(task, { ...how, dependencies })
+  }
+}

@@ -1,0 +1,120 @@
+import { canRun } from '../../policy/capacity.ts'
+import type { Lease } from '../../policy/leases.ts'
+import { grantCount } from '../../policy/stealing.ts'
+import type { CompleteRequest, StealGrant, StealRequest } from '../../protocol/messages.ts'
+import { type ResultRecord, resultKey } from '../../protocol/result-record.ts'
+import type { AttemptRecord, Task } from '../../task/task.ts'
+import type { LocalQueue } from '../run/local-queue.ts'
+
+/** What {@link grantTasks} needs of the owner. */
+export interface GrantParts {
+  queue: Pick<LocalQueue, 'stealableCount' | 'queuedWorkMs' | 'takeForSteal'>
+  slots: number
+  speed: number
+  ttlMs: number
+  /** Leases one task taken from the queue to the thief; undefined when it is not owned (any more). */
+  lease(
+    taskId: string,
+    now: number,
+  ): { task: Task; lease: Lease & { proof: string; attempts?: AttemptRecord[] } } | undefined
+}
+
+/**
+ * The owner's answer to a steal request: as many queued tasks as the cost rule grants
+ * (`grantCount`, at most what the thief asked for), of those the thief can run, each under a
+ * lease of its own with the owner's signed proof.
+ */
+export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
+  const { queue } = parts
+  const now = Date.now()
+  const victim = {
+    queued: queue.stealableCount,
+    queuedWorkMs: queue.queuedWorkMs(true),
+    slots: parts.slots,
+    speed: parts.speed,
+  }
+  const n = Math.min(
+    req.max,
+    grantCount({
+      victim,
+      thief: {
+        queued: req.queued,
+        queuedWorkMs: req.queuedWorkMs,
+        slots: req.offer.slots,
+        speed: req.speed,
+        freeSlots: req.freeSlots,
+      },
+      requested: req.max,
+    }),
+  )
+  const taken = n > 0 ? queue.takeForSteal(now, n, (t) => canRun(req.offer, t)) : []
+  const tasks: Task[] = []
+  const leases: StealGrant['leases'] = []
+  for (const q of taken) {
+    const granted = parts.lease(q.id, now)
+    if (granted === undefined) continue
+    const { lease } = granted
+    tasks.push(granted.task)
+    const { epoch, expiresAt, proof, attempts } = lease
+    leases.push({ taskId: q.id, epoch, expiresAt, proof, ...(attempts === undefined ? {} : { attempts }) })
+  }
+  return { type: 'grant', requestId: req.requestId, tasks, leases, ttlMs: parts.ttlMs }
+}
+
+type Completion = CompleteRequest['completions'][number]
+
+/** What {@link judgeCompletion} reads of the owner's ledger. */
+export interface JudgeParts {
+  owned(taskId: string): boolean
+  settled(taskId: string): { epoch: number; executor: string | undefined } | undefined
+  lease(taskId: string): Lease | undefined
+  /** Checks a signed record as the node's DHT validator does. */
+  open(value: Uint8Array, key: Uint8Array): ResultRecord
+}
+
+/** The owner's verdict on one completion, with the record it carried when it checks out. */
+export interface Judgement {
+  verdict: 'accepted' | 'stale' | 'unknown'
+  carried?: { record: ResultRecord; value: Uint8Array }
+}
+
+/**
+ * The fencing rule of completions: only the current lease's holder with the current epoch
+ * completes an owned task, and only with a record that verifies as its own when one is carried. A
+ * report of a task settled already is `accepted` again only from the same executor and epoch;
+ * anything else is `stale`; a task never owned here is `unknown`.
+ */
+export async function judgeCompletion(from: string, c: Completion, parts: JudgeParts): Promise<Judgement> {
+  if (!parts.owned(c.taskId)) {
+    const settled = parts.settled(c.taskId)
+    if (settled === undefined) return { verdict: 'unknown' }
+    return { verdict: settled.epoch === c.epoch && settled.executor === from ? 'accepted' : 'stale' }
+  }
+  const holds = () => {
+    const lease = parts.lease(c.taskId)
+    return lease !== undefined && lease.holder === from && lease.epoch === c.epoch
+  }
+  if (!holds()) return { verdict: 'stale' }
+  if (c.record === undefined) return { verdict: 'accepted' }
+  const carried = openCarried(from, c, parts)
+  // a completion whose record does not check out completes nothing: the lease runs out; the lease
+  // may also have moved on while the signature was checked
+  if (carried === undefined || !holds()) return { verdict: 'stale' }
+  return { verdict: 'accepted', carried }
+}
+
+/** The record a completion carries, when it verifies as the sender's record of that epoch. */
+function openCarried(
+  from: string,
+  c: Completion,
+  parts: Pick<JudgeParts, 'open'>,
+): { record: ResultRecord; value: Uint8Array } | undefined {
+  try {
+    const value = Buffer.from(c.record ?? '', 'base64')
+    const record = parts.open(value, resultKey(c.taskId))
+    if (record.executor !== from || record.epoch !== c.epoch || record.status !== c.status) return undefined
+    return { record, value }
+  } catch {
+    return undefined
+  }
+}

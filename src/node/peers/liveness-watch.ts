@@ -1,0 +1,85 @@
+import type { PeerId } from '@libp2p/interface'
+import { stallAwareInterval } from '../../util/stall-aware-interval.ts'
+import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
+import { PeerLiveness } from './liveness.ts'
+
+/** Options of {@link LivenessWatch}. */
+export interface LivenessWatchOptions {
+  /** This node's peer id (never judged). */
+  self: string
+  /** Tells of disconnects (a killed peer drops its connections at once). */
+  libp2p: Pick<MeshLibp2p, 'addEventListener' | 'removeEventListener'>
+  /** A peer silent this long is declared dead, ms. */
+  failureDetectionMs: number
+  /** Interval of capacity beacons, ms (sets the check period and the grace after a disconnect). */
+  beaconIntervalMs: number
+  /** A peer was declared dead. */
+  onDead(peer: string): void
+  /** A check ran (after any deaths it declared); `changed` when a peer died or came back since the last one. */
+  onCheck(changed: boolean): void
+}
+
+/**
+ * Which peers are alive, judged on a timer: a peer is heard when its beacons (or announcements)
+ * arrive, and declared dead when silent for the detection window, or disconnected and silent for
+ * a shorter grace. A tick that comes late because this process stalled postpones every peer's
+ * silence instead of judging it (`stallAwareInterval`).
+ */
+export class LivenessWatch {
+  private readonly liveness: PeerLiveness
+  private timer: NodeJS.Timeout | undefined
+  private changed = false
+
+  constructor(private readonly opts: LivenessWatchOptions) {
+    this.liveness = new PeerLiveness({
+      windowMs: opts.failureDetectionMs,
+      disconnectGraceMs: Math.min(opts.failureDetectionMs, 2 * opts.beaconIntervalMs),
+    })
+  }
+
+  start(): void {
+    this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    const period = Math.max(50, Math.min(this.opts.beaconIntervalMs, this.opts.failureDetectionMs / 4))
+    this.timer = stallAwareInterval(period, (stalledMs) => {
+      if (stalledMs > 0) this.liveness.postpone(stalledMs)
+      else this.check()
+    })
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  /** `peer` was heard from now. Returns true when it had been declared dead and is back. */
+  heard(peer: string): boolean {
+    if (peer === this.opts.self) return false
+    const back = this.liveness.heard(peer, Date.now())
+    if (back) this.changed = true
+    return back
+  }
+
+  /** True when `peer` was declared dead and has not been heard from since. */
+  isDead(peer: string): boolean {
+    return this.liveness.isDead(peer)
+  }
+
+  /** Peers heard from recently and not declared dead (this node not included). */
+  live(): string[] {
+    return this.liveness.live()
+  }
+
+  private check(): void {
+    for (const peer of this.liveness.check(Date.now())) {
+      this.changed = true
+      this.opts.onDead(peer)
+    }
+    const changed = this.changed
+    this.changed = false
+    this.opts.onCheck(changed)
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.liveness.disconnected(evt.detail.toString(), Date.now())
+  }
+}

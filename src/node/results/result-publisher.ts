@@ -1,0 +1,134 @@
+import type { RunOutcome } from '../../executor/executor.ts'
+import type { ResultNotice } from '../../protocol/messages.ts'
+import type { ResultRecord } from '../../protocol/result-record.ts'
+import { Batcher } from '../../util/batcher.ts'
+import type { OwnerLedger } from '../owner/owner-ledger.ts'
+import type { RunEntry } from '../run/task-runner.ts'
+import type { TaskEvents } from '../story/task-events.ts'
+import type { CompletionReporter } from '../thief/completion-reporter.ts'
+import type { Thief } from '../thief/thief.ts'
+import type { ResultFollower } from './result-follower.ts'
+import type { ResultStore } from './result-store.ts'
+
+/**
+ * Under load, result notices go out at most once per this window (a notice after a quiet spell
+ * goes at once). Owners learn of completions directly, so notices serve other subscribers; each
+ * notice costs every peer that gets it a decryption, a decode and a signature check, so they are
+ * batched harder than anything on the task's own path.
+ */
+export const NOTICE_WINDOW_MS = 250
+
+/** The record of a finished run of `entry` at `executor`. */
+export function runRecord(entry: RunEntry, outcome: RunOutcome, executor: string): ResultRecord {
+  const { task } = entry
+  return {
+    v: 1,
+    taskId: task.id,
+    status: outcome.status,
+    ...(outcome.status === 'succeeded'
+      ? { output: outcome.output ?? null }
+      : { error: outcome.error ?? 'failed' }),
+    executor,
+    owner: task.owner,
+    epoch: entry.epoch,
+    ...(entry.grant === undefined ? {} : { grant: entry.grant }),
+    attempts: [...entry.attempts], // a copy: a run cut short may still report into the entry
+    submittedAt: task.submittedAt,
+    startedAt: entry.attempts[0]?.startedAt ?? outcome.startedAt,
+    finishedAt: outcome.finishedAt,
+  }
+}
+
+/** A failed record the owner signs itself: a cancelled task, a failed dependency, poison. */
+export function ownerFailureRecord(
+  entry: RunEntry,
+  self: string,
+  error: string,
+  epoch: number,
+  now = Date.now(),
+): ResultRecord {
+  const { task } = entry
+  return {
+    v: 1,
+    taskId: task.id,
+    status: 'failed',
+    error,
+    executor: self,
+    owner: task.owner,
+    epoch,
+    attempts: [...entry.attempts], // a copy: a run cut short may still report into the entry
+    submittedAt: task.submittedAt,
+    startedAt: entry.attempts[0]?.startedAt ?? now,
+    finishedAt: now,
+  }
+}
+
+/** Options of {@link ResultPublisher}. */
+export interface ResultPublisherOptions {
+  /** Signs, keeps and stores records (locally and at the closest peers). */
+  results: Pick<ResultStore, 'publish'>
+  /** Settles tasks this node owns. */
+  ledger: Pick<OwnerLedger, 'settle'>
+  /** Ends the leases of tasks this node held for other owners. */
+  thief: Pick<Thief, 'settle'>
+  /** Tells owners of tasks held here under their lease. */
+  completions: Pick<CompletionReporter, 'report'>
+  /** Gossips result notices (batched). */
+  notify(results: ResultNotice['results']): void
+  /** Checks a record published here against a run elsewhere that may beat it. */
+  follower: Pick<ResultFollower, 'published'>
+  events: TaskEvents
+}
+
+/**
+ * The one way a record made by this node leaves it, whatever ended the task — a run here, a
+ * cancel, a failed dependency, poison: the task is settled (the lease held here ends, or the
+ * owned task leaves the ledger), the record is signed and stored (locally at once, at the closest
+ * peers in the background), its owner hears of it when the task was held under a lease, and a
+ * batched notice tells the mesh.
+ */
+export class ResultPublisher {
+  private readonly notices: Batcher<ResultNotice['results'][number]>
+  /** Publications whose local copy is not written yet. */
+  private readonly inFlight = new Set<Promise<void>>()
+
+  constructor(private readonly opts: ResultPublisherOptions) {
+    this.notices = new Batcher(NOTICE_WINDOW_MS, (batch) => {
+      opts.notify(batch)
+      for (const n of batch) opts.events.emit(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
+    })
+  }
+
+  /** Publishes `record` (made here) and ends the task here; resolves once the local copy is written. */
+  publish(record: ResultRecord): Promise<void> {
+    const done = this.send(record)
+    this.inFlight.add(done)
+    void done.finally(() => this.inFlight.delete(done))
+    return done
+  }
+
+  /** Resolves once every publication started so far has its local copy written (and its copies queued). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
+  }
+
+  private async send(record: ResultRecord): Promise<void> {
+    const { taskId, status, epoch } = record
+    this.opts.events.emit(
+      taskId,
+      'finished',
+      record.error === undefined ? { status, epoch } : { status, epoch, error: record.error },
+    )
+    const owner = this.opts.thief.settle(taskId)
+    if (owner === undefined) this.opts.ledger.settle(taskId, epoch)
+    const value = await this.opts.results.publish(record)
+    this.opts.follower.published(taskId)
+    this.notices.add({ taskId, status, epoch })
+    if (owner !== undefined) this.opts.completions.report(owner, record, value)
+  }
+
+  /** Sends the pending notices now (the node stops). */
+  flushNow(): void {
+    this.notices.flushNow()
+  }
+}

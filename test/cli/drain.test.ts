@@ -1,0 +1,69 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DaemonProcess, runCli } from './helpers.ts'
+
+/** A one-slot daemon alone on `dir`, draining up to 20 s on SIGTERM. */
+async function daemon(dir: string): Promise<DaemonProcess> {
+  const proc = new DaemonProcess([
+    '--data-dir',
+    dir,
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--slots',
+    '1',
+    '--drain-timeout',
+    '20000',
+  ])
+  await proc.ready()
+  return proc
+}
+
+async function submitSleep(dir: string, ms: number, output: string): Promise<string> {
+  const run = await runCli(['submit', 'sleep', '--input', JSON.stringify({ ms, output }), '--data-dir', dir])
+  expect(run.stderr).toBe('')
+  return run.stdout.trim()
+}
+
+describe('taskmesh daemon --drain-timeout', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-drain-cli-'))
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('SIGTERM waits for the running task, which ends and is kept; a second SIGTERM hands the run back at once', async () => {
+    const first = await daemon(dir)
+    const id = await submitSleep(dir, 1_500, 'drained')
+    await new Promise((resolve) => setTimeout(resolve, 300)) // it starts at once: one free slot
+    const asked = Date.now()
+    first.signal('SIGTERM')
+    await first.waitForLine(/^SIGTERM: draining \(1 running, up to 20000 ms/)
+    await first.waitForLine(/^stopped$/)
+    const stoppedAt = Date.now()
+    expect(await first.exited).toEqual({ code: 0, signal: null })
+
+    const second = await daemon(dir)
+    const result = await runCli(['result', id, '--data-dir', dir])
+    const record = JSON.parse(result.stdout)
+    expect(record).toMatchObject({ status: 'succeeded', output: 'drained' })
+    expect(record.attempts).toHaveLength(1)
+    // the run ended after the signal and before the daemon stopped: the stop waited for it
+    expect(record.finishedAt).toBeGreaterThan(asked)
+    expect(record.finishedAt).toBeLessThanOrEqual(stoppedAt)
+
+    await submitSleep(dir, 60_000, 'never')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const again = Date.now()
+    second.signal('SIGTERM')
+    await second.waitForLine(/^SIGTERM: draining/)
+    second.signal('SIGTERM')
+    await second.waitForLine(/^SIGTERM again: handing running tasks back now$/)
+    await second.waitForLine(/^stopped$/)
+    expect(await second.exited).toEqual({ code: 0, signal: null })
+    expect(Date.now() - again).toBeLessThan(15_000)
+  })
+})
