@@ -159,17 +159,34 @@ export async function startDaemons(specs: DaemonSpec[], setup: MeshSetup): Promi
         ),
       )
     }
-    const deadline = Date.now() + 30_000
-    for (const d of daemons) {
-      while ((await d.status()).peers.length < daemons.length - 1) {
-        if (Date.now() > deadline) throw new Error(`${d.name} did not hear the other daemons within 30 s`)
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    }
+    await awaitMesh(daemons)
     return daemons
   } catch (err) {
     await stopDaemons(daemons)
     throw err
+  }
+}
+
+/**
+ * Resolves once every daemon hears every other's capacity beacons (and, with `type`, hears `offers`
+ * offer it); a busy daemon may have dropped a silent peer from its view for a while.
+ */
+export async function awaitMesh(daemons: Daemon[], type?: { offers: Daemon; type: string }): Promise<void> {
+  const deadline = Date.now() + 30_000
+  const heard = async (d: Daemon) => {
+    const { peers } = await d.status()
+    if (peers.length < daemons.length - 1) return false
+    return (
+      type === undefined ||
+      d === type.offers ||
+      peers.some((p) => p.peerId === type.offers.peerId && p.types.includes(type.type))
+    )
+  }
+  for (const d of daemons) {
+    while (!(await heard(d))) {
+      if (Date.now() > deadline) throw new Error(`${d.name} did not hear the other daemons within 30 s`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
   }
 }
 

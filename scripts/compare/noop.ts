@@ -5,7 +5,7 @@ import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
 import type { CompareContext, Latency } from './context.ts'
-import { type Daemon, startDaemons, stopDaemons } from './daemons.ts'
+import { awaitMesh, type Daemon, startDaemons, stopDaemons } from './daemons.ts'
 import { type CpuSpent, cpuSpent, mapLimit, percentiles, pollCount, sampleCpu, sleep } from './measure.ts'
 
 /** Tasks per HTTP request / per addBulk. */
@@ -135,7 +135,9 @@ export async function taskmeshNoop(ctx: CompareContext, flags: string[], label: 
       return record?.status === 'succeeded'
     })
     ctx.log(`taskmesh ${label}: latency, ${n.latency} + ${n.latency} tasks one at a time`)
+    await awaitMesh(daemons) // a daemon busy with the run may have let a silent peer go for a while
     const local = await taskmeshLatency(daemons[0], 'noop', n.latency)
+    await awaitMesh(daemons, { offers: daemons[PROCESSES - 1], type: 'remote-noop' })
     const hop = await taskmeshLatency(daemons[0], 'remote-noop', n.latency, daemons[PROCESSES - 1].peerId)
     return {
       tasks: n.tasks,
