@@ -4,7 +4,14 @@
  */
 import './polyfill.ts'
 
-export { RemoteError } from './client/remote-error.ts'
+export { HttpClient, type HttpClientOptions } from './client/http-client.ts'
+export type {
+  CancelOutcome,
+  MeshClient,
+  ResultOptions,
+  StoryEvents,
+  TaskStateReply,
+} from './client/mesh-client.ts'
 export { TaskmeshClient, type TaskmeshClientOptions } from './client/taskmesh-client.ts'
 export {
   type HandlerContext,
@@ -15,6 +22,7 @@ export {
 export { HandlerRegistry } from './executor/handler-registry.ts'
 export { WorkerPool } from './executor/worker-pool.ts'
 export { HttpApi } from './http/http-api.ts'
+export type { FrontDoor } from './node/front-door.ts'
 export type { TaskmeshNodeOptions } from './node/options.ts'
 export {
   type CancelResult,
@@ -27,6 +35,7 @@ export {
   type TaskState,
 } from './node/taskmesh-node.ts'
 export { type AgingPolicy, DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from './policy/priority.ts'
+export { RemoteError } from './protocol/errors.ts'
 export type { ResultRecord } from './protocol/result-record.ts'
 export {
   InvalidTaskError,

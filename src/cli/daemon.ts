@@ -3,10 +3,11 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { HttpApi } from '../http/http-api.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
-import { readSwarmKeyFile } from '../node/wire/swarm-key.ts'
 import { createAgingPolicy, STRICT_PRIORITY } from '../policy/priority.ts'
 import { readAllowList } from './allow-list.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
+import { listenFailure } from './flag-errors.ts'
+import { accessReport, type MeshAccess, meshAccess } from './mesh-access.ts'
 import { isRunning, readApiFile } from './target.ts'
 
 /** How often the daemon looks for peers that joined or left. */
@@ -28,6 +29,8 @@ export interface DaemonFlags {
   httpPort: number
   http: boolean
   swarmKey?: string
+  /** Run an open mesh on purpose (no swarm key). */
+  open: boolean
   mdns: boolean
   queuePolicy: 'aging' | 'strict'
   agingTheta?: number
@@ -54,6 +57,8 @@ export interface DaemonFlags {
 export interface ApiInfo {
   /** Base URL of the HTTP API; absent with `--no-http`. */
   url?: string
+  /** The token every HTTP API request must present; absent with `--no-http`. */
+  token?: string
   peerId: string
   multiaddrs: string[]
   pid: number
@@ -68,15 +73,7 @@ async function refuseIfInUse(dataDir: string): Promise<void> {
   }
 }
 
-async function readSwarmKey(file: string): Promise<Uint8Array> {
-  try {
-    return await readSwarmKeyFile(file)
-  } catch (err) {
-    throw new Error(`--swarm-key: ${(err as Error).message} (create one with: taskmesh swarm-key ${file})`)
-  }
-}
-
-async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshNode> {
+async function startNode(flags: DaemonFlags, dataDir: string, mesh: MeshAccess): Promise<TaskmeshNode> {
   try {
     return await TaskmeshNode.create({
       dataDir,
@@ -86,7 +83,7 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       handlers: flags.handlers.map((h) => pathToFileURL(resolve(h)).href),
       labels: flags.labels ?? [],
       memoryMb: flags.memoryMb,
-      swarmKey: flags.swarmKey === undefined ? undefined : await readSwarmKey(flags.swarmKey),
+      swarmKey: mesh.kind === 'private' ? mesh.key : undefined,
       mdns: flags.mdns,
       queuePolicy: queuePolicyOf(flags),
       stealOrder: flags.stealOrder,
@@ -102,6 +99,8 @@ async function startNode(flags: DaemonFlags, dataDir: string): Promise<TaskmeshN
       maxInboundRequestBytes: flags.maxInboundBytes,
     })
   } catch (err) {
+    const listen = listenFailure(err)
+    if (listen !== undefined) throw new Error(listen, { cause: err })
     const message = (err as Error).message
     if (/database failed to open|LOCK/i.test(message)) {
       throw new Error(
@@ -149,18 +148,28 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
   await mkdir(dataDir, { recursive: true })
   await refuseIfInUse(dataDir)
-  const node = await startNode(flags, dataDir)
+  const mesh = await meshAccess(flags, dataDir)
+  const node = await startNode(flags, dataDir, mesh)
   const apiFile = join(dataDir, API_FILE)
   let api: HttpApi | undefined
   let url: string | undefined
   try {
     if (flags.http) {
       api = new HttpApi(node)
-      url = await api.listen(flags.httpPort)
+      url = await api.listen(flags.httpPort).catch((err: Error) => {
+        throw new Error(`--http-port: ${err.message}`, { cause: err })
+      })
     }
-    const info: ApiInfo = { url, peerId: node.peerId, multiaddrs: node.multiaddrs, pid: process.pid }
+    const info: ApiInfo = {
+      url,
+      token: api?.token,
+      peerId: node.peerId,
+      multiaddrs: node.multiaddrs,
+      pid: process.pid,
+    }
     const tmp = `${apiFile}.${process.pid}.tmp`
-    await writeFile(tmp, JSON.stringify(info))
+    // the token lets whoever reads the file use the API: readable by the operator only
+    await writeFile(tmp, JSON.stringify(info), { mode: 0o600 })
     await rename(tmp, apiFile)
   } catch (err) {
     await api?.close().catch(() => undefined)
@@ -171,6 +180,9 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   console.log(`taskmesh node ${node.peerId}`)
   for (const addr of node.multiaddrs) console.log(`listening ${addr}`)
   if (url !== undefined) console.log(`http api ${url}`)
+  const report = accessReport(mesh, node.multiaddrs)
+  for (const line of report.out) console.log(line)
+  for (const line of report.warn) console.error(line)
   console.log(`handlers ${node.types.join(', ')}`)
   console.log('ready')
 

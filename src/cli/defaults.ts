@@ -7,5 +7,3 @@ export const DEFAULT_DATA_DIR = process.env.TASKMESH_DATA_DIR ?? join(homedir(),
 export const API_FILE = 'api.json'
 /** Listen address of a daemon started without `--listen`. */
 export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4010'
-/** Exit code of `submit --wait` and `result` when a result did not land in time. */
-export const EXIT_NO_RESULT = 3

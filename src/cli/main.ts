@@ -1,11 +1,13 @@
 import '../polyfill.ts'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { SCENARIOS } from '../../simulations/index.ts'
-import { RemoteError } from '../client/remote-error.ts'
 import { MAX_NODE_SLOTS } from '../protocol/constants.ts'
+import { RemoteError } from '../protocol/errors.ts'
 import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
-import { DEFAULT_DATA_DIR, DEFAULT_LISTEN, EXIT_NO_RESULT } from './defaults.ts'
+import { DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
+import { EXIT_CODES_HELP, exitCodeOf } from './exit-codes.ts'
+import { multiaddrFlag, multiaddrList } from './flag-errors.ts'
 
 // Each command's module is imported when it runs, so a command loads only what it needs
 // (libp2p for daemon and --peer, not for an HTTP call).
@@ -62,7 +64,16 @@ function targetOptions(cmd: Command): Command {
         'the daemon HTTP API, e.g. http://127.0.0.1:8080 (default: found through --data-dir)',
       ).conflicts('peer'),
     )
-    .option('--peer <multiaddr>', 'dial this peer as a light client (a multiaddr with /p2p/<peer id>)')
+    .addOption(
+      new Option('--api-token <token>', "with --api: the API's token (the `token` of the daemon's api.json)")
+        .env('TASKMESH_API_TOKEN')
+        .conflicts('peer'),
+    )
+    .option(
+      '--peer <multiaddr>',
+      'dial this peer as a light client (a multiaddr with /p2p/<peer id>)',
+      multiaddrFlag('--peer', { peerId: true }),
+    )
     .option('--swarm-key <file>', 'with --peer: the private mesh key file')
     .option(
       '--identity <file>',
@@ -88,12 +99,12 @@ program
   )
   .addOption(
     new Option('--listen <multiaddr>', 'listen address (repeatable)')
-      .argParser(collect)
+      .argParser(multiaddrList('--listen', { peerId: false }))
       .default([], DEFAULT_LISTEN),
   )
   .addOption(
     new Option('--bootstrap <multiaddr>', 'peer to join through, with /p2p/<peer id> (repeatable)')
-      .argParser(collect)
+      .argParser(multiaddrList('--bootstrap', { peerId: true }))
       .default([], 'none'),
   )
   .option(
@@ -118,7 +129,15 @@ program
   .option('--no-http', 'do not serve the local HTTP API (reach the node with --peer)')
   .option(
     '--swarm-key <file>',
-    'private mesh: libp2p pre-shared key file (create one with `taskmesh swarm-key <file>`)',
+    "the mesh's key file (libp2p pre-shared key): only nodes holding it connect (default: <data-dir>/swarm.key, made on the first start)",
+  )
+  .addOption(
+    new Option(
+      '--open',
+      'run an open mesh on purpose: no swarm key, any peer that reaches this node may join, submit, run tasks and sign results',
+    )
+      .default(false)
+      .conflicts('swarmKey'),
   )
   .option('--mdns', 'discover peers on the LAN', false)
   .addOption(
@@ -189,7 +208,7 @@ program
   .addOption(
     new Option(
       '--allow-submitter <peerId>',
-      'only these peers may submit over the submit protocol (repeatable; local HTTP and CLI submissions are always allowed)',
+      'every peer whose tasks this node takes: the clients that may submit over the submit protocol, and the nodes it steals from and adopts from (repeatable; local HTTP and CLI submissions are always allowed)',
     )
       .argParser(collect)
       .default([], 'any peer'),
@@ -241,7 +260,7 @@ targetOptions(
     )
     .addHelpText(
       'after',
-      `\nExit code ${EXIT_NO_RESULT} when --wait ends before every result landed (those print {"taskId":…,"status":"pending"}).`,
+      `\nWith --wait, a result that did not land in time prints {"taskId":…,"status":"pending"}.\n${EXIT_CODES_HELP}`,
     ),
 ).action(async (type, flags) => (await import('./submit.ts')).runSubmit(type, flags))
 
@@ -251,7 +270,7 @@ targetOptions(
     .description('print the result record of a task as JSON')
     .option('--wait', 'wait until the result exists', false)
     .option('--wait-ms <ms>', 'how long --wait waits', int('--wait-ms', 1, ANY, ' (ms)'), 600_000)
-    .addHelpText('after', `\nExit code ${EXIT_NO_RESULT} when there is no result (yet).`),
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`),
 ).action(async (id, flags) => (await import('./result.ts')).runResult(id, flags))
 
 targetOptions(
@@ -343,8 +362,10 @@ program
   .option('--tasks <n>', 'number of tasks', int('--tasks', 1, ANY), 24)
   .action(async (flags) => (await import('./demo.ts')).runDemo(flags))
 
+program.addHelpText('after', `\n${EXIT_CODES_HELP}`)
+
 program.parseAsync(process.argv).catch((err: Error) => {
   const code = err instanceof RemoteError ? ` (${err.code})` : ''
   console.error(`taskmesh: ${err.message}${code}`)
-  process.exit(1)
+  process.exit(exitCodeOf(err))
 })

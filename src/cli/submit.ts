@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises'
-import { RemoteError } from '../client/remote-error.ts'
+import type { MeshClient } from '../client/mesh-client.ts'
 import { parseGraphItem } from '../node/owner/submission.ts'
+import { RemoteError } from '../protocol/errors.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { parseTaskSpec } from '../task/spec.ts'
-import { EXIT_NO_RESULT } from './defaults.ts'
-import { openTarget, type Target, type TargetOptions } from './target.ts'
+import { EXIT_NO_RESULT, EXIT_TASK_FAILED } from './exit-codes.ts'
+import { openTarget, type TargetOptions } from './target.ts'
 
 /** Flags of `taskmesh submit`. */
 export interface SubmitFlags extends TargetOptions {
@@ -115,7 +116,7 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
 }
 
 /** Handler types the target and the peers it hears from offer, or none when status fails. */
-async function typesInReach(target: Target): Promise<string[]> {
+async function typesInReach(target: MeshClient): Promise<string[]> {
   try {
     const status = (await target.status()) as { types?: unknown; peers?: Array<{ types?: unknown }> }
     const lists = [status.types, ...(status.peers ?? []).map((p) => p.types)]
@@ -128,7 +129,8 @@ async function typesInReach(target: Target): Promise<string[]> {
 /**
  * `taskmesh submit`: prints one task id per line; with `--wait`, then one result record per
  * line (compact JSON, in submission order). A task whose result did not land within `--wait-ms`
- * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT}.
+ * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT}; a task that
+ * failed (or was cancelled) makes it {@link EXIT_TASK_FAILED}, whatever else.
  */
 export async function runSubmit(type: string | undefined, flags: SubmitFlags): Promise<void> {
   const specs = await specsFromFlags(type, flags)
@@ -156,18 +158,31 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
         next++
       }
     }
-    await target.waitAll(ids, flags.waitMs, (record) => {
-      landed.set(record.taskId, record)
-      flush()
-    })
+    const signal = AbortSignal.timeout(flags.waitMs)
+    try {
+      for await (const record of target.watch(ids, signal)) {
+        landed.set(record.taskId, record)
+        flush()
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err
+    }
     const missing = ids.filter((id) => !landed.has(id))
     for (const id of ids.slice(next)) {
       const record = landed.get(id)
       console.log(JSON.stringify(record ?? { taskId: id, status: 'pending' }))
     }
+    const failed = [...landed.values()].filter((r) => r.status === 'failed')
     if (missing.length > 0) {
       console.error(`${missing.length} of ${ids.length} results did not land within ${flags.waitMs} ms`)
       process.exitCode = EXIT_NO_RESULT
+    }
+    if (failed.length > 0) {
+      const first = failed[0]
+      console.error(
+        `${failed.length} of ${ids.length} tasks failed (${first.taskId}: ${first.error ?? 'failed'})`,
+      )
+      process.exitCode = EXIT_TASK_FAILED
     }
   } finally {
     await target.close()

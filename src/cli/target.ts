@@ -1,15 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { RemoteError } from '../client/remote-error.ts'
-import type { TaskmeshClient } from '../client/taskmesh-client.ts'
-import type { ResultRecord } from '../protocol/result-record.ts'
+import { HttpClient } from '../client/http-client.ts'
+import type { MeshClient } from '../client/mesh-client.ts'
 import { API_FILE, DEFAULT_DATA_DIR } from './defaults.ts'
-
-/**
- * Longest single HTTP long poll the CLI makes; longer waits are several polls (fetch gives up
- * on a response whose headers take over 5 minutes).
- */
-export const HTTP_POLL_MS = 60_000
 
 /** Where a CLI command sends its request. */
 export interface TargetOptions {
@@ -20,29 +13,14 @@ export interface TargetOptions {
   swarmKey?: string
   /** With `peer`: the client's key file (created if missing), so it keeps its peer id. */
   identity?: string
-}
-
-/** The operations the CLI needs, over HTTP or over the submit protocol. */
-export interface Target {
-  /** Submits specs; rejects with a `RemoteError` (nothing queued) when the node refuses them. */
-  submit(specs: unknown[]): Promise<string[]>
-  /** One poll (`waitMs` 0) or a wait of up to `waitMs` for a task's result. */
-  result(id: string, waitMs: number): Promise<ResultRecord | undefined>
-  /** Calls `onResult` once per task whose result lands within `waitMs` (any order). */
-  waitAll(ids: string[], waitMs: number, onResult: (record: ResultRecord) => void): Promise<void>
-  status(): Promise<unknown>
-  /** Cancels a task (the node forwards to its owner). */
-  cancel(id: string): Promise<unknown>
-  /** How a task stands (`queued`, `unschedulable`, …). */
-  state(id: string): Promise<{ state: string; reason?: string }>
-  /** The node's decisions about a task. */
-  story(id: string): Promise<unknown[]>
-  close(): Promise<void>
+  /** With `api`: the API's token (a daemon found through `dataDir` gives its own). */
+  apiToken?: string
 }
 
 /** What `<dataDir>/api.json` holds (see `ApiInfo` in daemon.ts). */
 export interface ApiFile {
   url?: string
+  token?: string
   peerId?: string
   multiaddrs?: string[]
   pid?: number
@@ -71,151 +49,23 @@ export async function readApiFile(dataDir: string): Promise<ApiFile> {
   }
 }
 
-class HttpTarget implements Target {
-  constructor(
-    private readonly base: string,
-    /** Where the URL came from, for error messages. */
-    private readonly source: string,
-  ) {}
-
-  async submit(specs: unknown[]): Promise<string[]> {
-    const body = (await this.call('POST', '/tasks', { tasks: specs })) as { ids: string[] }
-    return body.ids
-  }
-
-  async result(id: string, waitMs: number): Promise<ResultRecord | undefined> {
-    const deadline = Date.now() + waitMs
-    for (;;) {
-      const wait = Math.max(0, Math.min(deadline - Date.now(), HTTP_POLL_MS))
-      const res = await this.fetch(`/tasks/${encodeURIComponent(id)}${wait > 0 ? `?wait=${wait}` : ''}`)
-      const body = await this.parse(res, [404])
-      if (res.status === 202) {
-        if (Date.now() >= deadline) return undefined
-        continue // known, no result yet
-      }
-      if (res.status !== 404) return body as ResultRecord
-      if ((body as { code?: unknown }).code !== 'ERR_RESULT_NOT_FOUND') {
-        throw new RemoteError(
-          'HTTP_404',
-          `${this.base} has no route GET /tasks/<id>: is it a taskmesh daemon?`,
-        )
-      }
-      if (Date.now() >= deadline) return undefined
-    }
-  }
-
-  async waitAll(ids: string[], waitMs: number, onResult: (record: ResultRecord) => void): Promise<void> {
-    const deadline = Date.now() + waitMs
-    for (const id of ids) {
-      const record = await this.result(id, Math.max(0, deadline - Date.now()))
-      if (record !== undefined) onResult(record)
-    }
-  }
-
-  async status(): Promise<unknown> {
-    return this.call('GET', '/status')
-  }
-
-  async cancel(id: string): Promise<unknown> {
-    return this.call('DELETE', `/tasks/${encodeURIComponent(id)}`)
-  }
-
-  async state(id: string): Promise<{ state: string; reason?: string }> {
-    const res = await this.fetch(`/tasks/${encodeURIComponent(id)}`)
-    const body = (await this.parse(res, [404])) as { state?: string; reason?: string }
-    if (res.status === 202 && typeof body.state === 'string')
-      return body as { state: string; reason?: string }
-    return { state: res.status === 200 ? 'done' : 'unknown' }
-  }
-
-  async story(id: string): Promise<unknown[]> {
-    const body = (await this.call('GET', `/tasks/${encodeURIComponent(id)}/story`)) as { events: unknown[] }
-    return body.events
-  }
-
-  async close(): Promise<void> {}
-
-  private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    try {
-      return await fetch(`${this.base}${path}`, init)
-    } catch (err) {
-      const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message
-      throw new Error(`cannot reach the daemon's HTTP API at ${this.base} (${this.source}): ${cause}`)
-    }
-  }
-
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await this.fetch(path, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return this.parse(res)
-  }
-
-  /** The JSON body of a response whose status is OK or in `accept`, else throws its error. */
-  private async parse(res: Response, accept: number[] = []): Promise<unknown> {
-    const text = await res.text()
-    let body: { error?: unknown; code?: unknown } | undefined
-    try {
-      body = JSON.parse(text)
-    } catch {
-      body = undefined
-    }
-    const accepted = res.ok || accept.includes(res.status)
-    if (accepted && body !== undefined) return body
-    if (!accepted && typeof body?.error === 'string') {
-      throw new RemoteError(typeof body.code === 'string' ? body.code : `HTTP_${res.status}`, body.error)
-    }
-    throw new Error(`the daemon at ${this.base} answered HTTP ${res.status} with a body that is not JSON`)
-  }
-}
-
-class PeerTarget implements Target {
-  constructor(private readonly client: TaskmeshClient) {}
-  submit(specs: unknown[]): Promise<string[]> {
-    return this.client.submit(specs)
-  }
-  result(id: string, waitMs: number): Promise<ResultRecord | undefined> {
-    return waitMs > 0 ? this.client.result(id, { wait: true, timeoutMs: waitMs }) : this.client.result(id)
-  }
-  async waitAll(ids: string[], waitMs: number, onResult: (record: ResultRecord) => void): Promise<void> {
-    const signal = AbortSignal.timeout(waitMs)
-    try {
-      for await (const record of this.client.watch(ids, signal)) onResult(record)
-    } catch (err) {
-      if (!signal.aborted) throw err
-    }
-  }
-  status(): Promise<unknown> {
-    return this.client.status()
-  }
-  cancel(id: string): Promise<unknown> {
-    return this.client.cancel(id)
-  }
-  state(id: string): Promise<{ state: string; reason?: string }> {
-    return this.client.state(id)
-  }
-  story(id: string): Promise<unknown[]> {
-    return this.client.story(id)
-  }
-  close(): Promise<void> {
-    return this.client.close()
-  }
-}
-
 /** Picks the target: `--peer` (light client), else `--api`, else the daemon found in `--data-dir`. */
-export async function openTarget(opts: TargetOptions): Promise<Target> {
+export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
   if (opts.peer !== undefined) {
     const { TaskmeshClient } = await import('../client/taskmesh-client.ts')
     const { readSwarmKeyFile } = await import('../node/wire/swarm-key.ts')
     const { loadOrCreateKeyFile } = await import('../node/wire/identity.ts')
-    return new PeerTarget(
-      await TaskmeshClient.connect(opts.peer, {
-        swarmKey: opts.swarmKey === undefined ? undefined : await readSwarmKeyFile(opts.swarmKey),
-        privateKey: opts.identity === undefined ? undefined : await loadOrCreateKeyFile(opts.identity),
-      }),
-    )
+    const connecting = TaskmeshClient.connect(opts.peer, {
+      swarmKey: opts.swarmKey === undefined ? undefined : await readSwarmKeyFile(opts.swarmKey),
+      privateKey: opts.identity === undefined ? undefined : await loadOrCreateKeyFile(opts.identity),
+    })
+    if (opts.swarmKey !== undefined) return connecting
+    return connecting.catch((err: Error) => {
+      // a daemon's mesh is private by default: without its key the connection fails at once
+      throw new Error(`${err.message} (a private mesh needs its key: --swarm-key <the mesh's swarm.key>)`, {
+        cause: err,
+      })
+    })
   }
   if (opts.api !== undefined) {
     let url: URL
@@ -227,7 +77,7 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`--api "${opts.api}" must be an http:// or https:// URL`)
     }
-    return new HttpTarget(opts.api.replace(/\/+$/, ''), '--api')
+    return new HttpClient(opts.api, { source: '--api', token: opts.apiToken })
   }
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR)
   const file = join(dataDir, API_FILE)
@@ -243,7 +93,10 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
       `no running daemon found: ${file} names pid ${info.pid}, which is not running (a daemon that was killed leaves it behind; start one with "taskmesh daemon --data-dir ${dataDir}")`,
     )
   }
-  return new HttpTarget(info.url, `from ${file}`)
+  if (typeof info.token !== 'string') {
+    throw new Error(`${file} holds no API token: it was written by an older daemon; restart the daemon`)
+  }
+  return new HttpClient(info.url, { source: `from ${file}`, token: info.token })
 }
 
 /** True when a process with this pid exists. */

@@ -1,6 +1,6 @@
 import { BUILTIN_HANDLERS } from './builtin-handlers.ts'
 import { DuplicateHandlerError, HandlerModuleError, InvalidHandlerError } from './errors.ts'
-import type { HandlerDefinition, RegisteredHandler } from './handler.ts'
+import type { HandlerDefinition, HandlerFn, RegisteredHandler } from './handler.ts'
 import { parseHandlerModule, toModuleUrl } from './handler-module.ts'
 import { HANDLER_NAME_PATTERN as NAME_PATTERN } from './handler-name.ts'
 
@@ -34,12 +34,13 @@ export class HandlerRegistry {
   }
 
   /**
-   * Registers a handler defined in code. Such handlers run inline (the default here): a function
-   * cannot be sent to a worker thread, so `mode: 'worker'` is refused — put the handler in a
-   * module and `load` it instead.
+   * Registers a handler defined in code: a function, or `{ run, description? }`. Such handlers
+   * run inline: a function cannot be sent to a worker thread, so `mode: 'worker'` is refused —
+   * put the handler in a module and `load` it instead.
    * @throws InvalidHandlerError for a bad type name or definition; DuplicateHandlerError.
    */
-  register(type: string, def: HandlerDefinition): this {
+  register(type: string, handler: HandlerDefinition | HandlerFn): this {
+    const def: HandlerDefinition = typeof handler === 'function' ? { run: handler } : handler
     if (def?.mode === 'worker') {
       throw new InvalidHandlerError(
         type,

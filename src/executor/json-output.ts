@@ -1,9 +1,10 @@
-import { MAX_OUTPUT_BYTES } from '../task/limits.ts'
+import { MAX_OUTPUT_BYTES, MAX_OUTPUT_DEPTH } from '../task/limits.ts'
 import type { Json } from '../task/spec.ts'
 import { InvalidOutputError } from './errors.ts'
 
-/** Deepest nesting a handler output may have. */
-export const MAX_OUTPUT_DEPTH = 256
+/** Deepest nesting a handler output may have (its record must pass every peer's validator). */
+export { MAX_OUTPUT_DEPTH } from '../task/limits.ts'
+
 /** Most bytes one JSON character can take once encoded (`\u0000` is six). */
 const MAX_BYTES_PER_CHAR = 6
 /** Most bytes a finite JSON number can take (`-1.2345678901234567e-308`). */

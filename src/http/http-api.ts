@@ -1,9 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { errorCode } from '../node/error-code.ts'
-import type { TaskmeshNode } from '../node/taskmesh-node.ts'
+import type { FrontDoor } from '../node/front-door.ts'
 import { MAX_FRAME_BYTES } from '../protocol/constants.ts'
 import { isTaskId } from '../task/task-id.ts'
+import {
+  type ApiAddress,
+  ApiRefusal,
+  checkJsonBody,
+  checkSite,
+  checkToken,
+  createApiToken,
+  isToken,
+  tokenCookieName,
+} from './guard.ts'
 
 /** Longest `?wait=` a result request may ask for; a longer one waits this long. */
 export const MAX_HTTP_WAIT_MS = 10 * 60_000
@@ -106,6 +116,11 @@ function fieldOf(err: Error): { field?: string } {
 /** Options of {@link HttpApi}. */
 export interface HttpApiOptions {
   /**
+   * The token every request must present (`Authorization: Bearer <token>`, or the cookie a
+   * browser gets from the one-time link `/?token=<token>`). @defaultValue a fresh random one
+   */
+  token?: string
+  /**
    * Deadline of a result poll without `?wait=`: the DHT lookup it makes is abandoned after this
    * many ms and the answer is `404` (a node with no DHT peers would otherwise hold the request).
    * @defaultValue DEFAULT_HTTP_POLL_MS
@@ -125,39 +140,52 @@ export interface HttpApiOptions {
  *   `MAX_HTTP_WAIT_MS`.
  * - `DELETE /tasks/<id>` → `200 { taskId, outcome: 'cancelled' | 'finished', owner }`; `404` when
  *   no node in reach knows the task.
+ * - `GET /tasks/<id>/state` → `200 { taskId, state, reason? }`: how the task stands (`unknown` when
+ *   no node in reach knows it), without a DHT lookup.
  * - `GET /tasks/<id>/story` → `200 { taskId, events }`: this node's decisions about the task.
  * - `GET /status` → `200` the node's status (peers, slots, queues, counters, unschedulable tasks).
  */
 export class HttpApi {
+  /** The token requests must present; give it to the operator only (the daemon writes it to api.json, mode 600). */
+  readonly token: string
   private server: Server | undefined
+  private address: ApiAddress | undefined
   private readonly pollMs: number
 
   constructor(
-    private readonly node: TaskmeshNode,
+    private readonly door: FrontDoor,
     opts: HttpApiOptions = {},
   ) {
     this.pollMs = opts.pollMs ?? DEFAULT_HTTP_POLL_MS
+    this.token = opts.token ?? createApiToken()
   }
 
-  /** Listens on `host:port` (port 0 picks a free one); resolves with the base URL. */
+  /**
+   * Listens on `host:port` (port 0 picks a free one); resolves with the base URL. Requests must
+   * name a loopback host (or `host`) with this port in their `Host` header.
+   */
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     if (this.server !== undefined) throw new Error('the HTTP API is listening already')
     const server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => {
         if (res.headersSent) return void res.destroy(err)
         const code = errorCode(err)
-        send(res, STATUS_OF[code] ?? 500, { error: err.message, code, ...fieldOf(err) })
+        const status = err instanceof ApiRefusal ? err.status : (STATUS_OF[code] ?? 500)
+        const challenge = status === 401 ? { 'www-authenticate': 'Bearer realm="taskmesh"' } : undefined
+        send(res, status, { error: err.message, code, ...fieldOf(err) }, challenge)
       })
     })
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new Error(`cannot serve the HTTP API on ${host}:${port}: ${err.message}`, { cause: err })),
-      )
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'address already in use (EADDRINUSE)' : err.message
+        reject(new Error(`cannot serve the HTTP API on ${host}:${port}: ${why}`, { cause: err }))
+      })
       server.listen(port, host, () => resolve())
     })
     this.server = server
     const addr = server.address() as AddressInfo
-    return `http://${host}:${addr.port}`
+    this.address = { port: addr.port, bindHost: host }
+    return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
   }
 
   /** Stops listening and cuts open connections (pending long polls included). */
@@ -172,6 +200,11 @@ export class HttpApi {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
+    const address = this.address as ApiAddress
+    checkSite(req, address)
+    const linked = url.searchParams.get('token')
+    if (req.method === 'GET' && linked !== null) return this.logIn(linked, url, address, res)
+    checkToken(req, address.port, this.token)
     const parts = url.pathname.split('/').filter((p) => p.length > 0)
     const allow = (methods: string) => {
       if (!methods.split(', ').includes(req.method ?? '')) {
@@ -186,32 +219,61 @@ export class HttpApi {
     if (parts.length === 2 && parts[0] === 'tasks') {
       allow('GET, DELETE')
       const id = taskIdOf(decodePart(parts[1]))
-      if (req.method === 'DELETE') return send(res, 200, await this.node.cancel(id))
+      if (req.method === 'DELETE') return send(res, 200, await this.door.cancel(id))
       return this.result(id, parseWait(url.searchParams.get('wait')), res)
     }
     if (parts.length === 3 && parts[0] === 'tasks' && parts[2] === 'story') {
       allow('GET')
       const id = taskIdOf(decodePart(parts[1]))
-      return send(res, 200, { taskId: id, events: this.node.story(id) })
+      return send(res, 200, { taskId: id, events: this.door.story(id) })
+    }
+    if (parts.length === 3 && parts[0] === 'tasks' && parts[2] === 'state') {
+      allow('GET')
+      const id = taskIdOf(decodePart(parts[1]))
+      return send(res, 200, { taskId: id, ...(await this.door.taskState(id)) })
     }
     if (parts.length === 1 && parts[0] === 'status') {
       allow('GET')
-      return send(res, 200, this.node.status())
+      return send(res, 200, this.door.status())
     }
     throw new HttpError(
       'ERR_NOT_FOUND',
-      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET|DELETE /tasks/<id>, GET /tasks/<id>/story, GET /status)`,
+      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET|DELETE /tasks/<id>, GET /tasks/<id>/state, GET /tasks/<id>/story, GET /status)`,
+    )
+  }
+
+  /**
+   * The one-time link `…?token=<token>` (as Jupyter's): a browser that opens it gets the token in
+   * an HttpOnly, SameSite=Strict cookie and is sent on to the same URL without it, so the token
+   * leaves the address bar and the history.
+   */
+  private logIn(given: string, url: URL, address: ApiAddress, res: ServerResponse): void {
+    if (!isToken(given, this.token)) {
+      throw new ApiRefusal(401, 'ERR_UNAUTHORIZED', 'the token in the link is wrong', 'token')
+    }
+    url.searchParams.delete('token')
+    const cookie = `${tokenCookieName(address.port)}=${this.token}; HttpOnly; SameSite=Strict; Path=/`
+    send(
+      res,
+      303,
+      { location: `${url.pathname}${url.search}` },
+      {
+        location: `${url.pathname}${url.search}`,
+        'set-cookie': cookie,
+        'cache-control': 'no-store',
+      },
     )
   }
 
   private async submit(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkJsonBody(req)
     const body = await readJson(req)
     const batch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'tasks' in body
     const specs = batch ? (body as { tasks: unknown }).tasks : [body]
     if (!Array.isArray(specs)) {
       throw new HttpError('ERR_BAD_REQUEST', '"tasks" must be an array of task specs', 'tasks')
     }
-    const handles = await this.node.submitMany(specs)
+    const handles = await this.door.submitMany(specs)
     const keyed = handles.filter((h) => h.key !== undefined)
     const keys = Object.fromEntries(keyed.map((h) => [h.key, h.id]))
     send(
@@ -228,11 +290,11 @@ export class HttpApi {
     const signal = AbortSignal.any([gone.signal, AbortSignal.timeout(waitMs > 0 ? waitMs : this.pollMs)])
     const record =
       waitMs > 0
-        ? await this.node.waitResult(id, signal).catch(() => undefined)
-        : await this.node.getResult(id, { signal }).catch(() => undefined)
+        ? await this.door.waitResult(id, signal).catch(() => undefined)
+        : await this.door.getResult(id, { signal }).catch(() => undefined)
     if (res.destroyed) return
     if (record === undefined) {
-      const state = await this.node.taskState(id).catch(() => ({ state: 'unknown' as const }))
+      const state = await this.door.taskState(id).catch(() => ({ state: 'unknown' as const }))
       if (res.destroyed) return
       if (state.state !== 'unknown') return send(res, 202, { taskId: id, ...state })
       return send(res, 404, { error: `no result for ${id} yet`, code: 'ERR_RESULT_NOT_FOUND', field: 'id' })

@@ -13,6 +13,7 @@ import { Intake } from './owner/intake.ts'
 import type { TaskJournal } from './owner/journal.ts'
 import { OwnerLedger, type Poisoned } from './owner/owner-ledger.ts'
 import { UnschedulableWatch } from './owner/unschedulable.ts'
+import { ownerFilter } from './peers/allowed-owners.ts'
 import { BeaconPublisher } from './peers/beacons.ts'
 import { BootstrapKeeper } from './peers/bootstrap-keeper.ts'
 import { LivenessWatch } from './peers/liveness-watch.ts'
@@ -86,6 +87,8 @@ export function assembleNode(inputs: NodeInputs) {
   const estimator = new DurationEstimator()
   const peers = new PeerView()
   const limits: StreamLimits = streamLimits(opts)
+  // with an allow-list, the tasks of unlisted owners are never stolen, remembered or adopted
+  const admits = ownerFilter(self, opts.allowSubmitters)
 
   const results = new ResultStore({
     dht: libp2p.services.dht,
@@ -139,6 +142,7 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ steal, queue, runner, peers, offer, slots, speed, random, counters, events },
     isRunning,
     owns: (id) => ledger.has(id),
+    admits,
   })
   const follower = new ResultFollower({
     self,
@@ -178,7 +182,7 @@ export function assembleNode(inputs: NodeInputs) {
     knowsType: (type) => registry.has(type) || peers.offersType(type),
   })
   const inbox = new GossipInbox({
-    ...{ self, libp2p, peers, results },
+    ...{ self, libp2p, peers, results, admits },
     onPeerBeacon: (from, msg) => thief.onPeerBeacon(from, msg.queued),
     onResultStored: (from, id, epoch) => ledger.noteResult(from, id, epoch),
     expectsCompletion: (from, id, epoch) => ledger.holdsLease(from, id, epoch),
@@ -228,6 +232,7 @@ export function assembleNode(inputs: NodeInputs) {
   const adopter = new Adopter({
     ...{ self, liveness, ledger, thief, results, announce },
     own: (task, how) => ledger.take(task, how),
+    admits,
     failureDetectionMs: opts.failureDetectionMs,
     onAdopted: (tasks, why) => {
       for (const t of tasks) {

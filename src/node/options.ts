@@ -115,9 +115,11 @@ export interface TaskmeshNodeOptions {
    */
   maxQueueLength?: number
   /**
-   * Peer ids that may submit over the submit protocol (light clients, `taskmesh submit --peer`);
-   * any other peer's `submit` is refused with `ERR_NOT_ALLOWED`. Submissions through the library
-   * API and the local HTTP API are always allowed. @defaultValue undefined (every peer may submit)
+   * Every peer whose tasks this node takes into its hands: the light clients that may submit
+   * over the submit protocol (`taskmesh submit --peer`; any other peer's `submit` is refused
+   * with `ERR_NOT_ALLOWED`) and the nodes it steals from, remembers announcements of and adopts
+   * tasks from (the tasks of any other owner are left alone). Submissions through the library
+   * API and the local HTTP API are always allowed. @defaultValue undefined (every peer)
    */
   allowSubmitters?: string[]
   /**

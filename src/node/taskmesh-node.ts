@@ -11,6 +11,7 @@ import type { TaskSpecInput } from '../task/spec.ts'
 import { stallAwareInterval } from '../util/stall-aware-interval.ts'
 import { Accounting } from './accounting/accounting.ts'
 import { assembleNode, type Lifecycle, type NodeParts } from './assemble.ts'
+import type { FrontDoor } from './front-door.ts'
 import { type NodeStatus, nodeStatus } from './node-status.ts'
 import {
   DEFAULT_RESULT_WAIT_MS,
@@ -26,6 +27,7 @@ import { RecordReplicator } from './results/record-replicator.ts'
 import type { StoryEvent } from './story/story.ts'
 import type { SubmitOptions, TaskHandle } from './task-handle.ts'
 import { RENEW_CHECK_MS } from './thief/thief.ts'
+import { closeConnections } from './wire/close-connections.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
 import { streamLimits } from './wire/stream-limits.ts'
@@ -62,7 +64,7 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * results in `results/`, crash recovery in `recovery/`, what it knows of peers in `peers/`, and
  * the libp2p protocols in `wire/`.
  */
-export class TaskmeshNode {
+export class TaskmeshNode implements FrontDoor {
   readonly peerId: string
   private readonly parts: NodeParts
   private readonly lifecycle: Lifecycle
@@ -385,6 +387,7 @@ export class TaskmeshNode {
     p.gossip.stop()
     await p.steal.stop().catch(() => undefined)
     await this.submitService.stop().catch(() => undefined)
+    await closeConnections(this.libp2p)
     await this.libp2p.stop()
     await this.executor.close()
     await p.ledger.flushJournal()

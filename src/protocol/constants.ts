@@ -16,6 +16,10 @@ export const STEAL_PROTOCOL = `/${PROTOCOL_PREFIX}/steal/1.0.0`
 export const SUBMIT_PROTOCOL = `/${PROTOCOL_PREFIX}/submit/1.0.0`
 /** Stream protocol between full nodes: an executor stores batches of result records at the closest peers. */
 export const REPLICATE_PROTOCOL = `/${PROTOCOL_PREFIX}/replicate/1.0.0`
+/** Stream protocol between neighbours: each pushes its capacity beacons to the other. */
+export const BEACON_PROTOCOL = `/${PROTOCOL_PREFIX}/beacon/1.0.0`
+/** Stream protocol between an owner and its custodians: the specs of its open tasks, for adoption. */
+export const CUSTODY_PROTOCOL = `/${PROTOCOL_PREFIX}/custody/1.0.0`
 /** kad-dht protocol id of the mesh's own DHT (not the public IPFS one). */
 export const DHT_PROTOCOL = `/${PROTOCOL_PREFIX}/kad/1.0.0`
 
@@ -26,6 +30,14 @@ export const RESULT_KEY_PREFIX = 'taskmesh-result'
 export const MAX_ANNOUNCEMENT_BYTES = 1 * MiB
 /** Largest capacity beacon, in bytes. */
 export const MAX_BEACON_BYTES = 16 * KiB
+/** Most custodians one owner names in a `hold` frame. */
+export const MAX_CUSTODIANS = 4
+/** Most loaded peers one beacon names (its hot list). */
+export const MAX_HOT_PEERS = 3
+/** Most addresses of one hot peer. */
+export const MAX_HOT_ADDRS = 4
+/** Longest multiaddr string accepted on the wire, in characters. */
+export const MAX_MULTIADDR_CHARS = 256
 /** Largest signed result record value stored in the DHT, in bytes. */
 export const MAX_RECORD_BYTES = 512 * KiB
 /** Length in characters of the padded base64 of a `MAX_RECORD_BYTES` record (4 chars per 3 bytes). */

@@ -43,3 +43,14 @@ export class InboundBudgetError extends Error {
   override readonly name = 'InboundBudgetError'
   readonly code = 'ERR_INBOUND_BUDGET'
 }
+
+/** A node refused a request with an error reply; `code` is its error code (e.g. `ERR_INVALID_TASK`). */
+export class RemoteError extends Error {
+  override readonly name = 'RemoteError'
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}

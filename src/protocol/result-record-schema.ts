@@ -13,6 +13,7 @@ import {
 import { InvalidRecordError } from './errors.ts'
 import { GRANT_PROOF_CHARS } from './grant-proof.ts'
 import {
+  base64Schema,
   epochSchema,
   outputSchema,
   peerIdSchema,
@@ -73,7 +74,7 @@ export const resultRecordSchema: z.ZodType<ResultRecord> = z
     executor: peerIdSchema,
     owner: peerIdSchema,
     epoch: epochSchema,
-    grant: z.base64().length(GRANT_PROOF_CHARS).optional(),
+    grant: base64Schema(GRANT_PROOF_CHARS, GRANT_PROOF_CHARS).optional(),
     attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS),
     submittedAt: timestampSchema,
     startedAt: timestampSchema,
@@ -87,7 +88,7 @@ export const MAX_SIGNED_BATCH = 1024
 export const MAX_PROOF_HASHES = 10
 
 /** Padded base64 of one SHA-256 hash (44 characters). */
-const hashBase64Schema = z.base64().length(44)
+const hashBase64Schema = base64Schema(44, 44)
 
 /** Where a record sits in the batch its executor signed: leaf `index` of `size`, and the sibling hashes up to the root. */
 export const batchProofSchema = z
@@ -109,7 +110,7 @@ export const batchProofSchema = z
 export const signedResultSchema = z
   .object({
     record: resultRecordSchema,
-    signature: z.base64().min(4).max(1024),
+    signature: base64Schema(4, 1024),
     proof: batchProofSchema.optional(),
   })
   .strict()
@@ -136,12 +137,13 @@ export function recordToBase64(value: Uint8Array): string {
 }
 
 /**
- * Decodes a padded base64 record value (checked strictly: no stray characters are skipped).
- * @throws InvalidRecordError when the text is not padded base64 or is too long.
+ * Decodes a record value in canonical padded base64 (checked strictly: no stray characters, no
+ * spare bits set).
+ * @throws InvalidRecordError when the text is not canonical padded base64 or is too long.
  */
 export function recordFromBase64(text: string): Uint8Array {
   if (!recordBase64Schema.safeParse(text).success) {
-    throw new InvalidRecordError('result record: not padded base64 or over the size limit')
+    throw new InvalidRecordError('result record: not canonical padded base64, or over the size limit')
   }
   return fromBase64(text)
 }

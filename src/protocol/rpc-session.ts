@@ -1,9 +1,10 @@
 import type { Stream } from '@libp2p/interface'
-import { decode as lpDecode, encode as lpEncode } from 'it-length-prefixed'
+import { decode as lpDecode } from 'it-length-prefixed'
 import type { z } from 'zod'
 import { decodeMessage, encodeMessage } from './codec.ts'
 import { DEFAULT_RPC_TIMEOUT_MS, MAX_FRAME_BYTES } from './constants.ts'
 import { InvalidMessageError, RpcClosedError, RpcTimeoutError } from './errors.ts'
+import { FrameWriter } from './frame-writer.ts'
 import type { InboundBudget } from './inbound-budget.ts'
 import { toRpcError } from './rpc-errors.ts'
 
@@ -17,47 +18,6 @@ export const DEFAULT_SERVER_IN_FLIGHT = 64
 /** A request or reply frame: every one carries the id that pairs them. */
 export interface Framed {
   requestId: string
-}
-
-/**
- * Writes length-prefixed frames to a stream, coalescing every frame written in one synchronous run
- * into one `send` (one muxer frame, one encryption, one socket write instead of one each), and
- * waiting for the stream to drain when it says so.
- */
-class FrameWriter {
-  private queued: Uint8Array[] = []
-  private tail: Promise<void> = Promise.resolve()
-  private scheduled = false
-
-  constructor(
-    private readonly stream: Stream,
-    private readonly onError: (err: Error) => void,
-  ) {}
-
-  write(frame: Uint8Array): void {
-    this.queued.push(lpEncode.single(frame).subarray())
-    if (this.scheduled) return
-    this.scheduled = true
-    this.tail = this.tail.then(() => this.flush())
-  }
-
-  /** Resolves once every frame written so far has been handed to the stream. */
-  settled(): Promise<void> {
-    return this.tail
-  }
-
-  private async flush(): Promise<void> {
-    this.scheduled = false
-    const frames = this.queued
-    this.queued = []
-    if (frames.length === 0) return
-    const bytes = frames.length === 1 ? frames[0] : Buffer.concat(frames)
-    try {
-      if (!this.stream.send(bytes)) await this.stream.onDrain()
-    } catch (err) {
-      this.onError(err as Error)
-    }
-  }
 }
 
 /** Options of {@link RpcSession}. */

@@ -7,12 +7,19 @@ import { DEFAULT_RPC_TIMEOUT_MS, MAX_FRAME_BYTES } from './constants.ts'
 import { InvalidMessageError, RpcAbortedError } from './errors.ts'
 import type { InboundBudget } from './inbound-budget.ts'
 import { toRpcError } from './rpc-errors.ts'
-import { deadlineSignal } from './signals.ts'
+import { deadline } from './signals.ts'
 
 export { toRpcError } from './rpc-errors.ts'
 
 /** Room for a frame's varint length prefix in the read buffer, in bytes. */
 const LENGTH_PREFIX_BYTES = 10
+
+/** Bytes of the unsigned varint (LEB128) of `n`: 7 bits each. */
+function varintLength(n: number): number {
+  let bytes = 1
+  for (let rest = n; rest >= 0x80; rest = Math.floor(rest / 0x80)) bytes++
+  return bytes
+}
 
 /** Options of {@link requestOnce} and {@link requestMany}. */
 export interface RequestOptions {
@@ -156,22 +163,37 @@ export async function serveFrames<Req, Rep = unknown>(
   // sends one frame and half-closes, so bytes after the frame are a protocol violation
   const charge = opts.budget?.open((err) => fail(err, undefined))
   let requestRead = false
+  /** Bytes received before the request frame was read: the frame's, and any that came with it. */
+  let received = 0
+  const afterFrame = () => fail(new InvalidMessageError(`${what}: data after the request frame`), undefined)
   const onMessage = (evt: { data: { byteLength: number } }): void => {
-    if (requestRead) fail(new InvalidMessageError(`${what}: data after the request frame`), undefined)
-    else charge?.add(evt.data.byteLength)
+    if (requestRead) {
+      afterFrame()
+      return
+    }
+    received += evt.data.byteLength
+    charge?.add(evt.data.byteLength)
   }
   stream.addEventListener('message', onMessage)
   try {
-    const readSignal = deadlineSignal(opts.readTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal)
+    const read = deadline(opts.readTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal)
     const lp = framed(stream, maxBytes)
     let request: Req
     try {
-      request = decodeMessage(requestSchema, await lp.read({ signal: readSignal }), maxBytes, what)
+      const frame = await lp.read({ signal: read.signal })
       requestRead = true
+      // bytes that came in the same chunk as the frame's end are past it too
+      if (received > varintLength(frame.byteLength) + frame.byteLength) {
+        afterFrame()
+        return
+      }
+      request = decodeMessage(requestSchema, frame, maxBytes, what)
       charge?.release() // the frame is complete: its bytes are the handler's now
     } catch (err) {
-      fail(err, readSignal)
+      fail(err, read.signal)
       return
+    } finally {
+      read.clear() // the read settled: no timer or listener outlives it
     }
     const send = async (reply: Rep): Promise<void> => {
       await lp.write(encodeFrame(reply, maxBytes, `${what} reply`), { signal })

@@ -16,6 +16,7 @@ import { GRANT_PROOF_CHARS } from './grant-proof.ts'
 import { attemptSchema } from './result-record-schema.ts'
 import { taskSchema } from './task-schema.ts'
 import {
+  base64Schema,
   durationMsSchema,
   epochSchema,
   nameSchema,
@@ -66,7 +67,7 @@ export const stealGrantSchema = z
             epoch: epochSchema,
             expiresAt: timestampSchema,
             /** The owner's grant proof of this lease (see `grant-proof.ts`), for the thief's record. */
-            proof: z.base64().length(GRANT_PROOF_CHARS),
+            proof: base64Schema(GRANT_PROOF_CHARS, GRANT_PROOF_CHARS),
             /** The task's earlier runs (failed, lost, interrupted), for the thief's record. */
             attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS).optional(),
           })

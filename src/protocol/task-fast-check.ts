@@ -1,6 +1,7 @@
 import {
   MAX_ATTEMPTS,
   MAX_INPUT_BYTES,
+  MAX_INPUT_DEPTH,
   MAX_LABELS,
   MAX_PRIORITY,
   MAX_TIMEOUT_MS,
@@ -9,13 +10,7 @@ import {
 import { NAME_PATTERN } from '../task/spec.ts'
 import type { Task } from '../task/task.ts'
 import { isTaskId } from '../task/task-id.ts'
-import {
-  MAX_JSON_DEPTH,
-  MAX_NONCE_CHARS,
-  MAX_PEER_ID_CHARS,
-  MAX_TASK_ID_CHARS,
-  MAX_TIMESTAMP_MS,
-} from './constants.ts'
+import { MAX_NONCE_CHARS, MAX_PEER_ID_CHARS, MAX_TASK_ID_CHARS, MAX_TIMESTAMP_MS } from './constants.ts'
 import { isPeerIdString } from './wire-types.ts'
 
 /**
@@ -84,8 +79,7 @@ function isSpec(v: unknown): boolean {
     Array.isArray(r.labels) &&
     r.labels.length <= MAX_LABELS &&
     r.labels.every(isName) &&
-    // the spec sits three levels below a message's root (tasks, [i], spec)
-    isPlainJson(v.input, MAX_JSON_DEPTH - 4) &&
+    isPlainJson(v.input, MAX_INPUT_DEPTH) &&
     Buffer.byteLength(JSON.stringify(v.input)) <= MAX_INPUT_BYTES
   )
 }

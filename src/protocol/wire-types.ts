@@ -4,6 +4,7 @@ import { MAX_INPUT_BYTES, MAX_OUTPUT_BYTES } from '../task/limits.ts'
 import { type Json, jsonByteLength, NAME_PATTERN, type TaskSpec, taskSpecSchema } from '../task/spec.ts'
 import type { Task } from '../task/task.ts'
 import { isTaskId } from '../task/task-id.ts'
+import { isCanonicalBase64 } from '../util/base64.ts'
 import { memoizeString } from '../util/memo.ts'
 import {
   MAX_DURATION_MS,
@@ -54,8 +55,19 @@ export const nameSchema = z.string().regex(NAME_PATTERN, 'must match [a-z0-9][a-
 /** Final status of a task. */
 export const taskStatusSchema = z.enum(['succeeded', 'failed'])
 
-/** A signed result record value in padded base64. */
-export const recordBase64Schema = z.base64().min(4).max(MAX_RECORD_BASE64_CHARS)
+/**
+ * Canonical padded base64 (see `isCanonicalBase64`): the only form accepted on the wire, so each
+ * value has exactly one byte form.
+ */
+export const base64Schema = (minChars: number, maxChars: number) =>
+  z
+    .string()
+    .min(minChars)
+    .max(maxChars)
+    .refine(isCanonicalBase64, 'must be canonical padded base64 (standard alphabet, unused bits zero)')
+
+/** A signed result record value in canonical padded base64. */
+export const recordBase64Schema = base64Schema(4, MAX_RECORD_BASE64_CHARS)
 
 /** Any JSON value (finite numbers only). */
 export const jsonValueSchema: z.ZodType<Json> = z.lazy(() =>

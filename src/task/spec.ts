@@ -1,16 +1,18 @@
 import { z } from 'zod'
 import { InvalidTaskError } from './errors.ts'
-import { findJsonShapeProblem } from './json-shape.ts'
+import { findJsonShapeProblem, MAX_JSON_DEPTH } from './json-shape.ts'
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PRIORITY,
   DEFAULT_TIMEOUT_MS,
   MAX_ATTEMPTS,
   MAX_INPUT_BYTES,
+  MAX_INPUT_DEPTH,
   MAX_LABELS,
   MAX_PRIORITY,
   MAX_TIMEOUT_MS,
   MIN_PRIORITY,
+  TASK_INPUT_WRAPPING,
 } from './limits.ts'
 
 /** Any JSON value. */
@@ -106,7 +108,8 @@ export function describeZodError(error: z.ZodError, prefix = ''): { field: strin
 
 /**
  * Validates a submitted spec and fills in defaults. Refuses, like the wire does, nesting deeper
- * than `MAX_JSON_DEPTH` and `__proto__` keys anywhere in it.
+ * than `MAX_JSON_DEPTH` and `__proto__` keys anywhere in it, and an input nested deeper than
+ * `MAX_INPUT_DEPTH` (the messages that carry the task wrap it deeper).
  * @throws InvalidTaskError naming the offending field; nothing is changed.
  */
 export function parseTaskSpec(raw: unknown, field = 'task'): TaskSpec {
@@ -121,6 +124,15 @@ export function parseTaskSpec(raw: unknown, field = 'task'): TaskSpec {
   if (!parsed.success) {
     const { field: where, message } = describeZodError(parsed.error, field)
     throw new InvalidTaskError(message, where)
+  }
+  // announcements and grants carry the input deeper than the spec does: it must fit there too
+  // (wrapped in `{ input }`, the problem's path starts at `input`; the wrapper counts one level)
+  const deep = findJsonShapeProblem({ input: parsed.data.input }, MAX_INPUT_DEPTH + 1)
+  if (deep !== undefined) {
+    throw new InvalidTaskError(
+      `input nests deeper than ${MAX_INPUT_DEPTH} levels (messages that carry a task wrap its input ${TASK_INPUT_WRAPPING} levels deeper, and no message nests deeper than ${MAX_JSON_DEPTH})`,
+      `${field}.${deep.path}`,
+    )
   }
   const bytes = jsonByteLength(parsed.data.input)
   if (bytes > MAX_INPUT_BYTES) {

@@ -1,8 +1,12 @@
 /**
  * Padded base64 with Node's native codec. `uint8arrays`' `base64pad` runs through multiformats'
  * pure-JS codec, several times slower on the record values and signatures every task carries.
- * Decoding is lenient: check the text first (e.g. zod's `z.base64()`), as every wire schema does.
+ * Decoding is lenient: check the text first ({@link isCanonicalBase64}, as every wire schema does).
  */
+
+/** Standard base64 with padding, by shape: groups of four, the last one maybe padded. */
+const PADDED_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 
 /** Padded base64 of `bytes`. */
 export function toBase64(bytes: Uint8Array): string {
@@ -13,4 +17,19 @@ export function toBase64(bytes: Uint8Array): string {
 export function fromBase64(text: string): Uint8Array {
   const buf = Buffer.from(text, 'base64')
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+}
+
+/**
+ * True when `text` is the one base64 text of its bytes, the text {@link toBase64} gives back: the
+ * standard alphabet, padded to a multiple of four, no white space, and zero in the bits the last
+ * character before the padding has to spare (decoders ignore them, so `QR==` would read as `QQ==`:
+ * one signed value with several accepted byte forms).
+ */
+export function isCanonicalBase64(text: string): boolean {
+  if (!PADDED_BASE64.test(text)) return false
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0
+  if (pad === 0) return true
+  // the last character before "==" carries 2 bits of data (4 spare); before "=", 4 bits (2 spare)
+  const last = ALPHABET.indexOf(text[text.length - pad - 1])
+  return (last & (pad === 2 ? 0b1111 : 0b11)) === 0
 }

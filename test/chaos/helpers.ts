@@ -3,6 +3,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreatePeerKey } from '../../src/node/wire/identity.ts'
+import { ensureSwarmKeyFile } from '../../src/node/wire/swarm-key.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { DaemonProcess } from '../cli/helpers.ts'
 
@@ -23,6 +24,8 @@ export interface Daemon {
   peerId: string
   addr: string
   api: string
+  /** The HTTP API's token (from api.json): {@link apiFetch} sends it. */
+  token: string
 }
 
 export interface DaemonSpec {
@@ -67,12 +70,29 @@ export async function placeDaemon(root: string, name: string): Promise<Placed> {
   return { dir, peerId, listen, addr: `${listen}/p2p/${peerId}` }
 }
 
-/** Starts `taskmesh daemon` on loopback with its data dir at `<root>/<name>`; resolves once it is ready. */
+/** The swarm key of the daemons under `root`: made once (daemons start at once, and must not read it half-written). */
+const swarmKeys = new Map<string, Promise<string>>()
+function swarmKeyOf(root: string): Promise<string> {
+  let key = swarmKeys.get(root)
+  if (key === undefined) {
+    const file = join(root, 'swarm.key')
+    key = ensureSwarmKeyFile(file).then(() => file)
+    swarmKeys.set(root, key)
+  }
+  return key
+}
+
+/**
+ * Starts `taskmesh daemon` on loopback with its data dir at `<root>/<name>`; resolves once it is
+ * ready. The daemons of one root form one private mesh: they share `<root>/swarm.key`.
+ */
 export async function startDaemon(root: string, name: string, spec: DaemonSpec = {}): Promise<Daemon> {
   const dir = join(root, name)
   await mkdir(dir, { recursive: true })
   const listen = spec.listen ?? '/ip4/127.0.0.1/tcp/0'
+  const key = await swarmKeyOf(root)
   const args = [
+    ...['--swarm-key', key],
     ...['--data-dir', dir, '--listen', listen, '--slots', String(spec.slots ?? 1)],
     ...[
       '--lease-ttl',
@@ -86,8 +106,18 @@ export async function startDaemon(root: string, name: string, spec: DaemonSpec =
   ]
   const process = new DaemonProcess(args, spec.env)
   const { peerId, addr } = await process.ready(spec.readyMs)
-  const { url } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
-  return { process, name, dir, peerId, addr, api: url }
+  const { url, token } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as {
+    url: string
+    token: string
+  }
+  return { process, name, dir, peerId, addr, api: url, token }
+}
+
+/** A request to the daemon's HTTP API `path` (e.g. `/status`), as its operator: with its token. */
+export function apiFetch(daemon: Daemon, path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers)
+  headers.set('authorization', `Bearer ${daemon.token}`)
+  return fetch(`${daemon.api}${path}`, { ...init, headers })
 }
 
 /** Resolves once `daemon` printed that it hears every one of `peers` (fails after `timeoutMs`). */
@@ -99,7 +129,7 @@ export async function hears(daemon: Daemon, peers: string[], timeoutMs?: number)
 
 /** `POST /tasks`: the ids of the accepted tasks. */
 export async function submit(daemon: Daemon, specs: unknown[]): Promise<string[]> {
-  const res = await fetch(`${daemon.api}/tasks`, {
+  const res = await apiFetch(daemon, '/tasks', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ tasks: specs }),
@@ -114,7 +144,7 @@ const RESULT_REQUEST_SLACK_MS = 15_000
 
 /** `GET /tasks/<id>?wait=…`: the record, or undefined when none landed within `waitMs`. */
 export async function result(daemon: Daemon, id: string, waitMs = 0): Promise<ResultRecord | undefined> {
-  const res = await fetch(`${daemon.api}/tasks/${id}${waitMs > 0 ? `?wait=${waitMs}` : ''}`, {
+  const res = await apiFetch(daemon, `/tasks/${id}${waitMs > 0 ? `?wait=${waitMs}` : ''}`, {
     signal: AbortSignal.timeout(waitMs + RESULT_REQUEST_SLACK_MS),
   })
   if (res.status !== 200) {
@@ -164,7 +194,7 @@ export interface Status {
 }
 
 export async function status(daemon: Daemon): Promise<Status> {
-  const res = await fetch(`${daemon.api}/status`)
+  const res = await apiFetch(daemon, '/status')
   return (await res.json()) as Status
 }
 

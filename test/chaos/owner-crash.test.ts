@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { successorOf } from '../../src/node/recovery/successor.ts'
-import { agreed, type Daemon, hears, sleepTask, startDaemon, status, submit } from './helpers.ts'
+import { agreed, apiFetch, type Daemon, hears, sleepTask, startDaemon, status, submit } from './helpers.ts'
 
 const TASK_MS = 800
 const TASKS = 8
@@ -56,7 +56,7 @@ describe('promise 1: an owner killed with SIGKILL while its tasks are queued', (
       ids.map(async (id) => {
         const who: string[] = []
         for (const d of [b, c]) {
-          const { events } = (await (await fetch(`${d.api}/tasks/${id}/story`)).json()) as {
+          const { events } = (await (await apiFetch(d, `/tasks/${id}/story`)).json()) as {
             events: Array<{ event: string }>
           }
           if (events.some((e) => e.event === 'adopted')) who.push(d.peerId)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RemoteError } from '../../src/client/remote-error.ts'
 import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { RemoteError } from '../../src/protocol/errors.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { startLocalMesh, stopMesh } from '../../src/simulation/mesh.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'

@@ -1,4 +1,4 @@
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,10 +27,10 @@ let A: Started
 let B: Started
 let C: Started
 
-async function startDaemon(name: string, bootstrap?: string): Promise<Started> {
+async function startDaemon(name: string, bootstrap?: string, extra: string[] = []): Promise<Started> {
   const dir = join(root, name)
   await mkdir(dir, { recursive: true })
-  const args = ['--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--slots', '2']
+  const args = ['--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--slots', '2', ...extra]
   if (bootstrap !== undefined) args.push('--bootstrap', bootstrap)
   const proc = new DaemonProcess(args)
   daemons.push(proc)
@@ -51,8 +51,11 @@ async function status(dir: string): Promise<Status> {
 
 /** The daemon's status straight from its HTTP API (for checks around the command under test). */
 async function apiStatus(dir: string): Promise<Status> {
-  const { url } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as { url: string }
-  const res = await fetch(`${url}/status`)
+  const { url, token } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as {
+    url: string
+    token: string
+  }
+  const res = await fetch(`${url}/status`, { headers: { authorization: `Bearer ${token}` } })
   expect(res.status).toBe(200)
   return (await res.json()) as Status
 }
@@ -80,8 +83,14 @@ const exists = (file: string) =>
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'taskmesh-cli-'))
+  // closed by default: A makes the mesh's key; B is given it (as A prints), C finds it in its data dir
   A = await startDaemon('a')
-  ;[B, C] = await Promise.all([startDaemon('b', A.addr), startDaemon('c', A.addr)])
+  await mkdir(join(root, 'c'), { recursive: true })
+  await copyFile(join(A.dir, 'swarm.key'), join(root, 'c', 'swarm.key'))
+  ;[B, C] = await Promise.all([
+    startDaemon('b', A.addr, ['--swarm-key', join(A.dir, 'swarm.key')]),
+    startDaemon('c', A.addr),
+  ])
   // the mesh is formed once every daemon hears the other two's capacity beacons
   await Promise.all(
     [A, B, C].flatMap((d) =>
@@ -98,12 +107,61 @@ afterAll(async () => {
 }, 30_000)
 
 describe('taskmesh daemon + CLI, as child processes', () => {
+  it('is closed by default: the first daemon made a swarm key (mode 600) and printed how to join', async () => {
+    const key = join(A.dir, 'swarm.key')
+    expect((await stat(key)).mode & 0o777).toBe(0o600)
+    expect(A.process.lines).toContain(
+      `swarm key ${key} (created: a private mesh, only nodes with this key connect)`,
+    )
+    expect(A.process.lines).toContain(
+      `to join from another machine: copy ${key} there, then run: taskmesh daemon --swarm-key <that copy> --bootstrap ${A.addr}`,
+    )
+    // B used the key it was given, C the copy in its data dir: neither made one
+    expect(B.process.lines).toContain(`swarm key ${key}`)
+    expect(C.process.lines).toContain(`swarm key ${join(C.dir, 'swarm.key')}`)
+    expect(await exists(join(B.dir, 'swarm.key'))).toBe(false)
+    for (const d of [A, B, C]) expect(d.process.stderr).toBe('')
+  })
+
+  it('refuses to join with a key of its own; --open runs open and says so; a client needs the key', async () => {
+    const lone = join(root, 'lone')
+    const [joining, both, noKey] = await Promise.all([
+      runCli(['daemon', '--data-dir', lone, '--bootstrap', A.addr], 60_000),
+      runCli(['daemon', '--data-dir', lone, '--open', '--swarm-key', join(A.dir, 'swarm.key')], 60_000),
+      runCli(['status', '--peer', A.addr], 60_000),
+    ])
+    expect(joining.code).toBe(1)
+    expect(joining.stderr).toContain('--bootstrap: this daemon has no swarm key yet')
+    expect(joining.stderr).toContain('--swarm-key <file>')
+    expect(await exists(join(lone, 'swarm.key'))).toBe(false)
+    expect(both.code).toBe(1)
+    expect(both.stderr).toContain("option '--open' cannot be used with option '--swarm-key <file>'")
+    expect(noKey.code).toBe(1)
+    expect(noKey.stderr).toContain("a private mesh needs its key: --swarm-key <the mesh's swarm.key>")
+
+    const open = new DaemonProcess(['--data-dir', lone, '--listen', '/ip4/127.0.0.1/tcp/0', '--open'])
+    daemons.push(open)
+    await open.ready()
+    // stderr is a pipe of its own: the warning, written before "ready", may come after it
+    await expect
+      .poll(() => open.stderr, { timeout: 10_000 })
+      .toMatch(/^warning: --open: this node runs an OPEN mesh/m)
+    expect(open.lines.some((l) => l.startsWith('swarm key'))).toBe(false)
+    expect(await exists(join(lone, 'swarm.key'))).toBe(false)
+    await open.kill()
+  }, 120_000)
+
   it('each daemon printed its identity, one loopback address and the HTTP API, and wrote api.json', async () => {
     for (const d of [A, B, C]) {
       expect(d.peerId).toMatch(/^12D3KooW/)
       expect(d.addr).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${d.peerId}$`))
       expect(await d.process.waitForLine(/^http api http:\/\/127\.0\.0\.1:\d+$/)).toBeTruthy()
-      expect(await exists(join(d.dir, 'api.json'))).toBe(true)
+      // api.json holds the API's token: readable by the operator only, and the API wants it
+      const file = join(d.dir, 'api.json')
+      expect((await stat(file)).mode & 0o777).toBe(0o600)
+      const { url, token } = JSON.parse(await readFile(file, 'utf8')) as { url: string; token: string }
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect((await fetch(`${url}/status`)).status).toBe(401)
     }
     expect(new Set([A.peerId, B.peerId, C.peerId]).size).toBe(3)
   })
@@ -131,6 +189,8 @@ describe('taskmesh daemon + CLI, as child processes', () => {
         '{"x":1}',
         '--peer',
         B.addr,
+        '--swarm-key',
+        join(A.dir, 'swarm.key'),
         '--wait',
         '--wait-ms',
         '15000',

@@ -2,11 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EXIT_NO_RESULT } from '../../src/cli/defaults.ts'
-import { RemoteError } from '../../src/client/remote-error.ts'
+import { EXIT_NO_RESULT } from '../../src/cli/exit-codes.ts'
 import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
 import { HttpApi } from '../../src/http/http-api.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { RemoteError } from '../../src/protocol/errors.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import { taskId } from '../../src/task/task-id.ts'
@@ -24,7 +24,10 @@ const unknownId = taskId(parseTaskSpec({ type: 'echo' }), 'nobody', 'never-submi
 async function call(method: string, path: string, body?: unknown) {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${api.token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   return { status: res.status, body: (await res.json()) as Record<string, unknown> }
@@ -140,26 +143,37 @@ describe('graphs, cancel, state and story from the CLI and the light client', ()
         { key: 'b', type: 'echo', input: 'b', dependsOn: ['a'] },
       ]),
     )
-    const submitted = await runCli(['submit', '--file', file, '--api', base, '--wait', '--wait-ms', '10000'])
+    const submitted = await runCli([
+      'submit',
+      '--file',
+      file,
+      '--api',
+      base,
+      '--api-token',
+      api.token,
+      '--wait',
+      '--wait-ms',
+      '10000',
+    ])
     expect(submitted.code, submitted.stderr).toBe(0)
     const [idA, idB, recA, recB] = submitted.lines
     expect(JSON.parse(recA)).toMatchObject({ taskId: idA, status: 'succeeded', output: 'a' })
     expect(JSON.parse(recB)).toMatchObject({ taskId: idB, status: 'succeeded', output: 'b' })
 
     const [sleeper] = await node.submitMany([{ type: 'sleep', input: { ms: 60_000 } }])
-    const pending = await runCli(['result', sleeper.id, '--api', base])
+    const pending = await runCli(['result', sleeper.id, '--api', base, '--api-token', api.token])
     expect(pending.code).toBe(EXIT_NO_RESULT)
     expect(JSON.parse(pending.stdout)).toEqual({ taskId: sleeper.id, state: 'running' })
     expect(pending.stderr).toContain('running')
 
-    const cancel = await runCli(['cancel', sleeper.id, '--api', base])
+    const cancel = await runCli(['cancel', sleeper.id, '--api', base, '--api-token', api.token])
     expect(cancel.code, cancel.stderr).toBe(0)
     expect(JSON.parse(cancel.stdout)).toEqual({
       taskId: sleeper.id,
       outcome: 'cancelled',
       owner: node.peerId,
     })
-    const story = await runCli(['story', sleeper.id, '--api', base])
+    const story = await runCli(['story', sleeper.id, '--api', base, '--api-token', api.token])
     expect(story.code, story.stderr).toBe(0)
     expect(story.lines.map((l) => JSON.parse(l).event)).toEqual(
       expect.arrayContaining(['started', 'cancelled']),
@@ -173,12 +187,12 @@ describe('graphs, cancel, state and story from the CLI and the light client', ()
         { key: 'y', type: 'echo', dependsOn: ['x'] },
       ]),
     )
-    const bad = await runCli(['submit', '--file', cycle, '--api', base])
+    const bad = await runCli(['submit', '--file', cycle, '--api', base, '--api-token', api.token])
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/dependency cycle: (x → y → x|y → x → y) \(ERR_INVALID_TASK\)/)
     const badKey = join(dir, 'bad-key.json')
     await writeFile(badKey, JSON.stringify([{ key: '', type: 'echo' }]))
-    const refused = await runCli(['submit', '--file', badKey, '--api', base])
+    const refused = await runCli(['submit', '--file', badKey, '--api', base, '--api-token', api.token])
     expect(refused.code).toBe(1)
     expect(refused.stderr).toContain('tasks[0].key: must be a string')
   })

@@ -1,18 +1,22 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
-import { RemoteError } from '../../src/client/remote-error.ts'
 import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
 import { HttpApi } from '../../src/http/http-api.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { RemoteError } from '../../src/protocol/errors.ts'
 import { connectAll } from '../../src/simulation/mesh.ts'
 import { deadline, sleepSpec, stopAll, waitAll } from './helpers.ts'
 
-/** POSTs a JSON body to the node's HTTP API. */
-async function post(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+/** POSTs a JSON body to the node's HTTP API (as its operator: with the API's token). */
+async function post(
+  url: string,
+  body: unknown,
+  token: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${url}/tasks`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   })
   return { status: res.status, json: (await res.json()) as Record<string, unknown> }
@@ -78,7 +82,7 @@ describe('admission', () => {
     )
     api = new HttpApi(node)
     const url = await api.listen(0)
-    const created = await post(url, { type: 'echo', input: 'http' })
+    const created = await post(url, { type: 'echo', input: 'http' }, api.token)
     expect(created.status).toBe(201)
     expect((await node.waitResult((created.json.ids as string[])[0], deadline())).output).toBe('http')
 
@@ -96,20 +100,20 @@ describe('admission', () => {
     const gpu = (i: number) => sleepSpec(5, i, { resources: { labels: ['gpu'] } })
     const client = await connect(owner)
 
-    const first = await post(url, { tasks: [gpu(0), gpu(1)] })
+    const first = await post(url, { tasks: [gpu(0), gpu(1)] }, api.token)
     expect(first.status).toBe(201)
     const [third] = await client.submit([gpu(2)])
     const accepted = [...(first.json.ids as string[]), third]
     expect(owner.status().queued).toBe(3)
 
     // full: one more, over HTTP or the submit protocol, alone or in a batch, is refused whole
-    const overHttp = await post(url, gpu(3))
+    const overHttp = await post(url, gpu(3), api.token)
     expect(overHttp.status).toBe(503)
     expect(overHttp.json).toMatchObject({
       code: 'ERR_QUEUE_FULL',
       error: 'queue full: 3 queued or waiting + 1 submitted exceeds 3',
     })
-    const batch = await post(url, { tasks: [gpu(3), gpu(4)] })
+    const batch = await post(url, { tasks: [gpu(3), gpu(4)] }, api.token)
     expect(batch.status).toBe(503)
     const overProtocol = await refusal(client.submit([gpu(3)]))
     expect(overProtocol.code).toBe('ERR_QUEUE_FULL')

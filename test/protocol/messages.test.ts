@@ -318,7 +318,7 @@ const invalid: Array<[string, z.ZodType<unknown>, unknown, string]> = [
     'complete with a bad record',
     stealFrameSchema,
     makeComplete([makeCompletion(0), makeCompletion(1, { record: 'not base64!' })]),
-    'completions[1].record: Invalid base64',
+    'completions[1].record: must be canonical padded base64',
   ],
   [
     'complete with an empty record',

@@ -1,5 +1,6 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
+import { encode } from 'it-length-prefixed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { STEAL_PROTOCOL, SUBMIT_PROTOCOL } from '../../src/protocol/constants.ts'
 import {
@@ -304,6 +305,16 @@ describe('inbound stream limits of serveFrames', () => {
     await requestSeen.promise
     stream.send(new Uint8Array([1, 2, 3]))
     await expect(lp.read({ signal: AbortSignal.timeout(5_000) })).rejects.toThrow()
+    expect(errors[before]).toBeInstanceOf(InvalidMessageError)
+    expect(errors[before].message).toBe('held frame: data after the request frame')
+  })
+
+  it('aborts a stream whose request frame comes with more bytes in the same chunk (no half-close)', async () => {
+    const before = errors.length
+    const stream = await dial(HOLD)
+    const frame = encode.single(new TextEncoder().encode(JSON.stringify(makeStealRequest())))
+    stream.send(Uint8Array.from([...frame.subarray(), 1, 2, 3])) // one chunk: the frame, then junk
+    await expect(lpStream(stream).read({ signal: AbortSignal.timeout(5_000) })).rejects.toThrow()
     expect(errors[before]).toBeInstanceOf(InvalidMessageError)
     expect(errors[before].message).toBe('held frame: data after the request frame')
   })

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { SCENARIOS } from '../../simulations/index.ts'
 import { runSimulation } from '../../src/simulation/run-simulation.ts'
 import type { SimLayout } from '../../src/simulation/sim-mesh.ts'
+import { runCli } from '../cli/helpers.ts'
 
 describe('runSimulation (taskmesh simulate)', () => {
   it.each<SimLayout>(['shared-loop', 'threads'])(
@@ -31,4 +32,13 @@ describe('runSimulation (taskmesh simulate)', () => {
       expect(report.makespanRatio).toBeGreaterThanOrEqual(1)
     },
   )
+})
+
+describe('taskmesh simulate, as a child process', () => {
+  it('leaves no abort listener behind: no MaxListenersExceededWarning while hundreds of results are stored', async () => {
+    const run = await runCli(['simulate', '--nodes', '4', '--tasks', '400', '--json'], 120_000)
+    expect(run.code, run.stderr).toBe(0)
+    expect(JSON.parse(run.stdout)).toMatchObject({ tasks: 400, succeeded: 400, missing: 0 })
+    expect(run.stderr).not.toContain('MaxListenersExceededWarning')
+  }, 150_000)
 })

@@ -1,10 +1,17 @@
 import { canRun } from '../../policy/capacity.ts'
 import type { Lease } from '../../policy/leases.ts'
 import { grantCount } from '../../policy/stealing.ts'
+import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { CompleteRequest, StealGrant, StealRequest } from '../../protocol/messages.ts'
 import { type ResultRecord, resultKey } from '../../protocol/result-record.ts'
+import { jsonByteLength } from '../../task/spec.ts'
 import type { AttemptRecord, Task } from '../../task/task.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
+
+/** Room a grant frame keeps for its envelope (`type`, `requestId`, `ttlMs`, brackets), bytes. */
+const GRANT_ENVELOPE_BYTES = 1024
+/** Most bytes one lease of a grant takes (task id, epoch, expiry and an 88-character proof), besides earlier attempts. */
+const GRANT_LEASE_BYTES = 256
 
 /** What {@link grantTasks} needs of the owner. */
 export interface GrantParts {
@@ -12,6 +19,10 @@ export interface GrantParts {
   slots: number
   speed: number
   ttlMs: number
+  /** The owned task of a queued id (undefined when it is not owned any more). */
+  task(taskId: string): Task | undefined
+  /** Puts a task taken from the queue back (it did not fit the grant frame). */
+  requeue(taskId: string): void
   /** Leases one task taken from the queue to the thief; undefined when it is not owned (any more). */
   lease(
     taskId: string,
@@ -50,7 +61,16 @@ export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
   const taken = n > 0 ? queue.takeForSteal(now, n, (t) => canRun(req.offer, t)) : []
   const tasks: Task[] = []
   const leases: StealGrant['leases'] = []
-  for (const q of taken) {
+  let bytes = GRANT_ENVELOPE_BYTES
+  for (const [i, q] of taken.entries()) {
+    // the grant must fit one frame: what does not goes back to the queue, for the next steal
+    const task = parts.task(q.id)
+    if (task === undefined) continue
+    bytes += jsonByteLength(task) + GRANT_LEASE_BYTES
+    if (tasks.length > 0 && bytes > MAX_FRAME_BYTES) {
+      for (const rest of taken.slice(i)) parts.requeue(rest.id)
+      break
+    }
     const granted = parts.lease(q.id, now)
     if (granted === undefined) continue
     const { lease } = granted

@@ -287,6 +287,8 @@ export class OwnerLedger {
       slots: this.opts.slots,
       speed: this.opts.speed,
       ttlMs,
+      task: (taskId) => this.owned.get(taskId)?.entry.task,
+      requeue: (taskId) => this.requeue(taskId),
       lease: (taskId, now) => {
         const own = this.owned.get(taskId)
         if (own === undefined) return undefined

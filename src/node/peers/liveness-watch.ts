@@ -17,6 +17,13 @@ export interface LivenessWatchOptions {
   onDead(peer: string): void
   /** A check ran (after any deaths it declared); `changed` when a peer died or came back since the last one. */
   onCheck(changed: boolean): void
+  /**
+   * Whether a disconnected peer is worth a probe: this node has business with it (leases either
+   * way, tasks it guards or owns there). @defaultValue never (only the silence window judges)
+   */
+  matters?(peer: string): boolean
+  /** Dials a disconnected peer once; resolves false when nothing answers (its process is gone). */
+  probe?(peer: string): Promise<boolean>
 }
 
 /**
@@ -29,6 +36,7 @@ export class LivenessWatch {
   private readonly liveness: PeerLiveness
   private timer: NodeJS.Timeout | undefined
   private changed = false
+  private stopped = false
 
   constructor(private readonly opts: LivenessWatchOptions) {
     this.liveness = new PeerLiveness({
@@ -47,6 +55,7 @@ export class LivenessWatch {
   }
 
   stop(): void {
+    this.stopped = true
     clearInterval(this.timer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
   }
@@ -80,6 +89,17 @@ export class LivenessWatch {
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    this.liveness.disconnected(evt.detail.toString(), Date.now())
+    const peer = evt.detail.toString()
+    this.liveness.disconnected(peer, Date.now())
+    if (this.opts.probe === undefined || this.opts.matters?.(peer) !== true) return
+    // a process that dies closes its connections at once: a dial that finds nothing confirms it
+    void this.opts.probe(peer).then((alive) => {
+      if (this.stopped) return
+      if (alive) this.heard(peer)
+      else if (this.liveness.declareDead(peer)) {
+        this.opts.onDead(peer)
+        this.opts.onCheck(true)
+      }
+    })
   }
 }

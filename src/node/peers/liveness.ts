@@ -79,6 +79,18 @@ export class PeerLiveness {
     return died
   }
 
+  /**
+   * Declares `peer` dead now (a probe found nothing listening where it was: its process is gone).
+   * Returns true when it was alive until now.
+   */
+  declareDead(peer: string): boolean {
+    const seen = this.peers.get(peer)
+    if (seen === undefined || seen.dead) return false
+    seen.dead = true
+    if (!seen.heard) this.peers.delete(peer)
+    return true
+  }
+
   /** True when `peer` was declared dead and has not been heard from since. */
   isDead(peer: string): boolean {
     return this.peers.get(peer)?.dead === true

@@ -1,44 +1,101 @@
+import { expectedWaitMs } from '../../policy/capacity.ts'
 import type { PeerCapacity } from '../../policy/types.ts'
-import type { Beacon } from '../../protocol/messages.ts'
+import type { Beacon, HotPeer } from '../../protocol/beacon-messages.ts'
+import { MAX_HOT_ADDRS, MAX_HOT_PEERS } from '../../protocol/constants.ts'
 
-/** The latest capacity beacon of every peer this node hears from. */
+interface Known extends PeerCapacity {
+  seq: number
+  /** Heard from the peer itself (a neighbour), or only named in a neighbour's hot list. */
+  direct: boolean
+  /** Where it listens, for a peer learnt from a hot list (a neighbour's are in the peer store). */
+  addrs: string[]
+}
+
+/**
+ * What this node knows of other peers' capacity and load: the latest beacon of every neighbour,
+ * and the loaded peers its neighbours named in their hot lists (older news, kept only until a
+ * fresher word comes). Thieves choose victims among all of them; liveness and `waitForSize`
+ * count neighbours only.
+ */
 export class PeerView {
-  private readonly peers = new Map<string, PeerCapacity & { seq: number }>()
+  private readonly peers = new Map<string, Known>()
   private readonly waiters = new Set<() => void>()
+  private neighbours = 0
 
-  /** Records a beacon; an older or repeated `seq` changes nothing. Returns true when it was news. */
+  constructor(private readonly self: string = '') {}
+
+  /**
+   * Records a neighbour's beacon (an older or repeated `seq` changes nothing) and learns the peers
+   * of its hot list. Returns true when the beacon was news.
+   */
   update(peerId: string, beacon: Beacon, now: number): boolean {
     const prev = this.peers.get(peerId)
-    if (prev !== undefined && prev.seq >= beacon.seq) return false
-    this.peers.set(peerId, {
-      peerId,
-      seq: beacon.seq,
-      slots: beacon.slots,
-      running: beacon.running,
-      queued: beacon.queued,
-      queuedWorkMs: beacon.queuedWorkMs,
-      speed: beacon.speed,
-      types: beacon.types,
-      labels: beacon.labels,
-      memoryMb: beacon.memoryMb,
-      updatedAt: now,
-    })
+    if (prev?.direct === true && prev.seq >= beacon.seq) return false
+    if (prev?.direct !== true) this.neighbours++
+    this.peers.set(peerId, { ...capacity(peerId, beacon, now), seq: beacon.seq, direct: true, addrs: [] })
+    for (const hot of beacon.hot ?? []) if (hot.peerId !== peerId) this.learn(hot, now)
     for (const waiter of this.waiters) waiter()
     return true
   }
 
-  /** Resolves once beacons from at least `count` peers were heard; rejects when `signal` aborts first. */
+  /** A loaded peer a neighbour named: kept unless this node knows fresher news of it. */
+  private learn(hot: HotPeer, now: number): void {
+    if (hot.peerId === this.self) return
+    const updatedAt = now - hot.ageMs
+    const prev = this.peers.get(hot.peerId)
+    if (prev !== undefined && prev.updatedAt >= updatedAt) return
+    if (prev?.direct === true) return // a neighbour's own word is worth more, however old (it beacons)
+    this.peers.set(hot.peerId, {
+      ...capacity(hot.peerId, hot, updatedAt),
+      seq: 0,
+      direct: false,
+      addrs: hot.addrs,
+    })
+  }
+
+  /**
+   * Up to `MAX_HOT_PEERS` peers with stealable work, fresher than `staleAfterMs`, most loaded
+   * first, as a beacon names them; `addrsOf` gives a neighbour's listen addresses.
+   */
+  hot(now: number, staleAfterMs: number, addrsOf: (peerId: string) => string[]): HotPeer[] {
+    return [...this.peers.values()]
+      .filter((p) => p.queued > 0 && now - p.updatedAt <= staleAfterMs)
+      .map((p) => ({ p, wait: expectedWaitMs(p) }))
+      .sort((a, b) => b.wait - a.wait)
+      .slice(0, MAX_HOT_PEERS)
+      .map(({ p, wait }) => ({
+        peerId: p.peerId,
+        addrs: (p.direct ? addrsOf(p.peerId) : p.addrs).slice(0, MAX_HOT_ADDRS),
+        ageMs: Math.max(0, now - p.updatedAt),
+        slots: p.slots,
+        running: p.running,
+        queued: p.queued,
+        queuedWorkMs: p.queuedWorkMs,
+        speed: p.speed,
+        types: p.types,
+        labels: p.labels,
+        memoryMb: p.memoryMb,
+        expectedWaitMs: Math.round(wait),
+      }))
+  }
+
+  /** Where a peer learnt from a hot list listens (empty for a neighbour or an unknown peer). */
+  addrsOf(peerId: string): string[] {
+    return this.peers.get(peerId)?.addrs ?? []
+  }
+
+  /** Resolves once beacons from at least `count` neighbours were heard; rejects when `signal` aborts first. */
   waitForSize(count: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (this.peers.size < count) return
+        if (this.neighbours < count) return
         this.waiters.delete(check)
         signal.removeEventListener('abort', onAbort)
         resolve()
       }
       const onAbort = () => {
         this.waiters.delete(check)
-        reject(new Error(`heard ${this.peers.size} of ${count} peers before the deadline`))
+        reject(new Error(`heard ${this.neighbours} of ${count} peers before the deadline`))
       }
       signal.addEventListener('abort', onAbort, { once: true })
       this.waiters.add(check)
@@ -46,8 +103,9 @@ export class PeerView {
     })
   }
 
-  /** Forgets a peer (disconnected or silent). */
+  /** Forgets a peer (disconnected, silent or dead). */
   remove(peerId: string): void {
+    if (this.peers.get(peerId)?.direct === true) this.neighbours--
     this.peers.delete(peerId)
   }
 
@@ -55,9 +113,14 @@ export class PeerView {
     return this.peers.get(peerId)
   }
 
-  /** Every known peer's capacity. */
+  /** Every known peer's capacity: neighbours and peers named in their hot lists. */
   list(): PeerCapacity[] {
     return [...this.peers.values()]
+  }
+
+  /** The neighbours' capacities (peers whose own beacons this node hears). */
+  neighbourList(): PeerCapacity[] {
+    return [...this.peers.values()].filter((p) => p.direct)
   }
 
   /** True when some peer advertises handler `type`. */
@@ -66,7 +129,27 @@ export class PeerView {
     return false
   }
 
+  /** Neighbours heard from. */
   get size(): number {
-    return this.peers.size
+    return this.neighbours
+  }
+}
+
+function capacity(
+  peerId: string,
+  load: Omit<HotPeer, 'peerId' | 'addrs' | 'ageMs'>,
+  updatedAt: number,
+): PeerCapacity {
+  return {
+    peerId,
+    slots: load.slots,
+    running: load.running,
+    queued: load.queued,
+    queuedWorkMs: load.queuedWorkMs,
+    speed: load.speed,
+    types: load.types,
+    labels: load.labels,
+    memoryMb: load.memoryMb,
+    updatedAt,
   }
 }

@@ -41,6 +41,11 @@ export interface AdopterOptions {
   failureDetectionMs: number
   /** Tasks were adopted; `why` tells, per task id, what the DHT lookup found. */
   onAdopted(tasks: Task[], why: Map<string, string>): void
+  /**
+   * True for owners whose tasks this node may adopt (see `ownerFilter`): the announcements of any
+   * other are not remembered, and their tasks never adopted. @defaultValue every owner
+   */
+  admits?(owner: string): boolean
 }
 
 /**
@@ -97,7 +102,7 @@ export class Adopter {
     if (from === this.opts.self) return
     this.opts.liveness.heard(from)
     for (const task of msg.tasks) {
-      if (this.opts.results.cached(task.id) !== undefined) continue
+      if (this.opts.results.cached(task.id) !== undefined || !this.admits(task.owner)) continue
       this.remember(task)
     }
   }
@@ -123,7 +128,7 @@ export class Adopter {
       const candidates = [this.opts.self, ...liveness.live()]
       const mine: Task[] = []
       for (const [owner, tasks] of this.byOwner) {
-        if (owner === this.opts.self || !liveness.isDead(owner)) continue
+        if (owner === this.opts.self || !liveness.isDead(owner) || !this.admits(owner)) continue
         for (const task of tasks.values()) {
           if (this.settledHere(task.id)) this.forget(task.id)
           else if (successorOf(task.id, candidates) === this.opts.self) mine.push(task)
@@ -148,6 +153,10 @@ export class Adopter {
     } finally {
       this.adopting = false
     }
+  }
+
+  private admits(owner: string): boolean {
+    return this.opts.admits?.(owner) ?? true
   }
 
   /** True when the task has a result known here, or is owned or held here already. */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { Libp2pRecord } from '@libp2p/record'
 import type { Datastore } from 'interface-datastore'
@@ -12,7 +13,7 @@ import {
 } from '../../protocol/replicate-messages.ts'
 import { openResultRecordSync, recordToBase64, resultKey } from '../../protocol/result-record.ts'
 import { RpcSession, serveSession } from '../../protocol/rpc-session.ts'
-import { deadlineSignal } from '../../protocol/signals.ts'
+import { withDeadline } from '../../protocol/signals.ts'
 import { VerifiedRoots } from '../../protocol/verified-roots.ts'
 import { fromBase64 } from '../../util/base64.ts'
 import { Batcher } from '../../util/batcher.ts'
@@ -110,6 +111,8 @@ export class RecordReplicator {
     this.roots = opts.roots ?? new VerifiedRoots()
     this.closest = new ClosestPeers(this.libp2p, this.protocol)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    // every store frame in flight (a bounded number) listens to it until its reply is in
+    setMaxListeners(Number.POSITIVE_INFINITY, this.stopping.signal)
   }
 
   /** Serves the replicate protocol: peers store their records here. */
@@ -220,12 +223,14 @@ export class RecordReplicator {
 
   /** Sends one `store` frame; a record counts as acknowledged where the peer stored it. */
   private async send(peer: PeerId, items: Outgoing[]): Promise<void> {
-    const signal = deadlineSignal(DEFAULT_STORE_TIMEOUT_MS, this.stopping.signal)
     try {
-      const reply = await this.sessionTo(peer).request(
-        { type: 'store', requestId: crypto.randomUUID(), records: items.map((i) => i.record) },
-        signal,
-        { retry: true }, // storing a record again changes nothing
+      // the deadline unties from the node's long-lived stop signal as soon as the reply is in
+      const reply = await withDeadline(DEFAULT_STORE_TIMEOUT_MS, [this.stopping.signal], (signal) =>
+        this.sessionTo(peer).request(
+          { type: 'store', requestId: crypto.randomUUID(), records: items.map((i) => i.record) },
+          signal,
+          { retry: true }, // storing a record again changes nothing
+        ),
       )
       const outcomes = reply.type === 'stored' ? reply.outcomes : []
       items.forEach((item, i) => {

@@ -9,7 +9,7 @@ import {
   resultKey,
   resultSelector,
 } from '../../protocol/result-record.ts'
-import { deadlineSignal } from '../../protocol/signals.ts'
+import { withDeadline } from '../../protocol/signals.ts'
 import { VerifiedRoots } from '../../protocol/verified-roots.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 import type { RecordSigner } from './record-signer.ts'
@@ -280,7 +280,7 @@ export class ResultStore {
       pause = Math.min(2 * pause, POLL_MAX_MS)
     ) {
       if (this.cache.has(taskId)) return
-      await this.get(taskId, { signal: deadlineSignal(POLL_MAX_MS, signal) }).catch(() => undefined)
+      await withDeadline(POLL_MAX_MS, [signal], (s) => this.get(taskId, { signal: s })).catch(() => undefined)
       if (this.cache.has(taskId)) return
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, pause)

@@ -51,6 +51,11 @@ export interface ThiefOptions {
   owns(taskId: string): boolean
   /** Where the thief tells what it did with each task: `stolen`, `renew-rejected`, `released`. */
   events: TaskEvents
+  /**
+   * True for the owners whose tasks this node may take (see `ownerFilter`): it steals from no
+   * one else, and declines their grants. @defaultValue every owner
+   */
+  admits?(owner: string): boolean
 }
 
 /**
@@ -127,7 +132,7 @@ export class Thief {
     const myWait = expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed })
     const victim = chooseVictim({
       self: { offer: this.opts.offer, expectedWaitMs: myWait },
-      peers: this.opts.peers.list(),
+      peers: this.victims(),
       now,
       random: this.opts.random,
       transferCostMs: this.stealRttMs,
@@ -174,6 +179,13 @@ export class Thief {
     }
   }
 
+  /** The peers this node may steal from: those whose tasks it admits. */
+  private victims() {
+    const peers = this.opts.peers.list()
+    const admits = this.opts.admits
+    return admits === undefined ? peers : peers.filter((p) => admits(p.peerId))
+  }
+
   /**
    * Takes the granted tasks this node can run under their leases. A grant it declines (it cannot
    * run the task, owns it, holds it under another owner's lease, or the victim is not the task's
@@ -194,7 +206,8 @@ export class Thief {
       }
       const runnable = canRun(this.opts.offer, { type: task.spec.type, resources: task.spec.resources })
       // a task the victim does not own could not be run under its grant (the record would be refused)
-      if (this.leasedIn.has(task.id) || this.opts.owns(task.id) || !runnable || task.owner !== victim) {
+      const foreign = task.owner !== victim || this.opts.admits?.(victim) === false
+      if (this.leasedIn.has(task.id) || this.opts.owns(task.id) || !runnable || foreign) {
         declined.push({ taskId: task.id, epoch: lease.epoch })
         continue
       }

@@ -29,6 +29,8 @@ export interface GossipInboxOptions {
   expectsCompletion?(from: string, taskId: string, epoch: number): boolean
   /** How long a notice waits for the completion it announces, ms. @defaultValue COMPLETION_GRACE_MS */
   completionGraceMs?: number
+  /** True for owners whose announced tasks this node remembers (see `ownerFilter`). @defaultValue every owner */
+  admits?(owner: string): boolean
 }
 
 /**
@@ -54,7 +56,8 @@ export class GossipInbox implements GossipHandlers {
 
   onAnnouncement(_from: string, msg: Announcement): void {
     for (const task of msg.tasks) {
-      if (this.opts.results.cached(task.id) !== undefined) continue
+      if (this.opts.results.cached(task.id) !== undefined || this.opts.admits?.(task.owner) === false)
+        continue
       this.announced.set(task.id, task)
       if (this.announced.size > DEFAULT_ANNOUNCED_MEMORY) {
         const oldest = this.announced.keys().next().value

@@ -5,6 +5,7 @@ import {
   CAPACITY_TOPIC,
   MAX_ANNOUNCEMENT_BYTES,
   MAX_NOTICES_PER_MESSAGE,
+  MAX_TASKS_PER_MESSAGE,
   RESULTS_TOPIC,
   TASKS_TOPIC,
 } from '../../protocol/constants.ts'
@@ -23,6 +24,35 @@ export interface GossipHandlers {
 
 const TOPICS = [TASKS_TOPIC, CAPACITY_TOPIC, RESULTS_TOPIC]
 const textEncoder = new TextEncoder()
+/** Room left in an announcement for its envelope (`{"v":1,"tasks":[…]}`), bytes. */
+const ANNOUNCEMENT_ENVELOPE_BYTES = 1024
+
+/**
+ * The announcements of `tasks`, in order: as few messages as fit (at most `MAX_TASKS_PER_MESSAGE`
+ * tasks, under the size limit, each). Each task is serialised once: its JSON both sizes the batch
+ * and goes into the message.
+ */
+export function encodeAnnouncements(tasks: Task[]): Uint8Array[] {
+  const messages: Uint8Array[] = []
+  let batch: string[] = []
+  let bytes = 0
+  const flush = () => {
+    messages.push(textEncoder.encode(`{"v":1,"tasks":[${batch.join(',')}]}`))
+    batch = []
+    bytes = 0
+  }
+  for (const task of tasks) {
+    const json = JSON.stringify(task)
+    const size = Buffer.byteLength(json)
+    const full = batch.length >= MAX_TASKS_PER_MESSAGE
+    if (batch.length > 0 && (full || bytes + size > MAX_ANNOUNCEMENT_BYTES - ANNOUNCEMENT_ENVELOPE_BYTES))
+      flush()
+    batch.push(json)
+    bytes += size + 1
+  }
+  if (batch.length > 0) flush()
+  return messages
+}
 
 /** What a validated message decoded to, by topic. */
 type Decoded =
@@ -103,27 +133,9 @@ export class MeshGossip {
     await this.publish(RESULTS_TOPIC, msg)
   }
 
-  /**
-   * Announces tasks in as few messages as fit (at most 1000 tasks, under the size limit, each). Each
-   * task is serialised once: its JSON both sizes the batch and goes into the message.
-   */
+  /** Announces tasks in as few messages as fit (see {@link encodeAnnouncements}). */
   async announceTasks(tasks: Task[]): Promise<void> {
-    let batch: string[] = []
-    let bytes = 0
-    const flush = async () => {
-      await this.publishBytes(TASKS_TOPIC, textEncoder.encode(`{"v":1,"tasks":[${batch.join(',')}]}`))
-      batch = []
-      bytes = 0
-    }
-    for (const task of tasks) {
-      const json = JSON.stringify(task)
-      const size = Buffer.byteLength(json)
-      if (batch.length > 0 && (batch.length >= 1000 || bytes + size > MAX_ANNOUNCEMENT_BYTES - 1024))
-        await flush()
-      batch.push(json)
-      bytes += size + 1
-    }
-    if (batch.length > 0) await flush()
+    for (const bytes of encodeAnnouncements(tasks)) await this.publishBytes(TASKS_TOPIC, bytes)
   }
 
   /** Gossips results in as few notices as fit (one signature, one verify per peer, each). */

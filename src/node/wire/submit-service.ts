@@ -1,13 +1,15 @@
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MAX_FRAME_BYTES, SUBMIT_PROTOCOL } from '../../protocol/constants.ts'
-import type { SubmitFrame, SubmitFrameReply } from '../../protocol/messages.ts'
-import { MAX_STORY_EVENTS, submitFrameSchema, submitReplySchema } from '../../protocol/messages.ts'
-import { requestOnce, serveFrames } from '../../protocol/rpc.ts'
+import type { SubmitFrameReply } from '../../protocol/messages.ts'
+import { MAX_STORY_EVENTS, submitFrameSchema } from '../../protocol/messages.ts'
+import { recordToBase64 } from '../../protocol/result-record.ts'
+import { serveFrames } from '../../protocol/rpc.ts'
+import { SubmitClient } from '../../protocol/submit-client.ts'
 import { SubmitterNotAllowedError } from '../../task/errors.ts'
 import { errorCode } from '../error-code.ts'
+import type { FrontDoor } from '../front-door.ts'
 import type { CancelResult, TaskState } from '../owner/cancellation.ts'
-import type { StoryEvent } from '../story/story.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
 
@@ -15,22 +17,10 @@ import type { StreamLimits } from './stream-limits.ts'
 export const MAX_INBOUND_SUBMIT_STREAMS = 256
 /** Longest a `result` request with `wait` may hold its stream. */
 export const MAX_RESULT_WAIT_MS = 10 * 60_000
+/** Deadline of a request this node makes of a peer (a record, a forwarded cancel or state), ms. */
+export const PEER_REQUEST_MS = 5_000
 
-/** What the submit protocol needs from a node. */
-export interface SubmitTarget {
-  submitMany(specs: unknown[], opts: { submitter: string }): Promise<Array<{ id: string }>>
-  /** The signed record value for a task, waiting for it when `signal` is given. */
-  signedResult(id: string, opts: { wait: boolean; signal?: AbortSignal }): Promise<Uint8Array | undefined>
-  status(): object
-  /** Cancels a task (forwarding to its owner unless `forwarded`). */
-  cancel(id: string, opts: { forwarded?: boolean }): Promise<CancelResult>
-  /** How a task stands (asking its owner unless `forwarded`). */
-  taskState(id: string, opts: { forwarded?: boolean }): Promise<TaskState>
-  /** The task's story at this node. */
-  story(id: string): StoryEvent[]
-}
-
-const toBase64 = (v: Uint8Array | undefined) => (v === undefined ? null : Buffer.from(v).toString('base64'))
+const toBase64 = (v: Uint8Array | undefined) => (v === undefined ? null : recordToBase64(v))
 
 /**
  * `/taskmesh/submit/1.0.0`: lets a process that is not a full node submit tasks to any peer,
@@ -46,8 +36,8 @@ export class SubmitService {
    *   `submitter` a frame names).
    */
   constructor(
-    private readonly libp2p: MeshLibp2p,
-    private readonly target: SubmitTarget,
+    private readonly libp2p: Pick<Libp2p, 'handle' | 'unhandle'>,
+    private readonly door: FrontDoor,
     private readonly opts: { limits?: StreamLimits; allowSubmitters?: readonly string[] } = {},
   ) {
     this.allowSubmitters = opts.allowSubmitters === undefined ? undefined : new Set(opts.allowSubmitters)
@@ -78,7 +68,7 @@ export class SubmitService {
               if (this.allowSubmitters !== undefined && !this.allowSubmitters.has(remote.toString())) {
                 throw new SubmitterNotAllowedError(remote.toString())
               }
-              const handles = await this.target.submitMany(req.tasks, {
+              const handles = await this.door.submitMany(req.tasks, {
                 submitter: req.submitter ?? remote.toString(),
               })
               return await send({
@@ -92,9 +82,7 @@ export class SubmitService {
               const signal = wait
                 ? AbortSignal.timeout(Math.min(req.timeoutMs ?? MAX_RESULT_WAIT_MS, MAX_RESULT_WAIT_MS))
                 : undefined
-              const value = await this.target
-                .signedResult(req.taskId, { wait, signal })
-                .catch(() => undefined)
+              const value = await this.door.signedResult(req.taskId, { wait, signal }).catch(() => undefined)
               return await send({
                 type: 'result',
                 requestId: req.requestId,
@@ -106,7 +94,7 @@ export class SubmitService {
               const signal = AbortSignal.timeout(MAX_RESULT_WAIT_MS)
               await Promise.all(
                 req.taskIds.map(async (taskId) => {
-                  const value = await this.target
+                  const value = await this.door
                     .signedResult(taskId, { wait: true, signal })
                     .catch(() => undefined)
                   await send({ type: 'result', requestId: req.requestId, taskId, record: toBase64(value) })
@@ -118,18 +106,18 @@ export class SubmitService {
               return await send({
                 type: 'status',
                 requestId: req.requestId,
-                status: { ...this.target.status() },
+                status: { ...this.door.status() },
               })
             case 'cancel': {
-              const done = await this.target.cancel(req.taskId, { forwarded: req.forwarded })
+              const done = await this.door.cancel(req.taskId, { forwarded: req.forwarded })
               return await send({ type: 'cancelled', requestId: req.requestId, ...done })
             }
             case 'state': {
-              const state = await this.target.taskState(req.taskId, { forwarded: req.forwarded })
+              const state = await this.door.taskState(req.taskId, { forwarded: req.forwarded })
               return await send({ type: 'state', requestId: req.requestId, taskId: req.taskId, ...state })
             }
             case 'story': {
-              const events = this.target.story(req.taskId).slice(-MAX_STORY_EVENTS)
+              const events = this.door.story(req.taskId).slice(-MAX_STORY_EVENTS)
               return await send({ type: 'story', requestId: req.requestId, taskId: req.taskId, events })
             }
           }
@@ -152,62 +140,40 @@ export class SubmitService {
   }
 }
 
-/** Asks `peer` (usually the executor) for a task's signed record over the submit protocol. */
-export async function requestResultFrom(
+/** The submit-protocol client of `peer`, over this node's libp2p host. */
+export function submitClientTo(libp2p: MeshLibp2p, peer: string): SubmitClient {
+  return new SubmitClient(
+    (signal) => libp2p.dialProtocol(peerIdFromString(peer), SUBMIT_PROTOCOL, { signal }),
+    peer,
+  )
+}
+
+/** Asks `peer` (usually the executor) for a task's signed record (one lookup there). */
+export function requestResultFrom(
   libp2p: MeshLibp2p,
   peer: string,
   taskId: string,
-  signal: AbortSignal = AbortSignal.timeout(5_000),
+  signal: AbortSignal = AbortSignal.timeout(PEER_REQUEST_MS),
 ): Promise<Uint8Array | undefined> {
-  const stream = await libp2p.dialProtocol(peerIdFromString(peer), SUBMIT_PROTOCOL, { signal })
-  const reply = await requestOnce<SubmitFrameReply>(
-    stream,
-    { type: 'result', requestId: crypto.randomUUID(), taskId },
-    submitReplySchema,
-    { signal, maxBytes: MAX_FRAME_BYTES },
-  )
-  if (reply.type !== 'result' || reply.record === null) return undefined
-  return Buffer.from(reply.record, 'base64')
-}
-
-/** One request to `peer` over the submit protocol; an error reply rejects with its code. */
-async function askPeer(
-  libp2p: MeshLibp2p,
-  peer: string,
-  frame: SubmitFrame,
-  signal: AbortSignal,
-): Promise<SubmitFrameReply> {
-  const stream = await libp2p.dialProtocol(peerIdFromString(peer), SUBMIT_PROTOCOL, { signal })
-  const reply = await requestOnce<SubmitFrameReply>(stream, frame, submitReplySchema, {
-    signal,
-    maxBytes: MAX_FRAME_BYTES,
-  })
-  if (reply.type === 'error') throw Object.assign(new Error(reply.message), { code: reply.code })
-  return reply
+  return submitClientTo(libp2p, peer).result(taskId, { signal })
 }
 
 /** Sends a cancel to the task's owner (marked forwarded: the owner does not forward it again). */
-export async function requestCancelFrom(
+export function requestCancelFrom(
   libp2p: MeshLibp2p,
   owner: string,
   taskId: string,
-  signal: AbortSignal = AbortSignal.timeout(5_000),
+  signal: AbortSignal = AbortSignal.timeout(PEER_REQUEST_MS),
 ): Promise<CancelResult> {
-  const frame = { type: 'cancel' as const, requestId: crypto.randomUUID(), taskId, forwarded: true }
-  const reply = await askPeer(libp2p, owner, frame, signal)
-  if (reply.type !== 'cancelled') throw new Error(`${owner} answered cancel with "${reply.type}"`)
-  return { taskId: reply.taskId, outcome: reply.outcome, owner: reply.owner }
+  return submitClientTo(libp2p, owner).cancel(taskId, { forwarded: true, signal })
 }
 
 /** Asks the task's owner how the task stands. */
-export async function requestStateFrom(
+export function requestStateFrom(
   libp2p: MeshLibp2p,
   owner: string,
   taskId: string,
-  signal: AbortSignal = AbortSignal.timeout(5_000),
+  signal: AbortSignal = AbortSignal.timeout(PEER_REQUEST_MS),
 ): Promise<TaskState> {
-  const frame = { type: 'state' as const, requestId: crypto.randomUUID(), taskId, forwarded: true }
-  const reply = await askPeer(libp2p, owner, frame, signal)
-  if (reply.type !== 'state') throw new Error(`${owner} answered state with "${reply.type}"`)
-  return reply.reason === undefined ? { state: reply.state } : { state: reply.state, reason: reply.reason }
+  return submitClientTo(libp2p, owner).state(taskId, { forwarded: true, signal })
 }

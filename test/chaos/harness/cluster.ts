@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import type { Fault } from '../../../src/chaos/history.ts'
-import { type Daemon, hears, type Placed, placeDaemon, startDaemon } from '../helpers.ts'
+import { apiFetch, type Daemon, hears, type Placed, placeDaemon, startDaemon } from '../helpers.ts'
 import { EXECUTION_LOG_ENV } from './recording-handlers.ts'
 import { pause } from './workload.ts'
 
@@ -50,7 +50,7 @@ const BUSY_POLL_MS = 25
 async function runsWork(daemon: Daemon): Promise<void> {
   const deadline = Date.now() + BUSY_WAIT_MS
   while (Date.now() < deadline) {
-    const status = await fetch(`${daemon.api}/status`, { signal: AbortSignal.timeout(BUSY_WAIT_MS) })
+    const status = await apiFetch(daemon, '/status', { signal: AbortSignal.timeout(BUSY_WAIT_MS) })
       .then((r) => r.json() as Promise<{ running?: number }>)
       .catch(() => undefined)
     if ((status?.running ?? 0) > 0) return

@@ -1,6 +1,6 @@
 import type { RecordView, SubmittedTask } from '../../../src/chaos/history.ts'
 import type { ResultRecord } from '../../../src/protocol/result-record.ts'
-import { type Daemon, result } from '../helpers.ts'
+import { apiFetch, type Daemon, result } from '../helpers.ts'
 import type { ChaosCluster } from './cluster.ts'
 import { pause } from './workload.ts'
 
@@ -121,7 +121,7 @@ export async function stories(cluster: ChaosCluster, taskId: string): Promise<st
   const names = cluster.names()
   const parts = await Promise.all(
     cluster.nodes.map(async (n) => {
-      const res = await fetch(`${n.daemon.api}/tasks/${taskId}/story`).catch(() => undefined)
+      const res = await apiFetch(n.daemon, `/tasks/${taskId}/story`).catch(() => undefined)
       const body = (await res?.json().catch(() => undefined)) as
         | { events: Array<{ at: number; event: string; detail?: unknown }> }
         | undefined

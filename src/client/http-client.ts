@@ -1,0 +1,146 @@
+import { RemoteError } from '../protocol/errors.ts'
+import type { ResultRecord } from '../protocol/result-record.ts'
+import type { CancelOutcome, MeshClient, ResultOptions, StoryEvents, TaskStateReply } from './mesh-client.ts'
+import { checkTaskId } from './task-ids.ts'
+
+/**
+ * Longest single HTTP long poll the client makes; longer waits are several polls (fetch gives up
+ * on a response whose headers take over 5 minutes).
+ */
+export const HTTP_POLL_MS = 60_000
+/** Default wait of `result(id, { wait: true })`, ms. */
+const DEFAULT_WAIT_MS = 30_000
+/** Longest `watch` waits for one task's result, ms (a daemon caps one wait at 10 minutes). */
+const WATCH_WAIT_MS = 10 * 60_000
+
+/** Options of {@link HttpClient}. */
+export interface HttpClientOptions {
+  /** The API's token (`token` in `<data-dir>/api.json`), sent as `Authorization: Bearer <token>`. */
+  token?: string
+  /** Where the URL came from (`--api`, `api.json`), for error messages. @defaultValue the URL */
+  source?: string
+}
+
+/**
+ * The client of a daemon's local HTTP API (section 10 of PROTOCOL.md), with the same operations
+ * as the light client. Records come as the daemon read them (it verified them; HTTP carries no
+ * signature). A refusal rejects with a `RemoteError` carrying the API's error code.
+ */
+export class HttpClient implements MeshClient {
+  private readonly base: string
+  private readonly source: string
+  private readonly token: string | undefined
+
+  constructor(url: string, opts: HttpClientOptions = {}) {
+    this.base = url.replace(/\/+$/, '')
+    this.source = opts.source ?? url
+    this.token = opts.token
+  }
+
+  async submit(specs: unknown[]): Promise<string[]> {
+    const body = (await this.call('POST', '/tasks', { tasks: specs })) as { ids: string[] }
+    return body.ids
+  }
+
+  async result(taskId: string, opts: ResultOptions = {}): Promise<ResultRecord | undefined> {
+    const id = checkTaskId(taskId, 'result')
+    const deadline = Date.now() + (opts.wait === true ? (opts.timeoutMs ?? DEFAULT_WAIT_MS) : 0)
+    for (;;) {
+      const wait = Math.max(0, Math.min(deadline - Date.now(), HTTP_POLL_MS))
+      const query = wait > 0 ? `?wait=${wait}` : ''
+      let res: Response
+      try {
+        res = await this.fetch(`/tasks/${encodeURIComponent(id)}${query}`, { signal: opts.signal })
+      } catch (err) {
+        if (opts.signal?.aborted === true) return undefined
+        throw err
+      }
+      const body = await this.parse(res, [404])
+      if (res.status === 200) return body as ResultRecord
+      if (res.status === 404 && (body as { code?: unknown }).code !== 'ERR_RESULT_NOT_FOUND') {
+        throw new RemoteError(
+          'HTTP_404',
+          `${this.base} has no route GET /tasks/<id>: is it a taskmesh daemon?`,
+        )
+      }
+      if (Date.now() >= deadline || opts.signal?.aborted === true) return undefined // 202: known, not done
+    }
+  }
+
+  /** Yields each result once, in the order of `taskIds` (one long poll at a time). */
+  async *watch(taskIds: string[], signal?: AbortSignal): AsyncGenerator<ResultRecord, void, undefined> {
+    const ids = [...new Set(taskIds.map((id, i) => checkTaskId(id, `watch: taskIds[${i}]`)))]
+    for (const id of ids) {
+      if (signal?.aborted === true) return
+      const record = await this.result(id, { wait: true, timeoutMs: WATCH_WAIT_MS, signal })
+      if (record !== undefined) yield record
+    }
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    return (await this.call('GET', '/status')) as Record<string, unknown>
+  }
+
+  async cancel(taskId: string): Promise<CancelOutcome> {
+    const id = checkTaskId(taskId, 'cancel')
+    return (await this.call('DELETE', `/tasks/${encodeURIComponent(id)}`)) as CancelOutcome
+  }
+
+  async state(taskId: string): Promise<TaskStateReply> {
+    const id = checkTaskId(taskId, 'state')
+    const body = (await this.call('GET', `/tasks/${encodeURIComponent(id)}/state`)) as TaskStateReply
+    return body.reason === undefined ? { state: body.state } : { state: body.state, reason: body.reason }
+  }
+
+  async story(taskId: string): Promise<StoryEvents> {
+    const id = checkTaskId(taskId, 'story')
+    const body = (await this.call('GET', `/tasks/${encodeURIComponent(id)}/story`)) as { events: StoryEvents }
+    return body.events
+  }
+
+  async close(): Promise<void> {}
+
+  private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    try {
+      const headers = new Headers(init.headers)
+      if (this.token !== undefined) headers.set('authorization', `Bearer ${this.token}`)
+      return await fetch(`${this.base}${path}`, { ...init, headers })
+    } catch (err) {
+      if (init.signal?.aborted === true) throw err
+      const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message
+      throw new Error(`cannot reach the daemon's HTTP API at ${this.base} (${this.source}): ${cause}`)
+    }
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await this.fetch(path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    return this.parse(res)
+  }
+
+  /** The JSON body of a response whose status is OK or in `accept`, else throws its error. */
+  private async parse(res: Response, accept: number[] = []): Promise<unknown> {
+    const text = await res.text()
+    let body: { error?: unknown; code?: unknown } | undefined
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = undefined
+    }
+    const accepted = res.ok || accept.includes(res.status)
+    if (accepted && body !== undefined) return body
+    if (res.status === 401 && this.token === undefined) {
+      throw new RemoteError(
+        'ERR_UNAUTHORIZED',
+        `the daemon at ${this.base} wants its API token: pass --api-token (or set TASKMESH_API_TOKEN) with the token from its api.json`,
+      )
+    }
+    if (!accepted && typeof body?.error === 'string') {
+      throw new RemoteError(typeof body.code === 'string' ? body.code : `HTTP_${res.status}`, body.error)
+    }
+    throw new Error(`the daemon at ${this.base} answered HTTP ${res.status} with a body that is not JSON`)
+  }
+}

@@ -1,0 +1,158 @@
+import { MAX_FRAME_BYTES, MAX_TASKS_PER_MESSAGE } from '../../protocol/constants.ts'
+import type { Task } from '../../task/task.ts'
+import { Batcher } from '../../util/batcher.ts'
+import type { CustodyService } from '../wire/custody-service.ts'
+
+/** Custodians of an owner's open tasks: the peers that can adopt them if it dies. */
+export const DEFAULT_CUSTODIANS = 2
+/** Ended tasks are told to custodians together, at most this often (ms). */
+export const DROP_WINDOW_MS = 100
+/** Bytes of task JSON one `hold` frame carries at most (well under the frame limit). */
+const HOLD_FRAME_BYTES = MAX_FRAME_BYTES / 4
+
+/** Options of {@link CustodyKeeper}. */
+export interface CustodyKeeperOptions {
+  /** Sends custody frames. */
+  custody: Pick<CustodyService, 'request'>
+  /** The connected peers serving the custody protocol, closest to this node's id first (XOR). */
+  candidates(count: number): Promise<string[]>
+  /** Every task this node owns and has no result for (handed to a new custodian). */
+  openTasks(): Task[]
+  /** @defaultValue DEFAULT_CUSTODIANS */
+  count?: number
+  /** A custodian could not be told (its copy is re-sent when it is replaced). */
+  onError?(peer: string, err: Error): void
+}
+
+/**
+ * The owner side of custody: the specs of every task this node owns go to its custodians — the
+ * `count` connected peers closest to its own peer id — and each learns when they end. A custodian
+ * that leaves is replaced by the next closest, which gets every open task at once. The custodians
+ * are the only nodes that remember this owner's tasks; when it dies, the live one closest to a
+ * task's id adopts it.
+ */
+export class CustodyKeeper {
+  private custodians: string[] = []
+  private readonly drops: Batcher<string>
+  private readonly sizes = new WeakMap<Task, number>()
+  private picking: Promise<void> | undefined
+
+  constructor(private readonly opts: CustodyKeeperOptions) {
+    this.drops = new Batcher(DROP_WINDOW_MS, (ids) => void this.sendDrops(ids), { leading: false })
+  }
+
+  /** The custodians chosen now. */
+  get current(): readonly string[] {
+    return this.custodians
+  }
+
+  /**
+   * Hands the specs of tasks this node just took to its custodians; resolves once one of them
+   * acknowledged every frame (or none could be told: an owner without peers keeps its journal).
+   */
+  async hold(tasks: Task[]): Promise<void> {
+    if (tasks.length === 0) return
+    await this.pick()
+    const custodians = this.custodians
+    if (custodians.length === 0) return
+    const told = await Promise.all(custodians.map((peer) => this.send(peer, custodians, tasks)))
+    if (!told.some(Boolean)) this.refreshSoon()
+  }
+
+  /** Tasks that have a result now: every custodian forgets them (batched). */
+  drop(ids: string[]): void {
+    for (const id of ids) this.drops.add(id)
+  }
+
+  /**
+   * Peers came or went: keeps the custodians that are still connected, fills up with the next
+   * closest, and hands every open task to each new one.
+   */
+  async refresh(): Promise<void> {
+    const before = new Set(this.custodians)
+    this.custodians = []
+    await this.pick()
+    const added = this.custodians.filter((p) => !before.has(p))
+    if (added.length === 0) return
+    const open = this.opts.openTasks()
+    if (open.length === 0) return
+    await Promise.all(added.map((peer) => this.send(peer, this.custodians, open)))
+  }
+
+  /** Sends what is pending now (the node stops). */
+  flushNow(): void {
+    this.drops.flushNow()
+  }
+
+  private refreshSoon(): void {
+    queueMicrotask(() => void this.refresh())
+  }
+
+  /** Chooses custodians among the candidates, keeping the ones chosen before while they last. */
+  private pick(): Promise<void> {
+    const count = this.opts.count ?? DEFAULT_CUSTODIANS
+    if (this.custodians.length >= count) return Promise.resolve()
+    this.picking ??= this.opts.candidates(count).then(
+      (closest) => {
+        this.picking = undefined
+        const kept = this.custodians.filter((p) => closest.includes(p))
+        this.custodians = [...kept, ...closest.filter((p) => !kept.includes(p))].slice(0, count)
+      },
+      () => {
+        this.picking = undefined
+      },
+    )
+    return this.picking
+  }
+
+  /** Sends `tasks` to one custodian in frames that fit; false when a frame failed. */
+  private async send(peer: string, custodians: string[], tasks: Task[]): Promise<boolean> {
+    try {
+      for (const chunk of this.chunks(tasks)) {
+        const reply = await this.opts.custody.request(peer, {
+          type: 'hold',
+          requestId: crypto.randomUUID(),
+          custodians,
+          tasks: chunk,
+        })
+        if (reply.type === 'error') throw new Error(`${reply.code}: ${reply.message}`)
+      }
+      return true
+    } catch (err) {
+      this.opts.onError?.(peer, err as Error)
+      return false
+    }
+  }
+
+  private async sendDrops(ids: string[]): Promise<void> {
+    for (const peer of this.custodians) {
+      for (let i = 0; i < ids.length; i += MAX_TASKS_PER_MESSAGE) {
+        const chunk = ids.slice(i, i + MAX_TASKS_PER_MESSAGE)
+        await this.opts.custody
+          .request(peer, { type: 'drop', requestId: crypto.randomUUID(), ids: chunk })
+          .catch((err: Error) => this.opts.onError?.(peer, err))
+      }
+    }
+  }
+
+  /** Splits tasks into frames of at most `MAX_TASKS_PER_MESSAGE` tasks and `HOLD_FRAME_BYTES` of JSON. */
+  private *chunks(tasks: Task[]): Generator<Task[]> {
+    let chunk: Task[] = []
+    let bytes = 0
+    for (const task of tasks) {
+      let size = this.sizes.get(task)
+      if (size === undefined) {
+        size = Buffer.byteLength(JSON.stringify(task))
+        this.sizes.set(task, size)
+      }
+      if (chunk.length > 0 && (chunk.length >= MAX_TASKS_PER_MESSAGE || bytes + size > HOLD_FRAME_BYTES)) {
+        yield chunk
+        chunk = []
+        bytes = 0
+      }
+      chunk.push(task)
+      bytes += size
+    }
+    if (chunk.length > 0) yield chunk
+  }
+}

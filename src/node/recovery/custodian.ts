@@ -1,0 +1,268 @@
+import type { CustodyFrame, CustodyReply } from '../../protocol/custody-messages.ts'
+import type { ResultRecord } from '../../protocol/result-record.ts'
+import type { Task } from '../../task/task.ts'
+import type { Takeover } from '../owner/intake.ts'
+import type { OwnerLedger } from '../owner/owner-ledger.ts'
+import type { LivenessWatch } from '../peers/liveness-watch.ts'
+import type { ResultStore } from '../results/result-store.ts'
+import type { Thief } from '../thief/thief.ts'
+import { successorOf } from './successor.ts'
+
+/** DHT lookups in flight at once while a successor checks the tasks it would adopt. */
+export const ADOPTION_LOOKUPS = 8
+/** Longest one such lookup may take, ms. */
+export const ADOPTION_LOOKUP_MS = 5_000
+/**
+ * Sweeps in which a task's lookup may fail (time out, no peer answers) before the successor adopts
+ * it all the same: a failed lookup is no evidence that the result is missing, so adoption waits for
+ * another sweep; after this many, nothing is lost for a DHT that does not answer (results are
+ * idempotent).
+ */
+export const ADOPTION_LOOKUP_TRIES = 3
+/** Tasks of other owners one node guards at most (the oldest are forgotten first). */
+export const DEFAULT_CUSTODY_MEMORY = 100_000
+
+/** Options of {@link Custodian}. */
+export interface CustodianOptions {
+  /** This node's peer id. */
+  self: string
+  /** Which peers are alive. */
+  liveness: Pick<LivenessWatch, 'isDead' | 'live'>
+  /** Tells whether the node owns a task already; its journal is written before custody is handed on. */
+  ledger: Pick<OwnerLedger, 'has' | 'journalled'>
+  /** Takes an orphan into ownership. */
+  own(task: Task, how: Takeover): boolean
+  /** Tasks this node holds under a lease are running here already: never adopted. */
+  thief: Pick<Thief, 'holds'>
+  /** Results known here, or in the DHT. */
+  results: Pick<ResultStore, 'cached' | 'get'>
+  /** Hands the tasks this node adopted to its own custodians. */
+  hold(tasks: Task[]): Promise<void>
+  /** The peers whose tasks this node takes into its hands (the allow-list), or undefined for any. */
+  allowed?: ReadonlySet<string>
+  /** Keeps in touch with another custodian of the same owner (so each can judge the other alive). */
+  meet?(peer: string): void
+  /** A peer silent this long is declared dead, ms (the period of sweeps while orphans remain). */
+  failureDetectionMs: number
+  /** Tasks were adopted; `why` tells, per task id, what the DHT lookup found. */
+  onAdopted(tasks: Task[], why: Map<string, string>): void
+  /** @defaultValue DEFAULT_CUSTODY_MEMORY */
+  memory?: number
+}
+
+interface Guarded {
+  /** Every custodian the owner named in its last `hold` (this node among them). */
+  custodians: string[]
+  tasks: Map<string, Task>
+}
+
+/**
+ * Custody and owner death (promise 1). An owner hands the specs of its open tasks to a few
+ * custodians (`hold`) and tells them when they end (`drop`); only they remember its tasks. When an
+ * owner is declared dead, each custodian computes every orphan's successor — the live custodian
+ * of that owner, itself included, closest to the task id by XOR distance. The successor looks the
+ * result up in the DHT and, finding none, adopts the task: owns it (journalled), queues it and
+ * hands it to its own custodians, under epochs above the dead owner's. Two adopters (custodians
+ * whose views differ) converge: results are idempotent by task id and the selector is deterministic.
+ */
+export class Custodian {
+  private readonly byOwner = new Map<string, Guarded>()
+  /** The owner of each guarded task, oldest first (for eviction). */
+  private readonly ownerOf = new Map<string, string>()
+  private adopting = false
+  private lastSweep = 0
+  private stopped = false
+  private readonly failedLookups = new Map<string, number>()
+
+  constructor(private readonly opts: CustodianOptions) {}
+
+  stop(): void {
+    this.stopped = true
+  }
+
+  /** Tasks of other owners guarded here. */
+  get guarded(): number {
+    return this.ownerOf.size
+  }
+
+  /** True when this node guards tasks of `owner`. */
+  guards(owner: string): boolean {
+    return this.byOwner.has(owner)
+  }
+
+  /** The owner of a task guarded here. */
+  owner(taskId: string): string | undefined {
+    return this.ownerOf.get(taskId)
+  }
+
+  /** Serves an owner's custody frame (`from` is the connection's peer). */
+  handle(from: string, frame: CustodyFrame): CustodyReply {
+    const { requestId } = frame
+    const allowed = this.opts.allowed
+    if (allowed !== undefined && !allowed.has(from)) {
+      return {
+        type: 'error',
+        requestId,
+        code: 'ERR_NOT_ALLOWED',
+        message: `${from} is not on this node's allow-list`,
+      }
+    }
+    if (frame.type === 'drop') {
+      for (const id of frame.ids) if (this.ownerOf.get(id) === from) this.forget(id)
+      return { type: 'held', requestId, held: this.byOwner.get(from)?.tasks.size ?? 0 }
+    }
+    const forged = frame.tasks.find((t) => t.owner !== from)
+    if (forged !== undefined) {
+      return {
+        type: 'error',
+        requestId,
+        code: 'ERR_NOT_OWNER',
+        message: `task ${forged.id} is owned by ${forged.owner}, not ${from}`,
+      }
+    }
+    let guarded = this.byOwner.get(from)
+    if (guarded === undefined) {
+      guarded = { custodians: frame.custodians, tasks: new Map() }
+      this.byOwner.set(from, guarded)
+    }
+    guarded.custodians = frame.custodians
+    for (const peer of frame.custodians) if (peer !== this.opts.self) this.opts.meet?.(peer)
+    for (const task of frame.tasks)
+      if (this.opts.results.cached(task.id) === undefined) this.remember(from, task)
+    return { type: 'held', requestId, held: guarded.tasks.size }
+  }
+
+  /**
+   * A liveness check ran: when peers died or came back (`changed`), or now and then while orphans
+   * remain (views converge over time), the orphans are looked at again.
+   */
+  onCheck(changed: boolean): void {
+    if (this.stopped) return
+    const due = Date.now() - this.lastSweep >= this.opts.failureDetectionMs && this.hasOrphans()
+    if (changed || due) void this.adoptOrphans()
+  }
+
+  /** The tasks of `tasks` whose result a DHT lookup does not find (a failed lookup counts as none). */
+  async openOf(tasks: Task[]): Promise<Task[]> {
+    return (await this.withoutResult(tasks, false)).open
+  }
+
+  private hasOrphans(): boolean {
+    for (const owner of this.byOwner.keys()) if (this.opts.liveness.isDead(owner)) return true
+    return false
+  }
+
+  /** Adopts every guarded task of a dead owner whose successor is this node and has no result. */
+  private async adoptOrphans(): Promise<void> {
+    if (this.adopting) return
+    this.adopting = true
+    this.lastSweep = Date.now()
+    try {
+      const { liveness, self } = this.opts
+      const mine: Task[] = []
+      for (const [owner, guarded] of this.byOwner) {
+        if (!liveness.isDead(owner)) continue
+        const candidates = guarded.custodians.filter((p) => p === self || !liveness.isDead(p))
+        if (!candidates.includes(self)) candidates.push(self)
+        for (const task of guarded.tasks.values()) {
+          if (this.settledHere(task.id)) this.forget(task.id)
+          else if (successorOf(task.id, candidates) === self) mine.push(task)
+        }
+      }
+      if (mine.length === 0) return
+      const { open, why } = await this.withoutResult(mine, true)
+      if (this.stopped) return
+      const floor = Date.now()
+      const adopted: Task[] = []
+      for (const orphan of open) {
+        // the owner may be back, or the task done or adopted, while the DHT was asked
+        if (!liveness.isDead(orphan.owner) || this.settledHere(orphan.id)) continue
+        const task = { ...orphan, owner: self }
+        if (this.opts.own(task, { as: 'adopted', floor })) adopted.push(task)
+        this.forget(orphan.id)
+      }
+      if (adopted.length === 0) return
+      this.opts.onAdopted(adopted, why)
+      await this.opts.ledger.journalled().catch(() => undefined)
+      await this.opts.hold(adopted)
+    } finally {
+      this.adopting = false
+    }
+  }
+
+  /** True when the task has a result known here, or is owned or held here already. */
+  private settledHere(taskId: string): boolean {
+    return (
+      this.opts.results.cached(taskId) !== undefined ||
+      this.opts.ledger.has(taskId) ||
+      this.opts.thief.holds(taskId)
+    )
+  }
+
+  /**
+   * The tasks whose result a DHT lookup does not find, and why each is open. A failed lookup
+   * counts as none, except with `deferFailed`: then the task is left out (looked up again at the
+   * next sweep) until its lookup failed {@link ADOPTION_LOOKUP_TRIES} times.
+   */
+  private async withoutResult(
+    tasks: Task[],
+    deferFailed: boolean,
+  ): Promise<{ open: Task[]; why: Map<string, string> }> {
+    const open: Task[] = []
+    const why = new Map<string, string>()
+    let next = 0
+    const worker = async () => {
+      while (next < tasks.length && !this.stopped) {
+        const task = tasks[next++]
+        let found: ResultRecord | undefined
+        try {
+          found = await this.opts.results.get(task.id, {
+            skipCache: true,
+            signal: AbortSignal.timeout(ADOPTION_LOOKUP_MS),
+          })
+        } catch (err) {
+          const failures = (this.failedLookups.get(task.id) ?? 0) + 1
+          if (deferFailed && failures < ADOPTION_LOOKUP_TRIES) {
+            this.failedLookups.set(task.id, failures)
+            continue
+          }
+          this.failedLookups.delete(task.id)
+          open.push(task)
+          why.set(task.id, `lookup failed ${failures}×: ${(err as Error).message}`)
+          continue
+        }
+        this.failedLookups.delete(task.id)
+        if (found === undefined) {
+          open.push(task)
+          why.set(task.id, 'no record found')
+        } else this.forget(task.id)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(ADOPTION_LOOKUPS, tasks.length) }, worker))
+    return { open, why }
+  }
+
+  private remember(owner: string, task: Task): void {
+    const guarded = this.byOwner.get(owner)
+    if (guarded === undefined) return
+    const prev = this.ownerOf.get(task.id)
+    if (prev !== undefined && prev !== owner) this.forget(task.id) // handed over by an adopter
+    guarded.tasks.set(task.id, task)
+    this.ownerOf.delete(task.id)
+    this.ownerOf.set(task.id, owner)
+    if (this.ownerOf.size > (this.opts.memory ?? DEFAULT_CUSTODY_MEMORY)) {
+      const oldest = this.ownerOf.keys().next().value
+      if (oldest !== undefined) this.forget(oldest)
+    }
+  }
+
+  private forget(taskId: string): void {
+    this.failedLookups.delete(taskId)
+    const owner = this.ownerOf.get(taskId)
+    if (owner === undefined) return
+    this.ownerOf.delete(taskId)
+    const guarded = this.byOwner.get(owner)
+    guarded?.tasks.delete(taskId)
+    if (guarded?.tasks.size === 0) this.byOwner.delete(owner)
+  }
+}

@@ -1,0 +1,116 @@
+import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
+import { type Beacon, beaconSchema } from '../../protocol/beacon-messages.ts'
+import { encodeMessage } from '../../protocol/codec.ts'
+import { BEACON_PROTOCOL, MAX_BEACON_BYTES } from '../../protocol/constants.ts'
+import { PushStream, servePushStream } from '../../protocol/push-stream.ts'
+import type { MeshLibp2p } from './libp2p-factory.ts'
+
+/** Inbound beacon streams one connection may hold at once (one per direction and a spare). */
+export const MAX_BEACON_STREAMS = 2
+/** Deadline of opening a beacon stream to a neighbour, in ms. */
+export const BEACON_OPEN_MS = 5_000
+
+/** Options of {@link BeaconService}. */
+export interface BeaconServiceOptions {
+  libp2p: MeshLibp2p
+  /** A neighbour's beacon arrived (the sender is the connection's peer, authenticated by Noise). */
+  onBeacon(from: string, beacon: Beacon): void
+  /** A neighbour's stream brought a bad frame (it was aborted). */
+  onRejected?(from: string, err: Error): void
+  /** A silent beacon stream is closed after this long, in ms. */
+  idleMs: number
+}
+
+/**
+ * `/taskmesh/beacon/1.0.0`: every node pushes its capacity beacons to each connected peer that
+ * serves the protocol (its neighbours), over one long-lived one-way stream per neighbour — no
+ * gossip, no signature (the connection authenticates the sender). A node's cost per beacon is its
+ * number of neighbours, whatever the size of the mesh. A new neighbour gets the latest beacon at
+ * once.
+ */
+export class BeaconService {
+  private readonly neighbours = new Map<string, PushStream>()
+  private last: Uint8Array | undefined
+  private started = false
+
+  constructor(private readonly opts: BeaconServiceOptions) {}
+
+  async start(): Promise<void> {
+    const { libp2p } = this.opts
+    await libp2p.handle(BEACON_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), {
+      maxInboundStreams: MAX_BEACON_STREAMS,
+      maxOutboundStreams: MAX_BEACON_STREAMS,
+    })
+    libp2p.addEventListener('peer:identify', this.onIdentify)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.started = true
+    for (const conn of libp2p.getConnections()) void this.consider(conn.remotePeer)
+  }
+
+  /** Stops pushing and serving. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    const { libp2p } = this.opts
+    libp2p.removeEventListener('peer:identify', this.onIdentify)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const push of this.neighbours.values()) push.close()
+    this.neighbours.clear()
+    await libp2p.unhandle(BEACON_PROTOCOL).catch(() => undefined)
+  }
+
+  /** Peers this node pushes its beacons to. */
+  get neighbourCount(): number {
+    return this.neighbours.size
+  }
+
+  /** Pushes a beacon to every neighbour (encoded once). */
+  publish(beacon: Beacon): void {
+    const frame = encodeMessage(beacon)
+    this.last = frame
+    for (const push of this.neighbours.values()) push.push(frame)
+  }
+
+  private serve(stream: Stream, peer: PeerId): Promise<void> {
+    const from = peer.toString()
+    return servePushStream(stream, beaconSchema, (beacon) => this.opts.onBeacon(from, beacon), {
+      maxBytes: MAX_BEACON_BYTES,
+      what: 'beacon',
+      idleMs: this.opts.idleMs,
+      onError: (err) => this.opts.onRejected?.(from, err),
+    })
+  }
+
+  /** Starts pushing to `peer` if it serves the protocol (identify has told, or will tell). */
+  private async consider(peer: PeerId): Promise<void> {
+    let protocols: string[] = []
+    try {
+      protocols = (await this.opts.libp2p.peerStore.get(peer)).protocols
+    } catch {
+      return // identify will tell
+    }
+    if (protocols.includes(BEACON_PROTOCOL)) this.add(peer)
+  }
+
+  private add(peer: PeerId): void {
+    const id = peer.toString()
+    if (!this.started || this.neighbours.has(id)) return
+    if (this.opts.libp2p.getConnections(peer).length === 0) return
+    const push = new PushStream({
+      open: (signal) => this.opts.libp2p.dialProtocol(peer, BEACON_PROTOCOL, { signal }),
+      openTimeoutMs: BEACON_OPEN_MS,
+    })
+    this.neighbours.set(id, push)
+    if (this.last !== undefined) push.push(this.last)
+  }
+
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    if (evt.detail.protocols.includes(BEACON_PROTOCOL)) this.add(evt.detail.peerId)
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString()
+    this.neighbours.get(id)?.close()
+    this.neighbours.delete(id)
+  }
+}

@@ -1,0 +1,75 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type CliRun, runCli } from './helpers.ts'
+
+/** Time a CLI child may take on a loaded machine, ms. */
+const CLI_MS = 60_000
+
+let root: string
+let busy: Server
+let busyPort: number
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'taskmesh-flags-'))
+  busy = createServer()
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve))
+  busyPort = (busy.address() as { port: number }).port
+})
+
+afterAll(async () => {
+  await new Promise((resolve) => busy.close(resolve))
+  await rm(root, { recursive: true, force: true })
+})
+
+/** Asserts a failure told in one line (after commander's usage hint), without a stack. */
+function oneLine(run: CliRun): string {
+  expect(run.code).toBe(1)
+  expect(run.stdout).toBe('')
+  expect(run.stderr).not.toMatch(/^\s+at /m)
+  const lines = run.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('(run with --help'))
+  expect(lines).toHaveLength(1)
+  return lines[0]
+}
+
+describe('errors that name the flag and the value', () => {
+  it('a bad --listen, --bootstrap or --peer names the flag and the value', async () => {
+    const dir = join(root, 'bad-flags')
+    const [listen, bootstrap, noPeerId, peer] = await Promise.all([
+      runCli(['daemon', '--data-dir', dir, '--listen', 'tcp:4010'], CLI_MS),
+      runCli(['daemon', '--data-dir', dir, '--bootstrap', 'not/an/addr'], CLI_MS),
+      runCli(['daemon', '--data-dir', dir, '--bootstrap', '/ip4/10.0.0.1/tcp/4010'], CLI_MS),
+      runCli(['status', '--peer', '/ip4/10.0.0.1/tcp/nope'], CLI_MS),
+    ])
+    expect(oneLine(listen)).toContain('--listen "tcp:4010" is not a multiaddr')
+    expect(oneLine(bootstrap)).toContain('--bootstrap "not/an/addr" is not a multiaddr')
+    expect(oneLine(noPeerId)).toContain('--bootstrap "/ip4/10.0.0.1/tcp/4010" has no /p2p/<peer id> part')
+    expect(oneLine(peer)).toContain('--peer "/ip4/10.0.0.1/tcp/nope" is not a multiaddr')
+  }, 120_000)
+
+  it('a port in use: one line naming the address and the flag, exit 1, no stack', async () => {
+    const [p2p, http] = await Promise.all([
+      runCli(['daemon', '--data-dir', join(root, 'a'), '--listen', `/ip4/127.0.0.1/tcp/${busyPort}`], CLI_MS),
+      runCli(
+        [
+          'daemon',
+          '--data-dir',
+          join(root, 'b'),
+          '--listen',
+          '/ip4/127.0.0.1/tcp/0',
+          '--http-port',
+          String(busyPort),
+        ],
+        CLI_MS,
+      ),
+    ])
+    expect(oneLine(p2p)).toBe(
+      `taskmesh: cannot listen on /ip4/127.0.0.1/tcp/${busyPort}: address already in use (EADDRINUSE) (--listen)`,
+    )
+    expect(oneLine(http)).toBe(
+      `taskmesh: --http-port: cannot serve the HTTP API on 127.0.0.1:${busyPort}: address already in use (EADDRINUSE)`,
+    )
+  }, 120_000)
+})
