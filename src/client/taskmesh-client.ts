@@ -1,10 +1,10 @@
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { chunkedPreSharedKey } from '../node/wire/pnet-chunks.ts'
 import { MAX_PEER_ID_CHARS, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
 import { RpcTimeoutError } from '../protocol/errors.ts'
 import { openResultRecord, type ResultRecord, resultKey } from '../protocol/result-record.ts'
@@ -96,7 +96,7 @@ export class TaskmeshClient implements MeshClient {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKey({ psk: opts.swarmKey }),
+      connectionProtector: opts.swarmKey === undefined ? undefined : chunkedPreSharedKey(opts.swarmKey),
     })
     try {
       await libp2p.dial(addr, { signal: opts.signal ?? AbortSignal.timeout(CLIENT_TIMEOUT_MS) })

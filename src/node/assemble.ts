@@ -5,6 +5,7 @@ import { canRun, DurationEstimator } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import { GrantSigner } from '../protocol/grant-proof.ts'
 import type { VerifiedRoots } from '../protocol/verified-roots.ts'
+import type { Accounting } from './accounting/accounting.ts'
 import { createNodeCounters, type NodeCounters } from './node-counters.ts'
 import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
 import { TaskControl } from './owner/cancellation.ts'
@@ -20,7 +21,7 @@ import { PeerView } from './peers/peer-view.ts'
 import { Adopter } from './recovery/adoption.ts'
 import { JournalReplay } from './recovery/journal-replay.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
-import { RecordSigner } from './results/record-signer.ts'
+import { DEFAULT_SIGN_BATCH, RecordSigner } from './results/record-signer.ts'
 import { ResultFollower } from './results/result-follower.ts'
 import { ownerFailureRecord, ResultPublisher } from './results/result-publisher.ts'
 import { ResultStore } from './results/result-store.ts'
@@ -59,6 +60,8 @@ export interface NodeInputs {
   roots: VerifiedRoots
   journal: TaskJournal | undefined
   lifecycle: Lifecycle
+  /** Counts what the node's work costs it (signatures and gossip here; the rest where it was created). */
+  accounting: Accounting
 }
 
 /** Every part of a node, wired. */
@@ -70,7 +73,7 @@ export type NodeParts = ReturnType<typeof assembleNode>
  * changes, ended attempts, task events), so the object graph has no hidden loops.
  */
 export function assembleNode(inputs: NodeInputs) {
-  const { libp2p, registry, opts, lifecycle, privateKey, roots } = inputs
+  const { libp2p, registry, opts, lifecycle, privateKey, roots, accounting } = inputs
   const self = libp2p.peerId.toString()
   const isRunning = () => lifecycle.state === 'running'
   /** Ended attempts still count (their results are published) until the node stops for good. */
@@ -90,7 +93,7 @@ export function assembleNode(inputs: NodeInputs) {
   const results = new ResultStore({
     dht: libp2p.services.dht,
     replicator: inputs.replicator,
-    signer: new RecordSigner(privateKey),
+    signer: new RecordSigner(privateKey, DEFAULT_SIGN_BATCH, accounting.signatures),
     roots,
   })
   const loader = new DependencyLoader({
@@ -118,7 +121,7 @@ export function assembleNode(inputs: NodeInputs) {
     speed,
     journal: inputs.journal,
     maxExecutorLosses: opts.maxExecutorLosses,
-    grants: new GrantSigner(privateKey),
+    grants: new GrantSigner(privateKey, accounting.signatures),
   })
   const steal = new StealService(
     libp2p,
@@ -154,7 +157,7 @@ export function assembleNode(inputs: NodeInputs) {
     isStopped: () => lifecycle.state === 'stopped',
     onStale: (id, owner) => void follower.follow(owner, id), // the owner holds the accepted record
   })
-  const gossip = new MeshGossip(libp2p)
+  const gossip = new MeshGossip(libp2p, accounting.topics)
   const publisher = new ResultPublisher({
     ...{ results, ledger, thief, completions, follower, events },
     notify: (batch) => gossip.publishNotices(batch),
@@ -269,5 +272,6 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ self, offer, counters, events, stories, estimator, peers, limits, results, runner, queue, ledger },
     ...{ steal, thief, follower, completions, gossip, publisher, beacons, runLoop, intake, inbox },
     ...{ unschedulable, control, liveness, adopter, replay, bootstrapKeeper, announce, publishPoisoned },
+    accounting,
   }
 }

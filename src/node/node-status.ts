@@ -1,6 +1,7 @@
 import { expectedWaitMs } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import type { InboundBudget } from '../protocol/inbound-budget.ts'
+import type { Accounting, AccountingSnapshot } from './accounting/accounting.ts'
 import type { NodeCounters } from './node-counters.ts'
 import type { OwnerLedger } from './owner/owner-ledger.ts'
 import type { UnschedulableWatch } from './owner/unschedulable.ts'
@@ -42,6 +43,8 @@ export interface NodeStatus {
    * receiving them, and the streams aborted so far to keep within `maxInboundRequestBytes`.
    */
   inbound: { bytes: number; streams: number; evictions: number }
+  /** What the node's work cost it since it started: messages, bytes, signatures, datastore and journal calls. */
+  accounting: AccountingSnapshot
 }
 
 /** What {@link nodeStatus} reads. */
@@ -59,6 +62,7 @@ export interface StatusParts {
   waiting: number
   unschedulable: Pick<UnschedulableWatch, 'list'>
   inbound: Pick<InboundBudget, 'usedBytes' | 'streams' | 'evictions'>
+  accounting: Pick<Accounting, 'snapshot'>
 }
 
 /** A snapshot of a node and the peers it hears from. */
@@ -92,5 +96,6 @@ export function nodeStatus(p: StatusParts): NodeStatus {
     waiting: p.waiting,
     unschedulable: p.unschedulable.list(),
     inbound: { bytes: p.inbound.usedBytes, streams: p.inbound.streams, evictions: p.inbound.evictions },
+    accounting: p.accounting.snapshot(),
   }
 }

@@ -9,6 +9,7 @@ import type { ResultRecord } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { stallAwareInterval } from '../util/stall-aware-interval.ts'
+import { Accounting } from './accounting/accounting.ts'
 import { assembleNode, type Lifecycle, type NodeParts } from './assemble.ts'
 import type { FrontDoor } from './front-door.ts'
 import { type NodeStatus, nodeStatus } from './node-status.ts'
@@ -102,13 +103,14 @@ export class TaskmeshNode implements FrontDoor {
       await datastore.open()
     }
     // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
-    const recordStore = datastore ?? new MemoryDatastore()
+    const accounting = new Accounting()
+    const recordStore = accounting.countDatastore(datastore ?? new MemoryDatastore())
     const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
     const executor = new Executor({ registry, pool: opts.pool })
-    const roots = new VerifiedRoots()
+    const roots = new VerifiedRoots(undefined, accounting.signatures)
     const libp2p = await createMeshLibp2p({
       ...{ roots, privateKey, listen: opts.listen, bootstrap: opts.bootstrap, transport: opts.transport },
-      ...{ datastore: recordStore, swarmKey: opts.swarmKey, mdns: opts.mdns },
+      ...{ datastore: recordStore, swarmKey: opts.swarmKey, mdns: opts.mdns, metrics: accounting.metrics },
     })
     const replicator = new RecordReplicator({
       libp2p,
@@ -118,6 +120,7 @@ export class TaskmeshNode implements FrontDoor {
     })
     const journal =
       dataDir === undefined ? undefined : new TaskJournal(join(dataDir, JOURNAL_FILE), opts.durability)
+    if (journal !== undefined) accounting.countJournal(journal.stats)
     const node = new TaskmeshNode(
       libp2p,
       executor,
@@ -128,7 +131,10 @@ export class TaskmeshNode implements FrontDoor {
         await datastore?.close()
       },
       (lifecycle) =>
-        assembleNode({ libp2p, registry, executor, opts, privateKey, replicator, roots, journal, lifecycle }),
+        assembleNode({
+          ...{ libp2p, registry, executor, opts, privateKey, replicator, roots, journal, lifecycle },
+          accounting,
+        }),
     )
     await node.start()
     return node
@@ -285,6 +291,7 @@ export class TaskmeshNode implements FrontDoor {
         waiting: p.intake.gate.size,
         unschedulable: p.unschedulable,
         inbound: p.limits.budget,
+        accounting: p.accounting,
       },
     })
   }

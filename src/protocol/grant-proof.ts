@@ -3,6 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { toString as bytesToString, fromString } from 'uint8arrays'
 import { memoizeString } from '../util/memo.ts'
 import { peerPublicKey, signEd25519 } from './ed25519.ts'
+import type { SignatureCounts } from './signature-counts.ts'
 
 /**
  * Grant proofs: an owner's Ed25519 signature on one lease it granted, `(task id, holder, epoch)`.
@@ -30,13 +31,20 @@ export function grantPayload(taskId: string, holder: string, epoch: number): Uin
 
 /** Signs grant proofs with an owner's Ed25519 key. */
 export class GrantSigner {
-  /** @throws TypeError when the key is not Ed25519. */
-  constructor(private readonly privateKey: PrivateKey) {
+  /**
+   * @param counts where each proof signed is counted (`grantsSigned`).
+   * @throws TypeError when the key is not Ed25519.
+   */
+  constructor(
+    private readonly privateKey: PrivateKey,
+    private readonly counts?: Pick<SignatureCounts, 'grantsSigned'>,
+  ) {
     if (privateKey.type !== 'Ed25519') throw new TypeError('grant proofs need an Ed25519 key')
   }
 
   /** The proof (padded base64) that this owner leased `taskId` to `holder` under `epoch`. */
   sign(taskId: string, holder: string, epoch: number): string {
+    if (this.counts !== undefined) this.counts.grantsSigned++
     return bytesToString(signEd25519(this.privateKey, grantPayload(taskId, holder, epoch)), 'base64pad')
   }
 }
@@ -46,7 +54,9 @@ export class GrantSigner {
  * path it takes into a node: validator, selector, reads), so each lease's proof is verified once.
  * (Node's Ed25519 with the owner's parsed key, called here: `verifyByPeer` stays the batch signatures' check.)
  */
+let grantChecksComputed = 0
 const grantHolds = memoizeString((grant: string): boolean => {
+  grantChecksComputed++
   const [owner, taskId, holder, epoch, proof] = grant.split('\n')
   if (proof === undefined || proof.length !== GRANT_PROOF_CHARS) return false
   let signature: Uint8Array
@@ -67,6 +77,7 @@ const grantHolds = memoizeString((grant: string): boolean => {
 /**
  * True when `proof` is `owner`'s signature on a lease of `taskId` to `holder` under `epoch`.
  * False for anything else (an owner without an embedded Ed25519 key, a malformed proof). Never throws.
+ * A check computed here (not answered by the memo) is counted in `counts.grantsVerified`.
  */
 export function verifyGrantProof(
   owner: string,
@@ -74,8 +85,12 @@ export function verifyGrantProof(
   holder: string,
   epoch: number,
   proof: string,
+  counts?: Pick<SignatureCounts, 'grantsVerified'>,
 ): boolean {
   // the fields cannot hold a newline (peer ids, task ids, base64), so the joined key is unambiguous
   if ([owner, taskId, holder, proof].some((f) => f.includes('\n'))) return false
-  return grantHolds(`${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`)
+  const before = grantChecksComputed
+  const holds = grantHolds(`${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`)
+  if (counts !== undefined) counts.grantsVerified += grantChecksComputed - before
+  return holds
 }

@@ -16,6 +16,7 @@ import {
   resultRecordSchema,
   signedResultSchema,
 } from './result-record-schema.ts'
+import type { SignatureCounts } from './signature-counts.ts'
 import type { VerifiedRoots } from './verified-roots.ts'
 
 export * from './result-record-schema.ts'
@@ -88,7 +89,7 @@ function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined
  * Synchronous (the selector uses it).
  * @throws InvalidRecordError naming what is missing.
  */
-function checkGrant(record: ResultRecord): void {
+function checkGrant(record: ResultRecord, counts?: Pick<SignatureCounts, 'grantsVerified'>): void {
   if (record.executor === record.owner) {
     if (record.grant !== undefined)
       throw new InvalidRecordError(`${WHAT}: the owner's own record carries a grant`)
@@ -99,7 +100,8 @@ function checkGrant(record: ResultRecord): void {
       `${WHAT}: executor ${record.executor} is not the owner ${record.owner} and shows no grant from it`,
     )
   }
-  if (!verifyGrantProof(record.owner, record.taskId, record.executor, record.epoch, record.grant)) {
+  const { owner, taskId, executor, epoch, grant } = record
+  if (!verifyGrantProof(owner, taskId, executor, epoch, grant, counts)) {
     throw new InvalidRecordError(
       `${WHAT}: grant is not ${record.owner}'s lease of the task to ${record.executor} at epoch ${record.epoch}`,
     )
@@ -111,6 +113,7 @@ function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolea
   const executor = u.record.executor
   if (roots?.has(executor, u.root, u.signatureText)) return true
   const valid = verifyByPeer(executor, batchSigningPayload(u.rootBytes), u.signature)
+  if (roots !== undefined) roots.counts.recordBatchesVerified++
   if (valid) roots?.add(executor, u.root, u.signatureText)
   return valid
 }
@@ -125,8 +128,13 @@ function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolea
  *   record's `executor`, the batch is empty or over `MAX_SIGNED_BATCH`, or a value would exceed
  *   `MAX_RECORD_BYTES` (shorten the output), or a record of an executor other than its owner lacks
  *   the owner's grant for it.
+ * With `counts`, the signature made, the records it covers and the grant proofs checked are counted.
  */
-export function signResultBatch(records: ResultRecord[], privateKey: PrivateKey): Uint8Array[] {
+export function signResultBatch(
+  records: ResultRecord[],
+  privateKey: PrivateKey,
+  counts?: SignatureCounts,
+): Uint8Array[] {
   if (records.length === 0 || records.length > MAX_SIGNED_BATCH) {
     throw new InvalidRecordError(
       `${WHAT}: a signed batch holds 1 to ${MAX_SIGNED_BATCH} records, got ${records.length}`,
@@ -142,11 +150,15 @@ export function signResultBatch(records: ResultRecord[], privateKey: PrivateKey)
         `${WHAT}: executor ${result.data.executor} is not the signing peer ${signer}`,
       )
     }
-    checkGrant(result.data)
+    checkGrant(result.data, counts)
     return result.data
   })
   const leaves = parsed.map(recordLeaf)
   const signature = toBase64(signEd25519(privateKey, batchSigningPayload(merkleRoot(leaves))))
+  if (counts !== undefined) {
+    counts.recordBatchesSigned++
+    counts.recordsSigned += parsed.length
+  }
   const paths = parsed.length === 1 ? [[]] : inclusionPaths(leaves)
   return parsed.map((record, index) => {
     const proof =
@@ -200,7 +212,7 @@ export function openResultRecordSync(
   if (!signatureHolds(unverified, roots)) {
     throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
   }
-  checkGrant(unverified.record)
+  checkGrant(unverified.record, roots?.counts)
   return unverified.record
 }
 
@@ -241,7 +253,7 @@ function candidate(
   try {
     const unverified = parseSignedValue(value, key)
     if (!signatureHolds(unverified, roots)) return invalid
-    checkGrant(unverified.record)
+    checkGrant(unverified.record, roots?.counts)
     return { index, record: unverified.record, signature: unverified.signature, value }
   } catch {
     return invalid

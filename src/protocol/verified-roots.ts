@@ -1,3 +1,5 @@
+import { createSignatureCounts, type SignatureCounts } from './signature-counts.ts'
+
 /** Batch roots a node remembers having checked, unless told otherwise. */
 export const DEFAULT_VERIFIED_ROOTS = 20_000
 
@@ -10,7 +12,14 @@ export const DEFAULT_VERIFIED_ROOTS = 20_000
 export class VerifiedRoots {
   private readonly roots = new Map<string, string>()
 
-  constructor(private readonly maxEntries = DEFAULT_VERIFIED_ROOTS) {}
+  /**
+   * @param counts where the checks made with these roots are counted (batch signatures and grant
+   *   proofs verified); a fresh set when not given.
+   */
+  constructor(
+    private readonly maxEntries = DEFAULT_VERIFIED_ROOTS,
+    readonly counts: SignatureCounts = createSignatureCounts(),
+  ) {}
 
   /** True when `signature` was checked as `executor`'s signature of `root`. */
   has(executor: string, root: string, signature: string): boolean {

@@ -1,5 +1,6 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { MAX_SIGNED_BATCH, type ResultRecord, signResultBatch } from '../../protocol/result-record.ts'
+import type { SignatureCounts } from '../../protocol/signature-counts.ts'
 
 /** Most records one signature covers, unless told otherwise. */
 export const DEFAULT_SIGN_BATCH = 256
@@ -22,9 +23,11 @@ export class RecordSigner {
   private pending: Pending[] = []
   private scheduled = false
 
+  /** @param counts where signatures made (and grant proofs checked while signing) are counted. */
   constructor(
     private readonly privateKey: PrivateKey,
     private readonly maxBatch = DEFAULT_SIGN_BATCH,
+    private readonly counts?: SignatureCounts,
   ) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_SIGNED_BATCH) {
       throw new RangeError(`maxBatch must be 1 to ${MAX_SIGNED_BATCH}, got ${maxBatch}`)
@@ -56,13 +59,14 @@ export class RecordSigner {
       const values = signResultBatch(
         batch.map((p) => p.record),
         this.privateKey,
+        this.counts,
       )
       for (const [i, p] of batch.entries()) p.resolve(values[i])
     } catch {
       // one record spoiled the batch: sign each alone, so only the bad one fails
       for (const p of batch) {
         try {
-          p.resolve(signResultBatch([p.record], this.privateKey)[0])
+          p.resolve(signResultBatch([p.record], this.privateKey, this.counts)[0])
         } catch (err) {
           p.reject(err as Error)
         }

@@ -12,6 +12,7 @@ import {
 import { checkAnnouncement, checkBeacon, checkResultNotice } from '../../protocol/gossip-validators.ts'
 import type { Announcement, Beacon, ResultNotice } from '../../protocol/messages.ts'
 import type { Task } from '../../task/task.ts'
+import { createTopicCounts, type TopicCounts } from '../accounting/accounting.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
 /** What the node does with each kind of (already validated) gossip. */
@@ -71,7 +72,13 @@ export class MeshGossip {
   private readonly decoded = new WeakMap<Message, Decoded>()
   private handlers: GossipHandlers | undefined
 
-  constructor(private readonly libp2p: MeshLibp2p) {}
+  /** @param counts where messages and bytes are counted per topic (published, received and accepted). */
+  constructor(
+    private readonly libp2p: MeshLibp2p,
+    private readonly counts: Record<string, TopicCounts> = {},
+  ) {
+    for (const topic of TOPICS) counts[topic] ??= createTopicCounts()
+  }
 
   /** Sends validated gossip to `handlers` (before {@link start}; none is dispatched without). */
   listen(handlers: GossipHandlers): void {
@@ -143,6 +150,9 @@ export class MeshGossip {
   }
 
   private async publishBytes(topic: string, bytes: Uint8Array): Promise<void> {
+    const counts = this.counts[topic]
+    counts.published++
+    counts.publishedBytes += bytes.byteLength
     try {
       await this.libp2p.services.pubsub.publish(topic, bytes)
     } catch {
@@ -153,6 +163,11 @@ export class MeshGossip {
   /** A topic validator that keeps the decoded message for {@link dispatch}. Never throws. */
   private validator(check: (message: Message) => Decoded) {
     return (_peer: PeerId, message: Message): TopicValidatorResult => {
+      const counts = this.counts[message.topic]
+      if (counts !== undefined) {
+        counts.received++
+        counts.receivedBytes += message.data.byteLength
+      }
       try {
         this.decoded.set(message, check(message))
         return TopicValidatorResult.Accept

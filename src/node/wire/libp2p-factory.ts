@@ -1,13 +1,12 @@
 import { bootstrap } from '@libp2p/bootstrap'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { type Identify, identify } from '@libp2p/identify'
-import type { PrivateKey } from '@libp2p/interface'
+import type { Metrics, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { memory } from '@libp2p/memory'
 import { noise } from '@libp2p/noise'
 import { type Ping, ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { MemoryDatastore } from 'datastore-core'
@@ -18,6 +17,7 @@ import { createResultSelector } from '../../protocol/result-record.ts'
 import { VerifiedRoots } from '../../protocol/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
+import { chunkedPreSharedKey } from './pnet-chunks.ts'
 import './yamux-window-updates.ts'
 
 /** The libp2p services a taskmesh node runs. */
@@ -51,6 +51,8 @@ export interface MeshLibp2pOptions {
   mdns?: boolean
   /** The batch roots the node has checked, shared by its result validator and selector. @defaultValue a fresh one */
   roots?: VerifiedRoots
+  /** libp2p's metrics component (the node's accounting counts protocol streams through it). @defaultValue none */
+  metrics?: Metrics
 }
 
 /**
@@ -106,8 +108,9 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     transports: [transport === 'memory' ? memory() : tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKey({ psk: opts.swarmKey }),
+    connectionProtector: opts.swarmKey === undefined ? undefined : chunkedPreSharedKey(opts.swarmKey),
     datastore,
+    metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
     peerDiscovery,
     connectionManager: {
       inboundConnectionThreshold: 10_000,

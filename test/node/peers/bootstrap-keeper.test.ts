@@ -1,22 +1,10 @@
-import { createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../../src/node/taskmesh-node.ts'
+import { freePort } from '../../../src/util/free-port.ts'
 import { stopAll, WAIT_MS } from '../../integration/helpers.ts'
-
-/** A loopback TCP port free right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Resolves once `node` has (or, with `connected` false, has no) connection to `peer`; fails after WAIT_MS. */
 function connection(node: TaskmeshNode, peer: string, connected = true): Promise<void> {

@@ -1,0 +1,306 @@
+/**
+ * taskmesh beside BullMQ on Redis: the same workloads on both, on this machine, in one run; each
+ * figure is printed for both systems with their ratio and the target.
+ *
+ *   npm run bench:compare -- [--quick] [--json] [--only noop,skewed,simulation]
+ *                            [--profile <dir>] [--daemon-flags "<flags>"] [--bullmq-concurrency <n>]
+ *
+ * It starts its own redis-server (persistence off) on a free 127.0.0.1 port and its own daemons, and
+ * stops them. `--daemon-flags` are passed to every taskmesh daemon; when `taskmesh daemon` offers
+ * `--durability`, the taskmesh side runs once per setting (`sync`, `os`). `--profile <dir>` runs the
+ * no-op daemons under `node --cpu-prof` and prints a summary of their profiles. Exit code 2 when
+ * redis-server is missing or the run fails (a missed target is not a failure).
+ */
+import '../src/polyfill.ts'
+import { execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { gitState } from './bench/report.ts'
+import { formatPerTask, perTask } from './compare/accounting-report.ts'
+import { BULLMQ_VERSION } from './compare/bullmq.ts'
+import type { CompareContext } from './compare/context.ts'
+import { daemonFlags, taskmeshCli } from './compare/daemons.ts'
+import { bullNoop, type NoopRun, PROCESSES, SLOTS, taskmeshNoop } from './compare/noop.ts'
+import { findRedisServer, RedisMissingError, startRedis } from './compare/redis.ts'
+import { type Condition, formatPairs, type Pair, pair } from './compare/report.ts'
+import { bullSkewed, type SkewedRun, simulations, taskmeshSkewed } from './compare/skewed.ts'
+import { summarizeProfiles } from './cpu-profile-summary.ts'
+
+const WORKLOADS = ['noop', 'skewed', 'simulation'] as const
+type Workload = (typeof WORKLOADS)[number]
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const ratioAtLeast = (value: number): Condition => ({ on: 'ratio', op: '>=', value })
+const ratioAtMost = (value: number): Condition => ({ on: 'ratio', op: '<=', value })
+const atMost = (value: number): Condition => ({ on: 'value', op: '<=', value })
+
+function usage(): string {
+  return (
+    'usage: npm run bench:compare -- [--quick] [--json] [--only noop,skewed,simulation] ' +
+    '[--profile <dir>] [--daemon-flags "<flags>"] [--bullmq-concurrency <n>]'
+  )
+}
+
+/** A command line the comparison cannot run: the message names the option. */
+class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+/** `--daemon-flags <flags>` as `--daemon-flags=<flags>`: parseArgs refuses a separate value that starts with a dash. */
+function joinFlagValues(argv: string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--daemon-flags' && i + 1 < argv.length) out.push(`--daemon-flags=${argv[++i]}`)
+    else out.push(argv[i])
+  }
+  return out
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      args: joinFlagValues(process.argv.slice(2)),
+      options: {
+        json: { type: 'boolean', default: false },
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        profile: { type: 'string' },
+        'daemon-flags': { type: 'string', default: '' },
+        'bullmq-concurrency': { type: 'string', default: '50' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
+function options() {
+  const { values } = parse()
+  const only = (values.only ?? WORKLOADS.join(',')).split(',').map((s) => s.trim())
+  const unknown = only.filter((w) => !(WORKLOADS as readonly string[]).includes(w))
+  if (unknown.length > 0)
+    throw new UsageError(`--only: unknown workload(s) ${unknown.join(', ')} (use ${WORKLOADS.join(',')})`)
+  const concurrency = Number(values['bullmq-concurrency'])
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new UsageError(
+      `--bullmq-concurrency must be a positive integer, got "${values['bullmq-concurrency']}"`,
+    )
+  }
+  return {
+    ...values,
+    only: new Set(only as Workload[]),
+    concurrency,
+    daemonFlags: values['daemon-flags'].split(/\s+/).filter((f) => f !== ''),
+  }
+}
+
+/** The taskmesh variants to run: one per `--durability` setting when the daemon has the flag. */
+function variants(extra: string[]): Array<{ label: string; flags: string[] }> {
+  if (extra.includes('--durability') || !daemonFlags().has('--durability'))
+    return [{ label: 'taskmesh', flags: extra }]
+  return ['sync', 'os'].map((d) => ({ label: `durability-${d}`, flags: [...extra, '--durability', d] }))
+}
+
+function noopPairs(label: string, tm: NoopRun, bq: NoopRun, concurrency: number): Pair[] {
+  const w = `no-op (${label})`
+  const perK = (cpu: number, run: NoopRun) => (cpu / run.tasks) * 1000
+  const processes = (run: NoopRun) =>
+    Object.entries(run.cpu.processes)
+      .map(([n, s]) => `${n} ${s.toFixed(2)}`)
+      .join(', ')
+  return [
+    pair(
+      w,
+      'throughput',
+      'tasks/s',
+      tm.tasksPerSec,
+      bq.tasksPerSec,
+      [ratioAtLeast(1)],
+      `${tm.tasks} no-ops; taskmesh ${PROCESSES} daemons × ${SLOTS} slots, HTTP batches of 500; BullMQ ${PROCESSES} workers × concurrency ${concurrency}, addBulk 500`,
+    ),
+    pair(
+      w,
+      'CPU per 1,000 tasks, every process',
+      'CPU-s',
+      perK(tm.cpu.total, tm),
+      perK(bq.cpu.total, bq),
+      [ratioAtMost(1)],
+      `taskmesh: ${processes(tm)}; BullMQ: ${processes(bq)} (CPU-s of the whole run)`,
+    ),
+    pair(
+      w,
+      'CPU per 1,000 tasks, submitting client',
+      'CPU-s',
+      perK(tm.cpu.bench, tm),
+      perK(bq.cpu.processes['bullmq-producer'] ?? Number.NaN, bq),
+      [],
+      'taskmesh: this benchmark process (HTTP client; not in the row above); BullMQ: the producer (in the row above)',
+    ),
+    pair(
+      w,
+      'results read back',
+      'of sample',
+      tm.verified.found / tm.verified.sampled,
+      bq.verified.found / bq.verified.sampled,
+      [],
+      `taskmesh: ${tm.verified.found}/${tm.verified.sampled} read at another daemon than the one submitted to; BullMQ: ${bq.verified.found}/${bq.verified.sampled} jobs with finishedOn`,
+    ),
+    pair(
+      w,
+      'submit → result p50, local',
+      'ms',
+      tm.local.p50,
+      bq.local.p50,
+      [ratioAtMost(1)],
+      `${tm.local.samples} tasks one at a time; taskmesh POST then GET ?wait at the same daemon; BullMQ add → completed (QueueEvents)`,
+    ),
+    pair(w, 'submit → result p99, local', 'ms', tm.local.p99, bq.local.p99),
+    pair(
+      w,
+      'submit → result p50, one steal hop',
+      'ms',
+      tm.hop?.p50 ?? Number.NaN,
+      bq.local.p50,
+      [ratioAtMost(2)],
+      `remote-noop: only the third daemon runs it; ${tm.hop?.offHop ?? 0} of ${tm.hop?.samples ?? 0} ran elsewhere; BullMQ's one path`,
+    ),
+    pair(w, 'submit → result p99, one steal hop', 'ms', tm.hop?.p99 ?? Number.NaN, bq.local.p99),
+  ]
+}
+
+function skewedPairs(label: string, tm: SkewedRun, bq: SkewedRun): Pair[] {
+  return [
+    pair(
+      `skewed (${label})`,
+      'makespan / ideal, 2 processes × 16 slots',
+      'ratio',
+      tm.ratio,
+      bq.ratio,
+      [atMost(1.1), ratioAtMost(1)],
+      `${tm.tasks} lognormal sleeps (median 20 ms) at one daemon; makespan ${tm.makespanMs.toFixed(0)} vs ${bq.makespanMs.toFixed(0)} ms, ideal ${tm.idealMs.toFixed(0)} ms; tasks per process ${tm.perProcess.join('/')} vs ${bq.perProcess.join('/')}; ${tm.failed} failed`,
+    ),
+  ]
+}
+
+async function main(): Promise<number> {
+  const opts = options()
+  if (opts.help) {
+    log(usage())
+    return 0
+  }
+  findRedisServer()
+  const started = new Date()
+  const load0 = loadavg()[0]
+  const dir = await mkdtemp(join(tmpdir(), 'taskmesh-compare-'))
+  const profileDir = opts.profile === undefined ? undefined : resolve(opts.profile)
+  if (profileDir !== undefined) await mkdir(profileDir, { recursive: true })
+  const swarmKey = join(dir, 'swarm.key')
+  taskmeshCli(['swarm-key', swarmKey])
+  const redis = await startRedis(() => undefined)
+  const ctx: CompareContext = {
+    quick: opts.quick,
+    dir,
+    swarmKey,
+    redis,
+    profileDir,
+    bullConcurrency: opts.concurrency,
+    log,
+  }
+  const pairs: Pair[] = []
+  const accounting: Record<string, Record<string, number>> = {}
+  const runs: Record<string, unknown> = {}
+  try {
+    const sides = variants(opts.daemonFlags)
+    if (opts.only.has('noop')) {
+      const bq = await bullNoop(ctx)
+      runs['no-op bullmq'] = bq
+      for (const v of sides) {
+        const tm = await taskmeshNoop(ctx, v.flags, v.label)
+        runs[`no-op ${v.label}`] = tm
+        pairs.push(...noopPairs(v.label, tm, bq, opts.concurrency))
+        if (tm.accounting !== undefined) accounting[`no-op ${v.label}`] = perTask(tm.accounting, tm.tasks)
+      }
+    }
+    let bqSkewed: SkewedRun | undefined
+    if (opts.only.has('skewed') || opts.only.has('simulation')) {
+      bqSkewed = await bullSkewed(ctx)
+      runs['skewed bullmq'] = bqSkewed
+    }
+    if (opts.only.has('skewed') && bqSkewed !== undefined) {
+      for (const v of sides) {
+        const tm = await taskmeshSkewed(ctx, v.flags, v.label)
+        runs[`skewed ${v.label}`] = tm
+        pairs.push(...skewedPairs(v.label, tm, bqSkewed))
+        if (tm.accounting !== undefined) accounting[`skewed ${v.label}`] = perTask(tm.accounting, tm.tasks)
+      }
+    }
+    if (opts.only.has('simulation')) {
+      const sim = await simulations(ctx)
+      runs.simulation = sim
+      pairs.push(
+        pair(
+          'simulation (8 × 4, one process)',
+          'skewed makespan / ideal',
+          'ratio',
+          sim.skewed,
+          bqSkewed?.ratio ?? null,
+          [atMost(1.1), ratioAtMost(1)],
+          'BullMQ: the 2 workers × 16 run above (32 slots, the same durations)',
+        ),
+        pair(
+          'simulation (8 × 4, one process)',
+          'heterogeneous makespan / ideal',
+          'ratio',
+          sim.heterogeneous,
+          null,
+          [atMost(1.15)],
+          'slots 1–8, speeds 0.5–2×; no BullMQ counterpart',
+        ),
+      )
+    }
+  } finally {
+    await redis.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+  const meta = {
+    startedAt: started.toISOString(),
+    durationS: (Date.now() - started.getTime()) / 1000,
+    quick: opts.quick,
+    git: gitState(),
+    node: process.version,
+    cpus: availableParallelism(),
+    loadavg: { start: load0, end: loadavg()[0] },
+    bullmq: BULLMQ_VERSION,
+    redis: execFileSync(findRedisServer(), ['--version'], { encoding: 'utf8' }).trim(),
+  }
+  const profile = profileDir === undefined ? undefined : await summarizeProfiles(profileDir)
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ meta, pairs, accountingPerTask: accounting, runs, profile }, null, 2)}\n`,
+    )
+    return 0
+  }
+  const out = [formatPairs(pairs)]
+  if (Object.keys(accounting).length > 0) out.push('', formatPerTask(accounting))
+  if (profile !== undefined) out.push('', `CPU profile of the no-op daemons (${profileDir}):`, profile.text)
+  out.push(
+    '',
+    `${meta.startedAt}, ${meta.durationS.toFixed(0)} s${opts.quick ? ' (--quick)' : ''}; commit ${meta.git.commit ?? '?'}${meta.git.dirty ? ' + uncommitted changes' : ''}; ` +
+      `node ${meta.node}, ${meta.cpus} cpus, load ${meta.loadavg.start.toFixed(2)}→${meta.loadavg.end.toFixed(2)}; BullMQ ${meta.bullmq}; ${meta.redis.split(' ').slice(0, 3).join(' ')}`,
+    'Figures from a shared machine are noisy: compare ratios, and run when the load average is low.',
+  )
+  process.stdout.write(`${out.join('\n')}\n`)
+  return 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError) log(`${err.message}\n${usage()}`)
+    else if (err instanceof RedisMissingError) log(err.message)
+    else log(err instanceof Error ? (err.stack ?? err.message) : String(err))
+    process.exit(2)
+  },
+)

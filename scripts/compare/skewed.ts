@@ -1,0 +1,162 @@
+import { join } from 'node:path'
+import { SCENARIOS } from '../../simulations/index.ts'
+import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
+import { sampleDuration, seededRandom } from '../../src/simulation/random.ts'
+import { runSimulation, type SimulationConfig } from '../../src/simulation/run-simulation.ts'
+import { meshSpent } from './accounting-report.ts'
+import { BullSide } from './bullmq.ts'
+import type { CompareContext } from './context.ts'
+import { startDaemons, stopDaemons } from './daemons.ts'
+import { mapLimit, pollCount } from './measure.ts'
+
+/** Slots of the skewed run on either system: 2 × 16. */
+const PROCESSES = 2
+const SLOTS = 16
+const BATCH = 500
+
+/** Makespan of a skewed run against the ideal (all work spread evenly over every slot). */
+export interface SkewedRun {
+  tasks: number
+  makespanMs: number
+  idealMs: number
+  ratio: number
+  /** Tasks each process ran. */
+  perProcess: number[]
+  failed: number
+  accounting?: AccountingSnapshot
+}
+
+/** The skewed workload: the simulation scenario's lognormal sleeps (median 20 ms), from its seed. */
+function workload(quick: boolean): SimulationConfig & { durations: number[] } {
+  const base = SCENARIOS.skewed
+  const config = { ...base, tasks: quick ? Math.ceil(base.tasks / 4) : base.tasks }
+  const random = seededRandom(config.seed ?? 1)
+  return {
+    ...config,
+    durations: Array.from({ length: config.tasks }, () => sampleDuration(config.duration, random)),
+  }
+}
+
+function ideal(durations: number[], slots: number): number {
+  return Math.max(durations.reduce((a, b) => a + b, 0) / slots, Math.max(...durations))
+}
+
+function skewedRun(
+  durations: number[],
+  t0: number,
+  finished: number[],
+  executors: string[],
+  order: string[],
+  failed: number,
+): SkewedRun {
+  const makespanMs = Math.max(...finished) - t0
+  const idealMs = ideal(durations, PROCESSES * SLOTS)
+  return {
+    tasks: durations.length,
+    makespanMs,
+    idealMs,
+    ratio: makespanMs / idealMs,
+    perProcess: order.map((p) => executors.filter((e) => e === p).length),
+    failed,
+  }
+}
+
+/**
+ * taskmesh: 2 daemon processes × 16 slots; every task submitted at the first (HTTP, batches of 500,
+ * one after another). Makespan: from the first request to the last record's `finishedAt`.
+ */
+export async function taskmeshSkewed(
+  ctx: CompareContext,
+  flags: string[],
+  label: string,
+): Promise<SkewedRun> {
+  const { durations } = workload(ctx.quick)
+  const daemons = await startDaemons(
+    Array.from({ length: PROCESSES }, (_, i) => ({ name: `${label}-skewed-${i}`, slots: SLOTS })),
+    { dir: join(ctx.dir, `${label}-skewed`), swarmKey: ctx.swarmKey, extraFlags: flags, log: ctx.log },
+  )
+  try {
+    const [a] = daemons
+    const signed = async () =>
+      (await Promise.all(daemons.map((d) => d.status()))).reduce(
+        (s, st) => s + st.accounting.signatures.recordsSigned,
+        0,
+      )
+    const before = await Promise.all(daemons.map((d) => d.status()))
+    const base = await signed()
+    ctx.log(`taskmesh ${label}: skewed, ${durations.length} sleeps at one daemon of ${PROCESSES}`)
+    const t0 = Date.now()
+    const ids: string[] = []
+    for (let i = 0; i < durations.length; i += BATCH) {
+      ids.push(
+        ...(await a.submit(durations.slice(i, i + BATCH).map((ms) => ({ type: 'sleep', input: { ms } })))),
+      )
+    }
+    await pollCount(signed, base + ids.length, 50, 120_000, 'taskmesh skewed: results signed')
+    const after = await Promise.all(daemons.map((d) => d.status()))
+    const records = await mapLimit(ids, 16, (id) => a.result(id, 10_000))
+    const missing = records.filter((r) => r === undefined).length
+    if (missing > 0)
+      throw new Error(`taskmesh skewed: ${missing} results not readable at the submitting daemon`)
+    const ok = records as Array<{ status: string; executor: string; finishedAt: number }>
+    return {
+      ...skewedRun(
+        durations,
+        t0,
+        ok.map((r) => r.finishedAt),
+        ok.map((r) => r.executor),
+        daemons.map((d) => d.peerId),
+        ok.filter((r) => r.status !== 'succeeded').length,
+      ),
+      accounting: meshSpent(
+        before.map((s) => s.accounting),
+        after.map((s) => s.accounting),
+      ),
+    }
+  } finally {
+    await stopDaemons(daemons)
+  }
+}
+
+/**
+ * BullMQ: 2 worker processes × concurrency 16 with a sleep processor; the producer adds the same
+ * durations in batches of 500, one after another. Makespan: to the last job's `finishedOn`.
+ */
+export async function bullSkewed(ctx: CompareContext): Promise<SkewedRun> {
+  const { durations } = workload(ctx.quick)
+  const side = await BullSide.start(ctx.redis, 'skewed', PROCESSES, SLOTS, 'sleep', ctx.log)
+  try {
+    ctx.log(`bullmq: skewed, ${durations.length} sleeps, ${PROCESSES} workers × ${SLOTS}`)
+    const t0 = Date.now()
+    await side.add(
+      durations.map((ms) => ({ name: 'sleep', data: { ms } })),
+      BATCH,
+      1,
+      durations.length,
+    )
+    await pollCount(() => side.completed(), durations.length, 50, 120_000, 'bullmq skewed: jobs completed')
+    const jobs = await side.queue.getJobs(['completed'], 0, -1)
+    return skewedRun(
+      durations,
+      t0,
+      jobs.map((j) => j.finishedOn ?? Number.NaN),
+      jobs.map((j) => j.processedBy ?? ''),
+      [...new Set(jobs.map((j) => j.processedBy ?? ''))],
+      0,
+    )
+  } finally {
+    await side.stop()
+  }
+}
+
+/** The in-process simulations (`npm run bench`'s skewed and heterogeneous): makespan / ideal. */
+export async function simulations(ctx: CompareContext): Promise<Record<'skewed' | 'heterogeneous', number>> {
+  const out = { skewed: Number.NaN, heterogeneous: Number.NaN }
+  for (const key of ['skewed', 'heterogeneous'] as const) {
+    const base = SCENARIOS[key]
+    const config = { ...base, tasks: ctx.quick ? Math.ceil(base.tasks / 4) : base.tasks }
+    ctx.log(`simulation ${key}: ${config.nodes} nodes in this process, ${config.tasks} tasks`)
+    out[key] = (await runSimulation(config)).makespanRatio
+  }
+  return out
+}

@@ -1,0 +1,144 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { MemoryDatastore } from 'datastore-core'
+import { Key } from 'interface-datastore'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AccountingSnapshot } from '../../../src/node/accounting/accounting.ts'
+import { CountingDatastore } from '../../../src/node/accounting/counting-datastore.ts'
+import { protocolName } from '../../../src/node/accounting/stream-metrics.ts'
+import type { TaskmeshNode } from '../../../src/node/taskmesh-node.ts'
+import { RESULTS_TOPIC, STEAL_PROTOCOL, TASKS_TOPIC } from '../../../src/protocol/constants.ts'
+import { startLocalMesh } from '../../../src/simulation/mesh.ts'
+import { sleepSpec, stopAll, waitAll } from '../../integration/helpers.ts'
+
+describe('CountingDatastore', () => {
+  it('counts reads and writes per namespace and passes every call through', async () => {
+    const inner = new MemoryDatastore()
+    const ds = new CountingDatastore(inner)
+    const record = new Key('/dht/record/abc')
+    const peer = new Key('/peers/xyz')
+    await ds.put(record, new Uint8Array(10))
+    expect(await ds.has(record)).toBe(true)
+    expect(await ds.get(record)).toEqual(new Uint8Array(10))
+    await ds.put(peer, new Uint8Array(3))
+    const batch = ds.batch()
+    batch.put(new Key('/dht/record/def'), new Uint8Array(5))
+    batch.delete(peer)
+    await batch.commit()
+    expect(ds.counts.records).toMatchObject({ has: 1, get: 1, put: 2, batches: 1, bytesWritten: 15 })
+    expect(ds.counts.peers).toMatchObject({ put: 1, delete: 1, bytesWritten: 3 })
+    expect(ds.counts.other).toMatchObject({ has: 0, get: 0, put: 0 })
+    expect(await inner.has(new Key('/dht/record/def'))).toBe(true)
+    expect(await inner.has(peer)).toBe(false)
+  })
+})
+
+describe('protocolName', () => {
+  it.each([
+    [STEAL_PROTOCOL, 'steal'],
+    ['/ipfs/id/push/1.0.0', 'identify'],
+    ['/meshsub/1.2.0', 'gossipsub'],
+    ['/other/1.0.0', '/other/1.0.0'],
+  ])('files %s under %s', (protocol, name) => {
+    expect(protocolName(protocol)).toBe(name)
+  })
+})
+
+describe('accounting in a mesh of 3 real nodes', () => {
+  const TASKS = 40
+  let dir: string
+  let nodes: TaskmeshNode[] = []
+  let owner: TaskmeshNode
+  let before: AccountingSnapshot[]
+  let after: AccountingSnapshot[]
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-accounting-'))
+    // the owner has one slot: most of its queue is stolen by the others
+    nodes = await startLocalMesh({
+      nodes: 3,
+      slots: [1, 4, 4],
+      nodeOptions: (i) => ({ dataDir: join(dir, `n${i}`) }),
+    })
+    owner = nodes[0]
+    before = nodes.map((n) => n.status().accounting)
+    const handles = await owner.submitMany(Array.from({ length: TASKS }, (_, i) => sleepSpec(20, i)))
+    await waitAll(
+      owner,
+      handles.map((h) => h.id),
+    )
+    await Promise.all(nodes.map((n) => n.flushResults()))
+    after = nodes.map((n) => n.status().accounting)
+  }, 60_000)
+
+  afterAll(async () => {
+    await stopAll(nodes)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const total = (pick: (a: AccountingSnapshot) => number) =>
+    after.reduce((s, a, i) => s + pick(a) - pick(before[i]), 0)
+
+  it("starts none of gossipsub's own metrics because a libp2p metrics component exists", () => {
+    for (const n of nodes)
+      expect((n.libp2p.services.pubsub as unknown as { metrics: unknown }).metrics).toBeNull()
+  })
+
+  it('counts one record signed per task, in fewer signatures than records', () => {
+    expect(total((a) => a.signatures.recordsSigned)).toBeGreaterThanOrEqual(TASKS)
+    expect(total((a) => a.signatures.recordBatchesSigned)).toBeGreaterThan(0)
+    expect(total((a) => a.signatures.recordBatchesSigned)).toBeLessThanOrEqual(
+      total((a) => a.signatures.recordsSigned),
+    )
+  })
+
+  it("counts the owner's grants signed, and grants and batch roots verified elsewhere", () => {
+    const stolen = nodes.slice(1).reduce((s, n) => s + n.status().counters.tasksStolen, 0)
+    expect(stolen).toBeGreaterThan(0)
+    const [o] = after
+    expect(o.signatures.grantsSigned - before[0].signatures.grantsSigned).toBeGreaterThanOrEqual(stolen)
+    expect(total((a) => a.signatures.grantsVerified)).toBeGreaterThan(0)
+    expect(total((a) => a.signatures.recordBatchesVerified)).toBeGreaterThan(0)
+  })
+
+  it('counts a datastore write per record at least, and the journal writes of the owner', () => {
+    expect(total((a) => a.datastore.records.put)).toBeGreaterThanOrEqual(TASKS)
+    expect(total((a) => a.datastore.records.has + a.datastore.records.get)).toBeGreaterThan(0)
+    expect(after[0].journal.writes - before[0].journal.writes).toBeGreaterThanOrEqual(2) // accept, done
+    expect(after[0].journal.bytes - before[0].journal.bytes).toBeGreaterThan(TASKS * 50)
+  })
+
+  it('counts messages and bytes of the replicate and steal protocols, both ways', () => {
+    for (const name of ['replicate', 'steal']) {
+      expect(
+        total((a) => a.protocols[name]?.sends ?? 0),
+        name,
+      ).toBeGreaterThan(0)
+      expect(
+        total((a) => a.protocols[name]?.receives ?? 0),
+        name,
+      ).toBeGreaterThan(0)
+      expect(
+        total((a) => a.protocols[name]?.bytesIn ?? 0),
+        name,
+      ).toBeGreaterThan(0)
+    }
+  })
+
+  it('counts gossip per topic, and the wire carries at least what the protocols sent', () => {
+    expect(after[0].topics[TASKS_TOPIC].published - before[0].topics[TASKS_TOPIC].published).toBeGreaterThan(
+      0,
+    )
+    expect(total((a) => a.topics[TASKS_TOPIC].received)).toBeGreaterThan(0)
+    expect(total((a) => a.topics[RESULTS_TOPIC].published)).toBeGreaterThan(0)
+    expect(total((a) => a.signatures.gossipSigned)).toBe(
+      total((a) => Object.values(a.topics).reduce((s, t) => s + t.published, 0)),
+    )
+    for (const a of after) {
+      const protocolBytes = Object.values(a.protocols).reduce((s, p) => s + p.bytesOut, 0)
+      expect(protocolBytes).toBeGreaterThan(0)
+      expect(a.connections.bytesOut).toBeGreaterThanOrEqual(protocolBytes)
+    }
+  })
+})
