@@ -39,6 +39,11 @@ export interface NodeStatus {
   /** Owned queued tasks no live node can run, with one reason per node considered. */
   unschedulable: Array<{ id: string; reasons: string[]; since: number }>
   /**
+   * Custody: the peers that hold the specs of this node's open tasks (its custodians), and how many
+   * tasks of other owners this node guards.
+   */
+  custody: { custodians: string[]; guarded: number }
+  /**
    * Inbound steal and submit requests still being received: their bytes held now, the streams
    * receiving them, and the streams aborted so far to keep within `maxInboundRequestBytes`.
    */
@@ -62,6 +67,8 @@ export interface StatusParts {
   waiting: number
   unschedulable: Pick<UnschedulableWatch, 'list'>
   inbound: Pick<InboundBudget, 'usedBytes' | 'streams' | 'evictions'>
+  custodians: readonly string[]
+  guarded: number
   accounting: Pick<Accounting, 'snapshot'>
 }
 
@@ -96,6 +103,7 @@ export function nodeStatus(p: StatusParts): NodeStatus {
     waiting: p.waiting,
     unschedulable: p.unschedulable.list(),
     inbound: { bytes: p.inbound.usedBytes, streams: p.inbound.streams, evictions: p.inbound.evictions },
+    custody: { custodians: [...p.custodians], guarded: p.guarded },
     accounting: p.accounting.snapshot(),
   }
 }

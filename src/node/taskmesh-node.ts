@@ -148,7 +148,7 @@ export class TaskmeshNode implements FrontDoor {
     await p.steal.start()
     await this.submitService.start()
     this.libp2p.addEventListener('peer:disconnect', (evt) => p.peers.remove(evt.detail.toString()))
-    p.bootstrapKeeper.start()
+    await p.startMesh()
     const expiry = stallAwareInterval(Math.max(50, Math.floor(this.opts.leaseTtlMs / 4)), (stalledMs) => {
       if (stalledMs > 0) p.ledger.postponeLeases(stalledMs)
       else p.publishPoisoned(p.ledger.expireLeases())
@@ -225,6 +225,9 @@ export class TaskmeshNode implements FrontDoor {
     const waiting = results.wait(id, signal, signal === undefined ? DEFAULT_RESULT_WAIT_MS : undefined)
     const local = ledger.has(id) || thief.holds(id) || intake.gate.has(id)
     if (!local && results.cached(id) === undefined) {
+      // a task of another owner: hear every record's notice while waiting, and poll the DHT too
+      const done = this.parts.remoteWaits.begin()
+      waiting.then(done, done)
       void results.poll(id, signal ?? AbortSignal.timeout(DEFAULT_RESULT_WAIT_MS))
     }
     return waiting
@@ -291,6 +294,8 @@ export class TaskmeshNode implements FrontDoor {
         waiting: p.intake.gate.size,
         unschedulable: p.unschedulable,
         inbound: p.limits.budget,
+        custodians: p.keeper.current,
+        guarded: p.custodian.guarded,
         accounting: p.accounting,
       },
     })
@@ -308,7 +313,7 @@ export class TaskmeshNode implements FrontDoor {
 
   /** Peers whose capacity beacons this node has heard. */
   knownPeers(): string[] {
-    return this.parts.peers.list().map((p) => p.peerId)
+    return this.parts.peers.neighbourList().map((p) => p.peerId)
   }
 
   /** Tasks this node owns that have no result yet. */
@@ -373,9 +378,8 @@ export class TaskmeshNode implements FrontDoor {
     for (const t of this.timers) clearInterval(t)
     p.beacons.stop()
     p.liveness.stop()
-    p.adopter.stop()
+    p.custodian.stop()
     p.replay.stop()
-    p.bootstrapKeeper.stop()
     await p.thief.releaseUnstarted()
     await this.interruptRuns()
     await p.publisher.settled() // records of runs that ended (a drain's) reach the store before it flushes
@@ -385,6 +389,7 @@ export class TaskmeshNode implements FrontDoor {
     p.results.close()
     await this.replicator.stop()
     p.gossip.stop()
+    await p.stopMesh()
     await p.steal.stop().catch(() => undefined)
     await this.submitService.stop().catch(() => undefined)
     await closeConnections(this.libp2p)

@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import { MAX_LABELS } from '../task/limits.ts'
+import { decodeMessage } from './codec.ts'
 import {
+  MAX_BEACON_BYTES,
   MAX_HANDLER_TYPES,
   MAX_HOT_ADDRS,
   MAX_HOT_PEERS,
@@ -71,3 +73,11 @@ export const beaconSchema = z
 export type Beacon = z.infer<typeof beaconSchema>
 /** A loaded peer named in a beacon, see {@link hotPeerSchema}. */
 export type HotPeer = z.infer<typeof hotPeerSchema>
+
+/**
+ * Decodes a beacon frame (beacon protocol payload).
+ * @throws InvalidMessageError saying what is wrong.
+ */
+export function decodeBeacon(bytes: Uint8Array): Beacon {
+  return decodeMessage(beaconSchema, bytes, MAX_BEACON_BYTES, 'beacon')
+}

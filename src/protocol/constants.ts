@@ -3,12 +3,10 @@ import { KiB, MiB, second } from '../task/limits.ts'
 /** First segment of every taskmesh protocol id and topic. */
 export const PROTOCOL_PREFIX = 'taskmesh'
 
-/** Gossipsub topic of task announcements (see `Announcement`). */
-export const TASKS_TOPIC = `${PROTOCOL_PREFIX}/tasks/1`
-/** Gossipsub topic of capacity beacons (see `Beacon`). */
-export const CAPACITY_TOPIC = `${PROTOCOL_PREFIX}/capacity/1`
-/** Gossipsub topic of result notices (see `ResultNotice`). */
+/** Gossipsub topic of result notices of every record (see `ResultNotice`); subscribed on demand. */
 export const RESULTS_TOPIC = `${PROTOCOL_PREFIX}/results/1`
+/** Gossipsub topic of the notices of contested records (that may lose to another run); every node subscribes. */
+export const CONTESTED_TOPIC = `${PROTOCOL_PREFIX}/contested/1`
 
 /** Stream protocol between full nodes: steal, renew, complete, release. */
 export const STEAL_PROTOCOL = `/${PROTOCOL_PREFIX}/steal/1.0.0`
@@ -26,8 +24,6 @@ export const DHT_PROTOCOL = `/${PROTOCOL_PREFIX}/kad/1.0.0`
 /** First path segment of result keys: `/taskmesh-result/<taskId>`; kad-dht keys validators by it. */
 export const RESULT_KEY_PREFIX = 'taskmesh-result'
 
-/** Largest task announcement, in bytes of its JSON encoding. */
-export const MAX_ANNOUNCEMENT_BYTES = 1 * MiB
 /** Largest capacity beacon, in bytes. */
 export const MAX_BEACON_BYTES = 16 * KiB
 /** Most custodians one owner names in a `hold` frame. */

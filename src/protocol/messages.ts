@@ -3,6 +3,8 @@
  * inferred from them. Decode with `decodeMessage(schema, bytes, maxBytes, what)` from `codec.ts`.
  * @packageDocumentation
  */
+export * from './beacon-messages.ts'
+export * from './custody-messages.ts'
 export * from './gossip-messages.ts'
 export * from './replicate-messages.ts'
 export * from './steal-messages.ts'

@@ -1,22 +1,20 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Message } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import { TASKS_TOPIC } from '../../src/protocol/constants.ts'
 import { connectAll, waitForMesh } from '../../src/simulation/mesh.ts'
 import { stopAll, WAIT_MS, waitAll, waitFor } from './helpers.ts'
 
 /**
  * A peer refused at `submit` must get no further by owning tasks itself: with an allow-list, a
- * node steals from, remembers the announcements of, and adopts the tasks of the listed peers only.
+ * node steals from, guards (takes custody of) and adopts the tasks of the listed peers only.
  *
  * A and B list each other and C. R (refused: on no list) and C (listed) are full nodes that own
  * tasks they cannot run themselves (they need the `gpu` label, which only A and B offer): A and B
  * steal C's and run them, never R's. Then R and C own tasks no one can run and leave the mesh at
- * once: C's are adopted (one sweep of the same dead peers), R's are not — R's announcements were
- * never remembered.
+ * once: C's are adopted (one sweep of the same dead peers), R's are not — A and B refused custody of
+ * them (`ERR_NOT_ALLOWED`).
  */
 
 const BEACON_MS = 200
@@ -36,19 +34,8 @@ let c: TaskmeshNode
 let r: TaskmeshNode
 
 const common = { slots: 2, beaconIntervalMs: BEACON_MS, failureDetectionMs: DETECTION_MS }
-/** Resolves when `node` receives an announcement gossiped by `owner` (validated, delivered). */
-function announced(node: TaskmeshNode, owner: TaskmeshNode): Promise<void> {
-  const pubsub = node.libp2p.services.pubsub
-  return new Promise((resolve) => {
-    const listener = (evt: CustomEvent<Message>) => {
-      const msg = evt.detail
-      if (msg.topic !== TASKS_TOPIC || msg.type !== 'signed' || msg.from.toString() !== owner.peerId) return
-      pubsub.removeEventListener('message', listener)
-      resolve()
-    }
-    pubsub.addEventListener('message', listener)
-  })
-}
+/** Tasks of other owners that A and B guard (hold the specs of, for adoption). */
+const guarded = () => a.status().custody.guarded + b.status().custody.guarded
 
 const gpu = (n: number, label = 'gpu') => ({ type: 'echo', input: n, resources: { labels: [label] } })
 
@@ -76,7 +63,7 @@ beforeAll(async () => {
 afterAll(() => stopAll([a, b, c, r]))
 
 describe('an allow-list names every owner whose tasks a node takes', () => {
-  it("steals only the listed owners' tasks, and remembers only their announcements", async () => {
+  it("steals only the listed owners' tasks, and guards only theirs", async () => {
     const listed = await c.submitMany([gpu(1), gpu(2), gpu(3)])
     const refused = await r.submitMany([gpu(4), gpu(5), gpu(6)])
     // C's tasks are stolen and run at A or B
@@ -101,11 +88,23 @@ describe('an allow-list names every owner whose tasks a node takes', () => {
   })
 
   it("adopts a dead listed owner's tasks, and nothing of a refused one's", async () => {
-    // every announcement reaches A and B before its owner leaves (what they make of it is the test)
-    const heard = [a, b].flatMap((node) => [announced(node, c), announced(node, r)])
+    // custody of every task is asked of A and B before its owner leaves (what they make of it is the test)
+    // the tasks of the first test ended: their custodians forgot them
+    await waitFor(
+      () => guarded() === 0,
+      WAIT_MS,
+      () => `A and B still guard ${guarded()} tasks`,
+    )
     const listed = await c.submitMany([gpu(7, 'nowhere'), gpu(8, 'nowhere')])
     const refused = await r.submitMany([gpu(9, 'nowhere'), gpu(10, 'nowhere')])
-    await Promise.all(heard)
+    const guardians = [a, b].filter((n) => c.status().custody.custodians.includes(n.peerId))
+    expect(guardians.length).toBeGreaterThan(0) // C's custodians are two of A, B and R
+    await waitFor(
+      () => guarded() === guardians.length * listed.length,
+      WAIT_MS,
+      "C's tasks were never guarded",
+    )
+    expect(r.status().custody.custodians.length).toBeGreaterThan(0) // R asked, and A and B refused
     const adopted = () => a.status().counters.adopted + b.status().counters.adopted
     expect(adopted()).toBe(0)
     // both owners leave at once; the nodes sweep every dead owner's orphans together

@@ -2,17 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { GOSSIP_SCORE_THRESHOLDS } from '../../src/node/wire/gossip-score.ts'
 import { encodeMessage } from '../../src/protocol/codec.ts'
-import { CAPACITY_TOPIC } from '../../src/protocol/constants.ts'
+import { CONTESTED_TOPIC } from '../../src/protocol/constants.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
 import { watchRpcs } from './gossip-watch.ts'
 import {
   dialNode,
   gossipScore,
+  heardFrom,
   type RawPeer,
   sleepSpec,
   startRawPeer,
   stopAll,
-  validBeacon,
+  validNotice,
   waitAll,
   waitFor,
 } from './helpers.ts'
@@ -44,27 +45,24 @@ describe('peer score and graylist', () => {
     await waitFor(
       () =>
         nodes.every((n) =>
-          a.services.pubsub.getSubscribers(CAPACITY_TOPIC).some((p) => p.equals(n.libp2p.peerId)),
+          a.services.pubsub.getSubscribers(CONTESTED_TOPIC).some((p) => p.equals(n.libp2p.peerId)),
         ),
       10_000,
       'the attacker never saw both nodes subscribe',
     )
 
-    // control: a well-formed beacon from the same peer is read by both nodes
-    await a.services.pubsub.publish(CAPACITY_TOPIC, encodeMessage(validBeacon({ seq: 1, slots: 1 })))
-    await waitFor(
-      () => nodes.every((n) => n.knownPeers().includes(self)),
-      10_000,
-      'the valid beacon was not read',
-    )
+    // control: a well-formed notice from the same peer is read by both nodes
+    const heard = nodes.map((n) => heardFrom(n, self))
+    await a.services.pubsub.publish(CONTESTED_TOPIC, encodeMessage(validNotice()))
+    await waitFor(() => heard.every((h) => h() === 1), 10_000, 'the valid notice was not read')
     for (const n of nodes) expect(gossipScore(n, self)).toBe(0)
 
-    // one malformed beacon (published to both): each node rejects it, and the sender's score
+    // one malformed notice (published to both): each node rejects it, and the sender's score
     // falls below the graylist threshold at once
     const seen = nodes.map((n) => watchRpcs(n))
     const bad = await a.services.pubsub.publish(
-      CAPACITY_TOPIC,
-      encodeMessage(validBeacon({ seq: 2, slots: 'many' })),
+      CONTESTED_TOPIC,
+      encodeMessage(validNotice({ results: 'many' })),
     )
     expect(bad.recipients.map(String).sort()).toEqual([v.peerId, h.peerId].sort())
     await waitFor(
@@ -73,25 +71,21 @@ describe('peer score and graylist', () => {
       () => `scores stayed ${nodes.map((n) => gossipScore(n, self)).join(', ')}`,
     )
 
-    // a later well-formed beacon reaches both nodes, which drop it unread: their view of the peer
-    // keeps the first beacon's 1 slot, not this one's 9
+    // a later well-formed notice reaches both nodes, which drop it unread
     const marks = seen.map((s) => s.length)
-    const good = await a.services.pubsub.publish(
-      CAPACITY_TOPIC,
-      encodeMessage(validBeacon({ seq: 3, slots: 9 })),
-    )
+    const good = await a.services.pubsub.publish(CONTESTED_TOPIC, encodeMessage(validNotice()))
     expect(good.recipients.map(String).sort()).toEqual([v.peerId, h.peerId].sort())
     await waitFor(
       () => seen.every((s, i) => s.slice(marks[i]).some((r) => r.from === self && r.messages > 0)),
       10_000,
-      'the later beacon never reached both nodes',
+      'the later notice never reached both nodes',
     )
     seen.forEach((s, i) => {
       const fromAttacker = s.slice(marks[i]).filter((r) => r.from === self)
       expect(fromAttacker.length).toBeGreaterThan(0)
       for (const r of fromAttacker)
         expect(r.accepted, `${nodes[i].peerId} read an RPC of the graylisted peer`).toBe(false)
-      expect(nodes[i].status().peers.find((p) => p.peerId === self)?.slots).not.toBe(9)
+      expect(heard[i]()).toBe(1) // only the first, valid one was ever delivered
     })
 
     // the honest peers are untouched: H steals and runs V's tasks, and neither scores the other down

@@ -121,6 +121,30 @@ export function blockLoop(ms: number): void {
 }
 
 /** A capacity beacon every field of which is within the schema (as a raw peer would publish it). */
+/** A well-formed result notice of one task (fields overridable, e.g. to make it malformed). */
+export function validNotice(overrides: Record<string, unknown> = {}) {
+  return {
+    v: 1,
+    results: [
+      {
+        taskId: 'bafkreigi3krky7pvppst3gfhnxdu7jotro44wqn6q7s7cbh7pmjl3pu7ia',
+        status: 'succeeded',
+        epoch: 1,
+      },
+    ],
+    ...overrides,
+  }
+}
+
+/** Counts the gossip messages `node` delivered (validated) from `peer`. */
+export function heardFrom(node: TaskmeshNode, peer: string): () => number {
+  let n = 0
+  node.libp2p.services.pubsub.addEventListener('message', (evt) => {
+    if (evt.detail.type === 'signed' && evt.detail.from.toString() === peer) n++
+  })
+  return () => n
+}
+
 export function validBeacon(overrides: Record<string, unknown> = {}) {
   return {
     v: 1,

@@ -4,19 +4,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { encodeMessage } from '../../src/protocol/codec.ts'
 import {
-  CAPACITY_TOPIC,
-  MAX_ANNOUNCEMENT_BYTES,
+  BEACON_PROTOCOL,
+  CONTESTED_TOPIC,
+  CUSTODY_PROTOCOL,
   MAX_BEACON_BYTES,
   MAX_FRAME_BYTES,
   MAX_NOTICE_BYTES,
-  RESULTS_TOPIC,
   STEAL_PROTOCOL,
   SUBMIT_PROTOCOL,
-  TASKS_TOPIC,
 } from '../../src/protocol/constants.ts'
 import { stealReplySchema, submitReplySchema } from '../../src/protocol/messages.ts'
 import { requestOnce } from '../../src/protocol/rpc.ts'
-import { MAX_INPUT_BYTES } from '../../src/task/limits.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'
@@ -24,20 +22,22 @@ import {
   deadline,
   dialNode,
   gossipScore,
+  heardFrom,
   type RawPeer,
   startRawPeer,
   stopAll,
   validBeacon,
+  validNotice,
   varint,
   waitFor,
 } from './helpers.ts'
 
-const text = (s: string) => new TextEncoder().encode(s)
+const _text = (s: string) => new TextEncoder().encode(s)
 /** Not UTF-8, not JSON. */
 const JUNK = new Uint8Array([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x7b, 0x22, 0x80, 0x81])
 
 /** A task as an owner would announce it (valid on the wire). */
-function wireTask(owner: string, input: unknown = null): Task {
+function _wireTask(owner: string, input: unknown = null): Task {
   const spec = parseTaskSpec({ type: 'echo', input })
   const nonce = crypto.randomUUID()
   return { id: taskId(spec, owner, nonce), spec, submitter: owner, nonce, owner, submittedAt: Date.now() }
@@ -51,53 +51,10 @@ interface GossipCase {
 }
 
 const GOSSIP_CASES: GossipCase[] = [
-  { name: 'junk bytes as an announcement', topic: TASKS_TOPIC, payload: () => JUNK },
-  {
-    name: 'an announcement over the size limit (every task otherwise valid)',
-    topic: TASKS_TOPIC,
-    payload: (attacker) => {
-      const blob = 'a'.repeat(MAX_INPUT_BYTES - 64)
-      const tasks: Task[] = []
-      while (tasks.length * MAX_INPUT_BYTES <= MAX_ANNOUNCEMENT_BYTES) tasks.push(wireTask(attacker, blob))
-      const bytes = encodeMessage({ v: 1, tasks })
-      expect(bytes.byteLength).toBeGreaterThan(MAX_ANNOUNCEMENT_BYTES)
-      return bytes
-    },
-  },
-  {
-    name: 'an announcement of a task owned by someone else than its signer',
-    topic: TASKS_TOPIC,
-    payload: (_attacker, victim) => encodeMessage({ v: 1, tasks: [wireTask(victim)] }),
-  },
-  {
-    name: 'an announcement that breaks the schema (no tasks, extra field)',
-    topic: TASKS_TOPIC,
-    payload: () => encodeMessage({ v: 1, tasks: [], run: 'rm -rf /' }),
-  },
-  {
-    name: 'text that is not JSON as a beacon',
-    topic: CAPACITY_TOPIC,
-    payload: () => text('{"v":1,"slots":'),
-  },
-  {
-    name: 'a beacon over the size limit (every field otherwise valid)',
-    topic: CAPACITY_TOPIC,
-    payload: () => {
-      const types = Array.from({ length: 256 }, (_, i) => `t${String(i).padStart(3, '0')}-${'x'.repeat(58)}`)
-      const bytes = encodeMessage(validBeacon({ types }))
-      expect(bytes.byteLength).toBeGreaterThan(MAX_BEACON_BYTES)
-      return bytes
-    },
-  },
-  {
-    name: 'a beacon that breaks the schema (slots a string, queued negative)',
-    topic: CAPACITY_TOPIC,
-    payload: () => encodeMessage(validBeacon({ slots: 'many', queued: -1 })),
-  },
-  { name: 'junk bytes as a result notice', topic: RESULTS_TOPIC, payload: () => JUNK },
+  { name: 'junk bytes as a result notice', topic: CONTESTED_TOPIC, payload: () => JUNK },
   {
     name: 'a result notice over the size limit',
-    topic: RESULTS_TOPIC,
+    topic: CONTESTED_TOPIC,
     payload: () => {
       const bytes = encodeMessage({ v: 1, pad: 'p'.repeat(MAX_NOTICE_BYTES) })
       expect(bytes.byteLength).toBeGreaterThan(MAX_NOTICE_BYTES)
@@ -106,7 +63,7 @@ const GOSSIP_CASES: GossipCase[] = [
   },
   {
     name: 'a result notice that breaks the schema (bad task id, status and executor)',
-    topic: RESULTS_TOPIC,
+    topic: CONTESTED_TOPIC,
     payload: () =>
       encodeMessage({
         v: 1,
@@ -158,7 +115,7 @@ describe('hostile gossip', () => {
     node = undefined
   })
 
-  it('rejects every malformed, oversized or forged message on the three topics (the sender’s score drops) and keeps working', async () => {
+  it('rejects every malformed or oversized notice (the sender’s score drops) and keeps working', async () => {
     const n = node!
     // One fresh signed peer per message, all at once: the first rejection graylists a peer, so
     // each peer can prove exactly one rejection.
@@ -185,12 +142,13 @@ describe('hostile gossip', () => {
     await stillExecutes(n)
   })
 
-  it('accepts a well-formed beacon from the same kind of raw peer (control: the rejections above are about content)', async () => {
+  it('accepts a well-formed notice from the same kind of raw peer (control: the rejections above are about content)', async () => {
     const n = node!
-    const peer = await attackerFor(n, CAPACITY_TOPIC, peers)
+    const peer = await attackerFor(n, CONTESTED_TOPIC, peers)
     const sender = peer.peerId.toString()
-    await peer.services.pubsub.publish(CAPACITY_TOPIC, encodeMessage(validBeacon()))
-    await waitFor(() => n.knownPeers().includes(sender), 10_000, 'the valid beacon was not accepted')
+    const heard = heardFrom(n, sender)
+    await peer.services.pubsub.publish(CONTESTED_TOPIC, encodeMessage(validNotice()))
+    await waitFor(() => heard() === 1, 10_000, 'the valid notice was not accepted')
     expect(gossipScore(n, sender)).toBeGreaterThanOrEqual(0)
     await stillExecutes(n)
   })
@@ -217,6 +175,37 @@ const FRAME_CASES: Record<string, FrameCase[]> = {
     {
       name: 'valid JSON that is not a steal frame',
       send: (s) => s.send(lpFrame(encodeMessage({ type: 'steal', requestId: 'x', max: 0, please: true }))),
+    },
+  ],
+  [CUSTODY_PROTOCOL]: [
+    { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
+    {
+      name: 'a length prefix over the frame limit',
+      send: (s) => s.send(Uint8Array.from([...varint(MAX_FRAME_BYTES + 1), 0x7b, 0x7d])),
+    },
+    {
+      name: 'valid JSON that is not a custody frame',
+      send: (s) =>
+        s.send(lpFrame(encodeMessage({ type: 'hold', requestId: 'x', custodians: [], tasks: [] }))),
+    },
+  ],
+  [BEACON_PROTOCOL]: [
+    { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
+    {
+      name: 'a beacon over the size limit (every field otherwise valid)',
+      send: (s) => {
+        const types = Array.from(
+          { length: 256 },
+          (_, i) => `t${String(i).padStart(3, '0')}-${'x'.repeat(58)}`,
+        )
+        const bytes = encodeMessage(validBeacon({ types }))
+        expect(bytes.byteLength).toBeGreaterThan(MAX_BEACON_BYTES)
+        s.send(lpFrame(bytes))
+      },
+    },
+    {
+      name: 'a beacon that breaks the schema (slots a string, queued negative)',
+      send: (s) => s.send(lpFrame(encodeMessage(validBeacon({ slots: 'many', queued: -1 })))),
     },
   ],
   [SUBMIT_PROTOCOL]: [
@@ -248,7 +237,7 @@ describe('hostile stream frames', () => {
     node = undefined
   })
 
-  for (const protocol of [STEAL_PROTOCOL, SUBMIT_PROTOCOL]) {
+  for (const protocol of [STEAL_PROTOCOL, CUSTODY_PROTOCOL, BEACON_PROTOCOL, SUBMIT_PROTOCOL]) {
     it(`${protocol}: junk, an oversized length prefix and a wrong-schema frame are each cut off without a reply`, async () => {
       const n = node!
       const p = peer!
@@ -276,7 +265,7 @@ describe('hostile stream frames', () => {
     const n = node!
     const p = peer!
     const addr = multiaddr(n.multiaddrs[0])
-    for (const protocol of [STEAL_PROTOCOL, SUBMIT_PROTOCOL]) {
+    for (const protocol of [STEAL_PROTOCOL, CUSTODY_PROTOCOL, BEACON_PROTOCOL, SUBMIT_PROTOCOL]) {
       for (const c of FRAME_CASES[protocol]) {
         const stream = await p.dialProtocol(addr, protocol)
         c.send(stream)

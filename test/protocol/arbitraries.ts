@@ -280,10 +280,12 @@ export const submitReplies = {
   error: errorReply,
 }
 
-/** Gossip messages, by topic. */
+/** Messages that are not request/reply frames: custody holds, beacons, notices. */
 export const gossipMessages = {
   announcement: fc.record({
-    v: fc.constant(1 as const),
+    type: fc.constant('hold' as const),
+    requestId: fc.constant('r'),
+    custodians: fc.constant([{ peerId: '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK', addrs: [] }]),
     tasks: fc.array(anyTask, { minLength: 1, maxLength: 2 }),
   }),
   beacon: fc.record({

@@ -187,3 +187,8 @@ export function signedMessage(topic: string, data: Uint8Array, by: Ed25519Privat
     key: by.publicKey,
   }
 }
+
+/** A custody `hold` frame carrying `tasks` (the owner's specs for its custodians). */
+export function holdOf(tasks: unknown[]) {
+  return { type: 'hold' as const, requestId: 'r', custodians: [{ peerId: OWNER, addrs: [] }], tasks }
+}

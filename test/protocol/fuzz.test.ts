@@ -2,14 +2,16 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { generateSwarmKey, InvalidSwarmKeyError, parseSwarmKey } from '../../src/node/wire/swarm-key.ts'
+import { decodeBeacon } from '../../src/protocol/beacon-messages.ts'
 import { checkJsonShape, decodeMessage, encodeMessage } from '../../src/protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../../src/protocol/constants.ts'
+import { decodeCustodyFrame } from '../../src/protocol/custody-messages.ts'
 import { InvalidMessageError, InvalidRecordError } from '../../src/protocol/errors.ts'
-import { decodeAnnouncement, decodeBeacon, decodeResultNotice } from '../../src/protocol/gossip-validators.ts'
+import { decodeResultNotice } from '../../src/protocol/gossip-validators.ts'
 import { verifyGrantProof } from '../../src/protocol/grant-proof.ts'
 import {
-  announcementSchema,
   beaconSchema,
+  holdRequestSchema,
   resultNoticeSchema,
   stealFrameSchema,
   stealReplySchema,
@@ -141,7 +143,7 @@ const cases: Case[] = [
       submitReplySchema,
     ],
   ),
-  ['announcement', gossipMessages.announcement, decodeAnnouncement, announcementSchema],
+  ['custody hold', gossipMessages.announcement, decodeCustodyFrame, holdRequestSchema],
   ['beacon', gossipMessages.beacon, decodeBeacon, beaconSchema],
   ['result notice', gossipMessages.notice, decodeResultNotice, resultNoticeSchema],
 ]

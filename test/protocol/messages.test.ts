@@ -5,8 +5,8 @@ import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts'
 import { MAX_LEASES_PER_MESSAGE, MAX_NOTICES_PER_MESSAGE } from '../../src/protocol/constants.ts'
 import { InvalidMessageError } from '../../src/protocol/errors.ts'
 import {
-  announcementSchema,
   beaconSchema,
+  holdRequestSchema,
   resultNoticeSchema,
   stealFrameSchema,
   stealReplySchema,
@@ -15,6 +15,7 @@ import {
 } from '../../src/protocol/messages.ts'
 import {
   EXECUTOR,
+  holdOf,
   LEASE_PROOF,
   makeBeacon,
   makeComplete,
@@ -37,7 +38,7 @@ const completions = (count: number) => Array.from({ length: count }, (_, i) => m
 
 /** [schema name, schema, a valid message] — every message type once. */
 const valid: Array<[string, z.ZodType<unknown>, unknown]> = [
-  ['announcement', announcementSchema, { v: 1, tasks: [task, makeTask(1)] }],
+  ['announcement', holdRequestSchema, holdOf([task, makeTask(1)])],
   ['beacon', beaconSchema, makeBeacon()],
   ['result notice', resultNoticeSchema, makeNotice()],
   [
@@ -152,55 +153,50 @@ const valid: Array<[string, z.ZodType<unknown>, unknown]> = [
 
 function withoutDefault(field: string) {
   const { [field]: _dropped, ...spec } = task.spec as unknown as Record<string, unknown>
-  return { v: 1, tasks: [{ ...task, spec }] }
+  return holdOf([{ ...task, spec }])
 }
 
 /** [case, schema, message, expected error]. */
 const invalid: Array<[string, z.ZodType<unknown>, unknown, string]> = [
-  ['announcement with no tasks', announcementSchema, { v: 1, tasks: [] }, 'tasks: Too small'],
-  ['announcement of version 2', announcementSchema, { v: 2, tasks: [task] }, 'v: expected 1'],
+  ['hold frame with no tasks', holdRequestSchema, holdOf([]), 'tasks: Too small'],
   [
-    'task with a bad id',
-    announcementSchema,
-    { v: 1, tasks: [{ ...task, id: 'abc' }] },
-    'tasks[0].id: not a task id',
+    'hold frame naming no custodian',
+    holdRequestSchema,
+    { ...holdOf([task]), custodians: [] },
+    'custodians: Too small',
   ],
+  ['task with a bad id', holdRequestSchema, holdOf([{ ...task, id: 'abc' }]), 'tasks[0].id: not a task id'],
   [
     'task owner not a peer id',
-    announcementSchema,
-    { v: 1, tasks: [{ ...task, owner: 'bob' }] },
+    holdRequestSchema,
+    holdOf([{ ...task, owner: 'bob' }]),
     'tasks[0].owner: not a peer id',
   ],
   [
     'spec missing a default',
-    announcementSchema,
+    holdRequestSchema,
     withoutDefault('priority'),
     'tasks[0].spec.priority: required',
   ],
   [
     'resources missing a default',
-    announcementSchema,
-    { v: 1, tasks: [{ ...task, spec: { ...task.spec, resources: { slots: 1, memoryMb: 0 } } }] },
+    holdRequestSchema,
+    holdOf([{ ...task, spec: { ...task.spec, resources: { slots: 1, memoryMb: 0 } } }]),
     'tasks[0].spec.resources.labels: required',
   ],
   [
     'spec with a bad type',
-    announcementSchema,
-    { v: 1, tasks: [{ ...task, spec: { ...task.spec, type: 'Echo!' } }] },
+    holdRequestSchema,
+    holdOf([{ ...task, spec: { ...task.spec, type: 'Echo!' } }]),
     'tasks[0].spec.type: must match',
   ],
   [
     'spec with a huge input',
-    announcementSchema,
-    { v: 1, tasks: [{ ...task, spec: { ...task.spec, input: 'x'.repeat(300_000) } }] },
+    holdRequestSchema,
+    holdOf([{ ...task, spec: { ...task.spec, input: 'x'.repeat(300_000) } }]),
     'tasks[0].spec.input: over the limit of 262144 bytes',
   ],
-  [
-    'task with extra field',
-    announcementSchema,
-    { v: 1, tasks: [{ ...task, extra: 1 }] },
-    'tasks[0]: Unrecognized key',
-  ],
+  ['task with extra field', holdRequestSchema, holdOf([{ ...task, extra: 1 }]), 'tasks[0]: Unrecognized key'],
   ['beacon slots as a string', beaconSchema, { ...makeBeacon(), slots: '4' }, 'slots: expected number'],
   ['beacon negative queue', beaconSchema, { ...makeBeacon(), queued: -1 }, 'queued: Too small'],
   ['beacon fractional slots', beaconSchema, { ...makeBeacon(), slots: 1.5 }, 'slots: expected int'],
@@ -277,8 +273,8 @@ const invalid: Array<[string, z.ZodType<unknown>, unknown, string]> = [
   ],
   [
     'task owner in CID form',
-    announcementSchema,
-    { v: 1, tasks: [{ ...task, owner: peerIdFromString(OWNER).toCID().toString() }] },
+    holdRequestSchema,
+    holdOf([{ ...task, owner: peerIdFromString(OWNER).toCID().toString() }]),
     'tasks[0].owner: not a peer id',
   ],
   ['steal of zero tasks', stealFrameSchema, { ...makeStealRequest(), max: 0 }, 'max: Too small'],

@@ -1,11 +1,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { encodeMessage } from '../../src/protocol/codec.ts'
-import { decodeAnnouncement } from '../../src/protocol/gossip-validators.ts'
+import { decodeCustodyFrame } from '../../src/protocol/custody-messages.ts'
 import { isWellFormedTask } from '../../src/protocol/task-fast-check.ts'
 import { taskSchema } from '../../src/protocol/task-schema.ts'
 import { fullTaskSchema } from '../../src/protocol/wire-types.ts'
-import { makeTask } from './fixtures.ts'
+import { holdOf, makeTask } from './fixtures.ts'
 
 /** Paths into a task where a mutation may land. */
 const PATHS = [
@@ -113,8 +113,8 @@ describe('the fast task check', () => {
     expect(fast.error?.issues.map((i) => [i.path, i.message])).toEqual(
       full.error?.issues.map((i) => [i.path, i.message]),
     )
-    expect(() => decodeAnnouncement(encodeMessage({ v: 1, tasks: [makeTask(1), bad] }))).toThrow(
-      'announcement: tasks[1].spec.resources.labels[0]: must match [a-z0-9][a-z0-9._:/-]{0,63}',
+    expect(() => decodeCustodyFrame(encodeMessage(holdOf([makeTask(1), bad])))).toThrow(
+      'custody frame: tasks[1].spec.resources.labels[0]: must match [a-z0-9][a-z0-9._:/-]{0,63}',
     )
   })
 })

@@ -1,5 +1,5 @@
 import type { Datastore } from 'interface-datastore'
-import { CAPACITY_TOPIC, RESULTS_TOPIC, TASKS_TOPIC } from '../../protocol/constants.ts'
+import { CONTESTED_TOPIC, RESULTS_TOPIC } from '../../protocol/constants.ts'
 import { createSignatureCounts, type SignatureCounts } from '../../protocol/signature-counts.ts'
 import type { JournalStats } from '../owner/journal.ts'
 import {
@@ -58,8 +58,7 @@ export class Accounting {
   readonly signatures: SignatureCounts = createSignatureCounts()
   /** Incremented by the node's gossip, per topic. */
   readonly topics: Record<string, TopicCounts> = {
-    [TASKS_TOPIC]: createTopicCounts(),
-    [CAPACITY_TOPIC]: createTopicCounts(),
+    [CONTESTED_TOPIC]: createTopicCounts(),
     [RESULTS_TOPIC]: createTopicCounts(),
   }
   private journal: JournalCounts | undefined

@@ -14,6 +14,8 @@ import type {
   SummaryGroup,
 } from '@libp2p/interface'
 import {
+  BEACON_PROTOCOL,
+  CUSTODY_PROTOCOL,
   DHT_PROTOCOL,
   REPLICATE_PROTOCOL,
   STEAL_PROTOCOL,
@@ -41,13 +43,18 @@ const NAMES: Record<string, string> = {
   [STEAL_PROTOCOL]: 'steal',
   [SUBMIT_PROTOCOL]: 'submit',
   [REPLICATE_PROTOCOL]: 'replicate',
+  [BEACON_PROTOCOL]: 'beacon',
+  [CUSTODY_PROTOCOL]: 'custody',
   [DHT_PROTOCOL]: 'kad-dht',
   '/ipfs/id/1.0.0': 'identify',
   '/ipfs/id/push/1.0.0': 'identify',
   '/ipfs/ping/1.0.0': 'ping',
 }
 
-/** The name accounting files a protocol id under: steal, submit, replicate, kad-dht, identify, ping, gossipsub, else the id. */
+/**
+ * The name accounting files a protocol id under: steal, submit, replicate, beacon, custody, kad-dht,
+ * identify, ping, gossipsub, else the id.
+ */
 export function protocolName(protocol: string): string {
   const known = NAMES[protocol]
   if (known !== undefined) return known

@@ -1,4 +1,4 @@
-import { MAX_FRAME_BYTES, MAX_TASKS_PER_MESSAGE } from '../../protocol/constants.ts'
+import { MAX_FRAME_BYTES, MAX_HOT_ADDRS, MAX_TASKS_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { Task } from '../../task/task.ts'
 import { Batcher } from '../../util/batcher.ts'
 import type { CustodyService } from '../wire/custody-service.ts'
@@ -16,6 +16,8 @@ export interface CustodyKeeperOptions {
   custody: Pick<CustodyService, 'request'>
   /** The connected peers serving the custody protocol, closest to this node's id first (XOR). */
   candidates(count: number): Promise<string[]>
+  /** Where a peer listens (multiaddrs without `/p2p/`), for its fellow custodians. */
+  addrsOf(peer: string): string[]
   /** Every task this node owns and has no result for (handed to a new custodian). */
   openTasks(): Task[]
   /** @defaultValue DEFAULT_CUSTODIANS */
@@ -107,12 +109,16 @@ export class CustodyKeeper {
 
   /** Sends `tasks` to one custodian in frames that fit; false when a frame failed. */
   private async send(peer: string, custodians: string[], tasks: Task[]): Promise<boolean> {
+    const named = custodians.map((id) => ({
+      peerId: id,
+      addrs: this.opts.addrsOf(id).slice(0, MAX_HOT_ADDRS),
+    }))
     try {
       for (const chunk of this.chunks(tasks)) {
         const reply = await this.opts.custody.request(peer, {
           type: 'hold',
           requestId: crypto.randomUUID(),
-          custodians,
+          custodians: named,
           tasks: chunk,
         })
         if (reply.type === 'error') throw new Error(`${reply.code}: ${reply.message}`)

@@ -131,6 +131,21 @@ export class OwnerLedger {
     return this.leases.size
   }
 
+  /** Every task this node owns and has no result for (what its custodians must hold). */
+  tasks(): Task[] {
+    return [...this.owned.values()].map((own) => own.entry.task)
+  }
+
+  /** True when `peer` holds a live lease on a task of this node. */
+  leasesHeldBy(peer: string): boolean {
+    return this.leases.byHolder(peer).length > 0
+  }
+
+  /** True when the task was taken over here (adopted or replayed): a record of it may lose to another run. */
+  takenOver(taskId: string): boolean {
+    return (this.owned.get(taskId)?.floor ?? 0) > 0
+  }
+
   /** True when this node owns the task and has no result for it yet. */
   has(taskId: string): boolean {
     return this.owned.has(taskId)
@@ -511,6 +526,7 @@ export class OwnerLedger {
     this.leases.forget(taskId)
     this.losses.delete(taskId)
     this.settled.set(taskId, { epoch, executor })
+    this.opts.events.emit(taskId, 'settled', executor === undefined ? { epoch } : { epoch, by: executor })
     if (this.settled.size > SETTLED_MEMORY) {
       const oldest = this.settled.keys().next().value
       if (oldest !== undefined) this.settled.delete(oldest)

@@ -1,15 +1,16 @@
 import { expectedWaitMs } from '../../policy/capacity.ts'
 import type { NodeOffer } from '../../policy/types.ts'
-import type { Beacon } from '../../protocol/messages.ts'
+import type { Beacon, HotPeer } from '../../protocol/beacon-messages.ts'
 import { MIN_BEACON_GAP_MS, MIN_FLIP_BEACON_GAP_MS } from '../options.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { TaskRunner } from '../run/task-runner.ts'
-import type { MeshGossip } from '../wire/gossip.ts'
 
 /** Options of {@link BeaconPublisher}. */
 export interface BeaconPublisherOptions {
-  /** Publishes on the capacity topic. */
-  gossip: Pick<MeshGossip, 'publishBeacon'>
+  /** Pushes a beacon to the neighbours. */
+  send(beacon: Beacon): void
+  /** The loaded peers this node knows of, for the beacon's hot list. */
+  hot(): HotPeer[]
   /** The node's queue: its stealable part is what thieves look for. */
   queue: LocalQueue
   /** The node's slots: how many tasks run now. */
@@ -74,6 +75,7 @@ export class BeaconPublisher {
       memoryMb: offer.memoryMb,
       expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed }),
       sentAt: Date.now(),
+      hot: this.opts.hot(),
     }
   }
 
@@ -91,7 +93,7 @@ export class BeaconPublisher {
       clearTimeout(this.timer)
       this.timer = undefined
     }
-    void this.opts.gossip.publishBeacon(this.build())
+    this.opts.send(this.build())
   }
 
   /**

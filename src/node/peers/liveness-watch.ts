@@ -15,6 +15,12 @@ export interface LivenessWatchOptions {
   beaconIntervalMs: number
   /** A peer was declared dead. */
   onDead(peer: string): void
+  /** Dials a disconnected peer once; resolves false when nothing answers (its process is gone). */
+  probe?(peer: string): Promise<boolean>
+}
+
+/** Who hears the checks (handed in once the parts that judge orphans exist: see {@link LivenessWatch.watch}). */
+export interface LivenessListener {
   /** A check ran (after any deaths it declared); `changed` when a peer died or came back since the last one. */
   onCheck(changed: boolean): void
   /**
@@ -22,8 +28,6 @@ export interface LivenessWatchOptions {
    * way, tasks it guards or owns there). @defaultValue never (only the silence window judges)
    */
   matters?(peer: string): boolean
-  /** Dials a disconnected peer once; resolves false when nothing answers (its process is gone). */
-  probe?(peer: string): Promise<boolean>
 }
 
 /**
@@ -37,12 +41,18 @@ export class LivenessWatch {
   private timer: NodeJS.Timeout | undefined
   private changed = false
   private stopped = false
+  private listener: LivenessListener | undefined
 
   constructor(private readonly opts: LivenessWatchOptions) {
     this.liveness = new PeerLiveness({
       windowMs: opts.failureDetectionMs,
       disconnectGraceMs: Math.min(opts.failureDetectionMs, 2 * opts.beaconIntervalMs),
     })
+  }
+
+  /** Tells `listener` of every check from now on. */
+  watch(listener: LivenessListener): void {
+    this.listener = listener
   }
 
   start(): void {
@@ -85,20 +95,20 @@ export class LivenessWatch {
     }
     const changed = this.changed
     this.changed = false
-    this.opts.onCheck(changed)
+    this.listener?.onCheck(changed)
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
     this.liveness.disconnected(peer, Date.now())
-    if (this.opts.probe === undefined || this.opts.matters?.(peer) !== true) return
+    if (this.opts.probe === undefined || this.listener?.matters?.(peer) !== true) return
     // a process that dies closes its connections at once: a dial that finds nothing confirms it
     void this.opts.probe(peer).then((alive) => {
       if (this.stopped) return
       if (alive) this.heard(peer)
       else if (this.liveness.declareDead(peer)) {
         this.opts.onDead(peer)
-        this.opts.onCheck(true)
+        this.listener?.onCheck(true)
       }
     })
   }

@@ -1,4 +1,4 @@
-import type { CustodyFrame, CustodyReply } from '../../protocol/custody-messages.ts'
+import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/custody-messages.ts'
 import type { ResultRecord } from '../../protocol/result-record.ts'
 import type { Task } from '../../task/task.ts'
 import type { Takeover } from '../owner/intake.ts'
@@ -38,10 +38,10 @@ export interface CustodianOptions {
   results: Pick<ResultStore, 'cached' | 'get'>
   /** Hands the tasks this node adopted to its own custodians. */
   hold(tasks: Task[]): Promise<void>
-  /** The peers whose tasks this node takes into its hands (the allow-list), or undefined for any. */
-  allowed?: ReadonlySet<string>
+  /** True for the owners whose tasks this node takes into its hands (see `ownerFilter`). @defaultValue every owner */
+  admits?(owner: string): boolean
   /** Keeps in touch with another custodian of the same owner (so each can judge the other alive). */
-  meet?(peer: string): void
+  meet?(custodian: CustodianRef): void
   /** A peer silent this long is declared dead, ms (the period of sweeps while orphans remain). */
   failureDetectionMs: number
   /** Tasks were adopted; `why` tells, per task id, what the DHT lookup found. */
@@ -98,8 +98,7 @@ export class Custodian {
   /** Serves an owner's custody frame (`from` is the connection's peer). */
   handle(from: string, frame: CustodyFrame): CustodyReply {
     const { requestId } = frame
-    const allowed = this.opts.allowed
-    if (allowed !== undefined && !allowed.has(from)) {
+    if (this.opts.admits?.(from) === false) {
       return {
         type: 'error',
         requestId,
@@ -122,11 +121,11 @@ export class Custodian {
     }
     let guarded = this.byOwner.get(from)
     if (guarded === undefined) {
-      guarded = { custodians: frame.custodians, tasks: new Map() }
+      guarded = { custodians: [], tasks: new Map() }
       this.byOwner.set(from, guarded)
     }
-    guarded.custodians = frame.custodians
-    for (const peer of frame.custodians) if (peer !== this.opts.self) this.opts.meet?.(peer)
+    guarded.custodians = frame.custodians.map((c) => c.peerId)
+    for (const c of frame.custodians) if (c.peerId !== this.opts.self) this.opts.meet?.(c)
     for (const task of frame.tasks)
       if (this.opts.results.cached(task.id) === undefined) this.remember(from, task)
     return { type: 'held', requestId, held: guarded.tasks.size }

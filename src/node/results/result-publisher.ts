@@ -1,5 +1,4 @@
 import type { RunOutcome } from '../../executor/executor.ts'
-import type { ResultNotice } from '../../protocol/messages.ts'
 import type { ResultRecord } from '../../protocol/result-record.ts'
 import { Batcher } from '../../util/batcher.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
@@ -7,6 +6,7 @@ import type { RunEntry } from '../run/task-runner.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import type { CompletionReporter } from '../thief/completion-reporter.ts'
 import type { Thief } from '../thief/thief.ts'
+import type { NoticeItem } from '../wire/gossip.ts'
 import type { ResultFollower } from './result-follower.ts'
 import type { ResultStore } from './result-store.ts'
 
@@ -66,7 +66,7 @@ export function ownerFailureRecord(
 /** Options of {@link ResultPublisher}. */
 export interface ResultPublisherOptions {
   /** Signs, keeps and stores records (locally and at the closest peers). */
-  results: Pick<ResultStore, 'publish'>
+  results: Pick<ResultStore, 'publish' | 'cached'>
   /** Settles tasks this node owns. */
   ledger: Pick<OwnerLedger, 'settle'>
   /** Ends the leases of tasks this node held for other owners. */
@@ -74,7 +74,12 @@ export interface ResultPublisherOptions {
   /** Tells owners of tasks held here under their lease. */
   completions: Pick<CompletionReporter, 'report'>
   /** Gossips result notices (batched). */
-  notify(results: ResultNotice['results']): void
+  notify(items: NoticeItem[]): void
+  /**
+   * True when a record of the task may lose to another run of it (the task was taken over by
+   * adoption or journal replay here): its notice goes to every node. @defaultValue never
+   */
+  contested?(taskId: string): boolean
   /** Checks a record published here against a run elsewhere that may beat it. */
   follower: Pick<ResultFollower, 'published'>
   events: TaskEvents
@@ -88,14 +93,21 @@ export interface ResultPublisherOptions {
  * batched notice tells the mesh.
  */
 export class ResultPublisher {
-  private readonly notices: Batcher<ResultNotice['results'][number]>
+  private readonly notices: Batcher<NoticeItem>
   /** Publications whose local copy is not written yet. */
   private readonly inFlight = new Set<Promise<void>>()
 
   constructor(private readonly opts: ResultPublisherOptions) {
+    // a record whose completion its owner called stale, or never answered, may lose to another run
+    opts.events.on((e) => {
+      if (e.event !== 'completion-stale' && e.event !== 'completion-undelivered') return
+      const mine = opts.results.cached(e.taskId)
+      if (mine !== undefined) this.contest(mine)
+    })
     this.notices = new Batcher(NOTICE_WINDOW_MS, (batch) => {
       opts.notify(batch)
-      for (const n of batch) opts.events.emit(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
+      for (const { notice: n } of batch)
+        opts.events.emit(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
     })
   }
 
@@ -119,12 +131,24 @@ export class ResultPublisher {
       'finished',
       record.error === undefined ? { status, epoch } : { status, epoch, error: record.error },
     )
+    const contested = this.opts.contested?.(taskId) === true
     const owner = this.opts.thief.settle(taskId)
     if (owner === undefined) this.opts.ledger.settle(taskId, epoch)
     const value = await this.opts.results.publish(record)
     this.opts.follower.published(taskId)
-    this.notices.add({ taskId, status, epoch })
+    this.notices.add({ notice: { taskId, status, epoch }, contested })
     if (owner !== undefined) this.opts.completions.report(owner, record, value)
+  }
+
+  /**
+   * A record published here may lose to another run: its owner called the completion stale, or
+   * never answered. Every node hears of it, so whoever holds the record that beats it keeps that.
+   */
+  contest(record: Pick<ResultRecord, 'taskId' | 'status' | 'epoch'>): void {
+    this.notices.add({
+      notice: { taskId: record.taskId, status: record.status, epoch: record.epoch },
+      contested: true,
+    })
   }
 
   /** Sends the pending notices now (the node stops). */

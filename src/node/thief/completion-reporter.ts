@@ -2,6 +2,7 @@ import { type BackoffPolicy, backoffDelayMs } from '../../policy/backoff.ts'
 import type { CompleteRequest } from '../../protocol/messages.ts'
 import type { ResultRecord } from '../../protocol/result-record.ts'
 import type { NodeCounters } from '../node-counters.ts'
+import type { TaskEvents } from '../story/task-events.ts'
 import type { StealService } from '../wire/steal-service.ts'
 
 /** Records up to this size travel with the completion to the owner (larger ones: DHT only). */
@@ -29,6 +30,12 @@ export interface CompletionReporterOptions {
    * record this node published may not be the accepted one. @defaultValue nothing
    */
   onStale?(taskId: string, owner: string): void
+  /**
+   * Where the reporter tells of completions their owner called stale (`completion-stale`) or that
+   * no try delivered (`completion-undelivered`: the owner is gone): their records may lose to a
+   * run elsewhere. @defaultValue told to no one
+   */
+  events?: Pick<TaskEvents, 'emit'>
   /** Uniform in [0, 1), for the backoff jitter. @defaultValue Math.random */
   random?: () => number
 }
@@ -99,10 +106,17 @@ export class CompletionReporter {
   }
 
   private async flush(owner: string, completions: Completion[]): Promise<void> {
+    if (!(await this.deliver(owner, completions)) && !this.opts.isStopped()) {
+      for (const c of completions) this.opts.events?.emit(c.taskId, 'completion-undelivered', { owner })
+    }
+  }
+
+  /** Reports to the owner, trying again after failures; false when no try got an answer. */
+  private async deliver(owner: string, completions: Completion[]): Promise<boolean> {
     for (let attempt = 1; attempt <= COMPLETION_ATTEMPTS && !this.opts.isStopped(); attempt++) {
       if (attempt > 1) {
         await delay(backoffDelayMs(attempt - 1, this.opts.random ?? Math.random, COMPLETION_BACKOFF))
-        if (this.opts.isStopped()) return
+        if (this.opts.isStopped()) return false
       }
       try {
         const req: CompleteRequest = { type: 'complete', requestId: crypto.randomUUID(), completions }
@@ -110,12 +124,14 @@ export class CompletionReporter {
         for (const { taskId, outcome } of reply.outcomes) {
           if (outcome !== 'stale') continue
           this.opts.counters.staleCompletions++
+          this.opts.events?.emit(taskId, 'completion-stale', { owner })
           this.opts.onStale?.(taskId, owner)
         }
-        return
+        return true
       } catch {
-        // the notice and the DHT record still carry the results; try the owner again
+        // the DHT record still carries the results; try the owner again
       }
     }
+    return false
   }
 }

@@ -49,6 +49,11 @@ export interface ThiefOptions {
   isRunning(): boolean
   /** True when this node owns the task (a grant of it is ignored). */
   owns(taskId: string): boolean
+  /**
+   * Makes a victim dialable before it is asked (a peer learnt from a hot list is not connected: its
+   * addresses go into the peer store). @defaultValue nothing
+   */
+  reach?(peerId: string): Promise<void>
   /** Where the thief tells what it did with each task: `stolen`, `renew-rejected`, `released`. */
   events: TaskEvents
   /**
@@ -75,6 +80,12 @@ export class Thief {
   /** Leases held here on other owners' tasks. */
   get size(): number {
     return this.leasedIn.size
+  }
+
+  /** True when this node holds a lease on a task of `owner`. */
+  holdsFrom(owner: string): boolean {
+    for (const held of this.leasedIn.values()) if (held.owner === owner) return true
+    return false
   }
 
   /** True when this node holds a lease on the task. */
@@ -155,6 +166,7 @@ export class Thief {
     const started = performance.now()
     let got = 0
     try {
+      await this.opts.reach?.(victim.peerId)
       const grant = await this.opts.steal.request(victim.peerId, {
         type: 'steal',
         requestId: crypto.randomUUID(),

@@ -11,6 +11,7 @@ import { RpcSession, serveSession } from '../../protocol/rpc-session.ts'
 import { withDeadline } from '../../protocol/signals.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
+import type { WorkTags } from './work-tags.ts'
 
 /** Inbound custody streams one peer may hold open at once. */
 export const MAX_INBOUND_CUSTODY_STREAMS = 8
@@ -28,12 +29,17 @@ export type CustodyHandler = (from: string, frame: CustodyFrame) => CustodyReply
 export class CustodyService {
   private readonly sessions = new Map<string, RpcSession<CustodyReply>>()
   private readonly stopping = new AbortController()
+  private handler: CustodyHandler | undefined
 
   constructor(
     private readonly libp2p: MeshLibp2p,
-    private readonly handler: CustodyHandler,
-    private readonly limits?: StreamLimits,
+    private readonly opts: { limits?: StreamLimits; tags?: Pick<WorkTags, 'touch'> } = {},
   ) {}
+
+  /** Serves the custodian side with `handler` (before {@link start}; without it, frames get an error reply). */
+  serveWith(handler: CustodyHandler): void {
+    this.handler = handler
+  }
 
   async start(): Promise<void> {
     await this.libp2p.handle(
@@ -57,6 +63,7 @@ export class CustodyService {
 
   /** Sends one frame to a custodian and resolves with its answer. @throws an RPC error when it fails. */
   async request(peer: string, frame: CustodyFrame): Promise<CustodyReply> {
+    this.opts.tags?.touch(peer)
     // holding a task again changes nothing: a frame whose stream ended is sent again
     return withDeadline(CUSTODY_TIMEOUT_MS, [this.stopping.signal], (signal) =>
       this.sessionTo(peer).request(frame, signal, { retry: true }),
@@ -65,12 +72,24 @@ export class CustodyService {
 
   private serve(stream: Stream, peer: PeerId): Promise<void> {
     const from = peer.toString()
-    return serveSession(stream, custodyFrameSchema, (frame) => this.handler(from, frame), {
-      maxBytes: MAX_FRAME_BYTES,
-      what: 'custody frame',
-      idleMs: this.limits?.requestTimeoutMs,
-      budget: this.limits?.budget,
+    this.opts.tags?.touch(peer)
+    const notReady = (requestId: string): CustodyReply => ({
+      type: 'error',
+      requestId,
+      code: 'ERR_NOT_READY',
+      message: 'node is starting',
     })
+    return serveSession(
+      stream,
+      custodyFrameSchema,
+      (frame) => this.handler?.(from, frame) ?? notReady(frame.requestId),
+      {
+        maxBytes: MAX_FRAME_BYTES,
+        what: 'custody frame',
+        idleMs: this.opts.limits?.requestTimeoutMs,
+        budget: this.opts.limits?.budget,
+      },
+    )
   }
 
   private sessionTo(peer: string): RpcSession<CustodyReply> {

@@ -1,6 +1,6 @@
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
-import { CAPACITY_TOPIC, RESULTS_TOPIC, TASKS_TOPIC } from '../../protocol/constants.ts'
+import { CONTESTED_TOPIC, RESULTS_TOPIC } from '../../protocol/constants.ts'
 
 /**
  * Gossipsub peer-score thresholds of a taskmesh node (gossipsub's own values, set explicitly so
@@ -57,6 +57,6 @@ function topicParams(): TopicScoreParams {
 export function gossipScoreParams(): Partial<PeerScoreParams> {
   return {
     IPColocationFactorWeight: 0,
-    topics: { [TASKS_TOPIC]: topicParams(), [CAPACITY_TOPIC]: topicParams(), [RESULTS_TOPIC]: topicParams() },
+    topics: { [RESULTS_TOPIC]: topicParams(), [CONTESTED_TOPIC]: topicParams() },
   }
 }

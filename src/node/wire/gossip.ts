@@ -1,76 +1,45 @@
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { encodeMessage } from '../../protocol/codec.ts'
-import {
-  CAPACITY_TOPIC,
-  MAX_ANNOUNCEMENT_BYTES,
-  MAX_NOTICES_PER_MESSAGE,
-  MAX_TASKS_PER_MESSAGE,
-  RESULTS_TOPIC,
-  TASKS_TOPIC,
-} from '../../protocol/constants.ts'
-import { checkAnnouncement, checkBeacon, checkResultNotice } from '../../protocol/gossip-validators.ts'
-import type { Announcement, Beacon, ResultNotice } from '../../protocol/messages.ts'
-import type { Task } from '../../task/task.ts'
+import { CONTESTED_TOPIC, MAX_NOTICES_PER_MESSAGE, RESULTS_TOPIC } from '../../protocol/constants.ts'
+import { checkResultNotice } from '../../protocol/gossip-validators.ts'
+import type { ResultNotice } from '../../protocol/messages.ts'
 import { createTopicCounts, type TopicCounts } from '../accounting/accounting.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
-/** What the node does with each kind of (already validated) gossip. */
+/** What the node does with a (validated) result notice. */
 export interface GossipHandlers {
-  onAnnouncement(from: string, msg: Announcement): void
-  onBeacon(from: string, msg: Beacon): void
   onResultNotice(from: string, msg: ResultNotice): void
 }
 
-const TOPICS = [TASKS_TOPIC, CAPACITY_TOPIC, RESULTS_TOPIC]
-const textEncoder = new TextEncoder()
-/** Room left in an announcement for its envelope (`{"v":1,"tasks":[…]}`), bytes. */
-const ANNOUNCEMENT_ENVELOPE_BYTES = 1024
+const TOPICS = [RESULTS_TOPIC, CONTESTED_TOPIC]
 
-/**
- * The announcements of `tasks`, in order: as few messages as fit (at most `MAX_TASKS_PER_MESSAGE`
- * tasks, under the size limit, each). Each task is serialised once: its JSON both sizes the batch
- * and goes into the message.
- */
-export function encodeAnnouncements(tasks: Task[]): Uint8Array[] {
-  const messages: Uint8Array[] = []
-  let batch: string[] = []
-  let bytes = 0
-  const flush = () => {
-    messages.push(textEncoder.encode(`{"v":1,"tasks":[${batch.join(',')}]}`))
-    batch = []
-    bytes = 0
-  }
-  for (const task of tasks) {
-    const json = JSON.stringify(task)
-    const size = Buffer.byteLength(json)
-    const full = batch.length >= MAX_TASKS_PER_MESSAGE
-    if (batch.length > 0 && (full || bytes + size > MAX_ANNOUNCEMENT_BYTES - ANNOUNCEMENT_ENVELOPE_BYTES))
-      flush()
-    batch.push(json)
-    bytes += size + 1
-  }
-  if (batch.length > 0) flush()
-  return messages
+/** A notice to gossip, and whether its record is contested (see {@link MeshGossip}). */
+export interface NoticeItem {
+  notice: ResultNotice['results'][number]
+  contested: boolean
 }
 
-/** What a validated message decoded to, by topic. */
-type Decoded =
-  | { topic: typeof TASKS_TOPIC; value: Announcement }
-  | { topic: typeof CAPACITY_TOPIC; value: Beacon }
-  | { topic: typeof RESULTS_TOPIC; value: ResultNotice }
-
 /**
- * The node's three gossipsub topics: registers a validator per topic (malformed or oversized
- * messages are rejected, which lowers the sender's score), subscribes, and dispatches
- * validated messages. Each message is decoded once: the validator keeps what it decoded for the
- * dispatch (gossipsub hands both the same message object). Publishing never throws: a node alone
- * simply reaches nobody.
+ * The node's gossip: result notices only, on two topics.
+ *
+ * - `taskmesh/results/1` carries a notice of every record an executor stores. A node subscribes
+ *   only while someone here waits for a task it neither owns nor holds ({@link want}): the owner
+ *   learns of its tasks' results from completions, and most receivers of a broadcast would drop it.
+ * - `taskmesh/contested/1` carries the notices of records that may lose to another run of the same
+ *   task (a task taken over by adoption or journal replay, a completion its owner called stale or
+ *   never answered). Every node subscribes: a node holding the other run's record learns of the
+ *   one that beats it, so reads converge on the record the DHT selects. Such records are rare.
+ *
+ * Malformed or oversized messages are rejected (the sender's score drops). Each message is decoded
+ * once: the validator keeps what it decoded for the dispatch. Publishing never throws.
  */
 export class MeshGossip {
   private readonly listener = (evt: CustomEvent<Message>) => this.dispatch(evt.detail)
-  private readonly decoded = new WeakMap<Message, Decoded>()
+  private readonly decoded = new WeakMap<Message, ResultNotice>()
   private handlers: GossipHandlers | undefined
+  private wanted = false
+  private started = false
 
   /** @param counts where messages and bytes are counted per topic (published, received and accepted). */
   constructor(
@@ -80,30 +49,23 @@ export class MeshGossip {
     for (const topic of TOPICS) counts[topic] ??= createTopicCounts()
   }
 
-  /** Sends validated gossip to `handlers` (before {@link start}; none is dispatched without). */
+  /** Sends validated notices to `handlers` (before {@link start}; none is dispatched without). */
   listen(handlers: GossipHandlers): void {
     this.handlers = handlers
   }
 
   start(): void {
     const pubsub = this.libp2p.services.pubsub
-    pubsub.topicValidators.set(
-      TASKS_TOPIC,
-      this.validator((m) => ({ topic: TASKS_TOPIC, value: checkAnnouncement(m) })),
-    )
-    pubsub.topicValidators.set(
-      CAPACITY_TOPIC,
-      this.validator((m) => ({ topic: CAPACITY_TOPIC, value: checkBeacon(m) })),
-    )
-    pubsub.topicValidators.set(
-      RESULTS_TOPIC,
-      this.validator((m) => ({ topic: RESULTS_TOPIC, value: checkResultNotice(m) })),
-    )
+    for (const topic of TOPICS) pubsub.topicValidators.set(topic, this.validator())
     pubsub.addEventListener('message', this.listener)
-    for (const topic of TOPICS) pubsub.subscribe(topic)
+    pubsub.subscribe(CONTESTED_TOPIC)
+    if (this.wanted) pubsub.subscribe(RESULTS_TOPIC)
+    this.started = true
   }
 
   stop(): void {
+    if (!this.started) return
+    this.started = false
     const pubsub = this.libp2p.services.pubsub
     pubsub.removeEventListener('message', this.listener)
     for (const topic of TOPICS) {
@@ -116,52 +78,66 @@ export class MeshGossip {
     }
   }
 
-  /** Peers subscribed to the capacity topic (the mesh as gossip sees it). */
-  subscribers(): string[] {
-    return this.libp2p.services.pubsub.getSubscribers(CAPACITY_TOPIC).map((p) => p.toString())
-  }
-
-  async publishAnnouncement(msg: Announcement): Promise<void> {
-    await this.publish(TASKS_TOPIC, msg)
-  }
-
-  async publishBeacon(msg: Beacon): Promise<void> {
-    await this.publish(CAPACITY_TOPIC, msg)
-  }
-
-  async publishNotice(msg: ResultNotice): Promise<void> {
-    await this.publish(RESULTS_TOPIC, msg)
-  }
-
-  /** Announces tasks in as few messages as fit (see {@link encodeAnnouncements}). */
-  async announceTasks(tasks: Task[]): Promise<void> {
-    for (const bytes of encodeAnnouncements(tasks)) await this.publishBytes(TASKS_TOPIC, bytes)
-  }
-
-  /** Gossips results in as few notices as fit (one signature, one verify per peer, each). */
-  publishNotices(results: ResultNotice['results']): void {
-    for (let i = 0; i < results.length; i += MAX_NOTICES_PER_MESSAGE) {
-      void this.publishNotice({ v: 1, results: results.slice(i, i + MAX_NOTICES_PER_MESSAGE) })
+  /** Subscribes to every record's notices (someone here waits for a remote task), or stops. */
+  want(on: boolean): void {
+    if (on === this.wanted) return
+    this.wanted = on
+    if (!this.started) return
+    const pubsub = this.libp2p.services.pubsub
+    try {
+      if (on) pubsub.subscribe(RESULTS_TOPIC)
+      else pubsub.unsubscribe(RESULTS_TOPIC)
+    } catch {
+      // stopping
     }
   }
 
-  private async publish(topic: string, msg: unknown): Promise<void> {
-    await this.publishBytes(topic, encodeMessage(msg))
+  /** True while subscribed to every record's notices. */
+  get wantsResults(): boolean {
+    return this.wanted
+  }
+
+  /** Peers subscribed to the contested topic (every node: the mesh as gossip sees it). */
+  subscribers(): string[] {
+    return this.libp2p.services.pubsub.getSubscribers(CONTESTED_TOPIC).map((p) => p.toString())
+  }
+
+  /**
+   * Gossips notices in as few messages as fit (one signature, one verify per peer, each): all of
+   * them on the results topic, the contested ones on the contested topic too.
+   */
+  publishNotices(items: NoticeItem[]): void {
+    const all = items.map((i) => i.notice)
+    const contested = items.filter((i) => i.contested).map((i) => i.notice)
+    this.publishBatches(RESULTS_TOPIC, all)
+    this.publishBatches(CONTESTED_TOPIC, contested)
+  }
+
+  private publishBatches(topic: string, results: ResultNotice['results']): void {
+    for (let i = 0; i < results.length; i += MAX_NOTICES_PER_MESSAGE) {
+      void this.publishBytes(
+        topic,
+        encodeMessage({ v: 1, results: results.slice(i, i + MAX_NOTICES_PER_MESSAGE) }),
+      )
+    }
   }
 
   private async publishBytes(topic: string, bytes: Uint8Array): Promise<void> {
+    const pubsub = this.libp2p.services.pubsub
+    // a notice nobody listens to costs nothing: not even its signature
+    if (topic === RESULTS_TOPIC && !this.wanted && pubsub.getSubscribers(topic).length === 0) return
     const counts = this.counts[topic]
     counts.published++
     counts.publishedBytes += bytes.byteLength
     try {
-      await this.libp2p.services.pubsub.publish(topic, bytes)
+      await pubsub.publish(topic, bytes)
     } catch {
-      // no peers yet, or stopping: gossip is best effort, beacons repeat and results live in the DHT
+      // no peers yet, or stopping: gossip is best effort, and results live in the DHT
     }
   }
 
-  /** A topic validator that keeps the decoded message for {@link dispatch}. Never throws. */
-  private validator(check: (message: Message) => Decoded) {
+  /** A topic validator that keeps the decoded notice for {@link dispatch}. Never throws. */
+  private validator() {
     return (_peer: PeerId, message: Message): TopicValidatorResult => {
       const counts = this.counts[message.topic]
       if (counts !== undefined) {
@@ -169,7 +145,7 @@ export class MeshGossip {
         counts.receivedBytes += message.data.byteLength
       }
       try {
-        this.decoded.set(message, check(message))
+        this.decoded.set(message, checkResultNotice(message))
         return TopicValidatorResult.Accept
       } catch {
         return TopicValidatorResult.Reject
@@ -180,12 +156,40 @@ export class MeshGossip {
   private dispatch(msg: Message): void {
     const { handlers } = this
     if (msg.type !== 'signed' || handlers === undefined) return
-    const decoded = this.decoded.get(msg)
-    if (decoded === undefined) return // not validated here (a topic of someone else's)
+    const notice = this.decoded.get(msg)
+    if (notice === undefined) return // not validated here (a topic of someone else's)
     this.decoded.delete(msg)
-    const from = msg.from.toString()
-    if (decoded.topic === TASKS_TOPIC) handlers.onAnnouncement(from, decoded.value)
-    else if (decoded.topic === CAPACITY_TOPIC) handlers.onBeacon(from, decoded.value)
-    else handlers.onResultNotice(from, decoded.value)
+    handlers.onResultNotice(msg.from.toString(), notice)
+  }
+}
+
+/** After the last remote wait ends, the results topic stays subscribed this long, ms (waits come in bursts). */
+export const RESULTS_LINGER_MS = 5_000
+
+/**
+ * Counts the waits at this node for tasks it neither owns nor holds: while there are any, the node
+ * hears every record's notice (see {@link MeshGossip.want}).
+ */
+export class RemoteWaits {
+  private count = 0
+  private linger: NodeJS.Timeout | undefined
+
+  constructor(private readonly gossip: Pick<MeshGossip, 'want'>) {}
+
+  /** A remote wait starts; call what it returns once it ends. */
+  begin(): () => void {
+    this.count++
+    clearTimeout(this.linger)
+    this.gossip.want(true)
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      if (--this.count > 0) return
+      this.linger = setTimeout(() => {
+        if (this.count === 0) this.gossip.want(false)
+      }, RESULTS_LINGER_MS)
+      this.linger.unref()
+    }
   }
 }

@@ -49,11 +49,22 @@ export interface MeshLibp2pOptions {
   swarmKey?: Uint8Array
   /** Discover peers on the LAN with mDNS. @defaultValue false */
   mdns?: boolean
+  /** Connections kept at most (see `DEFAULT_MAX_CONNECTIONS`). */
+  maxConnections?: number
   /** The batch roots the node has checked, shared by its result validator and selector. @defaultValue a fresh one */
   roots?: VerifiedRoots
   /** libp2p's metrics component (the node's accounting counts protocol streams through it). @defaultValue none */
   metrics?: Metrics
 }
+
+/**
+ * Connections a node keeps at most. A mesh grows by adding nodes; what one node spends must not
+ * grow with it: each node talks to a bounded set of neighbours (and dials a loaded peer it hears
+ * of to steal from it), so connections, beacons and their CPU stay bounded whatever the mesh size.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 32
+/** Ping streams one connection may have open each way (kad-dht and the connection monitor both ping). */
+const PING_STREAMS = 4
 
 /**
  * Gossip mesh degree. The publisher floods its own messages to every peer it is connected to
@@ -113,13 +124,19 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
     peerDiscovery,
     connectionManager: {
+      // a bounded degree: beyond it libp2p closes the connections of least value (see `tagWork`)
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       inboundConnectionThreshold: 10_000,
       maxIncomingPendingConnections: 1_000,
       maxParallelDials: 200,
     },
+    // a peer that stops answering is judged by taskmesh's own liveness (beacons, probes), not by a
+    // failed ping: aborting then reset every steal and replicate stream on the connection
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     services: {
       identify: identify(),
-      ping: ping(),
+      // kad-dht's pings and the connection monitor's shared a limit of one outbound ping stream
+      ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: PING_STREAMS }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: false,

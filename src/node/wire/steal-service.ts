@@ -16,6 +16,7 @@ import { stealFrameSchema, stealReplySchema } from '../../protocol/messages.ts'
 import { RpcSession, serveSession } from '../../protocol/rpc-session.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
+import type { WorkTags } from './work-tags.ts'
 
 /** Inbound steal-protocol streams one peer may hold open at once. */
 export const MAX_INBOUND_STEAL_STREAMS = 64
@@ -47,12 +48,17 @@ type ReplyOf<R> = R extends StealRequest
  */
 export class StealService {
   private readonly sessions = new Map<string, RpcSession<StealReply>>()
+  private handlers: StealHandlers | undefined
 
   constructor(
     private readonly libp2p: MeshLibp2p,
-    private readonly handlers: StealHandlers,
-    private readonly limits?: StreamLimits,
+    private readonly opts: { limits?: StreamLimits; tags?: Pick<WorkTags, 'touch'> } = {},
   ) {}
+
+  /** Serves the owner side with `handlers` (before {@link start}; without them, requests get an error reply). */
+  serveWith(handlers: StealHandlers): void {
+    this.handlers = handlers
+  }
 
   async start(): Promise<void> {
     await this.libp2p.handle(
@@ -80,6 +86,7 @@ export class StealService {
     signal: AbortSignal = AbortSignal.timeout(STEAL_TIMEOUT_MS),
   ): Promise<ReplyOf<R>> {
     // renew, complete and release are safe to repeat; a steal is not (it could be granted twice)
+    this.opts.tags?.touch(peer)
     const reply = await this.sessionTo(peer).request(req, signal, { retry: req.type !== 'steal' })
     if (reply.type === 'error')
       throw new Error(`${peer} refused ${req.type}: ${reply.code}: ${reply.message}`)
@@ -109,26 +116,36 @@ export class StealService {
 
   private async serve(stream: Stream, remote: PeerId): Promise<void> {
     const from = remote.toString()
+    this.opts.tags?.touch(remote)
     await serveSession(
       stream,
       stealFrameSchema,
       async (req): Promise<StealReply> => {
+        const { handlers } = this
+        if (handlers === undefined) {
+          return {
+            type: 'error',
+            requestId: req.requestId,
+            code: 'ERR_NOT_READY',
+            message: 'node is starting',
+          }
+        }
         switch (req.type) {
           case 'steal':
-            return this.handlers.onSteal(from, req)
+            return handlers.onSteal(from, req)
           case 'renew':
-            return this.handlers.onRenew(from, req)
+            return handlers.onRenew(from, req)
           case 'complete':
-            return this.handlers.onComplete(from, req)
+            return handlers.onComplete(from, req)
           case 'release':
-            return this.handlers.onRelease(from, req)
+            return handlers.onRelease(from, req)
         }
       },
       {
         maxBytes: MAX_FRAME_BYTES,
         what: 'steal frame',
-        idleMs: this.limits?.requestTimeoutMs,
-        budget: this.limits?.budget,
+        idleMs: this.opts.limits?.requestTimeoutMs,
+        budget: this.opts.limits?.budget,
       },
     )
   }

@@ -2,16 +2,16 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { checkJsonOutput } from '../../../src/executor/json-output.ts'
 import { createNodeCounters } from '../../../src/node/node-counters.ts'
+import { CustodyKeeper } from '../../../src/node/owner/custody-keeper.ts'
 import { OwnerLedger } from '../../../src/node/owner/owner-ledger.ts'
 import { prepareSubmission } from '../../../src/node/owner/submission.ts'
 import { LocalQueue } from '../../../src/node/run/local-queue.ts'
 import { TaskEvents } from '../../../src/node/story/task-events.ts'
-import { encodeAnnouncements } from '../../../src/node/wire/gossip.ts'
 import { DurationEstimator } from '../../../src/policy/capacity.ts'
 import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
 import { decodeMessage, encodeMessage } from '../../../src/protocol/codec.ts'
-import { MAX_FRAME_BYTES, MAX_JSON_DEPTH, TASKS_TOPIC } from '../../../src/protocol/constants.ts'
-import { checkAnnouncement } from '../../../src/protocol/gossip-validators.ts'
+import { MAX_FRAME_BYTES, MAX_JSON_DEPTH } from '../../../src/protocol/constants.ts'
+import { decodeCustodyFrame } from '../../../src/protocol/custody-messages.ts'
 import { GrantSigner } from '../../../src/protocol/grant-proof.ts'
 import {
   type StealGrant,
@@ -34,14 +34,7 @@ import { MAX_INPUT_BYTES, MAX_INPUT_DEPTH, MAX_OUTPUT_DEPTH } from '../../../src
 import { parseTaskSpec } from '../../../src/task/spec.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { anySpecInput } from '../../protocol/arbitraries.ts'
-import {
-  EXECUTOR,
-  executorKey,
-  makeStealRequest,
-  OWNER,
-  ownerKey,
-  signedMessage,
-} from '../../protocol/fixtures.ts'
+import { EXECUTOR, executorKey, makeStealRequest, OWNER, ownerKey } from '../../protocol/fixtures.ts'
 
 /**
  * An owner must never send what its peers refuse: a refused gossip message graylists its sender,
@@ -161,12 +154,26 @@ const frame = <T>(schema: Parameters<typeof decodeMessage<T>>[0], value: unknown
 /** Every message an owner (or its thief) builds from accepted specs, checked as its receiver checks it. */
 const carriers: Array<[string, (tasks: Task[]) => Promise<void> | void]> = [
   [
-    'announcements (gossip: every peer validates)',
-    (tasks) => {
-      const announced = encodeAnnouncements(tasks).flatMap(
-        (bytes) => checkAnnouncement(signedMessage(TASKS_TOPIC, bytes, ownerKey)).tasks,
-      )
-      expect(announced).toEqual(tasks)
+    'custody holds (frames to each custodian, which checks them)',
+    async (tasks) => {
+      const sent: unknown[] = []
+      const keeper = new CustodyKeeper({
+        custody: {
+          request: async (_peer, frame) => {
+            sent.push(frame)
+            return { type: 'held', requestId: frame.requestId, held: 0 }
+          },
+        },
+        candidates: async () => [EXECUTOR],
+        addrsOf: () => ['/ip4/127.0.0.1/tcp/4010'],
+        openTasks: () => tasks,
+      })
+      await keeper.hold(tasks)
+      const held = sent.flatMap((f) => {
+        const decoded = decodeCustodyFrame(encodeMessage(f))
+        return decoded.type === 'hold' ? decoded.tasks : []
+      })
+      expect(held).toEqual(tasks)
     },
   ],
   [
@@ -199,7 +206,7 @@ const carriers: Array<[string, (tasks: Task[]) => Promise<void> | void]> = [
 ]
 
 describe('an owner never builds a message its peers refuse', () => {
-  it('every message built from accepted submissions passes its receiver: announcements, grants, records', async () => {
+  it('every message built from accepted submissions passes its receiver: custody holds, grants, records', async () => {
     await fc.assert(
       fc.asyncProperty(anySubmission, async (items) => {
         // accepted at the front door: the submit frame carries it, the owner takes it

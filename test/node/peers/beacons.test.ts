@@ -2,13 +2,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BeaconPublisher } from '../../../src/node/peers/beacons.ts'
 import { PeerView } from '../../../src/node/peers/peer-view.ts'
 import type { LocalQueue } from '../../../src/node/run/local-queue.ts'
-import type { Beacon } from '../../../src/protocol/messages.ts'
+import type { Beacon } from '../../../src/protocol/beacon-messages.ts'
 
 /** A publisher whose beacons land in `sent` (queue and runner are stand-ins: only capacity is read). */
 function publisher(sent: Beacon[]): BeaconPublisher {
   const queue = { queuedWorkMs: () => 0, stealableCount: 0 } as unknown as LocalQueue
   return new BeaconPublisher({
-    gossip: { publishBeacon: async (b: Beacon) => void sent.push(b) },
+    send: (b: Beacon) => void sent.push(b),
+    hot: () => [],
     queue,
     runner: { runningCount: 0 },
     offer: { types: ['sleep'], labels: [], slots: 1, memoryMb: 0 },

@@ -3,7 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { PeerLiveness } from '../../../src/node/peers/liveness.ts'
 import { LivenessWatch } from '../../../src/node/peers/liveness-watch.ts'
-import { ADOPTION_LOOKUP_TRIES, Adopter } from '../../../src/node/recovery/adoption.ts'
+import { ADOPTION_LOOKUP_TRIES, Custodian } from '../../../src/node/recovery/custodian.ts'
 import { JournalReplay } from '../../../src/node/recovery/journal-replay.ts'
 import { peerKadId, successorOf, taskKadId, xorDistance } from '../../../src/node/recovery/successor.ts'
 import { ResultFollower } from '../../../src/node/results/result-follower.ts'
@@ -127,15 +127,15 @@ function fakes(
     failureDetectionMs: 1_000,
     beaconIntervalMs: 100,
     onDead: (peer) => ledger.loseHolder(peer),
-    onCheck: (changed) => adoption.onCheck(changed),
   })
-  const adoption = new Adopter({
-    ...{ self, liveness, ledger, results, announce },
+  const adoption = new Custodian({
+    ...{ self, liveness, ledger, results, hold: announce },
     own: (task, how) => ledger.take(task, how),
     thief: { holds: () => false },
     failureDetectionMs: 1_000,
     onAdopted: (tasks, why) => onOwned(tasks, 'adopted', why),
   })
+  liveness.watch({ onCheck: (changed) => adoption.onCheck(changed) })
   const replay = new JournalReplay({
     ...{ self, ledger, results },
     withoutResult: (tasks) => adoption.openOf(tasks),
@@ -154,12 +154,18 @@ function fakes(
       liveness.heard(from)
       replay.onPeerHeard()
     },
-    onAnnouncement: (from: string, msg: Parameters<Adopter['onAnnouncement']>[1]) =>
-      adoption.onAnnouncement(from, msg),
-    onResultNotice: (from: string, msg: Parameters<Adopter['onResultNotice']>[1]) =>
-      adoption.onResultNotice(from, msg),
+    /** `from` hands this node the specs of its tasks, naming `custodians` (this node among them). */
+    onHold: (from: string, tasks: Task[], custodians: string[]) =>
+      adoption.handle(from, {
+        type: 'hold',
+        requestId: 'h',
+        custodians: custodians.map((peerId) => ({ peerId, addrs: [] })),
+        tasks,
+      }),
+    /** `from` says these tasks have results now. */
+    onDrop: (from: string, ids: string[]) => adoption.handle(from, { type: 'drop', requestId: 'd', ids }),
     get remembered() {
-      return adoption.remembered
+      return adoption.guarded
     },
     stop() {
       liveness.stop()
@@ -189,7 +195,7 @@ describe('Adopter', () => {
     await adopter.start()
     adopter.onBeacon(owner, {} as never)
     adopter.onBeacon(other, {} as never)
-    adopter.onAnnouncement(owner, { v: 1, tasks })
+    adopter.onHold(owner, tasks, [self, other])
     expect(adopter.remembered).toBe(12)
 
     // the owner's connection drops; the other peer keeps beaconing
@@ -232,7 +238,7 @@ describe('Adopter', () => {
     await adopter.start()
     adopter.onBeacon(owner, {} as never)
     adopter.onBeacon(other, {} as never)
-    adopter.onAnnouncement(owner, { v: 1, tasks })
+    adopter.onHold(owner, tasks, [self, other])
     disconnect(owner)
     const lookups = (id: string) => results.get.mock.calls.filter(([x]) => x === id).length
     /** Advances time (the other peer beaconing) until `broken` was looked up `n` times and that sweep ended. */
@@ -264,17 +270,17 @@ describe('Adopter', () => {
     adopter.stop()
   })
 
-  it('adopts nothing while the owner beacons, and forgets tasks whose results are announced', async () => {
+  it('adopts nothing while the owner beacons, and forgets tasks the owner says ended', async () => {
     vi.useFakeTimers()
     const [self, owner] = peers
     const tasks = Array.from({ length: 5 }, (_, n) => makeTask(300 + n, owner))
     const { adopter, ledger } = fakes(self)
     await adopter.start()
-    adopter.onAnnouncement(owner, { v: 1, tasks })
-    adopter.onResultNotice(owner, {
-      v: 1,
-      results: tasks.slice(0, 2).map((t) => ({ taskId: t.id, status: 'succeeded' as const, epoch: 1 })),
-    })
+    adopter.onHold(owner, tasks, [self])
+    adopter.onDrop(
+      owner,
+      tasks.slice(0, 2).map((t) => t.id),
+    )
     expect(adopter.remembered).toBe(3)
     for (let i = 0; i < 30; i++) {
       adopter.onBeacon(owner, {} as never)

@@ -1,25 +1,16 @@
-import type { Announcement, Beacon, ResultNotice } from '../../protocol/messages.ts'
+import type { ResultNotice } from '../../protocol/messages.ts'
 import { resultKey } from '../../protocol/result-record.ts'
-import type { Task } from '../../task/task.ts'
-import { DEFAULT_ANNOUNCED_MEMORY } from '../options.ts'
-import type { PeerView } from '../peers/peer-view.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { GossipHandlers } from './gossip.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import { requestResultFrom } from './submit-service.ts'
 
-/** Options of {@link GossipInbox}. */
-export interface GossipInboxOptions {
-  /** This node's peer id (its own beacons are ignored). */
-  self: string
+/** Options of {@link NoticeInbox}. */
+export interface NoticeInboxOptions {
   /** Dials executors for the records they stored. */
   libp2p: MeshLibp2p
-  /** Takes the peers' capacity beacons. */
-  peers: Pick<PeerView, 'update'>
   /** Where fetched records go, and who waits for which result. */
   results: ResultStore
-  /** A peer's beacon was news (a new peer, or a newer beacon). */
-  onPeerBeacon(from: string, beacon: Beacon): void
   /** A peer says it stored the result of a task under `epoch`. */
   onResultStored(from: string, taskId: string, epoch: number): void
   /**
@@ -29,8 +20,6 @@ export interface GossipInboxOptions {
   expectsCompletion?(from: string, taskId: string, epoch: number): boolean
   /** How long a notice waits for the completion it announces, ms. @defaultValue COMPLETION_GRACE_MS */
   completionGraceMs?: number
-  /** True for owners whose announced tasks this node remembers (see `ownerFilter`). @defaultValue every owner */
-  admits?(owner: string): boolean
 }
 
 /**
@@ -41,36 +30,12 @@ export interface GossipInboxOptions {
 export const COMPLETION_GRACE_MS = 2_000
 
 /**
- * What this node makes of validated gossip: remembers announced tasks, records the peers'
- * capacity beacons, and fetches the results someone here waits for as notices announce them.
+ * What this node makes of result notices: it fetches the results someone here waits for as notices
+ * announce them, and a record that beats the one held here; an owner takes its lease holder's
+ * notice for the completion when that never comes.
  */
-export class GossipInbox implements GossipHandlers {
-  private readonly announced = new Map<string, Task>()
-
-  constructor(private readonly opts: GossipInboxOptions) {}
-
-  /** A task an announcement told this node of (and no notice has ended yet). */
-  announcedTask(taskId: string): Task | undefined {
-    return this.announced.get(taskId)
-  }
-
-  onAnnouncement(_from: string, msg: Announcement): void {
-    for (const task of msg.tasks) {
-      if (this.opts.results.cached(task.id) !== undefined || this.opts.admits?.(task.owner) === false)
-        continue
-      this.announced.set(task.id, task)
-      if (this.announced.size > DEFAULT_ANNOUNCED_MEMORY) {
-        const oldest = this.announced.keys().next().value
-        if (oldest !== undefined) this.announced.delete(oldest)
-      }
-    }
-  }
-
-  onBeacon(from: string, msg: Beacon): void {
-    if (from === this.opts.self) return
-    if (!this.opts.peers.update(from, msg, Date.now())) return
-    this.opts.onPeerBeacon(from, msg)
-  }
+export class NoticeInbox implements GossipHandlers {
+  constructor(private readonly opts: NoticeInboxOptions) {}
 
   /**
    * A peer stored results. Owners treat a notice from the lease holder as its completion (in
@@ -80,7 +45,6 @@ export class GossipInbox implements GossipHandlers {
   onResultNotice(from: string, msg: ResultNotice): void {
     const later: ResultNotice['results'] = []
     for (const result of msg.results) {
-      this.announced.delete(result.taskId)
       if (this.opts.expectsCompletion?.(from, result.taskId, result.epoch)) later.push(result)
       else this.settle(from, result.taskId, result.epoch)
     }

@@ -1,0 +1,250 @@
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { NodeOffer } from '../policy/types.ts'
+import { CUSTODY_PROTOCOL } from '../protocol/constants.ts'
+import type { Task } from '../task/task.ts'
+import type { Lifecycle } from './assemble.ts'
+import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
+import { TaskControl } from './owner/cancellation.ts'
+import { CustodyKeeper } from './owner/custody-keeper.ts'
+import type { Intake } from './owner/intake.ts'
+import type { OwnerLedger, Poisoned } from './owner/owner-ledger.ts'
+import type { UnschedulableWatch } from './owner/unschedulable.ts'
+import { BeaconPublisher } from './peers/beacons.ts'
+import { BootstrapKeeper } from './peers/bootstrap-keeper.ts'
+import { LivenessWatch } from './peers/liveness-watch.ts'
+import { PeerAddresses } from './peers/peer-addresses.ts'
+import type { PeerView } from './peers/peer-view.ts'
+import { Custodian } from './recovery/custodian.ts'
+import { JournalReplay } from './recovery/journal-replay.ts'
+import { ClosestPeers } from './results/closest-peers.ts'
+import type { ResultFollower } from './results/result-follower.ts'
+import type { ResultPublisher } from './results/result-publisher.ts'
+import type { ResultStore } from './results/result-store.ts'
+import type { LocalQueue } from './run/local-queue.ts'
+import type { TaskRunner } from './run/task-runner.ts'
+import type { TaskEvents } from './story/task-events.ts'
+import type { Thief } from './thief/thief.ts'
+import { BeaconService } from './wire/beacon-service.ts'
+import { CustodyService } from './wire/custody-service.ts'
+import type { MeshLibp2p } from './wire/libp2p-factory.ts'
+import { NoticeInbox } from './wire/notice-inbox.ts'
+import type { StealService } from './wire/steal-service.ts'
+import type { StreamLimits } from './wire/stream-limits.ts'
+import { requestCancelFrom, requestStateFrom } from './wire/submit-service.ts'
+import type { WorkTags } from './wire/work-tags.ts'
+
+/** A probe of a peer whose connection dropped waits this long for a dial to succeed, ms. */
+export const PROBE_TIMEOUT_MS = 1_000
+/** How long a submission waits for its custodians' acknowledgement at most, ms (custody goes on after). */
+export const CUSTODY_WAIT_MS = 2_000
+/** A beacon stream silent this long (several beacon intervals) is closed, ms. */
+const BEACON_IDLE_MS = 30_000
+
+/** The parts `wireMesh` works with (built by `assembleNode`). */
+export interface MeshInputs {
+  libp2p: MeshLibp2p
+  opts: ResolvedNodeOptions
+  lifecycle: Lifecycle
+  self: string
+  offer: NodeOffer
+  peers: PeerView
+  ledger: OwnerLedger
+  thief: Thief
+  results: ResultStore
+  events: TaskEvents
+  follower: ResultFollower
+  tags: WorkTags
+  queue: LocalQueue
+  runner: TaskRunner
+  limits: StreamLimits
+  steal: Pick<StealService, 'request'>
+  admits(owner: string): boolean
+  publishPoisoned(poisoned: Poisoned[]): void
+}
+
+/**
+ * Wires what keeps a node in the mesh at a cost that does not grow with the mesh: beacons pushed to
+ * neighbours (with a hot list of loaded peers), liveness from beacons and from probes of dropped
+ * connections, custody of owned tasks at a few custodians (and adoption of a dead owner's tasks by
+ * them), result notices (all of them only while someone here waits for a remote task; contested
+ * ones always), journal replay and bootstrap redials.
+ */
+export function wireMesh(m: MeshInputs) {
+  const { libp2p, opts, self, peers, ledger, thief, results, events } = m
+  const addresses = new PeerAddresses(libp2p)
+  const custody = new CustodyService(libp2p, { limits: m.limits, tags: m.tags })
+  const closest = new ClosestPeers(libp2p, CUSTODY_PROTOCOL)
+  const selfKey = libp2p.peerId.toMultihash().bytes
+  const keeper = new CustodyKeeper({
+    custody,
+    candidates: async (n) => (await closest.of(selfKey, n)).map((p) => p.toString()),
+    addrsOf: (peer) => addresses.of(peer),
+    openTasks: () => ledger.tasks(),
+  })
+  /** Hands tasks this node took to its custodians; waits for an acknowledgement a little while at most. */
+  const hold = async (tasks: Task[]): Promise<void> => {
+    const held = keeper.hold(tasks)
+    await Promise.race([held, new Promise((resolve) => setTimeout(resolve, CUSTODY_WAIT_MS).unref())])
+    for (const t of tasks) events.emit(t.id, 'announced', { custodians: keeper.current.length })
+  }
+  events.on((e) => {
+    if (e.event === 'settled') keeper.drop([e.taskId])
+  })
+  const liveness = new LivenessWatch({
+    self,
+    libp2p,
+    failureDetectionMs: opts.failureDetectionMs,
+    beaconIntervalMs: opts.beaconIntervalMs,
+    onDead: (peer) => {
+      m.publishPoisoned(ledger.loseHolder(peer).poisoned)
+      peers.remove(peer)
+    },
+    probe: async (peer) => {
+      try {
+        await libp2p.dial(peerIdFromString(peer), { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
+        return true
+      } catch {
+        return false
+      }
+    },
+  })
+  const custodian = new Custodian({
+    ...{ self, liveness, ledger, thief, results, hold },
+    own: (task, how) => ledger.take(task, how),
+    admits: m.admits,
+    meet: (c) => void meet(libp2p, c.peerId, c.addrs),
+    failureDetectionMs: opts.failureDetectionMs,
+    onAdopted: (tasks, why) => {
+      for (const t of tasks) {
+        const lookup = why.get(t.id)
+        events.emit(t.id, 'adopted', lookup === undefined ? undefined : { lookup })
+      }
+    },
+  })
+  custody.serveWith((from, frame) => custodian.handle(from, frame))
+  liveness.watch({
+    onCheck: (changed) => custodian.onCheck(changed),
+    matters: (peer) =>
+      ledger.leasesHeldBy(peer) ||
+      thief.holdsFrom(peer) ||
+      custodian.guards(peer) ||
+      keeper.current.includes(peer),
+  })
+  const replay = new JournalReplay({
+    ...{ self, ledger, results },
+    withoutResult: (tasks) => custodian.openOf(tasks),
+    requeue: async (tasks) => {
+      for (const t of tasks) events.emit(t.id, 'replayed')
+      await hold(tasks)
+    },
+    waitForPeersMs: opts.failureDetectionMs,
+  })
+  const beaconService = new BeaconService({
+    libp2p,
+    idleMs: BEACON_IDLE_MS,
+    onBeacon: (from, beacon) => {
+      if (from === self || !peers.update(from, beacon, Date.now())) return
+      liveness.heard(from)
+      replay.onPeerHeard()
+      let queued = beacon.queued
+      for (const h of beacon.hot ?? []) queued = Math.max(queued, h.queued)
+      thief.onPeerBeacon(from, queued)
+    },
+  })
+  const beacons = new BeaconPublisher({
+    ...{ queue: m.queue, runner: m.runner, offer: m.offer, slots: opts.slots, speed: opts.speed },
+    intervalMs: opts.beaconIntervalMs,
+    send: (beacon) => beaconService.publish(beacon),
+    hot: () => peers.hot(Date.now(), DEFAULT_PEER_STALE_MS, (peer) => addresses.of(peer)),
+  })
+  const inbox = new NoticeInbox({
+    libp2p,
+    results,
+    onResultStored: (from, id, epoch) => ledger.noteResult(from, id, epoch),
+    expectsCompletion: (from, id, epoch) => ledger.holdsLease(from, id, epoch),
+  })
+  const refreshCustody = debounce(() => void keeper.refresh(), 50)
+  const onIdentify = (evt: CustomEvent<IdentifyResult>) => {
+    if (keeper.current.length < 2 && evt.detail.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()
+  }
+  const onDisconnect = (evt: CustomEvent<PeerId>) => {
+    if (keeper.current.includes(evt.detail.toString())) refreshCustody()
+  }
+  const bootstrapKeeper = new BootstrapKeeper(libp2p, opts.bootstrap ?? [])
+  return {
+    beacons,
+    /** Cancellation and task state, which forward to the owner this node knows of. */
+    control: (p: { intake: Intake; publisher: ResultPublisher; unschedulable: UnschedulableWatch }) =>
+      new TaskControl({
+        ...{ self, ledger, runner: m.runner, thief, results, events },
+        ...{ publisher: p.publisher, unschedulable: p.unschedulable },
+        gate: {
+          has: (id) => p.intake.gate.has(id),
+          missing: (id) => p.intake.gate.missing(id),
+          cancel: (id) => p.intake.cancelWaiting(id),
+        },
+        announcedOwner: (id) => custodian.owner(id),
+        forwardCancel: (owner, id) => requestCancelFrom(libp2p, owner, id),
+        askState: (owner, id) => requestStateFrom(libp2p, owner, id),
+      }),
+    parts: {
+      ...{
+        addresses,
+        custody,
+        keeper,
+        custodian,
+        liveness,
+        replay,
+        beaconService,
+        beacons,
+        inbox,
+        bootstrapKeeper,
+      },
+      announce: hold,
+      /** Starts the mesh services (after libp2p). */
+      async startMesh(): Promise<void> {
+        addresses.start()
+        await custody.start()
+        await beaconService.start()
+        libp2p.addEventListener('peer:identify', onIdentify)
+        libp2p.addEventListener('peer:disconnect', onDisconnect)
+        bootstrapKeeper.start()
+      },
+      /** Stops what {@link startMesh} started (before libp2p). */
+      async stopMesh(): Promise<void> {
+        libp2p.removeEventListener('peer:identify', onIdentify)
+        libp2p.removeEventListener('peer:disconnect', onDisconnect)
+        keeper.flushNow()
+        bootstrapKeeper.stop()
+        await beaconService.stop()
+        await custody.stop()
+        closest.stop()
+        addresses.stop()
+      },
+    },
+  }
+}
+
+/** Dials another custodian of an owner this node guards, so each hears the other's beacons. */
+async function meet(libp2p: MeshLibp2p, peer: string, addrs: string[]): Promise<void> {
+  try {
+    const id = peerIdFromString(peer)
+    if (libp2p.getConnections(id).length > 0) return
+    if (addrs.length > 0) await libp2p.peerStore.merge(id, { multiaddrs: addrs.map((a) => multiaddr(a)) })
+    await libp2p.dial(id, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS * 5) })
+  } catch {
+    // unreachable now: its liveness will be judged when an owner dies (an unknown peer counts as live)
+  }
+}
+
+/** Calls `fn` once, `ms` after the last of a burst of calls. */
+function debounce(fn: () => void, ms: number): () => void {
+  let timer: NodeJS.Timeout | undefined
+  return () => {
+    clearTimeout(timer)
+    timer = setTimeout(fn, ms)
+    timer.unref()
+  }
+}
