@@ -3,7 +3,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreatePeerKey } from '../../src/node/wire/identity.ts'
-import { ensureSwarmKeyFile } from '../../src/node/wire/swarm-key.ts'
+import { ensureSwarmKeyFile, readSwarmKeyFile } from '../../src/node/wire/swarm-key.ts'
 import type { ResultRecord } from '../../src/protocol/result-record.ts'
 import { DaemonProcess } from './cli-process.ts'
 
@@ -70,9 +70,9 @@ export async function placeDaemon(root: string, name: string): Promise<Placed> {
   return { dir, peerId, listen, addr: `${listen}/p2p/${peerId}` }
 }
 
-/** The swarm key of the daemons under `root`: made once (daemons start at once, and must not read it half-written). */
+/** The swarm key file of the daemons under `root`: made once (daemons start at once, and must not read it half-written). */
 const swarmKeys = new Map<string, Promise<string>>()
-function swarmKeyOf(root: string): Promise<string> {
+export function swarmKeyOf(root: string): Promise<string> {
   let key = swarmKeys.get(root)
   if (key === undefined) {
     const file = join(root, 'swarm.key')
@@ -80,6 +80,11 @@ function swarmKeyOf(root: string): Promise<string> {
     swarmKeys.set(root, key)
   }
   return key
+}
+
+/** The key of the private mesh the daemons under `root` form: give it to in-process nodes that join them. */
+export async function meshKey(root: string): Promise<Uint8Array> {
+  return readSwarmKeyFile(await swarmKeyOf(root))
 }
 
 /**

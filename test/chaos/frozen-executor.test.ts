@@ -8,6 +8,7 @@ import {
   BEACON_MS,
   type Daemon,
   eventually,
+  meshKey,
   result,
   sleepTask,
   startDaemon,
@@ -40,8 +41,15 @@ afterAll(async () => {
   if (root !== undefined) await rm(root, { recursive: true, force: true })
 }, 30_000)
 
-const node = (opts: { labels?: string[] } = {}) =>
-  TaskmeshNode.create({ slots: 1, leaseTtlMs: TTL_MS, beaconIntervalMs: BEACON_MS, ...opts })
+/** An in-process node of the daemons' private mesh. */
+const node = async (opts: { labels?: string[] } = {}) =>
+  TaskmeshNode.create({
+    slots: 1,
+    leaseTtlMs: TTL_MS,
+    beaconIntervalMs: BEACON_MS,
+    swarmKey: await meshKey(root),
+    ...opts,
+  })
 
 /** The record in a node's own DHT store (what it serves to every peer that asks). */
 async function storedAt(n: TaskmeshNode, id: string): Promise<ResultRecord | undefined> {

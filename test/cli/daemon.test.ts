@@ -141,7 +141,7 @@ describe('taskmesh daemon + CLI, as child processes', () => {
 
     const open = new DaemonProcess(['--data-dir', lone, '--listen', '/ip4/127.0.0.1/tcp/0', '--open'])
     daemons.push(open)
-    await open.ready()
+    await open.ready(60_000)
     // stderr is a pipe of its own: the warning, written before "ready", may come after it
     await expect
       .poll(() => open.stderr, { timeout: 10_000 })
