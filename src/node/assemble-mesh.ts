@@ -1,4 +1,4 @@
-import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import type { IdentifyResult, PeerId, PeerUpdate } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NodeOffer } from '../policy/types.ts'
@@ -169,6 +169,9 @@ export function wireMesh(m: MeshInputs) {
   const onIdentify = (evt: CustomEvent<IdentifyResult>) => {
     if (keeper.current.length < 2 && evt.detail.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()
   }
+  const onUpdate = (evt: CustomEvent<PeerUpdate>) => {
+    if (keeper.current.length < 2 && evt.detail.peer.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()
+  }
   const onDisconnect = (evt: CustomEvent<PeerId>) => {
     if (keeper.current.includes(evt.detail.toString())) refreshCustody()
   }
@@ -209,12 +212,14 @@ export function wireMesh(m: MeshInputs) {
         await custody.start()
         await beaconService.start()
         libp2p.addEventListener('peer:identify', onIdentify)
+        libp2p.addEventListener('peer:update', onUpdate)
         libp2p.addEventListener('peer:disconnect', onDisconnect)
         bootstrapKeeper.start()
       },
       /** Stops what {@link startMesh} started (before libp2p). */
       async stopMesh(): Promise<void> {
         libp2p.removeEventListener('peer:identify', onIdentify)
+        libp2p.removeEventListener('peer:update', onUpdate)
         libp2p.removeEventListener('peer:disconnect', onDisconnect)
         keeper.flushNow()
         bootstrapKeeper.stop()

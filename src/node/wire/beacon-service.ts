@@ -1,4 +1,4 @@
-import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
+import type { IdentifyResult, PeerId, PeerUpdate, Stream } from '@libp2p/interface'
 import { type Beacon, beaconSchema } from '../../protocol/beacon-messages.ts'
 import { encodeMessage } from '../../protocol/codec.ts'
 import { BEACON_PROTOCOL, MAX_BEACON_BYTES } from '../../protocol/constants.ts'
@@ -42,6 +42,8 @@ export class BeaconService {
       maxOutboundStreams: MAX_BEACON_STREAMS,
     })
     libp2p.addEventListener('peer:identify', this.onIdentify)
+    // a peer that registered the protocol after identify ran tells by an identify push
+    libp2p.addEventListener('peer:update', this.onUpdate)
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.started = true
     for (const conn of libp2p.getConnections()) void this.consider(conn.remotePeer)
@@ -53,6 +55,7 @@ export class BeaconService {
     this.started = false
     const { libp2p } = this.opts
     libp2p.removeEventListener('peer:identify', this.onIdentify)
+    libp2p.removeEventListener('peer:update', this.onUpdate)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     for (const push of this.neighbours.values()) push.close()
     this.neighbours.clear()
@@ -106,6 +109,10 @@ export class BeaconService {
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     if (evt.detail.protocols.includes(BEACON_PROTOCOL)) this.add(evt.detail.peerId)
+  }
+
+  private readonly onUpdate = (evt: CustomEvent<PeerUpdate>): void => {
+    if (evt.detail.peer.protocols.includes(BEACON_PROTOCOL)) this.add(evt.detail.peer.id)
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
