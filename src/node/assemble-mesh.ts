@@ -125,7 +125,11 @@ export function wireMesh(m: MeshInputs) {
   })
   custody.serveWith((from, frame) => custodian.handle(from, frame))
   liveness.watch({
-    onCheck: (changed) => custodian.onCheck(changed),
+    onCheck: (changed) => {
+      custodian.onCheck(changed)
+      // a peer whose protocols were not known when it connected may serve custody by now
+      if (keeper.short && libp2p.getConnections().length > keeper.current.length) refreshCustody()
+    },
     matters: (peer) =>
       ledger.leasesHeldBy(peer) ||
       thief.holdsFrom(peer) ||
@@ -165,12 +169,16 @@ export function wireMesh(m: MeshInputs) {
     onResultStored: (from, id, epoch) => ledger.noteResult(from, id, epoch),
     expectsCompletion: (from, id, epoch) => ledger.holdsLease(from, id, epoch),
   })
+  events.on((e) => {
+    const owner = e.detail?.owner
+    if (e.event === 'completion-stale' && typeof owner === 'string') inbox.supersededAt(owner, e.taskId)
+  })
   const refreshCustody = debounce(() => void keeper.refresh(), 50)
   const onIdentify = (evt: CustomEvent<IdentifyResult>) => {
-    if (keeper.current.length < 2 && evt.detail.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()
+    if (keeper.short && evt.detail.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()
   }
   const onUpdate = (evt: CustomEvent<PeerUpdate>) => {
-    if (keeper.current.length < 2 && evt.detail.peer.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()
+    if (keeper.short && evt.detail.peer.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()
   }
   const onDisconnect = (evt: CustomEvent<PeerId>) => {
     if (keeper.current.includes(evt.detail.toString())) refreshCustody()
@@ -206,11 +214,14 @@ export function wireMesh(m: MeshInputs) {
         bootstrapKeeper,
       },
       announce: hold,
+      /** Registers the mesh protocols (before libp2p starts). */
+      async serveMesh(): Promise<void> {
+        await custody.start()
+        await beaconService.start()
+      },
       /** Starts the mesh services (after libp2p). */
       async startMesh(): Promise<void> {
         addresses.start()
-        await custody.start()
-        await beaconService.start()
         libp2p.addEventListener('peer:identify', onIdentify)
         libp2p.addEventListener('peer:update', onUpdate)
         libp2p.addEventListener('peer:disconnect', onDisconnect)

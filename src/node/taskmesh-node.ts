@@ -111,6 +111,7 @@ export class TaskmeshNode implements FrontDoor {
     const libp2p = await createMeshLibp2p({
       ...{ roots, privateKey, listen: opts.listen, bootstrap: opts.bootstrap, transport: opts.transport },
       ...{ datastore: recordStore, swarmKey: opts.swarmKey, mdns: opts.mdns, metrics: accounting.metrics },
+      start: false,
     })
     const replicator = new RecordReplicator({
       libp2p,
@@ -142,11 +143,14 @@ export class TaskmeshNode implements FrontDoor {
 
   private async start(): Promise<void> {
     const p = this.parts
-    await this.libp2p.start()
+    // every protocol is registered before libp2p starts (and dials): the first identify exchange
+    // with a peer lists them all
     await this.replicator.start()
-    p.gossip.start()
     await p.steal.start()
     await this.submitService.start()
+    await p.serveMesh()
+    await this.libp2p.start()
+    p.gossip.start()
     this.libp2p.addEventListener('peer:disconnect', (evt) => p.peers.remove(evt.detail.toString()))
     await p.startMesh()
     const expiry = stallAwareInterval(Math.max(50, Math.floor(this.opts.leaseTtlMs / 4)), (stalledMs) => {

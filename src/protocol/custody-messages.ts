@@ -25,14 +25,14 @@ export const custodianSchema = z
  * `hold` (custody protocol): an owner hands the specs of tasks it owns to one of its custodians,
  * naming all of them (the custodian adopts a task of a dead owner only when it is the live
  * custodian closest to the task id, so the custodians keep in touch). Every task's `owner` must be
- * the sender.
+ * the sender. A `hold` without tasks only tells a custodian the owner's new set of custodians.
  */
 export const holdRequestSchema = z
   .object({
     type: z.literal('hold'),
     requestId: requestIdSchema,
     custodians: z.array(custodianSchema).min(1).max(MAX_CUSTODIANS),
-    tasks: z.array(taskSchema).min(1).max(MAX_TASKS_PER_MESSAGE),
+    tasks: z.array(taskSchema).max(MAX_TASKS_PER_MESSAGE),
   })
   .strict()
 

@@ -158,7 +158,6 @@ function withoutDefault(field: string) {
 
 /** [case, schema, message, expected error]. */
 const invalid: Array<[string, z.ZodType<unknown>, unknown, string]> = [
-  ['hold frame with no tasks', holdRequestSchema, holdOf([]), 'tasks: Too small'],
   [
     'hold frame naming no custodian',
     holdRequestSchema,

@@ -71,14 +71,26 @@ export class CustodyKeeper {
    * closest, and hands every open task to each new one.
    */
   async refresh(): Promise<void> {
-    const before = new Set(this.custodians)
+    const before = this.custodians
+    await this.picking // a pick in flight read the candidates before this change
     this.custodians = []
     await this.pick()
-    const added = this.custodians.filter((p) => !before.has(p))
-    if (added.length === 0) return
+    const now = this.custodians
+    const added = now.filter((p) => !before.includes(p))
+    if (added.length === 0 && now.length === before.length) return
     const open = this.opts.openTasks()
     if (open.length === 0) return
-    await Promise.all(added.map((peer) => this.send(peer, this.custodians, open)))
+    // every custodian judges successors among the same set: the kept ones learn of the change
+    const kept = now.filter((p) => before.includes(p))
+    await Promise.all([
+      ...added.map((peer) => this.send(peer, now, open)),
+      ...kept.map((peer) => this.send(peer, now, [])),
+    ])
+  }
+
+  /** True while fewer custodians than wanted are chosen (the node should look again when peers come). */
+  get short(): boolean {
+    return this.custodians.length < (this.opts.count ?? DEFAULT_CUSTODIANS)
   }
 
   /** Sends what is pending now (the node stops). */
@@ -114,7 +126,7 @@ export class CustodyKeeper {
       addrs: this.opts.addrsOf(id).slice(0, MAX_HOT_ADDRS),
     }))
     try {
-      for (const chunk of this.chunks(tasks)) {
+      for (const chunk of tasks.length === 0 ? [[]] : this.chunks(tasks)) {
         const reply = await this.opts.custody.request(peer, {
           type: 'hold',
           requestId: crypto.randomUUID(),

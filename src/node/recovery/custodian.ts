@@ -121,6 +121,8 @@ export class Custodian {
     }
     let guarded = this.byOwner.get(from)
     if (guarded === undefined) {
+      // a list update for an owner whose tasks all ended here needs no entry
+      if (frame.tasks.length === 0) return { type: 'held', requestId, held: 0 }
       guarded = { custodians: [], tasks: new Map() }
       this.byOwner.set(from, guarded)
     }

@@ -62,8 +62,9 @@ export class ClosestPeers {
 
   private async serves(peer: PeerId): Promise<boolean> {
     const id = peer.toString()
-    const known = this.speaks.get(id)
-    if (known !== undefined) return known
+    // a peer not (yet) known to serve it is read again: its identify push may not have been seen
+    if (this.speaks.get(id) === true) return true
+    this.speaks.delete(id)
     let protocols: string[] = []
     try {
       protocols = (await this.libp2p.peerStore.get(peer)).protocols

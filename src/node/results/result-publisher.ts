@@ -131,7 +131,8 @@ export class ResultPublisher {
       'finished',
       record.error === undefined ? { status, epoch } : { status, epoch, error: record.error },
     )
-    const contested = this.opts.contested?.(taskId) === true
+    // a record of a second or later epoch beats an earlier run's, which may be held somewhere
+    const contested = epoch > 1 || this.opts.contested?.(taskId) === true
     const owner = this.opts.thief.settle(taskId)
     if (owner === undefined) this.opts.ledger.settle(taskId, epoch)
     const value = await this.opts.results.publish(record)

@@ -45,6 +45,11 @@ export interface MeshLibp2pOptions {
    * fenced (see `fenceResultRecords`). @defaultValue a fresh in-memory one
    */
   datastore?: Datastore
+  /**
+   * Starts libp2p at once; a node passes false to register its protocols first, so the first
+   * identify exchange with every peer lists them all. @defaultValue true
+   */
+  start?: boolean
   /** libp2p pnet pre-shared key file contents: only holders of the key can connect. */
   swarmKey?: Uint8Array
   /** Discover peers on the LAN with mDNS. @defaultValue false */
@@ -114,6 +119,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
   const roots = opts.roots ?? new VerifiedRoots()
   const datastore = fenceResultRecords(opts.datastore ?? new MemoryDatastore(), roots)
   return createLibp2p({
+    start: opts.start ?? true,
     privateKey: opts.privateKey,
     addresses: { listen },
     transports: [transport === 'memory' ? memory() : tcp()],

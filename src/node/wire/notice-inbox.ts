@@ -66,20 +66,32 @@ export class NoticeInbox implements GossipHandlers {
     this.opts.onResultStored(from, taskId, epoch)
     const held = results.cached(taskId)
     if ((results.isAwaited(taskId) && held === undefined) || (held !== undefined && held.epoch < epoch)) {
-      void this.fetchResult(from, taskId)
+      void this.fetchResult(from, taskId, held !== undefined)
     }
   }
 
-  private async fetchResult(executor: string, taskId: string): Promise<void> {
+  /**
+   * The owner called this node's completion of a task stale: another run won. Its record is asked
+   * of the owner (or the DHT) so this node does not keep serving the losing one.
+   */
+  supersededAt(owner: string, taskId: string): void {
+    void this.fetchResult(owner, taskId, true)
+  }
+
+  /** Fetches a record from the peer that has it, or the DHT; `keep` replaces the local copy too. */
+  private async fetchResult(executor: string, taskId: string, keep: boolean): Promise<void> {
+    const { results } = this.opts
     try {
       const value = await requestResultFrom(this.opts.libp2p, executor, taskId)
       if (value !== undefined) {
-        this.opts.results.accept(this.opts.results.open(value, resultKey(taskId)), value)
+        const record = results.open(value, resultKey(taskId))
+        if (keep) await results.keep(record, value)
+        else results.accept(record, value)
         return
       }
     } catch {
       // the executor is gone or refused: the DHT has the record
     }
-    await this.opts.results.get(taskId).catch(() => undefined)
+    await results.get(taskId, { skipCache: keep }).catch(() => undefined)
   }
 }
