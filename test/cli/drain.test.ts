@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -26,6 +26,22 @@ async function submitSleep(dir: string, ms: number, output: string): Promise<str
   return run.stdout.trim()
 }
 
+/** Resolves once the daemon's story of the task says it started (asked of its HTTP API). */
+async function started(dir: string, id: string): Promise<void> {
+  const { url, token } = JSON.parse(await readFile(join(dir, 'api.json'), 'utf8')) as {
+    url: string
+    token: string
+  }
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const res = await fetch(`${url}/tasks/${id}/story`, { headers: { authorization: `Bearer ${token}` } })
+    const { events } = (await res.json()) as { events: Array<{ event: string }> }
+    if (events.some((e) => e.event === 'started')) return
+    if (Date.now() > deadline) throw new Error(`task ${id} never started`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
 describe('taskmesh daemon --drain-timeout', () => {
   let dir: string
   beforeAll(async () => {
@@ -37,8 +53,8 @@ describe('taskmesh daemon --drain-timeout', () => {
 
   it('SIGTERM waits for the running task, which ends and is kept; a second SIGTERM hands the run back at once', async () => {
     const first = await daemon(dir)
-    const id = await submitSleep(dir, 1_500, 'drained')
-    await new Promise((resolve) => setTimeout(resolve, 300)) // it starts at once: one free slot
+    const id = await submitSleep(dir, 2_500, 'drained')
+    await started(dir, id)
     const asked = Date.now()
     first.signal('SIGTERM')
     await first.waitForLine(/^SIGTERM: draining \(1 running, up to 20000 ms/)
@@ -55,8 +71,7 @@ describe('taskmesh daemon --drain-timeout', () => {
     expect(record.finishedAt).toBeGreaterThan(asked)
     expect(record.finishedAt).toBeLessThanOrEqual(stoppedAt)
 
-    await submitSleep(dir, 60_000, 'never')
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    await started(dir, await submitSleep(dir, 60_000, 'never'))
     const again = Date.now()
     second.signal('SIGTERM')
     await second.waitForLine(/^SIGTERM: draining/)

@@ -73,8 +73,8 @@ export class CustodyKeeper {
   async refresh(): Promise<void> {
     const before = this.custodians
     await this.picking // a pick in flight read the candidates before this change
-    this.custodians = []
-    await this.pick()
+    // the list is replaced at once, never emptied meanwhile: the chosen ones serve until then
+    this.custodians = await this.choose([]).catch(() => before)
     const now = this.custodians
     const added = now.filter((p) => !before.includes(p))
     if (added.length === 0 && now.length === before.length) return
@@ -104,19 +104,25 @@ export class CustodyKeeper {
 
   /** Chooses custodians among the candidates, keeping the ones chosen before while they last. */
   private pick(): Promise<void> {
-    const count = this.opts.count ?? DEFAULT_CUSTODIANS
-    if (this.custodians.length >= count) return Promise.resolve()
-    this.picking ??= this.opts.candidates(count).then(
-      (closest) => {
+    if (!this.short) return Promise.resolve()
+    this.picking ??= this.choose(this.custodians).then(
+      (chosen) => {
         this.picking = undefined
-        const kept = this.custodians.filter((p) => closest.includes(p))
-        this.custodians = [...kept, ...closest.filter((p) => !kept.includes(p))].slice(0, count)
+        this.custodians = chosen
       },
       () => {
         this.picking = undefined
       },
     )
     return this.picking
+  }
+
+  /** The closest candidates, those of `kept` among them first. */
+  private async choose(kept: readonly string[]): Promise<string[]> {
+    const count = this.opts.count ?? DEFAULT_CUSTODIANS
+    const closest = await this.opts.candidates(count)
+    const still = kept.filter((p) => closest.includes(p))
+    return [...still, ...closest.filter((p) => !still.includes(p))].slice(0, count)
   }
 
   /** Sends `tasks` to one custodian in frames that fit; false when a frame failed. */
