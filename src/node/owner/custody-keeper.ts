@@ -28,8 +28,9 @@ export interface CustodyKeeperOptions {
 
 /**
  * The owner side of custody: the specs of every task this node owns go to its custodians — the
- * `count` connected peers closest to its own peer id — and each learns when they end. A custodian
- * that leaves is replaced by the next closest, which gets every open task at once. The custodians
+ * `count` connected peers closest to its own peer id when chosen — and each learns when they end.
+ * A custodian stays while it is connected; one that leaves is replaced by the closest other, which
+ * gets every open task at once (the others learn of the new set). The custodians
  * are the only nodes that remember this owner's tasks; when it dies, the live one closest to a
  * task's id adopts it.
  */
@@ -58,7 +59,12 @@ export class CustodyKeeper {
     const custodians = this.custodians
     if (custodians.length === 0) return
     const told = await Promise.all(custodians.map((peer) => this.send(peer, custodians, tasks)))
-    if (!told.some(Boolean)) this.refreshSoon()
+    if (told.every(Boolean)) return
+    // a custodian named in the list but without these tasks would leave them unadopted: the ones
+    // that failed are chosen again (or replaced), and then handed every open task
+    const failed = new Set(custodians.filter((_, i) => !told[i]))
+    this.custodians = this.custodians.filter((p) => !failed.has(p))
+    this.refreshSoon()
   }
 
   /** Tasks that have a result now: every custodian forgets them (batched). */
@@ -74,7 +80,7 @@ export class CustodyKeeper {
     const before = this.custodians
     await this.picking // a pick in flight read the candidates before this change
     // the list is replaced at once, never emptied meanwhile: the chosen ones serve until then
-    this.custodians = await this.choose([]).catch(() => before)
+    this.custodians = await this.choose(before).catch(() => before)
     const now = this.custodians
     const added = now.filter((p) => !before.includes(p))
     if (added.length === 0 && now.length === before.length) return
@@ -117,11 +123,15 @@ export class CustodyKeeper {
     return this.picking
   }
 
-  /** The closest candidates, those of `kept` among them first. */
+  /**
+   * The custodians to have: those of `kept` that are still candidates (a custodian is not replaced
+   * because a closer peer connected: every change moves open tasks), then the closest others.
+   */
   private async choose(kept: readonly string[]): Promise<string[]> {
     const count = this.opts.count ?? DEFAULT_CUSTODIANS
-    const closest = await this.opts.candidates(count)
-    const still = kept.filter((p) => closest.includes(p))
+    // every candidate: a kept custodian may be farther than the closest few by now
+    const closest = await this.opts.candidates(Number.MAX_SAFE_INTEGER)
+    const still = kept.filter((p) => closest.includes(p)).slice(0, count)
     return [...still, ...closest.filter((p) => !still.includes(p))].slice(0, count)
   }
 

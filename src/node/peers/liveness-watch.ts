@@ -59,8 +59,12 @@ export class LivenessWatch {
     this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     const period = Math.max(50, Math.min(this.opts.beaconIntervalMs, this.opts.failureDetectionMs / 4))
     this.timer = stallAwareInterval(period, (stalledMs) => {
-      if (stalledMs > 0) this.liveness.postpone(stalledMs)
-      else this.check()
+      if (stalledMs > 0) {
+        // silence is judged at the next tick (what came meanwhile is unread), but the peers
+        // declared dead already are looked at now: a busy process still adopts their orphans
+        this.liveness.postpone(stalledMs)
+        this.tell()
+      } else this.check()
     })
   }
 
@@ -93,6 +97,10 @@ export class LivenessWatch {
       this.changed = true
       this.opts.onDead(peer)
     }
+    this.tell()
+  }
+
+  private tell(): void {
     const changed = this.changed
     this.changed = false
     this.listener?.onCheck(changed)

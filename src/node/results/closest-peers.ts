@@ -15,6 +15,11 @@ export function xorDistance(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out
 }
 
+/** What {@link ClosestPeers} reads of kad-dht's routing table. */
+interface RoutingTableView {
+  closestPeers(kadId: Uint8Array, options?: { count?: number }): PeerId[]
+}
+
 /**
  * The connected peers that serve a protocol, ranked by Kademlia distance to a key — where a record
  * of that key belongs. Which protocols a peer serves comes from the peer store (identify), cached
@@ -31,6 +36,11 @@ export class ClosestPeers {
   constructor(
     private readonly libp2p: MeshLibp2p,
     private readonly protocol: string,
+    /**
+     * Also ranks the peers of kad-dht's routing table, connected or not: in a mesh where a node
+     * holds a bounded number of connections, they are where a kad lookup of the key leads.
+     */
+    private readonly wide = false,
   ) {
     libp2p.addEventListener('peer:update', this.onPeerUpdate)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
@@ -50,6 +60,12 @@ export class ClosestPeers {
     // connections keep their peer ids (and the ids' strings); getPeers() makes new ones each call
     const byId = new Map<string, PeerId>()
     for (const conn of this.libp2p.getConnections()) byId.set(conn.remotePeer.toString(), conn.remotePeer)
+    if (this.wide) {
+      const table = (this.libp2p.services.dht as unknown as { routingTable?: RoutingTableView }).routingTable
+      for (const peer of table?.closestPeers(target, { count: Math.max(count, 1) * 4 }) ?? []) {
+        if (!byId.has(peer.toString())) byId.set(peer.toString(), peer)
+      }
+    }
     const peers = [...byId.values()]
     const serving = await Promise.all(peers.map((peer) => this.serves(peer)))
     return peers

@@ -1,0 +1,97 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterEach, describe, expect, it } from 'vitest'
+import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { DEFAULT_MAX_CONNECTIONS } from '../../src/node/wire/libp2p-factory.ts'
+import { sleepSpec, stopAll, waitFor } from './helpers.ts'
+
+const NODES = 22
+/** Each node dials the next `RING` nodes on a ring and one chord: degree about 2 × (RING + 1). */
+const RING = 2
+const CHORD = 7
+const TASKS = 40
+const TASK_MS = 400
+const LEASE_TTL_MS = 2_000
+
+/** Dials a ring with chords: connected, every node with a handful of connections. */
+async function dialRing(nodes: TaskmeshNode[]): Promise<void> {
+  const dials: Promise<unknown>[] = []
+  for (let i = 0; i < nodes.length; i++) {
+    const targets = new Set<number>([CHORD, ...Array.from({ length: RING }, (_, k) => k + 1)])
+    for (const step of targets) {
+      const other = nodes[(i + step) % nodes.length]
+      dials.push(
+        nodes[i].libp2p.dial(multiaddr(other.multiaddrs[0]), { signal: AbortSignal.timeout(10_000) }),
+      )
+    }
+  }
+  await Promise.all(dials)
+}
+
+describe('a mesh of bounded degree', () => {
+  let nodes: TaskmeshNode[] = []
+
+  afterEach(async () => {
+    await stopAll(nodes)
+    nodes = []
+  })
+
+  it('an owner and an executor holding its leases die together: the custodians adopt, every task completes', async () => {
+    nodes = await Promise.all(
+      Array.from({ length: NODES }, () =>
+        TaskmeshNode.create({
+          slots: 1,
+          transport: 'memory',
+          beaconIntervalMs: 500,
+          leaseTtlMs: LEASE_TTL_MS,
+        }),
+      ),
+    )
+    await dialRing(nodes)
+    const degrees = () => nodes.map((n) => n.libp2p.getConnections().length)
+    // no node is connected to every other: peers are heard of through neighbours' hot lists
+    expect(Math.max(...degrees())).toBeLessThan(NODES - 1)
+    const [owner, ...others] = nodes
+    await owner.waitForPeers(2 * (RING + 1), AbortSignal.timeout(20_000))
+
+    const handles = await owner.submitMany(Array.from({ length: TASKS }, (_, i) => sleepSpec(TASK_MS, i)))
+    const ids = handles.map((h) => h.id)
+    await waitFor(
+      () => owner.status().custody.custodians.length === 2,
+      20_000,
+      'the owner has no two custodians',
+    )
+    const custodians = owner.status().custody.custodians
+    // an executor that is not a custodian holds leases of the owner's tasks
+    const thieves = () => others.filter((n) => n.status().leasedIn > 0 && !custodians.includes(n.peerId))
+    await waitFor(() => thieves().length > 0, 20_000, 'no executor stole from the owner')
+    const executor = thieves()[0]
+    // both crash: their libp2p halves stop, nothing is handed back
+    await Promise.all([owner.libp2p.stop(), executor.libp2p.stop()])
+    const dead = new Set([owner.peerId, executor.peerId])
+
+    const live = others.filter((n) => n !== executor)
+    // each task is read where its result lands first: at the custodian that adopted it (a custodian
+    // guards every task, and the other's adoptions reach it as records)
+    const keepers = live.filter((n) => custodians.includes(n.peerId))
+    const signal = AbortSignal.timeout(90_000)
+    const records = await Promise.all(
+      ids.map((id) => Promise.any(keepers.map((n) => n.waitResult(id, signal)))),
+    )
+    records.forEach((r, i) => {
+      expect(r, `task ${i}`).toMatchObject({ status: 'succeeded', output: i })
+    })
+    // whatever was open at the crash was adopted by a custodian, and run by a live node
+    const adopted = live.reduce((sum, n) => sum + n.status().counters.adopted, 0)
+    const afterCrash = records.filter((r) => r.owner !== owner.peerId)
+    expect(afterCrash.length).toBeGreaterThan(0)
+    expect(adopted).toBeGreaterThanOrEqual(afterCrash.length)
+    for (const r of afterCrash) {
+      expect(custodians, `adopter of ${r.taskId}`).toContain(r.owner)
+      expect(dead.has(r.executor), `executor of ${r.taskId}`).toBe(false)
+    }
+    // replicas are dialled where kad lookups lead; the connection manager bounds the degree
+    expect(Math.max(...live.map((n) => n.libp2p.getConnections().length))).toBeLessThanOrEqual(
+      DEFAULT_MAX_CONNECTIONS,
+    )
+  }, 150_000)
+})
