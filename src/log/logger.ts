@@ -1,16 +1,16 @@
 import { type DestinationStream, type Logger, pino } from 'pino'
+import { DEFAULT_LOG_LEVEL, type LogLevel } from './levels.ts'
 import { prettyDestination } from './pretty.ts'
 
 export type { Logger } from 'pino'
-
-/** Levels a logger may be set to, most verbose first; `silent` logs nothing. */
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
-/** A level of {@link LOG_LEVELS}. */
-export type LogLevel = (typeof LOG_LEVELS)[number]
-/** The level a daemon logs at unless `--log-level` or `TASKMESH_LOG_LEVEL` says otherwise. */
-export const DEFAULT_LOG_LEVEL: LogLevel = 'info'
-/** The environment variable that sets the level when no flag does. */
-export const LOG_LEVEL_ENV = 'TASKMESH_LOG_LEVEL'
+export {
+  DEFAULT_LOG_LEVEL,
+  LOG_LEVEL_ENV,
+  LOG_LEVELS,
+  type LogLevel,
+  logLevelOf,
+  parseLogLevel,
+} from './levels.ts'
 
 /** How log lines look: JSON (one object a line), readable lines, or JSON unless on a terminal. */
 export type LogFormat = 'json' | 'pretty' | 'auto'
@@ -29,26 +29,7 @@ export interface LoggerOptions {
 }
 
 /**
- * Checks a log level given by a flag or the environment.
- * @param source - what gave it (`--log-level`, `TASKMESH_LOG_LEVEL`), named in the error.
- * @throws Error naming the source, the value and the levels allowed.
- */
-export function parseLogLevel(value: string, source: string): LogLevel {
-  const level = value.trim().toLowerCase()
-  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel
-  throw new Error(`${source} "${value}" is not a log level: use one of ${LOG_LEVELS.join(', ')}`)
-}
-
-/** The level a flag asks for, else the environment's, else {@link DEFAULT_LOG_LEVEL}. */
-export function logLevelOf(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): LogLevel {
-  if (flag !== undefined) return parseLogLevel(flag, '--log-level')
-  const fromEnv = env[LOG_LEVEL_ENV]
-  if (fromEnv !== undefined && fromEnv !== '') return parseLogLevel(fromEnv, LOG_LEVEL_ENV)
-  return DEFAULT_LOG_LEVEL
-}
-
-/**
- * A pino logger: JSON lines with an ISO `time`, a numeric `level` and `msg` (readable lines when
+ * A pino logger: JSON lines with an ISO `time`, a `level` name (`info`, `warn`…) and `msg` (readable lines when
  * the format is `pretty`, or `auto` on a terminal). Bind the node's peer id with
  * `logger.child({ peerId })` so every line names the node.
  */
@@ -66,6 +47,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     {
       level: opts.level ?? DEFAULT_LOG_LEVEL,
       timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
       base: { pid: process.pid },
     },
     destination,

@@ -42,7 +42,10 @@ export function prettyLine(json: string): string {
   } catch {
     return json.endsWith('\n') ? json : `${json}\n`
   }
-  const level = LEVEL_NAMES[entry.level as number] ?? String(entry.level)
+  const level =
+    typeof entry.level === 'number'
+      ? (LEVEL_NAMES[entry.level] ?? String(entry.level))
+      : String(entry.level).toUpperCase()
   const peer = typeof entry.peerId === 'string' ? ` …${entry.peerId.slice(-PEER_ID_TAIL)}` : ''
   const facts = Object.entries(entry)
     .filter(([k]) => !HEAD_FIELDS.has(k))
