@@ -130,6 +130,21 @@ describe('metrics, health and logs of a running node', () => {
     expect(rebound.status).toBe(403)
   })
 
+  it('bound beyond loopback, /metrics and /healthz want the token like every route', async () => {
+    const wide = new HttpApi(nodes[0], { routes: opsRoutes(nodes[0]) })
+    const port = new URL(await wide.listen(0, '0.0.0.0')).port
+    try {
+      const local = `http://127.0.0.1:${port}`
+      expect((await fetch(`${local}/metrics`)).status).toBe(401)
+      expect((await fetch(`${local}/healthz`)).status).toBe(401)
+      const auth = { authorization: `Bearer ${wide.token}` }
+      expect((await fetch(`${local}/metrics`, { headers: auth })).status).toBe(200)
+      expect((await fetch(`${local}/healthz`, { headers: auth })).status).toBe(200)
+    } finally {
+      await wide.close()
+    }
+  })
+
   it('GET /healthz: 503 while the node drains', async () => {
     const b = nodes[1]
     const late = new HttpApi(b, { routes: opsRoutes(b) })
