@@ -22,7 +22,8 @@ export interface LoggerOptions {
   /** @defaultValue 'auto' */
   format?: LogFormat
   /**
-   * Where lines go. @defaultValue standard error (synchronous writes: nothing is lost on exit);
+   * Where lines go. @defaultValue standard error, written asynchronously (a slow reader never
+   * blocks the node's event loop; what is buffered is written out when the process exits);
    * standard output stays the daemon's console of plain lines (`ready`, `peer <id> joined`, …)
    */
   destination?: { write(line: string): unknown; isTTY?: boolean }
@@ -39,7 +40,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const pretty = format === 'pretty' || (format === 'auto' && target.isTTY === true)
   const destination: DestinationStream =
     opts.destination === undefined && !pretty
-      ? pino.destination({ dest: 2, sync: true })
+      ? pino.destination({ dest: 2, sync: false })
       : pretty
         ? prettyDestination(target)
         : { write: (line: string) => void target.write(line) }

@@ -129,5 +129,9 @@ describe('the daemon log on stderr', () => {
     expect(metrics).toMatch(/^taskmesh_tasks_accepted_total 1$/m)
     expect(metrics).toMatch(/^process_cpu_user_seconds_total /m)
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
+
+    await d.kill()
+    expect(d.lines.at(-1)).toBe('stopped')
+    expect(logOf(d).at(-1)).toMatchObject({ level: 'info', msg: 'node stopped', peerId }) // flushed at exit
   }, 60_000)
 })
