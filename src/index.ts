@@ -21,7 +21,9 @@ export {
 } from './executor/handler.ts'
 export { HandlerRegistry } from './executor/handler-registry.ts'
 export { WorkerPool } from './executor/worker-pool.ts'
-export { HttpApi } from './http/http-api.ts'
+export { HttpApi, type HttpApiOptions } from './http/http-api.ts'
+export { type ExtraRoutes, type OpsTarget, opsRoutes } from './http/ops-routes.ts'
+export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log/logger.ts'
 export type { FrontDoor } from './node/front-door.ts'
 export type { TaskmeshNodeOptions } from './node/options.ts'
 export {
@@ -34,6 +36,7 @@ export {
   TaskmeshNode,
   type TaskState,
 } from './node/taskmesh-node.ts'
+export type { NodeMetrics } from './node/telemetry/node-metrics.ts'
 export { type AgingPolicy, DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from './policy/priority.ts'
 export { RemoteError } from './protocol/errors.ts'
 export type { ResultRecord } from './protocol/result-record.ts'

@@ -1,10 +1,12 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { HttpApi } from '../http/http-api.ts'
+import type { HttpApi } from '../http/http-api.ts'
+import { createLogger, type Logger, logLevelOf } from '../log/logger.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { createAgingPolicy, STRICT_PRIORITY } from '../policy/priority.ts'
 import { readAllowList } from './allow-list.ts'
+import { type HttpFlags, planHttp, serveHttp } from './daemon-http.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from './defaults.ts'
 import { listenFailure } from './flag-errors.ts'
 import { accessReport, type MeshAccess, meshAccess } from './mesh-access.ts'
@@ -18,7 +20,7 @@ export const STOP_TIMEOUT_MS = 15_000
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
 
 /** Flags of `taskmesh daemon`. */
-export interface DaemonFlags {
+export interface DaemonFlags extends HttpFlags {
   listen: string[]
   bootstrap: string[]
   dataDir: string
@@ -26,9 +28,11 @@ export interface DaemonFlags {
   handlers: string[]
   labels?: string[]
   memoryMb?: number
-  httpPort: number
-  http: boolean
   swarmKey?: string
+  /** Log level (else `TASKMESH_LOG_LEVEL`, else info). */
+  logLevel?: string
+  /** JSON lines, readable lines, or JSON unless standard error is a terminal. */
+  logFormat?: 'auto' | 'json' | 'pretty'
   /** Run an open mesh on purpose (no swarm key). */
   open: boolean
   mdns: boolean
@@ -73,9 +77,15 @@ async function refuseIfInUse(dataDir: string): Promise<void> {
   }
 }
 
-async function startNode(flags: DaemonFlags, dataDir: string, mesh: MeshAccess): Promise<TaskmeshNode> {
+async function startNode(
+  flags: DaemonFlags,
+  dataDir: string,
+  mesh: MeshAccess,
+  logger: Logger,
+): Promise<TaskmeshNode> {
   try {
     return await TaskmeshNode.create({
+      logger,
       dataDir,
       listen: flags.listen.length > 0 ? flags.listen : [DEFAULT_LISTEN],
       bootstrap: flags.bootstrap,
@@ -145,21 +155,19 @@ export function queuePolicyOf(
  * that takes over `STOP_TIMEOUT_MS`, exits 1 at once).
  */
 export async function runDaemon(flags: DaemonFlags): Promise<void> {
+  const logger = createLogger({ level: logLevelOf(flags.logLevel), format: flags.logFormat })
+  const http = await planHttp(flags)
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
   await mkdir(dataDir, { recursive: true })
   await refuseIfInUse(dataDir)
   const mesh = await meshAccess(flags, dataDir)
-  const node = await startNode(flags, dataDir, mesh)
+  const node = await startNode(flags, dataDir, mesh, logger)
+  const log = logger.child({ peerId: node.peerId })
   const apiFile = join(dataDir, API_FILE)
   let api: HttpApi | undefined
   let url: string | undefined
   try {
-    if (flags.http) {
-      api = new HttpApi(node)
-      url = await api.listen(flags.httpPort).catch((err: Error) => {
-        throw new Error(`--http-port: ${err.message}`, { cause: err })
-      })
-    }
+    if (http !== undefined) ({ api, url } = await serveHttp(node, http, flags.httpPort))
     const info: ApiInfo = {
       url,
       token: api?.token,
@@ -182,16 +190,21 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   if (url !== undefined) console.log(`http api ${url}`)
   const report = accessReport(mesh, node.multiaddrs)
   for (const line of report.out) console.log(line)
-  for (const line of report.warn) console.error(line)
+  for (const line of report.warn) {
+    console.error(line)
+    log.warn(line.replace(/^warning: /, ''))
+  }
   console.log(`handlers ${node.types.join(', ')}`)
   console.log('ready')
+  const { slots } = node.status()
+  log.info({ addrs: node.multiaddrs, http: url, handlers: node.types, slots, dataDir }, 'node started')
 
   // tell the operator when a peer's capacity beacons start (joined) or stop (left) arriving
   let known = new Set<string>()
   const peerLog = setInterval(() => {
     const now = new Set(node.knownPeers())
-    for (const p of now) if (!known.has(p)) console.log(`peer ${p} joined`)
-    for (const p of known) if (!now.has(p)) console.log(`peer ${p} left`)
+    for (const p of now) if (!known.has(p)) peerChange(log, p, 'joined')
+    for (const p of known) if (!now.has(p)) peerChange(log, p, 'left')
     known = now
   }, PEER_LOG_INTERVAL_MS)
   peerLog.unref()
@@ -202,23 +215,28 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     signals++
     if (signals === 2) {
       console.log(`${signal} again: handing running tasks back now`)
+      log.info({ signal }, 'signal again: handing running tasks back now')
       void node.stop() // ends the drain; the first stop finishes the job
       return
     }
     if (signals > 2) {
       console.error(`${signal} a third time: exiting without a clean stop`)
+      log.error({ signal }, 'signal a third time: exiting without a clean stop')
       process.exit(1)
     }
     clearInterval(peerLog)
     const running = node.status().running
+    const draining = running > 0 && drainTimeoutMs > 0
     console.log(
-      running > 0 && drainTimeoutMs > 0
+      draining
         ? `${signal}: draining (${running} running, up to ${drainTimeoutMs} ms; send it again to stop now)`
         : `${signal}: stopping`,
     )
+    log.info({ signal, running, drainTimeoutMs }, draining ? 'draining' : 'stopping')
     const limit = drainTimeoutMs + STOP_TIMEOUT_MS
     const force = setTimeout(() => {
       console.error(`the node did not stop within ${limit} ms: exiting`)
+      log.error({ limitMs: limit }, 'the node did not stop in time: exiting')
       void rm(apiFile, { force: true }).finally(() => process.exit(1))
     }, limit)
     force.unref()
@@ -230,13 +248,21 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       } catch (err) {
         failed = true
         console.error(`taskmesh: error while stopping: ${(err as Error).message}`)
+        log.error({ err }, 'error while stopping')
       } finally {
         await rm(apiFile, { force: true })
       }
       console.log('stopped')
+      log.info('node stopped')
       process.exit(failed ? 1 : 0)
     })()
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+/** Tells the operator a peer's capacity beacons started (joined) or stopped (left) arriving. */
+function peerChange(log: Logger, peer: string, change: 'joined' | 'left'): void {
+  console.log(`peer ${peer} ${change}`)
+  log.info({ peer }, `peer ${change}`)
 }

@@ -1,6 +1,7 @@
 import '../polyfill.ts'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { SCENARIOS } from '../../simulations/index.ts'
+import { LOG_LEVEL_ENV, LOG_LEVELS } from '../log/levels.ts'
 import { MAX_NODE_SLOTS } from '../protocol/constants.ts'
 import { RemoteError } from '../protocol/errors.ts'
 import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../task/limits.ts'
@@ -97,7 +98,8 @@ program
   .command('daemon')
   .description(
     'run a mesh node: prints "taskmesh node <peer id>", "listening <multiaddr>" lines, "http api <url>", ' +
-      '"ready", then "peer <id> joined|left"; SIGINT/SIGTERM stop it cleanly ("stopped", exit 0)',
+      '"ready", then "peer <id> joined|left"; SIGINT/SIGTERM stop it cleanly ("stopped", exit 0). ' +
+      'Its structured log (pino: JSON lines, readable on a terminal) goes to stderr',
   )
   .addOption(
     new Option('--listen <multiaddr>', 'listen address (repeatable)')
@@ -129,6 +131,28 @@ program
     0,
   )
   .option('--no-http', 'do not serve the local HTTP API (reach the node with --peer)')
+  .option(
+    '--http-host <address>',
+    'address the HTTP API listens on (default: 127.0.0.1); one beyond loopback serves the network and needs --http-token-file',
+  )
+  .option(
+    '--http-token-file <file>',
+    'file holding the HTTP API token (at least 32 characters; default: a random token per start, in api.json)',
+  )
+  .addOption(
+    new Option(
+      '--log-level <level>',
+      `log level of the structured log on stderr (default: $${LOG_LEVEL_ENV}, else info)`,
+    ).choices(LOG_LEVELS),
+  )
+  .addOption(
+    new Option(
+      '--log-format <format>',
+      'log lines: JSON, readable, or auto (readable on a terminal, else JSON)',
+    )
+      .choices(['auto', 'json', 'pretty'])
+      .default('auto'),
+  )
   .option(
     '--swarm-key <file>',
     "the mesh's key file (libp2p pre-shared key): only nodes holding it connect (default: <data-dir>/swarm.key, made on the first start)",

@@ -4,6 +4,7 @@ import { errorCode } from '../node/error-code.ts'
 import type { FrontDoor } from '../node/front-door.ts'
 import { MAX_FRAME_BYTES } from '../protocol/constants.ts'
 import { isTaskId } from '../task/task-id.ts'
+import { isLoopbackHost } from './bind-host.ts'
 import {
   type ApiAddress,
   ApiRefusal,
@@ -14,6 +15,7 @@ import {
   isToken,
   tokenCookieName,
 } from './guard.ts'
+import type { ExtraRoutes } from './ops-routes.ts'
 
 /** Longest `?wait=` a result request may ask for; a longer one waits this long. */
 export const MAX_HTTP_WAIT_MS = 10 * 60_000
@@ -126,6 +128,12 @@ export interface HttpApiOptions {
    * @defaultValue DEFAULT_HTTP_POLL_MS
    */
   pollMs?: number
+  /**
+   * More routes (e.g. `opsRoutes`: `/metrics`, `/healthz`), tried before the API's own. They are
+   * served without the token when the API listens on a loopback address (a Prometheus scraper sends
+   * none), with it otherwise; the Host and Origin checks apply to them alike.
+   */
+  routes?: ExtraRoutes
 }
 
 /**
@@ -154,7 +162,7 @@ export class HttpApi {
 
   constructor(
     private readonly door: FrontDoor,
-    opts: HttpApiOptions = {},
+    private readonly opts: HttpApiOptions = {},
   ) {
     this.pollMs = opts.pollMs ?? DEFAULT_HTTP_POLL_MS
     this.token = opts.token ?? createApiToken()
@@ -204,7 +212,11 @@ export class HttpApi {
     checkSite(req, address)
     const linked = url.searchParams.get('token')
     if (req.method === 'GET' && linked !== null) return this.logIn(linked, url, address, res)
+    const routes = this.opts.routes
+    const open = routes !== undefined && isLoopbackHost(address.bindHost)
+    if (open && (await routes(req, res, url))) return
     checkToken(req, address.port, this.token)
+    if (!open && routes !== undefined && (await routes(req, res, url))) return
     const parts = url.pathname.split('/').filter((p) => p.length > 0)
     const allow = (methods: string) => {
       if (!methods.split(', ').includes(req.method ?? '')) {

@@ -1,8 +1,10 @@
 import type { IdentifyResult, PeerId, PeerUpdate } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '../log/logger.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import { CUSTODY_PROTOCOL } from '../protocol/constants.ts'
+import { InvalidMessageError } from '../protocol/errors.ts'
 import type { Task } from '../task/task.ts'
 import type { Lifecycle } from './assemble.ts'
 import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
@@ -62,6 +64,8 @@ export interface MeshInputs {
   steal: Pick<StealService, 'request'>
   admits(owner: string): boolean
   publishPoisoned(poisoned: Poisoned[]): void
+  /** The node's logger (its peer id bound). */
+  log: Logger
 }
 
 /**
@@ -148,6 +152,10 @@ export function wireMesh(m: MeshInputs) {
   const beaconService = new BeaconService({
     libp2p,
     idleMs: BEACON_IDLE_MS,
+    onRejected: (from, err) => {
+      const bad = err instanceof InvalidMessageError
+      m.log[bad ? 'warn' : 'debug']({ from, error: err.message }, 'beacon stream aborted')
+    },
     onBeacon: (from, beacon) => {
       if (from === self || !peers.update(from, beacon, Date.now())) return
       liveness.heard(from)
@@ -183,7 +191,7 @@ export function wireMesh(m: MeshInputs) {
   const onDisconnect = (evt: CustomEvent<PeerId>) => {
     if (keeper.current.includes(evt.detail.toString())) refreshCustody()
   }
-  const bootstrapKeeper = new BootstrapKeeper(libp2p, opts.bootstrap ?? [])
+  const bootstrapKeeper = new BootstrapKeeper(libp2p, opts.bootstrap ?? [], m.log)
   return {
     beacons,
     /** Cancellation and task state, which forward to the owner this node knows of. */

@@ -3,6 +3,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Executor } from '../executor/executor.ts'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
+import { silentLogger } from '../log/logger.ts'
+import { logTaskEvents } from '../log/task-log.ts'
 import { canRun, DurationEstimator } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import { GrantSigner } from '../protocol/grant-proof.ts'
@@ -27,6 +29,8 @@ import { RunLoop } from './run/run-loop.ts'
 import { TaskRunner } from './run/task-runner.ts'
 import { StoryLog } from './story/story.ts'
 import { TaskEvents } from './story/task-events.ts'
+import { LimitWatch } from './telemetry/limit-watch.ts'
+import { NodeMetrics } from './telemetry/node-metrics.ts'
 import { CompletionReporter } from './thief/completion-reporter.ts'
 import { DependencyLoader } from './thief/dependency-loader.ts'
 import { Thief } from './thief/thief.ts'
@@ -81,11 +85,16 @@ export function assembleNode(inputs: NodeInputs) {
   const events = new TaskEvents()
   const stories = new StoryLog()
   stories.listen(events)
+  const log = (opts.logger ?? silentLogger()).child({ peerId: self })
+  if (opts.logger !== undefined) logTaskEvents(log, events)
+  const metrics = new NodeMetrics()
+  metrics.listen(events)
   const { slots, speed, random } = opts
   const offer: NodeOffer = { types: registry.types(), labels: opts.labels, slots, memoryMb: opts.memoryMb }
   const estimator = new DurationEstimator()
   const peers = new PeerView(self)
   const limits: StreamLimits = streamLimits(opts)
+  const limitWatch = new LimitWatch(log, metrics, () => limits.budget.evictions)
   const tags = new WorkTags(libp2p)
   // with an allow-list, the tasks of unlisted owners are never stolen, guarded or adopted
   const admits = ownerFilter(self, opts.allowSubmitters)
@@ -124,6 +133,7 @@ export function assembleNode(inputs: NodeInputs) {
     owns: (id) => ledger.has(id),
     admits,
     reach: (peer) => reachable(libp2p, peer, peers.addrsOf(peer)),
+    onStealReply: (ms) => metrics.stealRoundTrip(ms),
   })
   const follower = new ResultFollower({
     self,
@@ -136,7 +146,9 @@ export function assembleNode(inputs: NodeInputs) {
     isStopped: () => lifecycle.state === 'stopped',
     onStale: (id, owner) => void follower.follow(owner, id), // the owner holds the accepted record
   })
-  const gossip = new MeshGossip(libp2p, accounting.topics)
+  const gossip = new MeshGossip(libp2p, accounting.topics, (from, topic, err) =>
+    log.warn({ from, topic, error: err.message }, 'gossip message rejected: its sender is graylisted'),
+  )
   const publisher = new ResultPublisher({
     ...{ results, ledger, thief, follower, events, completions },
     notify: (batch) => gossip.publishNotices(batch),
@@ -149,7 +161,7 @@ export function assembleNode(inputs: NodeInputs) {
   }
   const mesh = wireMesh({
     ...{ libp2p, opts, lifecycle, self, offer, peers, ledger, thief, results, events, follower, tags },
-    ...{ queue, runner, limits, admits, publishPoisoned },
+    ...{ queue, runner, limits, admits, publishPoisoned, log },
     steal: { request: steal.request.bind(steal) },
   })
   const runLoop = new RunLoop({
@@ -195,7 +207,7 @@ export function assembleNode(inputs: NodeInputs) {
   return {
     ...{ self, offer, counters, events, stories, estimator, peers, limits, results, runner, queue, ledger },
     ...{ steal, thief, follower, completions, gossip, publisher, runLoop, intake, unschedulable, control },
-    ...{ publishPoisoned, accounting, remoteWaits: new RemoteWaits(gossip) },
+    ...{ publishPoisoned, accounting, remoteWaits: new RemoteWaits(gossip), log, metrics, limitWatch },
     ...mesh.parts,
   }
 }

@@ -3,6 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
 import type { WorkerPool } from '../executor/worker-pool.ts'
+import type { Logger } from '../log/logger.ts'
 import { type BackoffPolicy, DEFAULT_BACKOFF } from '../policy/backoff.ts'
 import { DEFAULT_LEASE_TTL_MS } from '../policy/leases.ts'
 import type { QueuePolicy } from '../policy/priority.ts'
@@ -140,6 +141,12 @@ export interface TaskmeshNodeOptions {
    * fresh beacon) before it is reported `unschedulable`. @defaultValue DEFAULT_UNSCHEDULABLE_AFTER_MS
    */
   unschedulableAfterMs?: number
+  /**
+   * Where the node logs what an operator needs (task failures, retries, lease expiries, adoptions,
+   * bootstrap peers it cannot reach, graylisted senders, limits hit), each line with its peer id.
+   * @defaultValue a silent logger
+   */
+  logger?: Logger
 }
 
 /** Options with every default filled in. */

@@ -7,6 +7,7 @@ import { Executor } from '../executor/executor.ts'
 import { HandlerRegistry } from '../executor/handler-registry.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
 import { VerifiedRoots } from '../protocol/verified-roots.ts'
+import { QueueFullError } from '../task/errors.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { stallAwareInterval } from '../util/stall-aware-interval.ts'
 import { Accounting } from './accounting/accounting.ts'
@@ -20,12 +21,14 @@ import {
   type TaskmeshNodeOptions,
 } from './options.ts'
 import type { CancelResult, TaskState } from './owner/cancellation.ts'
+import type { Intake } from './owner/intake.ts'
 import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
 import type { GraphItemInput } from './owner/submission.ts'
 import { UNSCHEDULABLE_CHECK_MS } from './owner/unschedulable.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
 import type { StoryEvent } from './story/story.ts'
 import type { SubmitOptions, TaskHandle } from './task-handle.ts'
+import type { NodeMetrics } from './telemetry/node-metrics.ts'
 import { RENEW_CHECK_MS } from './thief/thief.ts'
 import { closeConnections } from './wire/close-connections.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
@@ -51,6 +54,9 @@ export interface StopOptions {
   /** Ends the drain early, as if its time were up (e.g. a second SIGTERM). */
   signal?: AbortSignal
 }
+
+/** How often the node logs the limits that bit (queue full, inbound budget), ms. */
+const LIMIT_CHECK_MS = 1_000
 
 /** Longest a stopping node waits for its last results to reach the DHT. */
 const STOP_FLUSH_MS = 5_000
@@ -84,6 +90,7 @@ export class TaskmeshNode implements FrontDoor {
     this.peerId = libp2p.peerId.toString()
     this.lifecycle = { state: 'new' }
     this.parts = parts(this.lifecycle)
+    this.parts.metrics.readFrom(() => this.status())
     this.submitService = new SubmitService(libp2p, this, {
       limits: streamLimits(opts),
       allowSubmitters: opts.allowSubmitters,
@@ -159,6 +166,7 @@ export class TaskmeshNode implements FrontDoor {
     })
     this.every(RENEW_CHECK_MS, () => void p.thief.renewLeases())
     this.every(UNSCHEDULABLE_CHECK_MS, () => p.unschedulable.check())
+    this.every(LIMIT_CHECK_MS, () => p.limitWatch.check())
     this.timers.push(expiry)
     this.lifecycle.state = 'running'
     p.beacons.start()
@@ -200,7 +208,13 @@ export class TaskmeshNode implements FrontDoor {
     specs: Array<GraphItemInput> | unknown[],
     opts: SubmitOptions = {},
   ): Promise<TaskHandle[]> {
-    const prepared = this.parts.intake.accept(specs, opts.submitter ?? this.peerId)
+    let prepared: ReturnType<Intake['accept']>
+    try {
+      prepared = this.parts.intake.accept(specs, opts.submitter ?? this.peerId)
+    } catch (err) {
+      if (err instanceof QueueFullError) this.parts.limitWatch.refused('queue_full')
+      throw err
+    }
     const tasks = prepared.map((p) => p.task)
     await this.parts.ledger.journalled() // with a data dir, accepted tasks survive a crash from here on
     await this.parts.announce(tasks)
@@ -303,6 +317,19 @@ export class TaskmeshNode implements FrontDoor {
         accounting: p.accounting,
       },
     })
+  }
+
+  /**
+   * Where the node is in its life: `running` takes work; `new`, `draining`, `stopping` and `stopped`
+   * do not (what `GET /healthz` reports).
+   */
+  get state(): Lifecycle['state'] {
+    return this.lifecycle.state
+  }
+
+  /** This node's Prometheus metrics (a registry of its own; every name starts with `taskmesh_`). */
+  get metrics(): NodeMetrics {
+    return this.parts.metrics
   }
 
   /** Resolves once this node has heard capacity beacons from at least `count` peers. */

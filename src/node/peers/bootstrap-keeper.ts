@@ -1,6 +1,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '../../log/logger.ts'
 
 /** First pause before a bootstrap peer that could not be reached is dialled again, ms. */
 export const BOOTSTRAP_RETRY_MIN_MS = 500
@@ -14,6 +15,8 @@ interface Target {
   delayMs: number
   timer?: NodeJS.Timeout
   dialing: boolean
+  /** The last dial failed (its first failure is a warning, the next ones are not). */
+  failing: boolean
 }
 
 /**
@@ -30,12 +33,19 @@ export class BootstrapKeeper {
   constructor(
     private readonly libp2p: Libp2p,
     list: readonly string[],
+    private readonly log?: Logger,
   ) {
     this.targets = list.map((s) => {
       const addr = multiaddr(s)
       const id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
       if (id === undefined) throw new Error(`bootstrap address ${s} has no /p2p/<peer id>`)
-      return { peer: peerIdFromString(id), addr, delayMs: BOOTSTRAP_RETRY_MIN_MS, dialing: false }
+      return {
+        peer: peerIdFromString(id),
+        addr,
+        delayMs: BOOTSTRAP_RETRY_MIN_MS,
+        dialing: false,
+        failing: false,
+      }
     })
   }
 
@@ -81,8 +91,15 @@ export class BootstrapKeeper {
     try {
       await this.libp2p.dial(t.addr)
       t.delayMs = BOOTSTRAP_RETRY_MIN_MS
-    } catch {
+      if (t.failing) this.log?.info({ bootstrap: t.addr.toString() }, 'bootstrap peer reached')
+      t.failing = false
+    } catch (err) {
       const wait = t.delayMs
+      const fields = { bootstrap: t.addr.toString(), error: (err as Error).message, retryInMs: wait }
+      if (this.stopped) return
+      if (t.failing) this.log?.debug(fields, 'bootstrap peer still unreachable')
+      else this.log?.warn(fields, 'bootstrap peer unreachable: dialling it again with backoff')
+      t.failing = true
       t.delayMs = Math.min(BOOTSTRAP_RETRY_MAX_MS, t.delayMs * 2)
       this.schedule(t, wait)
     } finally {

@@ -3,7 +3,7 @@ import type { ResultRecord } from '../../protocol/result-record.ts'
 import { Batcher } from '../../util/batcher.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { RunEntry } from '../run/task-runner.ts'
-import type { TaskEvents } from '../story/task-events.ts'
+import { type TaskEventDetail, type TaskEvents, withStack } from '../story/task-events.ts'
 import type { CompletionReporter } from '../thief/completion-reporter.ts'
 import type { Thief } from '../thief/thief.ts'
 import type { NoticeItem } from '../wire/gossip.ts'
@@ -126,11 +126,9 @@ export class ResultPublisher {
 
   private async send(record: ResultRecord): Promise<void> {
     const { taskId, status, epoch } = record
-    this.opts.events.emit(
-      taskId,
-      'finished',
-      record.error === undefined ? { status, epoch } : { status, epoch, error: record.error },
-    )
+    const { error } = record
+    const detail: TaskEventDetail = error === undefined ? { status, epoch } : { status, epoch, error }
+    this.opts.events.emit(taskId, 'finished', withStack(detail, error && record.attempts.at(-1)?.stack))
     // a record of a second or later epoch beats an earlier run's, which may be held somewhere
     const contested = epoch > 1 || this.opts.contested?.(taskId) === true
     const owner = this.opts.thief.settle(taskId)

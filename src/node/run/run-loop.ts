@@ -7,7 +7,7 @@ import type { NodeCounters } from '../node-counters.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { BeaconPublisher } from '../peers/beacons.ts'
 import { type ResultPublisher, runRecord } from '../results/result-publisher.ts'
-import type { TaskEvents } from '../story/task-events.ts'
+import { type TaskEvents, withStack } from '../story/task-events.ts'
 import type { Thief } from '../thief/thief.ts'
 import type { LocalQueue } from './local-queue.ts'
 import type { RunEntry, TaskRunner } from './task-runner.ts'
@@ -117,7 +117,7 @@ export class RunLoop {
     else {
       // the owner retries it where any node may steal it, not behind this node's busy slots
       counters.retried++
-      events.emit(id, 'retried', { error: outcome.error ?? 'failed', by: 'owner' })
+      events.emit(id, 'retried', withStack({ error: outcome.error ?? 'failed', by: 'owner' }, outcome.stack))
       void thief.handBack(entry, entry.attempts[entry.attempts.length - 1])
     }
     this.schedule()
@@ -152,8 +152,9 @@ export class RunLoop {
     this.opts.counters.retried++
     this.opts.ledger.retryLater(id)
     const delay = backoffDelayMs(handlerRuns(attempts), this.opts.random, this.opts.backoff)
-    const error = attempts[attempts.length - 1]?.error ?? 'failed'
-    this.opts.events.emit(id, 'retried', { error, delayMs: Math.round(delay) })
+    const last = attempts[attempts.length - 1]
+    const detail = { error: last?.error ?? 'failed', delayMs: Math.round(delay) }
+    this.opts.events.emit(id, 'retried', withStack(detail, last?.stack))
     const timer = setTimeout(() => {
       if (this.opts.isLive()) this.opts.ledger.retryNow(entry)
     }, delay)

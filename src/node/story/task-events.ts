@@ -44,3 +44,8 @@ export class TaskEvents {
     for (const listener of this.listeners) listener(e)
   }
 }
+
+/** `detail` with the handler's `stack` beside it, when there is one (logs show it below the line). */
+export function withStack(detail: TaskEventDetail, stack: string | undefined): TaskEventDetail {
+  return stack === undefined ? detail : { ...detail, stack }
+}

@@ -61,6 +61,8 @@ export interface ThiefOptions {
    * one else, and declines their grants. @defaultValue every owner
    */
   admits?(owner: string): boolean
+  /** Told the round trip of each steal request answered (a grant, empty or not), ms. */
+  onStealReply?(ms: number): void
 }
 
 /**
@@ -177,7 +179,9 @@ export class Thief {
         speed: thief.speed,
         freeSlots: thief.freeSlots,
       })
-      this.stealRttMs = 0.8 * this.stealRttMs + 0.2 * (performance.now() - started)
+      const rttMs = performance.now() - started
+      this.stealRttMs = 0.8 * this.stealRttMs + 0.2 * rttMs
+      this.opts.onStealReply?.(rttMs)
       got = this.takeGrant(victim.peerId, grant)
     } catch {
       got = 0

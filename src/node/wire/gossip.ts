@@ -45,6 +45,8 @@ export class MeshGossip {
   constructor(
     private readonly libp2p: MeshLibp2p,
     private readonly counts: Record<string, TopicCounts> = {},
+    /** Told of each message refused (gossipsub then scores its sender below the graylist threshold). */
+    private readonly onReject?: (from: string, topic: string, err: Error) => void,
   ) {
     for (const topic of TOPICS) counts[topic] ??= createTopicCounts()
   }
@@ -138,7 +140,7 @@ export class MeshGossip {
 
   /** A topic validator that keeps the decoded notice for {@link dispatch}. Never throws. */
   private validator() {
-    return (_peer: PeerId, message: Message): TopicValidatorResult => {
+    return (peer: PeerId, message: Message): TopicValidatorResult => {
       const counts = this.counts[message.topic]
       if (counts !== undefined) {
         counts.received++
@@ -147,7 +149,8 @@ export class MeshGossip {
       try {
         this.decoded.set(message, checkResultNotice(message))
         return TopicValidatorResult.Accept
-      } catch {
+      } catch (err) {
+        this.onReject?.(peer.toString(), message.topic, err as Error)
         return TopicValidatorResult.Reject
       }
     }
