@@ -24,6 +24,11 @@
 
   const short = (id) => (id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id)
   const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour12: false })
+  /** `key=value` pairs of an event's detail; long values (peer ids) cut short when `cut`. */
+  const facts = (detail, cut) =>
+    Object.entries(detail)
+      .map(([k, v]) => `${k}=${cut && typeof v === 'string' && v.length > 24 ? short(v) : v}`)
+      .join(' ')
   const ago = (ms) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`)
 
   /** A table row of cells; a cell is text, or { text, cls, task } (a task id opens its story on click). */
@@ -217,12 +222,7 @@
       const li = document.createElement('li')
       li.dataset.task = e.taskId
       if (e.state === 'failed') li.className = 'failed'
-      const detail =
-        e.detail === undefined
-          ? ''
-          : ` ${Object.entries(e.detail)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(' ')}`
+      const detail = e.detail === undefined ? '' : ` ${facts(e.detail, true)}`
       li.textContent = `${clock(e.at)} ${short(e.taskId)} ${e.event}${detail}`
       const list = $('events')
       list.prepend(li)
@@ -239,17 +239,7 @@
     $('story-id').textContent = id
     fill(
       'story',
-      events.map((e) =>
-        row([
-          clock(e.at),
-          e.event,
-          e.detail === undefined
-            ? ''
-            : Object.entries(e.detail)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(' '),
-        ]),
-      ),
+      events.map((e) => row([clock(e.at), e.event, e.detail === undefined ? '' : facts(e.detail, false)])),
     )
     $('story-panel').hidden = false
     $('story-panel').scrollIntoView({ behavior: 'smooth' })
