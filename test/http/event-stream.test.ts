@@ -31,11 +31,12 @@ describe('GET /events', () => {
   it("streams a task's state changes and its result, filtered by id", async () => {
     // the task waits for a dependency, so the stream opens before it is queued
     const [dep, task] = await node.submitMany([
-      { key: 'dep', type: 'sleep', input: { ms: 300 } },
+      { key: 'dep', type: 'sleep', input: { ms: 1_000 } },
       { type: 'echo', input: 'after dep', dependsOn: ['dep'] },
     ])
     const stream = await openSse(`${base}/events?ids=${task.id}`, api.token)
     expect(stream.status).toBe(200)
+    expect(await node.taskState(task.id)).toMatchObject({ state: 'waiting' })
     const [other] = await node.submitMany([{ type: 'echo', input: 'not watched' }])
     const seen = [await stream.next()]
     while (seen[seen.length - 1].event !== 'finished') seen.push(await stream.next())
