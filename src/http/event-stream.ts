@@ -65,7 +65,8 @@ export function passes(filter: EventFilter, e: TaskEvent, state: ListedState | u
  * behind); one heartbeat timer for all of them, running only while a stream is open.
  */
 export class EventStreams {
-  private readonly open = new Set<ServerResponse>()
+  /** Each open stream, with what removes its listener. */
+  private readonly open = new Map<ServerResponse, () => void>()
   private heartbeat: NodeJS.Timeout | undefined
   private seq = 0
 
@@ -85,13 +86,14 @@ export class EventStreams {
     })
     res.write(`retry: ${RETRY_MS}\n: taskmesh task events\n\n`)
     const stop = this.door.onTaskEvent((e) => {
+      if (res.writableEnded || res.destroyed) return // closing: its 'close' removes this listener
       const state = stateAfter(e)
       if (!passes(filter, e, state)) return
       const sent: StreamedEvent = state === undefined ? e : { ...e, state }
       res.write(`id: ${++this.seq}\ndata: ${JSON.stringify(sent)}\n\n`)
       if (res.writableLength > MAX_UNSENT_BYTES) res.destroy()
     })
-    this.open.add(res)
+    this.open.set(res, stop)
     this.beat()
     res.once('close', () => {
       stop()
@@ -100,16 +102,19 @@ export class EventStreams {
     })
   }
 
-  /** Ends every open stream (the API is closing). */
+  /** Ends every open stream (the API is closing); their listeners go at once. */
   close(): void {
-    for (const res of this.open) res.end()
+    for (const [res, stop] of this.open) {
+      stop()
+      res.end()
+    }
   }
 
   /** Starts the heartbeat with the first stream, stops it with the last. */
   private beat(): void {
     if (this.open.size > 0 && this.heartbeat === undefined) {
       this.heartbeat = setInterval(() => {
-        for (const res of this.open) res.write(': ping\n\n')
+        for (const res of this.open.keys()) if (!res.writableEnded && !res.destroyed) res.write(': ping\n\n')
       }, HEARTBEAT_MS)
       this.heartbeat.unref()
     } else if (this.open.size === 0 && this.heartbeat !== undefined) {

@@ -27,6 +27,21 @@ async function get(path: string) {
   return { status: res.status, body: (await res.json()) as { error: string; code: string; field?: string } }
 }
 
+/** Opens a stream, waits for its first bytes, and hangs up. */
+function connectAndDrop(): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const req = request(`${base}/events`, { headers: { authorization: `Bearer ${api.token}` } })
+    req.on('error', reject)
+    req.on('response', (res) => {
+      res.once('data', () => {
+        req.destroy()
+        resolve()
+      })
+    })
+    req.end()
+  })
+}
+
 describe('GET /events', () => {
   it("streams a task's state changes and its result, filtered by id", async () => {
     // the task waits for a dependency, so the stream opens before it is queued
@@ -98,23 +113,23 @@ describe('GET /events', () => {
     expect((await fetch(`${base}/events`)).status).toBe(401)
   })
 
+  it('clients that drop while events flow: the node keeps running and keeps no listener', async () => {
+    const baseline = node.taskEventListeners
+    const handles = await node.submitMany(Array.from({ length: 200 }, (_, i) => ({ type: 'echo', input: i })))
+    for (let i = 0; i < 200; i += 20) await Promise.all(Array.from({ length: 20 }, connectAndDrop))
+    await Promise.all(handles.map((h) => h.result(AbortSignal.timeout(10_000))))
+    await waitFor(
+      () => api.openEventStreams === 0,
+      5_000,
+      () => `${api.openEventStreams} streams open`,
+    )
+    expect(node.taskEventListeners).toBe(baseline)
+  })
+
   it('a client that connects and drops 1,000 times leaves no listener, no stream and flat memory', async () => {
     setFlagsFromString('--expose-gc')
     const gc = runInNewContext('gc') as () => void
     const baseline = node.taskEventListeners
-    /** Opens a stream, waits for its first bytes, and hangs up. */
-    const connectAndDrop = () =>
-      new Promise<void>((resolve, reject) => {
-        const req = request(`${base}/events`, { headers: { authorization: `Bearer ${api.token}` } })
-        req.on('error', reject)
-        req.on('response', (res) => {
-          res.once('data', () => {
-            req.destroy()
-            resolve()
-          })
-        })
-        req.end()
-      })
     const cycles = async (n: number) => {
       for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, connectAndDrop))
       await waitFor(

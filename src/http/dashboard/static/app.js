@@ -177,7 +177,8 @@
   }
 
   async function pollTasks() {
-    const open = await api('/tasks?state=running,leased,queued,unschedulable,waiting&limit=50')
+    // running and leased tasks are bounded by slots and leases; queued ones are counted by /status
+    const open = await api('/tasks?state=running,leased,unschedulable&limit=50')
     fill(
       'tasks',
       open.tasks.map((t) =>
