@@ -88,14 +88,18 @@ describe('the dashboard in headless Chromium', () => {
     await expect
       .poll(async () => Number(await chart.getAttribute('data-max-finished')), { timeout: 10_000 })
       .toBeGreaterThan(0)
-    await expect.poll(async () => Number(await chart.getAttribute('data-points'))).toBeGreaterThan(1)
+    await expect
+      .poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 })
+      .toBeGreaterThan(1)
     await page.locator('#failures tbody tr').first().waitFor({ timeout: 10_000 })
     expect(await page.locator('#failures tbody').innerText()).toContain('shown on the dashboard')
-    expect(await page.locator('#events li').count()).toBeGreaterThan(10)
+    await expect.poll(() => page.locator('#events li').count(), { timeout: 10_000 }).toBeGreaterThan(10)
 
     await page.locator('#failures tbody td.id').first().click()
     await page.locator('#story-panel').waitFor({ state: 'visible' })
-    await expect.poll(() => page.locator('#story tbody').innerText()).toContain('finished')
+    await expect
+      .poll(() => page.locator('#story tbody').innerText(), { timeout: 10_000 })
+      .toContain('finished')
     if (SCREENSHOT !== undefined) await screenshot(page, SCREENSHOT)
     expect(errors).toEqual([])
     await page.close()

@@ -375,6 +375,7 @@ export class OwnerLedger {
       this.opts.events.emit(c.taskId, 'completed', {
         ...{ by: from, epoch: c.epoch, outcome: outcome.verdict },
         ...(outcome.verdict === 'accepted' ? { status: c.status } : {}),
+        ...(outcome.carried?.record.error === undefined ? {} : { error: outcome.carried.record.error }),
       })
       outcomes.push({ taskId: c.taskId, outcome: outcome.verdict })
     }

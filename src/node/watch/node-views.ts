@@ -27,7 +27,7 @@ export function nodeTaskList(p: TaskListParts, query: TaskListQuery): TaskListPa
       owned: p.ledger.ownedTasks(),
       unschedulable: (id) => p.unschedulable.get(id)?.reasons.join('; '),
       settled: p.settledLog.list(),
-      statusOf: (id) => p.results.cached(id)?.status,
+      recordOf: (id) => p.results.cached(id),
     },
     query,
   )

@@ -61,8 +61,8 @@ export interface TaskListSources {
   /** Why an owned queued task cannot run anywhere, when it is flagged unschedulable. */
   unschedulable(taskId: string): string | undefined
   settled: SettledTask[]
-  /** The status of an ended task's record, when it is known here and the log has none. */
-  statusOf(taskId: string): TaskStatus | undefined
+  /** An ended task's record, when it is known here: its status and error, where the log has none. */
+  recordOf(taskId: string): { status: TaskStatus; error?: string } | undefined
 }
 
 /** The cursor of a listed task: listings are ordered by acceptance time, then id. */
@@ -95,9 +95,17 @@ export function listTasks(src: TaskListSources, query: TaskListQuery = {}): Task
     else add({ ...summary(own.entry.task), state: own.state })
   }
   for (const s of src.settled) {
-    const status = s.status ?? src.statusOf(s.task.id)
-    const t: ListedTask = { ...summary(s.task), state: status ?? 'done', endedAt: s.endedAt }
-    if (s.error !== undefined) t.reason = s.error
+    const record =
+      s.status === undefined || (s.status === 'failed' && s.error === undefined)
+        ? src.recordOf(s.task.id)
+        : undefined
+    const t: ListedTask = {
+      ...summary(s.task),
+      state: s.status ?? record?.status ?? 'done',
+      endedAt: s.endedAt,
+    }
+    const error = s.error ?? record?.error
+    if (error !== undefined) t.reason = error
     if (s.by !== undefined) t.by = s.by
     add(t)
   }

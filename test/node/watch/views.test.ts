@@ -31,7 +31,7 @@ function sources(partial: Partial<TaskListSources>): TaskListSources {
     owned: [],
     unschedulable: () => undefined,
     settled: [],
-    statusOf: () => undefined,
+    recordOf: () => undefined,
     ...partial,
   }
 }
@@ -76,7 +76,7 @@ describe('listTasks', () => {
     expect(listTasks(src, { after: cursorOf({ submittedAt: 300, taskId: d.id }) }).tasks).toEqual([])
   })
 
-  it('an ended task without a known status is "done", or takes the status of the record known here', () => {
+  it('an ended task without a known status is "done", or takes the status and error of the record known here', () => {
     const bare = sources({
       settled: [
         { task: a, endedAt: 1 },
@@ -84,8 +84,14 @@ describe('listTasks', () => {
       ],
     })
     expect(listTasks(bare).tasks.map((t) => t.state)).toEqual(['done', 'done'])
-    const known = { ...bare, statusOf: (id: string) => (id === b.id ? ('succeeded' as const) : undefined) }
-    expect(listTasks(known).tasks.map((t) => t.state)).toEqual(['done', 'succeeded'])
+    const known = {
+      ...bare,
+      recordOf: (id: string) => (id === b.id ? { status: 'failed' as const, error: 'boom' } : undefined),
+    }
+    expect(listTasks(known).tasks.map((t) => [t.state, t.reason])).toEqual([
+      ['done', undefined],
+      ['failed', 'boom'],
+    ])
   })
 
   it.each(['', 'abc', '12-', '-bafkrei', '12-BAFK', `${'9'.repeat(17)}-bafkreiaaaa`])(
