@@ -29,14 +29,22 @@ export type { TaskmeshNodeOptions } from './node/options.ts'
 export {
   type CancelResult,
   type GraphItemInput,
+  type ListedState,
+  type ListedTask,
+  type MeshNode,
+  type MeshView,
   type NodeStatus,
   type StoryEvent,
   type SubmitOptions,
+  type TaskEvent,
   type TaskHandle,
+  type TaskListPage,
+  type TaskListQuery,
   TaskmeshNode,
   type TaskState,
 } from './node/taskmesh-node.ts'
 export type { NodeMetrics } from './node/telemetry/node-metrics.ts'
+export type { WatchDoor } from './node/watch-door.ts'
 export { type AgingPolicy, DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from './policy/priority.ts'
 export { RemoteError } from './protocol/errors.ts'
 export type { ResultRecord } from './protocol/result-record.ts'

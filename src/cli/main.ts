@@ -279,6 +279,10 @@ targetOptions(
     .option('--slots <n>', 'slots the task occupies (default: 1)', int('--slots', 1, 1024))
     .option('--wait', 'wait for and print each result', false)
     .option(
+      '--no-progress',
+      'with --wait: no progress on stderr (a bar on a terminal, a line a second otherwise, when waiting for several tasks)',
+    )
+    .option(
       '--wait-ms <ms>',
       'how long --wait waits for all results',
       int('--wait-ms', 1, ANY, ' (ms)'),
@@ -300,8 +304,43 @@ targetOptions(
 ).action(async (id, flags) => (await import('./result.ts')).runResult(id, flags))
 
 targetOptions(
-  program.command('status').description("print a node's peers, capacity, queues and counters as JSON"),
-).action(async (flags) => (await import('./result.ts')).runStatus(flags))
+  program
+    .command('status')
+    .description("print a node's peers, capacity, queues and counters as JSON")
+    .option(
+      '--mesh',
+      'print every node the daemon hears of (itself, its neighbours, loaded peers their beacons name) with capacity and load, as a table',
+      false,
+    )
+    .option('--json', 'with --mesh: print the mesh view as JSON', false),
+).action(async (flags) =>
+  flags.mesh
+    ? (await import('./mesh-status.ts')).runMeshStatus(flags)
+    : (await import('./result.ts')).runStatus(flags),
+)
+
+targetOptions(
+  program
+    .command('watch')
+    .description(
+      "print the daemon's task events as they happen, one line each: time (UTC), task id, event, state, facts (its HTTP API's GET /events; Ctrl-C ends it)",
+    )
+    .option('--ids <list>', 'only the events of these task ids (comma-separated)')
+    .option(
+      '--state <list>',
+      'only events that put a task in one of these states: waiting, queued, leased, running, unschedulable, succeeded, failed',
+    )
+    .option('--event <list>', 'only these events (comma-separated), e.g. started,finished')
+    .option('--json', 'print each event as JSON', false),
+).action(async (flags) => (await import('./watch.ts')).runWatch(flags))
+
+targetOptions(
+  program
+    .command('dashboard')
+    .description(
+      "print the link that opens the daemon's dashboard in a browser, logged in (a one-time link carrying the API token)",
+    ),
+).action(async (flags) => (await import('./dashboard-link.ts')).runDashboardLink(flags))
 
 targetOptions(
   program

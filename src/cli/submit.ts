@@ -6,6 +6,7 @@ import type { ResultRecord } from '../protocol/result-record.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { parseTaskSpec } from '../task/spec.ts'
 import { EXIT_NO_RESULT, EXIT_TASK_FAILED } from './exit-codes.ts'
+import { waitProgress } from './progress.ts'
 import { openTarget, type TargetOptions } from './target.ts'
 
 /** Flags of `taskmesh submit`. */
@@ -19,6 +20,8 @@ export interface SubmitFlags extends TargetOptions {
   slots?: number
   wait: boolean
   waitMs: number
+  /** With `wait`: progress on stderr when waiting for several tasks. @defaultValue true */
+  progress?: boolean
 }
 
 /** The flag that sets each spec field, to name it in errors. */
@@ -128,7 +131,8 @@ async function typesInReach(target: MeshClient): Promise<string[]> {
 
 /**
  * `taskmesh submit`: prints one task id per line; with `--wait`, then one result record per
- * line (compact JSON, in submission order). A task whose result did not land within `--wait-ms`
+ * line (compact JSON, in submission order), with progress on stderr for several tasks (a bar on a
+ * terminal, plain lines otherwise; `--no-progress` turns it off). A task whose result did not land within `--wait-ms`
  * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT}; a task that
  * failed (or was cancelled) makes it {@link EXIT_TASK_FAILED}, whatever else.
  */
@@ -159,13 +163,17 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
       }
     }
     const signal = AbortSignal.timeout(flags.waitMs)
+    const progress = waitProgress(ids.length, { enabled: flags.progress !== false })
     try {
       for await (const record of target.watch(ids, signal)) {
+        if (!landed.has(record.taskId)) progress.landed(record.status)
         landed.set(record.taskId, record)
         flush()
       }
     } catch (err) {
       if (!signal.aborted) throw err
+    } finally {
+      progress.stop()
     }
     const missing = ids.filter((id) => !landed.has(id))
     for (const id of ids.slice(next)) {

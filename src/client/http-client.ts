@@ -1,5 +1,6 @@
 import { RemoteError } from '../protocol/errors.ts'
 import type { ResultRecord } from '../protocol/result-record.ts'
+import { readEvents, type WatchedEvent } from './event-source.ts'
 import type { CancelOutcome, MeshClient, ResultOptions, StoryEvents, TaskStateReply } from './mesh-client.ts'
 import { checkTaskId } from './task-ids.ts'
 
@@ -96,6 +97,47 @@ export class HttpClient implements MeshClient {
     const id = checkTaskId(taskId, 'story')
     const body = (await this.call('GET', `/tasks/${encodeURIComponent(id)}/story`)) as { events: StoryEvents }
     return body.events
+  }
+
+  /**
+   * The daemon's task events as they happen (`GET /events`), filtered by `query` (`ids`, `event`,
+   * `state`: comma-separated lists); ends when the daemon closes the stream, or when `signal` aborts.
+   */
+  async *events(
+    query: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): AsyncGenerator<WatchedEvent, void, undefined> {
+    const search = new URLSearchParams(query).toString()
+    let res: Response
+    try {
+      res = await this.fetch(`/events${search === '' ? '' : `?${search}`}`, {
+        headers: { accept: 'text/event-stream' },
+        signal,
+      })
+    } catch (err) {
+      if (signal?.aborted === true) return
+      throw err
+    }
+    if (!res.ok || res.body === null) {
+      await this.parse(res)
+      throw new Error(`the daemon at ${this.base} answered GET /events with HTTP ${res.status}`)
+    }
+    try {
+      yield* readEvents(res.body)
+    } catch (err) {
+      if (signal?.aborted !== true) throw err
+    }
+  }
+
+  /** Every node the daemon hears of, with capacity and load (`GET /mesh`). */
+  async mesh(): Promise<Record<string, unknown>> {
+    return (await this.call('GET', '/mesh')) as Record<string, unknown>
+  }
+
+  /** One page of the tasks the daemon owns (`GET /tasks?state=&limit=&after=`). */
+  async tasks(query: Record<string, string> = {}): Promise<Record<string, unknown>> {
+    const search = new URLSearchParams(query).toString()
+    return (await this.call('GET', `/tasks${search === '' ? '' : `?${search}`}`)) as Record<string, unknown>
   }
 
   async close(): Promise<void> {}

@@ -2,9 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { errorCode } from '../node/error-code.ts'
 import type { FrontDoor } from '../node/front-door.ts'
+import { isWatchDoor, type WatchDoor } from '../node/watch-door.ts'
 import { MAX_FRAME_BYTES } from '../protocol/constants.ts'
 import { isTaskId } from '../task/task-id.ts'
 import { isLoopbackHost } from './bind-host.ts'
+import { DashboardRoute } from './dashboard/dashboard-route.ts'
 import {
   type ApiAddress,
   ApiRefusal,
@@ -16,6 +18,7 @@ import {
   tokenCookieName,
 } from './guard.ts'
 import type { ExtraRoutes } from './ops-routes.ts'
+import { WATCH_ROUTES, WatchRoutes } from './watch-routes.ts'
 
 /** Longest `?wait=` a result request may ask for; a longer one waits this long. */
 export const MAX_HTTP_WAIT_MS = 10 * 60_000
@@ -134,6 +137,11 @@ export interface HttpApiOptions {
    * none), with it otherwise; the Host and Origin checks apply to them alike.
    */
   routes?: ExtraRoutes
+  /**
+   * What the event stream, the task listing, the mesh view and the dashboard read.
+   * @defaultValue the front door, when it offers them (a `TaskmeshNode` does)
+   */
+  watch?: WatchDoor
 }
 
 /**
@@ -152,6 +160,8 @@ export interface HttpApiOptions {
  *   no node in reach knows it), without a DHT lookup.
  * - `GET /tasks/<id>/story` → `200 { taskId, events }`: this node's decisions about the task.
  * - `GET /status` → `200` the node's status (peers, slots, queues, counters, unschedulable tasks).
+ * - `GET /events`, `GET /tasks?state=…`, `GET /mesh`: the operator's views (see `WatchRoutes`).
+ * - `GET /`: the dashboard (see `DashboardRoute`).
  */
 export class HttpApi {
   /** The token requests must present; give it to the operator only (the daemon writes it to api.json, mode 600). */
@@ -159,6 +169,8 @@ export class HttpApi {
   private server: Server | undefined
   private address: ApiAddress | undefined
   private readonly pollMs: number
+  private readonly watch: WatchRoutes
+  private readonly dashboard = new DashboardRoute()
 
   constructor(
     private readonly door: FrontDoor,
@@ -166,6 +178,12 @@ export class HttpApi {
   ) {
     this.pollMs = opts.pollMs ?? DEFAULT_HTTP_POLL_MS
     this.token = opts.token ?? createApiToken()
+    this.watch = new WatchRoutes(opts.watch ?? (isWatchDoor(door) ? door : undefined))
+  }
+
+  /** Event streams (`GET /events`) open now. */
+  get openEventStreams(): number {
+    return this.watch.openStreams
   }
 
   /**
@@ -201,6 +219,7 @@ export class HttpApi {
     const server = this.server
     this.server = undefined
     if (server === undefined) return
+    this.watch.close()
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
     server.closeAllConnections()
     await closed
@@ -215,6 +234,7 @@ export class HttpApi {
     const routes = this.opts.routes
     const open = routes !== undefined && isLoopbackHost(address.bindHost)
     if (open && (await routes(req, res, url))) return
+    if (await this.dashboard.serve(req, res, url)) return
     checkToken(req, address.port, this.token)
     if (!open && routes !== undefined && (await routes(req, res, url))) return
     const parts = url.pathname.split('/').filter((p) => p.length > 0)
@@ -224,8 +244,9 @@ export class HttpApi {
         throw new HttpError('ERR_METHOD_NOT_ALLOWED', `${req.method} ${url.pathname}: use ${methods}`)
       }
     }
+    if (this.watch.serve(req, res, url, allow)) return
     if (parts.length === 1 && parts[0] === 'tasks') {
-      allow('POST')
+      allow('GET, POST')
       return this.submit(req, res)
     }
     if (parts.length === 2 && parts[0] === 'tasks') {
@@ -250,7 +271,7 @@ export class HttpApi {
     }
     throw new HttpError(
       'ERR_NOT_FOUND',
-      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET|DELETE /tasks/<id>, GET /tasks/<id>/state, GET /tasks/<id>/story, GET /status)`,
+      `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET|DELETE /tasks/<id>, GET /tasks/<id>/state, GET /tasks/<id>/story, GET /status, ${WATCH_ROUTES.join(', ')}, GET /)`,
     )
   }
 

@@ -34,6 +34,7 @@ import { NodeMetrics } from './telemetry/node-metrics.ts'
 import { CompletionReporter } from './thief/completion-reporter.ts'
 import { DependencyLoader } from './thief/dependency-loader.ts'
 import { Thief } from './thief/thief.ts'
+import { SettledLog } from './watch/settled-log.ts'
 import { MeshGossip, RemoteWaits } from './wire/gossip.ts'
 import type { MeshLibp2p } from './wire/libp2p-factory.ts'
 import { StealService } from './wire/steal-service.ts'
@@ -89,6 +90,8 @@ export function assembleNode(inputs: NodeInputs) {
   if (opts.logger !== undefined) logTaskEvents(log, events)
   const metrics = new NodeMetrics()
   metrics.listen(events)
+  const settledLog = new SettledLog()
+  settledLog.listen(events)
   const { slots, speed, random } = opts
   const offer: NodeOffer = { types: registry.types(), labels: opts.labels, slots, memoryMb: opts.memoryMb }
   const estimator = new DurationEstimator()
@@ -125,6 +128,7 @@ export function assembleNode(inputs: NodeInputs) {
     journal: inputs.journal,
     maxExecutorLosses: opts.maxExecutorLosses,
     grants: new GrantSigner(privateKey, accounting.signatures),
+    onSettled: (task, by) => settledLog.add(task, by),
   })
   const steal = new StealService(libp2p, { limits, tags })
   const thief = new Thief({
@@ -208,6 +212,7 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ self, offer, counters, events, stories, estimator, peers, limits, results, runner, queue, ledger },
     ...{ steal, thief, follower, completions, gossip, publisher, runLoop, intake, unschedulable, control },
     ...{ publishPoisoned, accounting, remoteWaits: new RemoteWaits(gossip), log, metrics, limitWatch },
+    settledLog,
     ...mesh.parts,
   }
 }

@@ -27,9 +27,14 @@ import type { GraphItemInput } from './owner/submission.ts'
 import { UNSCHEDULABLE_CHECK_MS } from './owner/unschedulable.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
 import type { StoryEvent } from './story/story.ts'
+import type { TaskEventListener } from './story/task-events.ts'
 import type { SubmitOptions, TaskHandle } from './task-handle.ts'
 import type { NodeMetrics } from './telemetry/node-metrics.ts'
 import { RENEW_CHECK_MS } from './thief/thief.ts'
+import type { MeshView } from './watch/mesh-view.ts'
+import { nodeMeshView, nodeTaskList } from './watch/node-views.ts'
+import type { TaskListPage, TaskListQuery } from './watch/task-list.ts'
+import type { WatchDoor } from './watch-door.ts'
 import { closeConnections } from './wire/close-connections.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
@@ -41,7 +46,10 @@ export type { NodeStatus } from './node-status.ts'
 export type { CancelResult, TaskState } from './owner/cancellation.ts'
 export type { GraphItemInput } from './owner/submission.ts'
 export type { StoryEvent } from './story/story.ts'
+export type { TaskEvent, TaskEventListener } from './story/task-events.ts'
 export type { SubmitOptions, TaskHandle } from './task-handle.ts'
+export type { MeshNode, MeshView } from './watch/mesh-view.ts'
+export type { ListedState, ListedTask, TaskListPage, TaskListQuery } from './watch/task-list.ts'
 
 /** How a node stops. */
 export interface StopOptions {
@@ -70,7 +78,7 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * results in `results/`, crash recovery in `recovery/`, what it knows of peers in `peers/`, and
  * the libp2p protocols in `wire/`.
  */
-export class TaskmeshNode implements FrontDoor {
+export class TaskmeshNode implements FrontDoor, WatchDoor {
   readonly peerId: string
   private readonly parts: NodeParts
   private readonly lifecycle: Lifecycle
@@ -330,6 +338,29 @@ export class TaskmeshNode implements FrontDoor {
   /** This node's Prometheus metrics (a registry of its own; every name starts with `taskmesh_`). */
   get metrics(): NodeMetrics {
     return this.parts.metrics
+  }
+
+  /** Calls `listener` with every task event of this node from now on; returns what stops it. */
+  onTaskEvent(listener: TaskEventListener): () => void {
+    return this.parts.events.on(listener)
+  }
+
+  /** Task event listeners attached now (the story log's included). */
+  get taskEventListeners(): number {
+    return this.parts.events.listenerCount
+  }
+
+  /**
+   * The tasks this node owns — waiting, queued, leased, running, unschedulable — and the last ones
+   * that ended here (`succeeded`, `failed`), oldest accepted first, one page at a time.
+   */
+  listTasks(query: TaskListQuery = {}): TaskListPage {
+    return nodeTaskList({ ...this.parts, gate: this.parts.intake.gate }, query)
+  }
+
+  /** Every node this node hears of (itself, its neighbours, peers named in their hot lists) with capacity and load. */
+  meshView(): MeshView {
+    return nodeMeshView({ ...this.parts, speed: this.opts.speed })
   }
 
   /** Resolves once this node has heard capacity beacons from at least `count` peers. */

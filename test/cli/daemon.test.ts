@@ -225,7 +225,17 @@ describe('taskmesh daemon + CLI, as child processes', () => {
       ),
     ])
     const run = ok(
-      await runCli(['submit', '--file', file, '--data-dir', B.dir, '--wait', '--wait-ms', '15000']),
+      await runCli([
+        'submit',
+        '--file',
+        file,
+        '--data-dir',
+        B.dir,
+        '--wait',
+        '--wait-ms',
+        '15000',
+        '--no-progress',
+      ]),
     )
     expect(run.lines).toHaveLength(2 * outputs.length)
     const ids = run.lines.slice(0, outputs.length)

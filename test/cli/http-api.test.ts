@@ -206,9 +206,9 @@ describe('other routes', () => {
   })
 
   it('answers 405 with Allow for a wrong method and 404 for an unknown route', async () => {
-    const wrong = await call('GET', '/tasks')
+    const wrong = await call('PUT', '/tasks')
     expect(wrong.status).toBe(405)
-    expect(wrong.headers.get('allow')).toBe('POST')
+    expect(wrong.headers.get('allow')).toBe('GET, POST')
     const missing = await call('GET', '/nope')
     expect(missing.status).toBe(404)
     expect((missing.body as ErrorBody).error).toContain('no route GET /nope')

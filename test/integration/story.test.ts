@@ -32,6 +32,7 @@ describe('task stories', () => {
       by: b.peerId,
       epoch: record.epoch,
       outcome: 'accepted',
+      status: 'succeeded',
     })
 
     const thief = b.story(task.id)

@@ -63,7 +63,7 @@ export function checks(record: ResultRecord, node: TaskmeshNode): void {
  * offers, so it must be stolen and run there (sha256 runs in the worker pool); the result is read
  * at both nodes. Prints one JSON line.
  */
-export const TWO_NODES_MJS = `import { TaskmeshNode } from 'taskmesh'
+export const TWO_NODES_MJS = `import { HttpApi, TaskmeshNode } from 'taskmesh'
 
 const owner = await TaskmeshNode.create({ slots: 1 })
 const thief = await TaskmeshNode.create({ slots: 1, labels: ['gpu'], bootstrap: owner.multiaddrs })
@@ -77,7 +77,15 @@ try {
   })
   const record = await handle.result(signal)
   const atThief = await thief.getResult(handle.id)
-  console.log(JSON.stringify({ owner: owner.peerId, thief: thief.peerId, record, atThief }))
+  // the dashboard's files and uPlot come from the installed package
+  const api = new HttpApi(owner)
+  const base = await api.listen(0)
+  const served = []
+  for (const path of ['/', '/dashboard/app.js', '/dashboard/uPlot.iife.min.js']) {
+    served.push((await fetch(base + path)).status)
+  }
+  await api.close()
+  console.log(JSON.stringify({ owner: owner.peerId, thief: thief.peerId, record, atThief, served }))
 } finally {
   await Promise.all([owner.stop(), thief.stop()])
 }

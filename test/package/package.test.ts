@@ -141,13 +141,17 @@ describe('the packed package, installed into a fresh project', () => {
         'dist/src/index.js.map',
         'dist/src/executor/worker.js',
         'dist/src/simulation/node-thread.js',
+        'dist/src/http/dashboard/static/index.html',
+        'dist/src/http/dashboard/static/app.js',
+        'dist/src/http/dashboard/static/style.css',
       ]) {
         expect(paths, file).toContain(file)
       }
       const stray = paths.filter(
         (p) =>
           !['package.json', 'README.md', 'LICENSE', 'bin/taskmesh.js'].includes(p) &&
-          !/^dist\/(src|simulations)\/.+\.(js|d\.ts|js\.map)$/.test(p),
+          !/^dist\/(src|simulations)\/.+\.(js|d\.ts|js\.map)$/.test(p) &&
+          !/^dist\/src\/http\/dashboard\/static\/[a-z]+\.(html|js|css)$/.test(p),
       )
       expect(stray).toEqual([])
       expect(packed.entryCount).toBe(paths.length)
@@ -196,7 +200,8 @@ describe('the packed package, installed into a fresh project', () => {
     async () => {
       await writeFile(join(consumer, 'two-nodes.mjs'), TWO_NODES_MJS)
       const { stdout } = await ok(process.execPath, ['two-nodes.mjs'], consumer)
-      const { owner, thief, record, atThief } = JSON.parse(stdout)
+      const { owner, thief, record, atThief, served } = JSON.parse(stdout)
+      expect(served).toEqual([200, 200, 200])
       expect(record.status).toBe('succeeded')
       expect(record.owner).toBe(owner)
       expect(record.executor).toBe(thief)

@@ -45,6 +45,11 @@ export class DependencyGate {
     return this.waiting.size
   }
 
+  /** The tasks waiting here, in the order they came. */
+  tasks(): Task[] {
+    return [...this.waiting.values()].map((w) => w.task)
+  }
+
   /** True when the task waits here for dependencies. */
   has(taskId: string): boolean {
     return this.waiting.has(taskId)

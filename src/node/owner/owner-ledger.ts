@@ -88,6 +88,8 @@ export interface OwnerLedgerOptions {
   maxExecutorLosses?: number
   /** A journal write failed (the task still runs; it may not survive a restart). */
   onJournalError?(err: Error): void
+  /** An owned task has a result and leaves the ledger (`by`: the thief whose completion settled it). */
+  onSettled?(task: Task, by: string | undefined): void
 }
 
 interface Settled {
@@ -129,6 +131,11 @@ export class OwnerLedger {
   /** Leases granted to thieves and still live. */
   get leasedOut(): number {
     return this.leases.size
+  }
+
+  /** The tasks this node owns and has no result for, as the ledger holds them (read only). */
+  ownedTasks(): IterableIterator<Readonly<OwnedTask>> {
+    return this.owned.values()
   }
 
   /** Every task this node owns and has no result for (what its custodians must hold). */
@@ -365,7 +372,11 @@ export class OwnerLedger {
           kept && (() => this.opts.results.keep(kept.record, kept.value)),
         )
       }
-      this.opts.events.emit(c.taskId, 'completed', { by: from, epoch: c.epoch, outcome: outcome.verdict })
+      this.opts.events.emit(c.taskId, 'completed', {
+        ...{ by: from, epoch: c.epoch, outcome: outcome.verdict },
+        ...(outcome.verdict === 'accepted' ? { status: c.status } : {}),
+        ...(outcome.carried?.record.error === undefined ? {} : { error: outcome.carried.record.error }),
+      })
       outcomes.push({ taskId: c.taskId, outcome: outcome.verdict })
     }
     return { type: 'completed', requestId: req.requestId, outcomes }
@@ -522,11 +533,13 @@ export class OwnerLedger {
     executor: string | undefined,
     store: (() => Promise<void>) | undefined,
   ): void {
+    const own = this.owned.get(taskId)
     this.owned.delete(taskId)
     this.leases.forget(taskId)
     this.losses.delete(taskId)
     this.settled.set(taskId, { epoch, executor })
     this.opts.events.emit(taskId, 'settled', executor === undefined ? { epoch } : { epoch, by: executor })
+    if (own !== undefined) this.opts.onSettled?.(own.entry.task, executor)
     if (this.settled.size > SETTLED_MEMORY) {
       const oldest = this.settled.keys().next().value
       if (oldest !== undefined) this.settled.delete(oldest)

@@ -118,6 +118,11 @@ export class PeerView {
     return [...this.peers.values()]
   }
 
+  /** Every known peer's capacity, and whether it is a neighbour (heard itself) or named in a hot list. */
+  known(): Array<PeerCapacity & { direct: boolean }> {
+    return [...this.peers.values()].map(({ seq: _seq, addrs: _addrs, ...known }) => known)
+  }
+
   /** The neighbours' capacities (peers whose own beacons this node hears). */
   neighbourList(): PeerCapacity[] {
     return [...this.peers.values()].filter((p) => p.direct)

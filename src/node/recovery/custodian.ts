@@ -11,7 +11,7 @@ import { successorOf } from './successor.ts'
 /** DHT lookups in flight at once while a successor checks the tasks it would adopt. */
 export const ADOPTION_LOOKUPS = 32
 /** Longest one such lookup may take, ms. */
-export const ADOPTION_LOOKUP_MS = 2_000
+export const ADOPTION_LOOKUP_MS = 5_000
 /**
  * Sweeps in which a task's lookup may fail (time out, no peer answers) before the successor adopts
  * it all the same: a failed lookup is no evidence that the result is missing, so adoption waits for

@@ -36,6 +36,11 @@ export class TaskEvents {
     }
   }
 
+  /** Listeners attached now. */
+  get listenerCount(): number {
+    return this.listeners.length
+  }
+
   /** Tells every listener what happened to a task now. */
   emit(taskId: string, event: string, detail?: TaskEventDetail): void {
     if (this.listeners.length === 0) return
