@@ -69,8 +69,10 @@ describe('metrics, health and logs of a running node', () => {
     const a = nodes[0]
     const before = parseMetrics(await (await fetch(`${url}/metrics`)).text()).samples
     expect(value(before, 'taskmesh_tasks_accepted_total')).toBe(0)
-    const blocker = await a.submit(sleepSpec(400, 'blocker'))
+    const blocker = await a.submit(sleepSpec(1_500, 'blocker'))
     const handles = await a.submitMany([1, 2, 3].map((i) => sleepSpec(20, i)))
+    // the owner's one slot is busy: the other node steals the short ones
+    await waitFor(() => nodes[1].status().counters.tasksStolen > 0, 10_000, 'nothing was stolen')
     // only the owner offers the label: both attempts run there
     const failing = await a.submit({
       ...{ type: 'fail', input: { message: 'boom' }, maxAttempts: 2 },
