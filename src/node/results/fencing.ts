@@ -10,6 +10,7 @@ import {
 } from '../../protocol/result-record.ts'
 import type { VerifiedRoots } from '../../protocol/verified-roots.ts'
 import { memoizeString } from '../../util/memo.ts'
+import { StoredRecords, TurnWriter } from './stored-records.ts'
 
 /**
  * Fencing of result records in a node's own DHT store (promise 2).
@@ -82,6 +83,18 @@ export async function readStoredResult(
   key: Uint8Array,
 ): Promise<Uint8Array | undefined> {
   const dsKey = dhtRecordKey(key)
+  const known = indexes.get(datastore)
+  if (known === undefined) return readFromStore(datastore, dsKey)
+  const id = dsKey.toString()
+  // a write of a record not stored yet (nearly all) reads nothing: see StoredRecords
+  const recent = known.recentValue(id)
+  if (recent !== undefined || !known.mayHold(id)) return recent
+  const value = await readFromStore(datastore, dsKey)
+  if (value !== undefined) known.noteStored(id, value)
+  return value
+}
+
+async function readFromStore(datastore: Datastore, dsKey: Key): Promise<Uint8Array | undefined> {
   // most writes are of records not stored yet: ask first rather than build a NotFoundError
   if (!(await datastore.has(dsKey))) return undefined
   let raw: Uint8Array
@@ -111,6 +124,14 @@ type Put = Datastore['put']
 const rawPuts = new WeakMap<Datastore, Put>()
 /** Per datastore and key, the tail of the writes in progress. */
 const locks = new WeakMap<Datastore, Map<string, Promise<unknown>>>()
+/** Per fenced datastore, what is known of its records without reading it. */
+const indexes = new WeakMap<Datastore, StoredRecords>()
+/** What a fenced datastore knows of its result records without reading it (undefined: not fenced). */
+export function storedRecordsOf(datastore: Datastore): StoredRecords | undefined {
+  return indexes.get(datastore)
+}
+/** Per fenced datastore, its record writes batched per turn of the event loop. */
+const writers = new WeakMap<Datastore, TurnWriter>()
 
 function rawPut(datastore: Datastore): Put {
   return rawPuts.get(datastore) ?? datastore.put.bind(datastore)
@@ -151,7 +172,13 @@ export function putResultRecord(
     const stored = await readStoredResult(datastore, key)
     if (stored !== undefined && losesToStored(key, value, stored, roots))
       return { written: false, current: stored }
-    await rawPut(datastore)(dsKey, serialized, options)
+    const writer = writers.get(datastore)
+    if (writer === undefined) await rawPut(datastore)(dsKey, serialized, options)
+    else {
+      options?.signal?.throwIfAborted()
+      await writer.put(dsKey, serialized)
+    }
+    indexes.get(datastore)?.noteStored(dsKey.toString(), value)
     return { written: true, current: value }
   })
 }
@@ -165,13 +192,46 @@ export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: Ve
   if (rawPuts.has(datastore)) return datastore
   const original = datastore.put.bind(datastore)
   rawPuts.set(datastore, original)
+  const known = new StoredRecords()
+  indexes.set(datastore, known)
+  const writer = new TurnWriter(datastore.batch.bind(datastore))
+  writers.set(datastore, writer)
   const fenced: Put = async (dsKey, value, options) => {
     const key = resultKeyOf(dsKey)
-    if (key === undefined) return original(dsKey, value, options)
+    // a batch of fenced writes, committed by a datastore that puts each pair itself, passes through
+    if (key === undefined || writer.isCommitting(value)) return original(dsKey, value, options)
     await putResultRecord(datastore, key, value, options, roots)
     return dsKey
   }
   datastore.put = fenced
+  // writes and deletes that bypass the fenced put keep the index true (kad-dht uses neither for records)
+  const isRecord = (k: Key) => k.toString().startsWith(`${DHT_RECORD_PREFIX}/`)
+  const batch = datastore.batch.bind(datastore)
+  datastore.batch = () => {
+    const inner = batch()
+    return {
+      put: (k, v) => {
+        if (isRecord(k)) known.noteStored(k.toString())
+        inner.put(k, v)
+      },
+      delete: (k) => {
+        if (isRecord(k)) known.forget(k.toString())
+        inner.delete(k)
+      },
+      commit: (options) => inner.commit(options),
+    }
+  }
+  const remove = datastore.delete.bind(datastore)
+  datastore.delete = (k, options) => {
+    if (isRecord(k)) known.forget(k.toString())
+    return remove(k, options)
+  }
+  const putMany = datastore.putMany.bind(datastore)
+  datastore.putMany = (source, options) => {
+    known.complete = false // not expected for records; read every key from now on
+    return putMany(source, options)
+  }
+  void known.scan(datastore, DHT_RECORD_PREFIX).catch(() => undefined) // until it ends, every key is read
   return datastore
 }
 
