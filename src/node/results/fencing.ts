@@ -78,14 +78,15 @@ export function losesToStored(
 }
 
 /** The value of the result record stored locally under `key`, if any (unverified bytes). */
-export async function readStoredResult(
-  datastore: Datastore,
-  key: Uint8Array,
-): Promise<Uint8Array | undefined> {
+export function readStoredResult(datastore: Datastore, key: Uint8Array): Promise<Uint8Array | undefined> {
   const dsKey = dhtRecordKey(key)
+  return readStored(datastore, dsKey, dsKey.toString())
+}
+
+/** {@link readStoredResult} of datastore key `dsKey`, whose text is `id`. */
+async function readStored(datastore: Datastore, dsKey: Key, id: string): Promise<Uint8Array | undefined> {
   const known = indexes.get(datastore)
   if (known === undefined) return readFromStore(datastore, dsKey)
-  const id = dsKey.toString()
   // a write of a record not stored yet (nearly all) reads nothing: see StoredRecords
   const recent = known.recentValue(id)
   if (recent !== undefined || !known.mayHold(id)) return recent
@@ -138,13 +139,12 @@ function rawPut(datastore: Datastore): Put {
 }
 
 /** Runs `work` after every earlier fenced write of the same key in the same datastore. */
-function serially<T>(datastore: Datastore, dsKey: Key, work: () => Promise<T>): Promise<T> {
+function serially<T>(datastore: Datastore, id: string, work: () => Promise<T>): Promise<T> {
   let perStore = locks.get(datastore)
   if (perStore === undefined) {
     perStore = new Map()
     locks.set(datastore, perStore)
   }
-  const id = dsKey.toString()
   const before = perStore.get(id) ?? Promise.resolve()
   const run = before.then(work, work)
   const tail = run.catch(() => undefined)
@@ -167,18 +167,22 @@ export function putResultRecord(
   roots?: VerifiedRoots,
 ): Promise<FencedWrite> {
   const dsKey = dhtRecordKey(key)
+  const id = dsKey.toString()
   const value = Libp2pRecord.deserialize(serialized).value
-  return serially(datastore, dsKey, async () => {
-    const stored = await readStoredResult(datastore, key)
-    if (stored !== undefined && losesToStored(key, value, stored, roots))
-      return { written: false, current: stored }
+  return serially(datastore, id, async () => {
+    const stored = await readStored(datastore, dsKey, id)
+    if (stored !== undefined) {
+      // the same record again (a completion's record, then its replica) is stored already
+      if (equals(stored, value)) return { written: true, current: stored }
+      if (losesToStored(key, value, stored, roots)) return { written: false, current: stored }
+    }
     const writer = writers.get(datastore)
     if (writer === undefined) await rawPut(datastore)(dsKey, serialized, options)
     else {
       options?.signal?.throwIfAborted()
       await writer.put(dsKey, serialized)
     }
-    indexes.get(datastore)?.noteStored(dsKey.toString(), value)
+    indexes.get(datastore)?.noteStored(id, value)
     return { written: true, current: value }
   })
 }

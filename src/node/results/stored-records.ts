@@ -32,7 +32,9 @@ function fnv1a(text: string, seed: number): number {
  */
 export class StoredRecords {
   private readonly bits = new Uint32Array(STORED_FILTER_BITS / 32)
-  private readonly recent = new Map<string, Uint8Array>()
+  /** Recent values in two generations: a full `recent` becomes `older` (no per-entry eviction). */
+  private recent = new Map<string, Uint8Array>()
+  private older = new Map<string, Uint8Array>()
   /** True once every key stored before this node started is in the filter. */
   complete = false
   /** Settles when the scan of the store at start has ended (see {@link scan}). */
@@ -40,7 +42,6 @@ export class StoredRecords {
 
   /** True when the record of datastore key `id` may be stored (false: surely not). */
   mayHold(id: string): boolean {
-    if (this.recent.has(id)) return true
     if (!this.complete) return true
     const h1 = fnv1a(id, 0x811c9dc5)
     const h2 = fnv1a(id, 0x01000193) | 1
@@ -53,7 +54,7 @@ export class StoredRecords {
 
   /** The value stored under `id` when it is one of the recent ones. */
   recentValue(id: string): Uint8Array | undefined {
-    return this.recent.get(id)
+    return this.recent.get(id) ?? this.older.get(id)
   }
 
   /** A record key is stored (written now, or found by the scan); `value` when known. */
@@ -64,18 +65,19 @@ export class StoredRecords {
       const bit = ((h1 + Math.imul(i, h2)) >>> 0) & (STORED_FILTER_BITS - 1)
       this.bits[bit >>> 5] |= 1 << (bit & 31)
     }
-    this.recent.delete(id)
+    this.forget(id)
     if (value === undefined) return
-    this.recent.set(id, value)
-    if (this.recent.size > RECENT_RECORDS) {
-      const oldest = this.recent.keys().next().value
-      if (oldest !== undefined) this.recent.delete(oldest)
+    if (this.recent.size >= RECENT_RECORDS / 2) {
+      this.older = this.recent
+      this.recent = new Map()
     }
+    this.recent.set(id, value)
   }
 
   /** A record key was deleted or written without its value known here: read it next time. */
   forget(id: string): void {
     this.recent.delete(id)
+    this.older.delete(id)
   }
 
   /** Puts every record key stored under `prefix` into the filter, then counts it `complete`. */
