@@ -8,7 +8,7 @@ import { MAX_RECORD_BYTES } from './constants.ts'
 import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
 import { InvalidMessageError, InvalidRecordError } from './errors.ts'
 import { verifyGrantProof } from './grant-proof.ts'
-import { inclusionPaths, leafHash, merkleRoot, rootFromPath } from './merkle.ts'
+import { leafHash, merkleTree, rootFromPath } from './merkle.ts'
 import {
   MAX_SIGNED_BATCH,
   type ResultRecord,
@@ -154,12 +154,13 @@ export function signResultBatch(
     return result.data
   })
   const leaves = parsed.map(recordLeaf)
-  const signature = toBase64(signEd25519(privateKey, batchSigningPayload(merkleRoot(leaves))))
+  const tree = merkleTree(leaves)
+  const signature = toBase64(signEd25519(privateKey, batchSigningPayload(tree.root)))
   if (counts !== undefined) {
     counts.recordBatchesSigned++
     counts.recordsSigned += parsed.length
   }
-  const paths = parsed.length === 1 ? [[]] : inclusionPaths(leaves)
+  const { paths } = tree
   return parsed.map((record, index) => {
     const proof =
       parsed.length === 1 ? undefined : { index, size: parsed.length, path: paths[index].map(toBase64) }
