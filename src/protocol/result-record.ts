@@ -7,8 +7,10 @@ import { decodeMessage, describeIssue, encodeMessage } from './codec.ts'
 import { MAX_RECORD_BYTES } from './constants.ts'
 import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
 import { InvalidMessageError, InvalidRecordError } from './errors.ts'
+import { withFastPath } from './fast-path.ts'
 import { verifyGrantProof } from './grant-proof.ts'
 import { leafHash, merkleTree, rootFromPath } from './merkle.ts'
+import { isWellFormedSignedResult } from './record-fast-check.ts'
 import {
   MAX_SIGNED_BATCH,
   type ResultRecord,
@@ -22,6 +24,9 @@ import type { VerifiedRoots } from './verified-roots.ts'
 export * from './result-record-schema.ts'
 
 const WHAT = 'result record'
+
+/** `signedResultSchema`, checked by `isWellFormedSignedResult` first (the schema only when it says no). */
+const signedResultWireSchema = withFastPath(isWellFormedSignedResult, signedResultSchema)
 
 /** Domain tag of the bytes an executor signs: this, then the 32-byte batch root. */
 const BATCH_SIGNATURE_TAG = fromString('taskmesh/result-batch/1\n', 'utf8')
@@ -53,7 +58,7 @@ export function batchSigningPayload(root: Uint8Array): Uint8Array {
 function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined): Unverified {
   let envelope: ReturnType<typeof signedResultSchema.parse>
   try {
-    envelope = decodeMessage(signedResultSchema, value, MAX_RECORD_BYTES, WHAT)
+    envelope = decodeMessage(signedResultWireSchema, value, MAX_RECORD_BYTES, WHAT)
   } catch (err) {
     if (err instanceof InvalidMessageError) throw new InvalidRecordError(err.message)
     throw new InvalidRecordError(`${WHAT}: ${(err as Error).message}`)
