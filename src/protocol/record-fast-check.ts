@@ -75,7 +75,8 @@ const RECORD_REQUIRED = [
 ]
 const RECORD_KEYS = new Set([...RECORD_REQUIRED, 'output', 'error', 'grant'])
 
-function isRecord(v: unknown): v is ResultRecord {
+/** True only for a result record `resultRecordSchema` accepts as it is. */
+export function isWellFormedRecord(v: unknown): v is ResultRecord {
   return (
     isObject(v) &&
     keysWithin(v, RECORD_REQUIRED, RECORD_KEYS) &&
@@ -122,7 +123,7 @@ export function isWellFormedSignedResult(
   return (
     isObject(v) &&
     keysWithin(v, ['record', 'signature'], SIGNED_KEYS) &&
-    isRecord(v.record) &&
+    isWellFormedRecord(v.record) &&
     isBase64(v.signature, 4, 1024) &&
     absentOr(v, 'proof', isProof)
   )
