@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Queue, QueueEvents } from 'bullmq'
+import { Redis } from 'ioredis'
 import { type Child, startChild } from './processes.ts'
 import type { RedisServer } from './redis.ts'
 
@@ -101,8 +102,15 @@ export class BullSide {
 
   /** A `QueueEvents` on this side's queue (the subscriber of the latency runs). */
   async events(): Promise<QueueEvents> {
+    // read on from the stream's last entry now: with the default (`$`) an event written before the
+    // subscriber's first XREAD is missed, and the first latency job can complete that fast
+    const client = new Redis({ host: '127.0.0.1', port: this.redis.port })
+    const last = await client
+      .xrevrange(this.queue.keys.events, '+', '-', 'COUNT', 1)
+      .finally(() => client.quit())
     const events = new QueueEvents(this.queue.name, {
       connection: { host: '127.0.0.1', port: this.redis.port, maxRetriesPerRequest: null },
+      lastEventId: last[0]?.[0] ?? '0-0',
     })
     await events.waitUntilReady()
     return events

@@ -6,8 +6,12 @@ import type { NodeOffer, PeerCapacity } from './types.ts'
 export const DEFAULT_TOP_K = 3
 /** A beacon older than this (ms) is ignored: about three missed beacons at one per second. */
 export const DEFAULT_STALE_AFTER_MS = 3 * second
-/** Most tasks one steal moves unless told otherwise. */
-export const DEFAULT_MAX_STEAL_BATCH = 64
+/**
+ * Most tasks one steal moves unless told otherwise. The balance rule (`stealAmount`) bounds a steal
+ * far below this in a balanced mesh; the cap matters when the victim is slow to answer (a loaded
+ * machine: a steal round trip of 0.5 s moves at most this many tasks per 0.5 s to the thief).
+ */
+export const DEFAULT_MAX_STEAL_BATCH = 256
 
 /** Load figures of one node, as its beacon (or its own queue) reports them. */
 export interface LoadFigures {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 /**
  * Merkle tree hashing as in RFC 9162 (Certificate Transparency v2), with SHA-256: a leaf hashes
@@ -10,16 +10,27 @@ import { createHash } from 'node:crypto'
 /** Bytes of a SHA-256 hash. */
 export const HASH_BYTES = 32
 
-const LEAF = new Uint8Array([0])
-const NODE = new Uint8Array([1])
+/** SHA-256 of `prefix ‖ parts` (one-shot `crypto.hash`: cheaper than a Hash object per call). */
+function sha256Of(prefix: number, parts: Uint8Array[]): Uint8Array {
+  let length = 1
+  for (const part of parts) length += part.byteLength
+  const input = Buffer.allocUnsafe(length)
+  input[0] = prefix
+  let at = 1
+  for (const part of parts) {
+    input.set(part, at)
+    at += part.byteLength
+  }
+  return hash('sha256', input, 'buffer') as unknown as Uint8Array
+}
 
 /** The leaf hash of `data`: SHA-256(0x00 ‖ data). */
 export function leafHash(data: Uint8Array): Uint8Array {
-  return createHash('sha256').update(LEAF).update(data).digest()
+  return sha256Of(0, [data])
 }
 
 function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return createHash('sha256').update(NODE).update(left).update(right).digest()
+  return sha256Of(1, [left, right])
 }
 
 /** The largest power of two strictly below `n` (n ≥ 2). */
@@ -57,21 +68,24 @@ export function inclusionPath(leaves: Uint8Array[], index: number): Uint8Array[]
 }
 
 /**
- * Every leaf's inclusion path at once (what a signer attaches to each record of a batch), in
- * O(n log n) hashes rather than one tree walk per leaf.
+ * The root of the tree over `leaves` and every leaf's inclusion path (what a signer attaches to
+ * each record of a batch), each inner node hashed once: n − 1 hashes.
+ * @throws RangeError for an empty list.
  */
-export function inclusionPaths(leaves: Uint8Array[]): Uint8Array[][] {
-  if (leaves.length === 0) return []
-  if (leaves.length === 1) return [[]]
+export function merkleTree(leaves: Uint8Array[]): { root: Uint8Array; paths: Uint8Array[][] } {
+  if (leaves.length === 0) throw new RangeError('a Merkle tree needs at least one leaf')
+  if (leaves.length === 1) return { root: leaves[0], paths: [[]] }
   const k = split(leaves.length)
-  const left = leaves.slice(0, k)
-  const right = leaves.slice(k)
-  const leftRoot = merkleRoot(left)
-  const rightRoot = merkleRoot(right)
-  return [
-    ...inclusionPaths(left).map((path) => [...path, rightRoot]),
-    ...inclusionPaths(right).map((path) => [...path, leftRoot]),
-  ]
+  const left = merkleTree(leaves.slice(0, k))
+  const right = merkleTree(leaves.slice(k))
+  for (const path of left.paths) path.push(right.root)
+  for (const path of right.paths) path.push(left.root)
+  return { root: nodeHash(left.root, right.root), paths: [...left.paths, ...right.paths] }
+}
+
+/** Every leaf's inclusion path at once; see {@link merkleTree}. */
+export function inclusionPaths(leaves: Uint8Array[]): Uint8Array[][] {
+  return leaves.length === 0 ? [] : merkleTree(leaves).paths
 }
 
 /**

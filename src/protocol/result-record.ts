@@ -3,12 +3,14 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { compare, equals, fromString } from 'uint8arrays'
 import { canonicalJson } from '../task/task-id.ts'
 import { fromBase64, toBase64 } from '../util/base64.ts'
-import { decodeMessage, describeIssue, encodeMessage } from './codec.ts'
+import { decodeMessage, describeIssue } from './codec.ts'
 import { MAX_RECORD_BYTES } from './constants.ts'
 import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
 import { InvalidMessageError, InvalidRecordError } from './errors.ts'
+import { withFastPath } from './fast-path.ts'
 import { verifyGrantProof } from './grant-proof.ts'
-import { inclusionPaths, leafHash, merkleRoot, rootFromPath } from './merkle.ts'
+import { leafHash, merkleTree, rootFromPath } from './merkle.ts'
+import { isWellFormedRecord, isWellFormedSignedResult } from './record-fast-check.ts'
 import {
   MAX_SIGNED_BATCH,
   type ResultRecord,
@@ -22,6 +24,15 @@ import type { VerifiedRoots } from './verified-roots.ts'
 export * from './result-record-schema.ts'
 
 const WHAT = 'result record'
+
+/** `signedResultSchema`, checked by `isWellFormedSignedResult` first (the schema only when it says no). */
+const signedResultWireSchema = withFastPath(isWellFormedSignedResult, signedResultSchema)
+
+/** UTF-8 bytes of `text`, as a plain Uint8Array view. */
+function encodeText(text: string): Uint8Array {
+  const buf = Buffer.from(text, 'utf8')
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+}
 
 /** Domain tag of the bytes an executor signs: this, then the 32-byte batch root. */
 const BATCH_SIGNATURE_TAG = fromString('taskmesh/result-batch/1\n', 'utf8')
@@ -53,7 +64,7 @@ export function batchSigningPayload(root: Uint8Array): Uint8Array {
 function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined): Unverified {
   let envelope: ReturnType<typeof signedResultSchema.parse>
   try {
-    envelope = decodeMessage(signedResultSchema, value, MAX_RECORD_BYTES, WHAT)
+    envelope = decodeMessage(signedResultWireSchema, value, MAX_RECORD_BYTES, WHAT)
   } catch (err) {
     if (err instanceof InvalidMessageError) throw new InvalidRecordError(err.message)
     throw new InvalidRecordError(`${WHAT}: ${(err as Error).message}`)
@@ -143,27 +154,36 @@ export function signResultBatch(
   if (privateKey.type !== 'Ed25519') throw new InvalidRecordError(`${WHAT}: signing key is not Ed25519`)
   const signer = signerOf(privateKey)
   const parsed = records.map((record) => {
-    const result = resultRecordSchema.safeParse(record)
-    if (!result.success) throw new InvalidRecordError(`${WHAT}: ${describeIssue(result.error)}`)
-    if (signer !== result.data.executor) {
-      throw new InvalidRecordError(
-        `${WHAT}: executor ${result.data.executor} is not the signing peer ${signer}`,
-      )
+    // the node's own records: the fast check, and the schema (for its message) only when it says no
+    let data = record
+    if (!isWellFormedRecord(record)) {
+      const result = resultRecordSchema.safeParse(record)
+      if (!result.success) throw new InvalidRecordError(`${WHAT}: ${describeIssue(result.error)}`)
+      data = result.data
     }
-    checkGrant(result.data, counts)
-    return result.data
+    if (signer !== data.executor) {
+      throw new InvalidRecordError(`${WHAT}: executor ${data.executor} is not the signing peer ${signer}`)
+    }
+    checkGrant(data, counts)
+    return data
   })
-  const leaves = parsed.map(recordLeaf)
-  const signature = toBase64(signEd25519(privateKey, batchSigningPayload(merkleRoot(leaves))))
+  // each record is serialised once: its canonical JSON is both its leaf's data and its part of the value
+  const texts = parsed.map((record) => canonicalJson(record))
+  const leaves = texts.map((text) => leafHash(Buffer.from(text, 'utf8')))
+  const tree = merkleTree(leaves)
+  const signature = toBase64(signEd25519(privateKey, batchSigningPayload(tree.root)))
   if (counts !== undefined) {
     counts.recordBatchesSigned++
     counts.recordsSigned += parsed.length
   }
-  const paths = parsed.length === 1 ? [[]] : inclusionPaths(leaves)
-  return parsed.map((record, index) => {
+  const { paths } = tree
+  return texts.map((text, index) => {
     const proof =
-      parsed.length === 1 ? undefined : { index, size: parsed.length, path: paths[index].map(toBase64) }
-    const value = encodeMessage(proof === undefined ? { record, signature } : { record, signature, proof })
+      parsed.length === 1
+        ? ''
+        : `,"proof":${JSON.stringify({ index, size: parsed.length, path: paths[index].map(toBase64) })}`
+    // the JSON of { record, signature, proof? }, with the record as its canonical text
+    const value = encodeText(`{"record":${text},"signature":"${signature}"${proof}}`)
     if (value.byteLength > MAX_RECORD_BYTES) {
       throw new InvalidRecordError(
         `${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`,

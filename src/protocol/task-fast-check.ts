@@ -50,11 +50,15 @@ const isString = (v: unknown, min: number, max: number): v is string =>
 const isName = (v: unknown): boolean => typeof v === 'string' && NAME_PATTERN.test(v)
 
 /** A JSON value of finite numbers, no `__proto__` key, nested at most `depth` more levels. */
-function isPlainJson(v: unknown, depth: number): boolean {
+export function isPlainJson(v: unknown, depth: number): boolean {
   if (v === null || typeof v === 'boolean' || typeof v === 'string') return true
   if (typeof v === 'number') return Number.isFinite(v)
   if (typeof v !== 'object' || depth <= 0) return false
-  if (Array.isArray(v)) return v.every((x) => isPlainJson(x, depth - 1))
+  if (Array.isArray(v)) {
+    // a loop, not Array#every, which skips holes a schema refuses
+    for (let i = 0; i < v.length; i++) if (!isPlainJson(v[i], depth - 1)) return false
+    return true
+  }
   for (const key of Object.keys(v)) {
     if (key === '__proto__' || !isPlainJson((v as Obj)[key], depth - 1)) return false
   }

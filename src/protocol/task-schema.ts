@@ -1,5 +1,6 @@
-import { z } from 'zod'
+import type { z } from 'zod'
 import type { Task } from '../task/task.ts'
+import { withFastPath } from './fast-path.ts'
 import { isWellFormedTask } from './task-fast-check.ts'
 import { fullTaskSchema } from './wire-types.ts'
 
@@ -8,12 +9,4 @@ import { fullTaskSchema } from './wire-types.ts'
  * accepts, checked by `isWellFormedTask` first (about 20× faster); only a task that check refuses
  * goes through the schema, whose issues — and so the error messages — are reported unchanged.
  */
-export const taskSchema: z.ZodType<Task> = z.unknown().transform((value, ctx) => {
-  if (isWellFormedTask(value)) return value
-  const parsed = fullTaskSchema.safeParse(value)
-  if (parsed.success) return parsed.data
-  for (const issue of parsed.error.issues) {
-    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
-  }
-  return z.NEVER
-})
+export const taskSchema: z.ZodType<Task> = withFastPath(isWellFormedTask, fullTaskSchema)

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -90,7 +90,8 @@ export function cidOfDigest(digest: Uint8Array): string {
  * gives two tasks; a replayed submission with the same nonce gives the same id.
  */
 export function taskId(spec: TaskSpec, submitter: string, nonce: string): string {
-  return cidOfDigest(createHash('sha256').update(canonicalJson({ spec, submitter, nonce }), 'utf8').digest())
+  const digest = hash('sha256', canonicalJson({ spec, submitter, nonce }), 'buffer') as unknown as Uint8Array
+  return cidOfDigest(digest)
 }
 
 /** True when `id` parses as a CIDv1 raw/sha2-256 string, the shape `taskId` produces. */

@@ -101,7 +101,9 @@ describe('batch-signed result records', () => {
 
   it('PROTOCOL.md’s example value is what signing gives', async () => {
     const doc = await readFile(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8')
-    const example = doc.split('\n').find((l) => l.startsWith('{"record":{"v":1,"taskId":"bafkreid4hcai5'))
+    const example = doc
+      .split('\n')
+      .find((l) => l.startsWith('{"record":{"attempts":') && l.includes('bafkreid4hcai5'))
     expect(example).toBeDefined()
     const key = await generateKeyPairFromSeed('Ed25519', new Uint8Array(32).fill(7))
     const { record } = JSON.parse(example as string)

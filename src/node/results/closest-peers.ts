@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { PeerId, PeerUpdate } from '@libp2p/interface'
 import { compare } from 'uint8arrays'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
 /** kad-dht's id of a key or peer: SHA-256 of the bytes (kad's `convertBuffer`). */
 export function kadId(bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
+  return hash('sha256', bytes, 'buffer') as unknown as Uint8Array
 }
 
 /** Kademlia XOR distance of two ids of equal length (compare results with `compare`). */

@@ -10,6 +10,7 @@ import {
 } from '../../protocol/result-record.ts'
 import type { VerifiedRoots } from '../../protocol/verified-roots.ts'
 import { memoizeString } from '../../util/memo.ts'
+import { StoredRecords, TurnWriter } from './stored-records.ts'
 
 /**
  * Fencing of result records in a node's own DHT store (promise 2).
@@ -77,11 +78,24 @@ export function losesToStored(
 }
 
 /** The value of the result record stored locally under `key`, if any (unverified bytes). */
-export async function readStoredResult(
-  datastore: Datastore,
-  key: Uint8Array,
-): Promise<Uint8Array | undefined> {
+export function readStoredResult(datastore: Datastore, key: Uint8Array): Promise<Uint8Array | undefined> {
   const dsKey = dhtRecordKey(key)
+  return readStored(datastore, dsKey, dsKey.toString())
+}
+
+/** {@link readStoredResult} of datastore key `dsKey`, whose text is `id`. */
+async function readStored(datastore: Datastore, dsKey: Key, id: string): Promise<Uint8Array | undefined> {
+  const known = indexes.get(datastore)
+  if (known === undefined) return readFromStore(datastore, dsKey)
+  // a write of a record not stored yet (nearly all) reads nothing: see StoredRecords
+  const recent = known.recentValue(id)
+  if (recent !== undefined || !known.mayHold(id)) return recent
+  const value = await readFromStore(datastore, dsKey)
+  if (value !== undefined) known.noteStored(id, value)
+  return value
+}
+
+async function readFromStore(datastore: Datastore, dsKey: Key): Promise<Uint8Array | undefined> {
   // most writes are of records not stored yet: ask first rather than build a NotFoundError
   if (!(await datastore.has(dsKey))) return undefined
   let raw: Uint8Array
@@ -111,19 +125,26 @@ type Put = Datastore['put']
 const rawPuts = new WeakMap<Datastore, Put>()
 /** Per datastore and key, the tail of the writes in progress. */
 const locks = new WeakMap<Datastore, Map<string, Promise<unknown>>>()
+/** Per fenced datastore, what is known of its records without reading it. */
+const indexes = new WeakMap<Datastore, StoredRecords>()
+/** What a fenced datastore knows of its result records without reading it (undefined: not fenced). */
+export function storedRecordsOf(datastore: Datastore): StoredRecords | undefined {
+  return indexes.get(datastore)
+}
+/** Per fenced datastore, its record writes batched per turn of the event loop. */
+const writers = new WeakMap<Datastore, TurnWriter>()
 
 function rawPut(datastore: Datastore): Put {
   return rawPuts.get(datastore) ?? datastore.put.bind(datastore)
 }
 
 /** Runs `work` after every earlier fenced write of the same key in the same datastore. */
-function serially<T>(datastore: Datastore, dsKey: Key, work: () => Promise<T>): Promise<T> {
+function serially<T>(datastore: Datastore, id: string, work: () => Promise<T>): Promise<T> {
   let perStore = locks.get(datastore)
   if (perStore === undefined) {
     perStore = new Map()
     locks.set(datastore, perStore)
   }
-  const id = dsKey.toString()
   const before = perStore.get(id) ?? Promise.resolve()
   const run = before.then(work, work)
   const tail = run.catch(() => undefined)
@@ -146,12 +167,22 @@ export function putResultRecord(
   roots?: VerifiedRoots,
 ): Promise<FencedWrite> {
   const dsKey = dhtRecordKey(key)
+  const id = dsKey.toString()
   const value = Libp2pRecord.deserialize(serialized).value
-  return serially(datastore, dsKey, async () => {
-    const stored = await readStoredResult(datastore, key)
-    if (stored !== undefined && losesToStored(key, value, stored, roots))
-      return { written: false, current: stored }
-    await rawPut(datastore)(dsKey, serialized, options)
+  return serially(datastore, id, async () => {
+    const stored = await readStored(datastore, dsKey, id)
+    if (stored !== undefined) {
+      // the same record again (a completion's record, then its replica) is stored already
+      if (equals(stored, value)) return { written: true, current: stored }
+      if (losesToStored(key, value, stored, roots)) return { written: false, current: stored }
+    }
+    const writer = writers.get(datastore)
+    if (writer === undefined) await rawPut(datastore)(dsKey, serialized, options)
+    else {
+      options?.signal?.throwIfAborted()
+      await writer.put(dsKey, serialized)
+    }
+    indexes.get(datastore)?.noteStored(id, value)
     return { written: true, current: value }
   })
 }
@@ -165,13 +196,46 @@ export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: Ve
   if (rawPuts.has(datastore)) return datastore
   const original = datastore.put.bind(datastore)
   rawPuts.set(datastore, original)
+  const known = new StoredRecords()
+  indexes.set(datastore, known)
+  const writer = new TurnWriter(datastore.batch.bind(datastore))
+  writers.set(datastore, writer)
   const fenced: Put = async (dsKey, value, options) => {
     const key = resultKeyOf(dsKey)
-    if (key === undefined) return original(dsKey, value, options)
+    // a batch of fenced writes, committed by a datastore that puts each pair itself, passes through
+    if (key === undefined || writer.isCommitting(value)) return original(dsKey, value, options)
     await putResultRecord(datastore, key, value, options, roots)
     return dsKey
   }
   datastore.put = fenced
+  // writes and deletes that bypass the fenced put keep the index true (kad-dht uses neither for records)
+  const isRecord = (k: Key) => k.toString().startsWith(`${DHT_RECORD_PREFIX}/`)
+  const batch = datastore.batch.bind(datastore)
+  datastore.batch = () => {
+    const inner = batch()
+    return {
+      put: (k, v) => {
+        if (isRecord(k)) known.noteStored(k.toString())
+        inner.put(k, v)
+      },
+      delete: (k) => {
+        if (isRecord(k)) known.forget(k.toString())
+        inner.delete(k)
+      },
+      commit: (options) => inner.commit(options),
+    }
+  }
+  const remove = datastore.delete.bind(datastore)
+  datastore.delete = (k, options) => {
+    if (isRecord(k)) known.forget(k.toString())
+    return remove(k, options)
+  }
+  const putMany = datastore.putMany.bind(datastore)
+  datastore.putMany = (source, options) => {
+    known.complete = false // not expected for records; read every key from now on
+    return putMany(source, options)
+  }
+  void known.scan(datastore, DHT_RECORD_PREFIX).catch(() => undefined) // until it ends, every key is read
   return datastore
 }
 

@@ -11,6 +11,8 @@ import type { RunEntry, TaskRunner } from '../run/task-runner.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import type { StealService } from '../wire/steal-service.ts'
 
+/** Most rounds of slots a thief keeps queued while its next steal is in flight. */
+export const MAX_PREFETCH_ROUNDS = 32
 /** How often a thief checks whether its leases need renewing. */
 export const RENEW_CHECK_MS = 250
 
@@ -126,11 +128,13 @@ export class Thief {
 
   /**
    * Tasks to hold queued beyond the free slots so the slots stay busy while the next steal is
-   * in flight: slots × (2 × steal round trip / mean task time), between 1 and 8 rounds of slots.
+   * in flight: slots × (2 × steal round trip / mean task time), between 1 and
+   * {@link MAX_PREFETCH_ROUNDS} rounds of slots (the balance rule of `stealAmount` still keeps the
+   * thief's queue no longer than the victim's).
    */
   private prefetch(): number {
     const meanMs = Math.max(1, this.meanTaskMs)
-    const rounds = Math.min(8, Math.max(1, Math.ceil((2 * this.stealRttMs) / meanMs)))
+    const rounds = Math.min(MAX_PREFETCH_ROUNDS, Math.max(1, Math.ceil((2 * this.stealRttMs) / meanMs)))
     return rounds * this.opts.slots
   }
 
