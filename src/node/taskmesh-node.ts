@@ -26,6 +26,7 @@ import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
 import type { GraphItemInput } from './owner/submission.ts'
 import { UNSCHEDULABLE_CHECK_MS } from './owner/unschedulable.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
+import { Shutdown, type StopOptions } from './run/shutdown.ts'
 import type { StoryEvent } from './story/story.ts'
 import type { TaskEventListener } from './story/task-events.ts'
 import type { SubmitOptions, TaskHandle } from './task-handle.ts'
@@ -35,7 +36,6 @@ import type { MeshView } from './watch/mesh-view.ts'
 import { nodeMeshView, nodeTaskList } from './watch/node-views.ts'
 import type { TaskListPage, TaskListQuery } from './watch/task-list.ts'
 import type { WatchDoor } from './watch-door.ts'
-import { closeConnections } from './wire/close-connections.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
 import { streamLimits } from './wire/stream-limits.ts'
@@ -45,31 +45,15 @@ export type { NodeCounters } from './node-counters.ts'
 export type { NodeStatus } from './node-status.ts'
 export type { CancelResult, TaskState } from './owner/cancellation.ts'
 export type { GraphItemInput } from './owner/submission.ts'
+export type { StopOptions } from './run/shutdown.ts'
 export type { StoryEvent } from './story/story.ts'
 export type { TaskEvent, TaskEventListener } from './story/task-events.ts'
 export type { SubmitOptions, TaskHandle } from './task-handle.ts'
 export type { MeshNode, MeshView } from './watch/mesh-view.ts'
 export type { ListedState, ListedTask, TaskListPage, TaskListQuery } from './watch/task-list.ts'
 
-/** How a node stops. */
-export interface StopOptions {
-  /**
-   * Drain first: take no submission, steal or new run, and wait up to this long (ms) for the runs
-   * under way to finish and be published; whatever still runs then is handed back to its owner (or,
-   * owned here, journalled as interrupted). @defaultValue 0 (hand back at once)
-   */
-  drainTimeoutMs?: number
-  /** Ends the drain early, as if its time were up (e.g. a second SIGTERM). */
-  signal?: AbortSignal
-}
-
 /** How often the node logs the limits that bit (queue full, inbound budget), ms. */
 const LIMIT_CHECK_MS = 1_000
-
-/** Longest a stopping node waits for its last results to reach the DHT. */
-const STOP_FLUSH_MS = 5_000
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
 
 /**
  * One taskmesh node: accepts submissions, runs tasks, steals work and stores results. Every node
@@ -84,15 +68,14 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   private readonly lifecycle: Lifecycle
   private readonly submitService: SubmitService
   private readonly timers: NodeJS.Timeout[] = []
-  private stopping: Promise<void> | undefined
-  private readonly drainCut = new AbortController()
+  private readonly shutdown: Shutdown
 
   private constructor(
     readonly libp2p: MeshLibp2p,
-    private readonly executor: Executor,
+    executor: Executor,
     private readonly opts: ResolvedNodeOptions,
     private readonly replicator: RecordReplicator,
-    private readonly closeDatastore: () => Promise<void>,
+    closeDatastore: () => Promise<void>,
     parts: (lifecycle: Lifecycle) => NodeParts,
   ) {
     this.peerId = libp2p.peerId.toString()
@@ -102,6 +85,10 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     this.submitService = new SubmitService(libp2p, this, {
       limits: streamLimits(opts),
       allowSubmitters: opts.allowSubmitters,
+    })
+    this.shutdown = new Shutdown({
+      ...{ parts: this.parts, lifecycle: this.lifecycle, timers: this.timers, self: this.peerId },
+      ...{ libp2p, executor, replicator, closeDatastore, submitService: this.submitService },
     })
   }
 
@@ -395,70 +382,6 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
    * resolve when the node has stopped.
    */
   stop(opts: StopOptions = {}): Promise<void> {
-    if (this.stopping !== undefined) {
-      this.drainCut.abort()
-      return this.stopping
-    }
-    this.stopping = this.shutDown(opts)
-    return this.stopping
-  }
-
-  private async drain(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    const p = this.parts
-    this.lifecycle.state = 'draining'
-    p.beacons.send()
-    await p.thief.releaseUnstarted()
-    const ends = [this.drainCut.signal, AbortSignal.timeout(ms), ...(signal === undefined ? [] : [signal])]
-    await p.runLoop.whenIdle(AbortSignal.any(ends))
-  }
-
-  /** Hands the runs still under way back: a leased one to its owner, an owned one to the journal. */
-  private async interruptRuns(): Promise<void> {
-    const p = this.parts
-    const now = Date.now()
-    const handed: Promise<void>[] = []
-    for (const { entry, startedAt } of p.runner.runningEntries()) {
-      if (p.ledger.isCurrent(entry)) p.ledger.interrupt(entry.task.id)
-      else if (p.thief.isCurrent(entry)) {
-        const run = { executor: this.peerId, epoch: entry.epoch, startedAt, finishedAt: now }
-        handed.push(
-          p.thief.handBack(entry, { ...run, error: 'interrupted: its node stopped', cut: 'interrupted' }),
-        )
-      }
-    }
-    p.runner.cancelAll('node stopping')
-    await Promise.all(handed)
-  }
-
-  private async shutDown(opts: StopOptions): Promise<void> {
-    if (this.lifecycle.state === 'stopped') return
-    if ((opts.drainTimeoutMs ?? 0) > 0 && this.lifecycle.state === 'running') {
-      await this.drain(opts.drainTimeoutMs ?? 0, opts.signal)
-    }
-    this.lifecycle.state = 'stopping'
-    const p = this.parts
-    for (const t of this.timers) clearInterval(t)
-    p.beacons.stop()
-    p.liveness.stop()
-    p.custodian.stop()
-    p.replay.stop()
-    await p.thief.releaseUnstarted()
-    await this.interruptRuns()
-    await p.publisher.settled() // records of runs that ended (a drain's) reach the store before it flushes
-    p.publisher.flushNow()
-    p.completions.flushNow()
-    await Promise.race([p.results.flush(), delay(STOP_FLUSH_MS)])
-    p.results.close()
-    await this.replicator.stop()
-    p.gossip.stop()
-    await p.stopMesh()
-    await p.steal.stop().catch(() => undefined)
-    await this.submitService.stop().catch(() => undefined)
-    await closeConnections(this.libp2p)
-    await this.libp2p.stop()
-    await this.executor.close()
-    await p.ledger.flushJournal()
-    await this.closeDatastore()
-    this.lifecycle.state = 'stopped'
+    return this.shutdown.stop(opts)
   }
 }
