@@ -80,5 +80,5 @@ describe('taskmesh daemon --drain-timeout', () => {
     await second.waitForLine(/^stopped$/)
     expect(await second.exited).toEqual({ code: 0, signal: null })
     expect(Date.now() - again).toBeLessThan(15_000)
-  })
+  }, 60_000)
 })
