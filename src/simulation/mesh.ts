@@ -1,7 +1,10 @@
+import { setMaxListeners } from 'node:events'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { WorkerPool } from '../executor/worker-pool.ts'
 import type { TaskmeshNodeOptions } from '../node/options.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
+import { seededRandom } from './random.ts'
+import { degrees, type Link, meshTopology } from './topology.ts'
 
 /** Options of {@link startLocalMesh}. */
 export interface LocalMeshOptions {
@@ -12,36 +15,79 @@ export interface LocalMeshOptions {
   pool?: WorkerPool
   /** Extra options per node (index → options). */
   nodeOptions?: (index: number) => Partial<TaskmeshNodeOptions>
+  /** Connections each node plans (see `meshTopology`); a smaller mesh is complete. @defaultValue 8 */
+  degree?: number
+  /** Seed of the chords' choice. @defaultValue 1 */
+  seed?: number
+  /** Called as nodes start and as the mesh forms. */
+  onProgress?: (event: MeshProgress) => void
 }
+
+/** How far a mesh got: nodes started, then nodes that heard all their planned neighbours. */
+export type MeshProgress = { phase: 'start' | 'form'; done: number; total: number }
 
 /** Nodes started waves at a time, so loopback dials do not time out. */
 const START_WAVE = 10
+/** Dials in flight at once while the mesh forms. */
+const DIAL_WAVE = 25
+/** Longest a mesh may take to form once its nodes run, ms. */
+const FORM_TIMEOUT_MS = 60_000
 
 /**
  * Starts `nodes` real taskmesh nodes in this process on loopback (TCP, or the in-memory
- * transport), connects every pair, and resolves once each node has heard every other's
- * capacity beacon — the mesh is then ready to steal.
+ * transport), links them as `meshTopology` plans (every pair for a small mesh; a ring with random
+ * chords, a bounded degree, for a large one) and resolves once each node has heard the capacity
+ * beacon of every neighbour it was linked to — the mesh is then ready to steal.
  */
 export async function startLocalMesh(opts: LocalMeshOptions): Promise<TaskmeshNode[]> {
   const nodes: TaskmeshNode[] = []
-  for (let start = 0; start < opts.nodes; start += START_WAVE) {
-    const wave = []
-    for (let i = start; i < Math.min(opts.nodes, start + START_WAVE); i++) {
-      wave.push(
-        TaskmeshNode.create({
-          slots: Array.isArray(opts.slots) ? opts.slots[i] : opts.slots,
-          transport: opts.transport ?? 'tcp',
-          pool: opts.pool,
-          beaconIntervalMs: 1000,
-          ...opts.nodeOptions?.(i),
-        }),
-      )
+  try {
+    for (let start = 0; start < opts.nodes; start += START_WAVE) {
+      const wave = []
+      for (let i = start; i < Math.min(opts.nodes, start + START_WAVE); i++) {
+        wave.push(
+          TaskmeshNode.create({
+            slots: Array.isArray(opts.slots) ? opts.slots[i] : opts.slots,
+            transport: opts.transport ?? 'tcp',
+            pool: opts.pool,
+            beaconIntervalMs: 1000,
+            ...opts.nodeOptions?.(i),
+          }),
+        )
+      }
+      nodes.push(...(await Promise.all(wave)))
+      opts.onProgress?.({ phase: 'start', done: nodes.length, total: opts.nodes })
     }
-    nodes.push(...(await Promise.all(wave)))
+    const links = meshTopology(nodes.length, seededRandom(opts.seed ?? 1), { degree: opts.degree })
+    await connectLinks(nodes, links)
+    const want = degrees(nodes.length, links)
+    let formed = 0
+    const signal = AbortSignal.timeout(FORM_TIMEOUT_MS)
+    setMaxListeners(Number.POSITIVE_INFINITY, signal)
+    await Promise.all(
+      nodes.map(async (n, i) => {
+        await n.waitForPeers(want[i], signal)
+        opts.onProgress?.({ phase: 'form', done: ++formed, total: nodes.length })
+      }),
+    )
+    return nodes
+  } catch (err) {
+    await Promise.allSettled(nodes.map((n) => n.stop()))
+    throw err
   }
-  await connectAll(nodes)
-  await waitForMesh(nodes)
-  return nodes
+}
+
+/** Dials every planned link (`from` dials `to`), `DIAL_WAVE` at a time. */
+export async function connectLinks(nodes: TaskmeshNode[], links: Link[]): Promise<void> {
+  for (let i = 0; i < links.length; i += DIAL_WAVE) {
+    await Promise.all(
+      links.slice(i, i + DIAL_WAVE).map(({ from, to }) =>
+        nodes[from].libp2p.dial(multiaddr(nodes[to].multiaddrs[0]), {
+          signal: AbortSignal.timeout(20_000),
+        }),
+      ),
+    )
+  }
 }
 
 /** Dials every pair once (the lower index dials the higher). */
