@@ -30,8 +30,13 @@ export type MeshProgress = { phase: 'start' | 'form'; done: number; total: numbe
 const START_WAVE = 10
 /** Dials in flight at once while the mesh forms. */
 const DIAL_WAVE = 25
-/** Longest a mesh may take to form once its nodes run, ms. */
-const FORM_TIMEOUT_MS = 60_000
+/**
+ * Longest a mesh may take to form once its nodes run, and one planned dial, ms. Generous: forming
+ * a 100-node mesh costs tens of CPU-seconds, and on a shared machine this process gets a fraction
+ * of a core (dials of 20 s timed out under a load average of 12 on 2 cores).
+ */
+const FORM_TIMEOUT_MS = 180_000
+const DIAL_TIMEOUT_MS = 120_000
 
 /**
  * Starts `nodes` real taskmesh nodes in this process on loopback (TCP, or the in-memory
@@ -83,7 +88,7 @@ export async function connectLinks(nodes: TaskmeshNode[], links: Link[]): Promis
     await Promise.all(
       links.slice(i, i + DIAL_WAVE).map(({ from, to }) =>
         nodes[from].libp2p.dial(multiaddr(nodes[to].multiaddrs[0]), {
-          signal: AbortSignal.timeout(20_000),
+          signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
         }),
       ),
     )

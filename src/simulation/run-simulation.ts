@@ -89,6 +89,8 @@ export interface SimulationReport {
   meshFormationMs: number
   /** Starting the nodes (before any dial), ms. */
   nodesStartMs: number
+  /** CPU time this process spent forming the mesh (dials, handshakes, first beacons), ms. */
+  meshFormationCpuMs: number
   /** Peak resident memory of this process (all nodes) over the run, divided by the nodes, MiB. */
   peakRssMiBPerNode: number
   /** CPU of this process while the formed mesh idled, divided by the nodes, % of one core. */
@@ -107,12 +109,16 @@ export async function runSimulation(
   const rss = new RssMeter()
   const t0 = performance.now()
   let startedAt = t0
+  let cpuAtStart = process.cpuUsage()
   const nodes = await startSimMesh({
     layout: config.layout ?? 'shared-loop',
     pool: hooks.pool,
     degree: config.degree,
     onProgress: (e) => {
-      if (e.phase === 'start' && e.done === e.total) startedAt = performance.now()
+      if (e.phase === 'start' && e.done === e.total) {
+        startedAt = performance.now()
+        cpuAtStart = process.cpuUsage()
+      }
       hooks.onProgress?.(e)
     },
     nodes: Array.from({ length: config.nodes }, (_, i) => ({
@@ -122,7 +128,12 @@ export async function runSimulation(
       beaconIntervalMs: 1000,
     })),
   })
-  const mesh = { nodesStartMs: startedAt - t0, meshFormationMs: performance.now() - startedAt }
+  const formCpu = process.cpuUsage(cpuAtStart)
+  const mesh = {
+    nodesStartMs: startedAt - t0,
+    meshFormationMs: performance.now() - startedAt,
+    meshFormationCpuMs: (formCpu.user + formCpu.system) / 1000,
+  }
   try {
     const idleMs = config.idleMs ?? 3000
     hooks.onProgress?.({ phase: 'idle', done: 0, total: 1 })
@@ -143,7 +154,7 @@ export async function runSimulation(
 
 type DriveReport = Omit<
   SimulationReport,
-  'meshFormationMs' | 'nodesStartMs' | 'peakRssMiBPerNode' | 'idleCpuPercentPerNode'
+  'meshFormationMs' | 'meshFormationCpuMs' | 'nodesStartMs' | 'peakRssMiBPerNode' | 'idleCpuPercentPerNode'
 >
 
 async function drive(
@@ -263,7 +274,7 @@ export function formatReport(r: SimulationReport): string {
     `tasks per node      ${r.tasksPerNode.join(' ')}`,
     `steals              ${r.steals} grants, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
     `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
-    `mesh formed         ${ms(r.meshFormationMs)} (nodes started in ${ms(r.nodesStartMs)})`,
+    `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,
     `peak RSS per node   ${r.peakRssMiBPerNode.toFixed(1)} MiB (process RSS / nodes)`,
     `idle CPU per node   ${r.idleCpuPercentPerNode.toFixed(2)} % of a core (process CPU / nodes)`,
     `per task            ${r.perTask.messages.toFixed(1)} messages, ${(r.perTask.bytes / 1024).toFixed(1)} KiB, ${r.perTask.verifications.toFixed(2)} verifications, ${r.perTask.signatures.toFixed(2)} signatures`,

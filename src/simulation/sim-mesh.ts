@@ -26,7 +26,7 @@ export interface SimMeshOptions {
 }
 
 /** Longest the mesh may take to form, ms. */
-const MESH_TIMEOUT_MS = 60_000
+const MESH_TIMEOUT_MS = 180_000
 /** Nodes started at once in threads (each thread loads the whole stack first). */
 const THREAD_START_WAVE = 4
 

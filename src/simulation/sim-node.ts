@@ -129,7 +129,7 @@ export class LocalSimNode implements SimNode {
 
   async dial(addrs: string[]): Promise<void> {
     await Promise.all(
-      addrs.map((a) => this.node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(20_000) })),
+      addrs.map((a) => this.node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(120_000) })),
     )
   }
 
