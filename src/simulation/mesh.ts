@@ -4,7 +4,7 @@ import type { WorkerPool } from '../executor/worker-pool.ts'
 import type { TaskmeshNodeOptions } from '../node/options.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { seededRandom } from './random.ts'
-import { degrees, type Link, meshTopology } from './topology.ts'
+import { formationTargets, type Link, meshTopology } from './topology.ts'
 
 /** Options of {@link startLocalMesh}. */
 export interface LocalMeshOptions {
@@ -42,7 +42,8 @@ const DIAL_TIMEOUT_MS = 120_000
  * Starts `nodes` real taskmesh nodes in this process on loopback (TCP, or the in-memory
  * transport), links them as `meshTopology` plans (every pair for a small mesh; a ring with random
  * chords, a bounded degree, for a large one) and resolves once each node has heard the capacity
- * beacon of every neighbour it was linked to — the mesh is then ready to steal.
+ * beacons of the neighbours it was linked to (all of them in a small mesh, 3 in a large one; see
+ * `formationTargets`) — the mesh is then ready to steal.
  */
 export async function startLocalMesh(opts: LocalMeshOptions): Promise<TaskmeshNode[]> {
   const nodes: TaskmeshNode[] = []
@@ -65,7 +66,7 @@ export async function startLocalMesh(opts: LocalMeshOptions): Promise<TaskmeshNo
     }
     const links = meshTopology(nodes.length, seededRandom(opts.seed ?? 1), { degree: opts.degree })
     await connectLinks(nodes, links)
-    const want = degrees(nodes.length, links)
+    const want = formationTargets(nodes.length, links)
     let formed = 0
     const signal = AbortSignal.timeout(FORM_TIMEOUT_MS)
     setMaxListeners(Number.POSITIVE_INFINITY, signal)

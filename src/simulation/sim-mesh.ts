@@ -3,7 +3,7 @@ import { type MeshProgress, startLocalMesh } from './mesh.ts'
 import { seededRandom } from './random.ts'
 import { LocalSimNode, type SimNode, type SimNodeOptions } from './sim-node.ts'
 import { ThreadSimNode } from './thread-mesh.ts'
-import { degrees, meshTopology } from './topology.ts'
+import { formationTargets, meshTopology } from './topology.ts'
 
 /** Where a simulation's nodes run. */
 export type SimLayout = 'threads' | 'shared-loop'
@@ -33,7 +33,8 @@ const THREAD_START_WAVE = 4
 /**
  * Starts a simulated mesh: every node listens on loopback, nodes are linked as `meshTopology`
  * plans (every pair in a small mesh, a ring with chords in a large one), and it resolves once each
- * node hears the capacity beacon of every neighbour it was linked to (ready to steal).
+ * node hears the capacity beacons of the neighbours it was linked to (all of them in a small mesh,
+ * 3 in a large one; see `formationTargets`): ready to steal.
  */
 export async function startSimMesh(opts: SimMeshOptions): Promise<SimNode[]> {
   const layout = opts.layout ?? 'shared-loop'
@@ -64,7 +65,7 @@ export async function startSimMesh(opts: SimMeshOptions): Promise<SimNode[]> {
     const targets = nodes.map(() => [] as string[])
     for (const { from, to } of links) targets[from].push(nodes[to].multiaddrs[0])
     await Promise.all(nodes.map((n, i) => (targets[i].length > 0 ? n.dial(targets[i]) : undefined)))
-    const want = degrees(total, links)
+    const want = formationTargets(total, links)
     let formed = 0
     await Promise.all(
       nodes.map(async (n, i) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { seededRandom } from '../../src/simulation/random.ts'
-import { degrees, meshTopology } from '../../src/simulation/topology.ts'
+import { degrees, formationTargets, meshTopology } from '../../src/simulation/topology.ts'
 
 /** Nodes reachable from node 0 over the links. */
 function reachable(n: number, links: Array<{ from: number; to: number }>): number {
@@ -46,5 +46,12 @@ describe('meshTopology', () => {
   it('the same seed plans the same mesh; a degree below 2 is refused', () => {
     expect(meshTopology(50, seededRandom(3))).toEqual(meshTopology(50, seededRandom(3)))
     expect(() => meshTopology(50, seededRandom(3), { degree: 1 })).toThrow(/degree must be/)
+  })
+})
+
+describe('formationTargets', () => {
+  it('a complete mesh waits for every peer, a large one for 3 neighbours of each node', () => {
+    expect(formationTargets(5, meshTopology(5, seededRandom(1)))).toEqual([4, 4, 4, 4, 4])
+    expect(new Set(formationTargets(100, meshTopology(100, seededRandom(1))))).toEqual(new Set([3]))
   })
 })
