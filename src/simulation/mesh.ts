@@ -29,7 +29,7 @@ export type MeshProgress = { phase: 'start' | 'form'; done: number; total: numbe
 /** Nodes started waves at a time, so loopback dials do not time out. */
 const START_WAVE = 10
 /** Dials in flight at once while the mesh forms. */
-const DIAL_WAVE = 25
+const DIAL_WAVE = 10
 /**
  * Longest a mesh may take to form once its nodes run, and one planned dial, ms. Generous: forming
  * a 100-node mesh costs tens of CPU-seconds, and on a shared machine this process gets a fraction
@@ -83,15 +83,32 @@ export async function startLocalMesh(opts: LocalMeshOptions): Promise<TaskmeshNo
   }
 }
 
+/** Attempts of one planned dial before the mesh gives up. */
+const DIAL_ATTEMPTS = 4
+
+/**
+ * Dials `addr` from `node`, again after a failure (up to `DIAL_ATTEMPTS` times): libp2p gives a
+ * dial 10 s and an inbound upgrade 10 s, which a starved process (a shared machine's load
+ * average of 20 on 2 cores) overran while 100 nodes formed.
+ */
+export async function dialWithRetry(node: TaskmeshNode, addr: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await node.libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      return
+    } catch (err) {
+      if (attempt >= DIAL_ATTEMPTS) throw err
+    }
+  }
+}
+
 /** Dials every planned link (`from` dials `to`), `DIAL_WAVE` at a time. */
 export async function connectLinks(nodes: TaskmeshNode[], links: Link[]): Promise<void> {
   for (let i = 0; i < links.length; i += DIAL_WAVE) {
     await Promise.all(
-      links.slice(i, i + DIAL_WAVE).map(({ from, to }) =>
-        nodes[from].libp2p.dial(multiaddr(nodes[to].multiaddrs[0]), {
-          signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
-        }),
-      ),
+      links
+        .slice(i, i + DIAL_WAVE)
+        .map(({ from, to }) => dialWithRetry(nodes[from], nodes[to].multiaddrs[0])),
     )
   }
 }

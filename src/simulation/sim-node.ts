@@ -1,9 +1,9 @@
-import { multiaddr } from '@multiformats/multiaddr'
 import type { AccountingSnapshot } from '../node/accounting/accounting.ts'
 import type { NodeCounters } from '../node/node-counters.ts'
 import type { TaskmeshNodeOptions } from '../node/options.ts'
 import type { TaskmeshNode } from '../node/taskmesh-node.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
+import { dialWithRetry } from './mesh.ts'
 
 /** What a simulation learns of one result. */
 export interface SimResult {
@@ -128,9 +128,7 @@ export class LocalSimNode implements SimNode {
   }
 
   async dial(addrs: string[]): Promise<void> {
-    await Promise.all(
-      addrs.map((a) => this.node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(120_000) })),
-    )
+    await Promise.all(addrs.map((a) => dialWithRetry(this.node, a)))
   }
 
   waitForPeers(count: number, timeoutMs: number): Promise<void> {
