@@ -63,7 +63,7 @@ export function reportPlots(report: SimulationReport, trace: SimulationTrace): s
   const buckets = new Array<number>(Math.ceil(end / THROUGHPUT_BUCKET_MS) + 1).fill(0)
   for (const r of trace.runs) buckets[Math.max(0, Math.floor(r.endMs / THROUGHPUT_BUCKET_MS))]++
   const measured: Array<[number, number]> = buckets.map((n, i) => [
-    seconds((i + 0.5) * THROUGHPUT_BUCKET_MS),
+    Math.min(xMax, seconds((i + 0.5) * THROUGHPUT_BUCKET_MS)),
     n / seconds(THROUGHPUT_BUCKET_MS),
   ])
   const predicted = report.predictedTasksPerSec

@@ -41,7 +41,7 @@ export function hue(i: number, of: number): string {
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString())
 
 /** Opens an `<svg>` with its title, axes and ticks; returns it and the data-to-pixel mappings. */
-function frame(f: PlotFrame, extraAttrs = '') {
+function frame(f: PlotFrame, extraAttrs = '', yTicks = true) {
   const width = f.width ?? 900
   const height = f.height ?? 280
   const w = width - MARGIN.left - MARGIN.right
@@ -56,6 +56,9 @@ function frame(f: PlotFrame, extraAttrs = '') {
     const yv = (yMax * i) / 5
     ticks.push(
       `<text x="${x(xv).toFixed(1)}" y="${MARGIN.top + h + 16}" text-anchor="middle">${fmt(xv)}</text>`,
+    )
+    if (!yTicks) continue
+    ticks.push(
       `<text x="${MARGIN.left - 6}" y="${(y(yv) + 4).toFixed(1)}" text-anchor="end">${fmt(yv)}</text>`,
       `<line x1="${MARGIN.left}" x2="${MARGIN.left + w}" y1="${y(yv).toFixed(1)}" y2="${y(yv).toFixed(1)}" stroke="#eee"/>`,
     )
@@ -77,10 +80,13 @@ function frame(f: PlotFrame, extraAttrs = '') {
 export function timelinePlot(f: Omit<PlotFrame, 'yMax'>, rows: Array<Array<[number, number]>>): string {
   const rowHeight = Math.max(2, Math.min(14, Math.floor(400 / Math.max(1, rows.length))))
   const height = MARGIN.top + MARGIN.bottom + rowHeight * rows.length
-  const { open, x } = frame({ ...f, yMax: rows.length, height }, `data-rows="${rows.length}"`)
+  const { open, x } = frame({ ...f, yMax: rows.length, height }, `data-rows="${rows.length}"`, false)
   const parts = [open]
   rows.forEach((spans, i) => {
     const top = MARGIN.top + i * rowHeight
+    if (rowHeight >= 10) {
+      parts.push(`<text x="${MARGIN.left - 6}" y="${top + rowHeight - 2}" text-anchor="end">${i}</text>`)
+    }
     const bars = spans.map(
       ([s, e]) =>
         `<rect x="${x(s).toFixed(1)}" y="${top}" width="${Math.max(0.5, x(e) - x(s)).toFixed(1)}" height="${Math.max(1, rowHeight - 1)}"/>`,
