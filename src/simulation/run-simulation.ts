@@ -95,7 +95,7 @@ export interface SimulationReport {
   peakRssMiBPerNode: number
   /** CPU of this process while the formed mesh idled, divided by the nodes, % of one core. */
   idleCpuPercentPerNode: number
-  /** What the workload cost, per task, from the nodes' accounting (submit to the last record stored). */
+  /** What the workload cost per task that completed, from the nodes' accounting (submit to the last record stored). */
   perTask: PerTaskCost
 }
 
@@ -254,7 +254,7 @@ async function drive(
       p99: quantile(latencies, 0.99),
       max: Math.max(...latencies),
     },
-    perTask: perTaskCost(before, after, durations.length),
+    perTask: perTaskCost(before, after, results.size),
     ...(recorder === undefined ? {} : { trace: recorder.trace }),
   }
 }
