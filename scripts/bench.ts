@@ -2,10 +2,11 @@
  * taskmesh benchmark: runs each scenario on real libp2p nodes (TCP on 127.0.0.1) in this process
  * and prints every figure beside its target.
  *
- *   npx tsx scripts/bench.ts [--json] [--only name,name] [--quick]
+ *   npx tsx scripts/bench.ts [--json] [--only name,name] [--quick] [--scaling]
  *
  * `--json` prints one JSON document (a `figures` array, one object per figure) instead of the
- * table; `--quick` shrinks the workloads about 4×. A scenario that throws is reported and the
+ * table; `--quick` shrinks the workloads about 4×. `--scaling` runs the scaling table alone (8, 32 and
+ * 100 nodes; not part of the default run, it takes minutes). A scenario that throws is reported and the
  * rest still run; the exit code is 1 when any scenario errored (a missed target is not an error).
  */
 import '../src/polyfill.ts'
@@ -16,6 +17,7 @@ import { type BenchContext, type Figure, MeshTracker, type Scenario } from './be
 import { constraints } from './bench/constraints.ts'
 import { priority } from './bench/priority.ts'
 import { type BenchReport, formatTable, gitState, type ScenarioError } from './bench/report.ts'
+import { scaling } from './bench/scaling.ts'
 import { heterogeneous, skewed } from './bench/simulations.ts'
 import { idleToFirstSteal, latency } from './bench/steal-latency.ts'
 import { stealOrder } from './bench/steal-order.ts'
@@ -33,19 +35,24 @@ const SCENARIOS: Array<[string, Scenario]> = [
   ['constraints', constraints],
 ]
 
+/** Scenarios run only when named (`--only`, or `--scaling`): they take many minutes. */
+const ON_REQUEST: Array<[string, Scenario]> = [['scaling', scaling]]
+
 function usage(): string {
-  return `usage: npx tsx scripts/bench.ts [--json] [--quick] [--only ${SCENARIOS.map(([k]) => k).join(',')}]`
+  const names = [...SCENARIOS, ...ON_REQUEST].map(([k]) => k).join(',')
+  return `usage: npx tsx scripts/bench.ts [--json] [--quick] [--scaling] [--only ${names}]`
 }
 
 function selectScenarios(only: string | undefined): Array<[string, Scenario]> {
   if (only === undefined) return SCENARIOS
+  const all = [...SCENARIOS, ...ON_REQUEST]
   const wanted = only
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
-  const unknown = wanted.filter((w) => !SCENARIOS.some(([k, s]) => k === w || s.name === w))
+  const unknown = wanted.filter((w) => !all.some(([k, s]) => k === w || s.name === w))
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}\n${usage()}`)
-  return SCENARIOS.filter(([k, s]) => wanted.includes(k) || wanted.includes(s.name))
+  return all.filter(([k, s]) => wanted.includes(k) || wanted.includes(s.name))
 }
 
 const log = (message: string) => process.stderr.write(`${message}\n`)
@@ -88,6 +95,7 @@ async function main(): Promise<number> {
       json: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      scaling: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -95,7 +103,7 @@ async function main(): Promise<number> {
     log(usage())
     return 0
   }
-  const selected = selectScenarios(values.only)
+  const selected = selectScenarios(values.scaling === true ? 'scaling' : values.only)
   const quick = values.quick === true
   const started = performance.now()
   const report: BenchReport = {

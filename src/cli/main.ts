@@ -416,8 +416,20 @@ program
     ).choices(['threads', 'shared-loop']),
   )
   .option('--seed <n>', "workload seed (default: the scenario's, else 1)", int('--seed', 0, ANY))
+  .option(
+    '--degree <n>',
+    'connections each node dials into the mesh: a ring plus random chords (a mesh of n+1 or fewer is complete) (default: 8)',
+    int('--degree', 2, 32),
+  )
+  .option(
+    '--report <dir>',
+    'also write <dir>/report.html: the figures and SVG plots (runs per node, queues, steals, throughput)',
+  )
   .option('--json', 'print the report as JSON', false)
-  .addHelpText('after', '\nExit code 1 when a result is missing.')
+  .addHelpText(
+    'after',
+    '\nProgress goes to stderr (a bar on a terminal). Exit code 1 when a result is missing.',
+  )
   .action(async (flags) => (await import('./simulate.ts')).runSimulate(flags))
 
 program

@@ -1,11 +1,13 @@
 import { SCENARIOS } from '../../simulations/index.ts'
 import { parseDuration } from '../simulation/random.ts'
+import { writeHtmlReport } from '../simulation/report-html.ts'
 import {
   formatReport,
   runSimulation,
   type SimulationConfig,
   type SubmitPattern,
 } from '../simulation/run-simulation.ts'
+import { simulationProgress } from './sim-progress.ts'
 
 /** Flags of `taskmesh simulate`; each overrides the scenario's field. */
 export interface SimulateFlags {
@@ -18,6 +20,9 @@ export interface SimulateFlags {
   transport?: string
   layout?: string
   seed?: number
+  degree?: number
+  /** Directory to write `report.html` into. */
+  report?: string
   json: boolean
 }
 
@@ -43,6 +48,7 @@ export function simulationConfig(flags: SimulateFlags): SimulationConfig {
     transport: (flags.transport as 'tcp' | 'memory' | undefined) ?? base.transport,
     layout: (flags.layout as 'threads' | 'shared-loop' | undefined) ?? base.layout,
     seed: flags.seed ?? base.seed,
+    degree: flags.degree ?? base.degree,
   }
 }
 
@@ -54,7 +60,21 @@ export async function runSimulate(flags: SimulateFlags): Promise<void> {
       `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}, layout ${config.layout ?? 'shared-loop'}…`,
     )
   }
-  const report = await runSimulation(config)
+  const progress = simulationProgress()
+  let traced: Awaited<ReturnType<typeof runSimulation>>
+  try {
+    traced = await runSimulation(config, {
+      onProgress: progress.onProgress,
+      trace: flags.report !== undefined,
+    })
+  } finally {
+    progress.stop()
+  }
+  const { trace, ...report } = traced
   console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report))
+  if (flags.report !== undefined && trace !== undefined) {
+    const path = await writeHtmlReport(flags.report, report, trace)
+    console.error(`report written to ${path}`)
+  }
   if (report.missing > 0) process.exitCode = 1
 }

@@ -1,7 +1,10 @@
+import { setMaxListeners } from 'node:events'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { WorkerPool } from '../executor/worker-pool.ts'
 import type { TaskmeshNodeOptions } from '../node/options.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
+import { seededRandom } from './random.ts'
+import { formationTargets, type Link, meshTopology } from './topology.ts'
 
 /** Options of {@link startLocalMesh}. */
 export interface LocalMeshOptions {
@@ -12,36 +15,102 @@ export interface LocalMeshOptions {
   pool?: WorkerPool
   /** Extra options per node (index → options). */
   nodeOptions?: (index: number) => Partial<TaskmeshNodeOptions>
+  /** Connections each node plans (see `meshTopology`); a smaller mesh is complete. @defaultValue 8 */
+  degree?: number
+  /** Seed of the chords' choice. @defaultValue 1 */
+  seed?: number
+  /** Called as nodes start and as the mesh forms. */
+  onProgress?: (event: MeshProgress) => void
 }
+
+/** How far a mesh got: nodes started, then nodes that heard all their planned neighbours. */
+export type MeshProgress = { phase: 'start' | 'form'; done: number; total: number }
 
 /** Nodes started waves at a time, so loopback dials do not time out. */
 const START_WAVE = 10
+/** Dials in flight at once while the mesh forms. */
+const DIAL_WAVE = 10
+/**
+ * Longest a mesh may take to form once its nodes run, and one planned dial, ms. Generous: forming
+ * a 100-node mesh costs tens of CPU-seconds, and on a shared machine this process gets a fraction
+ * of a core (dials of 20 s timed out under a load average of 12 on 2 cores).
+ */
+const FORM_TIMEOUT_MS = 180_000
+const DIAL_TIMEOUT_MS = 120_000
 
 /**
  * Starts `nodes` real taskmesh nodes in this process on loopback (TCP, or the in-memory
- * transport), connects every pair, and resolves once each node has heard every other's
- * capacity beacon — the mesh is then ready to steal.
+ * transport), links them as `meshTopology` plans (every pair for a small mesh; a ring with random
+ * chords, a bounded degree, for a large one) and resolves once each node has heard the capacity
+ * beacons of the neighbours it was linked to (all of them in a small mesh, 3 in a large one; see
+ * `formationTargets`) — the mesh is then ready to steal.
  */
 export async function startLocalMesh(opts: LocalMeshOptions): Promise<TaskmeshNode[]> {
   const nodes: TaskmeshNode[] = []
-  for (let start = 0; start < opts.nodes; start += START_WAVE) {
-    const wave = []
-    for (let i = start; i < Math.min(opts.nodes, start + START_WAVE); i++) {
-      wave.push(
-        TaskmeshNode.create({
-          slots: Array.isArray(opts.slots) ? opts.slots[i] : opts.slots,
-          transport: opts.transport ?? 'tcp',
-          pool: opts.pool,
-          beaconIntervalMs: 1000,
-          ...opts.nodeOptions?.(i),
-        }),
-      )
+  try {
+    for (let start = 0; start < opts.nodes; start += START_WAVE) {
+      const wave = []
+      for (let i = start; i < Math.min(opts.nodes, start + START_WAVE); i++) {
+        wave.push(
+          TaskmeshNode.create({
+            slots: Array.isArray(opts.slots) ? opts.slots[i] : opts.slots,
+            transport: opts.transport ?? 'tcp',
+            pool: opts.pool,
+            beaconIntervalMs: 1000,
+            ...opts.nodeOptions?.(i),
+          }),
+        )
+      }
+      nodes.push(...(await Promise.all(wave)))
+      opts.onProgress?.({ phase: 'start', done: nodes.length, total: opts.nodes })
     }
-    nodes.push(...(await Promise.all(wave)))
+    const links = meshTopology(nodes.length, seededRandom(opts.seed ?? 1), { degree: opts.degree })
+    await connectLinks(nodes, links)
+    const want = formationTargets(nodes.length, links)
+    let formed = 0
+    const signal = AbortSignal.timeout(FORM_TIMEOUT_MS)
+    setMaxListeners(Number.POSITIVE_INFINITY, signal)
+    await Promise.all(
+      nodes.map(async (n, i) => {
+        await n.waitForPeers(want[i], signal)
+        opts.onProgress?.({ phase: 'form', done: ++formed, total: nodes.length })
+      }),
+    )
+    return nodes
+  } catch (err) {
+    await Promise.allSettled(nodes.map((n) => n.stop()))
+    throw err
   }
-  await connectAll(nodes)
-  await waitForMesh(nodes)
-  return nodes
+}
+
+/** Attempts of one planned dial before the mesh gives up. */
+const DIAL_ATTEMPTS = 4
+
+/**
+ * Dials `addr` from `node`, again after a failure (up to `DIAL_ATTEMPTS` times): libp2p gives a
+ * dial 10 s and an inbound upgrade 10 s, which a starved process (a shared machine's load
+ * average of 20 on 2 cores) overran while 100 nodes formed.
+ */
+export async function dialWithRetry(node: TaskmeshNode, addr: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await node.libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      return
+    } catch (err) {
+      if (attempt >= DIAL_ATTEMPTS) throw err
+    }
+  }
+}
+
+/** Dials every planned link (`from` dials `to`), `DIAL_WAVE` at a time. */
+export async function connectLinks(nodes: TaskmeshNode[], links: Link[]): Promise<void> {
+  for (let i = 0; i < links.length; i += DIAL_WAVE) {
+    await Promise.all(
+      links
+        .slice(i, i + DIAL_WAVE)
+        .map(({ from, to }) => dialWithRetry(nodes[from], nodes[to].multiaddrs[0])),
+    )
+  }
 }
 
 /** Dials every pair once (the lower index dials the higher). */

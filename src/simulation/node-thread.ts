@@ -67,6 +67,10 @@ async function run(cmd: NodeCommand): Promise<NodeEvent> {
       return { type: 'reply', call: cmd.call, value: await sim.submit(cmd.specs, onResult) }
     case 'counters':
       return { type: 'reply', call: cmd.call, value: await sim.counters() }
+    case 'sample':
+      return { type: 'reply', call: cmd.call, value: await sim.sample() }
+    case 'accounting':
+      return { type: 'reply', call: cmd.call, value: await sim.accounting() }
     case 'flushResults':
       await sim.flushResults()
       return { type: 'reply', call: cmd.call }

@@ -1,7 +1,10 @@
 import type { WorkerPool } from '../executor/worker-pool.ts'
+import { idleCpuPercent, type PerTaskCost, perTaskCost, RssMeter } from './measure.ts'
+import type { MeshProgress } from './mesh.ts'
 import { type DurationDistribution, quantile, sampleDuration, seededRandom } from './random.ts'
 import { type SimLayout, startSimMesh } from './sim-mesh.ts'
 import type { SimNode, SimResult } from './sim-node.ts'
+import { type SimulationTrace, TraceRecorder } from './trace.ts'
 
 /** Where the workload enters the mesh. */
 export type SubmitPattern = 'one-node' | 'round-robin'
@@ -35,7 +38,30 @@ export interface SimulationConfig {
    * @defaultValue 120 s, or 50 × the ideal makespan if longer
    */
   deadlineMs?: number
+  /** Connections each node plans (see `meshTopology`; a mesh of degree + 1 or fewer is complete). @defaultValue 8 */
+  degree?: number
+  /** How long the formed mesh idles before the workload, to measure idle CPU, ms. @defaultValue 3000 */
+  idleMs?: number
 }
+
+/** How far a simulation got, for a progress display. */
+export type SimulationProgress =
+  | MeshProgress
+  | { phase: 'idle'; done: number; total: number }
+  | { phase: 'submit' | 'run' | 'verify'; done: number; total: number }
+
+/** Hooks of {@link runSimulation}. */
+export interface SimulationHooks {
+  /** A worker pool the shared-loop nodes share. */
+  pool?: WorkerPool
+  /** Told as nodes start, the mesh forms, tasks are submitted, results come in and are verified. */
+  onProgress?: (event: SimulationProgress) => void
+  /** Record a trace (runs per node, queue depths and steals over time) for plots. */
+  trace?: boolean
+}
+
+/** A report with the trace it was asked to record. */
+export type TracedReport = SimulationReport & { trace?: SimulationTrace }
 
 /** Figures of one simulation run. */
 export interface SimulationReport {
@@ -59,15 +85,42 @@ export interface SimulationReport {
   steals: number
   tasksStolen: number
   submitToResultMs: { p50: number; p99: number; max: number }
+  /** From the first dial until every node heard all its planned neighbours, ms. */
+  meshFormationMs: number
+  /** Starting the nodes (before any dial), ms. */
+  nodesStartMs: number
+  /** CPU time this process spent forming the mesh (dials, handshakes, first beacons), ms. */
+  meshFormationCpuMs: number
+  /** Peak resident memory of this process (all nodes) over the run, divided by the nodes, MiB. */
+  peakRssMiBPerNode: number
+  /** CPU of this process while the formed mesh idled, divided by the nodes, % of one core. */
+  idleCpuPercentPerNode: number
+  /** What the workload cost per task that completed, from the nodes' accounting (submit to the last record stored). */
+  perTask: PerTaskCost
 }
 
 /** Runs a scenario on real nodes in this process and reports its figures. */
-export async function runSimulation(config: SimulationConfig, pool?: WorkerPool): Promise<SimulationReport> {
+export async function runSimulation(
+  config: SimulationConfig,
+  hooks: SimulationHooks = {},
+): Promise<TracedReport> {
   const random = seededRandom(config.seed ?? 1)
   const durations = Array.from({ length: config.tasks }, () => sampleDuration(config.duration, random))
+  const rss = new RssMeter()
+  const t0 = performance.now()
+  let startedAt = t0
+  let cpuAtStart = process.cpuUsage()
   const nodes = await startSimMesh({
     layout: config.layout ?? 'shared-loop',
-    pool,
+    pool: hooks.pool,
+    degree: config.degree,
+    onProgress: (e) => {
+      if (e.phase === 'start' && e.done === e.total) {
+        startedAt = performance.now()
+        cpuAtStart = process.cpuUsage()
+      }
+      hooks.onProgress?.(e)
+    },
     nodes: Array.from({ length: config.nodes }, (_, i) => ({
       slots: Array.isArray(config.slots) ? config.slots[i % config.slots.length] : config.slots,
       speed: config.speeds?.[i % config.speeds.length] ?? 1,
@@ -75,18 +128,44 @@ export async function runSimulation(config: SimulationConfig, pool?: WorkerPool)
       beaconIntervalMs: 1000,
     })),
   })
+  const formCpu = process.cpuUsage(cpuAtStart)
+  const mesh = {
+    nodesStartMs: startedAt - t0,
+    meshFormationMs: performance.now() - startedAt,
+    meshFormationCpuMs: (formCpu.user + formCpu.system) / 1000,
+  }
   try {
-    return await drive(config, nodes, durations)
+    const idleMs = config.idleMs ?? 3000
+    hooks.onProgress?.({ phase: 'idle', done: 0, total: 1 })
+    const idleCpu = idleMs > 0 ? (await idleCpuPercent(idleMs)) / nodes.length : Number.NaN
+    hooks.onProgress?.({ phase: 'idle', done: 1, total: 1 })
+    const report = await drive(config, nodes, durations, hooks)
+    return {
+      ...report,
+      ...mesh,
+      idleCpuPercentPerNode: idleCpu,
+      peakRssMiBPerNode: rss.peakBytes / 2 ** 20 / nodes.length,
+    }
   } finally {
+    rss.stop()
     await Promise.all(nodes.map((n) => n.stop()))
   }
 }
+
+type DriveReport = Omit<
+  SimulationReport,
+  'meshFormationMs' | 'meshFormationCpuMs' | 'nodesStartMs' | 'peakRssMiBPerNode' | 'idleCpuPercentPerNode'
+>
 
 async function drive(
   config: SimulationConfig,
   nodes: SimNode[],
   durations: number[],
-): Promise<SimulationReport> {
+  hooks: SimulationHooks,
+): Promise<DriveReport & { trace?: SimulationTrace }> {
+  const progress = hooks.onProgress ?? (() => undefined)
+  const recorder = hooks.trace === true ? new TraceRecorder(nodes) : undefined
+  const before = await Promise.all(nodes.map((n) => n.accounting()))
   const totalSlots = nodes.reduce((sum, n) => sum + n.slots, 0)
   const capacity = nodes.reduce(
     (sum, n, i) => sum + n.slots * (config.speeds?.[i % config.speeds.length] ?? 1),
@@ -103,9 +182,13 @@ async function drive(
     if (results.has(r.taskId)) return
     results.set(r.taskId, r)
     latencies.push(r.latencyMs)
+    recorder?.result(r)
+    progress({ phase: 'run', done: results.size, total: durations.length })
     if (results.size === durations.length) resolveAll()
   }
+  recorder?.start()
   const started = performance.now()
+  let submitted = 0
   const CHUNK = 500
   const submissions: Promise<string[]>[] = []
   for (let i = 0; i < durations.length; i += CHUNK) {
@@ -121,6 +204,8 @@ async function drive(
       )
       submissions.push(submission)
       await submission // chunks enter one after another, as a client would send them
+      submitted += list.length
+      progress({ phase: 'submit', done: submitted, total: durations.length })
     }
   }
   const ids = (await Promise.all(submissions)).flat()
@@ -134,12 +219,16 @@ async function drive(
     clearTimeout(timer)
   }
   const makespanMs = performance.now() - started
+  await recorder?.stop()
   const perNode = new Map<string, number>()
   for (const r of results.values()) perNode.set(r.executor, (perNode.get(r.executor) ?? 0) + 1)
+  await Promise.all(nodes.map((n) => n.flushResults()))
+  const after = await Promise.all(nodes.map((n) => n.accounting()))
   let dhtVerified: number | null = null
   if (config.verifyDht !== false) {
-    await Promise.all(nodes.map((n) => n.flushResults()))
+    progress({ phase: 'verify', done: 0, total: ids.length })
     dhtVerified = await nodes[nodes.length - 1].countInDht(ids)
+    progress({ phase: 'verify', done: ids.length, total: ids.length })
   }
   const stats = await Promise.all(nodes.map((n) => n.counters()))
   const values = [...results.values()]
@@ -165,6 +254,8 @@ async function drive(
       p99: quantile(latencies, 0.99),
       max: Math.max(...latencies),
     },
+    perTask: perTaskCost(before, after, results.size),
+    ...(recorder === undefined ? {} : { trace: recorder.trace }),
   }
 }
 
@@ -183,5 +274,9 @@ export function formatReport(r: SimulationReport): string {
     `tasks per node      ${r.tasksPerNode.join(' ')}`,
     `steals              ${r.steals} grants, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
     `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
+    `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,
+    `peak RSS per node   ${r.peakRssMiBPerNode.toFixed(1)} MiB (process RSS / nodes)`,
+    `idle CPU per node   ${r.idleCpuPercentPerNode.toFixed(2)} % of a core (process CPU / nodes)`,
+    `per task            ${r.perTask.messages.toFixed(1)} messages, ${(r.perTask.bytes / 1024).toFixed(1)} KiB, ${r.perTask.verifications.toFixed(2)} verifications, ${r.perTask.signatures.toFixed(2)} signatures`,
   ].join('\n')
 }

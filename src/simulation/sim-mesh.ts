@@ -1,7 +1,9 @@
 import type { WorkerPool } from '../executor/worker-pool.ts'
-import { startLocalMesh } from './mesh.ts'
+import { type MeshProgress, startLocalMesh } from './mesh.ts'
+import { seededRandom } from './random.ts'
 import { LocalSimNode, type SimNode, type SimNodeOptions } from './sim-node.ts'
 import { ThreadSimNode } from './thread-mesh.ts'
+import { formationTargets, meshTopology } from './topology.ts'
 
 /** Where a simulation's nodes run. */
 export type SimLayout = 'threads' | 'shared-loop'
@@ -17,23 +19,28 @@ export interface SimMeshOptions {
   layout?: SimLayout
   /** A worker pool the shared-loop nodes share. */
   pool?: WorkerPool
+  /** Connections each node plans (see `meshTopology`). @defaultValue 8 */
+  degree?: number
+  /** Called as nodes start and as the mesh forms. */
+  onProgress?: (event: MeshProgress) => void
 }
 
 /** Longest the mesh may take to form, ms. */
-const MESH_TIMEOUT_MS = 60_000
+const MESH_TIMEOUT_MS = 180_000
 /** Nodes started at once in threads (each thread loads the whole stack first). */
 const THREAD_START_WAVE = 4
 
 /**
- * Starts a simulated mesh: every node listens on loopback, every pair is connected, and it resolves
- * once each node hears every other's capacity beacon (ready to steal).
+ * Starts a simulated mesh: every node listens on loopback, nodes are linked as `meshTopology`
+ * plans (every pair in a small mesh, a ring with chords in a large one), and it resolves once each
+ * node hears the capacity beacons of the neighbours it was linked to (all of them in a small mesh,
+ * 3 in a large one; see `formationTargets`): ready to steal.
  */
 export async function startSimMesh(opts: SimMeshOptions): Promise<SimNode[]> {
   const layout = opts.layout ?? 'shared-loop'
   if (layout === 'threads' && opts.nodes.some((o) => o.transport === 'memory')) {
     throw new Error('the in-memory transport works within one event loop only: use the shared-loop layout')
   }
-  let nodes: SimNode[]
   if (layout === 'shared-loop') {
     const local = await startLocalMesh({
       nodes: opts.nodes.length,
@@ -41,20 +48,31 @@ export async function startSimMesh(opts: SimMeshOptions): Promise<SimNode[]> {
       transport: opts.nodes[0]?.transport,
       pool: opts.pool,
       nodeOptions: (i) => opts.nodes[i],
+      degree: opts.degree,
+      onProgress: opts.onProgress,
     })
     return local.map((n) => new LocalSimNode(n))
   }
-  nodes = []
+  const nodes: SimNode[] = []
+  const total = opts.nodes.length
   try {
-    for (let i = 0; i < opts.nodes.length; i += THREAD_START_WAVE) {
+    for (let i = 0; i < total; i += THREAD_START_WAVE) {
       const wave = opts.nodes.slice(i, i + THREAD_START_WAVE)
       nodes.push(...(await Promise.all(wave.map((o) => ThreadSimNode.start(o)))))
+      opts.onProgress?.({ phase: 'start', done: nodes.length, total })
     }
-    for (let i = 0; i < nodes.length; i++) {
-      const later = nodes.slice(i + 1).map((n) => n.multiaddrs[0])
-      if (later.length > 0) await nodes[i].dial(later)
-    }
-    await Promise.all(nodes.map((n) => n.waitForPeers(nodes.length - 1, MESH_TIMEOUT_MS)))
+    const links = meshTopology(total, seededRandom(1), { degree: opts.degree })
+    const targets = nodes.map(() => [] as string[])
+    for (const { from, to } of links) targets[from].push(nodes[to].multiaddrs[0])
+    await Promise.all(nodes.map((n, i) => (targets[i].length > 0 ? n.dial(targets[i]) : undefined)))
+    const want = formationTargets(total, links)
+    let formed = 0
+    await Promise.all(
+      nodes.map(async (n, i) => {
+        await n.waitForPeers(want[i], MESH_TIMEOUT_MS)
+        opts.onProgress?.({ phase: 'form', done: ++formed, total })
+      }),
+    )
     return nodes
   } catch (err) {
     await Promise.allSettled(nodes.map((n) => n.stop()))

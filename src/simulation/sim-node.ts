@@ -1,8 +1,9 @@
-import { multiaddr } from '@multiformats/multiaddr'
+import type { AccountingSnapshot } from '../node/accounting/accounting.ts'
 import type { NodeCounters } from '../node/node-counters.ts'
 import type { TaskmeshNodeOptions } from '../node/options.ts'
 import type { TaskmeshNode } from '../node/taskmesh-node.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
+import { dialWithRetry } from './mesh.ts'
 
 /** What a simulation learns of one result. */
 export interface SimResult {
@@ -12,6 +13,16 @@ export interface SimResult {
   executor: string
   /** From the submit call to the result at the submitting node, ms. */
   latencyMs: number
+  /** When the run that produced the result started and finished, on the executor's clock (epoch ms). */
+  startedAt: number
+  finishedAt: number
+}
+
+/** What a node is doing now: its queue and slots, and how many tasks it stole so far. */
+export interface NodeSample {
+  queued: number
+  running: number
+  tasksStolen: number
 }
 
 /** Settings of one simulated node (everything a node thread needs to build it). */
@@ -38,6 +49,10 @@ export interface SimNode {
    */
   submit(specs: TaskSpecInput[], onResult: (result: SimResult) => void): Promise<string[]>
   counters(): Promise<NodeCounters>
+  /** Its queue depth, running tasks and steals now (cheap: meant to be called often). */
+  sample(): Promise<NodeSample>
+  /** What the node's work cost it so far: messages, bytes, signatures (`status().accounting`). */
+  accounting(): Promise<AccountingSnapshot>
   /** Resolves once every record this node produced is in the DHT. */
   flushResults(): Promise<void>
   /** How many of `ids` a DHT get (past the cache) finds at this node. */
@@ -81,11 +96,19 @@ export async function submitAt(
           status: r.status,
           executor: r.executor,
           latencyMs: performance.now() - submittedAt,
+          startedAt: r.startedAt,
+          finishedAt: r.finishedAt,
         }),
       () => undefined,
     )
   }
   return handles.map((h) => h.id)
+}
+
+/** A node's queue depth, running tasks and steals now. */
+export function sampleNode(node: TaskmeshNode): NodeSample {
+  const { queued, running, counters } = node.status()
+  return { queued, running, tasksStolen: counters.tasksStolen }
 }
 
 /** A node that runs in the simulation's own event loop. */
@@ -105,9 +128,7 @@ export class LocalSimNode implements SimNode {
   }
 
   async dial(addrs: string[]): Promise<void> {
-    await Promise.all(
-      addrs.map((a) => this.node.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(20_000) })),
-    )
+    await Promise.all(addrs.map((a) => dialWithRetry(this.node, a)))
   }
 
   waitForPeers(count: number, timeoutMs: number): Promise<void> {
@@ -120,6 +141,14 @@ export class LocalSimNode implements SimNode {
 
   async counters(): Promise<NodeCounters> {
     return this.node.status().counters
+  }
+
+  async sample(): Promise<NodeSample> {
+    return sampleNode(this.node)
+  }
+
+  async accounting(): Promise<AccountingSnapshot> {
+    return this.node.status().accounting
   }
 
   flushResults(): Promise<void> {

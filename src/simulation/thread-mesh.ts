@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { workerExecArgv } from '../executor/exec-argv.ts'
+import type { AccountingSnapshot } from '../node/accounting/accounting.ts'
 import type { NodeCounters } from '../node/node-counters.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
-import type { SimNode, SimNodeOptions, SimResult } from './sim-node.ts'
+import type { NodeSample, SimNode, SimNodeOptions, SimResult } from './sim-node.ts'
 import type { NodeCommand, NodeEvent, NodeThreadData } from './thread-protocol.ts'
 
 /** The node thread's entry, beside this file (`.ts` from source, `.js` once built). */
@@ -86,6 +87,14 @@ export class ThreadSimNode implements SimNode {
 
   async counters(): Promise<NodeCounters> {
     return (await this.call({ op: 'counters' })) as NodeCounters
+  }
+
+  async sample(): Promise<NodeSample> {
+    return (await this.call({ op: 'sample' })) as NodeSample
+  }
+
+  async accounting(): Promise<AccountingSnapshot> {
+    return (await this.call({ op: 'accounting' })) as AccountingSnapshot
   }
 
   async flushResults(): Promise<void> {

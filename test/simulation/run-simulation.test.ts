@@ -16,6 +16,7 @@ describe('runSimulation (taskmesh simulate)', () => {
         tasks: 60,
         duration: { kind: 'fixed' as const, ms: 30 },
         layout,
+        idleMs: 0,
       }
       const report = await runSimulation(config)
       expect(report.tasks).toBe(60)

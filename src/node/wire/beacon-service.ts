@@ -30,6 +30,10 @@ export interface BeaconServiceOptions {
  */
 export class BeaconService {
   private readonly neighbours = new Map<string, PushStream>()
+  /** Connected peers being looked at (peer store read, identify run again) right now. */
+  private readonly considering = new Set<string>()
+  /** Connected peers known not to serve the protocol (light clients), until they say otherwise. */
+  private readonly notServing = new Set<string>()
   private last: Uint8Array | undefined
   private started = false
 
@@ -59,6 +63,7 @@ export class BeaconService {
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     for (const push of this.neighbours.values()) push.close()
     this.neighbours.clear()
+    this.notServing.clear()
     await libp2p.unhandle(BEACON_PROTOCOL).catch(() => undefined)
   }
 
@@ -72,6 +77,23 @@ export class BeaconService {
     const frame = encodeMessage(beacon)
     this.last = frame
     for (const push of this.neighbours.values()) push.push(frame)
+    this.reconcile()
+  }
+
+  /**
+   * Looks again at connected peers that are no neighbours yet. Identify may have failed (it gives
+   * up after 5 s, which a busy event loop exceeds while many connections open at once); no event
+   * would then ever make the peer a neighbour, and it would never hear this node's beacons.
+   */
+  private reconcile(): void {
+    for (const conn of this.opts.libp2p.getConnections()) {
+      const id = conn.remotePeer.toString()
+      if (this.neighbours.has(id) || this.considering.has(id) || this.notServing.has(id)) continue
+      if (conn.status !== 'open') continue
+      if (Date.now() - conn.timeline.open < BEACON_OPEN_MS) continue // identify is still under way
+      this.considering.add(id)
+      void this.consider(conn.remotePeer, true).finally(() => this.considering.delete(id))
+    }
   }
 
   private serve(stream: Stream, peer: PeerId): Promise<void> {
@@ -84,15 +106,29 @@ export class BeaconService {
     })
   }
 
-  /** Starts pushing to `peer` if it serves the protocol (identify has told, or will tell). */
-  private async consider(peer: PeerId): Promise<void> {
+  /**
+   * Starts pushing to `peer` if it serves the protocol (identify has told, or will tell). With
+   * `identifyAgain`, a peer whose protocols are still unknown is identified once more.
+   */
+  private async consider(peer: PeerId, identifyAgain = false): Promise<void> {
+    const { libp2p } = this.opts
     let protocols: string[] = []
     try {
-      protocols = (await this.opts.libp2p.peerStore.get(peer)).protocols
+      protocols = (await libp2p.peerStore.get(peer)).protocols
     } catch {
-      return // identify will tell
+      // not in the peer store yet: identify will tell
+    }
+    if (protocols.length === 0 && identifyAgain) {
+      const conn = libp2p.getConnections(peer)[0]
+      if (conn === undefined) return
+      try {
+        protocols = (await libp2p.services.identify.identify(conn)).protocols
+      } catch {
+        return // the next beacon looks again
+      }
     }
     if (protocols.includes(BEACON_PROTOCOL)) this.add(peer)
+    else if (protocols.length > 0) this.notServing.add(peer.toString())
   }
 
   private add(peer: PeerId): void {
@@ -112,11 +148,13 @@ export class BeaconService {
   }
 
   private readonly onUpdate = (evt: CustomEvent<PeerUpdate>): void => {
+    this.notServing.delete(evt.detail.peer.id.toString())
     if (evt.detail.peer.protocols.includes(BEACON_PROTOCOL)) this.add(evt.detail.peer.id)
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
+    this.notServing.delete(id)
     this.neighbours.get(id)?.close()
     this.neighbours.delete(id)
   }

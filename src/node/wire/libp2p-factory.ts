@@ -19,6 +19,7 @@ import { createResultValidator, fenceResultRecords } from '../results/fencing.ts
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
 import { chunkedPreSharedKey } from './pnet-chunks.ts'
 import './yamux-window-updates.ts'
+import { skipContactPings } from './dht-contacts.ts'
 
 /** The libp2p services a taskmesh node runs. */
 export type MeshServices = {
@@ -118,7 +119,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
   if (opts.mdns === true) peerDiscovery.push(mdns())
   const roots = opts.roots ?? new VerifiedRoots()
   const datastore = fenceResultRecords(opts.datastore ?? new MemoryDatastore(), roots)
-  return createLibp2p({
+  const node = await createLibp2p({
     start: opts.start ?? true,
     privateKey: opts.privateKey,
     addresses: { listen },
@@ -160,5 +161,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
         scoreThresholds: GOSSIP_SCORE_THRESHOLDS,
       }),
     },
-  }) as Promise<MeshLibp2p>
+  })
+  skipContactPings(node.services.dht)
+  return node as MeshLibp2p
 }
