@@ -89,7 +89,7 @@ describe('a mesh of bounded degree', () => {
       expect(custodians, `adopter of ${r.taskId}`).toContain(r.owner)
       expect(dead.has(r.executor), `executor of ${r.taskId}`).toBe(false)
     }
-    // replicas are dialled where kad lookups lead; the connection manager bounds the degree
+    // thieves dial the victims they hear of; the connection manager bounds the degree
     expect(Math.max(...live.map((n) => n.libp2p.getConnections().length))).toBeLessThanOrEqual(
       DEFAULT_MAX_CONNECTIONS,
     )

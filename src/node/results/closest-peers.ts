@@ -1,11 +1,11 @@
-import { hash } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import type { PeerId, PeerUpdate } from '@libp2p/interface'
 import { compare } from 'uint8arrays'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
 /** kad-dht's id of a key or peer: SHA-256 of the bytes (kad's `convertBuffer`). */
 export function kadId(bytes: Uint8Array): Uint8Array {
-  return hash('sha256', bytes, 'buffer') as unknown as Uint8Array
+  return createHash('sha256').update(bytes).digest()
 }
 
 /** Kademlia XOR distance of two ids of equal length (compare results with `compare`). */
@@ -13,11 +13,6 @@ export function xorDistance(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.byteLength)
   for (let i = 0; i < out.byteLength; i++) out[i] = a[i] ^ b[i]
   return out
-}
-
-/** What {@link ClosestPeers} reads of kad-dht's routing table. */
-interface RoutingTableView {
-  closestPeers(kadId: Uint8Array, options?: { count?: number }): PeerId[]
 }
 
 /**
@@ -36,11 +31,6 @@ export class ClosestPeers {
   constructor(
     private readonly libp2p: MeshLibp2p,
     private readonly protocol: string,
-    /**
-     * Also ranks the peers of kad-dht's routing table, connected or not: in a mesh where a node
-     * holds a bounded number of connections, they are where a kad lookup of the key leads.
-     */
-    private readonly wide = false,
   ) {
     libp2p.addEventListener('peer:update', this.onPeerUpdate)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
@@ -60,12 +50,6 @@ export class ClosestPeers {
     // connections keep their peer ids (and the ids' strings); getPeers() makes new ones each call
     const byId = new Map<string, PeerId>()
     for (const conn of this.libp2p.getConnections()) byId.set(conn.remotePeer.toString(), conn.remotePeer)
-    if (this.wide) {
-      const table = (this.libp2p.services.dht as unknown as { routingTable?: RoutingTableView }).routingTable
-      for (const peer of table?.closestPeers(target, { count: Math.max(count, 1) * 4 }) ?? []) {
-        if (!byId.has(peer.toString())) byId.set(peer.toString(), peer)
-      }
-    }
     const peers = [...byId.values()]
     const serving = await Promise.all(peers.map((peer) => this.serves(peer)))
     return peers

@@ -109,7 +109,7 @@ export class RecordReplicator {
     this.protocol = opts.protocol ?? REPLICATE_PROTOCOL
     this.limits = opts.limits
     this.roots = opts.roots ?? new VerifiedRoots()
-    this.closest = new ClosestPeers(this.libp2p, this.protocol, true)
+    this.closest = new ClosestPeers(this.libp2p, this.protocol)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     // every store frame in flight (a bounded number) listens to it until its reply is in
     setMaxListeners(Number.POSITIVE_INFINITY, this.stopping.signal)
