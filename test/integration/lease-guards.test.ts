@@ -30,7 +30,7 @@ describe('lease guards at the node', () => {
     ])
     await waitFor(() => thief.status().counters.retried === 1, 10_000, 'the thief never retried')
     // meanwhile the thief's only slot gets busy with another task
-    await owner.submitMany([{ type: 'sleep', input: { ms: 4_000 }, resources: { labels: ['gpu'] } }])
+    await owner.submitMany([{ type: 'sleep', input: { ms: 12_000 }, resources: { labels: ['gpu'] } }])
     await waitFor(() => thief.status().running === 1, 5_000, 'the thief never ran the second task')
     // the owner revokes the lease while the thief waits to retry (its next renewal is rejected)
     expect((await owner.cancel(handle.id)).outcome).toBe('cancelled')
@@ -39,7 +39,7 @@ describe('lease guards at the node', () => {
     expect(thief.status().queued).toBe(0) // not waiting for the slot
     expect(thief.status().counters.executed).toBe(1)
     expect((await owner.getResult(handle.id))?.error).toBe('cancelled')
-  }, 20_000)
+  }, 30_000)
 
   it('waitForPeers with a signal aborted already rejects at once (unless enough peers are known)', async () => {
     const alone = await TaskmeshNode.create({ slots: 1 })

@@ -67,7 +67,16 @@ export class NoticeInbox implements GossipHandlers {
     const held = results.cached(taskId)
     if ((results.isAwaited(taskId) && held === undefined) || (held !== undefined && held.epoch < epoch)) {
       void this.fetchResult(from, taskId, held !== undefined)
-    }
+    } else if (held === undefined && epoch > 1) void this.supersedeStored(from, taskId, epoch)
+  }
+
+  /**
+   * A record of a later run (epoch above 1) was stored elsewhere: a copy of an earlier run kept in
+   * this node's store (a replica, say) is replaced by it, so no node serves the losing record.
+   */
+  private async supersedeStored(from: string, taskId: string, epoch: number): Promise<void> {
+    const stored = await this.opts.results.local(taskId).catch(() => undefined)
+    if (stored !== undefined && stored.epoch < epoch) await this.fetchResult(from, taskId, true)
   }
 
   /**
