@@ -32,8 +32,6 @@ export class BeaconService {
   private readonly neighbours = new Map<string, PushStream>()
   /** Connected peers being looked at (peer store read, identify run again) right now. */
   private readonly considering = new Set<string>()
-  /** Connected peers known not to serve the protocol (light clients), until they say otherwise. */
-  private readonly notServing = new Set<string>()
   private last: Uint8Array | undefined
   private started = false
 
@@ -63,7 +61,6 @@ export class BeaconService {
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     for (const push of this.neighbours.values()) push.close()
     this.neighbours.clear()
-    this.notServing.clear()
     await libp2p.unhandle(BEACON_PROTOCOL).catch(() => undefined)
   }
 
@@ -88,7 +85,8 @@ export class BeaconService {
   private reconcile(): void {
     for (const conn of this.opts.libp2p.getConnections()) {
       const id = conn.remotePeer.toString()
-      if (this.neighbours.has(id) || this.considering.has(id) || this.notServing.has(id)) continue
+      // a peer found not serving is read again too: its protocols may have been known in part
+      if (this.neighbours.has(id) || this.considering.has(id)) continue
       if (conn.status !== 'open') continue
       if (Date.now() - conn.timeline.open < BEACON_OPEN_MS) continue // identify is still under way
       this.considering.add(id)
@@ -128,7 +126,6 @@ export class BeaconService {
       }
     }
     if (protocols.includes(BEACON_PROTOCOL)) this.add(peer)
-    else if (protocols.length > 0) this.notServing.add(peer.toString())
   }
 
   private add(peer: PeerId): void {
@@ -148,13 +145,11 @@ export class BeaconService {
   }
 
   private readonly onUpdate = (evt: CustomEvent<PeerUpdate>): void => {
-    this.notServing.delete(evt.detail.peer.id.toString())
     if (evt.detail.peer.protocols.includes(BEACON_PROTOCOL)) this.add(evt.detail.peer.id)
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
-    this.notServing.delete(id)
     this.neighbours.get(id)?.close()
     this.neighbours.delete(id)
   }
