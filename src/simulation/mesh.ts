@@ -3,8 +3,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { WorkerPool } from '../executor/worker-pool.ts'
 import type { TaskmeshNodeOptions } from '../node/options.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
+import { skipContactPings } from '../node/wire/dht-contacts.ts'
 import { seededRandom } from './random.ts'
-import { formationTargets, type Link, meshTopology } from './topology.ts'
+import { DEFAULT_MESH_DEGREE, formationTargets, type Link, meshTopology } from './topology.ts'
 
 /** Options of {@link startLocalMesh}. */
 export interface LocalMeshOptions {
@@ -63,6 +64,10 @@ export async function startLocalMesh(opts: LocalMeshOptions): Promise<TaskmeshNo
       }
       nodes.push(...(await Promise.all(wave)))
       opts.onProgress?.({ phase: 'start', done: nodes.length, total: opts.nodes })
+    }
+    // a large simulated mesh keeps its planned degree: kad-dht does not dial contacts to ping them
+    if (nodes.length > (opts.degree ?? DEFAULT_MESH_DEGREE) + 1) {
+      for (const n of nodes) skipContactPings(n.libp2p.services.dht)
     }
     const links = meshTopology(nodes.length, seededRandom(opts.seed ?? 1), { degree: opts.degree })
     await connectLinks(nodes, links)

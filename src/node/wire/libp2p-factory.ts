@@ -19,7 +19,6 @@ import { createResultValidator, fenceResultRecords } from '../results/fencing.ts
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
 import { chunkedPreSharedKey } from './pnet-chunks.ts'
 import './yamux-window-updates.ts'
-import { skipContactPings } from './dht-contacts.ts'
 
 /** The libp2p services a taskmesh node runs. */
 export type MeshServices = {
@@ -162,6 +161,5 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
       }),
     },
   })
-  skipContactPings(node.services.dht)
   return node as MeshLibp2p
 }
