@@ -15,7 +15,7 @@ import { MemoryDatastore } from 'datastore-core'
 import { RecordReplicator } from '../src/node/results/record-replicator.ts'
 import { DEFAULT_PUT_CONCURRENCY } from '../src/node/results/result-store.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../src/node/wire/libp2p-factory.ts'
-import { type ResultRecord, resultKey, signResultBatch } from '../src/protocol/result-record.ts'
+import { type ResultRecord, resultKey, signResultBatch } from '../src/protocol/records/result-record.ts'
 import { parseTaskSpec } from '../src/task/spec.ts'
 import { taskId } from '../src/task/task-id.ts'
 

@@ -47,7 +47,7 @@ export type { NodeMetrics } from './node/telemetry/node-metrics.ts'
 export type { WatchDoor } from './node/watch-door.ts'
 export { type AgingPolicy, DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from './policy/priority.ts'
 export { RemoteError } from './protocol/errors.ts'
-export type { ResultRecord } from './protocol/result-record.ts'
+export type { ResultRecord } from './protocol/records/result-record.ts'
 export {
   InvalidTaskError,
   QueueFullError,

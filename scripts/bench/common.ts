@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { type LocalMeshOptions, startLocalMesh, stopMesh } from '../../src/simulation/mesh.ts'
 import { quantile } from '../../src/simulation/random.ts'
 

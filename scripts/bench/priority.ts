@@ -1,6 +1,6 @@
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from '../../src/policy/priority.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import type { TaskSpecInput } from '../../src/task/spec.ts'
 import {
   atMost,

@@ -1,5 +1,5 @@
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { seededRandom } from '../../src/simulation/random.ts'
 import {
   atMost,

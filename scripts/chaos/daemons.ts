@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { loadOrCreatePeerKey } from '../../src/node/wire/identity.ts'
 import { ensureSwarmKeyFile, readSwarmKeyFile } from '../../src/node/wire/swarm-key.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { DaemonProcess } from './cli-process.ts'
 
 /**

@@ -1,5 +1,5 @@
 import type { RecordView, SubmittedTask } from '../../src/chaos/history.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import type { ChaosCluster } from './cluster.ts'
 import { apiFetch, type Daemon, result } from './daemons.ts'
 import { pause } from './workload.ts'

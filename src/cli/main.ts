@@ -250,7 +250,7 @@ program
     'bytes of unfinished inbound requests held at once; beyond it the streams holding the most are closed (default: 67108864)',
     int('--max-inbound-bytes', 1, ANY),
   )
-  .action(async (flags) => (await import('./daemon.ts')).runDaemon(flags))
+  .action(async (flags) => (await import('./daemon/daemon.ts')).runDaemon(flags))
 
 targetOptions(
   program
@@ -292,7 +292,7 @@ targetOptions(
       'after',
       `\nWith --wait, a result that did not land in time prints {"taskId":…,"status":"pending"}.\n${EXIT_CODES_HELP}`,
     ),
-).action(async (type, flags) => (await import('./submit.ts')).runSubmit(type, flags))
+).action(async (type, flags) => (await import('./tasks/submit.ts')).runSubmit(type, flags))
 
 targetOptions(
   program
@@ -301,7 +301,7 @@ targetOptions(
     .option('--wait', 'wait until the result exists', false)
     .option('--wait-ms <ms>', 'how long --wait waits', int('--wait-ms', 1, ANY, ' (ms)'), 600_000)
     .addHelpText('after', `\n${EXIT_CODES_HELP}`),
-).action(async (id, flags) => (await import('./result.ts')).runResult(id, flags))
+).action(async (id, flags) => (await import('./tasks/result.ts')).runResult(id, flags))
 
 targetOptions(
   program
@@ -315,8 +315,8 @@ targetOptions(
     .option('--json', 'with --mesh: print the mesh view as JSON', false),
 ).action(async (flags) =>
   flags.mesh
-    ? (await import('./mesh-status.ts')).runMeshStatus(flags)
-    : (await import('./result.ts')).runStatus(flags),
+    ? (await import('./tasks/mesh-status.ts')).runMeshStatus(flags)
+    : (await import('./tasks/result.ts')).runStatus(flags),
 )
 
 targetOptions(
@@ -332,7 +332,7 @@ targetOptions(
     )
     .option('--event <list>', 'only these events (comma-separated), e.g. started,finished')
     .option('--json', 'print each event as JSON', false),
-).action(async (flags) => (await import('./watch.ts')).runWatch(flags))
+).action(async (flags) => (await import('./tasks/watch.ts')).runWatch(flags))
 
 targetOptions(
   program
@@ -340,7 +340,7 @@ targetOptions(
     .description(
       "print the link that opens the daemon's dashboard in a browser, logged in (a one-time link carrying the API token)",
     ),
-).action(async (flags) => (await import('./dashboard-link.ts')).runDashboardLink(flags))
+).action(async (flags) => (await import('./daemon/dashboard-link.ts')).runDashboardLink(flags))
 
 targetOptions(
   program
@@ -348,7 +348,7 @@ targetOptions(
     .description(
       'cancel a task: its owner removes it, aborts its run or revokes its lease, and ends it as failed "cancelled"',
     ),
-).action(async (id, flags) => (await import('./result.ts')).runCancel(id, flags))
+).action(async (id, flags) => (await import('./tasks/result.ts')).runCancel(id, flags))
 
 targetOptions(
   program
@@ -356,7 +356,7 @@ targetOptions(
     .description(
       "print the node's decisions about a task (accepted, granted, stolen, started…), one per line",
     ),
-).action(async (id, flags) => (await import('./result.ts')).runStory(id, flags))
+).action(async (id, flags) => (await import('./tasks/result.ts')).runStory(id, flags))
 
 program
   .command('identity <file>')
@@ -430,14 +430,14 @@ program
     'after',
     '\nProgress goes to stderr (a bar on a terminal). Exit code 1 when a result is missing.',
   )
-  .action(async (flags) => (await import('./simulate.ts')).runSimulate(flags))
+  .action(async (flags) => (await import('./simulate/simulate.ts')).runSimulate(flags))
 
 program
   .command('demo')
   .description('start a local mesh, run a mix of real tasks, and read every result back from the DHT')
   .option('--nodes <n>', 'number of nodes', int('--nodes', 1, ANY), 3)
   .option('--tasks <n>', 'number of tasks', int('--tasks', 1, ANY), 24)
-  .action(async (flags) => (await import('./demo.ts')).runDemo(flags))
+  .action(async (flags) => (await import('./daemon/demo.ts')).runDemo(flags))
 
 program.addHelpText('after', `\n${EXIT_CODES_HELP}`)
 

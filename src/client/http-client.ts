@@ -1,5 +1,5 @@
 import { RemoteError } from '../protocol/errors.ts'
-import type { ResultRecord } from '../protocol/result-record.ts'
+import type { ResultRecord } from '../protocol/records/result-record.ts'
 import { readEvents, type WatchedEvent } from './event-source.ts'
 import type { CancelOutcome, MeshClient, ResultOptions, StoryEvents, TaskStateReply } from './mesh-client.ts'
 import { checkTaskId } from './task-ids.ts'

@@ -1,7 +1,7 @@
-import type { ResultRecord } from '../protocol/result-record.ts'
-import type { CancelOutcome, StoryEvents, TaskStateReply } from '../protocol/submit-client.ts'
+import type { ResultRecord } from '../protocol/records/result-record.ts'
+import type { CancelOutcome, StoryEvents, TaskStateReply } from '../protocol/rpc/submit-client.ts'
 
-export type { CancelOutcome, StoryEvents, TaskStateReply } from '../protocol/submit-client.ts'
+export type { CancelOutcome, StoryEvents, TaskStateReply } from '../protocol/rpc/submit-client.ts'
 
 /** Options of {@link MeshClient.result}. */
 export interface ResultOptions {

@@ -7,14 +7,14 @@ import { createLibp2p } from 'libp2p'
 import { chunkedPreSharedKey } from '../node/wire/pnet-chunks.ts'
 import { MAX_PEER_ID_CHARS, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
 import { RpcTimeoutError } from '../protocol/errors.ts'
-import { openResultRecord, type ResultRecord, resultKey } from '../protocol/result-record.ts'
-import { withDeadline } from '../protocol/signals.ts'
+import { openResultRecord, type ResultRecord, resultKey } from '../protocol/records/result-record.ts'
+import { withDeadline } from '../protocol/rpc/signals.ts'
 import {
   type CancelOutcome,
   type StoryEvents,
   SubmitClient,
   type TaskStateReply,
-} from '../protocol/submit-client.ts'
+} from '../protocol/rpc/submit-client.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { MAX_TASKS_PER_SUBMISSION } from '../task/limits.ts'
 import type { TaskSpecInput } from '../task/spec.ts'

@@ -1,4 +1,4 @@
-import type { ResultRecord } from '../protocol/result-record.ts'
+import type { ResultRecord } from '../protocol/records/result-record.ts'
 import type { NodeStatus } from './node-status.ts'
 import type { CancelResult, TaskState } from './owner/cancellation.ts'
 import type { StoryEvent } from './story/story.ts'

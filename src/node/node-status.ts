@@ -1,6 +1,6 @@
 import { expectedWaitMs } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
-import type { InboundBudget } from '../protocol/inbound-budget.ts'
+import type { InboundBudget } from '../protocol/rpc/inbound-budget.ts'
 import type { Accounting, AccountingSnapshot } from './accounting/accounting.ts'
 import type { NodeCounters } from './node-counters.ts'
 import type { OwnerLedger } from './owner/owner-ledger.ts'

@@ -1,4 +1,4 @@
-import type { ResultRecord } from '../protocol/result-record.ts'
+import type { ResultRecord } from '../protocol/records/result-record.ts'
 import type { Task } from '../task/task.ts'
 
 /** Options of one submission. */

@@ -17,7 +17,11 @@ import {
 import { readStoredResult } from '../../src/node/results/fencing.ts'
 import type { RecordReplicator } from '../../src/node/results/record-replicator.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import { type ResultRecord, readVerifiedResultRecord, resultKey } from '../../src/protocol/result-record.ts'
+import {
+  type ResultRecord,
+  readVerifiedResultRecord,
+  resultKey,
+} from '../../src/protocol/records/result-record.ts'
 import { connectAll } from '../../src/simulation/mesh.ts'
 import { stopAll } from '../integration/helpers.ts'
 

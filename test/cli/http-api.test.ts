@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { allowedHost } from '../../src/http/guard.ts'
 import { HttpApi, MAX_HTTP_BODY_BYTES } from '../../src/http/http-api.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import { isTaskId, taskId } from '../../src/task/task-id.ts'
 

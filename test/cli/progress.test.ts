@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { PLAIN_PROGRESS_MS, type ProgressStream, waitProgress } from '../../src/cli/progress.ts'
+import { PLAIN_PROGRESS_MS, type ProgressStream, waitProgress } from '../../src/cli/tasks/progress.ts'
 
 /** A stream that keeps what is written; a terminal when `tty` (with the cursor calls cli-progress makes). */
 function capture(tty: boolean) {

@@ -8,7 +8,7 @@ import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
 import { HttpApi } from '../../src/http/http-api.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { RemoteError } from '../../src/protocol/errors.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import { taskId } from '../../src/task/task-id.ts'
 

@@ -12,7 +12,11 @@ import type { FrontDoor } from '../../src/node/front-door.ts'
 import type { NodeStatus } from '../../src/node/node-status.ts'
 import { SubmitService } from '../../src/node/wire/submit-service.ts'
 import { RemoteError } from '../../src/protocol/errors.ts'
-import { openResultRecordSync, resultKey, signResultRecord } from '../../src/protocol/result-record.ts'
+import {
+  openResultRecordSync,
+  resultKey,
+  signResultRecord,
+} from '../../src/protocol/records/result-record.ts'
 import { InvalidTaskError, UnknownTaskError } from '../../src/task/errors.ts'
 import { executorKey, idOf, makeRecord } from '../protocol/fixtures.ts'
 

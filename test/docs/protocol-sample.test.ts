@@ -8,7 +8,7 @@ import {
   recordLeaf,
   recordToBase64,
   signResultBatch,
-} from '../../src/protocol/result-record.ts'
+} from '../../src/protocol/records/result-record.ts'
 import {
   EXECUTOR,
   executorKey,

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
 import { UnknownTaskError } from '../../src/task/errors.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'

@@ -21,7 +21,7 @@ import {
   readVerifiedResultRecord,
   recordLeaf,
   resultKey,
-} from '../../src/protocol/result-record.ts'
+} from '../../src/protocol/records/result-record.ts'
 import { connectAll, waitForMesh } from '../../src/simulation/mesh.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import { taskId } from '../../src/task/task-id.ts'

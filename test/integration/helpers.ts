@@ -8,7 +8,7 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import type { TaskSpecInput } from '../../src/task/spec.ts'
 
 /** Longest any single integration wait may take before the test fails with a message. */

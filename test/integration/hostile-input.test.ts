@@ -13,8 +13,8 @@ import {
   STEAL_PROTOCOL,
   SUBMIT_PROTOCOL,
 } from '../../src/protocol/constants.ts'
-import { stealReplySchema, submitReplySchema } from '../../src/protocol/messages.ts'
-import { requestOnce } from '../../src/protocol/rpc.ts'
+import { stealReplySchema, submitReplySchema } from '../../src/protocol/messages/messages.ts'
+import { requestOnce } from '../../src/protocol/rpc/rpc.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'

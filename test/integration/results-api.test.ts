@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { STRICT_PRIORITY } from '../../src/policy/priority.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { deadline, sleepSpec } from './helpers.ts'
 
 describe('the library API delivers results three ways', () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { createAgingPolicy, type QueuePolicy, STRICT_PRIORITY } from '../../src/policy/priority.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { MAX_PRIORITY, MIN_PRIORITY } from '../../src/task/limits.ts'
 import { deadline, sleepSpec, stopAll } from './helpers.ts'
 

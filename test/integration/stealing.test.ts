@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
 import { deadline, identity, sleepSpec, stopAll, waitAll } from './helpers.ts'
 

@@ -3,15 +3,15 @@ import { describe, expect, it } from 'vitest'
 import { decodeMessage } from '../../src/protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../../src/protocol/constants.ts'
 import { InvalidMessageError, InvalidRecordError } from '../../src/protocol/errors.ts'
-import { stealFrameSchema, stealReplySchema } from '../../src/protocol/messages.ts'
-import { storeRequestSchema } from '../../src/protocol/replicate-messages.ts'
+import { stealFrameSchema, stealReplySchema } from '../../src/protocol/messages/messages.ts'
+import { storeRequestSchema } from '../../src/protocol/messages/replicate-messages.ts'
 import {
   openResultRecordSync,
   recordFromBase64,
   recordToBase64,
   resultKey,
   signResultRecord,
-} from '../../src/protocol/result-record.ts'
+} from '../../src/protocol/records/result-record.ts'
 import { fromBase64, isCanonicalBase64, toBase64 } from '../../src/util/base64.ts'
 import {
   bytesOf,

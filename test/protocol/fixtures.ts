@@ -3,15 +3,15 @@ import type { Message } from '@libp2p/gossipsub'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_NOTICES_PER_MESSAGE } from '../../src/protocol/constants.ts'
-import { GrantSigner } from '../../src/protocol/grant-proof.ts'
 import type {
   Beacon,
   CompleteReply,
   CompleteRequest,
   ResultNotice,
   StealRequest,
-} from '../../src/protocol/messages.ts'
-import type { ResultRecord } from '../../src/protocol/result-record.ts'
+} from '../../src/protocol/messages/messages.ts'
+import { GrantSigner } from '../../src/protocol/records/grant-proof.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import type { Task } from '../../src/task/task.ts'
 import { taskId } from '../../src/task/task-id.ts'

@@ -2,13 +2,12 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { generateSwarmKey, InvalidSwarmKeyError, parseSwarmKey } from '../../src/node/wire/swarm-key.ts'
-import { decodeBeacon } from '../../src/protocol/beacon-messages.ts'
 import { checkJsonShape, decodeMessage, encodeMessage } from '../../src/protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../../src/protocol/constants.ts'
-import { decodeCustodyFrame } from '../../src/protocol/custody-messages.ts'
 import { InvalidMessageError, InvalidRecordError } from '../../src/protocol/errors.ts'
-import { decodeResultNotice } from '../../src/protocol/gossip-validators.ts'
-import { verifyGrantProof } from '../../src/protocol/grant-proof.ts'
+import { decodeBeacon } from '../../src/protocol/messages/beacon-messages.ts'
+import { decodeCustodyFrame } from '../../src/protocol/messages/custody-messages.ts'
+import { decodeResultNotice } from '../../src/protocol/messages/gossip-validators.ts'
 import {
   beaconSchema,
   holdRequestSchema,
@@ -17,14 +16,15 @@ import {
   stealReplySchema,
   submitFrameSchema,
   submitReplySchema,
-} from '../../src/protocol/messages.ts'
+} from '../../src/protocol/messages/messages.ts'
+import { verifyGrantProof } from '../../src/protocol/records/grant-proof.ts'
 import {
   openResultRecord,
   recordFromBase64,
   recordToBase64,
   resultKey,
   signResultRecord,
-} from '../../src/protocol/result-record.ts'
+} from '../../src/protocol/records/result-record.ts'
 import { canonicalJson } from '../../src/task/task-id.ts'
 import {
   anyBase64,

@@ -6,7 +6,6 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
-import { decodeBeacon } from '../../src/protocol/beacon-messages.ts'
 import { checkJsonShape, decodeMessage, encodeMessage } from '../../src/protocol/codec.ts'
 import {
   MAX_FRAME_BYTES,
@@ -14,9 +13,10 @@ import {
   MAX_NOTICE_BYTES,
   MAX_NOTICES_PER_MESSAGE,
 } from '../../src/protocol/constants.ts'
-import { decodeCustodyFrame } from '../../src/protocol/custody-messages.ts'
 import { InvalidMessageError, InvalidRecordError } from '../../src/protocol/errors.ts'
-import { decodeResultNotice, validateResultNotice } from '../../src/protocol/gossip-validators.ts'
+import { decodeBeacon } from '../../src/protocol/messages/beacon-messages.ts'
+import { decodeCustodyFrame } from '../../src/protocol/messages/custody-messages.ts'
+import { decodeResultNotice, validateResultNotice } from '../../src/protocol/messages/gossip-validators.ts'
 import {
   beaconSchema,
   holdRequestSchema,
@@ -25,13 +25,13 @@ import {
   stealReplySchema,
   submitFrameSchema,
   submitReplySchema,
-} from '../../src/protocol/messages.ts'
+} from '../../src/protocol/messages/messages.ts'
 import {
   openResultRecord,
   resultKey,
   resultSelector,
   signResultRecord,
-} from '../../src/protocol/result-record.ts'
+} from '../../src/protocol/records/result-record.ts'
 import { canonicalJson } from '../../src/task/task-id.ts'
 import {
   bytesOf,

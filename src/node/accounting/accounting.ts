@@ -1,6 +1,6 @@
 import type { Datastore } from 'interface-datastore'
 import { CONTESTED_TOPIC, RESULTS_TOPIC } from '../../protocol/constants.ts'
-import { createSignatureCounts, type SignatureCounts } from '../../protocol/signature-counts.ts'
+import { createSignatureCounts, type SignatureCounts } from '../../protocol/records/signature-counts.ts'
 import type { JournalStats } from '../owner/journal.ts'
 import {
   CountingDatastore,

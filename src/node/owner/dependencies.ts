@@ -1,5 +1,5 @@
 import { MAX_ERROR_CHARS } from '../../protocol/constants.ts'
-import type { ResultRecord } from '../../protocol/result-record.ts'
+import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Json } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
 import type { ResultStore } from '../results/result-store.ts'

@@ -2,8 +2,8 @@ import { createReadStream } from 'node:fs'
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { createInterface } from 'node:readline'
-import { attemptSchema } from '../../protocol/result-record-schema.ts'
-import { taskSchema } from '../../protocol/task-schema.ts'
+import { taskSchema } from '../../protocol/messages/task-schema.ts'
+import { attemptSchema } from '../../protocol/records/result-record-schema.ts'
 import type { AttemptRecord, Task } from '../../task/task.ts'
 
 /** File name of the task journal inside a data dir. */

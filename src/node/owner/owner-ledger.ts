@@ -1,5 +1,4 @@
 import { LeaseTable } from '../../policy/leases.ts'
-import type { GrantSigner } from '../../protocol/grant-proof.ts'
 import type {
   CompleteReply,
   CompleteRequest,
@@ -9,8 +8,9 @@ import type {
   RenewRequest,
   StealGrant,
   StealRequest,
-} from '../../protocol/messages.ts'
-import type { ResultRecord } from '../../protocol/result-record.ts'
+} from '../../protocol/messages/messages.ts'
+import type { GrantSigner } from '../../protocol/records/grant-proof.ts'
+import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Json } from '../../task/spec.ts'
 import { type AttemptCut, handlerRuns, type Task } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'

@@ -1,6 +1,6 @@
 import { expectedWaitMs } from '../../policy/capacity.ts'
 import type { NodeOffer } from '../../policy/types.ts'
-import type { Beacon, HotPeer } from '../../protocol/beacon-messages.ts'
+import type { Beacon, HotPeer } from '../../protocol/messages/beacon-messages.ts'
 import { MIN_BEACON_GAP_MS, MIN_FLIP_BEACON_GAP_MS } from '../options.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { TaskRunner } from '../run/task-runner.ts'

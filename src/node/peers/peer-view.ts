@@ -1,7 +1,7 @@
 import { expectedWaitMs } from '../../policy/capacity.ts'
 import type { PeerCapacity } from '../../policy/types.ts'
-import type { Beacon, HotPeer } from '../../protocol/beacon-messages.ts'
 import { MAX_HOT_ADDRS, MAX_HOT_PEERS } from '../../protocol/constants.ts'
+import type { Beacon, HotPeer } from '../../protocol/messages/beacon-messages.ts'
 
 interface Known extends PeerCapacity {
   seq: number

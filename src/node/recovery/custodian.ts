@@ -1,5 +1,5 @@
-import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/custody-messages.ts'
-import type { ResultRecord } from '../../protocol/result-record.ts'
+import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
+import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Task } from '../../task/task.ts'
 import type { Takeover } from '../owner/intake.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'

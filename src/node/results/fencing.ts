@@ -7,8 +7,8 @@ import {
   openResultRecordSync,
   readVerifiedResultRecord,
   resultSelector,
-} from '../../protocol/result-record.ts'
-import type { VerifiedRoots } from '../../protocol/verified-roots.ts'
+} from '../../protocol/records/result-record.ts'
+import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { memoizeString } from '../../util/memo.ts'
 import { StoredRecords, TurnWriter } from './stored-records.ts'
 

@@ -10,11 +10,11 @@ import {
   type StoreOutcome,
   type StoreRequest,
   storeRequestSchema,
-} from '../../protocol/replicate-messages.ts'
-import { openResultRecordSync, recordToBase64, resultKey } from '../../protocol/result-record.ts'
-import { RpcSession, serveSession } from '../../protocol/rpc-session.ts'
-import { withDeadline } from '../../protocol/signals.ts'
-import { VerifiedRoots } from '../../protocol/verified-roots.ts'
+} from '../../protocol/messages/replicate-messages.ts'
+import { openResultRecordSync, recordToBase64, resultKey } from '../../protocol/records/result-record.ts'
+import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
+import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
+import { withDeadline } from '../../protocol/rpc/signals.ts'
 import { fromBase64 } from '../../util/base64.ts'
 import { Batcher } from '../../util/batcher.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'

@@ -1,6 +1,6 @@
 import type { PrivateKey } from '@libp2p/interface'
-import { MAX_SIGNED_BATCH, type ResultRecord, signResultBatch } from '../../protocol/result-record.ts'
-import type { SignatureCounts } from '../../protocol/signature-counts.ts'
+import { MAX_SIGNED_BATCH, type ResultRecord, signResultBatch } from '../../protocol/records/result-record.ts'
+import type { SignatureCounts } from '../../protocol/records/signature-counts.ts'
 
 /** Most records one signature covers, unless told otherwise. */
 export const DEFAULT_SIGN_BATCH = 256

@@ -1,5 +1,5 @@
-import type { ResultNotice } from '../../protocol/messages.ts'
-import { resultKey } from '../../protocol/result-record.ts'
+import type { ResultNotice } from '../../protocol/messages/messages.ts'
+import { resultKey } from '../../protocol/records/result-record.ts'
 import type { ResultStore } from './result-store.ts'
 
 /** Options of {@link ResultFollower}. */

@@ -1,5 +1,5 @@
 import type { RunOutcome } from '../../executor/executor.ts'
-import type { ResultRecord } from '../../protocol/result-record.ts'
+import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { Batcher } from '../../util/batcher.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { RunEntry } from '../run/task-runner.ts'

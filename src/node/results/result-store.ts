@@ -8,9 +8,9 @@ import {
   type ResultRecord,
   resultKey,
   resultSelector,
-} from '../../protocol/result-record.ts'
-import { withDeadline } from '../../protocol/signals.ts'
-import { VerifiedRoots } from '../../protocol/verified-roots.ts'
+} from '../../protocol/records/result-record.ts'
+import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
+import { withDeadline } from '../../protocol/rpc/signals.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 import type { RecordSigner } from './record-signer.ts'
 

@@ -1,6 +1,6 @@
 import { type BackoffPolicy, backoffDelayMs } from '../../policy/backoff.ts'
-import type { CompleteRequest } from '../../protocol/messages.ts'
-import type { ResultRecord } from '../../protocol/result-record.ts'
+import type { CompleteRequest } from '../../protocol/messages/messages.ts'
+import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import type { StealService } from '../wire/steal-service.ts'

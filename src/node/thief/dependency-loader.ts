@@ -1,7 +1,7 @@
 import type { Executor, RunOutcome, RunRequest } from '../../executor/executor.ts'
 import { describeError } from '../../executor/handler.ts'
 import { failed } from '../../executor/outcome.ts'
-import { type ResultRecord, resultKey } from '../../protocol/result-record.ts'
+import { type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
 import type { Json } from '../../task/spec.ts'
 import { dependencyFailure } from '../owner/dependencies.ts'
 import type { ResultStore } from '../results/result-store.ts'

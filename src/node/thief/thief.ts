@@ -1,7 +1,7 @@
 import { canRun, expectedWaitMs } from '../../policy/capacity.ts'
 import { chooseVictim, stealAmount } from '../../policy/stealing.ts'
 import type { NodeOffer } from '../../policy/types.ts'
-import type { StealGrant } from '../../protocol/messages.ts'
+import type { StealGrant } from '../../protocol/messages/messages.ts'
 import type { AttemptRecord } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import { DEFAULT_PEER_STALE_MS } from '../options.ts'

@@ -1,8 +1,8 @@
 import type { IdentifyResult, PeerId, PeerUpdate, Stream } from '@libp2p/interface'
-import { type Beacon, beaconSchema } from '../../protocol/beacon-messages.ts'
 import { encodeMessage } from '../../protocol/codec.ts'
 import { BEACON_PROTOCOL, MAX_BEACON_BYTES } from '../../protocol/constants.ts'
-import { PushStream, servePushStream } from '../../protocol/push-stream.ts'
+import { type Beacon, beaconSchema } from '../../protocol/messages/beacon-messages.ts'
+import { PushStream, servePushStream } from '../../protocol/rpc/push-stream.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
 /** Inbound beacon streams one connection may hold at once (one per direction and a spare). */

@@ -6,9 +6,9 @@ import {
   type CustodyReply,
   custodyFrameSchema,
   custodyReplySchema,
-} from '../../protocol/custody-messages.ts'
-import { RpcSession, serveSession } from '../../protocol/rpc-session.ts'
-import { withDeadline } from '../../protocol/signals.ts'
+} from '../../protocol/messages/custody-messages.ts'
+import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
+import { withDeadline } from '../../protocol/rpc/signals.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
 import type { WorkTags } from './work-tags.ts'

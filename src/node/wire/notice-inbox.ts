@@ -1,5 +1,5 @@
-import type { ResultNotice } from '../../protocol/messages.ts'
-import { resultKey } from '../../protocol/result-record.ts'
+import type { ResultNotice } from '../../protocol/messages/messages.ts'
+import { resultKey } from '../../protocol/records/result-record.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { GossipHandlers } from './gossip.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'

@@ -11,9 +11,9 @@ import type {
   StealGrant,
   StealReply,
   StealRequest,
-} from '../../protocol/messages.ts'
-import { stealFrameSchema, stealReplySchema } from '../../protocol/messages.ts'
-import { RpcSession, serveSession } from '../../protocol/rpc-session.ts'
+} from '../../protocol/messages/messages.ts'
+import { stealFrameSchema, stealReplySchema } from '../../protocol/messages/messages.ts'
+import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
 import type { WorkTags } from './work-tags.ts'

@@ -1,4 +1,4 @@
-import { InboundBudget } from '../../protocol/inbound-budget.ts'
+import { InboundBudget } from '../../protocol/rpc/inbound-budget.ts'
 import type { ResolvedNodeOptions } from '../options.ts'
 
 /** What bounds the inbound streams of a node's steal and submit protocols. */

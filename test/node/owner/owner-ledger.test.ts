@@ -9,13 +9,13 @@ import { LocalQueue } from '../../../src/node/run/local-queue.ts'
 import { type TaskEvent, TaskEvents } from '../../../src/node/story/task-events.ts'
 import { DurationEstimator } from '../../../src/policy/capacity.ts'
 import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
-import { GrantSigner, verifyGrantProof } from '../../../src/protocol/grant-proof.ts'
-import type { CompleteRequest, StealRequest } from '../../../src/protocol/messages.ts'
+import type { CompleteRequest, StealRequest } from '../../../src/protocol/messages/messages.ts'
+import { GrantSigner, verifyGrantProof } from '../../../src/protocol/records/grant-proof.ts'
 import {
   openResultRecordSync,
   type ResultRecord,
   signResultRecord,
-} from '../../../src/protocol/result-record.ts'
+} from '../../../src/protocol/records/result-record.ts'
 import { parseTaskSpec } from '../../../src/task/spec.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { taskId } from '../../../src/task/task-id.ts'

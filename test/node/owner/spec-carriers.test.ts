@@ -11,16 +11,16 @@ import { DurationEstimator } from '../../../src/policy/capacity.ts'
 import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
 import { decodeMessage, encodeMessage } from '../../../src/protocol/codec.ts'
 import { MAX_FRAME_BYTES, MAX_JSON_DEPTH } from '../../../src/protocol/constants.ts'
-import { decodeCustodyFrame } from '../../../src/protocol/custody-messages.ts'
-import { GrantSigner } from '../../../src/protocol/grant-proof.ts'
+import { decodeCustodyFrame } from '../../../src/protocol/messages/custody-messages.ts'
 import {
   type StealGrant,
   stealFrameSchema,
   stealReplySchema,
   submitFrameSchema,
   submitReplySchema,
-} from '../../../src/protocol/messages.ts'
-import { storeRequestSchema } from '../../../src/protocol/replicate-messages.ts'
+} from '../../../src/protocol/messages/messages.ts'
+import { storeRequestSchema } from '../../../src/protocol/messages/replicate-messages.ts'
+import { GrantSigner } from '../../../src/protocol/records/grant-proof.ts'
 import {
   openResultRecordSync,
   type ResultRecord,
@@ -28,7 +28,7 @@ import {
   resultKey,
   resultValidator,
   signResultBatch,
-} from '../../../src/protocol/result-record.ts'
+} from '../../../src/protocol/records/result-record.ts'
 import { InvalidTaskError } from '../../../src/task/errors.ts'
 import { MAX_INPUT_BYTES, MAX_INPUT_DEPTH, MAX_OUTPUT_DEPTH } from '../../../src/task/limits.ts'
 import { parseTaskSpec } from '../../../src/task/spec.ts'

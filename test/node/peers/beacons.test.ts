@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { BeaconPublisher } from '../../../src/node/peers/beacons.ts'
 import { PeerView } from '../../../src/node/peers/peer-view.ts'
 import type { LocalQueue } from '../../../src/node/run/local-queue.ts'
-import type { Beacon } from '../../../src/protocol/beacon-messages.ts'
+import type { Beacon } from '../../../src/protocol/messages/beacon-messages.ts'
 
 /** A publisher whose beacons land in `sent` (queue and runner are stand-ins: only capacity is read). */
 function publisher(sent: Beacon[]): BeaconPublisher {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PeerView } from '../../../src/node/peers/peer-view.ts'
-import type { Beacon, HotPeer } from '../../../src/protocol/beacon-messages.ts'
+import type { Beacon, HotPeer } from '../../../src/protocol/messages/beacon-messages.ts'
 
 function beacon(seq: number, queued: number, hot: HotPeer[] = []): Beacon {
   return {

@@ -7,7 +7,7 @@ import { ADOPTION_LOOKUP_TRIES, Custodian } from '../../../src/node/recovery/cus
 import { JournalReplay } from '../../../src/node/recovery/journal-replay.ts'
 import { peerKadId, successorOf, taskKadId, xorDistance } from '../../../src/node/recovery/successor.ts'
 import { ResultFollower } from '../../../src/node/results/result-follower.ts'
-import { openResultRecordSync, type ResultRecord } from '../../../src/protocol/result-record.ts'
+import { openResultRecordSync, type ResultRecord } from '../../../src/protocol/records/result-record.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
 

@@ -16,7 +16,11 @@ import { RecordReplicator, StaleRecordError } from '../../../src/node/results/re
 import { RecordSigner } from '../../../src/node/results/record-signer.ts'
 import { ResultStore } from '../../../src/node/results/result-store.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
-import { readVerifiedResultRecord, resultKey, signResultRecord } from '../../../src/protocol/result-record.ts'
+import {
+  readVerifiedResultRecord,
+  resultKey,
+  signResultRecord,
+} from '../../../src/protocol/records/result-record.ts'
 import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
 
 const TASK = makeTask(77)

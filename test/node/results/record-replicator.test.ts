@@ -14,7 +14,11 @@ import { RecordSigner } from '../../../src/node/results/record-signer.ts'
 import { ResultStore } from '../../../src/node/results/result-store.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
 import { REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
-import { type ResultRecord, resultKey, signResultRecord } from '../../../src/protocol/result-record.ts'
+import {
+  type ResultRecord,
+  resultKey,
+  signResultRecord,
+} from '../../../src/protocol/records/result-record.ts'
 import { makeRecord, makeTask, OWNER } from '../../protocol/fixtures.ts'
 
 const NODES = 5

@@ -8,7 +8,7 @@ import {
   POLL_FIRST_MS,
   ResultStore,
 } from '../../../src/node/results/result-store.ts'
-import { signResultRecord } from '../../../src/protocol/result-record.ts'
+import { signResultRecord } from '../../../src/protocol/records/result-record.ts'
 import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
 
 const TASK = makeTask(501)

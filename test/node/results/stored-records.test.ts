@@ -14,7 +14,11 @@ import {
   storedRecordsOf,
 } from '../../../src/node/results/fencing.ts'
 import { StoredRecords } from '../../../src/node/results/stored-records.ts'
-import { readVerifiedResultRecord, resultKey, signResultRecord } from '../../../src/protocol/result-record.ts'
+import {
+  readVerifiedResultRecord,
+  resultKey,
+  signResultRecord,
+} from '../../../src/protocol/records/result-record.ts'
 import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
 
 let key: PrivateKey

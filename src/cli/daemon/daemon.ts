@@ -1,0 +1,268 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { HttpApi } from '../../http/http-api.ts'
+import { createLogger, type Logger, logLevelOf } from '../../log/logger.ts'
+import { TaskmeshNode } from '../../node/taskmesh-node.ts'
+import { createAgingPolicy, STRICT_PRIORITY } from '../../policy/priority.ts'
+import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
+import { listenFailure } from '../flag-errors.ts'
+import { accessReport, type MeshAccess, meshAccess } from '../tasks/mesh-access.ts'
+import { isRunning, readApiFile } from '../tasks/target.ts'
+import { readAllowList } from './allow-list.ts'
+import { type HttpFlags, planHttp, serveHttp } from './daemon-http.ts'
+
+/** How often the daemon looks for peers that joined or left. */
+export const PEER_LOG_INTERVAL_MS = 250
+/** How long a stopping daemon may take before it exits anyway. */
+export const STOP_TIMEOUT_MS = 15_000
+/** How long SIGTERM waits for running tasks before handing them back, by default (ms). */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
+
+/** Flags of `taskmesh daemon`. */
+export interface DaemonFlags extends HttpFlags {
+  listen: string[]
+  bootstrap: string[]
+  dataDir: string
+  slots?: number
+  handlers: string[]
+  labels?: string[]
+  memoryMb?: number
+  swarmKey?: string
+  /** Log level (else `TASKMESH_LOG_LEVEL`, else info). */
+  logLevel?: string
+  /** JSON lines, readable lines, or JSON unless standard error is a terminal. */
+  logFormat?: 'auto' | 'json' | 'pretty'
+  /** Run an open mesh on purpose (no swarm key). */
+  open: boolean
+  mdns: boolean
+  queuePolicy: 'aging' | 'strict'
+  agingTheta?: number
+  agingTau?: number
+  agingSteepness?: number
+  stealOrder: 'most-urgent' | 'least-urgent'
+  unschedulableAfter?: number
+  leaseTtl?: number
+  /** `sync` (fsync before a submission is acknowledged) or `os`. */
+  durability?: 'sync' | 'os'
+  /** On SIGTERM/SIGINT, wait up to this long for running tasks (ms). */
+  drainTimeout?: number
+  beaconInterval?: number
+  failureDetection?: number
+  maxExecutorLosses?: number
+  maxQueueLength?: number
+  allowSubmitter: string[]
+  allowSubmitters?: string
+  requestTimeout?: number
+  maxInboundBytes?: number
+}
+
+/** What a running daemon writes to `<dataDir>/api.json` so CLI commands can find it. */
+export interface ApiInfo {
+  /** Base URL of the HTTP API; absent with `--no-http`. */
+  url?: string
+  /** The token every HTTP API request must present; absent with `--no-http`. */
+  token?: string
+  peerId: string
+  multiaddrs: string[]
+  pid: number
+}
+
+async function refuseIfInUse(dataDir: string): Promise<void> {
+  const info = await readApiFile(dataDir).catch(() => undefined)
+  if (typeof info?.pid === 'number' && info.pid !== process.pid && isRunning(info.pid)) {
+    throw new Error(
+      `data dir ${dataDir} is in use by a running daemon (pid ${info.pid}); stop it or pick another --data-dir`,
+    )
+  }
+}
+
+async function startNode(
+  flags: DaemonFlags,
+  dataDir: string,
+  mesh: MeshAccess,
+  logger: Logger,
+): Promise<TaskmeshNode> {
+  try {
+    return await TaskmeshNode.create({
+      logger,
+      dataDir,
+      listen: flags.listen.length > 0 ? flags.listen : [DEFAULT_LISTEN],
+      bootstrap: flags.bootstrap,
+      slots: flags.slots,
+      handlers: flags.handlers.map((h) => pathToFileURL(resolve(h)).href),
+      labels: flags.labels ?? [],
+      memoryMb: flags.memoryMb,
+      swarmKey: mesh.kind === 'private' ? mesh.key : undefined,
+      mdns: flags.mdns,
+      queuePolicy: queuePolicyOf(flags),
+      stealOrder: flags.stealOrder,
+      unschedulableAfterMs: flags.unschedulableAfter,
+      leaseTtlMs: flags.leaseTtl,
+      durability: flags.durability,
+      beaconIntervalMs: flags.beaconInterval,
+      failureDetectionMs: flags.failureDetection,
+      maxExecutorLosses: flags.maxExecutorLosses,
+      maxQueueLength: flags.maxQueueLength,
+      allowSubmitters: await readAllowList(flags.allowSubmitter ?? [], flags.allowSubmitters),
+      requestTimeoutMs: flags.requestTimeout,
+      maxInboundRequestBytes: flags.maxInboundBytes,
+    })
+  } catch (err) {
+    const listen = listenFailure(err)
+    if (listen !== undefined) throw new Error(listen, { cause: err })
+    const message = (err as Error).message
+    if (/database failed to open|LOCK/i.test(message)) {
+      throw new Error(
+        `cannot open the datastore in ${join(dataDir, 'datastore')} (${message}); is another daemon using --data-dir ${dataDir}?`,
+        { cause: err },
+      )
+    }
+    throw new Error(`cannot start the node: ${message}`, { cause: err })
+  }
+}
+
+/**
+ * The queue policy the flags ask for: strict, or aging with the given parameters over the defaults.
+ * @throws Error naming the flag when a parameter is out of range, or given with strict priority.
+ */
+export function queuePolicyOf(
+  flags: Pick<DaemonFlags, 'queuePolicy' | 'agingTheta' | 'agingTau' | 'agingSteepness'>,
+) {
+  const aging = {
+    ...(flags.agingTheta === undefined ? {} : { theta: flags.agingTheta }),
+    ...(flags.agingTau === undefined ? {} : { tauMs: flags.agingTau }),
+    ...(flags.agingSteepness === undefined ? {} : { steepnessPerSecond: flags.agingSteepness }),
+  }
+  if (flags.queuePolicy === 'strict') {
+    if (Object.keys(aging).length > 0)
+      throw new Error('--aging-theta/--aging-tau/--aging-steepness need --queue-policy aging')
+    return STRICT_PRIORITY
+  }
+  try {
+    return createAgingPolicy(aging)
+  } catch (err) {
+    throw new Error(`--aging-*: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * `taskmesh daemon`: starts a node, prints its identity (`taskmesh node <peer id>`, one
+ * `listening <multiaddr>` line per address, `http api <url>`, `handlers …`, then `ready`), serves
+ * the local HTTP API and writes `<dataDir>/api.json`. It prints `peer <id> joined` / `left` as
+ * peers' capacity beacons start or stop arriving. On SIGINT/SIGTERM it prints `stopping`,
+ * stops the node, removes `api.json`, prints `stopped` and exits 0 (a second signal, or a stop
+ * that takes over `STOP_TIMEOUT_MS`, exits 1 at once).
+ */
+export async function runDaemon(flags: DaemonFlags): Promise<void> {
+  const logger = createLogger({ level: logLevelOf(flags.logLevel), format: flags.logFormat })
+  const http = await planHttp(flags)
+  const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
+  await mkdir(dataDir, { recursive: true })
+  await refuseIfInUse(dataDir)
+  const mesh = await meshAccess(flags, dataDir)
+  const node = await startNode(flags, dataDir, mesh, logger)
+  const log = logger.child({ peerId: node.peerId })
+  const apiFile = join(dataDir, API_FILE)
+  let api: HttpApi | undefined
+  let url: string | undefined
+  try {
+    if (http !== undefined) ({ api, url } = await serveHttp(node, http, flags.httpPort))
+    const info: ApiInfo = {
+      url,
+      token: api?.token,
+      peerId: node.peerId,
+      multiaddrs: node.multiaddrs,
+      pid: process.pid,
+    }
+    const tmp = `${apiFile}.${process.pid}.tmp`
+    // the token lets whoever reads the file use the API: readable by the operator only
+    await writeFile(tmp, JSON.stringify(info), { mode: 0o600 })
+    await rename(tmp, apiFile)
+  } catch (err) {
+    await api?.close().catch(() => undefined)
+    await node.stop().catch(() => undefined)
+    throw err
+  }
+
+  console.log(`taskmesh node ${node.peerId}`)
+  for (const addr of node.multiaddrs) console.log(`listening ${addr}`)
+  if (url !== undefined) console.log(`http api ${url}`)
+  const report = accessReport(mesh, node.multiaddrs)
+  for (const line of report.out) console.log(line)
+  for (const line of report.warn) {
+    console.error(line)
+    log.warn(line.replace(/^warning: /, ''))
+  }
+  console.log(`handlers ${node.types.join(', ')}`)
+  console.log('ready')
+  const { slots } = node.status()
+  log.info({ addrs: node.multiaddrs, http: url, handlers: node.types, slots, dataDir }, 'node started')
+
+  // tell the operator when a peer's capacity beacons start (joined) or stop (left) arriving
+  let known = new Set<string>()
+  const peerLog = setInterval(() => {
+    const now = new Set(node.knownPeers())
+    for (const p of now) if (!known.has(p)) peerChange(log, p, 'joined')
+    for (const p of known) if (!now.has(p)) peerChange(log, p, 'left')
+    known = now
+  }, PEER_LOG_INTERVAL_MS)
+  peerLog.unref()
+
+  let signals = 0
+  const drainTimeoutMs = flags.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS
+  const stop = (signal: string) => {
+    signals++
+    if (signals === 2) {
+      console.log(`${signal} again: handing running tasks back now`)
+      log.info({ signal }, 'signal again: handing running tasks back now')
+      void node.stop() // ends the drain; the first stop finishes the job
+      return
+    }
+    if (signals > 2) {
+      console.error(`${signal} a third time: exiting without a clean stop`)
+      log.error({ signal }, 'signal a third time: exiting without a clean stop')
+      process.exit(1)
+    }
+    clearInterval(peerLog)
+    const running = node.status().running
+    const draining = running > 0 && drainTimeoutMs > 0
+    console.log(
+      draining
+        ? `${signal}: draining (${running} running, up to ${drainTimeoutMs} ms; send it again to stop now)`
+        : `${signal}: stopping`,
+    )
+    log.info({ signal, running, drainTimeoutMs }, draining ? 'draining' : 'stopping')
+    const limit = drainTimeoutMs + STOP_TIMEOUT_MS
+    const force = setTimeout(() => {
+      console.error(`the node did not stop within ${limit} ms: exiting`)
+      log.error({ limitMs: limit }, 'the node did not stop in time: exiting')
+      void rm(apiFile, { force: true }).finally(() => process.exit(1))
+    }, limit)
+    force.unref()
+    void (async () => {
+      let failed = false
+      try {
+        await api?.close()
+        await node.stop({ drainTimeoutMs })
+      } catch (err) {
+        failed = true
+        console.error(`taskmesh: error while stopping: ${(err as Error).message}`)
+        log.error({ err }, 'error while stopping')
+      } finally {
+        await rm(apiFile, { force: true })
+      }
+      console.log('stopped')
+      log.info('node stopped')
+      process.exit(failed ? 1 : 0)
+    })()
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+/** Tells the operator a peer's capacity beacons started (joined) or stopped (left) arriving. */
+function peerChange(log: Logger, peer: string, change: 'joined' | 'left'): void {
+  console.log(`peer ${peer} ${change}`)
+  log.info({ peer }, `peer ${change}`)
+}

@@ -1,0 +1,80 @@
+import { SCENARIOS } from '../../../simulations/index.ts'
+import { parseDuration } from '../../simulation/random.ts'
+import { writeHtmlReport } from '../../simulation/report-html.ts'
+import {
+  formatReport,
+  runSimulation,
+  type SimulationConfig,
+  type SubmitPattern,
+} from '../../simulation/run-simulation.ts'
+import { simulationProgress } from './sim-progress.ts'
+
+/** Flags of `taskmesh simulate`; each overrides the scenario's field. */
+export interface SimulateFlags {
+  scenario: string
+  nodes?: number
+  slots?: number
+  tasks?: number
+  duration?: string
+  submit?: string
+  transport?: string
+  layout?: string
+  seed?: number
+  degree?: number
+  /** Directory to write `report.html` into. */
+  report?: string
+  json: boolean
+}
+
+/** Builds the scenario from its name and the flags, refusing unknown values by name. */
+export function simulationConfig(flags: SimulateFlags): SimulationConfig {
+  const base = SCENARIOS[flags.scenario]
+  if (base === undefined) {
+    throw new Error(`unknown scenario "${flags.scenario}" (known: ${Object.keys(SCENARIOS).join(', ')})`)
+  }
+  if (flags.submit !== undefined && flags.submit !== 'one-node' && flags.submit !== 'round-robin') {
+    throw new Error(`--submit must be one-node or round-robin, got "${flags.submit}"`)
+  }
+  if (flags.transport !== undefined && flags.transport !== 'tcp' && flags.transport !== 'memory') {
+    throw new Error(`--transport must be tcp or memory, got "${flags.transport}"`)
+  }
+  return {
+    ...base,
+    nodes: flags.nodes ?? base.nodes,
+    slots: flags.slots ?? base.slots,
+    tasks: flags.tasks ?? base.tasks,
+    duration: flags.duration === undefined ? base.duration : parseDuration(flags.duration),
+    submit: (flags.submit as SubmitPattern | undefined) ?? base.submit,
+    transport: (flags.transport as 'tcp' | 'memory' | undefined) ?? base.transport,
+    layout: (flags.layout as 'threads' | 'shared-loop' | undefined) ?? base.layout,
+    seed: flags.seed ?? base.seed,
+    degree: flags.degree ?? base.degree,
+  }
+}
+
+/** `taskmesh simulate`: runs the scenario on real nodes in this process and prints the report. */
+export async function runSimulate(flags: SimulateFlags): Promise<void> {
+  const config = simulationConfig(flags)
+  if (!flags.json) {
+    console.log(
+      `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}, layout ${config.layout ?? 'shared-loop'}…`,
+    )
+  }
+  const progress = simulationProgress()
+  let traced: Awaited<ReturnType<typeof runSimulation>>
+  try {
+    traced = await runSimulation(config, {
+      onProgress: progress.onProgress,
+      trace: flags.report !== undefined,
+    })
+  } finally {
+    progress.stop()
+  }
+  const { trace, ...report } = traced
+  console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report))
+  if (flags.report !== undefined && trace !== undefined) {
+    const path = await writeHtmlReport(flags.report, report, trace)
+    console.error(`report written to ${path}`)
+  }
+  if (report.missing > 0) process.exitCode = 1
+}

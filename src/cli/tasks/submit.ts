@@ -1,0 +1,198 @@
+import { readFile } from 'node:fs/promises'
+import type { MeshClient } from '../../client/mesh-client.ts'
+import { parseGraphItem } from '../../node/owner/submission.ts'
+import { RemoteError } from '../../protocol/errors.ts'
+import type { ResultRecord } from '../../protocol/records/result-record.ts'
+import { InvalidTaskError } from '../../task/errors.ts'
+import { parseTaskSpec } from '../../task/spec.ts'
+import { EXIT_NO_RESULT, EXIT_TASK_FAILED } from '../exit-codes.ts'
+import { waitProgress } from './progress.ts'
+import { openTarget, type TargetOptions } from './target.ts'
+
+/** Flags of `taskmesh submit`. */
+export interface SubmitFlags extends TargetOptions {
+  input?: string
+  file?: string
+  priority?: number
+  timeout?: number
+  attempts?: number
+  labels?: string[]
+  slots?: number
+  wait: boolean
+  waitMs: number
+  /** With `wait`: progress on stderr when waiting for several tasks. @defaultValue true */
+  progress?: boolean
+}
+
+/** The flag that sets each spec field, to name it in errors. */
+const FLAG_OF_FIELD: Array<[prefix: string, flag: string]> = [
+  ['task.type', '<type>'],
+  ['task.input', '--input'],
+  ['task.priority', '--priority'],
+  ['task.timeoutMs', '--timeout'],
+  ['task.maxAttempts', '--attempts'],
+  ['task.resources.slots', '--slots'],
+  ['task.resources.labels', '--labels'],
+]
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new Error(`${where} is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+function specsFromFile(file: string, text: string): unknown[] {
+  const body = parseJson(text, `--file ${file}`) as { tasks?: unknown } | null
+  const list = Array.isArray(body) ? body : body?.tasks
+  if (!Array.isArray(list)) {
+    throw new Error(`--file ${file}: expected a JSON array of task specs or { "tasks": [...] }`)
+  }
+  if (list.length === 0) throw new Error(`--file ${file}: the list of tasks is empty`)
+  for (const [i, raw] of list.entries()) {
+    try {
+      parseGraphItem(raw, `tasks[${i}]`)
+    } catch (err) {
+      if (err instanceof InvalidTaskError) throw new Error(`--file ${file}: ${err.message}`)
+      throw err
+    }
+  }
+  return list
+}
+
+/**
+ * Builds the specs from the flags (one task) or from `--file` (a JSON array or `{ tasks }`), and
+ * checks them as the node will, so a bad spec is refused here naming the flag or the file entry.
+ * The node checks them again (and knows which handler types exist).
+ */
+export async function specsFromFlags(type: string | undefined, flags: SubmitFlags): Promise<unknown[]> {
+  if (flags.file !== undefined) {
+    const perTask = (
+      [
+        ['--input', flags.input],
+        ['--priority', flags.priority],
+        ['--timeout', flags.timeout],
+        ['--attempts', flags.attempts],
+        ['--labels', flags.labels],
+        ['--slots', flags.slots],
+      ] as const
+    ).filter(([, v]) => v !== undefined)
+    if (type !== undefined || perTask.length > 0) {
+      const given = [...(type === undefined ? [] : [`type "${type}"`]), ...perTask.map(([f]) => f)]
+      throw new Error(
+        `--file cannot be combined with ${given.join(', ')}: put those fields in the file's specs`,
+      )
+    }
+    let text: string
+    try {
+      text = await readFile(flags.file, 'utf8')
+    } catch (err) {
+      throw new Error(`--file: cannot read ${flags.file}: ${(err as Error).message}`)
+    }
+    return specsFromFile(flags.file, text)
+  }
+  if (type === undefined) throw new Error('name a handler type (taskmesh submit <type>) or pass --file')
+  const spec: Record<string, unknown> = { type }
+  if (flags.input !== undefined) spec.input = parseJson(flags.input, '--input')
+  if (flags.priority !== undefined) spec.priority = flags.priority
+  if (flags.timeout !== undefined) spec.timeoutMs = flags.timeout
+  if (flags.attempts !== undefined) spec.maxAttempts = flags.attempts
+  if (flags.labels !== undefined || flags.slots !== undefined) {
+    spec.resources = {
+      ...(flags.slots === undefined ? {} : { slots: flags.slots }),
+      ...(flags.labels === undefined ? {} : { labels: flags.labels }),
+    }
+  }
+  try {
+    parseTaskSpec(spec, 'task')
+  } catch (err) {
+    if (!(err instanceof InvalidTaskError)) throw err
+    const flag = FLAG_OF_FIELD.find(([prefix]) => err.field?.startsWith(prefix))?.[1]
+    if (flag === '<type>') {
+      const reason = err.message.slice(`${err.field}: `.length)
+      throw new Error(`handler type "${type}" is not valid: ${reason}`)
+    }
+    throw new Error(flag === undefined ? err.message : `${flag}: ${err.message}`)
+  }
+  return [spec]
+}
+
+/** Handler types the target and the peers it hears from offer, or none when status fails. */
+async function typesInReach(target: MeshClient): Promise<string[]> {
+  try {
+    const status = (await target.status()) as { types?: unknown; peers?: Array<{ types?: unknown }> }
+    const lists = [status.types, ...(status.peers ?? []).map((p) => p.types)]
+    return [...new Set(lists.flatMap((l) => (Array.isArray(l) ? l.map(String) : [])))].sort()
+  } catch {
+    return []
+  }
+}
+
+/**
+ * `taskmesh submit`: prints one task id per line; with `--wait`, then one result record per
+ * line (compact JSON, in submission order), with progress on stderr for several tasks (a bar on a
+ * terminal, plain lines otherwise; `--no-progress` turns it off). A task whose result did not land within `--wait-ms`
+ * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT}; a task that
+ * failed (or was cancelled) makes it {@link EXIT_TASK_FAILED}, whatever else.
+ */
+export async function runSubmit(type: string | undefined, flags: SubmitFlags): Promise<void> {
+  const specs = await specsFromFlags(type, flags)
+  const target = await openTarget(flags)
+  try {
+    let ids: string[]
+    try {
+      ids = await target.submit(specs)
+    } catch (err) {
+      if (err instanceof RemoteError && err.code === 'ERR_UNKNOWN_HANDLER') {
+        const types = await typesInReach(target)
+        if (types.length > 0) {
+          throw new RemoteError(err.code, `${err.message} (handler types in reach: ${types.join(', ')})`)
+        }
+      }
+      throw err
+    }
+    for (const id of ids) console.log(id)
+    if (!flags.wait) return
+    const landed = new Map<string, ResultRecord>()
+    let next = 0
+    const flush = () => {
+      while (next < ids.length && landed.has(ids[next])) {
+        console.log(JSON.stringify(landed.get(ids[next])))
+        next++
+      }
+    }
+    const signal = AbortSignal.timeout(flags.waitMs)
+    const progress = waitProgress(ids.length, { enabled: flags.progress !== false })
+    try {
+      for await (const record of target.watch(ids, signal)) {
+        if (!landed.has(record.taskId)) progress.landed(record.status)
+        landed.set(record.taskId, record)
+        flush()
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err
+    } finally {
+      progress.stop()
+    }
+    const missing = ids.filter((id) => !landed.has(id))
+    for (const id of ids.slice(next)) {
+      const record = landed.get(id)
+      console.log(JSON.stringify(record ?? { taskId: id, status: 'pending' }))
+    }
+    const failed = [...landed.values()].filter((r) => r.status === 'failed')
+    if (missing.length > 0) {
+      console.error(`${missing.length} of ${ids.length} results did not land within ${flags.waitMs} ms`)
+      process.exitCode = EXIT_NO_RESULT
+    }
+    if (failed.length > 0) {
+      const first = failed[0]
+      console.error(
+        `${failed.length} of ${ids.length} tasks failed (${first.taskId}: ${first.error ?? 'failed'})`,
+      )
+      process.exitCode = EXIT_TASK_FAILED
+    }
+  } finally {
+    await target.close()
+  }
+}

@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { HttpClient } from '../../client/http-client.ts'
+import type { MeshClient } from '../../client/mesh-client.ts'
+import { API_FILE, DEFAULT_DATA_DIR } from '../defaults.ts'
+
+/** Where a CLI command sends its request. */
+export interface TargetOptions {
+  api?: string
+  peer?: string
+  dataDir?: string
+  /** With `peer`: the private mesh's key file. */
+  swarmKey?: string
+  /** With `peer`: the client's key file (created if missing), so it keeps its peer id. */
+  identity?: string
+  /** With `api`: the API's token (a daemon found through `dataDir` gives its own). */
+  apiToken?: string
+}
+
+/** What `<dataDir>/api.json` holds (see `ApiInfo` in daemon.ts). */
+export interface ApiFile {
+  url?: string
+  token?: string
+  peerId?: string
+  multiaddrs?: string[]
+  pid?: number
+}
+
+/** Reads `<dataDir>/api.json`. @throws when it is missing or not JSON, saying so. */
+export async function readApiFile(dataDir: string): Promise<ApiFile> {
+  const file = join(dataDir, API_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(
+        `no running daemon found: ${file} does not exist (start one with "taskmesh daemon --data-dir ${dataDir}", or pass --api or --peer)`,
+      )
+    }
+    throw new Error(`cannot read ${file}: ${(err as Error).message}`)
+  }
+  try {
+    const info = JSON.parse(text) as unknown
+    if (typeof info !== 'object' || info === null) throw new Error('not a JSON object')
+    return info as ApiFile
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON (${(err as Error).message}); remove it if no daemon runs`)
+  }
+}
+
+/** Picks the target: `--peer` (light client), else `--api`, else the daemon found in `--data-dir`. */
+export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
+  if (opts.peer !== undefined) {
+    const { TaskmeshClient } = await import('../../client/taskmesh-client.ts')
+    const { readSwarmKeyFile } = await import('../../node/wire/swarm-key.ts')
+    const { loadOrCreateKeyFile } = await import('../../node/wire/identity.ts')
+    const connecting = TaskmeshClient.connect(opts.peer, {
+      swarmKey: opts.swarmKey === undefined ? undefined : await readSwarmKeyFile(opts.swarmKey),
+      privateKey: opts.identity === undefined ? undefined : await loadOrCreateKeyFile(opts.identity),
+    })
+    if (opts.swarmKey !== undefined) return connecting
+    return connecting.catch((err: Error) => {
+      // a daemon's mesh is private by default: without its key the connection fails at once
+      throw new Error(`${err.message} (a private mesh needs its key: --swarm-key <the mesh's swarm.key>)`, {
+        cause: err,
+      })
+    })
+  }
+  if (opts.api !== undefined) {
+    let url: URL
+    try {
+      url = new URL(opts.api)
+    } catch {
+      throw new Error(`--api "${opts.api}" is not a URL (e.g. http://127.0.0.1:8080)`)
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`--api "${opts.api}" must be an http:// or https:// URL`)
+    }
+    return new HttpClient(opts.api, { source: '--api', token: opts.apiToken })
+  }
+  const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR)
+  const file = join(dataDir, API_FILE)
+  const info = await readApiFile(dataDir)
+  if (typeof info.url !== 'string') {
+    const peer = info.multiaddrs?.[0]
+    throw new Error(
+      `the daemon in ${dataDir} serves no HTTP API (started with --no-http)${peer === undefined ? '' : `; use --peer ${peer}`}`,
+    )
+  }
+  if (typeof info.pid === 'number' && !isRunning(info.pid)) {
+    throw new Error(
+      `no running daemon found: ${file} names pid ${info.pid}, which is not running (a daemon that was killed leaves it behind; start one with "taskmesh daemon --data-dir ${dataDir}")`,
+    )
+  }
+  if (typeof info.token !== 'string') {
+    throw new Error(`${file} holds no API token: it was written by an older daemon; restart the daemon`)
+  }
+  return new HttpClient(info.url, { source: `from ${file}`, token: info.token })
+}
+
+/** True when a process with this pid exists. */
+export function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod'
+import { decodeMessage } from '../codec.ts'
+import {
+  MAX_CUSTODIANS,
+  MAX_FRAME_BYTES,
+  MAX_HOT_ADDRS,
+  MAX_LEASES_PER_MESSAGE,
+  MAX_MULTIADDR_CHARS,
+  MAX_PEER_ID_CHARS,
+  MAX_TASKS_PER_MESSAGE,
+} from '../constants.ts'
+import { errorReplySchema } from './steal-messages.ts'
+import { taskSchema } from './task-schema.ts'
+import { requestIdSchema, taskIdSchema } from './wire-types.ts'
+
+/** A custodian as a `hold` frame names it: its peer id and where it listens (so its peers can reach it). */
+export const custodianSchema = z
+  .object({
+    peerId: z.string().min(1).max(MAX_PEER_ID_CHARS),
+    addrs: z.array(z.string().min(1).max(MAX_MULTIADDR_CHARS)).max(MAX_HOT_ADDRS),
+  })
+  .strict()
+
+/**
+ * `hold` (custody protocol): an owner hands the specs of tasks it owns to one of its custodians,
+ * naming all of them (the custodian adopts a task of a dead owner only when it is the live
+ * custodian closest to the task id, so the custodians keep in touch). Every task's `owner` must be
+ * the sender. A `hold` without tasks only tells a custodian the owner's new set of custodians.
+ */
+export const holdRequestSchema = z
+  .object({
+    type: z.literal('hold'),
+    requestId: requestIdSchema,
+    custodians: z.array(custodianSchema).min(1).max(MAX_CUSTODIANS),
+    tasks: z.array(taskSchema).max(MAX_TASKS_PER_MESSAGE),
+  })
+  .strict()
+
+/** `drop` (custody protocol): the owner's tasks that have a result now (the custodian forgets them). */
+export const dropRequestSchema = z
+  .object({
+    type: z.literal('drop'),
+    requestId: requestIdSchema,
+    ids: z.array(taskIdSchema).min(1).max(MAX_LEASES_PER_MESSAGE),
+  })
+  .strict()
+
+/** Any request of the custody protocol. */
+export const custodyFrameSchema = z.discriminatedUnion('type', [holdRequestSchema, dropRequestSchema])
+
+/** The custodian's answer: how many of the sender's tasks it holds now. */
+export const custodyAckSchema = z
+  .object({ type: z.literal('held'), requestId: requestIdSchema, held: z.number().int().min(0) })
+  .strict()
+
+/** Any reply of the custody protocol (an `error` with `ERR_NOT_ALLOWED` or `ERR_INVALID_FRAME`). */
+export const custodyReplySchema = z.discriminatedUnion('type', [custodyAckSchema, errorReplySchema])
+
+/** A custodian named in a `hold`, see {@link custodianSchema}. */
+export type CustodianRef = z.infer<typeof custodianSchema>
+/** A `hold` request, see {@link holdRequestSchema}. */
+export type HoldRequest = z.infer<typeof holdRequestSchema>
+/** A `drop` request, see {@link dropRequestSchema}. */
+export type DropRequest = z.infer<typeof dropRequestSchema>
+/** Any custody-protocol request. */
+export type CustodyFrame = z.infer<typeof custodyFrameSchema>
+/** Any custody-protocol reply. */
+export type CustodyReply = z.infer<typeof custodyReplySchema>
+
+/**
+ * Decodes a custody-protocol request frame.
+ * @throws InvalidMessageError saying what is wrong.
+ */
+export function decodeCustodyFrame(bytes: Uint8Array): CustodyFrame {
+  return decodeMessage(custodyFrameSchema, bytes, MAX_FRAME_BYTES, 'custody frame')
+}

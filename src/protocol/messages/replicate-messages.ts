@@ -1,0 +1,43 @@
+import { z } from 'zod'
+import { MAX_RECORDS_PER_STORE } from '../constants.ts'
+import { errorReplySchema } from './steal-messages.ts'
+import { recordBase64Schema, requestIdSchema } from './wire-types.ts'
+
+/**
+ * `store` (replicate protocol): signed result record values (padded base64, byte-exact), for the
+ * receiver to check and keep in its DHT store, where kad-dht's GET_VALUE serves them.
+ */
+export const storeRequestSchema = z
+  .object({
+    type: z.literal('store'),
+    requestId: requestIdSchema,
+    records: z.array(recordBase64Schema).min(1).max(MAX_RECORDS_PER_STORE),
+  })
+  .strict()
+
+/**
+ * What became of each record of a `store`, in order: `stored` (written), `superseded` (a record that
+ * wins the selector was stored already and stays), `invalid` (refused: the value does not verify).
+ */
+export const storeOutcomeSchema = z.enum(['stored', 'superseded', 'invalid'])
+
+/** Reply to a `store`: one outcome per record, in order. */
+export const storeReplySchema = z
+  .object({
+    type: z.literal('stored'),
+    requestId: requestIdSchema,
+    outcomes: z.array(storeOutcomeSchema).max(MAX_RECORDS_PER_STORE),
+  })
+  .strict()
+
+/** Any reply of the replicate protocol. */
+export const replicateReplySchema = z.discriminatedUnion('type', [storeReplySchema, errorReplySchema])
+
+/** A `store` request, see {@link storeRequestSchema}. */
+export type StoreRequest = z.infer<typeof storeRequestSchema>
+/** A `store` reply, see {@link storeReplySchema}. */
+export type StoreReply = z.infer<typeof storeReplySchema>
+/** One record's outcome, see {@link storeOutcomeSchema}. */
+export type StoreOutcome = z.infer<typeof storeOutcomeSchema>
+/** Any replicate-protocol reply. */
+export type ReplicateReply = z.infer<typeof replicateReplySchema>

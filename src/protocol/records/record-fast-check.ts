@@ -1,0 +1,130 @@
+import { MAX_JSON_DEPTH } from '../../task/json-shape.ts'
+import { MAX_OUTPUT_BYTES } from '../../task/limits.ts'
+import { jsonByteLength } from '../../task/spec.ts'
+import { isTaskId } from '../../task/task-id.ts'
+import { isCanonicalBase64 } from '../../util/base64.ts'
+import {
+  MAX_ERROR_CHARS,
+  MAX_PEER_ID_CHARS,
+  MAX_RECORD_ATTEMPTS,
+  MAX_STACK_CHARS,
+  MAX_TASK_ID_CHARS,
+  MAX_TIMESTAMP_MS,
+} from '../constants.ts'
+import { isPlainJson } from '../messages/task-fast-check.ts'
+import { isPeerIdString } from '../messages/wire-types.ts'
+import { GRANT_PROOF_CHARS } from './grant-proof.ts'
+import { MAX_PROOF_HASHES, MAX_SIGNED_BATCH, type ResultRecord } from './result-record-schema.ts'
+
+/**
+ * A fast, exact-or-stricter check of a signed result record value as `signedResultSchema` has it:
+ * true only for values that schema accepts as they are, so the schema (and its error message) is
+ * needed only when this says no. Every replica, completion and DHT record passes here.
+ */
+
+/** Base64 characters of one hash of an inclusion path. */
+const HASH_CHARS = 44
+
+type Obj = Record<string, unknown>
+
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Every own key is one of `allowed`, and each of `required` is there. */
+function keysWithin(o: Obj, required: string[], allowed: Set<string>): boolean {
+  for (const k of Object.keys(o)) if (!allowed.has(k)) return false
+  return required.every((k) => Object.hasOwn(o, k))
+}
+
+/** Every element passes (holes too: `Array#every` skips them, a schema does not). */
+function allOf(list: unknown[], check: (v: unknown) => boolean): boolean {
+  for (let i = 0; i < list.length; i++) if (!check(list[i])) return false
+  return true
+}
+
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max
+const isString = (v: unknown, min: number, max: number): v is string =>
+  typeof v === 'string' && v.length >= min && v.length <= max
+const isBase64 = (v: unknown, min: number, max: number) => isString(v, min, max) && isCanonicalBase64(v)
+const isTimestamp = (v: unknown) => isInt(v, 0, MAX_TIMESTAMP_MS)
+const isPeer = (v: unknown) => isString(v, 1, MAX_PEER_ID_CHARS) && isPeerIdString(v)
+const absentOr = (o: Obj, key: string, check: (v: unknown) => boolean) =>
+  !Object.hasOwn(o, key) || check(o[key])
+
+const ATTEMPT_REQUIRED = ['executor', 'epoch', 'startedAt', 'finishedAt']
+const ATTEMPT_KEYS = new Set([...ATTEMPT_REQUIRED, 'error', 'stack', 'cut'])
+const CUTS = new Set(['lost', 'interrupted', 'cancelled'])
+
+function isAttempt(v: unknown): boolean {
+  return (
+    isObject(v) &&
+    keysWithin(v, ATTEMPT_REQUIRED, ATTEMPT_KEYS) &&
+    isString(v.executor, 1, MAX_PEER_ID_CHARS) &&
+    isInt(v.epoch, 0, Number.MAX_SAFE_INTEGER) &&
+    isTimestamp(v.startedAt) &&
+    isTimestamp(v.finishedAt) &&
+    absentOr(v, 'error', (e) => isString(e, 0, MAX_ERROR_CHARS)) &&
+    absentOr(v, 'stack', (s) => isString(s, 0, MAX_STACK_CHARS)) &&
+    absentOr(v, 'cut', (c) => typeof c === 'string' && CUTS.has(c))
+  )
+}
+
+const RECORD_REQUIRED = [
+  ...['v', 'taskId', 'status', 'executor', 'owner', 'epoch', 'attempts'],
+  ...['submittedAt', 'startedAt', 'finishedAt'],
+]
+const RECORD_KEYS = new Set([...RECORD_REQUIRED, 'output', 'error', 'grant'])
+
+/** True only for a result record `resultRecordSchema` accepts as it is. */
+export function isWellFormedRecord(v: unknown): v is ResultRecord {
+  return (
+    isObject(v) &&
+    keysWithin(v, RECORD_REQUIRED, RECORD_KEYS) &&
+    v.v === 1 &&
+    isString(v.taskId, 0, MAX_TASK_ID_CHARS) &&
+    isTaskId(v.taskId) &&
+    (v.status === 'succeeded' || v.status === 'failed') &&
+    absentOr(v, 'output', (o) => isPlainJson(o, MAX_JSON_DEPTH) && jsonByteLength(o) <= MAX_OUTPUT_BYTES) &&
+    absentOr(v, 'error', (e) => isString(e, 0, MAX_ERROR_CHARS)) &&
+    isPeer(v.executor) &&
+    isPeer(v.owner) &&
+    isInt(v.epoch, 0, Number.MAX_SAFE_INTEGER) &&
+    absentOr(v, 'grant', (g) => isBase64(g, GRANT_PROOF_CHARS, GRANT_PROOF_CHARS)) &&
+    Array.isArray(v.attempts) &&
+    v.attempts.length <= MAX_RECORD_ATTEMPTS &&
+    allOf(v.attempts, isAttempt) &&
+    isTimestamp(v.submittedAt) &&
+    isTimestamp(v.startedAt) &&
+    isTimestamp(v.finishedAt)
+  )
+}
+
+const PROOF_KEYS = ['index', 'size', 'path']
+
+function isProof(v: unknown): boolean {
+  return (
+    isObject(v) &&
+    keysWithin(v, PROOF_KEYS, new Set(PROOF_KEYS)) &&
+    isInt(v.index, 0, MAX_SIGNED_BATCH - 1) &&
+    isInt(v.size, 2, MAX_SIGNED_BATCH) &&
+    Array.isArray(v.path) &&
+    v.path.length >= 1 &&
+    v.path.length <= MAX_PROOF_HASHES &&
+    allOf(v.path, (h) => isBase64(h, HASH_CHARS, HASH_CHARS))
+  )
+}
+
+const SIGNED_KEYS = new Set(['record', 'signature', 'proof'])
+
+/** True only for a signed record value `signedResultSchema` accepts as it is (see the module comment). */
+export function isWellFormedSignedResult(
+  v: unknown,
+): v is { record: ResultRecord; signature: string; proof?: { index: number; size: number; path: string[] } } {
+  return (
+    isObject(v) &&
+    keysWithin(v, ['record', 'signature'], SIGNED_KEYS) &&
+    isWellFormedRecord(v.record) &&
+    isBase64(v.signature, 4, 1024) &&
+    absentOr(v, 'proof', isProof)
+  )
+}

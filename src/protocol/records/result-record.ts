@@ -1,0 +1,337 @@
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { compare, equals, fromString } from 'uint8arrays'
+import { canonicalJson } from '../../task/task-id.ts'
+import { fromBase64, toBase64 } from '../../util/base64.ts'
+import { decodeMessage, describeIssue } from '../codec.ts'
+import { MAX_RECORD_BYTES } from '../constants.ts'
+import { InvalidMessageError, InvalidRecordError } from '../errors.ts'
+import { withFastPath } from '../messages/fast-path.ts'
+import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
+import { verifyGrantProof } from './grant-proof.ts'
+import { leafHash, merkleTree, rootFromPath } from './merkle.ts'
+import { isWellFormedRecord, isWellFormedSignedResult } from './record-fast-check.ts'
+import {
+  MAX_SIGNED_BATCH,
+  type ResultRecord,
+  resultKey,
+  resultRecordSchema,
+  signedResultSchema,
+} from './result-record-schema.ts'
+import type { SignatureCounts } from './signature-counts.ts'
+import type { VerifiedRoots } from './verified-roots.ts'
+
+export * from './result-record-schema.ts'
+
+const WHAT = 'result record'
+
+/** `signedResultSchema`, checked by `isWellFormedSignedResult` first (the schema only when it says no). */
+const signedResultWireSchema = withFastPath(isWellFormedSignedResult, signedResultSchema)
+
+/** UTF-8 bytes of `text`, as a plain Uint8Array view. */
+function encodeText(text: string): Uint8Array {
+  const buf = Buffer.from(text, 'utf8')
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+}
+
+/** Domain tag of the bytes an executor signs: this, then the 32-byte batch root. */
+const BATCH_SIGNATURE_TAG = fromString('taskmesh/result-batch/1\n', 'utf8')
+
+interface Unverified {
+  record: ResultRecord
+  /** Root of the batch the record was signed in, base64 (the record's own leaf for a batch of one). */
+  root: string
+  rootBytes: Uint8Array
+  signature: Uint8Array
+  /** The signature as carried (base64), the key of {@link VerifiedRoots}. */
+  signatureText: string
+}
+
+/** The Merkle leaf of a record: the leaf hash of the UTF-8 of `canonicalJson(record)`. */
+export function recordLeaf(record: ResultRecord): Uint8Array {
+  return leafHash(fromString(canonicalJson(record), 'utf8'))
+}
+
+/** The bytes an executor signs for a batch whose Merkle root is `root`. */
+export function batchSigningPayload(root: Uint8Array): Uint8Array {
+  const payload = new Uint8Array(BATCH_SIGNATURE_TAG.byteLength + root.byteLength)
+  payload.set(BATCH_SIGNATURE_TAG)
+  payload.set(root, BATCH_SIGNATURE_TAG.byteLength)
+  return payload
+}
+
+/** Every check but the signature's; synchronous, so the selector can use it too. */
+function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined): Unverified {
+  let envelope: ReturnType<typeof signedResultSchema.parse>
+  try {
+    envelope = decodeMessage(signedResultWireSchema, value, MAX_RECORD_BYTES, WHAT)
+  } catch (err) {
+    if (err instanceof InvalidMessageError) throw new InvalidRecordError(err.message)
+    throw new InvalidRecordError(`${WHAT}: ${(err as Error).message}`)
+  }
+  const { record, proof } = envelope
+  if (expectedKey !== undefined && !equals(expectedKey, resultKey(record.taskId))) {
+    throw new InvalidRecordError(`${WHAT}: key does not match task id ${record.taskId}`)
+  }
+  if (peerPublicKey(record.executor) === undefined) {
+    throw new InvalidRecordError(`${WHAT}: executor ${record.executor} has no embedded Ed25519 key`)
+  }
+  const leaf = recordLeaf(record)
+  const rootBytes =
+    proof === undefined
+      ? leaf
+      : rootFromPath(
+          leaf,
+          proof.index,
+          proof.size,
+          proof.path.map((h) => fromBase64(h)),
+        )
+  if (rootBytes === undefined)
+    throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof?.size}`)
+  const signature = fromBase64(envelope.signature)
+  const root = toBase64(rootBytes)
+  return { record, root, rootBytes, signature, signatureText: envelope.signature }
+}
+
+/**
+ * The authorization rule: a record signed by its owner stands on its own (the owner ran the task,
+ * or ended it itself); a record signed by anyone else must carry the owner's grant proof for this
+ * task, this executor and this epoch — the lease the owner granted (see `grant-proof.ts`).
+ * Synchronous (the selector uses it).
+ * @throws InvalidRecordError naming what is missing.
+ */
+function checkGrant(record: ResultRecord, counts?: Pick<SignatureCounts, 'grantsVerified'>): void {
+  if (record.executor === record.owner) {
+    if (record.grant !== undefined)
+      throw new InvalidRecordError(`${WHAT}: the owner's own record carries a grant`)
+    return
+  }
+  if (record.grant === undefined) {
+    throw new InvalidRecordError(
+      `${WHAT}: executor ${record.executor} is not the owner ${record.owner} and shows no grant from it`,
+    )
+  }
+  const { owner, taskId, executor, epoch, grant } = record
+  if (!verifyGrantProof(owner, taskId, executor, epoch, grant, counts)) {
+    throw new InvalidRecordError(
+      `${WHAT}: grant is not ${record.owner}'s lease of the task to ${record.executor} at epoch ${record.epoch}`,
+    )
+  }
+}
+
+/** True when the record's batch signature checks out (or was checked before, per `roots`). */
+function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolean {
+  const executor = u.record.executor
+  if (roots?.has(executor, u.root, u.signatureText)) return true
+  const valid = verifyByPeer(executor, batchSigningPayload(u.rootBytes), u.signature)
+  if (roots !== undefined) roots.counts.recordBatchesVerified++
+  if (valid) roots?.add(executor, u.root, u.signatureText)
+  return valid
+}
+
+/**
+ * Signs a batch of result records with their executor's key in one signature, over the Merkle
+ * root of the records' leaves (see `merkle.ts`), and returns each record's value to store in the
+ * DHT: UTF-8 JSON `{ "record": <record>, "signature": "<base64 Ed25519 signature over the batch
+ * root>", "proof": { "index", "size", "path": [<base64 sibling hashes>] } }` — without `proof` for
+ * a batch of one, whose root is the record's own leaf.
+ * @throws InvalidRecordError when a record is malformed, the key is not the Ed25519 key of every
+ *   record's `executor`, the batch is empty or over `MAX_SIGNED_BATCH`, or a value would exceed
+ *   `MAX_RECORD_BYTES` (shorten the output), or a record of an executor other than its owner lacks
+ *   the owner's grant for it.
+ * With `counts`, the signature made, the records it covers and the grant proofs checked are counted.
+ */
+export function signResultBatch(
+  records: ResultRecord[],
+  privateKey: PrivateKey,
+  counts?: SignatureCounts,
+): Uint8Array[] {
+  if (records.length === 0 || records.length > MAX_SIGNED_BATCH) {
+    throw new InvalidRecordError(
+      `${WHAT}: a signed batch holds 1 to ${MAX_SIGNED_BATCH} records, got ${records.length}`,
+    )
+  }
+  if (privateKey.type !== 'Ed25519') throw new InvalidRecordError(`${WHAT}: signing key is not Ed25519`)
+  const signer = signerOf(privateKey)
+  const parsed = records.map((record) => {
+    // the node's own records: the fast check, and the schema (for its message) only when it says no
+    let data = record
+    if (!isWellFormedRecord(record)) {
+      const result = resultRecordSchema.safeParse(record)
+      if (!result.success) throw new InvalidRecordError(`${WHAT}: ${describeIssue(result.error)}`)
+      data = result.data
+    }
+    if (signer !== data.executor) {
+      throw new InvalidRecordError(`${WHAT}: executor ${data.executor} is not the signing peer ${signer}`)
+    }
+    checkGrant(data, counts)
+    return data
+  })
+  // each record is serialised once: its canonical JSON is both its leaf's data and its part of the value
+  const texts = parsed.map((record) => canonicalJson(record))
+  const leaves = texts.map((text) => leafHash(Buffer.from(text, 'utf8')))
+  const tree = merkleTree(leaves)
+  const signature = toBase64(signEd25519(privateKey, batchSigningPayload(tree.root)))
+  if (counts !== undefined) {
+    counts.recordBatchesSigned++
+    counts.recordsSigned += parsed.length
+  }
+  const { paths } = tree
+  return texts.map((text, index) => {
+    const proof =
+      parsed.length === 1
+        ? ''
+        : `,"proof":${JSON.stringify({ index, size: parsed.length, path: paths[index].map(toBase64) })}`
+    // the JSON of { record, signature, proof? }, with the record as its canonical text
+    const value = encodeText(`{"record":${text},"signature":"${signature}"${proof}}`)
+    if (value.byteLength > MAX_RECORD_BYTES) {
+      throw new InvalidRecordError(
+        `${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`,
+      )
+    }
+    return value
+  })
+}
+
+const signers = new WeakMap<PrivateKey, string>()
+
+/** The peer id string of a private key (computed once per key). */
+function signerOf(privateKey: PrivateKey): string {
+  let id = signers.get(privateKey)
+  if (id === undefined) {
+    id = peerIdFromPrivateKey(privateKey).toString()
+    signers.set(privateKey, id)
+  }
+  return id
+}
+
+/**
+ * Signs one result record (a batch of one) and returns the value to store in the DHT; see
+ * {@link signResultBatch}.
+ * @throws InvalidRecordError as {@link signResultBatch} does.
+ */
+export async function signResultRecord(record: ResultRecord, privateKey: PrivateKey): Promise<Uint8Array> {
+  return signResultBatch([record], privateKey)[0]
+}
+
+/**
+ * Checks a stored value and returns its record. Refuses (in this order) oversized values, bad
+ * UTF-8/JSON/schema, a key other than `resultKey(record.taskId)` (when `expectedKey` is given), an
+ * executor that is not a peer id with an embedded Ed25519 key, a proof that fits no batch, a
+ * signature that does not verify over the batch root, and a record of an executor other than its
+ * owner without the owner's grant for it (see `checkGrant`). With `roots`, a root already checked there
+ * under the same signature is not checked again.
+ * @throws InvalidRecordError with the reason.
+ */
+export function openResultRecordSync(
+  value: Uint8Array,
+  expectedKey?: Uint8Array,
+  roots?: VerifiedRoots,
+): ResultRecord {
+  const unverified = parseSignedValue(value, expectedKey)
+  if (!signatureHolds(unverified, roots)) {
+    throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
+  }
+  checkGrant(unverified.record, roots?.counts)
+  return unverified.record
+}
+
+/** {@link openResultRecordSync}, as a promise (rejects with InvalidRecordError). */
+export async function openResultRecord(
+  value: Uint8Array,
+  expectedKey?: Uint8Array,
+  roots?: VerifiedRoots,
+): Promise<ResultRecord> {
+  return openResultRecordSync(value, expectedKey, roots)
+}
+
+/**
+ * kad-dht validator (`ValidateFn`) for keys under `/taskmesh-result/`: resolves when the value is
+ * a valid signed record for that key.
+ * @throws InvalidRecordError otherwise.
+ */
+export async function resultValidator(key: Uint8Array, value: Uint8Array): Promise<void> {
+  openResultRecordSync(value, key)
+}
+
+interface Candidate {
+  index: number
+  /** `undefined` when the value is invalid. */
+  record: ResultRecord | undefined
+  signature: Uint8Array
+  value: Uint8Array
+}
+
+/** Checks a value synchronously for the selector. */
+function candidate(
+  key: Uint8Array,
+  value: Uint8Array,
+  index: number,
+  roots: VerifiedRoots | undefined,
+): Candidate {
+  const invalid = { index, record: undefined, signature: new Uint8Array(0), value }
+  try {
+    const unverified = parseSignedValue(value, key)
+    if (!signatureHolds(unverified, roots)) return invalid
+    checkGrant(unverified.record, roots?.counts)
+    return { index, record: unverified.record, signature: unverified.signature, value }
+  } catch {
+    return invalid
+  }
+}
+
+/** Negative when `a` should be chosen over `b`. A total order: equal only for equal bytes. */
+function compareCandidates(a: Candidate, b: Candidate): number {
+  if (a.record === undefined || b.record === undefined) {
+    if (a.record !== b.record) return a.record === undefined ? 1 : -1
+    return compare(a.value, b.value)
+  }
+  if (a.record.epoch !== b.record.epoch) return b.record.epoch - a.record.epoch
+  if (a.record.status !== b.record.status) return a.record.status === 'succeeded' ? -1 : 1
+  if (a.record.finishedAt !== b.record.finishedAt) return a.record.finishedAt - b.record.finishedAt
+  const bySignature = compare(a.signature, b.signature)
+  if (bySignature !== 0) return bySignature
+  return compare(a.value, b.value)
+}
+
+/**
+ * kad-dht selector (`SelectFn`) for result keys: the index of the best value. Invalid or
+ * unparseable values lose; then the highest epoch wins; then `succeeded` over `failed`; then the
+ * earliest `finishedAt`; then the lexicographically smallest signature bytes; then the smallest
+ * value bytes. Deterministic: any permutation of the same values selects the same value (when none
+ * is valid, the one with the smallest bytes; `0` for an empty list).
+ */
+export function resultSelector(key: Uint8Array, values: Uint8Array[], roots?: VerifiedRoots): number {
+  let best: Candidate | undefined
+  for (let i = 0; i < values.length; i++) {
+    const c = candidate(key, values[i], i, roots)
+    if (best === undefined || compareCandidates(c, best) < 0) best = c
+  }
+  return best?.index ?? 0
+}
+
+/** The selector of a node that remembers the batch roots it checked (see {@link VerifiedRoots}). */
+export function createResultSelector(
+  roots: VerifiedRoots,
+): (key: Uint8Array, values: Uint8Array[]) => number {
+  return (key, values) => resultSelector(key, values, roots)
+}
+
+/**
+ * Reads a value this node has verified already (e.g. its gossip validator accepted the notice
+ * that carried it): every check but the signature's, which is the expensive one.
+ * @throws InvalidRecordError when the value is malformed.
+ */
+export function readVerifiedResultRecord(value: Uint8Array): ResultRecord {
+  return parseSignedValue(value, undefined).record
+}
+
+/**
+ * The selector's order on two records already verified: negative when `a` wins, positive when
+ * `b` wins, 0 when only the signature bytes could tell them apart (use {@link resultSelector}).
+ */
+export function compareResultRecords(a: ResultRecord, b: ResultRecord): number {
+  if (a.epoch !== b.epoch) return b.epoch - a.epoch
+  if (a.status !== b.status) return a.status === 'succeeded' ? -1 : 1
+  return a.finishedAt - b.finishedAt
+}

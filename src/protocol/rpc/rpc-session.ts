@@ -1,0 +1,336 @@
+import type { Stream } from '@libp2p/interface'
+import { decode as lpDecode } from 'it-length-prefixed'
+import type { z } from 'zod'
+import { decodeMessage, encodeMessage } from '../codec.ts'
+import { DEFAULT_RPC_TIMEOUT_MS, MAX_FRAME_BYTES } from '../constants.ts'
+import { InvalidMessageError, RpcClosedError, RpcTimeoutError } from '../errors.ts'
+import { FrameWriter } from './frame-writer.ts'
+import type { InboundBudget } from './inbound-budget.ts'
+import { toRpcError } from './rpc-errors.ts'
+
+/** A session stream with no request in flight is closed by its client after this long, in ms. */
+export const DEFAULT_CLIENT_IDLE_MS = 5_000
+/** A served stream that brings no complete frame for this long is closed by the server, in ms. */
+export const DEFAULT_SERVER_IDLE_MS = 30_000
+/** Requests one served stream may have in its handlers at once; past it, the server stops reading. */
+export const DEFAULT_SERVER_IN_FLIGHT = 64
+
+/** A request or reply frame: every one carries the id that pairs them. */
+export interface Framed {
+  requestId: string
+}
+
+/** Options of {@link RpcSession}. */
+export interface RpcSessionOptions<Res> {
+  /** Opens a fresh stream to the peer (e.g. `libp2p.dialProtocol`). */
+  open(signal: AbortSignal): Promise<Stream>
+  /** Schema of the reply frames. */
+  replySchema: z.ZodType<Res>
+  /** Largest frame either way, in bytes. @defaultValue MAX_FRAME_BYTES */
+  maxBytes?: number
+  /** Name of the reply in error messages. @defaultValue 'reply' */
+  what?: string
+  /** The stream is closed after this long with no request in flight, in ms. @defaultValue DEFAULT_CLIENT_IDLE_MS */
+  idleMs?: number
+}
+
+interface Pending<Res> {
+  resolve(reply: Res): void
+  reject(err: Error): void
+}
+
+interface Open<Res> {
+  stream: Stream
+  writer: FrameWriter
+  pending: Map<string, Pending<Res>>
+}
+
+/**
+ * The client side of a session stream: one long-lived stream to one peer carries many requests,
+ * each answered by a reply frame with the same `requestId` (in any order). Requests are written as
+ * they come, coalesced per event-loop turn; a request whose signal fires is rejected on its own
+ * (a reply that comes later is dropped). When the stream ends, fails or sends a bad frame, every
+ * request on it is rejected and the next request opens a fresh stream; an idle stream is closed.
+ */
+export class RpcSession<Res extends Framed> {
+  private current: Open<Res> | undefined
+  private opening: Promise<Open<Res>> | undefined
+  private idleTimer: NodeJS.Timeout | undefined
+  private closed = false
+  private readonly maxBytes: number
+  private readonly what: string
+
+  constructor(private readonly opts: RpcSessionOptions<Res>) {
+    this.maxBytes = opts.maxBytes ?? MAX_FRAME_BYTES
+    this.what = opts.what ?? 'reply'
+  }
+
+  /** Requests in flight. */
+  get inFlight(): number {
+    return this.current?.pending.size ?? 0
+  }
+
+  /**
+   * Sends one request and resolves with its reply. With `retry`, a request whose stream ended
+   * before its reply came (say, the peer had dropped an idle stream) is sent once more on a fresh
+   * stream — for requests that are safe to repeat.
+   * @throws InvalidMessageError (a bad or oversized frame either way), RpcTimeoutError /
+   *   RpcAbortedError (the signal fired), RpcClosedError (the stream ended first).
+   */
+  async request(
+    request: Framed & Record<string, unknown>,
+    signal: AbortSignal = AbortSignal.timeout(DEFAULT_RPC_TIMEOUT_MS),
+    opts: { retry?: boolean } = {},
+  ): Promise<Res> {
+    try {
+      return await this.requestOnce(request, signal)
+    } catch (err) {
+      if (opts.retry !== true || !(err instanceof RpcClosedError) || this.closed || signal.aborted) throw err
+      return this.requestOnce(request, signal)
+    }
+  }
+
+  private async requestOnce(request: Framed & Record<string, unknown>, signal: AbortSignal): Promise<Res> {
+    if (this.closed) throw new RpcClosedError(`${this.what}: session closed`)
+    signal.throwIfAborted()
+    const bytes = encodeMessage(request)
+    if (bytes.byteLength > this.maxBytes) {
+      throw new InvalidMessageError(`request: ${bytes.byteLength} bytes, over the limit of ${this.maxBytes}`)
+    }
+    let open: Open<Res>
+    try {
+      open = await this.ensureOpen(signal)
+    } catch (err) {
+      throw toRpcError(err, signal, this.what, this.maxBytes)
+    }
+    if (open.pending.has(request.requestId)) {
+      throw new InvalidMessageError(`request: id ${request.requestId} is in flight already`)
+    }
+    clearTimeout(this.idleTimer)
+    return new Promise<Res>((resolve, reject) => {
+      const onAbort = (): void => {
+        open.pending.delete(request.requestId)
+        this.armIdle(open)
+        reject(toRpcError(signal.reason, signal, this.what, this.maxBytes))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      open.pending.set(request.requestId, {
+        resolve: (reply) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(reply)
+        },
+        reject: (err) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(err)
+        },
+      })
+      open.writer.write(bytes)
+    })
+  }
+
+  /** Rejects what is in flight and closes the stream. Safe to call twice. */
+  close(): void {
+    this.closed = true
+    clearTimeout(this.idleTimer)
+    if (this.current !== undefined) this.end(this.current, new RpcClosedError(`${this.what}: session closed`))
+  }
+
+  private ensureOpen(signal: AbortSignal): Promise<Open<Res>> {
+    if (this.current !== undefined) return Promise.resolve(this.current)
+    this.opening ??= this.opts.open(signal).then(
+      (stream) => {
+        this.opening = undefined
+        const open: Open<Res> = {
+          stream,
+          pending: new Map(),
+          writer: new FrameWriter(stream, (err) =>
+            this.end(open, toRpcError(err, undefined, this.what, this.maxBytes)),
+          ),
+        }
+        if (this.closed) {
+          stream.abort(new RpcClosedError(`${this.what}: session closed`))
+          throw new RpcClosedError(`${this.what}: session closed`)
+        }
+        this.current = open
+        void this.read(open)
+        return open
+      },
+      (err: unknown) => {
+        this.opening = undefined
+        throw err
+      },
+    )
+    return this.opening
+  }
+
+  private async read(open: Open<Res>): Promise<void> {
+    try {
+      for await (const frame of lpDecode(open.stream, { maxDataLength: this.maxBytes })) {
+        const reply = decodeMessage(this.opts.replySchema, frame, this.maxBytes, this.what)
+        const pending = open.pending.get(reply.requestId)
+        if (pending === undefined) continue // its request gave up waiting
+        open.pending.delete(reply.requestId)
+        pending.resolve(reply)
+        this.armIdle(open)
+      }
+      this.end(open, new RpcClosedError(`${this.what}: the peer closed the stream`))
+    } catch (err) {
+      this.end(open, toRpcError(err, undefined, this.what, this.maxBytes))
+    }
+  }
+
+  /** Closes the stream once nothing is in flight for `idleMs`. */
+  private armIdle(open: Open<Res>): void {
+    if (open.pending.size > 0 || this.current !== open) return
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => {
+      if (open.pending.size === 0 && this.current === open) {
+        this.end(open, new RpcClosedError(`${this.what}: idle`))
+      }
+    }, this.opts.idleMs ?? DEFAULT_CLIENT_IDLE_MS)
+    this.idleTimer.unref()
+  }
+
+  /** Forgets the stream, rejects what was in flight on it and closes (or, after an error, aborts) it. */
+  private end(open: Open<Res>, err: Error): void {
+    if (this.current === open) this.current = undefined
+    const pending = [...open.pending.values()]
+    open.pending.clear()
+    for (const p of pending) p.reject(err)
+    if (open.stream.status !== 'open') return
+    if (err instanceof RpcClosedError) {
+      open.stream.close().catch((closeErr: Error) => open.stream.abort(closeErr))
+    } else {
+      open.stream.abort(err)
+    }
+  }
+}
+
+/** Options of {@link serveSession}. */
+export interface ServeSessionOptions {
+  /** Largest frame either way, in bytes. @defaultValue MAX_FRAME_BYTES */
+  maxBytes?: number
+  /** Name of the request in error messages, e.g. `steal frame`. */
+  what: string
+  /** The stream is closed when no complete frame arrives for this long, in ms. @defaultValue DEFAULT_SERVER_IDLE_MS */
+  idleMs?: number
+  /** Told of every failure after the stream was aborted with it (for logs). Must not throw. */
+  onError?: (err: Error) => void
+  /** Requests in the handler at once; past it, no frame is read. @defaultValue DEFAULT_SERVER_IN_FLIGHT */
+  maxInFlight?: number
+  /**
+   * The node-wide budget the bytes of unfinished frames are charged to; when it runs out, the
+   * streams holding the most are aborted. @defaultValue none (each frame is bounded by `maxBytes` only)
+   */
+  budget?: InboundBudget
+}
+
+/**
+ * Serves a session stream: reads request frames until the client closes its side, hands each to
+ * `handler` at once (a slow request holds up no other; at most `maxInFlight` at a time, beyond
+ * which the server stops reading), writes each reply as it comes (replies written in one turn go
+ * out together), then closes once every request is answered. A client that sends one request and
+ * closes is served the same way. Never throws: a malformed or oversized frame, a failing handler or
+ * a write error aborts the stream with the error (an `InvalidMessageError` for bad frames) and
+ * reports it to `opts.onError`; a stream that brings no complete frame for `idleMs` is closed
+ * (aborted when it holds part of a frame). With a `budget`, the bytes received and not yet read as
+ * complete frames are charged to it.
+ */
+export async function serveSession<Req, Rep>(
+  stream: Stream,
+  requestSchema: z.ZodType<Req>,
+  handler: (req: Req) => Rep | Promise<Rep>,
+  opts: ServeSessionOptions,
+): Promise<void> {
+  const maxBytes = opts.maxBytes ?? MAX_FRAME_BYTES
+  const idleMs = opts.idleMs ?? DEFAULT_SERVER_IDLE_MS
+  let failed = false
+  const fail = (err: unknown): void => {
+    if (failed) return
+    failed = true
+    const error = toRpcError(err, undefined, opts.what, maxBytes)
+    stream.abort(error)
+    try {
+      opts.onError?.(error)
+    } catch {
+      // a logger must not take the node down
+    }
+  }
+  const writer = new FrameWriter(stream, fail)
+  // bytes received and not yet read as complete frames: charged to the budget while held
+  let partial = 0
+  const charge = opts.budget?.open(fail)
+  const onMessage = (evt: { data: { byteLength: number } }): void => {
+    partial += evt.data.byteLength
+    charge?.add(evt.data.byteLength)
+  }
+  stream.addEventListener('message', onMessage)
+  let idle: NodeJS.Timeout | undefined
+  const armIdle = (): void => {
+    clearTimeout(idle)
+    idle = setTimeout(() => {
+      const timeout = new RpcTimeoutError(`${opts.what}: no complete frame for ${idleMs} ms`)
+      // a stream stuck in the middle of a frame is cut off; an idle one is closed politely
+      if (partial > 0) fail(timeout)
+      else stream.close().catch(() => stream.abort(timeout))
+    }, idleMs)
+    idle.unref()
+  }
+  armIdle()
+  const maxInFlight = opts.maxInFlight ?? DEFAULT_SERVER_IN_FLIGHT
+  let inFlight = 0
+  let freed: (() => void) | undefined
+  const settled = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      freed = resolve
+    })
+  const answer = async (request: Req): Promise<void> => {
+    try {
+      const reply = encodeMessage(await handler(request))
+      if (reply.byteLength > maxBytes) {
+        throw new InvalidMessageError(
+          `${opts.what} reply: ${reply.byteLength} bytes, over the limit of ${maxBytes}`,
+        )
+      }
+      if (!failed) writer.write(reply)
+    } catch (err) {
+      fail(err)
+    } finally {
+      inFlight--
+      const wake = freed
+      freed = undefined
+      wake?.()
+    }
+  }
+  try {
+    for await (const frame of lpDecode(stream, { maxDataLength: maxBytes })) {
+      armIdle()
+      const used = frame.byteLength + varintLength(frame.byteLength)
+      partial = Math.max(0, partial - used)
+      charge?.settle(used)
+      const request = decodeMessage(requestSchema, frame, maxBytes, opts.what)
+      inFlight++
+      void answer(request)
+      while (inFlight >= maxInFlight && !failed) await settled()
+      if (failed) return
+    }
+    clearTimeout(idle)
+    // the client closed its side: answer what is in flight, hand over the last replies, close ours
+    while (inFlight > 0 && !failed) await settled()
+    await writer.settled()
+    if (!failed && stream.status === 'open') await stream.close()
+  } catch (err) {
+    clearTimeout(idle)
+    fail(err)
+  } finally {
+    stream.removeEventListener('message', onMessage)
+    charge?.release()
+  }
+}
+
+/** Bytes of the unsigned varint that prefixes a frame of `length` bytes. */
+function varintLength(length: number): number {
+  let bytes = 1
+  for (let v = length; v >= 0x80; v = Math.floor(v / 0x80)) bytes++
+  return bytes
+}
