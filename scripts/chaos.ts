@@ -78,7 +78,11 @@ try {
   if (values.keep) await writeFile(join(root, 'report.json'), JSON.stringify(report))
   if (values.json) console.log(JSON.stringify({ seed, nodes, ...summary }, null, 2))
   else {
-    for (const [k, v] of Object.entries(summary)) console.log(`${k.padEnd(20)} ${v}`)
+    for (const [k, v] of Object.entries(summary)) console.log(`${k.padEnd(24)} ${v}`)
+    const crashP95 = summary.crashReexecutionP95Ms
+    console.log(
+      `crash → re-execution p95 ${(crashP95 / 1000).toFixed(2)} s, target ≤ 2 s: ${crashP95 <= 2_000 ? 'met' : 'missed'}`,
+    )
     if (report.verdict.problems.length > 0) console.log(`${describeProblems(report)}\n${report.evidence}`)
   }
   process.exitCode = summary.lost + summary.unexpected > 0 ? 1 : 0

@@ -21,6 +21,13 @@ export interface ChaosSummary {
   reexecutionP50Ms: number
   reexecutionP95Ms: number
   reexecutionMaxMs: number
+  /** Time to re-execution after a crash (kill) only: the target is p95 ≤ 2 s. */
+  crashReexecutionP50Ms: number
+  crashReexecutionP95Ms: number
+  crashReexecutionMaxMs: number
+  /** Time to re-execution after a freeze (SIGSTOP) only: bounded by the lease TTL. */
+  freezeReexecutionP50Ms: number
+  freezeReexecutionP95Ms: number
   totalMs: number
   workloadMs: number
   drainMs: number
@@ -29,7 +36,14 @@ export interface ChaosSummary {
 
 /** Boils a report down to its figures. */
 export function summarize(report: ChaosReport): ChaosSummary {
-  const delays = report.reexecutions.map((r) => r.delayMs).filter((d): d is number => d !== undefined)
+  const delaysOf = (kind?: 'kill' | 'freeze') =>
+    report.reexecutions
+      .filter((r) => kind === undefined || r.fault.kind === kind)
+      .map((r) => r.delayMs)
+      .filter((d): d is number => d !== undefined)
+  const delays = delaysOf()
+  const crashes = delaysOf('kill')
+  const freezes = delaysOf('freeze')
   const { counts } = report.verdict
   return {
     tasks: report.history.tasks.length,
@@ -47,6 +61,11 @@ export function summarize(report: ChaosReport): ChaosSummary {
     reexecutionP50Ms: quantile(delays, 0.5),
     reexecutionP95Ms: quantile(delays, 0.95),
     reexecutionMaxMs: delays.length === 0 ? Number.NaN : Math.max(...delays),
+    crashReexecutionP50Ms: quantile(crashes, 0.5),
+    crashReexecutionP95Ms: quantile(crashes, 0.95),
+    crashReexecutionMaxMs: crashes.length === 0 ? Number.NaN : Math.max(...crashes),
+    freezeReexecutionP50Ms: quantile(freezes, 0.5),
+    freezeReexecutionP95Ms: quantile(freezes, 0.95),
     ...report.timings,
   }
 }
