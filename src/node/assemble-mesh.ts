@@ -183,7 +183,10 @@ export function wireMesh(m: MeshInputs) {
   })
   const refreshCustody = debounce(() => void keeper.refresh(), 50)
   const onIdentify = (evt: CustomEvent<IdentifyResult>) => {
-    if (keeper.short && evt.detail.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()
+    if (!evt.detail.protocols.includes(CUSTODY_PROTOCOL)) return
+    // a custodian of this node's earlier life may be any peer: each forgets what that life handed it
+    void keeper.greet(evt.detail.peerId.toString())
+    if (keeper.short) refreshCustody()
   }
   const onUpdate = (evt: CustomEvent<PeerUpdate>) => {
     if (keeper.short && evt.detail.peer.protocols.includes(CUSTODY_PROTOCOL)) refreshCustody()

@@ -39,6 +39,8 @@ export class CustodyKeeper {
   private readonly drops: Batcher<string>
   private readonly sizes = new WeakMap<Task, number>()
   private picking: Promise<void> | undefined
+  /** Peers told to forget what an earlier life of this node handed them (see {@link greet}). */
+  private readonly greeted = new Map<string, Promise<boolean>>()
 
   constructor(private readonly opts: CustodyKeeperOptions) {
     this.drops = new Batcher(DROP_WINDOW_MS, (ids) => void this.sendDrops(ids), { leading: false })
@@ -94,6 +96,30 @@ export class CustodyKeeper {
     ])
   }
 
+  /**
+   * The first custody frame to a peer in this life of the node: `forget`, so a custodian of an
+   * earlier life (before a restart) drops tasks that life handed it. Sent once per peer, before any
+   * `hold`; a peer not told (it did not answer) is asked again next time.
+   * @returns false when the peer could not be told.
+   */
+  greet(peer: string): Promise<boolean> {
+    let told = this.greeted.get(peer)
+    if (told === undefined) {
+      told = this.opts.custody.request(peer, { type: 'forget', requestId: crypto.randomUUID() }).then(
+        (reply) => reply.type !== 'error',
+        (err: Error) => {
+          this.opts.onError?.(peer, err)
+          return false
+        },
+      )
+      told.then((ok) => {
+        if (!ok) this.greeted.delete(peer)
+      })
+      this.greeted.set(peer, told)
+    }
+    return told
+  }
+
   /** True while fewer custodians than wanted are chosen (the node should look again when peers come). */
   get short(): boolean {
     return this.custodians.length < (this.opts.count ?? DEFAULT_CUSTODIANS)
@@ -142,6 +168,7 @@ export class CustodyKeeper {
       addrs: this.opts.addrsOf(id).slice(0, MAX_HOT_ADDRS),
     }))
     try {
+      if (!(await this.greet(peer))) return false
       for (const chunk of tasks.length === 0 ? [[]] : this.chunks(tasks)) {
         const reply = await this.opts.custody.request(peer, {
           type: 'hold',

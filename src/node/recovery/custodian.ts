@@ -110,6 +110,11 @@ export class Custodian {
       for (const id of frame.ids) if (this.ownerOf.get(id) === from) this.forget(id)
       return { type: 'held', requestId, held: this.byOwner.get(from)?.tasks.size ?? 0 }
     }
+    if (frame.type === 'forget') {
+      // a new life of the owner: what the earlier one handed here is void
+      for (const id of [...(this.byOwner.get(from)?.tasks.keys() ?? [])]) this.forget(id)
+      return { type: 'held', requestId, held: 0 }
+    }
     const forged = frame.tasks.find((t) => t.owner !== from)
     if (forged !== undefined) {
       return {

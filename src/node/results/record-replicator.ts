@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { Libp2pRecord } from '@libp2p/record'
 import type { Datastore } from 'interface-datastore'
 import { MAX_FRAME_BYTES, MAX_RECORDS_PER_STORE, REPLICATE_PROTOCOL } from '../../protocol/constants.ts'
@@ -21,6 +21,7 @@ import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
 import { ClosestPeers } from './closest-peers.ts'
 import { type FencedWrite, putResultRecord, readStoredResult } from './fencing.ts'
+import { PendingCopies } from './pending-copies.ts'
 
 export { DHT_RECORD_PREFIX, dhtRecordKey } from './fencing.ts'
 
@@ -98,6 +99,7 @@ export class RecordReplicator {
   private readonly stopping = new AbortController()
   private serving = false
   private readonly limits: StreamLimits | undefined
+  private readonly pending = new PendingCopies((key, value) => this.replicate(key, value))
 
   constructor(opts: RecordReplicatorOptions) {
     this.libp2p = opts.libp2p
@@ -111,6 +113,7 @@ export class RecordReplicator {
     this.roots = opts.roots ?? new VerifiedRoots()
     this.closest = new ClosestPeers(this.libp2p, this.protocol)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.libp2p.addEventListener('peer:identify', this.onIdentify)
     // every store frame in flight (a bounded number) listens to it until its reply is in
     setMaxListeners(Number.POSITIVE_INFINITY, this.stopping.signal)
   }
@@ -176,6 +179,19 @@ export class RecordReplicator {
     return acks.filter(Boolean).length
   }
 
+  /**
+   * Remembers a record no peer took a copy of (there were none, or none answered): it is sent
+   * again whenever a peer that serves the protocol is identified, until one acknowledges it.
+   */
+  replicateLater(key: Uint8Array, value: Uint8Array): void {
+    if (this.replicas > 0 && !this.stopping.signal.aborted) this.pending.add(key, value)
+  }
+
+  /** Records waiting for a peer to take a copy (see {@link replicateLater}). */
+  get unreplicated(): number {
+    return this.pending.size
+  }
+
   /** Stops: fails what is queued, closes every session and stops listening. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.stopping.signal.aborted) return
@@ -186,6 +202,7 @@ export class RecordReplicator {
     this.sessions.clear()
     this.closest.stop()
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.libp2p.removeEventListener('peer:identify', this.onIdentify)
     if (this.serving) await this.libp2p.unhandle(this.protocol).catch(() => undefined)
   }
 
@@ -262,6 +279,11 @@ export class RecordReplicator {
     this.sessions.get(id)?.close()
     this.sessions.delete(id)
     if (this.outboxes.get(id)?.size === 0) this.outboxes.delete(id)
+  }
+
+  /** A peer that serves the protocol came: the records no peer took go to it (and the others closest). */
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    if (this.pending.size > 0 && evt.detail.protocols.includes(this.protocol)) void this.pending.flush()
   }
 
   private async serve(stream: Stream): Promise<void> {

@@ -56,7 +56,7 @@ export interface ResultStoreOptions {
   /** Reads records (`dht.get`, kad-dht's own lookup). */
   dht: SingleKadDHT
   /** Stores records: the local copy and the closest peers' copies. */
-  replicator: Pick<RecordReplicator, 'storeLocal' | 'replicate' | 'readLocal'>
+  replicator: Pick<RecordReplicator, 'storeLocal' | 'replicate' | 'replicateLater' | 'readLocal'>
   /** Signs this node's records (in batches). */
   signer: Pick<RecordSigner, 'sign'>
   /** The batch roots this node has checked (shared with its DHT validator and selector). @defaultValue a fresh one */
@@ -442,13 +442,15 @@ export class ResultStore {
         try {
           // each frame the replicator sends has a deadline of its own
           const acks = await this.opts.replicator.replicate(key, value)
-          // alone, the local copy is all there is to store
-          if (acks > 0 || this.opts.dht.routingTable.size === 0) return
+          if (acks > 0) return
+          // alone (no peer yet: just started, say), the copies go out when peers come
+          if (this.opts.dht.routingTable.size === 0) break
         } catch (err) {
           if (attempt === PUT_ATTEMPTS || this.closed) this.opts.onError?.(err as Error, taskId)
         }
         if (attempt < PUT_ATTEMPTS && !this.closed) await delay(PUT_RETRY_MS * attempt)
       }
+      if (!this.closed) this.opts.replicator.replicateLater(key, value)
     })
   }
 }

@@ -45,8 +45,25 @@ export const dropRequestSchema = z
   })
   .strict()
 
+/**
+ * `forget` (custody protocol): the first frame an owner sends a peer after it (re)started. The
+ * custodian forgets every task of the sender that it guards: what an earlier life of the owner
+ * handed it is void (the owner's journal has every open task, and the new life hands them out
+ * again), so a task that ended while this peer was no longer its custodian is never adopted.
+ */
+export const forgetRequestSchema = z
+  .object({
+    type: z.literal('forget'),
+    requestId: requestIdSchema,
+  })
+  .strict()
+
 /** Any request of the custody protocol. */
-export const custodyFrameSchema = z.discriminatedUnion('type', [holdRequestSchema, dropRequestSchema])
+export const custodyFrameSchema = z.discriminatedUnion('type', [
+  holdRequestSchema,
+  dropRequestSchema,
+  forgetRequestSchema,
+])
 
 /** The custodian's answer: how many of the sender's tasks it holds now. */
 export const custodyAckSchema = z
@@ -62,6 +79,8 @@ export type CustodianRef = z.infer<typeof custodianSchema>
 export type HoldRequest = z.infer<typeof holdRequestSchema>
 /** A `drop` request, see {@link dropRequestSchema}. */
 export type DropRequest = z.infer<typeof dropRequestSchema>
+/** A `forget` request, see {@link forgetRequestSchema}. */
+export type ForgetRequest = z.infer<typeof forgetRequestSchema>
 /** Any custody-protocol request. */
 export type CustodyFrame = z.infer<typeof custodyFrameSchema>
 /** Any custody-protocol reply. */

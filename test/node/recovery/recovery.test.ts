@@ -164,6 +164,8 @@ function fakes(
       }),
     /** `from` says these tasks have results now. */
     onDrop: (from: string, ids: string[]) => adoption.handle(from, { type: 'drop', requestId: 'd', ids }),
+    /** `from` started again: what its earlier life handed this node is void. */
+    onForget: (from: string) => adoption.handle(from, { type: 'forget', requestId: 'f' }),
     get remembered() {
       return adoption.guarded
     },
@@ -287,6 +289,25 @@ describe('Adopter', () => {
       await vi.advanceTimersByTimeAsync(100)
     }
     expect(ledger.take).not.toHaveBeenCalled()
+    adopter.stop()
+  })
+
+  it('forgets what an owner’s earlier life handed it when the owner starts again: never adopted', async () => {
+    vi.useFakeTimers()
+    const [self, owner, other] = peers
+    const before = Array.from({ length: 4 }, (_, n) => makeTask(320 + n, owner))
+    const after = [makeTask(330, owner)]
+    const theirs = [makeTask(331, other)]
+    const { adopter } = fakes(self)
+    await adopter.start()
+    adopter.onHold(owner, before, [self])
+    adopter.onHold(other, theirs, [self])
+    expect(adopter.remembered).toBe(5)
+    // the owner restarted: its first frame voids the earlier life's tasks, not another owner's
+    expect(adopter.onForget(owner)).toMatchObject({ type: 'held', held: 0 })
+    expect(adopter.remembered).toBe(1)
+    adopter.onHold(owner, after, [self])
+    expect(adopter.remembered).toBe(2)
     adopter.stop()
   })
 

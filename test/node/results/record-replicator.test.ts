@@ -248,6 +248,29 @@ describe('RecordReplicator in a mesh', () => {
 })
 
 describe('RecordReplicator alone', () => {
+  it('a record published with no peer is copied to the first peer that comes', async () => {
+    const lone = await startMember()
+    let later: MeshMember | undefined
+    try {
+      const { record, key } = await signedRecord(lone)
+      await lone.results.publish(record)
+      await lone.results.flush()
+      expect(lone.replicator.unreplicated).toBe(1)
+
+      later = await startMember()
+      const joined = later
+      await joined.libp2p.dial(lone.libp2p.getMultiaddrs()[0])
+      // the copy is written to the newcomer's own datastore: it serves the record even if the
+      // publisher is gone
+      await waitFor(() => lone.replicator.unreplicated === 0, 'the pending copy goes out')
+      const copy = await joined.replicator.readLocal(key)
+      expect(copy).toBeDefined()
+      expect(joined.results.open(copy as Uint8Array, key)).toEqual(record)
+    } finally {
+      await Promise.all([lone, later].map((m) => (m === undefined ? undefined : stopMember(m))))
+    }
+  })
+
   it('stores locally and resolves with 0 when there are no peers; a peer joining later reads the copy', async () => {
     const lone = await startMember()
     let later: MeshMember | undefined

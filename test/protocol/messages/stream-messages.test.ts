@@ -41,6 +41,9 @@ describe('custody frames', () => {
     expect(decodeCustodyFrame(encodeMessage(hold))).toEqual(hold)
     const drop = { type: 'drop', requestId: 'r2', ids: [makeTask(0).id] }
     expect(decodeCustodyFrame(encodeMessage(drop))).toEqual(drop)
+    const forget = { type: 'forget', requestId: 'r3' }
+    expect(decodeCustodyFrame(encodeMessage(forget))).toEqual(forget)
+    expect(() => decodeCustodyFrame(encodeMessage({ ...forget, ids: [] }))).toThrow(/custody frame/)
   })
 
   it('refuses frames with no custodian, an unknown field or a malformed task; no task is a list update', () => {
