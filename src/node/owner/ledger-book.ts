@@ -199,6 +199,7 @@ export abstract class LedgerBook {
     }
   }
 
+  /** Puts an owned task back in the queue, stealable. */
   protected requeue(taskId: string): void {
     const own = this.owned.get(taskId)
     if (own === undefined) return
@@ -206,6 +207,7 @@ export abstract class LedgerBook {
     this.opts.queue.enqueue(own.entry.task, true)
   }
 
+  /** Tells the journal (if any) that the task has a result. */
   protected journalDone(taskId: string): void {
     this.opts.journal?.done([taskId]).catch((err: Error) => this.opts.onJournalError?.(err))
   }
