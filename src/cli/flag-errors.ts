@@ -1,5 +1,52 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError } from 'commander'
+import { NAME_PATTERN } from '../task/spec.ts'
+
+/** Parses an integer option within `[min, max]`, naming the option and the range when it is not. */
+export const int =
+  (name: string, min: number, max: number, unit = '') =>
+  (value: string): number => {
+    const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const range =
+        max === Number.MAX_SAFE_INTEGER
+          ? min === 1
+            ? 'a positive integer'
+            : `an integer >= ${min}`
+          : `an integer from ${min} to ${max}`
+      throw new InvalidArgumentError(`${name} must be ${range}${unit}, got "${value}"`)
+    }
+    return n
+  }
+/** No upper bound, for {@link int}. */
+export const ANY = Number.MAX_SAFE_INTEGER
+
+/** Parses a decimal option (a finite number), naming the option when it is not one. */
+export const decimal =
+  (name: string) =>
+  (value: string): number => {
+    const n = /^\s*-?(\d+\.?\d*|\.\d+)\s*$/.test(value) ? Number(value) : Number.NaN
+    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`)
+    return n
+  }
+
+/** Parses a comma-separated list of labels, each checked against the name pattern. */
+export const labelList =
+  (name: string) =>
+  (value: string): string[] => {
+    const labels = value
+      .split(',')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0)
+    for (const l of labels) {
+      if (!NAME_PATTERN.test(l)) {
+        throw new InvalidArgumentError(`${name}: label "${l}" must match ${NAME_PATTERN} (lowercase)`)
+      }
+    }
+    return labels
+  }
+/** A commander parser of a repeatable flag: collects the values. */
+export const collect = (value: string, previous: string[]) => [...previous, value]
 
 /**
  * A commander parser of a multiaddr flag: the value must parse as a multiaddr, and with `peerId`

@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { errorCode } from '../node/error-code.ts'
 import type { FrontDoor } from '../node/front-door.ts'
 import { isWatchDoor, type WatchDoor } from '../node/watch-door.ts'
-import { MAX_FRAME_BYTES } from '../protocol/constants.ts'
-import { isTaskId } from '../task/task-id.ts'
+import { decodePart, fieldOf, HttpError, parseWait, readJson, STATUS_OF, send, taskIdOf } from './api-io.ts'
 import { isLoopbackHost } from './bind-host.ts'
 import { DashboardRoute } from './dashboard/dashboard-route.ts'
 import {
@@ -20,103 +19,10 @@ import {
 import type { ExtraRoutes } from './ops-routes.ts'
 import { WATCH_ROUTES, WatchRoutes } from './watch-routes.ts'
 
-/** Longest `?wait=` a result request may ask for; a longer one waits this long. */
-export const MAX_HTTP_WAIT_MS = 10 * 60_000
+export { MAX_HTTP_BODY_BYTES, MAX_HTTP_WAIT_MS } from './api-io.ts'
+
 /** Default deadline of a result poll without `?wait=` (one DHT lookup), in ms. */
 export const DEFAULT_HTTP_POLL_MS = 5_000
-/** Largest request body, in bytes. */
-export const MAX_HTTP_BODY_BYTES = MAX_FRAME_BYTES
-
-const STATUS_OF: Record<string, number> = {
-  ERR_INVALID_TASK: 400,
-  ERR_UNKNOWN_HANDLER: 400,
-  ERR_BAD_REQUEST: 400,
-  ERR_NOT_FOUND: 404,
-  ERR_UNKNOWN_TASK: 404,
-  ERR_METHOD_NOT_ALLOWED: 405,
-  ERR_BODY_TOO_LARGE: 413,
-  ERR_QUEUE_FULL: 503,
-}
-
-/** A request the API refuses; `code` picks the HTTP status, `field` names what is wrong. */
-class HttpError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message)
-  }
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  })
-  res.end(text)
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const declared = Number(req.headers['content-length'])
-  const tooLarge = () =>
-    new HttpError('ERR_BODY_TOO_LARGE', `body is over the limit of ${MAX_HTTP_BODY_BYTES} bytes`, 'body')
-  if (declared > MAX_HTTP_BODY_BYTES) throw tooLarge()
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_HTTP_BODY_BYTES) throw tooLarge()
-    chunks.push(chunk as Buffer)
-  }
-  if (size === 0) throw new HttpError('ERR_BAD_REQUEST', 'body is empty: send a task spec as JSON', 'body')
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch (err) {
-    throw new HttpError('ERR_BAD_REQUEST', `body is not valid JSON: ${(err as Error).message}`, 'body')
-  }
-}
-
-/** Parses `?wait=<ms>`: absent or empty means no wait. */
-function parseWait(value: string | null): number {
-  if (value === null || value === '') return 0
-  const ms = Number(value)
-  if (!Number.isInteger(ms) || ms < 0) {
-    throw new HttpError(
-      'ERR_BAD_REQUEST',
-      `wait must be a non-negative integer of ms, got "${value}"`,
-      'wait',
-    )
-  }
-  return Math.min(ms, MAX_HTTP_WAIT_MS)
-}
-
-function decodePart(part: string): string {
-  try {
-    return decodeURIComponent(part)
-  } catch {
-    throw new HttpError('ERR_BAD_REQUEST', `"${part}" is not a valid URL path segment`, 'id')
-  }
-}
-
-function taskIdOf(id: string): string {
-  if (!isTaskId(id)) {
-    throw new HttpError('ERR_BAD_REQUEST', `"${id}" is not a task id (a CIDv1 such as "bafkrei…")`, 'id')
-  }
-  return id
-}
-
-function fieldOf(err: Error): { field?: string } {
-  const field = (err as { field?: unknown }).field
-  return typeof field === 'string' ? { field } : {}
-}
 
 /** Options of {@link HttpApi}. */
 export interface HttpApiOptions {

@@ -1,43 +1,28 @@
-import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
-import { MemoryDatastore } from 'datastore-core'
-import { LevelDatastore } from 'datastore-level'
-import { Executor } from '../executor/executor.ts'
-import { HandlerRegistry } from '../executor/handler-registry.ts'
+import type { Executor } from '../executor/executor.ts'
 import type { ResultRecord } from '../protocol/records/result-record.ts'
-import { VerifiedRoots } from '../protocol/records/verified-roots.ts'
 import { QueueFullError } from '../task/errors.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
-import { stallAwareInterval } from '../util/stall-aware-interval.ts'
-import { Accounting } from './accounting/accounting.ts'
 import { assembleNode, type Lifecycle, type NodeParts } from './assemble.ts'
+import { assembleHost } from './assemble-host.ts'
 import type { FrontDoor } from './front-door.ts'
 import { type NodeStatus, nodeStatus } from './node-status.ts'
-import {
-  DEFAULT_RESULT_WAIT_MS,
-  type ResolvedNodeOptions,
-  resolveNodeOptions,
-  type TaskmeshNodeOptions,
-} from './options.ts'
+import { type ResolvedNodeOptions, resolveNodeOptions, type TaskmeshNodeOptions } from './options.ts'
 import type { CancelResult, TaskState } from './owner/cancellation.ts'
 import type { Intake } from './owner/intake.ts'
-import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
 import type { GraphItemInput } from './owner/submission.ts'
-import { UNSCHEDULABLE_CHECK_MS } from './owner/unschedulable.ts'
-import { RecordReplicator } from './results/record-replicator.ts'
+import type { RecordReplicator } from './results/record-replicator.ts'
+import { ResultReader } from './results/result-reader.ts'
 import { Shutdown, type StopOptions } from './run/shutdown.ts'
+import { startNode } from './run/startup.ts'
 import type { StoryEvent } from './story/story.ts'
 import type { TaskEventListener } from './story/task-events.ts'
 import type { SubmitOptions, TaskHandle } from './task-handle.ts'
 import type { NodeMetrics } from './telemetry/node-metrics.ts'
-import { RENEW_CHECK_MS } from './thief/thief.ts'
 import type { MeshView } from './watch/mesh-view.ts'
 import { nodeMeshView, nodeTaskList } from './watch/node-views.ts'
 import type { TaskListPage, TaskListQuery } from './watch/task-list.ts'
 import type { WatchDoor } from './watch-door.ts'
-import { loadOrCreatePeerKey } from './wire/identity.ts'
-import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
+import type { MeshLibp2p } from './wire/libp2p-factory.ts'
 import { streamLimits } from './wire/stream-limits.ts'
 import { SubmitService } from './wire/submit-service.ts'
 
@@ -52,13 +37,11 @@ export type { SubmitOptions, TaskHandle } from './task-handle.ts'
 export type { MeshNode, MeshView } from './watch/mesh-view.ts'
 export type { ListedState, ListedTask, TaskListPage, TaskListQuery } from './watch/task-list.ts'
 
-/** How often the node logs the limits that bit (queue full, inbound budget), ms. */
-const LIMIT_CHECK_MS = 1_000
-
 /**
  * One taskmesh node: accepts submissions, runs tasks, steals work and stores results. Every node
- * is identical. This class is the public face of a node; its parts are built and wired in
- * `assemble.ts`: the owner side in `owner/`, the run loop in `run/`, the thief side in `thief/`,
+ * is identical. This class is the public face of a node; it stands on what `assemble-host.ts`
+ * builds (identity, stores, libp2p), starts as `run/startup.ts` says and stops as
+ * `run/shutdown.ts` does; its parts are built and wired in `assemble.ts`: the owner side in `owner/`, the run loop in `run/`, the thief side in `thief/`,
  * results in `results/`, crash recovery in `recovery/`, what it knows of peers in `peers/`, and
  * the libp2p protocols in `wire/`.
  */
@@ -69,6 +52,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   private readonly submitService: SubmitService
   private readonly timers: NodeJS.Timeout[] = []
   private readonly shutdown: Shutdown
+  private readonly reader: ResultReader
 
   private constructor(
     readonly libp2p: MeshLibp2p,
@@ -82,6 +66,12 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     this.lifecycle = { state: 'new' }
     this.parts = parts(this.lifecycle)
     this.parts.metrics.readFrom(() => this.status())
+    const { ledger, thief, intake } = this.parts
+    this.reader = new ResultReader({
+      results: this.parts.results,
+      isLocal: (id) => ledger.has(id) || thief.holds(id) || intake.gate.has(id),
+      remoteWaits: this.parts.remoteWaits,
+    })
     this.submitService = new SubmitService(libp2p, this, {
       limits: streamLimits(opts),
       allowSubmitters: opts.allowSubmitters,
@@ -95,84 +85,20 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   /** Creates and starts a node. */
   static async create(options: TaskmeshNodeOptions = {}): Promise<TaskmeshNode> {
     const opts = resolveNodeOptions(options)
-    const { dataDir } = opts
-    const privateKey: PrivateKey =
-      opts.privateKey ??
-      (dataDir === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(dataDir))
-    let datastore: LevelDatastore | undefined
-    if (dataDir !== undefined) {
-      datastore = new LevelDatastore(join(dataDir, 'datastore'))
-      await datastore.open()
-    }
-    // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
-    const accounting = new Accounting()
-    const recordStore = accounting.countDatastore(datastore ?? new MemoryDatastore())
-    const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
-    const executor = new Executor({ registry, pool: opts.pool })
-    const roots = new VerifiedRoots(undefined, accounting.signatures)
-    const libp2p = await createMeshLibp2p({
-      ...{ roots, privateKey, listen: opts.listen, bootstrap: opts.bootstrap, transport: opts.transport },
-      ...{ datastore: recordStore, swarmKey: opts.swarmKey, mdns: opts.mdns, metrics: accounting.metrics },
-      start: false,
-    })
-    const replicator = new RecordReplicator({
-      libp2p,
-      datastore: recordStore,
-      roots,
-      limits: streamLimits(opts),
-    })
-    const journal =
-      dataDir === undefined ? undefined : new TaskJournal(join(dataDir, JOURNAL_FILE), opts.durability)
-    if (journal !== undefined) accounting.countJournal(journal.stats)
-    const node = new TaskmeshNode(
-      libp2p,
-      executor,
-      opts,
-      replicator,
-      async () => {
-        await journal?.close()
-        await datastore?.close()
-      },
-      (lifecycle) =>
-        assembleNode({
-          ...{ libp2p, registry, executor, opts, privateKey, replicator, roots, journal, lifecycle },
-          accounting,
-        }),
+    const host = await assembleHost(opts)
+    const { libp2p, executor, replicator } = host
+    const node = new TaskmeshNode(libp2p, executor, opts, replicator, host.closeDatastore, (lifecycle) =>
+      assembleNode({ ...host, opts, lifecycle }),
     )
     await node.start()
     return node
   }
 
   private async start(): Promise<void> {
-    const p = this.parts
-    // every protocol is registered before libp2p starts (and dials): the first identify exchange
-    // with a peer lists them all
-    await this.replicator.start()
-    await p.steal.start()
-    await this.submitService.start()
-    await p.serveMesh()
-    await this.libp2p.start()
-    p.gossip.start()
-    this.libp2p.addEventListener('peer:disconnect', (evt) => p.peers.remove(evt.detail.toString()))
-    await p.startMesh()
-    const expiry = stallAwareInterval(Math.max(50, Math.floor(this.opts.leaseTtlMs / 4)), (stalledMs) => {
-      if (stalledMs > 0) p.ledger.postponeLeases(stalledMs)
-      else p.publishPoisoned(p.ledger.expireLeases())
+    await startNode({
+      ...{ parts: this.parts, lifecycle: this.lifecycle, timers: this.timers, libp2p: this.libp2p },
+      ...{ replicator: this.replicator, submitService: this.submitService, leaseTtlMs: this.opts.leaseTtlMs },
     })
-    this.every(RENEW_CHECK_MS, () => void p.thief.renewLeases())
-    this.every(UNSCHEDULABLE_CHECK_MS, () => p.unschedulable.check())
-    this.every(LIMIT_CHECK_MS, () => p.limitWatch.check())
-    this.timers.push(expiry)
-    this.lifecycle.state = 'running'
-    p.beacons.start()
-    p.liveness.start()
-    await p.replay.start() // requeues the journal's open tasks once a peer is heard
-  }
-
-  private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms)
-    t.unref()
-    this.timers.push(t)
   }
 
   /** Multiaddrs others can dial, with this node's /p2p/ id. */
@@ -232,28 +158,13 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
    * Resolves with the task's result as soon as it lands (result notice, local run, or a DHT
    * poll that finds it). Rejects when `signal` aborts.
    */
-  async waitResult(id: string, signal?: AbortSignal): Promise<ResultRecord> {
-    const { results, ledger, thief, intake } = this.parts
-    // without a signal, give up after DEFAULT_RESULT_WAIT_MS (a sweep, not a timer per waiter)
-    const waiting = results.wait(id, signal, signal === undefined ? DEFAULT_RESULT_WAIT_MS : undefined)
-    const local = ledger.has(id) || thief.holds(id) || intake.gate.has(id)
-    if (!local && results.cached(id) === undefined) {
-      // a task of another owner: hear every record's notice while waiting, and poll the DHT too
-      const done = this.parts.remoteWaits.begin()
-      waiting.then(done, done)
-      void results.poll(id, signal ?? AbortSignal.timeout(DEFAULT_RESULT_WAIT_MS))
-    }
-    return waiting
+  waitResult(id: string, signal?: AbortSignal): Promise<ResultRecord> {
+    return this.reader.waitResult(id, signal)
   }
 
   /** The signed record value of a task (what the DHT stores), optionally waiting for it. */
-  async signedResult(
-    id: string,
-    opts: { wait: boolean; signal?: AbortSignal },
-  ): Promise<Uint8Array | undefined> {
-    if (opts.wait) await this.waitResult(id, opts.signal)
-    else if ((await this.parts.results.get(id, { signal: opts.signal })) === undefined) return undefined
-    return this.parts.results.cachedValue(id)
+  signedResult(id: string, opts: { wait: boolean; signal?: AbortSignal }): Promise<Uint8Array | undefined> {
+    return this.reader.signedResult(id, opts)
   }
 
   /** Calls `callback` once when the task's result lands. */
@@ -262,13 +173,8 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   }
 
   /** Yields the results of `ids` in the order they land. */
-  async *results(ids: string[], signal?: AbortSignal): AsyncGenerator<ResultRecord> {
-    const pending = new Map(ids.map((id) => [id, this.waitResult(id, signal).then((r) => ({ id, r }))]))
-    while (pending.size > 0) {
-      const { id, r } = await Promise.race(pending.values())
-      pending.delete(id)
-      yield r
-    }
+  results(ids: string[], signal?: AbortSignal): AsyncGenerator<ResultRecord> {
+    return this.reader.results(ids, signal)
   }
 
   /** Resolves when every result this node produced has been stored in the DHT. */

@@ -1,6 +1,4 @@
-import { setMaxListeners } from 'node:events'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
-import PQueue from 'p-queue'
 import { equals } from 'uint8arrays'
 import {
   compareResultRecords,
@@ -10,35 +8,14 @@ import {
   resultSelector,
 } from '../../protocol/records/result-record.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
-import { withDeadline } from '../../protocol/rpc/signals.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 import type { RecordSigner } from './record-signer.ts'
+import { ReplicaPuts } from './replica-puts.ts'
+import { ResultLookup } from './result-lookup.ts'
+import { ResultWaiters } from './result-waiters.ts'
 
-/** How long one DHT store or get may take before it is abandoned. */
-export const DHT_TIMEOUT_MS = 30_000
-/** Records being replicated at once per node (the replicator sends what is in flight together, in batches). */
-export const DEFAULT_PUT_CONCURRENCY = 1024
 /** Records kept in memory for fast reads (the DHT keeps them all). */
 export const DEFAULT_CACHE_SIZE = 20_000
-/** Attempts at storing one record while no peer acknowledges it (each peer is already tried twice per attempt). */
-export const PUT_ATTEMPTS = 5
-/** Pause before another attempt at storing a record no peer acknowledged, in ms (times the attempt number). */
-export const PUT_RETRY_MS = 200
-/** A lookup the network did not finish is made again after this many ms (times the try number). */
-export const GET_RETRY_MS = 1_000
-/** Tries of a lookup the network did not finish, the first included. */
-export const GET_ATTEMPTS = 4
-/** First pause between the DHT polls of a waiter (doubling up to {@link POLL_MAX_MS}), ms. */
-export const POLL_FIRST_MS = 500
-/** Longest pause between the DHT polls of a waiter, ms. */
-export const POLL_MAX_MS = 5_000
-/** Lookups waiting to be made again at most (an overloaded node does not pile more on). */
-export const GET_RETRIES_PENDING = 256
-
-/** How often waiters' deadlines are checked, ms. */
-const DEADLINE_SWEEP_MS = 1_000
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
 
 interface Cached {
   record: ResultRecord
@@ -80,24 +57,27 @@ export interface ResultStoreOptions {
  */
 export class ResultStore {
   private readonly cache = new Map<string, Cached>()
-  private readonly waiters = new Map<string, Set<(r: ResultRecord) => void>>()
-  private readonly storedWaiters = new Map<string, Array<() => void>>()
-  private readonly puts: PQueue
+  private readonly waiters = new ResultWaiters()
+  private readonly puts: ReplicaPuts
   private readonly cacheSize: number
+  private readonly lookup: ResultLookup
   private admission: Admission = () => true
   private closed = false
-  /** Waiters' deadlines (waits without a signal), swept once a second. */
-  private readonly deadlines = new Set<{ at: number; expire: () => void }>()
-  private sweep: NodeJS.Timeout | undefined
-  /** Tasks whose last lookup the network did not finish, with the tries made. */
-  private readonly unfinishedGets = new Map<string, number>()
   /** The batch roots this node has checked. */
   readonly roots: VerifiedRoots
 
   constructor(private readonly opts: ResultStoreOptions) {
     this.roots = opts.roots ?? new VerifiedRoots()
-    this.puts = new PQueue({ concurrency: opts.putConcurrency ?? DEFAULT_PUT_CONCURRENCY })
+    this.puts = new ReplicaPuts(opts)
     this.cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE
+    this.lookup = new ResultLookup({
+      dht: opts.dht,
+      replicator: opts.replicator,
+      roots: this.roots,
+      cached: (taskId) => this.cached(taskId),
+      open: (value, key) => this.open(value, key),
+      accept: (record, value) => this.accept(record, value),
+    })
   }
 
   /** Sets the rule records learnt from peers (completions, notices, DHT gets) must pass. */
@@ -150,17 +130,14 @@ export class ResultStore {
    * {@link keep}, or found there). Never rejects; stays pending while no record is stored.
    */
   whenStored(taskId: string): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const list = this.storedWaiters.get(taskId) ?? []
-      list.push(resolve)
-      this.storedWaiters.set(taskId, list)
-      this.opts.replicator.readLocal(resultKey(taskId)).then(
-        (value) => {
-          if (value !== undefined) this.stored(taskId)
-        },
-        () => undefined,
-      )
-    })
+    const stored = this.waiters.waitStored(taskId)
+    this.opts.replicator.readLocal(resultKey(taskId)).then(
+      (value) => {
+        if (value !== undefined) this.waiters.wakeStored(taskId)
+      },
+      () => undefined,
+    )
+    return stored
   }
 
   /** The record stored in the local DHT store, verified (and then known here), if any. */
@@ -207,91 +184,17 @@ export class ResultStore {
     return this.cache.get(taskId)?.value
   }
 
-  /**
-   * One poll: the local cache, else a DHT get (the selector picks among the replicas and the local
-   * copy). A node without DHT peers reads its local store only (kad-dht's query would wait for the
-   * signal); the local copy also stands when the network query fails.
-   */
-  async get(
+  /** One poll: the record known here, else a DHT get (see `ResultLookup.get`). */
+  get(
     taskId: string,
     opts: { signal?: AbortSignal; skipCache?: boolean } = {},
   ): Promise<ResultRecord | undefined> {
-    if (opts.skipCache !== true) {
-      const hit = this.cache.get(taskId)
-      if (hit !== undefined) return hit.record
-    }
-    const key = resultKey(taskId)
-    const values: Uint8Array[] = []
-    const local = await this.opts.replicator.readLocal(key).catch(() => undefined)
-    if (local !== undefined) values.push(local)
-    let finished = this.opts.dht.routingTable.size > 0
-    if (finished || local === undefined) {
-      try {
-        for await (const event of this.opts.dht.get(key, {
-          signal: opts.signal ?? AbortSignal.timeout(DHT_TIMEOUT_MS),
-        })) {
-          if (event.name === 'VALUE') values.push(event.value)
-        }
-      } catch (err) {
-        if ((err as Error).name !== 'NotFoundError') finished = false
-        if (values.length === 0 && (err as Error).name !== 'NotFoundError') throw err
-      }
-    }
-    if (values.length === 0) return undefined
-    const best = values[resultSelector(key, values, this.roots)]
-    const record = this.open(best, key)
-    const kept = this.remember(record, best, true)
-    if (finished) this.unfinishedGets.delete(taskId)
-    else this.lookAgain(taskId)
-    return kept
+    return this.lookup.get(taskId, opts)
   }
 
-  /**
-   * The lookup stood on the local copy alone (the network query was cut off, or no peer was
-   * known): a record of a later run elsewhere may beat it, so look again a little later (a few
-   * times, backing off) rather than keep the local copy as the answer for good.
-   */
-  private lookAgain(taskId: string): void {
-    const tries = (this.unfinishedGets.get(taskId) ?? 0) + 1
-    const full = tries === 1 && this.unfinishedGets.size >= GET_RETRIES_PENDING
-    if (tries >= GET_ATTEMPTS || this.closed || full) {
-      this.unfinishedGets.delete(taskId)
-      return
-    }
-    this.unfinishedGets.set(taskId, tries)
-    const timer = setTimeout(() => {
-      if (!this.closed) void this.get(taskId, { skipCache: true }).catch(() => undefined)
-    }, GET_RETRY_MS * tries)
-    timer.unref()
-  }
-
-  /**
-   * Polls the DHT for the task's record until one is known here or `signal` aborts: at once, then
-   * after 0.5, 1, 2, 4, 5, 5 … s. One lookup is not enough for a waiter: it misses a record not
-   * replicated yet, or when it is cut off, and the notice that would have brought it may have
-   * gone by already.
-   */
-  async poll(taskId: string, signal: AbortSignal): Promise<void> {
-    // callers wait for many tasks under one signal: each poll listens to it (not a leak)
-    setMaxListeners(Number.POSITIVE_INFINITY, signal)
-    for (
-      let pause = POLL_FIRST_MS;
-      !this.closed && !signal.aborted;
-      pause = Math.min(2 * pause, POLL_MAX_MS)
-    ) {
-      if (this.cache.has(taskId)) return
-      await withDeadline(POLL_MAX_MS, [signal], (s) => this.get(taskId, { signal: s })).catch(() => undefined)
-      if (this.cache.has(taskId)) return
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, pause)
-        function done() {
-          clearTimeout(timer)
-          signal.removeEventListener('abort', done)
-          resolve()
-        }
-        signal.addEventListener('abort', done, { once: true })
-      })
-    }
+  /** Polls the DHT for the task's record until one is known here or `signal` aborts (see `ResultLookup.poll`). */
+  poll(taskId: string, signal: AbortSignal): Promise<void> {
+    return this.lookup.poll(taskId, signal)
   }
 
   /**
@@ -302,68 +205,24 @@ export class ResultStore {
   wait(taskId: string, signal?: AbortSignal, timeoutMs?: number): Promise<ResultRecord> {
     const hit = this.cache.get(taskId)
     if (hit !== undefined) return Promise.resolve(hit.record)
-    return new Promise((resolve, reject) => {
-      const set = this.waiters.get(taskId) ?? new Set()
-      const done = (r: ResultRecord) => {
-        signal?.removeEventListener('abort', onAbort)
-        if (deadline !== undefined) this.deadlines.delete(deadline)
-        resolve(r)
-      }
-      const give = (reason: unknown) => {
-        set.delete(done)
-        if (set.size === 0) this.waiters.delete(taskId)
-        reject(reason)
-      }
-      const onAbort = () => give(signal?.reason ?? new Error('aborted'))
-      if (signal?.aborted === true) return onAbort()
-      signal?.addEventListener('abort', onAbort, { once: true })
-      const deadline =
-        signal === undefined && timeoutMs !== undefined
-          ? {
-              at: Date.now() + timeoutMs,
-              expire: () =>
-                give(new DOMException(`no result for ${taskId} within ${timeoutMs} ms`, 'TimeoutError')),
-            }
-          : undefined
-      if (deadline !== undefined) this.watchDeadline(deadline)
-      set.add(done)
-      this.waiters.set(taskId, set)
-    })
-  }
-
-  /** Rejects a waiter past its deadline; one sweep a second serves every waiter. */
-  private watchDeadline(deadline: { at: number; expire: () => void }): void {
-    this.deadlines.add(deadline)
-    if (this.sweep !== undefined) return
-    this.sweep = setInterval(() => {
-      const now = Date.now()
-      for (const d of this.deadlines) {
-        if (d.at > now) continue
-        this.deadlines.delete(d)
-        d.expire()
-      }
-      if (this.deadlines.size === 0) {
-        clearInterval(this.sweep)
-        this.sweep = undefined
-      }
-    }, DEADLINE_SWEEP_MS)
-    this.sweep.unref()
+    return this.waiters.wait(taskId, signal, timeoutMs)
   }
 
   /** Resolves when every DHT put started so far has ended. */
   async flush(): Promise<void> {
-    await this.puts.onIdle()
+    await this.puts.flush()
   }
 
   /** DHT puts not yet finished. */
   get pendingPuts(): number {
-    return this.puts.size + this.puts.pending
+    return this.puts.pending
   }
 
   /** Stops storing; queued puts are dropped. */
   close(): void {
     this.closed = true
-    this.puts.clear()
+    this.lookup.close()
+    this.puts.close()
   }
 
   /**
@@ -389,20 +248,8 @@ export class ResultStore {
       const oldest = this.cache.keys().next().value
       if (oldest !== undefined) this.cache.delete(oldest)
     }
-    const waiting = this.waiters.get(record.taskId)
-    if (waiting !== undefined) {
-      this.waiters.delete(record.taskId)
-      for (const w of waiting) w(kept.record)
-    }
+    this.waiters.wake(kept.record)
     return kept.record
-  }
-
-  /** Wakes whoever waits for a local copy of the task's record. */
-  private stored(taskId: string): void {
-    const list = this.storedWaiters.get(taskId)
-    if (list === undefined) return
-    this.storedWaiters.delete(taskId)
-    for (const resolve of list) resolve()
   }
 
   /**
@@ -414,7 +261,7 @@ export class ResultStore {
     const key = resultKey(taskId)
     try {
       const local = await this.opts.replicator.storeLocal(key, value)
-      this.stored(taskId)
+      this.waiters.wakeStored(taskId)
       if (!local.written) {
         await this.adoptStored(taskId, local.current)
         return
@@ -423,7 +270,7 @@ export class ResultStore {
       if (!this.closed) this.opts.onError?.(err as Error, taskId)
       return
     }
-    if (replicate) this.store(taskId, value)
+    if (replicate) this.puts.add(taskId, value)
   }
 
   /** The local store kept a record that wins against ours: it becomes the one known here. */
@@ -433,24 +280,5 @@ export class ResultStore {
     } catch {
       // a corrupt local entry: the DHT get will pick among replicas
     }
-  }
-
-  private store(taskId: string, value: Uint8Array): void {
-    const key = resultKey(taskId)
-    void this.puts.add(async () => {
-      for (let attempt = 1; attempt <= PUT_ATTEMPTS && !this.closed; attempt++) {
-        try {
-          // each frame the replicator sends has a deadline of its own
-          const acks = await this.opts.replicator.replicate(key, value)
-          if (acks > 0) return
-          // alone (no peer yet: just started, say), the copies go out when peers come
-          if (this.opts.dht.routingTable.size === 0) break
-        } catch (err) {
-          if (attempt === PUT_ATTEMPTS || this.closed) this.opts.onError?.(err as Error, taskId)
-        }
-        if (attempt < PUT_ATTEMPTS && !this.closed) await delay(PUT_RETRY_MS * attempt)
-      }
-      if (!this.closed) this.opts.replicator.replicateLater(key, value)
-    })
   }
 }

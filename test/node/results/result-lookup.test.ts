@@ -2,12 +2,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import {
-  GET_ATTEMPTS,
-  GET_RETRY_MS,
-  POLL_FIRST_MS,
-  ResultStore,
-} from '../../../src/node/results/result-store.ts'
+import { GET_ATTEMPTS, GET_RETRY_MS, POLL_FIRST_MS } from '../../../src/node/results/result-lookup.ts'
+import { ResultStore } from '../../../src/node/results/result-store.ts'
 import { signResultRecord } from '../../../src/protocol/records/result-record.ts'
 import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
 

@@ -1,0 +1,57 @@
+import { type Command, Option } from 'commander'
+import { SCENARIOS } from '../../../simulations/index.ts'
+import { MAX_NODE_SLOTS } from '../../protocol/constants.ts'
+import { ANY, int } from '../flag-errors.ts'
+
+/** Adds `taskmesh simulate`: N real nodes on loopback, and their report. */
+export function addSimulateCommand(program: Command): void {
+  program
+    .command('simulate')
+    .description('run N real nodes in this process on loopback and report makespan, steals and latency')
+    .addOption(
+      new Option('--scenario <name>', 'a scenario from simulations/index.ts')
+        .choices(Object.keys(SCENARIOS))
+        .default('skewed'),
+    )
+    .option('--nodes <n>', "number of nodes (default: the scenario's)", int('--nodes', 1, ANY))
+    .option('--slots <n>', "slots per node (default: the scenario's)", int('--slots', 1, MAX_NODE_SLOTS))
+    .option('--tasks <n>', "number of sleep tasks (default: the scenario's)", int('--tasks', 1, ANY))
+    .option(
+      '--duration <dist>',
+      "task durations in ms: fixed:20 | lognormal:20[:sigma] | uniform:10:30 (default: the scenario's)",
+    )
+    .addOption(
+      new Option('--submit <where>', "where tasks enter the mesh (default: the scenario's)").choices([
+        'one-node',
+        'round-robin',
+      ]),
+    )
+    .addOption(
+      new Option(
+        '--transport <t>',
+        "transport between the nodes (default: the scenario's, else tcp)",
+      ).choices(['tcp', 'memory']),
+    )
+    .addOption(
+      new Option(
+        '--layout <l>',
+        'threads: each node in a thread of its own (its own event loop, as on its own machine); shared-loop: all nodes in one event loop (default: shared-loop)',
+      ).choices(['threads', 'shared-loop']),
+    )
+    .option('--seed <n>', "workload seed (default: the scenario's, else 1)", int('--seed', 0, ANY))
+    .option(
+      '--degree <n>',
+      'connections each node dials into the mesh: a ring plus random chords (a mesh of n+1 or fewer is complete) (default: 8)',
+      int('--degree', 2, 32),
+    )
+    .option(
+      '--report <dir>',
+      'also write <dir>/report.html: the figures and SVG plots (runs per node, queues, steals, throughput)',
+    )
+    .option('--json', 'print the report as JSON', false)
+    .addHelpText(
+      'after',
+      '\nProgress goes to stderr (a bar on a terminal). Exit code 1 when a result is missing.',
+    )
+    .action(async (flags) => (await import('./simulate.ts')).runSimulate(flags))
+}

@@ -1,0 +1,72 @@
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { MemoryDatastore } from 'datastore-core'
+import { LevelDatastore } from 'datastore-level'
+import { Executor } from '../executor/executor.ts'
+import { HandlerRegistry } from '../executor/handler-registry.ts'
+import { VerifiedRoots } from '../protocol/records/verified-roots.ts'
+import { Accounting } from './accounting/accounting.ts'
+import type { ResolvedNodeOptions } from './options.ts'
+import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
+import { RecordReplicator } from './results/record-replicator.ts'
+import { loadOrCreatePeerKey } from './wire/identity.ts'
+import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
+import { streamLimits } from './wire/stream-limits.ts'
+
+/** What a node's parts stand on: its identity, its stores, its libp2p host and its executor. */
+export interface NodeHost {
+  privateKey: PrivateKey
+  accounting: Accounting
+  registry: HandlerRegistry
+  executor: Executor
+  roots: VerifiedRoots
+  /** Not started yet: every protocol is registered before it starts. */
+  libp2p: MeshLibp2p
+  replicator: RecordReplicator
+  journal: TaskJournal | undefined
+  /** Closes the journal and the datastore (the last step of a stop). */
+  closeDatastore(): Promise<void>
+}
+
+/**
+ * Builds what a node's parts stand on: the peer key (from the data dir, or a fresh one), the
+ * datastore kad-dht and the replicator share, the handler registry and executor, the libp2p host
+ * (not started), the record replicator and, with a data dir, the task journal.
+ */
+export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost> {
+  const { dataDir } = opts
+  const privateKey: PrivateKey =
+    opts.privateKey ??
+    (dataDir === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(dataDir))
+  let datastore: LevelDatastore | undefined
+  if (dataDir !== undefined) {
+    datastore = new LevelDatastore(join(dataDir, 'datastore'))
+    await datastore.open()
+  }
+  // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
+  const accounting = new Accounting()
+  const recordStore = accounting.countDatastore(datastore ?? new MemoryDatastore())
+  const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
+  const executor = new Executor({ registry, pool: opts.pool })
+  const roots = new VerifiedRoots(undefined, accounting.signatures)
+  const libp2p = await createMeshLibp2p({
+    ...{ roots, privateKey, listen: opts.listen, bootstrap: opts.bootstrap, transport: opts.transport },
+    ...{ datastore: recordStore, swarmKey: opts.swarmKey, mdns: opts.mdns, metrics: accounting.metrics },
+    start: false,
+  })
+  const replicator = new RecordReplicator({
+    libp2p,
+    datastore: recordStore,
+    roots,
+    limits: streamLimits(opts),
+  })
+  const journal =
+    dataDir === undefined ? undefined : new TaskJournal(join(dataDir, JOURNAL_FILE), opts.durability)
+  if (journal !== undefined) accounting.countJournal(journal.stats)
+  const closeDatastore = async () => {
+    await journal?.close()
+    await datastore?.close()
+  }
+  return { privateKey, accounting, registry, executor, roots, libp2p, replicator, journal, closeDatastore }
+}

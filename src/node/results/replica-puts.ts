@@ -1,0 +1,75 @@
+import type { SingleKadDHT } from '@libp2p/kad-dht'
+import PQueue from 'p-queue'
+import { resultKey } from '../../protocol/records/result-record.ts'
+import type { RecordReplicator } from './record-replicator.ts'
+
+/** Records being replicated at once per node (the replicator sends what is in flight together, in batches). */
+export const DEFAULT_PUT_CONCURRENCY = 1024
+/** Attempts at storing one record while no peer acknowledges it (each peer is already tried twice per attempt). */
+export const PUT_ATTEMPTS = 5
+/** Pause before another attempt at storing a record no peer acknowledged, in ms (times the attempt number). */
+export const PUT_RETRY_MS = 200
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
+
+/** Options of {@link ReplicaPuts}. */
+export interface ReplicaPutsOptions {
+  /** Its routing table tells whether this node knows any peer to store at. */
+  dht: Pick<SingleKadDHT, 'routingTable'>
+  /** Sends the copies to the closest peers. */
+  replicator: Pick<RecordReplicator, 'replicate' | 'replicateLater'>
+  /** @defaultValue DEFAULT_PUT_CONCURRENCY */
+  putConcurrency?: number
+  /** A record could not be stored at any peer after every attempt. */
+  onError?: (err: Error, taskId: string) => void
+}
+
+/**
+ * The copies of this node's records at the closest peers, stored in the background: at most
+ * `putConcurrency` at once, each tried again while no peer acknowledges it; one no peer took is
+ * handed to the replicator's pending copies (sent when peers come).
+ */
+export class ReplicaPuts {
+  private readonly puts: PQueue
+  private closed = false
+
+  constructor(private readonly opts: ReplicaPutsOptions) {
+    this.puts = new PQueue({ concurrency: opts.putConcurrency ?? DEFAULT_PUT_CONCURRENCY })
+  }
+
+  /** Queues the copies of the task's signed record `value` at the closest peers. */
+  add(taskId: string, value: Uint8Array): void {
+    const key = resultKey(taskId)
+    void this.puts.add(async () => {
+      for (let attempt = 1; attempt <= PUT_ATTEMPTS && !this.closed; attempt++) {
+        try {
+          // each frame the replicator sends has a deadline of its own
+          const acks = await this.opts.replicator.replicate(key, value)
+          if (acks > 0) return
+          // alone (no peer yet: just started, say), the copies go out when peers come
+          if (this.opts.dht.routingTable.size === 0) break
+        } catch (err) {
+          if (attempt === PUT_ATTEMPTS || this.closed) this.opts.onError?.(err as Error, taskId)
+        }
+        if (attempt < PUT_ATTEMPTS && !this.closed) await delay(PUT_RETRY_MS * attempt)
+      }
+      if (!this.closed) this.opts.replicator.replicateLater(key, value)
+    })
+  }
+
+  /** Resolves when every put started so far has ended. */
+  async flush(): Promise<void> {
+    await this.puts.onIdle()
+  }
+
+  /** Puts not yet finished. */
+  get pending(): number {
+    return this.puts.size + this.puts.pending
+  }
+
+  /** Stops storing; queued puts are dropped. */
+  close(): void {
+    this.closed = true
+    this.puts.clear()
+  }
+}

@@ -1,0 +1,139 @@
+import { setMaxListeners } from 'node:events'
+import type { SingleKadDHT } from '@libp2p/kad-dht'
+import { type ResultRecord, resultKey, resultSelector } from '../../protocol/records/result-record.ts'
+import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
+import { withDeadline } from '../../protocol/rpc/signals.ts'
+import type { RecordReplicator } from './record-replicator.ts'
+
+/** How long one DHT store or get may take before it is abandoned. */
+export const DHT_TIMEOUT_MS = 30_000
+/** A lookup the network did not finish is made again after this many ms (times the try number). */
+export const GET_RETRY_MS = 1_000
+/** Tries of a lookup the network did not finish, the first included. */
+export const GET_ATTEMPTS = 4
+/** First pause between the DHT polls of a waiter (doubling up to {@link POLL_MAX_MS}), ms. */
+export const POLL_FIRST_MS = 500
+/** Longest pause between the DHT polls of a waiter, ms. */
+export const POLL_MAX_MS = 5_000
+/** Lookups waiting to be made again at most (an overloaded node does not pile more on). */
+export const GET_RETRIES_PENDING = 256
+
+/** What {@link ResultLookup} needs of the node's result store. */
+export interface ResultLookupParts {
+  /** Reads records (`dht.get`, kad-dht's own lookup). */
+  dht: SingleKadDHT
+  /** Reads the local copy. */
+  replicator: Pick<RecordReplicator, 'readLocal'>
+  /** The batch roots this node has checked. */
+  roots: VerifiedRoots
+  /** The record known here for a task, if any. */
+  cached(taskId: string): ResultRecord | undefined
+  /** Checks a signed value found under `key` and returns its record. @throws InvalidRecordError */
+  open(value: Uint8Array, key: Uint8Array): ResultRecord
+  /** Makes a record found known here (fenced); returns the record now held. */
+  accept(record: ResultRecord, value: Uint8Array): ResultRecord
+}
+
+/**
+ * The result store's DHT lookups: one get (the local copy and the replicas, the selector picks),
+ * a get made again when the network did not finish it, and the polls of a waiter.
+ */
+export class ResultLookup {
+  /** Tasks whose last lookup the network did not finish, with the tries made. */
+  private readonly unfinishedGets = new Map<string, number>()
+  private closed = false
+
+  constructor(private readonly parts: ResultLookupParts) {}
+
+  /**
+   * One poll: the local cache, else a DHT get (the selector picks among the replicas and the local
+   * copy). A node without DHT peers reads its local store only (kad-dht's query would wait for the
+   * signal); the local copy also stands when the network query fails.
+   */
+  async get(
+    taskId: string,
+    opts: { signal?: AbortSignal; skipCache?: boolean } = {},
+  ): Promise<ResultRecord | undefined> {
+    if (opts.skipCache !== true) {
+      const hit = this.parts.cached(taskId)
+      if (hit !== undefined) return hit
+    }
+    const key = resultKey(taskId)
+    const values: Uint8Array[] = []
+    const local = await this.parts.replicator.readLocal(key).catch(() => undefined)
+    if (local !== undefined) values.push(local)
+    let finished = this.parts.dht.routingTable.size > 0
+    if (finished || local === undefined) {
+      try {
+        for await (const event of this.parts.dht.get(key, {
+          signal: opts.signal ?? AbortSignal.timeout(DHT_TIMEOUT_MS),
+        })) {
+          if (event.name === 'VALUE') values.push(event.value)
+        }
+      } catch (err) {
+        if ((err as Error).name !== 'NotFoundError') finished = false
+        if (values.length === 0 && (err as Error).name !== 'NotFoundError') throw err
+      }
+    }
+    if (values.length === 0) return undefined
+    const best = values[resultSelector(key, values, this.parts.roots)]
+    const record = this.parts.open(best, key)
+    const kept = this.parts.accept(record, best)
+    if (finished) this.unfinishedGets.delete(taskId)
+    else this.lookAgain(taskId)
+    return kept
+  }
+
+  /**
+   * Polls the DHT for the task's record until one is known here or `signal` aborts: at once, then
+   * after 0.5, 1, 2, 4, 5, 5 … s. One lookup is not enough for a waiter: it misses a record not
+   * replicated yet, or when it is cut off, and the notice that would have brought it may have
+   * gone by already.
+   */
+  async poll(taskId: string, signal: AbortSignal): Promise<void> {
+    // callers wait for many tasks under one signal: each poll listens to it (not a leak)
+    setMaxListeners(Number.POSITIVE_INFINITY, signal)
+    for (
+      let pause = POLL_FIRST_MS;
+      !this.closed && !signal.aborted;
+      pause = Math.min(2 * pause, POLL_MAX_MS)
+    ) {
+      if (this.parts.cached(taskId) !== undefined) return
+      await withDeadline(POLL_MAX_MS, [signal], (s) => this.get(taskId, { signal: s })).catch(() => undefined)
+      if (this.parts.cached(taskId) !== undefined) return
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, pause)
+        function done() {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', done)
+          resolve()
+        }
+        signal.addEventListener('abort', done, { once: true })
+      })
+    }
+  }
+
+  /** Stops looking: no get is made again, polls end. */
+  close(): void {
+    this.closed = true
+  }
+
+  /**
+   * The lookup stood on the local copy alone (the network query was cut off, or no peer was
+   * known): a record of a later run elsewhere may beat it, so look again a little later (a few
+   * times, backing off) rather than keep the local copy as the answer for good.
+   */
+  private lookAgain(taskId: string): void {
+    const tries = (this.unfinishedGets.get(taskId) ?? 0) + 1
+    const full = tries === 1 && this.unfinishedGets.size >= GET_RETRIES_PENDING
+    if (tries >= GET_ATTEMPTS || this.closed || full) {
+      this.unfinishedGets.delete(taskId)
+      return
+    }
+    this.unfinishedGets.set(taskId, tries)
+    const timer = setTimeout(() => {
+      if (!this.closed) void this.get(taskId, { skipCache: true }).catch(() => undefined)
+    }, GET_RETRY_MS * tries)
+    timer.unref()
+  }
+}

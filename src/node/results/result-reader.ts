@@ -1,0 +1,57 @@
+import type { ResultRecord } from '../../protocol/records/result-record.ts'
+import { DEFAULT_RESULT_WAIT_MS } from '../options.ts'
+import type { RemoteWaits } from '../wire/gossip.ts'
+import type { ResultStore } from './result-store.ts'
+
+/** What a {@link ResultReader} reads from. */
+export interface ResultReaderParts {
+  results: Pick<ResultStore, 'get' | 'wait' | 'poll' | 'cached' | 'cachedValue'>
+  /** True when the task is in progress here (owned, held from a thief's steal, or waiting for its dependencies). */
+  isLocal(taskId: string): boolean
+  /** Notices of every result are heard while a task of another owner is awaited. */
+  remoteWaits: Pick<RemoteWaits, 'begin'>
+}
+
+/**
+ * How a node's users read results: a wait that ends when the record lands (for a task of another
+ * owner, hearing every result notice and polling the DHT meanwhile), the signed value, and the
+ * results of many tasks in the order they land.
+ */
+export class ResultReader {
+  constructor(private readonly parts: ResultReaderParts) {}
+
+  /** Resolves with the task's result as soon as it lands; rejects when `signal` aborts. */
+  async waitResult(id: string, signal?: AbortSignal): Promise<ResultRecord> {
+    const { results, isLocal } = this.parts
+    // without a signal, give up after DEFAULT_RESULT_WAIT_MS (a sweep, not a timer per waiter)
+    const waiting = results.wait(id, signal, signal === undefined ? DEFAULT_RESULT_WAIT_MS : undefined)
+    const local = isLocal(id)
+    if (!local && results.cached(id) === undefined) {
+      // a task of another owner: hear every record's notice while waiting, and poll the DHT too
+      const done = this.parts.remoteWaits.begin()
+      waiting.then(done, done)
+      void results.poll(id, signal ?? AbortSignal.timeout(DEFAULT_RESULT_WAIT_MS))
+    }
+    return waiting
+  }
+
+  /** The signed record value of a task (what the DHT stores), optionally waiting for it. */
+  async signedResult(
+    id: string,
+    opts: { wait: boolean; signal?: AbortSignal },
+  ): Promise<Uint8Array | undefined> {
+    if (opts.wait) await this.waitResult(id, opts.signal)
+    else if ((await this.parts.results.get(id, { signal: opts.signal })) === undefined) return undefined
+    return this.parts.results.cachedValue(id)
+  }
+
+  /** Yields the results of `ids` in the order they land. */
+  async *results(ids: string[], signal?: AbortSignal): AsyncGenerator<ResultRecord> {
+    const pending = new Map(ids.map((id) => [id, this.waitResult(id, signal).then((r) => ({ id, r }))]))
+    while (pending.size > 0) {
+      const { id, r } = await Promise.race(pending.values())
+      pending.delete(id)
+      yield r
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import type { ResultRecord } from '../../protocol/records/result-record.ts'
+
+/** How often waiters' deadlines are checked, ms. */
+const DEADLINE_SWEEP_MS = 1_000
+
+/**
+ * Whoever waits for a task's result record, woken the moment one is known here (or, for
+ * `waitStored`, once one is in the local store). A wait ends on
+ * its signal, or — without one — at its deadline; one sweep a second serves every deadline, so
+ * waiting costs no timer of its own.
+ */
+export class ResultWaiters {
+  private readonly waiters = new Map<string, Set<(r: ResultRecord) => void>>()
+  /** Waiters' deadlines (waits without a signal), swept once a second. */
+  private readonly deadlines = new Set<{ at: number; expire: () => void }>()
+  private sweep: NodeJS.Timeout | undefined
+  private readonly storedWaiters = new Map<string, Array<() => void>>()
+
+  /** True when someone waits for the task's result. */
+  has(taskId: string): boolean {
+    return this.waiters.has(taskId)
+  }
+
+  /**
+   * Resolves with the task's record once {@link wake} brings one. Rejects with `signal`'s reason
+   * when it aborts, or — without a signal — with a `TimeoutError` once `timeoutMs` passed.
+   */
+  wait(taskId: string, signal?: AbortSignal, timeoutMs?: number): Promise<ResultRecord> {
+    return new Promise((resolve, reject) => {
+      const set = this.waiters.get(taskId) ?? new Set()
+      const done = (r: ResultRecord) => {
+        signal?.removeEventListener('abort', onAbort)
+        if (deadline !== undefined) this.deadlines.delete(deadline)
+        resolve(r)
+      }
+      const give = (reason: unknown) => {
+        set.delete(done)
+        if (set.size === 0) this.waiters.delete(taskId)
+        reject(reason)
+      }
+      const onAbort = () => give(signal?.reason ?? new Error('aborted'))
+      if (signal?.aborted === true) return onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const deadline =
+        signal === undefined && timeoutMs !== undefined
+          ? {
+              at: Date.now() + timeoutMs,
+              expire: () =>
+                give(new DOMException(`no result for ${taskId} within ${timeoutMs} ms`, 'TimeoutError')),
+            }
+          : undefined
+      if (deadline !== undefined) this.watchDeadline(deadline)
+      set.add(done)
+      this.waiters.set(taskId, set)
+    })
+  }
+
+  /** Hands `record` to everyone waiting for its task. */
+  wake(record: ResultRecord): void {
+    const waiting = this.waiters.get(record.taskId)
+    if (waiting !== undefined) {
+      this.waiters.delete(record.taskId)
+      for (const w of waiting) w(record)
+    }
+  }
+
+  /** Resolves once {@link wakeStored} says a record of the task is in the local store. */
+  waitStored(taskId: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const list = this.storedWaiters.get(taskId) ?? []
+      list.push(resolve)
+      this.storedWaiters.set(taskId, list)
+    })
+  }
+
+  /** Wakes whoever waits for a local copy of the task's record. */
+  wakeStored(taskId: string): void {
+    const list = this.storedWaiters.get(taskId)
+    if (list === undefined) return
+    this.storedWaiters.delete(taskId)
+    for (const resolve of list) resolve()
+  }
+
+  /** Rejects a waiter past its deadline; one sweep a second serves every waiter. */
+  private watchDeadline(deadline: { at: number; expire: () => void }): void {
+    this.deadlines.add(deadline)
+    if (this.sweep !== undefined) return
+    this.sweep = setInterval(() => {
+      const now = Date.now()
+      for (const d of this.deadlines) {
+        if (d.at > now) continue
+        this.deadlines.delete(d)
+        d.expire()
+      }
+      if (this.deadlines.size === 0) {
+        clearInterval(this.sweep)
+        this.sweep = undefined
+      }
+    }, DEADLINE_SWEEP_MS)
+    this.sweep.unref()
+  }
+}

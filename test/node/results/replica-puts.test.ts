@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { PUT_ATTEMPTS, PUT_RETRY_MS, ReplicaPuts } from '../../../src/node/results/replica-puts.ts'
+
+const VALUE = new Uint8Array([1, 2, 3])
+
+function puts(acks: () => Promise<number>, peers = 2) {
+  const replicate = vi.fn(acks)
+  const replicateLater = vi.fn()
+  const onError = vi.fn()
+  const replicaPuts = new ReplicaPuts({
+    dht: { routingTable: { size: peers } } as never,
+    replicator: { replicate, replicateLater },
+    onError,
+  })
+  return { replicaPuts, replicate, replicateLater, onError }
+}
+
+/** Every pause between attempts, summed (the n-th waits n × PUT_RETRY_MS). */
+const ALL_PAUSES_MS = (PUT_RETRY_MS * PUT_ATTEMPTS * (PUT_ATTEMPTS - 1)) / 2
+
+describe('ReplicaPuts', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('stores once when a peer acknowledges', async () => {
+    const { replicaPuts, replicate, replicateLater } = puts(async () => 1)
+    replicaPuts.add('t1', VALUE)
+    await replicaPuts.flush()
+    expect(replicate).toHaveBeenCalledTimes(1)
+    expect(replicateLater).not.toHaveBeenCalled()
+    expect(replicaPuts.pending).toBe(0)
+  })
+
+  it('tries again while no peer acknowledges, reports the last failure, and keeps the record for later', async () => {
+    vi.useFakeTimers()
+    const { replicaPuts, replicate, replicateLater, onError } = puts(async () => {
+      throw new Error('no peer')
+    })
+    replicaPuts.add('t1', VALUE)
+    await vi.advanceTimersByTimeAsync(ALL_PAUSES_MS)
+    await replicaPuts.flush()
+    expect(replicate).toHaveBeenCalledTimes(PUT_ATTEMPTS)
+    expect(onError).toHaveBeenCalledTimes(1)
+    expect(onError.mock.calls[0][1]).toBe('t1')
+    expect(replicateLater).toHaveBeenCalledTimes(1)
+  })
+
+  it('alone in the mesh: no second attempt now, the copies wait for peers', async () => {
+    const { replicaPuts, replicate, replicateLater, onError } = puts(async () => 0, 0)
+    replicaPuts.add('t1', VALUE)
+    await replicaPuts.flush()
+    expect(replicate).toHaveBeenCalledTimes(1)
+    expect(replicateLater).toHaveBeenCalledWith(expect.any(Uint8Array), VALUE)
+    expect(onError).not.toHaveBeenCalled()
+  })
+})
