@@ -354,6 +354,7 @@ export class OwnerLedger {
    */
   async complete(from: string, req: CompleteRequest): Promise<CompleteReply> {
     const outcomes: CompleteReply['outcomes'] = []
+    const kept: Promise<void>[] = [] // an accepted record's copy here counts as one of its replicas
     for (const c of req.completions) {
       const outcome = await judgeCompletion(from, c, {
         owned: (id) => this.owned.has(id),
@@ -364,13 +365,15 @@ export class OwnerLedger {
       if (outcome.verdict === 'accepted' && this.owned.has(c.taskId)) {
         this.leases.complete(c.taskId, c.epoch)
         // settled first: the record it carries is then the accepted one, and wakes the waiters
-        const kept = outcome.carried
-        this.finalize(
-          c.taskId,
-          c.epoch,
-          from,
-          kept && (() => this.opts.results.keep(kept.record, kept.value)),
-        )
+        const { carried } = outcome
+        const keep =
+          carried &&
+          (() => {
+            const write = this.opts.results.keep(carried.record, carried.value)
+            kept.push(write)
+            return write
+          })
+        this.finalize(c.taskId, c.epoch, from, keep)
       }
       this.opts.events.emit(c.taskId, 'completed', {
         ...{ by: from, epoch: c.epoch, outcome: outcome.verdict },
@@ -379,6 +382,7 @@ export class OwnerLedger {
       })
       outcomes.push({ taskId: c.taskId, outcome: outcome.verdict })
     }
+    await Promise.all(kept)
     return { type: 'completed', requestId: req.requestId, outcomes }
   }
 
