@@ -38,6 +38,7 @@ import type { TaskListPage, TaskListQuery } from './watch/task-list.ts'
 import type { WatchDoor } from './watch-door.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
+import { PeerRecordCache } from './wire/peer-record-cache.ts'
 import { streamLimits } from './wire/stream-limits.ts'
 import { SubmitService } from './wire/submit-service.ts'
 
@@ -106,7 +107,9 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     }
     // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
     const accounting = new Accounting()
-    const recordStore = accounting.countDatastore(datastore ?? new MemoryDatastore())
+    const counted = accounting.countDatastore(datastore ?? new MemoryDatastore())
+    // the peer store reads its entries at every call: on disk they are kept in memory too
+    const recordStore = datastore === undefined ? counted : new PeerRecordCache(counted)
     const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
     const executor = new Executor({ registry, pool: opts.pool })
     const roots = new VerifiedRoots(undefined, accounting.signatures)
