@@ -83,7 +83,7 @@ export interface OwnerLedgerOptions {
    */
   journal?: Pick<TaskJournal, 'accept' | 'done' | 'replay' | 'flush' | 'attempt' | 'attemptsOf'>
   /** Signs a grant proof for every lease granted (the thief's record must carry it). */
-  grants: Pick<GrantSigner, 'sign'>
+  grants: Pick<GrantSigner, 'signAll'>
   /** Executors a task may lose before it ends as failed. @defaultValue DEFAULT_MAX_EXECUTOR_LOSSES */
   maxExecutorLosses?: number
   /** A journal write failed (the task still runs; it may not survive a restart). */
@@ -318,14 +318,11 @@ export class OwnerLedger {
         own.state = 'leased'
         own.since = now
         own.entry.epoch = lease.epoch
-        const proof = this.opts.grants.sign(taskId, from, lease.epoch)
         this.opts.events.emit(taskId, 'granted', { to: from, epoch: lease.epoch })
         const { attempts } = own.entry
-        return {
-          task: own.entry.task,
-          lease: { ...lease, proof, ...(attempts.length > 0 ? { attempts } : {}) },
-        }
+        return { task: own.entry.task, lease: { ...lease, ...(attempts.length > 0 ? { attempts } : {}) } }
       },
+      prove: (leases) => this.opts.grants.signAll(from, leases),
     })
     this.opts.counters.tasksGranted += grant.tasks.length
     return grant
