@@ -15,7 +15,6 @@ import {
 import { attemptSchema, grantProofSchema } from '../records/result-record-schema.ts'
 import { taskSchema } from './task-schema.ts'
 import {
-  base64Schema,
   durationMsSchema,
   epochSchema,
   nameSchema,
