@@ -12,6 +12,7 @@ import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
+import { PeerRecordCache } from './wire/peer-record-cache.ts'
 import { streamLimits } from './wire/stream-limits.ts'
 
 /** What a node's parts stand on: its identity, its stores, its libp2p host and its executor. */
@@ -46,7 +47,9 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
   }
   // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
   const accounting = new Accounting()
-  const recordStore = accounting.countDatastore(datastore ?? new MemoryDatastore())
+  const counted = accounting.countDatastore(datastore ?? new MemoryDatastore())
+  // the peer store reads its entries at every call: on disk they are kept in memory too
+  const recordStore = datastore === undefined ? counted : new PeerRecordCache(counted)
   const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
   const executor = new Executor({ registry, pool: opts.pool })
   const roots = new VerifiedRoots(undefined, accounting.signatures)

@@ -26,7 +26,7 @@ function totals(s: AccountingSnapshot): {
     messages: Object.values(s.protocols).reduce((sum, c) => sum + c.sends, 0),
     bytes: s.connections.bytesOut,
     verifications: sig.recordBatchesVerified + sig.grantsVerified + sig.gossipVerified,
-    signatures: sig.recordBatchesSigned + sig.grantsSigned + sig.gossipSigned,
+    signatures: sig.recordBatchesSigned + sig.grantBatchesSigned + sig.gossipSigned,
   }
 }
 

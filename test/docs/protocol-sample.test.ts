@@ -2,6 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import ts from 'typescript'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { GrantSigner } from '../../src/protocol/records/grant-proof.ts'
 import {
   batchSigningPayload,
   type ResultRecord,
@@ -107,6 +108,26 @@ describe("PROTOCOL.md's openRecord, run as written", () => {
     const signature = await executorKey.sign(batchSigningPayload(recordLeaf(stolen)))
     const forged = new TextEncoder().encode(
       JSON.stringify({ record: stolen, signature: Buffer.from(signature).toString('base64') }),
+    )
+    await expect(openRecord(tasks[0].id, recordToBase64(forged))).rejects.toThrow('bad grant')
+  })
+
+  it("verifies thieves' records whose leases were granted together, and refuses a swapped proof", async () => {
+    const tasks = [makeTask(21), makeTask(22), makeTask(23)]
+    const proofs = new GrantSigner(ownerKey).signAll(
+      EXECUTOR,
+      tasks.map((t) => ({ taskId: t.id, epoch: 2 })),
+    )
+    const stolen = tasks.map((t, i) =>
+      makeRecord({ taskId: t.id, executor: EXECUTOR, owner: OWNER, epoch: 2, grant: proofs[i] }),
+    )
+    const values = signResultBatch(stolen, executorKey)
+    for (const [i, value] of values.entries())
+      expect(await openRecord(tasks[i].id, recordToBase64(value))).toEqual(stolen[i])
+    const swapped = { ...stolen[0], grant: proofs[1] }
+    const signature = await executorKey.sign(batchSigningPayload(recordLeaf(swapped)))
+    const forged = new TextEncoder().encode(
+      JSON.stringify({ record: swapped, signature: Buffer.from(signature).toString('base64') }),
     )
     await expect(openRecord(tasks[0].id, recordToBase64(forged))).rejects.toThrow('bad grant')
   })

@@ -10,8 +10,8 @@ import type { LocalQueue } from '../run/local-queue.ts'
 
 /** Room a grant frame keeps for its envelope (`type`, `requestId`, `ttlMs`, brackets), bytes. */
 const GRANT_ENVELOPE_BYTES = 1024
-/** Most bytes one lease of a grant takes (task id, epoch, expiry and an 88-character proof), besides earlier attempts. */
-const GRANT_LEASE_BYTES = 256
+/** Most bytes one lease of a grant takes (task id, epoch, expiry and a proof of up to 548 characters), besides earlier attempts. */
+const GRANT_LEASE_BYTES = 768
 
 /** What {@link grantTasks} needs of the owner. */
 export interface GrantParts {
@@ -27,13 +27,15 @@ export interface GrantParts {
   lease(
     taskId: string,
     now: number,
-  ): { task: Task; lease: Lease & { proof: string; attempts?: AttemptRecord[] } } | undefined
+  ): { task: Task; lease: Lease & { attempts?: AttemptRecord[] } } | undefined
+  /** The owner's proofs of the leases of one grant, in order (one signature for them all). */
+  prove(leases: Array<{ taskId: string; epoch: number }>): string[]
 }
 
 /**
  * The owner's answer to a steal request: as many queued tasks as the cost rule grants
  * (`grantCount`, at most what the thief asked for), of those the thief can run, each under a
- * lease of its own with the owner's signed proof.
+ * lease of its own with the owner's proof (one signature for the grant's leases).
  */
 export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
   const { queue } = parts
@@ -60,7 +62,7 @@ export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
   )
   const taken = n > 0 ? queue.takeForSteal(now, n, (t) => canRun(req.offer, t)) : []
   const tasks: Task[] = []
-  const leases: StealGrant['leases'] = []
+  const leases: Array<Omit<StealGrant['leases'][number], 'proof'>> = []
   let bytes = GRANT_ENVELOPE_BYTES
   for (const [i, q] of taken.entries()) {
     // the grant must fit one frame: what does not goes back to the queue, for the next steal
@@ -75,10 +77,12 @@ export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
     if (granted === undefined) continue
     const { lease } = granted
     tasks.push(granted.task)
-    const { epoch, expiresAt, proof, attempts } = lease
-    leases.push({ taskId: q.id, epoch, expiresAt, proof, ...(attempts === undefined ? {} : { attempts }) })
+    const { epoch, expiresAt, attempts } = lease
+    leases.push({ taskId: q.id, epoch, expiresAt, ...(attempts === undefined ? {} : { attempts }) })
   }
-  return { type: 'grant', requestId: req.requestId, tasks, leases, ttlMs: parts.ttlMs }
+  const proofs = parts.prove(leases)
+  const proven = leases.map((l, i) => ({ ...l, proof: proofs[i] }))
+  return { type: 'grant', requestId: req.requestId, tasks, leases: proven, ttlMs: parts.ttlMs }
 }
 
 type Completion = CompleteRequest['completions'][number]

@@ -42,14 +42,11 @@ export abstract class LeaseLedger extends LedgerBook {
         own.state = 'leased'
         own.since = now
         own.entry.epoch = lease.epoch
-        const proof = this.opts.grants.sign(taskId, from, lease.epoch)
         this.opts.events.emit(taskId, 'granted', { to: from, epoch: lease.epoch })
         const { attempts } = own.entry
-        return {
-          task: own.entry.task,
-          lease: { ...lease, proof, ...(attempts.length > 0 ? { attempts } : {}) },
-        }
+        return { task: own.entry.task, lease: { ...lease, ...(attempts.length > 0 ? { attempts } : {}) } }
       },
+      prove: (leases) => this.opts.grants.signAll(from, leases),
     })
     this.opts.counters.tasksGranted += grant.tasks.length
     return grant
@@ -78,6 +75,7 @@ export abstract class LeaseLedger extends LedgerBook {
    */
   async complete(from: string, req: CompleteRequest): Promise<CompleteReply> {
     const outcomes: CompleteReply['outcomes'] = []
+    const kept: Promise<void>[] = [] // an accepted record's copy here counts as one of its replicas
     for (const c of req.completions) {
       const outcome = await judgeCompletion(from, c, {
         owned: (id) => this.owned.has(id),
@@ -88,13 +86,15 @@ export abstract class LeaseLedger extends LedgerBook {
       if (outcome.verdict === 'accepted' && this.owned.has(c.taskId)) {
         this.leases.complete(c.taskId, c.epoch)
         // settled first: the record it carries is then the accepted one, and wakes the waiters
-        const kept = outcome.carried
-        this.finalize(
-          c.taskId,
-          c.epoch,
-          from,
-          kept && (() => this.opts.results.keep(kept.record, kept.value)),
-        )
+        const { carried } = outcome
+        const keep =
+          carried &&
+          (() => {
+            const write = this.opts.results.keep(carried.record, carried.value)
+            kept.push(write)
+            return write
+          })
+        this.finalize(c.taskId, c.epoch, from, keep)
       }
       this.opts.events.emit(c.taskId, 'completed', {
         ...{ by: from, epoch: c.epoch, outcome: outcome.verdict },
@@ -103,6 +103,7 @@ export abstract class LeaseLedger extends LedgerBook {
       })
       outcomes.push({ taskId: c.taskId, outcome: outcome.verdict })
     }
+    await Promise.all(kept)
     return { type: 'completed', requestId: req.requestId, outcomes }
   }
 

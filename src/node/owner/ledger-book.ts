@@ -37,7 +37,7 @@ export interface OwnerLedgerOptions {
    */
   journal?: Pick<TaskJournal, 'accept' | 'done' | 'replay' | 'flush' | 'attempt' | 'attemptsOf'>
   /** Signs a grant proof for every lease granted (the thief's record must carry it). */
-  grants: Pick<GrantSigner, 'sign'>
+  grants: Pick<GrantSigner, 'signAll'>
   /** Executors a task may lose before it ends as failed. @defaultValue DEFAULT_MAX_EXECUTOR_LOSSES */
   maxExecutorLosses?: number
   /** A journal write failed (the task still runs; it may not survive a restart). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { PeerId, PeerUpdate } from '@libp2p/interface'
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { compare } from 'uint8arrays'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
@@ -21,10 +21,17 @@ export function xorDistance(a: Uint8Array, b: Uint8Array): Uint8Array {
  * until the peer disconnects or identify tells otherwise. Meant for meshes where every peer is
  * connected (the routing table holds everyone), so the closest connected peers are the closest a
  * lookup would find.
+ *
+ * The protocols a peer serves change only when it identifies (again): the cache follows
+ * `peer:identify`, and callers that ask about one peer at once share one peer-store read. (It
+ * followed `peer:update`, which fires at every change of a peer's entry: a burst of records re-read
+ * the peer store about once per record, 3 % of a busy node's time.)
  */
 export class ClosestPeers {
   /** Whether a connected peer serves the protocol (entries removed when it disconnects). */
   private readonly speaks = new Map<string, boolean>()
+  /** Peer-store reads under way, by peer. */
+  private readonly reading = new Map<string, Promise<boolean>>()
   /** kad-dht ids (SHA-256 of the multihash) of connected peers. */
   private readonly ids = new Map<string, Uint8Array>()
 
@@ -32,13 +39,13 @@ export class ClosestPeers {
     private readonly libp2p: MeshLibp2p,
     private readonly protocol: string,
   ) {
-    libp2p.addEventListener('peer:update', this.onPeerUpdate)
+    libp2p.addEventListener('peer:identify', this.onIdentify)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
   }
 
   /** Stops listening to libp2p. Safe to call twice. */
   stop(): void {
-    this.libp2p.removeEventListener('peer:update', this.onPeerUpdate)
+    this.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     this.speaks.clear()
     this.ids.clear()
@@ -60,18 +67,29 @@ export class ClosestPeers {
       .map(({ peer }) => peer)
   }
 
-  private async serves(peer: PeerId): Promise<boolean> {
+  private serves(peer: PeerId): Promise<boolean> | boolean {
     const id = peer.toString()
     // a peer not (yet) known to serve it is read again: its identify push may not have been seen
     if (this.speaks.get(id) === true) return true
-    this.speaks.delete(id)
+    let read = this.reading.get(id)
+    if (read === undefined) {
+      this.speaks.delete(id)
+      read = this.read(peer, id)
+      this.reading.set(id, read)
+    }
+    return read
+  }
+
+  private async read(peer: PeerId, id: string): Promise<boolean> {
     let protocols: string[] = []
     try {
       protocols = (await this.libp2p.peerStore.get(peer)).protocols
     } catch {
-      // not in the peer store yet: identify will tell (see onPeerUpdate)
+      // not in the peer store yet: identify will tell (see onIdentify)
+    } finally {
+      this.reading.delete(id)
     }
-    // a peer:update that arrived meanwhile is newer than what was read
+    // an identify that arrived meanwhile is newer than what was read
     if (!this.speaks.has(id)) this.speaks.set(id, protocols.includes(this.protocol))
     return this.speaks.get(id) === true
   }
@@ -86,9 +104,8 @@ export class ClosestPeers {
     return hash
   }
 
-  private readonly onPeerUpdate = (evt: CustomEvent<PeerUpdate>): void => {
-    const id = evt.detail.peer.id.toString()
-    if (this.speaks.has(id)) this.speaks.set(id, evt.detail.peer.protocols.includes(this.protocol))
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    this.speaks.set(evt.detail.peerId.toString(), evt.detail.protocols.includes(this.protocol))
   }
 
   private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {

@@ -167,16 +167,26 @@ export class RecordReplicator {
    * {@link storeLocal}); resolves with how many acknowledged it. Each frame is bounded by
    * `DEFAULT_STORE_TIMEOUT_MS`; `signal` drops the record from frames not sent yet. Never rejects
    * but after {@link stop}.
+   * @param except - a peer the caller hands the record to itself (a thief's completion carries it
+   *   to the owner, which keeps it): when it is among the closest, it is sent nothing and counts as
+   *   one copy.
    */
-  async replicate(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<number> {
+  async replicate(
+    key: Uint8Array,
+    value: Uint8Array,
+    signal?: AbortSignal,
+    except?: string,
+  ): Promise<number> {
     if (this.stopping.signal.aborted) throw new RpcAbortedError('replicator stopped')
-    const peers = await this.closest.of(key, this.replicas)
-    if (peers.length === 0) return 0
+    const closest = await this.closest.of(key, this.replicas)
+    const peers = except === undefined ? closest : closest.filter((p) => p.toString() !== except)
+    const carried = closest.length - peers.length
+    if (peers.length === 0) return carried
     const record = recordToBase64(value)
     const acks = await Promise.all(
       peers.map((peer) => new Promise<boolean>((done) => this.enqueue(peer, { record, signal, done }))),
     )
-    return acks.filter(Boolean).length
+    return carried + acks.filter(Boolean).length
   }
 
   /**

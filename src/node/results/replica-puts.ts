@@ -37,14 +37,17 @@ export class ReplicaPuts {
     this.puts = new PQueue({ concurrency: opts.putConcurrency ?? DEFAULT_PUT_CONCURRENCY })
   }
 
-  /** Queues the copies of the task's signed record `value` at the closest peers. */
-  add(taskId: string, value: Uint8Array): void {
+  /**
+   * Queues the copies of the task's signed record `value` at the closest peers.
+   * @param except - a peer that has the record already (see `RecordReplicator.replicate`).
+   */
+  add(taskId: string, value: Uint8Array, except?: string): void {
     const key = resultKey(taskId)
     void this.puts.add(async () => {
       for (let attempt = 1; attempt <= PUT_ATTEMPTS && !this.closed; attempt++) {
         try {
           // each frame the replicator sends has a deadline of its own
-          const acks = await this.opts.replicator.replicate(key, value)
+          const acks = await this.opts.replicator.replicate(key, value, undefined, except)
           if (acks > 0) return
           // alone (no peer yet: just started, say), the copies go out when peers come
           if (this.opts.dht.routingTable.size === 0) break

@@ -133,10 +133,15 @@ export class ResultPublisher {
     const contested = epoch > 1 || this.opts.contested?.(taskId) === true
     const owner = this.opts.thief.settle(taskId)
     if (owner === undefined) this.opts.ledger.settle(taskId, epoch)
-    const value = await this.opts.results.publish(record)
+    // a thief's completion leaves once the record is signed, not after its local write, and
+    // carries the owner's copy: the owner gets no `store` frame for it
+    const signed =
+      owner === undefined
+        ? undefined
+        : (value: Uint8Array) => this.opts.completions.report(owner, record, value)
+    await this.opts.results.publish(record, { signed })
     this.opts.follower.published(taskId)
     this.notices.add({ notice: { taskId, status, epoch }, contested })
-    if (owner !== undefined) this.opts.completions.report(owner, record, value)
   }
 
   /**

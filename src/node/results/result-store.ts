@@ -28,6 +28,16 @@ interface Cached {
  */
 export type Admission = (record: ResultRecord) => boolean
 
+/** How {@link ResultStore.publish} hands a record on besides storing it. */
+export interface PublishOptions {
+  /**
+   * Called with the signed value at once, before the local copy is written (a thief's completion
+   * leaves then). Returns the peer it handed the record to in that frame (the owner keeps it), to
+   * which no copy is sent, if any.
+   */
+  signed?(value: Uint8Array): string | undefined
+}
+
 /** Options of {@link ResultStore}. */
 export interface ResultStoreOptions {
   /** Reads records (`dht.get`, kad-dht's own lookup). */
@@ -91,10 +101,11 @@ export class ResultStore {
    * (this one is a late result of an older epoch), that record becomes the one known here and
    * nothing is replicated. Never rejects after signing: a failed write is reported to `onError`.
    */
-  async publish(record: ResultRecord): Promise<Uint8Array> {
+  async publish(record: ResultRecord, opts: PublishOptions = {}): Promise<Uint8Array> {
     const value = await this.opts.signer.sign(record)
     this.remember(record, value, false)
-    await this.persist(record.taskId, value, true)
+    const carriedTo = opts.signed?.(value)
+    await this.persist(record.taskId, value, { except: carriedTo })
     return value
   }
 
@@ -122,7 +133,7 @@ export class ResultStore {
    */
   async keep(record: ResultRecord, value: Uint8Array): Promise<void> {
     this.remember(record, value, true)
-    await this.persist(record.taskId, value, false)
+    await this.persist(record.taskId, value, undefined)
   }
 
   /**
@@ -257,7 +268,7 @@ export class ResultStore {
    * copies at the closest peers. When a winning record is stored already, it becomes the one known
    * here. Never rejects.
    */
-  private async persist(taskId: string, value: Uint8Array, replicate: boolean): Promise<void> {
+  private async persist(taskId: string, value: Uint8Array, replicate?: { except?: string }): Promise<void> {
     const key = resultKey(taskId)
     try {
       const local = await this.opts.replicator.storeLocal(key, value)
@@ -270,7 +281,7 @@ export class ResultStore {
       if (!this.closed) this.opts.onError?.(err as Error, taskId)
       return
     }
-    if (replicate) this.puts.add(taskId, value)
+    if (replicate !== undefined) this.puts.add(taskId, value, replicate.except)
   }
 
   /** The local store kept a record that wins against ours: it becomes the one known here. */

@@ -121,6 +121,7 @@ export class StatusMetrics {
       [{ kind: 'record_batch', op: 'sign' }, sig.recordBatchesSigned],
       [{ kind: 'record', op: 'sign' }, sig.recordsSigned],
       [{ kind: 'grant', op: 'sign' }, sig.grantsSigned],
+      [{ kind: 'grant_batch', op: 'sign' }, sig.grantBatchesSigned],
       [{ kind: 'gossip', op: 'sign' }, sig.gossipSigned],
       [{ kind: 'record_batch', op: 'verify' }, sig.recordBatchesVerified],
       [{ kind: 'grant', op: 'verify' }, sig.grantsVerified],

@@ -57,8 +57,11 @@ export class CompletionReporter {
 
   constructor(private readonly opts: CompletionReporterOptions) {}
 
-  /** Queues a completion for its owner; completions to one owner travel together, with their records. */
-  report(owner: string, record: ResultRecord, value: Uint8Array): void {
+  /**
+   * Queues a completion for its owner; completions to one owner travel together, with their
+   * records. Returns the owner when the record travels with it (at most {@link COMPLETION_RECORD_BYTES}).
+   */
+  report(owner: string, record: ResultRecord, value: Uint8Array): string | undefined {
     let state = this.owners.get(owner)
     if (state === undefined) {
       state = { queued: [], inFlight: false, scheduled: false }
@@ -73,6 +76,7 @@ export class CompletionReporter {
         : {}),
     })
     this.schedule(owner, state)
+    return value.byteLength <= COMPLETION_RECORD_BYTES ? owner : undefined
   }
 
   /** Sends every pending completion now (the node stops). */

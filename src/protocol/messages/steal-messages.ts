@@ -12,11 +12,9 @@ import {
   MAX_SPEED,
   MAX_TASKS_PER_MESSAGE,
 } from '../constants.ts'
-import { GRANT_PROOF_CHARS } from '../records/grant-proof.ts'
-import { attemptSchema } from '../records/result-record-schema.ts'
+import { attemptSchema, grantProofSchema } from '../records/result-record-schema.ts'
 import { taskSchema } from './task-schema.ts'
 import {
-  base64Schema,
   durationMsSchema,
   epochSchema,
   nameSchema,
@@ -67,7 +65,7 @@ export const stealGrantSchema = z
             epoch: epochSchema,
             expiresAt: timestampSchema,
             /** The owner's grant proof of this lease (see `grant-proof.ts`), for the thief's record. */
-            proof: base64Schema(GRANT_PROOF_CHARS, GRANT_PROOF_CHARS),
+            proof: grantProofSchema,
             /** The task's earlier runs (failed, lost, interrupted), for the thief's record. */
             attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS).optional(),
           })

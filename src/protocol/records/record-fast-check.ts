@@ -13,7 +13,7 @@ import {
 } from '../constants.ts'
 import { isPlainJson } from '../messages/task-fast-check.ts'
 import { isPeerIdString } from '../messages/wire-types.ts'
-import { GRANT_PROOF_CHARS } from './grant-proof.ts'
+import { isGrantProofText } from './grant-proof.ts'
 import { MAX_PROOF_HASHES, MAX_SIGNED_BATCH, type ResultRecord } from './result-record-schema.ts'
 
 /**
@@ -89,7 +89,7 @@ export function isWellFormedRecord(v: unknown): v is ResultRecord {
     isPeer(v.executor) &&
     isPeer(v.owner) &&
     isInt(v.epoch, 0, Number.MAX_SAFE_INTEGER) &&
-    absentOr(v, 'grant', (g) => isBase64(g, GRANT_PROOF_CHARS, GRANT_PROOF_CHARS)) &&
+    absentOr(v, 'grant', isGrantProofText) &&
     Array.isArray(v.attempts) &&
     v.attempts.length <= MAX_RECORD_ATTEMPTS &&
     allOf(v.attempts, isAttempt) &&

@@ -21,7 +21,7 @@ import {
   taskStatusSchema,
   timestampSchema,
 } from '../messages/wire-types.ts'
-import { GRANT_PROOF_CHARS } from './grant-proof.ts'
+import { isGrantProofText, MAX_GRANT_PROOF_CHARS } from './grant-proof.ts'
 
 /** The result of a task, as stored (signed by its executor) under `resultKey(taskId)` in the DHT. */
 export interface ResultRecord {
@@ -64,6 +64,18 @@ export const attemptSchema: z.ZodType<AttemptRecord> = z
   .strict()
 
 /** Schema of {@link ResultRecord}: strict, every number bounded, output within `MAX_OUTPUT_BYTES`. */
+/**
+ * An owner's grant proof of a lease (see `grant-proof.ts`): the padded base64 of a lone lease's
+ * signature, or a batch signature followed by `.index.size` and the inclusion path's hashes.
+ */
+export const grantProofSchema = z
+  .string()
+  .max(MAX_GRANT_PROOF_CHARS)
+  .refine(
+    isGrantProofText,
+    'must be canonical base64 of a grant proof: a signature, or signature.index.size.path',
+  )
+
 export const resultRecordSchema: z.ZodType<ResultRecord> = z
   .object({
     v: z.literal(1),
@@ -74,7 +86,7 @@ export const resultRecordSchema: z.ZodType<ResultRecord> = z
     executor: peerIdSchema,
     owner: peerIdSchema,
     epoch: epochSchema,
-    grant: base64Schema(GRANT_PROOF_CHARS, GRANT_PROOF_CHARS).optional(),
+    grant: grantProofSchema.optional(),
     attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS),
     submittedAt: timestampSchema,
     startedAt: timestampSchema,

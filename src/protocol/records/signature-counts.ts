@@ -11,8 +11,10 @@ export interface SignatureCounts {
   recordBatchesSigned: number
   /** Result records covered by those signatures. */
   recordsSigned: number
-  /** Grant proofs signed (one per lease granted to a thief). */
+  /** Grant proofs made (one per lease granted to a thief). */
   grantsSigned: number
+  /** Signatures those proofs took (one per grant frame: its leases share it). */
+  grantBatchesSigned: number
   /** Batch-root signatures of result records verified. */
   recordBatchesVerified: number
   /** Owners' grant proofs verified. */
@@ -25,6 +27,7 @@ export function createSignatureCounts(): SignatureCounts {
     recordBatchesSigned: 0,
     recordsSigned: 0,
     grantsSigned: 0,
+    grantBatchesSigned: 0,
     recordBatchesVerified: 0,
     grantsVerified: 0,
   }

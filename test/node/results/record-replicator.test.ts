@@ -201,6 +201,17 @@ describe('RecordReplicator in a mesh', () => {
     expect(await a.replicator.store(next.key, next.value)).toBe(DEFAULT_REPLICAS)
   })
 
+  it('sends no copy to a peer the record reached otherwise (an owner, with the completion), and counts it', async () => {
+    const [a] = members
+    const { key, value } = await signedRecord(a)
+    const peers = members.slice(1)
+    const [owner] = closest(peers, key, DEFAULT_REPLICAS)
+    expect(await a.replicator.replicate(key, value, undefined, owner.toString())).toBe(DEFAULT_REPLICAS)
+    const held = await Promise.all(peers.map((m) => holds(m, key)))
+    expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS - 1)
+    expect(held[peers.findIndex((m) => m.libp2p.peerId.equals(owner))]).toBe(false)
+  })
+
   it('counts every peer serving the protocol when asked for more replicas than there are', async () => {
     const [, , c] = members
     const replicator = new RecordReplicator({ libp2p: c.libp2p, datastore: c.datastore, replicas: 10 })

@@ -1,0 +1,131 @@
+import type { AbortOptions } from '@libp2p/interface'
+import type { Batch, Datastore, Key, KeyQuery, Pair, Query } from 'interface-datastore'
+
+/** Peer-store entries kept in memory at most (a node keeps a bounded number of peers). */
+export const DEFAULT_PEER_CACHE_ENTRIES = 4_096
+
+const PEERS_PREFIX = '/peers/'
+
+/**
+ * A datastore that keeps the peer store's entries (`/peers/…`) in memory as well, written through.
+ * libp2p's peer store reads a peer's entry from the datastore on every `get`, and on every `merge`
+ * (each new stream, each peer a DHT message names) before it writes: on LevelDB that was a read
+ * per call, the largest datastore cost of a busy node. Every write, delete and batch goes to the
+ * wrapped store first and updates the copy after, so a read here sees what the store holds.
+ * Other keys pass straight through.
+ */
+export class PeerRecordCache implements Datastore {
+  private readonly entries = new Map<string, Uint8Array>()
+
+  constructor(
+    private readonly inner: Datastore,
+    private readonly maxEntries = DEFAULT_PEER_CACHE_ENTRIES,
+  ) {}
+
+  private keep(key: Key, value: Uint8Array): void {
+    const id = key.toString()
+    if (!id.startsWith(PEERS_PREFIX)) return
+    this.entries.delete(id) // re-inserted last: the oldest entries go first
+    this.entries.set(id, value)
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value
+      if (oldest !== undefined) this.entries.delete(oldest)
+    }
+  }
+
+  private forget(key: Key): void {
+    this.entries.delete(key.toString())
+  }
+
+  async has(key: Key, options?: AbortOptions): Promise<boolean> {
+    return this.entries.has(key.toString()) || this.inner.has(key, options)
+  }
+
+  async get(key: Key, options?: AbortOptions): Promise<Uint8Array> {
+    const cached = this.entries.get(key.toString())
+    if (cached !== undefined) return cached
+    const value = await this.inner.get(key, options)
+    this.keep(key, value)
+    return value
+  }
+
+  async put(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
+    this.forget(key) // a failed write leaves no copy that the store lacks
+    const written = await this.inner.put(key, value, options)
+    this.keep(key, value)
+    return written
+  }
+
+  async delete(key: Key, options?: AbortOptions): Promise<void> {
+    this.forget(key)
+    await this.inner.delete(key, options)
+    this.forget(key) // a read that raced the delete may have kept the old value
+  }
+
+  async *putMany(source: Iterable<Pair> | AsyncIterable<Pair>, options?: AbortOptions) {
+    const values = new Map<string, Uint8Array>()
+    const self = this
+    async function* noted() {
+      for await (const pair of source) {
+        self.forget(pair.key)
+        values.set(pair.key.toString(), pair.value)
+        yield pair
+      }
+    }
+    for await (const key of this.inner.putMany(noted(), options)) {
+      const value = values.get(key.toString())
+      if (value !== undefined) this.keep(key, value)
+      yield key
+    }
+  }
+
+  getMany(source: Iterable<Key> | AsyncIterable<Key>, options?: AbortOptions) {
+    return this.inner.getMany(source, options)
+  }
+
+  async *deleteMany(source: Iterable<Key> | AsyncIterable<Key>, options?: AbortOptions) {
+    const self = this
+    async function* noted() {
+      for await (const key of source) {
+        self.forget(key)
+        yield key
+      }
+    }
+    for await (const key of this.inner.deleteMany(noted(), options)) {
+      this.forget(key)
+      yield key
+    }
+  }
+
+  batch(): Batch {
+    const inner = this.inner.batch()
+    const puts = new Map<string, [Key, Uint8Array]>()
+    const deletes: Key[] = []
+    return {
+      put: (key, value) => {
+        this.forget(key)
+        puts.set(key.toString(), [key, value])
+        inner.put(key, value)
+      },
+      delete: (key) => {
+        this.forget(key)
+        puts.delete(key.toString())
+        deletes.push(key)
+        inner.delete(key)
+      },
+      commit: async (options) => {
+        await inner.commit(options)
+        for (const key of deletes) this.forget(key)
+        for (const [key, value] of puts.values()) this.keep(key, value)
+      },
+    }
+  }
+
+  query(query: Query, options?: AbortOptions) {
+    return this.inner.query(query, options)
+  }
+
+  queryKeys(query: KeyQuery, options?: AbortOptions) {
+    return this.inner.queryKeys(query, options)
+  }
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest'
+import { GrantSigner, isGrantProofText, verifyGrantProof } from '../../../src/protocol/records/grant-proof.ts'
+import { openResultRecord, resultKey, signResultRecord } from '../../../src/protocol/records/result-record.ts'
+import { createSignatureCounts } from '../../../src/protocol/records/signature-counts.ts'
+import { EXECUTOR, executorKey, makeRecord, makeTask, OWNER, ownerKey, STRANGER } from '../fixtures.ts'
+
+const leases = Array.from({ length: 5 }, (_, i) => ({ taskId: makeTask(i + 1).id, epoch: i + 1 }))
+
+describe('grant proofs signed together', () => {
+  it('one signature proves every lease of a grant, each with its own path', () => {
+    const counts = createSignatureCounts()
+    const proofs = new GrantSigner(ownerKey, counts).signAll(EXECUTOR, leases)
+    expect(counts).toMatchObject({ grantsSigned: 5, grantBatchesSigned: 1 })
+    expect(new Set(proofs.map((p) => p.split('.')[0])).size).toBe(1)
+    for (const [i, { taskId, epoch }] of leases.entries()) {
+      expect(isGrantProofText(proofs[i])).toBe(true)
+      expect(verifyGrantProof(OWNER, taskId, EXECUTOR, epoch, proofs[i])).toBe(true)
+      // a proof holds for its own lease only
+      const other = leases[(i + 1) % leases.length]
+      expect(verifyGrantProof(OWNER, other.taskId, EXECUTOR, other.epoch, proofs[i])).toBe(false)
+      expect(verifyGrantProof(OWNER, taskId, STRANGER, epoch, proofs[i])).toBe(false)
+      expect(verifyGrantProof(OWNER, taskId, EXECUTOR, epoch + 1, proofs[i])).toBe(false)
+    }
+  })
+
+  it('a lone lease keeps the 88-character proof', () => {
+    const [proof] = new GrantSigner(ownerKey).signAll(EXECUTOR, leases.slice(0, 1))
+    expect(proof).toHaveLength(88)
+    expect(proof).toBe(new GrantSigner(ownerKey).sign(leases[0].taskId, EXECUTOR, leases[0].epoch))
+  })
+
+  it('refuses a proof whose place, size or path was changed, or that is not of the form', () => {
+    const proofs = new GrantSigner(ownerKey).signAll(EXECUTOR, leases)
+    const { taskId, epoch } = leases[2]
+    const [signature, index, size, ...path] = proofs[2].split('.')
+    const changed = [
+      [signature, '3', size, ...path],
+      [signature, index, '3', ...path],
+      [signature, index, size, ...path.slice(1)],
+      [signature, index, size, ...path.reverse()],
+    ].map((parts) => parts.join('.'))
+    for (const proof of changed)
+      expect(verifyGrantProof(OWNER, taskId, EXECUTOR, epoch, proof), proof).toBe(false)
+    for (const text of [`${signature}.1`, `${signature}.01.5.${path[0]}`, `${proofs[2]}.`, 'x'.repeat(88)])
+      expect(isGrantProofText(text), text).toBe(false)
+  })
+
+  it('a record carrying a batched proof opens; with a proof of another lease it does not', async () => {
+    const proofs = new GrantSigner(ownerKey).signAll(EXECUTOR, leases)
+    const task = makeTask(3)
+    expect(task.id).toBe(leases[2].taskId)
+    const record = makeRecord({ taskId: task.id, epoch: 3, grant: proofs[2] })
+    const key = resultKey(task.id)
+    expect(await openResultRecord(await signResultRecord(record, executorKey), key)).toEqual(record)
+    await expect(signResultRecord({ ...record, grant: proofs[1] }, executorKey)).rejects.toThrow(
+      /grant is not/,
+    )
+  })
+})
