@@ -31,7 +31,7 @@ function sizeFigures(r: SimulationReport, largest: boolean): Figure[] {
     }),
     f('mesh formed', r.meshFormationMs, 'ms', {
       target: t(atMost(TARGETS.meshFormedMs)),
-      note: `every node heard all its planned neighbours; nodes started in ${r.nodesStartMs.toFixed(0)} ms`,
+      note: `from the first dial until every node heard as many peers as it planned neighbours; nodes started in ${r.nodesStartMs.toFixed(0)} ms`,
     }),
     f('peak RSS per node', r.peakRssMiBPerNode, 'MiB', {
       target: t(atMost(TARGETS.rssMiBPerNode)),

@@ -92,7 +92,7 @@ export interface SimulationReport {
   steals: number
   tasksStolen: number
   submitToResultMs: { p50: number; p99: number; max: number }
-  /** From the first dial until every node heard all its planned neighbours, ms. */
+  /** From the first dial until every node heard as many peers as it has planned neighbours, ms. */
   meshFormationMs: number
   /** Starting the nodes (before any dial), ms. */
   nodesStartMs: number
