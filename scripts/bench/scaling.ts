@@ -26,9 +26,12 @@ function sizeFigures(r: SimulationReport, largest: boolean): Figure[] {
       target: t(atMost(TARGETS.makespanRatio)),
       note: `makespan ${r.makespanMs.toFixed(0)} ms, ideal ${r.idealMakespanMs.toFixed(0)} ms, ${r.tasks} tasks, ${r.totalSlots} slots; missing ${r.missing}`,
     }),
+    f('main-thread CPU per task', r.run.cpuMsPerTask, 'ms', {
+      note: `${(r.run.cpuMs / 1000).toFixed(1)} CPU-s over a ${(r.makespanMs / 1000).toFixed(1)} s makespan (ideal ${(r.idealMakespanMs / 1000).toFixed(1)} s), event loop ${(100 * r.run.eventLoopUtilization).toFixed(0)} % busy: every node shares one loop`,
+    }),
     f('mesh formed', r.meshFormationMs, 'ms', {
       target: t(atMost(TARGETS.meshFormedMs)),
-      note: `every node heard all its planned neighbours; nodes started in ${r.nodesStartMs.toFixed(0)} ms`,
+      note: `from the first dial until every node heard as many peers as it planned neighbours; nodes started in ${r.nodesStartMs.toFixed(0)} ms`,
     }),
     f('peak RSS per node', r.peakRssMiBPerNode, 'MiB', {
       target: t(atMost(TARGETS.rssMiBPerNode)),

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { AccountingSnapshot } from '../node/accounting/accounting.ts'
 
 /** What the mesh's work cost per task, from the nodes' own accounting (all nodes summed). */
@@ -51,6 +52,36 @@ export function perTaskCost(
     }
   })
   return cost
+}
+
+/**
+ * What one stretch of the run cost this process: CPU time (every thread: the shared loop's nodes,
+ * worker threads, GC) and the main event loop's utilisation (its busy share of the wall time). With
+ * every node in one event loop, a run whose loop is busy nearly all the time is bound by that loop,
+ * not by the slots: its makespan cannot fall below its CPU time on one core.
+ */
+export interface RunCost {
+  /** Process CPU time (user + system), ms. */
+  cpuMs: number
+  /** Busy share of the main event loop over the stretch, 0–1 (`performance.eventLoopUtilization`). */
+  eventLoopUtilization: number
+  /** Wall time of the stretch, ms. */
+  wallMs: number
+}
+
+/** Starts measuring a stretch of the run; call the returned function at its end. */
+export function measureRunCost(): () => RunCost {
+  const cpu = process.cpuUsage()
+  const elu = performance.eventLoopUtilization()
+  const started = performance.now()
+  return () => {
+    const used = process.cpuUsage(cpu)
+    return {
+      cpuMs: (used.user + used.system) / 1000,
+      eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
+      wallMs: performance.now() - started,
+    }
+  }
 }
 
 /** Samples this process's resident memory while it runs, keeping the peak. */

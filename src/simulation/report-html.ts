@@ -118,6 +118,10 @@ export function renderHtmlReport(report: SimulationReport, trace: SimulationTrac
       `predicted ${report.predictedTasksPerSec.toFixed(0)} tasks/s, measured ${report.measuredTasksPerSec.toFixed(0)} tasks/s`,
     ],
     ['steals', `${report.steals} grants, ${report.tasksStolen} tasks`],
+    [
+      'run cost',
+      `${(report.run.cpuMs / 1000).toFixed(1)} CPU-s, ${report.run.cpuMsPerTask.toFixed(2)} ms per task, event loop ${(100 * report.run.eventLoopUtilization).toFixed(0)} % busy`,
+    ],
     ['mesh formed', `${report.meshFormationMs.toFixed(0)} ms`],
     ['peak RSS per node', `${report.peakRssMiBPerNode.toFixed(1)} MiB`],
     ['idle CPU per node', `${report.idleCpuPercentPerNode.toFixed(2)} % of a core`],

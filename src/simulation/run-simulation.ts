@@ -1,5 +1,12 @@
 import type { WorkerPool } from '../executor/worker-pool.ts'
-import { idleCpuPercent, type PerTaskCost, perTaskCost, RssMeter } from './measure.ts'
+import {
+  idleCpuPercent,
+  measureRunCost,
+  type PerTaskCost,
+  perTaskCost,
+  RssMeter,
+  type RunCost,
+} from './measure.ts'
 import type { MeshProgress } from './mesh.ts'
 import { type DurationDistribution, quantile, sampleDuration, seededRandom } from './random.ts'
 import { type SimLayout, startSimMesh } from './sim-mesh.ts'
@@ -85,7 +92,7 @@ export interface SimulationReport {
   steals: number
   tasksStolen: number
   submitToResultMs: { p50: number; p99: number; max: number }
-  /** From the first dial until every node heard all its planned neighbours, ms. */
+  /** From the first dial until every node heard as many peers as it has planned neighbours, ms. */
   meshFormationMs: number
   /** Starting the nodes (before any dial), ms. */
   nodesStartMs: number
@@ -97,6 +104,12 @@ export interface SimulationReport {
   idleCpuPercentPerNode: number
   /** What the workload cost per task that completed, from the nodes' accounting (submit to the last record stored). */
   perTask: PerTaskCost
+  /**
+   * What the process spent from the first submission to the last result: CPU time and the main
+   * event loop's utilisation. All shared-loop nodes run on one event loop (one core at most), so
+   * `cpuMs` beside `idealMakespanMs` shows whether that loop, not the slots, bounds the makespan.
+   */
+  run: RunCost & { cpuMsPerTask: number }
 }
 
 /** Runs a scenario on real nodes in this process and reports its figures. */
@@ -187,6 +200,7 @@ async function drive(
     if (results.size === durations.length) resolveAll()
   }
   recorder?.start()
+  const runCost = measureRunCost()
   const started = performance.now()
   let submitted = 0
   const CHUNK = 500
@@ -219,6 +233,7 @@ async function drive(
     clearTimeout(timer)
   }
   const makespanMs = performance.now() - started
+  const cost = runCost()
   await recorder?.stop()
   const perNode = new Map<string, number>()
   for (const r of results.values()) perNode.set(r.executor, (perNode.get(r.executor) ?? 0) + 1)
@@ -255,6 +270,7 @@ async function drive(
       max: Math.max(...latencies),
     },
     perTask: perTaskCost(before, after, results.size),
+    run: { ...cost, cpuMsPerTask: cost.cpuMs / Math.max(1, results.size) },
     ...(recorder === undefined ? {} : { trace: recorder.trace }),
   }
 }
@@ -274,6 +290,7 @@ export function formatReport(r: SimulationReport): string {
     `tasks per node      ${r.tasksPerNode.join(' ')}`,
     `steals              ${r.steals} grants, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
     `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
+    `run cost            ${(r.run.cpuMs / 1000).toFixed(1)} CPU-s (${ms(r.run.cpuMsPerTask)} per task), event loop ${(100 * r.run.eventLoopUtilization).toFixed(0)} % busy`,
     `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,
     `peak RSS per node   ${r.peakRssMiBPerNode.toFixed(1)} MiB (process RSS / nodes)`,
     `idle CPU per node   ${r.idleCpuPercentPerNode.toFixed(2)} % of a core (process CPU / nodes)`,

@@ -33,8 +33,8 @@ const THREAD_START_WAVE = 4
 /**
  * Starts a simulated mesh: every node listens on loopback, nodes are linked as `meshTopology`
  * plans (every pair in a small mesh, a ring with chords in a large one), and it resolves once each
- * node hears the capacity beacons of the neighbours it was linked to (all of them in a small mesh,
- * 3 in a large one; see `formationTargets`): ready to steal.
+ * node hears the capacity beacons of as many peers as it was linked to (`formationTargets`): ready
+ * to steal.
  */
 export async function startSimMesh(opts: SimMeshOptions): Promise<SimNode[]> {
   const layout = opts.layout ?? 'shared-loop'

@@ -31,6 +31,12 @@ describe('runSimulation (taskmesh simulate)', () => {
       expect(report.idealMakespanMs).toBeCloseTo(300, 0)
       expect(report.makespanRatio).toBeCloseTo(report.makespanMs / report.idealMakespanMs, 6)
       expect(report.makespanRatio).toBeGreaterThanOrEqual(1)
+      // what the run cost this process: its CPU per completed task, and how busy its event loop was
+      expect(report.run.cpuMs).toBeGreaterThan(0)
+      expect(report.run.cpuMsPerTask).toBeCloseTo(report.run.cpuMs / 60, 6)
+      expect(report.run.eventLoopUtilization).toBeGreaterThan(0)
+      expect(report.run.eventLoopUtilization).toBeLessThanOrEqual(1)
+      expect(report.run.wallMs).toBeGreaterThanOrEqual(report.makespanMs)
     },
   )
 })

@@ -9,6 +9,8 @@ import type { MeshLibp2p } from './libp2p-factory.ts'
 export const MAX_BEACON_STREAMS = 2
 /** Deadline of opening a beacon stream to a neighbour, in ms. */
 export const BEACON_OPEN_MS = 5_000
+/** Least time between two identify runs of one connected peer not known to serve beacons, in ms. */
+export const REIDENTIFY_GAP_MS = 10_000
 
 /** Options of {@link BeaconService}. */
 export interface BeaconServiceOptions {
@@ -32,6 +34,8 @@ export class BeaconService {
   private readonly neighbours = new Map<string, PushStream>()
   /** Connected peers being looked at (peer store read, identify run again) right now. */
   private readonly considering = new Set<string>()
+  /** When each connected peer not known to serve beacons was last identified again (ms). */
+  private readonly reidentified = new Map<string, number>()
   private last: Uint8Array | undefined
   private started = false
 
@@ -61,6 +65,7 @@ export class BeaconService {
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     for (const push of this.neighbours.values()) push.close()
     this.neighbours.clear()
+    this.reidentified.clear()
     await libp2p.unhandle(BEACON_PROTOCOL).catch(() => undefined)
   }
 
@@ -106,7 +111,11 @@ export class BeaconService {
 
   /**
    * Starts pushing to `peer` if it serves the protocol (identify has told, or will tell). With
-   * `identifyAgain`, a peer whose protocols are still unknown is identified once more.
+   * `identifyAgain`, a peer not known to serve it is identified once more, at most once per
+   * `REIDENTIFY_GAP_MS`: its protocols may be unknown, or known in part — an identify that timed
+   * out on a busy event loop left a peer with one protocol some other service recorded, and it
+   * never heard this node's beacons (200 of 800 neighbour pairs of a 100-node mesh, still 20 s
+   * after it formed).
    */
   private async consider(peer: PeerId, identifyAgain = false): Promise<void> {
     const { libp2p } = this.opts
@@ -116,9 +125,12 @@ export class BeaconService {
     } catch {
       // not in the peer store yet: identify will tell
     }
-    if (protocols.length === 0 && identifyAgain) {
+    if (!protocols.includes(BEACON_PROTOCOL) && identifyAgain) {
+      const id = peer.toString()
       const conn = libp2p.getConnections(peer)[0]
-      if (conn === undefined) return
+      const last = this.reidentified.get(id)
+      if (conn === undefined || (last !== undefined && Date.now() - last < REIDENTIFY_GAP_MS)) return
+      this.reidentified.set(id, Date.now())
       try {
         protocols = (await libp2p.services.identify.identify(conn)).protocols
       } catch {
@@ -130,6 +142,7 @@ export class BeaconService {
 
   private add(peer: PeerId): void {
     const id = peer.toString()
+    this.reidentified.delete(id)
     if (!this.started || this.neighbours.has(id)) return
     if (this.opts.libp2p.getConnections(peer).length === 0) return
     const push = new PushStream({
@@ -150,6 +163,7 @@ export class BeaconService {
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
+    this.reidentified.delete(id)
     this.neighbours.get(id)?.close()
     this.neighbours.delete(id)
   }
