@@ -1,0 +1,70 @@
+/**
+ * Where a submission's latency goes, in one process on an idle event loop: `submitMany` of one
+ * no-op until its result, at a node alone and at a node with 2 peers (its custodians, which must
+ * acknowledge the task before `submit` answers), without and with a data dir (the journal, synced
+ * or not). The difference between the rows is the custody round trip and the journal; what a
+ * daemon adds on top is its HTTP API.
+ *
+ * `npx tsx scripts/submit-latency.ts [--samples 100]`
+ */
+import '../src/polyfill.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { TaskmeshNode } from '../src/node/taskmesh-node.ts'
+import { quantile } from '../src/simulation/random.ts'
+
+const { values } = parseArgs({ options: { samples: { type: 'string', default: '100' } } })
+const samples = Number(values.samples)
+if (!Number.isInteger(samples) || samples < 10)
+  throw new Error(`--samples: a whole number >= 10, got ${values.samples}`)
+
+/** A submission measured `samples` times (after 20 not counted), one at a time, 20 ms apart. */
+async function measure(peers: number, durability: 'none' | 'os' | 'sync'): Promise<string> {
+  const dir = durability === 'none' ? undefined : await mkdtemp(join(tmpdir(), 'taskmesh-latency-'))
+  const node = await TaskmeshNode.create({
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    ...(durability === 'none' || dir === undefined ? {} : { dataDir: dir, durability }),
+  })
+  const others: TaskmeshNode[] = []
+  try {
+    for (let i = 0; i < peers; i++) {
+      others.push(
+        await TaskmeshNode.create({
+          listen: ['/ip4/127.0.0.1/tcp/0'],
+          bootstrap: node.multiaddrs.map(String),
+        }),
+      )
+    }
+    // custodians are chosen among the peers that serve custody: wait until both are
+    while (node.status().custody.custodians.length < Math.min(peers, 2)) {
+      await node.submit({ type: 'noop' }).then((h) => h.result())
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const ms: number[] = []
+    for (let i = 0; i < samples + 20; i++) {
+      const t0 = performance.now()
+      const [handle] = await node.submitMany([{ type: 'noop', input: i }])
+      await handle.result()
+      if (i >= 20) ms.push(performance.now() - t0)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const f = (q: number) => quantile(ms, q).toFixed(2)
+    return `${String(peers).padStart(5)}  ${durability.padEnd(10)}  ${f(0.5).padStart(8)}  ${f(0.9).padStart(8)}`
+  } finally {
+    for (const n of [...others, node]) await n.stop()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+console.log('peers  journal     p50 (ms)  p90 (ms)   submit → result of one no-op, one process')
+for (const [peers, durability] of [
+  [0, 'none'],
+  [0, 'os'],
+  [0, 'sync'],
+  [2, 'none'],
+  [2, 'sync'],
+] as const) {
+  console.log(await measure(peers, durability))
+}
