@@ -8,6 +8,7 @@ import { logTaskEvents } from '../log/task-log.ts'
 import { canRun, DurationEstimator } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import { GrantSigner } from '../protocol/records/grant-proof.ts'
+import { taskIdFromResultKey } from '../protocol/records/result-record-schema.ts'
 import type { VerifiedRoots } from '../protocol/records/verified-roots.ts'
 import type { Accounting } from './accounting/accounting.ts'
 import { wireMesh } from './assemble-mesh.ts'
@@ -108,6 +109,11 @@ export function assembleNode(inputs: NodeInputs) {
     signer: new RecordSigner(privateKey, DEFAULT_SIGN_BATCH, accounting.signatures),
     roots,
   })
+  // a copy refused because a peer holds a winning record: read that one, so this node serves it too
+  inputs.replicator.onSuperseded = (key) => {
+    const taskId = taskIdFromResultKey(key)
+    if (taskId !== undefined) results.refresh(taskId)
+  }
   const loader = new DependencyLoader({
     executor: inputs.executor,
     results,

@@ -71,6 +71,7 @@ export interface RecordReplicatorOptions {
 }
 
 interface Outgoing {
+  key: Uint8Array
   record: string
   signal: AbortSignal | undefined
   done(acknowledged: boolean): void
@@ -100,6 +101,12 @@ export class RecordReplicator {
   private serving = false
   private readonly limits: StreamLimits | undefined
   private readonly pending = new PendingCopies((key, value) => this.replicate(key, value))
+  /**
+   * A peer refused a copy because it holds a record of the key that wins the selector (a later
+   * run of the task, say, which this node missed while it was frozen or its owner was down): the
+   * node should read that record and keep it instead of its own.
+   */
+  onSuperseded: ((key: Uint8Array) => void) | undefined
 
   constructor(opts: RecordReplicatorOptions) {
     this.libp2p = opts.libp2p
@@ -184,7 +191,7 @@ export class RecordReplicator {
     if (peers.length === 0) return carried
     const record = recordToBase64(value)
     const acks = await Promise.all(
-      peers.map((peer) => new Promise<boolean>((done) => this.enqueue(peer, { record, signal, done }))),
+      peers.map((peer) => new Promise<boolean>((done) => this.enqueue(peer, { key, record, signal, done }))),
     )
     return carried + acks.filter(Boolean).length
   }
@@ -262,6 +269,8 @@ export class RecordReplicator {
       const outcomes = reply.type === 'stored' ? reply.outcomes : []
       items.forEach((item, i) => {
         item.done(outcomes[i] === 'stored')
+        // the peer holds a record of the key that wins: this node's own copy is the losing one
+        if (outcomes[i] === 'superseded') this.onSuperseded?.(item.key)
       })
     } catch {
       for (const item of items) item.done(false)

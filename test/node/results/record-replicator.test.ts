@@ -150,6 +150,36 @@ describe('RecordReplicator in a mesh', () => {
     }
   })
 
+  it('tells when a peer refuses a copy because it holds a record that wins (a later run)', async () => {
+    const [a, b] = members
+    const taskId = makeTask(5000).id
+    const key = resultKey(taskId)
+    const run = (m: MeshMember, epoch: number) => {
+      const executor = m.libp2p.peerId.toString()
+      const record = makeRecord({
+        taskId,
+        executor,
+        owner: OWNER,
+        epoch,
+        attempts: [{ executor, epoch, startedAt: 30, finishedAt: 40 }],
+      })
+      return signResultRecord(record, m.privateKey)
+    }
+    // the later run's record is at b and its closest peers
+    expect(await b.replicator.store(key, await run(b, 3))).toBe(DEFAULT_REPLICAS)
+    const superseded: string[] = []
+    a.replicator.onSuperseded = (k) => superseded.push(bytesToString(k))
+    try {
+      // a missed it (frozen, say) and copies out its earlier run: the peers holding the later one refuse
+      const acks = await a.replicator.replicate(key, await run(a, 1))
+      expect(acks).toBeLessThan(DEFAULT_REPLICAS)
+      expect(superseded.length).toBeGreaterThan(0)
+      expect(new Set(superseded)).toEqual(new Set([bytesToString(key)]))
+    } finally {
+      a.replicator.onSuperseded = undefined
+    }
+  })
+
   it('sends many records in batches on the same streams', async () => {
     const [, b] = members
     const records = await Promise.all(Array.from({ length: 60 }, () => signedRecord(b)))
