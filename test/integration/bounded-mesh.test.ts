@@ -92,7 +92,7 @@ describe('a mesh of bounded degree', () => {
     const succeeded = () => ids.filter((id) => finished.get(id)?.some(counts)).length
     await waitFor(
       () => succeeded() === ids.length,
-      110_000,
+      200_000,
       () => `${succeeded()} of ${ids.length} succeeded`,
     )
     const adopters = live.filter((n) => n.status().counters.adopted > 0)
@@ -102,5 +102,5 @@ describe('a mesh of bounded degree', () => {
     expect(Math.max(...live.map((n) => n.libp2p.getConnections().length))).toBeLessThanOrEqual(
       DEFAULT_MAX_CONNECTIONS,
     )
-  }, 160_000)
+  }, 260_000)
 })

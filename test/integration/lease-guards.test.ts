@@ -14,13 +14,13 @@ describe('lease guards at the node', () => {
   it('a stolen task whose lease is revoked during its retry backoff is not queued again', async () => {
     const owner = await TaskmeshNode.create({ slots: 1, beaconIntervalMs: 250, leaseTtlMs: 1_500 })
     nodes.push(owner)
-    // the thief's first retry waits ~4 s (full jitter at 0.99 of 4 s): time for the next steps
-    // even on a loaded machine
+    // the thief's first retry waits ~8 s (full jitter at 0.99 of 8 s): time for the next steps
+    // even on a loaded machine (4 s was not always enough with the whole suite on 2 cores)
     const thief = await TaskmeshNode.create({
       slots: 1,
       labels: ['gpu'],
       beaconIntervalMs: 250,
-      backoff: { baseMs: 4_000, capMs: 4_000 },
+      backoff: { baseMs: 8_000, capMs: 8_000 },
       random: () => 0.99,
     })
     nodes.push(thief)
@@ -36,11 +36,11 @@ describe('lease guards at the node', () => {
     // the owner revokes the lease while the thief waits to retry (its next renewal is rejected)
     expect((await owner.cancel(handle.id)).outcome).toBe('cancelled')
     await waitFor(() => thief.status().leasedIn === 1, 5_000, 'the thief kept the revoked lease')
-    await new Promise((resolve) => setTimeout(resolve, 4_100)) // past the backoff
+    await new Promise((resolve) => setTimeout(resolve, 8_100)) // past the backoff
     expect(thief.status().queued).toBe(0) // not waiting for the slot
     expect(thief.status().counters.executed).toBe(1)
     expect((await owner.getResult(handle.id))?.error).toBe('cancelled')
-  }, 30_000)
+  }, 40_000)
 
   it('waitForPeers with a signal aborted already rejects at once (unless enough peers are known)', async () => {
     const alone = await TaskmeshNode.create({ slots: 1 })
