@@ -4,6 +4,7 @@ import type { WorkerPool } from '../executor/worker-pool.ts'
 import type { TaskmeshNodeOptions } from '../node/options.ts'
 import { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { skipContactPings } from '../node/wire/dht-contacts.ts'
+import { eachLimited } from '../util/each-limited.ts'
 import { seededRandom } from './random.ts'
 import { DEFAULT_MESH_DEGREE, formationTargets, type Link, meshTopology } from './topology.ts'
 
@@ -113,14 +114,9 @@ export async function dialWithRetry(node: TaskmeshNode, addr: string): Promise<v
 
 /** Dials every planned link (`from` dials `to`), in order, `DIAL_CONCURRENCY` in flight at once. */
 export async function connectLinks(nodes: TaskmeshNode[], links: Link[]): Promise<void> {
-  let next = 0
-  const dialer = async (): Promise<void> => {
-    while (next < links.length) {
-      const { from, to } = links[next++]
-      await dialWithRetry(nodes[from], nodes[to].multiaddrs[0])
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(DIAL_CONCURRENCY, links.length) }, dialer))
+  await eachLimited(links, DIAL_CONCURRENCY, ({ from, to }) =>
+    dialWithRetry(nodes[from], nodes[to].multiaddrs[0]),
+  )
 }
 
 /** Dials every pair once (the lower index dials the higher). */

@@ -1,6 +1,7 @@
 import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Task } from '../../task/task.ts'
+import { eachLimited } from '../../util/each-limited.ts'
 import type { Takeover } from '../owner/intake.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { LivenessWatch } from '../peers/liveness-watch.ts'
@@ -216,35 +217,31 @@ export class Custodian {
   ): Promise<{ open: Task[]; why: Map<string, string> }> {
     const open: Task[] = []
     const why = new Map<string, string>()
-    let next = 0
-    const worker = async () => {
-      while (next < tasks.length && !this.stopped) {
-        const task = tasks[next++]
-        let found: ResultRecord | undefined
-        try {
-          found = await this.opts.results.get(task.id, {
-            skipCache: true,
-            signal: AbortSignal.timeout(ADOPTION_LOOKUP_MS),
-          })
-        } catch (err) {
-          const failures = (this.failedLookups.get(task.id) ?? 0) + 1
-          if (deferFailed && failures < ADOPTION_LOOKUP_TRIES) {
-            this.failedLookups.set(task.id, failures)
-            continue
-          }
-          this.failedLookups.delete(task.id)
-          open.push(task)
-          why.set(task.id, `lookup failed ${failures}×: ${(err as Error).message}`)
-          continue
+    const lookUp = async (task: Task): Promise<void> => {
+      let found: ResultRecord | undefined
+      try {
+        found = await this.opts.results.get(task.id, {
+          skipCache: true,
+          signal: AbortSignal.timeout(ADOPTION_LOOKUP_MS),
+        })
+      } catch (err) {
+        const failures = (this.failedLookups.get(task.id) ?? 0) + 1
+        if (deferFailed && failures < ADOPTION_LOOKUP_TRIES) {
+          this.failedLookups.set(task.id, failures)
+          return
         }
         this.failedLookups.delete(task.id)
-        if (found === undefined) {
-          open.push(task)
-          why.set(task.id, 'no record found')
-        } else this.forget(task.id)
+        open.push(task)
+        why.set(task.id, `lookup failed ${failures}×: ${(err as Error).message}`)
+        return
       }
+      this.failedLookups.delete(task.id)
+      if (found === undefined) {
+        open.push(task)
+        why.set(task.id, 'no record found')
+      } else this.forget(task.id)
     }
-    await Promise.all(Array.from({ length: Math.min(ADOPTION_LOOKUPS, tasks.length) }, worker))
+    await eachLimited(tasks, ADOPTION_LOOKUPS, lookUp, () => this.stopped)
     return { open, why }
   }
 

@@ -1,3 +1,5 @@
+import { eachLimited } from '../../util/each-limited.ts'
+
 /** Records without a copy elsewhere that a node remembers at most (the oldest are dropped first). */
 export const MAX_PENDING_COPIES = 10_000
 
@@ -64,17 +66,11 @@ export class PendingCopies {
   private async run(): Promise<void> {
     do {
       this.again = false
-      const entries = [...this.pending]
-      let next = 0
-      const worker = async () => {
-        while (next < entries.length) {
-          const [id, item] = entries[next++]
-          const acks = await this.send(item.key, item.value).catch(() => 0)
-          // a newer value of the key may have come meanwhile: only the one sent is done
-          if (acks > 0 && this.pending.get(id) === item) this.pending.delete(id)
-        }
-      }
-      await Promise.all(Array.from({ length: Math.min(FLUSH_CONCURRENCY, entries.length) }, worker))
+      await eachLimited([...this.pending], FLUSH_CONCURRENCY, async ([id, item]) => {
+        const acks = await this.send(item.key, item.value).catch(() => 0)
+        // a newer value of the key may have come meanwhile: only the one sent is done
+        if (acks > 0 && this.pending.get(id) === item) this.pending.delete(id)
+      })
     } while (this.again && this.pending.size > 0)
   }
 }
