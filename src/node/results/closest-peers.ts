@@ -18,9 +18,9 @@ export function xorDistance(a: Uint8Array, b: Uint8Array): Uint8Array {
 /**
  * The connected peers that serve a protocol, ranked by Kademlia distance to a key — where a record
  * of that key belongs. Which protocols a peer serves comes from the peer store (identify), cached
- * until the peer disconnects or identify tells otherwise. Meant for meshes where every peer is
- * connected (the routing table holds everyone), so the closest connected peers are the closest a
- * lookup would find.
+ * until the peer disconnects or identify tells otherwise. In a mesh where every peer is connected,
+ * the closest connected peers are the closest a lookup would find; in a mesh of bounded degree,
+ * {@link closerThanSelf} tells where a record goes next on its way to them.
  *
  * The protocols a peer serves change only when it identifies (again): the cache follows
  * `peer:identify`, and callers that ask about one peer at once share one peer-store read. (It
@@ -34,11 +34,14 @@ export class ClosestPeers {
   private readonly reading = new Map<string, Promise<boolean>>()
   /** kad-dht ids (SHA-256 of the multihash) of connected peers. */
   private readonly ids = new Map<string, Uint8Array>()
+  /** This node's kad-dht id. */
+  private readonly selfId: Uint8Array
 
   constructor(
     private readonly libp2p: MeshLibp2p,
     private readonly protocol: string,
   ) {
+    this.selfId = kadId(libp2p.peerId.toMultihash().bytes)
     libp2p.addEventListener('peer:identify', this.onIdentify)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
   }
@@ -65,6 +68,20 @@ export class ClosestPeers {
       .sort((a, b) => compare(a.distance, b.distance))
       .slice(0, count)
       .map(({ peer }) => peer)
+  }
+
+  /**
+   * The connected peer serving the protocol that is closest to `key`, when it is closer to the key
+   * than this node and is not `except`: where a record this node keeps should go next for its
+   * copies to end at the key's closest peers of the whole mesh (greedy routing over connections).
+   */
+  async closerThanSelf(key: Uint8Array, except: string): Promise<PeerId | undefined> {
+    const target = kadId(key)
+    const own = xorDistance(this.selfId, target)
+    const ranked = await this.of(key, 2)
+    const next = ranked.find((peer) => peer.toString() !== except)
+    if (next === undefined) return undefined
+    return compare(xorDistance(this.idOf(next), target), own) < 0 ? next : undefined
   }
 
   private serves(peer: PeerId): Promise<boolean> | boolean {

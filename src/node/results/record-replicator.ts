@@ -2,26 +2,24 @@ import { setMaxListeners } from 'node:events'
 import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { Libp2pRecord } from '@libp2p/record'
 import type { Datastore } from 'interface-datastore'
-import { MAX_FRAME_BYTES, MAX_RECORDS_PER_STORE, REPLICATE_PROTOCOL } from '../../protocol/constants.ts'
+import { MAX_FRAME_BYTES, REPLICATE_PROTOCOL } from '../../protocol/constants.ts'
 import { RpcAbortedError } from '../../protocol/errors.ts'
 import {
   type ReplicateReply,
-  replicateReplySchema,
   type StoreOutcome,
   type StoreRequest,
   storeRequestSchema,
 } from '../../protocol/messages/replicate-messages.ts'
 import { openResultRecordSync, recordToBase64, resultKey } from '../../protocol/records/result-record.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
-import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
-import { withDeadline } from '../../protocol/rpc/signals.ts'
+import { serveSession } from '../../protocol/rpc/rpc-session.ts'
 import { fromBase64 } from '../../util/base64.ts'
-import { Batcher } from '../../util/batcher.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
 import { ClosestPeers } from './closest-peers.ts'
 import { type FencedWrite, putResultRecord, readStoredResult } from './fencing.ts'
 import { PendingCopies } from './pending-copies.ts'
+import { StoreOutbox } from './store-outbox.ts'
 
 export { DHT_RECORD_PREFIX, dhtRecordKey } from './fencing.ts'
 
@@ -29,14 +27,6 @@ export { DHT_RECORD_PREFIX, dhtRecordKey } from './fencing.ts'
 export const DEFAULT_REPLICAS = 3
 /** Deadline of one {@link RecordReplicator.store} when the caller gives no signal, in ms. */
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000
-/**
- * Records bound for one peer wait this long, in ms, to travel together in one `store` frame. Copies
- * are for durability and polling: waiters hear of results from completions and notices (and the
- * executor serves its own copy at once), so the wait costs no latency and saves a frame per record.
- */
-export const REPLICATE_WINDOW_MS = 100
-/** Base64 characters of records one `store` frame carries at most (a larger record goes alone). */
-const STORE_FRAME_CHARS = 1024 * 1024
 /** Inbound replicate-protocol streams one peer may hold open at once. */
 export const MAX_INBOUND_REPLICATE_STREAMS = 16
 
@@ -70,13 +60,6 @@ export interface RecordReplicatorOptions {
   limits?: StreamLimits
 }
 
-interface Outgoing {
-  key: Uint8Array
-  record: string
-  signal: AbortSignal | undefined
-  done(acknowledged: boolean): void
-}
-
 /**
  * Stores result records in the DHT in batches. The local copy is written where kad-dht keeps its own
  * records (fenced: a record that loses the selector never replaces a stored one); copies go to the
@@ -95,8 +78,7 @@ export class RecordReplicator {
   private readonly protocol: string
   private readonly closest: ClosestPeers
   private readonly roots: VerifiedRoots
-  private readonly sessions = new Map<string, RpcSession<ReplicateReply>>()
-  private readonly outboxes = new Map<string, Batcher<Outgoing>>()
+  private readonly outbox: StoreOutbox
   private readonly stopping = new AbortController()
   private serving = false
   private readonly limits: StreamLimits | undefined
@@ -119,6 +101,9 @@ export class RecordReplicator {
     this.limits = opts.limits
     this.roots = opts.roots ?? new VerifiedRoots()
     this.closest = new ClosestPeers(this.libp2p, this.protocol)
+    this.outbox = new StoreOutbox(this.libp2p, this.protocol, this.stopping.signal, (key) =>
+      this.onSuperseded?.(key),
+    )
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.libp2p.addEventListener('peer:identify', this.onIdentify)
     // every store frame in flight (a bounded number) listens to it until its reply is in
@@ -127,9 +112,13 @@ export class RecordReplicator {
 
   /** Serves the replicate protocol: peers store their records here. */
   async start(): Promise<void> {
-    await this.libp2p.handle(this.protocol, (stream) => this.serve(stream), {
-      maxInboundStreams: MAX_INBOUND_REPLICATE_STREAMS,
-    })
+    await this.libp2p.handle(
+      this.protocol,
+      (stream, connection) => this.serve(stream, connection.remotePeer),
+      {
+        maxInboundStreams: MAX_INBOUND_REPLICATE_STREAMS,
+      },
+    )
     this.serving = true
   }
 
@@ -172,7 +161,7 @@ export class RecordReplicator {
   /**
    * Sends `value` to the closest connected peers only (the local copy is the caller's, see
    * {@link storeLocal}); resolves with how many acknowledged it. Each frame is bounded by
-   * `DEFAULT_STORE_TIMEOUT_MS`; `signal` drops the record from frames not sent yet. Never rejects
+   * `STORE_FRAME_TIMEOUT_MS`; `signal` drops the record from frames not sent yet. Never rejects
    * but after {@link stop}.
    * @param except - a peer the caller hands the record to itself (a thief's completion carries it
    *   to the owner, which keeps it): when it is among the closest, it is sent nothing and counts as
@@ -190,8 +179,14 @@ export class RecordReplicator {
     const carried = closest.length - peers.length
     if (peers.length === 0) return carried
     const record = recordToBase64(value)
+    // the closest one passes it on toward the key's closest peers beyond this node's connections
     const acks = await Promise.all(
-      peers.map((peer) => new Promise<boolean>((done) => this.enqueue(peer, { key, record, signal, done }))),
+      peers.map(
+        (peer, i) =>
+          new Promise<boolean>((done) =>
+            this.outbox.enqueue(peer, { key, record, signal, relay: i === 0, done }),
+          ),
+      ),
     )
     return carried + acks.filter(Boolean).length
   }
@@ -213,91 +208,16 @@ export class RecordReplicator {
   async stop(): Promise<void> {
     if (this.stopping.signal.aborted) return
     this.stopping.abort(new RpcAbortedError('replicator stopped'))
-    for (const outbox of this.outboxes.values()) outbox.flushNow() // fails each: the replicator stopped
-    this.outboxes.clear()
-    for (const session of this.sessions.values()) session.close()
-    this.sessions.clear()
+    this.outbox.stop()
     this.closest.stop()
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     this.libp2p.removeEventListener('peer:identify', this.onIdentify)
     if (this.serving) await this.libp2p.unhandle(this.protocol).catch(() => undefined)
   }
 
-  /** Queues a record for a peer; see {@link REPLICATE_WINDOW_MS}. */
-  private enqueue(peer: PeerId, item: Outgoing): void {
-    const id = peer.toString()
-    let outbox = this.outboxes.get(id)
-    if (outbox === undefined) {
-      outbox = new Batcher(REPLICATE_WINDOW_MS, (items) => this.flush(peer, items), { leading: false })
-      this.outboxes.set(id, outbox)
-    }
-    outbox.add(item)
-  }
-
-  /** Sends what is queued for a peer, in as few frames as the limits allow. */
-  private flush(peer: PeerId, items: Outgoing[]): void {
-    let frame: Outgoing[] = []
-    let chars = 0
-    for (const item of items) {
-      if (item.signal?.aborted === true || this.stopping.signal.aborted) {
-        item.done(false)
-        continue
-      }
-      const full = chars + item.record.length > STORE_FRAME_CHARS || frame.length >= MAX_RECORDS_PER_STORE
-      if (frame.length > 0 && full) {
-        void this.send(peer, frame)
-        frame = []
-        chars = 0
-      }
-      frame.push(item)
-      chars += item.record.length
-    }
-    if (frame.length > 0) void this.send(peer, frame)
-  }
-
-  /** Sends one `store` frame; a record counts as acknowledged where the peer stored it. */
-  private async send(peer: PeerId, items: Outgoing[]): Promise<void> {
-    try {
-      // the deadline unties from the node's long-lived stop signal as soon as the reply is in
-      const reply = await withDeadline(DEFAULT_STORE_TIMEOUT_MS, [this.stopping.signal], (signal) =>
-        this.sessionTo(peer).request(
-          { type: 'store', requestId: crypto.randomUUID(), records: items.map((i) => i.record) },
-          signal,
-          { retry: true }, // storing a record again changes nothing
-        ),
-      )
-      const outcomes = reply.type === 'stored' ? reply.outcomes : []
-      items.forEach((item, i) => {
-        item.done(outcomes[i] === 'stored')
-        // the peer holds a record of the key that wins: this node's own copy is the losing one
-        if (outcomes[i] === 'superseded') this.onSuperseded?.(item.key)
-      })
-    } catch {
-      for (const item of items) item.done(false)
-    }
-  }
-
-  private sessionTo(peer: PeerId): RpcSession<ReplicateReply> {
-    const id = peer.toString()
-    let session = this.sessions.get(id)
-    if (session === undefined) {
-      session = new RpcSession<ReplicateReply>({
-        open: (signal) => this.libp2p.dialProtocol(peer, this.protocol, { signal }),
-        replySchema: replicateReplySchema,
-        maxBytes: MAX_FRAME_BYTES,
-        what: 'store reply',
-      })
-      this.sessions.set(id, session)
-    }
-    return session
-  }
-
   /** A peer left: its session goes (a later copy for it opens a fresh one), and its empty outbox. */
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const id = evt.detail.toString()
-    this.sessions.get(id)?.close()
-    this.sessions.delete(id)
-    if (this.outboxes.get(id)?.size === 0) this.outboxes.delete(id)
+    this.outbox.forget(evt.detail.toString())
   }
 
   /** A peer that serves the protocol came: the records no peer took go to it (and the others closest). */
@@ -305,8 +225,8 @@ export class RecordReplicator {
     if (this.pending.size > 0 && evt.detail.protocols.includes(this.protocol)) void this.pending.flush()
   }
 
-  private async serve(stream: Stream): Promise<void> {
-    await serveSession(stream, storeRequestSchema, (req) => this.keep(req), {
+  private async serve(stream: Stream, from: PeerId): Promise<void> {
+    await serveSession(stream, storeRequestSchema, (req) => this.keep(req, from.toString()), {
       maxBytes: MAX_FRAME_BYTES,
       what: 'store frame',
       idleMs: this.limits?.requestTimeoutMs,
@@ -314,14 +234,21 @@ export class RecordReplicator {
     })
   }
 
-  /** Checks and keeps each record of a `store` frame (fenced), one outcome per record. */
-  private async keep(req: StoreRequest): Promise<ReplicateReply> {
+  /**
+   * Checks and keeps each record of a `store` frame (fenced), one outcome per record; a kept record
+   * the frame asks to relay goes on to the connected peer closest to its key, if that peer is
+   * closer than this node (and is not the sender).
+   */
+  private async keep(req: StoreRequest, from: string): Promise<ReplicateReply> {
+    const relay = new Set(req.relay)
     const outcomes = await Promise.all(
-      req.records.map(async (text): Promise<StoreOutcome> => {
+      req.records.map(async (text, i): Promise<StoreOutcome> => {
         try {
           const value = fromBase64(text) // the frame's schema checked the base64 already
           const record = openResultRecordSync(value, undefined, this.roots)
-          const write = await this.storeLocal(resultKey(record.taskId), value)
+          const key = resultKey(record.taskId)
+          const write = await this.storeLocal(key, value)
+          if (write.written && relay.has(i)) void this.relayOn(key, text, from)
           return write.written ? 'stored' : 'superseded'
         } catch {
           return 'invalid'
@@ -329,5 +256,18 @@ export class RecordReplicator {
       }),
     )
     return { type: 'stored', requestId: req.requestId, outcomes }
+  }
+
+  /**
+   * Passes a kept record on, one hop nearer its key: each hop is strictly closer, so the chain
+   * ends — at the node closest to the key among its own connections, which in a mesh of bounded
+   * degree is where a Kademlia lookup for the key arrives (in a complete mesh, at once: the
+   * sender's closest connected peer is the closest of all).
+   */
+  private async relayOn(key: Uint8Array, record: string, from: string): Promise<void> {
+    if (this.stopping.signal.aborted) return
+    const next = await this.closest.closerThanSelf(key, from).catch(() => undefined)
+    if (next === undefined || this.stopping.signal.aborted) return
+    this.outbox.enqueue(next, { key, record, signal: undefined, relay: true, done: () => undefined })
   }
 }

@@ -5,15 +5,38 @@ import { recordBase64Schema, requestIdSchema } from './wire-types.ts'
 
 /**
  * `store` (replicate protocol): signed result record values (padded base64, byte-exact), for the
- * receiver to check and keep in its DHT store, where kad-dht's GET_VALUE serves them.
+ * receiver to check and keep in its DHT store, where kad-dht's GET_VALUE serves them. `relay`
+ * lists the records (indices into `records`) the receiver should pass on, once kept, to a
+ * connected peer closer to the record's key than itself: the sender knows only its own
+ * connections, and the key's closest peers of the whole mesh may not be among them.
  */
 export const storeRequestSchema = z
   .object({
     type: z.literal('store'),
     requestId: requestIdSchema,
     records: z.array(recordBase64Schema).min(1).max(MAX_RECORDS_PER_STORE),
+    relay: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(MAX_RECORDS_PER_STORE - 1),
+      )
+      .max(MAX_RECORDS_PER_STORE)
+      .optional(),
   })
   .strict()
+  .superRefine((req, ctx) => {
+    const bad = req.relay?.findIndex((i) => i >= req.records.length) ?? -1
+    if (bad >= 0) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['relay', bad],
+        message: `relay index ${req.relay?.[bad]} is past the ${req.records.length} records`,
+      })
+    }
+  })
 
 /**
  * What became of each record of a `store`, in order: `stored` (written), `superseded` (a record that

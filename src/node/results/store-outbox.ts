@@ -1,0 +1,144 @@
+import type { PeerId } from '@libp2p/interface'
+import { MAX_FRAME_BYTES, MAX_RECORDS_PER_STORE } from '../../protocol/constants.ts'
+import { type ReplicateReply, replicateReplySchema } from '../../protocol/messages/replicate-messages.ts'
+import { RpcSession } from '../../protocol/rpc/rpc-session.ts'
+import { withDeadline } from '../../protocol/rpc/signals.ts'
+import { Batcher } from '../../util/batcher.ts'
+import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
+
+/** Deadline of one `store` frame's reply, in ms. */
+export const STORE_FRAME_TIMEOUT_MS = 10_000
+/**
+ * Records bound for one peer wait this long, in ms, to travel together in one `store` frame. Copies
+ * are for durability and polling: waiters hear of results from completions and notices (and the
+ * executor serves its own copy at once), so the wait costs no latency and saves a frame per record.
+ */
+export const REPLICATE_WINDOW_MS = 100
+/** Base64 characters of records one `store` frame carries at most (a larger record goes alone). */
+const STORE_FRAME_CHARS = 1024 * 1024
+
+/** One record bound for one peer. */
+export interface Outgoing {
+  key: Uint8Array
+  record: string
+  signal: AbortSignal | undefined
+  /** The receiver passes the record on to a connected peer closer to the key (see `relay`). */
+  relay: boolean
+  done(acknowledged: boolean): void
+}
+
+/** The `relay` field of a `store` frame: the indices of the records to pass on, when any. */
+function relayOf(items: Outgoing[]): { relay?: number[] } {
+  const relay: number[] = []
+  items.forEach((item, i) => {
+    if (item.relay) relay.push(i)
+  })
+  return relay.length === 0 ? {} : { relay }
+}
+
+/**
+ * The sending side of the replicate protocol: a queue per peer whose records travel together in
+ * `store` frames (see {@link REPLICATE_WINDOW_MS}), on one session stream per peer.
+ */
+export class StoreOutbox {
+  private readonly sessions = new Map<string, RpcSession<ReplicateReply>>()
+  private readonly outboxes = new Map<string, Batcher<Outgoing>>()
+
+  constructor(
+    private readonly libp2p: MeshLibp2p,
+    private readonly protocol: string,
+    /** Aborted when the replicator stops: queued records fail, frames in flight are abandoned. */
+    private readonly stopping: AbortSignal,
+    /** A peer answered `superseded` for a record's key. */
+    private readonly onSuperseded: (key: Uint8Array) => void,
+  ) {}
+
+  /** Queues a record for a peer; see {@link REPLICATE_WINDOW_MS}. */
+  enqueue(peer: PeerId, item: Outgoing): void {
+    const id = peer.toString()
+    let outbox = this.outboxes.get(id)
+    if (outbox === undefined) {
+      outbox = new Batcher(REPLICATE_WINDOW_MS, (items) => this.flush(peer, items), { leading: false })
+      this.outboxes.set(id, outbox)
+    }
+    outbox.add(item)
+  }
+
+  /** Sends what is queued for a peer, in as few frames as the limits allow. */
+  private flush(peer: PeerId, items: Outgoing[]): void {
+    let frame: Outgoing[] = []
+    let chars = 0
+    for (const item of items) {
+      if (item.signal?.aborted === true || this.stopping.aborted) {
+        item.done(false)
+        continue
+      }
+      const full = chars + item.record.length > STORE_FRAME_CHARS || frame.length >= MAX_RECORDS_PER_STORE
+      if (frame.length > 0 && full) {
+        void this.send(peer, frame)
+        frame = []
+        chars = 0
+      }
+      frame.push(item)
+      chars += item.record.length
+    }
+    if (frame.length > 0) void this.send(peer, frame)
+  }
+
+  /** Sends one `store` frame; a record counts as acknowledged where the peer stored it. */
+  private async send(peer: PeerId, items: Outgoing[]): Promise<void> {
+    try {
+      // the deadline unties from the node's long-lived stop signal as soon as the reply is in
+      const reply = await withDeadline(STORE_FRAME_TIMEOUT_MS, [this.stopping], (signal) =>
+        this.sessionTo(peer).request(
+          {
+            type: 'store',
+            requestId: crypto.randomUUID(),
+            records: items.map((i) => i.record),
+            ...relayOf(items),
+          },
+          signal,
+          { retry: true }, // storing a record again changes nothing
+        ),
+      )
+      const outcomes = reply.type === 'stored' ? reply.outcomes : []
+      items.forEach((item, i) => {
+        item.done(outcomes[i] === 'stored')
+        // the peer holds a record of the key that wins: this node's own copy is the losing one
+        if (outcomes[i] === 'superseded') this.onSuperseded(item.key)
+      })
+    } catch {
+      for (const item of items) item.done(false)
+    }
+  }
+
+  private sessionTo(peer: PeerId): RpcSession<ReplicateReply> {
+    const id = peer.toString()
+    let session = this.sessions.get(id)
+    if (session === undefined) {
+      session = new RpcSession<ReplicateReply>({
+        open: (signal) => this.libp2p.dialProtocol(peer, this.protocol, { signal }),
+        replySchema: replicateReplySchema,
+        maxBytes: MAX_FRAME_BYTES,
+        what: 'store reply',
+      })
+      this.sessions.set(id, session)
+    }
+    return session
+  }
+
+  /** A peer left: its session goes (a later copy for it opens a fresh one), and its empty queue. */
+  forget(id: string): void {
+    this.sessions.get(id)?.close()
+    this.sessions.delete(id)
+    if (this.outboxes.get(id)?.size === 0) this.outboxes.delete(id)
+  }
+
+  /** Fails what is queued (the signal aborted) and closes every session. */
+  stop(): void {
+    for (const outbox of this.outboxes.values()) outbox.flushNow()
+    this.outboxes.clear()
+    for (const session of this.sessions.values()) session.close()
+    this.sessions.clear()
+  }
+}

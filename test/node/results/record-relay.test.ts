@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
+import { MemoryDatastore } from 'datastore-core'
+import { compare } from 'uint8arrays'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { dhtRecordKey, RecordReplicator } from '../../../src/node/results/record-replicator.ts'
+import { createMeshLibp2p, type MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
+import { decodeMessage } from '../../../src/protocol/codec.ts'
+import { MAX_FRAME_BYTES, REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
+import { InvalidMessageError } from '../../../src/protocol/errors.ts'
+import {
+  type ReplicateReply,
+  replicateReplySchema,
+  storeRequestSchema,
+} from '../../../src/protocol/messages/replicate-messages.ts'
+import { recordToBase64, resultKey, signResultRecord } from '../../../src/protocol/records/result-record.ts'
+import { RpcSession } from '../../../src/protocol/rpc/rpc-session.ts'
+import { makeRecord, makeTask, OWNER } from '../../protocol/fixtures.ts'
+
+/**
+ * The `relay` of a `store` frame, on a chain of real nodes: a sender connected to B only, and B
+ * connected to C. The sender speaks the replicate protocol itself, so which peer gets the frame
+ * does not depend on whom kad-dht happened to dial.
+ */
+interface Member {
+  libp2p: MeshLibp2p
+  datastore: MemoryDatastore
+  replicator: RecordReplicator
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest()
+const distance = (peer: PeerId, key: Uint8Array) => {
+  const target = sha(key)
+  return sha(peer.toMultihash().bytes).map((b, i) => b ^ target[i])
+}
+
+async function startMember(): Promise<Member> {
+  const datastore = new MemoryDatastore()
+  const libp2p = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), datastore })
+  await libp2p.start()
+  const replicator = new RecordReplicator({ libp2p, datastore })
+  await replicator.start()
+  return { libp2p, datastore, replicator }
+}
+
+async function until(predicate: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`until: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe('store frames with relay', () => {
+  let sender: MeshLibp2p
+  let b: Member
+  let c: Member
+  let session: RpcSession<ReplicateReply>
+  const signer = generateKeyPair('Ed25519')
+  let seq = 0
+
+  /** A signed record whose key satisfies `wanted` (drawn until one does). */
+  async function recordWhere(
+    wanted: (key: Uint8Array) => boolean,
+  ): Promise<{ key: Uint8Array; text: string }> {
+    const privateKey = await signer
+    for (;;) {
+      const executor = sender.peerId.toString()
+      const record = makeRecord({
+        taskId: makeTask(5000 + seq++).id,
+        executor,
+        owner: OWNER,
+        attempts: [{ executor, epoch: 2, startedAt: 30, finishedAt: 40 }],
+      })
+      const key = resultKey(record.taskId)
+      if (wanted(key)) return { key, text: recordToBase64(await signResultRecord(record, privateKey)) }
+    }
+  }
+
+  const closerToC = (key: Uint8Array) =>
+    compare(distance(c.libp2p.peerId, key), distance(b.libp2p.peerId, key)) < 0 &&
+    compare(distance(c.libp2p.peerId, key), distance(sender.peerId, key)) < 0
+  const closerToB = (key: Uint8Array) =>
+    compare(distance(b.libp2p.peerId, key), distance(c.libp2p.peerId, key)) < 0
+
+  const store = (records: string[], relay?: number[]) =>
+    session.request(
+      { type: 'store', requestId: crypto.randomUUID(), records, ...(relay === undefined ? {} : { relay }) },
+      AbortSignal.timeout(10_000),
+    )
+  const holds = async (m: Member, key: Uint8Array) => m.datastore.has(dhtRecordKey(key))
+
+  beforeAll(async () => {
+    sender = await createMeshLibp2p({
+      privateKey: await signer,
+      datastore: new MemoryDatastore(),
+    })
+    await sender.start()
+    ;[b, c] = await Promise.all([startMember(), startMember()])
+    await b.libp2p.dial(c.libp2p.getMultiaddrs()[0])
+    await sender.dial(b.libp2p.getMultiaddrs()[0])
+    // B passes records on only to peers it knows serve the protocol (identify)
+    await until(
+      async () => (await b.libp2p.peerStore.get(c.libp2p.peerId)).protocols.includes(REPLICATE_PROTOCOL),
+      'B knows C serves the replicate protocol',
+    )
+    session = new RpcSession<ReplicateReply>({
+      open: (signal) => sender.dialProtocol(b.libp2p.peerId, REPLICATE_PROTOCOL, { signal }),
+      replySchema: replicateReplySchema,
+      maxBytes: MAX_FRAME_BYTES,
+      what: 'store reply',
+    })
+  })
+
+  afterAll(async () => {
+    session.close()
+    for (const m of [b, c]) await m.replicator.stop()
+    await Promise.all([sender.stop(), b.libp2p.stop(), c.libp2p.stop()])
+  })
+
+  it('a kept record asked to relay goes on to a connected peer closer to its key', async () => {
+    const far = await recordWhere(closerToC)
+    const reply = await store([far.text], [0])
+    expect(reply).toMatchObject({ type: 'stored', outcomes: ['stored'] })
+    expect(await holds(b, far.key)).toBe(true)
+    await until(() => holds(c, far.key), 'C holds the relayed record')
+  })
+
+  it('goes no further where the receiver is the closest it knows, nor without relay', async () => {
+    const near = await recordWhere(closerToB)
+    const unasked = await recordWhere(closerToC)
+    const marker = await recordWhere(closerToC)
+    await store([near.text, unasked.text], [0])
+    // the marker goes to C after the others were decided: once C has it, they would have arrived
+    await store([marker.text], [0])
+    await until(() => holds(c, marker.key), 'C holds the marker')
+    expect(await holds(b, near.key)).toBe(true)
+    expect(await holds(b, unasked.key)).toBe(true)
+    expect(await holds(c, near.key)).toBe(false)
+    expect(await holds(c, unasked.key)).toBe(false)
+  })
+
+  it('a relay index past the records makes the frame malformed', async () => {
+    const far = await recordWhere(closerToC)
+    const frame = (relay: number[]) =>
+      decodeMessage(
+        storeRequestSchema,
+        new TextEncoder().encode(
+          JSON.stringify({ type: 'store', requestId: 'r', records: [far.text], relay }),
+        ),
+        MAX_FRAME_BYTES,
+        'store frame',
+      )
+    expect(frame([0]).relay).toEqual([0])
+    expect(() => frame([1])).toThrow(/relay\.0.*past the 1 records|past the 1 records/)
+    expect(() => frame([1])).toThrow(InvalidMessageError)
+  })
+})
