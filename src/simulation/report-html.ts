@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { dhtLine } from './report-text.ts'
 import type { SimulationReport } from './run-simulation.ts'
 import { esc, linePlot, type Series, timelinePlot } from './svg-plots.ts'
 import type { SimulationTrace } from './trace.ts'
@@ -105,10 +106,7 @@ export function renderHtmlReport(report: SimulationReport, trace: SimulationTrac
       'tasks',
       `${report.tasks} (succeeded ${report.succeeded}, failed ${report.failed}, missing ${report.missing})`,
     ],
-    [
-      'results in DHT',
-      report.dhtVerified === null ? 'not checked' : `${report.dhtVerified} / ${report.tasks}`,
-    ],
+    ['results in DHT', dhtLine(report)],
     [
       'makespan / ideal',
       `${report.makespanRatio.toFixed(3)} (${report.makespanMs.toFixed(0)} ms / ${report.idealMakespanMs.toFixed(0)} ms)`,

@@ -44,11 +44,27 @@ describe('runSimulation (taskmesh simulate)', () => {
 describe('taskmesh simulate, as a child process', () => {
   it('leaves no abort listener behind: no MaxListenersExceededWarning while hundreds of results are stored', async () => {
     const run = await runCli(
-      ['simulate', '--nodes', '4', '--tasks', '250', '--transport', 'memory', '--json'],
+      ['simulate', '--nodes', '4', '--tasks', '250', '--transport', 'memory', '--dht-check', '100', '--json'],
       120_000,
     )
     expect(run.code, run.stderr).toBe(0)
-    expect(JSON.parse(run.stdout)).toMatchObject({ tasks: 250, succeeded: 250, missing: 0 })
+    // the read-back looks up an even spread of 100 results, and finds each
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      tasks: 250,
+      succeeded: 250,
+      missing: 0,
+      dhtChecked: 100,
+      dhtVerified: 100,
+    })
     expect(run.stderr).not.toContain('MaxListenersExceededWarning')
   }, 150_000)
+})
+
+describe('simulate --dht-check', () => {
+  it('refuses a count that is not all, none or a positive integer, naming the flag', async () => {
+    const run = await runCli(['simulate', '--dht-check', 'some'], 30_000)
+    expect(run.code).not.toBe(0)
+    expect(run.stderr).toContain('--dht-check')
+    expect(run.stdout).not.toContain('simulating')
+  })
 })

@@ -3,6 +3,12 @@ import { SCENARIOS } from '../../../simulations/index.ts'
 import { MAX_NODE_SLOTS } from '../../protocol/constants.ts'
 import { ANY, int } from '../flag-errors.ts'
 
+/** `--dht-check`: `all`, `none`, or how many results to read back at most. */
+function dhtCheck(value: string): number | 'all' | 'none' {
+  if (value === 'all' || value === 'none') return value
+  return int('--dht-check', 1, ANY)(value)
+}
+
 /** Adds `taskmesh simulate`: N real nodes on loopback, and their report. */
 export function addSimulateCommand(program: Command): void {
   program
@@ -43,6 +49,11 @@ export function addSimulateCommand(program: Command): void {
       '--degree <n>',
       'connections each node dials into the mesh: a ring plus random chords (a mesh of n+1 or fewer is complete) (default: 8)',
       int('--degree', 2, 32),
+    )
+    .option(
+      '--dht-check <n>',
+      'results read back from the DHT at another node once the run ends: all, none, or at most n spread evenly over the tasks (default: 1000)',
+      dhtCheck,
     )
     .option(
       '--report <dir>',

@@ -1,12 +1,8 @@
 import { SCENARIOS } from '../../../simulations/index.ts'
 import { parseDuration } from '../../simulation/random.ts'
 import { writeHtmlReport } from '../../simulation/report-html.ts'
-import {
-  formatReport,
-  runSimulation,
-  type SimulationConfig,
-  type SubmitPattern,
-} from '../../simulation/run-simulation.ts'
+import { DEFAULT_DHT_READS, formatReport } from '../../simulation/report-text.ts'
+import { runSimulation, type SimulationConfig, type SubmitPattern } from '../../simulation/run-simulation.ts'
 import { simulationProgress } from './sim-progress.ts'
 
 /** Flags of `taskmesh simulate`; each overrides the scenario's field. */
@@ -21,6 +17,8 @@ export interface SimulateFlags {
   layout?: string
   seed?: number
   degree?: number
+  /** Results read back from the DHT: all, none, or at most this many. @defaultValue DEFAULT_DHT_READS */
+  dhtCheck?: number | 'all' | 'none'
   /** Directory to write `report.html` into. */
   report?: string
   json: boolean
@@ -49,6 +47,10 @@ export function simulationConfig(flags: SimulateFlags): SimulationConfig {
     layout: (flags.layout as 'threads' | 'shared-loop' | undefined) ?? base.layout,
     seed: flags.seed ?? base.seed,
     degree: flags.degree ?? base.degree,
+    verifyDht: flags.dhtCheck !== 'none',
+    ...(flags.dhtCheck === 'all'
+      ? {}
+      : { dhtReads: typeof flags.dhtCheck === 'number' ? flags.dhtCheck : DEFAULT_DHT_READS }),
   }
 }
 

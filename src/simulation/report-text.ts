@@ -1,0 +1,45 @@
+import type { SimulationReport } from './run-simulation.ts'
+
+/**
+ * The simulation's report as text, and its DHT read-back: which results are read, and how the
+ * count reads.
+ */
+
+/** Results read back from the DHT by default when the caller does not say (`--dht-check`). */
+export const DEFAULT_DHT_READS = 1000
+
+/** `count` of `items` spread evenly (all of them when there are no more). */
+export function evenSpread<T>(items: T[], count: number): T[] {
+  if (count >= items.length) return items
+  return Array.from({ length: Math.max(0, count) }, (_, i) => items[Math.floor((i * items.length) / count)])
+}
+
+/** How many results the DHT gave back, of how many looked up. */
+export function dhtLine(r: Pick<SimulationReport, 'dhtVerified' | 'dhtChecked' | 'tasks'>): string {
+  if (r.dhtVerified === null) return 'not checked'
+  const spread = r.dhtChecked < r.tasks ? ` (an even spread of the ${r.tasks} tasks)` : ''
+  return `${r.dhtVerified} / ${r.dhtChecked} read back${spread}`
+}
+
+/** Renders a report as aligned text lines. */
+export function formatReport(r: SimulationReport): string {
+  const ms = (v: number) => `${v.toFixed(1)} ms`
+  return [
+    `scenario            ${r.name}`,
+    `nodes / slots       ${r.nodes} / ${r.totalSlots}`,
+    `tasks               ${r.tasks} (succeeded ${r.succeeded}, failed ${r.failed}, missing ${r.missing})`,
+    `results in DHT      ${dhtLine(r)}`,
+    `makespan            ${ms(r.makespanMs)}`,
+    `ideal makespan      ${ms(r.idealMakespanMs)}`,
+    `makespan / ideal    ${r.makespanRatio.toFixed(3)}`,
+    `throughput          predicted ${r.predictedTasksPerSec.toFixed(0)} tasks/s, measured ${r.measuredTasksPerSec.toFixed(0)} tasks/s`,
+    `tasks per node      ${r.tasksPerNode.join(' ')}`,
+    `steals              ${r.steals} grants, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
+    `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
+    `run cost            ${(r.run.cpuMs / 1000).toFixed(1)} CPU-s (${ms(r.run.cpuMsPerTask)} per task), event loop ${(100 * r.run.eventLoopUtilization).toFixed(0)} % busy`,
+    `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,
+    `peak RSS per node   ${r.peakRssMiBPerNode.toFixed(1)} MiB (process RSS / nodes)`,
+    `idle CPU per node   ${r.idleCpuPercentPerNode.toFixed(2)} % of a core (process CPU / nodes)`,
+    `per task            ${r.perTask.messages.toFixed(1)} messages, ${(r.perTask.bytes / 1024).toFixed(1)} KiB, ${r.perTask.verifications.toFixed(2)} verifications, ${r.perTask.signatures.toFixed(2)} signatures`,
+  ].join('\n')
+}
