@@ -64,10 +64,11 @@ export class ResultLookup {
     if (local !== undefined) values.push(local)
     let finished = this.parts.dht.routingTable.size > 0
     if (finished || local === undefined) {
+      const signal = opts.signal ?? AbortSignal.timeout(DHT_TIMEOUT_MS)
+      // kad-dht listens to it once per path of the lookup (10 by default) and once more
+      setMaxListeners(Number.POSITIVE_INFINITY, signal)
       try {
-        for await (const event of this.parts.dht.get(key, {
-          signal: opts.signal ?? AbortSignal.timeout(DHT_TIMEOUT_MS),
-        })) {
+        for await (const event of this.parts.dht.get(key, { signal })) {
           if (event.name === 'VALUE') values.push(event.value)
         }
       } catch (err) {

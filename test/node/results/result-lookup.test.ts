@@ -115,3 +115,31 @@ describe('ResultStore.poll', () => {
     store.close()
   })
 })
+
+describe('ResultStore.get and its lookup signal', () => {
+  it('lets kad-dht listen to the signal once per path without a listener-leak warning', async () => {
+    const value = await valueAt(1)
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    try {
+      // kad-dht's lookup listens to the caller's signal once per disjoint path (10) and once more
+      const lookups = vi.fn(async function* (_key: Uint8Array, opts: { signal: AbortSignal }) {
+        for (let i = 0; i < 12; i++) opts.signal.addEventListener('abort', () => undefined)
+        yield { name: 'VALUE', value }
+      })
+      const store = new ResultStore({
+        dht: { routingTable: { size: 2 }, get: lookups } as never,
+        replicator: { readLocal: async () => undefined } as never,
+        signer: { sign: vi.fn() },
+      })
+      expect((await store.get(TASK.id, { signal: new AbortController().signal }))?.epoch).toBe(1)
+      expect((await store.get(TASK.id, { skipCache: true }))?.epoch).toBe(1)
+      // warnings are emitted on the next tick
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(warnings).not.toContain('MaxListenersExceededWarning')
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+})
