@@ -8,6 +8,9 @@ import type { SimulationReport } from './run-simulation.ts'
 /** Results read back from the DHT by default when the caller does not say (`--dht-check`). */
 export const DEFAULT_DHT_READS = 1000
 
+/** Results read back per call to a node (progress is told between calls). */
+export const DHT_CHECK_CHUNK = 128
+
 /** `count` of `items` spread evenly (all of them when there are no more). */
 export function evenSpread<T>(items: T[], count: number): T[] {
   if (count >= items.length) return items

@@ -9,7 +9,7 @@ import {
 } from './measure.ts'
 import type { MeshProgress } from './mesh.ts'
 import { type DurationDistribution, quantile, sampleDuration, seededRandom } from './random.ts'
-import { evenSpread } from './report-text.ts'
+import { DHT_CHECK_CHUNK, evenSpread } from './report-text.ts'
 import { type SimLayout, startSimMesh } from './sim-mesh.ts'
 import type { SimNode, SimResult } from './sim-node.ts'
 import { type SimulationTrace, TraceRecorder } from './trace.ts'
@@ -251,8 +251,11 @@ async function drive(
   let dhtVerified: number | null = null
   const checked = config.verifyDht === false ? [] : evenSpread(ids, config.dhtReads ?? ids.length)
   if (config.verifyDht !== false) {
-    progress({ phase: 'verify', done: 0, total: checked.length })
-    dhtVerified = await nodes[nodes.length - 1].countInDht(checked)
+    dhtVerified = 0
+    for (let done = 0; done < checked.length; done += DHT_CHECK_CHUNK) {
+      progress({ phase: 'verify', done, total: checked.length })
+      dhtVerified += await nodes[nodes.length - 1].countInDht(checked.slice(done, done + DHT_CHECK_CHUNK))
+    }
     progress({ phase: 'verify', done: checked.length, total: checked.length })
   }
   const stats = await Promise.all(nodes.map((n) => n.counters()))

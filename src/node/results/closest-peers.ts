@@ -71,17 +71,20 @@ export class ClosestPeers {
   }
 
   /**
-   * The connected peer serving the protocol that is closest to `key`, when it is closer to the key
-   * than this node and is not `except`: where a record this node keeps should go next for its
-   * copies to end at the key's closest peers of the whole mesh (greedy routing over connections).
+   * Where a record this node keeps goes next for its copies to end at the key's closest peers of
+   * the whole mesh (greedy routing over connections): the connected peer serving the protocol
+   * closest to `key`, other than `except`, when more than `ahead` such peers are closer to the key
+   * than this node (`ahead` of them are known to hold it already: in a complete mesh, exactly those
+   * are closer, and nothing is sent).
    */
-  async closerThanSelf(key: Uint8Array, except: string): Promise<PeerId | undefined> {
+  async closerThanSelf(key: Uint8Array, except: string, ahead = 0): Promise<PeerId | undefined> {
     const target = kadId(key)
     const own = xorDistance(this.selfId, target)
-    const ranked = await this.of(key, 2)
-    const next = ranked.find((peer) => peer.toString() !== except)
-    if (next === undefined) return undefined
-    return compare(xorDistance(this.idOf(next), target), own) < 0 ? next : undefined
+    const ranked = await this.of(key, ahead + 2)
+    const closer = ranked.filter(
+      (peer) => peer.toString() !== except && compare(xorDistance(this.idOf(peer), target), own) < 0,
+    )
+    return closer.length > ahead ? closer[0] : undefined
   }
 
   private serves(peer: PeerId): Promise<boolean> | boolean {

@@ -22,18 +22,26 @@ export interface Outgoing {
   key: Uint8Array
   record: string
   signal: AbortSignal | undefined
-  /** The receiver passes the record on to a connected peer closer to the key (see `relay`). */
-  relay: boolean
+  /**
+   * The receiver passes the record on to a connected peer closer to the key (see `relay`), unless
+   * only this many closer peers exist (they got copies of the sender: `ahead`); undefined: it does
+   * not pass it on.
+   */
+  relay: number | undefined
   done(acknowledged: boolean): void
 }
 
-/** The `relay` field of a `store` frame: the indices of the records to pass on, when any. */
-function relayOf(items: Outgoing[]): { relay?: number[] } {
+/** The `relay` and `ahead` fields of a `store` frame, when a record is to be passed on. */
+function relayOf(items: Outgoing[]): { relay?: number[]; ahead?: number[] } {
   const relay: number[] = []
+  const ahead: number[] = []
   items.forEach((item, i) => {
-    if (item.relay) relay.push(i)
+    if (item.relay === undefined) return
+    relay.push(i)
+    ahead.push(item.relay)
   })
-  return relay.length === 0 ? {} : { relay }
+  if (relay.length === 0) return {}
+  return ahead.some((n) => n > 0) ? { relay, ahead } : { relay }
 }
 
 /**

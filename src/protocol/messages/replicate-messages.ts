@@ -3,12 +3,17 @@ import { MAX_RECORDS_PER_STORE } from '../constants.ts'
 import { errorReplySchema } from './steal-messages.ts'
 import { recordBase64Schema, requestIdSchema } from './wire-types.ts'
 
+/** Largest `ahead` of a relayed record: copies a sender may have made closer than the receiver. */
+export const MAX_RELAY_AHEAD = 64
+
 /**
  * `store` (replicate protocol): signed result record values (padded base64, byte-exact), for the
  * receiver to check and keep in its DHT store, where kad-dht's GET_VALUE serves them. `relay`
  * lists the records (indices into `records`) the receiver should pass on, once kept, to a
  * connected peer closer to the record's key than itself: the sender knows only its own
- * connections, and the key's closest peers of the whole mesh may not be among them.
+ * connections, and the key's closest peers of the whole mesh may not be among them. `ahead[j]`
+ * (default 0) tells how many of the sender's copies of record `relay[j]` went to peers closer to
+ * its key than the receiver: so many closer peers already hold it.
  */
 export const storeRequestSchema = z
   .object({
@@ -25,6 +30,7 @@ export const storeRequestSchema = z
       )
       .max(MAX_RECORDS_PER_STORE)
       .optional(),
+    ahead: z.array(z.number().int().min(0).max(MAX_RELAY_AHEAD)).max(MAX_RECORDS_PER_STORE).optional(),
   })
   .strict()
   .superRefine((req, ctx) => {
@@ -34,6 +40,13 @@ export const storeRequestSchema = z
         code: z.ZodIssueCode.custom,
         path: ['relay', bad],
         message: `relay index ${req.relay?.[bad]} is past the ${req.records.length} records`,
+      })
+    }
+    if (req.ahead !== undefined && req.ahead.length !== (req.relay?.length ?? 0)) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['ahead'],
+        message: `ahead has ${req.ahead.length} entries for ${req.relay?.length ?? 0} relayed records`,
       })
     }
   })

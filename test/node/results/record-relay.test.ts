@@ -84,9 +84,15 @@ describe('store frames with relay', () => {
   const closerToB = (key: Uint8Array) =>
     compare(distance(b.libp2p.peerId, key), distance(c.libp2p.peerId, key)) < 0
 
-  const store = (records: string[], relay?: number[]) =>
+  const store = (records: string[], relay?: number[], ahead?: number[]) =>
     session.request(
-      { type: 'store', requestId: crypto.randomUUID(), records, ...(relay === undefined ? {} : { relay }) },
+      {
+        type: 'store',
+        requestId: crypto.randomUUID(),
+        records,
+        ...(relay === undefined ? {} : { relay }),
+        ...(ahead === undefined ? {} : { ahead }),
+      },
       AbortSignal.timeout(10_000),
     )
   const holds = async (m: Member, key: Uint8Array) => m.datastore.has(dhtRecordKey(key))
@@ -127,11 +133,13 @@ describe('store frames with relay', () => {
     await until(() => holds(c, far.key), 'C holds the relayed record')
   })
 
-  it('goes no further where the receiver is the closest it knows, nor without relay', async () => {
+  it('goes no further where the receiver is the closest it knows, where the closer peers hold copies already, nor without relay', async () => {
     const near = await recordWhere(closerToB)
     const unasked = await recordWhere(closerToC)
+    const counted = await recordWhere(closerToC)
     const marker = await recordWhere(closerToC)
-    await store([near.text, unasked.text], [0])
+    // `counted`: one copy of the sender's went to a peer closer than B — C is the only one there is
+    await store([near.text, unasked.text, counted.text], [0, 2], [0, 1])
     // the marker goes to C after the others were decided: once C has it, they would have arrived
     await store([marker.text], [0])
     await until(() => holds(c, marker.key), 'C holds the marker')
@@ -139,20 +147,23 @@ describe('store frames with relay', () => {
     expect(await holds(b, unasked.key)).toBe(true)
     expect(await holds(c, near.key)).toBe(false)
     expect(await holds(c, unasked.key)).toBe(false)
+    expect(await holds(b, counted.key)).toBe(true)
+    expect(await holds(c, counted.key)).toBe(false)
   })
 
-  it('a relay index past the records makes the frame malformed', async () => {
+  it('a relay index past the records, or an ahead list of another length, makes the frame malformed', async () => {
     const far = await recordWhere(closerToC)
-    const frame = (relay: number[]) =>
+    const frame = (relay: number[], ahead?: number[]) =>
       decodeMessage(
         storeRequestSchema,
         new TextEncoder().encode(
-          JSON.stringify({ type: 'store', requestId: 'r', records: [far.text], relay }),
+          JSON.stringify({ type: 'store', requestId: 'r', records: [far.text], relay, ahead }),
         ),
         MAX_FRAME_BYTES,
         'store frame',
       )
     expect(frame([0]).relay).toEqual([0])
+    expect(() => frame([0], [1, 0])).toThrow(/ahead has 2 entries for 1 relayed records/)
     expect(() => frame([1])).toThrow(/relay\.0.*past the 1 records|past the 1 records/)
     expect(() => frame([1])).toThrow(InvalidMessageError)
   })
