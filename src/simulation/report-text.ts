@@ -41,7 +41,7 @@ export function formatReport(r: SimulationReport): string {
     `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
     `run cost            ${(r.run.cpuMs / 1000).toFixed(1)} CPU-s (${ms(r.run.cpuMsPerTask)} per task), event loop ${(100 * r.run.eventLoopUtilization).toFixed(0)} % busy`,
     `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,
-    `peak RSS per node   ${r.peakRssMiBPerNode.toFixed(1)} MiB (process RSS / nodes)`,
+    `peak RSS per node   ${r.workPeakRssMiBPerNode.toFixed(1)} MiB until the results were in, ${r.peakRssMiBPerNode.toFixed(1)} MiB with the DHT check (process RSS / nodes)`,
     `idle CPU per node   ${r.idleCpuPercentPerNode.toFixed(2)} % of a core (process CPU / nodes)`,
     `per task            ${r.perTask.messages.toFixed(1)} messages, ${(r.perTask.bytes / 1024).toFixed(1)} KiB, ${r.perTask.verifications.toFixed(2)} verifications, ${r.perTask.signatures.toFixed(2)} signatures`,
   ].join('\n')

@@ -109,6 +109,11 @@ export interface SimulationReport {
   meshFormationCpuMs: number
   /** Peak resident memory of this process (all nodes) over the run, divided by the nodes, MiB. */
   peakRssMiBPerNode: number
+  /**
+   * The same until the last result was in, before the DHT read-back (whose lookups dial peers
+   * beyond the reader's neighbours), MiB.
+   */
+  workPeakRssMiBPerNode: number
   /** CPU of this process while the formed mesh idled, divided by the nodes, % of one core. */
   idleCpuPercentPerNode: number
   /** What the workload cost per task that completed, from the nodes' accounting (submit to the last record stored). */
@@ -161,12 +166,21 @@ export async function runSimulation(
     hooks.onProgress?.({ phase: 'idle', done: 0, total: 1 })
     const idleCpu = idleMs > 0 ? (await idleCpuPercent(idleMs)) / nodes.length : Number.NaN
     hooks.onProgress?.({ phase: 'idle', done: 1, total: 1 })
-    const report = await drive(config, nodes, durations, hooks)
+    let workPeak: number | undefined
+    const report = await drive(config, nodes, durations, {
+      ...hooks,
+      onProgress: (e) => {
+        if (e.phase === 'verify' && workPeak === undefined) workPeak = rss.peakBytes
+        hooks.onProgress?.(e)
+      },
+    })
+    const peak = rss.peakBytes
     return {
       ...report,
       ...mesh,
       idleCpuPercentPerNode: idleCpu,
-      peakRssMiBPerNode: rss.peakBytes / 2 ** 20 / nodes.length,
+      peakRssMiBPerNode: peak / 2 ** 20 / nodes.length,
+      workPeakRssMiBPerNode: (workPeak ?? peak) / 2 ** 20 / nodes.length,
     }
   } finally {
     rss.stop()
@@ -176,7 +190,12 @@ export async function runSimulation(
 
 type DriveReport = Omit<
   SimulationReport,
-  'meshFormationMs' | 'meshFormationCpuMs' | 'nodesStartMs' | 'peakRssMiBPerNode' | 'idleCpuPercentPerNode'
+  | 'meshFormationMs'
+  | 'meshFormationCpuMs'
+  | 'nodesStartMs'
+  | 'peakRssMiBPerNode'
+  | 'workPeakRssMiBPerNode'
+  | 'idleCpuPercentPerNode'
 >
 
 async function drive(

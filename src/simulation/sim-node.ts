@@ -3,6 +3,7 @@ import type { NodeCounters } from '../node/node-counters.ts'
 import type { TaskmeshNodeOptions } from '../node/options.ts'
 import type { TaskmeshNode } from '../node/taskmesh-node.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
+import { eachLimited } from '../util/each-limited.ts'
 import { dialWithRetry } from './mesh.ts'
 
 /** What a simulation learns of one result. */
@@ -60,20 +61,27 @@ export interface SimNode {
   stop(): Promise<void>
 }
 
-/** DHT gets in flight at once while counting. */
-const DHT_COUNT_CONCURRENCY = 32
+/**
+ * DHT gets in flight at once while counting. Few: each is a lookup of ~20 queries, and with 32 in
+ * flight on the one loop of 100 nodes some took 15–25 s, long enough for kad-dht's adaptive
+ * timeouts to give up on the very peers that held the record.
+ */
+const DHT_COUNT_CONCURRENCY = 8
 
-/** Counts how many of `ids` a DHT get (skipping the local cache) finds at `node`. */
+/**
+ * Counts how many of `ids` a DHT get (skipping the local cache) finds at `node`. A get that finds
+ * nothing is made once more, after the others, as a waiter's next poll would.
+ */
 export async function countInDht(node: TaskmeshNode, ids: string[]): Promise<number> {
-  let found = 0
-  for (let i = 0; i < ids.length; i += DHT_COUNT_CONCURRENCY) {
-    const batch = await Promise.all(
-      ids
-        .slice(i, i + DHT_COUNT_CONCURRENCY)
-        .map((id) => node.getResult(id, { skipCache: true }).catch(() => undefined)),
-    )
-    found += batch.filter((r) => r !== undefined).length
-  }
+  const missed: string[] = []
+  await eachLimited(ids, DHT_COUNT_CONCURRENCY, async (id) => {
+    const found = await node.getResult(id, { skipCache: true }).catch(() => undefined)
+    if (found === undefined) missed.push(id)
+  })
+  let found = ids.length - missed.length
+  await eachLimited(missed, DHT_COUNT_CONCURRENCY, async (id) => {
+    if ((await node.getResult(id, { skipCache: true }).catch(() => undefined)) !== undefined) found++
+  })
   return found
 }
 

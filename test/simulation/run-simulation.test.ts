@@ -37,6 +37,9 @@ describe('runSimulation (taskmesh simulate)', () => {
       expect(report.run.eventLoopUtilization).toBeGreaterThan(0)
       expect(report.run.eventLoopUtilization).toBeLessThanOrEqual(1)
       expect(report.run.wallMs).toBeGreaterThanOrEqual(report.makespanMs)
+      // memory until the results were in, and with the DHT read-back after it
+      expect(report.workPeakRssMiBPerNode).toBeGreaterThan(0)
+      expect(report.workPeakRssMiBPerNode).toBeLessThanOrEqual(report.peakRssMiBPerNode)
     },
   )
 })
