@@ -3,7 +3,9 @@
  * no-op until its result, at a node alone and at a node with 2 peers (its custodians, which must
  * acknowledge the task before `submit` answers), without and with a data dir (the journal, synced
  * or not). The difference between the rows is the custody round trip and the journal; what a
- * daemon adds on top is its HTTP API.
+ * daemon adds on top is its HTTP API. Beside the wall time, each row shows the CPU time the process
+ * spent per submission and the share of the submission's wall time its event loop was busy (ELU):
+ * an ELU near 1 means the figure is CPU work of the nodes sharing this thread, not waiting.
  *
  * `npx tsx scripts/submit-latency.ts [--samples 100]`
  */
@@ -11,6 +13,7 @@ import '../src/polyfill.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { TaskmeshNode } from '../src/node/taskmesh-node.ts'
 import { quantile } from '../src/simulation/random.ts'
@@ -43,22 +46,33 @@ async function measure(peers: number, durability: 'none' | 'os' | 'sync'): Promi
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     const ms: number[] = []
+    const cpu: number[] = []
+    const busy: number[] = []
     for (let i = 0; i < samples + 20; i++) {
+      const cpu0 = process.cpuUsage()
+      const elu0 = performance.eventLoopUtilization()
       const t0 = performance.now()
       const [handle] = await node.submitMany([{ type: 'noop', input: i }])
       await handle.result()
-      if (i >= 20) ms.push(performance.now() - t0)
+      if (i >= 20) {
+        ms.push(performance.now() - t0)
+        const used = process.cpuUsage(cpu0)
+        cpu.push((used.user + used.system) / 1000)
+        busy.push(performance.eventLoopUtilization(elu0).utilization)
+      }
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    const f = (q: number) => quantile(ms, q).toFixed(2)
-    return `${String(peers).padStart(5)}  ${durability.padEnd(10)}  ${f(0.5).padStart(8)}  ${f(0.9).padStart(8)}`
+    const f = (values: number[], q: number, digits = 2) => quantile(values, q).toFixed(digits).padStart(8)
+    return `${String(peers).padStart(5)}  ${durability.padEnd(10)}  ${f(ms, 0.5)}  ${f(ms, 0.9)}  ${f(cpu, 0.5)}  ${f(busy, 0.5)}`
   } finally {
     for (const n of [...others, node]) await n.stop()
     if (dir !== undefined) await rm(dir, { recursive: true, force: true })
   }
 }
 
-console.log('peers  journal     p50 (ms)  p90 (ms)   submit → result of one no-op, one process')
+console.log(
+  'peers  journal     p50 (ms)  p90 (ms)  CPU (ms)  ELU p50   submit → result of one no-op, one process',
+)
 for (const [peers, durability] of [
   [0, 'none'],
   [0, 'os'],

@@ -254,11 +254,15 @@ export function wireMesh(m: MeshInputs) {
   }
 }
 
-/** Dials another custodian of an owner this node guards, so each hears the other's beacons. */
+/**
+ * Dials another custodian of an owner this node guards, so each hears the other's beacons. Called
+ * for every `hold` frame: a custodian connected already is found by its id string (no peer id is
+ * parsed on the path of the custody acknowledgement).
+ */
 async function meet(libp2p: MeshLibp2p, peer: string, addrs: string[]): Promise<void> {
   try {
+    if (libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) return
     const id = peerIdFromString(peer)
-    if (libp2p.getConnections(id).length > 0) return
     if (addrs.length > 0) await libp2p.peerStore.merge(id, { multiaddrs: addrs.map((a) => multiaddr(a)) })
     await libp2p.dial(id, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS * 5) })
   } catch {

@@ -52,8 +52,9 @@ export class CustodyKeeper {
   }
 
   /**
-   * Hands the specs of tasks this node just took to its custodians; resolves once one of them
-   * acknowledged every frame (or none could be told: an owner without peers keeps its journal).
+   * Hands the specs of tasks this node just took to its custodians; resolves once every one of
+   * them acknowledged its frames or failed (a failed one is replaced; an owner without peers keeps
+   * its journal).
    */
   async hold(tasks: Task[]): Promise<void> {
     if (tasks.length === 0) return

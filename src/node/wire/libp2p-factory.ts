@@ -18,6 +18,7 @@ import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
 import { chunkedPreSharedKey } from './pnet-chunks.ts'
+import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
 
 /** The libp2p services a taskmesh node runs. */

@@ -1,4 +1,5 @@
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { appendFile, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -89,6 +90,15 @@ describe('TaskJournal', () => {
     const journal = new TaskJournal(path, 'os')
     await journal.accept([task(1)])
     expect(journal.stats).toMatchObject({ writes: 1, syncs: 0 })
+    expect((await openFlags(path)) & constants.O_DSYNC).toBe(0)
+    await journal.close()
+  })
+
+  it('with `sync` durability (the default) writes through a handle opened O_DSYNC', async () => {
+    const journal = new TaskJournal(path)
+    await journal.accept([task(1)])
+    // each write returns once its data is on the disk: no separate fdatasync
+    expect((await openFlags(path)) & constants.O_DSYNC).toBe(constants.O_DSYNC)
     await journal.close()
   })
 
@@ -117,3 +127,15 @@ describe('TaskJournal', () => {
     await journal.close()
   })
 })
+
+/** The open flags of this process's file descriptor on `file` (Linux: /proc/self/fdinfo). */
+async function openFlags(file: string): Promise<number> {
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '')
+    if (target !== file) continue
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8')
+    const flags = /^flags:\s*([0-7]+)$/m.exec(info)?.[1]
+    if (flags !== undefined) return Number.parseInt(flags, 8)
+  }
+  throw new Error(`no open descriptor on ${file}`)
+}
