@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CUSTODY_PROTOCOL, MAX_FRAME_BYTES } from '../../protocol/constants.ts'
@@ -34,7 +35,11 @@ export class CustodyService {
   constructor(
     private readonly libp2p: MeshLibp2p,
     private readonly opts: { limits?: StreamLimits; tags?: Pick<WorkTags, 'touch'> } = {},
-  ) {}
+  ) {
+    // every frame in flight listens to it until its reply is in: a node meeting a hundred peers
+    // at once greets each (`forget`)
+    setMaxListeners(Number.POSITIVE_INFINITY, this.stopping.signal)
+  }
 
   /** Serves the custodian side with `handler` (before {@link start}; without it, frames get an error reply). */
   serveWith(handler: CustodyHandler): void {
