@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { compare } from 'uint8arrays'
+import { SHORT_ID_CHARS } from '../../protocol/messages/replicate-messages.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
 /** kad-dht's id of a key or peer: SHA-256 of the bytes (kad's `convertBuffer`). */
@@ -73,18 +74,28 @@ export class ClosestPeers {
   /**
    * Where a record this node keeps goes next for its copies to end at the key's closest peers of
    * the whole mesh (greedy routing over connections): the connected peer serving the protocol
-   * closest to `key`, other than `except`, when more than `ahead` such peers are closer to the key
-   * than this node (`ahead` of them are known to hold it already: in a complete mesh, exactly those
-   * are closer, and nothing is sent).
+   * closest to `key` that is closer to it than this node, is not `except` and is not among `holders`
+   * (short ids of peers known to hold the record already: in a complete mesh, every closer peer).
    */
-  async closerThanSelf(key: Uint8Array, except: string, ahead = 0): Promise<PeerId | undefined> {
+  async closerThanSelf(
+    key: Uint8Array,
+    except: string,
+    holders: readonly string[] = [],
+  ): Promise<PeerId | undefined> {
     const target = kadId(key)
     const own = xorDistance(this.selfId, target)
-    const ranked = await this.of(key, ahead + 2)
-    const closer = ranked.filter(
-      (peer) => peer.toString() !== except && compare(xorDistance(this.idOf(peer), target), own) < 0,
+    const ranked = await this.of(key, holders.length + 2)
+    return ranked.find(
+      (peer) =>
+        peer.toString() !== except &&
+        !holders.includes(this.shortId(peer)) &&
+        compare(xorDistance(this.idOf(peer), target), own) < 0,
     )
-    return closer.length > ahead ? closer[0] : undefined
+  }
+
+  /** A connected peer's short id: the first `SHORT_ID_CHARS` hex characters of its kad-dht id. */
+  shortId(peer: PeerId): string {
+    return Buffer.from(this.idOf(peer).subarray(0, SHORT_ID_CHARS / 2)).toString('hex')
   }
 
   private serves(peer: PeerId): Promise<boolean> | boolean {

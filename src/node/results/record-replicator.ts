@@ -181,13 +181,14 @@ export class RecordReplicator {
     if (peers.length === 0) return carried
     const record = recordToBase64(value)
     // each passes it on toward the key's closest peers beyond this node's connections, unless
-    // the copies closer than it (`ahead`) are all the closer peers it has
-    const rank = (peer: PeerId) => Math.min(closest.indexOf(peer), MAX_RELAY_AHEAD)
+    // the peers closer than it that hold copies (`ahead`) are all the closer peers it has
+    const ahead = (peer: PeerId) =>
+      closest.slice(0, Math.min(closest.indexOf(peer), MAX_RELAY_AHEAD)).map((p) => this.closest.shortId(p))
     const acks = await Promise.all(
       peers.map(
         (peer) =>
           new Promise<boolean>((done) =>
-            this.outbox.enqueue(peer, { key, record, signal, relay: rank(peer), done }),
+            this.outbox.enqueue(peer, { key, record, signal, relay: ahead(peer), done }),
           ),
       ),
     )
@@ -243,7 +244,7 @@ export class RecordReplicator {
    * closer than this node (and is not the sender).
    */
   private async keep(req: StoreRequest, from: string): Promise<ReplicateReply> {
-    const relay = new Map(req.relay?.map((index, j) => [index, req.ahead?.[j] ?? 0]))
+    const relay = new Map(req.relay?.map((index, j) => [index, req.ahead?.[j] ?? []]))
     const outcomes = await Promise.all(
       req.records.map(async (text, i): Promise<StoreOutcome> => {
         try {
@@ -269,10 +270,10 @@ export class RecordReplicator {
    * chain (one alone ended beyond the key's 20 closest peers for 1.5 % of records at 100 nodes);
    * in a complete mesh none goes anywhere: the only closer peers hold the executor's copies.
    */
-  private async relayOn(key: Uint8Array, record: string, from: string, ahead: number): Promise<void> {
+  private async relayOn(key: Uint8Array, record: string, from: string, ahead: string[]): Promise<void> {
     if (this.stopping.signal.aborted) return
     const next = await this.closest.closerThanSelf(key, from, ahead).catch(() => undefined)
     if (next === undefined || this.stopping.signal.aborted) return
-    this.outbox.enqueue(next, { key, record, signal: undefined, relay: 0, done: () => undefined })
+    this.outbox.enqueue(next, { key, record, signal: undefined, relay: [], done: () => undefined })
   }
 }

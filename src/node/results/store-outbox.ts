@@ -23,25 +23,25 @@ export interface Outgoing {
   record: string
   signal: AbortSignal | undefined
   /**
-   * The receiver passes the record on to a connected peer closer to the key (see `relay`), unless
-   * only this many closer peers exist (they got copies of the sender: `ahead`); undefined: it does
-   * not pass it on.
+   * The receiver passes the record on to a connected peer closer to the key (see `relay`), other
+   * than these (short ids of the peers closer than it that got the sender's copies: `ahead`);
+   * undefined: it does not pass it on.
    */
-  relay: number | undefined
+  relay: string[] | undefined
   done(acknowledged: boolean): void
 }
 
 /** The `relay` and `ahead` fields of a `store` frame, when a record is to be passed on. */
-function relayOf(items: Outgoing[]): { relay?: number[]; ahead?: number[] } {
+function relayOf(items: Outgoing[]): { relay?: number[]; ahead?: string[][] } {
   const relay: number[] = []
-  const ahead: number[] = []
+  const ahead: string[][] = []
   items.forEach((item, i) => {
     if (item.relay === undefined) return
     relay.push(i)
     ahead.push(item.relay)
   })
   if (relay.length === 0) return {}
-  return ahead.some((n) => n > 0) ? { relay, ahead } : { relay }
+  return ahead.some((ids) => ids.length > 0) ? { relay, ahead } : { relay }
 }
 
 /**

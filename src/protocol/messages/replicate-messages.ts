@@ -3,8 +3,10 @@ import { MAX_RECORDS_PER_STORE } from '../constants.ts'
 import { errorReplySchema } from './steal-messages.ts'
 import { recordBase64Schema, requestIdSchema } from './wire-types.ts'
 
-/** Largest `ahead` of a relayed record: copies a sender may have made closer than the receiver. */
-export const MAX_RELAY_AHEAD = 64
+/** Peers one relayed record's `ahead` names at most. */
+export const MAX_RELAY_AHEAD = 16
+/** Hex characters of a peer's short id in `ahead` (a prefix of its kad-dht id). */
+export const SHORT_ID_CHARS = 8
 
 /**
  * `store` (replicate protocol): signed result record values (padded base64, byte-exact), for the
@@ -12,8 +14,8 @@ export const MAX_RELAY_AHEAD = 64
  * lists the records (indices into `records`) the receiver should pass on, once kept, to a
  * connected peer closer to the record's key than itself: the sender knows only its own
  * connections, and the key's closest peers of the whole mesh may not be among them. `ahead[j]`
- * (default 0) tells how many of the sender's copies of record `relay[j]` went to peers closer to
- * its key than the receiver: so many closer peers already hold it.
+ * (default none) names the peers closer to record `relay[j]`'s key than the receiver to which the
+ * sender gave copies (short ids: see {@link SHORT_ID_CHARS}): they hold it already.
  */
 export const storeRequestSchema = z
   .object({
@@ -30,7 +32,10 @@ export const storeRequestSchema = z
       )
       .max(MAX_RECORDS_PER_STORE)
       .optional(),
-    ahead: z.array(z.number().int().min(0).max(MAX_RELAY_AHEAD)).max(MAX_RECORDS_PER_STORE).optional(),
+    ahead: z
+      .array(z.array(z.string().regex(new RegExp(`^[0-9a-f]{${SHORT_ID_CHARS}}$`))).max(MAX_RELAY_AHEAD))
+      .max(MAX_RECORDS_PER_STORE)
+      .optional(),
   })
   .strict()
   .superRefine((req, ctx) => {

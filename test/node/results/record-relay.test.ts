@@ -84,7 +84,7 @@ describe('store frames with relay', () => {
   const closerToB = (key: Uint8Array) =>
     compare(distance(b.libp2p.peerId, key), distance(c.libp2p.peerId, key)) < 0
 
-  const store = (records: string[], relay?: number[], ahead?: number[]) =>
+  const store = (records: string[], relay?: number[], ahead?: string[][]) =>
     session.request(
       {
         type: 'store',
@@ -133,13 +133,21 @@ describe('store frames with relay', () => {
     await until(() => holds(c, far.key), 'C holds the relayed record')
   })
 
+  it('goes on when the peers said to hold it are others than its closer neighbour', async () => {
+    // the sender gave a copy to a closer peer B is not connected to: C still lacks it
+    const far = await recordWhere(closerToC)
+    await store([far.text], [0], [['0badc0de']])
+    await until(() => holds(c, far.key), 'C holds the relayed record')
+  })
+
   it('goes no further where the receiver is the closest it knows, where the closer peers hold copies already, nor without relay', async () => {
     const near = await recordWhere(closerToB)
     const unasked = await recordWhere(closerToC)
     const counted = await recordWhere(closerToC)
     const marker = await recordWhere(closerToC)
-    // `counted`: one copy of the sender's went to a peer closer than B — C is the only one there is
-    await store([near.text, unasked.text, counted.text], [0, 2], [0, 1])
+    // `counted`: the sender says it gave C a copy, and C is the only peer B has closer to the key
+    const shortC = sha(c.libp2p.peerId.toMultihash().bytes).subarray(0, 4).toString('hex')
+    await store([near.text, unasked.text, counted.text], [0, 2], [[], [shortC]])
     // the marker goes to C after the others were decided: once C has it, they would have arrived
     await store([marker.text], [0])
     await until(() => holds(c, marker.key), 'C holds the marker')
@@ -151,9 +159,9 @@ describe('store frames with relay', () => {
     expect(await holds(c, counted.key)).toBe(false)
   })
 
-  it('a relay index past the records, or an ahead list of another length, makes the frame malformed', async () => {
+  it('a relay index past the records, or an ahead list of another length or with a malformed id, makes the frame malformed', async () => {
     const far = await recordWhere(closerToC)
-    const frame = (relay: number[], ahead?: number[]) =>
+    const frame = (relay: number[], ahead?: string[][]) =>
       decodeMessage(
         storeRequestSchema,
         new TextEncoder().encode(
@@ -163,7 +171,9 @@ describe('store frames with relay', () => {
         'store frame',
       )
     expect(frame([0]).relay).toEqual([0])
-    expect(() => frame([0], [1, 0])).toThrow(/ahead has 2 entries for 1 relayed records/)
+    expect(frame([0], [['0123abcd']]).ahead).toEqual([['0123abcd']])
+    expect(() => frame([0], [[], []])).toThrow(/ahead has 2 entries for 1 relayed records/)
+    expect(() => frame([0], [['not-hex!']])).toThrow(InvalidMessageError)
     expect(() => frame([1])).toThrow(/relay\.0.*past the 1 records|past the 1 records/)
     expect(() => frame([1])).toThrow(InvalidMessageError)
   })
