@@ -118,6 +118,8 @@ export interface FencedWrite {
   written: boolean
   /** The value stored under the key now (the one written, or the one that stayed). */
   current: Uint8Array
+  /** True when the very same value was stored already (written again: nothing changed). */
+  again?: boolean
 }
 
 type Put = Datastore['put']
@@ -173,7 +175,7 @@ export function putResultRecord(
     const stored = await readStored(datastore, dsKey, id)
     if (stored !== undefined) {
       // the same record again (a completion's record, then its replica) is stored already
-      if (equals(stored, value)) return { written: true, current: stored }
+      if (equals(stored, value)) return { written: true, current: stored, again: true }
       if (losesToStored(key, value, stored, roots)) return { written: false, current: stored }
     }
     const writer = writers.get(datastore)

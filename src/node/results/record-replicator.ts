@@ -253,7 +253,9 @@ export class RecordReplicator {
           const key = resultKey(record.taskId)
           const write = await this.storeLocal(key, value)
           const ahead = relay.get(i)
-          if (write.written && ahead !== undefined) void this.relayOn(key, text, from, ahead)
+          // a record held already went on from here before (or started here): no second chain
+          if (write.written && write.again !== true && ahead !== undefined)
+            void this.relayOn(key, text, from, ahead)
           return write.written ? 'stored' : 'superseded'
         } catch {
           return 'invalid'

@@ -140,11 +140,16 @@ describe('store frames with relay', () => {
     await until(() => holds(c, far.key), 'C holds the relayed record')
   })
 
-  it('goes no further where the receiver is the closest it knows, where the closer peers hold copies already, nor without relay', async () => {
+  it('goes no further where the receiver is the closest it knows, where the closer peers hold copies already, where it was held already, nor without relay', async () => {
     const near = await recordWhere(closerToB)
     const unasked = await recordWhere(closerToC)
     const counted = await recordWhere(closerToC)
+    const held = await recordWhere(closerToC)
     const marker = await recordWhere(closerToC)
+    // `held`: B keeps it without relaying, then is asked to relay it: it went on from B before, or
+    // B was meant to keep it only — no second chain starts at a node that had it
+    await store([held.text])
+    await store([held.text], [0])
     // `counted`: the sender says it gave C a copy, and C is the only peer B has closer to the key
     const shortC = sha(c.libp2p.peerId.toMultihash().bytes).subarray(0, 4).toString('hex')
     await store([near.text, unasked.text, counted.text], [0, 2], [[], [shortC]])
@@ -157,6 +162,8 @@ describe('store frames with relay', () => {
     expect(await holds(c, unasked.key)).toBe(false)
     expect(await holds(b, counted.key)).toBe(true)
     expect(await holds(c, counted.key)).toBe(false)
+    expect(await holds(b, held.key)).toBe(true)
+    expect(await holds(c, held.key)).toBe(false)
   })
 
   it('a relay index past the records, or an ahead list of another length or with a malformed id, makes the frame malformed', async () => {
