@@ -17,6 +17,7 @@ import { createResultSelector } from '../../protocol/records/result-record.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
+import { answerKnownProtocolMerges } from './known-protocols.ts'
 import { chunkedPreSharedKey } from './pnet-chunks.ts'
 import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
@@ -164,5 +165,6 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
       }),
     },
   })
+  answerKnownProtocolMerges(node)
   return node as MeshLibp2p
 }
