@@ -19,6 +19,7 @@ import { createResultValidator, fenceResultRecords } from '../results/fencing.ts
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
 import { answerKnownProtocolMerges } from './known-protocols.ts'
 import { chunkedPreSharedKey } from './pnet-chunks.ts'
+import { libp2pLogger } from './quiet-logger.ts'
 import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
 
@@ -130,6 +131,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     connectionProtector: opts.swarmKey === undefined ? undefined : chunkedPreSharedKey(opts.swarmKey),
     datastore,
     metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
+    logger: libp2pLogger(),
     peerDiscovery,
     connectionManager: {
       // a bounded degree: beyond it libp2p closes the connections of least value (see `tagWork`)
