@@ -17,7 +17,6 @@ import { createResultSelector } from '../../protocol/records/result-record.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
-import { answerKnownProtocolMerges } from './known-protocols.ts'
 import { chunkedPreSharedKey } from './pnet-chunks.ts'
 import { libp2pLogger } from './quiet-logger.ts'
 import './length-prefix-decoder.ts'
@@ -167,6 +166,5 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
       }),
     },
   })
-  answerKnownProtocolMerges(node)
   return node as MeshLibp2p
 }
