@@ -86,6 +86,8 @@ export function wireMesh(m: MeshInputs) {
     candidates: async (n) => (await closest.of(selfKey, n)).map((p) => p.toString()),
     addrsOf: (peer) => addresses.of(peer),
     openTasks: () => ledger.tasks(),
+    // a key made at this start had no earlier life for a custodian to forget
+    firstLife: opts.privateKey === undefined && opts.dataDir === undefined,
   })
   /** Hands tasks this node took to its custodians; waits for an acknowledgement a little while at most. */
   const hold = async (tasks: Task[]): Promise<void> => {
@@ -185,6 +187,7 @@ export function wireMesh(m: MeshInputs) {
   const onIdentify = (evt: CustomEvent<IdentifyResult>) => {
     if (!evt.detail.protocols.includes(CUSTODY_PROTOCOL)) return
     // a custodian of this node's earlier life may be any peer: each forgets what that life handed it
+    // (a node in its first life greets no one)
     void keeper.greet(evt.detail.peerId.toString())
     if (keeper.short) refreshCustody()
   }

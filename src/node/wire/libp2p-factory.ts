@@ -17,7 +17,9 @@ import { createResultSelector } from '../../protocol/records/result-record.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
+import { cachedKeyCrypto } from './noise-keys.ts'
 import { chunkedPreSharedKey } from './pnet-chunks.ts'
+import { libp2pLogger } from './quiet-logger.ts'
 import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
 
@@ -124,11 +126,12 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     privateKey: opts.privateKey,
     addresses: { listen },
     transports: [transport === 'memory' ? memory() : tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: cachedKeyCrypto() })],
     streamMuxers: [yamux()],
     connectionProtector: opts.swarmKey === undefined ? undefined : chunkedPreSharedKey(opts.swarmKey),
     datastore,
     metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
+    logger: libp2pLogger(),
     peerDiscovery,
     connectionManager: {
       // a bounded degree: beyond it libp2p closes the connections of least value (see `tagWork`)

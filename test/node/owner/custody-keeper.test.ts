@@ -4,7 +4,7 @@ import type { CustodyFrame } from '../../../src/protocol/messages/custody-messag
 import { EXECUTOR, makeTask, OWNER } from '../../protocol/fixtures.ts'
 
 /** A keeper whose custody frames are recorded (peer, type), answered `held` unless `failing` has the peer. */
-function keeperWith(candidates: string[], failing = new Set<string>()) {
+function keeperWith(candidates: string[], failing = new Set<string>(), firstLife = false) {
   const sent: Array<[string, CustodyFrame['type']]> = []
   const keeper = new CustodyKeeper({
     custody: {
@@ -17,6 +17,7 @@ function keeperWith(candidates: string[], failing = new Set<string>()) {
     candidates: async () => candidates,
     addrsOf: () => [],
     openTasks: () => [],
+    firstLife,
   })
   return { keeper, sent }
 }
@@ -46,5 +47,12 @@ describe('CustodyKeeper greets each peer once per life', () => {
       [EXECUTOR, 'forget'],
       [EXECUTOR, 'forget'],
     ])
+  })
+
+  it('greets no one in its first life (a key made at this start): there is nothing to forget', async () => {
+    const { keeper, sent } = keeperWith([EXECUTOR], new Set(), true)
+    expect(await keeper.greet(OWNER)).toBe(true)
+    await keeper.hold([makeTask(3, OWNER)])
+    expect(sent).toEqual([[EXECUTOR, 'hold']])
   })
 })
