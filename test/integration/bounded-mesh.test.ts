@@ -9,7 +9,7 @@ const NODES = 20
 const RING = 2
 const CHORD = 7
 /** More than the 19 one-slot thieves take at once: the owner still queues some when it dies. */
-const TASKS = 80
+const TASKS = 200
 const TASK_MS = 400
 const LEASE_TTL_MS = 2_000
 
@@ -74,7 +74,11 @@ describe('a mesh of bounded degree', () => {
     const custodians = owner.status().custody.custodians
     // an executor that is not a custodian holds leases of the owner's tasks
     const thieves = () => others.filter((n) => n.status().leasedIn > 0 && !custodians.includes(n.peerId))
-    await waitFor(() => thieves().length > 0, 20_000, 'no executor stole from the owner')
+    await waitFor(
+      () => thieves().length > 0 && owner.status().queued > 0,
+      20_000,
+      'no executor stole from the owner while it still queued tasks',
+    )
     const executor = thieves()[0]
     // what the owner still queues has no holder but the custodians: someone must adopt it
     expect(owner.status().queued).toBeGreaterThan(0)
