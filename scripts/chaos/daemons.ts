@@ -53,19 +53,29 @@ export interface Placed {
   addr: string
 }
 
+/**
+ * A free loopback port below Linux's ephemeral range (32768–60999): a daemon keeps its port across
+ * restarts, and a port from that range can be taken meanwhile by any outgoing connection on the
+ * machine (a daemon of a test running beside this one failed to start on `EADDRINUSE`).
+ */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer()
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+    })
+    if (free) return port
+  }
+}
+
 /** Creates `<root>/<name>` with a peer key and picks a free port, so daemons can bootstrap from each other and start at once. */
 export async function placeDaemon(root: string, name: string): Promise<Placed> {
   const dir = join(root, name)
   await mkdir(dir, { recursive: true })
   const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(dir)).toString()
-  const port = await new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
+  const port = await freePort()
   const listen = `/ip4/127.0.0.1/tcp/${port}`
   return { dir, peerId, listen, addr: `${listen}/p2p/${peerId}` }
 }

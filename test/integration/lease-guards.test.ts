@@ -30,8 +30,9 @@ describe('lease guards at the node', () => {
       { type: 'fail', input: { message: 'flaky' }, maxAttempts: 3, resources: { labels: ['gpu'] } },
     ])
     await waitFor(() => thief.status().counters.retried === 1, 10_000, 'the thief never retried')
-    // meanwhile the thief's only slot gets busy with another task
-    await owner.submitMany([{ type: 'sleep', input: { ms: 12_000 }, resources: { labels: ['gpu'] } }])
+    // meanwhile the thief's only slot gets busy with another task, for longer than the test runs
+    // (a 12 s one had finished, and counted as executed, when the steps below took 4 s more)
+    await owner.submitMany([{ type: 'sleep', input: { ms: 60_000 }, resources: { labels: ['gpu'] } }])
     await waitFor(() => thief.status().running === 1, 5_000, 'the thief never ran the second task')
     // the owner revokes the lease while the thief waits to retry (its next renewal is rejected)
     expect((await owner.cancel(handle.id)).outcome).toBe('cancelled')
