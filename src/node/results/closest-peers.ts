@@ -35,6 +35,8 @@ export class ClosestPeers {
   private readonly reading = new Map<string, Promise<boolean>>()
   /** kad-dht ids (SHA-256 of the multihash) of connected peers. */
   private readonly ids = new Map<string, Uint8Array>()
+  /** Short ids (see {@link shortId}) of connected peers, made once per peer: every copy names some. */
+  private readonly shortIds = new Map<string, string>()
   /** This node's kad-dht id. */
   private readonly selfId: Uint8Array
 
@@ -53,6 +55,7 @@ export class ClosestPeers {
     this.libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     this.speaks.clear()
     this.ids.clear()
+    this.shortIds.clear()
   }
 
   /** The `count` connected peers serving the protocol that are closest to `key`, closest first. */
@@ -95,7 +98,13 @@ export class ClosestPeers {
 
   /** A connected peer's short id: the first `SHORT_ID_CHARS` hex characters of its kad-dht id. */
   shortId(peer: PeerId): string {
-    return Buffer.from(this.idOf(peer).subarray(0, SHORT_ID_CHARS / 2)).toString('hex')
+    const id = peer.toString()
+    let short = this.shortIds.get(id)
+    if (short === undefined) {
+      short = Buffer.from(this.idOf(peer).subarray(0, SHORT_ID_CHARS / 2)).toString('hex')
+      this.shortIds.set(id, short)
+    }
+    return short
   }
 
   private serves(peer: PeerId): Promise<boolean> | boolean {
@@ -143,5 +152,6 @@ export class ClosestPeers {
     const id = evt.detail.toString()
     this.speaks.delete(id)
     this.ids.delete(id)
+    this.shortIds.delete(id)
   }
 }
