@@ -56,6 +56,9 @@ export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
         slots: req.offer.slots,
         speed: req.speed,
         freeSlots: req.freeSlots,
+        // what the thief asked for beyond its free slots is the prefetch that keeps its slots busy
+        // while its next steal is in flight (see the thief); the balance rule still bounds it
+        prefetch: Math.max(0, req.max - req.freeSlots),
       },
       requested: req.max,
     }),

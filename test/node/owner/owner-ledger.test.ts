@@ -196,6 +196,17 @@ describe('OwnerLedger', () => {
     ])
   })
 
+  it('grants a busy thief the prefetch it asks for beyond its free slots, within the balance rule', () => {
+    const { ledger } = setup()
+    for (let i = 0; i < 200; i++) ledger.take(task(`t${i}`))
+    // every slot of the thief busy: all it asks for is prefetch, to bridge its next steal's round trip
+    const busy = { ...stealRequest(40), freeSlots: 0 }
+    expect(ledger.grant('thief', busy).tasks).toHaveLength(40)
+    // a thief whose queue already holds as much work as the owner's gets nothing more
+    const loaded = { ...stealRequest(40), requestId: 'r2', freeSlots: 0, queued: 1_000, queuedWorkMs: 1e7 }
+    expect(ledger.grant('thief', loaded).tasks).toHaveLength(0)
+  })
+
   it('signs every lease it grants: the proof names that task, that holder and that epoch', () => {
     const { ledger } = setup()
     for (const id of ['a', 'b']) ledger.take(task(id))
