@@ -21,7 +21,7 @@ import { UnschedulableWatch } from './owner/unschedulable.ts'
 import { ownerFilter } from './peers/allowed-owners.ts'
 import { PeerView } from './peers/peer-view.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
-import { DEFAULT_SIGN_BATCH, RecordSigner } from './results/record-signer.ts'
+import { DEFAULT_SIGN_BATCH, DEFAULT_SIGN_WINDOW_MS, RecordSigner } from './results/record-signer.ts'
 import { ResultFollower } from './results/result-follower.ts'
 import { ownerFailureRecord, ResultPublisher } from './results/result-publisher.ts'
 import { ResultStore } from './results/result-store.ts'
@@ -106,7 +106,7 @@ export function assembleNode(inputs: NodeInputs) {
   const results = new ResultStore({
     dht: libp2p.services.dht,
     replicator: inputs.replicator,
-    signer: new RecordSigner(privateKey, DEFAULT_SIGN_BATCH, accounting.signatures),
+    signer: new RecordSigner(privateKey, DEFAULT_SIGN_BATCH, accounting.signatures, DEFAULT_SIGN_WINDOW_MS),
     roots,
   })
   // a copy refused because a peer holds a winning record: read that one, so this node serves it too

@@ -131,4 +131,23 @@ describe('RecordSigner', () => {
     expect(new Set(again.map((v) => JSON.parse(text.decode(v)).signature)).size).toBe(1)
     expect(EXECUTOR).toBe(good[0].executor)
   })
+
+  it('with a window, records finishing soon after a signature wait and share the next one', async () => {
+    const signer = new RecordSigner(executorKey, 256, undefined, 40)
+    const sigOf = (v: Uint8Array) => JSON.parse(text.decode(v)).signature as string
+    const [r1, r2, r3] = records(3)
+    const t0 = performance.now()
+    const first = await signer.sign(r1)
+    // the first record after a quiet spell is signed at once
+    expect(performance.now() - t0).toBeLessThan(30)
+    const second = signer.sign(r2)
+    await new Promise((resolve) => setImmediate(resolve)) // a later turn of the event loop
+    const third = signer.sign(r3)
+    const [v2, v3] = await Promise.all([second, third])
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(30) // the window (timers may run ~1 ms early)
+    expect(sigOf(v2)).toBe(sigOf(v3))
+    expect(sigOf(v2)).not.toBe(sigOf(first))
+    expect(openResultRecordSync(v3)).toEqual(r3)
+    expect(() => new RecordSigner(executorKey, 256, undefined, -1)).toThrow(/windowMs/)
+  })
 })
