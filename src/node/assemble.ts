@@ -106,7 +106,11 @@ export function assembleNode(inputs: NodeInputs) {
   const results = new ResultStore({
     dht: libp2p.services.dht,
     replicator: inputs.replicator,
-    signer: new RecordSigner(privateKey, DEFAULT_SIGN_BATCH, accounting.signatures, DEFAULT_SIGN_WINDOW_MS),
+    signer: new RecordSigner(privateKey, DEFAULT_SIGN_BATCH, accounting.signatures, {
+      ms: DEFAULT_SIGN_WINDOW_MS,
+      // the runner is made below; records are signed only once the node runs
+      more: (): boolean => runner.runningCount > 0,
+    }),
     roots,
   })
   // a copy refused because a peer holds a winning record: read that one, so this node serves it too

@@ -5,11 +5,23 @@ import type { SignatureCounts } from '../../protocol/records/signature-counts.ts
 /** Most records one signature covers, unless told otherwise. */
 export const DEFAULT_SIGN_BATCH = 256
 /**
- * Least time between two batch signatures of a node, ms: a record that finishes sooner after the
- * last signature waits for the rest of it, so records finishing one by one under load share a
- * signature (and every node that meets them one check) instead of costing one each.
+ * Least time between two batch signatures of a node while more records are on their way, ms: a
+ * record that finishes sooner after the last signature waits for the rest of it, so records
+ * finishing one by one under load share a signature (and every node that meets them one check)
+ * instead of costing one each.
  */
 export const DEFAULT_SIGN_WINDOW_MS = 4
+
+/** When a record may wait for company (see {@link RecordSigner}). */
+export interface SignWindow {
+  /** Least time between two signatures, ms (0 to 1000). */
+  ms: number
+  /**
+   * True while more records are about to finish here (other attempts run): only then does a record
+   * wait. A chain of tasks run one after another never waits for a window it cannot fill.
+   */
+  more(): boolean
+}
 
 interface Pending {
   record: ResultRecord
@@ -24,8 +36,9 @@ interface Pending {
  * lone local no-op 8–20 ms in a mesh of three nodes in one process (its check phase came late).
  * Nothing waits at low load; when many records finish together, one signature — and one check at
  * every node that meets the batch — covers them all. With a window, a record that finishes within
- * `windowMs` of the last signature waits for the window's end, with whatever else finishes by then
- * (the first record after a quiet spell still goes out at once).
+ * `window.ms` of the last signature while other attempts still run waits for the window's end, with
+ * whatever else finishes by then (the first record after a quiet spell, and a record with nothing
+ * else running, still go out at once).
  */
 export class RecordSigner {
   private pending: Pending[] = []
@@ -35,19 +48,19 @@ export class RecordSigner {
 
   /**
    * @param counts where signatures made (and grant proofs checked while signing) are counted.
-   * @param windowMs least time between two signatures (0: every turn that finished records signs).
+   * @param window when records wait for company (none: every turn that finished records signs).
    */
   constructor(
     private readonly privateKey: PrivateKey,
     private readonly maxBatch = DEFAULT_SIGN_BATCH,
     private readonly counts?: SignatureCounts,
-    private readonly windowMs = 0,
+    private readonly window?: SignWindow,
   ) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_SIGNED_BATCH) {
       throw new RangeError(`maxBatch must be 1 to ${MAX_SIGNED_BATCH}, got ${maxBatch}`)
     }
-    if (!(windowMs >= 0 && windowMs <= 1_000))
-      throw new RangeError(`windowMs must be 0 to 1000, got ${windowMs}`)
+    if (window !== undefined && !(window.ms >= 0 && window.ms <= 1_000))
+      throw new RangeError(`window.ms must be 0 to 1000, got ${window.ms}`)
   }
 
   /**
@@ -61,7 +74,8 @@ export class RecordSigner {
       if (this.pending.length >= this.maxBatch) this.flush()
       else if (!this.scheduled) {
         this.scheduled = true
-        const wait = this.lastFlush + this.windowMs - performance.now()
+        const { window } = this
+        const wait = window?.more() ? this.lastFlush + window.ms - performance.now() : 0
         if (wait > 0) this.timer = setTimeout(() => this.flush(), wait)
         else queueMicrotask(() => this.flush())
       }

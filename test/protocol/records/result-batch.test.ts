@@ -132,8 +132,9 @@ describe('RecordSigner', () => {
     expect(EXECUTOR).toBe(good[0].executor)
   })
 
-  it('with a window, records finishing soon after a signature wait and share the next one', async () => {
-    const signer = new RecordSigner(executorKey, 256, undefined, 40)
+  it('with a window, records finishing soon after a signature while others run wait and share one', async () => {
+    let running = true
+    const signer = new RecordSigner(executorKey, 256, undefined, { ms: 40, more: () => running })
     const sigOf = (v: Uint8Array) => JSON.parse(text.decode(v)).signature as string
     const [r1, r2, r3] = records(3)
     const t0 = performance.now()
@@ -148,6 +149,13 @@ describe('RecordSigner', () => {
     expect(sigOf(v2)).toBe(sigOf(v3))
     expect(sigOf(v2)).not.toBe(sigOf(first))
     expect(openResultRecordSync(v3)).toEqual(r3)
-    expect(() => new RecordSigner(executorKey, 256, undefined, -1)).toThrow(/windowMs/)
+    // nothing else running: no company to wait for, signed at once even right after a signature
+    running = false
+    const t1 = performance.now()
+    await signer.sign(records(1)[0])
+    expect(performance.now() - t1).toBeLessThan(30)
+    expect(() => new RecordSigner(executorKey, 256, undefined, { ms: -1, more: () => true })).toThrow(
+      /window\.ms/,
+    )
   })
 })
