@@ -129,9 +129,9 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     specs: Array<GraphItemInput> | unknown[],
     opts: SubmitOptions = {},
   ): Promise<TaskHandle[]> {
-    let prepared: ReturnType<Intake['accept']>
+    let prepared: Awaited<ReturnType<Intake['accept']>>
     try {
-      prepared = this.parts.intake.accept(specs, opts.submitter ?? this.peerId)
+      prepared = await this.parts.intake.accept(specs, opts.submitter ?? this.peerId)
     } catch (err) {
       if (err instanceof QueueFullError) this.parts.limitWatch.refused('queue_full')
       throw err

@@ -7,7 +7,7 @@ import type { LocalQueue } from '../run/local-queue.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import { DependencyGate } from './dependencies.ts'
 import type { OwnerLedger, Ownership } from './owner-ledger.ts'
-import { type PreparedTask, prepareSubmission } from './submission.ts'
+import { type PreparedTask, prepareSubmissionInTurns } from './submission.ts'
 
 /** How a task is taken into the ledger once it may run. */
 export interface Takeover {
@@ -61,18 +61,14 @@ export class Intake {
 
   /**
    * Validates a submission and accepts it whole: tasks without dependencies are queued, the
-   * others wait here for theirs.
+   * others wait here for theirs. A large submission is checked over several turns of the event
+   * loop (`prepareSubmissionInTurns`); nothing is queued until all of it passed.
    * @throws InvalidTaskError / UnknownHandlerError / QueueFullError — nothing is queued.
    */
-  accept(items: unknown[], submitter: string): PreparedTask[] {
+  async accept(items: unknown[], submitter: string): Promise<PreparedTask[]> {
     const { opts } = this
-    const state = opts.state()
-    if (state !== 'running') {
-      throw new QueueFullError(
-        state === 'draining' ? 'node is draining: submit to another node' : 'node is not running',
-      )
-    }
-    const { tasks, order } = prepareSubmission(items, {
+    this.mustRun()
+    const { tasks, order } = await prepareSubmissionInTurns(items, {
       submitter,
       owner: opts.self,
       now: Date.now(),
@@ -80,6 +76,7 @@ export class Intake {
       knowsType: opts.knowsType,
       isKnownId: (id) => opts.ledger.has(id) || this.gate.has(id) || opts.results.cached(id) !== undefined,
     })
+    this.mustRun() // the node may have begun to stop while the submission was checked
     const held = opts.queue.size + this.gate.size
     if (held + tasks.length > opts.maxQueueLength) {
       throw new QueueFullError(
@@ -91,6 +88,15 @@ export class Intake {
       this.own(tasks[i].task)
     }
     return tasks
+  }
+
+  private mustRun(): void {
+    const state = this.opts.state()
+    if (state !== 'running') {
+      throw new QueueFullError(
+        state === 'draining' ? 'node is draining: submit to another node' : 'node is not running',
+      )
+    }
   }
 
   /**

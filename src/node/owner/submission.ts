@@ -70,6 +70,11 @@ function asSingle(err: InvalidTaskError): InvalidTaskError {
   return new InvalidTaskError(err.message.slice(field.length + 2), `task${field.slice('tasks[0]'.length)}`)
 }
 
+/** Items a submission is checked in per turn of the event loop ({@link prepareSubmissionInTurns}). */
+export const SUBMISSION_TURN_ITEMS = 64
+
+type Prepared = { tasks: PreparedTask[]; order: number[] }
+
 /**
  * Validates a submission — a list of specs, or a graph of items with `key` and `dependsOn` — and
  * builds its tasks, or refuses it whole (nothing is queued then):
@@ -80,10 +85,31 @@ function asSingle(err: InvalidTaskError): InvalidTaskError {
  * @returns the tasks in submission order, and the indices of `items` dependencies first.
  * @throws InvalidTaskError / UnknownHandlerError naming the task and field.
  */
-export function prepareSubmission(
-  items: unknown[],
-  ctx: SubmissionContext,
-): { tasks: PreparedTask[]; order: number[] } {
+export function prepareSubmission(items: unknown[], ctx: SubmissionContext): Prepared {
+  const steps = preparing(items, ctx)
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+  }
+}
+
+/**
+ * {@link prepareSubmission}, giving the event loop a turn after every {@link SUBMISSION_TURN_ITEMS}
+ * items parsed and ids made: a submission of hundreds of tasks does not hold up the node's timers
+ * (inline handlers' sleeps), steal requests and beacons for tens of milliseconds. The same checks,
+ * the same answer; nothing is queued until the whole submission passed.
+ */
+export async function prepareSubmissionInTurns(items: unknown[], ctx: SubmissionContext): Promise<Prepared> {
+  const steps = preparing(items, ctx)
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+}
+
+/** The steps of {@link prepareSubmission}: yields where a turn of the event loop may pass. */
+function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, Prepared> {
   if (!Array.isArray(items) || items.length === 0) throw new InvalidTaskError('no tasks given', 'tasks')
   if (items.length > MAX_TASKS_PER_SUBMISSION) {
     throw new InvalidTaskError(
@@ -92,12 +118,14 @@ export function prepareSubmission(
     )
   }
   const single = items.length === 1
-  const parsed = items.map((raw, i) => {
+  const parsed: ParsedItem[] = new Array(items.length)
+  for (const [i, raw] of items.entries()) {
+    if (i > 0 && i % SUBMISSION_TURN_ITEMS === 0) yield
     const field = single ? 'task' : `tasks[${i}]`
     const item = parseGraphItem(raw, field)
     if (!ctx.knowsType(item.spec.type)) throw new UnknownHandlerError(item.spec.type, `${field}.type`)
-    return item
-  })
+    parsed[i] = item
+  }
   // items without a key cannot be named by others; their stand-in key cannot clash (control char)
   const keyOf = (item: ParsedItem, i: number) => item.key ?? `\u0000${i}`
   let order: number[]
@@ -111,7 +139,8 @@ export function prepareSubmission(
   }
   const idOfKey = new Map<string, string>()
   const tasks: PreparedTask[] = new Array(items.length)
-  for (const i of order) {
+  for (const [n, i] of order.entries()) {
+    if (n > 0 && n % SUBMISSION_TURN_ITEMS === 0) yield
     const { key, spec: parsedSpec } = parsed[i]
     const dependsOn = [...new Set(parsedSpec.dependsOn.map((ref) => idOfKey.get(ref) ?? ref))]
     const spec: TaskSpec = { ...parsedSpec, dependsOn }

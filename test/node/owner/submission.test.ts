@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import {
   parseGraphItem,
   prepareSubmission,
+  prepareSubmissionInTurns,
+  SUBMISSION_TURN_ITEMS,
   type SubmissionContext,
 } from '../../../src/node/owner/submission.ts'
 import { InvalidTaskError, UnknownHandlerError } from '../../../src/task/errors.ts'
@@ -127,6 +129,40 @@ describe('prepareSubmission', () => {
     )
     expect(() => prepareSubmission([{ type: 'echo' }, { type: 'gpu-render' }], ctx())).toThrow(
       'tasks[1].type: unknown handler type "gpu-render"',
+    )
+  })
+})
+
+describe('prepareSubmissionInTurns', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => ({ key: `k${i}`, type: 'echo', input: i }))
+
+  it('gives the event loop turns during a large submission and answers as prepareSubmission does', async () => {
+    const items = many(4 * SUBMISSION_TURN_ITEMS)
+    // something else waiting on the event loop gets a turn at each pause
+    let turns = 0
+    let other: NodeJS.Immediate | undefined
+    const spin = () => {
+      turns++
+      other = setImmediate(spin)
+    }
+    other = setImmediate(spin)
+    const inTurns = await prepareSubmissionInTurns(items, ctx())
+    clearImmediate(other)
+    expect(turns).toBeGreaterThanOrEqual(3)
+    expect(inTurns).toEqual(prepareSubmission(items, ctx()))
+  })
+
+  it('takes no turn for a small submission, and refuses a bad item anywhere, naming it', async () => {
+    let turned = false
+    setImmediate(() => {
+      turned = true
+    })
+    await prepareSubmissionInTurns(many(SUBMISSION_TURN_ITEMS), ctx())
+    expect(turned).toBe(false)
+    const items: unknown[] = many(3 * SUBMISSION_TURN_ITEMS)
+    items[2 * SUBMISSION_TURN_ITEMS + 5] = { type: 'echo', bogus: 1 }
+    await expect(prepareSubmissionInTurns(items, ctx())).rejects.toThrow(
+      new RegExp(`^tasks\\[${2 * SUBMISSION_TURN_ITEMS + 5}\\]`),
     )
   })
 })
