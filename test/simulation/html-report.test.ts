@@ -21,8 +21,9 @@ describe('simulate --report: the HTML report', () => {
         name: 'report',
         nodes: 4,
         slots: 2,
-        tasks: 40,
-        duration: { kind: 'fixed', ms: 30 },
+        // 600 ms of work on 8 slots: the run spans several of the trace's 200 ms samples
+        tasks: 80,
+        duration: { kind: 'fixed', ms: 60 },
         transport: 'memory',
         verifyDht: false,
         idleMs: 0,
@@ -43,7 +44,7 @@ describe('simulate --report: the HTML report', () => {
       const timeline = svg.get('timeline') ?? ''
       expect(timeline).toContain('data-rows="4"')
       expect(count(timeline, /<g data-node="\d+"/g)).toBe(4)
-      expect(count(timeline, /<rect /g)).toBe(40) // one bar per task run
+      expect(count(timeline, /<rect /g)).toBe(80) // one bar per task run
       expect(count(svg.get('queue-depth') ?? '', /<polyline data-node="\d+"/g)).toBe(4)
       expect(count(svg.get('steals') ?? '', /<polyline /g)).toBe(1)
       const throughput = svg.get('throughput') ?? ''
