@@ -11,6 +11,12 @@ export const DEFAULT_SIGN_BATCH = 256
  * instead of costing one each.
  */
 export const DEFAULT_SIGN_WINDOW_MS = 4
+/**
+ * Records that end a window's wait at once: company enough. Each doubling of a batch adds a hash to
+ * every record's proof (45 bytes in each copy, one more hash at each check), so a window gathers a
+ * few records, not hundreds.
+ */
+export const SIGN_WINDOW_FILL = 16
 
 /** When a record may wait for company (see {@link RecordSigner}). */
 export interface SignWindow {
@@ -71,7 +77,8 @@ export class RecordSigner {
   sign(record: ResultRecord): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       this.pending.push({ record, resolve, reject })
-      if (this.pending.length >= this.maxBatch) this.flush()
+      const full = this.timer === undefined ? this.maxBatch : Math.min(this.maxBatch, SIGN_WINDOW_FILL)
+      if (this.pending.length >= full) this.flush()
       else if (!this.scheduled) {
         this.scheduled = true
         const { window } = this

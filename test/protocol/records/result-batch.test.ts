@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { describe, expect, it, vi } from 'vitest'
-import { RecordSigner } from '../../../src/node/results/record-signer.ts'
+import { RecordSigner, SIGN_WINDOW_FILL } from '../../../src/node/results/record-signer.ts'
 import { InvalidRecordError } from '../../../src/protocol/errors.ts'
 import * as ed25519 from '../../../src/protocol/records/ed25519.ts'
 import {
@@ -154,6 +154,17 @@ describe('RecordSigner', () => {
     const t1 = performance.now()
     await signer.sign(records(1)[0])
     expect(performance.now() - t1).toBeLessThan(30)
+    // a window's batch goes out as soon as it has company enough, without waiting for the window
+    const patient = new RecordSigner(executorKey, 256, undefined, { ms: 1_000, more: () => true })
+    await patient.sign(records(1)[0])
+    const t2 = performance.now()
+    const company = records(SIGN_WINDOW_FILL).map(async (r, i) => {
+      await new Promise((resolve) => setTimeout(resolve, i)) // one by one, in later turns
+      return patient.sign(r)
+    })
+    const values = await Promise.all(company)
+    expect(performance.now() - t2).toBeLessThan(500)
+    expect(new Set(values.map(sigOf)).size).toBe(1)
     expect(() => new RecordSigner(executorKey, 256, undefined, { ms: -1, more: () => true })).toThrow(
       /window\.ms/,
     )
