@@ -72,7 +72,12 @@ async function timedThroughput(
 }
 
 /** Limits each daemon's profile summary to the measured run (see scripts/cpu-profile-summary.ts). */
-async function profileWindows(dir: string, daemons: Daemon[], from: number, to: number): Promise<void> {
+export async function profileWindows(
+  dir: string,
+  daemons: Daemon[],
+  from: number,
+  to: number,
+): Promise<void> {
   for (const d of daemons) {
     await mkdir(join(dir, d.name), { recursive: true })
     const window = { fromMs: from - d.spawnedAt, toMs: to - d.spawnedAt }

@@ -1,0 +1,132 @@
+/**
+ * Where the skewed 2-daemon run of `bench:compare` loses its time: the same workload (2,000
+ * lognormal sleeps, median 20 ms, all submitted at the first of 2 daemons × 16 slots), then every
+ * task's start and end from its result record. Prints the makespan against the ideal, each
+ * daemon's CPU during the run (from `/proc`), how busy each daemon's slots were per 100 ms, and how
+ * much longer than its sleep each task held its slot (the overrun: the inline `sleep` handler's
+ * timer runs late on a busy event loop) — in the first 500 ms, while the batches go in, and after.
+ *
+ *   npm run build && npx tsx scripts/skew-timeline.ts [--runs 3] [--profile <dir>] [-- <daemon flags>]
+ *
+ * `--profile <dir>` runs the daemons under `node --cpu-prof` and writes each one's run window, for
+ * `npx tsx scripts/cpu-profile-summary.ts <dir>`.
+ */
+import '../src/polyfill.ts'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { SCENARIOS } from '../simulations/index.ts'
+import { sampleDuration, seededRandom } from '../src/simulation/random.ts'
+import { startDaemons, stopDaemons } from './compare/daemons.ts'
+import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
+import { profileWindows } from './compare/noop.ts'
+
+const SLOTS = 16
+const BATCH = 500
+const EARLY_MS = 500
+
+interface Run {
+  executor: 'A' | 'B'
+  start: number
+  end: number
+  sleep: number
+}
+
+const { values, positionals } = parseArgs({
+  options: { runs: { type: 'string', default: '1' }, profile: { type: 'string' } },
+  allowPositionals: true,
+})
+const runs = Number(values.runs)
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: a whole number >= 1, got ${values.runs}`)
+
+const scenario = SCENARIOS.skewed
+const random = seededRandom(scenario.seed ?? 1)
+const durations = Array.from({ length: scenario.tasks }, () => sampleDuration(scenario.duration, random))
+const idealMs = Math.max(durations.reduce((a, b) => a + b, 0) / (2 * SLOTS), Math.max(...durations))
+
+function overrun(all: Run[], who: 'A' | 'B', from: number, to: number): string {
+  const some = all.filter((r) => r.executor === who && r.start >= from && r.start < to)
+  const mean = some.reduce((sum, r) => sum + (r.end - r.start - r.sleep), 0) / Math.max(1, some.length)
+  return `${who} ${some.length} tasks, mean overrun ${mean.toFixed(2)} ms`
+}
+
+function busySlots(all: Run[], who: 'A' | 'B', makespan: number): string {
+  const out: string[] = []
+  for (let t = 0; t < makespan; t += 100) {
+    const busy = all
+      .filter((r) => r.executor === who)
+      .reduce((sum, r) => sum + Math.max(0, Math.min(r.end, t + 100) - Math.max(r.start, t)), 0)
+    out.push((busy / 100).toFixed(1))
+  }
+  return out.join(' ')
+}
+
+async function once(dir: string, swarmKey: string, run: number): Promise<void> {
+  const profileDir = values.profile === undefined ? undefined : join(values.profile, `run-${run}`)
+  const daemons = await startDaemons(
+    ['A', 'B'].map((name) => ({ name, slots: SLOTS })),
+    { dir: join(dir, `run-${run}`), swarmKey, extraFlags: positionals, profileDir, log: () => undefined },
+  )
+  const [a, b] = daemons
+  try {
+    const signed = async () =>
+      (await Promise.all(daemons.map((d) => d.status()))).reduce(
+        (sum, st) => sum + st.accounting.signatures.recordsSigned,
+        0,
+      )
+    const base = await signed()
+    const pids = { A: a.pid, B: b.pid }
+    const cpu0 = sampleCpu(pids)
+    const from = performance.now()
+    const t0 = Date.now()
+    const ids: string[] = []
+    for (let i = 0; i < durations.length; i += BATCH) {
+      const specs = durations.slice(i, i + BATCH).map((ms) => ({ type: 'sleep', input: { ms } }))
+      ids.push(...(await a.submit(specs)))
+    }
+    await pollCount(signed, base + ids.length, 20, 120_000, 'results signed')
+    const cpu = cpuSpent(cpu0, sampleCpu(pids))
+    if (profileDir !== undefined) await profileWindows(profileDir, daemons, from, performance.now())
+    const read = await mapLimit(ids, 16, (id) => a.result(id, 10_000))
+    if (read.includes(undefined)) throw new Error('a result is not readable at the first daemon')
+    const records = read as unknown as Array<{
+      executor: string
+      finishedAt: number
+      attempts: Array<{ startedAt: number }>
+    }>
+    const all: Run[] = records.map((r, i) => ({
+      executor: r.executor === a.peerId ? 'A' : 'B',
+      start: r.attempts[r.attempts.length - 1].startedAt - t0,
+      end: r.finishedAt - t0,
+      sleep: durations[i],
+    }))
+    const makespan = Math.max(...all.map((r) => r.end))
+    const first = (who: string) => Math.min(...all.filter((r) => r.executor === who).map((r) => r.start))
+    console.log(
+      `run ${run}: makespan ${makespan} ms, ideal ${idealMs.toFixed(0)} ms, ratio ${(makespan / idealMs).toFixed(3)}; ` +
+        `CPU A ${cpu.processes.A.toFixed(2)} s, B ${cpu.processes.B.toFixed(2)} s, ` +
+        `${((1000 * cpu.total) / ids.length).toFixed(2)} ms per task; first start A ${first('A')} ms, B ${first('B')} ms`,
+    )
+    console.log(
+      `  starts in the first ${EARLY_MS} ms: ${overrun(all, 'A', 0, EARLY_MS)}; ${overrun(all, 'B', 0, EARLY_MS)}`,
+    )
+    console.log(
+      `  starts after: ${overrun(all, 'A', EARLY_MS, Infinity)}; ${overrun(all, 'B', EARLY_MS, Infinity)}`,
+    )
+    console.log(`  busy slots per 100 ms, A: ${busySlots(all, 'A', makespan)}`)
+    console.log(`  busy slots per 100 ms, B: ${busySlots(all, 'B', makespan)}`)
+  } finally {
+    await stopDaemons(daemons)
+  }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'taskmesh-skew-'))
+try {
+  const swarmKey = join(dir, 'swarm.key')
+  await writeFile(swarmKey, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`)
+  for (let run = 1; run <= runs; run++) await once(dir, swarmKey, run)
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
