@@ -12,19 +12,16 @@
  * `npx tsx scripts/cpu-profile-summary.ts <dir>`.
  */
 import '../src/polyfill.ts'
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { SCENARIOS } from '../simulations/index.ts'
-import { sampleDuration, seededRandom } from '../src/simulation/random.ts'
-import { startDaemons, stopDaemons } from './compare/daemons.ts'
+import { recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare/daemons.ts'
 import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
 import { profileWindows } from './compare/noop.ts'
+import { ideal, submitSleeps, workload } from './compare/skewed.ts'
 
 const SLOTS = 16
-const BATCH = 500
 const EARLY_MS = 500
 
 interface Run {
@@ -41,10 +38,8 @@ const { values, positionals } = parseArgs({
 const runs = Number(values.runs)
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: a whole number >= 1, got ${values.runs}`)
 
-const scenario = SCENARIOS.skewed
-const random = seededRandom(scenario.seed ?? 1)
-const durations = Array.from({ length: scenario.tasks }, () => sampleDuration(scenario.duration, random))
-const idealMs = Math.max(durations.reduce((a, b) => a + b, 0) / (2 * SLOTS), Math.max(...durations))
+const { durations } = workload(false)
+const idealMs = ideal(durations, 2 * SLOTS)
 
 function overrun(all: Run[], who: 'A' | 'B', from: number, to: number): string {
   const some = all.filter((r) => r.executor === who && r.start >= from && r.start < to)
@@ -71,21 +66,13 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
   )
   const [a, b] = daemons
   try {
-    const signed = async () =>
-      (await Promise.all(daemons.map((d) => d.status()))).reduce(
-        (sum, st) => sum + st.accounting.signatures.recordsSigned,
-        0,
-      )
+    const signed = () => recordsSigned(daemons)
     const base = await signed()
     const pids = { A: a.pid, B: b.pid }
     const cpu0 = sampleCpu(pids)
     const from = performance.now()
     const t0 = Date.now()
-    const ids: string[] = []
-    for (let i = 0; i < durations.length; i += BATCH) {
-      const specs = durations.slice(i, i + BATCH).map((ms) => ({ type: 'sleep', input: { ms } }))
-      ids.push(...(await a.submit(specs)))
-    }
+    const ids = await submitSleeps(a, durations)
     await pollCount(signed, base + ids.length, 20, 120_000, 'results signed')
     const cpu = cpuSpent(cpu0, sampleCpu(pids))
     if (profileDir !== undefined) await profileWindows(profileDir, daemons, from, performance.now())
@@ -125,7 +112,7 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
 const dir = await mkdtemp(join(tmpdir(), 'taskmesh-skew-'))
 try {
   const swarmKey = join(dir, 'swarm.key')
-  await writeFile(swarmKey, `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`)
+  taskmeshCli(['swarm-key', swarmKey])
   for (let run = 1; run <= runs; run++) await once(dir, swarmKey, run)
 } finally {
   await rm(dir, { recursive: true, force: true })

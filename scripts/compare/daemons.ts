@@ -108,6 +108,12 @@ export class Daemon {
   }
 }
 
+/** Result records signed so far by all of `daemons` (a run is over when every task's is). */
+export async function recordsSigned(daemons: Daemon[]): Promise<number> {
+  const all = await Promise.all(daemons.map((d) => d.status()))
+  return all.reduce((s, st) => s + st.accounting.signatures.recordsSigned, 0)
+}
+
 async function startDaemon(spec: DaemonSpec, bootstrap: string[], setup: MeshSetup): Promise<Daemon> {
   const dataDir = join(setup.dir, spec.name)
   // one folder per daemon: every thread writes a profile of its own, named by pid and thread id

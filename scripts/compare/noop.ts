@@ -5,7 +5,7 @@ import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
 import type { CompareContext, Latency } from './context.ts'
-import { awaitMesh, type Daemon, startDaemons, stopDaemons } from './daemons.ts'
+import { awaitMesh, type Daemon, recordsSigned, startDaemons, stopDaemons } from './daemons.ts'
 import { type CpuSpent, cpuSpent, mapLimit, percentiles, pollCount, sampleCpu, sleep } from './measure.ts'
 
 /** Tasks per HTTP request / per addBulk. */
@@ -37,11 +37,6 @@ const counts = (quick: boolean) => ({
   tasks: quick ? 3_000 : 20_000,
   latency: quick ? 50 : 200,
 })
-
-async function recordsSigned(daemons: Daemon[]): Promise<number> {
-  const all = await Promise.all(daemons.map((d) => d.status()))
-  return all.reduce((s, st) => s + st.accounting.signatures.recordsSigned, 0)
-}
 
 /** Submits `count` no-ops in batches spread over the daemons (one request in flight per daemon). */
 async function submitSpread(daemons: Daemon[], count: number): Promise<Array<{ id: string; at: number }>> {

@@ -6,7 +6,7 @@ import { runSimulation, type SimulationConfig } from '../../src/simulation/run-s
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
 import type { CompareContext } from './context.ts'
-import { startDaemons, stopDaemons } from './daemons.ts'
+import { type Daemon, recordsSigned, startDaemons, stopDaemons } from './daemons.ts'
 import { mapLimit, pollCount } from './measure.ts'
 
 /** Slots of the skewed run on either system: 2 × 16. */
@@ -27,7 +27,7 @@ export interface SkewedRun {
 }
 
 /** The skewed workload: the simulation scenario's lognormal sleeps (median 20 ms), from its seed. */
-function workload(quick: boolean): SimulationConfig & { durations: number[] } {
+export function workload(quick: boolean): SimulationConfig & { durations: number[] } {
   const base = SCENARIOS.skewed
   const config = { ...base, tasks: quick ? Math.ceil(base.tasks / 4) : base.tasks }
   const random = seededRandom(config.seed ?? 1)
@@ -37,7 +37,8 @@ function workload(quick: boolean): SimulationConfig & { durations: number[] } {
   }
 }
 
-function ideal(durations: number[], slots: number): number {
+/** The ideal makespan: all the work spread evenly over `slots`, or the longest task. */
+export function ideal(durations: number[], slots: number): number {
   return Math.max(durations.reduce((a, b) => a + b, 0) / slots, Math.max(...durations))
 }
 
@@ -61,6 +62,17 @@ function skewedRun(
   }
 }
 
+/** Submits a sleep of each duration at `at` (HTTP, batches of 500, one after another); their ids. */
+export async function submitSleeps(at: Daemon, durations: number[]): Promise<string[]> {
+  const ids: string[] = []
+  for (let i = 0; i < durations.length; i += BATCH) {
+    ids.push(
+      ...(await at.submit(durations.slice(i, i + BATCH).map((ms) => ({ type: 'sleep', input: { ms } })))),
+    )
+  }
+  return ids
+}
+
 /**
  * taskmesh: 2 daemon processes × 16 slots; every task submitted at the first (HTTP, batches of 500,
  * one after another). Makespan: from the first request to the last record's `finishedAt`.
@@ -77,21 +89,12 @@ export async function taskmeshSkewed(
   )
   try {
     const [a] = daemons
-    const signed = async () =>
-      (await Promise.all(daemons.map((d) => d.status()))).reduce(
-        (s, st) => s + st.accounting.signatures.recordsSigned,
-        0,
-      )
+    const signed = () => recordsSigned(daemons)
     const before = await Promise.all(daemons.map((d) => d.status()))
     const base = await signed()
     ctx.log(`taskmesh ${label}: skewed, ${durations.length} sleeps at one daemon of ${PROCESSES}`)
     const t0 = Date.now()
-    const ids: string[] = []
-    for (let i = 0; i < durations.length; i += BATCH) {
-      ids.push(
-        ...(await a.submit(durations.slice(i, i + BATCH).map((ms) => ({ type: 'sleep', input: { ms } })))),
-      )
-    }
+    const ids = await submitSleeps(a, durations)
     await pollCount(signed, base + ids.length, 50, 120_000, 'taskmesh skewed: results signed')
     const after = await Promise.all(daemons.map((d) => d.status()))
     const records = await mapLimit(ids, 16, (id) => a.result(id, 10_000))

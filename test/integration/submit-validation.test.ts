@@ -100,6 +100,12 @@ const CASES: BadCase[] = [
     says: /nope/,
   },
   {
+    name: 'a batch of 300, checked over several turns of the event loop, whose 251st spec is bad',
+    specs: Array.from({ length: 300 }, (_, i) => (i === 250 ? { type: 'echo', timeoutMs: 0 } : ok)),
+    error: InvalidTaskError,
+    field: 'tasks[250].timeoutMs',
+  },
+  {
     name: 'a batch whose last spec has an oversized input',
     specs: [ok, ok, { type: 'echo', input: { blob: 'y'.repeat(MAX_INPUT_BYTES) } }],
     error: InvalidTaskError,
@@ -153,6 +159,19 @@ describe('bad submissions are refused with a clear error and change nothing', ()
       field: 'task.maxAttempts',
     })
     expect(n.status().queued).toBe(QUEUED)
+  })
+
+  it('a large batch still being checked when the node begins to drain is refused whole', async () => {
+    const n = node!
+    const before = n.status()
+    const submission = n.submitMany(Array.from({ length: 600 }, () => ok))
+    const stopping = n.stop({ drainTimeoutMs: 60_000 }) // the node drains while the batch is checked
+    await expect(submission).rejects.toThrow(/draining/)
+    expect(n.status().queued).toBe(QUEUED)
+    expect(n.status().counters.accepted).toBe(before.counters.accepted)
+    await n.stop() // a second call ends the drain
+    await stopping
+    node = undefined
   })
 
   it('a good batch after the refusals is accepted whole (the control)', async () => {
