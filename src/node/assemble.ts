@@ -137,7 +137,7 @@ export function assembleNode(inputs: NodeInputs) {
     leaseTtlMs: opts.leaseTtlMs,
     journal: inputs.journal,
     maxExecutorLosses: opts.maxExecutorLosses,
-    grants: new GrantSigner(privateKey, accounting.signatures),
+    grants: new GrantSigner(privateKey, accounting.signatures, roots),
     onSettled: (task, by) => settledLog.add(task, by),
   })
   const steal = new StealService(libp2p, { limits, tags })

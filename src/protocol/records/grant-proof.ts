@@ -1,11 +1,12 @@
 import { verify } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
-import { toString as bytesToString, fromString } from 'uint8arrays'
-import { isCanonicalBase64 } from '../../util/base64.ts'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { fromBase64, isCanonicalBase64, toBase64 } from '../../util/base64.ts'
 import { memoizeString } from '../../util/memo.ts'
 import { peerPublicKey, signEd25519 } from './ed25519.ts'
 import { leafHash, merkleTree, rootFromPath } from './merkle.ts'
 import type { SignatureCounts } from './signature-counts.ts'
+import type { VerifiedRoots } from './verified-roots.ts'
 
 /**
  * Grant proofs: an owner's Ed25519 word on a lease it granted, `(task id, holder, epoch)`.
@@ -53,11 +54,15 @@ export function isGrantProofText(proof: unknown): proof is string {
 
 /** The bytes an owner signs for a lease of `taskId` to `holder` under `epoch`. */
 export function grantPayload(taskId: string, holder: string, epoch: number): Uint8Array {
-  return fromString(`${GRANT_DOMAIN}\n${taskId}\n${holder}\n${epoch}`, 'utf8')
+  const buf = Buffer.from(`${GRANT_DOMAIN}\n${taskId}\n${holder}\n${epoch}`, 'utf8')
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
 }
 
 /** Signs grant proofs with an owner's Ed25519 key. */
 export class GrantSigner {
+  /** The owner's peer id (the proofs' signer). */
+  private readonly owner: string
+
   /**
    * @param counts where each proof signed is counted (`grantsSigned`).
    * @throws TypeError when the key is not Ed25519.
@@ -65,8 +70,11 @@ export class GrantSigner {
   constructor(
     private readonly privateKey: PrivateKey,
     private readonly counts?: Pick<SignatureCounts, 'grantsSigned' | 'grantBatchesSigned'>,
+    /** Told each proof made (the owner's records of its thieves come back with them). */
+    private readonly issued?: Pick<VerifiedRoots, 'addGrant'>,
   ) {
     if (privateKey.type !== 'Ed25519') throw new TypeError('grant proofs need an Ed25519 key')
+    this.owner = peerIdFromPrivateKey(privateKey).toString()
   }
 
   /** The proof (padded base64) that this owner leased `taskId` to `holder` under `epoch`. */
@@ -87,19 +95,26 @@ export class GrantSigner {
       this.counts.grantBatchesSigned++
     }
     const payloads = leases.map((l) => grantPayload(l.taskId, holder, l.epoch))
-    if (payloads.length === 1) return [bytesToString(signEd25519(this.privateKey, payloads[0]), 'base64pad')]
-    const { root, paths } = merkleTree(payloads.map(leafHash))
-    const signature = bytesToString(signEd25519(this.privateKey, grantBatchPayload(root)), 'base64pad')
-    return paths.map(
-      (path, i) =>
-        `${signature}.${i}.${payloads.length}${path.map((h) => `.${bytesToString(h, 'base64pad')}`).join('')}`,
-    )
+    let proofs: string[]
+    if (payloads.length === 1) proofs = [toBase64(signEd25519(this.privateKey, payloads[0]))]
+    else {
+      const { root, paths } = merkleTree(payloads.map(leafHash))
+      const signature = toBase64(signEd25519(this.privateKey, grantBatchPayload(root)))
+      proofs = paths.map(
+        (path, i) => `${signature}.${i}.${payloads.length}${path.map((h) => `.${toBase64(h)}`).join('')}`,
+      )
+    }
+    for (const [i, l] of leases.entries())
+      this.issued?.addGrant(this.owner, l.taskId, holder, l.epoch, proofs[i])
+    return proofs
   }
 }
 
+const GRANT_BATCH_PREFIX = new TextEncoder().encode(`${GRANT_BATCH_DOMAIN}\n`)
+
 /** The bytes an owner signs for a batch of leases whose tree has `root`. */
 export function grantBatchPayload(root: Uint8Array): Uint8Array {
-  const prefix = fromString(`${GRANT_BATCH_DOMAIN}\n`, 'utf8')
+  const prefix = GRANT_BATCH_PREFIX
   const out = new Uint8Array(prefix.byteLength + root.byteLength)
   out.set(prefix)
   out.set(root, prefix.byteLength)
@@ -117,17 +132,11 @@ const grantHolds = memoizeString((grant: string): boolean => {
   if (proof === undefined || !isGrantProofText(proof)) return false
   const payload = grantPayload(taskId, holder, Number(epoch))
   const [signature, index, size, ...path] = proof.split('.')
-  if (index === undefined)
-    return signatureHolds(`${owner}\n${signature}\n${bytesToString(payload, 'base64pad')}`)
-  const root = rootFromPath(
-    leafHash(payload),
-    Number(index),
-    Number(size),
-    path.map((h) => fromString(h, 'base64pad')),
-  )
+  if (index === undefined) return signatureHolds(`${owner}\n${signature}\n${toBase64(payload)}`)
+  const root = rootFromPath(leafHash(payload), Number(index), Number(size), path.map(fromBase64))
   if (root === undefined || Number(size) > MAX_GRANT_BATCH) return false
   // the leases of a batch share the check of its root's signature
-  return signatureHolds(`${owner}\n${signature}\n${bytesToString(grantBatchPayload(root), 'base64pad')}`)
+  return signatureHolds(`${owner}\n${signature}\n${toBase64(grantBatchPayload(root))}`)
 }, 10_000)
 
 /** Whether `owner\nsignature\npayload` (base64) holds: one Ed25519 check per distinct triple. */
@@ -137,8 +146,8 @@ const signatureHolds = memoizeString((triple: string): boolean => {
   const key = peerPublicKey(owner)
   if (key === undefined) return false
   try {
-    const signature = fromString(proof, 'base64pad')
-    return signature.byteLength === 64 && verify(null, fromString(payload, 'base64pad'), key, signature)
+    const signature = fromBase64(proof)
+    return signature.byteLength === 64 && verify(null, fromBase64(payload), key, signature)
   } catch {
     return false
   }

@@ -100,7 +100,11 @@ function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined
  * Synchronous (the selector uses it).
  * @throws InvalidRecordError naming what is missing.
  */
-function checkGrant(record: ResultRecord, counts?: Pick<SignatureCounts, 'grantsVerified'>): void {
+function checkGrant(
+  record: ResultRecord,
+  counts?: Pick<SignatureCounts, 'grantsVerified'>,
+  roots?: Pick<VerifiedRoots, 'hasGrant'>,
+): void {
   if (record.executor === record.owner) {
     if (record.grant !== undefined)
       throw new InvalidRecordError(`${WHAT}: the owner's own record carries a grant`)
@@ -112,6 +116,7 @@ function checkGrant(record: ResultRecord, counts?: Pick<SignatureCounts, 'grants
     )
   }
   const { owner, taskId, executor, epoch, grant } = record
+  if (roots?.hasGrant(owner, taskId, executor, epoch, grant)) return // the proof this node made
   if (!verifyGrantProof(owner, taskId, executor, epoch, grant, counts)) {
     throw new InvalidRecordError(
       `${WHAT}: grant is not ${record.owner}'s lease of the task to ${record.executor} at epoch ${record.epoch}`,
@@ -220,7 +225,7 @@ export async function signResultRecord(record: ResultRecord, privateKey: Private
  * executor that is not a peer id with an embedded Ed25519 key, a proof that fits no batch, a
  * signature that does not verify over the batch root, and a record of an executor other than its
  * owner without the owner's grant for it (see `checkGrant`). With `roots`, a root already checked there
- * under the same signature is not checked again.
+ * under the same signature is not checked again, nor a grant proof the node made itself.
  * @throws InvalidRecordError with the reason.
  */
 export function openResultRecordSync(
@@ -232,7 +237,7 @@ export function openResultRecordSync(
   if (!signatureHolds(unverified, roots)) {
     throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
   }
-  checkGrant(unverified.record, roots?.counts)
+  checkGrant(unverified.record, roots?.counts, roots)
   return unverified.record
 }
 
@@ -273,7 +278,7 @@ function candidate(
   try {
     const unverified = parseSignedValue(value, key)
     if (!signatureHolds(unverified, roots)) return invalid
-    checkGrant(unverified.record, roots?.counts)
+    checkGrant(unverified.record, roots?.counts, roots)
     return { index, record: unverified.record, signature: unverified.signature, value }
   } catch {
     return invalid

@@ -11,6 +11,8 @@ export const DEFAULT_VERIFIED_ROOTS = 20_000
  */
 export class VerifiedRoots {
   private readonly roots = new Map<string, string>()
+  /** Grant proofs this node made as an owner, by owner, task, holder, epoch and proof. */
+  private readonly grants = new Set<string>()
 
   /**
    * @param counts where the checks made with these roots are counted (batch signatures and grant
@@ -35,6 +37,23 @@ export class VerifiedRoots {
       const oldest = this.roots.keys().next().value
       if (oldest !== undefined) this.roots.delete(oldest)
     }
+  }
+
+  /**
+   * Remembers a grant proof this node made (as `owner`): the records its thieves send back carry
+   * it, and a proof this node signed itself needs no check here.
+   */
+  addGrant(owner: string, taskId: string, holder: string, epoch: number, proof: string): void {
+    this.grants.add(`${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`)
+    if (this.grants.size > this.maxEntries) {
+      const oldest = this.grants.values().next().value
+      if (oldest !== undefined) this.grants.delete(oldest)
+    }
+  }
+
+  /** True when this node made exactly this grant proof (see {@link addGrant}). */
+  hasGrant(owner: string, taskId: string, holder: string, epoch: number, proof: string): boolean {
+    return this.grants.has(`${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`)
   }
 
   /** Roots remembered now. */

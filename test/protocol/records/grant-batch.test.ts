@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest'
+import { signEd25519 } from '../../../src/protocol/records/ed25519.ts'
 import { GrantSigner, isGrantProofText, verifyGrantProof } from '../../../src/protocol/records/grant-proof.ts'
-import { openResultRecord, resultKey, signResultRecord } from '../../../src/protocol/records/result-record.ts'
+import {
+  batchSigningPayload,
+  openResultRecord,
+  openResultRecordSync,
+  recordLeaf,
+  resultKey,
+  signResultRecord,
+} from '../../../src/protocol/records/result-record.ts'
 import { createSignatureCounts } from '../../../src/protocol/records/signature-counts.ts'
+import { VerifiedRoots } from '../../../src/protocol/records/verified-roots.ts'
+import { canonicalJson } from '../../../src/task/task-id.ts'
+import { toBase64 } from '../../../src/util/base64.ts'
 import { EXECUTOR, executorKey, makeRecord, makeTask, OWNER, ownerKey, STRANGER } from '../fixtures.ts'
 
 const leases = Array.from({ length: 5 }, (_, i) => ({ taskId: makeTask(i + 1).id, epoch: i + 1 }))
@@ -55,5 +66,30 @@ describe('grant proofs signed together', () => {
     await expect(signResultRecord({ ...record, grant: proofs[1] }, executorKey)).rejects.toThrow(
       /grant is not/,
     )
+  })
+
+  it("an owner's node remembers the proofs it made: a record carrying one needs no check there", () => {
+    const roots = new VerifiedRoots()
+    const proofs = new GrantSigner(ownerKey, undefined, roots).signAll(EXECUTOR, leases)
+    for (const [i, { taskId, epoch }] of leases.entries()) {
+      expect(roots.hasGrant(OWNER, taskId, EXECUTOR, epoch, proofs[i])).toBe(true)
+      // exactly that lease: any other field, or the proof of another lease, is not one it made
+      expect(roots.hasGrant(STRANGER, taskId, EXECUTOR, epoch, proofs[i])).toBe(false)
+      expect(roots.hasGrant(OWNER, taskId, STRANGER, epoch, proofs[i])).toBe(false)
+      expect(roots.hasGrant(OWNER, taskId, EXECUTOR, epoch + 1, proofs[i])).toBe(false)
+      expect(roots.hasGrant(OWNER, taskId, EXECUTOR, epoch, proofs[(i + 1) % proofs.length])).toBe(false)
+    }
+    // a record whose executor signature holds but whose proof the owner never made: the executor
+    // signs it by hand (signResultRecord refuses it), so only the remembered proof can let it in
+    const task = makeTask(3)
+    const unmade = `${'A'.repeat(86)}==`
+    const record = makeRecord({ taskId: task.id, epoch: 3, grant: unmade })
+    const signature = toBase64(signEd25519(executorKey, batchSigningPayload(recordLeaf(record))))
+    const value = Buffer.from(`{"record":${canonicalJson(record)},"signature":"${signature}"}`)
+    const key = resultKey(task.id)
+    expect(() => openResultRecordSync(value, key, roots)).toThrow(/grant is not/)
+    roots.addGrant(OWNER, task.id, EXECUTOR, 3, unmade)
+    expect(openResultRecordSync(value, key, roots)).toEqual(record)
+    expect(() => openResultRecordSync(value, key, new VerifiedRoots())).toThrow(/grant is not/)
   })
 })
