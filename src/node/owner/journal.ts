@@ -10,6 +10,12 @@ import type { AttemptRecord, Task } from '../../task/task.ts'
 export const JOURNAL_FILE = 'tasks.journal'
 /** Compact once this many finished entries are in the file. */
 export const COMPACT_AFTER_DONE = 10_000
+/**
+ * Longest a `done` entry waits for a write to go out with, ms. A `done` only spares a restart the
+ * look-up of a result the node already holds (replay marks done what the store has), so it needs
+ * no write, nor sync, of its own: it rides with the next accepted batch, or goes out after this.
+ */
+export const DONE_LINGER_MS = 100
 
 /**
  * When a journal write counts as done: `sync` once the kernel has put it on the disk (`fsync`: it
@@ -60,6 +66,9 @@ export class TaskJournal {
   private writing: Promise<void> = Promise.resolve()
   private busy = false
   private compactDue = false
+  /** `done` entries waiting to go out with the next write (see {@link DONE_LINGER_MS}). */
+  private lingering: Group | undefined
+  private lingerTimer: NodeJS.Timeout | undefined
   /** Runs of open tasks the last {@link replay} found, by task id. */
   private readonly replayedAttempts = new Map<string, AttemptRecord[]>()
   readonly stats: JournalStats = { writes: 0, entries: 0, bytes: 0, syncs: 0 }
@@ -117,14 +126,24 @@ export class TaskJournal {
     return this.append(tasks.map((task) => JSON.stringify({ op: 'accept', task })))
   }
 
-  /** Records finished tasks (a result exists); compacts now and then. */
+  /**
+   * Records finished tasks (a result exists); compacts now and then. The entries go out with the
+   * next write, or within {@link DONE_LINGER_MS}; the promise resolves once they are written.
+   */
   done(ids: string[]): Promise<void> {
     this.doneSinceCompact += ids.length
     if (this.doneSinceCompact >= COMPACT_AFTER_DONE) {
       this.doneSinceCompact = 0
       this.compactDue = true
     }
-    return this.append(ids.map((id) => JSON.stringify({ op: 'done', id })))
+    if (ids.length === 0) return this.lingering?.done.promise ?? this.writing
+    if (this.lingering === undefined) {
+      this.lingering = { text: [], done: Promise.withResolvers<void>() }
+      this.lingering.done.promise.catch(() => undefined) // a caller that does not wait sees nothing
+      this.lingerTimer = setTimeout(() => this.append([]), DONE_LINGER_MS).unref()
+    }
+    for (const id of ids) this.lingering.text.push(JSON.stringify({ op: 'done', id }))
+    return this.lingering.done.promise
   }
 
   /** Rewrites the journal with only the open tasks (temp file + rename, so a crash keeps one whole file). */
@@ -148,8 +167,9 @@ export class TaskJournal {
     })
   }
 
-  /** Resolves once every write started so far has ended. */
+  /** Resolves once every write started so far, and every `done` recorded, has ended. */
   async flush(): Promise<void> {
+    if (this.lingering !== undefined) void this.append([])
     while (this.next !== undefined || this.busy) await this.writing.catch(() => undefined)
   }
 
@@ -159,22 +179,34 @@ export class TaskJournal {
     await this.exclusive(() => this.closeHandle())
   }
 
-  /** Deletes the journal (tests and `--reset`). */
+  /** Deletes the journal (tests and `--reset`); `done` entries not written yet go with it. */
   async remove(): Promise<void> {
+    const lingering = this.lingering
+    this.lingering = undefined
+    clearTimeout(this.lingerTimer)
+    lingering?.done.resolve()
     await this.exclusive(async () => {
       await this.closeHandle()
       await rm(this.path, { force: true })
     })
   }
 
+  /** Queues `lines` for the next group commit, with the `done` entries waiting (`[]`: those alone). */
   private append(lines: string[]): Promise<void> {
-    if (lines.length === 0) return this.next?.done.promise ?? this.writing
+    const lingering = this.lingering
+    if (lingering !== undefined) {
+      this.lingering = undefined
+      clearTimeout(this.lingerTimer)
+    }
+    const all = lingering === undefined ? lines : [...lingering.text, ...lines]
+    if (all.length === 0) return this.next?.done.promise ?? this.writing
     if (this.next === undefined) {
       this.next = { text: [], done: Promise.withResolvers<void>() }
       this.next.done.promise.catch(() => undefined) // a caller that does not wait sees nothing
       if (!this.busy) queueMicrotask(() => this.pump())
     }
-    for (const line of lines) this.next.text.push(line)
+    for (const line of all) this.next.text.push(line)
+    if (lingering !== undefined) this.next.done.promise.then(lingering.done.resolve, lingering.done.reject)
     return this.next.done.promise
   }
 

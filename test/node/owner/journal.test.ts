@@ -3,7 +3,7 @@ import { appendFile, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { TaskJournal } from '../../../src/node/owner/journal.ts'
+import { DONE_LINGER_MS, TaskJournal } from '../../../src/node/owner/journal.ts'
 import { parseTaskSpec } from '../../../src/task/spec.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { taskId } from '../../../src/task/task-id.ts'
@@ -84,6 +84,32 @@ describe('TaskJournal', () => {
       [3, 4, 5, 6].map((n) => task(n).id),
     )
     await journal.close()
+  })
+
+  it('writes no `done` alone: it goes out with the next accepted batch, or within the linger', async () => {
+    const journal = new TaskJournal(path)
+    await journal.accept([task(1), task(2), task(3)])
+    const ids = async () => (await new TaskJournal(path).replay()).map((t) => t.id)
+    const done1 = journal.done([task(1).id])
+    // a whole turn of file I/O later, the done is not on the disk yet
+    await readFile(path, 'utf8')
+    expect(journal.stats.writes).toBe(1)
+    expect(await ids()).toEqual([1, 2, 3].map((n) => task(n).id))
+    // the next accepted batch takes it along: one write for both
+    await journal.accept([task(4)])
+    await done1
+    expect(journal.stats).toMatchObject({ writes: 2, entries: 5 })
+    expect(await ids()).toEqual([2, 3, 4].map((n) => task(n).id))
+    // with nothing else to write, it goes out by itself before long
+    const started = performance.now()
+    await journal.done([task(2).id])
+    expect(performance.now() - started).toBeGreaterThanOrEqual(DONE_LINGER_MS - 5)
+    expect(journal.stats.writes).toBe(3)
+    // and closing writes what waits
+    void journal.done([task(3).id])
+    await journal.close()
+    expect(journal.stats.writes).toBe(4)
+    expect(await ids()).toEqual([task(4).id])
   })
 
   it('with `os` durability writes without syncing', async () => {
