@@ -22,18 +22,16 @@ import { formatPerTask, perTask } from './compare/accounting-report.ts'
 import { BULLMQ_VERSION } from './compare/bullmq.ts'
 import type { CompareContext } from './compare/context.ts'
 import { daemonFlags, taskmeshCli } from './compare/daemons.ts'
-import { bullNoop, type NoopRun, PROCESSES, SLOTS, taskmeshNoop } from './compare/noop.ts'
+import { bullNoop, taskmeshNoop } from './compare/noop.ts'
+import { atMost, noopPairs, ratioAtMost, skewedPairs } from './compare/pairs.ts'
 import { findRedisServer, RedisMissingError, startRedis } from './compare/redis.ts'
-import { type Condition, formatPairs, type Pair, pair } from './compare/report.ts'
+import { formatPairs, type Pair, pair } from './compare/report.ts'
 import { bullSkewed, type SkewedRun, simulations, taskmeshSkewed } from './compare/skewed.ts'
 import { summarizeProfiles } from './cpu-profile-summary.ts'
 
 const WORKLOADS = ['noop', 'skewed', 'simulation'] as const
 type Workload = (typeof WORKLOADS)[number]
 const log = (line: string) => process.stderr.write(`${line}\n`)
-const ratioAtLeast = (value: number): Condition => ({ on: 'ratio', op: '>=', value })
-const ratioAtMost = (value: number): Condition => ({ on: 'ratio', op: '<=', value })
-const atMost = (value: number): Condition => ({ on: 'value', op: '<=', value })
 
 function usage(): string {
   return (
@@ -101,87 +99,6 @@ function variants(extra: string[]): Array<{ label: string; flags: string[] }> {
   if (extra.includes('--durability') || !daemonFlags().has('--durability'))
     return [{ label: 'taskmesh', flags: extra }]
   return ['sync', 'os'].map((d) => ({ label: `durability-${d}`, flags: [...extra, '--durability', d] }))
-}
-
-function noopPairs(label: string, tm: NoopRun, bq: NoopRun, concurrency: number): Pair[] {
-  const w = `no-op (${label})`
-  const perK = (cpu: number, run: NoopRun) => (cpu / run.tasks) * 1000
-  const processes = (run: NoopRun) =>
-    Object.entries(run.cpu.processes)
-      .map(([n, s]) => `${n} ${s.toFixed(2)}`)
-      .join(', ')
-  return [
-    pair(
-      w,
-      'throughput',
-      'tasks/s',
-      tm.tasksPerSec,
-      bq.tasksPerSec,
-      [ratioAtLeast(1)],
-      `${tm.tasks} no-ops; taskmesh ${PROCESSES} daemons × ${SLOTS} slots, HTTP batches of 500; BullMQ ${PROCESSES} workers × concurrency ${concurrency}, addBulk 500`,
-    ),
-    pair(
-      w,
-      'CPU per 1,000 tasks, every process',
-      'CPU-s',
-      perK(tm.cpu.total, tm),
-      perK(bq.cpu.total, bq),
-      [ratioAtMost(1)],
-      `taskmesh: ${processes(tm)}; BullMQ: ${processes(bq)} (CPU-s of the whole run)`,
-    ),
-    pair(
-      w,
-      'CPU per 1,000 tasks, submitting client',
-      'CPU-s',
-      perK(tm.cpu.bench, tm),
-      perK(bq.cpu.processes['bullmq-producer'] ?? Number.NaN, bq),
-      [],
-      'taskmesh: this benchmark process (HTTP client; not in the row above); BullMQ: the producer (in the row above)',
-    ),
-    pair(
-      w,
-      'results read back',
-      'of sample',
-      tm.verified.found / tm.verified.sampled,
-      bq.verified.found / bq.verified.sampled,
-      [],
-      `taskmesh: ${tm.verified.found}/${tm.verified.sampled} read at another daemon than the one submitted to; BullMQ: ${bq.verified.found}/${bq.verified.sampled} jobs with finishedOn`,
-    ),
-    pair(
-      w,
-      'submit → result p50, local',
-      'ms',
-      tm.local.p50,
-      bq.local.p50,
-      [ratioAtMost(1)],
-      `${tm.local.samples} tasks one at a time; taskmesh POST then GET ?wait at the same daemon; BullMQ add → completed (QueueEvents)`,
-    ),
-    pair(w, 'submit → result p99, local', 'ms', tm.local.p99, bq.local.p99),
-    pair(
-      w,
-      'submit → result p50, one steal hop',
-      'ms',
-      tm.hop?.p50 ?? Number.NaN,
-      bq.local.p50,
-      [ratioAtMost(2)],
-      `remote-noop: only the third daemon runs it; ${tm.hop?.offHop ?? 0} of ${tm.hop?.samples ?? 0} ran elsewhere; BullMQ's one path`,
-    ),
-    pair(w, 'submit → result p99, one steal hop', 'ms', tm.hop?.p99 ?? Number.NaN, bq.local.p99),
-  ]
-}
-
-function skewedPairs(label: string, tm: SkewedRun, bq: SkewedRun): Pair[] {
-  return [
-    pair(
-      `skewed (${label})`,
-      'makespan / ideal, 2 processes × 16 slots',
-      'ratio',
-      tm.ratio,
-      bq.ratio,
-      [atMost(1.1), ratioAtMost(1)],
-      `${tm.tasks} lognormal sleeps (median 20 ms) at one daemon; makespan ${tm.makespanMs.toFixed(0)} vs ${bq.makespanMs.toFixed(0)} ms, ideal ${tm.idealMs.toFixed(0)} ms; tasks per process ${tm.perProcess.join('/')} vs ${bq.perProcess.join('/')}; ${tm.failed} failed`,
-    ),
-  ]
 }
 
 async function main(): Promise<number> {

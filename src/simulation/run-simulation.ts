@@ -1,130 +1,19 @@
-import type { WorkerPool } from '../executor/worker-pool.ts'
-import {
-  idleCpuPercent,
-  measureRunCost,
-  type PerTaskCost,
-  perTaskCost,
-  RssMeter,
-  type RunCost,
-} from './measure.ts'
-import type { MeshProgress } from './mesh.ts'
-import { type DurationDistribution, quantile, sampleDuration, seededRandom } from './random.ts'
+import { idleCpuPercent, measureRunCost, perTaskCost, RssMeter } from './measure.ts'
+import { quantile, sampleDuration, seededRandom } from './random.ts'
 import { DHT_CHECK_CHUNK, evenSpread } from './report-text.ts'
-import { type SimLayout, startSimMesh } from './sim-mesh.ts'
+import { startSimMesh } from './sim-mesh.ts'
 import type { SimNode, SimResult } from './sim-node.ts'
+import type { SimulationConfig, SimulationHooks, SimulationReport, TracedReport } from './simulation-types.ts'
 import { type SimulationTrace, TraceRecorder } from './trace.ts'
 
-/** Where the workload enters the mesh. */
-export type SubmitPattern = 'one-node' | 'round-robin'
-
-/** A simulation scenario: the mesh and its workload. */
-export interface SimulationConfig {
-  name: string
-  nodes: number
-  /** Slots per node: one number for all, or one per node. */
-  slots: number | number[]
-  /** Speed factor per node (1 = nominal; `sleep` runs 1/speed as long). @defaultValue all 1 */
-  speeds?: number[]
-  tasks: number
-  duration: DurationDistribution
-  /** @defaultValue 'one-node' */
-  submit?: SubmitPattern
-  /** @defaultValue 'tcp' */
-  transport?: 'tcp' | 'memory'
-  /** Seed of the workload's random durations. @defaultValue 1 */
-  seed?: number
-  /** Verify results by a DHT get at a node other than the submitter. @defaultValue true */
-  verifyDht?: boolean
-  /**
-   * Results read back from the DHT at most: an even spread over the tasks when there are more. A
-   * get is a Kademlia lookup (about 20 `GET_VALUE` queries in a mesh of bounded degree): ~0.2 s
-   * of CPU each with 100 nodes on one event loop. @defaultValue every result
-   */
-  dhtReads?: number
-  /**
-   * Where the nodes run: each in a thread of its own (its own event loop, as on separate machines;
-   * TCP only), or all in this event loop. @defaultValue 'shared-loop' (on a 2-core machine, 8 node threads
-   * contend for the cores: the skewed run's makespan was 3× the shared loop's)
-   */
-  layout?: SimLayout
-  /**
-   * Longest the run may take once submitted, ms; results still missing then are reported missing.
-   * @defaultValue 120 s, or 50 × the ideal makespan if longer
-   */
-  deadlineMs?: number
-  /** Connections each node plans (see `meshTopology`; a mesh of degree + 1 or fewer is complete). @defaultValue 8 */
-  degree?: number
-  /** How long the formed mesh idles before the workload, to measure idle CPU, ms. @defaultValue 3000 */
-  idleMs?: number
-}
-
-/** How far a simulation got, for a progress display. */
-export type SimulationProgress =
-  | MeshProgress
-  | { phase: 'idle'; done: number; total: number }
-  | { phase: 'submit' | 'run' | 'verify'; done: number; total: number }
-
-/** Hooks of {@link runSimulation}. */
-export interface SimulationHooks {
-  /** A worker pool the shared-loop nodes share. */
-  pool?: WorkerPool
-  /** Told as nodes start, the mesh forms, tasks are submitted, results come in and are verified. */
-  onProgress?: (event: SimulationProgress) => void
-  /** Record a trace (runs per node, queue depths and steals over time) for plots. */
-  trace?: boolean
-}
-
-/** A report with the trace it was asked to record. */
-export type TracedReport = SimulationReport & { trace?: SimulationTrace }
-
-/** Figures of one simulation run. */
-export interface SimulationReport {
-  name: string
-  nodes: number
-  totalSlots: number
-  tasks: number
-  succeeded: number
-  failed: number
-  missing: number
-  /** Results read back from the DHT at another node (when verified). */
-  dhtVerified: number | null
-  /** Results looked up for {@link dhtVerified}: every task, or an even spread of them. */
-  dhtChecked: number
-  makespanMs: number
-  /** Total work / Σ(slots × speed), or the longest task on the fastest node if longer. */
-  idealMakespanMs: number
-  makespanRatio: number
-  /** Tasks per second the throughput model predicts (S = 1 / Σ r_i/s_i per slot, summed over slots) vs measured. */
-  predictedTasksPerSec: number
-  measuredTasksPerSec: number
-  tasksPerNode: number[]
-  steals: number
-  tasksStolen: number
-  submitToResultMs: { p50: number; p99: number; max: number }
-  /** From the first dial until every node heard as many peers as it has planned neighbours, ms. */
-  meshFormationMs: number
-  /** Starting the nodes (before any dial), ms. */
-  nodesStartMs: number
-  /** CPU time this process spent forming the mesh (dials, handshakes, first beacons), ms. */
-  meshFormationCpuMs: number
-  /** Peak resident memory of this process (all nodes) over the run, divided by the nodes, MiB. */
-  peakRssMiBPerNode: number
-  /**
-   * The same until the last result was in, before the DHT read-back (whose lookups dial peers
-   * beyond the reader's neighbours), MiB.
-   */
-  workPeakRssMiBPerNode: number
-  /** CPU of this process while the formed mesh idled, divided by the nodes, % of one core. */
-  idleCpuPercentPerNode: number
-  /** What the workload cost per task that completed, from the nodes' accounting (submit to the last record stored). */
-  perTask: PerTaskCost
-  /**
-   * What the process spent from the first submission to the last result: CPU time and the main
-   * event loop's utilisation. All shared-loop nodes run on one event loop (one core at most), so
-   * `cpuMs` beside `idealMakespanMs` shows whether that loop, not the slots, bounds the makespan.
-   */
-  run: RunCost & { cpuMsPerTask: number }
-}
+export type {
+  SimulationConfig,
+  SimulationHooks,
+  SimulationProgress,
+  SimulationReport,
+  SubmitPattern,
+  TracedReport,
+} from './simulation-types.ts'
 
 /** Runs a scenario on real nodes in this process and reports its figures. */
 export async function runSimulation(

@@ -26,12 +26,8 @@ import {
   submitFrameSchema,
   submitReplySchema,
 } from '../../src/protocol/messages/messages.ts'
-import {
-  openResultRecord,
-  resultKey,
-  resultSelector,
-  signResultRecord,
-} from '../../src/protocol/records/result-record.ts'
+import { openResultRecord, resultKey, signResultRecord } from '../../src/protocol/records/result-record.ts'
+import { resultSelector } from '../../src/protocol/records/result-selector.ts'
 import { canonicalJson } from '../../src/task/task-id.ts'
 import {
   bytesOf,

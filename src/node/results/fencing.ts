@@ -3,11 +3,8 @@ import { type Datastore, Key } from 'interface-datastore'
 import { toString as bytesToString, equals, fromString } from 'uint8arrays'
 import { RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
 import { InvalidRecordError } from '../../protocol/errors.ts'
-import {
-  openResultRecordSync,
-  readVerifiedResultRecord,
-  resultSelector,
-} from '../../protocol/records/result-record.ts'
+import { openResultRecordSync, readVerifiedResultRecord } from '../../protocol/records/result-record.ts'
+import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { memoizeString } from '../../util/memo.ts'
 import { StoredRecords, TurnWriter } from './stored-records.ts'

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import type { SingleKadDHT } from '@libp2p/kad-dht'
-import { type ResultRecord, resultKey, resultSelector } from '../../protocol/records/result-record.ts'
+import { type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
+import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { withDeadline } from '../../protocol/rpc/signals.ts'
 import type { RecordReplicator } from './record-replicator.ts'

@@ -1,12 +1,7 @@
 import type { SingleKadDHT } from '@libp2p/kad-dht'
 import { equals } from 'uint8arrays'
-import {
-  compareResultRecords,
-  openResultRecordSync,
-  type ResultRecord,
-  resultKey,
-  resultSelector,
-} from '../../protocol/records/result-record.ts'
+import { openResultRecordSync, type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
+import { compareResultRecords, resultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 import type { RecordSigner } from './record-signer.ts'

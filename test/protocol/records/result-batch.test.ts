@@ -9,9 +9,9 @@ import {
   type ResultRecord,
   readVerifiedResultRecord,
   resultKey,
-  resultSelector,
   signResultBatch,
 } from '../../../src/protocol/records/result-record.ts'
+import { resultSelector } from '../../../src/protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../../src/protocol/records/verified-roots.ts'
 import { EXECUTOR, executorKey, makeRecord, makeTask, STRANGER, strangerKey } from '../fixtures.ts'
 

@@ -10,11 +10,11 @@ import {
   recordLeaf,
   recordToBase64,
   resultKey,
-  resultSelector,
   resultValidator,
   signResultRecord,
   taskIdFromResultKey,
 } from '../../../src/protocol/records/result-record.ts'
+import { resultSelector } from '../../../src/protocol/records/result-selector.ts'
 import {
   EXECUTOR,
   executorKey,
