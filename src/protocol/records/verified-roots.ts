@@ -2,12 +2,18 @@ import { createSignatureCounts, type SignatureCounts } from './signature-counts.
 
 /** Batch roots a node remembers having checked, unless told otherwise. */
 export const DEFAULT_VERIFIED_ROOTS = 20_000
+/**
+ * Grant proofs an owner remembers having made: enough for the leases out at once on a busy owner
+ * (about 2 MiB of keys); a record whose proof was forgotten is checked as any other.
+ */
+export const MAX_ISSUED_GRANTS = 4_096
 
 /**
  * The batch roots whose executor signature a node has checked already. An executor signs the root
  * of a batch of result records once, and the node meets that signature again with every record of
  * the batch (completions, replicas, reads): a record that proves a root known here under the same
- * signature needs no second Ed25519 check. Bounded: the oldest entries go first.
+ * signature needs no second Ed25519 check. Likewise the grant proofs the node signed as an owner:
+ * its thieves' records come back carrying them. Bounded: the oldest entries go first.
  */
 export class VerifiedRoots {
   private readonly roots = new Map<string, string>()
@@ -45,7 +51,7 @@ export class VerifiedRoots {
    */
   addGrant(owner: string, taskId: string, holder: string, epoch: number, proof: string): void {
     this.grants.add(`${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`)
-    if (this.grants.size > this.maxEntries) {
+    if (this.grants.size > MAX_ISSUED_GRANTS) {
       const oldest = this.grants.values().next().value
       if (oldest !== undefined) this.grants.delete(oldest)
     }

@@ -10,7 +10,7 @@ import {
   signResultRecord,
 } from '../../../src/protocol/records/result-record.ts'
 import { createSignatureCounts } from '../../../src/protocol/records/signature-counts.ts'
-import { VerifiedRoots } from '../../../src/protocol/records/verified-roots.ts'
+import { MAX_ISSUED_GRANTS, VerifiedRoots } from '../../../src/protocol/records/verified-roots.ts'
 import { canonicalJson } from '../../../src/task/task-id.ts'
 import { toBase64 } from '../../../src/util/base64.ts'
 import { EXECUTOR, executorKey, makeRecord, makeTask, OWNER, ownerKey, STRANGER } from '../fixtures.ts'
@@ -91,5 +91,15 @@ describe('grant proofs signed together', () => {
     roots.addGrant(OWNER, task.id, EXECUTOR, 3, unmade)
     expect(openResultRecordSync(value, key, roots)).toEqual(record)
     expect(() => openResultRecordSync(value, key, new VerifiedRoots())).toThrow(/grant is not/)
+  })
+
+  it('remembers a bounded number of the proofs it made, the oldest going first', () => {
+    const roots = new VerifiedRoots()
+    const proof = `${'A'.repeat(86)}==`
+    for (let epoch = 1; epoch <= MAX_ISSUED_GRANTS + 1; epoch++)
+      roots.addGrant(OWNER, leases[0].taskId, EXECUTOR, epoch, proof)
+    expect(roots.hasGrant(OWNER, leases[0].taskId, EXECUTOR, 1, proof)).toBe(false)
+    expect(roots.hasGrant(OWNER, leases[0].taskId, EXECUTOR, 2, proof)).toBe(true)
+    expect(roots.hasGrant(OWNER, leases[0].taskId, EXECUTOR, MAX_ISSUED_GRANTS + 1, proof)).toBe(true)
   })
 })
