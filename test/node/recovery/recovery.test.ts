@@ -1,12 +1,10 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { PeerLiveness } from '../../../src/node/peers/liveness.ts'
 import { LivenessWatch } from '../../../src/node/peers/liveness-watch.ts'
 import { ADOPTION_LOOKUP_TRIES, Custodian } from '../../../src/node/recovery/custodian.ts'
 import { JournalReplay } from '../../../src/node/recovery/journal-replay.ts'
-import { peerKadId, successorOf, taskKadId, xorDistance } from '../../../src/node/recovery/successor.ts'
-import { ResultFollower } from '../../../src/node/results/result-follower.ts'
+import { successorOf } from '../../../src/node/recovery/successor.ts'
 import { openResultRecordSync, type ResultRecord } from '../../../src/protocol/records/result-record.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
@@ -14,69 +12,6 @@ import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
 const peers: string[] = []
 beforeAll(async () => {
   for (let i = 0; i < 4; i++) peers.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString())
-})
-
-describe('successorOf', () => {
-  it('picks the candidate closest to the task by XOR distance, whatever the order of candidates', () => {
-    for (let n = 0; n < 20; n++) {
-      const id = makeTask(n).id
-      const best = successorOf(id, peers)
-      expect(successorOf(id, [...peers].reverse())).toBe(best)
-      const distance = (p: string) => Buffer.from(xorDistance(peerKadId(p), taskKadId(id))).toString('hex')
-      const sorted = [...peers].sort((a, b) => distance(a).localeCompare(distance(b)))
-      expect(best).toBe(sorted[0])
-    }
-    expect(successorOf(makeTask(1).id, [])).toBeUndefined()
-    expect(successorOf(makeTask(1).id, ['not-a-peer-id', peers[0]])).toBe(peers[0])
-  })
-
-  it('spreads the tasks of a dead owner over the live peers', () => {
-    const chosen = new Set(Array.from({ length: 50 }, (_, n) => successorOf(makeTask(n).id, peers)))
-    expect(chosen.size).toBeGreaterThan(1)
-  })
-})
-
-describe('PeerLiveness', () => {
-  it('declares a peer dead after the window of silence, or the grace after a disconnect; a beacon revives it', () => {
-    const live = new PeerLiveness({ windowMs: 1_000, disconnectGraceMs: 300 })
-    live.heard('p', 0)
-    live.heard('q', 0)
-    live.disconnected('q', 100)
-    expect(live.check(399)).toEqual([])
-    expect(live.check(400)).toEqual(['q']) // disconnected and silent for the grace
-    live.heard('p', 900)
-    expect(live.check(1_500)).toEqual([])
-    expect(live.check(1_900)).toEqual(['p']) // silent for the window
-    expect(live.check(5_000)).toEqual([]) // declared once
-    expect(live.isDead('p')).toBe(true)
-    expect(live.live()).toEqual([])
-    expect(live.heard('p', 5_001)).toBe(true)
-    expect(live.live()).toEqual(['p'])
-    // a disconnect followed by a beacon (the peer is reachable through others) is no death
-    live.disconnected('p', 5_100)
-    live.heard('p', 5_200)
-    expect(live.check(5_450)).toEqual([])
-    // a peer that disconnects before its first beacon arrived (a thief that stole at once) is tracked
-    live.heard('p', 6_000)
-    live.disconnected('r', 6_000)
-    expect(live.check(6_300)).toEqual(['r'])
-  })
-
-  it('does not count the time this node stalled: silence and disconnect grace count from the stall’s end', () => {
-    const live = new PeerLiveness({ windowMs: 1_000, disconnectGraceMs: 300 })
-    live.heard('p', 0)
-    live.heard('q', 0)
-    live.disconnected('q', 100)
-    live.postpone(2_000) // this node stalled 2 s; what p and q sent meanwhile is still unread
-    expect(live.check(2_399)).toEqual([])
-    expect(live.check(2_400)).toEqual(['q'])
-    expect(live.check(2_999)).toEqual([])
-    expect(live.check(3_000)).toEqual(['p'])
-    // a dead peer stays dead through a stall
-    live.postpone(5_000)
-    expect(live.isDead('p')).toBe(true)
-    expect(live.live()).toEqual([])
-  })
 })
 
 function fakes(
@@ -357,72 +292,5 @@ describe('Adopter', () => {
     adopter.onBeacon(peer, {} as never)
     expect(results.refresh).toHaveBeenCalledOnce()
     adopter.stop()
-  })
-})
-
-/** A ResultFollower over records held in `held`, fetching nothing (the DHT is read instead). */
-function follower(
-  self: string,
-  held: Map<string, { epoch: number; executor: string }>,
-  inProgress: (id: string) => boolean,
-) {
-  const results = {
-    supersededBy: (id: string, epoch: number, executor: string) => {
-      const h = held.get(id)
-      return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
-    },
-    accept: vi.fn(),
-    refresh: vi.fn(),
-    cached: (id: string) => held.get(id),
-  }
-  const fetch = vi.fn(async () => undefined)
-  return {
-    results,
-    fetch,
-    follower: new ResultFollower({ self, results: results as never, fetch, inProgress }),
-  }
-}
-
-const notice = (taskId: string, epoch: number) => ({
-  v: 1 as const,
-  results: [{ taskId, status: 'succeeded' as const, epoch }],
-})
-
-describe('ResultFollower', () => {
-  it('fetches a record that could beat the one held (higher epoch, or same epoch by another executor), else reads the DHT', async () => {
-    const [self, x, y] = peers
-    const held = new Map([['t1', { epoch: 5, executor: x }]])
-    const { results, fetch, follower: f } = follower(self, held, () => false)
-    f.onResultNotice(y, notice('t1', 4)) // older: nothing
-    f.onResultNotice(x, notice('t1', 5)) // the one held: nothing
-    f.onResultNotice(y, notice('unknown', 9)) // nothing held: the inbox's business
-    f.onResultNotice(self, notice('t1', 9)) // its own notice
-    expect(fetch).not.toHaveBeenCalled()
-    f.onResultNotice(y, notice('t1', 6))
-    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1')) // the executor had nothing
-    expect(fetch).toHaveBeenCalledWith(y, 't1')
-  })
-
-  it('checks its own record, once published, against a notice that came while the task was in progress here', async () => {
-    // two owners (a restarted owner replaying the task, and the successor that adopted it): the
-    // other's notice comes while this node still runs the task, so nothing is held to compare with
-    const [self, x, y] = peers
-    const held = new Map<string, { epoch: number; executor: string }>()
-    const running = new Set(['t1', 't2'])
-    const { results, fetch, follower: f } = follower(self, held, (id) => running.has(id))
-    f.onResultNotice(x, notice('t1', 9))
-    f.onResultNotice(y, notice('t2', 3))
-    f.onResultNotice(y, notice('t3', 9)) // not in progress here: not kept
-    expect(fetch).not.toHaveBeenCalled()
-    // this node's runs end: t1 under epoch 7 (the notice's 9 beats it), t2 under epoch 5 (it wins)
-    held.set('t1', { epoch: 7, executor: self })
-    held.set('t2', { epoch: 5, executor: self })
-    held.set('t3', { epoch: 1, executor: self })
-    for (const id of ['t1', 't2', 't3']) f.published(id)
-    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1'))
-    expect(fetch.mock.calls).toEqual([[x, 't1']])
-    // a notice is checked once
-    f.published('t1')
-    expect(fetch).toHaveBeenCalledOnce()
   })
 })

@@ -1,0 +1,76 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { ResultFollower } from '../../../src/node/results/result-follower.ts'
+
+const peers: string[] = []
+beforeAll(async () => {
+  for (let i = 0; i < 4; i++) peers.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString())
+})
+
+/** A ResultFollower over records held in `held`, fetching nothing (the DHT is read instead). */
+function follower(
+  self: string,
+  held: Map<string, { epoch: number; executor: string }>,
+  inProgress: (id: string) => boolean,
+) {
+  const results = {
+    supersededBy: (id: string, epoch: number, executor: string) => {
+      const h = held.get(id)
+      return h !== undefined && (epoch > h.epoch || (epoch === h.epoch && executor !== h.executor))
+    },
+    accept: vi.fn(),
+    refresh: vi.fn(),
+    cached: (id: string) => held.get(id),
+  }
+  const fetch = vi.fn(async () => undefined)
+  return {
+    results,
+    fetch,
+    follower: new ResultFollower({ self, results: results as never, fetch, inProgress }),
+  }
+}
+
+const notice = (taskId: string, epoch: number) => ({
+  v: 1 as const,
+  results: [{ taskId, status: 'succeeded' as const, epoch }],
+})
+
+describe('ResultFollower', () => {
+  it('fetches a record that could beat the one held (higher epoch, or same epoch by another executor), else reads the DHT', async () => {
+    const [self, x, y] = peers
+    const held = new Map([['t1', { epoch: 5, executor: x }]])
+    const { results, fetch, follower: f } = follower(self, held, () => false)
+    f.onResultNotice(y, notice('t1', 4)) // older: nothing
+    f.onResultNotice(x, notice('t1', 5)) // the one held: nothing
+    f.onResultNotice(y, notice('unknown', 9)) // nothing held: the inbox's business
+    f.onResultNotice(self, notice('t1', 9)) // its own notice
+    expect(fetch).not.toHaveBeenCalled()
+    f.onResultNotice(y, notice('t1', 6))
+    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1')) // the executor had nothing
+    expect(fetch).toHaveBeenCalledWith(y, 't1')
+  })
+
+  it('checks its own record, once published, against a notice that came while the task was in progress here', async () => {
+    // two owners (a restarted owner replaying the task, and the successor that adopted it): the
+    // other's notice comes while this node still runs the task, so nothing is held to compare with
+    const [self, x, y] = peers
+    const held = new Map<string, { epoch: number; executor: string }>()
+    const running = new Set(['t1', 't2'])
+    const { results, fetch, follower: f } = follower(self, held, (id) => running.has(id))
+    f.onResultNotice(x, notice('t1', 9))
+    f.onResultNotice(y, notice('t2', 3))
+    f.onResultNotice(y, notice('t3', 9)) // not in progress here: not kept
+    expect(fetch).not.toHaveBeenCalled()
+    // this node's runs end: t1 under epoch 7 (the notice's 9 beats it), t2 under epoch 5 (it wins)
+    held.set('t1', { epoch: 7, executor: self })
+    held.set('t2', { epoch: 5, executor: self })
+    held.set('t3', { epoch: 1, executor: self })
+    for (const id of ['t1', 't2', 't3']) f.published(id)
+    await vi.waitFor(() => expect(results.refresh).toHaveBeenCalledWith('t1'))
+    expect(fetch.mock.calls).toEqual([[x, 't1']])
+    // a notice is checked once
+    f.published('t1')
+    expect(fetch).toHaveBeenCalledOnce()
+  })
+})
