@@ -174,3 +174,6 @@ export function varint(n: number): number[] {
   out.push(v)
   return out
 }
+
+/** Bytes that are not UTF-8, nor JSON: what hostile-input tests send as junk. */
+export const JUNK = new Uint8Array([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x7b, 0x22, 0x80, 0x81])
