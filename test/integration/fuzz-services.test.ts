@@ -6,7 +6,8 @@ import { STEAL_PROTOCOL, SUBMIT_PROTOCOL } from '../../src/protocol/constants.ts
 import { stealReplySchema, submitReplySchema } from '../../src/protocol/messages/messages.ts'
 import { requestOnce } from '../../src/protocol/rpc/rpc.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
-import { stealFrames, submitFrames } from '../protocol/arbitraries.ts'
+import { stealFrames } from '../protocol/arbitraries.ts'
+import { submitFrames } from '../protocol/submit-arbitraries.ts'
 import { deadline, dialNode, type RawPeer, startRawPeer, stopAll } from './helpers.ts'
 
 /** The reply type each request type must get (or `error`, on the submit protocol). */

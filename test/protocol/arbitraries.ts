@@ -19,11 +19,12 @@ import { EXECUTOR, OWNER, STRANGER } from './fixtures.ts'
 /**
  * fast-check arbitraries of valid wire values: every value they produce must pass its schema
  * (the fuzz tests check that it does, so a generator that drifts from a schema fails loudly).
- * Arrays are kept short: the batch sizes at their limits are covered in properties.test.ts.
+ * Arrays are kept short: the batch sizes at their limits are covered in batch-properties.test.ts.
+ * The submit protocol's frames and replies are in submit-arbitraries.ts.
  */
 
 /** JSON numbers survive a round trip only when finite and not -0. */
-const finite = (min: number, max: number) =>
+export const finite = (min: number, max: number) =>
   fc.double({ min, max, noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n))
 
 /**
@@ -54,9 +55,9 @@ export const anyBase64 = fc
 export const anyProof = fc
   .uint8Array({ minLength: 64, maxLength: 64 })
   .map((b) => Buffer.from(b).toString('base64'))
-const short = (max = 200) => fc.string({ maxLength: max })
+export const short = (max = 200) => fc.string({ maxLength: max })
 /** An object key the wire accepts (any but `__proto__`). */
-const anyKey = (max = 40) => fc.string({ maxLength: max }).filter((k) => k !== '__proto__')
+export const anyKey = (max = 40) => fc.string({ maxLength: max }).filter((k) => k !== '__proto__')
 
 /** What a submitter may write: `type` and any subset of the other fields, each within bounds. */
 export const anySpecInput = fc.record(
@@ -90,8 +91,8 @@ export const anyTask = fc.record({
 })
 
 const leaseRef = fc.record({ taskId: anyTaskId, epoch: anyEpoch })
-const taskIds = (min: number, max: number) => fc.array(anyTaskId, { minLength: min, maxLength: max })
-const errorReply = fc.record({
+export const taskIds = (min: number, max: number) => fc.array(anyTaskId, { minLength: min, maxLength: max })
+export const errorReply = fc.record({
   type: fc.constant('error' as const),
   requestId: anyRequestId,
   code: fc.string({ minLength: 1, maxLength: 64 }),
@@ -173,109 +174,6 @@ export const stealReplies = {
     type: fc.constant('released' as const),
     requestId: anyRequestId,
     released: taskIds(0, 3),
-  }),
-  error: errorReply,
-}
-
-const byTask = <T extends string>(type: T) =>
-  fc.record({ type: fc.constant(type), requestId: anyRequestId, taskId: anyTaskId })
-
-/** Every request of the submit protocol, by type. */
-export const submitFrames = {
-  submit: fc.record(
-    {
-      type: fc.constant('submit' as const),
-      requestId: anyRequestId,
-      tasks: fc.array(anyJson, { minLength: 1, maxLength: 3 }),
-      submitter: fc.string({ minLength: 1, maxLength: 256 }),
-    },
-    { requiredKeys: ['type', 'requestId', 'tasks'] },
-  ),
-  result: fc.record(
-    {
-      type: fc.constant('result' as const),
-      requestId: anyRequestId,
-      taskId: anyTaskId,
-      wait: fc.boolean(),
-      timeoutMs: fc.integer({ min: 0, max: MAX_DURATION_MS }),
-    },
-    { requiredKeys: ['type', 'requestId', 'taskId'] },
-  ),
-  watch: fc.record({ type: fc.constant('watch' as const), requestId: anyRequestId, taskIds: taskIds(1, 3) }),
-  status: fc.record({ type: fc.constant('status' as const), requestId: anyRequestId }),
-  cancel: fc.record(
-    {
-      type: fc.constant('cancel' as const),
-      requestId: anyRequestId,
-      taskId: anyTaskId,
-      forwarded: fc.boolean(),
-    },
-    { requiredKeys: ['type', 'requestId', 'taskId'] },
-  ),
-  state: fc.record(
-    {
-      type: fc.constant('state' as const),
-      requestId: anyRequestId,
-      taskId: anyTaskId,
-      forwarded: fc.boolean(),
-    },
-    { requiredKeys: ['type', 'requestId', 'taskId'] },
-  ),
-  story: byTask('story'),
-}
-
-/** Every reply of the submit protocol, by type. */
-export const submitReplies = {
-  submitted: fc.record({
-    type: fc.constant('submitted' as const),
-    requestId: anyRequestId,
-    ids: taskIds(0, 3),
-  }),
-  result: fc.record({
-    type: fc.constant('result' as const),
-    requestId: anyRequestId,
-    taskId: anyTaskId,
-    record: fc.option(anyBase64, { nil: null }),
-  }),
-  status: fc.record({
-    type: fc.constant('status' as const),
-    requestId: anyRequestId,
-    status: fc.dictionary(anyKey(), anyJson, { maxKeys: 4 }),
-  }),
-  cancelled: fc.record({
-    type: fc.constant('cancelled' as const),
-    requestId: anyRequestId,
-    taskId: anyTaskId,
-    outcome: fc.constantFrom('cancelled' as const, 'finished' as const),
-    owner: anyPeer,
-  }),
-  state: fc.record(
-    {
-      type: fc.constant('state' as const),
-      requestId: anyRequestId,
-      taskId: anyTaskId,
-      state: fc.constantFrom('waiting', 'queued', 'leased', 'running', 'unschedulable', 'done', 'unknown'),
-      reason: short(),
-    },
-    { requiredKeys: ['type', 'requestId', 'taskId', 'state'] },
-  ),
-  story: fc.record({
-    type: fc.constant('story' as const),
-    requestId: anyRequestId,
-    taskId: anyTaskId,
-    events: fc.array(
-      fc.record(
-        {
-          at: anyTimestamp,
-          event: fc.string({ minLength: 1, maxLength: 64 }),
-          detail: fc.dictionary(anyKey(64), fc.oneof(short(), finite(-1e9, 1e9), fc.boolean()), {
-            maxKeys: 3,
-          }),
-        },
-        { requiredKeys: ['at', 'event'] },
-      ),
-      { maxLength: 3 },
-    ),
   }),
   error: errorReply,
 }

@@ -35,10 +35,9 @@ import {
   gossipMessages,
   stealFrames,
   stealReplies,
-  submitFrames,
-  submitReplies,
 } from './arbitraries.ts'
 import { EXECUTOR, executorKey, LEASE_PROOF, makeRecord, makeTask, OWNER } from './fixtures.ts'
+import { submitFrames, submitReplies } from './submit-arbitraries.ts'
 
 /**
  * Fuzzing of every decoder: for each message type of both stream protocols and the three gossip
