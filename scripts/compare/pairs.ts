@@ -1,5 +1,4 @@
-import type { NoopRun } from './noop.ts'
-import { PROCESSES, SLOTS } from './noop.ts'
+import { type NoopRun, PROCESSES, SLOTS } from './noop.ts'
 import { type Condition, type Pair, pair } from './report.ts'
 import type { SkewedRun } from './skewed.ts'
 

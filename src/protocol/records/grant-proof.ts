@@ -58,6 +58,20 @@ export function grantPayload(taskId: string, holder: string, epoch: number): Uin
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
 }
 
+/**
+ * The one string that names a lease's proof: owner, task, holder, epoch and proof text. The fields
+ * cannot hold a newline (peer ids, task ids, base64), so the joined key is unambiguous.
+ */
+export function grantKey(
+  owner: string,
+  taskId: string,
+  holder: string,
+  epoch: number,
+  proof: string,
+): string {
+  return `${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`
+}
+
 /** Signs grant proofs with an owner's Ed25519 key. */
 export class GrantSigner {
   /** The owner's peer id (the proofs' signer). */
@@ -166,10 +180,10 @@ export function verifyGrantProof(
   proof: string,
   counts?: Pick<SignatureCounts, 'grantsVerified'>,
 ): boolean {
-  // the fields cannot hold a newline (peer ids, task ids, base64), so the joined key is unambiguous
+  // a field with a newline could pass for another lease's key (see grantKey)
   if ([owner, taskId, holder, proof].some((f) => f.includes('\n'))) return false
   const before = grantChecksComputed
-  const holds = grantHolds(`${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`)
+  const holds = grantHolds(grantKey(owner, taskId, holder, epoch, proof))
   if (counts !== undefined) counts.grantsVerified += grantChecksComputed - before
   return holds
 }

@@ -1,3 +1,4 @@
+import { grantKey } from './grant-proof.ts'
 import { createSignatureCounts, type SignatureCounts } from './signature-counts.ts'
 
 /** Batch roots a node remembers having checked, unless told otherwise. */
@@ -50,7 +51,7 @@ export class VerifiedRoots {
    * it, and a proof this node signed itself needs no check here.
    */
   addGrant(owner: string, taskId: string, holder: string, epoch: number, proof: string): void {
-    this.grants.add(`${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`)
+    this.grants.add(grantKey(owner, taskId, holder, epoch, proof))
     if (this.grants.size > MAX_ISSUED_GRANTS) {
       const oldest = this.grants.values().next().value
       if (oldest !== undefined) this.grants.delete(oldest)
@@ -59,7 +60,7 @@ export class VerifiedRoots {
 
   /** True when this node made exactly this grant proof (see {@link addGrant}). */
   hasGrant(owner: string, taskId: string, holder: string, epoch: number, proof: string): boolean {
-    return this.grants.has(`${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`)
+    return this.grants.has(grantKey(owner, taskId, holder, epoch, proof))
   }
 
   /** Roots remembered now. */

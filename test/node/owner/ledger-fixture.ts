@@ -6,10 +6,7 @@ import { vi } from 'vitest'
 import { createNodeCounters } from '../../../src/node/node-counters.ts'
 import { OwnerLedger, type OwnerLedgerOptions } from '../../../src/node/owner/owner-ledger.ts'
 import type { Admission } from '../../../src/node/results/result-store.ts'
-import { LocalQueue } from '../../../src/node/run/local-queue.ts'
 import { type TaskEvent, TaskEvents } from '../../../src/node/story/task-events.ts'
-import { DurationEstimator } from '../../../src/policy/capacity.ts'
-import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
 import type { CompleteRequest, StealRequest } from '../../../src/protocol/messages/messages.ts'
 import { GrantSigner } from '../../../src/protocol/records/grant-proof.ts'
 import {
@@ -20,6 +17,7 @@ import {
 import { parseTaskSpec } from '../../../src/task/spec.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { taskId } from '../../../src/task/task-id.ts'
+import { plainQueue } from '../plain-queue.ts'
 
 export const offer = { types: ['echo'], labels: [], slots: 4, memoryMb: 1024 }
 /** The owner's key: it signs the grant proof of every lease. */
@@ -60,12 +58,7 @@ export function stealRequest(max: number): StealRequest {
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = {}) {
-  const queue = new LocalQueue({
-    policy: DEFAULT_AGING,
-    estimator: new DurationEstimator(),
-    canRunHere: () => true,
-    runningWorkMs: () => 0,
-  })
+  const queue = plainQueue()
   const counters = createNodeCounters()
   const events = new TaskEvents()
   const told: TaskEvent[] = []

@@ -5,10 +5,7 @@ import { createNodeCounters } from '../../../src/node/node-counters.ts'
 import { CustodyKeeper } from '../../../src/node/owner/custody-keeper.ts'
 import { OwnerLedger } from '../../../src/node/owner/owner-ledger.ts'
 import { prepareSubmission } from '../../../src/node/owner/submission.ts'
-import { LocalQueue } from '../../../src/node/run/local-queue.ts'
 import { TaskEvents } from '../../../src/node/story/task-events.ts'
-import { DurationEstimator } from '../../../src/policy/capacity.ts'
-import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
 import { decodeMessage, encodeMessage } from '../../../src/protocol/codec.ts'
 import { MAX_FRAME_BYTES, MAX_JSON_DEPTH } from '../../../src/protocol/constants.ts'
 import { decodeCustodyFrame } from '../../../src/protocol/messages/custody-messages.ts'
@@ -35,6 +32,7 @@ import { parseTaskSpec } from '../../../src/task/spec.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { anySpecInput } from '../../protocol/arbitraries.ts'
 import { EXECUTOR, executorKey, makeStealRequest, OWNER, ownerKey } from '../../protocol/fixtures.ts'
+import { plainQueue } from '../plain-queue.ts'
 
 /**
  * An owner must never send what its peers refuse: a refused gossip message graylists its sender,
@@ -88,12 +86,7 @@ function accept(items: unknown[]): Task[] {
 
 /** A grant of every task, built by a real owner ledger (its own grant proofs included). */
 function grantAll(tasks: Task[]): StealGrant {
-  const queue = new LocalQueue({
-    policy: DEFAULT_AGING,
-    estimator: new DurationEstimator(),
-    canRunHere: () => false, // its own wait is unbounded: it grants what the thief asks
-    runningWorkMs: () => 0,
-  })
+  const queue = plainQueue(false) // its own wait is unbounded: it grants what the thief asks
   const ledger = new OwnerLedger({
     queue,
     results: {

@@ -1,13 +1,11 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createNodeCounters } from '../../../src/node/node-counters.ts'
-import { LocalQueue } from '../../../src/node/run/local-queue.ts'
 import { type TaskEvent, TaskEvents } from '../../../src/node/story/task-events.ts'
 import { Thief } from '../../../src/node/thief/thief.ts'
-import { DurationEstimator } from '../../../src/policy/capacity.ts'
-import { DEFAULT_AGING } from '../../../src/policy/priority.ts'
 import type { PeerCapacity } from '../../../src/policy/types.ts'
 import { parseTaskSpec } from '../../../src/task/spec.ts'
 import type { Task } from '../../../src/task/task.ts'
+import { plainQueue } from '../plain-queue.ts'
 
 const offer = { types: ['echo'], labels: [], slots: 2, memoryMb: 1024 }
 
@@ -38,12 +36,7 @@ function victim(peerId: string): PeerCapacity {
 }
 
 function setup(reply: (peer: string, req: { type: string }) => unknown) {
-  const queue = new LocalQueue({
-    policy: DEFAULT_AGING,
-    estimator: new DurationEstimator(),
-    canRunHere: () => true,
-    runningWorkMs: () => 0,
-  })
+  const queue = plainQueue()
   const counters = createNodeCounters()
   const request = vi.fn(async (peer: string, req: { type: string }) => reply(peer, req))
   const runner = { freeSlots: 2, cancel: vi.fn(() => true), isRunning: vi.fn((_id: string) => false) }
