@@ -45,14 +45,20 @@ export function findJsonShapeProblem(
     if (v === null || typeof v !== 'object') continue
     if (frame.depth >= maxDepth)
       return { path: framePath(frame), message: `nested deeper than ${maxDepth} levels` }
+    // only objects and arrays can hold a problem: no frame is made for a string or a number
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++)
-        stack.push({ value: v[i], depth: frame.depth + 1, parent: frame, key: i })
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i]
+        if (typeof child === 'object' && child !== null)
+          stack.push({ value: child, depth: frame.depth + 1, parent: frame, key: i })
+      }
       continue
     }
     for (const key of Object.keys(v)) {
       if (key === '__proto__') return { path: framePath(frame), message: 'forbidden key "__proto__"' }
-      stack.push({ value: (v as Record<string, unknown>)[key], depth: frame.depth + 1, parent: frame, key })
+      const child: unknown = (v as Record<string, unknown>)[key]
+      if (typeof child === 'object' && child !== null)
+        stack.push({ value: child, depth: frame.depth + 1, parent: frame, key })
     }
   }
   return undefined

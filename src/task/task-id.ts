@@ -12,8 +12,52 @@ import type { TaskSpec } from './spec.ts'
  * Written out rather than done with a sorting replacer, which copies every object on the way.
  */
 export function canonicalJson(value: unknown): string {
+  // plain data whose keys are in order already (records and messages as they were signed or sent)
+  // is what the native JSON.stringify writes: about twice as fast as building the text here
+  if (typeof value === 'object' && value !== null && isSortedPlainJson(value, 0)) return JSON.stringify(value)
   // like JSON.stringify, undefined (not a string) for a value with no JSON form
   return serialize(value, false) as string
+}
+
+/** Deepest value {@link isSortedPlainJson} walks before it leaves the value to `serialize`. */
+const SORTED_CHECK_DEPTH = 64
+
+/**
+ * True when `JSON.stringify(value)` is exactly `canonicalJson(value)`: strings, finite or not
+ * numbers, booleans, null, arrays of such (no holes) and objects of `Object.prototype` (or none)
+ * without `toJSON`, whose own keys are in `Array#sort` order (UTF-16 code units). Anything else —
+ * `undefined`, functions, class instances, unsorted keys — goes the long way.
+ */
+function isSortedPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return true
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth >= SORTED_CHECK_DEPTH) return false
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype || 'toJSON' in value) return false
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value) || !isSortedPlainJson(value[i], depth + 1)) return false
+    }
+    return true
+  }
+  const proto = Object.getPrototypeOf(value)
+  if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return false
+  const obj = value as Record<string, unknown>
+  let last: string | undefined
+  for (const key of Object.keys(obj)) {
+    if (last !== undefined && !(last < key)) return false
+    if (!isSortedPlainJson(obj[key], depth + 1)) return false
+    last = key
+  }
+  return true
 }
 
 function serialize(input: unknown, inArray: boolean): string | undefined {

@@ -1,13 +1,17 @@
 import { z } from 'zod'
 
+/** The hand-written check of each schema made by {@link withFastPath}. */
+const fastChecks = new WeakMap<z.ZodType, (value: unknown) => boolean>()
+
 /**
  * A schema that accepts what `schema` accepts, asking `isWellFormed` first: an exact-or-stricter
  * hand-written check (true only for values the schema accepts as they are), so the schema runs —
  * and reports its issues, unchanged — only for a value that check refuses. Wire messages every
  * node decodes per task go through one; the schema's refinements cost many times the check.
+ * `parseMessage` asks the check itself before it enters zod at all (see {@link fastCheckOf}).
  */
 export function withFastPath<T>(isWellFormed: (value: unknown) => value is T, schema: z.ZodType<T>) {
-  return z.unknown().transform((value, ctx): T => {
+  const fast = z.unknown().transform((value, ctx): T => {
     if (isWellFormed(value)) return value
     const parsed = schema.safeParse(value)
     if (parsed.success) return parsed.data
@@ -16,4 +20,14 @@ export function withFastPath<T>(isWellFormed: (value: unknown) => value is T, sc
     }
     return z.NEVER
   })
+  fastChecks.set(fast, isWellFormed)
+  return fast
+}
+
+/**
+ * The hand-written check of a schema made by {@link withFastPath}: a value it passes is the
+ * schema's output as it is (no copy made); undefined for any other schema.
+ */
+export function fastCheckOf(schema: z.ZodType): ((value: unknown) => boolean) | undefined {
+  return fastChecks.get(schema)
 }

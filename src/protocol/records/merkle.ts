@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto'
+import { fromBase64, toBase64 } from '../../util/base64.ts'
 
 /**
  * Merkle tree hashing as in RFC 9162 (Certificate Transparency v2), with SHA-256: a leaf hashes
@@ -98,11 +99,28 @@ export function rootFromPath(
   size: number,
   path: Uint8Array[],
 ): Uint8Array | undefined {
+  return climb(hash, index, size, path.length, (k) => path[k])
+}
+
+/**
+ * The climb of RFC 9162 §2.1.3.2 from leaf `hash`, taking the `length` siblings from `sibling`.
+ * After each step but the last, `onward` may end the climb with the root it knows for the place
+ * reached (`fn`, `sn`) and the node there.
+ */
+function climb(
+  hash: Uint8Array,
+  index: number,
+  size: number,
+  length: number,
+  sibling: (k: number) => Uint8Array,
+  onward?: (k: number, fn: number, sn: number, node: Uint8Array) => Uint8Array | undefined,
+): Uint8Array | undefined {
   if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return undefined
   let fn = index
   let sn = size - 1
   let r = hash
-  for (const p of path) {
+  for (let k = 0; k < length; k++) {
+    const p = sibling(k)
     if (sn === 0 || p.byteLength !== HASH_BYTES) return undefined
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r)
@@ -117,6 +135,74 @@ export function rootFromPath(
     }
     fn = Math.floor(fn / 2)
     sn = Math.floor(sn / 2)
+    const known = k < length - 1 ? onward?.(k, fn, sn, r) : undefined
+    if (known !== undefined) return known
   }
   return sn === 0 ? r : undefined
+}
+
+/** Climbs a {@link PathMemo} keeps before it starts over. */
+export const PATH_MEMO_ENTRIES = 8_192
+
+/**
+ * A memo of inclusion-path climbs: the records of one signed batch share the upper part of their
+ * paths, so once one record's climb reached the root, a sibling's climb that meets a node of it —
+ * the same node hash at the same place, with the same rest of the path — ends there with the same
+ * root. It remembers the pure function (place, node, rest of path) → root, nothing else: a climb
+ * it answers is one {@link rootFromPath} would finish with that root. Bounded: it starts over when
+ * full.
+ */
+export class PathMemo {
+  private climbs = new Map<string, Uint8Array>()
+
+  constructor(private readonly maxEntries = PATH_MEMO_ENTRIES) {}
+
+  /** The root a climb from this place ends at, if one was made. */
+  get(key: string): Uint8Array | undefined {
+    return this.climbs.get(key)
+  }
+
+  /** Remembers where a climb from this place ended. */
+  set(key: string, root: Uint8Array): void {
+    if (this.climbs.size >= this.maxEntries) this.climbs = new Map()
+    this.climbs.set(key, root)
+  }
+
+  /** Climbs remembered now. */
+  get size(): number {
+    return this.climbs.size
+  }
+}
+
+/**
+ * {@link rootFromPath} with the path as padded base64 hashes (as records carry it), and with
+ * `memo`, a climb ends where one made before from the same place ended: a batch of n records
+ * costs about 2n node hashes instead of n·log₂ n.
+ */
+export function rootFromTextPath(
+  hash: Uint8Array,
+  index: number,
+  size: number,
+  path: string[],
+  memo?: PathMemo,
+): Uint8Array | undefined {
+  if (memo === undefined) return rootFromPath(hash, index, size, path.map(fromBase64))
+  const places: string[] = []
+  const root = climb(
+    hash,
+    index,
+    size,
+    path.length,
+    (k) => fromBase64(path[k]),
+    (k, fn, sn, node) => {
+      // the rest of the climb depends on nothing but this place, this node and the rest of the path
+      const place = `${fn} ${sn} ${toBase64(node)} ${path.slice(k + 1).join(' ')}`
+      const known = memo.get(place)
+      if (known === undefined) places.push(place)
+      return known
+    },
+  )
+  // every place passed on the way leads to the same root
+  if (root !== undefined) for (const place of places) memo.set(place, root)
+  return root
 }

@@ -9,7 +9,7 @@ import { InvalidMessageError, InvalidRecordError } from '../errors.ts'
 import { withFastPath } from '../messages/fast-path.ts'
 import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
 import { verifyGrantProof } from './grant-proof.ts'
-import { leafHash, merkleTree, rootFromPath } from './merkle.ts'
+import { leafHash, merkleTree, type PathMemo, rootFromTextPath } from './merkle.ts'
 import { isWellFormedRecord, isWellFormedSignedResult } from './record-fast-check.ts'
 import {
   MAX_SIGNED_BATCH,
@@ -60,8 +60,15 @@ export function batchSigningPayload(root: Uint8Array): Uint8Array {
   return payload
 }
 
-/** Every check but the signature's; synchronous, so the selector can use it too. */
-function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined): Unverified {
+/**
+ * Every check but the signature's; synchronous, so the selector can use it too. With `paths`, a
+ * record's inclusion path is climbed only until it meets one climbed before.
+ */
+function parseSignedValue(
+  value: Uint8Array,
+  expectedKey: Uint8Array | undefined,
+  paths?: PathMemo,
+): Unverified {
   let envelope: ReturnType<typeof signedResultSchema.parse>
   try {
     envelope = decodeMessage(signedResultWireSchema, value, MAX_RECORD_BYTES, WHAT)
@@ -78,14 +85,7 @@ function parseSignedValue(value: Uint8Array, expectedKey: Uint8Array | undefined
   }
   const leaf = recordLeaf(record)
   const rootBytes =
-    proof === undefined
-      ? leaf
-      : rootFromPath(
-          leaf,
-          proof.index,
-          proof.size,
-          proof.path.map((h) => fromBase64(h)),
-        )
+    proof === undefined ? leaf : rootFromTextPath(leaf, proof.index, proof.size, proof.path, paths)
   if (rootBytes === undefined)
     throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof?.size}`)
   const signature = fromBase64(envelope.signature)
@@ -245,7 +245,7 @@ export function openSignedValue(
   expectedKey?: Uint8Array,
   roots?: VerifiedRoots,
 ): { record: ResultRecord; signature: Uint8Array } {
-  const unverified = parseSignedValue(value, expectedKey)
+  const unverified = parseSignedValue(value, expectedKey, roots?.paths)
   if (!signatureHolds(unverified, roots)) {
     throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
   }

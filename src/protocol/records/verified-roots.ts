@@ -1,4 +1,5 @@
 import { grantKey } from './grant-proof.ts'
+import { PathMemo } from './merkle.ts'
 import { createSignatureCounts, type SignatureCounts } from './signature-counts.ts'
 
 /** Batch roots a node remembers having checked, unless told otherwise. */
@@ -20,6 +21,8 @@ export class VerifiedRoots {
   private readonly roots = new Map<string, string>()
   /** Grant proofs this node made as an owner, by owner, task, holder, epoch and proof. */
   private readonly grants = new Set<string>()
+  /** Inclusion-path climbs made here: a batch's records share the upper part of their paths. */
+  readonly paths = new PathMemo()
 
   /**
    * @param counts where the checks made with these roots are counted (batch signatures and grant

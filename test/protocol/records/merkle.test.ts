@@ -6,8 +6,11 @@ import {
   inclusionPaths,
   leafHash,
   merkleRoot,
+  PathMemo,
   rootFromPath,
+  rootFromTextPath,
 } from '../../../src/protocol/records/merkle.ts'
+import { toBase64 } from '../../../src/util/base64.ts'
 
 const leaves = (n: number) => Array.from({ length: n }, (_, i) => leafHash(new Uint8Array([i, n, 7])))
 const hex = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('hex'))
@@ -73,5 +76,61 @@ describe('Merkle trees (RFC 9162)', () => {
     expect(rootFromPath(tree[0], 0, 4, [new Uint8Array(HASH_BYTES - 1), tree[2]])).toBeUndefined()
     expect(() => merkleRoot([])).toThrow(RangeError)
     expect(() => inclusionPath(tree, 4)).toThrow(RangeError)
+  })
+
+  it('a climb through a memo ends at the root a full climb reaches, for every leaf in any order', () => {
+    for (const n of [2, 3, 5, 13, 16, 33, 70]) {
+      const tree = leaves(n)
+      const root = hex(merkleRoot(tree))
+      const paths = inclusionPaths(tree).map((p) => p.map(toBase64))
+      const memo = new PathMemo()
+      // right to left, then every other one: climbs meet earlier ones at every height
+      const order = [...Array.from({ length: n }, (_, i) => n - 1 - i), ...tree.keys()]
+      for (const i of order) {
+        expect(hex(rootFromTextPath(tree[i], i, n, paths[i], memo))).toBe(root)
+        expect(hex(rootFromTextPath(tree[i], i, n, paths[i]))).toBe(root)
+      }
+      if (n > 2) expect(memo.size).toBeGreaterThan(0)
+    }
+  })
+
+  it('a memo proves nothing a full climb would refuse: another leaf, index or size, or an altered path', () => {
+    const tree = leaves(16)
+    const root = hex(merkleRoot(tree))
+    const paths = inclusionPaths(tree).map((p) => p.map(toBase64))
+    const memo = new PathMemo()
+    for (const [i, path] of paths.entries()) rootFromTextPath(tree[i], i, 16, path, memo)
+    const withMemo = (leaf: Uint8Array, index: number, size: number, p: string[]) =>
+      hex(rootFromTextPath(leaf, index, size, p, memo))
+    const full = (leaf: Uint8Array, index: number, size: number, p: string[]) =>
+      hex(rootFromTextPath(leaf, index, size, p))
+    expect(withMemo(tree[5], 5, 16, paths[5])).toBe(root)
+    const refused: Array<[Uint8Array, number, number, string[]]> = [
+      [tree[4], 5, 16, paths[5]],
+      [tree[5], 4, 16, paths[5]],
+      [tree[5], 5, 6, paths[5]],
+      [tree[5], 5, 16, paths[5].slice(0, 3)],
+      [tree[5], 5, 16, [...paths[5], paths[5][0]]],
+    ]
+    for (let k = 0; k < paths[5].length; k++) {
+      // the sibling at each height swapped for another genuine node of the same tree
+      const altered = [...paths[5]]
+      altered[k] = paths[9][k] === altered[k] ? paths[1][k] : paths[9][k]
+      refused.push([tree[5], 5, 16, altered])
+    }
+    for (const [leaf, index, size, p] of refused) {
+      expect(full(leaf, index, size, p)).not.toBe(root)
+      expect(withMemo(leaf, index, size, p)).toBe(full(leaf, index, size, p))
+    }
+    // the size shapes only the right edge: where a full climb agrees, so does the memo
+    expect(withMemo(tree[5], 5, 15, paths[5])).toBe(full(tree[5], 5, 15, paths[5]))
+  })
+
+  it('a full memo starts over instead of growing', () => {
+    const memo = new PathMemo(4)
+    const tree = leaves(64)
+    const paths = inclusionPaths(tree).map((p) => p.map(toBase64))
+    for (const [i, path] of paths.entries()) rootFromTextPath(tree[i], i, 64, path, memo)
+    expect(memo.size).toBeLessThanOrEqual(4)
   })
 })
