@@ -39,6 +39,14 @@ export class ClosestPeers {
   private readonly shortIds = new Map<string, string>()
   /** This node's kad-dht id. */
   private readonly selfId: Uint8Array
+  /**
+   * The connected peers, while every one of them is known to serve the protocol (the usual case):
+   * ranking then reads neither the connections nor the peer store. Forgotten at every connection
+   * opened or closed and every identify.
+   */
+  private allServing: PeerId[] | undefined
+  /** Counts those changes: a list read before one is not kept. */
+  private changes = 0
 
   constructor(
     private readonly libp2p: MeshLibp2p,
@@ -47,12 +55,17 @@ export class ClosestPeers {
     this.selfId = kadId(libp2p.peerId.toMultihash().bytes)
     libp2p.addEventListener('peer:identify', this.onIdentify)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
+    libp2p.addEventListener('connection:open', this.onConnectionChange)
+    libp2p.addEventListener('connection:close', this.onConnectionChange)
   }
 
   /** Stops listening to libp2p. Safe to call twice. */
   stop(): void {
     this.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+    this.libp2p.removeEventListener('connection:open', this.onConnectionChange)
+    this.libp2p.removeEventListener('connection:close', this.onConnectionChange)
+    this.onConnectionChange()
     this.speaks.clear()
     this.ids.clear()
     this.shortIds.clear()
@@ -61,13 +74,8 @@ export class ClosestPeers {
   /** The `count` connected peers serving the protocol that are closest to `key`, closest first. */
   async of(key: Uint8Array, count: number): Promise<PeerId[]> {
     const target = kadId(key)
-    // connections keep their peer ids (and the ids' strings); getPeers() makes new ones each call
-    const byId = new Map<string, PeerId>()
-    for (const conn of this.libp2p.getConnections()) byId.set(conn.remotePeer.toString(), conn.remotePeer)
-    const peers = [...byId.values()]
-    const serving = await Promise.all(peers.map((peer) => this.serves(peer)))
+    const peers = this.allServing ?? (await this.servingPeers())
     return peers
-      .filter((_, i) => serving[i])
       .map((peer) => ({ peer, distance: xorDistance(this.idOf(peer), target) }))
       .sort((a, b) => compare(a.distance, b.distance))
       .slice(0, count)
@@ -105,6 +113,21 @@ export class ClosestPeers {
       this.shortIds.set(id, short)
     }
     return short
+  }
+
+  /** The connected peers that serve the protocol (kept while that is every connected peer). */
+  private async servingPeers(): Promise<PeerId[]> {
+    const before = this.changes
+    // connections keep their peer ids (and the ids' strings); getPeers() makes new ones each call
+    const byId = new Map<string, PeerId>()
+    for (const conn of this.libp2p.getConnections()) byId.set(conn.remotePeer.toString(), conn.remotePeer)
+    const peers = [...byId.values()]
+    const serving = await Promise.all(peers.map((peer) => this.serves(peer)))
+    if (serving.every(Boolean)) {
+      if (this.changes === before) this.allServing = peers
+      return peers
+    }
+    return peers.filter((_, i) => serving[i])
   }
 
   private serves(peer: PeerId): Promise<boolean> | boolean {
@@ -145,10 +168,17 @@ export class ClosestPeers {
   }
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    this.onConnectionChange()
     this.speaks.set(evt.detail.peerId.toString(), evt.detail.protocols.includes(this.protocol))
   }
 
+  private readonly onConnectionChange = (): void => {
+    this.changes++
+    this.allServing = undefined
+  }
+
   private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.onConnectionChange()
     const id = evt.detail.toString()
     this.speaks.delete(id)
     this.ids.delete(id)

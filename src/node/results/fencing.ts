@@ -156,7 +156,8 @@ function serially<T>(datastore: Datastore, id: string, work: () => Promise<T>): 
 
 /**
  * Writes a serialized kad-dht record (`Libp2pRecord`) of result key `key` unless the record stored
- * there wins the selector against it. Compare and write happen under a per-key lock.
+ * there wins the selector against it. Compare and write happen under a per-key lock. `value` is
+ * the record's value when the caller has it at hand (it is read from `serialized` otherwise).
  */
 export function putResultRecord(
   datastore: Datastore,
@@ -164,10 +165,10 @@ export function putResultRecord(
   serialized: Uint8Array,
   options?: Parameters<Put>[2],
   roots?: VerifiedRoots,
+  value: Uint8Array = Libp2pRecord.deserialize(serialized).value,
 ): Promise<FencedWrite> {
   const dsKey = dhtRecordKey(key)
   const id = dsKey.toString()
-  const value = Libp2pRecord.deserialize(serialized).value
   return serially(datastore, id, async () => {
     const stored = await readStored(datastore, dsKey, id)
     if (stored !== undefined) {

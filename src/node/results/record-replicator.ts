@@ -151,7 +151,7 @@ export class RecordReplicator {
    */
   async storeLocal(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<FencedWrite> {
     const record = new Libp2pRecord(key, value, new Date()).serialize()
-    return putResultRecord(this.datastore, key, record, { signal }, this.roots)
+    return putResultRecord(this.datastore, key, record, { signal }, this.roots, value)
   }
 
   /** The value stored locally under `key` (unverified), if any. */

@@ -1,13 +1,15 @@
 import type { Stream } from '@libp2p/interface'
 import { encode as lpEncode } from 'it-length-prefixed'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 /**
  * Writes length-prefixed frames to a stream, coalescing every frame written in one synchronous run
  * into one `send` (one muxer frame, one encryption, one socket write instead of one each), and
- * waiting for the stream to drain when it says so.
+ * waiting for the stream to drain when it says so. The prefixes and frames go to the stream as a
+ * list, uncopied: the encryption below copies them once, into the ciphertext.
  */
 export class FrameWriter {
-  private queued: Uint8Array[] = []
+  private queued = new Uint8ArrayList()
   private tail: Promise<void> = Promise.resolve()
   private scheduled = false
   private draining = false
@@ -18,7 +20,7 @@ export class FrameWriter {
   ) {}
 
   write(frame: Uint8Array): void {
-    this.queued.push(lpEncode.single(frame).subarray())
+    this.queued.append(lpEncode.single(frame))
     if (this.scheduled) return
     this.scheduled = true
     this.tail = this.tail.then(() => this.flush())
@@ -36,10 +38,9 @@ export class FrameWriter {
 
   private async flush(): Promise<void> {
     this.scheduled = false
-    const frames = this.queued
-    this.queued = []
-    if (frames.length === 0) return
-    const bytes = frames.length === 1 ? frames[0] : Buffer.concat(frames)
+    const bytes = this.queued
+    this.queued = new Uint8ArrayList()
+    if (bytes.byteLength === 0) return
     try {
       if (!this.stream.send(bytes)) {
         this.draining = true
