@@ -97,6 +97,15 @@ export class Daemon {
     return ((await this.call('POST', '/tasks', { tasks: specs })).body as { ids: string[] }).ids
   }
 
+  /** `POST /tasks?wait=<ms>`: submits and waits in one request; each result, or null if none in time. */
+  async submitAndWait(
+    specs: unknown[],
+    waitMs: number,
+  ): Promise<Array<{ status: string; executor: string } | null>> {
+    const r = await this.call('POST', `/tasks?wait=${waitMs}`, { tasks: specs })
+    return (r.body as { results: Array<{ status: string; executor: string } | null> }).results
+  }
+
   /** `GET /tasks/<id>?wait=<ms>`: the result record, or undefined when none arrived in time. */
   async result(id: string, waitMs: number): Promise<{ status: string; executor: string } | undefined> {
     const r = await this.call('GET', `/tasks/${id}?wait=${waitMs}`, undefined, [200, 202, 404])

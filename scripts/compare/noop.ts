@@ -85,9 +85,9 @@ async function taskmeshLatency(at: Daemon, type: string, samples: number, expect
   let offHop = 0
   for (let i = 0; i < samples; i++) {
     const t0 = performance.now()
-    const [id] = await at.submit([{ type }])
-    const record = await at.result(id, 10_000)
-    if (record === undefined) throw new Error(`taskmesh latency: no result for ${id} within 10 s`)
+    // submit and wait in one request, as a BullMQ producer's QueueEvents is subscribed already
+    const [record] = await at.submitAndWait([{ type }], 10_000)
+    if (record === null) throw new Error(`taskmesh latency: no ${type} result within 10 s`)
     ms.push(performance.now() - t0)
     if (expectExecutor !== undefined && record.executor !== expectExecutor) offHop++
     await sleep(LATENCY_GAP_MS)

@@ -61,7 +61,7 @@ export function noopPairs(label: string, tm: NoopRun, bq: NoopRun, concurrency: 
       tm.local.p50,
       bq.local.p50,
       [ratioAtMost(1)],
-      `${tm.local.samples} tasks one at a time; taskmesh POST then GET ?wait at the same daemon; BullMQ add → completed (QueueEvents)`,
+      `${tm.local.samples} tasks one at a time; taskmesh POST /tasks?wait= (submit and wait in one request) at the same daemon; BullMQ add → completed (QueueEvents)`,
     ),
     pair(w, 'submit → result p99, local', 'ms', tm.local.p99, bq.local.p99),
     pair(

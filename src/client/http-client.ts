@@ -43,6 +43,22 @@ export class HttpClient implements MeshClient {
     return body.ids
   }
 
+  /**
+   * Submits and waits in one request (`POST /tasks?wait=<ms>`, one round trip less than
+   * {@link submit} then {@link result}): the ids, and each task's result record — `null` for a
+   * task that had none within `waitMs` (at most {@link HTTP_POLL_MS}; ask {@link result} after).
+   */
+  async submitAndWait(
+    specs: unknown[],
+    waitMs: number,
+  ): Promise<{ ids: string[]; results: Array<ResultRecord | null> }> {
+    const wait = Math.max(1, Math.min(Math.floor(waitMs), HTTP_POLL_MS))
+    return (await this.call('POST', `/tasks?wait=${wait}`, { tasks: specs })) as {
+      ids: string[]
+      results: Array<ResultRecord | null>
+    }
+  }
+
   async result(taskId: string, opts: ResultOptions = {}): Promise<ResultRecord | undefined> {
     const id = checkTaskId(taskId, 'result')
     const deadline = Date.now() + (opts.wait === true ? (opts.timeoutMs ?? DEFAULT_WAIT_MS) : 0)

@@ -55,7 +55,10 @@ export interface HttpApiOptions {
  * - `POST /tasks` with one spec or `{ "tasks": [item, …] }` (items may carry `key` and name keys
  *   or task ids in `dependsOn`: a graph) → `201 { ids, keys? }`. A bad body or spec, a cycle or a
  *   dangling key → `400` whose `field` names the offending path (`body`, `tasks[2].timeoutMs`,
- *   `tasks[1].dependsOn`, …); a full queue → `503`; nothing is queued then.
+ *   `tasks[1].dependsOn`, …); a full queue → `503`; nothing is queued then. With `?wait=<ms>`
+ *   (up to `MAX_HTTP_WAIT_MS`) the answer waits for the results too: `201 { ids, keys?, results }`,
+ *   each the task's result record, or `null` when it had none within the wait (submit and wait in
+ *   one request: one round trip less than `POST` and then `GET ?wait=`).
  * - `GET /tasks/<id>` → `200` the result record; `202 { taskId, state, reason? }` when the task
  *   has no result yet but is known (waiting, queued, leased, running, unschedulable); `404` when
  *   it is unknown: one lookup of at most `pollMs`, or with `?wait=<ms>` a long poll of up to
@@ -153,7 +156,7 @@ export class HttpApi {
     if (this.watch.serve(req, res, url, allow)) return
     if (parts.length === 1 && parts[0] === 'tasks') {
       allow('GET, POST')
-      return this.submit(req, res)
+      return this.submit(req, res, parseWait(url.searchParams.get('wait')))
     }
     if (parts.length === 2 && parts[0] === 'tasks') {
       allow('GET, DELETE')
@@ -204,7 +207,7 @@ export class HttpApi {
     )
   }
 
-  private async submit(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async submit(req: IncomingMessage, res: ServerResponse, waitMs: number): Promise<void> {
     checkJsonBody(req)
     const body = await readJson(req)
     const batch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'tasks' in body
@@ -215,18 +218,24 @@ export class HttpApi {
     const handles = await this.door.submitMany(specs)
     const keyed = handles.filter((h) => h.key !== undefined)
     const keys = Object.fromEntries(keyed.map((h) => [h.key, h.id]))
-    send(
-      res,
-      201,
-      keyed.length === 0 ? { ids: handles.map((h) => h.id) } : { ids: handles.map((h) => h.id), keys },
-    )
+    const ids = handles.map((h) => h.id)
+    const accepted = keyed.length === 0 ? { ids } : { ids, keys }
+    if (waitMs === 0) return send(res, 201, accepted)
+    // accepted now whatever comes: a wait that ends (or a client that hangs up) loses no task
+    const signal = this.deadline(res, waitMs)
+    const results = await Promise.all(ids.map((id) => this.door.waitResult(id, signal).catch(() => null)))
+    if (!res.destroyed) send(res, 201, { ...accepted, results })
+  }
+
+  /** A signal that fires after `ms`, or at once when the client hangs up (it ends a long poll). */
+  private deadline(res: ServerResponse, ms: number): AbortSignal {
+    const gone = new AbortController()
+    res.once('close', () => gone.abort())
+    return AbortSignal.any([gone.signal, AbortSignal.timeout(ms)])
   }
 
   private async result(id: string, waitMs: number, res: ServerResponse): Promise<void> {
-    // a client that hangs up ends its (long) poll at once
-    const gone = new AbortController()
-    res.once('close', () => gone.abort())
-    const signal = AbortSignal.any([gone.signal, AbortSignal.timeout(waitMs > 0 ? waitMs : this.pollMs)])
+    const signal = this.deadline(res, waitMs > 0 ? waitMs : this.pollMs)
     const record =
       waitMs > 0
         ? await this.door.waitResult(id, signal).catch(() => undefined)
