@@ -71,6 +71,46 @@ describe('canonical base64', () => {
   })
 })
 
+describe('canonical base64, long texts (checked by a round trip through the codec)', () => {
+  /** The definition: the standard alphabet padded to groups of four, no spare bit set. */
+  const definition = (text: string) => {
+    if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) return false
+    const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0
+    return pad === 0 || (ALPHABET.indexOf(text[text.length - pad - 1]) & (pad === 2 ? 15 : 3)) === 0
+  }
+
+  it('agrees with the definition on record-sized texts, canonical and bent', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 193, maxLength: 1200 }),
+        fc.nat(),
+        fc.constantFrom(' ', '\n', '-', '_', '=', '*', 'é'),
+        (bytes, at, odd) => {
+          const text = toBase64(bytes)
+          expect(text.length).toBeGreaterThan(256)
+          const bent = [
+            text,
+            text.includes('=') ? sloppy(text) : `${text}A`,
+            text.replace(/=+$/, ''),
+            `${text.slice(0, at % text.length)}${odd}${text.slice(at % text.length)}`,
+            `${text.slice(0, at % text.length)}${text.slice((at % text.length) + 1)}`,
+            `${text}${text.slice(0, 4)}`,
+          ]
+          for (const t of bent) expect(isCanonicalBase64(t)).toBe(definition(t))
+          expect(isCanonicalBase64(text)).toBe(true)
+        },
+      ),
+      { numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9+/=_\- ]{257,300}$/), (text) => {
+        expect(isCanonicalBase64(text)).toBe(definition(text))
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
+
 describe('only canonical base64 on the wire', () => {
   it('a signed record whose signature is written non-canonically is refused, though it decodes the same', async () => {
     const record = makeRecord()
