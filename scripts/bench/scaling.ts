@@ -1,4 +1,5 @@
 import { SCENARIOS } from '../../simulations/index.ts'
+import { byProtocol } from '../../src/simulation/report-text.ts'
 import { runSimulation, type SimulationReport } from '../../src/simulation/run-simulation.ts'
 import { atMost, type BenchContext, type Figure, figuresOf, type Scenario } from './common.ts'
 
@@ -48,7 +49,7 @@ function sizeFigures(r: SimulationReport, largest: boolean): Figure[] {
         .map(([p, v]) => `${p} ${v.toFixed(2)}`)
         .join(', '),
     }),
-    f('bytes per task', r.perTask.bytes, 'bytes'),
+    f('bytes per task', r.perTask.bytes, 'bytes', { note: byProtocol(r.perTask.bytesByProtocol) }),
     f('verifications per task', r.perTask.verifications, 'verifications', {
       note: `${r.perTask.signatures.toFixed(2)} signatures per task`,
     }),

@@ -13,6 +13,8 @@ export interface PerTaskCost {
   signatures: number
   /** Stream writes per protocol. */
   messagesByProtocol: Record<string, number>
+  /** Bytes sent per protocol, as the streams carry them (above Noise and Yamux). */
+  bytesByProtocol: Record<string, number>
 }
 
 /** The sums of one snapshot that {@link perTaskCost} divides. */
@@ -37,7 +39,14 @@ export function perTaskCost(
   after: AccountingSnapshot[],
   tasks: number,
 ): PerTaskCost {
-  const cost: PerTaskCost = { messages: 0, bytes: 0, verifications: 0, signatures: 0, messagesByProtocol: {} }
+  const cost: PerTaskCost = {
+    messages: 0,
+    bytes: 0,
+    verifications: 0,
+    signatures: 0,
+    messagesByProtocol: {},
+    bytesByProtocol: {},
+  }
   const n = Math.max(1, tasks)
   after.forEach((a, i) => {
     const b = before[i]
@@ -49,6 +58,8 @@ export function perTaskCost(
     for (const [p, c] of Object.entries(a.protocols)) {
       const sent = c.sends - (b.protocols[p]?.sends ?? 0)
       cost.messagesByProtocol[p] = (cost.messagesByProtocol[p] ?? 0) + sent / n
+      const bytes = c.bytesOut - (b.protocols[p]?.bytesOut ?? 0)
+      cost.bytesByProtocol[p] = (cost.bytesByProtocol[p] ?? 0) + bytes / n
     }
   })
   return cost

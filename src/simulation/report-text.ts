@@ -44,5 +44,15 @@ export function formatReport(r: SimulationReport): string {
     `peak RSS per node   ${r.workPeakRssMiBPerNode.toFixed(1)} MiB until the results were in, ${r.peakRssMiBPerNode.toFixed(1)} MiB with the DHT check (process RSS / nodes)`,
     `idle CPU per node   ${r.idleCpuPercentPerNode.toFixed(2)} % of a core (process CPU / nodes)`,
     `per task            ${r.perTask.messages.toFixed(1)} messages, ${(r.perTask.bytes / 1024).toFixed(1)} KiB, ${r.perTask.verifications.toFixed(2)} verifications, ${r.perTask.signatures.toFixed(2)} signatures`,
+    `bytes per task      ${byProtocol(r.perTask.bytesByProtocol)}`,
   ].join('\n')
+}
+
+/** `replicate 3.3 KiB, steal 2.0 KiB, …`: protocols that sent at least 50 bytes per task, most first. */
+export function byProtocol(bytes: Record<string, number>): string {
+  const shown = Object.entries(bytes)
+    .filter(([, v]) => v >= 50)
+    .sort((a, b) => b[1] - a[1])
+  if (shown.length === 0) return 'under 50 bytes on every protocol'
+  return shown.map(([p, v]) => `${p} ${(v / 1024).toFixed(1)} KiB`).join(', ')
 }

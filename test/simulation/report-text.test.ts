@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dhtLine, evenSpread } from '../../src/simulation/report-text.ts'
+import { byProtocol, dhtLine, evenSpread } from '../../src/simulation/report-text.ts'
 
 describe('the DHT read-back of a simulation', () => {
   it('spreads the results it reads evenly over the tasks, each at most once', () => {
@@ -18,5 +18,14 @@ describe('the DHT read-back of a simulation', () => {
     expect(dhtLine({ dhtVerified: 999, dhtChecked: 1000, tasks: 10_000 })).toBe(
       '999 / 1000 read back (an even spread of the 10000 tasks)',
     )
+  })
+})
+
+describe('bytes per task by protocol', () => {
+  it('lists the protocols that sent 50 bytes or more per task, most first, in KiB', () => {
+    expect(byProtocol({ steal: 2048, ping: 0, replicate: 3482, beacon: 49.9 })).toBe(
+      'replicate 3.4 KiB, steal 2.0 KiB',
+    )
+    expect(byProtocol({ ping: 3 })).toBe('under 50 bytes on every protocol')
   })
 })

@@ -37,6 +37,11 @@ describe('runSimulation (taskmesh simulate)', () => {
       expect(report.run.eventLoopUtilization).toBeGreaterThan(0)
       expect(report.run.eventLoopUtilization).toBeLessThanOrEqual(1)
       expect(report.run.wallMs).toBeGreaterThanOrEqual(report.makespanMs)
+      // what the work cost the nodes per task: stream bytes per protocol, under the wire's bytes
+      const streamBytes = Object.values(report.perTask.bytesByProtocol).reduce((a, b) => a + b, 0)
+      expect(report.perTask.bytesByProtocol.steal).toBeGreaterThan(0)
+      expect(report.perTask.bytesByProtocol.replicate).toBeGreaterThan(0)
+      expect(streamBytes).toBeLessThan(report.perTask.bytes)
       // memory until the results were in, and with the DHT read-back after it
       expect(report.workPeakRssMiBPerNode).toBeGreaterThan(0)
       expect(report.workPeakRssMiBPerNode).toBeLessThanOrEqual(report.peakRssMiBPerNode)
