@@ -55,17 +55,17 @@ export class ClosestPeers {
     this.selfId = kadId(libp2p.peerId.toMultihash().bytes)
     libp2p.addEventListener('peer:identify', this.onIdentify)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
-    libp2p.addEventListener('connection:open', this.onConnectionChange)
-    libp2p.addEventListener('connection:close', this.onConnectionChange)
+    libp2p.addEventListener('connection:open', this.forgetServing)
+    libp2p.addEventListener('connection:close', this.forgetServing)
   }
 
   /** Stops listening to libp2p. Safe to call twice. */
   stop(): void {
     this.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
-    this.libp2p.removeEventListener('connection:open', this.onConnectionChange)
-    this.libp2p.removeEventListener('connection:close', this.onConnectionChange)
-    this.onConnectionChange()
+    this.libp2p.removeEventListener('connection:open', this.forgetServing)
+    this.libp2p.removeEventListener('connection:close', this.forgetServing)
+    this.forgetServing()
     this.speaks.clear()
     this.ids.clear()
     this.shortIds.clear()
@@ -168,17 +168,18 @@ export class ClosestPeers {
   }
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    this.onConnectionChange()
+    this.forgetServing()
     this.speaks.set(evt.detail.peerId.toString(), evt.detail.protocols.includes(this.protocol))
   }
 
-  private readonly onConnectionChange = (): void => {
+  /** A connection opened or closed, a peer identified or left: the serving list is read again. */
+  private readonly forgetServing = (): void => {
     this.changes++
     this.allServing = undefined
   }
 
   private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
-    this.onConnectionChange()
+    this.forgetServing()
     const id = evt.detail.toString()
     this.speaks.delete(id)
     this.ids.delete(id)

@@ -1,0 +1,61 @@
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ClosestPeers } from '../../../src/node/results/closest-peers.ts'
+import type { MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
+import { REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
+import { type MeshMember, startMember, stopMember } from './replicator-mesh.ts'
+
+const KEY = new TextEncoder().encode('/taskmesh-result/any')
+const started: MeshMember[] = []
+
+async function member(): Promise<MeshMember> {
+  const m = await startMember()
+  started.push(m)
+  return m
+}
+
+/** Resolves once `at` has identified `peer` (and so knows what it serves). */
+function identified(at: MeshLibp2p, peer: PeerId): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (evt: CustomEvent<IdentifyResult>) => {
+      if (!evt.detail.peerId.equals(peer)) return
+      at.removeEventListener('peer:identify', on)
+      resolve()
+    }
+    at.addEventListener('peer:identify', on)
+  })
+}
+
+const names = (peers: PeerId[]) => peers.map(String).sort()
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map(stopMember))
+})
+
+describe('ClosestPeers', () => {
+  it('ranks the peers connected now: one that connects or leaves after a ranking counts at once', async () => {
+    const [a, b, c] = [await member(), await member(), await member()]
+    const closest = new ClosestPeers(a.libp2p, REPLICATE_PROTOCOL)
+    try {
+      const bKnown = identified(a.libp2p, b.libp2p.peerId)
+      await a.libp2p.dial(b.libp2p.getMultiaddrs()[0])
+      await bKnown
+      // every connected peer serves the protocol: this ranking's list is kept for the next ones
+      expect(names(await closest.of(KEY, 5))).toEqual(names([b.libp2p.peerId]))
+
+      const cKnown = identified(a.libp2p, c.libp2p.peerId)
+      await a.libp2p.dial(c.libp2p.getMultiaddrs()[0])
+      await cKnown
+      expect(names(await closest.of(KEY, 5))).toEqual(names([b.libp2p.peerId, c.libp2p.peerId]))
+
+      const bGone = new Promise((resolve) =>
+        a.libp2p.addEventListener('peer:disconnect', resolve, { once: true }),
+      )
+      await a.libp2p.hangUp(b.libp2p.peerId)
+      await bGone
+      expect(names(await closest.of(KEY, 5))).toEqual(names([c.libp2p.peerId]))
+    } finally {
+      closest.stop()
+    }
+  })
+})
