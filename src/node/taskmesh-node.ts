@@ -23,6 +23,7 @@ import { nodeMeshView, nodeTaskList } from './watch/node-views.ts'
 import type { TaskListPage, TaskListQuery } from './watch/task-list.ts'
 import type { WatchDoor } from './watch-door.ts'
 import type { MeshLibp2p } from './wire/libp2p-factory.ts'
+import { OwnAddresses } from './wire/own-addresses.ts'
 import { streamLimits } from './wire/stream-limits.ts'
 import { SubmitService } from './wire/submit-service.ts'
 
@@ -53,6 +54,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   private readonly timers: NodeJS.Timeout[] = []
   private readonly shutdown: Shutdown
   private readonly reader: ResultReader
+  private readonly addresses: OwnAddresses
 
   private constructor(
     readonly libp2p: MeshLibp2p,
@@ -63,6 +65,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     parts: (lifecycle: Lifecycle) => NodeParts,
   ) {
     this.peerId = libp2p.peerId.toString()
+    this.addresses = new OwnAddresses(libp2p)
     this.lifecycle = { state: 'new' }
     this.parts = parts(this.lifecycle)
     this.parts.metrics.readFrom(() => this.status())
@@ -103,7 +106,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
 
   /** Multiaddrs others can dial, with this node's /p2p/ id. */
   get multiaddrs(): string[] {
-    return this.libp2p.getMultiaddrs().map((a) => a.toString())
+    return this.addresses.list()
   }
 
   /** Handler types this node runs. */

@@ -72,8 +72,12 @@ export class ClosestPeers {
   }
 
   /** The `count` connected peers serving the protocol that are closest to `key`, closest first. */
-  async of(key: Uint8Array, count: number): Promise<PeerId[]> {
-    const target = kadId(key)
+  of(key: Uint8Array, count: number): Promise<PeerId[]> {
+    return this.nearest(kadId(key), count)
+  }
+
+  /** The `count` connected peers serving the protocol closest to kad-dht id `target`, closest first. */
+  private async nearest(target: Uint8Array, count: number): Promise<PeerId[]> {
     const peers = this.allServing ?? (await this.servingPeers())
     return peers
       .map((peer) => ({ peer, distance: xorDistance(this.idOf(peer), target) }))
@@ -95,7 +99,7 @@ export class ClosestPeers {
   ): Promise<PeerId | undefined> {
     const target = kadId(key)
     const own = xorDistance(this.selfId, target)
-    const ranked = await this.of(key, holders.length + 2)
+    const ranked = await this.nearest(target, holders.length + 2)
     return ranked.find(
       (peer) =>
         peer.toString() !== except &&

@@ -2,6 +2,7 @@ import type { DurationEstimator } from '../../policy/capacity.ts'
 import type { QueuePolicy } from '../../policy/priority.ts'
 import { type StealOrder, type TaskFilter, TaskQueue } from '../../policy/queue.ts'
 import type { QueuedTask } from '../../policy/types.ts'
+import { WorkTally } from '../../policy/work-tally.ts'
 import type { Task } from '../../task/task.ts'
 import { MIN_TASK_MS } from './task-runner.ts'
 
@@ -35,6 +36,8 @@ export const STRANDED_WORK_MS = 3_600_000
  */
 export class LocalQueue {
   private readonly queue: TaskQueue
+  /** The queued tasks by shape: what {@link queuedWorkMs} sums (every task in and out goes through here). */
+  private readonly tally = new WorkTally()
   private readonly estimator: DurationEstimator
   private readonly listeners: Array<(change: QueueChange) => void> = []
 
@@ -67,21 +70,25 @@ export class LocalQueue {
    * task that was stolen, requeued or adopted keeps the wait it has already had.
    */
   enqueue(task: Task, stealable: boolean): void {
-    this.queue.push({
+    const queued: QueuedTask = {
       id: task.id,
       type: task.spec.type,
       priority: task.spec.priority,
       resources: task.spec.resources,
       enqueuedAt: Math.min(task.submittedAt, Date.now()),
       stealable,
-    })
+    }
+    if (this.queue.push(queued)) this.tally.add(queued)
     this.changed('added')
   }
 
   /** Takes a task out of the queue (its lease was revoked). */
   remove(id: string): QueuedTask | undefined {
     const removed = this.queue.remove(id)
-    if (removed !== undefined) this.changed('removed')
+    if (removed !== undefined) {
+      this.tally.remove(removed)
+      this.changed('removed')
+    }
     return removed
   }
 
@@ -93,13 +100,17 @@ export class LocalQueue {
   /** Takes the next task to run among those `canRun` accepts. */
   pop(now: number, canRun: TaskFilter): QueuedTask | undefined {
     const next = this.queue.pop(now, canRun)
-    if (next !== undefined) this.changed('removed')
+    if (next !== undefined) {
+      this.tally.remove(next)
+      this.changed('removed')
+    }
     return next
   }
 
   /** Takes up to `max` stealable tasks `canRun` accepts, for a grant, in the node's steal order. */
   takeForSteal(now: number, max: number, canRun: TaskFilter): QueuedTask[] {
     const taken = this.queue.takeForSteal(now, max, canRun, this.opts.stealOrder)
+    for (const t of taken) this.tally.remove(t)
     if (taken.length > 0) this.changed('removed')
     return taken
   }
@@ -108,15 +119,18 @@ export class LocalQueue {
    * Estimated slot-ms a task queued now would wait behind: the queued tasks (all, or only the
    * stealable ones) at their estimates (at least {@link MIN_TASK_MS}, times their slots; tasks
    * this node cannot run count as {@link STRANDED_WORK_MS}), plus the work left in the running
-   * attempts.
+   * attempts. A sum over the queue's shapes (type and resources), not its tasks.
    */
   queuedWorkMs(stealableOnly: boolean): number {
     let ms = this.opts.runningWorkMs()
-    for (const t of this.queue.values()) {
-      if (stealableOnly && !t.stealable) continue
-      ms += this.opts.canRunHere(t)
-        ? Math.max(MIN_TASK_MS, this.estimator.estimate(t.type)) * t.resources.slots
-        : STRANDED_WORK_MS
+    for (const { sample, all, stealable } of this.tally.values()) {
+      const count = stealableOnly ? stealable : all
+      if (count === 0) continue
+      ms +=
+        count *
+        (this.opts.canRunHere(sample)
+          ? Math.max(MIN_TASK_MS, this.estimator.estimate(sample.type)) * sample.resources.slots
+          : STRANDED_WORK_MS)
     }
     return ms
   }

@@ -1,4 +1,3 @@
-import { grantKey } from './grant-proof.ts'
 import { PathMemo } from './merkle.ts'
 import { createSignatureCounts, type SignatureCounts } from './signature-counts.ts'
 
@@ -19,8 +18,11 @@ export const MAX_ISSUED_GRANTS = 4_096
  */
 export class VerifiedRoots {
   private readonly roots = new Map<string, string>()
-  /** Grant proofs this node made as an owner, by owner, task, holder, epoch and proof. */
-  private readonly grants = new Set<string>()
+  /**
+   * Grant proofs this node made as an owner, by task and epoch (an owner leases a task once per
+   * epoch): a short key to look up, then the other fields compared.
+   */
+  private readonly grants = new Map<string, { owner: string; holder: string; proof: string }>()
   /** Inclusion-path climbs made here: a batch's records share the upper part of their paths. */
   readonly paths = new PathMemo()
 
@@ -54,16 +56,19 @@ export class VerifiedRoots {
    * it, and a proof this node signed itself needs no check here.
    */
   addGrant(owner: string, taskId: string, holder: string, epoch: number, proof: string): void {
-    this.grants.add(grantKey(owner, taskId, holder, epoch, proof))
+    const key = `${taskId} ${epoch}`
+    this.grants.delete(key)
+    this.grants.set(key, { owner, holder, proof })
     if (this.grants.size > MAX_ISSUED_GRANTS) {
-      const oldest = this.grants.values().next().value
+      const oldest = this.grants.keys().next().value
       if (oldest !== undefined) this.grants.delete(oldest)
     }
   }
 
   /** True when this node made exactly this grant proof (see {@link addGrant}). */
   hasGrant(owner: string, taskId: string, holder: string, epoch: number, proof: string): boolean {
-    return this.grants.has(grantKey(owner, taskId, holder, epoch, proof))
+    const made = this.grants.get(`${taskId} ${epoch}`)
+    return made !== undefined && made.owner === owner && made.holder === holder && made.proof === proof
   }
 
   /** Roots remembered now. */
