@@ -6,7 +6,10 @@
  * much longer than its sleep each task held its slot (the overrun: the inline `sleep` handler's
  * timer runs late on a busy event loop) — in the first 500 ms, while the batches go in, and after.
  *
- *   npm run build && npx tsx scripts/skew-timeline.ts [--runs 3] [--profile <dir>] [-- <daemon flags>]
+ *   npm run build && npx tsx scripts/skew-timeline.ts [--runs 3] [--profile <dir>] [--cold] [-- <daemon flags>]
+
+ * The daemons first run `bench:compare`'s skewed warm-up (short sleeps, the same paths) unless
+ * `--cold`: then the run also times V8 compiling the hot paths.
  *
  * `--profile <dir>` runs the daemons under `node --cpu-prof` and writes each one's run window, for
  * `npx tsx scripts/cpu-profile-summary.ts <dir>`.
@@ -19,7 +22,7 @@ import { parseArgs } from 'node:util'
 import { recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare/daemons.ts'
 import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
 import { profileWindows } from './compare/noop.ts'
-import { ideal, submitSleeps, workload } from './compare/skewed.ts'
+import { ideal, submitSleeps, warmup, workload } from './compare/skewed.ts'
 
 const SLOTS = 16
 const EARLY_MS = 500
@@ -32,7 +35,7 @@ interface Run {
 }
 
 const { values, positionals } = parseArgs({
-  options: { runs: { type: 'string', default: '1' }, profile: { type: 'string' } },
+  options: { runs: { type: 'string', default: '1' }, profile: { type: 'string' }, cold: { type: 'boolean' } },
   allowPositionals: true,
 })
 const runs = Number(values.runs)
@@ -67,6 +70,12 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
   const [a, b] = daemons
   try {
     const signed = () => recordsSigned(daemons)
+    if (!values.cold) {
+      const warm = warmup(false)
+      const warmBase = await signed()
+      await submitSleeps(a, warm)
+      await pollCount(signed, warmBase + warm.length, 20, 120_000, 'warm-up results signed')
+    }
     const base = await signed()
     const pids = { A: a.pid, B: b.pid }
     const cpu0 = sampleCpu(pids)

@@ -37,6 +37,21 @@ export function workload(quick: boolean): SimulationConfig & { durations: number
   }
 }
 
+/**
+ * Sleeps both systems run before the measured one, on the same processes: a daemon runs for days,
+ * and a run of a few seconds on processes started just before it would time V8 compiling the hot
+ * paths (measured: makespan / ideal 1.50 cold, 1.25 after this warm-up, in one pair of runs).
+ * The workload's first durations, cut to at most {@link WARMUP_MAX_MS}: the same paths (intake,
+ * steals, records), a fraction of the time.
+ */
+export function warmup(quick: boolean): number[] {
+  const { durations } = workload(quick)
+  return durations.slice(0, quick ? 250 : 1_000).map((ms) => Math.min(ms, WARMUP_MAX_MS))
+}
+
+/** Longest warm-up sleep, ms. */
+const WARMUP_MAX_MS = 5
+
 /** The ideal makespan: all the work spread evenly over `slots`, or the longest task. */
 export function ideal(durations: number[], slots: number): number {
   return Math.max(durations.reduce((a, b) => a + b, 0) / slots, Math.max(...durations))
@@ -75,7 +90,8 @@ export async function submitSleeps(at: Daemon, durations: number[]): Promise<str
 
 /**
  * taskmesh: 2 daemon processes × 16 slots; every task submitted at the first (HTTP, batches of 500,
- * one after another). Makespan: from the first request to the last record's `finishedAt`.
+ * one after another), after the {@link warmup} on the same daemons. Makespan: from the first
+ * request to the last record's `finishedAt`.
  */
 export async function taskmeshSkewed(
   ctx: CompareContext,
@@ -90,6 +106,11 @@ export async function taskmeshSkewed(
   try {
     const [a] = daemons
     const signed = () => recordsSigned(daemons)
+    const warm = warmup(ctx.quick)
+    ctx.log(`taskmesh ${label}: skewed warm-up, ${warm.length} short sleeps at one daemon`)
+    const warmBase = await signed()
+    await submitSleeps(a, warm)
+    await pollCount(signed, warmBase + warm.length, 50, 120_000, 'taskmesh skewed warm-up: results signed')
     const before = await Promise.all(daemons.map((d) => d.status()))
     const base = await signed()
     ctx.log(`taskmesh ${label}: skewed, ${durations.length} sleeps at one daemon of ${PROCESSES}`)
@@ -123,12 +144,23 @@ export async function taskmeshSkewed(
 
 /**
  * BullMQ: 2 worker processes × concurrency 16 with a sleep processor; the producer adds the same
- * durations in batches of 500, one after another. Makespan: to the last job's `finishedOn`.
+ * durations in batches of 500, one after another, after the {@link warmup} on the same workers
+ * (its jobs cleaned away). Makespan: to the last job's `finishedOn`.
  */
 export async function bullSkewed(ctx: CompareContext): Promise<SkewedRun> {
   const { durations } = workload(ctx.quick)
   const side = await BullSide.start(ctx.redis, 'skewed', PROCESSES, SLOTS, 'sleep', ctx.log)
   try {
+    const warm = warmup(ctx.quick)
+    ctx.log(`bullmq: skewed warm-up, ${warm.length} short sleeps`)
+    await side.add(
+      warm.map((ms) => ({ name: 'sleep', data: { ms } })),
+      BATCH,
+      1,
+      warm.length,
+    )
+    await pollCount(() => side.completed(), warm.length, 50, 120_000, 'bullmq skewed warm-up: jobs completed')
+    await side.queue.clean(0, warm.length, 'completed')
     ctx.log(`bullmq: skewed, ${durations.length} sleeps, ${PROCESSES} workers × ${SLOTS}`)
     const t0 = Date.now()
     await side.add(
