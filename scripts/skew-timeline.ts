@@ -8,8 +8,10 @@
  *
  *   npm run build && npx tsx scripts/skew-timeline.ts [--runs 3] [--profile <dir>] [--cold] [-- <daemon flags>]
 
- * The daemons first run `bench:compare`'s skewed warm-up (short sleeps, the same paths) unless
- * `--cold`: then the run also times V8 compiling the hot paths.
+ * The daemons first run `bench:compare`'s skewed warm-up (short sleeps, the same paths; `--warm-rounds
+ * <n>` times its 1,000, 5 by default) unless `--cold`: then the run also times V8 compiling the hot
+ * paths. Each run also prints the CPU of each daemon's main thread (its event loop; the rest is
+ * V8's compiler and GC threads and libuv's pool) and the event loop's lag during the run.
  *
  * `--profile <dir>` runs the daemons under `node --cpu-prof` and writes each one's run window, for
  * `npx tsx scripts/cpu-profile-summary.ts <dir>`.
@@ -22,7 +24,8 @@ import { parseArgs } from 'node:util'
 import { recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare/daemons.ts'
 import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
 import { profileWindows } from './compare/noop.ts'
-import { ideal, submitSleeps, warmup, workload } from './compare/skewed.ts'
+import { mainThreadCpuSeconds } from './compare/processes.ts'
+import { ideal, submitSleeps, WARMUP_ROUNDS, warmup, workload } from './compare/skewed.ts'
 
 const SLOTS = 16
 const EARLY_MS = 500
@@ -35,7 +38,12 @@ interface Run {
 }
 
 const { values, positionals } = parseArgs({
-  options: { runs: { type: 'string', default: '1' }, profile: { type: 'string' }, cold: { type: 'boolean' } },
+  options: {
+    runs: { type: 'string', default: '1' },
+    profile: { type: 'string' },
+    cold: { type: 'boolean' },
+    'warm-rounds': { type: 'string', default: String(WARMUP_ROUNDS) },
+  },
   allowPositionals: true,
 })
 const runs = Number(values.runs)
@@ -48,6 +56,16 @@ function overrun(all: Run[], who: 'A' | 'B', from: number, to: number): string {
   const some = all.filter((r) => r.executor === who && r.start >= from && r.start < to)
   const mean = some.reduce((sum, r) => sum + (r.end - r.start - r.sleep), 0) / Math.max(1, some.length)
   return `${who} ${some.length} tasks, mean overrun ${mean.toFixed(2)} ms`
+}
+
+/** Tick of prom-client's event-loop delay monitor (its default), ms: a delay reads as tick + lag. */
+const LAG_TICK_MS = 10
+
+/** The event loop's lag since the last read of `metrics`, from prom-client's default metrics. */
+function loopLag(metrics: string): string {
+  const ms = (name: string) =>
+    1000 * Number(metrics.match(new RegExp(`^nodejs_eventloop_lag_${name}_seconds ([0-9.e+-]+)$`, 'm'))?.[1])
+  return `mean ${(ms('mean') - LAG_TICK_MS).toFixed(1)} ms, p99 ${(ms('p99') - LAG_TICK_MS).toFixed(1)} ms`
 }
 
 function busySlots(all: Run[], who: 'A' | 'B', makespan: number): string {
@@ -71,19 +89,23 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
   try {
     const signed = () => recordsSigned(daemons)
     if (!values.cold) {
-      const warm = warmup(false)
+      const warm = warmup(false, Number(values['warm-rounds']))
       const warmBase = await signed()
       await submitSleeps(a, warm)
       await pollCount(signed, warmBase + warm.length, 20, 120_000, 'warm-up results signed')
     }
     const base = await signed()
     const pids = { A: a.pid, B: b.pid }
+    await Promise.all(daemons.map((d) => d.metrics())) // the loop lag counts from here
+    const main0 = [a.pid, b.pid].map(mainThreadCpuSeconds)
     const cpu0 = sampleCpu(pids)
     const from = performance.now()
     const t0 = Date.now()
     const ids = await submitSleeps(a, durations)
     await pollCount(signed, base + ids.length, 20, 120_000, 'results signed')
     const cpu = cpuSpent(cpu0, sampleCpu(pids))
+    const main = [a.pid, b.pid].map((pid, i) => mainThreadCpuSeconds(pid) - main0[i])
+    const lag = await Promise.all(daemons.map(async (d) => loopLag(await d.metrics())))
     if (profileDir !== undefined) await profileWindows(profileDir, daemons, from, performance.now())
     const read = await mapLimit(ids, 16, (id) => a.result(id, 10_000))
     if (read.includes(undefined)) throw new Error('a result is not readable at the first daemon')
@@ -104,6 +126,10 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
       `run ${run}: makespan ${makespan} ms, ideal ${idealMs.toFixed(0)} ms, ratio ${(makespan / idealMs).toFixed(3)}; ` +
         `CPU A ${cpu.processes.A.toFixed(2)} s, B ${cpu.processes.B.toFixed(2)} s, ` +
         `${((1000 * cpu.total) / ids.length).toFixed(2)} ms per task; first start A ${first('A')} ms, B ${first('B')} ms`,
+    )
+    console.log(
+      `  main thread (event loop) A ${main[0].toFixed(2)} s, B ${main[1].toFixed(2)} s; the rest is V8's ` +
+        `compiler and GC threads and libuv's pool. Loop lag A ${lag[0]}; B ${lag[1]}`,
     )
     console.log(
       `  starts in the first ${EARLY_MS} ms: ${overrun(all, 'A', 0, EARLY_MS)}; ${overrun(all, 'B', 0, EARLY_MS)}`,

@@ -115,6 +115,14 @@ export class Daemon {
   async status(): Promise<NodeStatus> {
     return (await this.call('GET', '/status')).body as NodeStatus
   }
+
+  /** `GET /metrics`: the Prometheus text (reading it restarts the event-loop delay histogram). */
+  async metrics(): Promise<string> {
+    const res = await fetch(`${this.url}/metrics`, { headers: this.headers(false) })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`${this.name}: GET /metrics → HTTP ${res.status}: ${text.slice(0, 300)}`)
+    return text
+  }
 }
 
 /** Result records signed so far by all of `daemons` (a run is over when every task's is). */

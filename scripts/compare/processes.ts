@@ -16,9 +16,21 @@ const CLOCK_TICKS = (() => {
  * NaN when the process is gone.
  */
 export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`)
+}
+
+/**
+ * CPU seconds (user + system) of a process's main thread: its JavaScript event loop. The rest of
+ * {@link cpuSeconds} is its other threads: V8's compiler and garbage collector helpers, libuv's pool.
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`)
+}
+
+function statCpuSeconds(path: string): number {
   let stat: string
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    stat = readFileSync(path, 'utf8')
   } catch {
     return Number.NaN
   }

@@ -39,15 +39,22 @@ export function workload(quick: boolean): SimulationConfig & { durations: number
 
 /**
  * Sleeps both systems run before the measured one, on the same processes: a daemon runs for days,
- * and a run of a few seconds on processes started just before it would time V8 compiling the hot
- * paths (measured: makespan / ideal 1.50 cold, 1.25 after this warm-up, in one pair of runs).
- * The workload's first durations, cut to at most {@link WARMUP_MAX_MS}: the same paths (intake,
- * steals, records), a fraction of the time.
+ * and a run of a few seconds on processes started just before it times V8 compiling the hot paths
+ * on the cores the run needs. Measured with `scripts/skew-timeline.ts` (interleaved pairs): after
+ * one round of the warm-up below, the daemons' threads other than the event loop (V8's compiler
+ * above all) spent 0.65 s of a 1.8 s run and the makespan was 1.25–1.30 × ideal; after five,
+ * 0.3 s and 1.14–1.17 (the event loops' own CPU the same, 0.9 s). The workload's first durations,
+ * cut to at most {@link WARMUP_MAX_MS}: the same paths (intake, steals, records), a fraction of
+ * the time. `rounds` repeats them.
  */
-export function warmup(quick: boolean): number[] {
+export function warmup(quick: boolean, rounds = WARMUP_ROUNDS): number[] {
   const { durations } = workload(quick)
-  return durations.slice(0, quick ? 250 : 1_000).map((ms) => Math.min(ms, WARMUP_MAX_MS))
+  const once = durations.slice(0, quick ? 250 : 1_000).map((ms) => Math.min(ms, WARMUP_MAX_MS))
+  return Array.from({ length: rounds }, () => once).flat()
 }
+
+/** Rounds of the warm-up sleeps {@link warmup} gives by default. */
+export const WARMUP_ROUNDS = 5
 
 /** Longest warm-up sleep, ms. */
 const WARMUP_MAX_MS = 5
