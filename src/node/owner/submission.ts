@@ -4,6 +4,7 @@ import { MAX_TASKS_PER_SUBMISSION } from '../../task/limits.ts'
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
 import { taskId } from '../../task/task-id.ts'
+import { nextTurn } from '../../util/in-slices.ts'
 
 /** Longest `key` a submitted item may carry. */
 export const MAX_KEY_CHARS = 128
@@ -104,7 +105,7 @@ export async function prepareSubmissionInTurns(items: unknown[], ctx: Submission
   for (;;) {
     const step = steps.next()
     if (step.done) return step.value
-    await new Promise<void>((resolve) => setImmediate(resolve))
+    await nextTurn()
   }
 }
 

@@ -15,6 +15,7 @@ import { openResultRecordSync, recordToBase64, resultKey } from '../../protocol/
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { serveSession } from '../../protocol/rpc/rpc-session.ts'
 import { fromBase64 } from '../../util/base64.ts'
+import { mapInSlices } from '../../util/in-slices.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
 import { ClosestPeers } from './closest-peers.ts'
@@ -30,6 +31,11 @@ export const DEFAULT_REPLICAS = 3
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000
 /** Inbound replicate-protocol streams one peer may hold open at once. */
 export const MAX_INBOUND_REPLICATE_STREAMS = 16
+/**
+ * Records of a store frame checked per turn of the event loop (a busy peer's frames carry ~60, tens
+ * of milliseconds of checks; in one go they held the inline handlers' timers as long).
+ */
+export const STORE_SLICE_RECORDS = 8
 
 /**
  * The local store already holds a record of the key that wins the selector against the one being
@@ -245,8 +251,11 @@ export class RecordReplicator {
    */
   private async keep(req: StoreRequest, from: string): Promise<ReplicateReply> {
     const relay = new Map(req.relay?.map((index, j) => [index, req.ahead?.[j] ?? []]))
-    const outcomes = await Promise.all(
-      req.records.map(async (text, i): Promise<StoreOutcome> => {
+    // a few records per turn: a frame of tens takes milliseconds to check, and the node's timers wait meanwhile
+    const kept = await mapInSlices(
+      req.records,
+      STORE_SLICE_RECORDS,
+      async (text, i): Promise<StoreOutcome> => {
         try {
           const value = fromBase64(text) // the frame's schema checked the base64 already
           const record = openResultRecordSync(value, undefined, this.roots)
@@ -260,9 +269,9 @@ export class RecordReplicator {
         } catch {
           return 'invalid'
         }
-      }),
+      },
     )
-    return { type: 'stored', requestId: req.requestId, outcomes }
+    return { type: 'stored', requestId: req.requestId, outcomes: await Promise.all(kept) }
   }
 
   /**
