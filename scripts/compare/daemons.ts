@@ -131,6 +131,12 @@ export async function recordsSigned(daemons: Daemon[]): Promise<number> {
   return all.reduce((s, st) => s + st.accounting.signatures.recordsSigned, 0)
 }
 
+/** Copies of result records written so far into the stores of all of `daemons`. */
+export async function copiesStored(daemons: Daemon[]): Promise<number> {
+  const all = await Promise.all(daemons.map((d) => d.status()))
+  return all.reduce((sum, s) => sum + (s.accounting.datastore.records?.put ?? 0), 0)
+}
+
 async function startDaemon(spec: DaemonSpec, bootstrap: string[], setup: MeshSetup): Promise<Daemon> {
   const dataDir = join(setup.dir, spec.name)
   // one folder per daemon: every thread writes a profile of its own, named by pid and thread id

@@ -2,10 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { QueueEvents } from 'bullmq'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
+import { DEFAULT_REPLICAS } from '../../src/node/results/record-replicator.ts'
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
 import type { CompareContext, Latency } from './context.ts'
-import { awaitMesh, type Daemon, recordsSigned, startDaemons, stopDaemons } from './daemons.ts'
+import { awaitMesh, copiesStored, type Daemon, recordsSigned, startDaemons, stopDaemons } from './daemons.ts'
 import { type CpuSpent, cpuSpent, mapLimit, percentiles, pollCount, sampleCpu, sleep } from './measure.ts'
 
 /** Tasks per HTTP request / per addBulk. */
@@ -55,14 +56,26 @@ async function submitSpread(daemons: Daemon[], count: number): Promise<Array<{ i
   return sample
 }
 
+/** Copies of each record the no-op mesh keeps: one at each daemon (replicas ≥ daemons − 1). */
+const COPIES = Math.min(PROCESSES, DEFAULT_REPLICAS + 1)
+
 async function timedThroughput(
   daemons: Daemon[],
   count: number,
 ): Promise<{ ms: number; sample: Array<{ id: string; at: number }> }> {
   const base = await recordsSigned(daemons)
+  const copies = await copiesStored(daemons)
   const t0 = performance.now()
   const sample = await submitSpread(daemons, count)
   await pollCount(() => recordsSigned(daemons), base + count, 50, 300_000, 'taskmesh: results signed')
+  // done once every copy is written too: replicas lagging behind the run would flatter it
+  await pollCount(
+    () => copiesStored(daemons),
+    copies + COPIES * count,
+    50,
+    300_000,
+    'taskmesh: copies stored',
+  )
   return { ms: performance.now() - t0, sample }
 }
 

@@ -25,7 +25,7 @@ export function noopPairs(label: string, tm: NoopRun, bq: NoopRun, concurrency: 
       tm.tasksPerSec,
       bq.tasksPerSec,
       [ratioAtLeast(1)],
-      `${tm.tasks} no-ops; taskmesh ${PROCESSES} daemons × ${SLOTS} slots, HTTP batches of 500; BullMQ ${PROCESSES} workers × concurrency ${concurrency}, addBulk 500`,
+      `${tm.tasks} no-ops; taskmesh ${PROCESSES} daemons × ${SLOTS} slots, HTTP batches of 500, done when every record is signed and stored at every daemon; BullMQ ${PROCESSES} workers × concurrency ${concurrency}, addBulk 500`,
     ),
     pair(
       w,

@@ -1,45 +1,48 @@
 import { describe, expect, it } from 'vitest'
-import { mapInSlices, nextTurn } from '../../src/util/in-slices.ts'
+import { mapInTurns } from '../../src/util/in-slices.ts'
 
-describe('mapInSlices', () => {
-  it('maps every item in order, a slice per turn: what was queued meanwhile runs between slices', async () => {
+/** Keeps the event loop busy for `ms`. */
+function spin(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until) {
+    // busy: a check that takes this long
+  }
+}
+
+describe('mapInTurns', () => {
+  it('maps every item in order; a batch that fits the budget takes one turn', async () => {
     const seen: string[] = []
     setImmediate(() => seen.push('immediate'))
-    const out = await mapInSlices([1, 2, 3, 4, 5, 6, 7], 3, (n, i) => {
+    const out = await mapInTurns([1, 2, 3, 4, 5], 1_000, (n, i) => {
       seen.push(`item ${i}`)
       return n * 10
     })
-    expect(out).toEqual([10, 20, 30, 40, 50, 60, 70])
-    // the immediate queued before the call runs after the first slice, before the second
-    expect(seen.indexOf('immediate')).toBe(3)
-    expect(seen.filter((s) => s.startsWith('item'))).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `item ${i}`))
+    expect(out).toEqual([10, 20, 30, 40, 50])
+    expect(seen).toEqual(['item 0', 'item 1', 'item 2', 'item 3', 'item 4'])
   })
 
-  it('lets a timer that falls due while a slice runs fire before the next slice', async () => {
+  it('gives the event loop turns once the budget is spent: what fell due meanwhile runs before the rest', async () => {
     const seen: string[] = []
     let due = false
     setTimeout(() => {
       due = true
     }, 1)
-    const spin = () => {
-      const until = Date.now() + 3
-      while (Date.now() < until) {} // a slice longer than the timer's delay
-    }
-    await mapInSlices(['a', 'b', 'c'], 1, (s) => {
+    setImmediate(() => seen.push('immediate'))
+    const items = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
+    const out = await mapInTurns(items, 2, (s) => {
       seen.push(`${s}:${due}`)
-      spin()
+      spin(1) // two or three items spend the budget
+      return s.toUpperCase()
     })
+    expect(out).toEqual(items.map((s) => s.toUpperCase()))
     expect(seen[0]).toBe('a:false')
-    expect(seen[seen.length - 1]).toBe('c:true')
+    expect(seen.indexOf('immediate')).toBeGreaterThan(0)
+    expect(seen.indexOf('immediate')).toBeLessThan(seen.length - 1)
+    expect(seen[seen.length - 1]).toBe('h:true')
+    expect(seen.filter((e) => e !== 'immediate').map((e) => e[0])).toEqual(items)
   })
 
-  it('handles an empty list and a slice larger than the list in one turn', async () => {
-    expect(await mapInSlices([], 4, () => 1)).toEqual([])
-    let turns = 0
-    const ticking = setInterval(() => turns++, 0)
-    await mapInSlices([1, 2, 3], 10, (n) => n)
-    clearInterval(ticking)
-    expect(turns).toBe(0)
-    await nextTurn()
+  it('maps an empty list to an empty one', async () => {
+    expect(await mapInTurns([], 2, () => 1)).toEqual([])
   })
 })

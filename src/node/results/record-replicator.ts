@@ -15,7 +15,7 @@ import { openResultRecordSync, recordToBase64, resultKey } from '../../protocol/
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { serveSession } from '../../protocol/rpc/rpc-session.ts'
 import { fromBase64 } from '../../util/base64.ts'
-import { mapInSlices } from '../../util/in-slices.ts'
+import { mapInTurns } from '../../util/in-slices.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
 import { ClosestPeers } from './closest-peers.ts'
@@ -32,10 +32,11 @@ export const DEFAULT_STORE_TIMEOUT_MS = 10_000
 /** Inbound replicate-protocol streams one peer may hold open at once. */
 export const MAX_INBOUND_REPLICATE_STREAMS = 16
 /**
- * Records of a store frame checked per turn of the event loop (a busy peer's frames carry ~60, tens
- * of milliseconds of checks; in one go they held the inline handlers' timers as long).
+ * Longest a store frame's checks hold the event loop before it takes a turn, ms (a busy peer's
+ * frames carry ~60 records, up to tens of milliseconds of checks; in one go they held the inline
+ * handlers' timers as long).
  */
-export const STORE_SLICE_RECORDS = 8
+export const STORE_TURN_MS = 2
 
 /**
  * The local store already holds a record of the key that wins the selector against the one being
@@ -251,26 +252,22 @@ export class RecordReplicator {
    */
   private async keep(req: StoreRequest, from: string): Promise<ReplicateReply> {
     const relay = new Map(req.relay?.map((index, j) => [index, req.ahead?.[j] ?? []]))
-    // a few records per turn: a frame of tens takes milliseconds to check, and the node's timers wait meanwhile
-    const kept = await mapInSlices(
-      req.records,
-      STORE_SLICE_RECORDS,
-      async (text, i): Promise<StoreOutcome> => {
-        try {
-          const value = fromBase64(text) // the frame's schema checked the base64 already
-          const record = openResultRecordSync(value, undefined, this.roots)
-          const key = resultKey(record.taskId)
-          const write = await this.storeLocal(key, value)
-          const ahead = relay.get(i)
-          // a record held already went on from here before (or started here): no second chain
-          if (write.written && write.again !== true && ahead !== undefined)
-            void this.relayOn(key, text, from, ahead)
-          return write.written ? 'stored' : 'superseded'
-        } catch {
-          return 'invalid'
-        }
-      },
-    )
+    // a frame of tens of records takes milliseconds to check, and the node's timers wait meanwhile
+    const kept = await mapInTurns(req.records, STORE_TURN_MS, async (text, i): Promise<StoreOutcome> => {
+      try {
+        const value = fromBase64(text) // the frame's schema checked the base64 already
+        const record = openResultRecordSync(value, undefined, this.roots)
+        const key = resultKey(record.taskId)
+        const write = await this.storeLocal(key, value)
+        const ahead = relay.get(i)
+        // a record held already went on from here before (or started here): no second chain
+        if (write.written && write.again !== true && ahead !== undefined)
+          void this.relayOn(key, text, from, ahead)
+        return write.written ? 'stored' : 'superseded'
+      } catch {
+        return 'invalid'
+      }
+    })
     return { type: 'stored', requestId: req.requestId, outcomes: await Promise.all(kept) }
   }
 
