@@ -4,7 +4,7 @@ import { MAX_TASKS_PER_SUBMISSION } from '../../task/limits.ts'
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
 import { taskId } from '../../task/task-id.ts'
-import { nextTurn } from '../../util/in-slices.ts'
+import { nextTurn } from '../../util/in-turns.ts'
 
 /** Longest `key` a submitted item may carry. */
 export const MAX_KEY_CHARS = 128

@@ -15,7 +15,7 @@ import { openResultRecordSync, recordToBase64, resultKey } from '../../protocol/
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { serveSession } from '../../protocol/rpc/rpc-session.ts'
 import { fromBase64 } from '../../util/base64.ts'
-import { mapInTurns } from '../../util/in-slices.ts'
+import { mapInTurns } from '../../util/in-turns.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
 import { ClosestPeers } from './closest-peers.ts'

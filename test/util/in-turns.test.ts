@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mapInTurns } from '../../src/util/in-slices.ts'
+import { mapInTurns } from '../../src/util/in-turns.ts'
 
 /** Keeps the event loop busy for `ms`. */
 function spin(ms: number): void {
