@@ -7,7 +7,7 @@
  * timer runs late on a busy event loop) — in the first 500 ms, while the batches go in, and after.
  *
  *   npm run build && npx tsx scripts/skew-timeline.ts [--runs 3] [--profile <dir>] [--cold] [-- <daemon flags>]
-
+ *
  * The daemons first run `bench:compare`'s skewed warm-up (short sleeps, the same paths; `--warm-rounds
  * <n>` times its 1,000, 5 by default) unless `--cold`: then the run also times V8 compiling the hot
  * paths. Each run also prints the CPU of each daemon's main thread (its event loop; the rest is
@@ -25,7 +25,7 @@ import { recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare
 import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
 import { profileWindows } from './compare/noop.ts'
 import { mainThreadCpuSeconds } from './compare/processes.ts'
-import { ideal, submitSleeps, WARMUP_ROUNDS, warmup, workload } from './compare/skewed.ts'
+import { ideal, submitSleeps, WARMUP_ROUNDS, warmUp, warmup, workload } from './compare/skewed.ts'
 
 const SLOTS = 16
 const EARLY_MS = 500
@@ -88,12 +88,7 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
   const [a, b] = daemons
   try {
     const signed = () => recordsSigned(daemons)
-    if (!values.cold) {
-      const warm = warmup(false, Number(values['warm-rounds']))
-      const warmBase = await signed()
-      await submitSleeps(a, warm)
-      await pollCount(signed, warmBase + warm.length, 20, 120_000, 'warm-up results signed')
-    }
+    if (!values.cold) await warmUp(daemons, warmup(false, Number(values['warm-rounds'])))
     const base = await signed()
     const pids = { A: a.pid, B: b.pid }
     await Promise.all(daemons.map((d) => d.metrics())) // the loop lag counts from here

@@ -95,6 +95,14 @@ export async function submitSleeps(at: Daemon, durations: number[]): Promise<str
   return ids
 }
 
+/** Runs the warm-up sleeps `warm` at the first of `daemons` and waits for every result. */
+export async function warmUp(daemons: Daemon[], warm: number[]): Promise<void> {
+  const signed = () => recordsSigned(daemons)
+  const base = await signed()
+  await submitSleeps(daemons[0], warm)
+  await pollCount(signed, base + warm.length, 20, 120_000, 'taskmesh warm-up: results signed')
+}
+
 /**
  * taskmesh: 2 daemon processes × 16 slots; every task submitted at the first (HTTP, batches of 500,
  * one after another), after the {@link warmup} on the same daemons. Makespan: from the first
@@ -115,9 +123,7 @@ export async function taskmeshSkewed(
     const signed = () => recordsSigned(daemons)
     const warm = warmup(ctx.quick)
     ctx.log(`taskmesh ${label}: skewed warm-up, ${warm.length} short sleeps at one daemon`)
-    const warmBase = await signed()
-    await submitSleeps(a, warm)
-    await pollCount(signed, warmBase + warm.length, 50, 120_000, 'taskmesh skewed warm-up: results signed')
+    await warmUp(daemons, warm)
     const before = await Promise.all(daemons.map((d) => d.status()))
     const base = await signed()
     ctx.log(`taskmesh ${label}: skewed, ${durations.length} sleeps at one daemon of ${PROCESSES}`)

@@ -1,4 +1,7 @@
-/** Resolves on a later turn of the event loop, after the timers and I/O that are due now. */
+/**
+ * Resolves in the event loop's check phase (`setImmediate`): the I/O callbacks due run first; the
+ * timers due run first too unless it is called from an I/O callback (then in the turn after).
+ */
 export function nextTurn(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(resolve))
 }
@@ -8,7 +11,8 @@ export function nextTurn(): Promise<void> {
  * whenever `budgetMs` have passed since the last one. For a batch whose handling is long (a frame
  * of tens of records, each verified and stored): handled in one go, it holds every timer due
  * meanwhile — the inline handlers' sleeps, the beacons, the lease checks — for its whole length;
- * this way, for `budgetMs` at most. A batch that takes less goes in one turn, at no extra cost.
+ * this way, for about two budgets at most (see {@link nextTurn}). A batch that takes less goes in
+ * one turn, at no extra cost.
  * `fn` runs synchronously; what it starts asynchronously goes on while the next items are handled.
  */
 export async function mapInTurns<T, R>(

@@ -134,6 +134,20 @@ describe('RecordReplicator in a mesh', () => {
     expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS)
   })
 
+  it('a forged record among many in flight is refused alone; its frame-mates land', async () => {
+    const [, b] = members
+    const records = await Promise.all(Array.from({ length: 40 }, () => signedRecord(b)))
+    const forgedAt = 23
+    const values = records.map(({ value }, i) => (i === forgedAt ? forge(value) : value))
+    const acks = await Promise.all(records.map(({ key }, i) => b.replicator.store(key, values[i])))
+    expect(acks).toEqual(records.map((_, i) => (i === forgedAt ? 0 : DEFAULT_REPLICAS)))
+    const peers = members.filter((m) => m !== b)
+    for (const [i, { key }] of records.entries()) {
+      const held = await Promise.all(peers.map((m) => holds(m, key)))
+      expect(held.filter(Boolean)).toHaveLength(i === forgedAt ? 0 : DEFAULT_REPLICAS)
+    }
+  })
+
   it('replaces streams the peers closed', async () => {
     const [a] = members
     const peers = members.slice(1)
