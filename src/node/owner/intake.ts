@@ -1,13 +1,17 @@
 import { QueueFullError } from '../../task/errors.ts'
 import type { Json } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
+import { nextTurn } from '../../util/in-turns.ts'
 import { ownerFailureRecord, type ResultPublisher } from '../results/result-publisher.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import { DependencyGate } from './dependencies.ts'
 import type { OwnerLedger, Ownership } from './owner-ledger.ts'
-import { type PreparedTask, prepareSubmissionInTurns } from './submission.ts'
+import { type PreparedTask, prepareSubmissionInTurns, SUBMISSION_TURN_ITEMS } from './submission.ts'
+
+/** Tasks of an accepted submission taken into the ledger per turn of the event loop. */
+export const INTAKE_TURN_ITEMS = SUBMISSION_TURN_ITEMS
 
 /** How a task is taken into the ledger once it may run. */
 export interface Takeover {
@@ -45,6 +49,8 @@ export class Intake {
   readonly gate: DependencyGate
   /** How each task waiting in the gate is to be taken over once released. */
   private readonly heldAs = new Map<string, Takeover>()
+  /** Tasks of accepted submissions not yet taken into the ledger (taken in turns). */
+  private taking = 0
 
   constructor(private readonly opts: IntakeOptions) {
     this.gate = new DependencyGate({
@@ -62,7 +68,8 @@ export class Intake {
   /**
    * Validates a submission and accepts it whole: tasks without dependencies are queued, the
    * others wait here for theirs. A large submission is checked over several turns of the event
-   * loop (`prepareSubmissionInTurns`); nothing is queued until all of it passed.
+   * loop (`prepareSubmissionInTurns`); nothing is queued until all of it passed. Then its tasks
+   * are taken {@link INTAKE_TURN_ITEMS} per turn: the first run while the rest go in.
    * @throws InvalidTaskError / UnknownHandlerError / QueueFullError — nothing is queued.
    */
   async accept(items: unknown[], submitter: string): Promise<PreparedTask[]> {
@@ -77,15 +84,27 @@ export class Intake {
       isKnownId: (id) => opts.ledger.has(id) || this.gate.has(id) || opts.results.cached(id) !== undefined,
     })
     this.mustRun() // the node may have begun to stop while the submission was checked
-    const held = opts.queue.size + this.gate.size
+    const held = opts.queue.size + this.gate.size + this.taking
     if (held + tasks.length > opts.maxQueueLength) {
       throw new QueueFullError(
         `queue full: ${held} queued or waiting + ${tasks.length} submitted exceeds ${opts.maxQueueLength}`,
       )
     }
-    for (const i of order) {
-      opts.events.emit(tasks[i].task.id, 'accepted', { submitter })
-      this.own(tasks[i].task)
+    // accepted from here on: taken in turns, the first ones run (and are stolen) while the rest
+    // go in; counted as held until taken, so a submission checked meanwhile sees them
+    this.taking += order.length
+    let left = order.length
+    try {
+      for (const [n, i] of order.entries()) {
+        // once the node begins to stop, the rest go in this turn (as they did before it began)
+        if (n > 0 && n % INTAKE_TURN_ITEMS === 0 && opts.state() === 'running') await nextTurn()
+        opts.events.emit(tasks[i].task.id, 'accepted', { submitter })
+        this.own(tasks[i].task)
+        this.taking--
+        left--
+      }
+    } finally {
+      this.taking -= left
     }
     return tasks
   }

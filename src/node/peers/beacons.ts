@@ -39,6 +39,8 @@ export class BeaconPublisher {
   private lastAt = 0
   private lastQueued = 0
   private timer: NodeJS.Timeout | undefined
+  /** A change-driven beacon is due at the end of this turn. */
+  private inMicrotask = false
   private interval: NodeJS.Timeout | undefined
   private stopped = false
 
@@ -102,14 +104,26 @@ export class BeaconPublisher {
    * worth of slots) since the last beacon. Smaller changes wait for the periodic beacon.
    */
   soon(): void {
-    if (this.timer !== undefined) return
+    if (this.timer !== undefined || this.inMicrotask) return
     const now = this.opts.queue.stealableCount
     const last = this.lastQueued
     const flipped = (now === 0) !== (last === 0)
     const moved = Math.abs(now - last) >= Math.max(this.opts.slots, 0.25 * last)
     if (!flipped && !moved) return
     const wait = this.lastAt + (flipped ? MIN_FLIP_BEACON_GAP_MS : MIN_BEACON_GAP_MS) - Date.now()
-    this.timer = setTimeout(() => this.send(), Math.max(0, wait))
+    if (wait <= 0) {
+      // at the end of this turn: ahead of what the turn writes next (a submission's custody frame
+      // of hundreds of tasks, which the thief would read first), not a timer phase later
+      if (!this.inMicrotask) {
+        this.inMicrotask = true
+        queueMicrotask(() => {
+          this.inMicrotask = false
+          this.send()
+        })
+      }
+      return
+    }
+    this.timer = setTimeout(() => this.send(), wait)
     this.timer.unref()
   }
 }

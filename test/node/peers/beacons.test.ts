@@ -43,3 +43,33 @@ describe('beacon sequence numbers', () => {
     expect(view.update('peer-a', first[4], Date.now())).toBe(false)
   })
 })
+
+describe('change-driven beacons', () => {
+  it('go out at the end of the turn the queue filled in, ahead of the next timers; one per turn', async () => {
+    const sent: Beacon[] = []
+    const queue = { queuedWorkMs: () => 0, stealableCount: 0 }
+    const beacons = new BeaconPublisher({
+      send: (b: Beacon) => void sent.push(b),
+      hot: () => [],
+      queue: queue as unknown as LocalQueue,
+      runner: { runningCount: 0 },
+      offer: { types: ['sleep'], labels: [], slots: 4, memoryMb: 0 },
+      slots: 4,
+      speed: 1,
+      intervalMs: 60_000,
+    })
+    beacons.send() // the last beacon: an empty queue, long enough ago below
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    sent.length = 0
+    queue.stealableCount = 1
+    beacons.soon()
+    queue.stealableCount = 500 // the rest of a submission goes in within the same turn
+    beacons.soon()
+    expect(sent).toHaveLength(0)
+    await Promise.resolve() // a microtask later: no timer phase has passed
+    expect(sent.map((b) => b.queued)).toEqual([500])
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(sent).toHaveLength(1)
+    beacons.stop()
+  })
+})

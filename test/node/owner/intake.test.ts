@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import { INTAKE_TURN_ITEMS, Intake } from '../../../src/node/owner/intake.ts'
+import type { TaskEvents } from '../../../src/node/story/task-events.ts'
+import { QueueFullError } from '../../../src/task/errors.ts'
+import type { Task } from '../../../src/task/task.ts'
+
+/** An intake over stand-ins: `taken` lists every task the ledger took, with the turn it went in. */
+function intakeOver(maxQueueLength: number) {
+  const taken: Array<{ task: Task; turn: number }> = []
+  const clock = { turn: 0, onTake: (_count: number) => undefined as void }
+  const intake = new Intake({
+    self: 'owner-peer',
+    ledger: {
+      take: (task: Task) => {
+        taken.push({ task, turn: clock.turn })
+        clock.onTake(taken.length)
+        return true
+      },
+      has: () => false,
+    },
+    queue: {
+      get size() {
+        return taken.length
+      },
+    },
+    results: { wait: () => new Promise(() => undefined), cached: () => undefined },
+    publisher: { publish: async () => undefined },
+    events: { emit: () => undefined } as unknown as TaskEvents,
+    maxQueueLength,
+    random: Math.random,
+    knowsType: () => true,
+    state: () => 'running',
+  })
+  return { intake, taken, clock }
+}
+
+const sleeps = (n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => ({ type: 'sleep', input: from + i }))
+
+/** Counts turns of the event loop (each `setImmediate` is one) until `stop` is called. */
+function countTurns(clock: { turn: number }): () => void {
+  let on = true
+  const tick = () => {
+    if (!on) return
+    clock.turn++
+    setImmediate(tick)
+  }
+  setImmediate(tick)
+  return () => {
+    on = false
+  }
+}
+
+describe('Intake', () => {
+  it('takes an accepted submission in turns of INTAKE_TURN_ITEMS tasks, in order, all before it resolves', async () => {
+    const { intake, taken, clock } = intakeOver(10_000)
+    const stop = countTurns(clock)
+    const count = 3 * INTAKE_TURN_ITEMS + 5
+    const prepared = await intake.accept(sleeps(count), 'client')
+    stop()
+    expect(taken.map((t) => t.task.id)).toEqual(prepared.map((p) => p.task.id))
+    const perTurn = new Map<number, number>()
+    for (const { turn } of taken) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
+    expect([...perTurn.values()]).toEqual([INTAKE_TURN_ITEMS, INTAKE_TURN_ITEMS, INTAKE_TURN_ITEMS, 5])
+  })
+
+  it('counts the tasks of a submission still going in as held: one checked meanwhile is refused past the limit', async () => {
+    const first = 4 * INTAKE_TURN_ITEMS
+    const { intake, taken, clock } = intakeOver(first + 40)
+    let second: Promise<unknown> | undefined
+    clock.onTake = (count) => {
+      // after the first turn of the first submission, another one of 60 tasks comes in
+      if (count === INTAKE_TURN_ITEMS && second === undefined) {
+        second = intake.accept(sleeps(60, 10_000), 'client').catch((err: unknown) => err)
+      }
+    }
+    await intake.accept(sleeps(first), 'client')
+    const refusal = await second
+    expect(refusal).toBeInstanceOf(QueueFullError)
+    expect((refusal as Error).message).toBe(
+      `queue full: ${first} queued or waiting + 60 submitted exceeds ${first + 40}`,
+    )
+    expect(taken).toHaveLength(first)
+    // once the first is in, the count is the ledger's alone
+    await expect(intake.accept(sleeps(40, 20_000), 'client')).resolves.toHaveLength(40)
+    await expect(intake.accept(sleeps(1, 30_000), 'client')).rejects.toThrow(
+      `queue full: ${first + 40} queued or waiting + 1 submitted exceeds ${first + 40}`,
+    )
+  })
+})
