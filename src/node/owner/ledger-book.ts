@@ -189,13 +189,14 @@ export abstract class LedgerBook {
     error: string,
   ) {
     const now = Date.now()
+    // keys in sorted order, as records have them (see `runRecord`)
     return {
-      executor: executor ?? this.opts.self,
-      epoch,
-      startedAt: own.since ?? now,
-      finishedAt: now,
-      error,
       cut,
+      epoch,
+      error,
+      executor: executor ?? this.opts.self,
+      finishedAt: now,
+      startedAt: own.since ?? now,
     }
   }
 

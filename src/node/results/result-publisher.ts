@@ -18,24 +18,28 @@ import type { ResultStore } from './result-store.ts'
  */
 export const NOTICE_WINDOW_MS = 250
 
-/** The record of a finished run of `entry` at `executor`. */
+/**
+ * The record of a finished run of `entry` at `executor`. Its keys (and its attempts', see
+ * `TaskRunner`) are written in sorted order: the text every signer and verifier hashes
+ * (`canonicalJson`) is then what the native `JSON.stringify` writes, about twice as fast.
+ */
 export function runRecord(entry: RunEntry, outcome: RunOutcome, executor: string): ResultRecord {
   const { task } = entry
+  const succeeded = outcome.status === 'succeeded'
   return {
-    v: 1,
-    taskId: task.id,
-    status: outcome.status,
-    ...(outcome.status === 'succeeded'
-      ? { output: outcome.output ?? null }
-      : { error: outcome.error ?? 'failed' }),
-    executor,
-    owner: task.owner,
-    epoch: entry.epoch,
-    ...(entry.grant === undefined ? {} : { grant: entry.grant }),
     attempts: [...entry.attempts], // a copy: a run cut short may still report into the entry
-    submittedAt: task.submittedAt,
-    startedAt: entry.attempts[0]?.startedAt ?? outcome.startedAt,
+    epoch: entry.epoch,
+    ...(succeeded ? {} : { error: outcome.error ?? 'failed' }),
+    executor,
     finishedAt: outcome.finishedAt,
+    ...(entry.grant === undefined ? {} : { grant: entry.grant }),
+    ...(succeeded ? { output: outcome.output ?? null } : {}),
+    owner: task.owner,
+    startedAt: entry.attempts[0]?.startedAt ?? outcome.startedAt,
+    status: outcome.status,
+    submittedAt: task.submittedAt,
+    taskId: task.id,
+    v: 1,
   }
 }
 
@@ -48,18 +52,19 @@ export function ownerFailureRecord(
   now = Date.now(),
 ): ResultRecord {
   const { task } = entry
+  // keys in sorted order (see runRecord)
   return {
-    v: 1,
-    taskId: task.id,
-    status: 'failed',
+    attempts: [...entry.attempts], // a copy: a run cut short may still report into the entry
+    epoch,
     error,
     executor: self,
-    owner: task.owner,
-    epoch,
-    attempts: [...entry.attempts], // a copy: a run cut short may still report into the entry
-    submittedAt: task.submittedAt,
-    startedAt: entry.attempts[0]?.startedAt ?? now,
     finishedAt: now,
+    owner: task.owner,
+    startedAt: entry.attempts[0]?.startedAt ?? now,
+    status: 'failed',
+    submittedAt: task.submittedAt,
+    taskId: task.id,
+    v: 1,
   }
 }
 

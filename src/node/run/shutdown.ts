@@ -75,10 +75,16 @@ export class Shutdown {
     for (const { entry, startedAt } of p.runner.runningEntries()) {
       if (p.ledger.isCurrent(entry)) p.ledger.interrupt(entry.task.id)
       else if (p.thief.isCurrent(entry)) {
-        const run = { executor: this.o.self, epoch: entry.epoch, startedAt, finishedAt: now }
-        handed.push(
-          p.thief.handBack(entry, { ...run, error: 'interrupted: its node stopped', cut: 'interrupted' }),
-        )
+        // keys in sorted order, as records have them (see `runRecord`)
+        const run = {
+          cut: 'interrupted' as const,
+          epoch: entry.epoch,
+          error: 'interrupted: its node stopped',
+          executor: this.o.self,
+          finishedAt: now,
+          startedAt,
+        }
+        handed.push(p.thief.handBack(entry, run))
       }
     }
     p.runner.cancelAll('node stopping')

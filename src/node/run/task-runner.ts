@@ -107,13 +107,14 @@ export class TaskRunner {
         if (this.running.get(task.id)?.controller !== controller) return
         this.running.delete(task.id)
         this.used -= task.spec.resources.slots
+        // keys in sorted order, as records have them (see `runRecord`)
         entry.attempts.push({
-          executor: this.opts.self,
           epoch: entry.epoch,
-          startedAt: outcome.startedAt,
-          finishedAt: outcome.finishedAt,
           ...(outcome.status === 'failed' ? { error: outcome.error ?? 'failed' } : {}),
+          executor: this.opts.self,
+          finishedAt: outcome.finishedAt,
           ...(outcome.stack === undefined ? {} : { stack: outcome.stack }),
+          startedAt: outcome.startedAt,
         })
         this.listener(entry, outcome)
       })
