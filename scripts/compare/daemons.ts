@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { HttpTransport } from '../../src/client/http-transport.ts'
 import type { NodeStatus } from '../../src/node/node-status.ts'
 import { type Child, startChild } from './processes.ts'
 
@@ -49,9 +50,11 @@ export interface MeshSetup {
 
 /**
  * A daemon process and its local HTTP API. Requests carry `Authorization: Bearer <token>` when the
- * daemon's `api.json` holds a `token`.
+ * daemon's `api.json` holds a `token`; they go over kept connections, as `HttpClient`'s do.
  */
 export class Daemon {
+  private readonly transport: HttpTransport
+
   constructor(
     readonly name: string,
     readonly child: Child,
@@ -62,7 +65,9 @@ export class Daemon {
     private readonly token: string | undefined,
     /** `performance.now()` of this process when the daemon was spawned (its profile starts about then). */
     readonly spawnedAt: number,
-  ) {}
+  ) {
+    this.transport = new HttpTransport(new URL(url))
+  }
 
   get pid(): number {
     return this.child.pid
@@ -75,21 +80,25 @@ export class Daemon {
     }
   }
 
+  /** One request; the status and text of the answer. @throws when the status is not OK or in `ok`. */
+  private async request(method: string, path: string, body?: unknown, ok = [200, 201]) {
+    const res = await this.transport.request(method, path, {
+      headers: this.headers(body !== undefined),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    if (!ok.includes(res.status))
+      throw new Error(`${this.name}: ${method} ${path} → HTTP ${res.status}: ${res.text.slice(0, 300)}`)
+    return res
+  }
+
   private async call(
     method: string,
     path: string,
     body?: unknown,
     ok = [200, 201],
   ): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.url}${path}`, {
-      method,
-      headers: this.headers(body !== undefined),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    const text = await res.text()
-    if (!ok.includes(res.status))
-      throw new Error(`${this.name}: ${method} ${path} → HTTP ${res.status}: ${text.slice(0, 300)}`)
-    return { status: res.status, body: text === '' ? undefined : JSON.parse(text) }
+    const { status, text } = await this.request(method, path, body, ok)
+    return { status, body: text === '' ? undefined : JSON.parse(text) }
   }
 
   /** `POST /tasks`: the ids of the accepted specs, in order. */
@@ -118,10 +127,12 @@ export class Daemon {
 
   /** `GET /metrics`: the Prometheus text (reading it restarts the event-loop delay histogram). */
   async metrics(): Promise<string> {
-    const res = await fetch(`${this.url}/metrics`, { headers: this.headers(false) })
-    const text = await res.text()
-    if (!res.ok) throw new Error(`${this.name}: GET /metrics → HTTP ${res.status}: ${text.slice(0, 300)}`)
-    return text
+    return (await this.request('GET', '/metrics', undefined, [200])).text
+  }
+
+  /** Closes the kept connections to the API. */
+  close(): void {
+    this.transport.close()
   }
 }
 
@@ -221,5 +232,6 @@ export async function awaitMesh(daemons: Daemon[], type?: { offers: Daemon; type
 
 /** Stops daemons cleanly (SIGTERM: a profiled daemon writes its profile then). */
 export async function stopDaemons(daemons: Daemon[]): Promise<void> {
+  for (const d of daemons) d.close()
   await Promise.all(daemons.map((d) => d.child.stop()))
 }

@@ -1,6 +1,7 @@
 import { RemoteError } from '../protocol/errors.ts'
 import type { ResultRecord } from '../protocol/records/result-record.ts'
 import { readEvents, type WatchedEvent } from './event-source.ts'
+import { type HttpReply, HttpTransport } from './http-transport.ts'
 import type { CancelOutcome, MeshClient, ResultOptions, StoryEvents, TaskStateReply } from './mesh-client.ts'
 import { checkTaskId } from './task-ids.ts'
 
@@ -31,11 +32,20 @@ export class HttpClient implements MeshClient {
   private readonly base: string
   private readonly source: string
   private readonly token: string | undefined
+  /** Every request but the event stream's (kept connections: see {@link HttpTransport}). */
+  private readonly transport: HttpTransport
 
   constructor(url: string, opts: HttpClientOptions = {}) {
     this.base = url.replace(/\/+$/, '')
     this.source = opts.source ?? url
     this.token = opts.token
+    let parsed: URL
+    try {
+      parsed = new URL(this.base)
+    } catch {
+      throw new Error(`not a URL: ${url} (${this.source})`)
+    }
+    this.transport = new HttpTransport(parsed)
   }
 
   async submit(specs: unknown[]): Promise<string[]> {
@@ -65,14 +75,14 @@ export class HttpClient implements MeshClient {
     for (;;) {
       const wait = Math.max(0, Math.min(deadline - Date.now(), HTTP_POLL_MS))
       const query = wait > 0 ? `?wait=${wait}` : ''
-      let res: Response
+      let res: HttpReply
       try {
-        res = await this.fetch(`/tasks/${encodeURIComponent(id)}${query}`, { signal: opts.signal })
+        res = await this.send('GET', `/tasks/${encodeURIComponent(id)}${query}`, undefined, opts.signal)
       } catch (err) {
         if (opts.signal?.aborted === true) return undefined
         throw err
       }
-      const body = await this.parse(res, [404])
+      const body = this.parse(res, [404])
       if (res.status === 200) return body as ResultRecord
       if (res.status === 404 && (body as { code?: unknown }).code !== 'ERR_RESULT_NOT_FOUND') {
         throw new RemoteError(
@@ -135,7 +145,7 @@ export class HttpClient implements MeshClient {
       throw err
     }
     if (!res.ok || res.body === null) {
-      await this.parse(res)
+      this.parse({ status: res.status, text: await res.text() })
       throw new Error(`the daemon at ${this.base} answered GET /events with HTTP ${res.status}`)
     }
     try {
@@ -156,8 +166,12 @@ export class HttpClient implements MeshClient {
     return (await this.call('GET', `/tasks${search === '' ? '' : `?${search}`}`)) as Record<string, unknown>
   }
 
-  async close(): Promise<void> {}
+  /** Closes the kept connections (a later call opens new ones). */
+  async close(): Promise<void> {
+    this.transport.close()
+  }
 
+  /** The event stream's request: `fetch`, whose body is read as it comes. */
   private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     try {
       const headers = new Headers(init.headers)
@@ -166,29 +180,46 @@ export class HttpClient implements MeshClient {
     } catch (err) {
       if (init.signal?.aborted === true) throw err
       const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message
-      throw new Error(`cannot reach the daemon's HTTP API at ${this.base} (${this.source}): ${cause}`)
+      throw this.unreachable(cause)
+    }
+  }
+
+  private unreachable(cause: string): Error {
+    return new Error(`cannot reach the daemon's HTTP API at ${this.base} (${this.source}): ${cause}`)
+  }
+
+  /** One request with the token and a JSON body (when given), over the kept connections. */
+  private async send(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<HttpReply> {
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
+    try {
+      return await this.transport.request(method, path, {
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      })
+    } catch (err) {
+      if (signal?.aborted === true) throw err
+      throw this.unreachable((err as Error).message)
     }
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await this.fetch(path, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-    return this.parse(res)
+    return this.parse(await this.send(method, path, body))
   }
 
   /** The JSON body of a response whose status is OK or in `accept`, else throws its error. */
-  private async parse(res: Response, accept: number[] = []): Promise<unknown> {
-    const text = await res.text()
+  private parse(res: HttpReply, accept: number[] = []): unknown {
+    const { text } = res
     let body: { error?: unknown; code?: unknown } | undefined
     try {
       body = JSON.parse(text)
     } catch {
       body = undefined
     }
-    const accepted = res.ok || accept.includes(res.status)
+    const ok = res.status >= 200 && res.status < 300
+    const accepted = ok || accept.includes(res.status)
     if (accepted && body !== undefined) return body
     if (res.status === 401 && this.token === undefined) {
       throw new RemoteError(

@@ -7,7 +7,7 @@ import type { Task } from '../../../src/task/task.ts'
 /** An intake over stand-ins: `taken` lists every task the ledger took, with the turn it went in. */
 function intakeOver(maxQueueLength: number) {
   const taken: Array<{ task: Task; turn: number }> = []
-  const clock = { turn: 0, onTake: (_count: number) => undefined as void }
+  const clock: { turn: number; onTake: (count: number) => void } = { turn: 0, onTake: () => undefined }
   const intake = new Intake({
     self: 'owner-peer',
     ledger: {
