@@ -17,12 +17,14 @@ export const INTAKE_TURN_ITEMS = SUBMISSION_TURN_ITEMS
 export interface Takeover {
   as?: Ownership
   floor?: number
+  /** The task is in the journal already (with its submission). */
+  journalled?: boolean
 }
 
 /** Options of {@link Intake}. */
 export interface IntakeOptions {
   self: string
-  ledger: Pick<OwnerLedger, 'take' | 'has'>
+  ledger: Pick<OwnerLedger, 'take' | 'has' | 'journalAll'>
   queue: Pick<LocalQueue, 'size'>
   /** Dependencies' records (the gate waits on them); ids known here. */
   results: Pick<ResultStore, 'wait' | 'cached'>
@@ -94,12 +96,14 @@ export class Intake {
     // go in; counted as held until taken, so a submission checked meanwhile sees them
     this.taking += order.length
     let left = order.length
+    // the tasks queued at once go into the journal together, as one group
+    opts.ledger.journalAll(order.map((i) => tasks[i].task).filter((task) => task.spec.dependsOn.length === 0))
     try {
       for (const [n, i] of order.entries()) {
         // once the node begins to stop, the rest go in this turn (as they did before it began)
         if (n > 0 && n % INTAKE_TURN_ITEMS === 0 && opts.state() === 'running') await nextTurn()
         opts.events.emit(tasks[i].task.id, 'accepted', { submitter })
-        this.own(tasks[i].task)
+        this.own(tasks[i].task, { journalled: true })
         this.taking--
         left--
       }
@@ -126,9 +130,10 @@ export class Intake {
   own(task: Task, how: Takeover = {}): boolean {
     const { ledger, events } = this.opts
     if (task.spec.dependsOn.length === 0) return ledger.take(task, how)
+    const { journalled: _, ...later } = how // it goes into the journal when it is taken, released
     if (ledger.has(task.id) || this.gate.has(task.id)) return false
     events.emit(task.id, 'waiting-on-deps', { on: task.spec.dependsOn.join(', ') })
-    this.heldAs.set(task.id, how)
+    this.heldAs.set(task.id, later)
     this.gate.hold(task)
     return true
   }

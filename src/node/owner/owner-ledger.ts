@@ -28,11 +28,12 @@ export class OwnerLedger extends LeaseLedger {
    * `adopted` task is journalled (see {@link journalled}); a `replayed` one is in the journal
    * already. With `floor`, every epoch this node allocates for the task is above it (an adopted or
    * replayed task may have leases of an earlier owner still out). `dependencies` are the outputs of
-   * the task's dependencies, when it waited for them here.
+   * the task's dependencies, when it waited for them here. `journalled`: the task went into the
+   * journal already, with its whole submission ({@link journalAll}).
    */
   take(
     task: Task,
-    opts: { as?: Ownership; floor?: number; dependencies?: Record<string, Json> } = {},
+    opts: { as?: Ownership; floor?: number; dependencies?: Record<string, Json>; journalled?: boolean } = {},
   ): boolean {
     if (this.owned.has(task.id)) return false
     const as = opts.as ?? 'submitted'
@@ -47,15 +48,23 @@ export class OwnerLedger extends LeaseLedger {
     const entry: RunEntry = { task, epoch: 0, attempts, dependencies: opts.dependencies ?? {} }
     this.owned.set(task.id, { entry, state: 'queued', floor })
     this.settled.delete(task.id)
-    if (as !== 'replayed' && journal !== undefined) {
-      const write = journal.accept([task])
-      write.catch((err: Error) => this.opts.onJournalError?.(err))
-      this.acceptWrite = write
-    }
+    if (as !== 'replayed' && opts.journalled !== true) this.journalAll([task])
     const deps = opts.dependencies === undefined ? undefined : Object.keys(opts.dependencies).length
     events.emit(task.id, 'queued', deps === undefined ? undefined : { dependencies: deps })
     this.opts.queue.enqueue(task, true)
     return true
+  }
+
+  /**
+   * Journals tasks about to be taken, in one group commit: a submission taken over several turns
+   * (`Intake`) is one write, not one per turn. Take them with `{ journalled: true }`.
+   */
+  journalAll(tasks: Task[]): void {
+    const { journal } = this.opts
+    if (journal === undefined || tasks.length === 0) return
+    const write = journal.accept(tasks)
+    write.catch((err: Error) => this.opts.onJournalError?.(err))
+    this.acceptWrite = write
   }
 
   /** Resolves once every task taken so far is in the journal (at once without one); rejects when that write failed. */

@@ -7,15 +7,18 @@ import type { Task } from '../../../src/task/task.ts'
 /** An intake over stand-ins: `taken` lists every task the ledger took, with the turn it went in. */
 function intakeOver(maxQueueLength: number) {
   const taken: Array<{ task: Task; turn: number }> = []
+  const journalled: Task[][] = []
   const clock: { turn: number; onTake: (count: number) => void } = { turn: 0, onTake: () => undefined }
   const intake = new Intake({
     self: 'owner-peer',
     ledger: {
-      take: (task: Task) => {
+      take: (task: Task, how?: { journalled?: boolean }) => {
+        if (how?.journalled !== true) journalled.push([task])
         taken.push({ task, turn: clock.turn })
         clock.onTake(taken.length)
         return true
       },
+      journalAll: (tasks: Task[]) => void journalled.push(tasks),
       has: () => false,
     },
     queue: {
@@ -31,7 +34,7 @@ function intakeOver(maxQueueLength: number) {
     knowsType: () => true,
     state: () => 'running',
   })
-  return { intake, taken, clock }
+  return { intake, taken, clock, journalled }
 }
 
 const sleeps = (n: number, from = 0) =>
@@ -52,8 +55,8 @@ function countTurns(clock: { turn: number }): () => void {
 }
 
 describe('Intake', () => {
-  it('takes an accepted submission in turns of INTAKE_TURN_ITEMS tasks, in order, all before it resolves', async () => {
-    const { intake, taken, clock } = intakeOver(10_000)
+  it('takes an accepted submission in turns of INTAKE_TURN_ITEMS tasks, in order, all before it resolves; journals it once', async () => {
+    const { intake, taken, clock, journalled } = intakeOver(10_000)
     const stop = countTurns(clock)
     const count = 3 * INTAKE_TURN_ITEMS + 5
     const prepared = await intake.accept(sleeps(count), 'client')
@@ -62,6 +65,8 @@ describe('Intake', () => {
     const perTurn = new Map<number, number>()
     for (const { turn } of taken) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
     expect([...perTurn.values()]).toEqual([INTAKE_TURN_ITEMS, INTAKE_TURN_ITEMS, INTAKE_TURN_ITEMS, 5])
+    // one journal group for the whole submission, before its first task was taken
+    expect(journalled.map((group) => group.map((t) => t.id))).toEqual([prepared.map((p) => p.task.id)])
   })
 
   it('counts the tasks of a submission still going in as held: one checked meanwhile is refused past the limit', async () => {
