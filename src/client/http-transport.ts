@@ -14,7 +14,15 @@ export interface HttpRequestOptions {
   body?: string
   /** Aborts the request (a long poll that is no longer wanted); it then rejects with the signal's reason. */
   signal?: AbortSignal
+  /**
+   * The request fails when its connection stays silent this long, ms (as `fetch` gave up on a
+   * response whose headers took over 5 minutes). @defaultValue DEFAULT_HTTP_IDLE_MS
+   */
+  idleMs?: number
 }
+
+/** How long a request waits on a silent connection before it fails, ms (see {@link HttpRequestOptions.idleMs}). */
+export const DEFAULT_HTTP_IDLE_MS = 300_000
 
 const RETRYABLE_ON_REUSE = new Set(['ECONNRESET', 'EPIPE'])
 
@@ -85,6 +93,12 @@ export class HttpTransport {
           res.on('error', reject)
         },
       )
+      const idleMs = opts.idleMs ?? DEFAULT_HTTP_IDLE_MS
+      req.setTimeout(idleMs, () => {
+        const err = new Error(`no answer from ${this.base.host} for ${idleMs} ms`) as Error & { code: string }
+        err.code = 'ETIMEDOUT'
+        req.destroy(err)
+      })
       req.on('error', (err: Error & { reused?: boolean }) => {
         if (signal?.aborted === true) return reject(signal.reason)
         // the server closed a kept connection as this request went out on it: safe to send again

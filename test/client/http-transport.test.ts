@@ -96,6 +96,15 @@ describe('HttpTransport', () => {
     )
   })
 
+  it('fails a request whose connection stays silent past its idle time', async () => {
+    const { base } = await serve(() => undefined) // reads the request, never answers
+    transport = new HttpTransport(base)
+    await expect(transport.request('GET', '/status', { idleMs: 50 })).rejects.toMatchObject({
+      code: 'ETIMEDOUT',
+      message: `no answer from ${base.host} for 50 ms`,
+    })
+  })
+
   it('refuses a URL that is neither http: nor https:', () => {
     expect(() => new HttpTransport(new URL('ftp://127.0.0.1/'))).toThrow(
       "the daemon's API URL must be http: or https:, got ftp:",
