@@ -10,8 +10,9 @@
  *
  * The daemons first run `bench:compare`'s skewed warm-up (short sleeps, the same paths; `--warm-rounds
  * <n>` times its 1,000, 5 by default) unless `--cold`: then the run also times V8 compiling the hot
- * paths. Each run also prints the CPU of each daemon's main thread (its event loop; the rest is
- * V8's compiler and GC threads and libuv's pool) and the event loop's lag during the run.
+ * paths. Each run also prints how long each daemon's main thread (its event loop; the rest is V8's
+ * compiler and GC threads and libuv's pool) ran and how long it waited, runnable, for a core (the
+ * scheduler's schedstat: the daemons and their threads share 2 cores), and the loop's lag.
  *
  * `--profile <dir>` runs the daemons under `node --cpu-prof` and writes each one's run window, for
  * `npx tsx scripts/cpu-profile-summary.ts <dir>`.
@@ -24,7 +25,7 @@ import { parseArgs } from 'node:util'
 import { recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare/daemons.ts'
 import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
 import { profileWindows } from './compare/noop.ts'
-import { mainThreadCpuSeconds } from './compare/processes.ts'
+import { mainThreadSched } from './compare/processes.ts'
 import { ideal, submitSleeps, WARMUP_ROUNDS, warmUp, warmup, workload } from './compare/skewed.ts'
 
 const SLOTS = 16
@@ -92,14 +93,17 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
     const base = await signed()
     const pids = { A: a.pid, B: b.pid }
     await Promise.all(daemons.map((d) => d.metrics())) // the loop lag counts from here
-    const main0 = [a.pid, b.pid].map(mainThreadCpuSeconds)
+    const main0 = [a.pid, b.pid].map(mainThreadSched)
     const cpu0 = sampleCpu(pids)
     const from = performance.now()
     const t0 = Date.now()
     const ids = await submitSleeps(a, durations)
     await pollCount(signed, base + ids.length, 20, 120_000, 'results signed')
     const cpu = cpuSpent(cpu0, sampleCpu(pids))
-    const main = [a.pid, b.pid].map((pid, i) => mainThreadCpuSeconds(pid) - main0[i])
+    const main = [a.pid, b.pid].map((pid, i) => {
+      const now = mainThreadSched(pid)
+      return { ran: now.ranS - main0[i].ranS, waited: now.waitedS - main0[i].waitedS }
+    })
     const lag = await Promise.all(daemons.map(async (d) => loopLag(await d.metrics())))
     if (profileDir !== undefined) await profileWindows(profileDir, daemons, from, performance.now())
     const read = await mapLimit(ids, 16, (id) => a.result(id, 10_000))
@@ -123,8 +127,9 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
         `${((1000 * cpu.total) / ids.length).toFixed(2)} ms per task; first start A ${first('A')} ms, B ${first('B')} ms`,
     )
     console.log(
-      `  main thread (event loop) A ${main[0].toFixed(2)} s, B ${main[1].toFixed(2)} s; the rest is V8's ` +
-        `compiler and GC threads and libuv's pool. Loop lag A ${lag[0]}; B ${lag[1]}`,
+      `  main thread (event loop) ran A ${main[0].ran.toFixed(2)} s, B ${main[1].ran.toFixed(2)} s, and waited ` +
+        `runnable for a core A ${main[0].waited.toFixed(2)} s, B ${main[1].waited.toFixed(2)} s; the rest of the ` +
+        `CPU is V8's compiler and GC threads and libuv's pool. Loop lag A ${lag[0]}; B ${lag[1]}`,
     )
     console.log(
       `  starts in the first ${EARLY_MS} ms: ${overrun(all, 'A', 0, EARLY_MS)}; ${overrun(all, 'B', 0, EARLY_MS)}`,

@@ -20,11 +20,19 @@ export function cpuSeconds(pid: number): number {
 }
 
 /**
- * CPU seconds (user + system) of a process's main thread: its JavaScript event loop. The rest of
- * {@link cpuSeconds} is its other threads: V8's compiler and garbage collector helpers, libuv's pool.
+ * How a process's main thread (its event loop) has used the CPU so far, from the scheduler's
+ * `/proc/<pid>/task/<pid>/schedstat` (nanoseconds): seconds it ran, and seconds it waited on a run
+ * queue, runnable while other threads had the cores. NaNs when the process is gone.
  */
-export function mainThreadCpuSeconds(pid: number): number {
-  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`)
+export function mainThreadSched(pid: number): { ranS: number; waitedS: number } {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8')
+  } catch {
+    return { ranS: Number.NaN, waitedS: Number.NaN }
+  }
+  const [ran, waited] = text.trim().split(' ').map(Number)
+  return { ranS: ran / 1e9, waitedS: waited / 1e9 }
 }
 
 function statCpuSeconds(path: string): number {
