@@ -130,9 +130,9 @@ export class Intake {
   own(task: Task, how: Takeover = {}): boolean {
     const { ledger, events } = this.opts
     if (task.spec.dependsOn.length === 0) return ledger.take(task, how)
-    const { journalled: _, ...later } = how // it goes into the journal when it is taken, released
     if (ledger.has(task.id) || this.gate.has(task.id)) return false
     events.emit(task.id, 'waiting-on-deps', { on: task.spec.dependsOn.join(', ') })
+    const { journalled: _, ...later } = how // it goes into the journal when it is released and taken
     this.heldAs.set(task.id, later)
     this.gate.hold(task)
     return true

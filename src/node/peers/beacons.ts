@@ -114,13 +114,11 @@ export class BeaconPublisher {
     if (wait <= 0) {
       // at the end of this turn: ahead of what the turn writes next (a submission's custody frame
       // of hundreds of tasks, which the thief would read first), not a timer phase later
-      if (!this.inMicrotask) {
-        this.inMicrotask = true
-        queueMicrotask(() => {
-          this.inMicrotask = false
-          this.send()
-        })
-      }
+      this.inMicrotask = true
+      queueMicrotask(() => {
+        this.inMicrotask = false
+        this.send()
+      })
       return
     }
     this.timer = setTimeout(() => this.send(), wait)

@@ -45,7 +45,12 @@ describe('beacon sequence numbers', () => {
 })
 
 describe('change-driven beacons', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
   it('go out at the end of the turn the queue filled in, ahead of the next timers; one per turn', async () => {
+    vi.useFakeTimers({ now: 2_000_000, toFake: ['Date'] })
     const sent: Beacon[] = []
     const queue = { queuedWorkMs: () => 0, stealableCount: 0 }
     const beacons = new BeaconPublisher({
@@ -59,7 +64,7 @@ describe('change-driven beacons', () => {
       intervalMs: 60_000,
     })
     beacons.send() // the last beacon: an empty queue, long enough ago below
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    vi.setSystemTime(2_000_050)
     sent.length = 0
     queue.stealableCount = 1
     beacons.soon()
@@ -68,7 +73,7 @@ describe('change-driven beacons', () => {
     expect(sent).toHaveLength(0)
     await Promise.resolve() // a microtask later: no timer phase has passed
     expect(sent.map((b) => b.queued)).toEqual([500])
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    await new Promise((resolve) => setImmediate(resolve))
     expect(sent).toHaveLength(1)
     beacons.stop()
   })

@@ -1,0 +1,31 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { INTAKE_TURN_ITEMS } from '../../src/node/owner/intake.ts'
+import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
+import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+
+describe('a submission taken in turns', () => {
+  let node: TaskmeshNode | undefined
+  let dir: string | undefined
+  afterEach(async () => {
+    await node?.stop()
+    node = undefined
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('is in the journal, whole and in one group commit, once its submission is acknowledged', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-intake-'))
+    node = await TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 1 })
+    const before = node.status().accounting.journal.writes
+    const count = 3 * INTAKE_TURN_ITEMS + 7
+    // long sleeps: nothing ends (no `done` entry) while the journal is read below
+    const handles = await node.submitMany(
+      Array.from({ length: count }, (_, i) => ({ type: 'sleep', input: { ms: 600_000 + i } })),
+    )
+    const journalled = await new TaskJournal(join(dir, JOURNAL_FILE)).replay()
+    expect(journalled.map((t) => t.id)).toEqual(handles.map((h) => h.id))
+    expect(node.status().accounting.journal.writes - before).toBe(1)
+  })
+})
