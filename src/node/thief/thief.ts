@@ -1,4 +1,4 @@
-import { canRun, expectedWaitMs } from '../../policy/capacity.ts'
+import { canRun, DEFAULT_DURATION_MS, expectedWaitMs } from '../../policy/capacity.ts'
 import { chooseVictim, stealAmount } from '../../policy/stealing.ts'
 import type { StealGrant } from '../../protocol/messages/messages.ts'
 import type { AttemptRecord } from '../../task/task.ts'
@@ -32,7 +32,8 @@ export class Thief {
   private readonly emptyVictims = new Set<string>()
   private stealInFlight = false
   private stealRttMs = 2
-  private meanTaskMs = 50
+  /** Mean wall time of the runs finished here (undefined until the first). */
+  private meanTaskMs: number | undefined
 
   constructor(private readonly opts: ThiefOptions) {}
 
@@ -71,7 +72,7 @@ export class Thief {
 
   /** Feeds one successful run time (wall ms) into the mean task time that sizes the prefetch. */
   observeTaskMs(ms: number): void {
-    this.meanTaskMs = 0.9 * this.meanTaskMs + 0.1 * ms
+    this.meanTaskMs = this.meanTaskMs === undefined ? ms : 0.9 * this.meanTaskMs + 0.1 * ms
   }
 
   /** A peer's beacon was news: a peer with queued work may be asked again, and maybe now. */
@@ -85,10 +86,16 @@ export class Thief {
    * Tasks to hold queued beyond the free slots so the slots stay busy while the next steal is
    * in flight: slots × (2 × steal round trip / mean task time), between 1 and
    * {@link MAX_PREFETCH_ROUNDS} rounds of slots (the balance rule of `stealAmount` still keeps the
-   * thief's queue no longer than the victim's).
+   * thief's queue no longer than the victim's). The mean task time is this node's own, once it
+   * finished a run; before, the victim's (its queued work per queued task, as its beacon tells):
+   * a thief that never ran a task does not size a prefetch of long tasks as if they were short
+   * (on a loaded mesh whose first steal took a second, 1-slot thieves each took 16 tasks of
+   * 400 ms, and one owner's queue of 200 emptied into 10 of 19 idle peers).
    */
-  private prefetch(): number {
-    const meanMs = Math.max(1, this.meanTaskMs)
+  private prefetch(victim?: { queued: number; queuedWorkMs: number }): number {
+    const advertised =
+      victim !== undefined && victim.queued > 0 ? victim.queuedWorkMs / victim.queued : Number.NaN
+    const meanMs = Math.max(1, this.meanTaskMs ?? (advertised > 0 ? advertised : DEFAULT_DURATION_MS))
     const rounds = Math.min(MAX_PREFETCH_ROUNDS, Math.max(1, Math.ceil((2 * this.stealRttMs) / meanMs)))
     return rounds * this.opts.slots
   }
@@ -97,8 +104,7 @@ export class Thief {
   async maybeSteal(): Promise<void> {
     const { queue, runner, counters } = this.opts
     if (this.stealInFlight || !this.opts.isRunning()) return
-    const prefetch = this.prefetch()
-    if (queue.size >= runner.freeSlots + Math.ceil(prefetch / 2)) return
+    if (queue.size >= runner.freeSlots + Math.ceil(this.prefetch() / 2)) return
     const now = Date.now()
     const queuedWorkMs = queue.queuedWorkMs(false)
     const myWait = expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed })
@@ -112,6 +118,7 @@ export class Thief {
       exclude: this.emptyVictims,
     })
     if (victim === undefined) return
+    const prefetch = this.prefetch(victim)
     const thief = {
       queued: queue.size,
       queuedWorkMs,

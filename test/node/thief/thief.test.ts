@@ -141,6 +141,31 @@ describe('Thief', () => {
     await vi.waitFor(() => expect(request).toHaveBeenCalledTimes(2))
   })
 
+  it("sizes its prefetch by the victim's mean task work until it has timed a run of its own", async () => {
+    // the victim's beacon: 50 queued, 50 s of work — tasks of 1 s each
+    let clock = 0
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => clock)
+    try {
+      let n = 0
+      const { thief, request, runner } = setup(() => {
+        if (n++ === 0) clock += 5_000 // the first steal's round trip: 5 s, a loaded mesh
+        return grantOf([task(`t${n}`)])
+      })
+      runner.freeSlots = 0
+      await thief.maybeSteal()
+      await thief.maybeSteal()
+      const asked = () => (request.mock.lastCall as unknown as [string, { max: number }])[1].max
+      // 2 × 1 s round trip of 1 s tasks: 3 rounds of 2 slots, not the 32 rounds a 50 ms guess gave
+      expect(asked()).toBe(6)
+      // once its own runs took 10 ms, the same round trip is bridged by the most rounds
+      thief.observeTaskMs(10)
+      await thief.maybeSteal()
+      expect(asked()).toBeGreaterThan(20)
+    } finally {
+      now.mockRestore()
+    }
+  })
+
   it('renews leases at a third of their time and drops the ones the owner rejects', async () => {
     const { thief, queue, runner, request } = setup((_, req) =>
       req.type === 'steal'
