@@ -68,10 +68,14 @@ export class CustodyKeeper {
     if (custodians.length === 0) return
     const told = await Promise.all(custodians.map((peer) => this.send(peer, custodians, tasks)))
     if (told.every(Boolean)) return
-    // a custodian named in the list but without these tasks would leave them unadopted: the ones
-    // that failed are chosen again (or replaced), and then handed every open task
+    // a custodian named in the list but without these tasks would leave them unadopted (the others
+    // leave a task to the successor the list names): the ones that got them learn at once that the
+    // failed ones are out — each then adopts all it holds — and the failed ones are chosen again (or
+    // replaced) and handed every open task, named to the others only once they hold it
     const failed = new Set(custodians.filter((_, i) => !told[i]))
     this.custodians = this.custodians.filter((p) => !failed.has(p))
+    const survivors = this.custodians
+    await Promise.all(survivors.map((peer) => this.send(peer, survivors, [])))
     this.refreshSoon()
   }
 
@@ -94,12 +98,16 @@ export class CustodyKeeper {
     if (added.length === 0 && now.length === before.length) return
     const open = this.opts.openTasks()
     if (open.length === 0) return
-    // every custodian judges successors among the same set: the kept ones learn of the change
-    const kept = now.filter((p) => before.includes(p))
-    await Promise.all([
-      ...added.map((peer) => this.send(peer, now, open)),
-      ...kept.map((peer) => this.send(peer, now, [])),
-    ])
+    // the new ones get every open task first; the kept ones then learn of the set, naming only the
+    // new ones that acknowledged (a custodian named but without the tasks would leave its share of
+    // them unadopted): every custodian judges successors among the same set
+    const told = await Promise.all(added.map((peer) => this.send(peer, now, open)))
+    const failed = new Set(added.filter((_, i) => !told[i]))
+    if (failed.size > 0) this.custodians = this.custodians.filter((p) => !failed.has(p))
+    const confirmed = this.custodians
+    // a new one that failed was named to the new ones that did not: they learn the set as well
+    const tell = failed.size > 0 ? confirmed : confirmed.filter((p) => before.includes(p))
+    await Promise.all(tell.map((peer) => this.send(peer, confirmed, [])))
   }
 
   /**

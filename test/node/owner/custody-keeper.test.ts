@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { CustodyKeeper } from '../../../src/node/owner/custody-keeper.ts'
 import type { CustodyFrame } from '../../../src/protocol/messages/custody-messages.ts'
-import { EXECUTOR, makeTask, OWNER } from '../../protocol/fixtures.ts'
+import { EXECUTOR, makeTask, OWNER, STRANGER } from '../../protocol/fixtures.ts'
 
 /** A keeper whose custody frames are recorded (peer, type), answered `held` unless `failing` has the peer. */
 function keeperWith(candidates: string[], failing = new Set<string>(), firstLife = false) {
@@ -54,5 +54,57 @@ describe('CustodyKeeper greets each peer once per life', () => {
     expect(await keeper.greet(OWNER)).toBe(true)
     await keeper.hold([makeTask(3, OWNER)])
     expect(sent).toEqual([[EXECUTOR, 'hold']])
+  })
+})
+
+/** A keeper whose frames are recorded with the custodians they name; `fails(peer)` makes a hold fail. */
+function namingKeeper(candidates: string[], fails: (peer: string) => boolean) {
+  const open = [makeTask(1, OWNER)]
+  const sent: Array<{ to: string; names: string[]; tasks: number }> = []
+  const keeper = new CustodyKeeper({
+    custody: {
+      request: async (peer, frame) => {
+        if (frame.type !== 'hold') throw new Error(`unexpected ${frame.type}`)
+        sent.push({ to: peer, names: frame.custodians.map((c) => c.peerId), tasks: frame.tasks.length })
+        if (fails(peer)) throw new Error(`${peer} timed out`)
+        return { type: 'held', requestId: frame.requestId, held: frame.tasks.length }
+      },
+    },
+    candidates: async () => candidates,
+    addrsOf: () => [],
+    openTasks: () => open,
+    firstLife: true,
+  })
+  return { keeper, sent, open }
+}
+
+describe('CustodyKeeper names a custodian to the others only once it holds the tasks', () => {
+  it('a hold that failed at one custodian: the other learns at once; the failed one rejoins holding all', async () => {
+    let failures = 0
+    const { keeper, sent, open } = namingKeeper(
+      [EXECUTOR, STRANGER],
+      (p) => p === STRANGER && failures++ === 0,
+    )
+    await keeper.hold(open)
+    await vi.waitFor(() => expect(sent.length).toBe(5))
+    expect(sent).toEqual([
+      { to: EXECUTOR, names: [EXECUTOR, STRANGER], tasks: 1 },
+      { to: STRANGER, names: [EXECUTOR, STRANGER], tasks: 1 }, // failed
+      // the custodian that holds the task no longer leaves a share of it to the one that may not
+      { to: EXECUTOR, names: [EXECUTOR], tasks: 0 },
+      // chosen again: handed every open task, and named to the other once it acknowledged
+      { to: STRANGER, names: [EXECUTOR, STRANGER], tasks: 1 },
+      { to: EXECUTOR, names: [EXECUTOR, STRANGER], tasks: 0 },
+    ])
+    expect(keeper.current).toEqual([EXECUTOR, STRANGER])
+  })
+
+  it('a custodian that keeps failing is never named to the other again', async () => {
+    const { keeper, sent, open } = namingKeeper([EXECUTOR, STRANGER], (p) => p === STRANGER)
+    await keeper.hold(open)
+    await vi.waitFor(() => expect(sent.length).toBe(5))
+    const toExecutor = sent.filter((f) => f.to === EXECUTOR).map((f) => f.names)
+    expect(toExecutor).toEqual([[EXECUTOR, STRANGER], [EXECUTOR], [EXECUTOR]])
+    expect(keeper.current).toEqual([EXECUTOR])
   })
 })
