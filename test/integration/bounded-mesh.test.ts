@@ -66,11 +66,14 @@ describe('a mesh of bounded degree', () => {
     }
     const handles = await owner.submitMany(Array.from({ length: TASKS }, (_, i) => sleepSpec(TASK_MS, i)))
     const ids = handles.map((h) => h.id)
-    await waitFor(
-      () => owner.status().custody.custodians.length === 2,
-      20_000,
-      'the owner has no two custodians',
-    )
+    // both custodians hold the tasks (an owner that dies while a hold is in flight leaves a share
+    // to a custodian without it: the known gap ARCHITECTURE.md describes)
+    const byId = new Map(nodes.map((n) => [n.peerId, n]))
+    const held = () => {
+      const named = owner.status().custody.custodians
+      return named.length === 2 && named.every((c) => (byId.get(c)?.status().custody.guarded ?? 0) > 0)
+    }
+    await waitFor(held, 20_000, 'the owner has no two custodians holding its tasks')
     const custodians = owner.status().custody.custodians
     // an executor that is not a custodian holds leases of the owner's tasks
     const thieves = () => others.filter((n) => n.status().leasedIn > 0 && !custodians.includes(n.peerId))
@@ -86,6 +89,11 @@ describe('a mesh of bounded degree', () => {
     await Promise.all([owner.libp2p.stop(), executor.libp2p.stop()])
     const dead = new Set([owner.peerId, executor.peerId])
 
+    // the nodes the owner handed its open tasks to (its custodians, and any it replaced meanwhile)
+    const guardians = others
+      .filter((n) => n !== executor && n.status().custody.guarded > 0)
+      .map((n) => n.peerId)
+    expect(guardians.length).toBeGreaterThan(0)
     const crashedAt = Date.now()
     const live = others.filter((n) => n !== executor)
     // every task succeeds once somewhere; what was open at the crash is adopted by a custodian
@@ -101,7 +109,8 @@ describe('a mesh of bounded degree', () => {
     )
     const adopters = live.filter((n) => n.status().counters.adopted > 0)
     expect(adopters.length).toBeGreaterThan(0)
-    for (const n of adopters) expect(custodians).toContain(n.peerId)
+    // only a node the owner handed the tasks to adopts them
+    for (const n of adopters) expect(guardians).toContain(n.peerId)
     // thieves dial the victims they hear of; the connection manager bounds the degree
     expect(Math.max(...live.map((n) => n.libp2p.getConnections().length))).toBeLessThanOrEqual(
       DEFAULT_MAX_CONNECTIONS,
