@@ -121,6 +121,11 @@ export function wireMesh(m: MeshInputs) {
     own: (task, how) => ledger.take(task, how),
     admits: m.admits,
     meet: (c) => void meet(libp2p, c.peerId, c.addrs),
+    ask: async (peer, owner, ids) => {
+      const reply = await custody.request(peer, { type: 'query', requestId: crypto.randomUUID(), owner, ids })
+      if (reply.type !== 'known') throw new Error(`${peer} answered the query with ${reply.type}`)
+      return reply
+    },
     failureDetectionMs: opts.failureDetectionMs,
     onAdopted: (tasks, why) => {
       for (const t of tasks) {

@@ -66,8 +66,8 @@ describe('a mesh of bounded degree', () => {
     }
     const handles = await owner.submitMany(Array.from({ length: TASKS }, (_, i) => sleepSpec(TASK_MS, i)))
     const ids = handles.map((h) => h.id)
-    // both custodians hold the tasks (an owner that dies while a hold is in flight leaves a share
-    // to a custodian without it: the known gap ARCHITECTURE.md describes)
+    // both custodians hold the tasks (an owner that dies while a hold is in flight is the case of
+    // custody-gap.test.ts: here the bounded mesh is under test)
     const byId = new Map(nodes.map((n) => [n.peerId, n]))
     const held = () => {
       const named = owner.status().custody.custodians

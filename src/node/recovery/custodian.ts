@@ -8,6 +8,7 @@ import type { LivenessWatch } from '../peers/liveness-watch.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { Thief } from '../thief/thief.ts'
 import { successorOf } from './successor.ts'
+import { type AskKnown, checkSuccessors, type LeftTo } from './successor-check.ts'
 
 /** DHT lookups in flight at once while a successor checks the tasks it would adopt. */
 export const ADOPTION_LOOKUPS = 32
@@ -43,6 +44,8 @@ export interface CustodianOptions {
   admits?(owner: string): boolean
   /** Keeps in touch with another custodian of the same owner (so each can judge the other alive). */
   meet?(custodian: CustodianRef): void
+  /** Asks another custodian which of a dead owner's tasks it knows (see `checkSuccessors`). */
+  ask?: AskKnown
   /** A peer silent this long is declared dead, ms (the period of sweeps while orphans remain). */
   failureDetectionMs: number
   /** Tasks were adopted; `why` tells, per task id, what the DHT lookup found. */
@@ -99,6 +102,13 @@ export class Custodian {
   /** Serves an owner's custody frame (`from` is the connection's peer). */
   handle(from: string, frame: CustodyFrame): CustodyReply {
     const { requestId } = frame
+    if (frame.type === 'query') {
+      // a fellow custodian of a dead owner asks before it leaves these tasks to this node
+      const held = this.byOwner.get(frame.owner)?.tasks
+      const taken = new Set(frame.ids.filter((id) => this.settledHere(id)))
+      const guarded = frame.ids.filter((id) => held?.has(id) === true && !taken.has(id))
+      return { type: 'known', requestId, guarded, taken: [...taken] }
+    }
     if (this.opts.admits?.(from) === false) {
       return {
         type: 'error',
@@ -167,14 +177,32 @@ export class Custodian {
     try {
       const { liveness, self } = this.opts
       const mine: Task[] = []
+      const leftTo: LeftTo = new Map()
       for (const [owner, guarded] of this.byOwner) {
         if (!liveness.isDead(owner)) continue
         const candidates = guarded.custodians.filter((p) => p === self || !liveness.isDead(p))
         if (!candidates.includes(self)) candidates.push(self)
+        const theirs = new Map<string, Task[]>()
         for (const task of guarded.tasks.values()) {
-          if (this.settledHere(task.id)) this.forget(task.id)
-          else if (successorOf(task.id, candidates) === self) mine.push(task)
+          if (this.settledHere(task.id)) {
+            this.forget(task.id)
+            continue
+          }
+          const successor = successorOf(task.id, candidates)
+          if (successor === self) mine.push(task)
+          else if (successor !== undefined) {
+            const list = theirs.get(successor)
+            if (list === undefined) theirs.set(successor, [task])
+            else list.push(task)
+          }
         }
+        for (const [peer, tasks] of theirs) leftTo.set(peer, [...(leftTo.get(peer) ?? []), { owner, tasks }])
+      }
+      if (this.opts.ask !== undefined && leftTo.size > 0) {
+        // a successor that never got a task would leave it unadopted: what it does not know is ours
+        const { unknown, taken } = await checkSuccessors(leftTo, this.opts.ask)
+        for (const id of taken) this.forget(id)
+        mine.push(...unknown)
       }
       if (mine.length === 0) return
       const { open, why } = await this.withoutResult(mine, true)

@@ -58,11 +58,26 @@ export const forgetRequestSchema = z
   })
   .strict()
 
+/**
+ * `query` (custody protocol): one custodian of a dead owner asks another — the successor its list
+ * names for these tasks — whether it knows them, before leaving them to it (a custodian named in an
+ * owner's list may never have got a `hold` the owner sent just before it died).
+ */
+export const queryRequestSchema = z
+  .object({
+    type: z.literal('query'),
+    requestId: requestIdSchema,
+    owner: z.string().min(1).max(MAX_PEER_ID_CHARS),
+    ids: z.array(taskIdSchema).min(1).max(MAX_LEASES_PER_MESSAGE),
+  })
+  .strict()
+
 /** Any request of the custody protocol. */
 export const custodyFrameSchema = z.discriminatedUnion('type', [
   holdRequestSchema,
   dropRequestSchema,
   forgetRequestSchema,
+  queryRequestSchema,
 ])
 
 /** The custodian's answer: how many of the sender's tasks it holds now. */
@@ -70,8 +85,26 @@ export const custodyAckSchema = z
   .object({ type: z.literal('held'), requestId: requestIdSchema, held: z.number().int().min(0) })
   .strict()
 
+/**
+ * The answer to a `query`: of the ids asked about, those the receiver guards for that owner (it
+ * will adopt them if they are its share) and those it has taken — owns, runs under a lease, or
+ * knows the result of. An id in neither is unknown to it.
+ */
+export const knownReplySchema = z
+  .object({
+    type: z.literal('known'),
+    requestId: requestIdSchema,
+    guarded: z.array(taskIdSchema).max(MAX_LEASES_PER_MESSAGE),
+    taken: z.array(taskIdSchema).max(MAX_LEASES_PER_MESSAGE),
+  })
+  .strict()
+
 /** Any reply of the custody protocol (an `error` with `ERR_NOT_ALLOWED` or `ERR_INVALID_FRAME`). */
-export const custodyReplySchema = z.discriminatedUnion('type', [custodyAckSchema, errorReplySchema])
+export const custodyReplySchema = z.discriminatedUnion('type', [
+  custodyAckSchema,
+  knownReplySchema,
+  errorReplySchema,
+])
 
 /** A custodian named in a `hold`, see {@link custodianSchema}. */
 export type CustodianRef = z.infer<typeof custodianSchema>
@@ -81,6 +114,10 @@ export type HoldRequest = z.infer<typeof holdRequestSchema>
 export type DropRequest = z.infer<typeof dropRequestSchema>
 /** A `forget` request, see {@link forgetRequestSchema}. */
 export type ForgetRequest = z.infer<typeof forgetRequestSchema>
+/** A `query` request, see {@link queryRequestSchema}. */
+export type QueryRequest = z.infer<typeof queryRequestSchema>
+/** A `known` reply, see {@link knownReplySchema}. */
+export type KnownReply = z.infer<typeof knownReplySchema>
 /** Any custody-protocol request. */
 export type CustodyFrame = z.infer<typeof custodyFrameSchema>
 /** Any custody-protocol reply. */

@@ -5,6 +5,7 @@ import { LivenessWatch } from '../../../src/node/peers/liveness-watch.ts'
 import { ADOPTION_LOOKUP_TRIES, Custodian } from '../../../src/node/recovery/custodian.ts'
 import { JournalReplay } from '../../../src/node/recovery/journal-replay.ts'
 import { successorOf } from '../../../src/node/recovery/successor.ts'
+import type { AskKnown } from '../../../src/node/recovery/successor-check.ts'
 import { openResultRecordSync, type ResultRecord } from '../../../src/protocol/records/result-record.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
@@ -16,7 +17,13 @@ beforeAll(async () => {
 
 function fakes(
   self: string,
-  opts: { found?: Set<string>; journal?: Task[]; stored?: Set<string>; failing?: Map<string, number> } = {},
+  opts: {
+    found?: Set<string>
+    journal?: Task[]
+    stored?: Set<string>
+    failing?: Map<string, number>
+    ask?: AskKnown
+  } = {},
 ) {
   const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
   const ledger = {
@@ -69,6 +76,7 @@ function fakes(
     thief: { holds: () => false },
     failureDetectionMs: 1_000,
     onAdopted: (tasks, why) => onOwned(tasks, 'adopted', why),
+    ask: opts.ask,
   })
   liveness.watch({ onCheck: (changed) => adoption.onCheck(changed) })
   const replay = new JournalReplay({
@@ -99,6 +107,9 @@ function fakes(
       }),
     /** `from` says these tasks have results now. */
     onDrop: (from: string, ids: string[]) => adoption.handle(from, { type: 'drop', requestId: 'd', ids }),
+    /** A fellow custodian `from` asks which of `owner`'s tasks this node knows. */
+    onQuery: (from: string, owner: string, ids: string[]) =>
+      adoption.handle(from, { type: 'query', requestId: 'q', owner, ids }),
     /** `from` started again: what its earlier life handed this node is void. */
     onForget: (from: string) => adoption.handle(from, { type: 'forget', requestId: 'f' }),
     get remembered() {
@@ -204,6 +215,55 @@ describe('Adopter', () => {
     expect(lookups(flaky.id)).toBe(2)
     const why = onOwned.mock.calls.at(-1)?.[2] as Map<string, string>
     expect(why.get(broken.id)).toMatch(/^lookup failed 3×: query timed out/)
+    adopter.stop()
+  })
+
+  it('asks the successor its list names before leaving it a task: what it does not know is adopted here', async () => {
+    vi.useFakeTimers()
+    const [self, owner, other] = peers
+    const tasks = Array.from({ length: 24 }, (_, n) => makeTask(600 + n, owner))
+    const mine = tasks.filter((t) => successorOf(t.id, [self, other]) === self)
+    const theirs = tasks.filter((t) => successorOf(t.id, [self, other]) === other)
+    expect(theirs.length).toBeGreaterThanOrEqual(3)
+    // the other custodian guards one of its share and ran another; the rest never reached it
+    const [guarded, ran, ...never] = theirs
+    const ask = vi.fn<AskKnown>(async (_peer, _owner, ids) => ({
+      guarded: ids.filter((id) => id === guarded.id),
+      taken: ids.filter((id) => id === ran.id),
+    }))
+    const { adopter, owned, disconnect } = fakes(self, { ask })
+    await adopter.start()
+    adopter.onBeacon(owner, {} as never)
+    adopter.onBeacon(other, {} as never)
+    adopter.onHold(owner, tasks, [self, other])
+    disconnect(owner)
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(100)
+      adopter.onBeacon(other, {} as never)
+    }
+    expect(ask).toHaveBeenCalledWith(other, owner, expect.arrayContaining(theirs.map((t) => t.id)))
+    expect(ask.mock.calls.flatMap(([, , ids]) => ids).sort()).toEqual(theirs.map((t) => t.id).sort())
+    // its own share and what the successor never got are adopted here; the other two are left to it
+    const adopted = [...mine, ...never].map((t) => t.id).sort()
+    expect([...owned.keys()].sort()).toEqual(adopted)
+    // what the successor ran is forgotten; what it guards is still guarded here (asked again later)
+    expect(adopter.remembered).toBe(1)
+    adopter.stop()
+  })
+
+  it('answers a fellow custodian which tasks of an owner it guards and which it has taken', async () => {
+    const [self, owner, other] = peers
+    const tasks = Array.from({ length: 3 }, (_, n) => makeTask(650 + n, owner))
+    const { adopter, ledger } = fakes(self)
+    adopter.onHold(owner, tasks.slice(0, 2), [self, other])
+    ledger.take(tasks[1]) // adopted here already
+    const ids = [...tasks, makeTask(660, owner)].map((t) => t.id)
+    expect(adopter.onQuery(other, owner, ids)).toEqual({
+      type: 'known',
+      requestId: 'q',
+      guarded: [tasks[0].id],
+      taken: [tasks[1].id],
+    })
     adopter.stop()
   })
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { encodeMessage } from '../../../src/protocol/codec.ts'
 import { MAX_BEACON_BYTES, MAX_HOT_PEERS } from '../../../src/protocol/constants.ts'
 import { decodeBeacon } from '../../../src/protocol/messages/beacon-messages.ts'
-import { decodeCustodyFrame } from '../../../src/protocol/messages/custody-messages.ts'
+import { custodyReplySchema, decodeCustodyFrame } from '../../../src/protocol/messages/custody-messages.ts'
 import { makeBeacon, makeTask, OWNER } from '../fixtures.ts'
 
 const hot = (n: number) => {
@@ -44,6 +44,16 @@ describe('custody frames', () => {
     const forget = { type: 'forget', requestId: 'r3' }
     expect(decodeCustodyFrame(encodeMessage(forget))).toEqual(forget)
     expect(() => decodeCustodyFrame(encodeMessage({ ...forget, ids: [] }))).toThrow(/custody frame/)
+  })
+
+  it('decodes a query and its known reply; refuses a query without ids or owner', () => {
+    const query = { type: 'query', requestId: 'r4', owner: OWNER, ids: [makeTask(0).id] }
+    expect(decodeCustodyFrame(encodeMessage(query))).toEqual(query)
+    expect(() => decodeCustodyFrame(encodeMessage({ ...query, ids: [] }))).toThrow(/custody frame: ids/)
+    expect(() => decodeCustodyFrame(encodeMessage({ ...query, owner: '' }))).toThrow(/custody frame: owner/)
+    const known = { type: 'known', requestId: 'r4', guarded: [makeTask(0).id], taken: [] }
+    expect(custodyReplySchema.parse(known)).toEqual(known)
+    expect(() => custodyReplySchema.parse({ ...known, guarded: ['not an id'] })).toThrow()
   })
 
   it('refuses frames with no custodian, an unknown field or a malformed task; no task is a list update', () => {
