@@ -7,8 +7,7 @@ import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { LivenessWatch } from '../peers/liveness-watch.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { Thief } from '../thief/thief.ts'
-import { successorOf } from './successor.ts'
-import { type AskKnown, checkSuccessors, type LeftTo } from './successor-check.ts'
+import { type AskKnown, checkSuccessors, type LeftTo, splitBySuccessor } from './successor-check.ts'
 
 /** DHT lookups in flight at once while a successor checks the tasks it would adopt. */
 export const ADOPTION_LOOKUPS = 32
@@ -175,54 +174,56 @@ export class Custodian {
     this.adopting = true
     this.lastSweep = Date.now()
     try {
-      const { liveness, self } = this.opts
-      const mine: Task[] = []
-      const leftTo: LeftTo = new Map()
-      for (const [owner, guarded] of this.byOwner) {
-        if (!liveness.isDead(owner)) continue
-        const candidates = guarded.custodians.filter((p) => p === self || !liveness.isDead(p))
-        if (!candidates.includes(self)) candidates.push(self)
-        const theirs = new Map<string, Task[]>()
-        for (const task of guarded.tasks.values()) {
-          if (this.settledHere(task.id)) {
-            this.forget(task.id)
-            continue
-          }
-          const successor = successorOf(task.id, candidates)
-          if (successor === self) mine.push(task)
-          else if (successor !== undefined) {
-            const list = theirs.get(successor)
-            if (list === undefined) theirs.set(successor, [task])
-            else list.push(task)
-          }
-        }
-        for (const [peer, tasks] of theirs) leftTo.set(peer, [...(leftTo.get(peer) ?? []), { owner, tasks }])
-      }
-      if (this.opts.ask !== undefined && leftTo.size > 0) {
-        // a successor that never got a task would leave it unadopted: what it does not know is ours
-        const { unknown, taken } = await checkSuccessors(leftTo, this.opts.ask)
-        for (const id of taken) this.forget(id)
-        mine.push(...unknown)
-      }
-      if (mine.length === 0) return
-      const { open, why } = await this.withoutResult(mine, true)
-      if (this.stopped) return
-      const floor = Date.now()
-      const adopted: Task[] = []
-      for (const orphan of open) {
-        // the owner may be back, or the task done or adopted, while the DHT was asked
-        if (!liveness.isDead(orphan.owner) || this.settledHere(orphan.id)) continue
-        const task = { ...orphan, owner: self }
-        if (this.opts.own(task, { as: 'adopted', floor })) adopted.push(task)
-        this.forget(orphan.id)
-      }
-      if (adopted.length === 0) return
-      this.opts.onAdopted(adopted, why)
-      await this.opts.ledger.journalled().catch(() => undefined)
-      await this.opts.hold(adopted)
+      const { mine, leftTo } = this.orphans()
+      // a successor that never got a task would leave it unadopted: what it does not know is ours
+      // (asked while this node adopts its own share: a slow successor delays none of that)
+      const { ask } = this.opts
+      const asked = ask !== undefined && leftTo.size > 0 ? checkSuccessors(leftTo, ask) : undefined
+      await this.adopt(mine)
+      if (asked === undefined) return
+      const { unknown, taken } = await asked
+      for (const id of taken) this.forget(id)
+      await this.adopt(unknown)
     } finally {
       this.adopting = false
     }
+  }
+
+  /** The guarded tasks of dead owners this node is the successor of, and the others by successor. */
+  private orphans(): { mine: Task[]; leftTo: LeftTo } {
+    const { liveness, self } = this.opts
+    const mine: Task[] = []
+    const leftTo: LeftTo = new Map()
+    for (const [owner, guarded] of this.byOwner) {
+      if (!liveness.isDead(owner)) continue
+      const candidates = guarded.custodians.filter((p) => p === self || !liveness.isDead(p))
+      if (!candidates.includes(self)) candidates.push(self)
+      for (const task of guarded.tasks.values()) if (this.settledHere(task.id)) this.forget(task.id)
+      for (const t of splitBySuccessor(owner, [...guarded.tasks.values()], candidates, self, leftTo))
+        mine.push(t)
+    }
+    return { mine, leftTo }
+  }
+
+  /** Adopts the orphans whose result the DHT does not have (and that are still orphans then). */
+  private async adopt(orphans: Task[]): Promise<void> {
+    if (orphans.length === 0 || this.stopped) return
+    const { liveness, self } = this.opts
+    const { open, why } = await this.withoutResult(orphans, true)
+    if (this.stopped) return
+    const floor = Date.now()
+    const adopted: Task[] = []
+    for (const orphan of open) {
+      // the owner may be back, or the task done or adopted, while the DHT was asked
+      if (!liveness.isDead(orphan.owner) || this.settledHere(orphan.id)) continue
+      const task = { ...orphan, owner: self }
+      if (this.opts.own(task, { as: 'adopted', floor })) adopted.push(task)
+      this.forget(orphan.id)
+    }
+    if (adopted.length === 0) return
+    this.opts.onAdopted(adopted, why)
+    await this.opts.ledger.journalled().catch(() => undefined)
+    await this.opts.hold(adopted)
   }
 
   /** True when the task has a result known here, or is owned or held here already. */

@@ -1,5 +1,6 @@
 import { MAX_LEASES_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { Task } from '../../task/task.ts'
+import { successorOf } from './successor.ts'
 
 /** What a custodian answers about task ids of one owner: the ones it guards, the ones it has taken. */
 export interface Known {
@@ -12,6 +13,36 @@ export type AskKnown = (peer: string, owner: string, ids: string[]) => Promise<K
 
 /** Tasks of one dead owner that the custodian's list leaves to another custodian, by that custodian. */
 export type LeftTo = Map<string, { owner: string; tasks: Task[] }[]>
+
+/**
+ * Splits the open tasks of one dead owner by successor among `candidates`: returns this node's
+ * share and adds the others' to `leftTo`, by successor.
+ */
+export function splitBySuccessor(
+  owner: string,
+  tasks: readonly Task[],
+  candidates: readonly string[],
+  self: string,
+  leftTo: LeftTo,
+): Task[] {
+  const mine: Task[] = []
+  const theirs = new Map<string, Task[]>()
+  for (const task of tasks) {
+    const successor = successorOf(task.id, candidates)
+    if (successor === self) mine.push(task)
+    else if (successor !== undefined) {
+      const list = theirs.get(successor)
+      if (list === undefined) theirs.set(successor, [task])
+      else list.push(task)
+    }
+  }
+  for (const [peer, share] of theirs) {
+    const groups = leftTo.get(peer)
+    if (groups === undefined) leftTo.set(peer, [{ owner, tasks: share }])
+    else groups.push({ owner, tasks: share })
+  }
+  return mine
+}
 
 /**
  * Before a custodian leaves a dead owner's tasks to the successor its list names, it asks that

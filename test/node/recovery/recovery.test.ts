@@ -251,6 +251,28 @@ describe('Adopter', () => {
     adopter.stop()
   })
 
+  it('adopts its own share while a successor it asked has not answered', async () => {
+    vi.useFakeTimers()
+    const [self, owner, other] = peers
+    const tasks = Array.from({ length: 12 }, (_, n) => makeTask(680 + n, owner))
+    const mine = tasks.filter((t) => successorOf(t.id, [self, other]) === self)
+    // the other custodian is frozen: its answer never comes
+    const ask = vi.fn<AskKnown>(() => new Promise(() => {}))
+    const { adopter, owned, disconnect } = fakes(self, { ask })
+    await adopter.start()
+    adopter.onBeacon(owner, {} as never)
+    adopter.onBeacon(other, {} as never)
+    adopter.onHold(owner, tasks, [self, other])
+    disconnect(owner)
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(100)
+      adopter.onBeacon(other, {} as never)
+    }
+    expect(ask).toHaveBeenCalled()
+    expect([...owned.keys()].sort()).toEqual(mine.map((t) => t.id).sort())
+    adopter.stop()
+  })
+
   it('answers a fellow custodian which tasks of an owner it guards and which it has taken', async () => {
     const [self, owner, other] = peers
     const tasks = Array.from({ length: 3 }, (_, n) => makeTask(650 + n, owner))
