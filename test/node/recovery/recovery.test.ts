@@ -126,6 +126,25 @@ function fakes(
   return { adopter, ledger, results, announce, onOwned, owned, disconnect }
 }
 
+/**
+ * `self` guards `tasks` of `owner` with `other` as fellow custodian, and asks it with `ask`; the
+ * owner's connection drops while `other` keeps beaconing, for half a second (fake timers).
+ */
+async function ownerDiesHolding(tasks: Task[], [self, owner, other]: string[], ask: AskKnown) {
+  const made = fakes(self, { ask })
+  const { adopter, disconnect } = made
+  await adopter.start()
+  adopter.onBeacon(owner, {} as never)
+  adopter.onBeacon(other, {} as never)
+  adopter.onHold(owner, tasks, [self, other])
+  disconnect(owner)
+  for (let i = 0; i < 5; i++) {
+    await vi.advanceTimersByTimeAsync(100)
+    adopter.onBeacon(other, {} as never)
+  }
+  return made
+}
+
 describe('Adopter', () => {
   afterEach(() => {
     vi.useRealTimers()
@@ -231,16 +250,7 @@ describe('Adopter', () => {
       guarded: ids.filter((id) => id === guarded.id),
       taken: ids.filter((id) => id === ran.id),
     }))
-    const { adopter, owned, disconnect } = fakes(self, { ask })
-    await adopter.start()
-    adopter.onBeacon(owner, {} as never)
-    adopter.onBeacon(other, {} as never)
-    adopter.onHold(owner, tasks, [self, other])
-    disconnect(owner)
-    for (let i = 0; i < 5; i++) {
-      await vi.advanceTimersByTimeAsync(100)
-      adopter.onBeacon(other, {} as never)
-    }
+    const { adopter, owned } = await ownerDiesHolding(tasks, [self, owner, other], ask)
     expect(ask).toHaveBeenCalledWith(other, owner, expect.arrayContaining(theirs.map((t) => t.id)))
     expect(ask.mock.calls.flatMap(([, , ids]) => ids).sort()).toEqual(theirs.map((t) => t.id).sort())
     // its own share and what the successor never got are adopted here; the other two are left to it
@@ -258,16 +268,7 @@ describe('Adopter', () => {
     const mine = tasks.filter((t) => successorOf(t.id, [self, other]) === self)
     // the other custodian is frozen: its answer never comes
     const ask = vi.fn<AskKnown>(() => new Promise(() => {}))
-    const { adopter, owned, disconnect } = fakes(self, { ask })
-    await adopter.start()
-    adopter.onBeacon(owner, {} as never)
-    adopter.onBeacon(other, {} as never)
-    adopter.onHold(owner, tasks, [self, other])
-    disconnect(owner)
-    for (let i = 0; i < 5; i++) {
-      await vi.advanceTimersByTimeAsync(100)
-      adopter.onBeacon(other, {} as never)
-    }
+    const { adopter, owned } = await ownerDiesHolding(tasks, [self, owner, other], ask)
     expect(ask).toHaveBeenCalled()
     expect([...owned.keys()].sort()).toEqual(mine.map((t) => t.id).sort())
     adopter.stop()
