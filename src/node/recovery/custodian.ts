@@ -7,7 +7,7 @@ import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { LivenessWatch } from '../peers/liveness-watch.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { Thief } from '../thief/thief.ts'
-import { type AskKnown, checkSuccessors, type LeftTo, splitBySuccessor } from './successor-check.ts'
+import { type AskKnown, checkSuccessors, knownOf, type LeftTo, splitBySuccessor } from './successor-check.ts'
 
 /** DHT lookups in flight at once while a successor checks the tasks it would adopt. */
 export const ADOPTION_LOOKUPS = 32
@@ -102,11 +102,12 @@ export class Custodian {
   handle(from: string, frame: CustodyFrame): CustodyReply {
     const { requestId } = frame
     if (frame.type === 'query') {
-      // a fellow custodian of a dead owner asks before it leaves these tasks to this node
-      const held = this.byOwner.get(frame.owner)?.tasks
-      const taken = new Set(frame.ids.filter((id) => this.settledHere(id)))
-      const guarded = frame.ids.filter((id) => held?.has(id) === true && !taken.has(id))
-      return { type: 'known', requestId, guarded, taken: [...taken] }
+      const { results, ledger, thief } = this.opts
+      const known = knownOf(frame.ids, this.byOwner.get(frame.owner)?.tasks, {
+        taken: (id) => results.cached(id) !== undefined || ledger.has(id),
+        runs: (id) => thief.holds(id),
+      })
+      return { type: 'known', requestId, ...known }
     }
     if (this.opts.admits?.(from) === false) {
       return {
@@ -199,8 +200,7 @@ export class Custodian {
       const candidates = guarded.custodians.filter((p) => p === self || !liveness.isDead(p))
       if (!candidates.includes(self)) candidates.push(self)
       for (const task of guarded.tasks.values()) if (this.settledHere(task.id)) this.forget(task.id)
-      for (const t of splitBySuccessor(owner, [...guarded.tasks.values()], candidates, self, leftTo))
-        mine.push(t)
+      splitBySuccessor(owner, [...guarded.tasks.values()], candidates, self, { mine, leftTo })
     }
     return { mine, leftTo }
   }

@@ -8,28 +8,44 @@ export interface Known {
   taken: string[]
 }
 
+/**
+ * What a custodian answers a fellow custodian's `query` about ids of one owner: `taken` — owned
+ * here (adopted: this node's own custodians guard it) or done; `guarded` — held in custody here
+ * (`kept`) or run here under the owner's lease, not taken. A task only run here stays guarded: if
+ * this node dies too, the asker must still adopt it.
+ */
+export function knownOf(
+  ids: readonly string[],
+  kept: ReadonlyMap<string, unknown> | undefined,
+  here: { taken(id: string): boolean; runs(id: string): boolean },
+): Known {
+  const taken = ids.filter((id) => here.taken(id))
+  const isTaken = new Set(taken)
+  const guarded = ids.filter((id) => !isTaken.has(id) && (kept?.has(id) === true || here.runs(id)))
+  return { guarded, taken }
+}
+
 /** Asks `peer` which of the ids of `owner`'s tasks it knows (custody `query`). */
 export type AskKnown = (peer: string, owner: string, ids: string[]) => Promise<Known>
 
-/** Tasks of one dead owner that the custodian's list leaves to another custodian, by that custodian. */
+/** Tasks of dead owners that a custodian's lists leave to another custodian, by that custodian. */
 export type LeftTo = Map<string, { owner: string; tasks: Task[] }[]>
 
 /**
- * Splits the open tasks of one dead owner by successor among `candidates`: returns this node's
- * share and adds the others' to `leftTo`, by successor.
+ * Splits the open tasks of one dead owner by successor among `candidates`: this node's share goes
+ * into `into.mine`, the others' into `into.leftTo`, by successor.
  */
 export function splitBySuccessor(
   owner: string,
   tasks: readonly Task[],
   candidates: readonly string[],
   self: string,
-  leftTo: LeftTo,
-): Task[] {
-  const mine: Task[] = []
+  into: { mine: Task[]; leftTo: LeftTo },
+): void {
   const theirs = new Map<string, Task[]>()
   for (const task of tasks) {
     const successor = successorOf(task.id, candidates)
-    if (successor === self) mine.push(task)
+    if (successor === self) into.mine.push(task)
     else if (successor !== undefined) {
       const list = theirs.get(successor)
       if (list === undefined) theirs.set(successor, [task])
@@ -37,11 +53,10 @@ export function splitBySuccessor(
     }
   }
   for (const [peer, share] of theirs) {
-    const groups = leftTo.get(peer)
-    if (groups === undefined) leftTo.set(peer, [{ owner, tasks: share }])
+    const groups = into.leftTo.get(peer)
+    if (groups === undefined) into.leftTo.set(peer, [{ owner, tasks: share }])
     else groups.push({ owner, tasks: share })
   }
-  return mine
 }
 
 /**
@@ -64,20 +79,13 @@ export async function checkSuccessors(
     for (const { owner, tasks } of groups) {
       for (let i = 0; i < tasks.length; i += MAX_LEASES_PER_MESSAGE) {
         const chunk = tasks.slice(i, i + MAX_LEASES_PER_MESSAGE)
-        asks.push(
-          ask(
-            peer,
-            owner,
-            chunk.map((t) => t.id),
-          ).then(
-            (known) => {
-              const seen = new Set([...known.guarded, ...known.taken])
-              for (const t of chunk) if (!seen.has(t.id)) unknown.push(t)
-              taken.push(...known.taken)
-            },
-            () => undefined,
-          ),
-        )
+        const ids = chunk.map((t) => t.id)
+        const asked = ask(peer, owner, ids).then((known) => {
+          const seen = new Set([...known.guarded, ...known.taken])
+          for (const t of chunk) if (!seen.has(t.id)) unknown.push(t)
+          taken.push(...known.taken)
+        })
+        asks.push(asked.catch(() => undefined))
       }
     }
   }

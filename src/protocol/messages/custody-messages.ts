@@ -86,9 +86,10 @@ export const custodyAckSchema = z
   .strict()
 
 /**
- * The answer to a `query`: of the ids asked about, those the receiver guards for that owner (it
- * will adopt them if they are its share) and those it has taken — owns, runs under a lease, or
- * knows the result of. An id in neither is unknown to it.
+ * The answer to a `query`: of the ids asked about, those the receiver guards for that owner or runs
+ * under its lease (left to it: it adopts them if they are its share), and those it has taken — owns
+ * (adopted: its own custodians guard them) or knows the result of (the asker may forget them). An id
+ * in neither is unknown to it.
  */
 export const knownReplySchema = z
   .object({

@@ -23,6 +23,8 @@ function fakes(
     stored?: Set<string>
     failing?: Map<string, number>
     ask?: AskKnown
+    /** Tasks this node runs under a lease. */
+    leased?: Set<string>
   } = {},
 ) {
   const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
@@ -73,7 +75,7 @@ function fakes(
   const adoption = new Custodian({
     ...{ self, liveness, ledger, results, hold: announce },
     own: (task, how) => ledger.take(task, how),
-    thief: { holds: () => false },
+    thief: { holds: (id: string) => opts.leased?.has(id) === true },
     failureDetectionMs: 1_000,
     onAdopted: (tasks, why) => onOwned(tasks, 'adopted', why),
     ask: opts.ask,
@@ -276,15 +278,16 @@ describe('Adopter', () => {
 
   it('answers a fellow custodian which tasks of an owner it guards and which it has taken', async () => {
     const [self, owner, other] = peers
-    const tasks = Array.from({ length: 3 }, (_, n) => makeTask(650 + n, owner))
-    const { adopter, ledger } = fakes(self)
+    const tasks = Array.from({ length: 4 }, (_, n) => makeTask(650 + n, owner))
+    // run here under the dead owner's lease: left to this node, but not taken (it may die too)
+    const { adopter, ledger } = fakes(self, { leased: new Set([tasks[3].id]) })
     adopter.onHold(owner, tasks.slice(0, 2), [self, other])
     ledger.take(tasks[1]) // adopted here already
     const ids = [...tasks, makeTask(660, owner)].map((t) => t.id)
     expect(adopter.onQuery(other, owner, ids)).toEqual({
       type: 'known',
       requestId: 'q',
-      guarded: [tasks[0].id],
+      guarded: [tasks[0].id, tasks[3].id],
       taken: [tasks[1].id],
     })
     adopter.stop()
