@@ -1,12 +1,10 @@
 import { MAX_LEASES_PER_MESSAGE } from '../../protocol/constants.ts'
+import type { KnownReply } from '../../protocol/messages/custody-messages.ts'
 import type { Task } from '../../task/task.ts'
 import { successorOf } from './successor.ts'
 
 /** What a custodian answers about task ids of one owner: the ones it guards, the ones it has taken. */
-export interface Known {
-  guarded: string[]
-  taken: string[]
-}
+export type Known = Pick<KnownReply, 'guarded' | 'taken'>
 
 /**
  * What a custodian answers a fellow custodian's `query` about ids of one owner: `taken` — owned
