@@ -41,6 +41,8 @@ export class BeaconPublisher {
   private timer: NodeJS.Timeout | undefined
   /** A change-driven beacon is due at the end of this turn. */
   private inMicrotask = false
+  /** A change-driven beacon telling of less work is due after this turn's I/O. */
+  private immediate: NodeJS.Immediate | undefined
   private interval: NodeJS.Timeout | undefined
   private stopped = false
 
@@ -58,6 +60,7 @@ export class BeaconPublisher {
     this.stopped = true
     clearInterval(this.interval)
     if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.immediate !== undefined) clearImmediate(this.immediate)
   }
 
   /** This node's capacity as its next beacon tells it. */
@@ -95,6 +98,10 @@ export class BeaconPublisher {
       clearTimeout(this.timer)
       this.timer = undefined
     }
+    if (this.immediate !== undefined) {
+      clearImmediate(this.immediate)
+      this.immediate = undefined
+    }
     this.opts.send(this.build())
   }
 
@@ -104,19 +111,27 @@ export class BeaconPublisher {
    * worth of slots) since the last beacon. Smaller changes wait for the periodic beacon.
    */
   soon(): void {
-    if (this.timer !== undefined || this.inMicrotask) return
+    if (this.timer !== undefined || this.inMicrotask || this.immediate !== undefined) return
     const now = this.opts.queue.stealableCount
     const last = this.lastQueued
     const flipped = (now === 0) !== (last === 0)
     const moved = Math.abs(now - last) >= Math.max(this.opts.slots, 0.25 * last)
     if (!flipped && !moved) return
     const wait = this.lastAt + (flipped ? MIN_FLIP_BEACON_GAP_MS : MIN_BEACON_GAP_MS) - Date.now()
-    if (wait <= 0) {
-      // at the end of this turn: ahead of what the turn writes next (a submission's custody frame
-      // of hundreds of tasks, which the thief would read first), not a timer phase later
+    if (wait <= 0 && now > last) {
+      // news of work, at the end of this turn: ahead of what the turn writes next (a submission's
+      // custody frame of hundreds of tasks, which the thief would read first), not a timer phase later
       this.inMicrotask = true
       queueMicrotask(() => {
         this.inMicrotask = false
+        this.send()
+      })
+      return
+    }
+    if (wait <= 0) {
+      // less work (a grant took it): after this turn's writes — the grant itself goes first
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined
         this.send()
       })
       return

@@ -44,6 +44,20 @@ describe('beacon sequence numbers', () => {
   })
 })
 
+/** A 4-slot publisher of change-driven beacons (no periodic one within a test) over a stand-in queue. */
+function fourSlots(send: (b: Beacon) => void, queue: { queuedWorkMs(): number; stealableCount: number }) {
+  return new BeaconPublisher({
+    send,
+    hot: () => [],
+    queue: queue as unknown as LocalQueue,
+    runner: { runningCount: 0 },
+    offer: { types: ['sleep'], labels: [], slots: 4, memoryMb: 0 },
+    slots: 4,
+    speed: 1,
+    intervalMs: 60_000,
+  })
+}
+
 describe('change-driven beacons', () => {
   afterEach(() => {
     vi.useRealTimers()
@@ -53,16 +67,7 @@ describe('change-driven beacons', () => {
     vi.useFakeTimers({ now: 2_000_000, toFake: ['Date'] })
     const sent: Beacon[] = []
     const queue = { queuedWorkMs: () => 0, stealableCount: 0 }
-    const beacons = new BeaconPublisher({
-      send: (b: Beacon) => void sent.push(b),
-      hot: () => [],
-      queue: queue as unknown as LocalQueue,
-      runner: { runningCount: 0 },
-      offer: { types: ['sleep'], labels: [], slots: 4, memoryMb: 0 },
-      slots: 4,
-      speed: 1,
-      intervalMs: 60_000,
-    })
+    const beacons = fourSlots((b) => sent.push(b), queue)
     beacons.send() // the last beacon: an empty queue, long enough ago below
     vi.setSystemTime(2_000_050)
     sent.length = 0
@@ -75,6 +80,26 @@ describe('change-driven beacons', () => {
     expect(sent.map((b) => b.queued)).toEqual([500])
     await new Promise((resolve) => setImmediate(resolve))
     expect(sent).toHaveLength(1)
+    beacons.stop()
+  })
+
+  it('tell of an emptied queue after the turn’s other writes (a grant goes first), then once', async () => {
+    vi.useFakeTimers({ now: 3_000_000, toFake: ['Date'] })
+    const order: string[] = []
+    const queue = { queuedWorkMs: () => 0, stealableCount: 1 }
+    const beacons = fourSlots((b) => order.push(`beacon ${b.queued}`), queue)
+    beacons.send()
+    vi.setSystemTime(3_000_050)
+    order.length = 0
+    queue.stealableCount = 0 // a steal took the last task
+    beacons.soon()
+    beacons.soon()
+    queueMicrotask(() => order.push('grant')) // the reply is written on the turn's microtasks
+    await Promise.resolve()
+    await Promise.resolve()
+    expect(order).toEqual(['grant'])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(order).toEqual(['grant', 'beacon 0'])
     beacons.stop()
   })
 })
