@@ -106,11 +106,17 @@ export function assembleNode(inputs: NodeInputs) {
   const results = new ResultStore({
     dht: libp2p.services.dht,
     replicator: inputs.replicator,
-    signer: new RecordSigner(privateKey, DEFAULT_SIGN_BATCH, accounting.signatures, {
-      ms: DEFAULT_SIGN_WINDOW_MS,
-      // the runner is made below; records are signed only once the node runs
-      more: (): boolean => runner.runningCount > 0,
-    }),
+    signer: new RecordSigner(
+      privateKey,
+      DEFAULT_SIGN_BATCH,
+      accounting.signatures,
+      {
+        ms: DEFAULT_SIGN_WINDOW_MS,
+        // the runner is made below; records are signed only once the node runs
+        more: (): boolean => runner.runningCount > 0,
+      },
+      roots,
+    ),
     roots,
   })
   // a copy refused because a peer holds a winning record: read that one, so this node serves it too
@@ -148,6 +154,7 @@ export function assembleNode(inputs: NodeInputs) {
     admits,
     reach: (peer) => reachable(libp2p, peer, peers.addrsOf(peer)),
     onStealReply: (ms) => metrics.stealRoundTrip(ms),
+    onLease: (owner, id, epoch, proof) => roots.addGrant(owner, id, self, epoch, proof),
   })
   const follower = new ResultFollower({
     self,

@@ -1,6 +1,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { MAX_SIGNED_BATCH, type ResultRecord, signResultBatch } from '../../protocol/records/result-record.ts'
 import type { SignatureCounts } from '../../protocol/records/signature-counts.ts'
+import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 
 /** Most records one signature covers, unless told otherwise. */
 export const DEFAULT_SIGN_BATCH = 256
@@ -55,12 +56,15 @@ export class RecordSigner {
   /**
    * @param counts where signatures made (and grant proofs checked while signing) are counted.
    * @param window when records wait for company (none: every turn that finished records signs).
+   * @param roots the grant proofs known good here (made here, or taken from their owner): a record
+   *   under one is signed without checking it again.
    */
   constructor(
     private readonly privateKey: PrivateKey,
     private readonly maxBatch = DEFAULT_SIGN_BATCH,
     private readonly counts?: SignatureCounts,
     private readonly window?: SignWindow,
+    private readonly roots?: Pick<VerifiedRoots, 'hasGrant'>,
   ) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > MAX_SIGNED_BATCH) {
       throw new RangeError(`maxBatch must be 1 to ${MAX_SIGNED_BATCH}, got ${maxBatch}`)
@@ -102,13 +106,14 @@ export class RecordSigner {
         batch.map((p) => p.record),
         this.privateKey,
         this.counts,
+        this.roots,
       )
       for (const [i, p] of batch.entries()) p.resolve(values[i])
     } catch {
       // one record spoiled the batch: sign each alone, so only the bad one fails
       for (const p of batch) {
         try {
-          p.resolve(signResultBatch([p.record], this.privateKey, this.counts)[0])
+          p.resolve(signResultBatch([p.record], this.privateKey, this.counts, this.roots)[0])
         } catch (err) {
           p.reject(err as Error)
         }

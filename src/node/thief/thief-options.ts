@@ -44,4 +44,10 @@ export interface ThiefOptions {
   admits?(owner: string): boolean
   /** Told the round trip of each steal request answered (a grant, empty or not), ms. */
   onStealReply?(ms: number): void
+  /**
+   * Told each lease taken, with the owner's grant proof: it came from the owner itself, in its
+   * answer on its authenticated stream, so the record signed under it needs no check of it here
+   * (a bad proof would only spoil the owner's own task: every other node checks it). @defaultValue nothing
+   */
+  onLease?(owner: string, taskId: string, epoch: number, proof: string): void
 }

@@ -195,6 +195,7 @@ export class Thief {
       }
       const attempts = lease.attempts === undefined ? [] : [...lease.attempts] // earlier runs, for the record
       const entry: RunEntry = { task, epoch: lease.epoch, attempts, dependencies: {}, grant: lease.proof }
+      this.opts.onLease?.(victim, task.id, lease.epoch, lease.proof)
       this.leasedIn.set(task.id, {
         entry,
         owner: victim,

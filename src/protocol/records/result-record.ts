@@ -144,12 +144,14 @@ function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolea
  *   record's `executor`, the batch is empty or over `MAX_SIGNED_BATCH`, or a value would exceed
  *   `MAX_RECORD_BYTES` (shorten the output), or a record of an executor other than its owner lacks
  *   the owner's grant for it.
- * With `counts`, the signature made, the records it covers and the grant proofs checked are counted.
+ * With `counts`, the signature made, the records it covers and the grant proofs checked are counted;
+ * a grant proof `roots` knows (one this node made, or took from the owner itself) is not checked again.
  */
 export function signResultBatch(
   records: ResultRecord[],
   privateKey: PrivateKey,
   counts?: SignatureCounts,
+  roots?: Pick<VerifiedRoots, 'hasGrant'>,
 ): Uint8Array[] {
   if (records.length === 0 || records.length > MAX_SIGNED_BATCH) {
     throw new InvalidRecordError(
@@ -169,7 +171,7 @@ export function signResultBatch(
     if (signer !== data.executor) {
       throw new InvalidRecordError(`${WHAT}: executor ${data.executor} is not the signing peer ${signer}`)
     }
-    checkGrant(data, counts)
+    checkGrant(data, counts, roots)
     return data
   })
   // each record is serialised once: its canonical JSON is both its leaf's data and its part of the value

@@ -43,6 +43,7 @@ function setup(reply: (peer: string, req: { type: string }) => unknown) {
   const events = new TaskEvents()
   const told: TaskEvent[] = []
   events.on((e) => told.push(e))
+  const leases: string[] = []
   const thief = new Thief({
     steal: { request } as never,
     queue,
@@ -56,8 +57,9 @@ function setup(reply: (peer: string, req: { type: string }) => unknown) {
     isRunning: () => true,
     owns: (id) => id === 'mine',
     events,
+    onLease: (owner, id, epoch, proof) => leases.push(`${owner} ${id} ${epoch} ${proof === PROOF}`),
   })
-  return { thief, queue, counters, request, runner, told }
+  return { thief, queue, counters, request, runner, told, leases }
 }
 
 /** A grant proof's shape (the thief carries it into its record; the DHT checks it). */
@@ -73,7 +75,7 @@ const grantOf = (tasks: Task[], ttlMs = 10_000) => ({
 
 describe('Thief', () => {
   it('steals from a loaded peer: holds what it can run, queued as not stealable', async () => {
-    const { thief, queue, counters, told } = setup(() =>
+    const { thief, queue, counters, told, leases } = setup(() =>
       grantOf([task('a'), task('mine'), task('gpu', 'gpu-job')]),
     )
     await thief.maybeSteal()
@@ -85,6 +87,8 @@ describe('Thief', () => {
     expect(queue.size).toBe(1)
     expect(queue.stealableCount).toBe(0)
     expect(told.map((e) => [e.taskId, e.event, e.detail])).toEqual([['a', 'stolen', { from: 'v', epoch: 3 }]])
+    // the owner's proof of the lease it took, for the record it will sign (the declined ones: none)
+    expect(leases).toEqual(['v a 3 true'])
     expect(thief.settle('a')).toBe('v')
     expect(thief.size).toBe(0)
   })

@@ -7,6 +7,7 @@ import {
   openResultRecordSync,
   recordLeaf,
   resultKey,
+  signResultBatch,
   signResultRecord,
 } from '../../../src/protocol/records/result-record.ts'
 import { createSignatureCounts } from '../../../src/protocol/records/signature-counts.ts'
@@ -101,5 +102,32 @@ describe('grant proofs signed together', () => {
     expect(roots.hasGrant(OWNER, leases[0].taskId, EXECUTOR, 1, proof)).toBe(false)
     expect(roots.hasGrant(OWNER, leases[0].taskId, EXECUTOR, 2, proof)).toBe(true)
     expect(roots.hasGrant(OWNER, leases[0].taskId, EXECUTOR, MAX_ISSUED_GRANTS + 1, proof)).toBe(true)
+  })
+
+  it('a thief signs its record under a proof it took from the owner without checking it again', () => {
+    // leases no other test signed: the process remembers the checks it computed
+    const own = leases.map((l) => ({ ...l, epoch: l.epoch + 100 }))
+    const proofs = new GrantSigner(ownerKey).signAll(EXECUTOR, own)
+    const record = makeRecord({ taskId: own[2].taskId, epoch: 103, grant: proofs[2] })
+    const counts = createSignatureCounts()
+    signResultBatch([record], executorKey, counts)
+    expect(counts.grantsVerified).toBe(1)
+    // the thief remembered the proof as it took the lease from the owner's answer
+    const taken = new VerifiedRoots()
+    taken.addGrant(OWNER, record.taskId, EXECUTOR, 103, proofs[2])
+    const fresh = createSignatureCounts()
+    const [alone] = new GrantSigner(ownerKey).signAll(EXECUTOR, [own[3]]) // a signature of its own
+    const other = makeRecord({ taskId: own[3].taskId, epoch: 104, grant: alone })
+    const [value] = signResultBatch(
+      [{ ...record, finishedAt: record.finishedAt + 1 }],
+      executorKey,
+      fresh,
+      taken,
+    )
+    expect(fresh.grantsVerified).toBe(0)
+    expect(openResultRecordSync(value, resultKey(record.taskId)).grant).toBe(proofs[2])
+    // a lease it did not take that way is checked as before
+    signResultBatch([other], executorKey, fresh, taken)
+    expect(fresh.grantsVerified).toBe(1)
   })
 })
