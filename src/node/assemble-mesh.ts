@@ -5,11 +5,11 @@ import type { Logger } from '../log/logger.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import { CUSTODY_PROTOCOL } from '../protocol/constants.ts'
 import { InvalidMessageError } from '../protocol/errors.ts'
+import type { Task } from '../task/task.ts'
 import type { Lifecycle } from './assemble.ts'
 import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
 import { TaskControl } from './owner/cancellation.ts'
 import { CustodyKeeper } from './owner/custody-keeper.ts'
-import { custodyHold } from './owner/custody-wait.ts'
 import type { Intake } from './owner/intake.ts'
 import type { OwnerLedger, Poisoned } from './owner/owner-ledger.ts'
 import type { UnschedulableWatch } from './owner/unschedulable.ts'
@@ -86,11 +86,18 @@ export function wireMesh(m: MeshInputs) {
     candidates: async (n) => (await closest.of(selfKey, n)).map((p) => p.toString()),
     addrsOf: (peer) => addresses.of(peer),
     openTasks: () => ledger.tasks(),
-    isOpen: (id) => !ledger.ended(id),
     // a key made at this start had no earlier life for a custodian to forget
     firstLife: opts.privateKey === undefined && opts.dataDir === undefined,
   })
-  const hold = custodyHold({ keeper, ledger, events, waitMs: CUSTODY_WAIT_MS })
+  /** Hands tasks this node took to its custodians; waits for an acknowledgement a little while at most. */
+  const hold = async (tasks: Task[]): Promise<void> => {
+    const held = keeper.hold(tasks)
+    await Promise.race([held, new Promise((resolve) => setTimeout(resolve, CUSTODY_WAIT_MS).unref())])
+    for (const t of tasks) events.emit(t.id, 'announced', { custodians: keeper.current.length })
+  }
+  events.on((e) => {
+    if (e.event === 'settled') keeper.drop([e.taskId])
+  })
   const liveness = new LivenessWatch({
     self,
     libp2p,

@@ -20,8 +20,6 @@ export interface CustodyKeeperOptions {
   addrsOf(peer: string): string[]
   /** Every task this node owns and has no result for (handed to a new custodian). */
   openTasks(): Task[]
-  /** True while a task is open here: one that ended before its hand-over is not handed over. @defaultValue always */
-  isOpen?(taskId: string): boolean
   /** @defaultValue DEFAULT_CUSTODIANS */
   count?: number
   /** A custodian could not be told (its copy is re-sent when it is replaced). */
@@ -63,12 +61,9 @@ export class CustodyKeeper {
    * them acknowledged its frames or failed (a failed one is replaced; an owner without peers keeps
    * its journal).
    */
-  async hold(taken: Task[]): Promise<void> {
-    if (taken.length === 0) return
-    await this.pick()
-    // a task that ended meanwhile (a quick one) needs no custodian
-    const tasks = this.opts.isOpen === undefined ? taken : taken.filter((t) => this.opts.isOpen?.(t.id))
+  async hold(tasks: Task[]): Promise<void> {
     if (tasks.length === 0) return
+    await this.pick()
     const custodians = this.custodians
     if (custodians.length === 0) return
     const told = await Promise.all(custodians.map((peer) => this.send(peer, custodians, tasks)))

@@ -108,11 +108,6 @@ export abstract class LedgerBook {
     return this.owned.has(taskId)
   }
 
-  /** True when the task was owned here and has its result (remembered for the latest settled tasks). */
-  ended(taskId: string): boolean {
-    return !this.owned.has(taskId) && this.settled.has(taskId)
-  }
-
   /** The live record of an owned task (read only: its state moves through the ledger's operations). */
   get(taskId: string): Readonly<OwnedTask> | undefined {
     return this.owned.get(taskId)

@@ -108,33 +108,3 @@ describe('CustodyKeeper names a custodian to the others only once it holds the t
     expect(keeper.current).toEqual([EXECUTOR])
   })
 })
-
-describe('CustodyKeeper hands over open tasks only', () => {
-  it('leaves out a task that ended while its custodians were picked, and sends nothing for none', async () => {
-    const ended = new Set<string>()
-    const frames: number[] = []
-    const quick = makeTask(1, OWNER)
-    const slow = makeTask(2, OWNER)
-    const keeper = new CustodyKeeper({
-      custody: {
-        request: async (_peer, frame) => {
-          if (frame.type === 'hold') frames.push(frame.tasks.length)
-          return { type: 'held', requestId: frame.requestId, held: 0 }
-        },
-      },
-      // the quick task ends while the candidates are read
-      candidates: async () => {
-        ended.add(quick.id)
-        return [EXECUTOR]
-      },
-      addrsOf: () => [],
-      openTasks: () => [],
-      isOpen: (id) => !ended.has(id),
-      firstLife: true,
-    })
-    await keeper.hold([quick, slow])
-    expect(frames).toEqual([1])
-    await keeper.hold([quick])
-    expect(frames).toEqual([1])
-  })
-})
