@@ -4,18 +4,27 @@ import { PeerView } from '../../../src/node/peers/peer-view.ts'
 import type { LocalQueue } from '../../../src/node/run/local-queue.ts'
 import type { Beacon } from '../../../src/protocol/messages/beacon-messages.ts'
 
-/** A publisher whose beacons land in `sent` (queue and runner are stand-ins: only capacity is read). */
-function publisher(sent: Beacon[]): BeaconPublisher {
-  const queue = { queuedWorkMs: () => 0, stealableCount: 0 } as unknown as LocalQueue
+/** A stand-in for the node's queue: a publisher reads only its stealable count and queued work. */
+type QueueStandIn = { queuedWorkMs(): number; stealableCount: number }
+
+/**
+ * A publisher whose beacons go to `send` (queue and runner are stand-ins: only capacity is read),
+ * with no periodic beacon within a test.
+ */
+function publisher(
+  send: (b: Beacon) => void,
+  queue: QueueStandIn = { queuedWorkMs: () => 0, stealableCount: 0 },
+  slots = 1,
+): BeaconPublisher {
   return new BeaconPublisher({
-    send: (b: Beacon) => void sent.push(b),
+    send,
     hot: () => [],
-    queue,
+    queue: queue as unknown as LocalQueue,
     runner: { runningCount: 0 },
-    offer: { types: ['sleep'], labels: [], slots: 1, memoryMb: 0 },
-    slots: 1,
+    offer: { types: ['sleep'], labels: [], slots, memoryMb: 0 },
+    slots,
     speed: 1,
-    intervalMs: 1_000,
+    intervalMs: 60_000,
   })
 }
 
@@ -27,7 +36,7 @@ describe('beacon sequence numbers', () => {
   it('rise with every beacon, even many in one millisecond, and a restarted node ranks above its previous run', () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] })
     const first: Beacon[] = []
-    const run1 = publisher(first)
+    const run1 = publisher((b) => first.push(b))
     for (let i = 0; i < 5; i++) run1.send()
     expect(first.map((b) => b.seq)).toEqual([1_000_000, 1_000_001, 1_000_002, 1_000_003, 1_000_004])
 
@@ -37,26 +46,12 @@ describe('beacon sequence numbers', () => {
     // killed and restarted a second later: the peer still remembers the old run's last seq
     vi.setSystemTime(1_001_000)
     const second: Beacon[] = []
-    publisher(second).send()
+    publisher((b) => second.push(b)).send()
     expect(view.update('peer-a', second[0], Date.now())).toBe(true)
     // a replayed old beacon is not news
     expect(view.update('peer-a', first[4], Date.now())).toBe(false)
   })
 })
-
-/** A 4-slot publisher of change-driven beacons (no periodic one within a test) over a stand-in queue. */
-function fourSlots(send: (b: Beacon) => void, queue: { queuedWorkMs(): number; stealableCount: number }) {
-  return new BeaconPublisher({
-    send,
-    hot: () => [],
-    queue: queue as unknown as LocalQueue,
-    runner: { runningCount: 0 },
-    offer: { types: ['sleep'], labels: [], slots: 4, memoryMb: 0 },
-    slots: 4,
-    speed: 1,
-    intervalMs: 60_000,
-  })
-}
 
 describe('change-driven beacons', () => {
   afterEach(() => {
@@ -67,7 +62,7 @@ describe('change-driven beacons', () => {
     vi.useFakeTimers({ now: 2_000_000, toFake: ['Date'] })
     const sent: Beacon[] = []
     const queue = { queuedWorkMs: () => 0, stealableCount: 0 }
-    const beacons = fourSlots((b) => sent.push(b), queue)
+    const beacons = publisher((b) => sent.push(b), queue, 4)
     beacons.send() // the last beacon: an empty queue, long enough ago below
     vi.setSystemTime(2_000_050)
     sent.length = 0
@@ -87,7 +82,7 @@ describe('change-driven beacons', () => {
     vi.useFakeTimers({ now: 3_000_000, toFake: ['Date'] })
     const order: string[] = []
     const queue = { queuedWorkMs: () => 0, stealableCount: 1 }
-    const beacons = fourSlots((b) => order.push(`beacon ${b.queued}`), queue)
+    const beacons = publisher((b) => order.push(`beacon ${b.queued}`), queue, 4)
     beacons.send()
     vi.setSystemTime(3_000_050)
     order.length = 0

@@ -129,5 +129,14 @@ describe('grant proofs signed together', () => {
     // a lease it did not take that way is checked as before
     signResultBatch([other], executorKey, fresh, taken)
     expect(fresh.grantsVerified).toBe(1)
+    // a bad proof in the owner's answer is signed into the thief's record, but every other node
+    // refuses that record: it spoils only the owner's task
+    const bad = `${'A'.repeat(86)}==`
+    taken.addGrant(OWNER, own[4].taskId, EXECUTOR, 105, bad)
+    const spoilt = makeRecord({ taskId: own[4].taskId, epoch: 105, grant: bad })
+    const [refused] = signResultBatch([spoilt], executorKey, createSignatureCounts(), taken)
+    expect(() => openResultRecordSync(refused, resultKey(spoilt.taskId), new VerifiedRoots())).toThrow(
+      /grant is not/,
+    )
   })
 })
