@@ -10,6 +10,7 @@ import { Accounting } from './accounting/accounting.ts'
 import type { ResolvedNodeOptions } from './options.ts'
 import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
+import { UnsentRecords } from './results/unsent-records.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
 import { PeerRecordCache } from './wire/peer-record-cache.ts'
@@ -63,6 +64,8 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     datastore: recordStore,
     roots,
     limits: streamLimits(opts),
+    // a datastore in memory dies with the node: there is no later life to send anything again
+    unsent: datastore === undefined ? undefined : new UnsentRecords(recordStore),
   })
   const journal =
     dataDir === undefined ? undefined : new TaskJournal(join(dataDir, JOURNAL_FILE), opts.durability)

@@ -19,7 +19,7 @@ import { LivenessWatch } from './peers/liveness-watch.ts'
 import { PeerAddresses } from './peers/peer-addresses.ts'
 import type { PeerView } from './peers/peer-view.ts'
 import { Custodian } from './recovery/custodian.ts'
-import { JournalReplay } from './recovery/journal-replay.ts'
+import { JournalReplay, type JournalReplayOptions } from './recovery/journal-replay.ts'
 import { ClosestPeers } from './results/closest-peers.ts'
 import type { ResultFollower } from './results/result-follower.ts'
 import type { ResultPublisher } from './results/result-publisher.ts'
@@ -64,6 +64,8 @@ export interface MeshInputs {
   steal: Pick<StealService, 'request'>
   admits(owner: string): boolean
   publishPoisoned(poisoned: Poisoned[]): void
+  /** Records an earlier life made and may not have sent: sent again once a peer is heard. */
+  unsent: JournalReplayOptions['unsent']
   /** The node's logger (its peer id bound). */
   log: Logger
 }
@@ -155,6 +157,7 @@ export function wireMesh(m: MeshInputs) {
       await hold(tasks)
     },
     waitForPeersMs: opts.failureDetectionMs,
+    unsent: m.unsent,
   })
   const beaconService = new BeaconService({
     libp2p,

@@ -118,6 +118,7 @@ export function assembleNode(inputs: NodeInputs) {
       roots,
     ),
     roots,
+    unsent: inputs.replicator.unsent,
   })
   // a copy refused because a peer holds a winning record: read that one, so this node serves it too
   inputs.replicator.onSuperseded = (key) => {
@@ -174,6 +175,7 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ results, ledger, thief, follower, events, completions },
     notify: (batch) => gossip.publishNotices(batch),
     contested: (taskId) => ledger.takenOver(taskId),
+    unsent: inputs.replicator.unsent,
   })
   /** Ends tasks that lost too many executors as failed, signed by this node as their owner. */
   const publishPoisoned = (poisoned: Poisoned[]) => {
@@ -184,6 +186,10 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ libp2p, opts, lifecycle, self, offer, peers, ledger, thief, results, events, follower, tags },
     ...{ queue, runner, limits, admits, publishPoisoned, log },
     steal: { request: steal.request.bind(steal) },
+    unsent: inputs.replicator.unsent && {
+      load: () => inputs.replicator.unsent?.load() ?? Promise.resolve([]),
+      resend: (ids) => void publisher.resend(ids),
+    },
   })
   const runLoop = new RunLoop({
     ...{ self, offer, speed, queue, runner, ledger, thief, publisher, estimator, counters, events },

@@ -48,6 +48,11 @@ export interface NodeStatus {
    * receiving them, and the streams aborted so far to keep within `maxInboundRequestBytes`.
    */
   inbound: { bytes: number; streams: number; evictions: number }
+  /**
+   * Results this node made whose first copy at a peer, or whose notice, has not left it yet: held
+   * on its disk alone (counted by a node with a data dir; sent again after a restart).
+   */
+  unsentResults: number
   /** What the node's work cost it since it started: messages, bytes, signatures, datastore and journal calls. */
   accounting: AccountingSnapshot
 }
@@ -69,6 +74,7 @@ export interface StatusParts {
   inbound: Pick<InboundBudget, 'usedBytes' | 'streams' | 'evictions'>
   custodians: readonly string[]
   guarded: number
+  unsentResults: number
   accounting: Pick<Accounting, 'snapshot'>
 }
 
@@ -104,6 +110,7 @@ export function nodeStatus(p: StatusParts): NodeStatus {
     unschedulable: p.unschedulable.list(),
     inbound: { bytes: p.inbound.usedBytes, streams: p.inbound.streams, evictions: p.inbound.evictions },
     custody: { custodians: [...p.custodians], guarded: p.guarded },
+    unsentResults: p.unsentResults,
     accounting: p.accounting.snapshot(),
   }
 }

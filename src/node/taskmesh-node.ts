@@ -219,6 +219,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
         inbound: p.limits.budget,
         custodians: p.keeper.current,
         guarded: p.custodian.guarded,
+        unsentResults: this.replicator.unsent?.size ?? 0,
         accounting: p.accounting,
       },
     })

@@ -8,7 +8,7 @@ export interface DatastoreCounts {
   /** Keys written: `put`, each pair of `putMany`, each put in a committed batch. */
   put: number
   delete: number
-  /** Batches committed. */
+  /** Batches committed that wrote or deleted a key of this namespace. */
   batches: number
   queries: number
   bytesWritten: number
@@ -123,8 +123,9 @@ export class CountingDatastore implements Datastore {
         inner.delete(key)
       },
       commit: async (options) => {
-        const first = puts[0]?.[0] ?? deletes[0]
-        if (first !== undefined) this.of(first).batches++
+        // a batch counts once in each namespace it writes to
+        const touched = new Set([...puts.map(([key]) => this.of(key)), ...deletes.map((key) => this.of(key))])
+        for (const counts of touched) counts.batches++
         for (const [key, value] of puts) this.wrote(key, value)
         for (const key of deletes) this.of(key).delete++
         await inner.commit(options)

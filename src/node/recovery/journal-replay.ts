@@ -13,6 +13,11 @@ export interface JournalReplayOptions {
   requeue(tasks: Task[]): Promise<void>
   /** How long to wait for a first peer before requeueing without asking the DHT, ms. */
   waitForPeersMs: number
+  /**
+   * The records an earlier life made whose copies may not have left (`UnsentRecords`): read at
+   * start, sent again once a peer is heard. @defaultValue none
+   */
+  unsent?: { load(): Promise<string[]>; resend(ids: string[]): void }
 }
 
 /**
@@ -27,10 +32,12 @@ export interface JournalReplayOptions {
  * tasks without a result; the others are marked done. A task whose record is in the local store
  * is marked done at start, and read again from the DHT once a peer is heard (a later run
  * elsewhere beats it). Nothing is lost meanwhile: the journal keeps every task open until done.
+ * Records made here whose copies or notice an earlier life may not have sent go out again then.
  */
 export class JournalReplay {
   private pending: Task[] = []
   private storedHere: string[] = []
+  private unsent: string[] = []
   private timer: NodeJS.Timeout | undefined
   private stopped = false
 
@@ -38,6 +45,7 @@ export class JournalReplay {
 
   /** Reads the journal: marks done what the local store has; waits for a peer to requeue the rest. */
   async start(): Promise<void> {
+    this.unsent = (await this.opts.unsent?.load().catch(() => undefined)) ?? []
     for (const journalled of await this.opts.ledger.journalTasks()) {
       if (this.opts.ledger.has(journalled.id)) continue
       const stored = await this.opts.results.local(journalled.id).catch(() => undefined)
@@ -55,6 +63,10 @@ export class JournalReplay {
 
   /** A peer was heard: the DHT can be asked now. */
   onPeerHeard(): void {
+    if (this.unsent.length > 0) {
+      this.opts.unsent?.resend(this.unsent)
+      this.unsent = []
+    }
     if (this.storedHere.length > 0) {
       for (const id of this.storedHere) this.opts.results.refresh(id)
       this.storedHere = []

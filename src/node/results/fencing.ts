@@ -132,6 +132,10 @@ export function storedRecordsOf(datastore: Datastore): StoredRecords | undefined
 }
 /** Per fenced datastore, its record writes batched per turn of the event loop. */
 const writers = new WeakMap<Datastore, TurnWriter>()
+/** The writer that batches a fenced datastore's record writes per turn (undefined: not fenced). */
+export function turnWriterOf(datastore: Datastore): TurnWriter | undefined {
+  return writers.get(datastore)
+}
 
 function rawPut(datastore: Datastore): Put {
   return rawPuts.get(datastore) ?? datastore.put.bind(datastore)

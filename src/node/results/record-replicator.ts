@@ -22,6 +22,7 @@ import { ClosestPeers } from './closest-peers.ts'
 import { type FencedWrite, putResultRecord, readStoredResult } from './fencing.ts'
 import { PendingCopies } from './pending-copies.ts'
 import { StoreOutbox } from './store-outbox.ts'
+import type { UnsentRecords } from './unsent-records.ts'
 
 export { DHT_RECORD_PREFIX, dhtRecordKey } from './fencing.ts'
 
@@ -66,6 +67,8 @@ export interface RecordReplicatorOptions {
   protocol?: string
   /** The node's inbound stream limits (idle deadline, shared byte budget). @defaultValue none */
   limits?: StreamLimits
+  /** Markers of the records made here until a copy is out (a datastore on disk only). @defaultValue none */
+  unsent?: UnsentRecords
 }
 
 /**
@@ -97,10 +100,13 @@ export class RecordReplicator {
    * node should read that record and keep it instead of its own.
    */
   onSuperseded: ((key: Uint8Array) => void) | undefined
+  /** The records made here whose copies may not have left (told of every acknowledged copy). */
+  readonly unsent: UnsentRecords | undefined
 
   constructor(opts: RecordReplicatorOptions) {
     this.libp2p = opts.libp2p
     this.datastore = opts.datastore
+    this.unsent = opts.unsent
     this.replicas = opts.replicas ?? DEFAULT_REPLICAS
     if (!Number.isInteger(this.replicas) || this.replicas < 0) {
       throw new RangeError(`replicas must be a whole number >= 0, got ${this.replicas}`)
@@ -185,7 +191,7 @@ export class RecordReplicator {
     const closest = await this.closest.of(key, this.replicas)
     const peers = except === undefined ? closest : closest.filter((p) => p.toString() !== except)
     const carried = closest.length - peers.length
-    if (peers.length === 0) return carried
+    if (peers.length === 0) return this.copied(key, carried)
     const record = recordToBase64(value)
     // each passes it on toward the key's closest peers beyond this node's connections, unless
     // the peers closer than it that hold copies (`ahead`) are all the closer peers it has
@@ -199,7 +205,13 @@ export class RecordReplicator {
           ),
       ),
     )
-    return carried + acks.filter(Boolean).length
+    return this.copied(key, carried + acks.filter(Boolean).length)
+  }
+
+  /** `copies` of the record under `key` are held elsewhere now: one or more ends its marker. */
+  private copied(key: Uint8Array, copies: number): number {
+    if (copies > 0) this.unsent?.copiedUnder(key)
+    return copies
   }
 
   /**

@@ -9,6 +9,7 @@ import type { Thief } from '../thief/thief.ts'
 import type { NoticeItem } from '../wire/gossip.ts'
 import type { ResultFollower } from './result-follower.ts'
 import type { ResultStore } from './result-store.ts'
+import type { UnsentRecords } from './unsent-records.ts'
 
 /**
  * Under load, result notices go out at most once per this window (a notice after a quiet spell
@@ -71,7 +72,7 @@ export function ownerFailureRecord(
 /** Options of {@link ResultPublisher}. */
 export interface ResultPublisherOptions {
   /** Signs, keeps and stores records (locally and at the closest peers). */
-  results: Pick<ResultStore, 'publish' | 'cached'>
+  results: Pick<ResultStore, 'publish' | 'cached' | 'local' | 'cachedValue' | 'replicate'>
   /** Settles tasks this node owns. */
   ledger: Pick<OwnerLedger, 'settle'>
   /** Ends the leases of tasks this node held for other owners. */
@@ -88,6 +89,8 @@ export interface ResultPublisherOptions {
   /** Checks a record published here against a run elsewhere that may beat it. */
   follower: Pick<ResultFollower, 'published'>
   events: TaskEvents
+  /** Told when a record's notice is out (its marker goes once a copy is too). @defaultValue none */
+  unsent?: Pick<UnsentRecords, 'announced' | 'forget'>
 }
 
 /**
@@ -111,8 +114,10 @@ export class ResultPublisher {
     })
     this.notices = new Batcher(NOTICE_WINDOW_MS, (batch) => {
       opts.notify(batch)
-      for (const { notice: n } of batch)
+      for (const { notice: n } of batch) {
         opts.events.emit(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
+        opts.unsent?.announced(n.taskId)
+      }
     })
   }
 
@@ -158,6 +163,24 @@ export class ResultPublisher {
       notice: { taskId: record.taskId, status: record.status, epoch: record.epoch },
       contested: true,
     })
+  }
+
+  /**
+   * Sends again the copies and a notice (to every node) of records made here that an earlier life
+   * of the node may not have sent (see `UnsentRecords`): each marker ends once both are out again.
+   */
+  async resend(ids: string[]): Promise<void> {
+    const { results } = this.opts
+    for (const id of ids) {
+      const record = await results.local(id).catch(() => undefined)
+      const value = results.cachedValue(id)
+      if (record === undefined || value === undefined) {
+        this.opts.unsent?.forget(id)
+        continue
+      }
+      results.replicate(id, value)
+      this.contest(record)
+    }
   }
 
   /** Sends the pending notices now (the node stops). */

@@ -8,6 +8,7 @@ import type { RecordSigner } from './record-signer.ts'
 import { ReplicaPuts } from './replica-puts.ts'
 import { ResultLookup } from './result-lookup.ts'
 import { ResultWaiters } from './result-waiters.ts'
+import type { UnsentRecords } from './unsent-records.ts'
 
 /** Records kept in memory for fast reads (the DHT keeps them all). */
 export const DEFAULT_CACHE_SIZE = 20_000
@@ -43,6 +44,8 @@ export interface ResultStoreOptions {
   signer: Pick<RecordSigner, 'sign'>
   /** The batch roots this node has checked (shared with its DHT validator and selector). @defaultValue a fresh one */
   roots?: VerifiedRoots
+  /** Marks the records made here until their copy and notice are out. @defaultValue none */
+  unsent?: Pick<UnsentRecords, 'mark' | 'copied'>
   /** @defaultValue DEFAULT_PUT_CONCURRENCY */
   putConcurrency?: number
   /** @defaultValue DEFAULT_CACHE_SIZE */
@@ -98,6 +101,7 @@ export class ResultStore {
    */
   async publish(record: ResultRecord, opts: PublishOptions = {}): Promise<Uint8Array> {
     const value = await this.opts.signer.sign(record)
+    this.opts.unsent?.mark(record.taskId)
     this.remember(record, value, false)
     const carriedTo = opts.signed?.(value)
     await this.persist(record.taskId, value, { except: carriedTo })
@@ -159,6 +163,11 @@ export class ResultStore {
     }
   }
 
+  /** Stores copies of a record held here at the closest peers again (in the background). */
+  replicate(taskId: string, value: Uint8Array): void {
+    if (!this.closed) this.puts.add(taskId, value)
+  }
+
   /** Reads the task's record from the DHT again in the background (the one known here may be stale). */
   refresh(taskId: string): void {
     if (this.closed) return
@@ -176,8 +185,7 @@ export class ResultStore {
    */
   supersededBy(taskId: string, epoch: number, executor: string): boolean {
     const held = this.cache.get(taskId)?.record
-    if (held === undefined) return false
-    return epoch > held.epoch || (epoch === held.epoch && executor !== held.executor)
+    return held !== undefined && (epoch > held.epoch || (epoch === held.epoch && executor !== held.executor))
   }
 
   /** A record known here without a network round trip. */
@@ -269,10 +277,12 @@ export class ResultStore {
       const local = await this.opts.replicator.storeLocal(key, value)
       this.waiters.wakeStored(taskId)
       if (!local.written) {
+        this.opts.unsent?.copied(taskId) // a record that wins is here: nothing to send
         await this.adoptStored(taskId, local.current)
         return
       }
     } catch (err) {
+      this.opts.unsent?.copied(taskId)
       if (!this.closed) this.opts.onError?.(err as Error, taskId)
       return
     }

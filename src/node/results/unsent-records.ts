@@ -1,0 +1,116 @@
+import { type Datastore, Key } from 'interface-datastore'
+import { taskIdFromResultKey } from '../../protocol/records/result-record-schema.ts'
+import { turnWriterOf } from './fencing.ts'
+
+/** Where the markers of records not sent yet live in the node's datastore. */
+export const UNSENT_PREFIX = '/taskmesh/unsent'
+/** Records followed in memory at most: a lone node's oldest leave memory (their markers stay). */
+export const MAX_FOLLOWED_UNSENT = 100_000
+
+const COPIED = 1
+const ANNOUNCED = 2
+const SENT = COPIED | ANNOUNCED
+
+/**
+ * The records this node made whose copies may not have left it yet. Each gets a marker in the
+ * datastore, written in the same batch as the record (or an earlier one), and deleted once a peer
+ * acknowledged a copy and the record's notice went out. A node killed in between — or one that
+ * ran tasks alone and stopped before any peer came — finds the markers at its next start, and
+ * sends the copies and a notice again once a peer is heard (see `JournalReplay`). Without them a
+ * record only this disk held would stay unknown to the mesh: the only result of a task whose
+ * custodian finds none (and runs it again), or a later run that beats a record other nodes hold.
+ *
+ * Markers cost a key in batches the node writes anyway: a put with the record's own turn, a
+ * delete in a later turn (the datastore applies a batch's operations in order, as LevelDB does).
+ * Writing them is best effort: a failed write only loses the re-send. Only a node whose datastore
+ * is on disk has them: one in memory has no later life.
+ */
+export class UnsentRecords {
+  /** Followed records: which of {@link COPIED} and {@link ANNOUNCED} happened, in marking order. */
+  private readonly followed = new Map<string, number>()
+  /** Marker writes not committed yet. */
+  private readonly writing = new Set<Promise<unknown>>()
+
+  constructor(private readonly datastore: Datastore) {}
+
+  /** Records followed now (made here, their copy or notice not out yet). */
+  get size(): number {
+    return this.followed.size
+  }
+
+  /** A record of the task was made here: its marker is written with the record. */
+  mark(taskId: string): void {
+    this.followed.delete(taskId)
+    this.followed.set(taskId, 0)
+    if (this.followed.size > MAX_FOLLOWED_UNSENT) {
+      const oldest = this.followed.keys().next().value
+      if (oldest !== undefined) this.followed.delete(oldest)
+    }
+    this.write(taskId, true)
+  }
+
+  /** A peer acknowledged a copy of the task's record (or none will be sent: it lost locally). */
+  copied(taskId: string): void {
+    this.note(taskId, COPIED)
+  }
+
+  /** A peer acknowledged a copy of the record under DHT key `key`. */
+  copiedUnder(key: Uint8Array): void {
+    const taskId = this.followed.size > 0 ? taskIdFromResultKey(key) : undefined
+    if (taskId !== undefined) this.copied(taskId)
+  }
+
+  /** The task's result notice went out. */
+  announced(taskId: string): void {
+    this.note(taskId, ANNOUNCED)
+  }
+
+  /** Forgets a task's marker (nothing to send: its record is not in the store). */
+  forget(taskId: string): void {
+    this.followed.delete(taskId)
+    this.write(taskId, false)
+  }
+
+  /**
+   * The tasks whose markers are in the datastore — left by an earlier life of the node, or marked
+   * since — each followed again, so the re-sent record's copy and notice delete its marker.
+   */
+  async load(): Promise<string[]> {
+    const ids: string[] = []
+    for await (const key of this.datastore.queryKeys({ prefix: UNSENT_PREFIX })) {
+      const id = key.baseNamespace()
+      ids.push(id)
+      if (!this.followed.has(id)) this.followed.set(id, 0)
+    }
+    return ids
+  }
+
+  /** Resolves once every marker write asked so far is committed (or failed). */
+  async settled(): Promise<void> {
+    await Promise.all(this.writing)
+  }
+
+  private note(taskId: string, what: number): void {
+    const now = this.followed.get(taskId)
+    if (now === undefined) return
+    if ((now | what) !== SENT) {
+      this.followed.set(taskId, now | what)
+      return
+    }
+    this.followed.delete(taskId)
+    this.write(taskId, false)
+  }
+
+  private write(taskId: string, put: boolean): void {
+    const key = new Key(`${UNSENT_PREFIX}/${taskId}`, false)
+    const writer = turnWriterOf(this.datastore)
+    const done = put
+      ? (writer?.put(key, EMPTY) ?? this.datastore.put(key, EMPTY))
+      : (writer?.delete(key) ?? this.datastore.delete(key))
+    const write = Promise.resolve(done).catch(() => undefined)
+    this.writing.add(write)
+    void write.then(() => this.writing.delete(write))
+  }
+}
+
+const EMPTY = new Uint8Array(0)
