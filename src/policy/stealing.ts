@@ -61,7 +61,8 @@ export interface RankedVictim {
 
 /**
  * The peers worth stealing from, most loaded first: peers not excluded, with stealable queued
- * work, a fresh beacon (`now − updatedAt ≤ staleAfterMs`), a handler type the thief also offers,
+ * work, a fresh beacon (`now − updatedAt ≤ staleAfterMs`), a queued handler type the thief offers
+ * (a type the victim runs, when its beacon does not name what it queued),
  * and for which stealing pays — Dask's cost rule: the victim's expected wait exceeds the transfer
  * cost plus the thief's own expected wait. Ties rank by peer id, so the order is deterministic.
  */
@@ -72,7 +73,9 @@ export function rankVictims(input: Omit<VictimChoiceInput, 'random' | 'topK'>): 
   for (const peer of input.peers) {
     if (input.exclude?.has(peer.peerId)) continue
     if (!(peer.queued > 0) || !(input.now - peer.updatedAt <= staleAfterMs)) continue
-    if (!peer.types.some((type) => input.self.offer.types.includes(type))) continue
+    // what it queued, when its beacon says; else what it runs
+    const wanted = peer.queuedTypes ?? peer.types
+    if (!wanted.some((type) => input.self.offer.types.includes(type))) continue
     const wait = expectedWaitMs(peer)
     if (wait > threshold) ranked.push({ peer, expectedWaitMs: wait })
   }

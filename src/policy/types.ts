@@ -37,6 +37,8 @@ export interface PeerCapacity extends NodeOffer {
   queued: number
   /** estimated ms of work in the stealable queue */
   queuedWorkMs: number
+  /** Handler types of the stealable queued tasks, when the peer's beacon names them. */
+  queuedTypes?: string[]
   /** measured speed factor, 1 = nominal */
   speed: number
   /** Local clock (ms) when the beacon was received. */

@@ -16,6 +16,8 @@ export const SUBMIT_PROTOCOL = `/${PROTOCOL_PREFIX}/submit/1.0.0`
 export const REPLICATE_PROTOCOL = `/${PROTOCOL_PREFIX}/replicate/1.0.0`
 /** Stream protocol between neighbours: each pushes its capacity beacons to the other. */
 export const BEACON_PROTOCOL = `/${PROTOCOL_PREFIX}/beacon/1.0.0`
+/** The beacon protocol whose beacons also name the handler types of the stealable queued tasks. */
+export const BEACON_PROTOCOL_1_1 = `/${PROTOCOL_PREFIX}/beacon/1.1.0`
 /** Stream protocol between an owner and its custodians: the specs of its open tasks, for adoption. */
 export const CUSTODY_PROTOCOL = `/${PROTOCOL_PREFIX}/custody/1.0.0`
 /** kad-dht protocol id of the mesh's own DHT (not the public IPFS one). */
@@ -28,6 +30,8 @@ export const RESULT_KEY_PREFIX = 'taskmesh-result'
 export const MAX_BEACON_BYTES = 16 * KiB
 /** Most custodians one owner names in a `hold` frame. */
 export const MAX_CUSTODIANS = 4
+/** Most handler types a beacon names as queued (a node with more queued types names none). */
+export const MAX_QUEUED_TYPES = 16
 /** Most loaded peers one beacon names (its hot list). */
 export const MAX_HOT_PEERS = 3
 /** Most addresses of one hot peer. */

@@ -5,6 +5,7 @@ import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { encodeMessage } from '../../src/protocol/codec.ts'
 import {
   BEACON_PROTOCOL,
+  BEACON_PROTOCOL_1_1,
   CUSTODY_PROTOCOL,
   MAX_BEACON_BYTES,
   MAX_FRAME_BYTES,
@@ -77,6 +78,28 @@ const FRAME_CASES: Record<string, FrameCase[]> = {
       name: 'a beacon that breaks the schema (slots a string, queued negative)',
       send: (s) => s.send(lpFrame(encodeMessage(validBeacon({ slots: 'many', queued: -1 })))),
     },
+    {
+      name: 'a beacon naming its queued types, which only 1.1 carries',
+      send: (s) => s.send(lpFrame(encodeMessage(validBeacon({ queuedTypes: ['sleep'] })))),
+    },
+  ],
+  [BEACON_PROTOCOL_1_1]: [
+    { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
+    {
+      name: 'a beacon naming more queued types than it may',
+      send: (s) => {
+        const queuedTypes = Array.from({ length: 17 }, (_, i) => `t${i}`)
+        s.send(lpFrame(encodeMessage(validBeacon({ queued: 17, queuedTypes }))))
+      },
+    },
+    {
+      name: 'a beacon whose queued types are an empty list',
+      send: (s) => s.send(lpFrame(encodeMessage(validBeacon({ queuedTypes: [] })))),
+    },
+    {
+      name: 'a beacon with a queued type that is no name',
+      send: (s) => s.send(lpFrame(encodeMessage(validBeacon({ queuedTypes: ['Not A Name!'] })))),
+    },
   ],
   [SUBMIT_PROTOCOL]: [
     { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
@@ -107,7 +130,13 @@ describe('hostile stream frames', () => {
     node = undefined
   })
 
-  for (const protocol of [STEAL_PROTOCOL, CUSTODY_PROTOCOL, BEACON_PROTOCOL, SUBMIT_PROTOCOL]) {
+  for (const protocol of [
+    STEAL_PROTOCOL,
+    CUSTODY_PROTOCOL,
+    BEACON_PROTOCOL,
+    BEACON_PROTOCOL_1_1,
+    SUBMIT_PROTOCOL,
+  ]) {
     it(`${protocol}: junk, an oversized length prefix and a wrong-schema frame are each cut off without a reply`, async () => {
       const n = node!
       const p = peer!
@@ -135,7 +164,13 @@ describe('hostile stream frames', () => {
     const n = node!
     const p = peer!
     const addr = multiaddr(n.multiaddrs[0])
-    for (const protocol of [STEAL_PROTOCOL, CUSTODY_PROTOCOL, BEACON_PROTOCOL, SUBMIT_PROTOCOL]) {
+    for (const protocol of [
+      STEAL_PROTOCOL,
+      CUSTODY_PROTOCOL,
+      BEACON_PROTOCOL,
+      BEACON_PROTOCOL_1_1,
+      SUBMIT_PROTOCOL,
+    ]) {
       for (const c of FRAME_CASES[protocol]) {
         const stream = await p.dialProtocol(addr, protocol)
         c.send(stream)

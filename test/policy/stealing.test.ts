@@ -57,9 +57,18 @@ describe('chooseVictim', () => {
     { name: 'stale beacon ignored', victim: peer('v', 9, { updatedAt: -2_001 }) },
     { name: 'no stealable work', victim: peer('v', 0, { queuedWorkMs: 500 }) },
     { name: 'handler types do not overlap', victim: peer('v', 9, { types: ['gpu-train'] }) },
+    {
+      name: 'it runs types the thief runs, but its beacon says none is queued',
+      victim: peer('v', 9, { types: ['echo', 'gpu-train'], queuedTypes: ['gpu-train'] }),
+    },
   ])('$name', ({ victim }) => {
     expect(choose([victim], { staleAfterMs: 3_000 })).toBeUndefined()
     expect(choose([victim, peer('ok', 1)], { staleAfterMs: 3_000 })).toBe('ok')
+  })
+
+  it('a queued type the thief runs is enough, whatever else the victim runs or queued', () => {
+    const victim = peer('v', 9, { types: ['gpu-train', 'echo'], queuedTypes: ['gpu-train', 'echo'] })
+    expect(choose([victim])).toBe('v')
   })
 
   it('a beacon exactly staleAfterMs old still counts', () => {

@@ -15,6 +15,7 @@ import type {
 } from '@libp2p/interface'
 import {
   BEACON_PROTOCOL,
+  BEACON_PROTOCOL_1_1,
   CUSTODY_PROTOCOL,
   DHT_PROTOCOL,
   REPLICATE_PROTOCOL,
@@ -44,6 +45,7 @@ const NAMES: Record<string, string> = {
   [SUBMIT_PROTOCOL]: 'submit',
   [REPLICATE_PROTOCOL]: 'replicate',
   [BEACON_PROTOCOL]: 'beacon',
+  [BEACON_PROTOCOL_1_1]: 'beacon',
   [CUSTODY_PROTOCOL]: 'custody',
   [DHT_PROTOCOL]: 'kad-dht',
   '/ipfs/id/1.0.0': 'identify',

@@ -1,5 +1,6 @@
 import { expectedWaitMs } from '../../policy/capacity.ts'
 import type { NodeOffer } from '../../policy/types.ts'
+import { MAX_QUEUED_TYPES } from '../../protocol/constants.ts'
 import type { Beacon, HotPeer } from '../../protocol/messages/beacon-messages.ts'
 import { MIN_BEACON_GAP_MS, MIN_FLIP_BEACON_GAP_MS } from '../options.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
@@ -67,6 +68,7 @@ export class BeaconPublisher {
   private build(): Beacon {
     const { queue, offer } = this.opts
     const queuedWorkMs = queue.queuedWorkMs(true)
+    const queuedTypes = queue.stealableTypes(MAX_QUEUED_TYPES)
     return {
       v: 1,
       seq: this.nextSeq(),
@@ -81,6 +83,8 @@ export class BeaconPublisher {
       expectedWaitMs: expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed }),
       sentAt: Date.now(),
       hot: this.opts.hot(),
+      // thieves that run none of these do not ask
+      ...(queuedTypes === undefined || queuedTypes.length === 0 ? {} : { queuedTypes }),
     }
   }
 

@@ -76,6 +76,7 @@ export class PeerView {
         labels: p.labels,
         memoryMb: p.memoryMb,
         expectedWaitMs: Math.round(wait),
+        ...(p.queuedTypes === undefined ? {} : { queuedTypes: p.queuedTypes }),
       }))
   }
 
@@ -156,5 +157,6 @@ function capacity(
     labels: load.labels,
     memoryMb: load.memoryMb,
     updatedAt,
+    ...(load.queuedTypes === undefined ? {} : { queuedTypes: load.queuedTypes }),
   }
 }

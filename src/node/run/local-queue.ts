@@ -66,6 +66,20 @@ export class LocalQueue {
   }
 
   /**
+   * The handler types of the tasks that may be granted to thieves (none queued: empty); undefined
+   * when there are more than `max` (a sum over the queue's shapes, not its tasks).
+   */
+  stealableTypes(max: number): string[] | undefined {
+    const types = new Set<string>()
+    for (const { sample, stealable } of this.tally.values()) {
+      if (stealable === 0) continue
+      types.add(sample.type)
+      if (types.size > max) return undefined
+    }
+    return [...types]
+  }
+
+  /**
    * Queues a task; `stealable` only for tasks this node owns. It ages from its submission, so a
    * task that was stolen, requeued or adopted keeps the wait it has already had.
    */

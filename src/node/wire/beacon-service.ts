@@ -1,7 +1,12 @@
 import type { IdentifyResult, PeerId, PeerUpdate, Stream } from '@libp2p/interface'
 import { encodeMessage } from '../../protocol/codec.ts'
-import { BEACON_PROTOCOL, MAX_BEACON_BYTES } from '../../protocol/constants.ts'
-import { type Beacon, beaconSchema } from '../../protocol/messages/beacon-messages.ts'
+import { BEACON_PROTOCOL, BEACON_PROTOCOL_1_1, MAX_BEACON_BYTES } from '../../protocol/constants.ts'
+import {
+  type Beacon,
+  beaconForV10,
+  beaconSchema,
+  beaconSchema10,
+} from '../../protocol/messages/beacon-messages.ts'
 import { PushStream, servePushStream } from '../../protocol/rpc/push-stream.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
@@ -23,30 +28,43 @@ export interface BeaconServiceOptions {
   idleMs: number
 }
 
+/** Which beacon protocol a peer serves, from its protocol list: 1.1 if it can, else 1.0. */
+function beaconVersion(protocols: string[]): '1.1' | '1.0' | undefined {
+  if (protocols.includes(BEACON_PROTOCOL_1_1)) return '1.1'
+  return protocols.includes(BEACON_PROTOCOL) ? '1.0' : undefined
+}
+
+/** A neighbour's push stream and the protocol it speaks. */
+interface Neighbour {
+  push: PushStream
+  v10: boolean
+}
+
 /**
- * `/taskmesh/beacon/1.0.0`: every node pushes its capacity beacons to each connected peer that
- * serves the protocol (its neighbours), over one long-lived one-way stream per neighbour — no
- * gossip, no signature (the connection authenticates the sender). A node's cost per beacon is its
- * number of neighbours, whatever the size of the mesh. A new neighbour gets the latest beacon at
- * once.
+ * `/taskmesh/beacon/1.1.0` (and `1.0.0`, for peers that serve only it): every node pushes its
+ * capacity beacons to each connected peer that serves the protocol (its neighbours), over one
+ * long-lived one-way stream per neighbour — no gossip, no signature (the connection authenticates
+ * the sender). A node's cost per beacon is its number of neighbours, whatever the size of the
+ * mesh. A new neighbour gets the latest beacon at once. A 1.0 neighbour gets the beacon without
+ * its queued types.
  */
 export class BeaconService {
-  private readonly neighbours = new Map<string, PushStream>()
+  private readonly neighbours = new Map<string, Neighbour>()
   /** Connected peers being looked at (peer store read, identify run again) right now. */
   private readonly considering = new Set<string>()
   /** When each connected peer not known to serve beacons was last identified again (ms). */
   private readonly reidentified = new Map<string, number>()
-  private last: Uint8Array | undefined
+  private last: Beacon | undefined
+  private lastFrames: { v11?: Uint8Array; v10?: Uint8Array } = {}
   private started = false
 
   constructor(private readonly opts: BeaconServiceOptions) {}
 
   async start(): Promise<void> {
     const { libp2p } = this.opts
-    await libp2p.handle(BEACON_PROTOCOL, (stream, connection) => this.serve(stream, connection.remotePeer), {
-      maxInboundStreams: MAX_BEACON_STREAMS,
-      maxOutboundStreams: MAX_BEACON_STREAMS,
-    })
+    const limits = { maxInboundStreams: MAX_BEACON_STREAMS, maxOutboundStreams: MAX_BEACON_STREAMS }
+    await libp2p.handle(BEACON_PROTOCOL_1_1, (s, c) => this.serve(s, c.remotePeer, false), limits)
+    await libp2p.handle(BEACON_PROTOCOL, (s, c) => this.serve(s, c.remotePeer, true), limits)
     libp2p.addEventListener('peer:identify', this.onIdentify)
     // a peer that registered the protocol after identify ran tells by an identify push
     libp2p.addEventListener('peer:update', this.onUpdate)
@@ -63,9 +81,10 @@ export class BeaconService {
     libp2p.removeEventListener('peer:identify', this.onIdentify)
     libp2p.removeEventListener('peer:update', this.onUpdate)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
-    for (const push of this.neighbours.values()) push.close()
+    for (const n of this.neighbours.values()) n.push.close()
     this.neighbours.clear()
     this.reidentified.clear()
+    await libp2p.unhandle(BEACON_PROTOCOL_1_1).catch(() => undefined)
     await libp2p.unhandle(BEACON_PROTOCOL).catch(() => undefined)
   }
 
@@ -74,12 +93,24 @@ export class BeaconService {
     return this.neighbours.size
   }
 
-  /** Pushes a beacon to every neighbour (encoded once). */
+  /** Pushes a beacon to every neighbour (encoded once per protocol in use). */
   publish(beacon: Beacon): void {
-    const frame = encodeMessage(beacon)
-    this.last = frame
-    for (const push of this.neighbours.values()) push.push(frame)
+    this.last = beacon
+    this.lastFrames = {}
+    for (const n of this.neighbours.values()) n.push.push(this.frame(n.v10))
     this.reconcile()
+  }
+
+  /** The last beacon's frame for a 1.1 or a 1.0 neighbour. */
+  private frame(v10: boolean): Uint8Array {
+    const frames = this.lastFrames
+    const beacon = this.last as Beacon
+    if (v10) {
+      frames.v10 ??= encodeMessage(beaconForV10(beacon))
+      return frames.v10
+    }
+    frames.v11 ??= encodeMessage(beacon)
+    return frames.v11
   }
 
   /**
@@ -99,9 +130,10 @@ export class BeaconService {
     }
   }
 
-  private serve(stream: Stream, peer: PeerId): Promise<void> {
+  private serve(stream: Stream, peer: PeerId, v10: boolean): Promise<void> {
     const from = peer.toString()
-    return servePushStream(stream, beaconSchema, (beacon) => this.opts.onBeacon(from, beacon), {
+    const schema = v10 ? beaconSchema10 : beaconSchema
+    return servePushStream(stream, schema, (beacon) => this.opts.onBeacon(from, beacon), {
       maxBytes: MAX_BEACON_BYTES,
       what: 'beacon',
       idleMs: this.opts.idleMs,
@@ -125,7 +157,7 @@ export class BeaconService {
     } catch {
       // not in the peer store yet: identify will tell
     }
-    if (!protocols.includes(BEACON_PROTOCOL) && identifyAgain) {
+    if (beaconVersion(protocols) === undefined && identifyAgain) {
       const id = peer.toString()
       const conn = libp2p.getConnections(peer)[0]
       const last = this.reidentified.get(id)
@@ -137,34 +169,38 @@ export class BeaconService {
         return // the next beacon looks again
       }
     }
-    if (protocols.includes(BEACON_PROTOCOL)) this.add(peer)
+    this.add(peer, protocols)
   }
 
-  private add(peer: PeerId): void {
+  private add(peer: PeerId, protocols: string[]): void {
+    const version = beaconVersion(protocols)
+    if (version === undefined) return
     const id = peer.toString()
     this.reidentified.delete(id)
     if (!this.started || this.neighbours.has(id)) return
     if (this.opts.libp2p.getConnections(peer).length === 0) return
+    const protocol = version === '1.1' ? BEACON_PROTOCOL_1_1 : BEACON_PROTOCOL
     const push = new PushStream({
-      open: (signal) => this.opts.libp2p.dialProtocol(peer, BEACON_PROTOCOL, { signal }),
+      open: (signal) => this.opts.libp2p.dialProtocol(peer, protocol, { signal }),
       openTimeoutMs: BEACON_OPEN_MS,
     })
-    this.neighbours.set(id, push)
-    if (this.last !== undefined) push.push(this.last)
+    const v10 = version === '1.0'
+    this.neighbours.set(id, { push, v10 })
+    if (this.last !== undefined) push.push(this.frame(v10))
   }
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    if (evt.detail.protocols.includes(BEACON_PROTOCOL)) this.add(evt.detail.peerId)
+    this.add(evt.detail.peerId, evt.detail.protocols)
   }
 
   private readonly onUpdate = (evt: CustomEvent<PeerUpdate>): void => {
-    if (evt.detail.peer.protocols.includes(BEACON_PROTOCOL)) this.add(evt.detail.peer.id)
+    this.add(evt.detail.peer.id, evt.detail.peer.protocols)
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
     this.reidentified.delete(id)
-    this.neighbours.get(id)?.close()
+    this.neighbours.get(id)?.push.close()
     this.neighbours.delete(id)
   }
 }

@@ -4,8 +4,12 @@ import { PeerView } from '../../../src/node/peers/peer-view.ts'
 import type { LocalQueue } from '../../../src/node/run/local-queue.ts'
 import type { Beacon } from '../../../src/protocol/messages/beacon-messages.ts'
 
-/** A stand-in for the node's queue: a publisher reads only its stealable count and queued work. */
-type QueueStandIn = { queuedWorkMs(): number; stealableCount: number }
+/** A stand-in for the node's queue: a publisher reads only its stealable count, types and queued work. */
+type QueueStandIn = {
+  queuedWorkMs(): number
+  stealableCount: number
+  stealableTypes?(max: number): string[] | undefined
+}
 
 /**
  * A publisher whose beacons go to `send` (queue and runner are stand-ins: only capacity is read),
@@ -19,7 +23,9 @@ function publisher(
   return new BeaconPublisher({
     send,
     hot: () => [],
-    queue: queue as unknown as LocalQueue,
+    queue: Object.assign(queue, {
+      stealableTypes: queue.stealableTypes ?? (() => []),
+    }) as unknown as LocalQueue,
     runner: { runningCount: 0 },
     offer: { types: ['sleep'], labels: [], slots, memoryMb: 0 },
     slots,
@@ -50,6 +56,26 @@ describe('beacon sequence numbers', () => {
     expect(view.update('peer-a', second[0], Date.now())).toBe(true)
     // a replayed old beacon is not news
     expect(view.update('peer-a', first[4], Date.now())).toBe(false)
+  })
+})
+
+describe('queued types', () => {
+  it('a beacon names the types thieves may be granted: none when nothing is queued, or too many types are', () => {
+    const sent: Beacon[] = []
+    const queue: QueueStandIn = { queuedWorkMs: () => 0, stealableCount: 0 }
+    const beacons = publisher((b) => sent.push(b), queue)
+    beacons.send()
+    queue.stealableCount = 2
+    queue.stealableTypes = () => ['render', 'sleep']
+    beacons.send()
+    queue.stealableTypes = () => undefined // more than a beacon may name
+    beacons.send()
+    expect(sent.map((b) => b.queuedTypes)).toEqual([undefined, ['render', 'sleep'], undefined])
+    // a thief that runs neither is told; the view keeps it for the victim choice
+    const view = new PeerView()
+    view.update('peer-a', sent[1], Date.now())
+    expect(view.get('peer-a')?.queuedTypes).toEqual(['render', 'sleep'])
+    beacons.stop()
   })
 })
 
