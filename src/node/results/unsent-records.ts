@@ -6,6 +6,11 @@ import { turnWriterOf } from './fencing.ts'
 export const UNSENT_PREFIX = '/taskmesh/unsent'
 /** Records followed in memory at most: a lone node's oldest leave memory (their markers stay). */
 export const MAX_FOLLOWED_UNSENT = 100_000
+/**
+ * The markers of records sent are deleted together, at most this often (ms): one datastore batch
+ * for all of them, not one per turn that ends a few (a quarter of a write per task otherwise).
+ */
+export const END_WINDOW_MS = 1_000
 
 const COPIED = 1
 const ANNOUNCED = 2
@@ -20,8 +25,9 @@ const SENT = COPIED | ANNOUNCED
  * record only this disk held would stay unknown to the mesh: the only result of a task whose
  * custodian finds none (and runs it again), or a later run that beats a record other nodes hold.
  *
- * Markers cost a key in batches the node writes anyway: a put with the record's own turn, a
- * delete in a later turn (the datastore applies a batch's operations in order, as LevelDB does).
+ * Markers cost a key in batches the node writes anyway: a put with the record's own turn, and
+ * deletes gathered for up to {@link END_WINDOW_MS} into one batch (the datastore applies a batch's
+ * operations in order, as LevelDB does).
  * Writing them is best effort: a failed write only loses the re-send. Only a node whose datastore
  * is on disk has them: one in memory has no later life.
  */
@@ -30,6 +36,9 @@ export class UnsentRecords {
   private readonly followed = new Map<string, number>()
   /** Marker writes not committed yet. */
   private readonly writing = new Set<Promise<unknown>>()
+  /** Records sent whose markers the next batch of deletes removes. */
+  private readonly ending = new Set<string>()
+  private endTimer: NodeJS.Timeout | undefined
 
   constructor(private readonly datastore: Datastore) {}
 
@@ -85,6 +94,15 @@ export class UnsentRecords {
     return ids
   }
 
+  /** Deletes at once the markers of the records sent since the last batch of deletes. */
+  endNow(): void {
+    clearTimeout(this.endTimer)
+    this.endTimer = undefined
+    // a record made again since it was sent keeps its (new) marker
+    for (const id of this.ending) if (!this.followed.has(id)) this.write(id, false)
+    this.ending.clear()
+  }
+
   /** Resolves once every marker write asked so far is committed (or failed). */
   async settled(): Promise<void> {
     await Promise.all(this.writing)
@@ -98,7 +116,10 @@ export class UnsentRecords {
       return
     }
     this.followed.delete(taskId)
-    this.write(taskId, false)
+    this.ending.add(taskId)
+    if (this.endTimer !== undefined) return
+    this.endTimer = setTimeout(() => this.endNow(), END_WINDOW_MS)
+    this.endTimer.unref()
   }
 
   private write(taskId: string, put: boolean): void {

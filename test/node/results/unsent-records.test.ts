@@ -60,6 +60,9 @@ describe('UnsentRecords', () => {
     unsent.copied(c)
     unsent.announced(c) // c is out: its marker goes
     unsent.copied('never-marked') // a copy of a record not made here changes nothing
+    expect(unsent.size).toBe(2)
+    expect(counting.counts.other.delete).toBe(0) // the deletes of sent records wait for company
+    unsent.endNow()
     await unsent.settled()
     expect(unsent.size).toBe(2)
     expect(counting.counts.other.delete).toBe(1)
@@ -70,6 +73,7 @@ describe('UnsentRecords', () => {
     next.copied(a)
     next.announced(a)
     next.forget(b) // no record of b was stored: nothing to send
+    next.endNow()
     await next.settled()
     expect(next.size).toBe(0)
     expect(await new UnsentRecords(ds).load()).toEqual([])
@@ -82,7 +86,8 @@ describe('UnsentRecords', () => {
     unsent.mark(id)
     unsent.copied(id)
     unsent.announced(id)
-    unsent.mark(id) // a later run of the task here, in the same turn as the delete
+    unsent.mark(id) // a later run of the task here, before the delete went
+    unsent.endNow()
     await unsent.settled()
     expect(await new UnsentRecords(ds).load()).toEqual([id])
   })
@@ -96,6 +101,7 @@ describe('UnsentRecords', () => {
     expect(await new UnsentRecords(ds).load()).toEqual([id])
     unsent.copied(id)
     unsent.announced(id)
+    unsent.endNow()
     await unsent.settled()
     expect(await new UnsentRecords(ds).load()).toEqual([])
   })
