@@ -35,6 +35,11 @@ const GAUGES: Array<[string, string, (s: NodeStatus) => number]> = [
   ['inbound_streams', 'Inbound request streams being received now', (s) => s.inbound.streams],
   ['custodians', 'Peers holding the specs of this node’s open tasks', (s) => s.custody.custodians.length],
   ['tasks_guarded', 'Tasks of other owners this node guards as a custodian', (s) => s.custody.guarded],
+  [
+    'results_unsent',
+    'Results made here whose first copy or notice has not left this node',
+    (s) => s.unsentResults,
+  ],
 ]
 
 type Labels = Record<string, string>
