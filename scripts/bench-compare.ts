@@ -138,6 +138,8 @@ async function main(): Promise<number> {
         runs[`no-op ${v.label}`] = tm
         pairs.push(...noopPairs(v.label, tm, bq, opts.concurrency))
         if (tm.accounting !== undefined) accounting[`no-op ${v.label}`] = perTask(tm.accounting, tm.tasks)
+        if (tm.hopAccounting !== undefined && tm.hop !== undefined)
+          accounting[`one hop ${v.label}`] = perTask(tm.hopAccounting, tm.hop.samples)
       }
     }
     let bqSkewed: SkewedRun | undefined

@@ -31,6 +31,11 @@ export interface NoopRun {
   hop?: Latency & { offHop: number }
   /** taskmesh only: what the measured run cost every daemon, summed. */
   accounting?: AccountingSnapshot
+  /**
+   * taskmesh only: what the one-hop latency samples cost every daemon, summed (a steal asked of the
+   * owner by a daemon that cannot run the task shows here).
+   */
+  hopAccounting?: AccountingSnapshot
 }
 
 const counts = (quick: boolean) => ({
@@ -151,7 +156,9 @@ export async function taskmeshNoop(ctx: CompareContext, flags: string[], label: 
     await awaitMesh(daemons) // a daemon busy with the run may have let a silent peer go for a while
     const local = await taskmeshLatency(daemons[0], 'noop', n.latency)
     await awaitMesh(daemons, { offers: daemons[PROCESSES - 1], type: 'remote-noop' })
+    const beforeHop = await Promise.all(daemons.map((d) => d.status()))
     const hop = await taskmeshLatency(daemons[0], 'remote-noop', n.latency, daemons[PROCESSES - 1].peerId)
+    const afterHop = await Promise.all(daemons.map((d) => d.status()))
     return {
       tasks: n.tasks,
       tasksPerSec: n.tasks / (run.ms / 1000),
@@ -162,6 +169,10 @@ export async function taskmeshNoop(ctx: CompareContext, flags: string[], label: 
       accounting: meshSpent(
         before.map((s) => s.accounting),
         after.map((s) => s.accounting),
+      ),
+      hopAccounting: meshSpent(
+        beforeHop.map((s) => s.accounting),
+        afterHop.map((s) => s.accounting),
       ),
     }
   } finally {
