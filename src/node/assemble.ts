@@ -79,6 +79,7 @@ export type NodeParts = ReturnType<typeof assembleNode>
  */
 export function assembleNode(inputs: NodeInputs) {
   const { libp2p, registry, opts, lifecycle, privateKey, roots, accounting } = inputs
+  const { unsent } = inputs.replicator
   const self = libp2p.peerId.toString()
   const isRunning = () => lifecycle.state === 'running'
   /** Ended attempts still count (their results are published) until the node stops for good. */
@@ -118,7 +119,7 @@ export function assembleNode(inputs: NodeInputs) {
       roots,
     ),
     roots,
-    unsent: inputs.replicator.unsent,
+    unsent,
   })
   // a copy refused because a peer holds a winning record: read that one, so this node serves it too
   inputs.replicator.onSuperseded = (key) => {
@@ -175,7 +176,7 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ results, ledger, thief, follower, events, completions },
     notify: (batch) => gossip.publishNotices(batch),
     contested: (taskId) => ledger.takenOver(taskId),
-    unsent: inputs.replicator.unsent,
+    unsent,
   })
   /** Ends tasks that lost too many executors as failed, signed by this node as their owner. */
   const publishPoisoned = (poisoned: Poisoned[]) => {
@@ -186,10 +187,7 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ libp2p, opts, lifecycle, self, offer, peers, ledger, thief, results, events, follower, tags },
     ...{ queue, runner, limits, admits, publishPoisoned, log },
     steal: { request: steal.request.bind(steal) },
-    unsent: inputs.replicator.unsent && {
-      load: () => inputs.replicator.unsent?.load() ?? Promise.resolve([]),
-      resend: (ids) => void publisher.resend(ids),
-    },
+    unsent: unsent && { load: () => unsent.load(), resend: (ids) => void publisher.resend(ids) },
   })
   const runLoop = new RunLoop({
     ...{ self, offer, speed, queue, runner, ledger, thief, publisher, estimator, counters, events },

@@ -130,13 +130,7 @@ describe('hostile stream frames', () => {
     node = undefined
   })
 
-  for (const protocol of [
-    STEAL_PROTOCOL,
-    CUSTODY_PROTOCOL,
-    BEACON_PROTOCOL,
-    BEACON_PROTOCOL_1_1,
-    SUBMIT_PROTOCOL,
-  ]) {
+  for (const protocol of Object.keys(FRAME_CASES)) {
     it(`${protocol}: junk, an oversized length prefix and a wrong-schema frame are each cut off without a reply`, async () => {
       const n = node!
       const p = peer!
@@ -164,13 +158,7 @@ describe('hostile stream frames', () => {
     const n = node!
     const p = peer!
     const addr = multiaddr(n.multiaddrs[0])
-    for (const protocol of [
-      STEAL_PROTOCOL,
-      CUSTODY_PROTOCOL,
-      BEACON_PROTOCOL,
-      BEACON_PROTOCOL_1_1,
-      SUBMIT_PROTOCOL,
-    ]) {
+    for (const protocol of Object.keys(FRAME_CASES)) {
       for (const c of FRAME_CASES[protocol]) {
         const stream = await p.dialProtocol(addr, protocol)
         c.send(stream)

@@ -230,7 +230,7 @@ export class RecordReplicator {
   /** Stops: fails what is queued, closes every session and stops listening. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.stopping.signal.aborted) return
-    this.unsent?.endNow()
+    void this.unsent?.endNow()
     this.stopping.abort(new RpcAbortedError('replicator stopped'))
     this.outbox.stop()
     this.closest.stop()

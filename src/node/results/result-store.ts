@@ -101,7 +101,7 @@ export class ResultStore {
    */
   async publish(record: ResultRecord, opts: PublishOptions = {}): Promise<Uint8Array> {
     const value = await this.opts.signer.sign(record)
-    this.opts.unsent?.mark(record.taskId)
+    void this.opts.unsent?.mark(record.taskId)
     this.remember(record, value, false)
     const carriedTo = opts.signed?.(value)
     await this.persist(record.taskId, value, { except: carriedTo })

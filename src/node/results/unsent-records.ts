@@ -34,8 +34,6 @@ const SENT = COPIED | ANNOUNCED
 export class UnsentRecords {
   /** Followed records: which of {@link COPIED} and {@link ANNOUNCED} happened, in marking order. */
   private readonly followed = new Map<string, number>()
-  /** Marker writes not committed yet. */
-  private readonly writing = new Set<Promise<unknown>>()
   /** Records sent whose markers the next batch of deletes removes. */
   private readonly ending = new Set<string>()
   private endTimer: NodeJS.Timeout | undefined
@@ -47,15 +45,18 @@ export class UnsentRecords {
     return this.followed.size
   }
 
-  /** A record of the task was made here: its marker is written with the record. */
-  mark(taskId: string): void {
+  /**
+   * A record of the task was made here: its marker is written with the record. Resolves once it
+   * is committed (or failed: best effort).
+   */
+  mark(taskId: string): Promise<void> {
     this.followed.delete(taskId)
     this.followed.set(taskId, 0)
     if (this.followed.size > MAX_FOLLOWED_UNSENT) {
       const oldest = this.followed.keys().next().value
       if (oldest !== undefined) this.followed.delete(oldest)
     }
-    this.write(taskId, true)
+    return this.write(taskId, true)
   }
 
   /** A peer acknowledged a copy of the task's record (or none will be sent: it lost locally). */
@@ -77,7 +78,7 @@ export class UnsentRecords {
   /** Forgets a task's marker (nothing to send: its record is not in the store). */
   forget(taskId: string): void {
     this.followed.delete(taskId)
-    this.write(taskId, false)
+    this.end(taskId)
   }
 
   /**
@@ -94,18 +95,17 @@ export class UnsentRecords {
     return ids
   }
 
-  /** Deletes at once the markers of the records sent since the last batch of deletes. */
-  endNow(): void {
+  /**
+   * Deletes at once the markers of the records sent since the last batch of deletes; resolves once
+   * the deletes are committed.
+   */
+  async endNow(): Promise<void> {
     clearTimeout(this.endTimer)
     this.endTimer = undefined
     // a record made again since it was sent keeps its (new) marker
-    for (const id of this.ending) if (!this.followed.has(id)) this.write(id, false)
+    const ids = [...this.ending].filter((id) => !this.followed.has(id))
     this.ending.clear()
-  }
-
-  /** Resolves once every marker write asked so far is committed (or failed). */
-  async settled(): Promise<void> {
-    await Promise.all(this.writing)
+    await Promise.all(ids.map((id) => this.write(id, false)))
   }
 
   private note(taskId: string, what: number): void {
@@ -116,21 +116,27 @@ export class UnsentRecords {
       return
     }
     this.followed.delete(taskId)
+    this.end(taskId)
+  }
+
+  /** The task's marker goes with the next batch of deletes. */
+  private end(taskId: string): void {
     this.ending.add(taskId)
     if (this.endTimer !== undefined) return
-    this.endTimer = setTimeout(() => this.endNow(), END_WINDOW_MS)
+    this.endTimer = setTimeout(() => void this.endNow(), END_WINDOW_MS)
     this.endTimer.unref()
   }
 
-  private write(taskId: string, put: boolean): void {
+  private write(taskId: string, put: boolean): Promise<void> {
     const key = new Key(`${UNSENT_PREFIX}/${taskId}`, false)
     const writer = turnWriterOf(this.datastore)
     const done = put
       ? (writer?.put(key, EMPTY) ?? this.datastore.put(key, EMPTY))
       : (writer?.delete(key) ?? this.datastore.delete(key))
-    const write = Promise.resolve(done).catch(() => undefined)
-    this.writing.add(write)
-    void write.then(() => this.writing.delete(write))
+    return Promise.resolve(done).then(
+      () => undefined,
+      () => undefined,
+    )
   }
 }
 

@@ -28,10 +28,10 @@ export interface BeaconServiceOptions {
   idleMs: number
 }
 
-/** Which beacon protocol a peer serves, from its protocol list: 1.1 if it can, else 1.0. */
-function beaconVersion(protocols: string[]): '1.1' | '1.0' | undefined {
-  if (protocols.includes(BEACON_PROTOCOL_1_1)) return '1.1'
-  return protocols.includes(BEACON_PROTOCOL) ? '1.0' : undefined
+/** The beacon protocol to speak to a peer, from its protocol list: 1.1 if it serves it, else 1.0. */
+function beaconProtocolOf(protocols: string[]): string | undefined {
+  if (protocols.includes(BEACON_PROTOCOL_1_1)) return BEACON_PROTOCOL_1_1
+  return protocols.includes(BEACON_PROTOCOL) ? BEACON_PROTOCOL : undefined
 }
 
 /** A neighbour's push stream and the protocol it speaks. */
@@ -157,7 +157,7 @@ export class BeaconService {
     } catch {
       // not in the peer store yet: identify will tell
     }
-    if (beaconVersion(protocols) === undefined && identifyAgain) {
+    if (beaconProtocolOf(protocols) === undefined && identifyAgain) {
       const id = peer.toString()
       const conn = libp2p.getConnections(peer)[0]
       const last = this.reidentified.get(id)
@@ -173,18 +173,17 @@ export class BeaconService {
   }
 
   private add(peer: PeerId, protocols: string[]): void {
-    const version = beaconVersion(protocols)
-    if (version === undefined) return
+    const protocol = beaconProtocolOf(protocols)
+    if (protocol === undefined) return
     const id = peer.toString()
     this.reidentified.delete(id)
     if (!this.started || this.neighbours.has(id)) return
     if (this.opts.libp2p.getConnections(peer).length === 0) return
-    const protocol = version === '1.1' ? BEACON_PROTOCOL_1_1 : BEACON_PROTOCOL
     const push = new PushStream({
       open: (signal) => this.opts.libp2p.dialProtocol(peer, protocol, { signal }),
       openTimeoutMs: BEACON_OPEN_MS,
     })
-    const v10 = version === '1.0'
+    const v10 = protocol === BEACON_PROTOCOL
     this.neighbours.set(id, { push, v10 })
     if (this.last !== undefined) push.push(this.frame(v10))
   }

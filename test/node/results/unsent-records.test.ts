@@ -49,12 +49,12 @@ describe('UnsentRecords', () => {
     // the marker goes in the batch of the record's own turn: no write of its own
     const k = resultKey(a)
     const value = await signResultRecord(makeRecord({ taskId: a, executor, epoch: 1 }), key)
-    unsent.mark(a)
+    const markedA = unsent.mark(a)
     await putResultRecord(ds, k, new Libp2pRecord(k, value, new Date()).serialize())
     expect(counting.counts.records.batches).toBe(1)
     expect(counting.counts.other).toMatchObject({ batches: 1, put: 1 })
-    unsent.mark(b)
-    unsent.mark(c)
+    await markedA
+    const marked = [unsent.mark(b), unsent.mark(c)]
     unsent.copied(a)
     unsent.announced(b)
     unsent.copied(c)
@@ -62,8 +62,7 @@ describe('UnsentRecords', () => {
     unsent.copied('never-marked') // a copy of a record not made here changes nothing
     expect(unsent.size).toBe(2)
     expect(counting.counts.other.delete).toBe(0) // the deletes of sent records wait for company
-    unsent.endNow()
-    await unsent.settled()
+    await Promise.all([...marked, unsent.endNow()])
     expect(unsent.size).toBe(2)
     expect(counting.counts.other.delete).toBe(1)
 
@@ -73,8 +72,7 @@ describe('UnsentRecords', () => {
     next.copied(a)
     next.announced(a)
     next.forget(b) // no record of b was stored: nothing to send
-    next.endNow()
-    await next.settled()
+    await next.endNow()
     expect(next.size).toBe(0)
     expect(await new UnsentRecords(ds).load()).toEqual([])
   })
@@ -83,12 +81,11 @@ describe('UnsentRecords', () => {
     const { ds } = await fenced()
     const unsent = new UnsentRecords(ds)
     const id = makeTask(50).id
-    unsent.mark(id)
+    const first = unsent.mark(id)
     unsent.copied(id)
     unsent.announced(id)
-    unsent.mark(id) // a later run of the task here, before the delete went
-    unsent.endNow()
-    await unsent.settled()
+    const again = unsent.mark(id) // a later run of the task here, before the delete went
+    await Promise.all([first, again, unsent.endNow()])
     expect(await new UnsentRecords(ds).load()).toEqual([id])
   })
 
@@ -96,13 +93,11 @@ describe('UnsentRecords', () => {
     const ds = new MemoryDatastore()
     const unsent = new UnsentRecords(ds)
     const id = makeTask(51).id
-    unsent.mark(id)
-    await unsent.settled()
+    await unsent.mark(id)
     expect(await new UnsentRecords(ds).load()).toEqual([id])
     unsent.copied(id)
     unsent.announced(id)
-    unsent.endNow()
-    await unsent.settled()
+    await unsent.endNow()
     expect(await new UnsentRecords(ds).load()).toEqual([])
   })
 })
