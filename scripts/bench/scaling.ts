@@ -54,7 +54,7 @@ function sizeFigures(r: SimulationReport, largest: boolean): Figure[] {
       note: `${r.perTask.signatures.toFixed(2)} signatures per task`,
     }),
     f('steals per task', r.tasksStolen / Math.max(1, r.tasks), 'tasks stolen/task', {
-      note: `${r.steals} grants`,
+      note: `${r.steals} grants, ${r.offers} offers`,
     }),
   ]
 }

@@ -13,7 +13,7 @@ function simulationFigures(name: string, r: SimulationReport, makespanTarget: nu
     f('makespan', r.makespanMs, 'ms'),
     f('ideal makespan', r.idealMakespanMs, 'ms'),
     f('steals per task', r.tasksStolen / Math.max(1, r.tasks), 'tasks stolen/task', {
-      note: `${r.steals} grants, ${r.tasksStolen} tasks stolen; per node ${r.tasksPerNode.join(' ')}`,
+      note: `${r.steals} grants, ${r.offers} offers, ${r.tasksStolen} tasks moved; per node ${r.tasksPerNode.join(' ')}`,
     }),
     f('submit→result p50', r.submitToResultMs.p50, 'ms'),
     f('submit→result p99', r.submitToResultMs.p99, 'ms', {

@@ -7,6 +7,7 @@ import { silentLogger } from '../log/logger.ts'
 import { logTaskEvents } from '../log/task-log.ts'
 import { canRun, DurationEstimator } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
+import type { ReleaseRequest } from '../protocol/messages/messages.ts'
 import { GrantSigner } from '../protocol/records/grant-proof.ts'
 import { taskIdFromResultKey } from '../protocol/records/result-record-schema.ts'
 import type { VerifiedRoots } from '../protocol/records/verified-roots.ts'
@@ -16,6 +17,7 @@ import { createNodeCounters, type NodeCounters } from './node-counters.ts'
 import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
 import { Intake } from './owner/intake.ts'
 import type { TaskJournal } from './owner/journal.ts'
+import { OfferDesk } from './owner/offer-desk.ts'
 import { OwnerLedger, type Poisoned } from './owner/owner-ledger.ts'
 import { UnschedulableWatch } from './owner/unschedulable.ts'
 import { ownerFilter } from './peers/allowed-owners.ts'
@@ -189,21 +191,33 @@ export function assembleNode(inputs: NodeInputs) {
     steal: { request: steal.request.bind(steal) },
     unsent: unsent && { load: () => unsent.load(), resend: (ids) => void publisher.resend(ids) },
   })
+  const takeBack = (from: string, req: ReleaseRequest) => {
+    const { reply, retries, failed } = ledger.release(from, req)
+    for (const entry of retries) runLoop.retryOwned(entry)
+    publishPoisoned(failed)
+    return reply
+  }
+  const offers = new OfferDesk({
+    ...{ peers, queue, admits, counters },
+    takesOffers: (peer) => steal.takesOffers(peer),
+    leasedSince: (peer, since) => ledger.leasedSince(peer, since),
+    grant: (peer, req) => ledger.grant(peer, req, true),
+    send: (peer, req) => steal.request(peer, req),
+    takeBack: (peer, leases) => takeBack(peer, { type: 'release', requestId: crypto.randomUUID(), leases }),
+    staleAfterMs: DEFAULT_PEER_STALE_MS,
+  })
   const runLoop = new RunLoop({
     ...{ self, offer, speed, queue, runner, ledger, thief, publisher, estimator, counters, events },
     beacons: mesh.beacons,
+    offers,
     ...{ backoff: opts.backoff, random, isRunning, isLive },
   })
   steal.serveWith({
     onSteal: (from, req) => ledger.grant(from, req),
     onRenew: (from, req) => ledger.renew(from, req),
     onComplete: (from, req) => ledger.complete(from, req),
-    onRelease: (from, req) => {
-      const { reply, retries, failed } = ledger.release(from, req)
-      for (const entry of retries) runLoop.retryOwned(entry)
-      publishPoisoned(failed)
-      return reply
-    },
+    onRelease: takeBack,
+    onOffer: (from, req) => thief.takeOffer(from, req),
   })
   const intake = new Intake({
     ...{ self, ledger, queue, results, publisher, events, random },

@@ -7,6 +7,10 @@ export interface NodeCounters {
   stealsGranted: number
   tasksStolen: number
   tasksGranted: number
+  /** Tasks this node offered to idle peers (steal 1.1), whether they took them or not. */
+  tasksOffered: number
+  /** Offers of other owners this node took at least one task of. */
+  offersTaken: number
   leasesExpired: number
   staleCompletions: number
   /** Leases taken back because they expired or their holder was declared dead. */
@@ -29,6 +33,8 @@ export function createNodeCounters(): NodeCounters {
     stealsGranted: 0,
     tasksStolen: 0,
     tasksGranted: 0,
+    tasksOffered: 0,
+    offersTaken: 0,
     leasesExpired: 0,
     staleCompletions: 0,
     executorsLost: 0,

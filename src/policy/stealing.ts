@@ -1,5 +1,5 @@
 import { second } from '../task/limits.ts'
-import { expectedWaitMs } from './capacity.ts'
+import { DEFAULT_DURATION_MS, expectedWaitMs } from './capacity.ts'
 import type { NodeOffer, PeerCapacity } from './types.ts'
 
 /** Victims are drawn at random among this many most loaded candidates, so idle nodes don't herd. */
@@ -175,4 +175,38 @@ export function grantCount(input: GrantInput): number {
   let n = Math.min(requested, stealAmount(input))
   if (input.available !== undefined) n = Math.min(n, Math.floor(nonNegative(input.available)))
   return n
+}
+
+/** Most rounds of slots a thief keeps queued while its next steal is in flight. */
+export const MAX_PREFETCH_ROUNDS = 32
+
+/** What {@link prefetchCount} needs. */
+export interface PrefetchInput {
+  /** The thief's slots. */
+  slots: number
+  /** The thief's mean steal round trip, ms. */
+  stealRttMs: number
+  /** Mean wall time of the thief's own runs, ms (undefined until it finished one). */
+  meanTaskMs: number | undefined
+  /** The victim's queue as its beacon tells, when one is chosen. */
+  victim?: { queued: number; queuedWorkMs: number }
+}
+
+/**
+ * Tasks a thief holds queued beyond its free slots so they stay busy while its next steal is in
+ * flight: slots × (2 × steal round trip / mean task time), between 1 and
+ * {@link MAX_PREFETCH_ROUNDS} rounds of slots (the balance rule of `stealAmount` still keeps the
+ * thief's queue no longer than the victim's). The mean task time is the thief's own, once it
+ * finished a run; before, the victim's (its queued work per queued task, as its beacon tells):
+ * a thief that never ran a task does not size a prefetch of long tasks as if they were short
+ * (on a loaded mesh whose first steal took a second, 1-slot thieves each took 16 tasks of
+ * 400 ms, and one owner's queue of 200 emptied into 10 of 19 idle peers).
+ */
+export function prefetchCount(input: PrefetchInput): number {
+  const { victim } = input
+  const advertised =
+    victim !== undefined && victim.queued > 0 ? victim.queuedWorkMs / victim.queued : Number.NaN
+  const meanMs = Math.max(1, input.meanTaskMs ?? (advertised > 0 ? advertised : DEFAULT_DURATION_MS))
+  const rounds = Math.min(MAX_PREFETCH_ROUNDS, Math.max(1, Math.ceil((2 * input.stealRttMs) / meanMs)))
+  return rounds * input.slots
 }

@@ -10,6 +10,8 @@ export const CONTESTED_TOPIC = `${PROTOCOL_PREFIX}/contested/1`
 
 /** Stream protocol between full nodes: steal, renew, complete, release. */
 export const STEAL_PROTOCOL = `/${PROTOCOL_PREFIX}/steal/1.0.0`
+/** The steal protocol in which an owner may also offer queued tasks to an idle peer (`offer`). */
+export const STEAL_PROTOCOL_1_1 = `/${PROTOCOL_PREFIX}/steal/1.1.0`
 /** Stream protocol for light clients: submit, result, watch, status. */
 export const SUBMIT_PROTOCOL = `/${PROTOCOL_PREFIX}/submit/1.0.0`
 /** Stream protocol between full nodes: an executor stores batches of result records at the closest peers. */

@@ -115,7 +115,7 @@ export function renderHtmlReport(report: SimulationReport, trace: SimulationTrac
       'throughput',
       `predicted ${report.predictedTasksPerSec.toFixed(0)} tasks/s, measured ${report.measuredTasksPerSec.toFixed(0)} tasks/s`,
     ],
-    ['steals', `${report.steals} grants, ${report.tasksStolen} tasks`],
+    ['steals', `${report.steals} grants, ${report.offers} offers, ${report.tasksStolen} tasks`],
     [
       'run cost',
       `${(report.run.cpuMs / 1000).toFixed(1)} CPU-s, ${report.run.cpuMsPerTask.toFixed(2)} ms per task, event loop ${(100 * report.run.eventLoopUtilization).toFixed(0)} % busy`,

@@ -37,7 +37,7 @@ export function formatReport(r: SimulationReport): string {
     `makespan / ideal    ${r.makespanRatio.toFixed(3)}`,
     `throughput          predicted ${r.predictedTasksPerSec.toFixed(0)} tasks/s, measured ${r.measuredTasksPerSec.toFixed(0)} tasks/s`,
     `tasks per node      ${r.tasksPerNode.join(' ')}`,
-    `steals              ${r.steals} grants, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
+    `steals              ${r.steals} grants, ${r.offers} offers, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
     `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
     `run cost            ${(r.run.cpuMs / 1000).toFixed(1)} CPU-s (${ms(r.run.cpuMsPerTask)} per task), event loop ${(100 * r.run.eventLoopUtilization).toFixed(0)} % busy`,
     `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,

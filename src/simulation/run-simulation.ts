@@ -185,6 +185,7 @@ async function drive(
     measuredTasksPerSec: durations.length / (makespanMs / 1000),
     tasksPerNode: nodes.map((n) => perNode.get(n.peerId) ?? 0),
     steals: stats.reduce((s, c) => s + c.stealsGranted, 0),
+    offers: stats.reduce((s, c) => s + c.offersTaken, 0),
     tasksStolen: stats.reduce((s, c) => s + c.tasksStolen, 0),
     submitToResultMs: {
       p50: quantile(latencies, 0.5),

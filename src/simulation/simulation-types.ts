@@ -89,7 +89,11 @@ export interface SimulationReport {
   predictedTasksPerSec: number
   measuredTasksPerSec: number
   tasksPerNode: number[]
+  /** Steals answered with at least one task. */
   steals: number
+  /** Offers of an owner a peer took at least one task of (steal 1.1). */
+  offers: number
+  /** Tasks that moved to another node than their owner, by steal or offer. */
   tasksStolen: number
   submitToResultMs: { p50: number; p99: number; max: number }
   /** From the first dial until every node heard as many peers as it has planned neighbours, ms. */

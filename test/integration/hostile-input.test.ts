@@ -10,6 +10,7 @@ import {
   MAX_BEACON_BYTES,
   MAX_FRAME_BYTES,
   STEAL_PROTOCOL,
+  STEAL_PROTOCOL_1_1,
   SUBMIT_PROTOCOL,
 } from '../../src/protocol/constants.ts'
 import { stealReplySchema, submitReplySchema } from '../../src/protocol/messages/messages.ts'
@@ -36,6 +37,9 @@ function lpFrame(bytes: Uint8Array): Uint8Array {
   return Uint8Array.from([...varint(bytes.byteLength), ...bytes])
 }
 
+/** An offer of nothing (steal 1.1): well formed, and answered there. */
+const OFFER = { type: 'offer', requestId: 'x', tasks: [], leases: [], ttlMs: 1000 }
+
 const FRAME_CASES: Record<string, FrameCase[]> = {
   [STEAL_PROTOCOL]: [
     { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
@@ -46,6 +50,28 @@ const FRAME_CASES: Record<string, FrameCase[]> = {
     {
       name: 'valid JSON that is not a steal frame',
       send: (s) => s.send(lpFrame(encodeMessage({ type: 'steal', requestId: 'x', max: 0, please: true }))),
+    },
+    {
+      name: 'an offer, which only 1.1 carries',
+      send: (s) => s.send(lpFrame(encodeMessage(OFFER))),
+    },
+  ],
+  [STEAL_PROTOCOL_1_1]: [
+    { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
+    {
+      name: 'an offer whose lease carries no proof',
+      send: (s) => {
+        const lease = {
+          taskId: 'bafkreihl7o7rgktm2z24whumz623twaktnmgp6idlmcme42etoclngg4hi',
+          epoch: 1,
+          expiresAt: 0,
+        }
+        s.send(lpFrame(encodeMessage({ ...OFFER, leases: [lease] })))
+      },
+    },
+    {
+      name: 'an offer with a negative lease time',
+      send: (s) => s.send(lpFrame(encodeMessage({ ...OFFER, ttlMs: -1 }))),
     },
   ],
   [CUSTODY_PROTOCOL]: [

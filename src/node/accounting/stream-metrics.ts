@@ -20,6 +20,7 @@ import {
   DHT_PROTOCOL,
   REPLICATE_PROTOCOL,
   STEAL_PROTOCOL,
+  STEAL_PROTOCOL_1_1,
   SUBMIT_PROTOCOL,
 } from '../../protocol/constants.ts'
 
@@ -42,6 +43,7 @@ export function createStreamCounts(): StreamCounts {
 
 const NAMES: Record<string, string> = {
   [STEAL_PROTOCOL]: 'steal',
+  [STEAL_PROTOCOL_1_1]: 'steal',
   [SUBMIT_PROTOCOL]: 'submit',
   [REPLICATE_PROTOCOL]: 'replicate',
   [BEACON_PROTOCOL]: 'beacon',

@@ -25,8 +25,11 @@ export abstract class LeaseLedger extends LedgerBook {
     opts.results.admit((record) => this.admits(record))
   }
 
-  /** Serves a steal request: grants what the policy allows and the thief can run. */
-  grant(from: string, req: StealRequest): StealGrant {
+  /**
+   * Serves a steal request: grants what the policy allows and the thief can run. An offer is
+   * granted the same way (`offered`); its tasks count as granted once the peer took them.
+   */
+  grant(from: string, req: StealRequest, offered = false): StealGrant {
     const ttlMs = this.opts.leaseTtlMs
     const grant = grantTasks(req, {
       queue: this.opts.queue,
@@ -48,7 +51,7 @@ export abstract class LeaseLedger extends LedgerBook {
       },
       prove: (leases) => this.opts.grants.signAll(from, leases),
     })
-    this.opts.counters.tasksGranted += grant.tasks.length
+    if (!offered) this.opts.counters.tasksGranted += grant.tasks.length
     return grant
   }
 

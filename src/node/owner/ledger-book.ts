@@ -98,6 +98,14 @@ export abstract class LedgerBook {
     return this.leases.byHolder(peer).length > 0
   }
 
+  /** Live leases `peer` holds on this node's tasks that were granted at or after `since` (ms). */
+  leasedSince(peer: string, since: number): number {
+    let n = 0
+    for (const lease of this.leases.byHolder(peer))
+      if ((this.owned.get(lease.taskId)?.since ?? 0) >= since) n++
+    return n
+  }
+
   /** True when the task was taken over here (adopted or replayed): a record of it may lose to another run. */
   takenOver(taskId: string): boolean {
     return (this.owned.get(taskId)?.floor ?? 0) > 0

@@ -4,6 +4,7 @@ import { canRun, type DurationEstimator } from '../../policy/capacity.ts'
 import type { NodeOffer, QueuedTask } from '../../policy/types.ts'
 import { handlerRuns } from '../../task/task.ts'
 import type { NodeCounters } from '../node-counters.ts'
+import type { OfferDesk } from '../owner/offer-desk.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { BeaconPublisher } from '../peers/beacons.ts'
 import { type ResultPublisher, runRecord } from '../results/result-publisher.ts'
@@ -26,6 +27,8 @@ export interface RunLoopOptions {
   thief: Pick<Thief, 'entry' | 'isCurrent' | 'maybeSteal' | 'observeTaskMs' | 'handBack'>
   publisher: Pick<ResultPublisher, 'publish'>
   beacons: Pick<BeaconPublisher, 'soon'>
+  /** Offers what stays queued to idle neighbours once the slots are filled. @defaultValue none */
+  offers?: Pick<OfferDesk, 'consider'>
   estimator: DurationEstimator
   counters: NodeCounters
   events: TaskEvents
@@ -78,6 +81,7 @@ export class RunLoop {
       if (next === undefined) break
       this.start(next)
     }
+    this.opts.offers?.consider()
     this.opts.beacons.soon()
     void this.opts.thief.maybeSteal()
   }

@@ -24,7 +24,7 @@ export interface ThiefOptions {
   speed: number
   /** Uniform in [0, 1), for the victim choice. */
   random: () => number
-  /** The node's counters (`stealRequests`, `stealsGranted`, `tasksStolen`). */
+  /** The node's counters (`stealRequests`, `stealsGranted`, `tasksStolen`, `offersTaken`). */
   counters: NodeCounters
   /** True while the node runs: it steals only then. */
   isRunning(): boolean

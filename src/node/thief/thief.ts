@@ -1,13 +1,11 @@
-import { canRun, DEFAULT_DURATION_MS, expectedWaitMs } from '../../policy/capacity.ts'
-import { chooseVictim, stealAmount } from '../../policy/stealing.ts'
-import type { StealGrant } from '../../protocol/messages/messages.ts'
+import { canRun, expectedWaitMs } from '../../policy/capacity.ts'
+import { chooseVictim, prefetchCount, stealAmount } from '../../policy/stealing.ts'
+import type { ErrorReply, OfferedReply, OfferRequest, StealGrant } from '../../protocol/messages/messages.ts'
 import type { AttemptRecord } from '../../task/task.ts'
 import { DEFAULT_PEER_STALE_MS } from '../options.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import type { ThiefOptions } from './thief-options.ts'
 
-/** Most rounds of slots a thief keeps queued while its next steal is in flight. */
-export const MAX_PREFETCH_ROUNDS = 32
 /** How often a thief checks whether its leases need renewing. */
 export const RENEW_CHECK_MS = 250
 
@@ -82,22 +80,10 @@ export class Thief {
       void this.maybeSteal()
   }
 
-  /**
-   * Tasks to hold queued beyond the free slots so the slots stay busy while the next steal is
-   * in flight: slots × (2 × steal round trip / mean task time), between 1 and
-   * {@link MAX_PREFETCH_ROUNDS} rounds of slots (the balance rule of `stealAmount` still keeps the
-   * thief's queue no longer than the victim's). The mean task time is this node's own, once it
-   * finished a run; before, the victim's (its queued work per queued task, as its beacon tells):
-   * a thief that never ran a task does not size a prefetch of long tasks as if they were short
-   * (on a loaded mesh whose first steal took a second, 1-slot thieves each took 16 tasks of
-   * 400 ms, and one owner's queue of 200 emptied into 10 of 19 idle peers).
-   */
+  /** Tasks to hold queued beyond the free slots (see {@link prefetchCount}). */
   private prefetch(victim?: { queued: number; queuedWorkMs: number }): number {
-    const advertised =
-      victim !== undefined && victim.queued > 0 ? victim.queuedWorkMs / victim.queued : Number.NaN
-    const meanMs = Math.max(1, this.meanTaskMs ?? (advertised > 0 ? advertised : DEFAULT_DURATION_MS))
-    const rounds = Math.min(MAX_PREFETCH_ROUNDS, Math.max(1, Math.ceil((2 * this.stealRttMs) / meanMs)))
-    return rounds * this.opts.slots
+    const { slots } = this.opts
+    return prefetchCount({ slots, stealRttMs: this.stealRttMs, meanTaskMs: this.meanTaskMs, victim })
   }
 
   /** Steals from the best victim when the queue is short of the free slots plus half a prefetch. */
@@ -168,50 +154,74 @@ export class Thief {
     return admits === undefined ? peers : peers.filter((p) => admits(p.peerId))
   }
 
-  /**
-   * Takes the granted tasks this node can run under their leases. A grant it declines (it cannot
-   * run the task, owns it, holds it under another owner's lease, or the victim is not the task's
-   * owner) is handed back at once, so the owner requeues it instead of waiting for the lease to run
-   * out. A new lease from the same owner on a task held under an older epoch replaces the old one
-   * (the owner let that one go). Each lease's grant proof goes into the entry, for the record.
-   */
+  /** Takes a steal's grant (see {@link take}); what it declines is handed back at once. */
   private takeGrant(victim: string, grant: StealGrant): number {
+    const { taken, declined } = this.take(victim, grant, Number.POSITIVE_INFINITY)
+    if (taken.length > 0) this.opts.counters.stealsGranted++
+    if (declined.length > 0) this.release(victim, declined)
+    return taken.length
+  }
+
+  /**
+   * An owner offers queued tasks (steal 1.1): this node takes, as from a grant, as many as its free
+   * slots and prefetch have room for, and names the rest declined — the owner requeues them at
+   * once. A task held already under the same lease (an offer seen twice) counts as taken. An owner
+   * this node's allow-list leaves out is refused (`ERR_NOT_ALLOWED`): it takes nothing.
+   */
+  takeOffer(owner: string, offer: OfferRequest): OfferedReply | ErrorReply {
+    if (this.opts.admits?.(owner) === false) {
+      // the whole offer is refused, so the owner offers this node nothing more for a while
+      const message = 'this node takes only the tasks of the owners it lists'
+      return { type: 'error', requestId: offer.requestId, code: 'ERR_NOT_ALLOWED', message }
+    }
+    const room = this.opts.isRunning()
+      ? this.opts.runner.freeSlots + this.prefetch() - this.opts.queue.size
+      : 0
+    const { taken, declined } = this.take(owner, offer, Math.max(0, room))
+    if (taken.length > 0) this.opts.counters.offersTaken++
+    const declinedIds = declined.map((l) => l.taskId)
+    return { type: 'offered', requestId: offer.requestId, accepted: taken, declined: declinedIds }
+  }
+
+  /**
+   * Takes up to `room` granted or offered tasks this node can run under their leases, and declines
+   * the rest (it cannot run the task, owns it, holds it under another lease, or the victim is not
+   * the task's owner): the owner requeues those instead of waiting for their leases to run out. A
+   * new lease from the same owner on a task held under an older epoch replaces the old one (the
+   * owner let that one go). Each lease's grant proof goes into the entry, for the record.
+   */
+  private take(victim: string, grant: StealGrant | OfferRequest, room: number) {
     const leases = new Map(grant.leases.map((l) => [l.taskId, l]))
     const declined: LeaseRefs = []
-    let taken = 0
+    const taken: string[] = []
     for (const task of grant.tasks) {
       const lease = leases.get(task.id)
       if (lease === undefined) continue
       const held = this.leasedIn.get(task.id)
-      if (held !== undefined && held.owner === victim && held.entry.epoch < lease.epoch) {
-        this.dropLease(task.id)
+      if (held?.owner === victim && held.entry.epoch === lease.epoch) {
+        taken.push(task.id) // an offer seen twice: the lease is held already
+        continue
       }
+      if (held?.owner === victim && held.entry.epoch < lease.epoch) this.dropLease(task.id)
       const runnable = canRun(this.opts.offer, { type: task.spec.type, resources: task.spec.resources })
       // a task the victim does not own could not be run under its grant (the record would be refused)
       const foreign = task.owner !== victim || this.opts.admits?.(victim) === false
-      if (this.leasedIn.has(task.id) || this.opts.owns(task.id) || !runnable || foreign) {
+      const full = taken.length >= room
+      if (full || this.leasedIn.has(task.id) || this.opts.owns(task.id) || !runnable || foreign) {
         declined.push({ taskId: task.id, epoch: lease.epoch })
         continue
       }
       const attempts = lease.attempts === undefined ? [] : [...lease.attempts] // earlier runs, for the record
       const entry: RunEntry = { task, epoch: lease.epoch, attempts, dependencies: {}, grant: lease.proof }
       this.opts.onLease?.(victim, task.id, lease.epoch, lease.proof)
-      this.leasedIn.set(task.id, {
-        entry,
-        owner: victim,
-        ttlMs: grant.ttlMs,
-        expiresAt: Date.now() + grant.ttlMs,
-      })
+      const { ttlMs } = grant
+      this.leasedIn.set(task.id, { entry, owner: victim, ttlMs, expiresAt: Date.now() + ttlMs })
       this.opts.events.emit(task.id, 'stolen', { from: victim, epoch: lease.epoch })
       this.opts.queue.enqueue(task, false)
-      taken++
+      taken.push(task.id)
     }
-    if (taken > 0) {
-      this.opts.counters.stealsGranted++
-      this.opts.counters.tasksStolen += taken
-    }
-    if (declined.length > 0) this.release(victim, declined)
-    return taken
+    this.opts.counters.tasksStolen += taken.length
+    return { taken, declined }
   }
 
   /**

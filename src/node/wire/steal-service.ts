@@ -1,9 +1,12 @@
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { MAX_FRAME_BYTES, STEAL_PROTOCOL } from '../../protocol/constants.ts'
+import { MAX_FRAME_BYTES, STEAL_PROTOCOL, STEAL_PROTOCOL_1_1 } from '../../protocol/constants.ts'
 import type {
   CompleteReply,
   CompleteRequest,
+  ErrorReply,
+  OfferedReply,
+  OfferRequest,
   ReleaseReply,
   ReleaseRequest,
   RenewReply,
@@ -12,7 +15,7 @@ import type {
   StealReply,
   StealRequest,
 } from '../../protocol/messages/messages.ts'
-import { stealFrameSchema, stealReplySchema } from '../../protocol/messages/messages.ts'
+import { stealFrameSchema, stealFrameSchema10, stealReplySchema } from '../../protocol/messages/messages.ts'
 import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
@@ -25,13 +28,30 @@ export const MAX_OUTBOUND_STEAL_STREAMS = 64
 /** Default deadline of one steal-protocol request. */
 export const STEAL_TIMEOUT_MS = 5_000
 
-/** The owner side of the steal protocol: what the node answers. */
+/** A peer answered a steal-protocol request with an `error` reply: it did nothing of what was asked. */
+export class StealRefusedError extends Error {
+  constructor(
+    readonly peer: string,
+    readonly request: string,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${peer} refused ${request}: ${code}: ${message}`)
+    this.name = 'StealRefusedError'
+  }
+}
+
+/** What the node answers on the steal protocol: the owner's side, and the thief's to an offer. */
 export interface StealHandlers {
   onSteal(from: string, req: StealRequest): StealGrant
   onRenew(from: string, req: RenewRequest): RenewReply
   onComplete(from: string, req: CompleteRequest): Promise<CompleteReply>
   onRelease(from: string, req: ReleaseRequest): ReleaseReply
+  /** The thief side: an owner offers queued tasks (steal 1.1); an `error` reply takes none of them. */
+  onOffer(from: string, req: OfferRequest): OfferedReply | ErrorReply
 }
+
+type Request = StealRequest | RenewRequest | CompleteRequest | ReleaseRequest | OfferRequest
 
 type ReplyOf<R> = R extends StealRequest
   ? StealGrant
@@ -39,15 +59,20 @@ type ReplyOf<R> = R extends StealRequest
     ? RenewReply
     : R extends CompleteRequest
       ? CompleteReply
-      : ReleaseReply
+      : R extends OfferRequest
+        ? OfferedReply
+        : ReleaseReply
 
 /**
- * `/taskmesh/steal/1.0.0`: length-prefixed JSON frames on a session stream — a node keeps one
- * stream to each peer it asks and sends every request on it (replies are matched by `requestId`).
- * Malformed or oversized frames abort the stream; the node keeps serving.
+ * `/taskmesh/steal/1.1.0` (and `1.0.0`, without offers, for peers that serve only it):
+ * length-prefixed JSON frames on a session stream — a node keeps one stream to each peer it asks
+ * and sends every request on it (replies are matched by `requestId`). Malformed or oversized frames
+ * abort the stream; the node keeps serving.
  */
 export class StealService {
   private readonly sessions = new Map<string, RpcSession<StealReply>>()
+  /** Connected peers whose identify lists steal 1.1: the ones an owner may offer tasks to. */
+  private readonly offerable = new Set<string>()
   private handlers: StealHandlers | undefined
 
   constructor(
@@ -61,35 +86,43 @@ export class StealService {
   }
 
   async start(): Promise<void> {
-    await this.libp2p.handle(
-      STEAL_PROTOCOL,
-      (stream, connection) => this.serve(stream, connection.remotePeer),
-      {
-        maxInboundStreams: MAX_INBOUND_STEAL_STREAMS,
-        maxOutboundStreams: MAX_OUTBOUND_STEAL_STREAMS,
-      },
-    )
+    const limits = {
+      maxInboundStreams: MAX_INBOUND_STEAL_STREAMS,
+      maxOutboundStreams: MAX_OUTBOUND_STEAL_STREAMS,
+    }
+    await this.libp2p.handle(STEAL_PROTOCOL_1_1, (s, c) => this.serve(s, c.remotePeer, false), limits)
+    await this.libp2p.handle(STEAL_PROTOCOL, (s, c) => this.serve(s, c.remotePeer, true), limits)
+    this.libp2p.addEventListener('peer:identify', this.onIdentify)
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
   }
 
   async stop(): Promise<void> {
     for (const session of this.sessions.values()) session.close()
     this.sessions.clear()
+    this.offerable.clear()
+    this.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    await this.libp2p.unhandle(STEAL_PROTOCOL_1_1)
     await this.libp2p.unhandle(STEAL_PROTOCOL)
   }
 
+  /** True when `peer` serves steal 1.1, so it may be offered tasks. */
+  takesOffers(peer: string): boolean {
+    return this.offerable.has(peer)
+  }
+
   /** Sends one request to `peer` and returns its reply; rejects on timeout, error reply or a bad frame. */
-  async request<R extends StealRequest | RenewRequest | CompleteRequest | ReleaseRequest>(
+  async request<R extends Request>(
     peer: string,
     req: R,
     signal: AbortSignal = AbortSignal.timeout(STEAL_TIMEOUT_MS),
   ): Promise<ReplyOf<R>> {
-    // renew, complete and release are safe to repeat; a steal is not (it could be granted twice)
+    // renew, complete and release are safe to repeat; a steal or an offer is not (it could be
+    // granted twice, and a repeated offer would be declined as held already)
     this.opts.tags?.touch(peer)
-    const reply = await this.sessionTo(peer).request(req, signal, { retry: req.type !== 'steal' })
-    if (reply.type === 'error')
-      throw new Error(`${peer} refused ${req.type}: ${reply.code}: ${reply.message}`)
+    const retry = req.type !== 'steal' && req.type !== 'offer'
+    const reply = await this.sessionTo(peer).request(req, signal, { retry })
+    if (reply.type === 'error') throw new StealRefusedError(peer, req.type, reply.code, reply.message)
     return reply as ReplyOf<R>
   }
 
@@ -98,7 +131,8 @@ export class StealService {
     if (session === undefined) {
       const id = peerIdFromString(peer)
       session = new RpcSession<StealReply>({
-        open: (signal) => this.libp2p.dialProtocol(id, STEAL_PROTOCOL, { signal }),
+        // 1.1 when the peer serves it (its replies are those of 1.0 and `offered`)
+        open: (signal) => this.libp2p.dialProtocol(id, [STEAL_PROTOCOL_1_1, STEAL_PROTOCOL], { signal }),
         replySchema: stealReplySchema,
         maxBytes: MAX_FRAME_BYTES,
         what: 'steal reply',
@@ -108,18 +142,30 @@ export class StealService {
     return session
   }
 
+  /**
+   * What a peer serves, as its identify tells. Not the peer store's protocol list: libp2p adds to it
+   * every protocol a peer opened a stream of, and a node that dials with 1.1 need not serve it.
+   */
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const peer = evt.detail.peerId.toString()
+    if (evt.detail.protocols.includes(STEAL_PROTOCOL_1_1)) this.offerable.add(peer)
+    else this.offerable.delete(peer)
+  }
+
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
     this.sessions.get(peer)?.close()
     this.sessions.delete(peer)
+    this.offerable.delete(peer)
   }
 
-  private async serve(stream: Stream, remote: PeerId): Promise<void> {
+  private async serve(stream: Stream, remote: PeerId, v10: boolean): Promise<void> {
     const from = remote.toString()
     this.opts.tags?.touch(remote)
     await serveSession(
       stream,
-      stealFrameSchema,
+      // a 1.0 stream refuses an offer like any unknown frame
+      v10 ? stealFrameSchema10 : stealFrameSchema,
       async (req): Promise<StealReply> => {
         const { handlers } = this
         if (handlers === undefined) {
@@ -139,6 +185,8 @@ export class StealService {
             return handlers.onComplete(from, req)
           case 'release':
             return handlers.onRelease(from, req)
+          case 'offer':
+            return handlers.onOffer(from, req)
         }
       },
       {

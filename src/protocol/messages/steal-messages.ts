@@ -51,28 +51,45 @@ export const stealRequestSchema = z
   })
   .strict()
 
+/** What a grant and an offer carry: tasks, each under a lease of the owner's. */
+const grantedFields = {
+  requestId: requestIdSchema,
+  tasks: z.array(taskSchema).max(MAX_TASKS_PER_MESSAGE),
+  leases: z
+    .array(
+      z
+        .object({
+          taskId: taskIdSchema,
+          epoch: epochSchema,
+          expiresAt: timestampSchema,
+          /** The owner's grant proof of this lease (see `grant-proof.ts`), for the thief's record. */
+          proof: grantProofSchema,
+          /** The task's earlier runs (failed, lost, interrupted), for the thief's record. */
+          attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS).optional(),
+        })
+        .strict(),
+    )
+    .max(MAX_LEASES_PER_MESSAGE),
+  ttlMs: z.number().int().min(0).max(MAX_DURATION_MS),
+}
+
 /** The victim's answer to a steal: the granted tasks (possibly none), each under a lease. */
-export const stealGrantSchema = z
+export const stealGrantSchema = z.object({ type: z.literal('grant'), ...grantedFields }).strict()
+
+/**
+ * Steal 1.1: an owner hands queued tasks it cannot start now to a peer whose last beacon showed free
+ * slots for them, each under a lease, without waiting to be asked (the peer's steal would take a
+ * beacon and a round trip more).
+ */
+export const offerRequestSchema = z.object({ type: z.literal('offer'), ...grantedFields }).strict()
+
+/** The peer's answer to an offer: the tasks it took (their leases hold) and those it hands back. */
+export const offeredReplySchema = z
   .object({
-    type: z.literal('grant'),
+    type: z.literal('offered'),
     requestId: requestIdSchema,
-    tasks: z.array(taskSchema).max(MAX_TASKS_PER_MESSAGE),
-    leases: z
-      .array(
-        z
-          .object({
-            taskId: taskIdSchema,
-            epoch: epochSchema,
-            expiresAt: timestampSchema,
-            /** The owner's grant proof of this lease (see `grant-proof.ts`), for the thief's record. */
-            proof: grantProofSchema,
-            /** The task's earlier runs (failed, lost, interrupted), for the thief's record. */
-            attempts: z.array(attemptSchema).max(MAX_RECORD_ATTEMPTS).optional(),
-          })
-          .strict(),
-      )
-      .max(MAX_LEASES_PER_MESSAGE),
-    ttlMs: z.number().int().min(0).max(MAX_DURATION_MS),
+    accepted: taskIdsSchema,
+    declined: taskIdsSchema,
   })
   .strict()
 
@@ -155,20 +172,39 @@ export const errorReplySchema = z
   })
   .strict()
 
-/** Any request of the steal protocol. */
-export const stealFrameSchema = z.discriminatedUnion('type', [
+/** Any request of the steal protocol 1.0. */
+export const stealFrameSchema10 = z.discriminatedUnion('type', [
   stealRequestSchema,
   renewRequestSchema,
   completeRequestSchema,
   releaseRequestSchema,
 ])
 
-/** Any reply of the steal protocol. */
+/** Any request of the steal protocol 1.1: those of 1.0 and `offer`. */
+export const stealFrameSchema = z.discriminatedUnion('type', [
+  stealRequestSchema,
+  renewRequestSchema,
+  completeRequestSchema,
+  releaseRequestSchema,
+  offerRequestSchema,
+])
+
+/** Any reply of the steal protocol 1.0. */
+export const stealReplySchema10 = z.discriminatedUnion('type', [
+  stealGrantSchema,
+  renewReplySchema,
+  completeReplySchema,
+  releaseReplySchema,
+  errorReplySchema,
+])
+
+/** Any reply of the steal protocol 1.1: those of 1.0 and `offered`. */
 export const stealReplySchema = z.discriminatedUnion('type', [
   stealGrantSchema,
   renewReplySchema,
   completeReplySchema,
   releaseReplySchema,
+  offeredReplySchema,
   errorReplySchema,
 ])
 
@@ -190,6 +226,10 @@ export type CompleteReply = z.infer<typeof completeReplySchema>
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>
 /** A lease release reply, see {@link releaseReplySchema}. */
 export type ReleaseReply = z.infer<typeof releaseReplySchema>
+/** An offer of queued tasks to an idle peer, see {@link offerRequestSchema}. */
+export type OfferRequest = z.infer<typeof offerRequestSchema>
+/** The answer to an offer, see {@link offeredReplySchema}. */
+export type OfferedReply = z.infer<typeof offeredReplySchema>
 /** A refusal, see {@link errorReplySchema}. */
 export type ErrorReply = z.infer<typeof errorReplySchema>
 /** Any steal-protocol request. */

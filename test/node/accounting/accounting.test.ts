@@ -8,7 +8,12 @@ import type { AccountingSnapshot } from '../../../src/node/accounting/accounting
 import { CountingDatastore } from '../../../src/node/accounting/counting-datastore.ts'
 import { protocolName } from '../../../src/node/accounting/stream-metrics.ts'
 import type { TaskmeshNode } from '../../../src/node/taskmesh-node.ts'
-import { CONTESTED_TOPIC, RESULTS_TOPIC, STEAL_PROTOCOL } from '../../../src/protocol/constants.ts'
+import {
+  CONTESTED_TOPIC,
+  RESULTS_TOPIC,
+  STEAL_PROTOCOL,
+  STEAL_PROTOCOL_1_1,
+} from '../../../src/protocol/constants.ts'
 import { startLocalMesh } from '../../../src/simulation/mesh.ts'
 import { sleepSpec, stopAll, waitAll } from '../../integration/helpers.ts'
 
@@ -37,6 +42,7 @@ describe('CountingDatastore', () => {
 describe('protocolName', () => {
   it.each([
     [STEAL_PROTOCOL, 'steal'],
+    [STEAL_PROTOCOL_1_1, 'steal'],
     ['/ipfs/id/push/1.0.0', 'identify'],
     ['/meshsub/1.2.0', 'gossipsub'],
     ['/other/1.0.0', '/other/1.0.0'],

@@ -35,7 +35,7 @@ function victim(peerId: string): PeerCapacity {
   }
 }
 
-function setup(reply: (peer: string, req: { type: string }) => unknown) {
+function setup(reply: (peer: string, req: { type: string }) => unknown, admits?: (owner: string) => boolean) {
   const queue = plainQueue()
   const counters = createNodeCounters()
   const request = vi.fn(async (peer: string, req: { type: string }) => reply(peer, req))
@@ -56,6 +56,7 @@ function setup(reply: (peer: string, req: { type: string }) => unknown) {
     counters,
     isRunning: () => true,
     owns: (id) => id === 'mine',
+    ...(admits === undefined ? {} : { admits }),
     events,
     onLease: (owner, id, epoch, proof) => leases.push(`${owner} ${id} ${epoch} ${proof === PROOF}`),
   })
@@ -130,10 +131,12 @@ describe('Thief', () => {
     expect(thief.entry('a')?.epoch).toBe(5)
     expect(thief.isCurrent(old)).toBe(false)
     expect(runner.cancel).toHaveBeenCalledWith('a', 'lease revoked')
-    // the same epoch again is a duplicate: handed back, the held lease stays
+    // the same epoch again is a duplicate (an offer seen twice): the held lease stays, and nothing
+    // is handed back — a release of that epoch would make the owner requeue what runs here
+    const current = thief.entry('a')
     await thief.maybeSteal()
-    expect(thief.entry('a')?.epoch).toBe(5)
-    await vi.waitFor(() => expect(request.mock.calls.some(([, r]) => r.type === 'release')).toBe(true))
+    expect(thief.entry('a')).toBe(current)
+    expect(request.mock.calls.some(([, r]) => r.type === 'release')).toBe(false)
   })
 
   it('does not ask a victim that granted nothing again until it beacons queued work', async () => {
@@ -202,5 +205,64 @@ describe('Thief', () => {
       expect.objectContaining({ type: 'release', leases: [{ taskId: 'b', epoch: 3 }] }),
       expect.any(AbortSignal),
     )
+  })
+})
+
+describe('Thief.takeOffer (steal 1.1)', () => {
+  const offerOf = (tasks: Task[]) => ({ ...grantOf(tasks), type: 'offer' as const, requestId: 'o' })
+
+  it('takes what its free slots and prefetch have room for and declines the rest, without a release', () => {
+    const { thief, queue, counters, request } = setup(() => grantOf([]))
+    // 2 free slots and a prefetch of one round of 2 slots: room for 4
+    const tasks = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => task(id))
+    const reply = thief.takeOffer('v', offerOf(tasks))
+    expect(reply).toEqual({
+      type: 'offered',
+      requestId: 'o',
+      accepted: ['a', 'b', 'c', 'd'],
+      declined: ['e', 'f'],
+    })
+    expect(queue.size).toBe(4)
+    expect(thief.holds('a')).toBe(true)
+    expect(thief.holds('e')).toBe(false)
+    expect(counters.offersTaken).toBe(1)
+    expect(counters.tasksStolen).toBe(4)
+    expect(counters.stealsGranted).toBe(0)
+    // the owner learns of the declined ones from the answer: nothing is sent to it
+    expect(request).not.toHaveBeenCalled()
+  })
+
+  it('declines what it cannot run, owns or was offered by another than its owner', () => {
+    const { thief, counters } = setup(() => grantOf([]))
+    const reply = thief.takeOffer('v', offerOf([task('gpu', 'gpu-job'), task('mine'), task('a')]))
+    expect(reply).toMatchObject({ type: 'offered', accepted: ['a'], declined: ['gpu', 'mine'] })
+    const foreign = thief.takeOffer('w', offerOf([task('b')])) // b's owner is v
+    expect(foreign).toMatchObject({ type: 'offered', accepted: [], declined: ['b'] })
+    expect(counters.offersTaken).toBe(1)
+  })
+
+  it('refuses the whole offer of an owner its allow-list leaves out, and holds nothing', () => {
+    const { thief, queue, counters } = setup(
+      () => grantOf([]),
+      (owner) => owner !== 'v',
+    )
+    expect(thief.takeOffer('v', offerOf([task('a')]))).toMatchObject({
+      type: 'error',
+      requestId: 'o',
+      code: 'ERR_NOT_ALLOWED',
+    })
+    expect(thief.holds('a')).toBe(false)
+    expect(queue.size).toBe(0)
+    expect(counters.offersTaken).toBe(0)
+  })
+
+  it('an offer seen twice is taken once: the held lease counts as accepted', () => {
+    const { thief, queue } = setup(() => grantOf([]))
+    const offered = offerOf([task('a')])
+    expect(thief.takeOffer('v', offered)).toMatchObject({ accepted: ['a'] })
+    const entry = thief.entry('a')
+    expect(thief.takeOffer('v', offered)).toMatchObject({ accepted: ['a'], declined: [] })
+    expect(thief.entry('a')).toBe(entry)
+    expect(queue.size).toBe(1)
   })
 })
