@@ -42,8 +42,12 @@ describe('an owner offers what it cannot start to an idle peer (steal 1.1)', () 
     for (let i = 0; i < TASKS; i++) {
       const handle = await a.submit({ type: 'render', input: i })
       expect(await a.waitResult(handle.id, deadline())).toMatchObject({ executor: c.peerId, output: i })
+      // the owner's story tells how it left: granted to C in an offer
+      const granted = a.story(handle.id).find((e) => e.event === 'granted')
+      expect(granted?.detail).toMatchObject({ to: c.peerId, offered: true })
     }
     expect(counters(a).tasksOffered).toBe(TASKS)
+    expect(counters(a).tasksGranted).toBe(TASKS)
     expect(counters(c).offersTaken).toBe(TASKS)
     // the work went out with the offer: no beacon told C of it, and C never asked
     expect(counters(c).stealRequests).toBe(0)

@@ -10,6 +10,7 @@ import type {
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { handlerRuns } from '../../task/task.ts'
 import type { RunEntry } from '../run/task-runner.ts'
+import type { TaskEventDetail } from '../story/task-events.ts'
 import { grantTasks, judgeCompletion } from './lease-desk.ts'
 import { LedgerBook, type OwnerLedgerOptions } from './ledger-book.ts'
 import type { Poisoned, Released } from './owned-task.ts'
@@ -45,7 +46,9 @@ export abstract class LeaseLedger extends LedgerBook {
         own.state = 'leased'
         own.since = now
         own.entry.epoch = lease.epoch
-        this.opts.events.emit(taskId, 'granted', { to: from, epoch: lease.epoch })
+        const detail: TaskEventDetail = { to: from, epoch: lease.epoch }
+        if (offered) detail.offered = true
+        this.opts.events.emit(taskId, 'granted', detail)
         const { attempts } = own.entry
         return { task: own.entry.task, lease: { ...lease, ...(attempts.length > 0 ? { attempts } : {}) } }
       },

@@ -164,7 +164,7 @@ export class Thief {
 
   /**
    * An owner offers queued tasks (steal 1.1): this node takes, as from a grant, as many as its free
-   * slots and prefetch have room for, and names the rest declined — the owner requeues them at
+   * slots have room for beside its queue, and names the rest declined — the owner requeues them at
    * once. A task held already under the same lease (an offer seen twice) counts as taken. An owner
    * this node's allow-list leaves out is refused (`ERR_NOT_ALLOWED`): it takes nothing.
    */
@@ -174,9 +174,8 @@ export class Thief {
       const message = 'this node takes only the tasks of the owners it lists'
       return { type: 'error', requestId: offer.requestId, code: 'ERR_NOT_ALLOWED', message }
     }
-    const room = this.opts.isRunning()
-      ? this.opts.runner.freeSlots + this.prefetch() - this.opts.queue.size
-      : 0
+    // what starts at once: a prefetch is the thief's own steal, sized by the balance rule
+    const room = this.opts.isRunning() ? this.opts.runner.freeSlots - this.opts.queue.size : 0
     const { taken, declined } = this.take(owner, offer, Math.max(0, room))
     if (taken.length > 0) this.opts.counters.offersTaken++
     const declinedIds = declined.map((l) => l.taskId)

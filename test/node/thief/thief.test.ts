@@ -211,22 +211,21 @@ describe('Thief', () => {
 describe('Thief.takeOffer (steal 1.1)', () => {
   const offerOf = (tasks: Task[]) => ({ ...grantOf(tasks), type: 'offer' as const, requestId: 'o' })
 
-  it('takes what its free slots and prefetch have room for and declines the rest, without a release', () => {
+  it('takes what its free slots have room for beside its queue and declines the rest, without a release', () => {
     const { thief, queue, counters, request } = setup(() => grantOf([]))
-    // 2 free slots and a prefetch of one round of 2 slots: room for 4
-    const tasks = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => task(id))
+    // 2 free slots, nothing queued: room for 2 (a prefetch beyond them is its own steals' business)
+    const tasks = ['a', 'b', 'c', 'd'].map((id) => task(id))
     const reply = thief.takeOffer('v', offerOf(tasks))
-    expect(reply).toEqual({
-      type: 'offered',
-      requestId: 'o',
-      accepted: ['a', 'b', 'c', 'd'],
-      declined: ['e', 'f'],
-    })
-    expect(queue.size).toBe(4)
+    expect(reply).toEqual({ type: 'offered', requestId: 'o', accepted: ['a', 'b'], declined: ['c', 'd'] })
+    expect(queue.size).toBe(2)
     expect(thief.holds('a')).toBe(true)
-    expect(thief.holds('e')).toBe(false)
+    expect(thief.holds('c')).toBe(false)
+    // with those 2 queued (their slots not taken yet), a second offer finds no room
+    expect(thief.takeOffer('v', { ...offerOf([task('e')]), requestId: 'o2' })).toMatchObject({
+      declined: ['e'],
+    })
     expect(counters.offersTaken).toBe(1)
-    expect(counters.tasksStolen).toBe(4)
+    expect(counters.tasksStolen).toBe(2)
     expect(counters.stealsGranted).toBe(0)
     // the owner learns of the declined ones from the answer: nothing is sent to it
     expect(request).not.toHaveBeenCalled()
