@@ -201,7 +201,7 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ peers, queue, admits, counters },
     takesOffers: (peer) => steal.takesOffers(peer),
     leasedSince: (peer, since) => ledger.leasedSince(peer, since),
-    grant: (peer, req) => ledger.grant(peer, req, true),
+    grant: (peer, req, transferCostMs) => ledger.grant(peer, req, { transferCostMs }),
     send: (peer, req) => steal.request(peer, req),
     takeBack: (peer, leases) => takeBack(peer, { type: 'release', requestId: crypto.randomUUID(), leases }),
     staleAfterMs: DEFAULT_PEER_STALE_MS,

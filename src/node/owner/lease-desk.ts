@@ -19,6 +19,11 @@ export interface GrantParts {
   slots: number
   speed: number
   ttlMs: number
+  /**
+   * With it, the owner grants only when its own expected wait exceeds this plus the thief's (an
+   * offer: the owner, not the thief, weighs the move). @defaultValue 0
+   */
+  transferCostMs?: number
   /** The owned task of a queued id (undefined when it is not owned any more). */
   task(taskId: string): Task | undefined
   /** Puts a task taken from the queue back (it did not fit the grant frame). */
@@ -61,6 +66,7 @@ export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
         prefetch: Math.max(0, req.max - req.freeSlots),
       },
       requested: req.max,
+      transferCostMs: parts.transferCostMs,
     }),
   )
   const taken = n > 0 ? queue.takeForSteal(now, n, (t) => canRun(req.offer, t)) : []

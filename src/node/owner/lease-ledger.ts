@@ -28,11 +28,14 @@ export abstract class LeaseLedger extends LedgerBook {
 
   /**
    * Serves a steal request: grants what the policy allows and the thief can run. An offer is
-   * granted the same way (`offered`); its tasks count as granted once the peer took them.
+   * granted the same way (`offer`, with the cost of the move it weighs); its tasks count as
+   * granted once the peer took them.
    */
-  grant(from: string, req: StealRequest, offered = false): StealGrant {
+  grant(from: string, req: StealRequest, offer?: { transferCostMs: number }): StealGrant {
     const ttlMs = this.opts.leaseTtlMs
+    const offered = offer !== undefined
     const grant = grantTasks(req, {
+      transferCostMs: offer?.transferCostMs,
       queue: this.opts.queue,
       slots: this.opts.slots,
       speed: this.opts.speed,

@@ -11,6 +11,9 @@ import type { PeerView } from '../peers/peer-view.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import { StealRefusedError } from '../wire/steal-service.ts'
 
+/** The round trip of an offer assumed until one was answered, ms. */
+export const INITIAL_OFFER_RTT_MS = 5
+
 /** A peer that refused an offer whole (an `error` reply) is offered nothing for this long, ms. */
 export const REFUSED_PAUSE_MS = 60_000
 
@@ -26,8 +29,11 @@ export interface OfferDeskOptions {
   admits?(peer: string): boolean
   /** Live leases the peer holds on this node's tasks granted at or after `since` (ms). */
   leasedSince(peer: string, since: number): number
-  /** Leases queued tasks to the peer as a steal of `req` would be answered (the same rules). */
-  grant(peer: string, req: StealRequest): StealGrant
+  /**
+   * Leases queued tasks to the peer as a steal of `req` would be answered (the same rules), and
+   * only when this node's expected wait exceeds `transferCostMs`.
+   */
+  grant(peer: string, req: StealRequest, transferCostMs: number): StealGrant
   /** Sends an offer to the peer; resolves with its answer, rejects with `StealRefusedError` on an `error` reply. */
   send(peer: string, offer: OfferRequest): Promise<OfferedReply>
   /** Takes back the leases the peer declined: their tasks are queued again at once. */
@@ -40,7 +46,8 @@ export interface OfferDeskOptions {
 /**
  * The owner's push beside the thieves' pull: queued tasks this node cannot start now go at once to
  * neighbours whose last beacon showed free slots and nothing queued, each under a lease as a steal
- * would grant it. A thief would hear of the work by a beacon and ask for it: two crossings between
+ * would grant it — when this node's expected wait exceeds an offer's measured round trip (a task
+ * it cannot run waits forever here; a burst of no-ops about to start here is not worth moving). A thief would hear of the work by a beacon and ask for it: two crossings between
  * the nodes more than an offer, each a wake-up of an idle process. The leases a peer took since
  * its last beacon count against the free slots that beacon showed until they end; what a peer
  * declines is queued again at once, and the peer is offered nothing more until its next beacon
@@ -51,6 +58,8 @@ export interface OfferDeskOptions {
 export class OfferDesk {
   /** Peers that declined: offered nothing until a beacon newer than `at`, and not before `until`. */
   private readonly paused = new Map<string, { at: number; until: number }>()
+  /** Mean round trip of the offers answered (ms): what a move costs, against the wait it saves. */
+  private rttMs = INITIAL_OFFER_RTT_MS
 
   constructor(private readonly opts: OfferDeskOptions) {}
 
@@ -92,12 +101,14 @@ export class OfferDesk {
       speed: peer.speed,
       freeSlots: free,
     }
-    const grant = this.opts.grant(peerId, request)
+    const grant = this.opts.grant(peerId, request, this.rttMs)
     if (grant.tasks.length === 0) return
     this.opts.counters.tasksOffered += grant.tasks.length
     const leases = grant.leases.map(({ taskId, epoch }) => ({ taskId, epoch }))
+    const sent = performance.now()
     this.opts.send(peerId, { ...grant, type: 'offer' }).then(
       (reply) => {
+        this.rttMs = 0.8 * this.rttMs + 0.2 * (performance.now() - sent)
         this.opts.counters.tasksGranted += reply.accepted.length
         const declined = new Set(reply.declined)
         const back = leases.filter((l) => declined.has(l.taskId))

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createNodeCounters } from '../../../src/node/node-counters.ts'
-import { OfferDesk, REFUSED_PAUSE_MS } from '../../../src/node/owner/offer-desk.ts'
+import { INITIAL_OFFER_RTT_MS, OfferDesk, REFUSED_PAUSE_MS } from '../../../src/node/owner/offer-desk.ts'
 import { StealRefusedError } from '../../../src/node/wire/steal-service.ts'
 import type { PeerCapacity } from '../../../src/policy/types.ts'
 import type { OfferRequest, StealGrant, StealRequest } from '../../../src/protocol/messages/messages.ts'
@@ -27,8 +27,10 @@ function setup(
   // what the owner's ledger does: a lease taken back no longer counts against the peer
   const takeBack = vi.fn((to: string, back: unknown[]) => leased.set(to, (leased.get(to) ?? 0) - back.length))
   const counters = createNodeCounters()
-  const grant = (to: string, req: StealRequest): StealGrant => {
+  const costs: number[] = []
+  const grant = (to: string, req: StealRequest, transferCostMs: number): StealGrant => {
     asked.push([to, req])
+    costs.push(transferCostMs)
     const n = Math.min(req.max, queued)
     queued -= n
     leased.set(to, (leased.get(to) ?? 0) + n)
@@ -67,7 +69,7 @@ function setup(
     counters,
     staleAfterMs: 3000,
   })
-  return { desk, asked, sent, takeBack, counters, queuedNow: () => queued }
+  return { desk, asked, sent, takeBack, counters, costs, queuedNow: () => queued }
 }
 
 describe('OfferDesk', () => {
@@ -83,6 +85,20 @@ describe('OfferDesk', () => {
     expect(sent[0][1].tasks).toHaveLength(3)
     expect(counters.tasksOffered).toBe(3)
     expect(queuedNow()).toBe(7)
+  })
+
+  it('weighs each move against the mean round trip of the offers answered', async () => {
+    const neighbours = [peer('idle', { slots: 1 })]
+    const { desk, sent, costs } = setup(neighbours)
+    desk.consider()
+    expect(costs).toEqual([INITIAL_OFFER_RTT_MS])
+    await vi.waitFor(() => expect(sent).toHaveLength(1))
+    await new Promise((resolve) => setImmediate(resolve))
+    neighbours.push(peer('another', { slots: 1 }))
+    desk.consider()
+    // the answer came at once here: the mean moved toward it from the assumed 5 ms
+    expect(costs[1]).toBeLessThan(INITIAL_OFFER_RTT_MS)
+    expect(costs[1]).toBeGreaterThanOrEqual(0.8 * INITIAL_OFFER_RTT_MS)
   })
 
   it('counts the leases a peer took since its beacon against its free slots', () => {
