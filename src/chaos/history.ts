@@ -117,13 +117,20 @@ function sameRecord(a: RecordView, b: RecordView): boolean {
   )
 }
 
-/** The faults that excuse a task's second run: a node involved with it failed while it was pending. */
+/**
+ * The faults that excuse a task's second run: a node involved with it was down (killed or frozen)
+ * at some time while it was pending — the fault may have begun before the submission: an owner
+ * may offer a task to a peer frozen since its last beacon, which runs it once it thaws.
+ */
 function excusingFaults(task: SubmittedTask, runs: Execution[], records: RecordView[], history: History) {
   const involved = new Set([task.node, ...runs.map((e) => e.node), ...records.map((r) => r.owner)])
   const ends = runs.map((e) => e.endedAt).filter((t): t is number => t !== undefined)
   const pendingUntil = (ends.length > 0 ? Math.min(...ends) : Number.POSITIVE_INFINITY) + history.settleMs
   return history.faults.filter(
-    (f) => involved.has(f.node) && f.at >= task.submittedAt && f.at <= pendingUntil,
+    (f) =>
+      involved.has(f.node) &&
+      f.at <= pendingUntil &&
+      (f.recoveredAt ?? Number.POSITIVE_INFINITY) >= task.submittedAt,
   )
 }
 

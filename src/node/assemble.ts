@@ -204,7 +204,8 @@ export function assembleNode(inputs: NodeInputs) {
     grant: (peer, req, transferCostMs) => ledger.grant(peer, req, { transferCostMs }),
     send: (peer, req) => steal.request(peer, req),
     takeBack: (peer, leases) => takeBack(peer, { type: 'release', requestId: crypto.randomUUID(), leases }),
-    staleAfterMs: DEFAULT_PEER_STALE_MS,
+    // a beacon overdue by half an interval: the peer may be frozen or gone (a lease it cannot run)
+    staleAfterMs: Math.min(DEFAULT_PEER_STALE_MS, 1.5 * opts.beaconIntervalMs),
   })
   const runLoop = new RunLoop({
     ...{ self, offer, speed, queue, runner, ledger, thief, publisher, estimator, counters, events },

@@ -30,8 +30,8 @@ function record(key: string, extra: Partial<RecordView> = {}): RecordView {
   }
 }
 
-function fault(node: string, at: number, kind: Fault['kind'] = 'kill'): Fault {
-  return { kind, node, incarnation: 1, at }
+function fault(node: string, at: number, kind: Fault['kind'] = 'kill', recoveredAt?: number): Fault {
+  return { kind, node, incarnation: 1, at, ...(recoveredAt === undefined ? {} : { recoveredAt }) }
 }
 
 /** Every node reads `records` (by key), unless `perNode` says otherwise for a node. */
@@ -98,6 +98,16 @@ describe('checkHistory classifies every accepted task', () => {
       outcome: 'duplicated',
     },
     {
+      name: 'ran twice, its executor frozen before the submission and thawed while it was pending (an offer reached it frozen) → duplicated',
+      history: history(
+        [task('t')],
+        [run('t', 'a', 2_000, 2_100), run('t', 'b', 2_500, 2_600)],
+        [fault('b', 900, 'freeze', 2_400)],
+        [record('t', { executor: 'a', epoch: 2 })],
+      ),
+      outcome: 'duplicated',
+    },
+    {
       name: 'ran twice with no failure at all → unexpected',
       history: history(
         [task('t')],
@@ -135,7 +145,7 @@ describe('checkHistory classifies every accepted task', () => {
       history: history(
         [task('t', 'a', 2_000)],
         [run('t', 'b', 2_100, 2_200), run('t', 'b', 3_000, 3_100)],
-        [fault('b', 1_500)],
+        [fault('b', 1_500, 'kill', 1_800)], // back before the submission
         [record('t', { epoch: 2 })],
       ),
       outcome: 'unexpected',

@@ -6,12 +6,17 @@ import { connectAll, waitForMesh } from '../../src/simulation/mesh.ts'
 import { deadline, stopAll } from './helpers.ts'
 
 const TASKS = 8
+/**
+ * Beacons every 2 s: an owner offers only to a peer whose beacon came within 1.5 intervals, and a
+ * busy test machine may hold a 1 s beacon back past that.
+ */
+const COMMON = { transport: 'tcp', beaconIntervalMs: 2_000 } as const
 
 /** A node that runs `render`, with 2 slots; `v10`: it serves the steal protocol 1.0 only (an earlier version). */
 async function renderer(v10 = false): Promise<TaskmeshNode> {
   const registry = await HandlerRegistry.withBuiltins()
   registry.register('render', { mode: 'inline', run: (input) => input })
-  const node = await TaskmeshNode.create({ slots: 2, transport: 'tcp', registry })
+  const node = await TaskmeshNode.create({ ...COMMON, slots: 2, registry })
   if (v10) await node.libp2p.unhandle(STEAL_PROTOCOL_1_1)
   return node
 }
@@ -24,11 +29,7 @@ describe('an owner offers what it cannot start to an idle peer (steal 1.1)', () 
 
   beforeAll(async () => {
     // A takes the submissions and runs only the built-in types; C and D run `render`, D speaks steal 1.0 only
-    nodes = [
-      await TaskmeshNode.create({ slots: 1, transport: 'tcp' }),
-      await renderer(),
-      await renderer(true),
-    ]
+    nodes = [await TaskmeshNode.create({ ...COMMON, slots: 1 }), await renderer(), await renderer(true)]
     await connectAll(nodes)
     await waitForMesh(nodes)
   })
@@ -61,7 +62,7 @@ describe('an owner and a peer of steal 1.0', () => {
   let nodes: TaskmeshNode[] = []
 
   beforeAll(async () => {
-    nodes = [await TaskmeshNode.create({ slots: 1, transport: 'tcp' }), await renderer(true)]
+    nodes = [await TaskmeshNode.create({ ...COMMON, slots: 1 }), await renderer(true)]
     await connectAll(nodes)
     await waitForMesh(nodes)
   })

@@ -47,8 +47,9 @@ export interface OfferDeskOptions {
  * The owner's push beside the thieves' pull: queued tasks this node cannot start now go at once to
  * neighbours whose last beacon showed free slots and nothing queued, each under a lease as a steal
  * would grant it — when this node's expected wait exceeds an offer's measured round trip (a task
- * it cannot run waits forever here; a burst of no-ops about to start here is not worth moving). A thief would hear of the work by a beacon and ask for it: two crossings between
- * the nodes more than an offer, each a wake-up of an idle process. The leases a peer took since
+ * it cannot run waits forever here; a burst of no-ops about to start here is not worth moving). A
+ * thief would hear of the work by a beacon and ask for it: two crossings between the nodes more
+ * than an offer, each a wake-up of an idle process. The leases a peer took since
  * its last beacon count against the free slots that beacon showed until they end; what a peer
  * declines is queued again at once, and the peer is offered nothing more until its next beacon
  * (after an offer it refused whole: for {@link REFUSED_PAUSE_MS}), so a peer that will not take
