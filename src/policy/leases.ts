@@ -19,6 +19,8 @@ export interface Lease {
   expiresAt: number
 }
 
+const NONE: ReadonlySet<string> = new Set()
+
 /** What `complete` made of a completion report. */
 export type CompletionVerdict = 'accepted' | 'stale' | 'unknown'
 
@@ -147,6 +149,11 @@ export class LeaseTable {
   get(taskId: string): Lease | undefined {
     const lease = this.leases.get(taskId)
     return lease === undefined ? undefined : { ...lease }
+  }
+
+  /** The task ids of the live leases `holder` holds (read only; no copies). */
+  taskIdsHeldBy(holder: string): ReadonlySet<string> {
+    return this.holders.get(holder) ?? NONE
   }
 
   /** The live leases `holder` holds (e.g. to requeue them when that peer leaves). */

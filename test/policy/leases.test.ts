@@ -100,6 +100,8 @@ describe('LeaseTable', () => {
     table.complete('t1', 1)
     expect(table.byHolder('a').map((l) => l.taskId)).toEqual(['t2'])
     expect(table.byHolder('nobody')).toEqual([])
+    expect([...table.taskIdsHeldBy('a')]).toEqual(['t2'])
+    expect(table.taskIdsHeldBy('nobody').size).toBe(0)
   })
 
   it('returned leases are copies', () => {

@@ -95,14 +95,14 @@ export abstract class LedgerBook {
 
   /** True when `peer` holds a live lease on a task of this node. */
   leasesHeldBy(peer: string): boolean {
-    return this.leases.byHolder(peer).length > 0
+    return this.leases.taskIdsHeldBy(peer).size > 0
   }
 
   /** Live leases `peer` holds on this node's tasks that were granted at or after `since` (ms). */
   leasedSince(peer: string, since: number): number {
     let n = 0
-    for (const lease of this.leases.byHolder(peer))
-      if ((this.owned.get(lease.taskId)?.since ?? 0) >= since) n++
+    for (const taskId of this.leases.taskIdsHeldBy(peer))
+      if ((this.owned.get(taskId)?.since ?? 0) >= since) n++
     return n
   }
 

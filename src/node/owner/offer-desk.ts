@@ -69,11 +69,13 @@ export class OfferDesk {
     const { queue } = this.opts
     if (queue.stealableCount === 0) return
     const now = Date.now()
-    const types = queue.stealableTypes(MAX_QUEUED_TYPES)
+    let types: string[] | undefined | null = null // read once a neighbour looks idle
     for (const peer of this.opts.peers.neighbourList()) {
       if (queue.stealableCount === 0) return
       const free = this.freeSlots(peer, now)
-      if (free <= 0 || (types !== undefined && !types.some((t) => peer.types.includes(t)))) continue
+      if (free <= 0) continue
+      if (types === null) types = queue.stealableTypes(MAX_QUEUED_TYPES)
+      if (types !== undefined && !types.some((t) => peer.types.includes(t))) continue
       if (!this.opts.takesOffers(peer.peerId) || this.opts.admits?.(peer.peerId) === false) continue
       this.offer(peer, free)
     }
@@ -81,13 +83,14 @@ export class OfferDesk {
 
   /** A peer's free slots as its last beacon tells, less the leases it took since. */
   private freeSlots(peer: PeerCapacity, now: number): number {
-    if (peer.queued > 0 || now - peer.updatedAt > this.opts.staleAfterMs) return 0
+    const free = peer.slots - peer.running
+    if (free <= 0 || peer.queued > 0 || now - peer.updatedAt > this.opts.staleAfterMs) return 0
     const paused = this.paused.get(peer.peerId)
     if (paused !== undefined) {
       if (peer.updatedAt <= paused.at || now < paused.until) return 0
       this.paused.delete(peer.peerId)
     }
-    return peer.slots - peer.running - this.opts.leasedSince(peer.peerId, peer.updatedAt)
+    return free - this.opts.leasedSince(peer.peerId, peer.updatedAt)
   }
 
   private offer(peer: PeerCapacity, free: number): void {

@@ -117,8 +117,8 @@ export class StealService {
     req: R,
     signal: AbortSignal = AbortSignal.timeout(STEAL_TIMEOUT_MS),
   ): Promise<ReplyOf<R>> {
-    // renew, complete and release are safe to repeat; a steal or an offer is not (it could be
-    // granted twice, and a repeated offer would be declined as held already)
+    // renew, complete and release are safe to repeat; a steal is not (it could be granted twice),
+    // nor is an offer sent again: unanswered, its leases run out as a lost grant's do
     this.opts.tags?.touch(peer)
     const retry = req.type !== 'steal' && req.type !== 'offer'
     const reply = await this.sessionTo(peer).request(req, signal, { retry })

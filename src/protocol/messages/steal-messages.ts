@@ -172,33 +172,21 @@ export const errorReplySchema = z
   })
   .strict()
 
-/** Any request of the steal protocol 1.0. */
-export const stealFrameSchema10 = z.discriminatedUnion('type', [
+/** The requests of the steal protocol 1.0. */
+const frames10 = [
   stealRequestSchema,
   renewRequestSchema,
   completeRequestSchema,
   releaseRequestSchema,
-])
+] as const
+
+/** Any request of the steal protocol 1.0. */
+export const stealFrameSchema10 = z.discriminatedUnion('type', [...frames10])
 
 /** Any request of the steal protocol 1.1: those of 1.0 and `offer`. */
-export const stealFrameSchema = z.discriminatedUnion('type', [
-  stealRequestSchema,
-  renewRequestSchema,
-  completeRequestSchema,
-  releaseRequestSchema,
-  offerRequestSchema,
-])
+export const stealFrameSchema = z.discriminatedUnion('type', [...frames10, offerRequestSchema])
 
-/** Any reply of the steal protocol 1.0. */
-export const stealReplySchema10 = z.discriminatedUnion('type', [
-  stealGrantSchema,
-  renewReplySchema,
-  completeReplySchema,
-  releaseReplySchema,
-  errorReplySchema,
-])
-
-/** Any reply of the steal protocol 1.1: those of 1.0 and `offered`. */
+/** Any reply of the steal protocol (1.1: those of 1.0 and `offered`, which a 1.0 node never sends). */
 export const stealReplySchema = z.discriminatedUnion('type', [
   stealGrantSchema,
   renewReplySchema,

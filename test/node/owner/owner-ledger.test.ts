@@ -25,6 +25,25 @@ describe('OwnerLedger: leases and completions', () => {
     expect(queue.stealableCount).toBe(1)
   })
 
+  it('an offer grants as a steal does, counts nothing until taken, and its leases count by time', () => {
+    const { ledger, counters, said } = setup()
+    for (const id of ['a', 'b', 'c']) ledger.take(task(id))
+    const before = Date.now()
+    const grant = ledger.grant('thief', stealRequest(2), { transferCostMs: 0 })
+    expect(grant.tasks).toHaveLength(2)
+    expect(counters.tasksGranted).toBe(0) // the OfferDesk counts what the peer took
+    expect(said('granted').map((e) => e.detail)).toEqual(
+      grant.leases.map((l) => ({ to: 'thief', epoch: l.epoch, offered: true })),
+    )
+    expect(ledger.leasedSince('thief', before)).toBe(2)
+    expect(ledger.leasedSince('thief', Date.now() + 1)).toBe(0)
+    expect(ledger.leasedSince('nobody', 0)).toBe(0)
+    // a move that costs more than this owner's wait is not made
+    expect(
+      ledger.grant('thief', { ...stealRequest(1), requestId: 'r2' }, { transferCostMs: 1e9 }).tasks,
+    ).toEqual([])
+  })
+
   it('grants queued tasks under fresh epochs and renews only the holder’s current lease', () => {
     const { ledger, counters, said } = setup()
     for (const id of ['a', 'b', 'c']) ledger.take(task(id))
