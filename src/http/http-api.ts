@@ -215,16 +215,11 @@ export class HttpApi {
     if (!Array.isArray(specs)) {
       throw new HttpError('ERR_BAD_REQUEST', '"tasks" must be an array of task specs', 'tasks')
     }
-    const handles = await this.door.submitMany(specs)
-    const keyed = handles.filter((h) => h.key !== undefined)
-    const keys = Object.fromEntries(keyed.map((h) => [h.key, h.id]))
-    const ids = handles.map((h) => h.id)
-    const accepted = keyed.length === 0 ? { ids } : { ids, keys }
-    if (waitMs === 0) return send(res, 201, accepted)
-    // accepted now whatever comes: a wait that ends (or a client that hangs up) loses no task
-    const signal = this.deadline(res, waitMs)
-    const results = await Promise.all(ids.map((id) => this.door.waitResult(id, signal).catch(() => null)))
-    if (!res.destroyed) send(res, 201, { ...accepted, results })
+    if (waitMs === 0) return send(res, 201, idsOf(await this.door.submitMany(specs)))
+    // accepted whatever comes: a wait that ends (or a client that hangs up) loses no task; an
+    // answer that carries every result may leave before the journal's sync and custody's answer
+    const waited = await this.door.submitAndWait(specs, { signal: this.deadline(res, waitMs) })
+    if (!res.destroyed) send(res, 201, { ...idsOf(waited.handles), results: waited.results })
   }
 
   /** A signal that fires after `ms`, or at once when the client hangs up (it ends a long poll). */
@@ -249,4 +244,14 @@ export class HttpApi {
     }
     send(res, 200, record)
   }
+}
+
+/** The ids of a submission's tasks, and its keys when it was a graph. */
+function idsOf(handles: Array<{ id: string; key?: string }>): {
+  ids: string[]
+  keys?: Record<string, string>
+} {
+  const keyed = handles.filter((h) => h.key !== undefined)
+  const ids = handles.map((h) => h.id)
+  return keyed.length === 0 ? { ids } : { ids, keys: Object.fromEntries(keyed.map((h) => [h.key, h.id])) }
 }

@@ -16,6 +16,15 @@ export interface FrontDoor {
    * @param opts.submitter - who submitted (a client's peer id or name). @defaultValue the node itself
    */
   submitMany(specs: unknown[], opts?: { submitter?: string }): Promise<Array<{ id: string; key?: string }>>
+  /**
+   * Submits like {@link submitMany}, then waits for each result until `signal` aborts (null for
+   * one that had none by then). Answers as soon as every result is in, even before the journal's
+   * sync and the custodians' acknowledgement (the work is done; both go on); otherwise after them.
+   */
+  submitAndWait(
+    specs: unknown[],
+    opts: { submitter?: string; signal: AbortSignal },
+  ): Promise<{ handles: Array<{ id: string; key?: string }>; results: Array<ResultRecord | null> }>
   /** One poll: the record if known here or found in the DHT before `signal` aborts. */
   getResult(id: string, opts?: { signal?: AbortSignal }): Promise<ResultRecord | undefined>
   /** Resolves with the task's record as soon as it lands here; rejects when `signal` aborts. */

@@ -2,6 +2,7 @@ import { expectedWaitMs } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import type { InboundBudget } from '../protocol/rpc/inbound-budget.ts'
 import type { Accounting, AccountingSnapshot } from './accounting/accounting.ts'
+import type { NodeParts } from './assemble.ts'
 import type { NodeCounters } from './node-counters.ts'
 import type { OwnerLedger } from './owner/owner-ledger.ts'
 import type { UnschedulableWatch } from './owner/unschedulable.ts'
@@ -113,4 +114,24 @@ export function nodeStatus(p: StatusParts): NodeStatus {
     unsentResults: p.unsentResults,
     accounting: p.accounting.snapshot(),
   }
+}
+
+/** What a node knows of itself beside its parts, for {@link statusOfParts}. */
+export interface NodeSelf {
+  self: string
+  addresses: string[]
+  speed: number
+  /** Records made here whose copies are not out yet. */
+  unsentResults: number
+}
+
+/** The status of a node from its parts (what `TaskmeshNode.status` answers). */
+export function statusOfParts(p: NodeParts, own: NodeSelf): NodeStatus {
+  return nodeStatus({
+    ...own,
+    ...{ offer: p.offer, counters: p.counters, queue: p.queue, runner: p.runner, ledger: p.ledger },
+    ...{ thief: p.thief, peers: p.peers, waiting: p.intake.gate.size, unschedulable: p.unschedulable },
+    ...{ inbound: p.limits.budget, custodians: p.keeper.current, guarded: p.custodian.guarded },
+    accounting: p.accounting,
+  })
 }

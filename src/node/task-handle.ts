@@ -18,3 +18,9 @@ export interface TaskHandle {
   /** Resolves with the result record (waits for the result notice, or the local run). */
   result(signal?: AbortSignal): Promise<ResultRecord>
 }
+
+/** A submission taken in: its handles, and what settles once it is safe (journal synced, custodians answered). */
+export interface TakenHandles {
+  handles: TaskHandle[]
+  accepted: Promise<void>
+}

@@ -1,14 +1,13 @@
 import type { Executor } from '../executor/executor.ts'
 import type { ResultRecord } from '../protocol/records/result-record.ts'
-import { QueueFullError } from '../task/errors.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { assembleNode, type Lifecycle, type NodeParts } from './assemble.ts'
 import { assembleHost } from './assemble-host.ts'
 import type { FrontDoor } from './front-door.ts'
-import { type NodeStatus, nodeStatus } from './node-status.ts'
+import { type NodeStatus, statusOfParts } from './node-status.ts'
 import { type ResolvedNodeOptions, resolveNodeOptions, type TaskmeshNodeOptions } from './options.ts'
+import { takeSubmission } from './owner/acceptance.ts'
 import type { CancelResult, TaskState } from './owner/cancellation.ts'
-import type { Intake } from './owner/intake.ts'
 import type { GraphItemInput } from './owner/submission.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
 import { ResultReader } from './results/result-reader.ts'
@@ -16,7 +15,7 @@ import { Shutdown, type StopOptions } from './run/shutdown.ts'
 import { startNode } from './run/startup.ts'
 import type { StoryEvent } from './story/story.ts'
 import type { TaskEventListener } from './story/task-events.ts'
-import type { SubmitOptions, TaskHandle } from './task-handle.ts'
+import type { SubmitOptions, TakenHandles, TaskHandle } from './task-handle.ts'
 import type { NodeMetrics } from './telemetry/node-metrics.ts'
 import type { MeshView } from './watch/mesh-view.ts'
 import { nodeMeshView, nodeTaskList } from './watch/node-views.ts'
@@ -132,22 +131,37 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     specs: Array<GraphItemInput> | unknown[],
     opts: SubmitOptions = {},
   ): Promise<TaskHandle[]> {
-    let prepared: Awaited<ReturnType<Intake['accept']>>
-    try {
-      prepared = await this.parts.intake.accept(specs, opts.submitter ?? this.peerId)
-    } catch (err) {
-      if (err instanceof QueueFullError) this.parts.limitWatch.refused('queue_full')
-      throw err
-    }
-    const tasks = prepared.map((p) => p.task)
-    // the journal's fsync and the custodians' acknowledgement overlap: an answer waits for the
-    // slower of the two, not their sum (with a data dir, accepted tasks survive a crash from here on)
-    await Promise.all([this.parts.ledger.journalled(), this.parts.announce(tasks)])
-    return prepared.map(({ task, key }) => {
+    const { handles, accepted } = await this.take(specs, opts)
+    await accepted
+    return handles
+  }
+
+  /**
+   * Submits like {@link submitMany}, then waits for each result (null if none when `signal` aborts).
+   * Every result in hand before the journal's sync and the custodians' answer is more than an
+   * acknowledgement: it returns at once (both go on); else it waits for them too, as submitMany.
+   */
+  async submitAndWait(
+    specs: unknown[],
+    opts: { submitter?: string; signal: AbortSignal },
+  ): Promise<{ handles: TaskHandle[]; results: Array<ResultRecord | null> }> {
+    const { handles, accepted } = await this.take(specs, opts, true)
+    accepted.catch(() => undefined) // a failure is awaited below when it matters
+    const results = await Promise.all(handles.map((h) => h.result(opts.signal).catch(() => null)))
+    if (results.some((r) => r === null)) await accepted
+    return { handles, results }
+  }
+
+  /** Takes a submission in (see {@link takeSubmission}) and makes its handles. */
+  private async take(specs: unknown[], opts: SubmitOptions, custodyAfterTurn = false): Promise<TakenHandles> {
+    const submitter = opts.submitter ?? this.peerId
+    const { prepared, accepted } = await takeSubmission(this.parts, specs, submitter, { custodyAfterTurn })
+    const handles = prepared.map(({ task, key }) => {
       if (opts.onResult !== undefined) this.onResult(task.id, opts.onResult)
       const result = (signal?: AbortSignal) => this.waitResult(task.id, signal)
       return key === undefined ? { id: task.id, task, result } : { id: task.id, task, key, result }
     })
+    return { handles, accepted }
   }
 
   /** One poll: the record if known here or found in the DHT, else undefined. */
@@ -208,21 +222,8 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
 
   /** A snapshot of this node and the peers it hears from. */
   status(): NodeStatus {
-    const p = this.parts
-    return nodeStatus({
-      ...{ self: this.peerId, addresses: this.multiaddrs, offer: p.offer, speed: this.opts.speed },
-      ...{ counters: p.counters, queue: p.queue, runner: p.runner, ledger: p.ledger, thief: p.thief },
-      ...{
-        peers: p.peers,
-        waiting: p.intake.gate.size,
-        unschedulable: p.unschedulable,
-        inbound: p.limits.budget,
-        custodians: p.keeper.current,
-        guarded: p.custodian.guarded,
-        unsentResults: this.replicator.unsent?.size ?? 0,
-        accounting: p.accounting,
-      },
-    })
+    const own = { self: this.peerId, addresses: this.multiaddrs, speed: this.opts.speed }
+    return statusOfParts(this.parts, { ...own, unsentResults: this.replicator.unsent?.size ?? 0 })
   }
 
   /**

@@ -43,6 +43,13 @@ const stub: FrontDoor = {
     submissions.push({ specs, submitter: opts?.submitter })
     return specs.map((_, i) => ({ id: idOf(100 + i) }))
   },
+  async submitAndWait(specs, opts) {
+    const handles = await stub.submitMany(specs, opts)
+    return {
+      handles,
+      results: await Promise.all(handles.map((h) => stub.waitResult(h.id, opts.signal).catch(() => null))),
+    }
+  },
   async getResult(id) {
     return id === done ? record : undefined
   },
