@@ -225,7 +225,11 @@ export class HttpApi {
   /** A signal that fires after `ms`, or at once when the client hangs up (it ends a long poll). */
   private deadline(res: ServerResponse, ms: number): AbortSignal {
     const gone = new AbortController()
-    res.once('close', () => gone.abort())
+    // a client gone before its answer; an answered one leaves nothing to end (an abort costs a
+    // DOMException with its stack on every request)
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort()
+    })
     return AbortSignal.any([gone.signal, AbortSignal.timeout(ms)])
   }
 

@@ -6,6 +6,23 @@ export function nextTurn(): Promise<void> {
   return new Promise<void>((resolve) => setImmediate(resolve))
 }
 
+let turnEnding: Promise<void> | undefined
+
+/**
+ * Like {@link nextTurn}, one promise for every caller of the same turn: all that wait on it resume
+ * together, in one run of microtasks, so what they start in that run (writes of a `TurnWriter`) still
+ * goes out together.
+ */
+export function turnEnd(): Promise<void> {
+  turnEnding ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      turnEnding = undefined
+      resolve()
+    }),
+  )
+  return turnEnding
+}
+
 /**
  * Calls `fn` on every item and returns what it returned, in order, giving the event loop a turn
  * whenever `budgetMs` have passed since the last one. For a batch whose handling is long (a frame

@@ -1,5 +1,6 @@
 import { QueueFullError } from '../../task/errors.ts'
 import type { Task } from '../../task/task.ts'
+import { nextTurn } from '../../util/in-turns.ts'
 import type { LimitWatch } from '../telemetry/limit-watch.ts'
 import type { Intake } from './intake.ts'
 import type { PreparedTask } from './submission.ts'
@@ -52,10 +53,7 @@ export async function takeSubmission(
   // loop: a task that ends within the turn is answered first (the custody frames' writes would go
   // ahead of its answer on this thread); one that does not is held a few microseconds later
   const held =
-    opts.custodyAfterTurn === true ? afterTurn().then(() => parts.announce(tasks)) : parts.announce(tasks)
+    opts.custodyAfterTurn === true ? nextTurn().then(() => parts.announce(tasks)) : parts.announce(tasks)
   const accepted = Promise.all([parts.ledger.journalled(), held]).then(() => undefined)
   return { prepared, accepted }
 }
-
-/** Resolves in the check phase of this turn of the event loop, after its I/O and microtasks. */
-const afterTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))

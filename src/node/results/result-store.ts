@@ -3,6 +3,7 @@ import { equals } from 'uint8arrays'
 import { openResultRecordSync, type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
 import { compareResultRecords, resultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
+import { turnEnd } from '../../util/in-turns.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 import type { RecordSigner } from './record-signer.ts'
 import { ReplicaPuts } from './replica-puts.ts'
@@ -273,6 +274,9 @@ export class ResultStore {
    */
   private async persist(taskId: string, value: Uint8Array, replicate?: { except?: string }): Promise<void> {
     const key = resultKey(taskId)
+    // the local copy is written at the end of the turn: what this turn does with the record — a
+    // waiter's answer, a completion that carries it to its owner — goes out first
+    await turnEnd()
     try {
       const local = await this.opts.replicator.storeLocal(key, value)
       this.waiters.wakeStored(taskId)
