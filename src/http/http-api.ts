@@ -222,15 +222,20 @@ export class HttpApi {
     if (!res.destroyed) send(res, 201, { ...idsOf(waited.handles), results: waited.results })
   }
 
-  /** A signal that fires after `ms`, or at once when the client hangs up (it ends a long poll). */
+  /**
+   * A signal that fires after `ms`, or at once when the client hangs up before its answer (it ends
+   * a long poll). One controller and one timer, cleared once the response closes: `AbortSignal.any`
+   * over a timeout signal cost each request 0.06 ms, and an abort after every answer a DOMException.
+   */
   private deadline(res: ServerResponse, ms: number): AbortSignal {
-    const gone = new AbortController()
-    // a client gone before its answer; an answered one leaves nothing to end (an abort costs a
-    // DOMException with its stack on every request)
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(new DOMException('the wait ended', 'TimeoutError')), ms)
+    timer.unref()
     res.once('close', () => {
-      if (!res.writableFinished) gone.abort()
+      clearTimeout(timer)
+      if (!res.writableFinished) deadline.abort()
     })
-    return AbortSignal.any([gone.signal, AbortSignal.timeout(ms)])
+    return deadline.signal
   }
 
   private async result(id: string, waitMs: number, res: ServerResponse): Promise<void> {

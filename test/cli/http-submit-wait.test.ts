@@ -63,6 +63,23 @@ describe('POST /tasks?wait= (submit and wait in one request)', () => {
     expect((await call('DELETE', `/tasks/${ids[0]}`)).status).toBe(200)
   })
 
+  it('a client that hangs up ends its long poll: nobody waits for the result any more', async () => {
+    const { ids } = (await t.post({ type: 'sleep', input: { ms: 60_000 } })).body as { ids: string[] }
+    const [id] = ids
+    const { results } = (t.node as unknown as { parts: { results: { isAwaited(id: string): boolean } } })
+      .parts
+    const hangUp = new AbortController()
+    const poll = fetch(`${t.base}/tasks/${id}?wait=60000`, {
+      headers: { authorization: `Bearer ${t.api.token}` },
+      signal: hangUp.signal,
+    }).catch((err: Error) => err.name)
+    await expect.poll(() => results.isAwaited(id)).toBe(true)
+    hangUp.abort()
+    expect(await poll).toBe('AbortError')
+    await expect.poll(() => results.isAwaited(id)).toBe(false)
+    expect((await call('DELETE', `/tasks/${id}`)).status).toBe(200)
+  })
+
   it('refuses a malformed wait with 400 naming it, before anything is queued', async () => {
     const before = accepted()
     for (const wait of ['soon', '-1', '1.5']) {
