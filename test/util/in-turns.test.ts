@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mapInTurns } from '../../src/util/in-turns.ts'
+import { mapInTurns, turnEnd } from '../../src/util/in-turns.ts'
 
 /** Keeps the event loop busy for `ms`. */
 function spin(ms: number): void {
@@ -44,5 +44,20 @@ describe('mapInTurns', () => {
 
   it('maps an empty list to an empty one', async () => {
     expect(await mapInTurns([], 2, () => 1)).toEqual([])
+  })
+})
+
+describe('turnEnd', () => {
+  it('gives every caller of a turn one promise, settled after the turn; the next turn gets another', async () => {
+    const order: string[] = []
+    const first = turnEnd()
+    const second = turnEnd()
+    expect(second).toBe(first)
+    const both = Promise.all([first.then(() => order.push('a')), second.then(() => order.push('b'))])
+    await Promise.resolve().then(() => order.push('microtask'))
+    expect(order).toEqual(['microtask']) // not within the turn
+    await both
+    expect(order).toEqual(['microtask', 'a', 'b'])
+    expect(turnEnd()).not.toBe(first)
   })
 })

@@ -47,11 +47,11 @@ export async function takeSubmission(
     throw err
   }
   const tasks = prepared.map((p) => p.task)
-  // the journal's fsync and the custodians' acknowledgement overlap: an answer waits for the
-  // slower of the two, not their sum (with a data dir, accepted tasks survive a crash from here on)
-  // a submission that waits for its results hands its tasks over after this turn of the event
-  // loop: a task that ends within the turn is answered first (the custody frames' writes would go
-  // ahead of its answer on this thread); one that does not is held a few microseconds later
+  // A submission that waits for its results hands its tasks to the custodians after this turn of
+  // the event loop: a task that ends within the turn is answered first (the custody frames' writes
+  // would go ahead of its answer on this thread); one that does not is held a moment later. The
+  // journal's fsync and the custodians' acknowledgement overlap: acceptance waits for the slower
+  // of the two, not their sum (with a data dir, accepted tasks survive a crash from here on).
   const held =
     opts.custodyAfterTurn === true ? nextTurn().then(() => parts.announce(tasks)) : parts.announce(tasks)
   const accepted = Promise.all([parts.ledger.journalled(), held]).then(() => undefined)
