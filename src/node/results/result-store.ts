@@ -14,10 +14,7 @@ import type { UnsentRecords } from './unsent-records.ts'
 /** Records kept in memory for fast reads (the DHT keeps them all). */
 export const DEFAULT_CACHE_SIZE = 20_000
 
-interface Cached {
-  record: ResultRecord
-  value: Uint8Array
-}
+type Cached = { record: ResultRecord; value: Uint8Array }
 
 /**
  * Decides whether a record learnt from elsewhere may become the one known here (and wake
@@ -274,9 +271,7 @@ export class ResultStore {
    */
   private async persist(taskId: string, value: Uint8Array, replicate?: { except?: string }): Promise<void> {
     const key = resultKey(taskId)
-    // the local copy is written at the end of the turn: what this turn does with the record — a
-    // waiter's answer, a completion that carries it to its owner — goes out first
-    await turnEnd()
+    await turnEnd() // what this turn does with the record (an answer, a completion) goes out first
     try {
       const local = await this.opts.replicator.storeLocal(key, value)
       this.waiters.wakeStored(taskId)
