@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline'
 import { taskSchema } from '../../protocol/messages/task-schema.ts'
 import { attemptSchema } from '../../protocol/records/result-record-schema.ts'
 import type { AttemptRecord, Task } from '../../task/task.ts'
+import { turnEnd } from '../../util/in-turns.ts'
 
 /** File name of the task journal inside a data dir. */
 export const JOURNAL_FILE = 'tasks.journal'
@@ -170,7 +171,9 @@ export class TaskJournal {
   /** Resolves once every write started so far, and every `done` recorded, has ended. */
   async flush(): Promise<void> {
     if (this.lingering !== undefined) void this.append([])
-    while (this.next !== undefined || this.busy) await this.writing.catch(() => undefined)
+    // a group not started yet starts at the end of the turn: wait for it, not for the last write
+    while (this.next !== undefined || this.busy)
+      await (this.next?.done.promise ?? this.writing).catch(() => undefined)
   }
 
   /** Writes what is pending and closes the file. Safe to call twice. */
@@ -203,7 +206,9 @@ export class TaskJournal {
     if (this.next === undefined) {
       this.next = { text: [], done: Promise.withResolvers<void>() }
       this.next.done.promise.catch(() => undefined) // a caller that does not wait sees nothing
-      if (!this.busy) queueMicrotask(() => this.pump())
+      // written at the end of the turn: what the turn sends (an offer, an answer) leaves first, and
+      // every entry of the turn shares the write
+      if (!this.busy) void turnEnd().then(() => this.pump())
     }
     for (const line of all) this.next.text.push(line)
     if (lingering !== undefined) this.next.done.promise.then(lingering.done.resolve, lingering.done.reject)

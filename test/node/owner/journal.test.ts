@@ -2,7 +2,7 @@ import { constants } from 'node:fs'
 import { appendFile, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { DONE_LINGER_MS, TaskJournal } from '../../../src/node/owner/journal.ts'
 import { parseTaskSpec } from '../../../src/task/spec.ts'
 import type { Task } from '../../../src/task/task.ts'
@@ -83,6 +83,19 @@ describe('TaskJournal', () => {
     expect((await new TaskJournal(path).replay()).map((t) => t.id)).toEqual(
       [3, 4, 5, 6].map((n) => task(n).id),
     )
+    await journal.close()
+  })
+
+  it('starts a group at the end of the turn, after what the turn sends', async () => {
+    const journal = new TaskJournal(path)
+    const pump = vi.spyOn(journal as unknown as { pump(): void }, 'pump')
+    const written = journal.accept([task(1)])
+    // the rest of the turn (its microtasks: an offer's frame, an answer) goes before the write
+    for (let i = 0; i < 20; i++) await Promise.resolve()
+    expect(pump).not.toHaveBeenCalled()
+    await written
+    expect(pump).toHaveBeenCalledTimes(1)
+    expect(journal.stats).toMatchObject({ writes: 1, entries: 1 })
     await journal.close()
   })
 
