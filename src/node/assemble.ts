@@ -249,6 +249,8 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ steal, thief, follower, completions, gossip, publisher, runLoop, intake, unschedulable, control },
     ...{ publishPoisoned, accounting, remoteWaits: new RemoteWaits(gossip), log, metrics, limitWatch },
     settledLog,
+    /** True when the task's result is known here (it needs no custodian). */
+    ended: (taskId: string) => results.cached(taskId) !== undefined,
     ...mesh.parts,
   }
 }

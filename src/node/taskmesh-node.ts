@@ -6,7 +6,7 @@ import { assembleHost } from './assemble-host.ts'
 import type { FrontDoor } from './front-door.ts'
 import { type NodeStatus, statusOfParts } from './node-status.ts'
 import { type ResolvedNodeOptions, resolveNodeOptions, type TaskmeshNodeOptions } from './options.ts'
-import { takeSubmission } from './owner/acceptance.ts'
+import { custodyGrace, takeSubmission } from './owner/acceptance.ts'
 import type { CancelResult, TaskState } from './owner/cancellation.ts'
 import type { GraphItemInput } from './owner/submission.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
@@ -138,14 +138,15 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
 
   /**
    * Submits like {@link submitMany}, then waits for each result (null if none when `signal` aborts).
-   * Every result in hand before the journal's sync and the custodians' answer is more than an
-   * acknowledgement: it returns at once (both go on); else it waits for them too, as submitMany.
+   * A result in hand is more than an acknowledgement: with every result in, it returns at once (the
+   * journal's sync goes on), and the custodians are handed only the tasks still without a result
+   * after `CUSTODY_GRACE_MS` or when the wait ends; a missing result waits for acceptance too.
    */
   async submitAndWait(
     specs: unknown[],
     opts: { submitter?: string; signal: AbortSignal },
   ): Promise<{ handles: TaskHandle[]; results: Array<ResultRecord | null> }> {
-    const { handles, accepted } = await this.take(specs, opts, true)
+    const { handles, accepted } = await this.take(specs, opts, custodyGrace(opts.signal))
     accepted.catch(() => undefined) // a failure is awaited below when it matters
     const results = await Promise.all(handles.map((h) => h.result(opts.signal).catch(() => null)))
     if (results.some((r) => r === null)) await accepted
@@ -153,9 +154,13 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   }
 
   /** Takes a submission in (see {@link takeSubmission}) and makes its handles. */
-  private async take(specs: unknown[], opts: SubmitOptions, custodyAfterTurn = false): Promise<TakenHandles> {
+  private async take(
+    specs: unknown[],
+    opts: SubmitOptions,
+    custodyAfter?: Promise<void>,
+  ): Promise<TakenHandles> {
     const submitter = opts.submitter ?? this.peerId
-    const { prepared, accepted } = await takeSubmission(this.parts, specs, submitter, { custodyAfterTurn })
+    const { prepared, accepted } = await takeSubmission(this.parts, specs, submitter, { custodyAfter })
     const handles = prepared.map(({ task, key }) => {
       if (opts.onResult !== undefined) this.onResult(task.id, opts.onResult)
       const result = (signal?: AbortSignal) => this.waitResult(task.id, signal)

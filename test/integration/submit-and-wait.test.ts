@@ -8,7 +8,8 @@ import { deadline, stopAll } from './helpers.ts'
 /**
  * An owner whose two custodians take custody frames and never answer: its acceptance (journal and
  * custody) ends only when the custody wait runs out. A submission whose results are in by then is
- * answered with them at once; anything else waits for the acceptance.
+ * answered with them at once, and a task that ended within the grace is never handed over;
+ * anything else waits for the acceptance.
  */
 describe('submit and wait: the results in hand answer before custody does', () => {
   let nodes: TaskmeshNode[] = []
@@ -30,17 +31,30 @@ describe('submit and wait: the results in hand answer before custody does', () =
 
   const announced = (node: TaskmeshNode, id: string) => node.story(id).some((e) => e.event === 'announced')
 
-  it('a task that ran is answered with its result before its custodians acknowledged it', async () => {
+  it('a task that ends within the grace is answered with its result and never handed to custodians', async () => {
     const [a] = nodes
+    const announcedIds: string[] = []
+    const off = a.onTaskEvent((e) => {
+      if (e.event === 'announced') announcedIds.push(e.taskId)
+    })
     const asked = performance.now()
     const { handles, results } = await a.submitAndWait([{ type: 'echo', input: 'now' }], {
       signal: deadline(),
     })
     expect(performance.now() - asked).toBeLessThan(CUSTODY_WAIT_MS)
     expect(results).toMatchObject([{ taskId: handles[0].id, status: 'succeeded', output: 'now' }])
-    // the acceptance goes on: the custody wait has not run out yet, then it does
+    // a task still running after its grace is handed over: by then the first one's grace is over
+    const wait = new AbortController()
+    const running = a.submitAndWait([{ type: 'sleep', input: { ms: 60_000 } }], { signal: wait.signal })
+    await expect.poll(() => announcedIds.length, { timeout: 2 * CUSTODY_WAIT_MS }).toBe(1)
+    expect(announcedIds).not.toContain(handles[0].id)
     expect(announced(a, handles[0].id)).toBe(false)
-    await expect.poll(() => announced(a, handles[0].id), { timeout: 2 * CUSTODY_WAIT_MS }).toBe(true)
+    wait.abort()
+    const late = await running
+    expect(late.results).toEqual([null])
+    expect(announcedIds).toEqual([late.handles[0].id])
+    off()
+    await a.cancel(late.handles[0].id)
   })
 
   it('a plain submission is answered only once custody answered or its wait ran out', async () => {

@@ -1,6 +1,5 @@
 import { QueueFullError } from '../../task/errors.ts'
 import type { Task } from '../../task/task.ts'
-import { nextTurn } from '../../util/in-turns.ts'
 import type { LimitWatch } from '../telemetry/limit-watch.ts'
 import type { Intake } from './intake.ts'
 import type { PreparedTask } from './submission.ts'
@@ -12,7 +11,17 @@ export interface AcceptanceParts {
   ledger: { journalled(): Promise<void> }
   /** Hands tasks to the node's custodians; resolves once they answered (or the wait ran out). */
   announce(tasks: Task[]): Promise<void>
+  /** True when the task has ended here (its result is known): it needs no custodian. */
+  ended(taskId: string): boolean
 }
+
+/**
+ * How long a submission whose submitter waits for the results keeps its tasks from the custodians,
+ * ms: those whose results are in by then are never handed over (a quick task's custody costs the
+ * owner and both custodians two frames each way, dropped again at once); the rest are handed over
+ * then, or when the wait ends if sooner — no answer without a result leaves before they are held.
+ */
+export const CUSTODY_GRACE_MS = 50
 
 /** A submission taken in: its tasks, and when they are safe. */
 export interface TakenSubmission {
@@ -29,15 +38,16 @@ export interface TakenSubmission {
 /**
  * Takes a submission in: checked whole (nothing queued when it is refused), queued, journalled and
  * handed to the custodians. Resolves once the tasks are taken; `accepted` tells when they are safe.
- * @param opts.custodyAfterTurn - hand the tasks to the custodians at the end of this turn of the
- *   event loop (for a submitter that waits for the results), not at once.
+ * @param opts.custodyAfter - for a submitter that waits for the results: hand the custodians the
+ *   tasks still without a result once this settles, not every task at once (see
+ *   {@link CUSTODY_GRACE_MS}).
  * @throws InvalidTaskError / UnknownHandlerError / QueueFullError — nothing is queued.
  */
 export async function takeSubmission(
   parts: AcceptanceParts,
   specs: unknown[],
   submitter: string,
-  opts: { custodyAfterTurn?: boolean } = {},
+  opts: { custodyAfter?: Promise<unknown> } = {},
 ): Promise<TakenSubmission> {
   let prepared: PreparedTask[]
   try {
@@ -47,13 +57,33 @@ export async function takeSubmission(
     throw err
   }
   const tasks = prepared.map((p) => p.task)
-  // A submission that waits for its results hands its tasks to the custodians after this turn of
-  // the event loop: a task that ends within the turn is answered first (the custody frames' writes
-  // would go ahead of its answer on this thread); one that does not is held a moment later. The
-  // journal's fsync and the custodians' acknowledgement overlap: acceptance waits for the slower
-  // of the two, not their sum (with a data dir, accepted tasks survive a crash from here on).
+  // A submission that waits for its results hands the custodians only what has not ended by the
+  // time `custodyAfter` settles: a task answered by then needs no custody, and a quick one's frames
+  // no longer go ahead of its answer on this thread. The journal's fsync and the custodians'
+  // acknowledgement overlap: acceptance waits for the slower of the two, not their sum (with a
+  // data dir, accepted tasks survive a crash from here on).
   const held =
-    opts.custodyAfterTurn === true ? nextTurn().then(() => parts.announce(tasks)) : parts.announce(tasks)
+    opts.custodyAfter === undefined
+      ? parts.announce(tasks)
+      : opts.custodyAfter.then(() => parts.announce(tasks.filter((t) => !parts.ended(t.id))))
   const accepted = Promise.all([parts.ledger.journalled(), held]).then(() => undefined)
   return { prepared, accepted }
+}
+
+/**
+ * The moment a submission that waits for its results hands the custodians what has not ended (see
+ * {@link CUSTODY_GRACE_MS}): after `ms`, or as soon as `signal` aborts (the wait ended) if sooner.
+ * Never rejects.
+ */
+export function custodyGrace(signal: AbortSignal, ms = CUSTODY_GRACE_MS): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve()
+    const end = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', end)
+      resolve()
+    }
+    const timer = setTimeout(end, ms)
+    signal.addEventListener('abort', end, { once: true })
+  })
 }

@@ -1,6 +1,6 @@
 import { setImmediate as afterTurn } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { type AcceptanceParts, takeSubmission } from '../../../src/node/owner/acceptance.ts'
+import { type AcceptanceParts, custodyGrace, takeSubmission } from '../../../src/node/owner/acceptance.ts'
 import type { PreparedTask } from '../../../src/node/owner/submission.ts'
 import { QueueFullError } from '../../../src/task/errors.ts'
 import type { Task } from '../../../src/task/task.ts'
@@ -8,6 +8,7 @@ import type { Task } from '../../../src/task/task.ts'
 /** Stand-ins for the intake, journal and custody, recording what was asked of them and when. */
 function parts(refuse?: Error) {
   const log: string[] = []
+  const ended = new Set<string>()
   const refused: string[] = []
   let journal!: () => void
   let custody!: () => void
@@ -24,8 +25,9 @@ function parts(refuse?: Error) {
       log.push(`announce ${tasks.map((t) => t.id).join(',')}`)
       return new Promise<void>((resolve) => (custody = resolve))
     },
+    ended: (id) => ended.has(id),
   }
-  return { p, log, refused, journalDone: () => journal(), custodyDone: () => custody() }
+  return { p, log, refused, ended, journalDone: () => journal(), custodyDone: () => custody() }
 }
 
 const settledYet = async (promise: Promise<void>) => {
@@ -47,16 +49,32 @@ describe('takeSubmission', () => {
     expect(await settledYet(accepted)).toBe(true)
   })
 
-  it('with custodyAfterTurn, custody hears of the tasks only once this turn of the event loop ends', async () => {
+  it('with custodyAfter, custody hears only of the tasks still without a result once it settles', async () => {
     const s = parts()
-    const { accepted } = await takeSubmission(s.p, [{}], 'me', { custodyAfterTurn: true })
-    await Promise.resolve() // microtasks of this turn run first
-    expect(s.log).toEqual([])
+    const after = Promise.withResolvers<void>()
+    const { accepted } = await takeSubmission(s.p, [{}, {}, {}], 'me', { custodyAfter: after.promise })
     await afterTurn()
-    expect(s.log).toEqual(['announce t0'])
+    expect(s.log).toEqual([])
+    s.ended.add('t1') // its result came in meanwhile
+    after.resolve()
+    await afterTurn()
+    expect(s.log).toEqual(['announce t0,t2'])
     s.journalDone()
+    expect(await settledYet(accepted)).toBe(false)
     s.custodyDone()
     expect(await settledYet(accepted)).toBe(true)
+  })
+
+  it('custodyGrace settles after its time, or at once when the wait ends', async () => {
+    const started = performance.now()
+    await custodyGrace(new AbortController().signal, 30)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(29)
+    const wait = new AbortController()
+    const grace = custodyGrace(wait.signal, 60_000)
+    expect(await settledYet(grace)).toBe(false)
+    wait.abort()
+    expect(await settledYet(grace)).toBe(true)
+    expect(await settledYet(custodyGrace(AbortSignal.abort(), 60_000))).toBe(true)
   })
 
   it('a refused submission hands nothing over; a full queue is counted', async () => {
