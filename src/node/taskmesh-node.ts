@@ -137,10 +137,8 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   }
 
   /**
-   * Submits like {@link submitMany}, then waits for each result (null if none when `signal` aborts).
-   * A result in hand is more than an acknowledgement: with every result in, it returns at once (the
-   * journal's sync goes on), and the custodians are handed only the tasks still without a result
-   * after `CUSTODY_GRACE_MS` or when the wait ends; a missing result waits for acceptance too.
+   * Submits like {@link submitMany} and waits for each result (null if none when `signal` aborts):
+   * with every result in, it returns at once (custody: see `custodyGrace`); else once accepted too.
    */
   async submitAndWait(
     specs: unknown[],
@@ -154,13 +152,9 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   }
 
   /** Takes a submission in (see {@link takeSubmission}) and makes its handles. */
-  private async take(
-    specs: unknown[],
-    opts: SubmitOptions,
-    custodyAfter?: Promise<void>,
-  ): Promise<TakenHandles> {
+  private async take(specs: unknown[], opts: SubmitOptions, after?: Promise<void>): Promise<TakenHandles> {
     const submitter = opts.submitter ?? this.peerId
-    const { prepared, accepted } = await takeSubmission(this.parts, specs, submitter, { custodyAfter })
+    const { prepared, accepted } = await takeSubmission(this.parts, specs, submitter, { custodyAfter: after })
     const handles = prepared.map(({ task, key }) => {
       if (opts.onResult !== undefined) this.onResult(task.id, opts.onResult)
       const result = (signal?: AbortSignal) => this.waitResult(task.id, signal)
