@@ -17,6 +17,7 @@ import type {
 } from '../../protocol/messages/messages.ts'
 import { stealFrameSchema, stealFrameSchema10, stealReplySchema } from '../../protocol/messages/messages.ts'
 import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
+import { turnEnd } from '../../util/in-turns.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
 import type { WorkTags } from './work-tags.ts'
@@ -62,6 +63,16 @@ type ReplyOf<R> = R extends StealRequest
       : R extends OfferRequest
         ? OfferedReply
         : ReleaseReply
+
+/**
+ * The answer to an owner's offer, released at the end of the turn: the tasks taken start in this
+ * turn, and what the turn sends — a quick task's completion to the same owner, its signature made —
+ * goes ahead of the answer on this thread, not behind it.
+ */
+export async function answerOffer<R>(reply: R): Promise<R> {
+  await turnEnd()
+  return reply
+}
 
 /**
  * `/taskmesh/steal/1.1.0` (and `1.0.0`, without offers, for peers that serve only it):
@@ -186,7 +197,7 @@ export class StealService {
           case 'release':
             return handlers.onRelease(from, req)
           case 'offer':
-            return handlers.onOffer(from, req)
+            return answerOffer(handlers.onOffer(from, req))
         }
       },
       {
