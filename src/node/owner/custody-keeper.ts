@@ -43,6 +43,11 @@ export class CustodyKeeper {
   private custodians: string[] = []
   private readonly drops: Batcher<string>
   private readonly sizes = new WeakMap<Task, number>()
+  /**
+   * Tasks some `hold` carried and no drop has named since: a task that ended before it was handed
+   * over (a submitter's quick task, see `CUSTODY_GRACE_MS`) is no custodian's to forget.
+   */
+  private readonly handed = new Set<string>()
   private picking: Promise<void> | undefined
   /** Peers told to forget what an earlier life of this node handed them (see {@link greet}). */
   private readonly greeted = new Map<string, Promise<boolean>>()
@@ -79,9 +84,9 @@ export class CustodyKeeper {
     this.refreshSoon()
   }
 
-  /** Tasks that have a result now: every custodian forgets them (batched). */
+  /** Tasks that have a result now: every custodian forgets the ones it was handed (batched). */
   drop(ids: string[]): void {
-    for (const id of ids) this.drops.add(id)
+    for (const id of ids) if (this.handed.delete(id)) this.drops.add(id)
   }
 
   /**
@@ -187,6 +192,7 @@ export class CustodyKeeper {
     try {
       if (!(await this.greet(peer))) return false
       for (const chunk of tasks.length === 0 ? [[]] : this.chunks(tasks)) {
+        for (const task of chunk) this.handed.add(task.id)
         const reply = await this.opts.custody.request(peer, {
           type: 'hold',
           requestId: crypto.randomUUID(),

@@ -108,3 +108,28 @@ describe('CustodyKeeper names a custodian to the others only once it holds the t
     expect(keeper.current).toEqual([EXECUTOR])
   })
 })
+
+describe('CustodyKeeper drops only what it handed over', () => {
+  it('a task that ended before any hold carried it is no custodian’s to forget', async () => {
+    const frames: CustodyFrame[] = []
+    const keeper = new CustodyKeeper({
+      custody: {
+        request: async (_peer, frame) => {
+          frames.push(frame)
+          return { type: 'held', requestId: frame.requestId, held: 0 }
+        },
+      },
+      candidates: async () => [EXECUTOR],
+      addrsOf: () => [],
+      openTasks: () => [],
+      firstLife: true,
+    })
+    const [handed, never] = [makeTask(1, OWNER), makeTask(2, OWNER)]
+    await keeper.hold([handed])
+    keeper.drop([handed.id, never.id])
+    keeper.drop([handed.id]) // named twice: forgotten once
+    keeper.flushNow()
+    await vi.waitFor(() => expect(frames.map((f) => f.type)).toEqual(['hold', 'drop']))
+    expect(frames[1]).toMatchObject({ type: 'drop', ids: [handed.id] })
+  })
+})
