@@ -6,10 +6,12 @@ import { EXECUTOR, makeTask, OWNER, STRANGER } from '../../protocol/fixtures.ts'
 /** A keeper whose custody frames are recorded (peer, type), answered `held` unless `failing` has the peer. */
 function keeperWith(candidates: string[], failing = new Set<string>(), firstLife = false) {
   const sent: Array<[string, CustodyFrame['type']]> = []
+  const frames: CustodyFrame[] = []
   const keeper = new CustodyKeeper({
     custody: {
       request: async (peer, frame) => {
         sent.push([peer, frame.type])
+        frames.push(frame)
         if (failing.has(peer)) throw new Error(`${peer} unreachable`)
         return { type: 'held', requestId: frame.requestId, held: 0 }
       },
@@ -19,7 +21,7 @@ function keeperWith(candidates: string[], failing = new Set<string>(), firstLife
     openTasks: () => [],
     firstLife,
   })
-  return { keeper, sent }
+  return { keeper, sent, frames }
 }
 
 describe('CustodyKeeper greets each peer once per life', () => {
@@ -111,19 +113,7 @@ describe('CustodyKeeper names a custodian to the others only once it holds the t
 
 describe('CustodyKeeper drops only what it handed over', () => {
   it('a task that ended before any hold carried it is no custodian’s to forget', async () => {
-    const frames: CustodyFrame[] = []
-    const keeper = new CustodyKeeper({
-      custody: {
-        request: async (_peer, frame) => {
-          frames.push(frame)
-          return { type: 'held', requestId: frame.requestId, held: 0 }
-        },
-      },
-      candidates: async () => [EXECUTOR],
-      addrsOf: () => [],
-      openTasks: () => [],
-      firstLife: true,
-    })
+    const { keeper, frames } = keeperWith([EXECUTOR], new Set(), true)
     const [handed, never] = [makeTask(1, OWNER), makeTask(2, OWNER)]
     await keeper.hold([handed])
     keeper.drop([handed.id, never.id])
