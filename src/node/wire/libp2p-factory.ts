@@ -17,6 +17,7 @@ import { createResultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
+import { sodiumCipherCrypto } from './noise-cipher.ts'
 import { cachedKeyCrypto } from './noise-keys.ts'
 import { chunkedPreSharedKey } from './pnet-chunks.ts'
 import { libp2pLogger } from './quiet-logger.ts'
@@ -126,7 +127,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     privateKey: opts.privateKey,
     addresses: { listen },
     transports: [transport === 'memory' ? memory() : tcp()],
-    connectionEncrypters: [noise({ crypto: cachedKeyCrypto() })],
+    connectionEncrypters: [noise({ crypto: cachedKeyCrypto(sodiumCipherCrypto()) })],
     streamMuxers: [yamux()],
     connectionProtector: opts.swarmKey === undefined ? undefined : chunkedPreSharedKey(opts.swarmKey),
     datastore,

@@ -1,9 +1,8 @@
-import { verify } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { fromBase64, isCanonicalBase64, toBase64 } from '../../util/base64.ts'
 import { memoizeString } from '../../util/memo.ts'
-import { peerPublicKey, signEd25519 } from './ed25519.ts'
+import { peerPublicKey, signEd25519, verifyWithKey } from './ed25519.ts'
 import { leafHash, merkleTree, rootFromPath } from './merkle.ts'
 import type { SignatureCounts } from './signature-counts.ts'
 import type { VerifiedRoots } from './verified-roots.ts'
@@ -138,7 +137,6 @@ export function grantBatchPayload(root: Uint8Array): Uint8Array {
 /**
  * Whether a grant is `owner`'s proof, memoised on every field at once (a record is checked on each
  * path it takes into a node: validator, selector, reads), so each lease's proof is verified once.
- * (Node's Ed25519 with the owner's parsed key, called here: `verifyByPeer` stays the batch signatures' check.)
  */
 let grantChecksComputed = 0
 const grantHolds = memoizeString((grant: string): boolean => {
@@ -160,8 +158,7 @@ const signatureHolds = memoizeString((triple: string): boolean => {
   const key = peerPublicKey(owner)
   if (key === undefined) return false
   try {
-    const signature = fromBase64(proof)
-    return signature.byteLength === 64 && verify(null, fromBase64(payload), key, signature)
+    return verifyWithKey(key, fromBase64(payload), fromBase64(proof))
   } catch {
     return false
   }
