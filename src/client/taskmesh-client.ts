@@ -4,7 +4,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { chunkedPreSharedKey } from '../node/wire/pnet-chunks.ts'
+import { preSharedKeyProtector } from '../node/wire/pnet-cipher.ts'
 import { MAX_PEER_ID_CHARS, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
 import { RpcTimeoutError } from '../protocol/errors.ts'
 import { openResultRecord, type ResultRecord, resultKey } from '../protocol/records/result-record.ts'
@@ -96,7 +96,7 @@ export class TaskmeshClient implements MeshClient {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionProtector: opts.swarmKey === undefined ? undefined : chunkedPreSharedKey(opts.swarmKey),
+      connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKeyProtector(opts.swarmKey),
     })
     try {
       await libp2p.dial(addr, { signal: opts.signal ?? AbortSignal.timeout(CLIENT_TIMEOUT_MS) })

@@ -40,4 +40,14 @@ declare module 'sodium-native' {
     publicNonce: Uint8Array,
     key: Uint8Array,
   ): number
+  /** Bytes of a {@link crypto_stream_xor_init} state. */
+  export const crypto_stream_xor_STATEBYTES: number
+  /** XSalsa20 as a stream: a state of the 24-byte nonce and 32-byte key. */
+  export function crypto_stream_xor_init(state: Uint8Array, nonce: Uint8Array, key: Uint8Array): void
+  /** XSalsa20 as a stream: XORs `message` with the next bytes of the key stream into `ciphertext`. */
+  export function crypto_stream_xor_update(
+    state: Uint8Array,
+    ciphertext: Uint8Array,
+    message: Uint8Array,
+  ): void
 }

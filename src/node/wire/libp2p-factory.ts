@@ -19,7 +19,7 @@ import { createResultValidator, fenceResultRecords } from '../results/fencing.ts
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
 import { sodiumCipherCrypto } from './noise-cipher.ts'
 import { cachedKeyCrypto } from './noise-keys.ts'
-import { chunkedPreSharedKey } from './pnet-chunks.ts'
+import { preSharedKeyProtector } from './pnet-cipher.ts'
 import { libp2pLogger } from './quiet-logger.ts'
 import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
@@ -129,7 +129,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     transports: [transport === 'memory' ? memory() : tcp()],
     connectionEncrypters: [noise({ crypto: cachedKeyCrypto(sodiumCipherCrypto()) })],
     streamMuxers: [yamux()],
-    connectionProtector: opts.swarmKey === undefined ? undefined : chunkedPreSharedKey(opts.swarmKey),
+    connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKeyProtector(opts.swarmKey),
     datastore,
     metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
     logger: libp2pLogger(),
