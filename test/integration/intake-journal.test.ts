@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { CUSTODY_GRACE_MS } from '../../src/node/owner/acceptance.ts'
 import { INTAKE_TURN_ITEMS } from '../../src/node/owner/intake.ts'
 import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
@@ -27,5 +28,24 @@ describe('a submission taken in turns', () => {
     const journalled = await new TaskJournal(join(dir, JOURNAL_FILE)).replay()
     expect(journalled.map((t) => t.id)).toEqual(handles.map((h) => h.id))
     expect(node.status().accounting.journal.writes - before).toBe(1)
+  })
+
+  it('waits for its results: a task answered within the grace never reaches the journal; one still running does', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-intake-'))
+    node = await TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 2 })
+    const before = node.status().accounting.journal.entries
+    const quick = await node.submitAndWait([{ type: 'echo', input: 'now' }], {
+      signal: AbortSignal.timeout(10_000),
+    })
+    expect(quick.results).toMatchObject([{ status: 'succeeded', output: 'now' }])
+    // still running when its wait ends (past the grace): answered without a result once journalled
+    const slow = await node.submitAndWait([{ type: 'sleep', input: { ms: 600_000 } }], {
+      signal: AbortSignal.timeout(2 * CUSTODY_GRACE_MS),
+    })
+    expect(slow.results).toEqual([null])
+    const journalled = await new TaskJournal(join(dir, JOURNAL_FILE)).replay()
+    expect(journalled.map((t) => t.id)).toEqual([slow.handles[0].id])
+    // the quick task left no entry at all (no acceptance, no done): the slow one's acceptance alone
+    expect(node.status().accounting.journal.entries - before).toBe(1)
   })
 })

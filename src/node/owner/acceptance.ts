@@ -8,7 +8,6 @@ import type { PreparedTask } from './submission.ts'
 export interface AcceptanceParts {
   intake: Pick<Intake, 'accept'>
   limitWatch: Pick<LimitWatch, 'refused'>
-  ledger: { journalled(): Promise<void> }
   /** Hands tasks to the node's custodians; resolves once they answered (or the wait ran out). */
   announce(tasks: Task[]): Promise<void>
   /** True when the task has ended here (its result is known): it needs no custodian. */
@@ -38,8 +37,8 @@ export interface TakenSubmission {
 /**
  * Takes a submission in: checked whole (nothing queued when it is refused), queued, journalled and
  * handed to the custodians. Resolves once the tasks are taken; `accepted` tells when they are safe.
- * @param opts.custodyAfter - for a submitter that waits for the results: hand the custodians the
- *   tasks still without a result once this settles, not every task at once (see
+ * @param opts.custodyAfter - for a submitter that waits for the results: hand the custodians, and
+ *   the journal, the tasks still without a result once this settles, not every task at once (see
  *   {@link CUSTODY_GRACE_MS}).
  * @throws InvalidTaskError / UnknownHandlerError / QueueFullError — nothing is queued.
  */
@@ -50,23 +49,26 @@ export async function takeSubmission(
   opts: { custodyAfter?: Promise<unknown> } = {},
 ): Promise<TakenSubmission> {
   let prepared: PreparedTask[]
+  let journalled: Promise<void>
   try {
-    prepared = await parts.intake.accept(specs, submitter)
+    ;({ tasks: prepared, journalled } = await parts.intake.accept(specs, submitter, {
+      journalAfter: opts.custodyAfter,
+    }))
   } catch (err) {
     if (err instanceof QueueFullError) parts.limitWatch.refused('queue_full')
     throw err
   }
   const tasks = prepared.map((p) => p.task)
-  // A submission that waits for its results hands the custodians only what has not ended by the
-  // time `custodyAfter` settles: a task answered by then needs no custody, and a quick one's frames
-  // no longer go ahead of its answer on this thread. The journal's fsync and the custodians'
-  // acknowledgement overlap: acceptance waits for the slower of the two, not their sum (with a
-  // data dir, accepted tasks survive a crash from here on).
+  // A submission that waits for its results hands the custodians and the journal only what has not
+  // ended by the time `custodyAfter` settles: a task answered by then needs no custody and no entry,
+  // and a quick one's frames, write and fsync no longer go ahead of its answer. The journal's fsync
+  // and the custodians' acknowledgement overlap: acceptance waits for the slower of the two, not
+  // their sum (with a data dir, accepted tasks survive a crash from here on).
   const held =
     opts.custodyAfter === undefined
       ? parts.announce(tasks)
       : opts.custodyAfter.then(() => parts.announce(tasks.filter((t) => !parts.ended(t.id))))
-  const accepted = Promise.all([parts.ledger.journalled(), held]).then(() => undefined)
+  const accepted = Promise.all([journalled, held]).then(() => undefined)
   return { prepared, accepted }
 }
 

@@ -24,7 +24,7 @@ export interface Takeover {
 /** Options of {@link Intake}. */
 export interface IntakeOptions {
   self: string
-  ledger: Pick<OwnerLedger, 'take' | 'has' | 'journalAll'>
+  ledger: Pick<OwnerLedger, 'take' | 'has' | 'journalAll' | 'journalLater'>
   queue: Pick<LocalQueue, 'size'>
   /** Dependencies' records (the gate waits on them); ids known here. */
   results: Pick<ResultStore, 'wait' | 'cached'>
@@ -72,9 +72,16 @@ export class Intake {
    * others wait here for theirs. A large submission is checked over several turns of the event
    * loop (`prepareSubmissionInTurns`); nothing is queued until all of it passed. Then its tasks
    * are taken {@link INTAKE_TURN_ITEMS} per turn: the first run while the rest go in.
+   * @param how.journalAfter - journal the tasks once this settles, those still without a result
+   *   (`OwnerLedger.journalLater`); at once when absent.
+   * @returns the tasks, and when those queued at once are in the journal (rejects when that write failed).
    * @throws InvalidTaskError / UnknownHandlerError / QueueFullError — nothing is queued.
    */
-  async accept(items: unknown[], submitter: string): Promise<PreparedTask[]> {
+  async accept(
+    items: unknown[],
+    submitter: string,
+    how: { journalAfter?: Promise<unknown> } = {},
+  ): Promise<{ tasks: PreparedTask[]; journalled: Promise<void> }> {
     const { opts } = this
     this.mustRun()
     const { tasks, order } = await prepareSubmissionInTurns(items, {
@@ -97,7 +104,11 @@ export class Intake {
     this.taking += order.length
     let left = order.length
     // the tasks queued at once go into the journal together, as one group
-    opts.ledger.journalAll(order.map((i) => tasks[i].task).filter((task) => task.spec.dependsOn.length === 0))
+    const queued = order.map((i) => tasks[i].task).filter((task) => task.spec.dependsOn.length === 0)
+    const journalled =
+      how.journalAfter === undefined
+        ? opts.ledger.journalAll(queued)
+        : opts.ledger.journalLater(queued, how.journalAfter)
     try {
       for (const [n, i] of order.entries()) {
         // once the node begins to stop, the rest go in this turn (as they did before it began)
@@ -110,7 +121,7 @@ export class Intake {
     } finally {
       this.taking -= left
     }
-    return tasks
+    return { tasks, journalled }
   }
 
   private mustRun(): void {

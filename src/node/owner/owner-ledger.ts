@@ -22,6 +22,8 @@ export type { OwnedState, OwnedTask, Ownership, Poisoned, Released } from './own
  */
 export class OwnerLedger extends LeaseLedger {
   private acceptWrite: Promise<void> = Promise.resolve()
+  /** Tasks taken whose journal entry waits (see {@link journalLater}). */
+  private readonly unjournaled = new Set<string>()
 
   /**
    * Takes a task into ownership and queues it; false when it is owned already. A `submitted` or
@@ -59,12 +61,30 @@ export class OwnerLedger extends LeaseLedger {
    * Journals tasks about to be taken, in one group commit: a submission taken over several turns
    * (`Intake`) is one write, not one per turn. Take them with `{ journalled: true }`.
    */
-  journalAll(tasks: Task[]): void {
+  journalAll(tasks: Task[]): Promise<void> {
     const { journal } = this.opts
-    if (journal === undefined || tasks.length === 0) return
+    if (journal === undefined || tasks.length === 0) return Promise.resolve()
     const write = journal.accept(tasks)
     write.catch((err: Error) => this.opts.onJournalError?.(err))
     this.acceptWrite = write
+    return write
+  }
+
+  /**
+   * {@link journalAll} once `after` settles, for those of `tasks` still without a result then: a
+   * task whose result came first needs no entry, nor a `done` (for a submitter that waits for the
+   * results, as custody waits: see `CUSTODY_GRACE_MS`). Take them with `{ journalled: true }`.
+   * Resolves once their entry is written (at once when none is needed).
+   */
+  journalLater(tasks: Task[], after: Promise<unknown>): Promise<void> {
+    if (this.opts.journal === undefined || tasks.length === 0) return Promise.resolve()
+    for (const task of tasks) this.unjournaled.add(task.id)
+    return after.then(() => this.journalAll(tasks.filter((task) => this.unjournaled.delete(task.id))))
+  }
+
+  /** A task of {@link journalLater} that ended before its entry was written leaves no `done` either. */
+  protected override journalDone(taskId: string): void {
+    if (!this.unjournaled.delete(taskId)) super.journalDone(taskId)
   }
 
   /** Resolves once every task taken so far is in the journal (at once without one); rejects when that write failed. */
@@ -123,6 +143,7 @@ export class OwnerLedger extends LeaseLedger {
     if (own === undefined || own.state !== 'running') return
     const run = this.cutRun(own, undefined, own.entry.epoch, 'interrupted', 'interrupted: its node stopped')
     own.entry.attempts.push(run)
+    if (this.unjournaled.has(taskId)) return // its entry, if it gets one, carries no runs: it runs again
     this.opts.journal?.attempt(taskId, run).catch((err: Error) => this.opts.onJournalError?.(err))
   }
 

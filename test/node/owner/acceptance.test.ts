@@ -14,13 +14,17 @@ function parts(refuse?: Error) {
   let custody!: () => void
   const p: AcceptanceParts = {
     intake: {
-      accept: async (specs) => {
+      accept: async (specs, _submitter, how) => {
         if (refuse !== undefined) throw refuse
-        return specs.map((_, i) => ({ task: { id: `t${i}` } as Task }) as PreparedTask)
+        if (how?.journalAfter !== undefined) void how.journalAfter.then(() => log.push('journal'))
+        else log.push('journal')
+        return {
+          tasks: specs.map((_, i) => ({ task: { id: `t${i}` } as Task }) as PreparedTask),
+          journalled: new Promise<void>((resolve) => (journal = resolve)),
+        }
       },
     },
     limitWatch: { refused: (why) => void refused.push(why) },
-    ledger: { journalled: () => new Promise<void>((resolve) => (journal = resolve)) },
     announce: (tasks) => {
       log.push(`announce ${tasks.map((t) => t.id).join(',')}`)
       return new Promise<void>((resolve) => (custody = resolve))
@@ -42,14 +46,14 @@ describe('takeSubmission', () => {
     const s = parts()
     const { prepared, accepted } = await takeSubmission(s.p, [{}, {}], 'me')
     expect(prepared.map((t) => t.task.id)).toEqual(['t0', 't1'])
-    expect(s.log).toEqual(['announce t0,t1'])
+    expect(s.log).toEqual(['journal', 'announce t0,t1'])
     s.journalDone()
     expect(await settledYet(accepted)).toBe(false)
     s.custodyDone()
     expect(await settledYet(accepted)).toBe(true)
   })
 
-  it('with custodyAfter, custody hears only of the tasks still without a result once it settles', async () => {
+  it('with custodyAfter, custody and the journal hear only of the tasks still without a result once it settles', async () => {
     const s = parts()
     const after = Promise.withResolvers<void>()
     const { accepted } = await takeSubmission(s.p, [{}, {}, {}], 'me', { custodyAfter: after.promise })
@@ -58,7 +62,7 @@ describe('takeSubmission', () => {
     s.ended.add('t1') // its result came in meanwhile
     after.resolve()
     await afterTurn()
-    expect(s.log).toEqual(['announce t0,t2'])
+    expect(s.log).toEqual(['journal', 'announce t0,t2'])
     s.journalDone()
     expect(await settledYet(accepted)).toBe(false)
     s.custodyDone()

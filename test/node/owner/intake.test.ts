@@ -18,7 +18,11 @@ function intakeOver(maxQueueLength: number) {
         clock.onTake(taken.length)
         return true
       },
-      journalAll: (tasks: Task[]) => void journalled.push(tasks),
+      journalAll: async (tasks: Task[]) => void journalled.push(tasks),
+      journalLater: async (tasks: Task[], after: Promise<unknown>) => {
+        await after
+        journalled.push(tasks)
+      },
       has: () => false,
     },
     queue: {
@@ -59,7 +63,7 @@ describe('Intake', () => {
     const { intake, taken, clock, journalled } = intakeOver(10_000)
     const stop = countTurns(clock)
     const count = 3 * INTAKE_TURN_ITEMS + 5
-    const prepared = await intake.accept(sleeps(count), 'client')
+    const { tasks: prepared } = await intake.accept(sleeps(count), 'client')
     stop()
     expect(taken.map((t) => t.task.id)).toEqual(prepared.map((p) => p.task.id))
     const perTurn = new Map<number, number>()
@@ -87,9 +91,25 @@ describe('Intake', () => {
     )
     expect(taken).toHaveLength(first)
     // once the first is in, the count is the ledger's alone
-    await expect(intake.accept(sleeps(40, 20_000), 'client')).resolves.toHaveLength(40)
+    expect((await intake.accept(sleeps(40, 20_000), 'client')).tasks).toHaveLength(40)
     await expect(intake.accept(sleeps(1, 30_000), 'client')).rejects.toThrow(
       `queue full: ${first + 40} queued or waiting + 1 submitted exceeds ${first + 40}`,
     )
+  })
+
+  it('with journalAfter, journals the submission once that settles, and says so', async () => {
+    const { intake, journalled } = intakeOver(10_000)
+    const after = Promise.withResolvers<void>()
+    const { tasks, journalled: written } = await intake.accept(sleeps(3), 'client', {
+      journalAfter: after.promise,
+    })
+    let done = false
+    void written.then(() => (done = true))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(journalled).toEqual([])
+    expect(done).toBe(false)
+    after.resolve()
+    await written
+    expect(journalled.map((group) => group.map((t) => t.id))).toEqual([tasks.map((p) => p.task.id)])
   })
 })

@@ -136,6 +136,32 @@ describe('OwnerLedger: failed runs, adoption, local runs, the journal', () => {
     expect(journal.done).toHaveBeenLastCalledWith([leases[0].taskId])
   })
 
+  it('journalLater: an entry once `after` settles for the tasks still open; none, nor a done, for one that ended first', async () => {
+    const journal = fakeJournal()
+    const { ledger, stored, queue } = setup(10_000, { journal })
+    const after = Promise.withResolvers<void>()
+    const written = ledger.journalLater([task('quick'), task('slow')], after.promise)
+    ledger.take(task('quick'), { journalled: true })
+    ledger.take(task('slow'), { journalled: true })
+    // 'quick' runs here and its record is stored before the grace is over
+    expect(queue.pop(Date.now(), () => true)?.id).toBe('quick')
+    ledger.settle('quick', ledger.beginRun('quick')!.epoch)
+    stored('quick')
+    await sleep(1)
+    expect(journal.accept).not.toHaveBeenCalled()
+    expect(journal.done).not.toHaveBeenCalled()
+    after.resolve()
+    await written
+    expect(journal.accept.mock.calls.map(([tasks]) => tasks.map((t) => t.id))).toEqual([['slow']])
+    // 'slow' ends later: its done is written as for any journalled task
+    expect(queue.pop(Date.now(), () => true)?.id).toBe('slow')
+    ledger.settle('slow', ledger.beginRun('slow')!.epoch)
+    stored('slow')
+    await ledger.flushJournal()
+    await sleep(1)
+    expect(journal.done.mock.calls).toEqual([[['slow']]])
+  })
+
   it('every run joins the attempts: a lost lease, a failed run handed back (retried), a cancelled one', async () => {
     const { ledger } = setup(1)
     for (const id of ['lost', 'back', 'cut']) ledger.take(task(id))
