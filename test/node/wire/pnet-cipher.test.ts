@@ -101,6 +101,10 @@ describe('toSodium', () => {
     const update = used.update
     expect(toSodium(used)).toBe(false)
     expect(used.update).toBe(update)
+    // a whole block through it: no bytes held over, but its counter moved (a fresh key stream would repeat)
+    const [[block]] = await cipherPairs()
+    block.update(new Uint8Array(64))
+    expect(toSodium(block)).toBe(false)
     expect(toSodium({ update: (input) => input })).toBe(false)
   })
 })
