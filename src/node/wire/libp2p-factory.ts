@@ -21,6 +21,7 @@ import { sodiumCipherCrypto } from './noise-cipher.ts'
 import { cachedKeyCrypto } from './noise-keys.ts'
 import { preSharedKeyProtector } from './pnet-cipher.ts'
 import { libp2pLogger } from './quiet-logger.ts'
+import { coalescingProtector } from './write-coalescing.ts'
 import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
 
@@ -129,7 +130,9 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     transports: [transport === 'memory' ? memory() : tcp()],
     connectionEncrypters: [noise({ crypto: cachedKeyCrypto(sodiumCipherCrypto()) })],
     streamMuxers: [yamux()],
-    connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKeyProtector(opts.swarmKey),
+    connectionProtector: coalescingProtector(
+      opts.swarmKey === undefined ? undefined : preSharedKeyProtector(opts.swarmKey),
+    ),
     datastore,
     metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
     logger: libp2pLogger(),
