@@ -1,4 +1,5 @@
 import { SCENARIOS } from '../../simulations/index.ts'
+import { scaledWarmUp } from '../../src/cli/simulate/simulate.ts'
 import { runSimulation, type SimulationReport } from '../../src/simulation/run-simulation.ts'
 import { atMost, type BenchContext, exactly, type Figure, figuresOf, type Scenario } from './common.ts'
 
@@ -8,7 +9,7 @@ function simulationFigures(name: string, r: SimulationReport, makespanTarget: nu
   return [
     f('makespan / ideal', r.makespanRatio, 'ratio', {
       target: atMost(makespanTarget),
-      note: `makespan ${r.makespanMs.toFixed(0)} ms, ideal ${r.idealMakespanMs.toFixed(0)} ms, ${r.tasks} tasks on ${r.nodes} nodes / ${r.totalSlots} slots`,
+      note: `makespan ${r.makespanMs.toFixed(0)} ms, ideal ${r.idealMakespanMs.toFixed(0)} ms, ${r.tasks} tasks on ${r.nodes} nodes / ${r.totalSlots} slots, layout ${r.layout}, after ${r.warmUpTasks} warm-up tasks`,
     }),
     f('makespan', r.makespanMs, 'ms'),
     f('ideal makespan', r.idealMakespanMs, 'ms'),
@@ -38,7 +39,8 @@ function simulationScenario(key: 'skewed' | 'heterogeneous', makespanTarget: num
     async run(ctx: BenchContext) {
       const base = SCENARIOS[key]
       if (base === undefined) throw new Error(`simulations/index.ts has no scenario "${key}"`)
-      const config = { ...base, tasks: ctx.quick ? Math.ceil(base.tasks / 4) : base.tasks }
+      const tasks = ctx.quick ? Math.ceil(base.tasks / 4) : base.tasks
+      const config = { ...base, tasks, warmUp: scaledWarmUp(base, tasks) }
       ctx.log(`${key}: ${config.nodes} nodes, ${config.tasks} tasks`)
       const report = await runSimulation(config)
       return simulationFigures(key, report, makespanTarget)

@@ -1,6 +1,7 @@
 /**
- * Entry of a simulated node's own thread: builds one TaskmeshNode from `workerData`, answers the
- * simulation's commands (see `thread-protocol.ts`) and posts results back in batches.
+ * Entry of a node thread: builds the TaskmeshNodes `workerData` lists (one, or several sharing this
+ * thread's event loop), answers the simulation's commands for each (see `thread-protocol.ts`) and
+ * posts their results back in batches.
  */
 import '../polyfill.ts'
 import { writeFile } from 'node:fs/promises'
@@ -36,26 +37,32 @@ async function saveProfile(): Promise<void> {
   await writeFile(join(profileDir, `node-${threadId}.cpuprofile`), JSON.stringify(profile))
 }
 
-let sim: LocalSimNode
+let sims: LocalSimNode[]
 try {
-  sim = new LocalSimNode(await TaskmeshNode.create(options))
+  sims = (await Promise.all(options.map((o) => TaskmeshNode.create(o)))).map((n) => new LocalSimNode(n))
 } catch (err) {
   post({ type: 'fatal', message: (err as Error).message })
   throw err
 }
 
-let pending: SimResult[] = []
-const onResult = (result: SimResult) => {
-  pending.push(result)
-  if (pending.length > 1) return // a post is scheduled already
+/** Results of each node not posted yet. */
+const pending = sims.map((): SimResult[] => [])
+const onResultOf = (node: number) => (result: SimResult) => {
+  pending[node].push(result)
+  if (pending[node].length > 1) return // a post is scheduled already
   setTimeout(() => {
-    const results = pending
-    pending = []
-    post({ type: 'results', results })
+    const results = pending[node]
+    pending[node] = []
+    post({ type: 'results', node, results })
   }, POST_WINDOW_MS)
 }
 
+/** Nodes of this thread not stopped yet: the profile is saved when the last one stops. */
+let running = sims.length
+
 async function run(cmd: NodeCommand): Promise<NodeEvent> {
+  const sim = sims[cmd.node]
+  if (sim === undefined) throw new Error(`this thread has no node ${cmd.node}`)
   switch (cmd.op) {
     case 'dial':
       await sim.dial(cmd.addrs)
@@ -64,7 +71,7 @@ async function run(cmd: NodeCommand): Promise<NodeEvent> {
       await sim.waitForPeers(cmd.count, cmd.timeoutMs)
       return { type: 'reply', call: cmd.call }
     case 'submit':
-      return { type: 'reply', call: cmd.call, value: await sim.submit(cmd.specs, onResult) }
+      return { type: 'reply', call: cmd.call, value: await sim.submit(cmd.specs, onResultOf(cmd.node)) }
     case 'counters':
       return { type: 'reply', call: cmd.call, value: await sim.counters() }
     case 'sample':
@@ -78,7 +85,7 @@ async function run(cmd: NodeCommand): Promise<NodeEvent> {
       return { type: 'reply', call: cmd.call, value: await sim.countInDht(cmd.ids) }
     case 'stop':
       await sim.stop()
-      await saveProfile()
+      if (--running === 0) await saveProfile()
       return { type: 'reply', call: cmd.call }
   }
 }
@@ -86,4 +93,7 @@ async function run(cmd: NodeCommand): Promise<NodeEvent> {
 port.on('message', (cmd: NodeCommand) => {
   run(cmd).then(post, (err: Error) => post({ type: 'failed', call: cmd.call, message: err.message }))
 })
-post({ type: 'ready', peerId: sim.peerId, multiaddrs: sim.multiaddrs, slots: sim.slots })
+post({
+  type: 'ready',
+  nodes: sims.map((sim) => ({ peerId: sim.peerId, multiaddrs: sim.multiaddrs, slots: sim.slots })),
+})

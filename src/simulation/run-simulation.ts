@@ -5,6 +5,7 @@ import { startSimMesh } from './sim-mesh.ts'
 import type { SimNode, SimResult } from './sim-node.ts'
 import type { SimulationConfig, SimulationHooks, SimulationReport, TracedReport } from './simulation-types.ts'
 import { type SimulationTrace, TraceRecorder } from './trace.ts'
+import { entryGroups, warmUp, warmUpDurations } from './warm-up.ts'
 
 export type {
   SimulationConfig,
@@ -51,6 +52,8 @@ export async function runSimulation(
     meshFormationCpuMs: (formCpu.user + formCpu.system) / 1000,
   }
   try {
+    const warm = warmUpDurations(durations, config.warmUp ?? 0)
+    await warmUp(nodes, warm, config.submit ?? 'one-node', hooks.onProgress ?? (() => undefined))
     const idleMs = config.idleMs ?? 3000
     hooks.onProgress?.({ phase: 'idle', done: 0, total: 1 })
     const idleCpu = idleMs > 0 ? (await idleCpuPercent(idleMs)) / nodes.length : Number.NaN
@@ -67,6 +70,8 @@ export async function runSimulation(
     return {
       ...report,
       ...mesh,
+      layout: config.layout ?? 'shared-loop',
+      warmUpTasks: warm.length,
       idleCpuPercentPerNode: idleCpu,
       peakRssMiBPerNode: peak / 2 ** 20 / nodes.length,
       workPeakRssMiBPerNode: (workPeak ?? peak) / 2 ** 20 / nodes.length,
@@ -79,6 +84,8 @@ export async function runSimulation(
 
 type DriveReport = Omit<
   SimulationReport,
+  | 'layout'
+  | 'warmUpTasks'
   | 'meshFormationMs'
   | 'meshFormationCpuMs'
   | 'nodesStartMs'
@@ -96,6 +103,7 @@ async function drive(
   const progress = hooks.onProgress ?? (() => undefined)
   const recorder = hooks.trace === true ? new TraceRecorder(nodes) : undefined
   const before = await Promise.all(nodes.map((n) => n.accounting()))
+  const countedBefore = await Promise.all(nodes.map((n) => n.counters()))
   const totalSlots = nodes.reduce((sum, n) => sum + n.slots, 0)
   const capacity = nodes.reduce(
     (sum, n, i) => sum + n.slots * (config.speeds?.[i % config.speeds.length] ?? 1),
@@ -123,12 +131,7 @@ async function drive(
   const CHUNK = 500
   const submissions: Promise<string[]>[] = []
   for (let i = 0; i < durations.length; i += CHUNK) {
-    const groups = new Map<number, number[]>()
-    durations.slice(i, i + CHUNK).forEach((ms, j) => {
-      const at = pattern === 'one-node' ? 0 : (i + j) % nodes.length
-      groups.set(at, [...(groups.get(at) ?? []), ms])
-    })
-    for (const [at, list] of groups) {
+    for (const [at, list] of entryGroups(durations.slice(i, i + CHUNK), i, pattern, nodes.length)) {
       const submission = nodes[at].submit(
         list.map((ms) => ({ type: 'sleep', input: { ms } })),
         onResult,
@@ -167,6 +170,9 @@ async function drive(
     progress({ phase: 'verify', done: checked.length, total: checked.length })
   }
   const stats = await Promise.all(nodes.map((n) => n.counters()))
+  /** A counter's growth over the run, summed over the nodes (a warm-up's steals are not the run's). */
+  const grown = (key: 'stealsGranted' | 'offersTaken' | 'tasksStolen') =>
+    stats.reduce((sum, c, i) => sum + c[key] - countedBefore[i][key], 0)
   const values = [...results.values()]
   return {
     name: config.name,
@@ -184,9 +190,9 @@ async function drive(
     predictedTasksPerSec: durations.length / (idealMakespanMs / 1000),
     measuredTasksPerSec: durations.length / (makespanMs / 1000),
     tasksPerNode: nodes.map((n) => perNode.get(n.peerId) ?? 0),
-    steals: stats.reduce((s, c) => s + c.stealsGranted, 0),
-    offers: stats.reduce((s, c) => s + c.offersTaken, 0),
-    tasksStolen: stats.reduce((s, c) => s + c.tasksStolen, 0),
+    steals: grown('stealsGranted'),
+    offers: grown('offersTaken'),
+    tasksStolen: grown('tasksStolen'),
     submitToResultMs: {
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),

@@ -45,6 +45,11 @@ export interface SimulationConfig {
   deadlineMs?: number
   /** Connections each node plans (see `meshTopology`; a mesh of degree + 1 or fewer is complete). @defaultValue 8 */
   degree?: number
+  /**
+   * Short sleeps run through the formed mesh before anything is measured (see `warmUp`): the
+   * workload's first 1,000 durations cut to 5 ms, repeated to this many. @defaultValue 0
+   */
+  warmUp?: number
   /** How long the formed mesh idles before the workload, to measure idle CPU, ms. @defaultValue 3000 */
   idleMs?: number
 }
@@ -52,7 +57,7 @@ export interface SimulationConfig {
 /** How far a simulation got, for a progress display. */
 export type SimulationProgress =
   | MeshProgress
-  | { phase: 'idle'; done: number; total: number }
+  | { phase: 'idle' | 'warm-up'; done: number; total: number }
   | { phase: 'submit' | 'run' | 'verify'; done: number; total: number }
 
 /** Hooks of {@link runSimulation}. */
@@ -71,6 +76,10 @@ export type TracedReport = SimulationReport & { trace?: SimulationTrace }
 /** Figures of one simulation run. */
 export interface SimulationReport {
   name: string
+  /** Where the nodes ran (see {@link SimulationConfig.layout}). */
+  layout: SimLayout
+  /** Short sleeps run through the mesh before the measured run (see {@link SimulationConfig.warmUp}). */
+  warmUpTasks: number
   nodes: number
   totalSlots: number
   tasks: number

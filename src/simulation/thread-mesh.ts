@@ -5,7 +5,7 @@ import type { AccountingSnapshot } from '../node/accounting/accounting.ts'
 import type { NodeCounters } from '../node/node-counters.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import type { NodeSample, SimNode, SimNodeOptions, SimResult } from './sim-node.ts'
-import type { NodeCommand, NodeEvent, NodeThreadData } from './thread-protocol.ts'
+import type { NodeCommand, NodeEvent, NodeThreadData, ThreadNodeInfo } from './thread-protocol.ts'
 
 /** The node thread's entry, beside this file (`.ts` from source, `.js` once built). */
 const NODE_THREAD_FILE = fileURLToPath(
@@ -16,60 +16,123 @@ const NODE_THREAD_FILE = fileURLToPath(
 const START_TIMEOUT_MS = 60_000
 
 /** Spreads the distribution of `Omit` over each member of a union (TypeScript's own does not). */
-type CommandBody = NodeCommand extends infer C ? (C extends NodeCommand ? Omit<C, 'call'> : never) : never
+type CommandBody = NodeCommand extends infer C
+  ? C extends NodeCommand
+    ? Omit<C, 'call' | 'node'>
+    : never
+  : never
 
 /**
- * A simulated node in a worker thread of its own: its own event loop and heap, as on a machine of
- * its own (the threads share the machine's cores). Commands go by message, results come back in
- * batches.
+ * A worker thread hosting simulated nodes on its own event loop and heap, as on a machine of its
+ * own (the threads share the machine's cores). Commands go by message, results come back in
+ * batches; the thread ends once each of its nodes has stopped.
  */
-export class ThreadSimNode implements SimNode {
+class NodeThread {
   private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   private nextCall = 1
-  private onResult: ((r: SimResult) => void) | undefined
+  /** Each node's result callback, by its index in the thread. */
+  readonly onResult: Array<((r: SimResult) => void) | undefined> = []
+  private running: number
 
-  private constructor(
+  constructor(
     private readonly worker: Worker,
-    readonly peerId: string,
-    readonly multiaddrs: string[],
-    readonly slots: number,
+    nodes: number,
   ) {
+    this.running = nodes
     worker.on('message', (event: NodeEvent) => this.onEvent(event))
     worker.on('error', (err) => this.failAll(err))
-    worker.on('exit', () => this.failAll(new Error(`node thread ${peerId} exited`)))
+    worker.on('exit', () => this.failAll(new Error(`a node thread exited (${threadLabel(worker)})`)))
   }
 
-  /** Starts a node in a new thread; resolves once it listens. */
-  static start(options: SimNodeOptions): Promise<ThreadSimNode> {
-    const workerData: NodeThreadData = { options }
-    const worker = new Worker(NODE_THREAD_FILE, {
-      workerData,
-      execArgv: workerExecArgv(NODE_THREAD_FILE, []),
-    })
+  call(node: number, body: CommandBody): Promise<unknown> {
+    const call = this.nextCall++
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        void worker.terminate()
-        reject(new Error(`a node thread did not start within ${START_TIMEOUT_MS} ms`))
-      }, START_TIMEOUT_MS)
-      const onMessage = (event: NodeEvent) => {
-        if (event.type !== 'ready' && event.type !== 'fatal') return
-        clearTimeout(timer)
-        worker.off('message', onMessage)
-        worker.off('error', onError)
-        if (event.type === 'fatal') {
-          void worker.terminate()
-          reject(new Error(`a node thread failed to start: ${event.message}`))
-        } else {
-          resolve(new ThreadSimNode(worker, event.peerId, event.multiaddrs, event.slots))
-        }
-      }
-      const onError = (err: Error) => {
-        clearTimeout(timer)
-        reject(err)
-      }
-      worker.on('message', onMessage)
-      worker.once('error', onError)
+      this.calls.set(call, { resolve, reject })
+      this.worker.postMessage({ ...body, call, node } as NodeCommand)
     })
+  }
+
+  /** Stops one node; the thread ends with its last. */
+  async stop(node: number): Promise<void> {
+    try {
+      await this.call(node, { op: 'stop' })
+    } finally {
+      if (--this.running === 0) await this.worker.terminate()
+    }
+  }
+
+  private onEvent(event: NodeEvent): void {
+    if (event.type === 'results') {
+      const onResult = this.onResult[event.node]
+      for (const r of event.results) onResult?.(r)
+    } else if (event.type === 'reply' || event.type === 'failed') {
+      const pending = this.calls.get(event.call)
+      if (pending === undefined) return
+      this.calls.delete(event.call)
+      if (event.type === 'reply') pending.resolve(event.value)
+      else pending.reject(new Error(event.message))
+    }
+  }
+
+  private failAll(err: Error): void {
+    for (const pending of this.calls.values()) pending.reject(err)
+    this.calls.clear()
+  }
+}
+
+const threadLabel = (worker: Worker) => `thread ${worker.threadId}`
+
+/**
+ * Starts one worker thread hosting a node for each of `options` on its event loop; resolves with
+ * them, in order, once every one listens.
+ */
+export function startNodeThread(options: SimNodeOptions[]): Promise<ThreadSimNode[]> {
+  const workerData: NodeThreadData = { options }
+  const worker = new Worker(NODE_THREAD_FILE, {
+    workerData,
+    execArgv: workerExecArgv(NODE_THREAD_FILE, []),
+  })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void worker.terminate()
+      reject(new Error(`a node thread did not start within ${START_TIMEOUT_MS} ms`))
+    }, START_TIMEOUT_MS)
+    const onMessage = (event: NodeEvent) => {
+      if (event.type !== 'ready' && event.type !== 'fatal') return
+      clearTimeout(timer)
+      worker.off('message', onMessage)
+      worker.off('error', onError)
+      if (event.type === 'fatal') {
+        void worker.terminate()
+        reject(new Error(`a node thread failed to start: ${event.message}`))
+      } else {
+        const thread = new NodeThread(worker, event.nodes.length)
+        resolve(event.nodes.map((info, i) => new ThreadSimNode(thread, i, info)))
+      }
+    }
+    const onError = (err: Error) => {
+      clearTimeout(timer)
+      reject(err)
+    }
+    worker.on('message', onMessage)
+    worker.once('error', onError)
+  })
+}
+
+/** A simulated node hosted by a worker thread (alone, or beside others on the thread's loop). */
+export class ThreadSimNode implements SimNode {
+  readonly peerId: string
+  readonly multiaddrs: string[]
+  readonly slots: number
+
+  constructor(
+    private readonly thread: NodeThread,
+    private readonly index: number,
+    info: ThreadNodeInfo,
+  ) {
+    this.peerId = info.peerId
+    this.multiaddrs = info.multiaddrs
+    this.slots = info.slots
   }
 
   async dial(addrs: string[]): Promise<void> {
@@ -81,7 +144,7 @@ export class ThreadSimNode implements SimNode {
   }
 
   async submit(specs: TaskSpecInput[], onResult: (result: SimResult) => void): Promise<string[]> {
-    this.onResult = onResult
+    this.thread.onResult[this.index] = onResult
     return (await this.call({ op: 'submit', specs })) as string[]
   }
 
@@ -105,36 +168,15 @@ export class ThreadSimNode implements SimNode {
     return (await this.call({ op: 'countInDht', ids })) as number
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.thread.stop(this.index)
+  }
+
+  private async call(body: CommandBody): Promise<unknown> {
     try {
-      await this.call({ op: 'stop' })
-    } finally {
-      await this.worker.terminate()
+      return await this.thread.call(this.index, body)
+    } catch (err) {
+      throw new Error(`node ${this.peerId}: ${(err as Error).message}`)
     }
-  }
-
-  private call(body: CommandBody): Promise<unknown> {
-    const call = this.nextCall++
-    return new Promise((resolve, reject) => {
-      this.calls.set(call, { resolve, reject })
-      this.worker.postMessage({ ...body, call } as NodeCommand)
-    })
-  }
-
-  private onEvent(event: NodeEvent): void {
-    if (event.type === 'results') {
-      for (const r of event.results) this.onResult?.(r)
-    } else if (event.type === 'reply' || event.type === 'failed') {
-      const pending = this.calls.get(event.call)
-      if (pending === undefined) return
-      this.calls.delete(event.call)
-      if (event.type === 'reply') pending.resolve(event.value)
-      else pending.reject(new Error(`node ${this.peerId}: ${event.message}`))
-    }
-  }
-
-  private failAll(err: Error): void {
-    for (const pending of this.calls.values()) pending.reject(err)
-    this.calls.clear()
   }
 }

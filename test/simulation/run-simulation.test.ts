@@ -5,7 +5,7 @@ import { runSimulation } from '../../src/simulation/run-simulation.ts'
 import type { SimLayout } from '../../src/simulation/sim-mesh.ts'
 
 describe('runSimulation (taskmesh simulate)', () => {
-  it.each<SimLayout>(['shared-loop', 'threads'])(
+  it.each<SimLayout>(['shared-loop', 'threads', 'cores'])(
     '%s: every task submitted at one node runs, spread by stealing, and every result is read back from the DHT at another node',
     async (layout) => {
       // 60 × 30 ms: 0.9 s of work queued at node 0, long enough for its peers to steal on a busy machine
@@ -19,6 +19,8 @@ describe('runSimulation (taskmesh simulate)', () => {
         idleMs: 0,
       }
       const report = await runSimulation(config)
+      expect(report.layout).toBe(layout)
+      expect(report.warmUpTasks).toBe(0)
       expect(report.tasks).toBe(60)
       expect(report.succeeded).toBe(60)
       expect(report.missing + report.failed).toBe(0)
@@ -47,6 +49,30 @@ describe('runSimulation (taskmesh simulate)', () => {
       expect(report.workPeakRssMiBPerNode).toBeLessThanOrEqual(report.peakRssMiBPerNode)
     },
   )
+})
+
+describe('a simulation with a warm-up', () => {
+  it('runs the warm-up sleeps first and reports only the measured run', async () => {
+    const report = await runSimulation({
+      ...SCENARIOS.small,
+      nodes: 3,
+      slots: 2,
+      tasks: 40,
+      duration: { kind: 'fixed' as const, ms: 20 },
+      layout: 'cores',
+      warmUp: 150,
+      idleMs: 0,
+    })
+    expect(report.warmUpTasks).toBe(150)
+    // the run's 40 tasks, each once; the warm-up's 150 are in no figure of the run
+    expect(report.tasks).toBe(40)
+    expect(report.succeeded).toBe(40)
+    expect(report.tasksPerNode.reduce((a, b) => a + b, 0)).toBe(40)
+    expect(report.dhtVerified).toBe(40)
+    expect(report.tasksStolen).toBeLessThanOrEqual(40)
+    // the nodes' records of the run only: one signed per task at most (150 more with the warm-up's)
+    expect(report.perTask.signatures * 40).toBeLessThan(120)
+  })
 })
 
 describe('taskmesh simulate, as a child process', () => {

@@ -41,8 +41,13 @@ export function addSimulateCommand(program: Command): void {
     .addOption(
       new Option(
         '--layout <l>',
-        'threads: each node in a thread of its own (its own event loop, as on its own machine); shared-loop: all nodes in one event loop (default: shared-loop)',
-      ).choices(['threads', 'shared-loop']),
+        "cores: a thread per core, the nodes dealt out among their event loops; threads: each node in a thread of its own (its own event loop, as on its own machine); shared-loop: all nodes in one event loop (default: the scenario's; shared-loop with --transport memory)",
+      ).choices(['cores', 'threads', 'shared-loop']),
+    )
+    .option(
+      '--warm-up <n>',
+      "short sleeps (the workload's first durations cut to 5 ms) run through the mesh before anything is measured (default: the scenario's, in proportion to --tasks; else 0)",
+      int('--warm-up', 0, ANY),
     )
     .option('--seed <n>', "workload seed (default: the scenario's, else 1)", int('--seed', 0, ANY))
     .option(

@@ -5,6 +5,7 @@ import type { SimulationProgress } from '../../simulation/run-simulation.ts'
 const LABELS: Record<SimulationProgress['phase'], string> = {
   start: 'starting nodes',
   form: 'mesh forming',
+  'warm-up': 'warming up',
   idle: 'idle (measuring CPU)',
   submit: 'submitting',
   run: 'results',

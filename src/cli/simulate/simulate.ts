@@ -3,6 +3,7 @@ import { parseDuration } from '../../simulation/random.ts'
 import { writeHtmlReport } from '../../simulation/report-html.ts'
 import { DEFAULT_DHT_READS, formatReport } from '../../simulation/report-text.ts'
 import { runSimulation, type SimulationConfig, type SubmitPattern } from '../../simulation/run-simulation.ts'
+import type { SimLayout } from '../../simulation/sim-mesh.ts'
 import { simulationProgress } from './sim-progress.ts'
 
 /** Flags of `taskmesh simulate`; each overrides the scenario's field. */
@@ -15,6 +16,7 @@ export interface SimulateFlags {
   submit?: string
   transport?: string
   layout?: string
+  warmUp?: number
   seed?: number
   degree?: number
   /** Results read back from the DHT: all, none, or at most this many. @defaultValue DEFAULT_DHT_READS */
@@ -22,6 +24,14 @@ export interface SimulateFlags {
   /** Directory to write `report.html` into. */
   report?: string
   json: boolean
+}
+
+/**
+ * The scenario's warm-up for a run of `tasks`: as many sleeps per task of the run as the scenario
+ * has (a smaller run, a shorter warm-up).
+ */
+export function scaledWarmUp(base: SimulationConfig, tasks: number): number {
+  return Math.round(((base.warmUp ?? 0) * tasks) / Math.max(1, base.tasks))
 }
 
 /** Builds the scenario from its name and the flags, refusing unknown values by name. */
@@ -36,15 +46,19 @@ export function simulationConfig(flags: SimulateFlags): SimulationConfig {
   if (flags.transport !== undefined && flags.transport !== 'tcp' && flags.transport !== 'memory') {
     throw new Error(`--transport must be tcp or memory, got "${flags.transport}"`)
   }
+  const transport = (flags.transport as 'tcp' | 'memory' | undefined) ?? base.transport
+  const tasks = flags.tasks ?? base.tasks
   return {
     ...base,
     nodes: flags.nodes ?? base.nodes,
     slots: flags.slots ?? base.slots,
-    tasks: flags.tasks ?? base.tasks,
+    tasks,
     duration: flags.duration === undefined ? base.duration : parseDuration(flags.duration),
     submit: (flags.submit as SubmitPattern | undefined) ?? base.submit,
-    transport: (flags.transport as 'tcp' | 'memory' | undefined) ?? base.transport,
-    layout: (flags.layout as 'threads' | 'shared-loop' | undefined) ?? base.layout,
+    transport,
+    // the in-memory transport joins nodes of one event loop only
+    layout: (flags.layout as SimLayout | undefined) ?? (transport === 'memory' ? 'shared-loop' : base.layout),
+    warmUp: flags.warmUp ?? scaledWarmUp(base, tasks),
     seed: flags.seed ?? base.seed,
     degree: flags.degree ?? base.degree,
     verifyDht: flags.dhtCheck !== 'none',
@@ -59,7 +73,7 @@ export async function runSimulate(flags: SimulateFlags): Promise<void> {
   const config = simulationConfig(flags)
   if (!flags.json) {
     console.log(
-      `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}, layout ${config.layout ?? 'shared-loop'}…`,
+      `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}, layout ${config.layout ?? 'shared-loop'}, warm-up ${config.warmUp ?? 0} tasks…`,
     )
   }
   const progress = simulationProgress()
