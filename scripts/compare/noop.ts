@@ -38,8 +38,14 @@ export interface NoopRun {
   hopAccounting?: AccountingSnapshot
 }
 
+/**
+ * Each system first runs `warmup` no-ops on the same processes, unmeasured: a deployment runs for
+ * days. 5,000, as the skewed run's warm-up: after 1,000 both were still faster run to run (two
+ * alternating pairs here: BullMQ 6,736–7,886 → 10,705–11,303 no-ops/s and 0.227–0.257 → 0.148–0.159
+ * CPU-s per 1,000; taskmesh with `sync` 2,139–2,470 → 2,703–2,870/s, 0.778–0.896 → 0.665–0.705).
+ */
 const counts = (quick: boolean) => ({
-  warmup: quick ? 300 : 1_000,
+  warmup: quick ? 300 : 5_000,
   tasks: quick ? 3_000 : 20_000,
   latency: quick ? 50 : 200,
 })
