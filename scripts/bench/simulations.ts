@@ -1,6 +1,6 @@
 import { SCENARIOS } from '../../simulations/index.ts'
-import { scaledWarmUp } from '../../src/cli/simulate/simulate.ts'
 import { runSimulation, type SimulationReport } from '../../src/simulation/run-simulation.ts'
+import { scaledWarmUp } from '../../src/simulation/warm-up.ts'
 import { atMost, type BenchContext, exactly, type Figure, figuresOf, type Scenario } from './common.ts'
 
 /** Figures every simulation reports: makespan against the ideal, steals, latency, DHT, throughput model. */

@@ -3,6 +3,7 @@ import { SCENARIOS } from '../../simulations/index.ts'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
 import { sampleDuration, seededRandom } from '../../src/simulation/random.ts'
 import { runSimulation, type SimulationConfig } from '../../src/simulation/run-simulation.ts'
+import { scaledWarmUp } from '../../src/simulation/warm-up.ts'
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
 import type { CompareContext } from './context.ts'
@@ -202,8 +203,11 @@ export async function simulations(ctx: CompareContext): Promise<Record<'skewed' 
   const out = { skewed: Number.NaN, heterogeneous: Number.NaN }
   for (const key of ['skewed', 'heterogeneous'] as const) {
     const base = SCENARIOS[key]
-    const config = { ...base, tasks: ctx.quick ? Math.ceil(base.tasks / 4) : base.tasks }
-    ctx.log(`simulation ${key}: ${config.nodes} nodes in this process, ${config.tasks} tasks`)
+    const tasks = ctx.quick ? Math.ceil(base.tasks / 4) : base.tasks
+    const config = { ...base, tasks, warmUp: scaledWarmUp(base, tasks) }
+    ctx.log(
+      `simulation ${key}: ${config.nodes} nodes in this process (layout ${config.layout}), ${config.warmUp} warm-up sleeps, then ${tasks} tasks`,
+    )
     out[key] = (await runSimulation(config)).makespanRatio
   }
   return out

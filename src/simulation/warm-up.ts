@@ -1,5 +1,5 @@
 import type { SimNode, SimResult } from './sim-node.ts'
-import type { SimulationProgress, SubmitPattern } from './simulation-types.ts'
+import type { SimulationConfig, SimulationProgress, SubmitPattern } from './simulation-types.ts'
 
 /** Longest warm-up sleep, ms: the workload's paths (intake, steals, records) at a fraction of its time. */
 export const WARM_UP_MAX_MS = 5
@@ -7,6 +7,14 @@ export const WARM_UP_MAX_MS = 5
 const WARM_UP_PATTERN = 1_000
 /** Tasks submitted per call, as the measured run sends them. */
 const CHUNK = 500
+
+/**
+ * The scenario's warm-up for a run of `tasks`: as many sleeps per task of the run as the scenario
+ * has (a smaller run, a shorter warm-up).
+ */
+export function scaledWarmUp(base: SimulationConfig, tasks: number): number {
+  return Math.round(((base.warmUp ?? 0) * tasks) / Math.max(1, base.tasks))
+}
 
 /**
  * The warm-up's sleeps: the workload's first durations cut to {@link WARM_UP_MAX_MS}, repeated

@@ -4,6 +4,7 @@ import { writeHtmlReport } from '../../simulation/report-html.ts'
 import { DEFAULT_DHT_READS, formatReport } from '../../simulation/report-text.ts'
 import { runSimulation, type SimulationConfig, type SubmitPattern } from '../../simulation/run-simulation.ts'
 import type { SimLayout } from '../../simulation/sim-mesh.ts'
+import { scaledWarmUp } from '../../simulation/warm-up.ts'
 import { simulationProgress } from './sim-progress.ts'
 
 /** Flags of `taskmesh simulate`; each overrides the scenario's field. */
@@ -24,14 +25,6 @@ export interface SimulateFlags {
   /** Directory to write `report.html` into. */
   report?: string
   json: boolean
-}
-
-/**
- * The scenario's warm-up for a run of `tasks`: as many sleeps per task of the run as the scenario
- * has (a smaller run, a shorter warm-up).
- */
-export function scaledWarmUp(base: SimulationConfig, tasks: number): number {
-  return Math.round(((base.warmUp ?? 0) * tasks) / Math.max(1, base.tasks))
 }
 
 /** Builds the scenario from its name and the flags, refusing unknown values by name. */
