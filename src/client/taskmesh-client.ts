@@ -4,7 +4,10 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { sodiumCipherCrypto } from '../node/wire/noise-cipher.ts'
+import { cachedKeyCrypto } from '../node/wire/noise-keys.ts'
 import { preSharedKeyProtector } from '../node/wire/pnet-cipher.ts'
+import { coalescingProtector } from '../node/wire/write-coalescing.ts'
 import { MAX_PEER_ID_CHARS, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
 import { RpcTimeoutError } from '../protocol/errors.ts'
 import { openResultRecord, type ResultRecord, resultKey } from '../protocol/records/result-record.ts'
@@ -94,9 +97,12 @@ export class TaskmeshClient implements MeshClient {
     const libp2p = await createLibp2p({
       privateKey: opts.privateKey,
       transports: [tcp()],
-      connectionEncrypters: [noise()],
+      // the nodes' own wire stack: Noise's cipher through libsodium, a turn's frames in one write
+      connectionEncrypters: [noise({ crypto: cachedKeyCrypto(sodiumCipherCrypto()) })],
       streamMuxers: [yamux()],
-      connectionProtector: opts.swarmKey === undefined ? undefined : preSharedKeyProtector(opts.swarmKey),
+      connectionProtector: coalescingProtector(
+        opts.swarmKey === undefined ? undefined : preSharedKeyProtector(opts.swarmKey),
+      ),
     })
     try {
       await libp2p.dial(addr, { signal: opts.signal ?? AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
