@@ -1,132 +1,17 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { LivenessWatch } from '../../../src/node/peers/liveness-watch.ts'
-import { ADOPTION_LOOKUP_TRIES, Custodian } from '../../../src/node/recovery/custodian.ts'
-import { JournalReplay } from '../../../src/node/recovery/journal-replay.ts'
+import { ADOPTION_LOOKUP_TRIES } from '../../../src/node/recovery/custodian.ts'
 import { successorOf } from '../../../src/node/recovery/successor.ts'
 import type { AskKnown } from '../../../src/node/recovery/successor-check.ts'
-import { openResultRecordSync, type ResultRecord } from '../../../src/protocol/records/result-record.ts'
 import type { Task } from '../../../src/task/task.ts'
-import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
+import { makeTask } from '../../protocol/fixtures.ts'
+import { fakes } from './recovery-fakes.ts'
 
 const peers: string[] = []
 beforeAll(async () => {
   for (let i = 0; i < 4; i++) peers.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString())
 })
-
-function fakes(
-  self: string,
-  opts: {
-    found?: Set<string>
-    journal?: Task[]
-    stored?: Set<string>
-    failing?: Map<string, number>
-    ask?: AskKnown
-    /** Tasks this node runs under a lease. */
-    leased?: Set<string>
-  } = {},
-) {
-  const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
-  const ledger = {
-    take: vi.fn((task: Task, o: { as?: string; floor?: number } = {}) => {
-      if (owned.has(task.id)) return false
-      owned.set(task.id, { task, ...o })
-      return true
-    }),
-    has: (id: string) => owned.has(id),
-    loseHolder: vi.fn((_peer: string) => ({ lost: 0, poisoned: [] })),
-    markDone: vi.fn(),
-    journalled: vi.fn(async () => {}),
-    journalTasks: vi.fn(async () => opts.journal ?? []),
-  }
-  const record = (id: string) => makeRecord({ taskId: id }) as ResultRecord
-  const results = {
-    cached: () => undefined,
-    open: (value: Uint8Array, k?: Uint8Array) => openResultRecordSync(value, k),
-    supersededBy: () => false,
-    accept: vi.fn(),
-    refresh: vi.fn(),
-    get: vi.fn(async (id: string) => {
-      const failures = opts.failing?.get(id) ?? 0
-      if (failures > 0) {
-        opts.failing?.set(id, failures - 1)
-        throw new Error('query timed out')
-      }
-      return opts.found?.has(id) ? record(id) : undefined
-    }),
-    local: vi.fn(async (id: string) => (opts.stored?.has(id) ? record(id) : undefined)),
-  }
-  const listeners = new Map<string, (evt: unknown) => void>()
-  const libp2p = {
-    addEventListener: (name: string, fn: (evt: unknown) => void) => listeners.set(name, fn),
-    removeEventListener: () => undefined,
-  }
-  const announce = vi.fn(async (_tasks: Task[]) => {})
-  const onOwned = vi.fn()
-  // wired as the node wires them (src/node/assemble.ts): liveness judges, the adopter adopts, the replay requeues
-  const liveness = new LivenessWatch({
-    self,
-    libp2p: libp2p as never,
-    failureDetectionMs: 1_000,
-    beaconIntervalMs: 100,
-    onDead: (peer) => ledger.loseHolder(peer),
-  })
-  const adoption = new Custodian({
-    ...{ self, liveness, ledger, results, hold: announce },
-    own: (task, how) => ledger.take(task, how),
-    thief: { holds: (id: string) => opts.leased?.has(id) === true },
-    failureDetectionMs: 1_000,
-    onAdopted: (tasks, why) => onOwned(tasks, 'adopted', why),
-    ask: opts.ask,
-  })
-  liveness.watch({ onCheck: (changed) => adoption.onCheck(changed) })
-  const replay = new JournalReplay({
-    ...{ self, ledger, results },
-    withoutResult: (tasks) => adoption.openOf(tasks),
-    requeue: async (tasks) => {
-      onOwned(tasks, 'replayed')
-      await announce(tasks)
-    },
-    waitForPeersMs: 1_000,
-  })
-  const adopter = {
-    async start() {
-      liveness.start()
-      await replay.start()
-    },
-    onBeacon(from: string, _msg: never) {
-      liveness.heard(from)
-      replay.onPeerHeard()
-    },
-    /** `from` hands this node the specs of its tasks, naming `custodians` (this node among them). */
-    onHold: (from: string, tasks: Task[], custodians: string[]) =>
-      adoption.handle(from, {
-        type: 'hold',
-        requestId: 'h',
-        custodians: custodians.map((peerId) => ({ peerId, addrs: [] })),
-        tasks,
-      }),
-    /** `from` says these tasks have results now. */
-    onDrop: (from: string, ids: string[]) => adoption.handle(from, { type: 'drop', requestId: 'd', ids }),
-    /** A fellow custodian `from` asks which of `owner`'s tasks this node knows. */
-    onQuery: (from: string, owner: string, ids: string[]) =>
-      adoption.handle(from, { type: 'query', requestId: 'q', owner, ids }),
-    /** `from` started again: what its earlier life handed this node is void. */
-    onForget: (from: string) => adoption.handle(from, { type: 'forget', requestId: 'f' }),
-    get remembered() {
-      return adoption.guarded
-    },
-    stop() {
-      liveness.stop()
-      adoption.stop()
-      replay.stop()
-    },
-  }
-  const disconnect = (peer: string) =>
-    listeners.get('peer:disconnect')?.({ detail: { toString: () => peer } })
-  return { adopter, ledger, results, announce, onOwned, owned, disconnect }
-}
 
 /**
  * `self` guards `tasks` of `owner` with `other` as fellow custodian, and asks it with `ask`; the
@@ -329,54 +214,6 @@ describe('Adopter', () => {
     expect(adopter.remembered).toBe(1)
     adopter.onHold(owner, after, [self])
     expect(adopter.remembered).toBe(2)
-    adopter.stop()
-  })
-
-  it('replays the journal alone: after the detection window, requeues what has no result in the local store', async () => {
-    vi.useFakeTimers()
-    const [self] = peers
-    const journal = [makeTask(400, self), makeTask(401, self), makeTask(402, self)]
-    const { adopter, ledger, announce, owned, results } = fakes(self, {
-      journal,
-      stored: new Set([journal[1].id]),
-    })
-    await adopter.start()
-    expect(ledger.markDone).toHaveBeenCalledWith(journal[1].id)
-    expect(owned.size).toBe(0) // waits for a peer to ask the DHT first
-    await vi.advanceTimersByTimeAsync(1_000)
-    expect([...owned.keys()]).toEqual([journal[0].id, journal[2].id])
-    expect([...owned.values()].every((o) => o.as === 'replayed' && (o.floor ?? 0) > 0)).toBe(true)
-    expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
-    expect(results.get).not.toHaveBeenCalled() // no peer: nothing to ask
-    adopter.stop()
-  })
-
-  it('replays the journal once a peer is heard: what the DHT has a result for is marked done, not run again', async () => {
-    // while this node was down its successor adopted and ran journal[0]
-    const [self, peer] = peers
-    const journal = [makeTask(420, self), makeTask(421, self)]
-    const { adopter, ledger, announce, owned } = fakes(self, { journal, found: new Set([journal[0].id]) })
-    await adopter.start()
-    expect(owned.size).toBe(0)
-    adopter.onBeacon(peer, {} as never)
-    await vi.waitFor(() => expect(announce).toHaveBeenCalledWith([journal[1]]))
-    expect([...owned.keys()]).toEqual([journal[1].id])
-    expect(ledger.markDone).toHaveBeenCalledWith(journal[0].id)
-    adopter.stop()
-  })
-
-  it('reads a replayed task found in the local store again from the DHT once a peer is heard', async () => {
-    // killed just after it ran the task, this node may hold a record that a later run beat (the
-    // task was adopted and run again while it was down): the DHT's selector has the winner
-    const [self, peer] = peers
-    const journal = [makeTask(410, self), makeTask(411, self)]
-    const { adopter, results } = fakes(self, { journal: [journal[1]], stored: new Set([journal[1].id]) })
-    await adopter.start()
-    expect(results.refresh).not.toHaveBeenCalled() // no peer yet: the DHT has nothing to say
-    adopter.onBeacon(peer, {} as never)
-    expect(results.refresh.mock.calls).toEqual([[journal[1].id]])
-    adopter.onBeacon(peer, {} as never)
-    expect(results.refresh).toHaveBeenCalledOnce()
     adopter.stop()
   })
 })

@@ -1,0 +1,64 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { makeTask } from '../../protocol/fixtures.ts'
+import { fakes } from './recovery-fakes.ts'
+
+const peers: string[] = []
+beforeAll(async () => {
+  for (let i = 0; i < 2; i++) peers.push(peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString())
+})
+
+describe('JournalReplay', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('replays the journal alone: after the detection window, requeues what has no result in the local store', async () => {
+    vi.useFakeTimers()
+    const [self] = peers
+    const journal = [makeTask(400, self), makeTask(401, self), makeTask(402, self)]
+    const { adopter, ledger, announce, owned, results } = fakes(self, {
+      journal,
+      stored: new Set([journal[1].id]),
+    })
+    await adopter.start()
+    expect(ledger.markDone).toHaveBeenCalledWith(journal[1].id)
+    expect(owned.size).toBe(0) // waits for a peer to ask the DHT first
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect([...owned.keys()]).toEqual([journal[0].id, journal[2].id])
+    expect([...owned.values()].every((o) => o.as === 'replayed' && (o.floor ?? 0) > 0)).toBe(true)
+    expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
+    expect(results.get).not.toHaveBeenCalled() // no peer: nothing to ask
+    adopter.stop()
+  })
+
+  it('replays the journal once a peer is heard: what the DHT has a result for is marked done, not run again', async () => {
+    // while this node was down its successor adopted and ran journal[0]
+    const [self, peer] = peers
+    const journal = [makeTask(420, self), makeTask(421, self)]
+    const { adopter, ledger, announce, owned } = fakes(self, { journal, found: new Set([journal[0].id]) })
+    await adopter.start()
+    expect(owned.size).toBe(0)
+    adopter.onBeacon(peer, {} as never)
+    await vi.waitFor(() => expect(announce).toHaveBeenCalledWith([journal[1]]))
+    expect([...owned.keys()]).toEqual([journal[1].id])
+    expect(ledger.markDone).toHaveBeenCalledWith(journal[0].id)
+    adopter.stop()
+  })
+
+  it('reads a replayed task found in the local store again from the DHT once a peer is heard', async () => {
+    // killed just after it ran the task, this node may hold a record that a later run beat (the
+    // task was adopted and run again while it was down): the DHT's selector has the winner
+    const [self, peer] = peers
+    const journal = [makeTask(410, self), makeTask(411, self)]
+    const { adopter, results } = fakes(self, { journal: [journal[1]], stored: new Set([journal[1].id]) })
+    await adopter.start()
+    expect(results.refresh).not.toHaveBeenCalled() // no peer yet: the DHT has nothing to say
+    adopter.onBeacon(peer, {} as never)
+    expect(results.refresh.mock.calls).toEqual([[journal[1].id]])
+    adopter.onBeacon(peer, {} as never)
+    expect(results.refresh).toHaveBeenCalledOnce()
+    adopter.stop()
+  })
+})
