@@ -1,13 +1,8 @@
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { sodiumCipherCrypto } from '../node/wire/noise-cipher.ts'
-import { cachedKeyCrypto } from '../node/wire/noise-keys.ts'
-import { preSharedKeyProtector } from '../node/wire/pnet-cipher.ts'
-import { coalescingProtector } from '../node/wire/write-coalescing.ts'
+import { connectionStack } from '../node/wire/connection-stack.ts'
 import { MAX_PEER_ID_CHARS, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
 import { RpcTimeoutError } from '../protocol/errors.ts'
 import { openResultRecord, type ResultRecord, resultKey } from '../protocol/records/result-record.ts'
@@ -97,12 +92,7 @@ export class TaskmeshClient implements MeshClient {
     const libp2p = await createLibp2p({
       privateKey: opts.privateKey,
       transports: [tcp()],
-      // the nodes' own wire stack: Noise's cipher through libsodium, a turn's frames in one write
-      connectionEncrypters: [noise({ crypto: cachedKeyCrypto(sodiumCipherCrypto()) })],
-      streamMuxers: [yamux()],
-      connectionProtector: coalescingProtector(
-        opts.swarmKey === undefined ? undefined : preSharedKeyProtector(opts.swarmKey),
-      ),
+      ...connectionStack(opts.swarmKey), // the nodes' own
     })
     try {
       await libp2p.dial(addr, { signal: opts.signal ?? AbortSignal.timeout(CLIENT_TIMEOUT_MS) })

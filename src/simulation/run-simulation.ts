@@ -5,7 +5,7 @@ import { startSimMesh } from './sim-mesh.ts'
 import type { SimNode, SimResult } from './sim-node.ts'
 import type { SimulationConfig, SimulationHooks, SimulationReport, TracedReport } from './simulation-types.ts'
 import { type SimulationTrace, TraceRecorder } from './trace.ts'
-import { entryGroups, warmUp, warmUpDurations } from './warm-up.ts'
+import { submitSleeps, warmUp, warmUpDurations } from './warm-up.ts'
 
 export type {
   SimulationConfig,
@@ -127,22 +127,9 @@ async function drive(
   recorder?.start()
   const runCost = measureRunCost()
   const started = performance.now()
-  let submitted = 0
-  const CHUNK = 500
-  const submissions: Promise<string[]>[] = []
-  for (let i = 0; i < durations.length; i += CHUNK) {
-    for (const [at, list] of entryGroups(durations.slice(i, i + CHUNK), i, pattern, nodes.length)) {
-      const submission = nodes[at].submit(
-        list.map((ms) => ({ type: 'sleep', input: { ms } })),
-        onResult,
-      )
-      submissions.push(submission)
-      await submission // chunks enter one after another, as a client would send them
-      submitted += list.length
-      progress({ phase: 'submit', done: submitted, total: durations.length })
-    }
-  }
-  const ids = (await Promise.all(submissions)).flat()
+  const ids = await submitSleeps(nodes, durations, pattern, onResult, (done) =>
+    progress({ phase: 'submit', done, total: durations.length }),
+  )
   const totalWork = durations.reduce((a, b) => a + b, 0)
   const fastest = Math.max(1, ...(config.speeds ?? [1]))
   const idealMakespanMs = Math.max(totalWork / capacity, Math.max(...durations) / fastest)

@@ -5,7 +5,7 @@ import type { SimulationConfig, SimulationProgress, SubmitPattern } from './simu
 export const WARM_UP_MAX_MS = 5
 /** Workload durations a warm-up repeats (cut to {@link WARM_UP_MAX_MS}). */
 const WARM_UP_PATTERN = 1_000
-/** Tasks submitted per call, as the measured run sends them. */
+/** Tasks submitted per call (a client's batch), in the warm-up as in the measured run. */
 const CHUNK = 500
 
 /**
@@ -27,23 +27,40 @@ export function warmUpDurations(durations: number[], count: number): number[] {
 }
 
 /**
- * Where each of `durations` enters the mesh (the i-th of the workload is `offset + i`): every one at
- * node 0, or round-robin over the nodes. Durations by node index, in order.
+ * Submits a sleep per duration, in chunks of {@link CHUNK} one after another (as a client would send
+ * them), each task at node 0 or round-robin over the nodes (the i-th of `durations` at node i mod
+ * nodes). Resolves with the task ids, in submission order.
+ * @param onSubmitted told the count submitted so far, after each submission.
  */
-export function entryGroups(
+export async function submitSleeps(
+  nodes: SimNode[],
   durations: number[],
-  offset: number,
   pattern: SubmitPattern,
-  nodes: number,
-): Map<number, number[]> {
-  const groups = new Map<number, number[]>()
-  durations.forEach((ms, j) => {
-    const at = pattern === 'one-node' ? 0 : (offset + j) % nodes
-    const group = groups.get(at)
-    if (group === undefined) groups.set(at, [ms])
-    else group.push(ms)
-  })
-  return groups
+  onResult: (r: SimResult) => void,
+  onSubmitted: (count: number) => void = () => undefined,
+): Promise<string[]> {
+  const ids: string[] = []
+  let submitted = 0
+  for (let i = 0; i < durations.length; i += CHUNK) {
+    const groups = new Map<number, number[]>()
+    durations.slice(i, i + CHUNK).forEach((ms, j) => {
+      const at = pattern === 'one-node' ? 0 : (i + j) % nodes.length
+      const group = groups.get(at)
+      if (group === undefined) groups.set(at, [ms])
+      else group.push(ms)
+    })
+    for (const [at, list] of groups) {
+      ids.push(
+        ...(await nodes[at].submit(
+          list.map((ms) => ({ type: 'sleep', input: { ms } })),
+          onResult,
+        )),
+      )
+      submitted += list.length
+      onSubmitted(submitted)
+    }
+  }
+  return ids
 }
 
 /**
@@ -70,14 +87,6 @@ export async function warmUp(
     if (seen.size === sleeps.length) resolveAll()
   }
   progress({ phase: 'warm-up', done: 0, total: sleeps.length })
-  for (let i = 0; i < sleeps.length; i += CHUNK) {
-    const chunk = sleeps.slice(i, i + CHUNK)
-    for (const [node, list] of entryGroups(chunk, i, pattern, nodes.length)) {
-      await nodes[node].submit(
-        list.map((ms) => ({ type: 'sleep', input: { ms } })),
-        onResult,
-      )
-    }
-  }
+  await submitSleeps(nodes, sleeps, pattern, onResult)
   await allIn
 }

@@ -79,7 +79,9 @@ export class OwnerLedger extends LeaseLedger {
   journalLater(tasks: Task[], after: Promise<unknown>): Promise<void> {
     if (this.opts.journal === undefined || tasks.length === 0) return Promise.resolve()
     for (const task of tasks) this.unjournaled.add(task.id)
-    return after.then(() => this.journalAll(tasks.filter((task) => this.unjournaled.delete(task.id))))
+    // however `after` settles: a task taken is journalled, never left waiting for an entry
+    const write = () => this.journalAll(tasks.filter((task) => this.unjournaled.delete(task.id)))
+    return after.then(write, write)
   }
 
   /** A task of {@link journalLater} that ended before its entry was written leaves no `done` either. */

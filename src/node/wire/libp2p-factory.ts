@@ -5,10 +5,8 @@ import type { Metrics, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { memory } from '@libp2p/memory'
-import { noise } from '@libp2p/noise'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { MemoryDatastore } from 'datastore-core'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -17,13 +15,10 @@ import { createResultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
-import { sodiumCipherCrypto } from './noise-cipher.ts'
-import { cachedKeyCrypto } from './noise-keys.ts'
-import { preSharedKeyProtector } from './pnet-cipher.ts'
 import { libp2pLogger } from './quiet-logger.ts'
-import { coalescingProtector } from './write-coalescing.ts'
 import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
+import { connectionStack } from './connection-stack.ts'
 
 /** The libp2p services a taskmesh node runs. */
 export type MeshServices = {
@@ -128,11 +123,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     privateKey: opts.privateKey,
     addresses: { listen },
     transports: [transport === 'memory' ? memory() : tcp()],
-    connectionEncrypters: [noise({ crypto: cachedKeyCrypto(sodiumCipherCrypto()) })],
-    streamMuxers: [yamux()],
-    connectionProtector: coalescingProtector(
-      opts.swarmKey === undefined ? undefined : preSharedKeyProtector(opts.swarmKey),
-    ),
+    ...connectionStack(opts.swarmKey),
     datastore,
     metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
     logger: libp2pLogger(),

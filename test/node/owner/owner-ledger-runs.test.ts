@@ -162,6 +162,17 @@ describe('OwnerLedger: failed runs, adoption, local runs, the journal', () => {
     expect(journal.done.mock.calls).toEqual([[['slow']]])
   })
 
+  it('journalLater: a task still open is journalled however `after` settles, a rejection too', async () => {
+    const journal = fakeJournal()
+    const { ledger } = setup(10_000, { journal })
+    const after = Promise.withResolvers<void>()
+    const written = ledger.journalLater([task('open')], after.promise)
+    ledger.take(task('open'), { journalled: true })
+    after.reject(new Error('the wait ended badly'))
+    await written
+    expect(journal.accept.mock.calls.map(([tasks]) => tasks.map((t) => t.id))).toEqual([['open']])
+  })
+
   it('every run joins the attempts: a lost lease, a failed run handed back (retried), a cancelled one', async () => {
     const { ledger } = setup(1)
     for (const id of ['lost', 'back', 'cut']) ledger.take(task(id))
