@@ -22,10 +22,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare/daemons.ts'
+import { type Daemon, recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare/daemons.ts'
 import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
 import { profileWindows } from './compare/noop.ts'
-import { mainThreadSched } from './compare/processes.ts'
+import { mainThreadSched, threadKinds } from './compare/processes.ts'
 import { ideal, submitSleeps, WARMUP_ROUNDS, warmUp, warmup, workload } from './compare/skewed.ts'
 
 const SLOTS = 16
@@ -55,8 +55,10 @@ const idealMs = ideal(durations, 2 * SLOTS)
 
 function overrun(all: Run[], who: 'A' | 'B', from: number, to: number): string {
   const some = all.filter((r) => r.executor === who && r.start >= from && r.start < to)
-  const mean = some.reduce((sum, r) => sum + (r.end - r.start - r.sleep), 0) / Math.max(1, some.length)
-  return `${who} ${some.length} tasks, mean overrun ${mean.toFixed(2)} ms`
+  const over = some.map((r) => r.end - r.start - r.sleep).sort((x, y) => x - y)
+  const mean = over.reduce((sum, o) => sum + o, 0) / Math.max(1, over.length)
+  const at = (q: number) => over[Math.min(over.length - 1, Math.floor(q * over.length))] ?? Number.NaN
+  return `${who} ${some.length} tasks, mean overrun ${mean.toFixed(2)} ms (p50 ${at(0.5)}, p90 ${at(0.9)}, p99 ${at(0.99)})`
 }
 
 /** Tick of prom-client's event-loop delay monitor (its default), ms: a delay reads as tick + lag. */
@@ -67,6 +69,12 @@ function loopLag(metrics: string): string {
   const ms = (name: string) =>
     1000 * Number(metrics.match(new RegExp(`^nodejs_eventloop_lag_${name}_seconds ([0-9.e+-]+)$`, 'm'))?.[1])
   return `mean ${(ms('mean') - LAG_TICK_MS).toFixed(1)} ms, p99 ${(ms('p99') - LAG_TICK_MS).toFixed(1)} ms`
+}
+
+/** Datastore batches each daemon has committed so far, every namespace. */
+async function datastoreBatches(daemons: Daemon[]): Promise<number[]> {
+  const all = await Promise.all(daemons.map((d) => d.status()))
+  return all.map((s) => Object.values(s.accounting.datastore).reduce((sum, c) => sum + (c?.batches ?? 0), 0))
 }
 
 function busySlots(all: Run[], who: 'A' | 'B', makespan: number): string {
@@ -91,19 +99,29 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
     const signed = () => recordsSigned(daemons)
     if (!values.cold) await warmUp(daemons, warmup(false, Number(values['warm-rounds'])))
     const base = await signed()
+    const batches0 = await datastoreBatches(daemons)
     const pids = { A: a.pid, B: b.pid }
     await Promise.all(daemons.map((d) => d.metrics())) // the loop lag counts from here
     const main0 = [a.pid, b.pid].map(mainThreadSched)
+    const kinds0 = [a.pid, b.pid].map(threadKinds)
     const cpu0 = sampleCpu(pids)
     const from = performance.now()
     const t0 = Date.now()
     const ids = await submitSleeps(a, durations)
     await pollCount(signed, base + ids.length, 20, 120_000, 'results signed')
     const cpu = cpuSpent(cpu0, sampleCpu(pids))
+    const batches = (await datastoreBatches(daemons)).map((n, i) => (n - batches0[i]) / ids.length)
     const main = [a.pid, b.pid].map((pid, i) => {
       const now = mainThreadSched(pid)
       return { ran: now.ranS - main0[i].ranS, waited: now.waitedS - main0[i].waitedS }
     })
+    const kinds = [a.pid, b.pid].map((pid, i) =>
+      [...threadKinds(pid)]
+        .map(([kind, ran]) => ({ kind, ran: ran - (kinds0[i].get(kind) ?? 0) }))
+        .filter((k) => k.ran >= 0.005)
+        .map((k) => `${k.kind} ${k.ran.toFixed(2)}`)
+        .join(', '),
+    )
     const lag = await Promise.all(daemons.map(async (d) => loopLag(await d.metrics())))
     if (profileDir !== undefined) await profileWindows(profileDir, daemons, from, performance.now())
     const read = await mapLimit(ids, 16, (id) => a.result(id, 10_000))
@@ -131,6 +149,8 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
         `runnable for a core A ${main[0].waited.toFixed(2)} s, B ${main[1].waited.toFixed(2)} s; the rest of the ` +
         `CPU is V8's compiler and GC threads and libuv's pool. Loop lag A ${lag[0]}; B ${lag[1]}`,
     )
+    console.log(`  threads (s), A: ${kinds[0]}; B: ${kinds[1]}`)
+    console.log(`  datastore batches per task: A ${batches[0].toFixed(3)}, B ${batches[1].toFixed(3)}`)
     console.log(
       `  starts in the first ${EARLY_MS} ms: ${overrun(all, 'A', 0, EARLY_MS)}; ${overrun(all, 'B', 0, EARLY_MS)}`,
     )

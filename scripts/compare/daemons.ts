@@ -151,8 +151,13 @@ export async function copiesStored(daemons: Daemon[]): Promise<number> {
 async function startDaemon(spec: DaemonSpec, bootstrap: string[], setup: MeshSetup): Promise<Daemon> {
   const dataDir = join(setup.dir, spec.name)
   // one folder per daemon: every thread writes a profile of its own, named by pid and thread id
-  const nodeFlags =
-    setup.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(setup.profileDir, spec.name)]
+  const nodeFlags = [
+    ...(setup.profileDir === undefined
+      ? []
+      : ['--cpu-prof', '--cpu-prof-dir', join(setup.profileDir, spec.name)]),
+    // node's own flags for every daemon, for an experiment (`TASKMESH_BENCH_NODE_FLAGS='--max-semi-space-size=32'`)
+    ...(process.env.TASKMESH_BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
+  ]
   const args = [
     ...nodeFlags,
     TASKMESH_BIN,

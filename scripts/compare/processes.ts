@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`; 100 on Linux when unknown). */
@@ -33,6 +33,32 @@ export function mainThreadSched(pid: number): { ranS: number; waitedS: number } 
   }
   const [ran, waited] = text.trim().split(' ').map(Number)
   return { ranS: ran / 1e9, waitedS: waited / 1e9 }
+}
+
+/**
+ * Seconds each kind of thread of a process has run so far, by thread name (`/proc/<pid>/task/*`:
+ * `comm` and `schedstat`), numbered names folded into one (`V8 DefaultWorker`, `libuv-worker`).
+ * Empty when the process is gone.
+ */
+export function threadKinds(pid: number): Map<string, number> {
+  const kinds = new Map<string, number>()
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return kinds
+  }
+  for (const tid of tids) {
+    try {
+      const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      const ran = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9
+      const kind = name === 'node' ? `t${Number(tid) - pid}` : name.replace(/[0-9]+$/, '').trim()
+      kinds.set(kind, (kinds.get(kind) ?? 0) + ran)
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return kinds
 }
 
 function statCpuSeconds(path: string): number {

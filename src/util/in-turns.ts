@@ -10,7 +10,7 @@ let turnEnding: Promise<void> | undefined
 
 /**
  * Like {@link nextTurn}, one promise for every caller of the same turn: all that wait on it resume
- * together, in one run of microtasks, so what they start in that run (writes of a `TurnWriter`) still
+ * together, in one run of microtasks, so what they start in that run (writes of a `GroupWriter`) still
  * goes out together.
  */
 export function turnEnd(): Promise<void> {

@@ -7,7 +7,8 @@ import { openResultRecordSync, readVerifiedResultRecord } from '../../protocol/r
 import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { memoizeString } from '../../util/memo.ts'
-import { StoredRecords, TurnWriter } from './stored-records.ts'
+import { GroupWriter } from './group-writer.ts'
+import { StoredRecords } from './stored-records.ts'
 
 /**
  * Fencing of result records in a node's own DHT store (promise 2).
@@ -130,10 +131,10 @@ const indexes = new WeakMap<Datastore, StoredRecords>()
 export function storedRecordsOf(datastore: Datastore): StoredRecords | undefined {
   return indexes.get(datastore)
 }
-/** Per fenced datastore, its record writes batched per turn of the event loop. */
-const writers = new WeakMap<Datastore, TurnWriter>()
-/** The writer that batches a fenced datastore's record writes per turn (undefined: not fenced). */
-export function turnWriterOf(datastore: Datastore): TurnWriter | undefined {
+/** Per fenced datastore, the group commit of its record writes. */
+const writers = new WeakMap<Datastore, GroupWriter>()
+/** The writer that groups a fenced datastore's record writes into batches (undefined: not fenced). */
+export function groupWriterOf(datastore: Datastore): GroupWriter | undefined {
   return writers.get(datastore)
 }
 
@@ -202,7 +203,7 @@ export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: Ve
   rawPuts.set(datastore, original)
   const known = new StoredRecords()
   indexes.set(datastore, known)
-  const writer = new TurnWriter(datastore.batch.bind(datastore))
+  const writer = new GroupWriter(datastore.batch.bind(datastore))
   writers.set(datastore, writer)
   const fenced: Put = async (dsKey, value, options) => {
     const key = resultKeyOf(dsKey)

@@ -1,4 +1,4 @@
-import type { Batch, Datastore, Key } from 'interface-datastore'
+import type { Datastore } from 'interface-datastore'
 
 /** Bits of the filter of stored keys: 1 MiB, about 2 % false positives at a million records. */
 export const STORED_FILTER_BITS = 2 ** 23
@@ -87,60 +87,5 @@ export class StoredRecords {
       this.complete = true
     })()
     return this.scanned
-  }
-}
-
-/**
- * The writes of one turn of the event loop in one datastore batch: `put` and `delete` resolve once
- * the batch that holds them is committed (one LevelDB write for every record of the turn). Ops of
- * one turn are applied in the order they were asked.
- */
-export class TurnWriter {
-  private pending: Array<{ key: Key; value: Uint8Array | undefined; done: PromiseWithResolvers<void> }> = []
-  /** Values of the batch being committed (a datastore without batches of its own puts each). */
-  private readonly committing = new Set<Uint8Array>()
-
-  constructor(private readonly batch: () => Batch) {}
-
-  put(key: Key, value: Uint8Array): Promise<void> {
-    return this.add(key, value)
-  }
-
-  /** Deletes `key` in the turn's batch. */
-  delete(key: Key): Promise<void> {
-    return this.add(key, undefined)
-  }
-
-  /** True when `value` is being written by a batch of this writer (its put is the batch's own). */
-  isCommitting(value: Uint8Array): boolean {
-    return this.committing.has(value)
-  }
-
-  private add(key: Key, value: Uint8Array | undefined): Promise<void> {
-    const done = Promise.withResolvers<void>()
-    if (this.pending.length === 0) setImmediate(() => void this.commit())
-    this.pending.push({ key, value, done })
-    return done.promise
-  }
-
-  private async commit(): Promise<void> {
-    const writes = this.pending
-    this.pending = []
-    try {
-      const batch = this.batch()
-      for (const w of writes) {
-        if (w.value === undefined) batch.delete(w.key)
-        else {
-          this.committing.add(w.value)
-          batch.put(w.key, w.value)
-        }
-      }
-      await batch.commit()
-      for (const w of writes) w.done.resolve()
-    } catch (err) {
-      for (const w of writes) w.done.reject(err)
-    } finally {
-      for (const w of writes) if (w.value !== undefined) this.committing.delete(w.value)
-    }
   }
 }

@@ -1,6 +1,6 @@
 import { type Datastore, Key } from 'interface-datastore'
 import { taskIdFromResultKey } from '../../protocol/records/result-record-schema.ts'
-import { turnWriterOf } from './fencing.ts'
+import { groupWriterOf } from './fencing.ts'
 
 /** Where the markers of records not sent yet live in the node's datastore. */
 export const UNSENT_PREFIX = '/taskmesh/unsent'
@@ -129,7 +129,7 @@ export class UnsentRecords {
 
   private write(taskId: string, put: boolean): Promise<void> {
     const key = new Key(`${UNSENT_PREFIX}/${taskId}`, false)
-    const writer = turnWriterOf(this.datastore)
+    const writer = groupWriterOf(this.datastore)
     const done = put
       ? (writer?.put(key, EMPTY) ?? this.datastore.put(key, EMPTY))
       : (writer?.delete(key) ?? this.datastore.delete(key))
