@@ -5,6 +5,20 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { memoizeString } from '../util/memo.ts'
 import type { TaskSpec } from './spec.ts'
 
+/** `spec` with its keys (and its resources' keys) in sorted order, as canonical JSON has them. */
+export function sortedSpec(spec: TaskSpec): TaskSpec {
+  const { resources: r } = spec
+  return {
+    dependsOn: spec.dependsOn,
+    input: spec.input,
+    maxAttempts: spec.maxAttempts,
+    priority: spec.priority,
+    resources: { labels: r.labels, memoryMb: r.memoryMb, slots: r.slots },
+    timeoutMs: spec.timeoutMs,
+    type: spec.type,
+  }
+}
+
 /**
  * Serialises a JSON value with object keys sorted (by UTF-16 code units, as `Array#sort` does), so
  * equal values give equal bytes. Otherwise exactly `JSON.stringify`: the same number and string
@@ -131,10 +145,12 @@ export function cidOfDigest(digest: Uint8Array): string {
 /**
  * The content-derived id of a task: a CIDv1 (raw codec, sha2-256) of the canonical JSON of
  * `{ spec, submitter, nonce }`, in base32. The same spec submitted twice with different nonces
- * gives two tasks; a replayed submission with the same nonce gives the same id.
+ * gives two tasks; a replayed submission with the same nonce gives the same id. The text is the
+ * same whatever order the keys come in; a spec whose keys are in order already (see
+ * {@link sortedSpec}) is written by the native `JSON.stringify`.
  */
 export function taskId(spec: TaskSpec, submitter: string, nonce: string): string {
-  const digest = hash('sha256', canonicalJson({ spec, submitter, nonce }), 'buffer') as unknown as Uint8Array
+  const digest = hash('sha256', canonicalJson({ nonce, spec, submitter }), 'buffer') as unknown as Uint8Array
   return cidOfDigest(digest)
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -5,7 +6,7 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { describe, expect, it } from 'vitest'
 import { parseTaskSpec } from '../../src/task/spec.ts'
-import { canonicalJson, cidOfDigest, isTaskId, taskId } from '../../src/task/task-id.ts'
+import { canonicalJson, cidOfDigest, isTaskId, sortedSpec, taskId } from '../../src/task/task-id.ts'
 
 /** The definition: keys of every object sorted by UTF-16 code units, otherwise JSON.stringify. */
 function definition(value: unknown): string | undefined {
@@ -128,6 +129,20 @@ describe('task ids', () => {
     expect(taskId(spec, 'alice', 'n1')).toBe(id)
     expect(new Set([id, taskId(spec, 'bob', 'n1'), taskId(spec, 'alice', 'n2')]).size).toBe(3)
     expect(isTaskId(`${id.slice(0, -1)}!`)).toBe(false)
+  })
+
+  it('an id is the CID of the definition of { nonce, spec, submitter }, whatever order the keys are in', () => {
+    const spec = parseTaskSpec({ type: 'echo', input: { z: [1, { b: 2, a: 1 }], a: 'x' }, priority: 3 })
+    const sorted = sortedSpec(spec)
+    expect(Object.keys(sorted)).toEqual([...Object.keys(spec)].sort())
+    expect(Object.keys(sorted.resources)).toEqual([...Object.keys(spec.resources)].sort())
+    expect(sorted).toEqual(spec)
+    const digest = createHash('sha256')
+      .update(definition({ spec, submitter: 'alice', nonce: 'n1' }) ?? '')
+      .digest()
+    const expected = cidOfDigest(digest)
+    expect(taskId(spec, 'alice', 'n1')).toBe(expected)
+    expect(taskId(sorted, 'alice', 'n1')).toBe(expected)
   })
 
   it('recognises the base32 form without parsing exactly as parsing does, whatever one character', () => {

@@ -3,7 +3,7 @@ import { orderGraph } from '../../task/graph.ts'
 import { MAX_TASKS_PER_SUBMISSION } from '../../task/limits.ts'
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
-import { taskId } from '../../task/task-id.ts'
+import { sortedSpec, taskId } from '../../task/task-id.ts'
 import { nextTurn } from '../../util/in-turns.ts'
 
 /** Longest `key` a submitted item may carry. */
@@ -144,7 +144,7 @@ function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, P
     if (n > 0 && n % SUBMISSION_TURN_ITEMS === 0) yield
     const { key, spec: parsedSpec } = parsed[i]
     const dependsOn = [...new Set(parsedSpec.dependsOn.map((ref) => idOfKey.get(ref) ?? ref))]
-    const spec: TaskSpec = { ...parsedSpec, dependsOn }
+    const spec = sortedSpec({ ...parsedSpec, dependsOn })
     const nonce = `${ctx.now.toString(36)}-${Math.floor(ctx.random() * 2 ** 52).toString(36)}`
     const task: Task = {
       id: taskId(spec, ctx.submitter, nonce),
