@@ -9,10 +9,12 @@
  *   npm run build && npx tsx scripts/skew-timeline.ts [--runs 3] [--profile <dir>] [--cold] [-- <daemon flags>]
  *
  * The daemons first run `bench:compare`'s skewed warm-up (short sleeps, the same paths; `--warm-rounds
- * <n>` times its 1,000, 5 by default) unless `--cold`: then the run also times V8 compiling the hot
- * paths. Each run also prints how long each daemon's main thread (its event loop; the rest is V8's
- * compiler and GC threads and libuv's pool) ran and how long it waited, runnable, for a core (the
- * scheduler's schedstat: the daemons and their threads share 2 cores), and the loop's lag.
+ * <n>` times its 1,000, 5 by default; then the workload itself `--warm-full <n>` times, once by
+ * default) unless `--cold`: then the run also times V8 compiling the hot paths. Each run also
+ * prints how long each daemon's main thread (its event loop; the rest is V8's compiler and GC
+ * threads and libuv's pool) ran and how long it waited, runnable, for a core (the scheduler's
+ * schedstat: the daemons and their threads share 2 cores), each thread's time, datastore batches
+ * per task, and the loop's lag.
  *
  * `--profile <dir>` runs the daemons under `node --cpu-prof` and writes each one's run window, for
  * `npx tsx scripts/cpu-profile-summary.ts <dir>`.
@@ -26,7 +28,15 @@ import { type Daemon, recordsSigned, startDaemons, stopDaemons, taskmeshCli } fr
 import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
 import { profileWindows } from './compare/noop.ts'
 import { mainThreadSched, threadKinds } from './compare/processes.ts'
-import { ideal, submitSleeps, WARMUP_ROUNDS, warmUp, warmup, workload } from './compare/skewed.ts'
+import {
+  FULL_WARMUP_ROUNDS,
+  ideal,
+  submitSleeps,
+  WARMUP_ROUNDS,
+  warmUp,
+  warmups,
+  workload,
+} from './compare/skewed.ts'
 
 const SLOTS = 16
 const EARLY_MS = 500
@@ -44,6 +54,7 @@ const { values, positionals } = parseArgs({
     profile: { type: 'string' },
     cold: { type: 'boolean' },
     'warm-rounds': { type: 'string', default: String(WARMUP_ROUNDS) },
+    'warm-full': { type: 'string', default: String(FULL_WARMUP_ROUNDS) },
   },
   allowPositionals: true,
 })
@@ -97,7 +108,8 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
   const [a, b] = daemons
   try {
     const signed = () => recordsSigned(daemons)
-    if (!values.cold) await warmUp(daemons, warmup(false, Number(values['warm-rounds'])))
+    const warm = values.cold ? [] : warmups(false, Number(values['warm-full']), Number(values['warm-rounds']))
+    for (const sleeps of warm) await warmUp(daemons, sleeps)
     const base = await signed()
     const batches0 = await datastoreBatches(daemons)
     const pids = { A: a.pid, B: b.pid }

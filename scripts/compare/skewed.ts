@@ -54,6 +54,22 @@ export function warmup(quick: boolean, rounds = WARMUP_ROUNDS): number[] {
   return Array.from({ length: rounds }, () => once).flat()
 }
 
+/**
+ * Every warm-up both systems run before the measured run, one list of sleeps after another: the
+ * short {@link warmup}, then the measured workload itself `full` times. The short sleeps leave V8
+ * compiling what only the real run makes hot (a submission's 2,000 queued tasks, their steals):
+ * `scripts/skew-timeline.ts`, 2 interleaved pairs, without / with one full round after the short
+ * ones: threads other than the event loops 0.28 / 0.17 s per daemon, run-queue waits of the event
+ * loops 0.31–0.42 / 0.23–0.25 s, makespan 1.137 / 1.102 and 1.123 / 1.089 × ideal.
+ */
+export function warmups(quick: boolean, full = FULL_WARMUP_ROUNDS, rounds = WARMUP_ROUNDS): number[][] {
+  const { durations } = workload(quick)
+  return [warmup(quick, rounds), ...Array.from({ length: full }, () => durations)]
+}
+
+/** Rounds of the measured workload itself both systems run before it is measured. */
+export const FULL_WARMUP_ROUNDS = 1
+
 /** Rounds of the warm-up sleeps {@link warmup} gives by default. */
 export const WARMUP_ROUNDS = 5
 
@@ -106,7 +122,7 @@ export async function warmUp(daemons: Daemon[], warm: number[]): Promise<void> {
 
 /**
  * taskmesh: 2 daemon processes × 16 slots; every task submitted at the first (HTTP, batches of 500,
- * one after another), after the {@link warmup} on the same daemons. Makespan: from the first
+ * one after another), after the {@link warmups} on the same daemons. Makespan: from the first
  * request to the last record's `finishedAt`.
  */
 export async function taskmeshSkewed(
@@ -122,9 +138,10 @@ export async function taskmeshSkewed(
   try {
     const [a] = daemons
     const signed = () => recordsSigned(daemons)
-    const warm = warmup(ctx.quick)
-    ctx.log(`taskmesh ${label}: skewed warm-up, ${warm.length} short sleeps at one daemon`)
-    await warmUp(daemons, warm)
+    for (const warm of warmups(ctx.quick)) {
+      ctx.log(`taskmesh ${label}: skewed warm-up, ${warm.length} sleeps at one daemon`)
+      await warmUp(daemons, warm)
+    }
     const before = await Promise.all(daemons.map((d) => d.status()))
     const base = await signed()
     ctx.log(`taskmesh ${label}: skewed, ${durations.length} sleeps at one daemon of ${PROCESSES}`)
@@ -158,23 +175,30 @@ export async function taskmeshSkewed(
 
 /**
  * BullMQ: 2 worker processes × concurrency 16 with a sleep processor; the producer adds the same
- * durations in batches of 500, one after another, after the {@link warmup} on the same workers
+ * durations in batches of 500, one after another, after the {@link warmups} on the same workers
  * (its jobs cleaned away). Makespan: to the last job's `finishedOn`.
  */
 export async function bullSkewed(ctx: CompareContext): Promise<SkewedRun> {
   const { durations } = workload(ctx.quick)
   const side = await BullSide.start(ctx.redis, 'skewed', PROCESSES, SLOTS, 'sleep', ctx.log)
   try {
-    const warm = warmup(ctx.quick)
-    ctx.log(`bullmq: skewed warm-up, ${warm.length} short sleeps`)
-    await side.add(
-      warm.map((ms) => ({ name: 'sleep', data: { ms } })),
-      BATCH,
-      1,
-      warm.length,
-    )
-    await pollCount(() => side.completed(), warm.length, 50, 120_000, 'bullmq skewed warm-up: jobs completed')
-    await side.queue.clean(0, warm.length, 'completed')
+    for (const warm of warmups(ctx.quick)) {
+      ctx.log(`bullmq: skewed warm-up, ${warm.length} sleeps`)
+      await side.add(
+        warm.map((ms) => ({ name: 'sleep', data: { ms } })),
+        BATCH,
+        1,
+        warm.length,
+      )
+      await pollCount(
+        () => side.completed(),
+        warm.length,
+        50,
+        120_000,
+        'bullmq skewed warm-up: jobs completed',
+      )
+      await side.queue.clean(0, warm.length, 'completed')
+    }
     ctx.log(`bullmq: skewed, ${durations.length} sleeps, ${PROCESSES} workers × ${SLOTS}`)
     const t0 = Date.now()
     await side.add(
