@@ -31,6 +31,7 @@ import { mainThreadSched, threadKinds } from './compare/processes.ts'
 import {
   FULL_WARMUP_ROUNDS,
   ideal,
+  RUN_POLL_MS,
   submitSleeps,
   WARMUP_ROUNDS,
   warmUp,
@@ -120,7 +121,7 @@ async function once(dir: string, swarmKey: string, run: number): Promise<void> {
     const from = performance.now()
     const t0 = Date.now()
     const ids = await submitSleeps(a, durations)
-    await pollCount(signed, base + ids.length, 20, 120_000, 'results signed')
+    await pollCount(signed, base + ids.length, RUN_POLL_MS, 120_000, 'results signed')
     const cpu = cpuSpent(cpu0, sampleCpu(pids))
     const batches = (await datastoreBatches(daemons)).map((n, i) => (n - batches0[i]) / ids.length)
     const main = [a.pid, b.pid].map((pid, i) => {
