@@ -77,7 +77,12 @@ export function noopPairs(label: string, tm: NoopRun, bq: NoopRun, concurrency: 
   ]
 }
 
-/** The skewed 2-daemon makespan beside BullMQ's, with its targets. */
+/** Every round's makespan / ideal of a skewed run. */
+function roundsText(run: SkewedRun): string {
+  return run.rounds.map((r) => r.toFixed(3)).join(', ')
+}
+
+/** The skewed 2-daemon makespan (the median round) beside BullMQ's, with its targets. */
 export function skewedPairs(label: string, tm: SkewedRun, bq: SkewedRun): Pair[] {
   return [
     pair(
@@ -87,7 +92,7 @@ export function skewedPairs(label: string, tm: SkewedRun, bq: SkewedRun): Pair[]
       tm.ratio,
       bq.ratio,
       [atMost(1.1), ratioAtMost(1)],
-      `${tm.tasks} lognormal sleeps (median 20 ms) at one daemon; makespan ${tm.makespanMs.toFixed(0)} vs ${bq.makespanMs.toFixed(0)} ms, ideal ${tm.idealMs.toFixed(0)} ms; tasks per process ${tm.perProcess.join('/')} vs ${bq.perProcess.join('/')}; ${tm.failed} failed`,
+      `median of ${tm.rounds.length} rounds on the same processes (${roundsText(tm)} vs ${roundsText(bq)}); ${tm.tasks} lognormal sleeps (median 20 ms) at one daemon; makespan ${tm.makespanMs.toFixed(0)} vs ${bq.makespanMs.toFixed(0)} ms, ideal ${tm.idealMs.toFixed(0)} ms; tasks per process ${tm.perProcess.join('/')} vs ${bq.perProcess.join('/')}; ${tm.failed} failed`,
     ),
   ]
 }

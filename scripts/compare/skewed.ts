@@ -31,7 +31,22 @@ export interface SkewedRun {
   /** Tasks each process ran. */
   perProcess: number[]
   failed: number
+  /** Every measured round's makespan / ideal, in order; the figures above are the median round's. */
+  rounds: number[]
   accounting?: AccountingSnapshot
+  /** Tasks the accounting spans (every measured round). */
+  accountedTasks?: number
+}
+
+/** Measured rounds of the skewed workload on the same processes, after the warm-up; the median counts. */
+export function measuredRounds(quick: boolean): number {
+  return quick ? 1 : 3
+}
+
+/** The median round (by makespan / ideal) of `runs`, with every round's ratio. */
+export function medianRun(runs: SkewedRun[]): SkewedRun {
+  const sorted = [...runs].sort((x, y) => x.ratio - y.ratio)
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: runs.map((r) => r.ratio) }
 }
 
 /** The skewed workload: the simulation scenario's lognormal sleeps (median 20 ms), from its seed. */
@@ -105,6 +120,7 @@ function skewedRun(
     ratio: makespanMs / idealMs,
     perProcess: order.map((p) => executors.filter((e) => e === p).length),
     failed,
+    rounds: [makespanMs / idealMs],
   }
 }
 
@@ -130,7 +146,7 @@ export async function warmUp(daemons: Daemon[], warm: number[]): Promise<void> {
 /**
  * taskmesh: 2 daemon processes × 16 slots; every task submitted at the first (HTTP, batches of 500,
  * one after another), after the {@link warmups} on the same daemons. Makespan: from the first
- * request to the last record's `finishedAt`.
+ * request to the last record's `finishedAt`; {@link measuredRounds} rounds, the median counts.
  */
 export async function taskmeshSkewed(
   ctx: CompareContext,
@@ -150,30 +166,39 @@ export async function taskmeshSkewed(
       await warmUp(daemons, warm)
     }
     const before = await Promise.all(daemons.map((d) => d.status()))
-    const base = await signed()
-    ctx.log(`taskmesh ${label}: skewed, ${durations.length} sleeps at one daemon of ${PROCESSES}`)
-    const t0 = Date.now()
-    const ids = await submitSleeps(a, durations)
-    await pollCount(signed, base + ids.length, RUN_POLL_MS, 120_000, 'taskmesh skewed: results signed')
+    const runs: SkewedRun[] = []
+    for (let round = 1; round <= measuredRounds(ctx.quick); round++) {
+      ctx.log(
+        `taskmesh ${label}: skewed round ${round}, ${durations.length} sleeps at one daemon of ${PROCESSES}`,
+      )
+      const base = await signed()
+      const t0 = Date.now()
+      const ids = await submitSleeps(a, durations)
+      await pollCount(signed, base + ids.length, RUN_POLL_MS, 120_000, 'taskmesh skewed: results signed')
+      const records = await mapLimit(ids, 16, (id) => a.result(id, 10_000))
+      const missing = records.filter((r) => r === undefined).length
+      if (missing > 0)
+        throw new Error(`taskmesh skewed: ${missing} results not readable at the submitting daemon`)
+      const ok = records as Array<{ status: string; executor: string; finishedAt: number }>
+      runs.push(
+        skewedRun(
+          durations,
+          t0,
+          ok.map((r) => r.finishedAt),
+          ok.map((r) => r.executor),
+          daemons.map((d) => d.peerId),
+          ok.filter((r) => r.status !== 'succeeded').length,
+        ),
+      )
+    }
     const after = await Promise.all(daemons.map((d) => d.status()))
-    const records = await mapLimit(ids, 16, (id) => a.result(id, 10_000))
-    const missing = records.filter((r) => r === undefined).length
-    if (missing > 0)
-      throw new Error(`taskmesh skewed: ${missing} results not readable at the submitting daemon`)
-    const ok = records as Array<{ status: string; executor: string; finishedAt: number }>
     return {
-      ...skewedRun(
-        durations,
-        t0,
-        ok.map((r) => r.finishedAt),
-        ok.map((r) => r.executor),
-        daemons.map((d) => d.peerId),
-        ok.filter((r) => r.status !== 'succeeded').length,
-      ),
+      ...medianRun(runs),
       accounting: meshSpent(
         before.map((s) => s.accounting),
         after.map((s) => s.accounting),
       ),
+      accountedTasks: runs.length * durations.length,
     }
   } finally {
     await stopDaemons(daemons)
@@ -183,7 +208,8 @@ export async function taskmeshSkewed(
 /**
  * BullMQ: 2 worker processes × concurrency 16 with a sleep processor; the producer adds the same
  * durations in batches of 500, one after another, after the {@link warmups} on the same workers
- * (its jobs cleaned away). Makespan: to the last job's `finishedOn`.
+ * (its jobs cleaned away). Makespan: to the last job's `finishedOn`; {@link measuredRounds} rounds,
+ * the median counts.
  */
 export async function bullSkewed(ctx: CompareContext): Promise<SkewedRun> {
   const { durations } = workload(ctx.quick)
@@ -206,46 +232,63 @@ export async function bullSkewed(ctx: CompareContext): Promise<SkewedRun> {
       )
       await side.queue.clean(0, warm.length, 'completed')
     }
-    ctx.log(`bullmq: skewed, ${durations.length} sleeps, ${PROCESSES} workers × ${SLOTS}`)
-    const t0 = Date.now()
-    await side.add(
-      durations.map((ms) => ({ name: 'sleep', data: { ms } })),
-      BATCH,
-      1,
-      durations.length,
-    )
-    await pollCount(
-      () => side.completed(),
-      durations.length,
-      RUN_POLL_MS,
-      120_000,
-      'bullmq skewed: jobs completed',
-    )
-    const jobs = await side.queue.getJobs(['completed'], 0, -1)
-    return skewedRun(
-      durations,
-      t0,
-      jobs.map((j) => j.finishedOn ?? Number.NaN),
-      jobs.map((j) => j.processedBy ?? ''),
-      [...new Set(jobs.map((j) => j.processedBy ?? ''))],
-      0,
-    )
+    const runs: SkewedRun[] = []
+    for (let round = 1; round <= measuredRounds(ctx.quick); round++) {
+      ctx.log(`bullmq: skewed round ${round}, ${durations.length} sleeps, ${PROCESSES} workers × ${SLOTS}`)
+      const t0 = Date.now()
+      await side.add(
+        durations.map((ms) => ({ name: 'sleep', data: { ms } })),
+        BATCH,
+        1,
+        durations.length,
+      )
+      await pollCount(
+        () => side.completed(),
+        durations.length,
+        RUN_POLL_MS,
+        120_000,
+        'bullmq skewed: jobs completed',
+      )
+      const jobs = await side.queue.getJobs(['completed'], 0, -1)
+      await side.queue.clean(0, durations.length, 'completed')
+      runs.push(
+        skewedRun(
+          durations,
+          t0,
+          jobs.map((j) => j.finishedOn ?? Number.NaN),
+          jobs.map((j) => j.processedBy ?? ''),
+          [...new Set(jobs.map((j) => j.processedBy ?? ''))],
+          0,
+        ),
+      )
+    }
+    return medianRun(runs)
   } finally {
     await side.stop()
   }
 }
 
-/** The in-process simulations (`npm run bench`'s skewed and heterogeneous): makespan / ideal. */
-export async function simulations(ctx: CompareContext): Promise<Record<'skewed' | 'heterogeneous', number>> {
-  const out = { skewed: Number.NaN, heterogeneous: Number.NaN }
-  for (const key of ['skewed', 'heterogeneous'] as const) {
-    const base = SCENARIOS[key]
-    const tasks = ctx.quick ? Math.ceil(base.tasks / 4) : base.tasks
-    const config = { ...base, tasks, warmUp: scaledWarmUp(base, tasks) }
-    ctx.log(
-      `simulation ${key}: ${config.nodes} nodes in this process (layout ${config.layout}), ${config.warmUp} warm-up sleeps, then ${tasks} tasks`,
-    )
-    out[key] = (await runSimulation(config)).makespanRatio
+/** The in-process simulations (`npm run bench`'s skewed and heterogeneous): makespan / ideal per run. */
+export async function simulations(
+  ctx: CompareContext,
+): Promise<Record<'skewed' | 'heterogeneous', number[]>> {
+  const out: Record<'skewed' | 'heterogeneous', number[]> = { skewed: [], heterogeneous: [] }
+  for (let round = 1; round <= measuredRounds(ctx.quick); round++) {
+    for (const key of ['skewed', 'heterogeneous'] as const) {
+      const base = SCENARIOS[key]
+      const tasks = ctx.quick ? Math.ceil(base.tasks / 4) : base.tasks
+      const config = { ...base, tasks, warmUp: scaledWarmUp(base, tasks) }
+      ctx.log(
+        `simulation ${key}, run ${round}: ${config.nodes} nodes in this process (layout ${config.layout}), ${config.warmUp} warm-up sleeps, then ${tasks} tasks`,
+      )
+      out[key].push((await runSimulation(config)).makespanRatio)
+    }
   }
   return out
+}
+
+/** The median of `values` (the lower middle one of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y)
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN
 }
