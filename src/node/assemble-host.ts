@@ -3,6 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
+import type { Datastore } from 'interface-datastore'
 import { Executor } from '../executor/executor.ts'
 import { HandlerRegistry } from '../executor/handler-registry.ts'
 import { VerifiedRoots } from '../protocol/records/verified-roots.ts'
@@ -27,6 +28,8 @@ export interface NodeHost {
   /** Not started yet: every protocol is registered before it starts. */
   libp2p: MeshLibp2p
   replicator: RecordReplicator
+  /** The datastore kad-dht and the replicator share (its record writes are group-committed). */
+  datastore: Datastore
   journal: TaskJournal | undefined
   /** Closes the journal and the datastore (the last step of a stop). */
   closeDatastore(): Promise<void>
@@ -76,5 +79,8 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     await journal?.close()
     await datastore?.close()
   }
-  return { privateKey, accounting, registry, executor, roots, libp2p, replicator, journal, closeDatastore }
+  return {
+    ...{ privateKey, accounting, registry, executor, roots, libp2p, replicator, journal, closeDatastore },
+    datastore: recordStore,
+  }
 }
