@@ -24,7 +24,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { type Daemon, recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare/daemons.ts'
+import { datastoreBatches, recordsSigned, startDaemons, stopDaemons, taskmeshCli } from './compare/daemons.ts'
 import { cpuSpent, mapLimit, pollCount, sampleCpu } from './compare/measure.ts'
 import { profileWindows } from './compare/noop.ts'
 import { mainThreadSched, threadKinds } from './compare/processes.ts'
@@ -81,12 +81,6 @@ function loopLag(metrics: string): string {
   const ms = (name: string) =>
     1000 * Number(metrics.match(new RegExp(`^nodejs_eventloop_lag_${name}_seconds ([0-9.e+-]+)$`, 'm'))?.[1])
   return `mean ${(ms('mean') - LAG_TICK_MS).toFixed(1)} ms, p99 ${(ms('p99') - LAG_TICK_MS).toFixed(1)} ms`
-}
-
-/** Datastore batches each daemon has committed so far, every namespace. */
-async function datastoreBatches(daemons: Daemon[]): Promise<number[]> {
-  const all = await Promise.all(daemons.map((d) => d.status()))
-  return all.map((s) => Object.values(s.accounting.datastore).reduce((sum, c) => sum + (c?.batches ?? 0), 0))
 }
 
 function busySlots(all: Run[], who: 'A' | 'B', makespan: number): string {

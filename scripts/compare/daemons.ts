@@ -148,6 +148,12 @@ export async function copiesStored(daemons: Daemon[]): Promise<number> {
   return all.reduce((sum, s) => sum + (s.accounting.datastore.records?.put ?? 0), 0)
 }
 
+/** Datastore batches each daemon has committed so far, every namespace. */
+export async function datastoreBatches(daemons: Daemon[]): Promise<number[]> {
+  const all = await Promise.all(daemons.map((d) => d.status()))
+  return all.map((s) => Object.values(s.accounting.datastore).reduce((sum, c) => sum + (c?.batches ?? 0), 0))
+}
+
 async function startDaemon(spec: DaemonSpec, bootstrap: string[], setup: MeshSetup): Promise<Daemon> {
   const dataDir = join(setup.dir, spec.name)
   // one folder per daemon: every thread writes a profile of its own, named by pid and thread id

@@ -3,7 +3,7 @@ import { SCENARIOS } from '../../simulations/index.ts'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
 import { sampleDuration, seededRandom } from '../../src/simulation/random.ts'
 import { runSimulation, type SimulationConfig } from '../../src/simulation/run-simulation.ts'
-import { scaledWarmUp } from '../../src/simulation/warm-up.ts'
+import { scaledWarmUp, warmUpDurations } from '../../src/simulation/warm-up.ts'
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
 import type { CompareContext } from './context.ts'
@@ -45,8 +45,7 @@ export function measuredRounds(quick: boolean): number {
 
 /** The median round (by makespan / ideal) of `runs`, with every round's ratio. */
 export function medianRun(runs: SkewedRun[]): SkewedRun {
-  const sorted = [...runs].sort((x, y) => x.ratio - y.ratio)
-  return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: runs.map((r) => r.ratio) }
+  return { ...middle(runs, (r) => r.ratio), rounds: runs.map((r) => r.ratio) }
 }
 
 /** The skewed workload: the simulation scenario's lognormal sleeps (median 20 ms), from its seed. */
@@ -67,13 +66,12 @@ export function workload(quick: boolean): SimulationConfig & { durations: number
  * one round of the warm-up below, the daemons' threads other than the event loop (V8's compiler
  * above all) spent 0.65 s of a 1.8 s run and the makespan was 1.25–1.30 × ideal; after five,
  * 0.3 s and 1.14–1.17 (the event loops' own CPU the same, 0.9 s). The workload's first durations,
- * cut to at most {@link WARMUP_MAX_MS}: the same paths (intake, steals, records), a fraction of
+ * cut to at most `WARM_UP_MAX_MS` (`warmUpDurations`, as the simulation's): the same paths (intake, steals, records), a fraction of
  * the time. `rounds` repeats them.
  */
 export function warmup(quick: boolean, rounds = WARMUP_ROUNDS): number[] {
-  const { durations } = workload(quick)
-  const once = durations.slice(0, quick ? 250 : 1_000).map((ms) => Math.min(ms, WARMUP_MAX_MS))
-  return Array.from({ length: rounds }, () => once).flat()
+  const pattern = workload(quick).durations.slice(0, quick ? 250 : 1_000)
+  return warmUpDurations(pattern, rounds * pattern.length)
 }
 
 /**
@@ -94,9 +92,6 @@ export const FULL_WARMUP_ROUNDS = 1
 
 /** Rounds of the warm-up sleeps {@link warmup} gives by default. */
 export const WARMUP_ROUNDS = 5
-
-/** Longest warm-up sleep, ms. */
-const WARMUP_MAX_MS = 5
 
 /** The ideal makespan: all the work spread evenly over `slots`, or the longest task. */
 export function ideal(durations: number[], slots: number): number {
@@ -217,40 +212,13 @@ export async function bullSkewed(ctx: CompareContext): Promise<SkewedRun> {
   try {
     for (const warm of warmups(ctx.quick)) {
       ctx.log(`bullmq: skewed warm-up, ${warm.length} sleeps`)
-      await side.add(
-        warm.map((ms) => ({ name: 'sleep', data: { ms } })),
-        BATCH,
-        1,
-        warm.length,
-      )
-      await pollCount(
-        () => side.completed(),
-        warm.length,
-        50,
-        120_000,
-        'bullmq skewed warm-up: jobs completed',
-      )
-      await side.queue.clean(0, warm.length, 'completed')
+      await bullSleeps(side, warm, 50, false)
     }
     const runs: SkewedRun[] = []
     for (let round = 1; round <= measuredRounds(ctx.quick); round++) {
       ctx.log(`bullmq: skewed round ${round}, ${durations.length} sleeps, ${PROCESSES} workers × ${SLOTS}`)
       const t0 = Date.now()
-      await side.add(
-        durations.map((ms) => ({ name: 'sleep', data: { ms } })),
-        BATCH,
-        1,
-        durations.length,
-      )
-      await pollCount(
-        () => side.completed(),
-        durations.length,
-        RUN_POLL_MS,
-        120_000,
-        'bullmq skewed: jobs completed',
-      )
-      const jobs = await side.queue.getJobs(['completed'], 0, -1)
-      await side.queue.clean(0, durations.length, 'completed')
+      const jobs = await bullSleeps(side, durations, RUN_POLL_MS, true)
       runs.push(
         skewedRun(
           durations,
@@ -266,6 +234,23 @@ export async function bullSkewed(ctx: CompareContext): Promise<SkewedRun> {
   } finally {
     await side.stop()
   }
+}
+
+/**
+ * Adds a sleep job per duration (batches of {@link BATCH}, one after another), waits until every one
+ * is completed (asking every `pollMs`), and cleans them away; returns them when `read` (else none).
+ */
+async function bullSleeps(side: BullSide, sleeps: number[], pollMs: number, read: boolean) {
+  await side.add(
+    sleeps.map((ms) => ({ name: 'sleep', data: { ms } })),
+    BATCH,
+    1,
+    sleeps.length,
+  )
+  await pollCount(() => side.completed(), sleeps.length, pollMs, 120_000, 'bullmq skewed: jobs completed')
+  const jobs = read ? await side.queue.getJobs(['completed'], 0, -1) : []
+  await side.queue.clean(0, sleeps.length, 'completed')
+  return jobs
 }
 
 /** The in-process simulations (`npm run bench`'s skewed and heterogeneous): makespan / ideal per run. */
@@ -287,8 +272,13 @@ export async function simulations(
   return out
 }
 
-/** The median of `values` (the lower middle one of an even count). */
+/** The median of `values` (the lower middle one of an even count); NaN when there are none. */
 export function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN
+  return values.length === 0 ? Number.NaN : middle(values, (v) => v)
+}
+
+/** The middle one of `items` ordered by `by` (the lower middle one of an even count). */
+function middle<T>(items: T[], by: (item: T) => number): T {
+  const sorted = [...items].sort((x, y) => by(x) - by(y))
+  return sorted[Math.floor((sorted.length - 1) / 2)]
 }
