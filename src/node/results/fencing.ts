@@ -1,11 +1,12 @@
 import { Libp2pRecord } from '@libp2p/record'
 import { type Datastore, Key } from 'interface-datastore'
-import { toString as bytesToString, equals, fromString } from 'uint8arrays'
+import { equals, fromString } from 'uint8arrays'
 import { RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
 import { InvalidRecordError } from '../../protocol/errors.ts'
 import { openResultRecordSync, readVerifiedResultRecord } from '../../protocol/records/result-record.ts'
 import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
+import { toBase32 } from '../../util/base32.ts'
 import { memoizeString } from '../../util/memo.ts'
 import { GroupWriter } from './group-writer.ts'
 import { StoredRecords } from './stored-records.ts'
@@ -36,8 +37,7 @@ export const DHT_RECORD_PREFIX = '/dht/record'
 const RESULT_KEY_BYTES = fromString(`/${RESULT_KEY_PREFIX}/`, 'utf8')
 
 const recordKeyOf = memoizeString(
-  (latin1: string) =>
-    new Key(`${DHT_RECORD_PREFIX}/${bytesToString(Buffer.from(latin1, 'latin1'), 'base32')}`, false),
+  (latin1: string) => new Key(`${DHT_RECORD_PREFIX}/${toBase32(Buffer.from(latin1, 'latin1'))}`, false),
   20_000,
 )
 
