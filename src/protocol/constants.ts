@@ -15,7 +15,7 @@ export const STEAL_PROTOCOL_1_1 = `/${PROTOCOL_PREFIX}/steal/1.1.0`
 /** Stream protocol for light clients: submit, result, watch, status. */
 export const SUBMIT_PROTOCOL = `/${PROTOCOL_PREFIX}/submit/1.0.0`
 /** Stream protocol between full nodes: an executor stores batches of result records at the closest peers. */
-export const REPLICATE_PROTOCOL = `/${PROTOCOL_PREFIX}/replicate/1.0.0`
+export const REPLICATE_PROTOCOL = `/${PROTOCOL_PREFIX}/replicate/2.0.0`
 /** Stream protocol between neighbours: each pushes its capacity beacons to the other. */
 export const BEACON_PROTOCOL = `/${PROTOCOL_PREFIX}/beacon/1.0.0`
 /** The beacon protocol whose beacons also name the handler types of the stealable queued tasks. */

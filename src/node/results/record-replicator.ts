@@ -11,10 +11,9 @@ import {
   type StoreRequest,
   storeRequestSchema,
 } from '../../protocol/messages/replicate-messages.ts'
-import { openResultRecordSync, recordToBase64, resultKey } from '../../protocol/records/result-record.ts'
+import { openEnvelope, resultKey } from '../../protocol/records/result-record.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { serveSession } from '../../protocol/rpc/rpc-session.ts'
-import { fromBase64 } from '../../util/base64.ts'
 import { mapInTurns } from '../../util/in-turns.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
@@ -192,7 +191,6 @@ export class RecordReplicator {
     const peers = except === undefined ? closest : closest.filter((p) => p.toString() !== except)
     const carried = closest.length - peers.length
     if (peers.length === 0) return this.copied(key, carried)
-    const record = recordToBase64(value)
     // each passes it on toward the key's closest peers beyond this node's connections, unless
     // the peers closer than it that hold copies (`ahead`) are all the closer peers it has
     const ahead = (peer: PeerId) =>
@@ -201,7 +199,7 @@ export class RecordReplicator {
       peers.map(
         (peer) =>
           new Promise<boolean>((done) =>
-            this.outbox.enqueue(peer, { key, record, signal, relay: ahead(peer), done }),
+            this.outbox.enqueue(peer, { key, value, signal, relay: ahead(peer), done }),
           ),
       ),
     )
@@ -266,16 +264,16 @@ export class RecordReplicator {
   private async keep(req: StoreRequest, from: string): Promise<ReplicateReply> {
     const relay = new Map(req.relay?.map((index, j) => [index, req.ahead?.[j] ?? []]))
     // a frame of tens of records takes milliseconds to check, and the node's timers wait meanwhile
-    const kept = await mapInTurns(req.records, STORE_TURN_MS, async (text, i): Promise<StoreOutcome> => {
+    const kept = await mapInTurns(req.records, STORE_TURN_MS, async (envelope, i): Promise<StoreOutcome> => {
       try {
-        const value = fromBase64(text) // the frame's schema checked the base64 already
-        const record = openResultRecordSync(value, undefined, this.roots)
+        // the checks of a stored value, and the value in its stored form
+        const { record, value } = openEnvelope(envelope, this.roots)
         const key = resultKey(record.taskId)
         const write = await this.storeLocal(key, value)
         const ahead = relay.get(i)
         // a record held already went on from here before (or started here): no second chain
         if (write.written && write.again !== true && ahead !== undefined)
-          void this.relayOn(key, text, from, ahead)
+          void this.relayOn(key, value, from, ahead)
         return write.written ? 'stored' : 'superseded'
       } catch {
         return 'invalid'
@@ -291,10 +289,10 @@ export class RecordReplicator {
    * chain (one alone ended beyond the key's 20 closest peers for 1.5 % of records at 100 nodes);
    * in a complete mesh none goes anywhere: the only closer peers hold the executor's copies.
    */
-  private async relayOn(key: Uint8Array, record: string, from: string, ahead: string[]): Promise<void> {
+  private async relayOn(key: Uint8Array, value: Uint8Array, from: string, ahead: string[]): Promise<void> {
     if (this.stopping.signal.aborted) return
     const next = await this.closest.closerThanSelf(key, from, ahead).catch(() => undefined)
     if (next === undefined || this.stopping.signal.aborted) return
-    this.outbox.enqueue(next, { key, record, signal: undefined, relay: [], done: () => undefined })
+    this.outbox.enqueue(next, { key, value, signal: undefined, relay: [], done: () => undefined })
   }
 }

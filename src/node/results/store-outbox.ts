@@ -1,6 +1,10 @@
 import type { PeerId } from '@libp2p/interface'
 import { MAX_FRAME_BYTES, MAX_RECORDS_PER_STORE } from '../../protocol/constants.ts'
-import { type ReplicateReply, replicateReplySchema } from '../../protocol/messages/replicate-messages.ts'
+import {
+  encodeStoreFrame,
+  type ReplicateReply,
+  replicateReplySchema,
+} from '../../protocol/messages/replicate-messages.ts'
 import { RpcSession } from '../../protocol/rpc/rpc-session.ts'
 import { withDeadline } from '../../protocol/rpc/signals.ts'
 import { Batcher } from '../../util/batcher.ts'
@@ -14,13 +18,14 @@ export const STORE_FRAME_TIMEOUT_MS = 10_000
  * executor serves its own copy at once), so the wait costs no latency and saves a frame per record.
  */
 export const REPLICATE_WINDOW_MS = 100
-/** Base64 characters of records one `store` frame carries at most (a larger record goes alone). */
-const STORE_FRAME_CHARS = 1024 * 1024
+/** Bytes of records one `store` frame carries at most (a larger record goes alone). */
+const STORE_FRAME_BYTES = 1024 * 1024
 
 /** One record bound for one peer. */
 export interface Outgoing {
   key: Uint8Array
-  record: string
+  /** The stored value (UTF-8 JSON), set into the frame as it is. */
+  value: Uint8Array
   signal: AbortSignal | undefined
   /**
    * The receiver passes the record on to a connected peer closer to the key (see `relay`), other
@@ -75,20 +80,20 @@ export class StoreOutbox {
   /** Sends what is queued for a peer, in as few frames as the limits allow. */
   private flush(peer: PeerId, items: Outgoing[]): void {
     let frame: Outgoing[] = []
-    let chars = 0
+    let bytes = 0
     for (const item of items) {
       if (item.signal?.aborted === true || this.stopping.aborted) {
         item.done(false)
         continue
       }
-      const full = chars + item.record.length > STORE_FRAME_CHARS || frame.length >= MAX_RECORDS_PER_STORE
+      const full = bytes + item.value.byteLength > STORE_FRAME_BYTES || frame.length >= MAX_RECORDS_PER_STORE
       if (frame.length > 0 && full) {
         void this.send(peer, frame)
         frame = []
-        chars = 0
+        bytes = 0
       }
       frame.push(item)
-      chars += item.record.length
+      bytes += item.value.byteLength
     }
     if (frame.length > 0) void this.send(peer, frame)
   }
@@ -97,17 +102,15 @@ export class StoreOutbox {
   private async send(peer: PeerId, items: Outgoing[]): Promise<void> {
     try {
       // the deadline unties from the node's long-lived stop signal as soon as the reply is in
+      const requestId = crypto.randomUUID()
+      const encoded = encodeStoreFrame(
+        requestId,
+        items.map((i) => i.value),
+        relayOf(items),
+      )
       const reply = await withDeadline(STORE_FRAME_TIMEOUT_MS, [this.stopping], (signal) =>
-        this.sessionTo(peer).request(
-          {
-            type: 'store',
-            requestId: crypto.randomUUID(),
-            records: items.map((i) => i.record),
-            ...relayOf(items),
-          },
-          signal,
-          { retry: true }, // storing a record again changes nothing
-        ),
+        // storing a record again changes nothing: a frame cut short goes once more
+        this.sessionTo(peer).request({ type: 'store', requestId }, signal, { retry: true, encoded }),
       )
       const outcomes = reply.type === 'stored' ? reply.outcomes : []
       items.forEach((item, i) => {

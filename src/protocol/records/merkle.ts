@@ -30,6 +30,14 @@ export function leafHash(data: Uint8Array): Uint8Array {
   return sha256Of(0, [data])
 }
 
+/**
+ * The leaf hash of the UTF-8 of `text`: {@link leafHash} of its bytes, hashed from the string
+ * (the native hash encodes it; no buffer of the text is made here).
+ */
+export function leafHashOfText(text: string): Uint8Array {
+  return hash('sha256', `\u0000${text}`, 'buffer') as unknown as Uint8Array
+}
+
 function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   return sha256Of(1, [left, right])
 }

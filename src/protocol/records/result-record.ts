@@ -1,26 +1,32 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { equals, fromString } from 'uint8arrays'
 import { canonicalJson } from '../../task/task-id.ts'
-import { fromBase64, toBase64 } from '../../util/base64.ts'
+import { toBase64 } from '../../util/base64.ts'
 import { decodeMessage, describeIssue } from '../codec.ts'
 import { MAX_RECORD_BYTES } from '../constants.ts'
 import { InvalidMessageError, InvalidRecordError } from '../errors.ts'
 import { withFastPath } from '../messages/fast-path.ts'
-import { peerPublicKey, signEd25519, verifyByPeer } from './ed25519.ts'
-import { verifyGrantProof } from './grant-proof.ts'
-import { leafHash, merkleTree, type PathMemo, rootFromTextPath } from './merkle.ts'
+import { signEd25519 } from './ed25519.ts'
+import { leafHashOfText, merkleTree, type PathMemo } from './merkle.ts'
+import {
+  batchSigningPayload,
+  checkEnvelope,
+  checkGrant,
+  envelopeText,
+  type Unverified,
+  verified,
+} from './record-envelope.ts'
 import { isWellFormedRecord, isWellFormedSignedResult } from './record-fast-check.ts'
 import {
   MAX_SIGNED_BATCH,
   type ResultRecord,
-  resultKey,
   resultRecordSchema,
   signedResultSchema,
 } from './result-record-schema.ts'
 import type { SignatureCounts } from './signature-counts.ts'
 import type { VerifiedRoots } from './verified-roots.ts'
 
+export { batchSigningPayload, openEnvelope, recordLeaf, type SignedEnvelope } from './record-envelope.ts'
 export * from './result-record-schema.ts'
 
 const WHAT = 'result record'
@@ -32,32 +38,6 @@ const signedResultWireSchema = withFastPath(isWellFormedSignedResult, signedResu
 function encodeText(text: string): Uint8Array {
   const buf = Buffer.from(text, 'utf8')
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
-}
-
-/** Domain tag of the bytes an executor signs: this, then the 32-byte batch root. */
-const BATCH_SIGNATURE_TAG = fromString('taskmesh/result-batch/1\n', 'utf8')
-
-interface Unverified {
-  record: ResultRecord
-  /** Root of the batch the record was signed in, base64 (the record's own leaf for a batch of one). */
-  root: string
-  rootBytes: Uint8Array
-  signature: Uint8Array
-  /** The signature as carried (base64), the key of {@link VerifiedRoots}. */
-  signatureText: string
-}
-
-/** The Merkle leaf of a record: the leaf hash of the UTF-8 of `canonicalJson(record)`. */
-export function recordLeaf(record: ResultRecord): Uint8Array {
-  return leafHash(fromString(canonicalJson(record), 'utf8'))
-}
-
-/** The bytes an executor signs for a batch whose Merkle root is `root`. */
-export function batchSigningPayload(root: Uint8Array): Uint8Array {
-  const payload = new Uint8Array(BATCH_SIGNATURE_TAG.byteLength + root.byteLength)
-  payload.set(BATCH_SIGNATURE_TAG)
-  payload.set(root, BATCH_SIGNATURE_TAG.byteLength)
-  return payload
 }
 
 /**
@@ -76,62 +56,7 @@ function parseSignedValue(
     if (err instanceof InvalidMessageError) throw new InvalidRecordError(err.message)
     throw new InvalidRecordError(`${WHAT}: ${(err as Error).message}`)
   }
-  const { record, proof } = envelope
-  if (expectedKey !== undefined && !equals(expectedKey, resultKey(record.taskId))) {
-    throw new InvalidRecordError(`${WHAT}: key does not match task id ${record.taskId}`)
-  }
-  if (peerPublicKey(record.executor) === undefined) {
-    throw new InvalidRecordError(`${WHAT}: executor ${record.executor} has no embedded Ed25519 key`)
-  }
-  const leaf = recordLeaf(record)
-  const rootBytes =
-    proof === undefined ? leaf : rootFromTextPath(leaf, proof.index, proof.size, proof.path, paths)
-  if (rootBytes === undefined)
-    throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof?.size}`)
-  const signature = fromBase64(envelope.signature)
-  const root = toBase64(rootBytes)
-  return { record, root, rootBytes, signature, signatureText: envelope.signature }
-}
-
-/**
- * The authorization rule: a record signed by its owner stands on its own (the owner ran the task,
- * or ended it itself); a record signed by anyone else must carry the owner's grant proof for this
- * task, this executor and this epoch — the lease the owner granted (see `grant-proof.ts`).
- * Synchronous (the selector uses it).
- * @throws InvalidRecordError naming what is missing.
- */
-function checkGrant(
-  record: ResultRecord,
-  counts?: Pick<SignatureCounts, 'grantsVerified'>,
-  roots?: Pick<VerifiedRoots, 'hasGrant'>,
-): void {
-  if (record.executor === record.owner) {
-    if (record.grant !== undefined)
-      throw new InvalidRecordError(`${WHAT}: the owner's own record carries a grant`)
-    return
-  }
-  if (record.grant === undefined) {
-    throw new InvalidRecordError(
-      `${WHAT}: executor ${record.executor} is not the owner ${record.owner} and shows no grant from it`,
-    )
-  }
-  const { owner, taskId, executor, epoch, grant } = record
-  if (roots?.hasGrant(owner, taskId, executor, epoch, grant)) return // the proof this node made
-  if (!verifyGrantProof(owner, taskId, executor, epoch, grant, counts)) {
-    throw new InvalidRecordError(
-      `${WHAT}: grant is not ${record.owner}'s lease of the task to ${record.executor} at epoch ${record.epoch}`,
-    )
-  }
-}
-
-/** True when the record's batch signature checks out (or was checked before, per `roots`). */
-function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolean {
-  const executor = u.record.executor
-  if (roots?.has(executor, u.root, u.signatureText)) return true
-  const valid = verifyByPeer(executor, batchSigningPayload(u.rootBytes), u.signature)
-  if (roots !== undefined) roots.counts.recordBatchesVerified++
-  if (valid) roots?.add(executor, u.root, u.signatureText)
-  return valid
+  return checkEnvelope(envelope, expectedKey, paths)
 }
 
 /**
@@ -176,7 +101,7 @@ export function signResultBatch(
   })
   // each record is serialised once: its canonical JSON is both its leaf's data and its part of the value
   const texts = parsed.map((record) => canonicalJson(record))
-  const leaves = texts.map((text) => leafHash(Buffer.from(text, 'utf8')))
+  const leaves = texts.map(leafHashOfText)
   const tree = merkleTree(leaves)
   const signature = toBase64(signEd25519(privateKey, batchSigningPayload(tree.root)))
   if (counts !== undefined) {
@@ -186,11 +111,8 @@ export function signResultBatch(
   const { paths } = tree
   return texts.map((text, index) => {
     const proof =
-      parsed.length === 1
-        ? ''
-        : `,"proof":${JSON.stringify({ index, size: parsed.length, path: paths[index].map(toBase64) })}`
-    // the JSON of { record, signature, proof? }, with the record as its canonical text
-    const value = encodeText(`{"record":${text},"signature":"${signature}"${proof}}`)
+      parsed.length === 1 ? undefined : { index, size: parsed.length, path: paths[index].map(toBase64) }
+    const value = encodeText(envelopeText(text, signature, proof))
     if (value.byteLength > MAX_RECORD_BYTES) {
       throw new InvalidRecordError(
         `${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`,
@@ -247,11 +169,7 @@ export function openSignedValue(
   expectedKey?: Uint8Array,
   roots?: VerifiedRoots,
 ): { record: ResultRecord; signature: Uint8Array } {
-  const unverified = parseSignedValue(value, expectedKey, roots?.paths)
-  if (!signatureHolds(unverified, roots)) {
-    throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
-  }
-  checkGrant(unverified.record, roots?.counts, roots)
+  const unverified = verified(parseSignedValue(value, expectedKey, roots?.paths), roots)
   return { record: unverified.record, signature: unverified.signature }
 }
 

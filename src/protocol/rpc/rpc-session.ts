@@ -77,26 +77,28 @@ export class RpcSession<Res extends Framed> {
    * Sends one request and resolves with its reply. With `retry`, a request whose stream ended
    * before its reply came (say, the peer had dropped an idle stream) is sent once more on a fresh
    * stream — for requests that are safe to repeat.
+   * With `encoded`, the request's frame as the caller wrote it (its `requestId` must be the
+   * request's): sent as it is.
    * @throws InvalidMessageError (a bad or oversized frame either way), RpcTimeoutError /
    *   RpcAbortedError (the signal fired), RpcClosedError (the stream ended first).
    */
   async request(
     request: Framed & Record<string, unknown>,
     signal: AbortSignal = AbortSignal.timeout(DEFAULT_RPC_TIMEOUT_MS),
-    opts: { retry?: boolean } = {},
+    opts: { retry?: boolean; encoded?: Uint8Array } = {},
   ): Promise<Res> {
+    const bytes = opts.encoded ?? encodeMessage(request)
     try {
-      return await this.requestOnce(request, signal)
+      return await this.requestOnce(request, bytes, signal)
     } catch (err) {
       if (opts.retry !== true || !(err instanceof RpcClosedError) || this.closed || signal.aborted) throw err
-      return this.requestOnce(request, signal)
+      return this.requestOnce(request, bytes, signal)
     }
   }
 
-  private async requestOnce(request: Framed & Record<string, unknown>, signal: AbortSignal): Promise<Res> {
+  private async requestOnce(request: Framed, bytes: Uint8Array, signal: AbortSignal): Promise<Res> {
     if (this.closed) throw new RpcClosedError(`${this.what}: session closed`)
     signal.throwIfAborted()
-    const bytes = encodeMessage(request)
     if (bytes.byteLength > this.maxBytes) {
       throw new InvalidMessageError(`request: ${bytes.byteLength} bytes, over the limit of ${this.maxBytes}`)
     }

@@ -16,9 +16,10 @@ import {
   submitFrameSchema,
   submitReplySchema,
 } from '../../../src/protocol/messages/messages.ts'
-import { storeRequestSchema } from '../../../src/protocol/messages/replicate-messages.ts'
+import { encodeStoreFrame, storeRequestSchema } from '../../../src/protocol/messages/replicate-messages.ts'
 import { GrantSigner } from '../../../src/protocol/records/grant-proof.ts'
 import {
+  openEnvelope,
   openResultRecordSync,
   type ResultRecord,
   recordToBase64,
@@ -196,8 +197,14 @@ const carriers: Array<[string, (tasks: Task[]) => Promise<void> | void]> = [
           ],
         }
         expect(frame(stealFrameSchema, complete, 'complete frame')).toEqual(complete)
-        const store = { type: 'store', requestId: 's', records: [text] }
-        expect(frame(storeRequestSchema, store, 'store frame')).toEqual(store)
+        // a replica travels as the value itself, and the receiver keeps the executor's bytes
+        const store = decodeMessage(
+          storeRequestSchema,
+          encodeStoreFrame('s', [value]),
+          MAX_FRAME_BYTES,
+          'store frame',
+        )
+        expect(Buffer.from(openEnvelope(store.records[0]).value).equals(Buffer.from(value))).toBe(true)
         const reply = { type: 'result', requestId: 'r', taskId: grant.tasks[i].id, record: text }
         expect(frame(submitReplySchema, reply, 'result reply')).toEqual(reply)
       }

@@ -14,7 +14,11 @@ import {
   replicateReplySchema,
   storeRequestSchema,
 } from '../../../src/protocol/messages/replicate-messages.ts'
-import { recordToBase64, resultKey, signResultRecord } from '../../../src/protocol/records/result-record.ts'
+import {
+  resultKey,
+  type SignedEnvelope,
+  signResultRecord,
+} from '../../../src/protocol/records/result-record.ts'
 import { RpcSession } from '../../../src/protocol/rpc/rpc-session.ts'
 import { makeRecord, makeTask, OWNER } from '../../protocol/fixtures.ts'
 
@@ -63,7 +67,7 @@ describe('store frames with relay', () => {
   /** A signed record whose key satisfies `wanted` (drawn until one does). */
   async function recordWhere(
     wanted: (key: Uint8Array) => boolean,
-  ): Promise<{ key: Uint8Array; text: string }> {
+  ): Promise<{ key: Uint8Array; envelope: SignedEnvelope }> {
     const privateKey = await signer
     for (;;) {
       const executor = sender.peerId.toString()
@@ -74,7 +78,11 @@ describe('store frames with relay', () => {
         attempts: [{ executor, epoch: 2, startedAt: 30, finishedAt: 40 }],
       })
       const key = resultKey(record.taskId)
-      if (wanted(key)) return { key, text: recordToBase64(await signResultRecord(record, privateKey)) }
+      if (wanted(key))
+        return {
+          key,
+          envelope: JSON.parse(Buffer.from(await signResultRecord(record, privateKey)).toString()),
+        }
     }
   }
 
@@ -84,7 +92,7 @@ describe('store frames with relay', () => {
   const closerToB = (key: Uint8Array) =>
     compare(distance(b.libp2p.peerId, key), distance(c.libp2p.peerId, key)) < 0
 
-  const store = (records: string[], relay?: number[], ahead?: string[][]) =>
+  const store = (records: SignedEnvelope[], relay?: number[], ahead?: string[][]) =>
     session.request(
       {
         type: 'store',
@@ -127,7 +135,7 @@ describe('store frames with relay', () => {
 
   it('a kept record asked to relay goes on to a connected peer closer to its key', async () => {
     const far = await recordWhere(closerToC)
-    const reply = await store([far.text], [0])
+    const reply = await store([far.envelope], [0])
     expect(reply).toMatchObject({ type: 'stored', outcomes: ['stored'] })
     expect(await holds(b, far.key)).toBe(true)
     await until(() => holds(c, far.key), 'C holds the relayed record')
@@ -136,7 +144,7 @@ describe('store frames with relay', () => {
   it('goes on when the peers said to hold it are others than its closer neighbour', async () => {
     // the sender gave a copy to a closer peer B is not connected to: C still lacks it
     const far = await recordWhere(closerToC)
-    await store([far.text], [0], [['0badc0de']])
+    await store([far.envelope], [0], [['0badc0de']])
     await until(() => holds(c, far.key), 'C holds the relayed record')
   })
 
@@ -148,13 +156,13 @@ describe('store frames with relay', () => {
     const marker = await recordWhere(closerToC)
     // `held`: B keeps it without relaying, then is asked to relay it: it went on from B before, or
     // B was meant to keep it only — no second chain starts at a node that had it
-    await store([held.text])
-    await store([held.text], [0])
+    await store([held.envelope])
+    await store([held.envelope], [0])
     // `counted`: the sender says it gave C a copy, and C is the only peer B has closer to the key
     const shortC = sha(c.libp2p.peerId.toMultihash().bytes).subarray(0, 4).toString('hex')
-    await store([near.text, unasked.text, counted.text], [0, 2], [[], [shortC]])
+    await store([near.envelope, unasked.envelope, counted.envelope], [0, 2], [[], [shortC]])
     // the marker goes to C after the others were decided: once C has it, they would have arrived
-    await store([marker.text], [0])
+    await store([marker.envelope], [0])
     await until(() => holds(c, marker.key), 'C holds the marker')
     expect(await holds(b, near.key)).toBe(true)
     expect(await holds(b, unasked.key)).toBe(true)
@@ -172,7 +180,7 @@ describe('store frames with relay', () => {
       decodeMessage(
         storeRequestSchema,
         new TextEncoder().encode(
-          JSON.stringify({ type: 'store', requestId: 'r', records: [far.text], relay, ahead }),
+          JSON.stringify({ type: 'store', requestId: 'r', records: [far.envelope], relay, ahead }),
         ),
         MAX_FRAME_BYTES,
         'store frame',

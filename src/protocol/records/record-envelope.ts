@@ -1,0 +1,172 @@
+import { equals, fromString } from 'uint8arrays'
+import { canonicalJson } from '../../task/task-id.ts'
+import { fromBase64, toBase64 } from '../../util/base64.ts'
+import { MAX_RECORD_BYTES } from '../constants.ts'
+import { InvalidRecordError } from '../errors.ts'
+import { peerPublicKey, verifyByPeer } from './ed25519.ts'
+import { verifyGrantProof } from './grant-proof.ts'
+import { leafHashOfText, type PathMemo, rootFromTextPath } from './merkle.ts'
+import { type ResultRecord, resultKey } from './result-record-schema.ts'
+import type { SignatureCounts } from './signature-counts.ts'
+import type { VerifiedRoots } from './verified-roots.ts'
+
+const WHAT = 'result record'
+
+/** A record's inclusion proof in the batch its executor signed (absent for a batch of one). */
+export interface BatchProof {
+  index: number
+  size: number
+  path: string[]
+}
+
+/** A signed record value as parsed JSON: what `signedResultSchema` accepts. */
+export interface SignedEnvelope {
+  record: ResultRecord
+  signature: string
+  proof?: BatchProof
+}
+
+/** A signed value with every check made but the signature's. */
+export interface Unverified {
+  record: ResultRecord
+  /** The record's canonical JSON (its Merkle leaf's data). */
+  text: string
+  /** Root of the batch the record was signed in, base64 (the record's own leaf for a batch of one). */
+  root: string
+  rootBytes: Uint8Array
+  signature: Uint8Array
+  /** The signature as carried (base64), the key of {@link VerifiedRoots}. */
+  signatureText: string
+}
+
+/** Domain tag of the bytes an executor signs: this, then the 32-byte batch root. */
+const BATCH_SIGNATURE_TAG = fromString('taskmesh/result-batch/1\n', 'utf8')
+
+/** The Merkle leaf of a record: the leaf hash of the UTF-8 of `canonicalJson(record)`. */
+export function recordLeaf(record: ResultRecord): Uint8Array {
+  return leafHashOfText(canonicalJson(record))
+}
+
+/** The bytes an executor signs for a batch whose Merkle root is `root`. */
+export function batchSigningPayload(root: Uint8Array): Uint8Array {
+  const payload = new Uint8Array(BATCH_SIGNATURE_TAG.byteLength + root.byteLength)
+  payload.set(BATCH_SIGNATURE_TAG)
+  payload.set(root, BATCH_SIGNATURE_TAG.byteLength)
+  return payload
+}
+
+/**
+ * The stored form of a signed record: the JSON of `{ record, signature, proof? }` with the record
+ * as its canonical text and the proof's keys in the order `index`, `size`, `path` — the bytes an
+ * executor's {@link signResultBatch} makes, and those a `store` frame's receiver keeps.
+ */
+export function envelopeText(recordText: string, signature: string, proof?: BatchProof): string {
+  const tail =
+    proof === undefined
+      ? ''
+      : `,"proof":${JSON.stringify({ index: proof.index, size: proof.size, path: proof.path })}`
+  return `{"record":${recordText},"signature":"${signature}"${tail}}`
+}
+
+/**
+ * Every check of a parsed value but the signature's: an executor with an embedded Ed25519 key, a
+ * proof that fits its batch (climbed only until it meets a path climbed before, with `paths`), and,
+ * with `expectedKey`, the key of the record's task.
+ * @throws InvalidRecordError naming what is wrong.
+ */
+export function checkEnvelope(
+  envelope: SignedEnvelope,
+  expectedKey: Uint8Array | undefined,
+  paths?: PathMemo,
+): Unverified {
+  const { record, proof } = envelope
+  if (expectedKey !== undefined && !equals(expectedKey, resultKey(record.taskId))) {
+    throw new InvalidRecordError(`${WHAT}: key does not match task id ${record.taskId}`)
+  }
+  if (peerPublicKey(record.executor) === undefined) {
+    throw new InvalidRecordError(`${WHAT}: executor ${record.executor} has no embedded Ed25519 key`)
+  }
+  const text = canonicalJson(record)
+  const leaf = leafHashOfText(text)
+  const rootBytes =
+    proof === undefined ? leaf : rootFromTextPath(leaf, proof.index, proof.size, proof.path, paths)
+  if (rootBytes === undefined)
+    throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof?.size}`)
+  const signature = fromBase64(envelope.signature)
+  return { record, text, root: toBase64(rootBytes), rootBytes, signature, signatureText: envelope.signature }
+}
+
+/** True when the record's batch signature checks out (or was checked before, per `roots`). */
+function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolean {
+  const executor = u.record.executor
+  if (roots?.has(executor, u.root, u.signatureText)) return true
+  const valid = verifyByPeer(executor, batchSigningPayload(u.rootBytes), u.signature)
+  if (roots !== undefined) roots.counts.recordBatchesVerified++
+  if (valid) roots?.add(executor, u.root, u.signatureText)
+  return valid
+}
+
+/**
+ * The authorization rule: a record signed by its owner stands on its own (the owner ran the task,
+ * or ended it itself); a record signed by anyone else must carry the owner's grant proof for this
+ * task, this executor and this epoch — the lease the owner granted (see `grant-proof.ts`).
+ * Synchronous (the selector uses it).
+ * @throws InvalidRecordError naming what is missing.
+ */
+export function checkGrant(
+  record: ResultRecord,
+  counts?: Pick<SignatureCounts, 'grantsVerified'>,
+  roots?: Pick<VerifiedRoots, 'hasGrant'>,
+): void {
+  if (record.executor === record.owner) {
+    if (record.grant !== undefined)
+      throw new InvalidRecordError(`${WHAT}: the owner's own record carries a grant`)
+    return
+  }
+  if (record.grant === undefined) {
+    throw new InvalidRecordError(
+      `${WHAT}: executor ${record.executor} is not the owner ${record.owner} and shows no grant from it`,
+    )
+  }
+  const { owner, taskId, executor, epoch, grant } = record
+  if (roots?.hasGrant(owner, taskId, executor, epoch, grant)) return // the proof this node made
+  if (!verifyGrantProof(owner, taskId, executor, epoch, grant, counts)) {
+    throw new InvalidRecordError(
+      `${WHAT}: grant is not ${record.owner}'s lease of the task to ${record.executor} at epoch ${record.epoch}`,
+    )
+  }
+}
+
+/**
+ * The last checks of a stored value (9.4): the batch signature (unless `roots` checked it before)
+ * and the owner's grant.
+ * @throws InvalidRecordError naming which fails.
+ */
+export function verified(unverified: Unverified, roots: VerifiedRoots | undefined): Unverified {
+  if (!signatureHolds(unverified, roots)) {
+    throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
+  }
+  checkGrant(unverified.record, roots?.counts, roots)
+  return unverified
+}
+
+/**
+ * Opens a signed record that came as parsed JSON (a `store` frame carries them so): every check of
+ * a stored value (9.4), then the value to keep — its stored form ({@link envelopeText}), byte for
+ * byte the executor's own when the executor made it. The receiver derives the key (`resultKey`).
+ * @throws InvalidRecordError with the reason (a value over `MAX_RECORD_BYTES` included).
+ */
+export function openEnvelope(
+  envelope: SignedEnvelope,
+  roots?: VerifiedRoots,
+): { record: ResultRecord; value: Uint8Array } {
+  const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths), roots)
+  const value = Buffer.from(envelopeText(unverified.text, envelope.signature, envelope.proof), 'utf8')
+  if (value.byteLength > MAX_RECORD_BYTES) {
+    throw new InvalidRecordError(`${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`)
+  }
+  return {
+    record: unverified.record,
+    value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+  }
+}

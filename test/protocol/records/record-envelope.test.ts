@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest'
+import { decodeMessage } from '../../../src/protocol/codec.ts'
+import { MAX_FRAME_BYTES } from '../../../src/protocol/constants.ts'
+import { InvalidRecordError } from '../../../src/protocol/errors.ts'
+import {
+  encodeStoreFrame,
+  isWellFormedStoreRequest,
+  storeRequestSchema,
+} from '../../../src/protocol/messages/replicate-messages.ts'
+import { leafHash, leafHashOfText } from '../../../src/protocol/records/merkle.ts'
+import {
+  openEnvelope,
+  openResultRecordSync,
+  type ResultRecord,
+  resultKey,
+  type SignedEnvelope,
+  signResultBatch,
+} from '../../../src/protocol/records/result-record.ts'
+import { VerifiedRoots } from '../../../src/protocol/records/verified-roots.ts'
+import { EXECUTOR, executorKey, makeRecord, makeTask, OWNER } from '../fixtures.ts'
+
+const own = (i: number): ResultRecord =>
+  makeRecord({
+    taskId: makeTask(700 + i).id,
+    owner: EXECUTOR,
+    epoch: 1,
+    attempts: [{ executor: EXECUTOR, epoch: 1, startedAt: 30, finishedAt: 40 }],
+  })
+const parse = (value: Uint8Array): SignedEnvelope => JSON.parse(Buffer.from(value).toString('utf8'))
+const refusal = (envelope: SignedEnvelope) => {
+  try {
+    openEnvelope(envelope)
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidRecordError)
+    return (err as Error).message
+  }
+  throw new Error('the envelope was accepted')
+}
+
+describe('signed records as parsed JSON (store frames carry them so)', () => {
+  it('opens to the record and to the executor value, byte for byte, in a batch and alone', () => {
+    for (const batch of [[0, 1, 2, 3, 4].map(own), [own(9)], [makeRecord({ taskId: makeTask(720).id })]]) {
+      const values = signResultBatch(batch, executorKey)
+      const roots = new VerifiedRoots()
+      values.forEach((value, i) => {
+        const opened = openEnvelope(parse(value), roots)
+        expect(opened.record).toEqual(batch[i])
+        expect(Buffer.from(opened.value).equals(Buffer.from(value))).toBe(true)
+      })
+      // one signature check for the batch
+      expect(roots.counts.recordBatchesVerified).toBe(1)
+    }
+  })
+
+  it('keeps the stored form whatever the key order it came in, and that form verifies as a value', () => {
+    const [value] = signResultBatch([own(10), own(11)], executorKey)
+    const { record, signature, proof } = parse(value)
+    const shuffled = {
+      proof: proof && { path: proof.path, size: proof.size, index: proof.index },
+      signature,
+      record: Object.fromEntries(Object.entries(record).reverse()) as unknown as ResultRecord,
+    }
+    const opened = openEnvelope(shuffled)
+    expect(Buffer.from(opened.value).equals(Buffer.from(value))).toBe(true)
+    expect(openResultRecordSync(opened.value, resultKey(record.taskId))).toEqual(record)
+  })
+
+  it('refuses a changed record, a proof moved to another leaf, and an executor without a key', () => {
+    const values = signResultBatch([own(12), own(13), own(14)], executorKey)
+    const first = parse(values[0])
+    expect(refusal({ ...first, record: { ...first.record, output: 'forged' } })).toMatch(/bad signature/)
+    const moved = { ...first, proof: first.proof && { ...first.proof, index: 1 } }
+    expect(refusal(moved)).toMatch(/bad signature/)
+    const stranger = { ...first, record: { ...first.record, executor: OWNER.slice(0, 20) } }
+    expect(refusal(stranger)).toMatch(/has no embedded Ed25519 key/)
+  })
+})
+
+describe('store frames', () => {
+  const values = signResultBatch([own(20), own(21), own(22)], executorKey)
+
+  it('are written with the values as they are, and read back as the parsed values', () => {
+    const bytes = encodeStoreFrame('r1', values, { relay: [0, 2], ahead: [[], ['0123abcd']] })
+    const frame = decodeMessage(storeRequestSchema, bytes, MAX_FRAME_BYTES, 'store frame')
+    expect(frame).toEqual({
+      type: 'store',
+      requestId: 'r1',
+      records: values.map(parse),
+      relay: [0, 2],
+      ahead: [[], ['0123abcd']],
+    })
+    expect(isWellFormedStoreRequest(frame)).toBe(true)
+    const bare = decodeMessage(
+      storeRequestSchema,
+      encodeStoreFrame('r2', values.slice(0, 1)),
+      MAX_FRAME_BYTES,
+      'f',
+    )
+    expect(bare).toEqual({ type: 'store', requestId: 'r2', records: [parse(values[0])] })
+  })
+
+  it('the quick check passes only frames the schema accepts, and refuses the usual mistakes', () => {
+    const records = values.map(parse)
+    const frames: unknown[] = [
+      { type: 'store', requestId: 'r', records },
+      { type: 'store', requestId: 'r', records, relay: [2] },
+      { type: 'store', requestId: 'r', records, relay: [1], ahead: [['0123abcd']] },
+      { type: 'store', requestId: 'r', records, ahead: [] },
+      { type: 'store', requestId: 'r', records, relay: [3] },
+      { type: 'store', requestId: 'r', records, relay: [0], ahead: [[], []] },
+      { type: 'store', requestId: 'r', records, relay: [0], ahead: [['XYZ']] },
+      { type: 'store', requestId: 'r', records: [] },
+      { type: 'store', requestId: '', records },
+      { type: 'store', requestId: 'r', records: [Buffer.from(values[0]).toString('base64')] },
+      { type: 'store', requestId: 'r', records: [{ ...records[0], extra: 1 }] },
+      { type: 'store', requestId: 'r', records, more: true },
+    ]
+    const verdicts = frames.map((f) => [isWellFormedStoreRequest(f), storeRequestSchema.safeParse(f).success])
+    for (const [quick, schema] of verdicts) if (quick) expect(schema).toBe(true)
+    expect(verdicts.map(([, schema]) => schema)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ])
+    expect(verdicts.slice(0, 4).every(([quick]) => quick)).toBe(true)
+  })
+})
+
+describe('leafHashOfText', () => {
+  it('is the leaf hash of the UTF-8 bytes, for any text (non-ASCII and NUL included)', () => {
+    for (const text of ['', '{"a":1}', 'héllo ✓ 🚀', '\u0000\u0001x', 'a'.repeat(5000)]) {
+      expect(Buffer.from(leafHashOfText(text)).equals(Buffer.from(leafHash(Buffer.from(text, 'utf8'))))).toBe(
+        true,
+      )
+    }
+  })
+})
