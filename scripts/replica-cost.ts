@@ -1,0 +1,153 @@
+/**
+ * What keeping copies costs a node. A mesh of 3 daemons × 16 slots where every task goes to the
+ * third daemon as `remote-noop` (only it runs them): the other two do nothing but keep the copies
+ * of its records (and the custody holds of its tasks). Prints the CPU of those two per copy
+ * received — main thread and every thread — and the executor's per task, beside one daemon alone
+ * running the same number of `noop`s (no copies, no custody: what a task costs by itself).
+ *
+ * In a mesh where every node runs tasks, each node keeps a copy of every other node's records: at
+ * 3 daemons, 2 copies per task, so this figure is most of what `bench:compare`'s no-op run spends
+ * beyond BullMQ. With `--base <checkout>`, the same mesh of the other build runs too, alternating
+ * with this one, `--rounds` times each (absolute CPU drifts by a fifth here from run to run).
+ *
+ *   npx tsx scripts/replica-cost.ts [--tasks 20000] [--rounds 3] [--base <checkout>]
+ */
+import '../src/polyfill.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import type * as DaemonsModule from './compare/daemons.ts'
+import { cpuSeconds, threadKinds } from './compare/processes.ts'
+
+const { values } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    tasks: { type: 'string', default: '20000' },
+  },
+})
+const rounds = Number(values.rounds)
+const tasks = Number(values.tasks)
+if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(tasks) || tasks < 1000) {
+  throw new Error(
+    'usage: npx tsx scripts/replica-cost.ts [--tasks n >= 1000] [--rounds n >= 1] [--base <checkout>]',
+  )
+}
+const WARMUP = 5_000
+const BATCH = 500
+
+type Daemons = typeof DaemonsModule
+type Daemon = DaemonsModule.Daemon
+const builds: Array<{ name: string; daemons: Daemons }> = [
+  { name: 'this', daemons: await import('./compare/daemons.ts') },
+]
+if (values.base !== undefined) {
+  builds.push({ name: 'base', daemons: await import(resolve(values.base, 'scripts/compare/daemons.ts')) })
+}
+
+/** CPU seconds of a daemon: the main thread's and every thread's. */
+const cpuOf = (d: Daemon) => ({ main: threadKinds(d.pid).get('main') ?? Number.NaN, all: cpuSeconds(d.pid) })
+
+/** Submits `count` tasks of `type` to `at` in batches, and waits until every copy is stored. */
+async function run(daemons: Daemons, mesh: Daemon[], at: Daemon, type: string, count: number): Promise<void> {
+  const signed = await daemons.recordsSigned(mesh)
+  const copies = await daemons.copiesStored(mesh)
+  for (let done = 0; done < count; done += BATCH) {
+    await at.submit(Array.from({ length: Math.min(BATCH, count - done) }, () => ({ type })))
+  }
+  await pollUntil(() => daemons.recordsSigned(mesh), signed + count, 'records signed')
+  await pollUntil(() => daemons.copiesStored(mesh), copies + mesh.length * count, 'copies stored')
+}
+
+async function pollUntil(read: () => Promise<number>, target: number, what: string): Promise<void> {
+  const deadline = Date.now() + 300_000
+  while ((await read()) < target) {
+    if (Date.now() > deadline) throw new Error(`replica-cost: ${what} never reached ${target}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+interface Figures {
+  /** µs per copy received, main thread / all threads (mean of the two keepers). */
+  keeperMain: number
+  keeperAll: number
+  /** µs per task at the executor, all threads. */
+  executorAll: number
+}
+
+/** One mesh of a build: warm-up, then the measured tasks; figures per copy and per task. */
+async function meshRun(build: (typeof builds)[number], dir: string, swarmKey: string): Promise<Figures> {
+  const { daemons } = build
+  const specs = [0, 1, 2].map((j) => ({
+    name: `${build.name}-${j}`,
+    slots: 16,
+    handlers: j === 2 ? [join(import.meta.dirname, 'compare/handlers.mjs')] : [],
+  }))
+  const mesh = await daemons.startDaemons(specs, { dir, swarmKey, extraFlags: [], log: () => {} })
+  try {
+    const executor = mesh[2]
+    await run(daemons, mesh, executor, 'remote-noop', WARMUP)
+    const before = mesh.map(cpuOf)
+    await run(daemons, mesh, executor, 'remote-noop', tasks)
+    const spent = mesh.map((d, i) => {
+      const now = cpuOf(d)
+      return { main: now.main - before[i].main, all: now.all - before[i].all }
+    })
+    const perCopy = (s: number) => (s / tasks) * 1e6
+    return {
+      keeperMain: perCopy((spent[0].main + spent[1].main) / 2),
+      keeperAll: perCopy((spent[0].all + spent[1].all) / 2),
+      executorAll: perCopy(spent[2].all),
+    }
+  } finally {
+    await daemons.stopDaemons(mesh)
+  }
+}
+
+/** A daemon alone running `noop`s: µs per task, all threads. */
+async function soloRun(dir: string, swarmKey: string): Promise<number> {
+  const { daemons } = builds[0]
+  const mesh = await daemons.startDaemons([{ name: 'alone', slots: 16 }], {
+    dir,
+    swarmKey,
+    extraFlags: [],
+    log: () => {},
+  })
+  try {
+    await run(daemons, mesh, mesh[0], 'noop', WARMUP)
+    const before = cpuSeconds(mesh[0].pid)
+    await run(daemons, mesh, mesh[0], 'noop', tasks)
+    return ((cpuSeconds(mesh[0].pid) - before) / tasks) * 1e6
+  } finally {
+    await daemons.stopDaemons(mesh)
+  }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'taskmesh-replica-cost-'))
+const swarmKey = join(dir, 'swarm.key')
+builds[0].daemons.taskmeshCli(['swarm-key', swarmKey])
+try {
+  const alone = await soloRun(join(dir, 'alone'), swarmKey)
+  console.log(`a daemon alone: ${alone.toFixed(0)} µs CPU per no-op (every thread)`)
+  const results = new Map<string, Figures[]>(builds.map((b) => [b.name, []]))
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? builds : [...builds].reverse()
+    for (const build of order) {
+      const f = await meshRun(build, join(dir, `${build.name}-${r}`), swarmKey)
+      results.get(build.name)?.push(f)
+      console.log(
+        `round ${r + 1} ${build.name}: keeper ${f.keeperMain.toFixed(0)} µs main thread, ${f.keeperAll.toFixed(0)} µs all threads per copy; executor ${f.executorAll.toFixed(0)} µs per task`,
+      )
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  for (const [name, fs] of results) {
+    console.log(
+      `${name} (mean of ${fs.length}): per copy kept ${mean(fs.map((f) => f.keeperMain)).toFixed(0)} µs main thread, ` +
+        `${mean(fs.map((f) => f.keeperAll)).toFixed(0)} µs all threads; per task at the executor ${mean(fs.map((f) => f.executorAll)).toFixed(0)} µs (alone: ${alone.toFixed(0)})`,
+    )
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true })
+}
