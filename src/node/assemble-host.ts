@@ -10,7 +10,7 @@ import { VerifiedRoots } from '../protocol/records/verified-roots.ts'
 import { Accounting } from './accounting/accounting.ts'
 import type { ResolvedNodeOptions } from './options.ts'
 import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
-import { groupWriterOf } from './results/fencing.ts'
+import { fencedWritesSettled, groupWriterOf } from './results/fencing.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
 import { UnsentRecords } from './results/unsent-records.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
@@ -75,7 +75,9 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     dataDir === undefined ? undefined : new TaskJournal(join(dataDir, JOURNAL_FILE), opts.durability)
   if (journal !== undefined) accounting.countJournal(journal.stats)
   const closeDatastore = async () => {
-    await groupWriterOf(recordStore)?.flush() // record writes waiting for their window go now
+    // fenced record writes still reading what is stored, then those waiting for their window
+    await fencedWritesSettled(recordStore)
+    await groupWriterOf(recordStore)?.flush()
     await journal?.close()
     await datastore?.close()
   }

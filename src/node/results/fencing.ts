@@ -160,6 +160,18 @@ function serially<T>(datastore: Datastore, id: string, work: () => Promise<T>): 
 }
 
 /**
+ * Resolves once the fenced writes of `datastore` under way have ended, those started meanwhile
+ * too (up to `rounds` times over): a node closing its datastore waits for them — a write between
+ * its read and its hand-over to the group writer would otherwise find the database closed.
+ */
+export async function fencedWritesSettled(datastore: Datastore, rounds = 8): Promise<void> {
+  const perStore = locks.get(datastore)
+  for (let i = 0; i < rounds && perStore !== undefined && perStore.size > 0; i++) {
+    await Promise.all(perStore.values())
+  }
+}
+
+/**
  * Writes a serialized kad-dht record (`Libp2pRecord`) of result key `key` unless the record stored
  * there wins the selector against it. Compare and write happen under a per-key lock. `value` is
  * the record's value when the caller has it at hand (it is read from `serialized` otherwise).
