@@ -177,3 +177,21 @@ describe('only canonical base64 on the wire', () => {
     expect(() => grant(sloppy(LEASE_PROOF))).toThrow(/leases\[0\]\.proof: must be canonical/)
   })
 })
+
+describe('isCanonicalBase64 by shape', () => {
+  const PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+  it('agrees with the padded-base64 pattern on short texts of the alphabet, padding and strays', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9+/=\-_ .é]{0,40}$/), (text) => {
+        if (!PATTERN.test(text)) expect(isCanonicalBase64(text)).toBe(false)
+        else expect(isCanonicalBase64(text)).toBe(Buffer.from(text, 'base64').toString('base64') === text)
+      }),
+      { numRuns: 3000 },
+    )
+    for (const text of ['', 'QQ==', 'QR==', 'QUI=', 'QUJD', '====', 'Q===', 'QQ=A', 'QUJ', 'QUJD\n'])
+      expect([text, isCanonicalBase64(text)]).toEqual([
+        text,
+        PATTERN.test(text) && Buffer.from(text, 'base64').toString('base64') === text,
+      ])
+  })
+})
