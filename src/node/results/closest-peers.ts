@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { compare } from 'uint8arrays'
 import { SHORT_ID_CHARS } from '../../protocol/messages/replicate-messages.ts'
@@ -6,7 +6,17 @@ import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
 /** kad-dht's id of a key or peer: SHA-256 of the bytes (kad's `convertBuffer`). */
 export function kadId(bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
+  return hash('sha256', bytes, 'buffer') as unknown as Uint8Array
+}
+
+/** True when id `a` is strictly closer to `target` than id `b` (Kademlia XOR), with no distance built. */
+export function isCloser(a: Uint8Array, b: Uint8Array, target: Uint8Array): boolean {
+  for (let i = 0; i < target.byteLength; i++) {
+    const da = a[i] ^ target[i]
+    const db = b[i] ^ target[i]
+    if (da !== db) return da < db
+  }
+  return false
 }
 
 /** Kademlia XOR distance of two ids of equal length (compare results with `compare`). */
@@ -98,14 +108,18 @@ export class ClosestPeers {
     holders: readonly string[] = [],
   ): Promise<PeerId | undefined> {
     const target = kadId(key)
-    const own = xorDistance(this.selfId, target)
-    const ranked = await this.nearest(target, holders.length + 2)
-    return ranked.find(
-      (peer) =>
-        peer.toString() !== except &&
-        !holders.includes(this.shortId(peer)) &&
-        compare(xorDistance(this.idOf(peer), target), own) < 0,
-    )
+    const peers = this.allServing ?? (await this.servingPeers())
+    // the closest peer that may take it, if closer than this node (one pass, no distances built)
+    let best: PeerId | undefined
+    let bestId = this.selfId
+    for (const peer of peers) {
+      const id = this.idOf(peer)
+      if (!isCloser(id, bestId, target)) continue
+      if (peer.toString() === except || holders.includes(this.shortId(peer))) continue
+      best = peer
+      bestId = id
+    }
+    return best
   }
 
   /** A connected peer's short id: the first `SHORT_ID_CHARS` hex characters of its kad-dht id. */

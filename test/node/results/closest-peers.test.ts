@@ -1,6 +1,8 @@
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import fc from 'fast-check'
+import { compare } from 'uint8arrays'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ClosestPeers } from '../../../src/node/results/closest-peers.ts'
+import { ClosestPeers, isCloser, xorDistance } from '../../../src/node/results/closest-peers.ts'
 import type { MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
 import { REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
 import { type MeshMember, startMember, stopMember } from './replicator-mesh.ts'
@@ -57,5 +59,18 @@ describe('ClosestPeers', () => {
     } finally {
       closest.stop()
     }
+  })
+})
+
+describe('isCloser', () => {
+  it('orders as the XOR distances compare, ties included', () => {
+    const id = fc.uint8Array({ minLength: 4, maxLength: 4 })
+    fc.assert(
+      fc.property(id, id, id, (a, b, target) => {
+        expect(isCloser(a, b, target)).toBe(compare(xorDistance(a, target), xorDistance(b, target)) < 0)
+        expect(isCloser(a, a, target)).toBe(false)
+      }),
+      { numRuns: 2000 },
+    )
   })
 })
