@@ -11,7 +11,7 @@ export function kadId(bytes: Uint8Array): Uint8Array {
 
 /** True when id `a` is strictly closer to `target` than id `b` (Kademlia XOR), with no distance built. */
 export function isCloser(a: Uint8Array, b: Uint8Array, target: Uint8Array): boolean {
-  for (let i = 0; i < target.byteLength; i++) {
+  for (let i = 0; i < target.length; i++) {
     const da = a[i] ^ target[i]
     const db = b[i] ^ target[i]
     if (da !== db) return da < db
