@@ -1,6 +1,7 @@
 import { LeaseTable } from '../../policy/leases.ts'
 import type { GrantSigner } from '../../protocol/records/grant-proof.ts'
 import type { AttemptCut, Task } from '../../task/task.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import { DEFAULT_MAX_EXECUTOR_LOSSES } from '../options.ts'
 import type { ResultStore } from '../results/result-store.ts'
@@ -176,10 +177,7 @@ export abstract class LedgerBook {
     this.settled.set(taskId, { epoch, executor })
     this.opts.events.emit(taskId, 'settled', executor === undefined ? { epoch } : { epoch, by: executor })
     if (own !== undefined) this.opts.onSettled?.(own.entry.task, executor)
-    if (this.settled.size > SETTLED_MEMORY) {
-      const oldest = this.settled.keys().next().value
-      if (oldest !== undefined) this.settled.delete(oldest)
-    }
+    trimOldest(this.settled, SETTLED_MEMORY)
     if (this.opts.journal === undefined) {
       void store?.()
       return

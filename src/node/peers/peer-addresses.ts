@@ -1,5 +1,6 @@
 import type { IdentifyResult } from '@libp2p/interface'
 import { MAX_HOT_ADDRS } from '../../protocol/constants.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
 /** Peers whose listen addresses are remembered at most (the least recently identified go first). */
@@ -45,9 +46,6 @@ export class PeerAddresses {
     this.addrs.delete(id)
     if (addrs.length === 0) return
     this.addrs.set(id, addrs)
-    if (this.addrs.size > PEER_ADDRESSES_KEPT) {
-      const oldest = this.addrs.keys().next().value
-      if (oldest !== undefined) this.addrs.delete(oldest)
-    }
+    trimOldest(this.addrs, PEER_ADDRESSES_KEPT)
   }
 }

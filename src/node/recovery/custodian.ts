@@ -2,6 +2,7 @@ import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/me
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Task } from '../../task/task.ts'
 import { eachLimited } from '../../util/each-limited.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { Takeover } from '../owner/intake.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { LivenessWatch } from '../peers/liveness-watch.ts'
@@ -282,10 +283,7 @@ export class Custodian {
     guarded.tasks.set(task.id, task)
     this.ownerOf.delete(task.id)
     this.ownerOf.set(task.id, owner)
-    if (this.ownerOf.size > (this.opts.memory ?? DEFAULT_CUSTODY_MEMORY)) {
-      const oldest = this.ownerOf.keys().next().value
-      if (oldest !== undefined) this.forget(oldest)
-    }
+    trimOldest(this.ownerOf, this.opts.memory ?? DEFAULT_CUSTODY_MEMORY, (oldest) => this.forget(oldest))
   }
 
   private forget(taskId: string): void {

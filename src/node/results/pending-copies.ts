@@ -1,4 +1,5 @@
 import { eachLimited } from '../../util/each-limited.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 
 /** Records without a copy elsewhere that a node remembers at most (the oldest are dropped first). */
 export const MAX_PENDING_COPIES = 10_000
@@ -41,10 +42,7 @@ export class PendingCopies {
     const id = Buffer.from(key).toString('base64')
     this.pending.delete(id)
     this.pending.set(id, { key, value })
-    if (this.pending.size > this.max) {
-      const oldest = this.pending.keys().next().value
-      if (oldest !== undefined) this.pending.delete(oldest)
-    }
+    trimOldest(this.pending, this.max)
   }
 
   /**

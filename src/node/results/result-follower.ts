@@ -1,5 +1,6 @@
 import type { ResultNotice } from '../../protocol/messages/messages.ts'
 import { resultKey } from '../../protocol/records/result-record.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { ResultStore } from './result-store.ts'
 
 /** Options of {@link ResultFollower}. */
@@ -60,10 +61,7 @@ export class ResultFollower {
   private keep(taskId: string, notice: { peer: string; epoch: number }): void {
     this.noticed.delete(taskId)
     this.noticed.set(taskId, notice)
-    if (this.noticed.size > NOTICES_KEPT) {
-      const oldest = this.noticed.keys().next().value
-      if (oldest !== undefined) this.noticed.delete(oldest)
-    }
+    trimOldest(this.noticed, NOTICES_KEPT)
   }
 
   /**

@@ -4,6 +4,7 @@ import { openResultRecordSync, type ResultRecord, resultKey } from '../../protoc
 import { compareResultRecords, resultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { turnEnd } from '../../util/in-turns.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 import type { RecordSigner } from './record-signer.ts'
 import { ReplicaPuts } from './replica-puts.ts'
@@ -256,10 +257,7 @@ export class ResultStore {
       this.cache.delete(record.taskId)
     }
     this.cache.set(record.taskId, kept)
-    if (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next().value
-      if (oldest !== undefined) this.cache.delete(oldest)
-    }
+    trimOldest(this.cache, this.cacheSize)
     this.waiters.wake(kept.record)
     return kept.record
   }

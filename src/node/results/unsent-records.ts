@@ -1,5 +1,6 @@
 import { type Datastore, Key } from 'interface-datastore'
 import { taskIdFromResultKey } from '../../protocol/records/result-record-schema.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import { groupWriterOf } from './fencing.ts'
 
 /** Where the markers of records not sent yet live in the node's datastore. */
@@ -52,10 +53,7 @@ export class UnsentRecords {
   mark(taskId: string): Promise<void> {
     this.followed.delete(taskId)
     this.followed.set(taskId, 0)
-    if (this.followed.size > MAX_FOLLOWED_UNSENT) {
-      const oldest = this.followed.keys().next().value
-      if (oldest !== undefined) this.followed.delete(oldest)
-    }
+    trimOldest(this.followed, MAX_FOLLOWED_UNSENT)
     return this.write(taskId, true)
   }
 

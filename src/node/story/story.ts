@@ -1,3 +1,4 @@
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { TaskEvent, TaskEvents } from './task-events.ts'
 
 /** What happened to a task at one node, and when. */
@@ -50,10 +51,7 @@ export class StoryLog {
     if (story === undefined) {
       story = []
       this.stories.set(taskId, story)
-      if (this.stories.size > this.maxTasks) {
-        const oldest = this.stories.keys().next().value
-        if (oldest !== undefined) this.stories.delete(oldest)
-      }
+      trimOldest(this.stories, this.maxTasks)
     }
     story.push(event)
     if (story.length > this.maxEvents) story.shift()

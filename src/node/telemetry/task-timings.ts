@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { TaskEvent } from '../story/task-events.ts'
 
 /** Tasks whose start times a node keeps for its histograms at most (the oldest are dropped first). */
@@ -14,7 +15,7 @@ class Starts {
   set(id: string, t: number): void {
     this.at.delete(id) // re-inserted last: the oldest stay first
     this.at.set(id, t)
-    if (this.at.size > MAX_TIMED_TASKS) this.at.delete(this.at.keys().next().value as string)
+    trimOldest(this.at, MAX_TIMED_TASKS)
   }
   /** The start of `id`, forgotten. */
   take(id: string): number | undefined {

@@ -1,4 +1,5 @@
 import type { Task, TaskStatus } from '../../task/task.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { TaskEvent, TaskEvents } from '../story/task-events.ts'
 
 /** Owned tasks that ended whose summary a node keeps for `GET /tasks` (the oldest are forgotten first). */
@@ -51,10 +52,7 @@ export class SettledLog {
     }
     this.ended.delete(task.id)
     this.ended.set(task.id, entry)
-    if (this.ended.size > this.max) {
-      const oldest = this.ended.keys().next().value
-      if (oldest !== undefined) this.ended.delete(oldest)
-    }
+    trimOldest(this.ended, this.max)
   }
 
   /** The settled tasks, oldest first. */
@@ -79,9 +77,6 @@ export class SettledLog {
       return
     }
     this.pending.set(e.taskId, outcome)
-    if (this.pending.size > PENDING_OUTCOMES) {
-      const oldest = this.pending.keys().next().value
-      if (oldest !== undefined) this.pending.delete(oldest)
-    }
+    trimOldest(this.pending, PENDING_OUTCOMES)
   }
 }

@@ -1,5 +1,6 @@
 import type { AbortOptions } from '@libp2p/interface'
 import type { Batch, Datastore, Key, KeyQuery, Pair, Query } from 'interface-datastore'
+import { trimOldest } from '../../util/trim-oldest.ts'
 
 /** Peer-store entries kept in memory at most (a node keeps a bounded number of peers). */
 export const DEFAULT_PEER_CACHE_ENTRIES = 4_096
@@ -27,10 +28,7 @@ export class PeerRecordCache implements Datastore {
     if (!id.startsWith(PEERS_PREFIX)) return
     this.entries.delete(id) // re-inserted last: the oldest entries go first
     this.entries.set(id, value)
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value
-      if (oldest !== undefined) this.entries.delete(oldest)
-    }
+    trimOldest(this.entries, this.maxEntries)
   }
 
   private forget(key: Key): void {

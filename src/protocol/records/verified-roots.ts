@@ -1,3 +1,4 @@
+import { trimOldest } from '../../util/trim-oldest.ts'
 import { PathMemo } from './merkle.ts'
 import { createSignatureCounts, type SignatureCounts } from './signature-counts.ts'
 
@@ -46,10 +47,7 @@ export class VerifiedRoots {
     const key = `${executor} ${root}`
     this.roots.delete(key)
     this.roots.set(key, signature)
-    if (this.roots.size > this.maxEntries) {
-      const oldest = this.roots.keys().next().value
-      if (oldest !== undefined) this.roots.delete(oldest)
-    }
+    trimOldest(this.roots, this.maxEntries)
   }
 
   /**
@@ -63,10 +61,7 @@ export class VerifiedRoots {
     const key = `${taskId} ${epoch}`
     this.grants.delete(key)
     this.grants.set(key, { owner, holder, proof })
-    if (this.grants.size > MAX_ISSUED_GRANTS) {
-      const oldest = this.grants.keys().next().value
-      if (oldest !== undefined) this.grants.delete(oldest)
-    }
+    trimOldest(this.grants, MAX_ISSUED_GRANTS)
   }
 
   /** True when this node made, or took from the owner, exactly this grant proof (see {@link addGrant}). */
