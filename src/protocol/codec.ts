@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { z } from 'zod'
-import { checkJsonShape, formatPath } from '../task/json-shape.ts'
+import { checkJsonShape, formatPath, MAX_JSON_DEPTH } from '../task/json-shape.ts'
 import { InvalidMessageError } from './errors.ts'
 import { fastCheckOf } from './messages/fast-path.ts'
 
@@ -29,6 +29,7 @@ export function encodeMessage(value: unknown): Uint8Array {
  * @param bytes - the raw message.
  * @param maxBytes - largest accepted size, in bytes.
  * @param what - the message's name, first in every error (`beacon`, `steal frame`).
+ * @param maxDepth - deepest nesting accepted. @defaultValue MAX_JSON_DEPTH
  * @throws InvalidMessageError saying what is wrong and where, e.g. `beacon: slots: expected number,
  *   received string` or `announcement: 2000000 bytes, over the limit of 1048576`.
  */
@@ -37,6 +38,7 @@ export function decodeMessage<T>(
   bytes: Uint8Array | Uint8ArrayList,
   maxBytes: number,
   what: string,
+  maxDepth = MAX_JSON_DEPTH,
 ): T {
   if (bytes.byteLength > maxBytes) {
     throw new InvalidMessageError(`${what}: ${bytes.byteLength} bytes, over the limit of ${maxBytes}`)
@@ -52,7 +54,7 @@ export function decodeMessage<T>(
   } catch {
     throw new InvalidMessageError(`${what}: not valid JSON`)
   }
-  return parseMessage(schema, json, what)
+  return parseMessage(schema, json, what, maxDepth)
 }
 
 /**
@@ -60,8 +62,13 @@ export function decodeMessage<T>(
  * as {@link decodeMessage} (minus size and UTF-8).
  * @throws InvalidMessageError naming the offending field.
  */
-export function parseMessage<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
-  const shapeError = checkJsonShape(json)
+export function parseMessage<T>(
+  schema: z.ZodType<T>,
+  json: unknown,
+  what: string,
+  maxDepth = MAX_JSON_DEPTH,
+): T {
+  const shapeError = checkJsonShape(json, maxDepth)
   if (shapeError !== undefined) throw new InvalidMessageError(`${what}: ${shapeError}`)
   // a schema with a hand-written check: what the check passes is the output, without entering zod
   if (fastCheckOf(schema)?.(json) === true) return json as T

@@ -7,6 +7,7 @@ import { RpcAbortedError } from '../../protocol/errors.ts'
 import {
   MAX_RELAY_AHEAD,
   type ReplicateReply,
+  STORE_FRAME_DEPTH,
   type StoreOutcome,
   type StoreRequest,
   storeRequestSchema,
@@ -251,6 +252,7 @@ export class RecordReplicator {
     await serveSession(stream, storeRequestSchema, (req) => this.keep(req, from.toString()), {
       maxBytes: MAX_FRAME_BYTES,
       what: 'store frame',
+      maxDepth: STORE_FRAME_DEPTH,
       idleMs: this.limits?.requestTimeoutMs,
       budget: this.limits?.budget,
     })

@@ -1,10 +1,16 @@
 import { z } from 'zod'
-import { MAX_RECORDS_PER_STORE, MAX_REQUEST_ID_CHARS } from '../constants.ts'
+import { MAX_JSON_DEPTH, MAX_RECORDS_PER_STORE, MAX_REQUEST_ID_CHARS } from '../constants.ts'
 import { isWellFormedSignedResult } from '../records/record-fast-check.ts'
 import { signedResultSchema } from '../records/result-record-schema.ts'
 import { withFastPath } from './fast-path.ts'
 import { errorReplySchema } from './steal-messages.ts'
 import { requestIdSchema } from './wire-types.ts'
+
+/**
+ * Deepest nesting of a `store` frame: a value may nest `MAX_JSON_DEPTH` levels (an output of
+ * `MAX_OUTPUT_DEPTH` within its record), and the frame puts it 2 levels deeper (`records[i]`).
+ */
+export const STORE_FRAME_DEPTH = MAX_JSON_DEPTH + 2
 
 /** Peers one relayed record's `ahead` names at most. */
 export const MAX_RELAY_AHEAD = 16

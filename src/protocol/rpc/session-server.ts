@@ -19,6 +19,8 @@ export interface ServeSessionOptions {
   maxBytes?: number
   /** Name of the request in error messages, e.g. `steal frame`. */
   what: string
+  /** Deepest nesting of a request frame. @defaultValue MAX_JSON_DEPTH */
+  maxDepth?: number
   /** The stream is closed when no complete frame arrives for this long, in ms. @defaultValue DEFAULT_SERVER_IDLE_MS */
   idleMs?: number
   /** Told of every failure after the stream was aborted with it (for logs). Must not throw. */
@@ -115,7 +117,7 @@ export async function serveSession<Req, Rep>(
       const used = frame.byteLength + varintLength(frame.byteLength)
       partial = Math.max(0, partial - used)
       charge?.settle(used)
-      const request = decodeMessage(requestSchema, frame, maxBytes, opts.what)
+      const request = decodeMessage(requestSchema, frame, maxBytes, opts.what, opts.maxDepth)
       inFlight++
       void answer(request)
       while (inFlight >= maxInFlight && !failed) await settled()

@@ -15,11 +15,13 @@ import {
   storeRequestSchema,
 } from '../../../src/protocol/messages/replicate-messages.ts'
 import {
+  type ResultRecord,
   resultKey,
   type SignedEnvelope,
   signResultRecord,
 } from '../../../src/protocol/records/result-record.ts'
 import { RpcSession } from '../../../src/protocol/rpc/rpc-session.ts'
+import { MAX_OUTPUT_DEPTH } from '../../../src/task/limits.ts'
 import { makeRecord, makeTask, OWNER } from '../../protocol/fixtures.ts'
 
 /**
@@ -67,6 +69,7 @@ describe('store frames with relay', () => {
   /** A signed record whose key satisfies `wanted` (drawn until one does). */
   async function recordWhere(
     wanted: (key: Uint8Array) => boolean,
+    output: ResultRecord['output'] = null,
   ): Promise<{ key: Uint8Array; envelope: SignedEnvelope }> {
     const privateKey = await signer
     for (;;) {
@@ -76,6 +79,7 @@ describe('store frames with relay', () => {
         executor,
         owner: OWNER,
         attempts: [{ executor, epoch: 2, startedAt: 30, finishedAt: 40 }],
+        output,
       })
       const key = resultKey(record.taskId)
       if (wanted(key))
@@ -172,6 +176,14 @@ describe('store frames with relay', () => {
     expect(await holds(c, counted.key)).toBe(false)
     expect(await holds(b, held.key)).toBe(true)
     expect(await holds(c, held.key)).toBe(false)
+  })
+
+  it('keeps a record whose output nests as deep as a record allows (the frame adds two levels)', async () => {
+    let output: ResultRecord['output'] = 'deepest'
+    for (let i = 0; i < MAX_OUTPUT_DEPTH; i++) output = [output]
+    const deep = await recordWhere(closerToB, output)
+    expect(await store([deep.envelope])).toMatchObject({ type: 'stored', outcomes: ['stored'] })
+    expect(await holds(b, deep.key)).toBe(true)
   })
 
   it('a relay index past the records, or an ahead list of another length or with a malformed id, makes the frame malformed', async () => {
