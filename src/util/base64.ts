@@ -11,8 +11,8 @@ for (let i = 0; i < ALPHABET.length; i++) IN_ALPHABET[ALPHABET.charCodeAt(i)] = 
 
 /**
  * Standard base64 with padding, by shape: groups of four, the last one maybe padded with `=` or
- * `==` (what `/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/` matches, in a
- * fifth of its time: each record's signature and proof hashes pass here).
+ * `==` (what `/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/` matches, in
+ * about half its time: each record's signature and proof hashes pass here).
  */
 function isPaddedBase64(text: string, pad: number): boolean {
   if (text.length % 4 !== 0) return false

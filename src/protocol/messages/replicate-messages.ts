@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { MAX_JSON_DEPTH, MAX_RECORDS_PER_STORE, MAX_REQUEST_ID_CHARS } from '../constants.ts'
-import { isWellFormedSignedResult } from '../records/record-fast-check.ts'
+import { isWellFormedSignedResult, keysWithin } from '../records/record-fast-check.ts'
 import { signedResultSchema } from '../records/result-record-schema.ts'
 import { withFastPath } from './fast-path.ts'
 import { errorReplySchema } from './steal-messages.ts'
@@ -68,10 +68,8 @@ const fullStoreRequestSchema = z
     }
   })
 
-const STORE_KEYS = new Set(['type', 'requestId', 'records', 'relay', 'ahead'])
-
-/** Every own key of `o` is in `allowed`. */
-const keysIn = (o: object, allowed: Set<string>) => Object.keys(o).every((k) => allowed.has(k))
+const STORE_REQUIRED = ['type', 'requestId', 'records']
+const STORE_KEYS = new Set([...STORE_REQUIRED, 'relay', 'ahead'])
 
 /** `relay` and `ahead` as the schema has them, for `records` of length `n`. */
 function isRelay(relay: unknown, ahead: unknown, n: number): boolean {
@@ -98,8 +96,9 @@ function allSigned(records: unknown[]): boolean {
 
 /** True only for a `store` frame the schema accepts as it is (see `withFastPath`). */
 export function isWellFormedStoreRequest(v: unknown): v is z.infer<typeof fullStoreRequestSchema> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || !keysIn(v, STORE_KEYS)) return false
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
   const f = v as Record<string, unknown>
+  if (!keysWithin(f, STORE_REQUIRED, STORE_KEYS)) return false
   const { records } = f
   return (
     f.type === 'store' &&

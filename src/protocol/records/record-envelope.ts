@@ -34,9 +34,14 @@ export interface Unverified {
   /** Root of the batch the record was signed in, base64 (the record's own leaf for a batch of one). */
   root: string
   rootBytes: Uint8Array
-  signature: Uint8Array
-  /** The signature as carried (base64), the key of {@link VerifiedRoots}. */
+  /** The signature as carried (base64), the key of {@link VerifiedRoots}: decoded only to be checked. */
   signatureText: string
+}
+
+/** UTF-8 bytes of `text`, as a plain Uint8Array view. */
+export function utf8Bytes(text: string): Uint8Array {
+  const buf = Buffer.from(text, 'utf8')
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
 }
 
 /** Domain tag of the bytes an executor signs: this, then the 32-byte batch root. */
@@ -92,15 +97,14 @@ export function checkEnvelope(
     proof === undefined ? leaf : rootFromTextPath(leaf, proof.index, proof.size, proof.path, paths)
   if (rootBytes === undefined)
     throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof?.size}`)
-  const signature = fromBase64(envelope.signature)
-  return { record, text, root: toBase64(rootBytes), rootBytes, signature, signatureText: envelope.signature }
+  return { record, text, root: toBase64(rootBytes), rootBytes, signatureText: envelope.signature }
 }
 
 /** True when the record's batch signature checks out (or was checked before, per `roots`). */
 function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolean {
   const executor = u.record.executor
   if (roots?.has(executor, u.root, u.signatureText)) return true
-  const valid = verifyByPeer(executor, batchSigningPayload(u.rootBytes), u.signature)
+  const valid = verifyByPeer(executor, batchSigningPayload(u.rootBytes), fromBase64(u.signatureText))
   if (roots !== undefined) roots.counts.recordBatchesVerified++
   if (valid) roots?.add(executor, u.root, u.signatureText)
   return valid
@@ -161,12 +165,9 @@ export function openEnvelope(
   roots?: VerifiedRoots,
 ): { record: ResultRecord; value: Uint8Array } {
   const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths), roots)
-  const value = Buffer.from(envelopeText(unverified.text, envelope.signature, envelope.proof), 'utf8')
+  const value = utf8Bytes(envelopeText(unverified.text, envelope.signature, envelope.proof))
   if (value.byteLength > MAX_RECORD_BYTES) {
     throw new InvalidRecordError(`${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`)
   }
-  return {
-    record: unverified.record,
-    value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
-  }
+  return { record: unverified.record, value }
 }

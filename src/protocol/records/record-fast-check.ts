@@ -30,7 +30,7 @@ type Obj = Record<string, unknown>
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Every own key is one of `allowed`, and each of `required` is there. */
-function keysWithin(o: Obj, required: string[], allowed: Set<string>): boolean {
+export function keysWithin(o: Obj, required: string[], allowed: Set<string>): boolean {
   for (const k of Object.keys(o)) if (!allowed.has(k)) return false
   return required.every((k) => Object.hasOwn(o, k))
 }

@@ -1,7 +1,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { canonicalJson } from '../../task/task-id.ts'
-import { toBase64 } from '../../util/base64.ts'
+import { fromBase64, toBase64 } from '../../util/base64.ts'
 import { decodeMessage, describeIssue } from '../codec.ts'
 import { MAX_RECORD_BYTES } from '../constants.ts'
 import { InvalidMessageError, InvalidRecordError } from '../errors.ts'
@@ -14,6 +14,7 @@ import {
   checkGrant,
   envelopeText,
   type Unverified,
+  utf8Bytes,
   verified,
 } from './record-envelope.ts'
 import { isWellFormedRecord, isWellFormedSignedResult } from './record-fast-check.ts'
@@ -33,12 +34,6 @@ const WHAT = 'result record'
 
 /** `signedResultSchema`, checked by `isWellFormedSignedResult` first (the schema only when it says no). */
 const signedResultWireSchema = withFastPath(isWellFormedSignedResult, signedResultSchema)
-
-/** UTF-8 bytes of `text`, as a plain Uint8Array view. */
-function encodeText(text: string): Uint8Array {
-  const buf = Buffer.from(text, 'utf8')
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
-}
 
 /**
  * Every check but the signature's; synchronous, so the selector can use it too. With `paths`, a
@@ -112,7 +107,7 @@ export function signResultBatch(
   return texts.map((text, index) => {
     const proof =
       parsed.length === 1 ? undefined : { index, size: parsed.length, path: paths[index].map(toBase64) }
-    const value = encodeText(envelopeText(text, signature, proof))
+    const value = utf8Bytes(envelopeText(text, signature, proof))
     if (value.byteLength > MAX_RECORD_BYTES) {
       throw new InvalidRecordError(
         `${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`,
@@ -170,7 +165,7 @@ export function openSignedValue(
   roots?: VerifiedRoots,
 ): { record: ResultRecord; signature: Uint8Array } {
   const unverified = verified(parseSignedValue(value, expectedKey, roots?.paths), roots)
-  return { record: unverified.record, signature: unverified.signature }
+  return { record: unverified.record, signature: fromBase64(unverified.signatureText) }
 }
 
 /** {@link openResultRecordSync}, as a promise (rejects with InvalidRecordError). */
