@@ -50,6 +50,13 @@ export const MAX_NOTICES_PER_MESSAGE = 500
 export const MAX_NOTICE_BYTES = 128 * KiB
 /** Largest steal- or submit-protocol frame, in bytes (the length prefix not counted). */
 export const MAX_FRAME_BYTES = 4 * MiB
+/**
+ * Bytes of items a sender that splits its work into frames (copies, custody holds) puts in one
+ * frame. A frame's text over 128 KiB is a large V8 object, made in memory mapped for it and written
+ * page by page: its UTF-8 decode costs ~40× as much per byte as a smaller frame's, decode and
+ * `JSON.parse` together ~3× (`npx tsx scripts/frame-size.ts`); this keeps a full frame under it.
+ */
+export const FRAME_BUDGET_BYTES = 96 * KiB
 /** Deadline of one request/response exchange when the caller gives no signal, in ms. */
 export const DEFAULT_RPC_TIMEOUT_MS = 10 * second
 

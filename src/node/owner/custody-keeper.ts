@@ -1,14 +1,13 @@
-import { MAX_FRAME_BYTES, MAX_HOT_ADDRS, MAX_TASKS_PER_MESSAGE } from '../../protocol/constants.ts'
+import { FRAME_BUDGET_BYTES, MAX_HOT_ADDRS, MAX_TASKS_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { Task } from '../../task/task.ts'
 import { Batcher } from '../../util/batcher.ts'
+import { frameChunks } from '../../util/frame-chunks.ts'
 import type { CustodyService } from '../wire/custody-service.ts'
 
 /** Custodians of an owner's open tasks: the peers that can adopt them if it dies. */
 export const DEFAULT_CUSTODIANS = 2
 /** Ended tasks are told to custodians together, at most this often (ms). */
 export const DROP_WINDOW_MS = 100
-/** Bytes of task JSON one `hold` frame carries at most (well under the frame limit). */
-const HOLD_FRAME_BYTES = MAX_FRAME_BYTES / 4
 
 /** Options of {@link CustodyKeeper}. */
 export interface CustodyKeeperOptions {
@@ -219,24 +218,18 @@ export class CustodyKeeper {
     }
   }
 
-  /** Splits tasks into frames of at most `MAX_TASKS_PER_MESSAGE` tasks and `HOLD_FRAME_BYTES` of JSON. */
-  private *chunks(tasks: Task[]): Generator<Task[]> {
-    let chunk: Task[] = []
-    let bytes = 0
-    for (const task of tasks) {
-      let size = this.sizes.get(task)
-      if (size === undefined) {
-        size = Buffer.byteLength(JSON.stringify(task))
-        this.sizes.set(task, size)
-      }
-      if (chunk.length > 0 && (chunk.length >= MAX_TASKS_PER_MESSAGE || bytes + size > HOLD_FRAME_BYTES)) {
-        yield chunk
-        chunk = []
-        bytes = 0
-      }
-      chunk.push(task)
-      bytes += size
+  /** Splits tasks into frames of at most `MAX_TASKS_PER_MESSAGE` tasks and `FRAME_BUDGET_BYTES` of JSON. */
+  private chunks(tasks: Task[]): Generator<Task[]> {
+    return frameChunks(tasks, (task) => this.sizeOf(task), FRAME_BUDGET_BYTES, MAX_TASKS_PER_MESSAGE)
+  }
+
+  /** Bytes of a task's JSON, measured once per task. */
+  private sizeOf(task: Task): number {
+    let size = this.sizes.get(task)
+    if (size === undefined) {
+      size = Buffer.byteLength(JSON.stringify(task))
+      this.sizes.set(task, size)
     }
-    if (chunk.length > 0) yield chunk
+    return size
   }
 }

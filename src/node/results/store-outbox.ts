@@ -1,5 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
-import { MAX_FRAME_BYTES, MAX_RECORDS_PER_STORE } from '../../protocol/constants.ts'
+import { FRAME_BUDGET_BYTES, MAX_FRAME_BYTES, MAX_RECORDS_PER_STORE } from '../../protocol/constants.ts'
 import {
   encodeStoreFrame,
   type ReplicateReply,
@@ -8,6 +8,7 @@ import {
 import { RpcSession } from '../../protocol/rpc/rpc-session.ts'
 import { withDeadline } from '../../protocol/rpc/signals.ts'
 import { Batcher } from '../../util/batcher.ts'
+import { frameChunks } from '../../util/frame-chunks.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
 /** Deadline of one `store` frame's reply, in ms. */
@@ -18,8 +19,6 @@ export const STORE_FRAME_TIMEOUT_MS = 10_000
  * executor serves its own copy at once), so the wait costs no latency and saves a frame per record.
  */
 export const REPLICATE_WINDOW_MS = 100
-/** Bytes of records one `store` frame carries at most (a larger record goes alone). */
-const STORE_FRAME_BYTES = 1024 * 1024
 
 /** One record bound for one peer. */
 export interface Outgoing {
@@ -79,23 +78,19 @@ export class StoreOutbox {
 
   /** Sends what is queued for a peer, in as few frames as the limits allow. */
   private flush(peer: PeerId, items: Outgoing[]): void {
-    let frame: Outgoing[] = []
-    let bytes = 0
-    for (const item of items) {
-      if (item.signal?.aborted === true || this.stopping.aborted) {
-        item.done(false)
-        continue
-      }
-      const full = bytes + item.value.byteLength > STORE_FRAME_BYTES || frame.length >= MAX_RECORDS_PER_STORE
-      if (frame.length > 0 && full) {
-        void this.send(peer, frame)
-        frame = []
-        bytes = 0
-      }
-      frame.push(item)
-      bytes += item.value.byteLength
+    const live = items.filter((item) => {
+      const dropped = item.signal?.aborted === true || this.stopping.aborted
+      if (dropped) item.done(false)
+      return !dropped
+    })
+    for (const frame of frameChunks(
+      live,
+      (i) => i.value.byteLength,
+      FRAME_BUDGET_BYTES,
+      MAX_RECORDS_PER_STORE,
+    )) {
+      void this.send(peer, frame)
     }
-    if (frame.length > 0) void this.send(peer, frame)
   }
 
   /** Sends one `store` frame; a record counts as acknowledged where the peer stored it. */

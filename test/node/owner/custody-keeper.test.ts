@@ -1,5 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { CustodyKeeper } from '../../../src/node/owner/custody-keeper.ts'
+import { encodeMessage } from '../../../src/protocol/codec.ts'
+import { FRAME_BUDGET_BYTES } from '../../../src/protocol/constants.ts'
 import type { CustodyFrame } from '../../../src/protocol/messages/custody-messages.ts'
 import { EXECUTOR, makeTask, OWNER, STRANGER } from '../../protocol/fixtures.ts'
 
@@ -121,5 +123,18 @@ describe('CustodyKeeper drops only what it handed over', () => {
     keeper.flushNow()
     await vi.waitFor(() => expect(frames.map((f) => f.type)).toEqual(['hold', 'drop']))
     expect(frames[1]).toMatchObject({ type: 'drop', ids: [handed.id] })
+  })
+})
+
+describe('CustodyKeeper keeps each hold frame small', () => {
+  it('holds 2,000 tasks in frames of at most the frame budget, every task in one of them', async () => {
+    const { keeper, frames } = keeperWith([EXECUTOR], new Set(), true)
+    const tasks = Array.from({ length: 2000 }, (_, i) => makeTask(i, OWNER))
+    await keeper.hold(tasks)
+    const holds = frames.filter((f) => f.type === 'hold')
+    expect(holds.length).toBeGreaterThan(1)
+    for (const f of holds) expect(encodeMessage(f).byteLength).toBeLessThanOrEqual(FRAME_BUDGET_BYTES + 1024)
+    const held = holds.flatMap((f) => (f.type === 'hold' ? f.tasks.map((t) => t.id) : []))
+    expect(held).toEqual(tasks.map((t) => t.id))
   })
 })
