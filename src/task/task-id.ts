@@ -2,6 +2,7 @@ import { hash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { toBase32 } from '../util/base32.ts'
 import { memoizeString } from '../util/memo.ts'
 import type { TaskSpec } from './spec.ts'
 
@@ -115,31 +116,13 @@ function serialize(input: unknown, inArray: boolean): string | undefined {
 
 /** Prefix of a CIDv1 (raw codec, sha2-256 multihash of 32 bytes) before the digest. */
 const CID_PREFIX = Uint8Array.of(0x01, raw.code, sha256.code, 32)
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
-
-/** RFC 4648 base32, lower case, no padding: multibase `b` without its prefix. */
-function base32(bytes: Uint8Array): string {
-  let out = ''
-  let bits = 0
-  let buffer = 0
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte
-    bits += 8
-    while (bits >= 5) {
-      out += BASE32[(buffer >>> (bits - 5)) & 31]
-      bits -= 5
-    }
-  }
-  if (bits > 0) out += BASE32[(buffer << (5 - bits)) & 31]
-  return out
-}
 
 /** The task id (CIDv1 raw/sha2-256, base32) of a SHA-256 digest, as `CID.createV1(...).toString()` gives. */
 export function cidOfDigest(digest: Uint8Array): string {
   const bytes = new Uint8Array(CID_PREFIX.length + digest.length)
   bytes.set(CID_PREFIX)
   bytes.set(digest, CID_PREFIX.length)
-  return `b${base32(bytes)}`
+  return `b${toBase32(bytes)}`
 }
 
 /**
