@@ -107,15 +107,17 @@ export class ClosestPeers {
     except: string,
     holders: readonly string[] = [],
   ): Promise<PeerId | undefined> {
-    const target = kadId(key)
     const peers = this.allServing ?? (await this.servingPeers())
-    // the closest peer that may take it, if closer than this node (one pass, no distances built)
+    // the closest peer that may take it, if closer than this node (one pass, no distances built);
+    // the key's kad-dht id is hashed only when some peer may take it (in a small mesh, often none)
+    let target: Uint8Array | undefined
     let best: PeerId | undefined
     let bestId = this.selfId
     for (const peer of peers) {
+      if (peer.toString() === except || holders.includes(this.shortId(peer))) continue
+      target ??= kadId(key)
       const id = this.idOf(peer)
       if (!isCloser(id, bestId, target)) continue
-      if (peer.toString() === except || holders.includes(this.shortId(peer))) continue
       best = peer
       bestId = id
     }

@@ -2,7 +2,7 @@ import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import fc from 'fast-check'
 import { compare } from 'uint8arrays'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ClosestPeers, isCloser, xorDistance } from '../../../src/node/results/closest-peers.ts'
+import { ClosestPeers, isCloser, kadId, xorDistance } from '../../../src/node/results/closest-peers.ts'
 import type { MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
 import { REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
 import { type MeshMember, startMember, stopMember } from './replicator-mesh.ts'
@@ -56,6 +56,57 @@ describe('ClosestPeers', () => {
       await a.libp2p.hangUp(b.libp2p.peerId)
       await bGone
       expect(names(await closest.of(KEY, 5))).toEqual(names([c.libp2p.peerId]))
+    } finally {
+      closest.stop()
+    }
+  })
+})
+
+describe('ClosestPeers.closerThanSelf', () => {
+  it('names the closest peer that may take a record, if closer than this node: as a full ranking does', async () => {
+    const [a, b, c] = [await member(), await member(), await member()]
+    const closest = new ClosestPeers(a.libp2p, REPLICATE_PROTOCOL)
+    try {
+      for (const m of [b, c]) {
+        const known = identified(a.libp2p, m.libp2p.peerId)
+        await a.libp2p.dial(m.libp2p.getMultiaddrs()[0])
+        await known
+      }
+      const peers = [b.libp2p.peerId, c.libp2p.peerId]
+      const self = kadId(a.libp2p.peerId.toMultihash().bytes)
+      const distance = (id: Uint8Array, key: Uint8Array) => xorDistance(id, kadId(key))
+      let named = 0
+      for (let i = 0; i < 64; i++) {
+        const key = new TextEncoder().encode(`/taskmesh-result/key-${i}`)
+        for (const [except, holders] of [
+          ['', []],
+          [b.libp2p.peerId.toString(), []],
+          ['', [closest.shortId(c.libp2p.peerId)]],
+          [b.libp2p.peerId.toString(), [closest.shortId(c.libp2p.peerId)]],
+        ] as Array<[string, string[]]>) {
+          // the reference: rank the peers that may take it, keep the first if closer than this node
+          const may = peers
+            .filter((p) => p.toString() !== except && !holders.includes(closest.shortId(p)))
+            .sort((x, y) =>
+              compare(
+                distance(kadId(x.toMultihash().bytes), key),
+                distance(kadId(y.toMultihash().bytes), key),
+              ),
+            )
+          const first = may[0]
+          const expected =
+            first !== undefined &&
+            compare(distance(kadId(first.toMultihash().bytes), key), distance(self, key)) < 0
+              ? first.toString()
+              : undefined
+          const got = await closest.closerThanSelf(key, except, holders)
+          expect(got?.toString()).toBe(expected)
+          if (got !== undefined) named++
+        }
+      }
+      // both answers occur: some keys go on, some stop here
+      expect(named).toBeGreaterThan(0)
+      expect(named).toBeLessThan(64 * 4)
     } finally {
       closest.stop()
     }
