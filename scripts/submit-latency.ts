@@ -7,7 +7,10 @@
  * spent per submission and the share of the submission's wall time its event loop was busy (ELU):
  * an ELU near 1 means the figure is CPU work of the nodes sharing this thread, not waiting.
  *
- * `npx tsx scripts/submit-latency.ts [--samples 100]`
+ * `--gap` sets the pause between submissions (20 ms, as `bench:compare` waits; 0: back to back): on
+ * this VM a process that idled between requests runs the next one several times slower.
+ *
+ * `npx tsx scripts/submit-latency.ts [--samples 100] [--gap 20]`
  */
 import '../src/polyfill.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -18,12 +21,17 @@ import { parseArgs } from 'node:util'
 import { TaskmeshNode } from '../src/node/taskmesh-node.ts'
 import { quantile } from '../src/simulation/random.ts'
 
-const { values } = parseArgs({ options: { samples: { type: 'string', default: '100' } } })
+const { values } = parseArgs({
+  options: { samples: { type: 'string', default: '100' }, gap: { type: 'string', default: '20' } },
+})
 const samples = Number(values.samples)
 if (!Number.isInteger(samples) || samples < 10)
   throw new Error(`--samples: a whole number >= 10, got ${values.samples}`)
+const gapMs = Number(values.gap)
+if (!Number.isInteger(gapMs) || gapMs < 0)
+  throw new Error(`--gap: a whole number of ms >= 0, got ${values.gap}`)
 
-/** A submission measured `samples` times (after 20 not counted), one at a time, 20 ms apart. */
+/** A submission measured `samples` times (after 20 not counted), one at a time, `gapMs` apart. */
 async function measure(peers: number, durability: 'none' | 'os' | 'sync'): Promise<string> {
   const dir = durability === 'none' ? undefined : await mkdtemp(join(tmpdir(), 'taskmesh-latency-'))
   const node = await TaskmeshNode.create({
@@ -60,7 +68,7 @@ async function measure(peers: number, durability: 'none' | 'os' | 'sync'): Promi
         cpu.push((used.user + used.system) / 1000)
         busy.push(performance.eventLoopUtilization(elu0).utilization)
       }
-      await new Promise((resolve) => setTimeout(resolve, 20))
+      await new Promise((resolve) => (gapMs === 0 ? setImmediate(resolve) : setTimeout(resolve, gapMs)))
     }
     const f = (values: number[], q: number, digits = 2) => quantile(values, q).toFixed(digits).padStart(8)
     return `${String(peers).padStart(5)}  ${durability.padEnd(10)}  ${f(ms, 0.5)}  ${f(ms, 0.9)}  ${f(cpu, 0.5)}  ${f(busy, 0.5)}`
