@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import { fromBase64, toBase64 } from '../../util/base64.ts'
+import { fromBase64 } from '../../util/base64.ts'
 
 /**
  * Merkle tree hashing as in RFC 9162 (Certificate Transparency v2), with SHA-256: a leaf hashes
@@ -11,11 +11,16 @@ import { fromBase64, toBase64 } from '../../util/base64.ts'
 /** Bytes of a SHA-256 hash. */
 export const HASH_BYTES = 32
 
+/** Inputs of at most this many bytes are written into {@link scratch} rather than a new buffer. */
+const SCRATCH_BYTES = 4096
+/** Where a hash's input is put together (the hash is computed before the next one starts). */
+const scratch = Buffer.allocUnsafe(SCRATCH_BYTES)
+
 /** SHA-256 of `prefix ‖ parts` (one-shot `crypto.hash`: cheaper than a Hash object per call). */
 function sha256Of(prefix: number, parts: Uint8Array[]): Uint8Array {
   let length = 1
   for (const part of parts) length += part.byteLength
-  const input = Buffer.allocUnsafe(length)
+  const input = length <= SCRATCH_BYTES ? scratch.subarray(0, length) : Buffer.allocUnsafe(length)
   input[0] = prefix
   let at = 1
   for (const part of parts) {
@@ -152,34 +157,60 @@ function climb(
 /** Climbs a {@link PathMemo} keeps before it starts over. */
 export const PATH_MEMO_ENTRIES = 8_192
 
+/** Where a climb passed: the place, the rest of its path (`path` from `from` on) and the root it ended at. */
+interface Passed {
+  fn: number
+  sn: number
+  path: readonly string[]
+  from: number
+  root: Uint8Array
+}
+
 /**
  * A memo of inclusion-path climbs: the records of one signed batch share the upper part of their
  * paths, so once one record's climb reached the root, a sibling's climb that meets a node of it —
  * the same node hash at the same place, with the same rest of the path — ends there with the same
  * root. It remembers the pure function (place, node, rest of path) → root, nothing else: a climb
- * it answers is one {@link rootFromPath} would finish with that root. Bounded: it starts over when
- * full.
+ * it answers is one {@link rootFromPath} would finish with that root. Entries are found by the
+ * node's bytes and hold the place and the rest of the path to compare (no key built of the whole
+ * path). Bounded: it starts over when full.
  */
 export class PathMemo {
-  private climbs = new Map<string, Uint8Array>()
+  private climbs = new Map<string, Passed>()
 
   constructor(private readonly maxEntries = PATH_MEMO_ENTRIES) {}
 
-  /** The root a climb from this place ends at, if one was made. */
-  get(key: string): Uint8Array | undefined {
-    return this.climbs.get(key)
+  /** The root a climb that reached `node` at place (`fn`, `sn`), with `path` from `from` left, ends at, if one was made. */
+  get(
+    node: Uint8Array,
+    fn: number,
+    sn: number,
+    path: readonly string[],
+    from: number,
+  ): Uint8Array | undefined {
+    const known = this.climbs.get(nodeKey(node))
+    if (known === undefined || known.fn !== fn || known.sn !== sn) return undefined
+    if (known.path.length - known.from !== path.length - from) return undefined
+    for (let k = 0; from + k < path.length; k++)
+      if (known.path[known.from + k] !== path[from + k]) return undefined
+    return known.root
   }
 
   /** Remembers where a climb from this place ended. */
-  set(key: string, root: Uint8Array): void {
+  set(node: Uint8Array, passed: Passed): void {
     if (this.climbs.size >= this.maxEntries) this.climbs = new Map()
-    this.climbs.set(key, root)
+    this.climbs.set(nodeKey(node), passed)
   }
 
   /** Climbs remembered now. */
   get size(): number {
     return this.climbs.size
   }
+}
+
+/** A node hash as a map key: its bytes as a latin1 string. */
+function nodeKey(node: Uint8Array): string {
+  return Buffer.from(node.buffer, node.byteOffset, node.byteLength).toString('latin1')
 }
 
 /**
@@ -195,7 +226,7 @@ export function rootFromTextPath(
   memo?: PathMemo,
 ): Uint8Array | undefined {
   if (memo === undefined) return rootFromPath(hash, index, size, path.map(fromBase64))
-  const places: string[] = []
+  const passed: Array<{ node: Uint8Array; fn: number; sn: number; from: number }> = []
   const root = climb(
     hash,
     index,
@@ -204,13 +235,13 @@ export function rootFromTextPath(
     (k) => fromBase64(path[k]),
     (k, fn, sn, node) => {
       // the rest of the climb depends on nothing but this place, this node and the rest of the path
-      const place = `${fn} ${sn} ${toBase64(node)} ${path.slice(k + 1).join(' ')}`
-      const known = memo.get(place)
-      if (known === undefined) places.push(place)
+      const known = memo.get(node, fn, sn, path, k + 1)
+      if (known === undefined) passed.push({ node, fn, sn, from: k + 1 })
       return known
     },
   )
   // every place passed on the way leads to the same root
-  if (root !== undefined) for (const place of places) memo.set(place, root)
+  if (root !== undefined)
+    for (const p of passed) memo.set(p.node, { fn: p.fn, sn: p.sn, path, from: p.from, root })
   return root
 }

@@ -16,6 +16,16 @@ const leaves = (n: number) => Array.from({ length: n }, (_, i) => leafHash(new U
 const hex = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('hex'))
 
 describe('Merkle trees (RFC 9162)', () => {
+  it('a leaf hash is SHA-256(0x00 ‖ data), for inputs small and large, one after another', () => {
+    const sha = (data: Uint8Array) => createHash('sha256').update(Uint8Array.of(0)).update(data).digest('hex')
+    // inputs up to 4 KiB share one scratch buffer, larger ones get their own: each hash is its own
+    const inputs = [3, 4095, 4096, 10_000, 5, 70_000, 1].map((n) =>
+      new Uint8Array(n).map((_, i) => (i * 31 + n) & 255),
+    )
+    const hashes = inputs.map((data) => hex(leafHash(data)))
+    expect(hashes).toEqual(inputs.map(sha))
+  })
+
   it('a tree of one leaf has that leaf as its root and an empty path', () => {
     const [leaf] = leaves(1)
     expect(hex(merkleRoot([leaf]))).toBe(hex(leaf))
