@@ -36,9 +36,9 @@ export const DHT_RECORD_PREFIX = '/dht/record'
 
 const RESULT_KEY_BYTES = fromString(`/${RESULT_KEY_PREFIX}/`, 'utf8')
 
+/** A record's datastore key, memoised (see `DEFAULT_MEMO_ENTRIES` for the size). */
 const recordKeyOf = memoizeString(
   (latin1: string) => new Key(`${DHT_RECORD_PREFIX}/${toBase32(Buffer.from(latin1, 'latin1'))}`, false),
-  20_000,
 )
 
 /** The datastore key under which kad-dht keeps (and serves) the record of `key`. */

@@ -154,8 +154,12 @@ function climb(
   return sn === 0 ? r : undefined
 }
 
-/** Climbs a {@link PathMemo} keeps before it starts over. */
-export const PATH_MEMO_ENTRIES = 8_192
+/**
+ * Climbs a {@link PathMemo} keeps before it starts over: enough for the batches of a few frames
+ * (a climb is met by the rest of its batch within the same frame or the next), few enough that
+ * its entries seldom live to V8's old generation (see `DEFAULT_MEMO_ENTRIES`).
+ */
+export const PATH_MEMO_ENTRIES = 2_048
 
 /** Where a climb passed: the place, the rest of its path (`path` from `from` on) and the root it ended at. */
 interface Passed {
