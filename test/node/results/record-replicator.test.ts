@@ -6,7 +6,7 @@ import {
   dhtRecordKey,
   RecordReplicator,
 } from '../../../src/node/results/record-replicator.ts'
-import { REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
+import { FRAME_BUDGET_BYTES, REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
 import { resultKey, signResultRecord } from '../../../src/protocol/records/result-record.ts'
 import { makeRecord, makeTask, OWNER } from '../../protocol/fixtures.ts'
 import {
@@ -106,6 +106,32 @@ describe('RecordReplicator in a mesh', () => {
     const [, b] = members
     const records = await Promise.all(Array.from({ length: 60 }, () => signedRecord(b)))
     const acks = await Promise.all(records.map(({ key, value }) => b.replicator.store(key, value)))
+    expect(acks).toEqual(records.map(() => DEFAULT_REPLICAS))
+    for (const { key } of records) {
+      const held = await Promise.all(members.map((m) => holds(m, key)))
+      expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS + 1)
+    }
+  })
+
+  it('records bound for a peer beyond several frames of budget all land: split, none lost', async () => {
+    const [, , c] = members
+    const executor = c.libp2p.peerId.toString()
+    const records = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const record = makeRecord({
+          taskId: makeTask(900_000 + i).id,
+          executor,
+          owner: OWNER,
+          output: `${i}`.padEnd(8_000, 'x'),
+          attempts: [{ executor, epoch: 2, startedAt: 30, finishedAt: 40 }],
+        })
+        return { key: resultKey(record.taskId), value: await signResultRecord(record, c.privateKey) }
+      }),
+    )
+    // all stored in one replicate window: each peer's share is several frames' worth
+    const bytes = records.reduce((sum, { value }) => sum + value.byteLength, 0)
+    expect(bytes).toBeGreaterThan(3 * FRAME_BUDGET_BYTES)
+    const acks = await Promise.all(records.map(({ key, value }) => c.replicator.store(key, value)))
     expect(acks).toEqual(records.map(() => DEFAULT_REPLICAS))
     for (const { key } of records) {
       const held = await Promise.all(members.map((m) => holds(m, key)))
