@@ -1,8 +1,25 @@
+import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../../scripts/chaos/cli-process.ts'
 import { SCENARIOS } from '../../simulations/index.ts'
 import { runSimulation } from '../../src/simulation/run-simulation.ts'
 import type { SimLayout } from '../../src/simulation/sim-mesh.ts'
+import { NODE_THREAD_SEMI_SPACE_MIB } from '../../src/simulation/thread-mesh.ts'
+
+/** The young generation's semi-space a worker thread made now starts with, bytes. */
+function newWorkerSemiSpace(): Promise<number> {
+  const code = `const v8 = require('node:v8')
+    const space = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')
+    require('node:worker_threads').parentPort.postMessage(space.space_size)`
+  const worker = new Worker(code, { eval: true })
+  return new Promise((resolve, reject) => {
+    worker.once('message', (size: number) => {
+      void worker.terminate()
+      resolve(size)
+    })
+    worker.once('error', reject)
+  })
+}
 
 describe('runSimulation (taskmesh simulate)', () => {
   it.each<SimLayout>(['shared-loop', 'threads', 'cores'])(
@@ -47,6 +64,9 @@ describe('runSimulation (taskmesh simulate)', () => {
       // memory until the results were in, and with the DHT read-back after it
       expect(report.workPeakRssMiBPerNode).toBeGreaterThan(0)
       expect(report.workPeakRssMiBPerNode).toBeLessThanOrEqual(report.peakRssMiBPerNode)
+      // node threads start with a young generation sized for a node's allocation rate
+      if (layout !== 'shared-loop')
+        expect(await newWorkerSemiSpace()).toBeGreaterThanOrEqual(NODE_THREAD_SEMI_SPACE_MIB * 2 ** 20)
     },
   )
 })
