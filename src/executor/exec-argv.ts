@@ -8,7 +8,20 @@ const PRELOAD_OPTIONS = new Set(['--require', '-r', '--import', '--loader', '--e
 const TOOLING_MODULE = /[\\/](tsx|vite|vitest|vite-node)[\\/]|^(tsx|vitest)(\/|$)/
 /** Per-process options that `new Worker` refuses or that make no sense in a thread. */
 const PROCESS_ONLY =
-  /^--(inspect|debug|watch|title|max-old-space-size|max-semi-space-size|stack-size|cpu-prof|heap-prof|prof|test)/
+  /^--(no-)?(inspect|debug|watch|title|max-old-space-size|max-semi-space-size|stack-size|cpu-prof|heap-prof|prof|test|zero-fill-buffers|disable-proto|force-fips|enable-fips|use-bundled-ca|use-openssl-ca|openssl-|trace-sigint|node-memory-debug|node-snapshot|report-|debug-arraybuffer-allocations|trace-events-enabled)/
+/**
+ * V8's own options that Node also takes in `NODE_OPTIONS`. A worker refuses every V8 option (they
+ * are process-wide: the thread has them already), these as well as those Node does not know.
+ */
+const V8_OPTIONS =
+  /^--(no-)?(abort-on-uncaught-exception|expose-gc|disallow-code-generation-from-strings|enable-etw-stack-walking|huge-max-old-generation-size|interpreted-frames-native-stack|jitless|perf-basic-prof|perf-prof|stack-trace-limit)/
+
+/** True for an option a worker thread refuses: per-process, or V8's (Node does not know it). */
+function refusedByWorker(option: string): boolean {
+  if (PROCESS_ONLY.test(option) || V8_OPTIONS.test(option)) return true
+  return option.startsWith('--') && !process.allowedNodeEnvironmentFlags.has(option)
+}
+
 /** Options of the above whose value may follow as a separate argument. */
 const SEPARATE_VALUE = new Set([
   '--title',
@@ -66,7 +79,8 @@ export function tsxWorkerPreload(): string {
 
 /**
  * The `execArgv` for pool workers. Starts from the parent's (`base`), drops what a worker
- * refuses (`--inspect`, `--title`, heap sizes: use `resourceLimits`…) and the parent's own
+ * refuses (`--inspect`, `--title`, heap sizes: use `resourceLimits`…; V8's options such as
+ * `--expose-gc` or `--min-semi-space-size`, which reach every thread anyway) and the parent's own
  * tsx/vitest preloads, then adds `--import <tsx register preload>` (see {@link tsxWorkerPreload}) when the worker entry or a handler module is
  * TypeScript, so workers load `.ts` sources whether the parent runs under tsx, vitest or plain node.
  */
@@ -82,7 +96,7 @@ export function workerExecArgv(
     if (PRELOAD_OPTIONS.has(option)) {
       const value = inlineValue ?? base[++i]
       if (value !== undefined && !TOOLING_MODULE.test(safeDecode(value))) argv.push(option, value)
-    } else if (PROCESS_ONLY.test(option)) {
+    } else if (refusedByWorker(option)) {
       if (inlineValue === undefined && SEPARATE_VALUE.has(option)) i++
     } else {
       argv.push(arg)

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { tsxApiUrl, tsxWorkerPreload, workerExecArgv } from '../../src/executor/exec-argv.ts'
 
@@ -25,6 +26,26 @@ describe('workerExecArgv', () => {
       '--import',
       './otel.js',
     ])
+  })
+
+  it('drops V8 options, which a worker refuses, and a real worker starts with what is left', async () => {
+    const parent = [
+      '--min-semi-space-size=16',
+      '--expose-gc',
+      '--single-threaded-gc',
+      '--stack-trace-limit=50',
+      '--perf-basic-prof',
+      '--enable-source-maps',
+      '--conditions=development',
+      '--no-warnings',
+    ]
+    const argv = workerExecArgv('/app/worker.js', [], parent)
+    expect(argv).toEqual(['--enable-source-maps', '--conditions=development', '--no-warnings'])
+    // each dropped option alone makes new Worker throw ERR_WORKER_INVALID_EXEC_ARGV
+    for (const option of parent.slice(0, 5))
+      expect(() => new Worker('0', { eval: true, execArgv: [option] })).toThrow(/invalid execArgv/)
+    const worker = new Worker('0', { eval: true, execArgv: argv })
+    expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0)
   })
 
   it('adds the tsx preload for a TypeScript worker entry or handler module only', () => {
