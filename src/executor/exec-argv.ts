@@ -22,17 +22,6 @@ function refusedByWorker(option: string): boolean {
   return option.startsWith('--') && !process.allowedNodeEnvironmentFlags.has(option)
 }
 
-/** Options of the above whose value may follow as a separate argument. */
-const SEPARATE_VALUE = new Set([
-  '--title',
-  '--inspect-port',
-  '--debug-port',
-  '--cpu-prof-dir',
-  '--cpu-prof-name',
-  '--heap-prof-dir',
-  '--heap-prof-name',
-])
-
 let tsxPreload: string | undefined
 
 /**
@@ -97,7 +86,8 @@ export function workerExecArgv(
       const value = inlineValue ?? base[++i]
       if (value !== undefined && !TOOLING_MODULE.test(safeDecode(value))) argv.push(option, value)
     } else if (refusedByWorker(option)) {
-      if (inlineValue === undefined && SEPARATE_VALUE.has(option)) i++
+      // `execArgv` holds options and their values only: a word after an option is its value
+      if (inlineValue === undefined && base[i + 1] !== undefined && !base[i + 1].startsWith('-')) i++
     } else {
       argv.push(arg)
     }

@@ -30,12 +30,13 @@ let semiSpaceSet = false
 /**
  * Sets V8's starting semi-space for isolates made from now on (a worker's `execArgv` may not carry
  * the flag; it is process-wide, read when an isolate is made). Left alone when this process was
- * started with a semi-space flag of its own.
+ * started with a semi-space flag of its own (on its command line or in `NODE_OPTIONS`).
  */
 function sizeThreadHeaps(): void {
   if (semiSpaceSet) return
   semiSpaceSet = true
-  if (process.execArgv.some((a) => a.includes('semi-space-size'))) return
+  const own = [...process.execArgv, process.env.NODE_OPTIONS ?? '']
+  if (own.some((a) => a.includes('semi-space-size'))) return
   setFlagsFromString(`--min-semi-space-size=${NODE_THREAD_SEMI_SPACE_MIB}`)
 }
 

@@ -41,6 +41,14 @@ describe('workerExecArgv', () => {
     ]
     const argv = workerExecArgv('/app/worker.js', [], parent)
     expect(argv).toEqual(['--enable-source-maps', '--conditions=development', '--no-warnings'])
+    // per-process options go too, with a value given as the next word
+    const perProcess = ['--zero-fill-buffers', '--trace-sigint', '--report-dir', '/tmp/reports']
+    expect(workerExecArgv('/app/worker.js', [], [...perProcess, '--conditions', 'development'])).toEqual([
+      '--conditions',
+      'development',
+    ])
+    for (const option of perProcess.slice(0, 3))
+      expect(() => new Worker('0', { eval: true, execArgv: [option] })).toThrow(/invalid execArgv/)
     // each dropped option alone makes new Worker throw ERR_WORKER_INVALID_EXEC_ARGV
     for (const option of parent.slice(0, 5))
       expect(() => new Worker('0', { eval: true, execArgv: [option] })).toThrow(/invalid execArgv/)
