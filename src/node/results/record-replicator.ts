@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events'
 import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
-import { Libp2pRecord } from '@libp2p/record'
 import type { Datastore } from 'interface-datastore'
 import { MAX_FRAME_BYTES, REPLICATE_PROTOCOL } from '../../protocol/constants.ts'
 import { RpcAbortedError } from '../../protocol/errors.ts'
@@ -12,13 +11,14 @@ import {
   type StoreRequest,
   storeRequestSchema,
 } from '../../protocol/messages/replicate-messages.ts'
-import { openEnvelope, resultKey } from '../../protocol/records/result-record.ts'
+import { openEnvelopeText, resultKey } from '../../protocol/records/result-record.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { serveSession } from '../../protocol/rpc/rpc-session.ts'
 import { mapInTurns } from '../../util/in-turns.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
 import { ClosestPeers } from './closest-peers.ts'
+import { serializeDhtRecord } from './dht-record.ts'
 import { type FencedWrite, putResultRecord, readStoredResult } from './fencing.ts'
 import { PendingCopies } from './pending-copies.ts'
 import { StoreOutbox } from './store-outbox.ts'
@@ -159,12 +159,12 @@ export class RecordReplicator {
   }
 
   /**
-   * Writes the local copy of `value` under `key` where kad-dht keeps and serves it, unless a
-   * result record stored there wins the selector against it (fencing; see `putResultRecord`).
+   * Writes the local copy of `value` (bytes, or its text) under `key` where kad-dht keeps and serves
+   * it, unless a record stored there wins the selector (fencing; see `putResultRecord`).
    */
-  async storeLocal(key: Uint8Array, value: Uint8Array, signal?: AbortSignal): Promise<FencedWrite> {
-    const record = new Libp2pRecord(key, value, new Date()).serialize()
-    return putResultRecord(this.datastore, key, record, { signal }, this.roots, value)
+  async storeLocal(key: Uint8Array, value: Uint8Array | string, signal?: AbortSignal): Promise<FencedWrite> {
+    const record = serializeDhtRecord(key, value)
+    return putResultRecord(this.datastore, key, record.serialized, { signal }, this.roots, record.value)
   }
 
   /** The value stored locally under `key` (unverified), if any. */
@@ -269,13 +269,13 @@ export class RecordReplicator {
     const kept = await mapInTurns(req.records, STORE_TURN_MS, async (envelope, i): Promise<StoreOutcome> => {
       try {
         // the checks of a stored value, and the value in its stored form
-        const { record, value } = openEnvelope(envelope, this.roots)
+        const { record, text } = openEnvelopeText(envelope, this.roots)
         const key = resultKey(record.taskId)
-        const write = await this.storeLocal(key, value)
+        const write = await this.storeLocal(key, text)
         const ahead = relay.get(i)
         // a record held already went on from here before (or started here): no second chain
         if (write.written && write.again !== true && ahead !== undefined)
-          void this.relayOn(key, value, from, ahead)
+          void this.relayOn(key, write.current, from, ahead)
         return write.written ? 'stored' : 'superseded'
       } catch {
         return 'invalid'

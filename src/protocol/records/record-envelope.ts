@@ -156,18 +156,29 @@ export function verified(unverified: Unverified, roots: VerifiedRoots | undefine
 
 /**
  * Opens a signed record that came as parsed JSON (a `store` frame carries them so): every check of
- * a stored value (9.4), then the value to keep — its stored form ({@link envelopeText}), byte for
- * byte the executor's own when the executor made it. The receiver derives the key (`resultKey`).
+ * a stored value (9.4), then the text of the value to keep — its stored form ({@link envelopeText}),
+ * character for character the executor's own when the executor made it. The receiver derives the
+ * key (`resultKey`).
  * @throws InvalidRecordError with the reason (a value over `MAX_RECORD_BYTES` included).
  */
+export function openEnvelopeText(
+  envelope: SignedEnvelope,
+  roots?: VerifiedRoots,
+): { record: ResultRecord; text: string } {
+  const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths), roots)
+  const text = envelopeText(unverified.text, envelope.signature, envelope.proof)
+  const bytes = Buffer.byteLength(text, 'utf8')
+  if (bytes > MAX_RECORD_BYTES) {
+    throw new InvalidRecordError(`${WHAT}: ${bytes} bytes, over the limit of ${MAX_RECORD_BYTES}`)
+  }
+  return { record: unverified.record, text }
+}
+
+/** {@link openEnvelopeText} with the value as UTF-8 bytes. */
 export function openEnvelope(
   envelope: SignedEnvelope,
   roots?: VerifiedRoots,
 ): { record: ResultRecord; value: Uint8Array } {
-  const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths), roots)
-  const value = utf8Bytes(envelopeText(unverified.text, envelope.signature, envelope.proof))
-  if (value.byteLength > MAX_RECORD_BYTES) {
-    throw new InvalidRecordError(`${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`)
-  }
-  return { record: unverified.record, value }
+  const { record, text } = openEnvelopeText(envelope, roots)
+  return { record, value: utf8Bytes(text) }
 }
