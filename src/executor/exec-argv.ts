@@ -6,9 +6,13 @@ const TS_FILE = /\.[mc]?ts$/
 /** Preload options (whose value names a module) of the parent's own tooling: tsx, vite, vitest. */
 const PRELOAD_OPTIONS = new Set(['--require', '-r', '--import', '--loader', '--experimental-loader'])
 const TOOLING_MODULE = /[\\/](tsx|vite|vitest|vite-node)[\\/]|^(tsx|vitest)(\/|$)/
-/** Per-process options that `new Worker` refuses or that make no sense in a thread. */
+/**
+ * Per-process options that `new Worker` refuses or that make no sense in a thread. A test starts a
+ * worker with each option Node takes (`process.allowedNodeEnvironmentFlags`) and finds every one
+ * it refuses here.
+ */
 const PROCESS_ONLY =
-  /^--(no-)?(inspect|debug|watch|title|max-old-space-size|max-semi-space-size|stack-size|cpu-prof|heap-prof|prof|test|zero-fill-buffers|disable-proto|force-fips|enable-fips|use-bundled-ca|use-openssl-ca|openssl-|trace-sigint|node-memory-debug|node-snapshot|report-|debug-arraybuffer-allocations|trace-events-enabled)/
+  /^--(no-)?(inspect|debug|watch|title|max-old-space-size|max-semi-space-size|stack-size|cpu-prof|heap-prof|prof|test|zero-fill-buffers|disable-proto|force-fips|enable-fips|use-bundled-ca|use-openssl-ca|openssl-|trace-sigint|node-memory-debug|node-snapshot|report-|debug-arraybuffer-allocations|trace-events-enabled|trace-event-|v8-pool-size|use-largepages|secure-heap|icu-data-dir|tls-cipher-list|snapshot-blob|build-snapshot|disable-wasm-trap-handler|experimental-shadow-realm)/
 /**
  * V8's own options that Node also takes in `NODE_OPTIONS`. A worker refuses every V8 option (they
  * are process-wide: the thread has them already), these as well as those Node does not know.

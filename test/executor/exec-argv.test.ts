@@ -56,6 +56,34 @@ describe('workerExecArgv', () => {
     expect(await new Promise((resolve) => worker.once('exit', resolve))).toBe(0)
   })
 
+  it('drops every option of this Node that a worker refuses for being per-process', async () => {
+    /** Why `new Worker` refuses `form` alone: undefined when it starts. */
+    const refusal = async (form: string): Promise<string | undefined> => {
+      try {
+        await new Worker('0', { eval: true, execArgv: [form] }).terminate()
+        return undefined
+      } catch (err) {
+        expect((err as { code?: string }).code).toBe('ERR_WORKER_INVALID_EXEC_ARGV')
+        return (err as Error).message
+      }
+    }
+    const missed: string[] = []
+    for (const flag of process.allowedNodeEnvironmentFlags) {
+      if (!flag.startsWith('--')) continue
+      const forms = [flag, `${flag}=1`, `${flag}=x`]
+      const reasons = []
+      for (const form of forms) {
+        const reason = await refusal(form)
+        if (reason === undefined) break
+        reasons.push(reason)
+      }
+      // refused in every form, and not for a value it lacks or a flag it needs: per-process
+      const perProcess = reasons.length === forms.length && !reasons.some((r) => / requires /.test(r))
+      if (perProcess && workerExecArgv('/app/worker.js', [], [`${flag}=1`]).length > 0) missed.push(flag)
+    }
+    expect(missed).toEqual([])
+  }, 60_000)
+
   it('adds the tsx preload for a TypeScript worker entry or handler module only', () => {
     expect(workerExecArgv('/app/worker.ts', [], [])).toEqual(['--import', tsxWorkerPreload()])
     expect(workerExecArgv('/app/worker.js', ['file:///ops/handlers.ts'], [])).toEqual([
