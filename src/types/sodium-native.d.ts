@@ -16,6 +16,8 @@ declare module 'sodium-native' {
     message: Uint8Array,
     secretKey: Uint8Array,
   ): void
+  /** SHA-256 of `input` into `output` (32 bytes). */
+  export function crypto_hash_sha256(output: Uint8Array, input: Uint8Array): void
   /** Ed25519: true when `signature` is the key's signature of `message`. */
   export function crypto_sign_verify_detached(
     signature: Uint8Array,

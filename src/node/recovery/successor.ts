@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { compare } from 'uint8arrays'
+import { sha256 } from '../../util/sha256.ts'
 
 /**
  * The deterministic successor of a task whose owner died: among the candidates (the live peers a
@@ -11,10 +11,6 @@ import { compare } from 'uint8arrays'
 
 const peerIds = new Map<string, Uint8Array>()
 const PEER_CACHE = 10_000
-
-function sha256(bytes: Uint8Array | string): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
-}
 
 /** The Kademlia id of a task: SHA-256 of its id's UTF-8 bytes. */
 export function taskKadId(taskId: string): Uint8Array {

@@ -1,12 +1,12 @@
-import { hash } from 'node:crypto'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { compare } from 'uint8arrays'
 import { SHORT_ID_CHARS } from '../../protocol/messages/replicate-messages.ts'
+import { sha256 } from '../../util/sha256.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
 /** kad-dht's id of a key or peer: SHA-256 of the bytes (kad's `convertBuffer`). */
 export function kadId(bytes: Uint8Array): Uint8Array {
-  return hash('sha256', bytes, 'buffer') as unknown as Uint8Array
+  return sha256(bytes)
 }
 
 /** True when id `a` is strictly closer to `target` than id `b` (Kademlia XOR), with no distance built. */

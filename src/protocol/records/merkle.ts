@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto'
 import { fromBase64 } from '../../util/base64.ts'
+import { sha256 } from '../../util/sha256.ts'
 
 /**
  * Merkle tree hashing as in RFC 9162 (Certificate Transparency v2), with SHA-256: a leaf hashes
@@ -16,7 +17,7 @@ const SCRATCH_BYTES = 4096
 /** Where a hash's input is put together (the hash is computed before the next one starts). */
 const scratch = Buffer.allocUnsafe(SCRATCH_BYTES)
 
-/** SHA-256 of `prefix ‖ parts` (one-shot `crypto.hash`: cheaper than a Hash object per call). */
+/** SHA-256 of `prefix ‖ parts` (one call: cheaper than a Hash object fed each part). */
 function sha256Of(prefix: number, parts: Uint8Array[]): Uint8Array {
   let length = 1
   for (const part of parts) length += part.byteLength
@@ -27,7 +28,7 @@ function sha256Of(prefix: number, parts: Uint8Array[]): Uint8Array {
     input.set(part, at)
     at += part.byteLength
   }
-  return hash('sha256', input, 'buffer') as unknown as Uint8Array
+  return sha256(input)
 }
 
 /** The leaf hash of `data`: SHA-256(0x00 ‖ data). */
