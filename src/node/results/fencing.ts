@@ -1,5 +1,5 @@
 import { Libp2pRecord } from '@libp2p/record'
-import { type Datastore, Key } from 'interface-datastore'
+import type { Datastore, Key } from 'interface-datastore'
 import { equals, fromString } from 'uint8arrays'
 import { RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
 import { InvalidRecordError } from '../../protocol/errors.ts'
@@ -8,6 +8,7 @@ import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { toBase32 } from '../../util/base32.ts'
 import { memoizeString } from '../../util/memo.ts'
+import { TextKey } from '../../util/text-key.ts'
 import { GroupWriter } from './group-writer.ts'
 import { StoredRecords } from './stored-records.ts'
 
@@ -38,7 +39,7 @@ const RESULT_KEY_BYTES = fromString(`/${RESULT_KEY_PREFIX}/`, 'utf8')
 
 /** A record's datastore key, memoised (see `DEFAULT_MEMO_ENTRIES` for the size). */
 const recordKeyOf = memoizeString(
-  (latin1: string) => new Key(`${DHT_RECORD_PREFIX}/${toBase32(Buffer.from(latin1, 'latin1'))}`, false),
+  (latin1: string): Key => new TextKey(`${DHT_RECORD_PREFIX}/${toBase32(Buffer.from(latin1, 'latin1'))}`),
 )
 
 /** The datastore key under which kad-dht keeps (and serves) the record of `key`. */

@@ -1,5 +1,6 @@
-import { type Datastore, Key } from 'interface-datastore'
+import type { Datastore } from 'interface-datastore'
 import { taskIdFromResultKey } from '../../protocol/records/result-record-schema.ts'
+import { TextKey } from '../../util/text-key.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import { groupWriterOf } from './fencing.ts'
 
@@ -126,7 +127,7 @@ export class UnsentRecords {
   }
 
   private write(taskId: string, put: boolean): Promise<void> {
-    const key = new Key(`${UNSENT_PREFIX}/${taskId}`, false)
+    const key = new TextKey(`${UNSENT_PREFIX}/${taskId}`)
     const writer = groupWriterOf(this.datastore)
     const done = put
       ? (writer?.put(key, EMPTY) ?? this.datastore.put(key, EMPTY))

@@ -100,15 +100,22 @@ export class PeerRecordCache implements Datastore {
     const puts = new Map<string, [Key, Uint8Array]>()
     const deletes: Key[] = []
     return {
+      // a batch of result records (nearly every batch) passes through: no entry of them is kept
       put: (key, value) => {
-        this.forget(key)
-        puts.set(key.toString(), [key, value])
+        const id = key.toString()
+        if (id.startsWith(PEERS_PREFIX)) {
+          this.entries.delete(id)
+          puts.set(id, [key, value])
+        }
         inner.put(key, value)
       },
       delete: (key) => {
-        this.forget(key)
-        puts.delete(key.toString())
-        deletes.push(key)
+        const id = key.toString()
+        if (id.startsWith(PEERS_PREFIX)) {
+          this.entries.delete(id)
+          puts.delete(id)
+          deletes.push(key)
+        }
         inner.delete(key)
       },
       commit: async (options) => {
