@@ -121,6 +121,13 @@ export class Daemon {
     return r.status === 200 ? (r.body as { status: string; executor: string }) : undefined
   }
 
+  /** `GET /tasks/<id>/story`: this daemon's events about the task (times in Unix ms). */
+  async story(id: string): Promise<Array<{ at: number; event: string }>> {
+    return (
+      (await this.call('GET', `/tasks/${id}/story`)).body as { events: Array<{ at: number; event: string }> }
+    ).events
+  }
+
   async status(): Promise<NodeStatus> {
     return (await this.call('GET', '/status')).body as NodeStatus
   }
