@@ -9,7 +9,7 @@ const NODES = 20
 const RING = 2
 const CHORD = 7
 /** More than the 19 one-slot thieves take at once: the owner still queues some when it dies. */
-const TASKS = 200
+const TASKS = 100
 const TASK_MS = 400
 const LEASE_TTL_MS = 2_000
 
