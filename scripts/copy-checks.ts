@@ -1,7 +1,7 @@
 /**
  * What a kept copy's checks cost in CPU, without the network or the store: `store` frames of
  * 16-record batches (each batch new, as a keeping node sees them) parsed, quick-checked and opened
- * (`isWellFormedStoreRequest`, `openEnvelope`: executor key, canonical JSON, leaf hash, proof climb
+ * (`isWellFormedStoreRequest`, `openEnvelopeText`: executor key, canonical JSON, leaf hash, proof climb
  * through the memo, the batch signature once per batch), and the proof climb through the memo by
  * itself. CPU time (`process.cpuUsage`), best of `--rounds`: on this shared VM wall time drifts
  * with the neighbours, CPU time much less. Run it in two checkouts, alternating, to compare.
@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { encodeStoreFrame, isWellFormedStoreRequest } from '../src/protocol/messages/replicate-messages.ts'
 import { inclusionPaths, leafHash, PathMemo, rootFromTextPath } from '../src/protocol/records/merkle.ts'
-import { openEnvelope, signResultBatch } from '../src/protocol/records/result-record.ts'
+import { openEnvelopeText, signResultBatch } from '../src/protocol/records/result-record.ts'
 import { VerifiedRoots } from '../src/protocol/records/verified-roots.ts'
 import { toBase64 } from '../src/util/base64.ts'
 import { EXECUTOR, executorKey, makeRecord, makeTask } from '../test/protocol/fixtures.ts'
@@ -59,7 +59,7 @@ const perCopy = cpuPer(frameSets, FRAMES * BATCH, (frames) => {
   for (const text of frames) {
     const frame = JSON.parse(text)
     if (!isWellFormedStoreRequest(frame)) throw new Error('a frame failed the quick check')
-    for (const envelope of frame.records) openEnvelope(envelope, roots)
+    for (const envelope of frame.records) openEnvelopeText(envelope, roots)
   }
 })
 

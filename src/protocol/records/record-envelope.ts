@@ -173,12 +173,3 @@ export function openEnvelopeText(
   }
   return { record: unverified.record, text }
 }
-
-/** {@link openEnvelopeText} with the value as UTF-8 bytes. */
-export function openEnvelope(
-  envelope: SignedEnvelope,
-  roots?: VerifiedRoots,
-): { record: ResultRecord; value: Uint8Array } {
-  const { record, text } = openEnvelopeText(envelope, roots)
-  return { record, value: utf8Bytes(text) }
-}

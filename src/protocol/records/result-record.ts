@@ -27,13 +27,7 @@ import {
 import type { SignatureCounts } from './signature-counts.ts'
 import type { VerifiedRoots } from './verified-roots.ts'
 
-export {
-  batchSigningPayload,
-  openEnvelope,
-  openEnvelopeText,
-  recordLeaf,
-  type SignedEnvelope,
-} from './record-envelope.ts'
+export { batchSigningPayload, openEnvelopeText, recordLeaf, type SignedEnvelope } from './record-envelope.ts'
 export * from './result-record-schema.ts'
 
 const WHAT = 'result record'

@@ -19,7 +19,7 @@ import {
 import { encodeStoreFrame, storeRequestSchema } from '../../../src/protocol/messages/replicate-messages.ts'
 import { GrantSigner } from '../../../src/protocol/records/grant-proof.ts'
 import {
-  openEnvelope,
+  openEnvelopeText,
   openResultRecordSync,
   type ResultRecord,
   recordToBase64,
@@ -204,7 +204,9 @@ const carriers: Array<[string, (tasks: Task[]) => Promise<void> | void]> = [
           MAX_FRAME_BYTES,
           'store frame',
         )
-        expect(Buffer.from(openEnvelope(store.records[0]).value).equals(Buffer.from(value))).toBe(true)
+        expect(Buffer.from(openEnvelopeText(store.records[0]).text, 'utf8').equals(Buffer.from(value))).toBe(
+          true,
+        )
         const reply = { type: 'result', requestId: 'r', taskId: grant.tasks[i].id, record: text }
         expect(frame(submitReplySchema, reply, 'result reply')).toEqual(reply)
       }
