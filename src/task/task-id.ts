@@ -67,7 +67,9 @@ function isSortedPlainJson(value: unknown, depth: number): boolean {
   if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return false
   const obj = value as Record<string, unknown>
   let last: string | undefined
-  for (const key of Object.keys(obj)) {
+  // `for…in` walks the own keys in `Object.keys` order without an array of them; an inherited
+  // enumerable key (after the own ones) can only make this say no, and the long way is exact
+  for (const key in obj) {
     if (last !== undefined && !(last < key)) return false
     if (!isSortedPlainJson(obj[key], depth + 1)) return false
     last = key

@@ -11,13 +11,9 @@ const cursors = new WeakMap<Map<unknown, unknown>, Iterator<unknown>>()
  * on from where it stopped instead: every entry before it was handed out and forgotten already
  * (new and re-set entries go to the end), so its next key is the oldest left.
  * @param evict - forgets one key; it must delete it from `map` (other bookkeeping too).
- *   @defaultValue `map.delete(key)`
+ *   @defaultValue `map.delete(key)` (no closure made per call: this runs for every entry set)
  */
-export function trimOldest<K>(
-  map: Map<K, unknown>,
-  max: number,
-  evict: (key: K) => void = (key) => map.delete(key),
-): void {
+export function trimOldest<K>(map: Map<K, unknown>, max: number, evict?: (key: K) => void): void {
   while (map.size > max) {
     let cursor = cursors.get(map) as Iterator<K> | undefined
     let next = cursor?.next()
@@ -29,7 +25,8 @@ export function trimOldest<K>(
     }
     if (next.done === true) return
     const size = map.size
-    evict(next.value)
+    if (evict === undefined) map.delete(next.value)
+    else evict(next.value)
     if (map.size >= size) return // the evicting function kept it: stop rather than spin
   }
 }

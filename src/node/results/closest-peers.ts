@@ -1,5 +1,4 @@
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
-import { compare } from 'uint8arrays'
 import { SHORT_ID_CHARS } from '../../protocol/messages/replicate-messages.ts'
 import { sha256 } from '../../util/sha256.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
@@ -17,13 +16,6 @@ export function isCloser(a: Uint8Array, b: Uint8Array, target: Uint8Array): bool
     if (da !== db) return da < db
   }
   return false
-}
-
-/** Kademlia XOR distance of two ids of equal length (compare results with `compare`). */
-export function xorDistance(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength)
-  for (let i = 0; i < out.byteLength; i++) out[i] = a[i] ^ b[i]
-  return out
 }
 
 /**
@@ -89,11 +81,23 @@ export class ClosestPeers {
   /** The `count` connected peers serving the protocol closest to kad-dht id `target`, closest first. */
   private async nearest(target: Uint8Array, count: number): Promise<PeerId[]> {
     const peers = this.allServing ?? (await this.servingPeers())
-    return peers
-      .map((peer) => ({ peer, distance: xorDistance(this.idOf(peer), target) }))
-      .sort((a, b) => compare(a.distance, b.distance))
-      .slice(0, count)
-      .map(({ peer }) => peer)
+    // each peer goes into its place among the closest so far (no distances built, nothing sorted:
+    // called for every record kept, over a handful of peers)
+    const best: PeerId[] = []
+    const bestIds: Uint8Array[] = []
+    for (const peer of peers) {
+      const id = this.idOf(peer)
+      let at = best.length
+      while (at > 0 && isCloser(id, bestIds[at - 1], target)) at--
+      if (at >= count) continue
+      best.splice(at, 0, peer)
+      bestIds.splice(at, 0, id)
+      if (best.length > count) {
+        best.pop()
+        bestIds.pop()
+      }
+    }
+    return best
   }
 
   /**

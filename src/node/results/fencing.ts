@@ -150,13 +150,15 @@ function serially<T>(datastore: Datastore, id: string, work: () => Promise<T>): 
     perStore = new Map()
     locks.set(datastore, perStore)
   }
-  const before = perStore.get(id) ?? Promise.resolve()
-  const run = before.then(work, work)
-  const tail = run.catch(() => undefined)
+  const before = perStore.get(id)
+  // no write of this key under way (the usual case): start at once, no promise to chain on
+  const run = before === undefined ? work() : before.then(work, work)
+  const locked = perStore
+  const tail: Promise<void> = run.then(unlock, unlock)
+  function unlock(): void {
+    if (locked.get(id) === tail) locked.delete(id)
+  }
   perStore.set(id, tail)
-  void tail.then(() => {
-    if (perStore.get(id) === tail) perStore.delete(id)
-  })
   return run
 }
 

@@ -13,7 +13,6 @@ export const WRITE_GAP_MS = 8
 interface Write {
   key: Key
   value: Uint8Array | undefined
-  done: PromiseWithResolvers<void>
 }
 
 /**
@@ -25,6 +24,8 @@ interface Write {
  */
 export class GroupWriter {
   private pending: Write[] = []
+  /** Settles when the batch of {@link pending} is committed: one promise per batch, not per write. */
+  private pendingDone: PromiseWithResolvers<void> | undefined
   /** Values of the batch being committed (a datastore without batches of its own puts each). */
   private readonly committing = new Set<Uint8Array>()
   private inFlight: Promise<void> | undefined
@@ -66,10 +67,10 @@ export class GroupWriter {
   }
 
   private add(key: Key, value: Uint8Array | undefined): Promise<void> {
-    const done = Promise.withResolvers<void>()
-    this.pending.push({ key, value, done })
+    this.pendingDone ??= Promise.withResolvers<void>()
+    this.pending.push({ key, value })
     this.schedule()
-    return done.promise
+    return this.pendingDone.promise
   }
 
   /** Wakes the next commit: on the next turn after a quiet spell, else when the window ends. */
@@ -91,9 +92,11 @@ export class GroupWriter {
 
   private commit(): Promise<void> {
     const writes = this.pending
+    const done = this.pendingDone
     this.pending = []
+    this.pendingDone = undefined
     this.lastCommit = this.now()
-    const inFlight = this.write(writes).finally(() => {
+    const inFlight = this.write(writes, done).finally(() => {
       this.inFlight = undefined
       this.schedule()
     })
@@ -101,7 +104,7 @@ export class GroupWriter {
     return inFlight
   }
 
-  private async write(writes: Write[]): Promise<void> {
+  private async write(writes: Write[], done: PromiseWithResolvers<void> | undefined): Promise<void> {
     try {
       const batch = this.batch()
       for (const w of writes) {
@@ -112,9 +115,9 @@ export class GroupWriter {
         }
       }
       await batch.commit()
-      for (const w of writes) w.done.resolve()
+      done?.resolve()
     } catch (err) {
-      for (const w of writes) w.done.reject(err)
+      done?.reject(err)
     } finally {
       for (const w of writes) if (w.value !== undefined) this.committing.delete(w.value)
     }

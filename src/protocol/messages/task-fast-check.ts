@@ -35,10 +35,16 @@ function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
-/** Exactly these own keys, no others (plain objects from JSON.parse). */
-function hasExactly(o: Obj, keys: string[]): boolean {
-  const own = Object.keys(o)
-  return own.length === keys.length && keys.every((k) => Object.hasOwn(o, k))
+/**
+ * Exactly these own keys, no others (plain objects from JSON.parse). Counted with `for…in`, no array
+ * of keys made (an inherited enumerable key counts too: stricter, never looser).
+ */
+function hasExactly(o: Obj, keys: readonly string[]): boolean {
+  let count = 0
+  for (const _ in o) count++
+  if (count !== keys.length) return false
+  for (let i = 0; i < keys.length; i++) if (!Object.hasOwn(o, keys[i])) return false
+  return true
 }
 
 const isInt = (v: unknown, min: number, max: number): v is number =>
@@ -59,7 +65,8 @@ export function isPlainJson(v: unknown, depth: number): boolean {
     for (let i = 0; i < v.length; i++) if (!isPlainJson(v[i], depth - 1)) return false
     return true
   }
-  for (const key of Object.keys(v)) {
+  // `for…in`: no array of keys; an inherited enumerable key (never from JSON.parse) is checked too
+  for (const key in v) {
     if (key === '__proto__' || !isPlainJson((v as Obj)[key], depth - 1)) return false
   }
   return true

@@ -29,10 +29,15 @@ type Obj = Record<string, unknown>
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** Every own key is one of `allowed`, and each of `required` is there. */
-export function keysWithin(o: Obj, required: string[], allowed: Set<string>): boolean {
-  for (const k of Object.keys(o)) if (!allowed.has(k)) return false
-  return required.every((k) => Object.hasOwn(o, k))
+/**
+ * Every own key is one of `allowed`, and each of `required` is there. `for…in` walks the object's
+ * enumerable keys without an array of them (an inherited enumerable key, which `JSON.parse` never
+ * makes, counts as a key here: stricter, never looser).
+ */
+export function keysWithin(o: Obj, required: readonly string[], allowed: Set<string>): boolean {
+  for (const k in o) if (!allowed.has(k)) return false
+  for (let i = 0; i < required.length; i++) if (!Object.hasOwn(o, required[i])) return false
+  return true
 }
 
 /** Every element passes (holes too: `Array#every` skips them, a schema does not). */
@@ -54,6 +59,12 @@ const absentOr = (o: Obj, key: string, check: (v: unknown) => boolean) =>
 const ATTEMPT_REQUIRED = ['executor', 'epoch', 'startedAt', 'finishedAt']
 const ATTEMPT_KEYS = new Set([...ATTEMPT_REQUIRED, 'error', 'stack', 'cut'])
 const CUTS = new Set(['lost', 'interrupted', 'cancelled'])
+// the checks of optional fields, made once (an arrow written in place is a new closure per call)
+const isErrorText = (e: unknown) => isString(e, 0, MAX_ERROR_CHARS)
+const isStackText = (s: unknown) => isString(s, 0, MAX_STACK_CHARS)
+const isCut = (c: unknown) => typeof c === 'string' && CUTS.has(c)
+const isOutput = (o: unknown) => isPlainJson(o, MAX_JSON_DEPTH) && jsonByteLength(o) <= MAX_OUTPUT_BYTES
+const isPathHash = (h: unknown) => isBase64(h, HASH_CHARS, HASH_CHARS)
 
 function isAttempt(v: unknown): boolean {
   return (
@@ -63,9 +74,9 @@ function isAttempt(v: unknown): boolean {
     isInt(v.epoch, 0, Number.MAX_SAFE_INTEGER) &&
     isTimestamp(v.startedAt) &&
     isTimestamp(v.finishedAt) &&
-    absentOr(v, 'error', (e) => isString(e, 0, MAX_ERROR_CHARS)) &&
-    absentOr(v, 'stack', (s) => isString(s, 0, MAX_STACK_CHARS)) &&
-    absentOr(v, 'cut', (c) => typeof c === 'string' && CUTS.has(c))
+    absentOr(v, 'error', isErrorText) &&
+    absentOr(v, 'stack', isStackText) &&
+    absentOr(v, 'cut', isCut)
   )
 }
 
@@ -84,8 +95,8 @@ export function isWellFormedRecord(v: unknown): v is ResultRecord {
     isString(v.taskId, 0, MAX_TASK_ID_CHARS) &&
     isTaskId(v.taskId) &&
     (v.status === 'succeeded' || v.status === 'failed') &&
-    absentOr(v, 'output', (o) => isPlainJson(o, MAX_JSON_DEPTH) && jsonByteLength(o) <= MAX_OUTPUT_BYTES) &&
-    absentOr(v, 'error', (e) => isString(e, 0, MAX_ERROR_CHARS)) &&
+    absentOr(v, 'output', isOutput) &&
+    absentOr(v, 'error', isErrorText) &&
     isPeer(v.executor) &&
     isPeer(v.owner) &&
     isInt(v.epoch, 0, Number.MAX_SAFE_INTEGER) &&
@@ -100,21 +111,23 @@ export function isWellFormedRecord(v: unknown): v is ResultRecord {
 }
 
 const PROOF_KEYS = ['index', 'size', 'path']
+const PROOF_KEY_SET = new Set(PROOF_KEYS)
 
 function isProof(v: unknown): boolean {
   return (
     isObject(v) &&
-    keysWithin(v, PROOF_KEYS, new Set(PROOF_KEYS)) &&
+    keysWithin(v, PROOF_KEYS, PROOF_KEY_SET) &&
     isInt(v.index, 0, MAX_SIGNED_BATCH - 1) &&
     isInt(v.size, 2, MAX_SIGNED_BATCH) &&
     Array.isArray(v.path) &&
     v.path.length >= 1 &&
     v.path.length <= MAX_PROOF_HASHES &&
-    allOf(v.path, (h) => isBase64(h, HASH_CHARS, HASH_CHARS))
+    allOf(v.path, isPathHash)
   )
 }
 
-const SIGNED_KEYS = new Set(['record', 'signature', 'proof'])
+const SIGNED_REQUIRED = ['record', 'signature']
+const SIGNED_KEYS = new Set([...SIGNED_REQUIRED, 'proof'])
 
 /** True only for a signed record value `signedResultSchema` accepts as it is (see the module comment). */
 export function isWellFormedSignedResult(
@@ -122,7 +135,7 @@ export function isWellFormedSignedResult(
 ): v is { record: ResultRecord; signature: string; proof?: { index: number; size: number; path: string[] } } {
   return (
     isObject(v) &&
-    keysWithin(v, ['record', 'signature'], SIGNED_KEYS) &&
+    keysWithin(v, SIGNED_REQUIRED, SIGNED_KEYS) &&
     isWellFormedRecord(v.record) &&
     isBase64(v.signature, 4, 1024) &&
     absentOr(v, 'proof', isProof)

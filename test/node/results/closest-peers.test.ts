@@ -2,7 +2,8 @@ import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import fc from 'fast-check'
 import { compare } from 'uint8arrays'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ClosestPeers, isCloser, kadId, xorDistance } from '../../../src/node/results/closest-peers.ts'
+import { xorDistance } from '../../../src/node/recovery/successor.ts'
+import { ClosestPeers, isCloser, kadId } from '../../../src/node/results/closest-peers.ts'
 import type { MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
 import { REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
 import { type MeshMember, startMember, stopMember } from './replicator-mesh.ts'
@@ -56,6 +57,41 @@ describe('ClosestPeers', () => {
       await a.libp2p.hangUp(b.libp2p.peerId)
       await bGone
       expect(names(await closest.of(KEY, 5))).toEqual(names([c.libp2p.peerId]))
+    } finally {
+      closest.stop()
+    }
+  })
+})
+
+describe('ClosestPeers.of', () => {
+  it('names the count closest peers to a key, closest first: as a full ranking by XOR distance does', async () => {
+    const [a, b, c, d] = [await member(), await member(), await member(), await member()]
+    const closest = new ClosestPeers(a.libp2p, REPLICATE_PROTOCOL)
+    try {
+      for (const m of [b, c, d]) {
+        const known = identified(a.libp2p, m.libp2p.peerId)
+        await a.libp2p.dial(m.libp2p.getMultiaddrs()[0])
+        await known
+      }
+      const peers = [b, c, d].map((m) => m.libp2p.peerId)
+      const firsts = new Set<string>()
+      for (let i = 0; i < 48; i++) {
+        const key = new TextEncoder().encode(`/taskmesh-result/key-${i}`)
+        const target = kadId(key)
+        const ranked = [...peers]
+          .sort((x, y) =>
+            compare(
+              xorDistance(kadId(x.toMultihash().bytes), target),
+              xorDistance(kadId(y.toMultihash().bytes), target),
+            ),
+          )
+          .map(String)
+        for (const count of [0, 1, 2, 3, 5]) {
+          expect((await closest.of(key, count)).map(String)).toEqual(ranked.slice(0, count))
+        }
+        firsts.add(ranked[0])
+      }
+      expect(firsts.size).toBe(3) // every peer was the closest to some key: each place was filled
     } finally {
       closest.stop()
     }
