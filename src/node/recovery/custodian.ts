@@ -1,7 +1,7 @@
 import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Task } from '../../task/task.ts'
-import { eachLimited } from '../../util/each-limited.ts'
+import { AimdLimit, eachAdaptive } from '../../util/aimd-limit.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { Takeover } from '../owner/intake.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
@@ -10,8 +10,10 @@ import type { ResultStore } from '../results/result-store.ts'
 import type { Thief } from '../thief/thief.ts'
 import { type AskKnown, checkSuccessors, knownOf, type LeftTo, splitBySuccessor } from './successor-check.ts'
 
-/** DHT lookups in flight at once while a successor checks the tasks it would adopt. */
+/** Most DHT lookups in flight while a successor checks the tasks it would adopt (see `AimdLimit`). */
 export const ADOPTION_LOOKUPS = 32
+/** DHT lookups in flight at a custodian's first sweep; then as the lookups answer or time out. */
+export const ADOPTION_LOOKUPS_FIRST = 4
 /** Longest one such lookup may take, ms. */
 export const ADOPTION_LOOKUP_MS = 5_000
 /**
@@ -77,6 +79,8 @@ export class Custodian {
   private lastSweep = 0
   private stopped = false
   private readonly failedLookups = new Map<string, number>()
+  /** DHT lookups at once: adapted as they answer or time out, from sweep to sweep. */
+  private readonly lookups = new AimdLimit({ initial: ADOPTION_LOOKUPS_FIRST, min: 1, max: ADOPTION_LOOKUPS })
 
   constructor(private readonly opts: CustodianOptions) {}
 
@@ -229,17 +233,13 @@ export class Custodian {
 
   /** True when the task has a result known here, or is owned or held here already. */
   private settledHere(taskId: string): boolean {
-    return (
-      this.opts.results.cached(taskId) !== undefined ||
-      this.opts.ledger.has(taskId) ||
-      this.opts.thief.holds(taskId)
-    )
+    const { results, ledger, thief } = this.opts
+    return results.cached(taskId) !== undefined || ledger.has(taskId) || thief.holds(taskId)
   }
 
   /**
-   * The tasks whose result a DHT lookup does not find, and why each is open. A failed lookup
-   * counts as none, except with `deferFailed`: then the task is left out (looked up again at the
-   * next sweep) until its lookup failed {@link ADOPTION_LOOKUP_TRIES} times.
+   * The tasks whose result a DHT lookup does not find, and why. A failed lookup counts as none; with
+   * `deferFailed`, the task waits for the next sweep until it failed {@link ADOPTION_LOOKUP_TRIES} times.
    */
   private async withoutResult(
     tasks: Task[],
@@ -247,14 +247,14 @@ export class Custodian {
   ): Promise<{ open: Task[]; why: Map<string, string> }> {
     const open: Task[] = []
     const why = new Map<string, string>()
-    const lookUp = async (task: Task): Promise<void> => {
+    const lookUp = async (task: Task, ticket: number): Promise<void> => {
       let found: ResultRecord | undefined
+      const signal = AbortSignal.timeout(ADOPTION_LOOKUP_MS) // its end, not another error, is a time-out
       try {
-        found = await this.opts.results.get(task.id, {
-          skipCache: true,
-          signal: AbortSignal.timeout(ADOPTION_LOOKUP_MS),
-        })
+        found = await this.opts.results.get(task.id, { skipCache: true, signal })
+        this.lookups.answered()
       } catch (err) {
+        if (signal.aborted) this.lookups.timedOut(ticket)
         const failures = (this.failedLookups.get(task.id) ?? 0) + 1
         if (deferFailed && failures < ADOPTION_LOOKUP_TRIES) {
           this.failedLookups.set(task.id, failures)
@@ -271,7 +271,7 @@ export class Custodian {
         why.set(task.id, 'no record found')
       } else this.forget(task.id)
     }
-    await eachLimited(tasks, ADOPTION_LOOKUPS, lookUp, () => this.stopped)
+    await eachAdaptive(tasks, this.lookups, lookUp, () => this.stopped)
     return { open, why }
   }
 
