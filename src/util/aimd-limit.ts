@@ -1,3 +1,5 @@
+import type { ConcurrencyLimit } from './each-limited.ts'
+
 /** Options of {@link AimdLimit}. */
 export interface AimdLimitOptions {
   /** Calls in flight at first. */
@@ -14,9 +16,10 @@ export interface AimdLimitOptions {
  * when a call runs out of time; once per window: the calls that started before a cut time out
  * together and do not cut it again). A fixed number fails under load: 32 DHT lookups in flight at
  * each of the custodians of a dead owner, in a mesh sharing one saturated event loop, all ran past
- * their deadline, sweep after sweep, where 6 at a time answered in 1.5 s.
+ * their deadline, sweep after sweep, where 6 at a time answered in 1.5 s. Run calls under it with
+ * `eachWithin`.
  */
-export class AimdLimit {
+export class AimdLimit implements ConcurrencyLimit {
   private window: number
   /** Calls started so far: each call's ticket is its rank. */
   private started = 0
@@ -53,44 +56,4 @@ export class AimdLimit {
     this.window = Math.max(this.opts.min, this.window / 2)
     this.cutAfter = this.started
   }
-}
-
-/**
- * Runs `fn` on every item, in order, with at most `limit.current` calls in flight — read again each
- * time a call ends, so the limit's changes take effect at once. `fn` gets the call's ticket (see
- * {@link AimdLimit.timedOut}). Stops taking items once `stopped` says so. Rejects with the first
- * error `fn` throws (the calls in flight run on).
- */
-export function eachAdaptive<T>(
-  items: readonly T[],
-  limit: AimdLimit,
-  fn: (item: T, ticket: number) => Promise<void>,
-  stopped: () => boolean = () => false,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let next = 0
-    let inFlight = 0
-    let failed = false
-    const pump = (): void => {
-      while (!failed && inFlight < limit.current && next < items.length && !stopped()) {
-        const item = items[next++]
-        const ticket = limit.start()
-        inFlight++
-        Promise.resolve()
-          .then(() => fn(item, ticket))
-          .then(
-            () => {
-              inFlight--
-              pump()
-            },
-            (err: unknown) => {
-              failed = true
-              reject(err)
-            },
-          )
-      }
-      if (!failed && inFlight === 0 && (next >= items.length || stopped())) resolve()
-    }
-    pump()
-  })
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { AimdLimit, eachAdaptive } from '../../src/util/aimd-limit.ts'
+import { AimdLimit } from '../../src/util/aimd-limit.ts'
+import { eachWithin } from '../../src/util/each-limited.ts'
 
 describe('AimdLimit', () => {
   it('grows by one over a window of answers, up to max', () => {
@@ -42,14 +43,14 @@ function deferred() {
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-describe('eachAdaptive', () => {
+describe('eachWithin', () => {
   it('keeps at most the current limit in flight, read again as each call ends, in item order', async () => {
     const limit = new AimdLimit({ initial: 2, min: 1, max: 8 })
     const calls = new Map<number, ReturnType<typeof deferred>>()
     const order: number[] = []
     let inFlight = 0
     let most = 0
-    const all = eachAdaptive([0, 1, 2, 3, 4, 5], limit, (item, ticket) => {
+    const all = eachWithin([0, 1, 2, 3, 4, 5], limit, (item, ticket) => {
       order.push(item)
       expect(ticket).toBe(item + 1)
       inFlight++
@@ -83,21 +84,21 @@ describe('eachAdaptive', () => {
     const limit = new AimdLimit({ initial: 1, min: 1, max: 1 })
     const seen: number[] = []
     await expect(
-      eachAdaptive([1, 2, 3], limit, async (item) => {
+      eachWithin([1, 2, 3], limit, async (item) => {
         seen.push(item)
         if (item === 2) throw new Error('boom')
       }),
     ).rejects.toThrow('boom')
     await turn()
     expect(seen).toEqual([1, 2])
-    await expect(eachAdaptive([], limit, async () => undefined)).resolves.toBeUndefined()
+    await expect(eachWithin([], limit, async () => undefined)).resolves.toBeUndefined()
   })
 
   it('takes no more items once stopped, and resolves when those in flight end', async () => {
     const limit = new AimdLimit({ initial: 2, min: 1, max: 2 })
     let stop = false
     const seen: number[] = []
-    await eachAdaptive(
+    await eachWithin(
       [1, 2, 3, 4],
       limit,
       async (item) => {

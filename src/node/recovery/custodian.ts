@@ -1,7 +1,8 @@
 import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Task } from '../../task/task.ts'
-import { AimdLimit, eachAdaptive } from '../../util/aimd-limit.ts'
+import { AimdLimit } from '../../util/aimd-limit.ts'
+import { eachWithin } from '../../util/each-limited.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { Takeover } from '../owner/intake.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
@@ -271,7 +272,7 @@ export class Custodian {
         why.set(task.id, 'no record found')
       } else this.forget(task.id)
     }
-    await eachAdaptive(tasks, this.lookups, lookUp, () => this.stopped)
+    await eachWithin(tasks, this.lookups, lookUp, () => this.stopped)
     return { open, why }
   }
 

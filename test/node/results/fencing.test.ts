@@ -85,6 +85,33 @@ describe('fenced writes of result records', () => {
     expect(await ds.get(other)).toEqual(new Uint8Array([2]))
   })
 
+  it('a failed write rejects and leaves its key unlocked: the writes queued behind it and later ones go on', async () => {
+    const ds = new MemoryDatastore()
+    const batch = ds.batch.bind(ds)
+    let failures = 1
+    ds.batch = () => {
+      const inner = batch()
+      return {
+        put: (k, v) => inner.put(k, v),
+        delete: (k) => inner.delete(k),
+        commit: async (options) => {
+          if (failures-- > 0) throw new Error('disk full')
+          return inner.commit(options)
+        },
+      }
+    }
+    const store = fenceResultRecords(ds)
+    const [e1, e2, e3] = await Promise.all([1, 2, 3].map((e) => valueAt(e)))
+    // e1's write fails; e2's waited for e1's under the key's lock and is written in the next batch
+    const first = putResultRecord(store, KEY, serialized(e1))
+    const second = putResultRecord(store, KEY, serialized(e2))
+    await expect(first).rejects.toThrow('disk full')
+    expect((await second).written).toBe(true)
+    expect(await epochIn(store)).toBe(2)
+    expect((await putResultRecord(store, KEY, serialized(e3))).written).toBe(true)
+    expect(await epochIn(store)).toBe(3)
+  })
+
   it('the node’s validator refuses a value that loses to the one stored, and accepts anything else valid', async () => {
     const ds = new MemoryDatastore()
     const validate = createResultValidator(ds)
