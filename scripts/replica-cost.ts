@@ -3,7 +3,10 @@
  * third daemon as `remote-noop` (only it runs them): the other two do nothing but keep the copies
  * of its records (and the custody holds of its tasks). Prints the CPU of those two per copy
  * received — main thread and every thread — and the executor's per task, beside one daemon alone
- * running the same number of `noop`s (no copies, no custody: what a task costs by itself).
+ * running the same number of `noop`s (no copies, no custody: what a task costs by itself). Beside
+ * the CPU, the main thread's garbage-collection pauses per copy and per task, from each daemon's
+ * own `/metrics`: scavenges + old-generation collections (V8's helper threads scavenge and mark
+ * beside them, counted in the all-threads figure).
  *
  * In a mesh where every node runs tasks, each node keeps a copy of every other node's records: at
  * 3 daemons, 2 copies per task, so this figure is most of what `bench:compare`'s no-op run spends
@@ -49,6 +52,21 @@ if (values.base !== undefined) {
 /** CPU seconds of a daemon: the main thread's and every thread's. */
 const cpuOf = (d: Daemon) => ({ main: threadKinds(d.pid).get('main') ?? Number.NaN, all: cpuSeconds(d.pid) })
 
+/**
+ * Seconds a daemon's main thread spent in garbage collection so far, from its own `/metrics`
+ * (prom-client's `nodejs_gc_duration_seconds`): scavenges, and the old generation's collections
+ * (major and incremental marking) — what retained objects cost.
+ */
+async function gcOf(d: Daemon): Promise<{ minor: number; old: number }> {
+  const text = await d.metrics()
+  const sum = (kinds: string[]) =>
+    kinds.reduce((total, kind) => {
+      const m = text.match(new RegExp(`^nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\} (\\S+)$`, 'm'))
+      return total + (m === null ? 0 : Number(m[1]))
+    }, 0)
+  return { minor: sum(['minor']), old: sum(['major', 'incremental']) }
+}
+
 /** Submits `count` tasks of `type` to `at` in batches, and waits until every copy is stored. */
 async function run(daemons: Daemons, mesh: Daemon[], at: Daemon, type: string, count: number): Promise<void> {
   const signed = await daemons.recordsSigned(mesh)
@@ -74,6 +92,9 @@ interface Figures {
   keeperAll: number
   /** µs per task at the executor, all threads. */
   executorAll: number
+  /** µs of garbage collection per copy (keepers' mean) and per task (executor): scavenges, old generation. */
+  keeperGc: { minor: number; old: number }
+  executorGc: { minor: number; old: number }
 }
 
 /** One mesh of a build: warm-up, then the measured tasks; figures per copy and per task. */
@@ -88,17 +109,27 @@ async function meshRun(build: (typeof builds)[number], dir: string, swarmKey: st
   try {
     const executor = mesh[2]
     await run(daemons, mesh, executor, 'remote-noop', WARMUP)
+    const gcBefore = await Promise.all(mesh.map(gcOf))
     const before = mesh.map(cpuOf)
     await run(daemons, mesh, executor, 'remote-noop', tasks)
     const spent = mesh.map((d, i) => {
       const now = cpuOf(d)
       return { main: now.main - before[i].main, all: now.all - before[i].all }
     })
+    const gc = (await Promise.all(mesh.map(gcOf))).map((g, i) => ({
+      minor: g.minor - gcBefore[i].minor,
+      old: g.old - gcBefore[i].old,
+    }))
     const perCopy = (s: number) => (s / tasks) * 1e6
     return {
       keeperMain: perCopy((spent[0].main + spent[1].main) / 2),
       keeperAll: perCopy((spent[0].all + spent[1].all) / 2),
       executorAll: perCopy(spent[2].all),
+      keeperGc: {
+        minor: perCopy((gc[0].minor + gc[1].minor) / 2),
+        old: perCopy((gc[0].old + gc[1].old) / 2),
+      },
+      executorGc: { minor: perCopy(gc[2].minor), old: perCopy(gc[2].old) },
     }
   } finally {
     await daemons.stopDaemons(mesh)
@@ -124,6 +155,11 @@ async function soloRun(dir: string, swarmKey: string): Promise<number> {
   }
 }
 
+/** GC µs as `scavenge + old generation`. */
+function gcText(g: { minor: number; old: number }): string {
+  return `${g.minor.toFixed(1)} + ${g.old.toFixed(1)} µs`
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'taskmesh-replica-cost-'))
 const swarmKey = join(dir, 'swarm.key')
 builds[0].daemons.taskmeshCli(['swarm-key', swarmKey])
@@ -137,15 +173,21 @@ try {
       const f = await meshRun(build, join(dir, `${build.name}-${r}`), swarmKey)
       results.get(build.name)?.push(f)
       console.log(
-        `round ${r + 1} ${build.name}: keeper ${f.keeperMain.toFixed(0)} µs main thread, ${f.keeperAll.toFixed(0)} µs all threads per copy; executor ${f.executorAll.toFixed(0)} µs per task`,
+        `round ${r + 1} ${build.name}: keeper ${f.keeperMain.toFixed(0)} µs main thread, ${f.keeperAll.toFixed(0)} µs all threads per copy; executor ${f.executorAll.toFixed(0)} µs per task; ` +
+          `GC keeper ${gcText(f.keeperGc)}, executor ${gcText(f.executorGc)}`,
       )
     }
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const meanGc = (gs: Array<{ minor: number; old: number }>) => ({
+    minor: mean(gs.map((g) => g.minor)),
+    old: mean(gs.map((g) => g.old)),
+  })
   for (const [name, fs] of results) {
     console.log(
       `${name} (mean of ${fs.length}): per copy kept ${mean(fs.map((f) => f.keeperMain)).toFixed(0)} µs main thread, ` +
-        `${mean(fs.map((f) => f.keeperAll)).toFixed(0)} µs all threads; per task at the executor ${mean(fs.map((f) => f.executorAll)).toFixed(0)} µs (alone: ${alone.toFixed(0)})`,
+        `${mean(fs.map((f) => f.keeperAll)).toFixed(0)} µs all threads; per task at the executor ${mean(fs.map((f) => f.executorAll)).toFixed(0)} µs (alone: ${alone.toFixed(0)}); ` +
+        `GC keeper ${gcText(meanGc(fs.map((f) => f.keeperGc)))}, executor ${gcText(meanGc(fs.map((f) => f.executorGc)))}`,
     )
   }
 } finally {
