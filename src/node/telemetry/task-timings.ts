@@ -9,6 +9,11 @@ const TASK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 /** Buckets of a steal's round trip, seconds: 1 ms to 2.5 s. */
 const RTT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
+/** Seconds from `start` (Unix ms, when known) to `at` (no closure per event: this runs several times per task). */
+function secondsSince(start: number | undefined, at: number): number | undefined {
+  return start === undefined ? undefined : (at - start) / 1000
+}
+
 /** Start times by task id, bounded: a task that never ends here is forgotten in time. */
 class Starts {
   private readonly at = new Map<string, number>()
@@ -78,7 +83,6 @@ export class TaskTimings {
 
   /** Takes one task event into the histograms. */
   observe(e: TaskEvent): void {
-    const seconds = (start: number | undefined) => (start === undefined ? undefined : (e.at - start) / 1000)
     switch (e.event) {
       case 'accepted':
         this.accepted.set(e.taskId, e.at)
@@ -89,7 +93,7 @@ export class TaskTimings {
         this.queued.set(e.taskId, e.at)
         break
       case 'started': {
-        const waited = seconds(this.queued.take(e.taskId))
+        const waited = secondsSince(this.queued.take(e.taskId), e.at)
         if (waited !== undefined) this.queueWait.observe(waited)
         this.started.set(e.taskId, e.at)
         break
@@ -97,13 +101,13 @@ export class TaskTimings {
       case 'finished': {
         const status = String(e.detail?.status ?? 'unknown')
         this.finished.inc({ status })
-        const ran = seconds(this.started.take(e.taskId))
+        const ran = secondsSince(this.started.take(e.taskId), e.at)
         if (ran !== undefined) this.run.observe({ outcome: status }, ran)
         this.queued.take(e.taskId)
         break
       }
       case 'settled': {
-        const took = seconds(this.accepted.take(e.taskId))
+        const took = secondsSince(this.accepted.take(e.taskId), e.at)
         if (took !== undefined) this.submitToResult.observe(took)
         this.queued.take(e.taskId)
         break
@@ -117,7 +121,7 @@ export class TaskTimings {
         break
     }
     if (e.event === 'retried') {
-      const ran = seconds(this.started.take(e.taskId))
+      const ran = secondsSince(this.started.take(e.taskId), e.at)
       if (ran !== undefined) this.run.observe({ outcome: 'failed' }, ran)
     }
   }
