@@ -9,27 +9,53 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
     .replace(/^\./, '')
 }
 
-interface Frame {
-  value: unknown
-  depth: number
-  parent: Frame | undefined
-  key: string | number
-}
-
-function framePath(frame: Frame): string {
-  const keys: Array<string | number> = []
-  for (let f: Frame | undefined = frame; f?.parent !== undefined; f = f.parent) keys.unshift(f.key)
-  return formatPath(keys)
-}
-
 /** The first problem {@link findJsonShapeProblem} finds: where (`''` at the root), and what. */
 export interface JsonShapeProblem {
   path: string
   message: string
 }
 
+/** A problem found below some object: the keys leading to it, innermost first, and what it is. */
+interface Found {
+  keys: Array<string | number>
+  message: string
+}
+
 /**
- * Walks a parsed JSON value without recursion and reports the first problem: nesting deeper than
+ * The first problem in object `v` at `depth`, in document order. Recursion goes at most `maxDepth`
+ * deep (the walk stops there), and nothing is allocated unless a problem is found: this runs on
+ * every frame a node receives, over every record and task in it.
+ */
+function problemIn(v: object, depth: number, maxDepth: number): Found | undefined {
+  if (depth >= maxDepth) return { keys: [], message: `nested deeper than ${maxDepth} levels` }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const child: unknown = v[i]
+      if (typeof child !== 'object' || child === null) continue
+      const found = problemIn(child, depth + 1, maxDepth)
+      if (found !== undefined) {
+        found.keys.push(i)
+        return found
+      }
+    }
+    return undefined
+  }
+  // `for…in`, not `Object.keys`: no array of keys per object (2.4 times faster on a store frame)
+  for (const key in v) {
+    if (key === '__proto__') return { keys: [], message: 'forbidden key "__proto__"' }
+    const child: unknown = (v as Record<string, unknown>)[key]
+    if (typeof child !== 'object' || child === null) continue
+    const found = problemIn(child, depth + 1, maxDepth)
+    if (found !== undefined) {
+      found.keys.push(key)
+      return found
+    }
+  }
+  return undefined
+}
+
+/**
+ * Walks a parsed JSON value and reports the first problem (in document order): nesting deeper than
  * `maxDepth`, or a `__proto__` key (which would silently change an object's prototype when the
  * value is copied or validated, and so never reach its reader as sent).
  * @returns the problem, or `undefined` when the value is fine.
@@ -38,31 +64,9 @@ export function findJsonShapeProblem(
   value: unknown,
   maxDepth = MAX_JSON_DEPTH,
 ): JsonShapeProblem | undefined {
-  const stack: Frame[] = [{ value, depth: 0, parent: undefined, key: '' }]
-  while (stack.length > 0) {
-    const frame = stack.pop()!
-    const v = frame.value
-    if (v === null || typeof v !== 'object') continue
-    if (frame.depth >= maxDepth)
-      return { path: framePath(frame), message: `nested deeper than ${maxDepth} levels` }
-    // only objects and arrays can hold a problem: no frame is made for a string or a number
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const child: unknown = v[i]
-        if (typeof child === 'object' && child !== null)
-          stack.push({ value: child, depth: frame.depth + 1, parent: frame, key: i })
-      }
-      continue
-    }
-    // `for…in`, not `Object.keys`: no array of keys per object (2.4 times faster on a store frame)
-    for (const key in v) {
-      if (key === '__proto__') return { path: framePath(frame), message: 'forbidden key "__proto__"' }
-      const child: unknown = (v as Record<string, unknown>)[key]
-      if (typeof child === 'object' && child !== null)
-        stack.push({ value: child, depth: frame.depth + 1, parent: frame, key })
-    }
-  }
-  return undefined
+  if (value === null || typeof value !== 'object') return undefined
+  const found = problemIn(value, 0, maxDepth)
+  return found === undefined ? undefined : { path: formatPath(found.keys.reverse()), message: found.message }
 }
 
 /**

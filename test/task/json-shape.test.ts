@@ -45,4 +45,19 @@ describe('the JSON shape check', () => {
     expect(checkJsonShape(JSON.parse('[[[1]]]'), 2)).toBe('[0][0]: nested deeper than 2 levels')
     expect(checkJsonShape({ a: [1, { b: 'fine' }] })).toBeUndefined()
   })
+
+  it('names the first problem in document order', () => {
+    const two = JSON.parse('{"a":{"b":[{"__proto__":1}]},"c":[[[[1]]]]}')
+    expect(checkJsonShape(two, 4)).toBe('a.b[0]: forbidden key "__proto__"')
+    expect(checkJsonShape(JSON.parse('[[[[1]]],{"__proto__":1}]'), 3)).toBe(
+      '[0][0][0]: nested deeper than 3 levels',
+    )
+    expect(checkJsonShape(JSON.parse('[{"__proto__":1},[[[1]]]]'), 3)).toBe('[0]: forbidden key "__proto__"')
+  })
+
+  it('walks a value nested to the limit, and refuses one level more', () => {
+    const nested = (levels: number) => JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`)
+    expect(checkJsonShape(nested(64))).toBeUndefined()
+    expect(checkJsonShape(nested(65))).toMatch(/^(\[0\]){64}: nested deeper than 64 levels$/)
+  })
 })
