@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import type { Datastore } from 'interface-datastore'
 import { Executor } from '../executor/executor.ts'
@@ -15,6 +14,7 @@ import { RecordReplicator } from './results/record-replicator.ts'
 import { UnsentRecords } from './results/unsent-records.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
+import { InMemoryDatastore } from './wire/memory-datastore.ts'
 import { PeerRecordCache } from './wire/peer-record-cache.ts'
 import { streamLimits } from './wire/stream-limits.ts'
 
@@ -52,7 +52,7 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
   }
   // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
   const accounting = new Accounting()
-  const counted = accounting.countDatastore(datastore ?? new MemoryDatastore())
+  const counted = accounting.countDatastore(datastore ?? new InMemoryDatastore())
   // the peer store reads its entries at every call: on disk they are kept in memory too
   const recordStore = datastore === undefined ? counted : new PeerRecordCache(counted)
   const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))

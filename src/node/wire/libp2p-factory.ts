@@ -7,7 +7,6 @@ import { mdns } from '@libp2p/mdns'
 import { memory } from '@libp2p/memory'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { MemoryDatastore } from 'datastore-core'
 import type { Datastore } from 'interface-datastore'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { DHT_PROTOCOL, RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
@@ -15,6 +14,7 @@ import { createResultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { createResultValidator, fenceResultRecords } from '../results/fencing.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
+import { InMemoryDatastore } from './memory-datastore.ts'
 import { libp2pLogger } from './quiet-logger.ts'
 import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
@@ -117,7 +117,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
   }
   if (opts.mdns === true) peerDiscovery.push(mdns())
   const roots = opts.roots ?? new VerifiedRoots()
-  const datastore = fenceResultRecords(opts.datastore ?? new MemoryDatastore(), roots)
+  const datastore = fenceResultRecords(opts.datastore ?? new InMemoryDatastore(), roots)
   const node = await createLibp2p({
     start: opts.start ?? true,
     privateKey: opts.privateKey,
