@@ -190,7 +190,10 @@ export function putResultRecord(
   const dsKey = dhtRecordKey(key)
   const id = dsKey.toString()
   return serially(datastore, id, async () => {
-    const stored = await readStored(datastore, dsKey, id)
+    // a key the index knows not to be stored (nearly every write) needs no read, nor a turn for one
+    const known = indexes.get(datastore)
+    const surelyNew = known !== undefined && known.recentValue(id) === undefined && !known.mayHold(id)
+    const stored = surelyNew ? undefined : await readStored(datastore, dsKey, id)
     if (stored !== undefined) {
       // the same record again (a completion's record, then its replica) is stored already
       if (equals(stored, value)) return { written: true, current: stored, again: true }
