@@ -30,28 +30,31 @@ function problemIn(v: object, depth: number, maxDepth: number): Found | undefine
   if (depth >= maxDepth) return { keys: [], message: `nested deeper than ${maxDepth} levels` }
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const child: unknown = v[i]
-      if (typeof child !== 'object' || child === null) continue
-      const found = problemIn(child, depth + 1, maxDepth)
-      if (found !== undefined) {
-        found.keys.push(i)
-        return found
-      }
+      const found = problemUnder(v[i], i, depth, maxDepth)
+      if (found !== undefined) return found
     }
     return undefined
   }
   // `for…in`, not `Object.keys`: no array of keys per object (2.4 times faster on a store frame)
   for (const key in v) {
     if (key === '__proto__') return { keys: [], message: 'forbidden key "__proto__"' }
-    const child: unknown = (v as Record<string, unknown>)[key]
-    if (typeof child !== 'object' || child === null) continue
-    const found = problemIn(child, depth + 1, maxDepth)
-    if (found !== undefined) {
-      found.keys.push(key)
-      return found
-    }
+    const found = problemUnder((v as Record<string, unknown>)[key], key, depth, maxDepth)
+    if (found !== undefined) return found
   }
   return undefined
+}
+
+/** The first problem in `child`, found under `key` of an object at `depth` (only objects and arrays hold one). */
+function problemUnder(
+  child: unknown,
+  key: string | number,
+  depth: number,
+  maxDepth: number,
+): Found | undefined {
+  if (typeof child !== 'object' || child === null) return undefined
+  const found = problemIn(child, depth + 1, maxDepth)
+  found?.keys.push(key)
+  return found
 }
 
 /**

@@ -18,7 +18,7 @@ export function eachLimited<T>(
 ): Promise<void> {
   if (!(limit >= 1)) throw new RangeError(`eachLimited: the limit must be at least 1, got ${limit}`)
   let started = 0
-  return eachWithin(items, { current: limit, start: () => ++started }, (item) => fn(item), stopped)
+  return eachWithin(items, { current: limit, start: () => ++started }, fn, stopped)
 }
 
 /**

@@ -82,15 +82,28 @@ export function readStoredResult(datastore: Datastore, key: Uint8Array): Promise
   return readStored(datastore, dsKey, dsKey.toString())
 }
 
+const MUST_READ = Symbol('must read')
+/**
+ * What is stored under `id` as the index knows it without a read (a write of a record not stored
+ * yet — nearly all — reads nothing: see StoredRecords): the value, `undefined`, or {@link MUST_READ}.
+ */
+function storedByIndex(datastore: Datastore, id: string): Uint8Array | undefined | typeof MUST_READ {
+  const known = indexes.get(datastore)
+  if (known === undefined) return MUST_READ
+  const recent = known.recentValue(id)
+  return recent !== undefined || !known.mayHold(id) ? recent : MUST_READ
+}
+
 /** {@link readStoredResult} of datastore key `dsKey`, whose text is `id`. */
 async function readStored(datastore: Datastore, dsKey: Key, id: string): Promise<Uint8Array | undefined> {
-  const known = indexes.get(datastore)
-  if (known === undefined) return readFromStore(datastore, dsKey)
-  // a write of a record not stored yet (nearly all) reads nothing: see StoredRecords
-  const recent = known.recentValue(id)
-  if (recent !== undefined || !known.mayHold(id)) return recent
+  const byIndex = storedByIndex(datastore, id)
+  return byIndex === MUST_READ ? readThrough(datastore, dsKey, id) : byIndex
+}
+
+/** Reads the record under `dsKey` from the store, and tells the index what it found. */
+async function readThrough(datastore: Datastore, dsKey: Key, id: string): Promise<Uint8Array | undefined> {
   const value = await readFromStore(datastore, dsKey)
-  if (value !== undefined) known.noteStored(id, value)
+  if (value !== undefined) indexes.get(datastore)?.noteStored(id, value)
   return value
 }
 
@@ -190,10 +203,9 @@ export function putResultRecord(
   const dsKey = dhtRecordKey(key)
   const id = dsKey.toString()
   return serially(datastore, id, async () => {
-    // a key the index knows not to be stored (nearly every write) needs no read, nor a turn for one
-    const known = indexes.get(datastore)
-    const surelyNew = known !== undefined && known.recentValue(id) === undefined && !known.mayHold(id)
-    const stored = surelyNew ? undefined : await readStored(datastore, dsKey, id)
+    // what the index knows is answered inline: no async call, no turn (nearly every write)
+    const byIndex = storedByIndex(datastore, id)
+    const stored = byIndex === MUST_READ ? await readThrough(datastore, dsKey, id) : byIndex
     if (stored !== undefined) {
       // the same record again (a completion's record, then its replica) is stored already
       if (equals(stored, value)) return { written: true, current: stored, again: true }
