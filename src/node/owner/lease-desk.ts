@@ -101,8 +101,11 @@ export interface JudgeParts {
   owned(taskId: string): boolean
   settled(taskId: string): { epoch: number; executor: string | undefined } | undefined
   lease(taskId: string): Lease | undefined
-  /** Checks a signed record as the node's DHT validator does. */
-  open(value: Uint8Array, key: Uint8Array): ResultRecord
+  /**
+   * Checks a signed record as the node's DHT validator does, but for the signature of a batch
+   * `from` (the completion's sender, on its authenticated stream) signed itself.
+   */
+  open(value: Uint8Array, key: Uint8Array, from: string): ResultRecord
 }
 
 /** The owner's verdict on one completion, with the record it carried when it checks out. */
@@ -144,7 +147,7 @@ function openCarried(
 ): { record: ResultRecord; value: Uint8Array } | undefined {
   try {
     const value = Buffer.from(c.record ?? '', 'base64')
-    const record = parts.open(value, resultKey(c.taskId))
+    const record = parts.open(value, resultKey(c.taskId), from)
     if (record.executor !== from || record.epoch !== c.epoch || record.status !== c.status) return undefined
     return { record, value }
   } catch {

@@ -90,7 +90,7 @@ export abstract class LeaseLedger extends LedgerBook {
         owned: (id) => this.owned.has(id),
         settled: (id) => this.settled.get(id),
         lease: (id) => this.leases.get(id),
-        open: (value, key) => this.opts.results.open(value, key),
+        open: (value, key, sender) => this.opts.results.open(value, key, sender),
       })
       if (outcome.verdict === 'accepted' && this.owned.has(c.taskId)) {
         this.leases.complete(c.taskId, c.epoch)

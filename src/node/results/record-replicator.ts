@@ -268,8 +268,8 @@ export class RecordReplicator {
     // a frame of tens of records takes milliseconds to check, and the node's timers wait meanwhile
     const kept = await mapInTurns(req.records, STORE_TURN_MS, async (envelope, i): Promise<StoreOutcome> => {
       try {
-        // the checks of a stored value, and the value in its stored form
-        const { record, text } = openEnvelopeText(envelope, this.roots)
+        // the checks of a stored value (the sender's own batch on its word), and its stored form
+        const { record, text } = openEnvelopeText(envelope, this.roots, from)
         const key = resultKey(record.taskId)
         const write = await this.storeLocal(key, text)
         const ahead = relay.get(i)

@@ -109,11 +109,12 @@ export class ResultStore {
 
   /**
    * Checks a signed value as this node's DHT validator does (a batch root checked here before is
-   * not checked again) and returns its record.
+   * not checked again, nor the signature of a batch `from` — the sender on an authenticated stream —
+   * signed itself) and returns its record.
    * @throws InvalidRecordError saying why the value is refused.
    */
-  open(value: Uint8Array, key?: Uint8Array): ResultRecord {
-    return openResultRecordSync(value, key, this.roots)
+  open(value: Uint8Array, key?: Uint8Array, from?: string): ResultRecord {
+    return openResultRecordSync(value, key, this.roots, from)
   }
 
   /**

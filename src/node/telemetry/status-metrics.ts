@@ -96,7 +96,11 @@ export class StatusMetrics {
     ])
     this.gossip = m('gossip_messages', 'Gossip messages per topic', ['topic', 'direction'])
     this.gossipBytes = m('gossip_bytes', 'Gossip bytes per topic', ['topic', 'direction'])
-    this.signatures = m('signatures', 'Ed25519 signatures made and verified', ['kind', 'op'])
+    this.signatures = m(
+      'signatures',
+      'Ed25519 signatures made, verified, and taken from their signer on its own stream (op from_signer)',
+      ['kind', 'op'],
+    )
     this.datastore = m('datastore_calls', 'Datastore calls per namespace', ['namespace', 'op'])
     this.journal = m('journal', 'Task journal: writes (group commits), entries, bytes, fsyncs', ['what'])
     this.evictions = m('inbound_evictions', 'Inbound streams closed to keep within the byte budget', [])
@@ -131,6 +135,7 @@ export class StatusMetrics {
       [{ kind: 'grant_batch', op: 'sign' }, sig.grantBatchesSigned],
       [{ kind: 'gossip', op: 'sign' }, sig.gossipSigned],
       [{ kind: 'record_batch', op: 'verify' }, sig.recordBatchesVerified],
+      [{ kind: 'record_batch', op: 'from_signer' }, sig.recordBatchesFromSigner],
       [{ kind: 'grant', op: 'verify' }, sig.grantsVerified],
       [{ kind: 'gossip', op: 'verify' }, sig.gossipVerified],
     ])

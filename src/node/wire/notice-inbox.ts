@@ -93,7 +93,8 @@ export class NoticeInbox implements GossipHandlers {
     try {
       const value = await requestResultFrom(this.opts.libp2p, executor, taskId)
       if (value !== undefined) {
-        const record = results.open(value, resultKey(taskId))
+        // the peer asked answered on its own stream: a batch it signed itself stands on its word
+        const record = results.open(value, resultKey(taskId), executor)
         if (keep) await results.keep(record, value)
         else results.accept(record, value)
         return

@@ -144,15 +144,18 @@ export async function signResultRecord(record: ResultRecord, privateKey: Private
  * executor that is not a peer id with an embedded Ed25519 key, a proof that fits no batch, a
  * signature that does not verify over the batch root, and a record of an executor other than its
  * owner without the owner's grant for it (see `checkGrant`). With `roots`, a root already checked there
- * under the same signature is not checked again, nor a grant proof the node made itself.
+ * under the same signature is not checked again, nor a grant proof the node made itself; nor, with
+ * `from` (the sender on an authenticated stream) equal to the record's executor, the signature of
+ * a batch its executor sent itself.
  * @throws InvalidRecordError with the reason.
  */
 export function openResultRecordSync(
   value: Uint8Array,
   expectedKey?: Uint8Array,
   roots?: VerifiedRoots,
+  from?: string,
 ): ResultRecord {
-  return openSignedValue(value, expectedKey, roots).record
+  return openSignedValue(value, expectedKey, roots, from).record
 }
 
 /**
@@ -163,8 +166,9 @@ export function openSignedValue(
   value: Uint8Array,
   expectedKey?: Uint8Array,
   roots?: VerifiedRoots,
+  from?: string,
 ): { record: ResultRecord; signature: Uint8Array } {
-  const unverified = verified(parseSignedValue(value, expectedKey, roots?.paths), roots)
+  const unverified = verified(parseSignedValue(value, expectedKey, roots?.paths), roots, from)
   return { record: unverified.record, signature: fromBase64(unverified.signatureText) }
 }
 

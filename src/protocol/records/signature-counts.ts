@@ -17,6 +17,11 @@ export interface SignatureCounts {
   grantBatchesSigned: number
   /** Batch-root signatures of result records verified. */
   recordBatchesVerified: number
+  /**
+   * Batch-root signatures taken unchecked from their signer, on its own stream (Noise authenticates
+   * the sender: the executor itself sent the batch; whoever reads it from here checks it).
+   */
+  recordBatchesFromSigner: number
   /** Owners' grant proofs verified. */
   grantsVerified: number
 }
@@ -29,6 +34,7 @@ export function createSignatureCounts(): SignatureCounts {
     grantsSigned: 0,
     grantBatchesSigned: 0,
     recordBatchesVerified: 0,
+    recordBatchesFromSigner: 0,
     grantsVerified: 0,
   }
 }

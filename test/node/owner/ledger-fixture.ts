@@ -14,6 +14,7 @@ import {
   type ResultRecord,
   signResultRecord,
 } from '../../../src/protocol/records/result-record.ts'
+import { VerifiedRoots } from '../../../src/protocol/records/verified-roots.ts'
 import { parseTaskSpec } from '../../../src/task/spec.ts'
 import type { Task } from '../../../src/task/task.ts'
 import { taskId } from '../../../src/task/task-id.ts'
@@ -68,13 +69,14 @@ export function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = 
   const keep = vi.fn(async (_r: ResultRecord, _v: Uint8Array) => {})
   const stored = new Map<string, () => void>()
   let rule: Admission = () => true
+  const roots = new VerifiedRoots()
   const results = {
     keep,
     whenStored: (id: string) => new Promise<void>((resolve) => stored.set(id, resolve)),
     admit: (r: Admission) => {
       rule = r
     },
-    open: (value: Uint8Array, k?: Uint8Array) => openResultRecordSync(value, k),
+    open: (value: Uint8Array, k?: Uint8Array, from?: string) => openResultRecordSync(value, k, roots, from),
   }
   const ledger = new OwnerLedger({
     self: OWNER_ID,
@@ -94,6 +96,7 @@ export function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = 
     ledger,
     said,
     keep,
+    roots,
     admits: (r: ResultRecord) => rule(r),
     stored: (id: string) => stored.get(id)?.(),
   }

@@ -121,7 +121,7 @@ describe('OwnerLedger: leases and completions', () => {
   })
 
   it('keeps the record of the lease holder’s completion, never one from a peer that did not hold the lease', async () => {
-    const { ledger, keep, admits } = setup()
+    const { ledger, keep, admits, roots } = setup()
     const a = realTask('a')
     ledger.take(a)
     const { leases } = ledger.grant(THIEF, stealRequest(1))
@@ -156,6 +156,8 @@ describe('OwnerLedger: leases and completions', () => {
     expect(keep).toHaveBeenCalledOnce()
     expect(keep.mock.calls[0][0]).toMatchObject({ taskId: a.id, executor: THIEF, epoch })
     expect(atKeep).toEqual([false, true])
+    // the foreign record's signature was checked; the holder's own came on its stream, on its word
+    expect(roots.counts).toMatchObject({ recordBatchesVerified: 1, recordBatchesFromSigner: 1 })
   })
 
   it('admits only the live lease’s record for an owned task, and nothing older than the accepted epoch once settled', async () => {

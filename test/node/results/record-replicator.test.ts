@@ -139,12 +139,29 @@ describe('RecordReplicator in a mesh', () => {
     }
   })
 
-  it('a forged record is refused by every peer, and the next valid record still lands', async () => {
+  it('a record from its own executor is taken on its word: its peers check no signature', async () => {
     const [a] = members
+    const peers = members.slice(1)
+    const counts = () => peers.map((m) => ({ ...m.roots.counts }))
+    const before = counts()
+    // signed over nothing: the stream (Noise) vouches that the executor sent it
+    const own = await signedRecord(a)
+    expect(await a.replicator.store(own.key, forge(own.value))).toBe(DEFAULT_REPLICAS)
+    const after = counts()
+    expect(after.map((c, i) => c.recordBatchesVerified - before[i].recordBatchesVerified)).toEqual(
+      peers.map(() => 0),
+    )
+    const taken = after.map((c, i) => c.recordBatchesFromSigner - before[i].recordBatchesFromSigner)
+    expect(taken.reduce((sum, n) => sum + n, 0)).toBe(DEFAULT_REPLICAS)
+  })
+
+  it('a forged record is refused by every peer, and the next valid record still lands', async () => {
+    const [a, , c] = members
     const first = await signedRecord(a)
     expect(await a.replicator.store(first.key, first.value)).toBe(DEFAULT_REPLICAS)
 
-    const forged = await signedRecord(a)
+    // passed on by a node that did not sign it: every receiver checks the signature
+    const forged = await signedRecord(c)
     const bad = forge(forged.value)
     expect(await a.replicator.store(forged.key, bad)).toBe(0)
     const peers = members.slice(1)
@@ -161,9 +178,12 @@ describe('RecordReplicator in a mesh', () => {
   })
 
   it('a forged record among many in flight is refused alone; its frame-mates land', async () => {
-    const [, b] = members
-    const records = await Promise.all(Array.from({ length: 40 }, () => signedRecord(b)))
+    const [, b, c] = members
     const forgedAt = 23
+    // the forged one signed by another node, as if b passed it on
+    const records = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => signedRecord(i === forgedAt ? c : b)),
+    )
     const values = records.map(({ value }, i) => (i === forgedAt ? forge(value) : value))
     const acks = await Promise.all(records.map(({ key }, i) => b.replicator.store(key, values[i])))
     expect(acks).toEqual(records.map((_, i) => (i === forgedAt ? 0 : DEFAULT_REPLICAS)))

@@ -13,6 +13,7 @@ import {
   resultKey,
   signResultRecord,
 } from '../../../src/protocol/records/result-record.ts'
+import { VerifiedRoots } from '../../../src/protocol/records/verified-roots.ts'
 import { makeRecord, makeTask, OWNER } from '../../protocol/fixtures.ts'
 
 export const NODES = 5
@@ -24,6 +25,8 @@ export interface MeshMember {
   privateKey: PrivateKey
   replicator: RecordReplicator
   results: ResultStore
+  /** The batch roots the member's replicator and result store checked (and its counts). */
+  roots: VerifiedRoots
 }
 
 export async function startMember(): Promise<MeshMember> {
@@ -31,14 +34,16 @@ export async function startMember(): Promise<MeshMember> {
   const datastore = new MemoryDatastore()
   const libp2p = await createMeshLibp2p({ privateKey, datastore })
   await libp2p.start()
-  const replicator = new RecordReplicator({ libp2p, datastore })
+  const roots = new VerifiedRoots()
+  const replicator = new RecordReplicator({ libp2p, datastore, roots })
   await replicator.start()
   const results = new ResultStore({
     dht: libp2p.services.dht,
     replicator,
     signer: new RecordSigner(privateKey),
+    roots,
   })
-  return { libp2p, datastore, privateKey, replicator, results }
+  return { libp2p, datastore, privateKey, replicator, results, roots }
 }
 
 export async function stopMember(m: MeshMember): Promise<void> {

@@ -74,6 +74,28 @@ describe('signed records as parsed JSON (store frames carry them so)', () => {
     const stranger = { ...first, record: { ...first.record, executor: OWNER.slice(0, 20) } }
     expect(refusal(stranger)).toMatch(/has no embedded Ed25519 key/)
   })
+
+  it('takes a batch from its own executor unchecked, and checks one that anyone else passes on', () => {
+    const values = signResultBatch([own(15), own(16)], executorKey)
+    const [first, second] = values.map(parse)
+    // a signature no check would pass: only the executor's word stands for it
+    const unsigned = (e: SignedEnvelope): SignedEnvelope => ({ ...e, signature: `${'A'.repeat(86)}==` })
+    const roots = new VerifiedRoots()
+    expect(() => openEnvelopeText(unsigned(first), roots, OWNER)).toThrow(/bad signature/)
+    expect(roots.counts).toMatchObject({ recordBatchesVerified: 1, recordBatchesFromSigner: 0 })
+    expect(openEnvelopeText(unsigned(first), roots, EXECUTOR).record).toEqual(first.record)
+    // the batch's other record needs no second word, nor a check: its root is remembered
+    expect(openEnvelopeText(unsigned(second), roots, OWNER).record).toEqual(second.record)
+    expect(roots.counts).toMatchObject({ recordBatchesVerified: 1, recordBatchesFromSigner: 1 })
+    // every other check still holds for the executor's own batch
+    const moved = { ...first, proof: first.proof && { ...first.proof, size: 9 } }
+    expect(() => openEnvelopeText(moved, new VerifiedRoots(), EXECUTOR)).toThrow(/does not fit a batch/)
+    // a value read whole, as a completion carries it, likewise
+    const stored = Buffer.from(openEnvelopeText(unsigned(first), new VerifiedRoots(), EXECUTOR).text, 'utf8')
+    const key = resultKey(first.record.taskId)
+    expect(openResultRecordSync(stored, key, undefined, EXECUTOR)).toEqual(first.record)
+    expect(() => openResultRecordSync(stored, key, undefined, OWNER)).toThrow(/bad signature/)
+  })
 })
 
 describe('store frames', () => {
