@@ -135,7 +135,7 @@ export class StatusMetrics {
       [{ kind: 'grant_batch', op: 'sign' }, sig.grantBatchesSigned],
       [{ kind: 'gossip', op: 'sign' }, sig.gossipSigned],
       [{ kind: 'record_batch', op: 'verify' }, sig.recordBatchesVerified],
-      [{ kind: 'record_batch', op: 'from_signer' }, sig.recordBatchesFromSigner],
+      [{ kind: 'record', op: 'from_signer' }, sig.recordsFromSigner],
       [{ kind: 'grant', op: 'verify' }, sig.grantsVerified],
       [{ kind: 'gossip', op: 'verify' }, sig.gossipVerified],
     ])

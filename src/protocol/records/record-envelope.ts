@@ -101,21 +101,18 @@ export function checkEnvelope(
 }
 
 /**
- * True when the record's batch signature checks out (or was checked before, per `roots`), or when
- * `from` — the remote peer of the authenticated stream the record came on — is its executor: the
- * executor itself sent that batch, so its word stands here unchecked (remembered in `roots` as a
- * checked root); every peer this node serves it to checks it.
+ * True when `from` — the remote peer of the authenticated stream the record came on — is its
+ * executor (the executor itself sent it, so its word stands here unchecked; it is not remembered as
+ * checked: every reader, this node's own reads too, checks it), or when the record's batch
+ * signature checks out (or was checked before, per `roots`).
  */
 function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined, from: string | undefined): boolean {
   const executor = u.record.executor
-  if (roots?.has(executor, u.root, u.signatureText)) return true
   if (from === executor) {
-    if (roots !== undefined) {
-      roots.counts.recordBatchesFromSigner++
-      roots.add(executor, u.root, u.signatureText)
-    }
+    if (roots !== undefined) roots.counts.recordsFromSigner++
     return true
   }
+  if (roots?.has(executor, u.root, u.signatureText)) return true
   const valid = verifyByPeer(executor, batchSigningPayload(u.rootBytes), fromBase64(u.signatureText))
   if (roots !== undefined) roots.counts.recordBatchesVerified++
   if (valid) roots?.add(executor, u.root, u.signatureText)

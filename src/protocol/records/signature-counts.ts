@@ -18,10 +18,11 @@ export interface SignatureCounts {
   /** Batch-root signatures of result records verified. */
   recordBatchesVerified: number
   /**
-   * Batch-root signatures taken unchecked from their signer, on its own stream (Noise authenticates
-   * the sender: the executor itself sent the batch; whoever reads it from here checks it).
+   * Result records whose batch signature was taken unchecked from their signer, on its own stream
+   * (Noise authenticates the sender: the executor itself sent them; whoever reads them from here
+   * checks them).
    */
-  recordBatchesFromSigner: number
+  recordsFromSigner: number
   /** Owners' grant proofs verified. */
   grantsVerified: number
 }
@@ -34,7 +35,7 @@ export function createSignatureCounts(): SignatureCounts {
     grantsSigned: 0,
     grantBatchesSigned: 0,
     recordBatchesVerified: 0,
-    recordBatchesFromSigner: 0,
+    recordsFromSigner: 0,
     grantsVerified: 0,
   }
 }

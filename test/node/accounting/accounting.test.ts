@@ -106,7 +106,7 @@ describe('accounting in a mesh of 3 real nodes', () => {
     expect(o.signatures.grantsSigned - before[0].signatures.grantsSigned).toBeGreaterThanOrEqual(stolen)
     expect(total((a) => a.signatures.grantsVerified)).toBeGreaterThan(0)
     // every copy came from its executor, on its own stream: taken on its word, none checked
-    expect(total((a) => a.signatures.recordBatchesFromSigner)).toBeGreaterThan(0)
+    expect(total((a) => a.signatures.recordsFromSigner)).toBeGreaterThan(0)
     expect(total((a) => a.signatures.recordBatchesVerified)).toBe(0)
   })
 

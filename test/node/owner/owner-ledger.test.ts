@@ -157,7 +157,7 @@ describe('OwnerLedger: leases and completions', () => {
     expect(keep.mock.calls[0][0]).toMatchObject({ taskId: a.id, executor: THIEF, epoch })
     expect(atKeep).toEqual([false, true])
     // the foreign record's signature was checked; the holder's own came on its stream, on its word
-    expect(roots.counts).toMatchObject({ recordBatchesVerified: 1, recordBatchesFromSigner: 1 })
+    expect(roots.counts).toMatchObject({ recordBatchesVerified: 1, recordsFromSigner: 1 })
   })
 
   it('admits only the live lease’s record for an owned task, and nothing older than the accepted epoch once settled', async () => {

@@ -151,7 +151,7 @@ describe('RecordReplicator in a mesh', () => {
     expect(after.map((c, i) => c.recordBatchesVerified - before[i].recordBatchesVerified)).toEqual(
       peers.map(() => 0),
     )
-    const taken = after.map((c, i) => c.recordBatchesFromSigner - before[i].recordBatchesFromSigner)
+    const taken = after.map((c, i) => c.recordsFromSigner - before[i].recordsFromSigner)
     expect(taken.reduce((sum, n) => sum + n, 0)).toBe(DEFAULT_REPLICAS)
   })
 
