@@ -117,6 +117,29 @@ export function rootFromPath(
 }
 
 /**
+ * Whether a path of `length` siblings has the shape of leaf `index`'s in a tree of `size` leaves:
+ * the places {@link rootFromPath} climbs through, without a hash (a path of this length is the one
+ * such a tree gives that leaf; its siblings are each {@link HASH_BYTES} by the wire's own check).
+ */
+export function pathFits(index: number, size: number, length: number): boolean {
+  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return false
+  let fn = index
+  let sn = size - 1
+  for (let k = 0; k < length; k++) {
+    if (sn === 0) return false
+    // a right edge node takes its sibling from the left, after the levels it has none
+    if (fn % 2 === 0 && fn === sn)
+      while (fn % 2 === 0 && fn !== 0) {
+        fn /= 2
+        sn = Math.floor(sn / 2)
+      }
+    fn = Math.floor(fn / 2)
+    sn = Math.floor(sn / 2)
+  }
+  return sn === 0
+}
+
+/**
  * The climb of RFC 9162 §2.1.3.2 from leaf `hash`, taking the `length` siblings from `sibling`.
  * After each step but the last, `onward` may end the climb with the root it knows for the place
  * reached (`fn`, `sn`) and the node there.

@@ -5,7 +5,7 @@ import { MAX_RECORD_BYTES } from '../constants.ts'
 import { InvalidRecordError } from '../errors.ts'
 import { peerPublicKey, verifyByPeer } from './ed25519.ts'
 import { verifyGrantProof } from './grant-proof.ts'
-import { leafHashOfText, type PathMemo, rootFromTextPath } from './merkle.ts'
+import { leafHashOfText, type PathMemo, pathFits, rootFromTextPath } from './merkle.ts'
 import { type ResultRecord, resultKey } from './result-record-schema.ts'
 import type { SignatureCounts } from './signature-counts.ts'
 import type { VerifiedRoots } from './verified-roots.ts'
@@ -36,7 +36,15 @@ export interface Unverified {
   rootBytes: Uint8Array
   /** The signature as carried (base64), the key of {@link VerifiedRoots}: decoded only to be checked. */
   signatureText: string
+  /**
+   * The record came from its executor itself, on its authenticated stream: its signature stands on
+   * the executor's word, so no root was computed (`root` is empty).
+   */
+  fromSigner?: true
 }
+
+/** The root of a record taken on its signer's word: none computed. */
+const NO_ROOT = new Uint8Array(0)
 
 /** UTF-8 bytes of `text`, as a plain Uint8Array view. */
 export function utf8Bytes(text: string): Uint8Array {
@@ -76,13 +84,17 @@ export function envelopeText(recordText: string, signature: string, proof?: Batc
 /**
  * Every check of a parsed value but the signature's: an executor with an embedded Ed25519 key, a
  * proof that fits its batch (climbed only until it meets a path climbed before, with `paths`), and,
- * with `expectedKey`, the key of the record's task.
+ * with `expectedKey`, the key of the record's task. With `from` — the remote peer of the
+ * authenticated stream the value came on — equal to the record's executor, the executor itself
+ * sent it: its signature stands on its word (see `verified`), so the proof need only have the
+ * shape of one of its batch, and no root is computed.
  * @throws InvalidRecordError naming what is wrong.
  */
 export function checkEnvelope(
   envelope: SignedEnvelope,
   expectedKey: Uint8Array | undefined,
   paths?: PathMemo,
+  from?: string,
 ): Unverified {
   const { record, proof } = envelope
   if (expectedKey !== undefined && !equals(expectedKey, resultKey(record.taskId))) {
@@ -92,23 +104,28 @@ export function checkEnvelope(
     throw new InvalidRecordError(`${WHAT}: executor ${record.executor} has no embedded Ed25519 key`)
   }
   const text = canonicalJson(record)
+  const signatureText = envelope.signature
+  if (from === record.executor) {
+    if (proof !== undefined && !pathFits(proof.index, proof.size, proof.path.length))
+      throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof.size}`)
+    return { record, text, root: '', rootBytes: NO_ROOT, signatureText, fromSigner: true }
+  }
   const leaf = leafHashOfText(text)
   const rootBytes =
     proof === undefined ? leaf : rootFromTextPath(leaf, proof.index, proof.size, proof.path, paths)
   if (rootBytes === undefined)
     throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof?.size}`)
-  return { record, text, root: toBase64(rootBytes), rootBytes, signatureText: envelope.signature }
+  return { record, text, root: toBase64(rootBytes), rootBytes, signatureText }
 }
 
 /**
- * True when `from` — the remote peer of the authenticated stream the record came on — is its
- * executor (the executor itself sent it, so its word stands here unchecked; it is not remembered as
- * checked: every reader, this node's own reads too, checks it), or when the record's batch
- * signature checks out (or was checked before, per `roots`).
+ * True when the record came from its executor itself (`fromSigner`: its word stands here unchecked;
+ * it is not remembered as checked — every reader, this node's own reads too, checks it), or when
+ * the record's batch signature checks out (or was checked before, per `roots`).
  */
-function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined, from: string | undefined): boolean {
+function signatureHolds(u: Unverified, roots: VerifiedRoots | undefined): boolean {
   const executor = u.record.executor
-  if (from === executor) {
+  if (u.fromSigner) {
     if (roots !== undefined) roots.counts.recordsFromSigner++
     return true
   }
@@ -152,15 +169,11 @@ export function checkGrant(
 
 /**
  * The last checks of a stored value (9.4): the batch signature (unless `roots` checked it before,
- * or `from`, the sender on an authenticated stream, is the record's executor) and the owner's grant.
+ * or the record came from its signer, `fromSigner`) and the owner's grant.
  * @throws InvalidRecordError naming which fails.
  */
-export function verified(
-  unverified: Unverified,
-  roots: VerifiedRoots | undefined,
-  from?: string,
-): Unverified {
-  if (!signatureHolds(unverified, roots, from)) {
+export function verified(unverified: Unverified, roots: VerifiedRoots | undefined): Unverified {
+  if (!signatureHolds(unverified, roots)) {
     throw new InvalidRecordError(`${WHAT}: bad signature by ${unverified.record.executor}`)
   }
   checkGrant(unverified.record, roots?.counts, roots)
@@ -179,7 +192,7 @@ export function openEnvelopeText(
   roots?: VerifiedRoots,
   from?: string,
 ): { record: ResultRecord; text: string } {
-  const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths), roots, from)
+  const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths, from), roots)
   const text = envelopeText(unverified.text, envelope.signature, envelope.proof)
   const bytes = Buffer.byteLength(text, 'utf8')
   if (bytes > MAX_RECORD_BYTES) {

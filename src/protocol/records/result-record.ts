@@ -37,12 +37,14 @@ const signedResultWireSchema = withFastPath(isWellFormedSignedResult, signedResu
 
 /**
  * Every check but the signature's; synchronous, so the selector can use it too. With `paths`, a
- * record's inclusion path is climbed only until it meets one climbed before.
+ * record's inclusion path is climbed only until it meets one climbed before; with `from` (its
+ * sender) its executor, not at all (see `checkEnvelope`).
  */
 function parseSignedValue(
   value: Uint8Array,
   expectedKey: Uint8Array | undefined,
   paths?: PathMemo,
+  from?: string,
 ): Unverified {
   let envelope: ReturnType<typeof signedResultSchema.parse>
   try {
@@ -51,7 +53,7 @@ function parseSignedValue(
     if (err instanceof InvalidMessageError) throw new InvalidRecordError(err.message)
     throw new InvalidRecordError(`${WHAT}: ${(err as Error).message}`)
   }
-  return checkEnvelope(envelope, expectedKey, paths)
+  return checkEnvelope(envelope, expectedKey, paths, from)
 }
 
 /**
@@ -168,7 +170,7 @@ export function openSignedValue(
   roots?: VerifiedRoots,
   from?: string,
 ): { record: ResultRecord; signature: Uint8Array } {
-  const unverified = verified(parseSignedValue(value, expectedKey, roots?.paths), roots, from)
+  const unverified = verified(parseSignedValue(value, expectedKey, roots?.paths, from), roots)
   return { record: unverified.record, signature: fromBase64(unverified.signatureText) }
 }
 

@@ -7,6 +7,7 @@ import {
   leafHash,
   merkleRoot,
   PathMemo,
+  pathFits,
   rootFromPath,
   rootFromTextPath,
 } from '../../../src/protocol/records/merkle.ts'
@@ -142,5 +143,25 @@ describe('Merkle trees (RFC 9162)', () => {
     const paths = inclusionPaths(tree).map((p) => p.map(toBase64))
     for (const [i, path] of paths.entries()) rootFromTextPath(tree[i], i, 64, path, memo)
     expect(memo.size).toBeLessThanOrEqual(4)
+  })
+
+  it('a path fits a leaf of a tree exactly when a climb along it reaches a root', () => {
+    const sibling = new Uint8Array(HASH_BYTES).fill(3)
+    let fits = 0
+    for (let size = 1; size <= 40; size++) {
+      const tree = leaves(size)
+      for (let index = -1; index <= size; index++)
+        for (let length = 0; length <= 8; length++) {
+          const climbs = rootFromPath(tree[0], index, size, Array(length).fill(sibling)) !== undefined
+          expect(pathFits(index, size, length), `${index} of ${size}, ${length} siblings`).toBe(climbs)
+          if (climbs) fits++
+        }
+      // every real path fits
+      for (const [i, path] of inclusionPaths(tree).entries())
+        expect(pathFits(i, size, path.length)).toBe(true)
+    }
+    // one length per leaf of each tree
+    expect(fits).toBe((40 * 41) / 2)
+    expect(pathFits(1.5, 4, 2)).toBe(false)
   })
 })
