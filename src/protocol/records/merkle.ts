@@ -116,33 +116,24 @@ export function rootFromPath(
   return climb(hash, index, size, path.length, (k) => path[k])
 }
 
+/** A sibling of the right size, for a climb that only follows the places ({@link pathFits}). */
+const NO_HASH = new Uint8Array(HASH_BYTES)
+const noSibling = (): Uint8Array => NO_HASH
+const noJoin = (left: Uint8Array): Uint8Array => left
+
 /**
  * Whether a path of `length` siblings has the shape of leaf `index`'s in a tree of `size` leaves:
- * the places {@link rootFromPath} climbs through, without a hash (a path of this length is the one
- * such a tree gives that leaf; its siblings are each {@link HASH_BYTES} by the wire's own check).
+ * the climb of {@link rootFromPath} through its places, hashing nothing (a path of this length is
+ * the one such a tree gives that leaf; its siblings are each {@link HASH_BYTES} by the wire's own check).
  */
 export function pathFits(index: number, size: number, length: number): boolean {
-  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return false
-  let fn = index
-  let sn = size - 1
-  for (let k = 0; k < length; k++) {
-    if (sn === 0) return false
-    // a right edge node takes its sibling from the left, after the levels it has none
-    if (fn % 2 === 0 && fn === sn)
-      while (fn % 2 === 0 && fn !== 0) {
-        fn /= 2
-        sn = Math.floor(sn / 2)
-      }
-    fn = Math.floor(fn / 2)
-    sn = Math.floor(sn / 2)
-  }
-  return sn === 0
+  return climb(NO_HASH, index, size, length, noSibling, undefined, noJoin) !== undefined
 }
 
 /**
  * The climb of RFC 9162 §2.1.3.2 from leaf `hash`, taking the `length` siblings from `sibling`.
  * After each step but the last, `onward` may end the climb with the root it knows for the place
- * reached (`fn`, `sn`) and the node there.
+ * reached (`fn`, `sn`) and the node there. `join` makes a parent of two nodes.
  */
 function climb(
   hash: Uint8Array,
@@ -151,6 +142,7 @@ function climb(
   length: number,
   sibling: (k: number) => Uint8Array,
   onward?: (k: number, fn: number, sn: number, node: Uint8Array) => Uint8Array | undefined,
+  join: (left: Uint8Array, right: Uint8Array) => Uint8Array = nodeHash,
 ): Uint8Array | undefined {
   if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return undefined
   let fn = index
@@ -160,7 +152,7 @@ function climb(
     const p = sibling(k)
     if (sn === 0 || p.byteLength !== HASH_BYTES) return undefined
     if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r)
+      r = join(p, r)
       if (fn % 2 === 0) {
         while (fn % 2 === 0 && fn !== 0) {
           fn = Math.floor(fn / 2)
@@ -168,7 +160,7 @@ function climb(
         }
       }
     } else {
-      r = nodeHash(r, p)
+      r = join(r, p)
     }
     fn = Math.floor(fn / 2)
     sn = Math.floor(sn / 2)

@@ -4,6 +4,7 @@ import type { PeerId } from '@libp2p/interface'
 import { MemoryDatastore } from 'datastore-core'
 import { compare } from 'uint8arrays'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readStoredResult } from '../../../src/node/results/fencing.ts'
 import { dhtRecordKey, RecordReplicator } from '../../../src/node/results/record-replicator.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
 import { decodeMessage } from '../../../src/protocol/codec.ts'
@@ -176,6 +177,31 @@ describe('store frames with relay', () => {
     expect(await holds(c, counted.key)).toBe(false)
     expect(await holds(b, held.key)).toBe(true)
     expect(await holds(c, held.key)).toBe(false)
+  })
+
+  it("keeps the sender's own record on its word, but the next hop checks the relayed copy, and fencing checks both sides", async () => {
+    const badSignature = `${'A'.repeat(86)}==`
+    // the sender signed it (Noise says so): B keeps it unchecked; C gets it from B and checks it
+    const far = await recordWhere(closerToC)
+    expect(await store([{ ...far.envelope, signature: badSignature }], [0])).toMatchObject({
+      outcomes: ['stored'],
+    })
+    expect(await holds(b, far.key)).toBe(true)
+    const marker = await recordWhere(closerToC)
+    await store([marker.envelope], [0])
+    await until(() => holds(c, marker.key), 'C holds the marker relayed after it')
+    expect(await holds(c, far.key)).toBe(false)
+    // a genuine record held: the sender's own rival with a bad signature loses the comparison
+    const held = await recordWhere(closerToB)
+    await store([held.envelope])
+    const rival = {
+      ...held.envelope,
+      record: { ...held.envelope.record, output: 'forged' },
+      signature: badSignature,
+    }
+    expect(await store([rival])).toMatchObject({ outcomes: ['superseded'] })
+    const kept = await readStoredResult(b.datastore, held.key)
+    expect(JSON.parse(Buffer.from(kept ?? new Uint8Array()).toString()).record.output).toBeNull()
   })
 
   it('keeps a record whose output nests as deep as a record allows (the frame adds two levels)', async () => {
