@@ -68,10 +68,10 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     this.lifecycle = { state: 'new' }
     this.parts = parts(this.lifecycle)
     this.parts.metrics.readFrom(() => this.status())
-    const { ledger, thief, intake } = this.parts
+    const { ledger, thief, intake, publisher } = this.parts
     this.reader = new ResultReader({
       results: this.parts.results,
-      isLocal: (id) => ledger.has(id) || thief.holds(id) || intake.gate.has(id),
+      isLocal: (id) => ledger.has(id) || thief.holds(id) || intake.gate.has(id) || publisher.producing(id),
       remoteWaits: this.parts.remoteWaits,
     })
     this.submitService = new SubmitService(libp2p, this, {

@@ -104,6 +104,8 @@ export class ResultPublisher {
   private readonly notices: Batcher<NoticeItem>
   /** Publications whose local copy is not written yet. */
   private readonly inFlight = new Set<Promise<void>>()
+  /** Tasks settled here whose record is not signed and kept yet (see {@link producing}). */
+  private readonly unsigned = new Set<string>()
 
   constructor(private readonly opts: ResultPublisherOptions) {
     // a record whose completion its owner called stale, or never answered, may lose to another run
@@ -129,6 +131,15 @@ export class ResultPublisher {
     return done
   }
 
+  /**
+   * True while the task's record is being made here: the task is settled (it left the ledger, or
+   * the lease held here ended) but its record is not signed and kept yet — for a signing window,
+   * longer on a loaded loop. A reader waits for it here rather than looking it up in the DHT.
+   */
+  producing(taskId: string): boolean {
+    return this.unsigned.has(taskId)
+  }
+
   /** Resolves once every publication started so far has its local copy written (and its copies queued). */
   async settled(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
@@ -141,15 +152,20 @@ export class ResultPublisher {
     this.opts.events.emit(taskId, 'finished', withStack(detail, error && record.attempts.at(-1)?.stack))
     // a record of a second or later epoch beats an earlier run's, which may be held somewhere
     const contested = epoch > 1 || this.opts.contested?.(taskId) === true
+    this.unsigned.add(taskId)
     const owner = this.opts.thief.settle(taskId)
     if (owner === undefined) this.opts.ledger.settle(taskId, epoch)
     // a thief's completion leaves once the record is signed, not after its local write, and
     // carries the owner's copy: the owner gets no `store` frame for it
-    const signed =
-      owner === undefined
-        ? undefined
-        : (value: Uint8Array) => this.opts.completions.report(owner, record, value)
-    await this.opts.results.publish(record, { signed })
+    const signed = (value: Uint8Array): string | undefined => {
+      this.unsigned.delete(taskId) // kept in memory now: waiters have it
+      return owner === undefined ? undefined : this.opts.completions.report(owner, record, value)
+    }
+    try {
+      await this.opts.results.publish(record, { signed })
+    } finally {
+      this.unsigned.delete(taskId)
+    }
     this.opts.follower.published(taskId)
     this.notices.add({ notice: { taskId, status, epoch }, contested })
   }

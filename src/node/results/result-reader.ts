@@ -6,7 +6,7 @@ import type { ResultStore } from './result-store.ts'
 /** What a {@link ResultReader} reads from. */
 export interface ResultReaderParts {
   results: Pick<ResultStore, 'get' | 'wait' | 'poll' | 'cached' | 'cachedValue'>
-  /** True when the task is in progress here (owned, held from a thief's steal, or waiting for its dependencies). */
+  /** True when the task is in progress here (owned, held from a thief's steal, waiting for its dependencies, or its record being made). */
   isLocal(taskId: string): boolean
   /** Notices of every result are heard while a task of another owner is awaited. */
   remoteWaits: Pick<RemoteWaits, 'begin'>
