@@ -83,6 +83,11 @@ async function run(cmd: NodeCommand): Promise<NodeEvent> {
       return { type: 'reply', call: cmd.call }
     case 'countInDht':
       return { type: 'reply', call: cmd.call, value: await sim.countInDht(cmd.ids) }
+    case 'startLoopMeter':
+      await sim.startLoopMeter()
+      return { type: 'reply', call: cmd.call }
+    case 'loopStats':
+      return { type: 'reply', call: cmd.call, value: await sim.loopStats() }
     case 'stop':
       await sim.stop()
       if (--running === 0) await saveProfile()

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { loopsLine } from './loop-meter.ts'
 import { dhtLine } from './report-text.ts'
 import type { SimulationReport } from './run-simulation.ts'
 import { esc, linePlot, type Series, timelinePlot } from './svg-plots.ts'
@@ -118,8 +119,9 @@ export function renderHtmlReport(report: SimulationReport, trace: SimulationTrac
     ['steals', `${report.steals} grants, ${report.offers} offers, ${report.tasksStolen} tasks`],
     [
       'run cost',
-      `${(report.run.cpuMs / 1000).toFixed(1)} CPU-s, ${report.run.cpuMsPerTask.toFixed(2)} ms per task, event loop ${(100 * report.run.eventLoopUtilization).toFixed(0)} % busy`,
+      `${(report.run.cpuMs / 1000).toFixed(1)} CPU-s, ${report.run.cpuMsPerTask.toFixed(2)} ms per task`,
     ],
+    ['node event loops', loopsLine(report.loops)],
     ['mesh formed', `${report.meshFormationMs.toFixed(0)} ms`],
     [
       'peak RSS per node',

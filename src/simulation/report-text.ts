@@ -1,3 +1,4 @@
+import { loopsLine } from './loop-meter.ts'
 import type { SimulationReport } from './run-simulation.ts'
 
 /**
@@ -40,7 +41,8 @@ export function formatReport(r: SimulationReport): string {
     `tasks per node      ${r.tasksPerNode.join(' ')}`,
     `steals              ${r.steals} grants, ${r.offers} offers, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
     `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
-    `run cost            ${(r.run.cpuMs / 1000).toFixed(1)} CPU-s (${ms(r.run.cpuMsPerTask)} per task), event loop ${(100 * r.run.eventLoopUtilization).toFixed(0)} % busy`,
+    `run cost            ${(r.run.cpuMs / 1000).toFixed(1)} CPU-s (${ms(r.run.cpuMsPerTask)} per task)`,
+    `node event loops    ${loopsLine(r.loops)}`,
     `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,
     `peak RSS per node   ${r.workPeakRssMiBPerNode.toFixed(1)} MiB until the results were in, ${r.peakRssMiBPerNode.toFixed(1)} MiB with the DHT check (process RSS / nodes)`,
     `idle CPU per node   ${r.idleCpuPercentPerNode.toFixed(2)} % of a core (process CPU / nodes)`,

@@ -1,3 +1,4 @@
+import { distinctLoops } from './loop-meter.ts'
 import { idleCpuPercent, measureRunCost, perTaskCost, RssMeter } from './measure.ts'
 import { quantile, sampleDuration, seededRandom } from './random.ts'
 import { DHT_CHECK_CHUNK, evenSpread } from './report-text.ts'
@@ -125,6 +126,7 @@ async function drive(
     if (results.size === durations.length) resolveAll()
   }
   recorder?.start()
+  await Promise.all(nodes.map((n) => n.startLoopMeter()))
   const runCost = measureRunCost()
   const started = performance.now()
   const ids = await submitSleeps(nodes, durations, pattern, onResult, (done) =>
@@ -141,6 +143,7 @@ async function drive(
   }
   const makespanMs = performance.now() - started
   const cost = runCost()
+  const loops = distinctLoops(await Promise.all(nodes.map((n) => n.loopStats())))
   await recorder?.stop()
   const perNode = new Map<string, number>()
   for (const r of results.values()) perNode.set(r.executor, (perNode.get(r.executor) ?? 0) + 1)
@@ -187,6 +190,7 @@ async function drive(
     },
     perTask: perTaskCost(before, after, results.size),
     run: { ...cost, cpuMsPerTask: cost.cpuMs / Math.max(1, results.size) },
+    loops,
     ...(recorder === undefined ? {} : { trace: recorder.trace }),
   }
 }

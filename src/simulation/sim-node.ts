@@ -4,6 +4,7 @@ import type { TaskmeshNodeOptions } from '../node/options.ts'
 import type { TaskmeshNode } from '../node/taskmesh-node.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { eachLimited } from '../util/each-limited.ts'
+import { LoopMeter, type LoopStats } from './loop-meter.ts'
 import { dialWithRetry } from './mesh.ts'
 
 /** What a simulation learns of one result. */
@@ -58,6 +59,10 @@ export interface SimNode {
   flushResults(): Promise<void>
   /** How many of `ids` a DHT get (past the cache) finds at this node. */
   countInDht(ids: string[]): Promise<number>
+  /** Starts measuring the event loop this node runs on (see `LoopMeter`). */
+  startLoopMeter(): Promise<void>
+  /** How that loop fared since the start (the same for every node of the loop). */
+  loopStats(): Promise<LoopStats>
   stop(): Promise<void>
 }
 
@@ -119,6 +124,9 @@ export function sampleNode(node: TaskmeshNode): NodeSample {
   return { queued, running, tasksStolen: counters.tasksStolen }
 }
 
+/** The event loop of this thread, shared by every node that runs on it. */
+export const threadLoop = new LoopMeter()
+
 /** A node that runs in the simulation's own event loop. */
 export class LocalSimNode implements SimNode {
   constructor(readonly node: TaskmeshNode) {}
@@ -165,6 +173,14 @@ export class LocalSimNode implements SimNode {
 
   countInDht(ids: string[]): Promise<number> {
     return countInDht(this.node, ids)
+  }
+
+  async startLoopMeter(): Promise<void> {
+    threadLoop.start()
+  }
+
+  async loopStats(): Promise<LoopStats> {
+    return threadLoop.take()
   }
 
   stop(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { WorkerPool } from '../executor/worker-pool.ts'
+import type { LoopStats } from './loop-meter.ts'
 import type { PerTaskCost, RunCost } from './measure.ts'
 import type { MeshProgress } from './mesh.ts'
 import type { DurationDistribution } from './random.ts'
@@ -128,4 +129,10 @@ export interface SimulationReport {
    * `cpuMs` beside `idealMakespanMs` shows whether that loop, not the slots, bounds the makespan.
    */
   run: RunCost & { cpuMsPerTask: number }
+  /**
+   * Each event loop that hosts nodes (a worker thread per core, or the shared loop), over the same
+   * stretch: how busy it was and how late its timers fired — a sleep task holds its slot that much
+   * longer than it sleeps.
+   */
+  loops: LoopStats[]
 }

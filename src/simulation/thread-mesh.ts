@@ -5,6 +5,7 @@ import { workerExecArgv } from '../executor/exec-argv.ts'
 import type { AccountingSnapshot } from '../node/accounting/accounting.ts'
 import type { NodeCounters } from '../node/node-counters.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
+import type { LoopStats } from './loop-meter.ts'
 import type { NodeSample, SimNode, SimNodeOptions, SimResult } from './sim-node.ts'
 import type { NodeCommand, NodeEvent, NodeThreadData, ThreadNodeInfo } from './thread-protocol.ts'
 
@@ -192,6 +193,14 @@ export class ThreadSimNode implements SimNode {
 
   async countInDht(ids: string[]): Promise<number> {
     return (await this.call({ op: 'countInDht', ids })) as number
+  }
+
+  async startLoopMeter(): Promise<void> {
+    await this.call({ op: 'startLoopMeter' })
+  }
+
+  async loopStats(): Promise<LoopStats> {
+    return (await this.call({ op: 'loopStats' })) as LoopStats
   }
 
   stop(): Promise<void> {

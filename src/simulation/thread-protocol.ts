@@ -1,6 +1,7 @@
 import type { AccountingSnapshot } from '../node/accounting/accounting.ts'
 import type { NodeCounters } from '../node/node-counters.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
+import type { LoopStats } from './loop-meter.ts'
 import type { NodeSample, SimNodeOptions, SimResult } from './sim-node.ts'
 
 /** What a node thread is started with: the nodes it hosts, on its one event loop. */
@@ -28,6 +29,8 @@ export type NodeCommand = { call: number; node: number } & (
   | { op: 'accounting' }
   | { op: 'flushResults' }
   | { op: 'countInDht'; ids: string[] }
+  | { op: 'startLoopMeter' }
+  | { op: 'loopStats' }
   | { op: 'stop' }
 )
 
@@ -37,7 +40,7 @@ export type NodeEvent =
   | {
       type: 'reply'
       call: number
-      value?: string[] | NodeCounters | NodeSample | AccountingSnapshot | number
+      value?: string[] | NodeCounters | NodeSample | AccountingSnapshot | LoopStats | number
     }
   | { type: 'failed'; call: number; message: string }
   | { type: 'results'; node: number; results: SimResult[] }

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import { availableParallelism } from 'node:os'
+import { threadId, Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../../scripts/chaos/cli-process.ts'
 import { SCENARIOS } from '../../simulations/index.ts'
@@ -56,6 +57,17 @@ describe('runSimulation (taskmesh simulate)', () => {
       expect(report.run.eventLoopUtilization).toBeGreaterThan(0)
       expect(report.run.eventLoopUtilization).toBeLessThanOrEqual(1)
       expect(report.run.wallMs).toBeGreaterThanOrEqual(report.makespanMs)
+      // each event loop hosting nodes, once: this thread's, a thread per node, a thread per core
+      const loops = { 'shared-loop': 1, threads: 3, cores: Math.min(3, availableParallelism()) }[layout]
+      expect(report.loops).toHaveLength(loops)
+      if (layout === 'shared-loop') expect(report.loops[0].thread).toBe(threadId)
+      else expect(report.loops.every((l) => l.thread !== threadId)).toBe(true)
+      for (const loop of report.loops) {
+        expect(loop.utilization).toBeGreaterThan(0)
+        expect(loop.utilization).toBeLessThanOrEqual(1)
+        expect(loop.delayMaxMs).toBeGreaterThanOrEqual(loop.delayP99Ms)
+        expect(loop.delayP99Ms).toBeGreaterThanOrEqual(0)
+      }
       // what the work cost the nodes per task: stream bytes per protocol, under the wire's bytes
       const streamBytes = Object.values(report.perTask.bytesByProtocol).reduce((a, b) => a + b, 0)
       expect(report.perTask.bytesByProtocol.steal).toBeGreaterThan(0)
