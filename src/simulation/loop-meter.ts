@@ -79,9 +79,25 @@ export function distinctLoops(stats: LoopStats[]): LoopStats[] {
   return [...byThread.values()].sort((a, b) => a.thread - b.thread)
 }
 
-/** `96 % / 65 % busy; timers late by 4.1 / 2.3 ms on average, p99 21 / 14 ms`: one figure per loop. */
+/** Loops a report names one by one; with more (a thread per node), it gives their range. */
+const LOOPS_NAMED = 4
+
+/**
+ * `96 / 65 % busy; timers late by 4.1 / 2.3 ms on average, p99 21 / 14 ms`: one figure per loop,
+ * or with more than {@link LOOPS_NAMED} loops their range (`8 loops: 60–97 % busy; …, p99 up to 45 ms`).
+ */
 export function loopsLine(loops: LoopStats[]): string {
   if (loops.length === 0) return 'not measured'
+  if (loops.length > LOOPS_NAMED) {
+    const range = (f: (s: LoopStats) => number, digits: number) => {
+      const values = loops.map(f)
+      return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`
+    }
+    return (
+      `${loops.length} loops: ${range((s) => 100 * s.utilization, 0)} % busy; timers late by ` +
+      `${range((s) => s.delayMeanMs, 1)} ms on average, p99 up to ${Math.max(...loops.map((s) => s.delayP99Ms)).toFixed(0)} ms`
+    )
+  }
   const each = (f: (s: LoopStats) => string) => loops.map(f).join(' / ')
   return (
     `${each((s) => (100 * s.utilization).toFixed(0))} % busy; timers late by ` +

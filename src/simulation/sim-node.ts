@@ -125,7 +125,7 @@ export function sampleNode(node: TaskmeshNode): NodeSample {
 }
 
 /** The event loop of this thread, shared by every node that runs on it. */
-export const threadLoop = new LoopMeter()
+const threadLoop = new LoopMeter()
 
 /** A node that runs in the simulation's own event loop. */
 export class LocalSimNode implements SimNode {

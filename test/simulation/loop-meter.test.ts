@@ -52,5 +52,10 @@ describe('LoopMeter', () => {
     expect(loops.map((l) => l.thread)).toEqual([2, 3])
     expect(loopsLine(loops)).toBe('96 / 65 % busy; timers late by 4.1 / 2.3 ms on average, p99 21 / 14 ms')
     expect(loopsLine([])).toBe('not measured')
+    // a thread per node: the range, not a figure per loop
+    const many = [0.6, 0.97, 0.8, 0.7, 0.9].map((u, i) => loop(i + 1, u, 2.1 + i, 10 + 5 * i))
+    expect(loopsLine(many)).toBe(
+      '5 loops: 60–97 % busy; timers late by 2.1–6.1 ms on average, p99 up to 30 ms',
+    )
   })
 })
