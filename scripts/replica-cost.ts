@@ -13,7 +13,11 @@
  * beyond BullMQ. With `--base <checkout>`, the same mesh of the other build runs too, alternating
  * with this one, `--rounds` times each (absolute CPU drifts by a fifth here from run to run).
  *
- *   npx tsx scripts/replica-cost.ts [--tasks 20000] [--rounds 3] [--base <checkout>]
+ * With `--profile <dir>`, every daemon of the meshes runs under `node --cpu-prof` (profiles in
+ * `<dir>/<build>-<round>/<daemon>/`, with the measured run's window for
+ * `npx tsx scripts/cpu-profile-summary.ts`): the keepers are `*-0` and `*-1`, the executor `*-2`.
+ *
+ *   npx tsx scripts/replica-cost.ts [--tasks 20000] [--rounds 3] [--base <checkout>] [--profile <dir>]
  */
 import '../src/polyfill.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -21,6 +25,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type * as DaemonsModule from './compare/daemons.ts'
+import { profileWindows } from './compare/noop.ts'
 import { cpuSeconds, threadKinds } from './compare/processes.ts'
 
 const { values } = parseArgs({
@@ -28,6 +33,7 @@ const { values } = parseArgs({
     base: { type: 'string' },
     rounds: { type: 'string', default: '3' },
     tasks: { type: 'string', default: '20000' },
+    profile: { type: 'string' },
   },
 })
 const rounds = Number(values.rounds)
@@ -98,20 +104,27 @@ interface Figures {
 }
 
 /** One mesh of a build: warm-up, then the measured tasks; figures per copy and per task. */
-async function meshRun(build: (typeof builds)[number], dir: string, swarmKey: string): Promise<Figures> {
+async function meshRun(
+  build: (typeof builds)[number],
+  dir: string,
+  swarmKey: string,
+  profileDir?: string,
+): Promise<Figures> {
   const { daemons } = build
   const specs = [0, 1, 2].map((j) => ({
     name: `${build.name}-${j}`,
     slots: 16,
     handlers: j === 2 ? [join(import.meta.dirname, 'compare/handlers.mjs')] : [],
   }))
-  const mesh = await daemons.startDaemons(specs, { dir, swarmKey, extraFlags: [], log: () => {} })
+  const mesh = await daemons.startDaemons(specs, { dir, swarmKey, extraFlags: [], log: () => {}, profileDir })
   try {
     const executor = mesh[2]
     await run(daemons, mesh, executor, 'remote-noop', WARMUP)
     const gcBefore = await Promise.all(mesh.map(gcOf))
     const before = mesh.map(cpuOf)
+    const t0 = performance.now()
     await run(daemons, mesh, executor, 'remote-noop', tasks)
+    if (profileDir !== undefined) await profileWindows(profileDir, mesh, t0, performance.now())
     const spent = mesh.map((d, i) => {
       const now = cpuOf(d)
       return { main: now.main - before[i].main, all: now.all - before[i].all }
@@ -170,7 +183,9 @@ try {
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? builds : [...builds].reverse()
     for (const build of order) {
-      const f = await meshRun(build, join(dir, `${build.name}-${r}`), swarmKey)
+      const profileDir =
+        values.profile === undefined ? undefined : resolve(values.profile, `${build.name}-${r}`)
+      const f = await meshRun(build, join(dir, `${build.name}-${r}`), swarmKey, profileDir)
       results.get(build.name)?.push(f)
       console.log(
         `round ${r + 1} ${build.name}: keeper ${f.keeperMain.toFixed(0)} µs main thread, ${f.keeperAll.toFixed(0)} µs all threads per copy; executor ${f.executorAll.toFixed(0)} µs per task; ` +

@@ -21,7 +21,7 @@ export interface OwnerLedgerOptions {
   /** The node's queue: owned tasks wait there (stealable) for a slot or a thief. */
   queue: LocalQueue
   /** Keeps the records that completions carry, and fences the records learnt from peers. */
-  results: Pick<ResultStore, 'keep' | 'whenStored' | 'admit' | 'open'>
+  results: Pick<ResultStore, 'keep' | 'whenPublished' | 'admit' | 'open'>
   /** The node's counters (`accepted`, `adopted`, `replayed`, `tasksGranted`, `leasesExpired`, …). */
   counters: NodeCounters
   /** Where the ledger tells what it decided about each task. */

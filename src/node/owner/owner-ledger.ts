@@ -155,8 +155,9 @@ export class OwnerLedger extends LeaseLedger {
    */
   settle(taskId: string, epoch: number): void {
     if (!this.owned.has(taskId)) return
-    // the record is being published here: the journal waits for its local copy
-    const stored = this.opts.journal && (() => this.opts.results.whenStored(taskId))
+    // the record is published here next (the publisher settles, then publishes; a cancel's caller
+    // publishes the cancel record): the journal waits for that local copy
+    const stored = this.opts.journal && (() => this.opts.results.whenPublished(taskId))
     this.finalize(taskId, epoch, undefined, stored)
   }
 

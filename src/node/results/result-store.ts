@@ -136,18 +136,14 @@ export class ResultStore {
   }
 
   /**
-   * Resolves once a result record of the task is in the local store (written by {@link publish} or
-   * {@link keep}, or found there). Never rejects; stays pending while no record is stored.
+   * Resolves once the local write of the task's record that this node is about to publish has
+   * ended (the record, or one that wins against it, is in the local store). For an owner that
+   * settles a task and then publishes its record ({@link publish} wakes it): nothing is read from
+   * the store — a read there found nothing but cost a key, a filter probe and a turn per task. Stays
+   * pending while no write succeeds (a journal then keeps the task open: it runs again on replay).
    */
-  whenStored(taskId: string): Promise<void> {
-    const stored = this.waiters.waitStored(taskId)
-    this.opts.replicator.readLocal(resultKey(taskId)).then(
-      (value) => {
-        if (value !== undefined) this.waiters.wakeStored(taskId)
-      },
-      () => undefined,
-    )
-    return stored
+  whenPublished(taskId: string): Promise<void> {
+    return this.waiters.waitStored(taskId)
   }
 
   /** The record stored in the local DHT store, verified (and then known here), if any. */

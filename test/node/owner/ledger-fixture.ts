@@ -72,7 +72,7 @@ export function setup(leaseTtlMs = 10_000, extra: Partial<OwnerLedgerOptions> = 
   const roots = new VerifiedRoots()
   const results = {
     keep,
-    whenStored: (id: string) => new Promise<void>((resolve) => stored.set(id, resolve)),
+    whenPublished: (id: string) => new Promise<void>((resolve) => stored.set(id, resolve)),
     admit: (r: Admission) => {
       rule = r
     },

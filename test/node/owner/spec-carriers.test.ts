@@ -99,7 +99,7 @@ function grantAll(tasks: Task[]): StealGrant {
     queue,
     results: {
       keep: async () => {},
-      whenStored: async () => {},
+      whenPublished: async () => {},
       admit: () => {},
       open: (value: Uint8Array, key?: Uint8Array) => openResultRecordSync(value, key),
     },
