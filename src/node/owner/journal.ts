@@ -2,10 +2,16 @@ import { constants, createReadStream } from 'node:fs'
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { createInterface } from 'node:readline'
-import { taskSchema } from '../../protocol/messages/task-schema.ts'
-import { attemptSchema } from '../../protocol/records/result-record-schema.ts'
 import type { AttemptRecord, Task } from '../../task/task.ts'
 import { turnEnd } from '../../util/in-turns.ts'
+import {
+  acceptLine,
+  attemptLine,
+  doneLine,
+  type JournalLine,
+  OpenLines,
+  parseEntry,
+} from './journal-lines.ts'
 
 /** File name of the task journal inside a data dir. */
 export const JOURNAL_FILE = 'tasks.journal'
@@ -28,14 +34,9 @@ export type Durability = 'sync' | 'os'
 /** The default {@link Durability}. */
 export const DEFAULT_DURABILITY: Durability = 'sync'
 
-type Entry =
-  | { op: 'accept'; task: Task }
-  | { op: 'done'; id: string }
-  | { op: 'attempt'; id: string; attempt: AttemptRecord }
-
 /** What one group commit writes, and who waits for it. */
 interface Group {
-  text: string[]
+  lines: JournalLine[]
   done: PromiseWithResolvers<void>
 }
 
@@ -72,6 +73,10 @@ export class TaskJournal {
   private lingerTimer: NodeJS.Timeout | undefined
   /** Runs of open tasks the last {@link replay} found, by task id. */
   private readonly replayedAttempts = new Map<string, AttemptRecord[]>()
+  /** The open tasks' lines as the file holds them (see {@link OpenLines}), once {@link known}. */
+  private readonly openLines = new OpenLines()
+  /** True once `openLines` holds what the file does: it was replayed, or removed, in this life. */
+  private known = false
   readonly stats: JournalStats = { writes: 0, entries: 0, bytes: 0, syncs: 0 }
 
   constructor(
@@ -92,13 +97,18 @@ export class TaskJournal {
       })
       lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw err
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      this.openLines.clear()
+      this.known = true
+      return []
     }
     this.replayedAttempts.clear()
+    this.openLines.clear()
     for await (const line of lines) {
       const entry = parseEntry(line)
       if (entry === undefined) continue
+      const id = entry.op === 'accept' ? entry.task.id : entry.id
+      this.openLines.written({ op: entry.op, id, text: line })
       if (entry.op === 'accept') open.set(entry.task.id, entry.task)
       else if (entry.op === 'done') {
         open.delete(entry.id)
@@ -109,6 +119,7 @@ export class TaskJournal {
         this.replayedAttempts.set(entry.id, runs)
       }
     }
+    this.known = true
     return [...open.values()]
   }
 
@@ -119,12 +130,12 @@ export class TaskJournal {
 
   /** Records a run of an owned task that this node's stop cut short. */
   attempt(taskId: string, attempt: AttemptRecord): Promise<void> {
-    return this.append([JSON.stringify({ op: 'attempt', id: taskId, attempt })])
+    return this.append([attemptLine(taskId, attempt)])
   }
 
   /** Records accepted tasks; resolves once their group is written (and synced). */
   accept(tasks: Task[]): Promise<void> {
-    return this.append(tasks.map((task) => JSON.stringify({ op: 'accept', task })))
+    return this.append(tasks.map(acceptLine))
   }
 
   /**
@@ -139,23 +150,23 @@ export class TaskJournal {
     }
     if (ids.length === 0) return this.lingering?.done.promise ?? this.writing
     if (this.lingering === undefined) {
-      this.lingering = { text: [], done: Promise.withResolvers<void>() }
+      this.lingering = { lines: [], done: Promise.withResolvers<void>() }
       this.lingering.done.promise.catch(() => undefined) // a caller that does not wait sees nothing
       this.lingerTimer = setTimeout(() => this.append([]), DONE_LINGER_MS).unref()
     }
-    for (const id of ids) this.lingering.text.push(JSON.stringify({ op: 'done', id }))
+    for (const id of ids) this.lingering.lines.push(doneLine(id))
     return this.lingering.done.promise
   }
 
-  /** Rewrites the journal with only the open tasks (temp file + rename, so a crash keeps one whole file). */
+  /**
+   * Rewrites the journal with only the open tasks (temp file + rename, so a crash keeps one whole
+   * file): their lines as kept in memory, the file read first only when this life has not.
+   */
   async compact(): Promise<void> {
     await this.exclusive(async () => {
       await this.closeHandle()
-      const open = await this.replay()
-      const lines = open.flatMap((task) => [
-        JSON.stringify({ op: 'accept', task }),
-        ...this.attemptsOf(task.id).map((attempt) => JSON.stringify({ op: 'attempt', id: task.id, attempt })),
-      ])
+      if (!this.known) await this.replay()
+      const lines = this.openLines.lines()
       const tmp = `${this.path}.compact`
       const handle = await openFile(tmp, 'w')
       try {
@@ -191,26 +202,28 @@ export class TaskJournal {
     await this.exclusive(async () => {
       await this.closeHandle()
       await rm(this.path, { force: true })
+      this.openLines.clear()
+      this.known = true
     })
   }
 
   /** Queues `lines` for the next group commit, with the `done` entries waiting (`[]`: those alone). */
-  private append(lines: string[]): Promise<void> {
+  private append(lines: JournalLine[]): Promise<void> {
     const lingering = this.lingering
     if (lingering !== undefined) {
       this.lingering = undefined
       clearTimeout(this.lingerTimer)
     }
-    const all = lingering === undefined ? lines : [...lingering.text, ...lines]
+    const all = lingering === undefined ? lines : [...lingering.lines, ...lines]
     if (all.length === 0) return this.next?.done.promise ?? this.writing
     if (this.next === undefined) {
-      this.next = { text: [], done: Promise.withResolvers<void>() }
+      this.next = { lines: [], done: Promise.withResolvers<void>() }
       this.next.done.promise.catch(() => undefined) // a caller that does not wait sees nothing
       // written at the end of the turn: what the turn sends (an offer, an answer) leaves first, and
       // every entry of the turn shares the write
       if (!this.busy) void turnEnd().then(() => this.pump())
     }
-    for (const line of all) this.next.text.push(line)
+    for (const line of all) this.next.lines.push(line)
     if (lingering !== undefined) this.next.done.promise.then(lingering.done.resolve, lingering.done.reject)
     return this.next.done.promise
   }
@@ -233,14 +246,15 @@ export class TaskJournal {
   }
 
   private async writeGroup(group: Group): Promise<void> {
-    const text = `${group.text.join('\n')}\n`
+    const text = `${group.lines.map((line) => line.text).join('\n')}\n`
     // with `sync`, the file is open with O_DSYNC: the write returns once its data is on the disk,
     // as a write then fdatasync did, in one call to the thread pool instead of two (each of which
     // waited for the event loop to hand it on: on a busy node, that wait was part of every submit)
     this.handle ??= await openFile(this.path, this.durability === 'sync' ? SYNCED_APPEND : 'a')
     await this.handle.write(text)
+    for (const line of group.lines) this.openLines.written(line)
     this.stats.writes++
-    this.stats.entries += group.text.length
+    this.stats.entries += group.lines.length
     this.stats.bytes += Buffer.byteLength(text)
     if (this.durability === 'sync') this.stats.syncs++
   }
@@ -268,22 +282,3 @@ export class TaskJournal {
 const SYNCED_APPEND = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC
 
 const openFile = (path: string, flags: string | number) => open(path, flags)
-
-function parseEntry(line: string): Entry | undefined {
-  if (line.trim() === '') return undefined
-  try {
-    const value = JSON.parse(line) as { op?: unknown; id?: unknown; task?: unknown }
-    if (value.op === 'done' && typeof value.id === 'string') return { op: 'done', id: value.id }
-    if (value.op === 'attempt' && typeof value.id === 'string') {
-      const parsed = attemptSchema.safeParse((value as { attempt?: unknown }).attempt)
-      if (parsed.success) return { op: 'attempt', id: value.id, attempt: parsed.data }
-    }
-    if (value.op === 'accept') {
-      const parsed = taskSchema.safeParse(value.task)
-      if (parsed.success) return { op: 'accept', task: parsed.data }
-    }
-  } catch {
-    // a torn last line from a crash mid-write
-  }
-  return undefined
-}

@@ -1,0 +1,93 @@
+import { taskSchema } from '../../protocol/messages/task-schema.ts'
+import { attemptSchema } from '../../protocol/records/result-record-schema.ts'
+import type { AttemptRecord, Task } from '../../task/task.ts'
+
+/** An entry of the journal, parsed. */
+export type Entry =
+  | { op: 'accept'; task: Task }
+  | { op: 'done'; id: string }
+  | { op: 'attempt'; id: string; attempt: AttemptRecord }
+
+/** One line of the journal: its text (JSON, no newline) and the task it is about. */
+export interface JournalLine {
+  op: Entry['op']
+  id: string
+  text: string
+}
+
+/** The line of an `accept` entry. */
+export function acceptLine(task: Task): JournalLine {
+  return { op: 'accept', id: task.id, text: JSON.stringify({ op: 'accept', task }) }
+}
+
+/** The line of a `done` entry. */
+export function doneLine(id: string): JournalLine {
+  return { op: 'done', id, text: JSON.stringify({ op: 'done', id }) }
+}
+
+/** The line of an `attempt` entry. */
+export function attemptLine(id: string, attempt: AttemptRecord): JournalLine {
+  return { op: 'attempt', id, text: JSON.stringify({ op: 'attempt', id, attempt }) }
+}
+
+/** A line of the file as replay reads it; undefined for a blank, torn or invalid line. */
+export function parseEntry(line: string): Entry | undefined {
+  if (line.trim() === '') return undefined
+  try {
+    const value = JSON.parse(line) as { op?: unknown; id?: unknown; task?: unknown }
+    if (value.op === 'done' && typeof value.id === 'string') return { op: 'done', id: value.id }
+    if (value.op === 'attempt' && typeof value.id === 'string') {
+      const parsed = attemptSchema.safeParse((value as { attempt?: unknown }).attempt)
+      if (parsed.success) return { op: 'attempt', id: value.id, attempt: parsed.data }
+    }
+    if (value.op === 'accept') {
+      const parsed = taskSchema.safeParse(value.task)
+      if (parsed.success) return { op: 'accept', task: parsed.data }
+    }
+  } catch {
+    // a torn last line from a crash mid-write
+  }
+  return undefined
+}
+
+/**
+ * What a replay of the journal file keeps, kept in memory as the file is written: per task accepted
+ * and not done, its `accept` line and the `attempt` lines after it, in acceptance order. Compaction
+ * writes these instead of reading the whole file back and parsing every line (each `accept` through
+ * the task schema) — on the owner's event loop, with no group commit going out meanwhile, every
+ * `COMPACT_AFTER_DONE` tasks. Memory: the lines of the open tasks, whose tasks the node holds
+ * anyway.
+ */
+export class OpenLines {
+  private readonly open = new Map<string, string[]>()
+
+  /** Takes `line` as written to the file, with replay's rules: a later accept keeps the earlier runs. */
+  written(line: JournalLine): void {
+    if (line.op === 'done') {
+      this.open.delete(line.id)
+      return
+    }
+    const lines = this.open.get(line.id)
+    if (line.op === 'accept') {
+      if (lines === undefined) this.open.set(line.id, [line.text])
+      else lines[0] = line.text
+    } else lines?.push(line.text)
+  }
+
+  /** Forgets every line (the file is gone, or about to be read again). */
+  clear(): void {
+    this.open.clear()
+  }
+
+  /** Tasks open. */
+  get size(): number {
+    return this.open.size
+  }
+
+  /** Every open line: each task's accept, then its attempts, tasks in acceptance order. */
+  lines(): string[] {
+    const out: string[] = []
+    for (const lines of this.open.values()) for (const line of lines) out.push(line)
+    return out
+  }
+}

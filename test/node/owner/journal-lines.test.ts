@@ -1,0 +1,134 @@
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { TaskJournal } from '../../../src/node/owner/journal.ts'
+import { acceptLine, attemptLine, doneLine, OpenLines } from '../../../src/node/owner/journal-lines.ts'
+import { parseTaskSpec } from '../../../src/task/spec.ts'
+import type { Task } from '../../../src/task/task.ts'
+import { taskId } from '../../../src/task/task-id.ts'
+
+const OWNER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
+
+function task(n: number, input: number = n): Task {
+  const spec = parseTaskSpec({ type: 'sleep', input: { ms: input } })
+  const nonce = `n${n}`
+  return {
+    id: taskId(spec, OWNER, nonce),
+    spec,
+    submitter: OWNER,
+    nonce,
+    owner: OWNER,
+    submittedAt: 1_700_000_000 + n,
+  }
+}
+
+const run = (epoch: number) => ({
+  executor: OWNER,
+  epoch,
+  startedAt: epoch,
+  finishedAt: epoch + 1,
+  error: 'interrupted',
+  cut: 'interrupted' as const,
+})
+
+describe('OpenLines (the open tasks of a journal, as replay keeps them)', () => {
+  it('keeps each open task accept line, then its runs, in acceptance order', () => {
+    const open = new OpenLines()
+    for (const line of [
+      acceptLine(task(1)),
+      acceptLine(task(2)),
+      attemptLine(task(1).id, run(1)),
+      acceptLine(task(3)),
+      doneLine(task(2).id),
+      attemptLine(task(2).id, run(1)), // a run of a task that is done: replay drops it too
+    ])
+      open.written(line)
+    expect(open.lines()).toEqual([
+      acceptLine(task(1)).text,
+      attemptLine(task(1).id, run(1)).text,
+      acceptLine(task(3)).text,
+    ])
+    expect(open.size).toBe(2)
+  })
+
+  it('takes a later accept of an open task in its place, keeping the runs before it', () => {
+    const open = new OpenLines()
+    open.written(acceptLine(task(1)))
+    open.written(attemptLine(task(1).id, run(1)))
+    open.written(acceptLine(task(2)))
+    const again = { ...task(1), submittedAt: 5 }
+    open.written(acceptLine(again))
+    expect(open.lines()).toEqual([
+      acceptLine(again).text,
+      attemptLine(task(1).id, run(1)).text,
+      acceptLine(task(2)).text,
+    ])
+    open.clear()
+    expect(open.lines()).toEqual([])
+  })
+})
+
+describe('TaskJournal compaction', () => {
+  let dir: string
+  let path: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-journal-lines-'))
+    path = join(dir, 'tasks.journal')
+  })
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('writes the lines this life replayed and wrote, without reading the file back', async () => {
+    const earlier = new TaskJournal(path)
+    await earlier.accept([task(1), task(2)])
+    await earlier.attempt(task(1).id, run(1))
+    await earlier.close()
+
+    const journal = new TaskJournal(path)
+    expect((await journal.replay()).map((t) => t.id)).toEqual([task(1).id, task(2).id])
+    await journal.accept([task(3), task(4)])
+    await journal.attempt(task(3).id, run(2))
+    await journal.done([task(2).id, task(4).id])
+    await journal.flush()
+    // a line this life did not write: a compaction that read the file would keep it
+    await appendFile(path, `${acceptLine(task(9)).text}\n`)
+    await journal.compact()
+
+    const text = await readFile(path, 'utf8')
+    expect(text).toBe(
+      `${[
+        acceptLine(task(1)),
+        attemptLine(task(1).id, run(1)),
+        acceptLine(task(3)),
+        attemptLine(task(3).id, run(2)),
+      ]
+        .map((l) => l.text)
+        .join('\n')}\n`,
+    )
+    const next = new TaskJournal(path)
+    expect((await next.replay()).map((t) => t.id)).toEqual([task(1).id, task(3).id])
+    expect(next.attemptsOf(task(3).id)).toEqual([run(2)])
+    await journal.close()
+  })
+
+  it('reads the file first when this life has not replayed it: an earlier life’s open tasks stay', async () => {
+    const earlier = new TaskJournal(path)
+    await earlier.accept([task(1), task(2)])
+    await earlier.done([task(1).id])
+    await earlier.close()
+
+    const journal = new TaskJournal(path)
+    await journal.accept([task(3)])
+    await journal.compact()
+    const next = new TaskJournal(path)
+    expect((await next.replay()).map((t) => t.id)).toEqual([task(2).id, task(3).id])
+    // and the lines it now holds go on from there
+    await journal.done([task(2).id])
+    await journal.flush()
+    await journal.compact()
+    expect((await new TaskJournal(path).replay()).map((t) => t.id)).toEqual([task(3).id])
+    await journal.close()
+  })
+})
