@@ -1,27 +1,8 @@
-import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { appendFile, readFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
 import { TaskJournal } from '../../../src/node/owner/journal.ts'
 import { acceptLine, attemptLine, doneLine, OpenLines } from '../../../src/node/owner/journal-lines.ts'
-import { parseTaskSpec } from '../../../src/task/spec.ts'
-import type { Task } from '../../../src/task/task.ts'
-import { taskId } from '../../../src/task/task-id.ts'
-
-const OWNER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
-
-function task(n: number, input: number = n): Task {
-  const spec = parseTaskSpec({ type: 'sleep', input: { ms: input } })
-  const nonce = `n${n}`
-  return {
-    id: taskId(spec, OWNER, nonce),
-    spec,
-    submitter: OWNER,
-    nonce,
-    owner: OWNER,
-    submittedAt: 1_700_000_000 + n,
-  }
-}
+import { journalPaths, OWNER, task } from './journal-fixture.ts'
 
 const run = (epoch: number) => ({
   executor: OWNER,
@@ -70,33 +51,25 @@ describe('OpenLines (the open tasks of a journal, as replay keeps them)', () => 
 })
 
 describe('TaskJournal compaction', () => {
-  let dir: string
-  let path: string
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-journal-lines-'))
-    path = join(dir, 'tasks.journal')
-  })
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true })
-  })
+  const paths = journalPaths()
 
   it('writes the lines this life replayed and wrote, without reading the file back', async () => {
-    const earlier = new TaskJournal(path)
+    const earlier = new TaskJournal(paths.path)
     await earlier.accept([task(1), task(2)])
     await earlier.attempt(task(1).id, run(1))
     await earlier.close()
 
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     expect((await journal.replay()).map((t) => t.id)).toEqual([task(1).id, task(2).id])
     await journal.accept([task(3), task(4)])
     await journal.attempt(task(3).id, run(2))
     await journal.done([task(2).id, task(4).id])
     await journal.flush()
     // a line this life did not write: a compaction that read the file would keep it
-    await appendFile(path, `${acceptLine(task(9)).text}\n`)
+    await appendFile(paths.path, `${acceptLine(task(9)).text}\n`)
     await journal.compact()
 
-    const text = await readFile(path, 'utf8')
+    const text = await readFile(paths.path, 'utf8')
     expect(text).toBe(
       `${[
         acceptLine(task(1)),
@@ -107,28 +80,28 @@ describe('TaskJournal compaction', () => {
         .map((l) => l.text)
         .join('\n')}\n`,
     )
-    const next = new TaskJournal(path)
+    const next = new TaskJournal(paths.path)
     expect((await next.replay()).map((t) => t.id)).toEqual([task(1).id, task(3).id])
     expect(next.attemptsOf(task(3).id)).toEqual([run(2)])
     await journal.close()
   })
 
   it('reads the file first when this life has not replayed it: an earlier life’s open tasks stay', async () => {
-    const earlier = new TaskJournal(path)
+    const earlier = new TaskJournal(paths.path)
     await earlier.accept([task(1), task(2)])
     await earlier.done([task(1).id])
     await earlier.close()
 
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     await journal.accept([task(3)])
     await journal.compact()
-    const next = new TaskJournal(path)
+    const next = new TaskJournal(paths.path)
     expect((await next.replay()).map((t) => t.id)).toEqual([task(2).id, task(3).id])
     // and the lines it now holds go on from there
     await journal.done([task(2).id])
     await journal.flush()
     await journal.compact()
-    expect((await new TaskJournal(path).replay()).map((t) => t.id)).toEqual([task(3).id])
+    expect((await new TaskJournal(paths.path).replay()).map((t) => t.id)).toEqual([task(3).id])
     await journal.close()
   })
 })

@@ -1,77 +1,50 @@
 import { constants } from 'node:fs'
-import { appendFile, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { appendFile, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
+import { describe, expect, it, vi } from 'vitest'
 import { DONE_LINGER_MS, TaskJournal } from '../../../src/node/owner/journal.ts'
-import { parseTaskSpec } from '../../../src/task/spec.ts'
-import type { Task } from '../../../src/task/task.ts'
-import { taskId } from '../../../src/task/task-id.ts'
-
-const OWNER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
-
-function task(n: number): Task {
-  const spec = parseTaskSpec({ type: 'sleep', input: { ms: n } })
-  const nonce = `n${n}`
-  return {
-    id: taskId(spec, OWNER, nonce),
-    spec,
-    submitter: OWNER,
-    nonce,
-    owner: OWNER,
-    submittedAt: 1_700_000_000_000 + n,
-  }
-}
+import { journalPaths, OWNER, task } from './journal-fixture.ts'
 
 describe('TaskJournal', () => {
-  let dir: string
-  let path: string
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-journal-'))
-    path = join(dir, 'tasks.journal')
-  })
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true })
-  })
+  const paths = journalPaths()
 
   it('replays nothing when there is no journal yet', async () => {
-    expect(await new TaskJournal(path).replay()).toEqual([])
+    expect(await new TaskJournal(paths.path).replay()).toEqual([])
   })
 
   it('replays accepted tasks without a done, in acceptance order', async () => {
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     await journal.accept([task(1), task(2), task(3)])
     await journal.done([task(2).id])
-    const again = await new TaskJournal(path).replay()
+    const again = await new TaskJournal(paths.path).replay()
     expect(again.map((t) => t.id)).toEqual([task(1).id, task(3).id])
     expect(again[0]).toEqual(task(1))
   })
 
   it('stays readable after a write torn by a crash', async () => {
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     await journal.accept([task(1)])
     const line = JSON.stringify({ op: 'accept', task: task(2) })
-    await appendFile(path, line.slice(0, line.length / 2))
-    expect((await new TaskJournal(path).replay()).map((t) => t.id)).toEqual([task(1).id])
+    await appendFile(paths.path, line.slice(0, line.length / 2))
+    expect((await new TaskJournal(paths.path).replay()).map((t) => t.id)).toEqual([task(1).id])
   })
 
   it('skips lines that are not journal entries', async () => {
-    await writeFile(path, `garbage\n${JSON.stringify({ op: 'accept', task: { id: 'x' } })}\n`)
-    expect(await new TaskJournal(path).replay()).toEqual([])
+    await writeFile(paths.path, `garbage\n${JSON.stringify({ op: 'accept', task: { id: 'x' } })}\n`)
+    expect(await new TaskJournal(paths.path).replay()).toEqual([])
   })
 
   it('compacts to the open tasks only', async () => {
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     await journal.accept([task(1), task(2)])
     await journal.done([task(1).id])
     await journal.compact()
-    const text = await readFile(path, 'utf8')
+    const text = await readFile(paths.path, 'utf8')
     expect(text.trim().split('\n')).toHaveLength(1)
     expect((await journal.replay()).map((t) => t.id)).toEqual([task(2).id])
   })
 
   it('groups what comes in one turn into one write and one sync (group commit)', async () => {
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     const writes = [1, 2, 3, 4, 5].map((n) => journal.accept([task(n)]))
     await Promise.all(writes)
     expect(journal.stats).toMatchObject({ writes: 1, entries: 5, syncs: 1 })
@@ -80,14 +53,14 @@ describe('TaskJournal', () => {
     const later = [journal.done([task(2).id]), journal.accept([task(6)])]
     await Promise.all([first, ...later])
     expect(journal.stats.writes).toBe(2)
-    expect((await new TaskJournal(path).replay()).map((t) => t.id)).toEqual(
+    expect((await new TaskJournal(paths.path).replay()).map((t) => t.id)).toEqual(
       [3, 4, 5, 6].map((n) => task(n).id),
     )
     await journal.close()
   })
 
   it('starts a group at the end of the turn, after what the turn sends', async () => {
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     const pump = vi.spyOn(journal as unknown as { pump(): void }, 'pump')
     const written = journal.accept([task(1)])
     // the rest of the turn (its microtasks: an offer's frame, an answer) goes before the write
@@ -100,12 +73,12 @@ describe('TaskJournal', () => {
   })
 
   it('writes no `done` alone: it goes out with the next accepted batch, or within the linger', async () => {
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     await journal.accept([task(1), task(2), task(3)])
-    const ids = async () => (await new TaskJournal(path).replay()).map((t) => t.id)
+    const ids = async () => (await new TaskJournal(paths.path).replay()).map((t) => t.id)
     const done1 = journal.done([task(1).id])
     // a whole turn of file I/O later, the done is not on the disk yet
-    await readFile(path, 'utf8')
+    await readFile(paths.path, 'utf8')
     expect(journal.stats.writes).toBe(1)
     expect(await ids()).toEqual([1, 2, 3].map((n) => task(n).id))
     // the next accepted batch takes it along: one write for both
@@ -126,23 +99,23 @@ describe('TaskJournal', () => {
   })
 
   it('with `os` durability writes without syncing', async () => {
-    const journal = new TaskJournal(path, 'os')
+    const journal = new TaskJournal(paths.path, 'os')
     await journal.accept([task(1)])
     expect(journal.stats).toMatchObject({ writes: 1, syncs: 0 })
-    expect((await openFlags(path)) & constants.O_DSYNC).toBe(0)
+    expect((await openFlags(paths.path)) & constants.O_DSYNC).toBe(0)
     await journal.close()
   })
 
   it('with `sync` durability (the default) writes through a handle opened O_DSYNC', async () => {
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     await journal.accept([task(1)])
     // each write returns once its data is on the disk: no separate fdatasync
-    expect((await openFlags(path)) & constants.O_DSYNC).toBe(constants.O_DSYNC)
+    expect((await openFlags(paths.path)) & constants.O_DSYNC).toBe(constants.O_DSYNC)
     await journal.close()
   })
 
   it('keeps the runs a stop cut short with their open task, through compaction, until done', async () => {
-    const journal = new TaskJournal(path)
+    const journal = new TaskJournal(paths.path)
     const run = {
       executor: OWNER,
       epoch: 2,
@@ -155,12 +128,12 @@ describe('TaskJournal', () => {
     await journal.attempt(task(1).id, run)
     await journal.attempt(task(2).id, run)
     await journal.done([task(2).id])
-    const again = new TaskJournal(path)
+    const again = new TaskJournal(paths.path)
     await again.replay()
     expect(again.attemptsOf(task(1).id)).toEqual([run])
     expect(again.attemptsOf(task(2).id)).toEqual([])
     await again.compact()
-    const compacted = new TaskJournal(path)
+    const compacted = new TaskJournal(paths.path)
     expect((await compacted.replay()).map((t) => t.id)).toEqual([task(1).id])
     expect(compacted.attemptsOf(task(1).id)).toEqual([run])
     await journal.close()
