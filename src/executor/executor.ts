@@ -1,4 +1,5 @@
 import type { Json } from '../task/spec.ts'
+import { type Cancellation, cancellationOf } from './cancellation.ts'
 import {
   ExecutorClosedError,
   HandlerTimeoutError,
@@ -56,11 +57,12 @@ export class Executor {
     if (handler === undefined) {
       return Promise.resolve(failed(`unknown handler type "${req.type}"`, startedAt, true))
     }
-    if (req.signal?.aborted) {
-      return Promise.resolve(failedWith(new TaskCancelledError(req.signal.reason), startedAt))
+    const cancellation = cancellationOf(req)
+    if (cancellation?.fired) {
+      return Promise.resolve(failedWith(new TaskCancelledError(cancellation.reason), startedAt))
     }
-    if (handler.mode === 'inline') return runInline(handler, req, startedAt)
-    return this.#runInWorker(handler, req, startedAt)
+    if (handler.mode === 'inline') return runInline(handler, req, startedAt, cancellation)
+    return this.#runInWorker(handler, req, startedAt, cancellation)
   }
 
   /** Stops taking work and releases the shared pool if this executor acquired it. Safe twice. */
@@ -71,15 +73,19 @@ export class Executor {
     await lease?.release()
   }
 
-  #runInWorker(handler: RegisteredHandler, req: RunRequest, queuedAt: number): Promise<RunOutcome> {
+  #runInWorker(
+    handler: RegisteredHandler,
+    req: RunRequest,
+    queuedAt: number,
+    cancellation: Cancellation | undefined,
+  ): Promise<RunOutcome> {
     if (this.#pool === undefined) {
       this.#lease = acquireSharedWorkerPool({ modules: this.#registry.modules })
       this.#pool = this.#lease.pool
     }
-    const { signal, timeoutMs } = req
+    const { timeoutMs } = req
     const controller = new AbortController()
-    const onCancel = () => controller.abort(new TaskCancelledError(signal?.reason))
-    signal?.addEventListener('abort', onCancel, { once: true })
+    const stopListening = cancellation?.onCancel((reason) => controller.abort(new TaskCancelledError(reason)))
     let startedAt = queuedAt
     let timer: ReturnType<typeof setTimeout> | undefined
     const onStart = () => {
@@ -99,7 +105,7 @@ export class Executor {
     }
     const cleanup = () => {
       clearTimeout(timer)
-      signal?.removeEventListener('abort', onCancel)
+      stopListening?.()
     }
     return this.#pool.run(job, controller.signal, { onStart }).then(
       (output) => {

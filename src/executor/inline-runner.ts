@@ -1,4 +1,5 @@
 import type { Json } from '../task/spec.ts'
+import { Cancellation } from './cancellation.ts'
 import { HandlerTimeoutError, TaskCancelledError } from './errors.ts'
 import type { HandlerContext, RegisteredHandler } from './handler.ts'
 import { checkJsonOutput } from './json-output.ts'
@@ -9,17 +10,15 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
 const NO_DEPENDENCIES: Record<string, Json> = Object.freeze({})
 
 /**
- * The context of an inline attempt. Its AbortController is created only if the handler reads
- * `signal`, so synchronous handlers (echo, noop) cost one small object.
+ * The context of an inline attempt. Its AbortSignal is made only if the handler reads `signal`
+ * (see {@link Cancellation}), so synchronous handlers (echo, noop) cost one small object.
  */
 class InlineContext implements HandlerContext {
   readonly taskId: string
   readonly attempt: number
   readonly dependencies: Record<string, Json>
   readonly speed: number
-  #controller: AbortController | undefined
-  #reason: unknown
-  #aborted = false
+  readonly #cancellation = new Cancellation()
 
   constructor(req: RunRequest) {
     this.taskId = req.taskId
@@ -29,18 +28,11 @@ class InlineContext implements HandlerContext {
   }
 
   get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController()
-      if (this.#aborted) this.#controller.abort(this.#reason)
-    }
-    return this.#controller.signal
+    return this.#cancellation.signal
   }
 
   abort(reason: unknown): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#reason = reason
-    this.#controller?.abort(reason)
+    this.#cancellation.cancel(reason)
   }
 }
 
@@ -62,6 +54,7 @@ export function runInline(
   handler: RegisteredHandler,
   req: RunRequest,
   startedAt: number,
+  cancellation?: Cancellation,
 ): Promise<RunOutcome> {
   const ctx = new InlineContext(req)
   let result: Json | Promise<Json>
@@ -73,23 +66,22 @@ export function runInline(
   if (typeof (result as Promise<Json> | null)?.then !== 'function') {
     return Promise.resolve(finishSync(result, startedAt, req.timeoutMs))
   }
-  const { signal, timeoutMs } = req
+  const { timeoutMs } = req
   return new Promise<RunOutcome>((resolve) => {
     let settled = false
     const finish = (outcome: RunOutcome) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      signal?.removeEventListener('abort', onCancel)
+      stopListening?.()
       resolve(outcome)
     }
     const end = (error: Error) => {
       ctx.abort(error)
       finish(failedWith(error, startedAt))
     }
-    const onCancel = () => end(new TaskCancelledError(signal?.reason))
     const timer = setTimeout(() => end(new HandlerTimeoutError(timeoutMs)), Math.min(timeoutMs, MAX_TIMER_MS))
-    signal?.addEventListener('abort', onCancel, { once: true })
+    const stopListening = cancellation?.onCancel((reason) => end(new TaskCancelledError(reason)))
     ;(result as Promise<Json>).then(
       (output) => finish(finishSync(output, startedAt, Number.POSITIVE_INFINITY)),
       (error: unknown) => finish(failedWith(error, startedAt)),

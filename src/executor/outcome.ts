@@ -2,6 +2,7 @@ import { MAX_STACK_CHARS } from '../protocol/constants.ts'
 import { UnknownHandlerError } from '../task/errors.ts'
 import type { Json } from '../task/spec.ts'
 import type { TaskOutcome } from '../task/task.ts'
+import type { Cancellation } from './cancellation.ts'
 import {
   ExecutorClosedError,
   HandlerTimeoutError,
@@ -27,7 +28,10 @@ export interface RunRequest {
   dependencies?: Record<string, Json>
   /** The node's speed factor, handed to the handler. @defaultValue 1 */
   speed?: number
-  signal?: AbortSignal /* cancellation from the node */
+  /** Cancellation from the node, as a signal (when no {@link cancellation} is given). */
+  signal?: AbortSignal
+  /** Cancellation from the node, its signal made only if read (taken over {@link signal}). */
+  cancellation?: Cancellation
 }
 
 /** How an attempt ended. */

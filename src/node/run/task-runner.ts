@@ -1,3 +1,4 @@
+import { Cancellation } from '../../executor/cancellation.ts'
 import type { RunOutcome, RunRequest } from '../../executor/executor.ts'
 import type { Json } from '../../task/spec.ts'
 import { type AttemptRecord, handlerRuns, type Task } from '../../task/task.ts'
@@ -41,7 +42,7 @@ export type AttemptListener = (entry: RunEntry, outcome: RunOutcome) => void
 export class TaskRunner {
   private readonly running = new Map<
     string,
-    { entry: RunEntry; controller: AbortController; startedAt: number }
+    { entry: RunEntry; cancellation: Cancellation; startedAt: number }
   >()
   private used = 0
   private listener: AttemptListener = () => undefined
@@ -85,8 +86,8 @@ export class TaskRunner {
   /** Starts an attempt; the caller has checked that the slots are free. */
   start(entry: RunEntry): void {
     const { task } = entry
-    const controller = new AbortController()
-    this.running.set(task.id, { entry, controller, startedAt: Date.now() })
+    const cancellation = new Cancellation()
+    this.running.set(task.id, { entry, cancellation, startedAt: Date.now() })
     this.used += task.spec.resources.slots
     const attempt = handlerRuns(entry.attempts) + 1
     void this.opts.executor
@@ -99,12 +100,12 @@ export class TaskRunner {
           attempt,
           dependencies: entry.dependencies,
           speed: this.opts.speed,
-          signal: controller.signal,
+          cancellation,
         },
         entry,
       )
       .then((outcome) => {
-        if (this.running.get(task.id)?.controller !== controller) return
+        if (this.running.get(task.id)?.cancellation !== cancellation) return
         this.running.delete(task.id)
         this.used -= task.spec.resources.slots
         // keys in sorted order, as records have them (see `runRecord`)
@@ -138,7 +139,7 @@ export class TaskRunner {
   cancel(taskId: string, reason = 'cancelled'): boolean {
     const run = this.running.get(taskId)
     if (run === undefined) return false
-    run.controller.abort(new Error(reason))
+    run.cancellation.cancel(new Error(reason))
     return true
   }
 

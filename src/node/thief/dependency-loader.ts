@@ -1,3 +1,4 @@
+import { cancellationOf } from '../../executor/cancellation.ts'
 import type { Executor, RunOutcome, RunRequest } from '../../executor/executor.ts'
 import { describeError } from '../../executor/handler.ts'
 import { failed } from '../../executor/outcome.ts'
@@ -40,20 +41,21 @@ export class DependencyLoader implements AttemptExecutor {
     const missing = entry.task.spec.dependsOn.filter((d) => !Object.hasOwn(entry.dependencies, d))
     if (missing.length === 0) return this.opts.executor.run(req)
     const startedAt = Date.now()
+    const cancellation = cancellationOf(req)
     try {
       for (const dep of missing) {
         const signal = AbortSignal.any([
-          ...(req.signal === undefined ? [] : [req.signal]),
+          ...(cancellation === undefined ? [] : [cancellation.signal]),
           AbortSignal.timeout(DEPENDENCY_FETCH_MS),
         ])
         entry.dependencies[dep] = await this.output(dep, entry.task.owner, signal)
       }
     } catch (err) {
-      if (req.signal?.aborted === true) return failed('cancelled', startedAt, false, false, true)
+      if (cancellation?.fired === true) return failed('cancelled', startedAt, false, false, true)
       if (err instanceof FailedDependencyError) return failed(err.message, startedAt, true)
       return failed(`cannot read the outputs of its dependencies: ${describeError(err)}`, startedAt)
     }
-    return this.opts.executor.run({ ...req, dependencies: entry.dependencies })
+    return this.opts.executor.run({ ...req, cancellation, dependencies: entry.dependencies })
   }
 
   private async output(dep: string, owner: string, signal: AbortSignal): Promise<Json> {
