@@ -101,6 +101,29 @@ interface Figures {
   /** µs of garbage collection per copy (keepers' mean) and per task (executor): scavenges, old generation. */
   keeperGc: { minor: number; old: number }
   executorGc: { minor: number; old: number }
+  /** µs per task by thread kind (main, libuv-worker, V8 workers, LevelDB's `t<n>`…): executor, a keeper. */
+  executorThreads: Map<string, number>
+  keeperThreads: Map<string, number>
+}
+
+/** µs per task of each thread kind between two `threadKinds` readings. */
+function perKind(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  count: number,
+): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const [kind, s] of after) out.set(kind, ((s - (before.get(kind) ?? 0)) / count) * 1e6)
+  return out
+}
+
+/** The kinds that took at least 2 µs per task, largest first: `main 120, libuv-worker 14, …`. */
+function kindsText(kinds: Map<string, number>): string {
+  return [...kinds]
+    .filter(([, us]) => us >= 2)
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, us]) => `${kind} ${us.toFixed(0)}`)
+    .join(', ')
 }
 
 /** One mesh of a build: warm-up, then the measured tasks; figures per copy and per task. */
@@ -122,9 +145,11 @@ async function meshRun(
     await run(daemons, mesh, executor, 'remote-noop', WARMUP)
     const gcBefore = await Promise.all(mesh.map(gcOf))
     const before = mesh.map(cpuOf)
+    const kindsBefore = mesh.map((d) => threadKinds(d.pid))
     const t0 = performance.now()
     await run(daemons, mesh, executor, 'remote-noop', tasks)
     if (profileDir !== undefined) await profileWindows(profileDir, mesh, t0, performance.now())
+    const kinds = mesh.map((d, i) => perKind(kindsBefore[i], threadKinds(d.pid), tasks))
     const spent = mesh.map((d, i) => {
       const now = cpuOf(d)
       return { main: now.main - before[i].main, all: now.all - before[i].all }
@@ -143,6 +168,8 @@ async function meshRun(
         old: perCopy((gc[0].old + gc[1].old) / 2),
       },
       executorGc: { minor: perCopy(gc[2].minor), old: perCopy(gc[2].old) },
+      executorThreads: kinds[2],
+      keeperThreads: kinds[0],
     }
   } finally {
     await daemons.stopDaemons(mesh)
@@ -189,7 +216,8 @@ try {
       results.get(build.name)?.push(f)
       console.log(
         `round ${r + 1} ${build.name}: keeper ${f.keeperMain.toFixed(0)} µs main thread, ${f.keeperAll.toFixed(0)} µs all threads per copy; executor ${f.executorAll.toFixed(0)} µs per task; ` +
-          `GC keeper ${gcText(f.keeperGc)}, executor ${gcText(f.executorGc)}`,
+          `GC keeper ${gcText(f.keeperGc)}, executor ${gcText(f.executorGc)}\n` +
+          `  threads (µs per task), executor: ${kindsText(f.executorThreads)}; a keeper: ${kindsText(f.keeperThreads)}`,
       )
     }
   }
