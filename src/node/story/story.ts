@@ -21,7 +21,8 @@ export const DEFAULT_STORY_EVENTS = 64
  * takes about a task, so `taskmesh story <id>` can tell why a task ran where and when.
  */
 export class StoryLog {
-  private readonly stories = new Map<string, StoryEvent[]>()
+  /** Per task, its events as emitted (the stream's own objects: no copy is made per event). */
+  private readonly stories = new Map<string, Array<TaskEvent | StoryEvent>>()
 
   constructor(
     private readonly maxTasks = DEFAULT_STORY_TASKS,
@@ -31,14 +32,7 @@ export class StoryLog {
 
   /** Writes every event of `events` into its task's story from now on; returns what stops it. */
   listen(events: TaskEvents): () => void {
-    return events.on((e: TaskEvent) =>
-      this.append(
-        e.taskId,
-        e.detail === undefined
-          ? { at: e.at, event: e.event }
-          : { at: e.at, event: e.event, detail: e.detail },
-      ),
-    )
+    return events.on((e: TaskEvent) => this.append(e.taskId, e))
   }
 
   /** Appends an event to a task's story. */
@@ -46,7 +40,7 @@ export class StoryLog {
     this.append(taskId, detail === undefined ? { at: this.now(), event } : { at: this.now(), event, detail })
   }
 
-  private append(taskId: string, event: StoryEvent): void {
+  private append(taskId: string, event: TaskEvent | StoryEvent): void {
     let story = this.stories.get(taskId)
     if (story === undefined) {
       story = []
@@ -59,7 +53,9 @@ export class StoryLog {
 
   /** A task's story, oldest first (empty when this node knows nothing of it). */
   get(taskId: string): StoryEvent[] {
-    return [...(this.stories.get(taskId) ?? [])]
+    return (this.stories.get(taskId) ?? []).map((e) =>
+      e.detail === undefined ? { at: e.at, event: e.event } : { at: e.at, event: e.event, detail: e.detail },
+    )
   }
 
   /** Tasks with a story here. */

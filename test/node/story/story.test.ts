@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { StoryLog } from '../../../src/node/story/story.ts'
+import { TaskEvents } from '../../../src/node/story/task-events.ts'
 
 describe('StoryLog', () => {
   it('keeps events in order with their details', () => {
@@ -35,5 +36,25 @@ describe('StoryLog', () => {
     log.record('t', 'x')
     log.get('t').push({ at: 0, event: 'forged' })
     expect(log.get('t')).toHaveLength(1)
+  })
+
+  it('tells a story from the event stream as it tells recorded ones: time, event, detail, no task id', () => {
+    const events = new TaskEvents()
+    const log = new StoryLog()
+    const stop = log.listen(events)
+    events.emit('t', 'accepted')
+    events.emit('t', 'granted', { to: 'peer-b', epoch: 2 })
+    events.emit('other', 'accepted')
+    stop()
+    events.emit('t', 'finished')
+    const story = log.get('t')
+    expect(story.map((e) => Object.keys(e).sort())).toEqual([
+      ['at', 'event'],
+      ['at', 'detail', 'event'],
+    ])
+    expect(story[1]).toMatchObject({ event: 'granted', detail: { to: 'peer-b', epoch: 2 } })
+    // what a reader gets is its own: changing it changes no later read
+    story[0].event = 'forged'
+    expect(log.get('t')[0].event).toBe('accepted')
   })
 })
