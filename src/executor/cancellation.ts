@@ -5,19 +5,11 @@
  * (`replica-cost.ts --profile`), though a synchronous handler never looks at it and an inline
  * runner only needs to hear of the cancel ({@link onCancel}).
  */
-export class Cancellation {
+export class Cancellation implements CancelSource {
   #fired = false
   #reason: unknown
   #controller: AbortController | undefined
   #listeners: Set<(reason: unknown) => void> | undefined
-
-  /** A cancellation that fires when `signal` does (at once when it has). */
-  static of(signal: AbortSignal): Cancellation {
-    const cancellation = new Cancellation()
-    if (signal.aborted) cancellation.cancel(signal.reason)
-    else signal.addEventListener('abort', () => cancellation.cancel(signal.reason), { once: true })
-    return cancellation
-  }
 
   /** True once cancelled. */
   get fired(): boolean {
@@ -61,11 +53,39 @@ export class Cancellation {
   }
 }
 
-/** The request's cancellation: its own, or one that follows its signal; undefined when it has neither. */
+/** What a run needs of the node's cancellation: whether and why it fired, a signal, a listener. */
+export interface CancelSource {
+  readonly fired: boolean
+  readonly reason: unknown
+  readonly signal: AbortSignal
+  /** Calls `listener` with the reason when cancelled (not when it was already); returns what removes it. */
+  onCancel(listener: (reason: unknown) => void): () => void
+}
+
+/** An AbortSignal seen as a {@link CancelSource} (its listeners removed as they are let go). */
+function signalSource(signal: AbortSignal): CancelSource {
+  return {
+    get fired() {
+      return signal.aborted
+    },
+    get reason() {
+      return signal.reason
+    },
+    signal,
+    onCancel(listener) {
+      if (signal.aborted) return () => undefined
+      const onAbort = () => listener(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      return () => signal.removeEventListener('abort', onAbort)
+    },
+  }
+}
+
+/** The request's cancellation: its own, or its signal's; undefined when it has neither. */
 export function cancellationOf(req: {
   cancellation?: Cancellation
   signal?: AbortSignal
-}): Cancellation | undefined {
+}): CancelSource | undefined {
   if (req.cancellation !== undefined) return req.cancellation
-  return req.signal === undefined ? undefined : Cancellation.of(req.signal)
+  return req.signal === undefined ? undefined : signalSource(req.signal)
 }

@@ -1,5 +1,5 @@
 import type { Json } from '../task/spec.ts'
-import { type Cancellation, cancellationOf } from './cancellation.ts'
+import { type CancelSource, cancellationOf } from './cancellation.ts'
 import {
   ExecutorClosedError,
   HandlerTimeoutError,
@@ -77,7 +77,7 @@ export class Executor {
     handler: RegisteredHandler,
     req: RunRequest,
     queuedAt: number,
-    cancellation: Cancellation | undefined,
+    cancellation: CancelSource | undefined,
   ): Promise<RunOutcome> {
     if (this.#pool === undefined) {
       this.#lease = acquireSharedWorkerPool({ modules: this.#registry.modules })

@@ -1,5 +1,5 @@
 import type { Json } from '../task/spec.ts'
-import { Cancellation } from './cancellation.ts'
+import { Cancellation, type CancelSource } from './cancellation.ts'
 import { HandlerTimeoutError, TaskCancelledError } from './errors.ts'
 import type { HandlerContext, RegisteredHandler } from './handler.ts'
 import { checkJsonOutput } from './json-output.ts'
@@ -54,7 +54,7 @@ export function runInline(
   handler: RegisteredHandler,
   req: RunRequest,
   startedAt: number,
-  cancellation?: Cancellation,
+  cancellation?: CancelSource,
 ): Promise<RunOutcome> {
   const ctx = new InlineContext(req)
   let result: Json | Promise<Json>

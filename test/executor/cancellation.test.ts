@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { Cancellation } from '../../src/executor/cancellation.ts'
+import { Cancellation, cancellationOf } from '../../src/executor/cancellation.ts'
 import { TaskCancelledError } from '../../src/executor/errors.ts'
 import { Executor } from '../../src/executor/executor.ts'
 import { HandlerRegistry } from '../../src/executor/handler-registry.ts'
@@ -36,13 +36,22 @@ describe('Cancellation', () => {
     expect(late).not.toHaveBeenCalled()
   })
 
-  it('follows an AbortSignal (fired at once when it has)', () => {
+  it('reads a request without one as its signal, and lets a listener go', () => {
     const controller = new AbortController()
-    const following = Cancellation.of(controller.signal)
-    expect(following.fired).toBe(false)
+    const source = cancellationOf({ signal: controller.signal })
+    const heard = vi.fn()
+    const dropped = vi.fn()
+    source?.onCancel(heard)
+    source?.onCancel(dropped)()
+    expect(source?.fired).toBe(false)
     controller.abort('gone')
-    expect(following).toMatchObject({ fired: true, reason: 'gone' })
-    expect(Cancellation.of(AbortSignal.abort('already')).reason).toBe('already')
+    expect(source).toMatchObject({ fired: true, reason: 'gone' })
+    expect(heard).toHaveBeenCalledWith('gone')
+    expect(dropped).not.toHaveBeenCalled()
+    expect(cancellationOf({ signal: AbortSignal.abort('already') })?.fired).toBe(true)
+    expect(cancellationOf({})).toBeUndefined()
+    const own = new Cancellation()
+    expect(cancellationOf({ cancellation: own, signal: controller.signal })).toBe(own)
   })
 })
 

@@ -55,7 +55,7 @@ export class DependencyLoader implements AttemptExecutor {
       if (err instanceof FailedDependencyError) return failed(err.message, startedAt, true)
       return failed(`cannot read the outputs of its dependencies: ${describeError(err)}`, startedAt)
     }
-    return this.opts.executor.run({ ...req, cancellation, dependencies: entry.dependencies })
+    return this.opts.executor.run({ ...req, dependencies: entry.dependencies })
   }
 
   private async output(dep: string, owner: string, signal: AbortSignal): Promise<Json> {
