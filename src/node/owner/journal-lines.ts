@@ -8,16 +8,21 @@ export type Entry =
   | { op: 'done'; id: string }
   | { op: 'attempt'; id: string; attempt: AttemptRecord }
 
-/** One line of the journal: its text (JSON, no newline) and the task it is about. */
+/** One line of the journal: its text (JSON, no newline), the task it is about and, for an accept, the task. */
 export interface JournalLine {
   op: Entry['op']
   id: string
   text: string
+  task?: Task
 }
 
 /** The line of an `accept` entry. */
 export function acceptLine(task: Task): JournalLine {
-  return { op: 'accept', id: task.id, text: JSON.stringify({ op: 'accept', task }) }
+  return { op: 'accept', id: task.id, text: acceptText(task), task }
+}
+
+function acceptText(task: Task): string {
+  return JSON.stringify({ op: 'accept', task })
 }
 
 /** The line of a `done` entry. */
@@ -52,14 +57,13 @@ export function parseEntry(line: string): Entry | undefined {
 
 /**
  * What a replay of the journal file keeps, kept in memory as the file is written: per task accepted
- * and not done, its `accept` line and the `attempt` lines after it, in acceptance order. Compaction
- * writes these instead of reading the whole file back and parsing every line (each `accept` through
- * the task schema) — on the owner's event loop, with no group commit going out meanwhile, every
- * `COMPACT_AFTER_DONE` tasks. Memory: the lines of the open tasks, whose tasks the node holds
- * anyway.
+ * and not done, the task (the object the node holds anyway, not its text) and the `attempt` lines
+ * after its accept, in acceptance order. Compaction writes these instead of reading the whole file
+ * back and parsing every line (each `accept` through the task schema) — on the owner's event loop,
+ * with no group commit going out meanwhile, every `COMPACT_AFTER_DONE` tasks.
  */
 export class OpenLines {
-  private readonly open = new Map<string, string[]>()
+  private readonly open = new Map<string, { task: Task; attempts: string[] }>()
 
   /** Takes `line` as written to the file, with replay's rules: a later accept keeps the earlier runs. */
   written(line: JournalLine): void {
@@ -67,11 +71,12 @@ export class OpenLines {
       this.open.delete(line.id)
       return
     }
-    const lines = this.open.get(line.id)
+    const entry = this.open.get(line.id)
     if (line.op === 'accept') {
-      if (lines === undefined) this.open.set(line.id, [line.text])
-      else lines[0] = line.text
-    } else lines?.push(line.text)
+      if (line.task === undefined) return
+      if (entry === undefined) this.open.set(line.id, { task: line.task, attempts: [] })
+      else entry.task = line.task
+    } else entry?.attempts.push(line.text)
   }
 
   /** Forgets every line (the file is gone, or about to be read again). */
@@ -87,7 +92,10 @@ export class OpenLines {
   /** Every open line: each task's accept, then its attempts, tasks in acceptance order. */
   lines(): string[] {
     const out: string[] = []
-    for (const lines of this.open.values()) for (const line of lines) out.push(line)
+    for (const { task, attempts } of this.open.values()) {
+      out.push(acceptText(task))
+      for (const line of attempts) out.push(line)
+    }
     return out
   }
 }

@@ -107,8 +107,9 @@ export class TaskJournal {
     for await (const line of lines) {
       const entry = parseEntry(line)
       if (entry === undefined) continue
-      const id = entry.op === 'accept' ? entry.task.id : entry.id
-      this.openLines.written({ op: entry.op, id, text: line })
+      if (entry.op === 'accept')
+        this.openLines.written({ op: 'accept', id: entry.task.id, text: line, task: entry.task })
+      else this.openLines.written({ op: entry.op, id: entry.id, text: line })
       if (entry.op === 'accept') open.set(entry.task.id, entry.task)
       else if (entry.op === 'done') {
         open.delete(entry.id)
