@@ -89,6 +89,16 @@ export class OpenLines {
     return this.open.size
   }
 
+  /** True when the task is open. */
+  has(id: string): boolean {
+    return this.open.has(id)
+  }
+
+  /** The open tasks, in acceptance order. */
+  tasks(): Task[] {
+    return [...this.open.values()].map((entry) => entry.task)
+  }
+
   /** Every open line: each task's accept, then its attempts, tasks in acceptance order. */
   lines(): string[] {
     const out: string[] = []

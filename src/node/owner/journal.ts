@@ -87,7 +87,8 @@ export class TaskJournal {
   /** Reads the journal: the tasks accepted and not finished, in acceptance order. */
   async replay(): Promise<Task[]> {
     await mkdir(dirname(this.path), { recursive: true })
-    const open = new Map<string, Task>()
+    this.replayedAttempts.clear()
+    this.openLines.clear()
     let lines: AsyncIterable<string>
     try {
       const stream = createReadStream(this.path, { encoding: 'utf8' })
@@ -98,30 +99,27 @@ export class TaskJournal {
       lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      this.openLines.clear()
       this.known = true
       return []
     }
-    this.replayedAttempts.clear()
-    this.openLines.clear()
+    // the open tasks are what OpenLines keeps of the lines, by the same rules as compaction's
     for await (const line of lines) {
       const entry = parseEntry(line)
       if (entry === undefined) continue
-      if (entry.op === 'accept')
+      if (entry.op === 'accept') {
         this.openLines.written({ op: 'accept', id: entry.task.id, text: line, task: entry.task })
-      else this.openLines.written({ op: entry.op, id: entry.id, text: line })
-      if (entry.op === 'accept') open.set(entry.task.id, entry.task)
-      else if (entry.op === 'done') {
-        open.delete(entry.id)
-        this.replayedAttempts.delete(entry.id)
-      } else if (open.has(entry.id)) {
+        continue
+      }
+      this.openLines.written({ op: entry.op, id: entry.id, text: line })
+      if (entry.op === 'done') this.replayedAttempts.delete(entry.id)
+      else if (this.openLines.has(entry.id)) {
         const runs = this.replayedAttempts.get(entry.id) ?? []
         runs.push(entry.attempt)
         this.replayedAttempts.set(entry.id, runs)
       }
     }
     this.known = true
-    return [...open.values()]
+    return this.openLines.tasks()
   }
 
   /** The runs the last {@link replay} found journalled for an open task (oldest first). */
