@@ -3,6 +3,7 @@ import { MAX_JSON_DEPTH, MAX_RECORDS_PER_STORE, MAX_REQUEST_ID_CHARS } from '../
 import { isWellFormedSignedResult, keysWithin } from '../records/record-fast-check.ts'
 import { signedResultSchema } from '../records/result-record-schema.ts'
 import { withFastPath } from './fast-path.ts'
+import { isWellFormedStoreReply } from './steal-fast-check.ts'
 import { errorReplySchema } from './steal-messages.ts'
 import { requestIdSchema } from './wire-types.ts'
 
@@ -131,8 +132,10 @@ export const storeReplySchema = z
   })
   .strict()
 
-/** Any reply of the replicate protocol. */
-export const replicateReplySchema = z.discriminatedUnion('type', [storeReplySchema, errorReplySchema])
+const replicateReplyUnion = z.discriminatedUnion('type', [storeReplySchema, errorReplySchema])
+
+/** Any reply of the replicate protocol (a `stored` reply takes {@link isWellFormedStoreReply} first). */
+export const replicateReplySchema = withFastPath(isWellFormedStoreReply, replicateReplyUnion)
 
 /** A `store` request, see {@link storeRequestSchema}. */
 export type StoreRequest = z.infer<typeof fullStoreRequestSchema>
@@ -141,7 +144,7 @@ export type StoreReply = z.infer<typeof storeReplySchema>
 /** One record's outcome, see {@link storeOutcomeSchema}. */
 export type StoreOutcome = z.infer<typeof storeOutcomeSchema>
 /** Any replicate-protocol reply. */
-export type ReplicateReply = z.infer<typeof replicateReplySchema>
+export type ReplicateReply = z.infer<typeof replicateReplyUnion>
 
 const COMMA = Buffer.from(',')
 

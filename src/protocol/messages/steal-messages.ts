@@ -13,6 +13,8 @@ import {
   MAX_TASKS_PER_MESSAGE,
 } from '../constants.ts'
 import { attemptSchema, grantProofSchema } from '../records/result-record-schema.ts'
+import { withFastPath } from './fast-path.ts'
+import { isWellFormedStealFrame, isWellFormedStealReply } from './steal-fast-check.ts'
 import { taskSchema } from './task-schema.ts'
 import {
   durationMsSchema,
@@ -180,14 +182,12 @@ const frames10 = [
   releaseRequestSchema,
 ] as const
 
-/** Any request of the steal protocol 1.0. */
-export const stealFrameSchema10 = z.discriminatedUnion('type', [...frames10])
+// every node decodes a steal or complete request, a grant or a verdict for most tasks it steals
+// or runs for another: those take a hand-written check first (see `steal-fast-check.ts`)
 
-/** Any request of the steal protocol 1.1: those of 1.0 and `offer`. */
-export const stealFrameSchema = z.discriminatedUnion('type', [...frames10, offerRequestSchema])
-
-/** Any reply of the steal protocol (1.1: those of 1.0 and `offered`, which a 1.0 node never sends). */
-export const stealReplySchema = z.discriminatedUnion('type', [
+const frameUnion10 = z.discriminatedUnion('type', [...frames10])
+const frameUnion = z.discriminatedUnion('type', [...frames10, offerRequestSchema])
+const replyUnion = z.discriminatedUnion('type', [
   stealGrantSchema,
   renewReplySchema,
   completeReplySchema,
@@ -195,6 +195,15 @@ export const stealReplySchema = z.discriminatedUnion('type', [
   offeredReplySchema,
   errorReplySchema,
 ])
+
+/** Any request of the steal protocol 1.0. */
+export const stealFrameSchema10 = withFastPath(isWellFormedStealFrame, frameUnion10)
+
+/** Any request of the steal protocol 1.1: those of 1.0 and `offer`. */
+export const stealFrameSchema = withFastPath(isWellFormedStealFrame, frameUnion)
+
+/** Any reply of the steal protocol (1.1: those of 1.0 and `offered`, which a 1.0 node never sends). */
+export const stealReplySchema = withFastPath(isWellFormedStealReply, replyUnion)
 
 /** A steal request, see {@link stealRequestSchema}. */
 export type StealRequest = z.infer<typeof stealRequestSchema>
@@ -221,6 +230,6 @@ export type OfferedReply = z.infer<typeof offeredReplySchema>
 /** A refusal, see {@link errorReplySchema}. */
 export type ErrorReply = z.infer<typeof errorReplySchema>
 /** Any steal-protocol request. */
-export type StealFrame = z.infer<typeof stealFrameSchema>
+export type StealFrame = z.infer<typeof frameUnion>
 /** Any steal-protocol reply. */
-export type StealReply = z.infer<typeof stealReplySchema>
+export type StealReply = z.infer<typeof replyUnion>

@@ -27,7 +27,8 @@ const HASH_CHARS = 44
 
 type Obj = Record<string, unknown>
 
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+/** A plain object (not null, not an array). */
+export const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /**
  * Every own key is one of `allowed`, and each of `required` is there. `for…in` walks the object's
@@ -41,19 +42,25 @@ export function keysWithin(o: Obj, required: readonly string[], allowed: Set<str
 }
 
 /** Every element passes (holes too: `Array#every` skips them, a schema does not). */
-function allOf(list: unknown[], check: (v: unknown) => boolean): boolean {
+export function allOf(list: unknown[], check: (v: unknown) => boolean): boolean {
   for (let i = 0; i < list.length; i++) if (!check(list[i])) return false
   return true
 }
 
-const isInt = (v: unknown, min: number, max: number): v is number =>
+/** A safe integer in min..max. */
+export const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max
-const isString = (v: unknown, min: number, max: number): v is string =>
+/** A string of min..max UTF-16 code units. */
+export const isString = (v: unknown, min: number, max: number): v is string =>
   typeof v === 'string' && v.length >= min && v.length <= max
-const isBase64 = (v: unknown, min: number, max: number) => isString(v, min, max) && isCanonicalBase64(v)
-const isTimestamp = (v: unknown) => isInt(v, 0, MAX_TIMESTAMP_MS)
+/** Canonical padded base64 of min..max characters. */
+export const isBase64 = (v: unknown, min: number, max: number) =>
+  isString(v, min, max) && isCanonicalBase64(v)
+/** A timestamp as `timestampSchema` has it. */
+export const isTimestamp = (v: unknown) => isInt(v, 0, MAX_TIMESTAMP_MS)
 const isPeer = (v: unknown) => isString(v, 1, MAX_PEER_ID_CHARS) && isPeerIdString(v)
-const absentOr = (o: Obj, key: string, check: (v: unknown) => boolean) =>
+/** The key is absent, or its value passes `check`. */
+export const absentOr = (o: Obj, key: string, check: (v: unknown) => boolean) =>
   !Object.hasOwn(o, key) || check(o[key])
 
 const ATTEMPT_REQUIRED = ['executor', 'epoch', 'startedAt', 'finishedAt']
@@ -66,7 +73,8 @@ const isCut = (c: unknown) => typeof c === 'string' && CUTS.has(c)
 const isOutput = (o: unknown) => isPlainJson(o, MAX_JSON_DEPTH) && jsonByteLength(o) <= MAX_OUTPUT_BYTES
 const isPathHash = (h: unknown) => isBase64(h, HASH_CHARS, HASH_CHARS)
 
-function isAttempt(v: unknown): boolean {
+/** True only for an attempt `attemptSchema` accepts as it is. */
+export function isAttempt(v: unknown): boolean {
   return (
     isObject(v) &&
     keysWithin(v, ATTEMPT_REQUIRED, ATTEMPT_KEYS) &&
