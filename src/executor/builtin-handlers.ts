@@ -13,9 +13,25 @@ function asObject(input: Json): JsonObject | undefined {
   return typeof input === 'object' && input !== null && !Array.isArray(input) ? input : undefined
 }
 
-/** Resolves with `output` after `ms`, or rejects with the signal's reason as soon as it fires. */
-function sleepFor(ms: number, output: Json, signal: AbortSignal): Promise<Json> {
+/**
+ * Resolves with `output` after `ms`, or rejects with the cancel's reason as soon as the attempt is
+ * cancelled or times out — heard through `ctx.onCancel` where the context has it (inline: no
+ * AbortSignal made per sleep), else through `ctx.signal`.
+ */
+function sleepFor(ms: number, output: Json, ctx: HandlerContext): Promise<Json> {
   return new Promise((resolve, reject) => {
+    if (ctx.onCancel !== undefined) {
+      const timer = setTimeout(() => {
+        stop()
+        resolve(output)
+      }, ms)
+      const stop = ctx.onCancel((reason) => {
+        clearTimeout(timer)
+        reject(reason)
+      })
+      return
+    }
+    const { signal } = ctx
     if (signal.aborted) {
       reject(signal.reason)
       return
@@ -40,7 +56,7 @@ function sleep(input: Json, ctx: HandlerContext): Promise<Json> {
     throw new UnrecoverableError(`sleep: input must be { ms: number in [0, ${MAX_SLEEP_MS}] } or a number`)
   }
   const speed = ctx.speed !== undefined && ctx.speed > 0 ? ctx.speed : 1
-  return sleepFor(ms / speed, obj?.output ?? null, ctx.signal)
+  return sleepFor(ms / speed, obj?.output ?? null, ctx)
 }
 
 /** `sha256`: hashes `data` (UTF-8), then re-hashes the digest, `iterations` hashes in all; returns hex. */

@@ -13,6 +13,12 @@ export interface HandlerContext {
    * spread `ctx` into a new object.
    */
   signal: AbortSignal
+  /**
+   * Calls `listener` with the reason when the attempt times out or is cancelled, and returns what
+   * removes it: how an inline handler hears of it without the AbortSignal that reading `signal`
+   * makes. Absent on worker contexts.
+   */
+  onCancel?(listener: (reason: unknown) => void): () => void
   /** outputs of the task's dependencies by task id */
   dependencies: Record<string, Json>
   /**

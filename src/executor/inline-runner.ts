@@ -31,6 +31,10 @@ class InlineContext implements HandlerContext {
     return this.#cancellation.signal
   }
 
+  onCancel(listener: (reason: unknown) => void): () => void {
+    return this.#cancellation.onCancel(listener)
+  }
+
   abort(reason: unknown): void {
     this.#cancellation.cancel(reason)
   }

@@ -61,6 +61,31 @@ describe('built-in handlers', () => {
     await expect(pending).rejects.toBe(reason)
   })
 
+  it('sleep hears of a cancel through onCancel, where the context has it, without reading signal', async () => {
+    const listeners: Array<(reason: unknown) => void> = []
+    let removed = 0
+    const ctx = {
+      taskId: 't',
+      attempt: 1,
+      dependencies: {},
+      get signal(): AbortSignal {
+        throw new Error('read the signal')
+      },
+      onCancel(listener: (reason: unknown) => void) {
+        listeners.push(listener)
+        return () => removed++
+      },
+    }
+    const reason = new Error('cancelled')
+    const pending = BUILTIN_HANDLERS.sleep.run({ ms: 60_000 }, ctx)
+    expect(listeners).toHaveLength(1)
+    listeners[0](reason)
+    await expect(pending).rejects.toBe(reason)
+    // a sleep that ends on its own removes its listener
+    await expect(BUILTIN_HANDLERS.sleep.run({ ms: 1, output: 'done' }, ctx)).resolves.toBe('done')
+    expect(removed).toBe(1)
+  })
+
   it('sleep refuses a malformed input unrecoverably', async () => {
     const outcome = await executor.run(request('sleep', { ms: 'soon' }))
     expect(outcome).toMatchObject({ status: 'failed', unrecoverable: true })

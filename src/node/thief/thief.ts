@@ -6,6 +6,9 @@ import { DEFAULT_PEER_STALE_MS } from '../options.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import type { ThiefOptions } from './thief-options.ts'
 
+/** What {@link Thief.maybeSteal} returns when it need not steal (no async call, no new promise). */
+const NOTHING_TO_DO = Promise.resolve()
+
 /** How often a thief checks whether its leases need renewing. */
 export const RENEW_CHECK_MS = 250
 
@@ -87,10 +90,15 @@ export class Thief {
   }
 
   /** Steals from the best victim when the queue is short of the free slots plus half a prefetch. */
-  async maybeSteal(): Promise<void> {
+  maybeSteal(): Promise<void> {
+    const { queue, runner } = this.opts
+    if (this.stealInFlight || !this.opts.isRunning()) return NOTHING_TO_DO
+    if (queue.size >= runner.freeSlots + Math.ceil(this.prefetch() / 2)) return NOTHING_TO_DO
+    return this.steal()
+  }
+
+  private async steal(): Promise<void> {
     const { queue, runner, counters } = this.opts
-    if (this.stealInFlight || !this.opts.isRunning()) return
-    if (queue.size >= runner.freeSlots + Math.ceil(this.prefetch() / 2)) return
     const now = Date.now()
     const queuedWorkMs = queue.queuedWorkMs(false)
     const myWait = expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed })
@@ -104,16 +112,9 @@ export class Thief {
       exclude: this.emptyVictims,
     })
     if (victim === undefined) return
-    const prefetch = this.prefetch(victim)
-    const thief = {
-      queued: queue.size,
-      queuedWorkMs,
-      slots: this.opts.slots,
-      speed: this.opts.speed,
-      freeSlots: runner.freeSlots,
-      prefetch,
-    }
-    const max = stealAmount({ victim, thief })
+    const { slots, speed } = this.opts
+    const thief = { queued: queue.size, queuedWorkMs, slots, speed, freeSlots: runner.freeSlots }
+    const max = stealAmount({ victim, thief: { ...thief, prefetch: this.prefetch(victim) } })
     if (max <= 0) return
     this.stealInFlight = true
     counters.stealRequests++
@@ -121,15 +122,10 @@ export class Thief {
     let got = 0
     try {
       await this.opts.reach?.(victim.peerId)
+      const { queued, freeSlots } = thief
       const grant = await this.opts.steal.request(victim.peerId, {
-        type: 'steal',
-        requestId: crypto.randomUUID(),
-        max,
-        offer: this.opts.offer,
-        queued: thief.queued,
-        queuedWorkMs: thief.queuedWorkMs,
-        speed: thief.speed,
-        freeSlots: thief.freeSlots,
+        ...{ type: 'steal', requestId: crypto.randomUUID(), max, offer: this.opts.offer },
+        ...{ queued, queuedWorkMs, speed, freeSlots },
       })
       const rttMs = performance.now() - started
       this.stealRttMs = 0.8 * this.stealRttMs + 0.2 * rttMs
