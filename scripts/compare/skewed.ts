@@ -3,6 +3,7 @@ import { SCENARIOS } from '../../simulations/index.ts'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
 import { sampleDuration, seededRandom } from '../../src/simulation/random.ts'
 import { runSimulation, type SimulationConfig } from '../../src/simulation/run-simulation.ts'
+import type { SlotTime } from '../../src/simulation/slot-time.ts'
 import { scaledWarmUp, warmUpDurations } from '../../src/simulation/warm-up.ts'
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
@@ -253,11 +254,17 @@ async function bullSleeps(side: BullSide, sleeps: number[], pollMs: number, read
   return jobs
 }
 
-/** The in-process simulations (`npm run bench`'s skewed and heterogeneous): makespan / ideal per run. */
+/** One run of an in-process simulation: its makespan / ideal, and where its slot time went. */
+export interface SimulationRun {
+  ratio: number
+  slotTime: SlotTime
+}
+
+/** The in-process simulations (`npm run bench`'s skewed and heterogeneous), run by run. */
 export async function simulations(
   ctx: CompareContext,
-): Promise<Record<'skewed' | 'heterogeneous', number[]>> {
-  const out: Record<'skewed' | 'heterogeneous', number[]> = { skewed: [], heterogeneous: [] }
+): Promise<Record<'skewed' | 'heterogeneous', SimulationRun[]>> {
+  const out: Record<'skewed' | 'heterogeneous', SimulationRun[]> = { skewed: [], heterogeneous: [] }
   for (let round = 1; round <= measuredRounds(ctx.quick); round++) {
     for (const key of ['skewed', 'heterogeneous'] as const) {
       const base = SCENARIOS[key]
@@ -266,7 +273,8 @@ export async function simulations(
       ctx.log(
         `simulation ${key}, run ${round}: ${config.nodes} nodes in this process (layout ${config.layout}), ${config.warmUp} warm-up sleeps, then ${tasks} tasks`,
       )
-      out[key].push((await runSimulation(config)).makespanRatio)
+      const report = await runSimulation(config)
+      out[key].push({ ratio: report.makespanRatio, slotTime: report.slotTime })
     }
   }
   return out

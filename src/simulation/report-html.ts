@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loopsLine } from './loop-meter.ts'
-import { dhtLine } from './report-text.ts'
+import { dhtLine, slotTimeLine } from './report-text.ts'
 import type { SimulationReport } from './run-simulation.ts'
 import { esc, linePlot, type Series, timelinePlot } from './svg-plots.ts'
 import type { SimulationTrace } from './trace.ts'
@@ -122,6 +122,7 @@ export function renderHtmlReport(report: SimulationReport, trace: SimulationTrac
       `${(report.run.cpuMs / 1000).toFixed(1)} CPU-s, ${report.run.cpuMsPerTask.toFixed(2)} ms per task`,
     ],
     ['node event loops', loopsLine(report.loops)],
+    ['slot time', slotTimeLine(report.slotTime)],
     ['mesh formed', `${report.meshFormationMs.toFixed(0)} ms`],
     [
       'peak RSS per node',

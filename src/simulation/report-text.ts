@@ -1,5 +1,6 @@
 import { loopsLine } from './loop-meter.ts'
 import type { SimulationReport } from './run-simulation.ts'
+import type { SlotTime } from './slot-time.ts'
 
 /**
  * The simulation's report as text, and its DHT read-back: which results are read, and how the
@@ -43,12 +44,22 @@ export function formatReport(r: SimulationReport): string {
     `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
     `run cost            ${(r.run.cpuMs / 1000).toFixed(1)} CPU-s (${ms(r.run.cpuMsPerTask)} per task)`,
     `node event loops    ${loopsLine(r.loops)}`,
+    `slot time           ${slotTimeLine(r.slotTime)}`,
     `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,
     `peak RSS per node   ${r.workPeakRssMiBPerNode.toFixed(1)} MiB until the results were in, ${r.peakRssMiBPerNode.toFixed(1)} MiB with the DHT check (process RSS / nodes)`,
     `idle CPU per node   ${r.idleCpuPercentPerNode.toFixed(2)} % of a core (process CPU / nodes)`,
     `per task            ${r.perTask.messages.toFixed(1)} messages, ${(r.perTask.bytes / 1024).toFixed(1)} KiB, ${r.perTask.verifications.toFixed(2)} verifications, ${r.perTask.signatures.toFixed(2)} signatures`,
     `bytes per task      ${byProtocol(r.perTask.bytesByProtocol)}`,
   ].join('\n')
+}
+
+/**
+ * `work 76 %, runs overran it 17 %, idle: between runs 3 %, before the first 2 %, after the last 2 %`:
+ * where the slots' time went (see {@link SlotTime}).
+ */
+export function slotTimeLine(t: SlotTime): string {
+  const pct = (v: number) => `${(100 * v).toFixed(0)} %`
+  return `work ${pct(t.nominal)}, runs overran it ${pct(t.overrun)}, idle: between runs ${pct(t.gaps)}, before the first ${pct(t.ramp)}, after the last ${pct(t.tail)}`
 }
 
 /** `replicate 3.3 KiB, steal 2.0 KiB, …`: protocols that sent at least 50 bytes per task, most first. */

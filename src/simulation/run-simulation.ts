@@ -5,6 +5,7 @@ import { DHT_CHECK_CHUNK, evenSpread } from './report-text.ts'
 import { startSimMesh } from './sim-mesh.ts'
 import type { SimNode, SimResult } from './sim-node.ts'
 import type { SimulationConfig, SimulationHooks, SimulationReport, TracedReport } from './simulation-types.ts'
+import { slotTime } from './slot-time.ts'
 import { type SimulationTrace, TraceRecorder } from './trace.ts'
 import { submitSleeps, warmUp, warmUpDurations } from './warm-up.ts'
 
@@ -129,7 +130,8 @@ async function drive(
   await Promise.all(nodes.map((n) => n.startLoopMeter()))
   const runCost = measureRunCost()
   const started = performance.now()
-  const ids = await submitSleeps(nodes, durations, pattern, onResult, (done) =>
+  const startedEpoch = Date.now()
+  const { ids, durationOf } = await submitSleeps(nodes, durations, pattern, onResult, (done) =>
     progress({ phase: 'submit', done, total: durations.length }),
   )
   const totalWork = durations.reduce((a, b) => a + b, 0)
@@ -164,6 +166,13 @@ async function drive(
   const grown = (key: 'stealsGranted' | 'offersTaken' | 'tasksStolen') =>
     stats.reduce((sum, c, i) => sum + c[key] - countedBefore[i][key], 0)
   const values = [...results.values()]
+  const index = new Map(nodes.map((n, i) => [n.peerId, i]))
+  const speedOf = (node: number) => config.speeds?.[node % config.speeds.length] ?? 1
+  const runs = values.map((r) => {
+    const node = index.get(r.executor) ?? 0
+    const [startMs, endMs] = [r.startedAt - startedEpoch, r.finishedAt - startedEpoch]
+    return { node, startMs, endMs, nominalMs: (durationOf.get(r.taskId) ?? 0) / speedOf(node) }
+  })
   return {
     name: config.name,
     nodes: nodes.length,
@@ -191,6 +200,11 @@ async function drive(
     perTask: perTaskCost(before, after, results.size),
     run: { ...cost, cpuMsPerTask: cost.cpuMs / Math.max(1, results.size) },
     loops,
+    slotTime: slotTime(
+      runs,
+      nodes.map((n) => n.slots),
+      makespanMs,
+    ),
     ...(recorder === undefined ? {} : { trace: recorder.trace }),
   }
 }

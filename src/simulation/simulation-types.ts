@@ -4,6 +4,7 @@ import type { PerTaskCost, RunCost } from './measure.ts'
 import type { MeshProgress } from './mesh.ts'
 import type { DurationDistribution } from './random.ts'
 import type { SimLayout } from './sim-mesh.ts'
+import type { SlotTime } from './slot-time.ts'
 import type { SimulationTrace } from './trace.ts'
 
 /** Where the workload enters the mesh. */
@@ -135,4 +136,9 @@ export interface SimulationReport {
    * longer than it sleeps.
    */
   loops: LoopStats[]
+  /**
+   * Where the slot time (slots × makespan) went: the work the tasks asked for, runs longer than
+   * that (late timers on busy loops), and slots idle before, between and after their runs.
+   */
+  slotTime: SlotTime
 }

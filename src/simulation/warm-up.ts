@@ -29,7 +29,7 @@ export function warmUpDurations(durations: number[], count: number): number[] {
 /**
  * Submits a sleep per duration, in chunks of {@link CHUNK} one after another (as a client would send
  * them), each task at node 0 or round-robin over the nodes (the i-th of `durations` at node i mod
- * nodes). Resolves with the task ids, in submission order.
+ * nodes). Resolves with the task ids, in submission order, and each task's duration by id.
  * @param onSubmitted told the count submitted so far, after each submission.
  */
 export async function submitSleeps(
@@ -38,8 +38,9 @@ export async function submitSleeps(
   pattern: SubmitPattern,
   onResult: (r: SimResult) => void,
   onSubmitted: (count: number) => void = () => undefined,
-): Promise<string[]> {
+): Promise<{ ids: string[]; durationOf: Map<string, number> }> {
   const ids: string[] = []
+  const durationOf = new Map<string, number>()
   let submitted = 0
   for (let i = 0; i < durations.length; i += CHUNK) {
     const groups = new Map<number, number[]>()
@@ -50,17 +51,17 @@ export async function submitSleeps(
       else group.push(ms)
     })
     for (const [at, list] of groups) {
-      ids.push(
-        ...(await nodes[at].submit(
-          list.map((ms) => ({ type: 'sleep', input: { ms } })),
-          onResult,
-        )),
+      const got = await nodes[at].submit(
+        list.map((ms) => ({ type: 'sleep', input: { ms } })),
+        onResult,
       )
+      for (const [k, id] of got.entries()) durationOf.set(id, list[k])
+      ids.push(...got)
       submitted += list.length
       onSubmitted(submitted)
     }
   }
-  return ids
+  return { ids, durationOf }
 }
 
 /**

@@ -68,6 +68,14 @@ describe('runSimulation (taskmesh simulate)', () => {
         expect(loop.delayMaxMs).toBeGreaterThanOrEqual(loop.delayP99Ms)
         expect(loop.delayP99Ms).toBeGreaterThanOrEqual(0)
       }
+      // where the slot time went: 60 × 30 ms of work in 6 slots × the makespan, the rest lost around it
+      const { slotTime } = report
+      expect(slotTime.nominal).toBeCloseTo(1 / report.makespanRatio, 1)
+      expect(slotTime.nominal + slotTime.overrun + slotTime.gaps + slotTime.ramp + slotTime.tail).toBeCloseTo(
+        1,
+        6,
+      )
+      expect(slotTime.ramp).toBeGreaterThan(0) // the work entered at node 0: the others waited for it
       // what the work cost the nodes per task: stream bytes per protocol, under the wire's bytes
       const streamBytes = Object.values(report.perTask.bytesByProtocol).reduce((a, b) => a + b, 0)
       expect(report.perTask.bytesByProtocol.steal).toBeGreaterThan(0)
