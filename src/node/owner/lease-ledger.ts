@@ -79,12 +79,14 @@ export abstract class LeaseLedger extends LedgerBook {
   /**
    * Judges a thief's completions: only the current lease's holder with the current epoch completes
    * a task (and only with a record that verifies as its own, when one is carried); the record is
-   * then kept here. Anything else is `stale` — also a late report of a task settled already under
-   * another epoch or executor — or `unknown` for a task this node never owned.
+   * then kept here — known at once (its waiters woken), its local copy written with the store's
+   * next group commit. The verdicts do not wait for that write: the thief counted this copy when it
+   * sent the frame, and its next completions to this owner wait for these verdicts. Anything else
+   * is `stale` — also a late report of a task settled already under another epoch or executor — or
+   * `unknown` for a task this node never owned.
    */
   async complete(from: string, req: CompleteRequest): Promise<CompleteReply> {
     const outcomes: CompleteReply['outcomes'] = []
-    const kept: Promise<void>[] = [] // an accepted record's copy here counts as one of its replicas
     for (const c of req.completions) {
       const outcome = await judgeCompletion(from, c, {
         owned: (id) => this.owned.has(id),
@@ -96,13 +98,8 @@ export abstract class LeaseLedger extends LedgerBook {
         this.leases.complete(c.taskId, c.epoch)
         // settled first: the record it carries is then the accepted one, and wakes the waiters
         const { carried } = outcome
-        const keep =
-          carried &&
-          (() => {
-            const write = this.opts.results.keep(carried.record, carried.value)
-            kept.push(write)
-            return write
-          })
+        // the store's write never rejects (a failure goes to its onError)
+        const keep = carried && (() => this.opts.results.keep(carried.record, carried.value))
         this.finalize(c.taskId, c.epoch, from, keep)
       }
       this.opts.events.emit(c.taskId, 'completed', {
@@ -112,7 +109,6 @@ export abstract class LeaseLedger extends LedgerBook {
       })
       outcomes.push({ taskId: c.taskId, outcome: outcome.verdict })
     }
-    await Promise.all(kept)
     return { type: 'completed', requestId: req.requestId, outcomes }
   }
 

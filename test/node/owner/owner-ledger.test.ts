@@ -160,6 +160,23 @@ describe('OwnerLedger: leases and completions', () => {
     expect(roots.counts).toMatchObject({ recordBatchesVerified: 1, recordsFromSigner: 1 })
   })
 
+  it('answers a completion without waiting for the local write of the record it keeps', async () => {
+    const { ledger, keep } = setup()
+    const a = realTask('a')
+    ledger.take(a)
+    const { epoch } = ledger.grant(THIEF, stealRequest(1)).leases[0]
+    // a group commit not yet made: a verdict that waited for it would never come
+    keep.mockImplementation(() => new Promise<void>(() => undefined))
+    const own = await signed(thiefKey, a.id, epoch)
+    const reply = await ledger.complete(
+      THIEF,
+      complete([{ taskId: a.id, epoch, status: 'succeeded', record: own.base64 }]),
+    )
+    expect(reply.outcomes).toEqual([{ taskId: a.id, outcome: 'accepted' }])
+    expect(keep).toHaveBeenCalledOnce()
+    expect(ledger.has(a.id)).toBe(false) // settled: the task is done here
+  })
+
   it('admits only the live lease’s record for an owned task, and nothing older than the accepted epoch once settled', async () => {
     const { ledger, admits } = setup(1)
     const a = realTask('a')
