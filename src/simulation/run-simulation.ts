@@ -42,7 +42,7 @@ export async function runSimulation(
     },
     nodes: Array.from({ length: config.nodes }, (_, i) => ({
       slots: Array.isArray(config.slots) ? config.slots[i % config.slots.length] : config.slots,
-      speed: config.speeds?.[i % config.speeds.length] ?? 1,
+      speed: speedAt(config, i),
       transport: config.transport ?? 'tcp',
       beaconIntervalMs: 1000,
     })),
@@ -107,10 +107,7 @@ async function drive(
   const before = await Promise.all(nodes.map((n) => n.accounting()))
   const countedBefore = await Promise.all(nodes.map((n) => n.counters()))
   const totalSlots = nodes.reduce((sum, n) => sum + n.slots, 0)
-  const capacity = nodes.reduce(
-    (sum, n, i) => sum + n.slots * (config.speeds?.[i % config.speeds.length] ?? 1),
-    0,
-  )
+  const capacity = nodes.reduce((sum, n, i) => sum + n.slots * speedAt(config, i), 0)
   const pattern = config.submit ?? 'one-node'
   const latencies: number[] = []
   const results = new Map<string, SimResult>()
@@ -167,11 +164,10 @@ async function drive(
     stats.reduce((sum, c, i) => sum + c[key] - countedBefore[i][key], 0)
   const values = [...results.values()]
   const index = new Map(nodes.map((n, i) => [n.peerId, i]))
-  const speedOf = (node: number) => config.speeds?.[node % config.speeds.length] ?? 1
   const runs = values.map((r) => {
     const node = index.get(r.executor) ?? 0
     const [startMs, endMs] = [r.startedAt - startedEpoch, r.finishedAt - startedEpoch]
-    return { node, startMs, endMs, nominalMs: (durationOf.get(r.taskId) ?? 0) / speedOf(node) }
+    return { node, startMs, endMs, nominalMs: (durationOf.get(r.taskId) ?? 0) / speedAt(config, node) }
   })
   return {
     name: config.name,
@@ -207,4 +203,9 @@ async function drive(
     ),
     ...(recorder === undefined ? {} : { trace: recorder.trace }),
   }
+}
+
+/** Node `i`'s speed factor in `config` (its list repeats over the nodes; 1 without one). */
+function speedAt(config: SimulationConfig, i: number): number {
+  return config.speeds?.[i % config.speeds.length] ?? 1
 }

@@ -1,14 +1,13 @@
+import type { TraceRun } from './trace.ts'
+
 /**
  * Where a simulation's slot time went: every slot of every node from the workload's start to its
  * end (slots × makespan), split into the work the tasks asked for and what was lost around it.
  * Pure: runs in, shares out.
  */
 
-/** One task's run on the workload's clock, with the time its work asked for on that node. */
-export interface SlotRun {
-  node: number
-  startMs: number
-  endMs: number
+/** One task's run on the workload's clock (as the trace has it), with the time its work asked for. */
+export interface SlotRun extends TraceRun {
   /** The task's duration divided by its node's speed: what the run would take on an idle loop. */
   nominalMs: number
 }
