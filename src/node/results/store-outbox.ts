@@ -6,7 +6,6 @@ import {
   replicateReplySchema,
 } from '../../protocol/messages/replicate-messages.ts'
 import { RpcSession } from '../../protocol/rpc/rpc-session.ts'
-import { withDeadline } from '../../protocol/rpc/signals.ts'
 import { Batcher } from '../../util/batcher.ts'
 import { frameChunks } from '../../util/frame-chunks.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
@@ -96,17 +95,16 @@ export class StoreOutbox {
   /** Sends one `store` frame; a record counts as acknowledged where the peer stored it. */
   private async send(peer: PeerId, items: Outgoing[]): Promise<void> {
     try {
-      // the deadline unties from the node's long-lived stop signal as soon as the reply is in
       const requestId = crypto.randomUUID()
       const encoded = encodeStoreFrame(
         requestId,
         items.map((i) => i.value),
         relayOf(items),
       )
-      const reply = await withDeadline(STORE_FRAME_TIMEOUT_MS, [this.stopping], (signal) =>
-        // storing a record again changes nothing: a frame cut short goes once more
-        this.sessionTo(peer).request({ type: 'store', requestId }, signal, { retry: true, encoded }),
-      )
+      // storing a record again changes nothing: a frame cut short goes once more
+      const reply = await this.sessionTo(peer).request({ type: 'store', requestId }, undefined, {
+        ...{ retry: true, encoded, timeoutMs: STORE_FRAME_TIMEOUT_MS },
+      })
       const outcomes = reply.type === 'stored' ? reply.outcomes : []
       items.forEach((item, i) => {
         item.done(outcomes[i] === 'stored')
@@ -127,6 +125,7 @@ export class StoreOutbox {
         replySchema: replicateReplySchema,
         maxBytes: MAX_FRAME_BYTES,
         what: 'store reply',
+        signal: this.stopping,
       })
       this.sessions.set(id, session)
     }

@@ -236,7 +236,7 @@ export class Thief {
   /** Hands leases back to their owner (best effort: unanswered, they run out). */
   private release(owner: string, leases: LeaseRefs): Promise<unknown> {
     return this.opts.steal
-      .request(owner, { type: 'release', requestId: crypto.randomUUID(), leases }, AbortSignal.timeout(1_000))
+      .request(owner, { type: 'release', requestId: crypto.randomUUID(), leases }, 1_000)
       .then((reply) => {
         for (const id of reply.released) this.opts.events.emit(id, 'released', { to: owner })
       })

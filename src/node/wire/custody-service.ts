@@ -9,7 +9,6 @@ import {
   custodyReplySchema,
 } from '../../protocol/messages/custody-messages.ts'
 import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
-import { withDeadline } from '../../protocol/rpc/signals.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 import type { StreamLimits } from './stream-limits.ts'
 import type { WorkTags } from './work-tags.ts'
@@ -70,9 +69,7 @@ export class CustodyService {
   async request(peer: string, frame: CustodyFrame): Promise<CustodyReply> {
     this.opts.tags?.touch(peer)
     // holding a task again changes nothing: a frame whose stream ended is sent again
-    return withDeadline(CUSTODY_TIMEOUT_MS, [this.stopping.signal], (signal) =>
-      this.sessionTo(peer).request(frame, signal, { retry: true }),
-    )
+    return this.sessionTo(peer).request(frame, undefined, { retry: true, timeoutMs: CUSTODY_TIMEOUT_MS })
   }
 
   private serve(stream: Stream, peer: PeerId): Promise<void> {
@@ -106,6 +103,7 @@ export class CustodyService {
         replySchema: custodyReplySchema,
         maxBytes: MAX_FRAME_BYTES,
         what: 'custody reply',
+        signal: this.stopping.signal,
       })
       this.sessions.set(peer, session)
     }

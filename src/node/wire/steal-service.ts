@@ -122,17 +122,20 @@ export class StealService {
     return this.offerable.has(peer)
   }
 
-  /** Sends one request to `peer` and returns its reply; rejects on timeout, error reply or a bad frame. */
+  /**
+   * Sends one request to `peer` and returns its reply; rejects on timeout (`timeoutMs`, by default
+   * {@link STEAL_TIMEOUT_MS}), error reply or a bad frame.
+   */
   async request<R extends Request>(
     peer: string,
     req: R,
-    signal: AbortSignal = AbortSignal.timeout(STEAL_TIMEOUT_MS),
+    timeoutMs: number = STEAL_TIMEOUT_MS,
   ): Promise<ReplyOf<R>> {
     // renew, complete and release are safe to repeat; a steal is not (it could be granted twice),
     // nor is an offer sent again: unanswered, its leases run out as a lost grant's do
     this.opts.tags?.touch(peer)
     const retry = req.type !== 'steal' && req.type !== 'offer'
-    const reply = await this.sessionTo(peer).request(req, signal, { retry })
+    const reply = await this.sessionTo(peer).request(req, undefined, { retry, timeoutMs })
     if (reply.type === 'error') throw new StealRefusedError(peer, req.type, reply.code, reply.message)
     return reply as ReplyOf<R>
   }

@@ -74,18 +74,14 @@ export async function serveSession<Req, Rep>(
     charge?.add(evt.data.byteLength)
   }
   stream.addEventListener('message', onMessage)
-  let idle: NodeJS.Timeout | undefined
-  const armIdle = (): void => {
-    clearTimeout(idle)
-    idle = setTimeout(() => {
-      const timeout = new RpcTimeoutError(`${opts.what}: no complete frame for ${idleMs} ms`)
-      // a stream stuck in the middle of a frame is cut off; an idle one is closed politely
-      if (partial > 0) fail(timeout)
-      else stream.close().catch(() => stream.abort(timeout))
-    }, idleMs)
-    idle.unref()
-  }
-  armIdle()
+  // one timer for the stream's life, pushed back at every frame
+  const idle = setTimeout(() => {
+    const timeout = new RpcTimeoutError(`${opts.what}: no complete frame for ${idleMs} ms`)
+    // a stream stuck in the middle of a frame is cut off; an idle one is closed politely
+    if (partial > 0) fail(timeout)
+    else stream.close().catch(() => stream.abort(timeout))
+  }, idleMs)
+  idle.unref()
   const maxInFlight = opts.maxInFlight ?? DEFAULT_SERVER_IN_FLIGHT
   let inFlight = 0
   let freed: (() => void) | undefined
@@ -113,7 +109,7 @@ export async function serveSession<Req, Rep>(
   }
   try {
     for await (const frame of lpDecode(stream, { maxDataLength: maxBytes })) {
-      armIdle()
+      idle.refresh()
       const used = frame.byteLength + varintLength(frame.byteLength)
       partial = Math.max(0, partial - used)
       charge?.settle(used)

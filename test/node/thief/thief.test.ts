@@ -111,7 +111,7 @@ describe('Thief', () => {
           { taskId: 'gpu', epoch: 3 },
         ],
       }),
-      expect.any(AbortSignal),
+      1_000,
     )
     expect(thief.holds('a')).toBe(true)
   })
@@ -203,7 +203,7 @@ describe('Thief', () => {
     expect(request).toHaveBeenLastCalledWith(
       'v',
       expect.objectContaining({ type: 'release', leases: [{ taskId: 'b', epoch: 3 }] }),
-      expect.any(AbortSignal),
+      1_000,
     )
   })
 })

@@ -106,6 +106,31 @@ describe('session streams over real libp2p', () => {
     s.close()
   })
 
+  it('keeps deadlines itself: each request past its timeoutMs fails alone, the earliest first', async () => {
+    const s = session()
+    const before = served
+    // a long deadline first, then a shorter one: the session's timer must come due for the shorter
+    const patient = s.request(renew('hold-d1'), undefined, { timeoutMs: 30_000 })
+    const started = performance.now()
+    const hasty = s.request(renew('hold-d2'), undefined, { timeoutMs: 60 })
+    await expect(hasty).rejects.toBeInstanceOf(RpcTimeoutError)
+    expect(performance.now() - started).toBeLessThan(1_000)
+    // the timer is set again for a request made after it fired
+    const later = s.request(renew('hold-d3'), undefined, { timeoutMs: 60 })
+    await expect(later).rejects.toThrow('test reply: deadline passed')
+    // the patient one is still waiting, and is answered
+    await whenHeld('hold-d1')
+    held.get('hold-d1')?.()
+    expect((await patient).requestId).toBe('hold-d1')
+    for (const id of ['hold-d2', 'hold-d3']) {
+      await whenHeld(id)
+      held.get(id)?.() // their replies come now and are dropped
+    }
+    expect((await s.request(renew('after-deadlines'))).requestId).toBe('after-deadlines')
+    expect(served - before).toBe(1)
+    s.close()
+  }, 3_000)
+
   it('a stream the server dropped fails what was on it; the next request opens a fresh one, and retry repeats once', async () => {
     const s = session(IDLE_PROTOCOL)
     const closed = new Promise<void>((resolve) => {
