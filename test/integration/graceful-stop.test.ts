@@ -14,14 +14,16 @@ describe('graceful stop of a thief', () => {
 
   it('stop() hands leased-but-unstarted tasks back to their owner at once (no lease expiry), and is safe twice', async () => {
     // Long leases: without the hand-back the owner could only get its task back after 10 s.
-    nodes = await startLocalMesh({ nodes: 2, slots: 1, nodeOptions: () => ({ leaseTtlMs: 10_000 }) })
+    // A has 2 slots: once B is gone, one runs B's own task (A holds it in custody and adopts it)
+    nodes = await startLocalMesh({ nodes: 2, slots: [2, 1], nodeOptions: () => ({ leaseTtlMs: 10_000 }) })
     const [a, b] = nodes
 
     // B's only slot is busy with a task of its own, so whatever it steals stays queued, unstarted.
     await b.submit(sleepSpec(60_000))
     await waitFor(() => b.status().running === 1, 5_000, 'B did not start its own task')
 
-    const handles = await a.submitMany(Array.from({ length: 4 }, (_, i) => sleepSpec(100, i)))
+    // 8 × 500 ms on A's 2 slots: its queue stays stealable for 1.5 s, time enough on a loaded machine
+    const handles = await a.submitMany(Array.from({ length: 8 }, (_, i) => sleepSpec(500, i)))
     const ids = handles.map((h) => h.id)
     await waitFor(() => b.status().leasedIn > 0, 10_000, 'B never stole from A')
     const before = b.status()
