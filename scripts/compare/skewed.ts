@@ -4,6 +4,7 @@ import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts
 import { sampleDuration, seededRandom } from '../../src/simulation/random.ts'
 import { runSimulation, type SimulationConfig } from '../../src/simulation/run-simulation.ts'
 import type { SlotTime } from '../../src/simulation/slot-time.ts'
+import type { ThreadCpu } from '../../src/simulation/thread-cpu.ts'
 import { scaledWarmUp, warmUpDurations } from '../../src/simulation/warm-up.ts'
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
@@ -254,10 +255,11 @@ async function bullSleeps(side: BullSide, sleeps: number[], pollMs: number, read
   return jobs
 }
 
-/** One run of an in-process simulation: its makespan / ideal, and where its slot time went. */
+/** One run of an in-process simulation: its makespan / ideal, where its slot time and CPU went. */
 export interface SimulationRun {
   ratio: number
   slotTime: SlotTime
+  threads?: ThreadCpu
 }
 
 /** The in-process simulations (`npm run bench`'s skewed and heterogeneous), run by run. */
@@ -274,7 +276,7 @@ export async function simulations(
         `simulation ${key}, run ${round}: ${config.nodes} nodes in this process (layout ${config.layout}), ${config.warmUp} warm-up sleeps, then ${tasks} tasks`,
       )
       const report = await runSimulation(config)
-      out[key].push({ ratio: report.makespanRatio, slotTime: report.slotTime })
+      out[key].push({ ratio: report.makespanRatio, slotTime: report.slotTime, threads: report.run.threads })
     }
   }
   return out

@@ -5,6 +5,7 @@ import {
   performance,
 } from 'node:perf_hooks'
 import { threadId } from 'node:worker_threads'
+import { osThreadId } from './thread-cpu.ts'
 
 /**
  * How an event loop that hosts simulated nodes fared over the measured run: how busy it was, and
@@ -15,6 +16,8 @@ import { threadId } from 'node:worker_threads'
 export interface LoopStats {
   /** The worker thread's id (0: the simulation's own thread, the shared loop). */
   thread: number
+  /** The thread's OS id (Linux), to read its CPU in `/proc`; undefined elsewhere. */
+  tid?: number
   /** Busy share of the loop's wall time, 0–1 (`performance.eventLoopUtilization`). */
   utilization: number
   /** How late a timer due every 10 ms fired: mean, 99th percentile and most, ms. */
@@ -50,7 +53,14 @@ export class LoopMeter {
     if (this.taken !== undefined) return this.taken
     const { elu, delay } = this
     if (elu === undefined || delay === undefined) {
-      return { thread: threadId, utilization: 0, delayMeanMs: 0, delayP99Ms: 0, delayMaxMs: 0 }
+      return {
+        thread: threadId,
+        tid: osThreadId(),
+        utilization: 0,
+        delayMeanMs: 0,
+        delayP99Ms: 0,
+        delayMaxMs: 0,
+      }
     }
     delay.disable()
     // the histogram holds the time between the timer's runs: its interval plus how late it ran
@@ -58,6 +68,7 @@ export class LoopMeter {
       Number.isFinite(ns) && delay.count > 0 ? Math.max(0, ns / 1e6 - DELAY_RESOLUTION_MS) : 0
     this.taken = {
       thread: threadId,
+      tid: osThreadId(),
       utilization: performance.eventLoopUtilization(elu).utilization,
       delayMeanMs: ms(delay.mean),
       delayP99Ms: ms(delay.percentile(99)),

@@ -4,6 +4,7 @@ import { loopsLine } from './loop-meter.ts'
 import { dhtLine, slotTimeLine } from './report-text.ts'
 import type { SimulationReport } from './run-simulation.ts'
 import { esc, linePlot, type Series, timelinePlot } from './svg-plots.ts'
+import { threadCpuLine } from './thread-cpu.ts'
 import type { SimulationTrace } from './trace.ts'
 
 /** Width of the buckets measured throughput is counted in, ms. */
@@ -121,6 +122,7 @@ export function renderHtmlReport(report: SimulationReport, trace: SimulationTrac
       'run cost',
       `${(report.run.cpuMs / 1000).toFixed(1)} CPU-s, ${report.run.cpuMsPerTask.toFixed(2)} ms per task`,
     ],
+    ['cpu by thread', threadCpuLine(report.run.threads)],
     ['node event loops', loopsLine(report.loops)],
     ['slot time', slotTimeLine(report.slotTime)],
     ['mesh formed', `${report.meshFormationMs.toFixed(0)} ms`],

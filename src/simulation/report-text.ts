@@ -1,6 +1,7 @@
 import { loopsLine } from './loop-meter.ts'
 import type { SimulationReport } from './run-simulation.ts'
 import type { SlotTime } from './slot-time.ts'
+import { threadCpuLine } from './thread-cpu.ts'
 
 /**
  * The simulation's report as text, and its DHT read-back: which results are read, and how the
@@ -43,6 +44,7 @@ export function formatReport(r: SimulationReport): string {
     `steals              ${r.steals} grants, ${r.offers} offers, ${r.tasksStolen} tasks (${(r.tasksStolen / Math.max(1, r.tasks)).toFixed(2)} per task)`,
     `submit → result     p50 ${ms(r.submitToResultMs.p50)}, p99 ${ms(r.submitToResultMs.p99)}, max ${ms(r.submitToResultMs.max)}`,
     `run cost            ${(r.run.cpuMs / 1000).toFixed(1)} CPU-s (${ms(r.run.cpuMsPerTask)} per task)`,
+    `cpu by thread       ${threadCpuLine(r.run.threads)}`,
     `node event loops    ${loopsLine(r.loops)}`,
     `slot time           ${slotTimeLine(r.slotTime)}`,
     `mesh formed         ${ms(r.meshFormationMs)}, ${(r.meshFormationCpuMs / 1000).toFixed(1)} CPU-s (nodes started in ${ms(r.nodesStartMs)})`,

@@ -6,6 +6,7 @@ import { startSimMesh } from './sim-mesh.ts'
 import type { SimNode, SimResult } from './sim-node.ts'
 import type { SimulationConfig, SimulationHooks, SimulationReport, TracedReport } from './simulation-types.ts'
 import { slotTime } from './slot-time.ts'
+import { splitThreadCpu, threadCpuMs } from './thread-cpu.ts'
 import { type SimulationTrace, TraceRecorder } from './trace.ts'
 import { submitSleeps, warmUp, warmUpDurations } from './warm-up.ts'
 
@@ -126,6 +127,7 @@ async function drive(
   recorder?.start()
   await Promise.all(nodes.map((n) => n.startLoopMeter()))
   const runCost = measureRunCost()
+  const threadsBefore = threadCpuMs()
   const started = performance.now()
   const startedEpoch = Date.now()
   const { ids, durationOf } = await submitSleeps(nodes, durations, pattern, onResult, (done) =>
@@ -142,6 +144,7 @@ async function drive(
   }
   const makespanMs = performance.now() - started
   const cost = runCost()
+  const threadsAfter = threadCpuMs()
   const loops = distinctLoops(await Promise.all(nodes.map((n) => n.loopStats())))
   await recorder?.stop()
   const perNode = new Map<string, number>()
@@ -194,7 +197,16 @@ async function drive(
       max: Math.max(...latencies),
     },
     perTask: perTaskCost(before, after, results.size),
-    run: { ...cost, cpuMsPerTask: cost.cpuMs / Math.max(1, results.size) },
+    run: {
+      ...cost,
+      cpuMsPerTask: cost.cpuMs / Math.max(1, results.size),
+      threads: splitThreadCpu(
+        threadsBefore,
+        threadsAfter,
+        loops.map((l) => l.tid),
+        process.pid,
+      ),
+    },
     loops,
     slotTime: slotTime(
       runs,

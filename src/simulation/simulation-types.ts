@@ -5,6 +5,7 @@ import type { MeshProgress } from './mesh.ts'
 import type { DurationDistribution } from './random.ts'
 import type { SimLayout } from './sim-mesh.ts'
 import type { SlotTime } from './slot-time.ts'
+import type { ThreadCpu } from './thread-cpu.ts'
 import type { SimulationTrace } from './trace.ts'
 
 /** Where the workload enters the mesh. */
@@ -129,7 +130,11 @@ export interface SimulationReport {
    * event loop's utilisation. All shared-loop nodes run on one event loop (one core at most), so
    * `cpuMs` beside `idealMakespanMs` shows whether that loop, not the slots, bounds the makespan.
    */
-  run: RunCost & { cpuMsPerTask: number }
+  run: RunCost & {
+    cpuMsPerTask: number
+    /** The same CPU by thread kind: node loops, helper threads, the simulation's (Linux only). */
+    threads?: ThreadCpu
+  }
   /**
    * Each event loop that hosts nodes (a worker thread per core, or the shared loop), over the same
    * stretch: how busy it was and how late its timers fired — a sleep task holds its slot that much

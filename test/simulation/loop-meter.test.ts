@@ -1,6 +1,7 @@
 import { threadId } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { distinctLoops, LoopMeter, type LoopStats, loopsLine } from '../../src/simulation/loop-meter.ts'
+import { osThreadId } from '../../src/simulation/thread-cpu.ts'
 import { blockLoop } from '../integration/helpers.ts'
 
 /** Lets the loop run its timers for `ms` (the stretch measured, not a wait for an event). */
@@ -32,6 +33,7 @@ describe('LoopMeter', () => {
   it('reports zeros for a stretch never started', () => {
     expect(new LoopMeter().take()).toEqual({
       thread: threadId,
+      tid: osThreadId(),
       utilization: 0,
       delayMeanMs: 0,
       delayP99Ms: 0,

@@ -57,6 +57,17 @@ describe('runSimulation (taskmesh simulate)', () => {
       expect(report.run.eventLoopUtilization).toBeGreaterThan(0)
       expect(report.run.eventLoopUtilization).toBeLessThanOrEqual(1)
       expect(report.run.wallMs).toBeGreaterThanOrEqual(report.makespanMs)
+      // the same CPU by thread: the node loops', the helpers' (collector, compiler), the simulation's
+      if (process.platform === 'linux') {
+        const threads = report.run.threads
+        expect(threads).toBeDefined()
+        const { loopsMs = 0, helpersMs = 0, simulationMs = 0 } = threads ?? {}
+        expect(loopsMs).toBeGreaterThan(0)
+        if (layout === 'shared-loop') expect(simulationMs).toBe(0)
+        // the threads' own clocks against the process's, over the same stretch
+        expect(loopsMs + helpersMs + simulationMs).toBeGreaterThan(0.7 * report.run.cpuMs - 20)
+        expect(loopsMs + helpersMs + simulationMs).toBeLessThan(1.3 * report.run.cpuMs + 20)
+      }
       // each event loop hosting nodes, once: this thread's, a thread per node, a thread per core
       const loops = { 'shared-loop': 1, threads: 3, cores: Math.min(3, availableParallelism()) }[layout]
       expect(report.loops).toHaveLength(loops)
