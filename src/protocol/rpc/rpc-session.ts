@@ -8,6 +8,9 @@ import { FrameWriter } from './frame-writer.ts'
 import { toRpcError } from './rpc-errors.ts'
 import { deadline as withinMs } from './signals.ts'
 
+/** Longest delay a timer takes, ms (about 24.8 days): a dial with no deadline of its own. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 // the server side of a session stream lives in session-server.ts; both sides are found here
 export {
   DEFAULT_SERVER_IDLE_MS,
@@ -37,8 +40,8 @@ export interface RpcSessionOptions<Res> {
   /** The stream is closed after this long with no request in flight, in ms. @defaultValue DEFAULT_CLIENT_IDLE_MS */
   idleMs?: number
   /**
-   * A long-lived signal (say, the service's stop) that aborts opening a stream. Requests in flight
-   * end when the session is closed; a request's own signal is for one request.
+   * A long-lived signal (say, the service's stop) that aborts opening a stream; requests in flight
+   * end when the session is closed (a request's own signal is for that request).
    */
   signal?: AbortSignal
 }
@@ -74,11 +77,10 @@ interface Open<Res> {
 /**
  * The client side of a session stream: one long-lived stream to one peer carries many requests,
  * each answered by a reply frame with the same `requestId` (in any order). Requests are written as
- * they come, coalesced per event-loop turn; a request whose deadline passes or whose signal fires
- * is rejected on its own (a reply that comes later is dropped). Deadlines are kept by the session:
- * one timer, due at the earliest, for all its requests — no timer or signal per request. When the
- * stream ends, fails or sends a bad frame, every request on it is rejected and the next request
- * opens a fresh stream; an idle stream is closed.
+ * they come, coalesced per event-loop turn; one past its deadline (one timer per session, due at
+ * the earliest: no timer or signal per request) or whose signal fires is rejected alone (a later
+ * reply is dropped). When the stream ends, fails or sends a bad frame, every request on it is
+ * rejected and the next request opens a fresh stream; an idle stream is closed.
  */
 export class RpcSession<Res extends Framed> {
   private current: Open<Res> | undefined
@@ -138,21 +140,7 @@ export class RpcSession<Res extends Framed> {
     if (bytes.byteLength > this.maxBytes) {
       throw new InvalidMessageError(`request: ${bytes.byteLength} bytes, over the limit of ${this.maxBytes}`)
     }
-    let open = this.current
-    if (open === undefined) {
-      // opening a stream (once per session, again after one ended) takes a signal of its own
-      const remaining = Number.isFinite(deadline) ? Math.max(0, deadline - performance.now()) : undefined
-      const dial = remaining === undefined ? undefined : withinMs(remaining, signal, this.opts.signal)
-      // with no deadline there is a signal (see request)
-      const by = dial?.signal ?? signal ?? AbortSignal.timeout(DEFAULT_RPC_TIMEOUT_MS)
-      try {
-        open = await this.ensureOpen(by)
-      } catch (err) {
-        throw toRpcError(err, by, this.what, this.maxBytes)
-      } finally {
-        dial?.clear()
-      }
-    }
+    const open = this.current ?? (await this.openWithin(signal, deadline))
     if (open.pending.has(request.requestId)) {
       throw new InvalidMessageError(`request: id ${request.requestId} is in flight already`)
     }
@@ -183,9 +171,22 @@ export class RpcSession<Res extends Framed> {
     })
   }
 
+  /** Opens a stream for a request: within its deadline (none: its signal), its signal and the session's. */
+  private async openWithin(signal: AbortSignal | undefined, deadline: number): Promise<Open<Res>> {
+    const ms = Number.isFinite(deadline) ? Math.max(0, deadline - performance.now()) : MAX_TIMER_MS
+    const dial = withinMs(ms, signal, this.opts.signal)
+    try {
+      return await this.ensureOpen(dial.signal)
+    } catch (err) {
+      throw toRpcError(err, dial.signal, this.what, this.maxBytes)
+    } finally {
+      dial.clear()
+    }
+  }
+
   /** Makes sure the deadline timer is due no later than `deadline`. */
   private sweepBy(deadline: number): void {
-    if (deadline >= this.sweepAt || deadline === Number.POSITIVE_INFINITY) return
+    if (deadline >= this.sweepAt) return // Infinity too: sweepAt is never above it
     clearTimeout(this.sweepTimer)
     this.sweepAt = deadline
     // +1: a timer may fire a fraction of a millisecond early by performance.now()
@@ -217,8 +218,7 @@ export class RpcSession<Res extends Framed> {
   /** Rejects what is in flight and closes the stream. Safe to call twice. */
   close(): void {
     this.closed = true
-    clearTimeout(this.sweepTimer)
-    this.sweepAt = Number.POSITIVE_INFINITY
+    clearTimeout(this.sweepTimer) // a closed session takes no request: the timer is not set again
     if (this.current !== undefined) this.end(this.current, new RpcClosedError(`${this.what}: session closed`))
   }
 
