@@ -102,9 +102,8 @@ export class StoreOutbox {
         relayOf(items),
       )
       // storing a record again changes nothing: a frame cut short goes once more
-      const reply = await this.sessionTo(peer).request({ type: 'store', requestId }, undefined, {
-        ...{ retry: true, encoded, timeoutMs: STORE_FRAME_TIMEOUT_MS },
-      })
+      const options = { retry: true, encoded, timeoutMs: STORE_FRAME_TIMEOUT_MS }
+      const reply = await this.sessionTo(peer).request({ type: 'store', requestId }, undefined, options)
       const outcomes = reply.type === 'stored' ? reply.outcomes : []
       items.forEach((item, i) => {
         item.done(outcomes[i] === 'stored')
