@@ -6,7 +6,7 @@ import { startSimMesh } from './sim-mesh.ts'
 import type { SimNode, SimResult } from './sim-node.ts'
 import type { SimulationConfig, SimulationHooks, SimulationReport, TracedReport } from './simulation-types.ts'
 import { slotTime } from './slot-time.ts'
-import { splitThreadCpu, threadCpuMs } from './thread-cpu.ts'
+import { osThreadId, splitThreadCpu, threadCpuMs } from './thread-cpu.ts'
 import { type SimulationTrace, TraceRecorder } from './trace.ts'
 import { submitSleeps, warmUp, warmUpDurations } from './warm-up.ts'
 
@@ -200,11 +200,12 @@ async function drive(
     run: {
       ...cost,
       cpuMsPerTask: cost.cpuMs / Math.max(1, results.size),
+      // this thread is the simulation's (in the shared loop, the one loop too)
       threads: splitThreadCpu(
         threadsBefore,
         threadsAfter,
         loops.map((l) => l.tid),
-        process.pid,
+        osThreadId() ?? process.pid,
       ),
     },
     loops,
