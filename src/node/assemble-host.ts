@@ -68,8 +68,10 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     datastore: recordStore,
     roots,
     limits: streamLimits(opts),
-    // a datastore in memory dies with the node: there is no later life to send anything again
-    unsent: datastore === undefined ? undefined : new UnsentRecords(recordStore),
+    replicas: opts.recordCopies,
+    // a datastore in memory dies with the node: there is no later life to send anything again;
+    // a node that copies records nowhere has nothing to send again either
+    unsent: datastore === undefined || opts.recordCopies === 0 ? undefined : new UnsentRecords(recordStore),
   })
   const journal =
     dataDir === undefined ? undefined : new TaskJournal(join(dataDir, JOURNAL_FILE), opts.durability)

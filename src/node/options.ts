@@ -9,7 +9,7 @@ import { DEFAULT_LEASE_TTL_MS } from '../policy/leases.ts'
 import type { QueuePolicy } from '../policy/priority.ts'
 import { DEFAULT_AGING } from '../policy/priority.ts'
 import { DEFAULT_STEAL_ORDER, type StealOrder } from '../policy/queue.ts'
-import { DEFAULT_RPC_TIMEOUT_MS } from '../protocol/constants.ts'
+import { DEFAULT_RECORD_COPIES, DEFAULT_RPC_TIMEOUT_MS, MAX_RECORD_COPIES } from '../protocol/constants.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { minute, second } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
@@ -132,6 +132,15 @@ export interface TaskmeshNodeOptions {
    * streams holding the most are aborted. @defaultValue DEFAULT_MAX_INBOUND_REQUEST_BYTES
    */
   maxInboundRequestBytes?: number
+  /**
+   * Peers each result record made here is copied to — the connected peers closest to its key
+   * (Kademlia distance) — besides the copy this node keeps: how many nodes a record outlives at
+   * once, and most of what a task costs the mesh beyond its run (each copy is a frame, checks and
+   * a datastore write at its holder). 0 keeps a record here only (and at the owner, when a
+   * completion carried it there): it is lost with this node's disk, and a lookup reads it only
+   * from this node. At most {@link MAX_RECORD_COPIES}. @defaultValue DEFAULT_RECORD_COPIES (3)
+   */
+  recordCopies?: number
   /** Retry delays. @defaultValue DEFAULT_BACKOFF */
   backoff?: BackoffPolicy
   /** Source of randomness (victim choice, jitter, nonces). @defaultValue Math.random */
@@ -170,6 +179,7 @@ export type ResolvedNodeOptions = Required<
     | 'maxExecutorLosses'
     | 'requestTimeoutMs'
     | 'maxInboundRequestBytes'
+    | 'recordCopies'
   >
 > &
   TaskmeshNodeOptions
@@ -183,6 +193,12 @@ function positiveInt(value: number, field: string): number {
 function positiveNumber(value: number, field: string): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new InvalidTaskError(`must be a positive number, got ${value}`, field)
+  return value
+}
+
+function countUpTo(value: number, max: number, field: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new InvalidTaskError(`must be an integer from 0 to ${max}, got ${value}`, field)
   return value
 }
 
@@ -214,6 +230,7 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
       'maxInboundRequestBytes',
     ),
     slots: positiveInt(opts.slots ?? availableParallelism(), 'slots'),
+    recordCopies: countUpTo(opts.recordCopies ?? DEFAULT_RECORD_COPIES, MAX_RECORD_COPIES, 'recordCopies'),
     labels,
     memoryMb: opts.memoryMb ?? Math.floor(totalmem() / 2 ** 20),
     speed: positiveNumber(opts.speed ?? 1, 'speed'),

@@ -88,6 +88,13 @@ export const MAX_RECORD_ATTEMPTS = 1000
 export const MAX_HANDLER_TYPES = 256
 /** Most execution slots a node may advertise. */
 export const MAX_NODE_SLOTS = 4096
+/** Peers a node copies each result record it made to by default, besides its own copy (9.6). */
+export const DEFAULT_RECORD_COPIES = 3
+/**
+ * Most peers a node may copy a record to: a Kademlia lookup asks the 20 peers closest to a key,
+ * so copies beyond them are never read.
+ */
+export const MAX_RECORD_COPIES = 20
 /** Most queued tasks a node may report. */
 export const MAX_QUEUED_TASKS = 10_000_000
 /** Most memory a node may advertise, in MiB (16 TiB). */

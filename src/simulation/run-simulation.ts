@@ -1,3 +1,4 @@
+import { DEFAULT_RECORD_COPIES } from '../protocol/constants.ts'
 import { distinctLoops } from './loop-meter.ts'
 import { idleCpuPercent, measureRunCost, perTaskCost, RssMeter } from './measure.ts'
 import { quantile, sampleDuration, seededRandom } from './random.ts'
@@ -46,6 +47,7 @@ export async function runSimulation(
       speed: speedAt(config, i),
       transport: config.transport ?? 'tcp',
       beaconIntervalMs: 1000,
+      recordCopies: config.recordCopies,
     })),
   })
   const formCpu = process.cpuUsage(cpuAtStart)
@@ -75,6 +77,7 @@ export async function runSimulation(
       ...mesh,
       layout: config.layout ?? 'shared-loop',
       warmUpTasks: warm.length,
+      recordCopies: config.recordCopies ?? DEFAULT_RECORD_COPIES,
       idleCpuPercentPerNode: idleCpu,
       peakRssMiBPerNode: peak / 2 ** 20 / nodes.length,
       workPeakRssMiBPerNode: (workPeak ?? peak) / 2 ** 20 / nodes.length,
@@ -89,6 +92,7 @@ type DriveReport = Omit<
   SimulationReport,
   | 'layout'
   | 'warmUpTasks'
+  | 'recordCopies'
   | 'meshFormationMs'
   | 'meshFormationCpuMs'
   | 'nodesStartMs'

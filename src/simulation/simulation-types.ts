@@ -55,6 +55,11 @@ export interface SimulationConfig {
   warmUp?: number
   /** How long the formed mesh idles before the workload, to measure idle CPU, ms. @defaultValue 3000 */
   idleMs?: number
+  /**
+   * Peers each node copies its result records to (the nodes' `recordCopies`): 0 shows what the
+   * copies cost a run. @defaultValue the nodes' default (DEFAULT_RECORD_COPIES)
+   */
+  recordCopies?: number
 }
 
 /** How far a simulation got, for a progress display. */
@@ -83,6 +88,8 @@ export interface SimulationReport {
   layout: SimLayout
   /** Short sleeps run through the mesh before the measured run (see {@link SimulationConfig.warmUp}). */
   warmUpTasks: number
+  /** Peers each node copied its result records to (see {@link SimulationConfig.recordCopies}). */
+  recordCopies: number
   nodes: number
   totalSlots: number
   tasks: number

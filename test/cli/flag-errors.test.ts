@@ -49,6 +49,15 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(peer)).toContain('--peer "/ip4/10.0.0.1/tcp/nope" is not a multiaddr')
   }, 120_000)
 
+  it('a --record-copies outside 0–20 names the flag, the range and the value', async () => {
+    const [daemon, simulate] = await Promise.all([
+      runCli(['daemon', '--data-dir', join(root, 'copies'), '--record-copies', '21'], CLI_MS),
+      runCli(['simulate', '--record-copies', '-1'], CLI_MS),
+    ])
+    expect(oneLine(daemon)).toContain('--record-copies must be an integer from 0 to 20, got "21"')
+    expect(oneLine(simulate)).toContain('--record-copies must be an integer from 0 to 20, got "-1"')
+  }, 120_000)
+
   it('a port in use: one line naming the address and the flag, exit 1, no stack', async () => {
     const [p2p, http] = await Promise.all([
       runCli(['daemon', '--data-dir', join(root, 'a'), '--listen', `/ip4/127.0.0.1/tcp/${busyPort}`], CLI_MS),

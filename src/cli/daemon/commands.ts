@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander'
 import { LOG_LEVEL_ENV, LOG_LEVELS } from '../../log/levels.ts'
-import { MAX_NODE_SLOTS } from '../../protocol/constants.ts'
+import { DEFAULT_RECORD_COPIES, MAX_NODE_SLOTS, MAX_RECORD_COPIES } from '../../protocol/constants.ts'
 import { DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
 import { ANY, collect, decimal, int, labelList, multiaddrList } from '../flag-errors.ts'
 import { targetOptions } from '../tasks/commands.ts'
@@ -122,6 +122,11 @@ export function addDaemonCommand(program: Command): void {
       '--drain-timeout <ms>',
       'on SIGTERM/SIGINT, wait up to this long for running tasks to finish before handing them back; a second signal hands them back at once (default: 30000)',
       int('--drain-timeout', 0, ANY, ' (ms)'),
+    )
+    .option(
+      '--record-copies <n>',
+      `peers each result record made here is copied to, closest to its key, besides this node's copy: how many nodes a record outlives at once; 0 keeps records here only (default: ${DEFAULT_RECORD_COPIES})`,
+      int('--record-copies', 0, MAX_RECORD_COPIES),
     )
     .option(
       '--lease-ttl <ms>',

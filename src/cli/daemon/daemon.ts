@@ -45,6 +45,8 @@ export interface DaemonFlags extends HttpFlags {
   leaseTtl?: number
   /** `sync` (fsync before a submission is acknowledged) or `os`. */
   durability?: 'sync' | 'os'
+  /** Peers each record made here is copied to (`recordCopies`). */
+  recordCopies?: number
   /** On SIGTERM/SIGINT, wait up to this long for running tasks (ms). */
   drainTimeout?: number
   beaconInterval?: number
@@ -100,6 +102,7 @@ async function startNode(
       unschedulableAfterMs: flags.unschedulableAfter,
       leaseTtlMs: flags.leaseTtl,
       durability: flags.durability,
+      recordCopies: flags.recordCopies,
       beaconIntervalMs: flags.beaconInterval,
       failureDetectionMs: flags.failureDetection,
       maxExecutorLosses: flags.maxExecutorLosses,

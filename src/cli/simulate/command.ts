@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander'
 import { SCENARIOS } from '../../../simulations/index.ts'
-import { MAX_NODE_SLOTS } from '../../protocol/constants.ts'
+import { DEFAULT_RECORD_COPIES, MAX_NODE_SLOTS, MAX_RECORD_COPIES } from '../../protocol/constants.ts'
 import { ANY, int } from '../flag-errors.ts'
 
 /** `--dht-check`: `all`, `none`, or how many results to read back at most. */
@@ -54,6 +54,11 @@ export function addSimulateCommand(program: Command): void {
       '--degree <n>',
       'connections each node dials into the mesh: a ring plus random chords (a mesh of n+1 or fewer is complete) (default: 8)',
       int('--degree', 2, 32),
+    )
+    .option(
+      '--record-copies <n>',
+      `peers each node copies its result records to, closest to each key (default: ${DEFAULT_RECORD_COPIES}); 0 shows what the copies cost`,
+      int('--record-copies', 0, MAX_RECORD_COPIES),
     )
     .option(
       '--dht-check <n>',

@@ -20,6 +20,8 @@ export interface SimulateFlags {
   warmUp?: number
   seed?: number
   degree?: number
+  /** Peers each node copies its records to. @defaultValue the scenario's, else the nodes' default */
+  recordCopies?: number
   /** Results read back from the DHT: all, none, or at most this many. @defaultValue DEFAULT_DHT_READS */
   dhtCheck?: number | 'all' | 'none'
   /** Directory to write `report.html` into. */
@@ -54,6 +56,7 @@ export function simulationConfig(flags: SimulateFlags): SimulationConfig {
     warmUp: flags.warmUp ?? scaledWarmUp(base, tasks),
     seed: flags.seed ?? base.seed,
     degree: flags.degree ?? base.degree,
+    recordCopies: flags.recordCopies ?? base.recordCopies,
     verifyDht: flags.dhtCheck !== 'none',
     ...(flags.dhtCheck === 'all'
       ? {}

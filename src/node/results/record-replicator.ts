@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import { MAX_FRAME_BYTES, REPLICATE_PROTOCOL } from '../../protocol/constants.ts'
+import { DEFAULT_RECORD_COPIES, MAX_FRAME_BYTES, REPLICATE_PROTOCOL } from '../../protocol/constants.ts'
 import { RpcAbortedError } from '../../protocol/errors.ts'
 import {
   MAX_RELAY_AHEAD,
@@ -27,7 +27,7 @@ import type { UnsentRecords } from './unsent-records.ts'
 export { DHT_RECORD_PREFIX, dhtRecordKey } from './fencing.ts'
 
 /** Peers that receive a copy of each record (besides the local copy). */
-export const DEFAULT_REPLICAS = 3
+export const DEFAULT_REPLICAS = DEFAULT_RECORD_COPIES
 /** Deadline of one {@link RecordReplicator.store} when the caller gives no signal, in ms. */
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000
 /** Inbound replicate-protocol streams one peer may hold open at once. */
@@ -85,7 +85,8 @@ export interface RecordReplicatorOptions {
 export class RecordReplicator {
   private readonly libp2p: MeshLibp2p
   private readonly datastore: Datastore
-  private readonly replicas: number
+  /** Peers that receive a copy of each record (0: none; records stay where they were made). */
+  readonly replicas: number
   private readonly protocol: string
   private readonly closest: ClosestPeers
   private readonly roots: VerifiedRoots

@@ -17,7 +17,7 @@ export interface ReplicaPutsOptions {
   /** Its routing table tells whether this node knows any peer to store at. */
   dht: Pick<SingleKadDHT, 'routingTable'>
   /** Sends the copies to the closest peers. */
-  replicator: Pick<RecordReplicator, 'replicate' | 'replicateLater'>
+  replicator: Pick<RecordReplicator, 'replicate' | 'replicateLater' | 'replicas'>
   /** @defaultValue DEFAULT_PUT_CONCURRENCY */
   putConcurrency?: number
   /** A record could not be stored at any peer after every attempt. */
@@ -42,6 +42,7 @@ export class ReplicaPuts {
    * @param except - a peer that has the record already (see `RecordReplicator.replicate`).
    */
   add(taskId: string, value: Uint8Array, except?: string): void {
+    if (this.opts.replicator.replicas === 0) return // records are kept where they were made only
     const key = resultKey(taskId)
     void this.puts.add(async () => {
       for (let attempt = 1; attempt <= PUT_ATTEMPTS && !this.closed; attempt++) {

@@ -38,7 +38,7 @@ export interface ResultStoreOptions {
   /** Reads records (`dht.get`, kad-dht's own lookup). */
   dht: SingleKadDHT
   /** Stores records: the local copy and the closest peers' copies. */
-  replicator: Pick<RecordReplicator, 'storeLocal' | 'replicate' | 'replicateLater' | 'readLocal'>
+  replicator: Pick<RecordReplicator, 'storeLocal' | 'replicate' | 'replicateLater' | 'readLocal' | 'replicas'>
   /** Signs this node's records (in batches). */
   signer: Pick<RecordSigner, 'sign'>
   /** The batch roots this node has checked (shared with its DHT validator and selector). @defaultValue a fresh one */

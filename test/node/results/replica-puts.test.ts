@@ -3,13 +3,13 @@ import { PUT_ATTEMPTS, PUT_RETRY_MS, ReplicaPuts } from '../../../src/node/resul
 
 const VALUE = new Uint8Array([1, 2, 3])
 
-function puts(acks: () => Promise<number>, peers = 2) {
+function puts(acks: () => Promise<number>, peers = 2, replicas = 3) {
   const replicate = vi.fn(acks)
   const replicateLater = vi.fn()
   const onError = vi.fn()
   const replicaPuts = new ReplicaPuts({
     dht: { routingTable: { size: peers } } as never,
-    replicator: { replicate, replicateLater },
+    replicator: { replicate, replicateLater, replicas },
     onError,
   })
   return { replicaPuts, replicate, replicateLater, onError }
@@ -28,6 +28,15 @@ describe('ReplicaPuts', () => {
     replicaPuts.add('t1', VALUE)
     await replicaPuts.flush()
     expect(replicate).toHaveBeenCalledTimes(1)
+    expect(replicateLater).not.toHaveBeenCalled()
+    expect(replicaPuts.pending).toBe(0)
+  })
+
+  it('sends nothing when records are copied to no peer (recordCopies 0)', async () => {
+    const { replicaPuts, replicate, replicateLater } = puts(async () => 1, 2, 0)
+    replicaPuts.add('t1', VALUE)
+    await replicaPuts.flush()
+    expect(replicate).not.toHaveBeenCalled()
     expect(replicateLater).not.toHaveBeenCalled()
     expect(replicaPuts.pending).toBe(0)
   })
