@@ -67,12 +67,20 @@ async function submitSpread(daemons: Daemon[], count: number): Promise<Array<{ i
   return sample
 }
 
-/** Copies of each record the no-op mesh keeps: one at each daemon (replicas ≥ daemons − 1). */
-const COPIES = Math.min(PROCESSES, DEFAULT_REPLICAS + 1)
+/**
+ * Copies of each record the no-op mesh keeps: its executor's and one at each peer it copies to —
+ * one at each daemon by default (replicas ≥ daemons − 1), fewer under `--record-copies`.
+ */
+export function copiesPerRecord(flags: string[]): number {
+  const at = flags.findIndex((f) => f === '--record-copies' || f.startsWith('--record-copies='))
+  const given = at < 0 ? undefined : flags[at].includes('=') ? flags[at].split('=')[1] : flags[at + 1]
+  return Math.min(PROCESSES, (given === undefined ? DEFAULT_REPLICAS : Number(given)) + 1)
+}
 
 async function timedThroughput(
   daemons: Daemon[],
   count: number,
+  copiesEach: number,
 ): Promise<{ ms: number; sample: Array<{ id: string; at: number }> }> {
   const base = await recordsSigned(daemons)
   const copies = await copiesStored(daemons)
@@ -82,7 +90,7 @@ async function timedThroughput(
   // done once every copy is written too: replicas lagging behind the run would flatter it
   await pollCount(
     () => copiesStored(daemons),
-    copies + COPIES * count,
+    copies + copiesEach * count,
     50,
     300_000,
     'taskmesh: copies stored',
@@ -144,12 +152,12 @@ export async function taskmeshNoop(ctx: CompareContext, flags: string[], label: 
   try {
     const pids = Object.fromEntries(daemons.map((d) => [d.name, d.pid]))
     ctx.log(`taskmesh ${label}: warm-up, ${n.warmup} no-ops`)
-    await timedThroughput(daemons, n.warmup)
+    await timedThroughput(daemons, n.warmup, copiesPerRecord(flags))
     ctx.log(`taskmesh ${label}: ${n.tasks} no-ops`)
     const before = await Promise.all(daemons.map((d) => d.status()))
     const cpu0 = sampleCpu(pids)
     const t0 = performance.now()
-    const run = await timedThroughput(daemons, n.tasks)
+    const run = await timedThroughput(daemons, n.tasks, copiesPerRecord(flags))
     const cpu = cpuSpent(cpu0, sampleCpu(pids))
     if (ctx.profileDir !== undefined) await profileWindows(ctx.profileDir, daemons, t0, performance.now())
     const after = await Promise.all(daemons.map((d) => d.status()))
