@@ -88,6 +88,7 @@ export function wireMesh(m: MeshInputs) {
     candidates: async (n) => (await closest.of(selfKey, n)).map((p) => p.toString()),
     addrsOf: (peer) => addresses.of(peer),
     openTasks: () => ledger.tasks(),
+    count: opts.custodians,
     // a key made at this start had no earlier life for a custodian to forget
     firstLife: opts.privateKey === undefined && opts.dataDir === undefined,
   })

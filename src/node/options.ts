@@ -9,7 +9,13 @@ import { DEFAULT_LEASE_TTL_MS } from '../policy/leases.ts'
 import type { QueuePolicy } from '../policy/priority.ts'
 import { DEFAULT_AGING } from '../policy/priority.ts'
 import { DEFAULT_STEAL_ORDER, type StealOrder } from '../policy/queue.ts'
-import { DEFAULT_RECORD_COPIES, DEFAULT_RPC_TIMEOUT_MS, MAX_RECORD_COPIES } from '../protocol/constants.ts'
+import {
+  DEFAULT_CUSTODIANS,
+  DEFAULT_RECORD_COPIES,
+  DEFAULT_RPC_TIMEOUT_MS,
+  MAX_CUSTODIANS,
+  MAX_RECORD_COPIES,
+} from '../protocol/constants.ts'
 import { InvalidTaskError } from '../task/errors.ts'
 import { minute, second } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
@@ -141,6 +147,14 @@ export interface TaskmeshNodeOptions {
    * from this node. At most {@link MAX_RECORD_COPIES}. @defaultValue DEFAULT_RECORD_COPIES (3)
    */
   recordCopies?: number
+  /**
+   * Peers this node hands the specs of the tasks it owns to — the connected peers closest to its
+   * own id — so that one of them adopts a task if this node dies: each is a frame at acceptance
+   * and another when the task ends, at each custodian. 0 hands them to no one: a task owned here
+   * waits for this node to come back (its journal keeps it), and is lost with its disk. At most
+   * {@link MAX_CUSTODIANS}. @defaultValue DEFAULT_CUSTODIANS (2)
+   */
+  custodians?: number
   /** Retry delays. @defaultValue DEFAULT_BACKOFF */
   backoff?: BackoffPolicy
   /** Source of randomness (victim choice, jitter, nonces). @defaultValue Math.random */
@@ -180,6 +194,7 @@ export type ResolvedNodeOptions = Required<
     | 'requestTimeoutMs'
     | 'maxInboundRequestBytes'
     | 'recordCopies'
+    | 'custodians'
   >
 > &
   TaskmeshNodeOptions
@@ -231,6 +246,7 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
     ),
     slots: positiveInt(opts.slots ?? availableParallelism(), 'slots'),
     recordCopies: countUpTo(opts.recordCopies ?? DEFAULT_RECORD_COPIES, MAX_RECORD_COPIES, 'recordCopies'),
+    custodians: countUpTo(opts.custodians ?? DEFAULT_CUSTODIANS, MAX_CUSTODIANS, 'custodians'),
     labels,
     memoryMb: opts.memoryMb ?? Math.floor(totalmem() / 2 ** 20),
     speed: positiveNumber(opts.speed ?? 1, 'speed'),

@@ -32,6 +32,8 @@ export const RESULT_KEY_PREFIX = 'taskmesh-result'
 export const MAX_BEACON_BYTES = 16 * KiB
 /** Most custodians one owner names in a `hold` frame. */
 export const MAX_CUSTODIANS = 4
+/** Custodians an owner hands its open tasks to by default (5.2). */
+export const DEFAULT_CUSTODIANS = 2
 /** Most handler types a beacon names as queued (a node with more queued types names none). */
 export const MAX_QUEUED_TYPES = 16
 /** Most loaded peers one beacon names (its hot list). */

@@ -33,7 +33,7 @@ export function formatReport(r: SimulationReport): string {
   return [
     `scenario            ${r.name}`,
     `nodes / slots       ${r.nodes} / ${r.totalSlots}`,
-    `run                 layout ${r.layout}, after ${r.warmUpTasks} warm-up tasks, records copied to ${r.recordCopies} peers`,
+    `run                 layout ${r.layout}, after ${r.warmUpTasks} warm-up tasks, records copied to ${r.recordCopies} peers, tasks held by ${r.custodians} custodians`,
     `tasks               ${r.tasks} (succeeded ${r.succeeded}, failed ${r.failed}, missing ${r.missing})`,
     `results in DHT      ${dhtLine(r)}`,
     `makespan            ${ms(r.makespanMs)}`,

@@ -1,4 +1,4 @@
-import { DEFAULT_RECORD_COPIES } from '../protocol/constants.ts'
+import { DEFAULT_CUSTODIANS, DEFAULT_RECORD_COPIES } from '../protocol/constants.ts'
 import { distinctLoops } from './loop-meter.ts'
 import { idleCpuPercent, measureRunCost, perTaskCost, RssMeter } from './measure.ts'
 import { quantile, sampleDuration, seededRandom } from './random.ts'
@@ -48,6 +48,7 @@ export async function runSimulation(
       transport: config.transport ?? 'tcp',
       beaconIntervalMs: 1000,
       recordCopies: config.recordCopies,
+      custodians: config.custodians,
     })),
   })
   const formCpu = process.cpuUsage(cpuAtStart)
@@ -78,6 +79,7 @@ export async function runSimulation(
       layout: config.layout ?? 'shared-loop',
       warmUpTasks: warm.length,
       recordCopies: config.recordCopies ?? DEFAULT_RECORD_COPIES,
+      custodians: config.custodians ?? DEFAULT_CUSTODIANS,
       idleCpuPercentPerNode: idleCpu,
       peakRssMiBPerNode: peak / 2 ** 20 / nodes.length,
       workPeakRssMiBPerNode: (workPeak ?? peak) / 2 ** 20 / nodes.length,
@@ -93,6 +95,7 @@ type DriveReport = Omit<
   | 'layout'
   | 'warmUpTasks'
   | 'recordCopies'
+  | 'custodians'
   | 'meshFormationMs'
   | 'meshFormationCpuMs'
   | 'nodesStartMs'

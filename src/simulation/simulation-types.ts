@@ -60,6 +60,11 @@ export interface SimulationConfig {
    * copies cost a run. @defaultValue the nodes' default (DEFAULT_RECORD_COPIES)
    */
   recordCopies?: number
+  /**
+   * Peers each node hands the tasks it owns to (the nodes' `custodians`): 0 shows what custody
+   * costs a run. @defaultValue the nodes' default (DEFAULT_CUSTODIANS)
+   */
+  custodians?: number
 }
 
 /** How far a simulation got, for a progress display. */
@@ -90,6 +95,8 @@ export interface SimulationReport {
   warmUpTasks: number
   /** Peers each node copied its result records to (see {@link SimulationConfig.recordCopies}). */
   recordCopies: number
+  /** Peers each node handed the tasks it owned to (see {@link SimulationConfig.custodians}). */
+  custodians: number
   nodes: number
   totalSlots: number
   tasks: number

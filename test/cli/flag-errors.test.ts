@@ -58,6 +58,15 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(simulate)).toContain('--record-copies must be an integer from 0 to 20, got "-1"')
   }, 120_000)
 
+  it('a --custodians outside 0–4 names the flag, the range and the value', async () => {
+    const [daemon, simulate] = await Promise.all([
+      runCli(['daemon', '--data-dir', join(root, 'custody'), '--custodians', '5'], CLI_MS),
+      runCli(['simulate', '--custodians', 'two'], CLI_MS),
+    ])
+    expect(oneLine(daemon)).toContain('--custodians must be an integer from 0 to 4, got "5"')
+    expect(oneLine(simulate)).toContain('--custodians must be an integer from 0 to 4, got "two"')
+  }, 120_000)
+
   it('a port in use: one line naming the address and the flag, exit 1, no stack', async () => {
     const [p2p, http] = await Promise.all([
       runCli(['daemon', '--data-dir', join(root, 'a'), '--listen', `/ip4/127.0.0.1/tcp/${busyPort}`], CLI_MS),

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
 import { resolveNodeOptions } from '../../src/node/options.ts'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import { InvalidTaskError } from '../../src/task/errors.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
+import { InvalidTaskError } from '../../src/task/errors.ts'
 import { deadline, stopAll, waitAll } from './helpers.ts'
 
 const TASKS = 12

@@ -1,6 +1,12 @@
 import { type Command, Option } from 'commander'
 import { LOG_LEVEL_ENV, LOG_LEVELS } from '../../log/levels.ts'
-import { DEFAULT_RECORD_COPIES, MAX_NODE_SLOTS, MAX_RECORD_COPIES } from '../../protocol/constants.ts'
+import {
+  DEFAULT_CUSTODIANS,
+  DEFAULT_RECORD_COPIES,
+  MAX_CUSTODIANS,
+  MAX_NODE_SLOTS,
+  MAX_RECORD_COPIES,
+} from '../../protocol/constants.ts'
 import { DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
 import { ANY, collect, decimal, int, labelList, multiaddrList } from '../flag-errors.ts'
 import { targetOptions } from '../tasks/commands.ts'
@@ -127,6 +133,11 @@ export function addDaemonCommand(program: Command): void {
       '--record-copies <n>',
       `peers each result record made here is copied to, closest to its key, besides this node's copy: how many nodes a record outlives at once; 0 keeps records here only (default: ${DEFAULT_RECORD_COPIES})`,
       int('--record-copies', 0, MAX_RECORD_COPIES),
+    )
+    .option(
+      '--custodians <n>',
+      `peers this node hands the tasks it owns to, closest to its id, so one adopts them if it dies; 0 keeps them in its journal only (default: ${DEFAULT_CUSTODIANS})`,
+      int('--custodians', 0, MAX_CUSTODIANS),
     )
     .option(
       '--lease-ttl <ms>',

@@ -47,6 +47,8 @@ export interface DaemonFlags extends HttpFlags {
   durability?: 'sync' | 'os'
   /** Peers each record made here is copied to (`recordCopies`). */
   recordCopies?: number
+  /** Peers this node hands the tasks it owns to (`custodians`). */
+  custodians?: number
   /** On SIGTERM/SIGINT, wait up to this long for running tasks (ms). */
   drainTimeout?: number
   beaconInterval?: number
@@ -103,6 +105,7 @@ async function startNode(
       leaseTtlMs: flags.leaseTtl,
       durability: flags.durability,
       recordCopies: flags.recordCopies,
+      custodians: flags.custodians,
       beaconIntervalMs: flags.beaconInterval,
       failureDetectionMs: flags.failureDetection,
       maxExecutorLosses: flags.maxExecutorLosses,

@@ -1,6 +1,12 @@
 import { type Command, Option } from 'commander'
 import { SCENARIOS } from '../../../simulations/index.ts'
-import { DEFAULT_RECORD_COPIES, MAX_NODE_SLOTS, MAX_RECORD_COPIES } from '../../protocol/constants.ts'
+import {
+  DEFAULT_CUSTODIANS,
+  DEFAULT_RECORD_COPIES,
+  MAX_CUSTODIANS,
+  MAX_NODE_SLOTS,
+  MAX_RECORD_COPIES,
+} from '../../protocol/constants.ts'
 import { ANY, int } from '../flag-errors.ts'
 
 /** `--dht-check`: `all`, `none`, or how many results to read back at most. */
@@ -59,6 +65,11 @@ export function addSimulateCommand(program: Command): void {
       '--record-copies <n>',
       `peers each node copies its result records to, closest to each key (default: ${DEFAULT_RECORD_COPIES}); 0 shows what the copies cost`,
       int('--record-copies', 0, MAX_RECORD_COPIES),
+    )
+    .option(
+      '--custodians <n>',
+      `peers each node hands the tasks it owns to (default: ${DEFAULT_CUSTODIANS}); 0 shows what custody costs`,
+      int('--custodians', 0, MAX_CUSTODIANS),
     )
     .option(
       '--dht-check <n>',

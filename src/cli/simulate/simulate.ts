@@ -22,6 +22,8 @@ export interface SimulateFlags {
   degree?: number
   /** Peers each node copies its records to. @defaultValue the scenario's, else the nodes' default */
   recordCopies?: number
+  /** Peers each node hands the tasks it owns to. @defaultValue the scenario's, else the nodes' default */
+  custodians?: number
   /** Results read back from the DHT: all, none, or at most this many. @defaultValue DEFAULT_DHT_READS */
   dhtCheck?: number | 'all' | 'none'
   /** Directory to write `report.html` into. */
@@ -57,6 +59,7 @@ export function simulationConfig(flags: SimulateFlags): SimulationConfig {
     seed: flags.seed ?? base.seed,
     degree: flags.degree ?? base.degree,
     recordCopies: flags.recordCopies ?? base.recordCopies,
+    custodians: flags.custodians ?? base.custodians,
     verifyDht: flags.dhtCheck !== 'none',
     ...(flags.dhtCheck === 'all'
       ? {}

@@ -1,11 +1,16 @@
-import { FRAME_BUDGET_BYTES, MAX_HOT_ADDRS, MAX_TASKS_PER_MESSAGE } from '../../protocol/constants.ts'
+import {
+  DEFAULT_CUSTODIANS,
+  FRAME_BUDGET_BYTES,
+  MAX_HOT_ADDRS,
+  MAX_TASKS_PER_MESSAGE,
+} from '../../protocol/constants.ts'
 import type { Task } from '../../task/task.ts'
 import { Batcher } from '../../util/batcher.ts'
 import { frameChunks } from '../../util/frame-chunks.ts'
 import type { CustodyService } from '../wire/custody-service.ts'
 
 /** Custodians of an owner's open tasks: the peers that can adopt them if it dies. */
-export const DEFAULT_CUSTODIANS = 2
+export { DEFAULT_CUSTODIANS }
 /** Ended tasks are told to custodians together, at most this often (ms). */
 export const DROP_WINDOW_MS = 100
 
