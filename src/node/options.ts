@@ -151,7 +151,9 @@ export interface TaskmeshNodeOptions {
    * Peers this node hands the specs of the tasks it owns to — the connected peers closest to its
    * own id — so that one of them adopts a task if this node dies: each is a frame at acceptance
    * and another when the task ends, at each custodian. 0 hands them to no one: a task owned here
-   * waits for this node to come back (its journal keeps it), and is lost with its disk. At most
+   * waits for this node to come back (its journal keeps it), and is lost with its disk; and no other
+   * node knows of it until its result exists (a state, cancel or wait asked elsewhere finds it
+   * unknown: ask this node). At most
    * {@link MAX_CUSTODIANS}. @defaultValue DEFAULT_CUSTODIANS (2)
    */
   custodians?: number
