@@ -4,10 +4,14 @@
  *
  *   npm run bench:compare -- [--quick] [--json] [--only noop,skewed,simulation]
  *                            [--profile <dir>] [--daemon-flags "<flags>"] [--bullmq-concurrency <n>]
+ *                            [--variants "<flags>; <flags>…"]
  *
  * It starts its own redis-server (persistence off) on a free 127.0.0.1 port and its own daemons, and
  * stops them. `--daemon-flags` are passed to every taskmesh daemon; when `taskmesh daemon` offers
- * `--durability`, the taskmesh side runs once per setting (`sync`, `os`). `--profile <dir>` runs the
+ * `--durability`, the taskmesh side runs once per setting (`sync`, `os`); with `--variants`, once per
+ * entry instead (each entry's flags, an empty one the defaults), all against the same BullMQ run
+ * (`--variants "; --record-copies 0; --record-copies 0 --custodians 0"`: what durability costs).
+ * `--profile <dir>` runs the
  * no-op daemons under `node --cpu-prof` and prints a summary of their profiles. Exit code 2 when
  * redis-server is missing or the run fails (a missed target is not a failure).
  */
@@ -36,6 +40,7 @@ import {
   simulations,
   taskmeshSkewed,
 } from './compare/skewed.ts'
+import { variantsOf } from './compare/variants.ts'
 import { summarizeProfiles } from './cpu-profile-summary.ts'
 
 const WORKLOADS = ['noop', 'skewed', 'simulation'] as const
@@ -45,7 +50,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 function usage(): string {
   return (
     'usage: npm run bench:compare -- [--quick] [--json] [--only noop,skewed,simulation] ' +
-    '[--profile <dir>] [--daemon-flags "<flags>"] [--bullmq-concurrency <n>]'
+    '[--profile <dir>] [--daemon-flags "<flags>"] [--bullmq-concurrency <n>] [--variants "<flags>; <flags>…"]'
   )
 }
 
@@ -54,11 +59,12 @@ class UsageError extends Error {
   override readonly name = 'UsageError'
 }
 
-/** `--daemon-flags <flags>` as `--daemon-flags=<flags>`: parseArgs refuses a separate value that starts with a dash. */
+/** `--daemon-flags <flags>` as `--daemon-flags=<flags>` (and `--variants`): parseArgs refuses a separate value that starts with a dash. */
 function joinFlagValues(argv: string[]): string[] {
   const out: string[] = []
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--daemon-flags' && i + 1 < argv.length) out.push(`--daemon-flags=${argv[++i]}`)
+    if ((argv[i] === '--daemon-flags' || argv[i] === '--variants') && i + 1 < argv.length)
+      out.push(`${argv[i]}=${argv[++i]}`)
     else out.push(argv[i])
   }
   return out
@@ -74,6 +80,7 @@ function parse() {
         only: { type: 'string' },
         profile: { type: 'string' },
         'daemon-flags': { type: 'string', default: '' },
+        variants: { type: 'string' },
         'bullmq-concurrency': { type: 'string', default: '50' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -101,13 +108,6 @@ function options() {
     concurrency,
     daemonFlags: values['daemon-flags'].split(/\s+/).filter((f) => f !== ''),
   }
-}
-
-/** The taskmesh variants to run: one per `--durability` setting when the daemon has the flag. */
-function variants(extra: string[]): Array<{ label: string; flags: string[] }> {
-  if (extra.includes('--durability') || !daemonFlags().has('--durability'))
-    return [{ label: 'taskmesh', flags: extra }]
-  return ['sync', 'os'].map((d) => ({ label: `durability-${d}`, flags: [...extra, '--durability', d] }))
 }
 
 async function main(): Promise<number> {
@@ -138,7 +138,7 @@ async function main(): Promise<number> {
   const accounting: Record<string, Record<string, number>> = {}
   const runs: Record<string, unknown> = {}
   try {
-    const sides = variants(opts.daemonFlags)
+    const sides = variantsOf(opts.daemonFlags, opts.variants, daemonFlags().has('--durability'))
     if (opts.only.has('noop')) {
       const bq = await bullNoop(ctx)
       runs['no-op bullmq'] = bq
