@@ -30,7 +30,7 @@ describe('custodians: the peers an owner hands its open tasks to', () => {
     return { before, ids: handles.map((h) => h.id) }
   }
 
-  it('with 1, every open task is held by one peer, the closest to the owner, until it ends', async () => {
+  it('with 1, every open task is held by one peer only, until it ends', async () => {
     const { ids } = await ownAtFirst(1)
     const [custodian] = nodes[0].status().custody.custodians
     expect(nodes[0].status().custody.custodians).toHaveLength(1)
