@@ -194,8 +194,9 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     return this.reader.results(ids, signal)
   }
 
-  /** Resolves when every result this node produced has been stored in the DHT. */
+  /** Resolves when every result this node produced is stored: its local copy, then its copies sent. */
   async flushResults(): Promise<void> {
+    await this.parts.publisher.settled()
     await this.parts.results.flush()
   }
 
