@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { QueueEvents } from 'bullmq'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
-import { DEFAULT_REPLICAS } from '../../src/node/results/record-replicator.ts'
+import { DEFAULT_RECORD_COPIES } from '../../src/protocol/constants.ts'
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
 import type { CompareContext, Latency } from './context.ts'
@@ -74,7 +74,7 @@ async function submitSpread(daemons: Daemon[], count: number): Promise<Array<{ i
 export function copiesPerRecord(flags: string[]): number {
   const at = flags.findIndex((f) => f === '--record-copies' || f.startsWith('--record-copies='))
   const given = at < 0 ? undefined : flags[at].includes('=') ? flags[at].split('=')[1] : flags[at + 1]
-  return Math.min(PROCESSES, (given === undefined ? DEFAULT_REPLICAS : Number(given)) + 1)
+  return Math.min(PROCESSES, (given === undefined ? DEFAULT_RECORD_COPIES : Number(given)) + 1)
 }
 
 async function timedThroughput(

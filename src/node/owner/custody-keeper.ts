@@ -9,8 +9,6 @@ import { Batcher } from '../../util/batcher.ts'
 import { frameChunks } from '../../util/frame-chunks.ts'
 import type { CustodyService } from '../wire/custody-service.ts'
 
-/** Custodians of an owner's open tasks: the peers that can adopt them if it dies. */
-export { DEFAULT_CUSTODIANS }
 /** Ended tasks are told to custodians together, at most this often (ms). */
 export const DROP_WINDOW_MS = 100
 

@@ -26,8 +26,6 @@ import type { UnsentRecords } from './unsent-records.ts'
 
 export { DHT_RECORD_PREFIX, dhtRecordKey } from './fencing.ts'
 
-/** Peers that receive a copy of each record (besides the local copy). */
-export const DEFAULT_REPLICAS = DEFAULT_RECORD_COPIES
 /** Deadline of one {@link RecordReplicator.store} when the caller gives no signal, in ms. */
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000
 /** Inbound replicate-protocol streams one peer may hold open at once. */
@@ -61,7 +59,7 @@ export interface RecordReplicatorOptions {
   datastore: Datastore
   /** The batch roots this node has checked (records of a batch are checked once). @defaultValue a fresh one */
   roots?: VerifiedRoots
-  /** Peers that receive a copy of each record. @defaultValue DEFAULT_REPLICAS */
+  /** Peers that receive a copy of each record. @defaultValue DEFAULT_RECORD_COPIES */
   replicas?: number
   /** Protocol id the peers serve. @defaultValue REPLICATE_PROTOCOL */
   protocol?: string
@@ -108,7 +106,7 @@ export class RecordReplicator {
     this.libp2p = opts.libp2p
     this.datastore = opts.datastore
     this.unsent = opts.unsent
-    this.replicas = opts.replicas ?? DEFAULT_REPLICAS
+    this.replicas = opts.replicas ?? DEFAULT_RECORD_COPIES
     if (!Number.isInteger(this.replicas) || this.replicas < 0) {
       throw new RangeError(`replicas must be a whole number >= 0, got ${this.replicas}`)
     }

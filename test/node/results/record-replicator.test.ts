@@ -1,12 +1,12 @@
 import { Libp2pRecord } from '@libp2p/record'
 import { toString as bytesToString, equals } from 'uint8arrays'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { dhtRecordKey, RecordReplicator } from '../../../src/node/results/record-replicator.ts'
 import {
-  DEFAULT_REPLICAS,
-  dhtRecordKey,
-  RecordReplicator,
-} from '../../../src/node/results/record-replicator.ts'
-import { FRAME_BUDGET_BYTES, REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
+  DEFAULT_RECORD_COPIES,
+  FRAME_BUDGET_BYTES,
+  REPLICATE_PROTOCOL,
+} from '../../../src/protocol/constants.ts'
 import { resultKey, signResultRecord } from '../../../src/protocol/records/result-record.ts'
 import { makeRecord, makeTask, OWNER } from '../../protocol/fixtures.ts'
 import {
@@ -46,7 +46,7 @@ describe('RecordReplicator in a mesh', () => {
     const [a] = members
     const { record, key, value } = await signedRecord(a)
 
-    expect(await a.replicator.store(key, value)).toBe(DEFAULT_REPLICAS)
+    expect(await a.replicator.store(key, value)).toBe(DEFAULT_RECORD_COPIES)
 
     // the local copy, where kad-dht keeps its own records
     const local = Libp2pRecord.deserialize(await a.datastore.get(dhtRecordKey(key)))
@@ -57,8 +57,10 @@ describe('RecordReplicator in a mesh', () => {
     const peers = members.slice(1)
     const held = await Promise.all(peers.map((m) => holds(m, key)))
     const holding = peers.filter((_, i) => held[i]).map((m) => m.libp2p.peerId.toString())
-    expect(holding).toHaveLength(DEFAULT_REPLICAS)
-    expect(new Set(holding)).toEqual(new Set(closest(peers, key, DEFAULT_REPLICAS).map((p) => p.toString())))
+    expect(holding).toHaveLength(DEFAULT_RECORD_COPIES)
+    expect(new Set(holding)).toEqual(
+      new Set(closest(peers, key, DEFAULT_RECORD_COPIES).map((p) => p.toString())),
+    )
 
     // read back elsewhere: kad-dht's own get (with its lookup), and ResultStore.get past its cache
     for (const m of peers) {
@@ -88,13 +90,13 @@ describe('RecordReplicator in a mesh', () => {
       return signResultRecord(record, m.privateKey)
     }
     // the later run's record is at b and its closest peers
-    expect(await b.replicator.store(key, await run(b, 3))).toBe(DEFAULT_REPLICAS)
+    expect(await b.replicator.store(key, await run(b, 3))).toBe(DEFAULT_RECORD_COPIES)
     const superseded: string[] = []
     a.replicator.onSuperseded = (k) => superseded.push(bytesToString(k))
     try {
       // a missed it (frozen, say) and copies out its earlier run: the peers holding the later one refuse
       const acks = await a.replicator.replicate(key, await run(a, 1))
-      expect(acks).toBeLessThan(DEFAULT_REPLICAS)
+      expect(acks).toBeLessThan(DEFAULT_RECORD_COPIES)
       expect(superseded.length).toBeGreaterThan(0)
       expect(new Set(superseded)).toEqual(new Set([bytesToString(key)]))
     } finally {
@@ -106,10 +108,10 @@ describe('RecordReplicator in a mesh', () => {
     const [, b] = members
     const records = await Promise.all(Array.from({ length: 60 }, () => signedRecord(b)))
     const acks = await Promise.all(records.map(({ key, value }) => b.replicator.store(key, value)))
-    expect(acks).toEqual(records.map(() => DEFAULT_REPLICAS))
+    expect(acks).toEqual(records.map(() => DEFAULT_RECORD_COPIES))
     for (const { key } of records) {
       const held = await Promise.all(members.map((m) => holds(m, key)))
-      expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS + 1)
+      expect(held.filter(Boolean)).toHaveLength(DEFAULT_RECORD_COPIES + 1)
     }
   })
 
@@ -132,10 +134,10 @@ describe('RecordReplicator in a mesh', () => {
     const bytes = records.reduce((sum, { value }) => sum + value.byteLength, 0)
     expect(bytes).toBeGreaterThan(3 * FRAME_BUDGET_BYTES)
     const acks = await Promise.all(records.map(({ key, value }) => c.replicator.store(key, value)))
-    expect(acks).toEqual(records.map(() => DEFAULT_REPLICAS))
+    expect(acks).toEqual(records.map(() => DEFAULT_RECORD_COPIES))
     for (const { key } of records) {
       const held = await Promise.all(members.map((m) => holds(m, key)))
-      expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS + 1)
+      expect(held.filter(Boolean)).toHaveLength(DEFAULT_RECORD_COPIES + 1)
     }
   })
 
@@ -146,19 +148,19 @@ describe('RecordReplicator in a mesh', () => {
     const before = counts()
     // signed over nothing: the stream (Noise) vouches that the executor sent it
     const own = await signedRecord(a)
-    expect(await a.replicator.store(own.key, forge(own.value))).toBe(DEFAULT_REPLICAS)
+    expect(await a.replicator.store(own.key, forge(own.value))).toBe(DEFAULT_RECORD_COPIES)
     const after = counts()
     expect(after.map((c, i) => c.recordBatchesVerified - before[i].recordBatchesVerified)).toEqual(
       peers.map(() => 0),
     )
     const taken = after.map((c, i) => c.recordsFromSigner - before[i].recordsFromSigner)
-    expect(taken.reduce((sum, n) => sum + n, 0)).toBe(DEFAULT_REPLICAS)
+    expect(taken.reduce((sum, n) => sum + n, 0)).toBe(DEFAULT_RECORD_COPIES)
   })
 
   it('a forged record is refused by every peer, and the next valid record still lands', async () => {
     const [a, , c] = members
     const first = await signedRecord(a)
-    expect(await a.replicator.store(first.key, first.value)).toBe(DEFAULT_REPLICAS)
+    expect(await a.replicator.store(first.key, first.value)).toBe(DEFAULT_RECORD_COPIES)
 
     // passed on by a node that did not sign it: every receiver checks the signature
     const forged = await signedRecord(c)
@@ -169,12 +171,13 @@ describe('RecordReplicator in a mesh', () => {
 
     // the next record goes to the same peers, on fresh streams (the peers aborted the old ones)
     const sameReplicas = (key: Uint8Array) =>
-      closest(peers, key, DEFAULT_REPLICAS).join() === closest(peers, forged.key, DEFAULT_REPLICAS).join()
+      closest(peers, key, DEFAULT_RECORD_COPIES).join() ===
+      closest(peers, forged.key, DEFAULT_RECORD_COPIES).join()
     let next = await signedRecord(a)
     while (!sameReplicas(next.key)) next = await signedRecord(a)
-    expect(await a.replicator.store(next.key, next.value)).toBe(DEFAULT_REPLICAS)
+    expect(await a.replicator.store(next.key, next.value)).toBe(DEFAULT_RECORD_COPIES)
     const held = await Promise.all(peers.map((m) => holds(m, next.key)))
-    expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS)
+    expect(held.filter(Boolean)).toHaveLength(DEFAULT_RECORD_COPIES)
   })
 
   it('a forged record among many in flight is refused alone; its frame-mates land', async () => {
@@ -186,11 +189,11 @@ describe('RecordReplicator in a mesh', () => {
     )
     const values = records.map(({ value }, i) => (i === forgedAt ? forge(value) : value))
     const acks = await Promise.all(records.map(({ key }, i) => b.replicator.store(key, values[i])))
-    expect(acks).toEqual(records.map((_, i) => (i === forgedAt ? 0 : DEFAULT_REPLICAS)))
+    expect(acks).toEqual(records.map((_, i) => (i === forgedAt ? 0 : DEFAULT_RECORD_COPIES)))
     const peers = members.filter((m) => m !== b)
     for (const [i, { key }] of records.entries()) {
       const held = await Promise.all(peers.map((m) => holds(m, key)))
-      expect(held.filter(Boolean)).toHaveLength(i === forgedAt ? 0 : DEFAULT_REPLICAS)
+      expect(held.filter(Boolean)).toHaveLength(i === forgedAt ? 0 : DEFAULT_RECORD_COPIES)
     }
   })
 
@@ -198,7 +201,7 @@ describe('RecordReplicator in a mesh', () => {
     const [a] = members
     const peers = members.slice(1)
     const first = await signedRecord(a)
-    expect(await a.replicator.store(first.key, first.value)).toBe(DEFAULT_REPLICAS)
+    expect(await a.replicator.store(first.key, first.value)).toBe(DEFAULT_RECORD_COPIES)
     // every peer drops its inbound replicate streams from A (as a server does once they idle)
     for (const m of peers) {
       for (const conn of m.libp2p.getConnections(a.libp2p.peerId)) {
@@ -210,17 +213,17 @@ describe('RecordReplicator in a mesh', () => {
       }
     }
     const next = await signedRecord(a)
-    expect(await a.replicator.store(next.key, next.value)).toBe(DEFAULT_REPLICAS)
+    expect(await a.replicator.store(next.key, next.value)).toBe(DEFAULT_RECORD_COPIES)
   })
 
   it('sends no copy to a peer the record reached otherwise (an owner, with the completion), and counts it', async () => {
     const [a] = members
     const { key, value } = await signedRecord(a)
     const peers = members.slice(1)
-    const [owner] = closest(peers, key, DEFAULT_REPLICAS)
-    expect(await a.replicator.replicate(key, value, undefined, owner.toString())).toBe(DEFAULT_REPLICAS)
+    const [owner] = closest(peers, key, DEFAULT_RECORD_COPIES)
+    expect(await a.replicator.replicate(key, value, undefined, owner.toString())).toBe(DEFAULT_RECORD_COPIES)
     const held = await Promise.all(peers.map((m) => holds(m, key)))
-    expect(held.filter(Boolean)).toHaveLength(DEFAULT_REPLICAS - 1)
+    expect(held.filter(Boolean)).toHaveLength(DEFAULT_RECORD_COPIES - 1)
     expect(held[peers.findIndex((m) => m.libp2p.peerId.equals(owner))]).toBe(false)
   })
 
@@ -255,7 +258,7 @@ describe('RecordReplicator in a mesh', () => {
     const [, , , , e] = members
     const replicator = new RecordReplicator({ libp2p: e.libp2p, datastore: e.datastore })
     const { key, value } = await signedRecord(e)
-    expect(await replicator.store(key, value)).toBe(DEFAULT_REPLICAS)
+    expect(await replicator.store(key, value)).toBe(DEFAULT_RECORD_COPIES)
     await replicator.stop()
     await replicator.stop()
     await expect(replicator.store(key, value)).rejects.toThrow(/stopped/)
