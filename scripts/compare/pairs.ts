@@ -1,3 +1,4 @@
+import { slotTimeLine } from '../../src/simulation/report-text.ts'
 import { type NoopRun, PROCESSES, SLOTS } from './noop.ts'
 import { type Condition, type Pair, pair } from './report.ts'
 import type { SkewedRun } from './skewed.ts'
@@ -92,7 +93,13 @@ export function skewedPairs(label: string, tm: SkewedRun, bq: SkewedRun): Pair[]
       tm.ratio,
       bq.ratio,
       [atMost(1.1), ratioAtMost(1)],
-      `median of ${tm.rounds.length} rounds on the same processes (${roundsText(tm)} vs ${roundsText(bq)}); ${tm.tasks} lognormal sleeps (median 20 ms) at one daemon; makespan ${tm.makespanMs.toFixed(0)} vs ${bq.makespanMs.toFixed(0)} ms, ideal ${tm.idealMs.toFixed(0)} ms; tasks per process ${tm.perProcess.join('/')} vs ${bq.perProcess.join('/')}; ${tm.failed} failed`,
+      `median of ${tm.rounds.length} rounds on the same processes (${roundsText(tm)} vs ${roundsText(bq)}); ${tm.tasks} lognormal sleeps (median 20 ms) at one daemon; makespan ${tm.makespanMs.toFixed(0)} vs ${bq.makespanMs.toFixed(0)} ms, ideal ${tm.idealMs.toFixed(0)} ms; tasks per process ${tm.perProcess.join('/')} vs ${bq.perProcess.join('/')}; ${tm.failed} failed${slotsText(tm, bq)}`,
     ),
   ]
+}
+
+/** Where each median round's slot time went, taskmesh's then BullMQ's (none when either lacks it). */
+function slotsText(tm: SkewedRun, bq: SkewedRun): string {
+  if (tm.slotTime === undefined || bq.slotTime === undefined) return ''
+  return `; slot time: ${slotTimeLine(tm.slotTime)} vs ${slotTimeLine(bq.slotTime)}`
 }

@@ -3,7 +3,7 @@ import { SCENARIOS } from '../../simulations/index.ts'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
 import { sampleDuration, seededRandom } from '../../src/simulation/random.ts'
 import { runSimulation, type SimulationConfig } from '../../src/simulation/run-simulation.ts'
-import type { SlotTime } from '../../src/simulation/slot-time.ts'
+import { type SlotRun, type SlotTime, slotTime } from '../../src/simulation/slot-time.ts'
 import type { ThreadCpu } from '../../src/simulation/thread-cpu.ts'
 import { scaledWarmUp, warmUpDurations } from '../../src/simulation/warm-up.ts'
 import { meshSpent } from './accounting-report.ts'
@@ -38,6 +38,19 @@ export interface SkewedRun {
   accounting?: AccountingSnapshot
   /** Tasks the accounting spans (every measured round). */
   accountedTasks?: number
+  /** Where the median round's slot time went (runs from the records' and jobs' own stamps). */
+  slotTime?: SlotTime
+}
+
+/** One task's run in a skewed round, as its record or job has it. */
+export interface TaskRun {
+  /** The process that ran it (its peer id, or BullMQ's worker name). */
+  by: string
+  /** Start and end of its run, ms since the epoch. */
+  startedAt: number
+  finishedAt: number
+  /** The sleep it asked for, ms. */
+  ms: number
 }
 
 /** Measured rounds of the skewed workload on the same processes, after the warm-up; the median counts. */
@@ -100,24 +113,35 @@ export function ideal(durations: number[], slots: number): number {
   return Math.max(durations.reduce((a, b) => a + b, 0) / slots, Math.max(...durations))
 }
 
-function skewedRun(
-  durations: number[],
-  t0: number,
-  finished: number[],
-  executors: string[],
-  order: string[],
-  failed: number,
-): SkewedRun {
-  const makespanMs = Math.max(...finished) - t0
-  const idealMs = ideal(durations, PROCESSES * SLOTS)
+/**
+ * A round's figures from its task runs: makespan from `t0` to the last end, against the ideal, and
+ * where the slot time went (each process has {@link SLOTS} slots; `order` names the processes).
+ */
+export function skewedRun(t0: number, runs: TaskRun[], order: string[], failed: number): SkewedRun {
+  const makespanMs = Math.max(...runs.map((r) => r.finishedAt)) - t0
+  const idealMs = ideal(
+    runs.map((r) => r.ms),
+    order.length * SLOTS,
+  )
+  const slotRuns: SlotRun[] = runs.map((r) => ({
+    node: order.indexOf(r.by),
+    startMs: r.startedAt - t0,
+    endMs: r.finishedAt - t0,
+    nominalMs: r.ms,
+  }))
   return {
-    tasks: durations.length,
+    tasks: runs.length,
     makespanMs,
     idealMs,
     ratio: makespanMs / idealMs,
-    perProcess: order.map((p) => executors.filter((e) => e === p).length),
+    perProcess: order.map((p) => runs.filter((r) => r.by === p).length),
     failed,
     rounds: [makespanMs / idealMs],
+    slotTime: slotTime(
+      slotRuns.filter((r) => r.node >= 0),
+      order.map(() => SLOTS),
+      makespanMs,
+    ),
   }
 }
 
@@ -176,13 +200,16 @@ export async function taskmeshSkewed(
       const missing = records.filter((r) => r === undefined).length
       if (missing > 0)
         throw new Error(`taskmesh skewed: ${missing} results not readable at the submitting daemon`)
-      const ok = records as Array<{ status: string; executor: string; finishedAt: number }>
+      const ok = records as Array<{ status: string; executor: string; startedAt: number; finishedAt: number }>
       runs.push(
         skewedRun(
-          durations,
           t0,
-          ok.map((r) => r.finishedAt),
-          ok.map((r) => r.executor),
+          ok.map((r, i) => ({
+            by: r.executor,
+            startedAt: r.startedAt,
+            finishedAt: r.finishedAt,
+            ms: durations[i],
+          })),
           daemons.map((d) => d.peerId),
           ok.filter((r) => r.status !== 'succeeded').length,
         ),
@@ -221,13 +248,17 @@ export async function bullSkewed(ctx: CompareContext): Promise<SkewedRun> {
       ctx.log(`bullmq: skewed round ${round}, ${durations.length} sleeps, ${PROCESSES} workers × ${SLOTS}`)
       const t0 = Date.now()
       const jobs = await bullSleeps(side, durations, RUN_POLL_MS, true)
+      const by = jobs.map((j) => j.processedBy ?? '')
       runs.push(
         skewedRun(
-          durations,
           t0,
-          jobs.map((j) => j.finishedOn ?? Number.NaN),
-          jobs.map((j) => j.processedBy ?? ''),
-          [...new Set(jobs.map((j) => j.processedBy ?? ''))],
+          jobs.map((j, i) => ({
+            by: by[i],
+            startedAt: j.processedOn ?? Number.NaN,
+            finishedAt: j.finishedOn ?? Number.NaN,
+            ms: (j.data as { ms: number }).ms,
+          })),
+          [...new Set(by)],
           0,
         ),
       )
