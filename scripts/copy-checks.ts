@@ -11,12 +11,12 @@
 import '../src/polyfill.ts'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { encodeStoreFrame, isWellFormedStoreRequest } from '../src/protocol/messages/replicate-messages.ts'
+import { isWellFormedStoreRequest } from '../src/protocol/messages/replicate-messages.ts'
 import { inclusionPaths, leafHash, PathMemo, rootFromTextPath } from '../src/protocol/records/merkle.ts'
-import { openEnvelopeText, signResultBatch } from '../src/protocol/records/result-record.ts'
+import { openEnvelopeText } from '../src/protocol/records/result-record.ts'
 import { VerifiedRoots } from '../src/protocol/records/verified-roots.ts'
 import { toBase64 } from '../src/util/base64.ts'
-import { EXECUTOR, executorKey, makeRecord, makeTask } from '../test/protocol/fixtures.ts'
+import { signedStoreFrame } from './bench/store-frames.ts'
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '12' } } })
 const rounds = Number(values.rounds)
@@ -39,18 +39,9 @@ function cpuPer<T>(sets: T[][], units: number, run: (items: T[]) => void): numbe
 
 /** One round's frames: each a new batch of records, as its text. */
 function storeFrames(round: number): string[] {
-  return Array.from({ length: FRAMES }, (_, f) => {
-    const records = Array.from({ length: BATCH }, (_, i) =>
-      makeRecord({
-        taskId: makeTask(round * 1_000_000 + f * 100 + i).id,
-        output: null,
-        owner: EXECUTOR,
-        epoch: 1,
-        attempts: [{ executor: EXECUTOR, epoch: 1, startedAt: 30, finishedAt: 40 }],
-      }),
-    )
-    return Buffer.from(encodeStoreFrame(String(f), signResultBatch(records, executorKey))).toString()
-  })
+  return Array.from({ length: FRAMES }, (_, f) =>
+    Buffer.from(signedStoreFrame(String(f), round * 1_000_000 + f * 100, BATCH)).toString(),
+  )
 }
 
 const frameSets = Array.from({ length: rounds + 1 }, (_, r) => storeFrames(r + 1))
