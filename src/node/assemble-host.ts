@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { LevelDatastore } from 'datastore-level'
 import type { Datastore } from 'interface-datastore'
 import { Executor } from '../executor/executor.ts'
 import { HandlerRegistry } from '../executor/handler-registry.ts'
@@ -12,6 +11,7 @@ import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
 import { fencedWritesSettled, groupWriterOf } from './results/fencing.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
 import { UnsentRecords } from './results/unsent-records.ts'
+import { openNodeDatastore } from './results/value-log.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
 import { InMemoryDatastore } from './wire/memory-datastore.ts'
@@ -45,11 +45,8 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
   const privateKey: PrivateKey =
     opts.privateKey ??
     (dataDir === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(dataDir))
-  let datastore: LevelDatastore | undefined
-  if (dataDir !== undefined) {
-    datastore = new LevelDatastore(join(dataDir, 'datastore'))
-    await datastore.open()
-  }
+  // on disk: LevelDB, with the result records' values in a log beside it (see ValueLogDatastore)
+  const datastore = dataDir === undefined ? undefined : await openNodeDatastore(dataDir)
   // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
   const accounting = new Accounting()
   const counted = accounting.countDatastore(datastore ?? new InMemoryDatastore())

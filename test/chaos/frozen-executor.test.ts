@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { LevelDatastore } from 'datastore-level'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   BEACON_MS,
@@ -16,6 +15,7 @@ import {
 } from '../../scripts/chaos/daemons.ts'
 import { readStoredResult } from '../../src/node/results/fencing.ts'
 import type { RecordReplicator } from '../../src/node/results/record-replicator.ts'
+import { openNodeDatastore } from '../../src/node/results/value-log.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import {
   type ResultRecord,
@@ -161,8 +161,7 @@ describe('promise 2: fencing against a frozen executor', () => {
 
     // X's own store was corrected too: after a clean stop, its data dir holds the accepted record
     await x.process.kill()
-    const store = new LevelDatastore(join(x.dir, 'datastore'))
-    await store.open()
+    const store = await openNodeDatastore(x.dir)
     try {
       const value = await readStoredResult(store, resultKey(id))
       expect(fenced(value === undefined ? undefined : readVerifiedResultRecord(value))).toEqual(want)

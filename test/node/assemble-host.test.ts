@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Libp2pRecord } from '@libp2p/record'
-import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
 import { assembleHost } from '../../src/node/assemble-host.ts'
 import { resolveNodeOptions } from '../../src/node/options.ts'
 import { dhtRecordKey, groupWriterOf, putResultRecord } from '../../src/node/results/fencing.ts'
+import { openNodeDatastore } from '../../src/node/results/value-log.ts'
 import { resultKey, signResultRecord } from '../../src/protocol/records/result-record.ts'
 import { EXECUTOR, executorKey, makeRecord, makeTask } from '../protocol/fixtures.ts'
 
@@ -28,8 +28,7 @@ describe('assembleHost', () => {
     const waiting = writer.put(new Key('/taskmesh/test/second'), Uint8Array.of(2))
     await host.closeDatastore()
     await expect(waiting).resolves.toBeUndefined()
-    const store = new LevelDatastore(join(dataDir, 'datastore'))
-    await store.open()
+    const store = await openNodeDatastore(dataDir)
     try {
       expect([...(await store.get(new Key('/taskmesh/test/first')))]).toEqual([1])
       expect([...(await store.get(new Key('/taskmesh/test/second')))]).toEqual([2])
@@ -54,8 +53,7 @@ describe('assembleHost', () => {
     const writing = putResultRecord(host.datastore, key, serialized, undefined, undefined, value)
     await host.closeDatastore()
     await expect(writing).resolves.toMatchObject({ written: true })
-    const store = new LevelDatastore(join(dataDir, 'datastore'))
-    await store.open()
+    const store = await openNodeDatastore(dataDir)
     try {
       const kept = Libp2pRecord.deserialize(await store.get(dhtRecordKey(key)))
       expect(Buffer.from(kept.value).equals(Buffer.from(value))).toBe(true)
