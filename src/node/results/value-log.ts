@@ -73,15 +73,18 @@ export class ValueLogDatastore extends BaseDatastore {
     }
   }
 
-  /** Appends `bytes` to the log; resolves with where they start, once the file system has them. */
-  private append(bytes: Uint8Array): Promise<number> {
+  /**
+   * Appends `values` to the log, one after another, in one call (no copy of them into one buffer);
+   * resolves with where the first starts, once the file system has them all.
+   */
+  private append(values: Uint8Array[]): Promise<number> {
+    const length = values.reduce((n, v) => n + v.byteLength, 0)
     const done = this.tail.then(async () => {
       const at = this.size
       try {
-        const { bytesWritten } = await this.log.write(bytes, 0, bytes.byteLength)
+        const { bytesWritten } = await this.log.writev(values)
         this.size += bytesWritten
-        if (bytesWritten !== bytes.byteLength)
-          throw new Error(`record log: ${bytesWritten} of ${bytes.byteLength} bytes written`)
+        if (bytesWritten !== length) throw new Error(`record log: ${bytesWritten} of ${length} bytes written`)
       } catch (err) {
         this.size = (await this.log.stat()).size // where the file ends now, whatever reached it
         throw err
@@ -107,7 +110,7 @@ export class ValueLogDatastore extends BaseDatastore {
 
   override async put(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
     if (!isRecordKey(key)) return this.inner.put(key, value, options)
-    const at = await this.append(value)
+    const at = await this.append([value])
     return this.inner.put(key, pointer(at, value.byteLength), options)
   }
 
@@ -132,7 +135,7 @@ export class ValueLogDatastore extends BaseDatastore {
       delete: (key) => ops.push({ key }),
       commit: async (options) => {
         const values = ops.flatMap((op) => (op.value !== undefined && isRecordKey(op.key) ? [op.value] : []))
-        let at = values.length === 0 ? 0 : await this.append(Buffer.concat(values))
+        let at = values.length === 0 ? 0 : await this.append(values)
         const inner = this.inner.batch()
         for (const { key, value } of ops) {
           if (value === undefined) inner.delete(key)

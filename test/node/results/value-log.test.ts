@@ -84,6 +84,16 @@ describe('ValueLogDatastore', () => {
     expect([...(await store.get(new Key('/other/a')))]).toEqual([...bytes(9, 10)])
   })
 
+  it('appends a batch of more values than one system call takes (1,500), each read back', async () => {
+    const store = await opened(await dataDir())
+    const batch = store.batch()
+    for (let i = 0; i < 1500; i++) batch.put(record(i), bytes(i % 251, 10 + (i % 7)))
+    await batch.commit()
+    for (const i of [0, 1023, 1024, 1499]) {
+      expect([...(await store.get(record(i)))]).toEqual([...bytes(i % 251, 10 + (i % 7))])
+    }
+  })
+
   it('reads what it wrote after a restart, and appends after it', async () => {
     const dir = await dataDir()
     const first = await opened(dir)
