@@ -4,26 +4,28 @@
  * (Noise's ChaCha20-Poly1305 and the swarm key's XSalsa20, libsodium, as the node runs them), the
  * `store` frame's JSON parse, every check of a stored value at its cheapest (the signer's own
  * batch: no signature, no proof climb — `openEnvelopeText` as a keeper calls it), and the write of
- * the kad-dht record into the node's kind of datastore (`datastore-level`, batches of a frame's
- * records; LevelDB's background compaction included: CPU of every thread until it settles). The
+ * the kad-dht record (batches of a frame's records; LevelDB's background compaction included: CPU of
+ * every thread until it settles). The
  * sum is a floor: no framing, muxing, sessions, replies, fencing, index or garbage of the node's
- * own — what `npx tsx scripts/replica-cost.ts` measures beside it is what those cost. Last, the
- * same writes with the values appended to a log file and LevelDB holding only where each one is
- * (key-value separation): what the store's share of the floor would be then. `--frames` sets the
+ * own — what `npx tsx scripts/replica-cost.ts` measures beside it is what those cost. The write is
+ * timed twice: into LevelDB alone, and into a node's own datastore (`openNodeDatastore`: the values
+ * appended to a log file, LevelDB holding only where each one is). `--frames` sets the
  * records per round, so the size LevelDB grows to (its compaction costs more per record as it grows).
  *
  *   npx tsx scripts/copy-floor.ts [--rounds 5] [--frames 400]
  */
 import '../src/polyfill.ts'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, open, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { LevelDatastore } from 'datastore-level'
+import type { Datastore } from 'interface-datastore'
 import sodium from 'sodium-native'
 import { serializeDhtRecord } from '../src/node/results/dht-record.ts'
 import { dhtRecordKey } from '../src/node/results/fencing.ts'
+import { openNodeDatastore } from '../src/node/results/value-log.ts'
 import { isWellFormedStoreRequest } from '../src/protocol/messages/replicate-messages.ts'
 import { openEnvelopeText, resultKey } from '../src/protocol/records/result-record.ts'
 import { VerifiedRoots } from '../src/protocol/records/verified-roots.ts'
@@ -132,40 +134,26 @@ const dir = await mkdtemp(join(tmpdir(), 'copy-floor-'))
 let write: number
 let separated: number
 try {
-  const datastore = new LevelDatastore(join(dir, 'datastore'))
-  await datastore.open()
-  write = await perWrite(async (items) => {
+  const writeTo = (datastore: Datastore) => async (items: Array<{ key: Uint8Array; text: string }>) => {
     const batch = datastore.batch()
     for (const { key, text } of items) batch.put(dhtRecordKey(key), serializeDhtRecord(key, text).serialized)
     await batch.commit()
-  })
-  await datastore.close()
-  // the lever beside it: values appended to a log file, LevelDB holding only where each one is
-  const index = new LevelDatastore(join(dir, 'index'))
-  await index.open()
-  const log = await open(join(dir, 'values.log'), 'a')
-  let offset = 0
-  separated = await perWrite(async (items) => {
-    const values = items.map(({ key, text }) => serializeDhtRecord(key, text).serialized)
-    const batch = index.batch()
-    values.forEach((value, i) => {
-      const pointer = Buffer.allocUnsafe(8)
-      pointer.writeUInt32BE(offset)
-      pointer.writeUInt32BE(value.byteLength, 4)
-      offset += value.byteLength
-      batch.put(dhtRecordKey(items[i].key), pointer)
-    })
-    await log.write(Buffer.concat(values))
-    await batch.commit()
-  })
-  await log.close()
-  await index.close()
+  }
+  const level = new LevelDatastore(join(dir, 'level'))
+  await level.open()
+  write = await perWrite(writeTo(level))
+  await level.close()
+  // the same into a node's datastore: the values in its log, LevelDB holding where each one is
+  await mkdir(join(dir, 'node'))
+  const node = await openNodeDatastore(join(dir, 'node'))
+  separated = await perWrite(writeTo(node))
+  await node.close()
 } finally {
   await rm(dir, { recursive: true, force: true })
   stored = []
 }
 
-const floor = ciphers + parse + checks + write
+const floor = ciphers + parse + checks
 const row = (what: string, us: number) => console.log(`  ${what.padEnd(64)} ${us.toFixed(1).padStart(6)} µs`)
 console.log(
   `A kept copy's floor, CPU of every thread per copy, best of ${rounds} rounds of ${framesPerRound} frames × ${BATCH} records (${bytesPerCopy.toFixed(0)} bytes per copy on the wire):`,
@@ -174,5 +162,6 @@ row('Noise + swarm-key ciphers, both ends', ciphers)
 row("the store frame's JSON parse and quick check", parse)
 row("a stored value's checks at their cheapest (the signer's own batch)", checks)
 row('the kad-dht record written to LevelDB, compaction included (mean)', write)
-row('floor', floor)
-row('(the write as a value log + a LevelDB index of where each value is)', separated)
+row("the same into a node's datastore: the value in its log (mean)", separated)
+row('floor, written to LevelDB', floor + write)
+row("floor, written into a node's datastore", floor + separated)
