@@ -128,17 +128,18 @@ export class ValueLogDatastore extends BaseDatastore {
 
   /** A batch: its records' values go to the log in one append, then every operation, in order, to the index. */
   override batch(): Batch {
-    const ops: Array<{ key: Key; value?: Uint8Array }> = []
+    // a put says at once whether its value goes to the log (the key's text is made once)
+    const ops: Array<{ key: Key; value?: Uint8Array; logged?: boolean }> = []
     return {
-      put: (key, value) => ops.push({ key, value }),
+      put: (key, value) => ops.push({ key, value, logged: isRecordKey(key) }),
       delete: (key) => ops.push({ key }),
       commit: async (options) => {
-        const values = ops.flatMap((op) => (op.value !== undefined && isRecordKey(op.key) ? [op.value] : []))
+        const values = ops.flatMap((op) => (op.logged === true && op.value !== undefined ? [op.value] : []))
         let at = values.length === 0 ? 0 : await this.append(values)
         const inner = this.inner.batch()
-        for (const { key, value } of ops) {
+        for (const { key, value, logged } of ops) {
           if (value === undefined) inner.delete(key)
-          else if (!isRecordKey(key)) inner.put(key, value)
+          else if (logged !== true) inner.put(key, value)
           else {
             inner.put(key, pointer(at, value.byteLength))
             at += value.byteLength
