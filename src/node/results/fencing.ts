@@ -35,6 +35,11 @@ import { StoredRecords } from './stored-records.ts'
  */
 export const DHT_RECORD_PREFIX = '/dht/record'
 
+/** True for a key under {@link DHT_RECORD_PREFIX}: a kad-dht record's. */
+export function isDhtRecordKey(key: Key): boolean {
+  return key.toString().startsWith(`${DHT_RECORD_PREFIX}/`)
+}
+
 const RESULT_KEY_BYTES = fromString(`/${RESULT_KEY_PREFIX}/`, 'utf8')
 
 /** A record's datastore key, memoised (see `DEFAULT_MEMO_ENTRIES` for the size). */
@@ -244,17 +249,16 @@ export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: Ve
   }
   datastore.put = fenced
   // writes and deletes that bypass the fenced put keep the index true (kad-dht uses neither for records)
-  const isRecord = (k: Key) => k.toString().startsWith(`${DHT_RECORD_PREFIX}/`)
   const batch = datastore.batch.bind(datastore)
   datastore.batch = () => {
     const inner = batch()
     return {
       put: (k, v) => {
-        if (isRecord(k)) known.noteStored(k.toString())
+        if (isDhtRecordKey(k)) known.noteStored(k.toString())
         inner.put(k, v)
       },
       delete: (k) => {
-        if (isRecord(k)) known.forget(k.toString())
+        if (isDhtRecordKey(k)) known.forget(k.toString())
         inner.delete(k)
       },
       commit: (options) => inner.commit(options),
@@ -262,7 +266,7 @@ export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: Ve
   }
   const remove = datastore.delete.bind(datastore)
   datastore.delete = (k, options) => {
-    if (isRecord(k)) known.forget(k.toString())
+    if (isDhtRecordKey(k)) known.forget(k.toString())
     return remove(k, options)
   }
   const putMany = datastore.putMany.bind(datastore)

@@ -4,7 +4,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import { BaseDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import type { Batch, Datastore, Key, KeyQuery, Pair, Query } from 'interface-datastore'
-import { DHT_RECORD_PREFIX } from './fencing.ts'
+import { isDhtRecordKey } from './fencing.ts'
 
 /** The file beside a node's datastore that holds the values of its DHT records. */
 export const RECORD_LOG_FILE = 'record-values.log'
@@ -18,8 +18,6 @@ const POINTER_BYTES = 12
 class NotFoundError extends Error {
   override readonly name = 'NotFoundError'
 }
-
-const isRecordKey = (key: Key) => key.toString().startsWith(`${DHT_RECORD_PREFIX}/`)
 
 function pointer(offset: number, length: number): Uint8Array {
   const out = Buffer.allocUnsafe(POINTER_BYTES)
@@ -108,14 +106,14 @@ export class ValueLogDatastore extends BaseDatastore {
   }
 
   override async put(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
-    if (!isRecordKey(key)) return this.inner.put(key, value, options)
+    if (!isDhtRecordKey(key)) return this.inner.put(key, value, options)
     const at = await this.append([value])
     return this.inner.put(key, pointer(at, value.byteLength), options)
   }
 
   override async get(key: Key, options?: AbortOptions): Promise<Uint8Array> {
     const entry = await this.inner.get(key, options)
-    return isRecordKey(key) ? this.resolve(entry) : entry
+    return isDhtRecordKey(key) ? this.resolve(entry) : entry
   }
 
   override async has(key: Key, options?: AbortOptions): Promise<boolean> {
@@ -131,7 +129,7 @@ export class ValueLogDatastore extends BaseDatastore {
     // a put says at once whether its value goes to the log (the key's text is made once)
     const ops: Array<{ key: Key; value?: Uint8Array; logged?: boolean }> = []
     return {
-      put: (key, value) => ops.push({ key, value, logged: isRecordKey(key) }),
+      put: (key, value) => ops.push({ key, value, logged: isDhtRecordKey(key) }),
       delete: (key) => ops.push({ key }),
       commit: async (options) => {
         const values = ops.flatMap((op) => (op.logged === true && op.value !== undefined ? [op.value] : []))
@@ -152,7 +150,7 @@ export class ValueLogDatastore extends BaseDatastore {
 
   override async *_all(q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
     for await (const { key, value } of this.inner.query({ prefix: q.prefix }, options)) {
-      yield { key, value: isRecordKey(key) ? await this.resolve(value) : value }
+      yield { key, value: isDhtRecordKey(key) ? await this.resolve(value) : value }
     }
   }
 
