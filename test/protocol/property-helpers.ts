@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import { expect } from 'vitest'
 import type { z } from 'zod'
 import { decodeMessage } from '../../src/protocol/codec.ts'
 import { MAX_FRAME_BYTES } from '../../src/protocol/constants.ts'
@@ -59,3 +60,30 @@ export const frame =
   <T>(schema: z.ZodType<T>) =>
   (bytes: Uint8Array) =>
     decodeMessage(schema, bytes, MAX_FRAME_BYTES, 'frame')
+
+/**
+ * Holds a hand-written fast check to the schema it stands before (see `withFastPath`): over
+ * mutations of `valid` as the wire has them (what JSON.parse makes of their text), every value the
+ * check passes the schema accepts, unchanged — and the mutations reach values the check refuses
+ * while leaving some valid.
+ */
+export function expectExactOrStricter(
+  valid: unknown,
+  check: (v: unknown) => boolean,
+  schema: z.ZodType,
+): void {
+  const reparsed = (value: unknown): unknown => JSON.parse(JSON.stringify(value) ?? 'null')
+  let accepted = 0
+  fc.assert(
+    fc.property(mutations(valid).map(reparsed), (value) => {
+      if (!check(value)) return
+      accepted++
+      const parsed = schema.safeParse(value)
+      expect(parsed.success).toBe(true)
+      expect(parsed.data).toEqual(value)
+    }),
+    { numRuns: RUNS * 5 },
+  )
+  expect(accepted).toBeGreaterThan(0)
+  expect(accepted).toBeLessThan(RUNS * 5)
+}

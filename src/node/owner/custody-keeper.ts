@@ -4,6 +4,7 @@ import {
   MAX_HOT_ADDRS,
   MAX_TASKS_PER_MESSAGE,
 } from '../../protocol/constants.ts'
+import { encodeHoldFrame, encodeTaskList } from '../../protocol/messages/custody-messages.ts'
 import type { Task } from '../../task/task.ts'
 import { Batcher } from '../../util/batcher.ts'
 import { frameChunks } from '../../util/frame-chunks.ts'
@@ -11,6 +12,15 @@ import type { CustodyService } from '../wire/custody-service.ts'
 
 /** Ended tasks are told to custodians together, at most this often (ms). */
 export const DROP_WINDOW_MS = 100
+
+/** Tasks of one `hold` frame, and their JSON list as the frame carries it. */
+interface HoldChunk {
+  tasks: Task[]
+  list: Uint8Array
+}
+
+/** The chunk of a `hold` that only tells a custodian the set of custodians. */
+const NO_TASKS: HoldChunk = { tasks: [], list: encodeTaskList([]) }
 
 /** Options of {@link CustodyKeeper}. */
 export interface CustodyKeeperOptions {
@@ -44,7 +54,8 @@ export interface CustodyKeeperOptions {
 export class CustodyKeeper {
   private custodians: string[] = []
   private readonly drops: Batcher<string>
-  private readonly sizes = new WeakMap<Task, number>()
+  /** Each task's JSON, made once: it goes to every custodian (and sizes the frames). */
+  private readonly encoded = new WeakMap<Task, Uint8Array>()
   /**
    * Tasks some `hold` carried and no drop has named since: a task that ended before it was handed
    * over (a submitter's quick task, see `CUSTODY_GRACE_MS`) is no custodian's to forget.
@@ -73,7 +84,8 @@ export class CustodyKeeper {
     await this.pick()
     const custodians = this.custodians
     if (custodians.length === 0) return
-    const told = await Promise.all(custodians.map((peer) => this.send(peer, custodians, tasks)))
+    const chunks = this.chunks(tasks)
+    const told = await Promise.all(custodians.map((peer) => this.send(peer, custodians, chunks)))
     if (told.every(Boolean)) return
     // a custodian named in the list but without these tasks would leave them unadopted (the others
     // leave a task to the successor the list names): the ones that got them learn at once that the
@@ -108,7 +120,8 @@ export class CustodyKeeper {
     // the new ones get every open task first; the kept ones then learn of the set, naming only the
     // new ones that acknowledged (a custodian named but without the tasks would leave its share of
     // them unadopted): every custodian judges successors among the same set
-    const told = await Promise.all(added.map((peer) => this.send(peer, now, open)))
+    const chunks = this.chunks(open)
+    const told = await Promise.all(added.map((peer) => this.send(peer, now, chunks)))
     const failed = new Set(added.filter((_, i) => !told[i]))
     if (failed.size > 0) this.custodians = this.custodians.filter((p) => !failed.has(p))
     const confirmed = this.custodians
@@ -185,22 +198,22 @@ export class CustodyKeeper {
     return [...still, ...closest.filter((p) => !still.includes(p))].slice(0, count)
   }
 
-  /** Sends `tasks` to one custodian in frames that fit; false when a frame failed. */
-  private async send(peer: string, custodians: string[], tasks: Task[]): Promise<boolean> {
+  /**
+   * Sends the tasks of `chunks` (none: the custodians' set alone) to one custodian, a frame per
+   * chunk; false when a frame failed.
+   */
+  private async send(peer: string, custodians: string[], chunks: HoldChunk[] = []): Promise<boolean> {
     const named = custodians.map((id) => ({
       peerId: id,
       addrs: this.opts.addrsOf(id).slice(0, MAX_HOT_ADDRS),
     }))
     try {
       if (!(await this.greet(peer))) return false
-      for (const chunk of tasks.length === 0 ? [[]] : this.chunks(tasks)) {
-        for (const task of chunk) this.handed.add(task.id)
-        const reply = await this.opts.custody.request(peer, {
-          type: 'hold',
-          requestId: crypto.randomUUID(),
-          custodians: named,
-          tasks: chunk,
-        })
+      for (const { tasks, list } of chunks.length === 0 ? [NO_TASKS] : chunks) {
+        for (const task of tasks) this.handed.add(task.id)
+        const requestId = crypto.randomUUID()
+        const frame = { type: 'hold' as const, requestId, custodians: named, tasks }
+        const reply = await this.opts.custody.request(peer, frame, encodeHoldFrame(requestId, named, list))
         if (reply.type === 'error') throw new Error(`${reply.code}: ${reply.message}`)
       }
       return true
@@ -221,18 +234,26 @@ export class CustodyKeeper {
     }
   }
 
-  /** Splits tasks into frames of at most `MAX_TASKS_PER_MESSAGE` tasks and `FRAME_BUDGET_BYTES` of JSON. */
-  private chunks(tasks: Task[]): Generator<Task[]> {
-    return frameChunks(tasks, (task) => this.sizeOf(task), FRAME_BUDGET_BYTES, MAX_TASKS_PER_MESSAGE)
+  /**
+   * Splits tasks into frames of at most `MAX_TASKS_PER_MESSAGE` tasks and `FRAME_BUDGET_BYTES` of
+   * JSON, each with its task list encoded once for every custodian.
+   */
+  private chunks(tasks: Task[]): HoldChunk[] {
+    const chunks: HoldChunk[] = []
+    const bytesOf = (task: Task) => this.jsonOf(task).byteLength
+    for (const chunk of frameChunks(tasks, bytesOf, FRAME_BUDGET_BYTES, MAX_TASKS_PER_MESSAGE)) {
+      chunks.push({ tasks: chunk, list: encodeTaskList(chunk.map((task) => this.jsonOf(task))) })
+    }
+    return chunks
   }
 
-  /** Bytes of a task's JSON, measured once per task. */
-  private sizeOf(task: Task): number {
-    let size = this.sizes.get(task)
-    if (size === undefined) {
-      size = Buffer.byteLength(JSON.stringify(task))
-      this.sizes.set(task, size)
+  /** A task's JSON, encoded once per task. */
+  private jsonOf(task: Task): Uint8Array {
+    let json = this.encoded.get(task)
+    if (json === undefined) {
+      json = Buffer.from(JSON.stringify(task))
+      this.encoded.set(task, json)
     }
-    return size
+    return json
   }
 }

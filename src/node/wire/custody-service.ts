@@ -65,11 +65,16 @@ export class CustodyService {
     await this.libp2p.unhandle(CUSTODY_PROTOCOL).catch(() => undefined)
   }
 
-  /** Sends one frame to a custodian and resolves with its answer. @throws an RPC error when it fails. */
-  async request(peer: string, frame: CustodyFrame): Promise<CustodyReply> {
+  /**
+   * Sends one frame to a custodian and resolves with its answer.
+   * @param encoded - the frame's bytes when the caller made them (`encodeHoldFrame`): sent as they are.
+   * @throws an RPC error when it fails.
+   */
+  async request(peer: string, frame: CustodyFrame, encoded?: Uint8Array): Promise<CustodyReply> {
     this.opts.tags?.touch(peer)
     // holding a task again changes nothing: a frame whose stream ended is sent again
-    return this.sessionTo(peer).request(frame, undefined, { retry: true, timeoutMs: CUSTODY_TIMEOUT_MS })
+    const options = { retry: true, timeoutMs: CUSTODY_TIMEOUT_MS, encoded }
+    return this.sessionTo(peer).request(frame, undefined, options)
   }
 
   private serve(stream: Stream, peer: PeerId): Promise<void> {

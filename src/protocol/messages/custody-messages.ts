@@ -9,6 +9,8 @@ import {
   MAX_PEER_ID_CHARS,
   MAX_TASKS_PER_MESSAGE,
 } from '../constants.ts'
+import { isWellFormedCustodyFrame, isWellFormedCustodyReply } from './custody-fast-check.ts'
+import { withFastPath } from './fast-path.ts'
 import { errorReplySchema } from './steal-messages.ts'
 import { taskSchema } from './task-schema.ts'
 import { requestIdSchema, taskIdSchema } from './wire-types.ts'
@@ -72,13 +74,15 @@ export const queryRequestSchema = z
   })
   .strict()
 
-/** Any request of the custody protocol. */
-export const custodyFrameSchema = z.discriminatedUnion('type', [
+const custodyFrameUnion = z.discriminatedUnion('type', [
   holdRequestSchema,
   dropRequestSchema,
   forgetRequestSchema,
   queryRequestSchema,
 ])
+
+/** Any request of the custody protocol (`hold` and `drop` checked by hand first, see `withFastPath`). */
+export const custodyFrameSchema = withFastPath(isWellFormedCustodyFrame, custodyFrameUnion)
 
 /** The custodian's answer: how many of the sender's tasks it holds now. */
 export const custodyAckSchema = z
@@ -100,12 +104,13 @@ export const knownReplySchema = z
   })
   .strict()
 
-/** Any reply of the custody protocol (an `error` with `ERR_NOT_ALLOWED` or `ERR_INVALID_FRAME`). */
-export const custodyReplySchema = z.discriminatedUnion('type', [
-  custodyAckSchema,
-  knownReplySchema,
-  errorReplySchema,
-])
+const custodyReplyUnion = z.discriminatedUnion('type', [custodyAckSchema, knownReplySchema, errorReplySchema])
+
+/**
+ * Any reply of the custody protocol (an `error` with `ERR_NOT_ALLOWED` or `ERR_INVALID_FRAME`); a
+ * `held` answer is checked by hand first.
+ */
+export const custodyReplySchema = withFastPath(isWellFormedCustodyReply, custodyReplyUnion)
 
 /** A custodian named in a `hold`, see {@link custodianSchema}. */
 export type CustodianRef = z.infer<typeof custodianSchema>
@@ -120,9 +125,9 @@ export type QueryRequest = z.infer<typeof queryRequestSchema>
 /** A `known` reply, see {@link knownReplySchema}. */
 export type KnownReply = z.infer<typeof knownReplySchema>
 /** Any custody-protocol request. */
-export type CustodyFrame = z.infer<typeof custodyFrameSchema>
+export type CustodyFrame = z.infer<typeof custodyFrameUnion>
 /** Any custody-protocol reply. */
-export type CustodyReply = z.infer<typeof custodyReplySchema>
+export type CustodyReply = z.infer<typeof custodyReplyUnion>
 
 /**
  * Decodes a custody-protocol request frame.
@@ -130,4 +135,34 @@ export type CustodyReply = z.infer<typeof custodyReplySchema>
  */
 export function decodeCustodyFrame(bytes: Uint8Array): CustodyFrame {
   return decodeMessage(custodyFrameSchema, bytes, MAX_FRAME_BYTES, 'custody frame')
+}
+
+const COMMA = Buffer.from(',')
+
+/**
+ * The JSON array of tasks already encoded (each task's JSON as bytes): the `tasks` of a `hold`, made
+ * once for every custodian of an owner (see {@link encodeHoldFrame}).
+ */
+export function encodeTaskList(tasks: readonly Uint8Array[]): Uint8Array {
+  const parts: Uint8Array[] = [Buffer.from('[')]
+  tasks.forEach((task, i) => {
+    if (i > 0) parts.push(COMMA)
+    parts.push(task)
+  })
+  parts.push(Buffer.from(']'))
+  return Buffer.concat(parts)
+}
+
+/**
+ * A `hold` frame's bytes around a task list made by {@link encodeTaskList}: the same frame as
+ * `encodeMessage` makes of `{ type: 'hold', requestId, custodians, tasks }`, without encoding the
+ * tasks again for each custodian.
+ */
+export function encodeHoldFrame(
+  requestId: string,
+  custodians: CustodianRef[],
+  taskList: Uint8Array,
+): Uint8Array {
+  const head = `{"type":"hold","requestId":${JSON.stringify(requestId)},"custodians":${JSON.stringify(custodians)},"tasks":`
+  return Buffer.concat([Buffer.from(head), taskList, Buffer.from('}')])
 }
