@@ -18,6 +18,9 @@ export function isCloser(a: Uint8Array, b: Uint8Array, target: Uint8Array): bool
   return false
 }
 
+/** What {@link ClosestPeers.closerThanSelfNow} answers when the serving peers must be read first. */
+export const SERVING_UNKNOWN = Symbol('serving peers unknown')
+
 /**
  * The connected peers that serve a protocol, ranked by Kademlia distance to a key — where a record
  * of that key belongs. Which protocols a peer serves comes from the peer store (identify), cached
@@ -111,7 +114,28 @@ export class ClosestPeers {
     except: string,
     holders: readonly string[] = [],
   ): Promise<PeerId | undefined> {
-    const peers = this.allServing ?? (await this.servingPeers())
+    return this.closerAmong(this.allServing ?? (await this.servingPeers()), key, except, holders)
+  }
+
+  /**
+   * {@link closerThanSelf} answered at once when the serving peers are known (nearly always: each
+   * record kept asks, and in a complete mesh the answer is none), else {@link SERVING_UNKNOWN}.
+   */
+  closerThanSelfNow(
+    key: Uint8Array,
+    except: string,
+    holders: readonly string[] = [],
+  ): PeerId | undefined | typeof SERVING_UNKNOWN {
+    const peers = this.allServing
+    return peers === undefined ? SERVING_UNKNOWN : this.closerAmong(peers, key, except, holders)
+  }
+
+  private closerAmong(
+    peers: readonly PeerId[],
+    key: Uint8Array,
+    except: string,
+    holders: readonly string[],
+  ): PeerId | undefined {
     // the closest peer that may take it, if closer than this node (one pass, no distances built);
     // the key's kad-dht id is hashed only when some peer may take it (in a small mesh, often none)
     let target: Uint8Array | undefined

@@ -1,7 +1,8 @@
 import { Libp2pRecord } from '@libp2p/record'
 import { toString as bytesToString, equals } from 'uint8arrays'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { dhtRecordKey, RecordReplicator } from '../../../src/node/results/record-replicator.ts'
+import { dhtRecordKey } from '../../../src/node/results/fencing.ts'
+import { RecordReplicator } from '../../../src/node/results/record-replicator.ts'
 import {
   DEFAULT_RECORD_COPIES,
   FRAME_BUDGET_BYTES,
