@@ -1,28 +1,54 @@
 import type { Datastore } from 'interface-datastore'
 
-/** Bits of the filter of stored keys: 1 MiB, about 2 % false positives at a million records. */
+/** Bits of the filter of stored keys: 1 MiB, about 2–3 % false positives at a million records. */
 export const STORED_FILTER_BITS = 2 ** 23
-/** Probes per key in the filter. */
+/** Probes per key in the filter, all in one block of {@link BLOCK_BITS}. */
 const PROBES = 6
+/** Bits of a block: one 64-byte cache line, so a probe of a key touches one line, not six. */
+const BLOCK_BITS = 512
 /** Values of the records written or read last, kept to fence the next write of the same key. */
 export const RECENT_RECORDS = 4_096
+/**
+ * Characters of a key the filter hashes, from its end: a record key ends with the base32 of its
+ * task id, itself the base32 of a SHA-256 (a shorter or other key is hashed whole). A Bloom filter
+ * never misses a key whatever its hash; a weak one only costs reads.
+ */
+const HASHED_CHARS = 32
 
-/** FNV-1a over the UTF-16 code units of `text`, from `seed`. */
-function fnv1a(text: string, seed: number): number {
-  let h = seed
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
+/** The filter's hash of `id`: FNV-1a over the UTF-16 code units of its last {@link HASHED_CHARS}. */
+function hashOf(id: string): number {
+  let h = 0x811c9dc5
+  for (let i = Math.max(0, id.length - HASHED_CHARS); i < id.length; i++) {
+    h ^= id.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
-  return h >>> 0
+  // a final mix (murmur3's), so the block and the probes in it take different bits
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
 }
+
+/** First word of the block of hash `h` in the filter's words (its low 14 bits). */
+const blockOf = (h: number): number => (h & (STORED_FILTER_BITS / BLOCK_BITS - 1)) * (BLOCK_BITS / 32)
+/** A second hash of a key, from its first (the probes' steps, independent of the block). */
+function stepOf(h: number): number {
+  let g = Math.imul(h ^ 0x9e3779b9, 0x85ebca6b)
+  g ^= g >>> 15
+  g = Math.imul(g, 0xc2b2ae35)
+  return (g ^ (g >>> 16)) >>> 0
+}
+/** Bit `i` of a key's probes within its block: double hashing on the bits the block did not use. */
+const probeOf = (h: number, g: number, i: number): number =>
+  ((h >>> 14) + Math.imul(i, g | 1)) & (BLOCK_BITS - 1)
 
 /**
  * What a node knows of the result records in its datastore without reading it, so a fenced write
  * (compare with the stored record, then write) of a record not stored yet — nearly every write —
  * reads nothing:
  *
- * - a Bloom filter of every record key written since start, plus every key found by one scan of
+ * - a (blocked) Bloom filter of every record key written since start, plus every key found by one scan of
  *   the store at start: a key it does not hold is surely not stored (once the scan is `complete`);
  *   a key it holds may be (a false positive costs one read, as before);
  * - the values of the last {@link RECENT_RECORDS} records written or read, so the next write of
@@ -43,11 +69,12 @@ export class StoredRecords {
   /** True when the record of datastore key `id` may be stored (false: surely not). */
   mayHold(id: string): boolean {
     if (!this.complete) return true
-    const h1 = fnv1a(id, 0x811c9dc5)
-    const h2 = fnv1a(id, 0x01000193) | 1
+    const h = hashOf(id)
+    const g = stepOf(h)
+    const block = blockOf(h)
     for (let i = 0; i < PROBES; i++) {
-      const bit = ((h1 + Math.imul(i, h2)) >>> 0) & (STORED_FILTER_BITS - 1)
-      if ((this.bits[bit >>> 5] & (1 << (bit & 31))) === 0) return false
+      const bit = probeOf(h, g, i)
+      if ((this.bits[block + (bit >>> 5)] & (1 << (bit & 31))) === 0) return false
     }
     return true
   }
@@ -59,11 +86,12 @@ export class StoredRecords {
 
   /** A record key is stored (written now, or found by the scan); `value` when known. */
   noteStored(id: string, value?: Uint8Array): void {
-    const h1 = fnv1a(id, 0x811c9dc5)
-    const h2 = fnv1a(id, 0x01000193) | 1
+    const h = hashOf(id)
+    const g = stepOf(h)
+    const block = blockOf(h)
     for (let i = 0; i < PROBES; i++) {
-      const bit = ((h1 + Math.imul(i, h2)) >>> 0) & (STORED_FILTER_BITS - 1)
-      this.bits[bit >>> 5] |= 1 << (bit & 31)
+      const bit = probeOf(h, g, i)
+      this.bits[block + (bit >>> 5)] |= 1 << (bit & 31)
     }
     this.forget(id)
     if (value === undefined) return

@@ -6,7 +6,6 @@ import { MemoryDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createResultValidator,
   dhtRecordKey,
   fenceResultRecords,
   putResultRecord,
@@ -15,6 +14,7 @@ import {
 import { RecordReplicator, StaleRecordError } from '../../../src/node/results/record-replicator.ts'
 import { RecordSigner } from '../../../src/node/results/record-signer.ts'
 import { ResultStore } from '../../../src/node/results/result-store.ts'
+import { createResultValidator } from '../../../src/node/results/result-validator.ts'
 import { createMeshLibp2p, type MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
 import {
   readVerifiedResultRecord,

@@ -19,7 +19,7 @@ import {
   resultKey,
   signResultRecord,
 } from '../../../src/protocol/records/result-record.ts'
-import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
+import { idOf, makeRecord, makeTask } from '../../protocol/fixtures.ts'
 
 let key: PrivateKey
 let executor: string
@@ -53,6 +53,18 @@ describe('StoredRecords', () => {
     known.forget(other)
     expect(known.recentValue(other)).toBeUndefined()
     expect(known.mayHold(other)).toBe(true) // a filter forgets nothing: the next write reads
+  })
+
+  it('misses no key noted, and takes few others for stored (one block of bits per key)', () => {
+    const known = new StoredRecords()
+    known.complete = true
+    const keyOf = (n: number) => dhtRecordKey(resultKey(idOf(n))).toString()
+    for (let n = 0; n < 50_000; n++) known.noteStored(keyOf(n))
+    for (let n = 0; n < 50_000; n += 7) expect(known.mayHold(keyOf(n))).toBe(true)
+    let taken = 0
+    for (let n = 1_000_000; n < 1_020_000; n++) if (known.mayHold(keyOf(n))) taken++
+    // 6 probes in a 512-bit block, 8 Mi bits: ~0.01 % at 100,000 keys, ~2 % at a million
+    expect(taken / 20_000).toBeLessThan(0.002)
   })
 })
 
