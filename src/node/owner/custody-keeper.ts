@@ -54,8 +54,6 @@ export interface CustodyKeeperOptions {
 export class CustodyKeeper {
   private custodians: string[] = []
   private readonly drops: Batcher<string>
-  /** Each task's JSON, made once: it goes to every custodian (and sizes the frames). */
-  private readonly encoded = new WeakMap<Task, Uint8Array>()
   /**
    * Tasks some `hold` carried and no drop has named since: a task that ended before it was handed
    * over (a submitter's quick task, see `CUSTODY_GRACE_MS`) is no custodian's to forget.
@@ -202,7 +200,7 @@ export class CustodyKeeper {
    * Sends the tasks of `chunks` (none: the custodians' set alone) to one custodian, a frame per
    * chunk; false when a frame failed.
    */
-  private async send(peer: string, custodians: string[], chunks: HoldChunk[] = []): Promise<boolean> {
+  private async send(peer: string, custodians: string[], chunks: HoldChunk[]): Promise<boolean> {
     const named = custodians.map((id) => ({
       peerId: id,
       addrs: this.opts.addrsOf(id).slice(0, MAX_HOT_ADDRS),
@@ -236,24 +234,16 @@ export class CustodyKeeper {
 
   /**
    * Splits tasks into frames of at most `MAX_TASKS_PER_MESSAGE` tasks and `FRAME_BUDGET_BYTES` of
-   * JSON, each with its task list encoded once for every custodian.
+   * JSON, each task encoded once and each frame's task list once, for every custodian (the bytes
+   * are not kept beyond the hold: an open task's spec is memory enough).
    */
   private chunks(tasks: Task[]): HoldChunk[] {
+    const json = tasks.map((task) => Buffer.from(JSON.stringify(task)))
     const chunks: HoldChunk[] = []
-    const bytesOf = (task: Task) => this.jsonOf(task).byteLength
-    for (const chunk of frameChunks(tasks, bytesOf, FRAME_BUDGET_BYTES, MAX_TASKS_PER_MESSAGE)) {
-      chunks.push({ tasks: chunk, list: encodeTaskList(chunk.map((task) => this.jsonOf(task))) })
+    const bytesOf = (i: number) => json[i].byteLength
+    for (const at of frameChunks(tasks.keys(), bytesOf, FRAME_BUDGET_BYTES, MAX_TASKS_PER_MESSAGE)) {
+      chunks.push({ tasks: at.map((i) => tasks[i]), list: encodeTaskList(at.map((i) => json[i])) })
     }
     return chunks
-  }
-
-  /** A task's JSON, encoded once per task. */
-  private jsonOf(task: Task): Uint8Array {
-    let json = this.encoded.get(task)
-    if (json === undefined) {
-      json = Buffer.from(JSON.stringify(task))
-      this.encoded.set(task, json)
-    }
-    return json
   }
 }

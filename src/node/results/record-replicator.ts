@@ -24,6 +24,8 @@ import { PendingCopies } from './pending-copies.ts'
 import { StoreOutbox } from './store-outbox.ts'
 import type { UnsentRecords } from './unsent-records.ts'
 
+const noop = () => undefined
+
 /** Deadline of one {@link RecordReplicator.store} when the caller gives no signal, in ms. */
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000
 /** Inbound replicate-protocol streams one peer may hold open at once. */
@@ -69,13 +71,10 @@ export interface RecordReplicatorOptions {
 /**
  * Stores result records in the DHT in batches. The local copy is written where kad-dht keeps its own
  * records (fenced: a record that loses the selector never replaces a stored one); copies go to the
- * `replicas` connected peers closest to each key (Kademlia distance) over the replicate protocol:
- * the records bound for one peer in one turn of the event loop travel in one `store` frame on a
- * session stream, and the peer checks each (a batch signature once), keeps it the same fenced way
- * and answers with one outcome per record. kad-dht's GET_VALUE serves every copy, so a stock
- * kad-dht `get` finds them.
- *
- * The same object serves the protocol: {@link start} registers the handler.
+ * `replicas` connected peers closest to each key over the replicate protocol: the records bound for
+ * a peer in one turn of the event loop travel in one `store` frame, and the peer checks each (a
+ * batch signature once), keeps it the same fenced way and answers with an outcome per record.
+ * kad-dht's GET_VALUE serves every copy. The same object serves the protocol ({@link start}).
  */
 export class RecordReplicator {
   private readonly libp2p: MeshLibp2p
@@ -281,20 +280,21 @@ export class RecordReplicator {
   }
 
   /**
-   * Passes a kept record on, one hop nearer its key: each hop is strictly closer, so the chain
-   * ends — at a node with no connected peer closer to the key, which in a mesh of bounded degree
-   * is near where a Kademlia lookup for the key arrives. Each of the executor's copies starts a
-   * chain (one alone ended beyond the key's 20 closest peers for 1.5 % of records at 100 nodes);
-   * in a complete mesh none goes anywhere: the only closer peers hold the executor's copies.
+   * Passes a kept record on, one hop nearer its key: each hop is strictly closer, so the chain ends
+   * — at a node with no connected peer closer to the key, near where a Kademlia lookup for it
+   * arrives in a mesh of bounded degree. Each of the executor's copies starts a chain (one alone
+   * ended beyond the key's 20 closest peers for 1.5 % of records at 100 nodes); in a complete mesh
+   * none goes anywhere: the only closer peers hold the executor's copies.
    */
   private relayOn(key: Uint8Array, value: Uint8Array, from: string, ahead: string[]): void {
-    // answered at once nearly always (no promise per record kept): none to go to, in a complete mesh
+    // answered at once nearly always (no promise, no closure per record kept): none, in a full mesh
     const now = this.closest.closerThanSelfNow(key, from, ahead)
-    const relay = (next: PeerId | undefined) => {
-      if (next !== undefined && !this.stopping.signal.aborted)
-        this.outbox.enqueue(next, { key, value, signal: undefined, relay: [], done: () => undefined })
-    }
-    if (now !== SERVING_UNKNOWN) relay(now)
-    else void this.closest.closerThanSelf(key, from, ahead).then(relay, () => undefined)
+    if (now !== SERVING_UNKNOWN) this.relayTo(now, key, value)
+    else void this.closest.closerThanSelf(key, from, ahead).then((p) => this.relayTo(p, key, value), noop)
+  }
+
+  private relayTo(next: PeerId | undefined, key: Uint8Array, value: Uint8Array): void {
+    if (next !== undefined && !this.stopping.signal.aborted)
+      this.outbox.enqueue(next, { key, value, signal: undefined, relay: [], done: noop })
   }
 }
