@@ -16,7 +16,7 @@ export const DROP_WINDOW_MS = 100
 /** Tasks of one `hold` frame, and their JSON list as the frame carries it. */
 interface HoldChunk {
   tasks: Task[]
-  list: Uint8Array
+  list: string
 }
 
 /** The chunk of a `hold` that only tells a custodian the set of custodians. */
@@ -238,9 +238,9 @@ export class CustodyKeeper {
    * are not kept beyond the hold: an open task's spec is memory enough).
    */
   private chunks(tasks: Task[]): HoldChunk[] {
-    const json = tasks.map((task) => Buffer.from(JSON.stringify(task)))
+    const json = tasks.map((task) => JSON.stringify(task))
     const chunks: HoldChunk[] = []
-    const bytesOf = (i: number) => json[i].byteLength
+    const bytesOf = (i: number) => Buffer.byteLength(json[i])
     for (const at of frameChunks(tasks.keys(), bytesOf, FRAME_BUDGET_BYTES, MAX_TASKS_PER_MESSAGE)) {
       chunks.push({ tasks: at.map((i) => tasks[i]), list: encodeTaskList(at.map((i) => json[i])) })
     }

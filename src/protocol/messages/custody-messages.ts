@@ -137,20 +137,12 @@ export function decodeCustodyFrame(bytes: Uint8Array): CustodyFrame {
   return decodeMessage(custodyFrameSchema, bytes, MAX_FRAME_BYTES, 'custody frame')
 }
 
-const COMMA = Buffer.from(',')
-
 /**
- * The JSON array of tasks already encoded (each task's JSON as bytes): the `tasks` of a `hold`, made
+ * The JSON array of tasks already encoded (each task's JSON text): the `tasks` of a `hold`, made
  * once for every custodian of an owner (see {@link encodeHoldFrame}).
  */
-export function encodeTaskList(tasks: readonly Uint8Array[]): Uint8Array {
-  const parts: Uint8Array[] = [Buffer.from('[')]
-  tasks.forEach((task, i) => {
-    if (i > 0) parts.push(COMMA)
-    parts.push(task)
-  })
-  parts.push(Buffer.from(']'))
-  return Buffer.concat(parts)
+export function encodeTaskList(tasks: readonly string[]): string {
+  return `[${tasks.join(',')}]`
 }
 
 /**
@@ -158,11 +150,8 @@ export function encodeTaskList(tasks: readonly Uint8Array[]): Uint8Array {
  * `encodeMessage` makes of `{ type: 'hold', requestId, custodians, tasks }`, without encoding the
  * tasks again for each custodian.
  */
-export function encodeHoldFrame(
-  requestId: string,
-  custodians: CustodianRef[],
-  taskList: Uint8Array,
-): Uint8Array {
-  const head = `{"type":"hold","requestId":${JSON.stringify(requestId)},"custodians":${JSON.stringify(custodians)},"tasks":`
-  return Buffer.concat([Buffer.from(head), taskList, Buffer.from('}')])
+export function encodeHoldFrame(requestId: string, custodians: CustodianRef[], taskList: string): Uint8Array {
+  return Buffer.from(
+    `{"type":"hold","requestId":${JSON.stringify(requestId)},"custodians":${JSON.stringify(custodians)},"tasks":${taskList}}`,
+  )
 }

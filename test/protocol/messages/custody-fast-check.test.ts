@@ -97,7 +97,7 @@ describe('the fast checks of custody frames', () => {
   })
 
   it('a hold made around a task list encoded once is the frame encodeMessage makes', () => {
-    const list = encodeTaskList(hold.tasks.map((task) => Buffer.from(JSON.stringify(task))))
+    const list = encodeTaskList(hold.tasks.map((task) => JSON.stringify(task)))
     expect(Buffer.from(encodeHoldFrame('r1', hold.custodians, list)).toString()).toBe(
       Buffer.from(encodeMessage(hold)).toString(),
     )
