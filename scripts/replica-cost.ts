@@ -11,7 +11,9 @@
  * In a mesh where every node runs tasks, each node keeps a copy of every other node's records: at
  * 3 daemons, 2 copies per task, so this figure is most of what `bench:compare`'s no-op run spends
  * beyond BullMQ. With `--base <checkout>`, the same mesh of the other build runs too, alternating
- * with this one, `--rounds` times each (absolute CPU drifts by a fifth here from run to run).
+ * with this one, `--rounds` times each (absolute CPU drifts by a fifth here from run to run), and
+ * the two are compared round by round too: in how many rounds this build's figure was the lower,
+ * and the median of the rounds' ratios.
  *
  * With `--profile <dir>`, every daemon of the meshes runs under `node --cpu-prof` (profiles in
  * `<dir>/<build>-<round>/<daemon>/`, with the measured run's window for
@@ -24,6 +26,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { paired, pairedText } from './bench/paired.ts'
 import type * as DaemonsModule from './compare/daemons.ts'
 import { profileWindows } from './compare/noop.ts'
 import { cpuSeconds, threadKinds } from './compare/processes.ts'
@@ -226,6 +229,21 @@ try {
     minor: mean(gs.map((g) => g.minor)),
     old: mean(gs.map((g) => g.old)),
   })
+  const [mine, theirs] = [...results.values()]
+  if (theirs !== undefined) {
+    const of = (fs: Figures[], f: (x: Figures) => number) => fs.map(f)
+    const copy = paired(
+      of(mine, (f) => f.keeperAll),
+      of(theirs, (f) => f.keeperAll),
+    )
+    const task = paired(
+      of(mine, (f) => f.executorAll),
+      of(theirs, (f) => f.executorAll),
+    )
+    console.log(
+      `this against base, round by round: a kept copy ${pairedText(copy)}; the executor's task ${pairedText(task)}`,
+    )
+  }
   for (const [name, fs] of results) {
     console.log(
       `${name} (mean of ${fs.length}): per copy kept ${mean(fs.map((f) => f.keeperMain)).toFixed(0)} µs main thread, ` +
