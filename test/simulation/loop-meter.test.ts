@@ -10,9 +10,16 @@ const run = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 describe('LoopMeter', () => {
   it('tells how late timers ran while the loop was blocked, and how busy it was', async () => {
     const meter = new LoopMeter()
-    meter.start()
-    await run(40)
-    const quiet = meter.take()
+    // the quietest of three stretches: a worker just started may still be busy for one of them (a
+    // loaded CI machine once had a lone 40 ms stretch at utilization 1)
+    let quiet: LoopStats | undefined
+    for (let i = 0; i < 3; i++) {
+      meter.start()
+      await run(30)
+      const stretch = meter.take()
+      if (quiet === undefined || stretch.utilization < quiet.utilization) quiet = stretch
+    }
+    if (quiet === undefined) throw new Error('no quiet stretch')
     meter.start()
     await run(20)
     blockLoop(80)
