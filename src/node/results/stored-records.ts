@@ -9,8 +9,9 @@ const BLOCK_BITS = 512
 /** Values of the records written or read last, kept to fence the next write of the same key. */
 export const RECENT_RECORDS = 4_096
 /**
- * Characters of a key the filter hashes, from its end: a record key ends with the base32 of its
- * task id, itself the base32 of a SHA-256 (a shorter or other key is hashed whole). A Bloom filter
+ * Characters of a key the filter hashes, from its end: a record key is the base32 of
+ * `/taskmesh/result/<task id>`, so its last 32 characters encode the task id's last 20 — themselves
+ * base32 of a SHA-256 digest, about 100 bits of it (a shorter key is hashed whole). A Bloom filter
  * never misses a key whatever its hash; a weak one only costs reads.
  */
 const HASHED_CHARS = 32
