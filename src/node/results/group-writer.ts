@@ -12,7 +12,8 @@ export const WRITE_GAP_MS = 8
 
 interface Write {
   key: Key
-  value: Uint8Array | undefined
+  /** The value put (made as the batch is built, when a function), or none for a delete. */
+  value: Uint8Array | (() => Uint8Array | undefined) | undefined
 }
 
 /**
@@ -47,6 +48,14 @@ export class GroupWriter {
     return this.add(key, value)
   }
 
+  /**
+   * Puts `key` in the next batch with the value `make` returns as that batch is built (nothing
+   * when it returns undefined): a value that gathers what the writes asked until then.
+   */
+  putLater(key: Key, make: () => Uint8Array | undefined): Promise<void> {
+    return this.add(key, make)
+  }
+
   /** Deletes `key` in the next batch. */
   delete(key: Key): Promise<void> {
     return this.add(key, undefined)
@@ -66,7 +75,7 @@ export class GroupWriter {
     }
   }
 
-  private add(key: Key, value: Uint8Array | undefined): Promise<void> {
+  private add(key: Key, value: Write['value']): Promise<void> {
     this.pendingDone ??= Promise.withResolvers<void>()
     this.pending.push({ key, value })
     this.schedule()
@@ -110,8 +119,10 @@ export class GroupWriter {
       for (const w of writes) {
         if (w.value === undefined) batch.delete(w.key)
         else {
-          this.committing.add(w.value)
-          batch.put(w.key, w.value)
+          const value = typeof w.value === 'function' ? w.value() : w.value
+          if (value === undefined) continue
+          this.committing.add(value)
+          batch.put(w.key, value)
         }
       }
       await batch.commit()
@@ -119,7 +130,8 @@ export class GroupWriter {
     } catch (err) {
       done?.reject(err)
     } finally {
-      for (const w of writes) if (w.value !== undefined) this.committing.delete(w.value)
+      // one batch is committed at a time: what it put is all that is committing
+      this.committing.clear()
     }
   }
 }

@@ -142,4 +142,28 @@ describe('GroupWriter', () => {
     await done
     expect(writer.isCommitting(value)).toBe(false)
   })
+
+  it('a value put later is made as its batch is built, from what was asked until then', async () => {
+    const r = recordingStore()
+    const writer = new GroupWriter(r.batch, 0)
+    const asked: string[] = []
+    const made: string[] = []
+    const later = () => {
+      made.push(asked.join(','))
+      return asked.length === 0 ? undefined : bytes(asked.join(','))
+    }
+    const first = writer.putLater(new Key('/list'), later)
+    asked.push('a')
+    const put = writer.put(new Key('/a'), bytes('1'))
+    asked.push('b') // asked after the put, before the batch: still in the value
+    await Promise.all([first, put])
+    expect(r.batches).toEqual([['put /list', 'put /a']])
+    expect(made).toEqual(['a,b'])
+    expect(await r.store.get(new Key('/list'))).toEqual(bytes('a,b'))
+    // a later value that is nothing is not put; the batch's other writes are
+    asked.length = 0
+    await Promise.all([writer.putLater(new Key('/none'), later), writer.delete(new Key('/a'))])
+    expect(r.batches[1]).toEqual(['del /a'])
+    expect(await r.store.has(new Key('/none'))).toBe(false)
+  })
 })
