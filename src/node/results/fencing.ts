@@ -6,6 +6,7 @@ import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { toBase32 } from '../../util/base32.ts'
 import { TextKey } from '../../util/text-key.ts'
+import { queueUnlocked, serially, unlockedTail } from './fence-locks.ts'
 import { GroupWriter } from './group-writer.ts'
 import { StoredRecords } from './stored-records.ts'
 
@@ -91,8 +92,9 @@ const MUST_READ = Symbol('must read')
 function storedByIndex(datastore: Datastore, id: string): Uint8Array | undefined | typeof MUST_READ {
   const known = indexes.get(datastore)
   if (known === undefined) return MUST_READ
-  const recent = known.recentValue(id)
-  return recent !== undefined || !known.mayHold(id) ? recent : MUST_READ
+  // a recent value's key is in the filter: a key it lacks needs no lookup of the values
+  if (!known.mayHold(id)) return undefined
+  return known.recentValue(id) ?? MUST_READ
 }
 
 /** {@link readStoredResult} of datastore key `dsKey`, whose text is `id`. */
@@ -138,8 +140,6 @@ export interface FencedWrite {
 type Put = Datastore['put']
 /** Per datastore, the `put` {@link fenceResultRecords} replaced. */
 const rawPuts = new WeakMap<Datastore, Put>()
-/** Per datastore and key, the tail of the writes in progress. */
-const locks = new WeakMap<Datastore, Map<string, Promise<unknown>>>()
 /** Per fenced datastore, what is known of its records without reading it. */
 const indexes = new WeakMap<Datastore, StoredRecords>()
 /** What a fenced datastore knows of its result records without reading it (undefined: not fenced). */
@@ -157,37 +157,6 @@ function rawPut(datastore: Datastore): Put {
   return rawPuts.get(datastore) ?? datastore.put.bind(datastore)
 }
 
-/** Runs `work` after every earlier fenced write of the same key in the same datastore. */
-function serially<T>(datastore: Datastore, id: string, work: () => Promise<T>): Promise<T> {
-  let perStore = locks.get(datastore)
-  if (perStore === undefined) {
-    perStore = new Map()
-    locks.set(datastore, perStore)
-  }
-  const before = perStore.get(id)
-  // no write of this key under way (the usual case): start at once, no promise to chain on
-  const run = before === undefined ? work() : before.then(work, work)
-  const locked = perStore
-  const tail: Promise<void> = run.then(unlock, unlock)
-  function unlock(): void {
-    if (locked.get(id) === tail) locked.delete(id)
-  }
-  perStore.set(id, tail)
-  return run
-}
-
-/**
- * Resolves once the fenced writes of `datastore` under way have ended, those started meanwhile
- * too (up to `rounds` times over): a node closing its datastore waits for them — a write between
- * its read and its hand-over to the group writer would otherwise find the database closed.
- */
-export async function fencedWritesSettled(datastore: Datastore, rounds = 8): Promise<void> {
-  const perStore = locks.get(datastore)
-  for (let i = 0; i < rounds && perStore !== undefined && perStore.size > 0; i++) {
-    await Promise.all(perStore.values())
-  }
-}
-
 /**
  * Writes a serialized kad-dht record (`Libp2pRecord`) of result key `key` unless the record stored
  * there wins the selector against it. Compare and write happen under a per-key lock. `value` is
@@ -203,9 +172,12 @@ export function putResultRecord(
 ): Promise<FencedWrite> {
   const dsKey = dhtRecordKey(key)
   const id = dsKey.toString()
-  return serially(datastore, id, async () => {
+  // from here a write of the key through putNewResultRecord takes this path too (after this one);
+  // a key no write claimed before, and not stored at start, holds nothing when this one's turn comes
+  const fresh = indexes.get(datastore)?.claim(id) === true
+  return serially(datastore, id, unlockedTail(datastore), async () => {
     // what the index knows is answered inline: no async call, no turn (nearly every write)
-    const byIndex = storedByIndex(datastore, id)
+    const byIndex = fresh ? undefined : storedByIndex(datastore, id)
     const stored = byIndex === MUST_READ ? await readThrough(datastore, dsKey, id) : byIndex
     if (stored !== undefined) {
       // the same record again (a completion's record, then its replica) is stored already
@@ -221,6 +193,31 @@ export function putResultRecord(
     indexes.get(datastore)?.noteStored(id, value)
     return { written: true, current: value }
   })
+}
+
+/**
+ * {@link putResultRecord} of a record whose key nothing holds — no record stored, no write of it
+ * under way, as the index knows without a read (it claims the key: see `StoredRecords.claim`):
+ * nearly every copy a node keeps. Its write joins the group writer's next batch at once, with no
+ * lock of its own: every later write of the key takes {@link putResultRecord} (the key is claimed),
+ * which waits for the fast writes queued before it. `current` is `value`.
+ * @returns the commit of the batch (it rejects when the write failed), or undefined when the key
+ *   may hold a record or a write: then nothing was done, and the caller takes putResultRecord.
+ */
+export function putNewResultRecord(
+  datastore: Datastore,
+  key: Uint8Array,
+  serialized: Uint8Array,
+  value: Uint8Array,
+): Promise<void> | undefined {
+  const writer = writers.get(datastore)
+  const known = indexes.get(datastore)
+  if (writer === undefined || known === undefined) return undefined
+  const dsKey = dhtRecordKey(key)
+  if (!known.claim(dsKey.toString())) return undefined
+  const committed = writer.put(dsKey, serialized)
+  queueUnlocked(datastore, committed, dsKey.toString(), value, known)
+  return committed
 }
 
 /**

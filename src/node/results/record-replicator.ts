@@ -1,41 +1,24 @@
 import { setMaxListeners } from 'node:events'
-import type { IdentifyResult, PeerId, Stream } from '@libp2p/interface'
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import { DEFAULT_RECORD_COPIES, MAX_FRAME_BYTES, REPLICATE_PROTOCOL } from '../../protocol/constants.ts'
+import { DEFAULT_RECORD_COPIES, REPLICATE_PROTOCOL } from '../../protocol/constants.ts'
 import { RpcAbortedError } from '../../protocol/errors.ts'
-import {
-  MAX_RELAY_AHEAD,
-  type ReplicateReply,
-  STORE_FRAME_DEPTH,
-  type StoreOutcome,
-  type StoreRequest,
-  storeRequestSchema,
-} from '../../protocol/messages/replicate-messages.ts'
-import { openEnvelopeText, resultKey } from '../../protocol/records/result-record.ts'
+import { MAX_RELAY_AHEAD } from '../../protocol/messages/replicate-messages.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
-import { serveSession } from '../../protocol/rpc/rpc-session.ts'
-import { mapInTurns } from '../../util/in-turns.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
-import { ClosestPeers, SERVING_UNKNOWN } from './closest-peers.ts'
+import { ClosestPeers } from './closest-peers.ts'
 import { serializeDhtRecord } from './dht-record.ts'
-import { type FencedWrite, putResultRecord, readStoredResult } from './fencing.ts'
+import { type FencedWrite, putNewResultRecord, putResultRecord, readStoredResult } from './fencing.ts'
 import { PendingCopies } from './pending-copies.ts'
+import { RecordKeeper } from './record-keeper.ts'
 import { StoreOutbox } from './store-outbox.ts'
 import type { UnsentRecords } from './unsent-records.ts'
-
-const noop = () => undefined
 
 /** Deadline of one {@link RecordReplicator.store} when the caller gives no signal, in ms. */
 export const DEFAULT_STORE_TIMEOUT_MS = 10_000
 /** Inbound replicate-protocol streams one peer may hold open at once. */
 export const MAX_INBOUND_REPLICATE_STREAMS = 16
-/**
- * Longest a store frame's checks hold the event loop before it takes a turn, ms (a busy peer's
- * frames carry ~60 records, tens of milliseconds of checks: in one go they held the timers as long).
- */
-export const STORE_TURN_MS = 2
-
 /**
  * The local store already holds a record of the key that wins the selector against the one being
  * stored (a late result from an older epoch): nothing was written, nothing is replicated.
@@ -85,6 +68,7 @@ export class RecordReplicator {
   private readonly closest: ClosestPeers
   private readonly roots: VerifiedRoots
   private readonly outbox: StoreOutbox
+  private readonly keeper: RecordKeeper
   private readonly stopping = new AbortController()
   private serving = false
   private readonly limits: StreamLimits | undefined
@@ -113,6 +97,10 @@ export class RecordReplicator {
     this.outbox = new StoreOutbox(this.libp2p, this.protocol, this.stopping.signal, (key) =>
       this.onSuperseded?.(key),
     )
+    this.keeper = new RecordKeeper({
+      ...{ datastore: this.datastore, roots: this.roots, closest: this.closest, outbox: this.outbox },
+      ...{ stopping: this.stopping.signal, limits: this.limits },
+    })
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.libp2p.addEventListener('peer:identify', this.onIdentify)
     // every store frame in flight (a bounded number) listens to it until its reply is in
@@ -123,7 +111,7 @@ export class RecordReplicator {
   async start(): Promise<void> {
     await this.libp2p.handle(
       this.protocol,
-      (stream, connection) => this.serve(stream, connection.remotePeer),
+      (stream, connection) => this.keeper.serve(stream, connection.remotePeer),
       {
         maxInboundStreams: MAX_INBOUND_REPLICATE_STREAMS,
       },
@@ -159,7 +147,13 @@ export class RecordReplicator {
    */
   async storeLocal(key: Uint8Array, value: Uint8Array | string, signal?: AbortSignal): Promise<FencedWrite> {
     const record = serializeDhtRecord(key, value)
-    return putResultRecord(this.datastore, key, record.serialized, { signal }, this.roots, record.value)
+    signal?.throwIfAborted()
+    // a key nothing holds (nearly every record made or kept here): no compare, no lock
+    const committed = putNewResultRecord(this.datastore, key, record.serialized, record.value)
+    if (committed === undefined)
+      return putResultRecord(this.datastore, key, record.serialized, { signal }, this.roots, record.value)
+    await committed
+    return { written: true, current: record.value }
   }
 
   /** The value stored locally under `key` (unverified), if any. */
@@ -241,60 +235,5 @@ export class RecordReplicator {
   /** A peer that serves the protocol came: the records no peer took go to it (and the others closest). */
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     if (this.pending.size > 0 && evt.detail.protocols.includes(this.protocol)) void this.pending.flush()
-  }
-
-  private async serve(stream: Stream, from: PeerId): Promise<void> {
-    await serveSession(stream, storeRequestSchema, (req) => this.keep(req, from.toString()), {
-      maxBytes: MAX_FRAME_BYTES,
-      what: 'store frame',
-      maxDepth: STORE_FRAME_DEPTH,
-      idleMs: this.limits?.requestTimeoutMs,
-      budget: this.limits?.budget,
-    })
-  }
-
-  /**
-   * Checks and keeps each record of a `store` frame (fenced), one outcome per record; a kept record
-   * the frame asks to relay goes on to the connected peer closest to its key, if that peer is
-   * closer than this node (and is not the sender).
-   */
-  private async keep(req: StoreRequest, from: string): Promise<ReplicateReply> {
-    const relay = new Map(req.relay?.map((index, j) => [index, req.ahead?.[j] ?? []]))
-    // a frame of tens of records takes milliseconds to check, and the node's timers wait meanwhile
-    const kept = await mapInTurns(req.records, STORE_TURN_MS, async (envelope, i): Promise<StoreOutcome> => {
-      try {
-        // the checks of a stored value (the sender's own batch on its word), and its stored form
-        const { record, text } = openEnvelopeText(envelope, this.roots, from)
-        const key = resultKey(record.taskId)
-        const write = await this.storeLocal(key, text)
-        const ahead = relay.get(i)
-        // a record held already went on from here before (or started here): no second chain
-        if (write.written && write.again !== true && ahead !== undefined)
-          this.relayOn(key, write.current, from, ahead)
-        return write.written ? 'stored' : 'superseded'
-      } catch {
-        return 'invalid'
-      }
-    })
-    return { type: 'stored', requestId: req.requestId, outcomes: await Promise.all(kept) }
-  }
-
-  /**
-   * Passes a kept record on, one hop nearer its key: each hop is strictly closer, so the chain ends
-   * — at a node with no connected peer closer to the key, near where a Kademlia lookup for it
-   * arrives in a mesh of bounded degree. Each of the executor's copies starts a chain (one alone
-   * ended beyond the key's 20 closest peers for 1.5 % of records at 100 nodes); in a complete mesh
-   * none goes anywhere: the only closer peers hold the executor's copies.
-   */
-  private relayOn(key: Uint8Array, value: Uint8Array, from: string, ahead: string[]): void {
-    // answered at once nearly always (no promise, no closure per record kept): none, in a full mesh
-    const now = this.closest.closerThanSelfNow(key, from, ahead)
-    if (now !== SERVING_UNKNOWN) this.relayTo(now, key, value)
-    else void this.closest.closerThanSelf(key, from, ahead).then((p) => this.relayTo(p, key, value), noop)
-  }
-
-  private relayTo(next: PeerId | undefined, key: Uint8Array, value: Uint8Array): void {
-    if (next !== undefined && !this.stopping.signal.aborted)
-      this.outbox.enqueue(next, { key, value, signal: undefined, relay: [], done: noop })
   }
 }

@@ -80,6 +80,29 @@ export class StoredRecords {
     return true
   }
 
+  /**
+   * Notes that the record of `id` may be stored from now on (a write of it starts) and returns
+   * true when, before, it surely was not — nor claimed by another write (once the scan is
+   * `complete`; false before then). One pass over the key's probes where {@link mayHold} then
+   * {@link noteStored} make two.
+   */
+  claim(id: string): boolean {
+    const h = hashOf(id)
+    const g = stepOf(h)
+    const block = blockOf(h)
+    let absent = false
+    for (let i = 0; i < PROBES; i++) {
+      const bit = probeOf(h, g, i)
+      const word = block + (bit >>> 5)
+      const mask = 1 << (bit & 31)
+      if ((this.bits[word] & mask) === 0) {
+        absent = true
+        this.bits[word] |= mask
+      }
+    }
+    return absent && this.complete
+  }
+
   /** The value stored under `id` when it is one of the recent ones. */
   recentValue(id: string): Uint8Array | undefined {
     return this.recent.get(id) ?? this.older.get(id)
@@ -94,8 +117,11 @@ export class StoredRecords {
       const bit = probeOf(h, g, i)
       this.bits[block + (bit >>> 5)] |= 1 << (bit & 31)
     }
-    this.forget(id)
-    if (value === undefined) return
+    if (value === undefined) {
+      this.forget(id)
+      return
+    }
+    // a stale value of `id` in `older` stays shadowed by this one, in `recent` until it is dropped
     if (this.recent.size >= RECENT_RECORDS / 2) {
       this.older = this.recent
       this.recent = new Map()

@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   dhtRecordKey,
   fenceResultRecords,
+  putNewResultRecord,
   putResultRecord,
   readStoredResult,
+  storedRecordsOf,
 } from '../../../src/node/results/fencing.ts'
 import { RecordReplicator, StaleRecordError } from '../../../src/node/results/record-replicator.ts'
 import { RecordSigner } from '../../../src/node/results/record-signer.ts'
@@ -53,6 +55,29 @@ const epochIn = async (ds: MemoryDatastore, k = KEY) => {
   return value === undefined ? undefined : readVerifiedResultRecord(value).epoch
 }
 
+/** A memory datastore whose first batch fails to commit. */
+function failingFirstBatch(): MemoryDatastore {
+  const ds = new MemoryDatastore()
+  const batch = ds.batch.bind(ds)
+  let failures = 1
+  ds.batch = () => {
+    const inner = batch()
+    return {
+      put: (k, v) => inner.put(k, v),
+      delete: (k) => inner.delete(k),
+      commit: async (options) => {
+        if (failures-- > 0) throw new Error('disk full')
+        return inner.commit(options)
+      },
+    }
+  }
+  return ds
+}
+
+/** `putNewResultRecord` of `value` under KEY. */
+const putNew = (ds: MemoryDatastore, value: Uint8Array) =>
+  putNewResultRecord(ds, KEY, serialized(value), value)
+
 describe('fenced writes of result records', () => {
   it('putResultRecord writes a record unless the stored one wins the selector', async () => {
     const ds = new MemoryDatastore()
@@ -86,21 +111,7 @@ describe('fenced writes of result records', () => {
   })
 
   it('a failed write rejects and leaves its key unlocked: the writes queued behind it and later ones go on', async () => {
-    const ds = new MemoryDatastore()
-    const batch = ds.batch.bind(ds)
-    let failures = 1
-    ds.batch = () => {
-      const inner = batch()
-      return {
-        put: (k, v) => inner.put(k, v),
-        delete: (k) => inner.delete(k),
-        commit: async (options) => {
-          if (failures-- > 0) throw new Error('disk full')
-          return inner.commit(options)
-        },
-      }
-    }
-    const store = fenceResultRecords(ds)
+    const store = fenceResultRecords(failingFirstBatch())
     const [e1, e2, e3] = await Promise.all([1, 2, 3].map((e) => valueAt(e)))
     // e1's write fails; e2's waited for e1's under the key's lock and is written in the next batch
     const first = putResultRecord(store, KEY, serialized(e1))
@@ -110,6 +121,35 @@ describe('fenced writes of result records', () => {
     expect(await epochIn(store)).toBe(2)
     expect((await putResultRecord(store, KEY, serialized(e3))).written).toBe(true)
     expect(await epochIn(store)).toBe(3)
+  })
+
+  it('putNewResultRecord writes a key nothing holds with the next batch, holding it until then', async () => {
+    const ds = fenceResultRecords(new MemoryDatastore())
+    await storedRecordsOf(ds)?.scanned
+    const [e1, e2, e3] = await Promise.all([1, 2, 3].map((e) => valueAt(e)))
+    const committed = putNew(ds, e2)
+    expect(committed).toBeInstanceOf(Promise)
+    // a write of the key is under way: the next takes the compared path, after it, and loses
+    expect(putNew(ds, e1)).toBeUndefined()
+    const late = putResultRecord(ds, KEY, serialized(e1))
+    await committed
+    expect((await late).written).toBe(false)
+    expect(await epochIn(ds)).toBe(2)
+    expect(putNew(ds, e3)).toBeUndefined() // the key holds a record now: compared, not blind
+    expect((await putResultRecord(ds, KEY, serialized(e3))).written).toBe(true)
+    expect(await epochIn(ds)).toBe(3)
+    expect(putNewResultRecord(new MemoryDatastore(), KEY, serialized(e1), e1)).toBeUndefined() // not fenced
+  })
+
+  it('a failed putNewResultRecord rejects and notes nothing stored: the next write compares', async () => {
+    const store = fenceResultRecords(failingFirstBatch())
+    await storedRecordsOf(store)?.scanned
+    const [e1, e2] = await Promise.all([1, 2].map((e) => valueAt(e)))
+    await expect(putNew(store, e1)).rejects.toThrow('disk full')
+    expect(await readStoredResult(store, KEY)).toBeUndefined()
+    expect(putNew(store, e2)).toBeUndefined() // the key was claimed: it may hold a record now
+    expect((await putResultRecord(store, KEY, serialized(e2))).written).toBe(true)
+    expect(await epochIn(store)).toBe(2)
   })
 
   it('the node’s validator refuses a value that loses to the one stored, and accepts anything else valid', async () => {

@@ -55,6 +55,19 @@ describe('StoredRecords', () => {
     expect(known.mayHold(other)).toBe(true) // a filter forgets nothing: the next write reads
   })
 
+  it('a key is claimed once: surely absent before its first claim only, and only once the scan ended', () => {
+    const known = new StoredRecords()
+    const [a, b, c] = [5, 6, 7].map((n) => dhtRecordKey(resultKey(makeTask(n).id)).toString())
+    expect(known.claim(a)).toBe(false) // the scan has not ended: anything may be stored
+    known.complete = true
+    expect(known.mayHold(a)).toBe(true) // claimed before: may be written
+    expect(known.claim(b)).toBe(true)
+    expect(known.claim(b)).toBe(false)
+    expect(known.mayHold(b)).toBe(true)
+    known.noteStored(c)
+    expect(known.claim(c)).toBe(false)
+  })
+
   it('misses no key noted, and takes few others for stored (one block of bits per key)', () => {
     const known = new StoredRecords()
     known.complete = true
