@@ -282,7 +282,7 @@ export class Custodian {
     const prev = this.ownerOf.get(task.id)
     if (prev !== undefined && prev !== owner) this.forget(task.id) // handed over by an adopter
     guarded.tasks.set(task.id, task)
-    this.ownerOf.delete(task.id)
+    if (prev !== undefined) this.ownerOf.delete(task.id) // to the end of the order: the newest
     this.ownerOf.set(task.id, owner)
     trimOldest(this.ownerOf, this.opts.memory ?? DEFAULT_CUSTODY_MEMORY, (oldest) => this.forget(oldest))
   }
