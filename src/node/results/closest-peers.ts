@@ -77,13 +77,21 @@ export class ClosestPeers {
   }
 
   /** The `count` connected peers serving the protocol that are closest to `key`, closest first. */
-  of(key: Uint8Array, count: number): Promise<PeerId[]> {
-    return this.nearest(kadId(key), count)
+  async of(key: Uint8Array, count: number): Promise<PeerId[]> {
+    return this.nearest(this.allServing ?? (await this.servingPeers()), kadId(key), count)
   }
 
-  /** The `count` connected peers serving the protocol closest to kad-dht id `target`, closest first. */
-  private async nearest(target: Uint8Array, count: number): Promise<PeerId[]> {
-    const peers = this.allServing ?? (await this.servingPeers())
+  /**
+   * {@link of} answered at once, when the serving peers are known (nearly always: they are read
+   * again only after a connection opened or closed); else {@link SERVING_UNKNOWN}.
+   */
+  ofNow(key: Uint8Array, count: number): PeerId[] | typeof SERVING_UNKNOWN {
+    const peers = this.allServing
+    return peers === undefined ? SERVING_UNKNOWN : this.nearest(peers, kadId(key), count)
+  }
+
+  /** The `count` of `peers` closest to kad-dht id `target`, closest first. */
+  private nearest(peers: readonly PeerId[], target: Uint8Array, count: number): PeerId[] {
     // each peer goes into its place among the closest so far (no distances built, nothing sorted:
     // called for every record kept, over a handful of peers)
     const best: PeerId[] = []

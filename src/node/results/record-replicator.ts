@@ -7,7 +7,7 @@ import { MAX_RELAY_AHEAD } from '../../protocol/messages/replicate-messages.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
-import { ClosestPeers } from './closest-peers.ts'
+import { ClosestPeers, SERVING_UNKNOWN } from './closest-peers.ts'
 import { serializeDhtRecord } from './dht-record.ts'
 import { type FencedWrite, putNewResultRecord, putResultRecord, readStoredResult } from './fencing.ts'
 import { PendingCopies } from './pending-copies.ts'
@@ -177,23 +177,40 @@ export class RecordReplicator {
     except?: string,
   ): Promise<number> {
     if (this.stopping.signal.aborted) throw new RpcAbortedError('replicator stopped')
-    const closest = await this.closest.of(key, this.replicas)
-    const peers = except === undefined ? closest : closest.filter((p) => p.toString() !== except)
-    const carried = closest.length - peers.length
-    if (peers.length === 0) return this.copied(key, carried)
-    // each passes it on toward the key's closest peers beyond this node's connections, unless
-    // the peers closer than it that hold copies (`ahead`) are all the closer peers it has
-    const ahead = (peer: PeerId) =>
-      closest.slice(0, Math.min(closest.indexOf(peer), MAX_RELAY_AHEAD)).map((p) => this.closest.shortId(p))
-    const acks = await Promise.all(
-      peers.map(
-        (peer) =>
-          new Promise<boolean>((done) =>
-            this.outbox.enqueue(peer, { key, value, signal, relay: ahead(peer), done }),
-          ),
-      ),
-    )
-    return this.copied(key, carried + acks.filter(Boolean).length)
+    const now = this.closest.ofNow(key, this.replicas)
+    const closest = now !== SERVING_UNKNOWN ? now : await this.closest.of(key, this.replicas)
+    let carried = 0
+    let sending = closest.length
+    if (except !== undefined)
+      for (const peer of closest)
+        if (peer.toString() === except) {
+          carried++
+          sending--
+        }
+    if (sending === 0) return this.copied(key, carried)
+    // one promise per record, whatever the number of peers: each acknowledgement counts itself
+    return new Promise<number>((resolve) => {
+      let copies = carried
+      let waiting = sending
+      const done = (acknowledged: boolean) => {
+        if (acknowledged) copies++
+        if (--waiting === 0) resolve(this.copied(key, copies))
+      }
+      for (let i = 0; i < closest.length; i++) {
+        const peer = closest[i]
+        if (except !== undefined && peer.toString() === except) continue
+        // each passes it on toward the key's closest peers beyond this node's connections, unless
+        // the peers closer than it that hold copies (`ahead`) are all the closer peers it has
+        this.outbox.enqueue(peer, { key, value, signal, relay: this.ahead(closest, i), done })
+      }
+    })
+  }
+
+  /** Short ids of the first of `closest`, up to `at` (at most MAX_RELAY_AHEAD): the peers ahead of `closest[at]`. */
+  private ahead(closest: readonly PeerId[], at: number): string[] {
+    const ahead: string[] = []
+    for (let i = 0; i < Math.min(at, MAX_RELAY_AHEAD); i++) ahead.push(this.closest.shortId(closest[i]))
+    return ahead
   }
 
   /** `copies` of the record under `key` are held elsewhere now: one or more ends its marker. */

@@ -4,6 +4,7 @@ import {
   encodeStoreFrame,
   type ReplicateReply,
   replicateReplySchema,
+  type StoreOutcome,
 } from '../../protocol/messages/replicate-messages.ts'
 import { RpcSession } from '../../protocol/rpc/rpc-session.ts'
 import { Batcher } from '../../util/batcher.ts'
@@ -92,8 +93,12 @@ export class StoreOutbox {
     }
   }
 
-  /** Sends one `store` frame; a record counts as acknowledged where the peer stored it. */
+  /**
+   * Sends one `store` frame; a record counts as acknowledged where the peer stored it. Each item's
+   * `done` is called exactly once (it may count acknowledgements rather than settle a promise).
+   */
   private async send(peer: PeerId, items: Outgoing[]): Promise<void> {
+    let outcomes: readonly StoreOutcome[] = []
     try {
       const requestId = crypto.randomUUID()
       const encoded = encodeStoreFrame(
@@ -104,14 +109,19 @@ export class StoreOutbox {
       // storing a record again changes nothing: a frame cut short goes once more
       const options = { retry: true, encoded, timeoutMs: STORE_FRAME_TIMEOUT_MS }
       const reply = await this.sessionTo(peer).request({ type: 'store', requestId }, undefined, options)
-      const outcomes = reply.type === 'stored' ? reply.outcomes : []
-      items.forEach((item, i) => {
-        item.done(outcomes[i] === 'stored')
-        // the peer holds a record of the key that wins: this node's own copy is the losing one
-        if (outcomes[i] === 'superseded') this.onSuperseded(item.key)
-      })
+      if (reply.type === 'stored') outcomes = reply.outcomes
     } catch {
-      for (const item of items) item.done(false)
+      // none acknowledged
+    }
+    for (let i = 0; i < items.length; i++) items[i].done(outcomes[i] === 'stored')
+    // the peer holds a record of the key that wins: this node's own copy is the losing one
+    for (let i = 0; i < items.length; i++) {
+      if (outcomes[i] !== 'superseded') continue
+      try {
+        this.onSuperseded(items[i].key)
+      } catch {
+        // the node's reaction failed: the copies were counted all the same
+      }
     }
   }
 
