@@ -1,5 +1,6 @@
 import type { AbortOptions } from '@libp2p/interface'
 import type { Batch, Datastore, Key, KeyQuery, Pair, Query } from 'interface-datastore'
+import { TextKey } from '../../util/text-key.ts'
 
 /** What a node asked of its datastore, for one namespace of keys. */
 export interface DatastoreCounts {
@@ -46,6 +47,12 @@ export class CountingDatastore implements Datastore {
   constructor(private readonly inner: Datastore) {}
 
   private of(key: Key): DatastoreCounts {
+    // a key that keeps its text is read as text (its bytes may be in memory no longer warm)
+    if (key instanceof TextKey) {
+      const text = key.toString()
+      if (text.startsWith('/dht/record/')) return this.counts.records
+      return text.startsWith('/peers/') ? this.counts.peers : this.counts.other
+    }
     const bytes = key.uint8Array()
     if (startsWith(bytes, RECORDS)) return this.counts.records
     if (startsWith(bytes, PEERS)) return this.counts.peers
@@ -111,23 +118,36 @@ export class CountingDatastore implements Datastore {
 
   batch(): Batch {
     const inner = this.inner.batch()
-    const puts: Array<[Key, Uint8Array]> = []
-    const deletes: Key[] = []
+    // what the batch does, per namespace, added to the counts once it is committed
+    const tallies = new Map<DatastoreCounts, { put: number; delete: number; bytes: number }>()
+    const tally = (key: Key) => {
+      const counts = this.of(key)
+      let t = tallies.get(counts)
+      if (t === undefined) {
+        t = { put: 0, delete: 0, bytes: 0 }
+        tallies.set(counts, t)
+      }
+      return t
+    }
     return {
       put: (key, value) => {
-        puts.push([key, value])
+        const t = tally(key)
+        t.put++
+        t.bytes += value.byteLength
         inner.put(key, value)
       },
       delete: (key) => {
-        deletes.push(key)
+        tally(key).delete++
         inner.delete(key)
       },
       commit: async (options) => {
         // a batch counts once in each namespace it writes to
-        const touched = new Set([...puts.map(([key]) => this.of(key)), ...deletes.map((key) => this.of(key))])
-        for (const counts of touched) counts.batches++
-        for (const [key, value] of puts) this.wrote(key, value)
-        for (const key of deletes) this.of(key).delete++
+        for (const [counts, t] of tallies) {
+          counts.batches++
+          counts.put += t.put
+          counts.delete += t.delete
+          counts.bytesWritten += t.bytes
+        }
         await inner.commit(options)
       },
     }

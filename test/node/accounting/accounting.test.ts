@@ -15,6 +15,7 @@ import {
   STEAL_PROTOCOL_1_1,
 } from '../../../src/protocol/constants.ts'
 import { startLocalMesh } from '../../../src/simulation/mesh.ts'
+import { TextKey } from '../../../src/util/text-key.ts'
 import { sleepSpec, stopAll, waitAll } from '../../integration/helpers.ts'
 
 describe('CountingDatastore', () => {
@@ -36,6 +37,21 @@ describe('CountingDatastore', () => {
     expect(ds.counts.other).toMatchObject({ has: 0, get: 0, put: 0 })
     expect(await inner.has(new Key('/dht/record/def'))).toBe(true)
     expect(await inner.has(peer)).toBe(false)
+  })
+
+  it('files keys that keep their text by that text; a batch counts once per namespace', async () => {
+    const ds = new CountingDatastore(new MemoryDatastore())
+    const batch = ds.batch()
+    batch.put(new TextKey('/dht/record/a'), new Uint8Array(4))
+    batch.put(new TextKey('/dht/record/b'), new Uint8Array(6))
+    batch.put(new TextKey('/peers/c'), new Uint8Array(1))
+    batch.delete(new TextKey('/taskmesh/unsent/d'))
+    batch.put(new TextKey('/dht/recordx'), new Uint8Array(2)) // not under /dht/record/
+    expect(ds.counts.records.put).toBe(0) // counted once committed
+    await batch.commit()
+    expect(ds.counts.records).toMatchObject({ put: 2, batches: 1, bytesWritten: 10 })
+    expect(ds.counts.peers).toMatchObject({ put: 1, batches: 1, bytesWritten: 1 })
+    expect(ds.counts.other).toMatchObject({ put: 1, delete: 1, batches: 1, bytesWritten: 2 })
   })
 })
 
