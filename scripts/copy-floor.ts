@@ -105,8 +105,8 @@ const checks = await perCopy(sets, (set) => {
   const i = sets.indexOf(set)
   stored[i] = parsedSets[i].flatMap((frame: Parsed) =>
     frame.records.map((envelope: Parsed) => {
-      const { record, text } = openEnvelopeText(envelope, roots, EXECUTOR)
-      return { key: resultKey(record.taskId), text }
+      const { record, value } = openEnvelopeText(envelope, roots, EXECUTOR)
+      return { key: resultKey(record.taskId), text: value }
     }),
   )
 })

@@ -1,3 +1,5 @@
+import type { EnvelopeValue } from '../../protocol/records/record-envelope.ts'
+
 /**
  * The stored form of a DHT record: the protobuf `Record` of `@libp2p/record` (`key` = 1, `value` =
  * 2, `timeReceived` = 5, an RFC 3339 time with nanoseconds), which kad-dht reads back with
@@ -52,16 +54,21 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
 }
 
 /**
- * The serialized `Record` of `key` and `value` (bytes, or text written as UTF-8) received at
- * `receivedAt` (Unix ms), and the value as a view into it.
+ * The serialized `Record` of `key` and `value` (bytes, text written as UTF-8, or text in pieces)
+ * received at `receivedAt` (Unix ms), and the value as a view into it.
  */
 export function serializeDhtRecord(
   key: Uint8Array,
-  value: Uint8Array | string,
+  value: Uint8Array | string | EnvelopeValue,
   receivedAt: number = Date.now(),
 ): SerializedDhtRecord {
   const time = rfc3339Nano(receivedAt)
-  const valueBytes = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.byteLength
+  const valueBytes =
+    typeof value === 'string'
+      ? Buffer.byteLength(value, 'utf8')
+      : value instanceof Uint8Array
+        ? value.byteLength
+        : value.bytes
   const size =
     1 +
     varintLength(key.byteLength) +
@@ -82,7 +89,13 @@ export function serializeDhtRecord(
   at = writeVarint(buf, at, valueBytes)
   const valueAt = at
   if (typeof value === 'string') buf.write(value, at, valueBytes, 'utf8')
-  else buf.set(value, at)
+  else if (value instanceof Uint8Array) buf.set(value, at)
+  else {
+    let piece = at
+    for (const text of value.pieces) piece += buf.write(text, piece, 'utf8')
+    if (piece !== at + valueBytes)
+      throw new RangeError(`text pieces of ${piece - at} bytes, said to be ${valueBytes}`)
+  }
   at += valueBytes
   buf[at++] = TIME_TAG
   at = writeVarint(buf, at, time.length)

@@ -75,9 +75,9 @@ export class RecordKeeper {
       (envelope, i): StoreOutcome | Promise<StoreOutcome> => {
         try {
           // the checks of a stored value (the sender's own batch on its word), and its stored form
-          const { record, text } = openEnvelopeText(envelope, this.parts.roots, from)
+          const { record, value } = openEnvelopeText(envelope, this.parts.roots, from)
           const key = resultKey(record.taskId)
-          const stored = serializeDhtRecord(key, text)
+          const stored = serializeDhtRecord(key, value)
           const ahead = relay.get(i)
           const committed = putNewResultRecord(this.parts.datastore, key, stored.serialized, stored.value)
           if (committed === undefined) return this.keepFenced(key, stored, from, ahead)

@@ -74,11 +74,32 @@ export function batchSigningPayload(root: Uint8Array): Uint8Array {
  * executor's {@link signResultBatch} makes, and those a `store` frame's receiver keeps.
  */
 export function envelopeText(recordText: string, signature: string, proof?: BatchProof): string {
-  const tail =
-    proof === undefined
-      ? ''
-      : `,"proof":${JSON.stringify({ index: proof.index, size: proof.size, path: proof.path })}`
-  return `{"record":${recordText},"signature":"${signature}"${tail}}`
+  return envelopePieces(recordText, signature, proof).join('')
+}
+
+/**
+ * A stored value's text in pieces and its UTF-8 length: the pieces written one after another are
+ * its bytes, and the joined text (a string V8 flattens into a fresh copy to measure or write) is
+ * never made.
+ */
+export interface EnvelopeValue {
+  pieces: readonly string[]
+  bytes: number
+}
+
+/** {@link envelopeText} in pieces: joined, they are its text. */
+export function envelopePieces(recordText: string, signature: string, proof?: BatchProof): string[] {
+  return proof === undefined
+    ? ['{"record":', recordText, ',"signature":"', signature, '"}']
+    : [
+        '{"record":',
+        recordText,
+        ',"signature":"',
+        signature,
+        '","proof":',
+        JSON.stringify({ index: proof.index, size: proof.size, path: proof.path }),
+        '}',
+      ]
 }
 
 /**
@@ -183,7 +204,8 @@ export function verified(unverified: Unverified, roots: VerifiedRoots | undefine
 /**
  * Opens a signed record that came as parsed JSON (a `store` frame carries them so): every check of
  * a stored value (9.4), then the text of the value to keep — its stored form ({@link envelopeText}),
- * character for character the executor's own when the executor made it. The receiver derives the
+ * character for character the executor's own when the executor made it, in pieces with its UTF-8
+ * length (see {@link EnvelopeValue}). The receiver derives the
  * key (`resultKey`). `from`: the frame's sender, on its authenticated stream (see `verified`).
  * @throws InvalidRecordError with the reason (a value over `MAX_RECORD_BYTES` included).
  */
@@ -191,12 +213,13 @@ export function openEnvelopeText(
   envelope: SignedEnvelope,
   roots?: VerifiedRoots,
   from?: string,
-): { record: ResultRecord; text: string } {
+): { record: ResultRecord; value: EnvelopeValue } {
   const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths, from), roots)
-  const text = envelopeText(unverified.text, envelope.signature, envelope.proof)
-  const bytes = Buffer.byteLength(text, 'utf8')
+  const pieces = envelopePieces(unverified.text, envelope.signature, envelope.proof)
+  let bytes = 0
+  for (const piece of pieces) bytes += Buffer.byteLength(piece, 'utf8')
   if (bytes > MAX_RECORD_BYTES) {
     throw new InvalidRecordError(`${WHAT}: ${bytes} bytes, over the limit of ${MAX_RECORD_BYTES}`)
   }
-  return { record: unverified.record, text }
+  return { record: unverified.record, value: { pieces, bytes } }
 }

@@ -204,9 +204,11 @@ const carriers: Array<[string, (tasks: Task[]) => Promise<void> | void]> = [
           MAX_FRAME_BYTES,
           'store frame',
         )
-        expect(Buffer.from(openEnvelopeText(store.records[0]).text, 'utf8').equals(Buffer.from(value))).toBe(
-          true,
-        )
+        expect(
+          Buffer.from(openEnvelopeText(store.records[0]).value.pieces.join(''), 'utf8').equals(
+            Buffer.from(value),
+          ),
+        ).toBe(true)
         const reply = { type: 'result', requestId: 'r', taskId: grant.tasks[i].id, record: text }
         expect(frame(submitReplySchema, reply, 'result reply')).toEqual(reply)
       }

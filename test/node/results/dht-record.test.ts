@@ -16,7 +16,11 @@ describe('serializeDhtRecord', () => {
         (key, text, at) => {
           const value = Buffer.from(text, 'utf8')
           const expected = new Libp2pRecord(key, value, new Date(at)).serialize()
-          for (const given of [text, new Uint8Array(value)]) {
+          // the text in pieces (cut at code points), with its UTF-8 length, as a keeper gives it
+          const points = [...text]
+          const cut = Math.floor(points.length / 3)
+          const pieces = [points.slice(0, cut).join(''), '', points.slice(cut).join('')]
+          for (const given of [text, new Uint8Array(value), { pieces, bytes: value.byteLength }]) {
             const out = serializeDhtRecord(key, given, at)
             expect(bytes(out.serialized).equals(bytes(expected))).toBe(true)
             expect(bytes(out.value).equals(value)).toBe(true)
@@ -35,6 +39,12 @@ describe('serializeDhtRecord', () => {
     expect(Buffer.from(back.value).toString('utf8')).toBe('{"record":"é"}')
     expect(bytes(back.key).equals(key)).toBe(true)
     expect(back.timeReceived.getTime()).toBe(Date.UTC(2026, 11, 5, 1, 2, 3, 45))
+  })
+
+  it('refuses pieces whose UTF-8 length is not the one given', () => {
+    expect(() => serializeDhtRecord(new Uint8Array([1]), { pieces: ['é'], bytes: 1 })).toThrow(
+      /2 bytes, said to be 1/,
+    )
   })
 
   it('writes the receive time as RFC 3339 with nanoseconds, for each millisecond asked', () => {

@@ -45,7 +45,7 @@ describe('signed records as parsed JSON (store frames carry them so)', () => {
       values.forEach((value, i) => {
         const opened = openEnvelopeText(parse(value), roots)
         expect(opened.record).toEqual(batch[i])
-        expect(Buffer.from(opened.text, 'utf8').equals(Buffer.from(value))).toBe(true)
+        expect(Buffer.from(opened.value.pieces.join(''), 'utf8').equals(Buffer.from(value))).toBe(true)
       })
       // one signature check for the batch
       expect(roots.counts.recordBatchesVerified).toBe(1)
@@ -60,7 +60,7 @@ describe('signed records as parsed JSON (store frames carry them so)', () => {
       signature,
       record: Object.fromEntries(Object.entries(record).reverse()) as unknown as ResultRecord,
     }
-    const opened = Buffer.from(openEnvelopeText(shuffled).text, 'utf8')
+    const opened = Buffer.from(openEnvelopeText(shuffled).value.pieces.join(''), 'utf8')
     expect(opened.equals(Buffer.from(value))).toBe(true)
     expect(openResultRecordSync(opened, resultKey(record.taskId))).toEqual(record)
   })
@@ -93,7 +93,10 @@ describe('signed records as parsed JSON (store frames carry them so)', () => {
     const moved = { ...first, proof: first.proof && { ...first.proof, size: 9 } }
     expect(() => openEnvelopeText(moved, new VerifiedRoots(), EXECUTOR)).toThrow(/does not fit a batch/)
     // a value read whole, as a completion carries it, likewise
-    const stored = Buffer.from(openEnvelopeText(unsigned(first), new VerifiedRoots(), EXECUTOR).text, 'utf8')
+    const stored = Buffer.from(
+      openEnvelopeText(unsigned(first), new VerifiedRoots(), EXECUTOR).value.pieces.join(''),
+      'utf8',
+    )
     const key = resultKey(first.record.taskId)
     expect(openResultRecordSync(stored, key, undefined, EXECUTOR)).toEqual(first.record)
     expect(() => openResultRecordSync(stored, key, undefined, OWNER)).toThrow(/bad signature/)
