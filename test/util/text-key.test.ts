@@ -19,6 +19,18 @@ describe('TextKey', () => {
     expect(key.isDecendantOf(new Key('/dht'))).toBe(true)
   })
 
+  it('makes its bytes only when asked, once; every Key method sees them', () => {
+    const key = new TextKey('/a/b/c')
+    expect(Object.keys(key)).not.toContain('_buf') // no bytes made at construction
+    const bytes = key.uint8Array()
+    expect(new TextDecoder().decode(bytes)).toBe('/a/b/c')
+    expect(key.uint8Array()).toBe(bytes)
+    expect(key.child(new Key('d')).toString()).toBe('/a/b/c/d')
+    expect(key.less(new Key('/a/b/d'))).toBe(true)
+    expect(key.baseNamespace()).toBe('c')
+    expect(new TextKey('/dht/x').less(new TextKey('/dht/y'))).toBe(true)
+  })
+
   it('stores and reads back as the plain Key of the same text', async () => {
     const store = new MemoryDatastore()
     await store.put(new TextKey('/a/b'), Uint8Array.of(1, 2))
