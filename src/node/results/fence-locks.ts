@@ -68,7 +68,7 @@ export function queueUnlocked(
     const fresh: UnlockedBatch = { committed, ids: [], values: [], tail: committed }
     const settle = (written: boolean) => {
       if (unlocked.get(datastore) === fresh) unlocked.delete(datastore)
-      if (written) for (let i = 0; i < fresh.ids.length; i++) known.noteStored(fresh.ids[i], fresh.values[i])
+      if (written) for (let i = 0; i < fresh.ids.length; i++) known.noteValue(fresh.ids[i], fresh.values[i])
     }
     fresh.tail = committed.then(
       () => settle(true),

@@ -190,7 +190,8 @@ export function putResultRecord(
       options?.signal?.throwIfAborted()
       await writer.put(dsKey, serialized)
     }
-    indexes.get(datastore)?.noteStored(id, value)
+    // the key was claimed above: its bits are set, its value is what is new
+    indexes.get(datastore)?.noteValue(id, value)
     return { written: true, current: value }
   })
 }
@@ -214,9 +215,10 @@ export function putNewResultRecord(
   const known = indexes.get(datastore)
   if (writer === undefined || known === undefined) return undefined
   const dsKey = dhtRecordKey(key)
-  if (!known.claim(dsKey.toString())) return undefined
+  const id = dsKey.toString()
+  if (!known.claim(id)) return undefined
   const committed = writer.put(dsKey, serialized)
-  queueUnlocked(datastore, committed, dsKey.toString(), value, known)
+  queueUnlocked(datastore, committed, id, value, known)
   return committed
 }
 

@@ -84,7 +84,8 @@ export class StoredRecords {
    * Notes that the record of `id` may be stored from now on (a write of it starts) and returns
    * true when, before, it surely was not — nor claimed by another write (once the scan is
    * `complete`; false before then). One pass over the key's probes where {@link mayHold} then
-   * {@link noteStored} make two.
+   * {@link noteStored} made two; the write that claimed the key then notes its value alone
+   * ({@link noteValue}).
    */
   claim(id: string): boolean {
     const h = hashOf(id)
@@ -117,10 +118,15 @@ export class StoredRecords {
       const bit = probeOf(h, g, i)
       this.bits[block + (bit >>> 5)] |= 1 << (bit & 31)
     }
-    if (value === undefined) {
-      this.forget(id)
-      return
-    }
+    if (value === undefined) this.forget(id)
+    else this.noteValue(id, value)
+  }
+
+  /**
+   * The value now stored under `id`, a key already in the filter (claimed by the write that stored
+   * it, see {@link claim}): kept among the recent values, without hashing the key again.
+   */
+  noteValue(id: string, value: Uint8Array): void {
     // a stale value of `id` in `older` stays shadowed by this one, in `recent` until it is dropped
     if (this.recent.size >= RECENT_RECORDS / 2) {
       this.older = this.recent
