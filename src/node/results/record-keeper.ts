@@ -1,6 +1,7 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
+import { arrayMemberSpans } from '../../protocol/messages/array-spans.ts'
 import {
   type ReplicateReply,
   STORE_FRAME_DEPTH,
@@ -8,6 +9,7 @@ import {
   type StoreRequest,
   storeRequestSchema,
 } from '../../protocol/messages/replicate-messages.ts'
+import { openEnvelopeBytes, type SignedEnvelope } from '../../protocol/records/record-envelope.ts'
 import { openEnvelopeText, resultKey } from '../../protocol/records/result-record.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { serveSession } from '../../protocol/rpc/rpc-session.ts'
@@ -49,7 +51,7 @@ export class RecordKeeper {
 
   /** Serves one inbound replicate stream of peer `from` until it ends. */
   async serve(stream: Stream, from: PeerId): Promise<void> {
-    await serveSession(stream, storeRequestSchema, (req) => this.keep(req, from.toString()), {
+    await serveSession(stream, storeRequestSchema, (req, frame) => this.keep(req, from.toString(), frame), {
       maxBytes: MAX_FRAME_BYTES,
       what: 'store frame',
       maxDepth: STORE_FRAME_DEPTH,
@@ -63,10 +65,13 @@ export class RecordKeeper {
    * the frame asks to relay goes on to the connected peer closest to its key, if that peer is
    * closer than this node (and is not the sender). A record whose key holds nothing here (nearly
    * all) joins the next batch of writes at once; the frame is answered once its batches are
-   * committed (a record whose batch failed is answered `invalid`: not kept).
+   * committed (a record whose batch failed is answered `invalid`: not kept). The sender's own
+   * records are kept as their bytes came in `frame` (no text made anew).
    */
-  private async keep(req: StoreRequest, from: string): Promise<ReplicateReply> {
+  private async keep(req: StoreRequest, from: string, frame: Uint8Array): Promise<ReplicateReply> {
     const relay = new Map(req.relay?.map((index, j) => [index, req.ahead?.[j] ?? []]))
+    const found = arrayMemberSpans(frame, 'records')
+    const spans = found?.length === 2 * req.records.length ? found : undefined
     const batches: (Promise<void> | undefined)[] = []
     // a frame of tens of records takes milliseconds to check, and the node's timers wait meanwhile
     const kept = await mapInTurns(
@@ -74,10 +79,8 @@ export class RecordKeeper {
       STORE_TURN_MS,
       (envelope, i): StoreOutcome | Promise<StoreOutcome> => {
         try {
-          // the checks of a stored value (the sender's own batch on its word), and its stored form
-          const { record, value } = openEnvelopeText(envelope, this.parts.roots, from)
-          const key = resultKey(record.taskId)
-          const stored = serializeDhtRecord(key, value)
+          const bytes = spans === undefined ? undefined : frame.subarray(spans[2 * i], spans[2 * i + 1])
+          const { key, stored } = this.opened(envelope, bytes, from)
           const ahead = relay.get(i)
           const committed = putNewResultRecord(this.parts.datastore, key, stored.serialized, stored.value)
           if (committed === undefined) return this.keepFenced(key, stored, from, ahead)
@@ -97,6 +100,26 @@ export class RecordKeeper {
       if (batch !== undefined && failed.has(batch)) outcomes[i] = 'invalid'
     }
     return { type: 'stored', requestId: req.requestId, outcomes }
+  }
+
+  /**
+   * The checks of a stored value (the sender's own batch on its word), and its stored form: for a
+   * record of the sender's own, `bytes` (its value as it came: the stored form its signer made and
+   * keeps), else its text written anew.
+   * @throws InvalidRecordError when a check fails.
+   */
+  private opened(
+    envelope: SignedEnvelope,
+    bytes: Uint8Array | undefined,
+    from: string,
+  ): { key: Uint8Array; stored: SerializedDhtRecord } {
+    if (bytes === undefined || envelope.record.executor !== from) {
+      const { record, value } = openEnvelopeText(envelope, this.parts.roots, from)
+      const key = resultKey(record.taskId)
+      return { key, stored: serializeDhtRecord(key, value) }
+    }
+    const key = resultKey(openEnvelopeBytes(envelope, bytes, this.parts.roots, from).taskId)
+    return { key, stored: serializeDhtRecord(key, bytes) }
   }
 
   /** Keeps a record whose key may hold one already: compared, under the key's lock. */

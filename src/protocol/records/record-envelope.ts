@@ -29,8 +29,8 @@ export interface SignedEnvelope {
 /** A signed value with every check made but the signature's. */
 export interface Unverified {
   record: ResultRecord
-  /** The record's canonical JSON (its Merkle leaf's data). */
-  text: string
+  /** The record's canonical JSON (its Merkle leaf's data); not made for a record `fromSigner`. */
+  text?: string
   /** Root of the batch the record was signed in, base64 (the record's own leaf for a batch of one). */
   root: string
   rootBytes: Uint8Array
@@ -124,13 +124,13 @@ export function checkEnvelope(
   if (peerPublicKey(record.executor) === undefined) {
     throw new InvalidRecordError(`${WHAT}: executor ${record.executor} has no embedded Ed25519 key`)
   }
-  const text = canonicalJson(record)
   const signatureText = envelope.signature
   if (from === record.executor) {
     if (proof !== undefined && !pathFits(proof.index, proof.size, proof.path.length))
       throw new InvalidRecordError(`${WHAT}: proof does not fit a batch of ${proof.size}`)
-    return { record, text, root: '', rootBytes: NO_ROOT, signatureText, fromSigner: true }
+    return { record, root: '', rootBytes: NO_ROOT, signatureText, fromSigner: true }
   }
+  const text = canonicalJson(record)
   const leaf = leafHashOfText(text)
   const rootBytes =
     proof === undefined ? leaf : rootFromTextPath(leaf, proof.index, proof.size, proof.path, paths)
@@ -215,11 +215,33 @@ export function openEnvelopeText(
   from?: string,
 ): { record: ResultRecord; value: EnvelopeValue } {
   const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths, from), roots)
-  const pieces = envelopePieces(unverified.text, envelope.signature, envelope.proof)
+  const text = unverified.text ?? canonicalJson(unverified.record)
+  const pieces = envelopePieces(text, envelope.signature, envelope.proof)
   let bytes = 0
   for (const piece of pieces) bytes += Buffer.byteLength(piece, 'utf8')
   if (bytes > MAX_RECORD_BYTES) {
     throw new InvalidRecordError(`${WHAT}: ${bytes} bytes, over the limit of ${MAX_RECORD_BYTES}`)
   }
   return { record: unverified.record, value: { pieces, bytes } }
+}
+
+/**
+ * {@link openEnvelopeText} of a signed record whose stored form is `bytes` as they came: the
+ * element of a `store` frame `envelope` was parsed from (see `arrayMemberSpans`), sent by the
+ * record's executor (`from`) — the value it made and keeps — and kept as sent rather than written
+ * anew. Every check is the same (a value need not be canonical text: every reader parses it and
+ * checks the record's canonical JSON against its signature).
+ * @throws InvalidRecordError with the reason (`bytes` over `MAX_RECORD_BYTES` included).
+ */
+export function openEnvelopeBytes(
+  envelope: SignedEnvelope,
+  bytes: Uint8Array,
+  roots?: VerifiedRoots,
+  from?: string,
+): ResultRecord {
+  const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths, from), roots)
+  if (bytes.byteLength > MAX_RECORD_BYTES) {
+    throw new InvalidRecordError(`${WHAT}: ${bytes.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`)
+  }
+  return unverified.record
 }

@@ -43,12 +43,13 @@ export interface ServeSessionOptions {
  * a write error aborts the stream with the error (an `InvalidMessageError` for bad frames) and
  * reports it to `opts.onError`; a stream that brings no complete frame for `idleMs` is closed
  * (aborted when it holds part of a frame). With a `budget`, the bytes received and not yet read as
- * complete frames are charged to it.
+ * complete frames are charged to it. The handler gets each request's frame too, the bytes it was
+ * decoded from (a view of the stream's data: not to be kept past the handler's answer).
  */
 export async function serveSession<Req, Rep>(
   stream: Stream,
   requestSchema: z.ZodType<Req>,
-  handler: (req: Req) => Rep | Promise<Rep>,
+  handler: (req: Req, frame: Uint8Array) => Rep | Promise<Rep>,
   opts: ServeSessionOptions,
 ): Promise<void> {
   const maxBytes = opts.maxBytes ?? MAX_FRAME_BYTES
@@ -89,9 +90,9 @@ export async function serveSession<Req, Rep>(
     new Promise<void>((resolve) => {
       freed = resolve
     })
-  const answer = async (request: Req): Promise<void> => {
+  const answer = async (request: Req, raw: Uint8Array): Promise<void> => {
     try {
-      const reply = encodeMessage(await handler(request))
+      const reply = encodeMessage(await handler(request, raw))
       if (reply.byteLength > maxBytes) {
         throw new InvalidMessageError(
           `${opts.what} reply: ${reply.byteLength} bytes, over the limit of ${maxBytes}`,
@@ -113,9 +114,10 @@ export async function serveSession<Req, Rep>(
       const used = frame.byteLength + varintLength(frame.byteLength)
       partial = Math.max(0, partial - used)
       charge?.settle(used)
-      const request = decodeMessage(requestSchema, frame, maxBytes, opts.what, opts.maxDepth)
+      const raw = frame instanceof Uint8Array ? frame : frame.subarray()
+      const request = decodeMessage(requestSchema, raw, maxBytes, opts.what, opts.maxDepth)
       inFlight++
-      void answer(request)
+      void answer(request, raw)
       while (inFlight >= maxInFlight && !failed) await settled()
       if (failed) return
     }

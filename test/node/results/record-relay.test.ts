@@ -204,6 +204,26 @@ describe('store frames with relay', () => {
     expect(JSON.parse(Buffer.from(kept ?? new Uint8Array()).toString()).record.output).toBeNull()
   })
 
+  it("keeps the sender's own record as its bytes came, and the relayed copy in the stored form of 9.3", async () => {
+    const far = await recordWhere(closerToC)
+    const canonical = Buffer.from(JSON.stringify(far.envelope))
+    // a peer's encoder may space and order its JSON as it likes: its own value is kept as it sent it
+    const { record, signature } = far.envelope
+    const sent = `{ "signature" : "${signature}",\n  "record": ${JSON.stringify(record, null, 1)} }`
+    const requestId = crypto.randomUUID()
+    const encoded = Buffer.from(
+      `{"requestId":"${requestId}", "records": [ ${sent} ],"relay":[0],"type":"store"}`,
+    )
+    const reply = await session.request({ type: 'store', requestId }, AbortSignal.timeout(10_000), {
+      encoded,
+    })
+    expect(reply).toMatchObject({ outcomes: ['stored'] })
+    expect(Buffer.from((await readStoredResult(b.datastore, far.key)) ?? []).toString()).toBe(sent)
+    // B passes on what it keeps; C, not hearing it from its signer, writes the canonical form
+    await until(() => holds(c, far.key), 'C holds the relayed record')
+    expect(Buffer.from((await readStoredResult(c.datastore, far.key)) ?? []).equals(canonical)).toBe(true)
+  })
+
   it('keeps a record whose output nests as deep as a record allows (the frame adds two levels)', async () => {
     let output: ResultRecord['output'] = 'deepest'
     for (let i = 0; i < MAX_OUTPUT_DEPTH; i++) output = [output]

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { decodeMessage } from '../../../src/protocol/codec.ts'
-import { MAX_FRAME_BYTES } from '../../../src/protocol/constants.ts'
+import { MAX_FRAME_BYTES, MAX_RECORD_BYTES } from '../../../src/protocol/constants.ts'
 import { InvalidRecordError } from '../../../src/protocol/errors.ts'
+import { arrayMemberSpans } from '../../../src/protocol/messages/array-spans.ts'
 import {
   encodeStoreFrame,
   isWellFormedStoreRequest,
   storeRequestSchema,
 } from '../../../src/protocol/messages/replicate-messages.ts'
 import { leafHash, leafHashOfText } from '../../../src/protocol/records/merkle.ts'
+import { openEnvelopeBytes } from '../../../src/protocol/records/record-envelope.ts'
 import {
   openEnvelopeText,
   openResultRecordSync,
@@ -105,6 +107,25 @@ describe('signed records as parsed JSON (store frames carry them so)', () => {
 
 describe('store frames', () => {
   const values = signResultBatch([own(20), own(21), own(22)], executorKey)
+
+  it("each record's bytes in the frame are its executor's value, opened with the same checks", () => {
+    const bytes = encodeStoreFrame('r0', values)
+    const spans = arrayMemberSpans(bytes, 'records') as number[]
+    values.forEach((value, i) => {
+      const element = bytes.subarray(spans[2 * i], spans[2 * i + 1])
+      expect(Buffer.from(element).equals(Buffer.from(value))).toBe(true)
+      expect(openEnvelopeBytes(parse(value), element, new VerifiedRoots(), EXECUTOR)).toEqual(
+        parse(value).record,
+      )
+    })
+    const first = parse(values[0])
+    const moved = { ...first, proof: first.proof && { ...first.proof, size: 9 } }
+    expect(() => openEnvelopeBytes(moved, values[0], undefined, EXECUTOR)).toThrow(/does not fit a batch/)
+    const ungranted = { ...first, record: { ...first.record, owner: OWNER } }
+    expect(() => openEnvelopeBytes(ungranted, values[0], undefined, EXECUTOR)).toThrow(/shows no grant/)
+    const large = new Uint8Array(MAX_RECORD_BYTES + 1)
+    expect(() => openEnvelopeBytes(first, large, undefined, EXECUTOR)).toThrow(/over the limit of 524288/)
+  })
 
   it('are written with the values as they are, and read back as the parsed values', () => {
     const bytes = encodeStoreFrame('r1', values, { relay: [0, 2], ahead: [[], ['0123abcd']] })
