@@ -77,7 +77,8 @@ export function copiesPerRecord(flags: string[]): number {
   return Math.min(PROCESSES, (given === undefined ? DEFAULT_RECORD_COPIES : Number(given)) + 1)
 }
 
-async function timedThroughput(
+/** Submits `count` no-ops spread over the daemons; done once every result and every copy is stored. */
+export async function timedThroughput(
   daemons: Daemon[],
   count: number,
   copiesEach: number,
