@@ -23,9 +23,9 @@ function spaced(value: unknown, space: () => string): string {
 }
 
 // strings full of what the scan must step over: quotes, backslashes, brackets, commas
-const tricky = fc.string({
-  unit: fc.constantFrom('"', '\\', '{', '}', '[', ']', ',', ':', 'a', 'é', '💡', '\n'),
-})
+const unit = fc.constantFrom('"', '\\', '{', '}', '[', ']', ',', ':', 'a', 'é', '💡', '\n')
+// long ones too: past the bytes read one by one (16), the rest is searched
+const tricky = fc.oneof(fc.string({ unit }), fc.string({ unit, minLength: 12, maxLength: 48 }))
 const value = fc.letrec((tie) => ({
   json: fc.oneof(
     { depthSize: 'small' },
