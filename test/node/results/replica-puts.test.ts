@@ -3,7 +3,7 @@ import { PUT_ATTEMPTS, PUT_RETRY_MS, ReplicaPuts } from '../../../src/node/resul
 
 const VALUE = new Uint8Array([1, 2, 3])
 
-function puts(acks: () => Promise<number>, peers = 2, replicas = 3) {
+function puts(acks: () => Promise<number>, peers = 2, replicas = 3, putConcurrency?: number) {
   const replicate = vi.fn(acks)
   const replicateLater = vi.fn()
   const onError = vi.fn()
@@ -11,6 +11,7 @@ function puts(acks: () => Promise<number>, peers = 2, replicas = 3) {
     dht: { routingTable: { size: peers } } as never,
     replicator: { replicate, replicateLater, replicas },
     onError,
+    putConcurrency,
   })
   return { replicaPuts, replicate, replicateLater, onError }
 }
@@ -62,5 +63,38 @@ describe('ReplicaPuts', () => {
     expect(replicate).toHaveBeenCalledTimes(1)
     expect(replicateLater).toHaveBeenCalledWith(expect.any(Uint8Array), VALUE)
     expect(onError).not.toHaveBeenCalled()
+  })
+
+  it('runs at most putConcurrency puts at once, the rest in order as places free; close drops the waiting', async () => {
+    const answers: Array<(acks: number) => void> = []
+    const { replicaPuts, replicate } = puts(
+      () => new Promise<number>((resolve) => answers.push(resolve)),
+      2,
+      3,
+      2,
+    )
+    for (let i = 0; i < 5; i++) replicaPuts.add(`t${i}`, new Uint8Array([i]))
+    expect(replicate).toHaveBeenCalledTimes(2)
+    expect(replicaPuts.pending).toBe(5)
+    let flushed = false
+    const flush = replicaPuts.flush().then(() => {
+      flushed = true
+    })
+    answers[1](1)
+    await vi.waitFor(() => expect(replicate).toHaveBeenCalledTimes(3))
+    expect(replicate.mock.calls[2][1]).toEqual(new Uint8Array([2]))
+    answers[0](1)
+    await vi.waitFor(() => expect(replicate).toHaveBeenCalledTimes(4))
+    expect(replicate.mock.calls[3][1]).toEqual(new Uint8Array([3]))
+    expect(replicaPuts.pending).toBe(3)
+    replicaPuts.close()
+    expect(replicaPuts.pending).toBe(2)
+    answers[2](1)
+    answers[3](1)
+    await flush
+    expect(flushed).toBe(true)
+    expect(replicate).toHaveBeenCalledTimes(4) // the fifth was dropped
+    expect(replicaPuts.pending).toBe(0)
+    await replicaPuts.flush() // nothing left: at once
   })
 })
