@@ -9,7 +9,11 @@
  * With `--base <checkout>`, the same run of the other checkout's sources alternates with this one,
  * each in a fresh process, `--rounds` times each. Sampled bytes vary ~1 % run to run.
  *
- *   npx tsx scripts/alloc-cost.ts [--tasks 10000] [--rounds 2] [--top 25] [--base <checkout>]
+ * With `--survivors`, only the objects that outlived a scavenge count: those copied to the old
+ * generation (each such byte is copied by the scavenger, then marked by the collector's threads
+ * before it is freed) — the bytes a task keeps alive for a while, and where they were made.
+ *
+ *   npx tsx scripts/alloc-cost.ts [--tasks 10000] [--rounds 2] [--top 25] [--base <checkout>] [--survivors]
  *   node --no-turbo-inlining --import tsx scripts/alloc-cost.ts   # sites without inlining (callers' bytes apart)
  */
 import { spawn } from 'node:child_process'
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '10000' },
     top: { type: 'string', default: '25' },
     child: { type: 'string' },
+    survivors: { type: 'boolean', default: false },
   },
 })
 const tasks = Number(values.tasks)
@@ -79,7 +84,8 @@ async function measure(root: string): Promise<RunFigures> {
     await session.post('HeapProfiler.startSampling', {
       samplingInterval: SAMPLING_BYTES,
       includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      // --survivors: only what outlived a scavenge (promoted to the old generation, or still live)
+      includeObjectsCollectedByMinorGC: !values.survivors,
     })
     const t0 = performance.now()
     await run(tasks)
@@ -110,6 +116,7 @@ function inChild(root: string): Promise<RunFigures> {
   return new Promise((done, fail) => {
     // this process's own options (tsx's loader, V8 flags) and this script, as a child run
     const args = [...process.execArgv, process.argv[1], '--child', root, '--tasks', String(tasks)]
+    if (values.survivors) args.push('--survivors')
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => {

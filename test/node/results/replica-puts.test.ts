@@ -4,7 +4,7 @@ import { PUT_ATTEMPTS, PUT_RETRY_MS, ReplicaPuts } from '../../../src/node/resul
 const VALUE = new Uint8Array([1, 2, 3])
 
 function puts(acks: () => Promise<number>, peers = 2, replicas = 3, putConcurrency?: number) {
-  const replicate = vi.fn(acks)
+  const replicate = vi.fn((_key: Uint8Array, _value: Uint8Array) => acks())
   const replicateLater = vi.fn()
   const onError = vi.fn()
   const replicaPuts = new ReplicaPuts({
