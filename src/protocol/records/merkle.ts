@@ -13,7 +13,7 @@ import { sha256 } from '../../util/sha256.ts'
 export const HASH_BYTES = 32
 
 /** Inputs of at most this many bytes are written into {@link scratch} rather than a new buffer. */
-const SCRATCH_BYTES = 4096
+const SCRATCH_BYTES = 8192
 /** Where a hash's input is put together (the hash is computed before the next one starts). */
 const scratch = Buffer.allocUnsafe(SCRATCH_BYTES)
 
@@ -37,11 +37,17 @@ export function leafHash(data: Uint8Array): Uint8Array {
 }
 
 /**
- * The leaf hash of the UTF-8 of `text`: {@link leafHash} of its bytes, hashed from the string
- * (the native hash encodes it; no buffer of the text is made here).
+ * The leaf hash of the UTF-8 of `text`: {@link leafHash} of its bytes. A text that surely fits (3
+ * UTF-8 bytes at most per UTF-16 unit) is written into {@link scratch} behind the prefix: hashing
+ * `"\0" + text` as a string made V8 flatten the joined string first (a record's leaf 1.5–2.0 µs
+ * against 1.2 for a 450-character record).
  */
 export function leafHashOfText(text: string): Uint8Array {
-  return hash('sha256', `\u0000${text}`, 'buffer') as unknown as Uint8Array
+  if (text.length * 3 >= SCRATCH_BYTES)
+    return hash('sha256', `\u0000${text}`, 'buffer') as unknown as Uint8Array
+  scratch[0] = 0
+  const length = 1 + scratch.write(text, 1, 'utf8')
+  return hash('sha256', scratch.subarray(0, length), 'buffer') as unknown as Uint8Array
 }
 
 function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {

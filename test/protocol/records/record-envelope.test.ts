@@ -185,7 +185,16 @@ describe('store frames', () => {
 
 describe('leafHashOfText', () => {
   it('is the leaf hash of the UTF-8 bytes, for any text (non-ASCII and NUL included)', () => {
-    for (const text of ['', '{"a":1}', 'héllo ✓ 🚀', '\u0000\u0001x', 'a'.repeat(5000)]) {
+    const near = '✓'.repeat(2730) // 8,190 UTF-8 bytes: the longest written into the scratch
+    for (const text of [
+      '',
+      '{"a":1}',
+      'héllo ✓ 🚀',
+      '\u0000\u0001x',
+      'lone \ud800',
+      near,
+      'a'.repeat(5000),
+    ]) {
       expect(Buffer.from(leafHashOfText(text)).equals(Buffer.from(leafHash(Buffer.from(text, 'utf8'))))).toBe(
         true,
       )
