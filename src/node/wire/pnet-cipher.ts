@@ -62,11 +62,21 @@ export function toSodium(cipher: Cipher): boolean {
     memory.slice(wasm._nonce, wasm._nonce + 24),
     memory.slice(wasm._key, wasm._key + 32),
   )
-  cipher.update = (input, output = new Uint8Array(input.byteLength)) => {
+  cipher.update = (input, output = unfilled(input.byteLength)) => {
     sodium.crypto_stream_xor_update(state, output, input)
     return output
   }
   return true
+}
+
+/**
+ * A plain `Uint8Array` of `length` bytes, not zeroed (every byte is about to be written), in memory
+ * outside V8's heap: `new Uint8Array(n)` zeroed each write's output (1.5 KB: 3.4–6.6 µs an update
+ * against 2.4–2.7) and kept small ones in V8's heap, which a native addon's call moves out first.
+ */
+function unfilled(length: number): Uint8Array {
+  const buf = Buffer.allocUnsafe(length)
+  return new Uint8Array(buf.buffer, buf.byteOffset, length)
 }
 
 /** Makes one cipher encrypt (or decrypt) in pieces of {@link PNET_CHUNK_BYTES}: the same bytes out. */
