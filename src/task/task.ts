@@ -52,3 +52,19 @@ export interface TaskOutcome {
   output?: Json
   error?: string
 }
+
+/** Each task's JSON, made once per task object (tasks are never changed once made). */
+const texts = new WeakMap<Task, string>()
+
+/**
+ * `JSON.stringify(task)`, made once per task object: an owner writes each task it accepts into its
+ * journal and into its custodians' `hold` frames, and serialising it twice was ~1 % of its CPU.
+ */
+export function taskText(task: Task): string {
+  let text = texts.get(task)
+  if (text === undefined) {
+    text = JSON.stringify(task)
+    texts.set(task, text)
+  }
+  return text
+}

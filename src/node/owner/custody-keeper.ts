@@ -5,7 +5,7 @@ import {
   MAX_TASKS_PER_MESSAGE,
 } from '../../protocol/constants.ts'
 import { encodeHoldFrame, encodeTaskList } from '../../protocol/messages/custody-messages.ts'
-import type { Task } from '../../task/task.ts'
+import { type Task, taskText } from '../../task/task.ts'
 import { Batcher } from '../../util/batcher.ts'
 import { frameChunks } from '../../util/frame-chunks.ts'
 import type { CustodyService } from '../wire/custody-service.ts'
@@ -83,6 +83,7 @@ export class CustodyKeeper {
     const custodians = this.custodians
     if (custodians.length === 0) return
     const chunks = this.chunks(tasks)
+    this.handOver(chunks)
     const told = await Promise.all(custodians.map((peer) => this.send(peer, custodians, chunks)))
     if (told.every(Boolean)) return
     // a custodian named in the list but without these tasks would leave them unadopted (the others
@@ -119,6 +120,7 @@ export class CustodyKeeper {
     // new ones that acknowledged (a custodian named but without the tasks would leave its share of
     // them unadopted): every custodian judges successors among the same set
     const chunks = this.chunks(open)
+    this.handOver(chunks)
     const told = await Promise.all(added.map((peer) => this.send(peer, now, chunks)))
     const failed = new Set(added.filter((_, i) => !told[i]))
     if (failed.size > 0) this.custodians = this.custodians.filter((p) => !failed.has(p))
@@ -197,6 +199,14 @@ export class CustodyKeeper {
   }
 
   /**
+   * Notes the tasks of `chunks` as handed over (a drop will name them), once for all the custodians
+   * about to be sent them: a custodian that gets a drop naming a task it never held ignores it.
+   */
+  private handOver(chunks: HoldChunk[]): void {
+    for (const { tasks } of chunks) for (const task of tasks) this.handed.add(task.id)
+  }
+
+  /**
    * Sends the tasks of `chunks` (none: the custodians' set alone) to one custodian, a frame per
    * chunk; false when a frame failed.
    */
@@ -208,7 +218,6 @@ export class CustodyKeeper {
     try {
       if (!(await this.greet(peer))) return false
       for (const { tasks, list } of chunks.length === 0 ? [NO_TASKS] : chunks) {
-        for (const task of tasks) this.handed.add(task.id)
         const requestId = crypto.randomUUID()
         const frame = { type: 'hold' as const, requestId, custodians: named, tasks }
         const reply = await this.opts.custody.request(peer, frame, encodeHoldFrame(requestId, named, list))
@@ -238,7 +247,7 @@ export class CustodyKeeper {
    * are not kept beyond the hold: an open task's spec is memory enough).
    */
   private chunks(tasks: Task[]): HoldChunk[] {
-    const json = tasks.map((task) => JSON.stringify(task))
+    const json = tasks.map(taskText)
     const chunks: HoldChunk[] = []
     const bytesOf = (i: number) => Buffer.byteLength(json[i])
     for (const at of frameChunks(tasks.keys(), bytesOf, FRAME_BUDGET_BYTES, MAX_TASKS_PER_MESSAGE)) {

@@ -1,6 +1,6 @@
 import { taskSchema } from '../../protocol/messages/task-schema.ts'
 import { attemptSchema } from '../../protocol/records/result-record-schema.ts'
-import type { AttemptRecord, Task } from '../../task/task.ts'
+import { type AttemptRecord, type Task, taskText } from '../../task/task.ts'
 
 /** An entry of the journal, parsed. */
 export type Entry =
@@ -21,8 +21,9 @@ export function acceptLine(task: Task): JournalLine {
   return { op: 'accept', id: task.id, text: acceptText(task), task }
 }
 
+/** `JSON.stringify({ op: 'accept', task })`, with the task's text made once (see `taskText`). */
 function acceptText(task: Task): string {
-  return JSON.stringify({ op: 'accept', task })
+  return `{"op":"accept","task":${taskText(task)}}`
 }
 
 /** The line of a `done` entry. */

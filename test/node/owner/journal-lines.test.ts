@@ -1,7 +1,14 @@
 import { appendFile, readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { TaskJournal } from '../../../src/node/owner/journal.ts'
-import { acceptLine, attemptLine, doneLine, OpenLines } from '../../../src/node/owner/journal-lines.ts'
+import {
+  acceptLine,
+  attemptLine,
+  doneLine,
+  OpenLines,
+  parseEntry,
+} from '../../../src/node/owner/journal-lines.ts'
+import { taskText } from '../../../src/task/task.ts'
 import { journalPaths, OWNER, task } from './journal-fixture.ts'
 
 const run = (epoch: number) => ({
@@ -103,5 +110,18 @@ describe('TaskJournal compaction', () => {
     await journal.compact()
     expect((await new TaskJournal(paths.path).replay()).map((t) => t.id)).toEqual([task(3).id])
     await journal.close()
+  })
+})
+
+describe('accept lines', () => {
+  it("are JSON.stringify of the entry, with the task's text made once per task object", () => {
+    const t = task(7)
+    const line = acceptLine(t)
+    expect(line.text).toBe(JSON.stringify({ op: 'accept', task: t }))
+    expect(parseEntry(line.text)).toEqual({ op: 'accept', task: t })
+    // the custodians' frames take the same text: made once, handed out again
+    expect(taskText(t)).toBe(JSON.stringify(t))
+    expect(taskText(t)).toBe(taskText(t))
+    expect(acceptLine(t).text).toBe(line.text)
   })
 })
