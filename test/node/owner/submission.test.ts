@@ -166,3 +166,24 @@ describe('prepareSubmissionInTurns', () => {
     )
   })
 })
+
+describe('nonces', () => {
+  it('are the acceptance time and 52 random bits, both in base 36: each draw its own nonce', () => {
+    const draws = [0, 0, 0.999_999_999, 0.999_999_999, 0.25, 0.5]
+    const { tasks } = prepareSubmission(
+      [{ type: 'echo' }, { type: 'echo' }, { type: 'echo' }],
+      ctx({ random: () => draws.shift() ?? Number.NaN }),
+    )
+    const now = (1_700_000_000_000).toString(36)
+    expect(tasks.map(({ task }) => task.nonce)).toEqual([
+      `${now}-0000000`,
+      `${now}-13ydj313ydj3`, // 2^26 - 1 twice
+      `${now}-${(2 ** 24).toString(36)}${(2 ** 25).toString(36).padStart(6, '0')}`,
+    ])
+    const many = prepareSubmission(
+      Array.from({ length: 2000 }, () => ({ type: 'echo' })),
+      ctx({ random: Math.random }),
+    )
+    expect(new Set(many.tasks.map(({ task }) => task.id)).size).toBe(2000)
+  })
+})
