@@ -89,14 +89,27 @@ describe('promise 1 under chaos: daemons killed (SIGKILL), frozen (SIGSTOP) and 
           e.startedAt <= r.fault.at &&
           (e.node !== r.fault.node || e.incarnation !== r.fault.incarnation),
       )
-    expect(killedRuns.filter((r) => r.delayMs === undefined && !runningElsewhere(r))).toEqual([])
+    const notRerun = killedRuns.filter((r) => r.delayMs === undefined && !runningElsewhere(r))
+    // on failure: every run of each such task (seen once, with the whole suite beside it, before
+    // the runs were printed)
+    const runsOf = (taskId: string) => report.history.executions.filter((e) => e.taskId === taskId)
+    const evidence = JSON.stringify(
+      notRerun.map((r) => ({ ...r, runs: runsOf(r.taskId) })),
+      null,
+      1,
+    )
 
     // every accepted task has its result at the node that accepted it
-    expect(report.unfinished.map((t) => t.key)).toEqual([])
+    expect(
+      report.unfinished.map((t) => t.key),
+      evidence,
+    ).toEqual([])
     // …ran at least once, is read the same (with the right output) by every node that was asked,
     // and ran twice only when a node involved with it failed while it was pending
-    expect(summary.lost, problems).toBe(0)
+    expect(summary.lost, `${problems}\n${evidence}`).toBe(0)
     expect(summary.unexpected, problems).toBe(0)
     expect(summary.ok + summary.duplicated).toBe(TASKS)
+    // (checked after the results: a run not run again whose task has its result is told apart)
+    expect(notRerun, `${evidence}\n${problems}`).toEqual([])
   }, 150_000)
 })
