@@ -4,7 +4,7 @@ import { BEACON_PROTOCOL, BEACON_PROTOCOL_1_1, MAX_BEACON_BYTES } from '../../pr
 import {
   type Beacon,
   beaconForV10,
-  beaconSchema,
+  beaconFrameSchema,
   beaconSchema10,
 } from '../../protocol/messages/beacon-messages.ts'
 import { PushStream, servePushStream } from '../../protocol/rpc/push-stream.ts'
@@ -132,7 +132,7 @@ export class BeaconService {
 
   private serve(stream: Stream, peer: PeerId, v10: boolean): Promise<void> {
     const from = peer.toString()
-    const schema = v10 ? beaconSchema10 : beaconSchema
+    const schema = v10 ? beaconSchema10 : beaconFrameSchema
     return servePushStream(stream, schema, (beacon) => this.opts.onBeacon(from, beacon), {
       maxBytes: MAX_BEACON_BYTES,
       what: 'beacon',

@@ -9,7 +9,7 @@ import {
   MAX_TASK_ID_CHARS,
   MAX_TASKS_PER_MESSAGE,
 } from '../constants.ts'
-import { allOf, isInt, isObject, isString, keysWithin } from '../records/record-fast-check.ts'
+import { isInt, isListOf, isObject, isString, keysWithin } from '../records/record-fast-check.ts'
 import type { CustodyFrame, CustodyReply } from './custody-messages.ts'
 import { isWellFormedTask } from './task-fast-check.ts'
 
@@ -38,11 +38,6 @@ const isHeldShape = shaped(['type', 'requestId', 'held'])
 const isRequestId = (v: unknown) => isString(v, 1, MAX_REQUEST_ID_CHARS)
 const isAddr = (v: unknown) => isString(v, 1, MAX_MULTIADDR_CHARS)
 const isTaskIdText = (v: unknown) => isString(v, 0, MAX_TASK_ID_CHARS) && isTaskId(v)
-
-/** An array of `min`..`max` elements, each passing `check`. */
-function isListOf(v: unknown, min: number, max: number, check: (item: unknown) => boolean): boolean {
-  return Array.isArray(v) && v.length >= min && v.length <= max && allOf(v, check)
-}
 
 function isCustodian(v: unknown): boolean {
   return (

@@ -19,10 +19,10 @@ import {
 import { isGrantProofText } from '../records/grant-proof.ts'
 import {
   absentOr,
-  allOf,
   isAttempt,
   isBase64,
   isInt,
+  isListOf,
   isObject,
   isString,
   isTimestamp,
@@ -49,11 +49,6 @@ const isName = (v: unknown) => typeof v === 'string' && NAME_PATTERN.test(v)
 const isDurationMs = (v: unknown) => typeof v === 'number' && v >= 0 && v <= MAX_DURATION_MS
 const isRecordBase64 = (v: unknown) => isBase64(v, 4, MAX_RECORD_BASE64_CHARS)
 const isStatus = (v: unknown) => v === 'succeeded' || v === 'failed'
-
-/** An array of at most `max` elements (at least `min`), each passing `check`. */
-function isListOf(v: unknown, min: number, max: number, check: (item: unknown) => boolean): boolean {
-  return Array.isArray(v) && v.length >= min && v.length <= max && allOf(v, check)
-}
 
 /** An object whose keys are exactly `keys` (all required, no other). */
 const shaped = (keys: readonly string[]) => {

@@ -47,6 +47,11 @@ export function allOf(list: unknown[], check: (v: unknown) => boolean): boolean 
   return true
 }
 
+/** An array of `min`..`max` elements, each passing `check`. */
+export function isListOf(v: unknown, min: number, max: number, check: (item: unknown) => boolean): boolean {
+  return Array.isArray(v) && v.length >= min && v.length <= max && allOf(v, check)
+}
+
 /** A safe integer in min..max. */
 export const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max
