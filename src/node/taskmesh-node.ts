@@ -38,12 +38,10 @@ export type { MeshNode, MeshView } from './watch/mesh-view.ts'
 export type { ListedState, ListedTask, TaskListPage, TaskListQuery } from './watch/task-list.ts'
 
 /**
- * One taskmesh node: accepts submissions, runs tasks, steals work and stores results. Every node
- * is identical. This class is the public face of a node; it stands on what `assemble-host.ts`
- * builds (identity, stores, libp2p), starts as `run/startup.ts` says and stops as
- * `run/shutdown.ts` does; its parts are built and wired in `assemble.ts`: the owner side in `owner/`, the run loop in `run/`, the thief side in `thief/`,
- * results in `results/`, crash recovery in `recovery/`, what it knows of peers in `peers/`, and
- * the libp2p protocols in `wire/`.
+ * One taskmesh node: accepts submissions, runs tasks, steals work and stores results. Every node is
+ * identical. The public face of a node: it stands on what `assemble-host.ts` builds (identity,
+ * stores, libp2p), starts and stops as `run/startup.ts` and `run/shutdown.ts` say, and its parts
+ * are wired in `assemble.ts`: `owner/`, `run/`, `thief/`, `results/`, `recovery/`, `peers/`, `wire/`.
  */
 export class TaskmeshNode implements FrontDoor, WatchDoor {
   readonly peerId: string
@@ -171,10 +169,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     return this.parts.results.get(id, opts)
   }
 
-  /**
-   * Resolves with the task's result as soon as it lands (result notice, local run, or a DHT
-   * poll that finds it). Rejects when `signal` aborts.
-   */
+  /** Resolves with the task's result once it lands (notice, local run, DHT poll); rejects on `signal`. */
   waitResult(id: string, signal?: AbortSignal): Promise<ResultRecord> {
     return this.reader.waitResult(id, signal)
   }
@@ -192,6 +187,11 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   /** Yields the results of `ids` in the order they land. */
   results(ids: string[], signal?: AbortSignal): AsyncGenerator<ResultRecord> {
     return this.reader.results(ids, signal)
+  }
+
+  /** Resolves once the node knows which records its store holds (writes before then read it). */
+  recordsIndexed(): Promise<void> {
+    return this.replicator.indexed()
   }
 
   /** Resolves when every result this node produced is stored: its local copy, then its copies sent. */
@@ -226,10 +226,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     return statusOfParts(this.parts, { ...own, unsentResults: this.replicator.unsent?.size ?? 0 })
   }
 
-  /**
-   * Where the node is in its life: `running` takes work; `new`, `draining`, `stopping` and `stopped`
-   * do not (what `GET /healthz` reports).
-   */
+  /** Where the node is in its life: `running` takes work, no other state does (`GET /healthz`). */
   get state(): Lifecycle['state'] {
     return this.lifecycle.state
   }

@@ -90,6 +90,11 @@ describe('reexecutions: from the failure to the next start elsewhere', () => {
     ).toEqual([])
   })
 
+  it('counts no run of a killed life whose end was logged, even after the time the kill was read', () => {
+    // the fault's time is read before the signal is sent: an end logged 12 ms later came first
+    expect(reexecutions([run('a', 1, 975, 1_012)], [kill])).toEqual([])
+  })
+
   it('leaves the delay undefined when the task never started again', () => {
     const freeze: Fault = { kind: 'freeze', node: 'a', incarnation: 1, at: 1_000 }
     expect(reexecutions([run('a', 1, 900, 3_000)], [freeze])).toEqual([{ taskId: 'x', fault: freeze }])

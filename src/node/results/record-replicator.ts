@@ -9,7 +9,13 @@ import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import type { StreamLimits } from '../wire/stream-limits.ts'
 import { ClosestPeers, SERVING_UNKNOWN } from './closest-peers.ts'
 import { serializeDhtRecord } from './dht-record.ts'
-import { type FencedWrite, putNewResultRecord, putResultRecord, readStoredResult } from './fencing.ts'
+import {
+  type FencedWrite,
+  putNewResultRecord,
+  putResultRecord,
+  readStoredResult,
+  storedRecordsOf,
+} from './fencing.ts'
 import { PendingCopies } from './pending-copies.ts'
 import { RecordKeeper } from './record-keeper.ts'
 import { StoreOutbox } from './store-outbox.ts'
@@ -154,6 +160,14 @@ export class RecordReplicator {
       return putResultRecord(this.datastore, key, record.serialized, { signal }, this.roots, record.value)
     await committed
     return { written: true, current: record.value }
+  }
+
+  /**
+   * Settles once the index of the records this node stores has read the store (see
+   * `StoredRecords.scan`): until then each record write reads the store first.
+   */
+  indexed(): Promise<void> {
+    return storedRecordsOf(this.datastore)?.scanned ?? Promise.resolve()
   }
 
   /** The value stored locally under `key` (unverified), if any. */
