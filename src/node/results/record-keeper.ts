@@ -70,7 +70,9 @@ export class RecordKeeper {
    */
   private async keep(req: StoreRequest, from: string, frame: Uint8Array): Promise<ReplicateReply> {
     const relay = new Map(req.relay?.map((index, j) => [index, req.ahead?.[j] ?? []]))
-    const found = arrayMemberSpans(frame, 'records')
+    // the bytes are looked for only when some record is the sender's own (a relayed frame's are not)
+    const own = req.records.some((envelope) => envelope.record.executor === from)
+    const found = own ? arrayMemberSpans(frame, 'records') : undefined
     const spans = found?.length === 2 * req.records.length ? found : undefined
     const batches: (Promise<void> | undefined)[] = []
     // a frame of tens of records takes milliseconds to check, and the node's timers wait meanwhile
