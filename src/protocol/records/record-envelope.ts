@@ -202,6 +202,16 @@ export function verified(unverified: Unverified, roots: VerifiedRoots | undefine
 }
 
 /**
+ * Refuses a stored value of `bytes` bytes over `MAX_RECORD_BYTES`.
+ * @throws InvalidRecordError saying how large it is.
+ */
+export function refuseOversize(bytes: number): void {
+  if (bytes > MAX_RECORD_BYTES) {
+    throw new InvalidRecordError(`${WHAT}: ${bytes} bytes, over the limit of ${MAX_RECORD_BYTES}`)
+  }
+}
+
+/**
  * Opens a signed record that came as parsed JSON (a `store` frame carries them so): every check of
  * a stored value (9.4), then the text of the value to keep — its stored form ({@link envelopeText}),
  * character for character the executor's own when the executor made it, in pieces with its UTF-8
@@ -219,9 +229,7 @@ export function openEnvelopeText(
   const pieces = envelopePieces(text, envelope.signature, envelope.proof)
   let bytes = 0
   for (const piece of pieces) bytes += Buffer.byteLength(piece, 'utf8')
-  if (bytes > MAX_RECORD_BYTES) {
-    throw new InvalidRecordError(`${WHAT}: ${bytes} bytes, over the limit of ${MAX_RECORD_BYTES}`)
-  }
+  refuseOversize(bytes)
   return { record: unverified.record, value: { pieces, bytes } }
 }
 
@@ -240,8 +248,6 @@ export function openEnvelopeBytes(
   from?: string,
 ): ResultRecord {
   const unverified = verified(checkEnvelope(envelope, undefined, roots?.paths, from), roots)
-  if (bytes.byteLength > MAX_RECORD_BYTES) {
-    throw new InvalidRecordError(`${WHAT}: ${bytes.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`)
-  }
+  refuseOversize(bytes.byteLength)
   return unverified.record
 }

@@ -13,6 +13,7 @@ import {
   checkEnvelope,
   checkGrant,
   envelopeText,
+  refuseOversize,
   type Unverified,
   utf8Bytes,
   verified,
@@ -110,11 +111,7 @@ export function signResultBatch(
     const proof =
       parsed.length === 1 ? undefined : { index, size: parsed.length, path: paths[index].map(toBase64) }
     const value = utf8Bytes(envelopeText(text, signature, proof))
-    if (value.byteLength > MAX_RECORD_BYTES) {
-      throw new InvalidRecordError(
-        `${WHAT}: ${value.byteLength} bytes, over the limit of ${MAX_RECORD_BYTES}`,
-      )
-    }
+    refuseOversize(value.byteLength)
     return value
   })
 }
