@@ -1,5 +1,5 @@
 import { Libp2pRecord } from '@libp2p/record'
-import type { Datastore, Key } from 'interface-datastore'
+import type { Datastore, Key, Pair } from 'interface-datastore'
 import { equals, fromString } from 'uint8arrays'
 import { RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
 import { resultSelector } from '../../protocol/records/result-selector.ts'
@@ -97,10 +97,19 @@ function storedByIndex(datastore: Datastore, id: string): Uint8Array | undefined
   return known.recentValue(id) ?? MUST_READ
 }
 
-/** {@link readStoredResult} of datastore key `dsKey`, whose text is `id`. */
+/**
+ * {@link readStoredResult} of datastore key `dsKey`, whose text is `id`. A key the index cannot
+ * answer for may be one whose write is under way (claimed, its value noted once committed): the
+ * read waits for the writes before it, then asks the index again — a copy being kept is read from
+ * memory, not from the store.
+ */
 async function readStored(datastore: Datastore, dsKey: Key, id: string): Promise<Uint8Array | undefined> {
   const byIndex = storedByIndex(datastore, id)
-  return byIndex === MUST_READ ? readThrough(datastore, dsKey, id) : byIndex
+  if (byIndex !== MUST_READ) return byIndex
+  return serially(datastore, id, unlockedTail(datastore), async () => {
+    const known = storedByIndex(datastore, id)
+    return known === MUST_READ ? readThrough(datastore, dsKey, id) : known
+  })
 }
 
 /** Reads the record under `dsKey` from the store, and tells the index what it found. */
@@ -222,6 +231,18 @@ export function putNewResultRecord(
   return committed
 }
 
+/** Yields the pairs of `source`, noting each record key not written by `writer` stored in `known`. */
+async function* notingEach(
+  source: Iterable<Pair> | AsyncIterable<Pair>,
+  known: StoredRecords,
+  writer: GroupWriter,
+): AsyncGenerator<Pair> {
+  for await (const pair of source) {
+    if (!writer.isCommitting(pair.value) && isDhtRecordKey(pair.key)) known.noteStored(pair.key.toString())
+    yield pair
+  }
+}
+
 /**
  * Makes every `put` of a result record into `datastore` fenced (see {@link putResultRecord}); other
  * keys are written as before. kad-dht writes records itself (PUT_VALUE from peers, corrections after
@@ -265,11 +286,10 @@ export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: Ve
     if (isDhtRecordKey(k)) known.forget(k.toString())
     return remove(k, options)
   }
+  // a datastore whose batches commit through its own putMany (datastore-core's) passes the group
+  // writer's pairs here: those are noted by their fenced writes; any other record key is noted here
   const putMany = datastore.putMany.bind(datastore)
-  datastore.putMany = (source, options) => {
-    known.complete = false // not expected for records; read every key from now on
-    return putMany(source, options)
-  }
+  datastore.putMany = (source, options) => putMany(notingEach(source, known, writer), options)
   void known.scan(datastore, DHT_RECORD_PREFIX).catch(() => undefined) // until it ends, every key is read
   return datastore
 }

@@ -75,8 +75,8 @@ export class NoticeInbox implements GossipHandlers {
    * this node's store (a replica, say) is replaced by it, so no node serves the losing record.
    */
   private async supersedeStored(from: string, taskId: string, epoch: number): Promise<void> {
-    const stored = await this.opts.results.local(taskId).catch(() => undefined)
-    if (stored !== undefined && stored.epoch < epoch) await this.fetchResult(from, taskId, true)
+    const stored = await this.opts.results.storedEpoch(taskId).catch(() => undefined)
+    if (stored !== undefined && stored < epoch) await this.fetchResult(from, taskId, true)
   }
 
   /**

@@ -141,6 +141,43 @@ describe('fenced writes of result records', () => {
     expect(putNewResultRecord(new MemoryDatastore(), KEY, serialized(e1), e1)).toBeUndefined() // not fenced
   })
 
+  it('a read of a key whose write is under way waits for it and reads the value from memory, not the store', async () => {
+    const ds = fenceResultRecords(new MemoryDatastore())
+    await storedRecordsOf(ds)?.scanned
+    const reads: string[] = []
+    const [has, get] = [ds.has.bind(ds), ds.get.bind(ds)]
+    ds.has = (k, o) => {
+      reads.push(`has ${k}`)
+      return has(k, o)
+    }
+    ds.get = (k, o) => {
+      reads.push(`get ${k}`)
+      return get(k, o)
+    }
+    const e2 = await valueAt(2)
+    const committed = putNew(ds, e2)
+    const read = readStoredResult(ds, KEY) // the key is claimed, its value not noted yet
+    await committed
+    expect(await read).toEqual(e2)
+    expect(await readStoredResult(ds, resultKey(makeTask(78).id))).toBeUndefined() // never written
+    expect(reads).toEqual([])
+  })
+
+  it("a store whose batches commit through its putMany keeps its index whole; another putMany's records are noted", async () => {
+    const ds = fenceResultRecords(new MemoryDatastore()) // datastore-core: batch commits call putMany
+    const known = storedRecordsOf(ds)
+    await known?.scanned
+    const [e1, e2] = await Promise.all([1, 2].map((e) => valueAt(e)))
+    await putNew(ds, e1)
+    expect(known?.complete).toBe(true)
+    const other = resultKey(makeTask(79).id)
+    const id = (k: Uint8Array) => dhtRecordKey(k).toString()
+    expect(known?.mayHold(id(other))).toBe(false)
+    for await (const _ of ds.putMany([{ key: dhtRecordKey(other), value: serialized(e2, other) }]));
+    expect(known?.mayHold(id(other))).toBe(true)
+    expect(known?.mayHold(id(resultKey(makeTask(80).id)))).toBe(false)
+  })
+
   it('a failed putNewResultRecord rejects and notes nothing stored: the next write compares', async () => {
     const store = fenceResultRecords(failingFirstBatch())
     await storedRecordsOf(store)?.scanned

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest'
+import type { ResultStore } from '../../../src/node/results/result-store.ts'
+import type { MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
+import { NoticeInbox } from '../../../src/node/wire/notice-inbox.ts'
+
+/** A result store that holds nothing in memory and `stored` epochs in its local store. */
+function storeWith(stored: Record<string, number>) {
+  const calls: string[] = []
+  const results = {
+    cached: () => undefined,
+    isAwaited: () => false,
+    storedEpoch: async (id: string) => {
+      calls.push(`storedEpoch ${id}`)
+      return stored[id]
+    },
+    local: async (id: string) => {
+      calls.push(`local ${id}`) // would open the copy and check its signature
+      return undefined
+    },
+    get: async (id: string, opts: { skipCache?: boolean }) => {
+      calls.push(`get ${id} ${opts.skipCache}`)
+      return undefined
+    },
+  }
+  return { results: results as unknown as ResultStore, calls }
+}
+
+/** Resolves once `calls` has `n` entries (the inbox settles notices in the background). */
+async function settled(calls: string[], n: number): Promise<void> {
+  while (calls.length < n) await new Promise((r) => setImmediate(r))
+}
+
+describe('NoticeInbox: a notice of a later run', () => {
+  it('fetches the record only when the copy kept here is of an earlier run, reading its epoch unchecked', async () => {
+    const { results, calls } = storeWith({ kept1: 1, kept2: 2 })
+    // no protocol to dial: the request to the executor fails, and the DHT is asked
+    const libp2p = {} as MeshLibp2p
+    const inbox = new NoticeInbox({ libp2p, results, onResultStored: () => undefined })
+    inbox.onResultNotice('executor', {
+      results: [
+        { taskId: 'kept1', epoch: 2 },
+        { taskId: 'kept2', epoch: 2 },
+        { taskId: 'none', epoch: 3 },
+        { taskId: 'first', epoch: 1 },
+      ],
+    } as Parameters<NoticeInbox['onResultNotice']>[1])
+    await settled(calls, 4)
+    expect(calls.sort()).toEqual([
+      'get kept1 true',
+      'storedEpoch kept1',
+      'storedEpoch kept2',
+      'storedEpoch none',
+    ])
+  })
+})
