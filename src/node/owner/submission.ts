@@ -109,7 +109,6 @@ export async function prepareSubmissionInTurns(items: unknown[], ctx: Submission
   }
 }
 
-/** The steps of {@link prepareSubmission}: yields where a turn of the event loop may pass. */
 /** Bits of a random half: its value is a small integer, written in base 36 without a division of floats. */
 const HALF_BITS = 26
 /** Base-36 digits of the largest half (36^5 < 2^26 ≤ 36^6). */
@@ -125,6 +124,7 @@ function randomBase36(random: () => number): string {
   return high.toString(36) + low.toString(36).padStart(HALF_DIGITS, '0')
 }
 
+/** The steps of {@link prepareSubmission}: yields where a turn of the event loop may pass. */
 function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, Prepared> {
   if (!Array.isArray(items) || items.length === 0) throw new InvalidTaskError('no tasks given', 'tasks')
   if (items.length > MAX_TASKS_PER_SUBMISSION) {
@@ -159,8 +159,13 @@ function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, P
   for (const [n, i] of order.entries()) {
     if (n > 0 && n % SUBMISSION_TURN_ITEMS === 0) yield
     const { key, spec: parsedSpec } = parsed[i]
-    const dependsOn = [...new Set(parsedSpec.dependsOn.map((ref) => idOfKey.get(ref) ?? ref))]
-    const spec = sortedSpec({ ...parsedSpec, dependsOn })
+    const refs = parsedSpec.dependsOn
+    // most tasks wait for none: no set, no copy (sortedSpec makes the spec a new object anyway)
+    const spec = sortedSpec(
+      refs.length === 0
+        ? parsedSpec
+        : { ...parsedSpec, dependsOn: [...new Set(refs.map((ref) => idOfKey.get(ref) ?? ref))] },
+    )
     const nonce = `${now36}-${randomBase36(ctx.random)}`
     const task: Task = {
       id: taskId(spec, ctx.submitter, nonce),
