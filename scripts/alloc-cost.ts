@@ -13,13 +13,20 @@
  * generation (each such byte is copied by the scavenger, then marked by the collector's threads
  * before it is freed) — the bytes a task keeps alive for a while, and where they were made.
  *
- *   npx tsx scripts/alloc-cost.ts [--tasks 10000] [--rounds 2] [--top 25] [--base <checkout>] [--survivors]
+ * With `--queued`, what a task keeps alive while it waits: `--tasks` 60-second sleeps queued at 3
+ * nodes of one slot each (owners, custodians and thieves hold them), then the heap in use after a
+ * full collection, per task queued, less the same with 500 queued. A benchmark's backlog lives in
+ * the old generation: its collector marks every byte of it, cycle after cycle.
+ *
+ *   npx tsx scripts/alloc-cost.ts [--tasks 10000] [--rounds 2] [--top 25] [--base <checkout>] [--survivors | --queued]
  *   node --no-turbo-inlining --import tsx scripts/alloc-cost.ts   # sites without inlining (callers' bytes apart)
  */
 import { spawn } from 'node:child_process'
 import { Session } from 'node:inspector/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +36,7 @@ const { values } = parseArgs({
     top: { type: 'string', default: '25' },
     child: { type: 'string' },
     survivors: { type: 'boolean', default: false },
+    queued: { type: 'boolean', default: false },
   },
 })
 const tasks = Number(values.tasks)
@@ -111,12 +119,51 @@ async function measure(root: string): Promise<RunFigures> {
   }
 }
 
+/** Heap in use after full collections (`--expose-gc` turned on at run time). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+/** `--queued`: bytes kept alive per queued task (see the header), 3 nodes summed. */
+async function measureQueued(root: string): Promise<RunFigures> {
+  await import(join(root, 'src/polyfill.ts'))
+  const { startLocalMesh } = (await import(
+    join(root, 'src/simulation/mesh.ts')
+  )) as typeof import('../src/simulation/mesh.ts')
+  const nodes = await startLocalMesh({ nodes: 3, slots: 1 })
+  const queue = async (count: number, from: number) => {
+    for (let i = 0; i < count; i += BATCH) {
+      const specs = Array.from({ length: BATCH }, (_, j) => ({
+        type: 'sleep',
+        input: { ms: 60_000, output: from + i + j },
+      }))
+      await nodes[(i / BATCH) % nodes.length].submitMany(specs)
+    }
+    // custody holds, steals and journal writes of the last batch settle
+    await new Promise((r) => setTimeout(r, 2_000))
+    return heapAfterGc()
+  }
+  try {
+    const t0 = performance.now()
+    const before = await queue(BATCH, 0)
+    const after = await queue(tasks, BATCH)
+    return { bytesPerTask: (after - before) / tasks, ms: performance.now() - t0, sites: [] }
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()))
+  }
+}
+
 /** Runs {@link measure} for `root` in a fresh process (a heap of its own) and reads its figures. */
 function inChild(root: string): Promise<RunFigures> {
   return new Promise((done, fail) => {
     // this process's own options (tsx's loader, V8 flags) and this script, as a child run
     const args = [...process.execArgv, process.argv[1], '--child', root, '--tasks', String(tasks)]
     if (values.survivors) args.push('--survivors')
+    if (values.queued) args.push('--queued')
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
@@ -133,7 +180,7 @@ function inChild(root: string): Promise<RunFigures> {
 const kb = (bytes: number) => `${(bytes / 1000).toFixed(1)} KB`
 
 if (values.child !== undefined) {
-  const figures = await measure(values.child)
+  const figures = await (values.queued ? measureQueued : measure)(values.child)
   process.stdout.write(`\n${JSON.stringify({ ...figures, sites: figures.sites.slice(0, 200) })}\n`)
   process.exit(0)
 }
@@ -146,6 +193,7 @@ const sides =
         ['this', here],
         ['base', resolve(values.base)],
       ]
+const what = values.queued ? 'kept alive' : 'allocated'
 const results = new Map<string, RunFigures[]>(sides.map(([name]) => [name, []]))
 for (let round = 1; round <= Number(values.rounds); round++) {
   // alternate the order each round: neither side always runs on a warmer machine
@@ -154,16 +202,16 @@ for (let round = 1; round <= Number(values.rounds); round++) {
     const f = await inChild(root)
     results.get(name)?.push(f)
     console.log(
-      `round ${round} ${name}: ${kb(f.bytesPerTask)} allocated per task (${tasks} no-ops in ${f.ms.toFixed(0)} ms)`,
+      `round ${round} ${name}: ${kb(f.bytesPerTask)} ${what} per task (${tasks} ${values.queued ? 'queued' : 'no-ops'} in ${f.ms.toFixed(0)} ms)`,
     )
   }
 }
 for (const [name, runs] of results) {
   const mean = runs.reduce((s, r) => s + r.bytesPerTask, 0) / runs.length
-  console.log(`${name} (mean of ${runs.length}): ${kb(mean)} allocated per task, 3 nodes summed`)
+  console.log(`${name} (mean of ${runs.length}): ${kb(mean)} ${what} per task, 3 nodes summed`)
 }
 const last = results.get('this')?.at(-1)
-if (last !== undefined) {
+if (last !== undefined && last.sites.length > 0) {
   console.log(`\nthis build's top ${values.top} allocation sites, bytes per task (last run):`)
   for (const [site, bytes] of last.sites.slice(0, Number(values.top))) {
     console.log(`${bytes.toFixed(0).padStart(8)}  ${site}`)

@@ -19,9 +19,7 @@ export const ADOPTION_LOOKUPS_FIRST = 4
 export const ADOPTION_LOOKUP_MS = 5_000
 /**
  * Sweeps in which a task's lookup may fail (time out, no peer answers) before the successor adopts
- * it all the same: a failed lookup is no evidence that the result is missing, so adoption waits for
- * another sweep; after this many, nothing is lost for a DHT that does not answer (results are
- * idempotent).
+ * it all the same: a failed lookup is no evidence of a missing result (results are idempotent).
  */
 export const ADOPTION_LOOKUP_TRIES = 3
 /** Tasks of other owners one node guards at most (the oldest are forgotten first). */
@@ -281,6 +279,8 @@ export class Custodian {
     if (guarded === undefined) return
     const prev = this.ownerOf.get(task.id)
     if (prev !== undefined && prev !== owner) this.forget(task.id) // handed over by an adopter
+    task.owner = owner // its sender's peer id (checked): one string for all of them, not one per task
+    if (task.submitter === owner) task.submitter = owner
     guarded.tasks.set(task.id, task)
     if (prev !== undefined) this.ownerOf.delete(task.id) // to the end of the order: the newest
     this.ownerOf.set(task.id, owner)
