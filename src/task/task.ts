@@ -68,3 +68,11 @@ export function taskText(task: Task): string {
   }
   return text
 }
+
+/**
+ * Lets go of a task's text once the last of its users at acceptance has it (an owner's custody
+ * `hold`, after the journal): a queued task keeps no copy of itself as text meanwhile.
+ */
+export function forgetTaskText(task: Task): void {
+  texts.delete(task)
+}

@@ -5,7 +5,7 @@ import {
   MAX_TASKS_PER_MESSAGE,
 } from '../../protocol/constants.ts'
 import { encodeHoldFrame, encodeTaskList } from '../../protocol/messages/custody-messages.ts'
-import { type Task, taskText } from '../../task/task.ts'
+import { forgetTaskText, type Task, taskText } from '../../task/task.ts'
 import { Batcher } from '../../util/batcher.ts'
 import { frameChunks } from '../../util/frame-chunks.ts'
 import type { CustodyService } from '../wire/custody-service.ts'
@@ -81,7 +81,10 @@ export class CustodyKeeper {
     if (tasks.length === 0) return
     await this.pick()
     const custodians = this.custodians
-    if (custodians.length === 0) return
+    if (custodians.length === 0) {
+      for (const task of tasks) forgetTaskText(task) // the journal has it (see `chunks`)
+      return
+    }
     const chunks = this.chunks(tasks)
     this.handOver(chunks)
     const told = await Promise.all(custodians.map((peer) => this.send(peer, custodians, chunks)))
@@ -244,10 +247,12 @@ export class CustodyKeeper {
   /**
    * Splits tasks into frames of at most `MAX_TASKS_PER_MESSAGE` tasks and `FRAME_BUDGET_BYTES` of
    * JSON, each task encoded once and each frame's task list once, for every custodian (the bytes
-   * are not kept beyond the hold: an open task's spec is memory enough).
+   * are not kept beyond the hold: an open task's spec is memory enough). The journal wrote the
+   * tasks before (see `takeSubmission`): their text, made once for both, is let go of here.
    */
   private chunks(tasks: Task[]): HoldChunk[] {
     const json = tasks.map(taskText)
+    for (const task of tasks) forgetTaskText(task)
     const chunks: HoldChunk[] = []
     const bytesOf = (i: number) => Buffer.byteLength(json[i])
     for (const at of frameChunks(tasks.keys(), bytesOf, FRAME_BUDGET_BYTES, MAX_TASKS_PER_MESSAGE)) {

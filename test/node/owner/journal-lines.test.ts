@@ -8,7 +8,7 @@ import {
   OpenLines,
   parseEntry,
 } from '../../../src/node/owner/journal-lines.ts'
-import { taskText } from '../../../src/task/task.ts'
+import { forgetTaskText, taskText } from '../../../src/task/task.ts'
 import { journalPaths, OWNER, task } from './journal-fixture.ts'
 
 const run = (epoch: number) => ({
@@ -123,5 +123,15 @@ describe('accept lines', () => {
     expect(taskText(t)).toBe(JSON.stringify(t))
     expect(taskText(t)).toBe(taskText(t))
     expect(acceptLine(t).text).toBe(line.text)
+  })
+
+  it("keeps a task's text until custody lets go of it, then makes it afresh when asked again", () => {
+    const t = task(8)
+    const made = taskText(t)
+    t.submittedAt += 1 // never done to a real task: shows whether the text was kept or made again
+    expect(taskText(t)).toBe(made)
+    forgetTaskText(t)
+    expect(taskText(t)).toBe(JSON.stringify(t))
+    expect(taskText(t)).not.toBe(made)
   })
 })
