@@ -76,3 +76,19 @@ export function taskText(task: Task): string {
 export function forgetTaskText(task: Task): void {
   texts.delete(task)
 }
+
+/** The empty list every kept task without dependencies or labels points at (frozen: never changed). */
+const NO_ENTRIES: string[] = Object.freeze([]) as unknown as string[]
+
+/**
+ * Points a task decoded from `sender`'s frame, and kept long (a custodian's), at parts shared by
+ * every such task where its own are equal: the sender's peer id string (its `owner`, checked, and
+ * its `submitter` when the same) and one empty list for no dependencies and no labels. A queued
+ * backlog lives in the old generation, which the collector marks again and again.
+ */
+export function shareParts(task: Task, sender: string): void {
+  task.owner = sender
+  if (task.submitter === sender) task.submitter = sender
+  if (task.spec.dependsOn.length === 0) task.spec.dependsOn = NO_ENTRIES
+  if (task.spec.resources.labels.length === 0) task.spec.resources.labels = NO_ENTRIES
+}

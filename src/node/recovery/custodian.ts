@@ -1,6 +1,6 @@
 import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
-import type { Task } from '../../task/task.ts'
+import { shareParts, type Task } from '../../task/task.ts'
 import { AimdLimit } from '../../util/aimd-limit.ts'
 import { eachWithin } from '../../util/each-limited.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
@@ -279,8 +279,7 @@ export class Custodian {
     if (guarded === undefined) return
     const prev = this.ownerOf.get(task.id)
     if (prev !== undefined && prev !== owner) this.forget(task.id) // handed over by an adopter
-    task.owner = owner // its sender's peer id (checked): one string for all of them, not one per task
-    if (task.submitter === owner) task.submitter = owner
+    shareParts(task, owner) // the sender is the owner (checked): one peer id string for all its tasks
     guarded.tasks.set(task.id, task)
     if (prev !== undefined) this.ownerOf.delete(task.id) // to the end of the order: the newest
     this.ownerOf.set(task.id, owner)
