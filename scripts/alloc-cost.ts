@@ -66,13 +66,18 @@ function where(url: string): string {
   return src >= 0 ? url.slice(src + 1) : url
 }
 
-/** One measured run of the sources under `root`, in this process. */
-async function measure(root: string): Promise<RunFigures> {
+/** 3 real nodes of `slots` slots each, from the sources under `root`, in this process. */
+async function meshOf(root: string, slots: number) {
   await import(join(root, 'src/polyfill.ts'))
   const { startLocalMesh } = (await import(
     join(root, 'src/simulation/mesh.ts')
   )) as typeof import('../src/simulation/mesh.ts')
-  const nodes = await startLocalMesh({ nodes: 3, slots: 16 })
+  return startLocalMesh({ nodes: 3, slots })
+}
+
+/** One measured run of the sources under `root`, in this process. */
+async function measure(root: string): Promise<RunFigures> {
+  const nodes = await meshOf(root, 16)
   const run = async (count: number) => {
     const waits: Promise<unknown>[] = []
     for (let i = 0, k = 0; i < count; i += BATCH, k++) {
@@ -130,11 +135,7 @@ function heapAfterGc(): number {
 
 /** `--queued`: bytes kept alive per queued task (see the header), 3 nodes summed. */
 async function measureQueued(root: string): Promise<RunFigures> {
-  await import(join(root, 'src/polyfill.ts'))
-  const { startLocalMesh } = (await import(
-    join(root, 'src/simulation/mesh.ts')
-  )) as typeof import('../src/simulation/mesh.ts')
-  const nodes = await startLocalMesh({ nodes: 3, slots: 1 })
+  const nodes = await meshOf(root, 1)
   const queue = async (count: number, from: number) => {
     for (let i = 0; i < count; i += BATCH) {
       const specs = Array.from({ length: BATCH }, (_, j) => ({
