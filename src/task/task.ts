@@ -53,7 +53,7 @@ export interface TaskOutcome {
   error?: string
 }
 
-/** Each task's JSON, made once per task object (tasks are never changed once made). */
+/** Each task's JSON, made once per task object (a task's JSON never changes once made). */
 const texts = new WeakMap<Task, string>()
 
 /**
