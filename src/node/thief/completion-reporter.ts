@@ -1,6 +1,8 @@
 import { type BackoffPolicy, backoffDelayMs } from '../../policy/backoff.ts'
+import { FRAME_BUDGET_BYTES, MAX_LEASES_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { CompleteRequest } from '../../protocol/messages/messages.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
+import { frameChunks } from '../../util/frame-chunks.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import type { StealService } from '../wire/steal-service.ts'
@@ -16,6 +18,9 @@ export const COMPLETION_BACKOFF: BackoffPolicy = { baseMs: 100, capMs: 2_000 }
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref())
 
 type Completion = CompleteRequest['completions'][number]
+
+/** Bytes a completion adds to its frame besides its record: id, epoch, status and the JSON around them. */
+const COMPLETION_FIXED_BYTES = 128
 
 /** Options of {@link CompletionReporter}. */
 export interface CompletionReporterOptions {
@@ -51,7 +56,8 @@ export class CompletionReporter {
    * Per owner: completions not sent yet, and whether a report to it is in flight. A completion
    * goes out at once (on the microtask after the code that finished it) unless a report to its
    * owner is in flight; those that come meanwhile go together as soon as it is answered. No
-   * timer: no added latency at low rates, one frame per round trip under load.
+   * timer: no added latency at low rates, one report per round trip under load — in frames of
+   * at most `FRAME_BUDGET_BYTES` of records and `MAX_LEASES_PER_MESSAGE` completions, sent at once.
    */
   private readonly owners = new Map<string, { queued: Completion[]; inFlight: boolean; scheduled: boolean }>()
 
@@ -85,7 +91,7 @@ export class CompletionReporter {
       if (state.queued.length === 0) continue
       const completions = state.queued
       state.queued = []
-      void this.flush(owner, completions)
+      void this.flushAll(owner, completions)
     }
   }
 
@@ -101,12 +107,22 @@ export class CompletionReporter {
       const completions = state.queued
       state.queued = []
       state.inFlight = true
-      void this.flush(owner, completions).finally(() => {
+      void this.flushAll(owner, completions).finally(() => {
         state.inFlight = false
         if (state.queued.length > 0) this.schedule(owner, state)
         else this.owners.delete(owner)
       })
     })
+  }
+
+  /**
+   * Reports `completions` in frames the owner decodes cheaply (see `FRAME_BUDGET_BYTES`; a frame
+   * over 128 KiB of text cost it ~40× per byte to decode) and its schema takes (at most
+   * `MAX_LEASES_PER_MESSAGE`), all at once.
+   */
+  private async flushAll(owner: string, completions: Completion[]): Promise<void> {
+    const frames = frameChunks(completions, bytesOf, FRAME_BUDGET_BYTES, MAX_LEASES_PER_MESSAGE)
+    await Promise.all(Array.from(frames, (frame) => this.flush(owner, frame)))
   }
 
   private async flush(owner: string, completions: Completion[]): Promise<void> {
@@ -138,4 +154,9 @@ export class CompletionReporter {
     }
     return false
   }
+}
+
+/** What a completion adds to its frame, about: its record's base64 and the fields around it. */
+function bytesOf(c: Completion): number {
+  return COMPLETION_FIXED_BYTES + (c.record?.length ?? 0)
 }
