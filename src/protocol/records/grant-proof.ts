@@ -1,9 +1,8 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { fromBase64, isCanonicalBase64, toBase64 } from '../../util/base64.ts'
-import { memoizeString } from '../../util/memo.ts'
 import { peerPublicKey, signEd25519, verifyWithKey } from './ed25519.ts'
-import { leafHash, merkleTree, rootFromPath } from './merkle.ts'
+import { leafHash, leafHashOfText, merkleTree, rootFromPath } from './merkle.ts'
 import type { SignatureCounts } from './signature-counts.ts'
 import type { VerifiedRoots } from './verified-roots.ts'
 
@@ -45,30 +44,25 @@ export const GRANT_PROOF_PATTERN =
 
 /** True when `proof` has the form of a grant proof (lone or batched; nothing checked). */
 export function isGrantProofText(proof: unknown): proof is string {
-  if (typeof proof !== 'string' || proof.length > MAX_GRANT_PROOF_CHARS || !GRANT_PROOF_PATTERN.test(proof))
-    return false
+  return typeof proof === 'string' && proofParts(proof) !== undefined
+}
+
+/**
+ * The parts of a proof of the right form — `[signature]`, or `[signature, index, size, …path]` —
+ * else undefined.
+ */
+function proofParts(proof: string): string[] | undefined {
+  if (proof.length > MAX_GRANT_PROOF_CHARS || !GRANT_PROOF_PATTERN.test(proof)) return undefined
   const parts = proof.split('.')
-  return isCanonicalBase64(parts[0]) && parts.slice(3).every(isCanonicalBase64)
+  if (!isCanonicalBase64(parts[0])) return undefined
+  for (let i = 3; i < parts.length; i++) if (!isCanonicalBase64(parts[i])) return undefined
+  return parts
 }
 
 /** The bytes an owner signs for a lease of `taskId` to `holder` under `epoch`. */
 export function grantPayload(taskId: string, holder: string, epoch: number): Uint8Array {
   const buf = Buffer.from(`${GRANT_DOMAIN}\n${taskId}\n${holder}\n${epoch}`, 'utf8')
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
-}
-
-/**
- * The one string that names a lease's proof: owner, task, holder, epoch and proof text. The fields
- * cannot hold a newline (peer ids, task ids, base64), so the joined key is unambiguous.
- */
-export function grantKey(
-  owner: string,
-  taskId: string,
-  holder: string,
-  epoch: number,
-  proof: string,
-): string {
-  return `${owner}\n${taskId}\n${holder}\n${epoch}\n${proof}`
 }
 
 /** Signs grant proofs with an owner's Ed25519 key. */
@@ -134,35 +128,60 @@ export function grantBatchPayload(root: Uint8Array): Uint8Array {
   return out
 }
 
-/**
- * Whether a grant is `owner`'s proof, memoised on every field at once (a record is checked on each
- * path it takes into a node: validator, selector, reads), so each lease's proof is verified once.
- */
-let grantChecksComputed = 0
-const grantHolds = memoizeString((grant: string): boolean => {
-  const [owner, taskId, holder, epoch, proof] = grant.split('\n')
-  if (proof === undefined || !isGrantProofText(proof)) return false
-  const payload = grantPayload(taskId, holder, Number(epoch))
-  const [signature, index, size, ...path] = proof.split('.')
-  if (index === undefined) return signatureHolds(`${owner}\n${signature}\n${toBase64(payload)}`)
-  const root = rootFromPath(leafHash(payload), Number(index), Number(size), path.map(fromBase64))
-  if (root === undefined || Number(size) > MAX_GRANT_BATCH) return false
-  // the leases of a batch share the check of its root's signature
-  return signatureHolds(`${owner}\n${signature}\n${toBase64(grantBatchPayload(root))}`)
-}, 10_000)
+/** Grant proofs (and batch signatures) a node remembers having checked before it starts over. */
+const CHECKED_ENTRIES = 4_096
 
-/** Whether `owner\nsignature\npayload` (base64) holds: one Ed25519 check per distinct triple. */
-const signatureHolds = memoizeString((triple: string): boolean => {
+/** A lease whose proof was checked here: the fields it was checked for, and the answer. */
+interface CheckedGrant {
+  owner: string
+  taskId: string
+  holder: string
+  epoch: number
+  holds: boolean
+}
+
+/**
+ * Proofs checked lately, by proof text (a record is checked on each path it takes into a node:
+ * validator, selector, reads): a hit needs the same fields too. Keyed by the proof as it came, not
+ * by a string joined of every field, which was built and hashed anew (about 450 characters) on
+ * every check.
+ */
+let checkedGrants = new Map<string, CheckedGrant>()
+/** Batch signatures checked lately, by signature text: the owner and root (base64) each held for. */
+let checkedRoots = new Map<string, { owner: string; root: string; holds: boolean }>()
+let grantChecksComputed = 0
+
+/** Whether `proof` is `owner`'s word on the lease (`payload`: its text; see {@link grantPayload}). */
+function grantHolds(owner: string, payload: string, proof: string): boolean {
+  const parts = proofParts(proof)
+  if (parts === undefined) return false
+  if (parts.length === 1) return signatureHolds(owner, parts[0], undefined, Buffer.from(payload, 'utf8'))
+  const size = Number(parts[2])
+  if (size > MAX_GRANT_BATCH) return false
+  const path = parts.slice(3).map(fromBase64)
+  const root = rootFromPath(leafHashOfText(payload), Number(parts[1]), size, path)
+  // the leases of a batch share the check of its root's signature
+  return root !== undefined && signatureHolds(owner, parts[0], root)
+}
+
+/**
+ * Whether `signature` (base64) is `owner`'s over a batch `root`, or over a lone lease's `payload`:
+ * one Ed25519 check per batch, remembered by signature.
+ */
+function signatureHolds(owner: string, signature: string, root?: Uint8Array, payload?: Uint8Array): boolean {
+  const rootText = root === undefined ? '' : toBase64(root)
+  const known = root === undefined ? undefined : checkedRoots.get(signature)
+  if (known !== undefined && known.owner === owner && known.root === rootText) return known.holds
   grantChecksComputed++
-  const [owner, proof, payload] = triple.split('\n')
   const key = peerPublicKey(owner)
-  if (key === undefined) return false
-  try {
-    return verifyWithKey(key, fromBase64(payload), fromBase64(proof))
-  } catch {
-    return false
+  const signed = root === undefined ? payload : grantBatchPayload(root)
+  const holds = key !== undefined && signed !== undefined && verifyWithKey(key, signed, fromBase64(signature))
+  if (root !== undefined) {
+    if (checkedRoots.size >= CHECKED_ENTRIES) checkedRoots = new Map()
+    checkedRoots.set(signature, { owner, root: rootText, holds })
   }
-}, 10_000)
+  return holds
+}
 
 /**
  * True when `proof` is `owner`'s signature on a lease of `taskId` to `holder` under `epoch`.
@@ -177,10 +196,21 @@ export function verifyGrantProof(
   proof: string,
   counts?: Pick<SignatureCounts, 'grantsVerified'>,
 ): boolean {
-  // a field with a newline could pass for another lease's key (see grantKey)
-  if ([owner, taskId, holder, proof].some((f) => f.includes('\n'))) return false
+  const known = checkedGrants.get(proof)
+  if (
+    known !== undefined &&
+    known.owner === owner &&
+    known.taskId === taskId &&
+    known.holder === holder &&
+    known.epoch === epoch
+  )
+    return known.holds
+  // a field with a newline could make another lease's payload (see grantPayload)
+  if (taskId.includes('\n') || holder.includes('\n')) return false
   const before = grantChecksComputed
-  const holds = grantHolds(grantKey(owner, taskId, holder, epoch, proof))
+  const holds = grantHolds(owner, `${GRANT_DOMAIN}\n${taskId}\n${holder}\n${epoch}`, proof)
   if (counts !== undefined) counts.grantsVerified += grantChecksComputed - before
+  if (checkedGrants.size >= CHECKED_ENTRIES) checkedGrants = new Map()
+  checkedGrants.set(proof, { owner, taskId, holder, epoch, holds })
   return holds
 }
