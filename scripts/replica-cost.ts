@@ -19,7 +19,12 @@
  * `<dir>/<build>-<round>/<daemon>/`, with the measured run's window for
  * `npx tsx scripts/cpu-profile-summary.ts`): the keepers are `*-0` and `*-1`, the executor `*-2`.
  *
- *   npx tsx scripts/replica-cost.ts [--tasks 20000] [--rounds 3] [--base <checkout>] [--profile <dir>]
+ * With `--stolen`, the tasks enter at the first daemon instead, and the executor steals every one
+ * of them (the path of a skewed workload): each record then carries the owner's grant proof, which
+ * the other keeper checks, and the owner takes each completion with its record. The owner's CPU
+ * per task is printed too; the keeper figure is the second daemon's alone.
+ *
+ *   npx tsx scripts/replica-cost.ts [--tasks 20000] [--rounds 3] [--base <checkout>] [--profile <dir>] [--stolen]
  */
 import '../src/polyfill.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -37,13 +42,15 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     tasks: { type: 'string', default: '20000' },
     profile: { type: 'string' },
+    stolen: { type: 'boolean', default: false },
   },
 })
 const rounds = Number(values.rounds)
+const stolen = values.stolen === true
 const tasks = Number(values.tasks)
 if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(tasks) || tasks < 1000) {
   throw new Error(
-    'usage: npx tsx scripts/replica-cost.ts [--tasks n >= 1000] [--rounds n >= 1] [--base <checkout>]',
+    'usage: npx tsx scripts/replica-cost.ts [--tasks n >= 1000] [--rounds n >= 1] [--base <checkout>] [--stolen]',
   )
 }
 const WARMUP = 5_000
@@ -96,11 +103,16 @@ async function pollUntil(read: () => Promise<number>, target: number, what: stri
 }
 
 interface Figures {
-  /** µs per copy received, main thread / all threads (mean of the two keepers). */
+  /**
+   * µs per copy received, main thread / all threads: the mean of the two keepers, or with
+   * `--stolen` the one keeper that is not the owner.
+   */
   keeperMain: number
   keeperAll: number
   /** µs per task at the executor, all threads. */
   executorAll: number
+  /** With `--stolen`: µs per task at the owner (intake, grants, completions, its own copy), all threads. */
+  ownerAll?: number
   /** µs of garbage collection per copy (keepers' mean) and per task (executor): scavenges, old generation. */
   keeperGc: { minor: number; old: number }
   executorGc: { minor: number; old: number }
@@ -144,13 +156,14 @@ async function meshRun(
   }))
   const mesh = await daemons.startDaemons(specs, { dir, swarmKey, extraFlags: [], log: () => {}, profileDir })
   try {
-    const executor = mesh[2]
-    await run(daemons, mesh, executor, 'remote-noop', WARMUP)
+    // tasks enter at the executor, or with --stolen at daemon 0, whose tasks the executor steals
+    const at = stolen ? mesh[0] : mesh[2]
+    await run(daemons, mesh, at, 'remote-noop', WARMUP)
     const gcBefore = await Promise.all(mesh.map(gcOf))
     const before = mesh.map(cpuOf)
     const kindsBefore = mesh.map((d) => threadKinds(d.pid))
     const t0 = performance.now()
-    await run(daemons, mesh, executor, 'remote-noop', tasks)
+    await run(daemons, mesh, at, 'remote-noop', tasks)
     if (profileDir !== undefined) await profileWindows(profileDir, mesh, t0, performance.now())
     const kinds = mesh.map((d, i) => perKind(kindsBefore[i], threadKinds(d.pid), tasks))
     const spent = mesh.map((d, i) => {
@@ -162,17 +175,18 @@ async function meshRun(
       old: g.old - gcBefore[i].old,
     }))
     const perCopy = (s: number) => (s / tasks) * 1e6
+    const keepers = stolen ? [1] : [0, 1]
+    const keeperMean = (f: (i: number) => number) =>
+      perCopy(keepers.reduce((a, i) => a + f(i), 0) / keepers.length)
     return {
-      keeperMain: perCopy((spent[0].main + spent[1].main) / 2),
-      keeperAll: perCopy((spent[0].all + spent[1].all) / 2),
+      keeperMain: keeperMean((i) => spent[i].main),
+      keeperAll: keeperMean((i) => spent[i].all),
       executorAll: perCopy(spent[2].all),
-      keeperGc: {
-        minor: perCopy((gc[0].minor + gc[1].minor) / 2),
-        old: perCopy((gc[0].old + gc[1].old) / 2),
-      },
+      ...(stolen ? { ownerAll: perCopy(spent[0].all) } : {}),
+      keeperGc: { minor: keeperMean((i) => gc[i].minor), old: keeperMean((i) => gc[i].old) },
       executorGc: { minor: perCopy(gc[2].minor), old: perCopy(gc[2].old) },
       executorThreads: kinds[2],
-      keeperThreads: kinds[0],
+      keeperThreads: kinds[1],
     }
   } finally {
     await daemons.stopDaemons(mesh)
@@ -219,6 +233,7 @@ try {
       results.get(build.name)?.push(f)
       console.log(
         `round ${r + 1} ${build.name}: keeper ${f.keeperMain.toFixed(0)} µs main thread, ${f.keeperAll.toFixed(0)} µs all threads per copy; executor ${f.executorAll.toFixed(0)} µs per task; ` +
+          (f.ownerAll === undefined ? '' : `owner ${f.ownerAll.toFixed(0)} µs per task; `) +
           `GC keeper ${gcText(f.keeperGc)}, executor ${gcText(f.executorGc)}\n` +
           `  threads (µs per task), executor: ${kindsText(f.executorThreads)}; a keeper: ${kindsText(f.keeperThreads)}`,
       )
@@ -240,14 +255,23 @@ try {
       of(mine, (f) => f.executorAll),
       of(theirs, (f) => f.executorAll),
     )
+    const owner = stolen
+      ? `; the owner's task ${pairedText(
+          paired(
+            of(mine, (f) => f.ownerAll ?? Number.NaN),
+            of(theirs, (f) => f.ownerAll ?? Number.NaN),
+          ),
+        )}`
+      : ''
     console.log(
-      `this against base, round by round: a kept copy ${pairedText(copy)}; the executor's task ${pairedText(task)}`,
+      `this against base, round by round: a kept copy ${pairedText(copy)}; the executor's task ${pairedText(task)}${owner}`,
     )
   }
   for (const [name, fs] of results) {
     console.log(
       `${name} (mean of ${fs.length}): per copy kept ${mean(fs.map((f) => f.keeperMain)).toFixed(0)} µs main thread, ` +
         `${mean(fs.map((f) => f.keeperAll)).toFixed(0)} µs all threads; per task at the executor ${mean(fs.map((f) => f.executorAll)).toFixed(0)} µs (alone: ${alone.toFixed(0)}); ` +
+        (stolen ? `at the owner ${mean(fs.map((f) => f.ownerAll ?? Number.NaN)).toFixed(0)} µs; ` : '') +
         `GC keeper ${gcText(meanGc(fs.map((f) => f.keeperGc)))}, executor ${gcText(meanGc(fs.map((f) => f.executorGc)))}`,
     )
   }
