@@ -16,7 +16,7 @@ import {
   MAX_TASK_ID_CHARS,
   MAX_TASKS_PER_MESSAGE,
 } from '../constants.ts'
-import { isGrantProofText } from '../records/grant-proof.ts'
+import { isGrantProofText } from '../records/grant-proof-text.ts'
 import {
   absentOr,
   isAttempt,

@@ -1,7 +1,8 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { fromBase64, isCanonicalBase64, toBase64 } from '../../util/base64.ts'
+import { fromBase64, toBase64 } from '../../util/base64.ts'
 import { peerPublicKey, signEd25519, verifyWithKey } from './ed25519.ts'
+import { isGrantProofText } from './grant-proof-text.ts'
 import { leafHash, leafHashOfText, merkleTree, rootFromPath } from './merkle.ts'
 import type { SignatureCounts } from './signature-counts.ts'
 import type { VerifiedRoots } from './verified-roots.ts'
@@ -29,34 +30,15 @@ export const GRANT_DOMAIN = 'taskmesh-grant/1'
 /** First line of the signed bytes of a batch of grants (followed by the 32 root bytes). */
 export const GRANT_BATCH_DOMAIN = 'taskmesh-grant-batch/1'
 
-/** Length in characters of a lone lease's proof: the padded base64 of a 64-byte Ed25519 signature. */
-export const GRANT_PROOF_CHARS = 88
-
 /** Leases one grant signature covers at most (a grant frame holds at most 1000). */
 export const MAX_GRANT_BATCH = 1024
 
-/** Longest proof: a signature, index and size of 4 digits, and 10 hashes of 44 characters. */
-export const MAX_GRANT_PROOF_CHARS = GRANT_PROOF_CHARS + 10 + 10 * 45
-
-/** The form of a proof: a lone signature, or a batch signature with its leaf's place and path. */
-export const GRANT_PROOF_PATTERN =
-  /^[A-Za-z0-9+/]{86}==(\.(0|[1-9][0-9]{0,3})\.([2-9]|[1-9][0-9]{1,3})(\.[A-Za-z0-9+/]{43}=){1,10})?$/
-
-/** True when `proof` has the form of a grant proof (lone or batched; nothing checked). */
-export function isGrantProofText(proof: unknown): proof is string {
-  return typeof proof === 'string' && proofParts(proof) !== undefined
-}
-
 /**
- * The parts of a proof of the right form — `[signature]`, or `[signature, index, size, …path]` —
- * else undefined.
+ * The parts of a proof of the right form (see `isGrantProofText`) — `[signature]`, or
+ * `[signature, index, size, …path]` — else undefined.
  */
 function proofParts(proof: string): string[] | undefined {
-  if (proof.length > MAX_GRANT_PROOF_CHARS || !GRANT_PROOF_PATTERN.test(proof)) return undefined
-  const parts = proof.split('.')
-  if (!isCanonicalBase64(parts[0])) return undefined
-  for (let i = 3; i < parts.length; i++) if (!isCanonicalBase64(parts[i])) return undefined
-  return parts
+  return isGrantProofText(proof) ? proof.split('.') : undefined
 }
 
 /** The bytes an owner signs for a lease of `taskId` to `holder` under `epoch`. */

@@ -13,7 +13,7 @@ import {
 } from '../constants.ts'
 import { isPlainJson } from '../messages/task-fast-check.ts'
 import { isPeerIdString } from '../messages/wire-types.ts'
-import { isGrantProofText } from './grant-proof.ts'
+import { isGrantProofText } from './grant-proof-text.ts'
 import { MAX_PROOF_HASHES, MAX_SIGNED_BATCH, type ResultRecord } from './result-record-schema.ts'
 
 /**

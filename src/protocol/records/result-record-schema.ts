@@ -21,7 +21,7 @@ import {
   taskStatusSchema,
   timestampSchema,
 } from '../messages/wire-types.ts'
-import { isGrantProofText, MAX_GRANT_PROOF_CHARS } from './grant-proof.ts'
+import { isGrantProofText, MAX_GRANT_PROOF_CHARS } from './grant-proof-text.ts'
 
 /** The result of a task, as stored (signed by its executor) under `resultKey(taskId)` in the DHT. */
 export interface ResultRecord {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { signEd25519 } from '../../../src/protocol/records/ed25519.ts'
-import { GrantSigner, isGrantProofText, verifyGrantProof } from '../../../src/protocol/records/grant-proof.ts'
+import { GrantSigner, verifyGrantProof } from '../../../src/protocol/records/grant-proof.ts'
+import { isGrantProofText } from '../../../src/protocol/records/grant-proof-text.ts'
 import {
   batchSigningPayload,
   openResultRecord,
