@@ -3,7 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { fromBase64, toBase64 } from '../../util/base64.ts'
 import { peerPublicKey, signEd25519, verifyWithKey } from './ed25519.ts'
 import { isGrantProofText } from './grant-proof-text.ts'
-import { leafHash, leafHashOfText, merkleTree, rootFromPath } from './merkle.ts'
+import { leafHash, leafHashOfText, merkleTree, PathMemo, rootFromTextPath } from './merkle.ts'
 import type { SignatureCounts } from './signature-counts.ts'
 import type { VerifiedRoots } from './verified-roots.ts'
 
@@ -132,6 +132,12 @@ let checkedGrants = new Map<string, CheckedGrant>()
 /** Batch signatures checked lately, by signature text: the owner and root (base64) each held for. */
 let checkedRoots = new Map<string, { owner: string; root: string; holds: boolean }>()
 let grantChecksComputed = 0
+/**
+ * Inclusion-path climbs of grant proofs: the leases of one grant share the upper part of their
+ * paths, so a keeper that checks several of them climbs each only until it meets one climbed
+ * before (see {@link PathMemo}).
+ */
+const grantPaths = new PathMemo()
 
 /** Whether `proof` is `owner`'s word on the lease (`payload`: its text; see {@link grantPayload}). */
 function grantHolds(owner: string, payload: string, proof: string): boolean {
@@ -140,8 +146,7 @@ function grantHolds(owner: string, payload: string, proof: string): boolean {
   if (parts.length === 1) return signatureHolds(owner, parts[0], undefined, Buffer.from(payload, 'utf8'))
   const size = Number(parts[2])
   if (size > MAX_GRANT_BATCH) return false
-  const path = parts.slice(3).map(fromBase64)
-  const root = rootFromPath(leafHashOfText(payload), Number(parts[1]), size, path)
+  const root = rootFromTextPath(leafHashOfText(payload), Number(parts[1]), size, parts.slice(3), grantPaths)
   // the leases of a batch share the check of its root's signature
   return root !== undefined && signatureHolds(owner, parts[0], root)
 }
