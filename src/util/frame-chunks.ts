@@ -24,3 +24,10 @@ export function* frameChunks<T>(
   }
   if (chunk.length > 0) yield chunk
 }
+
+/** `items` in consecutive lists of at most `size` (none empty; none at all for no items). */
+export function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}

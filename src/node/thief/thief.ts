@@ -1,7 +1,9 @@
 import { canRun, expectedWaitMs } from '../../policy/capacity.ts'
 import { chooseVictim, prefetchCount, stealAmount } from '../../policy/stealing.ts'
+import { MAX_LEASES_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { ErrorReply, OfferedReply, OfferRequest, StealGrant } from '../../protocol/messages/messages.ts'
 import type { AttemptRecord } from '../../task/task.ts'
+import { chunksOf } from '../../util/frame-chunks.ts'
 import { DEFAULT_PEER_STALE_MS } from '../options.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import type { ThiefOptions } from './thief-options.ts'
@@ -243,12 +245,12 @@ export class Thief {
       .catch(() => undefined)
   }
 
-  /** Renews, per owner in one request, every held lease that has used a third of its time. */
+  /** Renews, per owner in one request (of at most 1,000), every held lease that has used a third of its time. */
   async renewLeases(): Promise<void> {
     const now = Date.now()
     const byOwner = this.leasesByOwner((_, held) => !(held.expiresAt - now > (2 * held.ttlMs) / 3))
     await Promise.all(
-      [...byOwner].map(async ([owner, leases]) => {
+      byOwner.map(async ([owner, leases]) => {
         try {
           const reply = await this.opts.steal.request(owner, {
             type: 'renew',
@@ -273,10 +275,11 @@ export class Thief {
   /** Hands every held lease that has not started back to its owner (the node stops). */
   async releaseUnstarted(): Promise<void> {
     const byOwner = this.leasesByOwner((taskId) => !this.opts.runner.isRunning(taskId))
-    await Promise.all([...byOwner].map(([owner, leases]) => this.release(owner, leases)))
+    await Promise.all(byOwner.map(([owner, leases]) => this.release(owner, leases)))
   }
 
-  private leasesByOwner(include: (taskId: string, held: LeasedIn) => boolean): Map<string, LeaseRefs> {
+  /** The held leases `include` picks, per owner, in lists a frame may name (at most `MAX_LEASES_PER_MESSAGE`). */
+  private leasesByOwner(include: (taskId: string, held: LeasedIn) => boolean): Array<[string, LeaseRefs]> {
     const byOwner = new Map<string, LeaseRefs>()
     for (const [taskId, held] of this.leasedIn) {
       if (!include(taskId, held)) continue
@@ -284,7 +287,9 @@ export class Thief {
       list.push({ taskId, epoch: held.entry.epoch })
       byOwner.set(held.owner, list)
     }
-    return byOwner
+    const pairs = ([owner, list]: [string, LeaseRefs]) =>
+      chunksOf(list, MAX_LEASES_PER_MESSAGE).map((c): [string, LeaseRefs] => [owner, c])
+    return [...byOwner].flatMap(pairs)
   }
 
   private dropLease(taskId: string): void {

@@ -206,6 +206,29 @@ describe('Thief', () => {
       1_000,
     )
   })
+  it('renews and hands back at most 1,000 leases per request, as the owner takes them', async () => {
+    const many = Array.from({ length: 2_500 }, (_, i) => task(`t${i}`))
+    const { thief, runner, request } = setup((_, req) =>
+      req.type === 'steal'
+        ? grantOf(many, 300)
+        : req.type === 'renew'
+          ? { type: 'renewed', requestId: 'r', accepted: [], rejected: [] }
+          : { type: 'released', requestId: 'x', released: [] },
+    )
+    runner.freeSlots = 2_500
+    await thief.maybeSteal()
+    expect(thief.size).toBe(2_500)
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    await thief.renewLeases()
+    const sizes = (type: string) =>
+      request.mock.calls
+        .map(([, req]) => req as { type: string; leases?: unknown[] })
+        .filter((req) => req.type === type)
+        .map((req) => req.leases?.length)
+    expect(sizes('renew')).toEqual([1_000, 1_000, 500])
+    await thief.releaseUnstarted()
+    expect(sizes('release')).toEqual([1_000, 1_000, 500])
+  })
 })
 
 describe('Thief.takeOffer (steal 1.1)', () => {
