@@ -42,7 +42,21 @@ export function taskLogLine(e: LoggedTaskEvent): { level: Level; msg: string } {
   if (e.event === 'completed' && e.detail?.outcome === 'stale') {
     return { level: 'warn', msg: 'stale completion refused: an older lease reported' }
   }
-  return LINES[e.event] ?? { level: 'debug', msg: `task ${e.event}` }
+  return LINES[e.event] ?? debugLine(e.event)
+}
+
+/** The `debug` lines of the events {@link LINES} does not list, made once per event name. */
+const DEBUG_LINES = new Map<string, { level: Level; msg: string }>()
+
+/** The `debug` line of an event of the normal life of a task (a few dozen names at most). */
+function debugLine(event: string): { level: Level; msg: string } {
+  let line = DEBUG_LINES.get(event)
+  if (line === undefined) {
+    line = { level: 'debug', msg: `task ${event}` }
+    // a peer cannot name events (they are this node's own), but keep the table bounded anyway
+    if (DEBUG_LINES.size < 256) DEBUG_LINES.set(event, line)
+  }
+  return line
 }
 
 /**

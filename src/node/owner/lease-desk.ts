@@ -120,7 +120,7 @@ export interface Judgement {
  * report of a task settled already is `accepted` again only from the same executor and epoch;
  * anything else is `stale`; a task never owned here is `unknown`.
  */
-export async function judgeCompletion(from: string, c: Completion, parts: JudgeParts): Promise<Judgement> {
+export function judgeCompletion(from: string, c: Completion, parts: JudgeParts): Judgement {
   if (!parts.owned(c.taskId)) {
     const settled = parts.settled(c.taskId)
     if (settled === undefined) return { verdict: 'unknown' }

@@ -11,7 +11,7 @@ import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { handlerRuns } from '../../task/task.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import type { TaskEventDetail } from '../story/task-events.ts'
-import { grantTasks, judgeCompletion } from './lease-desk.ts'
+import { grantTasks, type JudgeParts, judgeCompletion } from './lease-desk.ts'
 import { LedgerBook, type OwnerLedgerOptions } from './ledger-book.ts'
 import type { Poisoned, Released } from './owned-task.ts'
 
@@ -88,12 +88,7 @@ export abstract class LeaseLedger extends LedgerBook {
   async complete(from: string, req: CompleteRequest): Promise<CompleteReply> {
     const outcomes: CompleteReply['outcomes'] = []
     for (const c of req.completions) {
-      const outcome = await judgeCompletion(from, c, {
-        owned: (id) => this.owned.has(id),
-        settled: (id) => this.settled.get(id),
-        lease: (id) => this.leases.get(id),
-        open: (value, key, sender) => this.opts.results.open(value, key, sender),
-      })
+      const outcome = judgeCompletion(from, c, this.judgeParts)
       if (outcome.verdict === 'accepted' && this.owned.has(c.taskId)) {
         this.leases.complete(c.taskId, c.epoch)
         // settled first: the record it carries is then the accepted one, and wakes the waiters
@@ -102,14 +97,22 @@ export abstract class LeaseLedger extends LedgerBook {
         const keep = carried && (() => this.opts.results.keep(carried.record, carried.value))
         this.finalize(c.taskId, c.epoch, from, keep)
       }
-      this.opts.events.emit(c.taskId, 'completed', {
-        ...{ by: from, epoch: c.epoch, outcome: outcome.verdict },
-        ...(outcome.verdict === 'accepted' ? { status: c.status } : {}),
-        ...(outcome.carried?.record.error === undefined ? {} : { error: outcome.carried.record.error }),
-      })
+      const detail: TaskEventDetail = { by: from, epoch: c.epoch, outcome: outcome.verdict }
+      if (outcome.verdict === 'accepted') detail.status = c.status
+      const error = outcome.carried?.record.error
+      if (error !== undefined) detail.error = error
+      this.opts.events.emit(c.taskId, 'completed', detail)
       outcomes.push({ taskId: c.taskId, outcome: outcome.verdict })
     }
     return { type: 'completed', requestId: req.requestId, outcomes }
+  }
+
+  /** What {@link judgeCompletion} reads of this ledger (one object for every completion). */
+  private readonly judgeParts: JudgeParts = {
+    owned: (id) => this.owned.has(id),
+    settled: (id) => this.settled.get(id),
+    lease: (id) => this.leases.get(id),
+    open: (value, key, sender) => this.opts.results.open(value, key, sender),
   }
 
   /**
