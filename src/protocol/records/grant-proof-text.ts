@@ -8,6 +8,8 @@
  * split and a check per part took several microseconds.
  */
 
+import { isBase64Run } from '../../util/base64.ts'
+
 /** Length in characters of a lone lease's proof: the padded base64 of a 64-byte Ed25519 signature. */
 export const GRANT_PROOF_CHARS = 88
 
@@ -30,25 +32,6 @@ const DOT = 0x2e
 const EQUALS = 0x3d
 const ZERO = 0x30
 const NINE = 0x39
-
-/** Each base64 character's value, by char code (below 128); -1 for any other character. */
-const VALUE = new Int8Array(128).fill(-1)
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
-for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i
-
-/** The value of the base64 character at `at`, or -1. */
-function valueAt(text: string, at: number): number {
-  const c = text.charCodeAt(at)
-  return c < 128 ? VALUE[c] : -1
-}
-
-/** True when `text[from, from + count)` is all base64 characters and the last one's `spare` low bits are zero. */
-function isBase64Run(text: string, from: number, count: number, spare: number): boolean {
-  const end = from + count
-  for (let i = from; i < end - 1; i++) if (valueAt(text, i) < 0) return false
-  const last = valueAt(text, end - 1)
-  return last >= 0 && (last & spare) === 0
-}
 
 /**
  * Where a decimal number of 1 to 4 digits and at least `min` that starts at `at` ends, or -1. No
