@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { frameChunks } from '../../src/util/frame-chunks.ts'
+import { chunksOf, frameChunks } from '../../src/util/frame-chunks.ts'
 
 describe('frameChunks', () => {
   it('keeps every item in order, each chunk within both limits unless one item alone exceeds the bytes', () => {
@@ -37,5 +37,13 @@ describe('frameChunks', () => {
     const chunks = [...frameChunks([5, 5, 5], sizeOf, 10, 10)]
     expect(chunks).toEqual([[5, 5], [5]])
     expect(asked).toEqual([5, 5, 5])
+  })
+})
+
+describe('chunksOf', () => {
+  it('cuts a list into consecutive lists of at most the size, none empty', () => {
+    expect(chunksOf([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]])
+    expect(chunksOf([1, 2], 2)).toEqual([[1, 2]])
+    expect(chunksOf([], 3)).toEqual([])
   })
 })

@@ -7,7 +7,7 @@ import {
 import { encodeHoldFrame, encodeTaskList } from '../../protocol/messages/custody-messages.ts'
 import { forgetTaskText, type Task, taskText } from '../../task/task.ts'
 import { Batcher } from '../../util/batcher.ts'
-import { frameChunks } from '../../util/frame-chunks.ts'
+import { chunksOf, frameChunks } from '../../util/frame-chunks.ts'
 import type { CustodyService } from '../wire/custody-service.ts'
 
 /** Ended tasks are told to custodians together, at most this often (ms). */
@@ -235,8 +235,7 @@ export class CustodyKeeper {
 
   private async sendDrops(ids: string[]): Promise<void> {
     for (const peer of this.custodians) {
-      for (let i = 0; i < ids.length; i += MAX_TASKS_PER_MESSAGE) {
-        const chunk = ids.slice(i, i + MAX_TASKS_PER_MESSAGE)
+      for (const chunk of chunksOf(ids, MAX_TASKS_PER_MESSAGE)) {
         await this.opts.custody
           .request(peer, { type: 'drop', requestId: crypto.randomUUID(), ids: chunk })
           .catch((err: Error) => this.opts.onError?.(peer, err))

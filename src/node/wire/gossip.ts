@@ -4,6 +4,7 @@ import { encodeMessage } from '../../protocol/codec.ts'
 import { CONTESTED_TOPIC, MAX_NOTICES_PER_MESSAGE, RESULTS_TOPIC } from '../../protocol/constants.ts'
 import { checkResultNotice } from '../../protocol/messages/gossip-validators.ts'
 import type { ResultNotice } from '../../protocol/messages/messages.ts'
+import { chunksOf } from '../../util/frame-chunks.ts'
 import { createTopicCounts, type TopicCounts } from '../accounting/accounting.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
@@ -116,12 +117,8 @@ export class MeshGossip {
   }
 
   private publishBatches(topic: string, results: ResultNotice['results']): void {
-    for (let i = 0; i < results.length; i += MAX_NOTICES_PER_MESSAGE) {
-      void this.publishBytes(
-        topic,
-        encodeMessage({ v: 1, results: results.slice(i, i + MAX_NOTICES_PER_MESSAGE) }),
-      )
-    }
+    for (const batch of chunksOf(results, MAX_NOTICES_PER_MESSAGE))
+      void this.publishBytes(topic, encodeMessage({ v: 1, results: batch }))
   }
 
   private async publishBytes(topic: string, bytes: Uint8Array): Promise<void> {
