@@ -12,8 +12,12 @@ import { TaskmeshNode } from '../node/taskmesh-node.ts'
 import { LocalSimNode, type SimResult } from './sim-node.ts'
 import type { NodeCommand, NodeEvent, NodeThreadData } from './thread-protocol.ts'
 
-/** Results are posted to the simulation at most this often, ms (one message for many). */
-const POST_WINDOW_MS = 5
+/**
+ * Results are posted to the simulation at most this often, ms (one message for many). Each result
+ * carries when it landed, so the window delays no figure; each post wakes the simulation's thread,
+ * which takes a core from the nodes' loops for a moment.
+ */
+const POST_WINDOW_MS = 20
 
 const port = parentPort
 if (port === null) throw new Error('node-thread.ts runs as a worker thread')

@@ -4,7 +4,7 @@ import { idleCpuPercent, measureRunCost, perTaskCost, RssMeter } from './measure
 import { quantile, sampleDuration, seededRandom } from './random.ts'
 import { DHT_CHECK_CHUNK, evenSpread } from './report-text.ts'
 import { startSimMesh } from './sim-mesh.ts'
-import type { SimNode, SimResult } from './sim-node.ts'
+import { epochNow, type SimNode, type SimResult } from './sim-node.ts'
 import type { SimulationConfig, SimulationHooks, SimulationReport, TracedReport } from './simulation-types.ts'
 import { slotTime } from './slot-time.ts'
 import { osThreadId, splitThreadCpu, threadCpuMs } from './thread-cpu.ts'
@@ -135,7 +135,7 @@ async function drive(
   await Promise.all(nodes.map((n) => n.startLoopMeter()))
   const runCost = measureRunCost()
   const threadsBefore = threadCpuMs()
-  const started = performance.now()
+  const started = epochNow()
   const startedEpoch = Date.now()
   const { ids, durationOf } = await submitSleeps(nodes, durations, pattern, onResult, (done) =>
     progress({ phase: 'submit', done, total: durations.length }),
@@ -149,7 +149,7 @@ async function drive(
     await Promise.race([allIn, new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))])
     clearTimeout(timer)
   }
-  const makespanMs = performance.now() - started
+  const makespanMs = lastLanding(results.values(), durations.length) - started
   const cost = runCost()
   const threadsAfter = threadCpuMs()
   const loops = distinctLoops(await Promise.all(nodes.map((n) => n.loopStats())))
@@ -226,6 +226,20 @@ async function drive(
 }
 
 /** Node `i`'s speed factor in `config` (its list repeats over the nodes; 1 without one). */
+/**
+ * When the workload ended: the last result's landing at its submitting node once every result is
+ * in (their batches reach this thread some ms later), else now (the deadline passed).
+ */
+export function lastLanding(results: Iterable<SimResult>, expected: number): number {
+  let last = 0
+  let count = 0
+  for (const r of results) {
+    count++
+    if (r.landedAt > last) last = r.landedAt
+  }
+  return count > 0 && count === expected ? last : epochNow()
+}
+
 function speedAt(config: SimulationConfig, i: number): number {
   return config.speeds?.[i % config.speeds.length] ?? 1
 }

@@ -7,6 +7,14 @@ import { eachLimited } from '../util/each-limited.ts'
 import { LoopMeter, type LoopStats } from './loop-meter.ts'
 import { dialWithRetry } from './mesh.ts'
 
+/**
+ * Epoch ms with the monotonic clock's resolution, the same in every thread of the process (each
+ * thread's `timeOrigin` is its own start on one shared epoch).
+ */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now()
+}
+
 /** What a simulation learns of one result. */
 export interface SimResult {
   taskId: string
@@ -15,6 +23,11 @@ export interface SimResult {
   executor: string
   /** From the submit call to the result at the submitting node, ms. */
   latencyMs: number
+  /**
+   * When the result landed at the submitting node ({@link epochNow}): the workload's end is the
+   * last landing, not its arrival at the simulation's thread (results are posted in batches).
+   */
+  landedAt: number
   /** When the run that produced the result started and finished, on the executor's clock (epoch ms). */
   startedAt: number
   finishedAt: number
@@ -109,6 +122,7 @@ export async function submitAt(
           status: r.status,
           executor: r.executor,
           latencyMs: performance.now() - submittedAt,
+          landedAt: epochNow(),
           startedAt: r.startedAt,
           finishedAt: r.finishedAt,
         }),

@@ -3,8 +3,9 @@ import { threadId, Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../../scripts/chaos/cli-process.ts'
 import { SCENARIOS } from '../../simulations/index.ts'
-import { runSimulation } from '../../src/simulation/run-simulation.ts'
+import { lastLanding, runSimulation } from '../../src/simulation/run-simulation.ts'
 import type { SimLayout } from '../../src/simulation/sim-mesh.ts'
+import { epochNow, type SimResult } from '../../src/simulation/sim-node.ts'
 import { NODE_THREAD_SEMI_SPACE_MIB } from '../../src/simulation/thread-mesh.ts'
 
 /** The young generation's semi-space a worker thread made now starts with, bytes. */
@@ -123,6 +124,28 @@ describe('a simulation with a warm-up', () => {
     expect(report.tasksStolen).toBeLessThanOrEqual(40)
     // the nodes' records of the run only: one signed per task at most (150 more with the warm-up's)
     expect(report.perTask.signatures * 40).toBeLessThan(120)
+  })
+})
+
+describe("the workload's end", () => {
+  const landed = (landedAt: number): SimResult => ({
+    taskId: `t${landedAt}`,
+    status: 'succeeded',
+    executor: 'p',
+    latencyMs: 1,
+    landedAt,
+    startedAt: 0,
+    finishedAt: 0,
+  })
+
+  it('is the last landing at the submitting node once every result is in, not when its batch arrived', () => {
+    expect(lastLanding([landed(1_000.25), landed(1_030.5), landed(1_010)], 3)).toBe(1_030.5)
+  })
+
+  it('is now when results are missing (the deadline passed) or there were none', () => {
+    const before = epochNow()
+    expect(lastLanding([landed(1_000)], 2)).toBeGreaterThanOrEqual(before)
+    expect(lastLanding([], 0)).toBeGreaterThanOrEqual(before)
   })
 })
 
