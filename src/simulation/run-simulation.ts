@@ -136,7 +136,6 @@ async function drive(
   const runCost = measureRunCost()
   const threadsBefore = threadCpuMs()
   const started = epochNow()
-  const startedEpoch = Date.now()
   const { ids, durationOf } = await submitSleeps(nodes, durations, pattern, onResult, (done) =>
     progress({ phase: 'submit', done, total: durations.length }),
   )
@@ -176,7 +175,7 @@ async function drive(
   const index = new Map(nodes.map((n, i) => [n.peerId, i]))
   const runs = values.map((r) => {
     const node = index.get(r.executor) ?? 0
-    const [startMs, endMs] = [r.startedAt - startedEpoch, r.finishedAt - startedEpoch]
+    const [startMs, endMs] = [r.startedAt - started, r.finishedAt - started]
     return { node, startMs, endMs, nominalMs: (durationOf.get(r.taskId) ?? 0) / speedAt(config, node) }
   })
   return {
@@ -225,7 +224,6 @@ async function drive(
   }
 }
 
-/** Node `i`'s speed factor in `config` (its list repeats over the nodes; 1 without one). */
 /**
  * When the workload ended: the last result's landing at its submitting node once every result is
  * in (their batches reach this thread some ms later), else now (the deadline passed).
@@ -240,6 +238,7 @@ export function lastLanding(results: Iterable<SimResult>, expected: number): num
   return count > 0 && count === expected ? last : epochNow()
 }
 
+/** Node `i`'s speed factor in `config` (its list repeats over the nodes; 1 without one). */
 function speedAt(config: SimulationConfig, i: number): number {
   return config.speeds?.[i % config.speeds.length] ?? 1
 }
