@@ -1,5 +1,6 @@
 import { second } from '../task/limits.ts'
 import { DEFAULT_DURATION_MS, expectedWaitMs } from './capacity.ts'
+import type { OtherDrainers } from './drainers.ts'
 import type { NodeOffer, PeerCapacity } from './types.ts'
 
 /** Victims are drawn at random among this many most loaded candidates, so idle nodes don't herd. */
@@ -105,6 +106,11 @@ export interface StealAmountInput {
   thief: ThiefLoad
   /** @defaultValue DEFAULT_MAX_STEAL_BATCH */
   maxBatch?: number
+  /**
+   * What else drains the victim's queue (the victim and the other thieves asking it): with it, the
+   * thief takes no task it would finish later than they would (see `stealAmount`).
+   */
+  others?: OtherDrainers
 }
 
 function nonNegative(x: number): number {
@@ -120,7 +126,12 @@ function nonNegative(x: number): number {
  * steal would need the thief's wait to exceed the victim's). It is capped by the victim's queue
  * and by what the thief can start soon: min(freeSlots + slots (a prefetch), maxBatch), so one
  * thief never hoards what other idle nodes could take. 0 when the victim's wait is not longer
- * than the thief's. A victim with queued work but no capacity gives up to the cap.
+ * than the thief's. A victim with queued work but no capacity gives up to the cap. Given `others`
+ * (capacity C and slots S of what else drains the queue), the n-th task also goes only if the
+ * thief ends it no later than the others would: thief wait + m / thief speed ≤ (Qv − n·m) / C +
+ * m·S / C — near a queue's end a slow thief leaves the last tasks to faster ones rather than
+ * holding them in its prefetch (Heterogeneous Earliest Finish Time's rule, on the owner's fresh
+ * figures); with equal speeds it only keeps a thief's prefetch from outlasting the queue.
  */
 export function stealAmount(input: StealAmountInput): number {
   const { victim, thief } = input
@@ -133,13 +144,23 @@ export function stealAmount(input: StealAmountInput): number {
   const cap = Math.min(queued, maxBatch, freeSlots + Math.floor(nonNegative(thief.prefetch ?? thief.slots)))
   if (cap === 0 || !(expectedWaitMs(victim) > expectedWaitMs(thief))) return 0
   const victimCapacity = nonNegative(victim.slots) * nonNegative(victim.speed)
-  if (victimCapacity === 0) return cap
+  if (victimCapacity === 0 && input.others === undefined) return cap
   const mean = work / queued
   const thiefWork = nonNegative(thief.queuedWorkMs)
+  const others = input.others
+  const weighsOthers = others !== undefined && others.capacity > 0 && others.slots > 0
+  const thiefRun = mean / nonNegative(thief.speed)
+  const othersRun = weighsOthers ? (mean * others.slots) / others.capacity : 0
   const fits = (n: number): boolean => {
-    const victimAfter = (work - n * mean) / victimCapacity
+    const victimAfter = victimCapacity > 0 ? (work - n * mean) / victimCapacity : Number.POSITIVE_INFINITY
     const thiefAfter = (thiefWork + Math.max(0, n - freeSlots) * mean) / thiefCapacity
-    return thiefAfter <= victimAfter + 1e-9 * Math.max(1, victimAfter)
+    if (!(thiefAfter <= victimAfter + 1e-9 * Math.max(1, victimAfter))) return false
+    if (!weighsOthers) return true
+    // the n-th task ends at the thief after its queue and one run at its speed; left behind, it
+    // would end once the others drained what is left and ran it at their mean speed
+    const thiefEnd = thiefAfter + thiefRun
+    const othersEnd = (work - n * mean) / others.capacity + othersRun
+    return thiefEnd <= othersEnd + 1e-9 * Math.max(1, othersEnd)
   }
   let lo = 0
   let hi = cap

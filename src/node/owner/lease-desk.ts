@@ -1,4 +1,5 @@
 import { canRun } from '../../policy/capacity.ts'
+import type { OtherDrainers } from '../../policy/drainers.ts'
 import type { Lease } from '../../policy/leases.ts'
 import { grantCount } from '../../policy/stealing.ts'
 import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
@@ -24,6 +25,8 @@ export interface GrantParts {
    * offer: the owner, not the thief, weighs the move). @defaultValue 0
    */
   transferCostMs?: number
+  /** What else drains the queue besides this thief (see `stealAmount`). */
+  others?: OtherDrainers
   /** The owned task of a queued id (undefined when it is not owned any more). */
   task(taskId: string): Task | undefined
   /** Puts a task taken from the queue back (it did not fit the grant frame). */
@@ -67,6 +70,7 @@ export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
       },
       requested: req.max,
       transferCostMs: parts.transferCostMs,
+      others: parts.others,
     }),
   )
   const taken = n > 0 ? queue.takeForSteal(now, n, (t) => canRun(req.offer, t)) : []

@@ -1,3 +1,4 @@
+import { Drainers } from '../../policy/drainers.ts'
 import type {
   CompleteReply,
   CompleteRequest,
@@ -21,6 +22,9 @@ import type { Poisoned, Released } from './owned-task.ts'
  * records learnt from peers.
  */
 export abstract class LeaseLedger extends LedgerBook {
+  /** The thieves asking for this node's tasks lately: what drains its queue besides each one. */
+  private readonly drainers = new Drainers()
+
   constructor(opts: OwnerLedgerOptions) {
     super(opts)
     opts.results.admit((record) => this.admits(record))
@@ -34,8 +38,12 @@ export abstract class LeaseLedger extends LedgerBook {
   grant(from: string, req: StealRequest, offer?: { transferCostMs: number }): StealGrant {
     const ttlMs = this.opts.leaseTtlMs
     const offered = offer !== undefined
+    const now = Date.now()
+    if (!offered) this.drainers.note(from, req.offer.slots, req.speed, now)
+    const { slots, speed } = this.opts
     const grant = grantTasks(req, {
       transferCostMs: offer?.transferCostMs,
+      others: this.drainers.others(from, { slots, speed }, now),
       queue: this.opts.queue,
       slots: this.opts.slots,
       speed: this.opts.speed,

@@ -79,6 +79,20 @@ describe('OwnerLedger: leases and completions', () => {
     expect(ledger.grant('thief', loaded).tasks).toHaveLength(0)
   })
 
+  it('leaves a short queue to a fast thief that asked lately rather than grant it to a slow one', () => {
+    const slow = { ...stealRequest(4), requestId: 's', speed: 0.25 }
+    const alone = setup()
+    for (let i = 0; i < 6; i++) alone.ledger.take(task(`t${i}`))
+    expect(alone.ledger.grant('slow', slow).tasks.length).toBeGreaterThan(0)
+    const { ledger } = setup()
+    for (let i = 0; i < 6; i++) ledger.take(task(`t${i}`))
+    expect(ledger.grant('fast', { ...stealRequest(1), speed: 4 }).tasks).toHaveLength(1)
+    // a task runs 4 × longer there than the mean of this owner and the fast thief
+    expect(ledger.grant('slow', slow).tasks).toHaveLength(0)
+    // the fast thief still takes what it asks for: the slow one's request adds little beside it
+    expect(ledger.grant('fast', { ...stealRequest(2), requestId: 'f2', speed: 4 }).tasks).toHaveLength(2)
+  })
+
   it('signs every lease it grants: the proof names that task, that holder and that epoch', () => {
     const { ledger } = setup()
     for (const id of ['a', 'b']) ledger.take(task(id))
