@@ -109,8 +109,11 @@ describe('a mesh of bounded degree', () => {
     )
     const adopters = live.filter((n) => n.status().counters.adopted > 0)
     expect(adopters.length).toBeGreaterThan(0)
-    // only a node the owner handed the tasks to adopts them
-    for (const n of adopters) expect(guardians).toContain(n.peerId)
+    // only a node the owner handed the tasks to adopts them: one that guarded them at the crash,
+    // or one it chose as its libp2p stopped (the crash is a libp2p stop: the node itself lives on,
+    // sees its custodians' connections close and hands its tasks to the next closest it reaches)
+    const handedTo = new Set([...guardians, ...owner.status().custody.custodians])
+    for (const n of adopters) expect([...handedTo]).toContain(n.peerId)
     // thieves dial the victims they hear of; the connection manager bounds the degree
     expect(Math.max(...live.map((n) => n.libp2p.getConnections().length))).toBeLessThanOrEqual(
       DEFAULT_MAX_CONNECTIONS,
