@@ -8,7 +8,7 @@ export interface TaskNeed {
 }
 
 /** A finite, positive number, or 0. */
-function positive(x: number): number {
+export function positive(x: number): number {
   return Number.isFinite(x) && x > 0 ? x : 0
 }
 

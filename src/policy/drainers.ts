@@ -1,3 +1,5 @@
+import { positive } from './capacity.ts'
+
 /** How long a thief counts as draining an owner's queue after its last steal request, ms. */
 export const DRAINER_WINDOW_MS = 500
 
@@ -51,8 +53,4 @@ export class Drainers {
     }
     return { capacity, slots }
   }
-}
-
-function positive(x: number): number {
-  return Number.isFinite(x) && x > 0 ? x : 0
 }
