@@ -143,7 +143,7 @@ export function assembleNode(inputs: NodeInputs) {
     runningWorkMs: () => runner.remainingWorkMs(Date.now(), (type) => estimator.estimate(type)),
   })
   const ledger = new OwnerLedger({
-    ...{ self, queue, results, counters, events, slots, speed },
+    ...{ self, queue, results, counters, events, slots, speed, offer },
     leaseTtlMs: opts.leaseTtlMs,
     journal: inputs.journal,
     maxExecutorLosses: opts.maxExecutorLosses,

@@ -39,11 +39,15 @@ export abstract class LeaseLedger extends LedgerBook {
     const ttlMs = this.opts.leaseTtlMs
     const offered = offer !== undefined
     const now = Date.now()
-    if (!offered) this.drainers.note(from, req.offer.slots, req.speed, now)
+    if (!offered) this.drainers.note(from, req.offer, req.speed, now)
     const { slots, speed } = this.opts
     const grant = grantTasks(req, {
       transferCostMs: offer?.transferCostMs,
-      others: this.drainers.others(from, { slots, speed }, now),
+      others: this.drainers.others(
+        { peer: from, offer: req.offer },
+        { slots, speed, offer: this.opts.offer },
+        now,
+      ),
       queue: this.opts.queue,
       slots: this.opts.slots,
       speed: this.opts.speed,
@@ -66,6 +70,7 @@ export abstract class LeaseLedger extends LedgerBook {
       prove: (leases) => this.opts.grants.signAll(from, leases),
     })
     if (!offered) this.opts.counters.tasksGranted += grant.tasks.length
+    if (grant.tasks.length > 0) this.drainers.granted(now)
     return grant
   }
 

@@ -1,4 +1,5 @@
 import { LeaseTable } from '../../policy/leases.ts'
+import type { NodeOffer } from '../../policy/types.ts'
 import type { GrantSigner } from '../../protocol/records/grant-proof.ts'
 import type { AttemptCut, Task } from '../../task/task.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
@@ -32,6 +33,11 @@ export interface OwnerLedgerOptions {
   slots: number
   /** This node's speed factor (its side of the grant size). */
   speed: number
+  /**
+   * What this node runs: its own slots count as draining its queue only for a thief whose tasks
+   * it runs too (see `Drainers`). @defaultValue whatever a thief runs
+   */
+  offer?: NodeOffer
   /**
    * The owner's journal (with a data dir): accepted tasks are written before the submitter hears
    * "accepted", and `done` once a result exists. @defaultValue none (nothing survives a restart)

@@ -4,6 +4,7 @@ import {
   complete,
   OTHER,
   OWNER_ID,
+  offer,
   otherKey,
   realTask,
   setup,
@@ -91,6 +92,21 @@ describe('OwnerLedger: leases and completions', () => {
     expect(ledger.grant('slow', slow).tasks).toHaveLength(0)
     // the fast thief still takes what it asks for: the slow one's request adds little beside it
     expect(ledger.grant('fast', { ...stealRequest(2), requestId: 'f2', speed: 4 }).tasks).toHaveLength(2)
+  })
+
+  it('counts against a thief only the thieves that run all it runs, and only while they take tasks', () => {
+    const slow = (id: string) => ({ ...stealRequest(2), requestId: id, speed: 0.25 })
+    const { ledger } = setup()
+    for (let i = 0; i < 8; i++) ledger.take(task(`t${i}`))
+    // a fast thief that takes nothing leaves the rule as it was
+    expect(ledger.grant('idle-fast', { ...stealRequest(0), speed: 4 }).tasks).toHaveLength(0)
+    expect(ledger.grant('slow', slow('s1')).tasks).toHaveLength(2)
+    // one that takes tasks counts against a slow thief that runs no more than it does
+    expect(ledger.grant('fast', { ...stealRequest(1), requestId: 'f', speed: 4 }).tasks).toHaveLength(1)
+    expect(ledger.grant('slow', slow('s2')).tasks).toHaveLength(0)
+    // not against one that runs a handler type the fast one lacks: it may take what only it runs
+    const special = { ...slow('s3'), offer: { ...offer, types: [...offer.types, 'special'] } }
+    expect(ledger.grant('slow', special).tasks).toHaveLength(2)
   })
 
   it('signs every lease it grants: the proof names that task, that holder and that epoch', () => {
