@@ -1,6 +1,9 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { DRAINER_WINDOW_MS, Drainers } from '../../src/policy/drainers.ts'
+import { stealAmount } from '../../src/policy/stealing.ts'
 import type { NodeOffer } from '../../src/policy/types.ts'
+import { idle, load } from './helpers.ts'
 
 const offer = (slots: number, init: Partial<NodeOffer> = {}): NodeOffer => ({
   types: ['sleep'],
@@ -72,5 +75,51 @@ describe('Drainers', () => {
     d.note('bad', offer(Number.NaN), 1, 0)
     d.granted(0)
     expect(d.others(asker('x'), { slots: 0, speed: 1 }, 1)).toEqual({ capacity: 0, slots: 0 })
+  })
+})
+
+describe('stealAmount with what else drains the queue', () => {
+  // an owner of 1 slot at half speed; 16 slots at speed 2 asked it lately besides the thief
+  const owner = (queued: number) => load(queued, { slots: 1, speed: 0.5 })
+  const fastOthers = { capacity: 0.5 + 32, slots: 17 }
+  const slowThief = idle({ slots: 8, speed: 0.5, freeSlots: 8 })
+
+  it('a slow thief leaves the end of a short queue to faster thieves', () => {
+    expect(stealAmount({ victim: owner(10), thief: slowThief })).toBeGreaterThan(0)
+    // each task ends 200 ms after it starts there; the others drain 10 and run one in ~130 ms
+    expect(stealAmount({ victim: owner(10), thief: slowThief, others: fastOthers })).toBe(0)
+  })
+
+  it('a slow thief takes its free slots and prefetch while the queue is long', () => {
+    expect(stealAmount({ victim: owner(1_000), thief: slowThief, others: fastOthers })).toBe(16)
+  })
+
+  it('equal speeds: a prefetch does not outlast what the others take to drain the queue', () => {
+    const victim = load(12, { slots: 4 })
+    const thief = idle({ slots: 4, freeSlots: 4, prefetch: 4 })
+    expect(stealAmount({ victim, thief })).toBe(8)
+    // 4 start at once; a 5th waits 25 ms, as long as the others (28 slots) take for the 7 left
+    expect(stealAmount({ victim, thief, others: { capacity: 28, slots: 28 } })).toBe(5)
+  })
+
+  it('nothing else draining changes nothing; others only ever lower the amount', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.integer({ min: 0, max: 16 }),
+        fc.double({ min: 0.1, max: 4, noNaN: true }),
+        fc.double({ min: 0, max: 64, noNaN: true }),
+        fc.integer({ min: 0, max: 64 }),
+        (queued, meanMs, free, speed, capacity, slots) => {
+          const victim = load(queued, { queuedWorkMs: queued * meanMs, slots: 2, speed: 1 })
+          const thief = idle({ slots: 16, freeSlots: free, speed })
+          const alone = stealAmount({ victim, thief })
+          expect(stealAmount({ victim, thief, others: { capacity: 0, slots: 0 } })).toBe(alone)
+          expect(stealAmount({ victim, thief, others: { capacity, slots } })).toBeLessThanOrEqual(alone)
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    )
   })
 })

@@ -1,3 +1,4 @@
+import type { LoadFigures, ThiefLoad } from '../../src/policy/stealing.ts'
 import type { QueuedTask } from '../../src/policy/types.ts'
 
 /** A queued task with defaults: priority 0, one slot, stealable, enqueued at 0. */
@@ -24,3 +25,15 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
+
+/** A node's load: `queued` tasks of 100 ms each, 1 slot at speed 1. */
+export const load = (queued: number, init: Partial<LoadFigures> = {}): LoadFigures => ({
+  queued,
+  queuedWorkMs: queued * 100,
+  slots: 1,
+  speed: 1,
+  ...init,
+})
+
+/** A thief with nothing queued and one free slot. */
+export const idle = (init: Partial<ThiefLoad> = {}): ThiefLoad => ({ ...load(0), freeSlots: 1, ...init })
