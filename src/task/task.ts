@@ -55,6 +55,8 @@ export interface TaskOutcome {
 
 /** Each task's JSON, made once per task object (a task's JSON never changes once made). */
 const texts = new WeakMap<Task, string>()
+/** Each task's JSON size in UTF-8 bytes, noted with its text and kept after the text is let go. */
+const sizes = new WeakMap<Task, number>()
 
 /**
  * `JSON.stringify(task)`, made once per task object: an owner writes each task it accepts into its
@@ -65,8 +67,23 @@ export function taskText(task: Task): string {
   if (text === undefined) {
     text = JSON.stringify(task)
     texts.set(task, text)
+    sizes.set(task, Buffer.byteLength(text))
   }
   return text
+}
+
+/**
+ * The UTF-8 bytes of `JSON.stringify(task)`: noted when the task's text was made (an owner makes it
+ * as it accepts the task), else counted once. A steal grant bounds its frame by it for each task it
+ * leases, where serialising the task again was the owner's largest cost of a grant.
+ */
+export function taskByteLength(task: Task): number {
+  let size = sizes.get(task)
+  if (size === undefined) {
+    size = Buffer.byteLength(JSON.stringify(task))
+    sizes.set(task, size)
+  }
+  return size
 }
 
 /**

@@ -5,8 +5,7 @@ import { grantCount } from '../../policy/stealing.ts'
 import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { CompleteRequest, StealGrant, StealRequest } from '../../protocol/messages/messages.ts'
 import { type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
-import { jsonByteLength } from '../../task/spec.ts'
-import type { AttemptRecord, Task } from '../../task/task.ts'
+import { type AttemptRecord, type Task, taskByteLength } from '../../task/task.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 
 /** Room a grant frame keeps for its envelope (`type`, `requestId`, `ttlMs`, brackets), bytes. */
@@ -81,7 +80,7 @@ export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
     // the grant must fit one frame: what does not goes back to the queue, for the next steal
     const task = parts.task(q.id)
     if (task === undefined) continue
-    bytes += jsonByteLength(task) + GRANT_LEASE_BYTES
+    bytes += taskByteLength(task) + GRANT_LEASE_BYTES
     if (tasks.length > 0 && bytes > MAX_FRAME_BYTES) {
       for (const rest of taken.slice(i)) parts.requeue(rest.id)
       break

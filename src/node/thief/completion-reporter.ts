@@ -2,6 +2,7 @@ import { type BackoffPolicy, backoffDelayMs } from '../../policy/backoff.ts'
 import { FRAME_BUDGET_BYTES, MAX_LEASES_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { CompleteRequest } from '../../protocol/messages/messages.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
+import { toBase64 } from '../../util/base64.ts'
 import { frameChunks } from '../../util/frame-chunks.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import type { TaskEvents } from '../story/task-events.ts'
@@ -77,9 +78,7 @@ export class CompletionReporter {
       taskId: record.taskId,
       epoch: record.epoch,
       status: record.status,
-      ...(value.byteLength <= COMPLETION_RECORD_BYTES
-        ? { record: Buffer.from(value).toString('base64') }
-        : {}),
+      ...(value.byteLength <= COMPLETION_RECORD_BYTES ? { record: toBase64(value) } : {}),
     })
     this.schedule(owner, state)
     return value.byteLength <= COMPLETION_RECORD_BYTES ? owner : undefined

@@ -75,7 +75,18 @@ const CUTS = new Set(['lost', 'interrupted', 'cancelled'])
 const isErrorText = (e: unknown) => isString(e, 0, MAX_ERROR_CHARS)
 const isStackText = (s: unknown) => isString(s, 0, MAX_STACK_CHARS)
 const isCut = (c: unknown) => typeof c === 'string' && CUTS.has(c)
-const isOutput = (o: unknown) => isPlainJson(o, MAX_JSON_DEPTH) && jsonByteLength(o) <= MAX_OUTPUT_BYTES
+const isOutput = (o: unknown) => isPlainJson(o, MAX_JSON_DEPTH) && outputFits(o)
+
+/**
+ * Whether the JSON of a plain JSON value is at most `MAX_OUTPUT_BYTES` long, counted only when it
+ * could be longer: `null`, a boolean or a number is a few bytes, and a string at most 6 bytes per
+ * UTF-16 unit (`\u001f`) besides its quotes. Most outputs are such (a no-op's is `null`).
+ */
+function outputFits(o: unknown): boolean {
+  if (o === null || typeof o === 'boolean' || typeof o === 'number') return true
+  if (typeof o === 'string' && o.length * 6 + 2 <= MAX_OUTPUT_BYTES) return true
+  return jsonByteLength(o) <= MAX_OUTPUT_BYTES
+}
 const isPathHash = (h: unknown) => isBase64(h, HASH_CHARS, HASH_CHARS)
 
 /** True only for an attempt `attemptSchema` accepts as it is. */

@@ -4,6 +4,7 @@ import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { isWellFormedSignedResult } from '../../../src/protocol/records/record-fast-check.ts'
 import { signedResultSchema, signResultBatch } from '../../../src/protocol/records/result-record.ts'
+import { MAX_OUTPUT_BYTES } from '../../../src/task/limits.ts'
 import { makeRecord, makeTask } from '../fixtures.ts'
 
 let signed: unknown[] = []
@@ -83,5 +84,29 @@ describe('the fast signed-record check', () => {
       }),
       { numRuns: 3000 },
     )
+  })
+
+  it('bounds an output as the schema does, at the limit and past it, scalars and strings too', () => {
+    const n = MAX_OUTPUT_BYTES
+    const outputs: unknown[] = [
+      null,
+      true,
+      -1.5e300,
+      'x'.repeat(n - 2), // its JSON exactly at the limit
+      'x'.repeat(n - 1), // one byte over
+      '\u0001'.repeat((n - 2) / 6 - 1), // 6 bytes a unit, under the limit: counted without serialising
+      '\u0001'.repeat(Math.ceil((n - 2) / 6)), // over
+      'é'.repeat((n - 2) / 2), // 2 bytes a unit, exactly at the limit
+      'é'.repeat((n - 2) / 2 + 1),
+      ['x'.repeat(n - 4)], // exactly at the limit
+      ['x'.repeat(n - 3)],
+    ]
+    for (const output of outputs) {
+      const value = JSON.parse(JSON.stringify(signed[0]))
+      value.record.output = output
+      const fits = Buffer.byteLength(JSON.stringify(output)) <= n
+      expect(signedResultSchema.safeParse(value).success).toBe(fits)
+      expect(isWellFormedSignedResult(value)).toBe(fits)
+    }
   })
 })
