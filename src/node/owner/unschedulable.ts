@@ -1,9 +1,19 @@
+import { canRun, type TaskNeed } from '../../policy/capacity.ts'
 import { type Schedulability, schedulability } from '../../policy/schedulable.ts'
 import type { NodeOffer, QueuedTask } from '../../policy/types.ts'
 import type { PeerView } from '../peers/peer-view.ts'
 
 /** How often the owner checks its queued tasks against the live peers' offers, ms. */
 export const UNSCHEDULABLE_CHECK_MS = 1_000
+
+/**
+ * What a task needs, as a key (names hold no newline or comma): tasks of one shape share a verdict.
+ * Made by hand: `JSON.stringify` of each queued task's needs, every second, was most of a check.
+ */
+function needKey(need: TaskNeed): string {
+  const r = need.resources
+  return `${need.type}\n${r.slots}\n${r.memoryMb}\n${r.labels.join(',')}`
+}
 
 /** A queued task no live node can run, and why (one reason per node considered). */
 export interface UnschedulableTask {
@@ -51,19 +61,22 @@ export class UnschedulableWatch {
     const queued = new Set<string>()
     for (const q of opts.queue.values()) {
       if (!q.stealable) continue
-      queued.add(q.id)
-      const need = { type: q.type, resources: q.resources }
-      const key = JSON.stringify(need)
+      // most queued tasks this node runs itself: runnable, judged without a key or a verdict made
+      if (canRun(opts.offer, q)) {
+        this.runnable(q.id)
+        continue
+      }
+      const key = needKey(q)
       let verdict = judged.get(key)
       if (verdict === undefined) {
-        verdict = schedulability(need, { id: opts.self, offer: opts.offer }, live)
+        verdict = schedulability(q, { id: opts.self, offer: opts.offer }, live)
         judged.set(key, verdict)
       }
       if (verdict.runnable) {
-        this.firstSeen.delete(q.id)
-        if (this.flagged.delete(q.id)) opts.onChange(q.id, false, [])
+        this.runnable(q.id)
         continue
       }
+      queued.add(q.id)
       const since = this.firstSeen.get(q.id) ?? now
       this.firstSeen.set(q.id, since)
       if (now - since < opts.afterMs) continue
@@ -71,12 +84,20 @@ export class UnschedulableWatch {
       this.flagged.set(q.id, { id: q.id, reasons: verdict.reasons, since })
       if (known === undefined) opts.onChange(q.id, true, verdict.reasons)
     }
-    // tasks that left the queue (granted, running, cancelled, done) are judged again if they return
+    // tasks that left the queue (granted, running, cancelled, done), or that some node runs now,
+    // are judged again if they return or turn unrunnable
     for (const id of this.firstSeen.keys()) {
       if (queued.has(id)) continue
       this.firstSeen.delete(id)
       this.flagged.delete(id)
     }
+  }
+
+  /** A queued task some live node runs: not waited on, and no longer flagged if it was. */
+  private runnable(id: string): void {
+    if (this.firstSeen.size === 0) return // nothing waited on: nothing flagged either
+    this.firstSeen.delete(id)
+    if (this.flagged.delete(id)) this.opts.onChange(id, false, [])
   }
 
   /** The flagged task, if this one is. */
