@@ -31,6 +31,30 @@ describe('ResultWaiters', () => {
     expect(waiters.has(id)).toBe(false)
   })
 
+  it('one signal ends many waits: those woken first resolve, the rest reject when it aborts', async () => {
+    const waiters = new ResultWaiters()
+    const stop = new AbortController()
+    const records = Array.from({ length: 20_000 }, (_, i) => makeRecord({ taskId: `${id}-${i}` }))
+    const outcomes = records.map((r) =>
+      waiters.wait(r.taskId, stop.signal).then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      ),
+    )
+    for (const r of records.slice(0, 5)) waiters.wake(r)
+    stop.abort(new Error('client left'))
+    const got = await Promise.all(outcomes)
+    expect(got.slice(0, 5)).toEqual(Array(5).fill('resolved'))
+    expect(new Set(got.slice(5))).toEqual(new Set(['client left']))
+    expect(records.some((r) => waiters.has(r.taskId))).toBe(false)
+    // a later wait under the aborted signal ends at once; one under a fresh signal waits
+    await expect(waiters.wait(id, stop.signal)).rejects.toThrow('client left')
+    const fresh = new AbortController()
+    const later = waiters.wait(id, fresh.signal)
+    waiters.wake(record)
+    expect(await later).toEqual(record)
+  })
+
   it('without a signal, rejects with a TimeoutError at the sweep after the deadline', async () => {
     vi.useFakeTimers()
     const waiters = new ResultWaiters()
