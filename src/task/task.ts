@@ -73,6 +73,14 @@ export function taskText(task: Task): string {
 }
 
 /**
+ * `JSON.stringify(task)` for a use that comes once in a long while (a journal's compaction): the
+ * text {@link taskText} keeps, when it still does, else made and not kept.
+ */
+export function taskJson(task: Task): string {
+  return texts.get(task) ?? JSON.stringify(task)
+}
+
+/**
  * The UTF-8 bytes of `JSON.stringify(task)`: noted when the task's text was made (an owner makes it
  * as it accepts the task), else counted once. A steal grant bounds its frame by it for each task it
  * leases, where serialising the task again was the owner's largest cost of a grant.

@@ -23,7 +23,7 @@ export interface TopicCounts {
   receivedBytes: number
 }
 
-/** Writes to the task journal (its own `stats`: group commits, entries, bytes, fsyncs). */
+/** Writes to the task journal (its own `stats`: group commits, entries, bytes, fsyncs, compactions). */
 export type JournalCounts = JournalStats
 
 /** Everything a node counted since it started; `status().accounting`. */
@@ -97,7 +97,7 @@ export class Accounting {
         peers: copy(ds?.peers ?? empty),
         other: copy(ds?.other ?? empty),
       },
-      journal: copy(this.journal ?? { writes: 0, entries: 0, bytes: 0, syncs: 0 }),
+      journal: copy(this.journal ?? { writes: 0, entries: 0, bytes: 0, syncs: 0, compactions: 0 }),
     }
   }
 }

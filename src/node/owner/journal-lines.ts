@@ -1,6 +1,6 @@
 import { taskSchema } from '../../protocol/messages/task-schema.ts'
 import { attemptSchema } from '../../protocol/records/result-record-schema.ts'
-import { type AttemptRecord, type Task, taskText } from '../../task/task.ts'
+import { type AttemptRecord, type Task, taskJson, taskText } from '../../task/task.ts'
 
 /** An entry of the journal, parsed. */
 export type Entry =
@@ -24,6 +24,11 @@ export function acceptLine(task: Task): JournalLine {
 /** `JSON.stringify({ op: 'accept', task })`, with the task's text made once (see `taskText`). */
 function acceptText(task: Task): string {
   return `{"op":"accept","task":${taskText(task)}}`
+}
+
+/** {@link acceptText} for a compaction: the task's text is not kept for it (see `taskJson`). */
+function compactedAcceptText(task: Task): string {
+  return `{"op":"accept","task":${taskJson(task)}}`
 }
 
 /** The line of a `done` entry. */
@@ -104,7 +109,7 @@ export class OpenLines {
   lines(): string[] {
     const out: string[] = []
     for (const { task, attempts } of this.open.values()) {
-      out.push(acceptText(task))
+      out.push(compactedAcceptText(task))
       for (const line of attempts) out.push(line)
     }
     return out

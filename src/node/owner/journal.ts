@@ -15,7 +15,11 @@ import {
 
 /** File name of the task journal inside a data dir. */
 export const JOURNAL_FILE = 'tasks.journal'
-/** Compact once this many finished entries are in the file. */
+/**
+ * Compact once this many finished entries are in the file — or as many as there are open tasks,
+ * when more are open: a compaction rewrites every open task, so its cost stays proportional to the
+ * entries it drops (a backlog of 100,000 open tasks was rewritten every 10,000 results).
+ */
 export const COMPACT_AFTER_DONE = 10_000
 /**
  * Longest a `done` entry waits for a write to go out with, ms. A `done` only spares a restart the
@@ -48,6 +52,8 @@ export interface JournalStats {
   entries: number
   bytes: number
   syncs: number
+  /** Rewrites of the file down to its open tasks. */
+  compactions: number
 }
 
 /**
@@ -67,7 +73,6 @@ export class TaskJournal {
   private next: Group | undefined
   private writing: Promise<void> = Promise.resolve()
   private busy = false
-  private compactDue = false
   /** `done` entries waiting to go out with the next write (see {@link DONE_LINGER_MS}). */
   private lingering: Group | undefined
   private lingerTimer: NodeJS.Timeout | undefined
@@ -77,7 +82,7 @@ export class TaskJournal {
   private readonly openLines = new OpenLines()
   /** True once `openLines` holds what the file does: it was replayed, or removed, in this life. */
   private known = false
-  readonly stats: JournalStats = { writes: 0, entries: 0, bytes: 0, syncs: 0 }
+  readonly stats: JournalStats = { writes: 0, entries: 0, bytes: 0, syncs: 0, compactions: 0 }
 
   constructor(
     private readonly path: string,
@@ -143,10 +148,6 @@ export class TaskJournal {
    */
   done(ids: string[]): Promise<void> {
     this.doneSinceCompact += ids.length
-    if (this.doneSinceCompact >= COMPACT_AFTER_DONE) {
-      this.doneSinceCompact = 0
-      this.compactDue = true
-    }
     if (ids.length === 0) return this.lingering?.done.promise ?? this.writing
     if (this.lingering === undefined) {
       this.lingering = { lines: [], done: Promise.withResolvers<void>() }
@@ -175,6 +176,7 @@ export class TaskJournal {
         await handle.close()
       }
       await rename(tmp, this.path)
+      this.stats.compactions++
     })
   }
 
@@ -236,8 +238,9 @@ export class TaskJournal {
     this.writing = this.writeGroup(group).then(group.done.resolve, group.done.reject)
     void this.writing.finally(() => {
       this.busy = false
-      if (this.compactDue) {
-        this.compactDue = false
+      // judged once the group is in the file (and its entries among the open lines)
+      if (this.doneSinceCompact >= Math.max(COMPACT_AFTER_DONE, this.openLines.size)) {
+        this.doneSinceCompact = 0
         void this.compact().catch(() => undefined)
       }
       if (this.next !== undefined) this.pump()
@@ -262,12 +265,19 @@ export class TaskJournal {
   private async exclusive(work: () => Promise<void>): Promise<void> {
     while (this.busy) await this.writing.catch(() => undefined)
     this.busy = true
-    try {
-      await work()
-    } finally {
-      this.busy = false
-      if (this.next !== undefined) this.pump()
-    }
+    const run = (async () => {
+      try {
+        await work()
+      } finally {
+        this.busy = false
+        if (this.next !== undefined) this.pump()
+      }
+    })()
+    // what waits while the journal is busy waits for this work (it never rejects, as a write's
+    // promise does not): left at the last write, already settled, a flush during a compaction
+    // awaited it again and again without ever yielding to the compaction's I/O
+    this.writing = run.catch(() => undefined)
+    await run
   }
 
   private async closeHandle(): Promise<void> {

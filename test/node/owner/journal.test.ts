@@ -1,7 +1,7 @@
 import { constants } from 'node:fs'
 import { appendFile, readdir, readFile, readlink, writeFile } from 'node:fs/promises'
 import { describe, expect, it, vi } from 'vitest'
-import { DONE_LINGER_MS, TaskJournal } from '../../../src/node/owner/journal.ts'
+import { COMPACT_AFTER_DONE, DONE_LINGER_MS, TaskJournal } from '../../../src/node/owner/journal.ts'
 import { journalPaths, OWNER, task } from './journal-fixture.ts'
 
 describe('TaskJournal', () => {
@@ -41,6 +41,26 @@ describe('TaskJournal', () => {
     const text = await readFile(paths.path, 'utf8')
     expect(text.trim().split('\n')).toHaveLength(1)
     expect((await journal.replay()).map((t) => t.id)).toEqual([task(2).id])
+  })
+
+  it('compacts after COMPACT_AFTER_DONE results, or after as many as are open when more are', async () => {
+    const lineCount = async () => (await readFile(paths.path, 'utf8')).trim().split('\n').length
+    const journal = new TaskJournal(paths.path)
+    const tasks = Array.from({ length: COMPACT_AFTER_DONE * 2 + 5_000 }, (_, i) => task(i + 1))
+    await journal.accept(tasks)
+    const ids = tasks.map((t) => t.id)
+    // 10,000 done with 15,000 still open: rewriting them would cost more than the lines it drops
+    await journal.done(ids.slice(0, COMPACT_AFTER_DONE))
+    await journal.flush()
+    expect(journal.stats.compactions).toBe(0)
+    expect(await lineCount()).toBe(tasks.length + COMPACT_AFTER_DONE)
+    // 12,500 done, 12,500 open: due; it runs after the write that carries those entries
+    const done = COMPACT_AFTER_DONE + 2_500
+    await journal.done(ids.slice(COMPACT_AFTER_DONE, done))
+    await journal.close()
+    expect(journal.stats.compactions).toBe(1)
+    expect(await lineCount()).toBe(tasks.length - done)
+    expect((await new TaskJournal(paths.path).replay()).map((t) => t.id)).toEqual(ids.slice(done))
   })
 
   it('groups what comes in one turn into one write and one sync (group commit)', async () => {
