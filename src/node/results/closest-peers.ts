@@ -18,6 +18,13 @@ export function isCloser(a: Uint8Array, b: Uint8Array, target: Uint8Array): bool
   return false
 }
 
+/**
+ * How long the serving peers are kept while a connected peer does not serve the protocol, ms: it
+ * may yet (its identify not seen); until then each record read the connections and the peer store
+ * again, while a light client was connected.
+ */
+export const NOT_SERVING_RECHECK_MS = 1_000
+
 /** What {@link ClosestPeers.closerThanSelfNow} answers when the serving peers must be read first. */
 export const SERVING_UNKNOWN = Symbol('serving peers unknown')
 
@@ -45,11 +52,14 @@ export class ClosestPeers {
   /** This node's kad-dht id. */
   private readonly selfId: Uint8Array
   /**
-   * The connected peers, while every one of them is known to serve the protocol (the usual case):
+   * The connected peers that serve the protocol, once each connected peer's answer is known:
    * ranking then reads neither the connections nor the peer store. Forgotten at every connection
-   * opened or closed and every identify.
+   * opened or closed and every identify, and — when some connected peer does not serve it (a light
+   * client) — after {@link NOT_SERVING_RECHECK_MS}: such a peer's answer is read again then.
    */
   private allServing: PeerId[] | undefined
+  /** When {@link allServing} is read again (never, while every connected peer serves). */
+  private servingUntil = Number.POSITIVE_INFINITY
   /** Counts those changes: a list read before one is not kept. */
   private changes = 0
 
@@ -78,7 +88,7 @@ export class ClosestPeers {
 
   /** The `count` connected peers serving the protocol that are closest to `key`, closest first. */
   async of(key: Uint8Array, count: number): Promise<PeerId[]> {
-    return this.nearest(this.allServing ?? (await this.servingPeers()), kadId(key), count)
+    return this.nearest(this.known() ?? (await this.servingPeers()), kadId(key), count)
   }
 
   /**
@@ -86,7 +96,7 @@ export class ClosestPeers {
    * again only after a connection opened or closed); else {@link SERVING_UNKNOWN}.
    */
   ofNow(key: Uint8Array, count: number): PeerId[] | typeof SERVING_UNKNOWN {
-    const peers = this.allServing
+    const peers = this.known()
     return peers === undefined ? SERVING_UNKNOWN : this.nearest(peers, kadId(key), count)
   }
 
@@ -122,7 +132,7 @@ export class ClosestPeers {
     except: string,
     holders: readonly string[] = [],
   ): Promise<PeerId | undefined> {
-    return this.closerAmong(this.allServing ?? (await this.servingPeers()), key, except, holders)
+    return this.closerAmong(this.known() ?? (await this.servingPeers()), key, except, holders)
   }
 
   /**
@@ -134,7 +144,7 @@ export class ClosestPeers {
     except: string,
     holders: readonly string[] = [],
   ): PeerId | undefined | typeof SERVING_UNKNOWN {
-    const peers = this.allServing
+    const peers = this.known()
     return peers === undefined ? SERVING_UNKNOWN : this.closerAmong(peers, key, except, holders)
   }
 
@@ -171,7 +181,16 @@ export class ClosestPeers {
     return short
   }
 
-  /** The connected peers that serve the protocol (kept while that is every connected peer). */
+  /** The serving peers kept (see {@link allServing}), unless due to be read again. */
+  private known(): PeerId[] | undefined {
+    const peers = this.allServing
+    if (peers === undefined || this.servingUntil === Number.POSITIVE_INFINITY) return peers
+    if (Date.now() < this.servingUntil) return peers
+    this.allServing = undefined
+    return undefined
+  }
+
+  /** The connected peers that serve the protocol (kept: see {@link allServing}). */
   private async servingPeers(): Promise<PeerId[]> {
     const before = this.changes
     // connections keep their peer ids (and the ids' strings); getPeers() makes new ones each call
@@ -179,11 +198,13 @@ export class ClosestPeers {
     for (const conn of this.libp2p.getConnections()) byId.set(conn.remotePeer.toString(), conn.remotePeer)
     const peers = [...byId.values()]
     const serving = await Promise.all(peers.map((peer) => this.serves(peer)))
-    if (serving.every(Boolean)) {
-      if (this.changes === before) this.allServing = peers
-      return peers
+    const all = serving.every(Boolean)
+    const list = all ? peers : peers.filter((_, i) => serving[i])
+    if (this.changes === before) {
+      this.allServing = list
+      this.servingUntil = all ? Number.POSITIVE_INFINITY : Date.now() + NOT_SERVING_RECHECK_MS
     }
-    return peers.filter((_, i) => serving[i])
+    return list
   }
 
   private serves(peer: PeerId): Promise<boolean> | boolean {

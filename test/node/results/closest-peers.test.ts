@@ -1,10 +1,12 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import { MemoryDatastore } from 'datastore-core'
 import fc from 'fast-check'
 import { compare } from 'uint8arrays'
 import { afterEach, describe, expect, it } from 'vitest'
 import { xorDistance } from '../../../src/node/recovery/successor.ts'
-import { ClosestPeers, isCloser, kadId } from '../../../src/node/results/closest-peers.ts'
-import type { MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
+import { ClosestPeers, isCloser, kadId, SERVING_UNKNOWN } from '../../../src/node/results/closest-peers.ts'
+import { createMeshLibp2p, type MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
 import { REPLICATE_PROTOCOL } from '../../../src/protocol/constants.ts'
 import { type MeshMember, startMember, stopMember } from './replicator-mesh.ts'
 
@@ -59,6 +61,42 @@ describe('ClosestPeers', () => {
       expect(names(await closest.of(KEY, 5))).toEqual(names([c.libp2p.peerId]))
     } finally {
       closest.stop()
+    }
+  })
+})
+
+describe('ClosestPeers with a connected peer that does not serve the protocol', () => {
+  it('leaves it out, and keeps the ranking list until a change rather than reading it per record', async () => {
+    const [a, b] = [await member(), await member()]
+    // a peer with no replicate protocol (a light client's place): libp2p only
+    const light = await createMeshLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      datastore: new MemoryDatastore(),
+    })
+    await light.start()
+    const closest = new ClosestPeers(a.libp2p, REPLICATE_PROTOCOL)
+    try {
+      for (const peer of [b.libp2p, light]) {
+        const known = identified(a.libp2p, peer.peerId)
+        await a.libp2p.dial(peer.getMultiaddrs()[0])
+        await known
+      }
+      expect(names(await closest.of(KEY, 5))).toEqual(names([b.libp2p.peerId]))
+      // answered from what that ranking read: no read of connections or peer store per record
+      const now = closest.ofNow(KEY, 5)
+      expect(now).not.toBe(SERVING_UNKNOWN)
+      expect(names(now as PeerId[])).toEqual(names([b.libp2p.peerId]))
+      // a change (the light peer leaves) is seen at once
+      const gone = new Promise((resolve) =>
+        a.libp2p.addEventListener('peer:disconnect', resolve, { once: true }),
+      )
+      await a.libp2p.hangUp(light.peerId)
+      await gone
+      expect(closest.ofNow(KEY, 5)).toBe(SERVING_UNKNOWN)
+      expect(names(await closest.of(KEY, 5))).toEqual(names([b.libp2p.peerId]))
+    } finally {
+      closest.stop()
+      await light.stop()
     }
   })
 })
