@@ -4,6 +4,7 @@ import { type ResultRecord, resultKey } from '../../protocol/records/result-reco
 import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { withDeadline } from '../../protocol/rpc/signals.ts'
+import { onAbort } from '../../util/abort-fanout.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 
 /** How long one DHT store or get may take before it is abandoned. */
@@ -93,8 +94,7 @@ export class ResultLookup {
    * gone by already.
    */
   async poll(taskId: string, signal: AbortSignal): Promise<void> {
-    // callers wait for many tasks under one signal: each poll listens to it (not a leak)
-    setMaxListeners(Number.POSITIVE_INFINITY, signal)
+    // callers wait for many tasks under one signal: each poll listens to it through `onAbort`
     for (
       let pause = POLL_FIRST_MS;
       !this.closed && !signal.aborted;
@@ -102,15 +102,15 @@ export class ResultLookup {
     ) {
       if (this.parts.cached(taskId) !== undefined) return
       await withDeadline(POLL_MAX_MS, [signal], (s) => this.get(taskId, { signal: s })).catch(() => undefined)
-      if (this.parts.cached(taskId) !== undefined) return
+      if (this.parts.cached(taskId) !== undefined || signal.aborted) return
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, pause)
+        const unlisten = onAbort(signal, done)
         function done() {
           clearTimeout(timer)
-          signal.removeEventListener('abort', done)
+          unlisten()
           resolve()
         }
-        signal.addEventListener('abort', done, { once: true })
       })
     }
   }

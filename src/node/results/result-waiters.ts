@@ -1,4 +1,5 @@
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
+import { onAbort as onAbortOf } from '../../util/abort-fanout.ts'
 
 /** How often waiters' deadlines are checked, ms. */
 const DEADLINE_SWEEP_MS = 1_000
@@ -15,12 +16,6 @@ export class ResultWaiters {
   private readonly deadlines = new Set<{ at: number; expire: () => void }>()
   private sweep: NodeJS.Timeout | undefined
   private readonly storedWaiters = new Map<string, Array<() => void>>()
-  /**
-   * Per signal, the waits it ends, under one listener of its own: an `EventTarget` walks its
-   * listeners on every add and remove, and one signal may end thousands of waits (a submission of
-   * many tasks waited for together): 10,000 listeners made the waits' set-up quadratic.
-   */
-  private readonly bySignal = new WeakMap<AbortSignal, Set<() => void>>()
 
   /** True when someone waits for the task's result. */
   has(taskId: string): boolean {
@@ -35,7 +30,7 @@ export class ResultWaiters {
     return new Promise((resolve, reject) => {
       const set = this.waiters.get(taskId) ?? new Set()
       const done = (r: ResultRecord) => {
-        if (signal !== undefined) this.bySignal.get(signal)?.delete(onAbort)
+        unlisten?.()
         if (deadline !== undefined) this.deadlines.delete(deadline)
         resolve(r)
       }
@@ -46,7 +41,8 @@ export class ResultWaiters {
       }
       const onAbort = () => give(signal?.reason ?? new Error('aborted'))
       if (signal?.aborted === true) return onAbort()
-      if (signal !== undefined) this.onAbort(signal, onAbort)
+      // one listener on the signal for all its waits (see `onAbort`): one signal may end thousands
+      const unlisten = signal === undefined ? undefined : onAbortOf(signal, onAbort)
       const deadline =
         signal === undefined && timeoutMs !== undefined
           ? {
@@ -59,25 +55,6 @@ export class ResultWaiters {
       set.add(done)
       this.waiters.set(taskId, set)
     })
-  }
-
-  /** Calls `onAbort` when `signal` aborts, unless taken out of `bySignal` first. */
-  private onAbort(signal: AbortSignal, onAbort: () => void): void {
-    let ends = this.bySignal.get(signal)
-    if (ends === undefined) {
-      const all = new Set<() => void>()
-      ends = all
-      this.bySignal.set(signal, all)
-      signal.addEventListener(
-        'abort',
-        () => {
-          this.bySignal.delete(signal)
-          for (const end of all) end()
-        },
-        { once: true },
-      )
-    }
-    ends.add(onAbort)
   }
 
   /** Hands `record` to everyone waiting for its task. */

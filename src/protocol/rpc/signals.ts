@@ -1,3 +1,5 @@
+import { onAbort } from '../../util/abort-fanout.ts'
+
 /** A deadline signal and the means to end it early (see {@link deadline}). */
 export interface Deadline {
   /** Aborts after the deadline, or as soon as one of the other signals aborts. */
@@ -25,17 +27,16 @@ export function deadline(ms: number, ...others: Array<AbortSignal | undefined>):
     controller.abort(already.reason)
     return { signal: controller.signal, clear: () => undefined }
   }
-  const follow = (source: AbortSignal) => () => controller.abort(source.reason)
-  const listeners = sources.map((source) => [source, follow(source)] as const)
   const timer = setTimeout(
     () => controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')),
     ms,
   )
   timer.unref?.()
-  for (const [source, listener] of listeners) source.addEventListener('abort', listener, { once: true })
+  // through one listener per source (`onAbort`): a source shared by thousands of deadlines
+  const unlisten = sources.map((source) => onAbort(source, () => controller.abort(source.reason)))
   const clear = (): void => {
     clearTimeout(timer)
-    for (const [source, listener] of listeners) source.removeEventListener('abort', listener)
+    for (const stop of unlisten) stop()
   }
   // once aborted, for whatever cause, nothing is left behind on a long-lived source signal
   controller.signal.addEventListener('abort', clear, { once: true })
