@@ -35,6 +35,8 @@ interface Level {
   tail: Entry | undefined
   /** The last score computed, memoised for repeated pops at the same `now`. */
   memo: { entry: Entry | undefined; now: number; score: number }
+  /** The last task pushed out of arrival order: the next of a batch in order goes after it. */
+  finger: Entry | undefined
 }
 
 const acceptAll: TaskFilter = () => true
@@ -42,6 +44,29 @@ const acceptAll: TaskFilter = () => true
 /** FIFO order: earlier `enqueuedAt` first, then push order. */
 function before(a: Entry, b: Entry): boolean {
   return a.task.enqueuedAt < b.task.enqueuedAt || (a.task.enqueuedAt === b.task.enqueuedAt && a.seq < b.seq)
+}
+
+/**
+ * The entry of `level` a new `entry` goes after (undefined: at its head), in FIFO order: in arrival
+ * order, the tail; older than every task, the head; else found walking back from the tail and, at
+ * once, forward from the last task pushed out of order (a batch of older tasks — adopted, requeued —
+ * comes in order) or from the head. Walking back from the tail alone took 2 ms a task pushed into
+ * 100,000 (an adoption of 10,000: 20 s in one turn).
+ */
+function placeOf(entry: Entry, level: Level): Entry | undefined {
+  const { head, tail, finger } = level
+  if (tail === undefined || head === undefined || !before(entry, tail)) return tail
+  if (before(entry, head)) return undefined
+  // `ahead` is never after the place, `back` walks down to it; one of them reaches it
+  let ahead = finger !== undefined && !before(entry, finger) ? finger : head
+  let back = tail.prev
+  for (;;) {
+    const next = ahead.next
+    if (next === undefined || before(entry, next)) return ahead
+    ahead = next
+    if (back !== undefined && !before(entry, back)) return back
+    back = back?.prev
+  }
 }
 
 /**
@@ -82,8 +107,8 @@ export class TaskQueue {
     if (this.entries.has(task.id)) return false
     const level = this.levelFor(task.priority)
     const entry: Entry = { task, seq: this.seq++, level, prev: undefined, next: undefined }
-    let after = level.tail
-    while (after !== undefined && before(entry, after)) after = after.prev
+    const after = placeOf(entry, level)
+    if (after !== level.tail) level.finger = entry
     entry.prev = after
     entry.next = after === undefined ? level.head : after.next
     if (entry.next === undefined) level.tail = entry
@@ -225,6 +250,7 @@ export class TaskQueue {
         head: undefined,
         tail: undefined,
         memo: { entry: undefined, now: 0, score: 0 },
+        finger: undefined,
       }
       this.levels.set(priority, level)
       this.order.splice(this.insertionIndex(priority), 0, level)
@@ -253,6 +279,7 @@ export class TaskQueue {
     entry.prev = undefined
     entry.next = undefined
     if (level.memo.entry === entry) level.memo.entry = undefined
+    if (level.finger === entry) level.finger = undefined
     this.entries.delete(entry.task.id)
     if (entry.task.stealable) this.stealable--
     if (level.head === undefined) {
