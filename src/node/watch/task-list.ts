@@ -75,53 +75,103 @@ export function isCursor(cursor: string): boolean {
   return /^\d{1,16}-[a-z2-7]{8,200}$/.test(cursor)
 }
 
+/** A task a listing may show: its order key, and the source it is made from once it is on the page. */
+interface Candidate {
+  at: number
+  id: string
+  state: ListedState
+  make: 'waiting' | 'owned' | 'settled'
+  item: Task | Readonly<OwnedTask> | SettledTask
+}
+
+/** True when `a` is listed before `b`: earlier acceptance, then smaller id. */
+function earlier(a: Pick<Candidate, 'at' | 'id'>, b: Pick<Candidate, 'at' | 'id'>): boolean {
+  return a.at < b.at || (a.at === b.at && a.id < b.id)
+}
+
 /**
  * Lists the tasks a node owns: those waiting for dependencies, those in its ledger, and the last
  * ones that ended (see `SettledLog`), oldest accepted first, filtered by state, one page at a time.
+ * Each page costs one pass over the tasks and a heap of the page's size: only the page's tasks are
+ * made (building, sorting and slicing every owned task made a page of a 100,000-task backlog cost
+ * 0.36 s, and the dashboard asks twice every 2 s).
  */
 export function listTasks(src: TaskListSources, query: TaskListQuery = {}): TaskListPage {
   const wanted = query.states === undefined ? undefined : new Set(query.states)
-  const all: ListedTask[] = []
-  const add = (t: ListedTask) => {
-    if (wanted === undefined || wanted.has(t.state)) all.push(t)
+  const after = query.after === undefined ? undefined : parseCursor(query.after)
+  const limit = query.limit ?? DEFAULT_LIST_LIMIT
+  // the `limit + 1` first candidates (one more tells whether a next page exists), latest on top
+  const heap: Candidate[] = []
+  const consider = (c: Candidate) => {
+    if (wanted !== undefined && !wanted.has(c.state)) return
+    if (after !== undefined && !earlier(after, c)) return
+    if (heap.length <= limit) heapPush(heap, c)
+    else if (earlier(c, heap[0])) heapReplaceTop(heap, c)
   }
   for (const task of src.waiting)
-    add({ ...summary(task), state: 'waiting', reason: 'waiting on dependencies' })
+    consider({ at: task.submittedAt, id: task.id, state: 'waiting', make: 'waiting', item: task })
   for (const own of src.owned) {
-    const why = own.state === 'queued' ? src.unschedulable(own.entry.task.id) : undefined
-    if (why !== undefined) add({ ...summary(own.entry.task), state: 'unschedulable', reason: why })
-    else if (own.state === 'retrying')
-      add({ ...summary(own.entry.task), state: 'queued', reason: 'waiting to be retried' })
-    else add({ ...summary(own.entry.task), state: own.state })
+    const task = own.entry.task
+    const why = own.state === 'queued' ? src.unschedulable(task.id) : undefined
+    const state = why !== undefined ? 'unschedulable' : own.state === 'retrying' ? 'queued' : own.state
+    consider({ at: task.submittedAt, id: task.id, state, make: 'owned', item: own })
   }
   for (const s of src.settled) {
-    const record =
-      s.status === undefined || (s.status === 'failed' && s.error === undefined)
-        ? src.recordOf(s.task.id)
-        : undefined
-    const t: ListedTask = {
-      ...summary(s.task),
-      state: s.status ?? record?.status ?? 'done',
-      endedAt: s.endedAt,
-    }
-    const error = s.error ?? record?.error
-    if (error !== undefined) t.reason = error
-    if (s.by !== undefined) t.by = s.by
-    add(t)
+    const state = s.status ?? src.recordOf(s.task.id)?.status ?? 'done'
+    consider({ at: s.task.submittedAt, id: s.task.id, state, make: 'settled', item: s })
   }
-  all.sort(
-    (a, b) => a.submittedAt - b.submittedAt || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0),
-  )
-  const after = query.after === undefined ? undefined : parseCursor(query.after)
-  const start =
-    after === undefined
-      ? 0
-      : all.findIndex((t) => t.submittedAt > after.at || (t.submittedAt === after.at && t.taskId > after.id))
-  const from = start === -1 ? all.length : start
-  const limit = query.limit ?? DEFAULT_LIST_LIMIT
-  const tasks = all.slice(from, from + limit)
-  const more = from + limit < all.length
+  const page = heap.sort((a, b) => (earlier(a, b) ? -1 : 1))
+  const more = page.length > limit
+  const tasks = page.slice(0, limit).map((c) => listed(c, src))
   return more ? { tasks, next: cursorOf(tasks[tasks.length - 1]) } : { tasks }
+}
+
+/** The listing of one candidate, made once it is on the page. */
+function listed(c: Candidate, src: TaskListSources): ListedTask {
+  if (c.make === 'waiting')
+    return { ...summary(c.item as Task), state: 'waiting', reason: 'waiting on dependencies' }
+  if (c.make === 'owned') {
+    const own = c.item as Readonly<OwnedTask>
+    const task = own.entry.task
+    if (c.state === 'unschedulable')
+      return { ...summary(task), state: c.state, reason: src.unschedulable(task.id) as string }
+    if (own.state === 'retrying')
+      return { ...summary(task), state: 'queued', reason: 'waiting to be retried' }
+    return { ...summary(task), state: c.state }
+  }
+  const s = c.item as SettledTask
+  const t: ListedTask = { ...summary(s.task), state: c.state, endedAt: s.endedAt }
+  const error =
+    s.error ?? (s.status === undefined || s.status === 'failed' ? src.recordOf(s.task.id)?.error : undefined)
+  if (error !== undefined) t.reason = error
+  if (s.by !== undefined) t.by = s.by
+  return t
+}
+
+/** Pushes onto a max-heap ordered by {@link earlier} (the latest candidate at index 0). */
+function heapPush(heap: Candidate[], c: Candidate): void {
+  let i = heap.push(c) - 1
+  while (i > 0) {
+    const up = (i - 1) >> 1
+    if (!earlier(heap[up], heap[i])) break
+    ;[heap[up], heap[i]] = [heap[i], heap[up]]
+    i = up
+  }
+}
+
+/** Replaces the latest candidate of a max-heap with `c` and restores its order. */
+function heapReplaceTop(heap: Candidate[], c: Candidate): void {
+  heap[0] = c
+  let i = 0
+  for (;;) {
+    const [l, r] = [2 * i + 1, 2 * i + 2]
+    let top = i
+    if (l < heap.length && earlier(heap[top], heap[l])) top = l
+    if (r < heap.length && earlier(heap[top], heap[r])) top = r
+    if (top === i) return
+    ;[heap[top], heap[i]] = [heap[i], heap[top]]
+    i = top
+  }
 }
 
 function parseCursor(cursor: string): { at: number; id: string } {
