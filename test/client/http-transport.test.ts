@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { HttpClient } from '../../src/client/http-client.ts'
+import { HttpClient, WATCH_IN_FLIGHT } from '../../src/client/http-client.ts'
 import { HttpTransport } from '../../src/client/http-transport.ts'
+import { parseTaskSpec } from '../../src/task/spec.ts'
+import { taskId } from '../../src/task/task-id.ts'
 
 let server: Server | undefined
 let transport: HttpTransport | undefined
@@ -113,6 +115,32 @@ describe('HttpTransport', () => {
 })
 
 describe('HttpClient over HttpTransport', () => {
+  it('watch keeps several long polls out and yields in the order of the ids, whatever order they end in', async () => {
+    const ids = Array.from({ length: 80 }, (_, i) => taskId(parseTaskSpec({ type: 'echo' }), 'me', `n${i}`))
+    let out = 0
+    let most = 0
+    const { base } = await serve((req, res) => {
+      out++
+      most = Math.max(most, out)
+      const id = decodeURIComponent(new URL(req.url ?? '', 'http://x').pathname.split('/')[2])
+      // later ids answer sooner: the polls end out of order
+      setTimeout(
+        () => {
+          out--
+          res.setHeader('content-type', 'application/json')
+          res.end(JSON.stringify({ taskId: id, status: 'succeeded' }))
+        },
+        (ids.length - ids.indexOf(id)) % 9,
+      )
+    })
+    const client = new HttpClient(base.toString())
+    const seen: string[] = []
+    for await (const record of client.watch(ids, AbortSignal.timeout(10_000))) seen.push(record.taskId)
+    expect(seen).toEqual(ids)
+    expect(most).toBeGreaterThan(1)
+    expect(most).toBeLessThanOrEqual(WATCH_IN_FLIGHT)
+  })
+
   it('says which daemon it cannot reach and where its URL came from', async () => {
     const { base } = await serve(() => undefined)
     const url = base.toString()
