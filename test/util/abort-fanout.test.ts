@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { onAbort } from '../../src/util/abort-fanout.ts'
 
 describe('onAbort', () => {
@@ -49,5 +49,28 @@ describe('onAbort', () => {
     onAbort(second.signal, () => calls.push('second'))
     second.abort()
     expect(calls).toEqual(['first', 'second'])
+  })
+
+  it('a listener that throws leaves the others to run and has its error reported on a microtask', () => {
+    const controller = new AbortController()
+    const reported: Array<() => void> = []
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => {
+      reported.push(task)
+    })
+    const calls: string[] = []
+    const boom = new Error('listener failed')
+    try {
+      onAbort(controller.signal, () => calls.push('before'))
+      onAbort(controller.signal, () => {
+        throw boom
+      })
+      onAbort(controller.signal, () => calls.push('after'))
+      expect(() => controller.abort()).not.toThrow()
+    } finally {
+      spy.mockRestore()
+    }
+    expect(calls).toEqual(['before', 'after'])
+    expect(reported).toHaveLength(1)
+    expect(() => reported[0]()).toThrow(boom)
   })
 })
