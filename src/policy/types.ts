@@ -14,6 +14,8 @@ export interface QueuedTask {
   enqueuedAt: number
   /** false for tasks held under a lease from another owner: they run here but are never granted onward */
   stealable: boolean
+  /** Its shape key (see `shapeOf`), noted once when it is queued; computed from the task when absent. */
+  shape?: string
 }
 
 /** What a node offers (from its config / its beacon). */

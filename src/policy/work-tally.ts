@@ -10,9 +10,15 @@ export interface ShapeCount {
   stealable: number
 }
 
-function shapeKey(task: QueuedTask): string {
+/**
+ * A task's shape: its handler type and resources, what its weight and fit depend on. Tasks of one
+ * shape are counted together here and queued in one lane (`TaskQueue`).
+ */
+export function shapeOf(task: QueuedTask): string {
+  if (task.shape !== undefined) return task.shape
   const r = task.resources
-  return `${task.type}\n${r.slots}\n${r.memoryMb}\n${r.labels.join('\n')}`
+  const labels = r.labels.length === 0 ? '' : r.labels.join('\n')
+  return `${r.slots}\n${r.memoryMb}\n${task.type}\n${labels}`
 }
 
 /**
@@ -27,7 +33,7 @@ export class WorkTally {
 
   /** Counts a task that entered the queue. */
   add(task: QueuedTask): void {
-    const key = shapeKey(task)
+    const key = shapeOf(task)
     let shape = this.shapes.get(key)
     if (shape === undefined) {
       shape = { sample: task, all: 0, stealable: 0 }
@@ -39,7 +45,7 @@ export class WorkTally {
 
   /** Uncounts a task that left the queue (one that was counted by {@link add}). */
   remove(task: QueuedTask): void {
-    const key = shapeKey(task)
+    const key = shapeOf(task)
     const shape = this.shapes.get(key)
     if (shape === undefined) return
     shape.all--

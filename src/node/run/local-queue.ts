@@ -2,7 +2,7 @@ import type { DurationEstimator } from '../../policy/capacity.ts'
 import type { QueuePolicy } from '../../policy/priority.ts'
 import { type StealOrder, type TaskFilter, TaskQueue } from '../../policy/queue.ts'
 import type { QueuedTask } from '../../policy/types.ts'
-import { WorkTally } from '../../policy/work-tally.ts'
+import { shapeOf, WorkTally } from '../../policy/work-tally.ts'
 import type { Task } from '../../task/task.ts'
 import { MIN_TASK_MS } from './task-runner.ts'
 
@@ -92,6 +92,7 @@ export class LocalQueue {
       enqueuedAt: Math.min(task.submittedAt, Date.now()),
       stealable,
     }
+    queued.shape = shapeOf(queued)
     if (this.queue.push(queued)) this.tally.add(queued)
     this.changed('added')
   }

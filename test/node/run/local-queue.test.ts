@@ -49,7 +49,7 @@ describe('LocalQueue.queuedWorkMs', () => {
         if (random() < 0.1) queue.enqueue(t, true) // a task queued already changes nothing
         ids.push(t.id)
       } else if (roll < 0.65) queue.remove(ids[Math.floor(random() * ids.length)] ?? 'none')
-      else if (roll < 0.8) queue.pop(n, () => random() < 0.8)
+      else if (roll < 0.8) queue.pop(n, (t) => t.type !== TYPES[n % 3])
       else if (roll < 0.9) queue.takeForSteal(n, 1 + Math.floor(random() * 4), () => true)
       else if (roll < 0.95) estimator.observe(TYPES[n % 3], random() * 100)
       else running = Math.floor(random() * 50)
