@@ -11,6 +11,12 @@ import type { LocalQueue } from './run/local-queue.ts'
 import type { TaskRunner } from './run/task-runner.ts'
 import type { Thief } from './thief/thief.ts'
 
+/**
+ * At most this many unschedulable tasks are listed in a status: a node with 100,000 tasks no one
+ * can run would otherwise send all of them, with their reasons, to every status and scrape.
+ */
+export const UNSCHEDULABLE_LISTED = 100
+
 /** A snapshot of a node for `taskmesh status`. */
 export interface NodeStatus {
   peerId: string
@@ -37,8 +43,14 @@ export interface NodeStatus {
   counters: NodeCounters
   /** Tasks this node owns that wait for their dependencies (not queued yet). */
   waiting: number
-  /** Owned queued tasks no live node can run, with one reason per node considered. */
+  /**
+   * Owned queued tasks no live node can run, with one reason per node considered: the
+   * {@link UNSCHEDULABLE_LISTED} flagged longest, oldest first (`GET /tasks?state=unschedulable`
+   * pages through all of them).
+   */
   unschedulable: Array<{ id: string; reasons: string[]; since: number }>
+  /** How many owned queued tasks are flagged unschedulable (listed or not). */
+  unschedulableCount: number
   /**
    * Custody: the peers that hold the specs of this node's open tasks (its custodians), and how many
    * tasks of other owners this node guards.
@@ -71,7 +83,7 @@ export interface StatusParts {
   thief: Pick<Thief, 'size'>
   peers: Pick<PeerView, 'list'>
   waiting: number
-  unschedulable: Pick<UnschedulableWatch, 'list'>
+  unschedulable: Pick<UnschedulableWatch, 'list' | 'count'>
   inbound: Pick<InboundBudget, 'usedBytes' | 'streams' | 'evictions'>
   custodians: readonly string[]
   guarded: number
@@ -108,7 +120,8 @@ export function nodeStatus(p: StatusParts): NodeStatus {
     })),
     counters: { ...p.counters },
     waiting: p.waiting,
-    unschedulable: p.unschedulable.list(),
+    unschedulable: p.unschedulable.list(UNSCHEDULABLE_LISTED),
+    unschedulableCount: p.unschedulable.count,
     inbound: { bytes: p.inbound.usedBytes, streams: p.inbound.streams, evictions: p.inbound.evictions },
     custody: { custodians: [...p.custodians], guarded: p.guarded },
     unsentResults: p.unsentResults,

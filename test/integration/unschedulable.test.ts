@@ -28,6 +28,8 @@ describe('unschedulable tasks', () => {
     expect(a.status().unschedulable).toEqual([])
     await waitFor(() => a.status().unschedulable.length === 1, 5_000, 'the gpu task was never flagged')
     const [flagged] = a.status().unschedulable
+    expect(a.status().unschedulableCount).toBe(1)
+    expect(await a.metrics.text()).toMatch(/^taskmesh_tasks_unschedulable 1$/m)
     expect(flagged.id).toBe(gpu.id)
     expect(flagged.reasons).toEqual([
       `${a.peerId} (this node): label "gpu" missing`,

@@ -105,8 +105,30 @@ export class UnschedulableWatch {
     return this.flagged.get(taskId)
   }
 
-  /** Every flagged task, oldest first. */
-  list(): UnschedulableTask[] {
-    return [...this.flagged.values()].sort((a, b) => a.since - b.since)
+  /** How many tasks are flagged. */
+  get count(): number {
+    return this.flagged.size
+  }
+
+  /**
+   * The `max` flagged tasks flagged longest (oldest `since` first; all of them by default): one pass
+   * that keeps the page sorted, not a sort of every flagged task.
+   */
+  list(max = Number.POSITIVE_INFINITY): UnschedulableTask[] {
+    const page: UnschedulableTask[] = []
+    if (!(max >= 1)) return page
+    for (const task of this.flagged.values()) {
+      if (page.length >= max && task.since >= page[page.length - 1].since) continue
+      let lo = 0
+      let hi = page.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (page[mid].since <= task.since) lo = mid + 1
+        else hi = mid
+      }
+      page.splice(lo, 0, task)
+      if (page.length > max) page.pop()
+    }
+    return page
   }
 }

@@ -28,7 +28,7 @@ const GAUGES: Array<[string, string, (s: NodeStatus) => number]> = [
   ['tasks_queued', 'Tasks in this node’s queue (owned and held under lease)', (s) => s.queued],
   ['tasks_stealable', 'Queued tasks thieves may take', (s) => s.stealable],
   ['tasks_waiting', 'Owned tasks waiting for their dependencies', (s) => s.waiting],
-  ['tasks_unschedulable', 'Owned queued tasks no live node can run', (s) => s.unschedulable.length],
+  ['tasks_unschedulable', 'Owned queued tasks no live node can run', (s) => s.unschedulableCount],
   ['leases_out', 'Leases this node granted that thieves hold', (s) => s.leasedOut],
   ['leases_in', 'Leases this node holds from owners', (s) => s.leasedIn],
   ['peers', 'Peers whose capacity beacons this node hears', (s) => s.peers.length],

@@ -76,4 +76,20 @@ describe('UnschedulableWatch', () => {
     watch.check(1100)
     expect(watch.get('t')).toBeUndefined()
   })
+
+  it('lists the longest flagged first, up to a page, and counts them all', () => {
+    const tasks: QueuedTask[] = []
+    const { watch } = setup(tasks, [])
+    // each task is first seen a millisecond after the last and queued ahead of it, so the one
+    // check that flags them all meets them newest first
+    for (let i = 0; i < 300; i++) {
+      tasks.unshift(queued(`t${i}`, ['gpu']))
+      watch.check(i)
+    }
+    watch.check(10_000)
+    expect(watch.count).toBe(300)
+    expect(watch.list(100).map((t) => t.id)).toEqual(Array.from({ length: 100 }, (_, i) => `t${i}`))
+    expect(watch.list().map((t) => t.since)).toEqual(Array.from({ length: 300 }, (_, i) => i))
+    expect(watch.list(0)).toEqual([])
+  })
 })
