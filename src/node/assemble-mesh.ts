@@ -152,7 +152,7 @@ export function wireMesh(m: MeshInputs) {
   })
   const replay = new JournalReplay({
     ...{ self, ledger, results },
-    withoutResult: (tasks) => custodian.openOf(tasks),
+    eachOpen: (tasks, use) => custodian.eachOpen(tasks, use),
     requeue: async (tasks) => {
       for (const t of tasks) events.emit(t.id, 'replayed')
       await hold(tasks)

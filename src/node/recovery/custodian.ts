@@ -1,27 +1,14 @@
 import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
-import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { shareParts, type Task } from '../../task/task.ts'
-import { AimdLimit } from '../../util/aimd-limit.ts'
-import { eachWithin } from '../../util/each-limited.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { Takeover } from '../owner/intake.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { LivenessWatch } from '../peers/liveness-watch.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { Thief } from '../thief/thief.ts'
+import { type CheckedChunk, OpenLookups } from './open-lookups.ts'
 import { type AskKnown, checkSuccessors, knownOf, type LeftTo, splitBySuccessor } from './successor-check.ts'
 
-/** Most DHT lookups in flight while a successor checks the tasks it would adopt (see `AimdLimit`). */
-export const ADOPTION_LOOKUPS = 32
-/** DHT lookups in flight at a custodian's first sweep; then as the lookups answer or time out. */
-export const ADOPTION_LOOKUPS_FIRST = 4
-/** Longest one such lookup may take, ms. */
-export const ADOPTION_LOOKUP_MS = 5_000
-/**
- * Sweeps in which a task's lookup may fail (time out, no peer answers) before the successor adopts
- * it all the same: a failed lookup is no evidence of a missing result (results are idempotent).
- */
-export const ADOPTION_LOOKUP_TRIES = 3
 /** Tasks of other owners one node guards at most (the oldest are forgotten first). */
 export const DEFAULT_CUSTODY_MEMORY = 100_000
 
@@ -77,11 +64,15 @@ export class Custodian {
   private adopting = false
   private lastSweep = 0
   private stopped = false
-  private readonly failedLookups = new Map<string, number>()
-  /** DHT lookups at once: adapted as they answer or time out, from sweep to sweep. */
-  private readonly lookups = new AimdLimit({ initial: ADOPTION_LOOKUPS_FIRST, min: 1, max: ADOPTION_LOOKUPS })
+  private readonly lookups: OpenLookups
 
-  constructor(private readonly opts: CustodianOptions) {}
+  constructor(private readonly opts: CustodianOptions) {
+    this.lookups = new OpenLookups({
+      results: opts.results,
+      stopped: () => this.stopped,
+      found: (taskId) => this.forget(taskId),
+    })
+  }
 
   stop(): void {
     this.stopped = true
@@ -163,9 +154,12 @@ export class Custodian {
     if (changed || due) void this.adoptOrphans()
   }
 
-  /** The tasks of `tasks` whose result a DHT lookup does not find (a failed lookup counts as none). */
-  async openOf(tasks: Task[]): Promise<Task[]> {
-    return (await this.withoutResult(tasks, false)).open
+  /**
+   * Looks up the result of each of `tasks` in the DHT, in chunks, and hands on each chunk with the
+   * tasks whose result was not found (a failed lookup counts as none) as soon as its lookups end.
+   */
+  eachOpen(tasks: Task[], use: (chunk: CheckedChunk) => Promise<void>): Promise<void> {
+    return this.lookups.each(tasks, false, use)
   }
 
   private hasOrphans(): boolean {
@@ -209,69 +203,35 @@ export class Custodian {
     return { mine, leftTo }
   }
 
-  /** Adopts the orphans whose result the DHT does not have (and that are still orphans then). */
+  /**
+   * Adopts the orphans whose result the DHT does not have (and that are still orphans then), a
+   * chunk of lookups at a time.
+   */
   private async adopt(orphans: Task[]): Promise<void> {
     if (orphans.length === 0 || this.stopped) return
     const { liveness, self } = this.opts
-    const { open, why } = await this.withoutResult(orphans, true)
-    if (this.stopped) return
-    const floor = Date.now()
-    const adopted: Task[] = []
-    for (const orphan of open) {
-      // the owner may be back, or the task done or adopted, while the DHT was asked
-      if (!liveness.isDead(orphan.owner) || this.settledHere(orphan.id)) continue
-      const task = { ...orphan, owner: self }
-      if (this.opts.own(task, { as: 'adopted', floor })) adopted.push(task)
-      this.forget(orphan.id)
-    }
-    if (adopted.length === 0) return
-    this.opts.onAdopted(adopted, why)
-    await this.opts.ledger.journalled().catch(() => undefined)
-    await this.opts.hold(adopted)
+    await this.lookups.each(orphans, true, async ({ open, why }) => {
+      if (this.stopped) return
+      const floor = Date.now()
+      const adopted: Task[] = []
+      for (const orphan of open) {
+        // the owner may be back, or the task done or adopted, while the DHT was asked
+        if (!liveness.isDead(orphan.owner) || this.settledHere(orphan.id)) continue
+        const task = { ...orphan, owner: self }
+        if (this.opts.own(task, { as: 'adopted', floor })) adopted.push(task)
+        this.forget(orphan.id)
+      }
+      if (adopted.length === 0) return
+      this.opts.onAdopted(adopted, why)
+      await this.opts.ledger.journalled().catch(() => undefined)
+      await this.opts.hold(adopted)
+    })
   }
 
   /** True when the task has a result known here, or is owned or held here already. */
   private settledHere(taskId: string): boolean {
     const { results, ledger, thief } = this.opts
     return results.cached(taskId) !== undefined || ledger.has(taskId) || thief.holds(taskId)
-  }
-
-  /**
-   * The tasks whose result a DHT lookup does not find, and why. A failed lookup counts as none; with
-   * `deferFailed`, the task waits for the next sweep until it failed {@link ADOPTION_LOOKUP_TRIES} times.
-   */
-  private async withoutResult(
-    tasks: Task[],
-    deferFailed: boolean,
-  ): Promise<{ open: Task[]; why: Map<string, string> }> {
-    const open: Task[] = []
-    const why = new Map<string, string>()
-    const lookUp = async (task: Task, ticket: number): Promise<void> => {
-      let found: ResultRecord | undefined
-      const signal = AbortSignal.timeout(ADOPTION_LOOKUP_MS) // its end, not another error, is a time-out
-      try {
-        found = await this.opts.results.get(task.id, { skipCache: true, signal })
-        this.lookups.answered()
-      } catch (err) {
-        if (signal.aborted) this.lookups.timedOut(ticket)
-        const failures = (this.failedLookups.get(task.id) ?? 0) + 1
-        if (deferFailed && failures < ADOPTION_LOOKUP_TRIES) {
-          this.failedLookups.set(task.id, failures)
-          return
-        }
-        this.failedLookups.delete(task.id)
-        open.push(task)
-        why.set(task.id, `lookup failed ${failures}×: ${(err as Error).message}`)
-        return
-      }
-      this.failedLookups.delete(task.id)
-      if (found === undefined) {
-        open.push(task)
-        why.set(task.id, 'no record found')
-      } else this.forget(task.id)
-    }
-    await eachWithin(tasks, this.lookups, lookUp, () => this.stopped)
-    return { open, why }
   }
 
   private remember(owner: string, task: Task): void {
@@ -287,7 +247,7 @@ export class Custodian {
   }
 
   private forget(taskId: string): void {
-    this.failedLookups.delete(taskId)
+    this.lookups.forget(taskId)
     const owner = this.ownerOf.get(taskId)
     if (owner === undefined) return
     this.ownerOf.delete(taskId)

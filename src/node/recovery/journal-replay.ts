@@ -7,8 +7,11 @@ export interface JournalReplayOptions {
   self: string
   ledger: Pick<OwnerLedger, 'take' | 'has' | 'markDone' | 'journalTasks'>
   results: Pick<ResultStore, 'local' | 'refresh'>
-  /** The tasks of `tasks` whose result the DHT does not find. */
-  withoutResult(tasks: Task[]): Promise<Task[]>
+  /**
+   * Looks the tasks' results up in the DHT and calls `use` per chunk of them (`checked`) with those
+   * whose result it does not find (`open`), as soon as that chunk's lookups end (`Custodian.eachOpen`).
+   */
+  eachOpen(tasks: Task[], use: (chunk: { checked: Task[]; open: Task[] }) => Promise<void>): Promise<void>
   /** Tasks were taken into ownership again. */
   requeue(tasks: Task[]): Promise<void>
   /** How long to wait for a first peer before requeueing without asking the DHT, ms. */
@@ -29,7 +32,8 @@ export interface JournalReplayOptions {
  * notices of their results would reach no one, so nodes holding the adopter's record would keep
  * reading it though the replay's record (of a higher epoch) wins the selector. So the replay waits
  * for a first peer (or `waitForPeersMs`, for a daemon alone), asks the DHT, and requeues only the
- * tasks without a result; the others are marked done. A task whose record is in the local store
+ * tasks without a result, a chunk of lookups at a time (the first after 64); the others are marked
+ * done. A task whose record is in the local store
  * is marked done at start, and read again from the DHT once a peer is heard (a later run
  * elsewhere beats it). Nothing is lost meanwhile: the journal keeps every task open until done.
  * Records made here whose copies or notice an earlier life may not have sent go out again then.
@@ -84,10 +88,18 @@ export class JournalReplay {
     const tasks = this.pending
     this.pending = []
     if (tasks.length === 0 || this.stopped) return
-    const open = askDht ? await this.opts.withoutResult(tasks) : tasks
-    if (this.stopped) return
-    const stillOpen = new Set(open.map((t) => t.id))
-    for (const t of tasks) if (!stillOpen.has(t.id)) this.opts.ledger.markDone(t.id)
+    if (!askDht) return this.take(tasks)
+    // a chunk's open tasks are queued while the next chunk is looked up: work starts at once
+    await this.opts.eachOpen(tasks, async ({ checked, open }) => {
+      if (this.stopped) return
+      const stillOpen = new Set(open)
+      for (const t of checked) if (!stillOpen.has(t)) this.opts.ledger.markDone(t.id)
+      await this.take(open)
+    })
+  }
+
+  /** Owns and queues again the tasks of `open` that are not owned yet. */
+  private async take(open: Task[]): Promise<void> {
     const floor = Date.now()
     const requeued: Task[] = []
     for (const journalled of open) {

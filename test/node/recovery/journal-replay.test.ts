@@ -1,6 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { LOOKUP_CHUNK_FIRST } from '../../../src/node/recovery/open-lookups.ts'
 import { makeTask } from '../../protocol/fixtures.ts'
 import { fakes } from './recovery-fakes.ts'
 
@@ -59,6 +60,37 @@ describe('JournalReplay', () => {
     expect(results.refresh.mock.calls).toEqual([[journal[1].id]])
     adopter.onBeacon(peer, {} as never)
     expect(results.refresh).toHaveBeenCalledOnce()
+    adopter.stop()
+  })
+
+  it('queues a chunk of replayed tasks as soon as its lookups end, while the next are looked up', async () => {
+    const [self, peer] = peers
+    const journal = Array.from({ length: 300 }, (_, i) => makeTask(1_000 + i, self))
+    const later = Promise.withResolvers<void>()
+    const firstChunk = new Set(journal.slice(0, LOOKUP_CHUNK_FIRST).map((t) => t.id))
+    const { adopter, ledger, announce, owned, results } = fakes(self, {
+      journal,
+      found: new Set([journal[1].id, journal[200].id]),
+      gate: (id) => (firstChunk.has(id) ? Promise.resolve() : later.promise),
+    })
+    await adopter.start()
+    adopter.onBeacon(peer, {} as never)
+    await vi.waitFor(() => expect(announce).toHaveBeenCalledOnce())
+    // the first 64 were looked up: the 63 without a result are queued, the rest still wait
+    expect(announce.mock.calls[0][0].map((t) => t.id)).toEqual(
+      journal
+        .slice(0, LOOKUP_CHUNK_FIRST)
+        .filter((_, i) => i !== 1)
+        .map((t) => t.id),
+    )
+    expect(ledger.markDone.mock.calls).toEqual([[journal[1].id]])
+    expect(results.get.mock.calls.length).toBeLessThan(journal.length)
+    later.resolve()
+    await vi.waitFor(() => expect(owned.size).toBe(298))
+    expect(ledger.markDone.mock.calls).toEqual([[journal[1].id], [journal[200].id]])
+    // 64, then 128, then the last 108: each chunk's open tasks in one requeue, in journal order
+    expect(announce.mock.calls.map(([tasks]) => tasks.length)).toEqual([63, 128, 107])
+    expect([...owned.keys()]).toEqual(journal.filter((_, i) => i !== 1 && i !== 200).map((t) => t.id))
     adopter.stop()
   })
 })

@@ -21,6 +21,8 @@ export function fakes(
     ask?: AskKnown
     /** Tasks this node runs under a lease. */
     leased?: Set<string>
+    /** Awaited by each DHT lookup before it answers. */
+    gate?: (id: string) => Promise<void>
   } = {},
 ) {
   const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
@@ -44,6 +46,7 @@ export function fakes(
     accept: vi.fn(),
     refresh: vi.fn(),
     get: vi.fn(async (id: string) => {
+      await opts.gate?.(id)
       const failures = opts.failing?.get(id) ?? 0
       if (failures > 0) {
         opts.failing?.set(id, failures - 1)
@@ -79,7 +82,7 @@ export function fakes(
   liveness.watch({ onCheck: (changed) => adoption.onCheck(changed) })
   const replay = new JournalReplay({
     ...{ self, ledger, results },
-    withoutResult: (tasks) => adoption.openOf(tasks),
+    eachOpen: (tasks, use) => adoption.eachOpen(tasks, use),
     requeue: async (tasks) => {
       onOwned(tasks, 'replayed')
       await announce(tasks)

@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ADOPTION_LOOKUP_TRIES } from '../../../src/node/recovery/custodian.ts'
+import { ADOPTION_LOOKUP_TRIES } from '../../../src/node/recovery/open-lookups.ts'
 import { successorOf } from '../../../src/node/recovery/successor.ts'
 import type { AskKnown } from '../../../src/node/recovery/successor-check.ts'
 import type { Task } from '../../../src/task/task.ts'
