@@ -19,7 +19,7 @@ if (!Number.isInteger(tasks) || tasks < 1)
 
 const root = await mkdtemp(join(tmpdir(), 'taskmesh-replay-'))
 const b = await startDaemon(root, 'b', { slots: 1 })
-const bootstrap = [`${b.addr}/p2p/${b.peerId}`]
+const bootstrap = [b.addr]
 const started = [b]
 try {
   const a = await startDaemon(root, 'a', { slots: 1, bootstrap })

@@ -5,6 +5,7 @@ import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { withDeadline } from '../../protocol/rpc/signals.ts'
 import { onAbort } from '../../util/abort-fanout.ts'
+import { PollPacer } from './poll-pacer.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 
 /** How long one DHT store or get may take before it is abandoned. */
@@ -34,6 +35,8 @@ export interface ResultLookupParts {
   open(value: Uint8Array, key: Uint8Array): ResultRecord
   /** Makes a record found known here (fenced); returns the record now held. */
   accept(record: ResultRecord, value: Uint8Array): ResultRecord
+  /** Waiters' DHT polls started per second at most. @defaultValue POLLS_PER_SECOND */
+  pollsPerSecond?: number
 }
 
 /**
@@ -43,9 +46,13 @@ export interface ResultLookupParts {
 export class ResultLookup {
   /** Tasks whose last lookup the network did not finish, with the tries made. */
   private readonly unfinishedGets = new Map<string, number>()
+  /** The waiters' polls take turns (see {@link PollPacer}). */
+  private readonly pacer: PollPacer
   private closed = false
 
-  constructor(private readonly parts: ResultLookupParts) {}
+  constructor(private readonly parts: ResultLookupParts) {
+    this.pacer = new PollPacer(parts.pollsPerSecond)
+  }
 
   /**
    * One poll: the local cache, else a DHT get (the selector picks among the replicas and the local
@@ -89,17 +96,20 @@ export class ResultLookup {
 
   /**
    * Polls the DHT for the task's record until one is known here or `signal` aborts: at once, then
-   * after 0.5, 1, 2, 4, 5, 5 … s. One lookup is not enough for a waiter: it misses a record not
-   * replicated yet, or when it is cut off, and the notice that would have brought it may have
+   * after 0.5, 1, 2, 4, 5, 5 … s — each poll in its turn among the node's waiters (`PollPacer`:
+   * many waiters poll each less often). One lookup is not enough for a waiter: it misses a record
+   * not replicated yet, or when it is cut off, and the notice that would have brought it may have
    * gone by already.
    */
   async poll(taskId: string, signal: AbortSignal): Promise<void> {
     // callers wait for many tasks under one signal: each poll listens to it through `onAbort`
     for (
-      let pause = POLL_FIRST_MS;
+      let pause = POLL_FIRST_MS, first = true;
       !this.closed && !signal.aborted;
-      pause = Math.min(2 * pause, POLL_MAX_MS)
+      pause = Math.min(2 * pause, POLL_MAX_MS), first = false
     ) {
+      if (this.parts.cached(taskId) !== undefined) return
+      if (!(await this.pacer.turn(first, signal))) return
       if (this.parts.cached(taskId) !== undefined) return
       await withDeadline(POLL_MAX_MS, [signal], (s) => this.get(taskId, { signal: s })).catch(() => undefined)
       if (this.parts.cached(taskId) !== undefined || signal.aborted) return
@@ -118,6 +128,7 @@ export class ResultLookup {
   /** Stops looking: no get is made again, polls end. */
   close(): void {
     this.closed = true
+    this.pacer.close()
   }
 
   /**

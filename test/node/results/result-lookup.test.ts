@@ -2,6 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { POLLS_PER_SECOND } from '../../../src/node/results/poll-pacer.ts'
 import { GET_ATTEMPTS, GET_RETRY_MS, POLL_FIRST_MS } from '../../../src/node/results/result-lookup.ts'
 import { ResultStore } from '../../../src/node/results/result-store.ts'
 import { signResultRecord } from '../../../src/protocol/records/result-record.ts'
@@ -112,6 +113,20 @@ describe('ResultStore.poll', () => {
     expect((await waiting).epoch).toBe(2)
     await vi.advanceTimersByTimeAsync(60_000)
     expect(lookups).toHaveBeenCalledTimes(3)
+    store.close()
+  })
+
+  it('paces the polls of many waiters: at most POLLS_PER_SECOND a second after the first burst', async () => {
+    vi.useFakeTimers()
+    const { store, lookups } = storeWith(undefined, [])
+    const signal = AbortSignal.timeout(60_000)
+    for (let i = 0; i < 2_000; i++) void store.poll(makeTask(10_000 + i).id, signal)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(lookups).toHaveBeenCalledTimes(POLLS_PER_SECOND)
+    await vi.advanceTimersByTimeAsync(10_000)
+    // unpaced, each of 2,000 waiters polled at 0, 0.5, 1.5, 3.5 and 7.5 s: 10,000 lookups
+    expect(lookups.mock.calls.length).toBeLessThanOrEqual(11 * POLLS_PER_SECOND + 1)
+    expect(lookups.mock.calls.length).toBeGreaterThanOrEqual(10 * POLLS_PER_SECOND)
     store.close()
   })
 })
