@@ -59,15 +59,25 @@ export function passes(filter: EventFilter, e: TaskEvent, state: ListedState | u
   return true
 }
 
+/** An open stream: what it sends, and the text written to it at the end of this turn. */
+interface OpenStream {
+  filter: EventFilter
+  pending: string
+}
+
 /**
  * The Server-Sent Events streams of a node's task events (`GET /events`): one listener on the
- * node's events per open stream, removed as soon as its client goes (or falls `MAX_UNSENT_BYTES`
- * behind); one heartbeat timer for all of them, running only while a stream is open.
+ * node's events while any stream is open, removed with the last; each event's state and text are
+ * made once for every stream it passes, and each stream gets one write per turn of the event loop
+ * (a task makes ~8 events: a write each, per stream, was a socket write and a JSON text each); a
+ * stream that falls `MAX_UNSENT_BYTES` behind is cut off. One heartbeat timer for all of them,
+ * running only while a stream is open.
  */
 export class EventStreams {
-  /** Each open stream, with what removes its listener. */
-  private readonly open = new Map<ServerResponse, () => void>()
+  private readonly open = new Map<ServerResponse, OpenStream>()
+  private unlisten: (() => void) | undefined
   private heartbeat: NodeJS.Timeout | undefined
+  private flushing = false
   private seq = 0
 
   constructor(private readonly door: Pick<WatchDoor, 'onTaskEvent'>) {}
@@ -85,29 +95,67 @@ export class EventStreams {
       'x-accel-buffering': 'no',
     })
     res.write(`retry: ${RETRY_MS}\n: taskmesh task events\n\n`)
-    const stop = this.door.onTaskEvent((e) => {
-      if (res.writableEnded || res.destroyed) return // closing: its 'close' removes this listener
-      const state = stateAfter(e)
-      if (!passes(filter, e, state)) return
-      const sent: StreamedEvent = state === undefined ? e : { ...e, state }
-      res.write(`id: ${++this.seq}\ndata: ${JSON.stringify(sent)}\n\n`)
-      if (res.writableLength > MAX_UNSENT_BYTES) res.destroy()
-    })
-    this.open.set(res, stop)
+    this.open.set(res, { filter, pending: '' })
+    this.unlisten ??= this.door.onTaskEvent((e) => this.send(e))
     this.beat()
     res.once('close', () => {
-      stop()
       this.open.delete(res)
-      this.beat()
+      this.changed()
     })
   }
 
-  /** Ends every open stream (the API is closing); their listeners go at once. */
+  /** Ends every open stream (the API is closing); the listener goes at once. */
   close(): void {
-    for (const [res, stop] of this.open) {
-      stop()
-      res.end()
+    for (const res of this.open.keys()) res.end()
+    this.open.clear()
+    this.changed()
+  }
+
+  /** Adds the event to the text of each stream it passes (made once), written at the turn's end. */
+  private send(e: TaskEvent): void {
+    let state: ListedState | undefined
+    let judged = false
+    let text: string | undefined
+    for (const [res, stream] of this.open) {
+      if (res.writableEnded || res.destroyed) continue // closing: its 'close' takes it out
+      if (!judged) {
+        state = stateAfter(e)
+        judged = true
+      }
+      if (!passes(stream.filter, e, state)) continue
+      if (text === undefined) {
+        const sent: StreamedEvent = state === undefined ? e : { ...e, state }
+        text = `id: ${++this.seq}\ndata: ${JSON.stringify(sent)}\n\n`
+      }
+      stream.pending += text
+      if (stream.pending.length > MAX_UNSENT_BYTES) res.destroy()
+      else if (!this.flushing) {
+        this.flushing = true
+        setImmediate(() => this.flush())
+      }
     }
+  }
+
+  /** Writes each stream's text of this turn at once. */
+  private flush(): void {
+    this.flushing = false
+    for (const [res, stream] of this.open) {
+      if (stream.pending === '') continue
+      const text = stream.pending
+      stream.pending = ''
+      if (res.writableEnded || res.destroyed) continue
+      res.write(text)
+      if (res.writableLength > MAX_UNSENT_BYTES) res.destroy()
+    }
+  }
+
+  /** A stream came or went: the listener and the heartbeat run only while one is open. */
+  private changed(): void {
+    if (this.open.size === 0 && this.unlisten !== undefined) {
+      this.unlisten()
+      this.unlisten = undefined
+    }
+    this.beat()
   }
 
   /** Starts the heartbeat with the first stream, stops it with the last. */

@@ -63,6 +63,50 @@ describe('GET /events', () => {
     stream.close()
   })
 
+  it('streams open at once share one listener, each sent every event it passes, in order', async () => {
+    // the streams of the tests before are gone first: theirs is the listener these would share
+    await waitFor(
+      () => api.openEventStreams === 0,
+      5_000,
+      () => `${api.openEventStreams} streams open`,
+    )
+    const baseline = node.taskEventListeners
+    const urls = ['', '?event=finished', '?state=succeeded'].map((q) => `${base}/events${q}`)
+    const streams = await Promise.all(urls.map((url) => openSse(url, api.token)))
+    try {
+      expect(node.taskEventListeners).toBe(baseline + 1)
+      const handles = await node.submitMany(
+        Array.from({ length: 20 }, (_, i) => ({ type: 'echo', input: i })),
+      )
+      const ids = handles.map((h) => h.id)
+      /** The ids of these tasks' `finished` events in the order sent; every event sent is one of `kinds`. */
+      const finishedAt = async (stream: (typeof streams)[0], kinds?: Set<string>) => {
+        const order: string[] = []
+        while (order.length < ids.length) {
+          const e = await stream.next()
+          if (kinds !== undefined && !kinds.has(e.event)) throw new Error(`unexpected ${e.event}`)
+          if (e.event === 'finished' && ids.includes(e.taskId)) order.push(e.taskId)
+        }
+        return order
+      }
+      const [everything, finished, succeeded] = await Promise.all([
+        finishedAt(streams[0]),
+        finishedAt(streams[1], new Set(['finished'])),
+        finishedAt(streams[2], new Set(['finished'])),
+      ])
+      expect(new Set(everything)).toEqual(new Set(ids))
+      expect(finished).toEqual(everything)
+      expect(succeeded).toEqual(everything)
+    } finally {
+      for (const stream of streams) stream.close()
+    }
+    await waitFor(
+      () => node.taskEventListeners === baseline,
+      5_000,
+      () => `${node.taskEventListeners} listeners, ${baseline} before`,
+    )
+  })
+
   it('?state=failed sends only the events that end a task as failed', async () => {
     const stream = await openSse(`${base}/events?state=failed`, api.token)
     const [ok, bad] = await node.submitMany([
