@@ -20,7 +20,7 @@ export const REFUSED_PAUSE_MS = 60_000
 /** Options of {@link OfferDesk}. */
 export interface OfferDeskOptions {
   /** The neighbours' capacity, as their beacons tell. */
-  peers: Pick<PeerView, 'neighbourList'>
+  peers: Pick<PeerView, 'eachNeighbour'>
   /** The owner's queue: its stealable part is what may be offered. */
   queue: Pick<LocalQueue, 'stealableCount' | 'stealableTypes'>
   /** True when the peer serves steal 1.1 (it can be offered tasks). */
@@ -70,7 +70,7 @@ export class OfferDesk {
     if (queue.stealableCount === 0) return
     const now = Date.now()
     let types: string[] | undefined | null = null // read once a neighbour looks idle
-    for (const peer of this.opts.peers.neighbourList()) {
+    for (const peer of this.opts.peers.eachNeighbour()) {
       if (queue.stealableCount === 0) return
       const free = this.freeSlots(peer, now)
       if (free <= 0) continue

@@ -44,7 +44,7 @@ function setup(
     }
   }
   const desk = new OfferDesk({
-    peers: { neighbourList: () => neighbours },
+    peers: { eachNeighbour: () => neighbours.values() },
     queue: {
       get stealableCount() {
         return queued

@@ -39,6 +39,7 @@ describe('PeerView', () => {
     expect(view.get('far')?.updatedAt).toBe(800) // as old as the neighbour's knowledge of it
     expect(view.addrsOf('far')).toEqual(['/ip4/127.0.0.1/tcp/4050'])
     expect(view.neighbourList().map((p) => p.peerId)).toEqual(['n1'])
+    expect([...view.eachNeighbour()].map((p) => p.peerId)).toEqual(['n1'])
   })
 
   it('keeps the freshest word: an older hot entry never replaces a newer one, nor a neighbour’s own beacon', () => {
