@@ -8,6 +8,7 @@ import { toBase32 } from '../../util/base32.ts'
 import { TextKey } from '../../util/text-key.ts'
 import { queueUnlocked, serially, unlockedTail } from './fence-locks.ts'
 import { GroupWriter } from './group-writer.ts'
+import { answerMissesFromIndex } from './index-misses.ts'
 import { StoredRecords } from './stored-records.ts'
 
 /**
@@ -290,6 +291,7 @@ export function fenceResultRecords<D extends Datastore>(datastore: D, roots?: Ve
   // writer's pairs here: those are noted by their fenced writes; any other record key is noted here
   const putMany = datastore.putMany.bind(datastore)
   datastore.putMany = (source, options) => putMany(notingEach(source, known, writer), options)
+  answerMissesFromIndex(datastore, known, isDhtRecordKey)
   void known.scan(datastore, DHT_RECORD_PREFIX).catch(() => undefined) // until it ends, every key is read
   return datastore
 }
