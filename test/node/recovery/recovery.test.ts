@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ADOPTION_LOOKUP_TRIES } from '../../../src/node/recovery/open-lookups.ts'
+import { ADOPTION_LOOKUP_TRIES, LOOKUP_CHUNK_FIRST } from '../../../src/node/recovery/open-lookups.ts'
 import { successorOf } from '../../../src/node/recovery/successor.ts'
 import type { AskKnown } from '../../../src/node/recovery/successor-check.ts'
 import type { Task } from '../../../src/task/task.ts'
@@ -71,6 +71,31 @@ describe('Adopter', () => {
     expect(announce).toHaveBeenCalledOnce()
     expect(announce.mock.calls[0][0].every((t) => t.owner === self)).toBe(true)
     expect(onOwned).toHaveBeenCalledWith(expect.any(Array), 'adopted', expect.any(Map))
+    adopter.stop()
+  })
+
+  it('adopts a chunk of orphans as soon as its lookups end, while the next chunk is looked up', async () => {
+    vi.useFakeTimers()
+    const [self, owner] = peers
+    const tasks = Array.from({ length: 200 }, (_, n) => makeTask(3_000 + n, owner))
+    const later = Promise.withResolvers<void>()
+    let asked = 0
+    const { adopter, announce, owned, disconnect } = fakes(self, {
+      // the first chunk's lookups answer; the rest wait until released
+      gate: () => (++asked <= LOOKUP_CHUNK_FIRST ? Promise.resolve() : later.promise),
+    })
+    await adopter.start()
+    adopter.onBeacon(owner, {} as never)
+    adopter.onHold(owner, tasks, [self])
+    disconnect(owner)
+    await vi.advanceTimersByTimeAsync(500)
+    expect(announce).toHaveBeenCalledOnce()
+    expect(announce.mock.calls[0][0]).toHaveLength(LOOKUP_CHUNK_FIRST)
+    expect(owned.size).toBe(LOOKUP_CHUNK_FIRST)
+    later.resolve()
+    await vi.advanceTimersByTimeAsync(100)
+    expect(owned.size).toBe(200)
+    expect(announce.mock.calls.map(([chunk]) => chunk.length)).toEqual([64, 128, 8])
     adopter.stop()
   })
 
