@@ -3,6 +3,9 @@ import { onAbort } from '../../util/abort-fanout.ts'
 /** DHT polls of result waiters a node starts per second at most (each costs it ~3 ms of CPU). */
 export const POLLS_PER_SECOND = 20
 
+/** First polls let go in a row at most while repeats wait: new waiters never starve the others. */
+export const FIRSTS_IN_A_ROW = 4
+
 /** A waiting poll: called with true when its turn comes, false when it gave up. */
 type Turn = (go: boolean) => void
 
@@ -12,7 +15,8 @@ type Turn = (go: boolean) => void
  * lookup of ~3 ms of CPU, so a light client watching 5,000 such tasks through one node cost it
  * 1.16 CPU-s a second (and its peer 0.19 answering them). Polls now take turns: up to `perSecond` at once after a quiet second (a
  * token bucket), then one every `1000 / perSecond` ms; a waiter's first poll goes before the
- * repeats of others (a record that landed before its waiter came is found at once).
+ * repeats of others (a record that landed before its waiter came is found at once), up to
+ * {@link FIRSTS_IN_A_ROW} in a row while repeats wait.
  */
 export class PollPacer {
   private readonly first = new Set<Turn>()
@@ -21,6 +25,8 @@ export class PollPacer {
   private filledAt: number
   private timer: NodeJS.Timeout | undefined
   private closed = false
+  /** First polls let go since the last repeat. */
+  private firstsInARow = 0
 
   constructor(
     private readonly perSecond = POLLS_PER_SECOND,
@@ -89,7 +95,9 @@ export class PollPacer {
 
   private release(): void {
     while (this.waiting > 0 && this.take()) {
-      const queue = this.first.size > 0 ? this.first : this.again
+      const firstTurn = this.first.size > 0 && (this.again.size === 0 || this.firstsInARow < FIRSTS_IN_A_ROW)
+      this.firstsInARow = firstTurn ? this.firstsInARow + 1 : 0
+      const queue = firstTurn ? this.first : this.again
       const [go] = queue
       queue.delete(go)
       go(true)

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { PollPacer } from '../../../src/node/results/poll-pacer.ts'
+import { FIRSTS_IN_A_ROW, PollPacer } from '../../../src/node/results/poll-pacer.ts'
 
 describe('PollPacer', () => {
   afterEach(() => {
@@ -36,6 +36,19 @@ describe('PollPacer', () => {
     void pacer.turn(true, signal).then(() => order.push('first'))
     await vi.advanceTimersByTimeAsync(400)
     expect(order).toEqual(['first', 'again0', 'again1', 'again2'])
+  })
+
+  it('lets at most FIRSTS_IN_A_ROW first polls go in a row while repeats wait', async () => {
+    vi.useFakeTimers()
+    const pacer = new PollPacer(10)
+    const signal = new AbortController().signal
+    for (let i = 0; i < 10; i++) await pacer.turn(true, signal) // the bucket is empty
+    const order: string[] = []
+    for (let i = 0; i < 2; i++) void pacer.turn(false, signal).then(() => order.push('again'))
+    for (let i = 0; i < 10; i++) void pacer.turn(true, signal).then(() => order.push('first'))
+    await vi.advanceTimersByTimeAsync(1_300)
+    const firsts = Array.from({ length: FIRSTS_IN_A_ROW }, () => 'first')
+    expect(order).toEqual([...firsts, 'again', ...firsts, 'again', 'first', 'first'])
   })
 
   it('a wait whose signal aborts, or that the pacer’s close ends, resolves false and leaves the queue', async () => {
