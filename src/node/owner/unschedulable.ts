@@ -1,19 +1,11 @@
-import { canRun, type TaskNeed } from '../../policy/capacity.ts'
+import { canRun } from '../../policy/capacity.ts'
 import { type Schedulability, schedulability } from '../../policy/schedulable.ts'
 import type { NodeOffer, QueuedTask } from '../../policy/types.ts'
+import { shapeOf } from '../../policy/work-tally.ts'
 import type { PeerView } from '../peers/peer-view.ts'
 
 /** How often the owner checks its queued tasks against the live peers' offers, ms. */
 export const UNSCHEDULABLE_CHECK_MS = 1_000
-
-/**
- * What a task needs, as a key (names hold no newline or comma): tasks of one shape share a verdict.
- * Made by hand: `JSON.stringify` of each queued task's needs, every second, was most of a check.
- */
-function needKey(need: TaskNeed): string {
-  const r = need.resources
-  return `${need.type}\n${r.slots}\n${r.memoryMb}\n${r.labels.join(',')}`
-}
 
 /** A queued task no live node can run, and why (one reason per node considered). */
 export interface UnschedulableTask {
@@ -66,7 +58,7 @@ export class UnschedulableWatch {
         this.runnable(q.id)
         continue
       }
-      const key = needKey(q)
+      const key = shapeOf(q) // noted when the task was queued: tasks of one shape share a verdict
       let verdict = judged.get(key)
       if (verdict === undefined) {
         verdict = schedulability(q, { id: opts.self, offer: opts.offer }, live)
