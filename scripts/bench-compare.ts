@@ -32,14 +32,8 @@ import { bullNoop, taskmeshNoop } from './compare/noop.ts'
 import { atMost, noopPairs, ratioAtMost, skewedPairs } from './compare/pairs.ts'
 import { findRedisServer, RedisMissingError, startRedis } from './compare/redis.ts'
 import { formatPairs, type Pair, pair } from './compare/report.ts'
-import {
-  bullSkewed,
-  median,
-  type SimulationRun,
-  type SkewedRun,
-  simulations,
-  taskmeshSkewed,
-} from './compare/skewed.ts'
+import { type SimulationRun, simulations } from './compare/simulation-runs.ts'
+import { bullSkewed, median, type SkewedRun, taskmeshSkewed } from './compare/skewed.ts'
 import { variantsOf } from './compare/variants.ts'
 import { summarizeProfiles } from './cpu-profile-summary.ts'
 

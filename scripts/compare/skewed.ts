@@ -2,10 +2,9 @@ import { join } from 'node:path'
 import { SCENARIOS } from '../../simulations/index.ts'
 import type { AccountingSnapshot } from '../../src/node/accounting/accounting.ts'
 import { sampleDuration, seededRandom } from '../../src/simulation/random.ts'
-import { runSimulation, type SimulationConfig } from '../../src/simulation/run-simulation.ts'
+import type { SimulationConfig } from '../../src/simulation/run-simulation.ts'
 import { type SlotRun, type SlotTime, slotTime } from '../../src/simulation/slot-time.ts'
-import type { ThreadCpu } from '../../src/simulation/thread-cpu.ts'
-import { scaledWarmUp, warmUpDurations } from '../../src/simulation/warm-up.ts'
+import { warmUpDurations } from '../../src/simulation/warm-up.ts'
 import { meshSpent } from './accounting-report.ts'
 import { BullSide } from './bullmq.ts'
 import type { CompareContext } from './context.ts'
@@ -284,33 +283,6 @@ async function bullSleeps(side: BullSide, sleeps: number[], pollMs: number, read
   const jobs = read ? await side.queue.getJobs(['completed'], 0, -1) : []
   await side.queue.clean(0, sleeps.length, 'completed')
   return jobs
-}
-
-/** One run of an in-process simulation: its makespan / ideal, where its slot time and CPU went. */
-export interface SimulationRun {
-  ratio: number
-  slotTime: SlotTime
-  threads?: ThreadCpu
-}
-
-/** The in-process simulations (`npm run bench`'s skewed and heterogeneous), run by run. */
-export async function simulations(
-  ctx: CompareContext,
-): Promise<Record<'skewed' | 'heterogeneous', SimulationRun[]>> {
-  const out: Record<'skewed' | 'heterogeneous', SimulationRun[]> = { skewed: [], heterogeneous: [] }
-  for (let round = 1; round <= measuredRounds(ctx.quick); round++) {
-    for (const key of ['skewed', 'heterogeneous'] as const) {
-      const base = SCENARIOS[key]
-      const tasks = ctx.quick ? Math.ceil(base.tasks / 4) : base.tasks
-      const config = { ...base, tasks, warmUp: scaledWarmUp(base, tasks) }
-      ctx.log(
-        `simulation ${key}, run ${round}: ${config.nodes} nodes in this process (layout ${config.layout}), ${config.warmUp} warm-up sleeps, then ${tasks} tasks`,
-      )
-      const report = await runSimulation(config)
-      out[key].push({ ratio: report.makespanRatio, slotTime: report.slotTime, threads: report.run.threads })
-    }
-  }
-  return out
 }
 
 /** The median of `values` (the lower middle one of an even count); NaN when there are none. */
