@@ -2,7 +2,8 @@
  * How soon a restarted daemon works again: daemon `a` (data dir) and its peer `b`; `a` accepts N
  * tasks no node can run (they need the label `gpu`), is killed with SIGKILL and started again on
  * its dir. Prints when its HTTP API answered, when the first replayed task was queued and when all
- * were (each replayed task is looked up in the DHT first: a peer may have run it meanwhile).
+ * were (each replayed task is looked up first — a peer may have run it meanwhile — over the fetch
+ * protocol at `b`, then in the DHT for what that leaves open).
  * Also reports the restarted daemon's CPU-seconds until then.
  *
  *   npx tsx scripts/replay-time.ts [tasks, default 20000]

@@ -21,6 +21,7 @@ import type { PeerView } from './peers/peer-view.ts'
 import { Custodian } from './recovery/custodian.ts'
 import { JournalReplay, type JournalReplayOptions } from './recovery/journal-replay.ts'
 import { ClosestPeers } from './results/closest-peers.ts'
+import { recordFetch } from './results/record-fetch.ts'
 import type { ResultFollower } from './results/result-follower.ts'
 import type { ResultPublisher } from './results/result-publisher.ts'
 import type { ResultStore } from './results/result-store.ts'
@@ -119,8 +120,9 @@ export function wireMesh(m: MeshInputs) {
       }
     },
   })
+  const fetch = recordFetch(libp2p, results, { limits: m.limits, isDead: (p) => liveness.isDead(p) })
   const custodian = new Custodian({
-    ...{ self, liveness, ledger, thief, results, hold },
+    ...{ self, liveness, ledger, thief, results, hold, batch: fetch.lookup },
     own: (task, how) => ledger.take(task, how),
     admits: m.admits,
     meet: (c) => void meet(libp2p, c.peerId, c.addrs),
@@ -240,6 +242,7 @@ export function wireMesh(m: MeshInputs) {
       /** Registers the mesh protocols (before libp2p starts). */
       async serveMesh(): Promise<void> {
         await custody.start()
+        await fetch.start()
         await beaconService.start()
       },
       /** Starts the mesh services (after libp2p). */
@@ -259,6 +262,7 @@ export function wireMesh(m: MeshInputs) {
         bootstrapKeeper.stop()
         await beaconService.stop()
         await custody.stop()
+        await fetch.stop()
         closest.stop()
         addresses.stop()
       },

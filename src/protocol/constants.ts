@@ -20,6 +20,8 @@ export const REPLICATE_PROTOCOL = `/${PROTOCOL_PREFIX}/replicate/2.0.0`
 export const BEACON_PROTOCOL = `/${PROTOCOL_PREFIX}/beacon/1.0.0`
 /** The beacon protocol whose beacons also name the handler types of the stealable queued tasks. */
 export const BEACON_PROTOCOL_1_1 = `/${PROTOCOL_PREFIX}/beacon/1.1.0`
+/** Stream protocol between full nodes: which of many tasks have a result record stored at the peer. */
+export const FETCH_PROTOCOL = `/${PROTOCOL_PREFIX}/fetch/1.0.0`
 /** Stream protocol between an owner and its custodians: the specs of its open tasks, for adoption. */
 export const CUSTODY_PROTOCOL = `/${PROTOCOL_PREFIX}/custody/1.0.0`
 /** kad-dht protocol id of the mesh's own DHT (not the public IPFS one). */

@@ -7,6 +7,7 @@ import {
   BEACON_PROTOCOL,
   BEACON_PROTOCOL_1_1,
   CUSTODY_PROTOCOL,
+  FETCH_PROTOCOL,
   MAX_BEACON_BYTES,
   MAX_FRAME_BYTES,
   STEAL_PROTOCOL,
@@ -84,6 +85,17 @@ const FRAME_CASES: Record<string, FrameCase[]> = {
       name: 'valid JSON that is not a custody frame',
       send: (s) =>
         s.send(lpFrame(encodeMessage({ type: 'hold', requestId: 'x', custodians: [], tasks: [] }))),
+    },
+  ],
+  [FETCH_PROTOCOL]: [
+    { name: 'a junk frame', send: (s) => s.send(lpFrame(JUNK)) },
+    {
+      name: 'a fetch of no task',
+      send: (s) => s.send(lpFrame(encodeMessage({ type: 'fetch', requestId: 'x', ids: [] }))),
+    },
+    {
+      name: 'a fetch of something not a task id',
+      send: (s) => s.send(lpFrame(encodeMessage({ type: 'fetch', requestId: 'x', ids: ['../etc'] }))),
     },
   ],
   [BEACON_PROTOCOL]: [

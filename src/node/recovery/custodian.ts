@@ -4,6 +4,7 @@ import { trimOldest } from '../../util/trim-oldest.ts'
 import type { Takeover } from '../owner/intake.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { LivenessWatch } from '../peers/liveness-watch.ts'
+import type { BatchLookup } from '../results/batch-lookup.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { Thief } from '../thief/thief.ts'
 import { type CheckedChunk, OpenLookups } from './open-lookups.ts'
@@ -26,6 +27,8 @@ export interface CustodianOptions {
   thief: Pick<Thief, 'holds'>
   /** Results known here, or in the DHT. */
   results: Pick<ResultStore, 'cached' | 'get'>
+  /** Looks many tasks up at once at the peers closest to their keys (before any DHT lookup). */
+  batch?: Pick<BatchLookup, 'lookUp'>
   /** Hands the tasks this node adopted to its own custodians. */
   hold(tasks: Task[]): Promise<void>
   /** True for the owners whose tasks this node takes into its hands (see `ownerFilter`). @defaultValue every owner */
@@ -69,6 +72,7 @@ export class Custodian {
   constructor(private readonly opts: CustodianOptions) {
     this.lookups = new OpenLookups({
       results: opts.results,
+      batch: opts.batch,
       stopped: () => this.stopped,
       found: (taskId) => this.forget(taskId),
     })

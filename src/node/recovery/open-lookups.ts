@@ -2,6 +2,7 @@ import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Task } from '../../task/task.ts'
 import { AimdLimit } from '../../util/aimd-limit.ts'
 import { eachWithin } from '../../util/each-limited.ts'
+import type { BatchLookup } from '../results/batch-lookup.ts'
 import type { ResultStore } from '../results/result-store.ts'
 
 /** Most DHT lookups in flight while a successor checks the tasks it would adopt (see `AimdLimit`). */
@@ -28,13 +29,21 @@ export interface OpenLookupsOptions {
   stopped(): boolean
   /** A task's result was found. */
   found(taskId: string): void
+  /**
+   * Looks many tasks up at once at the peers closest to their keys (`BatchLookup`): a task it
+   * answers for needs no DHT lookup. @defaultValue none: a DHT lookup per task
+   */
+  batch?: Pick<BatchLookup, 'lookUp'>
 }
 
 /** What {@link OpenLookups.each} hands on per chunk: the tasks looked up, and of those the ones without a result. */
 export interface CheckedChunk {
   checked: Task[]
   open: Task[]
-  /** Per open task, what the lookup found (`no record found`, `lookup failed 3×: …`). */
+  /**
+   * Per open task, what the lookup found (`no record at the closest peers` from the batch lookup,
+   * `no record found` from a DHT lookup, `lookup failed 3×: …`).
+   */
   why: Map<string, string>
 }
 
@@ -43,7 +52,10 @@ export interface CheckedChunk {
  * a dead owner's (adoption): is there a result already? A lookup costs its node 3–4 ms of CPU (kad-dht's
  * query, the peer store's updates): 20,000 replayed tasks took 76 s of lookups, and none was queued
  * before they all ended. They now go in chunks of 64, 128, … up to 1,024 tasks, and each chunk's
- * open tasks are handed on as soon as its lookups end, while the next chunk's run.
+ * open tasks are handed on as soon as its lookups end, while the next chunk's run. With a batch
+ * lookup (`BatchLookup`: the fetch protocol), a chunk is first asked of the peers closest to its
+ * tasks' keys at once, and only the tasks it leaves open get a DHT lookup each: 20,000 replayed
+ * tasks were all queued 6.5 s after the restart, against 49 s.
  */
 export class OpenLookups {
   private readonly failed = new Map<string, number>()
@@ -91,7 +103,13 @@ export class OpenLookups {
     if (failure !== undefined) throw failure.err
   }
 
-  /** The tasks whose result a DHT lookup does not find, and why. */
+  /** What the batch lookup answers for `tasks` (nothing, without one or when it fails). */
+  private async batched(tasks: Task[]): Promise<Map<string, ResultRecord | null>> {
+    if (this.opts.batch === undefined || tasks.length === 0) return new Map()
+    return this.opts.batch.lookUp(tasks.map((t) => t.id)).catch(() => new Map())
+  }
+
+  /** The tasks whose result the batch lookup or a DHT lookup does not find, and why. */
   private async withoutResult(
     tasks: Task[],
     deferFailed: boolean,
@@ -122,7 +140,21 @@ export class OpenLookups {
         why.set(task.id, 'no record found')
       } else this.opts.found(task.id)
     }
-    await eachWithin(tasks, this.limit, lookUp, this.opts.stopped)
+    const answered = await this.batched(tasks)
+    const unanswered: Task[] = []
+    for (const task of tasks) {
+      const record = answered.get(task.id)
+      if (record === undefined) unanswered.push(task)
+      else {
+        this.failed.delete(task.id)
+        if (record !== null) this.opts.found(task.id)
+        else {
+          open.push(task)
+          why.set(task.id, 'no record at the closest peers')
+        }
+      }
+    }
+    await eachWithin(unanswered, this.limit, lookUp, this.opts.stopped)
     const isOpen = new Set(open) // in the order given, not the order the lookups ended
     return { open: tasks.filter((t) => isOpen.has(t)), why }
   }

@@ -118,6 +118,11 @@ export class ResultStore {
     return this.waiters.waitStored(taskId)
   }
 
+  /** The value stored in the local DHT store under a key, unverified (what a peer's `fetch` is answered with). */
+  storedValue(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.opts.replicator.readLocal(key)
+  }
+
   /** The record stored in the local DHT store, verified (and then known here), if any. */
   async local(taskId: string): Promise<ResultRecord | undefined> {
     const key = resultKey(taskId)

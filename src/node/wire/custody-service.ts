@@ -1,15 +1,13 @@
-import { setMaxListeners } from 'node:events'
-import type { PeerId, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { CUSTODY_PROTOCOL, MAX_FRAME_BYTES } from '../../protocol/constants.ts'
+import type { PeerId } from '@libp2p/interface'
+import { CUSTODY_PROTOCOL } from '../../protocol/constants.ts'
 import {
   type CustodyFrame,
   type CustodyReply,
   custodyFrameSchema,
   custodyReplySchema,
 } from '../../protocol/messages/custody-messages.ts'
-import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
+import { SessionProtocol } from './session-protocol.ts'
 import type { StreamLimits } from './stream-limits.ts'
 import type { WorkTags } from './work-tags.ts'
 
@@ -27,17 +25,18 @@ export type CustodyHandler = (from: string, frame: CustodyFrame) => CustodyReply
  * each with what it holds. Bad frames abort the stream; the node keeps serving.
  */
 export class CustodyService {
-  private readonly sessions = new Map<string, RpcSession<CustodyReply>>()
-  private readonly stopping = new AbortController()
+  private readonly sessions: SessionProtocol<CustodyFrame, CustodyReply>
   private handler: CustodyHandler | undefined
 
   constructor(
-    private readonly libp2p: MeshLibp2p,
+    libp2p: MeshLibp2p,
     private readonly opts: { limits?: StreamLimits; tags?: Pick<WorkTags, 'touch'> } = {},
   ) {
-    // every frame in flight listens to it until its reply is in: a node meeting a hundred peers
-    // at once greets each (`forget`)
-    setMaxListeners(Number.POSITIVE_INFINITY, this.stopping.signal)
+    this.sessions = new SessionProtocol(libp2p, {
+      ...{ protocol: CUSTODY_PROTOCOL, requestSchema: custodyFrameSchema, replySchema: custodyReplySchema },
+      ...{ what: 'custody', maxInboundStreams: MAX_INBOUND_CUSTODY_STREAMS, limits: opts.limits },
+      serve: (from, frame) => this.serve(from, frame),
+    })
   }
 
   /** Serves the custodian side with `handler` (before {@link start}; without it, frames get an error reply). */
@@ -45,24 +44,12 @@ export class CustodyService {
     this.handler = handler
   }
 
-  async start(): Promise<void> {
-    await this.libp2p.handle(
-      CUSTODY_PROTOCOL,
-      (stream, connection) => this.serve(stream, connection.remotePeer),
-      {
-        maxInboundStreams: MAX_INBOUND_CUSTODY_STREAMS,
-      },
-    )
-    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+  start(): Promise<void> {
+    return this.sessions.start()
   }
 
-  async stop(): Promise<void> {
-    if (this.stopping.signal.aborted) return
-    this.stopping.abort()
-    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
-    for (const session of this.sessions.values()) session.close()
-    this.sessions.clear()
-    await this.libp2p.unhandle(CUSTODY_PROTOCOL).catch(() => undefined)
+  stop(): Promise<void> {
+    return this.sessions.stop()
   }
 
   /**
@@ -74,50 +61,17 @@ export class CustodyService {
     this.opts.tags?.touch(peer)
     // holding a task again changes nothing: a frame whose stream ended is sent again
     const options = { retry: true, timeoutMs: CUSTODY_TIMEOUT_MS, encoded }
-    return this.sessionTo(peer).request(frame, undefined, options)
+    return this.sessions.to(peer).request(frame, undefined, options)
   }
 
-  private serve(stream: Stream, peer: PeerId): Promise<void> {
-    const from = peer.toString()
+  private serve(peer: PeerId, frame: CustodyFrame): CustodyReply | Promise<CustodyReply> {
     this.opts.tags?.touch(peer)
-    const notReady = (requestId: string): CustodyReply => ({
+    const notReady: CustodyReply = {
       type: 'error',
-      requestId,
+      requestId: frame.requestId,
       code: 'ERR_NOT_READY',
       message: 'node is starting',
-    })
-    return serveSession(
-      stream,
-      custodyFrameSchema,
-      (frame) => this.handler?.(from, frame) ?? notReady(frame.requestId),
-      {
-        maxBytes: MAX_FRAME_BYTES,
-        what: 'custody frame',
-        idleMs: this.opts.limits?.requestTimeoutMs,
-        budget: this.opts.limits?.budget,
-      },
-    )
-  }
-
-  private sessionTo(peer: string): RpcSession<CustodyReply> {
-    let session = this.sessions.get(peer)
-    if (session === undefined) {
-      const id: PeerId = peerIdFromString(peer)
-      session = new RpcSession<CustodyReply>({
-        open: (signal) => this.libp2p.dialProtocol(id, CUSTODY_PROTOCOL, { signal }),
-        replySchema: custodyReplySchema,
-        maxBytes: MAX_FRAME_BYTES,
-        what: 'custody reply',
-        signal: this.stopping.signal,
-      })
-      this.sessions.set(peer, session)
     }
-    return session
-  }
-
-  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const id = evt.detail.toString()
-    this.sessions.get(id)?.close()
-    this.sessions.delete(id)
+    return this.handler?.(peer.toString(), frame) ?? notReady
   }
 }

@@ -1,3 +1,4 @@
+import type { PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 
 /** The part of kad-dht's routing table that decides when a contact must be pinged. */
@@ -22,4 +23,20 @@ export function skipContactPings(dht: KadDHT): void {
   if (kb !== undefined && typeof kb.lastPingThreshold === 'number') {
     kb.lastPingThreshold = Number.POSITIVE_INFINITY
   }
+}
+
+/** The part of kad-dht's routing table that ranks its contacts by distance to an id. */
+interface ClosestLike {
+  closestPeers?: (kadId: Uint8Array, options?: { count?: number }) => PeerId[]
+}
+
+/**
+ * The `count` contacts of kad-dht's routing table closest to kad id `target`: the peers a lookup of
+ * that id would ask first. kad-dht 16 keeps `closestPeers` off its public interface; a kad-dht
+ * without it gives `undefined` (the caller then knows nothing of what a lookup would ask).
+ */
+export function routingTableClosest(dht: KadDHT, target: Uint8Array, count: number): PeerId[] | undefined {
+  const table = (dht as unknown as { routingTable?: ClosestLike }).routingTable
+  if (typeof table?.closestPeers !== 'function') return undefined
+  return table.closestPeers(target, { count })
 }

@@ -73,3 +73,56 @@ describe('OpenLookups.each', () => {
     ])
   })
 })
+
+describe('OpenLookups with a batch lookup', () => {
+  it('looks up in the DHT only the tasks the batch did not answer for, and trusts what it did', async () => {
+    const got: string[] = []
+    const found: string[] = []
+    const lookups = new OpenLookups({
+      results: {
+        get: async (id: string) => {
+          got.push(id)
+          return undefined
+        },
+      },
+      // t0: a record at a peer; t1, t2: surely none; t3: unanswered (a peer failed)
+      batch: {
+        lookUp: async () =>
+          new Map<string, never | null>([
+            ['t0', { taskId: 't0' } as never],
+            ['t1', null],
+            ['t2', null],
+          ]),
+      },
+      stopped: () => false,
+      found: (id) => found.push(id),
+    })
+    const open: string[] = []
+    await lookups.each(tasks(4), false, async (chunk) => {
+      open.push(...chunk.open.map((t) => `${t.id}: ${chunk.why.get(t.id)}`))
+    })
+    expect(found).toEqual(['t0'])
+    expect(got).toEqual(['t3'])
+    expect(open).toEqual([
+      't1: no record at the closest peers',
+      't2: no record at the closest peers',
+      't3: no record found',
+    ])
+  })
+
+  it('falls back to a DHT lookup per task when the batch lookup fails', async () => {
+    const got: string[] = []
+    const lookups = new OpenLookups({
+      results: { get: async (id: string) => void got.push(id) },
+      batch: {
+        lookUp: async () => {
+          throw new Error('no peers')
+        },
+      },
+      stopped: () => false,
+      found: () => {},
+    })
+    await lookups.each(tasks(3), false, async () => {})
+    expect(got.sort()).toEqual(['t0', 't1', 't2'])
+  })
+})

@@ -1,0 +1,48 @@
+import { FETCH_PROTOCOL } from '../../protocol/constants.ts'
+import { routingTableClosest } from '../wire/dht-contacts.ts'
+import { FetchService } from '../wire/fetch-service.ts'
+import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
+import type { StreamLimits } from '../wire/stream-limits.ts'
+import { answerFetch, BatchLookup } from './batch-lookup.ts'
+import { ClosestPeers, kadId } from './closest-peers.ts'
+import type { ResultStore } from './result-store.ts'
+
+/** Routing-table contacts read beyond a lookup's width, for the dead ones left out. */
+const SPARE_CONTACTS = 4
+
+/**
+ * The fetch protocol of a full node: it answers peers' `fetch` frames from the records stored here,
+ * and looks many tasks up at once at the peers closest to their keys ({@link BatchLookup}). A
+ * routing-table contact `isDead` names (its owner died: what adoption follows) is not one a lookup
+ * must have asked: a DHT lookup's dial to it fails too.
+ */
+export function recordFetch(
+  libp2p: MeshLibp2p,
+  results: Pick<ResultStore, 'storedValue' | 'open'>,
+  opts: { limits?: StreamLimits; isDead?: (peer: string) => boolean } = {},
+) {
+  const { limits, isDead } = opts
+  const service = new FetchService(libp2p, (frame) => answerFetch(frame, (key) => results.storedValue(key)), {
+    limits,
+  })
+  const closest = new ClosestPeers(libp2p, FETCH_PROTOCOL)
+  const lookup = new BatchLookup({
+    request: (peer, frame) => service.request(peer, frame),
+    serving: (key, count) => closest.of(key, count),
+    known: (key, count) => {
+      const contacts = routingTableClosest(libp2p.services.dht, kadId(key), count + SPARE_CONTACTS)
+      return contacts?.filter((p) => isDead?.(p.toString()) !== true).slice(0, count)
+    },
+    open: (value, key) => results.open(value, key),
+  })
+  return {
+    lookup,
+    /** Registers the protocol (before libp2p starts). */
+    start: () => service.start(),
+    /** Stops serving and asking. */
+    async stop(): Promise<void> {
+      closest.stop()
+      await service.stop()
+    },
+  }
+}
