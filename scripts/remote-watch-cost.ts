@@ -2,8 +2,10 @@
  * What watching tasks of another owner costs the node watched through: daemons `a` and `b`; `a`
  * accepts N tasks no node can run (they need the label `gpu`), a light client watches them all
  * through `b` for 20 s. Prints both daemons' CPU-seconds per second of the watch, beside the same
- * 20 s without a watch. `b` hears every result notice and polls the DHT for each awaited task in
- * its turn (`PollPacer`); `a` answers those lookups.
+ * 20 s without a watch. `b` hears every result notice and polls for each awaited task: in batches
+ * over the fetch protocol (`PollBatches`), a DHT lookup in its turn (`PollPacer`) for what a batch
+ * does not answer; `a` answers both. Beside the CPU, what `b` sent for the polls: fetch frames
+ * and kad-dht streams a second (from its status's accounting).
  *
  *   npx tsx scripts/remote-watch-cost.ts [tasks, default 5000]
  */
@@ -12,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TaskmeshClient } from '../src/client/taskmesh-client.ts'
-import { eventually, meshKey, sleepTask, startDaemon, status, submit } from './chaos/daemons.ts'
+import { apiFetch, eventually, meshKey, sleepTask, startDaemon, status, submit } from './chaos/daemons.ts'
 import { cpuSeconds } from './compare/processes.ts'
 
 const WINDOW_MS = 20_000
@@ -23,6 +25,18 @@ if (!Number.isInteger(tasks) || tasks < 1 || tasks > 10_000)
 const root = await mkdtemp(join(tmpdir(), 'taskmesh-watch-'))
 const b = await startDaemon(root, 'b', { slots: 1 })
 const a = await startDaemon(root, 'a', { slots: 1, bootstrap: [b.addr] })
+
+/** Fetch frames `b` sent and kad-dht streams it opened so far (its status's accounting). */
+async function sentByB(): Promise<{ fetch: number; kad: number }> {
+  const res = await apiFetch(b, '/status')
+  const { accounting } = (await res.json()) as {
+    accounting: { protocols: Record<string, { sends: number; streamsOut: number } | undefined> }
+  }
+  return {
+    fetch: accounting.protocols.fetch?.sends ?? 0,
+    kad: accounting.protocols['kad-dht']?.streamsOut ?? 0,
+  }
+}
 try {
   const ids: string[] = []
   for (let i = 0; i < tasks; i += 2_000) {
@@ -44,7 +58,9 @@ try {
   const watching = (async () => {
     for await (const _ of client.watch(ids, stop.signal));
   })().catch(() => undefined)
+  const sentBefore = await sentByB()
   const watched = await perSecond()
+  const sentAfter = await sentByB()
   stop.abort()
   await watching
   await client.close()
@@ -53,6 +69,8 @@ try {
   console.log(`a light client watching ${tasks} tasks of daemon a through daemon b, ${WINDOW_MS / 1000} s:`)
   console.log(row('b (watched through)', 1))
   console.log(row('a (the owner)      ', 0))
+  const rate = (k: 'fetch' | 'kad') => ((sentAfter[k] - sentBefore[k]) / (WINDOW_MS / 1000)).toFixed(1)
+  console.log(`  b's polls: ${rate('fetch')} fetch frames/s, ${rate('kad')} kad-dht streams/s`)
 } finally {
   await Promise.all([a, b].map((d) => d.process.kill().catch(() => undefined)))
   await rm(root, { recursive: true, force: true })

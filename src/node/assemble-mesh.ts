@@ -121,6 +121,7 @@ export function wireMesh(m: MeshInputs) {
     },
   })
   const fetch = recordFetch(libp2p, results, { limits: m.limits, isDead: (p) => liveness.isDead(p) })
+  results.useBatch(fetch.lookup)
   const custodian = new Custodian({
     ...{ self, liveness, ledger, thief, results, hold, batch: fetch.lookup },
     own: (task, how) => ledger.take(task, how),

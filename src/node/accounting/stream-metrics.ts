@@ -18,6 +18,7 @@ import {
   BEACON_PROTOCOL_1_1,
   CUSTODY_PROTOCOL,
   DHT_PROTOCOL,
+  FETCH_PROTOCOL,
   REPLICATE_PROTOCOL,
   STEAL_PROTOCOL,
   STEAL_PROTOCOL_1_1,
@@ -49,6 +50,7 @@ const NAMES: Record<string, string> = {
   [BEACON_PROTOCOL]: 'beacon',
   [BEACON_PROTOCOL_1_1]: 'beacon',
   [CUSTODY_PROTOCOL]: 'custody',
+  [FETCH_PROTOCOL]: 'fetch',
   [DHT_PROTOCOL]: 'kad-dht',
   '/ipfs/id/1.0.0': 'identify',
   '/ipfs/id/push/1.0.0': 'identify',
@@ -56,7 +58,7 @@ const NAMES: Record<string, string> = {
 }
 
 /**
- * The name accounting files a protocol id under: steal, submit, replicate, beacon, custody, kad-dht,
+ * The name accounting files a protocol id under: steal, submit, replicate, beacon, custody, fetch, kad-dht,
  * identify, ping, gossipsub, else the id.
  */
 export function protocolName(protocol: string): string {

@@ -2,7 +2,7 @@ import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Task } from '../../task/task.ts'
 import { AimdLimit } from '../../util/aimd-limit.ts'
 import { eachWithin } from '../../util/each-limited.ts'
-import type { BatchLookup } from '../results/batch-lookup.ts'
+import type { BatchLookup, FoundRecord } from '../results/batch-lookup.ts'
 import type { ResultStore } from '../results/result-store.ts'
 
 /** Most DHT lookups in flight while a successor checks the tasks it would adopt (see `AimdLimit`). */
@@ -104,7 +104,7 @@ export class OpenLookups {
   }
 
   /** What the batch lookup answers for `tasks` (nothing, without one or when it fails). */
-  private async batched(tasks: Task[]): Promise<Map<string, ResultRecord | null>> {
+  private async batched(tasks: Task[]): Promise<Map<string, FoundRecord | null>> {
     if (this.opts.batch === undefined || tasks.length === 0) return new Map()
     return this.opts.batch.lookUp(tasks.map((t) => t.id)).catch(() => new Map())
   }

@@ -1,7 +1,9 @@
 import type { PeerId } from '@libp2p/interface'
+import { equals } from 'uint8arrays'
 import { MAX_TASKS_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { FetchReply, FetchRequest } from '../../protocol/messages/fetch-messages.ts'
 import { type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
+import { resultSelector } from '../../protocol/records/result-selector.ts'
 import { fromBase64, toBase64 } from '../../util/base64.ts'
 import { chunksOf } from '../../util/frame-chunks.ts'
 
@@ -10,6 +12,8 @@ import { chunksOf } from '../../util/frame-chunks.ts'
  * the key. In a mesh of at most 21 nodes, every full node.
  */
 export const LOOKUP_WIDTH = 20
+/** Reads of this node's own store at once. */
+const LOCAL_READS = 64
 /** Base64 characters of values one `fetched` reply carries at most (past it, the reply answers fewer ids). */
 export const FETCH_REPLY_BUDGET = 1024 * 1024
 
@@ -25,10 +29,23 @@ export interface BatchLookupParts {
    * `undefined` when the table cannot tell: no task is then settled without a record.
    */
   known(key: Uint8Array, count: number): PeerId[] | undefined
+  /**
+   * The value stored here under `key`, if any: a lookup counts this node's own copy, as a DHT get
+   * does. @defaultValue none
+   */
+  local?(key: Uint8Array): Promise<Uint8Array | undefined>
   /** Checks a stored value as a reader must (9.4) and opens it. @throws when it is not valid. */
   open(value: Uint8Array, key: Uint8Array): ResultRecord
+  /** The index of the value the selector picks among valid ones (9.5). @defaultValue `resultSelector` */
+  select?(key: Uint8Array, values: Uint8Array[]): number
   /** @defaultValue LOOKUP_WIDTH */
   width?: number
+}
+
+/** A record found: the one the selector picks among the valid values the peers hold, and its value. */
+export interface FoundRecord {
+  record: ResultRecord
+  value: Uint8Array
 }
 
 /** Per peer asked: the tasks to ask about, and the ones it answered for. */
@@ -42,7 +59,8 @@ interface Asking {
  * Many result lookups at once, over the fetch protocol: each task's key is asked of the connected
  * peers closest to it, the tasks bound for a peer in frames of up to 1,000 — where a DHT lookup per
  * task cost its node 2–4 ms of CPU (kad-dht's query, a stream per peer asked). A record found is
- * checked as any reader checks it. A task has no record (`null`) only when every peer asked about
+ * checked as any reader checks it, and this node's own copy counts too (as a DHT get reads it). A
+ * task has no record (`null`) only when this node holds none and every peer asked about
  * it answered and the routing table knows no closer peer than those: what a DHT lookup would have
  * asked. Any other task (a peer did not answer, a closer peer does not serve the protocol, no peer
  * at all) is left out of the answer: the caller looks it up in the DHT.
@@ -51,10 +69,10 @@ export class BatchLookup {
   constructor(private readonly parts: BatchLookupParts) {}
 
   /**
-   * A record of each task found (valid, not necessarily the one the selector picks among several),
+   * The record of each task found (the selector's pick among the valid values the peers hold),
    * `null` for each surely without one; the tasks not answered for are absent.
    */
-  async lookUp(taskIds: readonly string[]): Promise<Map<string, ResultRecord | null>> {
+  async lookUp(taskIds: readonly string[]): Promise<Map<string, FoundRecord | null>> {
     const width = this.parts.width ?? LOOKUP_WIDTH
     const asking = new Map<string, Asking>()
     const askedOf = new Map<string, PeerId[]>()
@@ -71,12 +89,15 @@ export class BatchLookup {
         a.ids.push(id)
       }
     }
-    const found = new Map<string, ResultRecord>()
-    await Promise.all([...asking.values()].map((a) => this.ask(a, found)))
-    const out = new Map<string, ResultRecord | null>()
+    const found = new Map<string, FoundRecord[]>()
+    await Promise.all([
+      this.readLocal(taskIds, found),
+      ...[...asking.values()].map((a) => this.ask(a, found)),
+    ])
+    const out = new Map<string, FoundRecord | null>()
     for (const id of taskIds) {
-      const record = found.get(id)
-      if (record !== undefined) out.set(id, record)
+      const records = found.get(id)
+      if (records !== undefined) out.set(id, this.best(id, records))
       else if (this.settled(id, askedOf.get(id) ?? [], asking, width)) out.set(id, null)
     }
     return out
@@ -90,8 +111,50 @@ export class BatchLookup {
     return this.parts.known(resultKey(id), width)?.every((p) => names.has(p.toString())) === true
   }
 
+  /** Adds the valid records of `taskIds` this node stores itself to `found`. */
+  private async readLocal(taskIds: readonly string[], found: Map<string, FoundRecord[]>): Promise<void> {
+    const { local } = this.parts
+    if (local === undefined) return
+    for (const chunk of chunksOf(taskIds, LOCAL_READS)) {
+      const values = await Promise.all(chunk.map((id) => local(resultKey(id)).catch(() => undefined)))
+      values.forEach((value, i) => {
+        if (value !== undefined) this.note(chunk[i], value, found)
+      })
+    }
+  }
+
+  /**
+   * Adds `value` to the records found for task `id` once checked (a value found before is not
+   * checked again). @returns false when it is not a valid record of the task.
+   */
+  private note(id: string, value: Uint8Array, found: Map<string, FoundRecord[]>): boolean {
+    const known = found.get(id)
+    if (known?.some((f) => equals(f.value, value)) === true) return true
+    try {
+      const record = { record: this.parts.open(value, resultKey(id)), value }
+      if (known === undefined) found.set(id, [record])
+      else known.push(record)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** The selector's pick among the valid records found for task `id` (distinct values only). */
+  private best(id: string, records: FoundRecord[]): FoundRecord {
+    const distinct = records.filter((r, i) => records.findIndex((o) => equals(o.value, r.value)) === i)
+    if (distinct.length === 1) return distinct[0]
+    const select = this.parts.select ?? resultSelector
+    return distinct[
+      select(
+        resultKey(id),
+        distinct.map((r) => r.value),
+      )
+    ]
+  }
+
   /** Asks one peer about its tasks, frame after frame, until it answered for all or failed. */
-  private async ask(a: Asking, found: Map<string, ResultRecord>): Promise<void> {
+  private async ask(a: Asking, found: Map<string, FoundRecord[]>): Promise<void> {
     let left = a.ids
     while (left.length > 0) {
       const ids = left.slice(0, MAX_TASKS_PER_MESSAGE)
@@ -105,13 +168,7 @@ export class BatchLookup {
       // a value that is not a valid record of its task is no answer: a DHT lookup decides that task
       const invalid = new Set<string>()
       for (const { index, value } of reply.held) {
-        const id = ids[index]
-        if (found.has(id)) continue
-        try {
-          found.set(id, this.parts.open(fromBase64(value), resultKey(id)))
-        } catch {
-          invalid.add(id)
-        }
+        if (!this.note(ids[index], fromBase64(value), found)) invalid.add(ids[index])
       }
       for (let i = 0; i < reply.upTo; i++) if (!invalid.has(ids[i])) a.answered.add(ids[i])
       left = left.slice(reply.upTo)

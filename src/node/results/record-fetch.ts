@@ -34,6 +34,7 @@ export function recordFetch(
       return contacts?.filter((p) => isDead?.(p.toString()) !== true).slice(0, count)
     },
     open: (value, key) => results.open(value, key),
+    local: (key) => results.storedValue(key),
   })
   return {
     lookup,

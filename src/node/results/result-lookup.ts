@@ -5,6 +5,8 @@ import { resultSelector } from '../../protocol/records/result-selector.ts'
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { withDeadline } from '../../protocol/rpc/signals.ts'
 import { onAbort } from '../../util/abort-fanout.ts'
+import type { BatchLookup } from './batch-lookup.ts'
+import { PollBatches } from './poll-batches.ts'
 import { PollPacer } from './poll-pacer.ts'
 import type { RecordReplicator } from './record-replicator.ts'
 
@@ -48,10 +50,21 @@ export class ResultLookup {
   private readonly unfinishedGets = new Map<string, number>()
   /** The waiters' polls take turns (see {@link PollPacer}). */
   private readonly pacer: PollPacer
+  /** The waiters' polls gathered into batch lookups, once the node has one (see {@link useBatch}). */
+  private batches: PollBatches | undefined
   private closed = false
 
   constructor(private readonly parts: ResultLookupParts) {
     this.pacer = new PollPacer(parts.pollsPerSecond)
+  }
+
+  /**
+   * Polls go to `batch` first from now on, gathered ({@link PollBatches}); only the tasks it does not
+   * answer for get a DHT lookup, in their turn.
+   */
+  useBatch(batch: Pick<BatchLookup, 'lookUp'>): void {
+    this.batches?.close()
+    this.batches = new PollBatches((ids) => batch.lookUp(ids))
   }
 
   /**
@@ -96,8 +109,9 @@ export class ResultLookup {
 
   /**
    * Polls the DHT for the task's record until one is known here or `signal` aborts: at once, then
-   * after 0.5, 1, 2, 4, 5, 5 … s — each poll in its turn among the node's waiters (`PollPacer`:
-   * many waiters poll each less often). One lookup is not enough for a waiter: it misses a record
+   * after 0.5, 1, 2, 4, 5, 5 … s. Each poll is part of the next batch lookup when the node has one
+   * ({@link useBatch}); a poll the batch does not answer for is a DHT lookup, in its turn among the
+   * node's waiters (`PollPacer`: many waiters poll each less often). One lookup is not enough for a waiter: it misses a record
    * not replicated yet, or when it is cut off, and the notice that would have brought it may have
    * gone by already.
    */
@@ -109,9 +123,18 @@ export class ResultLookup {
       pause = Math.min(2 * pause, POLL_MAX_MS), first = false
     ) {
       if (this.parts.cached(taskId) !== undefined) return
-      if (!(await this.pacer.turn(first, signal))) return
-      if (this.parts.cached(taskId) !== undefined) return
-      await withDeadline(POLL_MAX_MS, [signal], (s) => this.get(taskId, { signal: s })).catch(() => undefined)
+      const verdict = await this.batches?.check(taskId)
+      if (verdict) {
+        this.parts.accept(verdict.record, verdict.value)
+        return
+      }
+      if (verdict === undefined) {
+        if (!(await this.pacer.turn(first, signal))) return
+        if (this.parts.cached(taskId) !== undefined) return
+        await withDeadline(POLL_MAX_MS, [signal], (s) => this.get(taskId, { signal: s })).catch(
+          () => undefined,
+        )
+      }
       if (this.parts.cached(taskId) !== undefined || signal.aborted) return
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, pause)
@@ -129,6 +152,7 @@ export class ResultLookup {
   close(): void {
     this.closed = true
     this.pacer.close()
+    this.batches?.close()
   }
 
   /**

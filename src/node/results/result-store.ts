@@ -9,6 +9,7 @@ import { compareResultRecords, resultSelector } from '../../protocol/records/res
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { turnEnd } from '../../util/in-turns.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
+import type { BatchLookup } from './batch-lookup.ts'
 import { ReplicaPuts } from './replica-puts.ts'
 import { ResultLookup } from './result-lookup.ts'
 import {
@@ -116,6 +117,11 @@ export class ResultStore {
    */
   whenPublished(taskId: string): Promise<void> {
     return this.waiters.waitStored(taskId)
+  }
+
+  /** Waiters' polls look up in batches from now on (see `ResultLookup.useBatch`). */
+  useBatch(batch: Pick<BatchLookup, 'lookUp'>): void {
+    this.lookup.useBatch(batch)
   }
 
   /** The value stored in the local DHT store under a key, unverified (what a peer's `fetch` is answered with). */

@@ -57,17 +57,51 @@ describe('BatchLookup', () => {
   it('finds the records peers hold and settles the rest as having none, one frame per peer', async () => {
     const { parts: p, frames } = parts([{ [ids[1]]: 'r1' }, { [ids[3]]: 'r3' }])
     const out = await new BatchLookup(p).lookUp(ids)
-    expect(out.get(ids[1])?.taskId).toBe(ids[1])
-    expect(out.get(ids[3])?.taskId).toBe(ids[3])
+    expect(out.get(ids[1])?.record.taskId).toBe(ids[1])
+    expect(out.get(ids[3])?.record.taskId).toBe(ids[3])
     for (const i of [0, 2, 4]) expect(out.get(ids[i])).toBeNull()
     expect(frames.map((f) => f.peer).sort()).toEqual([0, 1])
     for (const f of frames) expect(f.ids).toEqual(ids)
   })
 
+  it('picks with the selector among the different valid values peers hold, each checked once', async () => {
+    const { parts: p } = parts([{ [ids[0]]: 'old' }, { [ids[0]]: 'new' }, { [ids[0]]: 'new' }])
+    const opened: string[] = []
+    const open = p.open
+    p.open = (value, key) => {
+      opened.push(new TextDecoder().decode(value))
+      return open(value, key)
+    }
+    const seen: string[][] = []
+    p.select = (_key, values) => {
+      const texts = values.map((v) => new TextDecoder().decode(v))
+      seen.push(texts)
+      return texts.indexOf('new')
+    }
+    const out = await new BatchLookup(p).lookUp([ids[0]])
+    expect(new TextDecoder().decode(out.get(ids[0])?.value)).toBe('new')
+    expect(seen).toHaveLength(1)
+    expect([...seen[0]].sort()).toEqual(['new', 'old'])
+    expect(opened.sort()).toEqual(['new', 'old'])
+  })
+
+  it('counts the copy this node holds itself, beside what the peers answer', async () => {
+    const { parts: p } = parts([{}, {}])
+    p.local = async (key) => (keyText(key).endsWith(ids[4]) ? text('mine') : undefined)
+    const out = await new BatchLookup(p).lookUp(ids)
+    expect(new TextDecoder().decode(out.get(ids[4])?.value)).toBe('mine')
+    expect(out.get(ids[0])).toBeNull()
+    // without a peer to ask, the own copy still answers; nothing else is settled
+    const alone = parts([]).parts
+    alone.local = p.local
+    const lone = await new BatchLookup(alone).lookUp(ids)
+    expect([...lone.keys()]).toEqual([ids[4]])
+  })
+
   it('leaves a task unanswered when a peer asked about it failed', async () => {
     const { parts: p } = parts([{ [ids[1]]: 'r1' }, {}], { failing: [1] })
     const out = await new BatchLookup(p).lookUp(ids)
-    expect(out.get(ids[1])?.taskId).toBe(ids[1]) // found at the peer that answered
+    expect(out.get(ids[1])?.record.taskId).toBe(ids[1]) // found at the peer that answered
     expect(out.size).toBe(1) // the others: a DHT lookup decides
   })
 
@@ -95,7 +129,7 @@ describe('BatchLookup', () => {
     const all = Object.fromEntries(ids.map((id) => [id, 'x'.repeat(300)]))
     const { parts: p, frames } = parts([all], { budget: 1_000 })
     const out = await new BatchLookup(p).lookUp(ids)
-    for (const id of ids) expect(out.get(id)?.taskId).toBe(id)
+    for (const id of ids) expect(out.get(id)?.record.taskId).toBe(id)
     expect(frames.map((f) => f.ids.length)).toEqual([5, 3, 1]) // 400 base64 characters each: 2 per reply
   })
 })

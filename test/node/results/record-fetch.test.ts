@@ -59,7 +59,7 @@ describe('the fetch protocol between real nodes', () => {
 
     const none = [makeTask(9_001).id, makeTask(9_002).id]
     const out = await c.fetch.lookup.lookUp([record.taskId, ...none])
-    expect(out.get(record.taskId)).toEqual(record)
+    expect(out.get(record.taskId)?.record).toEqual(record)
     for (const id of none) expect(out.get(id)).toBeNull()
   })
 
