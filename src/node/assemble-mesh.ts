@@ -21,7 +21,7 @@ import type { PeerView } from './peers/peer-view.ts'
 import { Custodian } from './recovery/custodian.ts'
 import { JournalReplay, type JournalReplayOptions } from './recovery/journal-replay.ts'
 import { ClosestPeers } from './results/closest-peers.ts'
-import { recordFetch } from './results/record-fetch.ts'
+import type { RecordFetch } from './results/record-fetch.ts'
 import type { ResultFollower } from './results/result-follower.ts'
 import type { ResultPublisher } from './results/result-publisher.ts'
 import type { ResultStore } from './results/result-store.ts'
@@ -65,6 +65,8 @@ export interface MeshInputs {
   steal: Pick<StealService, 'request'>
   admits(owner: string): boolean
   publishPoisoned(poisoned: Poisoned[]): void
+  /** The fetch protocol (batch lookups; served from the records stored here). */
+  fetch: RecordFetch
   /** Records an earlier life made and may not have sent: sent again once a peer is heard. */
   unsent: JournalReplayOptions['unsent']
   /** The node's logger (its peer id bound). */
@@ -120,7 +122,7 @@ export function wireMesh(m: MeshInputs) {
       }
     },
   })
-  const fetch = recordFetch(libp2p, results, { limits: m.limits, isDead: (p) => liveness.isDead(p) })
+  const { fetch } = m
   results.useBatch(fetch.lookup)
   const custodian = new Custodian({
     ...{ self, liveness, ledger, thief, results, hold, batch: fetch.lookup },
@@ -186,7 +188,7 @@ export function wireMesh(m: MeshInputs) {
     hot: () => peers.hot(Date.now(), DEFAULT_PEER_STALE_MS, (peer) => addresses.of(peer)),
   })
   const inbox = new NoticeInbox({
-    libp2p,
+    readFrom: (peer, taskId) => fetch.valueAt(peer, taskId),
     results,
     onResultStored: (from, id, epoch) => ledger.noteResult(from, id, epoch),
     expectsCompletion: (from, id, epoch) => ledger.holdsLease(from, id, epoch),

@@ -22,6 +22,7 @@ import { OwnerLedger, type Poisoned } from './owner/owner-ledger.ts'
 import { UnschedulableWatch } from './owner/unschedulable.ts'
 import { ownerFilter } from './peers/allowed-owners.ts'
 import { PeerView } from './peers/peer-view.ts'
+import { recordFetch } from './results/record-fetch.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
 import { DEFAULT_SIGN_BATCH, DEFAULT_SIGN_WINDOW_MS, RecordSigner } from './results/record-signer.ts'
 import { ResultFollower } from './results/result-follower.ts'
@@ -160,10 +161,12 @@ export function assembleNode(inputs: NodeInputs) {
     onStealReply: (ms) => metrics.stealRoundTrip(ms),
     onLease: (owner, id, epoch, proof) => roots.addGrant(owner, id, self, epoch, proof),
   })
+  // a dead contact is not one a lookup must have asked (its liveness is the mesh's, wired below)
+  const fetch = recordFetch(libp2p, results, { limits, isDead: (p) => mesh.parts.liveness.isDead(p) })
   const follower = new ResultFollower({
     self,
     results,
-    fetch: (executor, taskId) => requestResultFrom(libp2p, executor, taskId),
+    fetch: (executor, taskId) => fetch.valueAt(executor, taskId),
     inProgress: (taskId) => ledger.has(taskId) || thief.holds(taskId),
   })
   const completions = new CompletionReporter({
@@ -187,7 +190,7 @@ export function assembleNode(inputs: NodeInputs) {
   }
   const mesh = wireMesh({
     ...{ libp2p, opts, lifecycle, self, offer, peers, ledger, thief, results, events, follower, tags },
-    ...{ queue, runner, limits, admits, publishPoisoned, log },
+    ...{ queue, runner, limits, admits, publishPoisoned, log, fetch },
     steal: { request: steal.request.bind(steal) },
     unsent: unsent && { load: () => unsent.load(), resend: (ids) => void publisher.resend(ids) },
   })

@@ -35,5 +35,8 @@ describe('a node waiting for another owner’s tasks', () => {
     expect(sent('fetch', 'sends')).toBeGreaterThanOrEqual(1)
     expect(sent('fetch', 'sends')).toBeLessThan(handles.length)
     expect(sent('kad-dht', 'streamsOut')).toBeLessThan(handles.length)
+    // and the records the notices announced were read from the executor the same way, not on a
+    // submit-protocol stream each
+    expect(sent('submit', 'streamsOut')).toBeLessThan(handles.length / 4)
   }, 60_000)
 })

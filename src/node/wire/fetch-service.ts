@@ -46,7 +46,7 @@ export class FetchService {
    * Asks `peer` which of the tasks of `frame` have a record stored there.
    * @throws an RPC error when it fails.
    */
-  request(peer: PeerId, frame: FetchRequest): Promise<FetchReply> {
+  request(peer: PeerId | string, frame: FetchRequest): Promise<FetchReply> {
     const session = this.sessions.to(peer.toString())
     return session.request(frame, undefined, { retry: true, timeoutMs: FETCH_TIMEOUT_MS })
   }

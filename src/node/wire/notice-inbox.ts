@@ -2,13 +2,14 @@ import type { ResultNotice } from '../../protocol/messages/messages.ts'
 import { resultKey } from '../../protocol/records/result-record.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { GossipHandlers } from './gossip.ts'
-import type { MeshLibp2p } from './libp2p-factory.ts'
-import { requestResultFrom } from './submit-service.ts'
 
 /** Options of {@link NoticeInbox}. */
 export interface NoticeInboxOptions {
-  /** Dials executors for the records they stored. */
-  libp2p: MeshLibp2p
+  /**
+   * The record value a peer stores for a task, read from that peer (unverified; `RecordFetch.valueAt`:
+   * the reads of a turn go together).
+   */
+  readFrom(peer: string, taskId: string): Promise<Uint8Array | undefined>
   /** Where fetched records go, and who waits for which result. */
   results: ResultStore
   /** A peer says it stored the result of a task under `epoch`. */
@@ -91,7 +92,7 @@ export class NoticeInbox implements GossipHandlers {
   private async fetchResult(executor: string, taskId: string, keep: boolean): Promise<void> {
     const { results } = this.opts
     try {
-      const value = await requestResultFrom(this.opts.libp2p, executor, taskId)
+      const value = await this.opts.readFrom(executor, taskId)
       if (value !== undefined) {
         // the peer asked answered on its own stream: a batch it signed itself stands on its word
         const record = results.open(value, resultKey(taskId), executor)

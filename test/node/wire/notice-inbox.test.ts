@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import type { ResultStore } from '../../../src/node/results/result-store.ts'
-import type { MeshLibp2p } from '../../../src/node/wire/libp2p-factory.ts'
 import { NoticeInbox } from '../../../src/node/wire/notice-inbox.ts'
 
 /** A result store that holds nothing in memory and `stored` epochs in its local store. */
@@ -33,9 +32,11 @@ async function settled(calls: string[], n: number): Promise<void> {
 describe('NoticeInbox: a notice of a later run', () => {
   it('fetches the record only when the copy kept here is of an earlier run, reading its epoch unchecked', async () => {
     const { results, calls } = storeWith({ kept1: 1, kept2: 2 })
-    // no protocol to dial: the request to the executor fails, and the DHT is asked
-    const libp2p = {} as MeshLibp2p
-    const inbox = new NoticeInbox({ libp2p, results, onResultStored: () => undefined })
+    // the executor cannot be read from: the DHT is asked
+    const readFrom = async () => {
+      throw new Error('no protocol to dial')
+    }
+    const inbox = new NoticeInbox({ readFrom, results, onResultStored: () => undefined })
     inbox.onResultNotice('executor', {
       results: [
         { taskId: 'kept1', epoch: 2 },
