@@ -43,7 +43,6 @@ import { MeshGossip, RemoteWaits } from './wire/gossip.ts'
 import type { MeshLibp2p } from './wire/libp2p-factory.ts'
 import { StealService } from './wire/steal-service.ts'
 import { type StreamLimits, streamLimits } from './wire/stream-limits.ts'
-import { requestResultFrom } from './wire/submit-service.ts'
 import { WorkTags } from './wire/work-tags.ts'
 
 /** Where a node is in its life: parts act only while it runs. */
@@ -129,10 +128,12 @@ export function assembleNode(inputs: NodeInputs) {
     const taskId = taskIdFromResultKey(key)
     if (taskId !== undefined) results.refresh(taskId)
   }
+  // a dead contact is not one a lookup must have asked (its liveness is the mesh's, wired below)
+  const fetch = recordFetch(libp2p, results, { limits, isDead: (p) => mesh.parts.liveness.isDead(p) })
   const loader = new DependencyLoader({
     executor: inputs.executor,
     results,
-    fetchFrom: (peer, id, signal) => requestResultFrom(libp2p, peer, id, signal),
+    fetchFrom: (peer, id) => fetch.valueAt(peer, id),
     self,
   })
   const runner = new TaskRunner({ executor: loader, slots, self, speed })
@@ -161,8 +162,6 @@ export function assembleNode(inputs: NodeInputs) {
     onStealReply: (ms) => metrics.stealRoundTrip(ms),
     onLease: (owner, id, epoch, proof) => roots.addGrant(owner, id, self, epoch, proof),
   })
-  // a dead contact is not one a lookup must have asked (its liveness is the mesh's, wired below)
-  const fetch = recordFetch(libp2p, results, { limits, isDead: (p) => mesh.parts.liveness.isDead(p) })
   const follower = new ResultFollower({
     self,
     results,

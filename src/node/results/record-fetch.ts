@@ -1,4 +1,5 @@
 import { FETCH_PROTOCOL } from '../../protocol/constants.ts'
+import { taskIdFromResultKey } from '../../protocol/records/result-record.ts'
 import { routingTableClosest } from '../wire/dht-contacts.ts'
 import { FetchService } from '../wire/fetch-service.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
@@ -24,11 +25,16 @@ const SPARE_CONTACTS = 4
  */
 export function recordFetch(
   libp2p: MeshLibp2p,
-  results: Pick<ResultStore, 'storedValue' | 'open'>,
+  results: Pick<ResultStore, 'storedValue' | 'cachedValue' | 'open'>,
   opts: { limits?: StreamLimits; isDead?: (peer: string) => boolean } = {},
 ) {
   const { limits, isDead } = opts
-  const service = new FetchService(libp2p, (frame) => answerFetch(frame, (key) => results.storedValue(key)), {
+  // what this node knows: the records in memory (checked), else its store (kad-dht's)
+  const known = async (key: Uint8Array) => {
+    const id = taskIdFromResultKey(key)
+    return (id === undefined ? undefined : results.cachedValue(id)) ?? results.storedValue(key)
+  }
+  const service = new FetchService(libp2p, (frame) => answerFetch(frame, known), {
     limits,
   })
   const closest = new ClosestPeers(libp2p, FETCH_PROTOCOL)

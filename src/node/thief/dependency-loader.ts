@@ -17,7 +17,7 @@ export interface DependencyLoaderOptions {
   executor: Pick<Executor, 'run'>
   /** Records known here, the DHT, and where fetched records are kept. */
   results: Pick<ResultStore, 'cached' | 'get' | 'accept' | 'open'>
-  /** Asks a peer (the task's owner) for a task's signed record over the submit protocol. */
+  /** Reads a task's signed record from a peer (the task's owner; `RecordFetch.valueAt`). */
   fetchFrom(peer: string, taskId: string, signal: AbortSignal): Promise<Uint8Array | undefined>
   /** This node's peer id. */
   self: string

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { recordFetch } from '../../../src/node/results/record-fetch.ts'
+import { resultKey } from '../../../src/protocol/records/result-record.ts'
 import { makeTask } from '../../protocol/fixtures.ts'
 import {
   holds,
@@ -61,6 +62,21 @@ describe('the fetch protocol between real nodes', () => {
     const out = await c.fetch.lookup.lookUp([record.taskId, ...none])
     expect(out.get(record.taskId)?.record).toEqual(record)
     for (const id of none) expect(out.get(id)).toBeNull()
+  })
+
+  it('reads from a named peer what it holds in memory or its store', async () => {
+    const [a, b, c] = members
+    // a record b knows in memory only (taken from a completion, say), and one nobody holds
+    const { record, value } = await signedRecord(c)
+    b.results.accept(b.results.open(value, resultKey(record.taskId)), value)
+    expect(await b.results.storedValue(resultKey(record.taskId))).toBeUndefined()
+    const nobody = makeTask(9_003).id
+    const [held, none] = await Promise.all([
+      a.fetch.valueAt(b.libp2p.peerId.toString(), record.taskId),
+      a.fetch.valueAt(b.libp2p.peerId.toString(), nobody),
+    ])
+    expect(held).toEqual(value)
+    expect(none).toBeUndefined()
   })
 
   it('settles nothing while a closer peer the routing table knows does not serve the protocol', async () => {
