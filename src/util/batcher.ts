@@ -7,6 +7,8 @@
 export class Batcher<T> {
   private items: T[] = []
   private timer: NodeJS.Immediate | NodeJS.Timeout | undefined
+  /** Whether {@link timer} is an immediate. */
+  private immediate = false
   private lastFlush = Number.NEGATIVE_INFINITY
 
   constructor(
@@ -20,6 +22,7 @@ export class Batcher<T> {
     if (this.timer !== undefined) return
     const wait = this.opts.leading === false ? this.windowMs : this.lastFlush + this.windowMs - Date.now()
     this.timer = wait <= 0 ? setImmediate(() => this.run()) : setTimeout(() => this.run(), wait)
+    this.immediate = wait <= 0
   }
 
   /** Items waiting for the next batch. */
@@ -41,8 +44,9 @@ export class Batcher<T> {
 
   private cancelTimer(): void {
     if (this.timer !== undefined) {
-      clearTimeout(this.timer as NodeJS.Timeout)
-      clearImmediate(this.timer as NodeJS.Immediate)
+      // each clear for its own kind (a fake clock refuses the other)
+      if (this.immediate) clearImmediate(this.timer as NodeJS.Immediate)
+      else clearTimeout(this.timer as NodeJS.Timeout)
     }
     this.timer = undefined
   }

@@ -155,25 +155,43 @@ export class BatchLookup {
 
   /** Asks one peer about its tasks, frame after frame, until it answered for all or failed. */
   private async ask(a: Asking, found: Map<string, FoundRecord[]>): Promise<void> {
-    let left = a.ids
-    while (left.length > 0) {
-      const ids = left.slice(0, MAX_TASKS_PER_MESSAGE)
-      let reply: FetchReply
-      try {
-        reply = await this.parts.request(a.peer, { type: 'fetch', requestId: crypto.randomUUID(), ids })
-      } catch {
-        return // its tasks stay unanswered by it
-      }
-      if (reply.type !== 'fetched' || reply.upTo === 0) return
-      // a value that is not a valid record of its task is no answer: a DHT lookup decides that task
-      const invalid = new Set<string>()
-      for (const { index, value } of reply.held) {
-        if (!this.note(ids[index], fromBase64(value), found)) invalid.add(ids[index])
-      }
-      for (let i = 0; i < reply.upTo; i++) if (!invalid.has(ids[i])) a.answered.add(ids[i])
-      left = left.slice(reply.upTo)
-    }
+    // a value that is not a valid record of its task is no answer: a DHT lookup decides that task
+    const invalid = new Set<string>()
+    const { answered } = await fetchFrom(
+      (frame) => this.parts.request(a.peer, frame),
+      a.ids,
+      (id, value) => {
+        if (!this.note(id, value, found)) invalid.add(id)
+      },
+    )
+    for (const id of answered) if (!invalid.has(id)) a.answered.add(id)
   }
+}
+
+/**
+ * Asks one peer about `ids` with `request`, frame after frame (each of up to 1,000 ids, again for
+ * the ids a reply past its budget left out), and hands on each value it holds (unverified).
+ * @returns the ids it answered for, and those left unanswered when a request failed or a reply
+ *   answered for none.
+ */
+export async function fetchFrom(
+  request: (frame: FetchRequest) => Promise<FetchReply>,
+  ids: readonly string[],
+  held: (id: string, value: Uint8Array) => void,
+): Promise<{ answered: string[]; left: string[] }> {
+  const answered: string[] = []
+  let left = ids.slice()
+  while (left.length > 0) {
+    const asked = left.slice(0, MAX_TASKS_PER_MESSAGE)
+    const reply = await request({ type: 'fetch', requestId: crypto.randomUUID(), ids: asked }).catch(
+      () => undefined,
+    )
+    if (reply?.type !== 'fetched' || reply.upTo === 0) break
+    for (const { index, value } of reply.held) held(asked[index], fromBase64(value))
+    answered.push(...asked.slice(0, reply.upTo))
+    left = left.slice(reply.upTo)
+  }
+  return { answered, left }
 }
 
 /**

@@ -1,8 +1,15 @@
-import { MAX_TASKS_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { FetchReply, FetchRequest } from '../../protocol/messages/fetch-messages.ts'
-import { fromBase64 } from '../../util/base64.ts'
+import { Batcher } from '../../util/batcher.ts'
+import { fetchFrom } from './batch-lookup.ts'
 
 type Resolve = (value: Uint8Array | undefined) => void
+
+/** One read asked of a peer. */
+interface Read {
+  peer: string
+  taskId: string
+  resolve: Resolve
+}
 
 /**
  * Records read from a named peer (the executor a result notice names), gathered per peer over the
@@ -13,8 +20,8 @@ type Resolve = (value: Uint8Array | undefined) => void
  * per task (`fallback`: a peer without the fetch protocol).
  */
 export class PeerFetches {
-  private pending = new Map<string, Map<string, Resolve[]>>()
-  private scheduled = false
+  /** The reads asked, handed over on the next turn of the event loop. */
+  private readonly reads = new Batcher<Read>(0, (reads) => this.flush(reads))
 
   constructor(
     private readonly request: (peer: string, frame: FetchRequest) => Promise<FetchReply>,
@@ -23,56 +30,41 @@ export class PeerFetches {
 
   /** The record value `peer` stores for the task, if any (read with the others of this turn). */
   valueAt(peer: string, taskId: string): Promise<Uint8Array | undefined> {
-    return new Promise<Uint8Array | undefined>((resolve) => {
-      let ids = this.pending.get(peer)
+    return new Promise<Uint8Array | undefined>((resolve) => this.reads.add({ peer, taskId, resolve }))
+  }
+
+  private flush(reads: Read[]): void {
+    const byPeer = new Map<string, Map<string, Resolve[]>>()
+    for (const { peer, taskId, resolve } of reads) {
+      let ids = byPeer.get(peer)
       if (ids === undefined) {
         ids = new Map()
-        this.pending.set(peer, ids)
+        byPeer.set(peer, ids)
       }
       const waiting = ids.get(taskId)
       if (waiting === undefined) ids.set(taskId, [resolve])
       else waiting.push(resolve)
-      if (!this.scheduled) {
-        this.scheduled = true
-        setImmediate(() => this.flush())
-      }
-    })
-  }
-
-  private flush(): void {
-    this.scheduled = false
-    const batch = this.pending
-    this.pending = new Map()
-    for (const [peer, ids] of batch) void this.readFrom(peer, ids)
+    }
+    for (const [peer, ids] of byPeer) void this.readFrom(peer, ids)
   }
 
   /** Reads `ids` from `peer`, frame after frame; each read is resolved (never rejected). */
   private async readFrom(peer: string, ids: Map<string, Resolve[]>): Promise<void> {
+    const values = new Map<string, Uint8Array>()
+    const { answered, left } = await fetchFrom(
+      (frame) => this.request(peer, frame),
+      [...ids.keys()],
+      (id, value) => values.set(id, value),
+    )
     const settle = (id: string, value: Uint8Array | undefined) => {
       for (const resolve of ids.get(id) ?? []) resolve(value)
     }
-    let left = [...ids.keys()]
-    while (left.length > 0) {
-      const asked = left.slice(0, MAX_TASKS_PER_MESSAGE)
-      const reply = await this.request(peer, {
-        type: 'fetch',
-        requestId: crypto.randomUUID(),
-        ids: asked,
-      }).catch(() => undefined)
-      if (reply?.type !== 'fetched' || reply.upTo === 0) {
-        for (const id of left)
-          this.fallback(peer, id).then(
-            (v) => settle(id, v),
-            () => settle(id, undefined),
-          )
-        return
-      }
-      const held = new Map(reply.held.map((h) => [h.index, h.value]))
-      for (let i = 0; i < reply.upTo; i++) {
-        const value = held.get(i)
-        settle(asked[i], value === undefined ? undefined : fromBase64(value))
-      }
-      left = left.slice(reply.upTo)
-    }
+    // an id answered for and not held has no record there
+    for (const id of answered) settle(id, values.get(id))
+    for (const id of left)
+      this.fallback(peer, id).then(
+        (v) => settle(id, v),
+        () => settle(id, undefined),
+      )
   }
 }
