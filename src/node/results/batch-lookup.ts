@@ -12,8 +12,8 @@ import { chunksOf } from '../../util/frame-chunks.ts'
  * the key. In a mesh of at most 21 nodes, every full node.
  */
 export const LOOKUP_WIDTH = 20
-/** Reads of this node's own store at once. */
-const LOCAL_READS = 64
+/** Reads of a node's store at once (its own lookup, a peer's `fetch`). */
+const STORE_READS = 64
 /** Base64 characters of values one `fetched` reply carries at most (past it, the reply answers fewer ids). */
 export const FETCH_REPLY_BUDGET = 1024 * 1024
 
@@ -115,11 +115,8 @@ export class BatchLookup {
   private async readLocal(taskIds: readonly string[], found: Map<string, FoundRecord[]>): Promise<void> {
     const { local } = this.parts
     if (local === undefined) return
-    for (const chunk of chunksOf(taskIds, LOCAL_READS)) {
-      const values = await Promise.all(chunk.map((id) => local(resultKey(id)).catch(() => undefined)))
-      values.forEach((value, i) => {
-        if (value !== undefined) this.note(chunk[i], value, found)
-      })
+    for await (const [id, value] of storedValues(taskIds, local)) {
+      if (value !== undefined) this.note(id, value, found)
     }
   }
 
@@ -207,18 +204,28 @@ export async function answerFetch(
   const held: Array<{ index: number; value: string }> = []
   let chars = 0
   let upTo = 0
-  for (const chunk of chunksOf(frame.ids, 64)) {
-    const values = await Promise.all(chunk.map((id) => read(resultKey(id)).catch(() => undefined)))
-    for (const value of values) {
-      if (value !== undefined) {
-        const text = toBase64(value)
-        if (upTo > 0 && chars + text.length > budget)
-          return { type: 'fetched', requestId: frame.requestId, upTo, held }
-        chars += text.length
-        held.push({ index: upTo, value: text })
-      }
-      upTo++
+  for await (const [, value] of storedValues(frame.ids, read)) {
+    if (value !== undefined) {
+      const text = toBase64(value)
+      if (upTo > 0 && chars + text.length > budget) break
+      chars += text.length
+      held.push({ index: upTo, value: text })
     }
+    upTo++
   }
   return { type: 'fetched', requestId: frame.requestId, upTo, held }
+}
+
+/**
+ * The value stored under each task's key (`read`; a failed read counts as none), in order, read
+ * {@link STORE_READS} at a time.
+ */
+async function* storedValues(
+  taskIds: readonly string[],
+  read: (key: Uint8Array) => Promise<Uint8Array | undefined>,
+): AsyncGenerator<[string, Uint8Array | undefined]> {
+  for (const chunk of chunksOf(taskIds, STORE_READS)) {
+    const values = await Promise.all(chunk.map((id) => read(resultKey(id)).catch(() => undefined)))
+    for (let i = 0; i < chunk.length; i++) yield [chunk[i], values[i]]
+  }
 }
