@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TaskmeshClient } from '../src/client/taskmesh-client.ts'
-import { apiFetch, eventually, meshKey, sleepTask, startDaemon, status, submit } from './chaos/daemons.ts'
+import { eventually, meshKey, readsSent, sleepTask, startDaemon, status, submit } from './chaos/daemons.ts'
 import { cpuSeconds } from './compare/processes.ts'
 
 const WINDOW_MS = 20_000
@@ -26,17 +26,6 @@ const root = await mkdtemp(join(tmpdir(), 'taskmesh-watch-'))
 const b = await startDaemon(root, 'b', { slots: 1 })
 const a = await startDaemon(root, 'a', { slots: 1, bootstrap: [b.addr] })
 
-/** Fetch frames `b` sent and kad-dht streams it opened so far (its status's accounting). */
-async function sentByB(): Promise<{ fetch: number; kad: number }> {
-  const res = await apiFetch(b, '/status')
-  const { accounting } = (await res.json()) as {
-    accounting: { protocols: Record<string, { sends: number; streamsOut: number } | undefined> }
-  }
-  return {
-    fetch: accounting.protocols.fetch?.sends ?? 0,
-    kad: accounting.protocols['kad-dht']?.streamsOut ?? 0,
-  }
-}
 try {
   const ids: string[] = []
   for (let i = 0; i < tasks; i += 2_000) {
@@ -58,9 +47,9 @@ try {
   const watching = (async () => {
     for await (const _ of client.watch(ids, stop.signal));
   })().catch(() => undefined)
-  const sentBefore = await sentByB()
+  const sentBefore = await readsSent(b)
   const watched = await perSecond()
-  const sentAfter = await sentByB()
+  const sentAfter = await readsSent(b)
   stop.abort()
   await watching
   await client.close()

@@ -26,6 +26,7 @@ export { type ExtraRoutes, type OpsTarget, opsRoutes } from './http/ops-routes.t
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log/logger.ts'
 export type { FrontDoor } from './node/front-door.ts'
 export type { TaskmeshNodeOptions } from './node/options.ts'
+export type { GetOptions } from './node/results/result-lookup.ts'
 export {
   type CancelResult,
   type GraphItemInput,

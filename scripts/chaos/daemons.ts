@@ -213,6 +213,18 @@ export async function status(daemon: Daemon): Promise<Status> {
   return (await res.json()) as Status
 }
 
+/** What a daemon has sent so far for its result reads: fetch frames, kad-dht streams opened (its accounting). */
+export async function readsSent(daemon: Daemon): Promise<{ fetch: number; kad: number }> {
+  const res = await apiFetch(daemon, '/status')
+  const { accounting } = (await res.json()) as {
+    accounting: { protocols: Record<string, { sends: number; streamsOut: number } | undefined> }
+  }
+  return {
+    fetch: accounting.protocols.fetch?.sends ?? 0,
+    kad: accounting.protocols['kad-dht']?.streamsOut ?? 0,
+  }
+}
+
 /** Polls `probe` every 50 ms until it returns something other than undefined (fails after `timeoutMs`). */
 export async function eventually<T>(
   probe: () => Promise<T | undefined> | T | undefined,

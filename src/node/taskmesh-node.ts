@@ -10,6 +10,7 @@ import { custodyGrace, takeSubmission } from './owner/acceptance.ts'
 import type { CancelResult, TaskState } from './owner/cancellation.ts'
 import type { GraphItemInput } from './owner/submission.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
+import type { GetOptions } from './results/result-lookup.ts'
 import { ResultReader } from './results/result-reader.ts'
 import { Shutdown, type StopOptions } from './run/shutdown.ts'
 import { startNode } from './run/startup.ts'
@@ -161,11 +162,12 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     return { handles, accepted }
   }
 
-  /** One poll: the record if known here or found in the DHT, else undefined. */
-  async getResult(
-    id: string,
-    opts: { signal?: AbortSignal; skipCache?: boolean } = {},
-  ): Promise<ResultRecord | undefined> {
+  /**
+   * One poll: the record if known here or found in the DHT, else undefined. Past the cache, the
+   * peers closest to its key are asked over the fetch protocol first, a kad-dht lookup made only
+   * when they cannot tell (or with `dhtOnly`, see {@link GetOptions}).
+   */
+  async getResult(id: string, opts: GetOptions = {}): Promise<ResultRecord | undefined> {
     return this.parts.results.get(id, opts)
   }
 

@@ -93,12 +93,13 @@ const DHT_COUNT_CONCURRENCY = 8
 export async function countInDht(node: TaskmeshNode, ids: string[]): Promise<number> {
   const missed: string[] = []
   await eachLimited(ids, DHT_COUNT_CONCURRENCY, async (id) => {
-    const found = await node.getResult(id, { skipCache: true }).catch(() => undefined)
+    const found = await node.getResult(id, { skipCache: true, dhtOnly: true }).catch(() => undefined)
     if (found === undefined) missed.push(id)
   })
   let found = ids.length - missed.length
   await eachLimited(missed, DHT_COUNT_CONCURRENCY, async (id) => {
-    if ((await node.getResult(id, { skipCache: true }).catch(() => undefined)) !== undefined) found++
+    if ((await node.getResult(id, { skipCache: true, dhtOnly: true }).catch(() => undefined)) !== undefined)
+      found++
   })
   return found
 }

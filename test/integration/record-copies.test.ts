@@ -4,6 +4,7 @@ import { resolveNodeOptions } from '../../src/node/options.ts'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
 import { InvalidTaskError } from '../../src/task/errors.ts'
+import { makeTask } from '../protocol/fixtures.ts'
 import { deadline, stopAll, waitAll } from './helpers.ts'
 
 const TASKS = 12
@@ -56,8 +57,28 @@ describe('recordCopies: the peers each record made here is copied to', () => {
     for (const i of [1, 2, 3]) expect(delta(i, (a) => a.datastore.records.put)).toBe(0)
     expect(delta(0, (a) => a.protocols.replicate?.sends ?? 0)).toBe(0)
     // a DHT get at another node reaches the executor's own copy
-    const read = await nodes[3].getResult(ids[0], { signal: deadline() })
+    const read = await nodes[3].getResult(ids[0], { signal: deadline(), dhtOnly: true })
     expect(read).toMatchObject({ taskId: ids[0], status: 'succeeded', executor: nodes[0].peerId })
+  }, 60_000)
+
+  it('a read at another node asks the closest peers over the fetch protocol, with no DHT lookup', async () => {
+    const { ids } = await runAtFirst(0)
+    const reader = nodes[3]
+    const sent = () => {
+      const { protocols } = reader.status().accounting
+      return { fetch: protocols.fetch?.sends ?? 0, kad: protocols['kad-dht']?.streamsOut ?? 0 }
+    }
+    const before = sent()
+    for (const id of ids.slice(1)) {
+      const read = await reader.getResult(id, { skipCache: true, signal: deadline() })
+      expect(read).toMatchObject({ taskId: id, status: 'succeeded', executor: nodes[0].peerId })
+    }
+    // a task nobody has a record of: every peer says so, and that settles it
+    const none = await reader.getResult(makeTask(9_999).id, { signal: deadline() })
+    expect(none).toBeUndefined()
+    const after = sent()
+    expect(after.kad - before.kad).toBe(0)
+    expect(after.fetch - before.fetch).toBeGreaterThanOrEqual(ids.length)
   }, 60_000)
 
   it('refuses a count outside 0–20 with an error naming the option', () => {

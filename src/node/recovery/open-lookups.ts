@@ -120,7 +120,7 @@ export class OpenLookups {
       let found: ResultRecord | undefined
       const signal = AbortSignal.timeout(ADOPTION_LOOKUP_MS) // its end, not another error, is a time-out
       try {
-        found = await this.opts.results.get(task.id, { skipCache: true, signal })
+        found = await this.opts.results.get(task.id, { skipCache: true, dhtOnly: true, signal })
         this.limit.answered()
       } catch (err) {
         if (signal.aborted) this.limit.timedOut(ticket)

@@ -11,7 +11,7 @@ import { turnEnd } from '../../util/in-turns.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { BatchLookup } from './batch-lookup.ts'
 import { ReplicaPuts } from './replica-puts.ts'
-import { ResultLookup } from './result-lookup.ts'
+import { type GetOptions, ResultLookup } from './result-lookup.ts'
 import {
   type Admission,
   DEFAULT_CACHE_SIZE,
@@ -186,11 +186,8 @@ export class ResultStore {
     return this.cache.get(taskId)?.value
   }
 
-  /** One poll: the record known here, else a DHT get (see `ResultLookup.get`). */
-  get(
-    taskId: string,
-    opts: { signal?: AbortSignal; skipCache?: boolean } = {},
-  ): Promise<ResultRecord | undefined> {
+  /** One poll: the record known here, else a batch lookup or a DHT get (see `ResultLookup.get`). */
+  get(taskId: string, opts: GetOptions = {}): Promise<ResultRecord | undefined> {
     return this.lookup.get(taskId, opts)
   }
 
