@@ -16,6 +16,7 @@ import { fenceResultRecords } from '../results/fencing.ts'
 import { createResultValidator } from '../results/result-validator.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
 import { InMemoryDatastore } from './memory-datastore.ts'
+import { economizePeerStore } from './peer-store-reads.ts'
 import { libp2pLogger } from './quiet-logger.ts'
 import './length-prefix-decoder.ts'
 import './yamux-window-updates.ts'
@@ -163,5 +164,6 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
       }),
     },
   })
+  economizePeerStore(node.peerStore)
   return node as MeshLibp2p
 }
