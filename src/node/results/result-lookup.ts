@@ -84,11 +84,11 @@ export class ResultLookup {
   }
 
   /**
-   * One poll: the local cache, else a batch lookup of the task alone or with the gets asked in the
-   * same turn ({@link useBatch}: its closest connected peers asked over the fetch protocol, one
-   * round trip, where kad-dht's lookup cost the mesh ~20 ms of CPU per read), else — when the batch
-   * cannot tell, or with `dhtOnly` — a DHT get (the selector picks among the replicas and the local
-   * copy). A node without DHT peers reads its local store only (kad-dht's query would wait for the
+   * One poll: the local cache, else a batch lookup of the task alone or with the gets asked in
+   * the same turn ({@link useBatch}: its closest connected peers asked over the fetch protocol, one
+   * round trip, where kad-dht's lookup cost a mesh of 5 ~45 ms of CPU per read), else — when the
+   * batch cannot tell, or with `dhtOnly` — a DHT get (the selector picks among the replicas and the
+   * local copy). A node without DHT peers reads its local store only (kad-dht's query would wait for the
    * signal); the local copy also stands when the network query fails.
    */
   async get(taskId: string, opts: GetOptions = {}): Promise<ResultRecord | undefined> {
