@@ -59,13 +59,13 @@ export interface HttpApiOptions {
  *   (up to `MAX_HTTP_WAIT_MS`) the answer waits for the results too: `201 { ids, keys?, results }`,
  *   each the task's result record, or `null` when it had none within the wait (submit and wait in
  *   one request: one round trip less than `POST` and then `GET ?wait=`).
- * - `GET /tasks/<id>` → `200` the result record; `202 { taskId, state, reason? }` when the task
+ * - `GET /tasks/<id>` → `200` the result record; `202 { taskId, state, reason?, owner? }` when the task
  *   has no result yet but is known (waiting, queued, leased, running, unschedulable); `404` when
  *   it is unknown: one lookup of at most `pollMs`, or with `?wait=<ms>` a long poll of up to
  *   `MAX_HTTP_WAIT_MS`.
  * - `DELETE /tasks/<id>` → `200 { taskId, outcome: 'cancelled' | 'finished', owner }`; `404` when
  *   no node in reach knows the task.
- * - `GET /tasks/<id>/state` → `200 { taskId, state, reason? }`: how the task stands (`unknown` when
+ * - `GET /tasks/<id>/state` → `200 { taskId, state, reason?, owner? }`: how the task stands (`unknown` when
  *   no node in reach knows it), without a DHT lookup.
  * - `GET /tasks/<id>/story` → `200 { taskId, events }`: this node's decisions about the task.
  * - `GET /status` → `200` the node's status (peers, slots, queues, counters, unschedulable tasks).

@@ -33,9 +33,9 @@ import { BeaconService } from './wire/beacon-service.ts'
 import { CustodyService } from './wire/custody-service.ts'
 import type { MeshLibp2p } from './wire/libp2p-factory.ts'
 import { NoticeInbox } from './wire/notice-inbox.ts'
+import { ownerRequests } from './wire/owner-requests.ts'
 import type { StealService } from './wire/steal-service.ts'
 import type { StreamLimits } from './wire/stream-limits.ts'
-import { requestCancelFrom, requestStateFrom } from './wire/submit-service.ts'
 import type { WorkTags } from './wire/work-tags.ts'
 
 /** A probe of a peer whose connection dropped waits this long for a dial to succeed, ms. */
@@ -214,7 +214,7 @@ export function wireMesh(m: MeshInputs) {
   const bootstrapKeeper = new BootstrapKeeper(libp2p, opts.bootstrap ?? [], m.log)
   return {
     beacons,
-    /** Cancellation and task state, which forward to the owner this node knows of. */
+    /** Cancellation and task state, which forward to the task's owner (asking peers for it if need be). */
     control: (p: { intake: Intake; publisher: ResultPublisher; unschedulable: UnschedulableWatch }) =>
       new TaskControl({
         ...{ self, ledger, runner: m.runner, thief, results, events },
@@ -224,9 +224,8 @@ export function wireMesh(m: MeshInputs) {
           missing: (id) => p.intake.gate.missing(id),
           cancel: (id) => p.intake.cancelWaiting(id),
         },
-        announcedOwner: (id) => custodian.owner(id),
-        forwardCancel: (owner, id) => requestCancelFrom(libp2p, owner, id),
-        askState: (owner, id) => requestStateFrom(libp2p, owner, id),
+        guardedOwner: (id) => custodian.owner(id),
+        ...ownerRequests(libp2p, (n) => closest.of(selfKey, n)),
       }),
     parts: {
       ...{

@@ -86,7 +86,7 @@ describe('graphs, cancel, state and story over HTTP', () => {
     })
     const [longId, nextId] = (made.body as { ids: string[] }).ids
     const running = await call('GET', `/tasks/${longId}`)
-    expect(running).toEqual({ status: 202, body: { taskId: longId, state: 'running' } })
+    expect(running).toEqual({ status: 202, body: { taskId: longId, state: 'running', owner: node.peerId } })
     const waiting = await call('GET', `/tasks/${nextId}`)
     expect(waiting.status).toBe(202)
     expect(waiting.body).toMatchObject({ state: 'waiting', reason: `waiting for ${longId}` })
@@ -127,7 +127,12 @@ describe('graphs, cancel, state and story over HTTP', () => {
     const state = await call('GET', `/tasks/${id}`)
     expect(state).toEqual({
       status: 202,
-      body: { taskId: id, state: 'unschedulable', reason: `${node.peerId} (this node): label "gpu" missing` },
+      body: {
+        taskId: id,
+        state: 'unschedulable',
+        reason: `${node.peerId} (this node): label "gpu" missing`,
+        owner: node.peerId,
+      },
     })
     await node.cancel(id)
   })
@@ -199,13 +204,13 @@ describe('graphs, cancel, state and story from the CLI and the light client', ()
 
   it('the light client cancels, reads the state and the story over the submit protocol', async () => {
     const [sleeper] = await node.submitMany([{ type: 'sleep', input: { ms: 60_000 } }])
-    expect(await client.state(sleeper.id)).toEqual({ state: 'running' })
+    expect(await client.state(sleeper.id)).toEqual({ state: 'running', owner: node.peerId })
     expect(await client.cancel(sleeper.id)).toEqual({
       taskId: sleeper.id,
       outcome: 'cancelled',
       owner: node.peerId,
     })
-    expect(await client.state(sleeper.id)).toEqual({ state: 'done' })
+    expect(await client.state(sleeper.id)).toEqual({ state: 'done', owner: node.peerId })
     expect((await client.story(sleeper.id)).map((e) => e.event)).toContain('cancelled')
     const err = await client.cancel(unknownId).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RemoteError)

@@ -48,7 +48,7 @@ describe('cancel on a lone node', () => {
       { key: 'q', ...sleepSpec(10, 'never') },
       { type: 'echo', dependsOn: ['q'] },
     ])
-    expect(await node.taskState(queued.id)).toEqual({ state: 'queued' })
+    expect(await node.taskState(queued.id)).toEqual({ state: 'queued', owner: node.peerId })
     await expect(node.cancel(queued.id)).resolves.toEqual({
       taskId: queued.id,
       outcome: 'cancelled',
@@ -61,7 +61,7 @@ describe('cancel on a lone node', () => {
     expect(dep.error).toBe(`dependency ${queued.id} failed: cancelled`)
     expect((await blocker.result(deadline())).status).toBe('succeeded')
     expect(events(node, queued.id)).not.toContain('started')
-    expect(await node.taskState(queued.id)).toEqual({ state: 'done' })
+    expect(await node.taskState(queued.id)).toEqual({ state: 'done', owner: node.peerId })
     // a second cancel finds the result; an id nobody knows is refused
     await expect(node.cancel(queued.id)).resolves.toMatchObject({ outcome: 'finished' })
     await expect(node.cancel(blocker.id)).resolves.toMatchObject({ outcome: 'finished' })
@@ -73,7 +73,7 @@ describe('cancel on a lone node', () => {
   it('aborts a running task through its signal and never retries it', async () => {
     const [running] = await node.submitMany([sleepSpec(LONG_MS, 'never')])
     await waitFor(() => node.status().running === 1, 5_000, 'the sleep never started')
-    expect(await node.taskState(running.id)).toEqual({ state: 'running' })
+    expect(await node.taskState(running.id)).toEqual({ state: 'running', owner: node.peerId })
     const retried = node.status().counters.retried
     const asked = Date.now()
     await node.cancel(running.id)
@@ -123,7 +123,7 @@ describe('cancel of a stolen task', () => {
 
   it('a non-owner forwards the cancel; the owner revokes the lease and the thief aborts the run', async () => {
     const { a, thief, bystander, handle, leaseEpoch } = await stolen(1_500, LONG_MS)
-    expect(await bystander.taskState(handle.id)).toEqual({ state: 'leased' }) // asked the owner
+    expect(await bystander.taskState(handle.id)).toEqual({ state: 'leased', owner: a.peerId }) // asked the owner
     await expect(bystander.cancel(handle.id)).resolves.toEqual({
       taskId: handle.id,
       outcome: 'cancelled',

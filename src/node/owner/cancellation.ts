@@ -6,6 +6,7 @@ import type { TaskEvents } from '../story/task-events.ts'
 import type { Thief } from '../thief/thief.ts'
 import type { DependencyGate } from './dependencies.ts'
 import type { OwnerLedger } from './owner-ledger.ts'
+import type { FoundOwner } from './owner-search.ts'
 import type { UnschedulableWatch } from './unschedulable.ts'
 
 /** The error of a cancelled task's record. */
@@ -18,6 +19,8 @@ export interface TaskState {
   state: 'waiting' | 'queued' | 'leased' | 'running' | 'unschedulable' | 'done' | 'unknown'
   /** What it waits for, why no node can run it, or who holds it. */
   reason?: string
+  /** The task's owner, as the node that answered knows it (absent when it knows none). */
+  owner?: string
 }
 
 /** What a cancel did: `cancelled` (the owner ended it), or `finished` (it had a result already). */
@@ -38,14 +41,19 @@ export interface TaskControlOptions {
   results: Pick<ResultStore, 'cached' | 'get'>
   unschedulable: Pick<UnschedulableWatch, 'get'>
   events: TaskEvents
-  /** The owner an announcement named for the task. */
-  announcedOwner(taskId: string): string | undefined
+  /** The owner this node guards the task for, as one of its custodians. */
+  guardedOwner(taskId: string): string | undefined
   /** Publishes the owner's failed record (waiters, notices and the DHT see it). */
   publisher: Pick<ResultPublisher, 'publish'>
   /** Sends the cancel to the task's owner. */
   forwardCancel(owner: string, taskId: string): Promise<CancelResult>
   /** Asks the task's owner how it stands. */
   askState(owner: string, taskId: string): Promise<TaskState>
+  /**
+   * Asks the connected peers who owns a task this node knows nothing of (see `searchOwner`).
+   * Without it, such a task is unknown here.
+   */
+  searchOwner?(taskId: string): Promise<FoundOwner | undefined>
 }
 
 /**
@@ -54,7 +62,8 @@ export interface TaskControlOptions {
  * revoked (the thief's next renewal is rejected and it aborts the run). The owner then publishes
  * the final record `failed` / `cancelled` under an epoch above every epoch it allocated, so a
  * result the thief may still send loses everywhere (fencing); dependents fail with it. Any other
- * node forwards the cancel to the owner its announcement named.
+ * node forwards the cancel to the owner it knows of (as the task's thief or custodian), else to
+ * the owner its connected peers name.
  */
 export class TaskControl {
   constructor(private readonly opts: TaskControlOptions) {}
@@ -78,7 +87,8 @@ export class TaskControl {
       await publisher.publish(ownerFailureRecord(cancelled.entry, self, CANCELLED, cancelled.epoch))
       return { taskId, outcome: 'cancelled', owner: self }
     }
-    const owner = this.ownerOf(taskId)
+    const owner =
+      this.ownerOf(taskId) ?? (opts.forwarded === true ? undefined : (await this.search(taskId))?.owner)
     if (owner !== undefined && owner !== self && opts.forwarded !== true) {
       events.emit(taskId, 'cancel-forwarded', { to: owner })
       return this.opts.forwardCancel(owner, taskId)
@@ -90,43 +100,49 @@ export class TaskControl {
     throw new UnknownTaskError(taskId)
   }
 
-  /** How the task stands here; a node that knows nothing of it asks the announced owner. */
+  /**
+   * How the task stands here; a node that knows nothing of it asks the owner it guards the task
+   * for, else the owner its connected peers name (unless `forwarded`).
+   */
   async state(taskId: string, opts: { forwarded?: boolean } = {}): Promise<TaskState> {
     const local = this.localState(taskId)
-    const owner = this.opts.announcedOwner(taskId)
-    if (
-      local.state !== 'unknown' ||
-      opts.forwarded === true ||
-      owner === undefined ||
-      owner === this.opts.self
-    )
-      return local
-    return this.opts.askState(owner, taskId).catch(() => local)
+    if (local.state !== 'unknown' || opts.forwarded === true || local.owner === this.opts.self) return local
+    if (local.owner !== undefined) return this.opts.askState(local.owner, taskId).catch(() => local)
+    const found = await this.search(taskId)
+    if (found === undefined || found.owner === this.opts.self) return local
+    if (found.state !== undefined) return found.state
+    return this.opts.askState(found.owner, taskId).catch(() => ({ ...local, owner: found.owner }))
   }
 
   /** How the task stands by what this node knows. */
   localState(taskId: string): TaskState {
-    const { gate, ledger, thief, runner, results } = this.opts
-    if (results.cached(taskId) !== undefined) return { state: 'done' }
+    const { gate, ledger, thief, runner, results, self: owner } = this.opts
+    const known = results.cached(taskId)
+    if (known !== undefined) return { state: 'done', owner: known.owner }
     if (gate.has(taskId))
-      return { state: 'waiting', reason: `waiting for ${gate.missing(taskId).join(', ')}` }
+      return { state: 'waiting', reason: `waiting for ${gate.missing(taskId).join(', ')}`, owner }
     const own = ledger.get(taskId)
     if (own !== undefined) {
       const flagged = this.opts.unschedulable.get(taskId)
       if (flagged !== undefined && own.state === 'queued')
-        return { state: 'unschedulable', reason: flagged.reasons.join('; ') }
-      if (own.state === 'retrying') return { state: 'queued', reason: 'waiting to be retried' }
-      return { state: own.state }
+        return { state: 'unschedulable', reason: flagged.reasons.join('; '), owner }
+      if (own.state === 'retrying') return { state: 'queued', reason: 'waiting to be retried', owner }
+      return { state: own.state, owner }
     }
     const held = thief.entry(taskId)
     if (held !== undefined) {
       const state = runner.isRunning(taskId) ? 'running' : 'queued'
-      return { state, reason: `held under a lease from ${held.task.owner}` }
+      return { state, reason: `held under a lease from ${held.task.owner}`, owner: held.task.owner }
     }
-    return { state: 'unknown' }
+    const guarded = this.opts.guardedOwner(taskId)
+    return guarded === undefined ? { state: 'unknown' } : { state: 'unknown', owner: guarded }
   }
 
   private ownerOf(taskId: string): string | undefined {
-    return this.opts.thief.entry(taskId)?.task.owner ?? this.opts.announcedOwner(taskId)
+    return this.opts.thief.entry(taskId)?.task.owner ?? this.opts.guardedOwner(taskId)
+  }
+
+  private search(taskId: string): Promise<FoundOwner | undefined> {
+    return this.opts.searchOwner?.(taskId).catch(() => undefined) ?? Promise.resolve(undefined)
   }
 }

@@ -119,6 +119,8 @@ export const stateReplySchema = z
     taskId: taskIdSchema,
     state: z.enum(['waiting', 'queued', 'leased', 'running', 'unschedulable', 'done', 'unknown']),
     reason: z.string().max(MAX_ERROR_CHARS).optional(),
+    /** The task's owner as the answering node knows it (absent when it knows none). */
+    owner: peerIdSchema.optional(),
   })
   .strict()
 

@@ -29,7 +29,7 @@ export type SubmitDialer = (signal: AbortSignal) => Promise<Stream>
 /** What a cancel did (the `cancelled` reply without its envelope). */
 export type CancelOutcome = Omit<CancelReply, 'type' | 'requestId'>
 /** How a task stands (the `state` reply without its envelope and task id). */
-export type TaskStateReply = Pick<StateReply, 'state' | 'reason'>
+export type TaskStateReply = Pick<StateReply, 'state' | 'reason' | 'owner'>
 /** The decisions a node took about a task, oldest first. */
 export type StoryEvents = StoryReply['events']
 
@@ -134,8 +134,13 @@ export class SubmitClient {
 
   /** How a task stands at the node (which asks the task's owner unless `forwarded`). */
   async state(taskId: string, opts: ForwardOptions = {}): Promise<TaskStateReply> {
-    const reply = await this.about(taskId, { type: 'state', ...forwarded(opts) }, 'state', opts.signal)
-    return reply.reason === undefined ? { state: reply.state } : { state: reply.state, reason: reply.reason }
+    const { state, reason, owner } = await this.about(
+      taskId,
+      { type: 'state', ...forwarded(opts) },
+      'state',
+      opts.signal,
+    )
+    return { state, ...(reason === undefined ? {} : { reason }), ...(owner === undefined ? {} : { owner }) }
   }
 
   /** The decisions the node took about a task, oldest first. */

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest'
+import type { TaskState } from '../../../src/node/owner/cancellation.ts'
+import { OWNER_SEARCH_PEERS, searchOwner } from '../../../src/node/owner/owner-search.ts'
+
+/** An `ask` answering from a table (a peer absent from it never answers until aborted). */
+function asking(answers: Record<string, TaskState | Error>) {
+  const asked: string[] = []
+  const aborted: string[] = []
+  const ask = (peer: string, signal: AbortSignal) => {
+    asked.push(peer)
+    const answer = answers[peer]
+    return new Promise<TaskState>((resolve, reject) => {
+      if (answer instanceof Error) queueMicrotask(() => reject(answer))
+      else if (answer !== undefined) queueMicrotask(() => resolve(answer))
+      else
+        signal.addEventListener('abort', () => {
+          aborted.push(peer)
+          reject(new Error('aborted'))
+        })
+    })
+  }
+  return { ask, asked, aborted }
+}
+
+describe('searchOwner', () => {
+  it("takes the owner's own answer with its state, and stops asking the others", async () => {
+    const { ask, aborted } = asking({
+      a: { state: 'unknown' },
+      o: { state: 'leased', owner: 'o' },
+    })
+    await expect(searchOwner(['a', 'o', 'silent'], ask)).resolves.toEqual({
+      owner: 'o',
+      state: { state: 'leased', owner: 'o' },
+    })
+    expect(aborted).toEqual(['silent'])
+  })
+
+  it('takes the owner another peer names (a custodian, a thief) without a state', async () => {
+    const { ask } = asking({ c: { state: 'unknown', owner: 'o' }, x: new Error('refused') })
+    await expect(searchOwner(['x', 'c'], ask)).resolves.toEqual({ owner: 'o' })
+  })
+
+  it('settles with nothing when every peer answered without an owner or failed', async () => {
+    const { ask } = asking({ a: { state: 'unknown' }, b: new Error('no route') })
+    await expect(searchOwner(['a', 'b'], ask)).resolves.toBeUndefined()
+    await expect(searchOwner([], ask)).resolves.toBeUndefined()
+  })
+
+  it('settles with nothing once its time is up, aborting what is still out', async () => {
+    const { ask, aborted } = asking({ a: { state: 'unknown' } })
+    await expect(searchOwner(['a', 'silent'], ask, 20)).resolves.toBeUndefined()
+    expect(aborted).toEqual(['silent'])
+  })
+
+  it(`asks at most ${OWNER_SEARCH_PEERS} peers, the first ones given`, async () => {
+    const peers = Array.from({ length: OWNER_SEARCH_PEERS + 5 }, (_, i) => `p${i}`)
+    const { ask, asked } = asking(Object.fromEntries(peers.map((p) => [p, { state: 'unknown' }])))
+    await expect(searchOwner(peers, ask)).resolves.toBeUndefined()
+    expect(asked).toEqual(peers.slice(0, OWNER_SEARCH_PEERS))
+  })
+})
