@@ -20,6 +20,7 @@ import { InvalidTaskError } from '../task/errors.ts'
 import { minute, second } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
 import type { Durability } from './owner/journal.ts'
+import { DEFAULT_MAX_CONNECTIONS } from './wire/libp2p-factory.ts'
 
 /** Interval of capacity beacons (a big change sends one at once). */
 export const DEFAULT_BEACON_INTERVAL_MS = 1 * second
@@ -152,11 +153,16 @@ export interface TaskmeshNodeOptions {
    * own id — so that one of them adopts a task if this node dies: each is a frame at acceptance
    * and another when the task ends, at each custodian. 0 hands them to no one: a task owned here
    * waits for this node to come back (its journal keeps it), and is lost with its disk; and no other
-   * node knows of it until its result exists (a state, cancel or wait asked elsewhere finds it
-   * unknown: ask this node). At most
+   * node knows of it until its result exists (a state or cancel asked elsewhere finds it only while
+   * this node answers). At most
    * {@link MAX_CUSTODIANS}. @defaultValue DEFAULT_CUSTODIANS (2)
    */
   custodians?: number
+  /**
+   * Connections this node keeps at most (libp2p's connection manager refuses inbound ones beyond
+   * it and prunes the least valued above it). @defaultValue DEFAULT_MAX_CONNECTIONS (32)
+   */
+  maxConnections?: number
   /** Retry delays. @defaultValue DEFAULT_BACKOFF */
   backoff?: BackoffPolicy
   /** Source of randomness (victim choice, jitter, nonces). @defaultValue Math.random */
@@ -197,6 +203,7 @@ export type ResolvedNodeOptions = Required<
     | 'maxInboundRequestBytes'
     | 'recordCopies'
     | 'custodians'
+    | 'maxConnections'
   >
 > &
   TaskmeshNodeOptions
@@ -249,6 +256,7 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
     slots: positiveInt(opts.slots ?? availableParallelism(), 'slots'),
     recordCopies: countUpTo(opts.recordCopies ?? DEFAULT_RECORD_COPIES, MAX_RECORD_COPIES, 'recordCopies'),
     custodians: countUpTo(opts.custodians ?? DEFAULT_CUSTODIANS, MAX_CUSTODIANS, 'custodians'),
+    maxConnections: positiveInt(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 'maxConnections'),
     labels,
     memoryMb: opts.memoryMb ?? Math.floor(totalmem() / 2 ** 20),
     speed: positiveNumber(opts.speed ?? 1, 'speed'),
