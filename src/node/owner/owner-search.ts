@@ -4,6 +4,12 @@ import type { TaskState } from './cancellation.ts'
 export const OWNER_SEARCH_PEERS = 64
 /** How long a search waits for the peers' answers, ms. */
 export const OWNER_SEARCH_MS = 2_000
+/**
+ * Searches one node runs at once; a question beyond them is answered from what the node knows.
+ * Each search is a request to every connected full node: without a bound, a client asking about
+ * ids nobody knows would have the node send that many requests to each peer.
+ */
+export const MAX_OWNER_SEARCHES = 16
 
 /** Who owns a task, as a peer told; with the owner's own answer when the owner was among those asked. */
 export interface FoundOwner {
@@ -54,4 +60,24 @@ export function searchOwner(
       )
     }
   })
+}
+
+/**
+ * {@link searchOwner} with at most `limit` searches under way: one asked beyond them finds
+ * nothing (the node answers from what it knows itself).
+ */
+export function boundedOwnerSearch(
+  search: (taskId: string) => Promise<FoundOwner | undefined>,
+  limit = MAX_OWNER_SEARCHES,
+): (taskId: string) => Promise<FoundOwner | undefined> {
+  let running = 0
+  return async (taskId) => {
+    if (running >= limit) return undefined
+    running++
+    try {
+      return await search(taskId)
+    } finally {
+      running--
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { TaskState } from '../../../src/node/owner/cancellation.ts'
-import { OWNER_SEARCH_PEERS, searchOwner } from '../../../src/node/owner/owner-search.ts'
+import { boundedOwnerSearch, OWNER_SEARCH_PEERS, searchOwner } from '../../../src/node/owner/owner-search.ts'
 
 /** An `ask` answering from a table (a peer absent from it never answers until aborted). */
 function asking(answers: Record<string, TaskState | Error>) {
@@ -57,5 +57,28 @@ describe('searchOwner', () => {
     const { ask, asked } = asking(Object.fromEntries(peers.map((p) => [p, { state: 'unknown' }])))
     await expect(searchOwner(peers, ask)).resolves.toBeUndefined()
     expect(asked).toEqual(peers.slice(0, OWNER_SEARCH_PEERS))
+  })
+})
+
+describe('boundedOwnerSearch', () => {
+  it('runs at most `limit` searches at once; one beyond them finds nothing, and a slot freed is used again', async () => {
+    const releases: Array<() => void> = []
+    let started = 0
+    const search = boundedOwnerSearch((id) => {
+      started++
+      return new Promise((resolve) => releases.push(() => resolve({ owner: `owner-of-${id}` })))
+    }, 2)
+    const first = search('a')
+    const second = search('b')
+    await expect(search('c')).resolves.toBeUndefined()
+    expect(started).toBe(2)
+    releases[0]()
+    await expect(first).resolves.toEqual({ owner: 'owner-of-a' })
+    const fourth = search('d')
+    expect(started).toBe(3)
+    releases[1]()
+    releases[2]()
+    await expect(second).resolves.toEqual({ owner: 'owner-of-b' })
+    await expect(fourth).resolves.toEqual({ owner: 'owner-of-d' })
   })
 })
