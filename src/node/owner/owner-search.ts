@@ -29,37 +29,28 @@ export interface FoundOwner {
  * in a mesh larger than an owner and its custodians, most nodes know nothing of a queued task, and
  * a cancel or a state question reaching one of them needs the owner's name from a peer.
  */
-export function searchOwner(
+export async function searchOwner(
   peers: readonly string[],
   ask: (peer: string, signal: AbortSignal) => Promise<TaskState>,
   ms = OWNER_SEARCH_MS,
 ): Promise<FoundOwner | undefined> {
-  if (peers.length === 0) return Promise.resolve(undefined)
   const stop = new AbortController()
   const timer = setTimeout(() => stop.abort(new Error('owner search timed out')), ms)
-  return new Promise<FoundOwner | undefined>((resolve) => {
-    const asked = peers.slice(0, OWNER_SEARCH_PEERS)
-    let pending = asked.length
-    const settle = (found: FoundOwner | undefined) => {
-      resolve(found) // first: the abort below settles with undefined otherwise
-      clearTimeout(timer)
-      stop.abort()
-    }
-    stop.signal.addEventListener('abort', () => resolve(undefined), { once: true })
-    for (const peer of asked) {
-      ask(peer, stop.signal).then(
-        (state) => {
-          if (stop.signal.aborted) return
-          const { owner } = state
-          if (owner !== undefined) return settle(owner === peer ? { owner, state } : { owner })
-          if (--pending === 0) settle(undefined)
-        },
-        () => {
-          if (!stop.signal.aborted && --pending === 0) settle(undefined)
-        },
-      )
-    }
+  const named = peers.slice(0, OWNER_SEARCH_PEERS).map(async (peer): Promise<FoundOwner> => {
+    const state = await ask(peer, stop.signal)
+    if (state.owner === undefined) throw new Error(`${peer} knows no owner`)
+    return state.owner === peer ? { owner: peer, state } : { owner: state.owner }
   })
+  // the deadline settles the search even if an ask does not heed its signal
+  const deadline = new Promise<never>((_, reject) => stop.signal.addEventListener('abort', reject))
+  try {
+    return await Promise.race([Promise.any(named), deadline])
+  } catch {
+    return undefined // every peer answered without an owner or failed, or the time ran out
+  } finally {
+    clearTimeout(timer)
+    stop.abort() // the requests still out are abandoned
+  }
 }
 
 /**
