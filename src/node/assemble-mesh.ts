@@ -6,6 +6,7 @@ import type { NodeOffer } from '../policy/types.ts'
 import { CUSTODY_PROTOCOL } from '../protocol/constants.ts'
 import { InvalidMessageError } from '../protocol/errors.ts'
 import type { Task } from '../task/task.ts'
+import { debounce } from '../util/debounce.ts'
 import type { Lifecycle } from './assemble.ts'
 import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
 import { TaskControl } from './owner/cancellation.ts'
@@ -15,6 +16,7 @@ import type { OwnerLedger, Poisoned } from './owner/owner-ledger.ts'
 import type { UnschedulableWatch } from './owner/unschedulable.ts'
 import { BeaconPublisher } from './peers/beacons.ts'
 import { BootstrapKeeper } from './peers/bootstrap-keeper.ts'
+import { ConnectionTrimmer } from './peers/connection-trimmer.ts'
 import { LivenessWatch } from './peers/liveness-watch.ts'
 import { PeerAddresses } from './peers/peer-addresses.ts'
 import type { PeerView } from './peers/peer-view.ts'
@@ -143,17 +145,19 @@ export function wireMesh(m: MeshInputs) {
     },
   })
   custody.serveWith((from, frame) => custodian.handle(from, frame))
+  /** A peer this node has work with: its dropped connection is probed, and never trimmed. */
+  const matters = (peer: string): boolean =>
+    ledger.leasesHeldBy(peer) ||
+    thief.holdsFrom(peer) ||
+    custodian.guards(peer) ||
+    keeper.current.includes(peer)
   liveness.watch({
     onCheck: (changed) => {
       custodian.onCheck(changed)
       // a peer whose protocols were not known when it connected may serve custody by now
       if (keeper.short && libp2p.getConnections().length > keeper.current.length) refreshCustody()
     },
-    matters: (peer) =>
-      ledger.leasesHeldBy(peer) ||
-      thief.holdsFrom(peer) ||
-      custodian.guards(peer) ||
-      keeper.current.includes(peer),
+    matters,
   })
   const replay = new JournalReplay({
     ...{ self, ledger, results },
@@ -212,6 +216,7 @@ export function wireMesh(m: MeshInputs) {
     if (keeper.current.includes(evt.detail.toString())) refreshCustody()
   }
   const bootstrapKeeper = new BootstrapKeeper(libp2p, opts.bootstrap ?? [], m.log)
+  const trimmer = new ConnectionTrimmer({ libp2p, limit: opts.maxConnections, protects: matters })
   return {
     beacons,
     /** Cancellation and task state, which forward to the task's owner (asking peers for it if need be). */
@@ -239,6 +244,7 @@ export function wireMesh(m: MeshInputs) {
         beacons,
         inbox,
         bootstrapKeeper,
+        trimmer,
       },
       announce: hold,
       /** Registers the mesh protocols (before libp2p starts). */
@@ -254,6 +260,7 @@ export function wireMesh(m: MeshInputs) {
         libp2p.addEventListener('peer:update', onUpdate)
         libp2p.addEventListener('peer:disconnect', onDisconnect)
         bootstrapKeeper.start()
+        trimmer.start()
       },
       /** Stops what {@link startMesh} started (before libp2p). */
       async stopMesh(): Promise<void> {
@@ -262,6 +269,7 @@ export function wireMesh(m: MeshInputs) {
         libp2p.removeEventListener('peer:disconnect', onDisconnect)
         keeper.flushNow()
         bootstrapKeeper.stop()
+        trimmer.stop()
         await beaconService.stop()
         await custody.stop()
         await fetch.stop()
@@ -285,15 +293,5 @@ async function meet(libp2p: MeshLibp2p, peer: string, addrs: string[]): Promise<
     await libp2p.dial(id, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS * 5) })
   } catch {
     // unreachable now: its liveness will be judged when an owner dies (an unknown peer counts as live)
-  }
-}
-
-/** Calls `fn` once, `ms` after the last of a burst of calls. */
-function debounce(fn: () => void, ms: number): () => void {
-  let timer: NodeJS.Timeout | undefined
-  return () => {
-    clearTimeout(timer)
-    timer = setTimeout(fn, ms)
-    timer.unref()
   }
 }

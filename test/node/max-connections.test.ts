@@ -1,10 +1,13 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { resolveNodeOptions } from '../../src/node/options.ts'
+import { ConnectionTrimmer, connectionHeadroom } from '../../src/node/peers/connection-trimmer.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-import { DEFAULT_MAX_CONNECTIONS } from '../../src/node/wire/libp2p-factory.ts'
+import { DEFAULT_MAX_CONNECTIONS, hardLimit } from '../../src/node/wire/libp2p-factory.ts'
 import { InvalidTaskError } from '../../src/task/errors.ts'
-import { stopAll } from '../integration/helpers.ts'
+import { stopAll, WAIT_MS } from '../integration/helpers.ts'
+
+const listen = ['/ip4/127.0.0.1/tcp/0']
 
 describe('maxConnections', () => {
   let nodes: TaskmeshNode[] = []
@@ -21,14 +24,51 @@ describe('maxConnections', () => {
     }
   })
 
-  it("reaches libp2p's connection manager: a node at its limit refuses another inbound connection", async () => {
-    const full = await TaskmeshNode.create({ maxConnections: 1, slots: 1 })
-    const first = await TaskmeshNode.create({ slots: 1 })
-    const second = await TaskmeshNode.create({ slots: 1 })
-    nodes = [full, first, second]
+  it('leaves libp2p room for newcomers beyond the limit: at least 8, a quarter of large limits', () => {
+    expect([1, 32, 64, 200].map(connectionHeadroom)).toEqual([8, 8, 16, 50])
+    expect(hardLimit(DEFAULT_MAX_CONNECTIONS)).toBe(40)
+  })
+
+  it('a node at its limit takes a newcomer in; trimmed, it keeps the peer it protects and the newest', async () => {
+    const full = await TaskmeshNode.create({ maxConnections: 1, slots: 1, listen })
+    const others = await Promise.all([1, 2, 3].map(() => TaskmeshNode.create({ slots: 1, listen })))
+    nodes = [full, ...others]
     const addr = multiaddr(full.multiaddrs[0])
-    await first.libp2p.dial(addr)
-    await expect(second.libp2p.dial(addr, { signal: AbortSignal.timeout(5_000) })).rejects.toThrow()
-    expect(full.libp2p.getConnections().map((c) => c.remotePeer.toString())).toEqual([first.peerId])
+    for (const o of others) await o.libp2p.dial(addr, { signal: AbortSignal.timeout(WAIT_MS) })
+    const peersOf = () => full.libp2p.getConnections().map((c) => c.remotePeer.toString())
+    // the dialler's side resolves first: wait for the full node to count each connection
+    while (peersOf().length < others.length) {
+      await new Promise((resolve) => full.libp2p.addEventListener('peer:connect', resolve, { once: true }))
+    }
+    // accepted beyond the limit of 1 (before, the second dial was refused)
+    expect(peersOf().sort()).toEqual(others.map((o) => o.peerId).sort())
+
+    const [oldest, middle, newest] = others
+    const trimmer = new ConnectionTrimmer({
+      libp2p: full.libp2p,
+      limit: 2,
+      protects: (peer) => peer === oldest.peerId,
+      graceMs: 0,
+    })
+    expect(await trimmer.trim()).toBe(1)
+    // the oldest unprotected connection went; the protected oldest and the newest stay
+    expect(peersOf().sort()).toEqual([oldest.peerId, newest.peerId].sort())
+    // and the peer cut off hears of it
+    while (middle.libp2p.getConnections(full.libp2p.peerId).length > 0) {
+      await new Promise((resolve) =>
+        middle.libp2p.addEventListener('peer:disconnect', resolve, { once: true }),
+      )
+    }
+    expect(await trimmer.trim()).toBe(0) // at its limit: nothing more
+
+    // within the grace period nothing is closed, whatever the count
+    const patient = new ConnectionTrimmer({
+      libp2p: full.libp2p,
+      limit: 1,
+      protects: () => false,
+      graceMs: 60_000,
+    })
+    expect(await patient.trim()).toBe(0)
+    expect(peersOf()).toHaveLength(2)
   })
 })

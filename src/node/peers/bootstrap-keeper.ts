@@ -7,6 +7,12 @@ import type { Logger } from '../../log/logger.ts'
 export const BOOTSTRAP_RETRY_MIN_MS = 500
 /** Longest pause between two dials of an unreachable bootstrap peer, ms. */
 export const BOOTSTRAP_RETRY_MAX_MS = 30_000
+/**
+ * A node with this many connections is in the mesh: it dials no bootstrap peer (as go-ipfs's
+ * bootstrap does below its threshold of 4). Holding a connection to each bootstrap peer for good
+ * would fill the few nodes everyone names with connections they cannot trim.
+ */
+export const KEEP_MIN_CONNECTIONS = 4
 
 interface Target {
   peer: PeerId
@@ -20,11 +26,12 @@ interface Target {
 }
 
 /**
- * Keeps this node connected to its bootstrap peers. `@libp2p/bootstrap` dials each once at start:
- * a peer that was not up yet (daemons started together, or the bootstrap node restarting) would
- * stay unconnected for good. The keeper dials every bootstrap peer it is not connected to again,
- * backing off from {@link BOOTSTRAP_RETRY_MIN_MS} to {@link BOOTSTRAP_RETRY_MAX_MS}, and once more
- * whenever the last connection to one closes.
+ * Keeps this node in the mesh through its bootstrap peers. `@libp2p/bootstrap` dials each once at
+ * start: a peer that was not up yet (daemons started together, or the bootstrap node restarting)
+ * would stay unconnected for good. While this node has fewer than {@link KEEP_MIN_CONNECTIONS}
+ * connections, the keeper dials every bootstrap peer it is not connected to again, backing off from
+ * {@link BOOTSTRAP_RETRY_MIN_MS} to {@link BOOTSTRAP_RETRY_MAX_MS}, and once more whenever a
+ * connection closes; with more, it leaves the connections to the mesh.
  */
 export class BootstrapKeeper {
   private readonly targets: Target[]
@@ -67,11 +74,17 @@ export class BootstrapKeeper {
     for (const t of this.targets) clearTimeout(t.timer)
   }
 
-  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const t = this.targets.find((x) => x.peer.equals(evt.detail))
-    if (t === undefined) return
-    t.delayMs = BOOTSTRAP_RETRY_MIN_MS
-    this.schedule(t, BOOTSTRAP_RETRY_MIN_MS)
+  private readonly onDisconnect = (): void => {
+    if (this.inMesh()) return
+    for (const t of this.targets) {
+      if (t.dialing || this.libp2p.getConnections(t.peer).length > 0) continue
+      t.delayMs = BOOTSTRAP_RETRY_MIN_MS
+      this.schedule(t, BOOTSTRAP_RETRY_MIN_MS)
+    }
+  }
+
+  private inMesh(): boolean {
+    return this.libp2p.getConnections().length >= KEEP_MIN_CONNECTIONS
   }
 
   private schedule(t: Target, afterMs: number): void {
@@ -83,7 +96,8 @@ export class BootstrapKeeper {
 
   private async dial(t: Target): Promise<void> {
     if (this.stopped || t.dialing) return
-    if (this.libp2p.getConnections(t.peer).length > 0) {
+    if (this.libp2p.getConnections(t.peer).length > 0 || this.inMesh()) {
+      // a connection that closes, taking the node below the threshold, schedules a dial again
       t.delayMs = BOOTSTRAP_RETRY_MIN_MS
       return
     }

@@ -12,6 +12,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { DHT_PROTOCOL, RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
 import { createResultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
+import { connectionHeadroom } from '../peers/connection-trimmer.ts'
 import { fenceResultRecords } from '../results/fencing.ts'
 import { createResultValidator } from '../results/result-validator.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
@@ -56,7 +57,11 @@ export interface MeshLibp2pOptions {
   swarmKey?: Uint8Array
   /** Discover peers on the LAN with mDNS. @defaultValue false */
   mdns?: boolean
-  /** Connections kept at most (see `DEFAULT_MAX_CONNECTIONS`). */
+  /**
+   * Connections kept once newcomers' grace has passed (see `DEFAULT_MAX_CONNECTIONS`); libp2p
+   * refuses one only beyond it plus `connectionHeadroom`, and the node's `ConnectionTrimmer` closes
+   * the surplus.
+   */
   maxConnections?: number
   /** The batch roots the node has checked, shared by its result validator and selector. @defaultValue a fresh one */
   roots?: VerifiedRoots
@@ -70,6 +75,9 @@ export interface MeshLibp2pOptions {
  * of to steal from it), so connections, beacons and their CPU stay bounded whatever the mesh size.
  */
 export const DEFAULT_MAX_CONNECTIONS = 32
+
+/** The connections libp2p itself allows a node of limit `limit`: the limit and the newcomers' headroom. */
+export const hardLimit = (limit: number): number => limit + connectionHeadroom(limit)
 /** Ping streams one connection may have open each way (kad-dht pings; so may a peer's connection monitor). */
 const PING_STREAMS = 4
 
@@ -131,8 +139,8 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     logger: libp2pLogger(),
     peerDiscovery,
     connectionManager: {
-      // a bounded degree: beyond it libp2p closes the connections of least value (see `tagWork`)
-      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      // a bounded degree, with room for newcomers: `ConnectionTrimmer` closes the surplus
+      maxConnections: hardLimit(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
       inboundConnectionThreshold: 10_000,
       maxIncomingPendingConnections: 1_000,
       maxParallelDials: 200,
