@@ -6,6 +6,7 @@ import type { NodeParts } from './assemble.ts'
 import type { NodeCounters } from './node-counters.ts'
 import type { OwnerLedger } from './owner/owner-ledger.ts'
 import type { UnschedulableWatch } from './owner/unschedulable.ts'
+import type { ConnectionTrimmer } from './peers/connection-trimmer.ts'
 import type { PeerView } from './peers/peer-view.ts'
 import type { LocalQueue } from './run/local-queue.ts'
 import type { TaskRunner } from './run/task-runner.ts'
@@ -62,6 +63,11 @@ export interface NodeStatus {
    */
   inbound: { bytes: number; streams: number; evictions: number }
   /**
+   * libp2p connections open now, the limit the node brings them back to (`maxConnections`; newcomers
+   * are let in beyond it for a while), and how many it closed to do so since it started.
+   */
+  connections: { open: number; limit: number; trimmed: number }
+  /**
    * Results this node made whose first copy at a peer, or whose notice, has not left it yet: held
    * on its disk alone (counted by a node with a data dir; sent again after a restart).
    */
@@ -85,6 +91,7 @@ export interface StatusParts {
   waiting: number
   unschedulable: Pick<UnschedulableWatch, 'list' | 'count'>
   inbound: Pick<InboundBudget, 'usedBytes' | 'streams' | 'evictions'>
+  trimmer: Pick<ConnectionTrimmer, 'status'>
   custodians: readonly string[]
   guarded: number
   unsentResults: number
@@ -123,6 +130,7 @@ export function nodeStatus(p: StatusParts): NodeStatus {
     unschedulable: p.unschedulable.list(UNSCHEDULABLE_LISTED),
     unschedulableCount: p.unschedulable.count,
     inbound: { bytes: p.inbound.usedBytes, streams: p.inbound.streams, evictions: p.inbound.evictions },
+    connections: p.trimmer.status,
     custody: { custodians: [...p.custodians], guarded: p.guarded },
     unsentResults: p.unsentResults,
     accounting: p.accounting.snapshot(),
@@ -145,6 +153,7 @@ export function statusOfParts(p: NodeParts, own: NodeSelf): NodeStatus {
     ...{ offer: p.offer, counters: p.counters, queue: p.queue, runner: p.runner, ledger: p.ledger },
     ...{ thief: p.thief, peers: p.peers, waiting: p.intake.gate.size, unschedulable: p.unschedulable },
     ...{ inbound: p.limits.budget, custodians: p.keeper.current, guarded: p.custodian.guarded },
+    trimmer: p.trimmer,
     accounting: p.accounting,
   })
 }

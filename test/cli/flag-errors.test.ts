@@ -67,6 +67,12 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(simulate)).toContain('--custodians must be an integer from 0 to 4, got "two"')
   }, 120_000)
 
+  it('a --max-connections below 1 names the flag, the range and the value', async () => {
+    const run = await runCli(['daemon', '--data-dir', join(root, 'conns'), '--max-connections', '0'], CLI_MS)
+    expect(oneLine(run)).toContain('--max-connections must be an integer from 1 to 100000, got "0"')
+    expect(run.code).not.toBe(0)
+  }, 60_000)
+
   it('a port in use: one line naming the address and the flag, exit 1, no stack', async () => {
     const [p2p, http] = await Promise.all([
       runCli(['daemon', '--data-dir', join(root, 'a'), '--listen', `/ip4/127.0.0.1/tcp/${busyPort}`], CLI_MS),

@@ -99,7 +99,7 @@ describe('the daemon log on stderr', () => {
     const d = new DaemonProcess(
       [
         ...['--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--open'],
-        ...['--http-host', '127.0.0.1', '--http-token-file', tokenFile],
+        ...['--http-host', '127.0.0.1', '--http-token-file', tokenFile, '--max-connections', '5'],
       ],
       { TASKMESH_LOG_LEVEL: 'debug' },
     )
@@ -128,6 +128,15 @@ describe('the daemon log on stderr', () => {
     const metrics = await (await fetch(`${url}/metrics`)).text()
     expect(metrics).toMatch(/^taskmesh_tasks_accepted_total 1$/m)
     expect(metrics).toMatch(/^process_cpu_user_seconds_total /m)
+    // --max-connections reaches the node: its status and gauges give the limit
+    expect(metrics).toMatch(/^taskmesh_connections_limit 5$/m)
+    expect(metrics).toMatch(/^taskmesh_connections_trimmed_total 0$/m)
+    const status = await fetch(`${url}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(((await status.json()) as { connections: unknown }).connections).toEqual({
+      open: 0,
+      limit: 5,
+      trimmed: 0,
+    })
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
 
     await d.kill()

@@ -4,16 +4,7 @@ import { hardLimit } from '../../src/node/wire/libp2p-factory.ts'
 import { stopAll, WAIT_MS } from './helpers.ts'
 
 /** Resolves once `node` hears the beacon of at least one peer; fails after WAIT_MS. */
-async function joined(node: TaskmeshNode): Promise<void> {
-  const until = Date.now() + WAIT_MS
-  while (node.status().peers.length === 0) {
-    if (Date.now() > until) throw new Error(`${node.peerId} joined no one`)
-    await new Promise((resolve) => {
-      node.libp2p.addEventListener('peer:connect', resolve, { once: true })
-      setTimeout(resolve, until - Date.now() + 1).unref()
-    })
-  }
-}
+const joined = (node: TaskmeshNode) => node.waitForPeers(1, AbortSignal.timeout(WAIT_MS))
 
 describe('joining through full nodes', () => {
   let nodes: TaskmeshNode[] = []

@@ -140,6 +140,11 @@ export function addDaemonCommand(program: Command): void {
       int('--custodians', 0, MAX_CUSTODIANS),
     )
     .option(
+      '--max-connections <n>',
+      'connections this node keeps: past 10 s it closes those beyond, oldest and least used first, never one to a peer it has work with; newcomers are let in up to a quarter more (at least 8) (default: 32)',
+      int('--max-connections', 1, 100_000),
+    )
+    .option(
       '--lease-ttl <ms>',
       'lease time-to-live granted to thieves; a thief silent this long loses the task (default: 10000)',
       int('--lease-ttl', 1, ANY, ' (ms)'),

@@ -49,6 +49,8 @@ export interface DaemonFlags extends HttpFlags {
   recordCopies?: number
   /** Peers this node hands the tasks it owns to (`custodians`). */
   custodians?: number
+  /** Connections kept (`maxConnections`). */
+  maxConnections?: number
   /** On SIGTERM/SIGINT, wait up to this long for running tasks (ms). */
   drainTimeout?: number
   beaconInterval?: number
@@ -106,6 +108,7 @@ async function startNode(
       durability: flags.durability,
       recordCopies: flags.recordCopies,
       custodians: flags.custodians,
+      maxConnections: flags.maxConnections,
       beaconIntervalMs: flags.beaconInterval,
       failureDetectionMs: flags.failureDetection,
       maxExecutorLosses: flags.maxExecutorLosses,

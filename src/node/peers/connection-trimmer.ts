@@ -49,6 +49,8 @@ export class ConnectionTrimmer {
   private interval: NodeJS.Timeout | undefined
   private soon: NodeJS.Timeout | undefined
   private trimming = false
+  /** Connections closed to bring the node back to its limit, since it started. */
+  trimmed = 0
 
   constructor(private readonly opts: ConnectionTrimmerOptions) {}
 
@@ -85,10 +87,16 @@ export class ConnectionTrimmer {
       candidates.sort((a, b) => a.value - b.value || a.conn.timeline.open - b.conn.timeline.open)
       const cut = candidates.slice(0, excess)
       await Promise.all(cut.map(({ conn }) => conn.close().catch((err: Error) => conn.abort(err))))
+      this.trimmed += cut.length
       return cut.length
     } finally {
       this.trimming = false
     }
+  }
+
+  /** Connections open now, the limit they are brought back to, and how many were closed to do so. */
+  get status(): { open: number; limit: number; trimmed: number } {
+    return { open: this.opts.libp2p.getConnections().length, limit: this.opts.limit, trimmed: this.trimmed }
   }
 
   /** The sum of a peer's tag values, or undefined for a peer tagged with work (never trimmed). */

@@ -35,6 +35,12 @@ const GAUGES: Array<[string, string, (s: NodeStatus) => number]> = [
   ['expected_wait_seconds', 'Expected wait of a task queued here now', (s) => s.expectedWaitMs / 1000],
   ['inbound_bytes', 'Bytes of unfinished inbound requests held now', (s) => s.inbound.bytes],
   ['inbound_streams', 'Inbound request streams being received now', (s) => s.inbound.streams],
+  ['connections', 'libp2p connections open now', (s) => s.connections.open],
+  [
+    'connections_limit',
+    'Connections this node brings itself back to (newcomers let in beyond)',
+    (s) => s.connections.limit,
+  ],
   ['custodians', 'Peers holding the specs of this node’s open tasks', (s) => s.custody.custodians.length],
   ['tasks_guarded', 'Tasks of other owners this node guards as a custodian', (s) => s.custody.guarded],
   [
@@ -75,6 +81,7 @@ export class StatusMetrics {
   private readonly datastore: MirroredCounter
   private readonly journal: MirroredCounter
   private readonly evictions: MirroredCounter
+  private readonly trimmed: MirroredCounter
 
   constructor(registry: Registry) {
     for (const [key, name, help] of COUNTERS)
@@ -104,6 +111,7 @@ export class StatusMetrics {
     this.datastore = m('datastore_calls', 'Datastore calls per namespace', ['namespace', 'op'])
     this.journal = m('journal', 'Task journal: writes (group commits), entries, bytes, fsyncs', ['what'])
     this.evictions = m('inbound_evictions', 'Inbound streams closed to keep within the byte budget', [])
+    this.trimmed = m('connections_trimmed', 'Connections closed to bring the node back to its limit', [])
   }
 
   /** Copies a status snapshot into the metrics. */
@@ -146,5 +154,6 @@ export class StatusMetrics {
     )
     this.journal.set(Object.entries(a.journal).map(([what, n]): [Labels, number] => [{ what }, n]))
     this.evictions.set([[{}, s.inbound.evictions]])
+    this.trimmed.set([[{}, s.connections.trimmed]])
   }
 }
