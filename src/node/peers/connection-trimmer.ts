@@ -3,9 +3,9 @@ import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import { WORK_TAG } from '../wire/work-tags.ts'
 
 /**
- * Connections a node accepts beyond its limit (`maxConnections`), ms after which it closes the
- * surplus: room for newcomers. A node that refused every connection at its limit left a peer that
- * knew only full nodes unable to join at all (48 nodes over TCP, each bootstrapped to the same 3:
+ * Connections a node accepts beyond its limit (`maxConnections`): room for newcomers, whose surplus
+ * {@link ConnectionTrimmer} closes once their grace has passed. A node that refused every
+ * connection at its limit left a peer that knew only full nodes unable to join at all (48 nodes over TCP, each bootstrapped to the same 3:
  * the last 14 had no connection; every connection carries taskmesh streams, which libp2p's own
  * pruner never closes, so a full node stayed full).
  */
