@@ -23,11 +23,11 @@ for (let i = 0; i < N; i++) {
     }),
   )
 }
-for (let t = 1; t <= 4; t++) {
+for (let t = 1; t <= Number(process.env.TICKS ?? 4); t++) {
   await new Promise((r) => setTimeout(r, 15_000))
   const cc = nodes.map((n) => n.libp2p.getConnections().length)
   console.log(
-    `${t * 15}s max ${Math.max(...cc)} avg ${(cc.reduce((a, b) => a + b, 0) / N).toFixed(1)} over-32 ${cc.filter((x) => x > 32).length} isolated ${cc.filter((x) => x === 0).length}`,
+    `${t * 15}s max ${Math.max(...cc)} avg ${(cc.reduce((a, b) => a + b, 0) / N).toFixed(1)} over-32 ${cc.filter((x) => x > 32).length} isolated ${cc.filter((x) => x === 0).length} trimmed so far ${nodes.reduce((a, n) => a + n.status().connections.trimmed, 0)}`,
   )
 }
 const late = await TaskmeshNode.create({
@@ -48,6 +48,8 @@ const c = nodes.map((n) => n.libp2p.getConnections().length)
 const p = nodes.map((n) => n.status().peers.length)
 console.log('connections', c.join(' '))
 console.log('peers heard', p.join(' '))
+const trimmed = nodes.map((n) => n.status().connections.trimmed)
+console.log('connections trimmed per node (seeds first):', trimmed.join(' '))
 console.log('isolated (0 connections):', c.filter((x) => x === 0).length, 'of', N)
 await Promise.all(nodes.map((n) => n.stop()))
 process.exit(0)

@@ -1,3 +1,4 @@
+import { KEEP_ALIVE } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { resolveNodeOptions } from '../../src/node/options.ts'
@@ -29,9 +30,9 @@ describe('maxConnections', () => {
     expect(hardLimit(DEFAULT_MAX_CONNECTIONS)).toBe(40)
   })
 
-  it('a node at its limit takes a newcomer in; trimmed, it keeps the peer it protects and the newest', async () => {
+  it('a node at its limit takes newcomers in; trimmed, it closes the oldest it may: not protected, not kept alive', async () => {
     const full = await TaskmeshNode.create({ maxConnections: 1, slots: 1, listen })
-    const others = await Promise.all([1, 2, 3].map(() => TaskmeshNode.create({ slots: 1, listen })))
+    const others = await Promise.all([1, 2, 3, 4].map(() => TaskmeshNode.create({ slots: 1, listen })))
     nodes = [full, ...others]
     const addr = multiaddr(full.multiaddrs[0])
     for (const o of others) await o.libp2p.dial(addr, { signal: AbortSignal.timeout(WAIT_MS) })
@@ -43,20 +44,27 @@ describe('maxConnections', () => {
     // accepted beyond the limit of 1 (before, the second dial was refused)
     expect(peersOf().sort()).toEqual(others.map((o) => o.peerId).sort())
 
-    const [oldest, middle, newest] = others
+    const [oldest, alive, third, newest] = others
+    // libp2p dials a peer tagged keep-alive again as soon as its connection closes: never trimmed
+    await full.libp2p.peerStore.merge(alive.libp2p.peerId, { tags: { [`${KEEP_ALIVE}-test`]: { value: 1 } } })
+    // kad-dht keeps its closest peers alive too, once it has pinged them (every 5 s): not these two
+    for (const o of [third, newest]) {
+      await full.libp2p.peerStore.merge(o.libp2p.peerId, { tags: { [`${KEEP_ALIVE}-kad-dht`]: undefined } })
+    }
     const trimmer = new ConnectionTrimmer({
       libp2p: full.libp2p,
-      limit: 2,
+      limit: 3,
       protects: (peer) => peer === oldest.peerId,
       graceMs: 0,
     })
     expect(await trimmer.trim()).toBe(1)
-    // the oldest unprotected connection went; the protected oldest and the newest stay
-    expect(peersOf().sort()).toEqual([oldest.peerId, newest.peerId].sort())
+    // the oldest connection it may close went; the protected, the kept-alive and the newest stay
+    expect(peersOf().sort()).toEqual([oldest.peerId, alive.peerId, newest.peerId].sort())
+    expect(trimmer.status).toEqual({ open: 3, limit: 3, trimmed: 1 })
     // and the peer cut off hears of it
-    while (middle.libp2p.getConnections(full.libp2p.peerId).length > 0) {
+    while (third.libp2p.getConnections(full.libp2p.peerId).length > 0) {
       await new Promise((resolve) =>
-        middle.libp2p.addEventListener('peer:disconnect', resolve, { once: true }),
+        third.libp2p.addEventListener('peer:disconnect', resolve, { once: true }),
       )
     }
     expect(await trimmer.trim()).toBe(0) // at its limit: nothing more
@@ -69,6 +77,6 @@ describe('maxConnections', () => {
       graceMs: 60_000,
     })
     expect(await patient.trim()).toBe(0)
-    expect(peersOf()).toHaveLength(2)
+    expect(peersOf()).toHaveLength(3)
   })
 })

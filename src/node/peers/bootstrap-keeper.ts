@@ -8,17 +8,29 @@ export const BOOTSTRAP_RETRY_MIN_MS = 500
 /** Longest pause between two dials of an unreachable bootstrap peer, ms. */
 export const BOOTSTRAP_RETRY_MAX_MS = 30_000
 /**
- * A node with this many connections is in the mesh: it dials no bootstrap peer (as go-ipfs's
- * bootstrap does below its threshold of 4). Holding a connection to each bootstrap peer for good
- * would fill the few nodes everyone names with connections they cannot trim.
+ * A node with this many connections is in the mesh: a bootstrap peer that closes its connection
+ * is dialled again only after {@link BOOTSTRAP_QUIET_MIN_MS}, not at once (as go-ipfs's bootstrap
+ * dials at once only below its threshold of 4). Redialling at once the seeds everyone names
+ * would hold them full with connections they close again.
  */
 export const KEEP_MIN_CONNECTIONS = 4
+/**
+ * Pause before a node in the mesh dials again a bootstrap peer that refused it or closed its
+ * connection, ms (times a random factor in [0.5, 1.5), so the nodes that joined together do not
+ * come back together). Shorter pauses kept the seeds of 48 nodes full: each trimmed 100–190
+ * connections a minute, and a newcomer found them all at libp2p's cap.
+ */
+export const BOOTSTRAP_QUIET_MIN_MS = 300_000
+/** Longest such pause (it doubles each time the same peer refuses or closes again), ms. */
+export const BOOTSTRAP_QUIET_MAX_MS = 1_800_000
 
 interface Target {
   peer: PeerId
   addr: ReturnType<typeof multiaddr>
   /** Pause before the next dial if this one fails, ms (doubles up to the maximum). */
   delayMs: number
+  /** Pause before a node in the mesh dials it again after it closed, ms (doubles up to the maximum). */
+  quietMs: number
   timer?: NodeJS.Timeout
   dialing: boolean
   /** The last dial failed (its first failure is a warning, the next ones are not). */
@@ -27,11 +39,14 @@ interface Target {
 
 /**
  * Keeps this node in the mesh through its bootstrap peers. `@libp2p/bootstrap` dials each once at
- * start: a peer that was not up yet (daemons started together, or the bootstrap node restarting)
- * would stay unconnected for good. While this node has fewer than {@link KEEP_MIN_CONNECTIONS}
- * connections, the keeper dials every bootstrap peer it is not connected to again, backing off from
- * {@link BOOTSTRAP_RETRY_MIN_MS} to {@link BOOTSTRAP_RETRY_MAX_MS}, and once more whenever a
- * connection closes; with more, it leaves the connections to the mesh.
+ * start: a peer that was not up yet (daemons started together, the bootstrap node restarting, a
+ * network cut) would stay unconnected for good. While this node has fewer than
+ * {@link KEEP_MIN_CONNECTIONS} connections, the keeper dials every bootstrap peer it is not
+ * connected to again, backing off from {@link BOOTSTRAP_RETRY_MIN_MS} to
+ * {@link BOOTSTRAP_RETRY_MAX_MS}, and again soon after a connection closes. With more, it dials one
+ * that failed or closed only after {@link BOOTSTRAP_QUIET_MIN_MS}, doubling up to
+ * {@link BOOTSTRAP_QUIET_MAX_MS}: a full peer refuses newcomers and trims the connections beyond
+ * its limit, and the mesh keeps this node meanwhile; a cut still heals, within the pause.
  */
 export class BootstrapKeeper {
   private readonly targets: Target[]
@@ -41,6 +56,7 @@ export class BootstrapKeeper {
     private readonly libp2p: Libp2p,
     list: readonly string[],
     private readonly log?: Logger,
+    private readonly random: () => number = Math.random,
   ) {
     this.targets = list.map((s) => {
       const addr = multiaddr(s)
@@ -50,6 +66,7 @@ export class BootstrapKeeper {
         peer: peerIdFromString(id),
         addr,
         delayMs: BOOTSTRAP_RETRY_MIN_MS,
+        quietMs: BOOTSTRAP_QUIET_MIN_MS,
         dialing: false,
         failing: false,
       }
@@ -74,17 +91,24 @@ export class BootstrapKeeper {
     for (const t of this.targets) clearTimeout(t.timer)
   }
 
-  private readonly onDisconnect = (): void => {
-    if (this.inMesh()) return
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const inMesh = this.libp2p.getConnections().length >= KEEP_MIN_CONNECTIONS
     for (const t of this.targets) {
       if (t.dialing || this.libp2p.getConnections(t.peer).length > 0) continue
-      t.delayMs = BOOTSTRAP_RETRY_MIN_MS
-      this.schedule(t, BOOTSTRAP_RETRY_MIN_MS)
+      if (!inMesh) {
+        t.delayMs = BOOTSTRAP_RETRY_MIN_MS
+        this.schedule(t, BOOTSTRAP_RETRY_MIN_MS)
+      } else if (t.peer.equals(evt.detail)) {
+        this.schedule(t, this.quietPause(t))
+      }
     }
   }
 
-  private inMesh(): boolean {
-    return this.libp2p.getConnections().length >= KEEP_MIN_CONNECTIONS
+  /** The pause before a node in the mesh dials `t` again (jittered), doubling the next one. */
+  private quietPause(t: Target): number {
+    const pause = t.quietMs * (0.5 + this.random())
+    t.quietMs = Math.min(BOOTSTRAP_QUIET_MAX_MS, t.quietMs * 2)
+    return pause
   }
 
   private schedule(t: Target, afterMs: number): void {
@@ -96,8 +120,7 @@ export class BootstrapKeeper {
 
   private async dial(t: Target): Promise<void> {
     if (this.stopped || t.dialing) return
-    if (this.libp2p.getConnections(t.peer).length > 0 || this.inMesh()) {
-      // a connection that closes, taking the node below the threshold, schedules a dial again
+    if (this.libp2p.getConnections(t.peer).length > 0) {
       t.delayMs = BOOTSTRAP_RETRY_MIN_MS
       return
     }
@@ -108,7 +131,9 @@ export class BootstrapKeeper {
       if (t.failing) this.log?.info({ bootstrap: t.addr.toString() }, 'bootstrap peer reached')
       t.failing = false
     } catch (err) {
-      const wait = t.delayMs
+      // a node in the mesh tries again slowly: the peer may be refusing newcomers, full
+      const inMesh = this.libp2p.getConnections().length >= KEEP_MIN_CONNECTIONS
+      const wait = inMesh ? this.quietPause(t) : t.delayMs
       const fields = { bootstrap: t.addr.toString(), error: (err as Error).message, retryInMs: wait }
       if (this.stopped) return
       if (t.failing) this.log?.debug(fields, 'bootstrap peer still unreachable')

@@ -1,4 +1,4 @@
-import type { Connection, PeerId } from '@libp2p/interface'
+import { type Connection, KEEP_ALIVE, type PeerId } from '@libp2p/interface'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import { WORK_TAG } from '../wire/work-tags.ts'
 
@@ -43,7 +43,8 @@ export interface ConnectionTrimmerOptions {
  * {@link connectionHeadroom}; past a grace period, this closes the surplus — connections to peers
  * of least value first (the sum of their peer-store tags: kad-dht's routing table, bootstrap),
  * oldest first among equals (an old peer has other connections; a newcomer may have none), never
- * one to a peer this node has work with (tagged `taskmesh-work`, or `protects`).
+ * one to a peer this node has work with (tagged `taskmesh-work`, or `protects`) nor one libp2p
+ * keeps alive.
  */
 export class ConnectionTrimmer {
   private interval: NodeJS.Timeout | undefined
@@ -99,13 +100,19 @@ export class ConnectionTrimmer {
     return { open: this.opts.libp2p.getConnections().length, limit: this.opts.limit, trimmed: this.trimmed }
   }
 
-  /** The sum of a peer's tag values, or undefined for a peer tagged with work (never trimmed). */
+  /**
+   * The sum of a peer's tag values, or undefined for a peer never trimmed: tagged with work, or
+   * `keep-alive…` (libp2p dials such a peer again as soon as its connection closes: kad-dht keeps
+   * its 20 closest peers so, and closing them made 48 nodes trim ~1,900 connections a minute).
+   */
   private async valueOf(peer: PeerId): Promise<number | undefined> {
     try {
       const { tags } = await this.opts.libp2p.peerStore.get(peer)
-      if (tags.has(WORK_TAG)) return undefined
       let sum = 0
-      for (const tag of tags.values()) sum += tag.value
+      for (const [name, tag] of tags) {
+        if (name === WORK_TAG || name.startsWith(KEEP_ALIVE)) return undefined
+        sum += tag.value
+      }
       return sum
     } catch {
       return 0 // not in the peer store: no tag
