@@ -92,7 +92,7 @@ export class BootstrapKeeper {
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const inMesh = this.libp2p.getConnections().length >= KEEP_MIN_CONNECTIONS
+    const inMesh = this.inMesh()
     for (const t of this.targets) {
       if (t.dialing || this.libp2p.getConnections(t.peer).length > 0) continue
       if (!inMesh) {
@@ -102,6 +102,10 @@ export class BootstrapKeeper {
         this.schedule(t, this.quietPause(t))
       }
     }
+  }
+
+  private inMesh(): boolean {
+    return this.libp2p.getConnections().length >= KEEP_MIN_CONNECTIONS
   }
 
   /** The pause before a node in the mesh dials `t` again (jittered), doubling the next one. */
@@ -132,8 +136,7 @@ export class BootstrapKeeper {
       t.failing = false
     } catch (err) {
       // a node in the mesh tries again slowly: the peer may be refusing newcomers, full
-      const inMesh = this.libp2p.getConnections().length >= KEEP_MIN_CONNECTIONS
-      const wait = inMesh ? this.quietPause(t) : t.delayMs
+      const wait = this.inMesh() ? this.quietPause(t) : t.delayMs
       const fields = { bootstrap: t.addr.toString(), error: (err as Error).message, retryInMs: wait }
       if (this.stopped) return
       if (t.failing) this.log?.debug(fields, 'bootstrap peer still unreachable')
