@@ -4,7 +4,6 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   BOOTSTRAP_QUIET_MIN_MS,
-  BOOTSTRAP_RETRY_MAX_MS,
   BOOTSTRAP_RETRY_MIN_MS,
   BootstrapKeeper,
   KEEP_MIN_CONNECTIONS,
