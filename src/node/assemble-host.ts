@@ -60,6 +60,7 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     ...{ roots, privateKey, listen: opts.listen, bootstrap: opts.bootstrap, transport: opts.transport },
     ...{ datastore: recordStore, swarmKey: opts.swarmKey, mdns: opts.mdns, metrics: accounting.metrics },
     maxConnections: opts.maxConnections,
+    connectionGater: opts.connectionGater,
     start: false,
   })
   const replicator = new RecordReplicator({

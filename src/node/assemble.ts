@@ -26,7 +26,7 @@ import { recordFetch } from './results/record-fetch.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
 import { DEFAULT_SIGN_BATCH, DEFAULT_SIGN_WINDOW_MS, RecordSigner } from './results/record-signer.ts'
 import { ResultFollower } from './results/result-follower.ts'
-import { ownerFailureRecord, ResultPublisher } from './results/result-publisher.ts'
+import { ownerFailureRecord, RECONTEST_MARGIN_MS, ResultPublisher } from './results/result-publisher.ts'
 import { ResultStore } from './results/result-store.ts'
 import { LocalQueue } from './run/local-queue.ts'
 import { RunLoop } from './run/run-loop.ts'
@@ -193,6 +193,9 @@ export function assembleNode(inputs: NodeInputs) {
     steal: { request: steal.request.bind(steal) },
     unsent: unsent && { load: () => unsent.load(), resend: (ids) => void publisher.resend(ids) },
   })
+  // a peer back from the dead (a network cut, a frozen process) missed the contested notices of
+  // its absence: without them, its reads and ours would never converge on the selector's record
+  mesh.parts.liveness.onBack((_, lastHeardAt) => publisher.recontest(lastHeardAt - RECONTEST_MARGIN_MS))
   const takeBack = (from: string, req: ReleaseRequest) => {
     const { reply, retries, failed } = ledger.release(from, req)
     for (const entry of retries) runLoop.retryOwned(entry)

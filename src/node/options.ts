@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
 import type { WorkerPool } from '../executor/worker-pool.ts'
@@ -76,6 +76,11 @@ export interface TaskmeshNodeOptions {
   mdns?: boolean
   /** libp2p pnet pre-shared key (swarm.key file contents). */
   swarmKey?: Uint8Array
+  /**
+   * libp2p's connection gater: which peers and addresses this node may dial or accept (a deny
+   * list, a firewall's rule kept in the process). @defaultValue none (every peer allowed)
+   */
+  connectionGater?: ConnectionGater
   /** Concurrent task slots. @defaultValue os.availableParallelism() */
   slots?: number
   /** Labels this node offers (e.g. `gpu`). @defaultValue [] */
@@ -159,8 +164,9 @@ export interface TaskmeshNodeOptions {
    */
   custodians?: number
   /**
-   * Connections this node keeps at most (libp2p's connection manager refuses inbound ones beyond
-   * it and prunes the least valued above it). @defaultValue DEFAULT_MAX_CONNECTIONS (32)
+   * Connections this node keeps at most: libp2p refuses one only beyond it plus a newcomers'
+   * headroom (`connectionHeadroom`), and the node's `ConnectionTrimmer` closes the surplus, least
+   * valued first, once their grace has passed. @defaultValue DEFAULT_MAX_CONNECTIONS (32)
    */
   maxConnections?: number
   /** Retry delays. @defaultValue DEFAULT_BACKOFF */

@@ -42,6 +42,7 @@ export class LivenessWatch {
   private changed = false
   private stopped = false
   private listener: LivenessListener | undefined
+  private readonly backs: Array<(peer: string, lastHeardAt: number) => void> = []
 
   constructor(private readonly opts: LivenessWatchOptions) {
     this.liveness = new PeerLiveness({
@@ -74,11 +75,23 @@ export class LivenessWatch {
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
   }
 
+  /**
+   * Calls `fn` each time a peer declared dead is heard again, with when it was last heard before:
+   * what went out to the mesh since, it may have missed (a network cut, a frozen process).
+   */
+  onBack(fn: (peer: string, lastHeardAt: number) => void): void {
+    this.backs.push(fn)
+  }
+
   /** `peer` was heard from now. Returns true when it had been declared dead and is back. */
   heard(peer: string): boolean {
     if (peer === this.opts.self) return false
+    const before = this.liveness.heardAt(peer) ?? 0
     const back = this.liveness.heard(peer, Date.now())
-    if (back) this.changed = true
+    if (back) {
+      this.changed = true
+      for (const fn of this.backs) fn(peer, before)
+    }
     return back
   }
 

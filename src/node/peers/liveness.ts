@@ -29,6 +29,11 @@ export class PeerLiveness {
 
   constructor(private readonly opts: PeerLivenessOptions) {}
 
+  /** When `peer` was last heard from (ms; moved on by any stall since), if it ever was. */
+  heardAt(peer: string): number | undefined {
+    return this.peers.get(peer)?.heardAt
+  }
+
   /** A beacon of `peer` arrived. Returns true when the peer was dead and is back. */
   heard(peer: string, now: number): boolean {
     const seen = this.peers.get(peer)

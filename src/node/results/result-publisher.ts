@@ -1,6 +1,8 @@
 import type { RunOutcome } from '../../executor/executor.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { Batcher } from '../../util/batcher.ts'
+import { debounce } from '../../util/debounce.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import { type TaskEventDetail, type TaskEvents, withStack } from '../story/task-events.ts'
@@ -18,6 +20,16 @@ import type { UnsentRecords } from './unsent-records.ts'
  * batched harder than anything on the task's own path.
  */
 export const NOTICE_WINDOW_MS = 250
+
+/** Contested notices a node remembers having sent, to send them again (see `ResultPublisher.recontest`). */
+export const CONTESTED_MEMORY = 10_000
+/**
+ * A peer back from the dead may have missed the contested notices sent this long before it was
+ * last heard from too (a notice and a beacon cross the mesh by different paths), ms.
+ */
+export const RECONTEST_MARGIN_MS = 10_000
+/** Peers back within this long of each other have the contested notices sent again once, ms. */
+export const RECONTEST_DELAY_MS = 500
 
 /**
  * The record of a finished run of `entry` at `executor`. Its keys (and its attempts', see
@@ -106,6 +118,11 @@ export class ResultPublisher {
   private readonly inFlight = new Set<Promise<void>>()
   /** Tasks settled here whose record is not signed and kept yet (see {@link producing}). */
   private readonly unsigned = new Set<string>()
+  /** Contested notices sent, oldest first, with when (see {@link recontest}). */
+  private readonly sentContested = new Map<string, { notice: NoticeItem['notice']; at: number }>()
+  private recontestSince = Number.POSITIVE_INFINITY
+  private readonly recontestSoon = debounce(() => this.sendContestedAgain(), RECONTEST_DELAY_MS)
+  private stopped = false
 
   constructor(private readonly opts: ResultPublisherOptions) {
     // a record whose completion its owner called stale, or never answered, may lose to another run
@@ -116,10 +133,16 @@ export class ResultPublisher {
     })
     this.notices = new Batcher(NOTICE_WINDOW_MS, (batch) => {
       opts.notify(batch)
-      for (const { notice: n } of batch) {
+      const now = Date.now()
+      for (const { notice: n, contested } of batch) {
+        if (contested) {
+          this.sentContested.delete(n.taskId)
+          this.sentContested.set(n.taskId, { notice: n, at: now })
+        }
         opts.events.emit(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
         opts.unsent?.announced(n.taskId)
       }
+      trimOldest(this.sentContested, CONTESTED_MEMORY)
     })
   }
 
@@ -199,8 +222,29 @@ export class ResultPublisher {
     }
   }
 
-  /** Sends the pending notices now (the node stops). */
+  /**
+   * Sends again, to every node, the contested notices sent here since `since` (ms): a peer that
+   * was cut off then (declared dead, and now back) missed them, and may hold a record of another
+   * run that this node's beats — or the one that beats this node's, whose holder does the same.
+   * Calls within {@link RECONTEST_DELAY_MS} of each other make one sending.
+   */
+  recontest(since: number): void {
+    if (this.stopped) return
+    this.recontestSince = Math.min(this.recontestSince, since)
+    this.recontestSoon()
+  }
+
+  private sendContestedAgain(): void {
+    const since = this.recontestSince
+    this.recontestSince = Number.POSITIVE_INFINITY
+    if (this.stopped) return
+    const again = [...this.sentContested.values()].filter((s) => s.at >= since)
+    for (const { notice } of again) this.notices.add({ notice, contested: true })
+  }
+
+  /** Sends the pending notices now (the node stops): none is sent again after. */
   flushNow(): void {
+    this.stopped = true
     this.notices.flushNow()
   }
 }

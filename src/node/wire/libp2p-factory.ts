@@ -1,7 +1,7 @@
 import { bootstrap } from '@libp2p/bootstrap'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { type Identify, identify } from '@libp2p/identify'
-import type { Metrics, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Metrics, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { memory } from '@libp2p/memory'
@@ -63,6 +63,8 @@ export interface MeshLibp2pOptions {
    * the surplus.
    */
   maxConnections?: number
+  /** Which peers and addresses the node may dial or accept. @defaultValue every one */
+  connectionGater?: ConnectionGater
   /** The batch roots the node has checked, shared by its result validator and selector. @defaultValue a fresh one */
   roots?: VerifiedRoots
   /** libp2p's metrics component (the node's accounting counts protocol streams through it). @defaultValue none */
@@ -135,6 +137,7 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     transports: [transport === 'memory' ? memory() : tcp()],
     ...connectionStack(opts.swarmKey),
     datastore,
+    connectionGater: opts.connectionGater,
     metrics: opts.metrics === undefined ? undefined : () => opts.metrics as Metrics,
     logger: libp2pLogger(),
     peerDiscovery,

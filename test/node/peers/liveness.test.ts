@@ -22,7 +22,9 @@ describe('PeerLiveness', () => {
     expect(live.check(5_000)).toEqual([]) // declared once
     expect(live.isDead('p')).toBe(true)
     expect(live.live()).toEqual([])
+    expect(live.heardAt('p')).toBe(900) // what it may have missed went out since
     expect(live.heard('p', 5_001)).toBe(true)
+    expect(live.heardAt('p')).toBe(5_001)
     expect(live.live()).toEqual(['p'])
     // a disconnect followed by a beacon (the peer is reachable through others) is no death
     live.disconnected('p', 5_100)

@@ -1,0 +1,119 @@
+import { isDeepStrictEqual } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { afterAll, describe, expect, it } from 'vitest'
+import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
+import { waitForMesh } from '../../src/simulation/mesh.ts'
+import { identity, sleepSpec, stopAll, WAIT_MS, waitAll, waitFor } from './helpers.ts'
+
+/**
+ * A network cut between two parts of a mesh, and its end. Five real nodes over TCP: S a seed, A–D
+ * bootstrapped to it. Each node's libp2p connection gater — a firewall's rule kept in the process —
+ * parts {S, A} from {B, C, D} while the cut lasts: their connections are closed, and every dial
+ * and every connection across is refused. Each part goes on alone (it judges the other dead: their
+ * tasks are adopted by whichever custodians it holds); once the cut ends, the part without a seed
+ * dials it again, the mesh forms whole, and every task of either part has one result that every
+ * node reads alike.
+ */
+
+const BEACON_MS = 200
+const DETECTION_MS = 3 * BEACON_MS + 600
+
+const names = ['s', 'a', 'b', 'c', 'd'] as const
+type Name = (typeof names)[number]
+const keys = Object.fromEntries(
+  await Promise.all(names.map(async (n) => [n, await generateKeyPair('Ed25519')] as const)),
+) as Record<Name, PrivateKey>
+const id = (n: Name) => peerIdFromPrivateKey(keys[n]).toString()
+const apart = new Set([id('b'), id('c'), id('d')])
+let cut = false
+
+/** The gater of the node `self`: refuses every peer across the cut while it lasts. */
+function gater(self: Name): ConnectionGater {
+  const across = async (peer: PeerId) => cut && apart.has(id(self)) !== apart.has(peer.toString())
+  return {
+    denyDialPeer: across,
+    denyInboundEncryptedConnection: across,
+    denyOutboundEncryptedConnection: across,
+  }
+}
+
+const nodes: Partial<Record<Name, TaskmeshNode>> = {}
+const all = () => names.map((n) => nodes[n] as TaskmeshNode)
+const common = { slots: 1, beaconIntervalMs: BEACON_MS, failureDetectionMs: DETECTION_MS }
+
+afterAll(() => stopAll(Object.values(nodes)))
+
+describe('a network cut between two parts of a mesh', () => {
+  it('each part goes on alone; once the cut ends the mesh forms whole and every node reads one result a task', async () => {
+    nodes.s = await TaskmeshNode.create({ ...common, privateKey: keys.s, connectionGater: gater('s') })
+    const bootstrap = [nodes.s.multiaddrs[0]]
+    for (const n of ['a', 'b', 'c', 'd'] as const) {
+      nodes[n] = await TaskmeshNode.create({
+        ...common,
+        privateKey: keys[n],
+        bootstrap,
+        connectionGater: gater(n),
+      })
+    }
+    const [s, a, b, c, d] = all()
+    await waitForMesh(all(), WAIT_MS)
+
+    // work at both parts, running everywhere (one slot a node) when the cut comes
+    const before = [
+      ...(await a.submitMany([1, 2, 3, 4, 5, 6].map((i) => sleepSpec(800, `a${i}`)))),
+      ...(await c.submitMany([1, 2, 3, 4, 5, 6].map((i) => sleepSpec(800, `c${i}`)))),
+    ]
+    await waitFor(() => all().every((n) => n.status().running > 0), WAIT_MS, 'a node never started a task')
+
+    cut = true
+    for (const [here, there] of [
+      [s, b],
+      [s, c],
+      [s, d],
+      [a, b],
+      [a, c],
+      [a, d],
+    ])
+      await here.libp2p.hangUp(there.libp2p.peerId)
+    const known = (n: TaskmeshNode) => new Set(n.knownPeers())
+    await waitFor(
+      () =>
+        [s, a].every((n) => ![b, c, d].some((o) => known(n).has(o.peerId))) &&
+        [b, c, d].every((n) => ![s, a].some((o) => known(n).has(o.peerId))),
+      WAIT_MS,
+      'the parts still count each other alive',
+    )
+    expect(a.libp2p.getConnections(b.libp2p.peerId)).toHaveLength(0)
+
+    // each part runs what is submitted to it alone
+    const [inA] = await a.submitMany([sleepSpec(10, 'in-a')])
+    const [inB] = await b.submitMany([sleepSpec(10, 'in-b')])
+    expect((await waitAll(a, [inA.id]))[0].status).toBe('succeeded')
+    expect((await waitAll(b, [inB.id]))[0].status).toBe('succeeded')
+
+    cut = false
+    // the part without a seed dials it again: every node hears all four others
+    await waitForMesh(all(), 60_000)
+
+    const ids = [...before.map((h) => h.id), inA.id, inB.id]
+    const read = () => Promise.all(all().map((n) => waitAll(n, ids, 30_000)))
+    const first = await read()
+    for (const records of first) expect(records.map((r) => r.status)).toEqual(ids.map(() => 'succeeded'))
+    // a task run in both parts has two records; the selector's (the higher epoch) is read everywhere
+    const winners = ids.map((_, i) => Math.max(...first.map((records) => records[i].epoch)))
+    const converged = (seen: ResultRecord[][]) =>
+      seen.every((records) => records.every((r, i) => r.epoch === winners[i])) &&
+      seen.every((records) => isDeepStrictEqual(records.map(identity), seen[0].map(identity)))
+    const until = Date.now() + WAIT_MS
+    let seen = first
+    while (!converged(seen) && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 200)) // an eventual condition: no event says "all agree"
+      seen = await read()
+    }
+    for (const records of seen) expect(records.map(identity)).toEqual(seen[0].map(identity))
+    expect(seen[0].map((r) => r.epoch)).toEqual(winners)
+  }, 150_000)
+})
