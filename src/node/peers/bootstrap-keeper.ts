@@ -46,7 +46,8 @@ interface Target {
  * {@link BOOTSTRAP_RETRY_MAX_MS}, and again soon after a connection closes. With more, it dials one
  * that failed or closed only after {@link BOOTSTRAP_QUIET_MIN_MS}, doubling up to
  * {@link BOOTSTRAP_QUIET_MAX_MS}: a full peer refuses newcomers and trims the connections beyond
- * its limit, and the mesh keeps this node meanwhile; a cut still heals, within the pause.
+ * its limit, and the mesh keeps this node meanwhile. A network cut heals sooner: each node dials
+ * the peers it declared dead for a while (`LOST_PEER_MEMORY_MS`); a longer cut, within the pause.
  */
 export class BootstrapKeeper {
   private readonly targets: Target[]

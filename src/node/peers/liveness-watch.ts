@@ -3,6 +3,18 @@ import { stallAwareInterval } from '../../util/stall-aware-interval.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import { PeerLiveness } from './liveness.ts'
 
+/**
+ * How long a peer declared dead is dialled again now and then, ms. Two parts of a mesh that a
+ * network cut parted each judge the other dead, and nothing else dials across: a node with enough
+ * connections dials its bootstrap peers again only after minutes (`BOOTSTRAP_QUIET_MIN_MS`), and
+ * a part may hold no bootstrap peer at all. A longer cut is left to the bootstrap keepers.
+ */
+export const LOST_PEER_MEMORY_MS = 30 * 60_000
+/** Pause between two rounds of dials of peers declared dead, ms (times a random factor in [0.5, 1.5)). */
+export const LOST_PEER_REDIAL_MS = 10_000
+/** Peers declared dead that a round dials, at most (chosen at random among them). */
+export const LOST_PEER_DIALS = 2
+
 /** Options of {@link LivenessWatch}. */
 export interface LivenessWatchOptions {
   /** This node's peer id (never judged). */
@@ -15,8 +27,16 @@ export interface LivenessWatchOptions {
   beaconIntervalMs: number
   /** A peer was declared dead. */
   onDead(peer: string): void
-  /** Dials a disconnected peer once; resolves false when nothing answers (its process is gone). */
+  /**
+   * Dials a peer once; resolves false when nothing answers (its process is gone). Probes a
+   * disconnected peer this node has business with, and a few peers declared dead each
+   * `redialMs` (see {@link LOST_PEER_MEMORY_MS}): once one is reached, its beacons bring it back.
+   */
   probe?(peer: string): Promise<boolean>
+  /** @defaultValue LOST_PEER_REDIAL_MS */
+  redialMs?: number
+  /** @defaultValue Math.random */
+  random?: () => number
 }
 
 /** Who hears the checks (handed in once the parts that judge orphans exist: see {@link LivenessWatch.watch}). */
@@ -39,6 +59,7 @@ export interface LivenessListener {
 export class LivenessWatch {
   private readonly liveness: PeerLiveness
   private timer: NodeJS.Timeout | undefined
+  private redialTimer: NodeJS.Timeout | undefined
   private changed = false
   private stopped = false
   private listener: LivenessListener | undefined
@@ -67,11 +88,13 @@ export class LivenessWatch {
         this.tell()
       } else this.check()
     })
+    this.redialLater()
   }
 
   stop(): void {
     this.stopped = true
     clearInterval(this.timer)
+    clearTimeout(this.redialTimer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
   }
 
@@ -103,6 +126,27 @@ export class LivenessWatch {
   /** Peers heard from recently and not declared dead (this node not included). */
   live(): string[] {
     return this.liveness.live()
+  }
+
+  private redialLater(): void {
+    const random = this.opts.random ?? Math.random
+    const ms = (this.opts.redialMs ?? LOST_PEER_REDIAL_MS) * (0.5 + random())
+    this.redialTimer = setTimeout(() => {
+      this.redialLost(random)
+      this.redialLater()
+    }, ms)
+    this.redialTimer.unref()
+  }
+
+  /** Dials up to {@link LOST_PEER_DIALS} peers declared dead within {@link LOST_PEER_MEMORY_MS}. */
+  private redialLost(random: () => number): void {
+    const { probe } = this.opts
+    if (probe === undefined || this.stopped) return
+    const lost = this.liveness.lostSince(Date.now() - LOST_PEER_MEMORY_MS)
+    for (let i = 0; i < LOST_PEER_DIALS && lost.length > 0; i++) {
+      const [peer] = lost.splice(Math.floor(random() * lost.length), 1)
+      void probe(peer)
+    }
   }
 
   private check(): void {

@@ -96,6 +96,13 @@ export class PeerLiveness {
     return true
   }
 
+  /** Peers declared dead (not heard from since) that were last heard at or after `since`, ms. */
+  lostSince(since: number): string[] {
+    const lost: string[] = []
+    for (const [peer, seen] of this.peers) if (seen.dead && seen.heardAt >= since) lost.push(peer)
+    return lost
+  }
+
   /** True when `peer` was declared dead and has not been heard from since. */
   isDead(peer: string): boolean {
     return this.peers.get(peer)?.dead === true

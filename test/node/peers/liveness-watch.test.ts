@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  LivenessWatch,
+  LOST_PEER_DIALS,
+  LOST_PEER_MEMORY_MS,
+} from '../../../src/node/peers/liveness-watch.ts'
+
+const noEvents = { addEventListener() {}, removeEventListener() {} } as never
+
+describe('LivenessWatch: peers declared dead', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('are dialled a few a round, for a while; one heard again is not, and its return is told', async () => {
+    vi.useFakeTimers()
+    const probed: string[] = []
+    const backs: Array<[string, number]> = []
+    const watch = new LivenessWatch({
+      ...{ self: 'me', libp2p: noEvents, failureDetectionMs: 1_000, beaconIntervalMs: 200 },
+      onDead: () => {},
+      probe: async (peer) => {
+        probed.push(peer)
+        return false
+      },
+      redialMs: 10_000,
+      random: () => 0.5, // rounds exactly 10 s apart; the middle one of those left each pick
+    })
+    watch.onBack((peer, lastHeardAt) => backs.push([peer, lastHeardAt]))
+    watch.start()
+    const start = Date.now()
+    for (const peer of ['p', 'q', 'r']) watch.heard(peer)
+    await vi.advanceTimersByTimeAsync(2_000)
+    expect(['p', 'q', 'r'].map((p) => watch.isDead(p))).toEqual([true, true, true])
+    expect(probed).toEqual([]) // nothing dialled before the first round
+
+    await vi.advanceTimersByTimeAsync(8_000)
+    expect(probed).toHaveLength(LOST_PEER_DIALS)
+    expect(probed).toEqual(['q', 'r'])
+
+    // q answers: its beacons bring it back, and who listens hears when it was last heard before
+    expect(watch.heard('q')).toBe(true)
+    expect(backs).toEqual([['q', start]])
+    probed.length = 0
+    for (let t = 0; t < 20; t++) {
+      await vi.advanceTimersByTimeAsync(500)
+      watch.heard('q') // its beacons go on
+    }
+    expect(probed.sort()).toEqual(['p', 'r'])
+
+    // dead for longer than the memory: dialled no more (the bootstrap keepers are left)
+    await vi.advanceTimersByTimeAsync(LOST_PEER_MEMORY_MS)
+    probed.length = 0
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(probed).toEqual([])
+    watch.stop()
+  })
+})
