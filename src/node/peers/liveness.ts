@@ -96,10 +96,11 @@ export class PeerLiveness {
     return true
   }
 
-  /** Peers declared dead (not heard from since) that were last heard at or after `since`, ms. */
-  lostSince(since: number): string[] {
+  /** Peers declared dead (not heard from since) that were last heard between `since` and `until`, ms. */
+  lostBetween(since: number, until: number): string[] {
     const lost: string[] = []
-    for (const [peer, seen] of this.peers) if (seen.dead && seen.heardAt >= since) lost.push(peer)
+    for (const [peer, { dead, heardAt }] of this.peers)
+      if (dead && heardAt >= since && heardAt <= until) lost.push(peer)
     return lost
   }
 

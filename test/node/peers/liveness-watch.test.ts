@@ -3,6 +3,7 @@ import {
   LivenessWatch,
   LOST_PEER_DIALS,
   LOST_PEER_MEMORY_MS,
+  LOST_PEER_QUIET_MS,
 } from '../../../src/node/peers/liveness-watch.ts'
 
 const noEvents = { addEventListener() {}, removeEventListener() {} } as never
@@ -32,9 +33,11 @@ describe('LivenessWatch: peers declared dead', () => {
     for (const peer of ['p', 'q', 'r']) watch.heard(peer)
     await vi.advanceTimersByTimeAsync(2_000)
     expect(['p', 'q', 'r'].map((p) => watch.isDead(p))).toEqual([true, true, true])
-    expect(probed).toEqual([]) // nothing dialled before the first round
+    // rounds at 10 and 20 s: silent for less than LOST_PEER_QUIET_MS, libp2p's own redials' time
+    await vi.advanceTimersByTimeAsync(LOST_PEER_QUIET_MS - 2_001)
+    expect(probed).toEqual([])
 
-    await vi.advanceTimersByTimeAsync(8_000)
+    await vi.advanceTimersByTimeAsync(10_000) // the round at 30 s
     expect(probed).toHaveLength(LOST_PEER_DIALS)
     expect(probed).toEqual(['q', 'r'])
 
