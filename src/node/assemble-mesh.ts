@@ -109,8 +109,8 @@ export function wireMesh(m: MeshInputs) {
   const liveness = new LivenessWatch({
     self,
     libp2p,
-    failureDetectionMs: opts.failureDetectionMs,
-    beaconIntervalMs: opts.beaconIntervalMs,
+    ...{ failureDetectionMs: opts.failureDetectionMs, beaconIntervalMs: opts.beaconIntervalMs },
+    random: opts.random,
     onDead: (peer) => {
       m.publishPoisoned(ledger.loseHolder(peer).poisoned)
       peers.remove(peer)
