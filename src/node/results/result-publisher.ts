@@ -134,11 +134,12 @@ export class ResultPublisher {
     this.notices = new Batcher(NOTICE_WINDOW_MS, (batch) => {
       opts.notify(batch)
       const now = Date.now()
-      for (const { notice: n, contested } of batch) {
+      for (const { notice: n, contested, again } of batch) {
         if (contested) {
           this.sentContested.delete(n.taskId)
           this.sentContested.set(n.taskId, { notice: n, at: now })
         }
+        if (again === true) continue // its story told it the first time
         opts.events.emit(n.taskId, 'stored', { status: n.status, epoch: n.epoch })
         opts.unsent?.announced(n.taskId)
       }
@@ -239,7 +240,7 @@ export class ResultPublisher {
     this.recontestSince = Number.POSITIVE_INFINITY
     if (this.stopped) return
     const again = [...this.sentContested.values()].filter((s) => s.at >= since)
-    for (const { notice } of again) this.notices.add({ notice, contested: true })
+    for (const { notice } of again) this.notices.add({ notice, contested: true, again: true })
   }
 
   /** Sends the pending notices now (the node stops): none is sent again after. */

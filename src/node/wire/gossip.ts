@@ -19,6 +19,8 @@ const TOPICS = [RESULTS_TOPIC, CONTESTED_TOPIC]
 export interface NoticeItem {
   notice: ResultNotice['results'][number]
   contested: boolean
+  /** Sent before, and again for peers that missed it (`ResultPublisher.recontest`): on the contested topic alone. */
+  again?: boolean
 }
 
 /**
@@ -110,7 +112,7 @@ export class MeshGossip {
    * them on the results topic, the contested ones on the contested topic too.
    */
   publishNotices(items: NoticeItem[]): void {
-    const all = items.map((i) => i.notice)
+    const all = items.filter((i) => i.again !== true).map((i) => i.notice)
     const contested = items.filter((i) => i.contested).map((i) => i.notice)
     this.publishBatches(RESULTS_TOPIC, all)
     this.publishBatches(CONTESTED_TOPIC, contested)

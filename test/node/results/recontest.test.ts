@@ -5,20 +5,22 @@ import {
   ResultPublisher,
 } from '../../../src/node/results/result-publisher.ts'
 import { TaskEvents } from '../../../src/node/story/task-events.ts'
-import type { NoticeItem } from '../../../src/node/wire/gossip.ts'
+import { MeshGossip, type NoticeItem } from '../../../src/node/wire/gossip.ts'
+import { CONTESTED_TOPIC, RESULTS_TOPIC } from '../../../src/protocol/constants.ts'
 
 /** A publisher whose only part in use is the mesh's gossip (`contest` and `recontest` need no other). */
-function publisher(sent: NoticeItem[][]): ResultPublisher {
+function publisher(sent: NoticeItem[][], events = new TaskEvents()): ResultPublisher {
   return new ResultPublisher({
     ...{ results: {} as never, ledger: {} as never, thief: {} as never, completions: {} as never },
     follower: {} as never,
-    events: new TaskEvents(),
+    events,
     notify: (batch) => sent.push(batch),
   })
 }
 
 const notice = (taskId: string, epoch: number) => ({ taskId, status: 'succeeded' as const, epoch })
-const ids = (sent: NoticeItem[][]) => sent.flat().map((i) => `${i.notice.taskId}${i.contested ? '!' : ''}`)
+const ids = (sent: NoticeItem[][]) =>
+  sent.flat().map((i) => `${i.notice.taskId}${i.contested ? '!' : ''}${i.again ? ' again' : ''}`)
 
 describe('ResultPublisher.recontest', () => {
   afterEach(() => {
@@ -28,7 +30,12 @@ describe('ResultPublisher.recontest', () => {
   it('sends the contested notices sent since a time again, once for peers back together, none once stopped', () => {
     vi.useFakeTimers()
     const sent: NoticeItem[][] = []
-    const p = publisher(sent)
+    const events = new TaskEvents()
+    const stored: string[] = []
+    events.on((e) => {
+      if (e.event === 'stored') stored.push(e.taskId)
+    })
+    const p = publisher(sent, events)
     p.contest(notice('t1', 2))
     vi.advanceTimersByTime(NOTICE_WINDOW_MS)
     const between = Date.now() + 500
@@ -44,14 +51,15 @@ describe('ResultPublisher.recontest', () => {
     vi.advanceTimersByTime(RECONTEST_DELAY_MS - 1)
     expect(sent).toEqual([])
     vi.advanceTimersByTime(1 + NOTICE_WINDOW_MS)
-    expect(ids(sent)).toEqual(['t2!'])
+    expect(ids(sent)).toEqual(['t2! again'])
     expect(sent.flat()[0].notice).toEqual(notice('t2', 1_796_000_000_000))
 
-    // from further back: both, oldest first
+    // from further back: both, oldest first; each task's story tells of its notice once
     sent.length = 0
     p.recontest(0)
     vi.advanceTimersByTime(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
-    expect(ids(sent)).toEqual(['t1!', 't2!'])
+    expect(ids(sent)).toEqual(['t1! again', 't2! again'])
+    expect(stored).toEqual(['t1', 't2'])
 
     // a node that stopped sends nothing again
     sent.length = 0
@@ -59,5 +67,31 @@ describe('ResultPublisher.recontest', () => {
     p.flushNow()
     vi.advanceTimersByTime(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
     expect(sent).toEqual([])
+  })
+})
+
+describe('MeshGossip.publishNotices', () => {
+  it('sends a notice sent again on the contested topic alone', async () => {
+    const published: Array<[string, string[]]> = []
+    const pubsub = {
+      getSubscribers: () => ['someone'],
+      publish: async (topic: string, bytes: Uint8Array) => {
+        const { results } = JSON.parse(Buffer.from(bytes).toString()) as {
+          results: Array<{ taskId: string }>
+        }
+        published.push([topic, results.map((r) => r.taskId)])
+      },
+    }
+    const gossip = new MeshGossip({ services: { pubsub } } as never)
+    gossip.publishNotices([
+      { notice: notice('plain', 1), contested: false },
+      { notice: notice('first', 2), contested: true },
+      { notice: notice('again', 3), contested: true, again: true },
+    ])
+    await Promise.resolve()
+    expect(published).toEqual([
+      [RESULTS_TOPIC, ['plain', 'first']],
+      [CONTESTED_TOPIC, ['first', 'again']],
+    ])
   })
 })
