@@ -1,5 +1,6 @@
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, PeerId, StreamCloseEvent } from '@libp2p/interface'
 import { stallAwareInterval } from '../../util/stall-aware-interval.ts'
+import { trimOldest } from '../../util/trim-oldest.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 import { PeerLiveness } from './liveness.ts'
 
@@ -19,6 +20,8 @@ export const LOST_PEER_MEMORY_MS = 30 * 60_000
 export const LOST_PEER_QUIET_MS = 30_000
 /** Pause between two rounds of dials of peers declared dead, ms (times a random factor in [0.5, 1.5)). */
 export const LOST_PEER_REDIAL_MS = 10_000
+/** Peers whose clean close a node remembers (see `LivenessWatch`), at most. */
+const CLOSED_CLEANLY_MEMORY = 10_000
 /** Peers declared dead that a round dials, at most (chosen at random among them). */
 export const LOST_PEER_DIALS = 2
 
@@ -71,6 +74,12 @@ export class LivenessWatch {
   private stopped = false
   private listener: LivenessListener | undefined
   private readonly backs: Array<(peer: string, lastHeardAt: number) => void> = []
+  /**
+   * Peers whose last connection was closed cleanly, by either side: a deliberate close (a trimmed
+   * connection, a stopping node), not a cut. Dialling them again fought the trimmer: a node over
+   * its limit closed the connection, the peer dialled back 30 s later, and round again.
+   */
+  private readonly closedCleanly = new Map<string, number>()
 
   constructor(private readonly opts: LivenessWatchOptions) {
     this.liveness = new PeerLiveness({
@@ -86,6 +95,7 @@ export class LivenessWatch {
 
   start(): void {
     this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    this.opts.libp2p.addEventListener('connection:open', this.onOpen)
     const period = Math.max(50, Math.min(this.opts.beaconIntervalMs, this.opts.failureDetectionMs / 4))
     this.timer = stallAwareInterval(period, (stalledMs) => {
       if (stalledMs > 0) {
@@ -103,6 +113,7 @@ export class LivenessWatch {
     clearInterval(this.timer)
     clearTimeout(this.redialTimer)
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.opts.libp2p.removeEventListener('connection:open', this.onOpen)
   }
 
   /**
@@ -153,7 +164,9 @@ export class LivenessWatch {
     const { probe } = this.opts
     if (probe === undefined || this.stopped) return
     const now = Date.now()
-    const lost = this.liveness.lostBetween(now - LOST_PEER_MEMORY_MS, now - LOST_PEER_QUIET_MS)
+    const lost = this.liveness
+      .lostBetween(now - LOST_PEER_MEMORY_MS, now - LOST_PEER_QUIET_MS)
+      .filter((peer) => !this.closedCleanly.has(peer))
     for (let i = 0; i < LOST_PEER_DIALS && lost.length > 0; i++) {
       const [peer] = lost.splice(Math.floor(random() * lost.length), 1)
       void probe(peer)
@@ -172,6 +185,20 @@ export class LivenessWatch {
     const changed = this.changed
     this.changed = false
     this.listener?.onCheck(changed)
+  }
+
+  private readonly onOpen = (evt: CustomEvent<Connection>): void => {
+    const peer = evt.detail.remotePeer.toString()
+    this.closedCleanly.delete(peer)
+    evt.detail.addEventListener(
+      'close',
+      (e) => {
+        if ((e as StreamCloseEvent).error !== undefined) return
+        this.closedCleanly.set(peer, Date.now())
+        trimOldest(this.closedCleanly, CLOSED_CLEANLY_MEMORY)
+      },
+      { once: true },
+    )
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {

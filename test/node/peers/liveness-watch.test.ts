@@ -58,4 +58,38 @@ describe('LivenessWatch: peers declared dead', () => {
     expect(probed).toEqual([])
     watch.stop()
   })
+
+  it('are not dialled when their last connection closed cleanly (trimmed, stopped), only when cut', async () => {
+    vi.useFakeTimers()
+    const probed = new Set<string>()
+    const bus = new EventTarget()
+    const watch = new LivenessWatch({
+      ...{ self: 'me', libp2p: bus as never, failureDetectionMs: 1_000, beaconIntervalMs: 200 },
+      onDead: () => {},
+      probe: async (peer) => {
+        probed.add(peer)
+        return false
+      },
+      redialMs: 10_000,
+      random: () => 0, // rounds 5 s apart; each dials the first peers of its list (p first)
+    })
+    watch.start()
+    /** A connection to `peer` that opens now and closes with `error` (none: a clean close). */
+    const connection = (peer: string, error: Error | undefined) => {
+      const conn = Object.assign(new EventTarget(), { remotePeer: { toString: () => peer } })
+      bus.dispatchEvent(new CustomEvent('connection:open', { detail: conn }))
+      return () => conn.dispatchEvent(Object.assign(new Event('close'), { error }))
+    }
+    const trimmed = connection('p', undefined)
+    const cut = connection('q', new Error('connection reset'))
+    const reopened = connection('r', undefined)
+    for (const peer of ['p', 'q', 'r']) watch.heard(peer)
+    trimmed()
+    cut()
+    reopened()
+    connection('r', new Error('connection reset'))() // a later connection to r was cut
+    await vi.advanceTimersByTimeAsync(LOST_PEER_QUIET_MS + 30_000)
+    expect([...probed].sort()).toEqual(['q', 'r'])
+    watch.stop()
+  })
 })
