@@ -193,8 +193,9 @@ export class LivenessWatch {
     evt.detail.addEventListener(
       'close',
       (e) => {
-        if ((e as StreamCloseEvent).error !== undefined) return
-        this.closedCleanly.set(peer, Date.now())
+        // the last close decides: a cut after a clean close of another connection is a cut
+        if ((e as StreamCloseEvent).error !== undefined) this.closedCleanly.delete(peer)
+        else this.closedCleanly.set(peer, Date.now())
         trimOldest(this.closedCleanly, CLOSED_CLEANLY_MEMORY)
       },
       { once: true },
