@@ -8,6 +8,7 @@ import { VerifiedRoots } from '../protocol/records/verified-roots.ts'
 import { Accounting } from './accounting/accounting.ts'
 import type { ResolvedNodeOptions } from './options.ts'
 import { JOURNAL_FILE, TaskJournal } from './owner/journal.ts'
+import { DenyList } from './peers/deny-list.ts'
 import { fencedWritesSettled } from './results/fence-locks.ts'
 import { groupWriterOf } from './results/fencing.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
@@ -32,6 +33,8 @@ export interface NodeHost {
   /** The datastore kad-dht and the replicator share (its record writes are group-committed). */
   datastore: Datastore
   journal: TaskJournal | undefined
+  /** The peers the node refuses (`denyPeers`), attached to the host's connections. */
+  denied: DenyList
   /** Closes the journal and the datastore (the last step of a stop). */
   closeDatastore(): Promise<void>
 }
@@ -56,13 +59,15 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
   const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
   const executor = new Executor({ registry, pool: opts.pool })
   const roots = new VerifiedRoots(undefined, accounting.signatures)
+  const denied = new DenyList(opts.denyPeers)
   const libp2p = await createMeshLibp2p({
     ...{ roots, privateKey, listen: opts.listen, bootstrap: opts.bootstrap, transport: opts.transport },
     ...{ datastore: recordStore, swarmKey: opts.swarmKey, mdns: opts.mdns, metrics: accounting.metrics },
     maxConnections: opts.maxConnections,
-    connectionGater: opts.connectionGater,
+    connectionGater: denied.gater(opts.connectionGater),
     start: false,
   })
+  denied.attach(libp2p)
   const replicator = new RecordReplicator({
     libp2p,
     datastore: recordStore,
@@ -85,6 +90,7 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
   }
   return {
     ...{ privateKey, accounting, registry, executor, roots, libp2p, replicator, journal, closeDatastore },
+    denied,
     datastore: recordStore,
   }
 }

@@ -21,6 +21,7 @@ import { OfferDesk } from './owner/offer-desk.ts'
 import { OwnerLedger, type Poisoned } from './owner/owner-ledger.ts'
 import { UnschedulableWatch } from './owner/unschedulable.ts'
 import { ownerFilter } from './peers/allowed-owners.ts'
+import type { DenyList } from './peers/deny-list.ts'
 import { PeerView } from './peers/peer-view.ts'
 import { recordFetch } from './results/record-fetch.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
@@ -64,6 +65,8 @@ export interface NodeInputs {
   replicator: RecordReplicator
   roots: VerifiedRoots
   journal: TaskJournal | undefined
+  /** The peers the node refuses (see `DenyList`). */
+  denied: DenyList
   lifecycle: Lifecycle
   /** Counts what the node's work costs it (signatures and gossip here; the rest where it was created). */
   accounting: Accounting
@@ -254,6 +257,7 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ steal, thief, follower, completions, gossip, publisher, runLoop, intake, unschedulable, control },
     ...{ publishPoisoned, accounting, remoteWaits: new RemoteWaits(gossip), log, metrics, limitWatch },
     settledLog,
+    denied: inputs.denied,
     /** True when the task's result is known here (it needs no custodian). */
     ended: (taskId: string) => results.cached(taskId) !== undefined,
     ...mesh.parts,

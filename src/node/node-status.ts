@@ -7,6 +7,7 @@ import type { NodeCounters } from './node-counters.ts'
 import type { OwnerLedger } from './owner/owner-ledger.ts'
 import type { UnschedulableWatch } from './owner/unschedulable.ts'
 import type { ConnectionTrimmer } from './peers/connection-trimmer.ts'
+import type { DenyList } from './peers/deny-list.ts'
 import type { PeerView } from './peers/peer-view.ts'
 import type { LocalQueue } from './run/local-queue.ts'
 import type { TaskRunner } from './run/task-runner.ts'
@@ -64,9 +65,10 @@ export interface NodeStatus {
   inbound: { bytes: number; streams: number; evictions: number }
   /**
    * libp2p connections open now, the limit the node brings them back to (`maxConnections`; newcomers
-   * are let in beyond it for a while), and how many it closed to do so since it started.
+   * are let in beyond it for a while), how many it closed to do so since it started, and how many
+   * peers it refuses (`denyPeers`).
    */
-  connections: { open: number; limit: number; trimmed: number }
+  connections: { open: number; limit: number; trimmed: number; denied: number }
   /**
    * Results this node made whose first copy at a peer, or whose notice, has not left it yet: held
    * on its disk alone (counted by a node with a data dir; sent again after a restart).
@@ -92,6 +94,7 @@ export interface StatusParts {
   unschedulable: Pick<UnschedulableWatch, 'list' | 'count'>
   inbound: Pick<InboundBudget, 'usedBytes' | 'streams' | 'evictions'>
   trimmer: Pick<ConnectionTrimmer, 'status'>
+  denied: Pick<DenyList, 'size'>
   custodians: readonly string[]
   guarded: number
   unsentResults: number
@@ -130,7 +133,7 @@ export function nodeStatus(p: StatusParts): NodeStatus {
     unschedulable: p.unschedulable.list(UNSCHEDULABLE_LISTED),
     unschedulableCount: p.unschedulable.count,
     inbound: { bytes: p.inbound.usedBytes, streams: p.inbound.streams, evictions: p.inbound.evictions },
-    connections: p.trimmer.status,
+    connections: { ...p.trimmer.status, denied: p.denied.size },
     custody: { custodians: [...p.custodians], guarded: p.guarded },
     unsentResults: p.unsentResults,
     accounting: p.accounting.snapshot(),
@@ -153,7 +156,6 @@ export function statusOfParts(p: NodeParts, own: NodeSelf): NodeStatus {
     ...{ offer: p.offer, counters: p.counters, queue: p.queue, runner: p.runner, ledger: p.ledger },
     ...{ thief: p.thief, peers: p.peers, waiting: p.intake.gate.size, unschedulable: p.unschedulable },
     ...{ inbound: p.limits.budget, custodians: p.keeper.current, guarded: p.custodian.guarded },
-    trimmer: p.trimmer,
-    accounting: p.accounting,
+    ...{ trimmer: p.trimmer, denied: p.denied, accounting: p.accounting },
   })
 }

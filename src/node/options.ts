@@ -81,6 +81,11 @@ export interface TaskmeshNodeOptions {
    * list, a firewall's rule kept in the process). @defaultValue none (every peer allowed)
    */
   connectionGater?: ConnectionGater
+  /**
+   * Peers this node never connects with, either way (see `DenyList`); replace the list on a
+   * running node with `TaskmeshNode.denyPeers`. @defaultValue [] (none)
+   */
+  denyPeers?: string[]
   /** Concurrent task slots. @defaultValue os.availableParallelism() */
   slots?: number
   /** Labels this node offers (e.g. `gpu`). @defaultValue [] */
@@ -210,6 +215,7 @@ export type ResolvedNodeOptions = Required<
     | 'recordCopies'
     | 'custodians'
     | 'maxConnections'
+    | 'denyPeers'
   >
 > &
   TaskmeshNodeOptions
@@ -241,6 +247,14 @@ function canonicalPeerId(value: string, field: string): string {
   }
 }
 
+/**
+ * Each entry of a list of peer ids, in its canonical spelling, without repeats.
+ * @throws InvalidTaskError naming `field[i]` of an entry that is not a peer id
+ */
+export function canonicalPeerIds(peers: readonly string[], field: string): string[] {
+  return [...new Set(peers.map((peer, i) => canonicalPeerId(peer, `${field}[${i}]`)))]
+}
+
 /** Fills in defaults and refuses impossible settings with an error naming the option. */
 export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptions {
   const labels = opts.labels ?? []
@@ -254,6 +268,7 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
   return {
     ...opts,
     ...(allowSubmitters === undefined ? {} : { allowSubmitters }),
+    denyPeers: canonicalPeerIds(opts.denyPeers ?? [], 'denyPeers'),
     requestTimeoutMs: positiveInt(opts.requestTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, 'requestTimeoutMs'),
     maxInboundRequestBytes: positiveInt(
       opts.maxInboundRequestBytes ?? DEFAULT_MAX_INBOUND_REQUEST_BYTES,

@@ -114,8 +114,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
 
   /** Validates and accepts one task; see {@link submitMany}. */
   async submit(spec: TaskSpecInput, opts: SubmitOptions = {}): Promise<TaskHandle> {
-    const [handle] = await this.submitMany([spec], opts)
-    return handle
+    return (await this.submitMany([spec], opts))[0]
   }
 
   /**
@@ -263,12 +262,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
 
   /** Resolves once this node has heard capacity beacons from at least `count` peers. */
   waitForPeers(count: number, signal: AbortSignal = AbortSignal.timeout(30_000)): Promise<void> {
-    const { peers } = this.parts
-    if (signal.aborted && peers.size < count) {
-      // an abort event never fires again on a signal aborted already
-      return Promise.reject(new Error(`heard ${peers.size} of ${count} peers before the deadline`))
-    }
-    return peers.waitForSize(count, signal)
+    return this.parts.peers.waitForSize(count, signal)
   }
 
   /** Peers whose capacity beacons this node has heard. */
@@ -279,6 +273,14 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   /** Tasks this node owns that have no result yet. */
   get ownedCount(): number {
     return this.parts.ledger.size
+  }
+
+  /**
+   * Replaces the peers this node refuses (`denyPeers`), cutting its connections to them at once;
+   * returns how many it cut. @throws InvalidTaskError naming an entry that is not a peer id
+   */
+  denyPeers(peers: readonly string[]): number {
+    return this.parts.denied.replace(peers)
   }
 
   /** The node's counters (also in {@link status}). */

@@ -1,7 +1,21 @@
-import { access, readFile } from 'node:fs/promises'
+import { access, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'vitest'
-import { type CliRun, runCli } from '../../scripts/chaos/cli-process.ts'
+import { type CliRun, type DaemonProcess, runCli } from '../../scripts/chaos/cli-process.ts'
+
+/** A daemon a test started: its process, data dir, and what it printed of itself. */
+export interface Started {
+  process: DaemonProcess
+  dir: string
+  peerId: string
+  addr: string
+}
+
+/** Stops every daemon (SIGTERM, then SIGKILL), then removes the test's directory (when made). */
+export async function stopDaemons(daemons: DaemonProcess[], root: string | undefined): Promise<void> {
+  await Promise.all(daemons.map((d) => d.kill()))
+  if (root !== undefined) await rm(root, { recursive: true, force: true })
+}
 
 /** A daemon's status as the CLI and the HTTP API print it (the fields the daemon tests read). */
 export interface Status {

@@ -1,17 +1,10 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DaemonProcess, runCli } from '../../scripts/chaos/cli-process.ts'
 import { isTaskId } from '../../src/task/task-id.ts'
-import { apiStatus, exists, ok, peersListed, status } from './daemon-fixture.ts'
-
-interface Started {
-  process: DaemonProcess
-  dir: string
-  peerId: string
-  addr: string
-}
+import { apiStatus, exists, ok, peersListed, type Started, status, stopDaemons } from './daemon-fixture.ts'
 
 let root: string
 const daemons: DaemonProcess[] = []
@@ -50,10 +43,7 @@ beforeAll(async () => {
   )
 }, 60_000)
 
-afterAll(async () => {
-  await Promise.all(daemons.map((d) => d.kill()))
-  if (root !== undefined) await rm(root, { recursive: true, force: true })
-}, 30_000)
+afterAll(() => stopDaemons(daemons, root), 30_000)
 
 describe('taskmesh daemon + CLI, as child processes', () => {
   it('is closed by default: the first daemon made a swarm key (mode 600) and printed how to join', async () => {

@@ -1,9 +1,9 @@
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DaemonProcess, runCli } from '../../scripts/chaos/cli-process.ts'
-import { apiStatus, ok, peersListed } from './daemon-fixture.ts'
+import { apiStatus, ok, peersListed, stopDaemons } from './daemon-fixture.ts'
 
 /** The status fields these tests read beyond the fixture's. */
 type DurabilityStatus = Awaited<ReturnType<typeof apiStatus>> & {
@@ -14,10 +14,7 @@ type DurabilityStatus = Awaited<ReturnType<typeof apiStatus>> & {
 const daemons: DaemonProcess[] = []
 let root: string | undefined
 
-afterAll(async () => {
-  await Promise.all(daemons.map((d) => d.kill()))
-  if (root !== undefined) await rm(root, { recursive: true, force: true })
-}, 30_000)
+afterAll(() => stopDaemons(daemons, root), 30_000)
 
 describe('taskmesh daemon --record-copies 0 --custodians 0', () => {
   it('hands its tasks to no custodian and copies its records to no peer, yet serves them', async () => {

@@ -1,9 +1,10 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DaemonProcess, runCli } from '../../scripts/chaos/cli-process.ts'
 import { checkBindHost, isLoopbackHost, parseTokenFile } from '../../src/http/bind-host.ts'
+import { stopDaemons } from './daemon-fixture.ts'
 
 /** Time a CLI child may take on a loaded machine, ms. */
 const CLI_MS = 60_000
@@ -25,10 +26,7 @@ const daemons: DaemonProcess[] = []
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'taskmesh-observe-'))
 })
-afterAll(async () => {
-  await Promise.all(daemons.map((d) => d.kill()))
-  await rm(root, { recursive: true, force: true })
-}, 30_000)
+afterAll(() => stopDaemons(daemons, root), 30_000)
 
 describe('--http-host and --http-token-file', () => {
   it.each([
@@ -136,6 +134,7 @@ describe('the daemon log on stderr', () => {
       open: 0,
       limit: 5,
       trimmed: 0,
+      denied: 0,
     })
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
 

@@ -179,6 +179,10 @@ export function addDaemonCommand(program: Command): void {
     )
     .option('--allow-submitters <file>', 'more allowed submitters: one peer id per line, # comments')
     .option(
+      '--deny-peers <file>',
+      'peers this node never connects to, either way (one peer id per line, # comments); read again on SIGHUP',
+    )
+    .option(
       '--request-timeout <ms>',
       'an inbound steal or submit stream must send its whole request within this long, else it is closed (default: 10000)',
       int('--request-timeout', 1, ANY, ' (ms)'),

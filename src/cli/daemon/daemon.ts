@@ -9,8 +9,8 @@ import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
 import { listenFailure } from '../flag-errors.ts'
 import { accessReport, type MeshAccess, meshAccess } from '../tasks/mesh-access.ts'
 import { isRunning, readApiFile } from '../tasks/target.ts'
-import { readAllowList } from './allow-list.ts'
 import { type HttpFlags, planHttp, serveHttp } from './daemon-http.ts'
+import { readAllowList, readPeerFile, reloadDenyListOnHangup } from './peer-lists.ts'
 
 /** How often the daemon looks for peers that joined or left. */
 export const PEER_LOG_INTERVAL_MS = 250
@@ -59,6 +59,8 @@ export interface DaemonFlags extends HttpFlags {
   maxQueueLength?: number
   allowSubmitter: string[]
   allowSubmitters?: string
+  /** File of peer ids the node refuses, read again on SIGHUP. */
+  denyPeers?: string
   requestTimeout?: number
   maxInboundBytes?: number
 }
@@ -114,6 +116,7 @@ async function startNode(
       maxExecutorLosses: flags.maxExecutorLosses,
       maxQueueLength: flags.maxQueueLength,
       allowSubmitters: await readAllowList(flags.allowSubmitter ?? [], flags.allowSubmitters),
+      denyPeers: flags.denyPeers === undefined ? [] : await readPeerFile(flags.denyPeers, '--deny-peers'),
       requestTimeoutMs: flags.requestTimeout,
       maxInboundRequestBytes: flags.maxInboundBytes,
     })
@@ -266,6 +269,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       process.exit(failed ? 1 : 0)
     })()
   }
+  if (flags.denyPeers !== undefined) reloadDenyListOnHangup(node, flags.denyPeers, log)
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
 }

@@ -101,6 +101,8 @@ export class PeerView {
       signal.addEventListener('abort', onAbort, { once: true })
       this.waiters.add(check)
       check()
+      // an abort event never fires again on a signal aborted already
+      if (signal.aborted && this.waiters.has(check)) onAbort()
     })
   }
 

@@ -41,6 +41,7 @@ const GAUGES: Array<[string, string, (s: NodeStatus) => number]> = [
     'Connections this node brings itself back to (newcomers let in beyond)',
     (s) => s.connections.limit,
   ],
+  ['peers_denied', 'Peers on this node’s deny list (no connection either way)', (s) => s.connections.denied],
   ['custodians', 'Peers holding the specs of this node’s open tasks', (s) => s.custody.custodians.length],
   ['tasks_guarded', 'Tasks of other owners this node guards as a custodian', (s) => s.custody.guarded],
   [
