@@ -10,7 +10,8 @@ import { describeProblems, summarize } from './chaos/summary.ts'
  * The long chaos run: `npx tsx scripts/chaos.ts [--nodes 5] [--tasks 10000] [--duration 120]
  * [--interval 4] [--seed 1] [--slots 4] [--json] [--keep]`. N daemons on 127.0.0.1 run a workload
  * submitted through every node while the nemesis kills (SIGKILL), freezes (SIGSTOP past the lease
- * TTL) and restarts nodes every `--interval` seconds for `--duration` seconds; then every node is
+ * TTL), cuts off the network (a deny list naming every other node, past the lease TTL) and heals
+ * nodes every `--interval` seconds for `--duration` seconds; then every node is
  * healed, every result awaited and the history checked. Prints the figures (a table, or JSON) and
  * exits 1 if a task was lost or anything unexpected happened.
  */
@@ -67,7 +68,10 @@ try {
       pauseMs: Math.max(0, Math.floor((durationMs * submitters * batch) / tasks) - 20),
       taskMs: { min: 5, max: 50 },
     },
-    nemesis: { durationMs, intervalMs, downMs: 2_500, frozenMs: 4_000, freezeShare: 0.3 },
+    nemesis: {
+      ...{ durationMs, intervalMs, downMs: 2_500, frozenMs: 4_000, freezeShare: 0.25 },
+      ...{ cutShare: 0.2, cutMs: 6_000 },
+    },
     seed,
     settleMs: 3_000,
     drainMs: 60_000,

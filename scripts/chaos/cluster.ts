@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Fault } from '../../src/chaos/history.ts'
 import { apiFetch, type Daemon, hears, type Placed, placeDaemon, startDaemon } from './daemons.ts'
@@ -30,7 +31,8 @@ export interface ChaosNode {
   placed: Placed
   logFile: string
   daemon: Daemon
-  state: 'up' | 'down' | 'frozen'
+  /** `cut`: running, and taking submissions, but cut off the network (see {@link ChaosCluster.cut}). */
+  state: 'up' | 'down' | 'frozen' | 'cut'
   /** Resolves when no submit to this node is in flight (the nemesis waits for it). */
   idle: Promise<void>
   /** The nemesis is about to hit it: no new submit picks it. */
@@ -60,7 +62,8 @@ async function runsWork(daemon: Daemon): Promise<void> {
 
 /**
  * N `taskmesh daemon` processes on 127.0.0.1 that the nemesis kills (SIGKILL), freezes (SIGSTOP),
- * thaws (SIGCONT) and restarts on the same data dir and port. Every fault is recorded with the
+ * thaws (SIGCONT), restarts on the same data dir and port, and cuts off the network and lets back
+ * (each daemon's `--deny-peers` file, read again on SIGHUP). Every fault is recorded with the
  * life (process id) it hit. Each node bootstraps from more than one peer, so no two nodes reach
  * each other only through a third that may die.
  */
@@ -106,9 +109,9 @@ export class ChaosCluster {
     return node
   }
 
-  /** Nodes that run, are not frozen and are not about to be hit: the ones to submit to. */
+  /** Nodes that run, are not frozen and are not about to be hit: the ones to submit to (a cut one too). */
   up(): ChaosNode[] {
-    return this.nodes.filter((n) => n.state === 'up' && !n.draining)
+    return this.nodes.filter((n) => (n.state === 'up' || n.state === 'cut') && !n.draining)
   }
 
   /** Node names by peer id. */
@@ -125,6 +128,24 @@ export class ChaosCluster {
   /** SIGSTOP, once the node runs a task (see {@link runsWork}): the process stays, silent. */
   async freeze(name: string): Promise<void> {
     await this.hit(name, 'freeze')
+  }
+
+  /**
+   * Cuts the node off every other, once it runs a task (see {@link runsWork}): its deny list names
+   * them all, so it drops its connections and refuses theirs — both sides take the other for dead
+   * while it runs on, taking submissions. Resolves once the daemon has read the list.
+   */
+  async cut(name: string): Promise<void> {
+    await this.hit(name, 'cut')
+  }
+
+  /** Lets a cut node back: its deny list is emptied (the mesh finds it again as after any cut). */
+  async mend(name: string): Promise<void> {
+    const node = this.node(name)
+    if (node.state !== 'cut') throw new Error(`${name} is ${node.state}, not cut`)
+    await this.deny(node, [])
+    node.state = 'up'
+    this.recovered(node)
   }
 
   /** SIGCONT a frozen node. */
@@ -149,9 +170,10 @@ export class ChaosCluster {
     this.recovered(node)
   }
 
-  /** Thaws every frozen node and restarts every killed one. */
+  /** Thaws every frozen node, lets back every cut one and restarts every killed one. */
   async healAll(): Promise<void> {
     for (const n of this.nodes) if (n.state === 'frozen') this.thaw(n.name)
+    await Promise.all(this.nodes.filter((n) => n.state === 'cut').map((n) => this.mend(n.name)))
     await Promise.all(this.nodes.filter((n) => n.state === 'down').map((n) => this.restart(n.name)))
   }
 
@@ -173,8 +195,8 @@ export class ChaosCluster {
 
   /**
    * Keeps submits away from a running node (`draining`), waits until none is in flight and the
-   * node runs a task, then kills (SIGKILL) or freezes (SIGSTOP) it and records the fault, before
-   * submits may pick the node again.
+   * node runs a task, then kills (SIGKILL), freezes (SIGSTOP) or cuts it and records the fault,
+   * before submits may pick the node again.
    */
   private async hit(name: string, kind: Fault['kind']): Promise<ChaosNode> {
     const node = this.node(name)
@@ -188,8 +210,16 @@ export class ChaosCluster {
       } while (idle !== node.idle)
       await runsWork(node.daemon)
       this.faults.push({ kind, node: name, incarnation: node.daemon.process.pid ?? 0, at: Date.now() })
-      node.state = kind === 'kill' ? 'down' : 'frozen'
-      node.daemon.process.signal(kind === 'kill' ? 'SIGKILL' : 'SIGSTOP')
+      if (kind === 'cut') {
+        node.state = 'cut'
+        await this.deny(
+          node,
+          this.nodes.filter((n) => n !== node).map((n) => n.placed.peerId),
+        )
+      } else {
+        node.state = kind === 'kill' ? 'down' : 'frozen'
+        node.daemon.process.signal(kind === 'kill' ? 'SIGKILL' : 'SIGSTOP')
+      }
     } finally {
       node.draining = false
     }
@@ -205,8 +235,21 @@ export class ChaosCluster {
     return `${this.opts.root}/${name}.executions.log`
   }
 
-  private launch(placed: Placed[], i: number): Promise<Daemon> {
+  private denyFile(name: string): string {
+    return `${this.opts.root}/${name}.deny`
+  }
+
+  /** Writes the node's deny list, has the daemon read it (SIGHUP) and waits until it says it has. */
+  private async deny(node: ChaosNode, peers: string[]): Promise<void> {
+    await writeFile(this.denyFile(node.name), peers.map((p) => `${p}\n`).join(''))
+    const from = node.daemon.process.mark()
+    node.daemon.process.signal('SIGHUP')
+    await node.daemon.process.waitForLine(/^deny list reloaded: /, { from, timeoutMs: STARTUP_MS })
+  }
+
+  private async launch(placed: Placed[], i: number): Promise<Daemon> {
     const name = `n${i}`
+    await writeFile(this.denyFile(name), '')
     const peers = Math.min(this.opts.bootstrapPeers ?? placed.length - 1, placed.length - 1)
     const bootstrap = Array.from({ length: peers }, (_, k) => placed[(i + 1 + k) % placed.length].addr)
     return startDaemon(this.opts.root, name, {
@@ -215,7 +258,7 @@ export class ChaosCluster {
       beaconMs: this.opts.beaconMs,
       listen: placed[i].listen,
       bootstrap,
-      args: ['--handlers', HANDLERS, ...(this.opts.args ?? [])],
+      args: ['--handlers', HANDLERS, '--deny-peers', this.denyFile(name), ...(this.opts.args ?? [])],
       env: { [EXECUTION_LOG_ENV]: this.logFile(name) },
       readyMs: STARTUP_MS,
     })

@@ -7,6 +7,7 @@ import {
 } from '../../src/chaos/history.ts'
 import {
   countActions,
+  isHeal,
   type NemesisAction,
   type NemesisOptions,
   type NemesisStep,
@@ -66,7 +67,7 @@ async function runNemesis(cluster: ChaosCluster, schedule: NemesisStep[], log: (
   /** Per faulty node: how much later than planned its fault came, ms. */
   const late = new Map<string, number>()
   for (const step of schedule) {
-    const heal = step.action === 'restart' || step.action === 'thaw'
+    const heal = isHeal(step.action)
     await pause(Math.max(0, started + step.atMs + (heal ? (late.get(step.node) ?? 0) : 0) - Date.now()))
     if (!heal) await Promise.all(restarting.values())
     log(`nemesis +${Date.now() - started} ms: ${step.action} ${step.node}`)
@@ -74,6 +75,8 @@ async function runNemesis(cluster: ChaosCluster, schedule: NemesisStep[], log: (
     if (step.action === 'kill') await cluster.kill(step.node)
     else if (step.action === 'freeze') await cluster.freeze(step.node)
     else if (step.action === 'thaw') cluster.thaw(step.node)
+    else if (step.action === 'cut') await cluster.cut(step.node)
+    else if (step.action === 'mend') await cluster.mend(step.node)
     else restarting.set(step.node, cluster.restart(step.node))
     if (heal) late.delete(step.node)
     done[step.action]++

@@ -7,13 +7,15 @@ export interface ChaosSummary {
   runs: number
   kills: number
   freezes: number
+  /** Nodes cut off the network (each let back later). */
+  cuts: number
   restarts: number
   thaws: number
   ok: number
   lost: number
   duplicated: number
   unexpected: number
-  /** Runs a failure cut off. */
+  /** Runs a failure cut off (or, for a network cut, ran on cut off from the mesh). */
   cutOff: number
   /** Of those, runs whose task never started again elsewhere (a frozen run that finished after SIGCONT). */
   notRerun: number
@@ -50,6 +52,7 @@ export function summarize(report: ChaosReport): ChaosSummary {
     runs: report.history.executions.length,
     kills: report.done.kill,
     freezes: report.done.freeze,
+    cuts: report.done.cut,
     restarts: report.done.restart,
     thaws: report.done.thaw,
     ok: counts.ok,

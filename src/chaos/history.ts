@@ -46,12 +46,13 @@ export interface Execution {
 
 /** A failure the nemesis injected. */
 export interface Fault {
-  kind: 'kill' | 'freeze'
+  /** `cut`: the node ran on, cut off the network (its peers took it for dead, and it them). */
+  kind: 'kill' | 'freeze' | 'cut'
   node: string
   /** The life of the node that failed (its process id). */
   incarnation: number
   at: number
-  /** When it came back (restart or SIGCONT); absent when it stayed down. */
+  /** When it came back (restart, SIGCONT, or the cut's end); absent when it stayed down. */
   recoveredAt?: number
 }
 

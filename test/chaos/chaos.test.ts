@@ -8,8 +8,8 @@ import { planNemesis } from '../../src/chaos/nemesis.ts'
 
 const TASKS = 2_000
 const NODES = 4
-/** Chosen so that its schedule kills and freezes, each time another node (checked below, before anything starts). */
-const SEED = 5
+/** Chosen so that its schedule kills, freezes and cuts, each time another node (checked below, before anything starts). */
+const SEED = 44
 
 /**
  * Lease TTL, beacon interval and failure-detection window: failures
@@ -44,8 +44,12 @@ function options(): ChaosOptions {
     },
     // 2,000 tasks of 20–80 ms (long enough that a fault finds runs in flight) in batches of 25 from 3 submit loops, about 14 s of submissions
     workload: { tasks: TASKS, batch: 25, submitters: 3, pauseMs: 500, taskMs: { min: 20, max: 80 } },
-    // a fault every 3 s: a kill (restarted on its data dir 1.5 s later) or a freeze past the lease TTL
-    nemesis: { durationMs: 13_000, intervalMs: 3_000, downMs: 1_500, frozenMs: 5_500, freezeShare: 0.3 },
+    // a fault every 3 s: a kill (restarted on its data dir 1.5 s later), a freeze past the lease
+    // TTL, or a network cut as long (the node runs on alone, its peers take it for dead)
+    nemesis: {
+      ...{ durationMs: 13_000, intervalMs: 3_000, downMs: 1_500, frozenMs: 5_500, freezeShare: 0.3 },
+      ...{ cutShare: 0.3, cutMs: 5_500 },
+    },
     seed: SEED,
     settleMs: 3_000,
     drainMs: 40_000,
@@ -53,7 +57,7 @@ function options(): ChaosOptions {
   }
 }
 
-describe('promise 1 under chaos: daemons killed (SIGKILL), frozen (SIGSTOP) and restarted under load', () => {
+describe('promise 1 under chaos: daemons killed (SIGKILL), frozen (SIGSTOP), cut off and restarted under load', () => {
   it(`${TASKS} tasks through ${NODES} daemons, a node hit every 3 s: none lost, nothing unexpected, duplicates only of tasks in flight on a failed node`, async () => {
     const opts = options()
     const schedule = planNemesis({
@@ -63,8 +67,9 @@ describe('promise 1 under chaos: daemons killed (SIGKILL), frozen (SIGSTOP) and 
     })
     expect(schedule.some((s) => s.action === 'kill')).toBe(true)
     expect(schedule.some((s) => s.action === 'freeze')).toBe(true)
+    expect(schedule.some((s) => s.action === 'cut')).toBe(true)
     // a node just restarted has no work yet: each fault hits another node, so each finds runs
-    const hit = schedule.filter((s) => s.action === 'kill' || s.action === 'freeze').map((s) => s.node)
+    const hit = schedule.filter((s) => /^(kill|freeze|cut)$/.test(s.action)).map((s) => s.node)
     expect(new Set(hit).size).toBe(hit.length)
 
     const report = await runChaos(opts)
@@ -72,15 +77,20 @@ describe('promise 1 under chaos: daemons killed (SIGKILL), frozen (SIGSTOP) and 
     const problems = `${describeProblems(report)}\n${report.evidence}`
 
     // the nemesis did what it planned, and the workload was all accepted
-    expect(summary.kills + summary.freezes).toBe(schedule.filter((s) => /kill|freeze/.test(s.action)).length)
+    expect(summary.kills + summary.freezes + summary.cuts).toBe(
+      schedule.filter((s) => /^(kill|freeze|cut)$/.test(s.action)).length,
+    )
     expect(summary.restarts).toBe(summary.kills)
     expect(summary.thaws).toBe(summary.freezes)
+    expect(report.done.mend).toBe(summary.cuts)
     expect(summary.tasks).toBe(TASKS)
     // the faults hit running work: runs were cut off, and every run a kill cut off ran again —
     // unless another run of its task, on another node or life, had started before the kill (its
     // lease taken for lost on a loaded machine and granted again): the kill then left the task a
     // run, and whether that run's result is there is the `lost` check's to say, below
     expect(summary.cutOff).toBeGreaterThan(0)
+    // the cut node had runs in flight when it was cut off
+    expect(report.reexecutions.some((r) => r.fault.kind === 'cut')).toBe(true)
     const killedRuns = report.reexecutions.filter((r) => r.fault.kind === 'kill')
     const runningElsewhere = (r: (typeof killedRuns)[number]) =>
       report.history.executions.some(

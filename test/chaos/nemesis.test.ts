@@ -21,11 +21,11 @@ describe('planNemesis', () => {
 
   it('faults a node every interval, heals each one, and keeps at most maxFaulty faulty at once', () => {
     for (const maxFaulty of [1, 2]) {
-      const steps = planNemesis({ ...BASE, maxFaulty, downMs: 4_000, frozenMs: 5_000 })
+      const steps = planNemesis({ ...BASE, maxFaulty, downMs: 4_000, frozenMs: 5_000, cutShare: 0.3 })
       const faulty = new Set<string>()
       let most = 0
       for (const s of steps) {
-        if (s.action === 'kill' || s.action === 'freeze') {
+        if (s.action === 'kill' || s.action === 'freeze' || s.action === 'cut') {
           expect(faulty.has(s.node), `${s.node} faulted twice`).toBe(false)
           faulty.add(s.node)
         } else {
@@ -58,6 +58,26 @@ describe('planNemesis', () => {
   it('freezes only with freezeShare 1, kills only with 0', () => {
     expect(countActions(planNemesis({ ...BASE, freezeShare: 1 })).kill).toBe(0)
     expect(countActions(planNemesis({ ...BASE, freezeShare: 0 })).freeze).toBe(0)
+  })
+
+  it('cuts nodes off for cutMs, each cut mended, taking its share from the kills alone', () => {
+    const plan = { ...BASE, durationMs: 120_000, cutShare: 0.3, cutMs: 6_000 }
+    const steps = planNemesis(plan)
+    const counts = countActions(steps)
+    expect(counts.cut).toBeGreaterThan(0)
+    expect(counts.mend).toBe(counts.cut)
+    for (const s of steps.filter((x) => x.action === 'cut')) {
+      expect(steps).toContainEqual({ atMs: s.atMs + plan.cutMs, action: 'mend', node: s.node })
+    }
+    // the same draws: every fault that is no cut is what the plan without cuts has there
+    const before = planNemesis({ ...plan, cutShare: 0 })
+    const faults = (xs: typeof steps) => xs.filter((x) => ['kill', 'freeze', 'cut'].includes(x.action))
+    const without = new Map(faults(before).map((x) => [x.atMs, x.action]))
+    for (const f of faults(steps)) {
+      if (f.action === 'freeze') expect(without.get(f.atMs)).toBe('freeze')
+      if (f.action === 'kill') expect(without.get(f.atMs)).toBe('kill')
+    }
+    expect(countActions(planNemesis({ ...plan, freezeShare: 0, cutShare: 1 })).kill).toBe(0)
   })
 })
 
