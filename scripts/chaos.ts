@@ -10,9 +10,9 @@ import { describeProblems, summarize } from './chaos/summary.ts'
  * The long chaos run: `npx tsx scripts/chaos.ts [--nodes 5] [--tasks 10000] [--duration 120]
  * [--interval 4] [--seed 1] [--slots 4] [--json] [--keep]`. N daemons on 127.0.0.1 run a workload
  * submitted through every node while the nemesis kills (SIGKILL), freezes (SIGSTOP past the lease
- * TTL), cuts off the network (a deny list naming every other node, past the lease TTL) and heals
- * nodes every `--interval` seconds for `--duration` seconds; then every node is
- * healed, every result awaited and the history checked. Prints the figures (a table, or JSON) and
+ * TTL) or parts one or two nodes from the rest (deny lists naming every node across, for 6 s)
+ * every `--interval` seconds for `--duration` seconds, healing each fault later; then every node
+ * is healed, every result awaited and the history checked. Prints the figures (a table, or JSON) and
  * exits 1 if a task was lost or anything unexpected happened.
  */
 const { values } = parseArgs({
@@ -70,7 +70,7 @@ try {
     },
     nemesis: {
       ...{ durationMs, intervalMs, downMs: 2_500, frozenMs: 4_000, freezeShare: 0.25 },
-      ...{ cutShare: 0.2, cutMs: 6_000 },
+      ...{ cutShare: 0.2, cutMs: 6_000, cutPart: 2 },
     },
     seed,
     settleMs: 3_000,

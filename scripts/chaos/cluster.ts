@@ -131,21 +131,25 @@ export class ChaosCluster {
   }
 
   /**
-   * Cuts the node off every other, once it runs a task (see {@link runsWork}): its deny list names
-   * them all, so it drops its connections and refuses theirs — both sides take the other for dead
-   * while it runs on, taking submissions. Resolves once the daemon has read the list.
+   * Parts the node and the nodes of `side` from the rest of the mesh, once the node runs a task
+   * (see {@link runsWork}): the deny list of each node of the part names every node outside it, so
+   * they drop their connections across and refuse new ones — each part takes the other's nodes for
+   * dead and runs on, taking submissions. Resolves once every daemon of the part read its list.
    */
-  async cut(name: string): Promise<void> {
-    await this.hit(name, 'cut')
+  async cut(name: string, side: string[] = []): Promise<void> {
+    await this.hit(name, 'cut', side)
   }
 
-  /** Lets a cut node back: its deny list is emptied (the mesh finds it again as after any cut). */
-  async mend(name: string): Promise<void> {
-    const node = this.node(name)
-    if (node.state !== 'cut') throw new Error(`${name} is ${node.state}, not cut`)
-    await this.deny(node, [])
-    node.state = 'up'
-    this.recovered(node)
+  /** Lets a part back: its nodes' deny lists are emptied (the mesh forms whole as after any cut). */
+  async mend(name: string, side: string[] = []): Promise<void> {
+    const part = [name, ...side].map((n) => this.node(n))
+    for (const node of part)
+      if (node.state !== 'cut') throw new Error(`${node.name} is ${node.state}, not cut`)
+    await Promise.all(part.map((node) => this.deny(node, [])))
+    for (const node of part) {
+      node.state = 'up'
+      this.recovered(node)
+    }
   }
 
   /** SIGCONT a frozen node. */
@@ -173,7 +177,12 @@ export class ChaosCluster {
   /** Thaws every frozen node, lets back every cut one and restarts every killed one. */
   async healAll(): Promise<void> {
     for (const n of this.nodes) if (n.state === 'frozen') this.thaw(n.name)
-    await Promise.all(this.nodes.filter((n) => n.state === 'cut').map((n) => this.mend(n.name)))
+    const cut = this.nodes.filter((n) => n.state === 'cut')
+    if (cut.length > 0)
+      await this.mend(
+        cut[0].name,
+        cut.slice(1).map((n) => n.name),
+      )
     await Promise.all(this.nodes.filter((n) => n.state === 'down').map((n) => this.restart(n.name)))
   }
 
@@ -195,12 +204,13 @@ export class ChaosCluster {
 
   /**
    * Keeps submits away from a running node (`draining`), waits until none is in flight and the
-   * node runs a task, then kills (SIGKILL), freezes (SIGSTOP) or cuts it and records the fault,
-   * before submits may pick the node again.
+   * node runs a task, then kills (SIGKILL), freezes (SIGSTOP) or cuts it (with the nodes of
+   * `side`) and records the fault, before submits may pick the node again.
    */
-  private async hit(name: string, kind: Fault['kind']): Promise<ChaosNode> {
+  private async hit(name: string, kind: Fault['kind'], side: string[] = []): Promise<ChaosNode> {
     const node = this.node(name)
-    if (node.state !== 'up') throw new Error(`${name} is ${node.state}, not up`)
+    const part = [node, ...side.map((n) => this.node(n))]
+    for (const n of part) if (n.state !== 'up') throw new Error(`${n.name} is ${n.state}, not up`)
     node.draining = true
     try {
       let idle: Promise<void>
@@ -209,13 +219,13 @@ export class ChaosCluster {
         await idle
       } while (idle !== node.idle)
       await runsWork(node.daemon)
-      this.faults.push({ kind, node: name, incarnation: node.daemon.process.pid ?? 0, at: Date.now() })
+      const at = Date.now()
+      for (const n of part)
+        this.faults.push({ kind, node: n.name, incarnation: n.daemon.process.pid ?? 0, at })
       if (kind === 'cut') {
-        node.state = 'cut'
-        await this.deny(
-          node,
-          this.nodes.filter((n) => n !== node).map((n) => n.placed.peerId),
-        )
+        const outside = this.nodes.filter((n) => !part.includes(n)).map((n) => n.placed.peerId)
+        for (const n of part) n.state = 'cut'
+        await Promise.all(part.map((n) => this.deny(n, outside)))
       } else {
         node.state = kind === 'kill' ? 'down' : 'frozen'
         node.daemon.process.signal(kind === 'kill' ? 'SIGKILL' : 'SIGSTOP')

@@ -70,13 +70,15 @@ async function runNemesis(cluster: ChaosCluster, schedule: NemesisStep[], log: (
     const heal = isHeal(step.action)
     await pause(Math.max(0, started + step.atMs + (heal ? (late.get(step.node) ?? 0) : 0) - Date.now()))
     if (!heal) await Promise.all(restarting.values())
-    log(`nemesis +${Date.now() - started} ms: ${step.action} ${step.node}`)
+    log(
+      `nemesis +${Date.now() - started} ms: ${step.action} ${[step.node, ...(step.side ?? [])].join(' + ')}`,
+    )
     if (!heal) late.set(step.node, Date.now() - started - step.atMs)
     if (step.action === 'kill') await cluster.kill(step.node)
     else if (step.action === 'freeze') await cluster.freeze(step.node)
     else if (step.action === 'thaw') cluster.thaw(step.node)
-    else if (step.action === 'cut') await cluster.cut(step.node)
-    else if (step.action === 'mend') await cluster.mend(step.node)
+    else if (step.action === 'cut') await cluster.cut(step.node, step.side)
+    else if (step.action === 'mend') await cluster.mend(step.node, step.side)
     else restarting.set(step.node, cluster.restart(step.node))
     if (heal) late.delete(step.node)
     done[step.action]++

@@ -2,7 +2,7 @@ import { seededRandom } from '../simulation/random.ts'
 
 /**
  * What the nemesis does to one node: `kill` (later `restart`), `freeze` (later `thaw`), or `cut`
- * it off the network while it runs on (later `mend`).
+ * it (with the nodes of its `side`) off the rest of the mesh while they run on (later `mend`).
  */
 export type NemesisAction = 'kill' | 'freeze' | 'restart' | 'thaw' | 'cut' | 'mend'
 
@@ -11,6 +11,11 @@ export interface NemesisStep {
   atMs: number
   action: NemesisAction
   node: string
+  /**
+   * A `cut` (and its `mend`): the other nodes of the node's part, cut off with it from the rest
+   * (they still reach each other). Absent or empty: the node alone.
+   */
+  side?: string[]
 }
 
 /** Options of {@link planNemesis}. */
@@ -33,7 +38,15 @@ export interface NemesisOptions {
   cutShare?: number
   /** A node cut off is let back this long after the cut, ms. @defaultValue frozenMs */
   cutMs?: number
-  /** Most nodes down or frozen at once; a tick when that many are is skipped. @defaultValue 1 */
+  /**
+   * Most nodes in the part a cut parts from the rest, the node among them (at most half the nodes
+   * up): each cut draws a size from 1 to this. @defaultValue 1
+   */
+  cutPart?: number
+  /**
+   * Most faults at once; a tick when that many nodes are faulty is skipped (a cut makes every node
+   * of its part faulty: one fault). @defaultValue 1
+   */
   maxFaulty?: number
 }
 
@@ -43,9 +56,10 @@ const HEALS = { kill: 'restart', freeze: 'thaw', cut: 'mend' } as const
 /**
  * The nemesis's whole schedule, decided up front from the seed: every `intervalMs` it picks a node
  * that is up (uniformly) and kills it (`kill`, later `restart` on its data dir), freezes it
- * (`freeze`, later `thaw`) or cuts it off the network (`cut`, later `mend`: it runs on, alone),
- * keeping at most `maxFaulty` nodes faulty at once. Every fault is healed by the end of the
- * schedule. Steps are in time order (a heal before a fault at the same instant).
+ * (`freeze`, later `thaw`) or parts it, with up to `cutPart - 1` others drawn among those up, from
+ * the rest of the mesh (`cut`, later `mend`: both parts run on), keeping at most `maxFaulty` faults
+ * at once. Every fault is healed by the end of the schedule. Steps are in time order (a heal
+ * before a fault at the same instant).
  */
 export function planNemesis(opts: NemesisOptions): NemesisStep[] {
   const random = seededRandom(opts.seed)
@@ -64,12 +78,25 @@ export function planNemesis(opts: NemesisOptions): NemesisStep[] {
     if (up.length <= 1) continue
     const node = up[Math.floor(pick * up.length)]
     const lasts = { kill: opts.downMs, freeze: opts.frozenMs, cut: opts.cutMs ?? opts.frozenMs }[kind]
-    healsAt.set(node, at + lasts)
-    steps.push({ atMs: at, action: kind, node })
-    steps.push({ atMs: at + lasts, action: HEALS[kind], node })
+    const side = kind === 'cut' ? sideOf(node, up, opts.cutPart ?? 1, random) : []
+    for (const n of [node, ...side]) healsAt.set(n, at + lasts)
+    const parted = side.length > 0 ? { side } : {}
+    steps.push({ atMs: at, action: kind, node, ...parted })
+    steps.push({ atMs: at + lasts, action: HEALS[kind], node, ...parted })
   }
   const heal = (a: NemesisAction) => (isHeal(a) ? 0 : 1)
   return steps.sort((a, b) => a.atMs - b.atMs || heal(a.action) - heal(b.action))
+}
+
+/** The others of a cut node's part: a size drawn from 1 to `most` (at most half of `up`), then nodes of `up`. */
+function sideOf(node: string, up: string[], most: number, random: () => number): string[] {
+  const largest = Math.min(most, Math.floor(up.length / 2))
+  if (largest <= 1) return [] // no draw: a plan of lone cuts draws as one without cuts
+  const size = 1 + Math.floor(random() * largest)
+  const others = up.filter((n) => n !== node)
+  const side: string[] = []
+  while (side.length < size - 1) side.push(others.splice(Math.floor(random() * others.length), 1)[0])
+  return side
 }
 
 /** True for an action that ends a fault (`restart`, `thaw`, `mend`). */

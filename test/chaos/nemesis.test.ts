@@ -35,6 +35,7 @@ describe('planNemesis', () => {
       }
       expect(faulty.size).toBe(0)
       expect(most).toBe(maxFaulty)
+      expect(steps.some((s) => s.action === 'cut')).toBe(true)
     }
   })
 
@@ -78,6 +79,30 @@ describe('planNemesis', () => {
       if (f.action === 'kill') expect(without.get(f.atMs)).toBe('kill')
     }
     expect(countActions(planNemesis({ ...plan, freezeShare: 0, cutShare: 1 })).kill).toBe(0)
+    expect(steps.every((x) => x.side === undefined)).toBe(true) // cutPart 1: the node alone
+  })
+
+  it('parts up to cutPart nodes, at most half of the mesh, from the rest; the mend lets the same part back', () => {
+    const plan = {
+      ...BASE,
+      nodes: ['n0', 'n1', 'n2', 'n3', 'n4'],
+      durationMs: 300_000,
+      cutShare: 1,
+      cutPart: 4,
+    }
+    const steps = planNemesis(plan)
+    const cuts = steps.filter((x) => x.action === 'cut')
+    const sizes = cuts.map((c) => 1 + (c.side?.length ?? 0))
+    expect(new Set(sizes)).toEqual(new Set([1, 2])) // 4 asked, 2 of 5 at most
+    for (const c of cuts) {
+      expect(new Set([c.node, ...(c.side ?? [])]).size).toBe(1 + (c.side?.length ?? 0))
+      expect(steps).toContainEqual({ ...c, atMs: c.atMs + plan.frozenMs, action: 'mend' })
+    }
+    // a part is one fault: no other starts before its mend
+    for (const c of cuts) {
+      const next = steps.find((x) => x.atMs > c.atMs && !['mend', 'restart', 'thaw'].includes(x.action))
+      if (next !== undefined) expect(next.atMs).toBeGreaterThanOrEqual(c.atMs + plan.frozenMs)
+    }
   })
 })
 
