@@ -8,9 +8,9 @@ import { describeProblems, summarize } from './chaos/summary.ts'
 
 /**
  * The long chaos run: `npx tsx scripts/chaos.ts [--nodes 5] [--tasks 10000] [--duration 120]
- * [--interval 4] [--seed 1] [--slots 4] [--json] [--keep]`. N daemons on 127.0.0.1 run a workload
+ * [--interval 4] [--cut 6] [--seed 1] [--slots 4] [--json] [--keep]`. N daemons on 127.0.0.1 run a workload
  * submitted through every node while the nemesis kills (SIGKILL), freezes (SIGSTOP past the lease
- * TTL) or parts one or two nodes from the rest (deny lists naming every node across, for 6 s)
+ * TTL) or parts one or two nodes from the rest (deny lists naming every node across, `--cut` s)
  * every `--interval` seconds for `--duration` seconds, healing each fault later; then every node
  * is healed, every result awaited and the history checked. Prints the figures (a table, or JSON) and
  * exits 1 if a task was lost or anything unexpected happened.
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '10000' },
     duration: { type: 'string', default: '120' },
     interval: { type: 'string', default: '4' },
+    cut: { type: 'string', default: '6' },
     seed: { type: 'string', default: '1' },
     slots: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
@@ -38,6 +39,7 @@ const nodes = positive('nodes', values.nodes)
 const tasks = positive('tasks', values.tasks)
 const durationMs = positive('duration', values.duration) * 1_000
 const intervalMs = positive('interval', values.interval) * 1_000
+const cutMs = positive('cut', values.cut) * 1_000
 const seed = positive('seed', values.seed)
 const slots = positive('slots', values.slots)
 /** Lease TTL and beacon interval: short, so failures are noticed in seconds, yet long enough that a
@@ -70,7 +72,7 @@ try {
     },
     nemesis: {
       ...{ durationMs, intervalMs, downMs: 2_500, frozenMs: 4_000, freezeShare: 0.25 },
-      ...{ cutShare: 0.2, cutMs: 6_000, cutPart: 2 },
+      ...{ cutShare: 0.2, cutMs, cutPart: 2 },
     },
     seed,
     settleMs: 3_000,

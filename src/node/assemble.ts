@@ -247,9 +247,9 @@ export function assembleNode(inputs: NodeInputs) {
   })
   const control = mesh.control({ intake, publisher, unschedulable })
   gossip.listen({
-    onResultNotice: (from, msg) => {
+    onResultNotice: (from, msg, contested) => {
       mesh.parts.inbox.onResultNotice(from, msg)
-      follower.onResultNotice(from, msg)
+      follower.onResultNotice(from, msg, contested)
     },
   })
   return {

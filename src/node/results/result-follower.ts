@@ -17,6 +17,8 @@ export interface ResultFollowerOptions {
 
 /** Notices kept for tasks in progress here (the oldest are forgotten first). */
 export const NOTICES_KEPT = 10_000
+/** Tasks whose contested notices a node remembers having heard (the oldest are forgotten first). */
+export const CONTESTED_HEARD = 10_000
 
 /**
  * Keeps the records a node holds in line with the selector when a task ran twice (a crashed
@@ -32,18 +34,39 @@ export class ResultFollower {
    * here when the notice came: once this node publishes its own, it checks that one against it.
    */
   private readonly noticed = new Map<string, { peer: string; epoch: number }>()
+  /** When a contested notice of each task was last heard here, oldest first (see {@link contestedSince}). */
+  private readonly contestedHeard = new Map<string, number>()
 
   constructor(private readonly opts: ResultFollowerOptions) {}
 
-  onResultNotice(from: string, msg: ResultNotice): void {
+  onResultNotice(from: string, msg: ResultNotice, contested = false): void {
     if (from === this.opts.self) return
+    const heardAt = contested ? Date.now() : 0
     for (const { taskId, epoch } of msg.results) {
+      if (contested) {
+        this.contestedHeard.delete(taskId)
+        this.contestedHeard.set(taskId, heardAt)
+      }
       if (this.opts.results.supersededBy(taskId, epoch, from)) void this.follow(from, taskId)
       else if (this.opts.results.cached(taskId) === undefined && this.opts.inProgress(taskId)) {
         const kept = this.noticed.get(taskId)
         if (kept === undefined || epoch >= kept.epoch) this.keep(taskId, { peer: from, epoch })
       }
     }
+    if (contested) trimOldest(this.contestedHeard, CONTESTED_HEARD)
+  }
+
+  /**
+   * Tasks whose contested notice was heard here since `since` (ms) and whose record this node holds:
+   * a peer cut off then (and now back) may hold a record of another run that beats the one held
+   * here, sent while this node could not hear it — worth reading again from the mesh.
+   */
+  contestedSince(since: number): string[] {
+    const ids: string[] = []
+    for (const [taskId, at] of this.contestedHeard) {
+      if (at >= since && this.opts.results.cached(taskId) !== undefined) ids.push(taskId)
+    }
+    return ids
   }
 
   /**

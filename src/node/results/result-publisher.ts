@@ -84,7 +84,7 @@ export function ownerFailureRecord(
 /** Options of {@link ResultPublisher}. */
 export interface ResultPublisherOptions {
   /** Signs, keeps and stores records (locally and at the closest peers). */
-  results: Pick<ResultStore, 'publish' | 'cached' | 'local' | 'cachedValue' | 'replicate'>
+  results: Pick<ResultStore, 'publish' | 'cached' | 'local' | 'cachedValue' | 'replicate' | 'refresh'>
   /** Settles tasks this node owns. */
   ledger: Pick<OwnerLedger, 'settle'>
   /** Ends the leases of tasks this node held for other owners. */
@@ -99,7 +99,7 @@ export interface ResultPublisherOptions {
    */
   contested?(taskId: string): boolean
   /** Checks a record published here against a run elsewhere that may beat it. */
-  follower: Pick<ResultFollower, 'published'>
+  follower: Pick<ResultFollower, 'published' | 'contestedSince'>
   events: TaskEvents
   /** Told when a record's notice is out (its marker goes once a copy is too). @defaultValue none */
   unsent?: Pick<UnsentRecords, 'announced' | 'forget'>
@@ -224,10 +224,13 @@ export class ResultPublisher {
   }
 
   /**
-   * Sends again, to every node, the contested notices sent here since `since` (ms): a peer that
-   * was cut off then (declared dead, and now back) missed them, and may hold a record of another
-   * run that this node's beats — or the one that beats this node's, whose holder does the same.
-   * Calls within {@link RECONTEST_DELAY_MS} of each other make one sending.
+   * Sends again, to every node, the contested notices sent here since `since` (ms), and reads
+   * again from the mesh the records of those tasks and of the tasks whose contested notices were
+   * heard here since then: a peer that was cut off then (declared dead, and now back) missed them,
+   * and may hold a record of another run that this node's beats — or the one that beats this
+   * node's, whose maker may not send its notice again (it may have restarted since, or be cut off
+   * in turn) while copies of it are at the peers closest to its key. Calls within
+   * {@link RECONTEST_DELAY_MS} of each other make one sending.
    */
   recontest(since: number): void {
     if (this.stopped) return
@@ -240,7 +243,12 @@ export class ResultPublisher {
     this.recontestSince = Number.POSITIVE_INFINITY
     if (this.stopped) return
     const again = [...this.sentContested.values()].filter((s) => s.at >= since)
-    for (const { notice } of again) this.notices.add({ notice, contested: true, again: true })
+    const reread = new Set(this.opts.follower.contestedSince(since))
+    for (const { notice } of again) {
+      this.notices.add({ notice, contested: true, again: true })
+      reread.add(notice.taskId)
+    }
+    for (const taskId of reread) this.opts.results.refresh(taskId)
   }
 
   /** Sends the pending notices now (the node stops): none is sent again after. */

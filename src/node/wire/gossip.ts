@@ -10,7 +10,8 @@ import type { MeshLibp2p } from './libp2p-factory.ts'
 
 /** What the node does with a (validated) result notice. */
 export interface GossipHandlers {
-  onResultNotice(from: string, msg: ResultNotice): void
+  /** `contested`: it came on the contested topic (its record may lose to another run's). */
+  onResultNotice(from: string, msg: ResultNotice, contested: boolean): void
 }
 
 const TOPICS = [RESULTS_TOPIC, CONTESTED_TOPIC]
@@ -161,7 +162,7 @@ export class MeshGossip {
     const notice = this.decoded.get(msg)
     if (notice === undefined) return // not validated here (a topic of someone else's)
     this.decoded.delete(msg)
-    handlers.onResultNotice(msg.from.toString(), notice)
+    handlers.onResultNotice(msg.from.toString(), notice, msg.topic === CONTESTED_TOPIC)
   }
 }
 

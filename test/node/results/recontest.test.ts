@@ -8,11 +8,21 @@ import { TaskEvents } from '../../../src/node/story/task-events.ts'
 import { MeshGossip, type NoticeItem } from '../../../src/node/wire/gossip.ts'
 import { CONTESTED_TOPIC, RESULTS_TOPIC } from '../../../src/protocol/constants.ts'
 
-/** A publisher whose only part in use is the mesh's gossip (`contest` and `recontest` need no other). */
-function publisher(sent: NoticeItem[][], events = new TaskEvents()): ResultPublisher {
+/**
+ * A publisher whose only parts in use are the mesh's gossip, the store's `refresh` (each
+ * refreshed task put in `refreshed`) and the follower's `contestedSince` (answering `heard`):
+ * what `contest` and `recontest` need.
+ */
+function publisher(
+  sent: NoticeItem[][],
+  events = new TaskEvents(),
+  refreshed: string[] = [],
+  heard: string[] = [],
+): ResultPublisher {
+  const results = { refresh: (taskId: string) => refreshed.push(taskId) } as never
   return new ResultPublisher({
-    ...{ results: {} as never, ledger: {} as never, thief: {} as never, completions: {} as never },
-    follower: {} as never,
+    ...{ results, ledger: {} as never, thief: {} as never, completions: {} as never },
+    follower: { contestedSince: () => heard } as never,
     events,
     notify: (batch) => sent.push(batch),
   })
@@ -35,7 +45,9 @@ describe('ResultPublisher.recontest', () => {
     events.on((e) => {
       if (e.event === 'stored') stored.push(e.taskId)
     })
-    const p = publisher(sent, events)
+    const refreshed: string[] = []
+    const heard: string[] = []
+    const p = publisher(sent, events, refreshed, heard)
     p.contest(notice('t1', 2))
     vi.advanceTimersByTime(NOTICE_WINDOW_MS)
     const between = Date.now() + 500
@@ -53,6 +65,8 @@ describe('ResultPublisher.recontest', () => {
     vi.advanceTimersByTime(1 + NOTICE_WINDOW_MS)
     expect(ids(sent)).toEqual(['t2! again'])
     expect(sent.flat()[0].notice).toEqual(notice('t2', 1_796_000_000_000))
+    // …and reads that task's record from the mesh again: a record that beats it may be there
+    expect(refreshed).toEqual(['t2'])
 
     // from further back: both, oldest first; each task's story tells of its notice once
     sent.length = 0
@@ -60,6 +74,14 @@ describe('ResultPublisher.recontest', () => {
     vi.advanceTimersByTime(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
     expect(ids(sent)).toEqual(['t1! again', 't2! again'])
     expect(stored).toEqual(['t1', 't2'])
+    expect(refreshed).toEqual(['t2', 't1', 't2'])
+
+    // the tasks whose contested notices were heard here are read again too, each task once
+    refreshed.length = 0
+    heard.push('t9', 't1')
+    p.recontest(0)
+    vi.advanceTimersByTime(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
+    expect(refreshed).toEqual(['t9', 't1', 't2'])
 
     // a node that stopped sends nothing again
     sent.length = 0

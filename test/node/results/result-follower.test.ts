@@ -73,4 +73,29 @@ describe('ResultFollower', () => {
     f.published('t1')
     expect(fetch).toHaveBeenCalledOnce()
   })
+
+  it('remembers the tasks whose contested notices it heard, to read again those it holds a record of', () => {
+    vi.useFakeTimers({ now: 10_000 })
+    try {
+      const [self, x, y] = peers
+      const held = new Map([
+        ['t1', { epoch: 2, executor: x }],
+        ['t2', { epoch: 1, executor: y }],
+        ['t3', { epoch: 3, executor: y }],
+      ])
+      const { follower: f } = follower(self, held, () => false)
+      f.onResultNotice(x, notice('t1', 2), true)
+      vi.advanceTimersByTime(1_000)
+      f.onResultNotice(y, notice('t2', 1), false) // the results topic: no contest
+      f.onResultNotice(y, notice('t3', 3), true)
+      f.onResultNotice(y, notice('none', 3), true) // no record held here: nothing to read again
+      expect(f.contestedSince(0)).toEqual(['t1', 't3'])
+      expect(f.contestedSince(10_500)).toEqual(['t3'])
+      // heard again: the later time counts
+      f.onResultNotice(x, notice('t1', 2), true)
+      expect(f.contestedSince(10_500)).toEqual(['t3', 't1'])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
 })
