@@ -10,7 +10,12 @@ const RING = 2
 const CHORD = 7
 /** More than the 19 one-slot thieves take at once: the owner still queues some when it dies. */
 const TASKS = 100
-const TASK_MS = 400
+/**
+ * Each task's run: the 19 thieves drain the owner's queue in about TASKS / 19 runs — long enough
+ * that it still queues tasks once both custodians hold them, on a machine loaded by the whole
+ * suite (at 400 ms a fresh-clone run found the queue empty by then).
+ */
+const TASK_MS = 800
 const LEASE_TTL_MS = 2_000
 
 /** Dials a ring with chords: connected, every node with a handful of connections. */
