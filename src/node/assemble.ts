@@ -170,6 +170,8 @@ export function assembleNode(inputs: NodeInputs) {
     results,
     fetch: (executor, taskId) => fetch.valueAt(executor, taskId),
     inProgress: (taskId) => ledger.has(taskId) || thief.holds(taskId),
+    relay: (record) => publisher.relay(record), // the publisher is made below; relays come later
+    random,
   })
   const completions = new CompletionReporter({
     ...{ steal, counters, random, events },

@@ -1,5 +1,5 @@
 import type { ResultNotice } from '../../protocol/messages/messages.ts'
-import { resultKey } from '../../protocol/records/result-record.ts'
+import { type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { ResultStore } from './result-store.ts'
 
@@ -8,17 +8,26 @@ export interface ResultFollowerOptions {
   /** This node's peer id (its own notices are ignored). */
   self: string
   /** The records known here. */
-  results: Pick<ResultStore, 'supersededBy' | 'accept' | 'refresh' | 'open' | 'cached'>
+  results: Pick<ResultStore, 'supersededBy' | 'accept' | 'refresh' | 'open' | 'cached' | 'local'>
   /** Asks a peer for the record it holds (the submit protocol's `result`). */
   fetch(peer: string, taskId: string): Promise<Uint8Array | undefined>
   /** True while this node owns the task or runs it under a lease: it may publish a record of its own. */
   inProgress(taskId: string): boolean
+  /** Sends a notice of a record held here to every node (see {@link ResultFollower.relayHeard}). */
+  relay?(record: Pick<ResultRecord, 'taskId' | 'status' | 'epoch'>): void
+  /** Draws the relays' delays. @defaultValue Math.random */
+  random?: () => number
 }
 
 /** Notices kept for tasks in progress here (the oldest are forgotten first). */
 export const NOTICES_KEPT = 10_000
 /** Tasks whose contested notices a node remembers having heard (the oldest are forgotten first). */
 export const CONTESTED_HEARD = 10_000
+/**
+ * A node relays a contested notice it heard after a delay drawn up to this, ms, unless another
+ * node's notice of the same record (or a later one) comes first: about one node relays each.
+ */
+export const RELAY_SPREAD_MS = 1_000
 
 /**
  * Keeps the records a node holds in line with the selector when a task ran twice (a crashed
@@ -36,6 +45,9 @@ export class ResultFollower {
   private readonly noticed = new Map<string, { peer: string; epoch: number }>()
   /** When a contested notice of each task was last heard here, oldest first (see {@link contestedSince}). */
   private readonly contestedHeard = new Map<string, number>()
+  /** Relays waiting for their moment, by task, with the epoch they would send (see {@link relayHeard}). */
+  private readonly relays = new Map<string, { epoch: number; timer: NodeJS.Timeout }>()
+  private stopped = false
 
   constructor(private readonly opts: ResultFollowerOptions) {}
 
@@ -46,6 +58,8 @@ export class ResultFollower {
       if (contested) {
         this.contestedHeard.delete(taskId)
         this.contestedHeard.set(taskId, heardAt)
+        const relay = this.relays.get(taskId)
+        if (relay !== undefined && epoch >= relay.epoch) this.dropRelay(taskId) // another node sent it
       }
       if (this.opts.results.supersededBy(taskId, epoch, from)) void this.follow(from, taskId)
       else if (this.opts.results.cached(taskId) === undefined && this.opts.inProgress(taskId)) {
@@ -57,16 +71,57 @@ export class ResultFollower {
   }
 
   /**
-   * Tasks whose contested notice was heard here since `since` (ms) and whose record this node holds:
+   * Tasks whose contested notice was heard here since `since` (ms) and whose record this node holds
+   * (in memory, or a copy in its store):
    * a peer cut off then (and now back) may hold a record of another run that beats the one held
    * here, sent while this node could not hear it — worth reading again from the mesh.
    */
-  contestedSince(since: number): string[] {
-    const ids: string[] = []
-    for (const [taskId, at] of this.contestedHeard) {
-      if (at >= since && this.opts.results.cached(taskId) !== undefined) ids.push(taskId)
+  async contestedSince(since: number): Promise<string[]> {
+    const heard = [...this.contestedHeard].filter(([, at]) => at >= since).map(([taskId]) => taskId)
+    const held = await Promise.all(heard.map((taskId) => this.held(taskId)))
+    return heard.filter((_, i) => held[i] !== undefined)
+  }
+
+  /** The record held here of a task: in memory, else a copy in the local store (then kept in memory). */
+  private async held(taskId: string): Promise<ResultRecord | undefined> {
+    return this.opts.results.cached(taskId) ?? (await this.opts.results.local(taskId).catch(() => undefined))
+  }
+
+  /**
+   * Sends again, to every node, a notice of the record held here of each task whose contested
+   * notice was heard here since `since` (ms), but `except` those: a peer cut off then (and now
+   * back) may hold a record that loses to it and never hear of the winner otherwise — its maker
+   * may have stopped or restarted since. Each waits a random delay up to {@link RELAY_SPREAD_MS}
+   * and is dropped when a notice of the same record or a later one comes first: every node that
+   * heard the contest relays, about one sends.
+   */
+  async relayHeard(since: number, except: ReadonlySet<string> = new Set()): Promise<void> {
+    const random = this.opts.random ?? Math.random
+    for (const taskId of await this.contestedSince(since)) {
+      const held = this.opts.results.cached(taskId)
+      if (held === undefined || except.has(taskId) || this.relays.has(taskId) || this.stopped) continue
+      const timer = setTimeout(
+        () => {
+          this.relays.delete(taskId)
+          const now = this.opts.results.cached(taskId)
+          if (now !== undefined) this.opts.relay?.(now)
+        },
+        Math.floor(random() * RELAY_SPREAD_MS),
+      )
+      timer.unref()
+      this.relays.set(taskId, { epoch: held.epoch, timer })
     }
-    return ids
+  }
+
+  /** Drops every relay not sent yet (the node stops). */
+  stopRelays(): void {
+    this.stopped = true
+    for (const taskId of [...this.relays.keys()]) this.dropRelay(taskId)
+  }
+
+  private dropRelay(taskId: string): void {
+    clearTimeout(this.relays.get(taskId)?.timer)
+    this.relays.delete(taskId)
   }
 
   /**

@@ -99,7 +99,7 @@ export interface ResultPublisherOptions {
    */
   contested?(taskId: string): boolean
   /** Checks a record published here against a run elsewhere that may beat it. */
-  follower: Pick<ResultFollower, 'published' | 'contestedSince'>
+  follower: Pick<ResultFollower, 'published' | 'contestedSince' | 'relayHeard' | 'stopRelays'>
   events: TaskEvents
   /** Told when a record's notice is out (its marker goes once a copy is too). @defaultValue none */
   unsent?: Pick<UnsentRecords, 'announced' | 'forget'>
@@ -243,17 +243,34 @@ export class ResultPublisher {
     this.recontestSince = Number.POSITIVE_INFINITY
     if (this.stopped) return
     const again = [...this.sentContested.values()].filter((s) => s.at >= since)
-    const reread = new Set(this.opts.follower.contestedSince(since))
+    const own = new Set<string>()
     for (const { notice } of again) {
       this.notices.add({ notice, contested: true, again: true })
-      reread.add(notice.taskId)
+      own.add(notice.taskId)
     }
-    for (const taskId of reread) this.opts.results.refresh(taskId)
+    void this.rereadAndRelay(since, own)
+  }
+
+  /** Reads again the records of the contested tasks made or heard of here since `since`; relays the heard ones. */
+  private async rereadAndRelay(since: number, own: ReadonlySet<string>): Promise<void> {
+    const { follower, results } = this.opts
+    const reread = new Set([...own, ...(await follower.contestedSince(since))])
+    if (this.stopped) return
+    for (const taskId of reread) results.refresh(taskId)
+    await follower.relayHeard(since, own)
+  }
+
+  /** Sends a notice of a record held here, made elsewhere, again (see `ResultFollower.relayHeard`). */
+  relay(record: Pick<ResultRecord, 'taskId' | 'status' | 'epoch'>): void {
+    if (this.stopped) return
+    const { taskId, status, epoch } = record
+    this.notices.add({ notice: { taskId, status, epoch }, contested: true, again: true })
   }
 
   /** Sends the pending notices now (the node stops): none is sent again after. */
   flushNow(): void {
     this.stopped = true
+    this.opts.follower.stopRelays()
     this.notices.flushNow()
   }
 }

@@ -22,7 +22,11 @@ function publisher(
   const results = { refresh: (taskId: string) => refreshed.push(taskId) } as never
   return new ResultPublisher({
     ...{ results, ledger: {} as never, thief: {} as never, completions: {} as never },
-    follower: { contestedSince: () => heard } as never,
+    follower: {
+      contestedSince: async () => heard,
+      relayHeard: async () => {},
+      stopRelays: () => {},
+    } as never,
     events,
     notify: (batch) => sent.push(batch),
   })
@@ -37,7 +41,7 @@ describe('ResultPublisher.recontest', () => {
     vi.useRealTimers()
   })
 
-  it('sends the contested notices sent since a time again, once for peers back together, none once stopped', () => {
+  it('sends the contested notices sent since a time again, once for peers back together, none once stopped', async () => {
     vi.useFakeTimers()
     const sent: NoticeItem[][] = []
     const events = new TaskEvents()
@@ -62,7 +66,7 @@ describe('ResultPublisher.recontest', () => {
     p.recontest(between)
     vi.advanceTimersByTime(RECONTEST_DELAY_MS - 1)
     expect(sent).toEqual([])
-    vi.advanceTimersByTime(1 + NOTICE_WINDOW_MS)
+    await vi.advanceTimersByTimeAsync(1 + NOTICE_WINDOW_MS)
     expect(ids(sent)).toEqual(['t2! again'])
     expect(sent.flat()[0].notice).toEqual(notice('t2', 1_796_000_000_000))
     // …and reads that task's record from the mesh again: a record that beats it may be there
@@ -71,7 +75,7 @@ describe('ResultPublisher.recontest', () => {
     // from further back: both, oldest first; each task's story tells of its notice once
     sent.length = 0
     p.recontest(0)
-    vi.advanceTimersByTime(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
+    await vi.advanceTimersByTimeAsync(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
     expect(ids(sent)).toEqual(['t1! again', 't2! again'])
     expect(stored).toEqual(['t1', 't2'])
     expect(refreshed).toEqual(['t2', 't1', 't2'])
@@ -80,8 +84,8 @@ describe('ResultPublisher.recontest', () => {
     refreshed.length = 0
     heard.push('t9', 't1')
     p.recontest(0)
-    vi.advanceTimersByTime(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
-    expect(refreshed).toEqual(['t9', 't1', 't2'])
+    await vi.advanceTimersByTimeAsync(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
+    expect(refreshed).toEqual(['t1', 't2', 't9'])
 
     // a node that stopped sends nothing again
     sent.length = 0

@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { ResultFollower } from '../../../src/node/results/result-follower.ts'
+import { RELAY_SPREAD_MS, ResultFollower } from '../../../src/node/results/result-follower.ts'
 
 const peers: string[] = []
 beforeAll(async () => {
@@ -22,6 +22,7 @@ function follower(
     accept: vi.fn(),
     refresh: vi.fn(),
     cached: (id: string) => held.get(id),
+    local: async () => undefined,
   }
   const fetch = vi.fn(async () => undefined)
   return {
@@ -74,7 +75,7 @@ describe('ResultFollower', () => {
     expect(fetch).toHaveBeenCalledOnce()
   })
 
-  it('remembers the tasks whose contested notices it heard, to read again those it holds a record of', () => {
+  it('remembers the tasks whose contested notices it heard, to read again those it holds a record of', async () => {
     vi.useFakeTimers({ now: 10_000 })
     try {
       const [self, x, y] = peers
@@ -89,11 +90,61 @@ describe('ResultFollower', () => {
       f.onResultNotice(y, notice('t2', 1), false) // the results topic: no contest
       f.onResultNotice(y, notice('t3', 3), true)
       f.onResultNotice(y, notice('none', 3), true) // no record held here: nothing to read again
-      expect(f.contestedSince(0)).toEqual(['t1', 't3'])
-      expect(f.contestedSince(10_500)).toEqual(['t3'])
+      expect(await f.contestedSince(0)).toEqual(['t1', 't3'])
+      expect(await f.contestedSince(10_500)).toEqual(['t3'])
       // heard again: the later time counts
       f.onResultNotice(x, notice('t1', 2), true)
-      expect(f.contestedSince(10_500)).toEqual(['t3', 't1'])
+      expect(await f.contestedSince(10_500)).toEqual(['t3', 't1'])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('relays, after a random delay, the records it holds of the contested tasks it heard of, unless another sends first', async () => {
+    vi.useFakeTimers({ now: 10_000 })
+    try {
+      const [self, x, y] = peers
+      const held = new Map([
+        ['t1', { taskId: 't1', status: 'succeeded', epoch: 9, executor: x }],
+        ['t2', { taskId: 't2', status: 'succeeded', epoch: 4, executor: y }],
+        ['t3', { taskId: 't3', status: 'succeeded', epoch: 5, executor: y }],
+        ['t4', { taskId: 't4', status: 'succeeded', epoch: 5, executor: y }],
+      ])
+      const stored = { taskId: 't5', status: 'succeeded', epoch: 7, executor: y }
+      const relayed: string[] = []
+      const f = new ResultFollower({
+        self,
+        results: {
+          cached: (id: string) => held.get(id),
+          // t5's record is a copy in the store, not in memory yet: reading it keeps it in memory
+          local: async (id: string) => {
+            if (id !== 't5') return undefined
+            held.set('t5', stored)
+            return stored
+          },
+          supersededBy: () => false,
+        } as never,
+        fetch: async () => undefined,
+        inProgress: () => false,
+        relay: (r) => relayed.push(`${r.taskId}@${r.epoch}`),
+        random: () => 0.5,
+      })
+      f.onResultNotice(x, notice('t0', 1), true) // heard before the time asked: not relayed
+      vi.advanceTimersByTime(1_000)
+      for (const id of ['t1', 't2', 't3', 't4', 't5', 'none']) f.onResultNotice(x, notice(id, 1), true)
+      const own = new Set(['t4']) // this node sends its own notice of t4 again
+      await f.relayHeard(10_500, own)
+      await f.relayHeard(10_500, own) // asked twice: one relay a task
+      // another node's notice of the same record, or a later one, comes first: no relay
+      f.onResultNotice(y, notice('t2', 4), true)
+      f.onResultNotice(y, notice('t3', 4), true) // an earlier record: still relayed
+      vi.advanceTimersByTime(RELAY_SPREAD_MS / 2)
+      expect(relayed).toEqual(['t1@9', 't3@5', 't5@7'])
+      // a stopping node drops relays not sent yet
+      await f.relayHeard(0)
+      f.stopRelays()
+      vi.advanceTimersByTime(RELAY_SPREAD_MS)
+      expect(relayed).toEqual(['t1@9', 't3@5', 't5@7'])
     } finally {
       vi.useRealTimers()
     }
