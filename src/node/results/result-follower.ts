@@ -88,16 +88,16 @@ export class ResultFollower {
   }
 
   /**
-   * Sends again, to every node, a notice of the record held here of each task whose contested
-   * notice was heard here since `since` (ms), but `except` those: a peer cut off then (and now
+   * Sends again, to every node, a notice of the record held here of each task of `heard` (their
+   * contested notices were heard here, see {@link contestedSince}), but `except` those: a peer cut off then (and now
    * back) may hold a record that loses to it and never hear of the winner otherwise — its maker
    * may have stopped or restarted since. Each waits a random delay up to {@link RELAY_SPREAD_MS}
    * and is dropped when a notice of the same record or a later one comes first: every node that
    * heard the contest relays, about one sends.
    */
-  async relayHeard(since: number, except: ReadonlySet<string> = new Set()): Promise<void> {
+  relayHeard(heard: readonly string[], except: ReadonlySet<string> = new Set()): void {
     const random = this.opts.random ?? Math.random
-    for (const taskId of await this.contestedSince(since)) {
+    for (const taskId of heard) {
       const held = this.opts.results.cached(taskId)
       if (held === undefined || except.has(taskId) || this.relays.has(taskId) || this.stopped) continue
       const timer = setTimeout(

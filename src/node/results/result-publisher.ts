@@ -254,10 +254,10 @@ export class ResultPublisher {
   /** Reads again the records of the contested tasks made or heard of here since `since`; relays the heard ones. */
   private async rereadAndRelay(since: number, own: ReadonlySet<string>): Promise<void> {
     const { follower, results } = this.opts
-    const reread = new Set([...own, ...(await follower.contestedSince(since))])
+    const heard = await follower.contestedSince(since)
     if (this.stopped) return
-    for (const taskId of reread) results.refresh(taskId)
-    await follower.relayHeard(since, own)
+    for (const taskId of new Set([...own, ...heard])) results.refresh(taskId)
+    follower.relayHeard(heard, own)
   }
 
   /** Sends a notice of a record held here, made elsewhere, again (see `ResultFollower.relayHeard`). */

@@ -24,7 +24,7 @@ function publisher(
     ...{ results, ledger: {} as never, thief: {} as never, completions: {} as never },
     follower: {
       contestedSince: async () => heard,
-      relayHeard: async () => {},
+      relayHeard: () => {},
       stopRelays: () => {},
     } as never,
     events,

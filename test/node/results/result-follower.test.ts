@@ -133,15 +133,15 @@ describe('ResultFollower', () => {
       vi.advanceTimersByTime(1_000)
       for (const id of ['t1', 't2', 't3', 't4', 't5', 'none']) f.onResultNotice(x, notice(id, 1), true)
       const own = new Set(['t4']) // this node sends its own notice of t4 again
-      await f.relayHeard(10_500, own)
-      await f.relayHeard(10_500, own) // asked twice: one relay a task
+      f.relayHeard(await f.contestedSince(10_500), own)
+      f.relayHeard(await f.contestedSince(10_500), own) // asked twice: one relay a task
       // another node's notice of the same record, or a later one, comes first: no relay
       f.onResultNotice(y, notice('t2', 4), true)
       f.onResultNotice(y, notice('t3', 4), true) // an earlier record: still relayed
       vi.advanceTimersByTime(RELAY_SPREAD_MS / 2)
       expect(relayed).toEqual(['t1@9', 't3@5', 't5@7'])
       // a stopping node drops relays not sent yet
-      await f.relayHeard(0)
+      f.relayHeard(await f.contestedSince(0))
       f.stopRelays()
       vi.advanceTimersByTime(RELAY_SPREAD_MS)
       expect(relayed).toEqual(['t1@9', 't3@5', 't5@7'])
