@@ -72,9 +72,9 @@ export class ResultFollower {
 
   /**
    * Tasks whose contested notice was heard here since `since` (ms) and whose record this node holds
-   * (in memory, or a copy in its store):
-   * a peer cut off then (and now back) may hold a record of another run that beats the one held
-   * here, sent while this node could not hear it — worth reading again from the mesh.
+   * (in memory, or a copy in its store): a peer cut off then (and now back) may hold a record of
+   * another run that beats the one held here, sent while this node could not hear it — worth
+   * reading again from the mesh.
    */
   async contestedSince(since: number): Promise<string[]> {
     const heard = [...this.contestedHeard].filter(([, at]) => at >= since).map(([taskId]) => taskId)
@@ -89,9 +89,9 @@ export class ResultFollower {
 
   /**
    * Sends again, to every node, a notice of the record held here of each task of `heard` (their
-   * contested notices were heard here, see {@link contestedSince}), but `except` those: a peer cut off then (and now
-   * back) may hold a record that loses to it and never hear of the winner otherwise — its maker
-   * may have stopped or restarted since. Each waits a random delay up to {@link RELAY_SPREAD_MS}
+   * contested notices were heard here, see {@link contestedSince}), but `except` those: a peer cut
+   * off then (and now back) may hold a record that loses to it and never hear of the winner
+   * otherwise — its maker may have stopped or restarted since. Each waits a random delay up to {@link RELAY_SPREAD_MS}
    * and is dropped when a notice of the same record or a later one comes first: every node that
    * heard the contest relays, about one sends.
    */
