@@ -13,10 +13,20 @@ export interface ResultFollowerOptions {
   fetch(peer: string, taskId: string): Promise<Uint8Array | undefined>
   /** True while this node owns the task or runs it under a lease: it may publish a record of its own. */
   inProgress(taskId: string): boolean
-  /** Sends a notice of a record held here to every node (see {@link ResultFollower.relayHeard}). */
-  relay?(record: Pick<ResultRecord, 'taskId' | 'status' | 'epoch'>): void
+  /**
+   * Sends a notice of a record held here to every node (see {@link ResultFollower.relayHeard}),
+   * naming its executor when that is another node.
+   */
+  relay?(notice: ResultNotice['results'][number]): void
   /** Draws the relays' delays. @defaultValue Math.random */
   random?: () => number
+}
+
+/** A notice of a record made elsewhere: who sent it (and serves the record), who made it, its epoch. */
+interface Noticed {
+  peer: string
+  executor: string
+  epoch: number
 }
 
 /** Notices kept for tasks in progress here (the oldest are forgotten first). */
@@ -42,7 +52,7 @@ export class ResultFollower {
    * The latest notice of another node's record for each task in progress here that had no record
    * here when the notice came: once this node publishes its own, it checks that one against it.
    */
-  private readonly noticed = new Map<string, { peer: string; epoch: number }>()
+  private readonly noticed = new Map<string, Noticed>()
   /** When a contested notice of each task was last heard here, oldest first (see {@link contestedSince}). */
   private readonly contestedHeard = new Map<string, number>()
   /** Relays waiting for their moment, by task, with the epoch they would send (see {@link relayHeard}). */
@@ -54,17 +64,19 @@ export class ResultFollower {
   onResultNotice(from: string, msg: ResultNotice, contested = false): void {
     if (from === this.opts.self) return
     const heardAt = contested ? Date.now() : 0
-    for (const { taskId, epoch } of msg.results) {
+    for (const { taskId, epoch, executor } of msg.results) {
+      // a relayed entry names the record's executor; the signer holds the record and serves it
+      const by = executor ?? from
       if (contested) {
         this.contestedHeard.delete(taskId)
         this.contestedHeard.set(taskId, heardAt)
         const relay = this.relays.get(taskId)
         if (relay !== undefined && epoch >= relay.epoch) this.dropRelay(taskId) // another node sent it
       }
-      if (this.opts.results.supersededBy(taskId, epoch, from)) void this.follow(from, taskId)
+      if (this.opts.results.supersededBy(taskId, epoch, by)) void this.follow(from, taskId)
       else if (this.opts.results.cached(taskId) === undefined && this.opts.inProgress(taskId)) {
         const kept = this.noticed.get(taskId)
-        if (kept === undefined || epoch >= kept.epoch) this.keep(taskId, { peer: from, epoch })
+        if (kept === undefined || epoch >= kept.epoch) this.keep(taskId, { peer: from, executor: by, epoch })
       }
     }
     if (contested) trimOldest(this.contestedHeard, CONTESTED_HEARD)
@@ -104,7 +116,11 @@ export class ResultFollower {
         () => {
           this.relays.delete(taskId)
           const now = this.opts.results.cached(taskId)
-          if (now !== undefined) this.opts.relay?.(now)
+          if (now === undefined) return
+          const { status, epoch, executor } = now
+          this.opts.relay?.(
+            executor === this.opts.self ? { taskId, status, epoch } : { taskId, status, epoch, executor },
+          )
         },
         Math.floor(random() * RELAY_SPREAD_MS),
       )
@@ -133,10 +149,10 @@ export class ResultFollower {
     const kept = this.noticed.get(taskId)
     if (kept === undefined) return
     this.noticed.delete(taskId)
-    if (this.opts.results.supersededBy(taskId, kept.epoch, kept.peer)) void this.follow(kept.peer, taskId)
+    if (this.opts.results.supersededBy(taskId, kept.epoch, kept.executor)) void this.follow(kept.peer, taskId)
   }
 
-  private keep(taskId: string, notice: { peer: string; epoch: number }): void {
+  private keep(taskId: string, notice: Noticed): void {
     this.noticed.delete(taskId)
     this.noticed.set(taskId, notice)
     trimOldest(this.noticed, NOTICES_KEPT)

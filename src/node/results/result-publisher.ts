@@ -135,7 +135,7 @@ export class ResultPublisher {
       opts.notify(batch)
       const now = Date.now()
       for (const { notice: n, contested, again } of batch) {
-        if (contested) {
+        if (contested && n.executor === undefined) {
           this.sentContested.delete(n.taskId)
           this.sentContested.set(n.taskId, { notice: n, at: now })
         }
@@ -260,11 +260,14 @@ export class ResultPublisher {
     follower.relayHeard(heard, own)
   }
 
-  /** Sends a notice of a record held here, made elsewhere, again (see `ResultFollower.relayHeard`). */
-  relay(record: Pick<ResultRecord, 'taskId' | 'status' | 'epoch'>): void {
+  /**
+   * Sends a notice of a record held here, made elsewhere (its `executor` named), again (see
+   * `ResultFollower.relayHeard`). It is not this node's contested notice: a later return of a
+   * peer relays it again only if it was heard again.
+   */
+  relay(notice: NoticeItem['notice']): void {
     if (this.stopped) return
-    const { taskId, status, epoch } = record
-    this.notices.add({ notice: { taskId, status, epoch }, contested: true, again: true })
+    this.notices.add({ notice, contested: true, again: true })
   }
 
   /** Sends the pending notices now (the node stops): none is sent again after. */

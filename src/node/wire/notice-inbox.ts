@@ -46,8 +46,10 @@ export class NoticeInbox implements GossipHandlers {
   onResultNotice(from: string, msg: ResultNotice): void {
     const later: ResultNotice['results'] = []
     for (const result of msg.results) {
-      if (this.opts.expectsCompletion?.(from, result.taskId, result.epoch)) later.push(result)
-      else this.settle(from, result.taskId, result.epoch)
+      // a relayed entry (another node's record, named) is the relay's word, not the executor's
+      const relayed = result.executor !== undefined && result.executor !== from
+      if (!relayed && this.opts.expectsCompletion?.(from, result.taskId, result.epoch)) later.push(result)
+      else this.settle(from, result.taskId, result.epoch, relayed)
     }
     if (later.length === 0) return
     // the completion brings the record: only if it has not come by then is the notice taken for it
@@ -58,13 +60,14 @@ export class NoticeInbox implements GossipHandlers {
   }
 
   /**
-   * Takes a notice of one result: the owner may treat it as the completion, and a node fetches what
+   * Takes a notice of one result: the owner may treat it as the completion (unless `relayed`: the
+   * signer holds another node's record), and a node fetches, from the signer, what
    * someone here waits for, or a record of a higher epoch than the one held here (e.g. the owner's
    * `cancelled` record that supersedes a revoked thief's late result).
    */
-  private settle(from: string, taskId: string, epoch: number): void {
+  private settle(from: string, taskId: string, epoch: number, relayed = false): void {
     const { results } = this.opts
-    this.opts.onResultStored(from, taskId, epoch)
+    if (!relayed) this.opts.onResultStored(from, taskId, epoch)
     const held = results.cached(taskId)
     if ((results.isAwaited(taskId) && held === undefined) || (held !== undefined && held.epoch < epoch)) {
       void this.fetchResult(from, taskId, held !== undefined)

@@ -94,6 +94,20 @@ describe('ResultPublisher.recontest', () => {
     vi.advanceTimersByTime(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
     expect(sent).toEqual([])
   })
+
+  it('relays a record made elsewhere naming its executor, once: a later return does not send it as its own', async () => {
+    vi.useFakeTimers()
+    const sent: NoticeItem[][] = []
+    const p = publisher(sent)
+    p.relay({ ...notice('t1', 4), executor: 'maker' })
+    vi.advanceTimersByTime(NOTICE_WINDOW_MS)
+    expect(ids(sent)).toEqual(['t1! again'])
+    expect(sent.flat()[0].notice).toEqual({ ...notice('t1', 4), executor: 'maker' })
+    sent.length = 0
+    p.recontest(0)
+    await vi.advanceTimersByTimeAsync(RECONTEST_DELAY_MS + NOTICE_WINDOW_MS)
+    expect(sent).toEqual([])
+  })
 })
 
 describe('MeshGossip.publishNotices', () => {

@@ -52,6 +52,24 @@ describe('ResultFollower', () => {
     expect(fetch).toHaveBeenCalledWith(y, 't1')
   })
 
+  it('takes a relayed entry for the record it names: fetched from the relay only when it could beat the one held', async () => {
+    const [self, x, y, relay] = peers
+    const held = new Map([
+      ['t1', { epoch: 5, executor: x }],
+      ['t2', { epoch: 5, executor: x }],
+    ])
+    const { fetch, follower: f } = follower(self, held, () => false)
+    const relayed = (taskId: string, epoch: number, executor: string) => ({
+      v: 1 as const,
+      results: [{ taskId, status: 'succeeded' as const, epoch, executor }],
+    })
+    f.onResultNotice(relay, relayed('t1', 5, x), true) // the record held here: nothing to fetch
+    expect(fetch).not.toHaveBeenCalled()
+    f.onResultNotice(relay, relayed('t2', 5, y), true) // another run's record of the same epoch
+    expect(fetch).toHaveBeenCalledWith(relay, 't2') // from the relay, which holds it
+    expect(fetch).toHaveBeenCalledTimes(1)
+  })
+
   it('checks its own record, once published, against a notice that came while the task was in progress here', async () => {
     // two owners (a restarted owner replaying the task, and the successor that adopted it): the
     // other's notice comes while this node still runs the task, so nothing is held to compare with
@@ -105,7 +123,7 @@ describe('ResultFollower', () => {
     try {
       const [self, x, y] = peers
       const held = new Map([
-        ['t1', { taskId: 't1', status: 'succeeded', epoch: 9, executor: x }],
+        ['t1', { taskId: 't1', status: 'succeeded', epoch: 9, executor: self }],
         ['t2', { taskId: 't2', status: 'succeeded', epoch: 4, executor: y }],
         ['t3', { taskId: 't3', status: 'succeeded', epoch: 5, executor: y }],
         ['t4', { taskId: 't4', status: 'succeeded', epoch: 5, executor: y }],
@@ -126,7 +144,8 @@ describe('ResultFollower', () => {
         } as never,
         fetch: async () => undefined,
         inProgress: () => false,
-        relay: (r) => relayed.push(`${r.taskId}@${r.epoch}`),
+        relay: (r) =>
+          relayed.push(`${r.taskId}@${r.epoch}${r.executor === undefined ? '' : ` by ${r.executor}`}`),
         random: () => 0.5,
       })
       f.onResultNotice(x, notice('t0', 1), true) // heard before the time asked: not relayed
@@ -139,12 +158,12 @@ describe('ResultFollower', () => {
       f.onResultNotice(y, notice('t2', 4), true)
       f.onResultNotice(y, notice('t3', 4), true) // an earlier record: still relayed
       vi.advanceTimersByTime(RELAY_SPREAD_MS / 2)
-      expect(relayed).toEqual(['t1@9', 't3@5', 't5@7'])
+      expect(relayed).toEqual(['t1@9', `t3@5 by ${y}`, `t5@7 by ${y}`])
       // a stopping node drops relays not sent yet
       f.relayHeard(await f.contestedSince(0))
       f.stopRelays()
       vi.advanceTimersByTime(RELAY_SPREAD_MS)
-      expect(relayed).toEqual(['t1@9', 't3@5', 't5@7'])
+      expect(relayed).toEqual(['t1@9', `t3@5 by ${y}`, `t5@7 by ${y}`])
     } finally {
       vi.useRealTimers()
     }

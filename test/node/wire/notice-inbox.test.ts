@@ -53,4 +53,30 @@ describe('NoticeInbox: a notice of a later run', () => {
       'storedEpoch none',
     ])
   })
+
+  it('takes a relayed entry (another node named its executor) for a record to read from the relay, never for the completion', async () => {
+    const { results, calls } = storeWith({ kept: 1 })
+    const read: string[] = []
+    const readFrom = async (peer: string, id: string) => {
+      read.push(`${peer} ${id}`)
+      return undefined
+    }
+    const stored: string[] = []
+    const inbox = new NoticeInbox({
+      readFrom,
+      results,
+      onResultStored: (from, id, epoch) => stored.push(`${from} ${id}@${epoch}`),
+      expectsCompletion: (from) => from === 'holder', // the relay itself holds a lease of each
+    })
+    inbox.onResultNotice('holder', {
+      results: [
+        { taskId: 'kept', epoch: 2, executor: 'maker' },
+        { taskId: 'own', epoch: 2, executor: 'holder' }, // naming the signer: its own word
+      ],
+    } as Parameters<NoticeInbox['onResultNotice']>[1])
+    await settled(calls, 2)
+    await settled(read, 1)
+    expect(read).toEqual(['holder kept']) // the copy kept here is of an earlier run
+    expect(stored).toEqual([]) // 'own' waits for its completion; 'kept' is no one's completion
+  })
 })

@@ -75,7 +75,7 @@ describe('result notice validator', () => {
     expect(() => decodeResultNotice(over)).toThrow(`over the limit of ${MAX_NOTICE_BYTES}`)
   })
 
-  it('rejects the old notice shapes: one result naming its executor, or an embedded record', async () => {
+  it('rejects the old notice shapes: one result naming its executor at the top, or an embedded record', async () => {
     const record = recordToBase64(await signResultRecord(makeRecord(), executorKey))
     const old = { v: 1, taskId: makeTask().id, status: 'succeeded', executor: EXECUTOR, epoch: 2 }
     expect(validateResultNotice(relay, notice(old))).toBe(Reject)
@@ -85,6 +85,17 @@ describe('result notice validator', () => {
     expect(validateResultNotice(relay, notice(withRecord))).toBe(Reject)
     expect(() => decodeResultNotice(encodeMessage(withRecord))).toThrow(
       'result notice: results[0]: Unrecognized key: "record"',
+    )
+  })
+
+  it('accepts a relayed entry naming its executor by peer id, and rejects one naming anything else', () => {
+    const relayed = makeNotice([makeNoticeEntry(0), makeNoticeEntry(1, { executor: EXECUTOR })])
+    expect(validateResultNotice(relay, notice(relayed))).toBe(Accept)
+    expect(decodeResultNotice(encodeMessage(relayed))).toEqual(relayed)
+    const bad = makeNotice([makeNoticeEntry(0, { executor: 'someone' })])
+    expect(validateResultNotice(relay, notice(bad))).toBe(Reject)
+    expect(() => decodeResultNotice(encodeMessage(bad))).toThrow(
+      'result notice: results[0].executor: not a peer id',
     )
   })
 
