@@ -18,6 +18,7 @@ describe('TaskJournal', () => {
     const again = await new TaskJournal(paths.path).replay()
     expect(again.map((t) => t.id)).toEqual([task(1).id, task(3).id])
     expect(again[0]).toEqual(task(1))
+    await journal.close()
   })
 
   it('stays readable after a write torn by a crash', async () => {
@@ -26,6 +27,7 @@ describe('TaskJournal', () => {
     const line = JSON.stringify({ op: 'accept', task: task(2) })
     await appendFile(paths.path, line.slice(0, line.length / 2))
     expect((await new TaskJournal(paths.path).replay()).map((t) => t.id)).toEqual([task(1).id])
+    await journal.close()
   })
 
   it('skips lines that are not journal entries', async () => {
@@ -41,6 +43,7 @@ describe('TaskJournal', () => {
     const text = await readFile(paths.path, 'utf8')
     expect(text.trim().split('\n')).toHaveLength(1)
     expect((await journal.replay()).map((t) => t.id)).toEqual([task(2).id])
+    await journal.close()
   })
 
   it('compacts after COMPACT_AFTER_DONE results, or after as many as are open when more are', async () => {
