@@ -47,7 +47,7 @@ interface Target {
  * that failed or closed only after {@link BOOTSTRAP_QUIET_MIN_MS}, doubling up to
  * {@link BOOTSTRAP_QUIET_MAX_MS}: a full peer refuses newcomers and trims the connections beyond
  * its limit, and the mesh keeps this node meanwhile. A network cut heals sooner: each node dials
- * the peers it declared dead for a while (`LOST_PEER_MEMORY_MS`); a longer cut, within the pause.
+ * the peers it declared dead for a day (`LOST_PEER_MEMORY_MS`); a longer cut, within the pause.
  */
 export class BootstrapKeeper {
   private readonly targets: Target[]

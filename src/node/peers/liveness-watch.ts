@@ -7,10 +7,13 @@ import { PeerLiveness } from './liveness.ts'
 /**
  * How long a peer declared dead is dialled again now and then, ms. Two parts of a mesh that a
  * network cut parted each judge the other dead, and nothing else dials across: a node with enough
- * connections dials its bootstrap peers again only after minutes (`BOOTSTRAP_QUIET_MIN_MS`), and
- * a part may hold no bootstrap peer at all. A longer cut is left to the bootstrap keepers.
+ * connections dials its bootstrap peers again only after 5–30 min (`BOOTSTRAP_QUIET_MIN_MS`), and
+ * a part may hold no bootstrap peer at all. A day: the dials cost the same whatever the count of
+ * peers declared dead (two a round), so a cut of hours heals within seconds of its end as one of
+ * minutes does (it was 30 min: a longer cut waited up to 30 min more for the bootstrap keepers).
+ * A longer cut is left to the bootstrap keepers.
  */
-export const LOST_PEER_MEMORY_MS = 30 * 60_000
+export const LOST_PEER_MEMORY_MS = 24 * 60 * 60_000
 /**
  * A peer silent for less than this is not dialled as lost, ms: libp2p dials kad-dht's kept-alive
  * peers again for ~31 s itself, a restarted node dials its bootstrap peers, and a frozen process

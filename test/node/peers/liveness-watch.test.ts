@@ -51,7 +51,14 @@ describe('LivenessWatch: peers declared dead', () => {
     }
     expect(probed.sort()).toEqual(['p', 'r'])
 
-    // dead for longer than the memory: dialled no more (the bootstrap keepers are left)
+    // a cut of hours (q fell silent again too): still dialled, two a round
+    await vi.advanceTimersByTimeAsync(2 * 60 * 60_000)
+    probed.length = 0
+    await vi.advanceTimersByTimeAsync(10_000)
+    expect(probed).toHaveLength(LOST_PEER_DIALS)
+
+    // dead for longer than the memory (a day): dialled no more (the bootstrap keepers are left)
+    expect(LOST_PEER_MEMORY_MS).toBe(24 * 60 * 60_000)
     await vi.advanceTimersByTimeAsync(LOST_PEER_MEMORY_MS)
     probed.length = 0
     await vi.advanceTimersByTimeAsync(10_000)
