@@ -31,9 +31,10 @@ export interface NoticeItem {
  *   only while someone here waits for a task it neither owns nor holds ({@link want}): the owner
  *   learns of its tasks' results from completions, and most receivers of a broadcast would drop it.
  * - `taskmesh/contested/1` carries the notices of records that may lose to another run of the same
- *   task (a task taken over by adoption or journal replay, a completion its owner called stale or
- *   never answered). Every node subscribes: a node holding the other run's record learns of the
- *   one that beats it, so reads converge on the record the DHT selects. Such records are rare.
+ *   task, or beat one (an epoch above 1: a retry, a lease that ran out or was lost; a task taken
+ *   over by adoption or journal replay; a completion its owner called stale or never answered).
+ *   Every node subscribes: a node holding the other run's record learns of the one that beats it,
+ *   so reads converge on the record the DHT selects. Most records are of epoch 1 and go here not.
  *
  * Malformed or oversized messages are rejected (the sender's score drops). Each message is decoded
  * once: the validator keeps what it decoded for the dispatch. Publishing never throws.
