@@ -60,12 +60,14 @@ describe('a record that lost during a network cut, at nodes that heard of no con
     nodes.push(t, h)
     await waitForMesh(nodes, WAIT_MS)
 
-    // C's one slot is taken by a task only it can run: the task only T and C can run goes to T
-    await c.submitMany([sleepSpec(RUN_MS / 2, 'blocker', { resources: { labels: ['cee'] } })])
+    // C's one slot is taken by a task only it can run (until it is cancelled): the task only T and
+    // C can run goes to T
+    const [blocker] = await c.submitMany([sleepSpec(60_000, 'blocker', { resources: { labels: ['cee'] } })])
     await waitFor(() => c.status().running === 1, WAIT_MS, 'C never ran its blocker')
     const [task] = await o.submitMany([sleepSpec(RUN_MS, 'w', { resources: { labels: ['tee'] } })])
     await waitFor(() => t.status().running === 1, WAIT_MS, 'T never stole the task')
     expect(o.status().custody.custodians).toEqual([c.peerId])
+    await c.cancel(blocker.id)
     await waitFor(() => c.status().running === 0, WAIT_MS, 'C is still busy')
 
     for (const n of [c, h]) n.denyPeers([o.peerId, t.peerId])
