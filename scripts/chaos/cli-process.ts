@@ -24,10 +24,12 @@ export interface CliRun {
   lines: string[]
 }
 
-/** Runs `taskmesh <args>` to completion (killed after `timeoutMs`). */
-export function runCli(args: string[], timeoutMs = 20_000): Promise<CliRun> {
+/** Runs `taskmesh <args>` to completion (killed after `timeoutMs`), with `env` added to its environment. */
+export function runCli(args: string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, cliArgv(args), { cwd: REPO, env: childEnv(), stdio: 'pipe' })
+    const child = spawn(process.execPath, cliArgv(args), {
+      ...{ cwd: REPO, env: { ...childEnv(), ...env }, stdio: 'pipe' as const },
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => {

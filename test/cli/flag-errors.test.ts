@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CliRun, runCli } from '../../scripts/chaos/cli-process.ts'
 
@@ -47,6 +49,21 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(bootstrap)).toContain('--bootstrap "not/an/addr" is not a multiaddr')
     expect(oneLine(noPeerId)).toContain('--bootstrap "/ip4/10.0.0.1/tcp/4010" has no /p2p/<peer id> part')
     expect(oneLine(peer)).toContain('--peer "/ip4/10.0.0.1/tcp/nope" is not a multiaddr')
+  }, 120_000)
+
+  it('TASKMESH_API_TOKEN in the environment does not stop a --peer command; --api-token with --peer does', async () => {
+    const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const peer = `/ip4/127.0.0.1/tcp/1/p2p/${id}` // nothing listens: the dial is refused
+    const [withEnv, withFlag] = await Promise.all([
+      runCli(['status', '--peer', peer], CLI_MS, { TASKMESH_API_TOKEN: 'a-token' }),
+      runCli(['status', '--peer', peer, '--api-token', 'a-token'], CLI_MS),
+    ])
+    expect(withEnv.code).not.toBe(0)
+    expect(withEnv.stderr).not.toContain('cannot be used with')
+    expect(withEnv.stderr).toContain(id) // it tried the peer
+    expect(oneLine(withFlag)).toContain(
+      "option '--api-token <token>' cannot be used with option '--peer <multiaddr>'",
+    )
   }, 120_000)
 
   it('a --record-copies outside 0–20 names the flag, the range and the value', async () => {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { DEFAULT_DATA_DIR } from '../defaults.ts'
-import { readApiFile, type TargetOptions } from '../tasks/target.ts'
+import { apiTokenOf, readApiFile, type TargetOptions } from '../tasks/target.ts'
 
 /**
  * `taskmesh dashboard`: prints the link that opens the daemon's dashboard logged in — the API's
@@ -14,7 +14,7 @@ export async function runDashboardLink(flags: TargetOptions): Promise<void> {
     )
   }
   let url = flags.api
-  let token = flags.apiToken
+  let token = apiTokenOf(flags)
   if (url === undefined) {
     const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
     const info = await readApiFile(dataDir)

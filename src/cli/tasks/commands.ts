@@ -14,9 +14,12 @@ export function targetOptions(cmd: Command): Command {
       ).conflicts('peer'),
     )
     .addOption(
-      new Option('--api-token <token>', "with --api: the API's token (the `token` of the daemon's api.json)")
-        .env('TASKMESH_API_TOKEN')
-        .conflicts('peer'),
+      // the environment's token is read where --api is used (see `apiTokenOf`): declared through
+      // commander's `.env`, it counted as given, and every --peer command refused it
+      new Option(
+        '--api-token <token>',
+        "with --api: the API's token (the `token` of the daemon's api.json; default: $TASKMESH_API_TOKEN)",
+      ).conflicts('peer'),
     )
     .option(
       '--peer <multiaddr>',

@@ -17,6 +17,12 @@ export interface TargetOptions {
   apiToken?: string
 }
 
+/** The token for `--api`: the flag's, else `$TASKMESH_API_TOKEN`. */
+export function apiTokenOf(opts: Pick<TargetOptions, 'apiToken'>): string | undefined {
+  const env = process.env.TASKMESH_API_TOKEN
+  return opts.apiToken ?? (env === undefined || env === '' ? undefined : env)
+}
+
 /** What `<dataDir>/api.json` holds (see `ApiInfo` in daemon.ts). */
 export interface ApiFile {
   url?: string
@@ -77,7 +83,7 @@ export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`--api "${opts.api}" must be an http:// or https:// URL`)
     }
-    return new HttpClient(opts.api, { source: '--api', token: opts.apiToken })
+    return new HttpClient(opts.api, { source: '--api', token: apiTokenOf(opts) })
   }
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR)
   const file = join(dataDir, API_FILE)
