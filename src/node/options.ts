@@ -1,6 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
 import type { WorkerPool } from '../executor/worker-pool.ts'
 import type { Logger } from '../log/logger.ts'
@@ -19,6 +18,7 @@ import {
 import { InvalidTaskError } from '../task/errors.ts'
 import { minute, second } from '../task/limits.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
+import { canonicalPeerId, canonicalPeerIds, countUpTo, positiveInt, positiveNumber } from './option-checks.ts'
 import type { Durability } from './owner/journal.ts'
 import { DEFAULT_MAX_CONNECTIONS } from './wire/libp2p-factory.ts'
 
@@ -219,41 +219,6 @@ export type ResolvedNodeOptions = Required<
   >
 > &
   TaskmeshNodeOptions
-
-function positiveInt(value: number, field: string): number {
-  if (!Number.isInteger(value) || value < 1)
-    throw new InvalidTaskError(`must be a positive integer, got ${value}`, field)
-  return value
-}
-
-function positiveNumber(value: number, field: string): number {
-  if (!Number.isFinite(value) || value <= 0)
-    throw new InvalidTaskError(`must be a positive number, got ${value}`, field)
-  return value
-}
-
-function countUpTo(value: number, max: number, field: string): number {
-  if (!Number.isInteger(value) || value < 0 || value > max)
-    throw new InvalidTaskError(`must be an integer from 0 to ${max}, got ${value}`, field)
-  return value
-}
-
-/** A peer id in its canonical string form (what connections report), or an error naming `field`. */
-function canonicalPeerId(value: string, field: string): string {
-  try {
-    return peerIdFromString(value).toString()
-  } catch {
-    throw new InvalidTaskError(`"${value}" is not a peer id`, field)
-  }
-}
-
-/**
- * Each entry of a list of peer ids, in its canonical spelling, without repeats.
- * @throws InvalidTaskError naming `field[i]` of an entry that is not a peer id
- */
-export function canonicalPeerIds(peers: readonly string[], field: string): string[] {
-  return [...new Set(peers.map((peer, i) => canonicalPeerId(peer, `${field}[${i}]`)))]
-}
 
 /** Fills in defaults and refuses impossible settings with an error naming the option. */
 export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptions {

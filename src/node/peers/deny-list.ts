@@ -1,5 +1,5 @@
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
-import { canonicalPeerIds } from '../options.ts'
+import { canonicalPeerIds } from '../option-checks.ts'
 
 /** What the deny list needs of the libp2p host: the connections it holds to a peer. */
 export interface DenyHost {
