@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { InvalidTaskError } from '../task/errors.ts'
 
-/** The checks of the node's numeric and peer-id options: each refuses a bad value naming its field. */
+// the checks of the node's numeric and peer-id options: each refuses a bad value naming its field
 
 /** `value` when it is a positive integer. @throws InvalidTaskError naming `field` */
 export function positiveInt(value: number, field: string): number {

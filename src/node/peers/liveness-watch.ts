@@ -10,8 +10,7 @@ import { PeerLiveness } from './liveness.ts'
  * connections dials its bootstrap peers again only after 5–30 min (`BOOTSTRAP_QUIET_MIN_MS`), and
  * a part may hold no bootstrap peer at all. A day: the dials cost the same whatever the count of
  * peers declared dead (two a round), so a cut of hours heals within seconds of its end as one of
- * minutes does (it was 30 min: a longer cut waited up to 30 min more for the bootstrap keepers).
- * A longer cut is left to the bootstrap keepers.
+ * minutes does. A longer cut is left to the bootstrap keepers.
  */
 export const LOST_PEER_MEMORY_MS = 24 * 60 * 60_000
 /**

@@ -34,7 +34,7 @@ export interface NoticeItem {
  *   task, or beat one (an epoch above 1: a retry, a lease that ran out or was lost; a task taken
  *   over by adoption or journal replay; a completion its owner called stale or never answered).
  *   Every node subscribes: a node holding the other run's record learns of the one that beats it,
- *   so reads converge on the record the DHT selects. Most records are of epoch 1 and go here not.
+ *   so reads converge on the record the DHT selects. Most records, of epoch 1, go elsewhere.
  *
  * Malformed or oversized messages are rejected (the sender's score drops). Each message is decoded
  * once: the validator keeps what it decoded for the dispatch. Publishing never throws.
