@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { GrantSigner } from '../../../src/protocol/records/grant-proof.ts'
 import { openResultRecordSync } from '../../../src/protocol/records/result-record.ts'
 import { parseTaskSpec } from '../../../src/task/spec.ts'
@@ -17,6 +17,9 @@ import {
   task,
   thiefKey,
 } from './ledger-fixture.ts'
+
+/** One turn of the event loop: every promise step queued so far has run (no timer, no guessed wait). */
+const turn = () => new Promise((resolve) => setImmediate(resolve))
 
 describe('OwnerLedger: failed runs, adoption, local runs, the journal', () => {
   it('ends a task that lost K executors as failed (poison), under an epoch above every lease', async () => {
@@ -124,11 +127,10 @@ describe('OwnerLedger: failed runs, adoption, local runs, the journal', () => {
     // a local run (popped from the queue, as the node's pump does): done once the record is stored
     expect(queue.pop(Date.now(), () => true)?.id).toBe('a')
     ledger.settle('a', ledger.beginRun('a')!.epoch)
-    await sleep(1)
+    await turn() // every pending promise step has run: done waits for the stored record, not a step
     expect(journal.done).not.toHaveBeenCalled()
     stored('a')
-    await sleep(1)
-    expect(journal.done).toHaveBeenCalledWith(['a'])
+    await vi.waitFor(() => expect(journal.done).toHaveBeenCalledWith(['a']))
     // a notice from the lease holder: done at once (the executor stored the record)
     const { leases } = ledger.grant('thief', stealRequest(1))
     ledger.noteResult('thief', leases[0].taskId, leases[0].epoch)
@@ -147,7 +149,7 @@ describe('OwnerLedger: failed runs, adoption, local runs, the journal', () => {
     expect(queue.pop(Date.now(), () => true)?.id).toBe('quick')
     ledger.settle('quick', ledger.beginRun('quick')!.epoch)
     stored('quick')
-    await sleep(1)
+    await turn() // what the stored record sets off has run: still no entry, and no done for 'quick'
     expect(journal.accept).not.toHaveBeenCalled()
     expect(journal.done).not.toHaveBeenCalled()
     after.resolve()
@@ -158,8 +160,7 @@ describe('OwnerLedger: failed runs, adoption, local runs, the journal', () => {
     ledger.settle('slow', ledger.beginRun('slow')!.epoch)
     stored('slow')
     await ledger.flushJournal()
-    await sleep(1)
-    expect(journal.done.mock.calls).toEqual([[['slow']]])
+    await vi.waitFor(() => expect(journal.done.mock.calls).toEqual([[['slow']]]))
   })
 
   it('journalLater: a task still open is journalled however `after` settles, a rejection too', async () => {

@@ -30,21 +30,29 @@ describe('CompletionReporter', () => {
       at.push(Date.now())
       throw new Error('owner unreachable')
     })
+    // told once the retries are over (after the last try failed), not after some guessed wait
+    const undelivered = Promise.withResolvers<{ taskId: string; detail: unknown }>()
+    const record = makeRecord()
     const reporter = new CompletionReporter({
       steal: { request } as never,
       counters: createNodeCounters(),
       isStopped: () => false,
       random: () => 0.99,
+      events: {
+        emit: (taskId, event, detail) => {
+          if (event === 'completion-undelivered') undelivered.resolve({ taskId, detail })
+        },
+      },
     })
-    reporter.report('owner', makeRecord(), new Uint8Array(10))
-    await vi.waitFor(() => expect(request).toHaveBeenCalledTimes(COMPLETION_ATTEMPTS), { timeout: 3_000 })
+    reporter.report('owner', record, new Uint8Array(10))
+    expect(await undelivered.promise).toEqual({ taskId: record.taskId, detail: { owner: 'owner' } })
+    // the reporter has given up: exactly its tries were made, none more
+    expect(request).toHaveBeenCalledTimes(COMPLETION_ATTEMPTS)
     const gaps = at.slice(1).map((t, i) => t - at[i])
     // full jitter at 0.99 of 100, 200, 400 ms
     expect(gaps[0]).toBeGreaterThanOrEqual(90)
     expect(gaps[1]).toBeGreaterThanOrEqual(190)
     expect(gaps[2]).toBeGreaterThanOrEqual(390)
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    expect(request).toHaveBeenCalledTimes(COMPLETION_ATTEMPTS)
   })
 
   it('counts the completions the owner calls stale and says which', async () => {

@@ -174,21 +174,30 @@ describe('Thief', () => {
   })
 
   it('renews leases at a third of their time and drops the ones the owner rejects', async () => {
-    const { thief, queue, runner, request } = setup((_, req) =>
-      req.type === 'steal'
-        ? grantOf([task('a'), task('b')], 300)
-        : { type: 'renewed', requestId: 'r', accepted: ['a'], rejected: ['b'] },
-    )
-    await thief.maybeSteal()
-    await thief.renewLeases()
-    expect(request).toHaveBeenCalledTimes(1) // fresh leases are not renewed yet
-    await new Promise((resolve) => setTimeout(resolve, 120))
-    await thief.renewLeases()
-    expect(request).toHaveBeenCalledTimes(2)
-    expect(thief.holds('a')).toBe(true)
-    expect(thief.holds('b')).toBe(false)
-    expect(queue.size).toBe(1)
-    expect(runner.cancel).toHaveBeenCalledWith('b', 'lease revoked')
+    // the lease clock (Date.now) is the test's: no real time passes between the steps
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const { thief, queue, runner, request } = setup((_, req) =>
+        req.type === 'steal'
+          ? grantOf([task('a'), task('b')], 300)
+          : { type: 'renewed', requestId: 'r', accepted: ['a'], rejected: ['b'] },
+      )
+      await thief.maybeSteal()
+      await thief.renewLeases()
+      expect(request).toHaveBeenCalledTimes(1) // fresh leases are not renewed yet
+      vi.setSystemTime(Date.now() + 99)
+      await thief.renewLeases()
+      expect(request).toHaveBeenCalledTimes(1) // nor just short of a third of their 300 ms
+      vi.setSystemTime(Date.now() + 1)
+      await thief.renewLeases()
+      expect(request).toHaveBeenCalledTimes(2)
+      expect(thief.holds('a')).toBe(true)
+      expect(thief.holds('b')).toBe(false)
+      expect(queue.size).toBe(1)
+      expect(runner.cancel).toHaveBeenCalledWith('b', 'lease revoked')
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('hands unstarted leases back to their owner in one request', async () => {
@@ -216,18 +225,23 @@ describe('Thief', () => {
           : { type: 'released', requestId: 'x', released: [] },
     )
     runner.freeSlots = 2_500
-    await thief.maybeSteal()
-    expect(thief.size).toBe(2_500)
-    await new Promise((resolve) => setTimeout(resolve, 120))
-    await thief.renewLeases()
-    const sizes = (type: string) =>
-      request.mock.calls
-        .map(([, req]) => req as { type: string; leases?: unknown[] })
-        .filter((req) => req.type === type)
-        .map((req) => req.leases?.length)
-    expect(sizes('renew')).toEqual([1_000, 1_000, 500])
-    await thief.releaseUnstarted()
-    expect(sizes('release')).toEqual([1_000, 1_000, 500])
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      await thief.maybeSteal()
+      expect(thief.size).toBe(2_500)
+      vi.setSystemTime(Date.now() + 120) // past a third of the 300 ms leases: all due
+      await thief.renewLeases()
+      const sizes = (type: string) =>
+        request.mock.calls
+          .map(([, req]) => req as { type: string; leases?: unknown[] })
+          .filter((req) => req.type === type)
+          .map((req) => req.leases?.length)
+      expect(sizes('renew')).toEqual([1_000, 1_000, 500])
+      await thief.releaseUnstarted()
+      expect(sizes('release')).toEqual([1_000, 1_000, 500])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

@@ -133,38 +133,51 @@ describe('RecordSigner', () => {
   })
 
   it('with a window, records finishing soon after a signature while others run wait and share one', async () => {
-    let running = true
-    const signer = new RecordSigner(executorKey, 256, undefined, { ms: 40, more: () => running })
-    const sigOf = (v: Uint8Array) => JSON.parse(text.decode(v)).signature as string
-    const [r1, r2, r3] = records(3)
-    const t0 = performance.now()
-    const first = await signer.sign(r1)
-    // the first record after a quiet spell is signed at once
-    expect(performance.now() - t0).toBeLessThan(30)
-    const second = signer.sign(r2)
-    await new Promise((resolve) => setImmediate(resolve)) // a later turn of the event loop
-    const third = signer.sign(r3)
-    const [v2, v3] = await Promise.all([second, third])
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(30) // the window (timers may run ~1 ms early)
-    expect(sigOf(v2)).toBe(sigOf(v3))
-    expect(sigOf(v2)).not.toBe(sigOf(first))
-    expect(openResultRecordSync(v3)).toEqual(r3)
-    // nothing else running: no company to wait for, signed at once even right after a signature
-    running = false
-    const t1 = performance.now()
-    await signer.sign(records(1)[0])
-    expect(performance.now() - t1).toBeLessThan(30)
-    // a window's batch goes out as soon as it has company enough, without waiting for the window
-    const patient = new RecordSigner(executorKey, 256, undefined, { ms: 1_000, more: () => true })
-    await patient.sign(records(1)[0])
-    const t2 = performance.now()
-    const company = records(SIGN_WINDOW_FILL).map(async (r, i) => {
-      await new Promise((resolve) => setTimeout(resolve, i)) // one by one, in later turns
-      return patient.sign(r)
-    })
-    const values = await Promise.all(company)
-    expect(performance.now() - t2).toBeLessThan(500)
-    expect(new Set(values.map(sigOf)).size).toBe(1)
+    // the signer's clock and timers are the test's: "at once" means before any timer could fire,
+    // "waits" means until the window's timer fires, however loaded the machine
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      /** A real turn of the event loop: a record signed at once is signed by then, one that waits is not. */
+      const turn = () => new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending')))
+      const settled = <T>(p: Promise<T>) => Promise.race([p, turn()])
+      let running = true
+      const signer = new RecordSigner(executorKey, 256, undefined, { ms: 40, more: () => running })
+      const sigOf = (v: Uint8Array) => JSON.parse(text.decode(v)).signature as string
+      const [r1, r2, r3] = records(3)
+      // the first record after a quiet spell is signed at once
+      const first = await settled(signer.sign(r1))
+      expect(first).toBeInstanceOf(Uint8Array)
+      const second = signer.sign(r2)
+      await turn() // a later turn of the event loop
+      const third = signer.sign(r3)
+      const both = Promise.all([second, third])
+      // they wait for the window: not signed short of its 40 ms, signed together at its end
+      await vi.advanceTimersByTimeAsync(39)
+      expect(await settled(both)).toBe('pending')
+      await vi.advanceTimersByTimeAsync(1)
+      const [v2, v3] = await both
+      expect(sigOf(v2)).toBe(sigOf(v3))
+      expect(sigOf(v2)).not.toBe(sigOf(first as Uint8Array))
+      expect(openResultRecordSync(v3)).toEqual(r3)
+      // nothing else running: no company to wait for, signed at once even right after a signature
+      running = false
+      expect(await settled(signer.sign(records(1)[0]))).toBeInstanceOf(Uint8Array)
+      // a window's batch goes out as soon as it has company enough, without waiting for the window
+      const patient = new RecordSigner(executorKey, 256, undefined, { ms: 1_000, more: () => true })
+      await patient.sign(records(1)[0])
+      const company = Promise.all(
+        records(SIGN_WINDOW_FILL).map(async (r, i) => {
+          await new Promise((resolve) => setTimeout(resolve, i)) // one by one, in later turns
+          return patient.sign(r)
+        }),
+      )
+      await vi.advanceTimersByTimeAsync(SIGN_WINDOW_FILL - 1) // the last one comes 15 ms on, the window is 1 s
+      const values = await settled(company)
+      expect(values).not.toBe('pending')
+      expect(new Set((values as Uint8Array[]).map(sigOf)).size).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
     expect(() => new RecordSigner(executorKey, 256, undefined, { ms: -1, more: () => true })).toThrow(
       /window\.ms/,
     )
