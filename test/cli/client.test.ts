@@ -49,8 +49,9 @@ describe('TaskmeshClient against a 2-node mesh', () => {
   })
 
   it('watch yields each result exactly once, as it lands, then ends', async () => {
+    // the slow task ends only when the test cancels it, once the other two were yielded
     const ids = await client.submit([
-      { type: 'sleep', input: { ms: 400, output: 'slow' } },
+      { type: 'sleep', input: { ms: 60_000, output: 'slow' } },
       { type: 'echo', input: 'fast' },
       { type: 'sleep', input: { ms: 40, output: 'medium' } },
     ])
@@ -58,16 +59,19 @@ describe('TaskmeshClient against a 2-node mesh', () => {
     // a duplicated id is watched once
     for await (const record of client.watch([...ids, ids[0]], AbortSignal.timeout(10_000))) {
       seen.push({ record, at: Date.now() })
+      const got = new Set(seen.map((s) => s.record.taskId))
+      if (seen.length === 2 && got.has(ids[1]) && got.has(ids[2])) {
+        // streamed: both were yielded while the slow task still ran (a cancel of a finished task says so)
+        await expect(client.cancel(ids[0])).resolves.toMatchObject({ outcome: 'cancelled' })
+      }
     }
     expect(seen.map((s) => s.record.taskId).sort()).toEqual([...ids].sort())
     const byId = new Map(seen.map((s) => [s.record.taskId, s]))
-    expect([ids[0], ids[1], ids[2]].map((id) => byId.get(id)?.record.output)).toEqual([
-      'slow',
-      'fast',
-      'medium',
-    ])
-    // streamed: the fast result was yielded before the slow task had even finished
+    expect([ids[1], ids[2]].map((id) => byId.get(id)?.record.output)).toEqual(['fast', 'medium'])
     const slow = byId.get(ids[0])!.record
+    expect(slow).toMatchObject({ status: 'failed', error: 'cancelled' })
+    expect(seen.at(-1)?.record.taskId).toBe(ids[0])
+    // the fast result was yielded before the slow task had even finished
     expect(byId.get(ids[1])!.at).toBeLessThan(slow.finishedAt)
   })
 

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { MAX_HTTP_BODY_BYTES } from '../../src/http/http-api.ts'
 import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { parseTaskSpec } from '../../src/task/spec.ts'
 import { isTaskId, taskId } from '../../src/task/task-id.ts'
+import { waitFor } from '../integration/helpers.ts'
 import { useApi } from './http-api-fixture.ts'
 
 /** Deadline of a poll without ?wait (this lone node has no DHT peers, so a lookup finds nothing). */
@@ -122,15 +123,29 @@ describe('GET /tasks/<id>', () => {
   const unknownId = taskId(parseTaskSpec({ type: 'echo' }), 'nobody', 'never-submitted')
 
   it('long-polls until a result that lands after the request', async () => {
-    const { ids } = (await post({ type: 'sleep', input: { ms: 200, output: 'late' } })).body as {
+    // a task that never ends by itself: its result lands when the test cancels it, while the poll waits
+    const { ids } = (await post({ type: 'sleep', input: { ms: 60_000, output: 'late' } })).body as {
       ids: string[]
     }
-    const asked = Date.now()
-    const got = await call('GET', `/tasks/${ids[0]}?wait=5000`)
-    expect(got.status).toBe(200)
-    const record = got.body as ResultRecord
-    expect(record.output).toBe('late')
-    expect(record.finishedAt).toBeGreaterThanOrEqual(asked)
+    const waits = vi.spyOn(t.node, 'waitResult')
+    try {
+      const asked = Date.now()
+      let answered = false
+      const polling = call('GET', `/tasks/${ids[0]}?wait=5000`).finally(() => {
+        answered = true
+      })
+      await waitFor(() => waits.mock.calls.some(([id]) => id === ids[0]), 5_000, 'the GET never waited')
+      expect(answered).toBe(false)
+      const cancel = await call('DELETE', `/tasks/${ids[0]}`)
+      expect(cancel.body).toMatchObject({ taskId: ids[0], outcome: 'cancelled' })
+      const got = await polling
+      expect(got.status).toBe(200)
+      const record = got.body as ResultRecord
+      expect(record).toMatchObject({ taskId: ids[0], status: 'failed', error: 'cancelled' })
+      expect(record.finishedAt).toBeGreaterThanOrEqual(asked)
+    } finally {
+      waits.mockRestore()
+    }
   })
 
   it('answers 404 for a task id nobody submitted: a poll within its deadline, and a wait', async () => {

@@ -37,9 +37,11 @@ describe('draining a node before it stops', () => {
   it('past the drain timeout a stolen run goes back to its owner as interrupted, and runs again there', async () => {
     nodes = await startLocalMesh({ nodes: 2, slots: 1 })
     const [a, b] = nodes
-    await a.submit(sleepSpec(800, 'blocker')) // A's slot is busy, so B steals the long task
+    // A's slot is busy (until the test cancels its blocker), so B steals the long task
+    const blocker = await a.submit(sleepSpec(LONG_MS, 'blocker'))
     const [task] = await a.submitMany([sleepSpec(1_500, 'long')])
     await waitFor(() => b.status().running === 1, WAIT_MS, 'B did not steal the task')
+    await a.cancel(blocker.id)
     const asked = Date.now()
     await b.stop({ drainTimeoutMs: 200 })
     expect(Date.now() - asked).toBeLessThan(5_000)
@@ -69,7 +71,8 @@ describe('draining a node before it stops', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'taskmesh-drain-'))
     dirs.push(dataDir)
     const options = { dataDir, slots: 1, failureDetectionMs: 500 }
-    const first = await TaskmeshNode.create(options)
+    // the first node's sleeps last 1,000 times as long: its run is always still under way at the stop
+    const first = await TaskmeshNode.create({ ...options, speed: 0.001 })
     nodes = [first]
     const [task] = await first.submitMany([sleepSpec(1_000, 'again')])
     await waitFor(() => first.status().running === 1, WAIT_MS, 'the task did not start')
