@@ -6,6 +6,8 @@ import { InvalidTaskError } from '../../src/task/errors.ts'
 import { sleepSpec, stopAll, WAIT_MS, waitAll, waitFor } from './helpers.ts'
 
 const TASKS = 6
+/** How long the held tasks would sleep: far past the test, which cancels them once seen held. */
+const LONG_MS = 60_000
 
 describe('custodians: the peers an owner hands its open tasks to', () => {
   let nodes: TaskmeshNode[] = []
@@ -14,31 +16,34 @@ describe('custodians: the peers an owner hands its open tasks to', () => {
     nodes = []
   })
 
-  /** A complete mesh of 3 whose first node owns long sleeps that only it runs (a label). */
-  async function ownAtFirst(custodians: number) {
+  /** A complete mesh of 3 whose first node owns sleeps of `ms` that only it runs (a label). */
+  async function ownAtFirst(custodians: number, ms: number) {
     nodes = await startLocalMesh({
       nodes: 3,
       slots: TASKS,
       nodeOptions: (i) => ({ custodians, ...(i === 0 ? { labels: ['here'] } : {}) }),
     })
     const before = nodes[0].status().accounting
-    // long enough to be seen held: the hold goes out as they are accepted
     const specs = Array.from({ length: TASKS }, (_, i) =>
-      sleepSpec(1_500, i, { resources: { slots: 1, memoryMb: 0, labels: ['here'] } }),
+      sleepSpec(ms, i, { resources: { slots: 1, memoryMb: 0, labels: ['here'] } }),
     )
     const handles = await nodes[0].submitMany(specs)
     return { before, ids: handles.map((h) => h.id) }
   }
 
   it('with 1, every open task is held by one peer only, until it ends', async () => {
-    const { ids } = await ownAtFirst(1)
+    // no task can end before it is seen held (the hold goes out as they are accepted): the test
+    // ends them by cancelling them
+    const { ids } = await ownAtFirst(1, LONG_MS)
     const [custodian] = nodes[0].status().custody.custodians
     expect(nodes[0].status().custody.custodians).toHaveLength(1)
     const holder = nodes.find((n) => n.peerId === custodian)
     const other = nodes.find((n) => n !== nodes[0] && n.peerId !== custodian)
     await waitFor(() => holder?.status().custody.guarded === TASKS, WAIT_MS, 'the custodian holds every task')
     expect(other?.status().custody.guarded).toBe(0)
-    await waitAll(nodes[0], ids)
+    for (const id of ids) expect((await nodes[0].cancel(id)).outcome).toBe('cancelled')
+    const records = await waitAll(nodes[0], ids)
+    expect(records.every((r) => r.status === 'failed' && r.error === 'cancelled')).toBe(true)
     // the ends are told together within the drop window
     await waitFor(
       () => holder?.status().custody.guarded === 0,
@@ -48,7 +53,7 @@ describe('custodians: the peers an owner hands its open tasks to', () => {
   }, 60_000)
 
   it('with 0, no peer is handed anything, and the tasks still run to their results', async () => {
-    const { before, ids } = await ownAtFirst(0)
+    const { before, ids } = await ownAtFirst(0, 1_500)
     expect(nodes[0].status().custody.custodians).toEqual([])
     const records = await waitAll(nodes[0], ids)
     expect(records.every((r) => r.status === 'succeeded')).toBe(true)

@@ -35,7 +35,13 @@ describe('draining a node before it stops', () => {
   })
 
   it('past the drain timeout a stolen run goes back to its owner as interrupted, and runs again there', async () => {
-    nodes = await startLocalMesh({ nodes: 2, slots: 1 })
+    // B's sleeps last 1,000 times as long: its run of the long task is always still under way when
+    // its drain ends; A's run of it takes 1.5 s
+    nodes = await startLocalMesh({
+      nodes: 2,
+      slots: 1,
+      nodeOptions: (i) => (i === 1 ? { speed: 0.001 } : {}),
+    })
     const [a, b] = nodes
     // A's slot is busy (until the test cancels its blocker), so B steals the long task
     const blocker = await a.submit(sleepSpec(LONG_MS, 'blocker'))

@@ -22,13 +22,17 @@ describe('graceful stop of a thief', () => {
     await b.submit(sleepSpec(60_000))
     await waitFor(() => b.status().running === 1, 5_000, 'B did not start its own task')
 
-    // 8 × 500 ms on A's 2 slots: its queue stays stealable for 1.5 s, time enough on a loaded machine
+    // A's 2 slots are busy (until the test cancels its blockers): its 8 tasks stay queued,
+    // stealable, until B stole some
+    const blockers = await a.submitMany([sleepSpec(60_000, 'x'), sleepSpec(60_000, 'y')])
+    await waitFor(() => a.status().running === 2, 5_000, 'A did not start its blockers')
     const handles = await a.submitMany(Array.from({ length: 8 }, (_, i) => sleepSpec(500, i)))
     const ids = handles.map((h) => h.id)
     await waitFor(() => b.status().leasedIn > 0, 10_000, 'B never stole from A')
     const before = b.status()
     expect(before.running).toBe(1) // its own task only: the stolen ones have not started
     expect(a.status().leasedOut).toBe(before.leasedIn)
+    for (const blocker of blockers) await a.cancel(blocker.id)
 
     await b.stop()
     await b.stop() // a second stop is a no-op
@@ -53,11 +57,17 @@ describe('graceful stop of a thief', () => {
     nodes = await startLocalMesh({ nodes: 2, slots: 1, nodeOptions: () => ({ leaseTtlMs: 1500 }) })
     const [a, b] = nodes
 
+    // A's slot is busy (until the test cancels its blocker): its 4 tasks stay queued, stealable,
+    // until B runs one
+    const [blocker] = await a.submitMany([sleepSpec(60_000, 'blocker')])
+    await waitFor(() => a.status().running === 1, 5_000, 'A did not start its blocker')
     const handles = await a.submitMany(Array.from({ length: 4 }, (_, i) => sleepSpec(500, i)))
     const ids = handles.map((h) => h.id)
     await waitFor(() => b.status().running > 0, 10_000, 'B never ran a stolen task')
 
-    await b.stop()
+    const stopped = b.stop()
+    await a.cancel(blocker.id)
+    await stopped
 
     const records = await waitAll(a, ids)
     records.forEach((r, i) => {

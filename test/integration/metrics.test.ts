@@ -55,7 +55,7 @@ describe('metrics, health and logs of a running node', () => {
     nodes = await startLocalMesh({
       nodes: 2,
       slots: 1,
-      nodeOptions: (i) => (i === 0 ? { logger, labels: ['owner'] } : {}),
+      nodeOptions: (i) => (i === 0 ? { logger, labels: ['owner'] } : { labels: ['thief'] }),
     })
     api = new HttpApi(nodes[0], { routes: opsRoutes(nodes[0]) })
     url = await api.listen(0)
@@ -69,26 +69,27 @@ describe('metrics, health and logs of a running node', () => {
     const a = nodes[0]
     const before = parseMetrics(await (await fetch(`${url}/metrics`)).text()).samples
     expect(value(before, 'taskmesh_tasks_accepted_total')).toBe(0)
-    const blocker = await a.submit(sleepSpec(1_500, 'blocker'))
-    const handles = await a.submitMany([1, 2, 3].map((i) => sleepSpec(20, i)))
-    // the owner's one slot is busy: the other node steals the short ones
+    // only the other node offers the label: it steals the short ones
+    const handles = await a.submitMany(
+      [1, 2, 3].map((i) => sleepSpec(20, i, { resources: { labels: ['thief'] } })),
+    )
     await waitFor(() => nodes[1].status().counters.tasksStolen > 0, 10_000, 'nothing was stolen')
     // only the owner offers the label: both attempts run there
     const failing = await a.submit({
       ...{ type: 'fail', input: { message: 'boom' }, maxAttempts: 2 },
       resources: { labels: ['owner'] },
     })
-    await waitAll(a, [blocker.id, ...handles.map((h) => h.id), failing.id])
+    await waitAll(a, [...handles.map((h) => h.id), failing.id])
 
     const res = await fetch(`${url}/metrics`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4')
     const { samples, types } = parseMetrics(await res.text())
-    expect(value(samples, 'taskmesh_tasks_accepted_total')).toBe(5)
+    expect(value(samples, 'taskmesh_tasks_accepted_total')).toBe(4)
     expect(value(samples, 'taskmesh_task_retries_total')).toBe(1)
     expect(value(samples, 'taskmesh_tasks_granted_total')).toBeGreaterThan(0)
     expect(value(samples, 'taskmesh_tasks_finished_total', { status: 'failed' })).toBe(1)
-    expect(value(samples, 'taskmesh_submit_to_result_seconds_count')).toBe(5)
+    expect(value(samples, 'taskmesh_submit_to_result_seconds_count')).toBe(4)
     expect(value(samples, 'taskmesh_run_seconds_count', { outcome: 'failed' })).toBeGreaterThanOrEqual(1)
     expect(value(samples, 'taskmesh_queue_wait_seconds_count')).toBeGreaterThan(0)
     expect(value(samples, 'taskmesh_slots')).toBe(1)
@@ -152,13 +153,14 @@ describe('metrics, health and logs of a running node', () => {
     const late = new HttpApi(b, { routes: opsRoutes(b) })
     const lateUrl = await late.listen(0)
     try {
-      const running = await b.submit(sleepSpec(1_500, 'draining'))
+      // the run outlasts the test: the drain waits for it until a second stop ends the drain
+      const running = await b.submit(sleepSpec(60_000, 'draining'))
       await waitFor(() => b.story(running.id).some((e) => e.event === 'started'), 5_000, 'it never started')
-      const stopped = b.stop({ drainTimeoutMs: 5_000 })
+      const stopped = b.stop({ drainTimeoutMs: 60_000 })
       const during = await fetch(`${lateUrl}/healthz`)
       expect(during.status).toBe(503)
       expect(await during.json()).toMatchObject({ status: 'unavailable', state: 'draining' })
-      await stopped
+      await Promise.all([stopped, b.stop()])
     } finally {
       await late.close()
     }
