@@ -1,5 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidArgumentError } from 'commander'
+import { isPeerIdString } from '../protocol/messages/wire-types.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
 
 /** Parses an integer option within `[min, max]`, naming the option and the range when it is not. */
@@ -62,10 +63,14 @@ export function multiaddrFlag(flag: string, opts: { peerId: boolean }): (value: 
         `${flag} "${value}" is not a multiaddr (${(err as Error).message}), e.g. /ip4/127.0.0.1/tcp/4010${opts.peerId ? '/p2p/12D3KooW…' : ''}`,
       )
     }
-    if (opts.peerId && !components.some((c) => c.name === 'p2p')) {
+    const p2p = components.findLast((c) => c.name === 'p2p') as { value?: string } | undefined
+    if (opts.peerId && p2p === undefined) {
       throw new InvalidArgumentError(
         `${flag} "${value}" has no /p2p/<peer id> part: use an address a daemon prints on its "listening" line`,
       )
+    }
+    if (p2p?.value !== undefined && !isPeerIdString(p2p.value)) {
+      throw new InvalidArgumentError(`${flag} "${value}": "${p2p.value}" is not a peer id`)
     }
     return value
   }

@@ -39,16 +39,20 @@ function oneLine(run: CliRun): string {
 describe('errors that name the flag and the value', () => {
   it('a bad --listen, --bootstrap or --peer names the flag and the value', async () => {
     const dir = join(root, 'bad-flags')
-    const [listen, bootstrap, noPeerId, peer] = await Promise.all([
+    const [listen, bootstrap, noPeerId, peer, badPeerId] = await Promise.all([
       runCli(['daemon', '--data-dir', dir, '--listen', 'tcp:4010'], CLI_MS),
       runCli(['daemon', '--data-dir', dir, '--bootstrap', 'not/an/addr'], CLI_MS),
       runCli(['daemon', '--data-dir', dir, '--bootstrap', '/ip4/10.0.0.1/tcp/4010'], CLI_MS),
       runCli(['status', '--peer', '/ip4/10.0.0.1/tcp/nope'], CLI_MS),
+      runCli(['status', '--peer', '/ip4/127.0.0.1/tcp/1/p2p/notapeerid'], CLI_MS),
     ])
     expect(oneLine(listen)).toContain('--listen "tcp:4010" is not a multiaddr')
     expect(oneLine(bootstrap)).toContain('--bootstrap "not/an/addr" is not a multiaddr')
     expect(oneLine(noPeerId)).toContain('--bootstrap "/ip4/10.0.0.1/tcp/4010" has no /p2p/<peer id> part')
     expect(oneLine(peer)).toContain('--peer "/ip4/10.0.0.1/tcp/nope" is not a multiaddr')
+    expect(oneLine(badPeerId)).toContain(
+      '--peer "/ip4/127.0.0.1/tcp/1/p2p/notapeerid": "notapeerid" is not a peer id',
+    )
   }, 120_000)
 
   it('TASKMESH_API_TOKEN in the environment does not stop a --peer command; --api-token with --peer does', async () => {
