@@ -17,6 +17,7 @@ import {
   tokenCookieName,
 } from './guard.ts'
 import type { ExtraRoutes } from './ops-routes.ts'
+import { checkParams } from './query.ts'
 import { WATCH_ROUTES, WatchRoutes } from './watch-routes.ts'
 
 export { MAX_HTTP_BODY_BYTES, MAX_HTTP_WAIT_MS } from './api-io.ts'
@@ -156,26 +157,34 @@ export class HttpApi {
     if (this.watch.serve(req, res, url, allow)) return
     if (parts.length === 1 && parts[0] === 'tasks') {
       allow('GET, POST')
+      checkParams(url, 'POST /tasks', ['wait'])
       return this.submit(req, res, parseWait(url.searchParams.get('wait')))
     }
     if (parts.length === 2 && parts[0] === 'tasks') {
       allow('GET, DELETE')
       const id = taskIdOf(decodePart(parts[1]))
-      if (req.method === 'DELETE') return send(res, 200, await this.door.cancel(id))
+      if (req.method === 'DELETE') {
+        checkParams(url, 'DELETE /tasks/<id>', [])
+        return send(res, 200, await this.door.cancel(id))
+      }
+      checkParams(url, 'GET /tasks/<id>', ['wait'])
       return this.result(id, parseWait(url.searchParams.get('wait')), res)
     }
     if (parts.length === 3 && parts[0] === 'tasks' && parts[2] === 'story') {
       allow('GET')
+      checkParams(url, 'GET /tasks/<id>/story', [])
       const id = taskIdOf(decodePart(parts[1]))
       return send(res, 200, { taskId: id, events: this.door.story(id) })
     }
     if (parts.length === 3 && parts[0] === 'tasks' && parts[2] === 'state') {
       allow('GET')
+      checkParams(url, 'GET /tasks/<id>/state', [])
       const id = taskIdOf(decodePart(parts[1]))
       return send(res, 200, { taskId: id, ...(await this.door.taskState(id)) })
     }
     if (parts.length === 1 && parts[0] === 'status') {
       allow('GET')
+      checkParams(url, 'GET /status', [])
       return send(res, 200, this.door.status())
     }
     throw new HttpError(
@@ -211,6 +220,10 @@ export class HttpApi {
     checkJsonBody(req)
     const body = await readJson(req)
     const batch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'tasks' in body
+    const extra = batch ? Object.keys(body).find((k) => k !== 'tasks') : undefined
+    if (extra !== undefined) {
+      throw new HttpError('ERR_BAD_REQUEST', `unknown key "${extra}": a batch takes only "tasks"`, extra)
+    }
     const specs = batch ? (body as { tasks: unknown }).tasks : [body]
     if (!Array.isArray(specs)) {
       throw new HttpError('ERR_BAD_REQUEST', '"tasks" must be an array of task specs', 'tasks')

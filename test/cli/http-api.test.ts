@@ -16,6 +16,7 @@ interface ErrorBody {
 }
 
 const t = useApi(POLL_MS)
+const unknownId = taskId(parseTaskSpec({ type: 'echo' }), 'nobody', 'never-submitted')
 const { call, post, expectNothingQueued, accepted } = t
 
 describe('POST /tasks', () => {
@@ -112,6 +113,32 @@ describe('POST /tasks', () => {
     expect((empty.body as ErrorBody).field).toBe('tasks')
   })
 
+  it('refuses a batch with a key besides "tasks", and an unknown or repeated query parameter; nothing is queued', async () => {
+    const before = accepted()
+    const extra = await post({ tasks: [{ type: 'echo' }], extra: 1 })
+    expect(extra.status).toBe(400)
+    expect(extra.body).toMatchObject({
+      field: 'extra',
+      error: 'unknown key "extra": a batch takes only "tasks"',
+    })
+    // a typo of ?wait= would not wait: refused, naming it and what the route takes
+    const typo = await call('POST', '/tasks?wiat=5000', JSON.stringify({ type: 'echo' }))
+    expect(typo.status).toBe(400)
+    expect(typo.body).toMatchObject({
+      field: 'wiat',
+      error: 'unknown query parameter "wiat": POST /tasks takes wait',
+    })
+    await expectNothingQueued(before)
+    const twice = await call('GET', `/tasks/${unknownId}?wait=1&wait=2`)
+    expect(twice.status).toBe(400)
+    expect(twice.body).toMatchObject({ field: 'wait', error: 'query parameter "wait" is given twice' })
+    const onCancel = await call('DELETE', `/tasks/${unknownId}?force=1`)
+    expect(onCancel.status).toBe(400)
+    expect((onCancel.body as ErrorBody).error).toBe(
+      'unknown query parameter "force": DELETE /tasks/<id> takes no parameters',
+    )
+  })
+
   it('refuses a body over the size limit with 413', async () => {
     const res = await post(JSON.stringify({ type: 'echo', input: 'x'.repeat(MAX_HTTP_BODY_BYTES) }))
     expect(res.status).toBe(413)
@@ -120,8 +147,6 @@ describe('POST /tasks', () => {
 })
 
 describe('GET /tasks/<id>', () => {
-  const unknownId = taskId(parseTaskSpec({ type: 'echo' }), 'nobody', 'never-submitted')
-
   it('long-polls until a result that lands after the request', async () => {
     // a task that never ends by itself: its result lands when the test cancels it, while the poll waits
     const { ids } = (await post({ type: 'sleep', input: { ms: 60_000, output: 'late' } })).body as {
