@@ -79,6 +79,15 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(simulate)).toContain('--record-copies must be an integer from 0 to 20, got "-1"')
   }, 120_000)
 
+  it('demo and simulate refuse a mesh or a workload too large to finish, naming the flag and the range', async () => {
+    const [demo, simulate] = await Promise.all([
+      runCli(['demo', '--nodes', '100000'], CLI_MS),
+      runCli(['simulate', '--tasks', '100000000'], CLI_MS),
+    ])
+    expect(oneLine(demo)).toContain('--nodes must be an integer from 1 to 32, got "100000"')
+    expect(oneLine(simulate)).toContain('--tasks must be an integer from 1 to 1000000, got "100000000"')
+  }, 120_000)
+
   it('a --custodians outside 0–4 names the flag, the range and the value', async () => {
     const [daemon, simulate] = await Promise.all([
       runCli(['daemon', '--data-dir', join(root, 'custody'), '--custodians', '5'], CLI_MS),

@@ -238,7 +238,7 @@ export function addDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('start a local mesh, run a mix of real tasks, and read every result back from the DHT')
-    .option('--nodes <n>', 'number of nodes', int('--nodes', 1, ANY), 3)
-    .option('--tasks <n>', 'number of tasks', int('--tasks', 1, ANY), 24)
+    .option('--nodes <n>', 'number of nodes (1 to 32)', int('--nodes', 1, 32), 3)
+    .option('--tasks <n>', 'number of tasks (1 to 10000)', int('--tasks', 1, 10_000), 24)
     .action(async (flags) => (await import('./demo.ts')).runDemo(flags))
 }

@@ -25,9 +25,9 @@ export function addSimulateCommand(program: Command): void {
         .choices(Object.keys(SCENARIOS))
         .default('skewed'),
     )
-    .option('--nodes <n>', "number of nodes (default: the scenario's)", int('--nodes', 1, ANY))
+    .option('--nodes <n>', "number of nodes (default: the scenario's)", int('--nodes', 1, 500))
     .option('--slots <n>', "slots per node (default: the scenario's)", int('--slots', 1, MAX_NODE_SLOTS))
-    .option('--tasks <n>', "number of sleep tasks (default: the scenario's)", int('--tasks', 1, ANY))
+    .option('--tasks <n>', "number of sleep tasks (default: the scenario's)", int('--tasks', 1, 1_000_000))
     .option(
       '--duration <dist>',
       "task durations in ms: fixed:20 | lognormal:20[:sigma] | uniform:10:30 (default: the scenario's)",
