@@ -48,33 +48,45 @@ function sleepFor(ms: number, output: Json, ctx: HandlerContext): Promise<Json> 
   })
 }
 
-/** `sleep`: input `{ ms, output? }` or a bare number of ms (divided by the node's speed); resolves with `output`. */
-function sleep(input: Json, ctx: HandlerContext): Promise<Json> {
-  const obj = asObject(input)
-  const ms = typeof input === 'number' ? input : obj?.ms
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_SLEEP_MS) {
-    throw new UnrecoverableError(`sleep: input must be { ms: number in [0, ${MAX_SLEEP_MS}] } or a number`)
-  }
-  const speed = ctx.speed !== undefined && ctx.speed > 0 ? ctx.speed : 1
-  return sleepFor(ms / speed, obj?.output ?? null, ctx)
+/** The ms a `sleep` input asks for, or undefined when it is not `{ ms, output? }` or a number in range. */
+function sleepMs(input: Json): number | undefined {
+  const ms = typeof input === 'number' ? input : asObject(input)?.ms
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 && ms <= MAX_SLEEP_MS ? ms : undefined
 }
 
-/** `sha256`: hashes `data` (UTF-8), then re-hashes the digest, `iterations` hashes in all; returns hex. */
-function sha256(input: Json): Json {
+const SLEEP_INPUT = `sleep: input must be { ms: number in [0, ${MAX_SLEEP_MS}] } or a number`
+
+/** `sleep`: input `{ ms, output? }` or a bare number of ms (divided by the node's speed); resolves with `output`. */
+function sleep(input: Json, ctx: HandlerContext): Promise<Json> {
+  const ms = sleepMs(input)
+  if (ms === undefined) throw new UnrecoverableError(SLEEP_INPUT)
+  const speed = ctx.speed !== undefined && ctx.speed > 0 ? ctx.speed : 1
+  return sleepFor(ms / speed, asObject(input)?.output ?? null, ctx)
+}
+
+/** What is wrong with a `sha256` input (`{ data?: string, iterations }`), or undefined. */
+function sha256Problem(input: Json): string | undefined {
   const obj = asObject(input)
-  const data = obj?.data ?? ''
   const iterations = obj?.iterations
-  if (typeof data !== 'string') throw new UnrecoverableError('sha256: input.data must be a string')
+  if (typeof (obj?.data ?? '') !== 'string') return 'sha256: input.data must be a string'
   if (
     typeof iterations !== 'number' ||
     !Number.isInteger(iterations) ||
     iterations < 1 ||
     iterations > MAX_SHA256_ITERATIONS
   ) {
-    throw new UnrecoverableError(
-      `sha256: input.iterations must be an integer in [1, ${MAX_SHA256_ITERATIONS}]`,
-    )
+    return `sha256: input.iterations must be an integer in [1, ${MAX_SHA256_ITERATIONS}]`
   }
+  return undefined
+}
+
+/** `sha256`: hashes `data` (UTF-8), then re-hashes the digest, `iterations` hashes in all; returns hex. */
+function sha256(input: Json): Json {
+  const problem = sha256Problem(input)
+  if (problem !== undefined) throw new UnrecoverableError(problem)
+  const obj = asObject(input) as JsonObject
+  const data = (obj.data ?? '') as string
+  const iterations = obj.iterations as number
   let digest = createHash('sha256').update(data, 'utf8').digest()
   for (let i = 1; i < iterations; i++) digest = createHash('sha256').update(digest).digest()
   return digest.toString('hex')
@@ -95,7 +107,8 @@ function fail(input: Json): never {
  * - `fail` (inline): `{ message?, unrecoverable? }` → throws `Error` or `UnrecoverableError`.
  * - `noop` (inline): returns `null`.
  *
- * Malformed inputs throw `UnrecoverableError`: retrying cannot fix them.
+ * Malformed inputs are refused at submission by a node that runs the handler (`checkInput`), and
+ * throw `UnrecoverableError` if run all the same (a task accepted where the handler is not).
  */
 export const BUILTIN_HANDLERS: Record<string, HandlerDefinition> = {
   echo: { mode: 'inline', run: (input) => input, description: 'returns its input' },
@@ -103,8 +116,14 @@ export const BUILTIN_HANDLERS: Record<string, HandlerDefinition> = {
     mode: 'inline',
     run: sleep,
     description: 'resolves after input.ms (or input ms), with input.output',
+    checkInput: (input) => (sleepMs(input) === undefined ? SLEEP_INPUT : undefined),
   },
-  sha256: { mode: 'worker', run: sha256, description: 'iterated SHA-256 of input.data; CPU-bound' },
+  sha256: {
+    mode: 'worker',
+    run: sha256,
+    description: 'iterated SHA-256 of input.data; CPU-bound',
+    checkInput: sha256Problem,
+  },
   fail: { mode: 'inline', run: fail, description: 'throws input.message; unrecoverably if asked' },
   noop: { mode: 'inline', run: () => null, description: 'does nothing, returns null' },
 }

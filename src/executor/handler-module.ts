@@ -48,7 +48,7 @@ function parseEntry(file: string, type: string, value: unknown): HandlerDefiniti
       `export "${type}" must be a function or { run: function }, got ${kind(value)}`,
     )
   }
-  const { run, mode = 'worker', description } = value as Record<string, unknown>
+  const { run, mode = 'worker', description, checkInput } = value as Record<string, unknown>
   if (typeof run !== 'function') {
     throw new HandlerModuleError(file, `export "${type}".run must be a function, got ${kind(run)}`)
   }
@@ -64,7 +64,14 @@ function parseEntry(file: string, type: string, value: unknown): HandlerDefiniti
       `export "${type}".description must be a string, got ${kind(description)}`,
     )
   }
-  return { run: run as HandlerDefinition['run'], mode, description }
+  if (checkInput !== undefined && typeof checkInput !== 'function') {
+    throw new HandlerModuleError(
+      file,
+      `export "${type}".checkInput must be a function, got ${kind(checkInput)}`,
+    )
+  }
+  const check = checkInput as HandlerDefinition['checkInput']
+  return { run: run as HandlerDefinition['run'], mode, description, ...(check && { checkInput: check }) }
 }
 
 function kind(value: unknown): string {

@@ -103,8 +103,12 @@ export class HandlerRegistry {
     if (mode !== 'inline' && mode !== 'worker') {
       throw new InvalidHandlerError(type, `mode must be "inline" or "worker", got ${JSON.stringify(mode)}`)
     }
+    if (def.checkInput !== undefined && typeof def.checkInput !== 'function') {
+      throw new InvalidHandlerError(type, 'checkInput must be a function')
+    }
     if (this.#handlers.has(type)) throw new DuplicateHandlerError(type)
-    this.#handlers.set(type, { type, run: def.run, mode, description: def.description, source })
+    const { run, description, checkInput } = def
+    this.#handlers.set(type, { type, run, mode, description, ...(checkInput && { checkInput }), source })
   }
 }
 

@@ -36,6 +36,12 @@ export interface HandlerDefinition {
   run: HandlerFn
   mode?: 'inline' | 'worker'
   description?: string
+  /**
+   * What is wrong with an input, or undefined when it is fine: a node that registers the handler
+   * refuses a submission whose input it finds wrong (naming the task's `input`), rather than
+   * accepting a task whose every run must fail. Called in the accepting node's main thread.
+   */
+  checkInput?(input: Json): string | undefined
 }
 
 /** A definition with its mode resolved, as the registry stores it. */
@@ -44,6 +50,8 @@ export interface RegisteredHandler {
   readonly run: HandlerFn
   readonly mode: 'inline' | 'worker'
   readonly description?: string
+  /** See {@link HandlerDefinition.checkInput}. */
+  readonly checkInput?: (input: Json) => string | undefined
   /** `builtin`, `local` (registered in code) or the URL of the operator module that defined it. */
   readonly source: string
 }

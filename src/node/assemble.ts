@@ -235,6 +235,7 @@ export function assembleNode(inputs: NodeInputs) {
     state: () => lifecycle.state,
     maxQueueLength: opts.maxQueueLength,
     knowsType: (type) => registry.has(type) || peers.offersType(type),
+    checkInput: (type, input) => registry.get(type)?.checkInput?.(input),
   })
   const unschedulable = new UnschedulableWatch({
     ...{ self, offer, queue, peers },

@@ -139,6 +139,18 @@ describe('POST /tasks', () => {
     )
   })
 
+  it("refuses an input the handler finds wrong, naming the task's input; nothing is queued", async () => {
+    const before = accepted()
+    const sleep = await post({ type: 'sleep', input: { ms: -5 } })
+    expect(sleep.status).toBe(400)
+    expect(sleep.body).toMatchObject({ code: 'ERR_INVALID_TASK', field: 'task.input' })
+    expect((sleep.body as ErrorBody).error).toContain('sleep: input must be { ms: number in [0, 86400000] }')
+    const batch = await post({ tasks: [{ type: 'echo' }, { type: 'sha256', input: { nope: 1 } }] })
+    expect(batch.status).toBe(400)
+    expect(batch.body).toMatchObject({ code: 'ERR_INVALID_TASK', field: 'tasks[1].input' })
+    await expectNothingQueued(before)
+  })
+
   it('refuses a body over the size limit with 413', async () => {
     const res = await post(JSON.stringify({ type: 'echo', input: 'x'.repeat(MAX_HTTP_BODY_BYTES) }))
     expect(res.status).toBe(413)

@@ -3,6 +3,7 @@ import { BUILTIN_HANDLERS } from '../../src/executor/builtin-handlers.ts'
 import { Executor } from '../../src/executor/executor.ts'
 import { HandlerRegistry } from '../../src/executor/handler-registry.ts'
 import { WorkerPool } from '../../src/executor/worker-pool.ts'
+import type { Json } from '../../src/task/spec.ts'
 import { expectedSha256, request } from './helpers.ts'
 
 describe('built-in handlers', () => {
@@ -103,6 +104,20 @@ describe('built-in handlers', () => {
     const outcome = await executor.run(request('sha256', { data: 'x', iterations: 0 }))
     expect(outcome).toMatchObject({ status: 'failed', unrecoverable: true })
     expect(outcome.error).toContain('UnrecoverableError: sha256: input.iterations must be an integer')
+  })
+
+  it('sleep and sha256 tell what is wrong with an input before any run (checkInput)', () => {
+    const { sleep, sha256 } = BUILTIN_HANDLERS
+    for (const ok of [{ ms: 0 }, { ms: 5, output: 'x' }, 10] as Json[])
+      expect(sleep.checkInput?.(ok)).toBeUndefined()
+    for (const bad of [{ ms: -5 }, { ms: 'abc' }, { ms: Number.MAX_SAFE_INTEGER }, null, 'soon']) {
+      expect(sleep.checkInput?.(bad)).toMatch(/^sleep: input must be \{ ms: number in \[0, 86400000\] \}/)
+    }
+    expect(sha256.checkInput?.({ data: 'x', iterations: 3 })).toBeUndefined()
+    expect(sha256.checkInput?.({ nope: 1 })).toBe(
+      'sha256: input.iterations must be an integer in [1, 4000000000]',
+    )
+    expect(sha256.checkInput?.({ data: 5, iterations: 1 })).toBe('sha256: input.data must be a string')
   })
 
   it('fail throws a plain Error, or an UnrecoverableError when asked', async () => {

@@ -154,6 +154,17 @@ describe('HandlerRegistry.register', () => {
     expect(registry.types()).toEqual(['mine'])
   })
 
+  it("keeps a handler's input check, and refuses one that is not a function", () => {
+    const checkInput = (input: unknown) => (input === 1 ? undefined : 'mine: input must be 1')
+    const registry = new HandlerRegistry().register('mine', { run: () => 1, checkInput })
+    expect(registry.get('mine')?.checkInput?.(2)).toBe('mine: input must be 1')
+    expect(registry.get('mine')?.checkInput?.(1)).toBeUndefined()
+    expect(() => registry.register('other', { run: () => 1, checkInput: 'no' as never })).toThrow(
+      /checkInput must be a function/,
+    )
+    expect(registry.has('other')).toBe(false)
+  })
+
   it('uses the same name rule as task specs', () => {
     expect(HANDLER_NAME_PATTERN.source).toBe(NAME_PATTERN.source)
     expect(HANDLER_NAME_PATTERN.flags).toBe(NAME_PATTERN.flags)

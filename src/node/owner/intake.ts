@@ -36,6 +36,8 @@ export interface IntakeOptions {
   random(): number
   /** True when this node runs the handler type or some peer advertises it. */
   knowsType(type: string): boolean
+  /** See `SubmissionContext.checkInput`. */
+  checkInput?(type: string, input: Json): string | undefined
   /** Where the node is in its life: it accepts submissions only while `running`. */
   state(): string
 }
@@ -90,6 +92,7 @@ export class Intake {
       now: Date.now(),
       random: opts.random,
       knowsType: opts.knowsType,
+      checkInput: opts.checkInput,
       isKnownId: (id) => opts.ledger.has(id) || this.gate.has(id) || opts.results.cached(id) !== undefined,
     })
     this.mustRun() // the node may have begun to stop while the submission was checked

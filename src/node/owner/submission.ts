@@ -1,7 +1,7 @@
 import { InvalidTaskError, UnknownHandlerError } from '../../task/errors.ts'
 import { orderGraph } from '../../task/graph.ts'
 import { MAX_TASKS_PER_SUBMISSION } from '../../task/limits.ts'
-import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../task/spec.ts'
+import { type Json, parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
 import { sortedSpec, taskId } from '../../task/task-id.ts'
 import { nextTurn } from '../../util/in-turns.ts'
@@ -39,6 +39,8 @@ export interface SubmissionContext {
   random(): number
   /** True when this node runs the handler type or some peer advertises it. */
   knowsType(type: string): boolean
+  /** What is wrong with a task's input, when this node's handler of its type can tell (see `HandlerDefinition.checkInput`). */
+  checkInput?(type: string, input: Json): string | undefined
   /** True for ids of tasks known here: owned (queued, waiting or leased), or with a result. */
   isKnownId(id: string): boolean
 }
@@ -140,6 +142,8 @@ function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, P
     const field = single ? 'task' : `tasks[${i}]`
     const item = parseGraphItem(raw, field)
     if (!ctx.knowsType(item.spec.type)) throw new UnknownHandlerError(item.spec.type, `${field}.type`)
+    const wrong = ctx.checkInput?.(item.spec.type, item.spec.input)
+    if (wrong !== undefined) throw new InvalidTaskError(wrong, `${field}.input`)
     parsed[i] = item
   }
   // items without a key cannot be named by others; their stand-in key cannot clash (control char)
