@@ -1,5 +1,5 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -22,16 +22,30 @@ export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> 
  * @throws Error naming the file when it exists but cannot be read as a key.
  */
 export async function loadOrCreateKeyFile(path: string): Promise<PrivateKey> {
+  let bytes: Uint8Array | undefined
   try {
-    return privateKeyFromProtobuf(await readFile(path))
+    bytes = await readFile(path)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new Error(`cannot read peer key ${path}: ${(err as Error).message}`)
     }
   }
+  if (bytes !== undefined) {
+    try {
+      return privateKeyFromProtobuf(bytes)
+    } catch {
+      throw new Error(`${path} is not a peer key (a libp2p private key file, as taskmesh identity makes)`)
+    }
+  }
   const key = await generateKeyPair('Ed25519')
   const tmp = `${path}.${process.pid}.tmp`
-  await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
-  await rename(tmp, path)
+  try {
+    await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
+    await rename(tmp, path)
+  } catch (err) {
+    const { code } = err as NodeJS.ErrnoException
+    const why = code === 'ENOENT' ? `its directory ${dirname(path)} does not exist` : (err as Error).message
+    throw new Error(`cannot create peer key ${path}: ${why}`)
+  }
   return key
 }
