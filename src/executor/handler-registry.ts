@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { BUILTIN_HANDLERS } from './builtin-handlers.ts'
 import { DuplicateHandlerError, HandlerModuleError, InvalidHandlerError } from './errors.ts'
 import type { HandlerDefinition, HandlerFn, RegisteredHandler } from './handler.ts'
@@ -63,7 +64,9 @@ export class HandlerRegistry {
     try {
       namespace = await import(url)
     } catch (error) {
-      throw new HandlerModuleError(specifier, `cannot be imported: ${importFailure(error)}`, { cause: error })
+      throw new HandlerModuleError(specifier, `cannot be imported: ${importFailure(error, url)}`, {
+        cause: error,
+      })
     }
     const entries = parseHandlerModule(specifier, namespace)
     for (const [type] of entries) {
@@ -119,9 +122,17 @@ export class HandlerRegistry {
  * TypeScript loader, so a `.ts` module fails with ERR_UNKNOWN_FILE_EXTENSION. Say how to fix either
  * instead of echoing Node's riddle.
  */
-function importFailure(error: unknown): string {
+function importFailure(error: unknown, url: string): string {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
   const text = typeof message === 'string' ? message : String(error)
+  // the module itself is missing (not one it imports): Node's message names the importer instead
+  if (
+    code === 'ERR_MODULE_NOT_FOUND' &&
+    url.startsWith('file:') &&
+    (text.includes(`'${fileURLToPath(url)}'`) || text.includes(`'${url}'`))
+  ) {
+    return `no such file: ${fileURLToPath(url)}`
+  }
   if (code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_REQUIRE_ESM') {
     return `${text} (an ES module named .js outside a "type": "module" package: rename it .mjs or add "type": "module" to its package.json)`
   }

@@ -130,6 +130,13 @@ describe('operator handler modules', () => {
     )
     await expect(registry.load(throws)).rejects.toThrow(`${throws}: cannot be imported: module blew up`)
     await expect(registry.load('/no/such/handlers.js')).rejects.toBeInstanceOf(HandlerModuleError)
+    // a missing module is said to be missing, not explained by Node's importer path
+    await expect(registry.load('/no/such/handlers.js')).rejects.toThrow(
+      '/no/such/handlers.js: cannot be imported: no such file: /no/such/handlers.js',
+    )
+    // a module that imports a missing one keeps Node's message, which names that one
+    const broken = await modules.write('broken.js', `import './gone.js'\nexport default { ok: () => 1 }`)
+    await expect(registry.load(broken)).rejects.toThrow(/cannot be imported: Cannot find module .*gone\.js/)
   })
 
   it('refuses a module whose types clash with registered ones', async () => {
