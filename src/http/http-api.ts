@@ -262,7 +262,11 @@ export class HttpApi {
       const state = await this.door.taskState(id).catch(() => ({ state: 'unknown' as const }))
       if (res.destroyed) return
       if (state.state !== 'unknown') return send(res, 202, { taskId: id, ...state })
-      return send(res, 404, { error: `no result for ${id} yet`, code: 'ERR_RESULT_NOT_FOUND', field: 'id' })
+      return send(res, 404, {
+        error: `no node in reach knows task ${id}, and no record of it was found`,
+        code: 'ERR_RESULT_NOT_FOUND',
+        field: 'id',
+      })
     }
     send(res, 200, record)
   }

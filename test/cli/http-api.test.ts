@@ -191,7 +191,9 @@ describe('GET /tasks/<id>', () => {
     expect(now.status).toBe(404)
     expect(performance.now() - started).toBeLessThan(POLL_MS + 2_000)
     expect((now.body as ErrorBody).code).toBe('ERR_RESULT_NOT_FOUND')
-    expect((now.body as ErrorBody).error).toContain(unknownId)
+    expect((now.body as ErrorBody).error).toBe(
+      `no node in reach knows task ${unknownId}, and no record of it was found`,
+    )
     const waited = await call('GET', `/tasks/${unknownId}?wait=100`)
     expect(waited.status).toBe(404)
   })
