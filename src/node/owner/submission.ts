@@ -126,6 +126,18 @@ function randomBase36(random: () => number): string {
   return high.toString(36) + low.toString(36).padStart(HALF_DIGITS, '0')
 }
 
+/**
+ * What the handler's input check finds wrong with `input`; a check that throws (an operator
+ * module's bug) refuses the task naming it, rather than failing the submission as an internal error.
+ */
+function inputProblem(ctx: SubmissionContext, type: string, input: Json): string | undefined {
+  try {
+    return ctx.checkInput?.(type, input)
+  } catch (err) {
+    return `${type}: its input check failed: ${(err as Error)?.message ?? String(err)}`
+  }
+}
+
 /** The steps of {@link prepareSubmission}: yields where a turn of the event loop may pass. */
 function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, Prepared> {
   if (!Array.isArray(items) || items.length === 0) throw new InvalidTaskError('no tasks given', 'tasks')
@@ -142,7 +154,7 @@ function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, P
     const field = single ? 'task' : `tasks[${i}]`
     const item = parseGraphItem(raw, field)
     if (!ctx.knowsType(item.spec.type)) throw new UnknownHandlerError(item.spec.type, `${field}.type`)
-    const wrong = ctx.checkInput?.(item.spec.type, item.spec.input)
+    const wrong = inputProblem(ctx, item.spec.type, item.spec.input)
     if (wrong !== undefined) throw new InvalidTaskError(wrong, `${field}.input`)
     parsed[i] = item
   }

@@ -54,6 +54,25 @@ describe('parseGraphItem', () => {
 })
 
 describe('prepareSubmission', () => {
+  it("refuses an input its handler's check finds wrong, or whose check throws, naming the input", () => {
+    const checkInput = (type: string, input: unknown) => {
+      if (input === 'boom') throw new Error('check broke')
+      return type === 'sleep' && input === -5 ? 'sleep: input must be a number ≥ 0' : undefined
+    }
+    const bad = () => prepareSubmission([{ type: 'sleep', input: -5 }], ctx({ checkInput }))
+    expect(bad).toThrow(InvalidTaskError)
+    expect(bad).toThrow('sleep: input must be a number ≥ 0')
+    const broken = () =>
+      prepareSubmission([{ type: 'echo' }, { type: 'echo', input: 'boom' }], ctx({ checkInput }))
+    expect(broken).toThrow('echo: its input check failed: check broke')
+    try {
+      broken()
+    } catch (err) {
+      expect((err as InvalidTaskError).field).toBe('tasks[1].input')
+    }
+    expect(prepareSubmission([{ type: 'sleep', input: 5 }], ctx({ checkInput })).tasks).toHaveLength(1)
+  })
+
   it('keeps plain specs in order, independent, with distinct ids', () => {
     const { tasks, order } = prepareSubmission(
       [
