@@ -22,24 +22,39 @@ export const int =
 /** No upper bound, for {@link int}. */
 export const ANY = Number.MAX_SAFE_INTEGER
 
-/** Parses a decimal option (a finite number), naming the option when it is not one. */
+/**
+ * Parses a decimal option (a finite number), naming the option when it is not one, or when it is
+ * not below `bounds.below` or not above `bounds.above` (each bound excluded).
+ */
 export const decimal =
-  (name: string) =>
+  (name: string, bounds: { below?: number; above?: number } = {}) =>
   (value: string): number => {
     const n = /^\s*-?(\d+\.?\d*|\.\d+)\s*$/.test(value) ? Number(value) : Number.NaN
     if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`)
+    if (bounds.below !== undefined && n >= bounds.below) {
+      throw new InvalidArgumentError(`${name} must be below ${bounds.below}, got ${value}`)
+    }
+    if (bounds.above !== undefined && n <= bounds.above) {
+      throw new InvalidArgumentError(`${name} must be above ${bounds.above}, got ${value}`)
+    }
     return n
   }
 
-/** Parses a comma-separated list of labels, each checked against the name pattern. */
+/**
+ * Parses a comma-separated list of labels, each checked against the name pattern. An empty value
+ * is no labels; an empty item between commas (`a,,b`, `a,`) is refused, naming its place.
+ */
 export const labelList =
   (name: string) =>
   (value: string): string[] => {
-    const labels = value
-      .split(',')
-      .map((l) => l.trim())
-      .filter((l) => l.length > 0)
-    for (const l of labels) {
+    if (value.trim() === '') return []
+    const labels = value.split(',').map((l) => l.trim())
+    for (const [i, l] of labels.entries()) {
+      if (l === '') {
+        throw new InvalidArgumentError(
+          `${name} "${value}": item ${i + 1} is empty (labels are separated by single commas)`,
+        )
+      }
       if (!NAME_PATTERN.test(l)) {
         throw new InvalidArgumentError(`${name}: label "${l}" must match ${NAME_PATTERN} (lowercase)`)
       }

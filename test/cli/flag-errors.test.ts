@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -68,6 +68,25 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(withFlag)).toContain(
       "option '--api-token <token>' cannot be used with option '--peer <multiaddr>'",
     )
+  }, 120_000)
+
+  it('a flag that does not apply, an empty label or an aging parameter out of range is refused at once', async () => {
+    const dir = join(root, 'not-applying')
+    const [token, swarmKey, labels, submitLabels, theta, strict] = await Promise.all([
+      runCli(['status', '--data-dir', dir, '--api-token', 'a-token'], CLI_MS),
+      runCli(['status', '--data-dir', dir, '--swarm-key', join(dir, 'swarm.key')], CLI_MS),
+      runCli(['daemon', '--data-dir', dir, '--labels', 'gpu,,fast'], CLI_MS),
+      runCli(['submit', 'noop', '--data-dir', dir, '--labels', 'gpu,'], CLI_MS),
+      runCli(['daemon', '--data-dir', dir, '--aging-theta', '1'], CLI_MS),
+      runCli(['daemon', '--data-dir', dir, '--queue-policy', 'strict', '--aging-tau', '500'], CLI_MS),
+    ])
+    expect(oneLine(token)).toContain('--api-token applies only with --api <url>')
+    expect(oneLine(swarmKey)).toContain('--swarm-key applies only with --peer <multiaddr>')
+    expect(oneLine(labels)).toContain('--labels "gpu,,fast": item 2 is empty')
+    expect(oneLine(submitLabels)).toContain('--labels "gpu,": item 2 is empty')
+    expect(oneLine(theta)).toContain('--aging-theta must be below 1, got 1')
+    expect(oneLine(strict)).toContain('--aging-tau: only with --queue-policy aging, not strict')
+    await expect(stat(dir)).rejects.toThrow('ENOENT') // refused before the data dir was made
   }, 120_000)
 
   it('a --record-copies outside 0–20 names the flag, the range and the value', async () => {

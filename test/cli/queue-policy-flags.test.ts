@@ -15,11 +15,14 @@ describe('daemon queue-policy flags', () => {
 
   it('refuses parameters out of range, or aging parameters with strict priority, naming the flags', () => {
     expect(() => queuePolicyOf({ queuePolicy: 'aging', agingTheta: 1 })).toThrow(
-      '--aging-*: theta must be a number below every weight (< 1), got 1',
+      '--aging-theta: theta must be a number below every weight (< 1), got 1',
     )
     expect(() => queuePolicyOf({ queuePolicy: 'aging', agingSteepness: 0 })).toThrow(
-      /steepnessPerSecond must be positive/,
+      /^--aging-steepness: steepnessPerSecond must be positive/,
     )
-    expect(() => queuePolicyOf({ queuePolicy: 'strict', agingTau: 100 })).toThrow('need --queue-policy aging')
+    expect(() => queuePolicyOf({ queuePolicy: 'aging', agingTau: -1 })).toThrow(/^--aging-tau: tauMs must be/)
+    expect(() => queuePolicyOf({ queuePolicy: 'strict', agingTau: 100, agingTheta: 0.1 })).toThrow(
+      '--aging-theta, --aging-tau: only with --queue-policy aging, not strict',
+    )
   })
 })

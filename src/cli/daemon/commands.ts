@@ -93,7 +93,7 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--aging-theta <x>',
       'aging: saturation level θ, below every priority weight (< 1) (default: 0.25)',
-      decimal('--aging-theta'),
+      decimal('--aging-theta', { below: 1 }),
     )
     .option(
       '--aging-tau <ms>',
@@ -102,8 +102,8 @@ export function addDaemonCommand(program: Command): void {
     )
     .option(
       '--aging-steepness <per-second>',
-      'aging: slope scale s (default: 2)',
-      decimal('--aging-steepness'),
+      'aging: slope scale s, above 0 (default: 2)',
+      decimal('--aging-steepness', { above: 0 }),
     )
     .addOption(
       new Option(

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url'
 import type { HttpApi } from '../../http/http-api.ts'
 import { createLogger, type Logger, logLevelOf } from '../../log/logger.ts'
 import { TaskmeshNode } from '../../node/taskmesh-node.ts'
-import { createAgingPolicy, STRICT_PRIORITY } from '../../policy/priority.ts'
+import { createAgingPolicy, type QueuePolicy, STRICT_PRIORITY } from '../../policy/priority.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
 import { listenFailure } from '../flag-errors.ts'
 import { accessReport, type MeshAccess, meshAccess } from '../tasks/mesh-access.ts'
@@ -86,7 +86,7 @@ async function refuseIfInUse(dataDir: string): Promise<void> {
 }
 
 async function startNode(
-  flags: DaemonFlags,
+  flags: Omit<DaemonFlags, 'queuePolicy'> & { queuePolicy: QueuePolicy },
   dataDir: string,
   mesh: MeshAccess,
   logger: Logger,
@@ -103,7 +103,7 @@ async function startNode(
       memoryMb: flags.memoryMb,
       swarmKey: mesh.kind === 'private' ? mesh.key : undefined,
       mdns: flags.mdns,
-      queuePolicy: queuePolicyOf(flags),
+      queuePolicy: flags.queuePolicy,
       stealOrder: flags.stealOrder,
       unschedulableAfterMs: flags.unschedulableAfter,
       leaseTtlMs: flags.leaseTtl,
@@ -134,6 +134,13 @@ async function startNode(
   }
 }
 
+/** The aging flags: the field that holds each, the flag, the policy's parameter it sets. */
+const AGING_FLAGS = [
+  ['agingTheta', '--aging-theta', 'theta'],
+  ['agingTau', '--aging-tau', 'tauMs'],
+  ['agingSteepness', '--aging-steepness', 'steepnessPerSecond'],
+] as const
+
 /**
  * The queue policy the flags ask for: strict, or aging with the given parameters over the defaults.
  * @throws Error naming the flag when a parameter is out of range, or given with strict priority.
@@ -147,14 +154,17 @@ export function queuePolicyOf(
     ...(flags.agingSteepness === undefined ? {} : { steepnessPerSecond: flags.agingSteepness }),
   }
   if (flags.queuePolicy === 'strict') {
-    if (Object.keys(aging).length > 0)
-      throw new Error('--aging-theta/--aging-tau/--aging-steepness need --queue-policy aging')
+    const given = AGING_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag)
+    if (given.length > 0) throw new Error(`${given.join(', ')}: only with --queue-policy aging, not strict`)
     return STRICT_PRIORITY
   }
   try {
     return createAgingPolicy(aging)
   } catch (err) {
-    throw new Error(`--aging-*: ${(err as Error).message}`)
+    // the policy's message begins with its parameter's name: said as the flag that sets it
+    const message = (err as Error).message
+    const flag = AGING_FLAGS.find(([, , param]) => message.startsWith(`${param} `))?.[1]
+    throw new Error(`${flag ?? '--aging-*'}: ${message}`)
   }
 }
 
@@ -168,12 +178,13 @@ export function queuePolicyOf(
  */
 export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const logger = createLogger({ level: logLevelOf(flags.logLevel), format: flags.logFormat })
+  const queuePolicy = queuePolicyOf(flags) // before the data dir is made: a refusal changes nothing
   const http = await planHttp(flags)
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
   await mkdir(dataDir, { recursive: true })
   await refuseIfInUse(dataDir)
   const mesh = await meshAccess(flags, dataDir)
-  const node = await startNode(flags, dataDir, mesh, logger)
+  const node = await startNode({ ...flags, queuePolicy }, dataDir, mesh, logger)
   const log = logger.child({ peerId: node.peerId })
   const apiFile = join(dataDir, API_FILE)
   let api: HttpApi | undefined

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { DEFAULT_DATA_DIR } from '../defaults.ts'
-import { apiTokenOf, readApiFile, type TargetOptions } from '../tasks/target.ts'
+import { apiTokenOf, checkTargetFlags, readApiFile, type TargetOptions } from '../tasks/target.ts'
 
 /**
  * `taskmesh dashboard`: prints the link that opens the daemon's dashboard logged in — the API's
@@ -13,6 +13,7 @@ export async function runDashboardLink(flags: TargetOptions): Promise<void> {
       "the dashboard is served by a daemon's HTTP API: use --api <url> or --data-dir <dir>, not --peer",
     )
   }
+  checkTargetFlags(flags)
   let url = flags.api
   let token = apiTokenOf(flags)
   if (url === undefined) {

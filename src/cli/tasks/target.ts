@@ -55,8 +55,28 @@ export async function readApiFile(dataDir: string): Promise<ApiFile> {
   }
 }
 
+/**
+ * Refuses a flag that does not apply to the target the others choose (it would be ignored):
+ * `--api-token` without `--api`, `--swarm-key` or `--identity` without `--peer`.
+ */
+export function checkTargetFlags(opts: TargetOptions): void {
+  if (opts.apiToken !== undefined && opts.api === undefined) {
+    throw new Error(
+      '--api-token applies only with --api <url> (a daemon found through --data-dir gives its own)',
+    )
+  }
+  if (opts.peer !== undefined) return
+  for (const [flag, value] of [
+    ['--swarm-key', opts.swarmKey],
+    ['--identity', opts.identity],
+  ] as const) {
+    if (value !== undefined) throw new Error(`${flag} applies only with --peer <multiaddr>`)
+  }
+}
+
 /** Picks the target: `--peer` (light client), else `--api`, else the daemon found in `--data-dir`. */
 export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
+  checkTargetFlags(opts)
   if (opts.peer !== undefined) {
     const { TaskmeshClient } = await import('../../client/taskmesh-client.ts')
     const { readSwarmKeyFile } = await import('../../node/wire/swarm-key.ts')
