@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { errorCode } from '../node/error-code.ts'
 import type { FrontDoor } from '../node/front-door.ts'
 import { isWatchDoor, type WatchDoor } from '../node/watch-door.ts'
+import { asSingleSpecError } from '../task/errors.ts'
 import { decodePart, fieldOf, HttpError, parseWait, readJson, STATUS_OF, send, taskIdOf } from './api-io.ts'
 import { isLoopbackHost } from './bind-host.ts'
 import { DashboardRoute } from './dashboard/dashboard-route.ts'
@@ -219,7 +220,10 @@ export class HttpApi {
   private async submit(req: IncomingMessage, res: ServerResponse, waitMs: number): Promise<void> {
     checkJsonBody(req)
     const body = await readJson(req)
-    const batch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'tasks' in body
+    if (Array.isArray(body)) {
+      throw new HttpError('ERR_BAD_REQUEST', 'a JSON array: send a list of tasks as {"tasks": [...]}', 'body')
+    }
+    const batch = typeof body === 'object' && body !== null && 'tasks' in body
     const extra = batch ? Object.keys(body).find((k) => k !== 'tasks') : undefined
     if (extra !== undefined) {
       throw new HttpError('ERR_BAD_REQUEST', `unknown key "${extra}": a batch takes only "tasks"`, extra)
@@ -228,10 +232,12 @@ export class HttpApi {
     if (!Array.isArray(specs)) {
       throw new HttpError('ERR_BAD_REQUEST', '"tasks" must be an array of task specs', 'tasks')
     }
-    if (waitMs === 0) return send(res, 201, idsOf(await this.door.submitMany(specs)))
+    // a bare spec's refusals name `task.…`; a list's, even of one, `tasks[0].…`
+    const named = (err: unknown) => Promise.reject(batch ? err : asSingleSpecError(err))
+    if (waitMs === 0) return send(res, 201, idsOf(await this.door.submitMany(specs).catch(named)))
     // accepted whatever comes: a wait that ends (or a client that hangs up) loses no task; an
     // answer that carries every result may leave before the journal's sync and custody's answer
-    const waited = await this.door.submitAndWait(specs, { signal: this.deadline(res, waitMs) })
+    const waited = await this.door.submitAndWait(specs, { signal: this.deadline(res, waitMs) }).catch(named)
     if (!res.destroyed) send(res, 201, { ...idsOf(waited.handles), results: waited.results })
   }
 

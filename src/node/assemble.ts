@@ -235,6 +235,7 @@ export function assembleNode(inputs: NodeInputs) {
     state: () => lifecycle.state,
     maxQueueLength: opts.maxQueueLength,
     knowsType: (type) => registry.has(type) || peers.offersType(type),
+    knownTypes: () => [...new Set([...registry.types(), ...peers.offeredTypes()])].sort(),
     checkInput: (type, input) => registry.get(type)?.checkInput?.(input),
   })
   const unschedulable = new UnschedulableWatch({

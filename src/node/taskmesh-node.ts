@@ -1,5 +1,6 @@
 import type { Executor } from '../executor/executor.ts'
 import type { ResultRecord } from '../protocol/records/result-record.ts'
+import { asSingleSpecError } from '../task/errors.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { assembleNode, type Lifecycle, type NodeParts } from './assemble.ts'
 import { assembleHost } from './assemble-host.ts'
@@ -114,7 +115,11 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
 
   /** Validates and accepts one task; see {@link submitMany}. */
   async submit(spec: TaskSpecInput, opts: SubmitOptions = {}): Promise<TaskHandle> {
-    return (await this.submitMany([spec], opts))[0]
+    try {
+      return (await this.submitMany([spec], opts))[0]
+    } catch (err) {
+      throw asSingleSpecError(err) // its errors name `task.…`, not `tasks[0].…`
+    }
   }
 
   /**

@@ -13,15 +13,27 @@ export class InvalidTaskError extends Error {
   }
 }
 
-/** A task names a handler type that no node in reach has registered. */
+/** Most handler types an {@link UnknownHandlerError}'s message lists. */
+export const MAX_LISTED_TYPES = 20
+
+/**
+ * A task names a handler type that no node in reach has registered. The message lists `known`,
+ * the types in reach (the first {@link MAX_LISTED_TYPES}), when given.
+ */
 export class UnknownHandlerError extends Error {
   override readonly name = 'UnknownHandlerError'
   readonly code = 'ERR_UNKNOWN_HANDLER'
   constructor(
     readonly type: string,
     readonly field?: string,
+    readonly known: readonly string[] = [],
   ) {
-    super(`${field === undefined ? '' : `${field}: `}unknown handler type "${type}"`)
+    const more = known.length > MAX_LISTED_TYPES ? `, and ${known.length - MAX_LISTED_TYPES} more` : ''
+    const listed =
+      known.length === 0
+        ? ''
+        : ` (handler types in reach: ${known.slice(0, MAX_LISTED_TYPES).join(', ')}${more})`
+    super(`${field === undefined ? '' : `${field}: `}unknown handler type "${type}"${listed}`)
   }
 }
 
@@ -56,4 +68,17 @@ export class UnknownTaskError extends Error {
   constructor(readonly taskId: string) {
     super(`no task ${taskId} is known here (not owned, held, announced, or with a result)`)
   }
+}
+
+/**
+ * Re-words a refusal of a one-item submission's `tasks[0]…` as `task…`, for the entry points that
+ * take one spec (`TaskmeshNode.submit`, `POST /tasks` with a bare spec): a list of one keeps `tasks[0]`.
+ */
+export function asSingleSpecError(err: unknown): unknown {
+  if (!(err instanceof InvalidTaskError || err instanceof UnknownHandlerError)) return err
+  const field = err.field
+  if (field === undefined || !field.startsWith('tasks[0]')) return err
+  const single = `task${field.slice('tasks[0]'.length)}`
+  if (err instanceof UnknownHandlerError) return new UnknownHandlerError(err.type, single, err.known)
+  return new InvalidTaskError(err.message.slice(field.length + 2), single)
 }

@@ -202,26 +202,32 @@ describe('taskmesh daemon + CLI, as child processes', () => {
     const before = await apiStatus(A.dir)
     const badFile = join(root, 'bad-tasks.json')
     await writeFile(badFile, JSON.stringify([{ type: 'echo' }, { type: 'echo', maxAttempts: 0 }]))
-    const [unknown, badJson, badTimeout, negTimeout, fileEntry] = await Promise.all([
+    const [unknown, badJson, badTimeout, negTimeout, fileEntry, badInput] = await Promise.all([
       runCli(['submit', 'no-such-handler', '--data-dir', A.dir]),
       runCli(['submit', 'echo', '--input', '{"x":', '--data-dir', A.dir]),
       runCli(['submit', 'echo', '--timeout', '0', '--data-dir', A.dir]),
       runCli(['submit', 'echo', '--timeout', '-5', '--data-dir', A.dir]),
       runCli(['submit', '--file', badFile, '--data-dir', A.dir]),
+      runCli(['submit', 'sleep', '--input', '{"ms":-5}', '--data-dir', A.dir]),
     ])
-    for (const run of [unknown, badJson, badTimeout, negTimeout, fileEntry]) {
+    for (const run of [unknown, badJson, badTimeout, negTimeout, fileEntry, badInput]) {
       expect(run.code).not.toBe(0)
       expect(run.code).not.toBeNull()
       expect(run.stdout).toBe('')
     }
-    // the daemon refused it, and the CLI lists what the mesh offers
-    expect(unknown.stderr).toMatch(/task\.type: unknown handler type "no-such-handler"/)
-    expect(unknown.stderr).toMatch(/handler types in reach: .*echo/)
+    // the daemon refused it, listing what the mesh offers; the CLI says it without the field
+    expect(unknown.stderr).toMatch(
+      /taskmesh: unknown handler type "no-such-handler" \(handler types in reach: .*echo/,
+    )
     expect(unknown.stderr).toContain('ERR_UNKNOWN_HANDLER')
     expect(badJson.stderr).toMatch(/--input is not valid JSON/)
     expect(badTimeout.stderr).toMatch(/--timeout must be an integer from 1 to \d+ \(ms\), got "0"/)
     expect(negTimeout.stderr).toMatch(/--timeout must be an integer from 1 to \d+ \(ms\), got "-5"/)
     expect(fileEntry.stderr).toContain(`--file ${badFile}: tasks[1].maxAttempts:`)
+    // the daemon's handler refused the input: said as the flag that gave it
+    expect(badInput.stderr).toContain(
+      'taskmesh: --input: sleep: input must be { ms: number in [0, 86400000] }',
+    )
 
     const after = await apiStatus(A.dir)
     expect(after.queued).toBe(0)

@@ -99,7 +99,25 @@ describe('POST /tasks', () => {
     const body = res.body as ErrorBody
     expect(body.code).toBe('ERR_UNKNOWN_HANDLER')
     expect(body.field).toBe('task.type')
-    expect(body.error).toContain('"no-such-handler"')
+    expect(body.error).toContain(
+      '"no-such-handler" (handler types in reach: echo, fail, noop, sha256, sleep)',
+    )
+    await expectNothingQueued(before)
+  })
+
+  it('names a list of one `tasks[0]`, and refuses a bare JSON array saying how to send a list; nothing is queued', async () => {
+    const before = accepted()
+    const one = await post({ tasks: [{ type: 'echo', timeoutMs: 0 }] })
+    expect(one.status).toBe(400)
+    expect(one.body).toMatchObject({ code: 'ERR_INVALID_TASK', field: 'tasks[0].timeoutMs' })
+    expect((one.body as ErrorBody).error).toMatch(/^tasks\[0\]\.timeoutMs: /)
+    const bare = await post([{ type: 'echo' }])
+    expect(bare.status).toBe(400)
+    expect(bare.body).toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+      field: 'body',
+      error: 'a JSON array: send a list of tasks as {"tasks": [...]}',
+    })
     await expectNothingQueued(before)
   })
 

@@ -2,13 +2,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { InvalidTaskError, UnknownHandlerError } from '../../src/task/errors.ts'
 import { MAX_INPUT_BYTES } from '../../src/task/limits.ts'
+import type { TaskSpecInput } from '../../src/task/spec.ts'
 import { sleepSpec, waitFor } from './helpers.ts'
 
 type ErrorClass = typeof InvalidTaskError | typeof UnknownHandlerError
 
 interface BadCase {
   name: string
-  specs: unknown[]
+  /** One spec, given to `submit` (its errors name `task…`). */
+  spec?: unknown
+  /** A list, given to `submitMany` (its errors name `tasks[i]…`, even in a list of one). */
+  specs?: unknown[]
   error: ErrorClass
   /** The path the error must name. */
   field: string
@@ -21,71 +25,77 @@ const ok = { type: 'echo', input: 'fine' }
 const CASES: BadCase[] = [
   {
     name: 'an unknown handler type',
-    specs: [{ type: 'no-such-handler' }],
+    spec: { type: 'no-such-handler' },
     error: UnknownHandlerError,
     field: 'task.type',
-    says: /no-such-handler/,
+    says: /"no-such-handler" \(handler types in reach: echo, fail, noop, sha256, sleep\)$/,
   },
   {
     name: 'a zero timeout',
-    specs: [{ type: 'echo', timeoutMs: 0 }],
+    spec: { type: 'echo', timeoutMs: 0 },
     error: InvalidTaskError,
     field: 'task.timeoutMs',
   },
   {
     name: 'a negative timeout',
-    specs: [{ type: 'echo', timeoutMs: -5 }],
+    spec: { type: 'echo', timeoutMs: -5 },
     error: InvalidTaskError,
     field: 'task.timeoutMs',
   },
   {
     name: 'a priority above the range',
-    specs: [{ type: 'echo', priority: 1001 }],
+    spec: { type: 'echo', priority: 1001 },
     error: InvalidTaskError,
     field: 'task.priority',
   },
   {
     name: 'a priority below the range',
-    specs: [{ type: 'echo', priority: -1001 }],
+    spec: { type: 'echo', priority: -1001 },
     error: InvalidTaskError,
     field: 'task.priority',
   },
   {
     name: 'a field the spec does not have',
-    specs: [{ type: 'echo', colour: 'red' }],
+    spec: { type: 'echo', colour: 'red' },
     error: InvalidTaskError,
     field: 'task',
     says: /colour/,
   },
   {
     name: 'a string instead of an object',
-    specs: ['echo'],
+    spec: 'echo',
     error: InvalidTaskError,
     field: 'task',
     says: /object/,
   },
   {
     name: 'null instead of an object',
-    specs: [null],
+    spec: null,
     error: InvalidTaskError,
     field: 'task',
     says: /object/,
   },
   {
     name: 'an array instead of an object',
-    specs: [[ok]],
+    spec: [ok],
     error: InvalidTaskError,
     field: 'task',
     says: /object/,
   },
   {
     name: 'an input over the size limit',
-    specs: [{ type: 'echo', input: 'x'.repeat(MAX_INPUT_BYTES) }],
+    spec: { type: 'echo', input: 'x'.repeat(MAX_INPUT_BYTES) },
     error: InvalidTaskError,
     field: 'task.input',
     says: new RegExp(`${MAX_INPUT_BYTES}`),
   },
   { name: 'an empty list', specs: [], error: InvalidTaskError, field: 'tasks' },
+  {
+    name: 'a list of one whose spec has a zero timeout',
+    specs: [{ type: 'echo', timeoutMs: 0 }],
+    error: InvalidTaskError,
+    field: 'tasks[0].timeoutMs',
+  },
   {
     name: 'a batch whose third spec has a bad timeout',
     specs: [ok, ok, { type: 'echo', timeoutMs: -1 }, ok],
@@ -131,12 +141,13 @@ describe('bad submissions are refused with a clear error and change nothing', ()
     node = undefined
   })
 
-  it.each(CASES)('$name → $error.name naming $field', async ({ specs, error, field, says }) => {
+  it.each(CASES)('$name → $error.name naming $field', async ({ spec, specs, error, field, says }) => {
     const n = node!
     const before = n.status()
     expect(before.queued).toBe(QUEUED)
 
-    const err = await n.submitMany(specs).then(
+    const submitting = specs === undefined ? n.submit(spec as TaskSpecInput) : n.submitMany(specs)
+    const err = await submitting.then(
       () => undefined,
       (e: unknown) => e,
     )

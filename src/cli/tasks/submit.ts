@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises'
-import type { MeshClient } from '../../client/mesh-client.ts'
 import { parseGraphItem } from '../../node/owner/submission.ts'
 import { RemoteError } from '../../protocol/errors.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
@@ -24,16 +23,36 @@ export interface SubmitFlags extends TargetOptions {
   progress?: boolean
 }
 
-/** The flag that sets each spec field, to name it in errors. */
-const FLAG_OF_FIELD: Array<[prefix: string, flag: string]> = [
-  ['task.type', '<type>'],
-  ['task.input', '--input'],
-  ['task.priority', '--priority'],
-  ['task.timeoutMs', '--timeout'],
-  ['task.maxAttempts', '--attempts'],
-  ['task.resources.slots', '--slots'],
-  ['task.resources.labels', '--labels'],
+/** The flag that sets each spec field (after `task` or `tasks[0]`), to name it in errors. */
+const FLAG_OF_FIELD: Array<[suffix: string, flag: string]> = [
+  ['.type', '<type>'],
+  ['.input', '--input'],
+  ['.priority', '--priority'],
+  ['.timeoutMs', '--timeout'],
+  ['.maxAttempts', '--attempts'],
+  ['.resources.slots', '--slots'],
+  ['.resources.labels', '--labels'],
 ]
+
+/** The flag that set `field` of the one spec built from the flags (`task.input`, `tasks[0].input`). */
+function flagOf(field: string): string | undefined {
+  const rest = field.replace(/^tasks?(\[0\])?/, '')
+  return FLAG_OF_FIELD.find(
+    ([suffix]) => rest === suffix || rest.startsWith(`${suffix}.`) || rest.startsWith(`${suffix}[`),
+  )?.[1]
+}
+
+/**
+ * A node's refusal of the one spec built from the flags, its field said as the flag that set it
+ * (`--input: sleep: input must be …`); the handler type's refusal without a field.
+ */
+function asFlagError(err: RemoteError): RemoteError {
+  const field = /^(tasks\[0\][^:]*): /.exec(err.message)?.[1]
+  const flag = field === undefined ? undefined : flagOf(field)
+  if (field === undefined || flag === undefined) return err
+  const reason = err.message.slice(field.length + 2)
+  return new RemoteError(err.code, flag === '<type>' ? reason : `${flag}: ${reason}`)
+}
 
 function parseJson(text: string, where: string): unknown {
   try {
@@ -108,7 +127,7 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
     parseTaskSpec(spec, 'task')
   } catch (err) {
     if (!(err instanceof InvalidTaskError)) throw err
-    const flag = FLAG_OF_FIELD.find(([prefix]) => err.field?.startsWith(prefix))?.[1]
+    const flag = err.field === undefined ? undefined : flagOf(err.field)
     if (flag === '<type>') {
       const reason = err.message.slice(`${err.field}: `.length)
       throw new Error(`handler type "${type}" is not valid: ${reason}`)
@@ -116,17 +135,6 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
     throw new Error(flag === undefined ? err.message : `${flag}: ${err.message}`)
   }
   return [spec]
-}
-
-/** Handler types the target and the peers it hears from offer, or none when status fails. */
-async function typesInReach(target: MeshClient): Promise<string[]> {
-  try {
-    const status = (await target.status()) as { types?: unknown; peers?: Array<{ types?: unknown }> }
-    const lists = [status.types, ...(status.peers ?? []).map((p) => p.types)]
-    return [...new Set(lists.flatMap((l) => (Array.isArray(l) ? l.map(String) : [])))].sort()
-  } catch {
-    return []
-  }
 }
 
 /**
@@ -144,13 +152,7 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
     try {
       ids = await target.submit(specs)
     } catch (err) {
-      if (err instanceof RemoteError && err.code === 'ERR_UNKNOWN_HANDLER') {
-        const types = await typesInReach(target)
-        if (types.length > 0) {
-          throw new RemoteError(err.code, `${err.message} (handler types in reach: ${types.join(', ')})`)
-        }
-      }
-      throw err
+      throw flags.file === undefined && err instanceof RemoteError ? asFlagError(err) : err
     }
     for (const id of ids) console.log(id)
     if (!flags.wait) return

@@ -36,6 +36,8 @@ export interface IntakeOptions {
   random(): number
   /** True when this node runs the handler type or some peer advertises it. */
   knowsType(type: string): boolean
+  /** See `SubmissionContext.knownTypes`. */
+  knownTypes?(): string[]
   /** See `SubmissionContext.checkInput`. */
   checkInput?(type: string, input: Json): string | undefined
   /** Where the node is in its life: it accepts submissions only while `running`. */
@@ -92,6 +94,7 @@ export class Intake {
       now: Date.now(),
       random: opts.random,
       knowsType: opts.knowsType,
+      knownTypes: opts.knownTypes,
       checkInput: opts.checkInput,
       isKnownId: (id) => opts.ledger.has(id) || this.gate.has(id) || opts.results.cached(id) !== undefined,
     })

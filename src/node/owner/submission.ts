@@ -39,6 +39,8 @@ export interface SubmissionContext {
   random(): number
   /** True when this node runs the handler type or some peer advertises it. */
   knowsType(type: string): boolean
+  /** The handler types in reach (this node's and its peers'), sorted: named when a type is unknown. */
+  knownTypes?(): string[]
   /** What is wrong with a task's input, when this node's handler of its type can tell (see `HandlerDefinition.checkInput`). */
   checkInput?(type: string, input: Json): string | undefined
   /** True for ids of tasks known here: owned (queued, waiting or leased), or with a result. */
@@ -64,13 +66,6 @@ export function parseGraphItem(raw: unknown, field: string): ParsedItem {
     )
   }
   return { key, spec: parseTaskSpec(rest, field) }
-}
-
-/** Re-words `tasks[0]…` as `task…` for a submission of one item, as single-spec errors read. */
-function asSingle(err: InvalidTaskError): InvalidTaskError {
-  const field = err.field ?? ''
-  if (!field.startsWith('tasks[0]')) return err
-  return new InvalidTaskError(err.message.slice(field.length + 2), `task${field.slice('tasks[0]'.length)}`)
 }
 
 /** Items a submission is checked in per turn of the event loop ({@link prepareSubmissionInTurns}). */
@@ -147,28 +142,24 @@ function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, P
       'tasks',
     )
   }
-  const single = items.length === 1
   const parsed: ParsedItem[] = new Array(items.length)
   for (const [i, raw] of items.entries()) {
     if (i > 0 && i % SUBMISSION_TURN_ITEMS === 0) yield
-    const field = single ? 'task' : `tasks[${i}]`
+    const field = `tasks[${i}]`
     const item = parseGraphItem(raw, field)
-    if (!ctx.knowsType(item.spec.type)) throw new UnknownHandlerError(item.spec.type, `${field}.type`)
+    if (!ctx.knowsType(item.spec.type)) {
+      throw new UnknownHandlerError(item.spec.type, `${field}.type`, ctx.knownTypes?.() ?? [])
+    }
     const wrong = inputProblem(ctx, item.spec.type, item.spec.input)
     if (wrong !== undefined) throw new InvalidTaskError(wrong, `${field}.input`)
     parsed[i] = item
   }
   // items without a key cannot be named by others; their stand-in key cannot clash (control char)
   const keyOf = (item: ParsedItem, i: number) => item.key ?? `\u0000${i}`
-  let order: number[]
-  try {
-    order = orderGraph(
-      parsed.map((item, i) => ({ key: keyOf(item, i), dependsOn: item.spec.dependsOn })),
-      ctx.isKnownId,
-    )
-  } catch (err) {
-    throw single && err instanceof InvalidTaskError ? asSingle(err) : err
-  }
+  const order = orderGraph(
+    parsed.map((item, i) => ({ key: keyOf(item, i), dependsOn: item.spec.dependsOn })),
+    ctx.isKnownId,
+  )
   const idOfKey = new Map<string, string>()
   const tasks: PreparedTask[] = new Array(items.length)
   const now36 = ctx.now.toString(36)

@@ -142,6 +142,13 @@ export class PeerView {
     return false
   }
 
+  /** Handler types some peer advertises. */
+  offeredTypes(): Set<string> {
+    const types = new Set<string>()
+    for (const p of this.peers.values()) for (const t of p.types) types.add(t)
+    return types
+  }
+
   /** Neighbours heard from. */
   get size(): number {
     return this.neighbours

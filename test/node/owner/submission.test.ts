@@ -6,7 +6,7 @@ import {
   SUBMISSION_TURN_ITEMS,
   type SubmissionContext,
 } from '../../../src/node/owner/submission.ts'
-import { InvalidTaskError, UnknownHandlerError } from '../../../src/task/errors.ts'
+import { asSingleSpecError, InvalidTaskError, UnknownHandlerError } from '../../../src/task/errors.ts'
 import { taskId } from '../../../src/task/task-id.ts'
 
 const EXISTING = 'bafkreid4hcai5oopfx7op22mh7hx3ei4yjtbif4oivw2djwcxp7s5glmxm'
@@ -134,10 +134,12 @@ describe('prepareSubmission', () => {
     expect(dup.field).toBe('tasks[1].key')
   })
 
-  it('names a single item `task`, and accepts a known task id as a dependency', () => {
+  it('names a list of one `tasks[0]` (re-worded `task` for one spec), and accepts a known task id as a dependency', () => {
     const err = refusal(() => prepareSubmission([{ type: 'echo', dependsOn: ['x'] }], ctx()))
-    expect(err.field).toBe('task.dependsOn[0]')
-    expect(err.message).toMatch(/^task\.dependsOn\[0\]: "x" is neither/)
+    expect(err.field).toBe('tasks[0].dependsOn[0]')
+    const single = asSingleSpecError(err) as InvalidTaskError
+    expect(single.field).toBe('task.dependsOn[0]')
+    expect(single.message).toMatch(/^task\.dependsOn\[0\]: "x" is neither/)
     const { tasks } = prepareSubmission([{ type: 'echo', dependsOn: [EXISTING] }], ctx())
     expect(tasks[0].task.spec.dependsOn).toEqual([EXISTING])
   })
@@ -149,6 +151,22 @@ describe('prepareSubmission', () => {
     expect(() => prepareSubmission([{ type: 'echo' }, { type: 'gpu-render' }], ctx())).toThrow(
       'tasks[1].type: unknown handler type "gpu-render"',
     )
+  })
+
+  it('lists the handler types in reach with an unknown type, the first 20, and keeps them in one spec', () => {
+    const types = Array.from({ length: 25 }, (_, i) => `t${String(i).padStart(2, '0')}`)
+    let err: unknown
+    try {
+      prepareSubmission([{ type: 'gpu-render' }], ctx({ knownTypes: () => types }))
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(UnknownHandlerError)
+    const listed = `(handler types in reach: ${types.slice(0, 20).join(', ')}, and 5 more)`
+    expect((err as Error).message).toBe(`tasks[0].type: unknown handler type "gpu-render" ${listed}`)
+    const single = asSingleSpecError(err) as UnknownHandlerError
+    expect(single).toBeInstanceOf(UnknownHandlerError)
+    expect(single.message).toBe(`task.type: unknown handler type "gpu-render" ${listed}`)
   })
 })
 
