@@ -98,12 +98,52 @@ export function jsonByteLength(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '')
 }
 
-/** Renders the first zod issue as `path: message`. */
-export function describeZodError(error: z.ZodError, prefix = ''): { field: string; message: string } {
+/** Issues about a value that was given (not a missing or an unknown key): their message says it. */
+const VALUE_ISSUES = new Set([
+  'too_big',
+  'too_small',
+  'invalid_type',
+  'invalid_value',
+  'invalid_format',
+  'not_multiple_of',
+])
+
+/** Characters of a given value an error quotes, at most. */
+const QUOTED_CHARS = 40
+
+/**
+ * Renders the first zod issue as `path: message`; with `input` (what was parsed), a value it
+ * refused is quoted after the message (`Too big: expected number to be <=1000, got 1001`).
+ */
+export function describeZodError(
+  error: z.ZodError,
+  prefix = '',
+  input?: unknown,
+): { field: string; message: string } {
   const issue = error.issues[0]
   const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
   const field = `${prefix}${path}`.replace(/^\./, '') || prefix || '(root)'
-  return { field, message: issue.message }
+  if (input === undefined || !VALUE_ISSUES.has(issue.code)) return { field, message: issue.message }
+  let value: unknown = input
+  for (const key of issue.path)
+    value =
+      typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined
+  if (value === undefined) {
+    // a key left out: zod says "Invalid input: expected string, received undefined"
+    const expected = issue.code === 'invalid_type' ? /expected \w+/.exec(issue.message)?.[0] : undefined
+    return { field, message: expected === undefined ? issue.message : `is required: ${expected}` }
+  }
+  // the value said instead of its type alone ("expected number, received string")
+  return { field, message: `${issue.message.replace(/, received \w+$/, '')}, got ${quote(value)}` }
+}
+
+/** A given value as an error quotes it: as JSON, or shortened to its first characters and its size. */
+function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  if (text.length <= QUOTED_CHARS) return text
+  if (Array.isArray(value)) return `an array of ${value.length} items`
+  const size = typeof value === 'string' ? `${value.length} characters` : `${text.length} characters of JSON`
+  return `${text.slice(0, QUOTED_CHARS)}… (${size})`
 }
 
 /**
@@ -122,7 +162,7 @@ export function parseTaskSpec(raw: unknown, field = 'task'): TaskSpec {
     throw new InvalidTaskError(shape.message, shape.path === '' ? field : `${field}.${shape.path}`)
   const parsed = taskSpecSchema.safeParse(raw)
   if (!parsed.success) {
-    const { field: where, message } = describeZodError(parsed.error, field)
+    const { field: where, message } = describeZodError(parsed.error, field, raw)
     throw new InvalidTaskError(message, where)
   }
   // announcements and grants carry the input deeper than the spec does: it must fit there too
