@@ -178,8 +178,12 @@ export function assembleNode(inputs: NodeInputs) {
     isStopped: () => lifecycle.state === 'stopped',
     onStale: (id, owner) => void follower.follow(owner, id), // the owner holds the accepted record
   })
-  const gossip = new MeshGossip(libp2p, accounting.topics, (from, topic, err) =>
-    log.warn({ from, topic, error: err.message }, 'gossip message rejected: its sender is graylisted'),
+  const gossip = new MeshGossip(
+    libp2p,
+    accounting.topics,
+    (from, topic, err) =>
+      log.warn({ from, topic, error: err.message }, 'gossip message rejected: its sender is graylisted'),
+    (peer) => inputs.denied.has(peer),
   )
   const publisher = new ResultPublisher({
     ...{ results, ledger, thief, follower, events, completions },

@@ -12,8 +12,9 @@ export interface DenyHost {
  * proven). Replacing the list cuts every open connection to a newly denied peer at once — as a
  * firewall rule would, not a polite close — so both sides take it for a network cut (see
  * ARCHITECTURE.md). Peers taken off the list are not dialled by it: the mesh finds them again as
- * after any cut. What a denied peer published and others pass on (result notices, copies of its
- * records) still arrives through them, signed and checked as anything else.
+ * after any cut. A gossip message it signed is ignored when others relay it (`MeshGossip`); what
+ * others publish about its work (relayed notices naming it, copies of its records) still arrives
+ * through them, signed and checked as anything else.
  */
 export class DenyList {
   private peers: ReadonlySet<string>

@@ -52,6 +52,8 @@ export class MeshGossip {
     private readonly counts: Record<string, TopicCounts> = {},
     /** Told of each message refused (gossipsub then scores its sender below the graylist threshold). */
     private readonly onReject?: (from: string, topic: string, err: Error) => void,
+    /** True for a peer this node denies: its own messages are ignored (neither taken nor passed on). */
+    private readonly isDenied: (peer: string) => boolean = () => false,
   ) {
     for (const topic of TOPICS) counts[topic] ??= createTopicCounts()
   }
@@ -147,6 +149,9 @@ export class MeshGossip {
         counts.received++
         counts.receivedBytes += message.data.byteLength
       }
+      // signed by a denied peer, relayed by another: not the relay's fault (Ignore, not Reject)
+      if (message.type === 'signed' && this.isDenied(message.from.toString()))
+        return TopicValidatorResult.Ignore
       try {
         this.decoded.set(message, checkResultNotice(message))
         return TopicValidatorResult.Accept
