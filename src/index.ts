@@ -25,26 +25,18 @@ export { HttpApi, type HttpApiOptions } from './http/http-api.ts'
 export { type ExtraRoutes, type OpsTarget, opsRoutes } from './http/ops-routes.ts'
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log/logger.ts'
 export type { FrontDoor } from './node/front-door.ts'
+export type { NodeStatus } from './node/node-status.ts'
 export type { TaskmeshNodeOptions } from './node/options.ts'
+export type { CancelResult, TaskState } from './node/owner/cancellation.ts'
+export type { GraphItemInput } from './node/owner/submission.ts'
 export type { GetOptions } from './node/results/result-lookup.ts'
-export {
-  type CancelResult,
-  type GraphItemInput,
-  type ListedState,
-  type ListedTask,
-  type MeshNode,
-  type MeshView,
-  type NodeStatus,
-  type StoryEvent,
-  type SubmitOptions,
-  type TaskEvent,
-  type TaskHandle,
-  type TaskListPage,
-  type TaskListQuery,
-  TaskmeshNode,
-  type TaskState,
-} from './node/taskmesh-node.ts'
+export type { StoryEvent } from './node/story/story.ts'
+export type { TaskEvent } from './node/story/task-events.ts'
+export type { SubmitOptions, TaskHandle } from './node/task-handle.ts'
+export { TaskmeshNode } from './node/taskmesh-node.ts'
 export type { NodeMetrics } from './node/telemetry/node-metrics.ts'
+export type { MeshNode, MeshView } from './node/watch/mesh-view.ts'
+export type { ListedState, ListedTask, TaskListPage, TaskListQuery } from './node/watch/task-list.ts'
 export type { WatchDoor } from './node/watch-door.ts'
 export { type AgingPolicy, DEFAULT_AGING, type QueuePolicy, STRICT_PRIORITY } from './policy/priority.ts'
 export { RemoteError } from './protocol/errors.ts'

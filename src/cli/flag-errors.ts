@@ -3,6 +3,21 @@ import { InvalidArgumentError } from 'commander'
 import { isPeerIdString } from '../protocol/messages/wire-types.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
 
+/** The longest delay Node's timers take, ms (2³¹ − 1, about 24.8 days): the bound of every flag of ms that sets one. */
+export const MAX_MS = 2_147_483_647
+
+/** How long a command's `--wait` waits when `--wait-ms` is not given, ms. */
+export const DEFAULT_WAIT_MS = 600_000
+
+/**
+ * The ms `--wait` waits: `--wait-ms`, else {@link DEFAULT_WAIT_MS}.
+ * @throws Error when `--wait-ms` is given without `--wait` (it would be ignored)
+ */
+export function waitMsOf(flags: { wait: boolean; waitMs?: number }): number {
+  if (flags.waitMs !== undefined && !flags.wait) throw new Error('--wait-ms applies only with --wait')
+  return flags.waitMs ?? DEFAULT_WAIT_MS
+}
+
 /** Parses an integer option within `[min, max]`, naming the option and the range when it is not. */
 export const int =
   (name: string, min: number, max: number, unit = '') =>

@@ -1,10 +1,10 @@
 import { RemoteError } from '../protocol/errors.ts'
 import type { ResultRecord } from '../protocol/records/result-record.ts'
+import { checkTaskId } from '../task/task-id.ts'
 import { onAbort } from '../util/abort-fanout.ts'
 import { readEvents, type WatchedEvent } from './event-source.ts'
 import { type HttpReply, HttpTransport } from './http-transport.ts'
 import type { CancelOutcome, MeshClient, ResultOptions, StoryEvents, TaskStateReply } from './mesh-client.ts'
-import { checkTaskId } from './task-ids.ts'
 
 /**
  * Longest single HTTP long poll the client makes; longer waits are several polls (fetch gives up

@@ -16,8 +16,8 @@ import {
 import { InvalidTaskError } from '../task/errors.ts'
 import { MAX_TASKS_PER_SUBMISSION } from '../task/limits.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
+import { checkTaskId } from '../task/task-id.ts'
 import type { MeshClient, ResultOptions } from './mesh-client.ts'
-import { checkTaskId } from './task-ids.ts'
 
 export type { ResultOptions } from './mesh-client.ts'
 

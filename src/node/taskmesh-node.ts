@@ -2,6 +2,8 @@ import type { Executor } from '../executor/executor.ts'
 import type { ResultRecord } from '../protocol/records/result-record.ts'
 import { asSingleSpecError } from '../task/errors.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
+import { checkTaskId } from '../task/task-id.ts'
+import { checkSignal } from '../util/abort-fanout.ts'
 import { assembleNode, type Lifecycle, type NodeParts } from './assemble.ts'
 import { assembleHost } from './assemble-host.ts'
 import type { FrontDoor } from './front-door.ts'
@@ -17,7 +19,7 @@ import { Shutdown, type StopOptions } from './run/shutdown.ts'
 import { startNode } from './run/startup.ts'
 import type { StoryEvent } from './story/story.ts'
 import type { TaskEventListener } from './story/task-events.ts'
-import type { SubmitOptions, TakenHandles, TaskHandle } from './task-handle.ts'
+import { checkSubmitOptions, type SubmitOptions, type TakenHandles, type TaskHandle } from './task-handle.ts'
 import type { NodeMetrics } from './telemetry/node-metrics.ts'
 import type { MeshView } from './watch/mesh-view.ts'
 import { nodeMeshView, nodeTaskList } from './watch/node-views.ts'
@@ -27,17 +29,6 @@ import type { MeshLibp2p } from './wire/libp2p-factory.ts'
 import { OwnAddresses } from './wire/own-addresses.ts'
 import { streamLimits } from './wire/stream-limits.ts'
 import { SubmitService } from './wire/submit-service.ts'
-
-export type { NodeCounters } from './node-counters.ts'
-export type { NodeStatus } from './node-status.ts'
-export type { CancelResult, TaskState } from './owner/cancellation.ts'
-export type { GraphItemInput } from './owner/submission.ts'
-export type { StopOptions } from './run/shutdown.ts'
-export type { StoryEvent } from './story/story.ts'
-export type { TaskEvent, TaskEventListener } from './story/task-events.ts'
-export type { SubmitOptions, TaskHandle } from './task-handle.ts'
-export type { MeshNode, MeshView } from './watch/mesh-view.ts'
-export type { ListedState, ListedTask, TaskListPage, TaskListQuery } from './watch/task-list.ts'
 
 /**
  * One taskmesh node: accepts submissions, runs tasks, steals work and stores results. Every node is
@@ -147,6 +138,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     specs: unknown[],
     opts: { submitter?: string; signal: AbortSignal },
   ): Promise<{ handles: TaskHandle[]; results: Array<ResultRecord | null> }> {
+    checkSubmitOptions(opts)
     const { handles, accepted } = await this.take(specs, opts, custodyGrace(opts.signal))
     accepted.catch(() => undefined) // a failure is awaited below when it matters
     const results = await Promise.all(handles.map((h) => h.result(opts.signal).catch(() => null)))
@@ -157,10 +149,11 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   /** Takes a submission in (see {@link takeSubmission}) and makes its handles. */
   private async take(specs: unknown[], opts: SubmitOptions, after?: Promise<void>): Promise<TakenHandles> {
     const submitter = opts.submitter ?? this.peerId
+    checkSubmitOptions(opts) // before anything is accepted
     const { prepared, accepted } = await takeSubmission(this.parts, specs, submitter, { custodyAfter: after })
     const handles = prepared.map(({ task, key }) => {
       if (opts.onResult !== undefined) this.onResult(task.id, opts.onResult)
-      const result = (signal?: AbortSignal) => this.waitResult(task.id, signal)
+      const result = (signal?: AbortSignal) => this.reader.waitResult(task.id, signal)
       return key === undefined ? { id: task.id, task, result } : { id: task.id, task, key, result }
     })
     return { handles, accepted }
@@ -172,7 +165,8 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
    * when they cannot tell (or with `dhtOnly`, see {@link GetOptions}).
    */
   async getResult(id: string, opts: GetOptions = {}): Promise<ResultRecord | undefined> {
-    return this.parts.results.get(id, opts)
+    checkSignal(opts.signal, 'getResult')
+    return this.parts.results.get(checkTaskId(id, 'getResult'), opts)
   }
 
   /** Resolves with the task's result once it lands (notice, local run, DHT poll); rejects on `signal`. */
@@ -187,6 +181,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
 
   /** Calls `callback` once when the task's result lands. */
   onResult(id: string, callback: (record: ResultRecord) => void, signal?: AbortSignal): void {
+    if (typeof callback !== 'function') throw new TypeError('onResult: callback must be a function')
     this.waitResult(id, signal).then(callback, () => undefined)
   }
 
@@ -212,18 +207,18 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
    * (never retried; dependents fail). A node that does not own the task forwards to its owner.
    * @throws UnknownTaskError when neither this node nor the owner it knows of has the task.
    */
-  cancel(id: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
-    return this.parts.control.cancel(id, opts)
+  async cancel(id: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
+    return this.parts.control.cancel(checkTaskId(id, 'cancel'), opts)
   }
 
   /** How a task stands (`waiting`, `queued`, `leased`, `running`, `unschedulable`, `done`, `unknown`). */
-  taskState(id: string, opts: { forwarded?: boolean } = {}): Promise<TaskState> {
-    return this.parts.control.state(id, opts)
+  async taskState(id: string, opts: { forwarded?: boolean } = {}): Promise<TaskState> {
+    return this.parts.control.state(checkTaskId(id, 'taskState'), opts)
   }
 
   /** The decisions this node took about a task, oldest first (empty when it knows nothing of it). */
   story(id: string): StoryEvent[] {
-    return this.parts.stories.get(id)
+    return this.parts.stories.get(checkTaskId(id, 'story'))
   }
 
   /** A snapshot of this node and the peers it hears from. */

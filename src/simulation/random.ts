@@ -1,3 +1,5 @@
+import { MAX_SLEEP_MS } from '../executor/builtin-handlers.ts'
+
 /** A seeded generator (mulberry32): the same seed gives the same workload. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0
@@ -37,19 +39,32 @@ export function sampleDuration(d: DurationDistribution, random: () => number): n
 
 /** Parses `fixed:20`, `lognormal:20[:0.5]` or `uniform:10:30`. */
 export function parseDuration(text: string): DurationDistribution {
-  const [kind, a, b] = text.split(':')
-  const num = (s: string | undefined, what: string) => {
+  const [kind, a, b, ...rest] = text.split(':')
+  const fields = { fixed: 1, lognormal: 2, uniform: 2 }[kind]
+  if (fields === undefined) throw new Error(`duration "${text}": kind must be fixed, lognormal or uniform`)
+  if (rest.length > 0 || (fields === 1 && b !== undefined)) {
+    throw new Error(
+      `duration "${text}": ${kind} takes ${fields === 1 ? 'one number' : 'two numbers at most'}`,
+    )
+  }
+  /** A positive number, at most `max` (a task's sleep is bounded: longer ones would be refused at submission). */
+  const num = (s: string | undefined, what: string, max = MAX_SLEEP_MS) => {
     const n = Number(s)
-    if (s === undefined || !Number.isFinite(n) || n <= 0)
-      throw new Error(`duration "${text}": ${what} must be a positive number`)
+    if (s === undefined || !Number.isFinite(n) || n <= 0 || n > max)
+      throw new Error(`duration "${text}": ${what} must be a positive number up to ${max}`)
     return n
   }
   if (kind === 'fixed') return { kind, ms: num(a, 'ms') }
   if (kind === 'lognormal')
-    return { kind, medianMs: num(a, 'median'), sigma: b === undefined ? 0.5 : num(b, 'sigma') }
-  if (kind === 'uniform') return { kind, minMs: num(a, 'min'), maxMs: num(b, 'max') }
-  throw new Error(`duration "${text}": kind must be fixed, lognormal or uniform`)
+    return { kind, medianMs: num(a, 'median'), sigma: b === undefined ? 0.5 : num(b, 'sigma', MAX_SIGMA) }
+  const minMs = num(a, 'min')
+  const maxMs = num(b, 'max')
+  if (maxMs < minMs) throw new Error(`duration "${text}": max must not be below min`)
+  return { kind: 'uniform', minMs, maxMs }
 }
+
+/** Largest `sigma` of a lognormal duration (beyond it, nearly every draw is cut to the longest sleep). */
+const MAX_SIGMA = 5
 
 /** The q-quantile (0..1) of a list of numbers (nearest rank). */
 export function quantile(values: number[], q: number): number {

@@ -1,5 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, stat, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { loopsLine } from './loop-meter.ts'
 import { dhtLine, slotTimeLine } from './report-text.ts'
 import type { SimulationReport } from './run-simulation.ts'
@@ -150,13 +150,36 @@ ${reportPlots(report, trace).join('\n')}
 `
 }
 
+/**
+ * Makes `dir` and its missing parents, one level at a time (Node's recursive `mkdir` spins forever
+ * where a file system refuses a new directory, as /proc does).
+ * @throws Error saying why, when `dir` is a file or cannot be made
+ */
+export async function makeReportDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir)
+  } catch (err) {
+    const { code } = err as NodeJS.ErrnoException
+    if (code === 'EEXIST') {
+      if ((await stat(dir)).isDirectory()) return
+      throw new Error(`${dir} is a file, not a directory`)
+    }
+    if (code !== 'ENOENT' || dirname(dir) === dir)
+      throw new Error(`cannot make ${dir}: ${(err as Error).message}`)
+    await makeReportDir(dirname(dir))
+    await mkdir(dir).catch((again: Error) => {
+      throw new Error(`cannot make ${dir}: ${again.message}`)
+    })
+  }
+}
+
 /** Writes `report.html` into `dir` (made if missing); returns its path. */
 export async function writeHtmlReport(
   dir: string,
   report: SimulationReport,
   trace: SimulationTrace,
 ): Promise<string> {
-  await mkdir(dir, { recursive: true })
+  await makeReportDir(dir)
   const path = join(dir, REPORT_FILE)
   await writeFile(path, renderHtmlReport(report, trace))
   return path

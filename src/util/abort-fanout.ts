@@ -44,3 +44,14 @@ export function onAbort(signal: AbortSignal, listener: () => void): () => void {
     signal.removeEventListener('abort', fire)
   }
 }
+
+/**
+ * `signal` when it is an `AbortSignal` or undefined.
+ * @throws TypeError naming `where`: anything else would fail later, far from the call (a crash).
+ */
+export function checkSignal(signal: unknown, where: string): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal
+  throw new TypeError(
+    `${where}: signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`,
+  )
+}

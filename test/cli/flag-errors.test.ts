@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -87,6 +87,40 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(theta)).toContain('--aging-theta must be below 1, got 1')
     expect(oneLine(strict)).toContain('--aging-tau: only with --queue-policy aging, not strict')
     await expect(stat(dir)).rejects.toThrow('ENOENT') // refused before the data dir was made
+  }, 120_000)
+
+  it('simulate refuses a bad duration, seed, DHT check or report directory before any node starts', async () => {
+    const file = join(root, 'a-file')
+    await writeFile(file, 'x')
+    const quick = ['simulate', '--nodes', '1', '--tasks', '1']
+    const [huge, extra, dht, seed, reportFile, reportProc] = await Promise.all([
+      runCli([...quick, '--duration', 'fixed:1e12'], CLI_MS),
+      runCli([...quick, '--duration', 'fixed:20:5'], CLI_MS),
+      runCli([...quick, '--dht-check', 'bogus'], CLI_MS),
+      runCli([...quick, '--seed', '4294967296'], CLI_MS),
+      runCli([...quick, '--report', file], CLI_MS),
+      runCli([...quick, '--report', '/proc/taskmesh-report'], CLI_MS), // Node's recursive mkdir spins there
+    ])
+    expect(oneLine(huge)).toContain(
+      '--duration: duration "fixed:1e12": ms must be a positive number up to 86400000',
+    )
+    expect(oneLine(extra)).toContain('--duration: duration "fixed:20:5": fixed takes one number')
+    expect(oneLine(dht)).toContain('--dht-check must be all, none or a positive integer, got "bogus"')
+    expect(oneLine(seed)).toContain('--seed must be an integer from 0 to 4294967295, got "4294967296"')
+    expect(oneLine(reportFile)).toContain(`--report: ${file} is a file, not a directory`)
+    expect(oneLine(reportProc)).toMatch(/--report: cannot make \/proc\/taskmesh-report: ENOENT/)
+  }, 120_000)
+
+  it('--wait-ms without --wait, or beyond what a timer takes, is refused before anything is sent', async () => {
+    const dir = join(root, 'no-daemon') // no daemon: a command that got past its flags would say so
+    const [alone, huge] = await Promise.all([
+      runCli(['submit', 'echo', '--data-dir', dir, '--wait-ms', '5'], CLI_MS),
+      runCli(['result', 'bafkreiabc', '--data-dir', dir, '--wait', '--wait-ms', '99999999999999'], CLI_MS),
+    ])
+    expect(oneLine(alone)).toContain('--wait-ms applies only with --wait')
+    expect(oneLine(huge)).toContain(
+      '--wait-ms must be an integer from 1 to 2147483647 (ms), got "99999999999999"',
+    )
   }, 120_000)
 
   it('a --record-copies outside 0–20 names the flag, the range and the value', async () => {

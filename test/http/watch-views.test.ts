@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HttpApi } from '../../src/http/http-api.ts'
-import type { MeshView, TaskListPage, TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import type { MeshView } from '../../src/node/watch/mesh-view.ts'
+import type { TaskListPage } from '../../src/node/watch/task-list.ts'
 import { startLocalMesh, waitForMesh } from '../../src/simulation/mesh.ts'
 import { deadline, stopAll } from '../integration/helpers.ts'
 

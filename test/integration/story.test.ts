@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { StoryEvent, TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import type { StoryEvent } from '../../src/node/story/story.ts'
+import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
 import { deadline, sleepSpec, stopAll, waitFor } from './helpers.ts'
 

@@ -8,7 +8,7 @@ import {
   MAX_RECORD_COPIES,
 } from '../../protocol/constants.ts'
 import { DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
-import { ANY, collect, decimal, int, labelList, multiaddrList } from '../flag-errors.ts'
+import { ANY, collect, decimal, int, labelList, MAX_MS, multiaddrList } from '../flag-errors.ts'
 import { targetOptions } from '../tasks/commands.ts'
 
 /** Adds `taskmesh daemon`: run a mesh node. */
@@ -116,7 +116,7 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--unschedulable-after <ms>',
       'report a queued task no live node can run as unschedulable after this long (default: 10000)',
-      int('--unschedulable-after', 1, ANY, ' (ms)'),
+      int('--unschedulable-after', 1, MAX_MS, ' (ms)'),
     )
     .addOption(
       new Option(
@@ -127,7 +127,7 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--drain-timeout <ms>',
       'on SIGTERM/SIGINT, wait up to this long for running tasks to finish before handing them back; a second signal hands them back at once (default: 30000)',
-      int('--drain-timeout', 0, ANY, ' (ms)'),
+      int('--drain-timeout', 0, MAX_MS, ' (ms)'),
     )
     .option(
       '--record-copies <n>',
@@ -147,17 +147,17 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--lease-ttl <ms>',
       'lease time-to-live granted to thieves; a thief silent this long loses the task (default: 10000)',
-      int('--lease-ttl', 1, ANY, ' (ms)'),
+      int('--lease-ttl', 1, MAX_MS, ' (ms)'),
     )
     .option(
       '--beacon-interval <ms>',
       'interval of capacity beacons, also the heartbeat peers judge liveness by (default: 1000)',
-      int('--beacon-interval', 1, ANY, ' (ms)'),
+      int('--beacon-interval', 1, MAX_MS, ' (ms)'),
     )
     .option(
       '--failure-detection <ms>',
       'a peer silent this long is declared dead: its leases are taken back, its tasks adopted (default: 3 beacon intervals + 1000)',
-      int('--failure-detection', 1, ANY, ' (ms)'),
+      int('--failure-detection', 1, MAX_MS, ' (ms)'),
     )
     .option(
       '--max-executor-losses <n>',
@@ -185,7 +185,7 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--request-timeout <ms>',
       'an inbound steal or submit stream must send its whole request within this long, else it is closed (default: 10000)',
-      int('--request-timeout', 1, ANY, ' (ms)'),
+      int('--request-timeout', 1, MAX_MS, ' (ms)'),
     )
     .option(
       '--max-inbound-bytes <n>',

@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander'
+import { type Command, InvalidArgumentError, Option } from 'commander'
 import { SCENARIOS } from '../../../simulations/index.ts'
 import {
   DEFAULT_CUSTODIANS,
@@ -7,12 +7,27 @@ import {
   MAX_NODE_SLOTS,
   MAX_RECORD_COPIES,
 } from '../../protocol/constants.ts'
+import { parseDuration } from '../../simulation/random.ts'
 import { ANY, int } from '../flag-errors.ts'
 
 /** `--dht-check`: `all`, `none`, or how many results to read back at most. */
 function dhtCheck(value: string): number | 'all' | 'none' {
   if (value === 'all' || value === 'none') return value
-  return int('--dht-check', 1, ANY)(value)
+  try {
+    return int('--dht-check', 1, ANY)(value)
+  } catch {
+    throw new InvalidArgumentError(`--dht-check must be all, none or a positive integer, got "${value}"`)
+  }
+}
+
+/** `--duration`: parsed at the flag, so a bad one is refused before any node starts. */
+function duration(value: string): string {
+  try {
+    parseDuration(value)
+  } catch (err) {
+    throw new InvalidArgumentError(`--duration: ${(err as Error).message}`)
+  }
+  return value
 }
 
 /** Adds `taskmesh simulate`: N real nodes on loopback, and their report. */
@@ -31,6 +46,7 @@ export function addSimulateCommand(program: Command): void {
     .option(
       '--duration <dist>',
       "task durations in ms: fixed:20 | lognormal:20[:sigma] | uniform:10:30 (default: the scenario's)",
+      duration,
     )
     .addOption(
       new Option('--submit <where>', "where tasks enter the mesh (default: the scenario's)").choices([
@@ -53,9 +69,9 @@ export function addSimulateCommand(program: Command): void {
     .option(
       '--warm-up <n>',
       "short sleeps (the workload's first durations cut to 5 ms) run through the mesh before anything is measured (default: the scenario's, in proportion to --tasks; else 0)",
-      int('--warm-up', 0, ANY),
+      int('--warm-up', 0, 1_000_000),
     )
-    .option('--seed <n>', "workload seed (default: the scenario's, else 1)", int('--seed', 0, ANY))
+    .option('--seed <n>', "workload seed (default: the scenario's, else 1)", int('--seed', 0, 2 ** 32 - 1))
     .option(
       '--degree <n>',
       'connections each node dials into the mesh: a ring plus random chords (a mesh of n+1 or fewer is complete) (default: 8)',

@@ -1,6 +1,6 @@
 import { SCENARIOS } from '../../../simulations/index.ts'
 import { parseDuration } from '../../simulation/random.ts'
-import { writeHtmlReport } from '../../simulation/report-html.ts'
+import { makeReportDir, writeHtmlReport } from '../../simulation/report-html.ts'
 import { DEFAULT_DHT_READS, formatReport } from '../../simulation/report-text.ts'
 import { runSimulation, type SimulationConfig, type SubmitPattern } from '../../simulation/run-simulation.ts'
 import type { SimLayout } from '../../simulation/sim-mesh.ts'
@@ -70,6 +70,14 @@ export function simulationConfig(flags: SimulateFlags): SimulationConfig {
 /** `taskmesh simulate`: runs the scenario on real nodes in this process and prints the report. */
 export async function runSimulate(flags: SimulateFlags): Promise<void> {
   const config = simulationConfig(flags)
+  if (flags.report !== undefined) {
+    // before the run: a directory that cannot be made would waste it
+    const dir = flags.report
+    if (dir === '') throw new Error('--report: give a directory')
+    await makeReportDir(dir).catch((err: Error) => {
+      throw new Error(`--report: ${err.message}`)
+    })
+  }
   if (!flags.json) {
     console.log(
       `simulating ${config.name}: ${config.nodes} nodes, ${config.tasks} tasks, submitted ${config.submit ?? 'one-node'}, layout ${config.layout ?? 'shared-loop'}, warm-up ${config.warmUp ?? 0} tasks…`,

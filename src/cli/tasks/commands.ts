@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander'
 import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../../task/limits.ts'
 import { DEFAULT_DATA_DIR } from '../defaults.ts'
 import { EXIT_CODES_HELP } from '../exit-codes.ts'
-import { ANY, int, labelList, multiaddrFlag } from '../flag-errors.ts'
+import { int, labelList, MAX_MS, multiaddrFlag } from '../flag-errors.ts'
 
 /** Adds the flags that name the node a command talks to: `--api`, `--peer` or a local `--data-dir`. */
 export function targetOptions(cmd: Command): Command {
@@ -76,9 +76,8 @@ export function addTaskCommands(program: Command): void {
       )
       .option(
         '--wait-ms <ms>',
-        'how long --wait waits for all results',
-        int('--wait-ms', 1, ANY, ' (ms)'),
-        600_000,
+        'how long --wait waits for all results (default: 600000)',
+        int('--wait-ms', 1, MAX_MS, ' (ms)'),
       )
       .addHelpText(
         'after',
@@ -91,7 +90,11 @@ export function addTaskCommands(program: Command): void {
       .command('result <id>')
       .description('print the result record of a task as JSON')
       .option('--wait', 'wait until the result exists', false)
-      .option('--wait-ms <ms>', 'how long --wait waits', int('--wait-ms', 1, ANY, ' (ms)'), 600_000)
+      .option(
+        '--wait-ms <ms>',
+        'how long --wait waits (default: 600000)',
+        int('--wait-ms', 1, MAX_MS, ' (ms)'),
+      )
       .addHelpText('after', `\n${EXIT_CODES_HELP}`),
   ).action(async (id, flags) => (await import('./result.ts')).runResult(id, flags))
 

@@ -2,12 +2,13 @@ import type { MeshClient, TaskStateReply } from '../../client/mesh-client.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { isTaskId } from '../../task/task-id.ts'
 import { EXIT_NO_RESULT, EXIT_TASK_FAILED, EXIT_UNKNOWN_TASK } from '../exit-codes.ts'
+import { waitMsOf } from '../flag-errors.ts'
 import { openTarget, type TargetOptions } from './target.ts'
 
 /** Flags of `taskmesh result`. */
 export interface ResultFlags extends TargetOptions {
   wait: boolean
-  waitMs: number
+  waitMs?: number
 }
 
 function checkId(id: string): void {
@@ -58,16 +59,17 @@ async function lookUp(
  */
 export async function runResult(id: string, flags: ResultFlags): Promise<void> {
   checkId(id)
+  const waitMs = waitMsOf(flags)
   const target = await openTarget(flags)
   try {
-    const found = await lookUp(target, id, flags.wait ? flags.waitMs : 0)
+    const found = await lookUp(target, id, flags.wait ? waitMs : 0)
     if ('record' in found) return printRecord(found.record, true)
     const { state } = found
     console.log(JSON.stringify({ taskId: id, ...state }))
     if (state.state === 'unknown') return unknownTask(id)
     const why = state.reason === undefined ? '' : ` (${state.reason})`
     console.error(
-      `${flags.wait ? `no result for ${id} within ${flags.waitMs} ms` : `no result for ${id} yet (try --wait)`}: ${state.state}${why}`,
+      `${flags.wait ? `no result for ${id} within ${waitMs} ms` : `no result for ${id} yet (try --wait)`}: ${state.state}${why}`,
     )
     process.exitCode = EXIT_NO_RESULT
   } finally {

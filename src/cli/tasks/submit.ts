@@ -5,6 +5,7 @@ import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { InvalidTaskError } from '../../task/errors.ts'
 import { parseTaskSpec } from '../../task/spec.ts'
 import { EXIT_NO_RESULT, EXIT_TASK_FAILED } from '../exit-codes.ts'
+import { waitMsOf } from '../flag-errors.ts'
 import { waitProgress } from './progress.ts'
 import { openTarget, type TargetOptions } from './target.ts'
 
@@ -18,7 +19,7 @@ export interface SubmitFlags extends TargetOptions {
   labels?: string[]
   slots?: number
   wait: boolean
-  waitMs: number
+  waitMs?: number
   /** With `wait`: progress on stderr when waiting for several tasks. @defaultValue true */
   progress?: boolean
 }
@@ -145,6 +146,7 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
  * failed (or was cancelled) makes it {@link EXIT_TASK_FAILED}, whatever else.
  */
 export async function runSubmit(type: string | undefined, flags: SubmitFlags): Promise<void> {
+  const waitMs = waitMsOf(flags)
   const specs = await specsFromFlags(type, flags)
   const target = await openTarget(flags)
   try {
@@ -164,7 +166,7 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
         next++
       }
     }
-    const signal = AbortSignal.timeout(flags.waitMs)
+    const signal = AbortSignal.timeout(waitMs)
     const progress = waitProgress(ids.length, { enabled: flags.progress !== false })
     try {
       for await (const record of target.watch(ids, signal)) {
@@ -184,7 +186,7 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
     }
     const failed = [...landed.values()].filter((r) => r.status === 'failed')
     if (missing.length > 0) {
-      console.error(`${missing.length} of ${ids.length} results did not land within ${flags.waitMs} ms`)
+      console.error(`${missing.length} of ${ids.length} results did not land within ${waitMs} ms`)
       process.exitCode = EXIT_NO_RESULT
     }
     if (failed.length > 0) {

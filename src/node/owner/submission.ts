@@ -135,7 +135,13 @@ function inputProblem(ctx: SubmissionContext, type: string, input: Json): string
 
 /** The steps of {@link prepareSubmission}: yields where a turn of the event loop may pass. */
 function* preparing(items: unknown[], ctx: SubmissionContext): Generator<void, Prepared> {
-  if (!Array.isArray(items) || items.length === 0) throw new InvalidTaskError('no tasks given', 'tasks')
+  if (!Array.isArray(items)) {
+    throw new InvalidTaskError(
+      `must be an array of task specs, got ${items === null ? 'null' : typeof items}`,
+      'tasks',
+    )
+  }
+  if (items.length === 0) throw new InvalidTaskError('no tasks given', 'tasks')
   if (items.length > MAX_TASKS_PER_SUBMISSION) {
     throw new InvalidTaskError(
       `${items.length} tasks, over the limit of ${MAX_TASKS_PER_SUBMISSION}`,

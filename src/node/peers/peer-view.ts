@@ -87,6 +87,15 @@ export class PeerView {
 
   /** Resolves once beacons from at least `count` neighbours were heard; rejects when `signal` aborts first. */
   waitForSize(count: number, signal: AbortSignal): Promise<void> {
+    if (!Number.isInteger(count) || count < 0) {
+      const got = JSON.stringify(count) ?? typeof count
+      return Promise.reject(new TypeError(`waitForPeers: count must be a whole number >= 0, got ${got}`))
+    }
+    if (!(signal instanceof AbortSignal)) {
+      return Promise.reject(
+        new TypeError(`waitForPeers: signal must be an AbortSignal, got ${typeof signal}`),
+      )
+    }
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.neighbours < count) return

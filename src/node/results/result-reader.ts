@@ -1,4 +1,6 @@
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
+import { checkTaskId } from '../../task/task-id.ts'
+import { checkSignal } from '../../util/abort-fanout.ts'
 import { DEFAULT_RESULT_WAIT_MS } from '../options.ts'
 import type { RemoteWaits } from '../wire/gossip.ts'
 import type { ResultStore } from './result-store.ts'
@@ -20,8 +22,13 @@ export interface ResultReaderParts {
 export class ResultReader {
   constructor(private readonly parts: ResultReaderParts) {}
 
-  /** Resolves with the task's result as soon as it lands; rejects when `signal` aborts. */
+  /**
+   * Resolves with the task's result as soon as it lands; rejects when `signal` aborts.
+   * @throws TypeError (as a rejection) for an id that is no task id or a signal that is no `AbortSignal`
+   */
   async waitResult(id: string, signal?: AbortSignal): Promise<ResultRecord> {
+    checkTaskId(id, 'waitResult')
+    checkSignal(signal, 'waitResult')
     const { results, isLocal } = this.parts
     // without a signal, give up after DEFAULT_RESULT_WAIT_MS (a sweep, not a timer per waiter)
     const waiting = results.wait(id, signal, signal === undefined ? DEFAULT_RESULT_WAIT_MS : undefined)
@@ -40,6 +47,8 @@ export class ResultReader {
     id: string,
     opts: { wait: boolean; signal?: AbortSignal },
   ): Promise<Uint8Array | undefined> {
+    checkTaskId(id, 'signedResult')
+    checkSignal(opts.signal, 'signedResult')
     if (opts.wait) await this.waitResult(id, opts.signal)
     else if ((await this.parts.results.get(id, { signal: opts.signal })) === undefined) return undefined
     return this.parts.results.cachedValue(id)
@@ -52,6 +61,10 @@ export class ResultReader {
    * of them (n² / 2 handlers, kept until each settled: 50 million for 10,000 ids).
    */
   async *results(ids: string[], signal?: AbortSignal): AsyncGenerator<ResultRecord> {
+    if (!Array.isArray(ids))
+      throw new TypeError(`results: ids must be an array of task ids, got ${typeof ids}`)
+    for (const [i, id] of ids.entries()) checkTaskId(id, `results: ids[${i}]`)
+    checkSignal(signal, 'results')
     const landed: ResultRecord[] = []
     /** The first failure, and how many results had landed before it. */
     let failed: { reason: unknown; after: number } | undefined

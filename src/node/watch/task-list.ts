@@ -97,6 +97,7 @@ function earlier(a: Pick<Candidate, 'at' | 'id'>, b: Pick<Candidate, 'at' | 'id'
  * 0.36 s, and the dashboard asks twice every 2 s).
  */
 export function listTasks(src: TaskListSources, query: TaskListQuery = {}): TaskListPage {
+  checkQuery(query)
   const wanted = query.states === undefined ? undefined : new Set(query.states)
   const after = query.after === undefined ? undefined : parseCursor(query.after)
   const limit = query.limit ?? DEFAULT_LIST_LIMIT
@@ -186,5 +187,22 @@ function summary(task: Task): Omit<ListedTask, 'state'> {
     priority: task.spec.priority,
     submitter: task.submitter,
     submittedAt: task.submittedAt,
+  }
+}
+
+/** Refuses a listing query the HTTP route would refuse. @throws TypeError naming the field and the value */
+function checkQuery(query: TaskListQuery): void {
+  const { states, limit } = query
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT)) {
+    throw new TypeError(
+      `listTasks: limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${JSON.stringify(limit)}`,
+    )
+  }
+  if (states === undefined) return
+  if (!Array.isArray(states)) throw new TypeError(`listTasks: states must be an array, got ${typeof states}`)
+  for (const [i, state] of states.entries()) {
+    if (!LISTED_STATES.includes(state)) {
+      throw new TypeError(`listTasks: states[${i}] "${state}" is not one of ${LISTED_STATES.join(', ')}`)
+    }
   }
 }
