@@ -46,6 +46,8 @@ export interface NodeHost {
  */
 export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost> {
   const { dataDir } = opts
+  // first: a handler module that cannot be loaded refuses the node before anything is written
+  const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
   const privateKey: PrivateKey =
     opts.privateKey ??
     (dataDir === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(dataDir))
@@ -56,7 +58,6 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
   const counted = accounting.countDatastore(datastore ?? new InMemoryDatastore())
   // the peer store reads its entries at every call: on disk they are kept in memory too
   const recordStore = datastore === undefined ? counted : new PeerRecordCache(counted)
-  const registry = opts.registry ?? (await HandlerRegistry.withBuiltins(opts.handlers))
   const executor = new Executor({ registry, pool: opts.pool })
   const roots = new VerifiedRoots(undefined, accounting.signatures)
   const denied = new DenyList(opts.denyPeers)
@@ -66,6 +67,9 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     maxConnections: opts.maxConnections,
     connectionGater: denied.gater(opts.connectionGater),
     start: false,
+  }).catch(async (err: unknown) => {
+    await datastore?.close() // unlocked: the same data dir can be opened again
+    throw err
   })
   denied.attach(libp2p)
   const replicator = new RecordReplicator({

@@ -86,7 +86,10 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(submitLabels)).toContain('--labels "gpu,": item 2 is empty')
     expect(oneLine(theta)).toContain('--aging-theta must be below 1, got 1')
     expect(oneLine(strict)).toContain('--aging-tau: only with --queue-policy aging, not strict')
-    await expect(stat(dir)).rejects.toThrow('ENOENT') // refused before the data dir was made
+    const missing = join(root, 'no-such-handlers.mjs')
+    const handlers = await runCli(['daemon', '--data-dir', dir, '--handlers', missing], CLI_MS)
+    expect(oneLine(handlers)).toContain(`cannot be imported: no such file: ${missing}`)
+    await expect(stat(dir)).rejects.toThrow('ENOENT') // each refused before the data dir was made
   }, 120_000)
 
   it('simulate refuses a bad duration, seed, DHT check or report directory before any node starts', async () => {

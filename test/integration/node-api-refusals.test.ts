@@ -1,3 +1,6 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { InvalidTaskError } from '../../src/task/errors.ts'
@@ -80,5 +83,20 @@ describe('the node API refuses a bad argument at once, naming it', () => {
     expect((await refusal(() => node.waitForPeers(-1))).message).toBe(
       'waitForPeers: count must be a whole number >= 0, got -1',
     )
+  })
+})
+
+describe('a node refused at its start changes nothing', () => {
+  it('a handler module that cannot be loaded: no key, no datastore written in the data dir', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'taskmesh-refused-'))
+    try {
+      const err = await refusal(() => TaskmeshNode.create({ dataDir, handlers: [join(dataDir, 'none.mjs')] }))
+      expect(err.message).toContain('cannot be imported: no such file')
+      expect(await readdir(dataDir)).toEqual([])
+      const node = await TaskmeshNode.create({ dataDir }) // and the data dir serves a node after it
+      await node.stop()
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
   })
 })

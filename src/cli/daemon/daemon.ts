@@ -1,6 +1,7 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { HandlerRegistry } from '../../executor/handler-registry.ts'
 import type { HttpApi } from '../../http/http-api.ts'
 import { createLogger, type Logger, logLevelOf } from '../../log/logger.ts'
 import { TaskmeshNode } from '../../node/taskmesh-node.ts'
@@ -86,7 +87,7 @@ async function refuseIfInUse(dataDir: string): Promise<void> {
 }
 
 async function startNode(
-  flags: Omit<DaemonFlags, 'queuePolicy'> & { queuePolicy: QueuePolicy },
+  flags: Omit<DaemonFlags, 'queuePolicy'> & { queuePolicy: QueuePolicy; registry: HandlerRegistry },
   dataDir: string,
   mesh: MeshAccess,
   logger: Logger,
@@ -98,7 +99,7 @@ async function startNode(
       listen: flags.listen.length > 0 ? flags.listen : [DEFAULT_LISTEN],
       bootstrap: flags.bootstrap,
       slots: flags.slots,
-      handlers: flags.handlers.map((h) => pathToFileURL(resolve(h)).href),
+      registry: flags.registry,
       labels: flags.labels ?? [],
       memoryMb: flags.memoryMb,
       swarmKey: mesh.kind === 'private' ? mesh.key : undefined,
@@ -178,13 +179,17 @@ export function queuePolicyOf(
  */
 export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const logger = createLogger({ level: logLevelOf(flags.logLevel), format: flags.logFormat })
-  const queuePolicy = queuePolicyOf(flags) // before the data dir is made: a refusal changes nothing
+  // before the data dir is made: a refusal changes nothing
+  const queuePolicy = queuePolicyOf(flags)
+  const registry = await HandlerRegistry.withBuiltins(
+    flags.handlers.map((h) => pathToFileURL(resolve(h)).href),
+  )
   const http = await planHttp(flags)
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
   await mkdir(dataDir, { recursive: true })
   await refuseIfInUse(dataDir)
   const mesh = await meshAccess(flags, dataDir)
-  const node = await startNode({ ...flags, queuePolicy }, dataDir, mesh, logger)
+  const node = await startNode({ ...flags, queuePolicy, registry }, dataDir, mesh, logger)
   const log = logger.child({ peerId: node.peerId })
   const apiFile = join(dataDir, API_FILE)
   let api: HttpApi | undefined
