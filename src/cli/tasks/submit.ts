@@ -64,7 +64,12 @@ function parseJson(text: string, where: string): unknown {
 }
 
 function specsFromFile(file: string, text: string): unknown[] {
-  const body = parseJson(text, `--file ${file}`) as { tasks?: unknown } | null
+  // a byte-order mark some editors write is no part of the JSON
+  const body = parseJson(text.replace(/^\uFEFF/, ''), `--file ${file}`) as { tasks?: unknown } | null
+  const extra =
+    Array.isArray(body) || body === null ? undefined : Object.keys(body).find((k) => k !== 'tasks')
+  if (extra !== undefined)
+    throw new Error(`--file ${file}: unknown key "${extra}": a file of tasks takes only "tasks"`)
   const list = Array.isArray(body) ? body : body?.tasks
   if (!Array.isArray(list)) {
     throw new Error(`--file ${file}: expected a JSON array of task specs or { "tasks": [...] }`)
