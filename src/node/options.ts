@@ -1,6 +1,7 @@
 import { availableParallelism, totalmem } from 'node:os'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
+import { MAX_TIMER_MS } from '../executor/inline-runner.ts'
 import type { WorkerPool } from '../executor/worker-pool.ts'
 import type { Logger } from '../log/logger.ts'
 import { type BackoffPolicy, DEFAULT_BACKOFF } from '../policy/backoff.ts'
@@ -13,12 +14,13 @@ import {
   DEFAULT_RECORD_COPIES,
   DEFAULT_RPC_TIMEOUT_MS,
   MAX_CUSTODIANS,
+  MAX_MEMORY_MB,
+  MAX_NODE_SLOTS,
   MAX_RECORD_COPIES,
 } from '../protocol/constants.ts'
-import { InvalidTaskError } from '../task/errors.ts'
 import { minute, second } from '../task/limits.ts'
-import { NAME_PATTERN } from '../task/spec.ts'
-import { canonicalPeerId, canonicalPeerIds, countUpTo, positiveInt, positiveNumber } from './option-checks.ts'
+import { canonicalPeerId, canonicalPeerIds } from './option-checks.ts'
+import { checkNodeOptions } from './option-shapes.ts'
 import type { Durability } from './owner/journal.ts'
 import { DEFAULT_MAX_CONNECTIONS } from './wire/libp2p-factory.ts'
 
@@ -53,7 +55,11 @@ export const DEFAULT_MAX_INBOUND_REQUEST_BYTES = 64 * 1024 * 1024
 /** Added to three beacon intervals to make the default failure-detection window. */
 export const FAILURE_DETECTION_SLACK_MS = 1 * second
 
-/** Everything a node can be configured with; every field is optional. */
+/**
+ * Everything a node can be configured with; every field is optional (`undefined` counts as left
+ * out). `TaskmeshNode.create` refuses an unknown key and a value of the wrong type or out of range,
+ * naming it, before it makes anything; durations (`…Ms`) are integers from 1 to 2^31 − 1 ms.
+ */
 export interface TaskmeshNodeOptions {
   /** Peer key; else loaded from (or created in) `dataDir`; else a fresh one. */
   privateKey?: PrivateKey
@@ -86,19 +92,19 @@ export interface TaskmeshNodeOptions {
    * running node with `TaskmeshNode.denyPeers`. @defaultValue [] (none)
    */
   denyPeers?: string[]
-  /** Concurrent task slots. @defaultValue os.availableParallelism() */
+  /** Concurrent task slots, at most {@link MAX_NODE_SLOTS}. @defaultValue os.availableParallelism() */
   slots?: number
-  /** Labels this node offers (e.g. `gpu`). @defaultValue [] */
+  /** Labels this node offers (e.g. `gpu`), at most `MAX_LABELS`. @defaultValue [] */
   labels?: string[]
-  /** Memory offered to tasks, MiB. @defaultValue total memory of the machine */
+  /** Memory offered to tasks, MiB, at most {@link MAX_MEMORY_MB}. @defaultValue total memory of the machine */
   memoryMb?: number
   /**
    * Speed factor of this node (1 = nominal): advertised in beacons, used in expected waits, and
-   * handed to handlers (`sleep` runs 1/speed as long) so simulations can mix fast and slow nodes.
-   * @defaultValue 1
+   * handed to handlers (`sleep` runs 1/speed as long) so simulations can mix fast and slow nodes;
+   * positive, at most `MAX_SPEED`. @defaultValue 1
    */
   speed?: number
-  /** Handlers this node runs; else the built-ins plus `handlers`. */
+  /** Handlers this node runs; else the built-ins plus `handlers` (not both). */
   registry?: HandlerRegistry
   /** Operator handler modules (paths or URLs) loaded beside the built-ins. @defaultValue [] */
   handlers?: string[]
@@ -220,52 +226,42 @@ export type ResolvedNodeOptions = Required<
 > &
   TaskmeshNodeOptions
 
-/** Fills in defaults and refuses impossible settings with an error naming the option. */
+/**
+ * Refuses bad options (see `checkNodeOptions`: an unknown key, a value of the wrong type, out of
+ * range or not allowed) and fills in the defaults; nothing is made yet.
+ * @throws InvalidTaskError naming the option and the value
+ */
 export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptions {
-  const labels = opts.labels ?? []
-  for (const [i, l] of labels.entries()) {
-    if (!NAME_PATTERN.test(l))
-      throw new InvalidTaskError(`label "${l}" must match ${NAME_PATTERN}`, `labels[${i}]`)
-  }
+  checkNodeOptions(opts)
   const allowSubmitters = opts.allowSubmitters?.map((peer, i) =>
     canonicalPeerId(peer, `allowSubmitters[${i}]`),
   )
+  const beaconIntervalMs = opts.beaconIntervalMs ?? DEFAULT_BEACON_INTERVAL_MS
   return {
     ...opts,
     ...(allowSubmitters === undefined ? {} : { allowSubmitters }),
     denyPeers: canonicalPeerIds(opts.denyPeers ?? [], 'denyPeers'),
-    requestTimeoutMs: positiveInt(opts.requestTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, 'requestTimeoutMs'),
-    maxInboundRequestBytes: positiveInt(
-      opts.maxInboundRequestBytes ?? DEFAULT_MAX_INBOUND_REQUEST_BYTES,
-      'maxInboundRequestBytes',
-    ),
-    slots: positiveInt(opts.slots ?? availableParallelism(), 'slots'),
-    recordCopies: countUpTo(opts.recordCopies ?? DEFAULT_RECORD_COPIES, MAX_RECORD_COPIES, 'recordCopies'),
-    custodians: countUpTo(opts.custodians ?? DEFAULT_CUSTODIANS, MAX_CUSTODIANS, 'custodians'),
-    maxConnections: positiveInt(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS, 'maxConnections'),
-    labels,
-    memoryMb: opts.memoryMb ?? Math.floor(totalmem() / 2 ** 20),
-    speed: positiveNumber(opts.speed ?? 1, 'speed'),
+    requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
+    maxInboundRequestBytes: opts.maxInboundRequestBytes ?? DEFAULT_MAX_INBOUND_REQUEST_BYTES,
+    // the defaults within what a capacity beacon may carry
+    slots: opts.slots ?? Math.min(availableParallelism(), MAX_NODE_SLOTS),
+    recordCopies: opts.recordCopies ?? DEFAULT_RECORD_COPIES,
+    custodians: opts.custodians ?? DEFAULT_CUSTODIANS,
+    maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    labels: opts.labels ?? [],
+    memoryMb: opts.memoryMb ?? Math.min(Math.floor(totalmem() / 2 ** 20), MAX_MEMORY_MB),
+    speed: opts.speed ?? 1,
     handlers: opts.handlers ?? [],
     queuePolicy: opts.queuePolicy ?? DEFAULT_AGING,
     stealOrder: opts.stealOrder ?? DEFAULT_STEAL_ORDER,
-    leaseTtlMs: positiveInt(opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, 'leaseTtlMs'),
-    beaconIntervalMs: positiveInt(opts.beaconIntervalMs ?? DEFAULT_BEACON_INTERVAL_MS, 'beaconIntervalMs'),
-    maxQueueLength: positiveInt(opts.maxQueueLength ?? DEFAULT_MAX_QUEUE_LENGTH, 'maxQueueLength'),
+    leaseTtlMs: opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+    beaconIntervalMs,
+    maxQueueLength: opts.maxQueueLength ?? DEFAULT_MAX_QUEUE_LENGTH,
     backoff: opts.backoff ?? DEFAULT_BACKOFF,
     random: opts.random ?? Math.random,
-    unschedulableAfterMs: positiveInt(
-      opts.unschedulableAfterMs ?? DEFAULT_UNSCHEDULABLE_AFTER_MS,
-      'unschedulableAfterMs',
-    ),
-    failureDetectionMs: positiveInt(
-      opts.failureDetectionMs ??
-        3 * (opts.beaconIntervalMs ?? DEFAULT_BEACON_INTERVAL_MS) + FAILURE_DETECTION_SLACK_MS,
-      'failureDetectionMs',
-    ),
-    maxExecutorLosses: positiveInt(
-      opts.maxExecutorLosses ?? DEFAULT_MAX_EXECUTOR_LOSSES,
-      'maxExecutorLosses',
-    ),
+    unschedulableAfterMs: opts.unschedulableAfterMs ?? DEFAULT_UNSCHEDULABLE_AFTER_MS,
+    failureDetectionMs:
+      opts.failureDetectionMs ?? Math.min(3 * beaconIntervalMs + FAILURE_DETECTION_SLACK_MS, MAX_TIMER_MS),
+    maxExecutorLosses: opts.maxExecutorLosses ?? DEFAULT_MAX_EXECUTOR_LOSSES,
   }
 }
