@@ -3,9 +3,6 @@ import { InvalidArgumentError } from 'commander'
 import { isPeerIdString } from '../protocol/messages/wire-types.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
 
-/** The longest delay Node's timers take, ms (2³¹ − 1, about 24.8 days): the bound of every flag of ms that sets one. */
-export const MAX_MS = 2_147_483_647
-
 /** How long a command's `--wait` waits when `--wait-ms` is not given, ms. */
 export const DEFAULT_WAIT_MS = 600_000
 
@@ -110,26 +107,4 @@ export function multiaddrFlag(flag: string, opts: { peerId: boolean }): (value: 
 export function multiaddrList(flag: string, opts: { peerId: boolean }) {
   const parse = multiaddrFlag(flag, opts)
   return (value: string, previous: string[]): string[] => [...previous, parse(value)]
-}
-
-/**
- * One line for libp2p's failure to listen (`UnsupportedListenAddressesError`, whose message lists
- * each address with its error's stack): `cannot listen on <address> (--listen): <reason>` per
- * address, or `undefined` for any other error.
- */
-export function listenFailure(err: unknown): string | undefined {
-  if ((err as { name?: unknown })?.name !== 'UnsupportedListenAddressesError') return undefined
-  const lines = String((err as Error).message).split('\n')
-  const failures = lines.flatMap((line) => {
-    const match = /^ {2}(\/\S+): (?:Error: )?(.*)$/.exec(line)
-    return match === null ? [] : [`${match[1]}: ${reasonOf(match[2])}`]
-  })
-  if (failures.length === 0) return undefined
-  return `cannot listen on ${failures.join('; ')} (--listen)`
-}
-
-/** `listen EADDRINUSE: address already in use 127.0.0.1:4010` → `address already in use`. */
-export function reasonOf(message: string): string {
-  const match = /^listen (E[A-Z]+): ([^0-9[]+?)(?: [\d.:[\]a-f]+)?$/.exec(message.trim())
-  return match === null ? message.trim() : `${match[2]} (${match[1]})`
 }

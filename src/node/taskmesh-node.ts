@@ -16,7 +16,7 @@ import type { RecordReplicator } from './results/record-replicator.ts'
 import type { GetOptions } from './results/result-lookup.ts'
 import { ResultReader } from './results/result-reader.ts'
 import { Shutdown, type StopOptions } from './run/shutdown.ts'
-import { startNode } from './run/startup.ts'
+import { startNode, startOrStop } from './run/startup.ts'
 import type { StoryEvent } from './story/story.ts'
 import type { TaskEventListener } from './story/task-events.ts'
 import { checkSubmitOptions, type SubmitOptions, type TakenHandles, type TaskHandle } from './task-handle.ts'
@@ -83,7 +83,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     const node = new TaskmeshNode(libp2p, executor, opts, replicator, host.closeDatastore, (lifecycle) =>
       assembleNode({ ...host, opts, lifecycle }),
     )
-    await node.start()
+    await startOrStop({ start: () => node.start(), stop: () => node.stop() })
     return node
   }
 
@@ -181,7 +181,6 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
 
   /** Calls `callback` once when the task's result lands. */
   onResult(id: string, callback: (record: ResultRecord) => void, signal?: AbortSignal): void {
-    if (typeof callback !== 'function') throw new TypeError('onResult: callback must be a function')
     this.waitResult(id, signal).then(callback, () => undefined)
   }
 

@@ -99,4 +99,18 @@ describe('a node refused at its start changes nothing', () => {
       await rm(dataDir, { recursive: true, force: true })
     }
   })
+
+  it('an address it cannot listen on: one line naming it, and the data dir opens again at once', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'taskmesh-refused-'))
+    try {
+      // a documentation address (RFC 5737): never this machine's, so binding to it fails
+      const err = await refusal(() => TaskmeshNode.create({ dataDir, listen: ['/ip4/192.0.2.1/tcp/0'] }))
+      expect(err.name).toBe('ListenError')
+      expect(err.message).toBe('cannot listen on /ip4/192.0.2.1/tcp/0: address not available (EADDRNOTAVAIL)')
+      const node = await TaskmeshNode.create({ dataDir }) // its datastore was closed, not left locked
+      await node.stop()
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  })
 })

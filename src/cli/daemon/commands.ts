@@ -1,14 +1,17 @@
 import { type Command, Option } from 'commander'
+import { MAX_TIMER_MS } from '../../executor/inline-runner.ts'
 import { LOG_LEVEL_ENV, LOG_LEVELS } from '../../log/levels.ts'
 import {
   DEFAULT_CUSTODIANS,
   DEFAULT_RECORD_COPIES,
   MAX_CUSTODIANS,
+  MAX_MEMORY_MB,
   MAX_NODE_SLOTS,
+  MAX_QUEUED_TASKS,
   MAX_RECORD_COPIES,
 } from '../../protocol/constants.ts'
 import { DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
-import { ANY, collect, decimal, int, labelList, MAX_MS, multiaddrList } from '../flag-errors.ts'
+import { ANY, collect, decimal, int, labelList, multiaddrList } from '../flag-errors.ts'
 import { targetOptions } from '../tasks/commands.ts'
 
 /** Adds `taskmesh daemon`: run a mesh node. */
@@ -42,7 +45,11 @@ export function addDaemonCommand(program: Command): void {
         .default([], 'none'),
     )
     .option('--labels <list>', 'comma-separated labels this node offers, e.g. gpu', labelList('--labels'))
-    .option('--memory-mb <n>', 'memory offered to tasks (default: total memory)', int('--memory-mb', 0, ANY))
+    .option(
+      '--memory-mb <n>',
+      'memory offered to tasks (default: total memory)',
+      int('--memory-mb', 0, MAX_MEMORY_MB),
+    )
     .option(
       '--http-port <port>',
       'local HTTP API port on 127.0.0.1 (0 = any free port)',
@@ -116,7 +123,7 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--unschedulable-after <ms>',
       'report a queued task no live node can run as unschedulable after this long (default: 10000)',
-      int('--unschedulable-after', 1, MAX_MS, ' (ms)'),
+      int('--unschedulable-after', 1, MAX_TIMER_MS, ' (ms)'),
     )
     .addOption(
       new Option(
@@ -127,7 +134,7 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--drain-timeout <ms>',
       'on SIGTERM/SIGINT, wait up to this long for running tasks to finish before handing them back; a second signal hands them back at once (default: 30000)',
-      int('--drain-timeout', 0, MAX_MS, ' (ms)'),
+      int('--drain-timeout', 0, MAX_TIMER_MS, ' (ms)'),
     )
     .option(
       '--record-copies <n>',
@@ -147,17 +154,17 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--lease-ttl <ms>',
       'lease time-to-live granted to thieves; a thief silent this long loses the task (default: 10000)',
-      int('--lease-ttl', 1, MAX_MS, ' (ms)'),
+      int('--lease-ttl', 1, MAX_TIMER_MS, ' (ms)'),
     )
     .option(
       '--beacon-interval <ms>',
       'interval of capacity beacons, also the heartbeat peers judge liveness by (default: 1000)',
-      int('--beacon-interval', 1, MAX_MS, ' (ms)'),
+      int('--beacon-interval', 1, MAX_TIMER_MS, ' (ms)'),
     )
     .option(
       '--failure-detection <ms>',
       'a peer silent this long is declared dead: its leases are taken back, its tasks adopted (default: 3 beacon intervals + 1000)',
-      int('--failure-detection', 1, MAX_MS, ' (ms)'),
+      int('--failure-detection', 1, MAX_TIMER_MS, ' (ms)'),
     )
     .option(
       '--max-executor-losses <n>',
@@ -167,7 +174,7 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--max-queue-length <n>',
       'tasks queued or waiting here at most; a submission beyond it is refused with ERR_QUEUE_FULL (default: 100000)',
-      int('--max-queue-length', 1, ANY),
+      int('--max-queue-length', 1, MAX_QUEUED_TASKS),
     )
     .addOption(
       new Option(
@@ -185,7 +192,7 @@ export function addDaemonCommand(program: Command): void {
     .option(
       '--request-timeout <ms>',
       'an inbound steal or submit stream must send its whole request within this long, else it is closed (default: 10000)',
-      int('--request-timeout', 1, MAX_MS, ' (ms)'),
+      int('--request-timeout', 1, MAX_TIMER_MS, ' (ms)'),
     )
     .option(
       '--max-inbound-bytes <n>',

@@ -5,9 +5,9 @@ import { HandlerRegistry } from '../../executor/handler-registry.ts'
 import type { HttpApi } from '../../http/http-api.ts'
 import { createLogger, type Logger, logLevelOf } from '../../log/logger.ts'
 import { TaskmeshNode } from '../../node/taskmesh-node.ts'
+import { ListenError } from '../../node/wire/listen-failure.ts'
 import { createAgingPolicy, type QueuePolicy, STRICT_PRIORITY } from '../../policy/priority.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
-import { listenFailure } from '../flag-errors.ts'
 import { accessReport, type MeshAccess, meshAccess } from '../tasks/mesh-access.ts'
 import { isRunning, readApiFile } from '../tasks/target.ts'
 import { type HttpFlags, planHttp, serveHttp } from './daemon-http.ts'
@@ -122,8 +122,7 @@ async function startNode(
       maxInboundRequestBytes: flags.maxInboundBytes,
     })
   } catch (err) {
-    const listen = listenFailure(err)
-    if (listen !== undefined) throw new Error(listen, { cause: err })
+    if (err instanceof ListenError) throw new Error(`${err.message} (--listen)`, { cause: err })
     const message = (err as Error).message
     if (/database failed to open|LOCK/i.test(message)) {
       throw new Error(

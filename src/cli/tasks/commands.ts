@@ -1,8 +1,9 @@
 import { type Command, Option } from 'commander'
+import { MAX_TIMER_MS } from '../../executor/inline-runner.ts'
 import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../../task/limits.ts'
 import { DEFAULT_DATA_DIR } from '../defaults.ts'
 import { EXIT_CODES_HELP } from '../exit-codes.ts'
-import { int, labelList, MAX_MS, multiaddrFlag } from '../flag-errors.ts'
+import { int, labelList, multiaddrFlag } from '../flag-errors.ts'
 
 /** Adds the flags that name the node a command talks to: `--api`, `--peer` or a local `--data-dir`. */
 export function targetOptions(cmd: Command): Command {
@@ -77,7 +78,7 @@ export function addTaskCommands(program: Command): void {
       .option(
         '--wait-ms <ms>',
         'how long --wait waits for all results (default: 600000)',
-        int('--wait-ms', 1, MAX_MS, ' (ms)'),
+        int('--wait-ms', 1, MAX_TIMER_MS, ' (ms)'),
       )
       .addHelpText(
         'after',
@@ -93,7 +94,7 @@ export function addTaskCommands(program: Command): void {
       .option(
         '--wait-ms <ms>',
         'how long --wait waits (default: 600000)',
-        int('--wait-ms', 1, MAX_MS, ' (ms)'),
+        int('--wait-ms', 1, MAX_TIMER_MS, ' (ms)'),
       )
       .addHelpText('after', `\n${EXIT_CODES_HELP}`),
   ).action(async (id, flags) => (await import('./result.ts')).runResult(id, flags))

@@ -4,6 +4,7 @@ import { UNSCHEDULABLE_CHECK_MS } from '../owner/unschedulable.ts'
 import type { RecordReplicator } from '../results/record-replicator.ts'
 import { RENEW_CHECK_MS } from '../thief/thief.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
+import { listenFailure } from '../wire/listen-failure.ts'
 import type { SubmitService } from '../wire/submit-service.ts'
 
 /** How often the node logs the limits that bit (queue full, inbound budget), ms. */
@@ -56,4 +57,17 @@ export async function startNode(o: StartupParts): Promise<void> {
   p.beacons.start()
   p.liveness.start()
   await p.replay.start() // requeues the journal's open tasks once a peer is heard
+}
+
+/**
+ * Starts `node`; one that fails to start is stopped (its services closed, its datastore unlocked)
+ * and the failure thrown, libp2p's failure to listen as one line per address (`ListenError`).
+ */
+export async function startOrStop(node: { start(): Promise<void>; stop(): Promise<void> }): Promise<void> {
+  try {
+    await node.start()
+  } catch (err) {
+    await node.stop().catch(() => undefined)
+    throw listenFailure(err) ?? err
+  }
 }
