@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { describeValue } from '../util/describe-value.ts'
 import { InvalidTaskError } from './errors.ts'
 import { findJsonShapeProblem, MAX_JSON_DEPTH } from './json-shape.ts'
 import {
@@ -108,9 +109,6 @@ const VALUE_ISSUES = new Set([
   'not_multiple_of',
 ])
 
-/** Characters of a given value an error quotes, at most. */
-const QUOTED_CHARS = 40
-
 /**
  * Renders the first zod issue as `path: message`; with `input` (what was parsed), a value it
  * refused is quoted after the message (`Too big: expected number to be <=1000, got 1001`).
@@ -134,16 +132,7 @@ export function describeZodError(
     return { field, message: expected === undefined ? issue.message : `is required: ${expected}` }
   }
   // the value said instead of its type alone ("expected number, received string")
-  return { field, message: `${issue.message.replace(/, received \w+$/, '')}, got ${quote(value)}` }
-}
-
-/** A given value as an error quotes it: as JSON, or shortened to its first characters and its size. */
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value)
-  if (text.length <= QUOTED_CHARS) return text
-  if (Array.isArray(value)) return `an array of ${value.length} items`
-  const size = typeof value === 'string' ? `${value.length} characters` : `${text.length} characters of JSON`
-  return `${text.slice(0, QUOTED_CHARS)}… (${size})`
+  return { field, message: `${issue.message.replace(/, received \w+$/, '')}, got ${describeValue(value)}` }
 }
 
 /**

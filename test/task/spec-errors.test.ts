@@ -34,7 +34,7 @@ describe('a refused spec says the value it refused', () => {
   })
 
   it('shortens a long value to its first characters and its size', () => {
-    expect(refusal({ type: 'x'.repeat(200) })).toMatch(/, got "x{39}… \(200 characters\)$/)
+    expect(refusal({ type: 'x'.repeat(200) })).toMatch(/, got "x{60}"… \(200 characters\)$/)
     expect(refusal({ type: 'echo', dependsOn: Array(2000).fill('a') })).toMatch(
       /^task\.dependsOn: Too big: .*, got an array of 2000 items$/,
     )
