@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { BUILTIN_HANDLERS } from './builtin-handlers.ts'
 import { DuplicateHandlerError, HandlerModuleError, InvalidHandlerError } from './errors.ts'
@@ -139,5 +140,22 @@ function importFailure(error: unknown, url: string): string {
   if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
     return `${text} (taskmesh runs JavaScript: compile the module to .js, or start node with a TypeScript loader, e.g. node --import tsx)`
   }
+  if (error instanceof SyntaxError && url.startsWith('file:')) {
+    const where = syntaxErrorPlace(fileURLToPath(url))
+    if (where !== undefined) return `${text} at ${where}`
+  }
   return text
+}
+
+/**
+ * Where the syntax error of the module at `path` lies, `line <n>: <its text>`, or undefined: the
+ * error an import throws says what, not where (Node prints the place, `node --check` too). Run on
+ * a failed load only.
+ */
+function syntaxErrorPlace(path: string): string | undefined {
+  const checked = spawnSync(process.execPath, ['--check', path], { encoding: 'utf8', timeout: 10_000 })
+  // "<path>:<line>\n<the line's text>\n<a caret>\n\nSyntaxError: …"
+  const [head, source] = (checked.stderr ?? '').split('\n')
+  const line = /:(\d+)$/.exec(head ?? '')?.[1]
+  return line === undefined ? undefined : `line ${line}: ${(source ?? '').trim().slice(0, 80)}`
 }

@@ -87,8 +87,17 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(theta)).toContain('--aging-theta must be below 1, got 1')
     expect(oneLine(strict)).toContain('--aging-tau: only with --queue-policy aging, not strict')
     const missing = join(root, 'no-such-handlers.mjs')
-    const handlers = await runCli(['daemon', '--data-dir', dir, '--handlers', missing], CLI_MS)
+    const syntax = join(root, 'syntax-error.mjs')
+    await writeFile(syntax, 'export default {\n  ok: { run: () => } }\n')
+    const [handlers, broken] = await Promise.all([
+      runCli(['daemon', '--data-dir', dir, '--handlers', missing], CLI_MS),
+      runCli(['daemon', '--data-dir', dir, '--handlers', syntax], CLI_MS),
+    ])
     expect(oneLine(handlers)).toContain(`cannot be imported: no such file: ${missing}`)
+    // a syntax error is placed: its line and that line's text
+    expect(oneLine(broken)).toContain(
+      "cannot be imported: Unexpected token '}' at line 2: ok: { run: () => } }",
+    )
     await expect(stat(dir)).rejects.toThrow('ENOENT') // each refused before the data dir was made
   }, 120_000)
 
