@@ -1,6 +1,5 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { HandlerRegistry } from '../../executor/handler-registry.ts'
 import type { HttpApi } from '../../http/http-api.ts'
 import { createLogger, type Logger, logLevelOf } from '../../log/logger.ts'
@@ -180,9 +179,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const logger = createLogger({ level: logLevelOf(flags.logLevel), format: flags.logFormat })
   // before the data dir is made: a refusal changes nothing
   const queuePolicy = queuePolicyOf(flags)
-  const registry = await HandlerRegistry.withBuiltins(
-    flags.handlers.map((h) => pathToFileURL(resolve(h)).href),
-  )
+  const registry = await HandlerRegistry.withBuiltins(flags.handlers.map((h) => resolve(h))) // errors name the paths
   const http = await planHttp(flags)
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
   await mkdir(dataDir, { recursive: true })
