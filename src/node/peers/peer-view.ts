@@ -2,6 +2,8 @@ import { expectedWaitMs } from '../../policy/capacity.ts'
 import type { PeerCapacity } from '../../policy/types.ts'
 import { MAX_HOT_ADDRS, MAX_HOT_PEERS } from '../../protocol/constants.ts'
 import type { Beacon, HotPeer } from '../../protocol/messages/beacon-messages.ts'
+import { checkSignal } from '../../util/abort-fanout.ts'
+import { describeValue } from '../../util/describe-value.ts'
 
 interface Known extends PeerCapacity {
   seq: number
@@ -86,16 +88,11 @@ export class PeerView {
   }
 
   /** Resolves once beacons from at least `count` neighbours were heard; rejects when `signal` aborts first. */
-  waitForSize(count: number, signal: AbortSignal): Promise<void> {
+  async waitForSize(count: number, signal: AbortSignal): Promise<void> {
     if (!Number.isInteger(count) || count < 0) {
-      const got = JSON.stringify(count) ?? typeof count
-      return Promise.reject(new TypeError(`waitForPeers: count must be a whole number >= 0, got ${got}`))
+      throw new TypeError(`waitForPeers: count must be a whole number >= 0, got ${describeValue(count)}`)
     }
-    if (!(signal instanceof AbortSignal)) {
-      return Promise.reject(
-        new TypeError(`waitForPeers: signal must be an AbortSignal, got ${typeof signal}`),
-      )
-    }
+    checkSignal(signal, 'waitForPeers')
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.neighbours < count) return
