@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { z } from 'zod'
 import { checkJsonShape, formatPath, MAX_JSON_DEPTH } from '../task/json-shape.ts'
+import { issueMessage } from '../task/spec.ts'
 import { InvalidMessageError } from './errors.ts'
 import { fastCheckOf } from './messages/fast-path.ts'
 
@@ -78,15 +79,18 @@ export function parseMessage<T>(
   } catch (err) {
     throw new InvalidMessageError(`${what}: cannot validate: ${(err as Error).message}`)
   }
-  if (!result.success) throw new InvalidMessageError(`${what}: ${describeIssue(result.error)}`)
+  if (!result.success) throw new InvalidMessageError(`${what}: ${describeIssue(result.error, json)}`)
   return result.data
 }
 
-/** Renders the first issue of a zod error as `path: message` (or just the message at the root). */
-export function describeIssue(error: z.ZodError): string {
+/**
+ * Renders the first issue of a zod error as `path: message` (or just the message at the root);
+ * with `input` (what was parsed), the value it refused is quoted (see `issueMessage`).
+ */
+export function describeIssue(error: z.ZodError, input?: unknown): string {
   const issue = error.issues[0]
   if (issue === undefined) return 'invalid'
-  const message = issue.message.replace(/^Invalid input: /, '')
+  const message = issueMessage(issue, input).replace(/^Invalid input: /, '')
   const path = formatPath(issue.path)
   return path === '' ? message : `${path}: ${message}`
 }

@@ -121,7 +121,16 @@ export function describeZodError(
   const issue = error.issues[0]
   const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')
   const field = `${prefix}${path}`.replace(/^\./, '') || prefix || '(root)'
-  if (input === undefined || !VALUE_ISSUES.has(issue.code)) return { field, message: issue.message }
+  return { field, message: issueMessage(issue, input) }
+}
+
+/**
+ * A zod issue's message, and with `input` (what was parsed) the value it refused: `…, got 1001`
+ * (`expected number, got "high"` for zod's `received string`); a left-out key `is required:
+ * expected string`. Missing and unknown keys, and issues of no value, keep zod's message.
+ */
+export function issueMessage(issue: z.core.$ZodIssue, input?: unknown): string {
+  if (input === undefined || !VALUE_ISSUES.has(issue.code)) return issue.message
   let value: unknown = input
   for (const key of issue.path)
     value =
@@ -129,10 +138,10 @@ export function describeZodError(
   if (value === undefined) {
     // a key left out: zod says "Invalid input: expected string, received undefined"
     const expected = issue.code === 'invalid_type' ? /expected \w+/.exec(issue.message)?.[0] : undefined
-    return { field, message: expected === undefined ? issue.message : `is required: ${expected}` }
+    return expected === undefined ? issue.message : `is required: ${expected}`
   }
   // the value said instead of its type alone ("expected number, received string")
-  return { field, message: `${issue.message.replace(/, received \w+$/, '')}, got ${describeValue(value)}` }
+  return `${issue.message.replace(/, received \w+$/, '')}, got ${describeValue(value)}`
 }
 
 /**

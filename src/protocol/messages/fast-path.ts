@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { issueMessage } from '../../task/spec.ts'
 
 /** The hand-written check of each schema made by {@link withFastPath}. */
 const fastChecks = new WeakMap<z.ZodType, (value: unknown) => boolean>()
@@ -16,7 +17,8 @@ export function withFastPath<T>(isWellFormed: (value: unknown) => value is T, sc
     const parsed = schema.safeParse(value)
     if (parsed.success) return parsed.data
     for (const issue of parsed.error.issues) {
-      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+      // re-emitted as custom issues: their messages say the value now, as the schema's would
+      ctx.addIssue({ code: 'custom', message: issueMessage(issue, value), path: issue.path })
     }
     return z.NEVER
   })

@@ -88,7 +88,7 @@ export function signResultBatch(
     let data = record
     if (!isWellFormedRecord(record)) {
       const result = resultRecordSchema.safeParse(record)
-      if (!result.success) throw new InvalidRecordError(`${WHAT}: ${describeIssue(result.error)}`)
+      if (!result.success) throw new InvalidRecordError(`${WHAT}: ${describeIssue(result.error, record)}`)
       data = result.data
     }
     if (signer !== data.executor) {

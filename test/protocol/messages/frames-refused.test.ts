@@ -57,7 +57,7 @@ const invalid: RefusalCase[] = [
     'complete in the old single-task shape',
     stealFrameSchema,
     { type: 'complete', requestId: 'r', taskId: id, epoch: 3, status: 'failed' },
-    'completions: expected array',
+    'completions: is required: expected array',
   ],
   [
     'complete with a bad record',
@@ -94,7 +94,7 @@ const invalid: RefusalCase[] = [
     'grant with a bad lease',
     stealReplySchema,
     { type: 'grant', requestId: 'r', tasks: [], leases: [{ taskId: id }], ttlMs: 1 },
-    'leases[0].epoch: expected number',
+    'leases[0].epoch: is required: expected number',
   ],
   [
     'completed with a bad outcome',
@@ -106,13 +106,13 @@ const invalid: RefusalCase[] = [
     'completed in the old single-outcome shape',
     stealReplySchema,
     { type: 'completed', requestId: 'r', outcome: 'accepted' },
-    'outcomes: expected array',
+    'outcomes: is required: expected array',
   ],
   [
     'completed outcome without a task id',
     stealReplySchema,
     makeCompleted([{ outcome: 'accepted' } as never]),
-    'outcomes[0].taskId: expected string',
+    'outcomes[0].taskId: is required: expected string',
   ],
   [
     'completed outcome for a bad task id',
@@ -152,7 +152,7 @@ const invalid: RefusalCase[] = [
     'result reply without record',
     submitReplySchema,
     { type: 'result', requestId: 'r', taskId: id },
-    'record: expected string, received undefined',
+    'record: is required: expected string',
   ],
   [
     'cancel of a bad id',

@@ -194,7 +194,12 @@ const invalid: RefusalCase[] = [
   ['beacon fractional slots', beaconSchema, { ...makeBeacon(), slots: 1.5 }, 'slots: expected int'],
   ['beacon absurd speed', beaconSchema, { ...makeBeacon(), speed: 1e9 }, 'speed: Too big'],
   ['beacon bad label', beaconSchema, { ...makeBeacon(), labels: ['GPU'] }, 'labels[0]: must match'],
-  ['beacon missing sentAt', beaconSchema, { ...makeBeacon(), sentAt: undefined }, 'sentAt: expected number'],
+  [
+    'beacon missing sentAt',
+    beaconSchema,
+    { ...makeBeacon(), sentAt: undefined },
+    'sentAt: is required: expected number',
+  ],
   ['notice of no results', resultNoticeSchema, makeNotice([]), 'results: Too small'],
   [
     'notice over the entry limit',
@@ -213,7 +218,7 @@ const invalid: RefusalCase[] = [
     'notice in the old single-result shape',
     resultNoticeSchema,
     { v: 1, taskId: id, status: 'succeeded', executor: EXECUTOR, epoch: 2 },
-    'results: expected array',
+    'results: is required: expected array',
   ],
   [
     'notice naming an executor',

@@ -112,7 +112,7 @@ describe('framed RPC over real libp2p streams', () => {
     const bad = requestOnce(await dial(), { type: 'steal', requestId: 'x', max: 'lots' }, stealReplySchema)
     await expect(bad).rejects.toBeInstanceOf(RpcClosedError)
     expect(serverErrors[before]).toBeInstanceOf(InvalidMessageError)
-    expect(serverErrors[before].message).toBe('steal frame: max: expected number, received string')
+    expect(serverErrors[before].message).toBe('steal frame: max: expected number, got "lots"')
 
     const raw = await dial()
     const lp = lpStream(raw)
@@ -150,7 +150,7 @@ describe('framed RPC over real libp2p streams', () => {
       },
     )
     await expect(bad).rejects.toThrow(InvalidMessageError)
-    await expect(bad).rejects.toThrow(/^steal reply: tasks: expected array/)
+    await expect(bad).rejects.toThrow(/^steal reply: tasks: is required: expected array/)
   })
 
   it('survives a failing handler: the client sees an error, the next request works', async () => {
