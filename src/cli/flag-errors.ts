@@ -4,7 +4,7 @@ import { isPeerIdString } from '../protocol/messages/wire-types.ts'
 import { NAME_PATTERN } from '../task/spec.ts'
 
 /** How long a command's `--wait` waits when `--wait-ms` is not given, ms. */
-export const DEFAULT_WAIT_MS = 600_000
+const DEFAULT_WAIT_MS = 600_000
 
 /**
  * The ms `--wait` waits: `--wait-ms`, else {@link DEFAULT_WAIT_MS}.

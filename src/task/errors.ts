@@ -14,7 +14,7 @@ export class InvalidTaskError extends Error {
 }
 
 /** Most handler types an {@link UnknownHandlerError}'s message lists. */
-export const MAX_LISTED_TYPES = 20
+const MAX_LISTED_TYPES = 20
 
 /**
  * A task names a handler type that no node in reach has registered. The message lists `known`,
