@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { BUILTIN_HANDLERS } from './builtin-handlers.ts'
 import { DuplicateHandlerError, HandlerModuleError, InvalidHandlerError } from './errors.ts'
 import type { HandlerDefinition, HandlerFn, RegisteredHandler } from './handler.ts'
 import { parseHandlerModule, toModuleUrl } from './handler-module.ts'
 import { HANDLER_NAME_PATTERN as NAME_PATTERN } from './handler-name.ts'
+import { importFailure } from './import-failure.ts'
 
 /** `source` of the handlers in {@link BUILTIN_HANDLERS}. */
 export const BUILTIN_SOURCE = 'builtin'
@@ -114,48 +113,4 @@ export class HandlerRegistry {
     const { run, description, checkInput } = def
     this.#handlers.set(type, { type, run, mode, description, ...(checkInput && { checkInput }), source })
   }
-}
-
-/**
- * Explains an import failure. Under tsx (the tests and `npm run taskmesh` run the sources with it)
- * an ES module named `.js` outside a `"type": "module"` package is taken for CommonJS and fails with
- * ERR_REQUIRE_CYCLE_MODULE on Node 20; the installed `taskmesh` runs compiled JavaScript with no
- * TypeScript loader, so a `.ts` module fails with ERR_UNKNOWN_FILE_EXTENSION. Say how to fix either
- * instead of echoing Node's riddle.
- */
-function importFailure(error: unknown, url: string): string {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
-  const text = typeof message === 'string' ? message : String(error)
-  // the module itself is missing (not one it imports): Node's message names the importer instead
-  if (
-    code === 'ERR_MODULE_NOT_FOUND' &&
-    url.startsWith('file:') &&
-    (text.includes(`'${fileURLToPath(url)}'`) || text.includes(`'${url}'`))
-  ) {
-    return `no such file: ${fileURLToPath(url)}`
-  }
-  if (code === 'ERR_REQUIRE_CYCLE_MODULE' || code === 'ERR_REQUIRE_ESM') {
-    return `${text} (an ES module named .js outside a "type": "module" package: rename it .mjs or add "type": "module" to its package.json)`
-  }
-  if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-    return `${text} (taskmesh runs JavaScript: compile the module to .js, or start node with a TypeScript loader, e.g. node --import tsx)`
-  }
-  if (error instanceof SyntaxError && url.startsWith('file:')) {
-    const where = syntaxErrorPlace(fileURLToPath(url))
-    if (where !== undefined) return `${text} at ${where}`
-  }
-  return text
-}
-
-/**
- * Where the syntax error of the module at `path` lies, `line <n>: <its text>`, or undefined: the
- * error an import throws says what, not where (Node prints the place, `node --check` too). Run on
- * a failed load only.
- */
-function syntaxErrorPlace(path: string): string | undefined {
-  const checked = spawnSync(process.execPath, ['--check', path], { encoding: 'utf8', timeout: 10_000 })
-  // "<path>:<line>\n<the line's text>\n<a caret>\n\nSyntaxError: …"
-  const [head, source] = (checked.stderr ?? '').split('\n')
-  const line = /:(\d+)$/.exec(head ?? '')?.[1]
-  return line === undefined ? undefined : `line ${line}: ${(source ?? '').trim().slice(0, 80)}`
 }

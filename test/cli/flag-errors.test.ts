@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -89,15 +89,31 @@ describe('errors that name the flag and the value', () => {
     const missing = join(root, 'no-such-handlers.mjs')
     const syntax = join(root, 'syntax-error.mjs')
     await writeFile(syntax, 'export default {\n  ok: { run: () => } }\n')
-    const [handlers, broken] = await Promise.all([
+    // a module that imports one that imports a broken one: placed there, and none of them ran
+    const importer = join(root, 'imports-broken.mjs')
+    const deep = join(root, 'lib', 'deep.mjs')
+    const marker = join(root, 'importer-ran')
+    await mkdir(join(root, 'lib'))
+    await writeFile(deep, 'export const a = 1\n\nexport const b = (1 +;\n')
+    await writeFile(join(root, 'lib', 'util.mjs'), "export { a } from './deep.mjs'\n")
+    await writeFile(
+      importer,
+      `import { writeFileSync } from 'node:fs'\nimport { a } from './lib/util.mjs'\nwriteFileSync(${JSON.stringify(marker)}, 'x')\nexport default { ok: () => a }\n`,
+    )
+    const [handlers, broken, imported] = await Promise.all([
       runCli(['daemon', '--data-dir', dir, '--handlers', missing], CLI_MS),
       runCli(['daemon', '--data-dir', dir, '--handlers', syntax], CLI_MS),
+      runCli(['daemon', '--data-dir', dir, '--handlers', importer], CLI_MS),
     ])
     expect(oneLine(handlers)).toContain(`cannot be imported: no such file: ${missing}`)
     // a syntax error is placed: its line and that line's text
     expect(oneLine(broken)).toContain(
       "cannot be imported: Unexpected token '}' at line 2: ok: { run: () => } }",
     )
+    expect(oneLine(imported)).toContain(
+      `cannot be imported: Unexpected token ';' in ${deep} (imported by ${importer}) at line 3: export const b = (1 +;`,
+    )
+    await expect(stat(marker)).rejects.toThrow('ENOENT')
     await expect(stat(dir)).rejects.toThrow('ENOENT') // each refused before the data dir was made
   }, 120_000)
 
