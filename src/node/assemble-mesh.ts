@@ -4,7 +4,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../log/logger.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import { CUSTODY_PROTOCOL } from '../protocol/constants.ts'
-import { InvalidMessageError } from '../protocol/errors.ts'
 import type { Task } from '../task/task.ts'
 import { debounce } from '../util/debounce.ts'
 import type { Lifecycle } from './assemble.ts'
@@ -172,10 +171,7 @@ export function wireMesh(m: MeshInputs) {
   const beaconService = new BeaconService({
     libp2p,
     idleMs: BEACON_IDLE_MS,
-    onRejected: (from, err) => {
-      const bad = err instanceof InvalidMessageError
-      m.log[bad ? 'warn' : 'debug']({ from, error: err.message }, 'beacon stream aborted')
-    },
+    onRejected: (from, err, protocol) => m.limits.onAborted?.(protocol, from, err),
     onBeacon: (from, beacon) => {
       if (from === self || !peers.update(from, beacon, Date.now())) return
       liveness.heard(from)

@@ -4,9 +4,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Executor } from '../executor/executor.ts'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
 import { silentLogger } from '../log/logger.ts'
+import { PerKeyThrottle } from '../log/per-key-throttle.ts'
 import { logTaskEvents } from '../log/task-log.ts'
 import { canRun, DurationEstimator } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
+import { InvalidMessageError } from '../protocol/errors.ts'
 import type { ReleaseRequest } from '../protocol/messages/messages.ts'
 import { GrantSigner } from '../protocol/records/grant-proof.ts'
 import { taskIdFromResultKey } from '../protocol/records/result-record-schema.ts'
@@ -104,6 +106,15 @@ export function assembleNode(inputs: NodeInputs) {
   const estimator = new DurationEstimator()
   const peers = new PeerView(self)
   const limits: StreamLimits = streamLimits(opts)
+  // a peer's malformed frame is worth a warning (a bug or an attack): one a second per peer, saying
+  // how many were held back (those go to debug, with silent or reset streams)
+  const abortWarnings = new PerKeyThrottle()
+  limits.onAborted = (protocol, from, err) => {
+    const fields = { protocol, from, error: err.message }
+    const pass = err instanceof InvalidMessageError ? abortWarnings.pass(from, Date.now()) : undefined
+    if (pass === undefined) log.debug(fields, 'inbound stream aborted')
+    else log.warn({ ...fields, heldBack: pass.held }, 'inbound stream aborted')
+  }
   const limitWatch = new LimitWatch(log, metrics, () => limits.budget.evictions)
   const tags = new WorkTags(libp2p)
   // with an allow-list, the tasks of unlisted owners are never stolen, guarded or adopted

@@ -1,6 +1,7 @@
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../../src/log/logger.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { encodeMessage } from '../../src/protocol/codec.ts'
 import {
@@ -155,9 +156,16 @@ const FRAME_CASES: Record<string, FrameCase[]> = {
 describe('hostile stream frames', () => {
   let node: TaskmeshNode | undefined
   let peer: RawPeer | undefined
+  /** What the node logged, parsed. */
+  let logged: Array<Record<string, unknown>> = []
 
   beforeEach(async () => {
-    node = await TaskmeshNode.create({ slots: 1 })
+    logged = []
+    const destination = { write: (line: string) => logged.push(JSON.parse(line)) }
+    node = await TaskmeshNode.create({
+      slots: 1,
+      logger: createLogger({ level: 'debug', format: 'json', destination }),
+    })
     peer = await startRawPeer()
     await dialNode(peer, node)
   })
@@ -187,6 +195,16 @@ describe('hostile stream frames', () => {
         expect(reply, `${c.name}: the node replied`).toBeInstanceOf(Error)
         expect(signal.aborted, `${c.name}: the node left the stream open`).toBe(false)
         stream.abort(new Error('done'))
+        // the node says which peer sent what on which protocol: the peer's first bad frame as a
+        // warning (a bug or an attack), those in the same second at debug (no flood of warnings)
+        const from = p.peerId.toString()
+        const said = logged.filter((l) => l.msg === 'inbound stream aborted')
+        expect(said, `${c.name}: not logged`).toEqual([
+          expect.objectContaining({ protocol, from, error: expect.stringMatching(/\S/) }),
+        ])
+        if (c === FRAME_CASES[protocol][0]) expect(said[0]).toMatchObject({ level: 'warn', heldBack: 0 })
+        else expect(said[0].level).toMatch(/^(warn|debug)$/)
+        logged = []
       }
       expect(n.libp2p.status).toBe('started')
     })

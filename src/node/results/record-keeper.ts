@@ -14,7 +14,7 @@ import { openEnvelopeText, resultKey } from '../../protocol/records/result-recor
 import type { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { serveSession } from '../../protocol/rpc/rpc-session.ts'
 import { mapInTurns } from '../../util/in-turns.ts'
-import type { StreamLimits } from '../wire/stream-limits.ts'
+import { abortReporter, type StreamLimits } from '../wire/stream-limits.ts'
 import { type ClosestPeers, SERVING_UNKNOWN } from './closest-peers.ts'
 import { type SerializedDhtRecord, serializeDhtRecord } from './dht-record.ts'
 import { putNewResultRecord, putResultRecord } from './fencing.ts'
@@ -39,6 +39,8 @@ export interface RecordKeeperParts {
   /** Aborted when the replicator stops: nothing is relayed after. */
   stopping: AbortSignal
   limits: StreamLimits | undefined
+  /** The protocol id served (in the reports of aborted streams). */
+  protocol: string
 }
 
 /**
@@ -57,6 +59,7 @@ export class RecordKeeper {
       maxDepth: STORE_FRAME_DEPTH,
       idleMs: this.parts.limits?.requestTimeoutMs,
       budget: this.parts.limits?.budget,
+      onError: abortReporter(this.parts.limits, this.parts.protocol, from.toString()),
     })
   }
 

@@ -105,7 +105,7 @@ export class RecordReplicator {
     )
     this.keeper = new RecordKeeper({
       ...{ datastore: this.datastore, roots: this.roots, closest: this.closest, outbox: this.outbox },
-      ...{ stopping: this.stopping.signal, limits: this.limits },
+      ...{ stopping: this.stopping.signal, limits: this.limits, protocol: this.protocol },
     })
     this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.libp2p.addEventListener('peer:identify', this.onIdentify)

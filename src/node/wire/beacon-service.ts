@@ -22,8 +22,8 @@ export interface BeaconServiceOptions {
   libp2p: MeshLibp2p
   /** A neighbour's beacon arrived (the sender is the connection's peer, authenticated by Noise). */
   onBeacon(from: string, beacon: Beacon): void
-  /** A neighbour's stream brought a bad frame (it was aborted). */
-  onRejected?(from: string, err: Error): void
+  /** A neighbour's stream of `protocol` was aborted: a bad frame, silence, a reset. */
+  onRejected?(from: string, err: Error, protocol: string): void
   /** A silent beacon stream is closed after this long, in ms. */
   idleMs: number
 }
@@ -137,7 +137,7 @@ export class BeaconService {
       maxBytes: MAX_BEACON_BYTES,
       what: 'beacon',
       idleMs: this.opts.idleMs,
-      onError: (err) => this.opts.onRejected?.(from, err),
+      onError: (err) => this.opts.onRejected?.(from, err, v10 ? BEACON_PROTOCOL : BEACON_PROTOCOL_1_1),
     })
   }
 

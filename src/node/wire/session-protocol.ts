@@ -5,7 +5,7 @@ import type { z } from 'zod'
 import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
 import { type Framed, RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
-import type { StreamLimits } from './stream-limits.ts'
+import { abortReporter, type StreamLimits } from './stream-limits.ts'
 
 /** Options of {@link SessionProtocol}. */
 export interface SessionProtocolOptions<Req extends Framed, Res extends Framed> {
@@ -81,6 +81,7 @@ export class SessionProtocol<Req extends Framed, Res extends Framed> {
       what: `${this.opts.what} frame`,
       idleMs: limits?.requestTimeoutMs,
       budget: limits?.budget,
+      onError: abortReporter(limits, this.opts.protocol, from.toString()),
     })
   }
 

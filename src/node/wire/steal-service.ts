@@ -19,7 +19,7 @@ import { stealFrameSchema, stealFrameSchema10, stealReplySchema } from '../../pr
 import { RpcSession, serveSession } from '../../protocol/rpc/rpc-session.ts'
 import { turnEnd } from '../../util/in-turns.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
-import type { StreamLimits } from './stream-limits.ts'
+import { abortReporter, type StreamLimits } from './stream-limits.ts'
 import type { WorkTags } from './work-tags.ts'
 
 /** Inbound steal-protocol streams one peer may hold open at once. */
@@ -208,6 +208,7 @@ export class StealService {
         what: 'steal frame',
         idleMs: this.opts.limits?.requestTimeoutMs,
         budget: this.opts.limits?.budget,
+        onError: abortReporter(this.opts.limits, v10 ? STEAL_PROTOCOL : STEAL_PROTOCOL_1_1, from),
       },
     )
   }

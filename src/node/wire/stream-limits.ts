@@ -7,6 +7,21 @@ export interface StreamLimits {
   requestTimeoutMs: number
   /** Shared by all inbound protocols: bytes of unfinished inbound requests held at once. */
   budget: InboundBudget
+  /**
+   * Told of every inbound stream the node aborted (a malformed, oversized or wrong-schema frame,
+   * a silent stream, a reset), with the protocol and the peer; the node's assembly sets it to log
+   * them. Must not throw. @defaultValue told to no one
+   */
+  onAborted?: (protocol: string, from: string, err: Error) => void
+}
+
+/** The `onError` of a served stream of `protocol` from `from`: tells `limits.onAborted`. */
+export function abortReporter(
+  limits: StreamLimits | undefined,
+  protocol: string,
+  from: string,
+): (err: Error) => void {
+  return (err) => limits?.onAborted?.(protocol, from, err)
 }
 
 /** One set of limits per node: its options object is resolved once, so it keys them. */

@@ -11,7 +11,7 @@ import { errorCode } from '../error-code.ts'
 import type { FrontDoor } from '../front-door.ts'
 import type { CancelResult, TaskState } from '../owner/cancellation.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
-import type { StreamLimits } from './stream-limits.ts'
+import { abortReporter, type StreamLimits } from './stream-limits.ts'
 
 /** Inbound submit-protocol streams at once (light clients). */
 export const MAX_INBOUND_SUBMIT_STREAMS = 256
@@ -135,6 +135,7 @@ export class SubmitService {
         what: 'submit frame',
         readTimeoutMs: this.opts.limits?.requestTimeoutMs,
         budget: this.opts.limits?.budget,
+        onError: abortReporter(this.opts.limits, SUBMIT_PROTOCOL, remote.toString()),
       },
     )
   }
