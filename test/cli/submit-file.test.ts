@@ -31,4 +31,30 @@ describe('submit --file', () => {
       /--file .*extra\.json: unknown key "extra": a file of tasks takes only "tasks"$/,
     )
   })
+
+  it('refuses a key an object names twice, with its path and line, as JSON.parse would keep the last', async () => {
+    const file = '[\n  { "type": "echo", "input": 1 },\n  { "type": "echo",\n    "type": "sleep" }\n]'
+    await expect(fromFile('twice.json', file)).rejects.toThrow(
+      /--file .*twice\.json: tasks\[1\]: key "type" appears twice \(line 4\): each key once$/,
+    )
+    const wrapped = '{"tasks":[{"type":"echo","input":{"a":{"b":1,"b":2}}}]}'
+    await expect(fromFile('nested.json', wrapped)).rejects.toThrow(
+      /: tasks\[0\]\.input\.a: key "b" appears twice \(line 1\)/,
+    )
+    await expect(fromFile('top.json', '{"tasks":[],"tasks":[{"type":"echo"}]}')).rejects.toThrow(
+      /top\.json: key "tasks" appears twice/,
+    )
+    // the same key in two objects is no repeat
+    expect(await fromFile('apart.json', '[{"type":"echo","input":{"type":1}}]')).toEqual([
+      { type: 'echo', input: { type: 1 } },
+    ])
+  })
+
+  it("refuses --input naming a key twice, and keeps JSON.parse's own error for bad JSON", async () => {
+    const flags = (input: string) => ({ input, wait: false }) as SubmitFlags
+    await expect(specsFromFlags('echo', flags('{"n":1,"m":{"x":1},"n":2}'))).rejects.toThrow(
+      '--input: key "n" appears twice (line 1): each key once',
+    )
+    await expect(specsFromFlags('echo', flags('{"n":'))).rejects.toThrow(/^--input is not valid JSON: /)
+  })
 })

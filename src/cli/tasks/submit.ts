@@ -6,6 +6,7 @@ import { InvalidTaskError } from '../../task/errors.ts'
 import { parseTaskSpec } from '../../task/spec.ts'
 import { EXIT_NO_RESULT, EXIT_TASK_FAILED } from '../exit-codes.ts'
 import { waitMsOf } from '../flag-errors.ts'
+import { parseUserJson } from './json-text.ts'
 import { waitProgress } from './progress.ts'
 import { openTarget, type TargetOptions } from './target.ts'
 
@@ -55,17 +56,11 @@ function asFlagError(err: RemoteError): RemoteError {
   return new RemoteError(err.code, flag === '<type>' ? reason : `${flag}: ${reason}`)
 }
 
-function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw new Error(`${where} is not valid JSON: ${(err as Error).message}`)
-  }
-}
-
 function specsFromFile(file: string, text: string): unknown[] {
   // a byte-order mark some editors write is no part of the JSON
-  const body = parseJson(text.replace(/^\uFEFF/, ''), `--file ${file}`) as { tasks?: unknown } | null
+  const body = parseUserJson(text.replace(/^\uFEFF/, ''), `--file ${file}`, 'tasks') as {
+    tasks?: unknown
+  } | null
   const extra =
     Array.isArray(body) || body === null ? undefined : Object.keys(body).find((k) => k !== 'tasks')
   if (extra !== undefined)
@@ -119,7 +114,7 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
   }
   if (type === undefined) throw new Error('name a handler type (taskmesh submit <type>) or pass --file')
   const spec: Record<string, unknown> = { type }
-  if (flags.input !== undefined) spec.input = parseJson(flags.input, '--input')
+  if (flags.input !== undefined) spec.input = parseUserJson(flags.input, '--input')
   if (flags.priority !== undefined) spec.priority = flags.priority
   if (flags.timeout !== undefined) spec.timeoutMs = flags.timeout
   if (flags.attempts !== undefined) spec.maxAttempts = flags.attempts
