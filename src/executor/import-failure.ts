@@ -69,7 +69,7 @@ const seen = new Set([process.argv[1]])
 const queue = [process.argv[1]]
 while (queue.length > 0 && seen.size < 1000) {
   const url = queue.shift()
-  if (url.endsWith('.cjs')) continue
+  if (/\\.(cjs|json|node)$/.test(url)) continue // not ES modules: not compiled as one
   let module
   try {
     module = new SourceTextModule(readFileSync(fileURLToPath(url), 'utf8'), { identifier: url })
