@@ -1,4 +1,5 @@
 import type { Json } from '../task/spec.ts'
+import { cutText } from '../util/cut-text.ts'
 
 /** What a handler learns about the attempt it runs. */
 export interface HandlerContext {
@@ -94,9 +95,18 @@ export function isFinalError(error: unknown): boolean {
 
 /** The top of an error's stack trace (at most `maxChars`), if it has one. */
 export function errorStack(error: unknown, maxChars: number): string | undefined {
-  const stack = (error as { stack?: unknown } | null)?.stack
+  const stack = read(() => (error as { stack?: unknown } | null)?.stack)
   if (typeof stack !== 'string' || stack === '') return undefined
-  return stack.length <= maxChars ? stack : `${stack.slice(0, maxChars - 1)}…`
+  return cutText(stack, maxChars)
+}
+
+/** What `get` reads, or undefined when reading throws (a handler's error may have a throwing getter). */
+function read(get: () => unknown): unknown {
+  try {
+    return get()
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -105,13 +115,18 @@ export function errorStack(error: unknown, maxChars: number): string | undefined
  */
 export function describeError(error: unknown): string {
   if (error instanceof Error || (typeof error === 'object' && error !== null && 'message' in error)) {
-    const { name, message } = error as { name?: unknown; message?: unknown }
+    const name = read(() => (error as { name?: unknown }).name)
+    const message = read(() => (error as { message?: unknown }).message)
     const text = typeof message === 'string' && message !== '' ? message : '(no message)'
     return typeof name === 'string' && name !== '' && name !== 'Error' ? `${name}: ${text}` : text
   }
-  try {
-    return `non-error thrown: ${String(error)}`
-  } catch {
-    return 'non-error thrown'
-  }
+  const shown = read(() => (isPlainObject(error) ? JSON.stringify(error) : String(error)))
+  return typeof shown === 'string' ? `non-error thrown: ${shown}` : 'non-error thrown'
+}
+
+/** An object made by `{ … }` (whose `String` says only `[object Object]`). */
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }

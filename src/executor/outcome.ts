@@ -1,7 +1,8 @@
-import { MAX_STACK_CHARS } from '../protocol/constants.ts'
+import { MAX_ERROR_CHARS, MAX_STACK_CHARS } from '../protocol/constants.ts'
 import { UnknownHandlerError } from '../task/errors.ts'
 import type { Json } from '../task/spec.ts'
 import type { TaskOutcome } from '../task/task.ts'
+import { cutText } from '../util/cut-text.ts'
 import type { Cancellation } from './cancellation.ts'
 import {
   ExecutorClosedError,
@@ -78,7 +79,8 @@ export function failed(
   return {
     status: 'failed',
     output: undefined,
-    error,
+    // a record takes at most MAX_ERROR_CHARS of it (a handler may throw a megabyte of message)
+    error: cutText(error, MAX_ERROR_CHARS),
     startedAt,
     finishedAt: Date.now(),
     unrecoverable,

@@ -11,6 +11,7 @@ import type { Thief } from '../thief/thief.ts'
 import type { NoticeItem } from '../wire/gossip.ts'
 import type { ResultFollower } from './result-follower.ts'
 import type { ResultStore } from './result-store.ts'
+import { publishSalvaging } from './salvage-record.ts'
 import type { UnsentRecords } from './unsent-records.ts'
 
 /**
@@ -181,17 +182,21 @@ export class ResultPublisher {
     if (owner === undefined) this.opts.ledger.settle(taskId, epoch)
     // a thief's completion leaves once the record is signed, not after its local write, and
     // carries the owner's copy: the owner gets no `store` frame for it
-    const signed = (value: Uint8Array): string | undefined => {
-      this.unsigned.delete(taskId) // kept in memory now: waiters have it
-      return owner === undefined ? undefined : this.opts.completions.report(owner, record, value)
-    }
+    const signedAs =
+      (made: ResultRecord) =>
+      (value: Uint8Array): string | undefined => {
+        this.unsigned.delete(taskId) // kept in memory now: waiters have it
+        return owner === undefined ? undefined : this.opts.completions.report(owner, made, value)
+      }
+    let published: ResultRecord
     try {
-      await this.opts.results.publish(record, { signed })
+      // a record that breaks a bound (errors too long for it, say) ends the task failed, saying so
+      published = await publishSalvaging(record, (r) => this.opts.results.publish(r, { signed: signedAs(r) }))
     } finally {
       this.unsigned.delete(taskId)
     }
     this.opts.follower.published(taskId)
-    this.notices.add({ notice: { taskId, status, epoch }, contested })
+    this.notices.add({ notice: { taskId, status: published.status, epoch }, contested })
   }
 
   /**
