@@ -11,6 +11,14 @@ import { packageVersion } from './version.ts'
 // `--help` lists them. Each command's module is imported when it runs, so a command loads only
 // what it needs (libp2p for daemon and --peer, not for an HTTP call).
 
+// Relative paths and worker threads need a working directory that exists
+try {
+  process.cwd()
+} catch {
+  console.error('taskmesh: the current directory no longer exists (deleted?): cd to one that does')
+  process.exit(1)
+}
+
 const program = new Command()
   .name('taskmesh')
   .description('A peer-to-peer work-stealing task mesh on libp2p')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { queuePolicyOf } from '../../src/cli/daemon/daemon.ts'
+import { queuePolicyOf } from '../../src/cli/daemon/queue-policy-flags.ts'
 import { DEFAULT_AGING, STRICT_PRIORITY } from '../../src/policy/priority.ts'
 
 describe('daemon queue-policy flags', () => {

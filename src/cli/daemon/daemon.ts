@@ -5,12 +5,14 @@ import type { HttpApi } from '../../http/http-api.ts'
 import { createLogger, type Logger, logLevelOf } from '../../log/logger.ts'
 import { TaskmeshNode } from '../../node/taskmesh-node.ts'
 import { ListenError } from '../../node/wire/listen-failure.ts'
-import { createAgingPolicy, type QueuePolicy, STRICT_PRIORITY } from '../../policy/priority.ts'
+import type { QueuePolicy } from '../../policy/priority.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
 import { accessReport, type MeshAccess, meshAccess } from '../tasks/mesh-access.ts'
 import { isRunning, readApiFile } from '../tasks/target.ts'
 import { type HttpFlags, planHttp, serveHttp } from './daemon-http.ts'
 import { readAllowList, readPeerFile, reloadDenyListOnHangup } from './peer-lists.ts'
+import { guardUncaught, ignoreHangup, survivePipeClosed } from './process-guards.ts'
+import { queuePolicyOf } from './queue-policy-flags.ts'
 
 /** How often the daemon looks for peers that joined or left. */
 export const PEER_LOG_INTERVAL_MS = 250
@@ -124,46 +126,14 @@ async function startNode(
     if (err instanceof ListenError) throw new Error(`${err.message} (--listen)`, { cause: err })
     const message = (err as Error).message
     if (/database failed to open|LOCK/i.test(message)) {
-      throw new Error(
-        `cannot open the datastore in ${join(dataDir, 'datastore')} (${message}); is another daemon using --data-dir ${dataDir}?`,
-        { cause: err },
-      )
+      // LevelDB's own words are in the cause: a lock held, a corrupt or unreadable file, a full disk
+      const why = causes(err).join(': ')
+      const inUse = /lock/i.test(why) ? `; is another daemon using --data-dir ${dataDir}?` : ''
+      throw new Error(`cannot open the datastore in ${join(dataDir, 'datastore')} (${why})${inUse}`, {
+        cause: err,
+      })
     }
     throw new Error(`cannot start the node: ${message}`, { cause: err })
-  }
-}
-
-/** The aging flags: the field that holds each, the flag, the policy's parameter it sets. */
-const AGING_FLAGS = [
-  ['agingTheta', '--aging-theta', 'theta'],
-  ['agingTau', '--aging-tau', 'tauMs'],
-  ['agingSteepness', '--aging-steepness', 'steepnessPerSecond'],
-] as const
-
-/**
- * The queue policy the flags ask for: strict, or aging with the given parameters over the defaults.
- * @throws Error naming the flag when a parameter is out of range, or given with strict priority.
- */
-export function queuePolicyOf(
-  flags: Pick<DaemonFlags, 'queuePolicy' | 'agingTheta' | 'agingTau' | 'agingSteepness'>,
-) {
-  const aging = {
-    ...(flags.agingTheta === undefined ? {} : { theta: flags.agingTheta }),
-    ...(flags.agingTau === undefined ? {} : { tauMs: flags.agingTau }),
-    ...(flags.agingSteepness === undefined ? {} : { steepnessPerSecond: flags.agingSteepness }),
-  }
-  if (flags.queuePolicy === 'strict') {
-    const given = AGING_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag)
-    if (given.length > 0) throw new Error(`${given.join(', ')}: only with --queue-policy aging, not strict`)
-    return STRICT_PRIORITY
-  }
-  try {
-    return createAgingPolicy(aging)
-  } catch (err) {
-    // the policy's message begins with its parameter's name: said as the flag that sets it
-    const message = (err as Error).message
-    const flag = AGING_FLAGS.find(([, , param]) => message.startsWith(`${param} `))?.[1]
-    throw new Error(`${flag ?? '--aging-*'}: ${message}`)
   }
 }
 
@@ -177,12 +147,16 @@ export function queuePolicyOf(
  */
 export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const logger = createLogger({ level: logLevelOf(flags.logLevel), format: flags.logFormat })
+  survivePipeClosed(logger)
   // before the data dir is made: a refusal changes nothing
   const queuePolicy = queuePolicyOf(flags)
   const registry = await HandlerRegistry.withBuiltins(flags.handlers.map((h) => resolve(h))) // errors name the paths
   const http = await planHttp(flags)
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
-  await mkdir(dataDir, { recursive: true })
+  await mkdir(dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'a file is in the way' : err.message
+    throw new Error(`--data-dir ${dataDir}: cannot make the directory: ${why}`, { cause: err })
+  })
   await refuseIfInUse(dataDir)
   const mesh = await meshAccess(flags, dataDir)
   const node = await startNode({ ...flags, queuePolicy, registry }, dataDir, mesh, logger)
@@ -204,6 +178,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     await writeFile(tmp, JSON.stringify(info), { mode: 0o600 })
     await rename(tmp, apiFile)
   } catch (err) {
+    await rm(`${apiFile}.${process.pid}.tmp`, { force: true }) // it holds the token
     await api?.close().catch(() => undefined)
     await node.stop().catch(() => undefined)
     throw err
@@ -218,10 +193,6 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     console.error(line)
     log.warn(line.replace(/^warning: /, ''))
   }
-  console.log(`handlers ${node.types.join(', ')}`)
-  console.log('ready')
-  const { slots } = node.status()
-  log.info({ addrs: node.multiaddrs, http: url, handlers: node.types, slots, dataDir }, 'node started')
 
   // tell the operator when a peer's capacity beacons start (joined) or stop (left) arriving
   let known = new Set<string>()
@@ -234,7 +205,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   peerLog.unref()
 
   let signals = 0
-  const drainTimeoutMs = flags.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS
+  let drainTimeoutMs = flags.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS
+  let exitCode = 0
   const stop = (signal: string) => {
     signals++
     if (signals === 2) {
@@ -278,16 +250,33 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       }
       console.log('stopped')
       log.info('node stopped')
-      process.exit(failed ? 1 : 0)
+      process.exit(failed ? 1 : exitCode)
     })()
   }
+  guardUncaught(log, (reason) => {
+    ;[drainTimeoutMs, exitCode] = [0, 1] // no waiting on a process in an unknown state
+    stop(reason)
+  })
   if (flags.denyPeers !== undefined) reloadDenyListOnHangup(node, flags.denyPeers, log)
+  else ignoreHangup(log)
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  // last: a signal sent once `ready` is read finds its handler (a default one would end the process)
+  console.log(`handlers ${node.types.join(', ')}`)
+  console.log('ready')
+  const { slots } = node.status()
+  log.info({ addrs: node.multiaddrs, http: url, handlers: node.types, slots, dataDir }, 'node started')
 }
 
 /** Tells the operator a peer's capacity beacons started (joined) or stopped (left) arriving. */
 function peerChange(log: Logger, peer: string, change: 'joined' | 'left'): void {
   console.log(`peer ${peer} ${change}`)
   log.info({ peer }, `peer ${change}`)
+}
+
+/** The messages of `err` and of its causes, outermost first (at most 5). */
+function causes(err: unknown): string[] {
+  const said: string[] = []
+  for (let e = err; e instanceof Error && said.length < 5; e = e.cause) said.push(e.message)
+  return said
 }
