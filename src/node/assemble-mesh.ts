@@ -70,6 +70,8 @@ export interface MeshInputs {
   fetch: RecordFetch
   /** Records an earlier life made and may not have sent: sent again once a peer is heard. */
   unsent: JournalReplayOptions['unsent']
+  /** The journal replayed at start (with a data dir): what it skipped or cut is logged. */
+  journal: JournalReplayOptions['journal']
   /** The node's logger (its peer id bound). */
   log: Logger
 }
@@ -167,6 +169,8 @@ export function wireMesh(m: MeshInputs) {
     },
     waitForPeersMs: opts.failureDetectionMs,
     unsent: m.unsent,
+    journal: m.journal,
+    onJournalDamage: (message, damage) => m.log.warn(damage, message),
   })
   const beaconService = new BeaconService({
     libp2p,

@@ -212,6 +212,7 @@ export function assembleNode(inputs: NodeInputs) {
     ...{ queue, runner, limits, admits, publishPoisoned, log, fetch },
     steal: { request: steal.request.bind(steal) },
     unsent: unsent && { load: () => unsent.load(), resend: (ids) => void publisher.resend(ids) },
+    journal: inputs.journal,
   })
   // a peer back from the dead (a network cut, a frozen process) missed the contested notices of
   // its absence: without them, its reads and ours would never converge on the selector's record

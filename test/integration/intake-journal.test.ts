@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../../src/log/logger.ts'
 import { CUSTODY_GRACE_MS } from '../../src/node/owner/acceptance.ts'
 import { INTAKE_TURN_ITEMS } from '../../src/node/owner/intake.ts'
 import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
@@ -47,5 +48,37 @@ describe('a submission taken in turns', () => {
     expect(journalled.map((t) => t.id)).toEqual([slow.handles[0].id])
     // the quick task left no entry at all (no acceptance, no done): the slow one's acceptance alone
     expect(node.status().accounting.journal.entries - before).toBe(1)
+  })
+
+  it('at the next start, logs the damaged lines it skipped and the torn line it cut, and keeps the rest', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-intake-'))
+    node = await TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 1 })
+    const handles = await node.submitMany(
+      [1, 2, 3].map((i) => ({ type: 'sleep', input: { ms: 600_000 + i } })),
+    )
+    await node.stop()
+    node = undefined
+    // line 2 spoilt, and a crash's torn last line
+    const file = join(dir, JOURNAL_FILE)
+    const lines = (await readFile(file, 'utf8')).split('\n')
+    lines[1] = `X${lines[1]}`
+    await writeFile(file, `${lines.join('\n')}{"op":"acc`)
+    const logged: Array<Record<string, unknown>> = []
+    const destination = { write: (line: string) => logged.push(JSON.parse(line)) }
+    node = await TaskmeshNode.create({
+      dataDir: dir,
+      slots: 1,
+      logger: createLogger({ level: 'warn', format: 'json', destination }),
+    })
+    expect(logged.map((l) => l.msg)).toEqual([
+      `journal: skipped 1 damaged line (line 2) of ${file}; its task cannot be replayed`,
+      `journal: cut a torn last line (10 bytes) of ${file} left by a crash`,
+    ])
+    await node.stop()
+    node = undefined
+    // the other two tasks are still open in the journal, the torn line gone
+    const kept = await new TaskJournal(file).replay()
+    expect(kept.map((t) => t.id)).toEqual([handles[0].id, handles[2].id])
+    expect((await readFile(file, 'utf8')).endsWith('\n')).toBe(true)
   })
 })

@@ -61,6 +61,48 @@ export function parseEntry(line: string): Entry | undefined {
   return undefined
 }
 
+/** What a replay of the journal found damaged in its file (none of it stops the replay). */
+export interface JournalDamage {
+  /** The journal file. */
+  path: string
+  /** Lines that are not journal entries (garbage, an accept whose task does not parse): skipped. */
+  skipped: number
+  /** 1-based numbers of the first skipped lines (at most {@link MAX_REPORTED_LINES}). */
+  skippedLines: number[]
+  /** Bytes of a torn last line (a crash mid-append) cut off the file; 0 when there was none. */
+  tornBytes: number
+}
+
+/** Most line numbers a {@link JournalDamage} lists. */
+export const MAX_REPORTED_LINES = 5
+
+/** A {@link JournalDamage} of nothing, for `path`. */
+export function noDamage(path: string): JournalDamage {
+  return { path, skipped: 0, skippedLines: [], tornBytes: 0 }
+}
+
+/** Counts line `number` as skipped in `damage`. */
+export function noteSkipped(damage: JournalDamage, number: number): void {
+  damage.skipped++
+  if (damage.skippedLines.length < MAX_REPORTED_LINES) damage.skippedLines.push(number)
+}
+
+/** What to log of `damage`: one message per kind found, none when it is {@link noDamage}. */
+export function journalDamageMessages(damage: JournalDamage): string[] {
+  const messages: string[] = []
+  const { path, skipped, skippedLines, tornBytes } = damage
+  if (skipped > 0) {
+    const lines = skipped === 1 ? 'line' : 'lines'
+    const more = skipped > skippedLines.length ? ` and ${skipped - skippedLines.length} more` : ''
+    const which = `${lines} ${skippedLines.join(', ')}${more}`
+    const lost = skipped === 1 ? 'its task cannot be replayed' : 'their tasks cannot be replayed'
+    messages.push(`journal: skipped ${skipped} damaged ${lines} (${which}) of ${path}; ${lost}`)
+  }
+  if (tornBytes > 0)
+    messages.push(`journal: cut a torn last line (${tornBytes} bytes) of ${path} left by a crash`)
+  return messages
+}
+
 /**
  * What a replay of the journal file keeps, kept in memory as the file is written: per task accepted
  * and not done, the task (the object the node holds anyway, not its text) and the `attempt` lines

@@ -1,16 +1,22 @@
-import { constants, createReadStream } from 'node:fs'
-import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises'
-import { dirname } from 'node:path'
-import { createInterface } from 'node:readline'
+import { open, rename, rm } from 'node:fs/promises'
 import type { AttemptRecord, Task } from '../../task/task.ts'
 import { turnEnd } from '../../util/in-turns.ts'
+import {
+  APPEND,
+  AppendFile,
+  type JournalOptions,
+  journalError,
+  readJournal,
+  SYNCED_APPEND,
+} from './journal-file.ts'
 import {
   acceptLine,
   attemptLine,
   doneLine,
+  type JournalDamage,
   type JournalLine,
+  noDamage,
   OpenLines,
-  parseEntry,
 } from './journal-lines.ts'
 
 /** File name of the task journal inside a data dir. */
@@ -59,7 +65,10 @@ export interface JournalStats {
 /**
  * The owner's journal of accepted-but-unfinished tasks: one JSON line per event (`accept` with
  * the whole task, `done` with its id, `attempt` with a run of the owner's own that its stop cut
- * short). A restarted daemon replays it and requeues what has no `done`, with those runs. A write cut short by a crash leaves at most one torn last line, which replay skips.
+ * short). A restarted daemon replays it and requeues what has no `done`, with those runs. A write
+ * cut short by a crash leaves at most one torn last line: replay cuts it off before anything is
+ * appended, lines that are no entries it skips, and {@link TaskJournal.damage} counts both. A write
+ * that fails is cut off before the next one (see {@link AppendFile}). Its errors name the file.
  *
  * Writes are group commits through one long-lived file handle: everything recorded while the
  * previous write is under way goes out in the next one, so many submissions share one sync to the
@@ -69,7 +78,8 @@ export interface JournalStats {
  */
 export class TaskJournal {
   private doneSinceCompact = 0
-  private handle: FileHandle | undefined
+  /** The file open to append to (see {@link AppendFile}). */
+  private readonly file: AppendFile
   private next: Group | undefined
   private writing: Promise<void> = Promise.resolve()
   private busy = false
@@ -82,49 +92,50 @@ export class TaskJournal {
   private readonly openLines = new OpenLines()
   /** True once `openLines` holds what the file does: it was replayed, or removed, in this life. */
   private known = false
+  private found: JournalDamage
+  private readonly open: NonNullable<JournalOptions['open']>
   readonly stats: JournalStats = { writes: 0, entries: 0, bytes: 0, syncs: 0, compactions: 0 }
 
   constructor(
     private readonly path: string,
     private readonly durability: Durability = DEFAULT_DURABILITY,
-  ) {}
+    options: JournalOptions = {},
+  ) {
+    this.open = options.open ?? open
+    this.found = noDamage(path)
+    const flags = durability === 'sync' ? SYNCED_APPEND : APPEND
+    this.file = new AppendFile(path, flags, (cut) => (this.found.tornBytes += cut), this.open)
+  }
 
-  /** Reads the journal: the tasks accepted and not finished, in acceptance order. */
+  /**
+   * What the last {@link replay} found damaged (lines skipped, a torn last line cut), and the torn
+   * last line cut when the file was opened to append to since, if any.
+   */
+  get damage(): Readonly<JournalDamage> {
+    return this.found
+  }
+
+  /** Reads the journal: the tasks accepted and not finished, in acceptance order (see {@link damage}). */
   async replay(): Promise<Task[]> {
-    await mkdir(dirname(this.path), { recursive: true })
-    this.replayedAttempts.clear()
-    this.openLines.clear()
-    let lines: AsyncIterable<string>
-    try {
-      const stream = createReadStream(this.path, { encoding: 'utf8' })
-      await new Promise<void>((resolve, reject) => {
-        stream.once('open', () => resolve())
-        stream.once('error', reject)
-      })
-      lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      this.known = true
-      return []
-    }
-    // the open tasks are what OpenLines keeps of the lines, by the same rules as compaction's
-    for await (const line of lines) {
-      const entry = parseEntry(line)
-      if (entry === undefined) continue
-      if (entry.op === 'accept') {
-        this.openLines.written({ op: 'accept', id: entry.task.id, text: line, task: entry.task })
-        continue
-      }
-      this.openLines.written({ op: entry.op, id: entry.id, text: line })
-      if (entry.op === 'done') this.replayedAttempts.delete(entry.id)
-      else if (this.openLines.has(entry.id)) {
-        const runs = this.replayedAttempts.get(entry.id) ?? []
-        runs.push(entry.attempt)
-        this.replayedAttempts.set(entry.id, runs)
-      }
+    let tasks: Task[] = []
+    await this.exclusive(async () => {
+      await this.read()
+      tasks = this.openLines.tasks()
+    })
+    return tasks
+  }
+
+  /** {@link replay}, with no write under way. */
+  private async read(): Promise<void> {
+    await this.file.close()
+    const { damage, torn } = await readJournal(this.path, this.openLines, this.replayedAttempts)
+    this.found = damage
+    // what a crash left of a last line goes now, before a new entry is glued onto it
+    if (torn) {
+      await this.file.opened()
+      await this.file.close()
     }
     this.known = true
-    return this.openLines.tasks()
   }
 
   /** The runs the last {@link replay} found journalled for an open task (oldest first). */
@@ -164,18 +175,23 @@ export class TaskJournal {
    */
   async compact(): Promise<void> {
     await this.exclusive(async () => {
-      await this.closeHandle()
-      if (!this.known) await this.replay()
+      await this.file.close()
+      if (!this.known) await this.read()
       const lines = this.openLines.lines()
       const tmp = `${this.path}.compact`
-      const handle = await openFile(tmp, 'w')
       try {
-        await handle.writeFile(lines.map((line) => `${line}\n`).join(''))
-        await handle.sync()
-      } finally {
-        await handle.close()
+        const handle = await this.open(tmp, 'w')
+        try {
+          await handle.writeFile(lines.map((line) => `${line}\n`).join(''))
+          await handle.sync()
+        } finally {
+          await handle.close()
+        }
+        await rename(tmp, this.path)
+      } catch (err) {
+        await rm(tmp, { force: true }).catch(() => undefined)
+        throw journalError(this.path, 'cannot compact', err)
       }
-      await rename(tmp, this.path)
       this.stats.compactions++
     })
   }
@@ -191,7 +207,7 @@ export class TaskJournal {
   /** Writes what is pending and closes the file. Safe to call twice. */
   async close(): Promise<void> {
     await this.flush()
-    await this.exclusive(() => this.closeHandle())
+    await this.exclusive(() => this.file.close())
   }
 
   /** Deletes the journal (tests and `--reset`); `done` entries not written yet go with it. */
@@ -201,8 +217,10 @@ export class TaskJournal {
     clearTimeout(this.lingerTimer)
     lingering?.done.resolve()
     await this.exclusive(async () => {
-      await this.closeHandle()
-      await rm(this.path, { force: true })
+      await this.file.close()
+      await rm(this.path, { force: true }).catch((err) => {
+        throw journalError(this.path, 'cannot remove', err)
+      })
       this.openLines.clear()
       this.known = true
     })
@@ -247,17 +265,17 @@ export class TaskJournal {
     })
   }
 
+  /** Writes a group (see {@link AppendFile.append}): its promise resolves once it is all written. */
   private async writeGroup(group: Group): Promise<void> {
     const text = `${group.lines.map((line) => line.text).join('\n')}\n`
     // with `sync`, the file is open with O_DSYNC: the write returns once its data is on the disk,
     // as a write then fdatasync did, in one call to the thread pool instead of two (each of which
     // waited for the event loop to hand it on: on a busy node, that wait was part of every submit)
-    this.handle ??= await openFile(this.path, this.durability === 'sync' ? SYNCED_APPEND : 'a')
-    await this.handle.write(text)
+    const bytes = await this.file.append(text)
     for (const line of group.lines) this.openLines.written(line)
     this.stats.writes++
     this.stats.entries += group.lines.length
-    this.stats.bytes += Buffer.byteLength(text)
+    this.stats.bytes += bytes
     if (this.durability === 'sync') this.stats.syncs++
   }
 
@@ -279,15 +297,4 @@ export class TaskJournal {
     this.writing = run.catch(() => undefined)
     await run
   }
-
-  private async closeHandle(): Promise<void> {
-    const handle = this.handle
-    this.handle = undefined
-    await handle?.close()
-  }
 }
-
-/** Append, and every write synced to the disk before it returns (`O_DSYNC`, as fdatasync after it). */
-const SYNCED_APPEND = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC
-
-const openFile = (path: string, flags: string | number) => open(path, flags)

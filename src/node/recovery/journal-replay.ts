@@ -1,4 +1,6 @@
 import type { Task } from '../../task/task.ts'
+import type { TaskJournal } from '../owner/journal.ts'
+import { type JournalDamage, journalDamageMessages } from '../owner/journal-lines.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { ResultStore } from '../results/result-store.ts'
 
@@ -21,6 +23,16 @@ export interface JournalReplayOptions {
    * start, sent again once a peer is heard. @defaultValue none
    */
   unsent?: { load(): Promise<string[]>; resend(ids: string[]): void }
+  /**
+   * The journal `ledger.journalTasks` replays: what its replay found damaged is told to
+   * {@link onJournalDamage}. @defaultValue none
+   */
+  journal?: Pick<TaskJournal, 'damage'>
+  /**
+   * Called at start, once per kind of damage the journal's replay found (lines skipped, a torn last
+   * line cut), with a message to log as a warning (see `journalDamageMessages`). @defaultValue none
+   */
+  onJournalDamage?: (message: string, damage: Readonly<JournalDamage>) => void
 }
 
 /**
@@ -37,6 +49,7 @@ export interface JournalReplayOptions {
  * is marked done at start, and read again from the DHT once a peer is heard (a later run
  * elsewhere beats it). Nothing is lost meanwhile: the journal keeps every task open until done.
  * Records made here whose copies or notice an earlier life may not have sent go out again then.
+ * Lines of the journal its replay skipped, or cut, are told at start (`onJournalDamage`).
  */
 export class JournalReplay {
   private pending: Task[] = []
@@ -50,7 +63,11 @@ export class JournalReplay {
   /** Reads the journal: marks done what the local store has; waits for a peer to requeue the rest. */
   async start(): Promise<void> {
     this.unsent = (await this.opts.unsent?.load().catch(() => undefined)) ?? []
-    for (const journalled of await this.opts.ledger.journalTasks()) {
+    const replayed = await this.opts.ledger.journalTasks()
+    const damage = this.opts.journal?.damage
+    if (damage !== undefined)
+      for (const message of journalDamageMessages(damage)) this.opts.onJournalDamage?.(message, damage)
+    for (const journalled of replayed) {
       if (this.opts.ledger.has(journalled.id)) continue
       const stored = await this.opts.results.local(journalled.id).catch(() => undefined)
       if (stored !== undefined) {

@@ -5,6 +5,9 @@ import {
   acceptLine,
   attemptLine,
   doneLine,
+  journalDamageMessages,
+  noDamage,
+  noteSkipped,
   OpenLines,
   parseEntry,
 } from '../../../src/node/owner/journal-lines.ts'
@@ -133,5 +136,24 @@ describe('accept lines', () => {
     forgetTaskText(t)
     expect(taskText(t)).toBe(JSON.stringify(t))
     expect(taskText(t)).not.toBe(made)
+  })
+})
+
+describe('journal damage', () => {
+  it('counts every skipped line and lists the first five, in the messages to log', () => {
+    const damage = noDamage('/x/tasks.journal')
+    expect(journalDamageMessages(damage)).toEqual([])
+    noteSkipped(damage, 8)
+    expect(journalDamageMessages(damage)).toEqual([
+      'journal: skipped 1 damaged line (line 8) of /x/tasks.journal; its task cannot be replayed',
+    ])
+    for (const line of [9, 12, 13, 20, 21, 22]) noteSkipped(damage, line)
+    damage.tornBytes = 37
+    expect(damage).toMatchObject({ skipped: 7, skippedLines: [8, 9, 12, 13, 20] })
+    expect(journalDamageMessages(damage)).toEqual([
+      'journal: skipped 7 damaged lines (lines 8, 9, 12, 13, 20 and 2 more) of /x/tasks.journal; ' +
+        'their tasks cannot be replayed',
+      'journal: cut a torn last line (37 bytes) of /x/tasks.journal left by a crash',
+    ])
   })
 })

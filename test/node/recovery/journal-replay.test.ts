@@ -1,6 +1,12 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { TaskJournal } from '../../../src/node/owner/journal.ts'
+import { acceptLine } from '../../../src/node/owner/journal-lines.ts'
+import { JournalReplay } from '../../../src/node/recovery/journal-replay.ts'
 import { LOOKUP_CHUNK_FIRST } from '../../../src/node/recovery/open-lookups.ts'
 import { makeTask } from '../../protocol/fixtures.ts'
 import { fakes } from './recovery-fakes.ts'
@@ -92,5 +98,43 @@ describe('JournalReplay', () => {
     expect(announce.mock.calls.map(([tasks]) => tasks.length)).toEqual([63, 128, 107])
     expect([...owned.keys()]).toEqual(journal.filter((_, i) => i !== 1 && i !== 200).map((t) => t.id))
     adopter.stop()
+  })
+
+  it('tells what the replay of a damaged journal skipped and cut, for the node to log', async () => {
+    const [self] = peers
+    const dir = await mkdtemp(join(tmpdir(), 'taskmesh-replay-'))
+    const path = join(dir, 'tasks.journal')
+    const tasks = [makeTask(430, self), makeTask(431, self)]
+    const torn = '{"op":"accept","ta'
+    await writeFile(path, `${acceptLine(tasks[0]).text}\ngarbage\n${acceptLine(tasks[1]).text}\n${torn}`)
+    const journal = new TaskJournal(path)
+    const onJournalDamage = vi.fn()
+    const replay = new JournalReplay({
+      self,
+      ledger: {
+        take: vi.fn(() => true),
+        has: () => false,
+        markDone: vi.fn(),
+        journalTasks: () => journal.replay(),
+      },
+      results: { local: async () => undefined, refresh: vi.fn() },
+      eachOpen: async () => undefined,
+      requeue: async () => undefined,
+      waitForPeersMs: 60_000,
+      journal,
+      onJournalDamage,
+    })
+    try {
+      await replay.start()
+      expect(onJournalDamage.mock.calls).toEqual([
+        [`journal: skipped 1 damaged line (line 2) of ${path}; its task cannot be replayed`, journal.damage],
+        [`journal: cut a torn last line (${torn.length} bytes) of ${path} left by a crash`, journal.damage],
+      ])
+      expect(journal.damage).toEqual({ path, skipped: 1, skippedLines: [2], tornBytes: torn.length })
+    } finally {
+      replay.stop()
+      await journal.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
