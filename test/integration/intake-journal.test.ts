@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -80,5 +80,24 @@ describe('a submission taken in turns', () => {
     const kept = await new TaskJournal(file).replay()
     expect(kept.map((t) => t.id)).toEqual([handles[0].id, handles[2].id])
     expect((await readFile(file, 'utf8')).endsWith('\n')).toBe(true)
+  })
+
+  it('refuses a submission its journal cannot keep, and cancels its tasks: none runs on', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-intake-'))
+    node = await TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 1 })
+    await mkdir(join(dir, JOURNAL_FILE)) // the journal cannot be opened: EISDIR
+    const refusal = await node.submitMany([{ type: 'sleep', input: { ms: 600_000 } }]).then(
+      () => undefined,
+      (err: Error) => err,
+    )
+    expect(refusal?.message).toMatch(
+      /^journal .*tasks\.journal: cannot open: .*EISDIR.*: the submission is not accepted, 1 of its 1 tasks cancelled$/,
+    )
+    // the one task it took is cancelled, not left running
+    const [task] = (await node.listTasks()).tasks
+    expect(task).toMatchObject({ state: 'failed' })
+    const record = await node.waitResult(task.taskId, AbortSignal.timeout(10_000))
+    expect(record).toMatchObject({ status: 'failed', error: 'cancelled' })
+    expect(node.status().running).toBe(0)
   })
 })

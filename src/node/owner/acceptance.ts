@@ -1,6 +1,7 @@
 import { QueueFullError } from '../../task/errors.ts'
 import type { Task } from '../../task/task.ts'
 import type { LimitWatch } from '../telemetry/limit-watch.ts'
+import type { TaskControl } from './cancellation.ts'
 import type { Intake } from './intake.ts'
 import type { PreparedTask } from './submission.ts'
 
@@ -12,6 +13,8 @@ export interface AcceptanceParts {
   announce(tasks: Task[]): Promise<void>
   /** True when the task has ended here (its result is known): it needs no custodian. */
   ended(taskId: string): boolean
+  /** Cancels the tasks of a submission whose journal entry could not be written. */
+  control: Pick<TaskControl, 'cancel'>
 }
 
 /**
@@ -68,8 +71,23 @@ export async function takeSubmission(
     opts.custodyAfter === undefined
       ? parts.announce(tasks)
       : opts.custodyAfter.then(() => parts.announce(tasks.filter((t) => !parts.ended(t.id))))
-  const accepted = Promise.all([journalled, held]).then(() => undefined)
+  const kept = journalled.catch((err: Error) => withdraw(parts, tasks, err))
+  const accepted = Promise.all([kept, held]).then(() => undefined)
   return { prepared, accepted }
+}
+
+/**
+ * A submission whose journal entry could not be written (a full disk, a journal made unwritable)
+ * is not accepted: its submitter is told so, and may send it again — so its tasks must not run
+ * here as well. Cancels them (those that ended meanwhile are said) and rejects with the journal's
+ * error, its `code` kept.
+ */
+async function withdraw(parts: AcceptanceParts, tasks: Task[], err: Error): Promise<never> {
+  const ended = tasks.filter((t) => parts.ended(t.id)).length
+  await Promise.allSettled(tasks.map((t) => parts.control.cancel(t.id, { forwarded: true })))
+  const cancelled = `${tasks.length - ended} of its ${tasks.length} tasks cancelled`
+  const message = `${err.message}: the submission is not accepted, ${cancelled}${ended > 0 ? ` (${ended} had ended)` : ''}`
+  throw Object.assign(new Error(message, { cause: err }), { code: (err as NodeJS.ErrnoException).code })
 }
 
 /**

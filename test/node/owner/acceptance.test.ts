@@ -10,7 +10,9 @@ function parts(refuse?: Error) {
   const log: string[] = []
   const ended = new Set<string>()
   const refused: string[] = []
+  const cancelled: string[] = []
   let journal!: () => void
+  let journalFails!: (err: Error) => void
   let custody!: () => void
   const p: AcceptanceParts = {
     intake: {
@@ -20,7 +22,10 @@ function parts(refuse?: Error) {
         else log.push('journal')
         return {
           tasks: specs.map((_, i) => ({ task: { id: `t${i}` } as Task }) as PreparedTask),
-          journalled: new Promise<void>((resolve) => (journal = resolve)),
+          journalled: new Promise<void>((resolve, reject) => {
+            journal = resolve
+            journalFails = reject
+          }),
         }
       },
     },
@@ -30,8 +35,19 @@ function parts(refuse?: Error) {
       return new Promise<void>((resolve) => (custody = resolve))
     },
     ended: (id) => ended.has(id),
+    control: {
+      cancel: async (taskId) => {
+        cancelled.push(taskId)
+        return { taskId, outcome: ended.has(taskId) ? 'finished' : 'cancelled', owner: 'me' }
+      },
+    },
   }
-  return { p, log, refused, ended, journalDone: () => journal(), custodyDone: () => custody() }
+  return {
+    ...{ p, log, refused, ended, cancelled },
+    journalDone: () => journal(),
+    journalFails: (err: Error) => journalFails(err),
+    custodyDone: () => custody(),
+  }
 }
 
 const settledYet = async (promise: Promise<void>) => {
@@ -89,5 +105,26 @@ describe('takeSubmission', () => {
     const bad = parts(new TypeError('bad spec'))
     await expect(takeSubmission(bad.p, [{}], 'me')).rejects.toThrow('bad spec')
     expect(bad.refused).toEqual([])
+  })
+
+  it('when the journal cannot be written, cancels the tasks and rejects saying so, its code kept', async () => {
+    const s = parts()
+    const { accepted } = await takeSubmission(s.p, [{}, {}, {}], 'me')
+    s.ended.add('t1') // it ran before the write failed
+    const full = Object.assign(new Error('journal /d/tasks.journal: cannot write: ENOSPC'), {
+      code: 'ENOSPC',
+    })
+    s.journalFails(full)
+    s.custodyDone()
+    const err = await accepted.then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => e,
+    )
+    expect(err?.message).toBe(
+      'journal /d/tasks.journal: cannot write: ENOSPC: the submission is not accepted, 2 of its 3 tasks cancelled (1 had ended)',
+    )
+    expect(err?.code).toBe('ENOSPC')
+    expect(err?.cause).toBe(full)
+    expect(s.cancelled).toEqual(['t0', 't1', 't2'])
   })
 })
