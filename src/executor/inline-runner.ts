@@ -52,7 +52,9 @@ function finishSync(output: unknown, startedAt: number, timeoutMs: number): RunO
 /**
  * Runs an inline handler on the event loop. A synchronous result is checked and returned at once
  * (one that blocked past `timeoutMs` counts as timed out); a promise races a timer and the node's
- * signal, and either firing aborts `ctx.signal` and ends the attempt without waiting for the handler.
+ * signal, and either firing aborts `ctx.signal` and ends the attempt without waiting for the handler;
+ * a promise that settles after `timeoutMs` — the handler blocked the loop, so the timer could not
+ * fire first — counts as timed out too.
  */
 export function runInline(
   handler: RegisteredHandler,
@@ -84,10 +86,13 @@ export function runInline(
       ctx.abort(error)
       finish(failedWith(error, startedAt))
     }
-    const timer = setTimeout(() => end(new HandlerTimeoutError(timeoutMs)), Math.min(timeoutMs, MAX_TIMER_MS))
+    // the handler's synchronous part (before its first await) has run already: its time counts
+    const left = Math.max(0, timeoutMs - (Date.now() - startedAt))
+    const timer = setTimeout(() => end(new HandlerTimeoutError(timeoutMs)), Math.min(left, MAX_TIMER_MS))
     const stopListening = cancellation?.onCancel((reason) => end(new TaskCancelledError(reason)))
     ;(result as Promise<Json>).then(
-      (output) => finish(finishSync(output, startedAt, Number.POSITIVE_INFINITY)),
+      // one that blocked the loop past its timeout (the timer could not fire) timed out all the same
+      (output) => finish(finishSync(output, startedAt, timeoutMs)),
       (error: unknown) => finish(failedWith(error, startedAt)),
     )
   })

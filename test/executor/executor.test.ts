@@ -64,6 +64,32 @@ describe('Executor (inline)', () => {
     expect(outcome).toMatchObject({ status: 'failed', error: 'timed out after 5 ms', timedOut: true })
   })
 
+  it('counts an async handler that blocked the loop past its timeout as timed out', async () => {
+    const burn = (ms: number) => {
+      const until = Date.now() + ms
+      while (Date.now() <= until) {
+        // burn
+      }
+    }
+    const executor = await inlineExecutor({
+      // blocks before its first await: the timer is set only once it returns
+      'block-first': async () => {
+        burn(15)
+        return 'late'
+      },
+      // blocks after an await: the timer cannot fire while the loop is held
+      'block-later': async () => {
+        await Promise.resolve()
+        burn(15)
+        return 'late'
+      },
+    })
+    for (const type of ['block-first', 'block-later']) {
+      const outcome = await executor.run(request(type, null, { timeoutMs: 5 }))
+      expect(outcome, type).toMatchObject({ status: 'failed', error: 'timed out after 5 ms', timedOut: true })
+    }
+  })
+
   it('cancels through the node signal, passing the reason on', async () => {
     const seen: unknown[] = []
     const executor = await inlineExecutor({ hang: hanging(seen) })
