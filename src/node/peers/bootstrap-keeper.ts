@@ -24,6 +24,29 @@ export const BOOTSTRAP_QUIET_MIN_MS = 300_000
 /** Longest such pause (it doubles each time the same peer refuses or closes again), ms. */
 export const BOOTSTRAP_QUIET_MAX_MS = 1_800_000
 
+/** Said beside a dial of a bootstrap peer that timed out. */
+export const TIMEOUT_HINT =
+  'no answer in time: the peer may be down or unreachable, or in a mesh with another swarm key (check both use the same key)'
+
+/** The peer id a bootstrap address names (its last `/p2p/`), if any. */
+function bootstrapPeer(address: string): string | undefined {
+  try {
+    return multiaddr(address)
+      .getComponents()
+      .findLast((c) => c.name === 'p2p')?.value
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The bootstrap addresses that are not of the node `self`: one list given to every node of a
+ * mesh names each seed, which would dial itself ("Can not dial self") again and again.
+ */
+export function withoutSelf(list: readonly string[], self: string): string[] {
+  return list.filter((address) => bootstrapPeer(address) !== self)
+}
+
 interface Target {
   peer: PeerId
   addr: ReturnType<typeof multiaddr>
@@ -59,9 +82,13 @@ export class BootstrapKeeper {
     private readonly log?: Logger,
     private readonly random: () => number = Math.random,
   ) {
-    this.targets = list.map((s) => {
+    const self = libp2p.peerId.toString()
+    for (const s of list) {
+      if (bootstrapPeer(s) === self) log?.info({ bootstrap: s }, 'bootstrap address is this node: skipped')
+    }
+    this.targets = withoutSelf(list, self).map((s) => {
       const addr = multiaddr(s)
-      const id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
+      const id = bootstrapPeer(s)
       if (id === undefined) throw new Error(`bootstrap address ${s} has no /p2p/<peer id>`)
       return {
         peer: peerIdFromString(id),
@@ -138,7 +165,10 @@ export class BootstrapKeeper {
     } catch (err) {
       // a node in the mesh tries again slowly: the peer may be refusing newcomers, full
       const wait = this.inMesh() ? this.quietPause(t) : t.delayMs
-      const fields = { bootstrap: t.addr.toString(), error: (err as Error).message, retryInMs: wait }
+      const error = (err as Error).message
+      // a handshake that never ends: a peer of another private mesh looks like this too
+      const hint = /abort|timeout/i.test(error) ? { hint: TIMEOUT_HINT } : {}
+      const fields = { bootstrap: t.addr.toString(), error, retryInMs: wait, ...hint }
       if (this.stopped) return
       if (t.failing) this.log?.debug(fields, 'bootstrap peer still unreachable')
       else this.log?.warn(fields, 'bootstrap peer unreachable: dialling it again with backoff')

@@ -5,6 +5,7 @@ import type { ConnectionGater, Metrics, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { memory } from '@libp2p/memory'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import type { Datastore } from 'interface-datastore'
@@ -12,6 +13,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { DHT_PROTOCOL, RESULT_KEY_PREFIX } from '../../protocol/constants.ts'
 import { createResultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
+import { withoutSelf } from '../peers/bootstrap-keeper.ts'
 import { connectionHeadroom } from '../peers/connection-trimmer.ts'
 import { fenceResultRecords } from '../results/fencing.ts'
 import { createResultValidator } from '../results/result-validator.ts'
@@ -124,9 +126,8 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
   const listen =
     opts.listen ?? (transport === 'memory' ? [`/memory/${crypto.randomUUID()}`] : ['/ip4/127.0.0.1/tcp/0'])
   const peerDiscovery = []
-  if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
-    peerDiscovery.push(bootstrap({ list: opts.bootstrap, timeout: 0 }))
-  }
+  const seeds = withoutSelf(opts.bootstrap ?? [], peerIdFromPrivateKey(opts.privateKey).toString())
+  if (seeds.length > 0) peerDiscovery.push(bootstrap({ list: seeds, timeout: 0 }))
   if (opts.mdns === true) peerDiscovery.push(mdns())
   const roots = opts.roots ?? new VerifiedRoots()
   const datastore = fenceResultRecords(opts.datastore ?? new InMemoryDatastore(), roots)

@@ -2,6 +2,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../../../src/log/logger.ts'
+import { withoutSelf } from '../../../src/node/peers/bootstrap-keeper.ts'
 import { TaskmeshNode } from '../../../src/node/taskmesh-node.ts'
 import { freePort } from '../../../src/util/free-port.ts'
 import { stopAll, WAIT_MS } from '../../integration/helpers.ts'
@@ -49,5 +51,29 @@ describe('bootstrap keeper', () => {
     b = await TaskmeshNode.create({ privateKey: key, listen: [listen] })
     nodes.push(b)
     await connection(a, peer)
+  })
+
+  it('skips its own address in a bootstrap list every node of the mesh is given, saying so', async () => {
+    const keys = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
+    const ports = await Promise.all([freePort(), freePort()])
+    const seeds = keys.map((k, i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerIdFromPrivateKey(k)}`)
+    expect(withoutSelf(seeds, peerIdFromPrivateKey(keys[0]).toString())).toEqual([seeds[1]])
+    const logged: Array<Record<string, unknown>> = []
+    const destination = { write: (line: string) => logged.push(JSON.parse(line)) }
+    const [a, b] = await Promise.all(
+      keys.map((privateKey, i) =>
+        TaskmeshNode.create({
+          privateKey,
+          listen: [`/ip4/127.0.0.1/tcp/${ports[i]}`],
+          bootstrap: seeds,
+          ...(i === 0 ? { logger: createLogger({ level: 'info', format: 'json', destination }) } : {}),
+        }),
+      ),
+    )
+    nodes.push(a, b)
+    await connection(a, b.peerId)
+    expect(logged.filter((l) => l.msg === 'bootstrap address is this node: skipped')).toEqual([
+      expect.objectContaining({ bootstrap: seeds[0] }),
+    ])
   })
 })

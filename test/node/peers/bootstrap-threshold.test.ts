@@ -17,6 +17,7 @@ function fakeLibp2p(seed: PeerId) {
   let onDisconnect: ((evt: CustomEvent<PeerId>) => void) | undefined
   const state = { others: 0, reachable: false, connected: false, dials: 0 }
   const libp2p = {
+    peerId: 'the-node-itself',
     getConnections: (peer?: PeerId) =>
       peer === undefined
         ? Array.from({ length: state.others + (state.connected ? 1 : 0) })
