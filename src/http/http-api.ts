@@ -266,7 +266,12 @@ export class HttpApi {
     if (res.destroyed) return
     if (record === undefined) {
       const state = await this.door.taskState(id).catch(() => ({ state: 'unknown' as const }))
+      // it ended between the read and the state: its record is here now
+      const again = { signal: AbortSignal.timeout(this.pollMs) } // the wait's own may have ended
+      const late =
+        state.state === 'done' ? await this.door.getResult(id, again).catch(() => undefined) : undefined
       if (res.destroyed) return
+      if (late !== undefined) return send(res, 200, late)
       if (state.state !== 'unknown') return send(res, 202, { taskId: id, ...state })
       return send(res, 404, {
         error: `no node in reach knows task ${id}, and no record of it was found`,

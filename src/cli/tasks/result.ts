@@ -33,21 +33,38 @@ export function printRecord(record: ResultRecord, pretty: boolean): void {
  * The task's record: one poll; when there is none, how the task stands — and with `waitMs`, a wait
  * for the record unless no node knows the task (an unknown id does not wait).
  */
-async function lookUp(
-  target: MeshClient,
+export async function lookUp(
+  target: Pick<MeshClient, 'result' | 'state'>,
   id: string,
   waitMs: number,
 ): Promise<{ record: ResultRecord } | { state: TaskStateReply }> {
   const started = Date.now()
   const record = await target.result(id)
   if (record !== undefined) return { record }
-  const state = await target.state(id)
-  if (state.state === 'unknown' || waitMs <= 0) return { state }
+  const state = await standing(target, id)
+  if ('record' in state || state.state === 'unknown' || waitMs <= 0)
+    return 'record' in state ? state : { state }
   const awaited = await target.result(id, {
     wait: true,
     timeoutMs: Math.max(0, waitMs - (Date.now() - started)),
   })
-  return awaited === undefined ? { state: await target.state(id) } : { record: awaited }
+  if (awaited !== undefined) return { record: awaited }
+  const after = await standing(target, id)
+  return 'record' in after ? after : { state: after }
+}
+
+/**
+ * How the task stands, after a read found no record: a task that ended between the two (its
+ * state `done`) has its record now, read again — not told as "no result yet: done".
+ */
+async function standing(
+  target: Pick<MeshClient, 'result' | 'state'>,
+  id: string,
+): Promise<TaskStateReply | { record: ResultRecord }> {
+  const state = await target.state(id)
+  if (state.state !== 'done') return state
+  const record = await target.result(id)
+  return record === undefined ? state : { record }
 }
 
 /**

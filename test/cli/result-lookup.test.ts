@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest'
+import { lookUp } from '../../src/cli/tasks/result.ts'
+import type { TaskStateReply } from '../../src/client/mesh-client.ts'
+import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
+
+const RECORD = { taskId: 't', status: 'succeeded' } as ResultRecord
+
+/** A client whose task ends between the first read and the state: its record appears then. */
+function endingBetween(states: TaskStateReply[]) {
+  let ended = false
+  return {
+    result: async () => (ended ? RECORD : undefined),
+    state: async () => {
+      ended = true
+      return states.shift() ?? { state: 'done' as const }
+    },
+  }
+}
+
+describe('taskmesh result, looking a task up', () => {
+  it('reads the record again when the state says the task ended after the first read', async () => {
+    expect(await lookUp(endingBetween([{ state: 'done' }]), 't', 0)).toEqual({ record: RECORD })
+  })
+
+  it('tells a state other than done as it is', async () => {
+    const target = { result: async () => undefined, state: async () => ({ state: 'running' as const }) }
+    expect(await lookUp(target, 't', 0)).toEqual({ state: { state: 'running' } })
+  })
+})
