@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../../log/logger.ts'
+import { describeValue } from '../../util/describe-value.ts'
 
 /**
  * The daemon's submitter allow-list: the peer ids of `--allow-submitter` flags and of an
@@ -73,6 +74,7 @@ function checkPeer(value: string, where: string): string {
   try {
     return peerIdFromString(value).toString()
   } catch {
-    throw new Error(`${where}: "${value}" is not a peer id (expected e.g. 12D3KooW…)`)
+    // quoted as JSON, cut: a binary file's bytes reach no terminal as they are
+    throw new Error(`${where}: ${describeValue(value)} is not a peer id (expected e.g. 12D3KooW…)`)
   }
 }

@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
+import { PEER_KEY_FILE } from '../../node/wire/identity.ts'
 import { ensureSwarmKeyFile, readSwarmKeyFile } from '../../node/wire/swarm-key.ts'
 
 /** The swarm key file a daemon makes and uses in its data dir when given none. */
@@ -7,7 +8,15 @@ export const DATA_DIR_SWARM_KEY = 'swarm.key'
 
 /** Who may connect to a daemon: holders of its swarm key (the default), or anyone (`--open`). */
 export type MeshAccess =
-  | { kind: 'private'; file: string; key: Uint8Array; created: boolean; given: boolean }
+  | {
+      kind: 'private'
+      file: string
+      key: Uint8Array
+      created: boolean
+      given: boolean
+      /** Made anew in a data dir used before (its peer key was there): the old mesh's nodes cannot connect. */
+      remade?: boolean
+    }
   | { kind: 'open' }
 
 /** The flags that decide it. */
@@ -42,8 +51,13 @@ export async function meshAccess(flags: MeshAccessFlags, dataDir: string): Promi
       `--bootstrap: this daemon has no swarm key yet, and a new one would be its own: copy the mesh's key from a node of it (its <data-dir>/${DATA_DIR_SWARM_KEY}) and pass --swarm-key <file>, or put it at ${file}; or pass --open to join an open mesh`,
     )
   }
+  const used = await access(join(dataDir, PEER_KEY_FILE)).then(
+    () => true,
+    () => false,
+  )
   const { created } = await ensureSwarmKeyFile(file)
-  return { kind: 'private', file, key: await readSwarmKeyFile(file), created, given: false }
+  const key = await readSwarmKeyFile(file)
+  return { kind: 'private', file, key, created, given: false, ...(created && used ? { remade: true } : {}) }
 }
 
 /**
@@ -66,6 +80,11 @@ export function accessReport(mesh: MeshAccess, multiaddrs: string[]): { out: str
       `swarm key ${mesh.file}${mesh.created ? ' (created: a private mesh, only nodes with this key connect)' : ''}`,
       `to join from another machine: copy ${mesh.file} there, then run: taskmesh daemon --swarm-key <that copy> --bootstrap ${join}`,
     ],
-    warn: [],
+    warn:
+      mesh.remade === true
+        ? [
+            `warning: ${mesh.file} was missing from a data dir used before (its ${PEER_KEY_FILE} is there): a new swarm key was made, and the nodes holding the old one cannot connect to this one; to rejoin them, stop, put the old key back (or pass --swarm-key) and start again`,
+          ]
+        : [],
   }
 }
