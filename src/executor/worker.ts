@@ -14,6 +14,16 @@ import type { PoolWorkerData, WorkerEnvelope, WorkerReply, WorkerStartedMessage 
 const registry = await HandlerRegistry.withBuiltins((workerData as PoolWorkerData | undefined)?.modules ?? [])
 const neverAborted = new AbortController().signal
 
+// (after the registry: a module that fails to load must still end the thread's start)
+// A handler's error left behind — a timer's rejection or throw after its job ended — is said on
+// stderr, and the thread runs on: it ends no job (its own has ended), and none of the next ones
+process.on('unhandledRejection', (reason) => {
+  console.error(`taskmesh worker: a rejected promise nobody handled (a handler's): ${describeError(reason)}`)
+})
+process.on('uncaughtException', (error) => {
+  console.error(`taskmesh worker: an exception nobody caught (a handler's): ${describeError(error)}`)
+})
+
 /** Runs one job; never throws (a handler's error becomes `{ ok: false }`). */
 export default async function runJob(job: WorkerEnvelope): Promise<WorkerReply> {
   parentPort?.postMessage({ taskmeshJobStarted: job.seq } satisfies WorkerStartedMessage)
