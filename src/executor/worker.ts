@@ -11,6 +11,11 @@ import { HandlerRegistry } from './handler-registry.ts'
 import { checkJsonOutput } from './json-output.ts'
 import type { PoolWorkerData, WorkerEnvelope, WorkerReply, WorkerStartedMessage } from './worker-protocol.ts'
 
+// in a daemon, what handlers print goes to stderr: its stdout carries the daemon's own lines
+if (process.env.TASKMESH_HANDLER_OUTPUT === 'stderr') {
+  console.log = console.info = console.debug = console.error.bind(console)
+}
+
 const registry = await HandlerRegistry.withBuiltins((workerData as PoolWorkerData | undefined)?.modules ?? [])
 const neverAborted = new AbortController().signal
 

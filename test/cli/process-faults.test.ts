@@ -11,6 +11,8 @@ import { ok, stopDaemons } from './daemon-fixture.ts'
 const LATE_HANDLERS = `
 export default {
   'late-reject': { mode: 'inline', run: async () => { setTimeout(() => Promise.reject(new Error('late rejection')), 50); return 'ok' } },
+  'prints-inline': { mode: 'inline', run: () => { console.log('ready from inline'); return 1 } },
+  'prints-worker': () => { console.log('ready from worker'); return 2 },
   'late-throw': { mode: 'inline', run: async () => { setTimeout(() => { throw new Error('late throw') }, 50); return 'ok' } },
 }
 `
@@ -58,6 +60,12 @@ describe('a daemon and the faults around it', () => {
     const mark = daemon.mark()
     daemon.signal('SIGHUP')
     await daemon.waitForLine(/^SIGHUP: nothing to reload \(no --deny-peers\)$/, { from: mark })
+    // what handlers print goes to stderr: stdout carries the daemon's lines only
+    ok(await runCli(['submit', 'prints-inline', '--wait', '--data-dir', dir]))
+    ok(await runCli(['submit', 'prints-worker', '--wait', '--data-dir', dir]))
+    await stderrHas(daemon, 'ready from inline')
+    await stderrHas(daemon, 'ready from worker')
+    expect(daemon.lines.filter((l) => l.includes(' from '))).toEqual([])
     // a rejection nobody handled, from a handler's timer: logged, the node keeps running
     ok(await runCli(['submit', 'late-reject', '--wait', '--data-dir', dir]))
     await stderrHas(daemon, 'a rejected promise nobody handled (the node keeps running): late rejection')

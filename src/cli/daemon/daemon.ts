@@ -9,6 +9,7 @@ import type { QueuePolicy } from '../../policy/priority.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
 import { accessReport, type MeshAccess, meshAccess } from '../tasks/mesh-access.ts'
 import { isRunning, readApiFile } from '../tasks/target.ts'
+import { handlerOutputToStderr, say } from './console-lines.ts'
 import { type HttpFlags, planHttp, serveHttp } from './daemon-http.ts'
 import { readAllowList, readPeerFile, reloadDenyListOnHangup } from './peer-lists.ts'
 import { guardUncaught, ignoreHangup, survivePipeClosed } from './process-guards.ts'
@@ -148,6 +149,7 @@ async function startNode(
 export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const logger = createLogger({ level: logLevelOf(flags.logLevel), format: flags.logFormat })
   survivePipeClosed(logger)
+  handlerOutputToStderr() // stdout carries the daemon's lines only
   // before the data dir is made: a refusal changes nothing
   const queuePolicy = queuePolicyOf(flags)
   const registry = await HandlerRegistry.withBuiltins(flags.handlers.map((h) => resolve(h))) // errors name the paths
@@ -184,11 +186,11 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     throw err
   }
 
-  console.log(`taskmesh node ${node.peerId}`)
-  for (const addr of node.multiaddrs) console.log(`listening ${addr}`)
-  if (url !== undefined) console.log(`http api ${url}`)
+  say(`taskmesh node ${node.peerId}`)
+  for (const addr of node.multiaddrs) say(`listening ${addr}`)
+  if (url !== undefined) say(`http api ${url}`)
   const report = accessReport(mesh, node.multiaddrs)
-  for (const line of report.out) console.log(line)
+  for (const line of report.out) say(line)
   for (const line of report.warn) {
     console.error(line)
     log.warn(line.replace(/^warning: /, ''))
@@ -210,7 +212,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const stop = (signal: string) => {
     signals++
     if (signals === 2) {
-      console.log(`${signal} again: handing running tasks back now`)
+      say(`${signal} again: handing running tasks back now`)
       log.info({ signal }, 'signal again: handing running tasks back now')
       void node.stop() // ends the drain; the first stop finishes the job
       return
@@ -223,7 +225,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     clearInterval(peerLog)
     const running = node.status().running
     const draining = running > 0 && drainTimeoutMs > 0
-    console.log(
+    say(
       draining
         ? `${signal}: draining (${running} running, up to ${drainTimeoutMs} ms; send it again to stop now)`
         : `${signal}: stopping`,
@@ -248,7 +250,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       } finally {
         await rm(apiFile, { force: true })
       }
-      console.log('stopped')
+      say('stopped')
       log.info('node stopped')
       process.exit(failed ? 1 : exitCode)
     })()
@@ -262,15 +264,15 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
   // last: a signal sent once `ready` is read finds its handler (a default one would end the process)
-  console.log(`handlers ${node.types.join(', ')}`)
-  console.log('ready')
+  say(`handlers ${node.types.join(', ')}`)
+  say('ready')
   const { slots } = node.status()
   log.info({ addrs: node.multiaddrs, http: url, handlers: node.types, slots, dataDir }, 'node started')
 }
 
 /** Tells the operator a peer's capacity beacons started (joined) or stopped (left) arriving. */
 function peerChange(log: Logger, peer: string, change: 'joined' | 'left'): void {
-  console.log(`peer ${peer} ${change}`)
+  say(`peer ${peer} ${change}`)
   log.info({ peer }, `peer ${change}`)
 }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../../log/logger.ts'
 import { describeValue } from '../../util/describe-value.ts'
+import { say } from './console-lines.ts'
 
 /**
  * The daemon's submitter allow-list: the peer ids of `--allow-submitter` flags and of an
@@ -55,7 +56,7 @@ export function reloadDenyListOnHangup(node: DenyingNode, file: string, log: Log
     try {
       const peers = await readPeerFile(file, '--deny-peers')
       const cut = node.denyPeers(peers)
-      console.log(`deny list reloaded: ${peers.length} peers denied, ${cut} connections cut`)
+      say(`deny list reloaded: ${peers.length} peers denied, ${cut} connections cut`)
       log.info({ file, denied: peers.length, cut }, 'deny list reloaded')
     } catch (err) {
       const message = (err as Error).message

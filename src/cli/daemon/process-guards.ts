@@ -1,4 +1,5 @@
 import type { Logger } from '../../log/logger.ts'
+import { say } from './console-lines.ts'
 
 /**
  * Keeps the daemon up when its standard output's reader goes away (`taskmesh daemon | head -1`, a
@@ -46,7 +47,7 @@ export function guardUncaught(log: Logger, stop: (reason: string) => void): void
  */
 export function ignoreHangup(log: Logger): void {
   process.on('SIGHUP', () => {
-    console.log('SIGHUP: nothing to reload (no --deny-peers)')
+    say('SIGHUP: nothing to reload (no --deny-peers)')
     log.info('SIGHUP: nothing to reload')
   })
 }
