@@ -108,10 +108,10 @@ export function assembleNode(inputs: NodeInputs) {
   const limits: StreamLimits = streamLimits(opts)
   // a peer's malformed frame is worth a warning (a bug or an attack): one a second per peer, saying
   // how many were held back (those go to debug, with silent or reset streams)
-  const abortWarnings = new PerKeyThrottle()
+  const oncePerSecond = new PerKeyThrottle()
   limits.onAborted = (protocol, from, err) => {
     const fields = { protocol, from, error: err.message }
-    const pass = err instanceof InvalidMessageError ? abortWarnings.pass(from, Date.now()) : undefined
+    const pass = err instanceof InvalidMessageError ? oncePerSecond.pass(from, Date.now()) : undefined
     if (pass === undefined) log.debug(fields, 'inbound stream aborted')
     else log.warn({ ...fields, heldBack: pass.held }, 'inbound stream aborted')
   }
@@ -136,6 +136,12 @@ export function assembleNode(inputs: NodeInputs) {
     ),
     roots,
     unsent,
+    // a full or failing disk: said once a second, with how many more failed meanwhile
+    onError: (err, taskId) => {
+      const pass = oncePerSecond.pass('\0record-write', Date.now())
+      if (pass !== undefined)
+        log.error({ taskId, error: err.message, heldBack: pass.held }, 'result record not stored')
+    },
   })
   // a copy refused because a peer holds a winning record: read that one, so this node serves it too
   inputs.replicator.onSuperseded = (key) => {
