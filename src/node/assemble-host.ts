@@ -13,7 +13,7 @@ import { fencedWritesSettled } from './results/fence-locks.ts'
 import { groupWriterOf } from './results/fencing.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
 import { UnsentRecords } from './results/unsent-records.ts'
-import { openNodeDatastore } from './results/value-log.ts'
+import { levelDamage, openNodeDatastore } from './results/value-log.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
 import { InMemoryDatastore } from './wire/memory-datastore.ts'
@@ -37,6 +37,8 @@ export interface NodeHost {
   denied: DenyList
   /** Closes the journal and the datastore (the last step of a stop). */
   closeDatastore(): Promise<void>
+  /** What opening the data dir found damaged, for the node's log (see `levelDamage`). */
+  startWarnings: string[]
 }
 
 /**
@@ -53,6 +55,7 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     (dataDir === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(dataDir))
   // on disk: LevelDB, with the result records' values in a log beside it (see ValueLogDatastore)
   const datastore = dataDir === undefined ? undefined : await openNodeDatastore(dataDir)
+  const damage = dataDir === undefined ? undefined : await levelDamage(dataDir)
   // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
   const accounting = new Accounting()
   const counted = accounting.countDatastore(datastore ?? new InMemoryDatastore())
@@ -96,5 +99,6 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     ...{ privateKey, accounting, registry, executor, roots, libp2p, replicator, journal, closeDatastore },
     denied,
     datastore: recordStore,
+    startWarnings: damage === undefined ? [] : [damage],
   }
 }

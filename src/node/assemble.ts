@@ -1,6 +1,4 @@
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Executor } from '../executor/executor.ts'
 import type { HandlerRegistry } from '../executor/handler-registry.ts'
 import { silentLogger } from '../log/logger.ts'
@@ -24,6 +22,7 @@ import { OwnerLedger, type Poisoned } from './owner/owner-ledger.ts'
 import { UnschedulableWatch } from './owner/unschedulable.ts'
 import { ownerFilter } from './peers/allowed-owners.ts'
 import type { DenyList } from './peers/deny-list.ts'
+import { reachable } from './peers/peer-addresses.ts'
 import { PeerView } from './peers/peer-view.ts'
 import { recordFetch } from './results/record-fetch.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
@@ -72,6 +71,8 @@ export interface NodeInputs {
   lifecycle: Lifecycle
   /** Counts what the node's work costs it (signatures and gossip here; the rest where it was created). */
   accounting: Accounting
+  /** What opening the data dir found damaged: logged as warnings. */
+  startWarnings?: string[]
 }
 
 /** Every part of a node, wired. */
@@ -97,6 +98,7 @@ export function assembleNode(inputs: NodeInputs) {
   stories.listen(events)
   const log = (opts.logger ?? silentLogger()).child({ peerId: self })
   if (opts.logger !== undefined) logTaskEvents(log, events)
+  for (const warning of inputs.startWarnings ?? []) log.warn(warning)
   const metrics = new NodeMetrics()
   metrics.listen(events)
   const settledLog = new SettledLog()
@@ -288,12 +290,4 @@ export function assembleNode(inputs: NodeInputs) {
     ended: (taskId: string) => results.cached(taskId) !== undefined,
     ...mesh.parts,
   }
-}
-
-/** Puts the addresses a hot list gave for `peer` into the peer store when it is not connected. */
-async function reachable(libp2p: MeshLibp2p, peer: string, addrs: string[]): Promise<void> {
-  if (addrs.length === 0) return
-  const id = peerIdFromString(peer)
-  if (libp2p.getConnections(id).length > 0) return
-  await libp2p.peerStore.merge(id, { multiaddrs: addrs.map((a) => multiaddr(a)) }).catch(() => undefined)
 }

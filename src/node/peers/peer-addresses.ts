@@ -1,4 +1,6 @@
 import type { IdentifyResult } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_HOT_ADDRS } from '../../protocol/constants.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
@@ -48,4 +50,12 @@ export class PeerAddresses {
     this.addrs.set(id, addrs)
     trimOldest(this.addrs, PEER_ADDRESSES_KEPT)
   }
+}
+
+/** Puts the addresses a hot list gave for `peer` into the peer store when it is not connected. */
+export async function reachable(libp2p: MeshLibp2p, peer: string, addrs: string[]): Promise<void> {
+  if (addrs.length === 0) return
+  const id = peerIdFromString(peer)
+  if (libp2p.getConnections(id).length > 0) return
+  await libp2p.peerStore.merge(id, { multiaddrs: addrs.map((a) => multiaddr(a)) }).catch(() => undefined)
 }

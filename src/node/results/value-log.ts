@@ -1,4 +1,4 @@
-import { type FileHandle, open } from 'node:fs/promises'
+import { type FileHandle, open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
 import { BaseDatastore } from 'datastore-core'
@@ -176,4 +176,18 @@ export async function openNodeDatastore(dataDir: string): Promise<ValueLogDatast
     await level.close()
     throw err
   }
+}
+
+/**
+ * What LevelDB dropped as damaged when it opened the data dir's datastore (a crash mid-write, a
+ * disk's bad sector): it says so only in its own `datastore/LOG` and goes on, and the records in
+ * what it dropped are gone. Undefined when it dropped nothing (or there is no LOG).
+ */
+export async function levelDamage(dataDir: string): Promise<string | undefined> {
+  const log = join(dataDir, 'datastore', 'LOG')
+  const text = await readFile(log, 'utf8').catch(() => '')
+  let bytes = 0
+  for (const [, dropped] of text.matchAll(/dropping (\d+) bytes; Corruption/g)) bytes += Number(dropped)
+  if (bytes === 0) return undefined
+  return `datastore: LevelDB dropped ${bytes} damaged bytes when it opened (see ${log}): result records stored here before may be gone (their copies at peers are still read)`
 }

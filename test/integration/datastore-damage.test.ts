@@ -1,0 +1,61 @@
+import { mkdtemp, open as openFile, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LevelDatastore } from 'datastore-level'
+import { Key } from 'interface-datastore'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createLogger } from '../../src/log/logger.ts'
+import { levelDamage } from '../../src/node/results/value-log.ts'
+import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+
+/**
+ * LevelDB drops what fails its checksums when it opens (a crash mid-write, a bad sector) and says
+ * so only in its own `datastore/LOG`: the records in it are gone. A node starting on such a data
+ * dir now says it in its log.
+ */
+describe('a data dir whose datastore was damaged', () => {
+  let node: TaskmeshNode | undefined
+  let dir: string | undefined
+  afterEach(async () => {
+    await node?.stop()
+    node = undefined
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('is opened, and the node warns of what LevelDB dropped', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-damage-'))
+    const store = join(dir, 'datastore')
+    const level = new LevelDatastore(store)
+    await level.open()
+    for (let i = 0; i < 200; i++)
+      await level.put(new Key(`/k${i}`), new TextEncoder().encode('v'.repeat(500)))
+    await level.close()
+    // bytes of LevelDB's write-ahead log overwritten, as a bad sector would
+    const wal = (await readdir(store)).find((f) => f.endsWith('.log'))
+    const file = await openFile(join(store, wal ?? ''), 'r+')
+    await file.write(Buffer.from('GARBAGE'.repeat(100)), 0, 700, 3_000)
+    await file.close()
+    const logged: Array<Record<string, unknown>> = []
+    const destination = { write: (line: string) => logged.push(JSON.parse(line)) }
+    node = await TaskmeshNode.create({
+      dataDir: dir,
+      logger: createLogger({ level: 'warn', format: 'json', destination }),
+    })
+    const said = logged.map((l) => String(l.msg)).filter((m) => m.startsWith('datastore:'))
+    expect(said).toEqual([
+      expect.stringMatching(/^datastore: LevelDB dropped \d+ damaged bytes when it opened/),
+    ])
+  })
+
+  it('says nothing of a datastore LevelDB opened whole', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-damage-'))
+    const level = new LevelDatastore(join(dir, 'datastore'))
+    await level.open()
+    await level.put(new Key('/k'), new Uint8Array([1]))
+    await level.close()
+    const again = new LevelDatastore(join(dir, 'datastore'))
+    await again.open()
+    await again.close()
+    expect(await levelDamage(dir)).toBeUndefined()
+  })
+})
