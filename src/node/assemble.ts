@@ -109,7 +109,8 @@ export function assembleNode(inputs: NodeInputs) {
   const peers = new PeerView(self)
   const limits: StreamLimits = streamLimits(opts)
   // a peer's malformed frame is worth a warning (a bug or an attack): one a second per peer, saying
-  // how many were held back (those go to debug, with silent or reset streams)
+  // how many were held back (those go to debug, with silent or reset streams); keyed by peer id,
+  // and by `record-write` for the result store's failed writes below
   const oncePerSecond = new PerKeyThrottle()
   limits.onAborted = (protocol, from, err) => {
     const fields = { protocol, from, error: err.message }
@@ -140,7 +141,7 @@ export function assembleNode(inputs: NodeInputs) {
     unsent,
     // a full or failing disk: said once a second, with how many more failed meanwhile
     onError: (err, taskId) => {
-      const pass = oncePerSecond.pass('\0record-write', Date.now())
+      const pass = oncePerSecond.pass('record-write', Date.now())
       if (pass !== undefined)
         log.error({ taskId, error: err.message, heldBack: pass.held }, 'result record not stored')
     },
