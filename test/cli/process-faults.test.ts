@@ -71,7 +71,7 @@ describe('a daemon and the faults around it', () => {
     await stderrHas(daemon, 'a rejected promise nobody handled (the node keeps running): late rejection')
     ok(await runCli(['submit', 'echo', '--input', '1', '--wait', '--data-dir', dir]))
     // an uncaught exception: the node stops, hands the running task back, and the process exits 1
-    const sleeper = ok(await runCli(['submit', 'sleep', '--input', '{"ms":8000}', '--data-dir', dir]))
+    const sleeper = ok(await runCli(['submit', 'sleep', '--input', '{"ms":4000}', '--data-dir', dir]))
       .lines[0]
     ok(await runCli(['submit', 'late-throw', '--wait', '--data-dir', dir]))
     expect((await daemon.exited).code).toBe(1)
