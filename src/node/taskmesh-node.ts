@@ -3,7 +3,6 @@ import type { ResultRecord } from '../protocol/records/result-record.ts'
 import { asSingleSpecError } from '../task/errors.ts'
 import type { TaskSpecInput } from '../task/spec.ts'
 import { checkTaskId } from '../task/task-id.ts'
-import { checkSignal } from '../util/abort-fanout.ts'
 import { assembleNode, type Lifecycle, type NodeParts } from './assemble.ts'
 import { assembleHost } from './assemble-host.ts'
 import type { FrontDoor } from './front-door.ts'
@@ -164,9 +163,8 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
    * peers closest to its key are asked over the fetch protocol first, a kad-dht lookup made only
    * when they cannot tell (or with `dhtOnly`, see {@link GetOptions}).
    */
-  async getResult(id: string, opts: GetOptions = {}): Promise<ResultRecord | undefined> {
-    checkSignal(opts.signal, 'getResult')
-    return this.parts.results.get(checkTaskId(id, 'getResult'), opts)
+  getResult(id: string, opts: GetOptions = {}): Promise<ResultRecord | undefined> {
+    return this.reader.getResult(id, opts) // a task in progress here: no lookup
   }
 
   /** Resolves with the task's result once it lands (notice, local run, DHT poll); rejects on `signal`. */

@@ -66,4 +66,20 @@ describe('a waiter that comes as a local run ends', () => {
     expect(polls).not.toHaveBeenCalled()
     polls.mockRestore()
   })
+
+  it('polls no network for a task still in progress here: answers at once that there is no record', async () => {
+    const [a] = nodes
+    const { results } = (a as unknown as Inside).parts
+    const gets = vi.spyOn(results, 'get')
+    const [handle] = await a.submitMany([{ type: 'sleep', input: { ms: 60_000 } }])
+    expect(await a.getResult(handle.id)).toBeUndefined()
+    expect(await a.signedResult(handle.id, { wait: false })).toBeUndefined()
+    expect(gets).not.toHaveBeenCalled()
+    // a task that ended here is read as before
+    const [done] = await a.submitMany([{ type: 'echo', input: 'done' }])
+    await a.waitResult(done.id, deadline())
+    expect(await a.getResult(done.id)).toMatchObject({ status: 'succeeded', output: 'done' })
+    gets.mockRestore()
+    await a.cancel(handle.id)
+  })
 })

@@ -3,6 +3,7 @@ import { checkTaskId } from '../../task/task-id.ts'
 import { checkSignal } from '../../util/abort-fanout.ts'
 import { DEFAULT_RESULT_WAIT_MS } from '../options.ts'
 import type { RemoteWaits } from '../wire/gossip.ts'
+import type { GetOptions } from './result-lookup.ts'
 import type { ResultStore } from './result-store.ts'
 
 /** What a {@link ResultReader} reads from. */
@@ -42,6 +43,22 @@ export class ResultReader {
     return waiting
   }
 
+  /**
+   * One poll (see `TaskmeshNode.getResult`). A task in progress here has no record anywhere yet:
+   * none is looked for (on a node with no peers, the lookup waited out its deadline, 5 s a poll).
+   */
+  async getResult(id: string, opts: GetOptions = {}): Promise<ResultRecord | undefined> {
+    checkTaskId(id, 'getResult')
+    checkSignal(opts.signal, 'getResult')
+    if (this.inProgress(id) && opts.skipCache !== true && opts.dhtOnly !== true) return undefined
+    return this.parts.results.get(id, opts)
+  }
+
+  /** True when the task is in progress here and its record is not known here. */
+  private inProgress(id: string): boolean {
+    return this.parts.isLocal(id) && this.parts.results.cached(id) === undefined
+  }
+
   /** The signed record value of a task (what the DHT stores), optionally waiting for it. */
   async signedResult(
     id: string,
@@ -50,7 +67,7 @@ export class ResultReader {
     checkTaskId(id, 'signedResult')
     checkSignal(opts.signal, 'signedResult')
     if (opts.wait) await this.waitResult(id, opts.signal)
-    else if ((await this.parts.results.get(id, { signal: opts.signal })) === undefined) return undefined
+    else if ((await this.getResult(id, { signal: opts.signal })) === undefined) return undefined
     return this.parts.results.cachedValue(id)
   }
 
