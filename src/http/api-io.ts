@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { errorCode } from '../node/error-code.ts'
 import { MAX_FRAME_BYTES } from '../protocol/constants.ts'
 import { isTaskId } from '../task/task-id.ts'
+import { ApiRefusal } from './guard.ts'
 
 /** Longest `?wait=` a result request may ask for; a longer one waits this long. */
 export const MAX_HTTP_WAIT_MS = 10 * 60_000
@@ -17,6 +19,7 @@ export const STATUS_OF: Record<string, number> = {
   ERR_METHOD_NOT_ALLOWED: 405,
   ERR_BODY_TOO_LARGE: 413,
   ERR_QUEUE_FULL: 503,
+  ERR_STOPPING: 503,
 }
 
 /** A request the API refuses; `code` picks the HTTP status, `field` names what is wrong. */
@@ -102,4 +105,23 @@ export function taskIdOf(id: string): string {
 export function fieldOf(err: Error): { field?: string } {
   const field = (err as { field?: unknown }).field
   return typeof field === 'string' ? { field } : {}
+}
+
+/** The ids of a submission's tasks, and its keys when it was a graph. */
+export function idsOf(handles: Array<{ id: string; key?: string }>): {
+  ids: string[]
+  keys?: Record<string, string>
+} {
+  const keyed = handles.filter((h) => h.key !== undefined)
+  const ids = handles.map((h) => h.id)
+  return keyed.length === 0 ? { ids } : { ids, keys: Object.fromEntries(keyed.map((h) => [h.key, h.id])) }
+}
+
+/** Answers a request that failed with `err`: its code's status and `{ error, code, field? }`. */
+export function sendError(res: ServerResponse, err: Error): void {
+  if (res.headersSent) return void res.destroy(err)
+  const code = errorCode(err)
+  const status = err instanceof ApiRefusal ? err.status : (STATUS_OF[code] ?? 500)
+  const challenge = status === 401 ? { 'www-authenticate': 'Bearer realm="taskmesh"' } : undefined
+  send(res, status, { error: err.message, code, ...fieldOf(err) }, challenge)
 }

@@ -1,10 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { errorCode } from '../node/error-code.ts'
 import type { FrontDoor } from '../node/front-door.ts'
 import { isWatchDoor, type WatchDoor } from '../node/watch-door.ts'
 import { asSingleSpecError } from '../task/errors.ts'
-import { decodePart, fieldOf, HttpError, parseWait, readJson, STATUS_OF, send, taskIdOf } from './api-io.ts'
+import { decodePart, HttpError, idsOf, parseWait, readJson, send, sendError, taskIdOf } from './api-io.ts'
 import { isLoopbackHost } from './bind-host.ts'
 import { DashboardRoute } from './dashboard/dashboard-route.ts'
 import {
@@ -17,6 +16,7 @@ import {
   isToken,
   tokenCookieName,
 } from './guard.ts'
+import { LongWaits, stoppingBody } from './long-waits.ts'
 import type { ExtraRoutes } from './ops-routes.ts'
 import { checkParams } from './query.ts'
 import { WATCH_ROUTES, WatchRoutes } from './watch-routes.ts'
@@ -73,6 +73,7 @@ export interface HttpApiOptions {
  * - `GET /status` → `200` the node's status (peers, slots, queues, counters, unschedulable tasks).
  * - `GET /events`, `GET /tasks?state=…`, `GET /mesh`: the operator's views (see `WatchRoutes`).
  * - `GET /`: the dashboard (see `DashboardRoute`).
+ * While the daemon stops, a submission and a wait that ends with no result get `503 ERR_STOPPING`.
  */
 export class HttpApi {
   /** The token requests must present; give it to the operator only (the daemon writes it to api.json, mode 600). */
@@ -82,6 +83,7 @@ export class HttpApi {
   private readonly pollMs: number
   private readonly watch: WatchRoutes
   private readonly dashboard = new DashboardRoute()
+  private readonly waits = new LongWaits()
 
   constructor(
     private readonly door: FrontDoor,
@@ -90,6 +92,11 @@ export class HttpApi {
     this.pollMs = opts.pollMs ?? DEFAULT_HTTP_POLL_MS
     this.token = opts.token ?? createApiToken()
     this.watch = new WatchRoutes(opts.watch ?? (isWatchDoor(door) ? door : undefined))
+  }
+
+  /** Requests waiting now: result reads and long polls, submissions that wait. */
+  get openWaits(): number {
+    return this.waits.size
   }
 
   /** Event streams (`GET /events`) open now. */
@@ -104,13 +111,7 @@ export class HttpApi {
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     if (this.server !== undefined) throw new Error('the HTTP API is listening already')
     const server = createServer((req, res) => {
-      this.route(req, res).catch((err: Error) => {
-        if (res.headersSent) return void res.destroy(err)
-        const code = errorCode(err)
-        const status = err instanceof ApiRefusal ? err.status : (STATUS_OF[code] ?? 500)
-        const challenge = status === 401 ? { 'www-authenticate': 'Bearer realm="taskmesh"' } : undefined
-        send(res, status, { error: err.message, code, ...fieldOf(err) }, challenge)
-      })
+      this.route(req, res).catch((err: Error) => sendError(res, err))
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -125,11 +126,24 @@ export class HttpApi {
     return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
   }
 
-  /** Stops listening and cuts open connections (pending long polls included). */
+  /**
+   * The daemon begins to stop (it drains its runs): a new submission is refused with `503
+   * ERR_STOPPING`; reads and open waits are served on (a wait on a run that drains gets its result).
+   */
+  beginStop(): void {
+    this.waits.beginStop()
+  }
+
+  /**
+   * Stops listening: every open wait is answered first (`503 ERR_STOPPING`, or a submission's ids
+   * with the results in so far), within a second, then the event streams end and the connections
+   * are cut.
+   */
   async close(): Promise<void> {
     const server = this.server
     this.server = undefined
     if (server === undefined) return
+    await this.waits.close()
     this.watch.close()
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
     server.closeAllConnections()
@@ -159,6 +173,7 @@ export class HttpApi {
     if (parts.length === 1 && parts[0] === 'tasks') {
       allow('GET, POST')
       checkParams(url, 'POST /tasks', ['wait'])
+      if (this.waits.stopping) return send(res, 503, stoppingBody())
       return this.submit(req, res, parseWait(url.searchParams.get('wait')))
     }
     if (parts.length === 2 && parts[0] === 'tasks') {
@@ -237,33 +252,20 @@ export class HttpApi {
     if (waitMs === 0) return send(res, 201, idsOf(await this.door.submitMany(specs).catch(named)))
     // accepted whatever comes: a wait that ends (or a client that hangs up) loses no task; an
     // answer that carries every result may leave before the journal's sync and custody's answer
-    const waited = await this.door.submitAndWait(specs, { signal: this.deadline(res, waitMs) }).catch(named)
+    const waited = await this.door
+      .submitAndWait(specs, { signal: this.waits.deadline(res, waitMs) })
+      .catch(named)
     if (!res.destroyed) send(res, 201, { ...idsOf(waited.handles), results: waited.results })
   }
 
-  /**
-   * A signal that fires after `ms`, or at once when the client hangs up before its answer (it ends
-   * a long poll). One controller and one timer, cleared once the response closes: `AbortSignal.any`
-   * over a timeout signal cost each request 0.06 ms, and an abort after every answer a DOMException.
-   */
-  private deadline(res: ServerResponse, ms: number): AbortSignal {
-    const deadline = new AbortController()
-    const timer = setTimeout(() => deadline.abort(new DOMException('the wait ended', 'TimeoutError')), ms)
-    timer.unref()
-    res.once('close', () => {
-      clearTimeout(timer)
-      if (!res.writableFinished) deadline.abort()
-    })
-    return deadline.signal
-  }
-
   private async result(id: string, waitMs: number, res: ServerResponse): Promise<void> {
-    const signal = this.deadline(res, waitMs > 0 ? waitMs : this.pollMs)
+    const signal = this.waits.deadline(res, waitMs > 0 ? waitMs : this.pollMs)
     const record =
       waitMs > 0
         ? await this.door.waitResult(id, signal).catch(() => undefined)
         : await this.door.getResult(id, { signal }).catch(() => undefined)
     if (res.destroyed) return
+    if (record === undefined && this.waits.stopping) return send(res, 503, stoppingBody(id))
     if (record === undefined) {
       const state = await this.door.taskState(id).catch(() => ({ state: 'unknown' as const }))
       // it ended between the read and the state: its record is here now
@@ -281,14 +283,4 @@ export class HttpApi {
     }
     send(res, 200, record)
   }
-}
-
-/** The ids of a submission's tasks, and its keys when it was a graph. */
-function idsOf(handles: Array<{ id: string; key?: string }>): {
-  ids: string[]
-  keys?: Record<string, string>
-} {
-  const keyed = handles.filter((h) => h.key !== undefined)
-  const ids = handles.map((h) => h.id)
-  return keyed.length === 0 ? { ids } : { ids, keys: Object.fromEntries(keyed.map((h) => [h.key, h.id])) }
 }

@@ -81,4 +81,44 @@ describe('taskmesh daemon --drain-timeout', () => {
     expect(await second.exited).toEqual({ code: 0, signal: null })
     expect(Date.now() - again).toBeLessThan(15_000)
   }, 60_000)
+
+  it('while it drains, a wait on the draining run gets its result, other waits and new work a 503 that says it stops', async () => {
+    const own = await mkdtemp(join(tmpdir(), 'taskmesh-drain-waits-'))
+    try {
+      const proc = await daemon(own)
+      const { url, token } = JSON.parse(await readFile(join(own, 'api.json'), 'utf8')) as {
+        url: string
+        token: string
+      }
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+      const running = await submitSleep(own, 4_000, 'drained')
+      await started(own, running)
+      const queued = await submitSleep(own, 60_000, 'never') // one slot: it waits behind
+      proc.signal('SIGTERM')
+      await proc.waitForLine(/^SIGTERM: draining \(1 running/)
+      // asked while the run drains (4 s): the API serves on
+      const onRunning = fetch(`${url}/tasks/${running}?wait=30000`, { headers })
+      const onQueued = fetch(`${url}/tasks/${queued}?wait=30000`, { headers })
+      const cli = runCli(['result', queued, '--wait', '--data-dir', own])
+      const submit = await fetch(`${url}/tasks`, { method: 'POST', headers, body: '{"type":"echo"}' })
+      expect(submit.status).toBe(503)
+      expect(await submit.json()).toMatchObject({ code: 'ERR_STOPPING' })
+
+      const drained = await onRunning
+      expect(drained.status).toBe(200)
+      expect(await drained.json()).toMatchObject({ taskId: running, status: 'succeeded', output: 'drained' })
+      const refused = await onQueued
+      expect(refused.status).toBe(503)
+      const body = (await refused.json()) as { code: string; error: string; taskId: string }
+      expect(body).toMatchObject({ code: 'ERR_STOPPING', taskId: queued })
+      expect(body.error).toMatch(/^the daemon is stopping: ask another node/)
+      const said = await cli
+      expect(said.stderr).toMatch(/the daemon is stopping: ask another node/)
+      expect(said.code).toBe(1)
+      await proc.waitForLine(/^stopped$/)
+      expect(await proc.exited).toEqual({ code: 0, signal: null })
+    } finally {
+      await rm(own, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

@@ -240,14 +240,16 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     force.unref()
     void (async () => {
       let failed = false
+      // the API serves on while the runs drain (a wait on one gets its result), new work refused
+      api?.beginStop()
       try {
-        await api?.close()
         await node.stop({ drainTimeoutMs })
       } catch (err) {
         failed = true
         console.error(`taskmesh: error while stopping: ${(err as Error).message}`)
         log.error({ err }, 'error while stopping')
       } finally {
+        await api?.close().catch((err: Error) => log.error({ err }, 'error while closing the HTTP API'))
         await rm(apiFile, { force: true })
       }
       say('stopped')
