@@ -1,15 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { eventually } from '../../scripts/chaos/daemons.ts'
 import { HttpApi } from '../../src/http/http-api.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
-
-/** Resolves once `check` holds, asked every 10 ms (for at most 5 s). */
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`never: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 describe('HttpApi while its daemon stops', () => {
   let node: TaskmeshNode | undefined
@@ -29,7 +21,7 @@ describe('HttpApi while its daemon stops', () => {
         body: (await r.json()) as { code: string; taskId: string },
       })),
     )
-    await until(() => api.openWaits === 100, '100 waits open')
+    await eventually(() => (api.openWaits === 100 ? true : undefined), 5_000, '100 waits open')
     api.beginStop()
     const refused = await fetch(`${base}/tasks`, { method: 'POST', headers, body: '{"type":"echo"}' })
     expect(refused.status).toBe(503)
