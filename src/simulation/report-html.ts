@@ -1,4 +1,4 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises'
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { loopsLine } from './loop-meter.ts'
 import { dhtLine, slotTimeLine } from './report-text.ts'
@@ -173,14 +173,35 @@ export async function makeReportDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `report.html` into `dir` (made if missing); returns its path. */
+/** Where {@link writeHtmlReport} wrote, and where the report it replaced was kept. */
+export interface WrittenReport {
+  /** `<dir>/report.html`. */
+  path: string
+  /** `<dir>/report-<its time>.html`: the report that was at `path` before, kept. */
+  kept?: string
+}
+
+/**
+ * Writes `report.html` into `dir` (made if missing). A report already there is not lost: it is
+ * renamed after the time it was written (`report-2026-12-07T14-31-05.html`) first.
+ */
 export async function writeHtmlReport(
   dir: string,
   report: SimulationReport,
   trace: SimulationTrace,
-): Promise<string> {
+): Promise<WrittenReport> {
   await makeReportDir(dir)
   const path = join(dir, REPORT_FILE)
+  const before = await stat(path).catch(() => undefined)
+  let kept: string | undefined
+  if (before?.isFile() === true) {
+    const at = before.mtime.toISOString().slice(0, 19).replaceAll(':', '-')
+    kept = join(dir, `report-${at}.html`)
+    for (let n = 2; (await stat(kept).catch(() => undefined)) !== undefined; n++) {
+      kept = join(dir, `report-${at}-${n}.html`)
+    }
+    await rename(path, kept)
+  }
   await writeFile(path, renderHtmlReport(report, trace))
-  return path
+  return kept === undefined ? { path } : { path, kept }
 }

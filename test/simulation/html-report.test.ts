@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -35,7 +35,8 @@ describe('simulate --report: the HTML report', () => {
     if (trace === undefined) return
     const dir = await mkdtemp(join(tmpdir(), 'taskmesh-report-'))
     try {
-      const path = await writeHtmlReport(dir, report, trace)
+      const { path, kept } = await writeHtmlReport(dir, report, trace)
+      expect(kept).toBeUndefined()
       const html = await readFile(path, 'utf8')
       expect(html.startsWith('<!doctype html>')).toBe(true)
       expect(html).not.toMatch(/<script|<link|src="http/) // self-contained: nothing to fetch
@@ -53,6 +54,16 @@ describe('simulate --report: the HTML report', () => {
       // queue depth was sampled while the work ran: node 0 held the queue at the start
       expect(trace.samples.length).toBeGreaterThan(1)
       expect(Math.max(...trace.samples.map((s) => s.queued[0]))).toBeGreaterThan(0)
+      // a second report into the same directory keeps the first, renamed after its time
+      await writeFile(path, 'the first report')
+      const again = await writeHtmlReport(dir, report, trace)
+      expect(again.path).toBe(path)
+      expect(again.kept).toMatch(/report-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.html$/)
+      expect(await readFile(again.kept as string, 'utf8')).toBe('the first report')
+      expect((await readFile(path, 'utf8')).startsWith('<!doctype html>')).toBe(true)
+      const third = await writeHtmlReport(dir, report, trace)
+      expect(third.kept).not.toBe(again.kept) // never over the one kept before (in the same second, a number is added)
+      expect((await readdir(dir)).length).toBe(3)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

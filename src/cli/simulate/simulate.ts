@@ -96,7 +96,8 @@ export async function runSimulate(flags: SimulateFlags): Promise<void> {
   const { trace, ...report } = traced
   console.log(flags.json ? JSON.stringify(report, null, 2) : formatReport(report))
   if (flags.report !== undefined && trace !== undefined) {
-    const path = await writeHtmlReport(flags.report, report, trace)
+    const { path, kept } = await writeHtmlReport(flags.report, report, trace)
+    if (kept !== undefined) console.error(`the report there before is kept as ${kept}`)
     console.error(`report written to ${path}`)
   }
   if (report.missing > 0) process.exitCode = 1
