@@ -103,6 +103,9 @@ describe('taskmesh daemon --drain-timeout', () => {
       const submit = await fetch(`${url}/tasks`, { method: 'POST', headers, body: '{"type":"echo"}' })
       expect(submit.status).toBe(503)
       expect(await submit.json()).toMatchObject({ code: 'ERR_STOPPING' })
+      const health = await fetch(`${url}/healthz`)
+      expect(health.status).toBe(503)
+      expect(await health.json()).toMatchObject({ status: 'unavailable', state: 'draining' })
 
       const drained = await onRunning
       expect(drained.status).toBe(200)
