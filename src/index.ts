@@ -4,6 +4,12 @@
  */
 import './polyfill.ts'
 
+export {
+  type EventGap,
+  EventStreamEnded,
+  isEventGap,
+  type WatchedEvent,
+} from './client/event-source.ts'
 export { HttpClient, type HttpClientOptions } from './client/http-client.ts'
 export type {
   CancelOutcome,

@@ -2,7 +2,8 @@ import { RemoteError } from '../protocol/errors.ts'
 import type { ResultRecord } from '../protocol/records/result-record.ts'
 import { checkTaskId } from '../task/task-id.ts'
 import { onAbort } from '../util/abort-fanout.ts'
-import { readEvents, type WatchedEvent } from './event-source.ts'
+import { followEvents } from './event-follow.ts'
+import type { EventGap, EventStreamEnded, WatchedEvent } from './event-source.ts'
 import { type HttpReply, HttpTransport } from './http-transport.ts'
 import type { CancelOutcome, MeshClient, ResultOptions, StoryEvents, TaskStateReply } from './mesh-client.ts'
 
@@ -157,32 +158,40 @@ export class HttpClient implements MeshClient {
 
   /**
    * The daemon's task events as they happen (`GET /events`), filtered by `query` (`ids`, `event`,
-   * `state`: comma-separated lists); ends when the daemon closes the stream, or when `signal` aborts.
+   * `state`: comma-separated lists), with an {@link EventGap} marker where the daemon says events
+   * were lost. A stream the daemon cuts off (it fell behind) is resumed at once after its last
+   * event (`Last-Event-ID`), so each event comes once, with no gap unless the daemon reports one.
+   * Returns when `signal` aborts, or when the daemon ends the stream without a word; rejects with
+   * {@link EventStreamEnded} when it ends it saying why (`the daemon is stopping`).
    */
   async *events(
     query: Record<string, string> = {},
     signal?: AbortSignal,
-  ): AsyncGenerator<WatchedEvent, void, undefined> {
+  ): AsyncGenerator<WatchedEvent | EventGap, void, undefined> {
+    yield* followEvents((lastId) => this.openEvents(query, lastId, signal), this.base, signal)
+  }
+
+  /** Opens `GET /events` (resuming after `lastId`); its body, or undefined once `signal` aborted. */
+  private async openEvents(
+    query: Record<string, string>,
+    lastId: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ReadableStream<Uint8Array> | undefined> {
     const search = new URLSearchParams(query).toString()
+    const headers: Record<string, string> = { accept: 'text/event-stream' }
+    if (lastId !== undefined) headers['last-event-id'] = lastId
     let res: Response
     try {
-      res = await this.fetch(`/events${search === '' ? '' : `?${search}`}`, {
-        headers: { accept: 'text/event-stream' },
-        signal,
-      })
+      res = await this.fetch(`/events${search === '' ? '' : `?${search}`}`, { headers, signal })
     } catch (err) {
-      if (signal?.aborted === true) return
+      if (signal?.aborted === true) return undefined
       throw err
     }
     if (!res.ok || res.body === null) {
       this.parse({ status: res.status, text: await res.text() })
       throw new Error(`the daemon at ${this.base} answered GET /events with HTTP ${res.status}`)
     }
-    try {
-      yield* readEvents(res.body)
-    } catch (err) {
-      if (signal?.aborted !== true) throw err
-    }
+    return res.body
   }
 
   /** Every node the daemon hears of, with capacity and load (`GET /mesh`). */

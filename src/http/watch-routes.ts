@@ -7,7 +7,7 @@ import {
   MAX_LIST_LIMIT,
 } from '../node/watch/task-list.ts'
 import type { WatchDoor } from '../node/watch-door.ts'
-import { EventStreams, parseEventFilter } from './event-stream.ts'
+import { EventStreams, parseEventFilter, parseResumeId } from './event-stream.ts'
 import { BadQueryError, checkParams, intParam, listParam } from './query.ts'
 
 /** The routes {@link WatchRoutes} serves, for the API's "no route" answer. */
@@ -28,7 +28,8 @@ function sendJson(res: ServerResponse, body: unknown): void {
  * The operator's views of the HTTP API, beside the task routes of `HttpApi`:
  * - `GET /events` → a Server-Sent Events stream of this node's task events (`data:` one JSON
  *   event `{ taskId, event, at, detail?, state? }` each), filtered by `?ids=a,b`, `?event=…` and
- *   `?state=…` (comma-separated; every filter given must match).
+ *   `?state=…` (comma-separated; every filter given must match); with `Last-Event-ID` (or
+ *   `?lastEventId=`) it first replays the events missed since that id (see `EventStreams`).
  * - `GET /tasks` → `{ tasks, next? }`: the tasks this node owns and the last ones that ended,
  *   oldest accepted first; `?state=queued,failed,…`, `?limit=` (1–1000, default 100), `?after=<next>`.
  * - `GET /mesh` → every node this node hears of, with capacity and load.
@@ -57,7 +58,7 @@ export class WatchRoutes {
     const door = this.need()
     if (path === '/events') {
       const filter = parseEventFilter(url)
-      ;(this.streams as EventStreams).serve(res, filter)
+      ;(this.streams as EventStreams).serve(res, filter, parseResumeId(req, url))
     } else if (path === '/mesh') {
       checkParams(url, 'GET /mesh', [])
       sendJson(res, door.meshView())
@@ -67,9 +68,12 @@ export class WatchRoutes {
     return true
   }
 
-  /** Ends the open event streams. */
-  close(): void {
-    this.streams?.close()
+  /**
+   * Ends the open event streams, each with `event: end` carrying `reason`.
+   * @param reason - why they end. @defaultValue DEFAULT_END_REASON ("the daemon is stopping")
+   */
+  close(reason?: string): void {
+    this.streams?.close(reason)
   }
 
   private need(): WatchDoor {
