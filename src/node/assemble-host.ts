@@ -13,7 +13,12 @@ import { fencedWritesSettled } from './results/fence-locks.ts'
 import { groupWriterOf } from './results/fencing.ts'
 import { RecordReplicator } from './results/record-replicator.ts'
 import { UnsentRecords } from './results/unsent-records.ts'
-import { levelDamage, openNodeDatastore } from './results/value-log.ts'
+import {
+  levelDamage,
+  openNodeDatastore,
+  RECORD_LOG_FILE,
+  type ValueLogDatastore,
+} from './results/value-log.ts'
 import { loadOrCreatePeerKey } from './wire/identity.ts'
 import { createMeshLibp2p, type MeshLibp2p } from './wire/libp2p-factory.ts'
 import { InMemoryDatastore } from './wire/memory-datastore.ts'
@@ -55,7 +60,7 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     (dataDir === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePeerKey(dataDir))
   // on disk: LevelDB, with the result records' values in a log beside it (see ValueLogDatastore)
   const datastore = dataDir === undefined ? undefined : await openNodeDatastore(dataDir)
-  const damage = dataDir === undefined ? undefined : await levelDamage(dataDir)
+  const damage = dataDir === undefined ? [] : await dataDirDamage(dataDir, datastore)
   // one datastore for kad-dht and the replicator, which writes records where kad-dht reads them
   const accounting = new Accounting()
   const counted = accounting.countDatastore(datastore ?? new InMemoryDatastore())
@@ -99,6 +104,12 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
     ...{ privateKey, accounting, registry, executor, roots, libp2p, replicator, journal, closeDatastore },
     denied,
     datastore: recordStore,
-    startWarnings: damage === undefined ? [] : [damage],
+    startWarnings: damage,
   }
+}
+
+/** What opening the data dir found damaged: LevelDB's drops, a record log cut short. */
+async function dataDirDamage(dataDir: string, datastore: ValueLogDatastore | undefined): Promise<string[]> {
+  const found = [await levelDamage(dataDir), await datastore?.damage(join(dataDir, RECORD_LOG_FILE))]
+  return found.filter((d): d is string => d !== undefined)
 }

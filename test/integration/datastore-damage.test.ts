@@ -1,11 +1,11 @@
-import { mkdtemp, open as openFile, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, open as openFile, readdir, rm, stat, truncate } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/log/logger.ts'
-import { levelDamage } from '../../src/node/results/value-log.ts'
+import { levelDamage, RECORD_LOG_FILE } from '../../src/node/results/value-log.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 
 /**
@@ -57,5 +57,34 @@ describe('a data dir whose datastore was damaged', () => {
     await again.open()
     await again.close()
     expect(await levelDamage(dir)).toBeUndefined()
+  })
+
+  it('warns at start of a record log cut short since the last stop, and of nothing after a clean one', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taskmesh-damage-'))
+    const logged: Array<Record<string, unknown>> = []
+    const logger = createLogger({
+      level: 'warn',
+      format: 'json',
+      destination: { write: (line: string) => logged.push(JSON.parse(line)) },
+    })
+    const said = () => logged.map((l) => String(l.msg)).filter((m) => m.startsWith('datastore:'))
+    node = await TaskmeshNode.create({ dataDir: dir, logger })
+    const [handle] = await node.submitMany([{ type: 'echo', input: { pad: 'x'.repeat(2_000) } }])
+    expect(await node.waitResult(handle.id, AbortSignal.timeout(10_000))).toMatchObject({
+      status: 'succeeded',
+    })
+    await node.stop()
+    const path = join(dir, RECORD_LOG_FILE)
+    const size = (await stat(path)).size
+    expect(size).toBeGreaterThan(2_000) // the record's value is in the log
+
+    node = await TaskmeshNode.create({ dataDir: dir, logger })
+    expect(said()).toEqual([]) // whole since the last stop
+    await node.stop()
+    await truncate(path, size - 1_000)
+    node = await TaskmeshNode.create({ dataDir: dir, logger })
+    expect(said()).toEqual([
+      `datastore: ${path} is 1000 bytes shorter than when the node last stopped (${size - 1_000} of ${size}): result records stored here in those bytes are gone (their copies at peers are still read)`,
+    ])
   })
 })

@@ -3,11 +3,17 @@ import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
 import { BaseDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
-import type { Batch, Datastore, Key, KeyQuery, Pair, Query } from 'interface-datastore'
+import { type Batch, type Datastore, Key, type KeyQuery, type Pair, type Query } from 'interface-datastore'
 import { isDhtRecordKey } from './fencing.ts'
 
 /** The file beside a node's datastore that holds the values of its DHT records. */
 export const RECORD_LOG_FILE = 'record-values.log'
+
+/**
+ * Where a clean stop writes the log's length in the wrapped store: the log only grows, so a log
+ * shorter at the next start was cut (by hand, a restore, a disk fault) and its records are gone.
+ */
+const LOG_SIZE_KEY = new Key('/taskmesh/record-log-size')
 
 /** The first two bytes of an index entry (a kad-dht record, protobuf, starts with 0x0a). */
 const POINTER_MAGIC = [0xff, 0x4c] as const
@@ -158,10 +164,31 @@ export class ValueLogDatastore extends BaseDatastore {
     yield* this.inner.queryKeys(q, options)
   }
 
-  /** Closes the log once its appends have ended, then the wrapped store. */
+  /**
+   * What is wrong with the log as it was opened: shorter than at the last clean stop (its records
+   * past the new end are gone). Undefined when nothing is, or no stop was recorded.
+   */
+  async damage(path: string): Promise<string | undefined> {
+    const mark = await Promise.resolve()
+      .then(() => this.inner.get(LOG_SIZE_KEY))
+      .catch(() => undefined)
+    if (mark?.byteLength !== 8) return undefined
+    const was = Number(Buffer.from(mark.buffer, mark.byteOffset, 8).readBigUInt64BE())
+    if (this.size >= was) return undefined
+    return `datastore: ${path} is ${was - this.size} bytes shorter than when the node last stopped (${this.size} of ${was}): result records stored here in those bytes are gone (their copies at peers are still read)`
+  }
+
+  /** Closes the log once its appends have ended (its length noted for the next start), then the wrapped store. */
   async close(): Promise<void> {
     await this.tail
     await this.log.close()
+    const mark = Buffer.alloc(8)
+    mark.writeBigUInt64BE(BigInt(this.size))
+    try {
+      await this.inner.put(LOG_SIZE_KEY, mark)
+    } catch {
+      // a full disk: no check at the next start
+    }
     await this.inner.close()
   }
 }
