@@ -31,7 +31,10 @@ export interface MeshClient {
   watch(taskIds: string[], signal?: AbortSignal): AsyncGenerator<ResultRecord, void, undefined>
   /** The node's status snapshot. */
   status(): Promise<Record<string, unknown>>
-  /** Cancels a task (the node forwards to its owner); `ERR_UNKNOWN_TASK` when no node knows it. */
+  /**
+   * Cancels a task (the node forwards to its owner); `ERR_UNKNOWN_TASK` when no node knows it,
+   * `ERR_OWNER_DOWN` when its owner is down and no node has taken it over yet (try again).
+   */
   cancel(taskId: string): Promise<CancelOutcome>
   /** How a task stands (`waiting`, `queued`, `leased`, `running`, `unschedulable`, `done`, `unknown`). */
   state(taskId: string): Promise<TaskStateReply>

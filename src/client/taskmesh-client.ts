@@ -164,7 +164,8 @@ export class TaskmeshClient implements MeshClient {
 
   /**
    * Cancels a task (the peer forwards to the task's owner): `cancelled`, or `finished` when it had
-   * a result already. Rejects with `ERR_UNKNOWN_TASK` when no node in reach knows it.
+   * a result already. Rejects with `ERR_UNKNOWN_TASK` when no node in reach knows it, and with
+   * `ERR_OWNER_DOWN` when its owner cannot be reached and no node has taken it over yet (try again).
    */
   async cancel(taskId: string): Promise<CancelOutcome> {
     return this.api.cancel(checkTaskId(taskId, 'cancel'))

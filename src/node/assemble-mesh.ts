@@ -7,8 +7,8 @@ import { CUSTODY_PROTOCOL } from '../protocol/constants.ts'
 import type { Task } from '../task/task.ts'
 import { debounce } from '../util/debounce.ts'
 import type { Lifecycle } from './assemble.ts'
+import { assembleControl } from './assemble-control.ts'
 import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
-import { TaskControl } from './owner/cancellation.ts'
 import { CustodyKeeper } from './owner/custody-keeper.ts'
 import type { Intake } from './owner/intake.ts'
 import type { OwnerLedger, Poisoned } from './owner/owner-ledger.ts'
@@ -29,6 +29,7 @@ import type { ResultStore } from './results/result-store.ts'
 import type { LocalQueue } from './run/local-queue.ts'
 import type { TaskRunner } from './run/task-runner.ts'
 import type { TaskEvents } from './story/task-events.ts'
+import { SupersededRuns } from './thief/superseded-runs.ts'
 import type { Thief } from './thief/thief.ts'
 import { BeaconService } from './wire/beacon-service.ts'
 import { CustodyService } from './wire/custody-service.ts'
@@ -197,6 +198,7 @@ export function wireMesh(m: MeshInputs) {
     onResultStored: (from, id, epoch) => ledger.noteResult(from, id, epoch),
     expectsCompletion: (from, id, epoch) => ledger.holdsLease(from, id, epoch),
   })
+  const superseded = new SupersededRuns({ self, thief, results, events, liveness, readFrom: fetch.valueAt })
   events.on((e) => {
     const owner = e.detail?.owner
     if (e.event === 'completion-stale' && typeof owner === 'string') inbox.supersededAt(owner, e.taskId)
@@ -221,15 +223,8 @@ export function wireMesh(m: MeshInputs) {
     beacons,
     /** Cancellation and task state, which forward to the task's owner (asking peers for it if need be). */
     control: (p: { intake: Intake; publisher: ResultPublisher; unschedulable: UnschedulableWatch }) =>
-      new TaskControl({
-        ...{ self, ledger, runner: m.runner, thief, results, events },
-        ...{ publisher: p.publisher, unschedulable: p.unschedulable },
-        gate: {
-          has: (id) => p.intake.gate.has(id),
-          missing: (id) => p.intake.gate.missing(id),
-          cancel: (id) => p.intake.cancelWaiting(id),
-        },
-        guardedOwner: (id) => custodian.owner(id),
+      assembleControl({
+        ...{ self, ledger, runner: m.runner, thief, results, events, custodian, liveness, ...p },
         ...ownerRequests(libp2p, (n) => closest.of(selfKey, n)),
       }),
     parts: {
@@ -243,6 +238,7 @@ export function wireMesh(m: MeshInputs) {
         beaconService,
         beacons,
         inbox,
+        superseded,
         bootstrapKeeper,
         trimmer,
       },

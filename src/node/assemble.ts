@@ -278,6 +278,7 @@ export function assembleNode(inputs: NodeInputs) {
   gossip.listen({
     onResultNotice: (from, msg, contested) => {
       mesh.parts.inbox.onResultNotice(from, msg)
+      mesh.parts.superseded.onResultNotice(from, msg) // a held run a later record beats ends
       follower.onResultNotice(from, msg, contested)
     },
   })

@@ -31,7 +31,10 @@ export interface FrontDoor {
   waitResult(id: string, signal?: AbortSignal): Promise<ResultRecord>
   /** The signed record value (what the DHT stores), after one poll or a wait. */
   signedResult(id: string, opts: { wait: boolean; signal?: AbortSignal }): Promise<Uint8Array | undefined>
-  /** Cancels a task (forwarding to its owner unless `forwarded`). @throws UnknownTaskError */
+  /**
+   * Cancels a task (forwarding to its owner unless `forwarded`; to the node that took it over when
+   * the owner cannot be reached). @throws UnknownTaskError, OwnerDownError
+   */
   cancel(id: string, opts?: { forwarded?: boolean }): Promise<CancelResult>
   /** How a task stands (asking its owner unless `forwarded`). */
   taskState(id: string, opts?: { forwarded?: boolean }): Promise<TaskState>

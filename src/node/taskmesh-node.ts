@@ -202,7 +202,8 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
    * Cancels a task: its owner drops it if it waits, removes it if queued, aborts it if it runs,
    * revokes its lease if a thief holds it, and publishes the final record `failed` / `cancelled`
    * (never retried; dependents fail). A node that does not own the task forwards to its owner.
-   * @throws UnknownTaskError when neither this node nor the owner it knows of has the task.
+   * @throws UnknownTaskError when neither this node nor the owner it knows of has the task;
+   *   OwnerDownError when its owner cannot be reached and no node in reach has taken it over yet.
    */
   async cancel(id: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
     return this.parts.control.cancel(checkTaskId(id, 'cancel'), opts)

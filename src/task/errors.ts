@@ -71,6 +71,23 @@ export class UnknownTaskError extends Error {
 }
 
 /**
+ * The owner of a task cannot be reached (it died, or does not answer) and no node in reach has
+ * taken the task over yet: no node can cancel it now. Its custodians adopt a dead owner's tasks
+ * once they declared it dead; asked again then, the node that took the task over decides.
+ */
+export class OwnerDownError extends Error {
+  override readonly name = 'OwnerDownError'
+  readonly code = 'ERR_OWNER_DOWN'
+  constructor(
+    readonly owner: string,
+    readonly taskId: string,
+    options?: ErrorOptions,
+  ) {
+    super(`owner ${owner} of task ${taskId} is down and no node has taken its tasks yet: try again`, options)
+  }
+}
+
+/**
  * Re-words a refusal of a one-item submission's `tasks[0]…` as `task…`, for the entry points that
  * take one spec (`TaskmeshNode.submit`, `POST /tasks` with a bare spec): a list of one keeps `tasks[0]`.
  */

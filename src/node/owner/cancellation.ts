@@ -1,10 +1,11 @@
-import { UnknownTaskError } from '../../task/errors.ts'
+import { OwnerDownError, UnknownTaskError } from '../../task/errors.ts'
 import { ownerFailureRecord, type ResultPublisher } from '../results/result-publisher.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { TaskRunner } from '../run/task-runner.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import type { Thief } from '../thief/thief.ts'
 import type { DependencyGate } from './dependencies.ts'
+import { answered, OwnerDown, type OwnerDownOptions } from './owner-down.ts'
 import type { OwnerLedger } from './owner-ledger.ts'
 import type { FoundOwner } from './owner-search.ts'
 import type { UnschedulableWatch } from './unschedulable.ts'
@@ -37,7 +38,7 @@ export interface TaskControlOptions {
   gate: Pick<DependencyGate, 'has' | 'cancel' | 'missing'>
   ledger: Pick<OwnerLedger, 'get' | 'cancel'>
   runner: Pick<TaskRunner, 'cancel' | 'isRunning'>
-  thief: Pick<Thief, 'holds' | 'entry'>
+  thief: Pick<Thief, 'holds' | 'entry' | 'dropLease'>
   results: Pick<ResultStore, 'cached' | 'get'>
   unschedulable: Pick<UnschedulableWatch, 'get'>
   events: TaskEvents
@@ -54,6 +55,12 @@ export interface TaskControlOptions {
    * Without it, such a task is unknown here.
    */
   searchOwner?(taskId: string): Promise<FoundOwner | undefined>
+  /** True for a peer this node declared dead (a lease holder says its lease's owner is down). */
+  isDead?(peer: string): boolean
+  /** Asks the connected peers about a task whose owner could not be reached (see `OwnerDown`). */
+  surveyTask?: OwnerDownOptions['surveyTask']
+  /** The cancel of a task this node runs under a dead owner's lease, taken over here (see `OwnerDown`). */
+  takeOver?: OwnerDownOptions['takeOver']
 }
 
 /**
@@ -63,10 +70,15 @@ export interface TaskControlOptions {
  * the final record `failed` / `cancelled` under an epoch above every epoch it allocated, so a
  * result the thief may still send loses everywhere (fencing); dependents fail with it. Any other
  * node forwards the cancel to the owner it knows of (as the task's thief or custodian), else to
- * the owner its connected peers name.
+ * the owner its connected peers name; when that owner cannot be reached, to the node that took the
+ * task over (see {@link OwnerDown}).
  */
 export class TaskControl {
-  constructor(private readonly opts: TaskControlOptions) {}
+  private readonly down: OwnerDown
+
+  constructor(private readonly opts: TaskControlOptions) {
+    this.down = new OwnerDown(opts)
+  }
 
   async cancel(taskId: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
     const { self, gate, ledger, results, events, publisher } = this.opts
@@ -87,31 +99,50 @@ export class TaskControl {
       await publisher.publish(ownerFailureRecord(cancelled.entry, self, CANCELLED, cancelled.epoch))
       return { taskId, outcome: 'cancelled', owner: self }
     }
-    const owner =
-      this.ownerOf(taskId) ?? (opts.forwarded === true ? undefined : (await this.search(taskId))?.owner)
-    if (owner !== undefined && owner !== self && opts.forwarded !== true) {
+    const forwarded = opts.forwarded === true
+    const owner = this.ownerOf(taskId) ?? (forwarded ? undefined : (await this.search(taskId))?.owner)
+    if (owner !== undefined && owner !== self && !forwarded) {
       events.emit(taskId, 'cancel-forwarded', { to: owner })
-      return this.opts.forwardCancel(owner, taskId)
+      try {
+        return await this.opts.forwardCancel(owner, taskId)
+      } catch (err) {
+        if (answered(err)) throw err // the owner's own refusal, relayed
+        return this.down.cancel(taskId, owner, err) // the owner cannot be reached
+      }
     }
+    // sent on by another node: only what this node can do itself (it holds the dead owner's lease)
+    const taken = owner !== undefined && owner !== self ? await this.opts.takeOver?.(taskId) : undefined
+    if (taken !== undefined) return taken
     const found = await results
       .get(taskId, { signal: AbortSignal.timeout(CANCEL_LOOKUP_MS) })
       .catch(() => undefined)
     if (found !== undefined) return { taskId, outcome: 'finished', owner: found.owner }
+    if (owner !== undefined && this.opts.isDead?.(owner) === true) throw new OwnerDownError(owner, taskId)
     throw new UnknownTaskError(taskId)
   }
 
   /**
    * How the task stands here; a node that knows nothing of it asks the owner it guards the task
-   * for, else the owner its connected peers name (unless `forwarded`).
+   * for, else the owner its connected peers name (unless `forwarded`) — and when that owner cannot
+   * be reached, the node that took the task over, else a node that runs it.
    */
   async state(taskId: string, opts: { forwarded?: boolean } = {}): Promise<TaskState> {
     const local = this.localState(taskId)
     if (local.state !== 'unknown' || opts.forwarded === true || local.owner === this.opts.self) return local
-    if (local.owner !== undefined) return this.opts.askState(local.owner, taskId).catch(() => local)
+    if (local.owner !== undefined) return this.askOwner(local.owner, taskId, local)
     const found = await this.search(taskId)
     if (found === undefined || found.owner === this.opts.self) return local
     if (found.state !== undefined) return found.state
-    return this.opts.askState(found.owner, taskId).catch(() => ({ ...local, owner: found.owner }))
+    return this.askOwner(found.owner, taskId, { ...local, owner: found.owner })
+  }
+
+  /** The owner's answer; `fallback` when it refused, what other nodes tell when it cannot be reached. */
+  private async askOwner(owner: string, taskId: string, fallback: TaskState): Promise<TaskState> {
+    try {
+      return await this.opts.askState(owner, taskId)
+    } catch (err) {
+      return answered(err) ? fallback : this.down.state(taskId, owner, fallback)
+    }
   }
 
   /** How the task stands by what this node knows. */
@@ -132,7 +163,9 @@ export class TaskControl {
     const held = thief.entry(taskId)
     if (held !== undefined) {
       const state = runner.isRunning(taskId) ? 'running' : 'queued'
-      return { state, reason: `held under a lease from ${held.task.owner}`, owner: held.task.owner }
+      const from = held.task.owner
+      const down = this.opts.isDead?.(from) === true ? ', which is down' : ''
+      return { state, reason: `held under a lease from ${from}${down}`, owner: from }
     }
     const guarded = this.opts.guardedOwner(taskId)
     return guarded === undefined ? { state: 'unknown' } : { state: 'unknown', owner: guarded }

@@ -54,6 +54,60 @@ export async function searchOwner(
 }
 
 /**
+ * What the peers asked about a task said once its named owner could not be reached (see
+ * {@link surveyTask}).
+ */
+export interface TaskSurvey {
+  /**
+   * A node that owns the task now — it took the task over from the unreachable owner — with its own
+   * answer when it was among the peers asked (another peer may name it: one of its custodians).
+   */
+  taker?: { owner: string; state?: TaskState }
+  /**
+   * The peers that know the task under the unreachable owner, with their answers: lease holders
+   * (`queued` or `running` there) first, then custodians (`unknown`, the owner named).
+   */
+  holders: Array<{ peer: string; state: TaskState }>
+}
+
+/**
+ * Asks `peers` at once how a task stands after its owner `down` could not be reached (each
+ * answers from what it knows, as for {@link searchOwner}). Settles as soon as an answer names
+ * another owner — a node that took the task over (the successor of the dead owner that adopted
+ * it) — else once every peer answered or `ms` passed, with the peers that know the task under
+ * `down`: a lease holder's answer tells how the task stands while nobody owns it, and the lease
+ * holder may take it over itself (`takeOverToCancel`).
+ */
+export async function surveyTask(
+  peers: readonly string[],
+  ask: (peer: string, signal: AbortSignal) => Promise<TaskState>,
+  down: string,
+  ms = OWNER_SEARCH_MS,
+): Promise<TaskSurvey> {
+  const holders: TaskSurvey['holders'] = []
+  const stop = new AbortController()
+  const timer = setTimeout(() => stop.abort(new Error('task survey timed out')), ms)
+  const found = Promise.withResolvers<TaskSurvey['taker']>()
+  stop.signal.addEventListener('abort', () => found.resolve(undefined))
+  const asked = peers.slice(0, OWNER_SEARCH_PEERS).map(async (peer) => {
+    const state = await ask(peer, stop.signal).catch(() => undefined)
+    if (state?.owner === undefined || stop.signal.aborted) return
+    if (state.owner === down) holders.push({ peer, state })
+    else found.resolve(state.owner === peer ? { owner: peer, state } : { owner: state.owner })
+  })
+  void Promise.all(asked).then(() => found.resolve(undefined))
+  try {
+    const taker = await found.promise
+    const byKnowledge = (h: TaskSurvey['holders'][number]) => (h.state.state === 'unknown' ? 1 : 0)
+    const sorted = holders.sort((a, b) => byKnowledge(a) - byKnowledge(b))
+    return taker === undefined ? { holders: sorted } : { taker, holders: sorted }
+  } finally {
+    clearTimeout(timer)
+    stop.abort() // the requests still out are abandoned
+  }
+}
+
+/**
  * {@link searchOwner} with at most `limit` searches under way: one asked beyond them finds
  * nothing (the node answers from what it knows itself).
  */
@@ -61,12 +115,27 @@ export function boundedOwnerSearch(
   search: (taskId: string) => Promise<FoundOwner | undefined>,
   limit = MAX_OWNER_SEARCHES,
 ): (taskId: string) => Promise<FoundOwner | undefined> {
+  return bounded(search, limit)
+}
+
+/** {@link surveyTask} with at most `limit` surveys under way, as {@link boundedOwnerSearch}. */
+export function boundedSurvey(
+  survey: (taskId: string, down: string) => Promise<TaskSurvey>,
+  limit = MAX_OWNER_SEARCHES,
+): (taskId: string, down: string) => Promise<TaskSurvey | undefined> {
+  return bounded(survey, limit)
+}
+
+function bounded<A extends unknown[], T>(
+  search: (...args: A) => Promise<T | undefined>,
+  limit: number,
+): (...args: A) => Promise<T | undefined> {
   let running = 0
-  return async (taskId) => {
+  return async (...args) => {
     if (running >= limit) return undefined
     running++
     try {
-      return await search(taskId)
+      return await search(...args)
     } finally {
       running--
     }

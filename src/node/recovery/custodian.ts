@@ -8,6 +8,7 @@ import type { BatchLookup } from '../results/batch-lookup.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { Thief } from '../thief/thief.ts'
 import { type CheckedChunk, OpenLookups } from './open-lookups.ts'
+import { successorOf } from './successor.ts'
 import { type AskKnown, checkSuccessors, knownOf, type LeftTo, splitBySuccessor } from './successor-check.ts'
 
 /** Tasks of other owners one node guards at most (the oldest are forgotten first). */
@@ -95,6 +96,18 @@ export class Custodian {
   /** The owner of a task guarded here. */
   owner(taskId: string): string | undefined {
     return this.ownerOf.get(taskId)
+  }
+
+  /**
+   * True when the task is guarded here for an owner declared dead and this node is its successor:
+   * the node the owner's other custodians leave it to. Such a task that this node runs under the
+   * dead owner's lease is adopted by no one while that run lasts (see {@link orphans}).
+   */
+  leftHere(taskId: string): boolean {
+    const owner = this.ownerOf.get(taskId)
+    const guarded = owner === undefined ? undefined : this.byOwner.get(owner)
+    if (owner === undefined || guarded === undefined || !this.opts.liveness.isDead(owner)) return false
+    return successorOf(taskId, this.liveCustodians(guarded)) === this.opts.self
   }
 
   /** Serves an owner's custody frame (`from` is the connection's peer). */
@@ -192,19 +205,33 @@ export class Custodian {
     }
   }
 
-  /** The guarded tasks of dead owners this node is the successor of, and the others by successor. */
+  /**
+   * The guarded tasks of dead owners this node is the successor of, and the others by successor.
+   * A task this node runs under the dead owner's lease stays guarded here, neither adopted nor left
+   * to another: its record ends it, and should the lease end without one, it is an orphan again.
+   */
   private orphans(): { mine: Task[]; leftTo: LeftTo } {
-    const { liveness, self } = this.opts
+    const { liveness, self, results, ledger, thief } = this.opts
     const mine: Task[] = []
     const leftTo: LeftTo = new Map()
     for (const [owner, guarded] of this.byOwner) {
       if (!liveness.isDead(owner)) continue
-      const candidates = guarded.custodians.filter((p) => p === self || !liveness.isDead(p))
-      if (!candidates.includes(self)) candidates.push(self)
-      for (const task of guarded.tasks.values()) if (this.settledHere(task.id)) this.forget(task.id)
-      splitBySuccessor(owner, [...guarded.tasks.values()], candidates, self, { mine, leftTo })
+      const open: Task[] = []
+      for (const task of guarded.tasks.values()) {
+        if (results.cached(task.id) !== undefined || ledger.has(task.id)) this.forget(task.id)
+        else if (!thief.holds(task.id)) open.push(task)
+      }
+      splitBySuccessor(owner, open, this.liveCustodians(guarded), self, { mine, leftTo })
     }
     return { mine, leftTo }
+  }
+
+  /** The owner's custodians as its last `hold` named them that are not declared dead, and this node. */
+  private liveCustodians(guarded: Guarded): string[] {
+    const { liveness, self } = this.opts
+    const candidates = guarded.custodians.filter((p) => p === self || !liveness.isDead(p))
+    if (!candidates.includes(self)) candidates.push(self)
+    return candidates
   }
 
   /**

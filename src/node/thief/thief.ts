@@ -228,8 +228,7 @@ export class Thief {
    */
   async handBack(entry: RunEntry, attempt: AttemptRecord | undefined): Promise<void> {
     const held = this.leasedIn.get(entry.task.id)
-    if (held === undefined || held.entry !== entry) return
-    this.leasedIn.delete(entry.task.id)
+    if (held?.entry !== entry || !this.leasedIn.delete(entry.task.id)) return
     this.opts.queue.remove(entry.task.id)
     const lease = { taskId: entry.task.id, epoch: entry.epoch, ...(attempt === undefined ? {} : { attempt }) }
     await this.release(held.owner, [lease])
@@ -292,9 +291,10 @@ export class Thief {
     return [...byOwner].flatMap(pairs)
   }
 
-  private dropLease(taskId: string): void {
+  /** Ends a lease held here: the task leaves the queue, and its run, if any, is aborted (`why`). */
+  dropLease(taskId: string, why = 'lease revoked'): void {
     if (!this.leasedIn.delete(taskId)) return
     this.opts.queue.remove(taskId)
-    this.opts.runner.cancel(taskId, 'lease revoked')
+    this.opts.runner.cancel(taskId, why)
   }
 }

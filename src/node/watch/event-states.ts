@@ -33,6 +33,7 @@ export const TASK_EVENTS: Readonly<Record<string, ListedState | 'status' | null>
   stored: null,
   cancelled: 'failed',
   'cancel-forwarded': null,
+  superseded: null,
 }
 
 /** The state a task is in at this node after `e`, when the event changes it. */

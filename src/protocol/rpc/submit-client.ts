@@ -125,7 +125,8 @@ export class SubmitClient {
 
   /**
    * Cancels a task (the node forwards to its owner unless `forwarded`). Rejects with
-   * `ERR_UNKNOWN_TASK` when no node in reach knows it.
+   * `ERR_UNKNOWN_TASK` when no node in reach knows it, `ERR_OWNER_DOWN` when its owner cannot be
+   * reached and no node has taken it over yet.
    */
   async cancel(taskId: string, opts: ForwardOptions = {}): Promise<CancelOutcome> {
     const reply = await this.about(taskId, { type: 'cancel', ...forwarded(opts) }, 'cancelled', opts.signal)

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import type { TaskState } from '../../../src/node/owner/cancellation.ts'
-import { boundedOwnerSearch, OWNER_SEARCH_PEERS, searchOwner } from '../../../src/node/owner/owner-search.ts'
+import {
+  boundedOwnerSearch,
+  boundedSurvey,
+  OWNER_SEARCH_PEERS,
+  searchOwner,
+  surveyTask,
+} from '../../../src/node/owner/owner-search.ts'
 
 /** An `ask` answering from a table (a peer absent from it never answers until aborted). */
 function asking(answers: Record<string, TaskState | Error>) {
@@ -80,5 +86,59 @@ describe('boundedOwnerSearch', () => {
     releases[2]()
     await expect(second).resolves.toEqual({ owner: 'owner-of-b' })
     await expect(fourth).resolves.toEqual({ owner: 'owner-of-d' })
+  })
+})
+
+describe('surveyTask (the owner `o` cannot be reached)', () => {
+  it('settles at once with a node that took the task over, its own answer with it', async () => {
+    const { ask, aborted } = asking({
+      x: { state: 'running', reason: 'held under a lease from o', owner: 'o' },
+      s: { state: 'queued', owner: 's' },
+    })
+    await expect(surveyTask(['x', 's', 'silent'], ask, 'o')).resolves.toMatchObject({
+      taker: { owner: 's', state: { state: 'queued', owner: 's' } },
+    })
+    expect(aborted).toEqual(['silent'])
+  })
+
+  it("names a taker another peer names (the taker's custodian), without a state", async () => {
+    const { ask } = asking({ c: { state: 'unknown', owner: 's' } })
+    await expect(surveyTask(['c'], ask, 'o')).resolves.toEqual({ taker: { owner: 's' }, holders: [] })
+  })
+
+  it('without a taker, lists the peers that know the task under the dead owner, lease holders first', async () => {
+    const running = { state: 'running' as const, reason: 'held under a lease from o', owner: 'o' }
+    const { ask } = asking({
+      c: { state: 'unknown', owner: 'o' },
+      x: running,
+      z: { state: 'unknown' },
+      f: new Error('refused'),
+    })
+    await expect(surveyTask(['c', 'z', 'f', 'x'], ask, 'o')).resolves.toEqual({
+      holders: [
+        { peer: 'x', state: running },
+        { peer: 'c', state: { state: 'unknown', owner: 'o' } },
+      ],
+    })
+  })
+
+  it('settles with what it heard once its time is up, aborting what is still out', async () => {
+    const { ask, aborted } = asking({ c: { state: 'unknown', owner: 'o' } })
+    await expect(surveyTask(['c', 'silent'], ask, 'o', 20)).resolves.toEqual({
+      holders: [{ peer: 'c', state: { state: 'unknown', owner: 'o' } }],
+    })
+    expect(aborted).toEqual(['silent'])
+  })
+
+  it('runs at most `limit` surveys at once (boundedSurvey)', async () => {
+    const release = Promise.withResolvers<void>()
+    const survey = boundedSurvey(async (id, down) => {
+      await release.promise
+      return { taker: { owner: `${down}-successor-of-${id}` }, holders: [] }
+    }, 1)
+    const first = survey('a', 'o')
+    await expect(survey('b', 'o')).resolves.toBeUndefined()
+    release.resolve()
+    await expect(first).resolves.toEqual({ taker: { owner: 'o-successor-of-a' }, holders: [] })
   })
 })

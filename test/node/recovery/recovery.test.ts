@@ -203,6 +203,41 @@ describe('Adopter', () => {
     adopter.stop()
   })
 
+  it("keeps guarding a dead owner's task it runs under that owner's lease: adopted by no one while the run lasts, by itself once the lease ends without a record", async () => {
+    vi.useFakeTimers()
+    const [self, owner, other] = peers
+    const tasks = Array.from({ length: 12 }, (_, n) => makeTask(900 + n, owner))
+    const held = tasks.find((t) => successorOf(t.id, [self, other]) === self)!
+    const theirs = tasks.find((t) => successorOf(t.id, [self, other]) === other)!
+    const leased = new Set([held.id])
+    const { adopter, custodian, owned, results, disconnect } = fakes(self, { leased })
+    await adopter.start()
+    adopter.onBeacon(owner, {} as never)
+    adopter.onBeacon(other, {} as never)
+    adopter.onHold(owner, tasks, [self, other])
+    expect(custodian.leftHere(held.id)).toBe(false) // the owner lives: it decides
+    disconnect(owner)
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(100)
+      adopter.onBeacon(other, {} as never)
+    }
+    // the run here goes on under the dead owner's lease: not looked up, not adopted, still guarded
+    expect(results.get.mock.calls.map(([id]) => id)).not.toContain(held.id)
+    expect(owned.has(held.id)).toBe(false)
+    expect(custodian.owner(held.id)).toBe(owner)
+    // the other custodians leave it to this node: only this node may take it over
+    expect(custodian.leftHere(held.id)).toBe(true)
+    expect(custodian.leftHere(theirs.id)).toBe(false)
+    // the lease ends without a record (the run failed and went back to the dead owner): the next sweep adopts it
+    leased.delete(held.id)
+    for (let i = 0; i < 15; i++) {
+      await vi.advanceTimersByTimeAsync(100)
+      adopter.onBeacon(other, {} as never)
+    }
+    expect(owned.get(held.id)).toMatchObject({ as: 'adopted', task: { owner: self } })
+    adopter.stop()
+  })
+
   it('adopts nothing while the owner beacons, and forgets tasks the owner says ended', async () => {
     vi.useFakeTimers()
     const [self, owner] = peers
