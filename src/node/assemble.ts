@@ -22,6 +22,7 @@ import { OwnerLedger, type Poisoned } from './owner/owner-ledger.ts'
 import { UnschedulableWatch } from './owner/unschedulable.ts'
 import { ownerFilter } from './peers/allowed-owners.ts'
 import type { DenyList } from './peers/deny-list.ts'
+import { warnInboundFailures } from './peers/inbound-failures.ts'
 import { reachable } from './peers/peer-addresses.ts'
 import { PeerView } from './peers/peer-view.ts'
 import { recordFetch } from './results/record-fetch.ts'
@@ -99,6 +100,7 @@ export function assembleNode(inputs: NodeInputs) {
   const log = (opts.logger ?? silentLogger()).child({ peerId: self })
   if (opts.logger !== undefined) logTaskEvents(log, events)
   for (const warning of inputs.startWarnings ?? []) log.warn(warning)
+  warnInboundFailures(accounting.metrics, log, opts.swarmKey !== undefined)
   const metrics = new NodeMetrics()
   metrics.listen(events)
   const settledLog = new SettledLog()

@@ -1,6 +1,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eventually } from '../../scripts/chaos/daemons.ts'
 import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
+import { createLogger } from '../../src/log/logger.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { generateSwarmKey } from '../../src/node/wire/swarm-key.ts'
 import { connectAll, waitForMesh } from '../../src/simulation/mesh.ts'
@@ -70,5 +72,35 @@ describe('private mesh (--swarm-key)', () => {
     // the mesh did not notice: A's next gpu task still goes to B, never to an outsider
     const [h] = await a.submitMany([sleepSpec(5, 'again', { resources: { labels: ['gpu'] } })])
     expect((await h.result(deadline())).executor).toBe(b.peerId)
+  })
+
+  it('the node dialled by a peer with another key says so, once a minute at most', async () => {
+    const logged: Array<Record<string, unknown>> = []
+    const logger = createLogger({
+      level: 'warn',
+      format: 'json',
+      destination: { write: (line: string) => logged.push(JSON.parse(line)) },
+    })
+    const dialled = await TaskmeshNode.create({ slots: 1, swarmKey: mesh, logger })
+    try {
+      const failed = () => logged.filter((l) => l.msg === 'inbound connection failed its handshake')
+      // the garbled handshake fails at once, or when the dialler gives up (at most DIAL_MS)
+      const dial = () =>
+        otherKey.libp2p.dial(multiaddr(dialled.multiaddrs[0]), { signal: AbortSignal.timeout(DIAL_MS) })
+      await expect(dial()).rejects.toThrow()
+      await eventually(() => (failed().length > 0 ? true : undefined), DIAL_MS, 'the failure logged')
+      expect(failed()).toEqual([
+        expect.objectContaining({
+          error: 'EncryptionFailedError',
+          heldBack: 0,
+          hint: 'a peer with another swarm key, or something that is not a taskmesh peer, dialled this node',
+        }),
+      ])
+      await expect(dial()).rejects.toThrow()
+      expect(failed()).toHaveLength(1) // the second within the minute is held back
+      expect(dialled.libp2p.getConnections()).toEqual([])
+    } finally {
+      await dialled.stop()
+    }
   })
 })

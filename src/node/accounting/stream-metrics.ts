@@ -106,6 +106,9 @@ const histogram: Histogram & HistogramGroup & Summary & SummaryGroup = {
   timer: () => noop,
 }
 
+/** libp2p's counter group of inbound connections whose upgrade threw, by the error's name. */
+const INBOUND_ERRORS = 'libp2p_connection_manager_dials_inbound_errors_total'
+
 /**
  * A libp2p `Metrics` that counts messages and bytes per protocol (libp2p hands it every protocol
  * stream once negotiated) and on the node's connections (bytes on the wire: Noise, Yamux and
@@ -118,6 +121,20 @@ export class StreamMetrics implements Metrics {
   readonly protocols = new Map<string, StreamCounts>()
   /** The node's connections, below encryption and muxing. */
   readonly connections: StreamCounts = createStreamCounts()
+  /** Inbound connections that failed before they were upgraded, by the error's name. */
+  readonly inboundFailures = new Map<string, number>()
+  /** Called for each inbound connection that failed before it was upgraded (the error's name). */
+  onInboundFailure: ((name: string) => void) | undefined
+  /** The one counter group read: libp2p counts there each inbound upgrade that threw. */
+  private readonly inboundErrors = {
+    ...metric,
+    increment: (values: Record<string, number | true>) => {
+      for (const name of Object.keys(values)) {
+        this.inboundFailures.set(name, (this.inboundFailures.get(name) ?? 0) + 1)
+        this.onInboundFailure?.(name)
+      }
+    },
+  }
 
   trackMultiaddrConnection(maConn: MultiaddrConnection): void {
     track(maConn, this.connections)
@@ -141,7 +158,7 @@ export class StreamMetrics implements Metrics {
   // biome-ignore lint/suspicious/noExplicitAny: as above
   registerCounter = (): any => metric
   // biome-ignore lint/suspicious/noExplicitAny: as above
-  registerCounterGroup = (): any => metric
+  registerCounterGroup = (name: string): any => (name === INBOUND_ERRORS ? this.inboundErrors : metric)
   // biome-ignore lint/suspicious/noExplicitAny: as above
   registerHistogram = (): any => histogram
   // biome-ignore lint/suspicious/noExplicitAny: as above

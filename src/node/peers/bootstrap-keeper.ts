@@ -28,6 +28,17 @@ export const BOOTSTRAP_QUIET_MAX_MS = 1_800_000
 export const TIMEOUT_HINT =
   'no answer in time: the peer may be down or unreachable, or in a mesh with another swarm key (check both use the same key)'
 
+/** Said beside a dial of a bootstrap peer that closed the connection in the handshake. */
+export const RESET_HINT =
+  'the peer cut the connection in the handshake: it may be in a mesh with another swarm key (check both use the same key), or stopping'
+
+/** The hint beside a failed dial's error, for the failures a swarm key mismatch looks like. */
+export function hintOf(error: string): { hint?: string } {
+  if (/abort|timeout/i.test(error)) return { hint: TIMEOUT_HINT }
+  if (/ECONNRESET|EncryptionFailed|stream ended before/i.test(error)) return { hint: RESET_HINT }
+  return {}
+}
+
 /** The peer id a bootstrap address names (its last `/p2p/`), if any. */
 function bootstrapPeer(address: string): string | undefined {
   try {
@@ -166,9 +177,8 @@ export class BootstrapKeeper {
       // a node in the mesh tries again slowly: the peer may be refusing newcomers, full
       const wait = this.inMesh() ? this.quietPause(t) : t.delayMs
       const error = (err as Error).message
-      // a handshake that never ends: a peer of another private mesh looks like this too
-      const hint = /abort|timeout/i.test(error) ? { hint: TIMEOUT_HINT } : {}
-      const fields = { bootstrap: t.addr.toString(), error, retryInMs: wait, ...hint }
+      // a handshake that never ends or is cut: a peer of another private mesh looks like this
+      const fields = { bootstrap: t.addr.toString(), error, retryInMs: wait, ...hintOf(error) }
       if (this.stopped) return
       if (t.failing) this.log?.debug(fields, 'bootstrap peer still unreachable')
       else this.log?.warn(fields, 'bootstrap peer unreachable: dialling it again with backoff')

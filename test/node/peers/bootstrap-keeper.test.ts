@@ -3,7 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../../src/log/logger.ts'
-import { withoutSelf } from '../../../src/node/peers/bootstrap-keeper.ts'
+import { hintOf, RESET_HINT, TIMEOUT_HINT, withoutSelf } from '../../../src/node/peers/bootstrap-keeper.ts'
 import { TaskmeshNode } from '../../../src/node/taskmesh-node.ts'
 import { freePort } from '../../../src/util/free-port.ts'
 import { stopAll, WAIT_MS } from '../../integration/helpers.ts'
@@ -75,5 +75,15 @@ describe('bootstrap keeper', () => {
     expect(logged.filter((l) => l.msg === 'bootstrap address is this node: skipped')).toEqual([
       expect.objectContaining({ bootstrap: seeds[0] }),
     ])
+  })
+
+  it('a failed bootstrap dial a swarm key mismatch looks like carries a hint, another does not', () => {
+    expect(hintOf('The operation was aborted due to timeout')).toEqual({ hint: TIMEOUT_HINT })
+    expect(hintOf('read ECONNRESET')).toEqual({ hint: RESET_HINT })
+    expect(hintOf('EncryptionFailedError: stream ended before 1 bytes became available')).toEqual({
+      hint: RESET_HINT,
+    })
+    expect(RESET_HINT).toMatch(/another swarm key \(check both use the same key\)/)
+    expect(hintOf('connect ECONNREFUSED 127.0.0.1:4001')).toEqual({})
   })
 })
