@@ -1,13 +1,8 @@
-import { MAX_ERROR_CHARS } from '../../protocol/constants.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import type { Json } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
 import type { ResultStore } from '../results/result-store.ts'
-
-/** The error of a task whose dependency `dep` failed with `error` (cut to the record's limit). */
-export function dependencyFailure(dep: string, error: string | undefined): string {
-  return `dependency ${dep} failed: ${error ?? 'failed'}`.slice(0, MAX_ERROR_CHARS)
-}
+import { dependencyFailure } from './failure-chain.ts'
 
 interface Waiting {
   task: Task

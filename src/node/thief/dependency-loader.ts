@@ -4,7 +4,7 @@ import { describeError } from '../../executor/handler.ts'
 import { failed } from '../../executor/outcome.ts'
 import { type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
 import type { Json } from '../../task/spec.ts'
-import { dependencyFailure } from '../owner/dependencies.ts'
+import { dependencyFailure } from '../owner/failure-chain.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { AttemptExecutor, RunEntry } from '../run/task-runner.ts'
 
