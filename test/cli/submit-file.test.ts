@@ -32,6 +32,25 @@ describe('submit --file', () => {
     )
   })
 
+  it('says a single spec wants a list, and refuses more tasks or bytes than one submission takes', async () => {
+    await expect(fromFile('one.json', '{"type":"echo","input":1}')).rejects.toThrow(
+      /--file .*one\.json: one task spec, not a list: put it in a list \(\[\{"type": …\}\]\)$/,
+    )
+    const many = JSON.stringify(Array.from({ length: 10_001 }, () => ({ type: 'noop' })))
+    await expect(fromFile('many.json', many)).rejects.toThrow(
+      /many\.json: 10001 tasks, over the limit of 10000 a submission: split the file$/,
+    )
+    const big = JSON.stringify(
+      Array.from({ length: 20 }, () => ({ type: 'echo', input: 'x'.repeat(250_000) })),
+    )
+    await expect(fromFile('big.json', big)).rejects.toThrow(
+      /big\.json: the tasks take 5000\d{3} bytes as JSON, over the limit of 4194304 a submission: split the file$/,
+    )
+    expect(
+      await fromFile('fits.json', JSON.stringify([{ type: 'echo', input: 'x'.repeat(250_000) }])),
+    ).toHaveLength(1)
+  })
+
   it('refuses a key an object names twice, with its path and line, as JSON.parse would keep the last', async () => {
     const file = '[\n  { "type": "echo", "input": 1 },\n  { "type": "echo",\n    "type": "sleep" }\n]'
     await expect(fromFile('twice.json', file)).rejects.toThrow(

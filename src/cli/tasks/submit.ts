@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { parseGraphItem } from '../../node/owner/submission.ts'
+import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
 import { RemoteError } from '../../protocol/errors.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { InvalidTaskError } from '../../task/errors.ts'
+import { MAX_TASKS_PER_SUBMISSION } from '../../task/limits.ts'
 import { parseTaskSpec } from '../../task/spec.ts'
 import { EXIT_NO_RESULT, EXIT_TASK_FAILED } from '../exit-codes.ts'
 import { waitMsOf } from '../flag-errors.ts'
@@ -63,6 +65,8 @@ function specsFromFile(file: string, text: string): unknown[] {
   } | null
   const extra =
     Array.isArray(body) || body === null ? undefined : Object.keys(body).find((k) => k !== 'tasks')
+  if (extra !== undefined && !('tasks' in (body as object)) && 'type' in (body as object))
+    throw new Error(`--file ${file}: one task spec, not a list: put it in a list ([{"type": …}])`)
   if (extra !== undefined)
     throw new Error(`--file ${file}: unknown key "${extra}": a file of tasks takes only "tasks"`)
   const list = Array.isArray(body) ? body : body?.tasks
@@ -70,6 +74,17 @@ function specsFromFile(file: string, text: string): unknown[] {
     throw new Error(`--file ${file}: expected a JSON array of task specs or { "tasks": [...] }`)
   }
   if (list.length === 0) throw new Error(`--file ${file}: the list of tasks is empty`)
+  if (list.length > MAX_TASKS_PER_SUBMISSION) {
+    throw new Error(
+      `--file ${file}: ${list.length} tasks, over the limit of ${MAX_TASKS_PER_SUBMISSION} a submission: split the file`,
+    )
+  }
+  const bytes = Buffer.byteLength(JSON.stringify({ tasks: list }))
+  if (bytes > MAX_FRAME_BYTES) {
+    throw new Error(
+      `--file ${file}: the tasks take ${bytes} bytes as JSON, over the limit of ${MAX_FRAME_BYTES} a submission: split the file`,
+    )
+  }
   for (const [i, raw] of list.entries()) {
     try {
       parseGraphItem(raw, `tasks[${i}]`)
