@@ -9,6 +9,7 @@ import {
 import type { RegisteredHandler } from './handler.ts'
 import type { HandlerRegistry } from './handler-registry.ts'
 import { MAX_TIMER_MS, runInline } from './inline-runner.ts'
+import { LingeringRuns } from './lingering-runs.ts'
 import { failed, failedWith, type RunOutcome, type RunRequest, succeeded } from './outcome.ts'
 import { acquireSharedWorkerPool, type SharedPoolLease } from './shared-pool.ts'
 import type { WorkerPool } from './worker-pool.ts'
@@ -27,6 +28,8 @@ export interface ExecutorOptions {
    * acquired on the first worker job and released by `close`.
    */
   pool?: WorkerPool
+  /** How long an inline handler call may run on after its attempt ended before it counts as lingering, ms. @defaultValue LINGER_GRACE_MS */
+  lingerGraceMs?: number
 }
 
 /**
@@ -39,9 +42,12 @@ export class Executor {
   #pool: WorkerPool | undefined
   #lease: SharedPoolLease | undefined
   #closed = false
+  /** Inline handler calls that outlived their attempt (see {@link LingeringRuns}). */
+  readonly lingering: LingeringRuns
 
   constructor(opts: ExecutorOptions) {
     this.#registry = opts.registry
+    this.lingering = new LingeringRuns(opts.lingerGraceMs)
     this.#pool = opts.pool
     if (opts.pool !== undefined) {
       const missing = opts.registry.modules.filter((m) => !opts.pool?.modules.includes(m))
@@ -61,7 +67,7 @@ export class Executor {
     if (cancellation?.fired) {
       return Promise.resolve(failedWith(new TaskCancelledError(cancellation.reason), startedAt))
     }
-    if (handler.mode === 'inline') return runInline(handler, req, startedAt, cancellation)
+    if (handler.mode === 'inline') return runInline(handler, req, startedAt, cancellation, this.lingering)
     return this.#runInWorker(handler, req, startedAt, cancellation)
   }
 

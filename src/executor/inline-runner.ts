@@ -3,6 +3,7 @@ import { Cancellation, type CancelSource } from './cancellation.ts'
 import { HandlerTimeoutError, TaskCancelledError } from './errors.ts'
 import type { HandlerContext, RegisteredHandler } from './handler.ts'
 import { checkJsonOutput } from './json-output.ts'
+import type { LingeringRuns } from './lingering-runs.ts'
 import { failedWith, type RunOutcome, type RunRequest, succeeded } from './outcome.ts'
 
 /** Longest delay `setTimeout` honours, in ms (about 24.8 days); longer timeouts are capped. */
@@ -61,6 +62,7 @@ export function runInline(
   req: RunRequest,
   startedAt: number,
   cancellation?: CancelSource,
+  lingering?: LingeringRuns,
 ): Promise<RunOutcome> {
   const ctx = new InlineContext(req)
   let result: Json | Promise<Json>
@@ -85,6 +87,8 @@ export function runInline(
     const end = (error: Error) => {
       ctx.abort(error)
       finish(failedWith(error, startedAt))
+      // a handler that ignores its signal runs on: counted (past a grace) until it settles
+      lingering?.track(req.type, req.taskId, result as Promise<Json>)
     }
     // the handler's synchronous part (before its first await) has run already: its time counts
     const left = Math.max(0, timeoutMs - (Date.now() - startedAt))

@@ -31,6 +31,7 @@ import { DEFAULT_SIGN_BATCH, DEFAULT_SIGN_WINDOW_MS, RecordSigner } from './resu
 import { ResultFollower } from './results/result-follower.ts'
 import { ownerFailureRecord, RECONTEST_MARGIN_MS, ResultPublisher } from './results/result-publisher.ts'
 import { ResultStore } from './results/result-store.ts'
+import { warnLingeringRuns } from './run/lingering-warning.ts'
 import { LocalQueue } from './run/local-queue.ts'
 import { RunLoop } from './run/run-loop.ts'
 import { TaskRunner } from './run/task-runner.ts'
@@ -61,7 +62,7 @@ export interface Lifecycle {
 export interface NodeInputs {
   libp2p: MeshLibp2p
   registry: HandlerRegistry
-  executor: Pick<Executor, 'run'>
+  executor: Pick<Executor, 'run'> & Partial<Pick<Executor, 'lingering'>>
   opts: ResolvedNodeOptions
   privateKey: PrivateKey
   replicator: RecordReplicator
@@ -101,6 +102,7 @@ export function assembleNode(inputs: NodeInputs) {
   if (opts.logger !== undefined) logTaskEvents(log, events)
   for (const warning of inputs.startWarnings ?? []) log.warn(warning)
   warnInboundFailures(accounting.metrics, log, opts.swarmKey !== undefined)
+  if (inputs.executor.lingering !== undefined) warnLingeringRuns(inputs.executor.lingering, log)
   const metrics = new NodeMetrics()
   metrics.listen(events)
   const settledLog = new SettledLog()
