@@ -21,6 +21,7 @@ export const STATUS_OF: Record<string, number> = {
   ERR_QUEUE_FULL: 503,
   ERR_STOPPING: 503,
   ERR_OWNER_DOWN: 503,
+  ERR_NODE_STOPPED: 503,
 }
 
 /** A request the API refuses; `code` picks the HTTP status, `field` names what is wrong. */

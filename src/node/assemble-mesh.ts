@@ -1,6 +1,5 @@
 import type { IdentifyResult, PeerId, PeerUpdate } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../log/logger.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import { CUSTODY_PROTOCOL } from '../protocol/constants.ts'
@@ -8,6 +7,7 @@ import type { Task } from '../task/task.ts'
 import { debounce } from '../util/debounce.ts'
 import type { Lifecycle } from './assemble.ts'
 import { assembleControl } from './assemble-control.ts'
+import { wireCustodian } from './assemble-custodian.ts'
 import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
 import { CustodyKeeper } from './owner/custody-keeper.ts'
 import type { Intake } from './owner/intake.ts'
@@ -19,7 +19,6 @@ import { ConnectionTrimmer } from './peers/connection-trimmer.ts'
 import { LivenessWatch } from './peers/liveness-watch.ts'
 import { PeerAddresses } from './peers/peer-addresses.ts'
 import type { PeerView } from './peers/peer-view.ts'
-import { Custodian } from './recovery/custodian.ts'
 import { JournalReplay, type JournalReplayOptions } from './recovery/journal-replay.ts'
 import { ClosestPeers } from './results/closest-peers.ts'
 import type { RecordFetch } from './results/record-fetch.ts'
@@ -86,6 +85,9 @@ export interface MeshInputs {
  */
 export function wireMesh(m: MeshInputs) {
   const { libp2p, opts, self, peers, ledger, thief, results, events } = m
+  let intake: Intake | undefined
+  /** How tasks come into ownership (see `control`): through the dependency gate when they have dependencies. */
+  const owner = (): Intake => intake ?? fail('the intake is not wired yet')
   const addresses = new PeerAddresses(libp2p)
   const custody = new CustodyService(libp2p, { limits: m.limits, tags: m.tags })
   const closest = new ClosestPeers(libp2p, CUSTODY_PROTOCOL)
@@ -94,7 +96,8 @@ export function wireMesh(m: MeshInputs) {
     custody,
     candidates: async (n) => (await closest.of(selfKey, n)).map((p) => p.toString()),
     addrsOf: (peer) => addresses.of(peer),
-    openTasks: () => ledger.tasks(),
+    // every task owned here without a result: queued or leased, and waiting for its dependencies
+    openTasks: () => [...ledger.tasks(), ...owner().gate.tasks()],
     count: opts.custodians,
     // a key made at this start had no earlier life for a custodian to forget
     firstLife: opts.privateKey === undefined && opts.dataDir === undefined,
@@ -106,7 +109,9 @@ export function wireMesh(m: MeshInputs) {
     for (const t of tasks) events.emit(t.id, 'announced', { custodians: keeper.current.length })
   }
   events.on((e) => {
-    if (e.event === 'settled') keeper.drop([e.taskId])
+    // a waiting task ends in the gate (failed, or cancelled) without being settled in the ledger
+    if (e.event === 'settled' || e.event === 'dependency-failed' || e.event === 'cancelled')
+      keeper.drop([e.taskId])
   })
   const liveness = new LivenessWatch({
     self,
@@ -128,25 +133,11 @@ export function wireMesh(m: MeshInputs) {
   })
   const { fetch } = m
   results.useBatch(fetch.lookup)
-  const custodian = new Custodian({
-    ...{ self, liveness, ledger, thief, results, hold, batch: fetch.lookup },
-    own: (task, how) => ledger.take(task, how),
+  const custodian = wireCustodian({
+    ...{ libp2p, self, liveness, ledger, owner, thief, results, fetch, custody, events, hold },
     admits: m.admits,
-    meet: (c) => void meet(libp2p, c.peerId, c.addrs),
-    ask: async (peer, owner, ids) => {
-      const reply = await custody.request(peer, { type: 'query', requestId: crypto.randomUUID(), owner, ids })
-      if (reply.type !== 'known') throw new Error(`${peer} answered the query with ${reply.type}`)
-      return reply
-    },
     failureDetectionMs: opts.failureDetectionMs,
-    onAdopted: (tasks, why) => {
-      for (const t of tasks) {
-        const lookup = why.get(t.id)
-        events.emit(t.id, 'adopted', lookup === undefined ? undefined : { lookup })
-      }
-    },
   })
-  custody.serveWith((from, frame) => custodian.handle(from, frame))
   /** A peer this node has work with: its dropped connection is probed, and never trimmed. */
   const matters = (peer: string): boolean =>
     ledger.leasesHeldBy(peer) ||
@@ -163,6 +154,7 @@ export function wireMesh(m: MeshInputs) {
   })
   const replay = new JournalReplay({
     ...{ self, ledger, results },
+    own: (task, how) => owner().own(task, how),
     eachOpen: (tasks, use) => custodian.eachOpen(tasks, use),
     requeue: async (tasks) => {
       for (const t of tasks) events.emit(t.id, 'replayed')
@@ -221,12 +213,17 @@ export function wireMesh(m: MeshInputs) {
   const trimmer = new ConnectionTrimmer({ libp2p, limit: opts.maxConnections, protects: matters })
   return {
     beacons,
-    /** Cancellation and task state, which forward to the task's owner (asking peers for it if need be). */
-    control: (p: { intake: Intake; publisher: ResultPublisher; unschedulable: UnschedulableWatch }) =>
-      assembleControl({
+    /**
+     * Cancellation and task state, which forward to the task's owner (asking peers for it if need
+     * be). Hands the mesh the node's intake too (it is built later): adoption and replay own through it.
+     */
+    control: (p: { intake: Intake; publisher: ResultPublisher; unschedulable: UnschedulableWatch }) => {
+      intake = p.intake
+      return assembleControl({
         ...{ self, ledger, runner: m.runner, thief, results, events, custodian, liveness, ...p },
         ...ownerRequests(libp2p, (n) => closest.of(selfKey, n)),
-      }),
+      })
+    },
     parts: {
       ...{
         addresses,
@@ -276,18 +273,7 @@ export function wireMesh(m: MeshInputs) {
   }
 }
 
-/**
- * Dials another custodian of an owner this node guards, so each hears the other's beacons. Called
- * for every `hold` frame: a custodian connected already is found by its id string (no peer id is
- * parsed on the path of the custody acknowledgement).
- */
-async function meet(libp2p: MeshLibp2p, peer: string, addrs: string[]): Promise<void> {
-  try {
-    if (libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) return
-    const id = peerIdFromString(peer)
-    if (addrs.length > 0) await libp2p.peerStore.merge(id, { multiaddrs: addrs.map((a) => multiaddr(a)) })
-    await libp2p.dial(id, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS * 5) })
-  } catch {
-    // unreachable now: its liveness will be judged when an owner dies (an unknown peer counts as live)
-  }
+/** Throws `message` (an expression where a value is expected). */
+function fail(message: string): never {
+  throw new Error(message)
 }

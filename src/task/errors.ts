@@ -44,6 +44,25 @@ export class QueueFullError extends Error {
 }
 
 /**
+ * The node is stopping or stopped: it takes no submission, now or later (unlike a full queue or a
+ * draining node, trying again here is of no use). Submit to a running node.
+ */
+export class NodeStoppedError extends Error {
+  override readonly name = 'NodeStoppedError'
+  readonly code = 'ERR_NODE_STOPPED'
+  /**
+   * @param message what the stopped node could not do (by default: take a submission)
+   * @param taskId the task asked about, when there is one
+   */
+  constructor(
+    message = 'the node is stopped: submit to a running node',
+    readonly taskId?: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
  * A light client asked to submit but its peer id is not on the node's submitter allow-list
  * (`allowSubmitters`); nothing was queued.
  */

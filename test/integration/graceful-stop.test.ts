@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
-import { QueueFullError } from '../../src/task/errors.ts'
+import { NodeStoppedError } from '../../src/task/errors.ts'
 import { sleepSpec, stopAll, waitAll, waitFor } from './helpers.ts'
 
 describe('graceful stop of a thief', () => {
@@ -37,7 +37,7 @@ describe('graceful stop of a thief', () => {
     await b.stop()
     await b.stop() // a second stop is a no-op
     expect(b.libp2p.status).toBe('stopped')
-    await expect(b.submit(sleepSpec(1))).rejects.toBeInstanceOf(QueueFullError)
+    await expect(b.submit(sleepSpec(1))).rejects.toBeInstanceOf(NodeStoppedError)
 
     // A got the tasks back and ran them all itself, without waiting for a lease to expire.
     const records = await waitAll(a, ids)

@@ -18,6 +18,13 @@ interface Waiting {
 export interface DependencyGateOptions {
   /** Wakes the gate when a dependency's record is known here (run here, completed, or fetched). */
   results: Pick<ResultStore, 'wait'>
+  /**
+   * Looks for the record of a dependency until it is known here or `signal` aborts — for one whose
+   * record no run, completion or notice here may bring (a task taken over from a dead owner or
+   * replayed after a restart may depend on a task that ended, or that another node adopted). Called
+   * once per dependency while tasks wait for it. @defaultValue none: the gate only waits
+   */
+  seek?(taskId: string, signal: AbortSignal): void
   /** Every dependency succeeded: the task may be queued, with their outputs. */
   onReady(task: Task, outputs: Record<string, Json>): void
   /** A dependency failed (or was cancelled): the task fails with `reason`, never runs. */
@@ -32,6 +39,8 @@ export interface DependencyGateOptions {
  */
 export class DependencyGate {
   private readonly waiting = new Map<string, Waiting>()
+  /** Dependencies sought (see `seek`): how many waiting tasks need each, and what ends the search. */
+  private readonly sought = new Map<string, { needed: number; stop: AbortController }>()
 
   constructor(private readonly opts: DependencyGateOptions) {}
 
@@ -66,6 +75,7 @@ export class DependencyGate {
         (record) => this.onRecord(w, dep, record),
         () => undefined, // cancelled, or the node stops
       )
+      if (this.opts.seek !== undefined) this.seek(dep)
     }
   }
 
@@ -94,5 +104,24 @@ export class DependencyGate {
   private drop(w: Waiting): void {
     this.waiting.delete(w.task.id)
     w.stop.abort()
+    if (this.opts.seek === undefined) return
+    for (const dep of new Set(w.task.spec.dependsOn)) {
+      const search = this.sought.get(dep)
+      if (search === undefined || --search.needed > 0) continue
+      this.sought.delete(dep)
+      search.stop.abort()
+    }
+  }
+
+  /** One search per dependency, however many tasks wait for it; it ends with the last of them. */
+  private seek(dep: string): void {
+    const search = this.sought.get(dep)
+    if (search !== undefined) {
+      search.needed++
+      return
+    }
+    const stop = new AbortController()
+    this.sought.set(dep, { needed: 1, stop })
+    this.opts.seek?.(dep, stop.signal)
   }
 }

@@ -1,7 +1,7 @@
-import { QueueFullError } from '../../task/errors.ts'
+import { NodeStoppedError, QueueFullError } from '../../task/errors.ts'
 import type { Json } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
-import { nextTurn } from '../../util/in-turns.ts'
+import { nextTurn, turnEnd } from '../../util/in-turns.ts'
 import { ownerFailureRecord, type ResultPublisher } from '../results/result-publisher.ts'
 import type { ResultStore } from '../results/result-store.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
@@ -24,10 +24,13 @@ export interface Takeover {
 /** Options of {@link Intake}. */
 export interface IntakeOptions {
   self: string
-  ledger: Pick<OwnerLedger, 'take' | 'has' | 'journalAll' | 'journalLater'>
+  ledger: Pick<OwnerLedger, 'take' | 'has' | 'journalAll' | 'journalLater' | 'endWaiting'>
   queue: Pick<LocalQueue, 'size'>
-  /** Dependencies' records (the gate waits on them); ids known here. */
-  results: Pick<ResultStore, 'wait' | 'cached'>
+  /**
+   * Dependencies' records (the gate waits on them; one that nothing here will bring is read from the
+   * local store, else polled for: see {@link Intake.own}); ids known here.
+   */
+  results: Pick<ResultStore, 'wait' | 'cached' | 'local' | 'poll'>
   /** Publishes the owner's failed record of a task whose dependency failed. */
   publisher: Pick<ResultPublisher, 'publish'>
   events: TaskEvents
@@ -61,25 +64,29 @@ export class Intake {
   constructor(private readonly opts: IntakeOptions) {
     this.gate = new DependencyGate({
       results: opts.results,
+      seek: (dep, signal) => this.seek(dep, signal),
       onReady: (task, outputs) => this.release(task, outputs),
       onFailed: (task, reason) => {
+        // a task taken over from another owner fails above every epoch that owner may have leased
+        const epoch = this.heldAs.get(task.id)?.floor ?? 0
         this.heldAs.delete(task.id)
         opts.events.emit(task.id, 'dependency-failed', { reason })
-        const entry = { task, epoch: 0, attempts: [], dependencies: {} }
-        void opts.publisher.publish(ownerFailureRecord(entry, opts.self, reason, 0))
+        opts.ledger.endWaiting(task.id)
+        const entry = { task, epoch, attempts: [], dependencies: {} }
+        void opts.publisher.publish(ownerFailureRecord(entry, opts.self, reason, epoch))
       },
     })
   }
 
   /**
    * Validates a submission and accepts it whole: tasks without dependencies are queued, the
-   * others wait here for theirs. A large submission is checked over several turns of the event
+   * others wait here for theirs; all of them go into the journal together, in one group commit. A large submission is checked over several turns of the event
    * loop (`prepareSubmissionInTurns`); nothing is queued until all of it passed. Then its tasks
    * are taken {@link INTAKE_TURN_ITEMS} per turn: the first run while the rest go in.
    * @param how.journalAfter - journal the tasks once this settles, those still without a result
    *   (`OwnerLedger.journalLater`); at once when absent.
-   * @returns the tasks, and when those queued at once are in the journal (rejects when that write failed).
-   * @throws InvalidTaskError / UnknownHandlerError / QueueFullError — nothing is queued.
+   * @returns the tasks, and when they are in the journal (rejects when that write failed).
+   * @throws InvalidTaskError / UnknownHandlerError / QueueFullError / NodeStoppedError — nothing is queued.
    */
   async accept(
     items: unknown[],
@@ -109,12 +116,13 @@ export class Intake {
     // go in; counted as held until taken, so a submission checked meanwhile sees them
     this.taking += order.length
     let left = order.length
-    // the tasks queued at once go into the journal together, as one group
-    const queued = order.map((i) => tasks[i].task).filter((task) => task.spec.dependsOn.length === 0)
+    // every task goes into the journal together, as one group — those that wait for their
+    // dependencies too: a restart or a custodian must find them, as their ids were answered
+    const all = order.map((i) => tasks[i].task)
     const journalled =
       how.journalAfter === undefined
-        ? opts.ledger.journalAll(queued)
-        : opts.ledger.journalLater(queued, how.journalAfter)
+        ? opts.ledger.journalAll(all)
+        : opts.ledger.journalLater(all, how.journalAfter)
     try {
       for (const [n, i] of order.entries()) {
         // once the node begins to stop, the rest go in this turn (as they did before it began)
@@ -130,35 +138,63 @@ export class Intake {
     return { tasks, journalled }
   }
 
+  /** Refuses a submission unless the node runs: a draining or starting one may be asked again later, a stopping or stopped one never. */
   private mustRun(): void {
     const state = this.opts.state()
-    if (state !== 'running') {
-      throw new QueueFullError(
-        state === 'draining' ? 'node is draining: submit to another node' : 'node is not running',
-      )
-    }
+    if (state === 'running') return
+    if (state === 'stopping' || state === 'stopped') throw new NodeStoppedError()
+    throw new QueueFullError(
+      state === 'draining' ? 'node is draining: submit to another node' : 'node is not running',
+    )
   }
 
   /**
    * Takes a task into ownership: queued at once when it has no dependencies, else held until they
    * all succeeded (then taken over as `how` says, e.g. `{ as: 'adopted', floor }` for a task of a
-   * dead owner). False when it is owned or held already.
+   * dead owner, or `{ as: 'replayed', floor }` after a restart), failed when one failed. A waiting
+   * task is in the journal while it waits: with its submission (`journalled`), from the journal
+   * (`replayed`), or written now (in the turn's group commit). False when it is owned or held already.
    */
   own(task: Task, how: Takeover = {}): boolean {
     const { ledger, events } = this.opts
     if (task.spec.dependsOn.length === 0) return ledger.take(task, how)
-    if (ledger.has(task.id) || this.gate.has(task.id)) return false
+    if (this.owns(task.id)) return false
     events.emit(task.id, 'waiting-on-deps', { on: task.spec.dependsOn.join(', ') })
-    const { journalled: _, ...later } = how // it goes into the journal when it is released and taken
-    this.heldAs.set(task.id, later)
+    if (how.as !== 'replayed' && how.journalled !== true)
+      void ledger.journalAll([task]).catch(() => undefined)
+    this.heldAs.set(task.id, { ...how, journalled: true })
     this.gate.hold(task)
     return true
+  }
+
+  /** True when the task is owned here: in the ledger, or waiting in the gate. */
+  owns(taskId: string): boolean {
+    return this.opts.ledger.has(taskId) || this.gate.has(taskId)
   }
 
   /** Takes a waiting task out of the gate (it is cancelled); undefined when it does not wait here. */
   cancelWaiting(taskId: string): Task | undefined {
     this.heldAs.delete(taskId)
-    return this.gate.cancel(taskId)
+    const task = this.gate.cancel(taskId)
+    if (task !== undefined) this.opts.ledger.endWaiting(taskId) // its cancel record is published next
+    return task
+  }
+
+  /**
+   * Looks for a dependency's record that nothing here brings: one neither owned here nor known (a
+   * task taken over or replayed may depend on one that ended before, here or at another node, or
+   * that another node adopted) — the local store, then polls of the mesh until it is known here.
+   * Judged at the end of the turn: an adoption or a replay takes a dependency in with its dependents.
+   */
+  private seek(dep: string, signal: AbortSignal): void {
+    const { results } = this.opts
+    void turnEnd()
+      .then(async () => {
+        if (signal.aborted || this.owns(dep) || results.cached(dep) !== undefined) return
+        if ((await results.local(dep).catch(() => undefined)) !== undefined || signal.aborted) return
+        await results.poll(dep, signal)
+      })
+      .catch(() => undefined)
   }
 
   private release(task: Task, dependencies: Record<string, Json>): void {

@@ -104,6 +104,16 @@ export class OwnerLedger extends LeaseLedger {
     return (await this.opts.journal?.replay()) ?? []
   }
 
+  /**
+   * A task that waited here for its dependencies ended without being taken (a dependency failed, or
+   * it was cancelled): the journal hears `done` once its record, published next, is in the local
+   * store (no entry at all when it ended before its entry was written: see {@link journalLater}).
+   */
+  endWaiting(taskId: string): void {
+    if (this.opts.journal === undefined) return
+    void this.opts.results.whenPublished(taskId).then(() => this.journalDone(taskId))
+  }
+
   /** Records that a journalled task has a result (e.g. one found in the local store at replay). */
   markDone(taskId: string): void {
     this.journalDone(taskId)

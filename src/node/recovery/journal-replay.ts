@@ -1,4 +1,5 @@
 import type { Task } from '../../task/task.ts'
+import type { Takeover } from '../owner/intake.ts'
 import type { TaskJournal } from '../owner/journal.ts'
 import { type JournalDamage, journalDamageMessages } from '../owner/journal-lines.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
@@ -7,7 +8,12 @@ import type { ResultStore } from '../results/result-store.ts'
 /** Options of {@link JournalReplay}. */
 export interface JournalReplayOptions {
   self: string
-  ledger: Pick<OwnerLedger, 'take' | 'has' | 'markDone' | 'journalTasks'>
+  ledger: Pick<OwnerLedger, 'has' | 'markDone' | 'journalTasks'>
+  /**
+   * Takes a replayed task into ownership again (`Intake.own`): queued, or — with dependencies —
+   * waiting for them again; false when it is owned or waiting already.
+   */
+  own(task: Task, how: Takeover): boolean
   results: Pick<ResultStore, 'local' | 'refresh'>
   /**
    * Looks the tasks' results up in the DHT and calls `use` per chunk of them (`checked`) with those
@@ -37,7 +43,9 @@ export interface JournalReplayOptions {
 
 /**
  * A restart (promise 9): every task the journal holds as accepted and not done is owned and
- * queued again, under epochs above every one allocated before the crash — but not at once.
+ * queued again, under epochs above every one allocated before the crash — but not at once. A task
+ * with dependencies waits for them again (`Intake.own`): released once they all succeeded (their
+ * records replayed, stored here, or found in the mesh), failed when one failed.
  *
  * While this daemon was down its peers may have adopted its tasks and run them, and a daemon
  * that has just started is in no mesh yet: tasks it ran at once would be run again, and the
@@ -122,7 +130,7 @@ export class JournalReplay {
     for (const journalled of open) {
       if (this.opts.ledger.has(journalled.id)) continue
       const task = journalled.owner === this.opts.self ? journalled : { ...journalled, owner: this.opts.self }
-      if (this.opts.ledger.take(task, { as: 'replayed', floor })) requeued.push(task)
+      if (this.opts.own(task, { as: 'replayed', floor })) requeued.push(task)
     }
     if (requeued.length > 0) await this.opts.requeue(requeued)
   }

@@ -24,13 +24,19 @@ function intakeOver(maxQueueLength: number) {
         journalled.push(tasks)
       },
       has: () => false,
+      endWaiting: () => undefined,
     },
     queue: {
       get size() {
         return taken.length
       },
     },
-    results: { wait: () => new Promise(() => undefined), cached: () => undefined },
+    results: {
+      wait: () => new Promise(() => undefined),
+      cached: () => undefined,
+      local: async () => undefined,
+      poll: async () => undefined,
+    },
     publisher: { publish: async () => undefined },
     events: { emit: () => undefined } as unknown as TaskEvents,
     maxQueueLength,

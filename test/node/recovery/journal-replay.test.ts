@@ -111,8 +111,8 @@ describe('JournalReplay', () => {
     const onJournalDamage = vi.fn()
     const replay = new JournalReplay({
       self,
+      own: vi.fn(() => true),
       ledger: {
-        take: vi.fn(() => true),
         has: () => false,
         markDone: vi.fn(),
         journalTasks: () => journal.replay(),

@@ -82,6 +82,7 @@ export function fakes(
   liveness.watch({ onCheck: (changed) => adoption.onCheck(changed) })
   const replay = new JournalReplay({
     ...{ self, ledger, results },
+    own: (task, how) => ledger.take(task, how),
     eachOpen: (tasks, use) => adoption.eachOpen(tasks, use),
     requeue: async (tasks) => {
       onOwned(tasks, 'replayed')
