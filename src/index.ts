@@ -30,6 +30,7 @@ export { WorkerPool } from './executor/worker-pool.ts'
 export { HttpApi, type HttpApiOptions } from './http/http-api.ts'
 export { type ExtraRoutes, type OpsTarget, opsRoutes } from './http/ops-routes.ts'
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './log/logger.ts'
+export { DataDirInUseError } from './node/data-dir-lock.ts'
 export type { FrontDoor } from './node/front-door.ts'
 export type { NodeStatus } from './node/node-status.ts'
 export type { TaskmeshNodeOptions } from './node/options.ts'
@@ -49,6 +50,8 @@ export { RemoteError } from './protocol/errors.ts'
 export type { ResultRecord } from './protocol/records/result-record.ts'
 export {
   InvalidTaskError,
+  NodeStoppedError,
+  OwnerDownError,
   QueueFullError,
   ResultNotFoundError,
   SubmitterNotAllowedError,

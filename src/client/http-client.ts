@@ -25,7 +25,15 @@ export interface HttpClientOptions {
   token?: string
   /** Where the URL came from (`--api`, `api.json`), for error messages. @defaultValue the URL */
   source?: string
+  /**
+   * How the caller gives the token, for the error a daemon's 401 makes when none was given (a
+   * command line names its flag). @defaultValue `give the token option (the token in the daemon's api.json)`
+   */
+  tokenHint?: string
 }
+
+/** What the 401 error tells a library user who gave no token (see {@link HttpClientOptions.tokenHint}). */
+const TOKEN_HINT = "give the token option (the token in the daemon's api.json)"
 
 /**
  * The client of a daemon's local HTTP API (section 10 of PROTOCOL.md), with the same operations
@@ -36,6 +44,7 @@ export class HttpClient implements MeshClient {
   private readonly base: string
   private readonly source: string
   private readonly token: string | undefined
+  private readonly tokenHint: string
   /** Every request but the event stream's (kept connections: see {@link HttpTransport}). */
   private readonly transport: HttpTransport
 
@@ -43,6 +52,7 @@ export class HttpClient implements MeshClient {
     this.base = url.replace(/\/+$/, '')
     this.source = opts.source ?? url
     this.token = opts.token
+    this.tokenHint = opts.tokenHint ?? TOKEN_HINT
     let parsed: URL
     try {
       parsed = new URL(this.base)
@@ -263,7 +273,7 @@ export class HttpClient implements MeshClient {
     if (res.status === 401 && this.token === undefined) {
       throw new RemoteError(
         'ERR_UNAUTHORIZED',
-        `the daemon at ${this.base} wants its API token: pass --api-token (or set TASKMESH_API_TOKEN) with the token from its api.json`,
+        `the daemon at ${this.base} wants its API token: ${this.tokenHint}`,
       )
     }
     if (!accepted && typeof body?.error === 'string') {

@@ -1,5 +1,6 @@
 import http from 'node:http'
 import https from 'node:https'
+import { onAbort } from '../util/abort-fanout.ts'
 
 /** A daemon's answer: its status and body text. */
 export interface HttpReply {
@@ -12,7 +13,10 @@ export interface HttpRequestOptions {
   headers?: Record<string, string>
   /** The body, sent as it is (set `content-type` in `headers`). */
   body?: string
-  /** Aborts the request (a long poll that is no longer wanted); it then rejects with the signal's reason. */
+  /**
+   * Aborts the request (a long poll that is no longer wanted); it then rejects with the signal's
+   * reason. Any number of requests may share one signal: it gets one listener however many there are.
+   */
   signal?: AbortSignal
   /**
    * The request fails when its connection stays silent this long, ms (as `fetch` gave up on a
@@ -72,6 +76,22 @@ export class HttpTransport {
       const headers: Record<string, string | number> = { ...opts.headers }
       if (opts.body !== undefined) headers['content-length'] = Buffer.byteLength(opts.body)
       let answered = false
+      let settled = false
+      const fail = (err: unknown) => {
+        if (settled) return
+        settled = true
+        unlisten?.()
+        reject(signal?.aborted === true ? signal.reason : err)
+      }
+      const answer = (reply: HttpReply) => {
+        if (settled) return
+        settled = true
+        unlisten?.()
+        resolve(reply)
+      }
+      // not `signal` in the request's options: Node adds a listener to it per request (requests
+      // sharing one signal warned of a possible EventTarget memory leak); one fans out to them all
+      const unlisten = signal === undefined ? undefined : onAbort(signal, () => req.destroy(signal.reason))
       const req = this.lib.request(
         {
           protocol: this.base.protocol,
@@ -81,16 +101,17 @@ export class HttpTransport {
           method,
           headers,
           agent: this.agent,
-          signal,
         },
         (res) => {
           answered = true
           const chunks: Buffer[] = []
           res.on('data', (chunk: Buffer) => chunks.push(chunk))
           res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+            answer({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
           )
-          res.on('error', reject)
+          res.on('error', fail)
+          // cut off before its end (aborted, or the connection dropped): 'end' never comes
+          res.on('close', () => fail(new Error(`the answer from ${this.base.host} was cut off`)))
         },
       )
       const idleMs = opts.idleMs ?? DEFAULT_HTTP_IDLE_MS
@@ -100,10 +121,9 @@ export class HttpTransport {
         req.destroy(err)
       })
       req.on('error', (err: Error & { reused?: boolean }) => {
-        if (signal?.aborted === true) return reject(signal.reason)
         // the server closed a kept connection as this request went out on it: safe to send again
-        if (!answered && req.reusedSocket) err.reused = true
-        reject(err)
+        if (!answered && req.reusedSocket && signal?.aborted !== true) err.reused = true
+        fail(err)
       })
       req.end(opts.body)
     })

@@ -5,10 +5,10 @@ import type { TaskSpecInput } from '../task/spec.ts'
 import { checkTaskId } from '../task/task-id.ts'
 import { assembleNode, type Lifecycle, type NodeParts } from './assemble.ts'
 import { assembleHost } from './assemble-host.ts'
+import { explainOpenFailure } from './data-dir-lock.ts'
 import type { FrontDoor } from './front-door.ts'
 import { type NodeStatus, statusOfParts } from './node-status.ts'
 import { type ResolvedNodeOptions, resolveNodeOptions, type TaskmeshNodeOptions } from './options.ts'
-import { custodyGrace, takeSubmission } from './owner/acceptance.ts'
 import type { CancelResult, TaskState } from './owner/cancellation.ts'
 import type { GraphItemInput } from './owner/submission.ts'
 import type { RecordReplicator } from './results/record-replicator.ts'
@@ -16,9 +16,11 @@ import type { GetOptions } from './results/result-lookup.ts'
 import { ResultReader } from './results/result-reader.ts'
 import { Shutdown, type StopOptions } from './run/shutdown.ts'
 import { startNode, startOrStop } from './run/startup.ts'
+import { StopGate } from './stop-gate.ts'
 import type { StoryEvent } from './story/story.ts'
 import type { TaskEventListener } from './story/task-events.ts'
-import { checkSubmitOptions, type SubmitOptions, type TakenHandles, type TaskHandle } from './task-handle.ts'
+import { submitAndWaitWith, takeHandles } from './take-handles.ts'
+import type { SubmitOptions, TakenHandles, TaskHandle } from './task-handle.ts'
 import type { NodeMetrics } from './telemetry/node-metrics.ts'
 import type { MeshView } from './watch/mesh-view.ts'
 import { nodeMeshView, nodeTaskList } from './watch/node-views.ts'
@@ -44,6 +46,7 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   private readonly shutdown: Shutdown
   private readonly reader: ResultReader
   private readonly addresses: OwnAddresses
+  private readonly gate: StopGate
 
   private constructor(
     readonly libp2p: MeshLibp2p,
@@ -59,7 +62,9 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     this.parts = parts(this.lifecycle)
     this.parts.metrics.readFrom(() => this.status())
     const { ledger, thief, intake, publisher } = this.parts
+    this.gate = new StopGate(this.lifecycle, this.parts.results)
     this.reader = new ResultReader({
+      stopped: () => this.gate.stopped,
       results: this.parts.results,
       isLocal: (id) => ledger.has(id) || thief.holds(id) || intake.gate.has(id) || publisher.producing(id),
       remoteWaits: this.parts.remoteWaits,
@@ -74,10 +79,12 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     })
   }
 
-  /** Creates and starts a node. */
+  /** Creates and starts a node. @throws DataDirInUseError when another node uses `dataDir` */
   static async create(options: TaskmeshNodeOptions = {}): Promise<TaskmeshNode> {
     const opts = resolveNodeOptions(options)
-    const host = await assembleHost(opts)
+    const host = await assembleHost(opts).catch(async (err: unknown) => {
+      throw await explainOpenFailure(err, opts.dataDir)
+    })
     const { libp2p, executor, replicator } = host
     const node = new TaskmeshNode(libp2p, executor, opts, replicator, host.closeDatastore, (lifecycle) =>
       assembleNode({ ...host, opts, lifecycle }),
@@ -130,32 +137,21 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
   }
 
   /**
-   * Submits like {@link submitMany} and waits for each result (null if none when `signal` aborts):
-   * with every result in, it returns at once (custody: see `custodyGrace`); else once accepted too.
+   * Submits like {@link submitMany} and waits for each result (null if none when `signal` aborts;
+   * without one, after `DEFAULT_RESULT_WAIT_MS`): with every result in, it returns at once (custody:
+   * see `custodyGrace`); else once accepted too. @throws NodeStoppedError when the node stops first
    */
   async submitAndWait(
     specs: unknown[],
-    opts: { submitter?: string; signal: AbortSignal },
+    opts: { submitter?: string; signal?: AbortSignal } = {},
   ): Promise<{ handles: TaskHandle[]; results: Array<ResultRecord | null> }> {
-    checkSubmitOptions(opts)
-    const { handles, accepted } = await this.take(specs, opts, custodyGrace(opts.signal))
-    accepted.catch(() => undefined) // a failure is awaited below when it matters
-    const results = await Promise.all(handles.map((h) => h.result(opts.signal).catch(() => null)))
-    if (results.some((r) => r === null)) await accepted
-    return { handles, results }
+    return submitAndWaitWith((given, after) => this.take(specs, given, after), opts)
   }
 
-  /** Takes a submission in (see {@link takeSubmission}) and makes its handles. */
-  private async take(specs: unknown[], opts: SubmitOptions, after?: Promise<void>): Promise<TakenHandles> {
-    const submitter = opts.submitter ?? this.peerId
-    checkSubmitOptions(opts) // before anything is accepted
-    const { prepared, accepted } = await takeSubmission(this.parts, specs, submitter, { custodyAfter: after })
-    const handles = prepared.map(({ task, key }) => {
-      if (opts.onResult !== undefined) this.onResult(task.id, opts.onResult)
-      const result = (signal?: AbortSignal) => this.reader.waitResult(task.id, signal)
-      return key === undefined ? { id: task.id, task, result } : { id: task.id, task, key, result }
-    })
-    return { handles, accepted }
+  /** Takes a submission in and makes its handles (see {@link takeHandles}). */
+  private take(specs: unknown[], opts: SubmitOptions, after?: Promise<void>): Promise<TakenHandles> {
+    const waitResult = (id: string, signal?: AbortSignal) => this.reader.waitResult(id, signal)
+    return takeHandles({ acceptance: this.parts, self: this.peerId, waitResult }, specs, opts, after)
   }
 
   /**
@@ -206,12 +202,17 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
    *   OwnerDownError when its owner cannot be reached and no node in reach has taken it over yet.
    */
   async cancel(id: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
-    return this.parts.control.cancel(checkTaskId(id, 'cancel'), opts)
+    this.gate.check(`cancel task ${checkTaskId(id, 'cancel')}`, id) // nothing would be journalled or published
+    return this.parts.control.cancel(id, opts)
   }
 
-  /** How a task stands (`waiting`, `queued`, `leased`, `running`, `unschedulable`, `done`, `unknown`). */
+  /**
+   * How a task stands (`waiting`, `queued`, `leased`, `running`, `unschedulable`, `done`, `unknown`).
+   * @throws NodeStoppedError once the node is stopping or stopped (its runs were cut, handed back)
+   */
   async taskState(id: string, opts: { forwarded?: boolean } = {}): Promise<TaskState> {
-    return this.parts.control.state(checkTaskId(id, 'taskState'), opts)
+    this.gate.check(`tell how task ${checkTaskId(id, 'taskState')} stands`, id)
+    return this.parts.control.state(id, opts)
   }
 
   /** The decisions this node took about a task, oldest first (empty when it knows nothing of it). */
@@ -258,9 +259,10 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
     return nodeMeshView({ ...this.parts, speed: this.opts.speed })
   }
 
-  /** Resolves once this node has heard capacity beacons from at least `count` peers. */
-  waitForPeers(count: number, signal: AbortSignal = AbortSignal.timeout(30_000)): Promise<void> {
-    return this.parts.peers.waitForSize(count, signal)
+  /** Resolves once this node has heard capacity beacons from at least `count` peers; rejects at stop. */
+  async waitForPeers(count: number, signal: AbortSignal = AbortSignal.timeout(30_000)): Promise<void> {
+    const wait = (s: AbortSignal) => this.parts.peers.waitForSize(count, s)
+    return this.gate.untilStop(signal, { where: 'waitForPeers', action: `wait for ${count} peers` }, wait)
   }
 
   /** Peers whose capacity beacons this node has heard. */
@@ -290,9 +292,9 @@ export class TaskmeshNode implements FrontDoor, WatchDoor {
    * Stops the node, after a drain when `drainTimeoutMs` is given (see {@link StopOptions}).
    * Leased-in work that has not started goes back to its owners at once; runs cut short go back
    * too, as interrupted attempts. A second call during a drain ends the drain at once; both calls
-   * resolve when the node has stopped.
+   * resolve when the node has stopped; waits still pending (and later ones) reject, `ERR_NODE_STOPPED`.
    */
   stop(opts: StopOptions = {}): Promise<void> {
-    return this.shutdown.stop(opts)
+    return this.shutdown.stop(opts).finally(() => this.gate.end())
   }
 }

@@ -17,6 +17,9 @@ export interface TargetOptions {
   apiToken?: string
 }
 
+/** What a command told to give a token reads (see `HttpClientOptions.tokenHint`). */
+const API_TOKEN_HINT = 'pass --api-token (or set TASKMESH_API_TOKEN) with the token from its api.json'
+
 /** The token for `--api`: the flag's, else `$TASKMESH_API_TOKEN`. */
 export function apiTokenOf(opts: Pick<TargetOptions, 'apiToken'>): string | undefined {
   const env = process.env.TASKMESH_API_TOKEN
@@ -103,7 +106,7 @@ export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`--api "${opts.api}" must be an http:// or https:// URL`)
     }
-    return new HttpClient(opts.api, { source: '--api', token: apiTokenOf(opts) })
+    return new HttpClient(opts.api, { source: '--api', token: apiTokenOf(opts), tokenHint: API_TOKEN_HINT })
   }
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR)
   const file = join(dataDir, API_FILE)

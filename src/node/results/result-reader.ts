@@ -2,6 +2,7 @@ import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { checkTaskId } from '../../task/task-id.ts'
 import { checkSignal } from '../../util/abort-fanout.ts'
 import { DEFAULT_RESULT_WAIT_MS } from '../options.ts'
+import { stoppedBeforeResult, stoppedFor } from '../stopped-error.ts'
 import type { RemoteWaits } from '../wire/gossip.ts'
 import type { GetOptions } from './result-lookup.ts'
 import type { ResultStore } from './result-store.ts'
@@ -13,6 +14,8 @@ export interface ResultReaderParts {
   isLocal(taskId: string): boolean
   /** Notices of every result are heard while a task of another owner is awaited. */
   remoteWaits: Pick<RemoteWaits, 'begin'>
+  /** True once the node is stopping or stopped: it reads what it knows, and asks no peer. */
+  stopped?(): boolean
 }
 
 /**
@@ -24,13 +27,15 @@ export class ResultReader {
   constructor(private readonly parts: ResultReaderParts) {}
 
   /**
-   * Resolves with the task's result as soon as it lands; rejects when `signal` aborts.
+   * Resolves with the task's result as soon as it lands; rejects when `signal` aborts, or with a
+   * `NodeStoppedError` when the node stops first (at once when it has stopped and knows no record).
    * @throws TypeError (as a rejection) for an id that is no task id or a signal that is no `AbortSignal`
    */
   async waitResult(id: string, signal?: AbortSignal): Promise<ResultRecord> {
     checkTaskId(id, 'waitResult')
     checkSignal(signal, 'waitResult')
     const { results, isLocal } = this.parts
+    if (this.parts.stopped?.() === true && results.cached(id) === undefined) throw stoppedBeforeResult(id)
     // without a signal, give up after DEFAULT_RESULT_WAIT_MS (a sweep, not a timer per waiter)
     const waiting = results.wait(id, signal, signal === undefined ? DEFAULT_RESULT_WAIT_MS : undefined)
     const local = isLocal(id)
@@ -46,11 +51,19 @@ export class ResultReader {
   /**
    * One poll (see `TaskmeshNode.getResult`). A task in progress here has no record anywhere yet:
    * none is looked for (on a node with no peers, the lookup waited out its deadline, 5 s a poll).
+   * A stopping or stopped node answers from the records it holds in memory.
+   * @throws NodeStoppedError (as a rejection) when the node has stopped and knows no record of the task
    */
   async getResult(id: string, opts: GetOptions = {}): Promise<ResultRecord | undefined> {
     checkTaskId(id, 'getResult')
     checkSignal(opts.signal, 'getResult')
-    if (this.inProgress(id) && opts.skipCache !== true && opts.dhtOnly !== true) return undefined
+    const fresh = opts.skipCache === true || opts.dhtOnly === true
+    if (this.parts.stopped?.() === true) {
+      const known = fresh ? undefined : this.parts.results.cached(id)
+      if (known !== undefined) return known
+      throw stoppedFor(`look up the result of task ${id}`, id)
+    }
+    if (this.inProgress(id) && !fresh) return undefined
     return this.parts.results.get(id, opts)
   }
 

@@ -207,6 +207,14 @@ export class ResultStore {
     return this.waiters.wait(taskId, signal, timeoutMs)
   }
 
+  /**
+   * Ends every wait for a record not known here, now and from now on, with `reason(taskId)` (the
+   * node stopped: none will come); a record known here still answers {@link wait} at once.
+   */
+  endWaits(reason: (taskId: string) => unknown): void {
+    this.waiters.close(reason)
+  }
+
   /** Resolves when every DHT put started so far has ended. */
   async flush(): Promise<void> {
     await this.puts.flush()

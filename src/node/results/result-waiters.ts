@@ -8,14 +8,17 @@ const DEADLINE_SWEEP_MS = 1_000
  * Whoever waits for a task's result record, woken the moment one is known here (or, for
  * `waitStored`, once one is in the local store). A wait ends on
  * its signal, or — without one — at its deadline; one sweep a second serves every deadline, so
- * waiting costs no timer of its own.
+ * waiting costs no timer of its own. Once the node stops ({@link close}) every wait ends.
  */
 export class ResultWaiters {
-  private readonly waiters = new Map<string, Set<(r: ResultRecord) => void>>()
+  /** Per task, each waiter: what hands it the record, and what ends it with an error. */
+  private readonly waiters = new Map<string, Map<(r: ResultRecord) => void, (reason: unknown) => void>>()
   /** Waiters' deadlines (waits without a signal), swept once a second. */
   private readonly deadlines = new Set<{ at: number; expire: () => void }>()
   private sweep: NodeJS.Timeout | undefined
   private readonly storedWaiters = new Map<string, Array<() => void>>()
+  /** Set by {@link close}: what a wait of each task ends with from then on. */
+  private closedWith: ((taskId: string) => unknown) | undefined
 
   /** True when someone waits for the task's result. */
   has(taskId: string): boolean {
@@ -27,14 +30,20 @@ export class ResultWaiters {
    * when it aborts, or — without a signal — with a `TimeoutError` once `timeoutMs` passed.
    */
   wait(taskId: string, signal?: AbortSignal, timeoutMs?: number): Promise<ResultRecord> {
+    const closed = this.closedWith
+    if (closed !== undefined) return Promise.reject(closed(taskId))
     return new Promise((resolve, reject) => {
-      const set = this.waiters.get(taskId) ?? new Set()
+      const set = this.waiters.get(taskId) ?? new Map()
+      let unlisten: (() => void) | undefined
+      let deadline: { at: number; expire: () => void } | undefined
       const done = (r: ResultRecord) => {
         unlisten?.()
         if (deadline !== undefined) this.deadlines.delete(deadline)
         resolve(r)
       }
       const give = (reason: unknown) => {
+        unlisten?.()
+        if (deadline !== undefined) this.deadlines.delete(deadline)
         set.delete(done)
         if (set.size === 0) this.waiters.delete(taskId)
         reject(reason)
@@ -42,8 +51,8 @@ export class ResultWaiters {
       const onAbort = () => give(signal?.reason ?? new Error('aborted'))
       if (signal?.aborted === true) return onAbort()
       // one listener on the signal for all its waits (see `onAbort`): one signal may end thousands
-      const unlisten = signal === undefined ? undefined : onAbortOf(signal, onAbort)
-      const deadline =
+      unlisten = signal === undefined ? undefined : onAbortOf(signal, onAbort)
+      deadline =
         signal === undefined && timeoutMs !== undefined
           ? {
               at: Date.now() + timeoutMs,
@@ -52,7 +61,7 @@ export class ResultWaiters {
             }
           : undefined
       if (deadline !== undefined) this.watchDeadline(deadline)
-      set.add(done)
+      set.set(done, give)
       this.waiters.set(taskId, set)
     })
   }
@@ -62,8 +71,22 @@ export class ResultWaiters {
     const waiting = this.waiters.get(record.taskId)
     if (waiting !== undefined) {
       this.waiters.delete(record.taskId)
-      for (const w of waiting) w(record)
+      for (const w of waiting.keys()) w(record)
     }
+  }
+
+  /**
+   * Ends every wait still pending, and every later one at once, with `reason(taskId)` (the node
+   * stopped: no record will come). Waits for a local copy ({@link waitStored}) are left as they are.
+   */
+  close(reason: (taskId: string) => unknown): void {
+    this.closedWith ??= reason
+    const pending = [...this.waiters]
+    this.waiters.clear()
+    for (const [taskId, set] of pending) for (const give of [...set.values()]) give(reason(taskId))
+    clearInterval(this.sweep)
+    this.sweep = undefined
+    this.deadlines.clear()
   }
 
   /** Resolves once {@link wakeStored} says a record of the task is in the local store. */

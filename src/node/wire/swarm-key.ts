@@ -1,5 +1,6 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { generateKey } from '@libp2p/pnet'
+import { writeFileOnce } from './write-once.ts'
 
 /** First line of a libp2p v1 swarm key file. */
 export const SWARM_KEY_TAG = '/key/swarm/psk/1.0.0/'
@@ -67,14 +68,14 @@ export async function readSwarmKeyFile(file: string): Promise<Uint8Array> {
  * @throws Error when the existing file is not a valid swarm key (it is left as it is).
  */
 export async function ensureSwarmKeyFile(file: string): Promise<{ created: boolean }> {
+  let created: boolean
   try {
-    await writeFile(file, generateSwarmKey(), { flag: 'wx', mode: 0o600 })
-    return { created: true }
+    // written whole before it appears: one that finds it (made at the same time) never reads it half written
+    created = await writeFileOnce(file, generateSwarmKey())
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new Error(`cannot write swarm key ${file}: ${(err as Error).message}`)
-    }
+    throw new Error(`cannot write swarm key ${file}: ${(err as Error).message}`)
   }
+  if (created) return { created: true }
   await readSwarmKeyFile(file)
   return { created: false }
 }
