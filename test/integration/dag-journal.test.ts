@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
-import type { TaskEvent } from '../../src/node/story/task-events.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { NodeStoppedError } from '../../src/task/errors.ts'
-import { WAIT_MS, waitAll } from './helpers.ts'
+import { eventAt, waitAll } from './helpers.ts'
 
 /**
  * A task that waits for its dependencies is in its owner's journal from the moment its submission
@@ -19,24 +18,6 @@ const ALONE_MS = 300
 
 function lifeAt(dir: string): Promise<TaskmeshNode> {
   return TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 1, failureDetectionMs: ALONE_MS })
-}
-
-/** Resolves with `node`'s first event `event` of `taskId` (one already in its story counts). */
-function eventAt(node: TaskmeshNode, taskId: string, event: string): Promise<TaskEvent> {
-  const past = node.story(taskId).find((e) => e.event === event)
-  if (past !== undefined) return Promise.resolve({ taskId, ...past })
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop()
-      reject(new Error(`no "${event}" of ${taskId} within ${WAIT_MS} ms`))
-    }, WAIT_MS)
-    const stop = node.onTaskEvent((e) => {
-      if (e.taskId !== taskId || e.event !== event) return
-      clearTimeout(timer)
-      stop()
-      resolve(e)
-    })
-  })
 }
 
 describe('a task graph in its owner’s journal', () => {

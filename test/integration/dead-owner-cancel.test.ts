@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { TaskmeshClient } from '../../src/client/taskmesh-client.ts'
-import type { TaskEvent } from '../../src/node/story/task-events.ts'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
 import { OwnerDownError } from '../../src/task/errors.ts'
-import { deadline, sleepSpec, stopAll, WAIT_MS, waitFor } from './helpers.ts'
+import { deadline, eventAt, sleepSpec, stopAll, WAIT_MS, waitFor } from './helpers.ts'
 
 /**
  * A cancel, or a question of state, about a task whose owner was killed while another node runs it
@@ -22,24 +21,6 @@ function labelledMesh(count: number, custodians: number): Promise<TaskmeshNode[]
     nodes: count,
     slots: 3,
     nodeOptions: (i) => ({ ...common, custodians, labels: [`n${i}`] }),
-  })
-}
-
-/** Resolves with `node`'s first event `event` of `taskId` (one already in its story counts). */
-function eventAt(node: TaskmeshNode, taskId: string, event: string): Promise<TaskEvent> {
-  const past = node.story(taskId).find((e) => e.event === event)
-  if (past !== undefined) return Promise.resolve({ taskId, ...past })
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop()
-      reject(new Error(`no "${event}" of ${taskId} at ${node.peerId} within ${WAIT_MS} ms`))
-    }, WAIT_MS)
-    const stop = node.onTaskEvent((e) => {
-      if (e.taskId !== taskId || e.event !== event) return
-      clearTimeout(timer)
-      stop()
-      resolve(e)
-    })
   })
 }
 

@@ -7,6 +7,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import type { TaskEvent } from '../../src/node/story/task-events.ts'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import type { TaskSpecInput } from '../../src/task/spec.ts'
@@ -177,3 +178,21 @@ export function varint(n: number): number[] {
 
 /** Bytes that are not UTF-8, nor JSON: what hostile-input tests send as junk. */
 export const JUNK = new Uint8Array([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x7b, 0x22, 0x80, 0x81])
+
+/** Resolves with `node`'s first event `event` of `taskId` (one already in its story counts). */
+export function eventAt(node: TaskmeshNode, taskId: string, event: string): Promise<TaskEvent> {
+  const past = node.story(taskId).find((e) => e.event === event)
+  if (past !== undefined) return Promise.resolve({ taskId, ...past })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop()
+      reject(new Error(`no "${event}" of ${taskId} at ${node.peerId} within ${WAIT_MS} ms`))
+    }, WAIT_MS)
+    const stop = node.onTaskEvent((e) => {
+      if (e.taskId !== taskId || e.event !== event) return
+      clearTimeout(timer)
+      stop()
+      resolve(e)
+    })
+  })
+}
