@@ -34,7 +34,7 @@ export function orderGraph(items: GraphItem[], isKnownId: (ref: string) => boole
         missing[i]++
       } else if (!isKnownId(ref)) {
         throw new InvalidTaskError(
-          `"${ref}" is neither a key in this submission nor a known task id`,
+          `"${ref}" is neither a key in this submission nor a known task id (owned here, or with a result record; a task still pending at another node is known at its owner only: submit there)`,
           `tasks[${i}].dependsOn[${j}]`,
         )
       }

@@ -7,6 +7,7 @@ import type { ResultStore } from '../results/result-store.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import { DependencyGate } from './dependencies.ts'
+import { recordedDependencies } from './known-dependencies.ts'
 import type { OwnerLedger, Ownership } from './owner-ledger.ts'
 import { type PreparedTask, prepareSubmissionInTurns, SUBMISSION_TURN_ITEMS } from './submission.ts'
 
@@ -30,7 +31,7 @@ export interface IntakeOptions {
    * Dependencies' records (the gate waits on them; one that nothing here will bring is read from the
    * local store, else polled for: see {@link Intake.own}); ids known here.
    */
-  results: Pick<ResultStore, 'wait' | 'cached' | 'local' | 'poll'>
+  results: Pick<ResultStore, 'wait' | 'cached' | 'local' | 'poll' | 'get'>
   /** Publishes the owner's failed record of a task whose dependency failed. */
   publisher: Pick<ResultPublisher, 'publish'>
   events: TaskEvents
@@ -95,6 +96,14 @@ export class Intake {
   ): Promise<{ tasks: PreparedTask[]; journalled: Promise<void> }> {
     const { opts } = this
     this.mustRun()
+    const known = (id: string) =>
+      opts.ledger.has(id) || this.gate.has(id) || opts.results.cached(id) !== undefined
+    // a dependency that ended long ago, or at another node, is met: its record is read, not cached
+    const recorded = await recordedDependencies(items, {
+      knows: known,
+      local: (id) => opts.results.local(id),
+      get: (id, o) => opts.results.get(id, o),
+    })
     const { tasks, order } = await prepareSubmissionInTurns(items, {
       submitter,
       owner: opts.self,
@@ -103,7 +112,7 @@ export class Intake {
       knowsType: opts.knowsType,
       knownTypes: opts.knownTypes,
       checkInput: opts.checkInput,
-      isKnownId: (id) => opts.ledger.has(id) || this.gate.has(id) || opts.results.cached(id) !== undefined,
+      isKnownId: (id) => known(id) || recorded.has(id),
     })
     this.mustRun() // the node may have begun to stop while the submission was checked
     const held = opts.queue.size + this.gate.size + this.taking

@@ -7,7 +7,9 @@ import type { Task } from '../../../src/task/task.ts'
 import { makeRecord, makeTask } from '../../protocol/fixtures.ts'
 
 /** An intake over stand-ins that record what it asks of the ledger and the result store. */
-function intakeOver(opts: { state?: string; owned?: Set<string>; stored?: Set<string> } = {}) {
+function intakeOver(
+  opts: { state?: string; owned?: Set<string>; stored?: Set<string>; inDht?: Set<string> } = {},
+) {
   const taken: Array<{ task: Task; how: Takeover & { dependencies?: unknown } }> = []
   const journalled: string[][] = []
   const waits = new Map<string, (r: ResultRecord) => void>()
@@ -30,6 +32,9 @@ function intakeOver(opts: { state?: string; owned?: Set<string>; stored?: Set<st
       opts.stored?.has(id) ? (makeRecord({ taskId: id }) as ResultRecord) : undefined,
     ),
     poll: vi.fn(async (_id: string, _signal: AbortSignal) => undefined),
+    get: vi.fn(async (id: string, _opts: { signal: AbortSignal }) =>
+      opts.inDht?.has(id) ? (makeRecord({ taskId: id }) as ResultRecord) : undefined,
+    ),
   }
   const publisher = { publish: vi.fn(async (_r: ResultRecord) => undefined) }
   const intake = new Intake({
@@ -57,6 +62,24 @@ function dependent(n: number, dependsOn: string[]): Task {
 }
 
 describe('Intake and task graphs', () => {
+  it('accepts a dependency on a task whose record is in its store or the DHT, refuses one with none', async () => {
+    const old = makeTask(900, 'owner-peer').id // ended here long ago: stored, no longer cached
+    const elsewhere = makeTask(901, 'other-peer').id // ended at another node: in the DHT
+    const nowhere = makeTask(902, 'other-peer').id
+    const { intake, results } = intakeOver({ stored: new Set([old]), inDht: new Set([elsewhere]) })
+    const { tasks } = await intake.accept([{ type: 'echo', dependsOn: [old, elsewhere] }], 'client')
+    expect(intake.gate.has(tasks[0].task.id)).toBe(true) // it waits for them: both are met
+    await expect(intake.accept([{ type: 'echo', dependsOn: [nowhere] }], 'client')).rejects.toThrow(
+      `tasks[0].dependsOn[0]: "${nowhere}" is neither a key in this submission nor a known task id`,
+    )
+    // a submission without dependencies reads nothing
+    results.local.mockClear()
+    results.get.mockClear()
+    await intake.accept([{ type: 'echo' }], 'client')
+    expect(results.local).not.toHaveBeenCalled()
+    expect(results.get).not.toHaveBeenCalled()
+  })
+
   it('journals a submission’s waiting tasks with the others, in one group, before any is released', async () => {
     const { intake, journalled, taken } = intakeOver()
     const { tasks } = await intake.accept(

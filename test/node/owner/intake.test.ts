@@ -36,6 +36,7 @@ function intakeOver(maxQueueLength: number) {
       cached: () => undefined,
       local: async () => undefined,
       poll: async () => undefined,
+      get: async () => undefined,
     },
     publisher: { publish: async () => undefined },
     events: { emit: () => undefined } as unknown as TaskEvents,
