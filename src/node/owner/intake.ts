@@ -116,6 +116,11 @@ export class Intake {
     })
     this.mustRun() // the node may have begun to stop while the submission was checked
     const held = opts.queue.size + this.gate.size + this.taking
+    if (tasks.length > opts.maxQueueLength) {
+      throw new QueueFullError(
+        `a submission of ${tasks.length} tasks can never fit a queue of at most ${opts.maxQueueLength}: split it`,
+      )
+    }
     if (held + tasks.length > opts.maxQueueLength) {
       throw new QueueFullError(
         `queue full: ${held} queued or waiting + ${tasks.length} submitted exceeds ${opts.maxQueueLength}`,

@@ -102,6 +102,10 @@ describe('Intake', () => {
     await expect(intake.accept(sleeps(1, 30_000), 'client')).rejects.toThrow(
       `queue full: ${first + 40} queued or waiting + 1 submitted exceeds ${first + 40}`,
     )
+    // one larger than the whole queue never fits: it is told to split, not to come back
+    await expect(intake.accept(sleeps(first + 41, 40_000), 'client')).rejects.toThrow(
+      `a submission of ${first + 41} tasks can never fit a queue of at most ${first + 40}: split it`,
+    )
   })
 
   it('with journalAfter, journals the submission once that settles, and says so', async () => {
