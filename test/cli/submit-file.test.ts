@@ -51,6 +51,20 @@ describe('submit --file', () => {
     ).toHaveLength(1)
   })
 
+  it('refuses a file that is not UTF-8, saying where, where decoding would have replaced the bytes', async () => {
+    const file = join(dir, 'latin1.json')
+    await writeFile(
+      file,
+      Buffer.concat([Buffer.from('[{"type":"echo","input":"caf'), Buffer.from([0xe9]), Buffer.from('"}]')]),
+    )
+    await expect(specsFromFlags(undefined, { file, wait: false } as SubmitFlags)).rejects.toThrow(
+      /latin1\.json: not UTF-8 text \(a bad byte at offset 28\): save it as UTF-8$/,
+    )
+    expect(await fromFile('utf8.json', '[{"type":"echo","input":"café \uFFFD"}]')).toEqual([
+      { type: 'echo', input: 'café \uFFFD' },
+    ])
+  })
+
   it('refuses a key an object names twice, with its path and line, as JSON.parse would keep the last', async () => {
     const file = '[\n  { "type": "echo", "input": 1 },\n  { "type": "echo",\n    "type": "sleep" }\n]'
     await expect(fromFile('twice.json', file)).rejects.toThrow(

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { readFile } from 'node:fs/promises'
 import { parseGraphItem } from '../../node/owner/submission.ts'
 import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
@@ -56,6 +57,14 @@ function asFlagError(err: RemoteError): RemoteError {
   if (field === undefined || flag === undefined) return err
   const reason = err.message.slice(field.length + 2)
   return new RemoteError(err.code, flag === '<type>' ? reason : `${flag}: ${reason}`)
+}
+
+/** The file's text; bytes that are not UTF-8 are refused with their offset (decoding would replace them). */
+function utf8Text(file: string, bytes: Buffer): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8')
+  const lossy = bytes.toString('utf8') // each bad sequence became U+FFFD; the text before it is whole
+  const at = Buffer.byteLength(lossy.slice(0, Math.max(0, lossy.indexOf('\uFFFD'))))
+  throw new Error(`--file ${file}: not UTF-8 text (a bad byte at offset ${at}): save it as UTF-8`)
 }
 
 function specsFromFile(file: string, text: string): unknown[] {
@@ -119,13 +128,13 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
         `--file cannot be combined with ${given.join(', ')}: put those fields in the file's specs`,
       )
     }
-    let text: string
+    let bytes: Buffer
     try {
-      text = await readFile(flags.file, 'utf8')
+      bytes = await readFile(flags.file)
     } catch (err) {
       throw new Error(`--file: cannot read ${flags.file}: ${(err as Error).message}`)
     }
-    return specsFromFile(flags.file, text)
+    return specsFromFile(flags.file, utf8Text(flags.file, bytes))
   }
   if (type === undefined) throw new Error('name a handler type (taskmesh submit <type>) or pass --file')
   const spec: Record<string, unknown> = { type }
