@@ -98,7 +98,10 @@ export class TaskmeshClient implements MeshClient {
       await libp2p.dial(addr, { signal: opts.signal ?? AbortSignal.timeout(CLIENT_TIMEOUT_MS) })
     } catch (err) {
       await Promise.resolve(libp2p.stop()).catch(() => undefined)
-      throw new Error(`cannot reach peer ${peerAddr}: ${(err as Error).message}`, { cause: err })
+      const said = (err as Error).message
+      throw new Error(`cannot reach peer ${peerAddr}: ${said}${keyHint(said, opts.swarmKey !== undefined)}`, {
+        cause: err,
+      })
     }
     return new TaskmeshClient(libp2p, addr, opts.submitter)
   }
@@ -192,4 +195,15 @@ export class TaskmeshClient implements MeshClient {
   private openRecord(taskId: string, value: Uint8Array): Promise<ResultRecord> {
     return openResultRecord(value, resultKey(taskId))
   }
+}
+
+/**
+ * What a failed dial adds when it looks like a swarm key mismatch — the handshake cut, garbled or
+ * never answered: a client without the mesh's key, or with another one, fails just so.
+ */
+function keyHint(error: string, keyed: boolean): string {
+  if (!/ECONNRESET|EncryptionFailed|Missing newline|abort|timeout|stream ended/i.test(error)) return ''
+  return keyed
+    ? ' (is it a mesh with another swarm key? the node and the client must use the same key)'
+    : ' (is it a private mesh? pass its swarm key: --swarm-key <file>, the `swarmKey` option)'
 }

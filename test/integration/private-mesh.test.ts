@@ -74,6 +74,20 @@ describe('private mesh (--swarm-key)', () => {
     expect((await h.result(deadline())).executor).toBe(b.peerId)
   })
 
+  it('a light client without the key, or with another, is told the key may be why', async () => {
+    const signal = () => AbortSignal.timeout(DIAL_MS)
+    const [none, other] = await Promise.allSettled([
+      TaskmeshClient.connect(a.multiaddrs[0], { signal: signal() }),
+      TaskmeshClient.connect(a.multiaddrs[0], { signal: signal(), swarmKey: generateSwarmKey() }),
+    ])
+    expect(none.status === 'rejected' && String(none.reason.message)).toMatch(
+      /^cannot reach peer .*\(is it a private mesh\? pass its swarm key: --swarm-key <file>, the `swarmKey` option\)$/,
+    )
+    expect(other.status === 'rejected' && String(other.reason.message)).toMatch(
+      /\(is it a mesh with another swarm key\? the node and the client must use the same key\)$/,
+    )
+  })
+
   it('the node dialled by a peer with another key says so, once a minute at most', async () => {
     const logged: Array<Record<string, unknown>> = []
     const logger = createLogger({
