@@ -41,6 +41,7 @@ export function assembleControl(c: ControlInputs): TaskControl {
     gate: {
       has: (id) => c.intake.gate.has(id),
       missing: (id) => c.intake.gate.missing(id),
+      floor: (id) => c.intake.floorOf(id),
       cancel: (id) => c.intake.cancelWaiting(id),
     },
     guardedOwner: (id) => custodian.owner(id),

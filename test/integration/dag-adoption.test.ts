@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { HandlerRegistry } from '../../src/executor/handler-registry.ts'
 import type { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { startLocalMesh } from '../../src/simulation/mesh.ts'
-import { stopAll, waitAll } from './helpers.ts'
+import { eventAt, stopAll, waitAll } from './helpers.ts'
 
 /**
  * The custodians of an owner that dies while a graph's dependents wait there adopt the dependents
@@ -66,5 +66,22 @@ describe('a dead owner’s task graph', () => {
       )
     }
     expect(adopters.size).toBeGreaterThan(0)
+  }, 60_000)
+
+  it('a waiting dependent cancelled at its adopter is cancelled above the dead owner’s epochs', async () => {
+    nodes = await startLocalMesh({ nodes: 3, slots: [2, 2, 2], nodeOptions: () => common })
+    const [owner, b, c] = nodes
+    const killedAt = Date.now()
+    const [, child] = await owner.submitMany([
+      { key: 'p', type: 'sleep', input: { ms: 60_000 } },
+      { key: 'c', type: 'echo', input: 'child', dependsOn: ['p'] },
+    ])
+    await owner.libp2p.stop()
+    const adopted = await Promise.any([b, c].map((n) => eventAt(n, child.id, 'adopted').then(() => n)))
+    expect(await adopted.cancel(child.id)).toMatchObject({ outcome: 'cancelled', owner: adopted.peerId })
+    const [record] = await waitAll(adopted, [child.id])
+    expect(record).toMatchObject({ status: 'failed', error: 'cancelled', owner: adopted.peerId })
+    // the adoption's floor: the wall clock's ms, above every epoch the dead owner allocated
+    expect(record.epoch).toBeGreaterThanOrEqual(killedAt)
   }, 60_000)
 })

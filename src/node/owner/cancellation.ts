@@ -35,7 +35,10 @@ export interface CancelResult {
 /** Options of {@link TaskControl}. */
 export interface TaskControlOptions {
   self: string
-  gate: Pick<DependencyGate, 'has' | 'cancel' | 'missing'>
+  gate: Pick<DependencyGate, 'has' | 'cancel' | 'missing'> & {
+    /** The epoch floor a waiting task was taken over with (0: submitted here). */
+    floor?(taskId: string): number
+  }
   ledger: Pick<OwnerLedger, 'get' | 'cancel'>
   runner: Pick<TaskRunner, 'cancel' | 'isRunning'>
   thief: Pick<Thief, 'holds' | 'entry' | 'dropLease'>
@@ -84,11 +87,13 @@ export class TaskControl {
     const { self, gate, ledger, results, events, publisher } = this.opts
     const known = results.cached(taskId)
     if (known !== undefined) return { taskId, outcome: 'finished', owner: known.owner }
+    // a task taken over is cancelled above every epoch its dead owner may have leased
+    const floor = gate.floor?.(taskId) ?? 0
     const waiting = gate.cancel(taskId)
     if (waiting !== undefined) {
       events.emit(taskId, 'cancelled', { state: 'waiting' })
-      const entry = { task: waiting, epoch: 0, attempts: [], dependencies: {} }
-      await publisher.publish(ownerFailureRecord(entry, self, CANCELLED, 0))
+      const entry = { task: waiting, epoch: floor, attempts: [], dependencies: {} }
+      await publisher.publish(ownerFailureRecord(entry, self, CANCELLED, floor))
       return { taskId, outcome: 'cancelled', owner: self }
     }
     // settled under the cancel's epoch: the lease is dropped (its renewal is rejected), and a late

@@ -186,6 +186,11 @@ export class Intake {
     return this.opts.ledger.has(taskId) || this.gate.has(taskId)
   }
 
+  /** The epoch floor a waiting task was taken over with (adopted, replayed); 0 for one submitted here. */
+  floorOf(taskId: string): number {
+    return this.heldAs.get(taskId)?.floor ?? 0
+  }
+
   /** Takes a waiting task out of the gate (it is cancelled); undefined when it does not wait here. */
   cancelWaiting(taskId: string): Task | undefined {
     this.heldAs.delete(taskId)
