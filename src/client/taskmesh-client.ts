@@ -197,12 +197,16 @@ export class TaskmeshClient implements MeshClient {
   }
 }
 
+/** Dial failures where no connection was made: no key could be at fault. */
+const NOT_CONNECTED = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EADDRNOTAVAIL|EAI_AGAIN/
+
 /**
- * What a failed dial adds when it looks like a swarm key mismatch — the handshake cut, garbled or
- * never answered: a client without the mesh's key, or with another one, fails just so.
+ * What a failed dial adds when it looks like a swarm key mismatch: anything but a connection that
+ * could not be made (refused, no route, no such host) — a key mismatch garbles the handshake, which
+ * then fails in many ways (cut, a length or newline that makes no sense, no answer in time).
  */
 function keyHint(error: string, keyed: boolean): string {
-  if (!/ECONNRESET|EncryptionFailed|Missing newline|abort|timeout|stream ended/i.test(error)) return ''
+  if (NOT_CONNECTED.test(error)) return ''
   return keyed
     ? ' (is it a mesh with another swarm key? the node and the client must use the same key)'
     : ' (is it a private mesh? pass its swarm key: --swarm-key <file>, the `swarmKey` option)'

@@ -28,15 +28,16 @@ export const BOOTSTRAP_QUIET_MAX_MS = 1_800_000
 export const TIMEOUT_HINT =
   'no answer in time: the peer may be down or unreachable, or in a mesh with another swarm key (check both use the same key)'
 
-/** Said beside a dial of a bootstrap peer that closed the connection in the handshake. */
+/** Said beside a dial of a bootstrap peer that failed once connected (cut, or garbled, in the handshake). */
 export const RESET_HINT =
-  'the peer cut the connection in the handshake: it may be in a mesh with another swarm key (check both use the same key), or stopping'
+  'the connection failed in the handshake: the peer may be in a mesh with another swarm key (check both use the same key), or stopping'
 
 /** The hint beside a failed dial's error, for the failures a swarm key mismatch looks like. */
 export function hintOf(error: string): { hint?: string } {
   if (/abort|timeout/i.test(error)) return { hint: TIMEOUT_HINT }
-  if (/ECONNRESET|EncryptionFailed|stream ended before/i.test(error)) return { hint: RESET_HINT }
-  return {}
+  // no connection made: nothing a key could garble (a garbled handshake fails in many other ways)
+  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EADDRNOTAVAIL|EAI_AGAIN/.test(error)) return {}
+  return { hint: RESET_HINT }
 }
 
 /** The peer id a bootstrap address names (its last `/p2p/`), if any. */

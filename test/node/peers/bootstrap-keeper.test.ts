@@ -85,5 +85,7 @@ describe('bootstrap keeper', () => {
     })
     expect(RESET_HINT).toMatch(/another swarm key \(check both use the same key\)/)
     expect(hintOf('connect ECONNREFUSED 127.0.0.1:4001')).toEqual({})
+    expect(hintOf('Message length length too long - 3 > 2')).toEqual({ hint: RESET_HINT })
+    expect(hintOf('Missing newline')).toEqual({ hint: RESET_HINT })
   })
 })
