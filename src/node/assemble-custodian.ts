@@ -5,6 +5,7 @@ import type { Intake } from './owner/intake.ts'
 import type { OwnerLedger } from './owner/owner-ledger.ts'
 import type { LivenessWatch } from './peers/liveness-watch.ts'
 import { Custodian } from './recovery/custodian.ts'
+import type { AskKnown } from './recovery/successor-check.ts'
 import type { RecordFetch } from './results/record-fetch.ts'
 import type { ResultStore } from './results/result-store.ts'
 import type { TaskEvents } from './story/task-events.ts'
@@ -49,11 +50,7 @@ export function wireCustodian(c: CustodianInputs): Custodian {
     own: (task, how) => c.owner().own(task, how),
     admits: c.admits,
     meet: (peer) => void meet(libp2p, peer.peerId, peer.addrs),
-    ask: async (peer, owner, ids) => {
-      const reply = await custody.request(peer, { type: 'query', requestId: crypto.randomUUID(), owner, ids })
-      if (reply.type !== 'known') throw new Error(`${peer} answered the query with ${reply.type}`)
-      return reply
-    },
+    ask: custodyQuery(custody),
     failureDetectionMs: c.failureDetectionMs,
     onAdopted: (tasks, why) => {
       for (const t of tasks) {
@@ -79,5 +76,14 @@ async function meet(libp2p: MeshLibp2p, peer: string, addrs: string[]): Promise<
     await libp2p.dial(id, { signal: AbortSignal.timeout(MEET_TIMEOUT_MS) })
   } catch {
     // unreachable now: its liveness will be judged when an owner dies (an unknown peer counts as live)
+  }
+}
+
+/** Asks a peer, over custody `query`, which of an owner's task ids it guards or has taken. */
+export function custodyQuery(custody: Pick<CustodyService, 'request'>): AskKnown {
+  return async (peer, owner, ids) => {
+    const reply = await custody.request(peer, { type: 'query', requestId: crypto.randomUUID(), owner, ids })
+    if (reply.type !== 'known') throw new Error(`${peer} answered the query with ${reply.type}`)
+    return reply
   }
 }

@@ -7,7 +7,7 @@ import type { Task } from '../task/task.ts'
 import { debounce } from '../util/debounce.ts'
 import type { Lifecycle } from './assemble.ts'
 import { assembleControl } from './assemble-control.ts'
-import { wireCustodian } from './assemble-custodian.ts'
+import { custodyQuery, wireCustodian } from './assemble-custodian.ts'
 import { DEFAULT_PEER_STALE_MS, type ResolvedNodeOptions } from './options.ts'
 import { CustodyKeeper } from './owner/custody-keeper.ts'
 import type { Intake } from './owner/intake.ts'
@@ -20,6 +20,7 @@ import { LivenessWatch } from './peers/liveness-watch.ts'
 import { PeerAddresses } from './peers/peer-addresses.ts'
 import type { PeerView } from './peers/peer-view.ts'
 import { JournalReplay, type JournalReplayOptions } from './recovery/journal-replay.ts'
+import { takenElsewhere } from './recovery/taken-elsewhere.ts'
 import { ClosestPeers } from './results/closest-peers.ts'
 import type { RecordFetch } from './results/record-fetch.ts'
 import type { ResultFollower } from './results/result-follower.ts'
@@ -152,10 +153,20 @@ export function wireMesh(m: MeshInputs) {
     },
     matters,
   })
+  /**
+   * Whom a restarted owner asks whether they took its tasks over: the peers connected now, then
+   * those its peer store knows to serve custody (an adopter it has not met again yet).
+   */
+  const custodyPeers = async () => {
+    const stored = await libp2p.peerStore.all({ filters: [(p) => p.protocols.includes(CUSTODY_PROTOCOL)] })
+    const connected = libp2p.getConnections().map((c) => c.remotePeer.toString())
+    return [...new Set([...connected, ...stored.map((p) => p.id.toString())])].filter((p) => p !== self)
+  }
   const replay = new JournalReplay({
     ...{ self, ledger, results },
     own: (task, how) => owner().own(task, how),
     eachOpen: (tasks, use) => custodian.eachOpen(tasks, use),
+    takenElsewhere: async (ids) => takenElsewhere(await custodyPeers(), custodyQuery(custody), self, ids),
     requeue: async (tasks) => {
       for (const t of tasks) events.emit(t.id, 'replayed')
       await hold(tasks)

@@ -20,6 +20,11 @@ export interface JournalReplayOptions {
    * whose result it does not find (`open`), as soon as that chunk's lookups end (`Custodian.eachOpen`).
    */
   eachOpen(tasks: Task[], use: (chunk: { checked: Task[]; open: Task[] }) => Promise<void>): Promise<void>
+  /**
+   * The ids of these tasks a peer says it took over while this node was down (see
+   * `takenElsewhere`): marked done here, not run again. @defaultValue none asked
+   */
+  takenElsewhere?(ids: string[]): Promise<Set<string>>
   /** Tasks were taken into ownership again. */
   requeue(tasks: Task[]): Promise<void>
   /** How long to wait for a first peer before requeueing without asking the DHT, ms. */
@@ -119,7 +124,14 @@ export class JournalReplay {
       if (this.stopped) return
       const stillOpen = new Set(open)
       for (const t of checked) if (!stillOpen.has(t)) this.opts.ledger.markDone(t.id)
-      await this.take(open)
+      // a task a custodian adopted while this node was down is the adopter's now
+      const taken =
+        open.length === 0
+          ? undefined
+          : await this.opts.takenElsewhere?.(open.map((t) => t.id)).catch(() => undefined)
+      if (taken === undefined || taken.size === 0) return this.take(open)
+      for (const t of open) if (taken.has(t.id)) this.opts.ledger.markDone(t.id)
+      await this.take(open.filter((t) => !taken.has(t.id)))
     })
   }
 

@@ -54,6 +54,24 @@ describe('JournalReplay', () => {
     adopter.stop()
   })
 
+  it('replays no task a peer says it took over while this node was down: the adopter owns it', async () => {
+    const [self, peer] = peers
+    const journal = [makeTask(430, self), makeTask(431, self), makeTask(432, self)]
+    const asked: string[][] = []
+    const takenElsewhere = vi.fn(async (ids: string[]) => {
+      asked.push(ids)
+      return new Set([journal[1].id])
+    })
+    const { adopter, ledger, owned } = fakes(self, { journal, takenElsewhere })
+    await adopter.start()
+    adopter.onBeacon(peer, {} as never)
+    await vi.waitFor(() => expect(owned.size).toBe(2))
+    expect(asked).toEqual([journal.map((t) => t.id)]) // no result in the DHT for any: all asked about
+    expect([...owned.keys()]).toEqual([journal[0].id, journal[2].id])
+    expect(ledger.markDone).toHaveBeenCalledWith(journal[1].id)
+    adopter.stop()
+  })
+
   it('reads a replayed task found in the local store again from the DHT once a peer is heard', async () => {
     // killed just after it ran the task, this node may hold a record that a later run beat (the
     // task was adopted and run again while it was down): the DHT's selector has the winner

@@ -23,6 +23,8 @@ export function fakes(
     leased?: Set<string>
     /** Awaited by each DHT lookup before it answers. */
     gate?: (id: string) => Promise<void>
+    /** Ids a peer says it took over while this node was down (asked by the replay). */
+    takenElsewhere?: (ids: string[]) => Promise<Set<string>>
   } = {},
 ) {
   const owned = new Map<string, { task: Task; as?: string; floor?: number }>()
@@ -89,6 +91,7 @@ export function fakes(
       await announce(tasks)
     },
     waitForPeersMs: 1_000,
+    takenElsewhere: opts.takenElsewhere,
   })
   const adopter = {
     async start() {
