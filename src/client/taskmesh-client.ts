@@ -3,6 +3,7 @@ import { tcp } from '@libp2p/tcp'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { connectionStack } from '../node/wire/connection-stack.ts'
+import { failedInHandshake } from '../node/wire/dial-failure.ts'
 import { MAX_PEER_ID_CHARS, SUBMIT_PROTOCOL } from '../protocol/constants.ts'
 import { RpcTimeoutError } from '../protocol/errors.ts'
 import { openResultRecord, type ResultRecord, resultKey } from '../protocol/records/result-record.ts'
@@ -197,16 +198,13 @@ export class TaskmeshClient implements MeshClient {
   }
 }
 
-/** Dial failures where no connection was made: no key could be at fault. */
-const NOT_CONNECTED = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EADDRNOTAVAIL|EAI_AGAIN/
-
 /**
  * What a failed dial adds when it looks like a swarm key mismatch: anything but a connection that
  * could not be made (refused, no route, no such host) — a key mismatch garbles the handshake, which
  * then fails in many ways (cut, a length or newline that makes no sense, no answer in time).
  */
 function keyHint(error: string, keyed: boolean): string {
-  if (NOT_CONNECTED.test(error)) return ''
+  if (!failedInHandshake(error)) return ''
   return keyed
     ? ' (is it a mesh with another swarm key? the node and the client must use the same key)'
     : ' (is it a private mesh? pass its swarm key: --swarm-key <file>, the `swarmKey` option)'

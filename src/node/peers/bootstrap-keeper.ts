@@ -2,6 +2,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../../log/logger.ts'
+import { failedInHandshake } from '../wire/dial-failure.ts'
 
 /** First pause before a bootstrap peer that could not be reached is dialled again, ms. */
 export const BOOTSTRAP_RETRY_MIN_MS = 500
@@ -35,9 +36,7 @@ export const RESET_HINT =
 /** The hint beside a failed dial's error, for the failures a swarm key mismatch looks like. */
 export function hintOf(error: string): { hint?: string } {
   if (/abort|timeout/i.test(error)) return { hint: TIMEOUT_HINT }
-  // no connection made: nothing a key could garble (a garbled handshake fails in many other ways)
-  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EADDRNOTAVAIL|EAI_AGAIN/.test(error)) return {}
-  return { hint: RESET_HINT }
+  return failedInHandshake(error) ? { hint: RESET_HINT } : {}
 }
 
 /** The peer id a bootstrap address names (its last `/p2p/`), if any. */
