@@ -119,6 +119,8 @@ export class Custodian {
         taken: (id) => results.cached(id) !== undefined || ledger.has(id),
         runs: (id) => thief.holds(id),
       })
+      // the owner itself asks: it is back and replays what is not taken, so none of it is adopted here
+      if (frame.owner === from) for (const id of known.guarded) this.forget(id)
       return { type: 'known', requestId, ...known }
     }
     if (this.opts.admits?.(from) === false) {
@@ -246,8 +248,10 @@ export class Custodian {
       const floor = Date.now()
       const adopted: Task[] = []
       for (const orphan of open) {
-        // the owner may be back, or the task done or adopted, while the DHT was asked
-        if (!liveness.isDead(orphan.owner) || this.settledHere(orphan.id)) continue
+        // the owner may be back (or have reclaimed the task), or the task be done or adopted,
+        // while the DHT was asked
+        if (!liveness.isDead(orphan.owner) || this.ownerOf.get(orphan.id) !== orphan.owner) continue
+        if (this.settledHere(orphan.id)) continue
         const task = { ...orphan, owner: self }
         if (this.opts.own(task, { as: 'adopted', floor })) adopted.push(task)
         this.forget(orphan.id)
