@@ -88,6 +88,9 @@ export class WorkerPool {
       maxThreads: this.maxThreads,
       idleTimeout: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       concurrentTasksPerWorker: 1,
+      // an idle thread waits without blocking: a handler module's own timers (keep-alives,
+      // refreshes) run between jobs ('sync' would freeze its event loop until the next job)
+      atomics: 'async',
       execArgv: workerExecArgv(WORKER_FILE, this.modules),
       workerData,
       recordTiming: false,
