@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -14,7 +14,7 @@ let C: Started
 
 async function startDaemon(name: string, bootstrap?: string, extra: string[] = []): Promise<Started> {
   const dir = join(root, name)
-  await mkdir(dir, { recursive: true })
+  await mkdir(dir, { recursive: true, mode: 0o700 })
   const args = ['--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--slots', '2', ...extra]
   if (bootstrap !== undefined) args.push('--bootstrap', bootstrap)
   const proc = new DaemonProcess(args)
@@ -27,7 +27,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'taskmesh-cli-'))
   // closed by default: A makes the mesh's key; B is given it (as A prints), C finds it in its data dir
   A = await startDaemon('a')
-  await mkdir(join(root, 'c'), { recursive: true })
+  await mkdir(join(root, 'c'), { recursive: true, mode: 0o700 })
   await copyFile(join(A.dir, 'swarm.key'), join(root, 'c', 'swarm.key'))
   ;[B, C] = await Promise.all([
     startDaemon('b', A.addr, ['--swarm-key', join(A.dir, 'swarm.key')]),
@@ -85,6 +85,9 @@ describe('taskmesh daemon + CLI, as child processes', () => {
     expect(noKey.code).toBe(1)
     expect(noKey.stderr).toContain("a private mesh needs its key: --swarm-key <the mesh's swarm.key>")
 
+    // a data dir other users can read is warned of (made by hand, or before taskmesh made it private)
+    await mkdir(lone, { recursive: true })
+    await chmod(lone, 0o755)
     const open = new DaemonProcess(['--data-dir', lone, '--listen', '/ip4/127.0.0.1/tcp/0', '--open'])
     daemons.push(open)
     await open.ready(60_000)
@@ -92,6 +95,9 @@ describe('taskmesh daemon + CLI, as child processes', () => {
     await expect
       .poll(() => open.stderr, { timeout: 10_000 })
       .toMatch(/^warning: --open: this node runs an OPEN mesh/m)
+    await expect
+      .poll(() => open.stderr, { timeout: 10_000 })
+      .toContain(`warning: data dir ${lone} is open to other users of this machine (mode 755)`)
     expect(open.lines.some((l) => l.startsWith('swarm key'))).toBe(false)
     expect(await exists(join(lone, 'swarm.key'))).toBe(false)
     await open.kill()

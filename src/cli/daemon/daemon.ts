@@ -5,6 +5,7 @@ import type { HttpApi } from '../../http/http-api.ts'
 import { createLogger, type Logger, logLevelOf } from '../../log/logger.ts'
 import { TaskmeshNode } from '../../node/taskmesh-node.ts'
 import { ListenError } from '../../node/wire/listen-failure.ts'
+import { openDataDirWarning, PRIVATE_DIR_MODE } from '../../node/wire/private-files.ts'
 import type { QueuePolicy } from '../../policy/priority.ts'
 import { API_FILE, DEFAULT_DATA_DIR, DEFAULT_LISTEN } from '../defaults.ts'
 import { accessReport, type MeshAccess, meshAccess } from '../tasks/mesh-access.ts'
@@ -155,7 +156,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   const registry = await HandlerRegistry.withBuiltins(flags.handlers.map((h) => resolve(h))) // errors name the paths
   const http = await planHttp(flags)
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
-  await mkdir(dataDir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err: NodeJS.ErrnoException) => {
     const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'a file is in the way' : err.message
     throw new Error(`--data-dir ${dataDir}: cannot make the directory: ${why}`, { cause: err })
   })
@@ -177,7 +178,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     }
     const tmp = `${apiFile}.${process.pid}.tmp`
     // the token lets whoever reads the file use the API: readable by the operator only
-    await writeFile(tmp, JSON.stringify(info), { mode: 0o600 })
+    await rm(tmp, { force: true }) // a link planted there is not followed: a new file is made
+    await writeFile(tmp, JSON.stringify(info), { mode: 0o600, flag: 'wx' })
     await rename(tmp, apiFile)
   } catch (err) {
     await rm(`${apiFile}.${process.pid}.tmp`, { force: true }) // it holds the token
@@ -190,6 +192,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   for (const addr of node.multiaddrs) say(`listening ${addr}`)
   if (url !== undefined) say(`http api ${url}`)
   const report = accessReport(mesh, node.multiaddrs)
+  const openDir = await openDataDirWarning(dataDir)
+  if (openDir !== undefined) report.warn.push(openDir)
   for (const line of report.out) say(line)
   for (const line of report.warn) {
     console.error(line)

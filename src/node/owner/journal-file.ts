@@ -1,7 +1,8 @@
 import { constants, createReadStream } from 'node:fs'
-import { type FileHandle, mkdir, open as openFile } from 'node:fs/promises'
+import { type FileHandle, mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { AttemptRecord } from '../../task/task.ts'
+import { openPrivate, PRIVATE_DIR_MODE } from '../wire/private-files.ts'
 import {
   type Entry,
   type JournalDamage,
@@ -15,7 +16,7 @@ import {
 export interface JournalOptions {
   /**
    * Opens the journal's files; for tests, which hand the journal a handle whose writes fall short or
-   * fail. @defaultValue `open` of `node:fs/promises`
+   * fail. @defaultValue `openPrivate` (files it makes: the owner's only)
    */
   open?: (path: string, flags: string | number) => Promise<FileHandle>
 }
@@ -41,7 +42,7 @@ export class AppendFile {
     private readonly path: string,
     private readonly flags: string | number,
     private readonly onCut: (bytes: number) => void,
-    private readonly open: NonNullable<JournalOptions['open']> = openFile,
+    private readonly open: NonNullable<JournalOptions['open']> = openPrivate,
   ) {}
 
   /** Appends `text`, all of it, or throws an error naming the file; returns the bytes written. */
@@ -145,7 +146,7 @@ export async function readJournal(
   open: OpenLines,
   attempts: Map<string, AttemptRecord[]>,
 ): Promise<{ damage: JournalDamage; torn: boolean }> {
-  await mkdir(dirname(path), { recursive: true }).catch((err) => {
+  await mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err) => {
     throw journalError(path, 'cannot create its directory', err)
   })
   open.clear()

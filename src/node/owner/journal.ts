@@ -1,6 +1,7 @@
-import { open, rename, rm } from 'node:fs/promises'
+import { rename, rm } from 'node:fs/promises'
 import type { AttemptRecord, Task } from '../../task/task.ts'
 import { turnEnd } from '../../util/in-turns.ts'
+import { openPrivate } from '../wire/private-files.ts'
 import {
   APPEND,
   AppendFile,
@@ -101,7 +102,7 @@ export class TaskJournal {
     private readonly durability: Durability = DEFAULT_DURABILITY,
     options: JournalOptions = {},
   ) {
-    this.open = options.open ?? open
+    this.open = options.open ?? openPrivate
     this.found = noDamage(path)
     const flags = durability === 'sync' ? SYNCED_APPEND : APPEND
     this.file = new AppendFile(path, flags, (cut) => (this.found.tornBytes += cut), this.open)

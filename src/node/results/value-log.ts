@@ -1,9 +1,10 @@
-import { type FileHandle, open, readFile } from 'node:fs/promises'
+import { type FileHandle, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
 import { BaseDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { type Batch, type Datastore, Key, type KeyQuery, type Pair, type Query } from 'interface-datastore'
+import { openPrivate } from '../wire/private-files.ts'
 import { isDhtRecordKey } from './fencing.ts'
 
 /** The file beside a node's datastore that holds the values of its DHT records. */
@@ -67,7 +68,7 @@ export class ValueLogDatastore extends BaseDatastore {
 
   /** Opens (or creates) the log at `path` over `inner`, an open datastore. */
   static async open(inner: Datastore & { close(): Promise<void> }, path: string): Promise<ValueLogDatastore> {
-    const log = await open(path, 'a+')
+    const log = await openPrivate(path, 'a+')
     try {
       return new ValueLogDatastore(inner, log, (await log.stat()).size)
     } catch (err) {

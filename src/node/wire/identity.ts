@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { PRIVATE_DIR_MODE } from './private-files.ts'
 import { writeFileOnce } from './write-once.ts'
 
 /** File name of the node's private key inside its data dir. */
@@ -12,7 +13,7 @@ export const PEER_KEY_FILE = 'peer.key'
  * restarted daemon keeps its peer id. The file is written atomically (see {@link loadOrCreateKeyFile}).
  */
 export async function loadOrCreatePeerKey(dataDir: string): Promise<PrivateKey> {
-  await mkdir(dataDir, { recursive: true })
+  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE })
   return loadOrCreateKeyFile(join(dataDir, PEER_KEY_FILE))
 }
 
