@@ -76,7 +76,7 @@ describe('draining a node before it stops', () => {
   it('an owner’s own run cut short is journalled: after a restart its record lists it', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'taskmesh-drain-'))
     dirs.push(dataDir)
-    const options = { dataDir, slots: 1, failureDetectionMs: 500 }
+    const options = { dataDir, slots: 1, beaconIntervalMs: 100, failureDetectionMs: 500 }
     // the first node's sleeps last 1,000 times as long: its run is always still under way at the stop
     const first = await TaskmeshNode.create({ ...options, speed: 0.001 })
     nodes = [first]

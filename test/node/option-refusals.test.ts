@@ -171,6 +171,18 @@ describe('TaskmeshNode options: swarm key (7) and handlers beside a registry (8)
     )
   })
 
+  it('refuses a failure-detection window of one beacon interval or less: every peer would seem dead', () => {
+    expect(refusal({ failureDetectionMs: 100 })).toBe(
+      'failureDetectionMs: must be more than beaconIntervalMs (1000): every peer would be judged dead between two of its beacons (the default is 3 intervals and a bit), got 100',
+    )
+    expect(refusal({ beaconIntervalMs: 500, failureDetectionMs: 500 })).toMatch(
+      /^failureDetectionMs: must be more than beaconIntervalMs \(500\)/,
+    )
+    expect(resolveNodeOptions({ beaconIntervalMs: 100, failureDetectionMs: 300 }).failureDetectionMs).toBe(
+      300,
+    )
+  })
+
   it('refuses handlers beside a registry, which would ignore them', async () => {
     const registry = await HandlerRegistry.withBuiltins()
     expect(refusal({ registry, handlers: ['/tmp/x.mjs'] })).toBe(
