@@ -8,9 +8,6 @@ import type { NodeCounters } from '../node-counters.ts'
 import type { TaskEvents } from '../story/task-events.ts'
 import type { StealService } from '../wire/steal-service.ts'
 
-/** Records up to this size travel with the completion to the owner (larger ones: DHT only). */
-export const COMPLETION_RECORD_BYTES = 64 * 1024
-
 /** Tries at reporting one batch of completions to its owner. */
 export const COMPLETION_ATTEMPTS = 4
 /** Pauses between tries: exponential with full jitter (≈ 0–100, 0–200, 0–400 ms). */
@@ -65,10 +62,12 @@ export class CompletionReporter {
   constructor(private readonly opts: CompletionReporterOptions) {}
 
   /**
-   * Queues a completion for its owner; completions to one owner travel together, with their
-   * records. Returns the owner when the record travels with it (at most {@link COMPLETION_RECORD_BYTES}).
+   * Queues a completion for its owner; completions to one owner travel together, each with its
+   * record, whatever its size (a record larger than the frame budget goes in a frame of its own):
+   * the owner so holds every record of its tasks, and wakes its waiters with it. Returns the
+   * owner (it needs no copy).
    */
-  report(owner: string, record: ResultRecord, value: Uint8Array): string | undefined {
+  report(owner: string, record: ResultRecord, value: Uint8Array): string {
     let state = this.owners.get(owner)
     if (state === undefined) {
       state = { queued: [], inFlight: false, scheduled: false }
@@ -78,10 +77,10 @@ export class CompletionReporter {
       taskId: record.taskId,
       epoch: record.epoch,
       status: record.status,
-      ...(value.byteLength <= COMPLETION_RECORD_BYTES ? { record: toBase64(value) } : {}),
+      record: toBase64(value),
     })
     this.schedule(owner, state)
-    return value.byteLength <= COMPLETION_RECORD_BYTES ? owner : undefined
+    return owner
   }
 
   /** Sends every pending completion now (the node stops). */
