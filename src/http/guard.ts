@@ -56,9 +56,29 @@ export function allowedHost(host: string | undefined, api: ApiAddress): boolean 
   return LOOPBACK_HOSTS.has(url.hostname) || (!WILDCARD_HOSTS.has(bound) && url.hostname === bound)
 }
 
-/** The cookie a browser keeps the token in, one per port (cookies do not tell ports apart). */
+/**
+ * The cookie older versions kept a browser's token in, one per port. Cookies do not tell ports
+ * apart: the browser sent it to every other service on the same host, so the API no longer sets
+ * or accepts it, and tells a browser that still has one to drop it (see {@link staleTokenCookies}).
+ */
 export function tokenCookieName(port: number): string {
   return `taskmesh-token-${port}`
+}
+
+/** Names of the token cookies of older versions, whatever their port. */
+const TOKEN_COOKIE = /^taskmesh-token-\d{1,5}$/
+
+/**
+ * `Set-Cookie` values that remove every token cookie of an older version that `req` carries (of
+ * this API's port or another's), plus this port's when `always`: each `<name>=; Max-Age=0; Path=/`.
+ */
+export function staleTokenCookies(req: IncomingMessage, port: number, always = false): string[] {
+  const names = new Set<string>(always ? [tokenCookieName(port)] : [])
+  for (const pair of (req.headers.cookie ?? '').split(';')) {
+    const name = pair.split('=')[0].trim()
+    if (TOKEN_COOKIE.test(name)) names.add(name)
+  }
+  return [...names].map((n) => `${n}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict`)
 }
 
 /**
@@ -99,11 +119,13 @@ export function checkSite(req: IncomingMessage, api: ApiAddress): void {
 
 /**
  * Refuses a request without the API's token (401 `ERR_UNAUTHORIZED`): it must send
- * `Authorization: Bearer <token>`, or the token cookie a browser got from the one-time link.
+ * `Authorization: Bearer <token>` (a `GET` may give `?token=<token>` instead: `HttpApi` checks
+ * that before). A cookie is no token.
  * @throws ApiRefusal naming the header.
  */
-export function checkToken(req: IncomingMessage, port: number, token: string): void {
-  if (!presentsToken(req, port, token)) {
+export function checkToken(req: IncomingMessage, token: string): void {
+  const auth = req.headers.authorization
+  if (!isToken(auth === undefined ? undefined : /^Bearer (\S+)$/i.exec(auth)?.[1], token)) {
     throw new ApiRefusal(
       401,
       'ERR_UNAUTHORIZED',
@@ -143,15 +165,4 @@ export function isToken(given: string | undefined, token: string): boolean {
 function sameOrigin(origin: string, api: ApiAddress): boolean {
   if (!origin.startsWith('http://')) return false
   return allowedHost(origin.slice('http://'.length), api)
-}
-
-function presentsToken(req: IncomingMessage, port: number, token: string): boolean {
-  const auth = req.headers.authorization
-  if (auth !== undefined) return isToken(/^Bearer (\S+)$/i.exec(auth)?.[1], token)
-  const name = tokenCookieName(port)
-  const cookie = (req.headers.cookie ?? '')
-    .split(';')
-    .map((c) => c.trim())
-    .find((c) => c.startsWith(`${name}=`))
-  return isToken(cookie?.slice(name.length + 1), token)
 }

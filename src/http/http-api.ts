@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FrontDoor } from '../node/front-door.ts'
 import { isWatchDoor, type WatchDoor } from '../node/watch-door.ts'
@@ -8,20 +8,27 @@ import { isLoopbackHost } from './bind-host.ts'
 import { DashboardRoute } from './dashboard/dashboard-route.ts'
 import {
   type ApiAddress,
-  ApiRefusal,
   checkJsonBody,
   checkSite,
   checkToken,
   createApiToken,
-  isToken,
-  tokenCookieName,
+  staleTokenCookies,
 } from './guard.ts'
 import { LongWaits, stoppingBody } from './long-waits.ts'
 import type { ExtraRoutes } from './ops-routes.ts'
 import { checkParams } from './query.ts'
+import { createLimitedServer, type HttpConnectionLimits } from './server-limits.ts'
+import { logIn, tokenInQuery } from './token-link.ts'
 import { WATCH_ROUTES, WatchRoutes } from './watch-routes.ts'
 
 export { MAX_HTTP_BODY_BYTES, MAX_HTTP_WAIT_MS } from './api-io.ts'
+export {
+  HTTP_HEADERS_TIMEOUT_MS,
+  HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  HTTP_REQUEST_TIMEOUT_MS,
+  type HttpConnectionLimits,
+  MAX_HTTP_CONNECTIONS,
+} from './server-limits.ts'
 
 /** Default deadline of a result poll without `?wait=` (one DHT lookup), in ms. */
 export const DEFAULT_HTTP_POLL_MS = 5_000
@@ -29,10 +36,16 @@ export const DEFAULT_HTTP_POLL_MS = 5_000
 /** Options of {@link HttpApi}. */
 export interface HttpApiOptions {
   /**
-   * The token every request must present (`Authorization: Bearer <token>`, or the cookie a
-   * browser gets from the one-time link `/?token=<token>`). @defaultValue a fresh random one
+   * The token every request must present: `Authorization: Bearer <token>`, or on a `GET`
+   * `?token=<token>` (an `EventSource` cannot send headers). @defaultValue a fresh random one
    */
   token?: string
+  /**
+   * How long a connection may stay silent before its request's headers are in, how long idle
+   * kept-alive ones stay, how many may be open (see `createLimitedServer`).
+   * @defaultValue HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, MAX_HTTP_CONNECTIONS
+   */
+  connections?: HttpConnectionLimits
   /**
    * Deadline of a result poll without `?wait=`: the DHT lookup it makes is abandoned after this
    * many ms and the answer is `404` (a node with no DHT peers would otherwise hold the request).
@@ -72,7 +85,7 @@ export interface HttpApiOptions {
  * - `GET /tasks/<id>/story` → `200 { taskId, events }`: this node's decisions about the task.
  * - `GET /status` → `200` the node's status (peers, slots, queues, counters, unschedulable tasks).
  * - `GET /events`, `GET /tasks?state=…`, `GET /mesh`: the operator's views (see `WatchRoutes`).
- * - `GET /`: the dashboard (see `DashboardRoute`).
+ * - `GET /`: the dashboard (see `DashboardRoute`); `GET /?token=<token>` is its one-time login link.
  * While the daemon stops, a submission and a wait that ends with no result get `503 ERR_STOPPING`.
  */
 export class HttpApi {
@@ -106,13 +119,14 @@ export class HttpApi {
 
   /**
    * Listens on `host:port` (port 0 picks a free one); resolves with the base URL. Requests must
-   * name a loopback host (or `host`) with this port in their `Host` header.
+   * name a loopback host (or `host`) with this port in their `Host` header. Connections are
+   * limited as `opts.connections` says: a silent one is closed, a long poll or an event stream is not.
    */
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     if (this.server !== undefined) throw new Error('the HTTP API is listening already')
-    const server = createServer((req, res) => {
+    const server = createLimitedServer((req, res) => {
       this.route(req, res).catch((err: Error) => sendError(res, err))
-    })
+    }, this.opts.connections)
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const why = err.code === 'EADDRINUSE' ? 'address already in use (EADDRINUSE)' : err.message
@@ -154,13 +168,15 @@ export class HttpApi {
     const url = new URL(req.url ?? '/', 'http://localhost')
     const address = this.address as ApiAddress
     checkSite(req, address)
-    const linked = url.searchParams.get('token')
-    if (req.method === 'GET' && linked !== null) return this.logIn(linked, url, address, res)
+    const stale = staleTokenCookies(req, address.port)
+    if (stale.length > 0) res.setHeader('set-cookie', stale) // an older version's: drop it
+    const byQuery = tokenInQuery(req, url, this.token)
+    if (byQuery && url.pathname === '/') return logIn(url, address.port, this.token, req, res)
     const routes = this.opts.routes
     const open = routes !== undefined && isLoopbackHost(address.bindHost)
     if (open && (await routes(req, res, url))) return
     if (await this.dashboard.serve(req, res, url)) return
-    checkToken(req, address.port, this.token)
+    if (!byQuery) checkToken(req, this.token)
     if (!open && routes !== undefined && (await routes(req, res, url))) return
     const parts = url.pathname.split('/').filter((p) => p.length > 0)
     const allow = (methods: string) => {
@@ -206,29 +222,6 @@ export class HttpApi {
     throw new HttpError(
       'ERR_NOT_FOUND',
       `no route ${req.method} ${url.pathname} (routes: POST /tasks, GET|DELETE /tasks/<id>, GET /tasks/<id>/state, GET /tasks/<id>/story, GET /status, ${WATCH_ROUTES.join(', ')}, GET /)`,
-    )
-  }
-
-  /**
-   * The one-time link `…?token=<token>` (as Jupyter's): a browser that opens it gets the token in
-   * an HttpOnly, SameSite=Strict cookie and is sent on to the same URL without it, so the token
-   * leaves the address bar and the history.
-   */
-  private logIn(given: string, url: URL, address: ApiAddress, res: ServerResponse): void {
-    if (!isToken(given, this.token)) {
-      throw new ApiRefusal(401, 'ERR_UNAUTHORIZED', 'the token in the link is wrong', 'token')
-    }
-    url.searchParams.delete('token')
-    const cookie = `${tokenCookieName(address.port)}=${this.token}; HttpOnly; SameSite=Strict; Path=/`
-    send(
-      res,
-      303,
-      { location: `${url.pathname}${url.search}` },
-      {
-        location: `${url.pathname}${url.search}`,
-        'set-cookie': cookie,
-        'cache-control': 'no-store',
-      },
     )
   }
 

@@ -137,29 +137,64 @@ describe('only its operator: token, loopback Host, no cross-site requests, JSON 
     )
   })
 
-  it('a browser gets the token once through the URL, then in an HttpOnly SameSite=Strict cookie', async () => {
+  it('the one-time link hands the token over in the fragment, sets no cookie and removes old ones', async () => {
     const link = await raw('GET', `/?token=${t.api.token}&view=tasks`, { host: host() })
     expect(link.status).toBe(303)
-    expect(link.headers.location).toBe('/?view=tasks')
-    const [cookie] = link.headers['set-cookie'] ?? []
-    expect(cookie).toMatch(new RegExp(`^taskmesh-token-${port()}=${t.api.token};`))
-    expect(cookie).toContain('HttpOnly')
-    expect(cookie).toContain('SameSite=Strict')
-    expect(cookie).toContain('Path=/')
-    const jar = cookie.split(';')[0]
-    expect((await raw('GET', '/status', { host: host(), cookie: `a=b; ${jar}` })).status).toBe(200)
-    expect(
-      (await raw('GET', '/status', { host: host(), cookie: `taskmesh-token-1=${t.api.token}` })).status,
-    ).toBe(401)
+    expect(link.headers.location).toBe(`/?view=tasks#token=${t.api.token}`)
+    expect(link.headers['cache-control']).toBe('no-store')
+    // this port's cookie of an older version is removed even when not sent; another port's as sent
+    expect(link.headers['set-cookie']).toEqual([
+      `taskmesh-token-${port()}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict`,
+    ])
+    const withOld = await raw('GET', `/?token=${t.api.token}`, {
+      host: host(),
+      cookie: `a=b; taskmesh-token-8888=${t.api.token}`,
+    })
+    expect(withOld.headers['set-cookie']).toEqual([
+      `taskmesh-token-${port()}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict`,
+      'taskmesh-token-8888=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict',
+    ])
+    // a cookie is no token, of this port or any other; it is removed wherever it is sent
+    const cookie = `taskmesh-token-${port()}=${t.api.token}`
+    const byCookie = await raw('GET', '/status', { host: host(), cookie })
+    expect(byCookie.status).toBe(401)
+    expect(byCookie.headers['set-cookie']).toEqual([
+      `taskmesh-token-${port()}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict`,
+    ])
     const wrong = await raw('GET', '/?token=nope', { host: host() })
     expect(wrong.status).toBe(401)
-    expect(wrong.headers['set-cookie']).toBeUndefined()
+    expect(wrong.body).toMatchObject({ code: 'ERR_UNAUTHORIZED', field: 'token' })
+    expect(wrong.headers.location).toBeUndefined()
     // the link from another site is refused like any cross-site request
     const fromPage = await raw('GET', `/?token=${t.api.token}`, {
       host: host(),
       'sec-fetch-site': 'cross-site',
     })
     expect(fromPage.status).toBe(403)
+  })
+
+  it('a GET may give the token as ?token= (an EventSource sends no headers); nothing else may', async () => {
+    const before = accepted()
+    const status = await raw('GET', `/status?token=${t.api.token}`, { host: host() })
+    expect(status.status).toBe(200)
+    expect(status.body).toMatchObject({ peerId: expect.any(String) })
+    const wrong = await raw('GET', `/status?token=x${t.api.token}`, { host: host(), authorization: bearer() })
+    expect(wrong.status).toBe(401)
+    expect(wrong.body).toMatchObject({ code: 'ERR_UNAUTHORIZED', field: 'token' })
+    const twice = await raw('GET', `/status?token=${t.api.token}&token=${t.api.token}`, { host: host() })
+    expect(twice.status).toBe(401)
+    const { authorization: _, ...withoutToken } = operator()
+    const post = await raw('POST', `/tasks?token=${t.api.token}`, withoutToken, spec)
+    await refused(post, 401, 'ERR_UNAUTHORIZED', 'authorization', before)
+
+    const abort = new AbortController()
+    const events = await fetch(`${t.base}/events?token=${t.api.token}&event=finished`, {
+      signal: abort.signal,
+    })
+    expect(events.status).toBe(200)
+    expect(events.headers.get('content-type')).toMatch(/^text\/event-stream/)
+    abort.abort()
+    expect((await fetch(`${t.base}/events`)).status).toBe(401)
   })
 })
 

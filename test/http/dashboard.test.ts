@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HttpApi } from '../../src/http/http-api.ts'
@@ -59,21 +61,24 @@ describe('the dashboard in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } })
     const errors: string[] = []
     page.on('pageerror', (err) => errors.push(err.message))
-    // the one-time link puts the token in a cookie and sends the browser on to /
+    // the one-time link hands the page the token and leaves the address bar bare
     await page.goto(`${base}/?token=${api.token}`)
-    expect(new URL(page.url()).search).toBe('')
+    expect(page.url()).toBe(`${base}/`)
     await page.locator('#peers tbody tr').nth(2).waitFor()
     const mesh = await page.locator('#peers tbody').innerText()
     for (const n of nodes) expect(mesh).toContain(n.peerId.slice(-6))
     await page.locator('#live', { hasText: 'live' }).waitFor()
 
-    // submit work from the page itself (same origin, the cookie as token)
+    // submit work from the page itself (same origin, the token the page keeps)
     const status = await page.evaluate(async () => {
       const tasks = Array.from({ length: 24 }, (_, i) => ({ type: 'sleep', input: { ms: 250, output: i } }))
       tasks.push({ type: 'fail', input: { message: 'shown on the dashboard' }, maxAttempts: 1 } as never)
       const res = await fetch('/tasks', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${sessionStorage.getItem('taskmesh-token')}`,
+        },
         body: JSON.stringify({ tasks }),
       })
       return res.status
@@ -104,5 +109,58 @@ describe('the dashboard in headless Chromium', () => {
     if (SCREENSHOT !== undefined) await screenshot(page, SCREENSHOT)
     expect(errors).toEqual([])
     await page.close()
+  })
+
+  it('keeps the token out of cookies: another port of 127.0.0.1 gets none; a reload stays in, a new tab is out', async () => {
+    const { port } = new URL(base)
+    const context = await browser.newContext()
+    // the cookie an older version set, which the browser sends to every port of the host
+    const old = { name: `taskmesh-token-${port}`, value: api.token, domain: '127.0.0.1', path: '/' }
+    await context.addCookies([
+      old,
+      { ...old, name: 'taskmesh-token-1' },
+      { ...old, name: 'other', value: 'kept' },
+    ])
+    const page = await context.newPage()
+    await page.goto(`${base}/?token=${api.token}`)
+    await page.locator('#live', { hasText: 'live' }).waitFor()
+    expect(page.url()).toBe(`${base}/`) // neither in the query nor in the fragment
+    // a web app on another port of the same host (a dev server, a notebook) sees no token
+    const seen: IncomingHttpHeaders[] = []
+    const other = createServer((req, res) => {
+      seen.push(req.headers)
+      res.end('another app')
+    })
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
+    try {
+      await page.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`)
+      expect(seen.length).toBeGreaterThan(0)
+      const cookies = seen.map((h) => h.cookie ?? '').join('; ')
+      expect(cookies).toBe(seen.map(() => 'other=kept').join('; '))
+      expect(cookies).not.toContain(api.token)
+    } finally {
+      other.close()
+    }
+
+    // no cookie holds it (the old ones are gone, another is kept), and the API takes none
+    expect((await context.cookies()).map((c) => c.name)).toEqual(['other'])
+    expect((await fetch(`${base}/status`, { headers: { cookie: `${old.name}=${api.token}` } })).status).toBe(
+      401,
+    )
+
+    // back to the dashboard in this tab, then a reload: still in (sessionStorage outlives both)
+    await page.goBack()
+    expect(await page.evaluate(() => sessionStorage.getItem('taskmesh-token'))).toBe(api.token)
+    await page.reload()
+    await page.locator('#main').waitFor({ state: 'visible' })
+    await page.locator('#peers tbody tr').nth(2).waitFor()
+    await page.locator('#live', { hasText: 'live' }).waitFor()
+
+    // a new tab of the same browser has no token: it asks for it and shows no data
+    const fresh = await context.newPage()
+    await fresh.goto(`${base}/`)
+    await fresh.locator('#login').waitFor({ state: 'visible' })
+    expect(await fresh.locator('#main').isHidden()).toBe(true)
+    await context.close()
   })
 })

@@ -4,8 +4,8 @@ import { apiTokenOf, checkTargetFlags, readApiFile, type TargetOptions } from '.
 
 /**
  * `taskmesh dashboard`: prints the link that opens the daemon's dashboard logged in — the API's
- * one-time link `<url>/?token=<token>`, which puts the token in a cookie and sends the browser on
- * to `/` (from `<data-dir>/api.json`, or `--api` with `--api-token`).
+ * one-time link `<url>/?token=<token>`, which sends the browser on to `/#token=<token>`: the page
+ * keeps the token in its tab's sessionStorage (from `<data-dir>/api.json`, or `--api` with `--api-token`).
  */
 export async function runDashboardLink(flags: TargetOptions): Promise<void> {
   if (flags.peer !== undefined) {
@@ -35,5 +35,7 @@ export async function runDashboardLink(flags: TargetOptions): Promise<void> {
   }
   if (token !== undefined) link.searchParams.set('token', token)
   console.log(link.toString())
-  console.error('open it in a browser on this machine: it logs in once (the token then lives in a cookie)')
+  console.error(
+    'open it in a browser on this machine: it logs in that tab (the token stays in the tab, not in a cookie)',
+  )
 }

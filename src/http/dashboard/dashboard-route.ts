@@ -40,9 +40,11 @@ const SECURITY_HEADERS = {
 
 /**
  * The dashboard: a static page (HTML, one script, uPlot) at `/` that reads the API it is served by
- * (`/status`, `/mesh`, `/tasks`, `/events`, `/tasks/<id>/story`) with the token cookie of the
- * one-time link `/?token=<token>`. Its files hold no data, so they are served to any request that
- * passed the Host and Origin checks, token or not: without one the page asks for it.
+ * (`/status`, `/mesh`, `/tasks`, `/events`, `/tasks/<id>/story`) with the token the one-time link
+ * `/?token=<token>` hands it in the fragment (`/#token=<token>`): the page keeps it in
+ * `sessionStorage` and sends `Authorization: Bearer <token>` (the event stream: `?token=`). Its
+ * files hold no data, so they are served to any request that passed the Host and Origin checks,
+ * token or not: without one the page asks for it.
  */
 export class DashboardRoute {
   private readonly cache = new Map<string, Buffer>()

@@ -5,17 +5,23 @@
   const WINDOW_S = 300
   const $ = (id) => document.getElementById(id)
 
-  // a token in the fragment (#token=…) logs in through the one-time link, which sets the cookie
+  // The token: the one-time link /?token=… sends the browser on to /#token=… (a fragment never
+  // goes to a server). It is kept in sessionStorage — this tab and this origin (port) only; a reload
+  // keeps it — and taken out of the address bar and the history. No cookie: cookies ignore ports.
+  const TOKEN_KEY = 'taskmesh-token'
   const fragment = new URLSearchParams(location.hash.slice(1))
   if (fragment.has('token')) {
-    location.replace(`/?token=${encodeURIComponent(fragment.get('token'))}`)
-    return
+    sessionStorage.setItem(TOKEN_KEY, fragment.get('token'))
+    history.replaceState(null, '', `${location.pathname}${location.search}`)
   }
+  const token = () => sessionStorage.getItem(TOKEN_KEY) ?? ''
 
   class Unauthorized extends Error {}
 
   async function api(path) {
-    const res = await fetch(path, { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+    const headers = { accept: 'application/json' }
+    if (token() !== '') headers.authorization = `Bearer ${token()}`
+    const res = await fetch(path, { headers, credentials: 'omit' })
     if (res.status === 401) throw new Unauthorized('the API wants its token')
     const body = await res.json()
     if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`)
@@ -207,7 +213,8 @@
   // ---- live events -------------------------------------------------------------------------------
   let eventCount = 0
   function listen() {
-    const source = new EventSource('/events')
+    // an EventSource cannot send headers: the token goes in the query, which the API takes on a GET
+    const source = new EventSource(`/events?token=${encodeURIComponent(token())}`)
     source.onopen = () => {
       $('live').textContent = 'live'
       $('live').className = 'badge'
@@ -252,6 +259,7 @@
   // ---- start -------------------------------------------------------------------------------------
   $('login-form').addEventListener('submit', (evt) => {
     evt.preventDefault()
+    // the one-time link checks the token and comes back as /#token=…
     location.href = `/?token=${encodeURIComponent($('token').value.trim())}`
   })
 
