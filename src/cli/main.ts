@@ -35,8 +35,19 @@ addDemoCommand(program)
 
 program.addHelpText('after', `\n${EXIT_CODES_HELP}`)
 
-program.parseAsync(process.argv).catch((err: Error) => {
+program.parseAsync(helpOfUnknownCommand(process.argv)).catch((err: Error) => {
   const code = err instanceof RemoteError ? ` (${err.code})` : ''
   console.error(`taskmesh: ${err.message}${code}`)
   process.exit(exitCodeOf(err))
 })
+
+/**
+ * `taskmesh help <name>` where no command has that name: commander printed the whole help and
+ * exited 1 without a word why; parsed as `taskmesh <name>`, it says `error: unknown command`.
+ */
+function helpOfUnknownCommand(argv: string[]): string[] {
+  const [word, name] = argv.slice(2)
+  if (word !== 'help' || name === undefined || name === 'help' || name.startsWith('-')) return argv
+  const known = program.commands.some((c) => c.name() === name || c.aliases().includes(name))
+  return known ? argv : [...argv.slice(0, 2), ...argv.slice(3)]
+}

@@ -84,6 +84,9 @@ describe('taskmesh daemon + CLI, as child processes', () => {
     expect(both.stderr).toContain("option '--open' cannot be used with option '--swarm-key <file>'")
     expect(noKey.code).toBe(1)
     expect(noKey.stderr).toContain("a private mesh needs its key: --swarm-key <the mesh's swarm.key>")
+    // one hint, in the CLI's words: not the light client's too, which names its library option
+    expect(noKey.stderr.match(/private mesh/g)).toHaveLength(1)
+    expect(noKey.stderr).not.toContain('swarmKey')
 
     // a data dir other users can read is warned of (made by hand, or before taskmesh made it private)
     await mkdir(lone, { recursive: true })

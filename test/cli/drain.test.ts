@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DaemonProcess, runCli } from '../../scripts/chaos/cli-process.ts'
+import { EXIT_NO_RESULT } from '../../src/cli/exit-codes.ts'
 
 /** A one-slot daemon alone on `dir`, draining up to 20 s on SIGTERM. */
 async function daemon(dir: string): Promise<DaemonProcess> {
@@ -38,6 +39,18 @@ async function started(dir: string, id: string): Promise<void> {
     const { events } = (await res.json()) as { events: Array<{ event: string }> }
     if (events.some((e) => e.event === 'started')) return
     if (Date.now() > deadline) throw new Error(`task ${id} never started`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** Resolves once the daemon has accepted `n` tasks (asked of its HTTP API). */
+async function accepted(url: string, token: string, n: number): Promise<void> {
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const res = await fetch(`${url}/status`, { headers: { authorization: `Bearer ${token}` } })
+    const { counters } = (await res.json()) as { counters: { accepted: number } }
+    if (counters.accepted >= n) return
+    if (Date.now() > deadline) throw new Error(`the daemon accepted ${counters.accepted} tasks, not ${n}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
@@ -94,6 +107,9 @@ describe('taskmesh daemon --drain-timeout', () => {
       const running = await submitSleep(own, 4_000, 'drained')
       await started(own, running)
       const queued = await submitSleep(own, 60_000, 'never') // one slot: it waits behind
+      // a submit --wait whose task the daemon accepts before it is told to stop
+      const submitWait = runCli(['submit', 'sleep', '--input', '{"ms":60000}', '--wait', '--data-dir', own])
+      await accepted(url, token, 3)
       proc.signal('SIGTERM')
       await proc.waitForLine(/^SIGTERM: draining \(1 running/)
       // asked while the run drains (4 s): the API serves on
@@ -115,9 +131,15 @@ describe('taskmesh daemon --drain-timeout', () => {
       const body = (await refused.json()) as { code: string; error: string; taskId: string }
       expect(body).toMatchObject({ code: 'ERR_STOPPING', taskId: queued })
       expect(body.error).toMatch(/^the daemon is stopping: ask another node/)
+      // the tasks were accepted: their waits end with "no result yet" (3), not a refusal (1)
       const said = await cli
       expect(said.stderr).toMatch(/the daemon is stopping: ask another node/)
-      expect(said.code).toBe(1)
+      expect(said.code).toBe(EXIT_NO_RESULT)
+      expect(JSON.parse(said.stdout)).toEqual({ taskId: queued, state: 'queued' })
+      const waited = await submitWait
+      expect(waited.stderr).toMatch(/1 of 1 results not in: the daemon is stopping: .*\(ERR_STOPPING\)/)
+      expect(waited.code).toBe(EXIT_NO_RESULT)
+      expect(JSON.parse(waited.lines[1])).toEqual({ taskId: waited.lines[0], status: 'pending' })
       await proc.waitForLine(/^stopped$/)
       expect(await proc.exited).toEqual({ code: 0, signal: null })
     } finally {

@@ -87,7 +87,9 @@ describe('exit codes', () => {
       cli(['submit', 'echo', '--input', '{"x":', ...http]),
     ])
     for (const run of [cancel, story]) expect(run.code, run.stderr).toBe(EXIT_UNKNOWN_TASK)
-    expect(cancel.stderr).toContain('ERR_UNKNOWN_TASK')
+    // said as result says it: the node asked the mesh, not only itself
+    expect(cancel.stderr).toContain(`no node in reach knows task ${unknownId}`)
+    expect(cancel.stdout).toBe('')
     expect(story.stderr).toContain(`no node in reach knows task ${unknownId}`)
     expect(known.code, known.stderr).toBe(EXIT_OK)
     expect(known.lines.length).toBeGreaterThan(0)
@@ -106,6 +108,7 @@ describe('exit codes', () => {
     expect(unknown.code, unknown.stderr).toBe(EXIT_UNKNOWN_TASK)
     expect(printed(unknown)).toEqual({ taskId: unknownId, state: 'unknown' })
     expect(cancel.code, cancel.stderr).toBe(EXIT_UNKNOWN_TASK)
+    expect(cancel.stderr).toContain(`no node in reach knows task ${unknownId}`)
   }, 180_000)
 
   it('--help lists the exit codes', async () => {

@@ -76,6 +76,7 @@ describe('a daemon and the faults around it', () => {
     ok(await runCli(['submit', 'late-throw', '--wait', '--data-dir', dir]))
     expect((await daemon.exited).code).toBe(1)
     expect(daemon.stderr).toContain('uncaught exception, stopping: Error: late throw')
+    expect(daemon.lines).toContain('uncaught exception: stopping') // as the README lists it
     expect(daemon.lines).toContain('stopped')
     // the task it was running is run again at the next start
     const again = start()

@@ -182,7 +182,10 @@ describe('taskmesh commands against a mesh', () => {
       expect(run.lines).toEqual([`${url}/?token=${api.token}`])
       const res = await fetch(run.lines[0], { redirect: 'manual' })
       expect(res.status).toBe(303)
-      expect(res.headers.get('location')).toBe('/')
+      // the token goes on in the fragment, which never reaches a server, and in no cookie
+      expect(res.headers.get('location')).toBe(`/#token=${encodeURIComponent(api.token)}`)
+      expect(res.headers.get('set-cookie')).toMatch(/^taskmesh-token-\d+=; Max-Age=0;/)
+      expect(run.stderr).toContain('the token stays in the tab, not in a cookie')
     })
   })
 

@@ -35,7 +35,7 @@ export function addDaemonCommand(program: Command): void {
     )
     .option(
       '--data-dir <dir>',
-      'keeps the peer identity (peer.key) and DHT records across restarts; api.json while running',
+      "holds, across restarts, the peer identity (peer.key), the mesh's key (swarm.key, unless --swarm-key or --open), the accepted tasks (tasks.journal) and the DHT records (datastore/, record-values.log); api.json while running",
       DEFAULT_DATA_DIR,
     )
     .option('--slots <n>', 'concurrent task slots (default: CPU count)', int('--slots', 1, MAX_NODE_SLOTS))
@@ -50,20 +50,25 @@ export function addDaemonCommand(program: Command): void {
       'memory offered to tasks (default: total memory)',
       int('--memory-mb', 0, MAX_MEMORY_MB),
     )
-    .option(
-      '--http-port <port>',
-      'local HTTP API port on 127.0.0.1 (0 = any free port)',
-      int('--http-port', 0, 65535),
-      0,
+    // the --http-* flags shape an API that --no-http does not serve: refused beside it
+    .addOption(
+      new Option('--http-port <port>', 'local HTTP API port on 127.0.0.1 (0 = any free port)')
+        .argParser(int('--http-port', 0, 65535))
+        .default(0)
+        .conflicts('http'),
     )
     .option('--no-http', 'do not serve the local HTTP API (reach the node with --peer)')
-    .option(
-      '--http-host <address>',
-      'address the HTTP API listens on (default: 127.0.0.1); one beyond loopback serves the network and needs --http-token-file',
+    .addOption(
+      new Option(
+        '--http-host <address>',
+        'address the HTTP API listens on (default: 127.0.0.1); one beyond loopback serves the network and needs --http-token-file',
+      ).conflicts('http'),
     )
-    .option(
-      '--http-token-file <file>',
-      'file holding the HTTP API token (at least 32 characters; default: a random token per start, in api.json)',
+    .addOption(
+      new Option(
+        '--http-token-file <file>',
+        'file holding the HTTP API token (at least 32 characters; default: a random token per start, in api.json)',
+      ).conflicts('http'),
     )
     .addOption(
       new Option(
@@ -210,6 +215,7 @@ export function addDashboardCommand(program: Command): void {
       .description(
         "print the link that opens the daemon's dashboard in a browser, logged in (a one-time link carrying the API token)",
       ),
+    { peer: false },
   ).action(async (flags) => (await import('./dashboard-link.ts')).runDashboardLink(flags))
 }
 

@@ -1,13 +1,20 @@
 import { type Command, Option } from 'commander'
 import { MAX_TIMER_MS } from '../../executor/inline-runner.ts'
+import { TASK_EVENTS } from '../../node/watch/event-states.ts'
+import { LISTED_STATES } from '../../node/watch/task-list.ts'
 import { MAX_ATTEMPTS, MAX_PRIORITY, MAX_TIMEOUT_MS, MIN_PRIORITY } from '../../task/limits.ts'
 import { DEFAULT_DATA_DIR } from '../defaults.ts'
 import { EXIT_CODES_HELP } from '../exit-codes.ts'
 import { int, labelList, multiaddrFlag } from '../flag-errors.ts'
 
-/** Adds the flags that name the node a command talks to: `--api`, `--peer` or a local `--data-dir`. */
-export function targetOptions(cmd: Command): Command {
-  return cmd
+/**
+ * Adds the flags that name the node a command talks to: `--api`, `--peer` or a local `--data-dir`.
+ * A command that reads the HTTP API only (`peer: false`) takes no `--swarm-key` or `--identity`,
+ * and its `--peer` is hidden: the command refuses it, saying why.
+ */
+export function targetOptions(cmd: Command, opts: { peer?: boolean } = {}): Command {
+  const peer = opts.peer !== false
+  cmd
     .addOption(
       new Option(
         '--api <url>',
@@ -22,21 +29,24 @@ export function targetOptions(cmd: Command): Command {
         "with --api: the API's token (the `token` of the daemon's api.json; default: $TASKMESH_API_TOKEN)",
       ).conflicts('peer'),
     )
-    .option(
-      '--peer <multiaddr>',
-      'dial this peer as a light client (a multiaddr with /p2p/<peer id>)',
-      multiaddrFlag('--peer', { peerId: true }),
-    )
-    .option('--swarm-key <file>', 'with --peer: the private mesh key file')
-    .option(
-      '--identity <file>',
-      "with --peer: this client's key file, created if missing (its peer id is what --allow-submitter names; see taskmesh identity)",
-    )
-    .option(
-      '--data-dir <dir>',
-      'data dir of a running local daemon; its api.json gives the HTTP API',
-      DEFAULT_DATA_DIR,
-    )
+  const peerFlag = new Option(
+    '--peer <multiaddr>',
+    'dial this peer as a light client (a multiaddr with /p2p/<peer id>)',
+  ).argParser(multiaddrFlag('--peer', { peerId: true }))
+  cmd.addOption(peer ? peerFlag : peerFlag.hideHelp())
+  if (peer) {
+    cmd
+      .option('--swarm-key <file>', 'with --peer: the private mesh key file')
+      .option(
+        '--identity <file>',
+        "with --peer: this client's key file, created if missing (its peer id is what --allow-submitter names; see taskmesh identity)",
+      )
+  }
+  return cmd.option(
+    '--data-dir <dir>',
+    'data dir of a running local daemon; its api.json gives the HTTP API',
+    DEFAULT_DATA_DIR,
+  )
 }
 
 /** Adds `taskmesh submit`, `result`, `status` and `watch`: the commands that submit and read. */
@@ -108,7 +118,8 @@ export function addTaskCommands(program: Command): void {
         'print every node the daemon hears of (itself, its neighbours, loaded peers their beacons name) with capacity and load, as a table',
         false,
       )
-      .option('--json', 'with --mesh: print the mesh view as JSON', false),
+      // plain status prints JSON already: --json is accepted there, and changes nothing
+      .option('--json', 'print JSON: with --mesh, the mesh view (status prints JSON without it)', false),
   ).action(async (flags) =>
     flags.mesh
       ? (await import('./mesh-status.ts')).runMeshStatus(flags)
@@ -124,10 +135,11 @@ export function addTaskCommands(program: Command): void {
       .option('--ids <list>', 'only the events of these task ids (comma-separated)')
       .option(
         '--state <list>',
-        'only events that put a task in one of these states: waiting, queued, leased, running, unschedulable, succeeded, failed',
+        `only events that put a task in one of these states (comma-separated): ${LISTED_STATES.join(', ')}`,
       )
-      .option('--event <list>', 'only these events (comma-separated), e.g. started,finished')
+      .option('--event <list>', `only these events (comma-separated): ${Object.keys(TASK_EVENTS).join(', ')}`)
       .option('--json', 'print each event as JSON', false),
+    { peer: false },
   ).action(async (flags) => (await import('./watch.ts')).runWatch(flags))
 }
 

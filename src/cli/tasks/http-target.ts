@@ -9,7 +9,7 @@ export async function openHttpTarget(flags: TargetOptions, command: string): Pro
   if (flags.peer !== undefined) {
     throw new Error(`${command} reads a daemon's HTTP API: use --api <url> or --data-dir <dir>, not --peer`)
   }
-  const target = await openTarget(flags)
+  const target = await openTarget(flags, { httpOnly: true })
   if (!(target instanceof HttpClient)) {
     await target.close()
     throw new Error(`${command} reads a daemon's HTTP API: use --api <url> or --data-dir <dir>`)

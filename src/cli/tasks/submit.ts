@@ -7,7 +7,7 @@ import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { InvalidTaskError } from '../../task/errors.ts'
 import { MAX_TASKS_PER_SUBMISSION } from '../../task/limits.ts'
 import { parseTaskSpec } from '../../task/spec.ts'
-import { EXIT_NO_RESULT, EXIT_TASK_FAILED } from '../exit-codes.ts'
+import { EXIT_NO_RESULT, EXIT_TASK_FAILED, isStopping } from '../exit-codes.ts'
 import { waitMsOf } from '../flag-errors.ts'
 import { parseUserJson } from './json-text.ts'
 import { waitProgress } from './progress.ts'
@@ -166,10 +166,12 @@ export async function specsFromFlags(type: string | undefined, flags: SubmitFlag
  * `taskmesh submit`: prints one task id per line; with `--wait`, then one result record per
  * line (compact JSON, in submission order), with progress on stderr for several tasks (a bar on a
  * terminal, plain lines otherwise; `--no-progress` turns it off). A task whose result did not land within `--wait-ms`
- * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT}; a task that
+ * gets `{"taskId":…,"status":"pending"}` and the exit code is {@link EXIT_NO_RESULT} — as when the
+ * node begins to stop (`ERR_STOPPING`) before every result is in: the tasks were accepted; a task that
  * failed (or was cancelled) makes it {@link EXIT_TASK_FAILED}, whatever else.
  */
 export async function runSubmit(type: string | undefined, flags: SubmitFlags): Promise<void> {
+  if (flags.progress === false && !flags.wait) throw new Error('--no-progress applies only with --wait')
   const waitMs = waitMsOf(flags)
   const specs = await specsFromFlags(type, flags)
   const target = await openTarget(flags)
@@ -192,6 +194,8 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
     }
     const signal = AbortSignal.timeout(waitMs)
     const progress = waitProgress(ids.length, { enabled: flags.progress !== false })
+    // the node began to stop after it accepted the tasks: they are queued, their results not in
+    let stopping: RemoteError | undefined
     try {
       for await (const record of target.watch(ids, signal)) {
         if (!landed.has(record.taskId)) progress.landed(record.status)
@@ -199,7 +203,8 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
         flush()
       }
     } catch (err) {
-      if (!signal.aborted) throw err
+      if (isStopping(err)) stopping = err
+      else if (!signal.aborted) throw err
     } finally {
       progress.stop()
     }
@@ -210,7 +215,11 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
     }
     const failed = [...landed.values()].filter((r) => r.status === 'failed')
     if (missing.length > 0) {
-      console.error(`${missing.length} of ${ids.length} results did not land within ${waitMs} ms`)
+      console.error(
+        stopping === undefined
+          ? `${missing.length} of ${ids.length} results did not land within ${waitMs} ms`
+          : `${missing.length} of ${ids.length} results not in: ${stopping.message} (${stopping.code})`,
+      )
       process.exitCode = EXIT_NO_RESULT
     }
     if (failed.length > 0) {

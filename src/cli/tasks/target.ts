@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { HttpClient } from '../../client/http-client.ts'
@@ -35,8 +36,16 @@ export interface ApiFile {
   pid?: number
 }
 
-/** Reads `<dataDir>/api.json`. @throws when it is missing or not JSON, saying so. */
-export async function readApiFile(dataDir: string): Promise<ApiFile> {
+/** How a command that found no daemon may reach one instead: `--api`, and `--peer` where it takes it. */
+const REACH_HTTP = '--api <url>'
+const REACH_ANY = '--api <url> or --peer <multiaddr>'
+
+/**
+ * Reads `<dataDir>/api.json`; `reach` is what the command takes instead (the hint of a refusal).
+ * @throws when it is missing or not JSON, or names a daemon process that is not running (a
+ *   daemon killed with SIGKILL leaves it behind), saying so.
+ */
+export async function readApiFile(dataDir: string, reach = REACH_HTTP): Promise<ApiFile> {
   const file = join(dataDir, API_FILE)
   let text: string
   try {
@@ -44,18 +53,25 @@ export async function readApiFile(dataDir: string): Promise<ApiFile> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error(
-        `no running daemon found: ${file} does not exist (start one with "taskmesh daemon --data-dir ${dataDir}", or pass --api or --peer)`,
+        `no running daemon found: ${file} does not exist (start one with "taskmesh daemon --data-dir ${dataDir}", or pass ${reach})`,
       )
     }
     throw new Error(`cannot read ${file}: ${(err as Error).message}`)
   }
+  let info: ApiFile
   try {
-    const info = JSON.parse(text) as unknown
-    if (typeof info !== 'object' || info === null) throw new Error('not a JSON object')
-    return info as ApiFile
+    const parsed = JSON.parse(text) as unknown
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not a JSON object')
+    info = parsed as ApiFile
   } catch (err) {
     throw new Error(`${file} is not valid JSON (${(err as Error).message}); remove it if no daemon runs`)
   }
+  if (typeof info.pid === 'number' && !isRunning(info.pid)) {
+    throw new Error(
+      `no running daemon found: ${file} names pid ${info.pid}, which is not running (a daemon that was killed leaves it behind; start one with "taskmesh daemon --data-dir ${dataDir}")`,
+    )
+  }
+  return info
 }
 
 /**
@@ -77,8 +93,19 @@ export function checkTargetFlags(opts: TargetOptions): void {
   }
 }
 
+/** The light client's hint of a private mesh (it names its option too): the CLI says its own. */
+const CLIENT_KEY_HINT = / \(is it a private mesh\?[^()]*\)$/
+/** What a dial refused in its handshake, without the mesh's key, adds. */
+const CLI_KEY_HINT = " (a private mesh needs its key: --swarm-key <the mesh's swarm.key>)"
+
+/** Options of {@link openTarget}. */
+export interface OpenTargetOptions {
+  /** The command reads the HTTP API only (it refuses `--peer`): its hints name `--api` alone. */
+  httpOnly?: boolean
+}
+
 /** Picks the target: `--peer` (light client), else `--api`, else the daemon found in `--data-dir`. */
-export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
+export async function openTarget(opts: TargetOptions, how: OpenTargetOptions = {}): Promise<MeshClient> {
   checkTargetFlags(opts)
   if (opts.peer !== undefined) {
     const { TaskmeshClient } = await import('../../client/taskmesh-client.ts')
@@ -90,10 +117,10 @@ export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
     })
     if (opts.swarmKey !== undefined) return connecting
     return connecting.catch((err: Error) => {
-      // a daemon's mesh is private by default: without its key the connection fails at once
-      throw new Error(`${err.message} (a private mesh needs its key: --swarm-key <the mesh's swarm.key>)`, {
-        cause: err,
-      })
+      // a daemon's mesh is private by default: a handshake that fails without its key is said once,
+      // in the CLI's words (the client's hint names its library option too)
+      if (!CLIENT_KEY_HINT.test(err.message)) throw err
+      throw new Error(err.message.replace(CLIENT_KEY_HINT, CLI_KEY_HINT), { cause: err })
     })
   }
   if (opts.api !== undefined) {
@@ -110,17 +137,12 @@ export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
   }
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR)
   const file = join(dataDir, API_FILE)
-  const info = await readApiFile(dataDir)
+  const info = await readApiFile(dataDir, how.httpOnly === true ? REACH_HTTP : REACH_ANY)
   if (typeof info.url !== 'string') {
     const peer = info.multiaddrs?.[0]
-    throw new Error(
-      `the daemon in ${dataDir} serves no HTTP API (started with --no-http)${peer === undefined ? '' : `; use --peer ${peer}`}`,
-    )
-  }
-  if (typeof info.pid === 'number' && !isRunning(info.pid)) {
-    throw new Error(
-      `no running daemon found: ${file} names pid ${info.pid}, which is not running (a daemon that was killed leaves it behind; start one with "taskmesh daemon --data-dir ${dataDir}")`,
-    )
+    const instead =
+      how.httpOnly === true ? ': this command needs one' : peer === undefined ? '' : `; use --peer ${peer}`
+    throw new Error(`the daemon in ${dataDir} serves no HTTP API (started with --no-http)${instead}`)
   }
   if (typeof info.token !== 'string') {
     throw new Error(`${file} holds no API token: it was written by an older daemon; restart the daemon`)
@@ -128,13 +150,30 @@ export async function openTarget(opts: TargetOptions): Promise<MeshClient> {
   return new HttpClient(info.url, { source: `from ${file}`, token: info.token })
 }
 
-/** True when a process with this pid exists. */
+/**
+ * True when a process with this pid exists and is not a zombie: a daemon killed with SIGKILL stays
+ * one until its parent reaps it (seconds, or for good under a parent that does not), its ports
+ * closed (Linux: read from `/proc`; elsewhere any process counts).
+ */
 export function isRunning(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
+  return !isZombie(pid)
+}
+
+/** True when `/proc` says the process has exited and waits to be reaped (state Z or X). */
+function isZombie(pid: number): boolean {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return false // no /proc (not Linux): the process exists, as kill said
+  }
+  // "<pid> (<command>) <state> …": the command may hold spaces and parentheses
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  return state === 'Z' || state === 'X'
 }
