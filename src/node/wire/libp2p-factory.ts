@@ -26,6 +26,13 @@ import './yamux-window-updates.ts'
 import { connectionStack } from './connection-stack.ts'
 
 /** The libp2p services a taskmesh node runs. */
+/** Inbound connections one host may open a second: a flood from one host is cut short. */
+export const INBOUND_PER_HOST_PER_SECOND = 25
+/** An inbound connection not through its handshakes (swarm key, Noise, muxer) by then is closed, ms. */
+export const INBOUND_UPGRADE_TIMEOUT_MS = 5_000
+/** Inbound connections in their handshakes at once, from every host (one holds at most 125). */
+export const MAX_PENDING_INBOUND = 1_000
+
 export type MeshServices = {
   identify: Identify
   ping: Ping
@@ -145,8 +152,11 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
     connectionManager: {
       // a bounded degree, with room for newcomers: `ConnectionTrimmer` closes the surplus
       maxConnections: hardLimit(opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
-      inboundConnectionThreshold: 10_000,
-      maxIncomingPendingConnections: 1_000,
+      // one host (an outsider flooding the port with silent connections) holds at most
+      // 25/s × 5 s of the pending slots: the others still get in (libp2p's own: 5/s, 10 s, 10)
+      inboundConnectionThreshold: INBOUND_PER_HOST_PER_SECOND,
+      inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
+      maxIncomingPendingConnections: MAX_PENDING_INBOUND,
       maxParallelDials: 200,
     },
     // no connection monitor: a peer that stops answering is judged by taskmesh's own liveness
