@@ -110,6 +110,25 @@ describe('metrics, health and logs of a running node', () => {
     expect(value(thief, 'taskmesh_tasks_accepted_total')).toBe(0)
   })
 
+  it('counts a cancelled run as cancelled, not as a failure', async () => {
+    const a = nodes[0]
+    const failedBefore = value(
+      parseMetrics(await a.metrics.text()).samples,
+      'taskmesh_tasks_finished_total',
+      {
+        status: 'failed',
+      },
+    )
+    const long = await a.submit({ ...sleepSpec(60_000, 'cancelled'), resources: { labels: ['owner'] } })
+    await waitFor(() => a.status().running > 0, 10_000, 'the task never started')
+    await a.cancel(long.id)
+    await waitAll(a, [long.id])
+    const { samples } = parseMetrics(await a.metrics.text())
+    expect(value(samples, 'taskmesh_tasks_finished_total', { status: 'cancelled' })).toBe(1)
+    expect(value(samples, 'taskmesh_run_seconds_count', { outcome: 'cancelled' })).toBe(1)
+    expect(value(samples, 'taskmesh_tasks_finished_total', { status: 'failed' })).toBe(failedBefore)
+  })
+
   it('logs a failed task with the handler’s stack, and the retry before it, each line with the peer id', async () => {
     const failed = lines.find((l) => l.msg === 'task failed')
     expect(failed).toMatchObject({ level: 'warn', peerId: nodes[0].peerId, event: 'finished', error: 'boom' })

@@ -1,5 +1,6 @@
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { trimOldest } from '../../util/trim-oldest.ts'
+import { CANCELLED } from '../owner/cancellation.ts'
 import type { TaskEvent } from '../story/task-events.ts'
 
 /** Tasks whose start times a node keeps for its histograms at most (the oldest are dropped first). */
@@ -75,7 +76,7 @@ export class TaskTimings {
     })
     this.finished = new Counter({
       name: 'taskmesh_tasks_finished_total',
-      help: 'Result records this node published, by status (runs here, cancellations, failures it decided)',
+      help: 'Result records this node published, by status: succeeded, failed, cancelled (a failed record whose error is the cancel)',
       labelNames: ['status'],
       registers,
     })
@@ -99,10 +100,12 @@ export class TaskTimings {
         break
       }
       case 'finished': {
+        // a cancel ends a task failed, its error `cancelled`: told apart, so failure rates count failures
         const status = String(e.detail?.status ?? 'unknown')
-        this.finished.inc({ status })
+        const outcome = status === 'failed' && e.detail?.error === CANCELLED ? 'cancelled' : status
+        this.finished.inc({ status: outcome })
         const ran = secondsSince(this.started.take(e.taskId), e.at)
-        if (ran !== undefined) this.run.observe({ outcome: status }, ran)
+        if (ran !== undefined) this.run.observe({ outcome }, ran)
         this.queued.take(e.taskId)
         break
       }
