@@ -72,13 +72,14 @@ describe('errors that name the flag and the value', () => {
 
   it('a flag that does not apply, an empty label or an aging parameter out of range is refused at once', async () => {
     const dir = join(root, 'not-applying')
-    const [token, swarmKey, labels, submitLabels, theta, strict] = await Promise.all([
+    const [token, swarmKey, labels, submitLabels, theta, strict, detection] = await Promise.all([
       runCli(['status', '--data-dir', dir, '--api-token', 'a-token'], CLI_MS),
       runCli(['status', '--data-dir', dir, '--swarm-key', join(dir, 'swarm.key')], CLI_MS),
       runCli(['daemon', '--data-dir', dir, '--labels', 'gpu,,fast'], CLI_MS),
       runCli(['submit', 'noop', '--data-dir', dir, '--labels', 'gpu,'], CLI_MS),
       runCli(['daemon', '--data-dir', dir, '--aging-theta', '1'], CLI_MS),
       runCli(['daemon', '--data-dir', dir, '--queue-policy', 'strict', '--aging-tau', '500'], CLI_MS),
+      runCli(['daemon', '--data-dir', dir, '--failure-detection', '1000'], CLI_MS),
     ])
     expect(oneLine(token)).toContain('--api-token applies only with --api <url>')
     expect(oneLine(swarmKey)).toContain('--swarm-key applies only with --peer <multiaddr>')
@@ -86,6 +87,9 @@ describe('errors that name the flag and the value', () => {
     expect(oneLine(submitLabels)).toContain('--labels "gpu,": item 2 is empty')
     expect(oneLine(theta)).toContain('--aging-theta must be below 1, got 1')
     expect(oneLine(strict)).toContain('--aging-tau: only with --queue-policy aging, not strict')
+    expect(oneLine(detection)).toContain(
+      '--failure-detection must be more than --beacon-interval (1000 ms): every peer would be judged dead between two of its beacons',
+    )
     const missing = join(root, 'no-such-handlers.mjs')
     const syntax = join(root, 'syntax-error.mjs')
     await writeFile(syntax, 'export default {\n  ok: { run: () => } }\n')

@@ -15,6 +15,7 @@ import { type HttpFlags, planHttp, serveHttp } from './daemon-http.ts'
 import { readAllowList, readPeerFile, reloadDenyListOnHangup } from './peer-lists.ts'
 import { guardUncaught, ignoreHangup, survivePipeClosed } from './process-guards.ts'
 import { queuePolicyOf } from './queue-policy-flags.ts'
+import { checkDetection } from './timing-flags.ts'
 
 /** How often the daemon looks for peers that joined or left. */
 export const PEER_LOG_INTERVAL_MS = 250
@@ -153,6 +154,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   handlerOutputToStderr() // stdout carries the daemon's lines only
   // before the data dir is made: a refusal changes nothing
   const queuePolicy = queuePolicyOf(flags)
+  checkDetection(flags)
   const registry = await HandlerRegistry.withBuiltins(flags.handlers.map((h) => resolve(h))) // errors name the paths
   const http = await planHttp(flags)
   const dataDir = resolve(flags.dataDir ?? DEFAULT_DATA_DIR)
