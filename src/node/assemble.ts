@@ -124,7 +124,7 @@ export function assembleNode(inputs: NodeInputs) {
   }
   const limitWatch = new LimitWatch(log, metrics, () => limits.budget.evictions)
   const tags = new WorkTags(libp2p)
-  // with an allow-list, the tasks of unlisted owners are never stolen, guarded or adopted
+  // with an allow-list, unlisted owners' tasks are never stolen, guarded or adopted, nor ours leased to them
   const admits = ownerFilter(self, opts.allowSubmitters)
 
   const results = new ResultStore({
@@ -172,7 +172,7 @@ export function assembleNode(inputs: NodeInputs) {
     runningWorkMs: () => runner.remainingWorkMs(Date.now(), (type) => estimator.estimate(type)),
   })
   const ledger = new OwnerLedger({
-    ...{ self, queue, results, counters, events, slots, speed, offer },
+    ...{ self, queue, results, counters, events, slots, speed, offer, leasesTo: admits },
     leaseTtlMs: opts.leaseTtlMs,
     journal: inputs.journal,
     maxExecutorLosses: opts.maxExecutorLosses,

@@ -8,6 +8,21 @@ import { LeaseConflictError } from './errors.ts'
  */
 export const DEFAULT_LEASE_TTL_MS = 10 * second
 
+/** Lease TTLs a lease may live beyond its task's timeout (5 minutes with the default TTL). */
+export const LEASE_LIFE_GRACE_TTLS = 30
+
+/**
+ * The longest a lease on a task may live, ms: the task's `timeoutMs` (its run cannot take longer)
+ * plus a grace of {@link LEASE_LIFE_GRACE_TTLS} lease TTLs — for the way to the thief, the wait in
+ * its queue behind the runs it holds already (a prefetch), loading dependencies, and signing and
+ * sending the record — so an honest thief whose run ends at the timeout still reports under its
+ * lease. Renewals never extend a lease past it: a thief that keeps renewing a task it does not
+ * finish (hostile, or stuck) loses it then, as one that stopped renewing does.
+ */
+export function maxLeaseLifeMs(timeoutMs: number, ttlMs: number): number {
+  return timeoutMs + LEASE_LIFE_GRACE_TTLS * ttlMs
+}
+
 /** A task granted to a thief, fenced by its epoch. */
 export interface Lease {
   taskId: string
@@ -17,6 +32,11 @@ export interface Lease {
   epoch: number
   /** Local clock (ms) after which the owner takes the task back. */
   expiresAt: number
+  /**
+   * Local clock (ms) past which no renewal extends the lease: its grant plus the longest life it
+   * may have (see {@link maxLeaseLifeMs}). Absent: renewals extend it without bound.
+   */
+  endsBy?: number
 }
 
 const NONE: ReadonlySet<string> = new Set()
@@ -65,16 +85,27 @@ export class LeaseTable {
   }
 
   /**
-   * Grants a task to `holder` under a new epoch until `now + ttlMs`.
+   * Grants a task to `holder` under a new epoch until `now + ttlMs` — and, given `maxLifeMs`, for
+   * at most that long in all, renewals included (the lease's `endsBy`).
    * @throws LeaseConflictError when an unexpired lease on the task exists; an expired one is replaced.
    */
-  grant(taskId: string, holder: string, now: number, ttlMs: number = DEFAULT_LEASE_TTL_MS): Lease {
+  grant(
+    taskId: string,
+    holder: string,
+    now: number,
+    ttlMs: number = DEFAULT_LEASE_TTL_MS,
+    maxLifeMs?: number,
+  ): Lease {
     const held = this.leases.get(taskId)
     if (held !== undefined) {
       if (held.expiresAt > now) throw new LeaseConflictError(taskId, held.holder, held.epoch)
       this.drop(held)
     }
-    const lease: Lease = { taskId, holder, epoch: this.nextEpoch(taskId), expiresAt: now + ttlMs }
+    const epoch = this.nextEpoch(taskId)
+    const lease: Lease =
+      maxLifeMs === undefined
+        ? { taskId, holder, epoch, expiresAt: now + ttlMs }
+        : { taskId, holder, epoch, expiresAt: now + Math.min(ttlMs, maxLifeMs), endsBy: now + maxLifeMs }
     this.leases.set(taskId, lease)
     let tasks = this.holders.get(holder)
     if (tasks === undefined) {
@@ -86,8 +117,9 @@ export class LeaseTable {
   }
 
   /**
-   * Extends the current lease to `now + ttlMs`. Only the current holder with the current epoch
-   * may; a lease that `expire` already returned is gone and cannot be renewed.
+   * Extends the current lease to `now + ttlMs`, but never past its `endsBy`. Only the current
+   * holder with the current epoch may; a lease that `expire` already returned is gone and cannot
+   * be renewed, nor can one whose `endsBy` has come (it expires then, as an unrenewed one does).
    */
   renew(
     taskId: string,
@@ -98,7 +130,13 @@ export class LeaseTable {
   ): boolean {
     const lease = this.current(taskId, holder, epoch)
     if (lease === undefined) return false
-    lease.expiresAt = Math.max(lease.expiresAt, now + ttlMs)
+    const { endsBy } = lease
+    if (endsBy === undefined) {
+      lease.expiresAt = Math.max(lease.expiresAt, now + ttlMs)
+      return true
+    }
+    if (now >= endsBy) return false
+    lease.expiresAt = Math.max(lease.expiresAt, Math.min(now + ttlMs, endsBy))
     return true
   }
 
@@ -124,9 +162,15 @@ export class LeaseTable {
     return true
   }
 
-  /** Pushes every live lease's expiry back by `ms` (the owner stalled that long: see `stallAwareInterval`). */
+  /**
+   * Pushes every live lease's expiry (and `endsBy`) back by `ms` (the owner stalled that long: see
+   * `stallAwareInterval`).
+   */
   postponeAll(ms: number): void {
-    for (const lease of this.leases.values()) lease.expiresAt += ms
+    for (const lease of this.leases.values()) {
+      lease.expiresAt += ms
+      if (lease.endsBy !== undefined) lease.endsBy += ms
+    }
   }
 
   /** Removes and returns every lease with `expiresAt ≤ now`, earliest first; each is returned once. */

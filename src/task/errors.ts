@@ -63,14 +63,18 @@ export class NodeStoppedError extends Error {
 }
 
 /**
- * A light client asked to submit but its peer id is not on the node's submitter allow-list
- * (`allowSubmitters`); nothing was queued.
+ * A light client asked to submit (or to cancel a task) but its peer id is not on the node's
+ * submitter allow-list (`allowSubmitters`); nothing was queued, nothing cancelled.
  */
 export class SubmitterNotAllowedError extends Error {
   override readonly name = 'SubmitterNotAllowedError'
   readonly code = 'ERR_NOT_ALLOWED'
-  constructor(readonly peer: string) {
-    super(`peer ${peer} may not submit to this node: it is not on the node's submitter allow-list`)
+  /** @param what - what the peer may not do: `submit to` (the default) or `cancel tasks on`. */
+  constructor(
+    readonly peer: string,
+    what = 'submit to',
+  ) {
+    super(`peer ${peer} may not ${what} this node: it is not on the node's submitter allow-list`)
   }
 }
 

@@ -1,4 +1,5 @@
 import { Drainers } from '../../policy/drainers.ts'
+import { maxLeaseLifeMs } from '../../policy/leases.ts'
 import type {
   CompleteReply,
   CompleteRequest,
@@ -33,10 +34,14 @@ export abstract class LeaseLedger extends LedgerBook {
   /**
    * Serves a steal request: grants what the policy allows and the thief can run. An offer is
    * granted the same way (`offer`, with the cost of the move it weighs); its tasks count as
-   * granted once the peer took them.
+   * granted once the peer took them. A peer this node does not lease to (the allow-list) is
+   * answered as a steal that gets nothing is: an empty grant (nor does it count as a drainer).
+   * Each lease lives at most its task's `timeoutMs` plus 30 TTLs, renewals included
+   * (`maxLeaseLifeMs`).
    */
   grant(from: string, req: StealRequest, offer?: { transferCostMs: number }): StealGrant {
     const ttlMs = this.opts.leaseTtlMs
+    if (!this.leasesTo(from)) return { type: 'grant', requestId: req.requestId, tasks: [], leases: [], ttlMs }
     const offered = offer !== undefined
     const now = Date.now()
     if (!offered) this.drainers.note(from, req.offer, req.speed, now)
@@ -57,7 +62,8 @@ export abstract class LeaseLedger extends LedgerBook {
       lease: (taskId, now) => {
         const own = this.owned.get(taskId)
         if (own === undefined) return undefined
-        const lease = this.leases.grant(taskId, from, now, ttlMs)
+        const maxLifeMs = maxLeaseLifeMs(own.entry.task.spec.timeoutMs, ttlMs)
+        const lease = this.leases.grant(taskId, from, now, ttlMs, maxLifeMs)
         own.state = 'leased'
         own.since = now
         own.entry.epoch = lease.epoch
@@ -74,11 +80,18 @@ export abstract class LeaseLedger extends LedgerBook {
     return grant
   }
 
-  /** Extends the holder's current leases; any other epoch or holder is rejected. */
+  /**
+   * Extends the holder's current leases, never past their `endsBy`; any other epoch or holder, or a
+   * lease at its end, is rejected — every lease of a peer this node does not lease to, untold.
+   */
   renew(from: string, req: RenewRequest): RenewReply {
     const now = Date.now()
     const accepted: string[] = []
     const rejected: string[] = []
+    if (!this.leasesTo(from)) {
+      rejected.push(...req.leases.map((l) => l.taskId))
+      return { type: 'renewed', requestId: req.requestId, accepted, rejected }
+    }
     for (const { taskId, epoch } of req.leases) {
       if (this.leases.renew(taskId, from, epoch, now, this.opts.leaseTtlMs)) accepted.push(taskId)
       else {
@@ -100,6 +113,14 @@ export abstract class LeaseLedger extends LedgerBook {
    */
   async complete(from: string, req: CompleteRequest): Promise<CompleteReply> {
     const outcomes: CompleteReply['outcomes'] = []
+    if (!this.leasesTo(from)) {
+      // it holds no lease here: nothing it reports is judged, nor told in the tasks' stories
+      for (const { taskId } of req.completions) {
+        const known = this.owned.has(taskId) || this.settled.has(taskId)
+        outcomes.push({ taskId, outcome: known ? 'stale' : 'unknown' })
+      }
+      return { type: 'completed', requestId: req.requestId, outcomes }
+    }
     for (const c of req.completions) {
       const outcome = judgeCompletion(from, c, this.judgeParts)
       if (outcome.verdict === 'accepted' && this.owned.has(c.taskId)) {
@@ -120,6 +141,11 @@ export abstract class LeaseLedger extends LedgerBook {
     return { type: 'completed', requestId: req.requestId, outcomes }
   }
 
+  /** True when this node leases its tasks to `peer` (the allow-list's say). */
+  private leasesTo(peer: string): boolean {
+    return this.opts.leasesTo?.(peer) ?? true
+  }
+
   /** What {@link judgeCompletion} reads of this ledger (one object for every completion). */
   private readonly judgeParts: JudgeParts = {
     owned: (id) => this.owned.has(id),
@@ -138,7 +164,8 @@ export abstract class LeaseLedger extends LedgerBook {
     const released: string[] = []
     const retries: RunEntry[] = []
     const failed: Poisoned[] = []
-    for (const { taskId, epoch, attempt } of req.leases) {
+    const leases = this.leasesTo(from) ? req.leases : []
+    for (const { taskId, epoch, attempt } of leases) {
       if (!this.leases.release(taskId, from, epoch)) continue
       released.push(taskId)
       const own = this.owned.get(taskId)

@@ -43,6 +43,12 @@ export interface OwnerLedgerOptions {
    * "accepted", and `done` once a result exists. @defaultValue none (nothing survives a restart)
    */
   journal?: Pick<TaskJournal, 'accept' | 'done' | 'replay' | 'flush' | 'attempt' | 'attemptsOf'>
+  /**
+   * True for a peer this node leases its tasks to (with an allow-list, only the listed peers and
+   * itself: see `ownerFilter`). Any other peer's steal is granted nothing, and its renewals,
+   * completions and releases change nothing (it holds no lease). @defaultValue every peer
+   */
+  leasesTo?(peer: string): boolean
   /** Signs a grant proof for every lease granted (the thief's record must carry it). */
   grants: Pick<GrantSigner, 'signAll'>
   /** Executors a task may lose before it ends as failed. @defaultValue DEFAULT_MAX_EXECUTOR_LOSSES */

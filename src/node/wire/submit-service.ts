@@ -31,9 +31,9 @@ export class SubmitService {
   private readonly allowSubmitters: ReadonlySet<string> | undefined
 
   /**
-   * @param opts - the node's stream limits, and the peers allowed to `submit` (all when the list
-   *   is absent; the peer is the connection's remote peer, authenticated by Noise — not the
-   *   `submitter` a frame names).
+   * @param opts - the node's stream limits, and the peers allowed to `submit` and `cancel` (all
+   *   when the list is absent; the peer is the connection's remote peer, authenticated by Noise —
+   *   not the `submitter` a frame names: a cancel a listed node forwards is that node's).
    */
   constructor(
     private readonly libp2p: Pick<Libp2p, 'handle' | 'unhandle'>,
@@ -57,6 +57,11 @@ export class SubmitService {
     await this.libp2p.unhandle(SUBMIT_PROTOCOL)
   }
 
+  /** True when `remote` may submit and cancel here: every peer without an allow-list, else the listed ones. */
+  private allows(remote: PeerId): boolean {
+    return this.allowSubmitters === undefined || this.allowSubmitters.has(remote.toString())
+  }
+
   private async serve(stream: Stream, remote: PeerId): Promise<void> {
     await serveFrames(
       stream,
@@ -65,9 +70,7 @@ export class SubmitService {
         try {
           switch (req.type) {
             case 'submit': {
-              if (this.allowSubmitters !== undefined && !this.allowSubmitters.has(remote.toString())) {
-                throw new SubmitterNotAllowedError(remote.toString())
-              }
+              if (!this.allows(remote)) throw new SubmitterNotAllowedError(remote.toString())
               const handles = await this.door.submitMany(req.tasks, {
                 submitter: req.submitter ?? remote.toString(),
               })
@@ -109,6 +112,8 @@ export class SubmitService {
                 status: { ...this.door.status() },
               })
             case 'cancel': {
+              if (!this.allows(remote))
+                throw new SubmitterNotAllowedError(remote.toString(), 'cancel tasks on')
               const done = await this.door.cancel(req.taskId, { forwarded: req.forwarded })
               return await send({ type: 'cancelled', requestId: req.requestId, ...done })
             }
