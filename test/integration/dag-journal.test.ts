@@ -17,7 +17,13 @@ import { eventAt, waitAll } from './helpers.ts'
 const ALONE_MS = 300
 
 function lifeAt(dir: string): Promise<TaskmeshNode> {
-  return TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 1, beaconIntervalMs: 100, failureDetectionMs: ALONE_MS })
+  return TaskmeshNode.create({
+    dataDir: dir,
+    durability: 'sync',
+    slots: 1,
+    beaconIntervalMs: 100,
+    failureDetectionMs: ALONE_MS,
+  })
 }
 
 describe('a task graph in its owner’s journal', () => {

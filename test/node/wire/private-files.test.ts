@@ -30,7 +30,12 @@ describe('a data dir', () => {
 
   it('is made readable by its owner only, and so are the journal, the record log and the key', async () => {
     const dir = join(root, 'made', 'node')
-    const node = await TaskmeshNode.create({ dataDir: dir, slots: 1, beaconIntervalMs: 100, failureDetectionMs: 300 })
+    const node = await TaskmeshNode.create({
+      dataDir: dir,
+      slots: 1,
+      beaconIntervalMs: 100,
+      failureDetectionMs: 300,
+    })
     try {
       const [h] = await node.submitMany([{ type: 'echo', input: 'a secret input' }])
       expect((await waitAll(node, [h.id]))[0].status).toBe('succeeded')
