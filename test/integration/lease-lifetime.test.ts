@@ -26,7 +26,7 @@ import {
  */
 
 const TIMEOUT_MS = 1_000
-const TTL_MS = 200
+const TTL_MS = 100
 /** How long a lease may live: the timeout, and 30 TTLs for the wait in a thief's queue. */
 const LIFE_MS = TIMEOUT_MS + LEASE_LIFE_GRACE_TTLS * TTL_MS
 
@@ -95,7 +95,7 @@ describe('the life of a lease is bounded by its task timeout', () => {
     const l = await TaskmeshNode.create({ slots: 3, labels: ['gpu'], beaconIntervalMs: 200 })
     nodes.push(l)
     const [long, timedOut] = await o2.submitMany([
-      sleepSpec(2_500, 'long', { timeoutMs: 4_000, resources: { labels: ['gpu'] } }),
+      sleepSpec(1_500, 'long', { timeoutMs: 3_000, resources: { labels: ['gpu'] } }),
       sleepSpec(5 * TIMEOUT_MS, 'never', {
         timeoutMs: TIMEOUT_MS,
         maxAttempts: 1,
