@@ -119,7 +119,8 @@ export interface Judgement {
 
 /**
  * The fencing rule of completions: only the current lease's holder with the current epoch
- * completes an owned task, and only with a record that verifies as its own when one is carried. A
+ * completes an owned task, and only with its record, which must verify as its own (without one
+ * the owner would end the task holding no result of it, which might never reach anyone). A
  * report of a task settled already is `accepted` again only from the same executor and epoch;
  * anything else is `stale`; a task never owned here is `unknown`.
  */
@@ -134,7 +135,7 @@ export function judgeCompletion(from: string, c: Completion, parts: JudgeParts):
     return lease !== undefined && lease.holder === from && lease.epoch === c.epoch
   }
   if (!holds()) return { verdict: 'stale' }
-  if (c.record === undefined) return { verdict: 'accepted' }
+  if (c.record === undefined) return { verdict: 'stale' }
   const carried = openCarried(from, c, parts)
   // a completion whose record does not check out completes nothing: the lease runs out; the lease
   // may also have moved on while the signature was checked

@@ -126,28 +126,34 @@ describe('OwnerLedger: leases and completions', () => {
 
   it('accepts the holder’s completion, calls another peer’s stale, and forgets the task', async () => {
     const { ledger } = setup()
-    ledger.take(task('a'))
-    const { leases } = ledger.grant('thief', stealRequest(1))
-    const completion = { taskId: 'a', epoch: leases[0].epoch, status: 'succeeded' as const }
-    expect((await ledger.complete('other', complete([completion]))).outcomes).toEqual([
-      { taskId: 'a', outcome: 'stale' },
+    const a = realTask('a')
+    ledger.take(a)
+    const { leases } = ledger.grant(THIEF, stealRequest(1))
+    const { base64 } = await signed(thiefKey, a.id, leases[0].epoch)
+    const completion = { taskId: a.id, epoch: leases[0].epoch, status: 'succeeded' as const, record: base64 }
+    expect((await ledger.complete(OTHER, complete([completion]))).outcomes).toEqual([
+      { taskId: a.id, outcome: 'stale' },
     ])
-    expect((await ledger.complete('thief', complete([completion]))).outcomes).toEqual([
-      { taskId: 'a', outcome: 'accepted' },
+    // a completion without its record ends nothing: the owner would hold no result of the task
+    const { record: _, ...bare } = completion
+    expect((await ledger.complete(THIEF, complete([bare]))).outcomes).toEqual([
+      { taskId: a.id, outcome: 'stale' },
     ])
-    expect(ledger.has('a')).toBe(false)
+    expect(ledger.has(a.id)).toBe(true)
+    expect((await ledger.complete(THIEF, complete([completion]))).outcomes).toEqual([
+      { taskId: a.id, outcome: 'accepted' },
+    ])
+    expect(ledger.has(a.id)).toBe(false)
     expect(ledger.leasedOut).toBe(0)
     // a repeated report of the accepted completion is still accepted; any other epoch is stale
-    expect((await ledger.complete('thief', complete([completion]))).outcomes[0].outcome).toBe('accepted')
-    expect(
-      (await ledger.complete('thief', complete([{ ...completion, epoch: 7 }]))).outcomes[0].outcome,
-    ).toBe('stale')
-    expect((await ledger.complete('thief', complete([{ ...completion, taskId: 'zz' }]))).outcomes[0]).toEqual(
-      {
-        taskId: 'zz',
-        outcome: 'unknown',
-      },
+    expect((await ledger.complete(THIEF, complete([completion]))).outcomes[0].outcome).toBe('accepted')
+    expect((await ledger.complete(THIEF, complete([{ ...completion, epoch: 7 }]))).outcomes[0].outcome).toBe(
+      'stale',
     )
+    expect((await ledger.complete(THIEF, complete([{ ...completion, taskId: 'zz' }]))).outcomes[0]).toEqual({
+      taskId: 'zz',
+      outcome: 'unknown',
+    })
   })
 
   it('keeps the record of the lease holder’s completion, never one from a peer that did not hold the lease', async () => {
