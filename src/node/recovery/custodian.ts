@@ -1,50 +1,17 @@
-import type { CustodianRef, CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
+import type { CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
 import { shareParts, type Task } from '../../task/task.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
-import type { Takeover } from '../owner/intake.ts'
-import type { OwnerLedger } from '../owner/owner-ledger.ts'
-import type { LivenessWatch } from '../peers/liveness-watch.ts'
-import type { BatchLookup } from '../results/batch-lookup.ts'
-import type { ResultStore } from '../results/result-store.ts'
-import type { Thief } from '../thief/thief.ts'
+import { type CustodianOptions, DEFAULT_CUSTODY_MEMORY } from './custodian-options.ts'
 import { type CheckedChunk, OpenLookups } from './open-lookups.ts'
 import { successorOf } from './successor.ts'
-import { type AskKnown, checkSuccessors, knownOf, type LeftTo, splitBySuccessor } from './successor-check.ts'
-
-/** Tasks of other owners one node guards at most (the oldest are forgotten first). */
-export const DEFAULT_CUSTODY_MEMORY = 100_000
-
-/** Options of {@link Custodian}. */
-export interface CustodianOptions {
-  /** This node's peer id. */
-  self: string
-  /** Which peers are alive. */
-  liveness: Pick<LivenessWatch, 'isDead' | 'live'>
-  /** Tells whether the node owns a task already; its journal is written before custody is handed on. */
-  ledger: Pick<OwnerLedger, 'has' | 'journalled'>
-  /** Takes an orphan into ownership. */
-  own(task: Task, how: Takeover): boolean
-  /** Tasks this node holds under a lease are running here already: never adopted. */
-  thief: Pick<Thief, 'holds'>
-  /** Results known here, or in the DHT. */
-  results: Pick<ResultStore, 'cached' | 'get'>
-  /** Looks many tasks up at once at the peers closest to their keys (before any DHT lookup). */
-  batch?: Pick<BatchLookup, 'lookUp'>
-  /** Hands the tasks this node adopted to its own custodians. */
-  hold(tasks: Task[]): Promise<void>
-  /** True for the owners whose tasks this node takes into its hands (see `ownerFilter`). @defaultValue every owner */
-  admits?(owner: string): boolean
-  /** Keeps in touch with another custodian of the same owner (so each can judge the other alive). */
-  meet?(custodian: CustodianRef): void
-  /** Asks another custodian which of a dead owner's tasks it knows (see `checkSuccessors`). */
-  ask?: AskKnown
-  /** A peer silent this long is declared dead, ms (the period of sweeps while orphans remain). */
-  failureDetectionMs: number
-  /** Tasks were adopted; `why` tells, per task id, what the DHT lookup found. */
-  onAdopted(tasks: Task[], why: Map<string, string>): void
-  /** @defaultValue DEFAULT_CUSTODY_MEMORY */
-  memory?: number
-}
+import type { LeftTo } from './successor-check.ts'
+import {
+  checkSuccessors,
+  guardedElsewhere,
+  knownOf,
+  SuccessorPatience,
+  splitBySuccessor,
+} from './successor-check.ts'
 
 interface Guarded {
   /** Every custodian the owner named in its last `hold` (this node among them). */
@@ -69,6 +36,7 @@ export class Custodian {
   private lastSweep = 0
   private stopped = false
   private readonly lookups: OpenLookups
+  private readonly patience = new SuccessorPatience()
 
   constructor(private readonly opts: CustodianOptions) {
     this.lookups = new OpenLookups({
@@ -199,9 +167,10 @@ export class Custodian {
       const asked = ask !== undefined && leftTo.size > 0 ? checkSuccessors(leftTo, ask) : undefined
       await this.adopt(mine)
       if (asked === undefined) return
-      const { unknown, taken } = await asked
-      for (const id of taken) this.forget(id)
-      await this.adopt(unknown)
+      const answer = await asked
+      for (const id of answer.taken) this.forget(id)
+      // a successor that says it guards a task sweep after sweep, and never adopts it, is not waited for
+      await this.adopt([...answer.unknown, ...this.patience.overdue(guardedElsewhere(leftTo, answer))])
     } finally {
       this.adopting = false
     }
@@ -283,6 +252,7 @@ export class Custodian {
 
   private forget(taskId: string): void {
     this.lookups.forget(taskId)
+    this.patience.forget(taskId)
     const owner = this.ownerOf.get(taskId)
     if (owner === undefined) return
     this.ownerOf.delete(taskId)

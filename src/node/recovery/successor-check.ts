@@ -1,6 +1,7 @@
 import { MAX_LEASES_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { KnownReply } from '../../protocol/messages/custody-messages.ts'
 import type { Task } from '../../task/task.ts'
+import { ADOPTION_LOOKUP_TRIES } from './open-lookups.ts'
 import { successorOf } from './successor.ts'
 
 /** What a custodian answers about task ids of one owner: the ones it guards, the ones it has taken. */
@@ -89,4 +90,41 @@ export async function checkSuccessors(
   }
   await Promise.all(asks)
   return { unknown, taken }
+}
+
+/** The tasks of `leftTo` whose successor said it guards them: neither unknown to it nor taken. */
+export function guardedElsewhere(leftTo: LeftTo, answer: { unknown: Task[]; taken: string[] }): Task[] {
+  const settled = new Set([...answer.taken, ...answer.unknown.map((t) => t.id)])
+  return [...leftTo.values()]
+    .flatMap((groups) => groups.flatMap((g) => g.tasks))
+    .filter((t) => !settled.has(t.id))
+}
+
+/**
+ * Sweeps in which a custodian leaves a dead owner's task to the successor that says it guards it,
+ * before it adopts the task itself: an honest successor adopts at its first sweep, or after
+ * {@link ADOPTION_LOOKUP_TRIES} failed lookups; one that answers `guarded` and never adopts (a
+ * broken or hostile peer) would hold the task up for good. Two adopters run it twice at worst.
+ */
+export const SUCCESSOR_PATIENCE_SWEEPS = 15
+
+/** How many sweeps each task has been left to a successor that said it guards it. */
+export class SuccessorPatience {
+  private readonly sweeps = new Map<string, number>()
+
+  /** Counts one more sweep for each of `left`; returns those left {@link SUCCESSOR_PATIENCE_SWEEPS} times. */
+  overdue(left: readonly Task[]): Task[] {
+    const due: Task[] = []
+    for (const task of left) {
+      const n = (this.sweeps.get(task.id) ?? 0) + 1
+      this.sweeps.set(task.id, n)
+      if (n >= SUCCESSOR_PATIENCE_SWEEPS) due.push(task)
+    }
+    return due
+  }
+
+  /** The task is adopted, taken or settled: its count ends. */
+  forget(taskId: string): void {
+    this.sweeps.delete(taskId)
+  }
 }
