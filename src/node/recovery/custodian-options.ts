@@ -8,7 +8,7 @@ import type { ResultStore } from '../results/result-store.ts'
 import type { Thief } from '../thief/thief.ts'
 import type { AskKnown } from './successor-check.ts'
 
-/** Tasks of other owners one node guards at most (the oldest are forgotten first). */
+/** Tasks of other owners one node guards at most (past it, the oldest of the owner with the most go first). */
 export const DEFAULT_CUSTODY_MEMORY = 100_000
 
 /** Options of {@link Custodian}. */

@@ -1,6 +1,5 @@
 import type { CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
 import { shareParts, type Task } from '../../task/task.ts'
-import { trimOldest } from '../../util/trim-oldest.ts'
 import { type CustodianOptions, DEFAULT_CUSTODY_MEMORY } from './custodian-options.ts'
 import { type CheckedChunk, OpenLookups } from './open-lookups.ts'
 import { successorOf } from './successor.ts'
@@ -242,12 +241,28 @@ export class Custodian {
     const guarded = this.byOwner.get(owner)
     if (guarded === undefined) return
     const prev = this.ownerOf.get(task.id)
-    if (prev !== undefined && prev !== owner) this.forget(task.id) // handed over by an adopter
+    if (prev !== undefined && prev !== owner) {
+      // handed over by an adopter, once its owner is dead here: another peer naming a live
+      // owner's task id in a hold of its own does not take its custody away
+      if (!this.opts.liveness.isDead(prev)) return
+      this.forget(task.id)
+    }
     shareParts(task, owner) // the sender is the owner (checked): one peer id string for all its tasks
     guarded.tasks.set(task.id, task)
     if (prev !== undefined) this.ownerOf.delete(task.id) // to the end of the order: the newest
     this.ownerOf.set(task.id, owner)
-    trimOldest(this.ownerOf, this.opts.memory ?? DEFAULT_CUSTODY_MEMORY, (oldest) => this.forget(oldest))
+    if (this.ownerOf.size > (this.opts.memory ?? DEFAULT_CUSTODY_MEMORY)) this.evictFromLargest()
+  }
+
+  /**
+   * Forgets the oldest task of the owner with the most tasks here: one owner's surplus (a member
+   * flooding `hold`s) never pushes another owner's tasks out.
+   */
+  private evictFromLargest(): void {
+    let largest: Guarded | undefined
+    for (const g of this.byOwner.values()) if (g.tasks.size > (largest?.tasks.size ?? 0)) largest = g
+    const oldest = largest?.tasks.keys().next().value
+    if (oldest !== undefined) this.forget(oldest)
   }
 
   private forget(taskId: string): void {
