@@ -140,7 +140,7 @@ describe('with an allow-list, a node takes a cancel from listed peers only', () 
     return client
   }
 
-  it("refuses an unlisted peer's cancel with ERR_NOT_ALLOWED; a listed client's, and one a listed node forwards, cancel", async () => {
+  it("refuses an unlisted peer's cancel and reads with ERR_NOT_ALLOWED; a listed client's, and one a listed node forwards, cancel", async () => {
     const clientKey = await generateKeyPair('Ed25519')
     const meshKey = await generateKeyPair('Ed25519')
     const allowed = [clientKey, meshKey].map((k) => peerIdFromPrivateKey(k).toString())
@@ -165,6 +165,16 @@ describe('with an allow-list, a node takes a cancel from listed peers only', () 
         /^peer 12D3KooW\w+ may not cancel tasks on this node: it is not on the node's submitter allow-list$/,
       )
     }
+    // nor does it read who submitted what, who runs it, or the node's peers
+    for (const read of [() => stranger.story(first), () => stranger.state(first), () => stranger.status()]) {
+      const err = await read().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect((err as RemoteError).code).toBe('ERR_NOT_ALLOWED')
+      expect((err as RemoteError).message).toMatch(/may not read the tasks and peers of this node/)
+    }
+    expect(await submitter.story(first)).not.toHaveLength(0)
     expect(await o.taskState(first)).toMatchObject({
       state: expect.stringMatching(/^(queued|unschedulable)$/),
     })

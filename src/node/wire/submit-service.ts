@@ -57,6 +57,17 @@ export class SubmitService {
     await this.libp2p.unhandle(SUBMIT_PROTOCOL)
   }
 
+  /**
+   * With an allow-list, refuses `status`, `state` and `story` to a peer not on it: they tell who
+   * submitted what, which peers run it and what the node holds — more than the records any member
+   * reads. (`result` and `watch` answer what the DHT serves anyway.)
+   * @throws SubmitterNotAllowedError
+   */
+  private mayRead(remote: PeerId): void {
+    if (!this.allows(remote))
+      throw new SubmitterNotAllowedError(remote.toString(), 'read the tasks and peers of')
+  }
+
   /** True when `remote` may submit and cancel here: every peer without an allow-list, else the listed ones. */
   private allows(remote: PeerId): boolean {
     return this.allowSubmitters === undefined || this.allowSubmitters.has(remote.toString())
@@ -106,6 +117,7 @@ export class SubmitService {
               return
             }
             case 'status':
+              this.mayRead(remote)
               return await send({
                 type: 'status',
                 requestId: req.requestId,
@@ -118,10 +130,12 @@ export class SubmitService {
               return await send({ type: 'cancelled', requestId: req.requestId, ...done })
             }
             case 'state': {
+              this.mayRead(remote)
               const state = await this.door.taskState(req.taskId, { forwarded: req.forwarded })
               return await send({ type: 'state', requestId: req.requestId, taskId: req.taskId, ...state })
             }
             case 'story': {
+              this.mayRead(remote)
               const events = this.door.story(req.taskId).slice(-MAX_STORY_EVENTS)
               return await send({ type: 'story', requestId: req.requestId, taskId: req.taskId, events })
             }
