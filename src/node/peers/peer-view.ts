@@ -5,6 +5,13 @@ import type { Beacon, HotPeer } from '../../protocol/messages/beacon-messages.ts
 import { checkSignal } from '../../util/abort-fanout.ts'
 import { describeValue } from '../../util/describe-value.ts'
 
+/**
+ * Peers learnt from neighbours' hot lists a node keeps at most (the ones learnt longest ago go
+ * first): a member beaconing new names without end would grow the view, its status and every pass
+ * over it without bound (22,000 peers and a 21 MB status in a sweep's 35 s).
+ */
+export const MAX_HOT_LEARNT = 128
+
 interface Known extends PeerCapacity {
   seq: number
   /** Heard from the peer itself (a neighbour), or only named in a neighbour's hot list. */
@@ -21,6 +28,8 @@ interface Known extends PeerCapacity {
  */
 export class PeerView {
   private readonly peers = new Map<string, Known>()
+  /** The peers known only from hot lists, the one learnt longest ago first. */
+  private readonly learnt = new Set<string>()
   private readonly waiters = new Set<() => void>()
   private neighbours = 0
 
@@ -34,6 +43,7 @@ export class PeerView {
     const prev = this.peers.get(peerId)
     if (prev?.direct === true && prev.seq >= beacon.seq) return false
     if (prev?.direct !== true) this.neighbours++
+    this.learnt.delete(peerId)
     this.peers.set(peerId, { ...capacity(peerId, beacon, now), seq: beacon.seq, direct: true, addrs: [] })
     for (const hot of beacon.hot ?? []) if (hot.peerId !== peerId) this.learn(hot, now)
     for (const waiter of this.waiters) waiter()
@@ -53,6 +63,12 @@ export class PeerView {
       direct: false,
       addrs: hot.addrs,
     })
+    this.learnt.delete(hot.peerId) // to the end: learnt last
+    this.learnt.add(hot.peerId)
+    if (this.learnt.size <= MAX_HOT_LEARNT) return
+    const oldest = this.learnt.values().next().value as string
+    this.learnt.delete(oldest)
+    this.peers.delete(oldest)
   }
 
   /**
@@ -116,6 +132,7 @@ export class PeerView {
   remove(peerId: string): void {
     if (this.peers.get(peerId)?.direct === true) this.neighbours--
     this.peers.delete(peerId)
+    this.learnt.delete(peerId)
   }
 
   get(peerId: string): PeerCapacity | undefined {

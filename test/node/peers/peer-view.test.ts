@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PeerView } from '../../../src/node/peers/peer-view.ts'
+import { MAX_HOT_LEARNT, PeerView } from '../../../src/node/peers/peer-view.ts'
 import type { Beacon, HotPeer } from '../../../src/protocol/messages/beacon-messages.ts'
 
 function beacon(seq: number, queued: number, hot: HotPeer[] = []): Beacon {
@@ -73,5 +73,23 @@ describe('PeerView', () => {
     view.remove('n1')
     expect(view.size).toBe(0)
     expect(view.list().map((p) => p.peerId)).toEqual(['far'])
+  })
+
+  it(`keeps at most ${MAX_HOT_LEARNT} peers learnt from hot lists, the latest: a neighbour naming new ones without end grows nothing`, () => {
+    const view = new PeerView('me')
+    for (let seq = 1; seq <= 1_000; seq++) {
+      const names = [0, 1, 2].map((i) => hot(`fake-${seq}-${i}`, 5, 0))
+      view.update('n1', beacon(seq, 0, names), seq)
+    }
+    expect(view.size).toBe(1)
+    expect(view.list()).toHaveLength(1 + MAX_HOT_LEARNT)
+    expect(view.get('fake-1000-2')).toBeDefined()
+    expect(view.get('fake-1-0')).toBeUndefined()
+    // a peer first learnt, then heard itself, is a neighbour: never evicted as learnt
+    view.update('fake-1000-2', beacon(1, 3), 2_000)
+    for (let seq = 1_001; seq <= 1_100; seq++)
+      view.update('n1', beacon(seq, 0, [hot(`more-${seq}`, 5, 0)]), seq)
+    expect(view.get('fake-1000-2')).toBeDefined()
+    expect(view.size).toBe(2)
   })
 })
