@@ -59,7 +59,7 @@ export function wireCustodian(c: CustodianInputs): Custodian {
       }
     },
   })
-  custody.serveWith((from, frame) => custodian.handle(from, frame))
+  custody.serveWith((from, frame, bytes) => custodian.handle(from, frame, bytes))
   return custodian
 }
 

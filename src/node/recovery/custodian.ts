@@ -1,6 +1,7 @@
 import type { CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
 import { shareParts, type Task } from '../../task/task.ts'
-import { type CustodianOptions, DEFAULT_CUSTODY_MEMORY } from './custodian-options.ts'
+import { type CustodianOptions, DEFAULT_CUSTODY_BYTES, DEFAULT_CUSTODY_MEMORY } from './custodian-options.ts'
+import { largestOwner } from './custody-memory.ts'
 import { type CheckedChunk, OpenLookups } from './open-lookups.ts'
 import { successorOf } from './successor.ts'
 import type { LeftTo } from './successor-check.ts'
@@ -16,6 +17,8 @@ interface Guarded {
   /** Every custodian the owner named in its last `hold` (this node among them). */
   custodians: string[]
   tasks: Map<string, Task>
+  /** The bytes of its `hold` frames its tasks came in (a frame's length shared among its tasks). */
+  bytes: number
 }
 
 /**
@@ -36,6 +39,9 @@ export class Custodian {
   private stopped = false
   private readonly lookups: OpenLookups
   private readonly patience = new SuccessorPatience()
+  /** The bytes each guarded task takes (see `Guarded.bytes`), and their sum. */
+  private readonly sizes = new Map<string, number>()
+  private bytes = 0
 
   constructor(private readonly opts: CustodianOptions) {
     this.lookups = new OpenLookups({
@@ -78,7 +84,7 @@ export class Custodian {
   }
 
   /** Serves an owner's custody frame (`from` is the connection's peer). */
-  handle(from: string, frame: CustodyFrame): CustodyReply {
+  handle(from: string, frame: CustodyFrame, bytes = 0): CustodyReply {
     const { requestId } = frame
     if (frame.type === 'query') {
       const { results, ledger, thief } = this.opts
@@ -120,13 +126,14 @@ export class Custodian {
     if (guarded === undefined) {
       // a list update for an owner whose tasks all ended here needs no entry
       if (frame.tasks.length === 0) return { type: 'held', requestId, held: 0 }
-      guarded = { custodians: [], tasks: new Map() }
+      guarded = { custodians: [], tasks: new Map(), bytes: 0 }
       this.byOwner.set(from, guarded)
     }
     guarded.custodians = frame.custodians.map((c) => c.peerId)
     for (const c of frame.custodians) if (c.peerId !== this.opts.self) this.opts.meet?.(c)
+    const each = Math.ceil(bytes / Math.max(1, frame.tasks.length))
     for (const task of frame.tasks)
-      if (this.opts.results.cached(task.id) === undefined) this.remember(from, task)
+      if (this.opts.results.cached(task.id) === undefined) this.remember(from, task, each)
     return { type: 'held', requestId, held: guarded.tasks.size }
   }
 
@@ -237,7 +244,7 @@ export class Custodian {
     return results.cached(taskId) !== undefined || ledger.has(taskId) || thief.holds(taskId)
   }
 
-  private remember(owner: string, task: Task): void {
+  private remember(owner: string, task: Task, size: number): void {
     const guarded = this.byOwner.get(owner)
     if (guarded === undefined) return
     const prev = this.ownerOf.get(task.id)
@@ -251,18 +258,31 @@ export class Custodian {
     guarded.tasks.set(task.id, task)
     if (prev !== undefined) this.ownerOf.delete(task.id) // to the end of the order: the newest
     this.ownerOf.set(task.id, owner)
-    if (this.ownerOf.size > (this.opts.memory ?? DEFAULT_CUSTODY_MEMORY)) this.evictFromLargest()
+    this.resize(task.id, guarded, size)
+    const memory = this.opts.memory ?? DEFAULT_CUSTODY_MEMORY
+    const bytes = this.opts.memoryBytes ?? DEFAULT_CUSTODY_BYTES
+    while (this.ownerOf.size > memory || this.bytes > bytes)
+      if (!this.evictFromLargest(this.bytes > bytes)) break
+  }
+
+  /** Notes the bytes a guarded task takes (its owner's and in all), replacing what was noted. */
+  private resize(taskId: string, guarded: Guarded, size: number): void {
+    const before = this.sizes.get(taskId) ?? 0
+    if (size > 0) this.sizes.set(taskId, size)
+    else this.sizes.delete(taskId)
+    guarded.bytes += size - before
+    this.bytes += size - before
   }
 
   /**
-   * Forgets the oldest task of the owner with the most tasks here: one owner's surplus (a member
-   * flooding `hold`s) never pushes another owner's tasks out.
+   * Forgets the oldest task of the owner with the most tasks here (`byBytes`: the most bytes): one
+   * owner's surplus (a member flooding `hold`s) never pushes another owner's tasks out.
    */
-  private evictFromLargest(): void {
-    let largest: Guarded | undefined
-    for (const g of this.byOwner.values()) if (g.tasks.size > (largest?.tasks.size ?? 0)) largest = g
-    const oldest = largest?.tasks.keys().next().value
-    if (oldest !== undefined) this.forget(oldest)
+  private evictFromLargest(byBytes: boolean): boolean {
+    const oldest = largestOwner(this.byOwner.values(), byBytes)?.tasks.keys().next().value
+    if (oldest === undefined) return false
+    this.forget(oldest)
+    return true
   }
 
   private forget(taskId: string): void {
@@ -272,6 +292,7 @@ export class Custodian {
     if (owner === undefined) return
     this.ownerOf.delete(taskId)
     const guarded = this.byOwner.get(owner)
+    if (guarded !== undefined) this.resize(taskId, guarded, 0)
     guarded?.tasks.delete(taskId)
     if (guarded?.tasks.size === 0) this.byOwner.delete(owner)
   }

@@ -17,7 +17,11 @@ export const MAX_INBOUND_CUSTODY_STREAMS = 8
 export const CUSTODY_TIMEOUT_MS = 10_000
 
 /** What a custodian answers to an owner's frame (the sender is the connection's peer). */
-export type CustodyHandler = (from: string, frame: CustodyFrame) => CustodyReply | Promise<CustodyReply>
+export type CustodyHandler = (
+  from: string,
+  frame: CustodyFrame,
+  bytes: number,
+) => CustodyReply | Promise<CustodyReply>
 
 /**
  * `/taskmesh/custody/1.0.0`: an owner keeps one session stream to each of its custodians and sends
@@ -35,7 +39,7 @@ export class CustodyService {
     this.sessions = new SessionProtocol(libp2p, {
       ...{ protocol: CUSTODY_PROTOCOL, requestSchema: custodyFrameSchema, replySchema: custodyReplySchema },
       ...{ what: 'custody', maxInboundStreams: MAX_INBOUND_CUSTODY_STREAMS, limits: opts.limits },
-      serve: (from, frame) => this.serve(from, frame),
+      serve: (from, frame, bytes) => this.serve(from, frame, bytes),
     })
   }
 
@@ -64,7 +68,7 @@ export class CustodyService {
     return this.sessions.to(peer).request(frame, undefined, options)
   }
 
-  private serve(peer: PeerId, frame: CustodyFrame): CustodyReply | Promise<CustodyReply> {
+  private serve(peer: PeerId, frame: CustodyFrame, bytes: number): CustodyReply | Promise<CustodyReply> {
     this.opts.tags?.touch(peer)
     const notReady: CustodyReply = {
       type: 'error',
@@ -72,6 +76,6 @@ export class CustodyService {
       code: 'ERR_NOT_READY',
       message: 'node is starting',
     }
-    return this.handler?.(peer.toString(), frame) ?? notReady
+    return this.handler?.(peer.toString(), frame, bytes) ?? notReady
   }
 }

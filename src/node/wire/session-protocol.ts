@@ -16,8 +16,8 @@ export interface SessionProtocolOptions<Req extends Framed, Res extends Framed> 
   what: string
   /** Inbound streams of the protocol one peer may hold open at once. */
   maxInboundStreams: number
-  /** Answers a peer's request (`from`: the connection's peer). */
-  serve(from: PeerId, request: Req): Res | Promise<Res>
+  /** Answers a peer's request (`from`: the connection's peer; `bytes`: the frame's length). */
+  serve(from: PeerId, request: Req, bytes: number): Res | Promise<Res>
   limits?: StreamLimits
 }
 
@@ -76,7 +76,7 @@ export class SessionProtocol<Req extends Framed, Res extends Framed> {
 
   private serve(stream: Stream, from: PeerId): Promise<void> {
     const { limits } = this.opts
-    return serveSession(stream, this.opts.requestSchema, (req) => this.opts.serve(from, req), {
+    return serveSession(stream, this.opts.requestSchema, (req, frame) => this.opts.serve(from, req, frame.byteLength), {
       maxBytes: MAX_FRAME_BYTES,
       what: `${this.opts.what} frame`,
       idleMs: limits?.requestTimeoutMs,
