@@ -76,13 +76,18 @@ export class SessionProtocol<Req extends Framed, Res extends Framed> {
 
   private serve(stream: Stream, from: PeerId): Promise<void> {
     const { limits } = this.opts
-    return serveSession(stream, this.opts.requestSchema, (req, frame) => this.opts.serve(from, req, frame.byteLength), {
-      maxBytes: MAX_FRAME_BYTES,
-      what: `${this.opts.what} frame`,
-      idleMs: limits?.requestTimeoutMs,
-      budget: limits?.budget,
-      onError: abortReporter(limits, this.opts.protocol, from.toString()),
-    })
+    return serveSession(
+      stream,
+      this.opts.requestSchema,
+      (req, frame) => this.opts.serve(from, req, frame.byteLength),
+      {
+        maxBytes: MAX_FRAME_BYTES,
+        what: `${this.opts.what} frame`,
+        idleMs: limits?.requestTimeoutMs,
+        budget: limits?.budget,
+        onError: abortReporter(limits, this.opts.protocol, from.toString()),
+      },
+    )
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
