@@ -98,6 +98,19 @@ describe('metrics, health and logs of a running node', () => {
       value(samples, 'taskmesh_protocol_bytes_total', { protocol: 'steal', direction: 'out' }),
     ).toBeGreaterThan(0)
     expect(value(samples, 'taskmesh_signatures_total', { kind: 'grant', op: 'sign' })).toBeGreaterThan(0)
+    // one unit a metric: bytes apart from calls, the wire apart from the protocols
+    expect(value(samples, 'taskmesh_connection_bytes_total', { direction: 'out' })).toBeGreaterThan(0)
+    expect(
+      value(samples, 'taskmesh_datastore_bytes_written_total', { namespace: 'records' }),
+    ).toBeGreaterThan(0)
+    expect(types.get('taskmesh_journal_bytes_total')).toBe('counter')
+    const mixed = samples.filter(
+      (s) =>
+        s.labels.protocol === 'connections' ||
+        s.labels.op === 'bytesWritten' ||
+        (s.name === 'taskmesh_journal_total' && s.labels.what === 'bytes'),
+    )
+    expect(mixed).toEqual([])
     expect(types.get('taskmesh_tasks_accepted_total')).toBe('counter')
     expect(types.get('taskmesh_tasks_queued')).toBe('gauge')
     expect(types.get('taskmesh_submit_to_result_seconds')).toBe('histogram')

@@ -80,7 +80,11 @@ export class StatusMetrics {
   private readonly gossipBytes: MirroredCounter
   private readonly signatures: MirroredCounter
   private readonly datastore: MirroredCounter
+  private readonly datastoreBytes: MirroredCounter
   private readonly journal: MirroredCounter
+  private readonly journalBytes: MirroredCounter
+  private readonly wire: MirroredCounter
+  private readonly wireBytes: MirroredCounter
   private readonly evictions: MirroredCounter
   private readonly trimmed: MirroredCounter
 
@@ -98,10 +102,10 @@ export class StatusMetrics {
       'direction',
     ])
     this.messages = m('protocol_messages', 'Sends and receives per protocol', ['protocol', 'direction'])
-    this.bytes = m('protocol_bytes', 'Bytes per protocol (connections: on the wire)', [
-      'protocol',
-      'direction',
-    ])
+    this.bytes = m('protocol_bytes', 'Bytes per protocol', ['protocol', 'direction'])
+    // one unit a metric: a sum over its labels means something
+    this.wire = m('connection_messages', 'Messages on every connection, all protocols', ['direction'])
+    this.wireBytes = m('connection_bytes', 'Bytes on the wire on every connection', ['direction'])
     this.gossip = m('gossip_messages', 'Gossip messages per topic', ['topic', 'direction'])
     this.gossipBytes = m('gossip_bytes', 'Gossip bytes per topic', ['topic', 'direction'])
     this.signatures = m(
@@ -110,7 +114,13 @@ export class StatusMetrics {
       ['kind', 'op'],
     )
     this.datastore = m('datastore_calls', 'Datastore calls per namespace', ['namespace', 'op'])
-    this.journal = m('journal', 'Task journal: writes (group commits), entries, bytes, fsyncs', ['what'])
+    this.datastoreBytes = m('datastore_bytes_written', 'Bytes written to the datastore per namespace', [
+      'namespace',
+    ])
+    this.journal = m('journal', 'Task journal: writes (group commits), entries, fsyncs, compactions', [
+      'what',
+    ])
+    this.journalBytes = m('journal_bytes', 'Bytes written to the task journal', [])
     this.evictions = m('inbound_evictions', 'Inbound streams closed to keep within the byte budget', [])
     this.trimmed = m('connections_trimmed', 'Connections closed to bring the node back to its limit', [])
   }
@@ -120,7 +130,7 @@ export class StatusMetrics {
     for (const [key, counter] of this.counters) counter.set([[{}, s.counters[key]]])
     for (const [gauge, read] of this.gauges) gauge.set(read(s))
     const a = s.accounting
-    const perProtocol = Object.entries({ ...a.protocols, connections: a.connections })
+    const perProtocol = Object.entries(a.protocols)
     const both = <T>(rows: Array<[string, T]>, label: string, pick: (c: T, out: boolean) => number) =>
       rows.flatMap(
         ([name, c]): Array<[Labels, number]> => [
@@ -133,6 +143,15 @@ export class StatusMetrics {
     )
     this.messages.set(both(perProtocol, 'protocol', (c, out) => (out ? c.sends : c.receives)))
     this.bytes.set(both(perProtocol, 'protocol', (c, out) => (out ? c.bytesOut : c.bytesIn)))
+    const wire = a.connections
+    this.wire.set([
+      [{ direction: 'in' }, wire.receives],
+      [{ direction: 'out' }, wire.sends],
+    ])
+    this.wireBytes.set([
+      [{ direction: 'in' }, wire.bytesIn],
+      [{ direction: 'out' }, wire.bytesOut],
+    ])
     const topics = Object.entries(a.topics)
     this.gossip.set(both(topics, 'topic', (c, out) => (out ? c.published : c.received)))
     this.gossipBytes.set(both(topics, 'topic', (c, out) => (out ? c.publishedBytes : c.receivedBytes)))
@@ -148,12 +167,18 @@ export class StatusMetrics {
       [{ kind: 'grant', op: 'verify' }, sig.grantsVerified],
       [{ kind: 'gossip', op: 'verify' }, sig.gossipVerified],
     ])
+    const stores = Object.entries(a.datastore)
     this.datastore.set(
-      Object.entries(a.datastore).flatMap(([namespace, c]) =>
-        Object.entries(c).map(([op, n]): [Labels, number] => [{ namespace, op }, n]),
+      stores.flatMap(([namespace, c]) =>
+        Object.entries(c)
+          .filter(([op]) => op !== 'bytesWritten')
+          .map(([op, n]): [Labels, number] => [{ namespace, op }, n]),
       ),
     )
-    this.journal.set(Object.entries(a.journal).map(([what, n]): [Labels, number] => [{ what }, n]))
+    this.datastoreBytes.set(stores.map(([namespace, c]): [Labels, number] => [{ namespace }, c.bytesWritten]))
+    const { bytes: journalBytes, ...journalCounts } = a.journal
+    this.journal.set(Object.entries(journalCounts).map(([what, n]): [Labels, number] => [{ what }, n]))
+    this.journalBytes.set([[{}, journalBytes]])
     this.evictions.set([[{}, s.inbound.evictions]])
     this.trimmed.set([[{}, s.connections.trimmed]])
   }
