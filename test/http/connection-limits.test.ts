@@ -61,7 +61,9 @@ describe('the HTTP API limits its connections', () => {
       connection(port),
       connection(port, 'GET /status HTTP/1.1\r\n', 'x-slow: 1\r\n'),
     ])
-    expect(silent.answer).toBe('')
+    // closed at its idle timeout, or answered 408 first when Node's own check of the headers'
+    // deadline comes before it: closed either way, no sooner than the deadline
+    expect(silent.answer).toMatch(/^$|^HTTP\/1\.1 408 /)
     expect(silent.ms).toBeGreaterThanOrEqual(250)
     expect(slow.answer).toMatch(/^HTTP\/1\.1 408 /)
     expect(slow.ms).toBeGreaterThanOrEqual(250)
