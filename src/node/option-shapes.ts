@@ -30,7 +30,7 @@ import {
   refuse,
   withMethods,
 } from './option-checks.ts'
-import { DEFAULT_BEACON_INTERVAL_MS, type TaskmeshNodeOptions } from './options.ts'
+import { detectionTooShort, type TaskmeshNodeOptions } from './options.ts'
 import type { Durability } from './owner/journal.ts'
 import { parseSwarmKey } from './wire/swarm-key.ts'
 
@@ -178,8 +178,11 @@ export function checkNodeOptions(options: unknown): void {
     if (given[key] !== undefined) check(given[key], key)
   }
   // a peer is judged dead after this long without a beacon: at one interval or less, between two
-  const beaconMs = (given.beaconIntervalMs as number | undefined) ?? DEFAULT_BEACON_INTERVAL_MS
-  if (given.failureDetectionMs !== undefined && (given.failureDetectionMs as number) <= beaconMs)
+  const beaconMs = detectionTooShort(
+    given.failureDetectionMs as number | undefined,
+    given.beaconIntervalMs as number | undefined,
+  )
+  if (beaconMs !== undefined)
     refuse(
       `must be more than beaconIntervalMs (${beaconMs}): every peer would be judged dead between two of its beacons (the default is 3 intervals and a bit)`,
       given.failureDetectionMs,

@@ -56,6 +56,19 @@ export const DEFAULT_MAX_INBOUND_REQUEST_BYTES = 64 * 1024 * 1024
 export const FAILURE_DETECTION_SLACK_MS = 1 * second
 
 /**
+ * The beacon interval (`beaconIntervalMs`, or its default) when `failureDetectionMs` is at or below
+ * it — every peer would be judged dead between two of its beacons —, else `undefined`: the rule the
+ * node's options and the daemon's flags both refuse by.
+ */
+export function detectionTooShort(
+  failureDetectionMs?: number,
+  beaconIntervalMs?: number,
+): number | undefined {
+  const beacon = beaconIntervalMs ?? DEFAULT_BEACON_INTERVAL_MS
+  return failureDetectionMs !== undefined && failureDetectionMs <= beacon ? beacon : undefined
+}
+
+/**
  * Everything a node can be configured with; every field is optional (`undefined` counts as left
  * out). `TaskmeshNode.create` refuses an unknown key and a value of the wrong type or out of range,
  * naming it, before it makes anything; durations (`…Ms`) are integers from 1 to 2^31 − 1 ms.

@@ -1,13 +1,13 @@
-import { DEFAULT_BEACON_INTERVAL_MS } from '../../node/options.ts'
+import { detectionTooShort } from '../../node/options.ts'
 
 /**
  * Refuses `--failure-detection` at or below the beacon interval (given, or the default), in the
- * flags' own words: every peer would be judged dead between two of its beacons.
+ * flags' own words, before anything is made (the node's options refuse by the same rule).
  * @throws Error naming both flags and the interval.
  */
 export function checkDetection(flags: { beaconInterval?: number; failureDetection?: number }): void {
-  const beacon = flags.beaconInterval ?? DEFAULT_BEACON_INTERVAL_MS
-  if (flags.failureDetection === undefined || flags.failureDetection > beacon) return
+  const beacon = detectionTooShort(flags.failureDetection, flags.beaconInterval)
+  if (beacon === undefined) return
   throw new Error(
     `--failure-detection must be more than --beacon-interval (${beacon} ms): every peer would be judged dead between two of its beacons (default: 3 intervals and a bit), got ${flags.failureDetection}`,
   )
