@@ -72,7 +72,7 @@ export async function assembleHost(opts: ResolvedNodeOptions): Promise<NodeHost>
   const libp2p = await createMeshLibp2p({
     ...{ roots, privateKey, listen: opts.listen, bootstrap: opts.bootstrap, transport: opts.transport },
     ...{ datastore: recordStore, swarmKey: opts.swarmKey, mdns: opts.mdns, metrics: accounting.metrics },
-    maxConnections: opts.maxConnections,
+    ...{ maxConnections: opts.maxConnections, redials: opts.redials },
     connectionGater: denied.gater(opts.connectionGater),
     start: false,
   }).catch(async (err: unknown) => {

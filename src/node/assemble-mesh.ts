@@ -118,7 +118,7 @@ export function wireMesh(m: MeshInputs) {
     self,
     libp2p,
     ...{ failureDetectionMs: opts.failureDetectionMs, beaconIntervalMs: opts.beaconIntervalMs },
-    random: opts.random,
+    ...{ random: opts.random, redials: opts.redials },
     onDead: (peer) => {
       m.publishPoisoned(ledger.loseHolder(peer).poisoned)
       peers.remove(peer)

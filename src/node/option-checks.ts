@@ -139,3 +139,8 @@ function withinOneEdit(a: string, b: string): boolean {
   const [short, long] = a.length < b.length ? [a, b] : [b, a]
   return short.slice(i) === long.slice(i + 1)
 }
+
+/** The fields of `value` that are not `undefined` (a field set to `undefined` counts as left out). */
+export function definedFields<T extends object>(value: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>
+}

@@ -32,6 +32,7 @@ import {
 } from './option-checks.ts'
 import { detectionTooShort, type TaskmeshNodeOptions } from './options.ts'
 import type { Durability } from './owner/journal.ts'
+import { MAX_LIBP2P_REDIALS, type PeerRedials } from './peers/liveness-watch.ts'
 import { parseSwarmKey } from './wire/swarm-key.ts'
 
 // what each option of TaskmeshNode.create may be: its type, and the range the mesh accepts (the
@@ -111,6 +112,26 @@ const backoff: OptionCheck = (value, field) => {
   }
 }
 
+/** Each field of `redials`: libp2p's redial count, and two delays a timer can wait. */
+const REDIAL_FIELDS: Record<keyof PeerRedials, OptionCheck> = {
+  retries: (v, f) => intFrom(v, 0, MAX_LIBP2P_REDIALS, f),
+  firstMs: durationMs,
+  lostMs: durationMs,
+}
+
+/** Some of `{ retries, firstMs, lostMs }`, and nothing else. */
+const redials: OptionCheck = (value, field) => {
+  for (const [key, member] of Object.entries(objectValue(value, field))) {
+    if (!Object.hasOwn(REDIAL_FIELDS, key))
+      refuse(
+        `is not a field of redials (${Object.keys(REDIAL_FIELDS).join(', ')})`,
+        member,
+        `${field}.${key}`,
+      )
+    if (member !== undefined) REDIAL_FIELDS[key as keyof PeerRedials](member, `${field}.${key}`)
+  }
+}
+
 /** The check of every option, by its key: an option missing here, or one too many, does not compile. */
 const OPTION_CHECKS: Record<keyof TaskmeshNodeOptions, OptionCheck> = {
   privateKey: (v, f) => {
@@ -148,6 +169,7 @@ const OPTION_CHECKS: Record<keyof TaskmeshNodeOptions, OptionCheck> = {
   recordCopies: (v, f) => countUpTo(v, MAX_RECORD_COPIES, f),
   custodians: (v, f) => countUpTo(v, MAX_CUSTODIANS, f),
   maxConnections: positiveInt,
+  redials,
   backoff,
   random: (v, f) => {
     if (typeof v !== 'function') refuse('must be a function returning numbers in [0, 1)', v, f)

@@ -19,9 +19,10 @@ import {
   MAX_RECORD_COPIES,
 } from '../protocol/constants.ts'
 import { minute, second } from '../task/limits.ts'
-import { canonicalPeerId, canonicalPeerIds } from './option-checks.ts'
+import { canonicalPeerId, canonicalPeerIds, definedFields } from './option-checks.ts'
 import { checkNodeOptions } from './option-shapes.ts'
 import type { Durability } from './owner/journal.ts'
+import { DEFAULT_PEER_REDIALS, type PeerRedials } from './peers/liveness-watch.ts'
 import { DEFAULT_MAX_CONNECTIONS } from './wire/libp2p-factory.ts'
 
 /** Interval of capacity beacons (a big change sends one at once). */
@@ -193,6 +194,12 @@ export interface TaskmeshNodeOptions {
    * valued first, once their grace has passed. @defaultValue DEFAULT_MAX_CONNECTIONS (32)
    */
   maxConnections?: number
+  /**
+   * How this node dials again the peers whose connections broke: libp2p's redials of its
+   * kept-alive peers, then the node's own rounds for peers declared dead (see `PeerRedials`); the
+   * fields left out keep their defaults. @defaultValue DEFAULT_PEER_REDIALS
+   */
+  redials?: Partial<PeerRedials>
   /** Retry delays. @defaultValue DEFAULT_BACKOFF */
   backoff?: BackoffPolicy
   /** Source of randomness (victim choice, jitter, nonces). @defaultValue Math.random */
@@ -237,7 +244,7 @@ export type ResolvedNodeOptions = Required<
     | 'denyPeers'
   >
 > &
-  TaskmeshNodeOptions
+  TaskmeshNodeOptions & { redials: PeerRedials }
 
 /**
  * Refuses bad options (see `checkNodeOptions`: an unknown key, a value of the wrong type, out of
@@ -261,6 +268,7 @@ export function resolveNodeOptions(opts: TaskmeshNodeOptions): ResolvedNodeOptio
     recordCopies: opts.recordCopies ?? DEFAULT_RECORD_COPIES,
     custodians: opts.custodians ?? DEFAULT_CUSTODIANS,
     maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    redials: { ...DEFAULT_PEER_REDIALS, ...definedFields(opts.redials) },
     labels: opts.labels ?? [],
     memoryMb: opts.memoryMb ?? Math.min(Math.floor(totalmem() / 2 ** 20), MAX_MEMORY_MB),
     speed: opts.speed ?? 1,

@@ -4,7 +4,7 @@ import type { ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, describe, expect, it } from 'vitest'
 import { KEEP_MIN_CONNECTIONS } from '../../src/node/peers/bootstrap-keeper.ts'
-import { LOST_PEER_REDIAL_MS } from '../../src/node/peers/liveness-watch.ts'
+import { libp2pRedialsMs, type PeerRedials } from '../../src/node/peers/liveness-watch.ts'
 import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import type { ResultRecord } from '../../src/protocol/records/result-record.ts'
 import { waitForMesh } from '../../src/simulation/mesh.ts'
@@ -44,12 +44,16 @@ function gater(self: Name): ConnectionGater {
   }
 }
 
-/** How long libp2p dials a kept-alive peer again after its connection closed, ms (its defaults). */
-const LIBP2P_REDIALS_MS = 31_000
+/**
+ * How the nodes dial again the peers across: libp2p's redials (250 + 500 ms after a break, where a
+ * daemon's last 31 s), then the nodes' own rounds for peers declared dead, one a second (10 s).
+ * The schedule of a daemon, shortened: the cut outlasts it as a cut of minutes outlasts a daemon's.
+ */
+const REDIALS: PeerRedials = { retries: 2, firstMs: 250, lostMs: 1_000 }
 
 const nodes: Partial<Record<Name, TaskmeshNode>> = {}
 const all = () => names.map((n) => nodes[n] as TaskmeshNode)
-const common = { slots: 1, beaconIntervalMs: BEACON_MS, failureDetectionMs: DETECTION_MS }
+const common = { slots: 1, beaconIntervalMs: BEACON_MS, failureDetectionMs: DETECTION_MS, redials: REDIALS }
 
 afterAll(() => stopAll(Object.values(nodes)))
 
@@ -101,14 +105,14 @@ describe('a network cut between two parts of a mesh', () => {
     expect((await waitAll(a, [inA.id]))[0].status).toBe('succeeded')
     expect((await waitAll(b, [inB.id]))[0].status).toBe('succeeded')
 
-    // the cut lasts longer than libp2p's own redials of the peers kad-dht keeps alive (5 tries,
-    // 1 + 2 + 4 + 8 + 16 s apart): past them nothing of libp2p dials across. Its length is the
-    // scenario (a cut of a minute or an hour is the same from here on), not a wait for an event.
-    await new Promise((resolve) => setTimeout(resolve, LIBP2P_REDIALS_MS + 5_000))
+    // the cut lasts longer than libp2p's own redials of the peers kad-dht keeps alive: past them
+    // nothing of libp2p dials across. Its length is the scenario (a cut of a minute or an hour is
+    // the same from here on), not a wait for an event.
+    await new Promise((resolve) => setTimeout(resolve, libp2pRedialsMs(REDIALS) + 3_000))
 
     cut = false
     // the peers each part declared dead are dialled again: every node hears all six others
-    await waitForMesh(all(), 3 * LOST_PEER_REDIAL_MS)
+    await waitForMesh(all(), 10 * REDIALS.lostMs)
 
     const ids = [...before.map((h) => h.id), inA.id, inB.id]
     const read = () => Promise.all(all().map((n) => waitAll(n, ids, 30_000)))

@@ -87,6 +87,12 @@ describe('TaskmeshNode options: enums, booleans and objects (3, 4)', () => {
       { backoff: { baseMs: 1, capMs: 1, jitter: 0 } },
       'backoff.jitter: is not a field of backoff (baseMs, capMs), got 0',
     ],
+    [{ redials: { retries: 11 } }, 'redials.retries: must be an integer from 0 to 10, got 11'],
+    [{ redials: { lostMs: 0 } }, 'redials.lostMs: must be an integer from 1 to 2147483647, got 0'],
+    [
+      { redials: { everyMs: 5 } },
+      'redials.everyMs: is not a field of redials (retries, firstMs, lostMs), got 5',
+    ],
     [{ queuePolicy: { kind: 'fifo' } }, 'queuePolicy.kind: must be one of "strict", "aging", got "fifo"'],
     [
       { queuePolicy: { kind: 'aging', theta: 2, tauMs: 1 } },
@@ -205,9 +211,11 @@ describe('TaskmeshNode options that are valid', () => {
       ...{ maxExecutorLosses: 2, maxQueueLength: 10, allowSubmitters: [peer], requestTimeoutMs: 100 },
       ...{ maxInboundRequestBytes: 1024, recordCopies: 0, custodians: 0, maxConnections: 4 },
       ...{ backoff: { baseMs: 0, capMs: 10 }, random: () => 0.5, unschedulableAfterMs: 100 },
-      logger: silentLogger(),
+      ...{ redials: { retries: 0, lostMs: 500, firstMs: undefined }, logger: silentLogger() },
     }
     expect(resolveNodeOptions(options)).toMatchObject({ slots: MAX_NODE_SLOTS, durability: 'os' })
+    // the fields of redials left out keep their defaults
+    expect(resolveNodeOptions(options).redials).toEqual({ retries: 0, firstMs: 1_000, lostMs: 500 })
     expect(
       resolveNodeOptions({ slots: undefined, swarmKey: undefined, durability: undefined }).slots,
     ).toBeLessThanOrEqual(MAX_NODE_SLOTS)

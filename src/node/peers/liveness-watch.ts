@@ -14,14 +14,31 @@ import { PeerLiveness } from './liveness.ts'
  */
 export const LOST_PEER_MEMORY_MS = 24 * 60 * 60_000
 /**
- * A peer silent for less than this is not dialled as lost, ms: libp2p dials kad-dht's kept-alive
- * peers again for ~31 s itself, a restarted node dials its bootstrap peers, and a frozen process
- * keeps its connections. Dialling those too, from their death on, made `npm run chaos` (a fault
- * every 4 s) drain in 14.6–19.4 s instead of 13.1.
+ * How a node dials again the peers whose connections broke. First libp2p's own redials of the
+ * peers kad-dht keeps alive: `retries` of them, the first `firstMs` after the break and each next
+ * twice as long after the one before. A peer silent for longer than those last (see
+ * {@link libp2pRedialsMs}) and declared dead is then dialled by the node's own rounds, every
+ * `lostMs` (times a random factor in [0.5, 1.5)), a few peers a round. Dialling the peers still in
+ * libp2p's redials too — a restarted node dials its bootstrap peers itself, and a frozen process
+ * keeps its connections — made `npm run chaos` (a fault every 4 s) drain in 14.6–19.4 s instead of 13.1.
  */
-export const LOST_PEER_QUIET_MS = 30_000
-/** Pause between two rounds of dials of peers declared dead, ms (times a random factor in [0.5, 1.5)). */
-export const LOST_PEER_REDIAL_MS = 10_000
+export interface PeerRedials {
+  /** Redials libp2p makes of a kept-alive peer, 0 to {@link MAX_LIBP2P_REDIALS}. */
+  retries: number
+  /** Delay of libp2p's first redial, ms; each next one waits twice as long. */
+  firstMs: number
+  /** Pause between two rounds of the node's dials of peers declared dead, ms. */
+  lostMs: number
+}
+/** libp2p's own redial schedule (1 + 2 + 4 + 8 + 16 s), and a round of the node's every 10 s. */
+export const DEFAULT_PEER_REDIALS: PeerRedials = { retries: 5, firstMs: 1_000, lostMs: 10_000 }
+/** Redials libp2p may be told to make at most (2¹⁰ × the first delay: past it, the node's own rounds). */
+export const MAX_LIBP2P_REDIALS = 10
+
+/** How long libp2p's redials of a peer last after its connection broke, ms (31 s by default). */
+export function libp2pRedialsMs(redials: PeerRedials): number {
+  return redials.firstMs * (2 ** redials.retries - 1)
+}
 /** Peers whose clean close a node remembers (see `LivenessWatch`), at most. */
 const CLOSED_CLEANLY_MEMORY = 10_000
 /** Peers declared dead that a round dials, at most (chosen at random among them). */
@@ -42,11 +59,11 @@ export interface LivenessWatchOptions {
   /**
    * Dials a peer once; resolves false when nothing answers (its process is gone). Probes a
    * disconnected peer this node has business with, and a few peers declared dead each
-   * `redialMs` (see {@link LOST_PEER_MEMORY_MS}): once one is reached, its beacons bring it back.
+   * `redials.lostMs` (see {@link LOST_PEER_MEMORY_MS}): once one is reached, its beacons bring it back.
    */
   probe?(peer: string): Promise<boolean>
-  /** @defaultValue LOST_PEER_REDIAL_MS */
-  redialMs?: number
+  /** @defaultValue DEFAULT_PEER_REDIALS */
+  redials?: PeerRedials
   /** @defaultValue Math.random */
   random?: () => number
 }
@@ -150,7 +167,7 @@ export class LivenessWatch {
 
   private redialLater(): void {
     const random = this.opts.random ?? Math.random
-    const ms = (this.opts.redialMs ?? LOST_PEER_REDIAL_MS) * (0.5 + random())
+    const ms = (this.opts.redials ?? DEFAULT_PEER_REDIALS).lostMs * (0.5 + random())
     this.redialTimer = setTimeout(() => {
       this.redialLost(random)
       this.redialLater()
@@ -159,15 +176,18 @@ export class LivenessWatch {
   }
 
   /**
-   * Dials up to {@link LOST_PEER_DIALS} peers declared dead, silent for longer than
-   * {@link LOST_PEER_QUIET_MS} and less than {@link LOST_PEER_MEMORY_MS}.
+   * Dials up to {@link LOST_PEER_DIALS} peers declared dead, silent for longer than libp2p's own
+   * redials last ({@link libp2pRedialsMs}) and less than {@link LOST_PEER_MEMORY_MS}.
    */
   private redialLost(random: () => number): void {
     const { probe } = this.opts
     if (probe === undefined || this.stopped) return
     const now = Date.now()
     const lost = this.liveness
-      .lostBetween(now - LOST_PEER_MEMORY_MS, now - LOST_PEER_QUIET_MS)
+      .lostBetween(
+        now - LOST_PEER_MEMORY_MS,
+        now - libp2pRedialsMs(this.opts.redials ?? DEFAULT_PEER_REDIALS),
+      )
       .filter((peer) => !this.closedCleanly.has(peer))
     for (let i = 0; i < LOST_PEER_DIALS && lost.length > 0; i++) {
       const [peer] = lost.splice(Math.floor(random() * lost.length), 1)

@@ -15,6 +15,7 @@ import { createResultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { withoutSelf } from '../peers/bootstrap-keeper.ts'
 import { connectionHeadroom } from '../peers/connection-trimmer.ts'
+import type { PeerRedials } from '../peers/liveness-watch.ts'
 import { fenceResultRecords } from '../results/fencing.ts'
 import { createResultValidator } from '../results/result-validator.ts'
 import { GOSSIP_SCORE_THRESHOLDS, gossipScoreParams } from './gossip-score.ts'
@@ -72,6 +73,8 @@ export interface MeshLibp2pOptions {
    * the surplus.
    */
   maxConnections?: number
+  /** libp2p's redials of its kept-alive peers (`retries`, `firstMs`). @defaultValue libp2p's own (5, 1 s) */
+  redials?: Pick<PeerRedials, 'retries' | 'firstMs'>
   /** Which peers and addresses the node may dial or accept. @defaultValue every one */
   connectionGater?: ConnectionGater
   /** The batch roots the node has checked, shared by its result validator and selector. @defaultValue a fresh one */
@@ -158,6 +161,9 @@ export async function createMeshLibp2p(opts: MeshLibp2pOptions): Promise<MeshLib
       inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
       maxIncomingPendingConnections: MAX_PENDING_INBOUND,
       maxParallelDials: 200,
+      reconnectRetries: opts.redials?.retries,
+      reconnectRetryInterval: opts.redials?.firstMs,
+      reconnectBackoffFactor: 2,
     },
     // no connection monitor: a peer that stops answering is judged by taskmesh's own liveness
     // (beacons, probes) — aborting on a failed ping reset every steal and replicate stream on the

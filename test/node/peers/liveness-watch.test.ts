@@ -1,10 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
+  DEFAULT_PEER_REDIALS,
   LivenessWatch,
   LOST_PEER_DIALS,
   LOST_PEER_MEMORY_MS,
-  LOST_PEER_QUIET_MS,
+  libp2pRedialsMs,
 } from '../../../src/node/peers/liveness-watch.ts'
+
+/** How long libp2p's own redials last by default: the node's rounds leave those peers to them. */
+const LIBP2P_REDIALS_MS = libp2pRedialsMs(DEFAULT_PEER_REDIALS)
 
 const noEvents = { addEventListener() {}, removeEventListener() {} } as never
 
@@ -24,7 +28,7 @@ describe('LivenessWatch: peers declared dead', () => {
         probed.push(peer)
         return false
       },
-      redialMs: 10_000,
+      redials: DEFAULT_PEER_REDIALS, // a round every 10 s
       random: () => 0.5, // rounds exactly 10 s apart; the middle one of those left each pick
     })
     watch.onBack((peer, lastHeardAt) => backs.push([peer, lastHeardAt]))
@@ -33,11 +37,12 @@ describe('LivenessWatch: peers declared dead', () => {
     for (const peer of ['p', 'q', 'r']) watch.heard(peer)
     await vi.advanceTimersByTimeAsync(2_000)
     expect(['p', 'q', 'r'].map((p) => watch.isDead(p))).toEqual([true, true, true])
-    // rounds at 10 and 20 s: silent for less than LOST_PEER_QUIET_MS, libp2p's own redials' time
-    await vi.advanceTimersByTimeAsync(LOST_PEER_QUIET_MS - 2_001)
+    // rounds at 10, 20 and 30 s: silent for less than libp2p's own redials last (31 s)
+    expect(LIBP2P_REDIALS_MS).toBe(31_000)
+    await vi.advanceTimersByTimeAsync(LIBP2P_REDIALS_MS - 2_001)
     expect(probed).toEqual([])
 
-    await vi.advanceTimersByTimeAsync(10_000) // the round at 30 s
+    await vi.advanceTimersByTimeAsync(10_000) // the round at 40 s
     expect(probed).toHaveLength(LOST_PEER_DIALS)
     expect(probed).toEqual(['q', 'r'])
 
@@ -77,7 +82,7 @@ describe('LivenessWatch: peers declared dead', () => {
         probed.add(peer)
         return false
       },
-      redialMs: 10_000,
+      redials: DEFAULT_PEER_REDIALS, // a round every 10 s
       random: () => 0, // rounds 5 s apart; each dials the first peers of its list (p first)
     })
     watch.start()
@@ -95,7 +100,7 @@ describe('LivenessWatch: peers declared dead', () => {
     cut()
     reopened()
     connection('r', new Error('connection reset'))() // a later connection to r was cut
-    await vi.advanceTimersByTimeAsync(LOST_PEER_QUIET_MS + 30_000)
+    await vi.advanceTimersByTimeAsync(LIBP2P_REDIALS_MS + 30_000)
     expect([...probed].sort()).toEqual(['q', 'r'])
     watch.stop()
   })
