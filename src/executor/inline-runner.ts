@@ -1,4 +1,5 @@
 import type { Json } from '../task/spec.ts'
+import { monotonicNow } from '../util/clock.ts'
 import { Cancellation, type CancelSource } from './cancellation.ts'
 import { HandlerTimeoutError, TaskCancelledError } from './errors.ts'
 import type { HandlerContext, RegisteredHandler } from './handler.ts'
@@ -41,8 +42,9 @@ class InlineContext implements HandlerContext {
   }
 }
 
-function finishSync(output: unknown, startedAt: number, timeoutMs: number): RunOutcome {
-  if (Date.now() - startedAt > timeoutMs) return failedWith(new HandlerTimeoutError(timeoutMs), startedAt)
+/** `began`: `startedAt` on `monotonicNow` (a step of the wall clock does not time a run out). */
+function finishSync(output: unknown, startedAt: number, timeoutMs: number, began: number): RunOutcome {
+  if (monotonicNow() - began > timeoutMs) return failedWith(new HandlerTimeoutError(timeoutMs), startedAt)
   try {
     return succeeded(checkJsonOutput(output), startedAt)
   } catch (error) {
@@ -64,6 +66,7 @@ export function runInline(
   cancellation?: CancelSource,
   lingering?: LingeringRuns,
 ): Promise<RunOutcome> {
+  const began = monotonicNow() - (Date.now() - startedAt)
   const ctx = new InlineContext(req)
   let result: Json | Promise<Json>
   try {
@@ -72,7 +75,7 @@ export function runInline(
     return Promise.resolve(failedWith(error, startedAt))
   }
   if (typeof (result as Promise<Json> | null)?.then !== 'function') {
-    return Promise.resolve(finishSync(result, startedAt, req.timeoutMs))
+    return Promise.resolve(finishSync(result, startedAt, req.timeoutMs, began))
   }
   const { timeoutMs } = req
   return new Promise<RunOutcome>((resolve) => {
@@ -91,12 +94,12 @@ export function runInline(
       lingering?.track(req.type, req.taskId, result as Promise<Json>)
     }
     // the handler's synchronous part (before its first await) has run already: its time counts
-    const left = Math.max(0, timeoutMs - (Date.now() - startedAt))
+    const left = Math.max(0, timeoutMs - (monotonicNow() - began))
     const timer = setTimeout(() => end(new HandlerTimeoutError(timeoutMs)), Math.min(left, MAX_TIMER_MS))
     const stopListening = cancellation?.onCancel((reason) => end(new TaskCancelledError(reason)))
     ;(result as Promise<Json>).then(
       // one that blocked the loop past its timeout (the timer could not fire) timed out all the same
-      (output) => finish(finishSync(output, startedAt, timeoutMs)),
+      (output) => finish(finishSync(output, startedAt, timeoutMs, began)),
       (error: unknown) => finish(failedWith(error, startedAt)),
     )
   })

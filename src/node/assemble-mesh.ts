@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import { CUSTODY_PROTOCOL } from '../protocol/constants.ts'
 import type { Task } from '../task/task.ts'
+import { monotonicNow } from '../util/clock.ts'
 import { debounce } from '../util/debounce.ts'
 import type { Lifecycle } from './assemble.ts'
 import { assembleControl } from './assemble-control.ts'
@@ -181,7 +182,7 @@ export function wireMesh(m: MeshInputs) {
     idleMs: BEACON_IDLE_MS,
     onRejected: (from, err, protocol) => m.limits.onAborted?.(protocol, from, err),
     onBeacon: (from, beacon) => {
-      if (from === self || !peers.update(from, beacon, Date.now())) return
+      if (from === self || !peers.update(from, beacon, monotonicNow())) return
       liveness.heard(from)
       replay.onPeerHeard()
       let queued = beacon.queued
@@ -193,7 +194,7 @@ export function wireMesh(m: MeshInputs) {
     ...{ queue: m.queue, runner: m.runner, offer: m.offer, slots: opts.slots, speed: opts.speed },
     intervalMs: opts.beaconIntervalMs,
     send: (beacon) => beaconService.publish(beacon),
-    hot: () => peers.hot(Date.now(), DEFAULT_PEER_STALE_MS, (peer) => addresses.of(peer)),
+    hot: () => peers.hot(monotonicNow(), DEFAULT_PEER_STALE_MS, (peer) => addresses.of(peer)),
   })
   const inbox = new NoticeInbox({
     readFrom: (peer, taskId) => fetch.valueAt(peer, taskId),

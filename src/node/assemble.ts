@@ -11,6 +11,7 @@ import type { ReleaseRequest } from '../protocol/messages/messages.ts'
 import { GrantSigner } from '../protocol/records/grant-proof.ts'
 import { taskIdFromResultKey } from '../protocol/records/result-record-schema.ts'
 import type { VerifiedRoots } from '../protocol/records/verified-roots.ts'
+import { monotonicNow } from '../util/clock.ts'
 import type { Accounting } from './accounting/accounting.ts'
 import { wireMesh } from './assemble-mesh.ts'
 import { createNodeCounters, type NodeCounters } from './node-counters.ts'
@@ -118,7 +119,7 @@ export function assembleNode(inputs: NodeInputs) {
   const oncePerSecond = new PerKeyThrottle()
   limits.onAborted = (protocol, from, err) => {
     const fields = { protocol, from, error: err.message }
-    const pass = err instanceof InvalidMessageError ? oncePerSecond.pass(from, Date.now()) : undefined
+    const pass = err instanceof InvalidMessageError ? oncePerSecond.pass(from, monotonicNow()) : undefined
     if (pass === undefined) log.debug(fields, 'inbound stream aborted')
     else log.warn({ ...fields, heldBack: pass.held }, 'inbound stream aborted')
   }
@@ -145,7 +146,7 @@ export function assembleNode(inputs: NodeInputs) {
     unsent,
     // a full or failing disk: said once a second, with how many more failed meanwhile
     onError: (err, taskId) => {
-      const pass = oncePerSecond.pass('record-write', Date.now())
+      const pass = oncePerSecond.pass('record-write', monotonicNow())
       if (pass !== undefined)
         log.error({ taskId, error: err.message, heldBack: pass.held }, 'result record not stored')
     },

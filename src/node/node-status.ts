@@ -1,6 +1,7 @@
 import { expectedWaitMs } from '../policy/capacity.ts'
 import type { NodeOffer } from '../policy/types.ts'
 import type { InboundBudget } from '../protocol/rpc/inbound-budget.ts'
+import { monotonicNow } from '../util/clock.ts'
 import type { Accounting, AccountingSnapshot } from './accounting/accounting.ts'
 import type { NodeParts } from './assemble.ts'
 import type { NodeCounters } from './node-counters.ts'
@@ -103,7 +104,7 @@ export interface StatusParts {
 
 /** A snapshot of a node and the peers it hears from. */
 export function nodeStatus(p: StatusParts): NodeStatus {
-  const now = Date.now()
+  const now = monotonicNow() // the clock of the peers' `updatedAt`
   const { slots } = p.offer
   const queuedWorkMs = p.queue.queuedWorkMs(false)
   return {

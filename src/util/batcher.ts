@@ -1,3 +1,4 @@
+import { monotonicNow } from './clock.ts'
 /**
  * Collects items and hands them over in batches: the first item after a quiet spell goes out on
  * the next turn of the event loop (no added latency at low rates); under load, at most one
@@ -20,7 +21,7 @@ export class Batcher<T> {
   add(item: T): void {
     this.items.push(item)
     if (this.timer !== undefined) return
-    const wait = this.opts.leading === false ? this.windowMs : this.lastFlush + this.windowMs - Date.now()
+    const wait = this.opts.leading === false ? this.windowMs : this.lastFlush + this.windowMs - monotonicNow()
     this.timer = wait <= 0 ? setImmediate(() => this.run()) : setTimeout(() => this.run(), wait)
     this.immediate = wait <= 0
   }
@@ -53,7 +54,7 @@ export class Batcher<T> {
 
   private run(): void {
     this.timer = undefined
-    this.lastFlush = Date.now()
+    this.lastFlush = monotonicNow()
     const items = this.items
     this.items = []
     if (items.length > 0) this.flush(items)

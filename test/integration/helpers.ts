@@ -24,9 +24,9 @@ export async function waitFor(
   timeoutMs: number,
   message: string | (() => string),
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs
+  const deadline = performance.now() + timeoutMs
   while (!predicate()) {
-    if (Date.now() >= deadline) {
+    if (performance.now() >= deadline) {
       throw new Error(`waitFor: ${typeof message === 'string' ? message : message()} (after ${timeoutMs} ms)`)
     }
     await new Promise((resolve) => setTimeout(resolve, 20))

@@ -6,6 +6,7 @@ import { MAX_FRAME_BYTES } from '../../protocol/constants.ts'
 import type { CompleteRequest, StealGrant, StealRequest } from '../../protocol/messages/messages.ts'
 import { type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
 import { type AttemptRecord, type Task, taskByteLength } from '../../task/task.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 
 /** Room a grant frame keeps for its envelope (`type`, `requestId`, `ttlMs`, brackets), bytes. */
@@ -46,7 +47,7 @@ export interface GrantParts {
  */
 export function grantTasks(req: StealRequest, parts: GrantParts): StealGrant {
   const { queue } = parts
-  const now = Date.now()
+  const now = monotonicNow()
   const victim = {
     queued: queue.stealableCount,
     queuedWorkMs: queue.queuedWorkMs(true),

@@ -11,6 +11,7 @@ import type {
 } from '../../protocol/messages/messages.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { handlerRuns } from '../../task/task.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import type { TaskEventDetail } from '../story/task-events.ts'
 import { grantTasks, type JudgeParts, judgeCompletion } from './lease-desk.ts'
@@ -43,7 +44,7 @@ export abstract class LeaseLedger extends LedgerBook {
     const ttlMs = this.opts.leaseTtlMs
     if (!this.leasesTo(from)) return { type: 'grant', requestId: req.requestId, tasks: [], leases: [], ttlMs }
     const offered = offer !== undefined
-    const now = Date.now()
+    const now = monotonicNow()
     if (!offered) this.drainers.note(from, req.offer, req.speed, now)
     const { slots, speed } = this.opts
     const grant = grantTasks(req, {
@@ -85,7 +86,7 @@ export abstract class LeaseLedger extends LedgerBook {
    * lease at its end, is rejected — every lease of a peer this node does not lease to, untold.
    */
   renew(from: string, req: RenewRequest): RenewReply {
-    const now = Date.now()
+    const now = monotonicNow()
     const accepted: string[] = []
     const rejected: string[] = []
     if (!this.leasesTo(from)) {
@@ -207,7 +208,7 @@ export abstract class LeaseLedger extends LedgerBook {
    */
   expireLeases(): Poisoned[] {
     const poisoned: Poisoned[] = []
-    for (const lease of this.leases.expire(Date.now())) {
+    for (const lease of this.leases.expire(monotonicNow())) {
       this.opts.counters.leasesExpired++
       this.opts.events.emit(lease.taskId, 'lease-expired', { holder: lease.holder, epoch: lease.epoch })
       this.lose(lease, 'its lease expired', poisoned)

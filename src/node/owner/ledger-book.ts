@@ -2,6 +2,7 @@ import { LeaseTable } from '../../policy/leases.ts'
 import type { NodeOffer } from '../../policy/types.ts'
 import type { GrantSigner } from '../../protocol/records/grant-proof.ts'
 import type { AttemptCut, Task } from '../../task/task.ts'
+import { wallTimeOf } from '../../util/clock.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import { DEFAULT_MAX_EXECUTOR_LOSSES } from '../options.ts'
@@ -214,7 +215,7 @@ export abstract class LedgerBook {
       error,
       executor: executor ?? this.opts.self,
       finishedAt: now,
-      startedAt: own.since ?? now,
+      startedAt: own.since === undefined ? now : wallTimeOf(own.since),
     }
   }
 

@@ -6,6 +6,7 @@ import type {
   StealGrant,
   StealRequest,
 } from '../../protocol/messages/messages.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import type { NodeCounters } from '../node-counters.ts'
 import type { PeerView } from '../peers/peer-view.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
@@ -68,7 +69,7 @@ export class OfferDesk {
   consider(): void {
     const { queue } = this.opts
     if (queue.stealableCount === 0) return
-    const now = Date.now()
+    const now = monotonicNow()
     let types: string[] | undefined | null = null // read once a neighbour looks idle
     for (const peer of this.opts.peers.eachNeighbour()) {
       if (queue.stealableCount === 0) return
@@ -131,7 +132,7 @@ export class OfferDesk {
 
   /** Offers the peer nothing until its next beacon, and for `forMs` at least. */
   private pause(peer: string, forMs: number): void {
-    const at = Date.now()
+    const at = monotonicNow()
     this.paused.set(peer, { at, until: at + forMs })
   }
 }

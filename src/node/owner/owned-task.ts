@@ -16,7 +16,10 @@ export interface OwnedTask {
    * owner, or by this node before a restart); 0 for a task submitted here.
    */
   readonly floor: number
-  /** When the current lease was granted, or the owner's own run began (a run cut short is dated from it). */
+  /**
+   * When the current lease was granted, or the owner's own run began, on `monotonicNow` (a run cut
+   * short is dated from it).
+   */
   since?: number
 }
 

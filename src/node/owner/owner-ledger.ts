@@ -1,5 +1,6 @@
 import type { Json } from '../../task/spec.ts'
 import type { Task } from '../../task/task.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import { LeaseLedger } from './lease-ledger.ts'
 import type { OwnedState, Ownership } from './owned-task.ts'
@@ -124,7 +125,7 @@ export class OwnerLedger extends LeaseLedger {
     const own = this.owned.get(taskId)
     if (own === undefined) return undefined
     own.state = 'running'
-    own.since = Date.now()
+    own.since = monotonicNow()
     own.entry.epoch = this.leases.nextEpoch(taskId)
     return own.entry
   }

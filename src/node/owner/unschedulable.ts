@@ -2,6 +2,7 @@ import { canRun } from '../../policy/capacity.ts'
 import { type Schedulability, schedulability } from '../../policy/schedulable.ts'
 import type { NodeOffer, QueuedTask } from '../../policy/types.ts'
 import { shapeOf } from '../../policy/work-tally.ts'
+import { monotonicNow, wallTimeOf } from '../../util/clock.ts'
 import type { PeerView } from '../peers/peer-view.ts'
 
 /** How often the owner checks its queued tasks against the live peers' offers, ms. */
@@ -46,9 +47,10 @@ export class UnschedulableWatch {
   constructor(private readonly opts: UnschedulableWatchOptions) {}
 
   /** Judges every owned queued task now. */
-  check(now = Date.now()): void {
+  check(now = monotonicNow()): void {
     const { opts } = this
     const live = opts.peers.list().filter((p) => now - p.updatedAt <= opts.staleAfterMs)
+    const toWall = wallTimeOf(0) // once: the tasks flagged in one check keep their order
     const judged = new Map<string, Schedulability>()
     const queued = new Set<string>()
     for (const q of opts.queue.values()) {
@@ -73,7 +75,7 @@ export class UnschedulableWatch {
       this.firstSeen.set(q.id, since)
       if (now - since < opts.afterMs) continue
       const known = this.flagged.get(q.id)
-      this.flagged.set(q.id, { id: q.id, reasons: verdict.reasons, since })
+      this.flagged.set(q.id, { id: q.id, reasons: verdict.reasons, since: since + toWall })
       if (known === undefined) opts.onChange(q.id, true, verdict.reasons)
     }
     // tasks that left the queue (granted, running, cancelled, done), or that some node runs now,

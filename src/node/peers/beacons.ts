@@ -2,6 +2,7 @@ import { expectedWaitMs } from '../../policy/capacity.ts'
 import type { NodeOffer } from '../../policy/types.ts'
 import { MAX_QUEUED_TYPES } from '../../protocol/constants.ts'
 import type { Beacon, HotPeer } from '../../protocol/messages/beacon-messages.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import { MIN_BEACON_GAP_MS, MIN_FLIP_BEACON_GAP_MS } from '../options.ts'
 import type { LocalQueue } from '../run/local-queue.ts'
 import type { TaskRunner } from '../run/task-runner.ts'
@@ -96,7 +97,7 @@ export class BeaconPublisher {
   /** Sends a beacon now (and cancels a pending change-driven one). */
   send(): void {
     if (this.stopped) return
-    this.lastAt = Date.now()
+    this.lastAt = monotonicNow()
     this.lastQueued = this.opts.queue.stealableCount
     if (this.timer !== undefined) {
       clearTimeout(this.timer)
@@ -121,7 +122,7 @@ export class BeaconPublisher {
     const flipped = (now === 0) !== (last === 0)
     const moved = Math.abs(now - last) >= Math.max(this.opts.slots, 0.25 * last)
     if (!flipped && !moved) return
-    const wait = this.lastAt + (flipped ? MIN_FLIP_BEACON_GAP_MS : MIN_BEACON_GAP_MS) - Date.now()
+    const wait = this.lastAt + (flipped ? MIN_FLIP_BEACON_GAP_MS : MIN_BEACON_GAP_MS) - monotonicNow()
     if (wait <= 0 && now > last) {
       // news of work, at the end of this turn: ahead of what the turn writes next (a submission's
       // custody frame of hundreds of tasks, which the thief would read first), not a timer phase later

@@ -1,5 +1,6 @@
 import type { Logger } from '../../log/logger.ts'
 import { PerKeyThrottle } from '../../log/per-key-throttle.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import type { StreamMetrics } from '../accounting/stream-metrics.ts'
 
 /** One warning a minute at most for each kind of failed inbound connection. */
@@ -21,7 +22,7 @@ export function warnInboundFailures(metrics: StreamMetrics, log: Logger, private
     : 'something that is not a taskmesh peer of an open mesh (or one with a swarm key) dialled this node'
   metrics.onInboundFailure = (name) => {
     if (REFUSED_HERE.has(name)) return
-    const passed = throttle.pass(name, Date.now())
+    const passed = throttle.pass(name, monotonicNow())
     if (passed === undefined) return
     log.warn({ error: name, heldBack: passed.held, hint }, 'inbound connection failed its handshake')
   }

@@ -1,4 +1,5 @@
 import type { Connection, PeerId, StreamCloseEvent } from '@libp2p/interface'
+import { monotonicNow } from '../../util/clock.ts'
 import { stallAwareInterval } from '../../util/stall-aware-interval.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
@@ -147,7 +148,7 @@ export class LivenessWatch {
   heard(peer: string): boolean {
     if (peer === this.opts.self) return false
     const before = this.liveness.heardAt(peer) ?? 0
-    const back = this.liveness.heard(peer, Date.now())
+    const back = this.liveness.heard(peer, monotonicNow())
     if (back) {
       this.changed = true
       for (const fn of this.backs) fn(peer, before)
@@ -182,7 +183,7 @@ export class LivenessWatch {
   private redialLost(random: () => number): void {
     const { probe } = this.opts
     if (probe === undefined || this.stopped) return
-    const now = Date.now()
+    const now = monotonicNow()
     const lost = this.liveness
       .lostBetween(
         now - LOST_PEER_MEMORY_MS,
@@ -196,7 +197,7 @@ export class LivenessWatch {
   }
 
   private check(): void {
-    for (const peer of this.liveness.check(Date.now())) {
+    for (const peer of this.liveness.check(monotonicNow())) {
       this.changed = true
       this.opts.onDead(peer)
     }
@@ -217,7 +218,7 @@ export class LivenessWatch {
       (e) => {
         // the last close decides: a cut after a clean close of another connection is a cut
         if ((e as StreamCloseEvent).error !== undefined) this.closedCleanly.delete(peer)
-        else this.closedCleanly.set(peer, Date.now())
+        else this.closedCleanly.set(peer, monotonicNow())
         trimOldest(this.closedCleanly, CLOSED_CLEANLY_MEMORY)
       },
       { once: true },
@@ -226,7 +227,7 @@ export class LivenessWatch {
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
-    this.liveness.disconnected(peer, Date.now())
+    this.liveness.disconnected(peer, monotonicNow())
     if (this.opts.probe === undefined || this.listener?.matters?.(peer) !== true) return
     // a process that dies closes its connections at once: a dial that finds nothing confirms it
     void this.opts.probe(peer).then((alive) => {

@@ -1,5 +1,6 @@
 import type { CustodyFrame, CustodyReply } from '../../protocol/messages/custody-messages.ts'
 import { shareParts, type Task } from '../../task/task.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import { type CustodianOptions, DEFAULT_CUSTODY_BYTES, DEFAULT_CUSTODY_MEMORY } from './custodian-options.ts'
 import { largestOwner } from './custody-memory.ts'
 import { type CheckedChunk, OpenLookups } from './open-lookups.ts'
@@ -143,7 +144,7 @@ export class Custodian {
    */
   onCheck(changed: boolean): void {
     if (this.stopped) return
-    const due = Date.now() - this.lastSweep >= this.opts.failureDetectionMs && this.hasOrphans()
+    const due = monotonicNow() - this.lastSweep >= this.opts.failureDetectionMs && this.hasOrphans()
     if (changed || due) void this.adoptOrphans()
   }
 
@@ -164,7 +165,7 @@ export class Custodian {
   private async adoptOrphans(): Promise<void> {
     if (this.adopting) return
     this.adopting = true
-    this.lastSweep = Date.now()
+    this.lastSweep = monotonicNow()
     try {
       const { mine, leftTo } = this.orphans()
       // a successor that never got a task would leave it unadopted: what it does not know is ours

@@ -1,5 +1,6 @@
 import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { SHORT_ID_CHARS } from '../../protocol/messages/replicate-messages.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import { sha256 } from '../../util/sha256.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
 
@@ -185,7 +186,7 @@ export class ClosestPeers {
   private known(): PeerId[] | undefined {
     const peers = this.allServing
     if (peers === undefined || this.servingUntil === Number.POSITIVE_INFINITY) return peers
-    if (Date.now() < this.servingUntil) return peers
+    if (monotonicNow() < this.servingUntil) return peers
     this.allServing = undefined
     return undefined
   }
@@ -202,7 +203,7 @@ export class ClosestPeers {
     const list = all ? peers : peers.filter((_, i) => serving[i])
     if (this.changes === before) {
       this.allServing = list
-      this.servingUntil = all ? Number.POSITIVE_INFINITY : Date.now() + NOT_SERVING_RECHECK_MS
+      this.servingUntil = all ? Number.POSITIVE_INFINITY : monotonicNow() + NOT_SERVING_RECHECK_MS
     }
     return list
   }

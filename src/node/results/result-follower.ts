@@ -1,5 +1,6 @@
 import type { ResultNotice } from '../../protocol/messages/messages.ts'
 import { type ResultRecord, resultKey } from '../../protocol/records/result-record.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { ResultStore } from './result-store.ts'
 
@@ -63,7 +64,7 @@ export class ResultFollower {
 
   onResultNotice(from: string, msg: ResultNotice, contested = false): void {
     if (from === this.opts.self) return
-    const heardAt = contested ? Date.now() : 0
+    const heardAt = contested ? monotonicNow() : 0
     for (const { taskId, epoch, executor } of msg.results) {
       // a relayed entry names the record's executor; the signer holds the record and serves it
       const by = executor ?? from

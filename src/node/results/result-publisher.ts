@@ -1,6 +1,7 @@
 import type { RunOutcome } from '../../executor/executor.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { Batcher } from '../../util/batcher.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import { debounce } from '../../util/debounce.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
@@ -134,7 +135,7 @@ export class ResultPublisher {
     })
     this.notices = new Batcher(NOTICE_WINDOW_MS, (batch) => {
       opts.notify(batch)
-      const now = Date.now()
+      const now = monotonicNow() // the clock of the liveness watch's `lastHeardAt` (see recontest)
       for (const { notice: n, contested, again } of batch) {
         if (contested && n.executor === undefined) {
           this.sentContested.delete(n.taskId)

@@ -1,5 +1,6 @@
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { onAbort as onAbortOf } from '../../util/abort-fanout.ts'
+import { monotonicNow } from '../../util/clock.ts'
 
 /** How often waiters' deadlines are checked, ms. */
 const DEADLINE_SWEEP_MS = 1_000
@@ -55,7 +56,7 @@ export class ResultWaiters {
       deadline =
         signal === undefined && timeoutMs !== undefined
           ? {
-              at: Date.now() + timeoutMs,
+              at: monotonicNow() + timeoutMs,
               expire: () =>
                 give(new DOMException(`no result for ${taskId} within ${timeoutMs} ms`, 'TimeoutError')),
             }
@@ -111,7 +112,7 @@ export class ResultWaiters {
     this.deadlines.add(deadline)
     if (this.sweep !== undefined) return
     this.sweep = setInterval(() => {
-      const now = Date.now()
+      const now = monotonicNow()
       for (const d of this.deadlines) {
         if (d.at > now) continue
         this.deadlines.delete(d)

@@ -1,6 +1,7 @@
 import type { LingeringRuns } from '../../executor/lingering-runs.ts'
 import type { Logger } from '../../log/logger.ts'
 import { PerKeyThrottle } from '../../log/per-key-throttle.ts'
+import { monotonicNow } from '../../util/clock.ts'
 
 /** One warning a minute at most for each handler type whose calls outlive their attempts. */
 export const LINGERING_WARNING_WINDOW_MS = 60_000
@@ -13,7 +14,7 @@ export const LINGERING_WARNING_WINDOW_MS = 60_000
 export function warnLingeringRuns(runs: LingeringRuns, log: Logger): void {
   const throttle = new PerKeyThrottle(LINGERING_WARNING_WINDOW_MS)
   runs.onLinger(({ type, taskId, lingering }) => {
-    const passed = throttle.pass(type, Date.now())
+    const passed = throttle.pass(type, monotonicNow())
     if (passed === undefined) return
     log.warn(
       { type, taskId, lingering, heldBack: passed.held },

@@ -3,6 +3,7 @@ import { chooseVictim, prefetchCount, stealAmount } from '../../policy/stealing.
 import { MAX_LEASES_PER_MESSAGE } from '../../protocol/constants.ts'
 import type { ErrorReply, OfferedReply, OfferRequest, StealGrant } from '../../protocol/messages/messages.ts'
 import type { AttemptRecord } from '../../task/task.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import { chunksOf } from '../../util/frame-chunks.ts'
 import { DEFAULT_PEER_STALE_MS } from '../options.ts'
 import type { RunEntry } from '../run/task-runner.ts'
@@ -101,7 +102,7 @@ export class Thief {
 
   private async steal(): Promise<void> {
     const { queue, runner, counters } = this.opts
-    const now = Date.now()
+    const now = monotonicNow()
     const queuedWorkMs = queue.queuedWorkMs(false)
     const myWait = expectedWaitMs({ queuedWorkMs, slots: this.opts.slots, speed: this.opts.speed })
     const victim = chooseVictim({
@@ -212,7 +213,7 @@ export class Thief {
       const entry: RunEntry = { task, epoch: lease.epoch, attempts, dependencies: {}, grant: lease.proof }
       this.opts.onLease?.(victim, task.id, lease.epoch, lease.proof)
       const { ttlMs } = grant
-      this.leasedIn.set(task.id, { entry, owner: victim, ttlMs, expiresAt: Date.now() + ttlMs })
+      this.leasedIn.set(task.id, { entry, owner: victim, ttlMs, expiresAt: monotonicNow() + ttlMs })
       this.opts.events.emit(task.id, 'stolen', { from: victim, epoch: lease.epoch })
       this.opts.queue.enqueue(task, false)
       taken.push(task.id)
@@ -246,7 +247,7 @@ export class Thief {
 
   /** Renews, per owner in one request (of at most 1,000), every held lease that has used a third of its time. */
   async renewLeases(): Promise<void> {
-    const now = Date.now()
+    const now = monotonicNow()
     const byOwner = this.leasesByOwner((_, held) => !(held.expiresAt - now > (2 * held.ttlMs) / 3))
     await Promise.all(
       byOwner.map(async ([owner, leases]) => {

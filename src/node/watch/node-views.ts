@@ -1,4 +1,5 @@
 import type { NodeOffer } from '../../policy/types.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import type { DependencyGate } from '../owner/dependencies.ts'
 import type { OwnerLedger } from '../owner/owner-ledger.ts'
 import type { UnschedulableWatch } from '../owner/unschedulable.ts'
@@ -44,11 +45,12 @@ export interface MeshViewParts {
 }
 
 /** The node's own load (as its beacons tell it) beside every peer it hears of. */
-export function nodeMeshView(p: MeshViewParts, now = Date.now()): MeshView {
+export function nodeMeshView(p: MeshViewParts, now = monotonicNow()): MeshView {
   const self = {
     ...{ peerId: p.self, slots: p.offer.slots, running: p.runner.runningCount, speed: p.speed },
     ...{ queued: p.queue.stealableCount, queuedWorkMs: p.queue.queuedWorkMs(true) },
     ...{ types: p.offer.types, labels: p.offer.labels, memoryMb: p.offer.memoryMb, updatedAt: now },
   }
-  return meshView(self, p.peers.known(), now)
+  // ages on the clock of the peers' `updatedAt`; the snapshot dated on the wall clock
+  return { ...meshView(self, p.peers.known(), now), at: Date.now() }
 }

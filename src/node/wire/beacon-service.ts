@@ -8,6 +8,7 @@ import {
   beaconSchema10,
 } from '../../protocol/messages/beacon-messages.ts'
 import { PushStream, servePushStream } from '../../protocol/rpc/push-stream.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
 /** Inbound beacon streams one connection may hold at once (one per direction and a spare). */
@@ -161,8 +162,8 @@ export class BeaconService {
       const id = peer.toString()
       const conn = libp2p.getConnections(peer)[0]
       const last = this.reidentified.get(id)
-      if (conn === undefined || (last !== undefined && Date.now() - last < REIDENTIFY_GAP_MS)) return
-      this.reidentified.set(id, Date.now())
+      if (conn === undefined || (last !== undefined && monotonicNow() - last < REIDENTIFY_GAP_MS)) return
+      this.reidentified.set(id, monotonicNow())
       try {
         protocols = (await libp2p.services.identify.identify(conn)).protocols
       } catch {

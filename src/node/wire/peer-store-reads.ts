@@ -1,4 +1,5 @@
 import type { Peer, PeerData, PeerId, PeerStore } from '@libp2p/interface'
+import { monotonicNow } from '../../util/clock.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 
 /** How long a peer read is served from memory at most, ms. */
@@ -71,7 +72,7 @@ export function economizePeerStore(
   const read = store.get.bind(store)
   store.get = async (peerId, options) => {
     const id = peerId.toString()
-    const now = Date.now()
+    const now = monotonicNow()
     const hit = held.get(id)
     if (hit !== undefined && now - hit.at < ttlMs) {
       savings.readsFromMemory++
@@ -95,7 +96,7 @@ export function economizePeerStore(
         try {
           return await write(peerId, ...rest)
         } finally {
-          drop(id, Date.now())
+          drop(id, monotonicNow())
         }
       }
       return [name, wrapped]
@@ -104,7 +105,7 @@ export function economizePeerStore(
   Object.assign(store, writers)
   store.merge = async (peerId, data, options) => {
     const last = written.get(peerId.toString())
-    if (last !== undefined && Date.now() - last.at < refreshMs) {
+    if (last !== undefined && monotonicNow() - last.at < refreshMs) {
       const peer = await store.get(peerId, options).catch(() => undefined)
       if (peer !== undefined && mergeAddsNothing(peer, data)) {
         savings.mergesSkipped++

@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { monotonicNow } from '../../util/clock.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
 
 /** Tag name of a peer this node has work with (leases either way, custody). */
@@ -22,7 +23,7 @@ export class WorkTags {
   /** Tags (or refreshes the tag of) a peer this node just exchanged work with. Never throws. */
   touch(peer: PeerId | string): void {
     const id = peer.toString()
-    const now = Date.now()
+    const now = monotonicNow()
     const last = this.tagged.get(id)
     if (last !== undefined && now - last < REFRESH_MS) return
     this.tagged.set(id, now)

@@ -1,4 +1,5 @@
 import type { Stream } from '@libp2p/interface'
+import { monotonicNow } from '../../util/clock.ts'
 import { MAX_FRAME_BYTES, MAX_WATCH_TASKS, SUBMIT_PROTOCOL } from '../constants.ts'
 import { RemoteError } from '../errors.ts'
 import {
@@ -77,13 +78,13 @@ export class SubmitClient {
   ): Promise<Uint8Array | undefined> {
     const waitMs = opts.waitMs ?? 0
     if (waitMs <= 0) return this.poll(taskId, false, 0, opts.signal ?? this.timeout())
-    const deadline = Date.now() + waitMs
+    const deadline = monotonicNow() + waitMs
     for (;;) {
-      const ms = Math.max(0, Math.min(deadline - Date.now(), MAX_POLL_MS))
+      const ms = Math.max(0, Math.min(deadline - monotonicNow(), MAX_POLL_MS))
       const value = await withDeadline(ms + REPLY_GRACE_MS, [opts.signal], (signal) =>
         this.poll(taskId, true, ms, signal),
       )
-      if (value !== undefined || Date.now() >= deadline) return value
+      if (value !== undefined || monotonicNow() >= deadline) return value
     }
   }
 

@@ -85,12 +85,12 @@ describe('change-driven beacons', () => {
   })
 
   it('go out at the end of the turn the queue filled in, ahead of the next timers; one per turn', async () => {
-    vi.useFakeTimers({ now: 2_000_000, toFake: ['Date'] })
+    vi.useFakeTimers({ now: 2_000_000, toFake: ['Date', 'performance'] })
     const sent: Beacon[] = []
     const queue = { queuedWorkMs: () => 0, stealableCount: 0 }
     const beacons = publisher((b) => sent.push(b), queue, 4)
     beacons.send() // the last beacon: an empty queue, long enough ago below
-    vi.setSystemTime(2_000_050)
+    vi.advanceTimersByTime(50)
     sent.length = 0
     queue.stealableCount = 1
     beacons.soon()
@@ -105,12 +105,12 @@ describe('change-driven beacons', () => {
   })
 
   it('tell of an emptied queue after the turn’s other writes (a grant goes first), then once', async () => {
-    vi.useFakeTimers({ now: 3_000_000, toFake: ['Date'] })
+    vi.useFakeTimers({ now: 3_000_000, toFake: ['Date', 'performance'] })
     const order: string[] = []
     const queue = { queuedWorkMs: () => 0, stealableCount: 1 }
     const beacons = publisher((b) => order.push(`beacon ${b.queued}`), queue, 4)
     beacons.send()
-    vi.setSystemTime(3_000_050)
+    vi.advanceTimersByTime(50)
     order.length = 0
     queue.stealableCount = 0 // a steal took the last task
     beacons.soon()

@@ -105,3 +105,33 @@ describe('LivenessWatch: peers declared dead', () => {
     watch.stop()
   })
 })
+
+describe('LivenessWatch: a step of the wall clock', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it.each([
+    ['back', -3_600_000],
+    ['forward', 3_600_000],
+  ])('%s an hour judges no peer sooner or later than its silence says', async (_, ms) => {
+    vi.useFakeTimers() // the wall clock and the monotonic clock both the test's
+    const dead: string[] = []
+    const watch = new LivenessWatch({
+      ...{ self: 'me', libp2p: noEvents, failureDetectionMs: 1_000, beaconIntervalMs: 200 },
+      onDead: (peer) => dead.push(peer),
+    })
+    watch.start()
+    watch.heard('quiet')
+    watch.heard('talking')
+    vi.setSystemTime(Date.now() + ms) // the wall clock alone steps
+    for (let t = 0; t < 4; t++) {
+      await vi.advanceTimersByTimeAsync(200)
+      watch.heard('talking')
+    }
+    expect(dead).toEqual([]) // 800 ms of silence: within the window
+    await vi.advanceTimersByTimeAsync(400)
+    expect(dead).toEqual(['quiet']) // past it: the silent one only
+    watch.stop()
+  })
+})

@@ -174,8 +174,8 @@ describe('Thief', () => {
   })
 
   it('renews leases at a third of their time and drops the ones the owner rejects', async () => {
-    // the lease clock (Date.now) is the test's: no real time passes between the steps
-    vi.useFakeTimers({ toFake: ['Date'] })
+    // the lease clock (monotonicNow) is the test's: no real time passes between the steps
+    vi.useFakeTimers({ toFake: ['performance'] })
     try {
       const { thief, queue, runner, request } = setup((_, req) =>
         req.type === 'steal'
@@ -185,10 +185,10 @@ describe('Thief', () => {
       await thief.maybeSteal()
       await thief.renewLeases()
       expect(request).toHaveBeenCalledTimes(1) // fresh leases are not renewed yet
-      vi.setSystemTime(Date.now() + 99)
+      vi.advanceTimersByTime(99)
       await thief.renewLeases()
       expect(request).toHaveBeenCalledTimes(1) // nor just short of a third of their 300 ms
-      vi.setSystemTime(Date.now() + 1)
+      vi.advanceTimersByTime(1)
       await thief.renewLeases()
       expect(request).toHaveBeenCalledTimes(2)
       expect(thief.holds('a')).toBe(true)
@@ -225,11 +225,11 @@ describe('Thief', () => {
           : { type: 'released', requestId: 'x', released: [] },
     )
     runner.freeSlots = 2_500
-    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.useFakeTimers({ toFake: ['performance'] })
     try {
       await thief.maybeSteal()
       expect(thief.size).toBe(2_500)
-      vi.setSystemTime(Date.now() + 120) // past a third of the 300 ms leases: all due
+      vi.advanceTimersByTime(120) // past a third of the 300 ms leases: all due
       await thief.renewLeases()
       const sizes = (type: string) =>
         request.mock.calls
