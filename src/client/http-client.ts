@@ -2,6 +2,7 @@ import { RemoteError } from '../protocol/errors.ts'
 import type { ResultRecord } from '../protocol/records/result-record.ts'
 import { checkTaskId } from '../task/task-id.ts'
 import { onAbort } from '../util/abort-fanout.ts'
+import { monotonicNow } from '../util/clock.ts'
 import { followEvents } from './event-follow.ts'
 import type { EventGap, EventStreamEnded, WatchedEvent } from './event-source.ts'
 import { type HttpReply, HttpTransport } from './http-transport.ts'
@@ -85,9 +86,9 @@ export class HttpClient implements MeshClient {
 
   async result(taskId: string, opts: ResultOptions = {}): Promise<ResultRecord | undefined> {
     const id = checkTaskId(taskId, 'result')
-    const deadline = Date.now() + (opts.wait === true ? (opts.timeoutMs ?? DEFAULT_WAIT_MS) : 0)
+    const deadline = monotonicNow() + (opts.wait === true ? (opts.timeoutMs ?? DEFAULT_WAIT_MS) : 0)
     for (;;) {
-      const wait = Math.max(0, Math.min(deadline - Date.now(), HTTP_POLL_MS))
+      const wait = Math.max(0, Math.min(deadline - monotonicNow(), HTTP_POLL_MS))
       const query = wait > 0 ? `?wait=${wait}` : ''
       let res: HttpReply
       try {
@@ -104,7 +105,7 @@ export class HttpClient implements MeshClient {
           `${this.base} has no route GET /tasks/<id>: is it a taskmesh daemon?`,
         )
       }
-      if (Date.now() >= deadline || opts.signal?.aborted === true) return undefined // 202: known, not done
+      if (monotonicNow() >= deadline || opts.signal?.aborted === true) return undefined // 202: known, not done
     }
   }
 

@@ -2,6 +2,7 @@ import type { MeshClient, ResultOptions, TaskStateReply } from '../../client/mes
 import { RemoteError } from '../../protocol/errors.ts'
 import type { ResultRecord } from '../../protocol/records/result-record.ts'
 import { isTaskId } from '../../task/task-id.ts'
+import { monotonicNow } from '../../util/clock.ts'
 import { EXIT_NO_RESULT, EXIT_TASK_FAILED, EXIT_UNKNOWN_TASK, isStopping } from '../exit-codes.ts'
 import { waitMsOf } from '../flag-errors.ts'
 import { openTarget, type TargetOptions } from './target.ts'
@@ -50,7 +51,7 @@ export async function lookUp(
   id: string,
   waitMs: number,
 ): Promise<LookedUp> {
-  const started = Date.now()
+  const started = monotonicNow()
   let stopping: RemoteError | undefined
   const read = (opts?: ResultOptions) =>
     target.result(id, opts).catch((err: unknown) => {
@@ -63,7 +64,7 @@ export async function lookUp(
   const state = await standing(target, id)
   if ('record' in state) return state
   if (state.state === 'unknown' || waitMs <= 0 || stopping !== undefined) return told(state, stopping)
-  const awaited = await read({ wait: true, timeoutMs: Math.max(0, waitMs - (Date.now() - started)) })
+  const awaited = await read({ wait: true, timeoutMs: Math.max(0, waitMs - (monotonicNow() - started)) })
   if (awaited !== undefined) return { record: awaited }
   if (stopping !== undefined) return told(state, stopping)
   const after = await standing(target, id)
