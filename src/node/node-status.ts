@@ -13,6 +13,7 @@ import type { PeerView } from './peers/peer-view.ts'
 import type { LocalQueue } from './run/local-queue.ts'
 import type { TaskRunner } from './run/task-runner.ts'
 import type { Thief } from './thief/thief.ts'
+import type { NoticeTally, SignerTally } from './wire/notice-tally.ts'
 
 /**
  * At most this many unschedulable tasks are listed in a status: a node with 100,000 tasks no one
@@ -75,6 +76,12 @@ export interface NodeStatus {
    * on its disk alone (counted by a node with a data dir; sent again after a restart).
    */
   unsentResults: number
+  /**
+   * The peers whose result notices this node accepted the most entries of over the last one to two
+   * minutes, most first (at most {@link NOTICE_SIGNERS_LISTED}): who fills the gossip — a member
+   * flooding notices of tasks that do not exist shows here, to be denied (`denyPeers`).
+   */
+  noticeSigners: SignerTally[]
   /** What the node's work cost it since it started: messages, bytes, signatures, datastore and journal calls. */
   accounting: AccountingSnapshot
 }
@@ -98,9 +105,13 @@ export interface StatusParts {
   denied: Pick<DenyList, 'size'>
   custodians: readonly string[]
   guarded: number
+  noticeSigners: Pick<NoticeTally, 'top'>
   unsentResults: number
   accounting: Pick<Accounting, 'snapshot'>
 }
+
+/** Signers of result notices a status lists, at most. */
+export const NOTICE_SIGNERS_LISTED = 5
 
 /** A snapshot of a node and the peers it hears from. */
 export function nodeStatus(p: StatusParts): NodeStatus {
@@ -137,6 +148,7 @@ export function nodeStatus(p: StatusParts): NodeStatus {
     connections: { ...p.trimmer.status, denied: p.denied.size },
     custody: { custodians: [...p.custodians], guarded: p.guarded },
     unsentResults: p.unsentResults,
+    noticeSigners: p.noticeSigners.top(NOTICE_SIGNERS_LISTED),
     accounting: p.accounting.snapshot(),
   }
 }
@@ -157,6 +169,6 @@ export function statusOfParts(p: NodeParts, own: NodeSelf): NodeStatus {
     ...{ offer: p.offer, counters: p.counters, queue: p.queue, runner: p.runner, ledger: p.ledger },
     ...{ thief: p.thief, peers: p.peers, waiting: p.intake.gate.size, unschedulable: p.unschedulable },
     ...{ inbound: p.limits.budget, custodians: p.keeper.current, guarded: p.custodian.guarded },
-    ...{ trimmer: p.trimmer, denied: p.denied, accounting: p.accounting },
+    ...{ trimmer: p.trimmer, denied: p.denied, accounting: p.accounting, noticeSigners: p.gossip.signers },
   })
 }

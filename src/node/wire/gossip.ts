@@ -7,6 +7,7 @@ import type { ResultNotice } from '../../protocol/messages/messages.ts'
 import { chunksOf } from '../../util/frame-chunks.ts'
 import { createTopicCounts, type TopicCounts } from '../accounting/accounting.ts'
 import type { MeshLibp2p } from './libp2p-factory.ts'
+import { NoticeTally } from './notice-tally.ts'
 
 /** What the node does with a (validated) result notice. */
 export interface GossipHandlers {
@@ -42,6 +43,8 @@ export interface NoticeItem {
 export class MeshGossip {
   private readonly listener = (evt: CustomEvent<Message>) => this.dispatch(evt.detail)
   private readonly decoded = new WeakMap<Message, ResultNotice>()
+  /** The notices accepted here, per signer (see `NodeStatus.noticeSigners`). */
+  readonly signers = new NoticeTally()
   private handlers: GossipHandlers | undefined
   private wanted = false
   private started = false
@@ -153,7 +156,9 @@ export class MeshGossip {
       if (message.type === 'signed' && this.isDenied(message.from.toString()))
         return TopicValidatorResult.Ignore
       try {
-        this.decoded.set(message, checkResultNotice(message))
+        const notice = checkResultNotice(message)
+        this.decoded.set(message, notice)
+        if (message.type === 'signed') this.signers.note(message.from.toString(), notice.results.length)
         return TopicValidatorResult.Accept
       } catch (err) {
         this.onReject?.(peer.toString(), message.topic, err as Error)
