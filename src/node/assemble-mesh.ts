@@ -170,7 +170,11 @@ export function wireMesh(m: MeshInputs) {
     takenElsewhere: async (ids) => takenElsewhere(await custodyPeers(), custodyQuery(custody), self, ids),
     requeue: async (tasks) => {
       for (const t of tasks) events.emit(t.id, 'replayed')
-      await hold(tasks)
+      // a task its node crashed in too often ends as poison instead of crashing it once more
+      const poisoned = ledger.poisonLost(tasks)
+      m.publishPoisoned(poisoned)
+      const ended = new Set(poisoned.map((p) => p.entry.task.id))
+      await hold(tasks.filter((t) => !ended.has(t.id)))
     },
     waitForPeersMs: opts.failureDetectionMs,
     unsent: m.unsent,

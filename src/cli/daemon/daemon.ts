@@ -215,6 +215,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
   let signals = 0
   let drainTimeoutMs = flags.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT_MS
   let exitCode = 0
+  let crashed = false
   const stop = (signal: string) => {
     signals++
     if (signals === 2) {
@@ -249,7 +250,7 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
       // the API serves on while the runs drain (a wait on one gets its result), new work refused
       api?.beginStop()
       try {
-        await node.stop({ drainTimeoutMs })
+        await node.stop({ drainTimeoutMs, crashed })
       } catch (err) {
         failed = true
         console.error(`taskmesh: error while stopping: ${(err as Error).message}`)
@@ -264,7 +265,8 @@ export async function runDaemon(flags: DaemonFlags): Promise<void> {
     })()
   }
   guardUncaught(log, (reason) => {
-    ;[drainTimeoutMs, exitCode] = [0, 1] // no waiting on a process in an unknown state
+    // no waiting on a process in an unknown state; its runs count as executors lost
+    ;[drainTimeoutMs, exitCode, crashed] = [0, 1, true]
     stop(reason)
   })
   if (flags.denyPeers !== undefined) reloadDenyListOnHangup(node, flags.denyPeers, log)

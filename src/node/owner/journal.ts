@@ -108,10 +108,7 @@ export class TaskJournal {
     this.file = new AppendFile(path, flags, (cut) => (this.found.tornBytes += cut), this.open)
   }
 
-  /**
-   * What the last {@link replay} found damaged (lines skipped, a torn last line cut), and the torn
-   * last line cut when the file was opened to append to since, if any.
-   */
+  /** What the last {@link replay} or open to append found damaged (lines skipped, a torn last line cut). */
   get damage(): Readonly<JournalDamage> {
     return this.found
   }

@@ -177,7 +177,11 @@ export abstract class LeaseLedger extends LedgerBook {
         'released',
         run?.error === undefined ? { by: from } : { by: from, error: run.error },
       )
-      if (run === undefined || run.cut !== undefined) {
+      if (run?.cut === 'lost') {
+        // its node crashed while it ran (the run may be why): an executor lost, as a killed one is
+        own.entry.attempts.push(run)
+        this.countLoss(taskId, own, failed)
+      } else if (run === undefined || run.cut !== undefined) {
         if (run !== undefined) own.entry.attempts.push(run)
         this.requeue(taskId)
       } else if (handlerRuns(own.entry.attempts) + 1 < own.entry.task.spec.maxAttempts) {

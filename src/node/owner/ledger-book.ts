@@ -158,13 +158,20 @@ export abstract class LedgerBook {
     const own = this.owned.get(taskId)
     if (own === undefined) return
     own.entry.attempts.push(this.cutRun(own, lease.holder, lease.epoch, 'lost', `executor lost: ${why}`))
+    this.countLoss(taskId, own, poisoned)
+  }
+
+  /** One more executor lost for the task: it is queued again, or poisoned once too many were lost. */
+  protected countLoss(taskId: string, own: OwnedTask, poisoned: Poisoned[]): void {
     const n = (this.losses.get(taskId) ?? 0) + 1
     this.losses.set(taskId, n)
     this.opts.counters.executorsLost++
-    if (n < this.maxLosses) {
-      this.requeue(taskId)
-      return
-    }
+    if (n < this.maxLosses) this.requeue(taskId)
+    else this.poison(taskId, own, n, poisoned)
+  }
+
+  /** Takes the task out of the queue, to be ended as failed: it lost `n` executors. */
+  protected poison(taskId: string, own: OwnedTask, n: number, poisoned: Poisoned[]): void {
     this.opts.queue.remove(taskId)
     own.state = 'running'
     own.entry.epoch = this.leases.nextEpoch(taskId)

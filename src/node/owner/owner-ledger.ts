@@ -3,7 +3,10 @@ import type { Task } from '../../task/task.ts'
 import { monotonicNow } from '../../util/clock.ts'
 import type { RunEntry } from '../run/task-runner.ts'
 import { LeaseLedger } from './lease-ledger.ts'
-import type { OwnedState, Ownership } from './owned-task.ts'
+import type { OwnedState, Ownership, Poisoned } from './owned-task.ts'
+
+/** The error of a run its node crashed in (an error nobody caught ended the process). */
+export const CRASHED = 'executor lost: its node crashed'
 
 export { type OwnerLedgerOptions, SETTLED_MEMORY } from './ledger-book.ts'
 export type { OwnedState, OwnedTask, Ownership, Poisoned, Released } from './owned-task.ts'
@@ -48,6 +51,9 @@ export class OwnerLedger extends LeaseLedger {
     if (floor > 0) this.leases.advanceTo(task.id, floor)
     // a replayed task keeps the runs its owner's stop cut short
     const attempts = as === 'replayed' ? [...(journal?.attemptsOf(task.id) ?? [])] : []
+    // runs its node crashed in (journalled as lost) count as executors lost
+    const lost = attempts.filter((a) => a.cut === 'lost').length
+    if (lost > 0) this.losses.set(task.id, lost)
     const entry: RunEntry = { task, epoch: 0, attempts, dependencies: opts.dependencies ?? {} }
     this.owned.set(task.id, { entry, state: 'queued', floor })
     this.settled.delete(task.id)
@@ -150,14 +156,33 @@ export class OwnerLedger extends LeaseLedger {
   /**
    * This node stops while its own run of the task is under way: the run joins the attempts, in the
    * journal too (the task stays open there and is run again after a restart, or by its successor).
+   * `crashed`: the process met an error nobody caught, which the run may have caused — it is
+   * journalled as an executor lost (`cut: 'lost'`), counted against `maxExecutorLosses` at replay.
    */
-  interrupt(taskId: string): void {
+  interrupt(taskId: string, crashed = false): void {
     const own = this.owned.get(taskId)
     if (own === undefined || own.state !== 'running') return
-    const run = this.cutRun(own, undefined, own.entry.epoch, 'interrupted', 'interrupted: its node stopped')
+    const run = crashed
+      ? this.cutRun(own, undefined, own.entry.epoch, 'lost', CRASHED)
+      : this.cutRun(own, undefined, own.entry.epoch, 'interrupted', 'interrupted: its node stopped')
     own.entry.attempts.push(run)
     if (this.unjournaled.has(taskId)) return // its entry, if it gets one, carries no runs: it runs again
     this.opts.journal?.attempt(taskId, run).catch((err: Error) => this.opts.onJournalError?.(err))
+  }
+
+  /**
+   * Of replayed `tasks`, those whose node crashed in as many of their runs as `maxExecutorLosses`
+   * allows (see {@link interrupt}): each leaves the queue, to be ended as failed (`poison: lost n
+   * executors`) instead of crashing the node once more.
+   */
+  poisonLost(tasks: readonly Task[]): Poisoned[] {
+    const poisoned: Poisoned[] = []
+    for (const { id } of tasks) {
+      const own = this.owned.get(id)
+      const n = this.lossesOf(id)
+      if (own?.state === 'queued' && n >= this.maxLosses) this.poison(id, own, n, poisoned)
+    }
+    return poisoned
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Executor } from '../../executor/executor.ts'
 import type { Lifecycle, NodeParts } from '../assemble.ts'
+import { CRASHED } from '../owner/owner-ledger.ts'
 import type { RecordReplicator } from '../results/record-replicator.ts'
 import { closeConnections } from '../wire/close-connections.ts'
 import type { MeshLibp2p } from '../wire/libp2p-factory.ts'
@@ -15,6 +16,13 @@ export interface StopOptions {
   drainTimeoutMs?: number
   /** Ends the drain early, as if its time were up (e.g. a second SIGTERM). */
   signal?: AbortSignal
+  /**
+   * The process met an error nobody caught (an inline handler's stray timer, say): any run under
+   * way may be its cause, so each is handed back as an executor lost (`cut: 'lost'`), not as
+   * interrupted — counted at its owner, a task that crashes every node running it is ended as
+   * poison after `maxExecutorLosses`, as one whose executors are killed is. @defaultValue false
+   */
+  crashed?: boolean
 }
 
 /** Longest a stopping node waits for its last results to reach the DHT. */
@@ -68,18 +76,18 @@ export class Shutdown {
   }
 
   /** Hands the runs still under way back: a leased one to its owner, an owned one to the journal. */
-  private async interruptRuns(): Promise<void> {
+  private async interruptRuns(crashed: boolean): Promise<void> {
     const p = this.o.parts
     const now = Date.now()
     const handed: Promise<void>[] = []
     for (const { entry, startedAt } of p.runner.runningEntries()) {
-      if (p.ledger.isCurrent(entry)) p.ledger.interrupt(entry.task.id)
+      if (p.ledger.isCurrent(entry)) p.ledger.interrupt(entry.task.id, crashed)
       else if (p.thief.isCurrent(entry)) {
         // keys in sorted order, as records have them (see `runRecord`)
         const run = {
-          cut: 'interrupted' as const,
+          cut: crashed ? ('lost' as const) : ('interrupted' as const),
           epoch: entry.epoch,
-          error: 'interrupted: its node stopped',
+          error: crashed ? CRASHED : 'interrupted: its node stopped',
           executor: this.o.self,
           finishedAt: now,
           startedAt,
@@ -104,7 +112,7 @@ export class Shutdown {
     p.custodian.stop()
     p.replay.stop()
     await p.thief.releaseUnstarted()
-    await this.interruptRuns()
+    await this.interruptRuns(opts.crashed === true)
     await p.publisher.settled() // records of runs that ended (a drain's) reach the store before it flushes
     p.publisher.flushNow()
     p.completions.flushNow()
