@@ -3,6 +3,7 @@
  * the operator modules named in `workerData`); then each job runs one handler and answers with a
  * {@link WorkerReply}. Long jobs are stopped by terminating the thread, so `ctx.signal` never fires.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { parentPort, workerData } from 'node:worker_threads'
 import { MAX_STACK_CHARS } from '../protocol/constants.ts'
 import { InvalidOutputError } from './errors.ts'
@@ -19,31 +20,44 @@ if (process.env.TASKMESH_HANDLER_OUTPUT === 'stderr') {
 const registry = await HandlerRegistry.withBuiltins((workerData as PoolWorkerData | undefined)?.modules ?? [])
 const neverAborted = new AbortController().signal
 
+/** The job whose handler an error came from (its timers and promises carry it), while it may fail. */
+const jobOf = new AsyncLocalStorage<{ taskId: string; fail?: (error: unknown) => void }>()
+
 // (after the registry: a module that fails to load must still end the thread's start)
-// A handler's error left behind — a timer's rejection or throw after its job ended — is said on
-// stderr, and the thread runs on: it ends no job (its own has ended), and none of the next ones
-process.on('unhandledRejection', (reason) => {
-  console.error(`taskmesh worker: a rejected promise nobody handled (a handler's): ${describeError(reason)}`)
-})
-process.on('uncaughtException', (error) => {
-  console.error(`taskmesh worker: an exception nobody caught (a handler's): ${describeError(error)}`)
-})
+// A handler's error nobody caught — a timer's throw or rejection — fails its own job while that
+// runs: the run went wrong. Left behind by a job that has ended, it is said on stderr with that
+// job's task, and the thread runs on: it ends none of the next jobs
+const fault = (what: string) => (error: unknown) => {
+  const job = jobOf.getStore()
+  if (job?.fail !== undefined) return job.fail(error)
+  const whose = job === undefined ? "a handler's" : `the handler of task ${job.taskId}, after it ended`
+  console.error(`taskmesh worker: ${what} (${whose}): ${describeError(error)}`)
+}
+process.on('unhandledRejection', fault('a rejected promise nobody handled'))
+process.on('uncaughtException', fault('an exception nobody caught'))
 
 /** Runs one job; never throws (a handler's error becomes `{ ok: false }`). */
 export default async function runJob(job: WorkerEnvelope): Promise<WorkerReply> {
   parentPort?.postMessage({ taskmeshJobStarted: job.seq } satisfies WorkerStartedMessage)
   const handler = registry.get(job.type)
+  const current: { taskId: string; fail?: (error: unknown) => void } = { taskId: job.taskId }
   if (handler === undefined) {
     return { ok: false, error: `unknown handler type "${job.type}"`, unrecoverable: true, unknownType: true }
   }
   try {
-    const output = await handler.run(job.input, {
-      taskId: job.taskId,
-      attempt: job.attempt,
-      signal: neverAborted,
-      dependencies: job.dependencies,
-      speed: job.speed,
+    const faulted = new Promise<never>((_, reject) => {
+      current.fail = reject
     })
+    const run = jobOf.run(current, () =>
+      handler.run(job.input, {
+        taskId: job.taskId,
+        attempt: job.attempt,
+        signal: neverAborted,
+        dependencies: job.dependencies,
+        speed: job.speed,
+      }),
+    )
+    const output = await Promise.race([run, faulted])
     return { ok: true, output: checkJsonOutput(output) }
   } catch (error) {
     if (error instanceof InvalidOutputError) {
@@ -57,5 +71,7 @@ export default async function runJob(job: WorkerEnvelope): Promise<WorkerReply> 
       ...(stack === undefined ? {} : { stack }),
       unrecoverable: isFinalError(error),
     }
+  } finally {
+    current.fail = undefined
   }
 }

@@ -10,6 +10,16 @@ export default {
   'late-throw': async () => { setTimeout(() => { throw new Error('late throw') }, 20); return 'ok' },
   'late-reject': async () => { setTimeout(() => Promise.reject(new Error('late rejection')), 20); return 'ok' },
   'waits': async () => { await new Promise((resolve) => setTimeout(resolve, 150)); return 'done' },
+  'throws-during': async () => {
+    setTimeout(() => { throw new Error('thrown by its timer') }, 10)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    return 'ok'
+  },
+  'rejects-during': async () => {
+    setTimeout(() => Promise.reject(new Error('rejected by its timer')), 10)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    return 'ok'
+  },
 }
 `
 
@@ -41,6 +51,21 @@ describe("a worker handler's late errors", () => {
     it(`${type}: the next job on the thread is not ended by it`, async () => {
       expect(await executor.run(request(type, null))).toMatchObject({ status: 'succeeded', output: 'ok' })
       // one thread: this job runs where the error is left, and waits while it fires
+      expect(await executor.run(request('waits', null))).toMatchObject({
+        status: 'succeeded',
+        output: 'done',
+      })
+    })
+  }
+
+  for (const [type, message] of [
+    ['throws-during', 'thrown by its timer'],
+    ['rejects-during', 'rejected by its timer'],
+  ]) {
+    it(`${type}: an error its timer leaves while the job runs fails that job, and only it`, async () => {
+      const outcome = await executor.run(request(type, null))
+      expect(outcome.status).toBe('failed')
+      expect(outcome.error).toContain(message)
       expect(await executor.run(request('waits', null))).toMatchObject({
         status: 'succeeded',
         output: 'done',
