@@ -100,6 +100,7 @@ export function wireMesh(m: MeshInputs) {
     addrsOf: (peer) => addresses.of(peer),
     // every task owned here without a result: queued or leased, and waiting for its dependencies
     openTasks: () => [...ledger.tasks(), ...owner().gate.tasks()],
+    isOpen: (id) => ledger.has(id) || owner().gate.has(id),
     count: opts.custodians,
     // a key made at this start had no earlier life for a custodian to forget
     firstLife: opts.privateKey === undefined && opts.dataDir === undefined,

@@ -32,6 +32,12 @@ export interface CustodyKeeperOptions {
   addrsOf(peer: string): string[]
   /** Every task this node owns and has no result for (handed to a new custodian). */
   openTasks(): Task[]
+  /**
+   * Whether this node still owns the task without a result: one that ended before it was handed
+   * (a quick task of a large submission, taken in turns) is handed to no one — its drop came first,
+   * and a custodian would guard it for good. @defaultValue always
+   */
+  isOpen?(taskId: string): boolean
   /** @defaultValue DEFAULT_CUSTODIANS */
   count?: number
   /** A custodian could not be told (its copy is re-sent when it is replaced). */
@@ -77,9 +83,16 @@ export class CustodyKeeper {
    * them acknowledged its frames or failed (a failed one is replaced; an owner without peers keeps
    * its journal).
    */
-  async hold(tasks: Task[]): Promise<void> {
-    if (tasks.length === 0) return
+  async hold(taken: Task[]): Promise<void> {
+    if (taken.length === 0) return
     await this.pick()
+    const open = this.opts.isOpen ?? (() => true)
+    const tasks: Task[] = []
+    for (const t of taken) {
+      if (open(t.id)) tasks.push(t)
+      else forgetTaskText(t) // ended already: for no custodian (see `isOpen`)
+    }
+    if (tasks.length === 0) return
     const custodians = this.custodians
     if (custodians.length === 0) {
       for (const task of tasks) forgetTaskText(task) // the journal has it (see `chunks`)
