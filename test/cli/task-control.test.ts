@@ -205,6 +205,19 @@ describe('graphs, cancel, state and story from the CLI and the light client', ()
     expect(refused.stderr).toContain('tasks[0].key: must be a string')
   })
 
+  it('submit --wait of a task no node can run says how it stands, not only that it is pending', async () => {
+    const args = ['submit', 'echo', '--labels', 'nosuch', '--api', base, '--api-token', api.token]
+    const run = await runCli([...args, '--wait', '--wait-ms', '2000'])
+    expect(run.code, run.stderr).toBe(EXIT_NO_RESULT)
+    const [id, line] = run.lines
+    const reason = `${node.peerId} (this node): label "nosuch" missing`
+    expect(JSON.parse(line)).toMatchObject({ taskId: id, status: 'pending', state: 'unschedulable', reason })
+    expect(run.stderr).toContain(
+      `1 of 1 results did not land within 2000 ms (${id}: unschedulable (${reason}))`,
+    )
+    await node.cancel(id)
+  })
+
   it('the light client cancels, reads the state and the story over the submit protocol', async () => {
     const [sleeper] = await node.submitMany([{ type: 'sleep', input: { ms: 60_000 } }])
     expect(await client.state(sleeper.id)).toEqual({ state: 'running', owner: node.peerId })

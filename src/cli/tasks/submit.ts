@@ -10,6 +10,7 @@ import { parseTaskSpec } from '../../task/spec.ts'
 import { EXIT_NO_RESULT, EXIT_TASK_FAILED, isStopping } from '../exit-codes.ts'
 import { waitMsOf } from '../flag-errors.ts'
 import { parseUserJson } from './json-text.ts'
+import { pendingStates, stateText, warnUnschedulable } from './pending-states.ts'
 import { waitProgress } from './progress.ts'
 import { openTarget, type TargetOptions } from './target.ts'
 
@@ -194,6 +195,7 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
     }
     const signal = AbortSignal.timeout(waitMs)
     const progress = waitProgress(ids.length, { enabled: flags.progress !== false })
+    const look = warnUnschedulable(target, () => ids.filter((id) => !landed.has(id)), signal)
     // the node began to stop after it accepted the tasks: they are queued, their results not in
     let stopping: RemoteError | undefined
     try {
@@ -206,18 +208,23 @@ export async function runSubmit(type: string | undefined, flags: SubmitFlags): P
       if (isStopping(err)) stopping = err
       else if (!signal.aborted) throw err
     } finally {
+      clearTimeout(look)
       progress.stop()
     }
     const missing = ids.filter((id) => !landed.has(id))
+    // how the first tasks not in stand, as `taskmesh result` tells it
+    const states = stopping === undefined ? await pendingStates(target, missing) : new Map()
     for (const id of ids.slice(next)) {
       const record = landed.get(id)
-      console.log(JSON.stringify(record ?? { taskId: id, status: 'pending' }))
+      console.log(JSON.stringify(record ?? { taskId: id, status: 'pending', ...states.get(id) }))
     }
     const failed = [...landed.values()].filter((r) => r.status === 'failed')
     if (missing.length > 0) {
+      const first = states.get(missing[0])
+      const standing = first === undefined ? '' : ` (${stateText(missing[0], first)})`
       console.error(
         stopping === undefined
-          ? `${missing.length} of ${ids.length} results did not land within ${waitMs} ms`
+          ? `${missing.length} of ${ids.length} results did not land within ${waitMs} ms${standing}`
           : `${missing.length} of ${ids.length} results not in: ${stopping.message} (${stopping.code})`,
       )
       process.exitCode = EXIT_NO_RESULT
