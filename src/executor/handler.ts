@@ -5,7 +5,11 @@ import { cutText } from '../util/cut-text.ts'
 export interface HandlerContext {
   /** Id of the task being run. */
   taskId: string
-  /** 1 for the first attempt, 2 for the first retry, and so on. */
+  /**
+   * 1 for the first attempt, 2 for the first retry, and so on: the runs that ended on their own
+   * before this one, plus 1. A run cut short — its executor lost or its node stopped — does not
+   * count, so a task run again elsewhere after such a loss sees the same number again.
+   */
   attempt: number
   /**
    * Fires when the attempt times out or the node cancels it. Inline handlers must stop promptly
