@@ -70,7 +70,9 @@ describe('a task that crashes its node', () => {
 
   it('at its owner alone: after a restart the journal counts the crashed run, and the task ends as poison', async () => {
     const dir = join(root, 'alone')
-    const flags = ['--max-executor-losses', '1', '--handlers', join(root, 'crash.mjs')]
+    // a lone node replays after the failure-detection window: a short one, for a short test
+    const timing = ['--beacon-interval', '200', '--failure-detection', '800']
+    const flags = ['--max-executor-losses', '1', '--handlers', join(root, 'crash.mjs'), ...timing]
     const first = start(dir, ...flags)
     await first.ready()
     const id = ok(await runCli(['submit', 'crash', '--data-dir', dir])).lines[0]

@@ -8,6 +8,7 @@ import {
 import { compareResultRecords, resultSelector } from '../../protocol/records/result-selector.ts'
 import { VerifiedRoots } from '../../protocol/records/verified-roots.ts'
 import { turnEnd } from '../../util/in-turns.ts'
+import { ownBytes } from '../../util/own-bytes.ts'
 import { trimOldest } from '../../util/trim-oldest.ts'
 import type { BatchLookup } from './batch-lookup.ts'
 import { ReplicaPuts } from './replica-puts.ts'
@@ -239,7 +240,7 @@ export class ResultStore {
   private remember(record: ResultRecord, value: Uint8Array, fenced: boolean): ResultRecord {
     const prev = this.cache.get(record.taskId)
     if (fenced && !this.admission(record)) return prev?.record ?? record
-    let kept: Cached = { record, value }
+    let kept: Cached = { record, value: ownBytes(value) }
     if (prev !== undefined) {
       const order = compareResultRecords(prev.record, record)
       const prevWins =

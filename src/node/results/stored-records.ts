@@ -1,4 +1,5 @@
 import type { Datastore } from 'interface-datastore'
+import { ownBytes } from '../../util/own-bytes.ts'
 
 /** Bits of the filter of stored keys: 1 MiB, about 2–3 % false positives at a million records. */
 export const STORED_FILTER_BITS = 2 ** 23
@@ -132,7 +133,7 @@ export class StoredRecords {
       this.older = this.recent
       this.recent = new Map()
     }
-    this.recent.set(id, value)
+    this.recent.set(id, ownBytes(value))
   }
 
   /** A record key was deleted or written without its value known here: read it next time. */
