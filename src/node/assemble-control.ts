@@ -26,6 +26,8 @@ export interface ControlInputs
   unschedulable: UnschedulableWatch
   custodian: Pick<Custodian, 'owner' | 'leftHere'>
   liveness: Pick<LivenessWatch, 'isDead'>
+  /** True for a task journalled here whose replay has not taken it back yet (see `JournalReplay`). */
+  replaying?(taskId: string): boolean
 }
 
 /**
@@ -45,6 +47,7 @@ export function assembleControl(c: ControlInputs): TaskControl {
       cancel: (id) => c.intake.cancelWaiting(id),
     },
     guardedOwner: (id) => custodian.owner(id),
+    replaying: c.replaying,
     isDead: (peer) => liveness.isDead(peer),
     ...{ forwardCancel: c.forwardCancel, askState: c.askState },
     ...{ searchOwner: c.searchOwner, surveyTask: c.surveyTask },

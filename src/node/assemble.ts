@@ -129,7 +129,7 @@ export function assembleNode(inputs: NodeInputs) {
   const admits = ownerFilter(self, opts.allowSubmitters)
 
   const results = new ResultStore({
-    dht: libp2p.services.dht,
+    ...{ dht: libp2p.services.dht, alone: () => libp2p.getConnections().length === 0 },
     replicator: inputs.replicator,
     signer: new RecordSigner(
       privateKey,

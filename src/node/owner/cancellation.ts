@@ -47,6 +47,8 @@ export interface TaskControlOptions {
   events: TaskEvents
   /** The owner this node guards the task for, as one of its custodians. */
   guardedOwner(taskId: string): string | undefined
+  /** True for a task journalled here whose replay has not taken it back yet. @defaultValue never */
+  replaying?(taskId: string): boolean
   /** Publishes the owner's failed record (waiters, notices and the DHT see it). */
   publisher: Pick<ResultPublisher, 'publish'>
   /** Sends the cancel to the task's owner. */
@@ -172,6 +174,12 @@ export class TaskControl {
       const down = this.opts.isDead?.(from) === true ? ', which is down' : ''
       return { state, reason: `held under a lease from ${from}${down}`, owner: from }
     }
+    if (this.opts.replaying?.(taskId) === true)
+      return {
+        state: 'queued',
+        reason: 'journalled here before a restart: queued again once replayed',
+        owner,
+      }
     const guarded = this.opts.guardedOwner(taskId)
     return guarded === undefined ? { state: 'unknown' } : { state: 'unknown', owner: guarded }
   }

@@ -66,6 +66,8 @@ export interface JournalReplayOptions {
  */
 export class JournalReplay {
   private pending: Task[] = []
+  /** Journalled tasks not taken back yet, nor found done: their replay waits (see {@link replaying}). */
+  private readonly waiting = new Set<string>()
   private storedHere: string[] = []
   private unsent: string[] = []
   private timer: NodeJS.Timeout | undefined
@@ -88,6 +90,7 @@ export class JournalReplay {
         this.storedHere.push(journalled.id)
       } else {
         this.pending.push(journalled)
+        this.waiting.add(journalled.id)
       }
     }
     if (this.pending.length === 0) return
@@ -113,6 +116,15 @@ export class JournalReplay {
     clearTimeout(this.timer)
   }
 
+  /**
+   * True for a task the journal holds open that this node has not taken back yet: its replay waits
+   * for a peer (or the failure-detection window), or for its lookups. It is this node's, queued
+   * again once the replay reaches it — not a task no node knows.
+   */
+  replaying(taskId: string): boolean {
+    return this.waiting.has(taskId)
+  }
+
   private async requeue(askDht: boolean): Promise<void> {
     clearTimeout(this.timer)
     const tasks = this.pending
@@ -123,16 +135,22 @@ export class JournalReplay {
     await this.opts.eachOpen(tasks, async ({ checked, open }) => {
       if (this.stopped) return
       const stillOpen = new Set(open)
-      for (const t of checked) if (!stillOpen.has(t)) this.opts.ledger.markDone(t.id)
+      for (const t of checked) if (!stillOpen.has(t)) this.done(t.id)
       // a task a custodian adopted while this node was down is the adopter's now
       const taken =
         open.length === 0
           ? undefined
           : await this.opts.takenElsewhere?.(open.map((t) => t.id)).catch(() => undefined)
       if (taken === undefined || taken.size === 0) return this.take(open)
-      for (const t of open) if (taken.has(t.id)) this.opts.ledger.markDone(t.id)
+      for (const t of open) if (taken.has(t.id)) this.done(t.id)
       await this.take(open.filter((t) => !taken.has(t.id)))
     })
+  }
+
+  /** A journalled task has a result, or is another node's now: done here. */
+  private done(taskId: string): void {
+    this.waiting.delete(taskId)
+    this.opts.ledger.markDone(taskId)
   }
 
   /** Owns and queues again the tasks of `open` that are not owned yet. */
@@ -140,6 +158,7 @@ export class JournalReplay {
     const floor = Date.now()
     const requeued: Task[] = []
     for (const journalled of open) {
+      this.waiting.delete(journalled.id)
       if (this.opts.ledger.has(journalled.id)) continue
       const task = journalled.owner === this.opts.self ? journalled : { ...journalled, owner: this.opts.self }
       if (this.opts.own(task, { as: 'replayed', floor })) requeued.push(task)

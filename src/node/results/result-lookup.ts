@@ -39,6 +39,11 @@ export interface GetOptions {
 export interface ResultLookupParts {
   /** Reads records (`dht.get`, kad-dht's own lookup). */
   dht: SingleKadDHT
+  /**
+   * True while no peer is connected: a DHT get of a record not held here would only wait out its
+   * deadline (a lone daemon's read of a task it did not know took 5 s). @defaultValue never
+   */
+  alone?(): boolean
   /** Reads the local copy. */
   replicator: Pick<RecordReplicator, 'readLocal'>
   /** The batch roots this node has checked. */
@@ -128,7 +133,8 @@ export class ResultLookup {
     const local = await this.parts.replicator.readLocal(key).catch(() => undefined)
     if (local !== undefined) values.push(local)
     let finished = this.parts.dht.routingTable.size > 0
-    if (finished || local === undefined) {
+    // with no peer at all, nothing but the local copy can answer
+    if (finished || (local === undefined && this.parts.alone?.() !== true)) {
       const deadline = signal ?? AbortSignal.timeout(DHT_TIMEOUT_MS)
       // kad-dht listens to it once per path of the lookup (10 by default) and once more
       setMaxListeners(Number.POSITIVE_INFINITY, deadline)

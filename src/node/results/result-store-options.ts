@@ -28,6 +28,11 @@ export interface PublishOptions {
 export interface ResultStoreOptions {
   /** Reads records (`dht.get`, kad-dht's own lookup). */
   dht: SingleKadDHT
+  /**
+   * True while no peer is connected: a DHT get of a record not held here would only wait out its
+   * deadline (a lone daemon's read of a task it did not know took 5 s). @defaultValue never
+   */
+  alone?(): boolean
   /** Stores records: the local copy and the closest peers' copies. */
   replicator: Pick<RecordReplicator, 'storeLocal' | 'replicate' | 'replicateLater' | 'readLocal' | 'replicas'>
   /** Signs this node's records (in batches). */

@@ -52,7 +52,7 @@ export class ResultStore {
     this.puts = new ReplicaPuts(opts)
     this.cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE
     this.lookup = new ResultLookup({
-      dht: opts.dht,
+      ...{ dht: opts.dht, alone: opts.alone },
       replicator: opts.replicator,
       roots: this.roots,
       cached: (taskId) => this.cached(taskId),

@@ -25,15 +25,18 @@ describe('JournalReplay', () => {
     vi.useFakeTimers()
     const [self] = peers
     const journal = [makeTask(400, self), makeTask(401, self), makeTask(402, self)]
-    const { adopter, ledger, announce, owned, results } = fakes(self, {
+    const { adopter, replay, ledger, announce, owned, results } = fakes(self, {
       journal,
       stored: new Set([journal[1].id]),
     })
     await adopter.start()
     expect(ledger.markDone).toHaveBeenCalledWith(journal[1].id)
     expect(owned.size).toBe(0) // waits for a peer to ask the DHT first
+    // meanwhile the node tells them queued (its own, journalled), not unknown
+    expect(journal.map((t) => replay.replaying(t.id))).toEqual([true, false, true])
     await vi.advanceTimersByTimeAsync(1_000)
     expect([...owned.keys()]).toEqual([journal[0].id, journal[2].id])
+    expect(journal.map((t) => replay.replaying(t.id))).toEqual([false, false, false])
     expect([...owned.values()].every((o) => o.as === 'replayed' && (o.floor ?? 0) > 0)).toBe(true)
     expect(announce).toHaveBeenCalledWith([journal[0], journal[2]])
     expect(results.get).not.toHaveBeenCalled() // no peer: nothing to ask

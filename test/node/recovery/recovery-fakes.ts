@@ -128,5 +128,5 @@ export function fakes(
   }
   const disconnect = (peer: string) =>
     listeners.get('peer:disconnect')?.({ detail: { toString: () => peer } })
-  return { adopter, custodian: adoption, ledger, results, announce, onOwned, owned, disconnect }
+  return { adopter, custodian: adoption, replay, ledger, results, announce, onOwned, owned, disconnect }
 }
