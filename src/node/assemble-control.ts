@@ -28,6 +28,8 @@ export interface ControlInputs
   liveness: Pick<LivenessWatch, 'isDead'>
   /** True for a task journalled here whose replay has not taken it back yet (see `JournalReplay`). */
   replaying?(taskId: string): boolean
+  /** Takes such a task back now, for a cancel. */
+  takeBack?(taskId: string): Promise<void>
 }
 
 /**
@@ -47,7 +49,7 @@ export function assembleControl(c: ControlInputs): TaskControl {
       cancel: (id) => c.intake.cancelWaiting(id),
     },
     guardedOwner: (id) => custodian.owner(id),
-    replaying: c.replaying,
+    ...{ replaying: c.replaying, takeBack: c.takeBack },
     isDead: (peer) => liveness.isDead(peer),
     ...{ forwardCancel: c.forwardCancel, askState: c.askState },
     ...{ searchOwner: c.searchOwner, surveyTask: c.surveyTask },

@@ -238,7 +238,7 @@ export function wireMesh(m: MeshInputs) {
       intake = p.intake
       return assembleControl({
         ...{ self, ledger, runner: m.runner, thief, results, events, custodian, liveness, ...p },
-        replaying: (id) => replay.replaying(id),
+        ...{ replaying: (id: string) => replay.replaying(id), takeBack: (id: string) => replay.takeBack(id) },
         ...ownerRequests(libp2p, (n) => closest.of(selfKey, n)),
       })
     },

@@ -49,6 +49,8 @@ export interface TaskControlOptions {
   guardedOwner(taskId: string): string | undefined
   /** True for a task journalled here whose replay has not taken it back yet. @defaultValue never */
   replaying?(taskId: string): boolean
+  /** Takes such a task back now (see `JournalReplay.takeBack`): a cancel needs its owner. */
+  takeBack?(taskId: string): Promise<void>
   /** Publishes the owner's failed record (waiters, notices and the DHT see it). */
   publisher: Pick<ResultPublisher, 'publish'>
   /** Sends the cancel to the task's owner. */
@@ -87,6 +89,8 @@ export class TaskControl {
 
   async cancel(taskId: string, opts: { forwarded?: boolean } = {}): Promise<CancelResult> {
     const { self, gate, ledger, results, events, publisher } = this.opts
+    // journalled here before a restart, not taken back yet: taken now, to be cancelled below
+    if (this.opts.replaying?.(taskId) === true) await this.opts.takeBack?.(taskId)
     const known = results.cached(taskId)
     if (known !== undefined) return { taskId, outcome: 'finished', owner: known.owner }
     // a task taken over is cancelled above every epoch its dead owner may have leased

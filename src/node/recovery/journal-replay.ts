@@ -72,6 +72,10 @@ export class JournalReplay {
   private unsent: string[] = []
   private timer: NodeJS.Timeout | undefined
   private stopped = false
+  /** A peer was heard: what is taken back is looked up in the DHT first. */
+  private heard = false
+  /** The requeues under way, if any: each settles once its tasks are taken back or done. */
+  private requeuing: Promise<void> = Promise.resolve()
 
   constructor(private readonly opts: JournalReplayOptions) {}
 
@@ -94,7 +98,7 @@ export class JournalReplay {
       }
     }
     if (this.pending.length === 0) return
-    this.timer = setTimeout(() => void this.requeue(false), this.opts.waitForPeersMs)
+    this.timer = setTimeout(() => this.requeueSoon(false), this.opts.waitForPeersMs)
     this.timer.unref()
   }
 
@@ -108,7 +112,8 @@ export class JournalReplay {
       for (const id of this.storedHere) this.opts.results.refresh(id)
       this.storedHere = []
     }
-    if (this.pending.length > 0) void this.requeue(true)
+    this.heard = true
+    if (this.pending.length > 0) this.requeueSoon(true)
   }
 
   stop(): void {
@@ -125,10 +130,32 @@ export class JournalReplay {
     return this.waiting.has(taskId)
   }
 
+  /**
+   * Takes one task the replay has not reached yet back now, as the replay would (a result found
+   * once a peer was heard, or one a peer took over, makes it done instead): for a cancel, which
+   * only an owner can carry out. Resolves once the task is owned here, or done.
+   */
+  async takeBack(taskId: string): Promise<void> {
+    const at = this.pending.findIndex((t) => t.id === taskId)
+    if (at === -1) return this.requeuing // in the requeue under way: taken back (or done) by its end
+    const [task] = this.pending.splice(at, 1)
+    await this.check([task], this.heard)
+  }
+
+  private requeueSoon(askDht: boolean): void {
+    const next = this.requeue(askDht)
+    this.requeuing = Promise.all([this.requeuing, next]).then(() => undefined)
+  }
+
   private async requeue(askDht: boolean): Promise<void> {
     clearTimeout(this.timer)
     const tasks = this.pending
     this.pending = []
+    await this.check(tasks, askDht)
+  }
+
+  /** Takes `tasks` back — with `askDht`, those the mesh has no result for and no peer took over. */
+  private async check(tasks: Task[], askDht: boolean): Promise<void> {
     if (tasks.length === 0 || this.stopped) return
     if (!askDht) return this.take(tasks)
     // a chunk's open tasks are queued while the next chunk is looked up: work starts at once
