@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
-import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
 import { NodeStoppedError } from '../../src/task/errors.ts'
+import { nodeOnDataDir } from './data-dir-node.ts'
 import { eventAt, waitAll } from './helpers.ts'
 
 /**
@@ -16,28 +14,15 @@ import { eventAt, waitAll } from './helpers.ts'
 /** A lone node's replay waits this long for a peer before it requeues (its failure-detection window). */
 const ALONE_MS = 300
 
-function lifeAt(dir: string): Promise<TaskmeshNode> {
-  return TaskmeshNode.create({
-    dataDir: dir,
-    durability: 'sync',
-    slots: 1,
-    beaconIntervalMs: 100,
-    failureDetectionMs: ALONE_MS,
-  })
-}
+/** Each life of the node (a lone one: its replay waits {@link ALONE_MS}). */
+const LIFE = { durability: 'sync', slots: 1, beaconIntervalMs: 100, failureDetectionMs: ALONE_MS } as const
 
 describe('a task graph in its owner’s journal', () => {
-  let node: TaskmeshNode | undefined
-  let dir: string | undefined
-  afterEach(async () => {
-    await node?.stop()
-    node = undefined
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-  })
+  const life = nodeOnDataDir('taskmesh-dag-journal-')
 
   it('holds a waiting dependent once its submission is acknowledged, with its dependency, in one group commit', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-dag-journal-'))
-    node = await lifeAt(dir)
+    const dir = await life.dir()
+    const node = await life.start(LIFE)
     const before = node.status().accounting.journal
     const [p, c] = await node.submitMany([
       { key: 'p', type: 'sleep', input: { ms: 600_000 } },
@@ -53,8 +38,7 @@ describe('a task graph in its owner’s journal', () => {
   })
 
   it('after a stop and a restart, runs the waiting dependent once its replayed dependency succeeded', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-dag-journal-'))
-    node = await lifeAt(dir)
+    let node = await life.start(LIFE)
     const [p, c] = await node.submitMany([
       { key: 'p', type: 'sleep', input: { ms: 1_000, output: 'parent' } },
       { key: 'c', type: 'echo', input: 'child', dependsOn: ['p'] },
@@ -69,7 +53,7 @@ describe('a task graph in its owner’s journal', () => {
       message: 'the node is stopped: submit to a running node',
     })
 
-    node = await lifeAt(dir)
+    node = await life.start(LIFE)
     const [pr, cr] = await waitAll(node, [p.id, c.id])
     expect(pr).toMatchObject({ status: 'succeeded', output: 'parent', executor: node.peerId })
     expect(cr).toMatchObject({ status: 'succeeded', output: 'child', executor: node.peerId })
@@ -80,15 +64,15 @@ describe('a task graph in its owner’s journal', () => {
   }, 30_000)
 
   it('after a restart, fails the waiting dependent of a replayed dependency that fails, as it would have live', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-dag-journal-'))
-    node = await lifeAt(dir)
+    const dir = await life.dir()
+    let node = await life.start(LIFE)
     const [p, c, d] = await node.submitMany([
       { key: 'p', type: 'sleep', input: { ms: 600_000 } },
       { key: 'c', type: 'echo', input: 'child', dependsOn: ['p'] },
       { key: 'd', type: 'echo', input: 'grandchild', dependsOn: ['c'] },
     ])
     await node.stop()
-    node = await lifeAt(dir)
+    node = await life.start(LIFE)
     await eventAt(node, c.id, 'waiting-on-deps')
     expect((await node.cancel(p.id)).outcome).toBe('cancelled')
     const [pr, cr, dr] = await waitAll(node, [p.id, c.id, d.id])
@@ -102,15 +86,14 @@ describe('a task graph in its owner’s journal', () => {
   }, 30_000)
 
   it('after a restart, releases a dependent whose dependency had succeeded before: its record is read from the local store', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-dag-journal-'))
-    node = await lifeAt(dir)
+    let node = await life.start(LIFE)
     const [p, c] = await node.submitMany([
       { key: 'p', type: 'echo', input: 'parent' },
       { key: 'c', type: 'sleep', input: { ms: 800, output: 'child' }, dependsOn: ['p'] },
     ])
     await eventAt(node, c.id, 'started') // p succeeded, c runs: the stop cuts its run short
     await node.stop()
-    node = await lifeAt(dir)
+    node = await life.start(LIFE)
     const [cr] = await waitAll(node, [c.id])
     expect(cr).toMatchObject({ status: 'succeeded', output: 'child', executor: node.peerId })
     // the run the stop cut short, kept by the journal, then the run after the restart

@@ -1,12 +1,11 @@
-import { mkdtemp, open as openFile, readdir, rm, stat, truncate } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { open as openFile, readdir, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/log/logger.ts'
 import { levelDamage, RECORD_LOG_FILE } from '../../src/node/results/value-log.ts'
-import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { nodeOnDataDir } from './data-dir-node.ts'
 
 /**
  * LevelDB drops what fails its checksums when it opens (a crash mid-write, a bad sector) and says
@@ -14,16 +13,10 @@ import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
  * dir now says it in its log.
  */
 describe('a data dir whose datastore was damaged', () => {
-  let node: TaskmeshNode | undefined
-  let dir: string | undefined
-  afterEach(async () => {
-    await node?.stop()
-    node = undefined
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-  })
+  const life = nodeOnDataDir('taskmesh-damage-')
 
   it('is opened, and the node warns of what LevelDB dropped', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-damage-'))
+    const dir = await life.dir()
     const store = join(dir, 'datastore')
     const level = new LevelDatastore(store)
     await level.open()
@@ -37,8 +30,7 @@ describe('a data dir whose datastore was damaged', () => {
     await file.close()
     const logged: Array<Record<string, unknown>> = []
     const destination = { write: (line: string) => logged.push(JSON.parse(line)) }
-    node = await TaskmeshNode.create({
-      dataDir: dir,
+    await life.start({
       logger: createLogger({ level: 'warn', format: 'json', destination }),
     })
     const said = logged.map((l) => String(l.msg)).filter((m) => m.startsWith('datastore:'))
@@ -48,7 +40,7 @@ describe('a data dir whose datastore was damaged', () => {
   })
 
   it('says nothing of a datastore LevelDB opened whole', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-damage-'))
+    const dir = await life.dir()
     const level = new LevelDatastore(join(dir, 'datastore'))
     await level.open()
     await level.put(new Key('/k'), new Uint8Array([1]))
@@ -60,7 +52,7 @@ describe('a data dir whose datastore was damaged', () => {
   })
 
   it('warns at start of a record log cut short since the last stop, and of nothing after a clean one', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-damage-'))
+    const dir = await life.dir()
     const logged: Array<Record<string, unknown>> = []
     const logger = createLogger({
       level: 'warn',
@@ -68,7 +60,7 @@ describe('a data dir whose datastore was damaged', () => {
       destination: { write: (line: string) => logged.push(JSON.parse(line)) },
     })
     const said = () => logged.map((l) => String(l.msg)).filter((m) => m.startsWith('datastore:'))
-    node = await TaskmeshNode.create({ dataDir: dir, logger })
+    let node = await life.start({ logger })
     const [handle] = await node.submitMany([{ type: 'echo', input: { pad: 'x'.repeat(2_000) } }])
     expect(await node.waitResult(handle.id, AbortSignal.timeout(10_000))).toMatchObject({
       status: 'succeeded',
@@ -78,11 +70,11 @@ describe('a data dir whose datastore was damaged', () => {
     const size = (await stat(path)).size
     expect(size).toBeGreaterThan(2_000) // the record's value is in the log
 
-    node = await TaskmeshNode.create({ dataDir: dir, logger })
+    node = await life.start({ logger })
     expect(said()).toEqual([]) // whole since the last stop
     await node.stop()
     await truncate(path, size - 1_000)
-    node = await TaskmeshNode.create({ dataDir: dir, logger })
+    node = await life.start({ logger })
     expect(said()).toEqual([
       `datastore: ${path} is 1000 bytes shorter than when the node last stopped (${size - 1_000} of ${size}): result records stored here in those bytes are gone (their copies at peers are still read)`,
     ])

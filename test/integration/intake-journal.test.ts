@@ -1,25 +1,18 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/log/logger.ts'
 import { CUSTODY_GRACE_MS } from '../../src/node/owner/acceptance.ts'
 import { INTAKE_TURN_ITEMS } from '../../src/node/owner/intake.ts'
 import { JOURNAL_FILE, TaskJournal } from '../../src/node/owner/journal.ts'
-import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { nodeOnDataDir } from './data-dir-node.ts'
 
 describe('a submission taken in turns', () => {
-  let node: TaskmeshNode | undefined
-  let dir: string | undefined
-  afterEach(async () => {
-    await node?.stop()
-    node = undefined
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-  })
+  const life = nodeOnDataDir('taskmesh-intake-')
 
   it('is in the journal, whole and in one group commit, once its submission is acknowledged', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-intake-'))
-    node = await TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 1 })
+    const dir = await life.dir()
+    const node = await life.start({ durability: 'sync', slots: 1 })
     const before = node.status().accounting.journal.writes
     const count = 3 * INTAKE_TURN_ITEMS + 7
     // long sleeps: nothing ends (no `done` entry) while the journal is read below
@@ -32,8 +25,8 @@ describe('a submission taken in turns', () => {
   })
 
   it('waits for its results: a task answered within the grace never reaches the journal; one still running does', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-intake-'))
-    node = await TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 2 })
+    const dir = await life.dir()
+    const node = await life.start({ durability: 'sync', slots: 2 })
     const before = node.status().accounting.journal.entries
     const quick = await node.submitAndWait([{ type: 'echo', input: 'now' }], {
       signal: AbortSignal.timeout(10_000),
@@ -51,13 +44,12 @@ describe('a submission taken in turns', () => {
   })
 
   it('at the next start, logs the damaged lines it skipped and the torn line it cut, and keeps the rest', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-intake-'))
-    node = await TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 1 })
+    const dir = await life.dir()
+    let node = await life.start({ durability: 'sync', slots: 1 })
     const handles = await node.submitMany(
       [1, 2, 3].map((i) => ({ type: 'sleep', input: { ms: 600_000 + i } })),
     )
     await node.stop()
-    node = undefined
     // line 2 spoilt, and a crash's torn last line
     const file = join(dir, JOURNAL_FILE)
     const lines = (await readFile(file, 'utf8')).split('\n')
@@ -65,8 +57,7 @@ describe('a submission taken in turns', () => {
     await writeFile(file, `${lines.join('\n')}{"op":"acc`)
     const logged: Array<Record<string, unknown>> = []
     const destination = { write: (line: string) => logged.push(JSON.parse(line)) }
-    node = await TaskmeshNode.create({
-      dataDir: dir,
+    node = await life.start({
       slots: 1,
       logger: createLogger({ level: 'warn', format: 'json', destination }),
     })
@@ -75,7 +66,6 @@ describe('a submission taken in turns', () => {
       `journal: cut a torn last line (10 bytes) of ${file} left by a crash`,
     ])
     await node.stop()
-    node = undefined
     // the other two tasks are still open in the journal, the torn line gone
     const kept = await new TaskJournal(file).replay()
     expect(kept.map((t) => t.id)).toEqual([handles[0].id, handles[2].id])
@@ -83,8 +73,8 @@ describe('a submission taken in turns', () => {
   })
 
   it('refuses a submission its journal cannot keep, and cancels its tasks: none runs on', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-intake-'))
-    node = await TaskmeshNode.create({ dataDir: dir, durability: 'sync', slots: 1 })
+    const dir = await life.dir()
+    const node = await life.start({ durability: 'sync', slots: 1 })
     await mkdir(join(dir, JOURNAL_FILE)) // the journal cannot be opened: EISDIR
     const refusal = await node.submitMany([{ type: 'sleep', input: { ms: 600_000 } }]).then(
       () => undefined,

@@ -1,18 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
-import { TaskmeshNode } from '../../src/node/taskmesh-node.ts'
+import { describe, expect, it } from 'vitest'
+import { nodeOnDataDir } from './data-dir-node.ts'
 
 /** A lone node's replay waits this long for a peer before it takes its tasks back. */
 const ALONE_MS = 5_000
 
-function lifeAt(dir: string): Promise<TaskmeshNode> {
-  return TaskmeshNode.create({
-    ...{ dataDir: dir, durability: 'sync', slots: 1 },
-    ...{ beaconIntervalMs: 1_000, failureDetectionMs: ALONE_MS },
-  })
-}
+/** Each life of the node: its replay waits a long detection window for a peer that never comes. */
+const LIFE = { durability: 'sync', slots: 1, beaconIntervalMs: 1_000, failureDetectionMs: ALONE_MS } as const
 
 /**
  * Right after a restart, a task in the journal is the node's own before its replay takes it back
@@ -20,23 +13,16 @@ function lifeAt(dir: string): Promise<TaskmeshNode> {
  * takes it back at once and cancels it. Before, both said no node knew it (`ERR_UNKNOWN_TASK`).
  */
 describe('a task journalled before a restart, not replayed yet', () => {
-  let node: TaskmeshNode | undefined
-  let dir: string | undefined
-  afterEach(async () => {
-    await node?.stop()
-    node = undefined
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
-  })
+  const life = nodeOnDataDir('taskmesh-replay-cancel-')
 
   it('stands queued, and a cancel ends it as cancelled without waiting for the replay', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'taskmesh-replay-cancel-'))
-    node = await lifeAt(dir)
+    let node = await life.start(LIFE)
     const [running, queued] = await node.submitMany([
       { type: 'sleep', input: { ms: 600_000 } },
       { type: 'sleep', input: { ms: 600_000 } },
     ])
     await node.stop()
-    node = await lifeAt(dir)
+    node = await life.start(LIFE)
     const started = performance.now()
     expect(await node.taskState(queued.id)).toMatchObject({ state: 'queued', owner: node.peerId })
     expect(await node.cancel(queued.id)).toEqual({
